@@ -1,0 +1,61 @@
+/* The one process launcher of the project (bubblewrap, libuv, systemd).
+ *
+ * - argv arrays only, never a shell; a clean environment unless envp is given.
+ * - Every fd of the parent is close-on-exec; the child additionally marks all
+ *   fds > 2 close-on-exec (close_range) and clears the flag only on the pass
+ *   list, so only the pass list (kept at the same numbers) reaches the program.
+ * - Signal dispositions and the mask are reset in the child.
+ * - An exec failure reaches the parent as -errno through a close-on-exec pipe,
+ *   so a missing binary is an immediate -ENOENT, not a timeout.
+ * - Supervision uses a pidfd where the kernel has one (pidfd_open, Linux 5.3);
+ *   the fallback is waitpid(WNOHANG) polling on a timer. The library installs
+ *   no SIGCHLD handler.
+ * - Optionally the child is placed in a cgroup before it runs
+ *   (clone3 CLONE_INTO_CGROUP where available, else a write of "0" to
+ *   cgroup.procs in the child before exec). */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "qv-error.h"
+
+typedef struct qv_spawn_opts {
+    const char *const *argv;    /* argv[0]: absolute path, or a name looked up in PATH */
+    const char *const *envp;    /* NULL: a clean environment: LC_ALL=C and PATH only */
+    const int *pass_fds;        /* fds the child keeps, at the same numbers */
+    size_t n_pass_fds;
+    int stdin_fd;               /* -1: /dev/null */
+    int stdout_fd;              /* -1: /dev/null */
+    int stderr_fd;              /* -1: /dev/null */
+    bool new_session;           /* setsid() in the child */
+    const char *cwd;            /* NULL: unchanged */
+    int cgroup_fd;              /* -1: none; else a cgroup v2 directory fd to run in */
+} qv_spawn_opts;
+
+/* Initialises opts with stdio at /dev/null and no cgroup. */
+void qv_spawn_opts_init(qv_spawn_opts *opts);
+
+typedef struct qv_process qv_process;
+
+/* Starts the program. On success the child has exec'd. */
+int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err);
+pid_t qv_process_pid(const qv_process *p);
+/* A fd that becomes readable when the process exits (the pidfd), or -1 when
+ * the kernel has no pidfds (then poll with a timeout and call try_wait). */
+int qv_process_get_fd(const qv_process *p);
+/* Non-blocking: 1 and *status (waitpid status) when exited, 0 when running. */
+int qv_process_try_wait(qv_process *p, int *status, qv_error **err);
+/* Waits up to timeout_ms (-1: forever). -ETIMEDOUT when still running. */
+int qv_process_wait(qv_process *p, int timeout_ms, int *status, qv_error **err);
+int qv_process_signal(qv_process *p, int sig, qv_error **err);
+/* SIGTERM, then SIGKILL when the process has not exited after grace_ms
+ * (timer-driven through the pidfd, no sleeps); reaps it. */
+int qv_process_terminate(qv_process *p, int grace_ms, int *status, qv_error **err);
+/* Frees the handle; does not kill or reap the process. */
+void qv_process_free(qv_process *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_process, qv_process_free)
+
+/* Start time of a pid in clock ticks since boot (field 22 of /proc/PID/stat),
+ * used with the pid to detect pid reuse. 0 when the process does not exist. */
+unsigned long long qv_process_start_time(pid_t pid);

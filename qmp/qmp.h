@@ -1,0 +1,111 @@
+/* QMP and guest-agent protocol client. Knows sockets and JSON, nothing of
+ * domains (QEMU's tests/qtest/libqmp.c, qemu.qmp).
+ *
+ * - Greeting, then qmp_capabilities, then commands tagged with an "id";
+ *   replies are matched by id, so an event arriving mid-command is never
+ *   mistaken for a reply.
+ * - Every command has a timeout (per connection default, overridable per call).
+ *   A command that times out returns -ETIMEDOUT; the connection stays usable
+ *   and a late reply to it is dropped when it arrives.
+ * - Events go to a bounded queue that never blocks reading, with a callback
+ *   hook and an overflow counter.
+ * - Non-blocking core: a pollable fd plus qv_qmp_dispatch(); blocking calls
+ *   are built on top.
+ * - File descriptors travel with SCM_RIGHTS (getfd, add-fd).
+ * - Messages are capped (QV_QMP_MAX_MESSAGE); bytes that are not JSON give an
+ *   error and mark the connection broken.
+ * - The guest-agent mode speaks the guest-sync-delimited handshake and drops
+ *   stale replies. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "qv-error.h"
+
+#define QV_QMP_MAX_MESSAGE (16 * 1024 * 1024)
+#define QV_QMP_DEFAULT_TIMEOUT_MS 30000
+#define QV_QMP_EVENT_QUEUE_MAX 1024
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+typedef enum {
+    QV_QMP_MODE_QMP = 0,   /* QEMU monitor: greeting + qmp_capabilities */
+    QV_QMP_MODE_AGENT = 1, /* qemu-ga: guest-sync-delimited, no greeting */
+} qv_qmp_mode;
+
+typedef struct qv_qmp qv_qmp;
+
+typedef struct qv_qmp_event {
+    char *name;             /* "STOP", "SHUTDOWN", ... */
+    json_object *data;      /* owned; may be NULL */
+    int64_t seconds;        /* QEMU's timestamp */
+    int64_t microseconds;
+} qv_qmp_event;
+void qv_qmp_event_free(qv_qmp_event *ev);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_qmp_event, qv_qmp_event_free)
+
+/* Called from dispatch for each event, before it is queued. Return true to
+ * consume the event (it is then not queued). */
+typedef bool (*qv_qmp_event_cb)(qv_qmp *qmp, const qv_qmp_event *ev, void *userdata);
+/* Completion of an asynchronous command: exactly one of ret/err is set.
+ * ret is borrowed (valid during the callback). */
+typedef void (*qv_qmp_reply_cb)(qv_qmp *qmp, json_object *ret, const qv_error *err, void *userdata);
+
+/* Wraps a connected stream socket; takes ownership of fd (it is made
+ * non-blocking and close-on-exec). No I/O happens here. */
+int qv_qmp_new(int fd, qv_qmp_mode mode, qv_qmp **ret, qv_error **err);
+/* Connects to a unix socket path and does the handshake (blocking). */
+int qv_qmp_connect_path(const char *path, qv_qmp_mode mode, int timeout_ms,
+                        qv_qmp **ret, qv_error **err);
+void qv_qmp_free(qv_qmp *qmp);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_qmp, qv_qmp_free)
+
+void qv_qmp_set_timeout(qv_qmp *qmp, int timeout_ms);
+void qv_qmp_set_event_callback(qv_qmp *qmp, qv_qmp_event_cb cb, void *userdata);
+
+/* --- non-blocking core ---------------------------------------------------- */
+int qv_qmp_get_fd(const qv_qmp *qmp);
+/* POLLIN, plus POLLOUT while output is pending. */
+short qv_qmp_get_poll_events(const qv_qmp *qmp);
+/* Milliseconds until the nearest command deadline, or -1 when none. */
+int qv_qmp_get_timeout_ms(const qv_qmp *qmp);
+/* Reads what is available, parses, runs callbacks, writes pending output and
+ * fails commands whose deadline passed. Never blocks. Returns 0, or a
+ * negative errno when the connection is broken (EOF: -ECONNRESET with the
+ * message "QEMU monitor closed"); all pending commands then fail at once. */
+int qv_qmp_dispatch(qv_qmp *qmp, qv_error **err);
+/* Starts the handshake (QMP: wait greeting, send qmp_capabilities; agent:
+ * guest-sync-delimited). cb runs when it completes. */
+int qv_qmp_handshake_async(qv_qmp *qmp, int timeout_ms, qv_qmp_reply_cb cb, void *userdata,
+                           qv_error **err);
+/* Queues a command. args is consumed (may be NULL). fd >= 0 is sent with the
+ * command via SCM_RIGHTS (for getfd / add-fd). timeout_ms 0: the default. */
+int qv_qmp_send_async(qv_qmp *qmp, const char *command, json_object *args, int fd,
+                      int timeout_ms, qv_qmp_reply_cb cb, void *userdata, qv_error **err);
+
+/* --- blocking convenience ----------------------------------------------- */
+int qv_qmp_handshake(qv_qmp *qmp, int timeout_ms, qv_error **err);
+/* Runs one command. args is consumed. *ret (when ret is not NULL) receives
+ * the "return" value, owned by the caller. A QMP error reply gives -EIO (or a
+ * better errno where the class says so: CommandNotFound -> -ENOTSUP,
+ * DeviceNotFound -> -ENODEV) with the class and desc in the qv_error. */
+int qv_qmp_call(qv_qmp *qmp, const char *command, json_object *args, int timeout_ms,
+                json_object **ret, qv_error **err);
+int qv_qmp_call_with_fd(qv_qmp *qmp, const char *command, json_object *args, int fd,
+                        int timeout_ms, json_object **ret, qv_error **err);
+/* Waits up to timeout_ms for an event (optionally by name), dispatching. */
+int qv_qmp_wait_event(qv_qmp *qmp, const char *name, int timeout_ms, qv_qmp_event **ret,
+                      qv_error **err);
+
+/* --- events -------------------------------------------------------------- */
+/* Pops the oldest queued event; NULL when empty. */
+qv_qmp_event *qv_qmp_pop_event(qv_qmp *qmp);
+uint64_t qv_qmp_events_dropped(const qv_qmp *qmp);
+/* True once the connection is unusable (EOF, malformed input, I/O error). */
+bool qv_qmp_is_broken(const qv_qmp *qmp);
+/* True while a command is in flight. */
+bool qv_qmp_is_busy(const qv_qmp *qmp);
+/* The QMP greeting ("QMP" object), borrowed; NULL before the handshake. */
+json_object *qv_qmp_get_greeting(const qv_qmp *qmp);
