@@ -6,19 +6,33 @@
  *   mistaken for a reply.
  * - Every command has a timeout (per connection default, overridable per call).
  *   A command that times out returns -ETIMEDOUT; the connection stays usable
- *   and a late reply to it is dropped when it arrives.
+ *   and a late reply to it is dropped when it arrives: in QMP mode its id is
+ *   no longer known; in agent mode (replies carry no id) the next command is
+ *   preceded by a fresh guest-sync-delimited, which discards it. So a
+ *   SIGSTOPped QEMU gives -ETIMEDOUT, never a hang, and after SIGCONT the
+ *   same connection works again.
  * - Events go to a bounded queue that never blocks reading, with a callback
- *   hook and an overflow counter.
+ *   hook and an overflow counter. When the queue is full the oldest queued
+ *   event is dropped (and counted), so the newest state is kept.
  * - Non-blocking core: a pollable fd plus qv_qmp_dispatch(); blocking calls
  *   are built on top.
  * - File descriptors travel with SCM_RIGHTS (getfd, add-fd).
  * - Messages are capped (QV_QMP_MAX_MESSAGE); bytes that are not JSON give an
  *   error and mark the connection broken.
  * - The guest-agent mode speaks the guest-sync-delimited handshake and drops
- *   stale replies. */
+ *   stale replies. The agent does not echo ids, so in agent mode commands go
+ *   out strictly one at a time and replies are matched in order.
+ * - Single-threaded and caller-driven: one qv_qmp is used from one thread.
+ *   Callbacks run inside dispatch (or a blocking call); they may queue
+ *   commands with qv_qmp_send_async() but must not run blocking calls
+ *   (those return -EDEADLK there) nor free the connection.
+ * - Commands queued while a handshake runs are held until it completes (and
+ *   fail with its error if it fails). Without a handshake commands go out
+ *   at once, so a caller may negotiate by hand. */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
 
@@ -53,15 +67,19 @@ typedef bool (*qv_qmp_event_cb)(qv_qmp *qmp, const qv_qmp_event *ev, void *userd
  * ret is borrowed (valid during the callback). */
 typedef void (*qv_qmp_reply_cb)(qv_qmp *qmp, json_object *ret, const qv_error *err, void *userdata);
 
-/* Wraps a connected stream socket; takes ownership of fd (it is made
- * non-blocking and close-on-exec). No I/O happens here. */
+/* Wraps a connected stream socket; takes ownership of fd on success (it is
+ * made non-blocking and close-on-exec; on failure the caller keeps it). No
+ * I/O happens here. */
 int qv_qmp_new(int fd, qv_qmp_mode mode, qv_qmp **ret, qv_error **err);
 /* Connects to a unix socket path and does the handshake (blocking). */
 int qv_qmp_connect_path(const char *path, qv_qmp_mode mode, int timeout_ms,
                         qv_qmp **ret, qv_error **err);
+/* Closes the socket. Pending commands are completed first with -ECANCELED
+ * (their callbacks run). Accepts NULL. */
 void qv_qmp_free(qv_qmp *qmp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_qmp, qv_qmp_free)
 
+/* The default command timeout; <= 0 restores QV_QMP_DEFAULT_TIMEOUT_MS. */
 void qv_qmp_set_timeout(qv_qmp *qmp, int timeout_ms);
 void qv_qmp_set_event_callback(qv_qmp *qmp, qv_qmp_event_cb cb, void *userdata);
 
@@ -77,11 +95,15 @@ int qv_qmp_get_timeout_ms(const qv_qmp *qmp);
  * message "QEMU monitor closed"); all pending commands then fail at once. */
 int qv_qmp_dispatch(qv_qmp *qmp, qv_error **err);
 /* Starts the handshake (QMP: wait greeting, send qmp_capabilities; agent:
- * guest-sync-delimited). cb runs when it completes. */
+ * guest-sync-delimited). cb runs when it completes. timeout_ms covers the
+ * whole handshake; 0: the default. Agent mode may run it again to resync. */
 int qv_qmp_handshake_async(qv_qmp *qmp, int timeout_ms, qv_qmp_reply_cb cb, void *userdata,
                            qv_error **err);
 /* Queues a command. args is consumed (may be NULL). fd >= 0 is sent with the
- * command via SCM_RIGHTS (for getfd / add-fd). timeout_ms 0: the default. */
+ * command via SCM_RIGHTS (for getfd / add-fd); it is duplicated, so the
+ * caller keeps its own fd. timeout_ms 0: the default; negative: -EINVAL.
+ * The reply callback always runs exactly once: reply, QMP error, timeout,
+ * broken connection or qv_qmp_free(). */
 int qv_qmp_send_async(qv_qmp *qmp, const char *command, json_object *args, int fd,
                       int timeout_ms, qv_qmp_reply_cb cb, void *userdata, qv_error **err);
 
@@ -95,17 +117,23 @@ int qv_qmp_call(qv_qmp *qmp, const char *command, json_object *args, int timeout
                 json_object **ret, qv_error **err);
 int qv_qmp_call_with_fd(qv_qmp *qmp, const char *command, json_object *args, int fd,
                         int timeout_ms, json_object **ret, qv_error **err);
-/* Waits up to timeout_ms for an event (optionally by name), dispatching. */
+/* Waits up to timeout_ms for an event (optionally by name; NULL: any),
+ * dispatching. Takes it out of the queue (earlier events of other names
+ * stay queued). Events consumed by the callback are not seen here.
+ * -ETIMEDOUT when none came. */
 int qv_qmp_wait_event(qv_qmp *qmp, const char *name, int timeout_ms, qv_qmp_event **ret,
                       qv_error **err);
 
 /* --- events -------------------------------------------------------------- */
 /* Pops the oldest queued event; NULL when empty. */
 qv_qmp_event *qv_qmp_pop_event(qv_qmp *qmp);
+/* Number of events currently queued. */
+size_t qv_qmp_event_count(const qv_qmp *qmp);
+/* Events dropped because the queue was full. */
 uint64_t qv_qmp_events_dropped(const qv_qmp *qmp);
 /* True once the connection is unusable (EOF, malformed input, I/O error). */
 bool qv_qmp_is_broken(const qv_qmp *qmp);
-/* True while a command is in flight. */
+/* True while a command (or the handshake) is queued or awaiting its reply. */
 bool qv_qmp_is_busy(const qv_qmp *qmp);
 /* The QMP greeting ("QMP" object), borrowed; NULL before the handshake. */
 json_object *qv_qmp_get_greeting(const qv_qmp *qmp);
