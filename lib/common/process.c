@@ -286,6 +286,7 @@ static int resolve_program(const char *name, const char *search_path, char **ret
     if (name[0] == '\0')
         return qv_error_set(err, -EINVAL, "cannot start a program with an empty name");
     g_auto(GStrv) dirs = g_strsplit(search_path, ":", -1);
+    g_autofree char *not_executable = NULL;
     for (char **d = dirs; *d; d++) {
         if ((*d)[0] == '\0')   /* an empty entry means the cwd: never search it */
             continue;
@@ -294,7 +295,12 @@ static int resolve_program(const char *name, const char *search_path, char **ret
             *ret = g_steal_pointer(&candidate);
             return 0;
         }
+        if (!not_executable && access(candidate, F_OK) == 0)
+            not_executable = g_steal_pointer(&candidate);
     }
+    if (not_executable)
+        return qv_error_set(err, -EACCES, "cannot execute %s: it is not an executable file",
+                            not_executable);
     return qv_error_set(err, -ENOENT, "cannot find program %s in PATH (%s)", name, search_path);
 }
 
@@ -407,10 +413,12 @@ static void reap_blocking(pid_t pid)
 
 int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err)
 {
+    if (!ret)
+        return qv_error_set(err, -EINVAL, "cannot spawn a process without a place for its handle");
+    *ret = NULL;
     int r = check_opts(opts, err);
     if (r < 0)
         return r;
-    assert(ret);
 
     const char *parent_path = g_getenv("PATH");
     if (!parent_path || !parent_path[0])

@@ -21,7 +21,7 @@
 #include "qv-error.h"
 
 typedef struct qv_spawn_opts {
-    const char *const *argv;    /* argv[0]: absolute path, or a name looked up in PATH */
+    const char *const *argv;    /* argv[0]: a path, or a name looked up in the caller's PATH */
     const char *const *envp;    /* NULL: a clean environment: LC_ALL=C and PATH only */
     const int *pass_fds;        /* fds the child keeps, at the same numbers */
     size_t n_pass_fds;

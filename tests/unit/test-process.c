@@ -141,6 +141,34 @@ Test(process, missing_absolute_binary_reports_exec_errno)
     cr_assert_eq(errno, ECHILD);
 }
 
+Test(process, path_lookup_uses_callers_path_and_reports_non_executables)
+{
+    g_autofree char *dir = g_dir_make_tmp("qv-proc-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "qv-plain-file", NULL);
+    cr_assert(g_file_set_contents(file, "x", -1, NULL));
+    g_autofree char *path = g_strdup_printf("%s::/bin:/usr/bin", dir);
+    g_setenv("PATH", path, TRUE);
+    const char *argv[] = { "qv-plain-file", NULL };
+    qv_spawn_opts o;
+    qv_spawn_opts_init(&o);
+    o.argv = argv;
+    g_autoptr(qv_process) proc = NULL;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_process_spawn(&o, &proc, &err), -EACCES);
+    g_autofree char *expected = g_strdup_printf("cannot execute %s: it is not an executable file", file);
+    cr_assert_str_eq(err->message, expected);
+
+    /* Found through the caller's PATH, and that PATH is what the child gets. */
+    g_clear_pointer(&err, qv_error_free);
+    const char *argv2[] = { "printenv", "PATH", NULL };
+    int status;
+    g_autofree char *out = run_capture(argv2, NULL, &status);
+    g_autofree char *expected_out = g_strdup_printf("%s\n", path);
+    cr_assert_str_eq(out, expected_out);
+    g_unlink(file);
+    g_rmdir(dir);
+}
+
 Test(process, non_executable_file_is_eacces)
 {
     g_autofree char *dir = g_dir_make_tmp("qv-proc-XXXXXX", NULL);
