@@ -4,7 +4,6 @@
  * the parent before fork, so the child only makes async-signal-safe calls:
  * the caller may have threads, and malloc locks held by another thread at
  * fork time would deadlock a child that allocates. */
-#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -262,12 +261,11 @@ static _Noreturn void child_run(const struct child_ctx *c)
 
 /* ---- parent side ---- */
 
-static int monotonic_ms(int64_t *out)
+static int64_t monotonic_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    *out = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    return 0;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool is_executable_file(const char *path)
@@ -569,10 +567,7 @@ int qv_process_wait(qv_process *p, int timeout_ms, int *status, qv_error **err)
 {
     if (!p)
         return qv_error_set(err, -EINVAL, "cannot wait for a NULL process");
-    int64_t now, deadline = 0;
-    monotonic_ms(&now);
-    if (timeout_ms >= 0)
-        deadline = now + timeout_ms;
+    int64_t deadline = timeout_ms >= 0 ? monotonic_ms() + timeout_ms : 0;
 
     for (;;) {
         int r = qv_process_try_wait(p, status, err);
@@ -581,7 +576,7 @@ int qv_process_wait(qv_process *p, int timeout_ms, int *status, qv_error **err)
 
         int remaining = -1;
         if (timeout_ms >= 0) {
-            monotonic_ms(&now);
+            int64_t now = monotonic_ms();
             if (now >= deadline)
                 return qv_error_set(err, -ETIMEDOUT, "process %d is still running after %d ms",
                                     (int)p->pid, timeout_ms);
