@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
@@ -340,9 +341,23 @@ Test(process, sigterm_suffices_for_a_polite_process)
     g_autoptr(qv_process) proc = NULL;
     g_autoptr(qv_error) err = NULL;
     cr_assert_eq(qv_process_spawn(&o, &proc, &err), 0);
-    cr_assert_geq(qv_process_get_fd(proc), 0, "no pidfd although the kernel has pidfd_open");
+    int pidfd = qv_process_get_fd(proc);
+    cr_assert_geq(pidfd, 0, "no pidfd although the kernel has pidfd_open");
+    cr_assert(fcntl(pidfd, F_GETFD) & FD_CLOEXEC);
+    struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+    cr_assert_eq(poll(&pfd, 1, 0), 0, "pidfd readable while the process runs");
     int status;
     cr_assert_eq(qv_process_try_wait(proc, &status, &err), 0);
+    cr_assert_eq(kill(qv_process_pid(proc), SIGSTOP), 0);
+    cr_assert_eq(kill(qv_process_pid(proc), SIGCONT), 0);
+    cr_assert_eq(qv_process_signal(proc, SIGUSR1, &err), 0);
+    cr_assert_eq(poll(&pfd, 1, 5000), 1, "pidfd not readable after the process died");
+    cr_assert_eq(qv_process_try_wait(proc, &status, &err), 1);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1, "status %x", status);
+    cr_assert_eq(qv_process_get_fd(proc), pidfd, "the pidfd must stay open until free");
+
+    g_clear_pointer(&proc, qv_process_free);
+    cr_assert_eq(qv_process_spawn(&o, &proc, &err), 0);
     int64_t t0 = now_ms();
     cr_assert_eq(qv_process_terminate(proc, 5000, &status, &err), 0);
     cr_assert_lt(now_ms() - t0, 2000);
@@ -442,6 +457,47 @@ Test(process, stdout_and_stderr_to_the_same_fd_and_default_devnull)
     cr_assert_str_eq(txt, "one\ntwo\n");
     cr_assert_eq(qv_process_wait(proc, 10000, NULL, &err), 0);
     close(p[0]);
+}
+
+Test(process, stdio_sources_inside_0_to_2_are_swapped_correctly)
+{
+    /* The parent's own fds 1 and 2 become pipes, and the child gets them
+     * crossed: stdout_fd = 2, stderr_fd = 1. A naive dup2 sequence would
+     * send both streams to the same place. */
+    int a[2], b[2];
+    make_pipe(a);
+    make_pipe(b);
+    int saved1 = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    int saved2 = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    cr_assert(saved1 >= 0 && saved2 >= 0);
+    cr_assert_eq(dup2(a[1], 1), 1);
+    cr_assert_eq(dup2(b[1], 2), 2);
+    close(a[1]);
+    close(b[1]);
+
+    const char *argv[] = { "/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL };
+    qv_spawn_opts o;
+    qv_spawn_opts_init(&o);
+    o.argv = argv;
+    o.stdout_fd = 2;
+    o.stderr_fd = 1;
+    g_autoptr(qv_process) proc = NULL;
+    g_autoptr(qv_error) err = NULL;
+    int r = qv_process_spawn(&o, &proc, &err);
+
+    dup2(saved1, 1);
+    dup2(saved2, 2);
+    close(saved1);
+    close(saved2);
+    cr_assert_eq(r, 0, "%s", err ? err->message : "");
+
+    g_autofree char *via_a = read_all(a[0]);
+    g_autofree char *via_b = read_all(b[0]);
+    cr_assert_str_eq(via_b, "to-stdout\n");
+    cr_assert_str_eq(via_a, "to-stderr\n");
+    cr_assert_eq(qv_process_wait(proc, 10000, NULL, &err), 0);
+    close(a[0]);
+    close(b[0]);
 }
 
 Test(process, signal_dispositions_and_mask_are_reset)
