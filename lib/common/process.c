@@ -374,11 +374,9 @@ static pid_t fork_child(int cgroup_fd, int *pidfd, bool *by_clone)
             .cgroup = (uint64_t)cgroup_fd,
         };
         long pid = syscall(SYS_clone3, &args, sizeof(args));
-        if (pid == 0)
-            return 0;
-        if (pid > 0) {
+        if (pid >= 0) {
+            *by_clone = true;   /* in both processes: the child must not write cgroup.procs */
             *pidfd = fd;
-            *by_clone = true;
             return (pid_t)pid;
         }
         /* ENOSYS/E2BIG (kernel < 5.7), EBADF (not a cgroup2 dir, e.g. a test
