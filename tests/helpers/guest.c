@@ -255,6 +255,26 @@ int qv_test_guest_expect(qv_test_guest *g, const char *text, size_t from, int ti
 
 /* --- boot ---------------------------------------------------------------- */
 
+/* A failed Criterion assertion leaves the test function with a longjmp, so
+ * g_autoptr cleanups do not run and QEMU would outlive the test. The worker
+ * process still exits normally, so an atexit hook reaps what is left. */
+static GPtrArray *live_guests;
+
+static void free_live_guests(void)
+{
+    while (live_guests && live_guests->len > 0)
+        qv_test_guest_free(g_ptr_array_index(live_guests, live_guests->len - 1));
+}
+
+static void track_guest(qv_test_guest *g)
+{
+    if (!live_guests) {
+        live_guests = g_ptr_array_new();
+        atexit(free_live_guests);
+    }
+    g_ptr_array_add(live_guests, g);
+}
+
 int qv_test_guest_boot(const qv_test_guest_opts *opts, qv_test_guest **ret, qv_error **err)
 {
     static const qv_test_guest_opts defaults = { 0 };
@@ -268,6 +288,7 @@ int qv_test_guest_boot(const qv_test_guest_opts *opts, qv_test_guest **ret, qv_e
     g_autoptr(qv_test_guest) g = g_new0(qv_test_guest, 1);
     g->console_fd = -1;
     g->console = g_string_new(NULL);
+    track_guest(g);
 
     g_autoptr(GError) gerr = NULL;
     g->dir = g_dir_make_tmp("qvtest-guest-XXXXXX", &gerr);
@@ -384,6 +405,8 @@ void qv_test_guest_free(qv_test_guest *g)
 {
     if (!g)
         return;
+    if (live_guests)
+        g_ptr_array_remove_fast(live_guests, g);
     if (g->proc) {
         if (!g->exited)
             qv_process_terminate(g->proc, 2000, NULL, NULL);
