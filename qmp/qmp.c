@@ -634,7 +634,9 @@ int qv_qmp_new(int fd, qv_qmp_mode mode, qv_qmp **ret, qv_error **err)
     qmp->timeout_ms = QV_QMP_DEFAULT_TIMEOUT_MS;
     qmp->max_message = QV_QMP_MAX_MESSAGE;
     qmp->tok = json_tokener_new_ex(64);
-    json_tokener_set_flags(qmp->tok, JSON_TOKENER_STRICT);
+    /* not JSON_TOKENER_STRICT: in json-c 0.16 it rejects a second message
+     * following the first in the same buffer */
+    json_tokener_set_flags(qmp->tok, JSON_TOKENER_VALIDATE_UTF8);
     qmp->out = g_byte_array_new();
     qmp->next_id = 1;
     g_queue_init(&qmp->out_fds);
