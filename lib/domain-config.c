@@ -1,0 +1,241 @@
+/* Domain configuration calls: XML, metadata, autostart, limits. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
+{
+    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
+    g_autofree char *xml = NULL;
+    qv_error *lerr = NULL;
+    int r = qv_rt_read_file(path, QV_MAX_XML_SIZE, &xml, NULL, &lerr);
+    if (r == -ENOENT) {
+        qv_error_free(lerr);
+        return -ENOENT;
+    }
+    if (r < 0)
+        return qv_error_propagate(err, lerr);
+    return qv_domxml_parse(xml, QV_DOMXML_PARSE_STATUS, ret, err);
+}
+
+static int save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
+{
+    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
+    return qv_rt_write_atomic(path, xml, strlen(xml), err);
+}
+
+int qv_domain_get_xml_description(qv_domain *dom, unsigned int flags, char **ret, qv_error **err)
+{
+    if (!dom || !ret)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_xml_description: dom and ret are required");
+    const unsigned int known = QV_DOMAIN_XML_SECURE | QV_DOMAIN_XML_INACTIVE |
+                               QV_DOMAIN_XML_UPDATE_CPU | QV_DOMAIN_XML_MIGRATABLE;
+    if (flags & ~known)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_xml_description: unsupported flags 0x%x",
+                            flags & ~known);
+    g_autoptr(qv_domdef) def = NULL;
+    int r = -ENOENT;
+    if (flags & QV_DOMAIN_XML_INACTIVE)
+        r = qv_domain_load_config(dom->conn, dom->name, &def, err);
+    if (r == -ENOENT) {
+        /* The live definition (or, for transient domains, the only one). */
+        const qv_domdef *cur;
+        if ((r = qv_domain_get_def(dom, &cur, err)) < 0)
+            return r;
+        def = qv_domdef_copy(cur);
+    } else if (r < 0) {
+        return r;
+    }
+    unsigned int fmt = 0;
+    if (flags & QV_DOMAIN_XML_SECURE)
+        fmt |= QV_DOMXML_FORMAT_SECURE;
+    if (flags & QV_DOMAIN_XML_MIGRATABLE)
+        fmt |= QV_DOMXML_FORMAT_MIGRATABLE | QV_DOMXML_FORMAT_INACTIVE;
+    if ((flags & QV_DOMAIN_XML_INACTIVE) || qv_domain_is_active(dom, NULL) != 1)
+        fmt |= QV_DOMXML_FORMAT_INACTIVE;
+    g_autofree char *xml = qv_domxml_format(def, fmt);
+    *ret = strdup(xml);
+    return 0;
+}
+
+int qv_domain_is_updated(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_is_updated: dom is required");
+    g_autoptr(qv_domdef) live = NULL;
+    g_autoptr(qv_domdef) cfg = NULL;
+    int r = load_live(dom, &live, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    const unsigned int fmt = QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE;
+    g_autofree char *a = qv_domxml_format(live, fmt);
+    g_autofree char *b = qv_domxml_format(cfg, fmt);
+    return strcmp(a, b) != 0;
+}
+
+/* Resolves AFFECT_CURRENT to LIVE or CONFIG and checks the flags make sense
+ * for the domain's state. */
+static int resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err)
+{
+    int active = qv_domain_is_active(dom, err);
+    if (active < 0)
+        return active;
+    int persistent = qv_domain_is_persistent(dom, err);
+    if (*flags == QV_DOMAIN_AFFECT_CURRENT)
+        *flags = active ? QV_DOMAIN_AFFECT_LIVE : QV_DOMAIN_AFFECT_CONFIG;
+    if ((*flags & QV_DOMAIN_AFFECT_LIVE) && !active)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running: there is no live "
+                            "definition to change", dom->name);
+    if ((*flags & QV_DOMAIN_AFFECT_CONFIG) && !persistent)
+        return qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to change",
+                            dom->name);
+    return 0;
+}
+
+int qv_domain_get_metadata(qv_domain *dom, int type, const char *uri, unsigned int flags,
+                           char **ret, qv_error **err)
+{
+    if (!dom || !ret)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_metadata: dom and ret are required");
+    if (flags & ~(unsigned)(QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG))
+        return qv_error_set(err, -EINVAL, "qv_domain_get_metadata: unsupported flags 0x%x", flags);
+    if ((flags & QV_DOMAIN_AFFECT_LIVE) && (flags & QV_DOMAIN_AFFECT_CONFIG))
+        return qv_error_set(err, -EINVAL, "get_metadata: choose either the live or the config "
+                            "definition, not both");
+    int r = resolve_affect(dom, &flags, err);
+    if (r < 0)
+        return r;
+    g_autoptr(qv_domdef) def = NULL;
+    r = flags & QV_DOMAIN_AFFECT_LIVE ? load_live(dom, &def, err)
+                                      : qv_domain_load_config(dom->conn, dom->name, &def, err);
+    if (r < 0)
+        return r == -ENOENT ? qv_error_set(err, -ENOENT, "domain '%s' not found", dom->name) : r;
+    g_autofree char *val = NULL;
+    if ((r = qv_domdef_get_metadata(def, type, uri, &val, err)) < 0)
+        return r;
+    *ret = strdup(val);
+    return 0;
+}
+
+int qv_domain_set_metadata(qv_domain *dom, int type, const char *value, const char *key,
+                           const char *uri, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_set_metadata: dom is required");
+    if (flags & ~(unsigned)(QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG))
+        return qv_error_set(err, -EINVAL, "qv_domain_set_metadata: unsupported flags 0x%x", flags);
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    int r = resolve_affect(dom, &flags, err);
+    g_autoptr(qv_domdef) live = NULL;
+    g_autoptr(qv_domdef) cfg = NULL;
+    /* Change both copies in memory first: nothing is written unless every
+     * requested change is valid. */
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = load_live(dom, &live, err)) >= 0)
+        r = qv_domdef_set_metadata(live, type, value, key, uri, err);
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) &&
+        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
+        r = qv_domdef_set_metadata(cfg, type, value, key, uri, err);
+    if (r >= 0 && live)
+        r = save_live(dom, live, err);
+    if (r >= 0 && cfg)
+        r = qv_domain_save_config(dom->conn, cfg, err);
+    qv_rt_unlock(lock);
+    if (r < 0)
+        return r;
+    json_object *extra = json_object_new_object();
+    json_object_object_add(extra, "type", json_object_new_int(type));
+    if (uri)
+        json_object_object_add(extra, "nsuri", json_object_new_string(uri));
+    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_METADATA_CHANGE, type, 0,
+                 extra);
+    return 0;
+}
+
+int qv_domain_get_autostart(qv_domain *dom, int *autostart, qv_error **err)
+{
+    if (!dom || !autostart)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_autostart: dom and autostart are required");
+    g_autofree char *path = g_strdup_printf("%s/autostart/%s", dom->conn->paths.config_dir, dom->name);
+    *autostart = g_file_test(path, G_FILE_TEST_EXISTS);
+    return 0;
+}
+
+int qv_domain_set_autostart(qv_domain *dom, int autostart, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_set_autostart: dom is required");
+    if (qv_domain_is_persistent(dom, err) != 1)
+        return qv_error_set(err, -EINVAL, "domain '%s' is transient: only defined domains can "
+                            "start at boot", dom->name);
+    g_autofree char *dir = g_strdup_printf("%s/autostart", dom->conn->paths.config_dir);
+    g_autofree char *path = g_strdup_printf("%s/%s", dir, dom->name);
+    if (!autostart) {
+        if (unlink(path) < 0 && errno != ENOENT)
+            return qv_error_set_errno(err, -errno, "cannot remove %s", path);
+        return 0;
+    }
+    int r = qv_rt_mkdirs(dir, err);
+    if (r < 0)
+        return r;
+    return qv_rt_write_atomic(path, "", 0, err);
+}
+
+long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_max_memory: dom is required");
+    const qv_domdef *def;
+    int r = qv_domain_get_def(dom, &def, err);
+    if (r < 0)
+        return r;
+    return (long long)def->memory_kib;
+}
+
+int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_set_max_memory: dom is required");
+    if (kib == 0 || kib > (1ULL << 42))
+        return qv_error_set(err, -EINVAL, "maximum memory %llu KiB is out of range", kib);
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autoptr(qv_domdef) cfg = NULL;
+    int r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
+    if (r == -ENOENT)
+        r = qv_error_set(err, -EINVAL, "domain '%s' is transient: its maximum memory is fixed "
+                         "while it runs", dom->name);
+    if (r >= 0) {
+        /* Only the config changes: a running guest's maximum is fixed by its
+         * command line, as with libvirt's QEMU driver. */
+        cfg->memory_kib = kib;
+        if (cfg->current_memory_kib > kib)
+            cfg->current_memory_kib = kib;
+        r = qv_domain_save_config(dom->conn, cfg, err);
+    }
+    qv_rt_unlock(lock);
+    return r;
+}
+
+int qv_domain_get_max_vcpus(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_max_vcpus: dom is required");
+    const qv_domdef *def;
+    int r = qv_domain_get_def(dom, &def, err);
+    if (r < 0)
+        return r;
+    return (int)def->vcpus;
+}

@@ -1,0 +1,854 @@
+/* Domain handles: identity, state, lifecycle, XML, metadata, limits.
+ *
+ * A handle is a name plus cached views of the domain's files. get_state and
+ * get_info answer from state.json, which the monitor keeps current from
+ * QEMU's events, so they need no QMP round trip: a stat() tells whether the
+ * cache is still good and a pidfd poll tells whether the monitor still
+ * lives. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "qv-process.h"
+
+#define QV_DESTROY_GRACE_MS 10000
+
+static char *dom_file(qv_domain *dom, const char *file)
+{
+    return qv_rt_domain_file(&dom->conn->paths, dom->name, file);
+}
+
+int qv_domain_new(qv_conn *conn, const char *name, const unsigned char uuid[16], qv_domain **ret)
+{
+    qv_domain *dom = g_new0(qv_domain, 1);
+    dom->conn = conn;
+    dom->name = g_strdup(name);
+    dom->monitor_pidfd = -1;
+    if (uuid) {
+        memcpy(dom->uuid, uuid, 16);
+        qv_uuid_format(uuid, dom->uuid_str);
+    }
+    *ret = dom;
+    return 0;
+}
+
+void qv_domain_free(qv_domain *dom)
+{
+    if (!dom)
+        return;
+    if (dom->monitor_pidfd >= 0)
+        close(dom->monitor_pidfd);
+    qv_domdef_free(dom->def);
+    g_free(dom->name);
+    g_free(dom);
+}
+
+void qv_domain_freep(qv_domain **dom)
+{
+    if (dom) {
+        qv_domain_free(*dom);
+        *dom = NULL;
+    }
+}
+
+const char *qv_domain_get_name(const qv_domain *dom)
+{
+    return dom ? dom->name : NULL;
+}
+
+int qv_domain_get_uuid(qv_domain *dom, unsigned char uuid[16], qv_error **err)
+{
+    if (!dom || !uuid)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_uuid: dom and uuid are required");
+    memcpy(uuid, dom->uuid, 16);
+    return 0;
+}
+
+int qv_domain_get_uuid_string(qv_domain *dom, char buf[37], qv_error **err)
+{
+    if (!dom || !buf)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_uuid_string: dom and buf are required");
+    memcpy(buf, dom->uuid_str, 37);
+    return 0;
+}
+
+static void forget_monitor(qv_domain *dom)
+{
+    if (dom->monitor_pidfd >= 0)
+        close(dom->monitor_pidfd);
+    dom->monitor_pidfd = -1;
+    dom->monitor_pid = 0;
+}
+
+int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
+{
+    memset(act, 0, sizeof *act);
+    g_autofree char *status_path = dom_file(dom, "status.json");
+    qv_error *lerr = NULL;
+    int r = qv_rt_status_read(status_path, &act->status, &lerr);
+    if (r == -ENOENT) {
+        qv_error_free(lerr);
+        /* A runtime dir without status.json is a start in progress (state
+         * says starting up) or a start that died half-way. */
+        g_autofree char *state_path = dom_file(dom, "state.json");
+        act->active = g_file_test(state_path, G_FILE_TEST_EXISTS);
+        return 0;
+    }
+    if (r < 0)
+        return qv_error_propagate(err, lerr);
+    if (qv_rt_pid_alive(act->status.qemu_pid, act->status.qemu_start)) {
+        act->active = true;
+        if (!dom->monitor_pid || dom->monitor_pid != act->status.monitor_pid) {
+            forget_monitor(dom);
+            if (qv_rt_pid_alive(act->status.monitor_pid, act->status.monitor_start)) {
+                dom->monitor_pid = act->status.monitor_pid;
+                dom->monitor_pidfd = (int)syscall(SYS_pidfd_open, dom->monitor_pid, 0);
+            }
+        }
+        return 0;
+    }
+    /* QEMU is gone. Its monitor records how; give it a moment, and record a
+     * crash ourselves when nobody is left to do it. */
+    if (qv_rt_wait_exit(act->status.monitor_pid, act->status.monitor_start, 5000) < 0)
+        return qv_error_set(err, -ETIMEDOUT,
+                            "domain '%s': QEMU has exited but its monitor process is stuck",
+                            dom->name);
+    qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_CRASHED,
+                        QV_DOMAIN_EVENT_STOPPED_CRASHED, NULL);
+    forget_monitor(dom);
+    act->active = false;
+    return 0;
+}
+
+static bool same_file(const struct stat *st, ino_t ino, const struct timespec *mt)
+{
+    return st->st_ino == ino && st->st_mtim.tv_sec == mt->tv_sec &&
+           st->st_mtim.tv_nsec == mt->tv_nsec;
+}
+
+int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err)
+{
+    g_autofree char *live = dom_file(dom, "live.xml");
+    g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
+    struct stat st;
+    bool is_live = stat(live, &st) == 0;
+    if (!is_live && stat(cfg, &st) < 0)
+        return qv_error_set(err, -ENOENT, "domain '%s' not found", dom->name);
+    if (dom->def && dom->def_live == is_live && same_file(&st, dom->def_ino, &dom->def_mtime)) {
+        *def = dom->def;
+        return 0;
+    }
+    g_autofree char *xml = NULL;
+    int r = qv_rt_read_file(is_live ? live : cfg, QV_MAX_XML_SIZE, &xml, NULL, err);
+    if (r < 0)
+        return r;
+    qv_domdef *nd = NULL;
+    if ((r = qv_domxml_parse(xml, is_live ? QV_DOMXML_PARSE_STATUS : 0, &nd, err)) < 0) {
+        if (err && *err)
+            qv_error_prefix(*err, "stored XML of domain '%s'", dom->name);
+        return r;
+    }
+    qv_domdef_free(dom->def);
+    dom->def = nd;
+    dom->def_live = is_live;
+    dom->def_ino = st.st_ino;
+    dom->def_mtime = st.st_mtim;
+    *def = nd;
+    return 0;
+}
+
+static bool monitor_alive(qv_domain *dom)
+{
+    if (dom->monitor_pidfd < 0)
+        return false;
+    struct pollfd p = { .fd = dom->monitor_pidfd, .events = POLLIN };
+    return poll(&p, 1, 0) == 0;
+}
+
+int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
+{
+    if (!dom || !state)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_state: dom and state are required");
+    g_autofree char *path = dom_file(dom, "state.json");
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        bool cached = dom->state_ino && same_file(&st, dom->state_ino, &dom->state_mtime);
+        if (!cached || !monitor_alive(dom)) {
+            /* Something changed, or nobody is watching QEMU: look closer. */
+            qv_active act;
+            int r = qv_domain_load_active(dom, &act, err);
+            if (r < 0)
+                return r;
+            if (act.active) {
+                qv_rt_state s;
+                if (stat(path, &st) == 0 && qv_rt_state_read(path, &s, NULL) == 0) {
+                    dom->state = s;
+                    dom->state_ino = st.st_ino;
+                    dom->state_mtime = st.st_mtim;
+                    cached = true;
+                }
+            }
+        }
+        if (cached) {
+            *state = dom->state.state;
+            if (reason)
+                *reason = dom->state.reason;
+            return 0;
+        }
+    }
+    dom->state_ino = 0;
+    g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
+    if (!g_file_test(cfg, G_FILE_TEST_EXISTS))
+        return qv_error_set(err, -ENOENT, "domain '%s' no longer exists", dom->name);
+    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", dom->conn->paths.run_dir,
+                                               dom->name);
+    qv_rt_state s = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN, 0 };
+    qv_rt_state_read(shutoff, &s, NULL);
+    *state = QV_DOMAIN_SHUTOFF;
+    if (reason)
+        *reason = s.reason;
+    return 0;
+}
+
+int qv_domain_is_active(qv_domain *dom, qv_error **err)
+{
+    int state;
+    int r = qv_domain_get_state(dom, &state, NULL, err);
+    return r < 0 ? r : state != QV_DOMAIN_SHUTOFF;
+}
+
+int qv_domain_is_persistent(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_is_persistent: dom is required");
+    g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
+    return g_file_test(cfg, G_FILE_TEST_EXISTS) ? 1 : 0;
+}
+
+int qv_domain_get_id(qv_domain *dom)
+{
+    if (!dom)
+        return -1;
+    qv_active act;
+    if (qv_domain_load_active(dom, &act, NULL) < 0 || !act.active)
+        return -1;
+    return act.status.id > 0 ? act.status.id : -1;
+}
+
+int qv_domain_get_os_type(qv_domain *dom, char **ret, qv_error **err)
+{
+    if (!dom || !ret)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_os_type: dom and ret are required");
+    const qv_domdef *def;
+    int r = qv_domain_get_def(dom, &def, err);
+    if (r < 0)
+        return r;
+    *ret = strdup(def->os.type ? def->os.type : "hvm");
+    return 0;
+}
+
+/* Requires an active domain; fills act. */
+static int require_active(qv_domain *dom, qv_active *act, qv_error **err)
+{
+    int r = qv_domain_load_active(dom, act, err);
+    if (r < 0)
+        return r;
+    if (!act->active)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    return 0;
+}
+
+/* ---- command monitor -------------------------------------------------- */
+
+int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err)
+{
+    g_autofree char *lock_path = dom_file(dom, "qmp.lock");
+    g_autofree char *sock = dom_file(dom, "qmp.sock");
+    int lock = qv_rt_lock(lock_path, 30000, err);
+    if (lock == -ETIMEDOUT)
+        return qv_error_set(err, -EBUSY,
+                            "domain '%s': another process has been using the monitor for 30 s",
+                            dom->name);
+    if (lock < 0)
+        return lock;
+    /* Note when the command started, for get_control_info. */
+    char stamp[32];
+    int n = snprintf(stamp, sizeof stamp, "%lld\n", qv_rt_now_us());
+    if (ftruncate(lock, 0) == 0 && pwrite(lock, stamp, (size_t)n, 0) < 0) {
+        /* Only informational. */
+    }
+    int r = qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, 30000, qmp, err);
+    if (r < 0) {
+        if (err && *err)
+            qv_error_prefix(*err, "domain '%s'", dom->name);
+        if (ftruncate(lock, 0) < 0) {
+            /* Only informational. */
+        }
+        qv_rt_unlock(lock);
+        return r;
+    }
+    *lock_fd = lock;
+    return 0;
+}
+
+void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd)
+{
+    qv_qmp_free(qmp);
+    if (lock_fd >= 0 && ftruncate(lock_fd, 0) < 0) {
+        /* Only informational. */
+    }
+    qv_rt_unlock(lock_fd);
+}
+
+int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
+                       qv_error **err)
+{
+    qv_qmp *qmp;
+    int lock;
+    int r = qv_domain_qmp_open(dom, &qmp, &lock, err);
+    if (r < 0) {
+        json_object_put(args);
+        return r;
+    }
+    r = qv_qmp_call(qmp, cmd, args, 0, ret, err);
+    qv_domain_qmp_close(qmp, lock);
+    return r;
+}
+
+/* Runs cmd and, with the monitor lock still held, writes the new state, so
+ * the monitor's own state update cannot overtake it. */
+static int qmp_call_set_state(qv_domain *dom, const char *cmd, int state, int reason,
+                              qv_error **err)
+{
+    qv_qmp *qmp;
+    int lock;
+    int r = qv_domain_qmp_open(dom, &qmp, &lock, err);
+    if (r < 0)
+        return r;
+    r = qv_qmp_call(qmp, cmd, NULL, 0, NULL, err);
+    if (r >= 0) {
+        g_autofree char *path = dom_file(dom, "state.json");
+        qv_rt_state st = { state, reason, qv_rt_now_us() };
+        r = qv_rt_state_write(path, &st, err);
+    }
+    qv_domain_qmp_close(qmp, lock);
+    return r;
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+int qv_domain_create(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_create: dom is required");
+    g_autoptr(qv_domdef) def = NULL;
+    int r = qv_domain_load_config(dom->conn, dom->name, &def, err);
+    if (r == -ENOENT)
+        return qv_error_set(err, -EINVAL, "domain '%s' is transient and already running",
+                            dom->name);
+    if (r < 0)
+        return r;
+    return qv_conn_start_domain(dom->conn, dom, def, false, flags, err);
+}
+
+int qv_domain_create_with_files(qv_domain *dom, const int *fds, unsigned int nfds,
+                                unsigned int flags, qv_error **err)
+{
+    if (nfds == 0)
+        return qv_domain_create(dom, flags, err);
+    return qv_error_set(err, -ENOTSUP,
+                        "passing file descriptors at start needs an init process to receive "
+                        "them; QEMU guests have none (use a container driver)");
+}
+
+int qv_domain_suspend(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_suspend: dom is required");
+    int state, reason;
+    int r = qv_domain_get_state(dom, &state, &reason, err);
+    if (r < 0)
+        return r;
+    if (state == QV_DOMAIN_SHUTOFF)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    if (state == QV_DOMAIN_PAUSED)
+        return 0;
+    if (state == QV_DOMAIN_PMSUSPENDED)
+        return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; wake it first",
+                            dom->name);
+    r = qmp_call_set_state(dom, "stop", QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, err);
+    if (r < 0)
+        return r;
+    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                 QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
+    return 0;
+}
+
+int qv_domain_resume(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_resume: dom is required");
+    int state, reason;
+    int r = qv_domain_get_state(dom, &state, &reason, err);
+    if (r < 0)
+        return r;
+    if (state == QV_DOMAIN_SHUTOFF)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    if (state == QV_DOMAIN_RUNNING)
+        return 0;
+    if (state == QV_DOMAIN_PMSUSPENDED)
+        return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; use pm wakeup",
+                            dom->name);
+    r = qmp_call_set_state(dom, "cont", QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED, err);
+    if (r < 0)
+        return r;
+    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                 QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
+    return 0;
+}
+
+int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_destroy: dom is required");
+    if (flags & ~(unsigned)(QV_DOMAIN_DESTROY_GRACEFUL | QV_DOMAIN_DESTROY_REMOVE_LOGS))
+        return qv_error_set(err, -EINVAL, "qv_domain_destroy: unsupported flags 0x%x", flags);
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    qv_active act;
+    int r = require_active(dom, &act, err);
+    if (r < 0) {
+        qv_rt_unlock(lock);
+        return r;
+    }
+    g_autofree char *stopping = dom_file(dom, "stopping");
+    qv_rt_write_atomic(stopping, "destroyed", 9, NULL);
+    pid_t pid = act.status.qemu_pid;
+    if (pid > 0 && qv_rt_pid_alive(pid, act.status.qemu_start)) {
+        kill(pid, SIGTERM);
+        r = qv_rt_wait_exit(pid, act.status.qemu_start, QV_DESTROY_GRACE_MS);
+        if (r == -ETIMEDOUT) {
+            if (flags & QV_DOMAIN_DESTROY_GRACEFUL) {
+                unlink(stopping);
+                qv_rt_unlock(lock);
+                return qv_error_set(err, -EBUSY,
+                                    "domain '%s' did not stop within %d s of SIGTERM",
+                                    dom->name, QV_DESTROY_GRACE_MS / 1000);
+            }
+            kill(pid, SIGKILL);
+            qv_rt_wait_exit(pid, act.status.qemu_start, QV_DESTROY_GRACE_MS);
+        }
+    }
+    /* The monitor records the stop and exits; if it is gone, we record it. */
+    qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, 5000);
+    qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_DESTROYED,
+                        QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
+    forget_monitor(dom);
+    dom->state_ino = 0;
+    qv_rt_unlock(lock);
+    return 0;
+}
+
+/* The socket of the guest agent channel, from the live definition. */
+static int agent_call(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
+                      json_object **ret, qv_error **err)
+{
+    const qv_domdef *def;
+    int r = qv_domain_get_def(dom, &def, err);
+    if (r < 0) {
+        json_object_put(args);
+        return r;
+    }
+    g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    g_autofree char *path = qv_domdef_agent_socket(def, dir);
+    if (!path) {
+        json_object_put(args);
+        return qv_error_set(err, -ENOTSUP,
+                            "domain '%s' has no guest agent channel "
+                            "(<channel type='unix'><target type='virtio' "
+                            "name='org.qemu.guest_agent.0'/></channel>)", dom->name);
+    }
+    g_autofree char *lock_path = dom_file(dom, "agent.lock");
+    int lock = qv_rt_lock(lock_path, 30000, err);
+    if (lock < 0) {
+        json_object_put(args);
+        return lock == -ETIMEDOUT
+                   ? qv_error_set(err, -EBUSY, "domain '%s': the guest agent is busy", dom->name)
+                   : lock;
+    }
+    qv_qmp *ga = NULL;
+    qv_error *lerr = NULL;
+    r = qv_qmp_connect_path(path, QV_QMP_MODE_AGENT, timeout_ms, &ga, &lerr);
+    if (r < 0) {
+        qv_rt_unlock(lock);
+        json_object_put(args);
+        r = qv_error_set(err, r == -ETIMEDOUT ? -ETIMEDOUT : -ENOTCONN,
+                         r == -ETIMEDOUT ? "domain '%s': the guest agent is not responding"
+                                         : "domain '%s': the guest agent is not connected (%s)",
+                         dom->name, qv_error_message(lerr));
+        qv_error_free(lerr);
+        return r;
+    }
+    r = qv_qmp_call(ga, cmd, args, timeout_ms, ret, &lerr);
+    qv_qmp_free(ga);
+    qv_rt_unlock(lock);
+    if (r == -ETIMEDOUT) {
+        qv_error_free(lerr);
+        return qv_error_set(err, -ETIMEDOUT, "domain '%s': the guest agent is not responding",
+                            dom->name);
+    }
+    if (r < 0)
+        return qv_error_propagate(err, lerr);
+    return r;
+}
+
+static int unsupported_power_mode(qv_domain *dom, const char *what, unsigned int flags,
+                                  qv_error **err)
+{
+    if (flags & (QV_DOMAIN_SHUTDOWN_INITCTL | QV_DOMAIN_SHUTDOWN_SIGNAL))
+        return qv_error_set(err, -ENOTSUP,
+                            "%s with initctl or a signal is for containers; QEMU guests take "
+                            "the ACPI power button or the guest agent", what);
+    if (flags & QV_DOMAIN_SHUTDOWN_PARAVIRT)
+        return qv_error_set(err, -ENOTSUP, "%s through a paravirtual channel is for Xen guests",
+                            what);
+    if (flags & ~(unsigned)(QV_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | QV_DOMAIN_SHUTDOWN_GUEST_AGENT))
+        return qv_error_set(err, -EINVAL, "%s: unsupported flags 0x%x", what, flags);
+    (void)dom;
+    return 0;
+}
+
+/* Agent first when asked for; ACPI when asked for, or when nothing is. */
+static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_error **err)
+{
+    int r = unsupported_power_mode(dom, reboot ? "reboot" : "shutdown", flags, err);
+    if (r < 0)
+        return r;
+    qv_active act;
+    if ((r = require_active(dom, &act, err)) < 0)
+        return r;
+    if (flags & QV_DOMAIN_SHUTDOWN_GUEST_AGENT) {
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "mode", json_object_new_string(reboot ? "reboot" : "powerdown"));
+        qv_error *lerr = NULL;
+        /* guest-shutdown sends no reply when it succeeds. */
+        r = agent_call(dom, "guest-shutdown", args, 5000, NULL, &lerr);
+        if (r >= 0 || r == -ETIMEDOUT) {
+            qv_error_free(lerr);
+            return 0;
+        }
+        if (!(flags & QV_DOMAIN_SHUTDOWN_ACPI_POWER_BTN))
+            return qv_error_propagate(err, lerr);
+        qv_error_free(lerr);
+    }
+    if (reboot) {
+        /* A "fake reboot": the monitor resets the guest instead of ending
+         * QEMU when the guest powers off. */
+        g_autofree char *marker = dom_file(dom, "reboot");
+        if ((r = qv_rt_write_atomic(marker, "1", 1, err)) < 0)
+            return r;
+    }
+    return qv_domain_qmp_call(dom, "system_powerdown", NULL, NULL, err);
+}
+
+int qv_domain_shutdown(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_shutdown: dom is required");
+    return power_request(dom, flags, false, err);
+}
+
+int qv_domain_reboot(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_reboot: dom is required");
+    return power_request(dom, flags, true, err);
+}
+
+int qv_domain_reset(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_reset: dom is required");
+    if (flags)
+        return qv_error_set(err, -EINVAL, "qv_domain_reset: flags must be 0");
+    qv_active act;
+    int r = require_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    return qv_domain_qmp_call(dom, "system_reset", NULL, NULL, err);
+}
+
+int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_undefine: dom is required");
+    const unsigned int known = QV_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                               QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | QV_DOMAIN_UNDEFINE_NVRAM |
+                               QV_DOMAIN_UNDEFINE_KEEP_NVRAM |
+                               QV_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | QV_DOMAIN_UNDEFINE_TPM |
+                               QV_DOMAIN_UNDEFINE_KEEP_TPM;
+    if (flags & ~known)
+        return qv_error_set(err, -EINVAL, "qv_domain_undefine: unsupported flags 0x%x", flags);
+    if ((flags & QV_DOMAIN_UNDEFINE_NVRAM) && (flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM))
+        return qv_error_set(err, -EINVAL, "undefine: NVRAM and KEEP_NVRAM exclude each other");
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
+    int r = 0;
+    if (!g_file_test(cfg, G_FILE_TEST_EXISTS)) {
+        r = qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to undefine",
+                         dom->name);
+    } else if (unlink(cfg) < 0) {
+        r = qv_error_set_errno(err, -errno, "cannot remove %s", cfg);
+    } else {
+        g_autofree char *autostart = g_strdup_printf("%s/autostart/%s", dom->conn->paths.config_dir,
+                                                     dom->name);
+        unlink(autostart);
+        g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", dom->conn->paths.run_dir,
+                                                   dom->name);
+        unlink(shutoff);
+        /* A running domain carries on as a transient one. */
+        g_autofree char *status_path = dom_file(dom, "status.json");
+        qv_rt_status st;
+        if (qv_rt_status_read(status_path, &st, NULL) == 0) {
+            st.transient = true;
+            qv_rt_status_write(status_path, &st, NULL);
+        }
+        qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                     QV_DOMAIN_EVENT_UNDEFINED, QV_DOMAIN_EVENT_UNDEFINED_REMOVED, NULL);
+    }
+    qv_rt_unlock(lock);
+    return r;
+}
+
+/* ---- info ---------------------------------------------------------------- */
+
+static unsigned long long proc_cpu_time_ns(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return 0;
+    /* Fields after ")": 3 state ... 14 utime 15 stime. */
+    unsigned long long utime = 0, stime = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        return 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (utime + stime) * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100));
+}
+
+int qv_domain_get_info(qv_domain *dom, qv_domain_info *info, qv_error **err)
+{
+    if (!dom || !info)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_info: dom and info are required");
+    int state, reason;
+    int r = qv_domain_get_state(dom, &state, &reason, err);
+    if (r < 0)
+        return r;
+    const qv_domdef *def;
+    if ((r = qv_domain_get_def(dom, &def, err)) < 0)
+        return r;
+    memset(info, 0, sizeof *info);
+    info->state = state;
+    info->max_mem = def->memory_kib;
+    info->memory = def->current_memory_kib ? def->current_memory_kib : def->memory_kib;
+    info->nr_virt_cpu = def->vcpus_current ? def->vcpus_current : def->vcpus;
+    if (state != QV_DOMAIN_SHUTOFF) {
+        g_autofree char *status_path = dom_file(dom, "status.json");
+        qv_rt_status st;
+        if (qv_rt_status_read(status_path, &st, NULL) == 0)
+            info->cpu_time = proc_cpu_time_ns(st.qemu_pid);
+    }
+    return 0;
+}
+
+int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, unsigned int flags,
+                               qv_error **err)
+{
+    if (!dom || !info)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_control_info: dom and info are required");
+    if (flags)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_control_info: flags must be 0");
+    qv_active act;
+    int r = require_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    memset(info, 0, sizeof *info);
+    if (!qv_rt_pid_alive(act.status.monitor_pid, act.status.monitor_start)) {
+        info->state = QV_DOMAIN_CONTROL_ERROR;
+        info->details = QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR;
+        return 0;
+    }
+    g_autofree char *lock_path = dom_file(dom, "qmp.lock");
+    int lock = qv_rt_lock(lock_path, 0, NULL);
+    if (lock >= 0) {
+        qv_rt_unlock(lock);
+        info->state = QV_DOMAIN_CONTROL_OK;
+        return 0;
+    }
+    info->state = QV_DOMAIN_CONTROL_OCCUPIED;
+    g_autofree char *stamp = NULL;
+    if (qv_rt_read_file(lock_path, 64, &stamp, NULL, NULL) == 0 && *stamp) {
+        long long since = g_ascii_strtoll(stamp, NULL, 10);
+        long long now = qv_rt_now_us();
+        if (since > 0 && now > since)
+            info->state_time = (unsigned long long)(now - since) / 1000;
+    }
+    return 0;
+}
+
+/* ---- memory stats --------------------------------------------------------- */
+
+static unsigned long long proc_rss_kib(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *data = NULL;
+    if (qv_rt_read_file(path, 1 << 16, &data, NULL, NULL) < 0)
+        return 0;
+    const char *p = strstr(data, "VmRSS:");
+    return p ? g_ascii_strtoull(p + 6, NULL, 10) : 0;
+}
+
+int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int nr_stats,
+                           unsigned int flags, qv_error **err)
+{
+    if (!dom || (!stats && nr_stats))
+        return qv_error_set(err, -EINVAL, "qv_domain_memory_stats: dom and stats are required");
+    if (flags)
+        return qv_error_set(err, -EINVAL, "qv_domain_memory_stats: flags must be 0");
+    qv_active act;
+    int r = require_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    const qv_domdef *def;
+    if ((r = qv_domain_get_def(dom, &def, err)) < 0)
+        return r;
+    unsigned int n = 0;
+#define ADD(tag_, val_)                                                                            \
+    do {                                                                                           \
+        if (n < nr_stats)                                                                          \
+            stats[n++] = (qv_memory_stat){ (tag_), (val_) };                                       \
+    } while (0)
+
+    const char *balloon = qv_domdef_balloon_alias(def);
+    if (!balloon) {
+        ADD(QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON,
+            def->current_memory_kib ? def->current_memory_kib : def->memory_kib);
+        ADD(QV_DOMAIN_MEMORY_STAT_RSS, proc_rss_kib(act.status.qemu_pid));
+        return (int)n;
+    }
+    qv_qmp *qmp;
+    int lock;
+    if ((r = qv_domain_qmp_open(dom, &qmp, &lock, err)) < 0)
+        return r;
+    g_autoptr(json_object) bal = NULL;
+    g_autoptr(json_object) gs = NULL;
+    r = qv_qmp_call(qmp, "query-balloon", NULL, 0, &bal, err);
+    if (r >= 0) {
+        json_object *args = json_object_new_object();
+        g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", balloon);
+        json_object_object_add(args, "path", json_object_new_string(path));
+        json_object_object_add(args, "property", json_object_new_string("guest-stats"));
+        qv_qmp_call(qmp, "qom-get", args, 0, &gs, NULL);
+    }
+    qv_domain_qmp_close(qmp, lock);
+    if (r < 0)
+        return r;
+    json_object *v, *s = NULL;
+    if (gs && json_object_object_get_ex(gs, "stats", &s)) {
+        static const struct { const char *key; int tag; bool bytes; } map[] = {
+            { "stat-swap-in", QV_DOMAIN_MEMORY_STAT_SWAP_IN, true },
+            { "stat-swap-out", QV_DOMAIN_MEMORY_STAT_SWAP_OUT, true },
+            { "stat-major-faults", QV_DOMAIN_MEMORY_STAT_MAJOR_FAULT, false },
+            { "stat-minor-faults", QV_DOMAIN_MEMORY_STAT_MINOR_FAULT, false },
+            { "stat-free-memory", QV_DOMAIN_MEMORY_STAT_UNUSED, true },
+            { "stat-total-memory", QV_DOMAIN_MEMORY_STAT_AVAILABLE, true },
+            { "stat-available-memory", QV_DOMAIN_MEMORY_STAT_USABLE, true },
+            { "stat-disk-caches", QV_DOMAIN_MEMORY_STAT_DISK_CACHES, true },
+            { "stat-htlb-pgalloc", QV_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC, false },
+            { "stat-htlb-pgfail", QV_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL, false },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(map); i++) {
+            if (!json_object_object_get_ex(s, map[i].key, &v))
+                continue;
+            int64_t x = json_object_get_int64(v);
+            if (x < 0)
+                continue; /* -1: the guest does not report it */
+            ADD(map[i].tag, map[i].bytes ? (unsigned long long)x / 1024 : (unsigned long long)x);
+        }
+    }
+    if (bal && json_object_object_get_ex(bal, "actual", &v))
+        ADD(QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, (unsigned long long)json_object_get_int64(v) / 1024);
+    ADD(QV_DOMAIN_MEMORY_STAT_RSS, proc_rss_kib(act.status.qemu_pid));
+    if (gs && json_object_object_get_ex(gs, "last-update", &v) && json_object_get_int64(v) > 0)
+        ADD(QV_DOMAIN_MEMORY_STAT_LAST_UPDATE, (unsigned long long)json_object_get_int64(v));
+#undef ADD
+    return (int)n;
+}
+
+/* ---- raw monitor ------------------------------------------------------- */
+
+int qv_domain_qemu_monitor_command(qv_domain *dom, const char *cmd, char **ret,
+                                   unsigned int flags, qv_error **err)
+{
+    if (!dom || !cmd || !ret)
+        return qv_error_set(err, -EINVAL,
+                            "qv_domain_qemu_monitor_command: dom, cmd and ret are required");
+    if (flags)
+        return qv_error_set(err, -EINVAL,
+                            "qv_domain_qemu_monitor_command: only QMP (flags 0) is supported; "
+                            "use {\"execute\": \"human-monitor-command\"} for HMP");
+    g_autoptr(json_object) req = json_tokener_parse(cmd);
+    json_object *exec, *args = NULL;
+    if (!req || !json_object_is_type(req, json_type_object) ||
+        !json_object_object_get_ex(req, "execute", &exec) ||
+        !json_object_is_type(exec, json_type_string))
+        return qv_error_set(err, -EINVAL,
+                            "the monitor command must be a JSON object with an \"execute\" "
+                            "string, as in {\"execute\": \"query-status\"}");
+    qv_active act;
+    int r = require_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    if (json_object_object_get_ex(req, "arguments", &args))
+        json_object_get(args);
+    g_autoptr(json_object) result = NULL;
+    qv_error *lerr = NULL;
+    r = qv_domain_qmp_call(dom, json_object_get_string(exec), args, &result, &lerr);
+    g_autoptr(json_object) reply = json_object_new_object();
+    if (r < 0) {
+        if (!qv_error_qmp_class(lerr))
+            return qv_error_propagate(err, lerr);
+        /* QEMU's own error reply is a result, as virsh shows it. */
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "class", json_object_new_string(qv_error_qmp_class(lerr)));
+        json_object_object_add(e, "desc", json_object_new_string(
+                                              qv_error_qmp_desc(lerr) ? qv_error_qmp_desc(lerr) : ""));
+        json_object_object_add(reply, "error", e);
+        qv_error_free(lerr);
+    } else {
+        json_object_object_add(reply, "return", result ? json_object_get(result) : json_object_new_object());
+    }
+    *ret = strdup(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
+    return 0;
+}

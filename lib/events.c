@@ -1,0 +1,203 @@
+/* Events: every process that changes a domain (and each domain's monitor)
+ * appends one JSON line to <run>/events; listeners in any process tail it.
+ * inotify makes the tail pollable, so callers can use their own loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const char *const event_names[QV_DOMAIN_EVENT_ID_LAST] = {
+    "lifecycle", "reboot", "rtc-change", "watchdog", "io-error", "graphics", "io-error-reason",
+    "control-error", "block-job", "disk-change", "tray-change", "pm-wakeup", "pm-suspend",
+    "balloon-change", "pm-suspend-disk", "device-removed", "block-job-2", "tunable",
+    "agent-lifecycle", "device-added", "migration-iteration", "job-completed",
+    "device-removal-failed", "metadata-change", "block-threshold", "memory-failure",
+    "memory-device-size-change",
+};
+
+const char *qv_event_id_to_string(int event_id)
+{
+    if (event_id < 0 || event_id >= QV_DOMAIN_EVENT_ID_LAST)
+        return NULL;
+    return event_names[event_id];
+}
+
+/* Starts tailing the journal from its current end. */
+static int events_init(qv_conn *conn, qv_error **err)
+{
+    if (conn->inotify_fd >= 0)
+        return 0;
+    g_autofree char *path = qv_rt_journal_path(&conn->paths);
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
+    int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (in < 0 || inotify_add_watch(in, path, IN_MODIFY) < 0) {
+        int e = -errno;
+        close(fd);
+        if (in >= 0)
+            close(in);
+        return qv_error_set_errno(err, e, "cannot watch the event journal %s", path);
+    }
+    conn->journal_fd = fd;
+    conn->journal_off = lseek(fd, 0, SEEK_END);
+    conn->inotify_fd = in;
+    conn->journal_partial = g_string_new(NULL);
+    return 0;
+}
+
+int qv_conn_domain_event_register_any(qv_conn *conn, qv_domain *dom, int event_id,
+                                      qv_event_cb cb, void *opaque, qv_error **err)
+{
+    if (!conn || !cb)
+        return qv_error_set(err, -EINVAL, "event registration needs a connection and a callback");
+    if (event_id < -1 || event_id >= QV_DOMAIN_EVENT_ID_LAST)
+        return qv_error_set(err, -EINVAL, "unknown event id %d", event_id);
+    int r = events_init(conn, err);
+    if (r < 0)
+        return r;
+    qv_event_cb_entry *e = g_new0(qv_event_cb_entry, 1);
+    e->id = conn->next_callback_id++;
+    e->domain_name = dom ? g_strdup(dom->name) : NULL;
+    e->event_id = event_id;
+    e->cb = cb;
+    e->opaque = opaque;
+    g_ptr_array_add(conn->callbacks, e);
+    return e->id;
+}
+
+int qv_conn_domain_event_deregister_any(qv_conn *conn, int callback_id, qv_error **err)
+{
+    if (!conn)
+        return qv_error_set(err, -EINVAL, "event deregistration needs a connection");
+    for (guint i = 0; i < conn->callbacks->len; i++) {
+        qv_event_cb_entry *e = conn->callbacks->pdata[i];
+        if (e->id == callback_id) {
+            g_ptr_array_remove_index(conn->callbacks, i);
+            g_free(e->domain_name);
+            g_free(e);
+            return 0;
+        }
+    }
+    return qv_error_set(err, -ENOENT, "no event callback with id %d", callback_id);
+}
+
+int qv_conn_event_get_fd(qv_conn *conn, qv_error **err)
+{
+    if (!conn)
+        return qv_error_set(err, -EINVAL, "qv_conn_event_get_fd: conn is required");
+    int r = events_init(conn, err);
+    return r < 0 ? r : conn->inotify_fd;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static int jint(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
+}
+
+static int deliver(qv_conn *conn, const char *line)
+{
+    g_autoptr(json_object) obj = json_tokener_parse(line);
+    if (!obj || !json_object_is_type(obj, json_type_object))
+        return 0; /* a torn or foreign line: skip it */
+    json_object *v;
+    qv_event ev = {
+        .event_id = json_object_object_get_ex(obj, "event_id", &v) ? json_object_get_int(v) : -1,
+        .domain_name = jstr(obj, "domain"),
+        .domain_uuid = jstr(obj, "uuid"),
+        .event = jint(obj, "event"),
+        .detail = jint(obj, "detail"),
+        .json = line,
+        .timestamp_us = json_object_object_get_ex(obj, "ts", &v) ? json_object_get_int64(v) : 0,
+    };
+    if (!ev.domain_name || ev.event_id < 0)
+        return 0;
+    int delivered = 0;
+    /* Callbacks may deregister themselves: iterate over a snapshot of ids. */
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(int));
+    for (guint i = 0; i < conn->callbacks->len; i++)
+        g_array_append_val(ids, ((qv_event_cb_entry *)conn->callbacks->pdata[i])->id);
+    for (guint k = 0; k < ids->len; k++) {
+        qv_event_cb_entry *e = NULL;
+        for (guint i = 0; i < conn->callbacks->len; i++)
+            if (((qv_event_cb_entry *)conn->callbacks->pdata[i])->id == g_array_index(ids, int, k))
+                e = conn->callbacks->pdata[i];
+        if (!e)
+            continue;
+        if (e->event_id >= 0 && e->event_id != ev.event_id)
+            continue;
+        if (e->domain_name && strcmp(e->domain_name, ev.domain_name))
+            continue;
+        e->cb(conn, &ev, e->opaque);
+        delivered = 1;
+    }
+    return delivered;
+}
+
+int qv_conn_event_dispatch(qv_conn *conn, qv_error **err)
+{
+    if (!conn)
+        return qv_error_set(err, -EINVAL, "qv_conn_event_dispatch: conn is required");
+    int r = events_init(conn, err);
+    if (r < 0)
+        return r;
+    char drain[4096];
+    while (read(conn->inotify_fd, drain, sizeof drain) > 0)
+        ;
+    int count = 0;
+    for (;;) {
+        char buf[16384];
+        ssize_t n = pread(conn->journal_fd, buf, sizeof buf, conn->journal_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return qv_error_set_errno(err, -errno, "cannot read the event journal");
+        if (n == 0)
+            break;
+        conn->journal_off += n;
+        g_string_append_len(conn->journal_partial, buf, n);
+        char *start = conn->journal_partial->str, *nl;
+        while ((nl = memchr(start, '\n', conn->journal_partial->len -
+                                             (size_t)(start - conn->journal_partial->str)))) {
+            *nl = '\0';
+            count += deliver(conn, start);
+            start = nl + 1;
+        }
+        g_string_erase(conn->journal_partial, 0, start - conn->journal_partial->str);
+    }
+    return count;
+}
+
+int qv_conn_event_run(qv_conn *conn, int timeout_ms, qv_error **err)
+{
+    int r = events_init(conn, err);
+    if (r < 0)
+        return r;
+    long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
+    for (;;) {
+        int n = qv_conn_event_dispatch(conn, err);
+        if (n != 0)
+            return n;
+        int left = -1;
+        if (timeout_ms >= 0) {
+            long long l = (deadline - g_get_monotonic_time()) / 1000;
+            if (l <= 0)
+                return 0;
+            left = (int)l;
+        }
+        struct pollfd p = { .fd = conn->inotify_fd, .events = POLLIN };
+        if (poll(&p, 1, left) < 0 && errno != EINTR)
+            return qv_error_set_errno(err, -errno, "cannot wait for events");
+    }
+}

@@ -1,0 +1,94 @@
+/* Internal structures of libqvirt. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "qvirt/qvirt.h"
+#include "domxml.h"
+#include "domdef.h"
+#include "qmp.h"
+#include "qv-error.h"
+#include "runtime.h"
+
+#define QV_MAX_XML_SIZE (4 * 1024 * 1024)
+
+typedef struct qv_event_cb_entry {
+    int id;
+    char *domain_name;   /* NULL: any domain */
+    int event_id;        /* -1: any */
+    qv_event_cb cb;
+    void *opaque;
+} qv_event_cb_entry;
+
+struct qv_conn {
+    char *uri;
+    qv_rt_paths paths;
+    /* Autodestroy domains started through this connection (names). */
+    GPtrArray *autodestroy;
+    /* Events: the journal is tailed from journal_off. */
+    int inotify_fd;
+    int journal_fd;
+    off_t journal_off;
+    GString *journal_partial;
+    GPtrArray *callbacks;   /* qv_event_cb_entry* */
+    int next_callback_id;
+};
+
+struct qv_domain {
+    qv_conn *conn;
+    char *name;
+    unsigned char uuid[16];
+    char uuid_str[37];
+    /* Cached state.json, valid while (ino, mtime) are unchanged. */
+    ino_t state_ino;
+    struct timespec state_mtime;
+    qv_rt_state state;
+    /* Cached monitor liveness check. */
+    int monitor_pidfd;
+    pid_t monitor_pid;
+    /* Cached definition (live when active, else config), keyed like state. */
+    qv_domdef *def;
+    ino_t def_ino;
+    struct timespec def_mtime;
+    bool def_live;
+};
+
+/* Active-domain access. */
+typedef struct qv_active {
+    qv_rt_status status;
+    bool active;
+} qv_active;
+
+int qv_domain_new(qv_conn *conn, const char *name, const unsigned char uuid[16], qv_domain **ret);
+/* Reads status.json and checks that the domain's QEMU still lives; when it
+ * died without anyone recording it, records it (crashed) now. */
+int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err);
+/* The current definition: live XML when active, else the config. Borrowed. */
+int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err);
+/* The persistent config, or -ENOENT when the domain is transient. */
+int qv_domain_load_config(qv_conn *conn, const char *name, qv_domdef **ret, qv_error **err);
+int qv_domain_save_config(qv_conn *conn, const qv_domdef *def, qv_error **err);
+
+/* Locks. */
+int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err);
+/* Opens a QMP connection to the command monitor, holding qmp.lock (*lock_fd)
+ * for as long as it is open. */
+int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
+void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
+/* One command on a fresh monitor connection. */
+int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
+                       qv_error **err);
+
+int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
+                         unsigned int flags, qv_error **err);
+void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
+                  int detail, json_object *extra);
+
+bool qv_name_valid(const char *name);
+
+/* defutil.c */
+/* The guest agent channel's socket path, or NULL when there is none. */
+char *qv_domdef_agent_socket(const qv_domdef *def, const char *runtime_dir);
+/* The balloon's device id, or NULL without a virtio balloon. */
+const char *qv_domdef_balloon_alias(const qv_domdef *def);

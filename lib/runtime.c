@@ -1,0 +1,430 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "qvirt/qvirt.h"
+#include "qv-process.h"
+#include "runtime.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/domains/%s", p->run_dir, name);
+}
+
+char *qv_rt_domain_file(const qv_rt_paths *p, const char *name, const char *file)
+{
+    return g_strdup_printf("%s/domains/%s/%s", p->run_dir, name, file);
+}
+
+char *qv_rt_config_file(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/domains/%s.xml", p->config_dir, name);
+}
+
+char *qv_rt_journal_path(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/events", p->run_dir);
+}
+
+long long qv_rt_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+int qv_rt_mkdirs(const char *path, qv_error **err)
+{
+    if (g_mkdir_with_parents(path, 0700) < 0)
+        return qv_error_set_errno(err, -errno, "cannot create directory %s", path);
+    return 0;
+}
+
+int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err)
+{
+    g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot write %s", path);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? -errno : -EIO;
+            close(fd);
+            unlink(tmp);
+            return qv_error_set_errno(err, e, "cannot write %s", path);
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        int e = -errno;
+        unlink(tmp);
+        return qv_error_set_errno(err, e, "cannot write %s", path);
+    }
+    if (rename(tmp, path) < 0) {
+        int e = -errno;
+        unlink(tmp);
+        return qv_error_set_errno(err, e, "cannot replace %s", path);
+    }
+    /* Make the rename itself durable. */
+    g_autofree char *dir = g_path_get_dirname(path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+}
+
+int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot read %s", path);
+    GString *buf = g_string_sized_new(4096);
+    for (;;) {
+        char chunk[8192];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = -errno;
+            close(fd);
+            g_string_free(buf, TRUE);
+            return qv_error_set_errno(err, e, "cannot read %s", path);
+        }
+        if (n == 0)
+            break;
+        if (buf->len + (size_t)n > max) {
+            close(fd);
+            g_string_free(buf, TRUE);
+            return qv_error_set(err, -EFBIG, "%s is larger than %zu bytes", path, max);
+        }
+        g_string_append_len(buf, chunk, n);
+    }
+    close(fd);
+    if (len)
+        *len = buf->len;
+    *ret = g_string_free(buf, FALSE);
+    return 0;
+}
+
+int qv_rt_read_json(const char *path, json_object **ret, qv_error **err)
+{
+    g_autofree char *data = NULL;
+    int r = qv_rt_read_file(path, 1 << 20, &data, NULL, err);
+    if (r < 0)
+        return r;
+    json_object *obj = json_tokener_parse(data);
+    if (!obj || !json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        return qv_error_set(err, -EBADMSG, "%s does not hold a JSON object", path);
+    }
+    *ret = obj;
+    return 0;
+}
+
+int qv_rt_write_json(const char *path, json_object *obj, qv_error **err)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    return qv_rt_write_atomic(path, s, len, err);
+}
+
+int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot open lock %s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return fd;
+    if (errno != EWOULDBLOCK) {
+        int e = -errno;
+        close(fd);
+        return qv_error_set_errno(err, e, "cannot lock %s", path);
+    }
+    if (timeout_ms == 0) {
+        close(fd);
+        return -EWOULDBLOCK; /* callers turn this into their own message */
+    }
+    if (timeout_ms < 0) {
+        while (flock(fd, LOCK_EX) < 0) {
+            if (errno != EINTR) {
+                int e = -errno;
+                close(fd);
+                return qv_error_set_errno(err, e, "cannot lock %s", path);
+            }
+        }
+        return fd;
+    }
+    /* flock has no timeout: a one-shot interval timer interrupts the wait.
+     * Timers are per process, so use a timerfd-free approach instead: retry
+     * with a short poll() backoff until the deadline. The lock is held only
+     * for the length of one monitor command, so contention is short. */
+    long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
+    int delay_ms = 1;
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int e = -errno;
+            close(fd);
+            return qv_error_set_errno(err, e, "cannot lock %s", path);
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            close(fd);
+            return -ETIMEDOUT;
+        }
+        poll(NULL, 0, delay_ms);
+        if (delay_ms < 20)
+            delay_ms *= 2;
+    }
+    return fd;
+}
+
+void qv_rt_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+int qv_rt_state_read(const char *path, qv_rt_state *st, qv_error **err)
+{
+    g_autoptr(json_object) obj = NULL;
+    int r = qv_rt_read_json(path, &obj, err);
+    if (r < 0)
+        return r;
+    json_object *v;
+    st->state = json_object_object_get_ex(obj, "state", &v) ? json_object_get_int(v) : 0;
+    st->reason = json_object_object_get_ex(obj, "reason", &v) ? json_object_get_int(v) : 0;
+    st->since_us = json_object_object_get_ex(obj, "since", &v) ? json_object_get_int64(v) : 0;
+    return 0;
+}
+
+int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err)
+{
+    g_autoptr(json_object) obj = json_object_new_object();
+    json_object_object_add(obj, "state", json_object_new_int(st->state));
+    json_object_object_add(obj, "reason", json_object_new_int(st->reason));
+    json_object_object_add(obj, "since", json_object_new_int64(st->since_us));
+    return qv_rt_write_json(path, obj, err);
+}
+
+static long long json_get_i64(json_object *obj, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(obj, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err)
+{
+    g_autoptr(json_object) obj = NULL;
+    int r = qv_rt_read_json(path, &obj, err);
+    if (r < 0)
+        return r;
+    st->qemu_pid = (pid_t)json_get_i64(obj, "qemu_pid");
+    st->qemu_start = (unsigned long long)json_get_i64(obj, "qemu_start");
+    st->monitor_pid = (pid_t)json_get_i64(obj, "monitor_pid");
+    st->monitor_start = (unsigned long long)json_get_i64(obj, "monitor_start");
+    st->id = (int)json_get_i64(obj, "id");
+    st->transient = json_get_i64(obj, "transient") != 0;
+    st->autodestroy = json_get_i64(obj, "autodestroy") != 0;
+    st->owner_pid = (pid_t)json_get_i64(obj, "owner_pid");
+    st->owner_start = (unsigned long long)json_get_i64(obj, "owner_start");
+    st->started_us = json_get_i64(obj, "started");
+    return 0;
+}
+
+int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err)
+{
+    g_autoptr(json_object) obj = json_object_new_object();
+    json_object_object_add(obj, "qemu_pid", json_object_new_int64(st->qemu_pid));
+    json_object_object_add(obj, "qemu_start", json_object_new_int64((int64_t)st->qemu_start));
+    json_object_object_add(obj, "monitor_pid", json_object_new_int64(st->monitor_pid));
+    json_object_object_add(obj, "monitor_start", json_object_new_int64((int64_t)st->monitor_start));
+    json_object_object_add(obj, "id", json_object_new_int(st->id));
+    json_object_object_add(obj, "transient", json_object_new_int(st->transient));
+    json_object_object_add(obj, "autodestroy", json_object_new_int(st->autodestroy));
+    json_object_object_add(obj, "owner_pid", json_object_new_int64(st->owner_pid));
+    json_object_object_add(obj, "owner_start", json_object_new_int64((int64_t)st->owner_start));
+    json_object_object_add(obj, "started", json_object_new_int64(st->started_us));
+    return qv_rt_write_json(path, obj, err);
+}
+
+bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time)
+{
+    if (pid <= 0)
+        return false;
+    unsigned long long now = qv_process_start_time(pid);
+    if (now == 0)
+        return false;
+    return start_time == 0 || now == start_time;
+}
+
+int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err)
+{
+    if (!json_object_object_get_ex(obj, "ts", NULL))
+        json_object_object_add(obj, "ts", json_object_new_int64(qv_rt_now_us()));
+    g_autofree char *path = qv_rt_journal_path(p);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
+    size_t len;
+    const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    g_autofree char *line = g_strdup_printf("%s\n", s);
+    /* One write() of the whole line: O_APPEND makes it land in one piece. */
+    ssize_t n = write(fd, line, len + 1);
+    int e = n < 0 ? -errno : 0;
+    close(fd);
+    if (n < 0)
+        return qv_error_set_errno(err, e, "cannot append to the event journal %s", path);
+    return 0;
+}
+
+int qv_rt_emit(const qv_rt_paths *p, const char *name, const char *uuid, int event_id,
+               int event, int detail, json_object *extra)
+{
+    json_object *obj = extra ? extra : json_object_new_object();
+    json_object_object_add(obj, "domain", json_object_new_string(name));
+    if (uuid)
+        json_object_object_add(obj, "uuid", json_object_new_string(uuid));
+    json_object_object_add(obj, "event_id", json_object_new_int(event_id));
+    json_object_object_add(obj, "event", json_object_new_int(event));
+    json_object_object_add(obj, "detail", json_object_new_int(detail));
+    int r = qv_rt_journal_append(p, obj, NULL);
+    json_object_put(obj);
+    return r;
+}
+
+int qv_rt_remove_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        g_autofree char *child = g_build_filename(path, de->d_name, NULL);
+        if (de->d_type == DT_DIR)
+            qv_rt_remove_tree(child);
+        else
+            unlink(child);
+    }
+    closedir(d);
+    return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid,
+                        int shutoff_reason, int stopped_detail, qv_error **err)
+{
+    g_autofree char *dir = qv_rt_domain_dir(p, name);
+    g_autofree char *status = qv_rt_domain_file(p, name, "status.json");
+    /* Renaming the runtime dir away first makes finalisation happen once even
+     * when the monitor and a library process race to do it. */
+    g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
+    if (rename(dir, grave) < 0)
+        return errno == ENOENT ? 0 : qv_error_set_errno(err, -errno, "cannot remove %s", dir);
+
+    g_autofree char *shutoff_dir = g_strdup_printf("%s/shutoff", p->run_dir);
+    qv_rt_mkdirs(shutoff_dir, NULL);
+    g_autofree char *shutoff = g_strdup_printf("%s/%s.json", shutoff_dir, name);
+    qv_rt_state st = { QV_DOMAIN_SHUTOFF, shutoff_reason, qv_rt_now_us() };
+    qv_rt_state_write(shutoff, &st, NULL);
+    qv_rt_emit(p, name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
+               stopped_detail, NULL);
+    qv_rt_remove_tree(grave);
+    return 1;
+}
+
+void qv_rt_state_from_runstate(const char *rs, const qv_rt_state *prev, qv_rt_state *out)
+{
+    int state, reason;
+    if (!strcmp(rs, "running")) {
+        state = QV_DOMAIN_RUNNING;
+        reason = QV_DOMAIN_RUNNING_UNPAUSED;
+    } else if (!strcmp(rs, "paused") || !strcmp(rs, "prelaunch") || !strcmp(rs, "debug")) {
+        state = QV_DOMAIN_PAUSED;
+        reason = QV_DOMAIN_PAUSED_USER;
+    } else if (!strcmp(rs, "io-error")) {
+        state = QV_DOMAIN_PAUSED;
+        reason = QV_DOMAIN_PAUSED_IOERROR;
+    } else if (!strcmp(rs, "watchdog")) {
+        state = QV_DOMAIN_PAUSED;
+        reason = QV_DOMAIN_PAUSED_WATCHDOG;
+    } else if (!strcmp(rs, "postmigrate") || !strcmp(rs, "finish-migrate") ||
+               !strcmp(rs, "inmigrate")) {
+        state = QV_DOMAIN_PAUSED;
+        reason = QV_DOMAIN_PAUSED_MIGRATION;
+    } else if (!strcmp(rs, "save-vm")) {
+        state = QV_DOMAIN_PAUSED;
+        reason = QV_DOMAIN_PAUSED_SAVE;
+    } else if (!strcmp(rs, "restore-vm")) {
+        state = QV_DOMAIN_PAUSED;
+        reason = QV_DOMAIN_PAUSED_FROM_SNAPSHOT;
+    } else if (!strcmp(rs, "internal-error")) {
+        state = QV_DOMAIN_PAUSED;
+        reason = QV_DOMAIN_PAUSED_UNKNOWN;
+    } else if (!strcmp(rs, "guest-panicked")) {
+        state = QV_DOMAIN_CRASHED;
+        reason = QV_DOMAIN_CRASHED_PANICKED;
+    } else if (!strcmp(rs, "suspended")) {
+        state = QV_DOMAIN_PMSUSPENDED;
+        reason = QV_DOMAIN_PMSUSPENDED_UNKNOWN;
+    } else if (!strcmp(rs, "shutdown")) {
+        state = QV_DOMAIN_SHUTDOWN;
+        reason = QV_DOMAIN_SHUTDOWN_USER;
+    } else {
+        state = QV_DOMAIN_NOSTATE;
+        reason = 0;
+    }
+    if (prev && prev->state == state) {
+        *out = *prev; /* same category: the writer that knew more wins */
+        return;
+    }
+    out->state = state;
+    out->reason = reason;
+    out->since_us = qv_rt_now_us();
+}
+
+int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms)
+{
+    if (!qv_rt_pid_alive(pid, start_time))
+        return 0;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) {
+        /* No pidfds (Linux < 5.3): fall back to checking on a short timer.
+         * This fallback can go once 5.3 is the oldest supported kernel. */
+        long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
+        while (qv_rt_pid_alive(pid, start_time)) {
+            if (timeout_ms >= 0 && g_get_monotonic_time() >= deadline)
+                return -ETIMEDOUT;
+            poll(NULL, 0, 5);
+        }
+        return 0;
+    }
+    /* The pid may have been reused between the check and pidfd_open. */
+    if (!qv_rt_pid_alive(pid, start_time)) {
+        close(fd);
+        return 0;
+    }
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r;
+    do {
+        r = poll(&p, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    close(fd);
+    return r > 0 ? 0 : -ETIMEDOUT;
+}

@@ -1,0 +1,104 @@
+/* Runtime state shared by the library and qvirt-monitor, kept in files so that
+ * any process that opens the same connection sees the same domains.
+ *
+ *   <config>/domains/<name>.xml      persistent config (atomic writes)
+ *   <config>/autostart/<name>        autostart marker
+ *   <run>/events                     append-only journal: one JSON object a line
+ *   <run>/locks/<name>.lock          lifecycle lock (start, stop, define, undefine)
+ *   <run>/shutoff/<name>.json        how the domain last stopped (reason)
+ *   <run>/domains/<name>/            exists while the domain is active:
+ *       status.json                  pids + start times, id, flags (atomic)
+ *       state.json                   state + reason (atomic; see qv_rt_state)
+ *       live.xml                     the live XML (atomic)
+ *       qmp.sock, qmp.lock           command monitor and the lock serialising it
+ *       stopping                     intent marker written before destroy
+ *       qemu.log                     QEMU's stderr
+ *
+ * State writers (library commands, the monitor's event handling) hold
+ * qmp.lock while they learn the state from QEMU and write it, so a late event
+ * never overwrites a newer state. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+#include "qv-error.h"
+
+typedef struct qv_rt_paths {
+    char *config_dir;
+    char *run_dir;
+} qv_rt_paths;
+
+char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name);
+char *qv_rt_domain_file(const qv_rt_paths *p, const char *name, const char *file);
+char *qv_rt_config_file(const qv_rt_paths *p, const char *name);
+char *qv_rt_journal_path(const qv_rt_paths *p);
+
+/* mkdir -p with mode 0700 for the last component. */
+int qv_rt_mkdirs(const char *path, qv_error **err);
+/* temp file + fsync + rename + fsync(dir): the old file stays intact on any
+ * failure (full disk included). */
+int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err);
+int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err);
+/* Reads and parses a JSON file. */
+int qv_rt_read_json(const char *path, json_object **ret, qv_error **err);
+int qv_rt_write_json(const char *path, json_object *obj, qv_error **err);
+
+/* flock-based locks on a lock file (created when missing). Returns the fd
+ * (to close for unlocking) or a negative errno. timeout_ms < 0 waits forever;
+ * 0 tries once (-EWOULDBLOCK when held). */
+int qv_rt_lock(const char *path, int timeout_ms, qv_error **err);
+void qv_rt_unlock(int fd);
+
+/* Domain state as written to state.json. */
+typedef struct qv_rt_state {
+    int state;
+    int reason;
+    long long since_us;   /* wall clock of the last change */
+} qv_rt_state;
+int qv_rt_state_read(const char *path, qv_rt_state *st, qv_error **err);
+int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err);
+
+/* Status of an active domain (status.json). */
+typedef struct qv_rt_status {
+    pid_t qemu_pid;
+    unsigned long long qemu_start;
+    pid_t monitor_pid;
+    unsigned long long monitor_start;
+    int id;
+    bool transient;
+    bool autodestroy;
+    pid_t owner_pid;              /* autodestroy owner */
+    unsigned long long owner_start;
+    long long started_us;
+} qv_rt_status;
+int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err);
+int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err);
+/* True when pid is alive and still the process that started at start_time. */
+bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time);
+
+/* Appends one event line to the connection journal. obj gains "ts" (wall
+ * clock, us) when missing. O_APPEND writes of one line are atomic. */
+int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err);
+/* Convenience: an event with the standard fields. extra (consumed, may be
+ * NULL) supplies event-specific fields. */
+int qv_rt_emit(const qv_rt_paths *p, const char *name, const char *uuid, int event_id,
+               int event, int detail, json_object *extra);
+
+/* Called once QEMU has gone: writes shutoff/<name>.json with the reason,
+ * emits STOPPED, removes the runtime dir. Idempotent: whoever (the monitor,
+ * or the library when the monitor is gone) gets there first does it. */
+int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid,
+                        int shutoff_reason, int stopped_detail, qv_error **err);
+/* Removes a directory tree (runtime dirs only hold plain files and sockets). */
+int qv_rt_remove_tree(const char *path);
+
+long long qv_rt_now_us(void);
+/* Maps QEMU's query-status "status" to a state/reason, given the previous
+ * state (reasons are kept when the category does not change). */
+void qv_rt_state_from_runstate(const char *runstate, const qv_rt_state *prev, qv_rt_state *out);
+
+/* Waits until pid (checked against start_time) has exited, through a pidfd
+ * (poll with a timeout, no sleeps). 0 when gone, -ETIMEDOUT otherwise. */
+int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms);

@@ -1,0 +1,319 @@
+/* The start path: one launch, no sleeps, no connect retries.
+ *
+ *   1. lifecycle lock; refuse when already active
+ *   2. runtime dir; the command monitor's listening socket and the event
+ *      monitor's socketpair are created here and passed down as fds
+ *   3. qvirt-monitor is launched through the one launcher; it launches QEMU
+ *      (with -S) and answers on a status pipe once QEMU's monitor is up,
+ *      or with why QEMU did not come up
+ *   4. handshake on the command monitor, apply settings, cont
+ *   5. status, live XML and state are written atomically; STARTED is emitted */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "qv-config.h"
+#include "qv-process.h"
+
+static const char *monitor_binary(void)
+{
+    const char *env = g_getenv("QVIRT_MONITOR");
+    if (env && *env)
+        return env;
+    return QV_LIBEXECDIR "/qvirt-monitor";
+}
+
+static int next_domain_id(qv_conn *conn, qv_error **err)
+{
+    g_autofree char *lock_path = g_strdup_printf("%s/locks/.id.lock", conn->paths.run_dir);
+    g_autofree char *path = g_strdup_printf("%s/next-id", conn->paths.run_dir);
+    int lock = qv_rt_lock(lock_path, -1, err);
+    if (lock < 0)
+        return lock;
+    g_autofree char *data = NULL;
+    long id = 1;
+    if (qv_rt_read_file(path, 64, &data, NULL, NULL) == 0)
+        id = strtol(data, NULL, 10);
+    if (id < 1 || id >= G_MAXINT)
+        id = 1;
+    g_autofree char *next = g_strdup_printf("%ld", id + 1);
+    int r = qv_rt_write_atomic(path, next, strlen(next), err);
+    qv_rt_unlock(lock);
+    return r < 0 ? r : (int)id;
+}
+
+static int listen_unix(const char *path, qv_error **err)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof sa.sun_path)
+        return qv_error_set(err, -ENAMETOOLONG,
+                            "the monitor socket path %s is longer than the %zu bytes a unix "
+                            "socket allows; use a shorter connection root", path,
+                            sizeof sa.sun_path - 1);
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot create a socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 16) < 0) {
+        int e = -errno;
+        close(fd);
+        return qv_error_set_errno(err, e, "cannot listen on %s", path);
+    }
+    return fd;
+}
+
+/* Reads the monitor's one status message (the pipe closes after it). */
+static int read_status_pipe(int fd, int timeout_ms, json_object **ret, qv_error **err)
+{
+    GString *buf = g_string_new(NULL);
+    long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
+    for (;;) {
+        long long left = (deadline - g_get_monotonic_time()) / 1000;
+        if (left <= 0) {
+            g_string_free(buf, TRUE);
+            return qv_error_set(err, -ETIMEDOUT,
+                                "QEMU's monitor did not come up within %d s", timeout_ms / 1000);
+        }
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            continue;
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        g_string_append_len(buf, chunk, n);
+        if (buf->len > 65536)
+            break;
+    }
+    json_object *obj = buf->len ? json_tokener_parse(buf->str) : NULL;
+    g_string_free(buf, TRUE);
+    if (!obj)
+        return qv_error_set(err, -EIO, "qvirt-monitor ended without reporting whether QEMU started");
+    *ret = obj;
+    return 0;
+}
+
+static const char *action_name(int a)
+{
+    switch (a) {
+    case QV_DOMDEF_LIFECYCLE_RESTART: return "restart";
+    case QV_DOMDEF_LIFECYCLE_PRESERVE: return "preserve";
+    default: return "destroy";
+    }
+}
+
+static void kill_pid_checked(pid_t pid, unsigned long long start)
+{
+    if (qv_rt_pid_alive(pid, start))
+        kill(pid, SIGKILL);
+}
+
+int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
+                         unsigned int flags, qv_error **err)
+{
+    const unsigned int known = QV_DOMAIN_START_PAUSED | QV_DOMAIN_START_AUTODESTROY |
+                               QV_DOMAIN_START_BYPASS_CACHE | QV_DOMAIN_START_FORCE_BOOT |
+                               QV_DOMAIN_START_VALIDATE | QV_DOMAIN_START_RESET_NVRAM;
+    if (flags & ~known)
+        return qv_error_set(err, -EINVAL, "unsupported start flags 0x%x", flags & ~known);
+    int lock = qv_domain_lock_lifecycle(conn, def->name, err);
+    if (lock < 0)
+        return lock;
+
+    int r;
+    int listen_fd = -1, ev[2] = { -1, -1 }, sp[2] = { -1, -1 };
+    g_auto(GStrv) qemu_argv = NULL;
+    g_autoptr(GPtrArray) margv = NULL;
+    g_autoptr(qv_process) mon = NULL;
+    g_autoptr(json_object) report = NULL;
+    qv_qmp *qmp = NULL;
+    int qmp_lock = -1;
+    qv_rt_status status = { 0 };
+    bool launched = false;
+    char uuid[37];
+    qv_uuid_format(def->uuid, uuid);
+    g_autofree char *dir = qv_rt_domain_dir(&conn->paths, def->name);
+    g_autofree char *sock = g_build_filename(dir, "qmp.sock", NULL);
+    g_autofree char *state_path = g_build_filename(dir, "state.json", NULL);
+
+    qv_active act;
+    if ((r = qv_domain_load_active(dom, &act, err)) < 0)
+        goto out;
+    if (act.active) {
+        r = qv_error_set(err, -EBUSY, "domain '%s' is already running", def->name);
+        goto out;
+    }
+    qv_rt_remove_tree(dir); /* leftovers of a start that died half-way */
+    if ((r = qv_rt_mkdirs(dir, err)) < 0)
+        goto out;
+    if ((listen_fd = listen_unix(sock, err)) < 0) {
+        r = listen_fd;
+        goto fail;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ev) < 0 || pipe2(sp, O_CLOEXEC) < 0) {
+        r = qv_error_set_errno(err, -errno, "cannot create the monitor channels");
+        goto fail;
+    }
+    int id = next_domain_id(conn, err);
+    if (id < 0) {
+        r = id;
+        goto fail;
+    }
+    def->id = id;
+
+    qv_build_ctx ctx = {
+        .emulator = g_getenv("QVIRT_QEMU"),
+        .monitor_fd = listen_fd,
+        .event_monitor_fd = ev[1],
+        .runtime_dir = dir,
+    };
+    if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0)
+        goto fail;
+
+    qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_STARTING_UP, qv_rt_now_us() };
+    if ((r = qv_rt_state_write(state_path, &st, err)) < 0)
+        goto fail;
+
+    margv = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(margv, g_strdup(monitor_binary()));
+    g_ptr_array_add(margv, g_strdup_printf("--config-dir=%s", conn->paths.config_dir));
+    g_ptr_array_add(margv, g_strdup_printf("--run-dir=%s", conn->paths.run_dir));
+    g_ptr_array_add(margv, g_strdup_printf("--name=%s", def->name));
+    g_ptr_array_add(margv, g_strdup_printf("--uuid=%s", uuid));
+    g_ptr_array_add(margv, g_strdup_printf("--qmp-listen-fd=%d", listen_fd));
+    g_ptr_array_add(margv, g_strdup_printf("--event-qemu-fd=%d", ev[1]));
+    g_ptr_array_add(margv, g_strdup_printf("--event-fd=%d", ev[0]));
+    g_ptr_array_add(margv, g_strdup_printf("--status-fd=%d", sp[1]));
+    g_ptr_array_add(margv, g_strdup_printf("--on-poweroff=%s", action_name(def->on_poweroff)));
+    g_ptr_array_add(margv, g_strdup_printf("--on-reboot=%s", action_name(def->on_reboot)));
+    g_ptr_array_add(margv, g_strdup_printf("--on-crash=%s", action_name(def->on_crash)));
+    if (flags & QV_DOMAIN_START_AUTODESTROY) {
+        g_ptr_array_add(margv, g_strdup_printf("--owner-pid=%d", (int)getpid()));
+        g_ptr_array_add(margv, g_strdup_printf("--owner-start=%llu",
+                                               qv_process_start_time(getpid())));
+    }
+    g_ptr_array_add(margv, g_strdup("--"));
+    for (char **a = qemu_argv; *a; a++)
+        g_ptr_array_add(margv, g_strdup(*a));
+    g_ptr_array_add(margv, NULL);
+
+    g_autofree char *mlog = g_build_filename(dir, "monitor.log", NULL);
+    int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int pass[4] = { listen_fd, ev[1], ev[0], sp[1] };
+    qv_spawn_opts so;
+    qv_spawn_opts_init(&so);
+    so.argv = (const char *const *)margv->pdata;
+    so.pass_fds = pass;
+    so.n_pass_fds = 4;
+    so.stderr_fd = mlog_fd;
+    so.new_session = true;
+    r = qv_process_spawn(&so, &mon, err);
+    if (mlog_fd >= 0)
+        close(mlog_fd);
+    if (r < 0)
+        goto fail;
+    /* The monitor and QEMU hold their own copies now. */
+    close(listen_fd);
+    close(ev[0]);
+    close(ev[1]);
+    close(sp[1]);
+    listen_fd = ev[0] = ev[1] = sp[1] = -1;
+    /* The first monitor process only forks the real one and exits. */
+    qv_process_wait(mon, 10000, NULL, NULL);
+
+    if ((r = read_status_pipe(sp[0], 120000, &report, err)) < 0)
+        goto fail;
+    json_object *v;
+    if (json_object_object_get_ex(report, "error", &v)) {
+        json_object *code;
+        int c = json_object_object_get_ex(report, "code", &code) ? json_object_get_int(code) : -EIO;
+        r = qv_error_set(err, c < 0 ? c : -EIO, "cannot start domain '%s': %s", def->name,
+                         json_object_get_string(v));
+        goto fail;
+    }
+    launched = true;
+    status.qemu_pid = json_object_object_get_ex(report, "qemu_pid", &v) ? json_object_get_int(v) : 0;
+    status.qemu_start = json_object_object_get_ex(report, "qemu_start", &v) ? (unsigned long long)json_object_get_int64(v) : 0;
+    status.monitor_pid = json_object_object_get_ex(report, "monitor_pid", &v) ? json_object_get_int(v) : 0;
+    status.monitor_start = json_object_object_get_ex(report, "monitor_start", &v) ? (unsigned long long)json_object_get_int64(v) : 0;
+    status.id = id;
+    status.transient = transient;
+    status.autodestroy = (flags & QV_DOMAIN_START_AUTODESTROY) != 0;
+    if (status.autodestroy) {
+        status.owner_pid = getpid();
+        status.owner_start = qv_process_start_time(getpid());
+    }
+    status.started_us = qv_rt_now_us();
+    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
+    if ((r = qv_rt_status_write(status_path, &status, err)) < 0)
+        goto fail;
+
+    if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
+        goto fail;
+    if (!(flags & QV_DOMAIN_START_PAUSED)) {
+        if ((r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err)) < 0)
+            goto fail;
+        st = (qv_rt_state){ QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED, qv_rt_now_us() };
+    } else {
+        st = (qv_rt_state){ QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, qv_rt_now_us() };
+    }
+    g_autofree char *live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
+    g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
+    if ((r = qv_rt_write_atomic(live_path, live, strlen(live), err)) < 0 ||
+        (r = qv_rt_state_write(state_path, &st, err)) < 0)
+        goto fail;
+    qv_domain_qmp_close(qmp, qmp_lock);
+    qmp = NULL;
+    qmp_lock = -1;
+
+    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", conn->paths.run_dir, def->name);
+    unlink(shutoff);
+    qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
+                 QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
+    if (flags & QV_DOMAIN_START_PAUSED)
+        qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
+                     QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
+    if (status.autodestroy)
+        g_ptr_array_add(conn->autodestroy, g_strdup(def->name));
+    r = 0;
+    goto out;
+
+fail:
+    /* Undo: no QEMU is left behind and the runtime dir goes. */
+    if (qmp)
+        qv_domain_qmp_close(qmp, qmp_lock);
+    if (launched) {
+        g_autofree char *stopping = g_build_filename(dir, "stopping", NULL);
+        qv_rt_write_atomic(stopping, "failed", 6, NULL);
+        kill_pid_checked(status.qemu_pid, status.qemu_start);
+        /* The monitor records the stop; wait for it so the caller sees a
+         * consistent shut off domain. */
+        qv_rt_wait_exit(status.monitor_pid, status.monitor_start, 5000);
+    }
+    qv_rt_remove_tree(dir);
+out:
+    if (listen_fd >= 0)
+        close(listen_fd);
+    for (int i = 0; i < 2; i++) {
+        if (ev[i] >= 0)
+            close(ev[i]);
+        if (sp[i] >= 0)
+            close(sp[i]);
+    }
+    qv_rt_unlock(lock);
+    return r;
+}

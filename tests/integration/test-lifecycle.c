@@ -1,0 +1,565 @@
+/* The daemonless core against real QEMU and the test guest: lifecycle,
+ * states and reasons, events across processes, autodestroy, transient
+ * domains, crashes with nobody watching, concurrent control, metadata and
+ * atomic config. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static itest T;
+static void setup(void) { itest_setup(&T); }
+static void teardown(void) { itest_teardown(&T); }
+
+TestSuite(lifecycle, .init = setup, .fini = teardown, .timeout = 120);
+
+static qv_domain *define(qv_conn *conn, const char *name, const char *extra)
+{
+    g_autofree char *xml = itest_domain_xml(&T, name, extra);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = qv_conn_define_domain(conn, xml, 0, &dom, &err);
+    cr_assert_eq(r, 0, "define: %s", err ? qv_error_message(err) : "?");
+    return dom;
+}
+
+static void assert_state(qv_domain *dom, int want_state, int want_reason)
+{
+    int state = -1, reason = -1;
+    qv_error *err = NULL;
+    cr_assert_eq(qv_domain_get_state(dom, &state, &reason, &err), 0, "get_state: %s",
+                 err ? qv_error_message(err) : "?");
+    cr_assert_eq(state, want_state, "state %d, expected %d", state, want_state);
+    cr_assert_eq(reason, want_reason, "reason %d, expected %d (state %d)", reason, want_reason, state);
+}
+
+Test(lifecycle, start_suspend_resume_destroy)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "life", NULL);
+    qv_error *err = NULL;
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN);
+    cr_assert_eq(qv_domain_is_active(dom, NULL), 0);
+    cr_assert_eq(qv_domain_is_persistent(dom, NULL), 1);
+    cr_assert_eq(qv_domain_get_id(dom), -1);
+
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    cr_assert_eq(qv_domain_is_active(dom, NULL), 1);
+    cr_assert_gt(qv_domain_get_id(dom), 0);
+
+    qv_domain_info info;
+    itest_ok(qv_domain_get_info(dom, &info, &err), err);
+    cr_assert_eq(info.state, QV_DOMAIN_RUNNING);
+    cr_assert_eq(info.max_mem, 262144);
+    cr_assert_eq(info.nr_virt_cpu, 1);
+
+    /* A second start is refused and does not disturb the running one. */
+    cr_assert_eq(qv_domain_create(dom, 0, &err), -EBUSY);
+    cr_assert(strstr(qv_error_message(err), "already running"), "%s", qv_error_message(err));
+    qv_error_freep(&err);
+
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    /* QEMU agrees. */
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
+    cr_assert(strstr(reply, "\"paused\""), "%s", reply);
+    free(reply);
+
+    itest_ok(qv_domain_resume(dom, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_OK);
+
+    char *xml = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &xml, &err), err);
+    cr_assert(strstr(xml, "<domain type='qemu' id='") || strstr(xml, "<domain type=\"qemu\" id=\""),
+              "live XML lacks the id: %.200s", xml);
+    free(xml);
+
+    long long qemu_pid = itest_status_field(&T, "life", "qemu_pid");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
+    cr_assert_eq(kill((pid_t)qemu_pid, 0), -1, "QEMU still runs after destroy");
+    g_autofree char *rundir = g_build_filename(T.root, "run", "domains", "life", NULL);
+    cr_assert_not(g_file_test(rundir, G_FILE_TEST_EXISTS), "runtime dir left behind");
+
+    /* It starts again, and destroy of an inactive domain is a clear error. */
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    cr_assert_lt(qv_domain_destroy(dom, 0, &err), 0);
+    cr_assert(strstr(qv_error_message(err), "not running"), "%s", qv_error_message(err));
+    qv_error_freep(&err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+struct listener_ctx {
+    const char *name;
+    int fd;
+    bool stopped;
+};
+
+static void listener_cb(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    struct listener_ctx *x = opaque;
+    if (strcmp(ev->domain_name, x->name))
+        return;
+    dprintf(x->fd, "%d %d %d\n", ev->event_id, ev->event, ev->detail);
+    if (ev->event_id == QV_DOMAIN_EVENT_ID_LIFECYCLE && ev->event == QV_DOMAIN_EVENT_STOPPED)
+        x->stopped = true;
+}
+
+/* Forks a listener process: it prints every event of `name` to the pipe,
+ * one "event_id event detail" line each, until STOPPED or a timeout. */
+static pid_t spawn_listener(const char *name, int *read_fd)
+{
+    int p[2], ready[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        close(ready[0]);
+        qv_conn *conn = NULL;
+        if (qv_conn_open(T.uri, &conn, NULL) < 0)
+            _exit(2);
+        struct listener_ctx c = { name, p[1], false };
+        if (qv_conn_domain_event_register_any(conn, NULL, -1, listener_cb, &c, NULL) < 0)
+            _exit(3);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(4);
+        gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+        while (!c.stopped && g_get_monotonic_time() < deadline)
+            qv_conn_event_run(conn, 1000, NULL);
+        qv_conn_close(conn);
+        _exit(c.stopped ? 0 : 5);
+    }
+    close(p[1]);
+    close(ready[1]);
+    char b;
+    cr_assert_eq(read(ready[0], &b, 1), 1, "listener did not start");
+    close(ready[0]);
+    *read_fd = p[0];
+    return pid;
+}
+
+static char *read_all(int fd)
+{
+    GString *s = g_string_new(NULL);
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        g_string_append_len(s, buf, n);
+    close(fd);
+    return g_string_free(s, FALSE);
+}
+
+static void line_expected(const char *events, int id, int ev, int detail)
+{
+    g_autofree char *line = g_strdup_printf("%d %d %d\n", id, ev, detail);
+    cr_assert(strstr(events, line), "event '%s' missing from:\n%s", line, events);
+}
+
+Test(lifecycle, acpi_shutdown_with_events_in_another_process, .timeout = 150)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "acpi", NULL);
+    qv_error *err = NULL;
+    int fd;
+    pid_t listener = spawn_listener("acpi", &fd);
+
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 90000), "guest did not boot");
+    itest_ok(qv_domain_shutdown(dom, QV_DOMAIN_SHUTDOWN_ACPI_POWER_BTN, &err), err);
+    int reason;
+    int state = itest_wait_state(dom, QV_DOMAIN_SHUTOFF, 30000, &reason);
+    cr_assert_eq(state, QV_DOMAIN_SHUTOFF, "guest did not power off (state %d)", state);
+    cr_assert_eq(reason, QV_DOMAIN_SHUTOFF_SHUTDOWN, "reason %d", reason);
+
+    int status;
+    cr_assert_eq(waitpid(listener, &status, 0), listener);
+    g_autofree char *events = read_all(fd);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "listener failed: %d\n%s", status, events);
+    line_expected(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
+                  QV_DOMAIN_EVENT_STARTED_BOOTED);
+    line_expected(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SHUTDOWN,
+                  QV_DOMAIN_EVENT_SHUTDOWN_GUEST);
+    line_expected(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
+                  QV_DOMAIN_EVENT_STOPPED_SHUTDOWN);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(lifecycle, start_paused)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "paused", NULL);
+    qv_error *err = NULL;
+    int fd;
+    pid_t listener = spawn_listener("paused", &fd);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    int status;
+    waitpid(listener, &status, 0);
+    g_autofree char *events = read_all(fd);
+    line_expected(events, 0, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED);
+    line_expected(events, 0, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED);
+    line_expected(events, 0, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED);
+    line_expected(events, 0, QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_DESTROYED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* A child opens its own connection and starts the domain with AUTODESTROY;
+ * how it ends is up to `how`: 0 closes the connection, 1 dies by SIGKILL. */
+static void autodestroy_case(int how)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "auto", NULL);
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        qv_conn *c = NULL;
+        qv_domain *d = NULL;
+        if (qv_conn_open(T.uri, &c, NULL) < 0 || qv_conn_get_domain_by_name(c, "auto", &d, NULL) < 0 ||
+            qv_domain_create(d, QV_DOMAIN_START_AUTODESTROY, NULL) < 0)
+            _exit(2);
+        if (write(ready[1], "s", 1) != 1)
+            _exit(3);
+        if (how == 1)
+            pause(); /* killed by the parent */
+        qv_domain_free(d);
+        qv_conn_close(c);
+        _exit(0);
+    }
+    close(ready[1]);
+    char b;
+    cr_assert_eq(read(ready[0], &b, 1), 1, "child could not start the domain");
+    if (how == 1) {
+        int state = itest_wait_state(dom, QV_DOMAIN_RUNNING, 5000, NULL);
+        cr_assert_eq(state, QV_DOMAIN_RUNNING);
+        kill(pid, SIGKILL);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    int reason;
+    int state = itest_wait_state(dom, QV_DOMAIN_SHUTOFF, 20000, &reason);
+    cr_assert_eq(state, QV_DOMAIN_SHUTOFF, "autodestroy domain still active (%d)", state);
+    cr_assert_eq(reason, QV_DOMAIN_SHUTOFF_DESTROYED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(lifecycle, autodestroy_on_close) { autodestroy_case(0); }
+Test(lifecycle, autodestroy_on_owner_death) { autodestroy_case(1); }
+
+Test(lifecycle, transient_domain_disappears)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    g_autofree char *xml = itest_domain_xml(&T, "trans", NULL);
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, 0, &dom, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    cr_assert_eq(qv_domain_is_persistent(dom, NULL), 0);
+    qv_domain **list = NULL;
+    cr_assert_eq(qv_conn_list_all_domains(conn, QV_CONNECT_LIST_DOMAINS_TRANSIENT, &list, NULL), 1);
+    qv_domain_list_free(list);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    int state;
+    cr_assert_eq(qv_domain_get_state(dom, &state, NULL, &err), -ENOENT);
+    qv_error_freep(&err);
+    qv_domain *again = NULL;
+    cr_assert_eq(qv_conn_get_domain_by_name(conn, "trans", &again, &err), -ENOENT);
+    qv_error_freep(&err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* kill -9 of QEMU while no library process runs: the next open reports
+ * shut off (crashed), and the domain starts again. Then the same with the
+ * monitor killed too, so the library itself has to notice. */
+Test(lifecycle, kill9_with_nobody_watching, .timeout = 150)
+{
+    {
+        qv_conn *conn = itest_open(&T);
+        qv_domain *dom = define(conn, "crash", NULL);
+        qv_error *err = NULL;
+        itest_ok(qv_domain_create(dom, 0, &err), err);
+        qv_domain_free(dom);
+        qv_conn_close(conn);
+    }
+    pid_t qemu = (pid_t)itest_status_field(&T, "crash", "qemu_pid");
+    pid_t monitor = (pid_t)itest_status_field(&T, "crash", "monitor_pid");
+    cr_assert_gt(qemu, 0);
+    cr_assert_eq(kill(qemu, SIGKILL), 0);
+    /* The monitor records it and exits. */
+    for (int i = 0; i < 200 && kill(monitor, 0) == 0; i++)
+        poll(NULL, 0, 25);
+    cr_assert_neq(kill(monitor, 0), 0, "monitor still running");
+
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_get_domain_by_name(conn, "crash", &dom, &err), err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_CRASHED);
+
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+
+    qemu = (pid_t)itest_status_field(&T, "crash", "qemu_pid");
+    monitor = (pid_t)itest_status_field(&T, "crash", "monitor_pid");
+    cr_assert_eq(kill(monitor, SIGKILL), 0);
+    cr_assert_eq(kill(qemu, SIGKILL), 0);
+    poll(NULL, 0, 200);
+    conn = itest_open(&T);
+    itest_ok(qv_conn_get_domain_by_name(conn, "crash", &dom, &err), err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_CRASHED);
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* Two processes suspend and resume the same domain at once; a third is
+ * killed in the middle of doing the same. Every call succeeds and the
+ * domain stays controllable. */
+Test(lifecycle, concurrent_control_and_killed_controller, .timeout = 150)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "multi", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+
+    pid_t kids[3];
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            qv_conn *c = NULL;
+            qv_domain *d = NULL;
+            if (qv_conn_open(T.uri, &c, NULL) < 0 || qv_conn_get_domain_by_name(c, "multi", &d, NULL) < 0)
+                _exit(2);
+            for (int i = 0; i < (k == 2 ? 100000 : 20); i++) {
+                qv_error *e = NULL;
+                if (qv_domain_suspend(d, &e) < 0 || qv_domain_resume(d, &e) < 0) {
+                    fprintf(stderr, "child %d: %s\n", k, qv_error_message(e));
+                    _exit(3);
+                }
+                int st;
+                if (qv_domain_get_state(d, &st, NULL, NULL) < 0)
+                    _exit(4);
+            }
+            _exit(0);
+        }
+    }
+    poll(NULL, 0, 300);
+    kill(kids[2], SIGKILL);
+    for (int k = 0; k < 3; k++) {
+        int status;
+        waitpid(kids[k], &status, 0);
+        if (k < 2)
+            cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed (%d)", k, status);
+    }
+    /* The killed controller left no lock behind. */
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
+    cr_assert(strstr(reply, "\"running\""), "%s", reply);
+    free(reply);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(lifecycle, reboot_and_reset_keep_running, .timeout = 150)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "reboot", NULL);
+    qv_error *err = NULL;
+    int fd;
+    pid_t listener = spawn_listener("reboot", &fd);
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 90000), "guest did not boot");
+    truncate(T.console, 0);
+    itest_ok(qv_domain_reboot(dom, 0, &err), err);
+    /* The guest powers off on the button; the monitor resets it instead. */
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 90000), "guest did not come back");
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    itest_ok(qv_domain_reset(dom, 0, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    int status;
+    waitpid(listener, &status, 0);
+    g_autofree char *events = read_all(fd);
+    line_expected(events, QV_DOMAIN_EVENT_ID_REBOOT, 0, 0);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(lifecycle, start_failure_leaves_nothing_behind)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    g_autofree char *xml = itest_domain_xml(&T, "bad",
+        "    <emulator>/nonexistent/qemu-system-x86_64</emulator>\n");
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    gint64 t0 = g_get_monotonic_time();
+    int r = qv_domain_create(dom, 0, &err);
+    cr_assert_eq(r, -ENOENT, "create gave %d: %s", r, err ? qv_error_message(err) : "");
+    cr_assert(strstr(qv_error_message(err), "/nonexistent/qemu-system-x86_64"), "%s",
+              qv_error_message(err));
+    cr_assert_lt(g_get_monotonic_time() - t0, 2 * G_USEC_PER_SEC, "exec failure was not immediate");
+    qv_error_freep(&err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN);
+    g_autofree char *rundir = g_build_filename(T.root, "run", "domains", "bad", NULL);
+    cr_assert_not(g_file_test(rundir, G_FILE_TEST_EXISTS), "runtime dir left behind");
+
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(lifecycle, metadata_round_trip)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "meta", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_set_metadata(dom, QV_DOMAIN_METADATA_TITLE, "A title", NULL, NULL,
+                                    QV_DOMAIN_AFFECT_CONFIG, &err), err);
+    itest_ok(qv_domain_set_metadata(dom, QV_DOMAIN_METADATA_DESCRIPTION, "Some words & <more>",
+                                    NULL, NULL, 0, &err), err);
+    itest_ok(qv_domain_set_metadata(dom, QV_DOMAIN_METADATA_ELEMENT, "<app><x>1</x></app>", "my",
+                                    "http://example.org/my", 0, &err), err);
+    char *v = NULL;
+    itest_ok(qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_TITLE, NULL, 0, &v, &err), err);
+    cr_assert_str_eq(v, "A title");
+    free(v);
+    itest_ok(qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_DESCRIPTION, NULL, 0, &v, &err), err);
+    cr_assert_str_eq(v, "Some words & <more>");
+    free(v);
+    itest_ok(qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_ELEMENT, "http://example.org/my", 0, &v, &err), err);
+    cr_assert(strstr(v, "<x>1</x>"), "%s", v);
+    free(v);
+
+    /* Live and config are separate once running. */
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    itest_ok(qv_domain_set_metadata(dom, QV_DOMAIN_METADATA_TITLE, "live title", NULL, NULL,
+                                    QV_DOMAIN_AFFECT_LIVE, &err), err);
+    itest_ok(qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_TITLE, NULL, QV_DOMAIN_AFFECT_CONFIG, &v, &err), err);
+    cr_assert_str_eq(v, "A title");
+    free(v);
+    itest_ok(qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_TITLE, NULL, QV_DOMAIN_AFFECT_LIVE, &v, &err), err);
+    cr_assert_str_eq(v, "live title");
+    free(v);
+    cr_assert_eq(qv_domain_is_updated(dom, NULL), 1);
+    itest_ok(qv_domain_set_metadata(dom, QV_DOMAIN_METADATA_ELEMENT, NULL, NULL,
+                                    "http://example.org/my", QV_DOMAIN_AFFECT_CONFIG, &err), err);
+    cr_assert_eq(qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_ELEMENT, "http://example.org/my",
+                                        QV_DOMAIN_AFFECT_CONFIG, &v, &err), -ENOENT);
+    qv_error_freep(&err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* A config write that fails half-way (here: the file size limit, as a full
+ * disk would) leaves the old config intact. */
+Test(lifecycle, atomic_config_write)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "atomic", NULL);
+    g_autofree char *cfg = g_build_filename(T.root, "config", "domains", "atomic.xml", NULL);
+    g_autofree char *before = NULL;
+    cr_assert(g_file_get_contents(cfg, &before, NULL, NULL));
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = { 512, 512 };
+        setrlimit(RLIMIT_FSIZE, &rl);
+        qv_conn *c = NULL;
+        qv_domain *d = NULL;
+        if (qv_conn_open(T.uri, &c, NULL) < 0 || qv_conn_get_domain_by_name(c, "atomic", &d, NULL) < 0)
+            _exit(2);
+        GString *big = g_string_new(NULL);
+        for (int i = 0; i < 200; i++)
+            g_string_append(big, "a long description that does not fit. ");
+        qv_error *e = NULL;
+        int r = qv_domain_set_metadata(d, QV_DOMAIN_METADATA_DESCRIPTION, big->str, NULL, NULL,
+                                       QV_DOMAIN_AFFECT_CONFIG, &e);
+        _exit(r < 0 && e && strstr(qv_error_message(e), "atomic.xml") ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the failed write was not reported");
+    g_autofree char *after = NULL;
+    cr_assert(g_file_get_contents(cfg, &after, NULL, NULL));
+    cr_assert_str_eq(after, before, "config changed by a failed write");
+    /* No temp files left around. */
+    g_autofree char *dir = g_build_filename(T.root, "config", "domains", NULL);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while ((n = g_dir_read_name(d)))
+        cr_assert(g_str_equal(n, "atomic.xml"), "stray file %s", n);
+    g_dir_close(d);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(lifecycle, define_rejects_conflicts_and_undefine_running)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "one", NULL);
+    qv_error *err = NULL;
+    char uuid[37];
+    qv_domain_get_uuid_string(dom, uuid, NULL);
+    /* Same UUID under another name. */
+    g_autofree char *xml = itest_domain_xml(&T, "two", NULL);
+    g_autofree char *with_uuid = g_strdup_printf("%.*s<uuid>%s</uuid>%s",
+        (int)(strstr(xml, "<memory") - xml), xml, uuid, strstr(xml, "<memory"));
+    cr_assert_eq(qv_conn_define_domain(conn, with_uuid, 0, NULL, &err), -EEXIST);
+    cr_assert(strstr(qv_error_message(err), "one"), "%s", qv_error_message(err));
+    qv_error_freep(&err);
+    /* Lookups. */
+    qv_domain *by = NULL;
+    itest_ok(qv_conn_get_domain_by_uuid_string(conn, uuid, &by, &err), err);
+    cr_assert_str_eq(qv_domain_get_name(by), "one");
+    qv_domain_free(by);
+    /* Undefining a running domain makes it transient. */
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    int id = qv_domain_get_id(dom);
+    itest_ok(qv_conn_get_domain_by_id(conn, id, &by, &err), err);
+    cr_assert_str_eq(qv_domain_get_name(by), "one");
+    qv_domain_free(by);
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+    cr_assert_eq(qv_domain_is_persistent(dom, NULL), 0);
+    cr_assert_eq(qv_domain_is_active(dom, NULL), 1);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain *gone = NULL;
+    cr_assert_eq(qv_conn_get_domain_by_name(conn, "one", &gone, &err), -ENOENT);
+    qv_error_freep(&err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
