@@ -405,6 +405,7 @@ void fake_qmp_free(fake_qmp *f)
     g_ptr_array_unref(f->steps);
     g_ptr_array_unref(f->received);
     json_tokener_free(f->tok);
+    g_free(f->failure);
     g_mutex_clear(&f->lock);
     g_free(f);
 }
