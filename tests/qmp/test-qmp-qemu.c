@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ static const char *query_status(void)
 }
 
 TestSuite(qemu, .init = start_qemu, .fini = stop_qemu, .timeout = 60);
+TestSuite(qemu_listen, .fini = stop_qemu, .timeout = 60);
 
 Test(qemu, greeting_and_query_status)
 {
@@ -189,4 +191,44 @@ Test(qemu, sigstop_times_out_then_recovers)
     /* the late reply to the first query is dropped; these get their own */
     cr_assert_str_eq(query_status(), "prelaunch");
     cr_assert_str_eq(query_status(), "prelaunch");
+}
+
+/* The other way to hand QEMU its monitor: a listening socket created here
+ * and passed as an fd (server=on,wait=off), reached by path. */
+Test(qemu_listen, connect_path)
+{
+    g_autofree char *bin = g_find_program_in_path("qemu-system-x86_64");
+    if (!bin)
+        cr_skip_test("qemu-system-x86_64 is not installed");
+    g_autofree char *dir = g_dir_make_tmp("qv-qmp-XXXXXX", NULL);
+    cr_assert_not_null(dir);
+    g_autofree char *path = g_build_filename(dir, "qmp.sock", NULL);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(lfd, 4), 0);
+    g_autofree char *chardev = g_strdup_printf("socket,id=mon,fd=%d,server=on,wait=off", lfd);
+    const char *argv[] = { bin, "-machine", "none", "-S", "-nodefaults", "-display", "none",
+                           "-chardev", chardev, "-mon", "chardev=mon,mode=control", NULL };
+    qv_spawn_opts o;
+    qv_spawn_opts_init(&o);
+    o.argv = argv;
+    o.pass_fds = &lfd;
+    o.n_pass_fds = 1;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_process_spawn(&o, &proc, &err), 0, "%s", qv_error_message(err));
+    close(lfd);
+    /* the socket listens already: no retry loop needed */
+    cr_assert_eq(qv_qmp_connect_path(path, QV_QMP_MODE_QMP, 20000, &qmp, &err), 0, "%s",
+                 qv_error_message(err));
+    cr_assert_str_eq(query_status(), "prelaunch");
+    stop_qemu();
+    unlink(path);
+    rmdir(dir);
+
+    g_autoptr(qv_error) err2 = NULL;
+    qv_qmp *none = NULL;
+    cr_assert_eq(qv_qmp_connect_path(path, QV_QMP_MODE_QMP, 1000, &none, &err2), -ENOENT);
+    cr_assert(g_str_has_prefix(qv_error_message(err2), "cannot connect to '"), "%s", qv_error_message(err2));
 }

@@ -526,6 +526,27 @@ Test(qmp, blocking_call_inside_a_callback_is_refused)
     fake_qmp_free(f);
 }
 
+Test(qmp, large_command_is_written_in_pieces)
+{
+    fake_qmp *f;
+    g_autoptr(qv_qmp) q = new_client(&f, QV_QMP_MODE_QMP);
+    fake_qmp_expect(f, "human-monitor-command", "{\"return\": \"\"}");
+    fake_qmp_start(f);
+    /* far more than a socket buffer: the output must wait for POLLOUT */
+    size_t n = 4 * 1024 * 1024;
+    g_autofree char *big = g_malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "command-line", json_object_new_string(big));
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_qmp_call(q, "human-monitor-command", args, 10000, NULL, &err), 0, "%s",
+                 qv_error_message(err));
+    assert_script_ok(f);
+    cr_assert_gt(strlen(fake_qmp_received(f, 0)), n);
+    fake_qmp_free(f);
+}
+
 Test(qmp, free_cancels_pending)
 {
     fake_qmp *f;
