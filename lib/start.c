@@ -149,6 +149,11 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_autofree char *dir = qv_rt_domain_dir(&conn->paths, def->name);
     g_autofree char *sock = g_build_filename(dir, "qmp.sock", NULL);
     g_autofree char *state_path = g_build_filename(dir, "state.json", NULL);
+    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
+    g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
+    g_autofree char *mlog = g_build_filename(dir, "monitor.log", NULL);
+    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", conn->paths.run_dir, def->name);
+    g_autofree char *live = NULL;
 
     qv_active act;
     if ((r = qv_domain_load_active(dom, &act, err)) < 0)
@@ -211,7 +216,6 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         g_ptr_array_add(margv, g_strdup(*a));
     g_ptr_array_add(margv, NULL);
 
-    g_autofree char *mlog = g_build_filename(dir, "monitor.log", NULL);
     int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int pass[4] = { listen_fd, ev[1], ev[0], sp[1] };
     qv_spawn_opts so;
@@ -258,7 +262,6 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         status.owner_start = qv_process_start_time(getpid());
     }
     status.started_us = qv_rt_now_us();
-    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
     if ((r = qv_rt_status_write(status_path, &status, err)) < 0)
         goto fail;
 
@@ -271,8 +274,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     } else {
         st = (qv_rt_state){ QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, qv_rt_now_us() };
     }
-    g_autofree char *live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
-    g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
+    live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
     if ((r = qv_rt_write_atomic(live_path, live, strlen(live), err)) < 0 ||
         (r = qv_rt_state_write(state_path, &st, err)) < 0)
         goto fail;
@@ -280,7 +282,6 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     qmp = NULL;
     qmp_lock = -1;
 
-    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", conn->paths.run_dir, def->name);
     unlink(shutoff);
     qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
                  QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
