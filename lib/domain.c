@@ -455,6 +455,10 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
                         QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
     forget_monitor(dom);
     dom->state_ino = 0;
+    if (flags & QV_DOMAIN_DESTROY_REMOVE_LOGS) {
+        g_autofree char *log = g_strdup_printf("%s/logs/%s.log", dom->conn->paths.run_dir, dom->name);
+        unlink(log);
+    }
     qv_rt_unlock(lock);
     return 0;
 }

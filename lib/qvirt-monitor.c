@@ -76,13 +76,16 @@ static void status_report(int fd, json_object *obj)
 }
 
 /* The last few lines QEMU printed, for start failures. */
-static char *log_tail(const char *path)
+static char *log_tail(const char *path, off_t from)
 {
-    g_autofree char *data = NULL;
+    g_autofree char *all = NULL;
     size_t len = 0;
-    if (qv_rt_read_file(path, 1 << 20, &data, &len, NULL) < 0 || len == 0)
+    if (qv_rt_read_file(path, 16 << 20, &all, &len, NULL) < 0 || len <= (size_t)from)
         return g_strdup("");
+    char *data = all + from;
     g_strchomp(data);
+    /* QEMU prefixes messages with a timestamp (-msg timestamp=on) and its
+     * path; keep the lines as they are, they say where. */
     char *start = data + strlen(data);
     int lines = 0;
     while (start > data && lines < 3) {
@@ -92,7 +95,7 @@ static char *log_tail(const char *path)
     }
     if (*start == '\n')
         start++;
-    return g_strdup(start);
+    return g_strdelimit(g_strdup(start), "\n", ' ');
 }
 
 static void emit(monitor *m, int event_id, int event, int detail, json_object *extra)
@@ -446,8 +449,13 @@ int main(int argc, char **argv)
     m.domain_dir = qv_rt_domain_dir(&m.paths, m.name);
     m.state_path = g_build_filename(m.domain_dir, "state.json", NULL);
     m.lock_path = g_build_filename(m.domain_dir, "qmp.lock", NULL);
-    g_autofree char *log_path = g_build_filename(m.domain_dir, "qemu.log", NULL);
+    /* QEMU's output outlives the runtime dir, like libvirt's per-domain log. */
+    g_autofree char *log_dir = g_build_filename(m.paths.run_dir, "logs", NULL);
+    qv_rt_mkdirs(log_dir, NULL);
+    g_autofree char *log_name = g_strdup_printf("%s.log", m.name);
+    g_autofree char *log_path = g_build_filename(log_dir, log_name, NULL);
     int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    off_t log_start = log_fd >= 0 ? lseek(log_fd, 0, SEEK_END) : 0;
 
     qv_spawn_opts so;
     qv_spawn_opts_init(&so);
@@ -577,7 +585,7 @@ int main(int argc, char **argv)
     }
 
     if (status_fd >= 0) {
-        g_autofree char *tail = log_tail(log_path);
+        g_autofree char *tail = log_tail(log_path, log_start);
         g_autoptr(json_object) o = json_object_new_object();
         json_object_object_add(o, "code", json_object_new_int(-EIO));
         g_autofree char *msg = NULL;

@@ -6,13 +6,13 @@
  *   <run>/events                     append-only journal: one JSON object a line
  *   <run>/locks/<name>.lock          lifecycle lock (start, stop, define, undefine)
  *   <run>/shutoff/<name>.json        how the domain last stopped (reason)
+ *   <run>/logs/<name>.log            QEMU's output, kept across runs
  *   <run>/domains/<name>/            exists while the domain is active:
  *       status.json                  pids + start times, id, flags (atomic)
  *       state.json                   state + reason (atomic; see qv_rt_state)
  *       live.xml                     the live XML (atomic)
  *       qmp.sock, qmp.lock           command monitor and the lock serialising it
  *       stopping                     intent marker written before destroy
- *       qemu.log                     QEMU's stderr
  *
  * State writers (library commands, the monitor's event handling) hold
  * qmp.lock while they learn the state from QEMU and write it, so a late event
