@@ -353,3 +353,5 @@ QV_PUBLIC const char *qv_event_id_to_string(int event_id);
 #ifdef __cplusplus
 }
 #endif
+
+#include <qvirt/qvirt-input.h>

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Generates lib/keycodes.c from keycodemapdb's keymaps.csv.
+
+    scripts/gen-keycodes.py [--csv KEYMAPS.CSV] [--output lib/keycodes.c]
+    scripts/gen-keycodes.py --check     # exit 1 when lib/keycodes.c is stale
+
+keymaps.csv (keycodemapdb, BSD-3-Clause) has one row per (key, X keysym); the
+Linux keycode identifies the key. The tables this writes translate each of
+libvirt's ten key code sets (virKeycodeSet) to that key, and the key to what
+QMP send-key takes: a QKeyCode name, or a "qnum" number when QEMU has no
+name for it. Set membership follows libvirt:
+
+  linux    "Linux Keycode"
+  xt       same as atset1 (libvirt: "XT is same as AT Set1 - it was included by mistake")
+  atset1   "AT set1 keycode"
+  atset2   "AT set2 keycode"
+  atset3   "AT set3 keycode"
+  os_x     "OS-X Keycode"
+  xt_kbd   derived from atset1: an 0xe0 prefix becomes 0x100 (the Linux kbd driver's codes)
+  usb      "USB Keycodes"
+  win32    "Win32 Keycode"
+  qnum     derived from atset1: an 0xe0 prefix sets bit 7 (QEMU's qnum; libvirt's rfb)
+
+Key names exist for linux ("Linux Name"), os_x ("OS-X Name") and win32
+("Win32 Name"), as in libvirt. When several keys share a code in one set, the
+first key with a QEMU name wins (then the lowest Linux keycode); when several
+rows give one key different QKeyCode names, the last one wins, as QEMU's own
+keycodemapdb tables do.
+"""
+
+import argparse
+import csv
+import hashlib
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_CSV = "/work/shared/data/keycodemapdb/keymaps.csv"
+DEFAULT_OUT = os.path.join(HERE, "..", "lib", "keycodes.c")
+
+COL_LINUX_NAME = "Linux Name"
+COL_LINUX = "Linux Keycode"
+COL_OSX_NAME = "OS-X Name"
+COL_OSX = "OS-X Keycode"
+COL_ATSET1 = "AT set1 keycode"
+COL_ATSET2 = "AT set2 keycode"
+COL_ATSET3 = "AT set3 keycode"
+COL_USB = "USB Keycodes"
+COL_WIN32_NAME = "Win32 Name"
+COL_WIN32 = "Win32 Keycode"
+COL_QCODE = "QEMU QKeyCode"
+
+# (virsh name, C suffix, how to get the code from a row, name column or None),
+# in virKeycodeSet order.
+def atset1(row):
+    return num(row[COL_ATSET1])
+
+
+def xt_kbd(row):
+    v = atset1(row)
+    if v is None:
+        return None
+    return 0x100 | (v & 0xff) if v > 0xff else v
+
+
+def qnum(row):
+    v = atset1(row)
+    if v is None:
+        return None
+    return 0x80 | (v & 0x7f) if v > 0xff else v
+
+
+def column(name):
+    return lambda row: num(row[name])
+
+
+SETS = [
+    ("linux", "linux", column(COL_LINUX), COL_LINUX_NAME),
+    ("xt", "xt", atset1, None),
+    ("atset1", "atset1", atset1, None),
+    ("atset2", "atset2", column(COL_ATSET2), None),
+    ("atset3", "atset3", column(COL_ATSET3), None),
+    ("os_x", "osx", column(COL_OSX), COL_OSX_NAME),
+    ("xt_kbd", "xtkbd", xt_kbd, None),
+    ("usb", "usb", column(COL_USB), None),
+    ("win32", "win32", column(COL_WIN32), COL_WIN32_NAME),
+    ("qnum", "qnum", qnum, None),
+]
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def num(text):
+    text = text.strip()
+    if not text:
+        return None
+    return int(text, 0)
+
+
+def fail(msg):
+    sys.stderr.write("gen-keycodes: %s\n" % msg)
+    sys.exit(2)
+
+
+def load(path):
+    with open(path, newline="") as f:
+        data = f.read()
+    rows = list(csv.DictReader(data.splitlines()))
+    if not rows:
+        fail("%s holds no rows" % path)
+    for col in (COL_LINUX_NAME, COL_LINUX, COL_OSX_NAME, COL_OSX, COL_ATSET1, COL_ATSET2,
+                COL_ATSET3, COL_USB, COL_WIN32_NAME, COL_WIN32, COL_QCODE):
+        if col not in rows[0]:
+            fail("%s has no column %r" % (path, col))
+    return rows, hashlib.sha256(data.encode()).hexdigest()
+
+
+def build(rows):
+    # One key per Linux keycode, in keycode order.
+    keys = {}
+    for row in rows:
+        code = num(row[COL_LINUX])
+        if code is None:
+            continue
+        k = keys.setdefault(code, {"linux": code, "qcode": None, "qnum": None, "rows": []})
+        k["rows"].append(row)
+        q = row[COL_QCODE].strip()
+        if q and q != "unmapped":
+            k["qcode"] = q
+        if k["qnum"] is None:
+            k["qnum"] = qnum(row)
+    order = sorted(keys)
+    index = {code: i for i, code in enumerate(order)}
+
+    sets = []
+    for virsh, suffix, get, name_col in SETS:
+        codes = {}
+        names = {}
+        for code in order:
+            k = keys[code]
+            for row in k["rows"]:
+                v = get(row)
+                if v is None:
+                    continue
+                prev = codes.get(v)
+                if prev is None or (keys[order[prev]]["qcode"] is None and k["qcode"] is not None):
+                    codes[v] = index[code]
+                if name_col:
+                    name = row[name_col].strip()
+                    if name and NAME_RE.match(name) and name not in names:
+                        names[name] = v
+        sets.append((virsh, suffix, codes, names))
+    return [keys[c] for c in order], sets
+
+
+def render(keys, sets, digest):
+    out = []
+    w = out.append
+    w("/* Generated by scripts/gen-keycodes.py from keycodemapdb's keymaps.csv")
+    w(" * (BSD-3-Clause), sha256 %s." % digest)
+    w(" * Do not edit: change the generator and run it again. */")
+    w('#include "keycodes.h"')
+    w("")
+    w("/* One key per Linux keycode: { linux keycode, qnum (0: none), QKeyCode name }. */")
+    w("const qv_keycode_key qv_keycode_keys[] = {")
+    for k in keys:
+        qc = '"%s"' % k["qcode"] if k["qcode"] else "NULL"
+        w("    { %d, 0x%02x, %s }," % (k["linux"], k["qnum"] or 0, qc))
+    w("};")
+    w("const size_t qv_keycode_nkeys = sizeof qv_keycode_keys / sizeof qv_keycode_keys[0];")
+    for virsh, suffix, codes, names in sets:
+        w("")
+        w("/* %s: { code, key index }, sorted by code. */" % virsh)
+        w("static const qv_keycode_code codes_%s[] = {" % suffix)
+        for code in sorted(codes):
+            w("    { 0x%x, %d }," % (code, codes[code]))
+        w("};")
+        if names:
+            w("/* %s: { name, code }, sorted by name (strcmp). */" % virsh)
+            w("static const qv_keycode_name names_%s[] = {" % suffix)
+            for name in sorted(names, key=lambda s: s.encode()):
+                w('    { "%s", 0x%x },' % (name, names[name]))
+            w("};")
+    w("")
+    w("#define N(a) (sizeof (a) / sizeof (a)[0])")
+    w("const qv_keycode_set qv_keycode_sets[QV_KEYCODE_NSETS] = {")
+    for virsh, suffix, codes, names in sets:
+        if names:
+            w('    { "%s", codes_%s, N(codes_%s), names_%s, N(names_%s) },'
+              % (virsh, suffix, suffix, suffix, suffix))
+        else:
+            w('    { "%s", codes_%s, N(codes_%s), NULL, 0 },' % (virsh, suffix, suffix))
+    w("};")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--csv", default=DEFAULT_CSV, help="keymaps.csv (default %(default)s)")
+    ap.add_argument("--output", default=DEFAULT_OUT, help="the C file to write")
+    ap.add_argument("--check", action="store_true",
+                    help="compare instead of writing; exit 1 when the file differs, "
+                         "77 (skipped) when the CSV is missing")
+    args = ap.parse_args()
+    if args.check and not os.path.exists(args.csv):
+        sys.stderr.write("gen-keycodes: %s is missing; cannot check\n" % args.csv)
+        return 77
+    rows, digest = load(args.csv)
+    keys, sets = build(rows)
+    text = render(keys, sets, digest)
+    if args.check:
+        try:
+            with open(args.output) as f:
+                current = f.read()
+        except OSError as e:
+            sys.stderr.write("gen-keycodes: %s\n" % e)
+            return 1
+        if current != text:
+            sys.stderr.write("gen-keycodes: %s is stale; run scripts/gen-keycodes.py\n"
+                             % args.output)
+            return 1
+        return 0
+    tmp = args.output + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
