@@ -1,0 +1,162 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli-run.h"
+
+void cli_result_clear(cli_result *r)
+{
+    g_clear_pointer(&r->out, g_free);
+    g_clear_pointer(&r->err, g_free);
+}
+
+static int wait_status_to_code(int ws)
+{
+    if (WIFEXITED(ws))
+        return WEXITSTATUS(ws);
+    if (WIFSIGNALED(ws))
+        return 128 + WTERMSIG(ws);
+    return -1;
+}
+
+void cli_run(cli_result *r, const char *const *argv)
+{
+    g_autoptr(GPtrArray) full = g_ptr_array_new();
+    g_ptr_array_add(full, (char *)QVIRT_BIN);
+    for (const char *const *a = argv; *a; a++)
+        g_ptr_array_add(full, (char *)*a);
+    g_ptr_array_add(full, NULL);
+    int ws = 0;
+    g_autoptr(GError) gerr = NULL;
+    cli_result_clear(r);
+    if (!g_spawn_sync(NULL, (char **)full->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r->out,
+                      &r->err, &ws, &gerr)) {
+        r->status = -1;
+        r->err = g_strdup(gerr->message);
+        r->out = g_strdup("");
+        return;
+    }
+    r->status = wait_status_to_code(ws);
+}
+
+void cli_run_uri(cli_result *r, const char *uri, ...)
+{
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
+    g_ptr_array_add(args, (char *)"-c");
+    g_ptr_array_add(args, (char *)uri);
+    va_list ap;
+    va_start(ap, uri);
+    const char *a;
+    while ((a = va_arg(ap, const char *)))
+        g_ptr_array_add(args, (char *)a);
+    va_end(ap);
+    g_ptr_array_add(args, NULL);
+    cli_run(r, (const char *const *)args->pdata);
+}
+
+void cli_env_init(cli_env *e)
+{
+    g_autoptr(GError) gerr = NULL;
+    e->root = g_dir_make_tmp("qvirt-cli-XXXXXX", &gerr);
+    g_assert(e->root);
+    e->uri = g_strdup_printf("qvirt:///embed?root=%s", e->root);
+}
+
+static void rm_rf(const char *path)
+{
+    const char *argv[] = { "rm", "-rf", "--", path, NULL };
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                 G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
+void cli_env_clear(cli_env *e)
+{
+    if (e->root)
+        rm_rf(e->root);
+    g_clear_pointer(&e->root, g_free);
+    g_clear_pointer(&e->uri, g_free);
+}
+
+char *cli_write_file(const cli_env *e, const char *name, const char *text)
+{
+    char *path = g_build_filename(e->root, name, NULL);
+    g_assert(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+char *cli_small_xml(const char *name)
+{
+    return g_strdup_printf("<domain type='qemu'>\n"
+                           "  <name>%s</name>\n"
+                           "  <memory unit='MiB'>128</memory>\n"
+                           "  <vcpu>2</vcpu>\n"
+                           "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                           "</domain>\n", name);
+}
+
+bool cli_bg_start(cli_bg *bg, const char *const *argv)
+{
+    g_autoptr(GPtrArray) full = g_ptr_array_new();
+    g_ptr_array_add(full, (char *)QVIRT_BIN);
+    for (const char *const *a = argv; *a; a++)
+        g_ptr_array_add(full, (char *)*a);
+    g_ptr_array_add(full, NULL);
+    bg->out = g_string_new(NULL);
+    bg->out_fd = -1;
+    g_autoptr(GError) gerr = NULL;
+    if (!g_spawn_async_with_pipes(NULL, (char **)full->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                  NULL, NULL, &bg->pid, NULL, &bg->out_fd, NULL, &gerr))
+        return false;
+    fcntl(bg->out_fd, F_SETFL, fcntl(bg->out_fd, F_GETFL) | O_NONBLOCK);
+    return true;
+}
+
+/* Reads what is there; false at EOF. */
+static bool bg_read(cli_bg *bg, int timeout_ms)
+{
+    struct pollfd p = { .fd = bg->out_fd, .events = POLLIN };
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return true;
+    char buf[4096];
+    ssize_t n = read(bg->out_fd, buf, sizeof buf);
+    if (n > 0) {
+        g_string_append_len(bg->out, buf, n);
+        return true;
+    }
+    return n < 0 && (errno == EAGAIN || errno == EINTR);
+}
+
+bool cli_bg_wait_for(cli_bg *bg, const char *text, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (!strstr(bg->out->str, text)) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        if (left <= 0 || !bg_read(bg, (int)MIN(left, 200)))
+            return strstr(bg->out->str, text) != NULL;
+    }
+    return true;
+}
+
+int cli_bg_finish(cli_bg *bg, int sig, int timeout_ms)
+{
+    if (sig)
+        kill(bg->pid, sig);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (g_get_monotonic_time() < deadline && bg_read(bg, 200))
+        ;
+    int ws = 0;
+    pid_t r;
+    while ((r = waitpid(bg->pid, &ws, WNOHANG)) == 0 && g_get_monotonic_time() < deadline)
+        g_usleep(20000);
+    if (r == 0) {
+        kill(bg->pid, SIGKILL);
+        waitpid(bg->pid, &ws, 0);
+    }
+    close(bg->out_fd);
+    return wait_status_to_code(ws);
+}

@@ -1,0 +1,46 @@
+/* Helpers for the CLI tests: run the built qvirt binary and capture what it
+ * printed, each test on its own qvirt:///embed?root= temp folder. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <glib.h>
+
+typedef struct cli_result {
+    int status;  /* exit status, or 128 + signal */
+    char *out;
+    char *err;
+} cli_result;
+
+void cli_result_clear(cli_result *r);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(cli_result, cli_result_clear)
+
+/* Runs QVIRT_BIN with argv (NULL-terminated, without the program name). */
+void cli_run(cli_result *r, const char *const *argv);
+/* Runs `qvirt -c URI ARGS...` (varargs end with NULL). */
+void cli_run_uri(cli_result *r, const char *uri, ...) G_GNUC_NULL_TERMINATED;
+
+/* A private embed connection: the temp folder and its URI. */
+typedef struct cli_env {
+    char *root;
+    char *uri;
+} cli_env;
+void cli_env_init(cli_env *e);
+void cli_env_clear(cli_env *e);
+
+/* Writes text to a new file in the env's folder; returns the path. */
+char *cli_write_file(const cli_env *e, const char *name, const char *text);
+/* A minimal TCG domain XML with that name (no guest, never started). */
+char *cli_small_xml(const char *name);
+
+/* A qvirt process running in the background with its stdout on a pipe. */
+typedef struct cli_bg {
+    GPid pid;
+    int out_fd;
+    GString *out;
+} cli_bg;
+bool cli_bg_start(cli_bg *bg, const char *const *argv);
+/* Reads stdout until it contains text or timeout_ms passes. */
+bool cli_bg_wait_for(cli_bg *bg, const char *text, int timeout_ms);
+/* Sends sig, reads the rest of stdout and returns the exit status. */
+int cli_bg_finish(cli_bg *bg, int sig, int timeout_ms);

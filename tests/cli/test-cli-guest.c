@@ -1,0 +1,242 @@
+/* The qvirt CLI with a real guest (scripts/make-test-guest): lifecycle
+ * commands with virsh's exact messages and states, and the events that
+ * `qvirt event` prints in another process. Skips when the guest is missing. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <string.h>
+
+#include "cli-run.h"
+#include "guest.h"
+
+static cli_env env;
+
+static void setup(void)
+{
+    cli_env_init(&env);
+}
+
+static void teardown(void)
+{
+    /* never leave a QEMU behind, whatever failed */
+    g_auto(cli_result) r = { 0 };
+    if (env.uri) {
+        cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
+        cli_run_uri(&r, env.uri, "destroy", "tdemo", NULL);
+    }
+    cli_env_clear(&env);
+}
+
+TestSuite(cli_guest, .init = setup, .fini = teardown, .timeout = 240);
+
+#define ASSERT_OK(r) \
+    cr_assert_eq((r).status, 0, "exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
+#define ASSERT_OUT(r, want) \
+    do { \
+        ASSERT_OK(r); \
+        cr_assert_str_eq((r).out, want); \
+    } while (0)
+
+/* examples/demo.xml pointed at the built guest, under the given name. */
+static char *guest_xml_file(const char *name)
+{
+    g_autofree char *reason = NULL, *kernel = NULL;
+    if (!qv_test_guest_available(&reason))
+        cr_skip_test("%s", reason);
+    if (!qv_test_guest_paths(&kernel, NULL, &reason))
+        cr_skip_test("%s", reason);
+    const char *src = g_getenv("QVIRT_SOURCE_ROOT");
+    cr_assert(src, "QVIRT_SOURCE_ROOT is not set (run through meson test)");
+    g_autofree char *demo = g_build_filename(src, "examples", "demo.xml", NULL);
+    g_autofree char *xml = NULL;
+    cr_assert(g_file_get_contents(demo, &xml, NULL, NULL), "cannot read %s", demo);
+    g_autofree char *dir = g_path_get_dirname(kernel);
+    g_auto(GStrv) parts = g_strsplit(xml, "@GUEST@", -1);
+    g_autofree char *joined = g_strjoinv(dir, parts);
+    g_auto(GStrv) named = g_strsplit(joined, "<name>demo</name>", -1);
+    g_autofree char *tag = g_strdup_printf("<name>%s</name>", name);
+    g_autofree char *out = g_strjoinv(tag, named);
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+    return cli_write_file(&env, file, out);
+}
+
+static char *state_reason(void)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "domstate", "--reason", "demo", NULL);
+    ASSERT_OK(r);
+    return g_strdup(r.out);
+}
+
+Test(cli_guest, lifecycle_and_events)
+{
+    g_autofree char *xml = guest_xml_file("demo");
+    g_auto(cli_result) r = { 0 };
+
+    cli_bg bg;
+    const char *argv[] = { "-c", env.uri, "event", "--domain", "demo", "--all", "--loop",
+                           "--timeout", "200", NULL };
+    /* the domain must exist for --domain: define it first, then keep
+     * redefining until the listener reports one */
+    cli_run_uri(&r, env.uri, "define", xml, NULL);
+    ASSERT_OK(r);
+    cr_assert(cli_bg_start(&bg, argv));
+    bool ready = false;
+    for (int i = 0; i < 50 && !ready; i++) {
+        cli_run_uri(&r, env.uri, "define", xml, NULL);
+        ASSERT_OK(r);
+        ready = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'demo': Defined Updated\n", 200);
+    }
+    cr_assert(ready, "the listener saw no event: %s", bg.out->str);
+
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    ASSERT_OUT(r, "Domain 'demo' started\n\n");
+    g_autofree char *s1 = state_reason();
+    cr_assert_str_eq(s1, "running (booted)\n\n");
+
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    cr_assert_eq(r.status, 1, "starting twice must fail");
+
+    cli_run_uri(&r, env.uri, "domid", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_regex_match_simple("^[0-9]+\n\n$", r.out, 0, 0), "%s", r.out);
+    g_autofree char *id = g_strndup(r.out, strchr(r.out, '\n') - r.out);
+    cli_run_uri(&r, env.uri, "domname", id, NULL);
+    ASSERT_OUT(r, "demo\n\n");
+    /* a DOMAIN argument may be the id */
+    cli_run_uri(&r, env.uri, "domstate", id, NULL);
+    ASSERT_OUT(r, "running\n\n");
+
+    cli_run_uri(&r, env.uri, "list", NULL);
+    ASSERT_OK(r);
+    size_t w = MAX(strlen(id), 2);
+    g_autofree char *dashes = g_strnfill(w + 3 + 7 + 10, '-');
+    g_autofree char *want_list = g_strdup_printf(" %-*s   Name   State\n%s\n %-*s   demo   running\n\n",
+                                                 (int)w, "Id", dashes, (int)w, id);
+    cr_assert_str_eq(r.out, want_list);
+
+    cli_run_uri(&r, env.uri, "dominfo", "demo", NULL);
+    ASSERT_OK(r);
+    g_autofree char *idline = g_strdup_printf("Id:             %s\n", id);
+    cr_assert(g_str_has_prefix(r.out, idline), "%s", r.out);
+    cr_assert(strstr(r.out, "\nState:          running\n"), "%s", r.out);
+    cr_assert(g_regex_match_simple("\nCPU time:       [0-9]+\\.[0-9]s\n", r.out, 0, 0), "%s", r.out);
+    cr_assert(strstr(r.out, "\nMax memory:     262144 KiB\n"), "%s", r.out);
+
+    cli_run_uri(&r, env.uri, "domcontrol", "demo", NULL);
+    ASSERT_OUT(r, "ok\n\n");
+
+    cli_run_uri(&r, env.uri, "suspend", "demo", NULL);
+    ASSERT_OUT(r, "Domain 'demo' suspended\n\n");
+    g_autofree char *s2 = state_reason();
+    cr_assert_str_eq(s2, "paused (user)\n\n");
+    cli_run_uri(&r, env.uri, "list", "--state-paused", "--name", NULL);
+    ASSERT_OUT(r, "demo\n\n");
+
+    cli_run_uri(&r, env.uri, "resume", "demo", NULL);
+    ASSERT_OUT(r, "Domain 'demo' resumed\n\n");
+    g_autofree char *s3 = state_reason();
+    cr_assert_str_eq(s3, "running (unpaused)\n\n");
+
+    cli_run_uri(&r, env.uri, "qemu-monitor-command", "demo", "--return-value",
+                "{\"execute\":", "\"query-status\"}", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "\"status\"") && strstr(r.out, "\"running\""), "%s", r.out);
+
+    cli_run_uri(&r, env.uri, "dumpxml", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "<domain") && strstr(r.out, "id="), "%s", r.out);
+
+    cli_run_uri(&r, env.uri, "reset", "demo", NULL);
+    ASSERT_OUT(r, "Domain 'demo' was reset\n\n");
+
+    cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
+    ASSERT_OUT(r, "Domain 'demo' destroyed\n\n");
+    g_autofree char *s4 = state_reason();
+    cr_assert_str_eq(s4, "shut off (destroyed)\n\n");
+    cli_run_uri(&r, env.uri, "domid", "demo", NULL);
+    ASSERT_OUT(r, "-\n\n");
+
+    bool stopped = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'demo': Stopped Destroyed\n", 20000);
+    int status = cli_bg_finish(&bg, SIGINT, 10000);
+    cr_assert(stopped, "%s", bg.out->str);
+    const char *lines[] = {
+        "event 'lifecycle' for domain 'demo': Started Booted\n",
+        "event 'lifecycle' for domain 'demo': Suspended Paused\n",
+        "event 'lifecycle' for domain 'demo': Resumed Unpaused\n",
+        "event 'lifecycle' for domain 'demo': Stopped Destroyed\n",
+        "event loop interrupted\nevents received: ",
+    };
+    const char *at = bg.out->str;
+    for (size_t i = 0; i < G_N_ELEMENTS(lines); i++) {
+        const char *p = strstr(at, lines[i]);
+        cr_assert(p, "missing or out of order: %s\nin:\n%s", lines[i], bg.out->str);
+        at = p + strlen(lines[i]);
+    }
+    cr_assert_eq(status, 0);
+    g_string_free(bg.out, TRUE);
+}
+
+Test(cli_guest, shutdown_by_acpi)
+{
+    g_autofree char *xml = guest_xml_file("demo");
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", xml, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    ASSERT_OK(r);
+    /* the guest honours the power button once booted: ask until it goes */
+    g_autofree char *state = NULL;
+    for (int i = 0; i < 40; i++) {
+        cli_run_uri(&r, env.uri, "shutdown", "demo", "--mode", "acpi", NULL);
+        if (r.status == 0)
+            cr_assert_str_eq(r.out, "Domain 'demo' is being shutdown\n\n");
+        for (int k = 0; k < 6; k++) {
+            g_free(state);
+            state = state_reason();
+            if (g_str_has_prefix(state, "shut off"))
+                break;
+            g_usleep(500000);
+        }
+        if (g_str_has_prefix(state, "shut off"))
+            break;
+    }
+    cr_assert_str_eq(state, "shut off (shutdown)\n\n");
+}
+
+Test(cli_guest, autostart_all_and_transient)
+{
+    g_autofree char *xml = guest_xml_file("demo");
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", xml, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "autostart-all", NULL);
+    ASSERT_OUT(r, "\n");
+    cli_run_uri(&r, env.uri, "autostart", "demo", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "autostart-all", NULL);
+    ASSERT_OUT(r, "Domain 'demo' started\n\n");
+    /* already running: nothing to do */
+    cli_run_uri(&r, env.uri, "autostart-all", NULL);
+    ASSERT_OUT(r, "\n");
+    cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
+    ASSERT_OK(r);
+
+    /* a transient domain from create: gone once destroyed */
+    g_autofree char *txml = guest_xml_file("tdemo");
+    cli_run_uri(&r, env.uri, "create", txml, NULL);
+    ASSERT_OK(r);
+    g_autofree char *want = g_strdup_printf("Domain 'tdemo' created from %s\n\n", txml);
+    cr_assert_str_eq(r.out, want);
+    cli_run_uri(&r, env.uri, "list", "--transient", "--name", NULL);
+    ASSERT_OUT(r, "tdemo\n\n");
+    cli_run_uri(&r, env.uri, "destroy", "tdemo", NULL);
+    ASSERT_OUT(r, "Domain 'tdemo' destroyed\n\n");
+    cli_run_uri(&r, env.uri, "list", "--all", "--name", NULL);
+    ASSERT_OUT(r, "demo\n\n");
+
+    /* --autodestroy: the domain dies with the qvirt command that made it */
+    cli_run_uri(&r, env.uri, "create", "--autodestroy", txml, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "list", "--all", "--name", NULL);
+    ASSERT_OUT(r, "demo\n\n");
+}

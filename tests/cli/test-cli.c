@@ -1,0 +1,512 @@
+/* The qvirt CLI without a running guest: argument errors, virsh's exact
+ * output for an inactive domain, --json documents, metadata, events of
+ * define/undefine seen from another process, and domxml-to-argv. */
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <string.h>
+
+#include "cli-run.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+static cli_env env;
+
+static void setup(void)
+{
+    cli_env_init(&env);
+}
+
+static void teardown(void)
+{
+    cli_env_clear(&env);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60);
+
+#define ASSERT_OK(r) \
+    cr_assert_eq((r).status, 0, "exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err)
+#define ASSERT_FAILS(r) \
+    do { \
+        cr_assert_eq((r).status, 1, "exit %d\nstdout: %s\nstderr: %s", (r).status, (r).out, (r).err); \
+        cr_assert(g_str_has_prefix((r).err, "error: "), "stderr: %s", (r).err); \
+        cr_assert(strchr((r).err, '\n') == (r).err + strlen((r).err) - 1, \
+                  "one line expected: %s", (r).err); \
+    } while (0)
+
+static json_object *parse_json(const char *text)
+{
+    json_object *o = json_tokener_parse(text);
+    cr_assert(o, "not JSON: %s", text);
+    return o;
+}
+
+static void define_small(const char *name)
+{
+    g_autofree char *xml = cli_small_xml(name);
+    g_autofree char *file = g_strdup_printf("%s.xml", name);
+    g_autofree char *path = cli_write_file(&env, file, xml);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", path, NULL);
+    ASSERT_OK(r);
+    g_autofree char *want = g_strdup_printf("Domain '%s' defined from %s\n\n", name, path);
+    cr_assert_str_eq(r.out, want);
+}
+
+/* ---- argument errors ---------------------------------------------------- */
+
+Test(cli, no_command)
+{
+    g_auto(cli_result) r = { 0 };
+    const char *argv[] = { NULL };
+    cli_run(&r, argv);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "error: no command given"), "%s", r.err);
+}
+
+Test(cli, unknown_command)
+{
+    g_auto(cli_result) r = { 0 };
+    const char *argv[] = { "frobnicate", NULL };
+    cli_run(&r, argv);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: unknown command: 'frobnicate'\n");
+}
+
+Test(cli, unknown_global_option)
+{
+    g_auto(cli_result) r = { 0 };
+    const char *argv[] = { "--frob", "list", NULL };
+    cli_run(&r, argv);
+    ASSERT_FAILS(r);
+}
+
+Test(cli, unknown_command_option)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "list", "--frob", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: command 'list' doesn't support option --frob\n");
+    cr_assert_str_eq(r.out, "");
+}
+
+Test(cli, missing_and_extra_arguments)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "dominfo", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: command 'dominfo' requires <domain> option\n");
+    cli_run_uri(&r, env.uri, "dominfo", "a", "b", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "shutdown", "x", "--mode", "bogus", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "event", "--timeout", "soon", "--all", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "event", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: one of --list, --all, or --event <type> is required\n");
+    cli_run_uri(&r, env.uri, "event", "--event", "nonsense", NULL);
+    ASSERT_FAILS(r);
+    /* --json is rejected by commands that have no JSON form */
+    cli_run_uri(&r, env.uri, "start", "x", "--json", NULL);
+    ASSERT_FAILS(r);
+}
+
+Test(cli, missing_domain_and_file)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "dominfo", "nosuch", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "nosuch"), "%s", r.err);
+    cli_run_uri(&r, env.uri, "start", "nosuch", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "define", "/nonexistent/x.xml", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "/nonexistent/x.xml"), "%s", r.err);
+    g_autofree char *bad = cli_write_file(&env, "bad.xml", "<domain><name>x</name>");
+    cli_run_uri(&r, env.uri, "define", bad, NULL);
+    ASSERT_FAILS(r);
+}
+
+Test(cli, bad_uri)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, "qvirt:///embed?bogus=1", "list", NULL);
+    ASSERT_FAILS(r);
+}
+
+Test(cli, help_and_version)
+{
+    g_auto(cli_result) r = { 0 };
+    const char *help[] = { "--help", NULL };
+    cli_run(&r, help);
+    ASSERT_OK(r);
+    const char *cmds[] = { "define", "undefine", "create", "start", "destroy", "shutdown",
+                           "reboot", "reset", "suspend", "resume", "list", "dominfo",
+                           "domstate", "domid", "domname", "domuuid", "dumpxml", "desc",
+                           "metadata", "autostart", "autostart-all", "domcontrol", "event",
+                           "qemu-monitor-command", "domxml-to-argv" };
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        g_autofree char *needle = g_strdup_printf("\n  %s ", cmds[i]);
+        cr_assert(strstr(r.out, needle), "help lacks %s", cmds[i]);
+    }
+    const char *version[] = { "--version", NULL };
+    cli_run(&r, version);
+    ASSERT_OK(r);
+    cr_assert(g_regex_match_simple("^[0-9]+\\.[0-9]+\\.[0-9]+\n$", r.out, 0, 0), "%s", r.out);
+    const char *cmdhelp[] = { "domstate", "--help", NULL };
+    cli_run(&r, cmdhelp);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "--reason"), "%s", r.out);
+}
+
+/* ---- an inactive domain, virsh's exact output ------------------------------ */
+
+Test(cli, empty_list_table)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "list", "--all", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, " Id   Name   State\n--------------------\n\n");
+    cli_run_uri(&r, env.uri, "list", "--all", "-q", NULL);
+    ASSERT_FAILS(r); /* -q is a global option, not a list option */
+    const char *quiet[] = { "-q", "-c", env.uri, "list", "--all", NULL };
+    cli_run(&r, quiet);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "");
+}
+
+Test(cli, define_list_info_undefine)
+{
+    define_small("demo");
+    define_small("Alpha");
+    g_auto(cli_result) r = { 0 };
+
+    cli_run_uri(&r, env.uri, "list", "--all", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, " Id   Name    State\n"
+                            "------------------------\n"
+                            " -    Alpha   shut off\n"
+                            " -    demo    shut off\n"
+                            "\n");
+    cli_run_uri(&r, env.uri, "list", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, " Id   Name   State\n--------------------\n\n");
+    cli_run_uri(&r, env.uri, "list", "--inactive", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Alpha\ndemo\n\n");
+    cli_run_uri(&r, env.uri, "list", "--all", "--state-running", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "\n");
+    cli_run_uri(&r, env.uri, "list", "--all", "--transient", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "\n");
+
+    cli_run_uri(&r, env.uri, "domuuid", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_regex_match_simple("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n\n$",
+                                   r.out, 0, 0), "%s", r.out);
+    g_autofree char *uuid = g_strndup(r.out, 36);
+
+    cli_run_uri(&r, env.uri, "dominfo", "demo", NULL);
+    ASSERT_OK(r);
+    g_autofree char *want = g_strdup_printf(
+        "Id:             -\n"
+        "Name:           demo\n"
+        "UUID:           %s\n"
+        "OS Type:        hvm\n"
+        "State:          shut off\n"
+        "CPU(s):         2\n"
+        "Max memory:     131072 KiB\n"
+        "Used memory:    131072 KiB\n"
+        "Persistent:     yes\n"
+        "Autostart:      disable\n"
+        "Managed save:   no\n"
+        "Security model: none\n"
+        "Security DOI:   0\n"
+        "\n", uuid);
+    cr_assert_str_eq(r.out, want);
+
+    /* the same domain by UUID */
+    cli_run_uri(&r, env.uri, "dominfo", uuid, NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, want);
+    cli_run_uri(&r, env.uri, "domname", uuid, NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "demo\n\n");
+
+    cli_run_uri(&r, env.uri, "domstate", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "shut off\n\n");
+    cli_run_uri(&r, env.uri, "domstate", "demo", "--reason", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_regex_match_simple("^shut off \\((unknown|shutdown|destroyed)\\)\n\n$", r.out, 0, 0),
+              "%s", r.out);
+    cli_run_uri(&r, env.uri, "domid", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "-\n\n");
+
+    cli_run_uri(&r, env.uri, "dumpxml", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "<name>demo</name>"), "%s", r.out);
+    cr_assert(strstr(r.out, uuid), "%s", r.out);
+
+    cli_run_uri(&r, env.uri, "autostart", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Domain 'demo' marked as autostarted\n\n");
+    cli_run_uri(&r, env.uri, "list", "--all", "--autostart", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "demo\n\n");
+    cli_run_uri(&r, env.uri, "list", "--all", "--no-autostart", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Alpha\n\n");
+    cli_run_uri(&r, env.uri, "autostart", "--disable", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Domain 'demo' unmarked as autostarted\n\n");
+
+    cli_run_uri(&r, env.uri, "undefine", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Domain 'demo' has been undefined\n\n");
+    cli_run_uri(&r, env.uri, "dominfo", "demo", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "list", "--all", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Alpha\n\n");
+}
+
+Test(cli, lifecycle_errors_on_inactive_domain)
+{
+    define_small("idle1");
+    g_auto(cli_result) r = { 0 };
+    const char *cmds[] = { "destroy", "suspend", "resume", "reset", "shutdown", "reboot" };
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        cli_run_uri(&r, env.uri, cmds[i], "idle1", NULL);
+        ASSERT_FAILS(r);
+    }
+    cli_run_uri(&r, env.uri, "qemu-monitor-command", "idle1", "{\"execute\":\"query-status\"}", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "qemu-monitor-command", "idle1", "not json", NULL);
+    ASSERT_FAILS(r);
+}
+
+Test(cli, desc_and_metadata)
+{
+    define_small("meta");
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "desc", "meta", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "No description for domain: meta\n");
+    cli_run_uri(&r, env.uri, "desc", "meta", "a", "web", "server", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Domain description updated successfully\n");
+    cli_run_uri(&r, env.uri, "desc", "meta", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "a web server\n");
+    cli_run_uri(&r, env.uri, "desc", "meta", "--title", "--new-desc", "Web", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Domain title updated successfully\n");
+    cli_run_uri(&r, env.uri, "desc", "meta", "--title", "--config", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Web\n");
+    cli_run_uri(&r, env.uri, "desc", "meta", "--json", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) d = parse_json(r.out);
+    json_object *v;
+    cr_assert(json_object_object_get_ex(d, "description", &v));
+    cr_assert_str_eq(json_object_get_string(v), "a web server");
+    cli_run_uri(&r, env.uri, "desc", "meta", "--current", "--live", NULL);
+    ASSERT_FAILS(r);
+
+    const char *ns = "http://example.org/qvirt-test";
+    cli_run_uri(&r, env.uri, "metadata", "meta", ns, "--key", "t", "--set",
+                "<app owner='ops'>x</app>", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Metadata modified\n\n");
+    cli_run_uri(&r, env.uri, "metadata", "meta", ns, NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "owner=\"ops\"") || strstr(r.out, "owner='ops'"), "%s", r.out);
+    cr_assert(strstr(r.out, ":app ") || strstr(r.out, "<app "), "%s", r.out);
+    cli_run_uri(&r, env.uri, "metadata", "meta", ns, "--json", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) m = parse_json(r.out);
+    cr_assert(json_object_object_get_ex(m, "metadata", &v));
+    cli_run_uri(&r, env.uri, "metadata", "meta", ns, "--set", "<app/>", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: namespace key is required when modifying metadata\n");
+    cli_run_uri(&r, env.uri, "metadata", "meta", "--uri", ns, "--remove", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Metadata removed\n\n");
+    cli_run_uri(&r, env.uri, "metadata", "meta", ns, NULL);
+    ASSERT_FAILS(r);
+}
+
+/* ---- --json --------------------------------------------------------------- */
+
+Test(cli, json_documents)
+{
+    define_small("js");
+    g_auto(cli_result) r = { 0 };
+    json_object *v;
+
+    cli_run_uri(&r, env.uri, "--json", "list", "--all", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) list = parse_json(r.out);
+    cr_assert(json_object_is_type(list, json_type_array));
+    cr_assert_eq(json_object_array_length(list), 1);
+    json_object *d0 = json_object_array_get_idx(list, 0);
+    cr_assert(json_object_object_get_ex(d0, "name", &v));
+    cr_assert_str_eq(json_object_get_string(v), "js");
+    cr_assert(json_object_object_get_ex(d0, "id", &v) && v == NULL);
+    cr_assert(json_object_object_get_ex(d0, "state", &v));
+    cr_assert_str_eq(json_object_get_string(v), "shut off");
+    cr_assert(json_object_object_get_ex(d0, "persistent", &v) && json_object_get_boolean(v));
+
+    /* --json after the command name as well */
+    cli_run_uri(&r, env.uri, "dominfo", "js", "--json", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) info = parse_json(r.out);
+    cr_assert(json_object_object_get_ex(info, "cpus", &v));
+    cr_assert_eq(json_object_get_int(v), 2);
+    cr_assert(json_object_object_get_ex(info, "max_memory_kib", &v));
+    cr_assert_eq(json_object_get_int64(v), 131072);
+    cr_assert(json_object_object_get_ex(info, "autostart", &v) && !json_object_get_boolean(v));
+
+    cli_run_uri(&r, env.uri, "--json", "domstate", "js", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) st = parse_json(r.out);
+    cr_assert(json_object_object_get_ex(st, "state_code", &v));
+    cr_assert_eq(json_object_get_int(v), 5);
+    cr_assert(json_object_object_get_ex(st, "reason", &v));
+
+    cli_run_uri(&r, env.uri, "--json", "domid", "js", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) id = parse_json(r.out);
+    cr_assert(json_object_object_get_ex(id, "id", &v) && v == NULL);
+
+    cli_run_uri(&r, env.uri, "--json", "domuuid", "js", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) u = parse_json(r.out);
+    cr_assert(json_object_object_get_ex(u, "uuid", &v));
+    g_autofree char *uuid = g_strdup(json_object_get_string(v));
+
+    cli_run_uri(&r, env.uri, "--json", "domname", uuid, NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) n = parse_json(r.out);
+    cr_assert(json_object_object_get_ex(n, "name", &v));
+    cr_assert_str_eq(json_object_get_string(v), "js");
+
+    cli_run_uri(&r, env.uri, "--json", "event", "--list", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) names = parse_json(r.out);
+    cr_assert_eq(json_object_array_length(names), 27);
+    cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(names, 0)), "lifecycle");
+
+    cli_run_uri(&r, env.uri, "--json", "autostart-all", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) started = parse_json(r.out);
+    cr_assert_eq(json_object_array_length(started), 0);
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+Test(cli, event_list_and_timeout)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "event", "--list", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_str_has_prefix(r.out, "lifecycle\nreboot\nrtc-change\nwatchdog\nio-error\n"), "%s", r.out);
+    cr_assert(strstr(r.out, "\nmemory-device-size-change\n\n"), "%s", r.out);
+
+    cli_run_uri(&r, env.uri, "event", "--all", "--timeout", "1", NULL);
+    cr_assert_eq(r.status, 1);
+    cr_assert_str_eq(r.out, "event loop timed out\nevents received: 0\n\n");
+}
+
+/* define and undefine in this process, `qvirt event` in another */
+Test(cli, event_from_another_process)
+{
+    g_auto(cli_result) r = { 0 };
+    cli_bg bg;
+    const char *argv[] = { "-c", env.uri, "event", "--all", "--loop", "--timeout", "30", NULL };
+    cr_assert(cli_bg_start(&bg, argv));
+    /* keep defining until the listener has seen one: it may not be
+     * registered yet when the first define happens */
+    bool seen = false;
+    for (int i = 0; i < 50 && !seen; i++) {
+        define_small("ev");
+        seen = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'ev': Defined", 200);
+    }
+    cr_assert(seen, "no Defined event: %s", bg.out->str);
+    cli_run_uri(&r, env.uri, "undefine", "ev", NULL);
+    ASSERT_OK(r);
+    bool undef = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'ev': Undefined Removed\n", 10000);
+    int status = cli_bg_finish(&bg, SIGINT, 10000);
+    cr_assert(undef, "no Undefined event: %s", bg.out->str);
+    cr_assert(strstr(bg.out->str, "event loop interrupted\nevents received: "), "%s", bg.out->str);
+    cr_assert_eq(status, 0, "%s", bg.out->str);
+    g_string_free(bg.out, TRUE);
+}
+
+Test(cli, event_one_shot_with_timestamp)
+{
+    cli_bg bg;
+    const char *argv[] = { "-c", env.uri, "event", "--event", "lifecycle", "--timestamp",
+                           "--timeout", "30", NULL };
+    cr_assert(cli_bg_start(&bg, argv));
+    bool seen = false;
+    for (int i = 0; i < 50 && !seen; i++) {
+        define_small("one");
+        seen = cli_bg_wait_for(&bg, "events received: 1\n", 200);
+    }
+    int status = cli_bg_finish(&bg, 0, 10000);
+    cr_assert(seen, "%s", bg.out->str);
+    cr_assert_eq(status, 0);
+    cr_assert(g_regex_match_simple("^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}\\+0000: "
+                                   "event 'lifecycle' for domain 'one': Defined (Added|Updated)\n"
+                                   "events received: 1\n\n$", bg.out->str, 0, 0),
+              "%s", bg.out->str);
+    g_string_free(bg.out, TRUE);
+}
+
+/* ---- domxml-to-argv ------------------------------------------------------ */
+
+Test(cli, domxml_to_argv)
+{
+    g_autofree char *xml = cli_small_xml("argv1");
+    g_autofree char *path = cli_write_file(&env, "argv1.xml", xml);
+    g_auto(cli_result) r = { 0 };
+    const char *plain[] = { "domxml-to-argv", path, NULL };
+    cli_run(&r, plain);
+    ASSERT_OK(r);
+    cr_assert(g_str_has_prefix(r.out, "/usr/bin/qemu-system-x86_64 "), "%s", r.out);
+    cr_assert(strstr(r.out, "guest=argv1"), "%s", r.out);
+    cr_assert(strstr(r.out, "fd=3"), "the monitor is fd 3: %s", r.out);
+    /* one line, then virsh's empty line */
+    cr_assert(g_str_has_suffix(r.out, "\n\n") && strchr(r.out, '\n') == r.out + strlen(r.out) - 2,
+              "%s", r.out);
+
+    const char *json[] = { "domxml-to-argv", "--json", path, NULL };
+    cli_run(&r, json);
+    ASSERT_OK(r);
+    g_autoptr(json_object) arr = parse_json(r.out);
+    cr_assert(json_object_is_type(arr, json_type_array));
+    cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(arr, 0)),
+                     "/usr/bin/qemu-system-x86_64");
+    bool has_name = false;
+    for (size_t i = 0; i < json_object_array_length(arr); i++)
+        if (strstr(json_object_get_string(json_object_array_get_idx(arr, i)), "guest=argv1"))
+            has_name = true;
+    cr_assert(has_name, "%s", r.out);
+
+    g_autofree char *bad = cli_write_file(&env, "bad.xml", "<domain type='qemu'><memory>1024</memory></domain>");
+    const char *invalid[] = { "domxml-to-argv", bad, NULL };
+    cli_run(&r, invalid);
+    ASSERT_FAILS(r);
+    g_autofree char *garbage = cli_write_file(&env, "garbage.xml", "not xml at all");
+    const char *garb[] = { "domxml-to-argv", garbage, NULL };
+    cli_run(&r, garb);
+    ASSERT_FAILS(r);
+    const char *missing[] = { "domxml-to-argv", "/nonexistent.xml", NULL };
+    cli_run(&r, missing);
+    ASSERT_FAILS(r);
+}
