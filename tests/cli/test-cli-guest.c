@@ -4,11 +4,14 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cli-run.h"
 #include "guest.h"
 
 static cli_env env;
+/* the background listener, killed in teardown when an assertion fails */
+static cli_bg bg;
 
 static void setup(void)
 {
@@ -17,7 +20,12 @@ static void setup(void)
 
 static void teardown(void)
 {
-    /* never leave a QEMU behind, whatever failed */
+    /* never leave a QEMU or a listener behind, whatever failed */
+    if (bg.pid > 0) {
+        kill(bg.pid, SIGKILL);
+        waitpid(bg.pid, NULL, 0);
+        bg.pid = 0;
+    }
     g_auto(cli_result) r = { 0 };
     if (env.uri) {
         cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
@@ -53,7 +61,9 @@ static char *guest_xml_file(const char *name)
     g_auto(GStrv) parts = g_strsplit(xml, "@GUEST@", -1);
     g_autofree char *joined = g_strjoinv(dir, parts);
     g_auto(GStrv) named = g_strsplit(joined, "<name>demo</name>", -1);
-    g_autofree char *tag = g_strdup_printf("<name>%s</name>", name);
+    /* a fixed UUID, so that defining the file again updates the domain */
+    g_autofree char *uuid = g_uuid_string_random();
+    g_autofree char *tag = g_strdup_printf("<name>%s</name>\n  <uuid>%s</uuid>", name, uuid);
     g_autofree char *out = g_strjoinv(tag, named);
     g_autofree char *file = g_strdup_printf("%s.xml", name);
     return cli_write_file(&env, file, out);
@@ -72,7 +82,6 @@ Test(cli_guest, lifecycle_and_events)
     g_autofree char *xml = guest_xml_file("demo");
     g_auto(cli_result) r = { 0 };
 
-    cli_bg bg;
     const char *argv[] = { "-c", env.uri, "event", "--domain", "demo", "--all", "--loop",
                            "--timeout", "200", NULL };
     /* the domain must exist for --domain: define it first, then keep
@@ -158,6 +167,7 @@ Test(cli_guest, lifecycle_and_events)
 
     bool stopped = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'demo': Stopped Destroyed\n", 20000);
     int status = cli_bg_finish(&bg, SIGINT, 10000);
+    bg.pid = 0;
     cr_assert(stopped, "%s", bg.out->str);
     const char *lines[] = {
         "event 'lifecycle' for domain 'demo': Started Booted\n",

@@ -5,12 +5,15 @@
 #include <json-c/json.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cli-run.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 static cli_env env;
+/* a background `qvirt event`, killed in teardown when an assertion fails */
+static cli_bg bg;
 
 static void setup(void)
 {
@@ -19,6 +22,10 @@ static void setup(void)
 
 static void teardown(void)
 {
+    if (bg.pid > 0) {
+        kill(bg.pid, SIGKILL);
+        waitpid(bg.pid, NULL, 0);
+    }
     cli_env_clear(&env);
 }
 
@@ -426,7 +433,6 @@ Test(cli, event_list_and_timeout)
 Test(cli, event_from_another_process)
 {
     g_auto(cli_result) r = { 0 };
-    cli_bg bg;
     const char *argv[] = { "-c", env.uri, "event", "--all", "--loop", "--timeout", "30", NULL };
     cr_assert(cli_bg_start(&bg, argv));
     /* keep defining until the listener has seen one: it may not be
@@ -441,6 +447,7 @@ Test(cli, event_from_another_process)
     ASSERT_OK(r);
     bool undef = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'ev': Undefined Removed\n", 10000);
     int status = cli_bg_finish(&bg, SIGINT, 10000);
+    bg.pid = 0;
     cr_assert(undef, "no Undefined event: %s", bg.out->str);
     cr_assert(strstr(bg.out->str, "event loop interrupted\nevents received: "), "%s", bg.out->str);
     cr_assert_eq(status, 0, "%s", bg.out->str);
@@ -449,7 +456,6 @@ Test(cli, event_from_another_process)
 
 Test(cli, event_one_shot_with_timestamp)
 {
-    cli_bg bg;
     const char *argv[] = { "-c", env.uri, "event", "--event", "lifecycle", "--timestamp",
                            "--timeout", "30", NULL };
     cr_assert(cli_bg_start(&bg, argv));
@@ -459,6 +465,7 @@ Test(cli, event_one_shot_with_timestamp)
         seen = cli_bg_wait_for(&bg, "events received: 1\n", 200);
     }
     int status = cli_bg_finish(&bg, 0, 10000);
+    bg.pid = 0;
     cr_assert(seen, "%s", bg.out->str);
     cr_assert_eq(status, 0);
     cr_assert(g_regex_match_simple("^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}\\+0000: "
