@@ -64,6 +64,11 @@ struct cli_cmd {
     bool json;            /* accepts --json */
 };
 
+/* json-c flags: virsh's pretty JSON has two-space indents and "key": value. */
+#define CLI_JSON_PRETTY \
+    (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define CLI_JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 /* ---- argument access --------------------------------------------------- */
 bool cli_has(const cli_args *args, const char *name);
 const char *cli_str(const cli_args *args, const char *name);

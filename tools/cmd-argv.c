@@ -42,8 +42,7 @@ static bool cmd_domxml_to_argv(cli_ctx *ctx, const cli_args *args)
         json_object *arr = json_object_new_array();
         for (char **a = argv; *a; a++)
             json_object_array_add(arr, json_object_new_string(*a));
-        fputs(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
-                                                      JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
+        fputs(json_object_to_json_string_ext(arr, CLI_JSON_PLAIN), stdout);
         fputc('\n', stdout);
         json_object_put(arr);
     } else {

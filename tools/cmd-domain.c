@@ -884,23 +884,25 @@ static bool cmd_qemu_monitor_command(cli_ctx *ctx, const cli_args *args)
     g_autofree char *text = g_strdup(reply);
     free(reply);
     bool pretty = cli_has(args, "pretty"), retval = cli_has(args, "return-value");
-    if (pretty || retval) {
-        g_autoptr(json_object) r = json_tokener_parse(text);
-        json_object *out = r, *v;
-        if (r && retval) {
-            if (!json_object_object_get_ex(r, "return", &v)) {
-                cli_error("the reply has no 'return' member: %s", text);
-                return false;
-            }
-            out = v;
-        }
-        if (out || (r && retval)) {
-            printf("%s\n", json_object_to_json_string_ext(out, pretty ? JSON_C_TO_STRING_PRETTY
-                                                                      : JSON_C_TO_STRING_PLAIN));
-            return true;
-        }
+    g_autoptr(json_object) r = (pretty || retval) ? json_tokener_parse(text) : NULL;
+    if (retval && !r) {
+        cli_error("failed to parse JSON returned by qemu");
+        return false;
     }
-    printf("%s\n", text);
+    if (!r) {
+        printf("%s\n", text);
+        return true;
+    }
+    json_object *out = r;
+    if (retval && !json_object_object_get_ex(r, "return", &out)) {
+        cli_error("'return' member missing");
+        return false;
+    }
+    /* virsh prints the re-formatted JSON without a newline: the empty line
+     * it prints after every command ends it. */
+    fputs(json_object_to_json_string_ext(out, pretty ? CLI_JSON_PRETTY : CLI_JSON_PLAIN), stdout);
+    if (ctx->quiet)
+        putchar('\n');
     return true;
 }
 

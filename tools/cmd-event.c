@@ -214,8 +214,7 @@ static void on_event(qv_conn *conn, const qv_event *ev, void *opaque)
         g_strchomp(line);
         json_object_object_add(o, "text", json_object_new_string(line));
         json_object_object_add(o, "data", data ? json_object_get(data) : NULL);
-        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                    JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
+        fputs(json_object_to_json_string_ext(o, CLI_JSON_PLAIN), stdout);
         fputc('\n', stdout);
         json_object_put(o);
     } else {

@@ -43,9 +43,7 @@ void cli_info(const cli_ctx *ctx, const char *fmt, ...)
 
 void cli_print_json(json_object *obj)
 {
-    fputs(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-                                                  JSON_C_TO_STRING_NOSLASHESCAPE),
-          stdout);
+    fputs(json_object_to_json_string_ext(obj, CLI_JSON_PRETTY), stdout);
     fputc('\n', stdout);
     json_object_put(obj);
 }
