@@ -237,9 +237,9 @@ static void print_cmd_usage(FILE *f, const cli_cmd *c)
         fprintf(f, " [--json]");
     fprintf(f, "\n\n  OPTIONS\n");
     for (const cli_opt *o = c->opts; o && o->name; o++) {
-        g_autofree char *label = o->type == CLI_OPT_BOOL
-                                     ? g_strdup_printf("--%s", o->name)
-                                     : g_strdup_printf("[--%s] <%s>", o->name, o->name);
+        g_autofree char *label = o->type == CLI_OPT_BOOL ? g_strdup_printf("--%s", o->name)
+                                 : o->positional ? g_strdup_printf("[--%s] <%s>", o->name, o->name)
+                                                 : g_strdup_printf("--%s <%s>", o->name, o->name);
         fprintf(f, "    %-22s %s\n", label, o->help);
     }
     if (c->json)
