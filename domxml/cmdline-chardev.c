@@ -1,0 +1,167 @@
+/* Character devices: the -chardev backend (key=value, QEMU 7.2 has no JSON
+ * -chardev) and the serial, parallel, console and channel front ends. */
+#include <string.h>
+
+#include "domxml-priv.h"
+
+int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
+                           const char *default_socket_name, qv_error **err)
+{
+    GString *s = g_string_new(NULL);
+    const char *backend = NULL;
+    switch (src->type) {
+    case QV_CHR_PTY: backend = "pty"; break;
+    case QV_CHR_FILE: backend = "file"; break;
+    case QV_CHR_UNIX: case QV_CHR_TCP: backend = "socket"; break;
+    case QV_CHR_UDP: backend = "udp"; break;
+    case QV_CHR_NULL: backend = "null"; break;
+    case QV_CHR_VC: backend = "vc"; break;
+    case QV_CHR_STDIO: backend = "stdio"; break;
+    case QV_CHR_PIPE: backend = "pipe"; break;
+    case QV_CHR_DEV: backend = "tty"; break;
+    case QV_CHR_SPICEVMC: backend = "spicevmc"; break;
+    }
+    g_string_append(s, backend);
+    qv_opt_append(s, "id", id);
+    switch (src->type) {
+    case QV_CHR_FILE:
+        qv_opt_append(s, "path", src->path);
+        if (src->append)
+            g_string_append_printf(s, ",append=%s", src->append == QV_TRI_ON ? "on" : "off");
+        break;
+    case QV_CHR_PIPE: case QV_CHR_DEV:
+        qv_opt_append(s, "path", src->path);
+        break;
+    case QV_CHR_UNIX: {
+        g_autofree char *gen = NULL;
+        const char *path = src->path;
+        bool bind = src->bind;
+        if (!path) {
+            if (!default_socket_name) {
+                g_string_free(s, TRUE);
+                return qv_error_set(err, -EINVAL, "The unix character device %s needs a source path.", id);
+            }
+            gen = g_strdup_printf("%s/%s", cl->ctx->runtime_dir, default_socket_name);
+            path = gen;
+            bind = true;
+        }
+        qv_opt_append(s, "path", path);
+        if (bind)
+            g_string_append(s, ",server=on,wait=off");
+        else if (src->reconnect)
+            g_string_append_printf(s, ",reconnect=%u", src->reconnect);
+        break;
+    }
+    case QV_CHR_TCP:
+        qv_opt_append(s, "host", src->host ? src->host : "127.0.0.1");
+        qv_opt_append(s, "port", src->service);
+        if (src->telnet)
+            g_string_append(s, ",telnet=on");
+        if (src->bind)
+            g_string_append(s, ",server=on,wait=off");
+        else if (src->reconnect)
+            g_string_append_printf(s, ",reconnect=%u", src->reconnect);
+        break;
+    case QV_CHR_UDP:
+        qv_opt_append(s, "host", src->host ? src->host : "127.0.0.1");
+        qv_opt_append(s, "port", src->service);
+        if (src->bind_host)
+            qv_opt_append(s, "localaddr", src->bind_host);
+        if (src->bind_service)
+            qv_opt_append(s, "localport", src->bind_service);
+        break;
+    case QV_CHR_SPICEVMC:
+        g_string_append(s, ",name=vdagent");
+        break;
+    default:
+        break;
+    }
+    if (src->log_file) {
+        qv_opt_append(s, "logfile", src->log_file);
+        if (src->log_append)
+            g_string_append_printf(s, ",logappend=%s", src->log_append == QV_TRI_ON ? "on" : "off");
+    }
+    qv_cmdline_add(cl, "-chardev");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    return 0;
+}
+
+static int add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
+{
+    g_autofree char *chr_id = g_strdup_printf("char%s", c->alias);
+    g_autofree char *sock = NULL;
+    if (c->kind == QV_CHR_CHANNEL && c->target_name)
+        sock = g_strdup_printf("%s.sock", c->target_name);
+    else
+        sock = g_strdup_printf("%s.sock", c->alias);
+    json_object *dev = NULL;
+    switch (c->kind) {
+    case QV_CHR_SERIAL:
+        if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
+            return -EINVAL;
+        if (!strcmp(c->target_type, "isa-serial")) {
+            dev = qv_json_device("isa-serial", c->alias);
+            qv_json_set_str(dev, "chardev", chr_id);
+            qv_json_set_int(dev, "index", c->target_port);
+        } else if (!strcmp(c->target_type, "pci-serial")) {
+            dev = qv_json_device("pci-serial", c->alias);
+            qv_json_set_str(dev, "chardev", chr_id);
+        } else {
+            dev = qv_json_device("usb-serial", c->alias);
+            qv_json_set_str(dev, "chardev", chr_id);
+        }
+        break;
+    case QV_CHR_PARALLEL:
+        if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
+            return -EINVAL;
+        dev = qv_json_device("isa-parallel", c->alias);
+        qv_json_set_str(dev, "chardev", chr_id);
+        qv_json_set_int(dev, "index", c->target_port);
+        break;
+    case QV_CHR_CONSOLE:
+        if (!strcmp(c->target_type, "serial"))
+            return 0;   /* the same device as serial0 */
+        if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
+            return -EINVAL;
+        dev = qv_json_device("virtconsole", c->alias);
+        qv_json_set_str(dev, "bus", "virtio-serial0.0");
+        qv_json_set_int(dev, "nr", c->target_port);
+        qv_json_set_str(dev, "chardev", chr_id);
+        break;
+    case QV_CHR_CHANNEL: {
+        if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
+            return -EINVAL;
+        dev = qv_json_device("virtserialport", c->alias);
+        g_autofree char *bus = g_strdup_printf("virtio-serial%u.%u", c->addr.controller, c->addr.bus);
+        if (!qv_domdef_find_controller(cl->def, QV_CTRL_VIRTIO_SERIAL, c->addr.controller)) {
+            json_object_put(dev);
+            return qv_error_set(err, -EINVAL, "Channel %s is on virtio-serial controller %u, which does not exist.", c->alias, c->addr.controller);
+        }
+        qv_json_set_str(dev, "bus", bus);
+        qv_json_set_int(dev, "nr", c->addr.port);
+        qv_json_set_str(dev, "chardev", chr_id);
+        qv_json_set_str(dev, "name", c->target_name ? c->target_name : "com.redhat.spice.0");
+        break;
+    }
+    }
+    if (c->kind == QV_CHR_SERIAL && (strcmp(c->target_type, "isa-serial"))) {
+        if (qv_cmdline_set_address(cl, dev, &c->addr, "serial port", err) < 0) {
+            json_object_put(dev);
+            return -EINVAL;
+        }
+    }
+    qv_cmdline_add_json(cl, "-device", dev);
+    return 0;
+}
+
+int qv_cmdline_add_chrs(qv_cmdline *cl, qv_error **err)
+{
+    static const int order[] = { QV_CHR_SERIAL, QV_CHR_PARALLEL, QV_CHR_CONSOLE, QV_CHR_CHANNEL };
+    for (size_t k = 0; k < G_N_ELEMENTS(order); k++)
+        for (guint i = 0; i < cl->def->chrs->len; i++) {
+            qv_domdef_chr *c = g_ptr_array_index(cl->def->chrs, i);
+            if (c->kind == order[k] && add_chr(cl, c, err) < 0)
+                return -EINVAL;
+        }
+    return 0;
+}

@@ -1,0 +1,469 @@
+/* Controllers, video, input, sound and the smaller devices (balloon,
+ * watchdog, rng, panic, shmem, vsock, iommu, tpm, smartcard, redirdev, hub,
+ * USB host devices, 9p filesystems, memory modules). */
+#include <string.h>
+
+#include "domxml-priv.h"
+
+static int add_dev(qv_cmdline *cl, json_object *dev, const qv_domdef_addr *addr, const char *what,
+                   qv_error **err)
+{
+    if (qv_cmdline_set_address(cl, dev, addr, what, err) < 0) {
+        json_object_put(dev);
+        return -EINVAL;
+    }
+    qv_cmdline_add_json(cl, "-device", dev);
+    return 0;
+}
+
+/* ---- controllers ---- */
+static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_error **err)
+{
+    const char *driver = NULL;
+    json_object *dev;
+    switch (c->type) {
+    case QV_CTRL_PCI:
+        if (!strcmp(c->model, "pci-root") || !strcmp(c->model, "pcie-root"))
+            return 0;
+        driver = !strcmp(c->model, "pci-bridge") ? "pci-bridge" :
+                 !strcmp(c->model, "pcie-root-port") ? "pcie-root-port" :
+                 !strcmp(c->model, "dmi-to-pci-bridge") ? "i82801b11-bridge" :
+                 !strcmp(c->model, "pcie-switch-upstream-port") ? "x3130-upstream" :
+                 !strcmp(c->model, "pcie-switch-downstream-port") ? "xio3130-downstream" :
+                 "pcie-pci-bridge";
+        dev = qv_json_device(driver, c->alias);
+        if (!strcmp(c->model, "pci-bridge"))
+            qv_json_set_int(dev, "chassis_nr", c->chassis_nr >= 0 ? c->chassis_nr : (int)c->index);
+        if (!strcmp(c->model, "pcie-root-port") || !strcmp(c->model, "pcie-switch-downstream-port")) {
+            qv_json_set_int(dev, "port", c->port >= 0 ? c->port : (int)c->index + 0x7);
+            qv_json_set_int(dev, "chassis", c->chassis >= 0 ? c->chassis : (int)c->index);
+        }
+        return add_dev(cl, dev, &c->addr, "PCI controller", err);
+    case QV_CTRL_USB:
+        if (!strcmp(c->model, "none"))
+            return 0;
+        driver = !strcmp(c->model, "ehci") ? "usb-ehci" : c->model;
+        dev = qv_json_device(driver, c->alias);
+        if (c->ports > 0 && (!strcmp(c->model, "qemu-xhci") || !strcmp(c->model, "nec-xhci"))) {
+            qv_json_set_int(dev, "p2", c->ports);
+            qv_json_set_int(dev, "p3", c->ports);
+        }
+        return add_dev(cl, dev, &c->addr, "USB controller", err);
+    case QV_CTRL_SCSI:
+        dev = qv_json_device(!strcmp(c->model, "lsilogic") ? "lsi" : "virtio-scsi-pci", c->alias);
+        if (c->queues > 0)
+            qv_json_set_int(dev, "num_queues", c->queues);
+        if (c->iothread) {
+            g_autofree char *io = g_strdup_printf("iothread%u", c->iothread);
+            qv_json_set_str(dev, "iothread", io);
+        }
+        return add_dev(cl, dev, &c->addr, "SCSI controller", err);
+    case QV_CTRL_VIRTIO_SERIAL:
+        dev = qv_json_device("virtio-serial-pci", c->alias);
+        if (c->ports > 0)
+            qv_json_set_int(dev, "max_ports", c->ports);
+        if (c->vectors > 0)
+            qv_json_set_int(dev, "vectors", c->vectors);
+        return add_dev(cl, dev, &c->addr, "virtio-serial controller", err);
+    case QV_CTRL_SATA:
+        if (cl->q35 && c->index == 0)
+            return 0;   /* the ICH9 AHCI built into q35 */
+        dev = qv_json_device("ich9-ahci", c->alias);
+        return add_dev(cl, dev, &c->addr, "SATA controller", err);
+    case QV_CTRL_CCID:
+        dev = qv_json_device("usb-ccid", c->alias);
+        return add_dev(cl, dev, &c->addr, "smartcard reader", err);
+    default:
+        return 0;   /* IDE and FDC are built into the machine */
+    }
+}
+
+int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err)
+{
+    /* Buses before the devices on them: PCI controllers in index order. */
+    for (unsigned int idx = 0; idx < 256; idx++) {
+        qv_domdef_controller *c = qv_domdef_find_controller(cl->def, QV_CTRL_PCI, idx);
+        if (c && add_controller(cl, c, err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < cl->def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(cl->def->controllers, i);
+        if (c->type != QV_CTRL_PCI && c->type != QV_CTRL_CCID && add_controller(cl, c, err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+/* ---- video, input, sound ---- */
+static int add_video(qv_cmdline *cl, const qv_domdef_video *v, qv_error **err)
+{
+    const char *m = v->model;
+    const char *driver;
+    if (!strcmp(m, "none"))
+        return 0;
+    if (!strcmp(m, "vga"))
+        driver = v->primary ? "VGA" : "secondary-vga";
+    else if (!strcmp(m, "cirrus"))
+        driver = "cirrus-vga";
+    else if (!strcmp(m, "virtio"))
+        driver = v->primary ? (v->accel3d == QV_TRI_ON ? "virtio-vga-gl" : "virtio-vga")
+                            : (v->accel3d == QV_TRI_ON ? "virtio-gpu-gl-pci" : "virtio-gpu-pci");
+    else if (!strcmp(m, "qxl"))
+        driver = v->primary ? "qxl-vga" : "qxl";
+    else if (!strcmp(m, "bochs"))
+        driver = "bochs-display";
+    else
+        driver = "ramfb";
+    json_object *dev = qv_json_device(driver, v->alias);
+    if (!strcmp(m, "vga") && v->vram)
+        qv_json_set_int(dev, "vgamem_mb", v->vram / 1024);
+    else if (!strcmp(m, "bochs") && v->vram)
+        qv_json_set_int(dev, "vgamem", (long long)v->vram * 1024);
+    else if (!strcmp(m, "qxl")) {
+        qv_json_set_int(dev, "ram_size", (long long)v->ram * 1024);
+        qv_json_set_int(dev, "vram_size", (long long)v->vram * 1024);
+        if (v->vram64)
+            qv_json_set_int(dev, "vram64_size_mb", v->vram64 / 1024);
+        qv_json_set_int(dev, "vgamem_mb", v->vgamem / 1024);
+        if (v->heads > 1)
+            qv_json_set_int(dev, "max_outputs", v->heads);
+    } else if (!strcmp(m, "virtio") && v->heads > 1) {
+        qv_json_set_int(dev, "max_outputs", v->heads);
+    }
+    if (!strcmp(m, "ramfb")) {
+        qv_cmdline_add_json(cl, "-device", dev);
+        return 0;
+    }
+    return add_dev(cl, dev, &v->addr, "video device", err);
+}
+
+static int add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **err)
+{
+    const char *t = in->type;
+    if (in->bus && !strcmp(in->bus, "ps2"))
+        return 0;   /* built into the i8042 */
+    if (!strcmp(t, "evdev")) {
+        json_object *o = json_object_new_object();
+        qv_json_set_str(o, "qom-type", "input-linux");
+        qv_json_set_str(o, "id", in->alias);
+        qv_json_set_str(o, "evdev", in->source_evdev);
+        if (in->grab && !strcmp(in->grab, "all"))
+            qv_json_set_bool(o, "grab_all", true);
+        if (in->repeat)
+            qv_json_set_bool(o, "repeat", !strcmp(in->repeat, "on"));
+        if (in->grab_toggle)
+            qv_json_set_str(o, "grab-toggle", in->grab_toggle);
+        qv_cmdline_add_json(cl, "-object", o);
+        return 0;
+    }
+    const char *driver;
+    bool usb = in->bus && !strcmp(in->bus, "usb");
+    if (!strcmp(t, "passthrough"))
+        driver = "virtio-input-host-pci";
+    else if (!strcmp(t, "tablet"))
+        driver = usb ? "usb-tablet" : "virtio-tablet-pci";
+    else if (!strcmp(t, "mouse"))
+        driver = usb ? "usb-mouse" : "virtio-mouse-pci";
+    else
+        driver = usb ? "usb-kbd" : "virtio-keyboard-pci";
+    json_object *dev = qv_json_device(driver, in->alias);
+    if (!strcmp(t, "passthrough"))
+        qv_json_set_str(dev, "evdev", in->source_evdev);
+    return add_dev(cl, dev, &in->addr, "input device", err);
+}
+
+static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
+{
+    g_autofree char *audiodev = g_strdup_printf("audio%u", s->audio_id);
+    const char *m = s->model;
+    if (!strcmp(m, "ich6") || !strcmp(m, "ich9")) {
+        json_object *dev = qv_json_device(!strcmp(m, "ich6") ? "intel-hda" : "ich9-intel-hda", s->alias);
+        if (add_dev(cl, dev, &s->addr, "sound device", err) < 0)
+            return -EINVAL;
+        guint n = MAX(s->codecs->len, 1);
+        for (guint i = 0; i < n; i++) {
+            const char *codec = s->codecs->len ? g_ptr_array_index(s->codecs, i) : "duplex";
+            g_autofree char *id = g_strdup_printf("%s-codec%u", s->alias, i);
+            g_autofree char *bus = g_strdup_printf("%s.0", s->alias);
+            json_object *c = qv_json_device(!strcmp(codec, "micro") ? "hda-micro" :
+                                            !strcmp(codec, "output") ? "hda-output" : "hda-duplex", id);
+            qv_json_set_str(c, "bus", bus);
+            qv_json_set_int(c, "cad", i);
+            qv_json_set_str(c, "audiodev", audiodev);
+            qv_cmdline_add_json(cl, "-device", c);
+        }
+        return 0;
+    }
+    const char *driver = !strcmp(m, "ac97") ? "AC97" : !strcmp(m, "es1370") ? "ES1370" :
+                         !strcmp(m, "sb16") ? "sb16" : "usb-audio";
+    json_object *dev = qv_json_device(driver, s->alias);
+    qv_json_set_str(dev, "audiodev", audiodev);
+    return add_dev(cl, dev, &s->addr, "sound device", err);
+}
+
+int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
+{
+    const qv_domdef *def = cl->def;
+    for (guint i = 0; i < def->inputs->len; i++)
+        if (add_input(cl, g_ptr_array_index(def->inputs, i), err) < 0)
+            return -EINVAL;
+    for (guint i = 0; i < def->audios->len; i++) {
+        qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
+        qv_cmdline_addf(cl, "-audiodev", "driver=%s,id=audio%u", a->type, a->id);
+    }
+    for (guint i = 0; i < def->sounds->len; i++)
+        if (add_sound(cl, g_ptr_array_index(def->sounds, i), err) < 0)
+            return -EINVAL;
+    for (guint i = 0; i < def->videos->len; i++)
+        if (add_video(cl, g_ptr_array_index(def->videos, i), err) < 0)
+            return -EINVAL;
+    return 0;
+}
+
+/* ---- the rest ---- */
+static int add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
+{
+    g_autofree char *obj = g_strdup_printf("obj%s", r->alias);
+    json_object *o = json_object_new_object();
+    if (!strcmp(r->backend_model, "random")) {
+        qv_json_set_str(o, "qom-type", "rng-random");
+        qv_json_set_str(o, "id", obj);
+        qv_json_set_str(o, "filename", r->backend_path);
+    } else if (!strcmp(r->backend_model, "builtin")) {
+        qv_json_set_str(o, "qom-type", "rng-builtin");
+        qv_json_set_str(o, "id", obj);
+    } else {
+        g_autofree char *chr = g_strdup_printf("char%s", r->alias);
+        if (qv_cmdline_add_chardev(cl, r->egd, chr, NULL, err) < 0) {
+            json_object_put(o);
+            return -EINVAL;
+        }
+        qv_json_set_str(o, "qom-type", "rng-egd");
+        qv_json_set_str(o, "id", obj);
+        qv_json_set_str(o, "chardev", chr);
+    }
+    qv_cmdline_add_json(cl, "-object", o);
+    json_object *dev = qv_json_device("virtio-rng-pci", r->alias);
+    qv_json_set_str(dev, "rng", obj);
+    if (r->rate_bytes) {
+        qv_json_set_int(dev, "max-bytes", r->rate_bytes);
+        qv_json_set_int(dev, "period", r->rate_period ? r->rate_period : 1000);
+    }
+    return add_dev(cl, dev, &r->addr, "random number generator", err);
+}
+
+static int add_tpm(qv_cmdline *cl, const qv_domdef_tpm *t, qv_error **err)
+{
+    g_autofree char *tpmdev = g_strdup_printf("tpm-%s", t->alias);
+    if (!strcmp(t->backend, "emulator")) {
+        /* lib/ starts swtpm with its control socket at this path. */
+        g_autofree char *sock = g_strdup_printf("%s/%s-swtpm.sock", cl->ctx->runtime_dir, t->alias);
+        GString *c = g_string_new("socket,id=chrtpm");
+        qv_opt_append(c, "path", sock);
+        qv_cmdline_add(cl, "-chardev");
+        g_ptr_array_add(cl->argv, g_string_free(c, FALSE));
+        qv_cmdline_addf(cl, "-tpmdev", "emulator,id=%s,chardev=chrtpm", tpmdev);
+    } else {
+        GString *s = g_string_new("passthrough");
+        qv_opt_append(s, "id", tpmdev);
+        qv_opt_append(s, "path", t->path);
+        qv_cmdline_add(cl, "-tpmdev");
+        g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    }
+    json_object *dev = qv_json_device(t->model, t->alias);
+    qv_json_set_str(dev, "tpmdev", tpmdev);
+    qv_cmdline_add_json(cl, "-device", dev);
+    (void)err;
+    return 0;
+}
+
+static int add_spicevmc_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
+                                const char *name, qv_error **err)
+{
+    if (src->type == QV_CHR_SPICEVMC) {
+        qv_cmdline_addf(cl, "-chardev", "spicevmc,id=%s,name=%s", id, name);
+        return 0;
+    }
+    return qv_cmdline_add_chardev(cl, src, id, NULL, err);
+}
+
+int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
+{
+    const qv_domdef *def = cl->def;
+    /* CCID controllers come after the USB controllers they sit on. */
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_CCID && add_controller(cl, c, err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->smartcards->len; i++) {
+        qv_domdef_smartcard *s = g_ptr_array_index(def->smartcards, i);
+        json_object *dev;
+        if (!strcmp(s->mode, "host")) {
+            dev = qv_json_device("ccid-card-emulated", s->alias);
+            qv_json_set_str(dev, "backend", "nss-emulated");
+        } else {
+            g_autofree char *chr = g_strdup_printf("char%s", s->alias);
+            if (add_spicevmc_chardev(cl, &s->src, chr, "smartcard", err) < 0)
+                return -EINVAL;
+            dev = qv_json_device("ccid-card-passthru", s->alias);
+            qv_json_set_str(dev, "chardev", chr);
+        }
+        qv_json_set_str(dev, "bus", "ccid0.0");
+        qv_cmdline_add_json(cl, "-device", dev);
+    }
+    for (guint i = 0; i < def->hubs->len; i++) {
+        qv_domdef_hub *h = g_ptr_array_index(def->hubs, i);
+        if (add_dev(cl, qv_json_device("usb-hub", h->alias), &h->addr, "USB hub", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->redirdevs->len; i++) {
+        qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
+        g_autofree char *chr = g_strdup_printf("char%s", r->alias);
+        if (add_spicevmc_chardev(cl, &r->src, chr, "usbredir", err) < 0)
+            return -EINVAL;
+        json_object *dev = qv_json_device("usb-redir", r->alias);
+        qv_json_set_str(dev, "chardev", chr);
+        if (add_dev(cl, dev, &r->addr, "USB redirection device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        json_object *dev = qv_json_device("usb-host", h->alias);
+        if (h->vendor) {
+            qv_json_set_int(dev, "vendorid", h->vendor);
+            qv_json_set_int(dev, "productid", h->product);
+        }
+        if (h->host_bus >= 0) {
+            qv_json_set_int(dev, "hostbus", h->host_bus);
+            qv_json_set_int(dev, "hostaddr", h->host_device);
+        }
+        if (h->boot_order)
+            qv_json_set_int(dev, "bootindex", h->boot_order);
+        if (add_dev(cl, dev, &h->addr, "USB host device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->filesystems->len; i++) {
+        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
+        g_autofree char *fsdev = g_strdup_printf("fsdev-%s", f->alias);
+        GString *s = g_string_new("local");
+        qv_opt_append(s, "id", fsdev);
+        qv_opt_append(s, "path", f->source);
+        g_string_append_printf(s, ",security_model=%s", !strcmp(f->accessmode, "squash") ? "mapped-xattr" :
+                               !strcmp(f->accessmode, "mapped") ? "mapped-xattr" : "passthrough");
+        if (f->readonly)
+            g_string_append(s, ",readonly=on");
+        qv_cmdline_add(cl, "-fsdev");
+        g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+        json_object *dev = qv_json_device("virtio-9p-pci", f->alias);
+        qv_json_set_str(dev, "fsdev", fsdev);
+        qv_json_set_str(dev, "mount_tag", f->target);
+        if (add_dev(cl, dev, &f->addr, "filesystem", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->watchdogs->len; i++) {
+        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
+        const char *action = !strcmp(w->action, "dump") ? "pause" : w->action;
+        if (!strcmp(w->model, "itco")) {
+            qv_cmdline_add2(cl, "-global", "ICH9-LPC.noreboot=off");
+        } else {
+            json_object *dev = qv_json_device(w->model, w->alias);
+            if (!strcmp(w->model, "ib700")) {
+                qv_cmdline_add_json(cl, "-device", dev);
+            } else if (add_dev(cl, dev, &w->addr, "watchdog", err) < 0) {
+                return -EINVAL;
+            }
+        }
+        qv_cmdline_addf(cl, "-action", "watchdog=%s", action);
+    }
+    if (def->memballoon && strcmp(def->memballoon->model, "none")) {
+        const qv_domdef_memballoon *b = def->memballoon;
+        json_object *dev = qv_json_device("virtio-balloon-pci", b->alias);
+        if (b->autodeflate)
+            qv_json_set_bool(dev, "deflate-on-oom", b->autodeflate == QV_TRI_ON);
+        if (b->free_page_reporting)
+            qv_json_set_bool(dev, "free-page-reporting", b->free_page_reporting == QV_TRI_ON);
+        /* The stats period is set with qom-set after start (lib/). */
+        if (add_dev(cl, dev, &b->addr, "memory balloon", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->rngs->len; i++)
+        if (add_rng(cl, g_ptr_array_index(def->rngs, i), err) < 0)
+            return -EINVAL;
+    for (guint i = 0; i < def->tpms->len; i++)
+        if (add_tpm(cl, g_ptr_array_index(def->tpms, i), err) < 0)
+            return -EINVAL;
+    for (guint i = 0; i < def->panics->len; i++) {
+        qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
+        if (!strcmp(p->model, "isa")) {
+            json_object *dev = qv_json_device("pvpanic", p->alias);
+            if (p->addr.type == QV_ADDR_ISA)
+                qv_json_set_int(dev, "ioport", p->addr.port);
+            qv_cmdline_add_json(cl, "-device", dev);
+        } else if (!strcmp(p->model, "pci")) {
+            if (add_dev(cl, qv_json_device("pvpanic-pci", p->alias), &p->addr, "panic device", err) < 0)
+                return -EINVAL;
+        }
+    }
+    for (guint i = 0; i < def->shmems->len; i++) {
+        qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
+        g_autofree char *obj = g_strdup_printf("shmmem-%s", s->alias);
+        g_autofree char *path = g_strdup_printf("/dev/shm/%s", s->name);
+        json_object *o = json_object_new_object();
+        qv_json_set_str(o, "qom-type", "memory-backend-file");
+        qv_json_set_str(o, "id", obj);
+        qv_json_set_str(o, "mem-path", path);
+        qv_json_set_int(o, "size", (long long)(s->size_kib * 1024));
+        qv_json_set_bool(o, "share", true);
+        qv_cmdline_add_json(cl, "-object", o);
+        json_object *dev = qv_json_device("ivshmem-plain", s->alias);
+        qv_json_set_str(dev, "memdev", obj);
+        if (add_dev(cl, dev, &s->addr, "shared memory device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->memdevs->len; i++) {
+        qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
+        g_autofree char *obj = g_strdup_printf("mem%s", m->alias);
+        json_object *o = json_object_new_object();
+        qv_json_set_str(o, "qom-type", "memory-backend-ram");
+        qv_json_set_str(o, "id", obj);
+        qv_json_set_int(o, "size", (long long)(m->size_kib * 1024));
+        qv_cmdline_add_json(cl, "-object", o);
+        json_object *dev = qv_json_device("pc-dimm", m->alias);
+        if (m->node >= 0)
+            qv_json_set_int(dev, "node", m->node);
+        qv_json_set_str(dev, "memdev", obj);
+        qv_json_set_int(dev, "slot", m->addr.slot);
+        if (m->addr.base)
+            qv_json_set_int(dev, "addr", (long long)m->addr.base);
+        qv_cmdline_add_json(cl, "-device", dev);
+    }
+    if (def->iommu) {
+        const qv_domdef_iommu *io = def->iommu;
+        if (!strcmp(io->model, "intel")) {
+            json_object *dev = qv_json_device("intel-iommu", io->alias);
+            if (io->intremap)
+                qv_json_set_str(dev, "intremap", io->intremap == QV_TRI_ON ? "on" : "off");
+            if (io->caching_mode)
+                qv_json_set_bool(dev, "caching-mode", io->caching_mode == QV_TRI_ON);
+            if (io->eim)
+                qv_json_set_str(dev, "eim", io->eim == QV_TRI_ON ? "on" : "off");
+            if (io->iotlb)
+                qv_json_set_bool(dev, "device-iotlb", io->iotlb == QV_TRI_ON);
+            if (io->aw_bits)
+                qv_json_set_int(dev, "aw-bits", io->aw_bits);
+            qv_cmdline_add_json(cl, "-device", dev);
+        } else if (add_dev(cl, qv_json_device("virtio-iommu-pci", io->alias), &io->addr, "IOMMU", err) < 0) {
+            return -EINVAL;
+        }
+    }
+    if (def->vsock) {
+        const qv_domdef_vsock *v = def->vsock;
+        json_object *dev = qv_json_device("vhost-vsock-pci", v->alias);
+        /* An automatic CID is chosen by lib/ (needs /dev/vhost-vsock); 3 is a placeholder. */
+        qv_json_set_int(dev, "guest-cid", v->cid ? v->cid : 3);
+        if (add_dev(cl, dev, &v->addr, "vsock device", err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}

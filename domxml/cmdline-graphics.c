@@ -1,0 +1,104 @@
+/* Graphics: VNC, SPICE, egl-headless and SDL displays, or -display none. */
+#include <string.h>
+
+#include "domxml-priv.h"
+
+static int add_vnc(qv_cmdline *cl, const qv_domdef_graphics *g, qv_error **err)
+{
+    GString *s = g_string_new(NULL);
+    if (!strcmp(g->listen_type, "socket")) {
+        g_autofree char *gen = g->socket ? NULL : g_strdup_printf("%s/vnc.sock", cl->ctx->runtime_dir);
+        g_autofree char *e = qv_qemu_opt_escape(g->socket ? g->socket : gen);
+        g_string_append_printf(s, "unix:%s", e);
+    } else if (!strcmp(g->listen_type, "none")) {
+        g_string_append(s, "none");
+    } else {
+        const char *addr = g->listen_address ? g->listen_address : "127.0.0.1";
+        g_autofree char *e = qv_qemu_opt_escape(addr);
+        bool v6 = strchr(addr, ':') != NULL;
+        /* autoport: QEMU itself tries displays 0..99 (ports 5900-5999) and
+         * lib/ reads the chosen one back with query-vnc. */
+        if (g->autoport)
+            g_string_append_printf(s, v6 ? "[%s]:0,to=99" : "%s:0,to=99", e);
+        else
+            g_string_append_printf(s, v6 ? "[%s]:%d" : "%s:%d", e, g->port - 5900);
+        if (g->websocket > 0)
+            g_string_append_printf(s, ",websocket=%d", g->websocket);
+        else if (g->websocket < 0)
+            g_string_append(s, ",websocket=on");
+    }
+    if (g->share_policy) {
+        const char *sp = !strcmp(g->share_policy, "allow-exclusive") ? "allow-exclusive" :
+                         !strcmp(g->share_policy, "force-shared") ? "force-shared" :
+                         !strcmp(g->share_policy, "ignore") ? "ignore" : NULL;
+        if (!sp) {
+            g_string_free(s, TRUE);
+            return qv_error_set(err, -EINVAL, "/domain/devices/graphics: unsupported sharePolicy '%s'.", g->share_policy);
+        }
+        g_string_append_printf(s, ",share=%s", sp);
+    }
+    /* The password is set over QMP (set_password) after start. */
+    if (g->passwd)
+        g_string_append(s, ",password=on");
+    qv_cmdline_add(cl, "-vnc");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    if (g->keymap)
+        qv_cmdline_add2(cl, "-k", g->keymap);
+    return 0;
+}
+
+static void add_spice(qv_cmdline *cl, const qv_domdef_graphics *g)
+{
+    GString *s = g_string_new(NULL);
+    if (!strcmp(g->listen_type, "socket")) {
+        g_autofree char *gen = g->socket ? NULL : g_strdup_printf("%s/spice.sock", cl->ctx->runtime_dir);
+        g_string_append(s, "unix=on");
+        qv_opt_append(s, "addr", g->socket ? g->socket : gen);
+    } else if (!strcmp(g->listen_type, "address")) {
+        g_string_append_printf(s, "port=%d", g->autoport || g->port < 0 ? 5900 : g->port);
+        if (g->tls_port > 0)
+            g_string_append_printf(s, ",tls-port=%d", g->tls_port);
+        qv_opt_append(s, "addr", g->listen_address ? g->listen_address : "127.0.0.1");
+    } else {
+        g_string_append(s, "port=0");
+    }
+    if (!g->passwd)
+        g_string_append(s, ",disable-ticketing=on");
+    g_string_append(s, ",seamless-migration=on");
+    qv_cmdline_add(cl, "-spice");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+}
+
+int qv_cmdline_add_graphics(qv_cmdline *cl, qv_error **err)
+{
+    const qv_domdef *def = cl->def;
+    bool have_display = false;
+    for (guint i = 0; i < def->graphics->len; i++) {
+        qv_domdef_graphics *g = g_ptr_array_index(def->graphics, i);
+        switch (g->type) {
+        case QV_GFX_VNC:
+            if (add_vnc(cl, g, err) < 0)
+                return -EINVAL;
+            break;
+        case QV_GFX_SPICE:
+            add_spice(cl, g);
+            break;
+        case QV_GFX_EGL_HEADLESS: {
+            GString *s = g_string_new("egl-headless");
+            if (g->rendernode)
+                qv_opt_append(s, "rendernode", g->rendernode);
+            qv_cmdline_add(cl, "-display");
+            g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+            have_display = true;
+            break;
+        }
+        case QV_GFX_SDL:
+            qv_cmdline_add2(cl, "-display", "sdl");
+            have_display = true;
+            break;
+        }
+    }
+    if (!have_display)
+        qv_cmdline_add2(cl, "-display", "none");
+    return 0;
+}

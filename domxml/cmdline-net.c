@@ -1,0 +1,99 @@
+/* Network interfaces: -netdev JSON (user, tap, bridge) plus the NIC -device. */
+#include <string.h>
+
+#include "domxml-priv.h"
+
+static const char *nic_driver(const char *model)
+{
+    static const struct { const char *model, *driver; } map[] = {
+        { "virtio", "virtio-net-pci" }, { "e1000", "e1000" }, { "e1000e", "e1000e" },
+        { "rtl8139", "rtl8139" }, { "vmxnet3", "vmxnet3" }, { "ne2k_pci", "ne2k_pci" },
+        { "pcnet", "pcnet" }, { "i82559er", "i82559er" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
+        if (!strcmp(map[i].model, model))
+            return map[i].driver;
+    return NULL;
+}
+
+static unsigned int net_bootindex(const qv_domdef *def, const qv_domdef_net *n)
+{
+    if (n->boot_order)
+        return n->boot_order;
+    for (guint i = 0; i < def->os.boot_devs->len; i++)
+        if (!strcmp(g_ptr_array_index(def->os.boot_devs, i), "network"))
+            return def->nets->len && g_ptr_array_index(def->nets, 0) == n ? i + 1 : 0;
+    return 0;
+}
+
+static int add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
+{
+    g_autofree char *hostnet = g_strdup_printf("host%s", n->alias);
+    json_object *nd = json_object_new_object();
+    switch (n->type) {
+    case QV_NET_USER:
+        qv_json_set_str(nd, "type", "user");
+        break;
+    case QV_NET_ETHERNET:
+        qv_json_set_str(nd, "type", "tap");
+        if (n->target_dev)
+            qv_json_set_str(nd, "ifname", n->target_dev);
+        qv_json_set_str(nd, "script", n->script ? n->script : "no");
+        qv_json_set_str(nd, "downscript", n->downscript ? n->downscript : "no");
+        break;
+    case QV_NET_BRIDGE:
+        qv_json_set_str(nd, "type", "bridge");
+        qv_json_set_str(nd, "br", n->source_bridge);
+        break;
+    default:
+        json_object_put(nd);
+        return qv_error_set(err, -EINVAL, "Interface %s: unsupported type.", n->alias);
+    }
+    if (n->type != QV_NET_USER) {
+        if (n->driver_name && !strcmp(n->driver_name, "vhost"))
+            qv_json_set_bool(nd, "vhost", true);
+        if (n->queues > 1)
+            qv_json_set_int(nd, "queues", n->queues);
+    } else if (n->queues > 1) {
+        json_object_put(nd);
+        return qv_error_set(err, -EINVAL, "Interface %s: user networking has no multiqueue.", n->alias);
+    }
+    qv_json_set_str(nd, "id", hostnet);
+    qv_cmdline_add_json(cl, "-netdev", nd);
+
+    const char *driver = nic_driver(n->model);
+    if (!driver)
+        return qv_error_set(err, -EINVAL, "Interface %s: unsupported model '%s'.", n->alias, n->model);
+    json_object *dev = qv_json_device(driver, n->alias);
+    g_autoptr(json_object) guard = dev;
+    qv_json_set_str(dev, "netdev", hostnet);
+    char mac[18];
+    g_snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+               n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+    qv_json_set_str(dev, "mac", mac);
+    if (n->queues > 1) {
+        qv_json_set_bool(dev, "mq", true);
+        qv_json_set_int(dev, "vectors", 2 * n->queues + 2);
+    }
+    if (n->mtu)
+        qv_json_set_int(dev, "host_mtu", n->mtu);
+    unsigned int boot = net_bootindex(cl->def, n);
+    if (boot)
+        qv_json_set_int(dev, "bootindex", boot);
+    if (n->rom_bar)
+        qv_json_set_bool(dev, "rombar", n->rom_bar == QV_TRI_ON);
+    if (n->rom_file)
+        qv_json_set_str(dev, "romfile", n->rom_file);
+    if (qv_cmdline_set_address(cl, dev, &n->addr, "network interface", err) < 0)
+        return -EINVAL;
+    qv_cmdline_add_json(cl, "-device", g_steal_pointer(&guard));
+    return 0;
+}
+
+int qv_cmdline_add_nets(qv_cmdline *cl, qv_error **err)
+{
+    for (guint i = 0; i < cl->def->nets->len; i++)
+        if (add_net(cl, g_ptr_array_index(cl->def->nets, i), err) < 0)
+            return -EINVAL;
+    return 0;
+}

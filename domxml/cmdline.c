@@ -1,0 +1,614 @@
+/* The QEMU 7.2 command-line builder: machine-level options. Devices are
+ * added by cmdline-<class>.c. -device, -blockdev, -netdev and -object values
+ * are json-c objects serialised as JSON; every other key=value option goes
+ * through qv_opt_append(), the one comma-escaping helper. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "domxml-priv.h"
+
+char *qv_qemu_opt_escape(const char *value)
+{
+    GString *s = g_string_sized_new(strlen(value) + 8);
+    for (const char *p = value; *p; p++) {
+        if (*p == ',')
+            g_string_append_c(s, ',');
+        g_string_append_c(s, *p);
+    }
+    return g_string_free(s, FALSE);
+}
+
+void qv_opt_append(GString *s, const char *key, const char *value)
+{
+    if (s->len)
+        g_string_append_c(s, ',');
+    g_string_append(s, key);
+    g_string_append_c(s, '=');
+    for (const char *p = value; *p; p++) {
+        if (*p == ',')
+            g_string_append_c(s, ',');
+        g_string_append_c(s, *p);
+    }
+}
+
+void qv_cmdline_add(qv_cmdline *cl, const char *arg)
+{
+    g_ptr_array_add(cl->argv, g_strdup(arg));
+}
+
+void qv_cmdline_add2(qv_cmdline *cl, const char *opt, const char *value)
+{
+    qv_cmdline_add(cl, opt);
+    qv_cmdline_add(cl, value);
+}
+
+void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *v = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qv_cmdline_add(cl, opt);
+    g_ptr_array_add(cl->argv, v);
+}
+
+void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, json_object *obj)
+{
+    qv_cmdline_add(cl, opt);
+    qv_cmdline_add(cl, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(obj);
+}
+
+json_object *qv_json_device(const char *driver, const char *id)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "driver", json_object_new_string(driver));
+    if (id)
+        json_object_object_add(o, "id", json_object_new_string(id));
+    return o;
+}
+
+void qv_json_set_str(json_object *o, const char *key, const char *value)
+{
+    if (value)
+        json_object_object_add(o, key, json_object_new_string(value));
+}
+
+void qv_json_set_int(json_object *o, const char *key, long long value)
+{
+    json_object_object_add(o, key, json_object_new_int64(value));
+}
+
+void qv_json_set_bool(json_object *o, const char *key, bool value)
+{
+    json_object_object_add(o, key, json_object_new_boolean(value));
+}
+
+static const qv_domdef_controller *pci_bus_controller(const qv_domdef *def, unsigned int bus)
+{
+    return qv_domdef_find_controller(def, QV_CTRL_PCI, bus);
+}
+
+int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_addr *addr,
+                           const char *what, qv_error **err)
+{
+    switch (addr->type) {
+    case QV_ADDR_PCI: {
+        const qv_domdef_controller *bus = pci_bus_controller(cl->def, addr->bus);
+        if (!bus)
+            return qv_error_set(err, -EINVAL, "The %s is on PCI bus %u, but no PCI controller has index %u.",
+                                what, addr->bus, addr->bus);
+        if (addr->bus == 0)
+            qv_json_set_str(dev, "bus", cl->q35 ? "pcie.0" : "pci.0");
+        else {
+            g_autofree char *b = g_strdup_printf("pci.%u", addr->bus);
+            qv_json_set_str(dev, "bus", b);
+        }
+        g_autofree char *a = addr->function ? g_strdup_printf("0x%x.0x%x", addr->slot, addr->function)
+                                            : g_strdup_printf("0x%x", addr->slot);
+        qv_json_set_str(dev, "addr", a);
+        if (addr->multifunction == QV_TRI_ON)
+            qv_json_set_bool(dev, "multifunction", true);
+        return 0;
+    }
+    case QV_ADDR_USB: {
+        const qv_domdef_controller *c = qv_domdef_find_controller(cl->def, QV_CTRL_USB, addr->bus);
+        if (!c)
+            return qv_error_set(err, -EINVAL, "The %s is on USB bus %u, which does not exist.", what, addr->bus);
+        g_autofree char *b = g_strdup_printf("%s.0", c->alias);
+        qv_json_set_str(dev, "bus", b);
+        qv_json_set_str(dev, "port", addr->usb_port);
+        return 0;
+    }
+    case QV_ADDR_NONE:
+        return 0;
+    default:
+        return qv_error_set(err, -EINVAL, "The %s has an address type it cannot use.", what);
+    }
+}
+
+static const char *cpu_feature_sign(const char *policy)
+{
+    if (!strcmp(policy, "disable") || !strcmp(policy, "forbid"))
+        return "-";
+    return "+";
+}
+
+static int add_cpu(qv_cmdline *cl, qv_error **err)
+{
+    const qv_domdef *def = cl->def;
+    const qv_domdef_cpu *cpu = &def->cpu;
+    GString *s = g_string_new(NULL);
+    if (!cpu->mode) {
+        g_string_append(s, "qemu64");
+    } else if (!strcmp(cpu->mode, "host-passthrough")) {
+        if (!cl->kvm) {
+            g_string_free(s, TRUE);
+            return qv_error_set(err, -EINVAL, "/domain/cpu: host-passthrough needs a KVM domain (type='kvm'); use mode='maximum' with TCG.");
+        }
+        g_string_append(s, "host");
+        if (cpu->migratable && !strcmp(cpu->migratable, "off"))
+            g_string_append(s, ",migratable=off");
+    } else if (!strcmp(cpu->mode, "host-model")) {
+        g_string_append(s, cl->kvm ? "host" : "max");
+    } else if (!strcmp(cpu->mode, "maximum")) {
+        g_string_append(s, "max");
+    } else {
+        const char *model = cpu->model ? cpu->model : "qemu64";
+        if (!*model || strpbrk(model, ", ="))
+            return qv_error_set(err, -EINVAL, "/domain/cpu/model: invalid CPU model '%s'.", model);
+        g_string_append(s, model);
+    }
+    for (guint i = 0; i < cpu->features->len; i++) {
+        qv_domdef_cpu_feature *f = g_ptr_array_index(cpu->features, i);
+        if (!strcmp(f->policy, "optional"))
+            continue;
+        g_string_append_printf(s, ",%s%s", cpu_feature_sign(f->policy), f->name);
+    }
+    const qv_domdef_features *ft = &def->features;
+    if (ft->pvspinlock_set)
+        g_string_append(s, ft->pvspinlock == QV_TRI_OFF ? ",kvm-pv-unhalt=off" : ",kvm-pv-unhalt=on");
+    if (ft->pmu_set)
+        g_string_append(s, ft->pmu == QV_TRI_OFF ? ",pmu=off" : ",pmu=on");
+    if (ft->apic_eoi_set)
+        g_string_append(s, ft->apic_eoi == QV_TRI_OFF ? ",kvm-pv-eoi=off" : ",kvm-pv-eoi=on");
+    for (guint i = 0; i < ft->kvm_features->len; i++) {
+        qv_domdef_feature *f = g_ptr_array_index(ft->kvm_features, i);
+        bool on = f->state != QV_TRI_OFF;
+        if (!strcmp(f->name, "hidden") && on)
+            g_string_append(s, ",kvm=off");
+        else if (!strcmp(f->name, "poll-control"))
+            g_string_append_printf(s, ",kvm-poll-control=%s", on ? "on" : "off");
+        else if (!strcmp(f->name, "pv-ipi"))
+            g_string_append_printf(s, ",kvm-pv-ipi=%s", on ? "on" : "off");
+        else if (!strcmp(f->name, "hint-dedicated"))
+            g_string_append_printf(s, ",kvm-hint-dedicated=%s", on ? "on" : "off");
+    }
+    if (ft->hyperv) {
+        if (ft->hyperv_mode && !strcmp(ft->hyperv_mode, "passthrough"))
+            g_string_append(s, ",hv-passthrough=on");
+        for (guint i = 0; i < ft->hyperv_features->len; i++) {
+            qv_domdef_feature *f = g_ptr_array_index(ft->hyperv_features, i);
+            if (f->state == QV_TRI_OFF)
+                continue;
+            if (!strcmp(f->name, "spinlocks"))
+                g_string_append_printf(s, ",hv-spinlocks=0x%x", f->value ? (unsigned)g_ascii_strtoull(f->value, NULL, 0) : 0xfff);
+            else if (!strcmp(f->name, "vendor_id")) {
+                if (f->value) {
+                    g_autofree char *e = qv_qemu_opt_escape(f->value);
+                    g_string_append_printf(s, ",hv-vendor-id=%s", e);
+                }
+            } else if (!strcmp(f->name, "tlbflush"))
+                g_string_append(s, ",hv-tlbflush=on");
+            else
+                g_string_append_printf(s, ",hv-%s=on", f->name);
+        }
+    }
+    for (guint i = 0; i < def->timers->len; i++) {
+        qv_domdef_timer *t = g_ptr_array_index(def->timers, i);
+        if (!strcmp(t->name, "kvmclock") && t->present)
+            g_string_append(s, t->present == QV_TRI_OFF ? ",kvmclock=off" : ",kvmclock=on");
+        if (!strcmp(t->name, "hypervclock") && t->present == QV_TRI_ON)
+            g_string_append(s, ",hv-time=on");
+    }
+    for (guint i = 0; i < def->panics->len; i++) {
+        qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
+        if (!strcmp(p->model, "hyperv"))
+            g_string_append(s, ",hv-crash=on");
+    }
+    qv_cmdline_add(cl, "-cpu");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    return 0;
+}
+
+static void add_machine(qv_cmdline *cl)
+{
+    const qv_domdef *def = cl->def;
+    const qv_domdef_features *f = &def->features;
+    GString *s = g_string_new(NULL);
+    g_autofree char *m = qv_qemu_opt_escape(def->os.machine);
+    g_string_append(s, m);
+    g_string_append_printf(s, ",accel=%s,usb=off", cl->kvm ? "kvm" : "tcg");
+    if (f->vmport_set)
+        g_string_append_printf(s, ",vmport=%s", f->vmport == QV_TRI_OFF ? "off" : "on");
+    if (f->smm_set)
+        g_string_append_printf(s, ",smm=%s", f->smm == QV_TRI_OFF ? "off" : "on");
+    g_string_append(s, ",dump-guest-core=off");
+    if (!f->acpi)
+        g_string_append(s, ",acpi=off");
+    if (f->ioapic_driver && cl->kvm)
+        g_string_append_printf(s, ",kernel-irqchip=%s", !strcmp(f->ioapic_driver, "qemu") ? "split" : "on");
+    if (def->iommu && !strcmp(def->iommu->model, "intel") && def->iommu->intremap == QV_TRI_ON && cl->kvm)
+        g_string_append(s, ",kernel-irqchip=split");
+    for (guint i = 0; i < def->timers->len; i++) {
+        qv_domdef_timer *t = g_ptr_array_index(def->timers, i);
+        if (!strcmp(t->name, "hpet") && t->present)
+            g_string_append_printf(s, ",hpet=%s", t->present == QV_TRI_OFF ? "off" : "on");
+        if (!strcmp(t->name, "pit") && t->present == QV_TRI_OFF)
+            g_string_append(s, ",pit=off");
+    }
+    if (def->os.loader && def->os.loader_type && !strcmp(def->os.loader_type, "pflash"))
+        g_string_append(s, ",pflash0=libvirt-pflash0-format");
+    if (def->os.loader && def->os.loader_type && !strcmp(def->os.loader_type, "pflash") && def->os.nvram)
+        g_string_append(s, ",pflash1=libvirt-pflash1-format");
+    if (!def->cpu.cells->len)   /* else the RAM comes from the -numa memdevs */
+        g_string_append(s, ",memory-backend=pc.ram");
+    qv_cmdline_add(cl, "-machine");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+}
+
+static int add_memory(qv_cmdline *cl, qv_error **err)
+{
+    const qv_domdef *def = cl->def;
+    if (def->mb_hugepages)
+        return qv_error_set(err, -EOPNOTSUPP, "/domain/memoryBacking/hugepages: hugepage backing is not supported by qvirt.");
+    GString *m = g_string_new(NULL);
+    g_string_append_printf(m, "size=%lluk", def->memory_kib);
+    if (def->max_memory_kib)
+        g_string_append_printf(m, ",slots=%u,maxmem=%lluk", def->max_memory_slots, def->max_memory_kib);
+    qv_cmdline_add(cl, "-m");
+    g_ptr_array_add(cl->argv, g_string_free(m, FALSE));
+    if (def->mb_locked)
+        qv_cmdline_add2(cl, "-overcommit", "mem-lock=on");
+
+    const char *backend = def->mb_source && !strcmp(def->mb_source, "memfd") ? "memory-backend-memfd" :
+                          "memory-backend-ram";
+    bool share = def->mb_access && !strcmp(def->mb_access, "shared");
+    if (def->mb_source && !strcmp(def->mb_source, "file"))
+        return qv_error_set(err, -EOPNOTSUPP, "/domain/memoryBacking/source: file-backed guest memory is not supported by qvirt; use memfd.");
+    if (!def->cpu.cells->len) {
+        json_object *o = json_object_new_object();
+        qv_json_set_str(o, "qom-type", backend);
+        qv_json_set_str(o, "id", "pc.ram");
+        qv_json_set_int(o, "size", (long long)(def->memory_kib * 1024));
+        if (share)
+            qv_json_set_bool(o, "share", true);
+        if (def->mb_allocation && !strcmp(def->mb_allocation, "immediate"))
+            qv_json_set_bool(o, "prealloc", true);
+        qv_cmdline_add_json(cl, "-object", o);
+    }
+    return 0;
+}
+
+/* Expands "0-3,5" into QEMU's repeated cpus= ranges. */
+static void append_cpus(GString *s, const char *list)
+{
+    g_auto(GStrv) parts = g_strsplit(list, ",", -1);
+    for (int i = 0; parts[i]; i++)
+        if (*parts[i])
+            g_string_append_printf(s, ",cpus=%s", parts[i]);
+}
+
+static void add_smp_numa(qv_cmdline *cl)
+{
+    const qv_domdef *def = cl->def;
+    const qv_domdef_cpu *cpu = &def->cpu;
+    GString *s = g_string_new(NULL);
+    g_string_append_printf(s, "%u,maxcpus=%u", def->vcpus_current, def->vcpus);
+    if (cpu->sockets)
+        g_string_append_printf(s, ",sockets=%u,dies=%u,cores=%u,threads=%u", cpu->sockets, cpu->dies,
+                               cpu->cores, cpu->threads);
+    else
+        g_string_append_printf(s, ",sockets=%u,cores=1,threads=1", def->vcpus);
+    qv_cmdline_add(cl, "-smp");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+
+    bool memfd = def->mb_source && !strcmp(def->mb_source, "memfd");
+    for (guint i = 0; i < cpu->cells->len; i++) {
+        qv_domdef_numa_cell *c = g_ptr_array_index(cpu->cells, i);
+        json_object *o = json_object_new_object();
+        g_autofree char *id = g_strdup_printf("ram-node%u", c->id);
+        qv_json_set_str(o, "qom-type", memfd ? "memory-backend-memfd" : "memory-backend-ram");
+        qv_json_set_str(o, "id", id);
+        qv_json_set_int(o, "size", (long long)(c->memory_kib * 1024));
+        if ((c->mem_access && !strcmp(c->mem_access, "shared")) ||
+            (!c->mem_access && def->mb_access && !strcmp(def->mb_access, "shared")))
+            qv_json_set_bool(o, "share", true);
+        qv_cmdline_add_json(cl, "-object", o);
+        GString *n = g_string_new(NULL);
+        g_string_append_printf(n, "node,nodeid=%u", c->id);
+        append_cpus(n, c->cpus);
+        g_string_append_printf(n, ",memdev=%s", id);
+        qv_cmdline_add(cl, "-numa");
+        g_ptr_array_add(cl->argv, g_string_free(n, FALSE));
+    }
+}
+
+static void add_boot(qv_cmdline *cl)
+{
+    const qv_domdef_os *os = &cl->def->os;
+    GString *s = g_string_new(NULL);
+    if (os->bootmenu == QV_TRI_ON) {
+        g_string_append(s, "menu=on");
+        if (os->bootmenu_timeout >= 0)
+            g_string_append_printf(s, ",splash-time=%d", os->bootmenu_timeout);
+    }
+    if (os->bios_reboot_timeout != -1)
+        g_string_append_printf(s, "%sreboot-timeout=%d", s->len ? "," : "", os->bios_reboot_timeout);
+    g_string_append_printf(s, "%sstrict=on", s->len ? "," : "");
+    qv_cmdline_add(cl, "-boot");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+}
+
+static int add_clock(qv_cmdline *cl, qv_error **err)
+{
+    const qv_domdef *def = cl->def;
+    GString *s = g_string_new(NULL);
+    const char *off = def->clock_offset;
+    if (!strcmp(off, "utc"))
+        g_string_append(s, "base=utc");
+    else if (!strcmp(off, "localtime"))
+        g_string_append(s, "base=localtime");
+    else if (!strcmp(off, "timezone")) {
+        /* The timezone goes through TZ in QEMU's environment (lib/). */
+        g_string_append(s, "base=localtime");
+    } else {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autoptr(GDateTime) t = g_date_time_add_seconds(now, (gdouble)def->clock_adjustment);
+        g_autofree char *iso = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
+        g_string_append_printf(s, "base=%s", iso);
+    }
+    for (guint i = 0; i < def->timers->len; i++) {
+        qv_domdef_timer *t = g_ptr_array_index(def->timers, i);
+        if (!strcmp(t->name, "rtc")) {
+            if (t->track)
+                g_string_append_printf(s, ",clock=%s", !strcmp(t->track, "guest") ? "vm" :
+                                       !strcmp(t->track, "wall") || !strcmp(t->track, "boot") ? "host" : "rt");
+            if (t->tickpolicy && !strcmp(t->tickpolicy, "catchup"))
+                g_string_append(s, ",driftfix=slew");
+            else if (t->tickpolicy && strcmp(t->tickpolicy, "delay")) {
+                g_string_free(s, TRUE);
+                return qv_error_set(err, -EINVAL, "/domain/clock/timer: rtc tickpolicy '%s' is not supported by QEMU.", t->tickpolicy);
+            }
+        }
+        if (!strcmp(t->name, "pit") && t->tickpolicy) {
+            const char *p = !strcmp(t->tickpolicy, "delay") ? "delay" : !strcmp(t->tickpolicy, "catchup") ? "slew" :
+                            !strcmp(t->tickpolicy, "discard") ? "discard" : NULL;
+            if (!p) {
+                g_string_free(s, TRUE);
+                return qv_error_set(err, -EINVAL, "/domain/clock/timer: pit tickpolicy '%s' is not supported by QEMU.", t->tickpolicy);
+            }
+            if (cl->kvm)
+                qv_cmdline_addf(cl, "-global", "kvm-pit.lost_tick_policy=%s", p);
+        }
+    }
+    qv_cmdline_add(cl, "-rtc");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    return 0;
+}
+
+static int add_firmware(qv_cmdline *cl, qv_error **err)
+{
+    const qv_domdef_os *os = &cl->def->os;
+    if (os->firmware && !os->loader)
+        return qv_error_set(err, -EOPNOTSUPP, "/domain/os: firmware autoselection is not supported; give <loader> (and <nvram>) paths.");
+    if (!os->loader)
+        return 0;
+    if (!os->loader_type || !strcmp(os->loader_type, "rom")) {
+        qv_cmdline_add2(cl, "-bios", os->loader);
+        return 0;
+    }
+    json_object *st = json_object_new_object();
+    qv_json_set_str(st, "driver", "file");
+    qv_json_set_str(st, "filename", os->loader);
+    qv_json_set_str(st, "node-name", "libvirt-pflash0-storage");
+    qv_json_set_bool(st, "auto-read-only", true);
+    qv_json_set_str(st, "discard", "unmap");
+    qv_cmdline_add_json(cl, "-blockdev", st);
+    json_object *fm = json_object_new_object();
+    qv_json_set_str(fm, "node-name", "libvirt-pflash0-format");
+    qv_json_set_bool(fm, "read-only", !os->loader_readonly || strcmp(os->loader_readonly, "no"));
+    qv_json_set_str(fm, "driver", "raw");
+    qv_json_set_str(fm, "file", "libvirt-pflash0-storage");
+    qv_cmdline_add_json(cl, "-blockdev", fm);
+    if (os->nvram) {
+        json_object *nst = json_object_new_object();
+        qv_json_set_str(nst, "driver", "file");
+        qv_json_set_str(nst, "filename", os->nvram);
+        qv_json_set_str(nst, "node-name", "libvirt-pflash1-storage");
+        qv_json_set_bool(nst, "auto-read-only", true);
+        qv_json_set_str(nst, "discard", "unmap");
+        qv_cmdline_add_json(cl, "-blockdev", nst);
+        json_object *nfm = json_object_new_object();
+        qv_json_set_str(nfm, "node-name", "libvirt-pflash1-format");
+        qv_json_set_bool(nfm, "read-only", false);
+        qv_json_set_str(nfm, "driver", "raw");
+        qv_json_set_str(nfm, "file", "libvirt-pflash1-storage");
+        qv_cmdline_add_json(cl, "-blockdev", nfm);
+    }
+    if (os->loader_secure && !strcmp(os->loader_secure, "yes"))
+        qv_cmdline_add2(cl, "-global", "driver=cfi.pflash01,property=secure,value=on");
+    return 0;
+}
+
+static void add_monitors(qv_cmdline *cl)
+{
+    const qv_build_ctx *ctx = cl->ctx;
+    qv_cmdline_addf(cl, "-chardev", "socket,id=charmonitor,fd=%d,server=on,wait=off", ctx->monitor_fd);
+    qv_cmdline_add2(cl, "-mon", "chardev=charmonitor,id=monitor,mode=control");
+    if (ctx->event_monitor_fd >= 0) {
+        qv_cmdline_addf(cl, "-chardev", "socket,id=charevents,fd=%d,server=off", ctx->event_monitor_fd);
+        qv_cmdline_add2(cl, "-mon", "chardev=charevents,id=events,mode=control");
+    }
+}
+
+static void add_lifecycle(qv_cmdline *cl)
+{
+    const qv_domdef *def = cl->def;
+    /* QEMU never exits on its own when the guest powers off: the supervisor
+     * (lib/qvirt-monitor.c) carries out on_poweroff on the SHUTDOWN event,
+     * and turns the poweroff of an ACPI reboot ("fake reboot") into a reset. */
+    qv_cmdline_add(cl, "-no-shutdown");
+    if (def->on_reboot == QV_DOMDEF_LIFECYCLE_DESTROY)
+        qv_cmdline_add(cl, "-no-reboot");
+    if (def->on_crash == QV_DOMDEF_LIFECYCLE_PRESERVE)
+        qv_cmdline_add2(cl, "-action", "panic=pause");
+    else if (def->on_crash == QV_DOMDEF_LIFECYCLE_DESTROY && def->panics->len)
+        qv_cmdline_add2(cl, "-action", "panic=shutdown");
+}
+
+static void add_pm(qv_cmdline *cl)
+{
+    const qv_domdef *def = cl->def;
+    const char *dev = cl->q35 ? "ICH9-LPC" : "PIIX4_PM";
+    if (def->pm_suspend_to_mem)
+        qv_cmdline_addf(cl, "-global", "%s.disable_s3=%d", dev, def->pm_suspend_to_mem == QV_TRI_OFF);
+    if (def->pm_suspend_to_disk)
+        qv_cmdline_addf(cl, "-global", "%s.disable_s4=%d", dev, def->pm_suspend_to_disk == QV_TRI_OFF);
+}
+
+int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***argv_out,
+                         qv_error **err)
+{
+    if (!def || !ctx || !argv_out)
+        return qv_error_set(err, -EINVAL, "qv_domxml_build_argv needs a definition, a context and an output.");
+    if (!ctx->runtime_dir || !g_path_is_absolute(ctx->runtime_dir))
+        return qv_error_set(err, -EINVAL, "The runtime directory must be an absolute path.");
+    if (ctx->monitor_fd < 0)
+        return qv_error_set(err, -EINVAL, "A monitor socket fd is required.");
+    qv_cmdline cl = {
+        .argv = g_ptr_array_new_with_free_func(g_free),
+        .def = def,
+        .ctx = ctx,
+        .q35 = qv_domdef_is_q35(def),
+        .kvm = def->virt_type == QV_DOMDEF_VIRT_KVM,
+    };
+    int r = 0;
+    char uuid[37];
+
+    qv_cmdline_add(&cl, ctx->emulator ? ctx->emulator : def->emulator ? def->emulator
+                                                                      : "/usr/bin/qemu-system-x86_64");
+    {
+        GString *n = g_string_new(NULL);
+        qv_opt_append(n, "guest", def->name);
+        g_string_append(n, ",debug-threads=on");
+        qv_cmdline_add(&cl, "-name");
+        g_ptr_array_add(cl.argv, g_string_free(n, FALSE));
+    }
+    qv_cmdline_add(&cl, "-S");
+    if ((r = add_firmware(&cl, err)) < 0)
+        goto out;
+    add_machine(&cl);
+    if ((r = add_cpu(&cl, err)) < 0 || (r = add_memory(&cl, err)) < 0)
+        goto out;
+    add_smp_numa(&cl);
+    for (unsigned int i = 1; i <= def->iothreads; i++) {
+        json_object *o = json_object_new_object();
+        g_autofree char *id = g_strdup_printf("iothread%u", i);
+        qv_json_set_str(o, "qom-type", "iothread");
+        qv_json_set_str(o, "id", id);
+        qv_cmdline_add_json(&cl, "-object", o);
+    }
+    qv_uuid_format(def->uuid, uuid);
+    qv_cmdline_add2(&cl, "-uuid", uuid);
+    qv_cmdline_add(&cl, "-no-user-config");
+    qv_cmdline_add(&cl, "-nodefaults");
+    add_monitors(&cl);
+    if ((r = add_clock(&cl, err)) < 0)
+        goto out;
+    add_lifecycle(&cl);
+    add_pm(&cl);
+    add_boot(&cl);
+    if (def->os.kernel) {
+        qv_cmdline_add2(&cl, "-kernel", def->os.kernel);
+        if (def->os.initrd)
+            qv_cmdline_add2(&cl, "-initrd", def->os.initrd);
+        if (def->os.cmdline)
+            qv_cmdline_add2(&cl, "-append", def->os.cmdline);
+        if (def->os.dtb)
+            qv_cmdline_add2(&cl, "-dtb", def->os.dtb);
+    } else if (def->os.initrd || def->os.cmdline) {
+        r = qv_error_set(err, -EINVAL, "/domain/os: initrd and cmdline need a kernel.");
+        goto out;
+    }
+    if (def->os.bios_useserial == QV_TRI_ON)
+        qv_cmdline_add2(&cl, "-fw_cfg", "name=etc/sercon-port,string=1016");   /* 0x3f8, SeaBIOS sgabios-less serial console */
+    if ((r = qv_cmdline_add_controllers(&cl, err)) < 0 ||
+        (r = qv_cmdline_add_disks(&cl, err)) < 0 ||
+        (r = qv_cmdline_add_nets(&cl, err)) < 0 ||
+        (r = qv_cmdline_add_chrs(&cl, err)) < 0 ||
+        (r = qv_cmdline_add_video_input_sound(&cl, err)) < 0 ||
+        (r = qv_cmdline_add_graphics(&cl, err)) < 0 ||
+        (r = qv_cmdline_add_misc(&cl, err)) < 0)
+        goto out;
+    if (def->features.vmcoreinfo)
+        qv_cmdline_add_json(&cl, "-device", qv_json_device("vmcoreinfo", NULL));
+    if (def->has_genid) {
+        char g[37];
+        qv_uuid_format(def->genid, g);
+        json_object *o = qv_json_device("vmgenid", "vmgenid0");
+        qv_json_set_str(o, "guid", def->genid_auto ? "auto" : g);
+        qv_cmdline_add_json(&cl, "-device", o);
+    }
+    /* The sandbox denies spawning helpers: bridge networking needs
+     * qemu-bridge-helper and an ethernet script needs a shell. */
+    {
+        bool spawn = false;
+        for (guint i = 0; i < def->nets->len; i++) {
+            qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+            spawn = spawn || n->type == QV_NET_BRIDGE || (n->type == QV_NET_ETHERNET && n->script) ||
+                    n->downscript;
+        }
+        qv_cmdline_addf(&cl, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=%s,resourcecontrol=deny",
+                        spawn ? "allow" : "deny");
+    }
+    qv_cmdline_add2(&cl, "-msg", "timestamp=on");
+
+out:
+    if (r < 0) {
+        g_ptr_array_unref(cl.argv);
+        return r;
+    }
+    g_ptr_array_add(cl.argv, NULL);
+    *argv_out = (char **)g_ptr_array_free(cl.argv, FALSE);
+    return 0;
+}
+
+/* Quotes for a POSIX shell: safe characters pass, everything else goes in
+ * single quotes with embedded quotes as '\''. For logs and domxml-to-argv. */
+char *qv_argv_to_shell(const char *const *argv)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t i = 0; argv && argv[i]; i++) {
+        const char *a = argv[i];
+        if (i)
+            g_string_append_c(s, ' ');
+        bool safe = *a != '\0';
+        for (const char *p = a; *p; p++)
+            if (!g_ascii_isalnum(*p) && !strchr("-_./=,:@+%", *p))
+                safe = false;
+        if (safe) {
+            g_string_append(s, a);
+            continue;
+        }
+        g_string_append_c(s, '\'');
+        for (const char *p = a; *p; p++) {
+            if (*p == '\'')
+                g_string_append(s, "'\\''");
+            else
+                g_string_append_c(s, *p);
+        }
+        g_string_append_c(s, '\'');
+    }
+    return g_string_free(s, FALSE);
+}

@@ -1,0 +1,456 @@
+/* The typed domain model (libvirt's "Domain XML format").
+ *
+ * Strings are g_malloc'd (NULL when absent). Device lists are GPtrArrays that
+ * own their elements. Tristates use QV_TRI_* (0 = absent). Sizes are KiB
+ * unless named otherwise. */
+#pragma once
+
+#include <stdbool.h>
+#include <glib.h>
+
+#include "domxml.h"
+
+enum { QV_TRI_ABSENT = 0, QV_TRI_ON = 1, QV_TRI_OFF = 2 };
+
+enum { QV_DOMDEF_VIRT_QEMU = 0, QV_DOMDEF_VIRT_KVM = 1 };
+
+enum qv_domdef_lifecycle_action {
+    QV_DOMDEF_LIFECYCLE_DESTROY = 0,
+    QV_DOMDEF_LIFECYCLE_RESTART,
+    QV_DOMDEF_LIFECYCLE_PRESERVE,
+    QV_DOMDEF_LIFECYCLE_RENAME_RESTART,
+    QV_DOMDEF_LIFECYCLE_COREDUMP_DESTROY,
+    QV_DOMDEF_LIFECYCLE_COREDUMP_RESTART,
+};
+
+/* ---- device addresses ---------------------------------------------------- */
+enum qv_domdef_addr_type {
+    QV_ADDR_NONE = 0, QV_ADDR_PCI, QV_ADDR_DRIVE, QV_ADDR_VIRTIO_SERIAL, QV_ADDR_USB,
+    QV_ADDR_ISA, QV_ADDR_CCID, QV_ADDR_DIMM,
+};
+
+typedef struct qv_domdef_addr {
+    int type;
+    unsigned int domain, bus, slot, function;   /* pci */
+    int multifunction;                          /* tristate */
+    unsigned int controller, target, unit;      /* drive (+bus), virtio-serial (+bus, port), ccid (controller, slot) */
+    unsigned int port;                          /* virtio-serial port; isa iobase */
+    unsigned int irq;                           /* isa */
+    char *usb_port;                             /* usb: "1", "1.2" */
+    unsigned long long base;                    /* dimm */
+} qv_domdef_addr;
+
+/* ---- disks --------------------------------------------------------------- */
+enum { QV_DISK_TYPE_FILE = 0, QV_DISK_TYPE_BLOCK, QV_DISK_TYPE_NETWORK };
+enum { QV_DISK_DEVICE_DISK = 0, QV_DISK_DEVICE_CDROM, QV_DISK_DEVICE_FLOPPY, QV_DISK_DEVICE_LUN };
+enum { QV_DISK_BUS_NONE = 0, QV_DISK_BUS_VIRTIO, QV_DISK_BUS_SATA, QV_DISK_BUS_IDE,
+       QV_DISK_BUS_SCSI, QV_DISK_BUS_USB, QV_DISK_BUS_FDC };
+
+typedef struct qv_domdef_disk_src qv_domdef_disk_src;
+struct qv_domdef_disk_src {
+    int type;                 /* QV_DISK_TYPE_* */
+    char *format;             /* raw, qcow2 (from driver type / backingStore format) */
+    char *path;               /* file, block */
+    char *protocol;           /* network: nbd, http, https */
+    char *name;               /* network: export name / url path */
+    char *host, *port, *transport, *socket;
+    char *query;
+    bool has_backing;         /* a <backingStore> element was given */
+    qv_domdef_disk_src *backing;  /* NULL with has_backing: explicitly no backing */
+};
+
+typedef struct qv_domdef_iotune {
+    unsigned long long total_bytes_sec, read_bytes_sec, write_bytes_sec;
+    unsigned long long total_iops_sec, read_iops_sec, write_iops_sec;
+    unsigned long long total_bytes_sec_max, read_bytes_sec_max, write_bytes_sec_max;
+    unsigned long long total_iops_sec_max, read_iops_sec_max, write_iops_sec_max;
+    unsigned long long size_iops_sec;
+    char *group_name;
+} qv_domdef_iotune;
+
+typedef struct qv_domdef_disk {
+    int device;
+    qv_domdef_disk_src src;   /* src.path NULL: empty (cdrom/floppy) */
+    char *startup_policy;
+    char *driver_name, *cache, *io, *discard, *detect_zeroes, *error_policy;
+    unsigned int iothread, queues;
+    char *target_dev;
+    int bus;
+    char *tray;
+    bool readonly, shareable, transient;
+    char *serial, *wwn, *vendor, *product;
+    unsigned int boot_order;
+    unsigned int logical_block_size, physical_block_size;
+    bool has_iotune;
+    qv_domdef_iotune iotune;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_disk;
+
+/* ---- controllers --------------------------------------------------------- */
+enum { QV_CTRL_PCI = 0, QV_CTRL_USB, QV_CTRL_SCSI, QV_CTRL_VIRTIO_SERIAL, QV_CTRL_SATA,
+       QV_CTRL_IDE, QV_CTRL_CCID, QV_CTRL_FDC };
+
+typedef struct qv_domdef_controller {
+    int type;
+    unsigned int index;
+    char *model;              /* pci-root, pcie-root, pci-bridge, pcie-root-port, ..., piix3-uhci, qemu-xhci, virtio-scsi, ... */
+    int ports, vectors, queues;   /* -1: unset */
+    int chassis, port, chassis_nr, busnr;   /* pci <target>; -1: unset */
+    unsigned int iothread;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_controller;
+
+/* ---- network interfaces -------------------------------------------------- */
+enum { QV_NET_USER = 0, QV_NET_ETHERNET, QV_NET_BRIDGE, QV_NET_NETWORK };
+
+typedef struct qv_domdef_bandwidth_dir {
+    bool set;
+    unsigned long long average, peak, burst, floor;
+} qv_domdef_bandwidth_dir;
+
+typedef struct qv_domdef_net {
+    int type;
+    unsigned char mac[6];
+    char *model;
+    char *source_bridge, *source_network;
+    char *target_dev;
+    char *script, *downscript;
+    unsigned int mtu;
+    qv_domdef_bandwidth_dir inbound, outbound;
+    char *link_state;         /* "up", "down" */
+    char *driver_name;
+    unsigned int queues;
+    unsigned int boot_order;
+    int rom_bar;              /* tristate */
+    char *rom_file;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_net;
+
+/* ---- character devices --------------------------------------------------- */
+enum { QV_CHR_SERIAL = 0, QV_CHR_CONSOLE, QV_CHR_PARALLEL, QV_CHR_CHANNEL };
+enum { QV_CHR_PTY = 0, QV_CHR_FILE, QV_CHR_UNIX, QV_CHR_TCP, QV_CHR_UDP, QV_CHR_NULL,
+       QV_CHR_VC, QV_CHR_STDIO, QV_CHR_PIPE, QV_CHR_DEV, QV_CHR_SPICEVMC };
+
+typedef struct qv_domdef_chr_source {
+    int type;
+    char *path;               /* file, unix, pipe, dev, pty (live) */
+    bool bind;                /* unix/tcp: mode='bind' (server) */
+    char *host, *service;     /* tcp; udp connect side */
+    char *bind_host, *bind_service;   /* udp */
+    bool telnet;              /* tcp protocol type='telnet' */
+    int append;               /* tristate, file */
+    char *log_file;
+    int log_append;
+    unsigned int reconnect;   /* seconds; 0 off */
+} qv_domdef_chr_source;
+
+typedef struct qv_domdef_chr {
+    int kind;                 /* QV_CHR_SERIAL ... */
+    qv_domdef_chr_source src;
+    char *target_type;        /* serial: isa-serial, pci-serial, usb-serial; console: serial, virtio; channel: virtio, guestfwd */
+    char *target_model;
+    char *target_name;        /* channel name */
+    int target_port;          /* -1: unset */
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_chr;
+
+/* ---- graphics, video, input, sound, audio -------------------------------- */
+enum { QV_GFX_VNC = 0, QV_GFX_SPICE, QV_GFX_EGL_HEADLESS, QV_GFX_SDL };
+
+typedef struct qv_domdef_graphics {
+    int type;
+    int port;                 /* -1: unset */
+    bool autoport;
+    int websocket;            /* 0 unset, -1 auto */
+    int tls_port;
+    char *listen_type;        /* address, socket, none */
+    char *listen_address;
+    char *socket;
+    char *passwd;
+    char *keymap;
+    char *share_policy;
+    char *rendernode;
+    char *default_mode;
+    char *alias;
+} qv_domdef_graphics;
+
+typedef struct qv_domdef_video {
+    char *model;              /* vga, cirrus, virtio, qxl, bochs, ramfb, none */
+    unsigned int vram, ram, vram64, vgamem, heads;
+    bool primary;
+    int accel3d;              /* tristate */
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_video;
+
+typedef struct qv_domdef_input {
+    char *type;               /* tablet, mouse, keyboard, passthrough, evdev */
+    char *bus;                /* ps2, usb, virtio */
+    char *source_evdev;
+    char *grab, *grab_toggle, *repeat;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_input;
+
+typedef struct qv_domdef_sound {
+    char *model;              /* ich6, ich9, ac97, es1370, sb16, usb */
+    GPtrArray *codecs;        /* char* codec types: duplex, micro, output */
+    unsigned int audio_id;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_sound;
+
+typedef struct qv_domdef_audio {
+    unsigned int id;
+    char *type;               /* none, spice, ... */
+} qv_domdef_audio;
+
+/* ---- misc devices -------------------------------------------------------- */
+typedef struct qv_domdef_memballoon {
+    char *model;              /* virtio, none */
+    int autodeflate, free_page_reporting;   /* tristate */
+    unsigned int stats_period;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_memballoon;
+
+typedef struct qv_domdef_watchdog {
+    char *model;              /* i6300esb, ib700, itco */
+    char *action;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_watchdog;
+
+typedef struct qv_domdef_rng {
+    char *model;              /* virtio */
+    char *backend_model;      /* random, builtin, egd */
+    char *backend_path;       /* random: /dev/urandom */
+    qv_domdef_chr_source *egd;
+    unsigned int rate_bytes, rate_period;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_rng;
+
+typedef struct qv_domdef_panic {
+    char *model;              /* isa, pci, hyperv */
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_panic;
+
+typedef struct qv_domdef_shmem {
+    char *name;
+    char *model;              /* ivshmem-plain */
+    unsigned long long size_kib;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_shmem;
+
+typedef struct qv_domdef_vsock {
+    bool auto_cid;
+    unsigned int cid;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_vsock;
+
+typedef struct qv_domdef_iommu {
+    char *model;              /* intel, virtio */
+    int intremap, caching_mode, eim, iotlb;   /* tristate */
+    unsigned int aw_bits;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_iommu;
+
+typedef struct qv_domdef_tpm {
+    char *model;              /* tpm-tis, tpm-crb */
+    char *backend;            /* emulator, passthrough */
+    char *version;            /* 2.0, 1.2 */
+    char *path;               /* passthrough device */
+    char *alias;
+} qv_domdef_tpm;
+
+typedef struct qv_domdef_smartcard {
+    char *mode;               /* host, passthrough */
+    qv_domdef_chr_source src;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_smartcard;
+
+typedef struct qv_domdef_redirdev {
+    char *bus;                /* usb */
+    qv_domdef_chr_source src; /* spicevmc or tcp */
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_redirdev;
+
+typedef struct qv_domdef_hub {
+    char *type;               /* usb */
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_hub;
+
+typedef struct qv_domdef_hostdev {
+    char *type;               /* usb (pci is rejected) */
+    unsigned int vendor, product;       /* 0: unset */
+    int host_bus, host_device;          /* -1: unset */
+    unsigned int boot_order;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_hostdev;
+
+typedef struct qv_domdef_fs {
+    char *type;               /* mount */
+    char *driver;             /* path */
+    char *accessmode;         /* passthrough, mapped, squash */
+    char *source;
+    char *target;
+    bool readonly;
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_fs;
+
+typedef struct qv_domdef_memdev {
+    char *model;              /* dimm */
+    unsigned long long size_kib;
+    int node;                 /* -1: unset */
+    qv_domdef_addr addr;
+    char *alias;
+} qv_domdef_memdev;
+
+/* ---- domain-level pieces ------------------------------------------------- */
+typedef struct qv_domdef_cpu_feature { char *policy; char *name; } qv_domdef_cpu_feature;
+typedef struct qv_domdef_numa_cell {
+    unsigned int id;
+    char *cpus;
+    unsigned long long memory_kib;
+    char *mem_access;
+} qv_domdef_numa_cell;
+
+typedef struct qv_domdef_cpu {
+    char *mode;               /* custom, host-model, host-passthrough, maximum; NULL: no <cpu> */
+    char *match, *check, *migratable;
+    char *model, *model_fallback, *vendor;
+    unsigned int sockets, dies, cores, threads;   /* 0: no topology */
+    GPtrArray *features;      /* qv_domdef_cpu_feature */
+    GPtrArray *cells;         /* qv_domdef_numa_cell */
+} qv_domdef_cpu;
+
+typedef struct qv_domdef_timer {
+    char *name, *tickpolicy, *track;
+    int present;              /* tristate */
+} qv_domdef_timer;
+
+typedef struct qv_domdef_feature {
+    char *name;               /* hyperv child, or kvm child */
+    int state;                /* tristate */
+    char *value;              /* spinlocks retries, vendor_id value */
+} qv_domdef_feature;
+
+typedef struct qv_domdef_features {
+    bool acpi, apic, pae, hap_set, pmu_set, vmcoreinfo, pvspinlock_set, vmport_set, smm_set;
+    int hap, pmu, pvspinlock, vmport, smm;   /* tristates */
+    bool apic_eoi_set; int apic_eoi;
+    char *ioapic_driver;
+    bool hyperv;
+    char *hyperv_mode;
+    GPtrArray *hyperv_features;   /* qv_domdef_feature */
+    bool kvm;
+    GPtrArray *kvm_features;      /* qv_domdef_feature: hidden, hint-dedicated, poll-control */
+} qv_domdef_features;
+
+typedef struct qv_domdef_os {
+    char *type;               /* hvm */
+    char *arch, *machine;
+    char *firmware;
+    char *kernel, *initrd, *cmdline, *dtb;
+    char *loader, *loader_type, *loader_readonly, *loader_secure;
+    char *nvram, *nvram_template;
+    GPtrArray *boot_devs;     /* char*: hd, cdrom, network, fd */
+    int bootmenu;             /* tristate */
+    int bootmenu_timeout;     /* -1: unset */
+    int bios_useserial;       /* tristate */
+    int bios_reboot_timeout;  /* -1 unset */
+    char *smbios_mode;
+} qv_domdef_os;
+
+typedef struct qv_domdef_metadata_elem {
+    char *uri, *prefix;
+    char *xml;                /* the element, serialised with its namespace declaration */
+} qv_domdef_metadata_elem;
+
+struct qv_domdef {
+    int virt_type;
+    int id;                   /* runtime: -1 inactive */
+    char *name;
+    unsigned char uuid[16];
+    bool has_genid;
+    bool genid_auto;
+    unsigned char genid[16];
+    char *title, *description;
+    GPtrArray *metadata;      /* qv_domdef_metadata_elem */
+
+    unsigned long long memory_kib, current_memory_kib, max_memory_kib;
+    unsigned int max_memory_slots;
+    /* memoryBacking */
+    bool mb_hugepages, mb_nosharepages, mb_locked, mb_discard;
+    char *mb_source, *mb_access, *mb_allocation;
+
+    unsigned int vcpus, vcpus_current;
+    char *vcpu_placement, *vcpu_cpuset;
+    unsigned int iothreads;
+
+    /* Elements kept verbatim (no effect on the QEMU command line here). */
+    char *raw_vcpus, *raw_iothreadids, *raw_cputune, *raw_memtune, *raw_blkiotune,
+         *raw_numatune, *raw_resource, *raw_sysinfo, *raw_perf, *raw_keywrap;
+    GPtrArray *seclabels;     /* char*: <seclabel> elements verbatim */
+
+    qv_domdef_os os;
+    qv_domdef_features features;
+    qv_domdef_cpu cpu;
+
+    char *clock_offset;       /* utc, localtime, timezone, variable */
+    char *clock_timezone, *clock_basis;
+    long long clock_adjustment;
+    GPtrArray *timers;        /* qv_domdef_timer */
+
+    int on_poweroff, on_reboot, on_crash;
+    char *on_lockfailure;
+
+    int pm_suspend_to_mem, pm_suspend_to_disk;   /* tristates */
+
+    char *emulator;
+    GPtrArray *disks;         /* qv_domdef_disk */
+    GPtrArray *controllers;   /* qv_domdef_controller */
+    GPtrArray *nets;          /* qv_domdef_net */
+    GPtrArray *chrs;          /* qv_domdef_chr: serial, console, parallel, channel in document order per kind */
+    GPtrArray *inputs;
+    GPtrArray *graphics;
+    GPtrArray *videos;
+    GPtrArray *sounds;
+    GPtrArray *audios;
+    qv_domdef_memballoon *memballoon;   /* always set after parse (model none when disabled) */
+    GPtrArray *watchdogs;
+    GPtrArray *rngs;
+    GPtrArray *panics;
+    GPtrArray *shmems;
+    qv_domdef_vsock *vsock;
+    qv_domdef_iommu *iommu;
+    GPtrArray *tpms;
+    GPtrArray *smartcards;
+    GPtrArray *redirdevs;
+    GPtrArray *hubs;
+    GPtrArray *hostdevs;
+    GPtrArray *filesystems;
+    GPtrArray *memdevs;
+};
+
+/* Allocates an empty definition with every list created. */
+qv_domdef *qv_domdef_new(void);
+
+/* Small lookups shared by the formatter and the builder. */
+const char *qv_domdef_lifecycle_to_string(int action);
+bool qv_domdef_is_q35(const qv_domdef *def);
+qv_domdef_controller *qv_domdef_find_controller(const qv_domdef *def, int type, unsigned int index);

@@ -1,0 +1,144 @@
+/* Internal helpers of the domain XML layer. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <glib.h>
+#include <json-c/json.h>
+#include <libxml/tree.h>
+
+#include "domdef.h"
+#include "qv-error.h"
+
+/* ---- model lifetime (domdef.c) ---- */
+void qv_domdef_addr_clear(qv_domdef_addr *a);
+void qv_domdef_disk_src_clear(qv_domdef_disk_src *s);
+void qv_domdef_chr_source_clear(qv_domdef_chr_source *s);
+void qv_domdef_disk_free(void *p);
+void qv_domdef_controller_free(void *p);
+void qv_domdef_net_free(void *p);
+void qv_domdef_chr_free(void *p);
+void qv_domdef_graphics_free(void *p);
+void qv_domdef_video_free(void *p);
+void qv_domdef_input_free(void *p);
+void qv_domdef_sound_free(void *p);
+void qv_domdef_audio_free(void *p);
+void qv_domdef_memballoon_free(void *p);
+void qv_domdef_watchdog_free(void *p);
+void qv_domdef_rng_free(void *p);
+void qv_domdef_panic_free(void *p);
+void qv_domdef_shmem_free(void *p);
+void qv_domdef_vsock_free(void *p);
+void qv_domdef_iommu_free(void *p);
+void qv_domdef_tpm_free(void *p);
+void qv_domdef_smartcard_free(void *p);
+void qv_domdef_redirdev_free(void *p);
+void qv_domdef_hub_free(void *p);
+void qv_domdef_hostdev_free(void *p);
+void qv_domdef_fs_free(void *p);
+void qv_domdef_memdev_free(void *p);
+void qv_domdef_metadata_elem_free(void *p);
+
+/* ---- parser helpers (parse-util.c) ---- */
+/* Parse state: the XPath-like location used in error messages. */
+typedef struct qv_parse_ctx {
+    unsigned int flags;
+    qv_error **err;
+} qv_parse_ctx;
+
+/* First element child named name, or NULL. */
+xmlNode *qv_xml_child(const xmlNode *node, const char *name);
+/* Attribute value copied with g_strdup, or NULL. */
+char *qv_xml_prop(const xmlNode *node, const char *name);
+/* Text content copied with g_strdup (stripped), or NULL for no element. */
+char *qv_xml_text(const xmlNode *node);
+/* Text of the first child element named name. */
+char *qv_xml_child_text(const xmlNode *node, const char *name);
+/* The node serialised verbatim (for kept elements). */
+char *qv_xml_dump(xmlNode *node);
+/* 1-based index of node among its element siblings of the same name. */
+unsigned int qv_xml_index(const xmlNode *node);
+/* "/domain/devices/disk[2]/driver"-style location of node. */
+char *qv_xml_path(const xmlNode *node);
+/* Sets an error "<path>: <message>" for node. Returns -EINVAL. */
+int qv_xml_error(qv_error **err, const xmlNode *node, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Same, for an attribute of node: "<path>/@attr: <message>". */
+int qv_xml_attr_error(qv_error **err, const xmlNode *node, const char *attr, const char *fmt, ...)
+    G_GNUC_PRINTF(4, 5);
+
+/* Unsigned attribute; *out unchanged when absent. Returns 1 present, 0 absent, <0 error. */
+int qv_xml_prop_uint(const xmlNode *node, const char *name, unsigned int *out, qv_error **err);
+int qv_xml_prop_int(const xmlNode *node, const char *name, int *out, qv_error **err);
+int qv_xml_prop_ull(const xmlNode *node, const char *name, unsigned long long *out, qv_error **err);
+/* "yes"/"no" or "on"/"off" attribute into a tristate. */
+int qv_xml_prop_tristate(const xmlNode *node, const char *name, int *out, qv_error **err);
+/* Attribute that must be one of the NULL-terminated list; copied to *out. */
+int qv_xml_prop_enum(const xmlNode *node, const char *name, const char *const *allowed,
+                     char **out, qv_error **err);
+/* Parses a number + unit (libvirt scaled integer) into KiB, rounding up. */
+int qv_xml_scaled_kib(const xmlNode *node, const char *default_unit, unsigned long long *kib,
+                      qv_error **err);
+int qv_parse_uint_str(const char *s, int base, unsigned long long max, unsigned long long *out);
+
+/* ---- devices (parse-devices.c) ---- */
+int qv_parse_devices(qv_domdef *def, xmlNode *devices, unsigned int flags, qv_error **err);
+int qv_parse_address(const xmlNode *dev, qv_domdef_addr *addr, qv_error **err);
+int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const char *type,
+                        qv_error **err);
+void qv_parse_alias(const xmlNode *dev, unsigned int flags, char **alias);
+
+/* ---- post-parse defaults (postparse.c) ---- */
+int qv_domdef_post_parse(qv_domdef *def, qv_error **err);
+
+/* ---- formatter (format*.c) ---- */
+void qv_xml_escape_append(GString *buf, const char *s);
+/* Appends " name='value'" when value is not NULL. */
+void qv_fmt_attr(GString *buf, const char *name, const char *value);
+void qv_fmt_attr_uint(GString *buf, const char *name, unsigned long long value);
+void qv_fmt_indent(GString *buf, int depth);
+void qv_fmt_text_elem(GString *buf, int depth, const char *name, const char *text);
+const char *qv_tri_yesno(int tri);
+const char *qv_tri_onoff(int tri);
+void qv_fmt_address(GString *buf, int depth, const qv_domdef_addr *addr);
+void qv_fmt_alias(GString *buf, int depth, const char *alias, unsigned int flags);
+void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *src, unsigned int flags);
+void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags);
+
+/* ---- argv builder (cmdline*.c) ---- */
+typedef struct qv_cmdline {
+    GPtrArray *argv;          /* char*, owned */
+    const qv_domdef *def;
+    const qv_build_ctx *ctx;
+    bool q35;
+    bool kvm;
+    GString *cpu_extra;       /* ",+feature" additions to -cpu */
+} qv_cmdline;
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+
+void qv_cmdline_add(qv_cmdline *cl, const char *arg);
+void qv_cmdline_add2(qv_cmdline *cl, const char *opt, const char *value);
+void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Adds opt followed by the JSON of obj (consumed). */
+void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, json_object *obj);
+/* Appends ",key=value" with the value's commas doubled. */
+void qv_opt_append(GString *s, const char *key, const char *value);
+/* New -device object {"driver":driver,"id":id}. */
+json_object *qv_json_device(const char *driver, const char *id);
+void qv_json_set_str(json_object *o, const char *key, const char *value);
+void qv_json_set_int(json_object *o, const char *key, long long value);
+void qv_json_set_bool(json_object *o, const char *key, bool value);
+/* Adds "bus"/"addr" (PCI), "bus"/"port" (USB) etc. from addr. */
+int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_addr *addr,
+                           const char *what, qv_error **err);
+/* Builds the chardev option "-chardev TYPE,id=ID,..." for src. */
+int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
+                           const char *default_socket_name, qv_error **err);
+
+int qv_cmdline_add_disks(qv_cmdline *cl, qv_error **err);
+int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err);
+int qv_cmdline_add_nets(qv_cmdline *cl, qv_error **err);
+int qv_cmdline_add_chrs(qv_cmdline *cl, qv_error **err);
+int qv_cmdline_add_graphics(qv_cmdline *cl, qv_error **err);
+int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err);
+int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err);

@@ -1,0 +1,65 @@
+/* The domain XML layer: libvirt-compatible domain XML parsed into a typed
+ * model (domdef.h), formatted back to libvirt XML, and turned into a QEMU 7.2
+ * command line. Pure functions over strings and structs: no process or file
+ * I/O happens here, which keeps the golden tests trivial. */
+#pragma once
+
+#include <glib.h>
+
+#include "qv-error.h"
+
+typedef struct qv_domdef qv_domdef;
+
+/* Same values as QV_DOMAIN_XML_*. */
+enum {
+    QV_DOMXML_FORMAT_SECURE = 1,
+    QV_DOMXML_FORMAT_INACTIVE = 2,
+    QV_DOMXML_FORMAT_MIGRATABLE = 8,
+};
+
+/* Parse flags. */
+enum {
+    /* The XML is live status XML written by qv_domxml_format() without
+     * INACTIVE: read the id attribute and device aliases too. */
+    QV_DOMXML_PARSE_STATUS = 1 << 0,
+};
+
+/* Upper bound of an accepted document. */
+#define QV_DOMXML_MAX_SIZE (4 * 1024 * 1024)
+
+int qv_domxml_parse(const char *xml, unsigned int flags, qv_domdef **ret, qv_error **err);
+/* g_free() the result. */
+char *qv_domxml_format(const qv_domdef *def, unsigned int flags);
+qv_domdef *qv_domdef_copy(const qv_domdef *def);
+void qv_domdef_free(qv_domdef *def);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domdef, qv_domdef_free)
+
+typedef struct qv_build_ctx {
+    const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
+    int monitor_fd;            /* listening unix socket for the command monitor */
+    int event_monitor_fd;      /* connected socket for the event monitor; -1: omit */
+    const char *runtime_dir;   /* where generated sockets go */
+} qv_build_ctx;
+
+/* *argv_out: NULL-terminated, g_strfreev(). */
+int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***argv_out,
+                         qv_error **err);
+/* Shell-quoted, one line, for logs and domxml-to-argv. g_free() the result. */
+char *qv_argv_to_shell(const char *const *argv);
+
+/* Metadata helpers; type: 0 description, 1 title, 2 element (QV_DOMAIN_METADATA_*). */
+int qv_domdef_get_metadata(const qv_domdef *def, int type, const char *uri, char **ret,
+                           qv_error **err);
+/* value NULL removes; for an element, value is the XML of one element, stored
+ * under namespace uri with prefix key. */
+int qv_domdef_set_metadata(qv_domdef *def, int type, const char *value, const char *key,
+                           const char *uri, qv_error **err);
+
+void qv_uuid_format(const unsigned char uuid[16], char out[37]);
+/* 0, or -EINVAL when s is not a UUID (with or without dashes). */
+int qv_uuid_parse(const char *s, unsigned char uuid[16]);
+/* Random version 4 UUID. */
+void qv_uuid_generate(unsigned char uuid[16]);
+
+/* Escapes a value for a QEMU key=value option: commas are doubled. */
+char *qv_qemu_opt_escape(const char *value);

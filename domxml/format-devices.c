@@ -1,0 +1,650 @@
+/* Device formatters, in libvirt's device order. */
+#include <string.h>
+
+#include "domxml-priv.h"
+
+#define A(name, value) qv_fmt_attr(buf, name, value)
+#define IND(d) qv_fmt_indent(buf, d)
+#define P(...) g_string_append_printf(buf, __VA_ARGS__)
+#define S(s) g_string_append(buf, s)
+
+void qv_fmt_address(GString *buf, int depth, const qv_domdef_addr *a)
+{
+    switch (a->type) {
+    case QV_ADDR_PCI:
+        IND(depth);
+        P("<address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'",
+          a->domain, a->bus, a->slot, a->function);
+        A("multifunction", qv_tri_onoff(a->multifunction));
+        S("/>\n");
+        break;
+    case QV_ADDR_DRIVE:
+        IND(depth);
+        P("<address type='drive' controller='%u' bus='%u' target='%u' unit='%u'/>\n",
+          a->controller, a->bus, a->target, a->unit);
+        break;
+    case QV_ADDR_VIRTIO_SERIAL:
+        IND(depth);
+        P("<address type='virtio-serial' controller='%u' bus='%u' port='%u'/>\n",
+          a->controller, a->bus, a->port);
+        break;
+    case QV_ADDR_USB:
+        IND(depth);
+        P("<address type='usb' bus='%u'", a->bus);
+        A("port", a->usb_port);
+        S("/>\n");
+        break;
+    case QV_ADDR_ISA:
+        IND(depth);
+        P("<address type='isa' iobase='0x%x'", a->port);
+        if (a->irq)
+            P(" irq='0x%x'", a->irq);
+        S("/>\n");
+        break;
+    case QV_ADDR_CCID:
+        IND(depth);
+        P("<address type='ccid' controller='%u' slot='%u'/>\n", a->controller, a->slot);
+        break;
+    case QV_ADDR_DIMM:
+        IND(depth);
+        P("<address type='dimm' slot='%u'", a->slot);
+        if (a->base)
+            P(" base='0x%llx'", a->base);
+        S("/>\n");
+        break;
+    default:
+        break;
+    }
+}
+
+void qv_fmt_alias(GString *buf, int depth, const char *alias, unsigned int flags)
+{
+    if (!alias)
+        return;
+    if ((flags & QV_DOMXML_FORMAT_INACTIVE) && !g_str_has_prefix(alias, "ua-"))
+        return;
+    IND(depth);
+    S("<alias");
+    A("name", alias);
+    S("/>\n");
+}
+
+static const char *const chr_type_names[] = { "pty", "file", "unix", "tcp", "udp", "null", "vc",
+                                              "stdio", "pipe", "dev", "spicevmc" };
+
+void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, unsigned int flags)
+{
+    switch (s->type) {
+    case QV_CHR_PTY:
+        if (s->path && !(flags & QV_DOMXML_FORMAT_INACTIVE)) {
+            IND(depth); S("<source"); A("path", s->path); S("/>\n");
+        }
+        break;
+    case QV_CHR_FILE: case QV_CHR_PIPE: case QV_CHR_DEV:
+        IND(depth); S("<source"); A("path", s->path);
+        A("append", qv_tri_onoff(s->append));
+        S("/>\n");
+        break;
+    case QV_CHR_UNIX:
+        IND(depth); S("<source");
+        A("mode", s->bind ? "bind" : "connect");
+        A("path", s->path);
+        if (s->reconnect) {
+            P(">\n");
+            IND(depth + 1);
+            P("<reconnect enabled='yes' timeout='%u'/>\n", s->reconnect);
+            IND(depth);
+            S("</source>\n");
+        } else {
+            S("/>\n");
+        }
+        break;
+    case QV_CHR_TCP:
+        IND(depth); S("<source");
+        A("mode", s->bind ? "bind" : "connect");
+        A("host", s->host);
+        A("service", s->service);
+        if (s->reconnect) {
+            P(">\n");
+            IND(depth + 1);
+            P("<reconnect enabled='yes' timeout='%u'/>\n", s->reconnect);
+            IND(depth);
+            S("</source>\n");
+        } else {
+            S("/>\n");
+        }
+        IND(depth);
+        P("<protocol type='%s'/>\n", s->telnet ? "telnet" : "raw");
+        break;
+    case QV_CHR_UDP:
+        if (s->bind_host || s->bind_service) {
+            IND(depth); S("<source mode='bind'"); A("host", s->bind_host); A("service", s->bind_service);
+            S("/>\n");
+        }
+        IND(depth); S("<source mode='connect'"); A("host", s->host); A("service", s->service);
+        S("/>\n");
+        break;
+    default:
+        break;
+    }
+    if (s->log_file) {
+        IND(depth); S("<log"); A("file", s->log_file); A("append", qv_tri_onoff(s->log_append));
+        S("/>\n");
+    }
+}
+
+static const char *disk_type_name(int t)
+{
+    return t == QV_DISK_TYPE_BLOCK ? "block" : t == QV_DISK_TYPE_NETWORK ? "network" : "file";
+}
+
+static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s,
+                            const char *startup_policy)
+{
+    if (s->type == QV_DISK_TYPE_NETWORK) {
+        IND(depth); S("<source"); A("protocol", s->protocol); A("name", s->name); A("query", s->query);
+        S(">\n");
+        IND(depth + 1); S("<host"); A("name", s->host); A("port", s->port);
+        A("transport", s->transport); A("socket", s->socket); S("/>\n");
+        IND(depth); S("</source>\n");
+        return;
+    }
+    if (!s->path && !startup_policy)
+        return;
+    IND(depth); S("<source");
+    A(s->type == QV_DISK_TYPE_BLOCK ? "dev" : "file", s->path);
+    A("startupPolicy", startup_policy);
+    S("/>\n");
+}
+
+static void fmt_backing(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    if (!s->has_backing)
+        return;
+    if (!s->backing) {
+        IND(depth); S("<backingStore/>\n");
+        return;
+    }
+    const qv_domdef_disk_src *b = s->backing;
+    IND(depth); P("<backingStore type='%s'>\n", disk_type_name(b->type));
+    if (b->format) {
+        IND(depth + 1); P("<format type='%s'/>\n", b->format);
+    }
+    fmt_disk_source(buf, depth + 1, b, NULL);
+    fmt_backing(buf, depth + 1, b);
+    IND(depth); S("</backingStore>\n");
+}
+
+static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
+{
+    static const char *const devices[] = { "disk", "cdrom", "floppy", "lun" };
+    static const char *const buses[] = { NULL, "virtio", "sata", "ide", "scsi", "usb", "fdc" };
+    P("    <disk type='%s' device='%s'>\n", disk_type_name(d->src.type), devices[d->device]);
+    S("      <driver"); A("name", d->driver_name); A("type", d->src.format); A("cache", d->cache);
+    A("error_policy", d->error_policy);
+    A("io", d->io);
+    if (d->iothread)
+        qv_fmt_attr_uint(buf, "iothread", d->iothread);
+    A("discard", d->discard); A("detect_zeroes", d->detect_zeroes);
+    if (d->queues)
+        qv_fmt_attr_uint(buf, "queues", d->queues);
+    S("/>\n");
+    fmt_disk_source(buf, 3, &d->src, d->startup_policy);
+    fmt_backing(buf, 3, &d->src);
+    S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray); S("/>\n");
+    if (d->has_iotune) {
+        const qv_domdef_iotune *t = &d->iotune;
+        S("      <iotune>\n");
+#define IOT(x) if (t->x) P("        <" #x ">%llu</" #x ">\n", t->x);
+        IOT(total_bytes_sec) IOT(read_bytes_sec) IOT(write_bytes_sec)
+        IOT(total_iops_sec) IOT(read_iops_sec) IOT(write_iops_sec)
+        IOT(total_bytes_sec_max) IOT(read_bytes_sec_max) IOT(write_bytes_sec_max)
+        IOT(total_iops_sec_max) IOT(read_iops_sec_max) IOT(write_iops_sec_max)
+        IOT(size_iops_sec)
+#undef IOT
+        qv_fmt_text_elem(buf, 4, "group_name", t->group_name);
+        S("      </iotune>\n");
+    }
+    if (d->boot_order)
+        P("      <boot order='%u'/>\n", d->boot_order);
+    if (d->readonly)
+        S("      <readonly/>\n");
+    if (d->shareable)
+        S("      <shareable/>\n");
+    if (d->transient)
+        S("      <transient/>\n");
+    qv_fmt_text_elem(buf, 3, "serial", d->serial);
+    qv_fmt_text_elem(buf, 3, "wwn", d->wwn);
+    qv_fmt_text_elem(buf, 3, "vendor", d->vendor);
+    qv_fmt_text_elem(buf, 3, "product", d->product);
+    if (d->logical_block_size || d->physical_block_size) {
+        S("      <blockio");
+        if (d->logical_block_size)
+            qv_fmt_attr_uint(buf, "logical_block_size", d->logical_block_size);
+        if (d->physical_block_size)
+            qv_fmt_attr_uint(buf, "physical_block_size", d->physical_block_size);
+        S("/>\n");
+    }
+    qv_fmt_alias(buf, 3, d->alias, flags);
+    qv_fmt_address(buf, 3, &d->addr);
+    S("    </disk>\n");
+}
+
+static void fmt_controller(GString *buf, const qv_domdef_controller *c, unsigned int flags)
+{
+    static const char *const types[] = { "pci", "usb", "scsi", "virtio-serial", "sata", "ide",
+                                         "ccid", "fdc" };
+    P("    <controller type='%s' index='%u'", types[c->type], c->index);
+    A("model", c->model);
+    if (c->ports >= 0)
+        P(" ports='%d'", c->ports);
+    if (c->vectors >= 0)
+        P(" vectors='%d'", c->vectors);
+    GString *inner = g_string_new(NULL);
+    {
+        GString *b2 = buf;
+        buf = inner;
+        if (c->queues >= 0 || c->iothread) {
+            S("      <driver");
+            if (c->queues >= 0)
+                P(" queues='%d'", c->queues);
+            if (c->iothread)
+                P(" iothread='%u'", c->iothread);
+            S("/>\n");
+        }
+        if (c->chassis >= 0 || c->port >= 0 || c->chassis_nr >= 0 || c->busnr >= 0) {
+            S("      <target");
+            if (c->chassis_nr >= 0) P(" chassisNr='%d'", c->chassis_nr);
+            if (c->chassis >= 0) P(" chassis='%d'", c->chassis);
+            if (c->port >= 0) P(" port='0x%x'", c->port);
+            if (c->busnr >= 0) P(" busNr='%d'", c->busnr);
+            S("/>\n");
+        }
+        qv_fmt_alias(buf, 3, c->alias, flags);
+        if (!(c->type == QV_CTRL_PCI && (!strcmp(c->model, "pci-root") || !strcmp(c->model, "pcie-root"))))
+            qv_fmt_address(buf, 3, &c->addr);
+        buf = b2;
+    }
+    if (inner->len) {
+        S(">\n");
+        g_string_append(buf, inner->str);
+        S("    </controller>\n");
+    } else {
+        S("/>\n");
+    }
+    g_string_free(inner, TRUE);
+}
+
+static void fmt_bandwidth_dir(GString *buf, const char *name, const qv_domdef_bandwidth_dir *d)
+{
+    if (!d->set)
+        return;
+    P("        <%s", name);
+    if (d->average) P(" average='%llu'", d->average);
+    if (d->peak) P(" peak='%llu'", d->peak);
+    if (d->floor) P(" floor='%llu'", d->floor);
+    if (d->burst) P(" burst='%llu'", d->burst);
+    S("/>\n");
+}
+
+static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
+{
+    static const char *const types[] = { "user", "ethernet", "bridge", "network" };
+    P("    <interface type='%s'>\n", types[n->type]);
+    P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
+      n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+    if (n->source_bridge) {
+        S("      <source"); A("bridge", n->source_bridge); S("/>\n");
+    }
+    if (n->inbound.set || n->outbound.set) {
+        S("      <bandwidth>\n");
+        fmt_bandwidth_dir(buf, "inbound", &n->inbound);
+        fmt_bandwidth_dir(buf, "outbound", &n->outbound);
+        S("      </bandwidth>\n");
+    }
+    if (n->script) {
+        S("      <script"); A("path", n->script); S("/>\n");
+    }
+    if (n->downscript) {
+        S("      <downscript"); A("path", n->downscript); S("/>\n");
+    }
+    if (n->target_dev) {
+        S("      <target"); A("dev", n->target_dev); S("/>\n");
+    }
+    S("      <model"); A("type", n->model); S("/>\n");
+    if (n->driver_name || n->queues) {
+        S("      <driver"); A("name", n->driver_name);
+        if (n->queues)
+            P(" queues='%u'", n->queues);
+        S("/>\n");
+    }
+    if (n->boot_order)
+        P("      <boot order='%u'/>\n", n->boot_order);
+    if (n->rom_bar || n->rom_file) {
+        S("      <rom");
+        A("bar", qv_tri_onoff(n->rom_bar));
+        if (n->rom_file && !*n->rom_file)
+            S(" enabled='no'");
+        else
+            A("file", n->rom_file);
+        S("/>\n");
+    }
+    if (n->link_state)
+        P("      <link state='%s'/>\n", n->link_state);
+    if (n->mtu)
+        P("      <mtu size='%u'/>\n", n->mtu);
+    qv_fmt_alias(buf, 3, n->alias, flags);
+    qv_fmt_address(buf, 3, &n->addr);
+    S("    </interface>\n");
+}
+
+static void fmt_chr(GString *buf, const qv_domdef_chr *c, unsigned int flags)
+{
+    static const char *const kinds[] = { "serial", "console", "parallel", "channel" };
+    const char *kind = kinds[c->kind];
+    P("    <%s type='%s'>\n", kind, chr_type_names[c->src.type]);
+    qv_fmt_chr_source(buf, 3, &c->src, flags);
+    S("      <target");
+    A("type", c->target_type);
+    A("name", c->target_name);
+    if (c->kind != QV_CHR_CHANNEL && c->target_port >= 0)
+        P(" port='%d'", c->target_port);
+    if (c->kind == QV_CHR_SERIAL && c->target_model) {
+        S(">\n        <model"); A("name", c->target_model); S("/>\n      </target>\n");
+    } else {
+        S("/>\n");
+    }
+    qv_fmt_alias(buf, 3, c->alias, flags);
+    qv_fmt_address(buf, 3, &c->addr);
+    P("    </%s>\n", kind);
+}
+
+static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int flags)
+{
+    static const char *const types[] = { "vnc", "spice", "egl-headless", "sdl" };
+    P("    <graphics type='%s'", types[g->type]);
+    bool live = !(flags & QV_DOMXML_FORMAT_INACTIVE);
+    if (g->type == QV_GFX_VNC || g->type == QV_GFX_SPICE) {
+        if (g->listen_type && !strcmp(g->listen_type, "socket")) {
+            A("socket", g->socket);
+        } else if (g->listen_type && !strcmp(g->listen_type, "address")) {
+            if (!g->autoport || (live && g->port > 0))
+                P(" port='%d'", g->port);
+            else
+                S(" port='-1'");
+            if (g->type == QV_GFX_SPICE && g->tls_port > 0)
+                P(" tlsPort='%d'", g->tls_port);
+            A("autoport", g->autoport ? "yes" : "no");
+            if (g->websocket)
+                P(" websocket='%d'", g->websocket);
+            A("listen", g->listen_address);
+        }
+        A("keymap", g->keymap);
+        A("sharePolicy", g->share_policy);
+        A("defaultMode", g->default_mode);
+        if (g->passwd && (flags & QV_DOMXML_FORMAT_SECURE))
+            A("passwd", g->passwd);
+        S(">\n");
+        if (g->listen_type && !strcmp(g->listen_type, "socket")) {
+            S("      <listen type='socket'"); A("socket", g->socket); S("/>\n");
+        } else if (g->listen_type && !strcmp(g->listen_type, "none")) {
+            S("      <listen type='none'/>\n");
+        } else {
+            S("      <listen type='address'"); A("address", g->listen_address); S("/>\n");
+        }
+        qv_fmt_alias(buf, 3, NULL, flags);
+        S("    </graphics>\n");
+    } else if (g->type == QV_GFX_EGL_HEADLESS && g->rendernode) {
+        S(">\n      <gl"); A("rendernode", g->rendernode); S("/>\n    </graphics>\n");
+    } else {
+        S("/>\n");
+    }
+}
+
+static void fmt_video(GString *buf, const qv_domdef_video *v, unsigned int flags)
+{
+    S("    <video>\n      <model"); A("type", v->model);
+    if (v->ram) P(" ram='%u'", v->ram);
+    if (v->vram) P(" vram='%u'", v->vram);
+    if (v->vram64) P(" vram64='%u'", v->vram64);
+    if (v->vgamem) P(" vgamem='%u'", v->vgamem);
+    if (v->heads) P(" heads='%u'", v->heads);
+    if (v->primary) S(" primary='yes'");
+    if (v->accel3d) {
+        S(">\n        <acceleration"); A("accel3d", qv_tri_yesno(v->accel3d)); S("/>\n      </model>\n");
+    } else {
+        S("/>\n");
+    }
+    qv_fmt_alias(buf, 3, v->alias, flags);
+    qv_fmt_address(buf, 3, &v->addr);
+    S("    </video>\n");
+}
+
+static void fmt_input(GString *buf, const qv_domdef_input *in, unsigned int flags)
+{
+    S("    <input"); A("type", in->type); A("bus", in->bus);
+    GString *inner = g_string_new(NULL);
+    if (in->source_evdev) {
+        g_string_append(inner, "      <source");
+        qv_fmt_attr(inner, !strcmp(in->type, "evdev") ? "dev" : "evdev", in->source_evdev);
+        qv_fmt_attr(inner, "grab", in->grab);
+        qv_fmt_attr(inner, "grabToggle", in->grab_toggle);
+        qv_fmt_attr(inner, "repeat", in->repeat);
+        g_string_append(inner, "/>\n");
+    }
+    qv_fmt_alias(inner, 3, in->alias, flags);
+    qv_fmt_address(inner, 3, &in->addr);
+    if (inner->len) {
+        S(">\n"); g_string_append(buf, inner->str); S("    </input>\n");
+    } else {
+        S("/>\n");
+    }
+    g_string_free(inner, TRUE);
+}
+
+static void fmt_simple_tail(GString *buf, const char *elem, const qv_domdef_addr *addr,
+                            const char *alias, unsigned int flags, const char *inner_extra)
+{
+    GString *inner = g_string_new(inner_extra);
+    qv_fmt_alias(inner, 3, alias, flags);
+    if (addr)
+        qv_fmt_address(inner, 3, addr);
+    if (inner->len) {
+        S(">\n"); g_string_append(buf, inner->str); P("    </%s>\n", elem);
+    } else {
+        S("/>\n");
+    }
+    g_string_free(inner, TRUE);
+}
+
+void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
+{
+    S("  <devices>\n");
+    qv_fmt_text_elem(buf, 2, "emulator", def->emulator);
+    for (guint i = 0; i < def->disks->len; i++)
+        fmt_disk(buf, g_ptr_array_index(def->disks, i), flags);
+    for (guint i = 0; i < def->controllers->len; i++)
+        fmt_controller(buf, g_ptr_array_index(def->controllers, i), flags);
+    for (guint i = 0; i < def->filesystems->len; i++) {
+        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
+        S("    <filesystem"); A("type", f->type); A("accessmode", f->accessmode); S(">\n");
+        if (f->driver) {
+            S("      <driver"); A("type", f->driver); S("/>\n");
+        }
+        S("      <source"); A("dir", f->source); S("/>\n");
+        S("      <target"); A("dir", f->target); S("/>\n");
+        if (f->readonly)
+            S("      <readonly/>\n");
+        qv_fmt_alias(buf, 3, f->alias, flags);
+        qv_fmt_address(buf, 3, &f->addr);
+        S("    </filesystem>\n");
+    }
+    for (guint i = 0; i < def->nets->len; i++)
+        fmt_net(buf, g_ptr_array_index(def->nets, i), flags);
+    for (guint i = 0; i < def->smartcards->len; i++) {
+        qv_domdef_smartcard *s = g_ptr_array_index(def->smartcards, i);
+        S("    <smartcard"); A("mode", s->mode);
+        if (!strcmp(s->mode, "passthrough"))
+            A("type", chr_type_names[s->src.type]);
+        GString *inner = g_string_new(NULL);
+        qv_fmt_chr_source(inner, 3, &s->src, flags);
+        g_autofree char *extra = g_string_free(inner, FALSE);
+        fmt_simple_tail(buf, "smartcard", &s->addr, s->alias, flags, extra);
+    }
+    static const int kinds[] = { QV_CHR_SERIAL, QV_CHR_PARALLEL, QV_CHR_CONSOLE, QV_CHR_CHANNEL };
+    for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++)
+        for (guint i = 0; i < def->chrs->len; i++) {
+            qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+            if (c->kind == kinds[k])
+                fmt_chr(buf, c, flags);
+        }
+    for (guint i = 0; i < def->inputs->len; i++)
+        fmt_input(buf, g_ptr_array_index(def->inputs, i), flags);
+    for (guint i = 0; i < def->tpms->len; i++) {
+        qv_domdef_tpm *t = g_ptr_array_index(def->tpms, i);
+        S("    <tpm"); A("model", t->model); S(">\n      <backend"); A("type", t->backend);
+        A("version", t->version);
+        if (t->path) {
+            S(">\n        <device"); A("path", t->path); S("/>\n      </backend>\n");
+        } else {
+            S("/>\n");
+        }
+        qv_fmt_alias(buf, 3, t->alias, flags);
+        S("    </tpm>\n");
+    }
+    for (guint i = 0; i < def->graphics->len; i++)
+        fmt_graphics(buf, g_ptr_array_index(def->graphics, i), flags);
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        S("    <sound"); A("model", s->model); S(">\n");
+        for (guint j = 0; j < s->codecs->len; j++)
+            P("      <codec type='%s'/>\n", (char *)g_ptr_array_index(s->codecs, j));
+        if (s->audio_id)
+            P("      <audio id='%u'/>\n", s->audio_id);
+        qv_fmt_alias(buf, 3, s->alias, flags);
+        qv_fmt_address(buf, 3, &s->addr);
+        S("    </sound>\n");
+    }
+    for (guint i = 0; i < def->audios->len; i++) {
+        qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
+        P("    <audio id='%u'", a->id); A("type", a->type); S("/>\n");
+    }
+    for (guint i = 0; i < def->videos->len; i++)
+        fmt_video(buf, g_ptr_array_index(def->videos, i), flags);
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        S("    <hostdev mode='subsystem'"); A("type", h->type); S(" managed='no'>\n      <source>\n");
+        if (h->vendor)
+            P("        <vendor id='0x%04x'/>\n", h->vendor);
+        if (h->product)
+            P("        <product id='0x%04x'/>\n", h->product);
+        if (h->host_bus >= 0)
+            P("        <address bus='%d' device='%d'/>\n", h->host_bus, h->host_device);
+        S("      </source>\n");
+        if (h->boot_order)
+            P("      <boot order='%u'/>\n", h->boot_order);
+        qv_fmt_alias(buf, 3, h->alias, flags);
+        qv_fmt_address(buf, 3, &h->addr);
+        S("    </hostdev>\n");
+    }
+    for (guint i = 0; i < def->redirdevs->len; i++) {
+        qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
+        S("    <redirdev"); A("bus", r->bus); A("type", chr_type_names[r->src.type]);
+        GString *inner = g_string_new(NULL);
+        qv_fmt_chr_source(inner, 3, &r->src, flags);
+        g_autofree char *extra = g_string_free(inner, FALSE);
+        fmt_simple_tail(buf, "redirdev", &r->addr, r->alias, flags, extra);
+    }
+    for (guint i = 0; i < def->hubs->len; i++) {
+        qv_domdef_hub *h = g_ptr_array_index(def->hubs, i);
+        S("    <hub"); A("type", h->type);
+        fmt_simple_tail(buf, "hub", &h->addr, h->alias, flags, NULL);
+    }
+    for (guint i = 0; i < def->watchdogs->len; i++) {
+        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
+        S("    <watchdog"); A("model", w->model); A("action", w->action);
+        fmt_simple_tail(buf, "watchdog", &w->addr, w->alias, flags, NULL);
+    }
+    if (def->memballoon) {
+        const qv_domdef_memballoon *b = def->memballoon;
+        S("    <memballoon"); A("model", b->model);
+        A("autodeflate", qv_tri_onoff(b->autodeflate));
+        A("freePageReporting", qv_tri_onoff(b->free_page_reporting));
+        g_autofree char *extra = b->stats_period ?
+            g_strdup_printf("      <stats period='%u'/>\n", b->stats_period) : NULL;
+        fmt_simple_tail(buf, "memballoon", &b->addr, strcmp(b->model, "none") ? b->alias : NULL,
+                        flags, extra);
+    }
+    for (guint i = 0; i < def->rngs->len; i++) {
+        qv_domdef_rng *r = g_ptr_array_index(def->rngs, i);
+        S("    <rng"); A("model", r->model); S(">\n");
+        if (r->rate_bytes) {
+            P("      <rate bytes='%u'", r->rate_bytes);
+            if (r->rate_period)
+                P(" period='%u'", r->rate_period);
+            S("/>\n");
+        }
+        if (!strcmp(r->backend_model, "random")) {
+            S("      <backend model='random'>"); qv_xml_escape_append(buf, r->backend_path); S("</backend>\n");
+        } else if (!strcmp(r->backend_model, "egd")) {
+            S("      <backend model='egd'"); A("type", chr_type_names[r->egd->type]); S(">\n");
+            qv_fmt_chr_source(buf, 4, r->egd, flags);
+            S("      </backend>\n");
+        } else {
+            S("      <backend model='builtin'/>\n");
+        }
+        qv_fmt_alias(buf, 3, r->alias, flags);
+        qv_fmt_address(buf, 3, &r->addr);
+        S("    </rng>\n");
+    }
+    for (guint i = 0; i < def->panics->len; i++) {
+        qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
+        S("    <panic"); A("model", p->model);
+        fmt_simple_tail(buf, "panic", &p->addr, p->alias, flags, NULL);
+    }
+    for (guint i = 0; i < def->shmems->len; i++) {
+        qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
+        S("    <shmem"); A("name", s->name); S(">\n");
+        P("      <model type='%s'/>\n      <size unit='KiB'>%llu</size>\n", s->model, s->size_kib);
+        qv_fmt_alias(buf, 3, s->alias, flags);
+        qv_fmt_address(buf, 3, &s->addr);
+        S("    </shmem>\n");
+    }
+    for (guint i = 0; i < def->memdevs->len; i++) {
+        qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
+        S("    <memory"); A("model", m->model); S(">\n      <target>\n");
+        P("        <size unit='KiB'>%llu</size>\n", m->size_kib);
+        if (m->node >= 0)
+            P("        <node>%d</node>\n", m->node);
+        S("      </target>\n");
+        qv_fmt_alias(buf, 3, m->alias, flags);
+        qv_fmt_address(buf, 3, &m->addr);
+        S("    </memory>\n");
+    }
+    if (def->iommu) {
+        const qv_domdef_iommu *io = def->iommu;
+        S("    <iommu"); A("model", io->model);
+        GString *d = g_string_new(NULL);
+        if (io->intremap || io->caching_mode || io->eim || io->iotlb || io->aw_bits) {
+            g_string_append(d, "      <driver");
+            qv_fmt_attr(d, "intremap", qv_tri_onoff(io->intremap));
+            qv_fmt_attr(d, "caching_mode", qv_tri_onoff(io->caching_mode));
+            qv_fmt_attr(d, "eim", qv_tri_onoff(io->eim));
+            qv_fmt_attr(d, "iotlb", qv_tri_onoff(io->iotlb));
+            if (io->aw_bits)
+                g_string_append_printf(d, " aw_bits='%u'", io->aw_bits);
+            g_string_append(d, "/>\n");
+        }
+        g_autofree char *extra = g_string_free(d, FALSE);
+        fmt_simple_tail(buf, "iommu", &io->addr, io->alias, flags, extra);
+    }
+    if (def->vsock) {
+        const qv_domdef_vsock *v = def->vsock;
+        S("    <vsock model='virtio'");
+        g_autofree char *extra = v->auto_cid && !(v->cid && !(flags & QV_DOMXML_FORMAT_INACTIVE)) ?
+            g_strdup("      <cid auto='yes'/>\n") :
+            g_strdup_printf("      <cid auto='%s' address='%u'/>\n", v->auto_cid ? "yes" : "no", v->cid);
+        fmt_simple_tail(buf, "vsock", &v->addr, v->alias, flags, extra);
+    }
+    S("  </devices>\n");
+}

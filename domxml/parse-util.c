@@ -1,0 +1,250 @@
+/* Small helpers for walking libxml2 nodes directly (no XPath compilation per
+ * element) and for reporting errors with an XPath-like location. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domxml-priv.h"
+
+xmlNode *qv_xml_child(const xmlNode *node, const char *name)
+{
+    for (xmlNode *c = node->children; c; c = c->next) {
+        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+char *qv_xml_prop(const xmlNode *node, const char *name)
+{
+    for (xmlAttr *a = node->properties; a; a = a->next) {
+        if (a->ns == NULL && strcmp((const char *)a->name, name) == 0) {
+            if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next)
+                return g_strdup((const char *)a->children->content);
+            xmlChar *v = xmlNodeGetContent((const xmlNode *)a);
+            char *r = g_strdup((const char *)v);
+            xmlFree(v);
+            return r;
+        }
+    }
+    return NULL;
+}
+
+char *qv_xml_text(const xmlNode *node)
+{
+    if (!node)
+        return NULL;
+    xmlChar *v = xmlNodeGetContent(node);
+    char *r = g_strstrip(g_strdup(v ? (const char *)v : ""));
+    xmlFree(v);
+    return r;
+}
+
+char *qv_xml_child_text(const xmlNode *node, const char *name)
+{
+    return qv_xml_text(qv_xml_child(node, name));
+}
+
+char *qv_xml_dump(xmlNode *node)
+{
+    xmlBuffer *buf = xmlBufferCreate();
+    xmlNodeDump(buf, node->doc, node, 0, 0);
+    char *r = g_strdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return r;
+}
+
+unsigned int qv_xml_index(const xmlNode *node)
+{
+    unsigned int idx = 1;
+    for (xmlNode *p = node->prev; p; p = p->prev) {
+        if (p->type == XML_ELEMENT_NODE && strcmp((const char *)p->name, (const char *)node->name) == 0)
+            idx++;
+    }
+    return idx;
+}
+
+static bool has_same_name_sibling(const xmlNode *node)
+{
+    if (!node->parent || node->parent->type != XML_ELEMENT_NODE)
+        return false;
+    for (xmlNode *c = node->parent->children; c; c = c->next) {
+        if (c != node && c->type == XML_ELEMENT_NODE &&
+            strcmp((const char *)c->name, (const char *)node->name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Devices always get an index ("disk[1]") so the location is unambiguous
+ * when the user adds a second one; other elements only when repeated. */
+char *qv_xml_path(const xmlNode *node)
+{
+    GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
+    for (const xmlNode *n = node; n && n->type == XML_ELEMENT_NODE; n = n->parent) {
+        bool in_devices = n->parent && n->parent->type == XML_ELEMENT_NODE &&
+                          strcmp((const char *)n->parent->name, "devices") == 0;
+        if (in_devices || has_same_name_sibling(n))
+            g_ptr_array_insert(parts, 0, g_strdup_printf("%s[%u]", n->name, qv_xml_index(n)));
+        else
+            g_ptr_array_insert(parts, 0, g_strdup((const char *)n->name));
+    }
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < parts->len; i++) {
+        g_string_append_c(s, '/');
+        g_string_append(s, g_ptr_array_index(parts, i));
+    }
+    g_ptr_array_unref(parts);
+    return g_string_free(s, FALSE);
+}
+
+int qv_xml_error(qv_error **err, const xmlNode *node, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_autofree char *path = qv_xml_path(node);
+    return qv_error_set(err, -EINVAL, "%s: %s", path, msg);
+}
+
+int qv_xml_attr_error(qv_error **err, const xmlNode *node, const char *attr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_autofree char *path = qv_xml_path(node);
+    return qv_error_set(err, -EINVAL, "%s/@%s: %s", path, attr, msg);
+}
+
+int qv_parse_uint_str(const char *s, int base, unsigned long long max, unsigned long long *out)
+{
+    if (!s)
+        return -EINVAL;
+    while (g_ascii_isspace(*s))
+        s++;
+    if (!*s || *s == '-' || *s == '+')
+        return -EINVAL;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, base);
+    if (errno || end == s)
+        return -EINVAL;
+    while (g_ascii_isspace(*end))
+        end++;
+    if (*end || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int qv_xml_prop_ull(const xmlNode *node, const char *name, unsigned long long *out, qv_error **err)
+{
+    g_autofree char *v = qv_xml_prop(node, name);
+    if (!v)
+        return 0;
+    if (qv_parse_uint_str(v, 0, ULLONG_MAX, out) < 0)
+        return qv_xml_attr_error(err, node, name, "'%s' is not a non-negative integer", v);
+    return 1;
+}
+
+int qv_xml_prop_uint(const xmlNode *node, const char *name, unsigned int *out, qv_error **err)
+{
+    g_autofree char *v = qv_xml_prop(node, name);
+    unsigned long long x;
+    if (!v)
+        return 0;
+    if (qv_parse_uint_str(v, 0, UINT_MAX, &x) < 0)
+        return qv_xml_attr_error(err, node, name, "'%s' is not a non-negative integer", v);
+    *out = (unsigned int)x;
+    return 1;
+}
+
+int qv_xml_prop_int(const xmlNode *node, const char *name, int *out, qv_error **err)
+{
+    g_autofree char *v = qv_xml_prop(node, name);
+    if (!v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < INT_MIN || x > INT_MAX)
+        return qv_xml_attr_error(err, node, name, "'%s' is not an integer", v);
+    *out = (int)x;
+    return 1;
+}
+
+int qv_xml_prop_tristate(const xmlNode *node, const char *name, int *out, qv_error **err)
+{
+    g_autofree char *v = qv_xml_prop(node, name);
+    if (!v)
+        return 0;
+    if (strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
+        *out = QV_TRI_ON;
+    else if (strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
+        *out = QV_TRI_OFF;
+    else
+        return qv_xml_attr_error(err, node, name, "'%s' is not one of yes, no, on, off", v);
+    return 1;
+}
+
+int qv_xml_prop_enum(const xmlNode *node, const char *name, const char *const *allowed,
+                     char **out, qv_error **err)
+{
+    g_autofree char *v = qv_xml_prop(node, name);
+    if (!v)
+        return 0;
+    for (size_t i = 0; allowed[i]; i++) {
+        if (strcmp(allowed[i], v) == 0) {
+            g_free(*out);
+            *out = g_steal_pointer(&v);
+            return 1;
+        }
+    }
+    g_autofree char *list = g_strjoinv(", ", (char **)allowed);
+    return qv_xml_attr_error(err, node, name, "unsupported value '%s' (expected one of %s)", v, list);
+}
+
+/* libvirt's scaled integers: a number with a unit attribute. Decimal units
+ * (KB, MB, ...) are powers of 1000, binary ones (k, KiB, M, MiB, ...) of
+ * 1024; the result is rounded up to whole KiB. */
+int qv_xml_scaled_kib(const xmlNode *node, const char *default_unit, unsigned long long *kib,
+                      qv_error **err)
+{
+    g_autofree char *text = qv_xml_text(node);
+    g_autofree char *unit = qv_xml_prop(node, "unit");
+    unsigned long long v;
+    if (qv_parse_uint_str(text, 10, ULLONG_MAX, &v) < 0)
+        return qv_xml_error(err, node, "'%s' is not a non-negative integer", text);
+    const char *u = unit ? unit : default_unit;
+    static const struct { const char *name; unsigned long long scale; } units[] = {
+        { "b", 1 }, { "bytes", 1 },
+        { "KB", 1000ULL }, { "k", 1024ULL }, { "K", 1024ULL }, { "KiB", 1024ULL },
+        { "MB", 1000000ULL }, { "m", 1048576ULL }, { "M", 1048576ULL }, { "MiB", 1048576ULL },
+        { "GB", 1000000000ULL }, { "g", 1073741824ULL }, { "G", 1073741824ULL }, { "GiB", 1073741824ULL },
+        { "TB", 1000000000000ULL }, { "t", 1099511627776ULL }, { "T", 1099511627776ULL },
+        { "TiB", 1099511627776ULL },
+        { "PB", 1000000000000000ULL }, { "p", 1125899906842624ULL }, { "P", 1125899906842624ULL },
+        { "PiB", 1125899906842624ULL },
+        { "EB", 1000000000000000000ULL }, { "e", 1152921504606846976ULL },
+        { "E", 1152921504606846976ULL }, { "EiB", 1152921504606846976ULL },
+    };
+    unsigned long long scale = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(units); i++) {
+        if (strcmp(units[i].name, u) == 0) {
+            scale = units[i].scale;
+            break;
+        }
+    }
+    if (!scale)
+        return qv_xml_attr_error(err, node, "unit", "unknown unit '%s'", u);
+    /* Limit like libvirt: the byte count must fit in 63 bits... and in KiB
+     * must fit what QEMU accepts; we cap bytes at 2^63-1. */
+    if (v > (unsigned long long)LLONG_MAX / scale)
+        return qv_xml_error(err, node, "value %llu %s is too large", v, u);
+    unsigned long long bytes = v * scale;
+    *kib = bytes / 1024 + (bytes % 1024 ? 1 : 0);
+    return 0;
+}

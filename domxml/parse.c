@@ -1,0 +1,604 @@
+/* The libvirt domain XML parser: document safety checks and the domain-level
+ * elements. Devices are in parse-devices.c. */
+#include <string.h>
+#include <libxml/parser.h>
+
+#include "domxml-priv.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt)
+
+static bool name_is(const xmlNode *n, const char *name)
+{
+    return strcmp((const char *)n->name, name) == 0;
+}
+
+static int parse_lifecycle(const xmlNode *node, int *out, bool crash, qv_error **err)
+{
+    g_autofree char *v = qv_xml_text(node);
+    static const char *const names[] = {
+        "destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(v, names[i]) == 0) {
+            if (!crash && i >= QV_DOMDEF_LIFECYCLE_COREDUMP_DESTROY)
+                break;
+            *out = (int)i;
+            return 0;
+        }
+    }
+    return qv_xml_error(err, node, "unsupported lifecycle action '%s'", v);
+}
+
+static int parse_memory_backing(qv_domdef *def, const xmlNode *mb, qv_error **err)
+{
+    for (xmlNode *c = mb->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (name_is(c, "hugepages"))
+            def->mb_hugepages = true;
+        else if (name_is(c, "nosharepages"))
+            def->mb_nosharepages = true;
+        else if (name_is(c, "locked"))
+            def->mb_locked = true;
+        else if (name_is(c, "discard"))
+            def->mb_discard = true;
+        else if (name_is(c, "source")) {
+            static const char *const t[] = { "anonymous", "file", "memfd", NULL };
+            if (qv_xml_prop_enum(c, "type", t, &def->mb_source, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "access")) {
+            static const char *const t[] = { "shared", "private", NULL };
+            if (qv_xml_prop_enum(c, "mode", t, &def->mb_access, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "allocation")) {
+            static const char *const t[] = { "immediate", "ondemand", NULL };
+            if (qv_xml_prop_enum(c, "mode", t, &def->mb_allocation, err) < 0)
+                return -EINVAL;
+        } else
+            return qv_xml_error(err, c, "unsupported memory backing element");
+    }
+    return 0;
+}
+
+static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
+{
+    qv_domdef_os *os = &def->os;
+    static const char *const fw[] = { "bios", "efi", NULL };
+    if (qv_xml_prop_enum(osn, "firmware", fw, &os->firmware, err) < 0)
+        return -EINVAL;
+    for (xmlNode *c = osn->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (name_is(c, "type")) {
+            os->type = qv_xml_text(c);
+            os->arch = qv_xml_prop(c, "arch");
+            os->machine = qv_xml_prop(c, "machine");
+            if (strcmp(os->type, "hvm") != 0)
+                return qv_xml_error(err, c, "unsupported OS type '%s' (only hvm)", os->type);
+            if (os->arch && strcmp(os->arch, "x86_64") != 0 && strcmp(os->arch, "i686") != 0)
+                return qv_xml_attr_error(err, c, "arch", "unsupported architecture '%s' (only x86_64)", os->arch);
+            if (os->machine && !g_str_has_prefix(os->machine, "pc"))
+                return qv_xml_attr_error(err, c, "machine", "unsupported machine type '%s'", os->machine);
+        } else if (name_is(c, "kernel")) {
+            os->kernel = qv_xml_text(c);
+        } else if (name_is(c, "initrd")) {
+            os->initrd = qv_xml_text(c);
+        } else if (name_is(c, "cmdline")) {
+            os->cmdline = qv_xml_text(c);
+        } else if (name_is(c, "dtb")) {
+            os->dtb = qv_xml_text(c);
+        } else if (name_is(c, "loader")) {
+            os->loader = qv_xml_text(c);
+            static const char *const lt[] = { "rom", "pflash", NULL };
+            static const char *const yn[] = { "yes", "no", NULL };
+            if (qv_xml_prop_enum(c, "type", lt, &os->loader_type, err) < 0 ||
+                qv_xml_prop_enum(c, "readonly", yn, &os->loader_readonly, err) < 0 ||
+                qv_xml_prop_enum(c, "secure", yn, &os->loader_secure, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "nvram")) {
+            os->nvram = qv_xml_text(c);
+            os->nvram_template = qv_xml_prop(c, "template");
+            if (os->nvram && !*os->nvram)
+                g_clear_pointer(&os->nvram, g_free);
+        } else if (name_is(c, "boot")) {
+            static const char *const devs[] = { "hd", "cdrom", "network", "fd", NULL };
+            char *dev = NULL;
+            int r = qv_xml_prop_enum(c, "dev", devs, &dev, err);
+            if (r < 0)
+                return r;
+            if (r == 0)
+                return qv_xml_error(err, c, "missing dev attribute");
+            g_ptr_array_add(os->boot_devs, dev);
+        } else if (name_is(c, "bootmenu")) {
+            if (qv_xml_prop_tristate(c, "enable", &os->bootmenu, err) < 0 ||
+                qv_xml_prop_int(c, "timeout", &os->bootmenu_timeout, err) < 0)
+                return -EINVAL;
+            if (os->bootmenu_timeout > 65535)
+                return qv_xml_attr_error(err, c, "timeout", "must be at most 65535 ms");
+        } else if (name_is(c, "bios")) {
+            if (qv_xml_prop_tristate(c, "useserial", &os->bios_useserial, err) < 0 ||
+                qv_xml_prop_int(c, "rebootTimeout", &os->bios_reboot_timeout, err) < 0)
+                return -EINVAL;
+            if (os->bios_reboot_timeout < -1 || os->bios_reboot_timeout > 65535)
+                return qv_xml_attr_error(err, c, "rebootTimeout", "must be between -1 and 65535");
+        } else if (name_is(c, "smbios")) {
+            static const char *const m[] = { "emulate", "host", "sysinfo", NULL };
+            if (qv_xml_prop_enum(c, "mode", m, &os->smbios_mode, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "firmware") || name_is(c, "acpi")) {
+            return qv_xml_error(err, c, "unsupported OS element");
+        } else if (name_is(c, "init") || name_is(c, "initarg") || name_is(c, "bootloader")) {
+            return qv_xml_error(err, c, "container and Xen boot options are not supported by QEMU");
+        } else {
+            return qv_xml_error(err, c, "unknown OS element");
+        }
+    }
+    if (!os->type) {
+        return qv_xml_error(err, osn, "missing <type>hvm</type>");
+    }
+    return 0;
+}
+
+static int parse_feature_list(const xmlNode *parent, GPtrArray *list, const char *const *known,
+                              qv_error **err)
+{
+    for (xmlNode *c = parent->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        bool ok = false;
+        for (size_t i = 0; known[i]; i++)
+            ok = ok || name_is(c, known[i]);
+        if (!ok)
+            return qv_xml_error(err, c, "unsupported feature");
+        qv_domdef_feature *f = g_new0(qv_domdef_feature, 1);
+        f->name = g_strdup((const char *)c->name);
+        g_ptr_array_add(list, f);
+        if (qv_xml_prop_tristate(c, "state", &f->state, err) < 0)
+            return -EINVAL;
+        f->value = qv_xml_prop(c, name_is(c, "spinlocks") ? "retries" : "value");
+    }
+    return 0;
+}
+
+static int parse_features(qv_domdef *def, const xmlNode *fn, qv_error **err)
+{
+    qv_domdef_features *f = &def->features;
+    static const char *const hv[] = {
+        "relaxed", "vapic", "spinlocks", "vpindex", "runtime", "synic", "stimer", "reset",
+        "vendor_id", "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs", NULL,
+    };
+    static const char *const kvm[] = { "hidden", "hint-dedicated", "poll-control", "pv-ipi", NULL };
+    for (xmlNode *c = fn->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        int tri = QV_TRI_ON;
+        if (name_is(c, "acpi"))
+            f->acpi = true;
+        else if (name_is(c, "apic")) {
+            f->apic = true;
+            if (qv_xml_prop_tristate(c, "eoi", &f->apic_eoi, err) < 0)
+                return -EINVAL;
+            f->apic_eoi_set = f->apic_eoi != QV_TRI_ABSENT;
+        } else if (name_is(c, "pae"))
+            f->pae = true;
+        else if (name_is(c, "vmcoreinfo")) {
+            if (qv_xml_prop_tristate(c, "state", &tri, err) < 0)
+                return -EINVAL;
+            f->vmcoreinfo = tri != QV_TRI_OFF;
+        } else if (name_is(c, "hap") || name_is(c, "pmu") || name_is(c, "pvspinlock") ||
+                   name_is(c, "vmport") || name_is(c, "smm")) {
+            if (qv_xml_prop_tristate(c, "state", &tri, err) < 0)
+                return -EINVAL;
+            if (name_is(c, "hap")) { f->hap_set = true; f->hap = tri; }
+            else if (name_is(c, "pmu")) { f->pmu_set = true; f->pmu = tri; }
+            else if (name_is(c, "pvspinlock")) { f->pvspinlock_set = true; f->pvspinlock = tri; }
+            else if (name_is(c, "vmport")) { f->vmport_set = true; f->vmport = tri; }
+            else { f->smm_set = true; f->smm = tri; }
+        } else if (name_is(c, "ioapic")) {
+            static const char *const d[] = { "qemu", "kvm", NULL };
+            if (qv_xml_prop_enum(c, "driver", d, &f->ioapic_driver, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "hyperv")) {
+            f->hyperv = true;
+            static const char *const m[] = { "custom", "passthrough", NULL };
+            if (qv_xml_prop_enum(c, "mode", m, &f->hyperv_mode, err) < 0 ||
+                parse_feature_list(c, f->hyperv_features, hv, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "kvm")) {
+            f->kvm = true;
+            if (parse_feature_list(c, f->kvm_features, kvm, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "privnet") || name_is(c, "viridian") || name_is(c, "htm") ||
+                   name_is(c, "msrs") || name_is(c, "capabilities")) {
+            /* Harmless here: Xen/PPC/LXC features QEMU x86 has no use for. */
+            return qv_xml_error(err, c, "feature not supported for QEMU x86 guests");
+        } else {
+            return qv_xml_error(err, c, "unsupported feature");
+        }
+    }
+    return 0;
+}
+
+static int parse_cpu(qv_domdef *def, const xmlNode *cn, qv_error **err)
+{
+    qv_domdef_cpu *cpu = &def->cpu;
+    static const char *const modes[] = { "custom", "host-model", "host-passthrough", "maximum", NULL };
+    static const char *const matches[] = { "minimum", "exact", "strict", NULL };
+    static const char *const checks[] = { "none", "partial", "full", NULL };
+    static const char *const onoff[] = { "on", "off", NULL };
+    if (qv_xml_prop_enum(cn, "mode", modes, &cpu->mode, err) < 0 ||
+        qv_xml_prop_enum(cn, "match", matches, &cpu->match, err) < 0 ||
+        qv_xml_prop_enum(cn, "check", checks, &cpu->check, err) < 0 ||
+        qv_xml_prop_enum(cn, "migratable", onoff, &cpu->migratable, err) < 0)
+        return -EINVAL;
+    if (!cpu->mode)
+        cpu->mode = g_strdup("custom");
+    for (xmlNode *c = cn->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (name_is(c, "model")) {
+            cpu->model = qv_xml_text(c);
+            static const char *const fb[] = { "allow", "forbid", NULL };
+            if (qv_xml_prop_enum(c, "fallback", fb, &cpu->model_fallback, err) < 0)
+                return -EINVAL;
+            if (!*cpu->model)
+                g_clear_pointer(&cpu->model, g_free);
+        } else if (name_is(c, "vendor")) {
+            cpu->vendor = qv_xml_text(c);
+        } else if (name_is(c, "topology")) {
+            cpu->dies = 1;
+            if (qv_xml_prop_uint(c, "sockets", &cpu->sockets, err) < 0 ||
+                qv_xml_prop_uint(c, "dies", &cpu->dies, err) < 0 ||
+                qv_xml_prop_uint(c, "cores", &cpu->cores, err) < 0 ||
+                qv_xml_prop_uint(c, "threads", &cpu->threads, err) < 0)
+                return -EINVAL;
+            if (!cpu->sockets || !cpu->dies || !cpu->cores || !cpu->threads)
+                return qv_xml_error(err, c, "sockets, cores and threads must all be at least 1");
+        } else if (name_is(c, "feature")) {
+            qv_domdef_cpu_feature *f = g_new0(qv_domdef_cpu_feature, 1);
+            g_ptr_array_add(cpu->features, f);
+            static const char *const pol[] = { "force", "require", "optional", "disable", "forbid", NULL };
+            if (qv_xml_prop_enum(c, "policy", pol, &f->policy, err) < 0)
+                return -EINVAL;
+            f->name = qv_xml_prop(c, "name");
+            if (!f->name || !*f->name || strpbrk(f->name, ",= "))
+                return qv_xml_error(err, c, "missing or invalid feature name");
+            if (!f->policy)
+                f->policy = g_strdup("require");
+        } else if (name_is(c, "numa")) {
+            for (xmlNode *cell = c->children; cell; cell = cell->next) {
+                if (cell->type != XML_ELEMENT_NODE)
+                    continue;
+                if (!name_is(cell, "cell"))
+                    return qv_xml_error(err, cell, "unsupported NUMA element");
+                qv_domdef_numa_cell *nc = g_new0(qv_domdef_numa_cell, 1);
+                g_ptr_array_add(cpu->cells, nc);
+                nc->id = cpu->cells->len - 1;
+                if (qv_xml_prop_uint(cell, "id", &nc->id, err) < 0)
+                    return -EINVAL;
+                nc->cpus = qv_xml_prop(cell, "cpus");
+                if (!nc->cpus || !*nc->cpus || strspn(nc->cpus, "0123456789,-") != strlen(nc->cpus))
+                    return qv_xml_attr_error(err, cell, "cpus", "missing or invalid CPU list");
+                g_autofree char *mem = qv_xml_prop(cell, "memory");
+                g_autofree char *unit = qv_xml_prop(cell, "unit");
+                unsigned long long m;
+                if (!mem || qv_parse_uint_str(mem, 10, ULLONG_MAX / 1024, &m) < 0)
+                    return qv_xml_attr_error(err, cell, "memory", "missing or invalid size");
+                if (unit && strcmp(unit, "KiB") && strcmp(unit, "k")) {
+                    if (!strcmp(unit, "MiB") || !strcmp(unit, "M"))
+                        m *= 1024;
+                    else if (!strcmp(unit, "GiB") || !strcmp(unit, "G"))
+                        m *= 1024 * 1024;
+                    else
+                        return qv_xml_attr_error(err, cell, "unit", "unsupported unit '%s'", unit);
+                }
+                nc->memory_kib = m;
+                static const char *const ma[] = { "shared", "private", NULL };
+                if (qv_xml_prop_enum(cell, "memAccess", ma, &nc->mem_access, err) < 0)
+                    return -EINVAL;
+            }
+        } else if (name_is(c, "cache") || name_is(c, "maxphysaddr")) {
+            return qv_xml_error(err, c, "unsupported CPU element");
+        } else {
+            return qv_xml_error(err, c, "unknown CPU element");
+        }
+    }
+    if (strcmp(cpu->mode, "custom") == 0 && !cpu->model && cpu->features->len)
+        return qv_xml_error(err, cn, "CPU features need a <model>");
+    return 0;
+}
+
+static int parse_clock(qv_domdef *def, const xmlNode *cn, qv_error **err)
+{
+    static const char *const offs[] = { "utc", "localtime", "timezone", "variable", NULL };
+    if (qv_xml_prop_enum(cn, "offset", offs, &def->clock_offset, err) < 0)
+        return -EINVAL;
+    def->clock_timezone = qv_xml_prop(cn, "timezone");
+    def->clock_basis = qv_xml_prop(cn, "basis");
+    g_autofree char *adj = qv_xml_prop(cn, "adjustment");
+    if (adj && strcmp(adj, "reset") != 0) {
+        char *end;
+        def->clock_adjustment = g_ascii_strtoll(adj, &end, 10);
+        if (*end || end == adj)
+            return qv_xml_attr_error(err, cn, "adjustment", "'%s' is not an integer", adj);
+    }
+    if (def->clock_offset && strcmp(def->clock_offset, "timezone") == 0 && !def->clock_timezone)
+        return qv_xml_error(err, cn, "offset 'timezone' needs a timezone attribute");
+    for (xmlNode *c = cn->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (!name_is(c, "timer"))
+            return qv_xml_error(err, c, "unknown clock element");
+        static const char *const names[] = { "platform", "pit", "rtc", "hpet", "tsc", "kvmclock",
+                                             "hypervclock", "armvtimer", NULL };
+        static const char *const tp[] = { "delay", "catchup", "merge", "discard", NULL };
+        static const char *const tr[] = { "boot", "guest", "wall", "realtime", NULL };
+        qv_domdef_timer *t = g_new0(qv_domdef_timer, 1);
+        g_ptr_array_add(def->timers, t);
+        if (qv_xml_prop_enum(c, "name", names, &t->name, err) < 0 ||
+            qv_xml_prop_enum(c, "tickpolicy", tp, &t->tickpolicy, err) < 0 ||
+            qv_xml_prop_enum(c, "track", tr, &t->track, err) < 0 ||
+            qv_xml_prop_tristate(c, "present", &t->present, err) < 0)
+            return -EINVAL;
+        if (!t->name)
+            return qv_xml_error(err, c, "missing timer name");
+        if (!strcmp(t->name, "armvtimer") || !strcmp(t->name, "platform"))
+            return qv_xml_error(err, c, "timer '%s' is not supported for QEMU x86 guests", t->name);
+    }
+    return 0;
+}
+
+static int parse_vcpu(qv_domdef *def, const xmlNode *vn, qv_error **err)
+{
+    g_autofree char *text = qv_xml_text(vn);
+    unsigned long long v;
+    if (qv_parse_uint_str(text, 10, 4096, &v) < 0)
+        return qv_xml_error(err, vn, "'%s' is not a vCPU count between 1 and 4096", text);
+    if (v == 0)
+        return qv_xml_error(err, vn, "a domain needs at least 1 vCPU");
+    def->vcpus = (unsigned int)v;
+    static const char *const pl[] = { "static", "auto", NULL };
+    if (qv_xml_prop_enum(vn, "placement", pl, &def->vcpu_placement, err) < 0 ||
+        qv_xml_prop_uint(vn, "current", &def->vcpus_current, err) < 0)
+        return -EINVAL;
+    def->vcpu_cpuset = qv_xml_prop(vn, "cpuset");
+    if (def->vcpus_current > def->vcpus)
+        return qv_xml_attr_error(err, vn, "current", "%u exceeds the maximum of %u vCPUs",
+                                 def->vcpus_current, def->vcpus);
+    if (def->vcpu_cpuset && strspn(def->vcpu_cpuset, "0123456789,-^ ") != strlen(def->vcpu_cpuset))
+        return qv_xml_attr_error(err, vn, "cpuset", "'%s' is not a CPU list", def->vcpu_cpuset);
+    return 0;
+}
+
+static int parse_metadata(qv_domdef *def, xmlNode *mn, qv_error **err)
+{
+    for (xmlNode *c = mn->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (!c->ns || !c->ns->href)
+            return qv_xml_error(err, c, "metadata elements need a namespace");
+        /* libvirt keeps one element per namespace: the last one wins. */
+        for (guint i = 0; i < def->metadata->len; i++) {
+            qv_domdef_metadata_elem *m = g_ptr_array_index(def->metadata, i);
+            if (strcmp(m->uri, (const char *)c->ns->href) == 0) {
+                g_ptr_array_remove_index(def->metadata, i);
+                break;
+            }
+        }
+        g_autoptr(xmlDoc) doc = xmlNewDoc((const xmlChar *)"1.0");
+        xmlNode *copy = xmlDocCopyNode(c, doc, 1);
+        xmlDocSetRootElement(doc, copy);
+        xmlReconciliateNs(doc, copy);
+        qv_domdef_metadata_elem *m = g_new0(qv_domdef_metadata_elem, 1);
+        m->uri = g_strdup((const char *)c->ns->href);
+        m->prefix = g_strdup(c->ns->prefix ? (const char *)c->ns->prefix : NULL);
+        m->xml = qv_xml_dump(copy);
+        g_ptr_array_add(def->metadata, m);
+    }
+    return 0;
+}
+
+static int parse_pm(qv_domdef *def, const xmlNode *pn, qv_error **err)
+{
+    for (xmlNode *c = pn->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (name_is(c, "suspend-to-mem")) {
+            if (qv_xml_prop_tristate(c, "enabled", &def->pm_suspend_to_mem, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "suspend-to-disk")) {
+            if (qv_xml_prop_tristate(c, "enabled", &def->pm_suspend_to_disk, err) < 0)
+                return -EINVAL;
+        } else
+            return qv_xml_error(err, c, "unknown power management element");
+    }
+    return 0;
+}
+
+static bool valid_name(const char *name)
+{
+    return *name && name[0] != '.' && !strchr(name, '/') && g_utf8_validate(name, -1, NULL) &&
+           strlen(name) <= 1024;
+}
+
+static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_error **err)
+{
+    g_autofree char *type = qv_xml_prop(root, "type");
+    if (!type)
+        return qv_xml_error(err, root, "missing type attribute (qemu or kvm)");
+    if (strcmp(type, "kvm") == 0)
+        def->virt_type = QV_DOMDEF_VIRT_KVM;
+    else if (strcmp(type, "qemu") == 0)
+        def->virt_type = QV_DOMDEF_VIRT_QEMU;
+    else
+        return qv_xml_attr_error(err, root, "type", "unsupported domain type '%s' (only qemu and kvm)", type);
+    if (flags & QV_DOMXML_PARSE_STATUS) {
+        if (qv_xml_prop_int(root, "id", &def->id, err) < 0)
+            return -EINVAL;
+    }
+
+    bool have_uuid = false, have_memory = false, have_os = false;
+    xmlNode *devices = NULL;
+    for (xmlNode *c = root->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        int r = 0;
+        if (c->ns)
+            return qv_xml_error(err, c, "unsupported namespaced element (QEMU command-line passthrough is not supported)");
+        if (name_is(c, "name")) {
+            def->name = qv_xml_text(c);
+            if (!valid_name(def->name))
+                return qv_xml_error(err, c, "invalid domain name '%s' (must be non-empty, without '/', not starting with '.')", def->name);
+        } else if (name_is(c, "uuid")) {
+            g_autofree char *u = qv_xml_text(c);
+            if (qv_uuid_parse(u, def->uuid) < 0)
+                return qv_xml_error(err, c, "malformed UUID '%s'", u);
+            have_uuid = true;
+        } else if (name_is(c, "genid")) {
+            g_autofree char *u = qv_xml_text(c);
+            def->has_genid = true;
+            if (!*u)
+                def->genid_auto = true;
+            else if (qv_uuid_parse(u, def->genid) < 0)
+                return qv_xml_error(err, c, "malformed genid '%s'", u);
+        } else if (name_is(c, "title")) {
+            def->title = qv_xml_text(c);
+            if (strchr(def->title, '\n'))
+                return qv_xml_error(err, c, "a title must be one line");
+        } else if (name_is(c, "description")) {
+            xmlChar *v = xmlNodeGetContent(c);
+            def->description = g_strdup((const char *)v);
+            xmlFree(v);
+        } else if (name_is(c, "metadata")) {
+            r = parse_metadata(def, c, err);
+        } else if (name_is(c, "memory")) {
+            r = qv_xml_scaled_kib(c, "KiB", &def->memory_kib, err);
+            have_memory = true;
+        } else if (name_is(c, "currentMemory")) {
+            r = qv_xml_scaled_kib(c, "KiB", &def->current_memory_kib, err);
+        } else if (name_is(c, "maxMemory")) {
+            r = qv_xml_scaled_kib(c, "KiB", &def->max_memory_kib, err);
+            if (r == 0 && qv_xml_prop_uint(c, "slots", &def->max_memory_slots, err) < 0)
+                r = -EINVAL;
+            if (r == 0 && def->max_memory_slots > 255)
+                r = qv_xml_attr_error(err, c, "slots", "at most 255 memory slots are supported");
+        } else if (name_is(c, "memoryBacking")) {
+            r = parse_memory_backing(def, c, err);
+        } else if (name_is(c, "vcpu")) {
+            r = parse_vcpu(def, c, err);
+        } else if (name_is(c, "iothreads")) {
+            g_autofree char *t = qv_xml_text(c);
+            unsigned long long n;
+            if (qv_parse_uint_str(t, 10, 1024, &n) < 0)
+                return qv_xml_error(err, c, "'%s' is not an iothread count", t);
+            def->iothreads = (unsigned int)n;
+        } else if (name_is(c, "vcpus")) {
+            g_free(def->raw_vcpus); def->raw_vcpus = qv_xml_dump(c);
+        } else if (name_is(c, "iothreadids")) {
+            g_free(def->raw_iothreadids); def->raw_iothreadids = qv_xml_dump(c);
+        } else if (name_is(c, "cputune")) {
+            g_free(def->raw_cputune); def->raw_cputune = qv_xml_dump(c);
+        } else if (name_is(c, "memtune")) {
+            g_free(def->raw_memtune); def->raw_memtune = qv_xml_dump(c);
+        } else if (name_is(c, "blkiotune")) {
+            g_free(def->raw_blkiotune); def->raw_blkiotune = qv_xml_dump(c);
+        } else if (name_is(c, "numatune")) {
+            g_free(def->raw_numatune); def->raw_numatune = qv_xml_dump(c);
+        } else if (name_is(c, "resource")) {
+            g_free(def->raw_resource); def->raw_resource = qv_xml_dump(c);
+        } else if (name_is(c, "sysinfo")) {
+            g_free(def->raw_sysinfo); def->raw_sysinfo = qv_xml_dump(c);
+        } else if (name_is(c, "perf")) {
+            g_free(def->raw_perf); def->raw_perf = qv_xml_dump(c);
+        } else if (name_is(c, "keywrap")) {
+            g_free(def->raw_keywrap); def->raw_keywrap = qv_xml_dump(c);
+        } else if (name_is(c, "seclabel")) {
+            g_ptr_array_add(def->seclabels, qv_xml_dump(c));
+        } else if (name_is(c, "os")) {
+            r = parse_os(def, c, err);
+            have_os = true;
+        } else if (name_is(c, "features")) {
+            r = parse_features(def, c, err);
+        } else if (name_is(c, "cpu")) {
+            r = parse_cpu(def, c, err);
+        } else if (name_is(c, "clock")) {
+            r = parse_clock(def, c, err);
+        } else if (name_is(c, "on_poweroff")) {
+            r = parse_lifecycle(c, &def->on_poweroff, false, err);
+        } else if (name_is(c, "on_reboot")) {
+            r = parse_lifecycle(c, &def->on_reboot, false, err);
+        } else if (name_is(c, "on_crash")) {
+            r = parse_lifecycle(c, &def->on_crash, true, err);
+        } else if (name_is(c, "on_lockfailure")) {
+            static const char *const lf[] = { "poweroff", "restart", "pause", "ignore", NULL };
+            g_autofree char *v = qv_xml_text(c);
+            bool ok = false;
+            for (size_t i = 0; lf[i]; i++)
+                ok = ok || strcmp(lf[i], v) == 0;
+            if (!ok)
+                return qv_xml_error(err, c, "unsupported lock failure action '%s'", v);
+            def->on_lockfailure = g_steal_pointer(&v);
+        } else if (name_is(c, "pm")) {
+            r = parse_pm(def, c, err);
+        } else if (name_is(c, "devices")) {
+            devices = c;
+        } else if (name_is(c, "idmap") || name_is(c, "launchSecurity") || name_is(c, "bootloader") ||
+                   name_is(c, "bootloader_args") || name_is(c, "throttlegroups")) {
+            return qv_xml_error(err, c, "element not supported by qvirt");
+        } else {
+            return qv_xml_error(err, c, "unknown element");
+        }
+        if (r < 0)
+            return r;
+    }
+    if (!def->name)
+        return qv_xml_error(err, root, "missing <name>");
+    if (!have_memory)
+        return qv_xml_error(err, root, "missing <memory>");
+    if (!have_os)
+        return qv_xml_error(err, root, "missing <os>");
+    if (!def->vcpus)
+        def->vcpus = 1;
+    if (!have_uuid)
+        qv_uuid_generate(def->uuid);
+    if (devices && qv_parse_devices(def, devices, flags, err) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+int qv_domxml_parse(const char *xml, unsigned int flags, qv_domdef **ret, qv_error **err)
+{
+    if (!xml || !ret)
+        return qv_error_set(err, -EINVAL, "No domain XML given.");
+    size_t len = strlen(xml);
+    if (len > QV_DOMXML_MAX_SIZE)
+        return qv_error_set(err, -E2BIG, "The domain XML is larger than %d bytes.", QV_DOMXML_MAX_SIZE);
+
+    g_autoptr(xmlParserCtxt) pctxt = xmlNewParserCtxt();
+    if (!pctxt)
+        return qv_error_set(err, -ENOMEM, "Cannot create an XML parser.");
+    /* No network, no entity substitution, no DTD loading; a document type
+     * declaration at all is refused below. */
+    int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
+    g_autoptr(xmlDoc) doc = xmlCtxtReadMemory(pctxt, xml, (int)len, "domain.xml", NULL, opts);
+    if (!doc) {
+        const xmlError *e = xmlCtxtGetLastError(pctxt);
+        g_autofree char *msg = g_strstrip(g_strdup(e && e->message ? e->message : "unknown error"));
+        return qv_error_set(err, -EINVAL, "The domain XML is not well-formed: line %d: %s.",
+                            e ? e->line : 0, msg);
+    }
+    if (doc->intSubset || doc->extSubset)
+        return qv_error_set(err, -EINVAL, "The domain XML must not contain a DOCTYPE or entity declarations.");
+    xmlNode *root = xmlDocGetRootElement(doc);
+    if (!root || strcmp((const char *)root->name, "domain") != 0 || root->ns)
+        return qv_error_set(err, -EINVAL, "The root element must be <domain>.");
+
+    g_autoptr(qv_domdef) def = qv_domdef_new();
+    if (parse_domain(def, root, flags, err) < 0)
+        return -EINVAL;
+    if (qv_domdef_post_parse(def, err) < 0)
+        return -EINVAL;
+    *ret = g_steal_pointer(&def);
+    return 0;
+}

@@ -1,0 +1,917 @@
+/* Post-parse defaults: every decision that must survive a restart unchanged
+ * (machine type, implicit controllers, PCI and drive addresses, USB ports,
+ * MAC addresses, aliases) is made here once and then written into the XML,
+ * the way libvirt keeps the guest ABI stable. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "domxml-priv.h"
+
+#define DEFAULT_EMULATOR "/usr/bin/qemu-system-x86_64"
+
+/* ---- helpers ---- */
+
+/* "vdb" -> 1, "sdaa" -> 26: the index libvirt derives from a target name. */
+static int disk_name_index(const char *name, const char *prefix_out[])
+{
+    static const char *const prefixes[] = { "vd", "sd", "hd", "fd", "xvd", "ubd", NULL };
+    for (int i = 0; prefixes[i]; i++) {
+        size_t l = strlen(prefixes[i]);
+        if (strncmp(name, prefixes[i], l) != 0)
+            continue;
+        const char *p = name + l;
+        if (!*p)
+            return -1;
+        /* Bijective base 26: a=1 ... z=26, aa=27. */
+        long idx = 0;
+        for (; *p; p++) {
+            if (*p < 'a' || *p > 'z' || idx > 100000)
+                return -1;
+            idx = idx * 26 + (*p - 'a' + 1);
+        }
+        if (prefix_out)
+            *prefix_out = prefixes[i];
+        return (int)(idx - 1);
+    }
+    return -1;
+}
+
+static qv_domdef_controller *add_controller(qv_domdef *def, int type, unsigned int index,
+                                            const char *model)
+{
+    qv_domdef_controller *c = g_new0(qv_domdef_controller, 1);
+    c->type = type;
+    c->index = index;
+    c->model = g_strdup(model);
+    c->ports = c->vectors = c->queues = -1;
+    c->chassis = c->port = c->chassis_nr = c->busnr = -1;
+    g_ptr_array_add(def->controllers, c);
+    return c;
+}
+
+static qv_domdef_controller *ensure_controller(qv_domdef *def, int type, unsigned int index,
+                                               const char *model)
+{
+    qv_domdef_controller *c = qv_domdef_find_controller(def, type, index);
+    return c ? c : add_controller(def, type, index, model);
+}
+
+/* ---- PCI slot allocation ---- */
+typedef struct pci_alloc {
+    guint32 used[256];        /* bit per slot, per bus; a slot with any function used is taken */
+} pci_alloc;
+
+static int pci_reserve(pci_alloc *pa, const qv_domdef_addr *a, qv_error **err)
+{
+    if (a->type != QV_ADDR_PCI)
+        return 0;
+    /* Multifunction devices share a slot: only function 0 reserves it. */
+    if (a->function == 0 && (pa->used[a->bus] & (1u << a->slot)))
+        return qv_error_set(err, -EINVAL, "PCI address %02x:%02x.%x is used by two devices.",
+                            a->bus, a->slot, a->function);
+    pa->used[a->bus] |= 1u << a->slot;
+    return 0;
+}
+
+static int pci_assign(pci_alloc *pa, qv_domdef_addr *a, const char *what, qv_error **err)
+{
+    if (a->type == QV_ADDR_PCI)
+        return 0;
+    if (a->type != QV_ADDR_NONE)
+        return qv_error_set(err, -EINVAL, "The %s needs a PCI address, not another address type.", what);
+    for (unsigned int slot = 1; slot < 32; slot++) {
+        if (!(pa->used[0] & (1u << slot))) {
+            pa->used[0] |= 1u << slot;
+            a->type = QV_ADDR_PCI;
+            a->bus = 0;
+            a->slot = slot;
+            a->function = 0;
+            return 0;
+        }
+    }
+    return qv_error_set(err, -ENOSPC, "No free PCI slot on bus 0 for the %s; add a pci-bridge controller and give addresses.", what);
+}
+
+static bool video_is_pci(const qv_domdef_video *v)
+{
+    return strcmp(v->model, "ramfb") && strcmp(v->model, "none");
+}
+
+static bool sound_is_pci(const qv_domdef_sound *s)
+{
+    return strcmp(s->model, "sb16") && strcmp(s->model, "usb");
+}
+
+static bool controller_is_pci(const qv_domdef *def, const qv_domdef_controller *c, bool q35)
+{
+    switch (c->type) {
+    case QV_CTRL_PCI:
+        return strcmp(c->model, "pci-root") && strcmp(c->model, "pcie-root");
+    case QV_CTRL_USB:
+        return strcmp(c->model, "none") != 0;
+    case QV_CTRL_IDE:
+        return false;
+    case QV_CTRL_SATA:
+        return !(q35 && c->index == 0);
+    case QV_CTRL_FDC:
+    case QV_CTRL_CCID:
+        return false;
+    default:
+        return true;
+    }
+    (void)def;
+}
+
+/* ---- USB ports ---- */
+typedef struct usb_alloc {
+    unsigned int next_port[256];
+    bool have_bus[256];
+} usb_alloc;
+
+static int usb_assign(usb_alloc *ua, qv_domdef_addr *a, const char *what, qv_error **err)
+{
+    if (a->type == QV_ADDR_NONE) {
+        a->type = QV_ADDR_USB;
+        a->bus = 0;
+    }
+    if (a->type != QV_ADDR_USB)
+        return qv_error_set(err, -EINVAL, "The %s needs a USB address.", what);
+    if (!ua->have_bus[a->bus])
+        return qv_error_set(err, -EINVAL, "The %s is a USB device but the domain has no USB controller with index %u.", what, a->bus);
+    if (!a->usb_port)
+        a->usb_port = g_strdup_printf("%u", ++ua->next_port[a->bus]);
+    return 0;
+}
+
+static void usb_reserve(usb_alloc *ua, const qv_domdef_addr *a)
+{
+    if (a->type == QV_ADDR_USB && a->usb_port && !strchr(a->usb_port, '.')) {
+        unsigned int p = (unsigned int)atoi(a->usb_port);
+        if (p > ua->next_port[a->bus])
+            ua->next_port[a->bus] = p;
+    }
+}
+
+static void set_alias(char **alias, char *value)
+{
+    if (*alias)
+        g_free(value);
+    else
+        *alias = value;
+}
+
+static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
+        const char *prefix = NULL;
+        int idx = disk_name_index(d->target_dev, &prefix);
+        if (idx < 0)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: invalid target device name '%s'.", i + 1, d->target_dev);
+        if (!d->bus) {
+            if (!strcmp(prefix, "vd")) d->bus = QV_DISK_BUS_VIRTIO;
+            else if (!strcmp(prefix, "sd")) d->bus = QV_DISK_BUS_SCSI;
+            else if (!strcmp(prefix, "hd")) d->bus = QV_DISK_BUS_IDE;
+            else if (!strcmp(prefix, "fd")) d->bus = QV_DISK_BUS_FDC;
+            else
+                return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: cannot infer a bus from '%s'; give <target bus=...>.", i + 1, d->target_dev);
+        }
+        for (guint j = 0; j < i; j++) {
+            qv_domdef_disk *o = g_ptr_array_index(def->disks, j);
+            if (!strcmp(o->target_dev, d->target_dev))
+                return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: target '%s' is used twice.", i + 1, d->target_dev);
+        }
+        if (d->bus == QV_DISK_BUS_IDE && q35)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: IDE is not available on q35 machines; use bus='sata'.", i + 1);
+        if (d->device == QV_DISK_DEVICE_FLOPPY && d->bus != QV_DISK_BUS_FDC)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a floppy must be on the fdc bus.", i + 1);
+        if (d->bus == QV_DISK_BUS_FDC && d->device != QV_DISK_DEVICE_FLOPPY)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: only floppies go on the fdc bus.", i + 1);
+        if (d->device == QV_DISK_DEVICE_CDROM && d->bus == QV_DISK_BUS_VIRTIO)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a cdrom cannot be on the virtio bus; use sata, ide or scsi.", i + 1);
+        if (d->device == QV_DISK_DEVICE_LUN && d->bus != QV_DISK_BUS_SCSI)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a lun disk must be on the scsi bus.", i + 1);
+        if (!d->driver_name)
+            d->driver_name = g_strdup("qemu");
+        if (!d->src.format && (d->src.path || d->src.type == QV_DISK_TYPE_NETWORK))
+            d->src.format = g_strdup("raw");
+        if (d->device == QV_DISK_DEVICE_CDROM)
+            d->readonly = true;
+        if (d->iothread && d->iothread > def->iothreads)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: iothread %u does not exist (the domain has %u).", i + 1, d->iothread, def->iothreads);
+
+        if (d->addr.type == QV_ADDR_NONE) {
+            switch (d->bus) {
+            case QV_DISK_BUS_IDE:
+                d->addr.type = QV_ADDR_DRIVE;
+                d->addr.controller = idx / 4;
+                d->addr.bus = (idx % 4) / 2;
+                d->addr.unit = idx % 2;
+                break;
+            case QV_DISK_BUS_SATA:
+                d->addr.type = QV_ADDR_DRIVE;
+                d->addr.controller = idx / 6;
+                d->addr.unit = idx % 6;
+                break;
+            case QV_DISK_BUS_SCSI:
+                d->addr.type = QV_ADDR_DRIVE;
+                d->addr.controller = idx / 7;
+                d->addr.unit = idx % 7;
+                break;
+            case QV_DISK_BUS_FDC:
+                d->addr.type = QV_ADDR_DRIVE;
+                d->addr.unit = idx;
+                if (idx > 1)
+                    return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: only fda and fdb exist.", i + 1);
+                break;
+            default:
+                break;
+            }
+        }
+        const char *bus_alias = NULL;
+        switch (d->bus) {
+        case QV_DISK_BUS_VIRTIO:
+            set_alias(&d->alias, g_strdup_printf("virtio-disk%d", idx));
+            break;
+        case QV_DISK_BUS_IDE:
+            set_alias(&d->alias, g_strdup_printf("ide%u-%u-%u", d->addr.controller, d->addr.bus, d->addr.unit));
+            break;
+        case QV_DISK_BUS_SATA:
+            set_alias(&d->alias, g_strdup_printf("sata%u-%u-%u", d->addr.controller, d->addr.bus, d->addr.unit));
+            break;
+        case QV_DISK_BUS_SCSI:
+            set_alias(&d->alias, g_strdup_printf("scsi%u-%u-%u-%u", d->addr.controller, d->addr.bus, d->addr.target, d->addr.unit));
+            break;
+        case QV_DISK_BUS_USB:
+            set_alias(&d->alias, g_strdup_printf("usb-disk%d", idx));
+            break;
+        case QV_DISK_BUS_FDC:
+            set_alias(&d->alias, g_strdup_printf("fdc0-0-%u", d->addr.unit));
+            break;
+        }
+        (void)bus_alias;
+        if (d->addr.type == QV_ADDR_DRIVE) {
+            if (d->bus == QV_DISK_BUS_IDE && (q35 || d->addr.controller > 0 || d->addr.bus > 1 || d->addr.unit > 1))
+                return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: IDE address out of range (one controller, buses 0-1, units 0-1).", i + 1);
+            if (d->bus == QV_DISK_BUS_SATA && (d->addr.bus != 0 || d->addr.unit > 5))
+                return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: SATA address out of range (bus 0, units 0-5).", i + 1);
+            if (d->bus == QV_DISK_BUS_IDE)
+                ensure_controller(def, QV_CTRL_IDE, 0, NULL);
+            else if (d->bus == QV_DISK_BUS_SATA)
+                ensure_controller(def, QV_CTRL_SATA, d->addr.controller, NULL);
+            else if (d->bus == QV_DISK_BUS_SCSI)
+                ensure_controller(def, QV_CTRL_SCSI, d->addr.controller, "virtio-scsi");
+        }
+        for (guint j = 0; j < i; j++) {
+            qv_domdef_disk *o = g_ptr_array_index(def->disks, j);
+            if (o->bus == d->bus && o->addr.type == QV_ADDR_DRIVE && d->addr.type == QV_ADDR_DRIVE &&
+                o->addr.controller == d->addr.controller && o->addr.bus == d->addr.bus &&
+                o->addr.target == d->addr.target && o->addr.unit == d->addr.unit)
+                return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: drive address is already used by '%s'.", i + 1, o->target_dev);
+        }
+    }
+    return 0;
+}
+
+static int post_parse_chrs(qv_domdef *def, qv_error **err)
+{
+    int nserial = 0, nparallel = 0, nchannel = 0, nconsole = 0;
+    unsigned int vs_port = 1;
+    bool need_vserial = false;
+    qv_domdef_chr *serial0 = NULL;
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        if (c->kind == QV_CHR_SERIAL && (!serial0 || c->target_port == 0))
+            serial0 = serial0 && c->target_port != 0 ? serial0 : c;
+        if (c->kind == QV_CHR_CHANNEL && c->addr.type == QV_ADDR_VIRTIO_SERIAL && c->addr.port >= vs_port)
+            vs_port = c->addr.port + 1;
+    }
+    /* A serial console on x86 is serial0; libvirt adds the serial port when
+     * only the console is given. */
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        if (c->kind != QV_CHR_CONSOLE)
+            continue;
+        if (!c->target_type)
+            c->target_type = g_strdup("serial");
+        if (!strcmp(c->target_type, "serial") && !serial0) {
+            qv_domdef_chr *s = g_new0(qv_domdef_chr, 1);
+            s->kind = QV_CHR_SERIAL;
+            s->src = c->src;
+            s->src.path = g_strdup(c->src.path);
+            s->src.host = g_strdup(c->src.host);
+            s->src.service = g_strdup(c->src.service);
+            s->src.bind_host = g_strdup(c->src.bind_host);
+            s->src.bind_service = g_strdup(c->src.bind_service);
+            s->src.log_file = g_strdup(c->src.log_file);
+            s->target_port = 0;
+            g_ptr_array_insert(def->chrs, i, s);
+            serial0 = s;
+            i++;
+        }
+    }
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        switch (c->kind) {
+        case QV_CHR_SERIAL:
+            if (!c->target_type)
+                c->target_type = g_strdup("isa-serial");
+            if (!c->target_model)
+                c->target_model = g_strdup(!strcmp(c->target_type, "isa-serial") ? "isa-serial" :
+                                           !strcmp(c->target_type, "pci-serial") ? "pci-serial" : "usb-serial");
+            if (c->target_port < 0)
+                c->target_port = nserial;
+            if (!strcmp(c->target_type, "isa-serial") && c->target_port > 3)
+                return qv_error_set(err, -EINVAL, "/domain/devices/serial[%d]: at most 4 ISA serial ports exist.", nserial + 1);
+            set_alias(&c->alias, g_strdup_printf("serial%d", c->target_port));
+            nserial++;
+            break;
+        case QV_CHR_PARALLEL:
+            if (c->target_port < 0)
+                c->target_port = nparallel;
+            set_alias(&c->alias, g_strdup_printf("parallel%d", c->target_port));
+            nparallel++;
+            break;
+        case QV_CHR_CONSOLE:
+            if (c->target_port < 0)
+                c->target_port = !strcmp(c->target_type, "serial") ? 0 : nconsole;
+            if (!strcmp(c->target_type, "virtio")) {
+                need_vserial = true;
+                if (c->target_port == 0 && serial0)
+                    c->target_port = nconsole ? nconsole : 1;
+            }
+            set_alias(&c->alias, g_strdup_printf(!strcmp(c->target_type, "serial") ? "serial%d" : "console%d",
+                                                 c->target_port));
+            nconsole++;
+            break;
+        case QV_CHR_CHANNEL:
+            need_vserial = true;
+            if (c->addr.type == QV_ADDR_NONE) {
+                c->addr.type = QV_ADDR_VIRTIO_SERIAL;
+                c->addr.port = vs_port++;
+            } else if (c->addr.type != QV_ADDR_VIRTIO_SERIAL) {
+                return qv_error_set(err, -EINVAL, "/domain/devices/channel[%d]: a virtio channel needs a virtio-serial address.", nchannel + 1);
+            }
+            if (c->addr.port == 0)
+                return qv_error_set(err, -EINVAL, "/domain/devices/channel[%d]: virtio-serial port 0 is reserved for consoles.", nchannel + 1);
+            set_alias(&c->alias, g_strdup_printf("channel%d", nchannel));
+            nchannel++;
+            break;
+        }
+    }
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        for (guint j = 0; j < i; j++) {
+            qv_domdef_chr *o = g_ptr_array_index(def->chrs, j);
+            if (o->kind == c->kind && o->target_port == c->target_port && c->kind != QV_CHR_CHANNEL)
+                return qv_error_set(err, -EINVAL, "Two character devices use the same target port %d.", c->target_port);
+            if (c->kind == QV_CHR_CHANNEL && o->kind == QV_CHR_CHANNEL &&
+                o->addr.controller == c->addr.controller && o->addr.port == c->addr.port)
+                return qv_error_set(err, -EINVAL, "Two channels use virtio-serial port %u.", c->addr.port);
+        }
+    }
+    if (need_vserial)
+        ensure_controller(def, QV_CTRL_VIRTIO_SERIAL, 0, NULL);
+    return 0;
+}
+
+static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
+{
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        switch (c->type) {
+        case QV_CTRL_PCI:
+            if (!c->model)
+                c->model = g_strdup(c->index == 0 ? (q35 ? "pcie-root" : "pci-root") :
+                                    (q35 ? "pcie-root-port" : "pci-bridge"));
+            if (c->index == 0 && strcmp(c->model, q35 ? "pcie-root" : "pci-root"))
+                return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: PCI controller 0 must be %s for this machine.", i + 1, q35 ? "pcie-root" : "pci-root");
+            if (c->index != 0 && (!strcmp(c->model, "pci-root") || !strcmp(c->model, "pcie-root")))
+                return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a root bus must have index 0.", i + 1);
+            if (!strcmp(c->model, "pcie-root-port") && !q35)
+                return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: pcie-root-port needs a q35 machine.", i + 1);
+            set_alias(&c->alias, c->index == 0 && q35 ? g_strdup("pcie.0") : g_strdup_printf("pci.%u", c->index));
+            break;
+        case QV_CTRL_USB:
+            if (!c->model)
+                c->model = g_strdup(q35 ? "qemu-xhci" : "piix3-uhci");
+            set_alias(&c->alias, c->index == 0 ? g_strdup("usb") : g_strdup_printf("usb%u", c->index));
+            if (!strcmp(c->model, "piix3-uhci") && c->index == 0 && !q35 && c->addr.type == QV_ADDR_NONE) {
+                c->addr.type = QV_ADDR_PCI;
+                c->addr.slot = 1;
+                c->addr.function = 2;
+            }
+            break;
+        case QV_CTRL_IDE:
+            if (q35)
+                return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: IDE controllers are not available on q35 machines.", i + 1);
+            if (c->index != 0)
+                return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: only the built-in IDE controller (index 0) exists.", i + 1);
+            set_alias(&c->alias, g_strdup("ide"));
+            if (c->addr.type == QV_ADDR_NONE) {
+                c->addr.type = QV_ADDR_PCI;
+                c->addr.slot = 1;
+                c->addr.function = 1;
+            }
+            break;
+        case QV_CTRL_SATA:
+            set_alias(&c->alias, q35 && c->index == 0 ? g_strdup("ide") : g_strdup_printf("sata%u", c->index));
+            if (q35 && c->index == 0 && c->addr.type == QV_ADDR_NONE) {
+                c->addr.type = QV_ADDR_PCI;
+                c->addr.slot = 0x1f;
+                c->addr.function = 2;
+            }
+            break;
+        case QV_CTRL_SCSI:
+            if (!c->model)
+                c->model = g_strdup("virtio-scsi");
+            if (strcmp(c->model, "virtio-scsi") && strcmp(c->model, "lsilogic"))
+                return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: unsupported SCSI model '%s'.", i + 1, c->model);
+            set_alias(&c->alias, g_strdup_printf("scsi%u", c->index));
+            break;
+        case QV_CTRL_VIRTIO_SERIAL:
+            set_alias(&c->alias, g_strdup_printf("virtio-serial%u", c->index));
+            break;
+        case QV_CTRL_CCID:
+            set_alias(&c->alias, g_strdup_printf("ccid%u", c->index));
+            break;
+        case QV_CTRL_FDC:
+            set_alias(&c->alias, g_strdup_printf("fdc%u", c->index));
+            break;
+        }
+        if (c->iothread && c->iothread > def->iothreads)
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: iothread %u does not exist.", i + 1, c->iothread);
+    }
+    return 0;
+}
+
+static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
+{
+    pci_alloc pa = { 0 };
+    pa.used[0] |= 1u << 0;                 /* host bridge */
+    if (q35)
+        pa.used[0] |= 1u << 0x1f;          /* ICH9 LPC, SATA, SMBus */
+    else
+        pa.used[0] |= 1u << 1;             /* PIIX3: ISA, IDE, USB, PM */
+
+#define RESERVE(list, type)                                              \
+    for (guint i = 0; i < def->list->len; i++) {                          \
+        type *x = g_ptr_array_index(def->list, i);                        \
+        if (pci_reserve(&pa, &x->addr, err) < 0)                          \
+            return -EINVAL;                                               \
+    }
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->addr.type == QV_ADDR_PCI && c->addr.bus == 0 &&
+            ((c->addr.slot == 1 && !q35) || (c->addr.slot == 0x1f && q35)))
+            continue;   /* built into the chipset slot reserved above */
+        if (pci_reserve(&pa, &c->addr, err) < 0)
+            return -EINVAL;
+    }
+    RESERVE(disks, qv_domdef_disk)
+    RESERVE(nets, qv_domdef_net)
+    RESERVE(videos, qv_domdef_video)
+    RESERVE(sounds, qv_domdef_sound)
+    RESERVE(watchdogs, qv_domdef_watchdog)
+    RESERVE(rngs, qv_domdef_rng)
+    RESERVE(panics, qv_domdef_panic)
+    RESERVE(shmems, qv_domdef_shmem)
+    RESERVE(filesystems, qv_domdef_fs)
+    RESERVE(inputs, qv_domdef_input)
+    RESERVE(chrs, qv_domdef_chr)
+#undef RESERVE
+    if (def->memballoon && pci_reserve(&pa, &def->memballoon->addr, err) < 0)
+        return -EINVAL;
+    if (def->vsock && pci_reserve(&pa, &def->vsock->addr, err) < 0)
+        return -EINVAL;
+
+    /* The primary video card gets the first free slot (2 on i440fx, 1 on
+     * q35), like libvirt, so guests see the VGA device where they expect. */
+    for (guint i = 0; i < def->videos->len; i++) {
+        qv_domdef_video *v = g_ptr_array_index(def->videos, i);
+        if (video_is_pci(v) && pci_assign(&pa, &v->addr, "video device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (controller_is_pci(def, c, q35) && pci_assign(&pa, &c->addr, "controller", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->nets->len; i++) {
+        qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        if (pci_assign(&pa, &n->addr, "network interface", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        if (sound_is_pci(s) && pci_assign(&pa, &s->addr, "sound device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
+        if (d->bus == QV_DISK_BUS_VIRTIO && pci_assign(&pa, &d->addr, "virtio disk", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->filesystems->len; i++) {
+        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
+        if (pci_assign(&pa, &f->addr, "filesystem", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        if (c->kind == QV_CHR_SERIAL && !strcmp(c->target_type, "pci-serial") &&
+            pci_assign(&pa, &c->addr, "PCI serial port", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->inputs->len; i++) {
+        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
+        if (in->bus && !strcmp(in->bus, "virtio") && pci_assign(&pa, &in->addr, "virtio input device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->watchdogs->len; i++) {
+        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
+        if (!strcmp(w->model, "i6300esb") && pci_assign(&pa, &w->addr, "watchdog", err) < 0)
+            return -EINVAL;
+    }
+    if (def->memballoon && strcmp(def->memballoon->model, "none") &&
+        pci_assign(&pa, &def->memballoon->addr, "memory balloon", err) < 0)
+        return -EINVAL;
+    for (guint i = 0; i < def->rngs->len; i++) {
+        qv_domdef_rng *r = g_ptr_array_index(def->rngs, i);
+        if (pci_assign(&pa, &r->addr, "random number generator", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->panics->len; i++) {
+        qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
+        if (!strcmp(p->model, "pci") && pci_assign(&pa, &p->addr, "panic device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->shmems->len; i++) {
+        qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
+        if (pci_assign(&pa, &s->addr, "shared memory device", err) < 0)
+            return -EINVAL;
+    }
+    if (def->vsock && pci_assign(&pa, &def->vsock->addr, "vsock device", err) < 0)
+        return -EINVAL;
+    if (def->iommu && !strcmp(def->iommu->model, "virtio") &&
+        pci_assign(&pa, &def->iommu->addr, "virtio IOMMU", err) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+static int assign_usb(qv_domdef *def, qv_error **err)
+{
+    usb_alloc ua = { 0 };
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_USB && strcmp(c->model, "none"))
+            ua.have_bus[c->index] = true;
+    }
+#define USB_RESERVE(list, type)                                          \
+    for (guint i = 0; i < def->list->len; i++) {                          \
+        type *x = g_ptr_array_index(def->list, i);                        \
+        usb_reserve(&ua, &x->addr);                                       \
+    }
+    USB_RESERVE(inputs, qv_domdef_input)
+    USB_RESERVE(disks, qv_domdef_disk)
+    USB_RESERVE(hubs, qv_domdef_hub)
+    USB_RESERVE(redirdevs, qv_domdef_redirdev)
+    USB_RESERVE(hostdevs, qv_domdef_hostdev)
+    USB_RESERVE(sounds, qv_domdef_sound)
+    USB_RESERVE(chrs, qv_domdef_chr)
+#undef USB_RESERVE
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_CCID && usb_assign(&ua, &c->addr, "smartcard reader", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->hubs->len; i++) {
+        qv_domdef_hub *h = g_ptr_array_index(def->hubs, i);
+        if (usb_assign(&ua, &h->addr, "USB hub", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->inputs->len; i++) {
+        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
+        if (in->bus && !strcmp(in->bus, "usb") && usb_assign(&ua, &in->addr, "USB input device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
+        if (d->bus == QV_DISK_BUS_USB && usb_assign(&ua, &d->addr, "USB disk", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        if (!strcmp(s->model, "usb") && usb_assign(&ua, &s->addr, "USB audio device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        if (c->kind == QV_CHR_SERIAL && !strcmp(c->target_type, "usb-serial") &&
+            usb_assign(&ua, &c->addr, "USB serial port", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->redirdevs->len; i++) {
+        qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
+        if (usb_assign(&ua, &r->addr, "USB redirection device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (usb_assign(&ua, &h->addr, "USB host device", err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
+static void assign_aliases(qv_domdef *def)
+{
+    for (guint i = 0; i < def->nets->len; i++)
+        set_alias(&((qv_domdef_net *)g_ptr_array_index(def->nets, i))->alias, g_strdup_printf("net%u", i));
+    for (guint i = 0; i < def->videos->len; i++)
+        set_alias(&((qv_domdef_video *)g_ptr_array_index(def->videos, i))->alias, g_strdup_printf("video%u", i));
+    for (guint i = 0; i < def->inputs->len; i++)
+        set_alias(&((qv_domdef_input *)g_ptr_array_index(def->inputs, i))->alias, g_strdup_printf("input%u", i));
+    for (guint i = 0; i < def->sounds->len; i++)
+        set_alias(&((qv_domdef_sound *)g_ptr_array_index(def->sounds, i))->alias, g_strdup_printf("sound%u", i));
+    for (guint i = 0; i < def->graphics->len; i++)
+        set_alias(&((qv_domdef_graphics *)g_ptr_array_index(def->graphics, i))->alias, g_strdup_printf("graphics%u", i));
+    for (guint i = 0; i < def->watchdogs->len; i++)
+        set_alias(&((qv_domdef_watchdog *)g_ptr_array_index(def->watchdogs, i))->alias, g_strdup_printf("watchdog%u", i));
+    for (guint i = 0; i < def->rngs->len; i++)
+        set_alias(&((qv_domdef_rng *)g_ptr_array_index(def->rngs, i))->alias, g_strdup_printf("rng%u", i));
+    for (guint i = 0; i < def->panics->len; i++)
+        set_alias(&((qv_domdef_panic *)g_ptr_array_index(def->panics, i))->alias, g_strdup_printf("panic%u", i));
+    for (guint i = 0; i < def->shmems->len; i++)
+        set_alias(&((qv_domdef_shmem *)g_ptr_array_index(def->shmems, i))->alias, g_strdup_printf("shmem%u", i));
+    for (guint i = 0; i < def->tpms->len; i++)
+        set_alias(&((qv_domdef_tpm *)g_ptr_array_index(def->tpms, i))->alias, g_strdup_printf("tpm%u", i));
+    for (guint i = 0; i < def->smartcards->len; i++)
+        set_alias(&((qv_domdef_smartcard *)g_ptr_array_index(def->smartcards, i))->alias, g_strdup_printf("smartcard%u", i));
+    for (guint i = 0; i < def->redirdevs->len; i++)
+        set_alias(&((qv_domdef_redirdev *)g_ptr_array_index(def->redirdevs, i))->alias, g_strdup_printf("redir%u", i));
+    for (guint i = 0; i < def->hubs->len; i++)
+        set_alias(&((qv_domdef_hub *)g_ptr_array_index(def->hubs, i))->alias, g_strdup_printf("hub%u", i));
+    for (guint i = 0; i < def->hostdevs->len; i++)
+        set_alias(&((qv_domdef_hostdev *)g_ptr_array_index(def->hostdevs, i))->alias, g_strdup_printf("hostdev%u", i));
+    for (guint i = 0; i < def->filesystems->len; i++)
+        set_alias(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->alias, g_strdup_printf("fs%u", i));
+    for (guint i = 0; i < def->memdevs->len; i++)
+        set_alias(&((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->alias, g_strdup_printf("dimm%u", i));
+    if (def->memballoon)
+        set_alias(&def->memballoon->alias, g_strdup("balloon0"));
+    if (def->vsock)
+        set_alias(&def->vsock->alias, g_strdup("vsock0"));
+    if (def->iommu)
+        set_alias(&def->iommu->alias, g_strdup("iommu0"));
+}
+
+static bool any_boot_order(const qv_domdef *def)
+{
+    for (guint i = 0; i < def->disks->len; i++)
+        if (((qv_domdef_disk *)g_ptr_array_index(def->disks, i))->boot_order)
+            return true;
+    for (guint i = 0; i < def->nets->len; i++)
+        if (((qv_domdef_net *)g_ptr_array_index(def->nets, i))->boot_order)
+            return true;
+    for (guint i = 0; i < def->hostdevs->len; i++)
+        if (((qv_domdef_hostdev *)g_ptr_array_index(def->hostdevs, i))->boot_order)
+            return true;
+    return false;
+}
+
+int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
+{
+    qv_domdef_os *os = &def->os;
+    if (!os->arch)
+        os->arch = g_strdup("x86_64");
+    if (!os->machine || !strcmp(os->machine, "pc")) {
+        g_free(os->machine);
+        os->machine = g_strdup("pc-i440fx-7.2");
+    } else if (!strcmp(os->machine, "q35")) {
+        g_free(os->machine);
+        os->machine = g_strdup("pc-q35-7.2");
+    }
+    bool q35 = qv_domdef_is_q35(def);
+    if (!def->emulator)
+        def->emulator = g_strdup(DEFAULT_EMULATOR);
+
+    /* Memory. */
+    if (def->cpu.cells->len) {
+        unsigned long long sum = 0;
+        for (guint i = 0; i < def->cpu.cells->len; i++)
+            sum += ((qv_domdef_numa_cell *)g_ptr_array_index(def->cpu.cells, i))->memory_kib;
+        def->memory_kib = sum;
+    }
+    if (def->memory_kib == 0)
+        return qv_error_set(err, -EINVAL, "/domain/memory: the memory size must be greater than 0.");
+    /* QEMU on x86_64 addresses at most 2^52 bytes; keep well inside. */
+    if (def->memory_kib > (1ULL << 42))
+        return qv_error_set(err, -EINVAL, "/domain/memory: %llu KiB is more than the 4 PiB QEMU supports.", def->memory_kib);
+    if (def->current_memory_kib == 0 || def->current_memory_kib > def->memory_kib)
+        def->current_memory_kib = def->memory_kib;
+    unsigned long long dimm_total = 0;
+    for (guint i = 0; i < def->memdevs->len; i++)
+        dimm_total += ((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->size_kib;
+    if (def->max_memory_kib) {
+        if (!def->max_memory_slots)
+            return qv_error_set(err, -EINVAL, "/domain/maxMemory: memory hotplug needs slots > 0.");
+        if (def->max_memory_kib < def->memory_kib)
+            return qv_error_set(err, -EINVAL, "/domain/maxMemory: maximum memory is smaller than <memory>.");
+        if (def->max_memory_kib > (1ULL << 42))
+            return qv_error_set(err, -EINVAL, "/domain/maxMemory: %llu KiB is more than the 4 PiB QEMU supports.", def->max_memory_kib);
+        if (def->memdevs->len > def->max_memory_slots)
+            return qv_error_set(err, -EINVAL, "/domain/devices/memory: %u memory modules but only %u slots.", def->memdevs->len, def->max_memory_slots);
+    } else if (def->memdevs->len) {
+        return qv_error_set(err, -EINVAL, "/domain/devices/memory[1]: memory modules need <maxMemory slots=...>.");
+    }
+    (void)dimm_total;
+
+    /* vCPUs. */
+    if (!def->vcpus_current)
+        def->vcpus_current = def->vcpus;
+    qv_domdef_cpu *cpu = &def->cpu;
+    if (cpu->sockets) {
+        unsigned long long total = (unsigned long long)cpu->sockets * cpu->dies * cpu->cores * cpu->threads;
+        if (total != def->vcpus)
+            return qv_error_set(err, -EINVAL, "/domain/cpu/topology: sockets*dies*cores*threads is %llu but <vcpu> is %u.", total, def->vcpus);
+    }
+    for (guint i = 0; i < cpu->cells->len; i++) {
+        qv_domdef_numa_cell *c = g_ptr_array_index(cpu->cells, i);
+        if (c->id != i)
+            return qv_error_set(err, -EINVAL, "/domain/cpu/numa/cell[%u]: cell ids must be 0, 1, 2... in order.", i + 1);
+    }
+    if (cpu->mode && !strcmp(cpu->mode, "custom") && !cpu->model && !cpu->sockets && !cpu->cells->len)
+        g_clear_pointer(&cpu->mode, g_free);
+
+    if (!def->clock_offset)
+        def->clock_offset = g_strdup("utc");
+
+    /* Boot order: libvirt forbids mixing <os><boot> with per-device order. */
+    bool per_device = any_boot_order(def);
+    if (per_device && os->boot_devs->len)
+        return qv_error_set(err, -EINVAL, "/domain/os/boot: per-device boot elements cannot be used together with os/boot.");
+    if (!per_device && !os->boot_devs->len && !os->kernel)
+        g_ptr_array_add(os->boot_devs, g_strdup("hd"));
+
+    /* Implicit controllers. */
+    ensure_controller(def, QV_CTRL_PCI, 0, q35 ? "pcie-root" : "pci-root");
+    bool has_usb = false;
+    for (guint i = 0; i < def->controllers->len; i++)
+        has_usb = has_usb || ((qv_domdef_controller *)g_ptr_array_index(def->controllers, i))->type == QV_CTRL_USB;
+    if (!has_usb)
+        add_controller(def, QV_CTRL_USB, 0, q35 ? "qemu-xhci" : "piix3-uhci");
+    if (q35)
+        ensure_controller(def, QV_CTRL_SATA, 0, NULL);
+    else
+        ensure_controller(def, QV_CTRL_IDE, 0, NULL);
+    if (def->smartcards->len)
+        ensure_controller(def, QV_CTRL_CCID, 0, NULL);
+
+    if (post_parse_disks(def, q35, err) < 0 || post_parse_chrs(def, err) < 0)
+        return -EINVAL;
+    if (check_controllers(def, q35, err) < 0)
+        return -EINVAL;
+
+    /* Interfaces. */
+    for (guint i = 0; i < def->nets->len; i++) {
+        qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        if (!n->model)
+            n->model = g_strdup("rtl8139");
+        if (n->queues > 1 && strcmp(n->model, "virtio"))
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
+        if (n->mtu && strcmp(n->model, "virtio"))
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: setting the MTU needs model virtio.", i + 1);
+        for (guint j = 0; j < i; j++) {
+            qv_domdef_net *o = g_ptr_array_index(def->nets, j);
+            if (!memcmp(o->mac, n->mac, 6))
+                return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: MAC address is used twice.", i + 1);
+        }
+    }
+
+    /* Graphics imply a video card and PS/2 input like libvirt. */
+    bool spice = false;
+    for (guint i = 0; i < def->graphics->len; i++) {
+        qv_domdef_graphics *g = g_ptr_array_index(def->graphics, i);
+        spice = spice || g->type == QV_GFX_SPICE;
+        if (g->type == QV_GFX_VNC || g->type == QV_GFX_SPICE) {
+            if (g->listen_type && !strcmp(g->listen_type, "address") && !g->listen_address)
+                g->listen_address = g_strdup("127.0.0.1");
+        }
+    }
+    if (def->graphics->len) {
+        if (!def->videos->len) {
+            qv_domdef_video *v = g_new0(qv_domdef_video, 1);
+            v->model = g_strdup(spice ? "qxl" : "vga");
+            g_ptr_array_add(def->videos, v);
+        }
+        bool mouse = false, kbd = false;
+        for (guint i = 0; i < def->inputs->len; i++) {
+            qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
+            if (in->bus && !strcmp(in->bus, "ps2")) {
+                mouse = mouse || !strcmp(in->type, "mouse");
+                kbd = kbd || !strcmp(in->type, "keyboard");
+            }
+        }
+        if (!mouse) {
+            qv_domdef_input *in = g_new0(qv_domdef_input, 1);
+            in->type = g_strdup("mouse");
+            in->bus = g_strdup("ps2");
+            g_ptr_array_add(def->inputs, in);
+        }
+        if (!kbd) {
+            qv_domdef_input *in = g_new0(qv_domdef_input, 1);
+            in->type = g_strdup("keyboard");
+            in->bus = g_strdup("ps2");
+            g_ptr_array_add(def->inputs, in);
+        }
+    }
+    unsigned int nprimary = 0;
+    for (guint i = 0; i < def->videos->len; i++) {
+        qv_domdef_video *v = g_ptr_array_index(def->videos, i);
+        if (v->primary)
+            nprimary++;
+        if (!strcmp(v->model, "none") && def->videos->len > 1)
+            return qv_error_set(err, -EINVAL, "/domain/devices/video[%u]: model 'none' cannot be combined with other video devices.", i + 1);
+        if (!v->heads && strcmp(v->model, "none"))
+            v->heads = 1;
+        if (!strcmp(v->model, "qxl")) {
+            if (!v->ram) v->ram = 65536;
+            if (!v->vram) v->vram = 65536;
+            if (!v->vgamem) v->vgamem = 16384;
+        } else if (!strcmp(v->model, "vga") || !strcmp(v->model, "cirrus") || !strcmp(v->model, "bochs")) {
+            if (!v->vram) v->vram = 16384;
+        }
+    }
+    if (nprimary > 1)
+        return qv_error_set(err, -EINVAL, "/domain/devices/video: only one video device can be primary.");
+    if (def->videos->len && !nprimary) {
+        qv_domdef_video *v0 = g_ptr_array_index(def->videos, 0);
+        if (strcmp(v0->model, "none"))
+            v0->primary = true;
+    }
+    if (def->sounds->len && !def->audios->len) {
+        qv_domdef_audio *a = g_new0(qv_domdef_audio, 1);
+        a->id = 1;
+        a->type = g_strdup(spice ? "spice" : "none");
+        g_ptr_array_add(def->audios, a);
+    }
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        if (!s->audio_id)
+            s->audio_id = ((qv_domdef_audio *)g_ptr_array_index(def->audios, 0))->id;
+        bool found = false;
+        for (guint j = 0; j < def->audios->len; j++)
+            found = found || ((qv_domdef_audio *)g_ptr_array_index(def->audios, j))->id == s->audio_id;
+        if (!found)
+            return qv_error_set(err, -EINVAL, "/domain/devices/sound[%u]: audio backend %u does not exist.", i + 1, s->audio_id);
+    }
+
+    if (!def->memballoon) {
+        def->memballoon = g_new0(qv_domdef_memballoon, 1);
+        def->memballoon->model = g_strdup("virtio");
+    }
+    for (guint i = 0; i < def->memdevs->len; i++) {
+        qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
+        if (m->node < 0 && def->cpu.cells->len)
+            m->node = 0;
+        if (m->node >= 0 && (guint)m->node >= MAX(def->cpu.cells->len, 1))
+            return qv_error_set(err, -EINVAL, "/domain/devices/memory[%u]: NUMA node %d does not exist.", i + 1, m->node);
+        if (m->addr.type == QV_ADDR_NONE) {
+            m->addr.type = QV_ADDR_DIMM;
+            m->addr.slot = i;
+        }
+    }
+    if (def->iommu && !strcmp(def->iommu->model, "intel") && !q35)
+        return qv_error_set(err, -EINVAL, "/domain/devices/iommu: the intel IOMMU needs a q35 machine.");
+    for (guint i = 0; i < def->watchdogs->len; i++) {
+        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
+        if (!w->action)
+            w->action = g_strdup("reset");
+        if (!strcmp(w->model, "itco") && !q35)
+            return qv_error_set(err, -EINVAL, "/domain/devices/watchdog[%u]: the itco watchdog needs a q35 machine.", i + 1);
+    }
+    for (guint i = 0; i < def->rngs->len; i++) {
+        qv_domdef_rng *r = g_ptr_array_index(def->rngs, i);
+        if (!strcmp(r->backend_model, "random") && !r->backend_path)
+            r->backend_path = g_strdup("/dev/urandom");
+    }
+    for (guint i = 0; i < def->tpms->len; i++) {
+        qv_domdef_tpm *t = g_ptr_array_index(def->tpms, i);
+        if (!t->version && !strcmp(t->backend, "emulator"))
+            t->version = g_strdup(!strcmp(t->model, "tpm-crb") ? "2.0" : "1.2");
+        if (i > 0)
+            return qv_error_set(err, -EINVAL, "/domain/devices/tpm[2]: only one TPM is supported.");
+    }
+    for (guint i = 0; i < def->filesystems->len; i++) {
+        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
+        if (!f->accessmode)
+            f->accessmode = g_strdup("passthrough");
+    }
+
+    if (assign_pci(def, q35, err) < 0 ||
+        assign_usb(def, err) < 0)
+        return -EINVAL;
+    assign_aliases(def);
+    return 0;
+}

@@ -1,0 +1,40 @@
+#include <string.h>
+
+#include "golden.h"
+
+char *golden_cases_dir(void)
+{
+    const char *root = g_getenv("QVIRT_SOURCE_ROOT");
+    return g_build_filename(root ? root : ".", "tests", "domxml", "cases", NULL);
+}
+
+static gint cmp_str(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+GPtrArray *golden_list_cases(const char *dir)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        return names;
+    const char *n;
+    while ((n = g_dir_read_name(d))) {
+        if (g_str_has_suffix(n, ".xml") && !g_str_has_suffix(n, ".out.xml"))
+            g_ptr_array_add(names, g_strndup(n, strlen(n) - 4));
+    }
+    g_dir_close(d);
+    g_ptr_array_sort(names, cmp_str);
+    return names;
+}
+
+char *golden_argv_text(char **argv)
+{
+    GString *s = g_string_new(NULL);
+    for (size_t i = 0; argv[i]; i++) {
+        g_string_append(s, argv[i]);
+        g_string_append_c(s, '\n');
+    }
+    return g_string_free(s, FALSE);
+}

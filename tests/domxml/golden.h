@@ -1,0 +1,18 @@
+/* Shared by the domxml tests: where the golden cases live and how a case is
+ * turned into its outputs. */
+#pragma once
+
+#include <glib.h>
+
+#include "domxml.h"
+
+#define GOLDEN_MONITOR_FD 3
+#define GOLDEN_EVENT_FD 4
+#define GOLDEN_RUNTIME_DIR "/run/qvirt/test"
+
+/* Directory of tests/domxml/cases. */
+char *golden_cases_dir(void);
+/* Sorted case names (file names without .xml). */
+GPtrArray *golden_list_cases(const char *dir);
+/* argv, one element per line. */
+char *golden_argv_text(char **argv);
