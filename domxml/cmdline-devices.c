@@ -42,7 +42,16 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
     case QV_CTRL_USB:
         if (!strcmp(c->model, "none"))
             return 0;
-        driver = !strcmp(c->model, "ehci") ? "usb-ehci" : c->model;
+        static const struct { const char *model, *driver; } usb_map[] = {
+            { "piix3-uhci", "piix3-usb-uhci" }, { "piix4-uhci", "piix4-usb-uhci" },
+            { "ehci", "usb-ehci" }, { "ich9-ehci1", "ich9-usb-ehci1" },
+            { "ich9-uhci1", "ich9-usb-uhci1" }, { "ich9-uhci2", "ich9-usb-uhci2" },
+            { "ich9-uhci3", "ich9-usb-uhci3" }, { "nec-xhci", "nec-usb-xhci" },
+            { "qemu-xhci", "qemu-xhci" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(usb_map); i++)
+            if (!strcmp(usb_map[i].model, c->model))
+                driver = usb_map[i].driver;
         dev = qv_json_device(driver, c->alias);
         if (c->ports > 0 && (!strcmp(c->model, "qemu-xhci") || !strcmp(c->model, "nec-xhci"))) {
             qv_json_set_int(dev, "p2", c->ports);
