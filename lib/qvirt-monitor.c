@@ -236,9 +236,13 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
                             json_object_get_boolean(g);
         g_free(m->shutdown_reason);
         m->shutdown_reason = g_strdup(jstr(data, "reason"));
-        emit(m, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SHUTDOWN,
-             m->shutdown_guest ? QV_DOMAIN_EVENT_SHUTDOWN_GUEST : QV_DOMAIN_EVENT_SHUTDOWN_HOST,
-             extra);
+        g_autofree char *marker = g_build_filename(m->domain_dir, "reboot", NULL);
+        if (m->shutdown_guest && g_file_test(marker, G_FILE_TEST_EXISTS))
+            json_object_put(extra); /* the poweroff half of a reboot: not a shutdown */
+        else
+            emit(m, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SHUTDOWN,
+                 m->shutdown_guest ? QV_DOMAIN_EVENT_SHUTDOWN_GUEST : QV_DOMAIN_EVENT_SHUTDOWN_HOST,
+                 extra);
         if (m->shutdown_guest)
             guest_powered_off(m);
     } else if (!strcmp(n, "RESET")) {

@@ -267,10 +267,22 @@ bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time)
 {
     if (pid <= 0)
         return false;
-    unsigned long long now = qv_process_start_time(pid);
-    if (now == 0)
+    /* A zombie has exited: its parent (say, a killed monitor whose QEMU went
+     * to a PID 1 that does not reap) may never collect it. */
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return false;
-    return start_time == 0 || now == start_time;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
+        return false;
+    return start_time == 0 || qv_process_start_time(pid) == start_time;
 }
 
 int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err)
@@ -331,22 +343,34 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
                         int shutoff_reason, int stopped_detail, qv_error **err)
 {
     g_autofree char *dir = qv_rt_domain_dir(p, name);
-    g_autofree char *status = qv_rt_domain_file(p, name, "status.json");
-    /* Renaming the runtime dir away first makes finalisation happen once even
-     * when the monitor and a library process race to do it. */
-    g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
-    if (rename(dir, grave) < 0)
-        return errno == ENOENT ? 0 : qv_error_set_errno(err, -errno, "cannot remove %s", dir);
-
+    /* The monitor and a library process may both get here: the first one,
+     * under this lock, records the stop. The reason is written before the
+     * runtime dir goes, so a reader never sees an active domain turn into
+     * "shut off (unknown)". */
+    g_autofree char *lock_path = g_strdup_printf("%s/locks/%s.stop.lock", p->run_dir, name);
+    int lock = qv_rt_lock(lock_path, 10000, err);
+    if (lock < 0)
+        return lock;
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        qv_rt_unlock(lock);
+        return 0;
+    }
     g_autofree char *shutoff_dir = g_strdup_printf("%s/shutoff", p->run_dir);
     qv_rt_mkdirs(shutoff_dir, NULL);
     g_autofree char *shutoff = g_strdup_printf("%s/%s.json", shutoff_dir, name);
     qv_rt_state st = { QV_DOMAIN_SHUTOFF, shutoff_reason, qv_rt_now_us() };
     qv_rt_state_write(shutoff, &st, NULL);
-    qv_rt_emit(p, name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
-               stopped_detail, NULL);
-    qv_rt_remove_tree(grave);
-    return 1;
+    g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
+    int r = 1;
+    if (rename(dir, grave) < 0)
+        r = qv_error_set_errno(err, -errno, "cannot remove %s", dir);
+    else
+        qv_rt_remove_tree(grave);
+    qv_rt_unlock(lock);
+    if (r > 0)
+        qv_rt_emit(p, name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
+                   stopped_detail, NULL);
+    return r;
 }
 
 void qv_rt_state_from_runstate(const char *rs, const qv_rt_state *prev, qv_rt_state *out)

@@ -91,6 +91,7 @@ char *itest_domain_xml(const itest *t, const char *name, const char *extra)
         "  <devices>\n"
         "    <serial type='file'><source path='%s'/><target port='0'/></serial>\n"
         "    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n"
+        "    <controller type='usb' model='none'/>\n"
         "    <memballoon model='virtio'><stats period='1'/></memballoon>\n"
         "%s"
         "  </devices>\n"
@@ -126,16 +127,33 @@ int itest_wait_state(qv_domain *dom, int want, int timeout_ms, int *reason)
     return state;
 }
 
-bool itest_wait_console(const itest *t, const char *text, int timeout_ms)
+int itest_console_count(const itest *t, const char *text)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    if (!g_file_get_contents(t->console, &data, &len, NULL))
+        return 0;
+    int n = 0;
+    size_t tl = strlen(text);
+    for (const char *p = data; (p = memmem(p, len - (size_t)(p - data), text, tl)); p += tl)
+        n++;
+    return n;
+}
+
+bool itest_wait_console_n(const itest *t, const char *text, int count, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     while (g_get_monotonic_time() < deadline) {
-        g_autofree char *data = NULL;
-        if (g_file_get_contents(t->console, &data, NULL, NULL) && strstr(data, text))
+        if (itest_console_count(t, text) >= count)
             return true;
         poll(NULL, 0, 100);
     }
     return false;
+}
+
+bool itest_wait_console(const itest *t, const char *text, int timeout_ms)
+{
+    return itest_wait_console_n(t, text, 1, timeout_ms);
 }
 
 long long itest_status_field(const itest *t, const char *name, const char *field)

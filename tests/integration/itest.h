@@ -22,8 +22,11 @@ char *itest_domain_xml(const itest *t, const char *name, const char *extra_devic
 qv_conn *itest_open(const itest *t);
 /* Polls get_state until it reports want_state (or the deadline passes). */
 int itest_wait_state(qv_domain *dom, int want_state, int timeout_ms, int *reason);
-/* Waits until the console log holds text. */
+/* Waits until the console log holds text (at least count times). The log
+ * may hold NUL bytes: QEMU keeps its own file offset. */
 bool itest_wait_console(const itest *t, const char *text, int timeout_ms);
+bool itest_wait_console_n(const itest *t, const char *text, int count, int timeout_ms);
+int itest_console_count(const itest *t, const char *text);
 /* Reads a field of the domain's status.json (white-box, for pids). */
 long long itest_status_field(const itest *t, const char *name, const char *field);
 
