@@ -100,6 +100,12 @@ int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err)
         if (c->type != QV_CTRL_PCI && c->type != QV_CTRL_CCID && add_controller(cl, c, err) < 0)
             return -EINVAL;
     }
+    /* USB hubs are buses too: before the devices plugged into them. */
+    for (guint i = 0; i < cl->def->hubs->len; i++) {
+        qv_domdef_hub *h = g_ptr_array_index(cl->def->hubs, i);
+        if (add_dev(cl, qv_json_device("usb-hub", h->alias), &h->addr, "USB hub", err) < 0)
+            return -EINVAL;
+    }
     return 0;
 }
 
@@ -321,11 +327,6 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
         qv_json_set_str(dev, "bus", "ccid0.0");
         qv_cmdline_add_json(cl, "-device", dev);
     }
-    for (guint i = 0; i < def->hubs->len; i++) {
-        qv_domdef_hub *h = g_ptr_array_index(def->hubs, i);
-        if (add_dev(cl, qv_json_device("usb-hub", h->alias), &h->addr, "USB hub", err) < 0)
-            return -EINVAL;
-    }
     for (guint i = 0; i < def->redirdevs->len; i++) {
         qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
         g_autofree char *chr = g_strdup_printf("char%s", r->alias);
@@ -409,7 +410,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             if (p->addr.type == QV_ADDR_ISA)
                 qv_json_set_int(dev, "ioport", p->addr.port);
             qv_cmdline_add_json(cl, "-device", dev);
-        } else if (!strcmp(p->model, "pci")) {
+        } else if (!strcmp(p->model, "pvpanic")) {
             if (add_dev(cl, qv_json_device("pvpanic-pci", p->alias), &p->addr, "panic device", err) < 0)
                 return -EINVAL;
         }

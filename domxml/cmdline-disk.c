@@ -238,7 +238,7 @@ static int add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
     if (top)
         qv_json_set_str(dev, "drive", top);
     if (d->shareable)
-        qv_json_set_str(dev, "share-rw", "on");
+        qv_json_set_bool(dev, "share-rw", true);
     if (d->serial && d->device != QV_DISK_DEVICE_LUN)
         qv_json_set_str(dev, "serial", d->serial);
     if (d->wwn && (d->bus == QV_DISK_BUS_SCSI || d->bus == QV_DISK_BUS_IDE || d->bus == QV_DISK_BUS_SATA)) {

@@ -926,7 +926,7 @@ static int parse_panic(qv_domdef *def, xmlNode *pn, unsigned int flags, qv_error
 {
     qv_domdef_panic *p = g_new0(qv_domdef_panic, 1);
     g_ptr_array_add(def->panics, p);
-    static const char *const models[] = { "isa", "pci", "hyperv", NULL };
+    static const char *const models[] = { "isa", "pvpanic", "hyperv", NULL };
     if (qv_xml_prop_enum(pn, "model", models, &p->model, err) < 0)
         return -EINVAL;
     if (!p->model)

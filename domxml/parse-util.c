@@ -169,7 +169,8 @@ int qv_xml_prop_int(const xmlNode *node, const char *name, int *out, qv_error **
         return 0;
     char *end = NULL;
     errno = 0;
-    long x = strtol(v, &end, 10);
+    bool hex = g_str_has_prefix(v, "0x") || g_str_has_prefix(v, "0X");
+    long x = strtol(v, &end, hex ? 16 : 10);
     if (errno || end == v || *end || x < INT_MIN || x > INT_MAX)
         return qv_xml_attr_error(err, node, name, "'%s' is not an integer", v);
     *out = (int)x;

@@ -78,7 +78,7 @@ static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
                 return qv_xml_error(err, c, "unsupported OS type '%s' (only hvm)", os->type);
             if (os->arch && strcmp(os->arch, "x86_64") != 0 && strcmp(os->arch, "i686") != 0)
                 return qv_xml_attr_error(err, c, "arch", "unsupported architecture '%s' (only x86_64)", os->arch);
-            if (os->machine && !g_str_has_prefix(os->machine, "pc"))
+            if (os->machine && !g_str_has_prefix(os->machine, "pc") && strcmp(os->machine, "q35"))
                 return qv_xml_attr_error(err, c, "machine", "unsupported machine type '%s'", os->machine);
         } else if (name_is(c, "kernel")) {
             os->kernel = qv_xml_text(c);

@@ -137,7 +137,7 @@ static int usb_assign(usb_alloc *ua, qv_domdef_addr *a, const char *what, qv_err
     if (a->type != QV_ADDR_USB)
         return qv_error_set(err, -EINVAL, "The %s needs a USB address.", what);
     if (!ua->have_bus[a->bus])
-        return qv_error_set(err, -EINVAL, "The %s is a USB device but the domain has no USB controller with index %u.", what, a->bus);
+        return qv_error_set(err, -EINVAL, "The %s needs USB controller %u, but the domain has no such controller.", what, a->bus);
     if (!a->usb_port)
         a->usb_port = g_strdup_printf("%u", ++ua->next_port[a->bus]);
     return 0;
@@ -543,7 +543,7 @@ static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
     }
     for (guint i = 0; i < def->panics->len; i++) {
         qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
-        if (!strcmp(p->model, "pci") && pci_assign(&pa, &p->addr, "panic device", err) < 0)
+        if (!strcmp(p->model, "pvpanic") && pci_assign(&pa, &p->addr, "panic device", err) < 0)
             return -EINVAL;
     }
     for (guint i = 0; i < def->shmems->len; i++) {
@@ -703,6 +703,10 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             sum += ((qv_domdef_numa_cell *)g_ptr_array_index(def->cpu.cells, i))->memory_kib;
         def->memory_kib = sum;
     }
+    /* QEMU wants whole MiB (like libvirt's alignment for QEMU guests). */
+    def->memory_kib = (def->memory_kib + 1023) / 1024 * 1024;
+    def->current_memory_kib = (def->current_memory_kib + 1023) / 1024 * 1024;
+    def->max_memory_kib = (def->max_memory_kib + 1023) / 1024 * 1024;
     if (def->memory_kib == 0)
         return qv_error_set(err, -EINVAL, "/domain/memory: the memory size must be greater than 0.");
     /* QEMU on x86_64 addresses at most 2^52 bytes; keep well inside. */
@@ -722,6 +726,8 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/maxMemory: %llu KiB is more than the 4 PiB QEMU supports.", def->max_memory_kib);
         if (def->memdevs->len > def->max_memory_slots)
             return qv_error_set(err, -EINVAL, "/domain/devices/memory: %u memory modules but only %u slots.", def->memdevs->len, def->max_memory_slots);
+        if (def->memdevs->len && !def->features.acpi)
+            return qv_error_set(err, -EINVAL, "/domain/devices/memory[1]: memory modules need ACPI (<features><acpi/></features>).");
     } else if (def->memdevs->len) {
         return qv_error_set(err, -EINVAL, "/domain/devices/memory[1]: memory modules need <maxMemory slots=...>.");
     }

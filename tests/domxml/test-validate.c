@@ -9,6 +9,20 @@
 #include "golden.h"
 #include "qv-process.h"
 
+/* Accepted by newer libvirt than the schema Debian 12 ships (9.0). */
+static const struct { const char *name, *reason; } skip_list[] = {
+    { "watchdog-itco", "the itco watchdog is in libvirt >= 9.1 schemas" },
+    { "panic-pvpanic", "the pvpanic panic model is in libvirt >= 9.1 schemas" },
+};
+
+static const char *skip_reason(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(skip_list); i++)
+        if (!strcmp(skip_list[i].name, name))
+            return skip_list[i].reason;
+    return NULL;
+}
+
 Test(domxml_validate, formatted_xml_matches_libvirt_schema, .timeout = 300)
 {
     g_autofree char *tool = g_find_program_in_path("virt-xml-validate");
@@ -25,6 +39,10 @@ Test(domxml_validate, formatted_xml_matches_libvirt_schema, .timeout = 300)
         g_autofree char *out = g_strdup_printf("%s/%s.out.xml", dir, name);
         if (!g_file_test(out, G_FILE_TEST_EXISTS))
             continue;
+        if (skip_reason(name)) {
+            cr_log_info("not validating %s: %s", name, skip_reason(name));
+            continue;
+        }
         int logfd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         qv_spawn_opts o;
         qv_spawn_opts_init(&o);
