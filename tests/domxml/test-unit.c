@@ -1,0 +1,193 @@
+/* Unit tests of the domain XML layer API: metadata, UUIDs, copy, live
+ * versus inactive XML, generated values, escaping and shell quoting. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "domdef.h"
+
+static const char *const basic_xml =
+    "<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory>"
+    "<os><type>hvm</type></os><devices>"
+    "<disk type='file' device='disk'><source file='/x.img'/><target dev='vda'/></disk>"
+    "<interface type='user'><model type='virtio'/></interface>"
+    "<serial type='pty'/><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+    "</devices></domain>";
+
+static qv_domdef *parse_ok(const char *xml)
+{
+    qv_domdef *def = NULL;
+    g_autoptr(qv_error) err = NULL;
+    int r = qv_domxml_parse(xml, 0, &def, &err);
+    cr_assert_eq(r, 0, "parse failed: %s", err ? qv_error_message(err) : "");
+    return def;
+}
+
+Test(domxml_unit, uuid_roundtrip)
+{
+    unsigned char u[16], v[16];
+    char s[37];
+    cr_assert_eq(qv_uuid_parse("c7a5fdbd-edaf-9455-926a-d65c16db1809", u), 0);
+    qv_uuid_format(u, s);
+    cr_assert_str_eq(s, "c7a5fdbd-edaf-9455-926a-d65c16db1809");
+    cr_assert_eq(qv_uuid_parse("c7a5fdbdedaf9455926ad65c16db1809", v), 0);
+    cr_assert_eq(memcmp(u, v, 16), 0);
+    cr_assert_lt(qv_uuid_parse("c7a5fdbd-edaf-9455-926a-d65c16db180", u), 0);
+    cr_assert_lt(qv_uuid_parse("c7a5fdbd-edaf-9455-926a-d65c16db18090", u), 0);
+    cr_assert_lt(qv_uuid_parse("g7a5fdbd-edaf-9455-926a-d65c16db1809", u), 0);
+    qv_uuid_generate(u);
+    cr_assert_eq(u[6] >> 4, 4);
+}
+
+Test(domxml_unit, generated_uuid_and_mac_are_recorded)
+{
+    g_autoptr(qv_domdef) def = parse_ok(basic_xml);
+    qv_domdef_net *n = g_ptr_array_index(def->nets, 0);
+    cr_assert(n->mac[0] == 0x52 && n->mac[1] == 0x54 && n->mac[2] == 0x00);
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autoptr(qv_domdef) def2 = parse_ok(xml);
+    cr_assert_eq(memcmp(def->uuid, def2->uuid, 16), 0);
+    cr_assert_eq(memcmp(n->mac, ((qv_domdef_net *)g_ptr_array_index(def2->nets, 0))->mac, 6), 0);
+    g_autofree char *xml2 = qv_domxml_format(def2, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert_str_eq(xml, xml2);
+}
+
+Test(domxml_unit, live_xml_has_id_and_aliases)
+{
+    g_autoptr(qv_domdef) def = parse_ok(basic_xml);
+    def->id = 7;
+    g_autofree char *live = qv_domxml_format(def, 0);
+    g_autofree char *inactive = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert(strstr(live, "<domain type='qemu' id='7'>"));
+    cr_assert(strstr(live, "<alias name='virtio-disk0'/>"));
+    cr_assert(strstr(live, "<alias name='net0'/>"));
+    cr_assert(strstr(live, "<alias name='balloon0'/>"));
+    cr_assert(strstr(live, "<alias name='channel0'/>"));
+    cr_assert_null(strstr(inactive, "id='7'"));
+    cr_assert_null(strstr(inactive, "<alias"));
+    /* Status XML parses back with the runtime facts. */
+    g_autoptr(qv_domdef) st = NULL;
+    cr_assert_eq(qv_domxml_parse(live, QV_DOMXML_PARSE_STATUS, &st, NULL), 0);
+    cr_assert_eq(st->id, 7);
+    g_autofree char *live2 = qv_domxml_format(st, 0);
+    cr_assert_str_eq(live, live2);
+}
+
+Test(domxml_unit, copy_is_deep_and_equal)
+{
+    g_autoptr(qv_domdef) def = parse_ok(basic_xml);
+    def->id = 3;
+    g_autoptr(qv_domdef) copy = qv_domdef_copy(def);
+    g_autofree char *a = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
+    g_autofree char *b = qv_domxml_format(copy, QV_DOMXML_FORMAT_SECURE);
+    cr_assert_str_eq(a, b);
+    g_free(copy->name);
+    copy->name = g_strdup("other");
+    cr_assert_str_eq(def->name, "t");
+}
+
+Test(domxml_unit, secure_flag_controls_passwords)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os>"
+        "<devices><graphics type='vnc' passwd='s3cret'/></devices></domain>");
+    g_autofree char *plain = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autofree char *secure = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE);
+    cr_assert_null(strstr(plain, "s3cret"));
+    cr_assert(strstr(secure, "passwd='s3cret'"));
+}
+
+Test(domxml_unit, metadata_title_description)
+{
+    g_autoptr(qv_domdef) def = parse_ok(basic_xml);
+    char *v = NULL;
+    cr_assert_eq(qv_domdef_get_metadata(def, 1, NULL, &v, NULL), -ENOENT);
+    cr_assert_eq(qv_domdef_set_metadata(def, 1, "Hello", NULL, NULL, NULL), 0);
+    cr_assert_eq(qv_domdef_set_metadata(def, 0, "multi\nline & <desc>", NULL, NULL, NULL), 0);
+    cr_assert_eq(qv_domdef_get_metadata(def, 1, NULL, &v, NULL), 0);
+    cr_assert_str_eq(v, "Hello");
+    g_free(v);
+    cr_assert_lt(qv_domdef_set_metadata(def, 1, "two\nlines", NULL, NULL, NULL), 0);
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autoptr(qv_domdef) def2 = parse_ok(xml);
+    cr_assert_str_eq(def2->description, "multi\nline & <desc>");
+    cr_assert_eq(qv_domdef_set_metadata(def2, 1, NULL, NULL, NULL, NULL), 0);
+    cr_assert_null(def2->title);
+}
+
+Test(domxml_unit, metadata_elements)
+{
+    g_autoptr(qv_domdef) def = parse_ok(basic_xml);
+    char *v = NULL;
+    const char *uri = "http://example.org/app/";
+    cr_assert_eq(qv_domdef_get_metadata(def, 2, uri, &v, NULL), -ENOENT);
+    cr_assert_eq(qv_domdef_set_metadata(def, 2, "<info owner='me'><tag>x</tag></info>", "app", uri, NULL), 0);
+    cr_assert_eq(qv_domdef_get_metadata(def, 2, uri, &v, NULL), 0);
+    cr_assert(strstr(v, "app:info"), "%s", v);
+    cr_assert(strstr(v, "xmlns:app=\"http://example.org/app/\""), "%s", v);
+    g_free(v);
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autoptr(qv_domdef) def2 = parse_ok(xml);
+    cr_assert_eq(qv_domdef_get_metadata(def2, 2, uri, &v, NULL), 0);
+    cr_assert(strstr(v, "<app:tag>x</app:tag>"), "%s", v);
+    g_free(v);
+    /* Replacing keeps one element per namespace; NULL removes. */
+    cr_assert_eq(qv_domdef_set_metadata(def2, 2, "<other/>", "app", uri, NULL), 0);
+    cr_assert_eq(def2->metadata->len, 1);
+    cr_assert_eq(qv_domdef_set_metadata(def2, 2, NULL, NULL, uri, NULL), 0);
+    cr_assert_eq(def2->metadata->len, 0);
+    cr_assert_lt(qv_domdef_set_metadata(def2, 2, "<a>", "app", uri, NULL), 0);
+    cr_assert_lt(qv_domdef_set_metadata(def2, 2, "<a/>", "bad key", uri, NULL), 0);
+}
+
+Test(domxml_unit, opt_escape_and_shell_quoting)
+{
+    g_autofree char *e = qv_qemu_opt_escape("a,b,,c");
+    cr_assert_str_eq(e, "a,,b,,,,c");
+    const char *argv[] = { "/usr/bin/qemu", "-name", "guest=x y", "it's", "", "{\"a\":1}", NULL };
+    g_autofree char *sh = qv_argv_to_shell(argv);
+    cr_assert_str_eq(sh, "/usr/bin/qemu -name 'guest=x y' 'it'\\''s' '' '{\"a\":1}'");
+}
+
+Test(domxml_unit, name_with_comma_is_escaped)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>a,b</name><memory>65536</memory><os><type>hvm</type></os></domain>");
+    qv_build_ctx ctx = { NULL, 3, -1, "/run/x" };
+    g_auto(GStrv) argv = NULL;
+    cr_assert_eq(qv_domxml_build_argv(def, &ctx, &argv, NULL), 0);
+    bool found = false;
+    for (size_t i = 0; argv[i]; i++)
+        found = found || !strcmp(argv[i], "guest=a,,b,debug-threads=on");
+    cr_assert(found);
+    for (size_t i = 0; argv[i]; i++)
+        cr_assert_null(strstr(argv[i], "charevents"), "event monitor must be omitted for fd -1");
+}
+
+Test(domxml_unit, build_rejects_bad_ctx)
+{
+    g_autoptr(qv_domdef) def = parse_ok(basic_xml);
+    g_auto(GStrv) argv = NULL;
+    qv_build_ctx ctx = { NULL, -1, -1, "/run/x" };
+    cr_assert_lt(qv_domxml_build_argv(def, &ctx, &argv, NULL), 0);
+    qv_build_ctx ctx2 = { NULL, 3, -1, "relative" };
+    cr_assert_lt(qv_domxml_build_argv(def, &ctx2, &argv, NULL), 0);
+}
+
+Test(domxml_unit, size_cap)
+{
+    size_t n = QV_DOMXML_MAX_SIZE + 16;
+    g_autofree char *big = g_malloc(n + 1);
+    memset(big, ' ', n);
+    big[n] = '\0';
+    qv_domdef *def = NULL;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_domxml_parse(big, 0, &def, &err), -E2BIG);
+}
+
+Test(domxml_unit, billion_laughs_rejected)
+{
+    const char *xml = "<?xml version='1.0'?><!DOCTYPE d [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;'>]>"
+                      "<domain type='qemu'><name>&b;</name><memory>65536</memory><os><type>hvm</type></os></domain>";
+    qv_domdef *def = NULL;
+    cr_assert_lt(qv_domxml_parse(xml, 0, &def, NULL), 0);
+}
