@@ -116,6 +116,37 @@ static const char *action_name(int a)
     }
 }
 
+/* Live XML records where each pty chardev ended up (/dev/pts/N), as
+ * libvirt's does: consoles are opened from it. */
+static int record_pty_paths(qv_qmp *qmp, qv_domdef *def, qv_error **err)
+{
+    bool any = false;
+    for (guint i = 0; i < def->chrs->len; i++)
+        any |= ((qv_domdef_chr *)def->chrs->pdata[i])->src.type == QV_CHR_PTY;
+    if (!any)
+        return 0;
+    g_autoptr(json_object) list = NULL;
+    int r = qv_qmp_call(qmp, "query-chardev", NULL, 0, &list, err);
+    if (r < 0)
+        return r;
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = def->chrs->pdata[i];
+        if (c->src.type != QV_CHR_PTY || !c->alias)
+            continue;
+        g_autofree char *label = g_strdup_printf("char%s", c->alias);
+        for (size_t k = 0; list && k < json_object_array_length(list); k++) {
+            json_object *e = json_object_array_get_idx(list, k), *l, *f;
+            if (json_object_object_get_ex(e, "label", &l) && !strcmp(json_object_get_string(l), label) &&
+                json_object_object_get_ex(e, "filename", &f) &&
+                g_str_has_prefix(json_object_get_string(f), "pty:")) {
+                g_free(c->src.path);
+                c->src.path = g_strdup(json_object_get_string(f) + 4);
+            }
+        }
+    }
+    return 0;
+}
+
 static void kill_pid_checked(pid_t pid, unsigned long long start)
 {
     if (qv_rt_pid_alive(pid, start))
@@ -265,7 +296,8 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     if ((r = qv_rt_status_write(status_path, &status, err)) < 0)
         goto fail;
 
-    if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
+    if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0 ||
+        (r = record_pty_paths(qmp, def, err)) < 0)
         goto fail;
     if (!(flags & QV_DOMAIN_START_PAUSED)) {
         if ((r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err)) < 0)
