@@ -459,7 +459,7 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
             g_autofree char *u = qv_xml_text(c);
             def->has_genid = true;
             if (!*u)
-                def->genid_auto = true;
+                qv_uuid_generate(def->genid);   /* recorded, like libvirt */
             else if (qv_uuid_parse(u, def->genid) < 0)
                 return qv_xml_error(err, c, "malformed genid '%s'", u);
         } else if (name_is(c, "title")) {

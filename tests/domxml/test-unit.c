@@ -191,3 +191,15 @@ Test(domxml_unit, billion_laughs_rejected)
     qv_domdef *def = NULL;
     cr_assert_lt(qv_domxml_parse(xml, 0, &def, NULL), 0);
 }
+
+Test(domxml_unit, empty_genid_is_generated_and_kept)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>g</name><genid/><memory>65536</memory><os><type>hvm</type></os></domain>");
+    static const unsigned char zero[16];
+    cr_assert(def->has_genid);
+    cr_assert_neq(memcmp(def->genid, zero, 16), 0);
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autoptr(qv_domdef) def2 = parse_ok(xml);
+    cr_assert_eq(memcmp(def->genid, def2->genid, 16), 0);
+}
