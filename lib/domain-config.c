@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-static int load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
+int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
 {
     g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
     g_autofree char *xml = NULL;
@@ -20,7 +20,7 @@ static int load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
     return qv_domxml_parse(xml, QV_DOMXML_PARSE_STATUS, ret, err);
 }
 
-static int save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
+int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
 {
     g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
     g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
@@ -67,7 +67,7 @@ int qv_domain_is_updated(qv_domain *dom, qv_error **err)
         return qv_error_set(err, -EINVAL, "qv_domain_is_updated: dom is required");
     g_autoptr(qv_domdef) live = NULL;
     g_autoptr(qv_domdef) cfg = NULL;
-    int r = load_live(dom, &live, err);
+    int r = qv_domain_load_live(dom, &live, err);
     if (r == -ENOENT)
         return 0;
     if (r < 0)
@@ -85,7 +85,7 @@ int qv_domain_is_updated(qv_domain *dom, qv_error **err)
 
 /* Resolves AFFECT_CURRENT to LIVE or CONFIG and checks the flags make sense
  * for the domain's state. */
-static int resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err)
+int qv_domain_resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err)
 {
     int active = qv_domain_is_active(dom, err);
     if (active < 0)
@@ -112,11 +112,11 @@ int qv_domain_get_metadata(qv_domain *dom, int type, const char *uri, unsigned i
     if ((flags & QV_DOMAIN_AFFECT_LIVE) && (flags & QV_DOMAIN_AFFECT_CONFIG))
         return qv_error_set(err, -EINVAL, "get_metadata: choose either the live or the config "
                             "definition, not both");
-    int r = resolve_affect(dom, &flags, err);
+    int r = qv_domain_resolve_affect(dom, &flags, err);
     if (r < 0)
         return r;
     g_autoptr(qv_domdef) def = NULL;
-    r = flags & QV_DOMAIN_AFFECT_LIVE ? load_live(dom, &def, err)
+    r = flags & QV_DOMAIN_AFFECT_LIVE ? qv_domain_load_live(dom, &def, err)
                                       : qv_domain_load_config(dom->conn, dom->name, &def, err);
     if (r < 0)
         return r == -ENOENT ? qv_error_set(err, -ENOENT, "domain '%s' not found", dom->name) : r;
@@ -137,18 +137,18 @@ int qv_domain_set_metadata(qv_domain *dom, int type, const char *value, const ch
     int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
     if (lock < 0)
         return lock;
-    int r = resolve_affect(dom, &flags, err);
+    int r = qv_domain_resolve_affect(dom, &flags, err);
     g_autoptr(qv_domdef) live = NULL;
     g_autoptr(qv_domdef) cfg = NULL;
     /* Change both copies in memory first: nothing is written unless every
      * requested change is valid. */
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = load_live(dom, &live, err)) >= 0)
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0)
         r = qv_domdef_set_metadata(live, type, value, key, uri, err);
     if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) &&
         (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
         r = qv_domdef_set_metadata(cfg, type, value, key, uri, err);
     if (r >= 0 && live)
-        r = save_live(dom, live, err);
+        r = qv_domain_save_live(dom, live, err);
     if (r >= 0 && cfg)
         r = qv_domain_save_config(dom->conn, cfg, err);
     qv_rt_unlock(lock);

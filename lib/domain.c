@@ -464,7 +464,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
 }
 
 /* The socket of the guest agent channel, from the live definition. */
-static int agent_call(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
+int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
                       json_object **ret, qv_error **err)
 {
     const qv_domdef *def;
@@ -546,7 +546,7 @@ static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_err
         json_object_object_add(args, "mode", json_object_new_string(reboot ? "reboot" : "powerdown"));
         qv_error *lerr = NULL;
         /* guest-shutdown sends no reply when it succeeds. */
-        r = agent_call(dom, "guest-shutdown", args, 5000, NULL, &lerr);
+        r = qv_domain_agent_call(dom, "guest-shutdown", args, 5000, NULL, &lerr);
         if (r >= 0 || r == -ETIMEDOUT) {
             qv_error_free(lerr);
             return 0;

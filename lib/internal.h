@@ -80,6 +80,16 @@ void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
 int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
                        qv_error **err);
 
+/* Runs one guest agent command (args consumed) on the domain's agent channel. */
+int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
+                         json_object **ret, qv_error **err);
+/* The live definition (live.xml): -ENOENT (no error set) when not running. */
+int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err);
+int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err);
+/* Turns AFFECT_CURRENT into LIVE or CONFIG; checks LIVE needs a running
+ * domain and CONFIG a persistent one. */
+int qv_domain_resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err);
+
 int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
                          unsigned int flags, qv_error **err);
 void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
