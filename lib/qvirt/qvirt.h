@@ -355,3 +355,4 @@ QV_PUBLIC const char *qv_event_id_to_string(int event_id);
 #endif
 
 #include <qvirt/qvirt-input.h>
+#include <qvirt/qvirt-block.h>

@@ -1,0 +1,22 @@
+/* Helpers shared by domain-block.c and domain-iface.c (disks and interfaces
+ * of domains). */
+#pragma once
+
+#include "internal.h"
+
+/* Fails with "domain 'x' is not running" unless the domain is active. */
+int qv_blk_require_active(qv_domain *dom, qv_error **err);
+/* One QMP command; errors gain the domain's name. Consumes args. */
+int qv_blk_qmp(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
+               qv_error **err);
+/* Resolves AFFECT_CURRENT to LIVE or CONFIG and checks the flags make sense
+ * for the domain (live needs it running, config needs it persistent). With
+ * single, LIVE and CONFIG together are refused (the get calls). */
+int qv_blk_resolve_affect(qv_domain *dom, unsigned int *flags, bool single, const char *what,
+                          qv_error **err);
+/* The live definition as a private copy, and writing it back. */
+int qv_blk_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err);
+int qv_blk_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err);
+/* True when a query-block/query-blockstats entry belongs to the device with
+ * qdev id alias. */
+bool qv_blk_entry_is(json_object *entry, const char *alias);
