@@ -102,3 +102,6 @@ bool qv_name_valid(const char *name);
 char *qv_domdef_agent_socket(const qv_domdef *def, const char *runtime_dir);
 /* The balloon's device id, or NULL without a virtio balloon. */
 const char *qv_domdef_balloon_alias(const qv_domdef *def);
+
+/* domain-console.c: fills in QEMU's actual ports of autoport VNC/SPICE displays. */
+int qv_domain_record_graphics_ports(qv_qmp *qmp, qv_domdef *def);

@@ -355,4 +355,5 @@ QV_PUBLIC const char *qv_event_id_to_string(int event_id);
 #endif
 
 #include <qvirt/qvirt-input.h>
+#include <qvirt/qvirt-console.h>
 #include <qvirt/qvirt-block.h>

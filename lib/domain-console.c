@@ -1,0 +1,587 @@
+/* Consoles, channels and graphics clients of running domains.
+ *
+ * A console session is a plain fd handed to the caller, so no qvirt process
+ * stays behind to referee it. Who holds a device is read from the device
+ * itself: a pty session holds a flock on its own open file description
+ * (released when the caller closes the fd, or dies), and a unix socket
+ * session is the client QEMU has accepted (query-chardev says "disconnected:"
+ * while there is none). Opens run under the monitor lock, so two openers
+ * cannot both see a free device. FORCE asks QEMU for a fresh backend
+ * (chardev-change): QEMU closes the old pty master or client socket, which
+ * is what really cuts the old session off. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "qvirt/qvirt-console.h"
+
+#define QV_CHR_ACCEPT_WAIT_MS 5000
+
+static int require_running(qv_domain *dom, qv_error **err)
+{
+    qv_active act;
+    int r = qv_domain_load_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    if (!act.active)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    return 0;
+}
+
+static const char *chr_kind_word(int kind)
+{
+    switch (kind) {
+    case QV_CHR_SERIAL: return "serial port";
+    case QV_CHR_CONSOLE: return "console";
+    case QV_CHR_PARALLEL: return "parallel port";
+    default: return "channel";
+    }
+}
+
+static qv_domdef_chr *chr_by_alias(const qv_domdef *def, int kind, const char *alias)
+{
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = def->chrs->pdata[i];
+        if (c->kind == kind && c->alias && !strcmp(c->alias, alias))
+            return c;
+    }
+    return NULL;
+}
+
+/* A console with target type serial is serial N itself: QEMU has one
+ * chardev for both, named after the serial port. */
+static qv_domdef_chr *resolve_serial_console(const qv_domdef *def, qv_domdef_chr *c)
+{
+    if (c && c->kind == QV_CHR_CONSOLE && c->target_type && !strcmp(c->target_type, "serial") &&
+        c->alias) {
+        qv_domdef_chr *s = chr_by_alias(def, QV_CHR_SERIAL, c->alias);
+        if (s)
+            return s;
+    }
+    return c;
+}
+
+/* libvirt's choice: dev_name among consoles, serials and parallels by
+ * alias; without one, the first console, else the first serial port. */
+static qv_domdef_chr *find_console(const qv_domdef *def, const char *dev_name)
+{
+    static const int kinds[] = { QV_CHR_CONSOLE, QV_CHR_SERIAL, QV_CHR_PARALLEL };
+    for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++)
+        for (guint i = 0; i < def->chrs->len; i++) {
+            qv_domdef_chr *c = def->chrs->pdata[i];
+            if (c->kind != kinds[k] || (k == 2 && !dev_name))
+                continue;
+            if (!dev_name || (c->alias && !strcmp(c->alias, dev_name)))
+                return resolve_serial_console(def, c);
+        }
+    return NULL;
+}
+
+static qv_domdef_chr *find_channel(const qv_domdef *def, const char *name)
+{
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = def->chrs->pdata[i];
+        if (c->kind == QV_CHR_CHANNEL &&
+            ((c->alias && !strcmp(c->alias, name)) ||
+             (c->target_name && !strcmp(c->target_name, name))))
+            return c;
+    }
+    return NULL;
+}
+
+/* Where the builder put a unix socket chardev (domxml/cmdline-chardev.c). */
+static char *chr_socket_path(qv_domain *dom, const qv_domdef_chr *c)
+{
+    if (c->src.path)
+        return g_strdup(c->src.path);
+    g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    if (c->kind == QV_CHR_CHANNEL && c->target_name)
+        return g_strdup_printf("%s/%s.sock", dir, c->target_name);
+    return g_strdup_printf("%s/%s.sock", dir, c->alias);
+}
+
+/* query-chardev's view of one chardev: whether a client is connected to a
+ * server socket, and whether the guest side is open. */
+static int chardev_query(qv_qmp *qmp, const char *label, bool *connected, bool *frontend_open,
+                         qv_error **err)
+{
+    g_autoptr(json_object) list = NULL;
+    int r = qv_qmp_call(qmp, "query-chardev", NULL, 0, &list, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+        json_object *e = json_object_array_get_idx(list, i), *v;
+        if (!json_object_object_get_ex(e, "label", &v) || strcmp(json_object_get_string(v), label))
+            continue;
+        if (connected)
+            *connected = json_object_object_get_ex(e, "filename", &v) &&
+                         !g_str_has_prefix(json_object_get_string(v), "disconnected:");
+        if (frontend_open)
+            *frontend_open = json_object_object_get_ex(e, "frontend-open", &v) &&
+                             json_object_get_boolean(v);
+        return 0;
+    }
+    return qv_error_set(err, -ENODEV, "QEMU has no character device '%s'", label);
+}
+
+/* Swaps the chardev's backend for a fresh one of the given kind. */
+static int chardev_change(qv_qmp *qmp, const char *label, json_object *backend, json_object **ret,
+                          const char *what, qv_error **err)
+{
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "id", json_object_new_string(label));
+    json_object_object_add(args, "backend", backend);
+    qv_error *lerr = NULL;
+    int r = qv_qmp_call(qmp, "chardev-change", args, 0, ret, &lerr);
+    if (r < 0 && qv_error_qmp_desc(lerr) && strstr(qv_error_qmp_desc(lerr), "hotswap")) {
+        qv_error_free(lerr);
+        return qv_error_set(err, -ENOTSUP,
+                            "%s is in use by another session and cannot be taken over: QEMU's "
+                            "device model cannot swap its backend; the other session must close "
+                            "it first", what);
+    }
+    if (r < 0) {
+        qv_error_prefix(lerr, "cannot take over %s", what);
+        return qv_error_propagate(err, lerr);
+    }
+    return r;
+}
+
+static int open_pty(const char *path, const char *what, int *fd_out, qv_error **err)
+{
+    int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot open %s (%s)", what, path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return -EBUSY;
+        return qv_error_set_errno(err, -e, "cannot lock %s (%s)", what, path);
+    }
+    /* QEMU made the pty raw; a previous user may have changed that, and an
+     * echoing line discipline would send the guest's output back to it. */
+    struct termios t;
+    if (tcgetattr(fd, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(fd, TCSANOW, &t);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* Every chr sharing the alias (serial N and its console) gets the new pty. */
+static int record_pty(qv_domain *dom, const char *alias, const char *path, qv_error **err)
+{
+    g_autoptr(qv_domdef) live = NULL;
+    int r = qv_domain_load_live(dom, &live, err);
+    if (r == -ENOENT)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    if (r < 0)
+        return r;
+    for (guint i = 0; i < live->chrs->len; i++) {
+        qv_domdef_chr *c = live->chrs->pdata[i];
+        if (c->src.type == QV_CHR_PTY && c->alias && !strcmp(c->alias, alias)) {
+            g_free(c->src.path);
+            c->src.path = g_strdup(path);
+        }
+    }
+    return qv_domain_save_live(dom, live, err);
+}
+
+static int connect_unix(const char *path, const char *what, int *fd_out, qv_error **err)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof sa.sun_path)
+        return qv_error_set(err, -ENAMETOOLONG, "the socket of %s (%s) is too long a path", what,
+                            path);
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot create a socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = -errno;
+        close(fd);
+        return qv_error_set_errno(err, e, "cannot connect to %s (%s)", what, path);
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+/* QEMU accepts in its main loop; wait until it reports our connection, so
+ * the next opener (after the monitor lock is released) sees it. */
+static int wait_accepted(qv_qmp *qmp, const char *label, const char *what, qv_error **err)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)QV_CHR_ACCEPT_WAIT_MS * 1000;
+    for (int delay = 2;; delay = MIN(delay * 2, 100)) {
+        bool connected = false;
+        int r = chardev_query(qmp, label, &connected, NULL, err);
+        if (r < 0)
+            return r;
+        if (connected)
+            return 0;
+        if (g_get_monotonic_time() > deadline)
+            return qv_error_set(err, -ETIMEDOUT, "QEMU did not accept the connection to %s "
+                                "within %d s", what, QV_CHR_ACCEPT_WAIT_MS / 1000);
+        poll(NULL, 0, delay);
+    }
+}
+
+static int open_socket_chr(qv_domain *dom, qv_qmp *qmp, const qv_domdef_chr *c, const char *label,
+                           const char *what, bool force, int *fd_out, qv_error **err)
+{
+    if (c->src.path && !c->src.bind)
+        return qv_error_set(err, -ENOTSUP,
+                            "%s connects to %s as a client; only sockets QEMU listens on "
+                            "(mode='bind') can be opened", what, c->src.path);
+    g_autofree char *path = chr_socket_path(dom, c);
+    bool connected = false;
+    int r = chardev_query(qmp, label, &connected, NULL, err);
+    if (r < 0)
+        return r;
+    if (connected && !force)
+        return qv_error_set(err, -EBUSY, "%s is in use by another session", what);
+    if (connected) {
+        /* QEMU unlinks the old listener's path when it closes it, after the
+         * new one is bound: bind the new one beside it and move it in. */
+        g_autofree char *tmp = g_strdup_printf("%s.new", path);
+        unlink(tmp);
+        json_object *addr = json_object_new_object();
+        json_object *udata = json_object_new_object();
+        json_object_object_add(udata, "path", json_object_new_string(tmp));
+        json_object_object_add(addr, "type", json_object_new_string("unix"));
+        json_object_object_add(addr, "data", udata);
+        json_object *data = json_object_new_object();
+        json_object_object_add(data, "addr", addr);
+        json_object_object_add(data, "server", json_object_new_boolean(1));
+        json_object_object_add(data, "wait", json_object_new_boolean(0));
+        json_object *backend = json_object_new_object();
+        json_object_object_add(backend, "type", json_object_new_string("socket"));
+        json_object_object_add(backend, "data", data);
+        if ((r = chardev_change(qmp, label, backend, NULL, what, err)) < 0)
+            return r;
+        if (rename(tmp, path) < 0)
+            return qv_error_set_errno(err, -errno, "cannot move the new socket of %s to %s", what,
+                                      path);
+    }
+    int fd = -1;
+    if ((r = connect_unix(path, what, &fd, err)) < 0)
+        return r;
+    if ((r = wait_accepted(qmp, label, what, err)) < 0) {
+        close(fd);
+        return r;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int open_pty_chr(qv_domain *dom, qv_qmp *qmp, const qv_domdef_chr *c, const char *label,
+                        const char *what, bool force, int *fd_out, qv_error **err)
+{
+    if (!c->src.path)
+        return qv_error_set(err, -EIO, "the live XML of domain '%s' does not record which pty "
+                            "%s uses", dom->name, what);
+    int r = open_pty(c->src.path, what, fd_out, err);
+    if (r != -EBUSY)
+        return r;
+    if (!force)
+        return qv_error_set(err, -EBUSY, "%s is in use by another session", what);
+    json_object *backend = json_object_new_object();
+    json_object_object_add(backend, "type", json_object_new_string("pty"));
+    json_object_object_add(backend, "data", json_object_new_object());
+    g_autoptr(json_object) ret = NULL;
+    if ((r = chardev_change(qmp, label, backend, &ret, what, err)) < 0)
+        return r;
+    json_object *pty;
+    if (!ret || !json_object_object_get_ex(ret, "pty", &pty))
+        return qv_error_set(err, -EIO, "QEMU did not say which pty now backs %s", what);
+    const char *path = json_object_get_string(pty);
+    if ((r = record_pty(dom, c->alias, path, err)) < 0)
+        return r;
+    r = open_pty(path, what, fd_out, err);
+    if (r == -EBUSY)
+        return qv_error_set(err, -EBUSY, "%s was taken by another session at once", what);
+    return r;
+}
+
+/* The part of open_console and open_channel after the device is chosen.
+ * The live definition is read under the monitor lock, so a FORCE that moved
+ * the pty just before is seen. */
+static int open_chr(qv_domain *dom, bool channel, const char *name, bool force, int *fd_out,
+                    qv_error **err)
+{
+    int r = require_running(dom, err);
+    if (r < 0)
+        return r;
+    qv_qmp *qmp;
+    int lock;
+    if ((r = qv_domain_qmp_open(dom, &qmp, &lock, err)) < 0)
+        return r;
+    g_autoptr(qv_domdef) live = NULL;
+    r = qv_domain_load_live(dom, &live, err);
+    if (r == -ENOENT)
+        r = qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    qv_domdef_chr *c = NULL;
+    if (r >= 0) {
+        c = channel ? find_channel(live, name) : find_console(live, name);
+        if (!c && channel)
+            r = qv_error_set(err, -ENOENT, "domain '%s' has no channel '%s'", dom->name, name);
+        else if (!c && name)
+            r = qv_error_set(err, -ENOENT, "domain '%s' has no console, serial or parallel "
+                             "device '%s'", dom->name, name);
+        else if (!c)
+            r = qv_error_set(err, -ENOENT, "domain '%s' has no console or serial port",
+                             dom->name);
+    }
+    if (r >= 0) {
+        g_autofree char *what = channel
+                                    ? g_strdup_printf("the channel '%s' of domain '%s'", name,
+                                                      dom->name)
+                                    : g_strdup_printf("the console of domain '%s'", dom->name);
+        g_autofree char *label = g_strdup_printf("char%s", c->alias);
+        if (c->src.type == QV_CHR_PTY)
+            r = open_pty_chr(dom, qmp, c, label, what, force, fd_out, err);
+        else if (c->src.type == QV_CHR_UNIX)
+            r = open_socket_chr(dom, qmp, c, label, what, force, fd_out, err);
+        else
+            r = qv_error_set(err, -ENOTSUP,
+                             "the %s '%s' of domain '%s' is not a pty or a unix socket QEMU "
+                             "listens on, so it cannot be opened", chr_kind_word(c->kind),
+                             c->alias, dom->name);
+    }
+    qv_domain_qmp_close(qmp, lock);
+    return r;
+}
+
+int qv_domain_open_console(qv_domain *dom, const char *dev_name, int *fd_out, unsigned int flags,
+                           qv_error **err)
+{
+    if (!dom || !fd_out)
+        return qv_error_set(err, -EINVAL, "qv_domain_open_console: dom and fd_out are required");
+    if (flags & ~(unsigned)(QV_DOMAIN_CONSOLE_FORCE | QV_DOMAIN_CONSOLE_SAFE))
+        return qv_error_set(err, -EINVAL, "qv_domain_open_console: unsupported flags 0x%x", flags);
+    *fd_out = -1;
+    return open_chr(dom, false, dev_name, flags & QV_DOMAIN_CONSOLE_FORCE, fd_out, err);
+}
+
+int qv_domain_open_channel(qv_domain *dom, const char *name, int *fd_out, unsigned int flags,
+                           qv_error **err)
+{
+    if (!dom || !name || !fd_out)
+        return qv_error_set(err, -EINVAL,
+                            "qv_domain_open_channel: dom, name and fd_out are required");
+    if (flags & ~(unsigned)QV_DOMAIN_CHANNEL_FORCE)
+        return qv_error_set(err, -EINVAL, "qv_domain_open_channel: unsupported flags 0x%x", flags);
+    *fd_out = -1;
+    return open_chr(dom, true, name, flags & QV_DOMAIN_CHANNEL_FORCE, fd_out, err);
+}
+
+/* ---- graphics ----------------------------------------------------------- */
+
+static int graphics_at(qv_domain *dom, unsigned int idx, const qv_domdef_graphics **ret,
+                       qv_error **err)
+{
+    const qv_domdef *def;
+    int r = qv_domain_get_def(dom, &def, err);
+    if (r < 0)
+        return r;
+    if (!def->graphics || idx >= def->graphics->len)
+        return qv_error_set(err, -EINVAL, "domain '%s' has no graphics device %u (it has %u)",
+                            dom->name, idx, def->graphics ? def->graphics->len : 0);
+    const qv_domdef_graphics *g = def->graphics->pdata[idx];
+    if (g->type != QV_GFX_VNC && g->type != QV_GFX_SPICE)
+        return qv_error_set(err, -ENOTSUP, "graphics device %u of domain '%s' is not VNC or "
+                            "SPICE, so it takes no clients", idx, dom->name);
+    *ret = g;
+    return 0;
+}
+
+int qv_domain_open_graphics(qv_domain *dom, unsigned int idx, int fd, unsigned int flags,
+                            qv_error **err)
+{
+    if (!dom || fd < 0)
+        return qv_error_set(err, -EINVAL, "qv_domain_open_graphics: dom and an fd are required");
+    if (flags & ~(unsigned)QV_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
+        return qv_error_set(err, -EINVAL, "qv_domain_open_graphics: unsupported flags 0x%x", flags);
+    int r = require_running(dom, err);
+    if (r < 0)
+        return r;
+    const qv_domdef_graphics *g = NULL;
+    if ((r = graphics_at(dom, idx, &g, err)) < 0)
+        return r;
+    const char *protocol = g->type == QV_GFX_VNC ? "vnc" : "spice";
+    qv_qmp *qmp;
+    int lock;
+    if ((r = qv_domain_qmp_open(dom, &qmp, &lock, err)) < 0)
+        return r;
+    static const char fdname[] = "qvirt-graphics";
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "fdname", json_object_new_string(fdname));
+    r = qv_qmp_call_with_fd(qmp, "getfd", args, fd, 0, NULL, err);
+    if (r >= 0) {
+        args = json_object_new_object();
+        json_object_object_add(args, "protocol", json_object_new_string(protocol));
+        json_object_object_add(args, "fdname", json_object_new_string(fdname));
+        json_object_object_add(args, "skipauth",
+                               json_object_new_boolean(flags & QV_DOMAIN_OPEN_GRAPHICS_SKIPAUTH));
+        qv_error *lerr = NULL;
+        r = qv_qmp_call(qmp, "add_client", args, 0, NULL, &lerr);
+        if (r < 0) {
+            /* QEMU keeps a getfd'd fd until someone takes it. */
+            args = json_object_new_object();
+            json_object_object_add(args, "fdname", json_object_new_string(fdname));
+            qv_qmp_call(qmp, "closefd", args, 0, NULL, NULL);
+            qv_error_prefix(lerr, "cannot add a %s client to domain '%s'", protocol, dom->name);
+            qv_error_propagate(err, lerr);
+        }
+    } else if (err && *err) {
+        qv_error_prefix(*err, "cannot pass the %s client socket to domain '%s'", protocol,
+                        dom->name);
+    }
+    qv_domain_qmp_close(qmp, lock);
+    return r < 0 ? r : 0;
+}
+
+int qv_domain_open_graphics_fd(qv_domain *dom, unsigned int idx, unsigned int flags, int *fd_out,
+                               qv_error **err)
+{
+    if (!dom || !fd_out)
+        return qv_error_set(err, -EINVAL, "qv_domain_open_graphics_fd: dom and fd_out are required");
+    *fd_out = -1;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return qv_error_set_errno(err, -errno, "cannot create a socket pair");
+    int r = qv_domain_open_graphics(dom, idx, sv[1], flags, err);
+    close(sv[1]);
+    if (r < 0) {
+        close(sv[0]);
+        return r;
+    }
+    *fd_out = sv[0];
+    return 0;
+}
+
+/* ---- display URI --------------------------------------------------------- */
+
+/* QEMU's actual port of a VNC or SPICE display (query-vnc / query-spice). */
+static int query_port(qv_qmp *qmp, int type, int *port, qv_error **err)
+{
+    g_autoptr(json_object) ret = NULL;
+    bool vnc = type == QV_GFX_VNC;
+    int r = qv_qmp_call(qmp, vnc ? "query-vnc" : "query-spice", NULL, 0, &ret, err);
+    if (r < 0)
+        return r;
+    json_object *v;
+    *port = 0;
+    if (vnc && json_object_object_get_ex(ret, "service", &v))
+        *port = (int)g_ascii_strtoll(json_object_get_string(v), NULL, 10);
+    else if (!vnc && json_object_object_get_ex(ret, "port", &v))
+        *port = json_object_get_int(v);
+    return 0;
+}
+
+int qv_domain_record_graphics_ports(qv_qmp *qmp, qv_domdef *def)
+{
+    bool seen[2] = { false, false };
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
+        qv_domdef_graphics *g = def->graphics->pdata[i];
+        if ((g->type != QV_GFX_VNC && g->type != QV_GFX_SPICE) || !g->autoport ||
+            (g->listen_type && strcmp(g->listen_type, "address")) || seen[g->type])
+            continue;
+        /* query-vnc and query-spice describe the first display of a kind. */
+        seen[g->type] = true;
+        int port;
+        if (query_port(qmp, g->type, &port, NULL) == 0 && port > 0)
+            g->port = port;
+    }
+    return 0;
+}
+
+static bool wildcard_address(const char *a)
+{
+    return !a || !*a || !strcmp(a, "0.0.0.0") || !strcmp(a, "::") || !strcmp(a, "[::]");
+}
+
+int qv_domain_get_display_uri(qv_domain *dom, const char *type, unsigned int flags, char **ret,
+                              qv_error **err)
+{
+    if (!dom || !ret)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_display_uri: dom and ret are required");
+    if (flags & ~(unsigned)QV_DOMAIN_DISPLAY_INCLUDE_PASSWORD)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_display_uri: unsupported flags 0x%x",
+                            flags);
+    int want = -1;
+    if (type && !strcmp(type, "vnc"))
+        want = QV_GFX_VNC;
+    else if (type && !strcmp(type, "spice"))
+        want = QV_GFX_SPICE;
+    else if (type)
+        return qv_error_set(err, -EINVAL, "unknown display type '%s' (use vnc or spice)", type);
+    int r = require_running(dom, err);
+    if (r < 0)
+        return r;
+    const qv_domdef *def;
+    if ((r = qv_domain_get_def(dom, &def, err)) < 0)
+        return r;
+    /* virsh's order: VNC, then SPICE; displays that listen nowhere have no URI. */
+    const qv_domdef_graphics *g = NULL;
+    static const int order[] = { QV_GFX_VNC, QV_GFX_SPICE };
+    for (size_t k = 0; !g && k < G_N_ELEMENTS(order); k++) {
+        if (want >= 0 && order[k] != want)
+            continue;
+        for (guint i = 0; !g && def->graphics && i < def->graphics->len; i++) {
+            const qv_domdef_graphics *c = def->graphics->pdata[i];
+            if (c->type == order[k] && !(c->listen_type && !strcmp(c->listen_type, "none")))
+                g = c;
+        }
+    }
+    if (!g)
+        return qv_error_set(err, -ENOENT, "domain '%s' has no %s%sgraphical display with an "
+                            "address", dom->name, type ? type : "", type ? " " : "");
+    const char *scheme = g->type == QV_GFX_VNC ? "vnc" : "spice";
+    GString *uri = g_string_new(NULL);
+    if (g->listen_type && !strcmp(g->listen_type, "socket")) {
+        g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+        g_autofree char *gen = g_strdup_printf("%s/%s.sock", dir, scheme);
+        g_string_append_printf(uri, "%s+unix://%s", scheme, g->socket ? g->socket : gen);
+    } else {
+        int port = g->port;
+        if (port <= 0) {
+            /* Started before the port was recorded: ask QEMU. */
+            qv_qmp *qmp;
+            int lock;
+            if ((r = qv_domain_qmp_open(dom, &qmp, &lock, err)) < 0) {
+                g_string_free(uri, TRUE);
+                return r;
+            }
+            r = query_port(qmp, g->type, &port, err);
+            qv_domain_qmp_close(qmp, lock);
+            if (r < 0) {
+                g_string_free(uri, TRUE);
+                return r;
+            }
+        }
+        const char *host = wildcard_address(g->listen_address) ? "localhost" : g->listen_address;
+        if (!g->listen_address)
+            host = "127.0.0.1"; /* the builder's default listen address */
+        g_string_append_printf(uri, "%s://", scheme);
+        if (g->passwd && (flags & QV_DOMAIN_DISPLAY_INCLUDE_PASSWORD))
+            g_string_append_printf(uri, ":%s@", g->passwd);
+        g_string_append_printf(uri, strchr(host, ':') ? "[%s]" : "%s", host);
+        if (port > 0)
+            g_string_append_printf(uri, ":%d", g->type == QV_GFX_VNC ? port - 5900 : port);
+        if (g->type == QV_GFX_SPICE && g->tls_port > 0)
+            g_string_append_printf(uri, "?tls-port=%d", g->tls_port);
+    }
+    *ret = strdup(uri->str);
+    g_string_free(uri, TRUE);
+    return 0;
+}
