@@ -84,6 +84,11 @@ void cli_error_qv(const qv_error *err, const char *fallback);
 void cli_info(const cli_ctx *ctx, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Prints obj as one pretty JSON document on stdout and drops the reference. */
 void cli_print_json(json_object *obj);
+/* virsh's vshTable: rows are NULL-terminated string arrays of ncols cells,
+ * row 0 the header (printed with its dashed rule when header is true). */
+void cli_print_table(GPtrArray *rows, size_t ncols, bool header);
+/* --live/--config/--current into QV_DOMAIN_AFFECT_* (false after the error). */
+bool cli_affect_flags(const cli_args *args, unsigned int *flags);
 
 /* ---- connection and domains -------------------------------------------- */
 /* Opens ctx->conn on first use; NULL after printing the error. */
@@ -107,3 +112,4 @@ const char *cli_control_error_str(int reason);
 extern const cli_cmd cli_domain_cmds[];
 extern const cli_cmd cli_event_cmds[];
 extern const cli_cmd cli_argv_cmds[];
+extern const cli_cmd cli_console_cmds[];

@@ -290,7 +290,7 @@ static int list_row_cmp(const void *pa, const void *pb)
 
 /* virsh's vshTable: each cell is " %s", padded to the column width plus two;
  * the rule under the header is the sum of (width + 3) dashes. */
-static void print_table(GPtrArray *rows, size_t ncols, bool header)
+void cli_print_table(GPtrArray *rows, size_t ncols, bool header)
 {
     g_autofree size_t *w = g_new0(size_t, ncols);
     for (guint r = header ? 0 : 1; r < rows->len; r++) {
@@ -412,7 +412,7 @@ static bool cmd_list(cli_ctx *ctx, const cli_args *args)
             }
             g_ptr_array_add(table, row);
         }
-        print_table(table, ncols, !ctx->quiet);
+        cli_print_table(table, ncols, !ctx->quiet);
     } else {
         for (int i = 0; i < nrows; i++) {
             const char *sep = "";
@@ -660,7 +660,7 @@ static bool cmd_dumpxml(cli_ctx *ctx, const cli_args *args)
 }
 
 /* --live/--config/--current as virsh combines them for desc and metadata. */
-static bool affect_flags(const cli_args *args, unsigned int *flags)
+bool cli_affect_flags(const cli_args *args, unsigned int *flags)
 {
     bool live = cli_has(args, "live"), config = cli_has(args, "config");
     if (cli_has(args, "current") && (live || config)) {
@@ -678,7 +678,7 @@ static bool affect_flags(const cli_args *args, unsigned int *flags)
 static bool cmd_desc(cli_ctx *ctx, const cli_args *args)
 {
     unsigned int flags;
-    if (!affect_flags(args, &flags))
+    if (!cli_affect_flags(args, &flags))
         return false;
     if (cli_has(args, "edit")) {
         cli_error("desc --edit is not supported; pass the new text instead");
@@ -734,7 +734,7 @@ static bool cmd_desc(cli_ctx *ctx, const cli_args *args)
 static bool cmd_metadata(cli_ctx *ctx, const cli_args *args)
 {
     unsigned int flags;
-    if (!affect_flags(args, &flags))
+    if (!cli_affect_flags(args, &flags))
         return false;
     const char *uri = cli_str(args, "uri"), *key = cli_str(args, "key");
     const char *set = cli_str(args, "set");
