@@ -80,6 +80,9 @@ void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
 int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
                        qv_error **err);
 
+/* domain-vcpu.c: applies the config's CPU pins and the balloon statistics
+ * period to a QEMU that has just started (before cont). */
+int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv_error **err);
 /* Runs one guest agent command (args consumed) on the domain's agent channel. */
 int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
                          json_object **ret, qv_error **err);

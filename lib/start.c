@@ -297,7 +297,8 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         goto fail;
 
     if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0 ||
-        (r = record_pty_paths(qmp, def, err)) < 0)
+        (r = record_pty_paths(qmp, def, err)) < 0 ||
+        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, err)) < 0)
         goto fail;
     qv_domain_record_graphics_ports(qmp, def);
     if (!(flags & QV_DOMAIN_START_PAUSED)) {
