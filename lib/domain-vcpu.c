@@ -569,7 +569,41 @@ static int plug_vcpu(qv_qmp *qmp, const hp_cpu *c, unsigned int index, qv_error 
     return qv_qmp_call(qmp, "device_add", args, 0, NULL, err);
 }
 
-/* Asks QEMU to remove a plugged vCPU and waits until the guest lets go. */
+/* Whether the vCPU at qom_path is still plugged. */
+static int still_plugged(qv_qmp *qmp, const char *qom_path, qv_error **err)
+{
+    g_autoptr(json_object) list = NULL;
+    int r = qv_qmp_call(qmp, "query-hotpluggable-cpus", NULL, 0, &list, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; json_object_is_type(list, json_type_array) &&
+                       i < json_object_array_length(list); i++) {
+        json_object *v;
+        if (json_object_object_get_ex(json_object_array_get_idx(list, i), "qom-path", &v) &&
+            !strcmp(json_object_get_string(v), qom_path))
+            return 1;
+    }
+    return 0;
+}
+
+/* The guest's answer to an eject request, from ACPI_DEVICE_OST: 0x80-0x83
+ * are refusals (_OST eject status codes); -1 for other events. */
+static int ost_refusal(const qv_qmp_event *ev, const char *id)
+{
+    json_object *info, *v;
+    if (strcmp(ev->name, "ACPI_DEVICE_OST") || !ev->data ||
+        !json_object_object_get_ex(ev->data, "info", &info) ||
+        !json_object_object_get_ex(info, "device", &v) || strcmp(json_object_get_string(v), id) ||
+        !json_object_object_get_ex(info, "source", &v) || json_object_get_int(v) != 3 ||
+        !json_object_object_get_ex(info, "status", &v))
+        return -1;
+    int status = json_object_get_int(v);
+    return status >= 0x80 && status <= 0x83 ? status : -1;
+}
+
+/* Asks QEMU to remove a plugged vCPU and waits until the guest lets go.
+ * QEMU 7.2 with TCG sends DEVICE_DELETED only for the CPU's lapic child, so
+ * the CPU leaving query-hotpluggable-cpus counts as done too. */
 static int unplug_vcpu(qv_domain *dom, qv_qmp *qmp, const hp_cpu *c, unsigned int index,
                        qv_error **err)
 {
@@ -577,7 +611,8 @@ static int unplug_vcpu(qv_domain *dom, qv_qmp *qmp, const hp_cpu *c, unsigned in
     if (!g_str_has_prefix(c->qom_path, prefix))
         return qv_error_set(err, -EBUSY, "vCPU %u of domain '%s' was there at start and cannot be "
                             "unplugged (only vCPUs plugged while it runs can)", index, dom->name);
-    const char *id = c->qom_path + strlen(prefix);
+    g_autofree char *id = g_strdup(c->qom_path + strlen(prefix));
+    g_autofree char *path = g_strdup(c->qom_path);
     json_object *args = json_object_new_object();
     json_object_object_add(args, "id", json_object_new_string(id));
     int r = qv_qmp_call(qmp, "device_del", args, 0, NULL, err);
@@ -585,25 +620,62 @@ static int unplug_vcpu(qv_domain *dom, qv_qmp *qmp, const hp_cpu *c, unsigned in
         return r;
     gint64 deadline = g_get_monotonic_time() + UNPLUG_TIMEOUT_MS * 1000LL;
     for (;;) {
-        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
         g_autoptr(qv_qmp_event) ev = NULL;
         qv_error *lerr = NULL;
-        r = left > 0 ? qv_qmp_wait_event(qmp, "DEVICE_DELETED", (int)left, &ev, &lerr) : -ETIMEDOUT;
-        if (r == -ETIMEDOUT) {
-            qv_error_free(lerr);
+        r = qv_qmp_wait_event(qmp, NULL, 250, &ev, &lerr);
+        qv_error_free(lerr);
+        json_object *v;
+        if (r >= 0 && !strcmp(ev->name, "DEVICE_DELETED") && ev->data &&
+            ((json_object_object_get_ex(ev->data, "device", &v) &&
+              !strcmp(json_object_get_string(v), id)) ||
+             (json_object_object_get_ex(ev->data, "path", &v) &&
+              !strcmp(json_object_get_string(v), path))))
+            return 0;
+        int refusal = r >= 0 ? ost_refusal(ev, id) : -1;
+        if (refusal >= 0)
+            return qv_error_set(err, -EBUSY, "the guest of domain '%s' refused to release vCPU %u "
+                                "(ACPI _OST status 0x%x)", dom->name, index, refusal);
+        if (r < 0 && r != -ETIMEDOUT)
+            return qv_error_set(err, r, "lost the monitor of domain '%s' while unplugging vCPU %u",
+                                dom->name, index);
+        if ((r = still_plugged(qmp, path, err)) <= 0)
+            return r;
+        if (g_get_monotonic_time() > deadline)
             return qv_error_set(err, -ETIMEDOUT, "the guest of domain '%s' did not release vCPU %u "
                                 "within %d s (QEMU removes it if the guest does later)",
                                 dom->name, index, UNPLUG_TIMEOUT_MS / 1000);
-        }
-        if (r < 0)
-            return qv_error_propagate(err, lerr);
-        json_object *v;
-        if (ev->data && ((json_object_object_get_ex(ev->data, "device", &v) &&
-                          !strcmp(json_object_get_string(v), id)) ||
-                         (json_object_object_get_ex(ev->data, "path", &v) &&
-                          !strcmp(json_object_get_string(v), c->qom_path))))
-            return 0;
     }
+}
+
+/* QEMU 7.2 with TCG crashes (SIGSEGV in device_add) when a vCPU slot that
+ * was unplugged is plugged again, so such slots are remembered in the
+ * runtime dir and refused. Can go once the QEMU floor fixes it. */
+static char *unplugged_file(qv_domain *dom)
+{
+    return qv_rt_domain_file(&dom->conn->paths, dom->name, "unplugged-vcpus");
+}
+
+static bool was_unplugged(qv_domain *dom, unsigned int index)
+{
+    g_autofree char *path = unplugged_file(dom);
+    g_autofree char *data = NULL;
+    if (qv_rt_read_file(path, 65536, &data, NULL, NULL) < 0)
+        return false;
+    g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+    for (char **l = lines; *l; l++)
+        if (**l && g_ascii_strtoull(*l, NULL, 10) == index)
+            return true;
+    return false;
+}
+
+static void remember_unplugged(qv_domain *dom, unsigned int index)
+{
+    g_autofree char *path = unplugged_file(dom);
+    g_autofree char *data = NULL;
+    if (qv_rt_read_file(path, 65536, &data, NULL, NULL) < 0)
+        data = g_strdup("");
+    g_autofree char *next = g_strdup_printf("%s%u\n", data, index);
+    qv_rt_write_atomic(path, next, strlen(next), NULL);
 }
 
 /* Plugs or unplugs vCPUs until n are present; live->vcpus_current follows
@@ -628,6 +700,12 @@ static int live_set_vcpus(qv_domain *dom, qv_domdef *live, unsigned int n, qv_er
     for (guint i = 0; r >= 0 && present < n && i < cpus->len; i++) {
         if (g_array_index(cpus, hp_cpu, i).qom_path)
             continue;
+        if (live->virt_type == QV_DOMDEF_VIRT_QEMU && was_unplugged(dom, i)) {
+            r = qv_error_set(err, -ENOTSUP, "vCPU %u of domain '%s' was unplugged and QEMU with "
+                             "TCG crashes when a vCPU is plugged again; restart the domain to "
+                             "use it", i, dom->name);
+            break;
+        }
         if ((r = plug_vcpu(qmp, &g_array_index(cpus, hp_cpu, i), i, err)) >= 0) {
             present++;
             plugged = true;
@@ -635,8 +713,10 @@ static int live_set_vcpus(qv_domain *dom, qv_domdef *live, unsigned int n, qv_er
     }
     for (guint i = cpus->len; r >= 0 && present > n && i > 0; i--) {
         const hp_cpu *c = &g_array_index(cpus, hp_cpu, i - 1);
-        if (c->qom_path && (r = unplug_vcpu(dom, qmp, c, i - 1, err)) >= 0)
+        if (c->qom_path && (r = unplug_vcpu(dom, qmp, c, i - 1, err)) >= 0) {
             present--;
+            remember_unplugged(dom, i - 1);
+        }
     }
     if (plugged) {
         /* New vCPU threads start with the emulator's affinity. */

@@ -112,5 +112,6 @@ const char *cli_control_error_str(int reason);
 extern const cli_cmd cli_domain_cmds[];
 extern const cli_cmd cli_event_cmds[];
 extern const cli_cmd cli_argv_cmds[];
+extern const cli_cmd cli_resource_cmds[];
 extern const cli_cmd cli_block_cmds[];
 extern const cli_cmd cli_console_cmds[];
