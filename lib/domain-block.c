@@ -559,6 +559,7 @@ typedef struct live_throttle {
     bool group;              /* the throttle-group object path */
     char *object;            /* its QOM id */
     json_object *inserted;   /* the query-block "inserted" member (BlockBackend path) */
+    const char *qdev;        /* the device as QEMU names it (virtio-blk: its backend's path) */
     json_object *list;       /* owns inserted */
 } live_throttle;
 
@@ -579,6 +580,7 @@ static int live_throttle_find(qv_domain *dom, const qv_domdef_disk *d, live_thro
     if (!e)
         return no_entry(dom, d, "query-block", err);
     lt->inserted = jobj(e, "inserted");
+    lt->qdev = jstr(e, "qdev");
     if (!lt->inserted)
         return qv_error_set(err, -EINVAL, "disk %s of domain '%s' has no medium to throttle",
                             d->target_dev, dom->name);
@@ -590,6 +592,21 @@ static int live_throttle_find(qv_domain *dom, const qv_domdef_disk *d, live_thro
                                                                          : d->alias);
     }
     return 0;
+}
+
+/* The *_max_length members are rows 12 to 17, each the length of row - 6. */
+static bool is_length(size_t i)
+{
+    return i >= 12 && i < 18;
+}
+
+/* QEMU reports a burst length of 1 s even without a burst rate: 0 there, as
+ * nothing was set. */
+static void drop_idle_lengths(qv_block_iotune *t)
+{
+    for (size_t i = 12; i < 18; i++)
+        if (!tune_get(t, i - 6))
+            *tune_val(t, i) = 0;
 }
 
 static int live_get_iotune(qv_domain *dom, const qv_domdef_disk *d, qv_block_iotune *t,
@@ -619,6 +636,7 @@ static int live_get_iotune(qv_domain *dom, const qv_domdef_disk *d, qv_block_iot
             t->group_name = strdup(g);
     }
     live_throttle_clear(&lt);
+    drop_idle_lengths(t);
     return r;
 }
 
@@ -635,9 +653,15 @@ static int live_set_iotune(qv_domain *dom, const qv_domdef_disk *d, const qv_blo
                              d->target_dev, dom->name, cur ? cur : d->alias);
         } else {
             json_object *lim = json_object_new_object();
-            for (size_t i = 0; i < G_N_ELEMENTS(iotune_fields); i++)
+            for (size_t i = 0; i < G_N_ELEMENTS(iotune_fields); i++) {
+                unsigned long long v = tune_get(t, i);
+                /* qom-set keeps members it is not given, so all are given;
+                 * a burst length of 0 is QEMU's default of 1 s. */
+                if (is_length(i) && !v)
+                    v = 1;
                 json_object_object_add(lim, iotune_fields[i].group,
-                                       json_object_new_int64((int64_t)tune_get(t, i)));
+                                       json_object_new_int64((int64_t)v));
+            }
             json_object *args = json_object_new_object();
             g_autofree char *path = g_strdup_printf("/objects/%s", lt.object);
             json_object_object_add(args, "path", json_object_new_string(path));
@@ -647,10 +671,11 @@ static int live_set_iotune(qv_domain *dom, const qv_domdef_disk *d, const qv_blo
         }
     } else if (r >= 0) {
         json_object *args = json_object_new_object();
-        json_object_object_add(args, "id", json_object_new_string(d->alias));
+        json_object_object_add(args, "id", json_object_new_string(lt.qdev ? lt.qdev : d->alias));
         for (size_t i = 0; i < G_N_ELEMENTS(iotune_fields); i++)
-            json_object_object_add(args, iotune_fields[i].qmp,
-                                   json_object_new_int64((int64_t)tune_get(t, i)));
+            if (!is_length(i) || tune_get(t, i))
+                json_object_object_add(args, iotune_fields[i].qmp,
+                                       json_object_new_int64((int64_t)tune_get(t, i)));
         if (t->group_name)
             json_object_object_add(args, "group", json_object_new_string(t->group_name));
         r = qv_blk_qmp(dom, "block_set_io_throttle", args, NULL, err);

@@ -1,0 +1,614 @@
+/* Disks and interfaces of the test guest: block statistics growing with
+ * writes the guest makes (through the agent), block_peek reading back the
+ * guest's bytes, block_resize seen in the guest's /sys/block, I/O limits
+ * read back from QEMU (BlockBackend and throttle-group disks), memory_peek,
+ * disk errors from a full host file system, tap counters counting frames the
+ * host sends, tc rules from bandwidth limits, and the virsh-style commands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "qmp.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_conn, qv_conn_close)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
+
+static itest T;
+static char *small_mount;
+static void setup(void) { itest_setup(&T); }
+static void teardown(void)
+{
+    if (small_mount) {
+        const char *argv[] = { "umount", "-l", small_mount, NULL };
+        g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                     G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    }
+    itest_teardown(&T);
+}
+
+TestSuite(block, .init = setup, .fini = teardown, .timeout = 240);
+
+#define AGENT_TIMEOUT_MS 15000
+#define MIB (1024ULL * 1024)
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static qv_domain *start(qv_conn *conn, const char *name, const char *extra)
+{
+    g_autofree char *xml = itest_domain_xml(&T, name, extra);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = qv_conn_define_domain(conn, xml, 0, &dom, &err);
+    cr_assert_eq(r, 0, "define: %s", err ? qv_error_message(err) : "?");
+    r = qv_domain_create(dom, 0, &err);
+    cr_assert_eq(r, 0, "start: %s", err ? qv_error_message(err) : "?");
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 60000), "the guest did not boot");
+    return dom;
+}
+
+static void destroy(qv_domain *dom)
+{
+    qv_error *err = NULL;
+    int r = qv_domain_destroy(dom, 0, &err);
+    cr_assert_eq(r, 0, "destroy: %s", err ? qv_error_message(err) : "?");
+}
+
+static qv_qmp *agent_open(const char *name)
+{
+    g_autofree char *path = g_build_filename(T.root, "run", "domains", name,
+                                             "org.qemu.guest_agent.0.sock", NULL);
+    qv_qmp *ga = NULL;
+    qv_error *err = NULL;
+    int r = qv_qmp_connect_path(path, QV_QMP_MODE_AGENT, AGENT_TIMEOUT_MS, &ga, &err);
+    cr_assert_eq(r, 0, "agent connect %s: %s", path, err ? qv_error_message(err) : "?");
+    return ga;
+}
+
+/* Starts `sh -c script` in the guest; returns its pid. */
+static int64_t guest_spawn(qv_qmp *ga, const char *script)
+{
+    json_object *args = json_object_new_object();
+    json_object *argv = json_object_new_array();
+    json_object_array_add(argv, json_object_new_string("-c"));
+    json_object_array_add(argv, json_object_new_string(script));
+    json_object_object_add(args, "path", json_object_new_string("/bin/sh"));
+    json_object_object_add(args, "arg", argv);
+    json_object_object_add(args, "capture-output", json_object_new_boolean(1));
+    json_object *ret = NULL, *v;
+    qv_error *err = NULL;
+    int r = qv_qmp_call(ga, "guest-exec", args, AGENT_TIMEOUT_MS, &ret, &err);
+    cr_assert_eq(r, 0, "guest-exec %s: %s", script, err ? qv_error_message(err) : "?");
+    cr_assert(json_object_object_get_ex(ret, "pid", &v));
+    int64_t pid = json_object_get_int64(v);
+    json_object_put(ret);
+    return pid;
+}
+
+/* Runs `sh -c script` in the guest; returns its stdout, *code its exit code. */
+static char *guest_run(qv_qmp *ga, const char *script, int *code)
+{
+    int64_t pid = guest_spawn(ga, script);
+    json_object *args, *ret = NULL, *v;
+    qv_error *err = NULL;
+    int r;
+    gint64 deadline = g_get_monotonic_time() + (gint64)AGENT_TIMEOUT_MS * 1000;
+    for (;;) {
+        args = json_object_new_object();
+        json_object_object_add(args, "pid", json_object_new_int64(pid));
+        r = qv_qmp_call(ga, "guest-exec-status", args, AGENT_TIMEOUT_MS, &ret, &err);
+        cr_assert_eq(r, 0, "guest-exec-status: %s", err ? qv_error_message(err) : "?");
+        if (json_object_object_get_ex(ret, "exited", &v) && json_object_get_boolean(v)) {
+            *code = json_object_object_get_ex(ret, "exitcode", &v) ? json_object_get_int(v) : -2;
+            gsize len = 0;
+            guchar *data = NULL;
+            if (json_object_object_get_ex(ret, "out-data", &v))
+                data = g_base64_decode(json_object_get_string(v), &len);
+            char *s = g_strndup((const char *)(data ? (char *)data : ""), len);
+            g_free(data);
+            json_object_put(ret);
+            return s;
+        }
+        json_object_put(ret);
+        cr_assert_lt(g_get_monotonic_time(), deadline, "guest command did not finish: %s", script);
+        poll(NULL, 0, 50);
+    }
+}
+
+static char *guest_ok(qv_qmp *ga, const char *script)
+{
+    int code;
+    char *out = guest_run(ga, script, &code);
+    cr_assert_eq(code, 0, "guest command failed (%d): %s\n%s", code, script, out);
+    return g_strchomp(out);
+}
+
+/* Runs the built qvirt binary on the test's connection; returns stdout and
+ * *status the exit status (stderr is logged when it fails). */
+static char *cli(int *status, const char *first, ...)
+{
+    const char *root = getenv("QVIRT_BUILD_ROOT");
+    cr_assert_not_null(root, "QVIRT_BUILD_ROOT is not set");
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(argv, g_build_filename(root, "tools", "qvirt", NULL));
+    g_ptr_array_add(argv, g_strdup("-c"));
+    g_ptr_array_add(argv, g_strdup(T.uri));
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *))
+        g_ptr_array_add(argv, g_strdup(a));
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    char *out = NULL, *errout = NULL;
+    int st = 0;
+    cr_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                           &errout, &st, NULL));
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (*status)
+        cr_log_info("qvirt %s: %s", first, errout);
+    g_free(errout);
+    return out;
+}
+
+#define CLI_OK(...) ({ int st_; char *o_ = cli(&st_, __VA_ARGS__, NULL); \
+                       cr_assert_eq(st_, 0, "qvirt failed: %s", #__VA_ARGS__); o_; })
+
+/* Runs a host program (test only); returns stdout or NULL on failure. */
+static char *host_run(const char *const *argv)
+{
+    char *out = NULL;
+    int st = 0;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                      NULL, NULL, &out, NULL, &st, NULL))
+        return NULL;
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void make_file(const char *path, off_t size)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, size), 0);
+    close(fd);
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* The guest's block device name of the disk with this serial. */
+static char *guest_disk(qv_qmp *ga, const char *serial)
+{
+    g_autofree char *script = g_strdup_printf(
+        "for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = %s ] && "
+        "echo ${d##*/}; done; true", serial);
+    char *name = guest_ok(ga, script);
+    cr_assert(*name, "the guest has no disk with serial %s", serial);
+    return name;
+}
+
+static unsigned long long guest_sectors(qv_qmp *ga, const char *dev)
+{
+    g_autofree char *script = g_strdup_printf("cat /sys/block/%s/size", dev);
+    g_autofree char *out = guest_ok(ga, script);
+    return g_ascii_strtoull(out, NULL, 10);
+}
+
+#define PATTERN "QVIRT-BLOCK-PEEK-0123456789abcdef"
+
+static char *disk_xml(const char *path, const char *fmt, const char *dev, const char *serial,
+                      const char *more)
+{
+    return g_strdup_printf("    <disk type='file' device='disk'><driver name='qemu' type='%s'%s/>"
+                           "<source file='%s'/><target dev='%s' bus='virtio'/>"
+                           "<serial>%s</serial>%s</disk>\n",
+                           fmt, strstr(more, "stop") ? " error_policy='stop'" : "",
+                           path, dev, serial, strstr(more, "<iotune>") ? more : "");
+}
+
+/* ---- shut off domains: sizes, raw reads and config-only settings ---------- */
+
+Test(block, shutoff)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *raw = g_build_filename(T.root, "data.img", NULL);
+    g_autofree char *qcow = g_build_filename(T.root, "data.qcow2", NULL);
+    make_file(raw, 16 * MIB);
+    /* The host writes bytes the peek must find. */
+    int fd = open(raw, O_WRONLY | O_CLOEXEC);
+    cr_assert_eq(pwrite(fd, PATTERN, strlen(PATTERN), 3 * MIB), (ssize_t)strlen(PATTERN));
+    close(fd);
+    const char *qimg[] = { "qemu-img", "create", "-q", "-f", "qcow2", qcow, "64M", NULL };
+    g_autofree char *qout = host_run(qimg);
+    cr_assert_not_null(qout, "qemu-img create failed");
+    g_autofree char *d1 = disk_xml(raw, "raw", "vdb", "qvdata", "");
+    g_autofree char *d2 = disk_xml(qcow, "qcow2", "vdc", "qvqcow", "");
+    g_autofree char *extra = g_strconcat(d1, d2, "    <interface type='user'>"
+                                         "<mac address='52:54:00:12:34:56'/>"
+                                         "<model type='virtio'/></interface>\n", NULL);
+    g_autofree char *xml = itest_domain_xml(&T, "blk-off", extra);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+
+    qv_block_info bi;
+    itest_ok(qv_domain_get_block_info(dom, "vdb", &bi, 0, &err), err);
+    cr_expect_eq(bi.capacity, 16 * MIB);
+    cr_expect_eq(bi.physical, 16 * MIB);
+    cr_expect_leq(bi.allocation, 16 * MIB);
+    itest_ok(qv_domain_get_block_info(dom, qcow, &bi, 0, &err), err);  /* by source path */
+    cr_expect_eq(bi.capacity, 64 * MIB, "qcow2 virtual size %llu", bi.capacity);
+    cr_expect_lt(bi.physical, 64 * MIB);
+
+    char buf[64] = "";
+    itest_ok(qv_domain_block_peek(dom, "vdb", 3 * MIB, strlen(PATTERN), buf, 0, &err), err);
+    cr_expect_arr_eq(buf, PATTERN, strlen(PATTERN));
+    cr_expect_eq(qv_domain_block_peek(dom, "vdb", 16 * MIB - 4, 8, buf, 0, &err), -EINVAL);
+    cr_expect(strstr(qv_error_message(err), "beyond the end"), "%s", qv_error_message(err));
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(qv_domain_block_peek(dom, "vdc", 0, 8, buf, 0, &err), -EOPNOTSUPP);
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(qv_domain_block_peek(dom, "vdz", 0, 8, buf, 0, &err), -ENOENT);
+    cr_expect(strstr(qv_error_message(err), "no disk 'vdz'"), "%s", qv_error_message(err));
+    g_clear_pointer(&err, qv_error_free);
+
+    /* Running-only calls say so. */
+    qv_block_stats bs;
+    cr_expect_eq(qv_domain_block_stats(dom, "vdb", &bs, 0, &err), -EINVAL);
+    cr_expect(strstr(qv_error_message(err), "not running"), "%s", qv_error_message(err));
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(qv_domain_memory_peek(dom, 0, 16, buf, QV_MEMORY_PHYSICAL, &err), -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(qv_domain_memory_peek(dom, 0, 16, buf, 0, &err), -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+
+    /* iotune into the config (CURRENT on a shut off domain). */
+    qv_block_iotune t = { .fields = QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC | QV_BLOCK_IOTUNE_READ_IOPS_SEC,
+                          .total_bytes_sec = MIB, .read_iops_sec = 300 };
+    itest_ok(qv_domain_set_block_iotune(dom, "vdb", &t, 0, &err), err);
+    qv_block_iotune got;
+    itest_ok(qv_domain_get_block_iotune(dom, "vdb", &got, QV_DOMAIN_AFFECT_CONFIG, &err), err);
+    cr_expect_eq(got.total_bytes_sec, MIB);
+    cr_expect_eq(got.read_iops_sec, 300);
+    cr_expect_eq(got.write_bytes_sec, 0);
+    qv_block_iotune_clear(&got);
+    t = (qv_block_iotune){ .fields = QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC | QV_BLOCK_IOTUNE_READ_BYTES_SEC,
+                           .total_bytes_sec = 1, .read_bytes_sec = 1 };
+    cr_expect_eq(qv_domain_set_block_iotune(dom, "vdb", &t, 0, &err), -EINVAL);
+    cr_expect(strstr(qv_error_message(err), "at the same time"), "%s", qv_error_message(err));
+    g_clear_pointer(&err, qv_error_free);
+    t = (qv_block_iotune){ .fields = QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX |
+                                     QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH,
+                           .total_bytes_sec_max = 2 * MIB, .total_bytes_sec_max_length = 5 };
+    cr_expect_eq(qv_domain_set_block_iotune(dom, "vdb", &t, QV_DOMAIN_AFFECT_CONFIG, &err),
+                 -EOPNOTSUPP);
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(qv_domain_set_block_iotune(dom, "vdb", &t, QV_DOMAIN_AFFECT_LIVE, &err), -EINVAL);
+    cr_expect(strstr(qv_error_message(err), "not running"), "%s", qv_error_message(err));
+    g_clear_pointer(&err, qv_error_free);
+
+    /* Bandwidth into the config. */
+    qv_interface_bandwidth bw = { .fields = QV_INTERFACE_BANDWIDTH_IN_AVERAGE |
+                                            QV_INTERFACE_BANDWIDTH_IN_BURST |
+                                            QV_INTERFACE_BANDWIDTH_OUT_AVERAGE,
+                                  .inbound_average = 1000, .inbound_burst = 256,
+                                  .outbound_average = 500 };
+    itest_ok(qv_domain_set_interface_parameters(dom, "52:54:00:12:34:56", &bw, 0, &err), err);
+    qv_interface_bandwidth gb;
+    itest_ok(qv_domain_get_interface_parameters(dom, "net0", &gb, 0, &err), err);
+    cr_expect_eq(gb.inbound_average, 1000);
+    cr_expect_eq(gb.inbound_burst, 256);
+    cr_expect_eq(gb.outbound_average, 500);
+    cr_expect_eq(gb.fields, QV_INTERFACE_BANDWIDTH_ALL);
+    bw = (qv_interface_bandwidth){ .fields = QV_INTERFACE_BANDWIDTH_IN_FLOOR, .inbound_floor = 5 };
+    cr_expect_eq(qv_domain_set_interface_parameters(dom, "net0", &bw, 0, &err), -EOPNOTSUPP);
+    g_clear_pointer(&err, qv_error_free);
+    char *cfg = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, QV_DOMAIN_XML_INACTIVE, &cfg, &err), err);
+    cr_expect(strstr(cfg, "<total_bytes_sec>1048576</total_bytes_sec>"), "%s", cfg);
+    cr_expect(strstr(cfg, "<read_iops_sec>300</read_iops_sec>"), "%s", cfg);
+    cr_expect(strstr(cfg, "<inbound average='1000' burst='256'/>"), "%s", cfg);
+    cr_expect(strstr(cfg, "<outbound average='500'/>"), "%s", cfg);
+    free(cfg);
+
+    /* The commands. */
+    g_autofree char *list = CLI_OK("domblklist", "blk-off");
+    cr_expect(g_str_has_prefix(list, " Target   Source\n---"), "%s", list);
+    g_autofree char *row = g_strdup_printf("\n vdb      %s\n vdc      %s\n", raw, qcow);
+    cr_expect(strstr(list, row), "%s", list);
+    g_autofree char *info = CLI_OK("domblkinfo", "blk-off", "vdb");
+    cr_expect(g_str_has_prefix(info, "Capacity:       16777216\nAllocation:     "), "%s", info);
+    cr_expect(strstr(info, "\nPhysical:       16777216\n"), "%s", info);
+    g_autofree char *human = CLI_OK("domblkinfo", "blk-off", "vdc", "--human");
+    cr_expect(g_str_has_prefix(human, "Capacity:       64.000 MiB\n"), "%s", human);
+    g_autofree char *tune = CLI_OK("blkdeviotune", "blk-off", "vdb");
+    cr_expect(g_str_has_prefix(tune, "total_bytes_sec: 1048576\nread_bytes_sec : 0\n"), "%s", tune);
+    cr_expect(strstr(tune, "\nread_iops_sec  : 300\n"), "%s", tune);
+    g_free(CLI_OK("blkdeviotune", "blk-off", "vdb", "--write-bytes-sec", "2M", "--config"));
+    g_autofree char *tj = CLI_OK("blkdeviotune", "blk-off", "vdb", "--json");
+    g_autoptr(json_object) tjo = json_tokener_parse(tj);
+    json_object *v;
+    cr_assert(json_object_object_get_ex(tjo, "write_bytes_sec", &v), "%s", tj);
+    cr_expect_eq(json_object_get_int64(v), 2 * MIB);
+    cr_expect(json_object_object_get_ex(tjo, "total_bytes_sec", &v) && json_object_get_int64(v) == 0,
+              "a read/write limit clears the total one: %s", tj);
+    g_autofree char *iflist = CLI_OK("domiflist", "blk-off");
+    cr_expect_str_eq(iflist, " Interface   Type   Source   Model    MAC\n"
+                             "---------------------------------------------------------\n"
+                             " -           user   -        virtio   52:54:00:12:34:56\n\n");
+    g_autofree char *iftune = CLI_OK("domiftune", "blk-off", "net0");
+    cr_expect_str_eq(iftune, "inbound.average: 1000\ninbound.peak   : 0\ninbound.burst  : 256\n"
+                             "inbound.floor  : 0\noutbound.average: 500\noutbound.peak  : 0\n"
+                             "outbound.burst : 0\n\n");
+    g_free(CLI_OK("domiftune", "blk-off", "net0", "--inbound", "0", "--config"));
+    g_autofree char *iftune2 = CLI_OK("domiftune", "blk-off", "net0", "--json");
+    g_autoptr(json_object) ifj = json_tokener_parse(iftune2);
+    cr_expect(json_object_object_get_ex(ifj, "inbound.average", &v) && json_object_get_int64(v) == 0,
+              "%s", iftune2);
+    cr_expect(json_object_object_get_ex(ifj, "outbound.average", &v) && json_object_get_int64(v) == 500,
+              "%s", iftune2);
+    int st;
+    g_autofree char *bad = cli(&st, "domblkstat", "blk-off", "vdb", NULL);
+    cr_expect_neq(st, 0, "domblkstat on a shut off domain must fail");
+}
+
+/* ---- a running guest's disks ------------------------------------------------ */
+
+static bool wait_sectors(qv_qmp *ga, const char *dev, unsigned long long want)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < deadline) {
+        if (guest_sectors(ga, dev) == want)
+            return true;
+        poll(NULL, 0, 100);
+    }
+    return false;
+}
+
+/* The query-block entry whose inserted.bps is want (proof QEMU holds it). */
+static bool qemu_has_bps(qv_domain *dom, long long want)
+{
+    char *reply = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-block\"}", &reply, 0, &err),
+             err);
+    g_autoptr(json_object) o = json_tokener_parse(reply);
+    free(reply);
+    json_object *ret, *ins, *bps;
+    bool found = false;
+    if (json_object_object_get_ex(o, "return", &ret))
+        for (size_t i = 0; i < json_object_array_length(ret); i++)
+            if (json_object_object_get_ex(json_object_array_get_idx(ret, i), "inserted", &ins) &&
+                json_object_object_get_ex(ins, "bps", &bps) && json_object_get_int64(bps) == want)
+                found = true;
+    return found;
+}
+
+static long long qom_limit(qv_domain *dom, const char *object, const char *key)
+{
+    g_autofree char *cmd = g_strdup_printf("{\"execute\":\"qom-get\",\"arguments\":{\"path\":"
+                                           "\"/objects/%s\",\"property\":\"limits\"}}", object);
+    char *reply = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, cmd, &reply, 0, &err), err);
+    g_autoptr(json_object) o = json_tokener_parse(reply);
+    free(reply);
+    json_object *ret, *v;
+    return json_object_object_get_ex(o, "return", &ret) && json_object_object_get_ex(ret, key, &v)
+               ? json_object_get_int64(v) : -1;
+}
+
+/* A 1 MiB tmpfs for a disk that runs out of host space; NULL when this
+ * machine cannot mount one (not root). */
+static char *mount_small_fs(void)
+{
+    if (geteuid() != 0)
+        return NULL;
+    char *dir = g_build_filename(T.root, "small", NULL);
+    mkdir(dir, 0700);
+    const char *argv[] = { "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir, NULL };
+    g_autofree char *out = host_run(argv);
+    if (!out) {
+        g_free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+Test(block, running_disks)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *sys = g_build_filename(T.root, "sys.img", NULL);
+    g_autofree char *data = g_build_filename(T.root, "data.img", NULL);
+    make_file(sys, 1 * MIB);
+    make_file(data, 16 * MIB);
+    g_autofree char *d0 = disk_xml(sys, "raw", "vda", "qvsys",
+                                   "<iotune><total_bytes_sec>20971520</total_bytes_sec></iotune>");
+    g_autofree char *d1 = disk_xml(data, "raw", "vdb", "qvdata", "");
+    small_mount = mount_small_fs();
+    g_autofree char *full = small_mount ? g_build_filename(small_mount, "full.img", NULL) : NULL;
+    g_autofree char *d2 = NULL;
+    if (full) {
+        make_file(full, 8 * MIB);
+        d2 = disk_xml(full, "raw", "vdc", "qvfull", "stop");
+    } else {
+        cr_log_warn("no tmpfs can be mounted here (not root): the out-of-space check is skipped");
+    }
+    g_autofree char *extra = g_strconcat(d0, d1, d2 ? d2 : "", NULL);
+    g_autoptr(qv_domain) dom = start(conn, "blk-run", extra);
+    qv_qmp *ga = agent_open("blk-run");
+    qv_error *err = NULL;
+    g_autofree char *gdata = guest_disk(ga, "qvdata");
+
+    /* Writes and reads the guest makes show in the statistics. */
+    qv_block_stats s0, s1;
+    itest_ok(qv_domain_block_stats(dom, "vdb", &s0, 0, &err), err);
+    g_autofree char *wr = g_strdup_printf("printf %s | dd of=/dev/%s bs=%d seek=1 conv=notrunc,fsync "
+                                          "2>/dev/null && echo 3 > /proc/sys/vm/drop_caches && "
+                                          "dd if=/dev/%s of=/dev/null bs=65536 count=8 2>/dev/null",
+                                          PATTERN, gdata, (int)(5 * MIB), gdata);
+    g_free(guest_ok(ga, wr));
+    itest_ok(qv_domain_block_stats(dom, "vdb", &s1, 0, &err), err);
+    cr_expect_gt(s1.wr_req, s0.wr_req, "wr_req %lld -> %lld", s0.wr_req, s1.wr_req);
+    cr_expect_geq(s1.wr_bytes - s0.wr_bytes, (long long)strlen(PATTERN));
+    cr_expect_gt(s1.flush_operations, s0.flush_operations);
+    cr_expect_geq(s1.rd_bytes - s0.rd_bytes, 8 * 65536, "rd_bytes %lld -> %lld", s0.rd_bytes,
+                  s1.rd_bytes);
+    cr_expect_gt(s1.wr_total_times, 0);
+    cr_expect_eq(s1.errs, 0);
+    qv_block_stats all;
+    itest_ok(qv_domain_block_stats(dom, NULL, &all, 0, &err), err);
+    cr_expect_geq(all.wr_bytes, s1.wr_bytes);
+    cr_expect_eq(qv_domain_block_stats(dom, "vdq", &all, 0, &err), -ENOENT);
+    g_clear_pointer(&err, qv_error_free);
+
+    /* The bytes the guest wrote, read from the host side. */
+    char buf[64] = "";
+    itest_ok(qv_domain_block_peek(dom, data, 5 * MIB, strlen(PATTERN), buf, 0, &err), err);
+    cr_expect_arr_eq(buf, PATTERN, strlen(PATTERN));
+    g_autofree char *big = g_malloc(QV_DOMAIN_PEEK_MAX + 1);
+    cr_expect_eq(qv_domain_block_peek(dom, "vdb", 0, QV_DOMAIN_PEEK_MAX + 1, big, 0, &err), -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+
+    /* Resizing: the guest's capacity follows. */
+    qv_block_info bi;
+    itest_ok(qv_domain_get_block_info(dom, "vdb", &bi, 0, &err), err);
+    cr_expect_eq(bi.capacity, 16 * MIB);
+    cr_expect_gt(bi.allocation, 0);
+    g_autofree char *rs = CLI_OK("blockresize", "blk-run", "vdb", "32M");
+    cr_expect_str_eq(rs, "Block device 'vdb' is resized\n\n");
+    cr_expect(wait_sectors(ga, gdata, 32 * MIB / 512), "the guest sees %llu sectors",
+              guest_sectors(ga, gdata));
+    itest_ok(qv_domain_block_resize(dom, "vdb", 40 * 1024, 0, &err), err);  /* KiB */
+    cr_expect(wait_sectors(ga, gdata, 40 * MIB / 512), "the guest sees %llu sectors",
+              guest_sectors(ga, gdata));
+    itest_ok(qv_domain_get_block_info(dom, "vdb", &bi, 0, &err), err);
+    cr_expect_eq(bi.capacity, 40 * MIB);
+    cr_expect_eq(bi.physical, 40 * MIB);
+    cr_expect_eq(file_size(data), (long long)(40 * MIB));
+
+    /* I/O limits on a BlockBackend (vdb has no <iotune>). */
+    qv_block_iotune t;
+    itest_ok(qv_domain_get_block_iotune(dom, "vdb", &t, 0, &err), err);
+    cr_expect_eq(t.total_bytes_sec, 0);
+    cr_expect_eq(t.fields, QV_BLOCK_IOTUNE_ALL);
+    qv_block_iotune_clear(&t);
+    t = (qv_block_iotune){ .fields = QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC | QV_BLOCK_IOTUNE_TOTAL_IOPS_SEC |
+                                     QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX |
+                                     QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH,
+                           .total_bytes_sec = 10 * MIB, .total_iops_sec = 1000,
+                           .total_bytes_sec_max = 20 * MIB, .total_bytes_sec_max_length = 10 };
+    itest_ok(qv_domain_set_block_iotune(dom, "vdb", &t, QV_DOMAIN_AFFECT_LIVE, &err), err);
+    cr_expect(qemu_has_bps(dom, 10 * MIB), "QEMU's query-block has no bps of 10 MiB/s");
+    qv_block_iotune got;
+    itest_ok(qv_domain_get_block_iotune(dom, "vdb", &got, 0, &err), err);
+    cr_expect_eq(got.total_bytes_sec, 10 * MIB);
+    cr_expect_eq(got.total_iops_sec, 1000);
+    cr_expect_eq(got.total_bytes_sec_max, 20 * MIB);
+    cr_expect_eq(got.total_bytes_sec_max_length, 10);
+    qv_block_iotune_clear(&got);
+    t = (qv_block_iotune){ .fields = QV_BLOCK_IOTUNE_READ_BYTES_SEC, .read_bytes_sec = 5 * MIB };
+    cr_expect_eq(qv_domain_set_block_iotune(dom, "vdb", &t, 0, &err), -EINVAL,
+                 "total_bytes_sec_max without total_bytes_sec must be refused");
+    g_clear_pointer(&err, qv_error_free);
+    t.fields |= QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX | QV_BLOCK_IOTUNE_TOTAL_BYTES_SEC_MAX_LENGTH;
+    itest_ok(qv_domain_set_block_iotune(dom, "vdb", &t, 0, &err), err);
+    g_autofree char *tune = CLI_OK("blkdeviotune", "blk-run", "vdb", "--live");
+    cr_expect(g_str_has_prefix(tune, "total_bytes_sec: 0\nread_bytes_sec : 5242880\n"
+                                     "write_bytes_sec: 0\ntotal_iops_sec : 1000\n"), "%s", tune);
+    char *live = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &live, &err), err);
+    cr_expect(strstr(live, "<read_bytes_sec>5242880</read_bytes_sec>"), "%s", live);
+    free(live);
+
+    /* I/O limits of a disk started with <iotune>: its throttle group. */
+    itest_ok(qv_domain_get_block_iotune(dom, "vda", &got, 0, &err), err);
+    cr_expect_eq(got.total_bytes_sec, 20 * MIB);
+    qv_block_iotune_clear(&got);
+    g_free(CLI_OK("blkdeviotune", "blk-run", "vda", "--total-iops-sec", "500"));
+    cr_expect_eq(qom_limit(dom, "throttle-virtio-disk0", "iops-total"), 500);
+    cr_expect_eq(qom_limit(dom, "throttle-virtio-disk0", "bps-total"), 20 * MIB);
+    itest_ok(qv_domain_get_block_iotune(dom, "vda", &got, 0, &err), err);
+    cr_expect_eq(got.total_iops_sec, 500);
+    cr_expect_eq(got.total_bytes_sec, 20 * MIB);
+    qv_block_iotune_clear(&got);
+
+    /* Guest memory: the BIOS area reads the same twice. */
+    g_autofree unsigned char *m1 = g_malloc(4096), *m2 = g_malloc(4096);
+    itest_ok(qv_domain_memory_peek(dom, 0xf0000, 4096, m1, QV_MEMORY_PHYSICAL, &err), err);
+    itest_ok(qv_domain_memory_peek(dom, 0xf0000, 4096, m2, QV_MEMORY_PHYSICAL, &err), err);
+    cr_expect_arr_eq(m1, m2, 4096);
+    bool nonzero = false;
+    for (int i = 0; i < 4096; i++)
+        nonzero = nonzero || m1[i];
+    cr_expect(nonzero, "the BIOS area read as zeros");
+    g_autofree char *stext = guest_ok(ga, "grep -m1 ' _stext$' /proc/kallsyms | cut -d' ' -f1");
+    unsigned long long va = g_ascii_strtoull(stext, NULL, 16);
+    if (va) {
+        itest_ok(qv_domain_memory_peek(dom, va, 64, m1, QV_MEMORY_VIRTUAL, &err), err);
+        itest_ok(qv_domain_memory_peek(dom, va, 64, m2, QV_MEMORY_VIRTUAL, &err), err);
+        cr_expect_arr_eq(m1, m2, 64);
+    } else {
+        cr_log_warn("the guest hides kernel addresses: the virtual memory_peek read is skipped");
+    }
+    cr_expect_lt(qv_domain_memory_peek(dom, 0, 16, m1, QV_MEMORY_VIRTUAL, &err), 0,
+                 "address 0 is not mapped");
+    g_clear_pointer(&err, qv_error_free);
+
+    /* The commands on a running domain. */
+    g_autofree char *st = CLI_OK("domblkstat", "blk-run", "vdb");
+    cr_expect(g_str_has_prefix(st, "vdb rd_req "), "%s", st);
+    cr_expect(strstr(st, "\nvdb wr_bytes "), "%s", st);
+    cr_expect(strstr(st, "\nvdb flush_total_times "), "%s", st);
+    g_autofree char *sth = CLI_OK("domblkstat", "blk-run", "vdb", "--human");
+    cr_expect(g_str_has_prefix(sth, "vdb number of read operations:      "), "%s", sth);
+    g_autofree char *sta = CLI_OK("domblkstat", "blk-run");
+    cr_expect(g_str_has_prefix(sta, " rd_req "), "%s", sta);
+    g_autofree char *det = CLI_OK("domblklist", "blk-run", "--details");
+    cr_expect(g_str_has_prefix(det, " Type   Device   Target   Source\n"), "%s", det);
+    g_autofree char *detrow = g_strdup_printf(" file   disk     vdb      %s\n", data);
+    cr_expect(strstr(det, detrow), "%s", det);
+    g_autofree char *allinfo = CLI_OK("domblkinfo", "blk-run", "--all");
+    cr_expect(g_str_has_prefix(allinfo, " Target   Capacity   Allocation   Physical\n"), "%s", allinfo);
+    cr_expect(strstr(allinfo, "\n vdb      41943040   "), "%s", allinfo);
+
+    /* Disk errors: none yet, then a host file system that fills up. */
+    cr_expect_eq(qv_domain_get_disk_errors(dom, NULL, 0, 0, &err), full ? 3 : 2);
+    qv_disk_error de[4];
+    cr_expect_eq(qv_domain_get_disk_errors(dom, de, 4, 0, &err), 0);
+    g_autofree char *noerr = CLI_OK("domblkerror", "blk-run");
+    cr_expect_str_eq(noerr, "No errors found\n\n");
+    if (full) {
+        g_autofree char *gfull = guest_disk(ga, "qvfull");
+        g_autofree char *fill = g_strdup_printf("dd if=/dev/urandom of=/dev/%s bs=65536 count=64 "
+                                                "conv=fsync", gfull);
+        guest_spawn(ga, fill);
+        int reason = -1;
+        cr_assert_eq(itest_wait_state(dom, QV_DOMAIN_PAUSED, 30000, &reason), QV_DOMAIN_PAUSED,
+                     "the guest did not pause on the full disk");
+        cr_expect_eq(reason, QV_DOMAIN_PAUSED_IOERROR);
+        int n = qv_domain_get_disk_errors(dom, de, 4, 0, &err);
+        cr_assert_eq(n, 1, "disk errors: %d", n);
+        cr_expect_str_eq(de[0].disk, "vdc");
+        cr_expect_eq(de[0].error, QV_DOMAIN_DISK_ERROR_NO_SPACE);
+        free(de[0].disk);
+        g_autofree char *errs = CLI_OK("domblkerror", "blk-run");
+        cr_expect_str_eq(errs, "vdc: no space\n\n");
+    }
+    qv_qmp_free(ga);
+    destroy(dom);
+}
