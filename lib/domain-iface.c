@@ -218,7 +218,7 @@ static const char *tc_binary(void)
  * that are not there). */
 static int run_tc(const char *const *args, bool may_fail, qv_error **err)
 {
-    const char *argv[24] = { tc_binary() };
+    const char *argv[32] = { tc_binary() };
     size_t n = 1;
     for (; args[n - 1]; n++) {
         g_assert(n + 1 < G_N_ELEMENTS(argv));
@@ -303,12 +303,17 @@ static int tc_install(const char *dev, const qv_interface_bandwidth *b, qv_error
         else
             r = TC("class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate",
                    rate, "ceil", ceil);
-        if (r < 0 ||
-            (r = TC("qdisc", "add", "dev", dev, "parent", "1:1", "handle", "2:", "sfq", "perturb",
-                    "10")) < 0 ||
-            (r = TC("filter", "add", "dev", dev, "parent", "1:0", "protocol", "all", "prio", "1",
-                    "handle", "1", "fw", "flowid", "1")) < 0)
+        if (r < 0)
             return r;
+        /* SFQ keeps flows fair inside the class, and libvirt's fw filter
+         * classifies marked packets; "default 1" already sends everything
+         * through the class, so a kernel without sch_sfq or cls_fw still
+         * shapes (with the class's FIFO). */
+        run_tc((const char *const[]){ "qdisc", "add", "dev", dev, "parent", "1:1", "handle", "2:",
+                                      "sfq", "perturb", "10", NULL }, true, NULL);
+        run_tc((const char *const[]){ "filter", "add", "dev", dev, "parent", "1:0", "protocol",
+                                      "all", "prio", "1", "handle", "1", "fw", "flowid", "1",
+                                      NULL }, true, NULL);
     }
     if (b->outbound_average) {
         g_autofree char *rate = g_strdup_printf("%llukbps", b->outbound_average);
@@ -323,13 +328,18 @@ static int tc_install(const char *dev, const qv_interface_bandwidth *b, qv_error
     return 0;
 }
 
-/* A half-installed set of rules is removed again. */
-static int tc_apply(const char *dev, const qv_interface_bandwidth *b, qv_error **err)
+/* Replaces the rules of old with those of b; when that fails half-way, the
+ * old rules are put back (best effort), so the tap keeps matching the live
+ * XML. */
+static int tc_apply(const char *dev, const qv_interface_bandwidth *b,
+                    const qv_interface_bandwidth *old, qv_error **err)
 {
     tc_clear(dev);
     int r = tc_install(dev, b, err);
-    if (r < 0)
+    if (r < 0) {
         tc_clear(dev);
+        tc_install(dev, old, NULL);
+    }
     return r;
 }
 
@@ -369,13 +379,14 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
     g_autoptr(qv_domdef) live = NULL;
     g_autoptr(qv_domdef) cfg = NULL;
     qv_domdef_net *ln = NULL, *cn = NULL;
-    qv_interface_bandwidth lb, cb;
+    qv_interface_bandwidth lb, lb_old, cb;
     /* Check every requested change before applying any. */
     if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_blk_load_live(dom, &live, err)) >= 0) {
         if (!(ln = find_net(dom, live, device, err)))
             r = -ENOENT;
         else if ((r = host_device(dom, ln, "set bandwidth limits on", err)) >= 0) {
             bw_from_domdef(&lb, ln);
+            lb_old = lb;
             r = bw_merge(ln, &lb, params, err);
         }
     }
@@ -388,7 +399,7 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
             r = bw_merge(cn, &cb, params, err);
         }
     }
-    if (r >= 0 && live && (r = tc_apply(ln->target_dev, &lb, err)) >= 0) {
+    if (r >= 0 && live && (r = tc_apply(ln->target_dev, &lb, &lb_old, err)) >= 0) {
         bw_to_domdef(ln, &lb);
         r = qv_blk_save_live(dom, live, err);
     }

@@ -612,3 +612,137 @@ Test(block, running_disks)
     qv_qmp_free(ga);
     destroy(dom);
 }
+
+/* ---- a tap interface ------------------------------------------------------- */
+
+/* Sends count broadcast frames of len bytes out of the host device ifname
+ * (into the guest). */
+static void send_frames(const char *ifname, int count, size_t len)
+{
+    int s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    cr_assert_geq(s, 0, "packet socket: %s", strerror(errno));
+    struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(ifname),
+                              .sll_halen = 6 };
+    cr_assert_gt(to.sll_ifindex, 0);
+    memset(to.sll_addr, 0xff, 6);
+    g_autofree unsigned char *frame = g_malloc0(len);
+    memset(frame, 0xff, 6);                                       /* broadcast */
+    memcpy(frame + 6, "\x02\x00\x00\x00\x00\x01", 6);
+    frame[12] = 0x88, frame[13] = 0xb5;                           /* local experimental */
+    for (int i = 0; i < count; i++)
+        cr_assert_eq(sendto(s, frame, len, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)len,
+                     "sendto %s: %s", ifname, strerror(errno));
+    close(s);
+}
+
+static char *tc_show(const char *what, const char *dev, const char *parent)
+{
+    const char *argv[] = { "tc", what, "show", "dev", dev, parent ? "parent" : NULL, parent, NULL };
+    char *out = host_run(argv);
+    cr_assert_not_null(out, "tc %s show dev %s failed", what, dev);
+    return out;
+}
+
+Test(block, tap_interface)
+{
+    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0)
+        cr_skip_test("a tap device needs root and /dev/net/tun");
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *tap = g_strdup_printf("qvb%d", (int)(getpid() % 100000));
+    g_autofree char *extra = g_strdup_printf(
+        "    <interface type='ethernet'><mac address='52:54:00:ab:cd:01'/>"
+        "<target dev='%s'/><model type='virtio'/></interface>\n"
+        "    <interface type='user'><mac address='52:54:00:ab:cd:02'/>"
+        "<model type='virtio'/></interface>\n", tap);
+    g_autoptr(qv_domain) dom = start(conn, "blk-net", extra);
+    qv_qmp *ga = agent_open("blk-net");
+    qv_error *err = NULL;
+    const char *up[] = { "ip", "link", "set", tap, "up", NULL };
+    g_autofree char *upout = host_run(up);
+    cr_assert_not_null(upout, "ip link set %s up failed", tap);
+    g_free(guest_ok(ga, "for n in /sys/class/net/*; do [ \"$(cat $n/address)\" = 52:54:00:ab:cd:01 ]"
+                        " && ip link set ${n##*/} up && ip addr add 192.0.2.2/24 dev ${n##*/}; "
+                        "done; true"));
+
+    qv_interface_stats s0, s1;
+    itest_ok(qv_domain_interface_stats(dom, tap, &s0, &err), err);
+    send_frames(tap, 5, 128);
+    int code;
+    g_free(guest_run(ga, "ping -c 2 -W 1 192.0.2.1", &code));  /* ARP from the guest */
+    itest_ok(qv_domain_interface_stats(dom, "52:54:00:AB:CD:01", &s1, &err), err);
+    cr_expect_geq(s1.rx_packets - s0.rx_packets, 5, "guest rx_packets %lld -> %lld", s0.rx_packets,
+                  s1.rx_packets);
+    cr_expect_geq(s1.rx_bytes - s0.rx_bytes, 5 * 128);
+    cr_expect_gt(s1.tx_packets, s0.tx_packets, "guest tx_packets %lld -> %lld", s0.tx_packets,
+                 s1.tx_packets);
+    cr_expect_geq(s1.tx_errs, 0);
+
+    cr_expect_eq(qv_domain_interface_stats(dom, "52:54:00:ab:cd:02", &s1, &err), -EOPNOTSUPP);
+    cr_expect_str_eq(qv_error_message(err), "interface net1 uses user-mode networking, which has "
+                     "no host device to read statistics from");
+    g_clear_pointer(&err, qv_error_free);
+
+    g_autofree char *st = CLI_OK("domifstat", "blk-net", tap);
+    g_autofree char *prefix = g_strdup_printf("%s rx_bytes ", tap);
+    cr_expect(g_str_has_prefix(st, prefix), "%s", st);
+    g_autofree char *lst = CLI_OK("domiflist", "blk-net");
+    g_autofree char *row = g_strdup_printf(" %-*s   ethernet   -        virtio   52:54:00:ab:cd:01\n",
+                                           (int)MAX(strlen(tap), strlen("Interface")), tap);
+    cr_expect(strstr(lst, row), "%s", lst);
+
+    if (access("/usr/sbin/tc", X_OK) != 0 && access("/sbin/tc", X_OK) != 0) {
+        cr_log_warn("tc (iproute2) is not installed: the bandwidth checks are skipped");
+    } else {
+        /* Inbound: an HTB class on the tap. */
+        qv_interface_bandwidth bw = {
+            .fields = QV_INTERFACE_BANDWIDTH_IN_AVERAGE | QV_INTERFACE_BANDWIDTH_IN_PEAK |
+                      QV_INTERFACE_BANDWIDTH_IN_BURST,
+            .inbound_average = 1000, .inbound_peak = 2000, .inbound_burst = 512,
+        };
+        itest_ok(qv_domain_set_interface_parameters(dom, tap, &bw, QV_DOMAIN_AFFECT_LIVE, &err), err);
+        g_autofree char *qd = tc_show("qdisc", tap, NULL);
+        cr_expect(strstr(qd, "qdisc htb 1: root"), "%s", qd);
+        g_autofree char *cl = tc_show("class", tap, NULL);
+        cr_expect(strstr(cl, "class htb 1:1 root"), "%s", cl);
+        qv_interface_bandwidth gb;
+        itest_ok(qv_domain_get_interface_parameters(dom, tap, &gb, 0, &err), err);
+        cr_expect_eq(gb.inbound_average, 1000);
+        cr_expect_eq(gb.inbound_peak, 2000);
+        cr_expect_eq(gb.inbound_burst, 512);
+        g_autofree char *tune = CLI_OK("domiftune", "blk-net", tap, "--live");
+        cr_expect(g_str_has_prefix(tune, "inbound.average: 1000\ninbound.peak   : 2000\n"), "%s", tune);
+
+        /* Outbound: an ingress policer, which needs the kernel's act_police. */
+        bw = (qv_interface_bandwidth){ .fields = QV_INTERFACE_BANDWIDTH_OUT_AVERAGE,
+                                       .outbound_average = 500 };
+        int r = qv_domain_set_interface_parameters(dom, tap, &bw, 0, &err);
+        if (r < 0 && strstr(qv_error_message(err), "Failed to load TC action module")) {
+            cr_log_warn("this kernel has no act_police: the outbound checks are limited to the "
+                        "error (%s)", qv_error_message(err));
+            g_autofree char *kept = tc_show("qdisc", tap, NULL);
+            cr_expect(strstr(kept, "qdisc htb 1: root"), "the inbound limit was lost: %s", kept);
+            itest_ok(qv_domain_get_interface_parameters(dom, tap, &gb, 0, NULL), NULL);
+            cr_expect_eq(gb.outbound_average, 0, "a failed change reached the live XML");
+            g_clear_pointer(&err, qv_error_free);
+        } else {
+            itest_ok(r, err);
+            g_autofree char *qd1 = tc_show("qdisc", tap, NULL);
+            cr_expect(strstr(qd1, "qdisc ingress ffff:"), "%s", qd1);
+            cr_expect(strstr(qd1, "qdisc htb 1: root"), "%s", qd1);
+            g_autofree char *fl = tc_show("filter", tap, "ffff:");
+            cr_expect(strstr(fl, "police"), "%s", fl);
+        }
+        g_free(CLI_OK("domiftune", "blk-net", tap, "--inbound", "0", "--live"));
+        g_autofree char *qd2 = tc_show("qdisc", tap, NULL);
+        cr_expect(!strstr(qd2, "htb"), "inbound limit still there: %s", qd2);
+        bw = (qv_interface_bandwidth){ .fields = QV_INTERFACE_BANDWIDTH_OUT_AVERAGE };
+        itest_ok(qv_domain_set_interface_parameters(dom, tap, &bw, 0, &err), err);
+        g_autofree char *qd3 = tc_show("qdisc", tap, NULL);
+        cr_expect(!strstr(qd3, "ingress"), "outbound limit still there: %s", qd3);
+        cr_expect_eq(qv_domain_set_interface_parameters(dom, "net1", &bw, 0, &err), -EOPNOTSUPP);
+        cr_expect(strstr(qv_error_message(err), "user-mode networking"), "%s", qv_error_message(err));
+        g_clear_pointer(&err, qv_error_free);
+    }
+    qv_qmp_free(ga);
+    destroy(dom);
+}
