@@ -250,9 +250,10 @@ static int open_socket_chr(qv_domain *dom, qv_qmp *qmp, const qv_domdef_chr *c, 
     if (connected && !force)
         return qv_error_set(err, -EBUSY, "%s is in use by another session", what);
     if (connected) {
-        /* QEMU unlinks the old listener's path when it closes it, after the
-         * new one is bound: bind the new one beside it and move it in. */
-        g_autofree char *tmp = g_strdup_printf("%s.new", path);
+        /* QEMU unlinks a listener's bound path when it closes it, after the
+         * new one is bound: bind the new one under a name of its own and
+         * move it in (a later take-over then unlinks that stale name). */
+        g_autofree char *tmp = g_strdup_printf("%s.%06x", path, g_random_int() & 0xffffff);
         unlink(tmp);
         json_object *addr = json_object_new_object();
         json_object *udata = json_object_new_object();

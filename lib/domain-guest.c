@@ -4,9 +4,9 @@
  *
  * Before asking the agent, QEMU's query-chardev says whether the guest has
  * opened the agent's virtio-serial port ("frontend-open"), as libvirt learns
- * from VSERPORT_CHANGE: a guest without a running qemu-ga then gives an
- * immediate "not connected" instead of a timeout, and a timeout means an
- * agent that is there but does not answer. */
+ * from VSERPORT_CHANGE: a guest without a running qemu-ga then gives a quick
+ * "not connected" instead of a timeout, and a timeout means an agent that
+ * is there but does not answer. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "qvirt/qvirt-console.h"
 
 #define QV_AGENT_TIMEOUT_MS 5000
+#define QV_AGENT_PROBE_MS 1000
 #define QV_AGENT_FSTRIM_TIMEOUT_MS 120000
 /* guest-suspend-* sends no reply when it works; this long without an error
  * reply, the suspend is under way. */
@@ -36,7 +37,8 @@ static int require_running(qv_domain *dom, qv_error **err)
     return 0;
 }
 
-static int agent_frontend_check(qv_domain *dom, const char *alias, qv_error **err)
+/* 1 when the guest has the agent's port open, 0 when not. */
+static int agent_frontend_open(qv_domain *dom, const char *alias, qv_error **err)
 {
     g_autofree char *label = g_strdup_printf("char%s", alias);
     g_autoptr(json_object) list = NULL;
@@ -47,16 +49,15 @@ static int agent_frontend_check(qv_domain *dom, const char *alias, qv_error **er
         json_object *e = json_object_array_get_idx(list, i), *v;
         if (!json_object_object_get_ex(e, "label", &v) || strcmp(json_object_get_string(v), label))
             continue;
-        if (json_object_object_get_ex(e, "frontend-open", &v) && !json_object_get_boolean(v))
-            return qv_error_set(err, -ENOTCONN,
-                                "domain '%s': the guest agent is not connected (qemu-ga is not "
-                                "running in the guest, or has not opened its port)", dom->name);
-        return 0;
+        return !json_object_object_get_ex(e, "frontend-open", &v) || json_object_get_boolean(v);
     }
-    return 0;
+    return 1;
 }
 
-/* One agent command (args consumed) after the checks above. */
+/* One agent command (args consumed) after the checks above. QEMU forgets
+ * that the port is open when its backend was swapped (a forced channel
+ * open), so a closed port is confirmed with a short guest-ping before the
+ * agent is declared absent. */
 static int guest_agent(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
                        json_object **ret, qv_error **err)
 {
@@ -70,14 +71,26 @@ static int guest_agent(qv_domain *dom, const char *cmd, json_object *args, int t
     }
     for (guint i = 0; i < def->chrs->len; i++) {
         const qv_domdef_chr *c = def->chrs->pdata[i];
-        if (c->kind == QV_CHR_CHANNEL && c->alias && c->target_name &&
-            !strcmp(c->target_name, agent_channel_name)) {
-            if ((r = agent_frontend_check(dom, c->alias, err)) < 0) {
-                json_object_put(args);
-                return r;
-            }
-            break;
+        if (c->kind != QV_CHR_CHANNEL || !c->alias || !c->target_name ||
+            strcmp(c->target_name, agent_channel_name))
+            continue;
+        if ((r = agent_frontend_open(dom, c->alias, err)) < 0) {
+            json_object_put(args);
+            return r;
         }
+        if (r == 0) {
+            qv_error *lerr = NULL;
+            r = qv_domain_agent_call(dom, "guest-ping", NULL, QV_AGENT_PROBE_MS, NULL, &lerr);
+            qv_error_free(lerr);
+            if (r < 0) {
+                json_object_put(args);
+                return qv_error_set(err, -ENOTCONN,
+                                    "domain '%s': the guest agent is not connected (qemu-ga is "
+                                    "not running in the guest, or has not opened its port)",
+                                    dom->name);
+            }
+        }
+        break;
     }
     /* Without a channel, this says so. */
     return qv_domain_agent_call(dom, cmd, args, timeout_ms, ret, err);

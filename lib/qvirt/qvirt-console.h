@@ -38,8 +38,9 @@ enum { QV_DOMAIN_DISPLAY_INCLUDE_PASSWORD = 1 << 0 };
  * QV_DOMAIN_CONSOLE_FORCE the device gets a fresh backend through QMP
  * chardev-change (a new pty, recorded in the live XML, or a new listening
  * socket at the same path): QEMU closes the old one, so the old session
- * reads EOF. Devices whose QEMU model cannot swap backends (virtio-serial
- * ports in QEMU 7.2) give -ENOTSUP with FORCE. QV_DOMAIN_CONSOLE_SAFE is
+ * reads EOF. When QEMU's device model cannot swap backends at that moment
+ * (e.g. a virtio-serial port the guest has not opened), FORCE gives
+ * -ENOTSUP. QV_DOMAIN_CONSOLE_SAFE is
  * accepted: sessions are always detected. */
 QV_PUBLIC int qv_domain_open_console(qv_domain *dom, const char *dev_name, int *fd_out,
                                      unsigned int flags, qv_error **err);
