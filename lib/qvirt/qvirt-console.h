@@ -76,7 +76,8 @@ QV_PUBLIC int qv_domain_get_hostname(qv_domain *dom, unsigned int flags, char **
 /* Trims the guest's filesystems (agent guest-fstrim); minimum is in bytes
  * (0: the agent's default). mountpoint must be NULL, as in libvirt's QEMU
  * driver (the agent trims every filesystem). Fails with the agent's own
- * message when it could trim none. flags must be 0. */
+ * message when it could trim none of the filesystems it lists (listing none,
+ * as with only virtual filesystems, is success). flags must be 0. */
 QV_PUBLIC int qv_domain_fs_trim(qv_domain *dom, const char *mountpoint,
                                 unsigned long long minimum, unsigned int flags, qv_error **err);
 /* Suspends the guest through the agent to RAM, disk or both

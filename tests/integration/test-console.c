@@ -455,16 +455,14 @@ Test(console, guest)
     g_clear_pointer(&out, g_free);
     g_clear_pointer(&errout, g_free);
 
-    /* fstrim: the initramfs has nothing to trim; the agent says why. */
-    r = qv_domain_fs_trim(dom, NULL, 0, 0, &err);
-    if (r < 0) {
-        cr_assert_eq(r, -EIO, "fs_trim: %s", qv_error_message(err));
-        cr_assert(g_str_has_prefix(qv_error_message(err),
-                                   "domain 'con': the guest agent could not trim any filesystem: /"),
-                  "%s", qv_error_message(err));
-        qv_error_free(err);
-        err = NULL;
-    }
+    /* fstrim: the initramfs has only virtual filesystems, which the agent
+     * leaves out: its answer is an empty list, which is success. */
+    itest_ok(qv_domain_fs_trim(dom, NULL, 0, 0, &err), err);
+    itest_ok(qv_domain_fs_trim(dom, NULL, 4096, 0, &err), err);
+    cr_assert_eq(qvirt_run(&out, &errout, "domfstrim", "con", "--minimum", "4096", NULL), 0, "%s",
+                 errout);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&errout, g_free);
     r = qv_domain_fs_trim(dom, "/", 0, 0, &err);
     cr_assert_eq(r, -ENOTSUP);
     qv_error_free(err);
