@@ -257,9 +257,11 @@ static int add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
         qv_json_set_str(dev, "write-cache", wc ? "on" : "off");
     }
     if (d->error_policy && d->bus != QV_DISK_BUS_FDC && d->bus != QV_DISK_BUS_USB) {
-        const char *p = d->error_policy;
-        qv_json_set_str(dev, "werror", p);
-        qv_json_set_str(dev, "rerror", !strcmp(p, "enospace") ? "report" : p);
+        /* libvirt spells QEMU's "enospc" as "enospace"; reads have no
+         * such policy and report instead. */
+        bool enospc = !strcmp(d->error_policy, "enospace");
+        qv_json_set_str(dev, "werror", enospc ? "enospc" : d->error_policy);
+        qv_json_set_str(dev, "rerror", enospc ? "report" : d->error_policy);
     }
     if (d->startup_policy && !strcmp(d->startup_policy, "optional") && d->device != QV_DISK_DEVICE_CDROM &&
         d->device != QV_DISK_DEVICE_FLOPPY)

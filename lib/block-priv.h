@@ -15,8 +15,6 @@ int qv_blk_qmp(qv_domain *dom, const char *cmd, json_object *args, json_object *
 int qv_blk_resolve_affect(qv_domain *dom, unsigned int *flags, bool single, const char *what,
                           qv_error **err);
 /* The live definition as a private copy, and writing it back. */
-int qv_blk_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err);
-int qv_blk_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err);
 /* True when a query-block/query-blockstats entry belongs to the device with
  * qdev id alias. */
 bool qv_blk_entry_is(json_object *entry, const char *alias);

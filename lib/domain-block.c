@@ -69,23 +69,6 @@ int qv_blk_resolve_affect(qv_domain *dom, unsigned int *flags, bool single, cons
     return 0;
 }
 
-int qv_blk_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
-{
-    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
-    g_autofree char *xml = NULL;
-    int r = qv_rt_read_file(path, QV_MAX_XML_SIZE, &xml, NULL, err);
-    if (r < 0)
-        return r;
-    return qv_domxml_parse(xml, QV_DOMXML_PARSE_STATUS, ret, err);
-}
-
-int qv_blk_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
-{
-    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
-    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
-    return qv_rt_write_atomic(path, xml, strlen(xml), err);
-}
-
 static const char *jstr(json_object *o, const char *key)
 {
     json_object *v;
@@ -773,7 +756,7 @@ int qv_domain_set_block_iotune(qv_domain *dom, const char *disk, const qv_block_
     qv_domdef_disk *ld = NULL, *cd = NULL;
     qv_block_iotune lt = { 0 }, ct = { 0 };
     /* Check every requested change before applying any. */
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_blk_load_live(dom, &live, err)) >= 0) {
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0) {
         ld = (qv_domdef_disk *)find_disk(dom, live, disk, err);
         if (!ld)
             r = -ENOENT;
@@ -797,7 +780,7 @@ int qv_domain_set_block_iotune(qv_domain *dom, const char *disk, const qv_block_
     }
     if (r >= 0 && live && (r = live_set_iotune(dom, ld, &lt, err)) >= 0) {
         tune_to_domdef(ld, &lt);
-        r = qv_blk_save_live(dom, live, err);
+        r = qv_domain_save_live(dom, live, err);
     }
     if (r >= 0 && cfg) {
         tune_to_domdef(cd, &ct);

@@ -24,7 +24,7 @@ int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
 {
     g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
     g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
-    return qv_rt_write_atomic(path, xml, strlen(xml), err);
+    return qv_rt_write_runtime(path, xml, strlen(xml), err);
 }
 
 int qv_domain_get_xml_description(qv_domain *dom, unsigned int flags, char **ret, qv_error **err)

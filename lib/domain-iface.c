@@ -355,7 +355,7 @@ int qv_domain_get_interface_parameters(qv_domain *dom, const char *device,
         return r;
     g_autoptr(qv_domdef) def = NULL;
     r = flags & QV_DOMAIN_AFFECT_CONFIG ? qv_domain_load_config(dom->conn, dom->name, &def, err)
-                                        : qv_blk_load_live(dom, &def, err);
+                                        : qv_domain_load_live(dom, &def, err);
     if (r < 0)
         return r;
     const qv_domdef_net *n = find_net(dom, def, device, err);
@@ -381,7 +381,7 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
     qv_domdef_net *ln = NULL, *cn = NULL;
     qv_interface_bandwidth lb, lb_old, cb;
     /* Check every requested change before applying any. */
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_blk_load_live(dom, &live, err)) >= 0) {
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0) {
         if (!(ln = find_net(dom, live, device, err)))
             r = -ENOENT;
         else if ((r = host_device(dom, ln, "set bandwidth limits on", err)) >= 0) {
@@ -401,7 +401,7 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
     }
     if (r >= 0 && live && (r = tc_apply(ln->target_dev, &lb, &lb_old, err)) >= 0) {
         bw_to_domdef(ln, &lb);
-        r = qv_blk_save_live(dom, live, err);
+        r = qv_domain_save_live(dom, live, err);
     }
     if (r >= 0 && cfg) {
         bw_to_domdef(cn, &cb);

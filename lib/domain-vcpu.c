@@ -675,7 +675,7 @@ static void remember_unplugged(qv_domain *dom, unsigned int index)
     if (qv_rt_read_file(path, 65536, &data, NULL, NULL) < 0)
         data = g_strdup("");
     g_autofree char *next = g_strdup_printf("%s%u\n", data, index);
-    qv_rt_write_atomic(path, next, strlen(next), NULL);
+    qv_rt_write_runtime(path, next, strlen(next), NULL);
 }
 
 /* Plugs or unplugs vCPUs until n are present; live->vcpus_current follows

@@ -114,6 +114,7 @@ int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
                 dom->monitor_pidfd = (int)syscall(SYS_pidfd_open, dom->monitor_pid, 0);
             }
         }
+        dom->status = act->status;
         return 0;
     }
     /* QEMU is gone. Its monitor records how; give it a moment, and record a
@@ -432,7 +433,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         return r;
     }
     g_autofree char *stopping = dom_file(dom, "stopping");
-    qv_rt_write_atomic(stopping, "destroyed", 9, NULL);
+    qv_rt_write_runtime(stopping, "destroyed", 9, NULL);
     pid_t pid = act.status.qemu_pid;
     if (pid > 0 && qv_rt_pid_alive(pid, act.status.qemu_start)) {
         kill(pid, SIGTERM);
@@ -559,7 +560,7 @@ static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_err
         /* A "fake reboot": the monitor resets the guest instead of ending
          * QEMU when the guest powers off. */
         g_autofree char *marker = dom_file(dom, "reboot");
-        if ((r = qv_rt_write_atomic(marker, "1", 1, err)) < 0)
+        if ((r = qv_rt_write_runtime(marker, "1", 1, err)) < 0)
             return r;
     }
     return qv_domain_qmp_call(dom, "system_powerdown", NULL, NULL, err);
@@ -677,12 +678,10 @@ int qv_domain_get_info(qv_domain *dom, qv_domain_info *info, qv_error **err)
     info->max_mem = def->memory_kib;
     info->memory = def->current_memory_kib ? def->current_memory_kib : def->memory_kib;
     info->nr_virt_cpu = def->vcpus_current ? def->vcpus_current : def->vcpus;
-    if (state != QV_DOMAIN_SHUTOFF) {
-        g_autofree char *status_path = dom_file(dom, "status.json");
-        qv_rt_status st;
-        if (qv_rt_status_read(status_path, &st, NULL) == 0)
-            info->cpu_time = proc_cpu_time_ns(st.qemu_pid);
-    }
+    /* get_state just checked that this run's monitor lives, so the pids
+     * cached with it are current. */
+    if (state != QV_DOMAIN_SHUTOFF && dom->monitor_pid && dom->status.monitor_pid == dom->monitor_pid)
+        info->cpu_time = proc_cpu_time_ns(dom->status.qemu_pid);
     return 0;
 }
 

@@ -44,9 +44,11 @@ struct qv_domain {
     ino_t state_ino;
     struct timespec state_mtime;
     qv_rt_state state;
-    /* Cached monitor liveness check. */
+    /* Cached monitor liveness check, and the status.json of the run that
+     * monitor belongs to (pids do not change during a run). */
     int monitor_pidfd;
     pid_t monitor_pid;
+    qv_rt_status status;
     /* Cached definition (live when active, else config), keyed like state. */
     qv_domdef *def;
     ino_t def_ino;

@@ -195,7 +195,7 @@ static int watchdog_action(const char *a)
 static void kill_qemu(monitor *m, const char *why)
 {
     g_autofree char *stopping = g_build_filename(m->domain_dir, "stopping", NULL);
-    qv_rt_write_atomic(stopping, why, strlen(why), NULL);
+    qv_rt_write_runtime(stopping, why, strlen(why), NULL);
     qv_process_signal(m->qemu, SIGTERM, NULL);
 }
 

@@ -51,7 +51,9 @@ int qv_rt_mkdirs(const char *path, qv_error **err)
     return 0;
 }
 
-int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err)
+/* Runtime files live in /run (tmpfs) and mean nothing after a reboot: they
+ * only need rename's atomicity. Config files also need fsync. */
+static int write_file(const char *path, const char *data, size_t len, bool durable, qv_error **err)
 {
     g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -70,7 +72,7 @@ int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error 
         }
         off += (size_t)n;
     }
-    if (fsync(fd) < 0 || close(fd) < 0) {
+    if ((durable && fsync(fd) < 0) || close(fd) < 0) {
         int e = -errno;
         unlink(tmp);
         return qv_error_set_errno(err, e, "cannot write %s", path);
@@ -80,6 +82,8 @@ int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error 
         unlink(tmp);
         return qv_error_set_errno(err, e, "cannot replace %s", path);
     }
+    if (!durable)
+        return 0;
     /* Make the rename itself durable. */
     g_autofree char *dir = g_path_get_dirname(path);
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -88,6 +92,16 @@ int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error 
         close(dfd);
     }
     return 0;
+}
+
+int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err)
+{
+    return write_file(path, data, len, true, err);
+}
+
+int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err)
+{
+    return write_file(path, data, len, false, err);
 }
 
 int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err)
@@ -142,7 +156,7 @@ int qv_rt_write_json(const char *path, json_object *obj, qv_error **err)
 {
     size_t len;
     const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
-    return qv_rt_write_atomic(path, s, len, err);
+    return qv_rt_write_runtime(path, s, len, err);
 }
 
 int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)

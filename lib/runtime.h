@@ -40,6 +40,9 @@ int qv_rt_mkdirs(const char *path, qv_error **err);
 /* temp file + fsync + rename + fsync(dir): the old file stays intact on any
  * failure (full disk included). */
 int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err);
+/* The same without fsync, for runtime state (tmpfs, gone at reboot): a
+ * rename still makes every reader see the old or the new file. */
+int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err);
 int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err);
 /* Reads and parses a JSON file. */
 int qv_rt_read_json(const char *path, json_object **ret, qv_error **err);

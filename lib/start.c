@@ -45,7 +45,7 @@ static int next_domain_id(qv_conn *conn, qv_error **err)
     if (id < 1 || id >= G_MAXINT)
         id = 1;
     g_autofree char *next = g_strdup_printf("%ld", id + 1);
-    int r = qv_rt_write_atomic(path, next, strlen(next), err);
+    int r = qv_rt_write_runtime(path, next, strlen(next), err);
     qv_rt_unlock(lock);
     return r < 0 ? r : (int)id;
 }
@@ -309,7 +309,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         st = (qv_rt_state){ QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, qv_rt_now_us() };
     }
     live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
-    if ((r = qv_rt_write_atomic(live_path, live, strlen(live), err)) < 0 ||
+    if ((r = qv_rt_write_runtime(live_path, live, strlen(live), err)) < 0 ||
         (r = qv_rt_state_write(state_path, &st, err)) < 0)
         goto fail;
     qv_domain_qmp_close(qmp, qmp_lock);
@@ -333,7 +333,7 @@ fail:
         qv_domain_qmp_close(qmp, qmp_lock);
     if (launched) {
         g_autofree char *stopping = g_build_filename(dir, "stopping", NULL);
-        qv_rt_write_atomic(stopping, "failed", 6, NULL);
+        qv_rt_write_runtime(stopping, "failed", 6, NULL);
         kill_pid_checked(status.qemu_pid, status.qemu_start);
         /* The monitor records the stop; wait for it so the caller sees a
          * consistent shut off domain. */
