@@ -4,9 +4,102 @@
 
 #include "domxml-priv.h"
 
+static json_object *inet_addr(const char *host, const char *port)
+{
+    json_object *d = json_object_new_object();
+    qv_json_set_str(d, "host", host ? host : "127.0.0.1");
+    qv_json_set_str(d, "port", port ? port : "0");
+    json_object *a = json_object_new_object();
+    qv_json_set_str(a, "type", "inet");
+    json_object_object_add(a, "data", d);
+    return a;
+}
+
+/* QMP's chardev-add wants the ChardevBackend union, not the -chardev keys:
+ * the same settings as qv_cmdline_add_chardev, spelled for QMP. */
+int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, const char *runtime_dir,
+                            const char *default_socket_name, json_object **ret, qv_error **err)
+{
+    g_autoptr(json_object) data = json_object_new_object();
+    const char *type = NULL;
+    switch (src->type) {
+    case QV_CHR_PTY: type = "pty"; break;
+    case QV_CHR_NULL: type = "null"; break;
+    case QV_CHR_FILE:
+        type = "file";
+        qv_json_set_str(data, "out", src->path);
+        if (src->append)
+            qv_json_set_bool(data, "append", src->append == QV_TRI_ON);
+        break;
+    case QV_CHR_UNIX: case QV_CHR_TCP: {
+        type = "socket";
+        bool bind = src->bind;
+        json_object *addr;
+        if (src->type == QV_CHR_UNIX) {
+            g_autofree char *path = g_strdup(src->path);
+            if (!path) {
+                if (!default_socket_name || !runtime_dir)
+                    return qv_error_set(err, -EINVAL, "The unix character device %s needs a source path.", id);
+                path = g_strdup_printf("%s/%s", runtime_dir, default_socket_name);
+                bind = true;
+            }
+            json_object *d = json_object_new_object();
+            qv_json_set_str(d, "path", path);
+            addr = json_object_new_object();
+            qv_json_set_str(addr, "type", "unix");
+            json_object_object_add(addr, "data", d);
+        } else {
+            addr = inet_addr(src->host, src->service);
+            if (src->telnet)
+                qv_json_set_bool(data, "telnet", true);
+        }
+        json_object_object_add(data, "addr", addr);
+        qv_json_set_bool(data, "server", bind);
+        if (bind)
+            qv_json_set_bool(data, "wait", false);
+        else if (src->reconnect)
+            qv_json_set_int(data, "reconnect", src->reconnect);
+        break;
+    }
+    case QV_CHR_UDP:
+        type = "udp";
+        json_object_object_add(data, "remote", inet_addr(src->host, src->service));
+        if (src->bind_host || src->bind_service)
+            json_object_object_add(data, "local", inet_addr(src->bind_host, src->bind_service));
+        break;
+    case QV_CHR_PIPE: case QV_CHR_DEV:
+        type = src->type == QV_CHR_PIPE ? "pipe" : "serial";
+        qv_json_set_str(data, "device", src->path);
+        break;
+    default:
+        return qv_error_set(err, -EOPNOTSUPP, "The character device %s has a source type that cannot be hotplugged.", id);
+    }
+    if (src->log_file) {
+        qv_json_set_str(data, "logfile", src->log_file);
+        if (src->log_append)
+            qv_json_set_bool(data, "logappend", src->log_append == QV_TRI_ON);
+    }
+    json_object *b = json_object_new_object();
+    qv_json_set_str(b, "type", type);
+    json_object_object_add(b, "data", g_steal_pointer(&data));
+    *ret = b;
+    return 0;
+}
+
 int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
                            const char *default_socket_name, qv_error **err)
 {
+    if (cl->capture) {
+        json_object *backend = NULL;
+        if (qv_chardev_backend_json(src, id, cl->ctx ? cl->ctx->runtime_dir : NULL, default_socket_name,
+                                    &backend, err) < 0)
+            return -EINVAL;
+        json_object *o = json_object_new_object();
+        qv_json_set_str(o, "id", id);
+        json_object_object_add(o, "backend", backend);
+        qv_cmdline_add_json(cl, "-chardev", o);
+        return 0;
+    }
     GString *s = g_string_new(NULL);
     const char *backend = NULL;
     switch (src->type) {
@@ -86,7 +179,7 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
     return 0;
 }
 
-static int add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
+int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
 {
     g_autofree char *chr_id = g_strdup_printf("char%s", c->alias);
     g_autofree char *sock = NULL;
@@ -160,7 +253,7 @@ int qv_cmdline_add_chrs(qv_cmdline *cl, qv_error **err)
     for (size_t k = 0; k < G_N_ELEMENTS(order); k++)
         for (guint i = 0; i < cl->def->chrs->len; i++) {
             qv_domdef_chr *c = g_ptr_array_index(cl->def->chrs, i);
-            if (c->kind == order[k] && add_chr(cl, c, err) < 0)
+            if (c->kind == order[k] && qv_cmdline_add_chr(cl, c, err) < 0)
                 return -EINVAL;
         }
     return 0;

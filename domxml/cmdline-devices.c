@@ -152,7 +152,7 @@ static int add_video(qv_cmdline *cl, const qv_domdef_video *v, qv_error **err)
     return add_dev(cl, dev, &v->addr, "video device", err);
 }
 
-static int add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **err)
+int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **err)
 {
     const char *t = in->type;
     if (in->bus && !strcmp(in->bus, "ps2"))
@@ -220,7 +220,7 @@ int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
 {
     const qv_domdef *def = cl->def;
     for (guint i = 0; i < def->inputs->len; i++)
-        if (add_input(cl, g_ptr_array_index(def->inputs, i), err) < 0)
+        if (qv_cmdline_add_input(cl, g_ptr_array_index(def->inputs, i), err) < 0)
             return -EINVAL;
     for (guint i = 0; i < def->audios->len; i++) {
         qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
@@ -236,7 +236,7 @@ int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
 }
 
 /* ---- the rest ---- */
-static int add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
+int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
 {
     g_autofree char *obj = g_strdup_printf("obj%s", r->alias);
     json_object *o = json_object_new_object();
@@ -300,6 +300,32 @@ static int add_spicevmc_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src,
         return 0;
     }
     return qv_cmdline_add_chardev(cl, src, id, NULL, err);
+}
+
+int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_error **err)
+{
+    const char *action = !strcmp(w->action, "dump") ? "pause" : w->action;
+    if (!strcmp(w->model, "itco")) {
+        if (cl->capture)
+            return qv_error_set(err, -EOPNOTSUPP, "The itco watchdog is part of the q35 chipset and cannot be hotplugged.");
+        qv_cmdline_add2(cl, "-global", "ICH9-LPC.noreboot=off");
+    } else {
+        json_object *dev = qv_json_device(w->model, w->alias);
+        if (!strcmp(w->model, "ib700")) {
+            qv_cmdline_add_json(cl, "-device", dev);
+        } else if (add_dev(cl, dev, &w->addr, "watchdog", err) < 0) {
+            return -EINVAL;
+        }
+    }
+    if (cl->capture) {
+        /* QMP's set-action takes the same key as the -action option. */
+        json_object *o = json_object_new_object();
+        qv_json_set_str(o, "watchdog", action);
+        qv_cmdline_add_json(cl, "-action", o);
+    } else {
+        qv_cmdline_addf(cl, "-action", "watchdog=%s", action);
+    }
+    return 0;
 }
 
 int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
@@ -371,21 +397,9 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
         if (add_dev(cl, dev, &f->addr, "filesystem", err) < 0)
             return -EINVAL;
     }
-    for (guint i = 0; i < def->watchdogs->len; i++) {
-        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
-        const char *action = !strcmp(w->action, "dump") ? "pause" : w->action;
-        if (!strcmp(w->model, "itco")) {
-            qv_cmdline_add2(cl, "-global", "ICH9-LPC.noreboot=off");
-        } else {
-            json_object *dev = qv_json_device(w->model, w->alias);
-            if (!strcmp(w->model, "ib700")) {
-                qv_cmdline_add_json(cl, "-device", dev);
-            } else if (add_dev(cl, dev, &w->addr, "watchdog", err) < 0) {
-                return -EINVAL;
-            }
-        }
-        qv_cmdline_addf(cl, "-action", "watchdog=%s", action);
-    }
+    for (guint i = 0; i < def->watchdogs->len; i++)
+        if (qv_cmdline_add_watchdog(cl, g_ptr_array_index(def->watchdogs, i), err) < 0)
+            return -EINVAL;
     if (def->memballoon && strcmp(def->memballoon->model, "none")) {
         const qv_domdef_memballoon *b = def->memballoon;
         json_object *dev = qv_json_device("virtio-balloon-pci", b->alias);
@@ -398,7 +412,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             return -EINVAL;
     }
     for (guint i = 0; i < def->rngs->len; i++)
-        if (add_rng(cl, g_ptr_array_index(def->rngs, i), err) < 0)
+        if (qv_cmdline_add_rng(cl, g_ptr_array_index(def->rngs, i), err) < 0)
             return -EINVAL;
     for (guint i = 0; i < def->tpms->len; i++)
         if (add_tpm(cl, g_ptr_array_index(def->tpms, i), err) < 0)

@@ -153,7 +153,7 @@ static void add_iotune(qv_cmdline *cl, const qv_domdef_disk *d, const char *fmt)
     qv_cmdline_add_json(cl, "-blockdev", f);
 }
 
-static int add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
+int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
 {
     const qv_domdef *def = cl->def;
     g_autofree char *top = NULL;
@@ -280,7 +280,7 @@ int qv_cmdline_add_disks(qv_cmdline *cl, qv_error **err)
             qv_cmdline_add_json(cl, "-device", qv_json_device("isa-fdc", "fdc0"));
             fdc = true;
         }
-        if (add_disk(cl, d, err) < 0)
+        if (qv_cmdline_add_disk(cl, d, err) < 0)
             return -EINVAL;
     }
     return 0;

@@ -26,7 +26,7 @@ static unsigned int net_bootindex(const qv_domdef *def, const qv_domdef_net *n)
     return 0;
 }
 
-static int add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
+int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
     g_autofree char *hostnet = g_strdup_printf("host%s", n->alias);
     json_object *nd = json_object_new_object();
@@ -93,7 +93,7 @@ static int add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 int qv_cmdline_add_nets(qv_cmdline *cl, qv_error **err)
 {
     for (guint i = 0; i < cl->def->nets->len; i++)
-        if (add_net(cl, g_ptr_array_index(cl->def->nets, i), err) < 0)
+        if (qv_cmdline_add_net(cl, g_ptr_array_index(cl->def->nets, i), err) < 0)
             return -EINVAL;
     return 0;
 }

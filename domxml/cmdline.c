@@ -54,6 +54,13 @@ void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...)
 
 void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, json_object *obj)
 {
+    if (cl->capture) {
+        qv_hotplug_item *it = g_new0(qv_hotplug_item, 1);
+        it->opt = g_strdup(opt);
+        it->args = obj;
+        g_ptr_array_add(cl->capture, it);
+        return;
+    }
     qv_cmdline_add(cl, opt);
     qv_cmdline_add(cl, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(obj);

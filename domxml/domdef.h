@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <glib.h>
+#include <json-c/json.h>
 
 #include "domxml.h"
 
@@ -454,3 +455,50 @@ qv_domdef *qv_domdef_new(void);
 const char *qv_domdef_lifecycle_to_string(int action);
 bool qv_domdef_is_q35(const qv_domdef *def);
 qv_domdef_controller *qv_domdef_find_controller(const qv_domdef *def, int type, unsigned int index);
+
+/* ---- hotplug (hotplug.c) ------------------------------------------------- */
+enum qv_domdef_devclass {
+    QV_DEVCLASS_NONE = 0, QV_DEVCLASS_DISK, QV_DEVCLASS_NET, QV_DEVCLASS_CHR, QV_DEVCLASS_INPUT,
+    QV_DEVCLASS_RNG, QV_DEVCLASS_WATCHDOG,
+};
+
+/* One device of a definition; dev points into its class list. */
+typedef struct qv_domdef_devref {
+    int cls;
+    void *dev;
+} qv_domdef_devref;
+
+/* One step of a hotplug, in order: opt names the command-line option whose
+ * JSON args carries ("-blockdev": blockdev-add, "-device": device_add,
+ * "-netdev": netdev_add, "-object": object-add, "-chardev": chardev-add
+ * (already in QMP's {"id","backend"} form), "-action": set-action). */
+typedef struct qv_hotplug_item {
+    char *opt;
+    json_object *args;
+} qv_hotplug_item;
+void qv_hotplug_item_free(void *p);
+
+/* Parses one device element (disk, interface, channel, input, rng or
+ * watchdog) as it would sit in def: *ret_def is a copy of def with the
+ * device appended and its defaults, alias and address assigned (on q35 a
+ * PCI device goes into a free pcie-root-port); *ret_dev points at it inside
+ * *ret_def. */
+int qv_domxml_parse_device(const char *xml, const qv_domdef *def, qv_domdef **ret_def,
+                           qv_domdef_devref *ret_dev, qv_error **err);
+/* Parses one device element alone, without defaults (aliases are read), to
+ * find a device of a definition with qv_domdef_find_device. */
+int qv_domxml_parse_device_match(const char *xml, qv_domdef **ret_holder, qv_domdef_devref *ret_dev,
+                                 qv_error **err);
+/* The device of def that match describes: the same alias when match has
+ * one, else libvirt's keys (disk target, interface MAC, channel name, input
+ * type and bus, rng and watchdog model). -ENODEV when none. */
+int qv_domdef_find_device(const qv_domdef *def, const qv_domdef_devref *match,
+                          qv_domdef_devref *found, qv_error **err);
+/* Removes (and frees) the device from def's lists. */
+void qv_domdef_remove_device(qv_domdef *def, const qv_domdef_devref *dev);
+/* The device's alias (its QEMU id). */
+const char *qv_domdef_device_alias(const qv_domdef_devref *dev);
+/* The QMP steps that add dev (from def) to a running QEMU: the same JSON the
+ * argv builder emits. *ret: GPtrArray of qv_hotplug_item. */
+int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev, const char *runtime_dir,
+                            GPtrArray **ret, qv_error **err);

@@ -112,6 +112,9 @@ typedef struct qv_cmdline {
     bool q35;
     bool kvm;
     GString *cpu_extra;       /* ",+feature" additions to -cpu */
+    /* Hotplug: when set, the JSON options are collected here as
+     * qv_hotplug_item instead of becoming argv (see hotplug.c). */
+    GPtrArray *capture;
 } qv_cmdline;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
@@ -134,6 +137,18 @@ int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_add
 /* Builds the chardev option "-chardev TYPE,id=ID,..." for src. */
 int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
                            const char *default_socket_name, qv_error **err);
+
+/* The QMP chardev-add backend ("backend" member) of src. */
+int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, const char *runtime_dir,
+                            const char *default_socket_name, json_object **ret, qv_error **err);
+
+/* One device each: shared by the argv builder and hotplug. */
+int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err);
+int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err);
+int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err);
+int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **err);
+int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err);
+int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_error **err);
 
 int qv_cmdline_add_disks(qv_cmdline *cl, qv_error **err);
 int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err);
