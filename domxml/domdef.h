@@ -477,6 +477,8 @@ typedef struct qv_hotplug_item {
     json_object *args;
 } qv_hotplug_item;
 void qv_hotplug_item_free(void *p);
+/* Frees what a disk source holds (also in domxml-priv.h). */
+void qv_domdef_disk_src_clear(qv_domdef_disk_src *s);
 
 /* Parses one device element (disk, interface, channel, input, rng or
  * watchdog) as it would sit in def: *ret_def is a copy of def with the

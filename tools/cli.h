@@ -115,3 +115,4 @@ extern const cli_cmd cli_argv_cmds[];
 extern const cli_cmd cli_resource_cmds[];
 extern const cli_cmd cli_block_cmds[];
 extern const cli_cmd cli_console_cmds[];
+extern const cli_cmd cli_hotplug_cmds[];

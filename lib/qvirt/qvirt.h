@@ -358,3 +358,4 @@ QV_PUBLIC const char *qv_event_id_to_string(int event_id);
 #include <qvirt/qvirt-console.h>
 #include <qvirt/qvirt-block.h>
 #include <qvirt/qvirt-resources.h>
+#include <qvirt/qvirt-hotplug.h>

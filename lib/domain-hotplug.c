@@ -1,0 +1,443 @@
+/* Device hotplug: attach, detach and update devices of a running domain and
+ * of its persistent config. The QMP steps of an attach come from the domxml
+ * layer (the same JSON as the command line); this file runs them, undoes
+ * them when one fails, waits for the guest to release detached devices, and
+ * keeps live.xml and the config in step. */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define DETACH_TIMEOUT_MS 10000
+
+enum {
+    MODIFY_ALL = QV_DOMAIN_DEVICE_MODIFY_LIVE | QV_DOMAIN_DEVICE_MODIFY_CONFIG,
+};
+
+G_STATIC_ASSERT((int)QV_DOMAIN_DEVICE_MODIFY_LIVE == (int)QV_DOMAIN_AFFECT_LIVE);
+G_STATIC_ASSERT((int)QV_DOMAIN_DEVICE_MODIFY_CONFIG == (int)QV_DOMAIN_AFFECT_CONFIG);
+
+static const char *qmp_command_of(const char *opt)
+{
+    if (!strcmp(opt, "-blockdev")) return "blockdev-add";
+    if (!strcmp(opt, "-device")) return "device_add";
+    if (!strcmp(opt, "-netdev")) return "netdev_add";
+    if (!strcmp(opt, "-object")) return "object-add";
+    if (!strcmp(opt, "-chardev")) return "chardev-add";
+    if (!strcmp(opt, "-action")) return "set-action";
+    return NULL;
+}
+
+static json_object *id_args(const char *key, const char *value)
+{
+    json_object *a = json_object_new_object();
+    json_object_object_add(a, key, json_object_new_string(value));
+    return a;
+}
+
+static const char *str_member(json_object *o, const char *key)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* Best-effort undo of one applied step (errors are dropped: the step's own
+ * failure is what the caller reports). */
+static void undo_item(qv_qmp *qmp, const qv_hotplug_item *it)
+{
+    const char *cmd = NULL, *key = "id", *id = str_member(it->args, "id");
+    if (!strcmp(it->opt, "-blockdev")) {
+        cmd = "blockdev-del";
+        key = "node-name";
+        id = str_member(it->args, "node-name");
+    } else if (!strcmp(it->opt, "-device")) {
+        cmd = "device_del";
+    } else if (!strcmp(it->opt, "-netdev")) {
+        cmd = "netdev_del";
+    } else if (!strcmp(it->opt, "-object")) {
+        cmd = "object-del";
+    } else if (!strcmp(it->opt, "-chardev")) {
+        cmd = "chardev-remove";
+    }
+    if (!cmd || !id)
+        return;
+    qv_qmp_call(qmp, cmd, id_args(key, id), 0, NULL, NULL);
+}
+
+/* Runs the steps in order; on a failure undoes the applied ones in reverse
+ * so no half-added node, netdev, chardev or object stays in QEMU. */
+static int apply_items(qv_qmp *qmp, GPtrArray *items, qv_error **err)
+{
+    for (guint i = 0; i < items->len; i++) {
+        const qv_hotplug_item *it = g_ptr_array_index(items, i);
+        const char *cmd = qmp_command_of(it->opt);
+        int r = cmd ? qv_qmp_call(qmp, cmd, json_object_get(it->args), 0, NULL, err)
+                    : qv_error_set(err, -EOPNOTSUPP, "no QMP command for %s", it->opt);
+        if (r < 0) {
+            for (guint j = i; j-- > 0;)
+                undo_item(qmp, g_ptr_array_index(items, j));
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int check_flags(const char *what, unsigned int flags, unsigned int allowed, qv_error **err)
+{
+    if (flags & ~allowed)
+        return qv_error_set(err, -EINVAL, "%s: unsupported flags 0x%x", what, flags & ~allowed);
+    return 0;
+}
+
+/* Resolves CURRENT and checks the domain's state; FORCE is kept aside. */
+static int resolve(qv_domain *dom, unsigned int *flags, qv_error **err)
+{
+    unsigned int affect = *flags & MODIFY_ALL;
+    int r = qv_domain_resolve_affect(dom, &affect, err);
+    if (r < 0)
+        return r;
+    *flags = (*flags & ~(unsigned)MODIFY_ALL) | affect;
+    return 0;
+}
+
+static char *runtime_dir(qv_domain *dom)
+{
+    return qv_rt_domain_dir(&dom->conn->paths, dom->name);
+}
+
+static const char *what_of(const qv_domdef_devref *d)
+{
+    switch (d->cls) {
+    case QV_DEVCLASS_DISK: return ((qv_domdef_disk *)d->dev)->target_dev;
+    default: return qv_domdef_device_alias(d);
+    }
+}
+
+int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags, qv_error **err)
+{
+    if (!dom || !xml)
+        return qv_error_set(err, -EINVAL, "qv_domain_attach_device: dom and xml are required");
+    int r = check_flags("qv_domain_attach_device", flags, MODIFY_ALL, err);
+    if (r < 0)
+        return r;
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autoptr(qv_domdef) live = NULL, cfg = NULL, newlive = NULL, newcfg = NULL;
+    qv_domdef_devref ldev = { 0 }, cdev = { 0 };
+    g_autoptr(GPtrArray) items = NULL;
+    /* Parse against both definitions first: nothing changes unless both
+     * accept the device. */
+    r = resolve(dom, &flags, err);
+    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_CONFIG) &&
+        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
+        r = qv_domxml_parse_device(xml, cfg, &newcfg, &cdev, err);
+    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0 &&
+        (r = qv_domxml_parse_device(xml, live, &newlive, &ldev, err)) >= 0) {
+        g_autofree char *dir = runtime_dir(dom);
+        r = qv_domxml_build_hotplug(newlive, &ldev, dir, &items, err);
+    }
+    if (r >= 0 && newlive) {
+        qv_qmp *qmp = NULL;
+        int qlock = -1;
+        if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
+            r = apply_items(qmp, items, err);
+            qv_domain_qmp_close(qmp, qlock);
+            if (r < 0 && err && *err)
+                qv_error_prefix(*err, "attaching %s to domain '%s' failed: ", what_of(&ldev), dom->name);
+        }
+        if (r >= 0)
+            r = qv_domain_save_live(dom, newlive, err);
+    }
+    if (r >= 0 && newcfg)
+        r = qv_domain_save_config(dom->conn, newcfg, err);
+    qv_rt_unlock(lock);
+    return r < 0 ? r : 0;
+}
+
+/* True while QEMU still has a device with this id under /machine/peripheral. */
+static int still_present(qv_qmp *qmp, const char *id, qv_error **err)
+{
+    g_autoptr(json_object) ret = NULL;
+    int r = qv_qmp_call(qmp, "qom-list", id_args("path", "/machine/peripheral"), 0, &ret, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; json_object_is_type(ret, json_type_array) && i < json_object_array_length(ret); i++) {
+        const char *n = str_member(json_object_array_get_idx(ret, i), "name");
+        if (n && !strcmp(n, id))
+            return 1;
+    }
+    return 0;
+}
+
+/* device_del, then wait for DEVICE_DELETED (or the id leaving the QOM tree)
+ * with a deadline: the guest has to cooperate for PCI devices. */
+static int unplug_device(qv_qmp *qmp, const char *id, qv_error **err)
+{
+    int r = qv_qmp_call(qmp, "device_del", id_args("id", id), 0, NULL, err);
+    if (r < 0)
+        return r;
+    gint64 deadline = g_get_monotonic_time() + DETACH_TIMEOUT_MS * 1000LL;
+    for (;;) {
+        g_autoptr(qv_qmp_event) ev = NULL;
+        qv_error *lerr = NULL;
+        r = qv_qmp_wait_event(qmp, "DEVICE_DELETED", 250, &ev, &lerr);
+        qv_error_free(lerr);
+        if (r >= 0 && ev->data) {
+            const char *dev = str_member(ev->data, "device");
+            if (dev && !strcmp(dev, id))
+                return 0;
+        }
+        if (r < 0 && r != -ETIMEDOUT)
+            return qv_error_set(err, r, "lost the monitor while waiting for device %s to be released", id);
+        if ((r = still_present(qmp, id, err)) <= 0)
+            return r;
+        if (g_get_monotonic_time() > deadline)
+            return qv_error_set(err, -ETIMEDOUT, "device %s was not released by the guest within %d s; "
+                                "it is still attached", id, DETACH_TIMEOUT_MS / 1000);
+    }
+}
+
+/* The block nodes a disk's medium uses, top first (see cmdline-disk.c). */
+static void disk_nodes(const qv_domdef_disk *d, GPtrArray *out)
+{
+    if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK)
+        return;
+    if (d->has_iotune)
+        g_ptr_array_add(out, g_strdup_printf("%s-throttle", d->alias));
+    g_ptr_array_add(out, g_strdup_printf("%s-format", d->alias));
+    g_ptr_array_add(out, g_strdup_printf("%s-storage", d->alias));
+    unsigned int depth = 1;
+    for (const qv_domdef_disk_src *b = d->src.backing; b; b = b->backing, depth++) {
+        g_ptr_array_add(out, g_strdup_printf("%s-b%u-format", d->alias, depth));
+        g_ptr_array_add(out, g_strdup_printf("%s-b%u-storage", d->alias, depth));
+    }
+}
+
+static void del_nodes(qv_qmp *qmp, GPtrArray *nodes)
+{
+    for (guint i = 0; i < nodes->len; i++)
+        qv_qmp_call(qmp, "blockdev-del", id_args("node-name", g_ptr_array_index(nodes, i)), 0, NULL, NULL);
+}
+
+/* What the device brought along besides itself, removed once it is gone. */
+static void release_backends(qv_qmp *qmp, const qv_domdef_devref *d)
+{
+    const char *alias = qv_domdef_device_alias(d);
+    g_autofree char *id = NULL;
+    switch (d->cls) {
+    case QV_DEVCLASS_DISK: {
+        g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+        const qv_domdef_disk *disk = d->dev;
+        disk_nodes(disk, nodes);
+        del_nodes(qmp, nodes);
+        if (disk->has_iotune && !disk->iotune.group_name) {
+            id = g_strdup_printf("throttle-%s", alias);
+            qv_qmp_call(qmp, "object-del", id_args("id", id), 0, NULL, NULL);
+        }
+        break;
+    }
+    case QV_DEVCLASS_NET:
+        id = g_strdup_printf("host%s", alias);
+        qv_qmp_call(qmp, "netdev_del", id_args("id", id), 0, NULL, NULL);
+        break;
+    case QV_DEVCLASS_CHR:
+        id = g_strdup_printf("char%s", alias);
+        qv_qmp_call(qmp, "chardev-remove", id_args("id", id), 0, NULL, NULL);
+        break;
+    case QV_DEVCLASS_RNG: {
+        id = g_strdup_printf("obj%s", alias);
+        qv_qmp_call(qmp, "object-del", id_args("id", id), 0, NULL, NULL);
+        if (((const qv_domdef_rng *)d->dev)->egd) {
+            g_autofree char *chr = g_strdup_printf("char%s", alias);
+            qv_qmp_call(qmp, "chardev-remove", id_args("id", chr), 0, NULL, NULL);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+int qv_domain_detach_device(qv_domain *dom, const char *xml, unsigned int flags, qv_error **err)
+{
+    if (!dom || !xml)
+        return qv_error_set(err, -EINVAL, "qv_domain_detach_device: dom and xml are required");
+    int r = check_flags("qv_domain_detach_device", flags, MODIFY_ALL, err);
+    if (r < 0)
+        return r;
+    g_autoptr(qv_domdef) holder = NULL;
+    qv_domdef_devref match = { 0 };
+    if ((r = qv_domxml_parse_device_match(xml, &holder, &match, err)) < 0)
+        return r;
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autoptr(qv_domdef) live = NULL, cfg = NULL;
+    qv_domdef_devref ldev = { 0 }, cdev = { 0 };
+    r = resolve(dom, &flags, err);
+    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_CONFIG) &&
+        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
+        r = qv_domdef_find_device(cfg, &match, &cdev, err);
+    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0)
+        r = qv_domdef_find_device(live, &match, &ldev, err);
+    if (r >= 0 && live) {
+        const char *alias = qv_domdef_device_alias(&ldev);
+        qv_qmp *qmp = NULL;
+        int qlock = -1;
+        if (ldev.cls == QV_DEVCLASS_INPUT && ((qv_domdef_input *)ldev.dev)->bus &&
+            !strcmp(((qv_domdef_input *)ldev.dev)->bus, "ps2"))
+            r = qv_error_set(err, -EOPNOTSUPP, "A PS/2 input device is built into the machine and cannot be detached.");
+        else if (!alias)
+            r = qv_error_set(err, -EINVAL, "The device to detach has no alias in the live definition.");
+        else if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
+            r = unplug_device(qmp, alias, err);
+            if (r >= 0)
+                release_backends(qmp, &ldev);
+            qv_domain_qmp_close(qmp, qlock);
+        }
+        if (r >= 0) {
+            qv_domdef_remove_device(live, &ldev);
+            r = qv_domain_save_live(dom, live, err);
+        }
+    }
+    if (r >= 0 && cfg) {
+        qv_domdef_remove_device(cfg, &cdev);
+        r = qv_domain_save_config(dom->conn, cfg, err);
+    }
+    qv_rt_unlock(lock);
+    return r < 0 ? r : 0;
+}
+
+static bool src_same(const qv_domdef_disk_src *a, const qv_domdef_disk_src *b)
+{
+    return a->type == b->type && g_strcmp0(a->path, b->path) == 0 && g_strcmp0(a->name, b->name) == 0 &&
+           g_strcmp0(a->host, b->host) == 0;
+}
+
+/* Moves the new medium's source into disk d (the rest of d stays). */
+static void take_source(qv_domdef_disk *d, qv_domdef_disk *from)
+{
+    qv_domdef_disk_src_clear(&d->src);
+    d->src = from->src;
+    memset(&from->src, 0, sizeof from->src);
+    if (!d->src.format && (d->src.path || d->src.type == QV_DISK_TYPE_NETWORK))
+        d->src.format = g_strdup("raw");
+}
+
+/* Swaps the medium of a removable disk in QEMU: open the tray, take the old
+ * medium out and drop its nodes, then add the new nodes (built like at
+ * start), insert them and close the tray. */
+static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_disk *old,
+                         const qv_domdef_devref *newdev, const char *rundir, bool force, qv_error **err)
+{
+    const qv_domdef_disk *nd = newdev->dev;
+    json_object *a = id_args("id", old->alias);
+    json_object_object_add(a, "force", json_object_new_boolean(force));
+    int r = qv_qmp_call(qmp, "blockdev-open-tray", a, 0, NULL, err);
+    if (r < 0)
+        return r;
+    if ((r = qv_qmp_call(qmp, "blockdev-remove-medium", id_args("id", old->alias), 0, NULL, err)) < 0)
+        return r;
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+    disk_nodes(old, nodes);
+    del_nodes(qmp, nodes);
+    if (nd->src.path || nd->src.type == QV_DISK_TYPE_NETWORK) {
+        g_autoptr(GPtrArray) items = NULL;
+        if ((r = qv_domxml_build_hotplug(newdef, newdev, rundir, &items, err)) < 0)
+            return r;
+        /* Only the block nodes: the drive itself stays. */
+        g_autoptr(GPtrArray) blk = g_ptr_array_new();
+        for (guint i = 0; i < items->len; i++) {
+            qv_hotplug_item *it = g_ptr_array_index(items, i);
+            if (!strcmp(it->opt, "-blockdev") || !strcmp(it->opt, "-object"))
+                g_ptr_array_add(blk, it);
+        }
+        if ((r = apply_items(qmp, blk, err)) < 0)
+            return r;
+        g_autofree char *top = nd->has_iotune ? g_strdup_printf("%s-throttle", nd->alias)
+                                              : g_strdup_printf("%s-format", nd->alias);
+        json_object *ins = id_args("id", nd->alias);
+        json_object_object_add(ins, "node-name", json_object_new_string(top));
+        if ((r = qv_qmp_call(qmp, "blockdev-insert-medium", ins, 0, NULL, err)) < 0) {
+            for (guint j = blk->len; j-- > 0;)
+                undo_item(qmp, g_ptr_array_index(blk, j));
+            return r;
+        }
+        return qv_qmp_call(qmp, "blockdev-close-tray", id_args("id", nd->alias), 0, NULL, err);
+    }
+    return 0;
+}
+
+static int check_update(const qv_domdef_disk *cur, const char *what, qv_error **err)
+{
+    if (cur->device != QV_DISK_DEVICE_CDROM && cur->device != QV_DISK_DEVICE_FLOPPY)
+        return qv_error_set(err, -EOPNOTSUPP, "disk %s is not a cdrom or floppy: only the medium of "
+                            "removable disks can be updated (%s)", cur->target_dev, what);
+    return 0;
+}
+
+int qv_domain_update_device(qv_domain *dom, const char *xml, unsigned int flags, qv_error **err)
+{
+    if (!dom || !xml)
+        return qv_error_set(err, -EINVAL, "qv_domain_update_device: dom and xml are required");
+    int r = check_flags("qv_domain_update_device", flags, MODIFY_ALL | QV_DOMAIN_DEVICE_MODIFY_FORCE, err);
+    if (r < 0)
+        return r;
+    g_autoptr(qv_domdef) holder = NULL;
+    qv_domdef_devref match = { 0 };
+    if ((r = qv_domxml_parse_device_match(xml, &holder, &match, err)) < 0)
+        return r;
+    if (match.cls != QV_DEVCLASS_DISK)
+        return qv_error_set(err, -EOPNOTSUPP, "update_device supports cdrom and floppy disks only "
+                            "(changing their medium)");
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    bool force = flags & QV_DOMAIN_DEVICE_MODIFY_FORCE;
+    g_autoptr(qv_domdef) live = NULL, cfg = NULL;
+    qv_domdef_devref ldev = { 0 }, cdev = { 0 };
+    r = resolve(dom, &flags, err);
+    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_CONFIG) &&
+        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0 &&
+        (r = qv_domdef_find_device(cfg, &match, &cdev, err)) >= 0)
+        r = check_update(cdev.dev, "config", err);
+    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0 &&
+        (r = qv_domdef_find_device(live, &match, &ldev, err)) >= 0)
+        r = check_update(ldev.dev, "live", err);
+    if (r >= 0 && live) {
+        qv_domdef_disk *cur = ldev.dev;
+        if (!src_same(&cur->src, &((qv_domdef_disk *)match.dev)->src)) {
+            /* The new medium as its own disk of a copy, to build its nodes. */
+            g_autoptr(qv_domdef) newlive = qv_domdef_copy(live);
+            qv_domdef_devref nd = { 0 };
+            qv_domdef_find_device(newlive, &match, &nd, NULL);
+            g_autoptr(qv_domdef) h2 = NULL;
+            qv_domdef_devref m2 = { 0 };
+            qv_domxml_parse_device_match(xml, &h2, &m2, NULL);
+            take_source(nd.dev, m2.dev);
+            qv_qmp *qmp = NULL;
+            int qlock = -1;
+            g_autofree char *dir = runtime_dir(dom);
+            if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
+                r = change_medium(qmp, newlive, cur, &nd, dir, force, err);
+                qv_domain_qmp_close(qmp, qlock);
+                if (r < 0 && err && *err)
+                    qv_error_prefix(*err, "changing the medium of %s in domain '%s' failed: ",
+                                    cur->target_dev, dom->name);
+            }
+            if (r >= 0)
+                r = qv_domain_save_live(dom, newlive, err);
+        }
+    }
+    if (r >= 0 && cfg) {
+        g_autoptr(qv_domdef) h3 = NULL;
+        qv_domdef_devref m3 = { 0 };
+        if ((r = qv_domxml_parse_device_match(xml, &h3, &m3, err)) >= 0) {
+            take_source(cdev.dev, m3.dev);
+            r = qv_domain_save_config(dom->conn, cfg, err);
+        }
+    }
+    qv_rt_unlock(lock);
+    return r < 0 ? r : 0;
+}
