@@ -90,6 +90,25 @@ static int raw_cmd(int fd, const char *cmd)
 
 typedef struct floor_vm { pid_t pid; int qmp; } floor_vm;
 
+/* A listening socket at path; with target >= 0, placed at that fd number. */
+static int make_listener(const char *path, int target)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_strlcpy(sa.sun_path, path, sizeof sa.sun_path);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0) {
+        fprintf(stderr, "bench/lifecycle: cannot listen on %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (target >= 0 && fd != target) {
+        dup3(fd, target, O_CLOEXEC);
+        close(fd);
+        fd = target;
+    }
+    return fd;
+}
+
 static int floor_start(char **argv_template, int listen_fd, floor_vm *vm)
 {
     pid_t pid = fork();
@@ -97,7 +116,6 @@ static int floor_start(char **argv_template, int listen_fd, floor_vm *vm)
         int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(devnull, 1);
-        dup2(devnull, 2);
         fcntl(listen_fd, F_SETFD, 0);
         execv(argv_template[0], argv_template);
         _exit(127);
@@ -106,13 +124,20 @@ static int floor_start(char **argv_template, int listen_fd, floor_vm *vm)
     socklen_t len = sizeof sa;
     getsockname(listen_fd, (struct sockaddr *)&sa, &len);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        fprintf(stderr, "floor: connect %s: %s\n", sa.sun_path, strerror(errno));
         return -1;
+    }
     char line[4096];
-    if (raw_read_line(fd, line, sizeof line) < 0 ||
-        raw_cmd(fd, "{\"execute\":\"qmp_capabilities\"}\n") < 0 ||
-        raw_cmd(fd, "{\"execute\":\"cont\"}\n") < 0)
+    if (raw_read_line(fd, line, sizeof line) < 0) {
+        fprintf(stderr, "floor: no greeting\n");
         return -1;
+    }
+    if (raw_cmd(fd, "{\"execute\":\"qmp_capabilities\"}\n") < 0 ||
+        raw_cmd(fd, "{\"execute\":\"cont\"}\n") < 0) {
+        fprintf(stderr, "floor: handshake failed\n");
+        return -1;
+    }
     vm->pid = pid;
     vm->qmp = fd;
     return 0;
@@ -157,10 +182,8 @@ int main(int argc, char **argv)
 
     /* The floor's argv: the same builder, the monitor socket on an fd. */
     g_autofree char *fsock = g_build_filename(root, "floor.sock", NULL);
-    int listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    g_strlcpy(sa.sun_path, fsock, sizeof sa.sun_path);
-    if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(listen_fd, 4) < 0)
+    int listen_fd = make_listener(fsock, -1);
+    if (listen_fd < 0)
         return 1;
     g_autoptr(qv_domdef) def = NULL;
     g_auto(GStrv) fargv = NULL;
@@ -216,6 +239,10 @@ int main(int argc, char **argv)
         t = now_us();
         floor_stop(&vm);
         add(&f_destroy, (now_us() - t) / 1000);
+        /* QEMU unlinks its monitor socket when it exits: listen anew, at the
+         * fd number the argv names. */
+        if (make_listener(fsock, listen_fd) < 0)
+            return 1;
     }
     printf("%-20s %12s %12s %9s\n", "figure", "qvirt", "floor", "ratio");
     row("create-to-running", &q_create, &f_create, "ms");

@@ -52,6 +52,9 @@ typedef struct monitor {
     char *shutdown_reason;
     bool panicked;
     bool state_dirty;
+    /* What the events since the last refresh imply: 0 nothing known,
+     * 1 running, 2 paused, 3 ask QEMU (I/O error, watchdog, guest PM...). */
+    int expect;
 } monitor;
 
 static int pidfd_open_compat(pid_t pid)
@@ -119,7 +122,15 @@ static int lifecycle_for_pause(int reason)
 static void refresh_state(monitor *m)
 {
     m->state_dirty = false;
+    int expect = m->expect;
+    m->expect = 0;
     if (!m->qmp || m->qmp_lost)
+        return;
+    /* A library command that paused or resumed the guest has written the
+     * state already (under qmp.lock): nothing to learn, no lock to contend. */
+    qv_rt_state cur;
+    if ((expect == 1 || expect == 2) && qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
+        cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED))
         return;
     int lock = qv_rt_lock(m->lock_path, 10000, NULL);
     g_autoptr(json_object) ret = NULL;
@@ -228,6 +239,8 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
 
     if (!strcmp(n, "STOP") || !strcmp(n, "RESUME")) {
         m->state_dirty = true;
+        if (m->expect != 3)
+            m->expect = !strcmp(n, "STOP") ? 2 : 1;
         json_object_put(extra);
     } else if (!strcmp(n, "SHUTDOWN")) {
         json_object *g;
@@ -257,6 +270,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         json_object_object_add(extra, "action", json_object_new_int(action));
         emit(m, QV_DOMAIN_EVENT_ID_WATCHDOG, action, 0, extra);
         m->state_dirty = true;
+        m->expect = 3;
     } else if (!strcmp(n, "BLOCK_IO_ERROR")) {
         const char *action = jstr(data, "action");
         int act = action && !strcmp(action, "stop") ? QV_DOMAIN_EVENT_IO_ERROR_PAUSE
@@ -274,6 +288,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         emit(m, QV_DOMAIN_EVENT_ID_IO_ERROR, act, 0, json_object_get(extra));
         emit(m, QV_DOMAIN_EVENT_ID_IO_ERROR_REASON, act, 0, extra);
         m->state_dirty = true;
+        m->expect = 3;
     } else if (g_str_has_prefix(n, "BLOCK_JOB_")) {
         int status = !strcmp(n, "BLOCK_JOB_COMPLETED") ? (jstr(data, "error") ? QV_DOMAIN_BLOCK_JOB_FAILED : QV_DOMAIN_BLOCK_JOB_COMPLETED)
                    : !strcmp(n, "BLOCK_JOB_CANCELLED") ? QV_DOMAIN_BLOCK_JOB_CANCELED
@@ -298,11 +313,13 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
     } else if (!strcmp(n, "SUSPEND")) {
         emit(m, QV_DOMAIN_EVENT_ID_PMSUSPEND, 0, 0, extra);
         m->state_dirty = true;
+        m->expect = 3;
     } else if (!strcmp(n, "SUSPEND_DISK")) {
         emit(m, QV_DOMAIN_EVENT_ID_PMSUSPEND_DISK, 0, 0, extra);
     } else if (!strcmp(n, "WAKEUP")) {
         emit(m, QV_DOMAIN_EVENT_ID_PMWAKEUP, 0, 0, extra);
         m->state_dirty = true;
+        m->expect = 3;
     } else if (!strcmp(n, "BALLOON_CHANGE")) {
         json_object *actual;
         long long bytes = data && json_object_object_get_ex(data, "actual", &actual)
@@ -337,6 +354,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
             kill_qemu(m, "crashed");
         } else {
             m->state_dirty = true;
+            m->expect = 3;
         }
     } else {
         json_object_put(extra);

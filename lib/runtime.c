@@ -185,12 +185,12 @@ int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
         }
         return fd;
     }
-    /* flock has no timeout: a one-shot interval timer interrupts the wait.
-     * Timers are per process, so use a timerfd-free approach instead: retry
-     * with a short poll() backoff until the deadline. The lock is held only
-     * for the length of one monitor command, so contention is short. */
+    /* flock has no timeout, and a library must not use signals to break
+     * a blocking wait: retry with a short backoff until the deadline. */
     long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
-    int delay_ms = 1;
+    /* Holders keep it for one monitor command (a few hundred us), so start
+     * retrying at 50 us and back off to 5 ms. */
+    long delay_ns = 50000;
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) {
             int e = -errno;
@@ -201,9 +201,10 @@ int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
             close(fd);
             return -ETIMEDOUT;
         }
-        poll(NULL, 0, delay_ms);
-        if (delay_ms < 20)
-            delay_ms *= 2;
+        struct timespec ts = { 0, delay_ns };
+        ppoll(NULL, 0, &ts, NULL);
+        if (delay_ns < 5000000)
+            delay_ns *= 2;
     }
     return fd;
 }
