@@ -10,7 +10,7 @@
 
 /* --live/--config/--current, plus virsh's --persistent: the config, and the
  * running domain too when it runs. */
-static bool modify_flags(cli_ctx *ctx, const cli_args *args, qv_domain *dom, unsigned int *flags)
+static bool modify_flags(const cli_args *args, qv_domain *dom, bool with_force, unsigned int *flags)
 {
     if (!cli_affect_flags(args, flags))
         return false;
@@ -23,22 +23,21 @@ static bool modify_flags(cli_ctx *ctx, const cli_args *args, qv_domain *dom, uns
         if (qv_domain_is_active(dom, NULL) > 0)
             *flags |= QV_DOMAIN_DEVICE_MODIFY_LIVE;
     }
-    if (cli_has(args, "force"))
+    if (with_force && cli_has(args, "force"))
         *flags |= QV_DOMAIN_DEVICE_MODIFY_FORCE;
-    (void)ctx;
     return true;
 }
 
 typedef int (*device_fn)(qv_domain *, const char *, unsigned int, qv_error **);
 
-static bool run_device_cmd(cli_ctx *ctx, const cli_args *args, device_fn fn, const char *failed,
-                           const char *done)
+static bool run_device_cmd(cli_ctx *ctx, const cli_args *args, device_fn fn, bool with_force,
+                           const char *failed, const char *done)
 {
     g_autoptr(qv_domain) dom = cli_domain_arg(ctx, args);
     if (!dom)
         return false;
     unsigned int flags;
-    if (!modify_flags(ctx, args, dom, &flags))
+    if (!modify_flags(args, dom, with_force, &flags))
         return false;
     const char *file = cli_str(args, "file");
     g_autofree char *xml = NULL;
@@ -59,17 +58,17 @@ static bool run_device_cmd(cli_ctx *ctx, const cli_args *args, device_fn fn, con
 
 static bool cmd_attach_device(cli_ctx *ctx, const cli_args *args)
 {
-    return run_device_cmd(ctx, args, qv_domain_attach_device, "attach device", "Device attached successfully");
+    return run_device_cmd(ctx, args, qv_domain_attach_device, false, "attach device", "Device attached successfully");
 }
 
 static bool cmd_detach_device(cli_ctx *ctx, const cli_args *args)
 {
-    return run_device_cmd(ctx, args, qv_domain_detach_device, "detach device", "Device detached successfully");
+    return run_device_cmd(ctx, args, qv_domain_detach_device, false, "detach device", "Device detached successfully");
 }
 
 static bool cmd_update_device(cli_ctx *ctx, const cli_args *args)
 {
-    return run_device_cmd(ctx, args, qv_domain_update_device, "update device", "Device updated successfully");
+    return run_device_cmd(ctx, args, qv_domain_update_device, true, "update device", "Device updated successfully");
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
@@ -147,7 +146,7 @@ static bool cmd_change_media(cli_ctx *ctx, const cli_args *args)
     if (!dom)
         return false;
     unsigned int flags;
-    if (!modify_flags(ctx, args, dom, &flags))
+    if (!modify_flags(args, dom, true, &flags))
         return false;
     g_autoptr(qv_error) err = NULL;
     g_autofree char *domxml = NULL;
