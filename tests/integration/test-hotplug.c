@@ -279,6 +279,26 @@ Test(hotplug, devices_of_a_running_guest)
     g_autofree char *objs = qmp(dom, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/objects\"}}");
     cr_assert_null(strstr(objs, "objrng0"), "the rng backend is left: %s", objs);
 
+    /* An interface, a tablet and a watchdog: in QEMU after attach, gone after detach. */
+    static const char *const more[] = {
+        "<interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>",
+        "<input type='tablet' bus='virtio'/>",
+        "<watchdog model='i6300esb' action='reset'/>",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(more); i++) {
+        itest_ok(qv_domain_attach_device(dom, more[i], 0, &err), err);
+        g_autofree char *lx = xml_of(dom, 0);
+        g_autofree char *p1 = peripherals(dom);
+        const char *id = i == 0 ? "\"net0\"" : i == 1 ? "\"input" : "\"watchdog0\"";
+        cr_assert(strstr(p1, id), "%s is not in /machine/peripheral: %s", more[i], p1);
+        itest_ok(qv_domain_detach_device(dom, more[i], 0, &err), err);
+        g_autofree char *p2 = peripherals(dom);
+        if (i != 1)
+            cr_assert_null(strstr(p2, id), "%s is still in /machine/peripheral: %s", more[i], p2);
+    }
+    g_autofree char *netdevs = qmp(dom, "{\"execute\":\"human-monitor-command\",\"arguments\":{\"command-line\":\"info network\"}}");
+    cr_assert_null(strstr(netdevs, "hostnet0"), "the netdev is left: %s", netdevs);
+
     /* Errors: detaching what is not there names it. */
     qv_error *nerr = NULL;
     g_autofree char *vdz = g_strdup_printf("<disk type='file'><source file='%s'/><target dev='vdz'/></disk>", disk1);
