@@ -5,10 +5,7 @@
 #include "internal.h"
 
 /* Fails with "domain 'x' is not running" unless the domain is active. */
-int qv_blk_require_active(qv_domain *dom, qv_error **err);
 /* One QMP command; errors gain the domain's name. Consumes args. */
-int qv_blk_qmp(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
-               qv_error **err);
 /* Resolves AFFECT_CURRENT to LIVE or CONFIG and checks the flags make sense
  * for the domain (live needs it running, config needs it persistent). With
  * single, LIVE and CONFIG together are refused (the get calls). */

@@ -20,29 +20,6 @@
 
 /* ---- shared helpers --------------------------------------------------------- */
 
-int qv_blk_require_active(qv_domain *dom, qv_error **err)
-{
-    qv_active act;
-    int r = qv_domain_load_active(dom, &act, err);
-    if (r < 0)
-        return r;
-    if (!act.active)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
-    return 0;
-}
-
-int qv_blk_qmp(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
-               qv_error **err)
-{
-    qv_error *lerr = NULL;
-    int r = qv_domain_qmp_call(dom, cmd, args, ret, &lerr);
-    if (r < 0) {
-        qv_error_prefix(lerr, "domain '%s'", dom->name);
-        return qv_error_propagate(err, lerr);
-    }
-    return r;
-}
-
 int qv_blk_resolve_affect(qv_domain *dom, unsigned int *flags, bool single, const char *what,
                           qv_error **err)
 {
@@ -178,7 +155,7 @@ int qv_domain_block_stats(qv_domain *dom, const char *disk, qv_block_stats *stat
         return qv_error_set(err, -EINVAL, "qv_domain_block_stats: dom and stats are required");
     if (flags & ~(unsigned)QV_TYPED_PARAM_STRING_OKAY)
         return qv_error_set(err, -EINVAL, "qv_domain_block_stats: unsupported flags 0x%x", flags);
-    int r = qv_blk_require_active(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     const qv_domdef *def;
     if (r < 0 || (r = qv_domain_get_def(dom, &def, err)) < 0)
         return r;
@@ -186,7 +163,7 @@ int qv_domain_block_stats(qv_domain *dom, const char *disk, qv_block_stats *stat
     if (disk && *disk && !(only = find_disk(dom, def, disk, err)))
         return -ENOENT;
     g_autoptr(json_object) list = NULL;
-    if ((r = qv_blk_qmp(dom, "query-blockstats", NULL, &list, err)) < 0)
+    if ((r = qv_domain_qmp_call(dom, "query-blockstats", NULL, &list, err)) < 0)
         return r;
     qv_block_stats s = { -1, -1, -1, -1, -1, -1, -1, -1, -1 };
     for (guint i = 0; i < def->disks->len; i++) {
@@ -247,7 +224,7 @@ int qv_domain_get_block_info(qv_domain *dom, const char *disk, qv_block_info *in
     if (active) {
         /* QEMU knows the size the guest sees, including after a resize. */
         g_autoptr(json_object) list = NULL;
-        if ((r = qv_blk_qmp(dom, "query-block", NULL, &list, err)) < 0)
+        if ((r = qv_domain_qmp_call(dom, "query-block", NULL, &list, err)) < 0)
             return r;
         json_object *e = find_entry(list, d->alias);
         if (!e)
@@ -371,7 +348,7 @@ int qv_domain_memory_peek(qv_domain *dom, unsigned long long start, size_t size,
     if (size && start > ULLONG_MAX - (size - 1))
         return qv_error_set(err, -EINVAL, "memory_peek: %zu bytes at 0x%llx wrap around the "
                             "address space", size, start);
-    int r = qv_blk_require_active(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0 || size == 0)
         return r;
     /* QEMU writes the bytes to a path: a private file in the domain's
@@ -390,7 +367,7 @@ int qv_domain_memory_peek(qv_domain *dom, unsigned long long start, size_t size,
     json_object_object_add(args, "filename", json_object_new_string(path));
     if (flags == QV_MEMORY_VIRTUAL)
         json_object_object_add(args, "cpu-index", json_object_new_int(0));
-    r = qv_blk_qmp(dom, flags == QV_MEMORY_VIRTUAL ? "memsave" : "pmemsave", args, NULL, err);
+    r = qv_domain_qmp_call(dom, flags == QV_MEMORY_VIRTUAL ? "memsave" : "pmemsave", args, NULL, err);
     unlink(path);
     for (size_t done = 0; r >= 0 && done < size;) {
         ssize_t n = pread(tmp, (char *)buffer + done, size - done, (off_t)done);
@@ -426,7 +403,7 @@ int qv_domain_block_resize(qv_domain *dom, const char *disk, unsigned long long 
     }
     if (size > (unsigned long long)INT64_MAX - 511)
         return qv_error_set(err, -EOVERFLOW, "block_resize: %llu bytes is too large", size);
-    if ((r = qv_blk_require_active(dom, err)) < 0)
+    if ((r = qv_domain_require_active(dom, NULL, err)) < 0)
         return r;
     const qv_domdef *def;
     if ((r = qv_domain_get_def(dom, &def, err)) < 0)
@@ -447,7 +424,7 @@ int qv_domain_block_resize(qv_domain *dom, const char *disk, unsigned long long 
     json_object *args = json_object_new_object();
     json_object_object_add(args, "node-name", json_object_new_string(node));
     json_object_object_add(args, "size", json_object_new_int64((int64_t)size));
-    return qv_blk_qmp(dom, "block_resize", args, NULL, err) < 0 ? -EIO : 0;
+    return qv_domain_qmp_call(dom, "block_resize", args, NULL, err) < 0 ? -EIO : 0;
 }
 
 /* ---- iotune ----------------------------------------------------------------- */
@@ -556,7 +533,7 @@ static int live_throttle_find(qv_domain *dom, const qv_domdef_disk *d, live_thro
                               qv_error **err)
 {
     memset(lt, 0, sizeof *lt);
-    int r = qv_blk_qmp(dom, "query-block", NULL, &lt->list, err);
+    int r = qv_domain_qmp_call(dom, "query-block", NULL, &lt->list, err);
     if (r < 0)
         return r;
     json_object *e = find_entry(lt->list, d->alias);
@@ -605,7 +582,7 @@ static int live_get_iotune(qv_domain *dom, const qv_domdef_disk *d, qv_block_iot
         json_object_object_add(args, "path", json_object_new_string(path));
         json_object_object_add(args, "property", json_object_new_string("limits"));
         g_autoptr(json_object) lim = NULL;
-        if ((r = qv_blk_qmp(dom, "qom-get", args, &lim, err)) >= 0) {
+        if ((r = qv_domain_qmp_call(dom, "qom-get", args, &lim, err)) >= 0) {
             for (size_t i = 0; i < G_N_ELEMENTS(iotune_fields); i++)
                 *tune_val(t, i) = (unsigned long long)jll(lim, iotune_fields[i].group, 0);
             if (d->iotune.group_name)
@@ -650,7 +627,7 @@ static int live_set_iotune(qv_domain *dom, const qv_domdef_disk *d, const qv_blo
             json_object_object_add(args, "path", json_object_new_string(path));
             json_object_object_add(args, "property", json_object_new_string("limits"));
             json_object_object_add(args, "value", lim);
-            r = qv_blk_qmp(dom, "qom-set", args, NULL, err);
+            r = qv_domain_qmp_call(dom, "qom-set", args, NULL, err);
         }
     } else if (r >= 0) {
         json_object *args = json_object_new_object();
@@ -661,7 +638,7 @@ static int live_set_iotune(qv_domain *dom, const qv_domdef_disk *d, const qv_blo
                                        json_object_new_int64((int64_t)tune_get(t, i)));
         if (t->group_name)
             json_object_object_add(args, "group", json_object_new_string(t->group_name));
-        r = qv_blk_qmp(dom, "block_set_io_throttle", args, NULL, err);
+        r = qv_domain_qmp_call(dom, "block_set_io_throttle", args, NULL, err);
     }
     live_throttle_clear(&lt);
     return r;
@@ -862,7 +839,7 @@ int qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
     if (!errors)
         return (int)def->disks->len;
     g_autoptr(json_object) list = NULL;
-    if ((r = qv_blk_qmp(dom, "query-block", NULL, &list, err)) < 0)
+    if ((r = qv_domain_qmp_call(dom, "query-block", NULL, &list, err)) < 0)
         return r;
     g_autofree int *errs = g_new0(int, def->disks->len + 1);
     journal_errors(dom, def, act.status.started_us, errs);

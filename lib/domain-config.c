@@ -20,6 +20,17 @@ int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
     return qv_domxml_parse(xml, QV_DOMXML_PARSE_STATUS, ret, err);
 }
 
+int qv_domain_load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **err)
+{
+    int r = live ? qv_domain_load_live(dom, ret, err)
+                 : qv_domain_load_config(dom->conn, dom->name, ret, err);
+    if (r == -ENOENT)
+        return qv_error_set(err, -EINVAL, live ? "domain '%s' is not running"
+                                               : "domain '%s' is transient: there is no config",
+                            dom->name);
+    return r;
+}
+
 int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
 {
     g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");

@@ -25,17 +25,6 @@
 
 #define QV_CHR_ACCEPT_WAIT_MS 5000
 
-static int require_running(qv_domain *dom, qv_error **err)
-{
-    qv_active act;
-    int r = qv_domain_load_active(dom, &act, err);
-    if (r < 0)
-        return r;
-    if (!act.active)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
-    return 0;
-}
-
 static const char *chr_kind_word(int kind)
 {
     switch (kind) {
@@ -319,7 +308,7 @@ static int open_pty_chr(qv_domain *dom, qv_qmp *qmp, const qv_domdef_chr *c, con
 static int open_chr(qv_domain *dom, bool channel, const char *name, bool force, int *fd_out,
                     qv_error **err)
 {
-    int r = require_running(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0)
         return r;
     qv_qmp *qmp;
@@ -412,7 +401,7 @@ int qv_domain_open_graphics(qv_domain *dom, unsigned int idx, int fd, unsigned i
         return qv_error_set(err, -EINVAL, "qv_domain_open_graphics: dom and an fd are required");
     if (flags & ~(unsigned)QV_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
         return qv_error_set(err, -EINVAL, "qv_domain_open_graphics: unsupported flags 0x%x", flags);
-    int r = require_running(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0)
         return r;
     const qv_domdef_graphics *g = NULL;
@@ -526,7 +515,7 @@ int qv_domain_get_display_uri(qv_domain *dom, const char *type, unsigned int fla
         want = QV_GFX_SPICE;
     else if (type)
         return qv_error_set(err, -EINVAL, "unknown display type '%s' (use vnc or spice)", type);
-    int r = require_running(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0)
         return r;
     const qv_domdef *def;

@@ -26,17 +26,6 @@
 
 static const char agent_channel_name[] = "org.qemu.guest_agent.0";
 
-static int require_running(qv_domain *dom, qv_error **err)
-{
-    qv_active act;
-    int r = qv_domain_load_active(dom, &act, err);
-    if (r < 0)
-        return r;
-    if (!act.active)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
-    return 0;
-}
-
 /* 1 when the guest has the agent's port open, 0 when not. */
 static int agent_frontend_open(qv_domain *dom, const char *alias, qv_error **err)
 {
@@ -61,7 +50,7 @@ static int agent_frontend_open(qv_domain *dom, const char *alias, qv_error **err
 static int guest_agent(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
                        json_object **ret, qv_error **err)
 {
-    int r = require_running(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     const qv_domdef *def = NULL;
     if (r >= 0)
         r = qv_domain_get_def(dom, &def, err);
@@ -250,14 +239,11 @@ int qv_domain_pm_wakeup(qv_domain *dom, unsigned int flags, qv_error **err)
         return qv_error_set(err, -EINVAL, "qv_domain_pm_wakeup: dom is required");
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_pm_wakeup: flags must be 0");
-    int r = require_running(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0)
         return r;
-    qv_error *lerr = NULL;
-    if ((r = qv_domain_qmp_call(dom, "system_wakeup", NULL, NULL, &lerr)) < 0) {
-        qv_error_prefix(lerr, "cannot wake domain '%s'", dom->name);
-        return qv_error_propagate(err, lerr);
-    }
+    if ((r = qv_domain_qmp_call(dom, "system_wakeup", NULL, NULL, err)) < 0)
+        return r;
     /* The monitor records the wakeup from QEMU's WAKEUP event. */
     int state;
     if (wait_state(dom, QV_DOMAIN_PMSUSPENDED, false, QV_WAKEUP_WAIT_MS, &state) < 0)

@@ -97,7 +97,7 @@ int qv_domain_interface_stats(qv_domain *dom, const char *device, qv_interface_s
 {
     int r = check_args("qv_domain_interface_stats", dom, device, stats, err);
     const qv_domdef *def;
-    if (r < 0 || (r = qv_blk_require_active(dom, err)) < 0 ||
+    if (r < 0 || (r = qv_domain_require_active(dom, NULL, err)) < 0 ||
         (r = qv_domain_get_def(dom, &def, err)) < 0)
         return r;
     const qv_domdef_net *n = find_net(dom, def, device, err);

@@ -108,28 +108,6 @@ int qv_keycode_translate(unsigned int from_codeset, unsigned int to_codeset, uns
 
 /* ---- running domains -------------------------------------------------------- */
 
-static int input_require_active(qv_domain *dom, qv_error **err)
-{
-    qv_active act;
-    int r = qv_domain_load_active(dom, &act, err);
-    if (r < 0)
-        return r;
-    if (!act.active)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
-    return 0;
-}
-
-static int domain_call(qv_domain *dom, const char *cmd, json_object *args, qv_error **err)
-{
-    qv_error *lerr = NULL;
-    int r = qv_domain_qmp_call(dom, cmd, args, NULL, &lerr);
-    if (r < 0) {
-        qv_error_prefix(lerr, "domain '%s'", dom->name);
-        return qv_error_propagate(err, lerr);
-    }
-    return 0;
-}
-
 int qv_domain_send_key(qv_domain *dom, unsigned int codeset, unsigned int holdtime,
                        const unsigned int *keycodes, int nkeycodes, unsigned int flags,
                        qv_error **err)
@@ -170,13 +148,13 @@ int qv_domain_send_key(qv_domain *dom, unsigned int codeset, unsigned int holdti
         }
         json_object_array_add(keys, key);
     }
-    if ((r = input_require_active(dom, err)) < 0)
+    if ((r = qv_domain_require_active(dom, NULL, err)) < 0)
         return r;
     json_object *args = json_object_new_object();
     json_object_object_add(args, "keys", g_steal_pointer(&keys));
     if (holdtime > 0)
         json_object_object_add(args, "hold-time", json_object_new_int((int)holdtime));
-    return domain_call(dom, "send-key", args, err);
+    return qv_domain_qmp_call(dom, "send-key", args, NULL, err);
 }
 
 /* Finds the video device and head of a screen number: screens count the
@@ -253,7 +231,7 @@ int qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen, unsigned i
                             "required");
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_screenshot: flags must be 0");
-    int r = input_require_active(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0)
         return r;
     json_object *args = json_object_new_object();
@@ -279,7 +257,7 @@ int qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen, unsigned i
     }
     json_object_object_add(args, "filename", json_object_new_string(path));
     json_object_object_add(args, "format", json_object_new_string("png"));
-    r = domain_call(dom, "screendump", args, err);
+    r = qv_domain_qmp_call(dom, "screendump", args, NULL, err);
     unlink(path);
     unsigned char head8[8];
     if (r >= 0 && (pread(tmp, head8, sizeof head8, 0) != (ssize_t)sizeof head8 ||
@@ -303,8 +281,8 @@ int qv_domain_inject_nmi(qv_domain *dom, unsigned int flags, qv_error **err)
         return qv_error_set(err, -EINVAL, "qv_domain_inject_nmi: dom is required");
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_inject_nmi: flags must be 0");
-    int r = input_require_active(dom, err);
+    int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0)
         return r;
-    return domain_call(dom, "inject-nmi", NULL, err);
+    return qv_domain_qmp_call(dom, "inject-nmi", NULL, NULL, err);
 }

@@ -6,18 +6,6 @@
 
 #include "internal.h"
 
-/* The live or config definition flags selects (after resolve_affect). */
-static int load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **err)
-{
-    int r = live ? qv_domain_load_live(dom, ret, err)
-                 : qv_domain_load_config(dom->conn, dom->name, ret, err);
-    if (r == -ENOENT)
-        return qv_error_set(err, -EINVAL, live ? "domain '%s' is not running"
-                                               : "domain '%s' is transient: there is no config",
-                            dom->name);
-    return r;
-}
-
 static int check_memory(const qv_domain *dom, const qv_domdef *def, unsigned long long kib,
                         bool maximum, const char *which, qv_error **err)
 {
@@ -58,9 +46,9 @@ int qv_domain_set_memory(qv_domain *dom, unsigned long long kib, unsigned int fl
         r = qv_error_set(err, -EINVAL, "cannot change the maximum memory of running domain '%s': "
                          "change the config and restart it", dom->name);
     /* Check everything before changing anything. */
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_LIVE) && (r = load_def(dom, true, &live, err)) >= 0)
+    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &live, err)) >= 0)
         r = check_memory(dom, live, kib, false, "live", err);
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_CONFIG) && (r = load_def(dom, false, &cfg, err)) >= 0)
+    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_CONFIG) && (r = qv_domain_load_def(dom, false, &cfg, err)) >= 0)
         r = check_memory(dom, cfg, kib, maximum, "configured", err);
     const char *balloon = live ? qv_domdef_balloon_alias(live) : NULL;
     if (r >= 0 && live && !balloon)
@@ -110,9 +98,9 @@ int qv_domain_set_memory_stats_period(qv_domain *dom, int period, unsigned int f
     g_autoptr(qv_domdef) cfg = NULL;
     int r = qv_domain_resolve_affect(dom, &flags, err);
     if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE))
-        r = load_def(dom, true, &live, err);
+        r = qv_domain_load_def(dom, true, &live, err);
     if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG))
-        r = load_def(dom, false, &cfg, err);
+        r = qv_domain_load_def(dom, false, &cfg, err);
     if (r >= 0 && ((live && !qv_domdef_balloon_alias(live)) || (cfg && !qv_domdef_balloon_alias(cfg))))
         r = qv_error_set(err, -ENOTSUP, "domain '%s' has no virtio memory balloon "
                          "(<memballoon model='virtio'/>) to collect memory statistics",

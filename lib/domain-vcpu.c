@@ -477,27 +477,6 @@ int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv
 
 /* ---- common checks ------------------------------------------------------------------- */
 
-static int require_running(qv_domain *dom, qv_active *act, qv_error **err)
-{
-    int r = qv_domain_load_active(dom, act, err);
-    if (r < 0)
-        return r;
-    if (!act->active || act->status.qemu_pid <= 0)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
-    return 0;
-}
-
-static int load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **err)
-{
-    int r = live ? qv_domain_load_live(dom, ret, err)
-                 : qv_domain_load_config(dom->conn, dom->name, ret, err);
-    if (r == -ENOENT)
-        return qv_error_set(err, -EINVAL, live ? "domain '%s' is not running"
-                                               : "domain '%s' is transient: there is no config",
-                            dom->name);
-    return r;
-}
-
 static unsigned int current_vcpus(const qv_domdef *def)
 {
     return def->vcpus_current ? def->vcpus_current : def->vcpus;
@@ -827,7 +806,7 @@ int qv_domain_set_vcpus(qv_domain *dom, unsigned int nvcpus, unsigned int flags,
             return qv_error_set(err, -EINVAL, "set_vcpus: the guest flag changes the running "
                                 "guest only; it excludes the config and maximum flags");
         qv_active act;
-        int r = require_running(dom, &act, err);
+        int r = qv_domain_require_active(dom, &act, err);
         return r < 0 ? r : guest_set_vcpus(dom, nvcpus, err);
     }
     unsigned int affect = flags & (QV_DOMAIN_VCPU_LIVE | QV_DOMAIN_VCPU_CONFIG);
@@ -840,11 +819,11 @@ int qv_domain_set_vcpus(qv_domain *dom, unsigned int nvcpus, unsigned int flags,
     if (r >= 0 && maximum && (affect & QV_DOMAIN_AFFECT_LIVE))
         r = qv_error_set(err, -EINVAL, "cannot change the maximum vCPU count of running domain "
                          "'%s': change the config and restart it", dom->name);
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_LIVE) && (r = load_def(dom, true, &live, err)) >= 0 &&
+    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &live, err)) >= 0 &&
         nvcpus > live->vcpus)
         r = qv_error_set(err, -EINVAL, "cannot set %u vCPUs on running domain '%s': its maximum "
                          "is %u", nvcpus, dom->name, live->vcpus);
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_CONFIG) && (r = load_def(dom, false, &cfg, err)) >= 0) {
+    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_CONFIG) && (r = qv_domain_load_def(dom, false, &cfg, err)) >= 0) {
         const qv_domdef_cpu *cpu = &cfg->cpu;
         if (maximum && cpu->sockets &&
             (unsigned long long)cpu->sockets * MAX(cpu->dies, 1u) * cpu->cores * cpu->threads != nvcpus)
@@ -891,7 +870,7 @@ int qv_domain_get_vcpus_flags(qv_domain *dom, unsigned int flags, qv_error **err
             return qv_error_set(err, -EINVAL, "get_vcpus: the guest flag asks the running guest; "
                                 "it excludes the config flag");
         qv_active act;
-        int r = require_running(dom, &act, err);
+        int r = qv_domain_require_active(dom, &act, err);
         g_autoptr(json_object) list = NULL;
         if (r < 0 ||
             (r = qv_domain_agent_call(dom, "guest-get-vcpus", NULL, AGENT_TIMEOUT_MS, &list, err)) < 0)
@@ -911,7 +890,7 @@ int qv_domain_get_vcpus_flags(qv_domain *dom, unsigned int flags, qv_error **err
     if (r < 0)
         return r;
     g_autoptr(qv_domdef) def = NULL;
-    if ((r = load_def(dom, affect & QV_DOMAIN_AFFECT_LIVE, &def, err)) < 0)
+    if ((r = qv_domain_load_def(dom, affect & QV_DOMAIN_AFFECT_LIVE, &def, err)) < 0)
         return r;
     return (int)(maximum ? def->vcpus : current_vcpus(def));
 }
@@ -951,7 +930,7 @@ int qv_domain_get_vcpu_info(qv_domain *dom, qv_vcpu_info *info, int maxinfo,
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_get_vcpu_info: flags must be 0");
     qv_active act;
-    int r = require_running(dom, &act, err);
+    int r = qv_domain_require_active(dom, &act, err);
     g_autoptr(GArray) threads = NULL;
     if (r < 0 || (r = with_vcpu_threads(dom, &threads, err)) < 0)
         return r;
@@ -985,7 +964,7 @@ int qv_domain_get_vcpu_pin_info(qv_domain *dom, int ncpumaps, unsigned char *cpu
     bool live = flags & QV_DOMAIN_AFFECT_LIVE;
     g_autoptr(qv_domdef) def = NULL;
     g_autoptr(GArray) threads = NULL;
-    if ((r = load_def(dom, live, &def, err)) < 0 ||
+    if ((r = qv_domain_load_def(dom, live, &def, err)) < 0 ||
         (live && (r = with_vcpu_threads(dom, &threads, err)) < 0))
         return r;
     int n = MIN(ncpumaps, (int)def->vcpus);
@@ -1029,15 +1008,15 @@ static int pin_threads(qv_domain *dom, int vcpu, const unsigned char *cpumap, in
     g_autoptr(GArray) threads = NULL;
     qv_active act = { 0 };
     r = qv_domain_resolve_affect(dom, &flags, err);
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = load_def(dom, true, &live, err)) >= 0 &&
-        (r = require_running(dom, &act, err)) >= 0 && (r = with_vcpu_threads(dom, &threads, err)) >= 0 &&
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &live, err)) >= 0 &&
+        (r = qv_domain_require_active(dom, &act, err)) >= 0 && (r = with_vcpu_threads(dom, &threads, err)) >= 0 &&
         vcpu >= 0 && !find_thread(threads, (unsigned int)vcpu))
         r = (unsigned int)vcpu < live->vcpus
                 ? qv_error_set(err, -EINVAL, "vCPU %d of domain '%s' is not plugged in: pin it in "
                                "the config, or plug it first", vcpu, dom->name)
                 : qv_error_set(err, -EINVAL, "domain '%s' has no vCPU %d: its maximum is %u",
                                dom->name, vcpu, live->vcpus);
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) && (r = load_def(dom, false, &cfg, err)) >= 0 &&
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) && (r = qv_domain_load_def(dom, false, &cfg, err)) >= 0 &&
         vcpu >= 0 && (unsigned int)vcpu >= cfg->vcpus)
         r = qv_error_set(err, -EINVAL, "domain '%s' has no vCPU %d: its configured maximum is %u",
                          dom->name, vcpu, cfg->vcpus);
@@ -1092,7 +1071,7 @@ int qv_domain_get_emulator_pin_info(qv_domain *dom, unsigned char *cpumap, int m
         return r;
     if (flags & QV_DOMAIN_AFFECT_LIVE) {
         qv_active act;
-        if ((r = require_running(dom, &act, err)) < 0)
+        if ((r = qv_domain_require_active(dom, &act, err)) < 0)
             return r;
         /* QEMU's main thread stands for the emulator threads. */
         if ((r = get_affinity(act.status.qemu_pid, cpumap, maplen)) < 0)
@@ -1101,7 +1080,7 @@ int qv_domain_get_emulator_pin_info(qv_domain *dom, unsigned char *cpumap, int m
         return 1;
     }
     g_autoptr(qv_domdef) cfg = NULL;
-    if ((r = load_def(dom, false, &cfg, err)) < 0 || (r = def_pin_map(cfg, -1, cpumap, maplen, err)) < 0)
+    if ((r = qv_domain_load_def(dom, false, &cfg, err)) < 0 || (r = def_pin_map(cfg, -1, cpumap, maplen, err)) < 0)
         return r;
     return 1;
 }

@@ -257,13 +257,15 @@ int qv_domain_get_os_type(qv_domain *dom, char **ret, qv_error **err)
     return 0;
 }
 
-/* Requires an active domain; fills act. */
-static int require_active(qv_domain *dom, qv_active *act, qv_error **err)
+int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err)
 {
+    qv_active local;
+    if (!act)
+        act = &local;
     int r = qv_domain_load_active(dom, act, err);
     if (r < 0)
         return r;
-    if (!act->active)
+    if (!act->active || act->status.qemu_pid <= 0)
         return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
     return 0;
 }
@@ -320,8 +322,13 @@ int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_
         json_object_put(args);
         return r;
     }
-    r = qv_qmp_call(qmp, cmd, args, 0, ret, err);
+    qv_error *lerr = NULL;
+    r = qv_qmp_call(qmp, cmd, args, 0, ret, &lerr);
     qv_domain_qmp_close(qmp, lock);
+    if (r < 0) {
+        qv_error_prefix(lerr, "domain '%s'", dom->name);
+        return qv_error_propagate(err, lerr);
+    }
     return r;
 }
 
@@ -427,7 +434,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     if (lock < 0)
         return lock;
     qv_active act;
-    int r = require_active(dom, &act, err);
+    int r = qv_domain_require_active(dom, &act, err);
     if (r < 0) {
         qv_rt_unlock(lock);
         return r;
@@ -540,7 +547,7 @@ static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_err
     if (r < 0)
         return r;
     qv_active act;
-    if ((r = require_active(dom, &act, err)) < 0)
+    if ((r = qv_domain_require_active(dom, &act, err)) < 0)
         return r;
     if (flags & QV_DOMAIN_SHUTDOWN_GUEST_AGENT) {
         json_object *args = json_object_new_object();
@@ -587,7 +594,7 @@ int qv_domain_reset(qv_domain *dom, unsigned int flags, qv_error **err)
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_reset: flags must be 0");
     qv_active act;
-    int r = require_active(dom, &act, err);
+    int r = qv_domain_require_active(dom, &act, err);
     if (r < 0)
         return r;
     return qv_domain_qmp_call(dom, "system_reset", NULL, NULL, err);
@@ -693,7 +700,7 @@ int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, uns
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_get_control_info: flags must be 0");
     qv_active act;
-    int r = require_active(dom, &act, err);
+    int r = qv_domain_require_active(dom, &act, err);
     if (r < 0)
         return r;
     memset(info, 0, sizeof *info);
@@ -740,7 +747,7 @@ int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int n
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_memory_stats: flags must be 0");
     qv_active act;
-    int r = require_active(dom, &act, err);
+    int r = qv_domain_require_active(dom, &act, err);
     if (r < 0)
         return r;
     const qv_domdef *def;
@@ -830,7 +837,7 @@ int qv_domain_qemu_monitor_command(qv_domain *dom, const char *cmd, char **ret,
                             "the monitor command must be a JSON object with an \"execute\" "
                             "string, as in {\"execute\": \"query-status\"}");
     qv_active act;
-    int r = require_active(dom, &act, err);
+    int r = qv_domain_require_active(dom, &act, err);
     if (r < 0)
         return r;
     if (json_object_object_get_ex(req, "arguments", &args))

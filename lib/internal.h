@@ -78,7 +78,11 @@ int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err);
  * for as long as it is open. */
 int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
 void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
-/* One command on a fresh monitor connection. */
+/* Fails with "domain 'x' is not running" unless it is; act may be NULL. */
+int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err);
+/* The live (true) or config definition; a clear error when there is none. */
+int qv_domain_load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **err);
+/* One command on a fresh monitor connection; errors name the domain. */
 int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
                        qv_error **err);
 
