@@ -167,3 +167,74 @@ long long itest_status_field(const itest *t, const char *name, const char *field
     json_object_put(o);
     return val;
 }
+
+qv_qmp *itest_agent_open(const itest *t, const char *name)
+{
+    g_autofree char *path = g_build_filename(t->root, "run", "domains", name,
+                                             "org.qemu.guest_agent.0.sock", NULL);
+    qv_qmp *ga = NULL;
+    qv_error *err = NULL;
+    int r = qv_qmp_connect_path(path, QV_QMP_MODE_AGENT, ITEST_AGENT_TIMEOUT_MS, &ga, &err);
+    cr_assert_eq(r, 0, "agent connect %s: %s", path, err ? qv_error_message(err) : "?");
+    return ga;
+}
+
+int64_t itest_guest_spawn(qv_qmp *ga, const char *script)
+{
+    json_object *args = json_object_new_object();
+    json_object *argv = json_object_new_array();
+    json_object_array_add(argv, json_object_new_string("-c"));
+    json_object_array_add(argv, json_object_new_string(script));
+    json_object_object_add(args, "path", json_object_new_string("/bin/sh"));
+    json_object_object_add(args, "arg", argv);
+    json_object_object_add(args, "capture-output", json_object_new_boolean(1));
+    json_object *ret = NULL, *pid;
+    qv_error *err = NULL;
+    int r = qv_qmp_call(ga, "guest-exec", args, ITEST_AGENT_TIMEOUT_MS, &ret, &err);
+    cr_assert_eq(r, 0, "guest-exec %s: %s", script, err ? qv_error_message(err) : "?");
+    cr_assert(json_object_object_get_ex(ret, "pid", &pid));
+    int64_t p = json_object_get_int64(pid);
+    json_object_put(ret);
+    return p;
+}
+
+int itest_guest_wait(qv_qmp *ga, int64_t pid, int timeout_ms, GBytes **out)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "pid", json_object_new_int64(pid));
+        json_object *ret = NULL, *v;
+        qv_error *err = NULL;
+        int r = qv_qmp_call(ga, "guest-exec-status", args, ITEST_AGENT_TIMEOUT_MS, &ret, &err);
+        cr_assert_eq(r, 0, "guest-exec-status: %s", err ? qv_error_message(err) : "?");
+        if (json_object_object_get_ex(ret, "exited", &v) && json_object_get_boolean(v)) {
+            int code = json_object_object_get_ex(ret, "exitcode", &v) ? json_object_get_int(v) : -2;
+            if (out) {
+                gsize len = 0;
+                guchar *data = NULL;
+                if (json_object_object_get_ex(ret, "out-data", &v))
+                    data = g_base64_decode(json_object_get_string(v), &len);
+                *out = g_bytes_new_take(data, len);
+            }
+            json_object_put(ret);
+            return code;
+        }
+        json_object_put(ret);
+        if (g_get_monotonic_time() > deadline)
+            return -1;
+        poll(NULL, 0, 50);
+    }
+}
+
+char *itest_guest_run(qv_qmp *ga, const char *script, int *code)
+{
+    GBytes *out = NULL;
+    *code = itest_guest_wait(ga, itest_guest_spawn(ga, script), ITEST_AGENT_TIMEOUT_MS, &out);
+    cr_assert_neq(*code, -1, "guest command did not finish: %s", script);
+    gsize len;
+    const char *data = g_bytes_get_data(out, &len);
+    char *s = g_strndup(data ? data : "", len);
+    g_bytes_unref(out);
+    return s;
+}

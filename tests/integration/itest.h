@@ -32,3 +32,17 @@ long long itest_status_field(const itest *t, const char *name, const char *field
 
 #define itest_ok(expr, err)                                                                        \
     cr_assert_geq((expr), 0, "%s failed: %s", #expr, (err) ? qv_error_message(err) : "?")
+
+/* ---- the guest agent, for checks from inside the guest ------------------ */
+#include "qmp.h"
+#define ITEST_AGENT_TIMEOUT_MS 15000
+/* Connects to the agent channel of running domain `name` (asserts). */
+qv_qmp *itest_agent_open(const itest *t, const char *name);
+/* Starts `sh -c script` in the guest with guest-exec; returns its pid. */
+int64_t itest_guest_spawn(qv_qmp *ga, const char *script);
+/* Waits for a guest-exec'd process: its exit code and (out, may be NULL)
+ * its stdout; -1 when it did not exit within timeout_ms. */
+int itest_guest_wait(qv_qmp *ga, int64_t pid, int timeout_ms, GBytes **out);
+/* Runs `sh -c script` and returns its stdout (g_free), *code its exit code;
+ * asserts that it finished. */
+char *itest_guest_run(qv_qmp *ga, const char *script, int *code);

@@ -37,7 +37,6 @@ static void teardown(void)
 
 TestSuite(block, .init = setup, .fini = teardown, .timeout = 240);
 
-#define AGENT_TIMEOUT_MS 15000
 /* A check this machine cannot make, said on stderr (Criterion's warnings
  * would turn the run into a failure). */
 #define NOTE(...) (fprintf(stderr, "test-block: note: " __VA_ARGS__), fputc('\n', stderr))
@@ -65,71 +64,13 @@ static void destroy(qv_domain *dom)
     cr_assert_eq(r, 0, "destroy: %s", err ? qv_error_message(err) : "?");
 }
 
-static qv_qmp *agent_open(const char *name)
-{
-    g_autofree char *path = g_build_filename(T.root, "run", "domains", name,
-                                             "org.qemu.guest_agent.0.sock", NULL);
-    qv_qmp *ga = NULL;
-    qv_error *err = NULL;
-    int r = qv_qmp_connect_path(path, QV_QMP_MODE_AGENT, AGENT_TIMEOUT_MS, &ga, &err);
-    cr_assert_eq(r, 0, "agent connect %s: %s", path, err ? qv_error_message(err) : "?");
-    return ga;
-}
 
-/* Starts `sh -c script` in the guest; returns its pid. */
-static int64_t guest_spawn(qv_qmp *ga, const char *script)
-{
-    json_object *args = json_object_new_object();
-    json_object *argv = json_object_new_array();
-    json_object_array_add(argv, json_object_new_string("-c"));
-    json_object_array_add(argv, json_object_new_string(script));
-    json_object_object_add(args, "path", json_object_new_string("/bin/sh"));
-    json_object_object_add(args, "arg", argv);
-    json_object_object_add(args, "capture-output", json_object_new_boolean(1));
-    json_object *ret = NULL, *v;
-    qv_error *err = NULL;
-    int r = qv_qmp_call(ga, "guest-exec", args, AGENT_TIMEOUT_MS, &ret, &err);
-    cr_assert_eq(r, 0, "guest-exec %s: %s", script, err ? qv_error_message(err) : "?");
-    cr_assert(json_object_object_get_ex(ret, "pid", &v));
-    int64_t pid = json_object_get_int64(v);
-    json_object_put(ret);
-    return pid;
-}
 
-/* Runs `sh -c script` in the guest; returns its stdout, *code its exit code. */
-static char *guest_run(qv_qmp *ga, const char *script, int *code)
-{
-    int64_t pid = guest_spawn(ga, script);
-    json_object *args, *ret = NULL, *v;
-    qv_error *err = NULL;
-    int r;
-    gint64 deadline = g_get_monotonic_time() + (gint64)AGENT_TIMEOUT_MS * 1000;
-    for (;;) {
-        args = json_object_new_object();
-        json_object_object_add(args, "pid", json_object_new_int64(pid));
-        r = qv_qmp_call(ga, "guest-exec-status", args, AGENT_TIMEOUT_MS, &ret, &err);
-        cr_assert_eq(r, 0, "guest-exec-status: %s", err ? qv_error_message(err) : "?");
-        if (json_object_object_get_ex(ret, "exited", &v) && json_object_get_boolean(v)) {
-            *code = json_object_object_get_ex(ret, "exitcode", &v) ? json_object_get_int(v) : -2;
-            gsize len = 0;
-            guchar *data = NULL;
-            if (json_object_object_get_ex(ret, "out-data", &v))
-                data = g_base64_decode(json_object_get_string(v), &len);
-            char *s = g_strndup((const char *)(data ? (char *)data : ""), len);
-            g_free(data);
-            json_object_put(ret);
-            return s;
-        }
-        json_object_put(ret);
-        cr_assert_lt(g_get_monotonic_time(), deadline, "guest command did not finish: %s", script);
-        poll(NULL, 0, 50);
-    }
-}
 
 static char *guest_ok(qv_qmp *ga, const char *script)
 {
     int code;
-    char *out = guest_run(ga, script, &code);
+    char *out = itest_guest_run(ga, script, &code);
     cr_assert_eq(code, 0, "guest command failed (%d): %s\n%s", code, script, out);
     return g_strchomp(out);
 }
@@ -453,7 +394,7 @@ Test(block, running_disks)
     }
     g_autofree char *extra = g_strconcat(d0, d1, d2 ? d2 : "", NULL);
     g_autoptr(qv_domain) dom = start(conn, "blk-run", extra);
-    qv_qmp *ga = agent_open("blk-run");
+    qv_qmp *ga = itest_agent_open(&T, "blk-run");
     qv_error *err = NULL;
     g_autofree char *gdata = guest_disk(ga, "qvdata");
 
@@ -599,7 +540,7 @@ Test(block, running_disks)
         g_autofree char *gfull = guest_disk(ga, "qvfull");
         g_autofree char *fill = g_strdup_printf("dd if=/dev/urandom of=/dev/%s bs=65536 count=64 "
                                                 "conv=fsync", gfull);
-        guest_spawn(ga, fill);
+        itest_guest_spawn(ga, fill);
         int reason = -1;
         cr_assert_eq(itest_wait_state(dom, QV_DOMAIN_PAUSED, 30000, &reason), QV_DOMAIN_PAUSED,
                      "the guest did not pause on the full disk");
@@ -658,7 +599,7 @@ Test(block, tap_interface)
         "    <interface type='user'><mac address='52:54:00:ab:cd:02'/>"
         "<model type='virtio'/></interface>\n", tap);
     g_autoptr(qv_domain) dom = start(conn, "blk-net", extra);
-    qv_qmp *ga = agent_open("blk-net");
+    qv_qmp *ga = itest_agent_open(&T, "blk-net");
     qv_error *err = NULL;
     const char *up[] = { "ip", "link", "set", tap, "up", NULL };
     g_autofree char *upout = host_run(up);
@@ -671,7 +612,7 @@ Test(block, tap_interface)
     itest_ok(qv_domain_interface_stats(dom, tap, &s0, &err), err);
     send_frames(tap, 5, 128);
     int code;
-    g_free(guest_run(ga, "ping -c 2 -W 1 192.0.2.1", &code));  /* ARP from the guest */
+    g_free(itest_guest_run(ga, "ping -c 2 -W 1 192.0.2.1", &code));  /* ARP from the guest */
     itest_ok(qv_domain_interface_stats(dom, "52:54:00:AB:CD:01", &s1, &err), err);
     cr_expect_geq(s1.rx_packets - s0.rx_packets, 5, "guest rx_packets %lld -> %lld", s0.rx_packets,
                   s1.rx_packets);

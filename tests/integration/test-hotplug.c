@@ -25,58 +25,14 @@ static void teardown(void) { itest_teardown(&T); }
 
 TestSuite(hotplug, .init = setup, .fini = teardown, .timeout = 180);
 
-#define AGENT_TIMEOUT_MS 10000
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static qv_qmp *agent_open(const char *name)
-{
-    g_autofree char *path = g_build_filename(T.root, "run", "domains", name,
-                                             "org.qemu.guest_agent.0.sock", NULL);
-    qv_qmp *ga = NULL;
-    qv_error *err = NULL;
-    int r = qv_qmp_connect_path(path, QV_QMP_MODE_AGENT, AGENT_TIMEOUT_MS, &ga, &err);
-    cr_assert_eq(r, 0, "agent connect %s: %s", path, err ? qv_error_message(err) : "?");
-    return ga;
-}
-
-/* Runs `sh -c script` in the guest; returns its stdout. */
+/* Runs `sh -c script` in the guest; returns its stdout (any exit code). */
 static char *guest_sh(qv_qmp *ga, const char *script)
 {
-    json_object *args = json_object_new_object();
-    json_object *argv = json_object_new_array();
-    json_object_array_add(argv, json_object_new_string("-c"));
-    json_object_array_add(argv, json_object_new_string(script));
-    json_object_object_add(args, "path", json_object_new_string("/bin/sh"));
-    json_object_object_add(args, "arg", argv);
-    json_object_object_add(args, "capture-output", json_object_new_boolean(1));
-    json_object *ret = NULL, *v;
-    qv_error *err = NULL;
-    int r = qv_qmp_call(ga, "guest-exec", args, AGENT_TIMEOUT_MS, &ret, &err);
-    cr_assert_eq(r, 0, "guest-exec %s: %s", script, err ? qv_error_message(err) : "?");
-    cr_assert(json_object_object_get_ex(ret, "pid", &v));
-    int64_t pid = json_object_get_int64(v);
-    json_object_put(ret);
-    gint64 deadline = g_get_monotonic_time() + AGENT_TIMEOUT_MS * 1000LL;
-    for (;;) {
-        args = json_object_new_object();
-        json_object_object_add(args, "pid", json_object_new_int64(pid));
-        r = qv_qmp_call(ga, "guest-exec-status", args, AGENT_TIMEOUT_MS, &ret, &err);
-        cr_assert_eq(r, 0, "guest-exec-status: %s", err ? qv_error_message(err) : "?");
-        if (json_object_object_get_ex(ret, "exited", &v) && json_object_get_boolean(v)) {
-            gsize len = 0;
-            guchar *data = NULL;
-            if (json_object_object_get_ex(ret, "out-data", &v))
-                data = g_base64_decode(json_object_get_string(v), &len);
-            char *s = data ? g_strndup((const char *)data, len) : g_strdup("");
-            g_free(data);
-            json_object_put(ret);
-            return s;
-        }
-        json_object_put(ret);
-        cr_assert_lt(g_get_monotonic_time(), deadline, "guest command did not finish: %s", script);
-        poll(NULL, 0, 50);
-    }
+    int code;
+    return itest_guest_run(ga, script, &code);
 }
 
 /* Polls the guest until script's output does (want) or does not contain needle. */
@@ -181,7 +137,7 @@ Test(hotplug, devices_of_a_running_guest)
     itest_ok(qv_conn_define_domain(conn, dxml, 0, &dom, &err), err);
     itest_ok(qv_domain_create(dom, 0, &err), err);
     cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 60000), "the guest did not boot");
-    qv_qmp *ga = agent_open("hp");
+    qv_qmp *ga = itest_agent_open(&T, "hp");
 
     /* A live disk: seen by the guest, in query-block, in the live XML only. */
     g_autofree char *vdb = g_strdup_printf(

@@ -19,7 +19,6 @@ static void teardown(void) { itest_teardown(&T); }
 
 TestSuite(input, .init = setup, .fini = teardown, .timeout = 180);
 
-#define AGENT_TIMEOUT_MS 10000
 /* itest_domain_xml already leaves out USB. */
 #define NOUSB ""
 
@@ -35,85 +34,15 @@ static qv_domain *define(qv_conn *conn, const char *name, const char *extra)
 
 /* ---- the guest agent ------------------------------------------------------ */
 
-static qv_qmp *agent_open(const char *name)
-{
-    g_autofree char *path = g_build_filename(T.root, "run", "domains", name,
-                                             "org.qemu.guest_agent.0.sock", NULL);
-    qv_qmp *ga = NULL;
-    qv_error *err = NULL;
-    int r = qv_qmp_connect_path(path, QV_QMP_MODE_AGENT, AGENT_TIMEOUT_MS, &ga, &err);
-    cr_assert_eq(r, 0, "agent connect %s: %s", path, err ? qv_error_message(err) : "?");
-    return ga;
-}
 
-/* Starts `sh -c script` in the guest; returns the guest pid. */
-static int64_t guest_spawn(qv_qmp *ga, const char *script)
-{
-    json_object *args = json_object_new_object();
-    json_object *argv = json_object_new_array();
-    json_object_array_add(argv, json_object_new_string("-c"));
-    json_object_array_add(argv, json_object_new_string(script));
-    json_object_object_add(args, "path", json_object_new_string("/bin/sh"));
-    json_object_object_add(args, "arg", argv);
-    json_object_object_add(args, "capture-output", json_object_new_boolean(1));
-    json_object *ret = NULL, *pid;
-    qv_error *err = NULL;
-    int r = qv_qmp_call(ga, "guest-exec", args, AGENT_TIMEOUT_MS, &ret, &err);
-    cr_assert_eq(r, 0, "guest-exec %s: %s", script, err ? qv_error_message(err) : "?");
-    cr_assert(json_object_object_get_ex(ret, "pid", &pid));
-    int64_t p = json_object_get_int64(pid);
-    json_object_put(ret);
-    return p;
-}
 
-/* Waits for a guest-exec'd process; returns its exit code and (out) its
- * decoded stdout. -1 when it did not exit in time. */
-static int guest_wait(qv_qmp *ga, int64_t pid, int timeout_ms, GBytes **out)
-{
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    for (;;) {
-        json_object *args = json_object_new_object();
-        json_object_object_add(args, "pid", json_object_new_int64(pid));
-        json_object *ret = NULL, *v;
-        qv_error *err = NULL;
-        int r = qv_qmp_call(ga, "guest-exec-status", args, AGENT_TIMEOUT_MS, &ret, &err);
-        cr_assert_eq(r, 0, "guest-exec-status: %s", err ? qv_error_message(err) : "?");
-        if (json_object_object_get_ex(ret, "exited", &v) && json_object_get_boolean(v)) {
-            int code = json_object_object_get_ex(ret, "exitcode", &v) ? json_object_get_int(v) : -2;
-            if (out) {
-                gsize len = 0;
-                guchar *data = NULL;
-                if (json_object_object_get_ex(ret, "out-data", &v))
-                    data = g_base64_decode(json_object_get_string(v), &len);
-                *out = g_bytes_new_take(data, len);
-            }
-            json_object_put(ret);
-            return code;
-        }
-        json_object_put(ret);
-        if (g_get_monotonic_time() > deadline)
-            return -1;
-        poll(NULL, 0, 50);
-    }
-}
 
-static char *guest_run(qv_qmp *ga, const char *script, int *code)
-{
-    GBytes *out = NULL;
-    *code = guest_wait(ga, guest_spawn(ga, script), AGENT_TIMEOUT_MS, &out);
-    cr_assert_neq(*code, -1, "guest command did not finish: %s", script);
-    gsize len;
-    const char *data = g_bytes_get_data(out, &len);
-    char *s = g_strndup(data ? data : "", len);
-    g_bytes_unref(out);
-    return s;
-}
 
 /* The /dev/input node of the guest's PS/2 keyboard, from /proc/bus/input/devices. */
 static char *guest_keyboard_node(qv_qmp *ga)
 {
     int code;
-    g_autofree char *devices = guest_run(ga, "cat /proc/bus/input/devices", &code);
+    g_autofree char *devices = itest_guest_run(ga, "cat /proc/bus/input/devices", &code);
     cr_assert_eq(code, 0, "cat /proc/bus/input/devices failed");
     g_auto(GStrv) blocks = g_strsplit(devices, "\n\n", -1);
     for (char **b = blocks; *b; b++) {
@@ -164,12 +93,12 @@ static GBytes *type_and_read(qv_domain *dom, qv_qmp *ga, const char *node, unsig
     g_autofree char *marker = g_strdup_printf("/tmp/kbd-open-%d", ++round);
     g_autofree char *script = g_strdup_printf(
         "exec 3<%s || exit 9; : > %s; exec timeout 30 head -c %d <&3", node, marker, 6 * EV_SIZE);
-    int64_t pid = guest_spawn(ga, script);
+    int64_t pid = itest_guest_spawn(ga, script);
     g_autofree char *test_cmd = g_strdup_printf("test -e %s", marker);
     gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
     int code = 1;
     while (code != 0 && g_get_monotonic_time() < deadline) {
-        g_free(guest_run(ga, test_cmd, &code));
+        g_free(itest_guest_run(ga, test_cmd, &code));
         if (code != 0)
             poll(NULL, 0, 50);
     }
@@ -177,7 +106,7 @@ static GBytes *type_and_read(qv_domain *dom, qv_qmp *ga, const char *node, unsig
     qv_error *err = NULL;
     itest_ok(qv_domain_send_key(dom, codeset, holdtime, keys, nkeys, 0, &err), err);
     GBytes *out = NULL;
-    int rc = guest_wait(ga, pid, 30000, &out);
+    int rc = itest_guest_wait(ga, pid, 30000, &out);
     cr_assert_eq(rc, 0, "reading %s in the guest: exit code %d", node, rc);
     return out;
 }
@@ -305,7 +234,7 @@ Test(input, screenshot_keys_and_nmi_on_a_running_guest)
     close(fd);
 
     /* Keys reach the guest's keyboard device. */
-    qv_qmp *ga = agent_open("input");
+    qv_qmp *ga = itest_agent_open(&T, "input");
     g_autofree char *node = guest_keyboard_node(ga);
 
     /* USB usage 4 is the A key: KEY_A (30) in the guest. */

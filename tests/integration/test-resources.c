@@ -22,7 +22,6 @@ static void teardown(void) { itest_teardown(&T); }
 
 TestSuite(resources, .init = setup, .fini = teardown, .timeout = 240);
 
-#define AGENT_TIMEOUT_MS 10000
 
 /* The test guest with 2 vCPUs of which 1 is plugged at start. */
 static qv_domain *define(qv_conn *conn, const char *name, const char *cputune)
@@ -64,57 +63,12 @@ static char *xml_of(qv_domain *dom, unsigned int flags)
 
 /* ---- the guest agent ------------------------------------------------------- */
 
-static qv_qmp *agent_open(const char *name)
-{
-    g_autofree char *path = g_build_filename(T.root, "run", "domains", name,
-                                             "org.qemu.guest_agent.0.sock", NULL);
-    qv_qmp *ga = NULL;
-    qv_error *err = NULL;
-    int r = qv_qmp_connect_path(path, QV_QMP_MODE_AGENT, AGENT_TIMEOUT_MS, &ga, &err);
-    cr_assert_eq(r, 0, "agent connect %s: %s", path, err ? qv_error_message(err) : "?");
-    return ga;
-}
 
 /* Runs `sh -c script` in the guest; returns its stdout, *code its status. */
 static char *guest_run(const char *name, const char *script, int *code)
 {
-    qv_qmp *ga = agent_open(name);
-    json_object *args = json_object_new_object();
-    json_object *argv = json_object_new_array();
-    json_object_array_add(argv, json_object_new_string("-c"));
-    json_object_array_add(argv, json_object_new_string(script));
-    json_object_object_add(args, "path", json_object_new_string("/bin/sh"));
-    json_object_object_add(args, "arg", argv);
-    json_object_object_add(args, "capture-output", json_object_new_boolean(1));
-    json_object *ret = NULL, *v;
-    qv_error *err = NULL;
-    int r = qv_qmp_call(ga, "guest-exec", args, AGENT_TIMEOUT_MS, &ret, &err);
-    cr_assert_eq(r, 0, "guest-exec %s: %s", script, err ? qv_error_message(err) : "?");
-    cr_assert(json_object_object_get_ex(ret, "pid", &v));
-    int64_t pid = json_object_get_int64(v);
-    json_object_put(ret);
-    gint64 deadline = g_get_monotonic_time() + AGENT_TIMEOUT_MS * 1000LL;
-    char *out = NULL;
-    *code = -1;
-    while (!out) {
-        args = json_object_new_object();
-        json_object_object_add(args, "pid", json_object_new_int64(pid));
-        r = qv_qmp_call(ga, "guest-exec-status", args, AGENT_TIMEOUT_MS, &ret, &err);
-        cr_assert_eq(r, 0, "guest-exec-status: %s", err ? qv_error_message(err) : "?");
-        if (json_object_object_get_ex(ret, "exited", &v) && json_object_get_boolean(v)) {
-            *code = json_object_object_get_ex(ret, "exitcode", &v) ? json_object_get_int(v) : -2;
-            gsize len = 0;
-            guchar *data = NULL;
-            if (json_object_object_get_ex(ret, "out-data", &v))
-                data = g_base64_decode(json_object_get_string(v), &len);
-            out = g_strndup((const char *)data, len);
-            g_free(data);
-        }
-        json_object_put(ret);
-        cr_assert(out || g_get_monotonic_time() < deadline, "guest command did not end: %s", script);
-        if (!out)
-            poll(NULL, 0, 50);
-    }
+    qv_qmp *ga = itest_agent_open(&T, name);
+    char *out = itest_guest_run(ga, script, code);
     qv_qmp_free(ga);
     return g_strstrip(out);
 }
