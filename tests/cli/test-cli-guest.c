@@ -123,6 +123,22 @@ Test(cli_guest, lifecycle_and_events)
                                                  (int)w, "Id", dashes, (int)w, id);
     cr_assert_str_eq(r.out, want_list);
 
+    /* Keys and NMIs reach QEMU; the demo domain has no display to shoot. */
+    cli_run_uri(&r, env.uri, "send-key", "demo", "KEY_A", "0x1e", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "send-key", "demo", "--codeset", "usb", "4", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "send-key", "demo", "KEY_NOPE", NULL);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "error: unknown key name 'KEY_NOPE'"), "%s", r.err);
+    cli_run_uri(&r, env.uri, "inject-nmi", "demo", NULL);
+    ASSERT_OK(r);
+    g_autofree char *shot = g_build_filename(env.root, "shot.png", NULL);
+    cli_run_uri(&r, env.uri, "screenshot", "demo", shot, NULL);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "There is no console to take a screendump from"), "%s", r.err);
+    cr_assert_not(g_file_test(shot, G_FILE_TEST_EXISTS), "a failed screenshot left a file");
+
     cli_run_uri(&r, env.uri, "dominfo", "demo", NULL);
     ASSERT_OK(r);
     g_autofree char *idline = g_strdup_printf("Id:             %s\n", id);
