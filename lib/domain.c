@@ -378,50 +378,43 @@ int qv_domain_create_with_files(qv_domain *dom, const int *fds, unsigned int nfd
                         "them; QEMU guests have none (use a container driver)");
 }
 
-int qv_domain_suspend(qv_domain *dom, qv_error **err)
+/* suspend (pause) and resume share one path: a no-op when the domain is
+ * already there, a clear error when it is off or suspended by its guest. */
+static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
 {
-    if (!dom)
-        return qv_error_set(err, -EINVAL, "qv_domain_suspend: dom is required");
     int state, reason;
     int r = qv_domain_get_state(dom, &state, &reason, err);
     if (r < 0)
         return r;
     if (state == QV_DOMAIN_SHUTOFF)
         return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
-    if (state == QV_DOMAIN_PAUSED)
+    if (state == (pause ? QV_DOMAIN_PAUSED : QV_DOMAIN_RUNNING))
         return 0;
     if (state == QV_DOMAIN_PMSUSPENDED)
-        return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; wake it first",
-                            dom->name);
-    r = qmp_call_set_state(dom, "stop", QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, err);
+        return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; %s", dom->name,
+                            pause ? "wake it first" : "use pm wakeup");
+    r = pause ? qmp_call_set_state(dom, "stop", QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, err)
+              : qmp_call_set_state(dom, "cont", QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED, err);
     if (r < 0)
         return r;
     qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
-                 QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
+                 pause ? QV_DOMAIN_EVENT_SUSPENDED : QV_DOMAIN_EVENT_RESUMED,
+                 pause ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED : QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
     return 0;
+}
+
+int qv_domain_suspend(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_suspend: dom is required");
+    return pause_or_resume(dom, true, err);
 }
 
 int qv_domain_resume(qv_domain *dom, qv_error **err)
 {
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_resume: dom is required");
-    int state, reason;
-    int r = qv_domain_get_state(dom, &state, &reason, err);
-    if (r < 0)
-        return r;
-    if (state == QV_DOMAIN_SHUTOFF)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
-    if (state == QV_DOMAIN_RUNNING)
-        return 0;
-    if (state == QV_DOMAIN_PMSUSPENDED)
-        return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; use pm wakeup",
-                            dom->name);
-    r = qmp_call_set_state(dom, "cont", QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED, err);
-    if (r < 0)
-        return r;
-    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
-                 QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
-    return 0;
+    return pause_or_resume(dom, false, err);
 }
 
 int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
