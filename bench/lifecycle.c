@@ -1,19 +1,29 @@
-/* bench/lifecycle: qvirt's lifecycle calls against the floor (the same QEMU
- * argv launched by a minimal fork/exec + raw QMP client), side by side in one
- * run. Prints medians (min, max) and ratios. --smoke runs one round.
+/* bench/lifecycle: qvirt's calls against the floor (the same QEMU argv
+ * launched by a minimal fork/exec + raw QMP client), side by side in one run.
  *
- *   create-to-running  qv_domain_create until it returns (guest running)
- *                      vs fork/exec + greeting + qmp_capabilities + cont
- *   suspend+resume     one stop/cont pair
- *   get_state/get_info per call (answered from state files)
- *   destroy            qv_domain_destroy vs SIGTERM + waitpid */
+ * Prints one machine-readable line per figure and side, which bench/report.py
+ * turns into the table, the JSON and the chart:
+ *
+ *   @ FIGURE SIDE UNIT MEDIAN MIN MAX N
+ *
+ * Modes:
+ *   (default)  define, create (running / START_PAUSED), suspend+resume,
+ *              get_state, get_info, memory_stats, disk attach+detach, destroy,
+ *              and 20 paused domains started and destroyed at once (library
+ *              threads, 20 CLI processes, 20 floor QEMUs)
+ *   --memory   RSS of this process holding 20 running domains minus none,
+ *              and the CLI's peak RSS for `list --all` (a fresh process, so
+ *              nothing earlier inflates the heap)
+ *   --smoke    one round each; --rounds N sets the rounds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -24,6 +34,8 @@
 #include <qvirt/qvirt.h>
 
 #include "domxml.h"
+
+#define SCALE 20
 
 static double now_us(void)
 {
@@ -38,57 +50,94 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-typedef struct series { double v[1000]; int n; } series;
-static void add(series *s, double v) { if (s->n < 1000) s->v[s->n++] = v; }
-static double median(series *s)
+typedef struct series { double v[256]; int n; } series;
+static void add(series *s, double v) { if (s->n < 256) s->v[s->n++] = v; }
+
+/* One result line; bench/report.py reads these. */
+static void emit(const char *figure, const char *side, const char *unit, series *s)
 {
     if (!s->n)
-        return 0;
+        return;
     qsort(s->v, (size_t)s->n, sizeof(double), cmp_double);
-    return s->v[s->n / 2];
+    printf("@ %s %s %s %.3f %.3f %.3f %d\n", figure, side, unit, s->v[s->n / 2], s->v[0],
+           s->v[s->n - 1], s->n);
+    fflush(stdout);
 }
 
-static void row(const char *name, series *q, series *f, const char *unit)
+static void emit1(const char *figure, const char *side, const char *unit, double v)
 {
-    double mq = median(q);
-    if (f && f->n)
-        printf("%-20s %12.1f %12.1f %8.2fx", name, mq, median(f), mq / median(f));
-    else
-        printf("%-20s %12.1f %12s %9s", name, mq, "-", "");
-    printf("   %s (qvirt min %.1f max %.1f)\n", unit, q->n ? q->v[0] : 0, q->n ? q->v[q->n - 1] : 0);
+    series s = { 0 };
+    add(&s, v);
+    emit(figure, side, unit, &s);
 }
 
-/* ---- the floor --------------------------------------------------------- */
-
-static int raw_read_line(int fd, char *buf, size_t max)
+static G_NORETURN void die(const char *what, qv_error *err)
 {
-    size_t n = 0;
-    while (n + 1 < max) {
-        ssize_t r = read(fd, buf + n, 1);
+    fprintf(stderr, "bench/lifecycle: %s: %s\n", what, err ? qv_error_message(err) : strerror(errno));
+    exit(1);
+}
+
+/* ---- the floor: fork/exec, raw QMP over a buffered reader ----------------- */
+
+typedef struct floor_vm {
+    pid_t pid;
+    int listen_fd, qmp;
+    char buf[65536];
+    size_t have;
+    char **argv;
+    char *sock;
+} floor_vm;
+
+/* One line (events included) into line; -1 on EOF or error. */
+static int raw_read_line(floor_vm *vm, char *line, size_t max)
+{
+    for (;;) {
+        char *nl = memchr(vm->buf, '\n', vm->have);
+        if (nl) {
+            size_t len = (size_t)(nl - vm->buf) + 1;
+            size_t copy = len < max ? len : max - 1;
+            memcpy(line, vm->buf, copy);
+            line[copy] = '\0';
+            memmove(vm->buf, vm->buf + len, vm->have - len);
+            vm->have -= len;
+            return (int)copy;
+        }
+        if (vm->have == sizeof vm->buf)
+            return -1;
+        ssize_t r = read(vm->qmp, vm->buf + vm->have, sizeof vm->buf - vm->have);
         if (r <= 0)
             return -1;
-        if (buf[n++] == '\n')
-            break;
+        vm->have += (size_t)r;
     }
-    buf[n] = '\0';
-    return (int)n;
 }
 
-/* Sends a command and reads lines until the reply (events skipped). */
-static int raw_cmd(int fd, const char *cmd)
+/* Sends cmd and reads until its reply (kept in reply when given); with
+ * event set, also until a line containing it arrives (before or after). */
+static int raw_cmd_full(floor_vm *vm, const char *cmd, const char *event, char *reply, size_t max)
 {
     char line[65536];
-    if (write(fd, cmd, strlen(cmd)) < 0)
+    bool got_reply = false, got_event = !event;
+    if (write(vm->qmp, cmd, strlen(cmd)) < 0)
         return -1;
-    for (;;) {
-        if (raw_read_line(fd, line, sizeof line) < 0)
+    while (!got_reply || !got_event) {
+        if (raw_read_line(vm, line, sizeof line) < 0)
             return -1;
-        if (strstr(line, "\"return\"") || strstr(line, "\"error\""))
-            return 0;
+        if (event && strstr(line, event))
+            got_event = true;
+        else if (strstr(line, "\"return\"") || strstr(line, "\"error\"")) {
+            if (strstr(line, "\"error\"")) {
+                fprintf(stderr, "floor: %s -> %s", cmd, line);
+                return -1;
+            }
+            got_reply = true;
+            if (reply)
+                g_strlcpy(reply, line, max);
+        }
     }
+    return 0;
 }
 
-typedef struct floor_vm { pid_t pid; int qmp; } floor_vm;
+static int raw_cmd(floor_vm *vm, const char *cmd) { return raw_cmd_full(vm, cmd, NULL, NULL, 0); }
 
 /* A listening socket at path; with target >= 0, placed at that fd number. */
 static int make_listener(const char *path, int target)
@@ -97,116 +146,324 @@ static int make_listener(const char *path, int target)
     g_strlcpy(sa.sun_path, path, sizeof sa.sun_path);
     unlink(path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0) {
-        fprintf(stderr, "bench/lifecycle: cannot listen on %s: %s\n", path, strerror(errno));
-        return -1;
-    }
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0)
+        die(path, NULL);
     if (target >= 0 && fd != target) {
-        dup3(fd, target, O_CLOEXEC);
+        if (dup3(fd, target, O_CLOEXEC) < 0)
+            die("dup3", NULL);
         close(fd);
         fd = target;
     }
     return fd;
 }
 
-static int floor_start(char **argv_template, int listen_fd, floor_vm *vm)
+/* The floor's argv: the same builder as qvirt, the monitor socket on an fd. */
+static void floor_init(floor_vm *vm, const char *xml, const char *dir)
+{
+    memset(vm, 0, sizeof *vm);
+    g_mkdir_with_parents(dir, 0700);
+    vm->sock = g_build_filename(dir, "floor.sock", NULL);
+    vm->listen_fd = make_listener(vm->sock, -1);
+    g_autoptr(qv_domdef) def = NULL;
+    qv_error *err = NULL;
+    qv_build_ctx ctx = { .monitor_fd = vm->listen_fd, .event_monitor_fd = -1, .runtime_dir = dir };
+    if (qv_domxml_parse(xml, 0, &def, &err) < 0 || qv_domxml_build_argv(def, &ctx, &vm->argv, &err) < 0)
+        die("floor argv", err);
+}
+
+static void floor_spawn(floor_vm *vm)
 {
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(devnull, 1);
-        fcntl(listen_fd, F_SETFD, 0);
-        execv(argv_template[0], argv_template);
+        dup2(devnull, 2);
+        fcntl(vm->listen_fd, F_SETFD, 0);
+        execv(vm->argv[0], vm->argv);
         _exit(127);
     }
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    socklen_t len = sizeof sa;
-    getsockname(listen_fd, (struct sockaddr *)&sa, &len);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        fprintf(stderr, "floor: connect %s: %s\n", sa.sun_path, strerror(errno));
-        return -1;
-    }
-    char line[4096];
-    if (raw_read_line(fd, line, sizeof line) < 0) {
-        fprintf(stderr, "floor: no greeting\n");
-        return -1;
-    }
-    if (raw_cmd(fd, "{\"execute\":\"qmp_capabilities\"}\n") < 0 ||
-        raw_cmd(fd, "{\"execute\":\"cont\"}\n") < 0) {
-        fprintf(stderr, "floor: handshake failed\n");
-        return -1;
-    }
     vm->pid = pid;
-    vm->qmp = fd;
+}
+
+/* Greeting, capabilities, the balloon's stats period (as qvirt applies it),
+ * and cont unless paused. */
+static void floor_handshake(floor_vm *vm, bool paused)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_strlcpy(sa.sun_path, vm->sock, sizeof sa.sun_path);
+    vm->qmp = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    vm->have = 0;
+    char line[4096];
+    if (connect(vm->qmp, (struct sockaddr *)&sa, sizeof sa) < 0 || raw_read_line(vm, line, sizeof line) < 0 ||
+        raw_cmd(vm, "{\"execute\":\"qmp_capabilities\"}\n") < 0 ||
+        raw_cmd(vm, "{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
+                    "\"property\":\"guest-stats-polling-interval\",\"value\":1}}\n") < 0 ||
+        (!paused && raw_cmd(vm, "{\"execute\":\"cont\"}\n") < 0))
+        die("floor handshake", NULL);
+}
+
+/* SIGTERM + waitpid; QEMU unlinks its monitor socket as it exits, so listen
+ * anew at the fd number the argv names. */
+static void floor_kill(floor_vm *vm)
+{
+    kill(vm->pid, SIGTERM);
+}
+
+static void floor_reap(floor_vm *vm)
+{
+    waitpid(vm->pid, NULL, 0);
+    close(vm->qmp);
+    make_listener(vm->sock, vm->listen_fd);
+}
+
+static void floor_wait_booted(floor_vm *vm)
+{
+    char reply[65536];
+    for (int i = 0; i < 1200; i++) {
+        if (raw_cmd_full(vm, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
+                             "\"property\":\"guest-stats\"}}\n", NULL, reply, sizeof reply) < 0)
+            die("floor qom-get", NULL);
+        if (!strstr(reply, "\"last-update\": 0"))
+            return;
+        usleep(100000);
+    }
+    die("the floor's guest did not report balloon stats in 120 s", NULL);
+}
+
+/* ---- qvirt helpers ------------------------------------------------------ */
+
+static void qv_wait_booted(qv_domain *dom)
+{
+    for (int i = 0; i < 1200; i++) {
+        qv_memory_stat st[16];
+        qv_error *err = NULL;
+        int n = qv_domain_memory_stats(dom, st, 16, 0, &err);
+        if (n < 0)
+            die("memory_stats", err);
+        for (int k = 0; k < n; k++)
+            if (st[k].tag == QV_DOMAIN_MEMORY_STAT_LAST_UPDATE && st[k].val)
+                return;
+        usleep(100000);
+    }
+    die("the guest did not report balloon stats in 120 s", NULL);
+}
+
+static char *domain_xml(const char *name, const char *guest_dir)
+{
+    return g_strdup_printf(
+        "<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s/vmlinuz</kernel>"
+        "<initrd>%s/initramfs.img</initrd>"
+        "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features>"
+        "<devices><memballoon model='virtio'><stats period='1'/></memballoon></devices></domain>",
+        name, guest_dir, guest_dir);
+}
+
+/* Runs argv (stdout to /dev/null) without waiting. */
+static pid_t spawn(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void reap_ok(pid_t pid, const char *what, struct rusage *ru)
+{
+    int status;
+    struct rusage r;
+    if (wait4(pid, &status, 0, &r) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        fprintf(stderr, "bench/lifecycle: %s failed\n", what);
+        exit(1);
+    }
+    if (ru)
+        *ru = r;
+}
+
+static long rss_kib(void)
+{
+    g_autofree char *s = NULL;
+    if (!g_file_get_contents("/proc/self/status", &s, NULL, NULL))
+        return 0;
+    char *p = strstr(s, "VmRSS:");
+    return p ? strtol(p + 6, NULL, 10) : 0;
+}
+
+/* ---- 20 at once through the library: one thread per domain ----------- */
+
+typedef struct lib_job {
+    qv_domain *dom;
+    bool destroy;
+    pthread_barrier_t *go;
+    int rc;
+    qv_error *err;
+} lib_job;
+
+static void *lib_job_run(void *opaque)
+{
+    lib_job *j = opaque;
+    pthread_barrier_wait(j->go);
+    j->rc = j->destroy ? qv_domain_destroy(j->dom, 0, &j->err)
+                       : qv_domain_create(j->dom, QV_DOMAIN_START_PAUSED, &j->err);
+    return NULL;
+}
+
+static double lib_all(qv_domain **doms, bool destroy)
+{
+    pthread_t th[SCALE];
+    lib_job jobs[SCALE];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, SCALE + 1);
+    for (int i = 0; i < SCALE; i++) {
+        jobs[i] = (lib_job){ .dom = doms[i], .destroy = destroy, .go = &go };
+        pthread_create(&th[i], NULL, lib_job_run, &jobs[i]);
+    }
+    double t = now_us();
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < SCALE; i++)
+        pthread_join(th[i], NULL);
+    t = now_us() - t;
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < SCALE; i++)
+        if (jobs[i].rc < 0)
+            die(destroy ? "destroy (20 at once)" : "create paused (20 at once)", jobs[i].err);
+    return t / 1000;
+}
+
+static double cli_all(const char *cli, const char *uri, const char *verb, const char *flag)
+{
+    pid_t pids[SCALE];
+    double t = now_us();
+    for (int i = 0; i < SCALE; i++) {
+        g_autofree char *name = g_strdup_printf("bench-s%d", i);
+        char *argv[] = { (char *)cli, "-c", (char *)uri, (char *)verb, name, (char *)flag, NULL };
+        pids[i] = spawn(argv);
+    }
+    for (int i = 0; i < SCALE; i++)
+        reap_ok(pids[i], verb, NULL);
+    return (now_us() - t) / 1000;
+}
+
+/* ---- modes ------------------------------------------------------------- */
+
+static int run_memory(const char *guest_dir, const char *root, const char *cli)
+{
+    long before = rss_kib();
+    g_autofree char *uri = g_strdup_printf("qvirt:///embed?root=%s", root);
+    qv_conn *conn;
+    qv_error *err = NULL;
+    if (qv_conn_open(uri, &conn, &err) < 0)
+        die("open", err);
+    qv_domain *doms[SCALE];
+    for (int i = 0; i < SCALE; i++) {
+        g_autofree char *name = g_strdup_printf("bench-m%d", i);
+        g_autofree char *xml = domain_xml(name, guest_dir);
+        if (qv_conn_define_domain(conn, xml, 0, &doms[i], &err) < 0 || qv_domain_create(doms[i], 0, &err) < 0)
+            die("define+create", err);
+    }
+    long with = rss_kib();
+    emit1("mem20", "qvirt", "KiB", (double)(with - before));
+
+    struct rusage ru;
+    char *argv[] = { (char *)cli, "-c", uri, "list", "--all", NULL };
+    reap_ok(spawn(argv), "qvirt list", &ru);
+    emit1("cli_list_rss", "qvirt", "KiB", (double)ru.ru_maxrss);
+
+    for (int i = 0; i < SCALE; i++) {
+        qv_domain_destroy(doms[i], 0, NULL);
+        qv_domain_undefine(doms[i], 0, NULL);
+        qv_domain_free(doms[i]);
+    }
+    qv_conn_close(conn);
+
+    /* The floor holding 20 running QEMUs: its pids and sockets. */
+    before = rss_kib();
+    floor_vm *vms = g_new0(floor_vm, SCALE);
+    for (int i = 0; i < SCALE; i++) {
+        g_autofree char *dir = g_strdup_printf("%s/floor-m%d", root, i);
+        g_autofree char *xml = domain_xml("floor", guest_dir);
+        floor_init(&vms[i], xml, dir);
+        floor_spawn(&vms[i]);
+        floor_handshake(&vms[i], false);
+    }
+    emit1("mem20", "floor", "KiB", (double)(rss_kib() - before));
+    for (int i = 0; i < SCALE; i++)
+        floor_kill(&vms[i]);
+    for (int i = 0; i < SCALE; i++)
+        floor_reap(&vms[i]);
     return 0;
 }
 
-static void floor_stop(floor_vm *vm)
+static int run_lifecycle(const char *guest_dir, const char *root, const char *cli, int rounds)
 {
-    kill(vm->pid, SIGTERM);
-    waitpid(vm->pid, NULL, 0);
-    close(vm->qmp);
-}
-
-int main(int argc, char **argv)
-{
-    bool smoke = argc > 1 && !strcmp(argv[1], "--smoke");
-    int rounds = smoke ? 1 : 10, calls = smoke ? 100 : 2000;
-    const char *guest = getenv("QVIRT_TEST_GUEST");
-    g_autofree char *guest_dir = guest ? g_strdup(guest) : g_build_filename(QV_BUILD_ROOT, "test-guest", NULL);
-    g_autofree char *kernel = g_build_filename(guest_dir, "vmlinuz", NULL);
-    g_autofree char *initrd = g_build_filename(guest_dir, "initramfs.img", NULL);
-    if (!g_file_test(kernel, G_FILE_TEST_EXISTS)) {
-        fprintf(stderr, "bench/lifecycle: no test guest in %s (run scripts/make-test-guest %s)\n",
-                guest_dir, guest_dir);
-        return 1;
-    }
-    g_autofree char *root = g_dir_make_tmp("qvb-XXXXXX", NULL);
+    int calls = rounds > 1 ? 2000 : 100, scale_rounds = rounds > 3 ? 3 : rounds;
     g_autofree char *uri = g_strdup_printf("qvirt:///embed?root=%s", root);
-    g_autofree char *xml = g_strdup_printf(
-        "<domain type='qemu'><name>bench</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
-        "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel><initrd>%s</initrd>"
-        "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features>"
-        "<devices><memballoon model='virtio'><stats period='1'/></memballoon></devices></domain>",
-        kernel, initrd);
-
+    g_autofree char *xml = domain_xml("bench", guest_dir);
     qv_conn *conn;
     qv_domain *dom;
     qv_error *err = NULL;
-    if (qv_conn_open(uri, &conn, &err) < 0 || qv_conn_define_domain(conn, xml, 0, &dom, &err) < 0) {
-        fprintf(stderr, "bench/lifecycle: %s\n", qv_error_message(err));
-        return 1;
-    }
+    if (qv_conn_open(uri, &conn, &err) < 0 || qv_conn_define_domain(conn, xml, 0, &dom, &err) < 0)
+        die("define", err);
+    g_autofree char *fdir = g_build_filename(root, "floor", NULL);
+    floor_vm *fvm = g_new0(floor_vm, 1);
+    floor_init(fvm, xml, fdir);
 
-    /* The floor's argv: the same builder, the monitor socket on an fd. */
-    g_autofree char *fsock = g_build_filename(root, "floor.sock", NULL);
-    int listen_fd = make_listener(fsock, -1);
-    if (listen_fd < 0)
-        return 1;
-    g_autoptr(qv_domdef) def = NULL;
-    g_auto(GStrv) fargv = NULL;
-    qv_build_ctx ctx = { .monitor_fd = listen_fd, .event_monitor_fd = -1, .runtime_dir = root };
-    if (qv_domxml_parse(xml, 0, &def, &err) < 0 || qv_domxml_build_argv(def, &ctx, &fargv, &err) < 0) {
-        fprintf(stderr, "bench/lifecycle: %s\n", qv_error_message(err));
-        return 1;
-    }
+    g_autofree char *disk = g_build_filename(root, "hot.raw", NULL);
+    int dfd = open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (dfd < 0 || ftruncate(dfd, 1 << 20) < 0)
+        die(disk, NULL);
+    close(dfd);
+    g_autofree char *disk_xml = g_strdup_printf(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+        "<target dev='vdb' bus='virtio'/></disk>", disk);
+    g_autofree char *f_add = g_strdup_printf(
+        "{\"execute\":\"blockdev-add\",\"arguments\":{\"node-name\":\"hot\",\"driver\":\"raw\","
+        "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}}\n", disk);
 
-    series q_create = { 0 }, f_create = { 0 }, q_pair = { 0 }, f_pair = { 0 }, q_state = { 0 },
-           q_info = { 0 }, q_destroy = { 0 }, f_destroy = { 0 };
+    series q_define = { 0 }, q_create = { 0 }, f_create = { 0 }, q_paused = { 0 }, f_paused = { 0 },
+           q_pair = { 0 }, f_pair = { 0 }, q_state = { 0 }, q_info = { 0 }, q_mstats = { 0 },
+           f_mstats = { 0 }, q_hot = { 0 }, f_hot = { 0 }, q_destroy = { 0 }, f_destroy = { 0 };
+    int mcalls = rounds > 1 ? 200 : 10;
     for (int i = 0; i < rounds; i++) {
+        fprintf(stderr, "bench/lifecycle: round %d/%d\n", i + 1, rounds);
+        /* define: a fresh name each round, undefined afterwards */
+        g_autofree char *dname = g_strdup_printf("bench-d%d", i);
+        g_autofree char *dxml = domain_xml(dname, guest_dir);
+        qv_domain *d;
         double t = now_us();
-        if (qv_domain_create(dom, 0, &err) < 0) {
-            fprintf(stderr, "bench/lifecycle: create: %s\n", qv_error_message(err));
-            return 1;
-        }
+        if (qv_conn_define_domain(conn, dxml, 0, &d, &err) < 0)
+            die("define", err);
+        add(&q_define, (now_us() - t) / 1000);
+        qv_domain_undefine(d, 0, NULL);
+        qv_domain_free(d);
+
+        /* START_PAUSED */
+        t = now_us();
+        if (qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err) < 0)
+            die("create paused", err);
+        add(&q_paused, (now_us() - t) / 1000);
+        if (qv_domain_destroy(dom, 0, &err) < 0)
+            die("destroy", err);
+        t = now_us();
+        floor_spawn(fvm);
+        floor_handshake(fvm, true);
+        add(&f_paused, (now_us() - t) / 1000);
+        floor_kill(fvm);
+        floor_reap(fvm);
+
+        /* qvirt: create to running and the operations */
+        t = now_us();
+        if (qv_domain_create(dom, 0, &err) < 0)
+            die("create", err);
         add(&q_create, (now_us() - t) / 1000);
         t = now_us();
-        if (qv_domain_suspend(dom, &err) < 0 || qv_domain_resume(dom, &err) < 0) {
-            fprintf(stderr, "bench/lifecycle: suspend/resume: %s\n", qv_error_message(err));
-            return 1;
-        }
+        if (qv_domain_suspend(dom, &err) < 0 || qv_domain_resume(dom, &err) < 0)
+            die("suspend/resume", err);
         add(&q_pair, now_us() - t);
         int st, rs;
         t = now_us();
@@ -218,40 +475,160 @@ int main(int argc, char **argv)
         for (int k = 0; k < calls; k++)
             qv_domain_get_info(dom, &info, NULL);
         add(&q_info, (now_us() - t) / calls);
+        qv_wait_booted(dom);
+        qv_memory_stat mst[16];
         t = now_us();
-        if (qv_domain_destroy(dom, 0, &err) < 0) {
-            fprintf(stderr, "bench/lifecycle: destroy: %s\n", qv_error_message(err));
-            return 1;
-        }
+        for (int k = 0; k < mcalls; k++)
+            if (qv_domain_memory_stats(dom, mst, 16, 0, &err) < 0)
+                die("memory_stats", err);
+        add(&q_mstats, (now_us() - t) / mcalls);
+        t = now_us();
+        if (qv_domain_attach_device(dom, disk_xml, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err) < 0 ||
+            qv_domain_detach_device(dom, disk_xml, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err) < 0)
+            die("attach/detach", err);
+        add(&q_hot, (now_us() - t) / 1000);
+        t = now_us();
+        if (qv_domain_destroy(dom, 0, &err) < 0)
+            die("destroy", err);
         add(&q_destroy, (now_us() - t) / 1000);
 
-        floor_vm vm;
+        /* the floor: the same, in raw QMP */
         t = now_us();
-        if (floor_start(fargv, listen_fd, &vm) < 0) {
-            fprintf(stderr, "bench/lifecycle: the floor's QEMU did not start\n");
-            return 1;
-        }
+        floor_spawn(fvm);
+        floor_handshake(fvm, false);
         add(&f_create, (now_us() - t) / 1000);
         t = now_us();
-        raw_cmd(vm.qmp, "{\"execute\":\"stop\"}\n");
-        raw_cmd(vm.qmp, "{\"execute\":\"cont\"}\n");
+        if (raw_cmd(fvm, "{\"execute\":\"stop\"}\n") < 0 || raw_cmd(fvm, "{\"execute\":\"cont\"}\n") < 0)
+            die("floor stop/cont", NULL);
         add(&f_pair, now_us() - t);
+        floor_wait_booted(fvm);
         t = now_us();
-        floor_stop(&vm);
+        for (int k = 0; k < mcalls; k++)
+            if (raw_cmd(fvm, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
+                             "\"property\":\"guest-stats\"}}\n") < 0)
+                die("floor qom-get", NULL);
+        add(&f_mstats, (now_us() - t) / mcalls);
+        t = now_us();
+        if (raw_cmd(fvm, f_add) < 0 ||
+            raw_cmd(fvm, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\","
+                         "\"id\":\"vdisk1\",\"drive\":\"hot\"}}\n") < 0 ||
+            raw_cmd_full(fvm, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"vdisk1\"}}\n",
+                         "\"device\": \"vdisk1\"", NULL, 0) < 0 ||
+            raw_cmd(fvm, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"hot\"}}\n") < 0)
+            die("floor attach/detach", NULL);
+        add(&f_hot, (now_us() - t) / 1000);
+        t = now_us();
+        floor_kill(fvm);
+        waitpid(fvm->pid, NULL, 0);
         add(&f_destroy, (now_us() - t) / 1000);
-        /* QEMU unlinks its monitor socket when it exits: listen anew, at the
-         * fd number the argv names. */
-        if (make_listener(fsock, listen_fd) < 0)
-            return 1;
+        close(fvm->qmp);
+        make_listener(fvm->sock, fvm->listen_fd);
     }
-    printf("%-20s %12s %12s %9s\n", "figure", "qvirt", "floor", "ratio");
-    row("create-to-running", &q_create, &f_create, "ms");
-    row("suspend+resume", &q_pair, &f_pair, "us");
-    row("get_state", &q_state, NULL, "us/call (goal <= 20)");
-    row("get_info", &q_info, NULL, "us/call (goal <= 20)");
-    row("destroy", &q_destroy, &f_destroy, "ms (goal <= 50)");
+    emit("define", "qvirt", "ms", &q_define);
+    emit("create", "qvirt", "ms", &q_create);
+    emit("create", "floor", "ms", &f_create);
+    emit("create_paused", "qvirt", "ms", &q_paused);
+    emit("create_paused", "floor", "ms", &f_paused);
+    emit("suspend_resume", "qvirt", "us", &q_pair);
+    emit("suspend_resume", "floor", "us", &f_pair);
+    emit("get_state", "qvirt", "us", &q_state);
+    emit("get_info", "qvirt", "us", &q_info);
+    emit("memory_stats", "qvirt", "us", &q_mstats);
+    emit("memory_stats", "floor", "us", &f_mstats);
+    emit("attach_detach", "qvirt", "ms", &q_hot);
+    emit("attach_detach", "floor", "ms", &f_hot);
+    emit("destroy", "qvirt", "ms", &q_destroy);
+    emit("destroy", "floor", "ms", &f_destroy);
     qv_domain_undefine(dom, 0, NULL);
     qv_domain_free(dom);
+
+    /* 20 paused at once: library threads, CLI processes, the floor. */
+    qv_domain *doms[SCALE];
+    for (int i = 0; i < SCALE; i++) {
+        g_autofree char *name = g_strdup_printf("bench-s%d", i);
+        g_autofree char *sxml = domain_xml(name, guest_dir);
+        if (qv_conn_define_domain(conn, sxml, 0, &doms[i], &err) < 0)
+            die("define", err);
+    }
+    floor_vm *vms = g_new0(floor_vm, SCALE);
+    for (int i = 0; i < SCALE; i++) {
+        g_autofree char *dir = g_strdup_printf("%s/floor-s%d", root, i);
+        floor_init(&vms[i], xml, dir);
+    }
+    series q_s = { 0 }, q_sd = { 0 }, c_s = { 0 }, c_sd = { 0 }, f_s = { 0 }, f_sd = { 0 };
+    for (int r = 0; r < scale_rounds; r++) {
+        fprintf(stderr, "bench/lifecycle: 20 at once, round %d/%d\n", r + 1, scale_rounds);
+        add(&q_s, lib_all(doms, false));
+        add(&q_sd, lib_all(doms, true));
+        add(&c_s, cli_all(cli, uri, "start", "--paused"));
+        add(&c_sd, cli_all(cli, uri, "destroy", NULL));
+        double t = now_us();
+        for (int i = 0; i < SCALE; i++)
+            floor_spawn(&vms[i]);
+        for (int i = 0; i < SCALE; i++)
+            floor_handshake(&vms[i], true);
+        add(&f_s, (now_us() - t) / 1000);
+        t = now_us();
+        for (int i = 0; i < SCALE; i++)
+            floor_kill(&vms[i]);
+        for (int i = 0; i < SCALE; i++)
+            waitpid(vms[i].pid, NULL, 0);
+        add(&f_sd, (now_us() - t) / 1000);
+        for (int i = 0; i < SCALE; i++) {
+            close(vms[i].qmp);
+            make_listener(vms[i].sock, vms[i].listen_fd);
+        }
+    }
+    emit("start20_lib", "qvirt", "ms", &q_s);
+    emit("destroy20_lib", "qvirt", "ms", &q_sd);
+    emit("start20_cli", "qvirt", "ms", &c_s);
+    emit("destroy20_cli", "qvirt", "ms", &c_sd);
+    series f_s2 = f_s, f_sd2 = f_sd;
+    emit("start20_lib", "floor", "ms", &f_s);
+    emit("destroy20_lib", "floor", "ms", &f_sd);
+    emit("start20_cli", "floor", "ms", &f_s2);
+    emit("destroy20_cli", "floor", "ms", &f_sd2);
+    for (int i = 0; i < SCALE; i++) {
+        qv_domain_undefine(doms[i], 0, NULL);
+        qv_domain_free(doms[i]);
+    }
     qv_conn_close(conn);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 5;
+    bool memory = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--smoke"))
+            rounds = 1;
+        else if (!strcmp(argv[i], "--memory"))
+            memory = true;
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: lifecycle [--smoke] [--memory] [--rounds N]\n");
+            return 2;
+        }
+    }
+    if (rounds < 1)
+        rounds = 1;
+    signal(SIGPIPE, SIG_IGN);
+    const char *guest = getenv("QVIRT_TEST_GUEST");
+    g_autofree char *guest_dir = guest ? g_strdup(guest) : g_build_filename(QV_BUILD_ROOT, "test-guest", NULL);
+    g_autofree char *kernel = g_build_filename(guest_dir, "vmlinuz", NULL);
+    if (!g_file_test(kernel, G_FILE_TEST_EXISTS)) {
+        fprintf(stderr, "bench/lifecycle: no test guest in %s (run scripts/make-test-guest %s)\n",
+                guest_dir, guest_dir);
+        return 1;
+    }
+    const char *cli_env = getenv("QVIRT_CLI");
+    g_autofree char *cli = cli_env ? g_strdup(cli_env) : g_build_filename(QV_BUILD_ROOT, "tools", "qvirt", NULL);
+    g_autofree char *root = g_dir_make_tmp("qvb-XXXXXX", NULL);
+    int r = memory ? run_memory(guest_dir, root, cli) : run_lifecycle(guest_dir, root, cli, rounds);
+    g_autofree char *rm_argv0 = g_strdup("/bin/rm");
+    char *rm[] = { rm_argv0, "-rf", root, NULL };
+    waitpid(spawn(rm), NULL, 0);
+    return r;
 }

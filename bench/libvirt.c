@@ -1,0 +1,3 @@
+/* bench/libvirt: placeholder while written */
+int main(void);
+int main(void) { return 1; }
