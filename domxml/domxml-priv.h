@@ -46,6 +46,10 @@ typedef struct qv_parse_ctx {
     qv_error **err;
 } qv_parse_ctx;
 
+/* Parses xml (a "domain" or "device" document, named so in errors) with
+ * the safe options and a per-thread parser context; refuses DOCTYPEs. The
+ * returned tree's text nodes must not be modified (they are compact). */
+int qv_xml_read(const char *xml, const char *what, xmlDoc **ret, qv_error **err);
 /* First element child named name, or NULL. */
 xmlNode *qv_xml_child(const xmlNode *node, const char *name);
 /* Attribute value copied with g_strdup, or NULL. */

@@ -10,7 +10,6 @@
 #include "domxml-priv.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt)
 
 void qv_hotplug_item_free(void *p)
 {
@@ -85,24 +84,10 @@ const char *qv_domdef_device_alias(const qv_domdef_devref *dev)
 static int read_device(const char *xml, xmlDoc **ret_doc, xmlNode **ret_devices, int *ret_cls,
                        qv_error **err)
 {
-    if (!xml)
-        return qv_error_set(err, -EINVAL, "The device XML is missing.");
-    size_t len = strlen(xml);
-    if (len > QV_DOMXML_MAX_SIZE)
-        return qv_error_set(err, -E2BIG, "The device XML is larger than %d bytes.", QV_DOMXML_MAX_SIZE);
-    g_autoptr(xmlParserCtxt) pctxt = xmlNewParserCtxt();
-    if (!pctxt)
-        return qv_error_set(err, -ENOMEM, "Cannot create an XML parser.");
-    int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
-    g_autoptr(xmlDoc) doc = xmlCtxtReadMemory(pctxt, xml, (int)len, "device.xml", NULL, opts);
-    if (!doc) {
-        const xmlError *e = xmlCtxtGetLastError(pctxt);
-        g_autofree char *msg = g_strstrip(g_strdup(e && e->message ? e->message : "unknown error"));
-        return qv_error_set(err, -EINVAL, "The device XML is not well-formed: line %d: %s.",
-                            e ? e->line : 0, msg);
-    }
-    if (doc->intSubset || doc->extSubset)
-        return qv_error_set(err, -EINVAL, "The device XML must not contain a DOCTYPE or entity declarations.");
+    g_autoptr(xmlDoc) doc = NULL;
+    int r = qv_xml_read(xml, "device", &doc, err);
+    if (r < 0)
+        return r;
     xmlNode *root = xmlDocGetRootElement(doc);
     if (!root || root->ns)
         return qv_error_set(err, -EINVAL, "The device XML has no device element.");

@@ -6,7 +6,6 @@
 #include "domxml-priv.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlParserCtxt, xmlFreeParserCtxt)
 
 static bool name_is(const xmlNode *n, const char *name)
 {
@@ -571,25 +570,10 @@ int qv_domxml_parse(const char *xml, unsigned int flags, qv_domdef **ret, qv_err
 {
     if (!xml || !ret)
         return qv_error_set(err, -EINVAL, "No domain XML given.");
-    size_t len = strlen(xml);
-    if (len > QV_DOMXML_MAX_SIZE)
-        return qv_error_set(err, -E2BIG, "The domain XML is larger than %d bytes.", QV_DOMXML_MAX_SIZE);
-
-    g_autoptr(xmlParserCtxt) pctxt = xmlNewParserCtxt();
-    if (!pctxt)
-        return qv_error_set(err, -ENOMEM, "Cannot create an XML parser.");
-    /* No network, no entity substitution, no DTD loading; a document type
-     * declaration at all is refused below. */
-    int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA;
-    g_autoptr(xmlDoc) doc = xmlCtxtReadMemory(pctxt, xml, (int)len, "domain.xml", NULL, opts);
-    if (!doc) {
-        const xmlError *e = xmlCtxtGetLastError(pctxt);
-        g_autofree char *msg = g_strstrip(g_strdup(e && e->message ? e->message : "unknown error"));
-        return qv_error_set(err, -EINVAL, "The domain XML is not well-formed: line %d: %s.",
-                            e ? e->line : 0, msg);
-    }
-    if (doc->intSubset || doc->extSubset)
-        return qv_error_set(err, -EINVAL, "The domain XML must not contain a DOCTYPE or entity declarations.");
+    g_autoptr(xmlDoc) doc = NULL;
+    int r = qv_xml_read(xml, "domain", &doc, err);
+    if (r < 0)
+        return r;
     xmlNode *root = xmlDocGetRootElement(doc);
     if (!root || strcmp((const char *)root->name, "domain") != 0 || root->ns)
         return qv_error_set(err, -EINVAL, "The root element must be <domain>.");
