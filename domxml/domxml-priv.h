@@ -128,6 +128,10 @@ void qv_cmdline_add2(qv_cmdline *cl, const char *opt, const char *value);
 void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 /* Adds opt followed by the JSON of obj (consumed). */
 void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, json_object *obj);
+/* The flags every JSON option value is serialised with. */
+#define QV_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+/* obj as json-c would print it with QV_JSON_FLAGS, newly allocated. */
+char *qv_json_to_string(json_object *obj);
 /* Appends ",key=value" with the value's commas doubled. */
 void qv_opt_append(GString *s, const char *key, const char *value);
 /* New -device object {"driver":driver,"id":id}. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "domdef.h"
+#include "domxml-priv.h"
 
 static const char *const basic_xml =
     "<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory>"
@@ -202,4 +203,31 @@ Test(domxml_unit, empty_genid_is_generated_and_kept)
     g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
     g_autoptr(qv_domdef) def2 = parse_ok(xml);
     cr_assert_eq(memcmp(def->genid, def2->genid, 16), 0);
+}
+
+/* The -device/-blockdev JSON is written by qv_json_to_string, not json-c:
+ * it must spell every value exactly as json-c does. */
+Test(domxml_unit, json_matches_json_c)
+{
+    json_object *o = json_object_new_object();
+    char ctl[32];
+    for (int i = 1; i < 32; i++)
+        ctl[i - 1] = (char)i;
+    ctl[31] = '\0';
+    json_object_object_add(o, "ctl", json_object_new_string(ctl));
+    json_object_object_add(o, "quote\"key", json_object_new_string("a\"b\\c/d,e \x7f caf\xc3\xa9"));
+    json_object_object_add(o, "empty", json_object_new_string(""));
+    json_object_object_add(o, "min", json_object_new_int64(INT64_MIN));
+    json_object_object_add(o, "max", json_object_new_int64(INT64_MAX));
+    json_object_object_add(o, "t", json_object_new_boolean(1));
+    json_object_object_add(o, "f", json_object_new_boolean(0));
+    json_object_object_add(o, "null", NULL);
+    json_object_object_add(o, "nested", json_object_new_object());
+    json_object *arr = json_object_new_array();
+    json_object_array_add(arr, json_object_new_double(0.5));
+    json_object_array_add(arr, json_object_new_string("x"));
+    json_object_object_add(o, "arr", arr);
+    g_autofree char *ours = qv_json_to_string(o);
+    cr_assert_str_eq(ours, json_object_to_json_string_ext(o, QV_JSON_FLAGS));
+    json_object_put(o);
 }
