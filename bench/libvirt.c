@@ -1,3 +1,354 @@
-/* bench/libvirt: placeholder while written */
-int main(void);
-int main(void) { return 1; }
+/* bench/libvirt: libvirt's side of bench/lifecycle's figures, through its C
+ * API (qemu:///system, libvirtd set up by bench/run --libvirt) with the same
+ * domain XML, printing the same result lines:
+ *
+ *   @ FIGURE libvirt UNIT MEDIAN MIN MAX N
+ *
+ * "20 at once" runs 20 threads on one connection (libvirt's API is
+ * thread-safe) and 20 concurrent virsh processes. Memory: this process's RSS
+ * plus libvirtd's, with 20 running domains, minus both with none.
+ *   libvirt [--smoke] [--rounds N] */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#define SCALE 20
+#define URI "qemu:///system"
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct series { double v[256]; int n; } series;
+static void add(series *s, double v) { if (s->n < 256) s->v[s->n++] = v; }
+
+static void emit(const char *figure, const char *unit, series *s)
+{
+    if (!s->n)
+        return;
+    qsort(s->v, (size_t)s->n, sizeof(double), cmp_double);
+    printf("@ %s libvirt %s %.3f %.3f %.3f %d\n", figure, unit, s->v[s->n / 2], s->v[0],
+           s->v[s->n - 1], s->n);
+    fflush(stdout);
+}
+
+static void emit1(const char *figure, const char *unit, double v)
+{
+    series s = { 0 };
+    add(&s, v);
+    emit(figure, unit, &s);
+}
+
+static G_NORETURN void die(const char *what)
+{
+    const char *msg = virGetLastErrorMessage();
+    fprintf(stderr, "bench/libvirt: %s: %s\n", what, msg ? msg : strerror(errno));
+    exit(1);
+}
+
+static char *domain_xml(const char *name, const char *guest_dir)
+{
+    return g_strdup_printf(
+        "<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s/vmlinuz</kernel>"
+        "<initrd>%s/initramfs.img</initrd>"
+        "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features>"
+        "<devices><memballoon model='virtio'><stats period='1'/></memballoon></devices></domain>",
+        name, guest_dir, guest_dir);
+}
+
+/* Leftovers of an interrupted run would make define fail. */
+static void drop(virConnectPtr conn, const char *name)
+{
+    virDomainPtr d = virDomainLookupByName(conn, name);
+    if (d) {
+        virDomainDestroy(d);
+        virDomainUndefine(d);
+        virDomainFree(d);
+    }
+    virResetLastError();
+}
+
+static void wait_booted(virDomainPtr dom)
+{
+    for (int i = 0; i < 1200; i++) {
+        virDomainMemoryStatStruct st[VIR_DOMAIN_MEMORY_STAT_NR];
+        int n = virDomainMemoryStats(dom, st, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+        if (n < 0)
+            die("memory_stats");
+        for (int k = 0; k < n; k++)
+            if (st[k].tag == VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE && st[k].val)
+                return;
+        usleep(100000);
+    }
+    fprintf(stderr, "bench/libvirt: the guest did not report balloon stats in 120 s\n");
+    exit(1);
+}
+
+static pid_t spawn(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void reap_ok(pid_t pid, const char *what, struct rusage *ru)
+{
+    int status;
+    struct rusage r;
+    if (wait4(pid, &status, 0, &r) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        fprintf(stderr, "bench/libvirt: %s failed\n", what);
+        exit(1);
+    }
+    if (ru)
+        *ru = r;
+}
+
+static long rss_of(const char *pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
+    g_autofree char *s = NULL;
+    if (!g_file_get_contents(path, &s, NULL, NULL))
+        return 0;
+    char *p = strstr(s, "VmRSS:");
+    return p ? strtol(p + 6, NULL, 10) : 0;
+}
+
+static long libvirtd_rss(void)
+{
+    g_autofree char *pid = NULL;
+    if (!g_file_get_contents("/run/libvirtd.pid", &pid, NULL, NULL))
+        return 0;
+    g_strstrip(pid);
+    return rss_of(pid);
+}
+
+typedef struct job { virDomainPtr dom; bool destroy; pthread_barrier_t *go; int rc; } job;
+
+static void *job_run(void *opaque)
+{
+    job *j = opaque;
+    pthread_barrier_wait(j->go);
+    j->rc = j->destroy ? virDomainDestroy(j->dom) : virDomainCreateWithFlags(j->dom, VIR_DOMAIN_START_PAUSED);
+    return NULL;
+}
+
+static double api_all(virDomainPtr *doms, bool destroy)
+{
+    pthread_t th[SCALE];
+    job jobs[SCALE];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, SCALE + 1);
+    for (int i = 0; i < SCALE; i++) {
+        jobs[i] = (job){ .dom = doms[i], .destroy = destroy, .go = &go };
+        pthread_create(&th[i], NULL, job_run, &jobs[i]);
+    }
+    double t = now_us();
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < SCALE; i++)
+        pthread_join(th[i], NULL);
+    t = now_us() - t;
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < SCALE; i++)
+        if (jobs[i].rc < 0)
+            die(destroy ? "destroy (20 at once)" : "create paused (20 at once)");
+    return t / 1000;
+}
+
+static double virsh_all(const char *verb, const char *flag)
+{
+    pid_t pids[SCALE];
+    double t = now_us();
+    for (int i = 0; i < SCALE; i++) {
+        g_autofree char *name = g_strdup_printf("bench-lv-s%d", i);
+        char *argv[] = { (char *)"/usr/bin/virsh", "-q", "-c", URI, (char *)verb, name, (char *)flag, NULL };
+        pids[i] = spawn(argv);
+    }
+    for (int i = 0; i < SCALE; i++)
+        reap_ok(pids[i], verb, NULL);
+    return (now_us() - t) / 1000;
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--smoke"))
+            rounds = 1;
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: libvirt [--smoke] [--rounds N]\n");
+            return 2;
+        }
+    }
+    if (rounds < 1)
+        rounds = 1;
+    int calls = rounds > 1 ? 2000 : 100, mcalls = rounds > 1 ? 200 : 10, scale_rounds = rounds > 3 ? 3 : rounds;
+    const char *guest = getenv("QVIRT_TEST_GUEST");
+    g_autofree char *guest_dir = guest ? g_strdup(guest) : g_build_filename(QV_BUILD_ROOT, "test-guest", NULL);
+
+    /* memory first, in a fresh process, before the heap has grown */
+    long before = rss_of("self") + libvirtd_rss();
+    virConnectPtr conn = virConnectOpen(URI);
+    if (!conn)
+        die("connect to " URI);
+    virDomainPtr doms[SCALE];
+    for (int i = 0; i < SCALE; i++) {
+        g_autofree char *name = g_strdup_printf("bench-lv-s%d", i);
+        g_autofree char *xml = domain_xml(name, guest_dir);
+        drop(conn, name);
+        if (!(doms[i] = virDomainDefineXML(conn, xml)))
+            die("define");
+    }
+    for (int i = 0; i < SCALE; i++)
+        if (virDomainCreate(doms[i]) < 0)
+            die("create");
+    emit1("mem20", "KiB", (double)(rss_of("self") + libvirtd_rss() - before));
+    struct rusage ru;
+    char *list_argv[] = { "/usr/bin/virsh", "-c", URI, "list", "--all", NULL };
+    reap_ok(spawn(list_argv), "virsh list", &ru);
+    emit1("cli_list_rss", "KiB", (double)ru.ru_maxrss);
+    for (int i = 0; i < SCALE; i++)
+        virDomainDestroy(doms[i]);
+
+    g_autofree char *tmp = g_dir_make_tmp("qvb-lv-XXXXXX", NULL);
+    g_autofree char *disk = g_build_filename(tmp, "hot.raw", NULL);
+    int dfd = open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (dfd < 0 || ftruncate(dfd, 1 << 20) < 0)
+        die(disk);
+    close(dfd);
+    g_autofree char *disk_xml = g_strdup_printf(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+        "<target dev='vdb' bus='virtio'/></disk>", disk);
+    g_autofree char *xml = domain_xml("bench-lv", guest_dir);
+    drop(conn, "bench-lv");
+    virDomainPtr dom = virDomainDefineXML(conn, xml);
+    if (!dom)
+        die("define");
+
+    series s_define = { 0 }, s_create = { 0 }, s_paused = { 0 }, s_pair = { 0 }, s_state = { 0 },
+           s_info = { 0 }, s_mstats = { 0 }, s_hot = { 0 }, s_destroy = { 0 };
+    for (int i = 0; i < rounds; i++) {
+        fprintf(stderr, "bench/libvirt: round %d/%d\n", i + 1, rounds);
+        g_autofree char *dname = g_strdup_printf("bench-lv-d%d", i);
+        g_autofree char *dxml = domain_xml(dname, guest_dir);
+        drop(conn, dname);
+        double t = now_us();
+        virDomainPtr d = virDomainDefineXML(conn, dxml);
+        if (!d)
+            die("define");
+        add(&s_define, (now_us() - t) / 1000);
+        virDomainUndefine(d);
+        virDomainFree(d);
+
+        t = now_us();
+        if (virDomainCreateWithFlags(dom, VIR_DOMAIN_START_PAUSED) < 0)
+            die("create paused");
+        add(&s_paused, (now_us() - t) / 1000);
+        if (virDomainDestroy(dom) < 0)
+            die("destroy");
+
+        t = now_us();
+        if (virDomainCreate(dom) < 0)
+            die("create");
+        add(&s_create, (now_us() - t) / 1000);
+        t = now_us();
+        if (virDomainSuspend(dom) < 0 || virDomainResume(dom) < 0)
+            die("suspend/resume");
+        add(&s_pair, now_us() - t);
+        int st, rs;
+        t = now_us();
+        for (int k = 0; k < calls; k++)
+            virDomainGetState(dom, &st, &rs, 0);
+        add(&s_state, (now_us() - t) / calls);
+        virDomainInfo info;
+        t = now_us();
+        for (int k = 0; k < calls; k++)
+            virDomainGetInfo(dom, &info);
+        add(&s_info, (now_us() - t) / calls);
+        wait_booted(dom);
+        virDomainMemoryStatStruct mst[VIR_DOMAIN_MEMORY_STAT_NR];
+        t = now_us();
+        for (int k = 0; k < mcalls; k++)
+            if (virDomainMemoryStats(dom, mst, VIR_DOMAIN_MEMORY_STAT_NR, 0) < 0)
+                die("memory_stats");
+        add(&s_mstats, (now_us() - t) / mcalls);
+        t = now_us();
+        if (virDomainAttachDeviceFlags(dom, disk_xml, VIR_DOMAIN_AFFECT_LIVE) < 0 ||
+            virDomainDetachDeviceFlags(dom, disk_xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+            die("attach/detach");
+        /* libvirt's detach may return before DEVICE_DELETED arrives: wait
+         * until the live XML no longer has the disk, as qvirt and the floor do. */
+        for (int k = 0; k < 1000; k++) {
+            g_autofree char *live = virDomainGetXMLDesc(dom, 0);
+            if (live && !strstr(live, "hot.raw"))
+                break;
+            usleep(1000);
+        }
+        add(&s_hot, (now_us() - t) / 1000);
+        t = now_us();
+        if (virDomainDestroy(dom) < 0)
+            die("destroy");
+        add(&s_destroy, (now_us() - t) / 1000);
+    }
+    emit("define", "ms", &s_define);
+    emit("create", "ms", &s_create);
+    emit("create_paused", "ms", &s_paused);
+    emit("suspend_resume", "us", &s_pair);
+    emit("get_state", "us", &s_state);
+    emit("get_info", "us", &s_info);
+    emit("memory_stats", "us", &s_mstats);
+    emit("attach_detach", "ms", &s_hot);
+    emit("destroy", "ms", &s_destroy);
+    virDomainUndefine(dom);
+    virDomainFree(dom);
+
+    series a_s = { 0 }, a_sd = { 0 }, c_s = { 0 }, c_sd = { 0 };
+    for (int r = 0; r < scale_rounds; r++) {
+        fprintf(stderr, "bench/libvirt: 20 at once, round %d/%d\n", r + 1, scale_rounds);
+        add(&a_s, api_all(doms, false));
+        add(&a_sd, api_all(doms, true));
+        add(&c_s, virsh_all("start", "--paused"));
+        add(&c_sd, virsh_all("destroy", NULL));
+    }
+    emit("start20_lib", "ms", &a_s);
+    emit("destroy20_lib", "ms", &a_sd);
+    emit("start20_cli", "ms", &c_s);
+    emit("destroy20_cli", "ms", &c_sd);
+    for (int i = 0; i < SCALE; i++) {
+        virDomainUndefine(doms[i]);
+        virDomainFree(doms[i]);
+    }
+    virConnectClose(conn);
+    unlink(disk);
+    rmdir(tmp);
+    return 0;
+}
