@@ -179,7 +179,7 @@ int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_add
         if (addr->bus == 0)
             qv_json_set_str(dev, "bus", cl->q35 ? "pcie.0" : "pci.0");
         else {
-            g_autofree char *b = g_strdup_printf("pci.%u", addr->bus);
+            g_autofree char *b = qv_strdup_uint("pci.", addr->bus);
             qv_json_set_str(dev, "bus", b);
         }
         g_autofree char *a = addr->function ? g_strdup_printf("0x%x.0x%x", addr->slot, addr->function)

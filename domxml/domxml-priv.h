@@ -50,6 +50,10 @@ typedef struct qv_parse_ctx {
  * the safe options and a per-thread parser context; refuses DOCTYPEs. The
  * returned tree's text nodes must not be modified (they are compact). */
 int qv_xml_read(const char *xml, const char *what, xmlDoc **ret, qv_error **err);
+/* prefix followed by n in decimal ("net" 0 -> "net0"): device aliases and
+ * bus names are made for every device on every parse and build, where
+ * printf was a noticeable share of the cost. */
+char *qv_strdup_uint(const char *prefix, unsigned int n);
 /* First element child named name, or NULL. */
 xmlNode *qv_xml_child(const xmlNode *node, const char *name);
 /* Attribute value copied with g_strdup, or NULL. */

@@ -54,6 +54,17 @@ int qv_xml_read(const char *xml, const char *what, xmlDoc **ret, qv_error **err)
     return 0;
 }
 
+char *qv_strdup_uint(const char *prefix, unsigned int n)
+{
+    char digits[16];
+    char *p = digits + sizeof(digits);
+    *--p = '\0';
+    do
+        *--p = (char)('0' + n % 10);
+    while (n /= 10);
+    return g_strconcat(prefix, p, NULL);
+}
+
 xmlNode *qv_xml_child(const xmlNode *node, const char *name)
 {
     for (xmlNode *c = node->children; c; c = c->next) {

@@ -139,7 +139,7 @@ static int usb_assign(usb_alloc *ua, qv_domdef_addr *a, const char *what, qv_err
     if (!ua->have_bus[a->bus])
         return qv_error_set(err, -EINVAL, "The %s needs USB controller %u, but the domain has no such controller.", what, a->bus);
     if (!a->usb_port)
-        a->usb_port = g_strdup_printf("%u", ++ua->next_port[a->bus]);
+        a->usb_port = qv_strdup_uint("", ++ua->next_port[a->bus]);
     return 0;
 }
 
@@ -354,7 +354,7 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             }
             if (c->addr.port == 0)
                 return qv_error_set(err, -EINVAL, "/domain/devices/channel[%d]: virtio-serial port 0 is reserved for consoles.", nchannel + 1);
-            set_alias(&c->alias, g_strdup_printf("channel%d", nchannel));
+            set_alias(&c->alias, qv_strdup_uint("channel", (unsigned int)nchannel));
             nchannel++;
             break;
         }
@@ -390,12 +390,12 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a root bus must have index 0.", i + 1);
             if (!strcmp(c->model, "pcie-root-port") && !q35)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: pcie-root-port needs a q35 machine.", i + 1);
-            set_alias(&c->alias, c->index == 0 && q35 ? g_strdup("pcie.0") : g_strdup_printf("pci.%u", c->index));
+            set_alias(&c->alias, c->index == 0 && q35 ? g_strdup("pcie.0") : qv_strdup_uint("pci.", c->index));
             break;
         case QV_CTRL_USB:
             if (!c->model)
                 c->model = g_strdup(q35 ? "qemu-xhci" : "piix3-uhci");
-            set_alias(&c->alias, c->index == 0 ? g_strdup("usb") : g_strdup_printf("usb%u", c->index));
+            set_alias(&c->alias, c->index == 0 ? g_strdup("usb") : qv_strdup_uint("usb", c->index));
             if (!strcmp(c->model, "piix3-uhci") && c->index == 0 && !q35 && c->addr.type == QV_ADDR_NONE) {
                 c->addr.type = QV_ADDR_PCI;
                 c->addr.slot = 1;
@@ -415,7 +415,7 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
             }
             break;
         case QV_CTRL_SATA:
-            set_alias(&c->alias, q35 && c->index == 0 ? g_strdup("ide") : g_strdup_printf("sata%u", c->index));
+            set_alias(&c->alias, q35 && c->index == 0 ? g_strdup("ide") : qv_strdup_uint("sata", c->index));
             if (q35 && c->index == 0 && c->addr.type == QV_ADDR_NONE) {
                 c->addr.type = QV_ADDR_PCI;
                 c->addr.slot = 0x1f;
@@ -427,16 +427,16 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
                 c->model = g_strdup("virtio-scsi");
             if (strcmp(c->model, "virtio-scsi") && strcmp(c->model, "lsilogic"))
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: unsupported SCSI model '%s'.", i + 1, c->model);
-            set_alias(&c->alias, g_strdup_printf("scsi%u", c->index));
+            set_alias(&c->alias, qv_strdup_uint("scsi", c->index));
             break;
         case QV_CTRL_VIRTIO_SERIAL:
-            set_alias(&c->alias, g_strdup_printf("virtio-serial%u", c->index));
+            set_alias(&c->alias, qv_strdup_uint("virtio-serial", c->index));
             break;
         case QV_CTRL_CCID:
-            set_alias(&c->alias, g_strdup_printf("ccid%u", c->index));
+            set_alias(&c->alias, qv_strdup_uint("ccid", c->index));
             break;
         case QV_CTRL_FDC:
-            set_alias(&c->alias, g_strdup_printf("fdc%u", c->index));
+            set_alias(&c->alias, qv_strdup_uint("fdc", c->index));
             break;
         }
         if (c->iothread && c->iothread > def->iothreads)
@@ -627,37 +627,37 @@ static int assign_usb(qv_domdef *def, qv_error **err)
 static void assign_aliases(qv_domdef *def)
 {
     for (guint i = 0; i < def->nets->len; i++)
-        set_alias(&((qv_domdef_net *)g_ptr_array_index(def->nets, i))->alias, g_strdup_printf("net%u", i));
+        set_alias(&((qv_domdef_net *)g_ptr_array_index(def->nets, i))->alias, qv_strdup_uint("net", i));
     for (guint i = 0; i < def->videos->len; i++)
-        set_alias(&((qv_domdef_video *)g_ptr_array_index(def->videos, i))->alias, g_strdup_printf("video%u", i));
+        set_alias(&((qv_domdef_video *)g_ptr_array_index(def->videos, i))->alias, qv_strdup_uint("video", i));
     for (guint i = 0; i < def->inputs->len; i++)
-        set_alias(&((qv_domdef_input *)g_ptr_array_index(def->inputs, i))->alias, g_strdup_printf("input%u", i));
+        set_alias(&((qv_domdef_input *)g_ptr_array_index(def->inputs, i))->alias, qv_strdup_uint("input", i));
     for (guint i = 0; i < def->sounds->len; i++)
-        set_alias(&((qv_domdef_sound *)g_ptr_array_index(def->sounds, i))->alias, g_strdup_printf("sound%u", i));
+        set_alias(&((qv_domdef_sound *)g_ptr_array_index(def->sounds, i))->alias, qv_strdup_uint("sound", i));
     for (guint i = 0; i < def->graphics->len; i++)
-        set_alias(&((qv_domdef_graphics *)g_ptr_array_index(def->graphics, i))->alias, g_strdup_printf("graphics%u", i));
+        set_alias(&((qv_domdef_graphics *)g_ptr_array_index(def->graphics, i))->alias, qv_strdup_uint("graphics", i));
     for (guint i = 0; i < def->watchdogs->len; i++)
-        set_alias(&((qv_domdef_watchdog *)g_ptr_array_index(def->watchdogs, i))->alias, g_strdup_printf("watchdog%u", i));
+        set_alias(&((qv_domdef_watchdog *)g_ptr_array_index(def->watchdogs, i))->alias, qv_strdup_uint("watchdog", i));
     for (guint i = 0; i < def->rngs->len; i++)
-        set_alias(&((qv_domdef_rng *)g_ptr_array_index(def->rngs, i))->alias, g_strdup_printf("rng%u", i));
+        set_alias(&((qv_domdef_rng *)g_ptr_array_index(def->rngs, i))->alias, qv_strdup_uint("rng", i));
     for (guint i = 0; i < def->panics->len; i++)
-        set_alias(&((qv_domdef_panic *)g_ptr_array_index(def->panics, i))->alias, g_strdup_printf("panic%u", i));
+        set_alias(&((qv_domdef_panic *)g_ptr_array_index(def->panics, i))->alias, qv_strdup_uint("panic", i));
     for (guint i = 0; i < def->shmems->len; i++)
-        set_alias(&((qv_domdef_shmem *)g_ptr_array_index(def->shmems, i))->alias, g_strdup_printf("shmem%u", i));
+        set_alias(&((qv_domdef_shmem *)g_ptr_array_index(def->shmems, i))->alias, qv_strdup_uint("shmem", i));
     for (guint i = 0; i < def->tpms->len; i++)
-        set_alias(&((qv_domdef_tpm *)g_ptr_array_index(def->tpms, i))->alias, g_strdup_printf("tpm%u", i));
+        set_alias(&((qv_domdef_tpm *)g_ptr_array_index(def->tpms, i))->alias, qv_strdup_uint("tpm", i));
     for (guint i = 0; i < def->smartcards->len; i++)
-        set_alias(&((qv_domdef_smartcard *)g_ptr_array_index(def->smartcards, i))->alias, g_strdup_printf("smartcard%u", i));
+        set_alias(&((qv_domdef_smartcard *)g_ptr_array_index(def->smartcards, i))->alias, qv_strdup_uint("smartcard", i));
     for (guint i = 0; i < def->redirdevs->len; i++)
-        set_alias(&((qv_domdef_redirdev *)g_ptr_array_index(def->redirdevs, i))->alias, g_strdup_printf("redir%u", i));
+        set_alias(&((qv_domdef_redirdev *)g_ptr_array_index(def->redirdevs, i))->alias, qv_strdup_uint("redir", i));
     for (guint i = 0; i < def->hubs->len; i++)
-        set_alias(&((qv_domdef_hub *)g_ptr_array_index(def->hubs, i))->alias, g_strdup_printf("hub%u", i));
+        set_alias(&((qv_domdef_hub *)g_ptr_array_index(def->hubs, i))->alias, qv_strdup_uint("hub", i));
     for (guint i = 0; i < def->hostdevs->len; i++)
-        set_alias(&((qv_domdef_hostdev *)g_ptr_array_index(def->hostdevs, i))->alias, g_strdup_printf("hostdev%u", i));
+        set_alias(&((qv_domdef_hostdev *)g_ptr_array_index(def->hostdevs, i))->alias, qv_strdup_uint("hostdev", i));
     for (guint i = 0; i < def->filesystems->len; i++)
-        set_alias(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->alias, g_strdup_printf("fs%u", i));
+        set_alias(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->alias, qv_strdup_uint("fs", i));
     for (guint i = 0; i < def->memdevs->len; i++)
-        set_alias(&((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->alias, g_strdup_printf("dimm%u", i));
+        set_alias(&((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->alias, qv_strdup_uint("dimm", i));
     if (def->memballoon)
         set_alias(&def->memballoon->alias, g_strdup("balloon0"));
     if (def->vsock)
