@@ -68,6 +68,11 @@ static G_NORETURN void die(const char *what)
     exit(1);
 }
 
+/* libvirt's default handler prints every error, expected ones included. */
+static void quiet(void *opaque, virErrorPtr e)
+{
+}
+
 static char *domain_xml(const char *name, const char *guest_dir)
 {
     return g_strdup_printf(
@@ -215,6 +220,7 @@ int main(int argc, char **argv)
     const char *guest = getenv("QVIRT_TEST_GUEST");
     g_autofree char *guest_dir = guest ? g_strdup(guest) : g_build_filename(QV_BUILD_ROOT, "test-guest", NULL);
 
+    virSetErrorFunc(NULL, quiet);
     /* memory first, in a fresh process, before the heap has grown */
     long before = rss_of("self") + libvirtd_rss();
     virConnectPtr conn = virConnectOpen(URI);

@@ -231,6 +231,19 @@ static void floor_wait_booted(floor_vm *vm)
     die("the floor's guest did not report balloon stats in 120 s", NULL);
 }
 
+/* What qvirt's memory_stats answers from: the balloon's size, the guest's
+ * stats and QEMU's RSS. */
+static void floor_memory_stats(floor_vm *vm)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)vm->pid);
+    g_autofree char *status = NULL;
+    if (raw_cmd(vm, "{\"execute\":\"query-balloon\"}\n") < 0 ||
+        raw_cmd(vm, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
+                    "\"property\":\"guest-stats\"}}\n") < 0 ||
+        !g_file_get_contents(path, &status, NULL, NULL))
+        die("floor memory stats", NULL);
+}
+
 /* ---- qvirt helpers ------------------------------------------------------ */
 
 static void qv_wait_booted(qv_domain *dom)
@@ -504,9 +517,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         floor_wait_booted(fvm);
         t = now_us();
         for (int k = 0; k < mcalls; k++)
-            if (raw_cmd(fvm, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/balloon0\","
-                             "\"property\":\"guest-stats\"}}\n") < 0)
-                die("floor qom-get", NULL);
+            floor_memory_stats(fvm);
         add(&f_mstats, (now_us() - t) / mcalls);
         t = now_us();
         if (raw_cmd(fvm, f_add) < 0 ||
