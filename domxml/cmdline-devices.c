@@ -87,14 +87,27 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
     }
 }
 
+static gint compare_controller_index(gconstpointer a, gconstpointer b)
+{
+    const qv_domdef_controller *x = *(qv_domdef_controller *const *)a;
+    const qv_domdef_controller *y = *(qv_domdef_controller *const *)b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
 int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err)
 {
-    /* Buses before the devices on them: PCI controllers in index order. */
-    for (unsigned int idx = 0; idx < 256; idx++) {
-        qv_domdef_controller *c = qv_domdef_find_controller(cl->def, QV_CTRL_PCI, idx);
-        if (c && add_controller(cl, c, err) < 0)
-            return -EINVAL;
+    /* Buses before the devices on them: PCI controllers in index order
+     * (indexes are unique, checked by the parser). */
+    g_autoptr(GPtrArray) pci = g_ptr_array_new();
+    for (guint i = 0; i < cl->def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(cl->def->controllers, i);
+        if (c->type == QV_CTRL_PCI && c->index < 256)
+            g_ptr_array_add(pci, c);
     }
+    g_ptr_array_sort(pci, compare_controller_index);
+    for (guint i = 0; i < pci->len; i++)
+        if (add_controller(cl, g_ptr_array_index(pci, i), err) < 0)
+            return -EINVAL;
     for (guint i = 0; i < cl->def->controllers->len; i++) {
         qv_domdef_controller *c = g_ptr_array_index(cl->def->controllers, i);
         if (c->type != QV_CTRL_PCI && c->type != QV_CTRL_CCID && add_controller(cl, c, err) < 0)
