@@ -69,27 +69,38 @@ void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, json_object *obj)
 static void json_append_string(GString *s, const char *v)
 {
     static const char hex[] = "0123456789abcdef";
-    g_string_append_c(s, '"');
+    /* Reserve the worst case (every byte as \u00XX) and write through a
+     * local pointer: appending byte by byte kept reloading the GString. */
+    size_t start = s->len;
+    g_string_set_size(s, start + 6 * strlen(v) + 2);
+    char *o = s->str + start;
+    *o++ = '"';
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        char esc = 0;
         switch (*p) {
-        case '"': g_string_append(s, "\\\""); break;
-        case '\\': g_string_append(s, "\\\\"); break;
-        case '\b': g_string_append(s, "\\b"); break;
-        case '\f': g_string_append(s, "\\f"); break;
-        case '\n': g_string_append(s, "\\n"); break;
-        case '\r': g_string_append(s, "\\r"); break;
-        case '\t': g_string_append(s, "\\t"); break;
+        case '"': esc = '"'; break;
+        case '\\': esc = '\\'; break;
+        case '\b': esc = 'b'; break;
+        case '\f': esc = 'f'; break;
+        case '\n': esc = 'n'; break;
+        case '\r': esc = 'r'; break;
+        case '\t': esc = 't'; break;
         default:
-            if (*p < 0x20) {
-                g_string_append(s, "\\u00");
-                g_string_append_c(s, hex[*p >> 4]);
-                g_string_append_c(s, hex[*p & 0xf]);
-            } else {
-                g_string_append_c(s, (char)*p);
+            if (*p >= 0x20) {
+                *o++ = (char)*p;
+                continue;
             }
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[*p >> 4];
+            o[5] = hex[*p & 0xf];
+            o += 6;
+            continue;
         }
+        *o++ = '\\';
+        *o++ = esc;
     }
-    g_string_append_c(s, '"');
+    *o++ = '"';
+    g_string_truncate(s, (gsize)(o - s->str));
 }
 
 static void json_append(GString *s, json_object *v)
