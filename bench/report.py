@@ -8,6 +8,7 @@ Input lines:  @ FIGURE SIDE UNIT MEDIAN MIN MAX N   (bench/lifecycle, bench/libv
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -113,7 +114,8 @@ def table(rows, libvirt_note):
 
 
 def svg(rows, title):
-    """Two panels of horizontal bars: qvirt/floor and libvirt/qvirt."""
+    """Two panels of horizontal bars on a log scale: qvirt/floor and libvirt/qvirt;
+    the dashed line is 1.0."""
     panels = [("qvirt / floor (lower is better, 1.0 = the floor)", "qvirt_floor"),
               ("libvirt / qvirt (higher means qvirt is faster)", "libvirt_qvirt")]
     bar_h, gap, left, width = 18, 6, 230, 420
@@ -126,12 +128,16 @@ def svg(rows, title):
             parts.append(f'<text x="{left}" y="{y + 14}" fill="#777">not measured in this run</text>')
             y += 40
             continue
-        top = max(v for _, v in items)
-        scale = width / max(top, 1.0)
-        one = left + scale * 1.0
+        # log scale: a ratio of 2 is as far from 1 as a ratio of 0.5
+        lo = math.log10(min(0.5, min(v for _, v in items)))
+        hi = math.log10(max(2.0, max(v for _, v in items)))
+
+        def pos(v):
+            return left + width * (math.log10(v) - lo) / (hi - lo)
+        one = pos(1.0)
         y0 = y
         for label, v in items:
-            w = max(scale * v, 1)
+            w = max(pos(v) - left, 1)
             colour = "#3b7dd8" if key == "libvirt_qvirt" or v <= 1.15 else "#d8843b"
             parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{label}</text>')
             parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>')
