@@ -181,12 +181,12 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
 
 int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
 {
-    g_autofree char *chr_id = g_strdup_printf("char%s", c->alias);
+    g_autofree char *chr_id = g_strconcat("char", c->alias, NULL);
     g_autofree char *sock = NULL;
     if (c->kind == QV_CHR_CHANNEL && c->target_name)
         sock = g_strdup_printf("%s.sock", c->target_name);
     else
-        sock = g_strdup_printf("%s.sock", c->alias);
+        sock = g_strconcat(c->alias, ".sock", NULL);
     json_object *dev = NULL;
     switch (c->kind) {
     case QV_CHR_SERIAL:

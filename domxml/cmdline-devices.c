@@ -212,7 +212,7 @@ static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
         for (guint i = 0; i < n; i++) {
             const char *codec = s->codecs->len ? g_ptr_array_index(s->codecs, i) : "duplex";
             g_autofree char *id = g_strdup_printf("%s-codec%u", s->alias, i);
-            g_autofree char *bus = g_strdup_printf("%s.0", s->alias);
+            g_autofree char *bus = g_strconcat(s->alias, ".0", NULL);
             json_object *c = qv_json_device(!strcmp(codec, "micro") ? "hda-micro" :
                                             !strcmp(codec, "output") ? "hda-output" : "hda-duplex", id);
             qv_json_set_str(c, "bus", bus);
@@ -251,7 +251,7 @@ int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
 /* ---- the rest ---- */
 int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
 {
-    g_autofree char *obj = g_strdup_printf("obj%s", r->alias);
+    g_autofree char *obj = g_strconcat("obj", r->alias, NULL);
     json_object *o = json_object_new_object();
     if (!strcmp(r->backend_model, "random")) {
         qv_json_set_str(o, "qom-type", "rng-random");
@@ -261,7 +261,7 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
         qv_json_set_str(o, "qom-type", "rng-builtin");
         qv_json_set_str(o, "id", obj);
     } else {
-        g_autofree char *chr = g_strdup_printf("char%s", r->alias);
+        g_autofree char *chr = g_strconcat("char", r->alias, NULL);
         if (qv_cmdline_add_chardev(cl, r->egd, chr, NULL, err) < 0) {
             json_object_put(o);
             return -EINVAL;
@@ -282,7 +282,7 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
 
 static int add_tpm(qv_cmdline *cl, const qv_domdef_tpm *t, qv_error **err)
 {
-    g_autofree char *tpmdev = g_strdup_printf("tpm-%s", t->alias);
+    g_autofree char *tpmdev = g_strconcat("tpm-", t->alias, NULL);
     if (!strcmp(t->backend, "emulator")) {
         /* lib/ starts swtpm with its control socket at this path. */
         g_autofree char *sock = g_strdup_printf("%s/%s-swtpm.sock", cl->ctx->runtime_dir, t->alias);
@@ -357,7 +357,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             dev = qv_json_device("ccid-card-emulated", s->alias);
             qv_json_set_str(dev, "backend", "nss-emulated");
         } else {
-            g_autofree char *chr = g_strdup_printf("char%s", s->alias);
+            g_autofree char *chr = g_strconcat("char", s->alias, NULL);
             if (add_spicevmc_chardev(cl, &s->src, chr, "smartcard", err) < 0)
                 return -EINVAL;
             dev = qv_json_device("ccid-card-passthru", s->alias);
@@ -368,7 +368,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->redirdevs->len; i++) {
         qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
-        g_autofree char *chr = g_strdup_printf("char%s", r->alias);
+        g_autofree char *chr = g_strconcat("char", r->alias, NULL);
         if (add_spicevmc_chardev(cl, &r->src, chr, "usbredir", err) < 0)
             return -EINVAL;
         json_object *dev = qv_json_device("usb-redir", r->alias);
@@ -394,7 +394,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->filesystems->len; i++) {
         qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
-        g_autofree char *fsdev = g_strdup_printf("fsdev-%s", f->alias);
+        g_autofree char *fsdev = g_strconcat("fsdev-", f->alias, NULL);
         GString *s = g_string_new("local");
         qv_opt_append(s, "id", fsdev);
         qv_opt_append(s, "path", f->source);
@@ -444,7 +444,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->shmems->len; i++) {
         qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
-        g_autofree char *obj = g_strdup_printf("shmmem-%s", s->alias);
+        g_autofree char *obj = g_strconcat("shmmem-", s->alias, NULL);
         g_autofree char *path = g_strdup_printf("/dev/shm/%s", s->name);
         json_object *o = json_object_new_object();
         qv_json_set_str(o, "qom-type", "memory-backend-file");
@@ -460,7 +460,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
-        g_autofree char *obj = g_strdup_printf("mem%s", m->alias);
+        g_autofree char *obj = g_strconcat("mem", m->alias, NULL);
         json_object *o = json_object_new_object();
         qv_json_set_str(o, "qom-type", "memory-backend-ram");
         qv_json_set_str(o, "id", obj);

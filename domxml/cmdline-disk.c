@@ -96,9 +96,9 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
             return -EINVAL;
     }
     g_autofree char *st = depth ? g_strdup_printf("%s-b%u-storage", d->alias, depth)
-                                : g_strdup_printf("%s-storage", d->alias);
+                                : g_strconcat(d->alias, "-storage", NULL);
     g_autofree char *fm = depth ? g_strdup_printf("%s-b%u-format", d->alias, depth)
-                                : g_strdup_printf("%s-format", d->alias);
+                                : g_strconcat(d->alias, "-format", NULL);
     if (strlen(fm) > 31)
         return qv_error_set(err, -EINVAL, "The alias of disk %s is too long for a QEMU node name.", d->target_dev);
     if (storage_node(cl, d, src, st, depth == 0, err) < 0)
@@ -145,7 +145,7 @@ static void add_iotune(qv_cmdline *cl, const qv_domdef_disk *d, const char *fmt)
     json_object_object_add(o, "limits", lim);
     qv_cmdline_add_json(cl, "-object", o);
     json_object *f = json_object_new_object();
-    g_autofree char *node = g_strdup_printf("%s-throttle", d->alias);
+    g_autofree char *node = g_strconcat(d->alias, "-throttle", NULL);
     qv_json_set_str(f, "driver", "throttle");
     qv_json_set_str(f, "node-name", node);
     qv_json_set_str(f, "throttle-group", group);
@@ -166,7 +166,7 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
         if (d->has_iotune) {
             add_iotune(cl, d, top);
             g_free(top);
-            top = g_strdup_printf("%s-throttle", d->alias);
+            top = g_strconcat(d->alias, "-throttle", NULL);
         }
     }
     const char *driver = NULL;
@@ -214,7 +214,7 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
         qv_domdef_controller *c = qv_domdef_find_controller(def, QV_CTRL_SCSI, d->addr.controller);
         if (!c)
             return qv_error_set(err, -EINVAL, "Disk %s is on SCSI controller %u, which does not exist.", d->target_dev, d->addr.controller);
-        g_autofree char *b = g_strdup_printf("%s.0", c->alias);
+        g_autofree char *b = g_strconcat(c->alias, ".0", NULL);
         qv_json_set_str(dev, "bus", b);
         if (!strcmp(c->model, "lsilogic")) {
             qv_json_set_int(dev, "scsi-id", d->addr.unit);

@@ -28,7 +28,7 @@ static unsigned int net_bootindex(const qv_domdef *def, const qv_domdef_net *n)
 
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
-    g_autofree char *hostnet = g_strdup_printf("host%s", n->alias);
+    g_autofree char *hostnet = g_strconcat("host", n->alias, NULL);
     json_object *nd = json_object_new_object();
     switch (n->type) {
     case QV_NET_USER:

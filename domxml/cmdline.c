@@ -204,7 +204,7 @@ int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_add
         const qv_domdef_controller *c = qv_domdef_find_controller(cl->def, QV_CTRL_USB, addr->bus);
         if (!c)
             return qv_error_set(err, -EINVAL, "The %s is on USB bus %u, which does not exist.", what, addr->bus);
-        g_autofree char *b = g_strdup_printf("%s.0", c->alias);
+        g_autofree char *b = g_strconcat(c->alias, ".0", NULL);
         qv_json_set_str(dev, "bus", b);
         qv_json_set_str(dev, "port", addr->usb_port);
         return 0;
