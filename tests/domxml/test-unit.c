@@ -231,3 +231,26 @@ Test(domxml_unit, json_matches_json_c)
     cr_assert_str_eq(ours, json_object_to_json_string_ext(o, QV_JSON_FLAGS));
     json_object_put(o);
 }
+
+/* The parser context is kept per thread between documents: a failed parse
+ * must not leak into the next one, and the context's dictionary is
+ * replaced as it fills with names from many documents. */
+Test(domxml_unit, parser_context_reuse)
+{
+    qv_domdef *def = NULL;
+    for (int round = 0; round < 3; round++) {
+        g_autoptr(qv_error) e1 = NULL;
+        cr_assert_lt(qv_domxml_parse("<domain type='qemu'>\n<name>x</name\n", 0, &def, &e1), 0);
+        cr_assert(strstr(qv_error_message(e1), "not well-formed: line 3"), "%s", qv_error_message(e1));
+        g_autoptr(qv_error) e2 = NULL;
+        cr_assert_lt(qv_domxml_parse("<!DOCTYPE domain><domain/>", 0, &def, &e2), 0);
+        cr_assert(strstr(qv_error_message(e2), "DOCTYPE"), "%s", qv_error_message(e2));
+        qv_domdef_free(parse_ok(basic_xml));
+    }
+    for (int i = 0; i < 6000; i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='qemu'><name>t</name><metadata><m%d:e%d xmlns:m%d='urn:x:%d'/></metadata>"
+            "<memory>65536</memory><os><type>hvm</type></os></domain>", i, i, i, i);
+        qv_domdef_free(parse_ok(xml));
+    }
+}
