@@ -488,16 +488,19 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
 }
 
 /* ---- network interfaces ---- */
+/* Exactly six two-digit hex bytes separated by colons, like libvirt (no
+ * signs or spaces, which sscanf's %x let through). */
 static int parse_mac(const char *s, unsigned char mac[6])
 {
-    unsigned int b[6];
-    char extra;
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6)
-        return -EINVAL;
     if (strlen(s) != 17)
         return -EINVAL;
-    for (int i = 0; i < 6; i++)
-        mac[i] = (unsigned char)b[i];
+    for (int i = 0; i < 6; i++) {
+        const char *p = s + 3 * i;
+        int hi = g_ascii_xdigit_value(p[0]), lo = g_ascii_xdigit_value(p[1]);
+        if (hi < 0 || lo < 0 || (i < 5 && p[2] != ':'))
+            return -EINVAL;
+        mac[i] = (unsigned char)(hi << 4 | lo);
+    }
     return 0;
 }
 

@@ -254,3 +254,22 @@ Test(domxml_unit, parser_context_reuse)
         qv_domdef_free(parse_ok(xml));
     }
 }
+
+Test(domxml_unit, mac_address_syntax)
+{
+    const char *good[] = { "52:54:00:ab:CD:ef" };
+    const char *bad[] = { "+2:54:00:ab:cd:ef", " 2:54:00:ab:cd:ef", "52:54:00:ab:cd:e", "52-54-00-ab-cd-ef",
+                          "52:54:00:ab:cd:efa", "5:54:00:ab:cd:eff" };
+    for (size_t i = 0; i < G_N_ELEMENTS(good) + G_N_ELEMENTS(bad); i++) {
+        bool ok = i < G_N_ELEMENTS(good);
+        const char *mac = ok ? good[i] : bad[i - G_N_ELEMENTS(good)];
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os>"
+            "<devices><interface type='user'><mac address='%s'/></interface></devices></domain>", mac);
+        qv_domdef *def = NULL;
+        g_autoptr(qv_error) err = NULL;
+        int r = qv_domxml_parse(xml, 0, &def, &err);
+        cr_assert_eq(r == 0, ok, "MAC '%s': %s", mac, err ? qv_error_message(err) : "accepted");
+        qv_domdef_free(def);
+    }
+}
