@@ -47,6 +47,7 @@ void qv_domain_free(qv_domain *dom)
         return;
     if (dom->monitor_pidfd >= 0)
         close(dom->monitor_pidfd);
+    qv_qmp_free(dom->ctl);
     qv_domdef_free(dom->def);
     g_free(dom->name);
     g_free(dom);
@@ -312,12 +313,55 @@ void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd)
     qv_rt_unlock(lock_fd);
 }
 
+/* Sends cmd through the monitor's proxy (ctl.sock) on the handle's cached
+ * connection. Returns false when there is no proxy to use (no run loaded
+ * yet, an old monitor, or the monitor went away): the caller then uses
+ * QEMU's command monitor directly. args stays the caller's. */
+static bool try_proxy(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
+                      int *result, qv_error **err)
+{
+    if (dom->ctl && (qv_qmp_is_broken(dom->ctl) || dom->ctl_monitor != dom->status.monitor_pid)) {
+        qv_qmp_free(dom->ctl);
+        dom->ctl = NULL;
+    }
+    if (!dom->ctl) {
+        if (!dom->monitor_pid || dom->status.monitor_pid != dom->monitor_pid)
+            return false;
+        g_autofree char *path = dom_file(dom, "ctl.sock");
+        if (qv_qmp_connect_path(path, QV_QMP_MODE_QMP, 5000, &dom->ctl, NULL) < 0)
+            return false;
+        dom->ctl_monitor = dom->monitor_pid;
+    }
+    qv_error *lerr = NULL;
+    int r = qv_qmp_call(dom->ctl, cmd, args ? json_object_get(args) : NULL, 0, ret, &lerr);
+    if (r < 0 && qv_qmp_is_broken(dom->ctl)) {
+        /* The monitor went away. The command may or may not have reached
+         * QEMU; the callers' commands (stop, cont, queries, device and
+         * balloon changes) are safe to send again on the direct path. */
+        qv_error_free(lerr);
+        qv_qmp_free(dom->ctl);
+        dom->ctl = NULL;
+        return false;
+    }
+    if (r < 0) {
+        qv_error_prefix(lerr, "domain '%s'", dom->name);
+        qv_error_propagate(err, lerr);
+    }
+    *result = r;
+    return true;
+}
+
 int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
                        qv_error **err)
 {
+    int r;
+    if (try_proxy(dom, cmd, args, ret, &r, err)) {
+        json_object_put(args);
+        return r;
+    }
     qv_qmp *qmp;
     int lock;
-    int r = qv_domain_qmp_open(dom, &qmp, &lock, err);
+    r = qv_domain_qmp_open(dom, &qmp, &lock, err);
     if (r < 0) {
         json_object_put(args);
         return r;
@@ -332,14 +376,18 @@ int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_
     return r;
 }
 
-/* Runs cmd and, with the monitor lock still held, writes the new state, so
- * the monitor's own state update cannot overtake it. */
+/* stop and cont change the state. Through the proxy, the monitor records
+ * it before it replies; directly, the monitor lock stays held while we
+ * write it, so the monitor's own update cannot overtake it. */
 static int qmp_call_set_state(qv_domain *dom, const char *cmd, int state, int reason,
                               qv_error **err)
 {
+    int r;
+    if (try_proxy(dom, cmd, NULL, NULL, &r, err))
+        return r;
     qv_qmp *qmp;
     int lock;
-    int r = qv_domain_qmp_open(dom, &qmp, &lock, err);
+    r = qv_domain_qmp_open(dom, &qmp, &lock, err);
     if (r < 0)
         return r;
     r = qv_qmp_call(qmp, cmd, NULL, 0, NULL, err);

@@ -49,6 +49,9 @@ struct qv_domain {
     int monitor_pidfd;
     pid_t monitor_pid;
     qv_rt_status status;
+    /* Kept-open connection to that monitor's command proxy (ctl.sock). */
+    qv_qmp *ctl;
+    pid_t ctl_monitor;
     /* Cached definition (live when active, else config), keyed like state. */
     qv_domdef *def;
     ino_t def_ino;
@@ -59,6 +62,9 @@ struct qv_domain {
 /* Active-domain access. */
 typedef struct qv_active {
     qv_rt_status status;
+    /* Kept-open connection to that monitor's command proxy (ctl.sock). */
+    qv_qmp *ctl;
+    pid_t ctl_monitor;
     bool active;
 } qv_active;
 

@@ -28,6 +28,7 @@
 
 #include "qvirt/qvirt.h"
 #include "qmp.h"
+#include "monitor-proxy.h"
 #include "qv-process.h"
 #include "runtime.h"
 
@@ -55,6 +56,11 @@ typedef struct monitor {
     /* What the events since the last refresh imply: 0 nothing known,
      * 1 running, 2 paused, 3 ask QEMU (I/O error, watchdog, guest PM...). */
     int expect;
+    qv_proxy *proxy;
+    /* refresh_state holds qmp.lock while it waits for QEMU, and proxied
+     * replies arrive during that wait: they must not take it again (flock
+     * on a second fd would wait for ourselves). */
+    bool holding_lock;
 } monitor;
 
 static int pidfd_open_compat(pid_t pid)
@@ -133,8 +139,10 @@ static void refresh_state(monitor *m)
         cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED))
         return;
     int lock = qv_rt_lock(m->lock_path, 10000, NULL);
+    m->holding_lock = true;
     g_autoptr(json_object) ret = NULL;
     int r = qv_qmp_call(m->qmp, "query-status", NULL, 5000, &ret, NULL);
+    m->holding_lock = false;
     if (r < 0 || !ret) {
         qv_rt_unlock(lock);
         return;
@@ -394,6 +402,26 @@ static void finalize(monitor *m, int status)
     qv_rt_finalize_stop(&m->paths, m->name, m->uuid, reason, detail, NULL);
 }
 
+/* A library command that stopped or resumed the guest through the proxy:
+ * record the state before the client hears back, so its next get_state
+ * agrees. Held under qmp.lock like every state write. */
+static void on_proxied_reply(const char *command, void *opaque)
+{
+    monitor *m = opaque;
+    qv_rt_state st;
+    if (!strcmp(command, "stop"))
+        st = (qv_rt_state){ QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, qv_rt_now_us() };
+    else if (!strcmp(command, "cont"))
+        st = (qv_rt_state){ QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED, qv_rt_now_us() };
+    else
+        return;
+    int lock = m->holding_lock ? -1 : qv_rt_lock(m->lock_path, 10000, NULL);
+    qv_rt_state prev;
+    if (qv_rt_state_read(m->state_path, &prev, NULL) < 0 || prev.state != st.state)
+        qv_rt_state_write(m->state_path, &st, NULL);
+    qv_rt_unlock(lock);
+}
+
 static void on_handshake(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
 {
     int *result = opaque;
@@ -412,9 +440,9 @@ static int parse_action(const char *s)
 int main(int argc, char **argv)
 {
     monitor m = { .owner_pidfd = -1, .on_reboot = 1 };
-    int qmp_listen_fd = -1, event_qemu_fd = -1, event_fd = -1, status_fd = -1;
+    int qmp_listen_fd = -1, event_qemu_fd = -1, event_fd = -1, status_fd = -1, ctl_fd = -1;
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_EVQ, O_EV, O_STATUS,
-           O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH, O_OWNER_PID, O_OWNER_START };
+           O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH, O_OWNER_PID, O_OWNER_START, O_CTL };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -424,6 +452,7 @@ int main(int argc, char **argv)
         { "event-qemu-fd", required_argument, NULL, O_EVQ },
         { "event-fd", required_argument, NULL, O_EV },
         { "status-fd", required_argument, NULL, O_STATUS },
+        { "ctl-fd", required_argument, NULL, O_CTL },
         { "on-poweroff", required_argument, NULL, O_ON_POWEROFF },
         { "on-reboot", required_argument, NULL, O_ON_REBOOT },
         { "on-crash", required_argument, NULL, O_ON_CRASH },
@@ -442,6 +471,7 @@ int main(int argc, char **argv)
         case O_EVQ: event_qemu_fd = atoi(optarg); break;
         case O_EV: event_fd = atoi(optarg); break;
         case O_STATUS: status_fd = atoi(optarg); break;
+        case O_CTL: ctl_fd = atoi(optarg); break;
         case O_ON_POWEROFF: m.on_poweroff = parse_action(optarg); break;
         case O_ON_REBOOT: m.on_reboot = parse_action(optarg); break;
         case O_ON_CRASH: m.on_crash = parse_action(optarg); break;
@@ -520,7 +550,7 @@ int main(int argc, char **argv)
 
     int exit_status = 0;
     for (;;) {
-        struct pollfd pfd[3];
+        struct pollfd pfd[4 + 64];
         int n = 0;
         int qfd = qv_process_get_fd(m.qemu);
         pfd[n++] = (struct pollfd){ .fd = qfd, .events = POLLIN };
@@ -534,6 +564,9 @@ int main(int argc, char **argv)
             owner_idx = n;
             pfd[n++] = (struct pollfd){ .fd = m.owner_pidfd, .events = POLLIN };
         }
+        int proxy_idx = n;
+        if (m.proxy)
+            n += (int)qv_proxy_fill_pollfds(m.proxy, &pfd[n], G_N_ELEMENTS(pfd) - (size_t)n);
         int timeout = m.qmp && !m.qmp_lost ? qv_qmp_get_timeout_ms(m.qmp) : -1;
         if (qfd < 0 && (timeout < 0 || timeout > 100))
             timeout = 100; /* no pidfd (pre-5.3 kernel): poll for the exit */
@@ -541,10 +574,14 @@ int main(int argc, char **argv)
         if (r < 0 && errno != EINTR)
             break;
 
+        if (m.proxy)
+            qv_proxy_dispatch(m.proxy, &pfd[proxy_idx], (size_t)(n - proxy_idx));
         if (m.qmp && !m.qmp_lost) {
             g_autoptr(qv_error) qerr = NULL;
             if (qv_qmp_dispatch(m.qmp, &qerr) < 0) {
                 m.qmp_lost = true;
+                if (m.proxy)
+                    qv_proxy_set_lost(m.proxy);
                 if (!handshaken) {
                     /* QEMU died or refused to talk before it was up: report
                      * after reaping it below. */
@@ -561,6 +598,10 @@ int main(int argc, char **argv)
             }
             if (!handshaken && !m.qmp_lost && handshake_result == 1) {
                 handshaken = true;
+                if (ctl_fd >= 0) {
+                    m.proxy = qv_proxy_new(ctl_fd, m.qmp, on_proxied_reply, &m);
+                    ctl_fd = -1;
+                }
                 g_autoptr(json_object) o = json_object_new_object();
                 json_object_object_add(o, "qemu_pid", json_object_new_int64(qv_process_pid(m.qemu)));
                 json_object_object_add(o, "qemu_start", json_object_new_int64(
@@ -623,7 +664,8 @@ int main(int argc, char **argv)
         return 1;
     }
     finalize(&m, exit_status);
-    qv_qmp_free(m.qmp);
+    qv_qmp_free(m.qmp); /* cancels proxied commands: their clients hear why */
+    qv_proxy_free(m.proxy);
     qv_process_free(m.qemu);
     return 0;
 }

@@ -11,7 +11,10 @@
  *       status.json                  pids + start times, id, flags (atomic)
  *       state.json                   state + reason (atomic; see qv_rt_state)
  *       live.xml                     the live XML (atomic)
- *       qmp.sock, qmp.lock           command monitor and the lock serialising it
+ *       ctl.sock                     qvirt-monitor's command proxy (kept-open
+ *                                    connections, any number of clients)
+ *       qmp.sock, qmp.lock           QEMU's command monitor (fallback, and
+ *                                    fd passing) and the lock serialising it
  *       stopping                     intent marker written before destroy
  *
  * State writers (library commands, the monitor's event handling) hold

@@ -166,7 +166,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         return lock;
 
     int r;
-    int listen_fd = -1, ev[2] = { -1, -1 }, sp[2] = { -1, -1 };
+    int listen_fd = -1, ctl_fd = -1, ev[2] = { -1, -1 }, sp[2] = { -1, -1 };
     g_auto(GStrv) qemu_argv = NULL;
     g_autoptr(GPtrArray) margv = NULL;
     g_autoptr(qv_process) mon = NULL;
@@ -179,6 +179,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     qv_uuid_format(def->uuid, uuid);
     g_autofree char *dir = qv_rt_domain_dir(&conn->paths, def->name);
     g_autofree char *sock = g_build_filename(dir, "qmp.sock", NULL);
+    g_autofree char *ctl_sock = g_build_filename(dir, "ctl.sock", NULL);
     g_autofree char *state_path = g_build_filename(dir, "state.json", NULL);
     g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
     g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
@@ -198,6 +199,10 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         goto out;
     if ((listen_fd = listen_unix(sock, err)) < 0) {
         r = listen_fd;
+        goto fail;
+    }
+    if ((ctl_fd = listen_unix(ctl_sock, err)) < 0) {
+        r = ctl_fd;
         goto fail;
     }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ev) < 0 || pipe2(sp, O_CLOEXEC) < 0) {
@@ -234,6 +239,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_ptr_array_add(margv, g_strdup_printf("--event-qemu-fd=%d", ev[1]));
     g_ptr_array_add(margv, g_strdup_printf("--event-fd=%d", ev[0]));
     g_ptr_array_add(margv, g_strdup_printf("--status-fd=%d", sp[1]));
+    g_ptr_array_add(margv, g_strdup_printf("--ctl-fd=%d", ctl_fd));
     g_ptr_array_add(margv, g_strdup_printf("--on-poweroff=%s", action_name(def->on_poweroff)));
     g_ptr_array_add(margv, g_strdup_printf("--on-reboot=%s", action_name(def->on_reboot)));
     g_ptr_array_add(margv, g_strdup_printf("--on-crash=%s", action_name(def->on_crash)));
@@ -248,12 +254,12 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_ptr_array_add(margv, NULL);
 
     int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int pass[4] = { listen_fd, ev[1], ev[0], sp[1] };
+    int pass[5] = { listen_fd, ev[1], ev[0], sp[1], ctl_fd };
     qv_spawn_opts so;
     qv_spawn_opts_init(&so);
     so.argv = (const char *const *)margv->pdata;
     so.pass_fds = pass;
-    so.n_pass_fds = 4;
+    so.n_pass_fds = 5;
     so.stderr_fd = mlog_fd;
     so.new_session = true;
     r = qv_process_spawn(&so, &mon, err);
@@ -263,10 +269,11 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         goto fail;
     /* The monitor and QEMU hold their own copies now. */
     close(listen_fd);
+    close(ctl_fd);
     close(ev[0]);
     close(ev[1]);
     close(sp[1]);
-    listen_fd = ev[0] = ev[1] = sp[1] = -1;
+    listen_fd = ctl_fd = ev[0] = ev[1] = sp[1] = -1;
     /* The first monitor process only forks the real one and exits. */
     qv_process_wait(mon, 10000, NULL, NULL);
 
@@ -343,6 +350,8 @@ fail:
 out:
     if (listen_fd >= 0)
         close(listen_fd);
+    if (ctl_fd >= 0)
+        close(ctl_fd);
     for (int i = 0; i < 2; i++) {
         if (ev[i] >= 0)
             close(ev[i]);

@@ -563,3 +563,37 @@ Test(lifecycle, define_rejects_conflicts_and_undefine_running)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* Commands normally go through the monitor's proxy on a kept-open
+ * connection; with the monitor killed they fall back to QEMU's own command
+ * monitor, and the domain stays controllable and destroyable. */
+Test(lifecycle, monitor_killed_commands_fall_back)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "nomon", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    itest_ok(qv_domain_suspend(dom, &err), err);   /* opens the proxy connection */
+    itest_ok(qv_domain_resume(dom, &err), err);
+    pid_t monitor = (pid_t)itest_status_field(&T, "nomon", "monitor_pid");
+    cr_assert_gt(monitor, 0);
+    cr_assert_eq(kill(monitor, SIGKILL), 0);
+    for (int i = 0; i < 200 && kill(monitor, 0) == 0; i++)
+        poll(NULL, 0, 10);
+
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_ERROR);
+    cr_assert_eq(ci.details, QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR);
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
+    cr_assert(strstr(reply, "\"paused\""), "%s", reply);
+    free(reply);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}

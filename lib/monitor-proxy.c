@@ -1,0 +1,287 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "monitor-proxy.h"
+
+#define QV_PROXY_MAX_CLIENTS 64
+
+typedef struct proxy_client {
+    unsigned int id;
+    int fd;
+    json_tokener *tok;
+    GString *out;
+    bool dead;
+} proxy_client;
+
+struct qv_proxy {
+    int listen_fd;
+    qv_qmp *qmp;
+    bool lost;
+    qv_proxy_reply_hook hook;
+    void *opaque;
+    GPtrArray *clients;
+    unsigned int next_id;
+};
+
+typedef struct proxy_request {
+    qv_proxy *proxy;
+    unsigned int client_id;
+    char *command;
+    json_object *id;   /* the client's own id, echoed back */
+} proxy_request;
+
+static void client_free(proxy_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    json_tokener_free(c->tok);
+    g_string_free(c->out, TRUE);
+    g_free(c);
+}
+
+qv_proxy *qv_proxy_new(int listen_fd, qv_qmp *qmp, qv_proxy_reply_hook hook, void *opaque)
+{
+    qv_proxy *p = g_new0(qv_proxy, 1);
+    p->listen_fd = listen_fd;
+    p->qmp = qmp;
+    p->hook = hook;
+    p->opaque = opaque;
+    p->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
+    p->next_id = 1;
+    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+    return p;
+}
+
+void qv_proxy_free(qv_proxy *p)
+{
+    if (!p)
+        return;
+    /* Pending requests hold p: the caller frees the qmp connection (which
+     * cancels them) before the proxy. */
+    g_ptr_array_unref(p->clients);
+    if (p->listen_fd >= 0)
+        close(p->listen_fd);
+    g_free(p);
+}
+
+void qv_proxy_set_lost(qv_proxy *p)
+{
+    p->lost = true;
+}
+
+static proxy_client *find_client(qv_proxy *p, unsigned int id)
+{
+    for (guint i = 0; i < p->clients->len; i++) {
+        proxy_client *c = p->clients->pdata[i];
+        if (c->id == id && !c->dead)
+            return c;
+    }
+    return NULL;
+}
+
+static void client_flush(proxy_client *c)
+{
+    while (c->out->len && !c->dead) {
+        ssize_t n = send(c->fd, c->out->str, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* the rest goes when the socket is writable */
+        if (n <= 0) {
+            c->dead = true;
+            return;
+        }
+        g_string_erase(c->out, 0, n);
+    }
+}
+
+static void client_send(proxy_client *c, json_object *msg)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
+    g_string_append_len(c->out, s, (gssize)len);
+    g_string_append(c->out, "\r\n");
+    client_flush(c);
+}
+
+static json_object *error_reply(const char *klass, const char *desc, json_object *id)
+{
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "class", json_object_new_string(klass));
+    json_object_object_add(e, "desc", json_object_new_string(desc));
+    json_object *reply = json_object_new_object();
+    json_object_object_add(reply, "error", e);
+    if (id)
+        json_object_object_add(reply, "id", json_object_get(id));
+    return reply;
+}
+
+static void on_reply(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
+{
+    proxy_request *req = opaque;
+    qv_proxy *p = req->proxy;
+    if (!err && p->hook)
+        p->hook(req->command, p->opaque);
+    proxy_client *c = find_client(p, req->client_id);
+    if (c) {
+        json_object *reply;
+        if (err) {
+            reply = error_reply(qv_error_qmp_class(err) ? qv_error_qmp_class(err) : "GenericError",
+                                qv_error_qmp_desc(err) ? qv_error_qmp_desc(err)
+                                                       : qv_error_message(err),
+                                req->id);
+        } else {
+            reply = json_object_new_object();
+            json_object_object_add(reply, "return",
+                                   ret ? json_object_get(ret) : json_object_new_object());
+            if (req->id)
+                json_object_object_add(reply, "id", json_object_get(req->id));
+        }
+        client_send(c, reply);
+        json_object_put(reply);
+    }
+    json_object_put(req->id);
+    g_free(req->command);
+    g_free(req);
+}
+
+static void handle_message(qv_proxy *p, proxy_client *c, json_object *msg)
+{
+    json_object *exec = NULL, *args = NULL, *id = NULL;
+    if (json_object_is_type(msg, json_type_object)) {
+        json_object_object_get_ex(msg, "execute", &exec);
+        json_object_object_get_ex(msg, "arguments", &args);
+        json_object_object_get_ex(msg, "id", &id);
+    }
+    if (!exec || !json_object_is_type(exec, json_type_string)) {
+        json_object *reply = error_reply("GenericError", "a command needs an \"execute\" string", id);
+        client_send(c, reply);
+        json_object_put(reply);
+        return;
+    }
+    const char *cmd = json_object_get_string(exec);
+    if (!strcmp(cmd, "qmp_capabilities")) {
+        /* The monitor negotiated with QEMU already. */
+        json_object *reply = json_object_new_object();
+        json_object_object_add(reply, "return", json_object_new_object());
+        if (id)
+            json_object_object_add(reply, "id", json_object_get(id));
+        client_send(c, reply);
+        json_object_put(reply);
+        return;
+    }
+    if (p->lost) {
+        json_object *reply = error_reply("GenericError", "QEMU monitor closed", id);
+        client_send(c, reply);
+        json_object_put(reply);
+        return;
+    }
+    proxy_request *req = g_new0(proxy_request, 1);
+    req->proxy = p;
+    req->client_id = c->id;
+    req->command = g_strdup(cmd);
+    req->id = id ? json_object_get(id) : NULL;
+    /* The qmp/ client's own deadline answers a wedged QEMU; it calls
+     * on_reply exactly once either way. */
+    qv_qmp_send_async(p->qmp, cmd, args ? json_object_get(args) : NULL, -1, 0, on_reply, req, NULL);
+}
+
+static void client_read(qv_proxy *p, proxy_client *c)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            c->dead = true;
+            return;
+        }
+        const char *s = buf;
+        size_t left = (size_t)n;
+        while (left) {
+            json_object *msg = json_tokener_parse_ex(c->tok, s, (int)left);
+            enum json_tokener_error jerr = json_tokener_get_error(c->tok);
+            if (jerr == json_tokener_continue)
+                break;
+            if (jerr != json_tokener_success) {
+                c->dead = true; /* not JSON: drop this client */
+                return;
+            }
+            size_t used = json_tokener_get_parse_end(c->tok);
+            json_tokener_reset(c->tok);
+            handle_message(p, c, msg);
+            json_object_put(msg);
+            s += used;
+            left -= used;
+            while (left && (*s == '\r' || *s == '\n' || *s == ' '))
+                s++, left--;
+        }
+    }
+}
+
+static void accept_clients(qv_proxy *p)
+{
+    for (;;) {
+        int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        if (p->clients->len >= QV_PROXY_MAX_CLIENTS) {
+            close(fd);
+            continue;
+        }
+        proxy_client *c = g_new0(proxy_client, 1);
+        c->id = p->next_id++;
+        c->fd = fd;
+        c->tok = json_tokener_new_ex(64);
+        c->out = g_string_new(NULL);
+        g_ptr_array_add(p->clients, c);
+        json_object *greeting = json_object_new_object();
+        json_object *g = qv_qmp_get_greeting(p->qmp);
+        json_object_object_add(greeting, "QMP", g ? json_object_get(g) : json_object_new_object());
+        client_send(c, greeting);
+        json_object_put(greeting);
+    }
+}
+
+size_t qv_proxy_fill_pollfds(qv_proxy *p, struct pollfd *fds, size_t max)
+{
+    size_t n = 0;
+    if (n < max)
+        fds[n++] = (struct pollfd){ .fd = p->listen_fd, .events = POLLIN };
+    for (guint i = 0; i < p->clients->len && n < max; i++) {
+        proxy_client *c = p->clients->pdata[i];
+        fds[n++] = (struct pollfd){ .fd = c->fd, .events = POLLIN | (c->out->len ? POLLOUT : 0) };
+    }
+    return n;
+}
+
+void qv_proxy_dispatch(qv_proxy *p, const struct pollfd *fds, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (!fds[k].revents)
+            continue;
+        if (fds[k].fd == p->listen_fd) {
+            accept_clients(p);
+            continue;
+        }
+        for (guint i = 0; i < p->clients->len; i++) {
+            proxy_client *c = p->clients->pdata[i];
+            if (c->fd != fds[k].fd || c->dead)
+                continue;
+            if (fds[k].revents & POLLOUT)
+                client_flush(c);
+            if (fds[k].revents & (POLLIN | POLLHUP | POLLERR))
+                client_read(p, c);
+        }
+    }
+    /* Drop the clients that went away; their pending replies find no one. */
+    for (guint i = p->clients->len; i > 0; i--)
+        if (((proxy_client *)p->clients->pdata[i - 1])->dead)
+            g_ptr_array_remove_index_fast(p->clients, i - 1);
+}
