@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -594,6 +596,45 @@ Test(lifecycle, monitor_killed_commands_fall_back)
     itest_ok(qv_domain_resume(dom, &err), err);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* The proxy serves many clients at once; one that sends garbage or hangs
+ * up mid-command is dropped without hurting the others. */
+Test(lifecycle, proxy_survives_bad_clients)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "proxy", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    g_autofree char *path = g_build_filename(T.root, "run", "domains", "proxy", "ctl.sock", NULL);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_strlcpy(sa.sun_path, path, sizeof sa.sun_path);
+    int bad[3];
+    for (int i = 0; i < 3; i++) {
+        bad[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_eq(connect(bad[i], (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
+        char greeting[4096];
+        cr_assert_gt(read(bad[i], greeting, sizeof greeting), 0);
+        cr_assert(strstr(greeting, "\"QMP\""), "no greeting from the proxy");
+    }
+    cr_assert_gt(write(bad[0], "{not json at all", 16), 0);
+    cr_assert_gt(write(bad[1], "{\"execute\": \"query-status\"}", 27), 0);
+    close(bad[1]); /* hangs up before its reply */
+    cr_assert_gt(write(bad[2], "{\"execute\": 42}\n", 16), 0);
+    char reply[4096] = { 0 };
+    cr_assert_gt(read(bad[2], reply, sizeof reply - 1), 0);
+    cr_assert(strstr(reply, "\"error\""), "%s", reply);
+    /* The library's own connection still works. */
+    for (int i = 0; i < 3; i++) {
+        itest_ok(qv_domain_resume(dom, &err), err);
+        itest_ok(qv_domain_suspend(dom, &err), err);
+    }
+    assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    close(bad[0]);
+    close(bad[2]);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
