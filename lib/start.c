@@ -147,6 +147,23 @@ static int record_pty_paths(qv_qmp *qmp, qv_domdef *def, qv_error **err)
     return 0;
 }
 
+/* startupPolicy='optional': a cdrom or floppy whose file is missing starts
+ * empty instead of failing the start, as with libvirt. Returns the dropped
+ * sources (alias, path pairs) for DISK_CHANGE events once the start worked. */
+static GPtrArray *drop_missing_optional_sources(qv_domdef *def)
+{
+    GPtrArray *dropped = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < def->disks->len; i++) {
+        qv_domdef_disk *d = def->disks->pdata[i];
+        if (!d->startup_policy || strcmp(d->startup_policy, "optional") || !d->src.path ||
+            d->src.type != QV_DISK_TYPE_FILE || access(d->src.path, F_OK) == 0)
+            continue;
+        g_ptr_array_add(dropped, g_strdup(d->alias ? d->alias : d->target_dev));
+        g_ptr_array_add(dropped, g_steal_pointer(&d->src.path));
+    }
+    return dropped;
+}
+
 static void kill_pid_checked(pid_t pid, unsigned long long start)
 {
     if (qv_rt_pid_alive(pid, start))
@@ -186,6 +203,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_autofree char *mlog = g_build_filename(dir, "monitor.log", NULL);
     g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", conn->paths.run_dir, def->name);
     g_autofree char *live = NULL;
+    g_autoptr(GPtrArray) dropped = NULL;
 
     qv_active act;
     if ((r = qv_domain_load_active(dom, &act, err)) < 0)
@@ -216,6 +234,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     }
     def->id = id;
 
+    dropped = drop_missing_optional_sources(def);
     qv_build_ctx ctx = {
         .emulator = g_getenv("QVIRT_QEMU"),
         .monitor_fd = listen_fd,
@@ -329,6 +348,15 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     if (flags & QV_DOMAIN_START_PAUSED)
         qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
                      QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
+    for (guint i = 0; i + 1 < dropped->len; i += 2) {
+        json_object *extra = json_object_new_object();
+        json_object_object_add(extra, "dev_alias", json_object_new_string(dropped->pdata[i]));
+        json_object_object_add(extra, "old_src", json_object_new_string(dropped->pdata[i + 1]));
+        json_object_object_add(extra, "reason",
+                               json_object_new_int(QV_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START));
+        qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_DISK_CHANGE,
+                     QV_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START, 0, extra);
+    }
     if (status.autodestroy)
         g_ptr_array_add(conn->autodestroy, g_strdup(def->name));
     r = 0;

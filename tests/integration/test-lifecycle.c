@@ -638,3 +638,42 @@ Test(lifecycle, proxy_survives_bad_clients)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* startupPolicy='optional': a missing cdrom image is dropped at start with a
+ * DISK_CHANGE event; without the policy the start fails and says why. */
+Test(lifecycle, optional_cdrom_missing_on_start)
+{
+    qv_conn *conn = itest_open(&T);
+    const char *cd = "    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+                     "<source file='/nonexistent/qvirt-test.iso' startupPolicy='optional'/>"
+                     "<target dev='hdc' bus='ide'/><readonly/></disk>\n";
+    qv_domain *dom = define(conn, "optcd", cd);
+    qv_error *err = NULL;
+    int fd;
+    pid_t listener = spawn_listener("optcd", &fd);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    char *xml = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &xml, &err), err);
+    cr_assert_null(strstr(xml, "qvirt-test.iso"), "the live XML still has the missing source");
+    free(xml);
+    itest_ok(qv_domain_get_xml_description(dom, QV_DOMAIN_XML_INACTIVE, &xml, &err), err);
+    cr_assert(strstr(xml, "qvirt-test.iso"), "the config lost the source");
+    free(xml);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    int status;
+    waitpid(listener, &status, 0);
+    g_autofree char *events = read_all(fd);
+    line_expected(events, QV_DOMAIN_EVENT_ID_DISK_CHANGE, QV_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START, 0);
+    qv_domain_free(dom);
+
+    const char *mandatory = "    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+                            "<source file='/nonexistent/qvirt-test.iso'/>"
+                            "<target dev='hdc' bus='ide'/><readonly/></disk>\n";
+    dom = define(conn, "mandcd", mandatory);
+    cr_assert_lt(qv_domain_create(dom, 0, &err), 0);
+    cr_assert(strstr(qv_error_message(err), "qvirt-test.iso"), "%s", qv_error_message(err));
+    qv_error_freep(&err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
