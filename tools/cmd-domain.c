@@ -176,7 +176,8 @@ static bool parse_modes(const char *mode, unsigned int *flags)
     return true;
 }
 
-static bool cmd_shutdown(cli_ctx *ctx, const cli_args *args)
+/* shutdown and reboot: the same --mode list, different calls and words. */
+static bool power_cmd(cli_ctx *ctx, const cli_args *args, bool reboot)
 {
     unsigned int flags;
     if (!parse_modes(cli_str(args, "mode"), &flags))
@@ -185,29 +186,24 @@ static bool cmd_shutdown(cli_ctx *ctx, const cli_args *args)
     if (!dom)
         return false;
     g_autoptr(qv_error) err = NULL;
-    if (qv_domain_shutdown(dom, flags, &err) < 0) {
-        cli_error_qv(err, "failed to shut down the domain");
+    int r = reboot ? qv_domain_reboot(dom, flags, &err) : qv_domain_shutdown(dom, flags, &err);
+    if (r < 0) {
+        cli_error_qv(err, reboot ? "failed to reboot the domain" : "failed to shut down the domain");
         return false;
     }
-    cli_info(ctx, "Domain '%s' is being shutdown\n", qv_domain_get_name(dom));
+    cli_info(ctx, "Domain '%s' is being %s\n", qv_domain_get_name(dom),
+             reboot ? "rebooted" : "shutdown");
     return true;
+}
+
+static bool cmd_shutdown(cli_ctx *ctx, const cli_args *args)
+{
+    return power_cmd(ctx, args, false);
 }
 
 static bool cmd_reboot(cli_ctx *ctx, const cli_args *args)
 {
-    unsigned int flags;
-    if (!parse_modes(cli_str(args, "mode"), &flags))
-        return false;
-    g_autoptr(qv_domain) dom = cli_domain_arg(ctx, args);
-    if (!dom)
-        return false;
-    g_autoptr(qv_error) err = NULL;
-    if (qv_domain_reboot(dom, flags, &err) < 0) {
-        cli_error_qv(err, "failed to reboot the domain");
-        return false;
-    }
-    cli_info(ctx, "Domain '%s' is being rebooted\n", qv_domain_get_name(dom));
-    return true;
+    return power_cmd(ctx, args, true);
 }
 
 static bool cmd_reset(cli_ctx *ctx, const cli_args *args)
