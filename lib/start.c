@@ -373,6 +373,12 @@ fail:
         /* The monitor records the stop; wait for it so the caller sees a
          * consistent shut off domain. */
         qv_rt_wait_exit(status.monitor_pid, status.monitor_start, 5000);
+    } else {
+        /* QEMU never came up: like libvirt, the domain is shut off (failed). */
+        g_autofree char *shutoff_dir = g_path_get_dirname(shutoff);
+        qv_rt_mkdirs(shutoff_dir, NULL);
+        qv_rt_state failed = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED, qv_rt_now_us() };
+        qv_rt_state_write(shutoff, &failed, NULL);
     }
     qv_rt_remove_tree(dir);
 out:

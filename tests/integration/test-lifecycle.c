@@ -434,7 +434,7 @@ Test(lifecycle, start_failure_leaves_nothing_behind)
               qv_error_message(err));
     cr_assert_lt(g_get_monotonic_time() - t0, 2 * G_USEC_PER_SEC, "exec failure was not immediate");
     qv_error_freep(&err);
-    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED);
     g_autofree char *rundir = g_build_filename(T.root, "run", "domains", "bad", NULL);
     cr_assert_not(g_file_test(rundir, G_FILE_TEST_EXISTS), "runtime dir left behind");
 
@@ -673,7 +673,7 @@ Test(lifecycle, optional_cdrom_missing_on_start)
     cr_assert_lt(qv_domain_create(dom, 0, &err), 0);
     cr_assert(strstr(qv_error_message(err), "qvirt-test.iso"), "%s", qv_error_message(err));
     qv_error_freep(&err);
-    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED);
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
