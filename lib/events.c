@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -26,28 +27,53 @@ const char *qv_event_id_to_string(int event_id)
     return event_names[event_id];
 }
 
+/* Opens the journal as it is now and watches it: from its end when
+ * registering, from its start after a rotation (every line is new). */
+static int journal_open(qv_conn *conn, bool from_start, qv_error **err)
+{
+    g_autofree char *path = qv_rt_journal_path(&conn->paths);
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
+    /* IN_MOVE_SELF: a rotation wakes listeners, who then follow it. */
+    int wd = inotify_add_watch(conn->inotify_fd, path, IN_MODIFY | IN_MOVE_SELF);
+    if (wd < 0) {
+        int e = -errno;
+        close(fd);
+        return qv_error_set_errno(err, e, "cannot watch the event journal %s", path);
+    }
+    if (conn->journal_fd >= 0)
+        close(conn->journal_fd);
+    conn->journal_fd = fd;
+    conn->journal_off = from_start ? 0 : lseek(fd, 0, SEEK_END);
+    return 0;
+}
+
 /* Starts tailing the journal from its current end. */
 static int events_init(qv_conn *conn, qv_error **err)
 {
     if (conn->inotify_fd >= 0)
         return 0;
-    g_autofree char *path = qv_rt_journal_path(&conn->paths);
-    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
-    int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (in < 0 || inotify_add_watch(in, path, IN_MODIFY) < 0) {
-        int e = -errno;
-        close(fd);
-        if (in >= 0)
-            close(in);
-        return qv_error_set_errno(err, e, "cannot watch the event journal %s", path);
+    conn->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (conn->inotify_fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot watch the event journal");
+    int r = journal_open(conn, false, err);
+    if (r < 0) {
+        close(conn->inotify_fd);
+        conn->inotify_fd = -1;
+        return r;
     }
-    conn->journal_fd = fd;
-    conn->journal_off = lseek(fd, 0, SEEK_END);
-    conn->inotify_fd = in;
     conn->journal_partial = g_string_new(NULL);
     return 0;
+}
+
+/* True when the journal was rotated away from under our fd. */
+static bool journal_rotated(qv_conn *conn)
+{
+    g_autofree char *path = qv_rt_journal_path(&conn->paths);
+    struct stat now, ours;
+    return stat(path, &now) == 0 && fstat(conn->journal_fd, &ours) == 0 &&
+           (now.st_ino != ours.st_ino || now.st_dev != ours.st_dev);
 }
 
 int qv_conn_domain_event_register_any(qv_conn *conn, qv_domain *dom, int event_id,
@@ -163,8 +189,14 @@ int qv_conn_event_dispatch(qv_conn *conn, qv_error **err)
             continue;
         if (n < 0)
             return qv_error_set_errno(err, -errno, "cannot read the event journal");
-        if (n == 0)
-            break;
+        if (n == 0) {
+            /* At the end of a rotated file: its last lines are delivered,
+             * follow the new one from its start. */
+            if (!journal_rotated(conn) || journal_open(conn, true, err) < 0)
+                break;
+            g_string_truncate(conn->journal_partial, 0);
+            continue;
+        }
         conn->journal_off += n;
         g_string_append_len(conn->journal_partial, buf, n);
         char *start = conn->journal_partial->str, *nl;

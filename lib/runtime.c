@@ -300,21 +300,56 @@ bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time)
     return start_time == 0 || qv_process_start_time(pid) == start_time;
 }
 
+/* The journal is rotated to events.1 once it passes this size, so it stays
+ * bounded; listeners finish the old file before they follow the new one. */
+#define QV_JOURNAL_MAX_BYTES (8 << 20)
+
+static off_t journal_max_bytes(void)
+{
+    /* A test knob: lets the suite exercise rotation without 8 MiB of events. */
+    const char *env = g_getenv("QVIRT_JOURNAL_MAX_BYTES");
+    long long v = env ? g_ascii_strtoll(env, NULL, 10) : 0;
+    return v > 0 ? (off_t)v : QV_JOURNAL_MAX_BYTES;
+}
+
 int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err)
 {
     if (!json_object_object_get_ex(obj, "ts", NULL))
         json_object_object_add(obj, "ts", json_object_new_int64(qv_rt_now_us()));
     g_autofree char *path = qv_rt_journal_path(p);
+    /* Appenders share this lock; a rotation takes it alone, so no line is
+     * ever written to a file that was already rotated away. */
+    g_autofree char *lock_path = g_strdup_printf("%s/locks/.events.lock", p->run_dir);
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock >= 0)
+        while (flock(lock, LOCK_SH) < 0 && errno == EINTR)
+            ;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
+    if (fd < 0) {
+        int e = -errno;
+        if (lock >= 0)
+            close(lock);
+        return qv_error_set_errno(err, e, "cannot open the event journal %s", path);
+    }
     size_t len;
     const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
     g_autofree char *line = g_strdup_printf("%s\n", s);
     /* One write() of the whole line: O_APPEND makes it land in one piece. */
     ssize_t n = write(fd, line, len + 1);
     int e = n < 0 ? -errno : 0;
+    struct stat st;
+    bool full = fstat(fd, &st) == 0 && st.st_size > journal_max_bytes();
     close(fd);
+    if (full && lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0) {
+        /* Re-check under the exclusive lock: another appender may have
+         * rotated already. */
+        if (stat(path, &st) == 0 && st.st_size > journal_max_bytes()) {
+            g_autofree char *old = g_strdup_printf("%s.1", path);
+            rename(path, old);
+        }
+    }
+    if (lock >= 0)
+        close(lock);
     if (n < 0)
         return qv_error_set_errno(err, e, "cannot append to the event journal %s", path);
     return 0;
