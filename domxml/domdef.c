@@ -296,8 +296,8 @@ void qv_domdef_free(qv_domdef *def)
     g_ptr_array_unref(def->metadata);
     g_free(def->mb_source); g_free(def->mb_access); g_free(def->mb_allocation);
     g_free(def->vcpu_placement); g_free(def->vcpu_cpuset);
-    g_free(def->raw_vcpus); g_free(def->raw_iothreadids); g_free(def->raw_cputune);
-    g_free(def->raw_memtune); g_free(def->raw_blkiotune); g_free(def->raw_numatune);
+    g_free(def->raw_vcpus); g_free(def->raw_iothreadids);
+    qv_domdef_tune_clear(def);
     g_free(def->raw_resource); g_free(def->raw_sysinfo); g_free(def->raw_perf);
     g_free(def->raw_keywrap);
     g_ptr_array_unref(def->seclabels);

@@ -382,6 +382,58 @@ typedef struct qv_domdef_metadata_elem {
     char *xml;                /* the element, serialised with its namespace declaration */
 } qv_domdef_metadata_elem;
 
+/* <cputune>, <memtune>, <blkiotune>, <numatune>: typed, no effect on the
+ * QEMU command line (cgroups apply them). */
+typedef struct qv_domdef_pin {
+    unsigned int id;          /* vcpupin vcpu / iothreadpin iothread; unused for emulatorpin */
+    char *cpuset;
+} qv_domdef_pin;
+
+typedef struct qv_domdef_cputune {
+    bool has_shares;
+    unsigned long long shares;
+    /* periods in us (0: unset, else 1000..1000000); quotas in us (0: unset,
+     * negative: unlimited, else 1000..17592186044415) */
+    unsigned long long period, global_period, emulator_period, iothread_period;
+    long long quota, global_quota, emulator_quota, iothread_quota;
+    GPtrArray *vcpupins;      /* qv_domdef_pin, NULL when none */
+    char *emulatorpin;        /* cpuset */
+    GPtrArray *iothreadpins;  /* qv_domdef_pin, NULL when none */
+    GPtrArray *raw_rest;      /* char*: vcpusched, cachetune, ... verbatim, NULL when none */
+} qv_domdef_cputune;
+
+#define QV_DOMDEF_MEMTUNE_UNLIMITED 9007199254740991ULL /* KiB, libvirt's "unlimited" */
+
+typedef struct qv_domdef_memtune {
+    /* KiB; 0 means unset (QV_DOMDEF_MEMTUNE_UNLIMITED and above are unset too) */
+    unsigned long long hard_limit, soft_limit, swap_hard_limit, min_guarantee;
+} qv_domdef_memtune;
+
+typedef struct qv_domdef_blkio_device {
+    char *path;
+    unsigned int weight;      /* 0: unset */
+    unsigned long long read_bytes_sec, write_bytes_sec, read_iops_sec, write_iops_sec;
+} qv_domdef_blkio_device;
+
+typedef struct qv_domdef_blkiotune {
+    unsigned int weight;      /* 0: unset, else 100..1000 */
+    GPtrArray *devices;       /* qv_domdef_blkio_device, NULL when none */
+} qv_domdef_blkiotune;
+
+typedef struct qv_domdef_memnode {
+    unsigned int cellid;
+    char *mode;               /* strict, interleave, preferred, restrictive */
+    char *nodeset;
+} qv_domdef_memnode;
+
+typedef struct qv_domdef_numatune {
+    bool has_memory;
+    char *mode;               /* of <memory>: strict (default), interleave, preferred, restrictive */
+    char *placement;          /* static or auto */
+    char *nodeset;            /* NULL with placement auto */
+    GPtrArray *memnodes;      /* qv_domdef_memnode, NULL when none */
+} qv_domdef_numatune;
+
 struct qv_domdef {
     int virt_type;
     int id;                   /* runtime: -1 inactive */
@@ -403,9 +455,18 @@ struct qv_domdef {
     char *vcpu_placement, *vcpu_cpuset;
     unsigned int iothreads;
 
+    qv_domdef_cputune cputune;
+    qv_domdef_memtune memtune;
+    qv_domdef_blkiotune blkiotune;
+    qv_domdef_numatune numatune;
+    /* <cputune> as libvirt formats it (NULL when empty), for code that edits
+     * pins as XML (lib/domain-vcpu.c). When it differs from cputune_synced the
+     * string was edited and is what gets formatted; after editing the typed
+     * cputune call qv_domdef_cputune_sync(). */
+    char *raw_cputune, *cputune_synced;
+
     /* Elements kept verbatim (no effect on the QEMU command line here). */
-    char *raw_vcpus, *raw_iothreadids, *raw_cputune, *raw_memtune, *raw_blkiotune,
-         *raw_numatune, *raw_resource, *raw_sysinfo, *raw_perf, *raw_keywrap;
+    char *raw_vcpus, *raw_iothreadids, *raw_resource, *raw_sysinfo, *raw_perf, *raw_keywrap;
     GPtrArray *seclabels;     /* char*: <seclabel> elements verbatim */
 
     qv_domdef_os os;
@@ -450,6 +511,9 @@ struct qv_domdef {
 
 /* Allocates an empty definition with every list created. */
 qv_domdef *qv_domdef_new(void);
+
+/* Regenerates raw_cputune from the typed def->cputune (tune.c). */
+void qv_domdef_cputune_sync(qv_domdef *def);
 
 /* Small lookups shared by the formatter and the builder. */
 const char *qv_domdef_lifecycle_to_string(int action);

@@ -38,6 +38,7 @@ void qv_domdef_hostdev_free(void *p);
 void qv_domdef_fs_free(void *p);
 void qv_domdef_memdev_free(void *p);
 void qv_domdef_metadata_elem_free(void *p);
+void qv_domdef_tune_clear(qv_domdef *def);
 
 /* ---- parser helpers (parse-util.c) ---- */
 /* Parse state: the XPath-like location used in error messages. */
@@ -96,6 +97,17 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
 void qv_parse_alias(const xmlNode *dev, unsigned int flags, char **alias);
 
 /* ---- post-parse defaults (postparse.c) ---- */
+/* tune.c: <cputune>, <memtune>, <blkiotune>, <numatune> */
+int qv_parse_cputune(qv_domdef *def, const xmlNode *node, qv_error **err);
+int qv_parse_memtune(qv_domdef *def, const xmlNode *node, qv_error **err);
+int qv_parse_blkiotune(qv_domdef *def, const xmlNode *node, qv_error **err);
+int qv_parse_numatune(qv_domdef *def, const xmlNode *node, qv_error **err);
+int qv_tune_validate(const qv_domdef *def, qv_error **err);
+void qv_fmt_cputune(GString *buf, const qv_domdef *def);
+void qv_fmt_memtune(GString *buf, const qv_domdef *def);
+void qv_fmt_blkiotune(GString *buf, const qv_domdef *def);
+void qv_fmt_numatune(GString *buf, const qv_domdef *def);
+
 int qv_domdef_post_parse(qv_domdef *def, qv_error **err);
 
 /* ---- formatter (format*.c) ---- */

@@ -315,8 +315,8 @@ char *qv_domxml_format(const qv_domdef *def, unsigned int flags)
     g_string_append_printf(buf, "  <memory unit='KiB'>%llu</memory>\n", def->memory_kib);
     g_string_append_printf(buf, "  <currentMemory unit='KiB'>%llu</currentMemory>\n",
                            def->current_memory_kib);
-    fmt_raw(buf, 1, def->raw_blkiotune);
-    fmt_raw(buf, 1, def->raw_memtune);
+    qv_fmt_blkiotune(buf, def);
+    qv_fmt_memtune(buf, def);
     fmt_memory_backing(buf, def);
     g_string_append(buf, "  <vcpu");
     qv_fmt_attr(buf, "placement", def->vcpu_placement ? def->vcpu_placement : "static");
@@ -328,8 +328,8 @@ char *qv_domxml_format(const qv_domdef *def, unsigned int flags)
     if (def->iothreads)
         g_string_append_printf(buf, "  <iothreads>%u</iothreads>\n", def->iothreads);
     fmt_raw(buf, 1, def->raw_iothreadids);
-    fmt_raw(buf, 1, def->raw_cputune);
-    fmt_raw(buf, 1, def->raw_numatune);
+    qv_fmt_cputune(buf, def);
+    qv_fmt_numatune(buf, def);
     fmt_raw(buf, 1, def->raw_resource);
     fmt_raw(buf, 1, def->raw_sysinfo);
     fmt_os(buf, def);

@@ -497,13 +497,13 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
         } else if (name_is(c, "iothreadids")) {
             g_free(def->raw_iothreadids); def->raw_iothreadids = qv_xml_dump(c);
         } else if (name_is(c, "cputune")) {
-            g_free(def->raw_cputune); def->raw_cputune = qv_xml_dump(c);
+            r = qv_parse_cputune(def, c, err);
         } else if (name_is(c, "memtune")) {
-            g_free(def->raw_memtune); def->raw_memtune = qv_xml_dump(c);
+            r = qv_parse_memtune(def, c, err);
         } else if (name_is(c, "blkiotune")) {
-            g_free(def->raw_blkiotune); def->raw_blkiotune = qv_xml_dump(c);
+            r = qv_parse_blkiotune(def, c, err);
         } else if (name_is(c, "numatune")) {
-            g_free(def->raw_numatune); def->raw_numatune = qv_xml_dump(c);
+            r = qv_parse_numatune(def, c, err);
         } else if (name_is(c, "resource")) {
             g_free(def->raw_resource); def->raw_resource = qv_xml_dump(c);
         } else if (name_is(c, "sysinfo")) {
@@ -561,6 +561,9 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
         def->vcpus = 1;
     if (!have_uuid)
         qv_uuid_generate(def->uuid);
+    if (qv_tune_validate(def, err) < 0)
+        return -EINVAL;
+    qv_domdef_cputune_sync(def);
     if (devices && qv_parse_devices(def, devices, flags, err) < 0)
         return -EINVAL;
     return 0;
