@@ -273,3 +273,45 @@ Test(domxml_unit, mac_address_syntax)
         qv_domdef_free(def);
     }
 }
+
+/* The typed tunables, and raw_cputune as lib/domain-vcpu.c uses it: the
+ * canonical <cputune>, and when edited as a string, what gets formatted. */
+Test(domxml_unit, tunables_typed_and_raw_cputune)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory><vcpu>2</vcpu>"
+        "<cputune><vcpupin vcpu='1' cpuset='1'/><quota>-1</quota><shares>100</shares></cputune>"
+        "<memtune><hard_limit unit='MiB'>1</hard_limit></memtune>"
+        "<blkiotune><weight>200</weight><device><path>/dev/a</path>"
+        "<read_iops_sec>5</read_iops_sec></device></blkiotune>"
+        "<numatune><memory nodeset='0'/></numatune>"
+        "<os><type>hvm</type></os></domain>");
+    cr_assert(def->cputune.has_shares);
+    cr_assert_eq(def->cputune.shares, 100);
+    cr_assert_eq(def->cputune.quota, -1);
+    cr_assert_eq(def->cputune.vcpupins->len, 1);
+    cr_assert_eq(def->memtune.hard_limit, 1024);
+    cr_assert_eq(def->blkiotune.weight, 200);
+    qv_domdef_blkio_device *d = g_ptr_array_index(def->blkiotune.devices, 0);
+    cr_assert_str_eq(d->path, "/dev/a");
+    cr_assert_eq(d->read_iops_sec, 5);
+    cr_assert_str_eq(def->numatune.mode, "strict");
+    cr_assert_str_eq(def->numatune.placement, "static");
+    cr_assert_str_eq(def->raw_cputune, "<cputune>\n    <shares>100</shares>\n    <quota>-1</quota>\n"
+                                       "    <vcpupin vcpu='1' cpuset='1'/>\n  </cputune>");
+
+    /* lib edits the string: the edit is formatted and survives a copy */
+    g_free(def->raw_cputune);
+    def->raw_cputune = g_strdup("<cputune>\n    <emulatorpin cpuset='0'/>\n  </cputune>");
+    g_autofree char *x = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert(strstr(x, "<emulatorpin cpuset='0'/>") && !strstr(x, "<vcpupin"), "%s", x);
+    g_autoptr(qv_domdef) copy = qv_domdef_copy(def);
+    cr_assert_str_eq(copy->cputune.emulatorpin, "0");
+
+    /* an edit of the typed fields is formatted after a sync */
+    def->cputune.period = 20000;
+    qv_domdef_cputune_sync(def);
+    g_autofree char *y = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert(strstr(y, "<period>20000</period>") && strstr(y, "<vcpupin vcpu='1'"), "%s", y);
+    cr_assert(strstr(def->raw_cputune, "<period>20000</period>"));
+}
