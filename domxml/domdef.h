@@ -459,11 +459,6 @@ struct qv_domdef {
     qv_domdef_memtune memtune;
     qv_domdef_blkiotune blkiotune;
     qv_domdef_numatune numatune;
-    /* <cputune> as libvirt formats it (NULL when empty), for code that edits
-     * pins as XML (lib/domain-vcpu.c). When it differs from cputune_synced the
-     * string was edited and is what gets formatted; after editing the typed
-     * cputune call qv_domdef_cputune_sync(). */
-    char *raw_cputune, *cputune_synced;
 
     /* Elements kept verbatim (no effect on the QEMU command line here). */
     char *raw_vcpus, *raw_iothreadids, *raw_resource, *raw_sysinfo, *raw_perf, *raw_keywrap;
@@ -512,8 +507,8 @@ struct qv_domdef {
 /* Allocates an empty definition with every list created. */
 qv_domdef *qv_domdef_new(void);
 
-/* Regenerates raw_cputune from the typed def->cputune (tune.c). */
-void qv_domdef_cputune_sync(qv_domdef *def);
+/* Frees a qv_domdef_pin (the free function of the pin arrays). */
+void qv_domdef_pin_free(void *pin);
 
 /* Small lookups shared by the formatter and the builder. */
 const char *qv_domdef_lifecycle_to_string(int action);

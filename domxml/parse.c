@@ -563,7 +563,6 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
         qv_uuid_generate(def->uuid);
     if (qv_tune_validate(def, err) < 0)
         return -EINVAL;
-    qv_domdef_cputune_sync(def);
     if (devices && qv_parse_devices(def, devices, flags, err) < 0)
         return -EINVAL;
     return 0;

@@ -14,7 +14,7 @@ static bool name_is(const xmlNode *n, const char *name)
     return strcmp((const char *)n->name, name) == 0;
 }
 
-static void pin_free(void *p)
+void qv_domdef_pin_free(void *p)
 {
     qv_domdef_pin *pin = p;
     g_free(pin->cpuset);
@@ -56,8 +56,6 @@ void qv_domdef_tune_clear(qv_domdef *def)
     memset(&def->numatune, 0, sizeof(def->numatune));
     memset(&def->blkiotune, 0, sizeof(def->blkiotune));
     memset(&def->memtune, 0, sizeof(def->memtune));
-    g_clear_pointer(&def->raw_cputune, g_free);
-    g_clear_pointer(&def->cputune_synced, g_free);
 }
 
 /* ---- small parsers ------------------------------------------------------------------- */
@@ -139,7 +137,7 @@ static int parse_pin(GPtrArray **list, const xmlNode *n, const char *attr, qv_er
     if (prop_required_uint(n, attr, &pin->id, err) < 0)
         return -EINVAL;
     if (!*list)
-        *list = g_ptr_array_new_with_free_func(pin_free);
+        *list = g_ptr_array_new_with_free_func(qv_domdef_pin_free);
     for (guint i = 0; i < (*list)->len; i++)
         if (((qv_domdef_pin *)g_ptr_array_index(*list, i))->id == pin->id)
             return qv_xml_attr_error(err, n, attr, "duplicate %s for %s %u",
@@ -266,20 +264,9 @@ static char *cputune_string(const qv_domdef_cputune *t)
     return g_string_free(b, FALSE);
 }
 
-void qv_domdef_cputune_sync(qv_domdef *def)
-{
-    g_free(def->raw_cputune);
-    g_free(def->cputune_synced);
-    def->raw_cputune = cputune_string(&def->cputune);
-    def->cputune_synced = g_strdup(def->raw_cputune);
-}
-
 void qv_fmt_cputune(GString *buf, const qv_domdef *def)
 {
-    /* lib/domain-vcpu.c edits pins in raw_cputune: that edit wins. */
-    g_autofree char *s = g_strcmp0(def->raw_cputune, def->cputune_synced)
-                             ? g_strdup(def->raw_cputune)
-                             : cputune_string(&def->cputune);
+    g_autofree char *s = cputune_string(&def->cputune);
     if (s)
         g_string_append_printf(buf, "  %s\n", s);
 }

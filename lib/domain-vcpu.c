@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 
 #include "internal.h"
 
@@ -23,7 +21,6 @@
 #define WIDE_CPUS 4096
 #define WIDE_MAPLEN QV_CPU_MAPLEN(WIDE_CPUS)
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 static int host_ncpus(void)
 {
@@ -195,111 +192,48 @@ static int get_affinity(pid_t tid, unsigned char *map, int maplen)
 
 /* ---- <cputune> ------------------------------------------------------------------ */
 
-/* The <cputune> fragment's element children, NULL without one. */
-static xmlDoc *cputune_parse(const char *raw)
+/* The cpuset of the vCPU's pin (vcpu >= 0) or the emulator pin (vcpu < 0). */
+static const char *cputune_get(const qv_domdef *def, int vcpu)
 {
-    if (!raw)
-        return NULL;
-    return xmlReadMemory(raw, (int)strlen(raw), NULL, NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-                             XML_PARSE_NOWARNING);
-}
-
-static bool is_pin(xmlNode *n, int vcpu)
-{
-    if (n->type != XML_ELEMENT_NODE)
-        return false;
     if (vcpu < 0)
-        return !strcmp((const char *)n->name, "emulatorpin");
-    if (strcmp((const char *)n->name, "vcpupin"))
-        return false;
-    g_autofree char *v = (char *)xmlGetProp(n, (const xmlChar *)"vcpu");
-    return v && g_ascii_strtoll(v, NULL, 10) == vcpu;
-}
-
-/* The cpuset of <vcpupin vcpu='N'> (vcpu >= 0) or <emulatorpin> (vcpu < 0). */
-static char *cputune_get(const char *raw, int vcpu)
-{
-    g_autoptr(xmlDoc) doc = cputune_parse(raw);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    for (xmlNode *n = root ? root->children : NULL; n; n = n->next) {
-        if (!is_pin(n, vcpu))
-            continue;
-        xmlChar *v = xmlGetProp(n, (const xmlChar *)"cpuset");
-        char *r = v ? g_strdup((const char *)v) : NULL;
-        xmlFree(v);
-        return r;
+        return def->cputune.emulatorpin;
+    for (guint i = 0; def->cputune.vcpupins && i < def->cputune.vcpupins->len; i++) {
+        const qv_domdef_pin *p = def->cputune.vcpupins->pdata[i];
+        if (p->id == (unsigned int)vcpu)
+            return p->cpuset;
     }
     return NULL;
 }
 
-/* Elements libvirt formats after the vCPU pins and after the emulator pin. */
-static bool after_pin(xmlNode *n, int vcpu)
+static int pin_cmp(gconstpointer a, gconstpointer b)
 {
-    static const char *const later[] = { "iothreadpin", "vcpusched", "iothreadsched",
-                                         "emulatorsched", "cachetune", "memorytune" };
-    const char *name = (const char *)n->name;
-    for (size_t i = 0; i < G_N_ELEMENTS(later); i++)
-        if (!strcmp(name, later[i]))
-            return true;
-    if (vcpu < 0)
-        return false;
-    if (!strcmp(name, "emulatorpin"))
-        return true;
-    if (!strcmp(name, "vcpupin")) {
-        g_autofree char *v = (char *)xmlGetProp(n, (const xmlChar *)"vcpu");
-        return v && g_ascii_strtoll(v, NULL, 10) > vcpu;
-    }
-    return false;
+    const qv_domdef_pin *x = *(qv_domdef_pin *const *)a, *y = *(qv_domdef_pin *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static void append_node(GString *out, xmlNode *n)
-{
-    xmlBuffer *b = xmlBufferCreate();
-    xmlNodeDump(b, n->doc, n, 0, 0);
-    g_string_append_printf(out, "    %s\n", (const char *)xmlBufferContent(b));
-    xmlBufferFree(b);
-}
-
-/* Sets (cpuset not NULL) or removes a pin in def's <cputune>, keeping its
- * other elements and libvirt's element order. drop_from >= 0 instead removes
- * every <vcpupin> of a vCPU at or above it. */
+/* Sets (cpuset not NULL) or removes a pin in def's <cputune>. drop_from >= 0
+ * instead removes the pins of every vCPU at or above it. */
 static void cputune_update(qv_domdef *def, int vcpu, const char *cpuset, int drop_from)
 {
-    g_autoptr(xmlDoc) doc = cputune_parse(def->raw_cputune);
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
-    g_autofree char *pin = NULL;
-    if (drop_from < 0 && cpuset)
-        pin = vcpu < 0 ? g_strdup_printf("    <emulatorpin cpuset='%s'/>\n", cpuset)
-                       : g_strdup_printf("    <vcpupin vcpu='%d' cpuset='%s'/>\n", vcpu, cpuset);
-    GString *out = g_string_new("<cputune>\n");
-    size_t empty_len = out->len;
-    for (xmlNode *n = root ? root->children : NULL; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE)
-            continue;
-        if (drop_from >= 0) {
-            if (!strcmp((const char *)n->name, "vcpupin")) {
-                g_autofree char *v = (char *)xmlGetProp(n, (const xmlChar *)"vcpu");
-                if (v && g_ascii_strtoll(v, NULL, 10) >= drop_from)
-                    continue;
-            }
-        } else if (is_pin(n, vcpu)) {
-            continue;
-        } else if (pin && after_pin(n, vcpu)) {
-            g_string_append(out, pin);
-            g_clear_pointer(&pin, g_free);
-        }
-        append_node(out, n);
+    qv_domdef_cputune *ct = &def->cputune;
+    if (drop_from < 0 && vcpu < 0) {
+        g_free(ct->emulatorpin);
+        ct->emulatorpin = g_strdup(cpuset);
+        return;
     }
-    if (pin)
-        g_string_append(out, pin);
-    g_free(def->raw_cputune);
-    if (out->len == empty_len) {
-        def->raw_cputune = NULL;
-        g_string_free(out, TRUE);
-    } else {
-        g_string_append(out, "  </cputune>");
-        def->raw_cputune = g_string_free(out, FALSE);
+    if (!ct->vcpupins)
+        ct->vcpupins = g_ptr_array_new_with_free_func((GDestroyNotify)qv_domdef_pin_free);
+    for (guint i = ct->vcpupins->len; i > 0; i--) {
+        qv_domdef_pin *p = ct->vcpupins->pdata[i - 1];
+        if (drop_from >= 0 ? p->id >= (unsigned int)drop_from : p->id == (unsigned int)vcpu)
+            g_ptr_array_remove_index(ct->vcpupins, i - 1);
+    }
+    if (drop_from < 0 && cpuset) {
+        qv_domdef_pin *p = g_new0(qv_domdef_pin, 1);
+        p->id = (unsigned int)vcpu;
+        p->cpuset = g_strdup(cpuset);
+        g_ptr_array_add(ct->vcpupins, p);
+        g_ptr_array_sort(ct->vcpupins, pin_cmp); /* libvirt's order */
     }
 }
 
@@ -307,10 +241,8 @@ static void cputune_update(qv_domdef *def, int vcpu, const char *cpuset, int dro
  * else <vcpu cpuset>, else NULL for every CPU. */
 static char *def_pin(const qv_domdef *def, int vcpu)
 {
-    char *s = cputune_get(def->raw_cputune, vcpu);
-    if (!s && def->vcpu_cpuset)
-        s = g_strdup(def->vcpu_cpuset);
-    return s;
+    const char *s = cputune_get(def, vcpu);
+    return g_strdup(s ? s : def->vcpu_cpuset);
 }
 
 /* def_pin as a map of maplen bytes; every host CPU when there is no pin. */
@@ -460,7 +392,8 @@ int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv
         if (r < 0)
             return r;
     }
-    if (!def->vcpu_cpuset && !def->raw_cputune)
+    if (!def->vcpu_cpuset && !def->cputune.emulatorpin &&
+        (!def->cputune.vcpupins || !def->cputune.vcpupins->len))
         return 0;
     g_autoptr(GArray) threads = NULL;
     int r = query_vcpu_threads(qmp, &threads, err);
