@@ -808,23 +808,16 @@ int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int n
         ADD(QV_DOMAIN_MEMORY_STAT_RSS, proc_rss_kib(act.status.qemu_pid));
         return (int)n;
     }
-    qv_qmp *qmp;
-    int lock;
-    if ((r = qv_domain_qmp_open(dom, &qmp, &lock, err)) < 0)
-        return r;
     g_autoptr(json_object) bal = NULL;
     g_autoptr(json_object) gs = NULL;
-    r = qv_qmp_call(qmp, "query-balloon", NULL, 0, &bal, err);
-    if (r >= 0) {
-        json_object *args = json_object_new_object();
-        g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", balloon);
-        json_object_object_add(args, "path", json_object_new_string(path));
-        json_object_object_add(args, "property", json_object_new_string("guest-stats"));
-        qv_qmp_call(qmp, "qom-get", args, 0, &gs, NULL);
-    }
-    qv_domain_qmp_close(qmp, lock);
-    if (r < 0)
+    if ((r = qv_domain_qmp_call(dom, "query-balloon", NULL, &bal, err)) < 0)
         return r;
+    json_object *args = json_object_new_object();
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", balloon);
+    json_object_object_add(args, "path", json_object_new_string(path));
+    json_object_object_add(args, "property", json_object_new_string("guest-stats"));
+    /* No guest stats yet (the driver has not reported): actual and rss only. */
+    qv_domain_qmp_call(dom, "qom-get", args, &gs, NULL);
     json_object *v, *s = NULL;
     if (gs && json_object_object_get_ex(gs, "stats", &s)) {
         static const struct { const char *key; int tag; bool bytes; } map[] = {

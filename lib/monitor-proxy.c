@@ -24,6 +24,7 @@ struct qv_proxy {
     void *opaque;
     GPtrArray *clients;
     unsigned int next_id;
+    unsigned int state_cmds;   /* stop/cont in flight */
 };
 
 typedef struct proxy_request {
@@ -119,10 +120,22 @@ static json_object *error_reply(const char *klass, const char *desc, json_object
     return reply;
 }
 
+static bool is_state_cmd(const char *cmd)
+{
+    return !strcmp(cmd, "stop") || !strcmp(cmd, "cont");
+}
+
+unsigned int qv_proxy_state_cmds_pending(const qv_proxy *p)
+{
+    return p ? p->state_cmds : 0;
+}
+
 static void on_reply(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
 {
     proxy_request *req = opaque;
     qv_proxy *p = req->proxy;
+    if (is_state_cmd(req->command))
+        p->state_cmds--;
     if (!err && p->hook)
         p->hook(req->command, p->opaque);
     proxy_client *c = find_client(p, req->client_id);
@@ -184,6 +197,8 @@ static void handle_message(qv_proxy *p, proxy_client *c, json_object *msg)
     req->client_id = c->id;
     req->command = g_strdup(cmd);
     req->id = id ? json_object_get(id) : NULL;
+    if (is_state_cmd(cmd))
+        p->state_cmds++;
     /* The qmp/ client's own deadline answers a wedged QEMU; it calls
      * on_reply exactly once either way. */
     qv_qmp_send_async(p->qmp, cmd, args ? json_object_get(args) : NULL, -1, 0, on_reply, req, NULL);

@@ -26,5 +26,8 @@ void qv_proxy_free(qv_proxy *proxy);
 size_t qv_proxy_fill_pollfds(qv_proxy *proxy, struct pollfd *fds, size_t max);
 /* Handles the revents of the pollfds fill_pollfds gave. */
 void qv_proxy_dispatch(qv_proxy *proxy, const struct pollfd *fds, size_t n);
+/* How many proxied stop/cont commands await their reply: their reply hook
+ * records the state, so the STOP/RESUME events they cause need no query. */
+unsigned int qv_proxy_state_cmds_pending(const qv_proxy *proxy);
 /* QEMU's monitor is gone: new commands fail at once. */
 void qv_proxy_set_lost(qv_proxy *proxy);

@@ -133,10 +133,13 @@ static void refresh_state(monitor *m)
     if (!m->qmp || m->qmp_lost)
         return;
     /* A library command that paused or resumed the guest has written the
-     * state already (under qmp.lock): nothing to learn, no lock to contend. */
+     * state already, or a proxied one will before it replies: nothing to
+     * learn, no lock to contend. */
     qv_rt_state cur;
-    if ((expect == 1 || expect == 2) && qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
-        cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED))
+    if ((expect == 1 || expect == 2) &&
+        (qv_proxy_state_cmds_pending(m->proxy) > 0 ||
+         (qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
+          cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED))))
         return;
     int lock = qv_rt_lock(m->lock_path, 10000, NULL);
     m->holding_lock = true;
