@@ -72,6 +72,10 @@ struct cli_cmd {
 /* ---- argument access --------------------------------------------------- */
 bool cli_has(const cli_args *args, const char *name);
 const char *cli_str(const cli_args *args, const char *name);
+/* Boolean options that map to API flags: the map ends with a NULL option. */
+typedef struct cli_flag { const char *opt; unsigned int flag; } cli_flag;
+/* The OR of the flags of every option in map that was given. */
+unsigned int cli_flags(const cli_args *args, const cli_flag *map);
 /* Joins the ARGV words with single spaces; NULL when there are none. */
 char *cli_argv_joined(const cli_args *args);
 

@@ -100,11 +100,12 @@ static bool cmd_console(cli_ctx *ctx, const cli_args *args)
     g_autoptr(qv_domain) dom = cli_domain_arg(ctx, args);
     if (!dom)
         return false;
-    unsigned int flags = 0;
-    if (cli_has(args, "force"))
-        flags |= QV_DOMAIN_CONSOLE_FORCE;
-    if (cli_has(args, "safe"))
-        flags |= QV_DOMAIN_CONSOLE_SAFE;
+    static const cli_flag map[] = {
+        { "force", QV_DOMAIN_CONSOLE_FORCE },
+        { "safe", QV_DOMAIN_CONSOLE_SAFE },
+        { NULL, 0 },
+    };
+    unsigned int flags = cli_flags(args, map);
     int cfd = -1;
     g_autoptr(qv_error) err = NULL;
     if (qv_domain_open_console(dom, cli_str(args, "devname"), &cfd, flags, &err) < 0) {

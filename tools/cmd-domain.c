@@ -52,17 +52,15 @@ static bool cmd_undefine(cli_ctx *ctx, const cli_args *args)
         cli_error("Options --nvram and --keep-nvram are mutually exclusive");
         return false;
     }
-    unsigned int flags = 0;
-    if (cli_has(args, "managed-save"))
-        flags |= QV_DOMAIN_UNDEFINE_MANAGED_SAVE;
-    if (cli_has(args, "snapshots-metadata"))
-        flags |= QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
-    if (cli_has(args, "checkpoints-metadata"))
-        flags |= QV_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
-    if (cli_has(args, "nvram"))
-        flags |= QV_DOMAIN_UNDEFINE_NVRAM;
-    if (cli_has(args, "keep-nvram"))
-        flags |= QV_DOMAIN_UNDEFINE_KEEP_NVRAM;
+    static const cli_flag map[] = {
+        { "managed-save", QV_DOMAIN_UNDEFINE_MANAGED_SAVE },
+        { "snapshots-metadata", QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA },
+        { "checkpoints-metadata", QV_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA },
+        { "nvram", QV_DOMAIN_UNDEFINE_NVRAM },
+        { "keep-nvram", QV_DOMAIN_UNDEFINE_KEEP_NVRAM },
+        { NULL, 0 },
+    };
+    unsigned int flags = cli_flags(args, map);
     g_autofree char *name = g_strdup(qv_domain_get_name(dom));
     g_autoptr(qv_error) err = NULL;
     if (qv_domain_undefine(dom, flags, &err) < 0) {
@@ -80,13 +78,13 @@ static bool cmd_create(cli_ctx *ctx, const cli_args *args)
     qv_conn *conn = xml ? cli_conn(ctx) : NULL;
     if (!conn)
         return false;
-    unsigned int flags = 0;
-    if (cli_has(args, "paused"))
-        flags |= QV_DOMAIN_START_PAUSED;
-    if (cli_has(args, "autodestroy"))
-        flags |= QV_DOMAIN_START_AUTODESTROY;
-    if (cli_has(args, "validate"))
-        flags |= QV_DOMAIN_START_VALIDATE;
+    static const cli_flag map[] = {
+        { "paused", QV_DOMAIN_START_PAUSED },
+        { "autodestroy", QV_DOMAIN_START_AUTODESTROY },
+        { "validate", QV_DOMAIN_START_VALIDATE },
+        { NULL, 0 },
+    };
+    unsigned int flags = cli_flags(args, map);
     g_autoptr(qv_domain) dom = NULL;
     g_autoptr(qv_error) err = NULL;
     if (qv_conn_create_domain(conn, xml, flags, &dom, &err) < 0) {
@@ -104,17 +102,15 @@ static bool cmd_start(cli_ctx *ctx, const cli_args *args)
     g_autoptr(qv_domain) dom = cli_domain_arg(ctx, args);
     if (!dom)
         return false;
-    unsigned int flags = 0;
-    if (cli_has(args, "paused"))
-        flags |= QV_DOMAIN_START_PAUSED;
-    if (cli_has(args, "autodestroy"))
-        flags |= QV_DOMAIN_START_AUTODESTROY;
-    if (cli_has(args, "bypass-cache"))
-        flags |= QV_DOMAIN_START_BYPASS_CACHE;
-    if (cli_has(args, "force-boot"))
-        flags |= QV_DOMAIN_START_FORCE_BOOT;
-    if (cli_has(args, "reset-nvram"))
-        flags |= QV_DOMAIN_START_RESET_NVRAM;
+    static const cli_flag map[] = {
+        { "paused", QV_DOMAIN_START_PAUSED },
+        { "autodestroy", QV_DOMAIN_START_AUTODESTROY },
+        { "bypass-cache", QV_DOMAIN_START_BYPASS_CACHE },
+        { "force-boot", QV_DOMAIN_START_FORCE_BOOT },
+        { "reset-nvram", QV_DOMAIN_START_RESET_NVRAM },
+        { NULL, 0 },
+    };
+    unsigned int flags = cli_flags(args, map);
     g_autoptr(qv_error) err = NULL;
     int active = qv_domain_is_active(dom, NULL);
     if (active == 1) {
@@ -134,11 +130,12 @@ static bool cmd_destroy(cli_ctx *ctx, const cli_args *args)
     g_autoptr(qv_domain) dom = cli_domain_arg(ctx, args);
     if (!dom)
         return false;
-    unsigned int flags = 0;
-    if (cli_has(args, "graceful"))
-        flags |= QV_DOMAIN_DESTROY_GRACEFUL;
-    if (cli_has(args, "remove-logs"))
-        flags |= QV_DOMAIN_DESTROY_REMOVE_LOGS;
+    static const cli_flag map[] = {
+        { "graceful", QV_DOMAIN_DESTROY_GRACEFUL },
+        { "remove-logs", QV_DOMAIN_DESTROY_REMOVE_LOGS },
+        { NULL, 0 },
+    };
+    unsigned int flags = cli_flags(args, map);
     g_autoptr(qv_error) err = NULL;
     if (qv_domain_destroy(dom, flags, &err) < 0) {
         cli_error_qv(err, "failed to destroy the domain");
@@ -633,15 +630,14 @@ static bool cmd_dumpxml(cli_ctx *ctx, const cli_args *args)
     g_autoptr(qv_domain) dom = cli_domain_arg(ctx, args);
     if (!dom)
         return false;
-    unsigned int flags = 0;
-    if (cli_has(args, "inactive"))
-        flags |= QV_DOMAIN_XML_INACTIVE;
-    if (cli_has(args, "security-info"))
-        flags |= QV_DOMAIN_XML_SECURE;
-    if (cli_has(args, "migratable"))
-        flags |= QV_DOMAIN_XML_MIGRATABLE;
-    if (cli_has(args, "update-cpu"))
-        flags |= QV_DOMAIN_XML_UPDATE_CPU;
+    static const cli_flag map[] = {
+        { "inactive", QV_DOMAIN_XML_INACTIVE },
+        { "security-info", QV_DOMAIN_XML_SECURE },
+        { "migratable", QV_DOMAIN_XML_MIGRATABLE },
+        { "update-cpu", QV_DOMAIN_XML_UPDATE_CPU },
+        { NULL, 0 },
+    };
+    unsigned int flags = cli_flags(args, map);
     char *xml = NULL;
     g_autoptr(qv_error) err = NULL;
     if (qv_domain_get_xml_description(dom, flags, &xml, &err) < 0) {

@@ -199,12 +199,13 @@ static bool cmd_setvcpus(cli_ctx *ctx, const cli_args *args)
     unsigned int count;
     if (!parse_uint_opt("count", cli_str(args, "count"), &count))
         return false;
-    if (cli_has(args, "maximum"))
-        flags |= QV_DOMAIN_VCPU_MAXIMUM;
-    if (cli_has(args, "guest"))
-        flags |= QV_DOMAIN_VCPU_GUEST;
-    if (cli_has(args, "hotpluggable"))
-        flags |= QV_DOMAIN_VCPU_HOTPLUGGABLE;
+    static const cli_flag map[] = {
+        { "maximum", QV_DOMAIN_VCPU_MAXIMUM },
+        { "guest", QV_DOMAIN_VCPU_GUEST },
+        { "hotpluggable", QV_DOMAIN_VCPU_HOTPLUGGABLE },
+        { NULL, 0 },
+    };
+    flags |= cli_flags(args, map);
     g_autoptr(qv_domain) dom = cli_domain_arg(ctx, args);
     if (!dom)
         return false;

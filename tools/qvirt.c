@@ -65,6 +65,15 @@ bool cli_has(const cli_args *args, const char *name)
     return args->set[i];
 }
 
+unsigned int cli_flags(const cli_args *args, const cli_flag *map)
+{
+    unsigned int flags = 0;
+    for (; map->opt; map++)
+        if (cli_has(args, map->opt))
+            flags |= map->flag;
+    return flags;
+}
+
 const char *cli_str(const cli_args *args, const char *name)
 {
     int i = opt_index(args->cmd, name);
