@@ -511,7 +511,7 @@ int qv_domdef_set_metadata(qv_domdef *def, int type, const char *value, const ch
     if (strlen(value) > QV_DOMXML_MAX_SIZE)
         return qv_error_set(err, -EINVAL, "The metadata element is too large.");
     xmlDoc *doc = xmlReadMemory(value, (int)strlen(value), "metadata.xml", NULL,
-                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
     if (!doc || !xmlDocGetRootElement(doc) || doc->intSubset) {
         if (doc)
             xmlFreeDoc(doc);

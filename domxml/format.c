@@ -66,9 +66,16 @@ static void fmt_raw(GString *buf, int depth, const char *raw)
 {
     if (!raw)
         return;
-    qv_fmt_indent(buf, depth);
-    g_string_append(buf, raw);
-    g_string_append_c(buf, '\n');
+    /* The element was dumped with libxml2's own indentation, relative to
+     * itself: every line moves to this depth. */
+    for (const char *line = raw; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        qv_fmt_indent(buf, depth);
+        g_string_append_len(buf, line, (gssize)len);
+        g_string_append_c(buf, '\n');
+        line += len + (nl ? 1 : 0);
+    }
 }
 
 static void fmt_os(GString *buf, const qv_domdef *def)

@@ -37,7 +37,7 @@ int qv_xml_read(const char *xml, const char *what, xmlDoc **ret, qv_error **err)
     /* No network, no entity substitution, no DTD loading; a document type
      * declaration at all is refused below. Text nodes are only read, never
      * modified, so small ones may be stored compactly. */
-    int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA |
+    int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA | XML_PARSE_NOBLANKS |
                XML_PARSE_COMPACT;
     xmlDoc *doc = xmlCtxtReadMemory(pctxt, xml, (int)len, NULL, NULL, opts);
     if (!doc) {
@@ -107,7 +107,7 @@ char *qv_xml_child_text(const xmlNode *node, const char *name)
 char *qv_xml_dump(xmlNode *node)
 {
     xmlBuffer *buf = xmlBufferCreate();
-    xmlNodeDump(buf, node->doc, node, 0, 0);
+    xmlNodeDump(buf, node->doc, node, 0, 1);
     char *r = g_strdup((const char *)xmlBufferContent(buf));
     xmlBufferFree(buf);
     return r;
