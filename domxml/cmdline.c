@@ -539,6 +539,11 @@ static void add_monitors(qv_cmdline *cl)
         qv_cmdline_addf(cl, "-chardev", "socket,id=charevents,fd=%d,server=off", ctx->event_monitor_fd);
         qv_cmdline_add2(cl, "-mon", "chardev=charevents,id=events,mode=control");
     }
+    for (unsigned int i = 0; i < ctx->n_lanes; i++) {
+        qv_cmdline_addf(cl, "-chardev", "socket,id=charlane%u,fd=%d,server=on,wait=off", i,
+                        ctx->lane_fds[i]);
+        qv_cmdline_addf(cl, "-mon", "chardev=charlane%u,id=lane%u,mode=control", i, i);
+    }
 }
 
 static void add_lifecycle(qv_cmdline *cl)

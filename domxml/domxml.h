@@ -39,6 +39,10 @@ typedef struct qv_build_ctx {
     int monitor_fd;            /* listening unix socket for the command monitor */
     int event_monitor_fd;      /* connected socket for the event monitor; -1: omit */
     const char *runtime_dir;   /* where generated sockets go */
+    /* Listening unix sockets for more command monitors ("lanes"), one
+     * client each: a process that leases one talks to QEMU directly. */
+    const int *lane_fds;
+    unsigned int n_lanes;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */
