@@ -510,6 +510,15 @@ qv_domdef *qv_domdef_new(void);
 /* Frees a qv_domdef_pin (the free function of the pin arrays). */
 void qv_domdef_pin_free(void *pin);
 
+/* Cpusets (<vcpu cpuset>, vcpupin, emulatorpin, iothreadpin, numatune
+ * nodesets, NUMA cell cpus) hold CPUs or nodes 0 to QV_CPUSET_MAX - 1, like
+ * libvirt's VIR_DOMAIN_CPUMASK_LEN. */
+#define QV_CPUSET_MAX 16384
+/* Parses a libvirt cpuset ("0-3,^2,6") into *out in libvirt's canonical
+ * form ("0-1,3,6"; g_free() it). -EINVAL: not a cpuset; -ERANGE: a number
+ * is QV_CPUSET_MAX or more; -ENOENT: nothing is selected. */
+int qv_cpuset_canonicalise(const char *list, char **out);
+
 /* Small lookups shared by the formatter and the builder. */
 const char *qv_domdef_lifecycle_to_string(int action);
 bool qv_domdef_is_q35(const qv_domdef *def);

@@ -103,6 +103,10 @@ int qv_parse_memtune(qv_domdef *def, const xmlNode *node, qv_error **err);
 int qv_parse_blkiotune(qv_domdef *def, const xmlNode *node, qv_error **err);
 int qv_parse_numatune(qv_domdef *def, const xmlNode *node, qv_error **err);
 int qv_tune_validate(const qv_domdef *def, qv_error **err);
+/* A cpuset attribute ("CPU" or "NUMA node" list), checked and stored
+ * canonical in *out; absent: 0 and *out untouched unless required. */
+int qv_xml_prop_cpuset(const xmlNode *n, const char *attr, const char *what, bool required,
+                       char **out, qv_error **err);
 void qv_fmt_cputune(GString *buf, const qv_domdef *def);
 void qv_fmt_memtune(GString *buf, const qv_domdef *def);
 void qv_fmt_blkiotune(GString *buf, const qv_domdef *def);

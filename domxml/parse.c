@@ -276,9 +276,8 @@ static int parse_cpu(qv_domdef *def, const xmlNode *cn, qv_error **err)
                 nc->id = cpu->cells->len - 1;
                 if (qv_xml_prop_uint(cell, "id", &nc->id, err) < 0)
                     return -EINVAL;
-                nc->cpus = qv_xml_prop(cell, "cpus");
-                if (!nc->cpus || !*nc->cpus || strspn(nc->cpus, "0123456789,-") != strlen(nc->cpus))
-                    return qv_xml_attr_error(err, cell, "cpus", "missing or invalid CPU list");
+                if (qv_xml_prop_cpuset(cell, "cpus", "CPU", true, &nc->cpus, err) < 0)
+                    return -EINVAL;
                 g_autofree char *mem = qv_xml_prop(cell, "memory");
                 g_autofree char *unit = qv_xml_prop(cell, "unit");
                 unsigned long long m;
@@ -361,12 +360,11 @@ static int parse_vcpu(qv_domdef *def, const xmlNode *vn, qv_error **err)
     if (qv_xml_prop_enum(vn, "placement", pl, &def->vcpu_placement, err) < 0 ||
         qv_xml_prop_uint(vn, "current", &def->vcpus_current, err) < 0)
         return -EINVAL;
-    def->vcpu_cpuset = qv_xml_prop(vn, "cpuset");
+    if (qv_xml_prop_cpuset(vn, "cpuset", "CPU", false, &def->vcpu_cpuset, err) < 0)
+        return -EINVAL;
     if (def->vcpus_current > def->vcpus)
         return qv_xml_attr_error(err, vn, "current", "%u exceeds the maximum of %u vCPUs",
                                  def->vcpus_current, def->vcpus);
-    if (def->vcpu_cpuset && strspn(def->vcpu_cpuset, "0123456789,-^ ") != strlen(def->vcpu_cpuset))
-        return qv_xml_attr_error(err, vn, "cpuset", "'%s' is not a CPU list", def->vcpu_cpuset);
     return 0;
 }
 

@@ -100,18 +100,118 @@ static int text_quota(const xmlNode *n, long long *out, qv_error **err)
     return 0;
 }
 
-/* A required list attribute (CPUs or NUMA nodes) like "0-3,^2,6". */
-static int prop_list(const xmlNode *n, const char *attr, const char *what, char **out,
-                     qv_error **err)
+/* ---- cpusets ---------------------------------------------------------------------------- */
+
+static void skip_spaces(const char **p)
+{
+    while (g_ascii_isspace(**p))
+        (*p)++;
+}
+
+/* A decimal number at *p (no sign), advanced past; false when there is none. */
+static bool cpuset_number(const char **p, unsigned long long *out)
+{
+    if (!g_ascii_isdigit(**p))
+        return false;
+    unsigned long long v = 0;
+    for (; g_ascii_isdigit(**p); (*p)++)
+        v = v > ULLONG_MAX / 10 ? ULLONG_MAX : v * 10 + (unsigned)(**p - '0');
+    *out = v;
+    return true;
+}
+
+/* Follows libvirt's virBitmapParse: comma-separated terms N, N-M or ^N
+ * (applied left to right, so "0-3,^2" is 0,1,3), blanks around terms and
+ * a trailing comma allowed, "^N-M" refused; then formats the set the way
+ * virBitmapFormat does, ascending with runs as ranges. */
+int qv_cpuset_canonicalise(const char *list, char **out)
+{
+    g_autofree guint8 *map = g_malloc0(QV_CPUSET_MAX / 8);
+    const char *p = list ? list : "";
+    unsigned int top = 0;   /* one past the highest CPU ever set */
+    skip_spaces(&p);
+    if (!*p)
+        return -EINVAL;
+    while (*p) {
+        bool neg = *p == '^';
+        if (neg)
+            p++;
+        unsigned long long a, b;
+        if (!cpuset_number(&p, &a))
+            return -EINVAL;
+        b = a;
+        skip_spaces(&p);
+        if (*p == '-') {
+            if (neg)
+                return -EINVAL;
+            p++;
+            skip_spaces(&p);
+            if (!cpuset_number(&p, &b) || b < a)
+                return -EINVAL;
+            skip_spaces(&p);
+        }
+        if (b >= QV_CPUSET_MAX)
+            return -ERANGE;
+        if (!neg && b + 1 > top)
+            top = (unsigned int)b + 1;
+        for (unsigned long long c = a; c <= b; c++) {
+            if (neg)
+                map[c / 8] &= (guint8)~(1u << (c % 8));
+            else
+                map[c / 8] |= (guint8)(1u << (c % 8));
+        }
+        if (*p == ',') {
+            p++;
+            skip_spaces(&p);
+        } else if (*p) {
+            return -EINVAL;
+        }
+    }
+    GString *s = g_string_new(NULL);
+    for (unsigned int c = 0; c < top; c++) {
+        if (!(map[c / 8] >> (c % 8) & 1))
+            continue;
+        unsigned int e = c;
+        while (e + 1 < top && (map[(e + 1) / 8] >> ((e + 1) % 8) & 1))
+            e++;
+        g_string_append_printf(s, "%s%u", s->len ? "," : "", c);
+        if (e > c)
+            g_string_append_printf(s, "-%u", e);
+        c = e;
+    }
+    if (!s->len) {
+        g_string_free(s, TRUE);
+        return -ENOENT;
+    }
+    *out = g_string_free(s, FALSE);
+    return 0;
+}
+
+int qv_xml_prop_cpuset(const xmlNode *n, const char *attr, const char *what, bool required,
+                       char **out, qv_error **err)
 {
     g_autofree char *v = qv_xml_prop(n, attr);
     if (!v)
-        return qv_xml_error(err, n, "missing %s attribute", attr);
-    if (!*v || strspn(v, "0123456789,-^ ") != strlen(v) || !strpbrk(v, "0123456789"))
+        return required ? qv_xml_error(err, n, "missing %s attribute", attr) : 0;
+    char *canon = NULL;
+    int r = qv_cpuset_canonicalise(v, &canon);
+    if (r == -ERANGE)
+        return qv_xml_attr_error(err, n, attr, "'%s' goes beyond %s %u, the highest supported",
+                                 v, what, QV_CPUSET_MAX - 1);
+    if (r == -ENOENT)
+        return qv_xml_attr_error(err, n, attr, "'%s' selects no %s", v, what);
+    if (r < 0)
         return qv_xml_attr_error(err, n, attr, "'%s' is not a %s list", v, what);
     g_free(*out);
-    *out = g_steal_pointer(&v);
+    *out = canon;
     return 0;
+}
+
+/* A required list attribute (CPUs or NUMA nodes) like "0-3,^2,6", stored canonical. */
+static int prop_list(const xmlNode *n, const char *attr, const char *what, char **out,
+                     qv_error **err)
+{
+    return qv_xml_prop_cpuset(n, attr, what, true, out, err);
 }
 
 static int prop_required_uint(const xmlNode *n, const char *attr, unsigned int *out,

@@ -1,6 +1,7 @@
 /* Unit tests of the domain XML layer API: metadata, UUIDs, copy, live
  * versus inactive XML, generated values, escaping and shell quoting. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "domdef.h"
@@ -307,4 +308,64 @@ Test(domxml_unit, tunables_typed)
     cr_assert(strstr(y, "<period>20000</period>") && strstr(y, "<emulatorpin cpuset='0'/>"), "%s", y);
     g_autoptr(qv_domdef) copy = qv_domdef_copy(def);
     cr_assert_str_eq(copy->cputune.emulatorpin, "0");
+}
+
+/* Every cpuset goes through one parser and comes back in libvirt's
+ * canonical form (virBitmapFormat): ascending, runs as ranges. */
+Test(domxml_unit, cpuset_canonical_form)
+{
+    static const struct { const char *in, *out; } ok[] = {
+        { "0", "0" }, { "3,1,2", "1-3" }, { "0-3,^2", "0-1,3" }, { "0-3,^2,2", "0-3" },
+        { " 1 , 3 - 4 ,", "1,3-4" }, { "0,2,4", "0,2,4" }, { "5-5", "5" },
+        { "^3,3", "3" }, { "16383", "16383" }, { "0-1,0-1", "0-1" }, { "007", "7" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(ok); i++) {
+        g_autofree char *out = NULL;
+        cr_assert_eq(qv_cpuset_canonicalise(ok[i].in, &out), 0, "'%s' refused", ok[i].in);
+        cr_assert_str_eq(out, ok[i].out, "'%s' gave '%s'", ok[i].in, out);
+        /* canonical is a fixed point */
+        g_autofree char *again = NULL;
+        cr_assert_eq(qv_cpuset_canonicalise(out, &again), 0);
+        cr_assert_str_eq(again, out);
+    }
+    static const struct { const char *in; int r; } bad[] = {
+        { "", -EINVAL }, { " ", -EINVAL }, { "a", -EINVAL }, { "1-", -EINVAL }, { "3-1", -EINVAL },
+        { "^1-2", -EINVAL }, { "1,,2", -EINVAL }, { "-1", -EINVAL }, { "1;2", -EINVAL },
+        { "16384", -ERANGE }, { "0-99999999999999999999999", -ERANGE }, { "1,^1", -ENOENT },
+        { "^0", -ENOENT },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        char *out = NULL;
+        cr_assert_eq(qv_cpuset_canonicalise(bad[i].in, &out), bad[i].r, "'%s'", bad[i].in);
+        cr_assert_null(out);
+    }
+}
+
+Test(domxml_unit, cpusets_stored_canonical)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory>"
+        "<vcpu cpuset='2,0,1'>2</vcpu><iothreads>1</iothreads>"
+        "<cputune><vcpupin vcpu='1' cpuset='0-3,^2'/><emulatorpin cpuset='4,3'/>"
+        "<iothreadpin iothread='1' cpuset='1,0'/></cputune>"
+        "<numatune><memory nodeset='1,0'/><memnode cellid='0' nodeset='0-1,^0'/></numatune>"
+        "<cpu><numa><cell id='0' cpus='1,0' memory='64' unit='MiB'/></numa></cpu>"
+        "<os><type>hvm</type></os></domain>");
+    cr_assert_str_eq(def->vcpu_cpuset, "0-2");
+    cr_assert_str_eq(((qv_domdef_pin *)g_ptr_array_index(def->cputune.vcpupins, 0))->cpuset, "0-1,3");
+    cr_assert_str_eq(def->cputune.emulatorpin, "3-4");
+    cr_assert_str_eq(((qv_domdef_pin *)g_ptr_array_index(def->cputune.iothreadpins, 0))->cpuset, "0-1");
+    cr_assert_str_eq(def->numatune.nodeset, "0-1");
+    cr_assert_str_eq(((qv_domdef_memnode *)g_ptr_array_index(def->numatune.memnodes, 0))->nodeset, "1");
+    cr_assert_str_eq(((qv_domdef_numa_cell *)g_ptr_array_index(def->cpu.cells, 0))->cpus, "0-1");
+    g_autofree char *x = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert(strstr(x, "<vcpu placement='static' cpuset='0-2'>2</vcpu>"), "%s", x);
+    cr_assert(strstr(x, "<vcpupin vcpu='1' cpuset='0-1,3'/>"), "%s", x);
+
+    g_autoptr(qv_domdef) bad = NULL;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_lt(qv_domxml_parse("<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory>"
+                                 "<vcpu cpuset='0,^0'>1</vcpu><os><type>hvm</type></os></domain>",
+                                 0, &bad, &err), 0);
+    cr_assert_str_eq(qv_error_message(err), "/domain/vcpu/@cpuset: '0,^0' selects no CPU");
 }
