@@ -14,6 +14,8 @@ typedef struct qv_domdef qv_domdef;
 enum {
     QV_DOMXML_FORMAT_SECURE = 1,
     QV_DOMXML_FORMAT_INACTIVE = 2,
+    /* Leave out the devices older libvirt adds by itself (see
+     * format-devices.c); implies neither INACTIVE nor SECURE. */
     QV_DOMXML_FORMAT_MIGRATABLE = 8,
 };
 

@@ -457,14 +457,97 @@ static void fmt_simple_tail(GString *buf, const char *elem, const qv_domdef_addr
     g_string_free(inner, TRUE);
 }
 
+/* ---- VIR_DOMAIN_XML_MIGRATABLE ------------------------------------------ */
+
+static bool user_alias(const char *alias)
+{
+    return alias && g_str_has_prefix(alias, "ua-");
+}
+
+static bool is_i440fx_x86(const qv_domdef *def)
+{
+    const char *arch = def->os.arch, *m = def->os.machine;
+    bool x86 = !arch || !strcmp(arch, "x86_64") || !strcmp(arch, "i686");
+    return x86 && m && (g_str_has_prefix(m, "pc-i440fx") || !strcmp(m, "pc"));
+}
+
+/* The only controller of a type, or NULL when there are none or several. */
+static const qv_domdef_controller *only_controller(const qv_domdef *def, int type)
+{
+    const qv_domdef_controller *found = NULL;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type != type)
+            continue;
+        if (found)
+            return NULL;
+        found = c;
+    }
+    return found;
+}
+
+/* The devices a migratable XML leaves out. libvirt's QEMU driver
+ * (qemuDomainDefFormatBufInternal, and virDomainInputDefFormat for the
+ * keyboard) drops what older libvirt added by itself and may not accept in
+ * the XML, so the domain can be defined there too:
+ *  - the only USB controller when it is the i440fx default (index 0, model
+ *    piix3-uhci): libvirt <= 0.9.4 had no USB controller element;
+ *  - the only PCI controller when it is pci-root index 0 (pcie-root stays:
+ *    q35 arrived after controllers were in the XML);
+ *  - the PS/2 keyboard.
+ * The rest of libvirt's list does not arise here: s390/pseries panics,
+ * serial target types of other architectures, generated channel socket
+ * paths (qvirt stores none) and a CPU updated by QEMU. IDE, SATA and FDC
+ * controllers and <audio> stay, as they do in libvirt.
+ *
+ * Deliberate differences: a device is only dropped when qvirt's own
+ * parser brings it back unchanged, so the migratable XML defines the same
+ * guest (same devices, addresses, MACs and QEMU ids): the USB controller
+ * must sit at its default 00:01.2 without extra options, and the keyboard
+ * is kept without graphics (only graphics imply it here) or when it is not
+ * the last input (re-adding it last would renumber the inputs' ids). As in
+ * libvirt the flag implies neither INACTIVE nor SECURE: live migratable XML
+ * keeps the id, aliases and other runtime facts. */
+typedef struct migratable_skip {
+    const void *usb, *pci, *keyboard;
+} migratable_skip;
+
+static migratable_skip migratable_omitted(const qv_domdef *def, unsigned int flags)
+{
+    migratable_skip m = { NULL, NULL, NULL };
+    if (!(flags & QV_DOMXML_FORMAT_MIGRATABLE))
+        return m;
+    const qv_domdef_controller *usb = only_controller(def, QV_CTRL_USB);
+    if (usb && is_i440fx_x86(def) && usb->index == 0 && (!usb->model || !strcmp(usb->model, "piix3-uhci")) &&
+        !user_alias(usb->alias) && usb->ports < 0 &&
+        (usb->addr.type == QV_ADDR_NONE ||
+         (usb->addr.type == QV_ADDR_PCI && usb->addr.domain == 0 && usb->addr.bus == 0 &&
+          usb->addr.slot == 1 && usb->addr.function == 2 && !usb->addr.multifunction)))
+        m.usb = usb;
+    const qv_domdef_controller *pci = only_controller(def, QV_CTRL_PCI);
+    if (pci && pci->index == 0 && pci->model && !strcmp(pci->model, "pci-root") && !user_alias(pci->alias))
+        m.pci = pci;
+    if (def->graphics->len && def->inputs->len) {
+        const qv_domdef_input *in = g_ptr_array_index(def->inputs, def->inputs->len - 1);
+        if (in->type && !strcmp(in->type, "keyboard") && in->bus && !strcmp(in->bus, "ps2") &&
+            !user_alias(in->alias))
+            m.keyboard = in;
+    }
+    return m;
+}
+
 void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
 {
+    const migratable_skip skip = migratable_omitted(def, flags);
     S("  <devices>\n");
     qv_fmt_text_elem(buf, 2, "emulator", def->emulator);
     for (guint i = 0; i < def->disks->len; i++)
         fmt_disk(buf, g_ptr_array_index(def->disks, i), flags);
-    for (guint i = 0; i < def->controllers->len; i++)
-        fmt_controller(buf, g_ptr_array_index(def->controllers, i), flags);
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c != skip.usb && c != skip.pci)
+            fmt_controller(buf, c, flags);
+    }
     for (guint i = 0; i < def->filesystems->len; i++) {
         qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
         S("    <filesystem"); A("type", f->type); A("accessmode", f->accessmode); S(">\n");
@@ -498,8 +581,11 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
             if (c->kind == kinds[k])
                 fmt_chr(buf, c, flags);
         }
-    for (guint i = 0; i < def->inputs->len; i++)
-        fmt_input(buf, g_ptr_array_index(def->inputs, i), flags);
+    for (guint i = 0; i < def->inputs->len; i++) {
+        const qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
+        if (in != skip.keyboard)
+            fmt_input(buf, in, flags);
+    }
     for (guint i = 0; i < def->tpms->len; i++) {
         qv_domdef_tpm *t = g_ptr_array_index(def->tpms, i);
         S("    <tpm"); A("model", t->model); S(">\n      <backend"); A("type", t->backend);

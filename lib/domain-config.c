@@ -63,8 +63,10 @@ int qv_domain_get_xml_description(qv_domain *dom, unsigned int flags, char **ret
     unsigned int fmt = 0;
     if (flags & QV_DOMAIN_XML_SECURE)
         fmt |= QV_DOMXML_FORMAT_SECURE;
+    /* As in libvirt, MIGRATABLE only leaves out what older libvirt adds by
+     * itself: on a running domain the XML stays live (id, aliases). */
     if (flags & QV_DOMAIN_XML_MIGRATABLE)
-        fmt |= QV_DOMXML_FORMAT_MIGRATABLE | QV_DOMXML_FORMAT_INACTIVE;
+        fmt |= QV_DOMXML_FORMAT_MIGRATABLE;
     if ((flags & QV_DOMAIN_XML_INACTIVE) || qv_domain_is_active(dom, NULL) != 1)
         fmt |= QV_DOMXML_FORMAT_INACTIVE;
     g_autofree char *xml = qv_domxml_format(def, fmt);

@@ -281,6 +281,39 @@ Test(cli, define_list_info_undefine)
     cr_assert_str_eq(r.out, "Alpha\n\n");
 }
 
+/* dumpxml --migratable leaves out what older libvirt adds by itself (the
+ * default USB controller and pci-root here) and still defines the same guest. */
+Test(cli, dumpxml_migratable)
+{
+    define_small("mig");
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "dumpxml", "mig", NULL);
+    ASSERT_OK(r);
+    g_autofree char *full = g_strdup(r.out);
+    cr_assert(strstr(full, "<controller type='usb' index='0' model='piix3-uhci'>"), "%s", full);
+    cr_assert(strstr(full, "<controller type='pci' index='0' model='pci-root'/>"), "%s", full);
+
+    cli_run_uri(&r, env.uri, "dumpxml", "mig", "--migratable", NULL);
+    ASSERT_OK(r);
+    cr_assert_null(strstr(r.out, "<controller type='usb'"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "<controller type='pci'"), "%s", r.out);
+    cr_assert(strstr(r.out, "<controller type='ide' index='0'>"), "%s", r.out);
+    cr_assert(strstr(r.out, "<memballoon model='virtio'>"), "%s", r.out);
+
+    /* defining the migratable XML again restores the implicit controllers */
+    g_autofree char *path = cli_write_file(&env, "mig-migratable.xml", r.out);
+    cli_run_uri(&r, env.uri, "undefine", "mig", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "define", path, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "dumpxml", "mig", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "<controller type='usb' index='0' model='piix3-uhci'>\n"
+                            "      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x2'/>"),
+              "%s", r.out);
+    cr_assert(strstr(r.out, "<controller type='pci' index='0' model='pci-root'/>"), "%s", r.out);
+}
+
 Test(cli, lifecycle_errors_on_inactive_domain)
 {
     define_small("idle1");

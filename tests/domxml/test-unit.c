@@ -369,3 +369,147 @@ Test(domxml_unit, cpusets_stored_canonical)
                                  0, &bad, &err), 0);
     cr_assert_str_eq(qv_error_message(err), "/domain/vcpu/@cpuset: '0,^0' selects no CPU");
 }
+
+/* ---- VIR_DOMAIN_XML_MIGRATABLE ---- */
+
+static const char *const migratable_xml =
+    "<domain type='qemu'><name>m</name><memory unit='MiB'>64</memory>"
+    "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+    "<disk type='file' device='disk'><source file='/x.img'/><target dev='vda' bus='virtio'/></disk>"
+    "<disk type='file' device='cdrom'><target dev='hdc' bus='ide'/><readonly/></disk>"
+    "<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>"
+    "<input type='tablet' bus='usb'/><graphics type='vnc'/>"
+    "</devices></domain>";
+
+static gint str_ptr_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of an XML document, sorted: equal when the same elements with
+ * the same attributes are present, whatever their order among siblings. */
+static char *sorted_lines(const char *xml)
+{
+    g_auto(GStrv) lines = g_strsplit(xml, "\n", -1);
+    g_autoptr(GPtrArray) v = g_ptr_array_new();
+    for (char **l = lines; *l; l++)
+        g_ptr_array_add(v, *l);
+    g_ptr_array_sort(v, str_ptr_cmp);
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < v->len; i++)
+        g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(v, i));
+    return g_string_free(s, FALSE);
+}
+
+/* The guest ABI as the argv builder sees it: "-opt value" pairs, sorted. */
+static char *abi_of(const qv_domdef *def)
+{
+    qv_build_ctx ctx = { NULL, 3, 4, "/run/qvirt/test" };
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_domxml_build_argv(def, &ctx, &argv, &err), 0, "%s", err ? qv_error_message(err) : "");
+    g_autoptr(GPtrArray) pairs = g_ptr_array_new_with_free_func(g_free);
+    for (char **a = argv + 1; *a; a++) {
+        if (**a == '-' && a[1] && a[1][0] != '-') {
+            g_ptr_array_add(pairs, g_strdup_printf("%s %s", a[0], a[1]));
+            a++;
+        } else {
+            g_ptr_array_add(pairs, g_strdup(*a));
+        }
+    }
+    g_ptr_array_sort(pairs, str_ptr_cmp);
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < pairs->len; i++)
+        g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(pairs, i));
+    return g_string_free(s, FALSE);
+}
+
+Test(domxml_unit, migratable_drops_what_older_libvirt_adds)
+{
+    g_autoptr(qv_domdef) def = parse_ok(migratable_xml);
+    g_autofree char *full = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autofree char *mig = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_MIGRATABLE);
+    /* present in the normal XML */
+    cr_assert(strstr(full, "<controller type='usb' index='0' model='piix3-uhci'>"), "%s", full);
+    cr_assert(strstr(full, "<controller type='pci' index='0' model='pci-root'/>"), "%s", full);
+    cr_assert(strstr(full, "<input type='keyboard' bus='ps2'/>"), "%s", full);
+    /* gone from the migratable XML */
+    cr_assert_null(strstr(mig, "<controller type='usb'"), "%s", mig);
+    cr_assert_null(strstr(mig, "<controller type='pci'"), "%s", mig);
+    cr_assert_null(strstr(mig, "type='keyboard'"), "%s", mig);
+    /* kept: what libvirt keeps, and everything the user gave */
+    cr_assert(strstr(mig, "<controller type='ide' index='0'>"), "%s", mig);
+    cr_assert(strstr(mig, "<input type='mouse' bus='ps2'/>"), "%s", mig);
+    cr_assert(strstr(mig, "<input type='tablet' bus='usb'>"), "%s", mig);
+    cr_assert(strstr(mig, "<mac address='52:54:00:12:34:56'/>"), "%s", mig);
+    cr_assert(strstr(mig, "<target dev='hdc' bus='ide'/>"), "%s", mig);
+    cr_assert(strstr(mig, "<memballoon model='virtio'>"), "%s", mig);
+    cr_assert(strstr(mig, "<video>"), "%s", mig);
+}
+
+Test(domxml_unit, migratable_parses_back_to_the_same_guest)
+{
+    g_autoptr(qv_domdef) def = parse_ok(migratable_xml);
+    g_autofree char *mig = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_MIGRATABLE);
+    g_autoptr(qv_domdef) back = parse_ok(mig);
+    g_autofree char *full = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autofree char *full2 = qv_domxml_format(back, QV_DOMXML_FORMAT_INACTIVE);
+    /* the same elements, addresses and MACs (implicit controllers come back
+     * after the explicit ones) */
+    g_autofree char *a = sorted_lines(full), *b = sorted_lines(full2);
+    cr_assert_str_eq(a, b, "before:\n%s\nafter:\n%s", full, full2);
+    g_autofree char *abi = abi_of(def), *abi2 = abi_of(back);
+    cr_assert_str_eq(abi, abi2);
+    /* and the migratable form is a fixed point */
+    g_autofree char *mig2 = qv_domxml_format(back, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_MIGRATABLE);
+    g_autofree char *m1 = sorted_lines(mig), *m2 = sorted_lines(mig2);
+    cr_assert_str_eq(m1, m2, "before:\n%s\nafter:\n%s", mig, mig2);
+}
+
+Test(domxml_unit, migratable_keeps_what_it_cannot_restore)
+{
+    static const struct { const char *devices, *kept; } cases[] = {
+        /* q35: pcie-root and qemu-xhci were never implicit in old libvirt */
+        { "<graphics type='vnc'/>", "<controller type='pci' index='0' model='pcie-root'/>" },
+        { "<graphics type='vnc'/>", "<controller type='usb' index='0' model='qemu-xhci'>" },
+        /* two USB controllers */
+        { "<controller type='usb' index='0' model='piix3-uhci'/><controller type='usb' index='1' model='qemu-xhci'/>",
+          "<controller type='usb' index='0' model='piix3-uhci'>" },
+        /* a user alias, a non-default model or address */
+        { "<controller type='usb' index='0' model='piix3-uhci'><alias name='ua-u'/></controller>",
+          "<controller type='usb' index='0' model='piix3-uhci'>" },
+        { "<controller type='usb' index='0' model='ich9-ehci1'/>", "<controller type='usb' index='0' model='ich9-ehci1'>" },
+        { "<controller type='usb' index='0' model='piix3-uhci'><address type='pci' slot='7'/></controller>",
+          "<controller type='usb' index='0' model='piix3-uhci'>" },
+        /* pci-root next to a bridge */
+        { "<controller type='pci' index='1' model='pci-bridge'/>", "<controller type='pci' index='0' model='pci-root'/>" },
+        /* a keyboard no graphics imply, or not the last input */
+        { "<input type='keyboard' bus='ps2'/>", "<input type='keyboard' bus='ps2'/>" },
+        { "<graphics type='vnc'/><input type='keyboard' bus='ps2'/><input type='tablet' bus='usb'/>",
+          "<input type='keyboard' bus='ps2'/>" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *xml = g_strdup_printf(
+            "<domain type='qemu'><name>k</name><memory unit='MiB'>64</memory>"
+            "<os><type arch='x86_64' machine='%s'>hvm</type></os><devices>%s</devices></domain>",
+            i < 2 ? "q35" : "pc", cases[i].devices);
+        g_autoptr(qv_domdef) def = parse_ok(xml);
+        g_autofree char *mig = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_MIGRATABLE);
+        cr_assert(strstr(mig, cases[i].kept), "case %zu lost %s:\n%s", i, cases[i].kept, mig);
+        g_autoptr(qv_domdef) back = parse_ok(mig);
+        g_autofree char *abi = abi_of(def), *abi2 = abi_of(back);
+        cr_assert_str_eq(abi, abi2, "case %zu", i);
+    }
+}
+
+Test(domxml_unit, migratable_live_keeps_runtime_facts)
+{
+    g_autoptr(qv_domdef) def = parse_ok(migratable_xml);
+    def->id = 9;
+    g_autofree char *mig = qv_domxml_format(def, QV_DOMXML_FORMAT_MIGRATABLE);
+    cr_assert(strstr(mig, "<domain type='qemu' id='9'>"), "%s", mig);
+    cr_assert(strstr(mig, "<alias name='net0'/>"), "%s", mig);
+    cr_assert_null(strstr(mig, "<controller type='usb'"), "%s", mig);
+    /* the password needs SECURE, migratable or not */
+    cr_assert_null(strstr(mig, "passwd="), "%s", mig);
+}
