@@ -107,3 +107,68 @@ Test(domxml_golden, case_count)
     g_autoptr(GPtrArray) cases = golden_list_cases(dir);
     cr_expect(cases->len >= 20, "only %u golden cases", cases->len);
 }
+
+static gint str_ptr_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* argv as sorted "-opt value" pairs: the guest, whatever the device order. */
+static char *sorted_argv(char **argv)
+{
+    g_autoptr(GPtrArray) pairs = g_ptr_array_new_with_free_func(g_free);
+    for (char **a = argv + 1; *a; a++) {
+        if (**a == '-' && a[1] && a[1][0] != '-') {
+            g_ptr_array_add(pairs, g_strdup_printf("%s %s", a[0], a[1]));
+            a++;
+        } else {
+            g_ptr_array_add(pairs, g_strdup(*a));
+        }
+    }
+    g_ptr_array_sort(pairs, str_ptr_cmp);
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < pairs->len; i++)
+        g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(pairs, i));
+    return g_string_free(s, FALSE);
+}
+
+/* Every case's migratable XML (what older libvirt adds by itself left out)
+ * defines the same guest again: the same QEMU devices, addresses and ids. */
+Test(domxml_golden, migratable_defines_the_same_guest)
+{
+    g_autofree char *dir = golden_cases_dir();
+    g_autoptr(GPtrArray) cases = golden_list_cases(dir);
+    GString *failures = g_string_new(NULL);
+    unsigned int checked = 0, shorter = 0;
+    qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR };
+    for (guint i = 0; i < cases->len; i++) {
+        const char *name = g_ptr_array_index(cases, i);
+        g_autofree char *xml_path = g_strdup_printf("%s/%s.xml", dir, name);
+        g_autofree char *xml = NULL;
+        cr_assert(g_file_get_contents(xml_path, &xml, NULL, NULL), "cannot read %s", xml_path);
+        g_autoptr(qv_domdef) def = NULL;
+        g_auto(GStrv) argv = NULL;
+        if (qv_domxml_parse(xml, 0, &def, NULL) < 0 || qv_domxml_build_argv(def, &ctx, &argv, NULL) < 0)
+            continue;   /* an error case */
+        const unsigned int f = QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE;
+        g_autofree char *full = qv_domxml_format(def, f);
+        g_autofree char *mig = qv_domxml_format(def, f | QV_DOMXML_FORMAT_MIGRATABLE);
+        shorter += strlen(mig) < strlen(full);
+        g_autoptr(qv_domdef) back = NULL;
+        g_autoptr(qv_error) err = NULL;
+        g_auto(GStrv) argv2 = NULL;
+        if (qv_domxml_parse(mig, 0, &back, &err) < 0 || qv_domxml_build_argv(back, &ctx, &argv2, &err) < 0) {
+            g_string_append_printf(failures, "%s: migratable XML does not define: %s\n", name,
+                                   qv_error_message(err));
+            continue;
+        }
+        g_autofree char *a = sorted_argv(argv), *b = sorted_argv(argv2);
+        if (strcmp(a, b))
+            g_string_append_printf(failures, "%s: another guest after a migratable round trip:\n%s\n",
+                                   name, mig);
+        checked++;
+    }
+    cr_assert(failures->len == 0, "%s", failures->str);
+    g_string_free(failures, TRUE);
+    cr_expect(checked >= 20 && shorter >= 20, "%u cases checked, %u shortened", checked, shorter);
+}
