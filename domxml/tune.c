@@ -115,7 +115,8 @@ static bool cpuset_number(const char **p, unsigned long long *out)
         return false;
     unsigned long long v = 0;
     for (; g_ascii_isdigit(**p); (*p)++)
-        v = v > ULLONG_MAX / 10 ? ULLONG_MAX : v * 10 + (unsigned)(**p - '0');
+        if (v < QV_CPUSET_MAX)  /* past the bound it only has to stay there */
+            v = v * 10 + (unsigned)(**p - '0');
     *out = v;
     return true;
 }

@@ -331,7 +331,8 @@ Test(domxml_unit, cpuset_canonical_form)
     static const struct { const char *in; int r; } bad[] = {
         { "", -EINVAL }, { " ", -EINVAL }, { "a", -EINVAL }, { "1-", -EINVAL }, { "3-1", -EINVAL },
         { "^1-2", -EINVAL }, { "1,,2", -EINVAL }, { "-1", -EINVAL }, { "1;2", -EINVAL },
-        { "16384", -ERANGE }, { "0-99999999999999999999999", -ERANGE }, { "1,^1", -ENOENT },
+        { "16384", -ERANGE }, { "0-99999999999999999999999", -ERANGE },
+        { "18446744073709551619", -ERANGE }, { "1,^1", -ENOENT },
         { "^0", -ENOENT },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
