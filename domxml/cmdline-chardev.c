@@ -4,13 +4,31 @@
 
 #include "domxml-priv.h"
 
+/* QMP arguments are json-c objects; keys are string literals, which json-c
+ * need not copy. */
+static void json_set_str(json_object *o, const char *key, const char *value)
+{
+    if (value)
+        json_object_object_add_ex(o, key, json_object_new_string(value), JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
+static void json_set_int(json_object *o, const char *key, long long value)
+{
+    json_object_object_add_ex(o, key, json_object_new_int64(value), JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
+static void json_set_bool(json_object *o, const char *key, bool value)
+{
+    json_object_object_add_ex(o, key, json_object_new_boolean(value), JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
 static json_object *inet_addr(const char *host, const char *port)
 {
     json_object *d = json_object_new_object();
-    qv_json_set_str(d, "host", host ? host : "127.0.0.1");
-    qv_json_set_str(d, "port", port ? port : "0");
+    json_set_str(d, "host", host ? host : "127.0.0.1");
+    json_set_str(d, "port", port ? port : "0");
     json_object *a = json_object_new_object();
-    qv_json_set_str(a, "type", "inet");
+    json_set_str(a, "type", "inet");
     json_object_object_add(a, "data", d);
     return a;
 }
@@ -27,9 +45,9 @@ int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, con
     case QV_CHR_NULL: type = "null"; break;
     case QV_CHR_FILE:
         type = "file";
-        qv_json_set_str(data, "out", src->path);
+        json_set_str(data, "out", src->path);
         if (src->append)
-            qv_json_set_bool(data, "append", src->append == QV_TRI_ON);
+            json_set_bool(data, "append", src->append == QV_TRI_ON);
         break;
     case QV_CHR_UNIX: case QV_CHR_TCP: {
         type = "socket";
@@ -44,21 +62,21 @@ int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, con
                 bind = true;
             }
             json_object *d = json_object_new_object();
-            qv_json_set_str(d, "path", path);
+            json_set_str(d, "path", path);
             addr = json_object_new_object();
-            qv_json_set_str(addr, "type", "unix");
+            json_set_str(addr, "type", "unix");
             json_object_object_add(addr, "data", d);
         } else {
             addr = inet_addr(src->host, src->service);
             if (src->telnet)
-                qv_json_set_bool(data, "telnet", true);
+                json_set_bool(data, "telnet", true);
         }
         json_object_object_add(data, "addr", addr);
-        qv_json_set_bool(data, "server", bind);
+        json_set_bool(data, "server", bind);
         if (bind)
-            qv_json_set_bool(data, "wait", false);
+            json_set_bool(data, "wait", false);
         else if (src->reconnect)
-            qv_json_set_int(data, "reconnect", src->reconnect);
+            json_set_int(data, "reconnect", src->reconnect);
         break;
     }
     case QV_CHR_UDP:
@@ -69,18 +87,18 @@ int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, con
         break;
     case QV_CHR_PIPE: case QV_CHR_DEV:
         type = src->type == QV_CHR_PIPE ? "pipe" : "serial";
-        qv_json_set_str(data, "device", src->path);
+        json_set_str(data, "device", src->path);
         break;
     default:
         return qv_error_set(err, -EOPNOTSUPP, "The character device %s has a source type that cannot be hotplugged.", id);
     }
     if (src->log_file) {
-        qv_json_set_str(data, "logfile", src->log_file);
+        json_set_str(data, "logfile", src->log_file);
         if (src->log_append)
-            qv_json_set_bool(data, "logappend", src->log_append == QV_TRI_ON);
+            json_set_bool(data, "logappend", src->log_append == QV_TRI_ON);
     }
     json_object *b = json_object_new_object();
-    qv_json_set_str(b, "type", type);
+    json_set_str(b, "type", type);
     json_object_object_add(b, "data", g_steal_pointer(&data));
     *ret = b;
     return 0;
@@ -95,9 +113,9 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
                                     &backend, err) < 0)
             return -EINVAL;
         json_object *o = json_object_new_object();
-        qv_json_set_str(o, "id", id);
-        json_object_object_add(o, "backend", backend);
-        qv_cmdline_add_json(cl, "-chardev", o);
+        json_object_object_add_ex(o, "id", json_object_new_string(id), JSON_C_OBJECT_KEY_IS_CONSTANT);
+        json_object_object_add_ex(o, "backend", backend, JSON_C_OBJECT_KEY_IS_CONSTANT);
+        qv_cmdline_capture(cl, "-chardev", o);
         return 0;
     }
     GString *s = g_string_new(NULL);
@@ -134,7 +152,7 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
                 g_string_free(s, TRUE);
                 return qv_error_set(err, -EINVAL, "The unix character device %s needs a source path.", id);
             }
-            gen = g_strdup_printf("%s/%s", cl->ctx->runtime_dir, default_socket_name);
+            gen = g_strconcat(cl->ctx->runtime_dir, "/", default_socket_name, NULL);
             path = gen;
             bind = true;
         }
@@ -184,30 +202,30 @@ int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
     g_autofree char *chr_id = g_strconcat("char", c->alias, NULL);
     g_autofree char *sock = NULL;
     if (c->kind == QV_CHR_CHANNEL && c->target_name)
-        sock = g_strdup_printf("%s.sock", c->target_name);
+        sock = g_strconcat(c->target_name, ".sock", NULL);
     else
         sock = g_strconcat(c->alias, ".sock", NULL);
-    json_object *dev = NULL;
+    qv_jobj *dev = NULL;
     switch (c->kind) {
     case QV_CHR_SERIAL:
         if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
             return -EINVAL;
         if (!strcmp(c->target_type, "isa-serial")) {
-            dev = qv_json_device("isa-serial", c->alias);
+            dev = qv_json_device(cl, "isa-serial", c->alias);
             qv_json_set_str(dev, "chardev", chr_id);
             qv_json_set_int(dev, "index", c->target_port);
         } else if (!strcmp(c->target_type, "pci-serial")) {
-            dev = qv_json_device("pci-serial", c->alias);
+            dev = qv_json_device(cl, "pci-serial", c->alias);
             qv_json_set_str(dev, "chardev", chr_id);
         } else {
-            dev = qv_json_device("usb-serial", c->alias);
+            dev = qv_json_device(cl, "usb-serial", c->alias);
             qv_json_set_str(dev, "chardev", chr_id);
         }
         break;
     case QV_CHR_PARALLEL:
         if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
             return -EINVAL;
-        dev = qv_json_device("isa-parallel", c->alias);
+        dev = qv_json_device(cl, "isa-parallel", c->alias);
         qv_json_set_str(dev, "chardev", chr_id);
         qv_json_set_int(dev, "index", c->target_port);
         break;
@@ -216,7 +234,7 @@ int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
             return 0;   /* the same device as serial0 */
         if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
             return -EINVAL;
-        dev = qv_json_device("virtconsole", c->alias);
+        dev = qv_json_device(cl, "virtconsole", c->alias);
         qv_json_set_str(dev, "bus", "virtio-serial0.0");
         qv_json_set_int(dev, "nr", c->target_port);
         qv_json_set_str(dev, "chardev", chr_id);
@@ -224,10 +242,11 @@ int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
     case QV_CHR_CHANNEL: {
         if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
             return -EINVAL;
-        dev = qv_json_device("virtserialport", c->alias);
-        g_autofree char *bus = g_strdup_printf("virtio-serial%u.%u", c->addr.controller, c->addr.bus);
+        dev = qv_json_device(cl, "virtserialport", c->alias);
+        g_autofree char *bus = qv_strdup_uints("virtio-serial", '.', 2,
+                                               (const unsigned int[]){ c->addr.controller, c->addr.bus });
         if (!qv_domdef_find_controller(cl->def, QV_CTRL_VIRTIO_SERIAL, c->addr.controller)) {
-            json_object_put(dev);
+            qv_jobj_free(dev);
             return qv_error_set(err, -EINVAL, "Channel %s is on virtio-serial controller %u, which does not exist.", c->alias, c->addr.controller);
         }
         qv_json_set_str(dev, "bus", bus);
@@ -239,7 +258,7 @@ int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
     }
     if (c->kind == QV_CHR_SERIAL && (strcmp(c->target_type, "isa-serial"))) {
         if (qv_cmdline_set_address(cl, dev, &c->addr, "serial port", err) < 0) {
-            json_object_put(dev);
+            qv_jobj_free(dev);
             return -EINVAL;
         }
     }

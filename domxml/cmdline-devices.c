@@ -5,11 +5,11 @@
 
 #include "domxml-priv.h"
 
-static int add_dev(qv_cmdline *cl, json_object *dev, const qv_domdef_addr *addr, const char *what,
+static int add_dev(qv_cmdline *cl, qv_jobj *dev, const qv_domdef_addr *addr, const char *what,
                    qv_error **err)
 {
     if (qv_cmdline_set_address(cl, dev, addr, what, err) < 0) {
-        json_object_put(dev);
+        qv_jobj_free(dev);
         return -EINVAL;
     }
     qv_cmdline_add_json(cl, "-device", dev);
@@ -20,7 +20,7 @@ static int add_dev(qv_cmdline *cl, json_object *dev, const qv_domdef_addr *addr,
 static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_error **err)
 {
     const char *driver = NULL;
-    json_object *dev;
+    qv_jobj *dev;
     switch (c->type) {
     case QV_CTRL_PCI:
         if (!strcmp(c->model, "pci-root") || !strcmp(c->model, "pcie-root"))
@@ -31,7 +31,7 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
                  !strcmp(c->model, "pcie-switch-upstream-port") ? "x3130-upstream" :
                  !strcmp(c->model, "pcie-switch-downstream-port") ? "xio3130-downstream" :
                  "pcie-pci-bridge";
-        dev = qv_json_device(driver, c->alias);
+        dev = qv_json_device(cl, driver, c->alias);
         if (!strcmp(c->model, "pci-bridge"))
             qv_json_set_int(dev, "chassis_nr", c->chassis_nr >= 0 ? c->chassis_nr : (int)c->index);
         if (!strcmp(c->model, "pcie-root-port") || !strcmp(c->model, "pcie-switch-downstream-port")) {
@@ -52,14 +52,14 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
         for (size_t i = 0; i < G_N_ELEMENTS(usb_map); i++)
             if (!strcmp(usb_map[i].model, c->model))
                 driver = usb_map[i].driver;
-        dev = qv_json_device(driver, c->alias);
+        dev = qv_json_device(cl, driver, c->alias);
         if (c->ports > 0 && (!strcmp(c->model, "qemu-xhci") || !strcmp(c->model, "nec-xhci"))) {
             qv_json_set_int(dev, "p2", c->ports);
             qv_json_set_int(dev, "p3", c->ports);
         }
         return add_dev(cl, dev, &c->addr, "USB controller", err);
     case QV_CTRL_SCSI:
-        dev = qv_json_device(!strcmp(c->model, "lsilogic") ? "lsi" : "virtio-scsi-pci", c->alias);
+        dev = qv_json_device(cl, !strcmp(c->model, "lsilogic") ? "lsi" : "virtio-scsi-pci", c->alias);
         if (c->queues > 0)
             qv_json_set_int(dev, "num_queues", c->queues);
         if (c->iothread) {
@@ -68,7 +68,7 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
         }
         return add_dev(cl, dev, &c->addr, "SCSI controller", err);
     case QV_CTRL_VIRTIO_SERIAL:
-        dev = qv_json_device("virtio-serial-pci", c->alias);
+        dev = qv_json_device(cl, "virtio-serial-pci", c->alias);
         if (c->ports > 0)
             qv_json_set_int(dev, "max_ports", c->ports);
         if (c->vectors > 0)
@@ -77,10 +77,10 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
     case QV_CTRL_SATA:
         if (cl->q35 && c->index == 0)
             return 0;   /* the ICH9 AHCI built into q35 */
-        dev = qv_json_device("ich9-ahci", c->alias);
+        dev = qv_json_device(cl, "ich9-ahci", c->alias);
         return add_dev(cl, dev, &c->addr, "SATA controller", err);
     case QV_CTRL_CCID:
-        dev = qv_json_device("usb-ccid", c->alias);
+        dev = qv_json_device(cl, "usb-ccid", c->alias);
         return add_dev(cl, dev, &c->addr, "smartcard reader", err);
     default:
         return 0;   /* IDE and FDC are built into the machine */
@@ -116,7 +116,7 @@ int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err)
     /* USB hubs are buses too: before the devices plugged into them. */
     for (guint i = 0; i < cl->def->hubs->len; i++) {
         qv_domdef_hub *h = g_ptr_array_index(cl->def->hubs, i);
-        if (add_dev(cl, qv_json_device("usb-hub", h->alias), &h->addr, "USB hub", err) < 0)
+        if (add_dev(cl, qv_json_device(cl, "usb-hub", h->alias), &h->addr, "USB hub", err) < 0)
             return -EINVAL;
     }
     return 0;
@@ -142,7 +142,7 @@ static int add_video(qv_cmdline *cl, const qv_domdef_video *v, qv_error **err)
         driver = "bochs-display";
     else
         driver = "ramfb";
-    json_object *dev = qv_json_device(driver, v->alias);
+    qv_jobj *dev = qv_json_device(cl, driver, v->alias);
     if (!strcmp(m, "vga") && v->vram)
         qv_json_set_int(dev, "vgamem_mb", v->vram / 1024);
     else if (!strcmp(m, "bochs") && v->vram)
@@ -171,7 +171,7 @@ int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **e
     if (in->bus && !strcmp(in->bus, "ps2"))
         return 0;   /* built into the i8042 */
     if (!strcmp(t, "evdev")) {
-        json_object *o = json_object_new_object();
+        qv_jobj *o = qv_jobj_new(cl);
         qv_json_set_str(o, "qom-type", "input-linux");
         qv_json_set_str(o, "id", in->alias);
         qv_json_set_str(o, "evdev", in->source_evdev);
@@ -194,7 +194,7 @@ int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **e
         driver = usb ? "usb-mouse" : "virtio-mouse-pci";
     else
         driver = usb ? "usb-kbd" : "virtio-keyboard-pci";
-    json_object *dev = qv_json_device(driver, in->alias);
+    qv_jobj *dev = qv_json_device(cl, driver, in->alias);
     if (!strcmp(t, "passthrough"))
         qv_json_set_str(dev, "evdev", in->source_evdev);
     return add_dev(cl, dev, &in->addr, "input device", err);
@@ -205,7 +205,7 @@ static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
     g_autofree char *audiodev = g_strdup_printf("audio%u", s->audio_id);
     const char *m = s->model;
     if (!strcmp(m, "ich6") || !strcmp(m, "ich9")) {
-        json_object *dev = qv_json_device(!strcmp(m, "ich6") ? "intel-hda" : "ich9-intel-hda", s->alias);
+        qv_jobj *dev = qv_json_device(cl, !strcmp(m, "ich6") ? "intel-hda" : "ich9-intel-hda", s->alias);
         if (add_dev(cl, dev, &s->addr, "sound device", err) < 0)
             return -EINVAL;
         guint n = MAX(s->codecs->len, 1);
@@ -213,7 +213,7 @@ static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
             const char *codec = s->codecs->len ? g_ptr_array_index(s->codecs, i) : "duplex";
             g_autofree char *id = g_strdup_printf("%s-codec%u", s->alias, i);
             g_autofree char *bus = g_strconcat(s->alias, ".0", NULL);
-            json_object *c = qv_json_device(!strcmp(codec, "micro") ? "hda-micro" :
+            qv_jobj *c = qv_json_device(cl, !strcmp(codec, "micro") ? "hda-micro" :
                                             !strcmp(codec, "output") ? "hda-output" : "hda-duplex", id);
             qv_json_set_str(c, "bus", bus);
             qv_json_set_int(c, "cad", i);
@@ -224,7 +224,7 @@ static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
     }
     const char *driver = !strcmp(m, "ac97") ? "AC97" : !strcmp(m, "es1370") ? "ES1370" :
                          !strcmp(m, "sb16") ? "sb16" : "usb-audio";
-    json_object *dev = qv_json_device(driver, s->alias);
+    qv_jobj *dev = qv_json_device(cl, driver, s->alias);
     qv_json_set_str(dev, "audiodev", audiodev);
     return add_dev(cl, dev, &s->addr, "sound device", err);
 }
@@ -252,7 +252,7 @@ int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
 int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
 {
     g_autofree char *obj = g_strconcat("obj", r->alias, NULL);
-    json_object *o = json_object_new_object();
+    qv_jobj *o = qv_jobj_new(cl);
     if (!strcmp(r->backend_model, "random")) {
         qv_json_set_str(o, "qom-type", "rng-random");
         qv_json_set_str(o, "id", obj);
@@ -263,7 +263,7 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
     } else {
         g_autofree char *chr = g_strconcat("char", r->alias, NULL);
         if (qv_cmdline_add_chardev(cl, r->egd, chr, NULL, err) < 0) {
-            json_object_put(o);
+            qv_jobj_free(o);
             return -EINVAL;
         }
         qv_json_set_str(o, "qom-type", "rng-egd");
@@ -271,7 +271,7 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
         qv_json_set_str(o, "chardev", chr);
     }
     qv_cmdline_add_json(cl, "-object", o);
-    json_object *dev = qv_json_device("virtio-rng-pci", r->alias);
+    qv_jobj *dev = qv_json_device(cl, "virtio-rng-pci", r->alias);
     qv_json_set_str(dev, "rng", obj);
     if (r->rate_bytes) {
         qv_json_set_int(dev, "max-bytes", r->rate_bytes);
@@ -298,7 +298,7 @@ static int add_tpm(qv_cmdline *cl, const qv_domdef_tpm *t, qv_error **err)
         qv_cmdline_add(cl, "-tpmdev");
         g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
     }
-    json_object *dev = qv_json_device(t->model, t->alias);
+    qv_jobj *dev = qv_json_device(cl, t->model, t->alias);
     qv_json_set_str(dev, "tpmdev", tpmdev);
     qv_cmdline_add_json(cl, "-device", dev);
     (void)err;
@@ -323,7 +323,7 @@ int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_erro
             return qv_error_set(err, -EOPNOTSUPP, "The itco watchdog is part of the q35 chipset and cannot be hotplugged.");
         qv_cmdline_add2(cl, "-global", "ICH9-LPC.noreboot=off");
     } else {
-        json_object *dev = qv_json_device(w->model, w->alias);
+        qv_jobj *dev = qv_json_device(cl, w->model, w->alias);
         if (!strcmp(w->model, "ib700")) {
             qv_cmdline_add_json(cl, "-device", dev);
         } else if (add_dev(cl, dev, &w->addr, "watchdog", err) < 0) {
@@ -332,7 +332,7 @@ int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_erro
     }
     if (cl->capture) {
         /* QMP's set-action takes the same key as the -action option. */
-        json_object *o = json_object_new_object();
+        qv_jobj *o = qv_jobj_new(cl);
         qv_json_set_str(o, "watchdog", action);
         qv_cmdline_add_json(cl, "-action", o);
     } else {
@@ -352,15 +352,15 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->smartcards->len; i++) {
         qv_domdef_smartcard *s = g_ptr_array_index(def->smartcards, i);
-        json_object *dev;
+        qv_jobj *dev;
         if (!strcmp(s->mode, "host")) {
-            dev = qv_json_device("ccid-card-emulated", s->alias);
+            dev = qv_json_device(cl, "ccid-card-emulated", s->alias);
             qv_json_set_str(dev, "backend", "nss-emulated");
         } else {
             g_autofree char *chr = g_strconcat("char", s->alias, NULL);
             if (add_spicevmc_chardev(cl, &s->src, chr, "smartcard", err) < 0)
                 return -EINVAL;
-            dev = qv_json_device("ccid-card-passthru", s->alias);
+            dev = qv_json_device(cl, "ccid-card-passthru", s->alias);
             qv_json_set_str(dev, "chardev", chr);
         }
         qv_json_set_str(dev, "bus", "ccid0.0");
@@ -371,14 +371,14 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
         g_autofree char *chr = g_strconcat("char", r->alias, NULL);
         if (add_spicevmc_chardev(cl, &r->src, chr, "usbredir", err) < 0)
             return -EINVAL;
-        json_object *dev = qv_json_device("usb-redir", r->alias);
+        qv_jobj *dev = qv_json_device(cl, "usb-redir", r->alias);
         qv_json_set_str(dev, "chardev", chr);
         if (add_dev(cl, dev, &r->addr, "USB redirection device", err) < 0)
             return -EINVAL;
     }
     for (guint i = 0; i < def->hostdevs->len; i++) {
         qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        json_object *dev = qv_json_device("usb-host", h->alias);
+        qv_jobj *dev = qv_json_device(cl, "usb-host", h->alias);
         if (h->vendor) {
             qv_json_set_int(dev, "vendorid", h->vendor);
             qv_json_set_int(dev, "productid", h->product);
@@ -404,7 +404,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             g_string_append(s, ",readonly=on");
         qv_cmdline_add(cl, "-fsdev");
         g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
-        json_object *dev = qv_json_device("virtio-9p-pci", f->alias);
+        qv_jobj *dev = qv_json_device(cl, "virtio-9p-pci", f->alias);
         qv_json_set_str(dev, "fsdev", fsdev);
         qv_json_set_str(dev, "mount_tag", f->target);
         if (add_dev(cl, dev, &f->addr, "filesystem", err) < 0)
@@ -415,7 +415,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             return -EINVAL;
     if (def->memballoon && strcmp(def->memballoon->model, "none")) {
         const qv_domdef_memballoon *b = def->memballoon;
-        json_object *dev = qv_json_device("virtio-balloon-pci", b->alias);
+        qv_jobj *dev = qv_json_device(cl, "virtio-balloon-pci", b->alias);
         if (b->autodeflate)
             qv_json_set_bool(dev, "deflate-on-oom", b->autodeflate == QV_TRI_ON);
         if (b->free_page_reporting)
@@ -433,12 +433,12 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     for (guint i = 0; i < def->panics->len; i++) {
         qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
         if (!strcmp(p->model, "isa")) {
-            json_object *dev = qv_json_device("pvpanic", p->alias);
+            qv_jobj *dev = qv_json_device(cl, "pvpanic", p->alias);
             if (p->addr.type == QV_ADDR_ISA)
                 qv_json_set_int(dev, "ioport", p->addr.port);
             qv_cmdline_add_json(cl, "-device", dev);
         } else if (!strcmp(p->model, "pvpanic")) {
-            if (add_dev(cl, qv_json_device("pvpanic-pci", p->alias), &p->addr, "panic device", err) < 0)
+            if (add_dev(cl, qv_json_device(cl, "pvpanic-pci", p->alias), &p->addr, "panic device", err) < 0)
                 return -EINVAL;
         }
     }
@@ -446,14 +446,14 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
         qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
         g_autofree char *obj = g_strconcat("shmmem-", s->alias, NULL);
         g_autofree char *path = g_strdup_printf("/dev/shm/%s", s->name);
-        json_object *o = json_object_new_object();
+        qv_jobj *o = qv_jobj_new(cl);
         qv_json_set_str(o, "qom-type", "memory-backend-file");
         qv_json_set_str(o, "id", obj);
         qv_json_set_str(o, "mem-path", path);
         qv_json_set_int(o, "size", (long long)(s->size_kib * 1024));
         qv_json_set_bool(o, "share", true);
         qv_cmdline_add_json(cl, "-object", o);
-        json_object *dev = qv_json_device("ivshmem-plain", s->alias);
+        qv_jobj *dev = qv_json_device(cl, "ivshmem-plain", s->alias);
         qv_json_set_str(dev, "memdev", obj);
         if (add_dev(cl, dev, &s->addr, "shared memory device", err) < 0)
             return -EINVAL;
@@ -461,12 +461,12 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
         g_autofree char *obj = g_strconcat("mem", m->alias, NULL);
-        json_object *o = json_object_new_object();
+        qv_jobj *o = qv_jobj_new(cl);
         qv_json_set_str(o, "qom-type", "memory-backend-ram");
         qv_json_set_str(o, "id", obj);
         qv_json_set_int(o, "size", (long long)(m->size_kib * 1024));
         qv_cmdline_add_json(cl, "-object", o);
-        json_object *dev = qv_json_device("pc-dimm", m->alias);
+        qv_jobj *dev = qv_json_device(cl, "pc-dimm", m->alias);
         if (m->node >= 0)
             qv_json_set_int(dev, "node", m->node);
         qv_json_set_str(dev, "memdev", obj);
@@ -478,7 +478,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     if (def->iommu) {
         const qv_domdef_iommu *io = def->iommu;
         if (!strcmp(io->model, "intel")) {
-            json_object *dev = qv_json_device("intel-iommu", io->alias);
+            qv_jobj *dev = qv_json_device(cl, "intel-iommu", io->alias);
             if (io->intremap)
                 qv_json_set_str(dev, "intremap", io->intremap == QV_TRI_ON ? "on" : "off");
             if (io->caching_mode)
@@ -490,13 +490,13 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             if (io->aw_bits)
                 qv_json_set_int(dev, "aw-bits", io->aw_bits);
             qv_cmdline_add_json(cl, "-device", dev);
-        } else if (add_dev(cl, qv_json_device("virtio-iommu-pci", io->alias), &io->addr, "IOMMU", err) < 0) {
+        } else if (add_dev(cl, qv_json_device(cl, "virtio-iommu-pci", io->alias), &io->addr, "IOMMU", err) < 0) {
             return -EINVAL;
         }
     }
     if (def->vsock) {
         const qv_domdef_vsock *v = def->vsock;
-        json_object *dev = qv_json_device("vhost-vsock-pci", v->alias);
+        qv_jobj *dev = qv_json_device(cl, "vhost-vsock-pci", v->alias);
         /* An automatic CID is chosen by lib/ (needs /dev/vhost-vsock); 3 is a placeholder. */
         qv_json_set_int(dev, "guest-cid", v->cid ? v->cid : 3);
         if (add_dev(cl, dev, &v->addr, "vsock device", err) < 0)

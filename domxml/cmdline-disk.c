@@ -27,44 +27,44 @@ static unsigned int disk_bootindex(const qv_domdef *def, const qv_domdef_disk *d
     return 0;
 }
 
-static void set_cache(json_object *node, const qv_domdef_disk *d)
+static void set_cache(qv_jobj *node, const qv_domdef_disk *d)
 {
     if (!d->cache)
         return;
     bool direct = !strcmp(d->cache, "none") || !strcmp(d->cache, "directsync");
     bool noflush = !strcmp(d->cache, "unsafe");
-    json_object *c = json_object_new_object();
-    qv_json_set_bool(c, "direct", direct);
-    qv_json_set_bool(c, "no-flush", noflush);
-    json_object_object_add(node, "cache", c);
+    qv_json_open(node, "cache");
+    qv_json_set_bool(node, "direct", direct);
+    qv_json_set_bool(node, "no-flush", noflush);
+    qv_json_close(node);
 }
 
 static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_disk_src *src,
                         const char *node_name, bool top, qv_error **err)
 {
-    json_object *o = json_object_new_object();
+    qv_jobj *o = qv_jobj_new(cl);
     if (src->type == QV_DISK_TYPE_FILE || src->type == QV_DISK_TYPE_BLOCK) {
         qv_json_set_str(o, "driver", src->type == QV_DISK_TYPE_FILE ? "file" : "host_device");
         qv_json_set_str(o, "filename", src->path);
         if (top && d->io && strcmp(d->io, "threads"))
             qv_json_set_str(o, "aio", d->io);
     } else if (!strcmp(src->protocol, "nbd")) {
-        qv_json_set_str(o, "driver", "nbd");
-        json_object *server = json_object_new_object();
-        if (src->socket || (src->transport && !strcmp(src->transport, "unix"))) {
-            if (!src->socket) {
-                json_object_put(server);
-                json_object_put(o);
-                return qv_error_set(err, -EINVAL, "The NBD disk %s uses unix transport without a socket.", d->target_dev);
-            }
-            qv_json_set_str(server, "type", "unix");
-            qv_json_set_str(server, "path", src->socket);
-        } else {
-            qv_json_set_str(server, "type", "inet");
-            qv_json_set_str(server, "host", src->host);
-            qv_json_set_str(server, "port", src->port ? src->port : "10809");
+        bool unix_socket = src->socket || (src->transport && !strcmp(src->transport, "unix"));
+        if (unix_socket && !src->socket) {
+            qv_jobj_free(o);
+            return qv_error_set(err, -EINVAL, "The NBD disk %s uses unix transport without a socket.", d->target_dev);
         }
-        json_object_object_add(o, "server", server);
+        qv_json_set_str(o, "driver", "nbd");
+        qv_json_open(o, "server");
+        if (unix_socket) {
+            qv_json_set_str(o, "type", "unix");
+            qv_json_set_str(o, "path", src->socket);
+        } else {
+            qv_json_set_str(o, "type", "inet");
+            qv_json_set_str(o, "host", src->host);
+            qv_json_set_str(o, "port", src->port ? src->port : "10809");
+        }
+        qv_json_close(o);
         qv_json_set_str(o, "export", src->name);
     } else {
         qv_json_set_str(o, "driver", src->protocol);
@@ -103,7 +103,7 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
         return qv_error_set(err, -EINVAL, "The alias of disk %s is too long for a QEMU node name.", d->target_dev);
     if (storage_node(cl, d, src, st, depth == 0, err) < 0)
         return -EINVAL;
-    json_object *o = json_object_new_object();
+    qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "node-name", fm);
     qv_json_set_bool(o, "read-only", depth > 0 || d->readonly);
     if (depth == 0) {
@@ -118,7 +118,7 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
     if (backing_fmt)
         qv_json_set_str(o, "backing", backing_fmt);
     else if (src->has_backing && !strcmp(format, "qcow2"))
-        json_object_object_add(o, "backing", NULL);
+        qv_json_set_null(o, "backing");
     qv_cmdline_add_json(cl, "-blockdev", o);
     *fmt_name = g_steal_pointer(&fm);
     return 0;
@@ -129,8 +129,12 @@ static void add_iotune(qv_cmdline *cl, const qv_domdef_disk *d, const char *fmt)
     /* QEMU 7.2: throttling is a throttle-group object plus a throttle
      * filter node on top of the format node. */
     const qv_domdef_iotune *t = &d->iotune;
-    json_object *lim = json_object_new_object();
-#define L(field, key) if (t->field) qv_json_set_int(lim, key, (long long)t->field);
+    g_autofree char *group = g_strconcat("throttle-", t->group_name ? t->group_name : d->alias, NULL);
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "qom-type", "throttle-group");
+    qv_json_set_str(o, "id", group);
+    qv_json_open(o, "limits");
+#define L(field, key) if (t->field) qv_json_set_int(o, key, (long long)t->field);
     L(total_bytes_sec, "bps-total") L(read_bytes_sec, "bps-read") L(write_bytes_sec, "bps-write")
     L(total_iops_sec, "iops-total") L(read_iops_sec, "iops-read") L(write_iops_sec, "iops-write")
     L(total_bytes_sec_max, "bps-total-max") L(read_bytes_sec_max, "bps-read-max")
@@ -138,13 +142,9 @@ static void add_iotune(qv_cmdline *cl, const qv_domdef_disk *d, const char *fmt)
     L(read_iops_sec_max, "iops-read-max") L(write_iops_sec_max, "iops-write-max")
     L(size_iops_sec, "iops-size")
 #undef L
-    g_autofree char *group = g_strdup_printf("throttle-%s", t->group_name ? t->group_name : d->alias);
-    json_object *o = json_object_new_object();
-    qv_json_set_str(o, "qom-type", "throttle-group");
-    qv_json_set_str(o, "id", group);
-    json_object_object_add(o, "limits", lim);
+    qv_json_close(o);
     qv_cmdline_add_json(cl, "-object", o);
-    json_object *f = json_object_new_object();
+    qv_jobj *f = qv_jobj_new(cl);
     g_autofree char *node = g_strconcat(d->alias, "-throttle", NULL);
     qv_json_set_str(f, "driver", "throttle");
     qv_json_set_str(f, "node-name", node);
@@ -189,19 +189,19 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
         driver = "floppy";
         break;
     }
-    json_object *dev = qv_json_device(driver, d->alias);
-    g_autoptr(json_object) guard = dev;
+    qv_jobj *dev = qv_json_device(cl, driver, d->alias);
+    g_autoptr(qv_jobj) guard = dev;
     if (d->bus == QV_DISK_BUS_VIRTIO) {
         if (qv_cmdline_set_address(cl, dev, &d->addr, "disk", err) < 0)
             return -EINVAL;
         if (d->queues)
             qv_json_set_int(dev, "num-queues", d->queues);
         if (d->iothread) {
-            g_autofree char *io = g_strdup_printf("iothread%u", d->iothread);
+            g_autofree char *io = qv_strdup_uint("iothread", d->iothread);
             qv_json_set_str(dev, "iothread", io);
         }
     } else if (d->bus == QV_DISK_BUS_IDE) {
-        g_autofree char *b = g_strdup_printf("ide.%u", d->addr.bus);
+        g_autofree char *b = qv_strdup_uint("ide.", d->addr.bus);
         qv_json_set_str(dev, "bus", b);
         qv_json_set_int(dev, "unit", d->addr.unit);
     } else if (d->bus == QV_DISK_BUS_SATA) {
@@ -277,7 +277,7 @@ int qv_cmdline_add_disks(qv_cmdline *cl, qv_error **err)
         qv_domdef_disk *d = g_ptr_array_index(cl->def->disks, i);
         if (d->bus == QV_DISK_BUS_FDC && cl->q35 && !fdc) {
             /* q35 has no built-in floppy controller. */
-            qv_cmdline_add_json(cl, "-device", qv_json_device("isa-fdc", "fdc0"));
+            qv_cmdline_add_json(cl, "-device", qv_json_device(cl, "isa-fdc", "fdc0"));
             fdc = true;
         }
         if (qv_cmdline_add_disk(cl, d, err) < 0)

@@ -29,7 +29,7 @@ static unsigned int net_bootindex(const qv_domdef *def, const qv_domdef_net *n)
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
     g_autofree char *hostnet = g_strconcat("host", n->alias, NULL);
-    json_object *nd = json_object_new_object();
+    qv_jobj *nd = qv_jobj_new(cl);
     switch (n->type) {
     case QV_NET_USER:
         qv_json_set_str(nd, "type", "user");
@@ -46,7 +46,7 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_str(nd, "br", n->source_bridge);
         break;
     default:
-        json_object_put(nd);
+        qv_jobj_free(nd);
         return qv_error_set(err, -EINVAL, "Interface %s: unsupported type.", n->alias);
     }
     if (n->type != QV_NET_USER) {
@@ -55,7 +55,7 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         if (n->queues > 1)
             qv_json_set_int(nd, "queues", n->queues);
     } else if (n->queues > 1) {
-        json_object_put(nd);
+        qv_jobj_free(nd);
         return qv_error_set(err, -EINVAL, "Interface %s: user networking has no multiqueue.", n->alias);
     }
     qv_json_set_str(nd, "id", hostnet);
@@ -64,8 +64,8 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     const char *driver = nic_driver(n->model);
     if (!driver)
         return qv_error_set(err, -EINVAL, "Interface %s: unsupported model '%s'.", n->alias, n->model);
-    json_object *dev = qv_json_device(driver, n->alias);
-    g_autoptr(json_object) guard = dev;
+    qv_jobj *dev = qv_json_device(cl, driver, n->alias);
+    g_autoptr(qv_jobj) guard = dev;
     qv_json_set_str(dev, "netdev", hostnet);
     char mac[18];
     g_snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",

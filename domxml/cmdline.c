@@ -52,42 +52,56 @@ void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...)
     g_ptr_array_add(cl->argv, v);
 }
 
-void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, json_object *obj)
-{
-    if (cl->capture) {
-        qv_hotplug_item *it = g_new0(qv_hotplug_item, 1);
-        it->opt = g_strdup(opt);
-        it->args = obj;
-        g_ptr_array_add(cl->capture, it);
-        return;
-    }
-    qv_cmdline_add(cl, opt);
-    g_ptr_array_add(cl->argv, qv_json_to_string(obj));
-    json_object_put(obj);
-}
+/* A JSON object value under construction. For the command line its text is
+ * written as members are set, straight into the buffer that becomes the
+ * argument: building a json-c object (a hash table, one allocation per
+ * member) only to serialise and free it was about half the cost of a
+ * command line. A hotplug capture needs the QMP arguments as json-c
+ * objects, so there the same calls build one. Members come out in the order
+ * they are set, as json-c's would; no builder sets a key twice. */
+#define QV_JOBJ_MAX_DEPTH 4
+struct qv_jobj {
+    bool json;                  /* hotplug capture: building json-c objects */
+    bool first;                 /* the innermost open object has no member yet */
+    int depth;                  /* open nested objects */
+    char *buf;                  /* text: the JSON so far */
+    size_t len, cap;
+    json_object *stack[QV_JOBJ_MAX_DEPTH + 1];   /* json-c: outermost first */
+};
 
-/* Length of v as a JSON string literal, quotes included. */
-static size_t json_string_len(const char *v)
-{
-    size_t n = 2;
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p >= 0x20 && *p != '"' && *p != '\\')
-            n++;
-        else if (*p == '"' || *p == '\\' || *p == '\b' || *p == '\f' || *p == '\n' || *p == '\r' ||
-                 *p == '\t')
-            n += 2;
-        else
-            n += 6;
-    }
-    return n;
-}
+/* Escaped length of each byte in a JSON string (json-c's escapes with
+ * JSON_C_TO_STRING_NOSLASHESCAPE): 1 as is, 2 for \x, 6 for \u00XX. */
+static const unsigned char json_esc_len[256] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6,
+    6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
 
+/* Writes v as a JSON string literal at o, which has room for
+ * 6 * strlen(v) + 2 bytes; returns the end. */
 static char *json_write_string(char *o, const char *v)
 {
     static const char hex[] = "0123456789abcdef";
     *o++ = '"';
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        char esc = 0;
+        if (json_esc_len[*p] == 1) {
+            *o++ = (char)*p;
+            continue;
+        }
+        char esc;
         switch (*p) {
         case '"': esc = '"'; break;
         case '\\': esc = '\\'; break;
@@ -97,10 +111,6 @@ static char *json_write_string(char *o, const char *v)
         case '\r': esc = 'r'; break;
         case '\t': esc = 't'; break;
         default:
-            if (*p >= 0x20) {
-                *o++ = (char)*p;
-                continue;
-            }
             memcpy(o, "\\u00", 4);
             o[4] = hex[*p >> 4];
             o[5] = hex[*p & 0xf];
@@ -114,6 +124,15 @@ static char *json_write_string(char *o, const char *v)
     return o;
 }
 
+/* Length of v as a JSON string literal, quotes included. */
+static size_t json_string_len(const char *v)
+{
+    size_t n = 2;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        n += json_esc_len[*p];
+    return n;
+}
+
 /* Decimal digits of v, written backwards ending at end; returns the start. */
 static char *int_digits(char *end, gint64 v)
 {
@@ -125,6 +144,167 @@ static char *int_digits(char *end, gint64 v)
     if (v < 0)
         *--p = '-';
     return p;
+}
+
+qv_jobj *qv_jobj_new(const qv_cmdline *cl)
+{
+    qv_jobj *o = g_new(qv_jobj, 1);
+    o->json = cl->capture != NULL;
+    o->first = true;
+    o->depth = 0;
+    if (o->json) {
+        o->buf = NULL;
+        o->len = o->cap = 0;
+        o->stack[0] = json_object_new_object();
+    } else {
+        o->cap = 256;
+        o->buf = g_malloc(o->cap);
+        o->buf[0] = '{';
+        o->len = 1;
+    }
+    return o;
+}
+
+void qv_jobj_free(qv_jobj *o)
+{
+    if (!o)
+        return;
+    if (o->json)
+        json_object_put(o->stack[0]);
+    g_free(o->buf);
+    g_free(o);
+}
+
+/* Room for n more bytes of text. */
+static char *jobj_reserve(qv_jobj *o, size_t n)
+{
+    if (o->len + n > o->cap) {
+        while (o->len + n > o->cap)
+            o->cap *= 2;
+        o->buf = g_realloc(o->buf, o->cap);
+    }
+    return o->buf + o->len;
+}
+
+/* Writes ["," ] "key": with room for extra more bytes after it. */
+static char *jobj_key(qv_jobj *o, const char *key, size_t extra)
+{
+    char *p = jobj_reserve(o, 1 + 6 * strlen(key) + 3 + extra);
+    if (!o->first)
+        *p++ = ',';
+    o->first = false;
+    p = json_write_string(p, key);
+    *p++ = ':';
+    return p;
+}
+
+static void json_add(qv_jobj *o, const char *key, json_object *v)
+{
+    json_object_object_add_ex(o->stack[o->depth], key, v, JSON_C_OBJECT_KEY_IS_CONSTANT);
+}
+
+/* Keys are string literals, so json-c need not copy them. */
+void qv_json_set_str(qv_jobj *o, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    if (o->json) {
+        json_add(o, key, json_object_new_string(value));
+        return;
+    }
+    size_t n = strlen(value);
+    char *p = jobj_key(o, key, 6 * n + 2);
+    p = json_write_string(p, value);
+    o->len = (size_t)(p - o->buf);
+}
+
+void qv_json_set_int(qv_jobj *o, const char *key, long long value)
+{
+    if (o->json) {
+        json_add(o, key, json_object_new_int64(value));
+        return;
+    }
+    char digits[24];
+    char *d = int_digits(digits + sizeof(digits), value);
+    size_t n = (size_t)(digits + sizeof(digits) - d);
+    char *p = jobj_key(o, key, n);
+    memcpy(p, d, n);
+    o->len = (size_t)(p + n - o->buf);
+}
+
+static void jobj_literal(qv_jobj *o, const char *key, const char *lit)
+{
+    size_t n = strlen(lit);
+    char *p = jobj_key(o, key, n);
+    memcpy(p, lit, n);
+    o->len = (size_t)(p + n - o->buf);
+}
+
+void qv_json_set_bool(qv_jobj *o, const char *key, bool value)
+{
+    if (o->json)
+        json_add(o, key, json_object_new_boolean(value));
+    else
+        jobj_literal(o, key, value ? "true" : "false");
+}
+
+void qv_json_set_null(qv_jobj *o, const char *key)
+{
+    if (o->json)
+        json_add(o, key, NULL);
+    else
+        jobj_literal(o, key, "null");
+}
+
+void qv_json_open(qv_jobj *o, const char *key)
+{
+    g_assert(o->depth < QV_JOBJ_MAX_DEPTH);
+    if (o->json) {
+        json_object *child = json_object_new_object();
+        json_add(o, key, child);
+        o->stack[++o->depth] = child;
+        return;
+    }
+    o->depth++;
+    char *p = jobj_key(o, key, 1);
+    *p++ = '{';
+    o->len = (size_t)(p - o->buf);
+    o->first = true;
+}
+
+void qv_json_close(qv_jobj *o)
+{
+    g_assert(o->depth > 0);
+    o->depth--;
+    o->first = false;
+    if (o->json)
+        return;
+    *jobj_reserve(o, 1) = '}';
+    o->len++;
+}
+
+void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, qv_jobj *obj)
+{
+    g_assert(obj->depth == 0 && obj->json == (cl->capture != NULL));
+    if (cl->capture) {
+        qv_cmdline_capture(cl, opt, g_steal_pointer(&obj->stack[0]));
+        qv_jobj_free(obj);
+        return;
+    }
+    char *p = jobj_reserve(obj, 2);
+    p[0] = '}';
+    p[1] = '\0';
+    qv_cmdline_add(cl, opt);
+    g_ptr_array_add(cl->argv, g_steal_pointer(&obj->buf));
+    g_free(obj);
+}
+
+void qv_cmdline_capture(qv_cmdline *cl, const char *opt, json_object *args)
+{
+    qv_hotplug_item *it = g_new0(qv_hotplug_item, 1);
+    it->opt = g_strdup(opt);
+    it->args = args;
+    g_ptr_array_add(cl->capture, it);
 }
 
 /* Doubles and arrays are not built here, but spelt like json-c if they
@@ -207,10 +387,10 @@ static char *json_write(char *o, json_object *v)
     }
 }
 
-/* json-c's plain output of obj (QV_JSON_FLAGS), written directly: json-c's
- * own serialiser goes through a printbuf and printf for every value, and was
- * a third of the cost of building a command line. One pass measures, the
- * second writes into an allocation of exactly that size. */
+/* json-c's plain output of obj (QV_JSON_FLAGS), written directly with the
+ * same string escaper as the command-line writer: json-c's own serialiser
+ * goes through a printbuf and printf for every value. One pass measures,
+ * the second writes into an allocation of exactly that size. */
 char *qv_json_to_string(json_object *obj)
 {
     size_t n = json_len(obj);
@@ -221,29 +401,12 @@ char *qv_json_to_string(json_object *obj)
     return s;
 }
 
-json_object *qv_json_device(const char *driver, const char *id)
+qv_jobj *qv_json_device(const qv_cmdline *cl, const char *driver, const char *id)
 {
-    json_object *o = json_object_new_object();
+    qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "driver", driver);
     qv_json_set_str(o, "id", id);
     return o;
-}
-
-/* Keys are string literals, so json-c need not copy them. */
-void qv_json_set_str(json_object *o, const char *key, const char *value)
-{
-    if (value)
-        json_object_object_add_ex(o, key, json_object_new_string(value), JSON_C_OBJECT_KEY_IS_CONSTANT);
-}
-
-void qv_json_set_int(json_object *o, const char *key, long long value)
-{
-    json_object_object_add_ex(o, key, json_object_new_int64(value), JSON_C_OBJECT_KEY_IS_CONSTANT);
-}
-
-void qv_json_set_bool(json_object *o, const char *key, bool value)
-{
-    json_object_object_add_ex(o, key, json_object_new_boolean(value), JSON_C_OBJECT_KEY_IS_CONSTANT);
 }
 
 /* Writes "0x" and v in lower-case hex at p; returns the end. */
@@ -266,7 +429,7 @@ static const qv_domdef_controller *pci_bus_controller(const qv_domdef *def, unsi
     return qv_domdef_find_controller(def, QV_CTRL_PCI, bus);
 }
 
-int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_addr *addr,
+int qv_cmdline_set_address(qv_cmdline *cl, qv_jobj *dev, const qv_domdef_addr *addr,
                            const char *what, qv_error **err)
 {
     switch (addr->type) {
@@ -308,6 +471,17 @@ int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_add
     default:
         return qv_error_set(err, -EINVAL, "The %s has an address type it cannot use.", what);
     }
+}
+
+/* Appends v in decimal: printf was a noticeable share of building the
+ * short key=value options. */
+static void append_ull(GString *s, unsigned long long v)
+{
+    char digits[24], *p = digits + sizeof(digits);
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    g_string_append_len(s, p, digits + sizeof(digits) - p);
 }
 
 static const char *cpu_feature_sign(const char *policy)
@@ -411,7 +585,7 @@ static void add_machine(qv_cmdline *cl)
     GString *s = g_string_new(NULL);
     g_autofree char *m = qv_qemu_opt_escape(def->os.machine);
     g_string_append(s, m);
-    g_string_append_printf(s, ",accel=%s,usb=off", cl->kvm ? "kvm" : "tcg");
+    g_string_append(s, cl->kvm ? ",accel=kvm,usb=off" : ",accel=tcg,usb=off");
     if (f->vmport_set)
         g_string_append_printf(s, ",vmport=%s", f->vmport == QV_TRI_OFF ? "off" : "on");
     if (f->smm_set)
@@ -446,7 +620,9 @@ static int add_memory(qv_cmdline *cl, qv_error **err)
     if (def->mb_hugepages)
         return qv_error_set(err, -EOPNOTSUPP, "/domain/memoryBacking/hugepages: hugepage backing is not supported by qvirt.");
     GString *m = g_string_new(NULL);
-    g_string_append_printf(m, "size=%lluk", def->memory_kib);
+    g_string_append(m, "size=");
+    append_ull(m, def->memory_kib);
+    g_string_append_c(m, 'k');
     if (def->max_memory_kib)
         g_string_append_printf(m, ",slots=%u,maxmem=%lluk", def->max_memory_slots, def->max_memory_kib);
     qv_cmdline_add(cl, "-m");
@@ -460,7 +636,7 @@ static int add_memory(qv_cmdline *cl, qv_error **err)
     if (def->mb_source && !strcmp(def->mb_source, "file"))
         return qv_error_set(err, -EOPNOTSUPP, "/domain/memoryBacking/source: file-backed guest memory is not supported by qvirt; use memfd.");
     if (!def->cpu.cells->len) {
-        json_object *o = json_object_new_object();
+        qv_jobj *o = qv_jobj_new(cl);
         qv_json_set_str(o, "qom-type", backend);
         qv_json_set_str(o, "id", "pc.ram");
         qv_json_set_int(o, "size", (long long)(def->memory_kib * 1024));
@@ -487,19 +663,29 @@ static void add_smp_numa(qv_cmdline *cl)
     const qv_domdef *def = cl->def;
     const qv_domdef_cpu *cpu = &def->cpu;
     GString *s = g_string_new(NULL);
-    g_string_append_printf(s, "%u,maxcpus=%u", def->vcpus_current, def->vcpus);
-    if (cpu->sockets)
-        g_string_append_printf(s, ",sockets=%u,dies=%u,cores=%u,threads=%u", cpu->sockets, cpu->dies,
-                               cpu->cores, cpu->threads);
-    else
-        g_string_append_printf(s, ",sockets=%u,cores=1,threads=1", def->vcpus);
+    append_ull(s, def->vcpus_current);
+    g_string_append(s, ",maxcpus=");
+    append_ull(s, def->vcpus);
+    g_string_append(s, ",sockets=");
+    if (cpu->sockets) {
+        append_ull(s, cpu->sockets);
+        g_string_append(s, ",dies=");
+        append_ull(s, cpu->dies);
+        g_string_append(s, ",cores=");
+        append_ull(s, cpu->cores);
+        g_string_append(s, ",threads=");
+        append_ull(s, cpu->threads);
+    } else {
+        append_ull(s, def->vcpus);
+        g_string_append(s, ",cores=1,threads=1");
+    }
     qv_cmdline_add(cl, "-smp");
     g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
 
     bool memfd = def->mb_source && !strcmp(def->mb_source, "memfd");
     for (guint i = 0; i < cpu->cells->len; i++) {
         qv_domdef_numa_cell *c = g_ptr_array_index(cpu->cells, i);
-        json_object *o = json_object_new_object();
+        qv_jobj *o = qv_jobj_new(cl);
         g_autofree char *id = g_strdup_printf("ram-node%u", c->id);
         qv_json_set_str(o, "qom-type", memfd ? "memory-backend-memfd" : "memory-backend-ram");
         qv_json_set_str(o, "id", id);
@@ -571,8 +757,10 @@ static int add_clock(qv_cmdline *cl, qv_error **err)
                 g_string_free(s, TRUE);
                 return qv_error_set(err, -EINVAL, "/domain/clock/timer: pit tickpolicy '%s' is not supported by QEMU.", t->tickpolicy);
             }
-            if (cl->kvm)
-                qv_cmdline_addf(cl, "-global", "kvm-pit.lost_tick_policy=%s", p);
+            if (cl->kvm) {
+                qv_cmdline_add(cl, "-global");
+                g_ptr_array_add(cl->argv, g_strconcat("kvm-pit.lost_tick_policy=", p, NULL));
+            }
         }
     }
     qv_cmdline_add(cl, "-rtc");
@@ -591,28 +779,28 @@ static int add_firmware(qv_cmdline *cl, qv_error **err)
         qv_cmdline_add2(cl, "-bios", os->loader);
         return 0;
     }
-    json_object *st = json_object_new_object();
+    qv_jobj *st = qv_jobj_new(cl);
     qv_json_set_str(st, "driver", "file");
     qv_json_set_str(st, "filename", os->loader);
     qv_json_set_str(st, "node-name", "libvirt-pflash0-storage");
     qv_json_set_bool(st, "auto-read-only", true);
     qv_json_set_str(st, "discard", "unmap");
     qv_cmdline_add_json(cl, "-blockdev", st);
-    json_object *fm = json_object_new_object();
+    qv_jobj *fm = qv_jobj_new(cl);
     qv_json_set_str(fm, "node-name", "libvirt-pflash0-format");
     qv_json_set_bool(fm, "read-only", !os->loader_readonly || strcmp(os->loader_readonly, "no"));
     qv_json_set_str(fm, "driver", "raw");
     qv_json_set_str(fm, "file", "libvirt-pflash0-storage");
     qv_cmdline_add_json(cl, "-blockdev", fm);
     if (os->nvram) {
-        json_object *nst = json_object_new_object();
+        qv_jobj *nst = qv_jobj_new(cl);
         qv_json_set_str(nst, "driver", "file");
         qv_json_set_str(nst, "filename", os->nvram);
         qv_json_set_str(nst, "node-name", "libvirt-pflash1-storage");
         qv_json_set_bool(nst, "auto-read-only", true);
         qv_json_set_str(nst, "discard", "unmap");
         qv_cmdline_add_json(cl, "-blockdev", nst);
-        json_object *nfm = json_object_new_object();
+        qv_jobj *nfm = qv_jobj_new(cl);
         qv_json_set_str(nfm, "node-name", "libvirt-pflash1-format");
         qv_json_set_bool(nfm, "read-only", false);
         qv_json_set_str(nfm, "driver", "raw");
@@ -624,13 +812,24 @@ static int add_firmware(qv_cmdline *cl, qv_error **err)
     return 0;
 }
 
+/* -chardev pre<fd>post; fds are never negative here. */
+static void add_fd_chardev(qv_cmdline *cl, const char *pre, int fd, const char *post)
+{
+    GString *s = g_string_sized_new(64);
+    g_string_append(s, pre);
+    append_ull(s, (unsigned long long)fd);
+    g_string_append(s, post);
+    qv_cmdline_add(cl, "-chardev");
+    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+}
+
 static void add_monitors(qv_cmdline *cl)
 {
     const qv_build_ctx *ctx = cl->ctx;
-    qv_cmdline_addf(cl, "-chardev", "socket,id=charmonitor,fd=%d,server=on,wait=off", ctx->monitor_fd);
+    add_fd_chardev(cl, "socket,id=charmonitor,fd=", ctx->monitor_fd, ",server=on,wait=off");
     qv_cmdline_add2(cl, "-mon", "chardev=charmonitor,id=monitor,mode=control");
     if (ctx->event_monitor_fd >= 0) {
-        qv_cmdline_addf(cl, "-chardev", "socket,id=charevents,fd=%d,server=off", ctx->event_monitor_fd);
+        add_fd_chardev(cl, "socket,id=charevents,fd=", ctx->event_monitor_fd, ",server=off");
         qv_cmdline_add2(cl, "-mon", "chardev=charevents,id=events,mode=control");
     }
     for (unsigned int i = 0; i < ctx->n_lanes; i++) {
@@ -703,7 +902,7 @@ int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***
         goto out;
     add_smp_numa(&cl);
     for (unsigned int i = 1; i <= def->iothreads; i++) {
-        json_object *o = json_object_new_object();
+        qv_jobj *o = qv_jobj_new(&cl);
         g_autofree char *id = g_strdup_printf("iothread%u", i);
         qv_json_set_str(o, "qom-type", "iothread");
         qv_json_set_str(o, "id", id);
@@ -742,11 +941,11 @@ int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***
         (r = qv_cmdline_add_misc(&cl, err)) < 0)
         goto out;
     if (def->features.vmcoreinfo)
-        qv_cmdline_add_json(&cl, "-device", qv_json_device("vmcoreinfo", NULL));
+        qv_cmdline_add_json(&cl, "-device", qv_json_device(&cl, "vmcoreinfo", NULL));
     if (def->has_genid) {
         char g[37];
         qv_uuid_format(def->genid, g);
-        json_object *o = qv_json_device("vmgenid", "vmgenid0");
+        qv_jobj *o = qv_json_device(&cl, "vmgenid", "vmgenid0");
         qv_json_set_str(o, "guid", def->genid_auto ? "auto" : g);
         qv_cmdline_add_json(&cl, "-device", o);
     }
@@ -759,8 +958,8 @@ int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***
             spawn = spawn || n->type == QV_NET_BRIDGE || (n->type == QV_NET_ETHERNET && n->script) ||
                     n->downscript;
         }
-        qv_cmdline_addf(&cl, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=%s,resourcecontrol=deny",
-                        spawn ? "allow" : "deny");
+        qv_cmdline_add2(&cl, "-sandbox", spawn ? "on,obsolete=deny,elevateprivileges=deny,spawn=allow,resourcecontrol=deny"
+                                               : "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
     }
     qv_cmdline_add2(&cl, "-msg", "timestamp=on");
 

@@ -55,8 +55,18 @@ int qv_xml_read(const char *xml, const char *what, xmlDoc **ret, qv_error **err)
  * bus names are made for every device on every parse and build, where
  * printf was a noticeable share of the cost. */
 char *qv_strdup_uint(const char *prefix, unsigned int n);
+/* prefix, then the count numbers of v in decimal joined by sep
+ * ("ide", '-', {0,1,0} -> "ide0-1-0"). */
+char *qv_strdup_uints(const char *prefix, char sep, size_t count, const unsigned int *v);
+/* prefix followed by n in decimal, a negative n with its sign. */
+char *qv_strdup_int(const char *prefix, int n);
 /* First element child named name, or NULL. */
 xmlNode *qv_xml_child(const xmlNode *node, const char *name);
+/* Attribute value borrowed from the tree (valid while the document is), or
+ * NULL: for values that are only compared or parsed. When the value has to
+ * be assembled (several child nodes), the copy is stored in *tmp for the
+ * caller to free. */
+const char *qv_xml_attr(const xmlNode *node, const char *name, char **tmp);
 /* Attribute value copied with g_strdup, or NULL. */
 char *qv_xml_prop(const xmlNode *node, const char *name);
 /* Text content copied with g_strdup (stripped), or NULL for no element. */
@@ -143,24 +153,43 @@ typedef struct qv_cmdline {
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
+/* A -device/-blockdev/-netdev/-object value being built (cmdline.c): JSON
+ * text written member by member for the command line, or a json-c object
+ * when cl->capture collects QMP arguments for a hotplug. */
+typedef struct qv_jobj qv_jobj;
+qv_jobj *qv_jobj_new(const qv_cmdline *cl);
+void qv_jobj_free(qv_jobj *o);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_jobj, qv_jobj_free)
+/* New -device object {"driver":driver,"id":id}. */
+qv_jobj *qv_json_device(const qv_cmdline *cl, const char *driver, const char *id);
+/* Members, in the order they are set; each key is set at most once. A
+ * NULL string value sets nothing. */
+void qv_json_set_str(qv_jobj *o, const char *key, const char *value);
+void qv_json_set_int(qv_jobj *o, const char *key, long long value);
+void qv_json_set_bool(qv_jobj *o, const char *key, bool value);
+void qv_json_set_null(qv_jobj *o, const char *key);
+/* Opens a nested object as member key; the setters fill it until
+ * qv_json_close(). */
+void qv_json_open(qv_jobj *o, const char *key);
+void qv_json_close(qv_jobj *o);
+
 void qv_cmdline_add(qv_cmdline *cl, const char *arg);
 void qv_cmdline_add2(qv_cmdline *cl, const char *opt, const char *value);
 void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-/* Adds opt followed by the JSON of obj (consumed). */
-void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, json_object *obj);
+/* Adds opt followed by the JSON of obj (consumed); in capture mode, a
+ * hotplug item with obj's json-c object as its arguments. */
+void qv_cmdline_add_json(qv_cmdline *cl, const char *opt, qv_jobj *obj);
+/* Capture mode: a hotplug item opt with args (consumed). */
+void qv_cmdline_capture(qv_cmdline *cl, const char *opt, json_object *args);
 /* The flags every JSON option value is serialised with. */
 #define QV_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-/* obj as json-c would print it with QV_JSON_FLAGS, newly allocated. */
+/* obj as json-c would print it with QV_JSON_FLAGS, newly allocated; the
+ * same escaping as the qv_jobj writer. */
 char *qv_json_to_string(json_object *obj);
 /* Appends ",key=value" with the value's commas doubled. */
 void qv_opt_append(GString *s, const char *key, const char *value);
-/* New -device object {"driver":driver,"id":id}. */
-json_object *qv_json_device(const char *driver, const char *id);
-void qv_json_set_str(json_object *o, const char *key, const char *value);
-void qv_json_set_int(json_object *o, const char *key, long long value);
-void qv_json_set_bool(json_object *o, const char *key, bool value);
 /* Adds "bus"/"addr" (PCI), "bus"/"port" (USB) etc. from addr. */
-int qv_cmdline_set_address(qv_cmdline *cl, json_object *dev, const qv_domdef_addr *addr,
+int qv_cmdline_set_address(qv_cmdline *cl, qv_jobj *dev, const qv_domdef_addr *addr,
                            const char *what, qv_error **err);
 /* Builds the chardev option "-chardev TYPE,id=ID,..." for src. */
 int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,

@@ -65,6 +65,36 @@ char *qv_strdup_uint(const char *prefix, unsigned int n)
     return g_strconcat(prefix, p, NULL);
 }
 
+char *qv_strdup_uints(const char *prefix, char sep, size_t count, const unsigned int *v)
+{
+    size_t plen = strlen(prefix);
+    char *r = g_malloc(plen + count * 11 + 1);
+    char *o = r + plen;
+    memcpy(r, prefix, plen);
+    for (size_t i = 0; i < count; i++) {
+        char digits[16];
+        char *p = digits + sizeof(digits);
+        unsigned int n = v[i];
+        do
+            *--p = (char)('0' + n % 10);
+        while (n /= 10);
+        if (i)
+            *o++ = sep;
+        size_t len = (size_t)(digits + sizeof(digits) - p);
+        memcpy(o, p, len);
+        o += len;
+    }
+    *o = '\0';
+    return r;
+}
+
+char *qv_strdup_int(const char *prefix, int n)
+{
+    if (n >= 0)
+        return qv_strdup_uint(prefix, (unsigned int)n);
+    return g_strdup_printf("%s%d", prefix, n);
+}
+
 xmlNode *qv_xml_child(const xmlNode *node, const char *name)
 {
     for (xmlNode *c = node->children; c; c = c->next) {
@@ -74,25 +104,50 @@ xmlNode *qv_xml_child(const xmlNode *node, const char *name)
     return NULL;
 }
 
-char *qv_xml_prop(const xmlNode *node, const char *name)
+const char *qv_xml_attr(const xmlNode *node, const char *name, char **tmp)
 {
     for (xmlAttr *a = node->properties; a; a = a->next) {
         if (a->ns == NULL && strcmp((const char *)a->name, name) == 0) {
             if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next)
-                return g_strdup((const char *)a->children->content);
+                return (const char *)a->children->content;
+            if (!a->children)
+                return "";
             xmlChar *v = xmlNodeGetContent((const xmlNode *)a);
-            char *r = g_strdup((const char *)v);
+            *tmp = g_strdup(v ? (const char *)v : "");
             xmlFree(v);
-            return r;
+            return *tmp;
         }
     }
     return NULL;
 }
 
+char *qv_xml_prop(const xmlNode *node, const char *name)
+{
+    g_autofree char *tmp = NULL;
+    const char *v = qv_xml_attr(node, name, &tmp);
+    if (tmp)
+        return g_steal_pointer(&tmp);
+    return g_strdup(v);
+}
+
+/* The common case is one text child: copy its stripped span directly
+ * instead of concatenating the content into a buffer first. */
 char *qv_xml_text(const xmlNode *node)
 {
     if (!node)
         return NULL;
+    const xmlNode *c = node->children;
+    if (!c)
+        return g_strdup("");
+    if (c->type == XML_TEXT_NODE && !c->next) {
+        const char *b = c->content ? (const char *)c->content : "";
+        while (g_ascii_isspace(*b))
+            b++;
+        const char *e = b + strlen(b);
+        while (e > b && g_ascii_isspace(e[-1]))
+            e--;
+        return g_strndup(b, (gsize)(e - b));
+    }
     xmlChar *v = xmlNodeGetContent(node);
     char *r = g_strstrip(g_strdup(v ? (const char *)v : ""));
     xmlFree(v);
@@ -200,7 +255,8 @@ int qv_parse_uint_str(const char *s, int base, unsigned long long max, unsigned 
 
 int qv_xml_prop_ull(const xmlNode *node, const char *name, unsigned long long *out, qv_error **err)
 {
-    g_autofree char *v = qv_xml_prop(node, name);
+    g_autofree char *tmp = NULL;
+    const char *v = qv_xml_attr(node, name, &tmp);
     if (!v)
         return 0;
     if (qv_parse_uint_str(v, 0, ULLONG_MAX, out) < 0)
@@ -210,7 +266,8 @@ int qv_xml_prop_ull(const xmlNode *node, const char *name, unsigned long long *o
 
 int qv_xml_prop_uint(const xmlNode *node, const char *name, unsigned int *out, qv_error **err)
 {
-    g_autofree char *v = qv_xml_prop(node, name);
+    g_autofree char *tmp = NULL;
+    const char *v = qv_xml_attr(node, name, &tmp);
     unsigned long long x;
     if (!v)
         return 0;
@@ -222,7 +279,8 @@ int qv_xml_prop_uint(const xmlNode *node, const char *name, unsigned int *out, q
 
 int qv_xml_prop_int(const xmlNode *node, const char *name, int *out, qv_error **err)
 {
-    g_autofree char *v = qv_xml_prop(node, name);
+    g_autofree char *tmp = NULL;
+    const char *v = qv_xml_attr(node, name, &tmp);
     if (!v)
         return 0;
     char *end = NULL;
@@ -237,7 +295,8 @@ int qv_xml_prop_int(const xmlNode *node, const char *name, int *out, qv_error **
 
 int qv_xml_prop_tristate(const xmlNode *node, const char *name, int *out, qv_error **err)
 {
-    g_autofree char *v = qv_xml_prop(node, name);
+    g_autofree char *tmp = NULL;
+    const char *v = qv_xml_attr(node, name, &tmp);
     if (!v)
         return 0;
     if (strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
@@ -252,13 +311,14 @@ int qv_xml_prop_tristate(const xmlNode *node, const char *name, int *out, qv_err
 int qv_xml_prop_enum(const xmlNode *node, const char *name, const char *const *allowed,
                      char **out, qv_error **err)
 {
-    g_autofree char *v = qv_xml_prop(node, name);
+    g_autofree char *tmp = NULL;
+    const char *v = qv_xml_attr(node, name, &tmp);
     if (!v)
         return 0;
     for (size_t i = 0; allowed[i]; i++) {
         if (strcmp(allowed[i], v) == 0) {
             g_free(*out);
-            *out = g_steal_pointer(&v);
+            *out = g_strdup(allowed[i]);
             return 1;
         }
     }

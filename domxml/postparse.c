@@ -231,22 +231,22 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
         const char *bus_alias = NULL;
         switch (d->bus) {
         case QV_DISK_BUS_VIRTIO:
-            set_alias(&d->alias, g_strdup_printf("virtio-disk%d", idx));
+            set_alias(&d->alias, qv_strdup_int("virtio-disk", idx));
             break;
         case QV_DISK_BUS_IDE:
-            set_alias(&d->alias, g_strdup_printf("ide%u-%u-%u", d->addr.controller, d->addr.bus, d->addr.unit));
+            set_alias(&d->alias, qv_strdup_uints("ide", '-', 3, (const unsigned int[]){ d->addr.controller, d->addr.bus, d->addr.unit }));
             break;
         case QV_DISK_BUS_SATA:
-            set_alias(&d->alias, g_strdup_printf("sata%u-%u-%u", d->addr.controller, d->addr.bus, d->addr.unit));
+            set_alias(&d->alias, qv_strdup_uints("sata", '-', 3, (const unsigned int[]){ d->addr.controller, d->addr.bus, d->addr.unit }));
             break;
         case QV_DISK_BUS_SCSI:
-            set_alias(&d->alias, g_strdup_printf("scsi%u-%u-%u-%u", d->addr.controller, d->addr.bus, d->addr.target, d->addr.unit));
+            set_alias(&d->alias, qv_strdup_uints("scsi", '-', 4, (const unsigned int[]){ d->addr.controller, d->addr.bus, d->addr.target, d->addr.unit }));
             break;
         case QV_DISK_BUS_USB:
-            set_alias(&d->alias, g_strdup_printf("usb-disk%d", idx));
+            set_alias(&d->alias, qv_strdup_int("usb-disk", idx));
             break;
         case QV_DISK_BUS_FDC:
-            set_alias(&d->alias, g_strdup_printf("fdc0-0-%u", d->addr.unit));
+            set_alias(&d->alias, qv_strdup_uint("fdc0-0-", d->addr.unit));
             break;
         }
         (void)bus_alias;
@@ -323,13 +323,13 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
                 c->target_port = nserial;
             if (!strcmp(c->target_type, "isa-serial") && c->target_port > 3)
                 return qv_error_set(err, -EINVAL, "/domain/devices/serial[%d]: at most 4 ISA serial ports exist.", nserial + 1);
-            set_alias(&c->alias, g_strdup_printf("serial%d", c->target_port));
+            set_alias(&c->alias, qv_strdup_int("serial", c->target_port));
             nserial++;
             break;
         case QV_CHR_PARALLEL:
             if (c->target_port < 0)
                 c->target_port = nparallel;
-            set_alias(&c->alias, g_strdup_printf("parallel%d", c->target_port));
+            set_alias(&c->alias, qv_strdup_int("parallel", c->target_port));
             nparallel++;
             break;
         case QV_CHR_CONSOLE:
@@ -340,8 +340,8 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
                 if (c->target_port == 0 && serial0)
                     c->target_port = nconsole ? nconsole : 1;
             }
-            set_alias(&c->alias, g_strdup_printf(!strcmp(c->target_type, "serial") ? "serial%d" : "console%d",
-                                                 c->target_port));
+            set_alias(&c->alias, qv_strdup_int(!strcmp(c->target_type, "serial") ? "serial" : "console",
+                                               c->target_port));
             nconsole++;
             break;
         case QV_CHR_CHANNEL:
