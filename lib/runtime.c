@@ -77,6 +77,19 @@ static int write_file(const char *path, const char *data, size_t len, bool durab
         unlink(tmp);
         return qv_error_set_errno(err, e, "cannot write %s", path);
     }
+    if (!durable) {
+        /* Runtime files change on every stop and cont. On ext4 a rename
+         * over an existing file flushes the new file's data first
+         * (auto_da_alloc), which made each write cost about 0.5 ms; an
+         * exchange does not, and readers still see the old content or the
+         * new, never neither. The old content is then unlinked. */
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+            unlink(tmp);
+            return 0;
+        }
+        /* ENOENT: nothing to exchange with yet; EINVAL: the file system
+         * cannot exchange. A plain rename does. */
+    }
     if (rename(tmp, path) < 0) {
         int e = -errno;
         unlink(tmp);
