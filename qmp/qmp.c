@@ -997,6 +997,60 @@ int qv_qmp_call(qv_qmp *qmp, const char *command, json_object *args, int timeout
     return qv_qmp_call_with_fd(qmp, command, args, -1, timeout_ms, ret, err);
 }
 
+int qv_qmp_call_batch(qv_qmp *qmp, qv_qmp_batch_cmd *cmds, size_t n, int timeout_ms,
+                      qv_error **err)
+{
+    if (!qmp || (!cmds && n))
+        return qv_error_set(err, -EINVAL, "a QMP batch needs a connection and its commands");
+    for (size_t i = 0; i < n; i++) {
+        cmds[i].result = 0;
+        cmds[i].ret = NULL;
+        cmds[i].err = NULL;
+    }
+    g_autoptr(qv_error) first = NULL;   /* why the batch stopped being sent */
+    int r = refuse_nested(qmp, "a blocking QMP call", &first);
+    g_autofree sync_call *sc = g_new0(sync_call, n);
+    for (size_t i = 0; i < n; i++) {
+        if (r >= 0) {
+            qv_error *e = NULL;
+            r = qv_qmp_send_async(qmp, cmds[i].command, g_steal_pointer(&cmds[i].args), -1,
+                                  timeout_ms, sync_call_cb, &sc[i], &e);
+            if (r >= 0)
+                continue;
+            first = e;
+        } else if (cmds[i].args) {
+            json_object_put(g_steal_pointer(&cmds[i].args));
+        }
+        sc[i].done = true;
+        qv_error_set(&sc[i].err, r, "%s", qv_error_message(first));
+    }
+    /* Every sent command completes exactly once, also when the connection
+     * breaks (they then fail together), so this loop ends. */
+    for (size_t i = 0; i < n; i++) {
+        while (!sc[i].done)
+            poll_once(qmp, -1, NULL);
+        cmds[i].ret = sc[i].ret;
+        cmds[i].err = sc[i].err;
+        cmds[i].result = sc[i].err ? qv_error_code(sc[i].err) : 0;
+    }
+    if (qmp->broken)
+        return broken_error(qmp, err);
+    if (first)
+        return qv_error_propagate(err, g_steal_pointer(&first));
+    return 0;
+}
+
+void qv_qmp_batch_clear(qv_qmp_batch_cmd *cmds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (cmds[i].args)
+            json_object_put(g_steal_pointer(&cmds[i].args));
+        if (cmds[i].ret)
+            json_object_put(g_steal_pointer(&cmds[i].ret));
+        qv_error_free(g_steal_pointer(&cmds[i].err));
+    }
+}
+
 static qv_qmp_event *take_event(qv_qmp *qmp, const char *name)
 {
     for (GList *l = qmp->events.head; l; l = l->next) {

@@ -117,6 +117,23 @@ int qv_qmp_call(qv_qmp *qmp, const char *command, json_object *args, int timeout
                 json_object **ret, qv_error **err);
 int qv_qmp_call_with_fd(qv_qmp *qmp, const char *command, json_object *args, int fd,
                         int timeout_ms, json_object **ret, qv_error **err);
+/* One command of a batch: command and args (consumed) in; result (0 or a
+ * negative errno), ret (owned by the caller) and err (likewise) out. */
+typedef struct qv_qmp_batch_cmd {
+    const char *command;
+    json_object *args;
+    int result;
+    json_object *ret;
+    qv_error *err;
+} qv_qmp_batch_cmd;
+/* Sends the n commands at once and waits for every reply: independent
+ * queries cost one round trip instead of n. Each command reports its own
+ * result. Returns 0, or a negative errno (with err) when the connection
+ * broke; commands it left unanswered then carry that error too. */
+int qv_qmp_call_batch(qv_qmp *qmp, qv_qmp_batch_cmd *cmds, size_t n, int timeout_ms,
+                      qv_error **err);
+/* Frees what the batch returned (ret and err of each command). */
+void qv_qmp_batch_clear(qv_qmp_batch_cmd *cmds, size_t n);
 /* Waits up to timeout_ms for an event (optionally by name; NULL: any),
  * dispatching. Takes it out of the queue (earlier events of other names
  * stay queued). Events consumed by the callback are not seen here.

@@ -100,6 +100,30 @@ Test(qemu, stop_cont_events)
     cr_assert_eq(qv_qmp_events_dropped(qmp), 0);
 }
 
+/* A batch goes out at once; each command gets its own answer, a failing
+ * one does not spoil the others, and the connection stays usable. */
+Test(qemu, batch_answers_each_command)
+{
+    g_autoptr(qv_error) err = NULL;
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "path", json_object_new_string("/machine"));
+    json_object_object_add(args, "property", json_object_new_string("type"));
+    qv_qmp_batch_cmd cmds[] = {
+        { .command = "query-status" },
+        { .command = "no-such-command" },
+        { .command = "qom-get", .args = args },
+    };
+    cr_assert_eq(qv_qmp_call_batch(qmp, cmds, 3, 10000, &err), 0, "%s", qv_error_message(err));
+    cr_assert_eq(cmds[0].result, 0);
+    cr_assert_str_eq(str_member(cmds[0].ret, "status"), "prelaunch");
+    cr_assert_eq(cmds[1].result, -ENOTSUP, "%d", cmds[1].result);
+    cr_assert_str_eq(qv_error_qmp_class(cmds[1].err), "CommandNotFound");
+    cr_assert_eq(cmds[2].result, 0, "%s", cmds[2].err ? qv_error_message(cmds[2].err) : "");
+    cr_assert_str_eq(json_object_get_string(cmds[2].ret), "none-machine");
+    qv_qmp_batch_clear(cmds, 3);
+    cr_assert_str_eq(query_status(), "prelaunch");
+}
+
 Test(qemu, getfd_and_closefd)
 {
     int p[2];
