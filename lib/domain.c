@@ -33,6 +33,7 @@ int qv_domain_new(qv_conn *conn, const char *name, const unsigned char uuid[16],
     dom->conn = conn;
     dom->name = g_strdup(name);
     dom->monitor_pidfd = -1;
+    dom->lane_lock = -1;
     if (uuid) {
         memcpy(dom->uuid, uuid, 16);
         qv_uuid_format(uuid, dom->uuid_str);
@@ -48,6 +49,8 @@ void qv_domain_free(qv_domain *dom)
     if (dom->monitor_pidfd >= 0)
         close(dom->monitor_pidfd);
     qv_qmp_free(dom->ctl);
+    qv_qmp_free(dom->lane);
+    qv_rt_unlock(dom->lane_lock);
     qv_domdef_free(dom->def);
     g_free(dom->name);
     g_free(dom);
@@ -273,15 +276,22 @@ int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err)
 
 /* ---- command monitor -------------------------------------------------- */
 
-int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err)
+/* qmp.lock: serialises QEMU's command monitor and every state write. */
+static int lock_monitor(qv_domain *dom, qv_error **err)
 {
     g_autofree char *lock_path = dom_file(dom, "qmp.lock");
-    g_autofree char *sock = dom_file(dom, "qmp.sock");
     int lock = qv_rt_lock(lock_path, 30000, err);
     if (lock == -ETIMEDOUT)
         return qv_error_set(err, -EBUSY,
                             "domain '%s': another process has been using the monitor for 30 s",
                             dom->name);
+    return lock;
+}
+
+int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err)
+{
+    g_autofree char *sock = dom_file(dom, "qmp.sock");
+    int lock = lock_monitor(dom, err);
     if (lock < 0)
         return lock;
     /* Note when the command started, for get_control_info. */
@@ -313,12 +323,122 @@ void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd)
     qv_rt_unlock(lock_fd);
 }
 
-/* Sends cmd through the monitor's proxy (ctl.sock) on the handle's cached
+static void lane_release(qv_domain *dom)
+{
+    qv_qmp_free(dom->lane);
+    dom->lane = NULL;
+    qv_rt_unlock(dom->lane_lock);
+    dom->lane_lock = -1;
+}
+
+/* The handle's lane, leased on first use: QEMU has QV_RT_LANES command
+ * monitors besides the proxy's, one client each, and a process that holds
+ * lane-N.lock keeps a connection to lane-N.sock open. A call on it is one
+ * round trip to QEMU with no process in between, which is what a
+ * long-lived caller (an orchestrator, a test harness) wants; when all lanes
+ * are taken the proxy serves. The lock goes with the process, so a crashed
+ * holder frees its lane. Events QEMU sends on the lane land in the qmp/
+ * client's bounded queue and are dropped: the monitor journals them. */
+static qv_qmp *lane_get(qv_domain *dom)
+{
+    if (dom->lane && (qv_qmp_is_broken(dom->lane) || dom->lane_qemu != dom->status.qemu_pid ||
+                      dom->lane_qemu_start != dom->status.qemu_start))
+        lane_release(dom);
+    if (dom->lane || dom->status.qemu_pid <= 0)
+        return dom->lane;
+    gint64 now = g_get_monotonic_time();
+    if (now < dom->lane_retry_us)
+        return NULL;
+    for (int i = 0; i < QV_RT_LANES; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "lane-%d.lock", i);
+        g_autofree char *lock_path = dom_file(dom, name);
+        int lock = qv_rt_lock(lock_path, 0, NULL);
+        if (lock < 0)
+            continue;
+        snprintf(name, sizeof name, "lane-%d.sock", i);
+        g_autofree char *sock = dom_file(dom, name);
+        if (qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, 5000, &dom->lane, NULL) < 0) {
+            qv_rt_unlock(lock);
+            continue;
+        }
+        dom->lane_lock = lock;
+        dom->lane_qemu = dom->status.qemu_pid;
+        dom->lane_qemu_start = dom->status.qemu_start;
+        return dom->lane;
+    }
+    dom->lane_retry_us = now + G_USEC_PER_SEC;
+    return NULL;
+}
+
+/* What goes over a connection: one command, or a batch of independent
+ * ones sent at once. args stay the caller's, so a path that breaks before
+ * it answers leaves them for the next. */
+typedef struct qmp_request {
+    const char *cmd;
+    json_object *args;
+    json_object **ret;
+    qv_qmp_batch_cmd *batch;   /* instead of cmd: n commands */
+    size_t n;
+} qmp_request;
+
+static int run_request(qv_domain *dom, qv_qmp *qmp, const qmp_request *req, qv_error **err)
+{
+    qv_error *lerr = NULL;
+    int r;
+    if (!req->batch) {
+        r = qv_qmp_call(qmp, req->cmd, req->args ? json_object_get(req->args) : NULL, 0, req->ret,
+                        &lerr);
+    } else {
+        g_autofree qv_qmp_batch_cmd *b = g_new0(qv_qmp_batch_cmd, req->n);
+        for (size_t i = 0; i < req->n; i++) {
+            b[i].command = req->batch[i].command;
+            b[i].args = req->batch[i].args ? json_object_get(req->batch[i].args) : NULL;
+        }
+        r = qv_qmp_call_batch(qmp, b, req->n, 0, &lerr);
+        for (size_t i = 0; r >= 0 && i < req->n; i++) {
+            req->batch[i].result = b[i].result;
+            req->batch[i].ret = g_steal_pointer(&b[i].ret);
+            req->batch[i].err = g_steal_pointer(&b[i].err);
+            if (req->batch[i].err)
+                qv_error_prefix(req->batch[i].err, "domain '%s'", dom->name);
+        }
+        qv_qmp_batch_clear(b, req->n);
+    }
+    if (r < 0) {
+        if (qv_qmp_is_broken(qmp)) {
+            /* The caller tries the next path; the commands (stop, cont,
+             * queries, device and balloon changes) are safe to send again. */
+            qv_error_free(lerr);
+            return -ECONNRESET;
+        }
+        qv_error_prefix(lerr, "domain '%s'", dom->name);
+        return qv_error_propagate(err, lerr);
+    }
+    return r;
+}
+
+/* Sends req on the handle's lane. Returns false when there is none or it
+ * broke before an answer (QEMU went away: the next path says so). */
+static bool try_lane(qv_domain *dom, const qmp_request *req, int *result, qv_error **err)
+{
+    qv_qmp *lane = lane_get(dom);
+    if (!lane)
+        return false;
+    int r = run_request(dom, lane, req, err);
+    if (r < 0 && qv_qmp_is_broken(lane)) {
+        lane_release(dom);
+        return false;
+    }
+    *result = r;
+    return true;
+}
+
+/* Sends req through the monitor's proxy (ctl.sock) on the handle's cached
  * connection. Returns false when there is no proxy to use (no run loaded
  * yet, an old monitor, or the monitor went away): the caller then uses
- * QEMU's command monitor directly. args stays the caller's. */
-static bool try_proxy(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
-                      int *result, qv_error **err)
+ * QEMU's command monitor directly. */
+static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_error **err)
 {
     if (dom->ctl && (qv_qmp_is_broken(dom->ctl) || dom->ctl_monitor != dom->status.monitor_pid)) {
         qv_qmp_free(dom->ctl);
@@ -332,58 +452,91 @@ static bool try_proxy(qv_domain *dom, const char *cmd, json_object *args, json_o
             return false;
         dom->ctl_monitor = dom->monitor_pid;
     }
-    qv_error *lerr = NULL;
-    int r = qv_qmp_call(dom->ctl, cmd, args ? json_object_get(args) : NULL, 0, ret, &lerr);
+    int r = run_request(dom, dom->ctl, req, err);
     if (r < 0 && qv_qmp_is_broken(dom->ctl)) {
-        /* The monitor went away. The command may or may not have reached
-         * QEMU; the callers' commands (stop, cont, queries, device and
-         * balloon changes) are safe to send again on the direct path. */
-        qv_error_free(lerr);
+        /* The monitor went away; QEMU's own monitor may still answer. */
         qv_qmp_free(dom->ctl);
         dom->ctl = NULL;
         return false;
-    }
-    if (r < 0) {
-        qv_error_prefix(lerr, "domain '%s'", dom->name);
-        qv_error_propagate(err, lerr);
     }
     *result = r;
     return true;
 }
 
-int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
-                       qv_error **err)
+/* A lane, else the proxy, else QEMU's command monitor under qmp.lock. */
+static int send_request(qv_domain *dom, const qmp_request *req, qv_error **err)
 {
     int r;
-    if (try_proxy(dom, cmd, args, ret, &r, err)) {
-        json_object_put(args);
+    if (try_lane(dom, req, &r, err) || try_proxy(dom, req, &r, err))
         return r;
-    }
     qv_qmp *qmp;
     int lock;
     r = qv_domain_qmp_open(dom, &qmp, &lock, err);
-    if (r < 0) {
-        json_object_put(args);
+    if (r < 0)
         return r;
-    }
-    qv_error *lerr = NULL;
-    r = qv_qmp_call(qmp, cmd, args, 0, ret, &lerr);
+    r = run_request(dom, qmp, req, err);
     qv_domain_qmp_close(qmp, lock);
-    if (r < 0) {
-        qv_error_prefix(lerr, "domain '%s'", dom->name);
-        return qv_error_propagate(err, lerr);
+    if (r == -ECONNRESET)
+        r = qv_error_set(err, r, "domain '%s': QEMU monitor closed", dom->name);
+    return r;
+}
+
+int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
+                       qv_error **err)
+{
+    qmp_request req = { .cmd = cmd, .args = args, .ret = ret };
+    int r = send_request(dom, &req, err);
+    json_object_put(args);
+    return r;
+}
+
+int qv_domain_qmp_batch(qv_domain *dom, qv_qmp_batch_cmd *cmds, size_t n, qv_error **err)
+{
+    qmp_request req = { .batch = cmds, .n = n };
+    int r = send_request(dom, &req, err);
+    for (size_t i = 0; i < n; i++)
+        if (cmds[i].args)
+            json_object_put(g_steal_pointer(&cmds[i].args));
+    return r;
+}
+
+/* Writes the state a command of ours caused (qmp.lock held) and keeps it
+ * as the handle's cached state, so the next get_state needs no reread. */
+static int write_own_state(qv_domain *dom, int state, int reason, qv_error **err)
+{
+    g_autofree char *path = dom_file(dom, "state.json");
+    qv_rt_state st = { state, reason, qv_rt_now_us() };
+    int r = qv_rt_state_write(path, &st, err);
+    struct stat sb;
+    if (r >= 0 && stat(path, &sb) == 0) {
+        dom->state = st;
+        dom->state_ino = sb.st_ino;
+        dom->state_mtime = sb.st_mtim;
     }
     return r;
 }
 
 /* stop and cont change the state. Through the proxy, the monitor records
- * it before it replies; directly, the monitor lock stays held while we
- * write it, so the monitor's own update cannot overtake it. */
+ * it before it replies; on a lane or directly, the monitor lock stays held
+ * while we write it, so the monitor's own update cannot overtake it. */
 static int qmp_call_set_state(qv_domain *dom, const char *cmd, int state, int reason,
                               qv_error **err)
 {
     int r;
-    if (try_proxy(dom, cmd, NULL, NULL, &r, err))
+    if (lane_get(dom)) {
+        int lock = lock_monitor(dom, err);
+        if (lock < 0)
+            return lock;
+        qmp_request req = { .cmd = cmd };
+        bool sent = try_lane(dom, &req, &r, err);
+        if (sent && r >= 0)
+            r = write_own_state(dom, state, reason, err);
+        qv_rt_unlock(lock);
+        if (sent)
+            return r;
+    }
+    qmp_request req = { .cmd = cmd };
+    if (try_proxy(dom, &req, &r, err))
         return r;
     qv_qmp *qmp;
     int lock;
@@ -391,11 +544,8 @@ static int qmp_call_set_state(qv_domain *dom, const char *cmd, int state, int re
     if (r < 0)
         return r;
     r = qv_qmp_call(qmp, cmd, NULL, 0, NULL, err);
-    if (r >= 0) {
-        g_autofree char *path = dom_file(dom, "state.json");
-        qv_rt_state st = { state, reason, qv_rt_now_us() };
-        r = qv_rt_state_write(path, &st, err);
-    }
+    if (r >= 0)
+        r = write_own_state(dom, state, reason, err);
     qv_domain_qmp_close(qmp, lock);
     return r;
 }
@@ -808,16 +958,23 @@ int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int n
         ADD(QV_DOMAIN_MEMORY_STAT_RSS, proc_rss_kib(act.status.qemu_pid));
         return (int)n;
     }
-    g_autoptr(json_object) bal = NULL;
-    g_autoptr(json_object) gs = NULL;
-    if ((r = qv_domain_qmp_call(dom, "query-balloon", NULL, &bal, err)) < 0)
-        return r;
     json_object *args = json_object_new_object();
     g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", balloon);
     json_object_object_add(args, "path", json_object_new_string(path));
     json_object_object_add(args, "property", json_object_new_string("guest-stats"));
+    /* Both queries in one round trip. */
+    qv_qmp_batch_cmd q[2] = { { .command = "query-balloon" }, { .command = "qom-get", .args = args } };
+    if ((r = qv_domain_qmp_batch(dom, q, 2, err)) < 0)
+        return r;
+    if (q[0].result < 0) {
+        r = qv_error_propagate(err, g_steal_pointer(&q[0].err));
+        qv_qmp_batch_clear(q, 2);
+        return r;
+    }
+    g_autoptr(json_object) bal = g_steal_pointer(&q[0].ret);
     /* No guest stats yet (the driver has not reported): actual and rss only. */
-    qv_domain_qmp_call(dom, "qom-get", args, &gs, NULL);
+    g_autoptr(json_object) gs = g_steal_pointer(&q[1].ret);
+    qv_qmp_batch_clear(q, 2);
     json_object *v, *s = NULL;
     if (gs && json_object_object_get_ex(gs, "stats", &s)) {
         static const struct { const char *key; int tag; bool bytes; } map[] = {

@@ -52,6 +52,14 @@ struct qv_domain {
     /* Kept-open connection to that monitor's command proxy (ctl.sock). */
     qv_qmp *ctl;
     pid_t ctl_monitor;
+    /* A leased lane: a direct connection to one of QEMU's lane monitors,
+     * held with its lane-N.lock for as long as the handle lives, and the
+     * run (QEMU pid and start time) it belongs to. */
+    qv_qmp *lane;
+    int lane_lock;
+    pid_t lane_qemu;
+    unsigned long long lane_qemu_start;
+    gint64 lane_retry_us;   /* all lanes were taken: when to look again */
     /* Cached definition (live when active, else config), keyed like state. */
     qv_domdef *def;
     ino_t def_ino;
@@ -91,6 +99,11 @@ int qv_domain_load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **er
 /* One command on a fresh monitor connection; errors name the domain. */
 int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
                        qv_error **err);
+/* Sends n independent commands at once (one round trip) on the same path
+ * as qv_domain_qmp_call; each reports its own result, ret and err (free
+ * them with qv_qmp_batch_clear). args are consumed. A negative return means
+ * no command could be sent or the connection broke. */
+int qv_domain_qmp_batch(qv_domain *dom, qv_qmp_batch_cmd *cmds, size_t n, qv_error **err);
 
 /* domain-vcpu.c: applies the config's CPU pins and the balloon statistics
  * period to a QEMU that has just started (before cont). */

@@ -142,6 +142,14 @@ static void refresh_state(monitor *m)
           cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED))))
         return;
     int lock = qv_rt_lock(m->lock_path, 10000, NULL);
+    /* A library process that paused or resumed the guest over a lane held
+     * the lock until it had written the state: if that is what the event
+     * said, there is nothing to ask QEMU. */
+    if ((expect == 1 || expect == 2) && qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
+        cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED)) {
+        qv_rt_unlock(lock);
+        return;
+    }
     m->holding_lock = true;
     g_autoptr(json_object) ret = NULL;
     int r = qv_qmp_call(m->qmp, "query-status", NULL, 5000, &ret, NULL);
@@ -444,8 +452,10 @@ int main(int argc, char **argv)
 {
     monitor m = { .owner_pidfd = -1, .on_reboot = 1 };
     int qmp_listen_fd = -1, event_qemu_fd = -1, event_fd = -1, status_fd = -1, ctl_fd = -1;
+    int lane_fds[QV_RT_LANES];
+    int n_lanes = 0;
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_EVQ, O_EV, O_STATUS,
-           O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH, O_OWNER_PID, O_OWNER_START, O_CTL };
+           O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH, O_OWNER_PID, O_OWNER_START, O_CTL, O_LANE };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -456,6 +466,7 @@ int main(int argc, char **argv)
         { "event-fd", required_argument, NULL, O_EV },
         { "status-fd", required_argument, NULL, O_STATUS },
         { "ctl-fd", required_argument, NULL, O_CTL },
+        { "lane-fd", required_argument, NULL, O_LANE },
         { "on-poweroff", required_argument, NULL, O_ON_POWEROFF },
         { "on-reboot", required_argument, NULL, O_ON_REBOOT },
         { "on-crash", required_argument, NULL, O_ON_CRASH },
@@ -475,6 +486,13 @@ int main(int argc, char **argv)
         case O_EV: event_fd = atoi(optarg); break;
         case O_STATUS: status_fd = atoi(optarg); break;
         case O_CTL: ctl_fd = atoi(optarg); break;
+        case O_LANE:
+            if (n_lanes == QV_RT_LANES) {
+                fprintf(stderr, "qvirt-monitor: more than %d --lane-fd\n", QV_RT_LANES);
+                return 2;
+            }
+            lane_fds[n_lanes++] = atoi(optarg);
+            break;
         case O_ON_POWEROFF: m.on_poweroff = parse_action(optarg); break;
         case O_ON_REBOOT: m.on_reboot = parse_action(optarg); break;
         case O_ON_CRASH: m.on_crash = parse_action(optarg); break;
@@ -515,11 +533,17 @@ int main(int argc, char **argv)
     qv_spawn_opts so;
     qv_spawn_opts_init(&so);
     so.argv = (const char *const *)&argv[optind];
-    int pass[2] = { qmp_listen_fd, event_qemu_fd };
+    /* QEMU gets its monitors' sockets: the event connection, the command
+     * monitor's and the lanes' listening sockets. */
+    int pass[2 + QV_RT_LANES];
+    size_t npass = 0;
+    if (qmp_listen_fd >= 0)
+        pass[npass++] = qmp_listen_fd;
+    pass[npass++] = event_qemu_fd;
+    for (int i = 0; i < n_lanes; i++)
+        pass[npass++] = lane_fds[i];
     so.pass_fds = pass;
-    so.n_pass_fds = qmp_listen_fd >= 0 ? 2 : 1;
-    if (qmp_listen_fd < 0)
-        pass[0] = event_qemu_fd;
+    so.n_pass_fds = npass;
     so.stdout_fd = log_fd;
     so.stderr_fd = log_fd;
     g_autoptr(qv_error) err = NULL;
@@ -532,6 +556,8 @@ int main(int argc, char **argv)
         return 1;
     }
     close(event_qemu_fd);
+    for (int i = 0; i < n_lanes; i++)
+        close(lane_fds[i]);
     if (log_fd >= 0)
         close(log_fd);
 

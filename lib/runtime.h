@@ -15,6 +15,9 @@
  *                                    connections, any number of clients)
  *       qmp.sock, qmp.lock           QEMU's command monitor (fallback, and
  *                                    fd passing) and the lock serialising it
+ *       lane-N.sock, lane-N.lock     QV_RT_LANES more command monitors; a
+ *                                    process that holds lane-N.lock keeps a
+ *                                    direct connection to lane-N.sock
  *       stopping                     intent marker written before destroy
  *
  * State writers (library commands, the monitor's event handling) hold
@@ -27,6 +30,10 @@
 #include <json-c/json.h>
 
 #include "qv-error.h"
+
+/* QEMU command monitors that processes lease for direct, kept-open
+ * connections (one process each); the rest go through ctl.sock. */
+#define QV_RT_LANES 4
 
 typedef struct qv_rt_paths {
     char *config_dir;
@@ -44,7 +51,8 @@ int qv_rt_mkdirs(const char *path, qv_error **err);
  * failure (full disk included). */
 int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err);
 /* The same without fsync, for runtime state (tmpfs, gone at reboot): a
- * rename still makes every reader see the old or the new file. */
+ * rename (an exchange where it can) still makes every reader see the old or
+ * the new file. */
 int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err);
 int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err);
 /* Reads and parses a JSON file. */

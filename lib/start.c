@@ -184,6 +184,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
 
     int r;
     int listen_fd = -1, ctl_fd = -1, ev[2] = { -1, -1 }, sp[2] = { -1, -1 };
+    int lanes[QV_RT_LANES] = { -1, -1, -1, -1 };
     g_auto(GStrv) qemu_argv = NULL;
     g_autoptr(GPtrArray) margv = NULL;
     g_autoptr(qv_process) mon = NULL;
@@ -223,6 +224,14 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         r = ctl_fd;
         goto fail;
     }
+    for (int i = 0; i < QV_RT_LANES; i++) {
+        g_autofree char *name = g_strdup_printf("lane-%d.sock", i);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if ((lanes[i] = listen_unix(path, err)) < 0) {
+            r = lanes[i];
+            goto fail;
+        }
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ev) < 0 || pipe2(sp, O_CLOEXEC) < 0) {
         r = qv_error_set_errno(err, -errno, "cannot create the monitor channels");
         goto fail;
@@ -240,6 +249,8 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         .monitor_fd = listen_fd,
         .event_monitor_fd = ev[1],
         .runtime_dir = dir,
+        .lane_fds = lanes,
+        .n_lanes = QV_RT_LANES,
     };
     if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0)
         goto fail;
@@ -259,6 +270,8 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_ptr_array_add(margv, g_strdup_printf("--event-fd=%d", ev[0]));
     g_ptr_array_add(margv, g_strdup_printf("--status-fd=%d", sp[1]));
     g_ptr_array_add(margv, g_strdup_printf("--ctl-fd=%d", ctl_fd));
+    for (int i = 0; i < QV_RT_LANES; i++)
+        g_ptr_array_add(margv, g_strdup_printf("--lane-fd=%d", lanes[i]));
     g_ptr_array_add(margv, g_strdup_printf("--on-poweroff=%s", action_name(def->on_poweroff)));
     g_ptr_array_add(margv, g_strdup_printf("--on-reboot=%s", action_name(def->on_reboot)));
     g_ptr_array_add(margv, g_strdup_printf("--on-crash=%s", action_name(def->on_crash)));
@@ -273,12 +286,13 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_ptr_array_add(margv, NULL);
 
     int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int pass[5] = { listen_fd, ev[1], ev[0], sp[1], ctl_fd };
+    int pass[5 + QV_RT_LANES] = { listen_fd, ev[1], ev[0], sp[1], ctl_fd };
+    memcpy(&pass[5], lanes, sizeof lanes);
     qv_spawn_opts so;
     qv_spawn_opts_init(&so);
     so.argv = (const char *const *)margv->pdata;
     so.pass_fds = pass;
-    so.n_pass_fds = 5;
+    so.n_pass_fds = G_N_ELEMENTS(pass);
     so.stderr_fd = mlog_fd;
     so.new_session = true;
     r = qv_process_spawn(&so, &mon, err);
@@ -293,6 +307,10 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     close(ev[1]);
     close(sp[1]);
     listen_fd = ctl_fd = ev[0] = ev[1] = sp[1] = -1;
+    for (int i = 0; i < QV_RT_LANES; i++) {
+        close(lanes[i]);
+        lanes[i] = -1;
+    }
     /* The first monitor process only forks the real one and exits. */
     qv_process_wait(mon, 10000, NULL, NULL);
 
@@ -386,6 +404,9 @@ out:
         close(listen_fd);
     if (ctl_fd >= 0)
         close(ctl_fd);
+    for (int i = 0; i < QV_RT_LANES; i++)
+        if (lanes[i] >= 0)
+            close(lanes[i]);
     for (int i = 0; i < 2; i++) {
         if (ev[i] >= 0)
             close(ev[i]);

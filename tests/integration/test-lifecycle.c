@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -674,6 +675,136 @@ Test(lifecycle, optional_cdrom_missing_on_start)
     cr_assert(strstr(qv_error_message(err), "qvirt-test.iso"), "%s", qv_error_message(err));
     qv_error_freep(&err);
     assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+static bool lane_held(const char *name, int lane)
+{
+    g_autofree char *path = g_strdup_printf("%s/run/domains/%s/lane-%d.lock", T.root, name, lane);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+static int count_lines(const char *events, int id, int ev, int detail)
+{
+    g_autofree char *line = g_strdup_printf("%d %d %d\n", id, ev, detail);
+    int n = 0;
+    for (const char *p = events; (p = strstr(p, line)); p += strlen(line))
+        n++;
+    return n;
+}
+
+/* Runs `pairs` resume+suspend pairs on its own connection in a child;
+ * returns the child's pid. Then the child writes a byte to done_fd (when
+ * >= 0) and waits hold_ms. */
+static pid_t spawn_pairs(const char *name, int pairs, int hold_ms, int done_fd)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        qv_conn *c = NULL;
+        qv_domain *d = NULL;
+        if (qv_conn_open(T.uri, &c, NULL) < 0 || qv_conn_get_domain_by_name(c, name, &d, NULL) < 0)
+            _exit(2);
+        for (int i = 0; i < pairs; i++) {
+            qv_error *e = NULL;
+            if (qv_domain_resume(d, &e) < 0 || qv_domain_suspend(d, &e) < 0) {
+                fprintf(stderr, "child: %s\n", qv_error_message(e));
+                _exit(3);
+            }
+        }
+        if (done_fd >= 0 && write(done_fd, "d", 1) != 1)
+            _exit(4);
+        poll(NULL, 0, hold_ms);
+        _exit(0);
+    }
+    return pid;
+}
+
+static void wait_ok(pid_t pid)
+{
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (%d)", status);
+}
+
+/* A process leases one of QEMU's lane monitors and keeps it; more processes
+ * than lanes share the monitor's proxy; a killed holder frees its lane; a
+ * handle follows its domain into the next run; and every pause and resume
+ * is one event, whichever path carried it. */
+Test(lifecycle, lanes_leased_shared_and_freed, .timeout = 150)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "lanes", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    cr_assert(lane_held("lanes", 0), "the first process did not lease lane 0");
+    for (int i = 1; i < 4; i++)
+        cr_assert(!lane_held("lanes", i), "lane %d is held by nobody yet", i);
+
+    /* Six processes at once: three lease the free lanes, three use the proxy. */
+    pid_t kids[6];
+    for (int k = 0; k < 6; k++)
+        kids[k] = spawn_pairs("lanes", 10, 0, -1);
+    for (int k = 0; k < 6; k++)
+        wait_ok(kids[k]);
+    assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+
+    /* A holder killed while it holds its lane frees it. */
+    int done[2];
+    cr_assert_eq(pipe(done), 0);
+    pid_t holder = spawn_pairs("lanes", 1, 60000, done[1]);
+    char b;
+    cr_assert_eq(read(done[0], &b, 1), 1, "the holder failed");
+    close(done[0]);
+    close(done[1]);
+    cr_assert(lane_held("lanes", 1), "the second process did not lease lane 1");
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    cr_assert(!lane_held("lanes", 1), "a killed process kept its lane");
+
+    /* Exactly one event per pause and per resume, on a lane and through
+     * the proxy (the test holds lanes 1-3, so the child gets none). */
+    int fd;
+    pid_t listener = spawn_listener("lanes", &fd);
+    for (int i = 0; i < 3; i++) {
+        itest_ok(qv_domain_resume(dom, &err), err);
+        itest_ok(qv_domain_suspend(dom, &err), err);
+    }
+    int held[3];
+    for (int i = 1; i < 4; i++) {
+        g_autofree char *path = g_strdup_printf("%s/run/domains/lanes/lane-%d.lock", T.root, i);
+        held[i - 1] = open(path, O_RDWR | O_CLOEXEC);
+        cr_assert_eq(flock(held[i - 1], LOCK_EX | LOCK_NB), 0, "lane %d: %s", i, strerror(errno));
+    }
+    wait_ok(spawn_pairs("lanes", 3, 0, -1));
+    for (int i = 0; i < 3; i++)
+        close(held[i]);
+    assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+
+    /* The next run: the handle's old lane is gone, it leases a new one. */
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    int status;
+    cr_assert_eq(waitpid(listener, &status, 0), listener);
+    g_autofree char *events = read_all(fd);
+    cr_assert_eq(count_lines(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
+                             QV_DOMAIN_EVENT_SUSPENDED_PAUSED), 6, "%s", events);
+    cr_assert_eq(count_lines(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_RESUMED,
+                             QV_DOMAIN_EVENT_RESUMED_UNPAUSED), 6, "%s", events);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    cr_assert(lane_held("lanes", 0), "the handle did not lease a lane of the new run");
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
+    cr_assert(strstr(reply, "\"running\""), "%s", reply);
+    free(reply);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
