@@ -462,7 +462,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
     series q_define = { 0 }, q_create = { 0 }, f_create = { 0 }, q_paused = { 0 }, f_paused = { 0 },
            q_pair = { 0 }, f_pair = { 0 }, q_state = { 0 }, q_info = { 0 }, q_mstats = { 0 },
            f_mstats = { 0 }, q_hot = { 0 }, f_hot = { 0 }, q_destroy = { 0 }, f_destroy = { 0 };
-    int mcalls = rounds > 1 ? 200 : 10;
+    int mcalls = rounds > 1 ? 200 : 10, pairs = rounds > 1 ? 50 : 2;
     for (int i = 0; i < rounds; i++) {
         fprintf(stderr, "bench/lifecycle: round %d/%d\n", i + 1, rounds);
         /* define: a fresh name each round, undefined afterwards */
@@ -495,10 +495,6 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         if (qv_domain_create(dom, 0, &err) < 0)
             die("create", err);
         add(&q_create, (now_us() - t) / 1000);
-        t = now_us();
-        if (qv_domain_suspend(dom, &err) < 0 || qv_domain_resume(dom, &err) < 0)
-            die("suspend/resume", err);
-        add(&q_pair, now_us() - t);
         int st, rs;
         t = now_us();
         for (int k = 0; k < calls; k++)
@@ -510,6 +506,11 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
             qv_domain_get_info(dom, &info, NULL);
         add(&q_info, (now_us() - t) / calls);
         qv_wait_booted(dom);
+        t = now_us();
+        for (int k = 0; k < pairs; k++)
+            if (qv_domain_suspend(dom, &err) < 0 || qv_domain_resume(dom, &err) < 0)
+                die("suspend/resume", err);
+        add(&q_pair, (now_us() - t) / pairs);
         qv_memory_stat mst[16];
         t = now_us();
         for (int k = 0; k < mcalls; k++)
@@ -531,11 +532,12 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         floor_spawn(fvm);
         floor_handshake(fvm, false);
         add(&f_create, (now_us() - t) / 1000);
-        t = now_us();
-        if (raw_cmd(fvm, "{\"execute\":\"stop\"}\n") < 0 || raw_cmd(fvm, "{\"execute\":\"cont\"}\n") < 0)
-            die("floor stop/cont", NULL);
-        add(&f_pair, now_us() - t);
         floor_wait_booted(fvm);
+        t = now_us();
+        for (int k = 0; k < pairs; k++)
+            if (raw_cmd(fvm, "{\"execute\":\"stop\"}\n") < 0 || raw_cmd(fvm, "{\"execute\":\"cont\"}\n") < 0)
+                die("floor stop/cont", NULL);
+        add(&f_pair, (now_us() - t) / pairs);
         t = now_us();
         for (int k = 0; k < mcalls; k++)
             floor_memory_stats(fvm);
