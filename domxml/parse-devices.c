@@ -3,9 +3,11 @@
 
 #include "domxml-priv.h"
 
-static bool name_is(const xmlNode *n, const char *name)
+/* The first byte settles most mismatches of the long if-else chains
+ * without a call into strcmp. */
+static inline bool name_is(const xmlNode *n, const char *name)
 {
-    return strcmp((const char *)n->name, name) == 0;
+    return n->name[0] == (xmlChar)name[0] && strcmp((const char *)n->name, name) == 0;
 }
 
 #define FOR_EACH_CHILD(c, parent) \

@@ -98,7 +98,8 @@ char *qv_strdup_int(const char *prefix, int n)
 xmlNode *qv_xml_child(const xmlNode *node, const char *name)
 {
     for (xmlNode *c = node->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, name) == 0)
+        if (c->type == XML_ELEMENT_NODE && c->name[0] == (xmlChar)name[0] &&
+            strcmp((const char *)c->name, name) == 0)
             return c;
     }
     return NULL;
@@ -107,7 +108,7 @@ xmlNode *qv_xml_child(const xmlNode *node, const char *name)
 const char *qv_xml_attr(const xmlNode *node, const char *name, char **tmp)
 {
     for (xmlAttr *a = node->properties; a; a = a->next) {
-        if (a->ns == NULL && strcmp((const char *)a->name, name) == 0) {
+        if (a->ns == NULL && a->name[0] == (xmlChar)name[0] && strcmp((const char *)a->name, name) == 0) {
             if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next)
                 return (const char *)a->children->content;
             if (!a->children)
@@ -161,7 +162,9 @@ char *qv_xml_child_text(const xmlNode *node, const char *name)
 
 char *qv_xml_dump(xmlNode *node)
 {
-    xmlBuffer *buf = xmlBufferCreate();
+    /* Sized small: xmlBufferCreate()'s 4 KiB is a large allocation for
+     * glibc, which then consolidates its fast bins on every document. */
+    xmlBuffer *buf = xmlBufferCreateSize(256);
     xmlNodeDump(buf, node->doc, node, 0, 1);
     char *r = g_strdup((const char *)xmlBufferContent(buf));
     xmlBufferFree(buf);

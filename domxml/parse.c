@@ -7,9 +7,11 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
-static bool name_is(const xmlNode *n, const char *name)
+/* The first byte settles most mismatches of the long if-else chains
+ * without a call into strcmp. */
+static inline bool name_is(const xmlNode *n, const char *name)
 {
-    return strcmp((const char *)n->name, name) == 0;
+    return n->name[0] == (xmlChar)name[0] && strcmp((const char *)n->name, name) == 0;
 }
 
 static int parse_lifecycle(const xmlNode *node, int *out, bool crash, qv_error **err)
@@ -368,6 +370,32 @@ static int parse_vcpu(qv_domdef *def, const xmlNode *vn, qv_error **err)
     return 0;
 }
 
+static bool ns_declared_on(const xmlNs *ns, const xmlNode *top)
+{
+    for (const xmlNs *d = top->nsDef; d; d = d->next)
+        if (d == ns)
+            return true;
+    return false;
+}
+
+/* Whether n's subtree declares no namespace below top and uses only those
+ * top declares: then top serialises on its own exactly as the reconciled
+ * copy in a document of its own does, and the copy can be skipped. (With
+ * declarations further down, the copy's reconciliation moves and renames
+ * them; that output is kept as it is.) */
+static bool ns_declared_on_top(const xmlNode *n, const xmlNode *top)
+{
+    if ((n != top && n->nsDef) || (n->ns && !ns_declared_on(n->ns, top)))
+        return false;
+    for (const xmlAttr *a = n->properties; a; a = a->next)
+        if (a->ns && !ns_declared_on(a->ns, top))
+            return false;
+    for (const xmlNode *c = n->children; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE && !ns_declared_on_top(c, top))
+            return false;
+    return true;
+}
+
 static int parse_metadata(qv_domdef *def, xmlNode *mn, qv_error **err)
 {
     for (xmlNode *c = mn->children; c; c = c->next) {
@@ -383,14 +411,18 @@ static int parse_metadata(qv_domdef *def, xmlNode *mn, qv_error **err)
                 break;
             }
         }
-        g_autoptr(xmlDoc) doc = xmlNewDoc((const xmlChar *)"1.0");
-        xmlNode *copy = xmlDocCopyNode(c, doc, 1);
-        xmlDocSetRootElement(doc, copy);
-        xmlReconciliateNs(doc, copy);
         qv_domdef_metadata_elem *m = g_new0(qv_domdef_metadata_elem, 1);
         m->uri = g_strdup((const char *)c->ns->href);
         m->prefix = g_strdup(c->ns->prefix ? (const char *)c->ns->prefix : NULL);
-        m->xml = qv_xml_dump(copy);
+        if (ns_declared_on_top(c, c)) {
+            m->xml = qv_xml_dump(c);   /* the copy below would be the same */
+        } else {
+            g_autoptr(xmlDoc) doc = xmlNewDoc((const xmlChar *)"1.0");
+            xmlNode *copy = xmlDocCopyNode(c, doc, 1);
+            xmlDocSetRootElement(doc, copy);
+            xmlReconciliateNs(doc, copy);
+            m->xml = qv_xml_dump(copy);
+        }
         g_ptr_array_add(def->metadata, m);
     }
     return 0;
