@@ -199,12 +199,12 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
 
 int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
 {
-    g_autofree char *chr_id = g_strconcat("char", c->alias, NULL);
+    g_autofree char *chr_id = qv_strcat2("char", c->alias);
     g_autofree char *sock = NULL;
     if (c->kind == QV_CHR_CHANNEL && c->target_name)
-        sock = g_strconcat(c->target_name, ".sock", NULL);
+        sock = qv_strcat2(c->target_name, ".sock");
     else
-        sock = g_strconcat(c->alias, ".sock", NULL);
+        sock = qv_strcat2(c->alias, ".sock");
     qv_jobj *dev = NULL;
     switch (c->kind) {
     case QV_CHR_SERIAL:

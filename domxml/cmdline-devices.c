@@ -212,7 +212,7 @@ static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
         for (guint i = 0; i < n; i++) {
             const char *codec = s->codecs->len ? g_ptr_array_index(s->codecs, i) : "duplex";
             g_autofree char *id = g_strdup_printf("%s-codec%u", s->alias, i);
-            g_autofree char *bus = g_strconcat(s->alias, ".0", NULL);
+            g_autofree char *bus = qv_strcat2(s->alias, ".0");
             qv_jobj *c = qv_json_device(cl, !strcmp(codec, "micro") ? "hda-micro" :
                                             !strcmp(codec, "output") ? "hda-output" : "hda-duplex", id);
             qv_json_set_str(c, "bus", bus);
@@ -251,7 +251,7 @@ int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
 /* ---- the rest ---- */
 int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
 {
-    g_autofree char *obj = g_strconcat("obj", r->alias, NULL);
+    g_autofree char *obj = qv_strcat2("obj", r->alias);
     qv_jobj *o = qv_jobj_new(cl);
     if (!strcmp(r->backend_model, "random")) {
         qv_json_set_str(o, "qom-type", "rng-random");
@@ -261,7 +261,7 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
         qv_json_set_str(o, "qom-type", "rng-builtin");
         qv_json_set_str(o, "id", obj);
     } else {
-        g_autofree char *chr = g_strconcat("char", r->alias, NULL);
+        g_autofree char *chr = qv_strcat2("char", r->alias);
         if (qv_cmdline_add_chardev(cl, r->egd, chr, NULL, err) < 0) {
             qv_jobj_free(o);
             return -EINVAL;
@@ -282,7 +282,7 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
 
 static int add_tpm(qv_cmdline *cl, const qv_domdef_tpm *t, qv_error **err)
 {
-    g_autofree char *tpmdev = g_strconcat("tpm-", t->alias, NULL);
+    g_autofree char *tpmdev = qv_strcat2("tpm-", t->alias);
     if (!strcmp(t->backend, "emulator")) {
         /* lib/ starts swtpm with its control socket at this path. */
         g_autofree char *sock = g_strdup_printf("%s/%s-swtpm.sock", cl->ctx->runtime_dir, t->alias);
@@ -357,7 +357,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             dev = qv_json_device(cl, "ccid-card-emulated", s->alias);
             qv_json_set_str(dev, "backend", "nss-emulated");
         } else {
-            g_autofree char *chr = g_strconcat("char", s->alias, NULL);
+            g_autofree char *chr = qv_strcat2("char", s->alias);
             if (add_spicevmc_chardev(cl, &s->src, chr, "smartcard", err) < 0)
                 return -EINVAL;
             dev = qv_json_device(cl, "ccid-card-passthru", s->alias);
@@ -368,7 +368,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->redirdevs->len; i++) {
         qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
-        g_autofree char *chr = g_strconcat("char", r->alias, NULL);
+        g_autofree char *chr = qv_strcat2("char", r->alias);
         if (add_spicevmc_chardev(cl, &r->src, chr, "usbredir", err) < 0)
             return -EINVAL;
         qv_jobj *dev = qv_json_device(cl, "usb-redir", r->alias);
@@ -394,7 +394,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->filesystems->len; i++) {
         qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
-        g_autofree char *fsdev = g_strconcat("fsdev-", f->alias, NULL);
+        g_autofree char *fsdev = qv_strcat2("fsdev-", f->alias);
         GString *s = g_string_new("local");
         qv_opt_append(s, "id", fsdev);
         qv_opt_append(s, "path", f->source);
@@ -444,7 +444,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->shmems->len; i++) {
         qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
-        g_autofree char *obj = g_strconcat("shmmem-", s->alias, NULL);
+        g_autofree char *obj = qv_strcat2("shmmem-", s->alias);
         g_autofree char *path = g_strdup_printf("/dev/shm/%s", s->name);
         qv_jobj *o = qv_jobj_new(cl);
         qv_json_set_str(o, "qom-type", "memory-backend-file");
@@ -460,7 +460,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
-        g_autofree char *obj = g_strconcat("mem", m->alias, NULL);
+        g_autofree char *obj = qv_strcat2("mem", m->alias);
         qv_jobj *o = qv_jobj_new(cl);
         qv_json_set_str(o, "qom-type", "memory-backend-ram");
         qv_json_set_str(o, "id", obj);

@@ -96,9 +96,9 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
             return -EINVAL;
     }
     g_autofree char *st = depth ? g_strdup_printf("%s-b%u-storage", d->alias, depth)
-                                : g_strconcat(d->alias, "-storage", NULL);
+                                : qv_strcat2(d->alias, "-storage");
     g_autofree char *fm = depth ? g_strdup_printf("%s-b%u-format", d->alias, depth)
-                                : g_strconcat(d->alias, "-format", NULL);
+                                : qv_strcat2(d->alias, "-format");
     if (strlen(fm) > 31)
         return qv_error_set(err, -EINVAL, "The alias of disk %s is too long for a QEMU node name.", d->target_dev);
     if (storage_node(cl, d, src, st, depth == 0, err) < 0)
@@ -129,7 +129,7 @@ static void add_iotune(qv_cmdline *cl, const qv_domdef_disk *d, const char *fmt)
     /* QEMU 7.2: throttling is a throttle-group object plus a throttle
      * filter node on top of the format node. */
     const qv_domdef_iotune *t = &d->iotune;
-    g_autofree char *group = g_strconcat("throttle-", t->group_name ? t->group_name : d->alias, NULL);
+    g_autofree char *group = qv_strcat2("throttle-", t->group_name ? t->group_name : d->alias);
     qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "qom-type", "throttle-group");
     qv_json_set_str(o, "id", group);
@@ -145,7 +145,7 @@ static void add_iotune(qv_cmdline *cl, const qv_domdef_disk *d, const char *fmt)
     qv_json_close(o);
     qv_cmdline_add_json(cl, "-object", o);
     qv_jobj *f = qv_jobj_new(cl);
-    g_autofree char *node = g_strconcat(d->alias, "-throttle", NULL);
+    g_autofree char *node = qv_strcat2(d->alias, "-throttle");
     qv_json_set_str(f, "driver", "throttle");
     qv_json_set_str(f, "node-name", node);
     qv_json_set_str(f, "throttle-group", group);
@@ -166,7 +166,7 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
         if (d->has_iotune) {
             add_iotune(cl, d, top);
             g_free(top);
-            top = g_strconcat(d->alias, "-throttle", NULL);
+            top = qv_strcat2(d->alias, "-throttle");
         }
     }
     const char *driver = NULL;
@@ -214,7 +214,7 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
         qv_domdef_controller *c = qv_domdef_find_controller(def, QV_CTRL_SCSI, d->addr.controller);
         if (!c)
             return qv_error_set(err, -EINVAL, "Disk %s is on SCSI controller %u, which does not exist.", d->target_dev, d->addr.controller);
-        g_autofree char *b = g_strconcat(c->alias, ".0", NULL);
+        g_autofree char *b = qv_strcat2(c->alias, ".0");
         qv_json_set_str(dev, "bus", b);
         if (!strcmp(c->model, "lsilogic")) {
             qv_json_set_int(dev, "scsi-id", d->addr.unit);

@@ -28,7 +28,7 @@ static unsigned int net_bootindex(const qv_domdef *def, const qv_domdef_net *n)
 
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
-    g_autofree char *hostnet = g_strconcat("host", n->alias, NULL);
+    g_autofree char *hostnet = qv_strcat2("host", n->alias);
     qv_jobj *nd = qv_jobj_new(cl);
     switch (n->type) {
     case QV_NET_USER:

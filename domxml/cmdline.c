@@ -461,7 +461,7 @@ int qv_cmdline_set_address(qv_cmdline *cl, qv_jobj *dev, const qv_domdef_addr *a
         const qv_domdef_controller *c = qv_domdef_find_controller(cl->def, QV_CTRL_USB, addr->bus);
         if (!c)
             return qv_error_set(err, -EINVAL, "The %s is on USB bus %u, which does not exist.", what, addr->bus);
-        g_autofree char *b = g_strconcat(c->alias, ".0", NULL);
+        g_autofree char *b = qv_strcat2(c->alias, ".0");
         qv_json_set_str(dev, "bus", b);
         qv_json_set_str(dev, "port", addr->usb_port);
         return 0;
@@ -759,7 +759,7 @@ static int add_clock(qv_cmdline *cl, qv_error **err)
             }
             if (cl->kvm) {
                 qv_cmdline_add(cl, "-global");
-                g_ptr_array_add(cl->argv, g_strconcat("kvm-pit.lost_tick_policy=", p, NULL));
+                g_ptr_array_add(cl->argv, qv_strcat2("kvm-pit.lost_tick_policy=", p));
             }
         }
     }

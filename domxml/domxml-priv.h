@@ -55,6 +55,9 @@ int qv_xml_read(const char *xml, const char *what, xmlDoc **ret, qv_error **err)
  * bus names are made for every device on every parse and build, where
  * printf was a noticeable share of the cost. */
 char *qv_strdup_uint(const char *prefix, unsigned int n);
+/* g_strconcat(a, b, NULL) without its varargs passes, which cost several
+ * times the copy on the argv build's many short names. */
+char *qv_strcat2(const char *a, const char *b);
 /* prefix, then the count numbers of v in decimal joined by sep
  * ("ide", '-', {0,1,0} -> "ide0-1-0"). */
 char *qv_strdup_uints(const char *prefix, char sep, size_t count, const unsigned int *v);

@@ -62,7 +62,23 @@ char *qv_strdup_uint(const char *prefix, unsigned int n)
     do
         *--p = (char)('0' + n % 10);
     while (n /= 10);
-    return g_strconcat(prefix, p, NULL);
+    /* Not g_strconcat: its varargs passes cost several times the copy. */
+    size_t plen = strlen(prefix), dlen = (size_t)(digits + sizeof(digits) - p);   /* with the NUL */
+    char *r = g_malloc(plen + dlen);
+    memcpy(r, prefix, plen);
+    memcpy(r + plen, p, dlen);
+    return r;
+}
+
+char *qv_strcat2(const char *a, const char *b)
+{
+    if (!a || !b)   /* as g_strconcat(a, b, NULL): stops at the first NULL */
+        return g_strdup(a);
+    size_t la = strlen(a), lb = strlen(b);
+    char *r = g_malloc(la + lb + 1);
+    memcpy(r, a, la);
+    memcpy(r + la, b, lb + 1);
+    return r;
 }
 
 char *qv_strdup_uints(const char *prefix, char sep, size_t count, const unsigned int *v)
