@@ -63,6 +63,17 @@ char *qv_strcat2(const char *a, const char *b);
 char *qv_strdup_uints(const char *prefix, char sep, size_t count, const unsigned int *v);
 /* prefix followed by n in decimal, a negative n with its sign. */
 char *qv_strdup_int(const char *prefix, int n);
+/* strcmp(a, b) == 0 for the short element, attribute and enum names the
+ * parser compares by the hundred per domain: inline, it costs less than
+ * the call into libc's vectorised strcmp. */
+static inline bool qv_streq(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
 /* First element child named name, or NULL. */
 xmlNode *qv_xml_child(const xmlNode *node, const char *name);
 /* Attribute value borrowed from the tree (valid while the document is), or

@@ -3,11 +3,9 @@
 
 #include "domxml-priv.h"
 
-/* The first byte settles most mismatches of the long if-else chains
- * without a call into strcmp. */
 static inline bool name_is(const xmlNode *n, const char *name)
 {
-    return n->name[0] == (xmlChar)name[0] && strcmp((const char *)n->name, name) == 0;
+    return qv_streq((const char *)n->name, name);
 }
 
 #define FOR_EACH_CHILD(c, parent) \

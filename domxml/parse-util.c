@@ -114,8 +114,7 @@ char *qv_strdup_int(const char *prefix, int n)
 xmlNode *qv_xml_child(const xmlNode *node, const char *name)
 {
     for (xmlNode *c = node->children; c; c = c->next) {
-        if (c->type == XML_ELEMENT_NODE && c->name[0] == (xmlChar)name[0] &&
-            strcmp((const char *)c->name, name) == 0)
+        if (c->type == XML_ELEMENT_NODE && qv_streq((const char *)c->name, name))
             return c;
     }
     return NULL;
@@ -124,7 +123,7 @@ xmlNode *qv_xml_child(const xmlNode *node, const char *name)
 const char *qv_xml_attr(const xmlNode *node, const char *name, char **tmp)
 {
     for (xmlAttr *a = node->properties; a; a = a->next) {
-        if (a->ns == NULL && a->name[0] == (xmlChar)name[0] && strcmp((const char *)a->name, name) == 0) {
+        if (a->ns == NULL && qv_streq((const char *)a->name, name)) {
             if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next)
                 return (const char *)a->children->content;
             if (!a->children)
@@ -335,7 +334,7 @@ int qv_xml_prop_enum(const xmlNode *node, const char *name, const char *const *a
     if (!v)
         return 0;
     for (size_t i = 0; allowed[i]; i++) {
-        if (strcmp(allowed[i], v) == 0) {
+        if (qv_streq(allowed[i], v)) {
             g_free(*out);
             *out = g_strdup(allowed[i]);
             return 1;

@@ -7,11 +7,9 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
-/* The first byte settles most mismatches of the long if-else chains
- * without a call into strcmp. */
 static inline bool name_is(const xmlNode *n, const char *name)
 {
-    return n->name[0] == (xmlChar)name[0] && strcmp((const char *)n->name, name) == 0;
+    return qv_streq((const char *)n->name, name);
 }
 
 static int parse_lifecycle(const xmlNode *node, int *out, bool crash, qv_error **err)
