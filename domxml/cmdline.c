@@ -96,11 +96,17 @@ static char *json_write_string(char *o, const char *v)
 {
     static const char hex[] = "0123456789abcdef";
     *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (json_esc_len[*p] == 1) {
-            *o++ = (char)*p;
-            continue;
-        }
+    const unsigned char *p = (const unsigned char *)v;
+    for (;;) {
+        /* Runs of bytes written as they are are copied at once; the NUL
+         * ends a run (its escaped length is not 1). */
+        const unsigned char *run = p;
+        while (json_esc_len[*p] == 1)
+            p++;
+        memcpy(o, run, (size_t)(p - run));
+        o += p - run;
+        if (!*p)
+            break;
         char esc;
         switch (*p) {
         case '"': esc = '"'; break;
@@ -115,10 +121,12 @@ static char *json_write_string(char *o, const char *v)
             o[4] = hex[*p >> 4];
             o[5] = hex[*p & 0xf];
             o += 6;
+            p++;
             continue;
         }
         *o++ = '\\';
         *o++ = esc;
+        p++;
     }
     *o++ = '"';
     return o;
