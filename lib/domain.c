@@ -33,6 +33,7 @@ int qv_domain_new(qv_conn *conn, const char *name, const unsigned char uuid[16],
     dom->conn = conn;
     dom->name = g_strdup(name);
     dom->monitor_pidfd = -1;
+    dom->state_fd = -1;
     dom->lane_lock = -1;
     if (uuid) {
         memcpy(dom->uuid, uuid, 16);
@@ -48,6 +49,8 @@ void qv_domain_free(qv_domain *dom)
         return;
     if (dom->monitor_pidfd >= 0)
         close(dom->monitor_pidfd);
+    if (dom->state_fd >= 0)
+        close(dom->state_fd);
     qv_qmp_free(dom->ctl);
     qv_qmp_free(dom->lane);
     qv_rt_unlock(dom->lane_lock);
@@ -179,6 +182,35 @@ static bool monitor_alive(qv_domain *dom)
     return poll(&p, 1, 0) == 0;
 }
 
+static void forget_state(qv_domain *dom)
+{
+    if (dom->state_fd >= 0)
+        close(dom->state_fd);
+    dom->state_fd = -1;
+}
+
+/* Caches the state file at path: *known when we just wrote it (qmp.lock
+ * held, so it is still ours), else what the file says. */
+static int remember_state(qv_domain *dom, const char *path, const qv_rt_state *known)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat sb;
+    qv_rt_state s;
+    int r = fstat(fd, &sb) < 0 ? -errno : known ? 0 : qv_rt_state_read_fd(fd, &s);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    forget_state(dom);
+    dom->state_fd = fd;
+    dom->state_dev = sb.st_dev;
+    dom->state_ino = sb.st_ino;
+    dom->state = known ? *known : s;
+    return 0;
+}
+
 int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
 {
     if (!dom || !state)
@@ -186,22 +218,15 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
     g_autofree char *path = dom_file(dom, "state.json");
     struct stat st;
     if (stat(path, &st) == 0) {
-        bool cached = dom->state_ino && same_file(&st, dom->state_ino, &dom->state_mtime);
+        bool cached = dom->state_fd >= 0 && st.st_ino == dom->state_ino &&
+                      st.st_dev == dom->state_dev;
         if (!cached || !monitor_alive(dom)) {
             /* Something changed, or nobody is watching QEMU: look closer. */
             qv_active act;
             int r = qv_domain_load_active(dom, &act, err);
             if (r < 0)
                 return r;
-            if (act.active) {
-                qv_rt_state s;
-                if (stat(path, &st) == 0 && qv_rt_state_read(path, &s, NULL) == 0) {
-                    dom->state = s;
-                    dom->state_ino = st.st_ino;
-                    dom->state_mtime = st.st_mtim;
-                    cached = true;
-                }
-            }
+            cached = act.active && remember_state(dom, path, NULL) == 0;
         }
         if (cached) {
             *state = dom->state.state;
@@ -210,7 +235,7 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
             return 0;
         }
     }
-    dom->state_ino = 0;
+    forget_state(dom);
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
     if (!g_file_test(cfg, G_FILE_TEST_EXISTS))
         return qv_error_set(err, -ENOENT, "domain '%s' no longer exists", dom->name);
@@ -276,7 +301,9 @@ int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err)
 
 /* ---- command monitor -------------------------------------------------- */
 
-/* qmp.lock: serialises QEMU's command monitor and every state write. */
+/* qmp.lock: serialises QEMU's command monitor and every stop, cont and
+ * state write. The lock file holds when its holder started, for
+ * get_control_info. */
 static int lock_monitor(qv_domain *dom, qv_error **err)
 {
     g_autofree char *lock_path = dom_file(dom, "qmp.lock");
@@ -285,29 +312,42 @@ static int lock_monitor(qv_domain *dom, qv_error **err)
         return qv_error_set(err, -EBUSY,
                             "domain '%s': another process has been using the monitor for 30 s",
                             dom->name);
-    return lock;
-}
-
-int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err)
-{
-    g_autofree char *sock = dom_file(dom, "qmp.sock");
-    int lock = lock_monitor(dom, err);
     if (lock < 0)
         return lock;
-    /* Note when the command started, for get_control_info. */
     char stamp[32];
     int n = snprintf(stamp, sizeof stamp, "%lld\n", qv_rt_now_us());
     if (ftruncate(lock, 0) == 0 && pwrite(lock, stamp, (size_t)n, 0) < 0) {
         /* Only informational. */
     }
+    return lock;
+}
+
+static void unlock_monitor(int lock)
+{
+    if (lock >= 0 && ftruncate(lock, 0) < 0) {
+        /* Only informational. */
+    }
+    qv_rt_unlock(lock);
+}
+
+/* QEMU's command monitor, qmp.lock already held. */
+static int connect_qmp_sock(qv_domain *dom, qv_qmp **qmp, qv_error **err)
+{
+    g_autofree char *sock = dom_file(dom, "qmp.sock");
     int r = qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, 30000, qmp, err);
+    if (r < 0 && err && *err)
+        qv_error_prefix(*err, "domain '%s'", dom->name);
+    return r;
+}
+
+int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err)
+{
+    int lock = lock_monitor(dom, err);
+    if (lock < 0)
+        return lock;
+    int r = connect_qmp_sock(dom, qmp, err);
     if (r < 0) {
-        if (err && *err)
-            qv_error_prefix(*err, "domain '%s'", dom->name);
-        if (ftruncate(lock, 0) < 0) {
-            /* Only informational. */
-        }
-        qv_rt_unlock(lock);
+        unlock_monitor(lock);
         return r;
     }
     *lock_fd = lock;
@@ -317,10 +357,7 @@ int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **er
 void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd)
 {
     qv_qmp_free(qmp);
-    if (lock_fd >= 0 && ftruncate(lock_fd, 0) < 0) {
-        /* Only informational. */
-    }
-    qv_rt_unlock(lock_fd);
+    unlock_monitor(lock_fd);
 }
 
 static void lane_release(qv_domain *dom)
@@ -331,23 +368,36 @@ static void lane_release(qv_domain *dom)
     dom->lane_lock = -1;
 }
 
+/* How long a lane may sit unused before the next call leases it afresh.
+ * QEMU sends every event to every monitor, and while nobody reads a lane
+ * it keeps them in a buffer without a bound (a hundred bytes or so per
+ * event): a handle that went quiet gives its lane back at its next call,
+ * which frees that buffer, instead of reading the backlog. A handle that
+ * stays quiet for good holds it until it is freed. */
+#define QV_LANE_IDLE_US (10 * G_USEC_PER_SEC)
+
 /* The handle's lane, leased on first use: QEMU has QV_RT_LANES command
  * monitors besides the proxy's, one client each, and a process that holds
  * lane-N.lock keeps a connection to lane-N.sock open. A call on it is one
- * round trip to QEMU with no process in between, which is what a
- * long-lived caller (an orchestrator, a test harness) wants; when all lanes
- * are taken the proxy serves. The lock goes with the process, so a crashed
- * holder frees its lane. Events QEMU sends on the lane land in the qmp/
- * client's bounded queue and are dropped: the monitor journals them. */
+ * round trip to QEMU with no process in between, which is what a busy
+ * caller (an orchestrator, a test harness) wants; when all lanes are taken
+ * the proxy serves. The lock goes with the process, so a crashed holder
+ * frees its lane; a forked child leases its own (closing its copies of the
+ * parent's fds does not release the parent's lock). Events read on the lane
+ * land in the qmp/ client's bounded queue and are dropped: the monitor
+ * journals them. */
 static qv_qmp *lane_get(qv_domain *dom)
 {
-    if (dom->lane && (qv_qmp_is_broken(dom->lane) || dom->lane_qemu != dom->status.qemu_pid ||
-                      dom->lane_qemu_start != dom->status.qemu_start))
-        lane_release(dom);
-    if (dom->lane || dom->status.qemu_pid <= 0)
-        return dom->lane;
     gint64 now = g_get_monotonic_time();
-    if (now < dom->lane_retry_us)
+    if (dom->lane && (qv_qmp_is_broken(dom->lane) || dom->lane_qemu != dom->status.qemu_pid ||
+                      dom->lane_qemu_start != dom->status.qemu_start ||
+                      dom->lane_owner != getpid() || now - dom->lane_used_us > QV_LANE_IDLE_US))
+        lane_release(dom);
+    if (dom->lane) {
+        dom->lane_used_us = now;
+        return dom->lane;
+    }
+    if (dom->status.qemu_pid <= 0 || now < dom->lane_retry_us)
         return NULL;
     for (int i = 0; i < QV_RT_LANES; i++) {
         char name[32];
@@ -358,11 +408,15 @@ static qv_qmp *lane_get(qv_domain *dom)
             continue;
         snprintf(name, sizeof name, "lane-%d.sock", i);
         g_autofree char *sock = dom_file(dom, name);
-        if (qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, 5000, &dom->lane, NULL) < 0) {
+        /* A free lock means an idle lane: QEMU greets at once. Anyone else
+         * on the socket (a debugging session) must not stall us long. */
+        if (qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, 500, &dom->lane, NULL) < 0) {
             qv_rt_unlock(lock);
             continue;
         }
         dom->lane_lock = lock;
+        dom->lane_owner = getpid();
+        dom->lane_used_us = now;
         dom->lane_qemu = dom->status.qemu_pid;
         dom->lane_qemu_start = dom->status.qemu_start;
         return dom->lane;
@@ -440,7 +494,8 @@ static bool try_lane(qv_domain *dom, const qmp_request *req, int *result, qv_err
  * QEMU's command monitor directly. */
 static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_error **err)
 {
-    if (dom->ctl && (qv_qmp_is_broken(dom->ctl) || dom->ctl_monitor != dom->status.monitor_pid)) {
+    if (dom->ctl && (qv_qmp_is_broken(dom->ctl) || dom->ctl_monitor != dom->status.monitor_pid ||
+                     dom->ctl_owner != getpid())) {
         qv_qmp_free(dom->ctl);
         dom->ctl = NULL;
     }
@@ -451,6 +506,7 @@ static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_er
         if (qv_qmp_connect_path(path, QV_QMP_MODE_QMP, 5000, &dom->ctl, NULL) < 0)
             return false;
         dom->ctl_monitor = dom->monitor_pid;
+        dom->ctl_owner = getpid();
     }
     int r = run_request(dom, dom->ctl, req, err);
     if (r < 0 && qv_qmp_is_broken(dom->ctl)) {
@@ -507,47 +563,44 @@ static int write_own_state(qv_domain *dom, int state, int reason, qv_error **err
     g_autofree char *path = dom_file(dom, "state.json");
     qv_rt_state st = { state, reason, qv_rt_now_us() };
     int r = qv_rt_state_write(path, &st, err);
-    struct stat sb;
-    if (r >= 0 && stat(path, &sb) == 0) {
-        dom->state = st;
-        dom->state_ino = sb.st_ino;
-        dom->state_mtime = sb.st_mtim;
-    }
+    if (r >= 0)
+        remember_state(dom, path, &st);
     return r;
 }
 
-/* stop and cont change the state. Through the proxy, the monitor records
- * it before it replies; on a lane or directly, the monitor lock stays held
- * while we write it, so the monitor's own update cannot overtake it. */
-static int qmp_call_set_state(qv_domain *dom, const char *cmd, int state, int reason,
-                              qv_error **err)
+/* stop and cont change the state. On every path (lane, proxy, QEMU's
+ * command monitor) the caller holds qmp.lock from before the command until
+ * the state and the event are written, so pauses and resumes from any
+ * number of processes are recorded in the order QEMU ran them, and a
+ * process that finds the domain already there sends nothing. The monitor
+ * never waits for this lock, so holding it across a proxied call is safe. */
+static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
 {
+    int want = pause ? QV_DOMAIN_PAUSED : QV_DOMAIN_RUNNING;
+    g_autofree char *path = dom_file(dom, "state.json");
+    qv_rt_state cur;
+    if (qv_rt_state_read(path, &cur, NULL) == 0 && cur.state == want)
+        return 0;
+    qmp_request req = { .cmd = pause ? "stop" : "cont" };
     int r;
-    if (lane_get(dom)) {
-        int lock = lock_monitor(dom, err);
-        if (lock < 0)
-            return lock;
-        qmp_request req = { .cmd = cmd };
-        bool sent = try_lane(dom, &req, &r, err);
-        if (sent && r >= 0)
-            r = write_own_state(dom, state, reason, err);
-        qv_rt_unlock(lock);
-        if (sent)
+    if (!try_lane(dom, &req, &r, err) && !try_proxy(dom, &req, &r, err)) {
+        qv_qmp *qmp;
+        if ((r = connect_qmp_sock(dom, &qmp, err)) < 0)
             return r;
+        r = run_request(dom, qmp, &req, err);
+        qv_qmp_free(qmp);
+        if (r == -ECONNRESET)
+            r = qv_error_set(err, r, "domain '%s': QEMU monitor closed", dom->name);
     }
-    qmp_request req = { .cmd = cmd };
-    if (try_proxy(dom, &req, &r, err))
-        return r;
-    qv_qmp *qmp;
-    int lock;
-    r = qv_domain_qmp_open(dom, &qmp, &lock, err);
     if (r < 0)
         return r;
-    r = qv_qmp_call(qmp, cmd, NULL, 0, NULL, err);
-    if (r >= 0)
-        r = write_own_state(dom, state, reason, err);
-    qv_domain_qmp_close(qmp, lock);
-    return r;
+    r = write_own_state(dom, want, pause ? QV_DOMAIN_PAUSED_USER : QV_DOMAIN_RUNNING_UNPAUSED, err);
+    if (r < 0)
+        return r;
+    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                 pause ? QV_DOMAIN_EVENT_SUSPENDED : QV_DOMAIN_EVENT_RESUMED,
+                 pause ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED : QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
+    return 0;
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -591,14 +644,12 @@ static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
     if (state == QV_DOMAIN_PMSUSPENDED)
         return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; %s", dom->name,
                             pause ? "wake it first" : "use pm wakeup");
-    r = pause ? qmp_call_set_state(dom, "stop", QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, err)
-              : qmp_call_set_state(dom, "cont", QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED, err);
-    if (r < 0)
-        return r;
-    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
-                 pause ? QV_DOMAIN_EVENT_SUSPENDED : QV_DOMAIN_EVENT_RESUMED,
-                 pause ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED : QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
-    return 0;
+    int lock = lock_monitor(dom, err);
+    if (lock < 0)
+        return lock;
+    r = pause_or_resume_locked(dom, pause, err);
+    unlock_monitor(lock);
+    return r;
 }
 
 int qv_domain_suspend(qv_domain *dom, qv_error **err)
@@ -653,7 +704,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_DESTROYED,
                         QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
     forget_monitor(dom);
-    dom->state_ino = 0;
+    forget_state(dom);
     if (flags & QV_DOMAIN_DESTROY_REMOVE_LOGS) {
         g_autofree char *log = g_strdup_printf("%s/logs/%s.log", dom->conn->paths.run_dir, dom->name);
         unlink(log);

@@ -40,9 +40,12 @@ struct qv_domain {
     char *name;
     unsigned char uuid[16];
     char uuid_str[37];
-    /* Cached state.json, valid while (ino, mtime) are unchanged. */
+    /* Cached state.json, valid while the path still names the file it came
+     * from. That file stays open (state_fd) so its inode number cannot be
+     * reused; state files are replaced, never changed in place. */
+    int state_fd;
+    dev_t state_dev;
     ino_t state_ino;
-    struct timespec state_mtime;
     qv_rt_state state;
     /* Cached monitor liveness check, and the status.json of the run that
      * monitor belongs to (pids do not change during a run). */
@@ -52,6 +55,7 @@ struct qv_domain {
     /* Kept-open connection to that monitor's command proxy (ctl.sock). */
     qv_qmp *ctl;
     pid_t ctl_monitor;
+    pid_t ctl_owner;        /* the process that connected it (fork) */
     /* A leased lane: a direct connection to one of QEMU's lane monitors,
      * held with its lane-N.lock for as long as the handle lives, and the
      * run (QEMU pid and start time) it belongs to. */
@@ -60,6 +64,8 @@ struct qv_domain {
     pid_t lane_qemu;
     unsigned long long lane_qemu_start;
     gint64 lane_retry_us;   /* all lanes were taken: when to look again */
+    gint64 lane_used_us;    /* last call on it */
+    pid_t lane_owner;       /* the process that leased it (fork) */
     /* Cached definition (live when active, else config), keyed like state. */
     qv_domdef *def;
     ino_t def_ino;

@@ -20,17 +20,13 @@ struct qv_proxy {
     int listen_fd;
     qv_qmp *qmp;
     bool lost;
-    qv_proxy_reply_hook hook;
-    void *opaque;
     GPtrArray *clients;
     unsigned int next_id;
-    unsigned int state_cmds;   /* stop/cont in flight */
 };
 
 typedef struct proxy_request {
     qv_proxy *proxy;
     unsigned int client_id;
-    char *command;
     json_object *id;   /* the client's own id, echoed back */
 } proxy_request;
 
@@ -43,13 +39,11 @@ static void client_free(proxy_client *c)
     g_free(c);
 }
 
-qv_proxy *qv_proxy_new(int listen_fd, qv_qmp *qmp, qv_proxy_reply_hook hook, void *opaque)
+qv_proxy *qv_proxy_new(int listen_fd, qv_qmp *qmp)
 {
     qv_proxy *p = g_new0(qv_proxy, 1);
     p->listen_fd = listen_fd;
     p->qmp = qmp;
-    p->hook = hook;
-    p->opaque = opaque;
     p->clients = g_ptr_array_new_with_free_func((GDestroyNotify)client_free);
     p->next_id = 1;
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
@@ -120,24 +114,10 @@ static json_object *error_reply(const char *klass, const char *desc, json_object
     return reply;
 }
 
-static bool is_state_cmd(const char *cmd)
-{
-    return !strcmp(cmd, "stop") || !strcmp(cmd, "cont");
-}
-
-unsigned int qv_proxy_state_cmds_pending(const qv_proxy *p)
-{
-    return p ? p->state_cmds : 0;
-}
-
 static void on_reply(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
 {
     proxy_request *req = opaque;
     qv_proxy *p = req->proxy;
-    if (is_state_cmd(req->command))
-        p->state_cmds--;
-    if (!err && p->hook)
-        p->hook(req->command, p->opaque);
     proxy_client *c = find_client(p, req->client_id);
     if (c) {
         json_object *reply;
@@ -157,7 +137,6 @@ static void on_reply(qv_qmp *qmp, json_object *ret, const qv_error *err, void *o
         json_object_put(reply);
     }
     json_object_put(req->id);
-    g_free(req->command);
     g_free(req);
 }
 
@@ -195,10 +174,7 @@ static void handle_message(qv_proxy *p, proxy_client *c, json_object *msg)
     proxy_request *req = g_new0(proxy_request, 1);
     req->proxy = p;
     req->client_id = c->id;
-    req->command = g_strdup(cmd);
     req->id = id ? json_object_get(id) : NULL;
-    if (is_state_cmd(cmd))
-        p->state_cmds++;
     /* The qmp/ client's own deadline answers a wedged QEMU; it calls
      * on_reply exactly once either way. */
     qv_qmp_send_async(p->qmp, cmd, args ? json_object_get(args) : NULL, -1, 0, on_reply, req, NULL);

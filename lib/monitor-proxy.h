@@ -14,20 +14,13 @@
 
 typedef struct qv_proxy qv_proxy;
 
-/* Runs before a successful reply to `command` goes back to its client, so
- * the monitor can record what the command changed (stop, cont). */
-typedef void (*qv_proxy_reply_hook)(const char *command, void *opaque);
-
 /* Takes ownership of listen_fd. qmp must outlive the proxy. */
-qv_proxy *qv_proxy_new(int listen_fd, qv_qmp *qmp, qv_proxy_reply_hook hook, void *opaque);
+qv_proxy *qv_proxy_new(int listen_fd, qv_qmp *qmp);
 void qv_proxy_free(qv_proxy *proxy);
 /* Fills up to max pollfds (the listening socket and the clients); returns
  * how many. */
 size_t qv_proxy_fill_pollfds(qv_proxy *proxy, struct pollfd *fds, size_t max);
 /* Handles the revents of the pollfds fill_pollfds gave. */
 void qv_proxy_dispatch(qv_proxy *proxy, const struct pollfd *fds, size_t n);
-/* How many proxied stop/cont commands await their reply: their reply hook
- * records the state, so the STOP/RESUME events they cause need no query. */
-unsigned int qv_proxy_state_cmds_pending(const qv_proxy *proxy);
 /* QEMU's monitor is gone: new commands fail at once. */
 void qv_proxy_set_lost(qv_proxy *proxy);

@@ -57,10 +57,8 @@ typedef struct monitor {
      * 1 running, 2 paused, 3 ask QEMU (I/O error, watchdog, guest PM...). */
     int expect;
     qv_proxy *proxy;
-    /* refresh_state holds qmp.lock while it waits for QEMU, and proxied
-     * replies arrive during that wait: they must not take it again (flock
-     * on a second fd would wait for ourselves). */
-    bool holding_lock;
+    /* refresh_state found qmp.lock busy: try again after this long. */
+    int lock_retry_ms;
 } monitor;
 
 static int pidfd_open_compat(pid_t pid)
@@ -123,37 +121,47 @@ static int lifecycle_for_pause(int reason)
     }
 }
 
-/* Learns the run state from QEMU and writes it, holding qmp.lock so that a
- * library command in flight finishes (and writes its own state) first. */
+/* The state file already says what a STOP or RESUME event implied: a
+ * library process paused or resumed the guest and wrote it. */
+static bool state_as_expected(monitor *m, int expect)
+{
+    qv_rt_state cur;
+    return (expect == 1 || expect == 2) && qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
+           cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED);
+}
+
+/* Learns the run state from QEMU and writes it, holding qmp.lock: library
+ * processes hold it from before a stop or cont until they have written
+ * its state. The monitor never waits for the lock, because such a process
+ * may be waiting for a reply this loop forwards (the proxy); when the lock
+ * is busy it tries again on a later pass (lock_retry_ms). */
 static void refresh_state(monitor *m)
 {
-    m->state_dirty = false;
+    if (!m->qmp || m->qmp_lost) {
+        m->state_dirty = false;
+        m->expect = 0;
+        return;
+    }
     int expect = m->expect;
+    if (state_as_expected(m, expect)) {
+        m->state_dirty = false;
+        m->expect = 0;
+        return;
+    }
+    int lock = qv_rt_lock(m->lock_path, 0, NULL);
+    if (lock == -EWOULDBLOCK) {
+        m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, 64) : 1;
+        return;
+    }
+    m->lock_retry_ms = 0;
+    m->state_dirty = false;
     m->expect = 0;
-    if (!m->qmp || m->qmp_lost)
-        return;
-    /* A library command that paused or resumed the guest has written the
-     * state already, or a proxied one will before it replies: nothing to
-     * learn, no lock to contend. */
-    qv_rt_state cur;
-    if ((expect == 1 || expect == 2) &&
-        (qv_proxy_state_cmds_pending(m->proxy) > 0 ||
-         (qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
-          cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED))))
-        return;
-    int lock = qv_rt_lock(m->lock_path, 10000, NULL);
-    /* A library process that paused or resumed the guest over a lane held
-     * the lock until it had written the state: if that is what the event
-     * said, there is nothing to ask QEMU. */
-    if ((expect == 1 || expect == 2) && qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
-        cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED)) {
+    if (state_as_expected(m, expect)) {
         qv_rt_unlock(lock);
         return;
     }
-    m->holding_lock = true;
     g_autoptr(json_object) ret = NULL;
     int r = qv_qmp_call(m->qmp, "query-status", NULL, 5000, &ret, NULL);
-    m->holding_lock = false;
     if (r < 0 || !ret) {
         qv_rt_unlock(lock);
         return;
@@ -413,26 +421,6 @@ static void finalize(monitor *m, int status)
     qv_rt_finalize_stop(&m->paths, m->name, m->uuid, reason, detail, NULL);
 }
 
-/* A library command that stopped or resumed the guest through the proxy:
- * record the state before the client hears back, so its next get_state
- * agrees. Held under qmp.lock like every state write. */
-static void on_proxied_reply(const char *command, void *opaque)
-{
-    monitor *m = opaque;
-    qv_rt_state st;
-    if (!strcmp(command, "stop"))
-        st = (qv_rt_state){ QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, qv_rt_now_us() };
-    else if (!strcmp(command, "cont"))
-        st = (qv_rt_state){ QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED, qv_rt_now_us() };
-    else
-        return;
-    int lock = m->holding_lock ? -1 : qv_rt_lock(m->lock_path, 10000, NULL);
-    qv_rt_state prev;
-    if (qv_rt_state_read(m->state_path, &prev, NULL) < 0 || prev.state != st.state)
-        qv_rt_state_write(m->state_path, &st, NULL);
-    qv_rt_unlock(lock);
-}
-
 static void on_handshake(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
 {
     int *result = opaque;
@@ -599,6 +587,8 @@ int main(int argc, char **argv)
         int timeout = m.qmp && !m.qmp_lost ? qv_qmp_get_timeout_ms(m.qmp) : -1;
         if (qfd < 0 && (timeout < 0 || timeout > 100))
             timeout = 100; /* no pidfd (pre-5.3 kernel): poll for the exit */
+        if (m.state_dirty && m.lock_retry_ms && (timeout < 0 || timeout > m.lock_retry_ms))
+            timeout = m.lock_retry_ms;
         int r = poll(pfd, (nfds_t)n, timeout);
         if (r < 0 && errno != EINTR)
             break;
@@ -628,7 +618,7 @@ int main(int argc, char **argv)
             if (!handshaken && !m.qmp_lost && handshake_result == 1) {
                 handshaken = true;
                 if (ctl_fd >= 0) {
-                    m.proxy = qv_proxy_new(ctl_fd, m.qmp, on_proxied_reply, &m);
+                    m.proxy = qv_proxy_new(ctl_fd, m.qmp);
                     ctl_fd = -1;
                 }
                 g_autoptr(json_object) o = json_object_new_object();

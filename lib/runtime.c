@@ -228,16 +228,38 @@ void qv_rt_unlock(int fd)
         close(fd);
 }
 
+static void state_from_json(json_object *obj, qv_rt_state *st)
+{
+    json_object *v;
+    st->state = json_object_object_get_ex(obj, "state", &v) ? json_object_get_int(v) : 0;
+    st->reason = json_object_object_get_ex(obj, "reason", &v) ? json_object_get_int(v) : 0;
+    st->since_us = json_object_object_get_ex(obj, "since", &v) ? json_object_get_int64(v) : 0;
+}
+
 int qv_rt_state_read(const char *path, qv_rt_state *st, qv_error **err)
 {
     g_autoptr(json_object) obj = NULL;
     int r = qv_rt_read_json(path, &obj, err);
     if (r < 0)
         return r;
-    json_object *v;
-    st->state = json_object_object_get_ex(obj, "state", &v) ? json_object_get_int(v) : 0;
-    st->reason = json_object_object_get_ex(obj, "reason", &v) ? json_object_get_int(v) : 0;
-    st->since_us = json_object_object_get_ex(obj, "since", &v) ? json_object_get_int64(v) : 0;
+    state_from_json(obj, st);
+    return 0;
+}
+
+int qv_rt_state_read_fd(int fd, qv_rt_state *st)
+{
+    char buf[4096];
+    ssize_t n;
+    do
+        n = pread(fd, buf, sizeof buf - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n < 0 ? -errno : -EINVAL;
+    buf[n] = '\0';
+    g_autoptr(json_object) obj = json_tokener_parse(buf);
+    if (!obj || !json_object_is_type(obj, json_type_object))
+        return -EINVAL;
+    state_from_json(obj, st);
     return 0;
 }
 

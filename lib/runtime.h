@@ -72,6 +72,8 @@ typedef struct qv_rt_state {
     long long since_us;   /* wall clock of the last change */
 } qv_rt_state;
 int qv_rt_state_read(const char *path, qv_rt_state *st, qv_error **err);
+/* The same from an open state file (-EINVAL: not a state). */
+int qv_rt_state_read_fd(int fd, qv_rt_state *st);
 int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err);
 
 /* Status of an active domain (status.json). */

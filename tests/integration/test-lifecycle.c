@@ -748,6 +748,22 @@ Test(lifecycle, lanes_leased_shared_and_freed, .timeout = 150)
     for (int i = 1; i < 4; i++)
         cr_assert(!lane_held("lanes", i), "lane %d is held by nobody yet", i);
 
+    /* A child forked with the handle leases its own lane; its exit leaves
+     * the parent's lease and connection intact. */
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        qv_error *e = NULL;
+        bool ok = qv_domain_resume(dom, &e) == 0 && qv_domain_suspend(dom, &e) == 0 &&
+                  lane_held("lanes", 1);
+        _exit(ok ? 0 : 1);
+    }
+    wait_ok(child);
+    cr_assert(lane_held("lanes", 0), "the parent lost its lane to a child");
+    cr_assert(!lane_held("lanes", 1), "the child's lane outlived it");
+    itest_ok(qv_domain_resume(dom, &err), err);
+    itest_ok(qv_domain_suspend(dom, &err), err);
+
     /* Six processes at once: three lease the free lanes, three use the proxy. */
     pid_t kids[6];
     for (int k = 0; k < 6; k++)
