@@ -35,6 +35,12 @@ static int journal_open(qv_conn *conn, bool from_start, qv_error **err)
     int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
+    /* The read position is fixed before the watch exists: a line appended
+     * once the watch is live is then always past it. (The other order lost
+     * a line appended between the two calls: it woke the listener, but the
+     * read started after it.) A line appended between lseek and the watch
+     * is read by the next dispatch. */
+    off_t off = from_start ? 0 : lseek(fd, 0, SEEK_END);
     /* IN_MOVE_SELF: a rotation wakes listeners, who then follow it. */
     int wd = inotify_add_watch(conn->inotify_fd, path, IN_MODIFY | IN_MOVE_SELF);
     if (wd < 0) {
@@ -45,7 +51,7 @@ static int journal_open(qv_conn *conn, bool from_start, qv_error **err)
     if (conn->journal_fd >= 0)
         close(conn->journal_fd);
     conn->journal_fd = fd;
-    conn->journal_off = from_start ? 0 : lseek(fd, 0, SEEK_END);
+    conn->journal_off = off;
     return 0;
 }
 

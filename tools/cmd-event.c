@@ -306,7 +306,15 @@ static bool cmd_event(cli_ctx *ctx, const cli_args *args)
         return false;
     }
 
-    /* Ctrl-C ends the wait; no SA_RESTART, so poll() returns EINTR. */
+    /* Ctrl-C ends the wait. The signals stay blocked except inside ppoll(),
+     * which unblocks them atomically: a signal that arrived after the flag
+     * was checked and before a plain poll() started would be lost, and the
+     * wait would go on to the timeout. */
+    sigset_t stop_sigs, orig_mask;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop_sigs, &orig_mask);
     struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
@@ -328,22 +336,27 @@ static bool cmd_event(cli_ctx *ctx, const cli_args *args)
             outcome = INTERRUPT;
             break;
         }
-        int wait_ms = -1;
+        struct timespec wait, *waitp = NULL;
         if (deadline >= 0) {
-            gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+            gint64 left = deadline - g_get_monotonic_time();
             if (left <= 0) {
                 outcome = TIMEOUT;
                 break;
             }
-            wait_ms = (int)MIN(left, G_MAXINT);
+            wait.tv_sec = (time_t)(left / G_USEC_PER_SEC);
+            wait.tv_nsec = (long)(left % G_USEC_PER_SEC) * 1000;
+            waitp = &wait;
         }
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, wait_ms) < 0 && errno != EINTR) {
+        if (ppoll(&p, 1, waitp, &orig_mask) < 0 && errno != EINTR) {
             cli_error("cannot wait for events: %s", g_strerror(errno));
             outcome = FAILED;
             break;
         }
     }
+    /* Unblocked while our handler is still in place: a late signal only
+     * sets the flag. */
+    sigprocmask(SIG_SETMASK, &orig_mask, NULL);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     qv_conn_domain_event_deregister_any(conn, cb, NULL);

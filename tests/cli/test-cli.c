@@ -3,8 +3,10 @@
  * define/undefine seen from another process, and domxml-to-argv. */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "cli-run.h"
@@ -462,27 +464,79 @@ Test(cli, event_list_and_timeout)
     cr_assert_str_eq(r.out, "event loop timed out\nevents received: 0\n\n");
 }
 
+/* True when process pid has an inotify watch on the file with inode ino,
+ * as /proc/<pid>/fdinfo/<fd> lists it ("inotify wd:1 ino:<hex> ..."). */
+static bool process_watches_inode(GPid pid, ino_t ino)
+{
+    g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", (int)pid);
+    g_autoptr(GDir) dir = g_dir_open(fd_dir, 0, NULL);
+    if (!dir)
+        return false;
+    g_autofree char *needle = g_strdup_printf(" ino:%llx ", (unsigned long long)ino);
+    const char *fd;
+    while ((fd = g_dir_read_name(dir))) {
+        g_autofree char *link_path = g_build_filename(fd_dir, fd, NULL);
+        g_autofree char *target = g_file_read_link(link_path, NULL);
+        if (!target || strcmp(target, "anon_inode:inotify"))
+            continue;
+        g_autofree char *info_path = g_strdup_printf("/proc/%d/fdinfo/%s", (int)pid, fd);
+        g_autofree char *info = NULL;
+        if (!g_file_get_contents(info_path, &info, NULL, NULL))
+            continue;
+        for (const char *line = strstr(info, "inotify wd:"); line; line = strstr(line + 1, "inotify wd:")) {
+            const char *end = strchrnul(line, '\n');
+            const char *hit = strstr(line, needle);
+            if (hit && hit < end)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Waits until the background `qvirt event` is registered: it watches this
+ * env's event journal. The library fixes its read position before it adds
+ * the watch, so every line appended from then on reaches the listener.
+ * False when the process exited or timeout_ms passed first. */
+static bool listener_registered(const cli_bg *b, int timeout_ms)
+{
+    g_autofree char *journal = g_build_filename(env.root, "run", "events", NULL);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        struct stat st;
+        if (stat(journal, &st) == 0 && process_watches_inode(b->pid, st.st_ino))
+            return true;
+        /* exited (without reaping it: teardown and cli_bg_finish do that) */
+        siginfo_t si = { 0 };
+        if (waitid(P_PID, (id_t)b->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == b->pid)
+            return false;
+        if (g_get_monotonic_time() > deadline)
+            return false;
+        poll(NULL, 0, 5);  /* a polling interval, not the synchronisation */
+    }
+}
+
 /* define and undefine in this process, `qvirt event` in another */
 Test(cli, event_from_another_process)
 {
     g_auto(cli_result) r = { 0 };
-    const char *argv[] = { "-c", env.uri, "event", "--all", "--loop", "--timeout", "30", NULL };
+    const char *argv[] = { "-c", env.uri, "event", "--all", "--loop", "--timeout", "60", NULL };
     cr_assert(cli_bg_start(&bg, argv));
-    /* keep defining until the listener has seen one: it may not be
-     * registered yet when the first define happens */
-    bool seen = false;
-    for (int i = 0; i < 50 && !seen; i++) {
-        define_small("ev");
-        seen = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'ev': Defined", 200);
-    }
-    cr_assert(seen, "no Defined event: %s", bg.out->str);
+    cr_assert(listener_registered(&bg, 20000), "qvirt event never watched the journal");
+    define_small("ev");
+    bool def = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'ev': Defined Added\n", 20000);
+    cr_assert(def, "no Defined event: %s", bg.out->str);
     cli_run_uri(&r, env.uri, "undefine", "ev", NULL);
     ASSERT_OK(r);
-    bool undef = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'ev': Undefined Removed\n", 10000);
-    int status = cli_bg_finish(&bg, SIGINT, 10000);
+    bool undef = cli_bg_wait_for(&bg, "event 'lifecycle' for domain 'ev': Undefined Removed\n", 20000);
+    /* SIGINT right after the last line: the listener may be anywhere
+     * between printing it and waiting again, and must still stop. */
+    int status = cli_bg_finish(&bg, SIGINT, 20000);
     bg.pid = 0;
     cr_assert(undef, "no Undefined event: %s", bg.out->str);
-    cr_assert(strstr(bg.out->str, "event loop interrupted\nevents received: "), "%s", bg.out->str);
+    cr_assert_str_eq(bg.out->str, "event 'lifecycle' for domain 'ev': Defined Added\n"
+                                  "event 'lifecycle' for domain 'ev': Undefined Removed\n"
+                                  "event loop interrupted\n"
+                                  "events received: 2\n\n");
     cr_assert_eq(status, 0, "%s", bg.out->str);
     g_string_free(bg.out, TRUE);
 }
@@ -490,19 +544,17 @@ Test(cli, event_from_another_process)
 Test(cli, event_one_shot_with_timestamp)
 {
     const char *argv[] = { "-c", env.uri, "event", "--event", "lifecycle", "--timestamp",
-                           "--timeout", "30", NULL };
+                           "--timeout", "60", NULL };
     cr_assert(cli_bg_start(&bg, argv));
-    bool seen = false;
-    for (int i = 0; i < 50 && !seen; i++) {
-        define_small("one");
-        seen = cli_bg_wait_for(&bg, "events received: 1\n", 200);
-    }
-    int status = cli_bg_finish(&bg, 0, 10000);
+    cr_assert(listener_registered(&bg, 20000), "qvirt event never watched the journal");
+    define_small("one");
+    bool seen = cli_bg_wait_for(&bg, "events received: 1\n", 20000);
+    int status = cli_bg_finish(&bg, 0, 20000);
     bg.pid = 0;
     cr_assert(seen, "%s", bg.out->str);
     cr_assert_eq(status, 0);
     cr_assert(g_regex_match_simple("^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}\\+0000: "
-                                   "event 'lifecycle' for domain 'one': Defined (Added|Updated)\n"
+                                   "event 'lifecycle' for domain 'one': Defined Added\n"
                                    "events received: 1\n\n$", bg.out->str, 0, 0),
               "%s", bg.out->str);
     g_string_free(bg.out, TRUE);
