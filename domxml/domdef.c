@@ -252,7 +252,13 @@ static void feature_free(void *p)
 
 qv_domdef *qv_domdef_new(void)
 {
-    qv_domdef *def = g_new0(qv_domdef, 1);
+    /* Not g_new0: glibc's calloc bypasses its per-thread cache, and at about
+     * 1 KiB (sizeof(qv_domdef) is 1008; the cache takes up to 1032) the struct
+     * is then a large-bin request that makes malloc consolidate the fast bins
+     * on every parse. Together with qv_xml_dump's kept buffer this took
+     * bench/domxml from ~26,500 to ~30,000 domains/s. */
+    qv_domdef *def = g_new(qv_domdef, 1);
+    memset(def, 0, sizeof(*def));
     def->id = -1;
     def->on_reboot = QV_DOMDEF_LIFECYCLE_RESTART;
     def->metadata = g_ptr_array_new_with_free_func(qv_domdef_metadata_elem_free);

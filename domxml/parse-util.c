@@ -234,14 +234,29 @@ char *qv_xml_child_text(const xmlNode *node, const char *name)
     return qv_xml_text(qv_xml_child(node, name));
 }
 
+/* One dump buffer per thread, emptied between elements. A fresh buffer
+ * grows to about 4 KiB as soon as libxml2 writes a text node into it: a
+ * large-bin allocation on every document with metadata, which made glibc
+ * consolidate its fast bins (the previous document's tree) mid-parse. A
+ * buffer that a large element grew past QV_XML_DUMP_KEEP is not kept. */
+#define QV_XML_DUMP_SIZE 8192
+#define QV_XML_DUMP_KEEP (64 * 1024)
+static GPrivate dump_buffer = G_PRIVATE_INIT((GDestroyNotify)xmlBufferFree);
+
 char *qv_xml_dump(xmlNode *node)
 {
-    /* Sized small: xmlBufferCreate()'s 4 KiB is a large allocation for
-     * glibc, which then consolidates its fast bins on every document. */
-    xmlBuffer *buf = xmlBufferCreateSize(256);
+    xmlBuffer *buf = g_private_get(&dump_buffer);
+    if (!buf) {
+        buf = xmlBufferCreateSize(QV_XML_DUMP_SIZE);
+        if (!buf)
+            return NULL;
+        g_private_set(&dump_buffer, buf);
+    }
+    xmlBufferEmpty(buf);
     xmlNodeDump(buf, node->doc, node, 0, 1);
     char *r = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
+    if (xmlBufferLength(buf) > QV_XML_DUMP_KEEP)
+        g_private_replace(&dump_buffer, NULL);
     return r;
 }
 
