@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "leftovers.h"
 #include "cli-run.h"
 
 void cli_result_clear(cli_result *r)
@@ -76,8 +77,10 @@ static void rm_rf(const char *path)
 
 void cli_env_clear(cli_env *e)
 {
-    if (e->root)
+    if (e->root) {
+        qvt_kill_leftovers(e->root); /* what a failed test left running */
         rm_rf(e->root);
+    }
     g_clear_pointer(&e->root, g_free);
     g_clear_pointer(&e->uri, g_free);
 }

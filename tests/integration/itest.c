@@ -5,6 +5,7 @@
 
 #include "guest.h"
 #include "itest.h"
+#include "leftovers.h"
 
 void itest_setup(itest *t)
 {
@@ -19,29 +20,10 @@ void itest_setup(itest *t)
     t->console = g_build_filename(t->root, "console.log", NULL);
 }
 
-static void kill_leftovers(const char *root)
-{
-    /* Any QEMU a failed test left behind goes with the folder. */
-    g_autofree char *dir = g_build_filename(root, "run", "domains", NULL);
-    GDir *d = g_dir_open(dir, 0, NULL);
-    if (!d)
-        return;
-    const char *n;
-    while ((n = g_dir_read_name(d))) {
-        g_autofree char *st = g_build_filename(dir, n, "status.json", NULL);
-        json_object *o = json_object_from_file(st);
-        json_object *v;
-        if (o && json_object_object_get_ex(o, "qemu_pid", &v) && json_object_get_int(v) > 0)
-            kill(json_object_get_int(v), SIGKILL);
-        json_object_put(o);
-    }
-    g_dir_close(d);
-}
-
 void itest_teardown(itest *t)
 {
     if (t->root) {
-        kill_leftovers(t->root);
+        qvt_kill_leftovers(t->root); /* what a failed test left running */
         g_autofree char *cmd = NULL;
         /* Sockets and files only; remove recursively. */
         GPtrArray *stack = g_ptr_array_new_with_free_func(g_free);
