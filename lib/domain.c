@@ -314,20 +314,15 @@ static int lock_monitor(qv_domain *dom, qv_error **err)
                             dom->name);
     if (lock < 0)
         return lock;
+    /* Fixed width, written over the last holder's: truncating the file
+     * (ext4 journals it) cost more than the stop or cont it guards. Read
+     * only while the lock is held. */
     char stamp[32];
-    int n = snprintf(stamp, sizeof stamp, "%lld\n", qv_rt_now_us());
-    if (ftruncate(lock, 0) == 0 && pwrite(lock, stamp, (size_t)n, 0) < 0) {
+    int n = snprintf(stamp, sizeof stamp, "%20lld\n", qv_rt_now_us());
+    if (pwrite(lock, stamp, (size_t)n, 0) < 0) {
         /* Only informational. */
     }
     return lock;
-}
-
-static void unlock_monitor(int lock)
-{
-    if (lock >= 0 && ftruncate(lock, 0) < 0) {
-        /* Only informational. */
-    }
-    qv_rt_unlock(lock);
 }
 
 /* QEMU's command monitor, qmp.lock already held. */
@@ -347,7 +342,7 @@ int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **er
         return lock;
     int r = connect_qmp_sock(dom, qmp, err);
     if (r < 0) {
-        unlock_monitor(lock);
+        qv_rt_unlock(lock);
         return r;
     }
     *lock_fd = lock;
@@ -357,7 +352,7 @@ int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **er
 void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd)
 {
     qv_qmp_free(qmp);
-    unlock_monitor(lock_fd);
+    qv_rt_unlock(lock_fd);
 }
 
 static void lane_release(qv_domain *dom)
@@ -648,7 +643,7 @@ static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
     if (lock < 0)
         return lock;
     r = pause_or_resume_locked(dom, pause, err);
-    unlock_monitor(lock);
+    qv_rt_unlock(lock);
     return r;
 }
 

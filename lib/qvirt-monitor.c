@@ -32,6 +32,9 @@
 #include "qv-process.h"
 #include "runtime.h"
 
+/* How long after a STOP or RESUME event the monitor checks the state. */
+#define QV_MONITOR_SETTLE_US (20 * 1000)
+
 typedef struct monitor {
     qv_rt_paths paths;
     char *name;
@@ -59,6 +62,8 @@ typedef struct monitor {
     qv_proxy *proxy;
     /* refresh_state found qmp.lock busy: try again after this long. */
     int lock_retry_ms;
+    /* When refresh_state is to run next (monotonic us). */
+    gint64 refresh_at_us;
 } monitor;
 
 static int pidfd_open_compat(pid_t pid)
@@ -121,6 +126,15 @@ static int lifecycle_for_pause(int reason)
     }
 }
 
+/* Something the library does not record happened (an I/O error, a guest
+ * panic or power change, a watchdog): ask QEMU at once. */
+static void ask_qemu_now(monitor *m)
+{
+    m->state_dirty = true;
+    m->expect = 3;
+    m->refresh_at_us = 0;
+}
+
 /* The state file already says what a STOP or RESUME event implied: a
  * library process paused or resumed the guest and wrote it. */
 static bool state_as_expected(monitor *m, int expect)
@@ -151,6 +165,7 @@ static void refresh_state(monitor *m)
     int lock = qv_rt_lock(m->lock_path, 0, NULL);
     if (lock == -EWOULDBLOCK) {
         m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, 64) : 1;
+        m->refresh_at_us = g_get_monotonic_time() + m->lock_retry_ms * 1000;
         return;
     }
     m->lock_retry_ms = 0;
@@ -265,6 +280,11 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
     json_object *extra = extra_with_qemu(ev);
 
     if (!strcmp(n, "STOP") || !strcmp(n, "RESUME")) {
+        /* Whoever paused or resumed the guest through the library records
+         * the state itself: look once things have settled, so a burst of
+         * pauses and resumes costs one check, not a lock race per event. */
+        if (!m->state_dirty)
+            m->refresh_at_us = g_get_monotonic_time() + QV_MONITOR_SETTLE_US;
         m->state_dirty = true;
         if (m->expect != 3)
             m->expect = !strcmp(n, "STOP") ? 2 : 1;
@@ -296,8 +316,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         int action = watchdog_action(jstr(data, "action"));
         json_object_object_add(extra, "action", json_object_new_int(action));
         emit(m, QV_DOMAIN_EVENT_ID_WATCHDOG, action, 0, extra);
-        m->state_dirty = true;
-        m->expect = 3;
+        ask_qemu_now(m);
     } else if (!strcmp(n, "BLOCK_IO_ERROR")) {
         const char *action = jstr(data, "action");
         int act = action && !strcmp(action, "stop") ? QV_DOMAIN_EVENT_IO_ERROR_PAUSE
@@ -314,8 +333,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         json_object_object_add(extra, "reason", json_object_new_string(enospc ? "enospc" : ""));
         emit(m, QV_DOMAIN_EVENT_ID_IO_ERROR, act, 0, json_object_get(extra));
         emit(m, QV_DOMAIN_EVENT_ID_IO_ERROR_REASON, act, 0, extra);
-        m->state_dirty = true;
-        m->expect = 3;
+        ask_qemu_now(m);
     } else if (g_str_has_prefix(n, "BLOCK_JOB_")) {
         int status = !strcmp(n, "BLOCK_JOB_COMPLETED") ? (jstr(data, "error") ? QV_DOMAIN_BLOCK_JOB_FAILED : QV_DOMAIN_BLOCK_JOB_COMPLETED)
                    : !strcmp(n, "BLOCK_JOB_CANCELLED") ? QV_DOMAIN_BLOCK_JOB_CANCELED
@@ -339,14 +357,12 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         emit(m, QV_DOMAIN_EVENT_ID_TRAY_CHANGE, reason, 0, extra);
     } else if (!strcmp(n, "SUSPEND")) {
         emit(m, QV_DOMAIN_EVENT_ID_PMSUSPEND, 0, 0, extra);
-        m->state_dirty = true;
-        m->expect = 3;
+        ask_qemu_now(m);
     } else if (!strcmp(n, "SUSPEND_DISK")) {
         emit(m, QV_DOMAIN_EVENT_ID_PMSUSPEND_DISK, 0, 0, extra);
     } else if (!strcmp(n, "WAKEUP")) {
         emit(m, QV_DOMAIN_EVENT_ID_PMWAKEUP, 0, 0, extra);
-        m->state_dirty = true;
-        m->expect = 3;
+        ask_qemu_now(m);
     } else if (!strcmp(n, "BALLOON_CHANGE")) {
         json_object *actual;
         long long bytes = data && json_object_object_get_ex(data, "actual", &actual)
@@ -380,8 +396,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         } else if (m->on_crash == 0) {
             kill_qemu(m, "crashed");
         } else {
-            m->state_dirty = true;
-            m->expect = 3;
+            ask_qemu_now(m);
         }
     } else {
         json_object_put(extra);
@@ -587,8 +602,13 @@ int main(int argc, char **argv)
         int timeout = m.qmp && !m.qmp_lost ? qv_qmp_get_timeout_ms(m.qmp) : -1;
         if (qfd < 0 && (timeout < 0 || timeout > 100))
             timeout = 100; /* no pidfd (pre-5.3 kernel): poll for the exit */
-        if (m.state_dirty && m.lock_retry_ms && (timeout < 0 || timeout > m.lock_retry_ms))
-            timeout = m.lock_retry_ms;
+        if (m.state_dirty && handshaken && m.qmp && !m.qmp_lost) {
+            gint64 wait_ms = (m.refresh_at_us - g_get_monotonic_time() + 999) / 1000;
+            if (wait_ms < 0)
+                wait_ms = 0;
+            if (timeout < 0 || timeout > wait_ms)
+                timeout = (int)wait_ms;
+        }
         int r = poll(pfd, (nfds_t)n, timeout);
         if (r < 0 && errno != EINTR)
             break;
@@ -636,7 +656,7 @@ int main(int argc, char **argv)
                 handle_event(&m, ev);
                 qv_qmp_event_free(ev);
             }
-            if (m.state_dirty && handshaken)
+            if (m.state_dirty && handshaken && g_get_monotonic_time() >= m.refresh_at_us)
                 refresh_state(&m);
         }
         (void)qmp_idx;
