@@ -363,6 +363,11 @@ static void lane_release(qv_domain *dom)
     dom->lane_lock = -1;
 }
 
+static bool drop_event(qv_qmp *qmp, const qv_qmp_event *ev, void *userdata)
+{
+    return true;
+}
+
 /* How long a lane may sit unused before the next call leases it afresh.
  * QEMU sends every event to every monitor, and while nobody reads a lane
  * it keeps them in a buffer without a bound (a hundred bytes or so per
@@ -378,9 +383,7 @@ static void lane_release(qv_domain *dom)
  * caller (an orchestrator, a test harness) wants; when all lanes are taken
  * the proxy serves. The lock goes with the process, so a crashed holder
  * frees its lane; a forked child leases its own (closing its copies of the
- * parent's fds does not release the parent's lock). Events read on the lane
- * land in the qmp/ client's bounded queue and are dropped: the monitor
- * journals them. */
+ * parent's fds does not release the parent's lock). */
 static qv_qmp *lane_get(qv_domain *dom)
 {
     gint64 now = g_get_monotonic_time();
@@ -409,6 +412,8 @@ static qv_qmp *lane_get(qv_domain *dom)
             qv_rt_unlock(lock);
             continue;
         }
+        /* Events are the monitor's to journal: not kept here. */
+        qv_qmp_set_event_callback(dom->lane, drop_event, NULL);
         dom->lane_lock = lock;
         dom->lane_owner = getpid();
         dom->lane_used_us = now;
@@ -514,21 +519,24 @@ static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_er
     return true;
 }
 
-/* A lane, else the proxy, else QEMU's command monitor under qmp.lock. */
-static int send_request(qv_domain *dom, const qmp_request *req, qv_error **err)
+/* A lane, else the proxy, else QEMU's command monitor under qmp.lock
+ * (taken here unless the caller holds it). */
+static int send_request(qv_domain *dom, const qmp_request *req, bool have_lock, qv_error **err)
 {
     int r;
     if (try_lane(dom, req, &r, err) || try_proxy(dom, req, &r, err))
         return r;
+    int lock = -1;
+    if (!have_lock && (lock = lock_monitor(dom, err)) < 0)
+        return lock;
     qv_qmp *qmp;
-    int lock;
-    r = qv_domain_qmp_open(dom, &qmp, &lock, err);
-    if (r < 0)
-        return r;
-    r = run_request(dom, qmp, req, err);
-    qv_domain_qmp_close(qmp, lock);
-    if (r == -ECONNRESET)
-        r = qv_error_set(err, r, "domain '%s': QEMU monitor closed", dom->name);
+    if ((r = connect_qmp_sock(dom, &qmp, err)) >= 0) {
+        r = run_request(dom, qmp, req, err);
+        qv_qmp_free(qmp);
+        if (r == -ECONNRESET)
+            r = qv_error_set(err, r, "domain '%s': QEMU monitor closed", dom->name);
+    }
+    qv_rt_unlock(lock);
     return r;
 }
 
@@ -536,7 +544,7 @@ int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_
                        qv_error **err)
 {
     qmp_request req = { .cmd = cmd, .args = args, .ret = ret };
-    int r = send_request(dom, &req, err);
+    int r = send_request(dom, &req, false, err);
     json_object_put(args);
     return r;
 }
@@ -544,7 +552,7 @@ int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_
 int qv_domain_qmp_batch(qv_domain *dom, qv_qmp_batch_cmd *cmds, size_t n, qv_error **err)
 {
     qmp_request req = { .batch = cmds, .n = n };
-    int r = send_request(dom, &req, err);
+    int r = send_request(dom, &req, false, err);
     for (size_t i = 0; i < n; i++)
         if (cmds[i].args)
             json_object_put(g_steal_pointer(&cmds[i].args));
@@ -577,16 +585,7 @@ static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
     if (qv_rt_state_read(path, &cur, NULL) == 0 && cur.state == want)
         return 0;
     qmp_request req = { .cmd = pause ? "stop" : "cont" };
-    int r;
-    if (!try_lane(dom, &req, &r, err) && !try_proxy(dom, &req, &r, err)) {
-        qv_qmp *qmp;
-        if ((r = connect_qmp_sock(dom, &qmp, err)) < 0)
-            return r;
-        r = run_request(dom, qmp, &req, err);
-        qv_qmp_free(qmp);
-        if (r == -ECONNRESET)
-            r = qv_error_set(err, r, "domain '%s': QEMU monitor closed", dom->name);
-    }
+    int r = send_request(dom, &req, true, err);
     if (r < 0)
         return r;
     r = write_own_state(dom, want, pause ? QV_DOMAIN_PAUSED_USER : QV_DOMAIN_RUNNING_UNPAUSED, err);
