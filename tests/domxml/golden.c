@@ -38,3 +38,26 @@ char *golden_argv_text(char **argv)
     }
     return g_string_free(s, FALSE);
 }
+
+static gint str_ptr_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *golden_sorted_argv(char **argv)
+{
+    g_autoptr(GPtrArray) pairs = g_ptr_array_new_with_free_func(g_free);
+    for (char **a = argv + 1; *a; a++) {
+        if (**a == '-' && a[1] && a[1][0] != '-') {
+            g_ptr_array_add(pairs, g_strdup_printf("%s %s", a[0], a[1]));
+            a++;
+        } else {
+            g_ptr_array_add(pairs, g_strdup(*a));
+        }
+    }
+    g_ptr_array_sort(pairs, str_ptr_cmp);
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < pairs->len; i++)
+        g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(pairs, i));
+    return g_string_free(s, FALSE);
+}

@@ -16,3 +16,6 @@ char *golden_cases_dir(void);
 GPtrArray *golden_list_cases(const char *dir);
 /* argv, one element per line. */
 char *golden_argv_text(char **argv);
+/* argv as sorted "-opt value" pairs, one a line: the same guest, whatever
+ * the order the builder wrote its devices in. */
+char *golden_sorted_argv(char **argv);

@@ -108,30 +108,6 @@ Test(domxml_golden, case_count)
     cr_expect(cases->len >= 20, "only %u golden cases", cases->len);
 }
 
-static gint str_ptr_cmp(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* argv as sorted "-opt value" pairs: the guest, whatever the device order. */
-static char *sorted_argv(char **argv)
-{
-    g_autoptr(GPtrArray) pairs = g_ptr_array_new_with_free_func(g_free);
-    for (char **a = argv + 1; *a; a++) {
-        if (**a == '-' && a[1] && a[1][0] != '-') {
-            g_ptr_array_add(pairs, g_strdup_printf("%s %s", a[0], a[1]));
-            a++;
-        } else {
-            g_ptr_array_add(pairs, g_strdup(*a));
-        }
-    }
-    g_ptr_array_sort(pairs, str_ptr_cmp);
-    GString *s = g_string_new(NULL);
-    for (guint i = 0; i < pairs->len; i++)
-        g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(pairs, i));
-    return g_string_free(s, FALSE);
-}
-
 /* Every case's migratable XML (what older libvirt adds by itself left out)
  * defines the same guest again: the same QEMU devices, addresses and ids. */
 Test(domxml_golden, migratable_defines_the_same_guest)
@@ -162,7 +138,7 @@ Test(domxml_golden, migratable_defines_the_same_guest)
                                    qv_error_message(err));
             continue;
         }
-        g_autofree char *a = sorted_argv(argv), *b = sorted_argv(argv2);
+        g_autofree char *a = golden_sorted_argv(argv), *b = golden_sorted_argv(argv2);
         if (strcmp(a, b))
             g_string_append_printf(failures, "%s: another guest after a migratable round trip:\n%s\n",
                                    name, mig);

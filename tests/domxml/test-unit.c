@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "golden.h"
 #include "domdef.h"
 #include "domxml-priv.h"
 
@@ -405,24 +406,11 @@ static char *sorted_lines(const char *xml)
 /* The guest ABI as the argv builder sees it: "-opt value" pairs, sorted. */
 static char *abi_of(const qv_domdef *def)
 {
-    qv_build_ctx ctx = { NULL, 3, 4, "/run/qvirt/test" };
+    qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR };
     g_auto(GStrv) argv = NULL;
     g_autoptr(qv_error) err = NULL;
     cr_assert_eq(qv_domxml_build_argv(def, &ctx, &argv, &err), 0, "%s", err ? qv_error_message(err) : "");
-    g_autoptr(GPtrArray) pairs = g_ptr_array_new_with_free_func(g_free);
-    for (char **a = argv + 1; *a; a++) {
-        if (**a == '-' && a[1] && a[1][0] != '-') {
-            g_ptr_array_add(pairs, g_strdup_printf("%s %s", a[0], a[1]));
-            a++;
-        } else {
-            g_ptr_array_add(pairs, g_strdup(*a));
-        }
-    }
-    g_ptr_array_sort(pairs, str_ptr_cmp);
-    GString *s = g_string_new(NULL);
-    for (guint i = 0; i < pairs->len; i++)
-        g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(pairs, i));
-    return g_string_free(s, FALSE);
+    return golden_sorted_argv(argv);
 }
 
 Test(domxml_unit, migratable_drops_what_older_libvirt_adds)

@@ -33,6 +33,17 @@ static qv_domain *define(qv_conn *conn, const char *name, const char *extra)
     return dom;
 }
 
+/* What QEMU itself says, asked through the library's raw monitor access. */
+static void assert_qemu_status(qv_domain *dom, const char *status)
+{
+    char *reply = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
+    g_autofree char *want = g_strdup_printf("\"%s\"", status);
+    cr_assert(strstr(reply, want), "QEMU is not %s: %s", status, reply);
+    free(reply);
+}
+
 static void assert_state(qv_domain *dom, int want_state, int want_reason)
 {
     int state = -1, reason = -1;
@@ -72,10 +83,7 @@ Test(lifecycle, start_suspend_resume_destroy)
     itest_ok(qv_domain_suspend(dom, &err), err);
     assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
     /* QEMU agrees. */
-    char *reply = NULL;
-    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
-    cr_assert(strstr(reply, "\"paused\""), "%s", reply);
-    free(reply);
+    assert_qemu_status(dom, "paused");
 
     itest_ok(qv_domain_resume(dom, &err), err);
     assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
@@ -419,10 +427,7 @@ Test(lifecycle, concurrent_control_and_killed_controller, .timeout = 150)
     assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
     itest_ok(qv_domain_resume(dom, &err), err);
     assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
-    char *reply = NULL;
-    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
-    cr_assert(strstr(reply, "\"running\""), "%s", reply);
-    free(reply);
+    assert_qemu_status(dom, "running");
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
@@ -621,10 +626,7 @@ Test(lifecycle, monitor_killed_commands_fall_back)
     cr_assert_eq(ci.details, QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR);
     itest_ok(qv_domain_suspend(dom, &err), err);
     assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
-    char *reply = NULL;
-    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
-    cr_assert(strstr(reply, "\"paused\""), "%s", reply);
-    free(reply);
+    assert_qemu_status(dom, "paused");
     itest_ok(qv_domain_resume(dom, &err), err);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
@@ -847,10 +849,7 @@ Test(lifecycle, lanes_leased_shared_and_freed, .timeout = 150)
     itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
     itest_ok(qv_domain_resume(dom, &err), err);
     cr_assert(lane_held("lanes", 0), "the handle did not lease a lane of the new run");
-    char *reply = NULL;
-    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-status\"}", &reply, 0, &err), err);
-    cr_assert(strstr(reply, "\"running\""), "%s", reply);
-    free(reply);
+    assert_qemu_status(dom, "running");
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
