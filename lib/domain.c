@@ -211,6 +211,12 @@ static int remember_state(qv_domain *dom, const char *path, const qv_rt_state *k
     return 0;
 }
 
+/* The state file st describes is the one the handle has cached. */
+static bool state_cached(const qv_domain *dom, const struct stat *st)
+{
+    return dom->state_fd >= 0 && st->st_ino == dom->state_ino && st->st_dev == dom->state_dev;
+}
+
 int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
 {
     if (!dom || !state)
@@ -218,8 +224,7 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
     g_autofree char *path = dom_file(dom, "state.json");
     struct stat st;
     if (stat(path, &st) == 0) {
-        bool cached = dom->state_fd >= 0 && st.st_ino == dom->state_ino &&
-                      st.st_dev == dom->state_dev;
+        bool cached = state_cached(dom, &st);
         if (!cached || !monitor_alive(dom)) {
             /* Something changed, or nobody is watching QEMU: look closer. */
             qv_active act;
@@ -581,8 +586,17 @@ static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
 {
     int want = pause ? QV_DOMAIN_PAUSED : QV_DOMAIN_RUNNING;
     g_autofree char *path = dom_file(dom, "state.json");
-    qv_rt_state cur;
-    if (qv_rt_state_read(path, &cur, NULL) == 0 && cur.state == want)
+    /* Under the lock: the state as it stands now (the cache, unless someone
+     * wrote since the caller's get_state). */
+    struct stat st;
+    qv_rt_state cur = { 0 };
+    if (stat(path, &st) == 0) {
+        if (state_cached(dom, &st))
+            cur = dom->state;
+        else
+            qv_rt_state_read(path, &cur, NULL);
+    }
+    if (cur.state == want)
         return 0;
     qmp_request req = { .cmd = pause ? "stop" : "cont" };
     int r = send_request(dom, &req, true, err);
