@@ -854,3 +854,44 @@ Test(lifecycle, lanes_leased_shared_and_freed, .timeout = 150)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* A pause or resume that bypasses the library (raw QMP) is still recorded:
+ * the monitor learns it from QEMU's events, with one lifecycle event each,
+ * also when it lands right after one of the library's own. */
+Test(lifecycle, raw_qmp_stop_and_cont_are_recorded)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "raw", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    int fd;
+    pid_t listener = spawn_listener("raw", &fd);
+
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"stop\"}", &reply, 0, &err), err);
+    free(reply);
+    int reason = -1;
+    cr_assert_eq(itest_wait_state(dom, QV_DOMAIN_PAUSED, 10000, &reason), QV_DOMAIN_PAUSED,
+                 "a raw stop was not recorded");
+    cr_assert_eq(reason, QV_DOMAIN_PAUSED_USER, "reason %d", reason);
+
+    itest_ok(qv_domain_resume(dom, &err), err);
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"cont\"}", &reply, 0, &err), err);
+    free(reply);
+    cr_assert_eq(itest_wait_state(dom, QV_DOMAIN_RUNNING, 10000, &reason), QV_DOMAIN_RUNNING,
+                 "a raw cont right after a suspend was not recorded");
+    assert_qemu_status(dom, "running");
+
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    int status;
+    cr_assert_eq(waitpid(listener, &status, 0), listener);
+    g_autofree char *events = read_all(fd);
+    cr_assert_eq(count_lines(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
+                             QV_DOMAIN_EVENT_SUSPENDED_PAUSED), 2, "%s", events);
+    cr_assert_eq(count_lines(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_RESUMED,
+                             QV_DOMAIN_EVENT_RESUMED_UNPAUSED), 2, "%s", events);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
