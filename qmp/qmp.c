@@ -945,8 +945,13 @@ static int wait_call(qv_qmp *qmp, sync_call *sc, json_object **ret, qv_error **e
     while (!sc->done) {
         g_autoptr(qv_error) e = NULL;
         int r = poll_once(qmp, -1, &e);
-        if (r < 0 && !sc->done)
+        if (r < 0 && !sc->done) {
+            /* The command's callback points at sc, on our caller's stack:
+             * break the connection, which completes it, before leaving. */
+            set_broken(qmp, qv_error_code(e), "%s", qv_error_message(e));
+            qv_error_free(g_steal_pointer(&sc->err));
             return qv_error_propagate(err, g_steal_pointer(&e));
+        }
     }
     if (sc->err)
         return qv_error_propagate(err, sc->err);
@@ -1027,8 +1032,13 @@ int qv_qmp_call_batch(qv_qmp *qmp, qv_qmp_batch_cmd *cmds, size_t n, int timeout
     /* Every sent command completes exactly once, also when the connection
      * breaks (they then fail together), so this loop ends. */
     for (size_t i = 0; i < n; i++) {
-        while (!sc[i].done)
-            poll_once(qmp, -1, NULL);
+        while (!sc[i].done) {
+            g_autoptr(qv_error) e = NULL;
+            /* poll() itself failing would leave callbacks pending on sc:
+             * break the connection, which completes them. */
+            if (poll_once(qmp, -1, &e) < 0 && !sc[i].done && !qmp->broken)
+                set_broken(qmp, qv_error_code(e), "%s", qv_error_message(e));
+        }
         cmds[i].ret = sc[i].ret;
         cmds[i].err = sc[i].err;
         cmds[i].result = sc[i].err ? qv_error_code(sc[i].err) : 0;

@@ -129,7 +129,9 @@ typedef struct qv_qmp_batch_cmd {
 /* Sends the n commands at once and waits for every reply: independent
  * queries cost one round trip instead of n. Each command reports its own
  * result. Returns 0, or a negative errno (with err) when the connection
- * broke; commands it left unanswered then carry that error too. */
+ * broke or a command could not be sent (bad arguments, a call from inside
+ * a callback); the commands left unanswered then carry that error too,
+ * those answered before keep their replies. */
 int qv_qmp_call_batch(qv_qmp *qmp, qv_qmp_batch_cmd *cmds, size_t n, int timeout_ms,
                       qv_error **err);
 /* Frees what the batch returned (ret and err of each command). */
