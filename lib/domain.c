@@ -1,10 +1,10 @@
 /* Domain handles: identity, state, lifecycle, XML, metadata, limits.
  *
  * A handle is a name plus cached views of the domain's files. get_state and
- * get_info answer from state.json, which the monitor keeps current from
- * QEMU's events, so they need no QMP round trip: a stat() tells whether the
- * cache is still good and a pidfd poll tells whether the monitor still
- * lives. */
+ * get_info answer from the run's state word, mapped shared (the library and
+ * the monitor keep it current), so they need no QMP round trip: one load
+ * tells the state and whether the run is still on, and a pidfd poll whether
+ * the monitor still lives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -33,7 +34,7 @@ int qv_domain_new(qv_conn *conn, const char *name, const unsigned char uuid[16],
     dom->conn = conn;
     dom->name = g_strdup(name);
     dom->monitor_pidfd = -1;
-    dom->state_fd = -1;
+    dom->run_lock = -1;
     dom->lane_lock = -1;
     if (uuid) {
         memcpy(dom->uuid, uuid, 16);
@@ -49,8 +50,9 @@ void qv_domain_free(qv_domain *dom)
         return;
     if (dom->monitor_pidfd >= 0)
         close(dom->monitor_pidfd);
-    if (dom->state_fd >= 0)
-        close(dom->state_fd);
+    qv_rt_statemap_free(dom->smap);
+    if (dom->run_lock >= 0)
+        close(dom->run_lock);
     qv_qmp_free(dom->ctl);
     qv_qmp_free(dom->lane);
     qv_rt_unlock(dom->lane_lock);
@@ -106,7 +108,7 @@ int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
         qv_error_free(lerr);
         /* A runtime dir without status.json is a start in progress (state
          * says starting up) or a start that died half-way. */
-        g_autofree char *state_path = dom_file(dom, "state.json");
+        g_autofree char *state_path = dom_file(dom, "state");
         act->active = g_file_test(state_path, G_FILE_TEST_EXISTS);
         return 0;
     }
@@ -182,71 +184,50 @@ static bool monitor_alive(qv_domain *dom)
     return poll(&p, 1, 0) == 0;
 }
 
-static void forget_state(qv_domain *dom)
+static void forget_run(qv_domain *dom)
 {
-    if (dom->state_fd >= 0)
-        close(dom->state_fd);
-    dom->state_fd = -1;
-}
-
-/* Caches the state file at path: *known when we just wrote it (qmp.lock
- * held, so it is still ours), else what the file says. */
-static int remember_state(qv_domain *dom, const char *path, const qv_rt_state *known)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat sb;
-    qv_rt_state s;
-    int r = fstat(fd, &sb) < 0 ? -errno : known ? 0 : qv_rt_state_read_fd(fd, &s);
-    if (r < 0) {
-        close(fd);
-        return r;
-    }
-    forget_state(dom);
-    dom->state_fd = fd;
-    dom->state_dev = sb.st_dev;
-    dom->state_ino = sb.st_ino;
-    dom->state = known ? *known : s;
-    return 0;
-}
-
-/* The state file st describes is the one the handle has cached. */
-static bool state_cached(const qv_domain *dom, const struct stat *st)
-{
-    return dom->state_fd >= 0 && st->st_ino == dom->state_ino && st->st_dev == dom->state_dev;
+    qv_rt_statemap_free(dom->smap);
+    dom->smap = NULL;
+    if (dom->run_lock >= 0)
+        close(dom->run_lock);
+    dom->run_lock = -1;
 }
 
 int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
 {
     if (!dom || !state)
         return qv_error_set(err, -EINVAL, "qv_domain_get_state: dom and state are required");
-    g_autofree char *path = dom_file(dom, "state.json");
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        bool cached = state_cached(dom, &st);
-        if (!cached || !monitor_alive(dom)) {
-            /* Something changed, or nobody is watching QEMU: look closer. */
-            qv_active act;
-            int r = qv_domain_load_active(dom, &act, err);
-            if (r < 0)
-                return r;
-            cached = act.active && remember_state(dom, path, NULL) == 0;
-        }
-        if (cached) {
-            *state = dom->state.state;
-            if (reason)
-                *reason = dom->state.reason;
-            return 0;
-        }
+    /* The run we know is still on and watched: one load from memory. */
+    qv_rt_state s;
+    bool known = dom->smap && qv_rt_statemap_load(dom->smap, &s) && monitor_alive(dom);
+    if (!known) {
+        /* The run ended (or another began), or nobody is watching QEMU. */
+        forget_run(dom);
+        qv_active act;
+        int r = qv_domain_load_active(dom, &act, err);
+        if (r < 0)
+            return r;
+        g_autofree char *path = dom_file(dom, "state");
+        if (act.active && (r = qv_rt_statemap_open(path, &dom->smap)) < 0)
+            return qv_error_set_errno(err, r == -EINVAL ? -EIO : r,
+                                      "domain '%s' is active but its state file %s is %s",
+                                      dom->name, path,
+                                      r == -EINVAL ? "not one qvirt writes" : "unreadable");
+        known = act.active && qv_rt_statemap_load(dom->smap, &s);
     }
-    forget_state(dom);
+    if (known) {
+        *state = s.state;
+        if (reason)
+            *reason = s.reason;
+        return 0;
+    }
+    forget_run(dom);
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
     if (!g_file_test(cfg, G_FILE_TEST_EXISTS))
         return qv_error_set(err, -ENOENT, "domain '%s' no longer exists", dom->name);
     g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", dom->conn->paths.run_dir,
                                                dom->name);
-    qv_rt_state s = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN, 0 };
+    s = (qv_rt_state){ QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN, 0 };
     qv_rt_state_read(shutoff, &s, NULL);
     *state = QV_DOMAIN_SHUTOFF;
     if (reason)
@@ -306,6 +287,19 @@ int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err)
 
 /* ---- command monitor -------------------------------------------------- */
 
+/* Records in qmp.lock when its holder took it, for get_control_info. Fixed
+ * width, written over the last holder's: truncating the file (ext4
+ * journals it) cost more than the stop or cont it guards. Read only while
+ * the lock is held. */
+static void stamp_lock(int fd)
+{
+    char stamp[32];
+    int n = snprintf(stamp, sizeof stamp, "%20lld\n", qv_rt_now_us());
+    if (pwrite(fd, stamp, (size_t)n, 0) < 0) {
+        /* Only informational. */
+    }
+}
+
 /* qmp.lock: serialises QEMU's command monitor and every stop, cont and
  * state write. The lock file holds when its holder started, for
  * get_control_info. */
@@ -319,15 +313,41 @@ static int lock_monitor(qv_domain *dom, qv_error **err)
                             dom->name);
     if (lock < 0)
         return lock;
-    /* Fixed width, written over the last holder's: truncating the file
-     * (ext4 journals it) cost more than the stop or cont it guards. Read
-     * only while the lock is held. */
-    char stamp[32];
-    int n = snprintf(stamp, sizeof stamp, "%20lld\n", qv_rt_now_us());
-    if (pwrite(lock, stamp, (size_t)n, 0) < 0) {
-        /* Only informational. */
-    }
+    stamp_lock(lock);
     return lock;
+}
+
+/* qmp.lock of the run the handle maps, on the fd the handle keeps (stop
+ * and cont take it twice per pair: opening the file each time cost more
+ * than the lock). Released with unlock_run. */
+static int lock_run(qv_domain *dom, qv_error **err)
+{
+    pid_t self = getpid();
+    if (dom->run_lock >= 0 && dom->run_lock_owner != self) {
+        close(dom->run_lock);
+        dom->run_lock = -1;
+    }
+    if (dom->run_lock < 0) {
+        g_autofree char *path = dom_file(dom, "qmp.lock");
+        dom->run_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (dom->run_lock < 0)
+            return qv_error_set_errno(err, -errno, "cannot open %s", path);
+        dom->run_lock_owner = self;
+    }
+    int r = qv_rt_lock_fd(dom->run_lock, 30000);
+    if (r == -ETIMEDOUT)
+        return qv_error_set(err, -EBUSY,
+                            "domain '%s': another process has been using the monitor for 30 s",
+                            dom->name);
+    if (r < 0)
+        return qv_error_set_errno(err, r, "domain '%s': cannot lock qmp.lock", dom->name);
+    stamp_lock(dom->run_lock);
+    return 0;
+}
+
+static void unlock_run(qv_domain *dom)
+{
+    flock(dom->run_lock, LOCK_UN);
 }
 
 /* QEMU's command monitor, qmp.lock already held. */
@@ -564,47 +584,32 @@ int qv_domain_qmp_batch(qv_domain *dom, qv_qmp_batch_cmd *cmds, size_t n, qv_err
     return r;
 }
 
-/* Writes the state a command of ours caused (qmp.lock held) and keeps it
- * as the handle's cached state, so the next get_state needs no reread. */
-static int write_own_state(qv_domain *dom, int state, int reason, qv_error **err)
-{
-    g_autofree char *path = dom_file(dom, "state.json");
-    qv_rt_state st = { state, reason, qv_rt_now_us() };
-    int r = qv_rt_state_write(path, &st, err);
-    if (r >= 0)
-        remember_state(dom, path, &st);
-    return r;
-}
-
 /* stop and cont change the state. On every path (lane, proxy, QEMU's
  * command monitor) the caller holds qmp.lock from before the command until
  * the state and the event are written, so pauses and resumes from any
  * number of processes are recorded in the order QEMU ran them, and a
  * process that finds the domain already there sends nothing. The monitor
- * never waits for this lock, so holding it across a proxied call is safe. */
+ * never waits for this lock, so holding it across a proxied call is safe.
+ * -ESTALE: the run the handle knew has ended. */
 static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
 {
     int want = pause ? QV_DOMAIN_PAUSED : QV_DOMAIN_RUNNING;
-    g_autofree char *path = dom_file(dom, "state.json");
-    /* Under the lock: the state as it stands now (the cache, unless someone
-     * wrote since the caller's get_state). */
-    struct stat st;
-    qv_rt_state cur = { 0 };
-    if (stat(path, &st) == 0) {
-        if (state_cached(dom, &st))
-            cur = dom->state;
-        else
-            qv_rt_state_read(path, &cur, NULL);
-    }
+    /* Under the lock: the state as it stands now. */
+    qv_rt_state cur;
+    if (!qv_rt_statemap_load(dom->smap, &cur))
+        return -ESTALE;
     if (cur.state == want)
         return 0;
     qmp_request req = { .cmd = pause ? "stop" : "cont" };
     int r = send_request(dom, &req, true, err);
     if (r < 0)
         return r;
-    r = write_own_state(dom, want, pause ? QV_DOMAIN_PAUSED_USER : QV_DOMAIN_RUNNING_UNPAUSED, err);
+    qv_rt_state st = { want, pause ? QV_DOMAIN_PAUSED_USER : QV_DOMAIN_RUNNING_UNPAUSED,
+                       qv_rt_now_us() };
+    if ((r = qv_rt_statemap_store(dom->smap, &st)) == -ESTALE)
+        return 0; /* QEMU did it, then the run ended: its STOPPED event says so */
     if (r < 0)
-        return r;
+        return qv_error_set_errno(err, r, "cannot record the state of domain '%s'", dom->name);
     qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
                  pause ? QV_DOMAIN_EVENT_SUSPENDED : QV_DOMAIN_EVENT_RESUMED,
                  pause ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED : QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
@@ -652,12 +657,22 @@ static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
     if (state == QV_DOMAIN_PMSUSPENDED)
         return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; %s", dom->name,
                             pause ? "wake it first" : "use pm wakeup");
-    int lock = lock_monitor(dom, err);
-    if (lock < 0)
-        return lock;
-    r = pause_or_resume_locked(dom, pause, err);
-    qv_rt_unlock(lock);
-    return r;
+    for (int tries = 0;; tries++) {
+        if ((r = lock_run(dom, err)) < 0)
+            return r;
+        r = pause_or_resume_locked(dom, pause, err);
+        unlock_run(dom);
+        if (r != -ESTALE)
+            return r;
+        /* The run ended (or was replaced) since get_state: look again. */
+        forget_run(dom);
+        if (tries || (r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
+            return tries ? qv_error_set(err, -EAGAIN, "domain '%s' was restarted during the call",
+                                        dom->name)
+                         : r;
+        if (state == QV_DOMAIN_SHUTOFF)
+            return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    }
 }
 
 int qv_domain_suspend(qv_domain *dom, qv_error **err)
@@ -712,7 +727,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_DESTROYED,
                         QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
     forget_monitor(dom);
-    forget_state(dom);
+    forget_run(dom);
     if (flags & QV_DOMAIN_DESTROY_REMOVE_LOGS) {
         g_autofree char *log = g_strdup_printf("%s/logs/%s.log", dom->conn->paths.run_dir, dom->name);
         unlink(log);

@@ -40,13 +40,14 @@ struct qv_domain {
     char *name;
     unsigned char uuid[16];
     char uuid_str[37];
-    /* Cached state.json, valid while the path still names the file it came
-     * from. That file stays open (state_fd) so its inode number cannot be
-     * reused; state files are replaced, never changed in place. */
-    int state_fd;
-    dev_t state_dev;
-    ino_t state_ino;
-    qv_rt_state state;
+    /* The run's state word, mapped (see qv_rt_statemap), and the run's
+     * qmp.lock, kept open by the process that opened it (run_lock_owner:
+     * a forked child shares the open file, and with it the lock). Both
+     * belong to one run; once the word says retired, the handle looks
+     * again. */
+    qv_rt_statemap *smap;
+    int run_lock;
+    pid_t run_lock_owner;
     /* Cached monitor liveness check, and the status.json of the run that
      * monitor belongs to (pids do not change during a run). */
     int monitor_pidfd;

@@ -7,7 +7,7 @@
  *     path never polls or retries;
  *   - appends QEMU's events to the connection's journal, which library
  *     clients in any process tail;
- *   - keeps state.json true after events QEMU raises on its own (I/O error
+ *   - keeps the state word true after events QEMU raises on its own (I/O error
  *     pauses, guest panics, power management);
  *   - destroys the domain when an autodestroy owner dies;
  *   - records how QEMU ended (shut down, destroyed, crashed) and removes the
@@ -41,6 +41,7 @@ typedef struct monitor {
     char *uuid;
     char *domain_dir;
     char *state_path;
+    qv_rt_statemap *smap;  /* the run's state word, mapped once */
     char *lock_path;
     int on_poweroff;       /* 0 destroy, 1 restart, 2 preserve */
     int on_reboot;
@@ -135,12 +136,19 @@ static void ask_qemu_now(monitor *m)
     m->refresh_at_us = 0;
 }
 
-/* The state file already says what a STOP or RESUME event implied: a
- * library process paused or resumed the guest and wrote it. */
+static bool read_state(monitor *m, qv_rt_state *st)
+{
+    if (!m->smap && qv_rt_statemap_open(m->state_path, &m->smap) < 0)
+        return false;
+    return qv_rt_statemap_load(m->smap, st);
+}
+
+/* The state already says what a STOP or RESUME event implied: a library
+ * process paused or resumed the guest and wrote it. */
 static bool state_as_expected(monitor *m, int expect)
 {
     qv_rt_state cur;
-    return (expect == 1 || expect == 2) && qv_rt_state_read(m->state_path, &cur, NULL) == 0 &&
+    return (expect == 1 || expect == 2) && read_state(m, &cur) &&
            cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED);
 }
 
@@ -184,7 +192,7 @@ static void refresh_state(monitor *m)
     json_object *st;
     const char *rs = json_object_object_get_ex(ret, "status", &st) ? json_object_get_string(st) : "";
     qv_rt_state prev = { 0 }, next;
-    bool have_prev = qv_rt_state_read(m->state_path, &prev, NULL) == 0;
+    bool have_prev = read_state(m, &prev);
     qv_rt_state_from_runstate(rs, have_prev ? &prev : NULL, &next);
     if (next.state == QV_DOMAIN_NOSTATE || (have_prev && next.state == prev.state)) {
         qv_rt_unlock(lock);
@@ -194,7 +202,10 @@ static void refresh_state(monitor *m)
         /* guest-panicked is only reached through GUEST_PANICKED. */
         m->panicked = true;
     }
-    qv_rt_state_write(m->state_path, &next, NULL);
+    if (!m->smap || qv_rt_statemap_store(m->smap, &next) < 0) {
+        qv_rt_unlock(lock);
+        return;
+    }
     qv_rt_unlock(lock);
     switch (next.state) {
     case QV_DOMAIN_PAUSED:
@@ -523,7 +534,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     m.domain_dir = qv_rt_domain_dir(&m.paths, m.name);
-    m.state_path = g_build_filename(m.domain_dir, "state.json", NULL);
+    m.state_path = g_build_filename(m.domain_dir, "state", NULL);
     m.lock_path = g_build_filename(m.domain_dir, "qmp.lock", NULL);
     /* QEMU's output outlives the runtime dir, like libvirt's per-domain log. */
     g_autofree char *log_dir = g_build_filename(m.paths.run_dir, "logs", NULL);
@@ -555,7 +566,7 @@ int main(int argc, char **argv)
         json_object_object_add(o, "code", json_object_new_int(qv_error_code(err)));
         json_object_object_add(o, "error", json_object_new_string(qv_error_message(err)));
         status_report(status_fd, o);
-        qv_rt_remove_tree(m.domain_dir);
+        qv_rt_remove_run_dir(m.domain_dir);
         return 1;
     }
     close(event_qemu_fd);
@@ -699,7 +710,7 @@ int main(int argc, char **argv)
                                   WTERMSIG(exit_status), *tail ? ": " : "", tail);
         json_object_object_add(o, "error", json_object_new_string(msg));
         status_report(status_fd, o);
-        qv_rt_remove_tree(m.domain_dir);
+        qv_rt_remove_run_dir(m.domain_dir);
         return 1;
     }
     finalize(&m, exit_status);

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/syscall.h>
@@ -172,31 +174,19 @@ int qv_rt_write_json(const char *path, json_object *obj, qv_error **err)
     return qv_rt_write_runtime(path, s, len, err);
 }
 
-int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
+int qv_rt_lock_fd(int fd, int timeout_ms)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot open lock %s", path);
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-        return fd;
-    if (errno != EWOULDBLOCK) {
-        int e = -errno;
-        close(fd);
-        return qv_error_set_errno(err, e, "cannot lock %s", path);
-    }
-    if (timeout_ms == 0) {
-        close(fd);
+        return 0;
+    if (errno != EWOULDBLOCK)
+        return -errno;
+    if (timeout_ms == 0)
         return -EWOULDBLOCK; /* callers turn this into their own message */
-    }
     if (timeout_ms < 0) {
-        while (flock(fd, LOCK_EX) < 0) {
-            if (errno != EINTR) {
-                int e = -errno;
-                close(fd);
-                return qv_error_set_errno(err, e, "cannot lock %s", path);
-            }
-        }
-        return fd;
+        while (flock(fd, LOCK_EX) < 0)
+            if (errno != EINTR)
+                return -errno;
+        return 0;
     }
     /* flock has no timeout, and a library must not use signals to break
      * a blocking wait: retry with a short backoff until the deadline. */
@@ -205,21 +195,30 @@ int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
      * retrying at 50 us and back off to 5 ms. */
     long delay_ns = 50000;
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            int e = -errno;
-            close(fd);
-            return qv_error_set_errno(err, e, "cannot lock %s", path);
-        }
-        if (g_get_monotonic_time() >= deadline) {
-            close(fd);
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        if (g_get_monotonic_time() >= deadline)
             return -ETIMEDOUT;
-        }
         struct timespec ts = { 0, delay_ns };
         ppoll(NULL, 0, &ts, NULL);
         if (delay_ns < 5000000)
             delay_ns *= 2;
     }
-    return fd;
+    return 0;
+}
+
+int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot open lock %s", path);
+    int r = qv_rt_lock_fd(fd, timeout_ms);
+    if (r == 0)
+        return fd;
+    close(fd);
+    if (r == -EWOULDBLOCK || r == -ETIMEDOUT)
+        return r;
+    return qv_error_set_errno(err, r, "cannot lock %s", path);
 }
 
 void qv_rt_unlock(int fd)
@@ -246,23 +245,6 @@ int qv_rt_state_read(const char *path, qv_rt_state *st, qv_error **err)
     return 0;
 }
 
-int qv_rt_state_read_fd(int fd, qv_rt_state *st)
-{
-    char buf[4096];
-    ssize_t n;
-    do
-        n = pread(fd, buf, sizeof buf - 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return n < 0 ? -errno : -EINVAL;
-    buf[n] = '\0';
-    g_autoptr(json_object) obj = json_tokener_parse(buf);
-    if (!obj || !json_object_is_type(obj, json_type_object))
-        return -EINVAL;
-    state_from_json(obj, st);
-    return 0;
-}
-
 int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err)
 {
     g_autoptr(json_object) obj = json_object_new_object();
@@ -270,6 +252,155 @@ int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err)
     json_object_object_add(obj, "reason", json_object_new_int(st->reason));
     json_object_object_add(obj, "since", json_object_new_int64(st->since_us));
     return qv_rt_write_json(path, obj, err);
+}
+
+/* ---- the run state word --------------------------------------------------- */
+
+#define STATE_MAGIC "qvstate1"
+#define STATE_RETIRED (1ull << 12)
+#define STATE_DELTA_BITS 51
+
+/* The file: a magic, the run's base time and the word, which packs the
+ * state (4 bits), the reason (8 bits), the retired flag and the microseconds
+ * since the base time of the last change (51 bits: 71 years). */
+typedef struct state_file {
+    char magic[8];
+    int64_t base_us;
+    uint64_t word;
+} state_file;
+
+struct qv_rt_statemap {
+    state_file *f;
+    bool writable;
+};
+
+static uint64_t state_pack(const state_file *f, const qv_rt_state *st)
+{
+    long long d = st->since_us - f->base_us;
+    if (d < 0)
+        d = 0;
+    if (d >= (1ll << STATE_DELTA_BITS))
+        d = (1ll << STATE_DELTA_BITS) - 1;
+    return ((uint64_t)st->state & 0xf) | ((uint64_t)st->reason & 0xff) << 4 | (uint64_t)d << 13;
+}
+
+int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **err)
+{
+    state_file f = { .base_us = st->since_us };
+    memcpy(f.magic, STATE_MAGIC, sizeof f.magic);
+    f.word = state_pack(&f, st);
+    return qv_rt_write_runtime(path, (const char *)&f, sizeof f, err);
+}
+
+int qv_rt_statemap_open(const char *path, qv_rt_statemap **ret)
+{
+    bool writable = true;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES) {
+        writable = false;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return -errno;
+    struct stat sb;
+    int r = fstat(fd, &sb) < 0 ? -errno : sb.st_size != sizeof(state_file) ? -EINVAL : 0;
+    void *p = MAP_FAILED;
+    if (r == 0) {
+        p = mmap(NULL, sizeof(state_file), writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                 MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+            r = -errno;
+    }
+    close(fd);
+    if (r == 0 && memcmp(((state_file *)p)->magic, STATE_MAGIC, 8) != 0)
+        r = -EINVAL;
+    if (r < 0) {
+        if (p != MAP_FAILED)
+            munmap(p, sizeof(state_file));
+        return r;
+    }
+    qv_rt_statemap *m = g_new0(qv_rt_statemap, 1);
+    m->f = p;
+    m->writable = writable;
+    *ret = m;
+    return 0;
+}
+
+void qv_rt_statemap_free(qv_rt_statemap *m)
+{
+    if (!m)
+        return;
+    munmap(m->f, sizeof(state_file));
+    g_free(m);
+}
+
+bool qv_rt_statemap_load(const qv_rt_statemap *m, qv_rt_state *st)
+{
+    uint64_t w = __atomic_load_n(&m->f->word, __ATOMIC_ACQUIRE);
+    st->state = (int)(w & 0xf);
+    st->reason = (int)(w >> 4 & 0xff);
+    st->since_us = m->f->base_us + (long long)(w >> 13);
+    return !(w & STATE_RETIRED);
+}
+
+int qv_rt_statemap_store(qv_rt_statemap *m, const qv_rt_state *st)
+{
+    if (!m->writable)
+        return -EACCES;
+    /* Retiring is for good: a late writer must not bring the run back. */
+    uint64_t want = state_pack(m->f, st);
+    uint64_t w = __atomic_load_n(&m->f->word, __ATOMIC_ACQUIRE);
+    do {
+        if (w & STATE_RETIRED)
+            return -ESTALE;
+    } while (!__atomic_compare_exchange_n(&m->f->word, &w, want, false, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return 0;
+}
+
+void qv_rt_statemap_retire(qv_rt_statemap *m)
+{
+    if (m->writable)
+        __atomic_fetch_or(&m->f->word, STATE_RETIRED, __ATOMIC_ACQ_REL);
+}
+
+int qv_rt_state_load(const char *path, qv_rt_state *st)
+{
+    qv_rt_statemap *m;
+    int r = qv_rt_statemap_open(path, &m);
+    if (r < 0)
+        return r;
+    r = qv_rt_statemap_load(m, st) ? 0 : -ESTALE;
+    qv_rt_statemap_free(m);
+    return r;
+}
+
+int qv_rt_state_store(const char *path, const qv_rt_state *st)
+{
+    qv_rt_statemap *m;
+    int r = qv_rt_statemap_open(path, &m);
+    if (r < 0)
+        return r;
+    r = qv_rt_statemap_store(m, st);
+    qv_rt_statemap_free(m);
+    return r;
+}
+
+/* Tells every process that maps this run's state that the run is over. */
+static void retire_run(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, "state", NULL);
+    qv_rt_statemap *m;
+    if (qv_rt_statemap_open(path, &m) == 0) {
+        qv_rt_statemap_retire(m);
+        qv_rt_statemap_free(m);
+    }
+}
+
+void qv_rt_remove_run_dir(const char *dir)
+{
+    retire_run(dir);
+    qv_rt_remove_tree(dir);
 }
 
 static long long json_get_i64(json_object *obj, const char *key)
@@ -447,6 +578,7 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
     qv_rt_state_write(shutoff, &st, NULL);
     g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
     int r = 1;
+    retire_run(dir);
     if (rename(dir, grave) < 0)
         r = qv_error_set_errno(err, -errno, "cannot remove %s", dir);
     else

@@ -9,7 +9,8 @@
  *   <run>/logs/<name>.log            QEMU's output, kept across runs
  *   <run>/domains/<name>/            exists while the domain is active:
  *       status.json                  pids + start times, id, flags (atomic)
- *       state.json                   state + reason (atomic; see qv_rt_state)
+ *       state                        state + reason: one word in a shared
+ *                                    mapping (see qv_rt_statemap)
  *       live.xml                     the live XML (atomic)
  *       ctl.sock                     qvirt-monitor's command proxy (kept-open
  *                                    connections, any number of clients)
@@ -64,17 +65,44 @@ int qv_rt_write_json(const char *path, json_object *obj, qv_error **err);
  * 0 tries once (-EWOULDBLOCK when held). */
 int qv_rt_lock(const char *path, int timeout_ms, qv_error **err);
 void qv_rt_unlock(int fd);
+/* The same on an open lock file: 0, or -EWOULDBLOCK / -ETIMEDOUT / -errno. */
+int qv_rt_lock_fd(int fd, int timeout_ms);
 
-/* Domain state as written to state.json. */
+/* A domain state: an active domain's run state, or how it last stopped. */
 typedef struct qv_rt_state {
     int state;
     int reason;
     long long since_us;   /* wall clock of the last change */
 } qv_rt_state;
+/* shutoff/<name>.json: how a domain last stopped (JSON, rarely written). */
 int qv_rt_state_read(const char *path, qv_rt_state *st, qv_error **err);
-/* The same from an open state file (-EINVAL: not a state). */
-int qv_rt_state_read_fd(int fd, qv_rt_state *st);
 int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err);
+
+/* An active domain's run state (<domain dir>/state): one 64-bit word that
+ * every process maps shared. Writers hold qmp.lock and replace it with one
+ * atomic store; readers load it with no lock and no system call. A word
+ * cannot be half-written, so a writer that dies leaves the old state or
+ * the new one. When a run ends the word is marked retired before its
+ * directory goes, which tells a process holding the mapping to look again
+ * (a new run has a new file). */
+typedef struct qv_rt_statemap qv_rt_statemap;
+/* Creates the file for a new run (atomically: readers never see it short). */
+int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **err);
+/* Maps the file (-ENOENT, or -EINVAL when it is not a state file). */
+int qv_rt_statemap_open(const char *path, qv_rt_statemap **ret);
+void qv_rt_statemap_free(qv_rt_statemap *m);
+/* The state; false once the run has been retired. */
+bool qv_rt_statemap_load(const qv_rt_statemap *m, qv_rt_state *st);
+/* qmp.lock held. -ESTALE once retired; -EACCES when the file could only
+ * be mapped read-only. */
+int qv_rt_statemap_store(qv_rt_statemap *m, const qv_rt_state *st);
+/* Marks the run over (idempotent). */
+void qv_rt_statemap_retire(qv_rt_statemap *m);
+/* One-shot helpers by path: load (-ESTALE when retired) and store. */
+int qv_rt_state_load(const char *path, qv_rt_state *st);
+int qv_rt_state_store(const char *path, const qv_rt_state *st);
+/* Removes a domain's runtime dir, retiring its state first. */
+void qv_rt_remove_run_dir(const char *dir);
 
 /* Status of an active domain (status.json). */
 typedef struct qv_rt_status {

@@ -198,7 +198,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_autofree char *dir = qv_rt_domain_dir(&conn->paths, def->name);
     g_autofree char *sock = g_build_filename(dir, "qmp.sock", NULL);
     g_autofree char *ctl_sock = g_build_filename(dir, "ctl.sock", NULL);
-    g_autofree char *state_path = g_build_filename(dir, "state.json", NULL);
+    g_autofree char *state_path = g_build_filename(dir, "state", NULL);
     g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
     g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
     g_autofree char *mlog = g_build_filename(dir, "monitor.log", NULL);
@@ -213,7 +213,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         r = qv_error_set(err, -EBUSY, "domain '%s' is already running", def->name);
         goto out;
     }
-    qv_rt_remove_tree(dir); /* leftovers of a start that died half-way */
+    qv_rt_remove_run_dir(dir); /* leftovers of a start that died half-way */
     if ((r = qv_rt_mkdirs(dir, err)) < 0)
         goto out;
     if ((listen_fd = listen_unix(sock, err)) < 0) {
@@ -256,7 +256,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         goto fail;
 
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_STARTING_UP, qv_rt_now_us() };
-    if ((r = qv_rt_state_write(state_path, &st, err)) < 0)
+    if ((r = qv_rt_statemap_create(state_path, &st, err)) < 0)
         goto fail;
 
     margv = g_ptr_array_new_with_free_func(g_free);
@@ -353,9 +353,12 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         st = (qv_rt_state){ QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, qv_rt_now_us() };
     }
     live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
-    if ((r = qv_rt_write_runtime(live_path, live, strlen(live), err)) < 0 ||
-        (r = qv_rt_state_write(state_path, &st, err)) < 0)
+    if ((r = qv_rt_write_runtime(live_path, live, strlen(live), err)) < 0)
         goto fail;
+    if ((r = qv_rt_state_store(state_path, &st)) < 0) {
+        r = qv_error_set_errno(err, r, "cannot record the state of domain '%s'", def->name);
+        goto fail;
+    }
     qv_domain_qmp_close(qmp, qmp_lock);
     qmp = NULL;
     qmp_lock = -1;
@@ -398,7 +401,7 @@ fail:
         qv_rt_state failed = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED, qv_rt_now_us() };
         qv_rt_state_write(shutoff, &failed, NULL);
     }
-    qv_rt_remove_tree(dir);
+    qv_rt_remove_run_dir(dir);
 out:
     if (listen_fd >= 0)
         close(listen_fd);

@@ -895,3 +895,45 @@ Test(lifecycle, raw_qmp_stop_and_cont_are_recorded)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* A handle that knows a run (its state mapped, its qmp.lock open) follows
+ * what another handle does: a pause at once, a destroy, and new runs, which
+ * it then controls, also when two restarts happened while it looked away. */
+Test(lifecycle, handle_follows_restarts_by_another)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *a = define(conn, "follow", NULL), *b = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_get_domain_by_name(conn, "follow", &b, &err), err);
+    itest_ok(qv_domain_create(a, QV_DOMAIN_START_PAUSED, &err), err);
+    assert_state(b, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    itest_ok(qv_domain_resume(b, &err), err);
+    assert_state(a, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+    itest_ok(qv_domain_suspend(a, &err), err);
+    assert_state(b, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+
+    itest_ok(qv_domain_destroy(b, 0, &err), err);
+    assert_state(a, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
+    cr_assert_lt(qv_domain_resume(a, &err), 0);
+    cr_assert(strstr(qv_error_message(err), "not running"), "%s", qv_error_message(err));
+    qv_error_freep(&err);
+
+    itest_ok(qv_domain_create(b, QV_DOMAIN_START_PAUSED, &err), err);
+    assert_state(a, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    itest_ok(qv_domain_resume(a, &err), err);
+    assert_state(b, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+    assert_qemu_status(b, "running");
+
+    /* Two restarts while a does not look: its next call finds the newest. */
+    for (int i = 0; i < 2; i++) {
+        itest_ok(qv_domain_destroy(b, 0, &err), err);
+        itest_ok(qv_domain_create(b, QV_DOMAIN_START_PAUSED, &err), err);
+    }
+    itest_ok(qv_domain_resume(a, &err), err);
+    assert_state(b, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+    assert_qemu_status(a, "running");
+    itest_ok(qv_domain_destroy(a, 0, &err), err);
+    qv_domain_free(a);
+    qv_domain_free(b);
+    qv_conn_close(conn);
+}
