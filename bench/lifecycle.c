@@ -34,6 +34,7 @@
 #include <qvirt/qvirt.h>
 
 #include "domxml.h"
+#include "runtime.h" /* QV_RT_LANES */
 
 #define SCALE 20
 
@@ -82,6 +83,8 @@ static G_NORETURN void die(const char *what, qv_error *err)
 typedef struct floor_vm {
     pid_t pid;
     int listen_fd, qmp;
+    int idle_fds[1 + QV_RT_LANES]; /* the event monitor's and the lanes' */
+    int event_peer;                /* the other end of the event monitor's */
     char buf[65536];
     size_t have;
     char **argv;
@@ -157,16 +160,35 @@ static int make_listener(const char *path, int target)
     return fd;
 }
 
-/* The floor's argv: the same builder as qvirt, the monitor socket on an fd. */
+/* The floor's argv: qvirt's, from the same builder with the same monitors.
+ * QEMU gets the command monitor the floor talks on, and, as under qvirt, the
+ * event monitor and the lanes; here nobody connects to those. QEMU reads a
+ * monitor a byte per main-loop pass and every monitor's socket is in that
+ * loop, so they cost the floor what they cost qvirt; what is left is the
+ * supervisor that reads the events, and the library. */
 static void floor_init(floor_vm *vm, const char *xml, const char *dir)
 {
     memset(vm, 0, sizeof *vm);
     g_mkdir_with_parents(dir, 0700);
     vm->sock = g_build_filename(dir, "floor.sock", NULL);
     vm->listen_fd = make_listener(vm->sock, -1);
+    /* The event monitor is connected, as the supervisor's is, but nobody
+     * negotiates on it, so QEMU sends it nothing past the greeting. */
+    int ev[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ev) < 0)
+        die("socketpair", NULL);
+    vm->idle_fds[0] = ev[1];
+    vm->event_peer = ev[0];
+    for (int i = 1; i < 1 + QV_RT_LANES; i++) {
+        g_autofree char *name = g_strdup_printf("lane-%d.sock", i - 1);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        vm->idle_fds[i] = make_listener(path, -1);
+    }
     g_autoptr(qv_domdef) def = NULL;
     qv_error *err = NULL;
-    qv_build_ctx ctx = { .monitor_fd = vm->listen_fd, .event_monitor_fd = -1, .runtime_dir = dir };
+    qv_build_ctx ctx = { .monitor_fd = vm->listen_fd, .event_monitor_fd = vm->idle_fds[0],
+                         .runtime_dir = dir, .lane_fds = vm->idle_fds + 1,
+                         .n_lanes = QV_RT_LANES };
     if (qv_domxml_parse(xml, 0, &def, &err) < 0 || qv_domxml_build_argv(def, &ctx, &vm->argv, &err) < 0)
         die("floor argv", err);
 }
@@ -180,6 +202,8 @@ static void floor_spawn(floor_vm *vm)
         dup2(devnull, 1);
         dup2(devnull, 2);
         fcntl(vm->listen_fd, F_SETFD, 0);
+        for (int i = 0; i < 1 + QV_RT_LANES; i++)
+            fcntl(vm->idle_fds[i], F_SETFD, 0);
         execv(vm->argv[0], vm->argv);
         _exit(127);
     }
