@@ -466,7 +466,7 @@ int main(int argc, char **argv)
 {
     monitor m = { .owner_pidfd = -1, .on_reboot = 1 };
     int qmp_listen_fd = -1, event_qemu_fd = -1, event_fd = -1, status_fd = -1, ctl_fd = -1;
-    int lane_fds[QV_RT_LANES];
+    int lane_fds[QV_RT_LANES] = { 0 };
     int n_lanes = 0;
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_EVQ, O_EV, O_STATUS,
            O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH, O_OWNER_PID, O_OWNER_START, O_CTL, O_LANE };

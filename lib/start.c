@@ -184,7 +184,9 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
 
     int r;
     int listen_fd = -1, ctl_fd = -1, ev[2] = { -1, -1 }, sp[2] = { -1, -1 };
-    int lanes[QV_RT_LANES] = { -1, -1, -1, -1 };
+    int lanes[QV_RT_LANES];
+    for (int i = 0; i < QV_RT_LANES; i++)
+        lanes[i] = -1;
     g_auto(GStrv) qemu_argv = NULL;
     g_autoptr(GPtrArray) margv = NULL;
     g_autoptr(qv_process) mon = NULL;
