@@ -77,6 +77,8 @@ int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
     conn->uri = g_strdup(uri);
     conn->inotify_fd = -1;
     conn->journal_fd = -1;
+    g_mutex_init(&conn->emit_lock);
+    conn->emit = (qv_rt_journal_writer)QV_RT_JOURNAL_WRITER_INIT;
     conn->autodestroy = g_ptr_array_new_with_free_func(g_free);
     conn->callbacks = g_ptr_array_new();
     conn->next_callback_id = 1;
@@ -129,6 +131,8 @@ void qv_conn_close(qv_conn *conn)
         close(conn->journal_fd);
     if (conn->journal_partial)
         g_string_free(conn->journal_partial, TRUE);
+    qv_rt_journal_writer_close(&conn->emit);
+    g_mutex_clear(&conn->emit_lock);
     g_free(conn->uri);
     g_free(conn->paths.config_dir);
     g_free(conn->paths.run_dir);
@@ -146,7 +150,9 @@ void qv_conn_closep(qv_conn **conn)
 void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
                   int detail, json_object *extra)
 {
-    qv_rt_emit(&conn->paths, name, uuid, event_id, event, detail, extra);
+    g_mutex_lock(&conn->emit_lock);
+    qv_rt_emit_with(&conn->paths, &conn->emit, name, uuid, event_id, event, detail, extra);
+    g_mutex_unlock(&conn->emit_lock);
 }
 
 int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err)

@@ -33,6 +33,11 @@ struct qv_conn {
     GString *journal_partial;
     GPtrArray *callbacks;   /* qv_event_cb_entry* */
     int next_callback_id;
+    /* Appending: the journal kept open. Its own lock, as the library's
+     * threads-at-once use (and its benchmark) start domains of one
+     * connection from several threads. */
+    GMutex emit_lock;
+    qv_rt_journal_writer emit;
 };
 
 struct qv_domain {

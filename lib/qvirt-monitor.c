@@ -42,6 +42,7 @@ typedef struct monitor {
     char *domain_dir;
     char *state_path;
     qv_rt_statemap *smap;  /* the run's state word, mapped once */
+    qv_rt_journal_writer emit;
     char *lock_path;
     int on_poweroff;       /* 0 destroy, 1 restart, 2 preserve */
     int on_reboot;
@@ -113,7 +114,7 @@ static char *log_tail(const char *path, off_t from)
 
 static void emit(monitor *m, int event_id, int event, int detail, json_object *extra)
 {
-    qv_rt_emit(&m->paths, m->name, m->uuid, event_id, event, detail, extra);
+    qv_rt_emit_with(&m->paths, &m->emit, m->name, m->uuid, event_id, event, detail, extra);
 }
 
 static int lifecycle_for_pause(int reason)
@@ -464,7 +465,7 @@ static int parse_action(const char *s)
 
 int main(int argc, char **argv)
 {
-    monitor m = { .owner_pidfd = -1, .on_reboot = 1 };
+    monitor m = { .owner_pidfd = -1, .on_reboot = 1, .emit = QV_RT_JOURNAL_WRITER_INIT };
     int qmp_listen_fd = -1, event_qemu_fd = -1, event_fd = -1, status_fd = -1, ctl_fd = -1;
     int lane_fds[QV_RT_LANES] = { 0 };
     int n_lanes = 0;

@@ -478,35 +478,64 @@ static off_t journal_max_bytes(void)
     return v > 0 ? (off_t)v : QV_JOURNAL_MAX_BYTES;
 }
 
-int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err)
+void qv_rt_journal_writer_close(qv_rt_journal_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
+    w->fd = w->lock_fd = -1;
+}
+
+int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_object *obj,
+                        qv_error **err)
 {
     if (!json_object_object_get_ex(obj, "ts", NULL))
         json_object_object_add(obj, "ts", json_object_new_int64(qv_rt_now_us()));
+    pid_t self = getpid();
+    if (w->pid != self) {
+        /* a forked child: its copies share the parent's open files */
+        qv_rt_journal_writer_close(w);
+        w->pid = self;
+    }
     g_autofree char *path = qv_rt_journal_path(p);
     /* Appenders share this lock; a rotation takes it alone, so no line is
      * ever written to a file that was already rotated away. */
-    g_autofree char *lock_path = g_strdup_printf("%s/locks/.events.lock", p->run_dir);
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock >= 0)
-        while (flock(lock, LOCK_SH) < 0 && errno == EINTR)
+    if (w->lock_fd < 0) {
+        g_autofree char *lock_path = g_strdup_printf("%s/locks/.events.lock", p->run_dir);
+        w->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    }
+    if (w->lock_fd >= 0)
+        while (flock(w->lock_fd, LOCK_SH) < 0 && errno == EINTR)
             ;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = -errno;
-        if (lock >= 0)
-            close(lock);
-        return qv_error_set_errno(err, e, "cannot open the event journal %s", path);
+    struct stat st;
+    /* Under the shared lock the journal cannot move: is ours still it? */
+    if (w->fd >= 0 && (stat(path, &st) < 0 || st.st_ino != w->ino || st.st_dev != w->dev)) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    if (w->fd < 0) {
+        w->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (w->fd < 0 || fstat(w->fd, &st) < 0) {
+            int e = -errno;
+            if (w->fd >= 0)
+                close(w->fd);
+            w->fd = -1;
+            if (w->lock_fd >= 0)
+                flock(w->lock_fd, LOCK_UN);
+            return qv_error_set_errno(err, e, "cannot open the event journal %s", path);
+        }
+        w->dev = st.st_dev;
+        w->ino = st.st_ino;
     }
     size_t len;
     const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
     g_autofree char *line = g_strdup_printf("%s\n", s);
     /* One write() of the whole line: O_APPEND makes it land in one piece. */
-    ssize_t n = write(fd, line, len + 1);
+    ssize_t n = write(w->fd, line, len + 1);
     int e = n < 0 ? -errno : 0;
-    struct stat st;
-    bool full = fstat(fd, &st) == 0 && st.st_size > journal_max_bytes();
-    close(fd);
-    if (full && lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) == 0) {
+    bool full = fstat(w->fd, &st) == 0 && st.st_size > journal_max_bytes();
+    if (full && w->lock_fd >= 0 && flock(w->lock_fd, LOCK_EX | LOCK_NB) == 0) {
         /* Re-check under the exclusive lock: another appender may have
          * rotated already. */
         if (stat(path, &st) == 0 && st.st_size > journal_max_bytes()) {
@@ -514,15 +543,23 @@ int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err)
             rename(path, old);
         }
     }
-    if (lock >= 0)
-        close(lock);
+    if (w->lock_fd >= 0)
+        flock(w->lock_fd, LOCK_UN);
     if (n < 0)
         return qv_error_set_errno(err, e, "cannot append to the event journal %s", path);
     return 0;
 }
 
-int qv_rt_emit(const qv_rt_paths *p, const char *name, const char *uuid, int event_id,
-               int event, int detail, json_object *extra)
+int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err)
+{
+    qv_rt_journal_writer w = QV_RT_JOURNAL_WRITER_INIT;
+    int r = qv_rt_journal_write(p, &w, obj, err);
+    qv_rt_journal_writer_close(&w);
+    return r;
+}
+
+int qv_rt_emit_with(const qv_rt_paths *p, qv_rt_journal_writer *w, const char *name,
+                    const char *uuid, int event_id, int event, int detail, json_object *extra)
 {
     json_object *obj = extra ? extra : json_object_new_object();
     json_object_object_add(obj, "domain", json_object_new_string(name));
@@ -531,9 +568,15 @@ int qv_rt_emit(const qv_rt_paths *p, const char *name, const char *uuid, int eve
     json_object_object_add(obj, "event_id", json_object_new_int(event_id));
     json_object_object_add(obj, "event", json_object_new_int(event));
     json_object_object_add(obj, "detail", json_object_new_int(detail));
-    int r = qv_rt_journal_append(p, obj, NULL);
+    int r = w ? qv_rt_journal_write(p, w, obj, NULL) : qv_rt_journal_append(p, obj, NULL);
     json_object_put(obj);
     return r;
+}
+
+int qv_rt_emit(const qv_rt_paths *p, const char *name, const char *uuid, int event_id,
+               int event, int detail, json_object *extra)
+{
+    return qv_rt_emit_with(p, NULL, name, uuid, event_id, event, detail, extra);
 }
 
 int qv_rt_remove_tree(const char *path)

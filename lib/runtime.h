@@ -128,10 +128,27 @@ bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time);
 /* Appends one event line to the connection journal. obj gains "ts" (wall
  * clock, us) when missing. O_APPEND writes of one line are atomic. */
 int qv_rt_journal_append(const qv_rt_paths *p, json_object *obj, qv_error **err);
+/* An appender that keeps the journal and its lock file open between lines
+ * (opening both cost more than the line). It reopens the journal after a
+ * rotation and both after a fork. Not for two threads at once. */
+typedef struct qv_rt_journal_writer {
+    int lock_fd;
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    pid_t pid;
+} qv_rt_journal_writer;
+#define QV_RT_JOURNAL_WRITER_INIT { -1, -1, 0, 0, 0 }
+int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_object *obj,
+                        qv_error **err);
+void qv_rt_journal_writer_close(qv_rt_journal_writer *w);
 /* Convenience: an event with the standard fields. extra (consumed, may be
  * NULL) supplies event-specific fields. */
 int qv_rt_emit(const qv_rt_paths *p, const char *name, const char *uuid, int event_id,
                int event, int detail, json_object *extra);
+/* The same through a kept-open writer (NULL: open and close the journal). */
+int qv_rt_emit_with(const qv_rt_paths *p, qv_rt_journal_writer *w, const char *name,
+                    const char *uuid, int event_id, int event, int detail, json_object *extra);
 
 /* Called once QEMU has gone: writes shutoff/<name>.json with the reason,
  * emits STOPPED, removes the runtime dir. Idempotent: whoever (the monitor,
