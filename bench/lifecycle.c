@@ -521,58 +521,78 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         floor_kill(fvm);
         floor_reap(fvm);
 
-        /* qvirt: create to running and the operations */
-        t = now_us();
-        if (qv_domain_create(dom, 0, &err) < 0)
-            die("create", err);
-        add(&q_create, (now_us() - t) / 1000);
-        int st, rs;
-        t = now_us();
-        for (int k = 0; k < calls; k++)
-            qv_domain_get_state(dom, &st, &rs, NULL);
-        add(&q_state, (now_us() - t) / calls);
-        qv_domain_info info;
-        t = now_us();
-        for (int k = 0; k < calls; k++)
-            qv_domain_get_info(dom, &info, NULL);
-        add(&q_info, (now_us() - t) / calls);
-        qv_wait_booted(dom);
-        t = now_us();
-        for (int k = 0; k < pairs; k++)
-            if (qv_domain_suspend(dom, &err) < 0 || qv_domain_resume(dom, &err) < 0)
-                die("suspend/resume", err);
-        add(&q_pair, (now_us() - t) / pairs);
+        /* Create to running: the first side alone, the second with the
+         * first's guest booted and idle; which side goes first alternates
+         * between rounds. */
+        bool qvirt_first = i % 2 == 0;
+        for (int side = 0; side < 2; side++) {
+            if ((side == 0) == qvirt_first) {
+                t = now_us();
+                if (qv_domain_create(dom, 0, &err) < 0)
+                    die("create", err);
+                add(&q_create, (now_us() - t) / 1000);
+                int st, rs;
+                t = now_us();
+                for (int k = 0; k < calls; k++)
+                    qv_domain_get_state(dom, &st, &rs, NULL);
+                add(&q_state, (now_us() - t) / calls);
+                qv_domain_info info;
+                t = now_us();
+                for (int k = 0; k < calls; k++)
+                    qv_domain_get_info(dom, &info, NULL);
+                add(&q_info, (now_us() - t) / calls);
+                qv_wait_booted(dom);
+            } else {
+                t = now_us();
+                floor_spawn(fvm);
+                floor_handshake(fvm, false);
+                add(&f_create, (now_us() - t) / 1000);
+                floor_wait_booted(fvm);
+            }
+        }
+
+        /* The operations on both booted guests, interleaved in slices with
+         * the side that goes first alternating, so both see the same
+         * machine: one guest alone had runs differ by half from one
+         * minute to the next here. */
+        enum { SLICES = 10 };
+        double qp = 0, fp = 0, qm = 0, fm = 0;
         qv_memory_stat mst[16];
-        t = now_us();
-        for (int k = 0; k < mcalls; k++)
-            if (qv_domain_memory_stats(dom, mst, 16, 0, &err) < 0)
-                die("memory_stats", err);
-        add(&q_mstats, (now_us() - t) / mcalls);
+        for (int sl = 0; sl < SLICES; sl++) {
+            for (int side = 0; side < 2; side++) {
+                bool q = (side == 0) == ((sl + i) % 2 == 0);
+                t = now_us();
+                for (int k = 0; k < (pairs + SLICES - 1) / SLICES; k++)
+                    if (q ? qv_domain_suspend(dom, &err) < 0 || qv_domain_resume(dom, &err) < 0
+                          : raw_cmd(fvm, "{\"execute\":\"stop\"}\n") < 0 ||
+                                raw_cmd(fvm, "{\"execute\":\"cont\"}\n") < 0)
+                        die("suspend/resume", err);
+                *(q ? &qp : &fp) += now_us() - t;
+            }
+            for (int side = 0; side < 2; side++) {
+                bool q = (side == 0) == ((sl + i) % 2 == 1);
+                t = now_us();
+                for (int k = 0; k < (mcalls + SLICES - 1) / SLICES; k++) {
+                    if (!q)
+                        floor_memory_stats(fvm);
+                    else if (qv_domain_memory_stats(dom, mst, 16, 0, &err) < 0)
+                        die("memory_stats", err);
+                }
+                *(q ? &qm : &fm) += now_us() - t;
+            }
+        }
+        int pairs_done = (pairs + SLICES - 1) / SLICES * SLICES;
+        int mcalls_done = (mcalls + SLICES - 1) / SLICES * SLICES;
+        add(&q_pair, qp / pairs_done);
+        add(&f_pair, fp / pairs_done);
+        add(&q_mstats, qm / mcalls_done);
+        add(&f_mstats, fm / mcalls_done);
+
         t = now_us();
         if (qv_domain_attach_device(dom, disk_xml, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err) < 0 ||
             qv_domain_detach_device(dom, disk_xml, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err) < 0)
             die("attach/detach", err);
         add(&q_hot, (now_us() - t) / 1000);
-        t = now_us();
-        if (qv_domain_destroy(dom, 0, &err) < 0)
-            die("destroy", err);
-        add(&q_destroy, (now_us() - t) / 1000);
-
-        /* the floor: the same, in raw QMP */
-        t = now_us();
-        floor_spawn(fvm);
-        floor_handshake(fvm, false);
-        add(&f_create, (now_us() - t) / 1000);
-        floor_wait_booted(fvm);
-        t = now_us();
-        for (int k = 0; k < pairs; k++)
-            if (raw_cmd(fvm, "{\"execute\":\"stop\"}\n") < 0 || raw_cmd(fvm, "{\"execute\":\"cont\"}\n") < 0)
-                die("floor stop/cont", NULL);
-        add(&f_pair, (now_us() - t) / pairs);
-        t = now_us();
-        for (int k = 0; k < mcalls; k++)
-            floor_memory_stats(fvm);
-        add(&f_mstats, (now_us() - t) / mcalls);
         t = now_us();
         if (raw_cmd(fvm, f_add) < 0 ||
             raw_cmd(fvm, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\","
@@ -582,10 +602,21 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
             raw_cmd(fvm, "{\"execute\":\"blockdev-del\",\"arguments\":{\"node-name\":\"hot\"}}\n") < 0)
             die("floor attach/detach", NULL);
         add(&f_hot, (now_us() - t) / 1000);
-        t = now_us();
-        floor_kill(fvm);
-        waitpid(fvm->pid, NULL, 0);
-        add(&f_destroy, (now_us() - t) / 1000);
+
+        /* destroy: the first one while the other guest still runs, the
+         * side alternating between rounds */
+        for (int side = 0; side < 2; side++) {
+            t = now_us();
+            if ((side == 0) == qvirt_first) {
+                if (qv_domain_destroy(dom, 0, &err) < 0)
+                    die("destroy", err);
+                add(&q_destroy, (now_us() - t) / 1000);
+            } else {
+                floor_kill(fvm);
+                waitpid(fvm->pid, NULL, 0);
+                add(&f_destroy, (now_us() - t) / 1000);
+            }
+        }
         close(fvm->qmp);
         make_listener(fvm->sock, fvm->listen_fd);
     }
