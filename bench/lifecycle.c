@@ -493,7 +493,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
     series q_define = { 0 }, q_create = { 0 }, f_create = { 0 }, q_paused = { 0 }, f_paused = { 0 },
            q_pair = { 0 }, f_pair = { 0 }, q_state = { 0 }, q_info = { 0 }, q_mstats = { 0 },
            f_mstats = { 0 }, q_hot = { 0 }, f_hot = { 0 }, q_destroy = { 0 }, f_destroy = { 0 };
-    int mcalls = rounds > 1 ? 200 : 10, pairs = rounds > 1 ? 50 : 2;
+    int mcalls = rounds > 1 ? 200 : 10, pairs = rounds > 1 ? 200 : 2;
     for (int i = 0; i < rounds; i++) {
         fprintf(stderr, "bench/lifecycle: round %d/%d\n", i + 1, rounds);
         /* define: a fresh name each round, undefined afterwards */
@@ -555,7 +555,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
          * the side that goes first alternating, so both see the same
          * machine: one guest alone had runs differ by half from one
          * minute to the next here. */
-        enum { SLICES = 10 };
+        enum { SLICES = 20 };
         double qp = 0, fp = 0, qm = 0, fm = 0;
         qv_memory_stat mst[16];
         for (int sl = 0; sl < SLICES; sl++) {

@@ -200,20 +200,31 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
     /* The run we know is still on and watched: one load from memory. */
     qv_rt_state s;
     bool known = dom->smap && qv_rt_statemap_load(dom->smap, &s) && monitor_alive(dom);
-    if (!known) {
-        /* The run ended (or another began), or nobody is watching QEMU. */
+    /* The run ended (or another began), or nobody is watching QEMU: map
+     * the state, then read the run's status. In that order a newer run
+     * than the mapped one has retired it, so the pids kept for the handle
+     * are the mapped run's (or the mapping says to look again). */
+    for (int tries = 0; !known && tries < 3; tries++) {
         forget_run(dom);
+        g_autofree char *path = dom_file(dom, "state");
+        qv_rt_statemap *m = NULL;
+        int mr = qv_rt_statemap_open(path, &m);
         qv_active act;
         int r = qv_domain_load_active(dom, &act, err);
-        if (r < 0)
-            return r;
-        g_autofree char *path = dom_file(dom, "state");
-        if (act.active && (r = qv_rt_statemap_open(path, &dom->smap)) < 0)
-            return qv_error_set_errno(err, r == -EINVAL ? -EIO : r,
-                                      "domain '%s' is active but its state file %s is %s",
-                                      dom->name, path,
-                                      r == -EINVAL ? "not one qvirt writes" : "unreadable");
-        known = act.active && qv_rt_statemap_load(dom->smap, &s);
+        if (r >= 0 && act.active && mr < 0)
+            r = qv_error_set_errno(err, mr == -EINVAL ? -EIO : mr,
+                                   "domain '%s' is active but its state file %s is %s",
+                                   dom->name, path,
+                                   mr == -EINVAL ? "not one qvirt writes" : "unreadable");
+        if (r < 0 || !act.active) {
+            qv_rt_statemap_free(m);
+            if (r < 0)
+                return r;
+            break;
+        }
+        dom->smap = g_steal_pointer(&m);
+        dom->status = act.status; /* no pids yet while it starts */
+        known = qv_rt_statemap_load(dom->smap, &s);
     }
     if (known) {
         *state = s.state;
@@ -277,11 +288,17 @@ int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err)
     qv_active local;
     if (!act)
         act = &local;
-    int r = qv_domain_load_active(dom, act, err);
+    /* get_state keeps the run's pids with its mapping: while the run is on
+     * and watched, no file is read here. */
+    int state;
+    int r = qv_domain_get_state(dom, &state, NULL, err);
     if (r < 0)
         return r;
-    if (!act->active || act->status.qemu_pid <= 0)
+    memset(act, 0, sizeof *act);
+    if (state == QV_DOMAIN_SHUTOFF || !dom->smap || dom->status.qemu_pid <= 0)
         return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    act->active = true;
+    act->status = dom->status;
     return 0;
 }
 
