@@ -72,10 +72,37 @@ static void emit1(const char *figure, const char *side, const char *unit, double
     emit(figure, side, unit, &s);
 }
 
+/* What a failed run must not leave running: the floor's QEMUs, and the
+ * domains of the connection under test. */
+static pid_t floor_pids[64];
+static const char *bench_uri;
+
 static G_NORETURN void die(const char *what, qv_error *err)
 {
     fprintf(stderr, "bench/lifecycle: %s: %s\n", what, err ? qv_error_message(err) : strerror(errno));
+    for (size_t i = 0; i < G_N_ELEMENTS(floor_pids); i++)
+        if (floor_pids[i] > 0 && waitpid(floor_pids[i], NULL, WNOHANG) == 0)
+            kill(floor_pids[i], SIGKILL); /* still our child, so still a floor QEMU */
+    qv_conn *conn;
+    qv_domain **doms;
+    if (bench_uri && qv_conn_open(bench_uri, &conn, NULL) == 0) {
+        int n = qv_conn_list_all_domains(conn, 0, &doms, NULL);
+        for (int i = 0; i < n; i++)
+            qv_domain_destroy(doms[i], 0, NULL);
+        if (n > 0)
+            qv_domain_list_free(doms);
+        qv_conn_close(conn);
+    }
     exit(1);
+}
+
+static void note_floor_pid(pid_t old, pid_t pid)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(floor_pids); i++)
+        if (floor_pids[i] == old) {
+            floor_pids[i] = pid;
+            return;
+        }
 }
 
 /* ---- the floor: fork/exec, raw QMP over a buffered reader ----------------- */
@@ -207,6 +234,7 @@ static void floor_spawn(floor_vm *vm)
         execv(vm->argv[0], vm->argv);
         _exit(127);
     }
+    note_floor_pid(vm->pid > 0 ? vm->pid : 0, pid);
     vm->pid = pid;
 }
 
@@ -413,6 +441,7 @@ static int run_memory(const char *guest_dir, const char *root, const char *cli)
 {
     long before = rss_kib();
     g_autofree char *uri = g_strdup_printf("qvirt:///embed?root=%s", root);
+    bench_uri = uri;
     qv_conn *conn;
     qv_error *err = NULL;
     if (qv_conn_open(uri, &conn, &err) < 0)
@@ -468,6 +497,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
 {
     int calls = rounds > 1 ? 2000 : 100, scale_rounds = rounds > 3 ? 3 : rounds;
     g_autofree char *uri = g_strdup_printf("qvirt:///embed?root=%s", root);
+    bench_uri = uri;
     g_autofree char *xml = domain_xml("bench", guest_dir);
     qv_conn *conn;
     qv_domain *dom;
@@ -478,17 +508,23 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
     floor_vm *fvm = g_new0(floor_vm, 1);
     floor_init(fvm, xml, fdir);
 
+    /* One image per side: both guests are up when the disks are hot-plugged,
+     * and an image QEMU still has open is locked against the other. */
     g_autofree char *disk = g_build_filename(root, "hot.raw", NULL);
-    int dfd = open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    if (dfd < 0 || ftruncate(dfd, 1 << 20) < 0)
-        die(disk, NULL);
-    close(dfd);
+    g_autofree char *fdisk = g_build_filename(root, "hot-floor.raw", NULL);
+    for (int k = 0; k < 2; k++) {
+        const char *img = k ? fdisk : disk;
+        int dfd = open(img, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (dfd < 0 || ftruncate(dfd, 1 << 20) < 0)
+            die(img, NULL);
+        close(dfd);
+    }
     g_autofree char *disk_xml = g_strdup_printf(
         "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
         "<target dev='vdb' bus='virtio'/></disk>", disk);
     g_autofree char *f_add = g_strdup_printf(
         "{\"execute\":\"blockdev-add\",\"arguments\":{\"node-name\":\"hot\",\"driver\":\"raw\","
-        "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}}\n", disk);
+        "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}}\n", fdisk);
 
     series q_define = { 0 }, q_create = { 0 }, f_create = { 0 }, q_paused = { 0 }, f_paused = { 0 },
            q_pair = { 0 }, f_pair = { 0 }, q_state = { 0 }, q_info = { 0 }, q_mstats = { 0 },
