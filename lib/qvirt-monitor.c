@@ -600,9 +600,17 @@ int main(int argc, char **argv)
         pfd[n++] = (struct pollfd){ .fd = qfd, .events = POLLIN };
         int qmp_idx = -1, owner_idx = -1;
         if (m.qmp && !m.qmp_lost) {
+            /* In a burst of pauses and resumes (which whoever sent them
+             * records) the events wait in the socket until the settle
+             * check, instead of waking this process twice per pair on a
+             * machine whose CPUs QEMU and the caller need. A proxied
+             * command in flight still gets its reply at once, and a hang-up
+             * still wakes us. */
+            bool quiet = handshaken && m.state_dirty && (m.expect == 1 || m.expect == 2) &&
+                         !qv_qmp_is_busy(m.qmp) && g_get_monotonic_time() < m.refresh_at_us;
             qmp_idx = n;
             pfd[n++] = (struct pollfd){ .fd = qv_qmp_get_fd(m.qmp),
-                                        .events = qv_qmp_get_poll_events(m.qmp) };
+                                        .events = quiet ? 0 : qv_qmp_get_poll_events(m.qmp) };
         }
         if (m.owner_pidfd >= 0) {
             owner_idx = n;
