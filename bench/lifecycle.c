@@ -620,6 +620,10 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         int pairs_done = (pairs + SLICES - 1) / SLICES * SLICES;
         int mcalls_done = (mcalls + SLICES - 1) / SLICES * SLICES;
         add(&q_pair, qp / pairs_done);
+        /* Each round's pair, for who wants to see how the rounds spread. */
+        fprintf(stderr, "bench/lifecycle: round %d: suspend+resume %.0f/%.0f us, memory_stats "
+                "%.0f/%.0f us (qvirt/floor)\n", i + 1, qp / pairs_done, fp / pairs_done,
+                qm / mcalls_done, fm / mcalls_done);
         add(&f_pair, fp / pairs_done);
         add(&q_mstats, qm / mcalls_done);
         add(&f_mstats, fm / mcalls_done);
