@@ -336,7 +336,9 @@ static int lock_monitor(qv_domain *dom, qv_error **err)
 
 /* qmp.lock of the run the handle maps, on the fd the handle keeps (stop
  * and cont take it twice per pair: opening the file each time cost more
- * than the lock). Released with unlock_run. */
+ * than the lock). When it was taken goes into the mapped state, not the
+ * lock file: a write to the file cost more than the store. Released with
+ * unlock_run. */
 static int lock_run(qv_domain *dom, qv_error **err)
 {
     pid_t self = getpid();
@@ -358,7 +360,7 @@ static int lock_run(qv_domain *dom, qv_error **err)
                             dom->name);
     if (r < 0)
         return qv_error_set_errno(err, r, "domain '%s': cannot lock qmp.lock", dom->name);
-    stamp_lock(dom->run_lock);
+    qv_rt_statemap_set_lock_since(dom->smap, qv_rt_now_us());
     return 0;
 }
 
@@ -999,13 +1001,15 @@ int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, uns
         return 0;
     }
     info->state = QV_DOMAIN_CONTROL_OCCUPIED;
+    /* The holder stamped when it took the lock: a stop or cont in the
+     * mapped state, others in the lock file. The later stamp is its. */
     g_autofree char *stamp = NULL;
-    if (qv_rt_read_file(lock_path, 64, &stamp, NULL, NULL) == 0 && *stamp) {
-        long long since = g_ascii_strtoll(stamp, NULL, 10);
-        long long now = qv_rt_now_us();
-        if (since > 0 && now > since)
-            info->state_time = (unsigned long long)(now - since) / 1000;
-    }
+    long long since = dom->smap ? qv_rt_statemap_lock_since(dom->smap) : 0;
+    if (qv_rt_read_file(lock_path, 64, &stamp, NULL, NULL) == 0 && *stamp)
+        since = MAX(since, g_ascii_strtoll(stamp, NULL, 10));
+    long long now = qv_rt_now_us();
+    if (since > 0 && now > since)
+        info->state_time = (unsigned long long)(now - since) / 1000;
     return 0;
 }
 

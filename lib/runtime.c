@@ -260,13 +260,15 @@ int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err)
 #define STATE_RETIRED (1ull << 12)
 #define STATE_DELTA_BITS 51
 
-/* The file: a magic, the run's base time and the word, which packs the
+/* The file: a magic, the run's base time, the word, which packs the
  * state (4 bits), the reason (8 bits), the retired flag and the microseconds
- * since the base time of the last change (51 bits: 71 years). */
+ * since the base time of the last change (51 bits: 71 years), and when a
+ * stop or cont last took qmp.lock (for get_control_info). */
 typedef struct state_file {
     char magic[8];
     int64_t base_us;
     uint64_t word;
+    int64_t lock_since_us; /* when qmp.lock was last taken by a stop/cont */
 } state_file;
 
 struct qv_rt_statemap {
@@ -362,6 +364,17 @@ void qv_rt_statemap_retire(qv_rt_statemap *m)
 {
     if (m->writable)
         __atomic_fetch_or(&m->f->word, STATE_RETIRED, __ATOMIC_ACQ_REL);
+}
+
+void qv_rt_statemap_set_lock_since(qv_rt_statemap *m, long long us)
+{
+    if (m->writable)
+        __atomic_store_n(&m->f->lock_since_us, (int64_t)us, __ATOMIC_RELAXED);
+}
+
+long long qv_rt_statemap_lock_since(const qv_rt_statemap *m)
+{
+    return __atomic_load_n(&m->f->lock_since_us, __ATOMIC_RELAXED);
 }
 
 int qv_rt_state_load(const char *path, qv_rt_state *st)

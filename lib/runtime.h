@@ -101,6 +101,10 @@ bool qv_rt_statemap_load(const qv_rt_statemap *m, qv_rt_state *st);
 int qv_rt_statemap_store(qv_rt_statemap *m, const qv_rt_state *st);
 /* Marks the run over (idempotent). */
 void qv_rt_statemap_retire(qv_rt_statemap *m);
+/* When a stop or cont took qmp.lock (a store, not a write to the lock file:
+ * for get_control_info, which also reads the lock file's stamp). */
+void qv_rt_statemap_set_lock_since(qv_rt_statemap *m, long long us);
+long long qv_rt_statemap_lock_since(const qv_rt_statemap *m);
 /* One-shot helpers by path: load (-ESTALE when retired) and store. */
 int qv_rt_state_load(const char *path, qv_rt_state *st);
 int qv_rt_state_store(const char *path, const qv_rt_state *st);

@@ -935,3 +935,46 @@ Test(lifecycle, handle_follows_restarts_by_another)
     qv_domain_free(b);
     qv_conn_close(conn);
 }
+
+/* get_control_info: a free monitor is OK; a held one is OCCUPIED for as
+ * long as its holder has had it, whether the holder stamped the lock file
+ * (commands on QEMU's own monitor) or the mapped state (stop and cont). */
+Test(lifecycle, control_info_reports_the_holder)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "ctlinfo", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_OK);
+
+    g_autofree char *path = g_strdup_printf("%s/run/domains/ctlinfo/qmp.lock", T.root);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    /* a holder that stamped the file 300 ms ago */
+    char stamp[32];
+    int n = snprintf(stamp, sizeof stamp, "%20lld\n", (long long)g_get_real_time() - 300000);
+    cr_assert_eq(pwrite(fd, stamp, (size_t)n, 0), n);
+    cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_OCCUPIED);
+    cr_assert(ci.state_time >= 300 && ci.state_time < 5000, "held for %llu ms",
+              (unsigned long long)ci.state_time);
+    flock(fd, LOCK_UN);
+
+    /* a resume stamps the mapped state, later than the file's stamp, which
+     * an old one of 10 s stands for */
+    n = snprintf(stamp, sizeof stamp, "%20lld\n", (long long)g_get_real_time() - 10000000);
+    cr_assert_eq(pwrite(fd, stamp, (size_t)n, 0), n);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_OCCUPIED);
+    cr_assert_lt(ci.state_time, 5000, "the file's old stamp was taken: %llu ms",
+                 (unsigned long long)ci.state_time);
+    close(fd);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}

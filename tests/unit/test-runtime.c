@@ -61,6 +61,11 @@ Test(runtime, state_round_trip_between_mappings)
     cr_assert_eq(got.reason, 255);
     cr_assert_eq(got.since_us, later);
 
+    /* and when a stop or cont took qmp.lock */
+    cr_assert_eq(qv_rt_statemap_lock_since(b), 0);
+    qv_rt_statemap_set_lock_since(a, later);
+    cr_assert_eq(qv_rt_statemap_lock_since(b), later);
+
     /* and a process of its own sees it too (MAP_SHARED, not a copy) */
     pid_t child = fork();
     if (child == 0) {
@@ -112,7 +117,7 @@ Test(runtime, other_files_are_not_state)
     const char *json = "{\"state\":1,\"reason\":1,\"since\":1795400000000000}";
     cr_assert(g_file_set_contents(path, json, -1, NULL));
     cr_assert_eq(qv_rt_statemap_open(path, &m), -EINVAL);
-    char junk[24];
+    char junk[32]; /* the size of a state file */
     memset(junk, 'x', sizeof junk);
     cr_assert(g_file_set_contents(path, junk, sizeof junk, NULL));
     cr_assert_eq(qv_rt_statemap_open(path, &m), -EINVAL);
