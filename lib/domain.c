@@ -360,7 +360,8 @@ static int lock_run(qv_domain *dom, qv_error **err)
                             dom->name);
     if (r < 0)
         return qv_error_set_errno(err, r, "domain '%s': cannot lock qmp.lock", dom->name);
-    qv_rt_statemap_set_lock_since(dom->smap, qv_rt_now_us());
+    if (dom->smap)
+        qv_rt_statemap_set_lock_since(dom->smap, qv_rt_now_us());
     return 0;
 }
 
@@ -685,10 +686,11 @@ static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
             return r;
         /* The run ended (or was replaced) since get_state: look again. */
         forget_run(dom);
-        if (tries || (r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
-            return tries ? qv_error_set(err, -EAGAIN, "domain '%s' was restarted during the call",
-                                        dom->name)
-                         : r;
+        if (tries)
+            return qv_error_set(err, -EAGAIN, "domain '%s' was restarted during the call",
+                                dom->name);
+        if ((r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
+            return r;
         if (state == QV_DOMAIN_SHUTOFF)
             return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
     }

@@ -37,7 +37,7 @@ typedef enum {
 
 typedef struct pending {
     entry_kind kind;
-    int64_t id;           /* QMP "id", or the agent sync id */
+    int64_t id;           /* the agent's guest-sync id (QMP commands carry none) */
     char *command;
     json_object *msg;     /* built message, until it moves to the output buffer */
     int fd;               /* descriptor to pass with the message, or -1 */
@@ -73,7 +73,6 @@ struct qv_qmp {
     GQueue out_fds;            /* out_fd*, by offset */
 
     GQueue pending;            /* pending*, in send order */
-    int64_t next_id;
 
     GQueue events;             /* qv_qmp_event* */
     uint64_t dropped;
@@ -664,7 +663,6 @@ int qv_qmp_new(int fd, qv_qmp_mode mode, qv_qmp **ret, qv_error **err)
      * following the first in the same buffer */
     json_tokener_set_flags(qmp->tok, JSON_TOKENER_VALIDATE_UTF8);
     qmp->out = g_byte_array_new();
-    qmp->next_id = 1;
     g_queue_init(&qmp->out_fds);
     g_queue_init(&qmp->pending);
     g_queue_init(&qmp->events);
@@ -834,7 +832,6 @@ static void queue_capabilities(qv_qmp *qmp)
     pending *p = new_entry(qmp, ENTRY_COMMAND, "qmp_capabilities", qmp->hs_timeout_ms);
     p->deadline = qmp->hs_deadline;
     p->internal = true;
-    p->id = qmp->next_id++;
     p->msg = json_object_new_object();
     json_object_object_add(p->msg, "execute", json_object_new_string("qmp_capabilities"));
     p->cb = hs_caps_done;
@@ -919,8 +916,6 @@ int qv_qmp_send_async(qv_qmp *qmp, const char *command, json_object *args, int f
     json_object_object_add(p->msg, "execute", json_object_new_string(command));
     if (args)
         json_object_object_add(p->msg, "arguments", g_steal_pointer(&owned_args));
-    if (qmp->mode == QV_QMP_MODE_QMP)
-        p->id = qmp->next_id++; /* not sent: see handle_qmp_message */
     g_queue_push_tail(&qmp->pending, p);
     pump(qmp);
     return 0;
