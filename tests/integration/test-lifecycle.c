@@ -882,14 +882,34 @@ Test(lifecycle, raw_qmp_stop_and_cont_are_recorded)
                  "a raw cont right after a suspend was not recorded");
     assert_qemu_status(dom, "running");
 
+    /* Another event right after a pause and a resume, while the monitor
+     * leaves events in the socket until its state check: still journaled. */
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"system_reset\"}", &reply, 0, &err),
+             err);
+    free(reply);
+    g_autofree char *journal = g_build_filename(T.root, "run", "events", NULL);
+    bool rebooted = false;
+    for (gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+         !rebooted && g_get_monotonic_time() < end; g_usleep(10000)) {
+        g_autofree char *all = NULL;
+        g_file_get_contents(journal, &all, NULL, NULL);
+        rebooted = all && strstr(all, "\"domain\":\"raw\"") &&
+                   strstr(all, "\"event_id\":1,");
+    }
+    cr_assert(rebooted, "the reset after a pause and a resume was not journaled in 5 s");
+
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     int status;
     cr_assert_eq(waitpid(listener, &status, 0), listener);
     g_autofree char *events = read_all(fd);
     cr_assert_eq(count_lines(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
-                             QV_DOMAIN_EVENT_SUSPENDED_PAUSED), 2, "%s", events);
+                             QV_DOMAIN_EVENT_SUSPENDED_PAUSED), 3, "%s", events);
     cr_assert_eq(count_lines(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_RESUMED,
-                             QV_DOMAIN_EVENT_RESUMED_UNPAUSED), 2, "%s", events);
+                             QV_DOMAIN_EVENT_RESUMED_UNPAUSED), 3, "%s", events);
+    /* the reset's (a guest restarting right after it may add its own) */
+    cr_assert_geq(count_lines(events, QV_DOMAIN_EVENT_ID_REBOOT, 0, 0), 1, "%s", events);
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
