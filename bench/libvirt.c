@@ -25,41 +25,10 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "bench-util.h"
+
 #define SCALE 20
 #define URI "qemu:///system"
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct series { double v[256]; int n; } series;
-static void add(series *s, double v) { if (s->n < 256) s->v[s->n++] = v; }
-
-static void emit(const char *figure, const char *unit, series *s)
-{
-    if (!s->n)
-        return;
-    qsort(s->v, (size_t)s->n, sizeof(double), cmp_double);
-    printf("@ %s libvirt %s %.3f %.3f %.3f %d\n", figure, unit, s->v[s->n / 2], s->v[0],
-           s->v[s->n - 1], s->n);
-    fflush(stdout);
-}
-
-static void emit1(const char *figure, const char *unit, double v)
-{
-    series s = { 0 };
-    add(&s, v);
-    emit(figure, unit, &s);
-}
 
 static G_NORETURN void die(const char *what)
 {
@@ -71,17 +40,6 @@ static G_NORETURN void die(const char *what)
 /* libvirt's default handler prints every error, expected ones included. */
 static void quiet(void *opaque, virErrorPtr e)
 {
-}
-
-static char *domain_xml(const char *name, const char *guest_dir)
-{
-    return g_strdup_printf(
-        "<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
-        "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s/vmlinuz</kernel>"
-        "<initrd>%s/initramfs.img</initrd>"
-        "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features>"
-        "<devices><memballoon model='virtio'><stats period='1'/></memballoon></devices></domain>",
-        name, guest_dir, guest_dir);
 }
 
 /* Leftovers of an interrupted run would make define fail. */
@@ -110,40 +68,6 @@ static void wait_booted(virDomainPtr dom)
     }
     fprintf(stderr, "bench/libvirt: the guest did not report balloon stats in 120 s\n");
     exit(1);
-}
-
-static pid_t spawn(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void reap_ok(pid_t pid, const char *what, struct rusage *ru)
-{
-    int status;
-    struct rusage r;
-    if (wait4(pid, &status, 0, &r) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-        fprintf(stderr, "bench/libvirt: %s failed\n", what);
-        exit(1);
-    }
-    if (ru)
-        *ru = r;
-}
-
-static long rss_of(const char *pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
-    g_autofree char *s = NULL;
-    if (!g_file_get_contents(path, &s, NULL, NULL))
-        return 0;
-    char *p = strstr(s, "VmRSS:");
-    return p ? strtol(p + 6, NULL, 10) : 0;
 }
 
 static long libvirtd_rss(void)
@@ -237,11 +161,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < SCALE; i++)
         if (virDomainCreate(doms[i]) < 0)
             die("create");
-    emit1("mem20", "KiB", (double)(rss_of("self") + libvirtd_rss() - before));
+    emit1("mem20", "libvirt", "KiB", (double)(rss_of("self") + libvirtd_rss() - before));
     struct rusage ru;
     char *list_argv[] = { "/usr/bin/virsh", "-c", URI, "list", "--all", NULL };
     reap_ok(spawn(list_argv), "virsh list", &ru);
-    emit1("cli_list_rss", "KiB", (double)ru.ru_maxrss);
+    emit1("cli_list_rss", "libvirt", "KiB", (double)ru.ru_maxrss);
     for (int i = 0; i < SCALE; i++)
         virDomainDestroy(doms[i]);
 
@@ -327,15 +251,15 @@ int main(int argc, char **argv)
             die("destroy");
         add(&s_destroy, (now_us() - t) / 1000);
     }
-    emit("define", "ms", &s_define);
-    emit("create", "ms", &s_create);
-    emit("create_paused", "ms", &s_paused);
-    emit("suspend_resume", "us", &s_pair);
-    emit("get_state", "us", &s_state);
-    emit("get_info", "us", &s_info);
-    emit("memory_stats", "us", &s_mstats);
-    emit("attach_detach", "ms", &s_hot);
-    emit("destroy", "ms", &s_destroy);
+    emit("define", "libvirt", "ms", &s_define);
+    emit("create", "libvirt", "ms", &s_create);
+    emit("create_paused", "libvirt", "ms", &s_paused);
+    emit("suspend_resume", "libvirt", "us", &s_pair);
+    emit("get_state", "libvirt", "us", &s_state);
+    emit("get_info", "libvirt", "us", &s_info);
+    emit("memory_stats", "libvirt", "us", &s_mstats);
+    emit("attach_detach", "libvirt", "ms", &s_hot);
+    emit("destroy", "libvirt", "ms", &s_destroy);
     virDomainUndefine(dom);
     virDomainFree(dom);
 
@@ -347,10 +271,10 @@ int main(int argc, char **argv)
         add(&c_s, virsh_all("start", "--paused"));
         add(&c_sd, virsh_all("destroy", NULL));
     }
-    emit("start20_lib", "ms", &a_s);
-    emit("destroy20_lib", "ms", &a_sd);
-    emit("start20_cli", "ms", &c_s);
-    emit("destroy20_cli", "ms", &c_sd);
+    emit("start20_lib", "libvirt", "ms", &a_s);
+    emit("destroy20_lib", "libvirt", "ms", &a_sd);
+    emit("start20_cli", "libvirt", "ms", &c_s);
+    emit("destroy20_cli", "libvirt", "ms", &c_sd);
     for (int i = 0; i < SCALE; i++) {
         virDomainUndefine(doms[i]);
         virDomainFree(doms[i]);

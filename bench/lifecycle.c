@@ -33,44 +33,11 @@
 #include <glib.h>
 #include <qvirt/qvirt.h>
 
+#include "bench-util.h"
 #include "domxml.h"
 #include "runtime.h" /* QV_RT_LANES */
 
 #define SCALE 20
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct series { double v[256]; int n; } series;
-static void add(series *s, double v) { if (s->n < 256) s->v[s->n++] = v; }
-
-/* One result line; bench/report.py reads these. */
-static void emit(const char *figure, const char *side, const char *unit, series *s)
-{
-    if (!s->n)
-        return;
-    qsort(s->v, (size_t)s->n, sizeof(double), cmp_double);
-    printf("@ %s %s %s %.3f %.3f %.3f %d\n", figure, side, unit, s->v[s->n / 2], s->v[0],
-           s->v[s->n - 1], s->n);
-    fflush(stdout);
-}
-
-static void emit1(const char *figure, const char *side, const char *unit, double v)
-{
-    series s = { 0 };
-    add(&s, v);
-    emit(figure, side, unit, &s);
-}
 
 /* What a failed run must not leave running: the floor's QEMUs, and the
  * domains of the connection under test. */
@@ -314,51 +281,6 @@ static void qv_wait_booted(qv_domain *dom)
     die("the guest did not report balloon stats in 120 s", NULL);
 }
 
-static char *domain_xml(const char *name, const char *guest_dir)
-{
-    return g_strdup_printf(
-        "<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
-        "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s/vmlinuz</kernel>"
-        "<initrd>%s/initramfs.img</initrd>"
-        "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features>"
-        "<devices><memballoon model='virtio'><stats period='1'/></memballoon></devices></domain>",
-        name, guest_dir, guest_dir);
-}
-
-/* Runs argv (stdout to /dev/null) without waiting. */
-static pid_t spawn(char *const argv[])
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 1);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void reap_ok(pid_t pid, const char *what, struct rusage *ru)
-{
-    int status;
-    struct rusage r;
-    if (wait4(pid, &status, 0, &r) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-        fprintf(stderr, "bench/lifecycle: %s failed\n", what);
-        exit(1);
-    }
-    if (ru)
-        *ru = r;
-}
-
-static long rss_kib(void)
-{
-    g_autofree char *s = NULL;
-    if (!g_file_get_contents("/proc/self/status", &s, NULL, NULL))
-        return 0;
-    char *p = strstr(s, "VmRSS:");
-    return p ? strtol(p + 6, NULL, 10) : 0;
-}
-
 /* ---- 20 at once through the library: one thread per domain ----------- */
 
 typedef struct lib_job {
@@ -439,7 +361,7 @@ static double cli_all(const char *cli, const char *uri, const char *verb, const 
 
 static int run_memory(const char *guest_dir, const char *root, const char *cli)
 {
-    long before = rss_kib();
+    long before = rss_of("self");
     g_autofree char *uri = g_strdup_printf("qvirt:///embed?root=%s", root);
     bench_uri = uri;
     qv_conn *conn;
@@ -460,7 +382,7 @@ static int run_memory(const char *guest_dir, const char *root, const char *cli)
         if (qv_domain_memory_stats(doms[i], st, 16, 0, &err) < 0)
             die("memory_stats", err);
     }
-    long with = rss_kib();
+    long with = rss_of("self");
     emit1("mem20", "qvirt", "KiB", (double)(with - before));
 
     struct rusage ru;
@@ -476,7 +398,7 @@ static int run_memory(const char *guest_dir, const char *root, const char *cli)
     qv_conn_close(conn);
 
     /* The floor holding 20 running QEMUs: its pids and sockets. */
-    before = rss_kib();
+    before = rss_of("self");
     floor_vm *vms = g_new0(floor_vm, SCALE);
     for (int i = 0; i < SCALE; i++) {
         g_autofree char *dir = g_strdup_printf("%s/floor-m%d", root, i);
@@ -485,7 +407,7 @@ static int run_memory(const char *guest_dir, const char *root, const char *cli)
         floor_spawn(&vms[i]);
         floor_handshake(&vms[i], false);
     }
-    emit1("mem20", "floor", "KiB", (double)(rss_kib() - before));
+    emit1("mem20", "floor", "KiB", (double)(rss_of("self") - before));
     for (int i = 0; i < SCALE; i++)
         floor_kill(&vms[i]);
     for (int i = 0; i < SCALE; i++)

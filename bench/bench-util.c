@@ -1,0 +1,93 @@
+#include "bench-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void add(series *s, double v)
+{
+    if (s->n < 256)
+        s->v[s->n++] = v;
+}
+
+void emit(const char *figure, const char *side, const char *unit, series *s)
+{
+    if (!s->n)
+        return;
+    qsort(s->v, (size_t)s->n, sizeof(double), cmp_double);
+    printf("@ %s %s %s %.3f %.3f %.3f %d\n", figure, side, unit, s->v[s->n / 2], s->v[0],
+           s->v[s->n - 1], s->n);
+    fflush(stdout);
+}
+
+void emit1(const char *figure, const char *side, const char *unit, double v)
+{
+    series s = { 0 };
+    add(&s, v);
+    emit(figure, side, unit, &s);
+}
+
+pid_t spawn(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+void reap_ok(pid_t pid, const char *what, struct rusage *ru)
+{
+    int status;
+    struct rusage r;
+    if (wait4(pid, &status, 0, &r) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        fprintf(stderr, "bench/%s: %s failed\n", program_invocation_short_name, what);
+        exit(1);
+    }
+    if (ru)
+        *ru = r;
+}
+
+long rss_of(const char *pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%s/status", pid);
+    g_autofree char *s = NULL;
+    if (!g_file_get_contents(path, &s, NULL, NULL))
+        return 0;
+    char *p = strstr(s, "VmRSS:");
+    return p ? strtol(p + 6, NULL, 10) : 0;
+}
+
+char *domain_xml(const char *name, const char *guest_dir)
+{
+    return g_strdup_printf(
+        "<domain type='qemu'><name>%s</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type><kernel>%s/vmlinuz</kernel>"
+        "<initrd>%s/initramfs.img</initrd>"
+        "<cmdline>console=ttyS0 panic=-1 quiet</cmdline></os><features><acpi/></features>"
+        "<devices><memballoon model='virtio'><stats period='1'/></memballoon></devices></domain>",
+        name, guest_dir, guest_dir);
+}
