@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,40 @@ void emit1(const char *figure, const char *side, const char *unit, double v)
     series s = { 0 };
     add(&s, v);
     emit(figure, side, unit, &s);
+}
+
+typedef struct at_once_arg {
+    pthread_barrier_t *go;
+    void *(*fn)(void *);
+    void *arg;
+} at_once_arg;
+
+static void *at_once_thread(void *opaque)
+{
+    at_once_arg *a = opaque;
+    pthread_barrier_wait(a->go);
+    return a->fn(a->arg);
+}
+
+double at_once(int n, void *(*fn)(void *), void *args, size_t size)
+{
+    pthread_t *th = g_new(pthread_t, n);
+    at_once_arg *a = g_new(at_once_arg, n);
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, (unsigned)n + 1);
+    for (int i = 0; i < n; i++) {
+        a[i] = (at_once_arg){ &go, fn, (char *)args + (size_t)i * size };
+        pthread_create(&th[i], NULL, at_once_thread, &a[i]);
+    }
+    double t = now_us();
+    pthread_barrier_wait(&go);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    t = now_us() - t;
+    pthread_barrier_destroy(&go);
+    g_free(th);
+    g_free(a);
+    return t / 1000;
 }
 
 pid_t spawn(char *const argv[])

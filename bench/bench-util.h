@@ -14,6 +14,11 @@ void add(series *s, double v);
 void emit(const char *figure, const char *side, const char *unit, series *s);
 void emit1(const char *figure, const char *side, const char *unit, double v);
 
+/* Runs fn on n threads at once, each on its own element of args (size bytes
+ * apart): they are all started and waiting before the clock starts, and
+ * it stops when the last one has returned. Returns the ms in between. */
+double at_once(int n, void *(*fn)(void *), void *args, size_t size);
+
 /* Runs argv (stdout to /dev/null) without waiting. */
 pid_t spawn(char *const argv[]);
 /* Waits for pid; exits the benchmark unless it exited 0. */

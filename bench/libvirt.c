@@ -79,36 +79,25 @@ static long libvirtd_rss(void)
     return rss_of(pid);
 }
 
-typedef struct job { virDomainPtr dom; bool destroy; pthread_barrier_t *go; int rc; } job;
+typedef struct job { virDomainPtr dom; bool destroy; int rc; } job;
 
 static void *job_run(void *opaque)
 {
     job *j = opaque;
-    pthread_barrier_wait(j->go);
     j->rc = j->destroy ? virDomainDestroy(j->dom) : virDomainCreateWithFlags(j->dom, VIR_DOMAIN_START_PAUSED);
     return NULL;
 }
 
 static double api_all(virDomainPtr *doms, bool destroy)
 {
-    pthread_t th[SCALE];
     job jobs[SCALE];
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, SCALE + 1);
-    for (int i = 0; i < SCALE; i++) {
-        jobs[i] = (job){ .dom = doms[i], .destroy = destroy, .go = &go };
-        pthread_create(&th[i], NULL, job_run, &jobs[i]);
-    }
-    double t = now_us();
-    pthread_barrier_wait(&go);
     for (int i = 0; i < SCALE; i++)
-        pthread_join(th[i], NULL);
-    t = now_us() - t;
-    pthread_barrier_destroy(&go);
+        jobs[i] = (job){ .dom = doms[i], .destroy = destroy };
+    double ms = at_once(SCALE, job_run, jobs, sizeof jobs[0]);
     for (int i = 0; i < SCALE; i++)
         if (jobs[i].rc < 0)
             die(destroy ? "destroy (20 at once)" : "create paused (20 at once)");
-    return t / 1000;
+    return ms;
 }
 
 static double virsh_all(const char *verb, const char *flag)

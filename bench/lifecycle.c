@@ -286,7 +286,6 @@ static void qv_wait_booted(qv_domain *dom)
 typedef struct lib_job {
     qv_domain *dom;
     bool destroy;
-    pthread_barrier_t *go;
     int rc;
     qv_error *err;
 } lib_job;
@@ -294,7 +293,6 @@ typedef struct lib_job {
 static void *lib_job_run(void *opaque)
 {
     lib_job *j = opaque;
-    pthread_barrier_wait(j->go);
     j->rc = j->destroy ? qv_domain_destroy(j->dom, 0, &j->err)
                        : qv_domain_create(j->dom, QV_DOMAIN_START_PAUSED, &j->err);
     return NULL;
@@ -302,24 +300,14 @@ static void *lib_job_run(void *opaque)
 
 static double lib_all(qv_domain **doms, bool destroy)
 {
-    pthread_t th[SCALE];
     lib_job jobs[SCALE];
-    pthread_barrier_t go;
-    pthread_barrier_init(&go, NULL, SCALE + 1);
-    for (int i = 0; i < SCALE; i++) {
-        jobs[i] = (lib_job){ .dom = doms[i], .destroy = destroy, .go = &go };
-        pthread_create(&th[i], NULL, lib_job_run, &jobs[i]);
-    }
-    double t = now_us();
-    pthread_barrier_wait(&go);
     for (int i = 0; i < SCALE; i++)
-        pthread_join(th[i], NULL);
-    t = now_us() - t;
-    pthread_barrier_destroy(&go);
+        jobs[i] = (lib_job){ .dom = doms[i], .destroy = destroy };
+    double ms = at_once(SCALE, lib_job_run, jobs, sizeof jobs[0]);
     for (int i = 0; i < SCALE; i++)
         if (jobs[i].rc < 0)
             die(destroy ? "destroy (20 at once)" : "create paused (20 at once)", jobs[i].err);
-    return t / 1000;
+    return ms;
 }
 
 static void *floor_job_run(void *opaque)
@@ -334,13 +322,7 @@ static void *floor_job_run(void *opaque)
  * neither side waits on another's handshake. */
 static double floor_all(floor_vm *vms)
 {
-    pthread_t th[SCALE];
-    double t = now_us();
-    for (int i = 0; i < SCALE; i++)
-        pthread_create(&th[i], NULL, floor_job_run, &vms[i]);
-    for (int i = 0; i < SCALE; i++)
-        pthread_join(th[i], NULL);
-    return (now_us() - t) / 1000;
+    return at_once(SCALE, floor_job_run, vms, sizeof vms[0]);
 }
 
 static double cli_all(const char *cli, const char *uri, const char *verb, const char *flag)
