@@ -399,7 +399,7 @@ static int run_memory(const char *guest_dir, const char *root, const char *cli)
 
 static int run_lifecycle(const char *guest_dir, const char *root, const char *cli, int rounds)
 {
-    int calls = rounds > 1 ? 2000 : 100, scale_rounds = rounds > 3 ? 3 : rounds;
+    int calls = rounds > 1 ? 2000 : 100, scale_rounds = rounds;
     g_autofree char *uri = g_strdup_printf("qvirt:///embed?root=%s", root);
     bench_uri = uri;
     g_autofree char *xml = domain_xml("bench", guest_dir);
