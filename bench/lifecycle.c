@@ -582,12 +582,16 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
     qv_domain_undefine(dom, 0, NULL);
     qv_domain_free(dom);
 
-    /* 20 paused at once: library threads, CLI processes, the floor. */
+    /* 20 paused at once: library threads, CLI processes, the floor. A
+     * connection and its handles belong to one thread at a time, so each
+     * thread's domain comes from a connection of its own. */
     qv_domain *doms[SCALE];
+    qv_conn *conns[SCALE];
     for (int i = 0; i < SCALE; i++) {
         g_autofree char *name = g_strdup_printf("bench-s%d", i);
         g_autofree char *sxml = domain_xml(name, guest_dir);
-        if (qv_conn_define_domain(conn, sxml, 0, &doms[i], &err) < 0)
+        if (qv_conn_open(uri, &conns[i], &err) < 0 ||
+            qv_conn_define_domain(conns[i], sxml, 0, &doms[i], &err) < 0)
             die("define", err);
     }
     floor_vm *vms = g_new0(floor_vm, SCALE);
@@ -633,6 +637,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
     for (int i = 0; i < SCALE; i++) {
         qv_domain_undefine(doms[i], 0, NULL);
         qv_domain_free(doms[i]);
+        qv_conn_close(conns[i]);
     }
     qv_conn_close(conn);
     return 0;
