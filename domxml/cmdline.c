@@ -837,7 +837,7 @@ static void add_monitors(qv_cmdline *cl)
     add_fd_chardev(cl, "socket,id=charmonitor,fd=", ctx->monitor_fd, ",server=on,wait=off");
     qv_cmdline_add2(cl, "-mon", "chardev=charmonitor,id=monitor,mode=control");
     if (ctx->event_monitor_fd >= 0) {
-        add_fd_chardev(cl, "socket,id=charevents,fd=", ctx->event_monitor_fd, ",server=off");
+        add_fd_chardev(cl, "socket,id=charevents,fd=", ctx->event_monitor_fd, ",server=on,wait=off");
         qv_cmdline_add2(cl, "-mon", "chardev=charevents,id=events,mode=control");
     }
     for (unsigned int i = 0; i < ctx->n_lanes; i++) {

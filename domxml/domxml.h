@@ -39,7 +39,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domdef, qv_domdef_free)
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
     int monitor_fd;            /* listening unix socket for the command monitor */
-    int event_monitor_fd;      /* connected socket for the event monitor; -1: omit */
+    int event_monitor_fd;      /* listening socket of the supervisor's monitor; -1: omit */
     const char *runtime_dir;   /* where generated sockets go */
     /* Listening unix sockets for more command monitors ("lanes"), one
      * client each: a process that leases one talks to QEMU directly. */

@@ -22,6 +22,8 @@
 #include "qv-process.h"
 
 #define QV_DESTROY_GRACE_MS 10000
+/* How long a monitor whose QEMU has gone may take to record it and exit. */
+#define QV_MONITOR_EXIT_WAIT_MS 5000
 
 static char *dom_file(qv_domain *dom, const char *file)
 {
@@ -98,37 +100,90 @@ static void forget_monitor(qv_domain *dom)
     dom->monitor_pid = 0;
 }
 
+/* A start died before its monitor ran QEMU: the runtime dir is a leftover.
+ * Removed under the lifecycle lock (not taken when this process holds it,
+ * so a start after us removes it instead). */
+static void discard_leftover_run(qv_domain *dom, const char *dir)
+{
+    g_autofree char *path = g_strdup_printf("%s/locks/%s.lock", dom->conn->paths.run_dir,
+                                            dom->name);
+    int lock = qv_rt_lock(path, 0, NULL);
+    if (lock < 0)
+        return;
+    if (qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
+        qv_rt_record_failed_start(&dom->conn->paths, dom->name);
+        qv_rt_remove_run_dir(dir);
+    }
+    qv_rt_unlock(lock);
+}
+
+/* A start died after QEMU ran but before it committed: undo it, as the
+ * start itself would have. */
+static void undo_abandoned_start(qv_domain *dom, const char *dir, const qv_rt_status *st)
+{
+    g_autofree char *stopping = g_build_filename(dir, "stopping", NULL);
+    qv_rt_write_runtime(stopping, "failed", 6, NULL);
+    if (qv_rt_pid_alive(st->qemu_pid, st->qemu_start))
+        kill(st->qemu_pid, SIGKILL);
+    qv_rt_wait_exit(st->qemu_pid, st->qemu_start, QV_DESTROY_GRACE_MS);
+    qv_rt_wait_exit(st->monitor_pid, st->monitor_start, QV_MONITOR_EXIT_WAIT_MS);
+    qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_FAILED,
+                        QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
+}
+
+static void keep_monitor(qv_domain *dom, const qv_rt_status *st)
+{
+    if (dom->monitor_pid && dom->monitor_pid == st->monitor_pid)
+        return;
+    forget_monitor(dom);
+    if (qv_rt_pid_alive(st->monitor_pid, st->monitor_start)) {
+        dom->monitor_pid = st->monitor_pid;
+        dom->monitor_pidfd = (int)syscall(SYS_pidfd_open, dom->monitor_pid, 0);
+    }
+}
+
 int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
 {
     memset(act, 0, sizeof *act);
+    g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     g_autofree char *status_path = dom_file(dom, "status.json");
     qv_error *lerr = NULL;
     int r = qv_rt_status_read(status_path, &act->status, &lerr);
     if (r == -ENOENT) {
         qv_error_free(lerr);
-        /* A runtime dir without status.json is a start in progress (state
-         * says starting up) or a start that died half-way. */
-        g_autofree char *state_path = dom_file(dom, "state");
-        act->active = g_file_test(state_path, G_FILE_TEST_EXISTS);
+        /* No QEMU yet: a start in progress, or one that died half-way. */
+        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+            return 0;
+        if (qv_rt_starter_check(dir) == QV_RT_STARTER_ALIVE) {
+            act->active = true;
+            return 0;
+        }
+        discard_leftover_run(dom, dir);
         return 0;
     }
     if (r < 0)
         return qv_error_propagate(err, lerr);
+    if (qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
+        undo_abandoned_start(dom, dir, &act->status);
+        forget_monitor(dom);
+        return 0;
+    }
     if (qv_rt_pid_alive(act->status.qemu_pid, act->status.qemu_start)) {
         act->active = true;
-        if (!dom->monitor_pid || dom->monitor_pid != act->status.monitor_pid) {
-            forget_monitor(dom);
-            if (qv_rt_pid_alive(act->status.monitor_pid, act->status.monitor_start)) {
-                dom->monitor_pid = act->status.monitor_pid;
-                dom->monitor_pidfd = (int)syscall(SYS_pidfd_open, dom->monitor_pid, 0);
-            }
+        if (!qv_rt_pid_alive(act->status.monitor_pid, act->status.monitor_start)) {
+            /* Nobody supervises this QEMU: start a supervisor again. The
+             * run stays usable without one (commands go to qmp.sock). */
+            if (qv_domain_attach_supervisor(dom, NULL) == 0)
+                qv_rt_status_read(status_path, &act->status, NULL);
         }
+        keep_monitor(dom, &act->status);
         dom->status = act->status;
         return 0;
     }
     /* QEMU is gone. Its monitor records how; give it a moment, and record a
      * crash ourselves when nobody is left to do it. */
-    if (qv_rt_wait_exit(act->status.monitor_pid, act->status.monitor_start, 5000) < 0)
+    if (qv_rt_wait_exit(act->status.monitor_pid, act->status.monitor_start,
+                        QV_MONITOR_EXIT_WAIT_MS) < 0)
         return qv_error_set(err, -ETIMEDOUT,
                             "domain '%s': QEMU has exited but its monitor process is stuck",
                             dom->name);
@@ -744,7 +799,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         }
     }
     /* The monitor records the stop and exits; if it is gone, we record it. */
-    qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, 5000);
+    qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
     qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_DESTROYED,
                         QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
     forget_monitor(dom);

@@ -132,6 +132,10 @@ int qv_domain_resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err
 
 int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
                          unsigned int flags, qv_error **err);
+/* Starts a new qvirt-monitor for a running QEMU whose monitor died; it
+ * re-attaches through QEMU's monitor.sock. 0 also when another process
+ * supervises the run already (-EBUSY is not returned for that). */
+int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err);
 void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
                   int detail, json_object *extra);
 

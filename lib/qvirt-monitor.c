@@ -1,39 +1,75 @@
-/* qvirt-monitor: the small per-domain supervisor that is QEMU's parent
- * (conmon for containers, qmeventd for Proxmox are the models).
+/* qvirt-monitor: the small per-domain supervisor (conmon for containers,
+ * qmeventd for Proxmox are the models).
  *
- * The library starts it through the one launcher; it detaches (double fork),
- * launches QEMU, holds an event-only QMP connection on a socketpair and:
- *   - reports "QEMU is up" (or why it is not) on a status pipe, so the start
- *     path never polls or retries;
- *   - appends QEMU's events to the connection's journal, which library
- *     clients in any process tail;
- *   - keeps the state word true after events QEMU raises on its own (I/O error
- *     pauses, guest panics, power management);
+ * Launched by the start path (QEMU's parent), or by any library call that
+ * finds a running QEMU without one (--attach). It holds
+ * <domain dir>/monitor.lock for its whole life, so at most one supervises
+ * a run, and the kernel frees the lock when it dies. It talks to QEMU on
+ * QEMU's supervisor monitor (monitor.sock, a listening socket QEMU keeps,
+ * so a new supervisor can connect after the old one died) and:
+ *   - writes status.json (QEMU's and its own pids) as soon as QEMU runs,
+ *     so every run names the processes to stop;
+ *   - reports "QEMU is up" (or why it is not) to the starter, and undoes
+ *     the run when the starter dies before it commits (see start.c);
+ *   - appends QEMU's events to the connection's journal;
+ *   - keeps the state word true after events QEMU raises on its own;
+ *   - carries out on_poweroff / on_reboot / on_crash (QEMU runs with
+ *     -no-shutdown);
  *   - destroys the domain when an autodestroy owner dies;
- *   - records how QEMU ended (shut down, destroyed, crashed) and removes the
- *     runtime dir, even when no library process is running.
- * Commands from library clients go through QEMU's second (command) monitor. */
+ *   - serves the command proxy (ctl.sock);
+ *   - records how QEMU ended and removes the runtime dir.
+ * Nothing in its loop blocks: every QMP exchange is asynchronous.
+ *
+ * Signals: SIGTERM and SIGINT make it stop supervising and exit, leaving
+ * QEMU running (as stopping libvirtd leaves guests running); the next
+ * library call that finds the run unsupervised starts a new one. SIGHUP is
+ * ignored. It never records a domain off while its QEMU lives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qvirt/qvirt.h"
 #include "qmp.h"
 #include "monitor-proxy.h"
 #include "qv-process.h"
+#include "qv-socket.h"
 #include "runtime.h"
 
 /* How long after a STOP or RESUME event the monitor checks the state. */
 #define QV_MONITOR_SETTLE_US (20 * 1000)
+/* QEMU's time to exit on SIGTERM before it gets SIGKILL. */
+#define QV_MONITOR_KILL_GRACE_US (10 * G_USEC_PER_SEC)
+/* The handshake with QEMU's monitor, from QEMU's exec (a guest with a big
+ * firmware image under TCG can take this long to reach its main loop). */
+#define QV_MONITOR_HANDSHAKE_MS 60000
+/* Commands the monitor sends on its own (query-status, system_reset, cont,
+ * quit): QEMU answers them at once unless it is wedged. */
+#define QV_MONITOR_COMMAND_MS 5000
+/* Without pidfds (pre-5.3 kernels) QEMU's exit is polled this often.
+ * Can go when the oldest supported kernel has pidfd_open. */
+#define QV_MONITOR_EXIT_POLL_MS 100
+/* monitor.log is cut back to nothing when it passes this size. */
+#define QV_MONITOR_LOG_MAX (1 << 20)
+
+/* What the events since the last state check imply. */
+typedef enum expect {
+    EXPECT_NOTHING,
+    EXPECT_RUNNING,     /* a RESUME: whoever sent cont records it */
+    EXPECT_PAUSED,      /* a STOP: likewise */
+    EXPECT_ASK_QEMU,    /* an I/O error, watchdog, guest PM...: ask QEMU */
+} expect;
 
 typedef struct monitor {
     qv_rt_paths paths;
@@ -41,32 +77,71 @@ typedef struct monitor {
     char *uuid;
     char *domain_dir;
     char *state_path;
+    char *status_path;
+    char *lock_path;
     qv_rt_statemap *smap;  /* the run's state word, mapped once */
     qv_rt_journal_writer emit;
-    char *lock_path;
-    int on_poweroff;       /* 0 destroy, 1 restart, 2 preserve */
-    int on_reboot;
-    int on_crash;
-    pid_t owner_pid;
-    unsigned long long owner_start;
+    qv_rt_status status;   /* what status.json says */
+    bool attach;           /* re-attached to a running QEMU */
     int owner_pidfd;
+    /* QEMU: the child we launched, or (attached) a pidfd on it. */
     qv_process *qemu;
+    int qemu_pidfd;
     qv_qmp *qmp;
     bool qmp_lost;
+    bool handshaken;
+    int handshake_result;  /* 0 pending, 1 done, -1 failed */
     bool saw_shutdown;
     bool shutdown_guest;
     char *shutdown_reason;
     bool panicked;
     bool state_dirty;
-    /* What the events since the last refresh imply: 0 nothing known,
-     * 1 running, 2 paused, 3 ask QEMU (I/O error, watchdog, guest PM...). */
-    int expect;
+    expect expect;
     qv_proxy *proxy;
+    int ctl_fd;            /* the proxy's listening socket until the handshake */
     /* refresh_state found qmp.lock busy: try again after this long. */
     int lock_retry_ms;
     /* When refresh_state is to run next (monotonic us). */
     gint64 refresh_at_us;
+    /* qmp.lock, held while an asynchronous query-status is out. */
+    int refresh_lock;
+    /* The starter's end of the start channel: the report goes there, and
+     * its hang-up before the start commits means the starter died. */
+    int start_fd;
+    bool reported;
+    /* SIGKILL QEMU at this time if it has not exited (0: not pending). */
+    gint64 kill_at_us;
+    int signal_fd;
+    bool leave;            /* SIGTERM/SIGINT: stop supervising, QEMU runs on */
+    char *qemu_log_path;
+    off_t qemu_log_start;
 } monitor;
+
+/* monitor.log (the monitor's stderr): one timestamped line per thing worth
+ * knowing afterwards, bounded in size. */
+G_GNUC_PRINTF(1, 2)
+static void mlog(const char *fmt, ...)
+{
+    struct stat st;
+    if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > QV_MONITOR_LOG_MAX &&
+        ftruncate(STDERR_FILENO, 0) < 0) {
+        /* nothing to do: the line still goes out */
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    g_autofree char *line = g_strdup_printf("%04d-%02d-%02d %02d:%02d:%02d.%03ld qvirt-monitor[%d]: %s\n",
+                                            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                            tm.tm_hour, tm.tm_min, tm.tm_sec,
+                                            ts.tv_nsec / 1000000, (int)getpid(), msg);
+    ssize_t n = write(STDERR_FILENO, line, strlen(line));
+    (void)n;
+}
 
 static int pidfd_open_compat(pid_t pid)
 {
@@ -78,39 +153,71 @@ static int pidfd_open_compat(pid_t pid)
 #endif
 }
 
-static void status_report(int fd, json_object *obj)
+/* ---- QEMU, launched or adopted ------------------------------------------ */
+
+static int qemu_fd(const monitor *m)
 {
-    if (fd < 0)
+    return m->qemu ? qv_process_get_fd(m->qemu) : m->qemu_pidfd;
+}
+
+static void qemu_signal(monitor *m, int sig)
+{
+    if (m->qemu)
+        qv_process_signal(m->qemu, sig, NULL);
+    else if (qv_rt_pid_alive(m->status.qemu_pid, m->status.qemu_start))
+        kill(m->status.qemu_pid, sig);
+}
+
+/* 1 and *status once QEMU has exited; an adopted QEMU is not ours to reap
+ * (its status stays 0). */
+static int qemu_exited(monitor *m, int *status)
+{
+    if (m->qemu)
+        return qv_process_try_wait(m->qemu, status, NULL);
+    *status = 0;
+    return qv_rt_pid_alive(m->status.qemu_pid, m->status.qemu_start) ? 0 : 1;
+}
+
+/* SIGTERM now, SIGKILL after the grace time (from the loop, no waiting). */
+static void kill_qemu(monitor *m, const char *why)
+{
+    g_autofree char *stopping = g_build_filename(m->domain_dir, "stopping", NULL);
+    qv_rt_write_runtime(stopping, why, strlen(why), NULL);
+    mlog("stopping QEMU (%s)", why);
+    qemu_signal(m, SIGTERM);
+    if (!m->kill_at_us)
+        m->kill_at_us = g_get_monotonic_time() + QV_MONITOR_KILL_GRACE_US;
+}
+
+static void report_to_starter(monitor *m, json_object *obj)
+{
+    if (m->start_fd < 0 || m->reported)
         return;
     size_t len;
     const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
-    ssize_t n = write(fd, s, len);
-    (void)n;
-    close(fd);
+    g_autofree char *line = g_strdup_printf("%s\n", s);
+    ssize_t n = write(m->start_fd, line, len + 1);
+    (void)n; /* a starter that is gone is noticed by its hang-up */
+    m->reported = true;
 }
 
-/* The last few lines QEMU printed, for start failures. */
-static char *log_tail(const char *path, off_t from)
+/* The starter wrote its commit (or hung up): the run is the caller's for
+ * good when it removed the starter file first, else it was abandoned. */
+static void starter_done(monitor *m)
 {
-    g_autofree char *all = NULL;
-    size_t len = 0;
-    if (qv_rt_read_file(path, 16 << 20, &all, &len, NULL) < 0 || len <= (size_t)from)
-        return g_strdup("");
-    char *data = all + from;
-    g_strchomp(data);
-    /* QEMU prefixes messages with a timestamp (-msg timestamp=on) and its
-     * path; keep the lines as they are, they say where. */
-    char *start = data + strlen(data);
-    int lines = 0;
-    while (start > data && lines < 3) {
-        start--;
-        if (*start == '\n')
-            lines++;
+    char buf[64];
+    ssize_t n = read(m->start_fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    close(m->start_fd);
+    m->start_fd = -1;
+    if (qv_rt_starter_check(m->domain_dir) != QV_RT_STARTER_NONE) {
+        mlog("the process that started the domain went away before the start completed");
+        kill_qemu(m, "failed");
     }
-    if (*start == '\n')
-        start++;
-    return g_strdelimit(g_strdup(start), "\n", ' ');
 }
+
+/* ---- state ----------------------------------------------------------------- */
 
 static void emit(monitor *m, int event_id, int event, int detail, json_object *extra)
 {
@@ -133,7 +240,7 @@ static int lifecycle_for_pause(int reason)
 static void ask_qemu_now(monitor *m)
 {
     m->state_dirty = true;
-    m->expect = 3;
+    m->expect = EXPECT_ASK_QEMU;
     m->refresh_at_us = 0;
 }
 
@@ -146,48 +253,27 @@ static bool read_state(monitor *m, qv_rt_state *st)
 
 /* The state already says what a STOP or RESUME event implied: a library
  * process paused or resumed the guest and wrote it. */
-static bool state_as_expected(monitor *m, int expect)
+static bool state_as_expected(monitor *m, expect e)
 {
     qv_rt_state cur;
-    return (expect == 1 || expect == 2) && read_state(m, &cur) &&
-           cur.state == (expect == 1 ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED);
+    return (e == EXPECT_RUNNING || e == EXPECT_PAUSED) && read_state(m, &cur) &&
+           cur.state == (e == EXPECT_RUNNING ? QV_DOMAIN_RUNNING : QV_DOMAIN_PAUSED);
 }
 
-/* Learns the run state from QEMU and writes it, holding qmp.lock: library
- * processes hold it from before a stop or cont until they have written
- * its state. The monitor never waits for the lock, because such a process
- * may be waiting for a reply this loop forwards (the proxy); when the lock
- * is busy it tries again on a later pass (lock_retry_ms). */
-static void refresh_state(monitor *m)
+static void release_refresh_lock(monitor *m)
 {
-    if (!m->qmp || m->qmp_lost) {
-        m->state_dirty = false;
-        m->expect = 0;
-        return;
-    }
-    int expect = m->expect;
-    if (state_as_expected(m, expect)) {
-        m->state_dirty = false;
-        m->expect = 0;
-        return;
-    }
-    int lock = qv_rt_lock(m->lock_path, 0, NULL);
-    if (lock == -EWOULDBLOCK) {
-        m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, 64) : 1;
-        m->refresh_at_us = g_get_monotonic_time() + m->lock_retry_ms * 1000;
-        return;
-    }
-    m->lock_retry_ms = 0;
-    m->state_dirty = false;
-    m->expect = 0;
-    if (state_as_expected(m, expect)) {
-        qv_rt_unlock(lock);
-        return;
-    }
-    g_autoptr(json_object) ret = NULL;
-    int r = qv_qmp_call(m->qmp, "query-status", NULL, 5000, &ret, NULL);
-    if (r < 0 || !ret) {
-        qv_rt_unlock(lock);
+    if (m->refresh_lock >= 0)
+        qv_rt_unlock(m->refresh_lock);
+    m->refresh_lock = -1;
+}
+
+/* QEMU's answer to the state check: write the state it implies (qmp.lock
+ * still held) and say what changed. */
+static void on_status(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
+{
+    monitor *m = opaque;
+    if (err || !ret) {
+        release_refresh_lock(m);
         return;
     }
     json_object *st;
@@ -195,19 +281,13 @@ static void refresh_state(monitor *m)
     qv_rt_state prev = { 0 }, next;
     bool have_prev = read_state(m, &prev);
     qv_rt_state_from_runstate(rs, have_prev ? &prev : NULL, &next);
-    if (next.state == QV_DOMAIN_NOSTATE || (have_prev && next.state == prev.state)) {
-        qv_rt_unlock(lock);
+    if (next.state == QV_DOMAIN_NOSTATE || (have_prev && next.state == prev.state) ||
+        !m->smap || qv_rt_statemap_store(m->smap, &next) < 0) {
+        release_refresh_lock(m);
         return;
     }
-    if (next.state == QV_DOMAIN_CRASHED && !m->panicked) {
-        /* guest-panicked is only reached through GUEST_PANICKED. */
-        m->panicked = true;
-    }
-    if (!m->smap || qv_rt_statemap_store(m->smap, &next) < 0) {
-        qv_rt_unlock(lock);
-        return;
-    }
-    qv_rt_unlock(lock);
+    release_refresh_lock(m);
+    mlog("state %d (reason %d) after QEMU reported '%s'", next.state, next.reason, rs);
     switch (next.state) {
     case QV_DOMAIN_PAUSED:
         emit(m, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
@@ -222,12 +302,55 @@ static void refresh_state(monitor *m)
              QV_DOMAIN_EVENT_PMSUSPENDED_MEMORY, NULL);
         break;
     case QV_DOMAIN_CRASHED:
+        m->panicked = true; /* guest-panicked is only reached through GUEST_PANICKED */
         emit(m, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_CRASHED,
              QV_DOMAIN_EVENT_CRASHED_PANICKED, NULL);
         break;
     default:
         break;
     }
+}
+
+/* Learns the run state from QEMU and writes it, holding qmp.lock: library
+ * processes hold it from before a stop or cont until they have written
+ * its state. The monitor never waits for the lock, because such a process
+ * may be waiting for a reply this loop forwards (the proxy); when the lock
+ * is busy it tries again on a later pass (lock_retry_ms). The query goes
+ * out asynchronously and the lock is kept until its answer (on_status). */
+static void refresh_state(monitor *m)
+{
+    if (!m->qmp || m->qmp_lost) {
+        m->state_dirty = false;
+        m->expect = EXPECT_NOTHING;
+        return;
+    }
+    if (m->refresh_lock >= 0)
+        return; /* a check is out; the next one follows it */
+    expect e = m->expect;
+    if (state_as_expected(m, e)) {
+        m->state_dirty = false;
+        m->expect = EXPECT_NOTHING;
+        return;
+    }
+    int lock = qv_rt_lock(m->lock_path, 0, NULL);
+    if (lock == -EWOULDBLOCK) {
+        m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, 64) : 1;
+        m->refresh_at_us = g_get_monotonic_time() + m->lock_retry_ms * 1000;
+        return;
+    }
+    m->lock_retry_ms = 0;
+    m->state_dirty = false;
+    m->expect = EXPECT_NOTHING;
+    if (lock < 0)
+        return;
+    if (state_as_expected(m, e)) {
+        qv_rt_unlock(lock);
+        return;
+    }
+    m->refresh_lock = lock;
+    if (qv_qmp_send_async(m->qmp, "query-status", NULL, -1, QV_MONITOR_COMMAND_MS, on_status, m,
+                          NULL) < 0)
+        release_refresh_lock(m);
 }
 
 static const char *jstr(json_object *data, const char *key)
@@ -257,11 +380,27 @@ static int watchdog_action(const char *a)
     return 0;
 }
 
-static void kill_qemu(monitor *m, const char *why)
+static void on_own_command(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
 {
-    g_autofree char *stopping = g_build_filename(m->domain_dir, "stopping", NULL);
-    qv_rt_write_runtime(stopping, why, strlen(why), NULL);
-    qv_process_signal(m->qemu, SIGTERM, NULL);
+    if (err)
+        mlog("%s failed: %s", (const char *)opaque, qv_error_message(err));
+}
+
+/* A command of the monitor's own (system_reset, cont, quit), sent without
+ * waiting for the answer. */
+static void send_own(monitor *m, const char *cmd)
+{
+    mlog("sending %s", cmd);
+    if (!m->qmp || m->qmp_lost ||
+        qv_qmp_send_async(m->qmp, cmd, NULL, -1, QV_MONITOR_COMMAND_MS, on_own_command,
+                          (void *)cmd, NULL) < 0)
+        mlog("cannot send %s: QEMU's monitor is gone", cmd);
+}
+
+static void reset_and_continue(monitor *m)
+{
+    send_own(m, "system_reset");
+    send_own(m, "cont");
 }
 
 /* QEMU runs with -no-shutdown: a guest poweroff stops the VM and the
@@ -271,18 +410,20 @@ static void guest_powered_off(monitor *m)
     g_autofree char *marker = g_build_filename(m->domain_dir, "reboot", NULL);
     bool fake_reboot = unlink(marker) == 0;
     bool guest_reset = m->shutdown_reason && !strcmp(m->shutdown_reason, "guest-reset");
-    int action = guest_reset ? m->on_reboot : m->on_poweroff;
+    qv_rt_action action = guest_reset ? m->status.on_reboot : m->status.on_poweroff;
     if (fake_reboot)
-        action = 1;
-    if (action == 1) {
+        action = QV_RT_ACTION_RESTART;
+    switch (action) {
+    case QV_RT_ACTION_RESTART:
         m->saw_shutdown = false;
-        qv_qmp_call(m->qmp, "system_reset", NULL, 5000, NULL, NULL);
-        qv_qmp_call(m->qmp, "cont", NULL, 5000, NULL, NULL);
-        return;
+        reset_and_continue(m);
+        break;
+    case QV_RT_ACTION_DESTROY:
+        send_own(m, "quit");
+        break;
+    case QV_RT_ACTION_PRESERVE:
+        break; /* QEMU stays, stopped in its shutdown state */
     }
-    if (action == 0)
-        qv_qmp_call(m->qmp, "quit", NULL, 5000, NULL, NULL);
-    /* preserve: QEMU stays, stopped in its shutdown state. */
 }
 
 static void handle_event(monitor *m, const qv_qmp_event *ev)
@@ -298,8 +439,8 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         if (!m->state_dirty)
             m->refresh_at_us = g_get_monotonic_time() + QV_MONITOR_SETTLE_US;
         m->state_dirty = true;
-        if (m->expect != 3)
-            m->expect = !strcmp(n, "STOP") ? 2 : 1;
+        if (m->expect != EXPECT_ASK_QEMU)
+            m->expect = !strcmp(n, "STOP") ? EXPECT_PAUSED : EXPECT_RUNNING;
         json_object_put(extra);
     } else if (!strcmp(n, "SHUTDOWN")) {
         json_object *g;
@@ -402,10 +543,9 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         m->panicked = true;
         emit(m, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_CRASHED,
              QV_DOMAIN_EVENT_CRASHED_PANICKED, extra);
-        if (m->on_crash == 1) {
-            qv_qmp_call(m->qmp, "system_reset", NULL, 5000, NULL, NULL);
-            qv_qmp_call(m->qmp, "cont", NULL, 5000, NULL, NULL);
-        } else if (m->on_crash == 0) {
+        if (m->status.on_crash == QV_RT_ACTION_RESTART) {
+            reset_and_continue(m);
+        } else if (m->status.on_crash == QV_RT_ACTION_DESTROY) {
             kill_qemu(m, "crashed");
         } else {
             ask_qemu_now(m);
@@ -415,8 +555,9 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
     }
 }
 
+
 /* Works out how QEMU ended, records it and removes the runtime dir. */
-static void finalize(monitor *m, int status)
+static void finalize(monitor *m)
 {
     g_autofree char *stopping_path = g_build_filename(m->domain_dir, "stopping", NULL);
     g_autofree char *stopping = NULL;
@@ -444,85 +585,454 @@ static void finalize(monitor *m, int status)
         reason = QV_DOMAIN_SHUTOFF_CRASHED;
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
     }
-    (void)status;
+    mlog("QEMU has ended; recording shut off (reason %d)", reason);
     qv_rt_finalize_stop(&m->paths, m->name, m->uuid, reason, detail, NULL);
+}
+
+/* The last few lines QEMU printed, for start failures. */
+static char *log_tail(const char *path, off_t from)
+{
+    g_autofree char *all = NULL;
+    size_t len = 0;
+    if (qv_rt_read_file(path, 16 << 20, &all, &len, NULL) < 0 || len <= (size_t)from)
+        return g_strdup("");
+    char *data = all + from;
+    g_strchomp(data);
+    /* QEMU prefixes messages with a timestamp (-msg timestamp=on) and its
+     * path; keep the lines as they are, they say where. */
+    char *start = data + strlen(data);
+    int lines = 0;
+    while (start > data && lines < 3) {
+        start--;
+        if (*start == '\n')
+            lines++;
+    }
+    if (*start == '\n')
+        start++;
+    return g_strdelimit(g_strdup(start), "\n", ' ');
+}
+
+static void report_error(monitor *m, int code, const char *msg)
+{
+    g_autoptr(json_object) o = json_object_new_object();
+    json_object_object_add(o, "code", json_object_new_int(code));
+    json_object_object_add(o, "error", json_object_new_string(msg));
+    report_to_starter(m, o);
+}
+
+/* QEMU ended before its monitor answered: tell the starter what QEMU said. */
+static void report_early_exit(monitor *m, int exit_status)
+{
+    g_autofree char *tail = log_tail(m->qemu_log_path, m->qemu_log_start);
+    g_autofree char *msg = NULL;
+    if (WIFEXITED(exit_status))
+        msg = g_strdup_printf("QEMU exited with status %d during startup%s%s",
+                              WEXITSTATUS(exit_status), *tail ? ": " : "", tail);
+    else
+        msg = g_strdup_printf("QEMU was killed by signal %d during startup%s%s",
+                              WTERMSIG(exit_status), *tail ? ": " : "", tail);
+    mlog("%s", msg);
+    report_error(m, -EIO, msg);
 }
 
 static void on_handshake(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
 {
-    int *result = opaque;
-    *result = err ? -1 : 1;
+    monitor *m = opaque;
+    m->handshake_result = err ? -1 : 1;
+    if (err)
+        mlog("QEMU's monitor did not answer: %s", qv_error_message(err));
 }
 
-static int parse_action(const char *s)
+/* Re-attached: what QEMU did while nobody watched. A guest that powered
+ * off meanwhile sits in "shutdown" (QEMU has -no-shutdown) and gets its
+ * on_poweroff now; anything else is written as the state. */
+static void on_attach_status(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
 {
-    if (!s || !strcmp(s, "destroy"))
-        return 0;
-    if (!strcmp(s, "restart"))
-        return 1;
-    return 2;
+    monitor *m = opaque;
+    json_object *st;
+    const char *rs = ret && json_object_object_get_ex(ret, "status", &st)
+                         ? json_object_get_string(st) : "";
+    mlog("attached; QEMU reports '%s'", rs);
+    if (!strcmp(rs, "shutdown")) {
+        m->saw_shutdown = true;
+        m->shutdown_guest = true;
+        emit(m, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SHUTDOWN,
+             QV_DOMAIN_EVENT_SHUTDOWN_GUEST, NULL);
+        guest_powered_off(m);
+        return;
+    }
+    ask_qemu_now(m);
 }
 
-int main(int argc, char **argv)
+/* QEMU's monitor answered: serve the proxy and tell whoever launched us. */
+static void handshake_done(monitor *m)
 {
-    monitor m = { .owner_pidfd = -1, .on_reboot = 1, .emit = QV_RT_JOURNAL_WRITER_INIT };
-    int qmp_listen_fd = -1, event_qemu_fd = -1, event_fd = -1, status_fd = -1, ctl_fd = -1;
-    int lane_fds[QV_RT_LANES] = { 0 };
-    int n_lanes = 0;
-    enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_EVQ, O_EV, O_STATUS,
-           O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH, O_OWNER_PID, O_OWNER_START, O_CTL, O_LANE };
+    m->handshaken = true;
+    if (m->ctl_fd >= 0) {
+        m->proxy = qv_proxy_new(m->ctl_fd, m->qmp);
+        m->ctl_fd = -1;
+    }
+    g_autoptr(json_object) o = json_object_new_object();
+    json_object_object_add(o, "qemu_pid", json_object_new_int64(m->status.qemu_pid));
+    json_object_object_add(o, "qemu_start", json_object_new_int64((int64_t)m->status.qemu_start));
+    json_object_object_add(o, "monitor_pid", json_object_new_int64(m->status.monitor_pid));
+    json_object_object_add(o, "monitor_start", json_object_new_int64((int64_t)m->status.monitor_start));
+    report_to_starter(m, o);
+    if (m->attach) {
+        /* The attacher only waits for the report. */
+        close(m->start_fd);
+        m->start_fd = -1;
+        if (qv_qmp_send_async(m->qmp, "query-status", NULL, -1, QV_MONITOR_COMMAND_MS,
+                              on_attach_status, m, NULL) < 0)
+            ask_qemu_now(m);
+    }
+}
+
+static void qmp_lost(monitor *m)
+{
+    m->qmp_lost = true;
+    release_refresh_lock(m);
+    if (m->proxy)
+        qv_proxy_set_lost(m->proxy);
+    if (m->handshaken) {
+        mlog("QEMU's monitor connection broke");
+        g_autoptr(json_object) ex = json_object_new_object();
+        json_object_object_add(ex, "reason", json_object_new_int(QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR));
+        emit(m, QV_DOMAIN_EVENT_ID_CONTROL_ERROR, 0, 0, json_object_get(ex));
+    }
+}
+
+static void handle_events(monitor *m)
+{
+    qv_qmp_event *ev;
+    while (m->qmp && (ev = qv_qmp_pop_event(m->qmp))) {
+        handle_event(m, ev);
+        qv_qmp_event_free(ev);
+    }
+}
+
+static void handle_signals(monitor *m)
+{
+    struct signalfd_siginfo si;
+    while (read(m->signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            mlog("SIGHUP ignored");
+            continue;
+        }
+        mlog("signal %u: no longer supervising; QEMU keeps running and the next call that "
+             "finds it unsupervised starts a new supervisor", si.ssi_signo);
+        m->leave = true;
+    }
+}
+
+/* One pass of the loop: wait for anything, then handle all of it. Returns
+ * false once QEMU has ended (or the monitor is to leave). */
+static bool run_once(monitor *m, int *exit_status)
+{
+    struct pollfd pfd[6 + 64];
+    int n = 0;
+    int qfd = qemu_fd(m);
+    int qemu_idx = n;
+    pfd[n++] = (struct pollfd){ .fd = qfd, .events = POLLIN };
+    bool talking = m->qmp && !m->qmp_lost;
+    if (talking) {
+        /* In a burst of pauses and resumes (which whoever sent them
+         * records) the events wait in the socket until the settle check,
+         * instead of waking this process twice per pair on a machine
+         * whose CPUs QEMU and the caller need. A proxied or own command in
+         * flight still gets its reply at once, and a hang-up still wakes
+         * us. */
+        bool quiet = m->handshaken && m->state_dirty &&
+                     (m->expect == EXPECT_RUNNING || m->expect == EXPECT_PAUSED) &&
+                     !qv_qmp_is_busy(m->qmp) && g_get_monotonic_time() < m->refresh_at_us;
+        pfd[n++] = (struct pollfd){ .fd = qv_qmp_get_fd(m->qmp),
+                                    .events = quiet ? 0 : qv_qmp_get_poll_events(m->qmp) };
+    }
+    int owner_idx = -1, start_idx = -1, sig_idx = n;
+    pfd[n++] = (struct pollfd){ .fd = m->signal_fd, .events = POLLIN };
+    if (m->owner_pidfd >= 0) {
+        owner_idx = n;
+        pfd[n++] = (struct pollfd){ .fd = m->owner_pidfd, .events = POLLIN };
+    }
+    if (m->start_fd >= 0) {
+        start_idx = n;
+        pfd[n++] = (struct pollfd){ .fd = m->start_fd, .events = POLLIN };
+    }
+    int proxy_idx = n;
+    if (m->proxy)
+        n += (int)qv_proxy_fill_pollfds(m->proxy, &pfd[n], G_N_ELEMENTS(pfd) - (size_t)n);
+
+    int timeout = talking ? qv_qmp_get_timeout_ms(m->qmp) : -1;
+    gint64 now = g_get_monotonic_time();
+    if (qfd < 0 && (timeout < 0 || timeout > QV_MONITOR_EXIT_POLL_MS))
+        timeout = QV_MONITOR_EXIT_POLL_MS;
+    if (m->state_dirty && m->handshaken && talking) {
+        gint64 wait_ms = MAX((m->refresh_at_us - now + 999) / 1000, 0);
+        if (timeout < 0 || timeout > wait_ms)
+            timeout = (int)wait_ms;
+    }
+    if (m->kill_at_us) {
+        gint64 wait_ms = MAX((m->kill_at_us - now + 999) / 1000, 0);
+        if (timeout < 0 || timeout > wait_ms)
+            timeout = (int)wait_ms;
+    }
+    if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+        /* Nothing here is worth ending supervision for: QEMU still runs.
+         * Try again a little later rather than spin. */
+        mlog("poll failed: %s", g_strerror(errno));
+        poll(NULL, 0, QV_MONITOR_EXIT_POLL_MS);
+        return true;
+    }
+
+    if (pfd[sig_idx].revents & POLLIN) {
+        handle_signals(m);
+        if (m->leave)
+            return false;
+    }
+    if (m->proxy)
+        qv_proxy_dispatch(m->proxy, &pfd[proxy_idx], (size_t)(n - proxy_idx));
+    if (m->qmp && !m->qmp_lost) {
+        g_autoptr(qv_error) qerr = NULL;
+        if (qv_qmp_dispatch(m->qmp, &qerr) < 0)
+            qmp_lost(m);
+        if (!m->handshaken && m->handshake_result < 0 && !m->qmp_lost) {
+            /* QEMU is running but its monitor never answered. */
+            qemu_signal(m, SIGKILL);
+            m->qmp_lost = true;
+        }
+        if (!m->handshaken && !m->qmp_lost && m->handshake_result == 1)
+            handshake_done(m);
+        handle_events(m);
+        if (m->state_dirty && m->handshaken && g_get_monotonic_time() >= m->refresh_at_us)
+            refresh_state(m);
+    }
+    if (start_idx >= 0 && m->start_fd >= 0 && (pfd[start_idx].revents & (POLLIN | POLLHUP | POLLERR)))
+        starter_done(m);
+    if (owner_idx >= 0 && (pfd[owner_idx].revents & (POLLIN | POLLHUP))) {
+        close(m->owner_pidfd);
+        m->owner_pidfd = -1;
+        mlog("the autodestroy owner %d has exited", (int)m->status.owner_pid);
+        kill_qemu(m, "destroyed");
+    }
+    if (m->kill_at_us && g_get_monotonic_time() >= m->kill_at_us) {
+        mlog("QEMU did not exit on SIGTERM; sending SIGKILL");
+        qemu_signal(m, SIGKILL);
+        m->kill_at_us = 0;
+    }
+    if ((qfd < 0 || (pfd[qemu_idx].revents & (POLLIN | POLLHUP))) && qemu_exited(m, exit_status) == 1) {
+        /* The events QEMU sent before it went (SHUTDOWN). */
+        if (m->qmp && !m->qmp_lost) {
+            qv_qmp_dispatch(m->qmp, NULL);
+            handle_events(m);
+        }
+        return false;
+    }
+    return true;
+}
+
+typedef struct monitor_args {
+    int qmp_listen_fd;      /* QEMU's qmp.sock: passed to QEMU, closed here */
+    int monitor_listen_fd;  /* QEMU's monitor.sock, likewise */
+    int lane_fds[QV_RT_LANES];
+    int n_lanes;
+    int lock_fd;            /* monitor.lock, held: kept for life */
+} monitor_args;
+
+static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
+{
+    enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_MON_LISTEN, O_START, O_CTL,
+           O_LANE, O_LOCK, O_ID, O_TRANSIENT, O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH,
+           O_OWNER_PID, O_OWNER_START, O_ATTACH };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
         { "name", required_argument, NULL, O_NAME },
         { "uuid", required_argument, NULL, O_UUID },
         { "qmp-listen-fd", required_argument, NULL, O_QMP_LISTEN },
-        { "event-qemu-fd", required_argument, NULL, O_EVQ },
-        { "event-fd", required_argument, NULL, O_EV },
-        { "status-fd", required_argument, NULL, O_STATUS },
+        { "monitor-listen-fd", required_argument, NULL, O_MON_LISTEN },
+        { "start-fd", required_argument, NULL, O_START },
         { "ctl-fd", required_argument, NULL, O_CTL },
         { "lane-fd", required_argument, NULL, O_LANE },
+        { "lock-fd", required_argument, NULL, O_LOCK },
+        { "id", required_argument, NULL, O_ID },
+        { "transient", no_argument, NULL, O_TRANSIENT },
         { "on-poweroff", required_argument, NULL, O_ON_POWEROFF },
         { "on-reboot", required_argument, NULL, O_ON_REBOOT },
         { "on-crash", required_argument, NULL, O_ON_CRASH },
         { "owner-pid", required_argument, NULL, O_OWNER_PID },
         { "owner-start", required_argument, NULL, O_OWNER_START },
+        { "attach", no_argument, NULL, O_ATTACH },
         { 0 }
     };
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case O_CONFIG: m.paths.config_dir = optarg; break;
-        case O_RUN: m.paths.run_dir = optarg; break;
-        case O_NAME: m.name = optarg; break;
-        case O_UUID: m.uuid = optarg; break;
-        case O_QMP_LISTEN: qmp_listen_fd = atoi(optarg); break;
-        case O_EVQ: event_qemu_fd = atoi(optarg); break;
-        case O_EV: event_fd = atoi(optarg); break;
-        case O_STATUS: status_fd = atoi(optarg); break;
-        case O_CTL: ctl_fd = atoi(optarg); break;
+        case O_CONFIG: m->paths.config_dir = optarg; break;
+        case O_RUN: m->paths.run_dir = optarg; break;
+        case O_NAME: m->name = optarg; break;
+        case O_UUID: m->uuid = optarg; break;
+        case O_QMP_LISTEN: a->qmp_listen_fd = atoi(optarg); break;
+        case O_MON_LISTEN: a->monitor_listen_fd = atoi(optarg); break;
+        case O_START: m->start_fd = atoi(optarg); break;
+        case O_CTL: m->ctl_fd = atoi(optarg); break;
         case O_LANE:
-            if (n_lanes == QV_RT_LANES) {
+            if (a->n_lanes == QV_RT_LANES) {
                 fprintf(stderr, "qvirt-monitor: more than %d --lane-fd\n", QV_RT_LANES);
-                return 2;
+                return -1;
             }
-            lane_fds[n_lanes++] = atoi(optarg);
+            a->lane_fds[a->n_lanes++] = atoi(optarg);
             break;
-        case O_ON_POWEROFF: m.on_poweroff = parse_action(optarg); break;
-        case O_ON_REBOOT: m.on_reboot = parse_action(optarg); break;
-        case O_ON_CRASH: m.on_crash = parse_action(optarg); break;
-        case O_OWNER_PID: m.owner_pid = atoi(optarg); break;
-        case O_OWNER_START: m.owner_start = strtoull(optarg, NULL, 10); break;
+        case O_LOCK: a->lock_fd = atoi(optarg); break;
+        case O_ID: m->status.id = atoi(optarg); break;
+        case O_TRANSIENT: m->status.transient = true; break;
+        case O_ON_POWEROFF: m->status.on_poweroff = qv_rt_action_parse(optarg); break;
+        case O_ON_REBOOT: m->status.on_reboot = qv_rt_action_parse(optarg); break;
+        case O_ON_CRASH: m->status.on_crash = qv_rt_action_parse(optarg); break;
+        case O_OWNER_PID: m->status.owner_pid = atoi(optarg); break;
+        case O_OWNER_START: m->status.owner_start = strtoull(optarg, NULL, 10); break;
+        case O_ATTACH: m->attach = true; break;
         default:
             fprintf(stderr, "qvirt-monitor: invalid arguments\n");
-            return 2;
+            return -1;
         }
     }
-    if (!m.paths.run_dir || !m.name || optind >= argc || event_fd < 0 || event_qemu_fd < 0) {
-        fprintf(stderr, "usage: qvirt-monitor --run-dir DIR --name NAME --event-fd N "
-                        "--event-qemu-fd N [...] -- QEMU-ARGV...\n");
-        return 2;
+    if (!m->paths.run_dir || !m->name || a->lock_fd < 0 ||
+        (!m->attach && (optind >= argc || a->monitor_listen_fd < 0))) {
+        fprintf(stderr, "usage: qvirt-monitor --run-dir DIR --name NAME --lock-fd N "
+                        "(--attach | --monitor-listen-fd N [...] -- QEMU-ARGV...)\n");
+        return -1;
     }
+    return 0;
+}
+
+/* Connects to QEMU's supervisor monitor. A listening socket's backlog
+ * takes the connection before QEMU accepts, so this works before QEMU
+ * runs, with no retries. */
+static int connect_qemu_monitor(monitor *m, qv_error **err)
+{
+    g_autofree char *path = g_build_filename(m->domain_dir, "monitor.sock", NULL);
+    int fd = qv_unix_connect(path, err);
+    if (fd < 0)
+        return fd;
+    int r = qv_qmp_new(fd, QV_QMP_MODE_QMP, &m->qmp, err);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return qv_qmp_handshake_async(m->qmp, QV_MONITOR_HANDSHAKE_MS, on_handshake, m, err);
+}
+
+static int write_status(monitor *m, qv_error **err)
+{
+    m->status.monitor_pid = getpid();
+    m->status.monitor_start = qv_process_start_time(getpid());
+    return qv_rt_status_write(m->status_path, &m->status, err);
+}
+
+/* Launches QEMU with its monitors' listening sockets and records it. */
+static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error **err)
+{
+    /* QEMU's output outlives the runtime dir, like libvirt's per-domain log. */
+    g_autofree char *log_dir = g_build_filename(m->paths.run_dir, "logs", NULL);
+    qv_rt_mkdirs(log_dir, NULL);
+    g_autofree char *log_name = g_strdup_printf("%s.log", m->name);
+    m->qemu_log_path = g_build_filename(log_dir, log_name, NULL);
+    int log_fd = open(m->qemu_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    m->qemu_log_start = log_fd >= 0 ? lseek(log_fd, 0, SEEK_END) : 0;
+
+    int r = connect_qemu_monitor(m, err);
+    if (r >= 0) {
+        qv_spawn_opts so;
+        qv_spawn_opts_init(&so);
+        so.argv = (const char *const *)qemu_argv;
+        int pass[2 + QV_RT_LANES];
+        size_t npass = 0;
+        if (a->qmp_listen_fd >= 0)
+            pass[npass++] = a->qmp_listen_fd;
+        pass[npass++] = a->monitor_listen_fd;
+        for (int i = 0; i < a->n_lanes; i++)
+            pass[npass++] = a->lane_fds[i];
+        so.pass_fds = pass;
+        so.n_pass_fds = npass;
+        so.stdout_fd = log_fd;
+        so.stderr_fd = log_fd;
+        r = qv_process_spawn(&so, &m->qemu, err);
+    }
+    if (log_fd >= 0)
+        close(log_fd);
+    /* QEMU holds the listening sockets now; the monitor needs none. */
+    if (a->qmp_listen_fd >= 0)
+        close(a->qmp_listen_fd);
+    close(a->monitor_listen_fd);
+    for (int i = 0; i < a->n_lanes; i++)
+        close(a->lane_fds[i]);
+    if (r < 0)
+        return r;
+    m->status.qemu_pid = qv_process_pid(m->qemu);
+    m->status.qemu_start = qv_process_start_time(m->status.qemu_pid);
+    m->status.started_us = qv_rt_now_us();
+    mlog("QEMU started as pid %d", (int)m->status.qemu_pid);
+    return write_status(m, err);
+}
+
+/* Takes over a running QEMU whose supervisor died. */
+static int attach_qemu(monitor *m, qv_error **err)
+{
+    int r = qv_rt_status_read(m->status_path, &m->status, err);
+    if (r < 0)
+        return r;
+    if (!qv_rt_pid_alive(m->status.qemu_pid, m->status.qemu_start))
+        return qv_error_set(err, -ESRCH, "QEMU (pid %d) is no longer running",
+                            (int)m->status.qemu_pid);
+    m->qemu_pidfd = pidfd_open_compat(m->status.qemu_pid);
+    g_autofree char *ctl = g_build_filename(m->domain_dir, "ctl.sock", NULL);
+    if ((m->ctl_fd = qv_unix_listen(ctl, err)) < 0)
+        return m->ctl_fd;
+    if ((r = connect_qemu_monitor(m, err)) < 0)
+        return r;
+    if ((r = write_status(m, err)) < 0)
+        return r;
+    mlog("attached to QEMU pid %d", (int)m->status.qemu_pid);
+    if (qv_rt_starter_check(m->domain_dir) == QV_RT_STARTER_GONE) {
+        mlog("the start of this run was abandoned half-way");
+        kill_qemu(m, "failed");
+    }
+    return 0;
+}
+
+static int block_signals(monitor *m)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    m->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return m->signal_fd;
+}
+
+static void watch_owner(monitor *m)
+{
+    if (m->status.owner_pid <= 0)
+        return;
+    m->owner_pidfd = pidfd_open_compat(m->status.owner_pid);
+    if (m->owner_pidfd >= 0 && !qv_rt_pid_alive(m->status.owner_pid, m->status.owner_start)) {
+        close(m->owner_pidfd);
+        m->owner_pidfd = -1;
+        kill_qemu(m, "destroyed");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    monitor m = { .owner_pidfd = -1, .qemu_pidfd = -1, .refresh_lock = -1, .start_fd = -1,
+                  .ctl_fd = -1, .signal_fd = -1, .emit = QV_RT_JOURNAL_WRITER_INIT,
+                  .status.on_reboot = QV_RT_ACTION_RESTART };
+    monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1 };
+    if (parse_args(argc, argv, &m, &a) < 0)
+        return 2;
+    m.status.autodestroy = m.status.owner_pid > 0;
 
     /* Detach: the library reaps this first process at once, and the monitor
      * (reparented to init or a subreaper) outlives the caller. */
@@ -536,195 +1046,46 @@ int main(int argc, char **argv)
 
     m.domain_dir = qv_rt_domain_dir(&m.paths, m.name);
     m.state_path = g_build_filename(m.domain_dir, "state", NULL);
+    m.status_path = g_build_filename(m.domain_dir, "status.json", NULL);
     m.lock_path = g_build_filename(m.domain_dir, "qmp.lock", NULL);
-    /* QEMU's output outlives the runtime dir, like libvirt's per-domain log. */
-    g_autofree char *log_dir = g_build_filename(m.paths.run_dir, "logs", NULL);
-    qv_rt_mkdirs(log_dir, NULL);
-    g_autofree char *log_name = g_strdup_printf("%s.log", m.name);
-    g_autofree char *log_path = g_build_filename(log_dir, log_name, NULL);
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    off_t log_start = log_fd >= 0 ? lseek(log_fd, 0, SEEK_END) : 0;
 
-    qv_spawn_opts so;
-    qv_spawn_opts_init(&so);
-    so.argv = (const char *const *)&argv[optind];
-    /* QEMU gets its monitors' sockets: the event connection, the command
-     * monitor's and the lanes' listening sockets. */
-    int pass[2 + QV_RT_LANES];
-    size_t npass = 0;
-    if (qmp_listen_fd >= 0)
-        pass[npass++] = qmp_listen_fd;
-    pass[npass++] = event_qemu_fd;
-    for (int i = 0; i < n_lanes; i++)
-        pass[npass++] = lane_fds[i];
-    so.pass_fds = pass;
-    so.n_pass_fds = npass;
-    so.stdout_fd = log_fd;
-    so.stderr_fd = log_fd;
     g_autoptr(qv_error) err = NULL;
-    if (qv_process_spawn(&so, &m.qemu, &err) < 0) {
-        g_autoptr(json_object) o = json_object_new_object();
-        json_object_object_add(o, "code", json_object_new_int(qv_error_code(err)));
-        json_object_object_add(o, "error", json_object_new_string(qv_error_message(err)));
-        status_report(status_fd, o);
-        qv_rt_remove_run_dir(m.domain_dir);
+    int r = m.attach ? attach_qemu(&m, &err) : launch_qemu(&m, &a, &argv[optind], &err);
+    if (r >= 0 && block_signals(&m) < 0)
+        r = qv_error_set_errno(&err, -errno, "cannot create a signalfd");
+    if (r < 0) {
+        mlog("%s", qv_error_message(err));
+        report_error(&m, qv_error_code(err), qv_error_message(err));
+        if (m.qemu) {
+            qemu_signal(&m, SIGKILL);
+            qv_process_wait(m.qemu, -1, NULL, NULL);
+        }
+        if (!m.attach)
+            qv_rt_remove_run_dir(m.domain_dir);
         return 1;
     }
-    close(event_qemu_fd);
-    for (int i = 0; i < n_lanes; i++)
-        close(lane_fds[i]);
-    if (log_fd >= 0)
-        close(log_fd);
-
-    if (m.owner_pid > 0) {
-        m.owner_pidfd = pidfd_open_compat(m.owner_pid);
-        if (m.owner_pidfd >= 0 && !qv_rt_pid_alive(m.owner_pid, m.owner_start)) {
-            close(m.owner_pidfd);
-            m.owner_pidfd = -1;
-            kill_qemu(&m, "destroyed");
-        }
-    }
-
-    if (qv_qmp_new(event_fd, QV_QMP_MODE_QMP, &m.qmp, NULL) < 0)
-        m.qmp_lost = true;
-    bool handshaken = false;
-    int handshake_result = 0;
-    if (m.qmp && qv_qmp_handshake_async(m.qmp, 60000, on_handshake, &handshake_result, NULL) < 0)
-        m.qmp_lost = true;
+    watch_owner(&m);
 
     int exit_status = 0;
-    for (;;) {
-        struct pollfd pfd[4 + 64];
-        int n = 0;
-        int qfd = qv_process_get_fd(m.qemu);
-        pfd[n++] = (struct pollfd){ .fd = qfd, .events = POLLIN };
-        int qmp_idx = -1, owner_idx = -1;
-        if (m.qmp && !m.qmp_lost) {
-            /* In a burst of pauses and resumes (which whoever sent them
-             * records) the events wait in the socket until the settle
-             * check, instead of waking this process twice per pair on a
-             * machine whose CPUs QEMU and the caller need. A proxied
-             * command in flight still gets its reply at once, and a hang-up
-             * still wakes us. */
-            bool quiet = handshaken && m.state_dirty && (m.expect == 1 || m.expect == 2) &&
-                         !qv_qmp_is_busy(m.qmp) && g_get_monotonic_time() < m.refresh_at_us;
-            qmp_idx = n;
-            pfd[n++] = (struct pollfd){ .fd = qv_qmp_get_fd(m.qmp),
-                                        .events = quiet ? 0 : qv_qmp_get_poll_events(m.qmp) };
-        }
-        if (m.owner_pidfd >= 0) {
-            owner_idx = n;
-            pfd[n++] = (struct pollfd){ .fd = m.owner_pidfd, .events = POLLIN };
-        }
-        int proxy_idx = n;
-        if (m.proxy)
-            n += (int)qv_proxy_fill_pollfds(m.proxy, &pfd[n], G_N_ELEMENTS(pfd) - (size_t)n);
-        int timeout = m.qmp && !m.qmp_lost ? qv_qmp_get_timeout_ms(m.qmp) : -1;
-        if (qfd < 0 && (timeout < 0 || timeout > 100))
-            timeout = 100; /* no pidfd (pre-5.3 kernel): poll for the exit */
-        if (m.state_dirty && handshaken && m.qmp && !m.qmp_lost) {
-            gint64 wait_ms = (m.refresh_at_us - g_get_monotonic_time() + 999) / 1000;
-            if (wait_ms < 0)
-                wait_ms = 0;
-            if (timeout < 0 || timeout > wait_ms)
-                timeout = (int)wait_ms;
-        }
-        int r = poll(pfd, (nfds_t)n, timeout);
-        if (r < 0 && errno != EINTR)
-            break;
-
-        if (m.proxy)
-            qv_proxy_dispatch(m.proxy, &pfd[proxy_idx], (size_t)(n - proxy_idx));
-        if (m.qmp && !m.qmp_lost) {
-            g_autoptr(qv_error) qerr = NULL;
-            if (qv_qmp_dispatch(m.qmp, &qerr) < 0) {
-                m.qmp_lost = true;
-                if (m.proxy)
-                    qv_proxy_set_lost(m.proxy);
-                if (!handshaken) {
-                    /* QEMU died or refused to talk before it was up: report
-                     * after reaping it below. */
-                } else {
-                    g_autoptr(json_object) ex = json_object_new_object();
-                    json_object_object_add(ex, "reason", json_object_new_int(QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR));
-                    emit(&m, QV_DOMAIN_EVENT_ID_CONTROL_ERROR, 0, 0, json_object_get(ex));
-                }
-            }
-            if (!handshaken && handshake_result < 0 && qv_process_try_wait(m.qemu, NULL, NULL) == 0) {
-                /* QEMU is running but its monitor never answered. */
-                qv_process_signal(m.qemu, SIGKILL, NULL);
-                m.qmp_lost = true;
-            }
-            if (!handshaken && !m.qmp_lost && handshake_result == 1) {
-                handshaken = true;
-                if (ctl_fd >= 0) {
-                    m.proxy = qv_proxy_new(ctl_fd, m.qmp);
-                    ctl_fd = -1;
-                }
-                g_autoptr(json_object) o = json_object_new_object();
-                json_object_object_add(o, "qemu_pid", json_object_new_int64(qv_process_pid(m.qemu)));
-                json_object_object_add(o, "qemu_start", json_object_new_int64(
-                    (int64_t)qv_process_start_time(qv_process_pid(m.qemu))));
-                json_object_object_add(o, "monitor_pid", json_object_new_int64(getpid()));
-                json_object_object_add(o, "monitor_start", json_object_new_int64(
-                    (int64_t)qv_process_start_time(getpid())));
-                status_report(status_fd, o);
-                status_fd = -1;
-            }
-            qv_qmp_event *ev;
-            while (m.qmp && (ev = qv_qmp_pop_event(m.qmp))) {
-                handle_event(&m, ev);
-                qv_qmp_event_free(ev);
-            }
-            if (m.state_dirty && handshaken && g_get_monotonic_time() >= m.refresh_at_us)
-                refresh_state(&m);
-        }
-        (void)qmp_idx;
-
-        if (owner_idx >= 0 && (pfd[owner_idx].revents & (POLLIN | POLLHUP))) {
-            close(m.owner_pidfd);
-            m.owner_pidfd = -1;
-            kill_qemu(&m, "destroyed");
-            /* Escalation: QEMU gets 10 s to exit on SIGTERM. */
-            if (qv_process_wait(m.qemu, 10000, &exit_status, NULL) == -ETIMEDOUT)
-                qv_process_signal(m.qemu, SIGKILL, NULL);
-        }
-
-        int st;
-        if (qv_process_try_wait(m.qemu, &st, NULL) == 1) {
-            exit_status = st;
-            /* Drain the events QEMU sent before it went (SHUTDOWN). */
-            if (m.qmp && !m.qmp_lost) {
-                qv_qmp_dispatch(m.qmp, NULL);
-                qv_qmp_event *ev;
-                while ((ev = qv_qmp_pop_event(m.qmp))) {
-                    handle_event(&m, ev);
-                    qv_qmp_event_free(ev);
-                }
-            }
-            break;
-        }
+    while (run_once(&m, &exit_status)) {
     }
 
-    if (status_fd >= 0) {
-        g_autofree char *tail = log_tail(log_path, log_start);
-        g_autoptr(json_object) o = json_object_new_object();
-        json_object_object_add(o, "code", json_object_new_int(-EIO));
-        g_autofree char *msg = NULL;
-        if (WIFEXITED(exit_status))
-            msg = g_strdup_printf("QEMU exited with status %d during startup%s%s",
-                                  WEXITSTATUS(exit_status), *tail ? ": " : "", tail);
-        else
-            msg = g_strdup_printf("QEMU was killed by signal %d during startup%s%s",
-                                  WTERMSIG(exit_status), *tail ? ": " : "", tail);
-        json_object_object_add(o, "error", json_object_new_string(msg));
-        status_report(status_fd, o);
+    if (m.leave) {
+        qv_qmp_free(m.qmp);
+        qv_proxy_free(m.proxy);
+        return 0;
+    }
+    if (!m.handshaken && !m.attach) {
+        report_early_exit(&m, exit_status);
+        if (qv_rt_starter_check(m.domain_dir) == QV_RT_STARTER_GONE)
+            qv_rt_record_failed_start(&m.paths, m.name);
         qv_rt_remove_run_dir(m.domain_dir);
         return 1;
     }
-    finalize(&m, exit_status);
+    finalize(&m);
     qv_qmp_free(m.qmp); /* cancels proxied commands: their clients hear why */
     qv_proxy_free(m.proxy);
     qv_process_free(m.qemu);
+    (void)a.lock_fd; /* held until exit */
     return 0;
 }

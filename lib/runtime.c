@@ -410,6 +410,37 @@ static void retire_run(const char *dir)
     }
 }
 
+int qv_rt_starter_write(const char *domain_dir, qv_error **err)
+{
+    g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
+    g_autofree char *data = g_strdup_printf("%d %llu", (int)getpid(),
+                                            qv_process_start_time(getpid()));
+    return qv_rt_write_runtime(path, data, strlen(data), err);
+}
+
+qv_rt_starter qv_rt_starter_check(const char *domain_dir)
+{
+    g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
+    g_autofree char *data = NULL;
+    if (qv_rt_read_file(path, 64, &data, NULL, NULL) < 0)
+        return QV_RT_STARTER_NONE;
+    int pid = 0;
+    unsigned long long start = 0;
+    if (sscanf(data, "%d %llu", &pid, &start) != 2)
+        return QV_RT_STARTER_GONE;
+    return qv_rt_pid_alive(pid, start) ? QV_RT_STARTER_ALIVE : QV_RT_STARTER_GONE;
+}
+
+void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name)
+{
+    g_autofree char *shutoff_dir = g_build_filename(p->run_dir, "shutoff", NULL);
+    g_autofree char *file = g_strdup_printf("%s.json", name);
+    g_autofree char *path = g_build_filename(shutoff_dir, file, NULL);
+    qv_rt_mkdirs(shutoff_dir, NULL);
+    qv_rt_state failed = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED, qv_rt_now_us() };
+    qv_rt_state_write(path, &failed, NULL);
+}
+
 void qv_rt_remove_run_dir(const char *dir)
 {
     retire_run(dir);
@@ -420,6 +451,24 @@ static long long json_get_i64(json_object *obj, const char *key)
 {
     json_object *v;
     return json_object_object_get_ex(obj, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+qv_rt_action qv_rt_action_parse(const char *s)
+{
+    if (!s || !strcmp(s, "destroy"))
+        return QV_RT_ACTION_DESTROY;
+    if (!strcmp(s, "restart"))
+        return QV_RT_ACTION_RESTART;
+    return QV_RT_ACTION_PRESERVE;
+}
+
+const char *qv_rt_action_name(qv_rt_action a)
+{
+    switch (a) {
+    case QV_RT_ACTION_RESTART: return "restart";
+    case QV_RT_ACTION_PRESERVE: return "preserve";
+    default: return "destroy";
+    }
 }
 
 int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err)
@@ -438,6 +487,13 @@ int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err)
     st->owner_pid = (pid_t)json_get_i64(obj, "owner_pid");
     st->owner_start = (unsigned long long)json_get_i64(obj, "owner_start");
     st->started_us = json_get_i64(obj, "started");
+    json_object *v;
+    st->on_poweroff = qv_rt_action_parse(json_object_object_get_ex(obj, "on_poweroff", &v)
+                                         ? json_object_get_string(v) : NULL);
+    st->on_reboot = json_object_object_get_ex(obj, "on_reboot", &v)
+                        ? qv_rt_action_parse(json_object_get_string(v)) : QV_RT_ACTION_RESTART;
+    st->on_crash = qv_rt_action_parse(json_object_object_get_ex(obj, "on_crash", &v)
+                                      ? json_object_get_string(v) : NULL);
     return 0;
 }
 
@@ -454,6 +510,9 @@ int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err)
     json_object_object_add(obj, "owner_pid", json_object_new_int64(st->owner_pid));
     json_object_object_add(obj, "owner_start", json_object_new_int64((int64_t)st->owner_start));
     json_object_object_add(obj, "started", json_object_new_int64(st->started_us));
+    json_object_object_add(obj, "on_poweroff", json_object_new_string(qv_rt_action_name(st->on_poweroff)));
+    json_object_object_add(obj, "on_reboot", json_object_new_string(qv_rt_action_name(st->on_reboot)));
+    json_object_object_add(obj, "on_crash", json_object_new_string(qv_rt_action_name(st->on_crash)));
     return qv_rt_write_json(path, obj, err);
 }
 

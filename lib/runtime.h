@@ -108,10 +108,35 @@ long long qv_rt_statemap_lock_since(const qv_rt_statemap *m);
 /* One-shot helpers by path: load (-ESTALE when retired) and store. */
 int qv_rt_state_load(const char *path, qv_rt_state *st);
 int qv_rt_state_store(const char *path, const qv_rt_state *st);
+/* A run being started names its starter in <domain dir>/starter ("PID
+ * START-TIME") until the start commits, which removes the file. A starter
+ * file whose process is gone marks a start abandoned half-way: whoever
+ * finds it (the supervisor, or any library call) undoes that run. */
+typedef enum qv_rt_starter {
+    QV_RT_STARTER_NONE,      /* no file: committed, or never begun */
+    QV_RT_STARTER_ALIVE,     /* a start is in progress */
+    QV_RT_STARTER_GONE,      /* the starter died before it committed */
+} qv_rt_starter;
+int qv_rt_starter_write(const char *domain_dir, qv_error **err);
+qv_rt_starter qv_rt_starter_check(const char *domain_dir);
+/* Records that a start failed (shutoff/<name>.json: shut off, failed). */
+void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name);
 /* Removes a domain's runtime dir, retiring its state first. */
 void qv_rt_remove_run_dir(const char *dir);
 
-/* Status of an active domain (status.json). */
+/* What the supervisor does when the guest powers off, reboots or crashes
+ * (<on_poweroff>, <on_reboot>, <on_crash>). */
+typedef enum qv_rt_action {
+    QV_RT_ACTION_DESTROY,
+    QV_RT_ACTION_RESTART,
+    QV_RT_ACTION_PRESERVE,
+} qv_rt_action;
+qv_rt_action qv_rt_action_parse(const char *s);
+const char *qv_rt_action_name(qv_rt_action a);
+
+/* Status of an active domain (status.json), written by its supervisor as
+ * soon as QEMU runs (and again by a supervisor that re-attaches), so a run
+ * always names the processes to stop. */
 typedef struct qv_rt_status {
     pid_t qemu_pid;
     unsigned long long qemu_start;
@@ -123,6 +148,9 @@ typedef struct qv_rt_status {
     pid_t owner_pid;              /* autodestroy owner */
     unsigned long long owner_start;
     long long started_us;
+    qv_rt_action on_poweroff;
+    qv_rt_action on_reboot;
+    qv_rt_action on_crash;
 } qv_rt_status;
 int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err);
 int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err);

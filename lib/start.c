@@ -1,34 +1,66 @@
-/* The start path: one launch, no sleeps, no connect retries.
+/* The start path: one launch, no sleeps, no connect retries, and safe to
+ * interrupt at any point.
  *
  *   1. lifecycle lock; refuse when already active
- *   2. runtime dir; the command monitor's listening socket and the event
- *      monitor's socketpair are created here and passed down as fds
+ *   2. the runtime dir appears whole, already naming its starter (the
+ *      caller's pid); QEMU's listening sockets (qmp.sock, monitor.sock,
+ *      ctl.sock, the lane) and the start channel are created here and
+ *      passed down as fds
  *   3. qvirt-monitor is launched through the one launcher; it launches QEMU
- *      (with -S) and answers on a status pipe once QEMU's monitor is up,
- *      or with why QEMU did not come up
+ *      (with -S), writes status.json at once, and answers on the start
+ *      channel once QEMU's monitor is up, or with why QEMU did not come up
  *   4. handshake on the command monitor, apply settings, cont
- *   5. status, live XML and state are written atomically; STARTED is emitted */
+ *   5. live XML and state are written; STARTED is emitted
+ *   6. commit: the starter file goes, then the channel closes.
+ *
+ * A starter that dies before 6 leaves a starter file naming a dead
+ * process: the monitor (which sees the channel close) or any later call
+ * undoes the run, and the domain ends shut off (failed). After 6 the run
+ * is the monitor's, and a monitor that dies is replaced by the next call
+ * that finds it gone (qv_domain_attach_supervisor). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "qv-config.h"
+#include "qv-fd.h"
 #include "qv-process.h"
+#include "qv-socket.h"
 
-static const char *monitor_binary(void)
+/* How long QEMU may take to bring its monitor up (a big firmware image
+ * under TCG is slow) and the monitor to attach to a running QEMU. */
+#define QV_START_REPORT_MS 120000
+#define QV_ATTACH_REPORT_MS 10000
+/* The first monitor process only forks the real one and exits. */
+#define QV_MONITOR_FORK_MS 10000
+/* How long an undone start waits for QEMU and its monitor to exit. */
+#define QV_START_UNDO_MS 10000
+
+/* qvirt-monitor: $QVIRT_MONITOR, else beside libqvirt.so when there is one
+ * there (a build tree runs uninstalled), else libexecdir. */
+static char *monitor_binary(void)
 {
     const char *env = g_getenv("QVIRT_MONITOR");
     if (env && *env)
-        return env;
-    return QV_LIBEXECDIR "/qvirt-monitor";
+        return g_strdup(env);
+    Dl_info info;
+    if (dladdr((void *)monitor_binary, &info) && info.dli_fname) {
+        g_autofree char *dir = g_path_get_dirname(info.dli_fname);
+        g_autofree char *beside = g_build_filename(dir, "qvirt-monitor", NULL);
+        if (g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE) &&
+            !g_file_test(beside, G_FILE_TEST_IS_DIR))
+            return g_steal_pointer(&beside);
+    }
+    return g_strdup(QV_LIBEXECDIR "/qvirt-monitor");
 }
 
 static int next_domain_id(qv_conn *conn, qv_error **err)
@@ -48,72 +80,6 @@ static int next_domain_id(qv_conn *conn, qv_error **err)
     int r = qv_rt_write_runtime(path, next, strlen(next), err);
     qv_rt_unlock(lock);
     return r < 0 ? r : (int)id;
-}
-
-static int listen_unix(const char *path, qv_error **err)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof sa.sun_path)
-        return qv_error_set(err, -ENAMETOOLONG,
-                            "the monitor socket path %s is longer than the %zu bytes a unix "
-                            "socket allows; use a shorter connection root", path,
-                            sizeof sa.sun_path - 1);
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot create a socket");
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 16) < 0) {
-        int e = -errno;
-        close(fd);
-        return qv_error_set_errno(err, e, "cannot listen on %s", path);
-    }
-    return fd;
-}
-
-/* Reads the monitor's one status message (the pipe closes after it). */
-static int read_status_pipe(int fd, int timeout_ms, json_object **ret, qv_error **err)
-{
-    GString *buf = g_string_new(NULL);
-    long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
-    for (;;) {
-        long long left = (deadline - g_get_monotonic_time()) / 1000;
-        if (left <= 0) {
-            g_string_free(buf, TRUE);
-            return qv_error_set(err, -ETIMEDOUT,
-                                "QEMU's monitor did not come up within %d s", timeout_ms / 1000);
-        }
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            continue;
-        char chunk[4096];
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        g_string_append_len(buf, chunk, n);
-        if (buf->len > 65536)
-            break;
-    }
-    json_object *obj = buf->len ? json_tokener_parse(buf->str) : NULL;
-    g_string_free(buf, TRUE);
-    if (!obj)
-        return qv_error_set(err, -EIO, "qvirt-monitor ended without reporting whether QEMU started");
-    *ret = obj;
-    return 0;
-}
-
-static const char *action_name(int a)
-{
-    switch (a) {
-    case QV_DOMDEF_LIFECYCLE_RESTART: return "restart";
-    case QV_DOMDEF_LIFECYCLE_PRESERVE: return "preserve";
-    default: return "destroy";
-    }
 }
 
 /* Live XML records where each pty chardev ended up (/dev/pts/N), as
@@ -164,208 +130,280 @@ static GPtrArray *drop_missing_optional_sources(qv_domdef *def)
     return dropped;
 }
 
-static void kill_pid_checked(pid_t pid, unsigned long long start)
+/* Reads the monitor's one-line report from the start channel (which stays
+ * open until the start commits). */
+static int read_report(int fd, int timeout_ms, json_object **ret, qv_error **err)
 {
-    if (qv_rt_pid_alive(pid, start))
-        kill(pid, SIGKILL);
+    g_autoptr(GString) buf = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (!memchr(buf->str, '\n', buf->len)) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        if (left <= 0)
+            return qv_error_set(err, -ETIMEDOUT, "QEMU's monitor did not come up within %d s",
+                                timeout_ms / 1000);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, (int)left) <= 0)
+            continue;
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            break;
+        g_string_append_len(buf, chunk, n);
+        if (buf->len > 65536)
+            break;
+    }
+    json_object *obj = buf->len ? json_tokener_parse(buf->str) : NULL;
+    if (!obj || !json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        return qv_error_set(err, -EIO, "qvirt-monitor ended without reporting whether QEMU started");
+    }
+    json_object *v;
+    if (json_object_object_get_ex(obj, "error", &v)) {
+        json_object *code;
+        int c = json_object_object_get_ex(obj, "code", &code) ? json_object_get_int(code) : -EIO;
+        int r = qv_error_set(err, c < 0 ? c : -EIO, "%s", json_object_get_string(v));
+        json_object_put(obj);
+        return r;
+    }
+    *ret = obj;
+    return 0;
 }
 
-int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
-                         unsigned int flags, qv_error **err)
+/* Launches qvirt-monitor with argv and the fds it keeps; stderr goes to
+ * monitor.log. The caller then closes its copies of those fds (so a
+ * monitor that dies is seen at once) and reads the report. */
+static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size_t n_pass,
+                         qv_error **err)
 {
-    const unsigned int known = QV_DOMAIN_START_PAUSED | QV_DOMAIN_START_AUTODESTROY |
-                               QV_DOMAIN_START_BYPASS_CACHE | QV_DOMAIN_START_FORCE_BOOT |
-                               QV_DOMAIN_START_VALIDATE | QV_DOMAIN_START_RESET_NVRAM;
-    if (flags & ~known)
-        return qv_error_set(err, -EINVAL, "unsupported start flags 0x%x", flags & ~known);
-    int lock = qv_domain_lock_lifecycle(conn, def->name, err);
-    if (lock < 0)
-        return lock;
-
-    int r;
-    int listen_fd = -1, ctl_fd = -1, ev[2] = { -1, -1 }, sp[2] = { -1, -1 };
-    int lanes[QV_RT_LANES];
-    for (int i = 0; i < QV_RT_LANES; i++)
-        lanes[i] = -1;
-    g_auto(GStrv) qemu_argv = NULL;
-    g_autoptr(GPtrArray) margv = NULL;
-    g_autoptr(qv_process) mon = NULL;
-    g_autoptr(json_object) report = NULL;
-    qv_qmp *qmp = NULL;
-    int qmp_lock = -1;
-    qv_rt_status status = { 0 };
-    bool launched = false;
-    char uuid[37];
-    qv_uuid_format(def->uuid, uuid);
-    g_autofree char *dir = qv_rt_domain_dir(&conn->paths, def->name);
-    g_autofree char *sock = g_build_filename(dir, "qmp.sock", NULL);
-    g_autofree char *ctl_sock = g_build_filename(dir, "ctl.sock", NULL);
-    g_autofree char *state_path = g_build_filename(dir, "state", NULL);
-    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
-    g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
     g_autofree char *mlog = g_build_filename(dir, "monitor.log", NULL);
-    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", conn->paths.run_dir, def->name);
-    g_autofree char *live = NULL;
-    g_autoptr(GPtrArray) dropped = NULL;
+    qv_autoclose int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    g_ptr_array_add(argv, NULL);
+    qv_spawn_opts so;
+    qv_spawn_opts_init(&so);
+    so.argv = (const char *const *)argv->pdata;
+    so.pass_fds = pass;
+    so.n_pass_fds = n_pass;
+    so.stderr_fd = mlog_fd;
+    so.new_session = true;
+    g_autoptr(qv_process) mon = NULL;
+    int r = qv_process_spawn(&so, &mon, err);
+    if (r < 0)
+        return r;
+    qv_process_wait(mon, QV_MONITOR_FORK_MS, NULL, NULL);
+    return 0;
+}
 
-    qv_active act;
-    if ((r = qv_domain_load_active(dom, &act, err)) < 0)
-        goto out;
-    if (act.active) {
-        r = qv_error_set(err, -EBUSY, "domain '%s' is already running", def->name);
-        goto out;
+/* Creates monitor.lock and takes it, for the monitor to hold for life. */
+static int take_monitor_lock(const char *dir, qv_error **err)
+{
+    g_autofree char *path = g_build_filename(dir, "monitor.lock", NULL);
+    int r = qv_rt_lock(path, 0, err);
+    if (r == -EWOULDBLOCK)
+        return qv_error_set(err, -EBUSY, "another process supervises %s", dir);
+    return r;
+}
+
+static void add_arg(GPtrArray *argv, const char *name, const char *value)
+{
+    g_ptr_array_add(argv, g_strdup_printf("--%s=%s", name, value));
+}
+
+static void add_fd_arg(GPtrArray *argv, const char *name, int fd)
+{
+    g_ptr_array_add(argv, g_strdup_printf("--%s=%d", name, fd));
+}
+
+static GPtrArray *monitor_argv(qv_conn *conn, const char *name, const char *uuid)
+{
+    GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(argv, monitor_binary());
+    add_arg(argv, "config-dir", conn->paths.config_dir);
+    add_arg(argv, "run-dir", conn->paths.run_dir);
+    add_arg(argv, "name", name);
+    add_arg(argv, "uuid", uuid);
+    return argv;
+}
+
+/* Makes the runtime dir appear whole, already naming its starter: a dir
+ * without status.json or a live starter is a leftover anyone may remove. */
+static int create_run_dir(qv_conn *conn, const char *dir, qv_error **err)
+{
+    g_autofree char *parent = g_path_get_dirname(dir);
+    g_autofree char *base = g_path_get_basename(dir);
+    g_autofree char *tmp_name = g_strdup_printf(".%s.%d.new", base, (int)getpid());
+    g_autofree char *tmp = g_build_filename(parent, tmp_name, NULL);
+    int r;
+    qv_rt_remove_tree(tmp);
+    if ((r = qv_rt_mkdirs(tmp, err)) < 0)
+        return r;
+    if ((r = qv_rt_starter_write(tmp, err)) < 0 || rename(tmp, dir) < 0) {
+        if (r >= 0)
+            r = qv_error_set_errno(err, -errno, "cannot create %s", dir);
+        qv_rt_remove_tree(tmp);
+        return r;
     }
-    qv_rt_remove_run_dir(dir); /* leftovers of a start that died half-way */
-    if ((r = qv_rt_mkdirs(dir, err)) < 0)
-        goto out;
-    if ((listen_fd = listen_unix(sock, err)) < 0) {
-        r = listen_fd;
-        goto fail;
-    }
-    if ((ctl_fd = listen_unix(ctl_sock, err)) < 0) {
-        r = ctl_fd;
-        goto fail;
-    }
+    return 0;
+}
+
+/* The listening sockets QEMU gets and the start channel. */
+typedef struct start_fds {
+    int qmp_listen;
+    int monitor_listen;
+    int ctl_listen;
+    int lanes[QV_RT_LANES];
+    int channel[2];      /* [0] the caller's end, [1] the monitor's */
+    int monitor_lock;
+} start_fds;
+
+static void start_fds_close(start_fds *f)
+{
+    qv_closep(&f->qmp_listen);
+    qv_closep(&f->monitor_listen);
+    qv_closep(&f->ctl_listen);
+    for (int i = 0; i < QV_RT_LANES; i++)
+        qv_closep(&f->lanes[i]);
+    qv_closep(&f->channel[0]);
+    qv_closep(&f->channel[1]);
+    qv_closep(&f->monitor_lock);
+}
+
+static int listen_in(const char *dir, const char *file, int *fd, qv_error **err)
+{
+    g_autofree char *path = g_build_filename(dir, file, NULL);
+    *fd = qv_unix_listen(path, err);
+    return *fd < 0 ? *fd : 0;
+}
+
+static int create_start_fds(const char *dir, start_fds *f, qv_error **err)
+{
+    int r;
+    if ((r = listen_in(dir, "qmp.sock", &f->qmp_listen, err)) < 0 ||
+        (r = listen_in(dir, "monitor.sock", &f->monitor_listen, err)) < 0 ||
+        (r = listen_in(dir, "ctl.sock", &f->ctl_listen, err)) < 0)
+        return r;
     for (int i = 0; i < QV_RT_LANES; i++) {
         g_autofree char *name = g_strdup_printf("lane-%d.sock", i);
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        if ((lanes[i] = listen_unix(path, err)) < 0) {
-            r = lanes[i];
-            goto fail;
-        }
+        if ((r = listen_in(dir, name, &f->lanes[i], err)) < 0)
+            return r;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ev) < 0 || pipe2(sp, O_CLOEXEC) < 0) {
-        r = qv_error_set_errno(err, -errno, "cannot create the monitor channels");
-        goto fail;
-    }
-    int id = next_domain_id(conn, err);
-    if (id < 0) {
-        r = id;
-        goto fail;
-    }
-    def->id = id;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->channel) < 0)
+        return qv_error_set_errno(err, -errno, "cannot create the monitor's start channel");
+    f->monitor_lock = take_monitor_lock(dir, err);
+    return f->monitor_lock < 0 ? f->monitor_lock : 0;
+}
 
-    dropped = drop_missing_optional_sources(def);
+/* Steps 2 and 3: QEMU runs (stopped, -S) under its monitor, and
+ * status.json names both. */
+static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int flags,
+                  const char *dir, start_fds *f, qv_error **err)
+{
+    int r;
+    if ((r = create_start_fds(dir, f, err)) < 0)
+        return r;
+    int id = next_domain_id(conn, err);
+    if (id < 0)
+        return id;
+    def->id = id;
     qv_build_ctx ctx = {
         .emulator = g_getenv("QVIRT_QEMU"),
-        .monitor_fd = listen_fd,
-        .event_monitor_fd = ev[1],
+        .monitor_fd = f->qmp_listen,
+        .event_monitor_fd = f->monitor_listen,
         .runtime_dir = dir,
-        .lane_fds = lanes,
+        .lane_fds = f->lanes,
         .n_lanes = QV_RT_LANES,
     };
+    g_auto(GStrv) qemu_argv = NULL;
     if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0)
-        goto fail;
-
+        return r;
+    g_autofree char *state_path = g_build_filename(dir, "state", NULL);
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_STARTING_UP, qv_rt_now_us() };
     if ((r = qv_rt_statemap_create(state_path, &st, err)) < 0)
-        goto fail;
+        return r;
 
-    margv = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(margv, g_strdup(monitor_binary()));
-    g_ptr_array_add(margv, g_strdup_printf("--config-dir=%s", conn->paths.config_dir));
-    g_ptr_array_add(margv, g_strdup_printf("--run-dir=%s", conn->paths.run_dir));
-    g_ptr_array_add(margv, g_strdup_printf("--name=%s", def->name));
-    g_ptr_array_add(margv, g_strdup_printf("--uuid=%s", uuid));
-    g_ptr_array_add(margv, g_strdup_printf("--qmp-listen-fd=%d", listen_fd));
-    g_ptr_array_add(margv, g_strdup_printf("--event-qemu-fd=%d", ev[1]));
-    g_ptr_array_add(margv, g_strdup_printf("--event-fd=%d", ev[0]));
-    g_ptr_array_add(margv, g_strdup_printf("--status-fd=%d", sp[1]));
-    g_ptr_array_add(margv, g_strdup_printf("--ctl-fd=%d", ctl_fd));
+    char uuid[37];
+    qv_uuid_format(def->uuid, uuid);
+    g_autoptr(GPtrArray) margv = monitor_argv(conn, def->name, uuid);
+    add_fd_arg(margv, "qmp-listen-fd", f->qmp_listen);
+    add_fd_arg(margv, "monitor-listen-fd", f->monitor_listen);
+    add_fd_arg(margv, "start-fd", f->channel[1]);
+    add_fd_arg(margv, "ctl-fd", f->ctl_listen);
+    add_fd_arg(margv, "lock-fd", f->monitor_lock);
     for (int i = 0; i < QV_RT_LANES; i++)
-        g_ptr_array_add(margv, g_strdup_printf("--lane-fd=%d", lanes[i]));
-    g_ptr_array_add(margv, g_strdup_printf("--on-poweroff=%s", action_name(def->on_poweroff)));
-    g_ptr_array_add(margv, g_strdup_printf("--on-reboot=%s", action_name(def->on_reboot)));
-    g_ptr_array_add(margv, g_strdup_printf("--on-crash=%s", action_name(def->on_crash)));
+        add_fd_arg(margv, "lane-fd", f->lanes[i]);
+    add_fd_arg(margv, "id", id);
+    if (transient)
+        g_ptr_array_add(margv, g_strdup("--transient"));
+    add_arg(margv, "on-poweroff", qv_rt_action_name((qv_rt_action)def->on_poweroff));
+    add_arg(margv, "on-reboot", qv_rt_action_name((qv_rt_action)def->on_reboot));
+    add_arg(margv, "on-crash", qv_rt_action_name((qv_rt_action)def->on_crash));
     if (flags & QV_DOMAIN_START_AUTODESTROY) {
-        g_ptr_array_add(margv, g_strdup_printf("--owner-pid=%d", (int)getpid()));
+        add_fd_arg(margv, "owner-pid", (int)getpid());
         g_ptr_array_add(margv, g_strdup_printf("--owner-start=%llu",
                                                qv_process_start_time(getpid())));
     }
     g_ptr_array_add(margv, g_strdup("--"));
     for (char **a = qemu_argv; *a; a++)
         g_ptr_array_add(margv, g_strdup(*a));
-    g_ptr_array_add(margv, NULL);
+    int pass[6 + QV_RT_LANES] = { f->qmp_listen, f->monitor_listen, f->channel[1], f->ctl_listen,
+                                  f->monitor_lock };
+    memcpy(&pass[5], f->lanes, sizeof f->lanes);
+    size_t n_pass = 5 + QV_RT_LANES;
 
-    int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int pass[5 + QV_RT_LANES] = { listen_fd, ev[1], ev[0], sp[1], ctl_fd };
-    memcpy(&pass[5], lanes, sizeof lanes);
-    qv_spawn_opts so;
-    qv_spawn_opts_init(&so);
-    so.argv = (const char *const *)margv->pdata;
-    so.pass_fds = pass;
-    so.n_pass_fds = G_N_ELEMENTS(pass);
-    so.stderr_fd = mlog_fd;
-    so.new_session = true;
-    r = qv_process_spawn(&so, &mon, err);
-    if (mlog_fd >= 0)
-        close(mlog_fd);
+    r = spawn_monitor(dir, margv, pass, n_pass, err);
+    /* The monitor and QEMU hold their own copies now (the lock too). */
+    int keep = qv_steal_fd(&f->channel[0]);
+    start_fds_close(f);
+    f->channel[0] = keep;
+    g_autoptr(json_object) report = NULL;
+    if (r >= 0)
+        r = read_report(f->channel[0], QV_START_REPORT_MS, &report, err);
+    if (r < 0 && err && *err)
+        qv_error_prefix(*err, "cannot start domain '%s'", def->name);
+    return r;
+}
+
+/* Step 4 and 5: settings, cont, the live XML and the state. */
+static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const char *dir,
+                    qv_error **err)
+{
+    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
+    qv_rt_status status;
+    int r = qv_rt_status_read(status_path, &status, err);
     if (r < 0)
-        goto fail;
-    /* The monitor and QEMU hold their own copies now. */
-    close(listen_fd);
-    close(ctl_fd);
-    close(ev[0]);
-    close(ev[1]);
-    close(sp[1]);
-    listen_fd = ctl_fd = ev[0] = ev[1] = sp[1] = -1;
-    for (int i = 0; i < QV_RT_LANES; i++) {
-        close(lanes[i]);
-        lanes[i] = -1;
+        return r;
+    qv_qmp *qmp = NULL;
+    int qmp_lock = -1;
+    if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
+        return r;
+    qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, 0 };
+    if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
+        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, err)) >= 0) {
+        qv_domain_record_graphics_ports(qmp, def);
+        if (!(flags & QV_DOMAIN_START_PAUSED)) {
+            r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
+            st = (qv_rt_state){ QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED, 0 };
+        }
     }
-    /* The first monitor process only forks the real one and exits. */
-    qv_process_wait(mon, 10000, NULL, NULL);
-
-    if ((r = read_status_pipe(sp[0], 120000, &report, err)) < 0)
-        goto fail;
-    json_object *v;
-    if (json_object_object_get_ex(report, "error", &v)) {
-        json_object *code;
-        int c = json_object_object_get_ex(report, "code", &code) ? json_object_get_int(code) : -EIO;
-        r = qv_error_set(err, c < 0 ? c : -EIO, "cannot start domain '%s': %s", def->name,
-                         json_object_get_string(v));
-        goto fail;
-    }
-    launched = true;
-    status.qemu_pid = json_object_object_get_ex(report, "qemu_pid", &v) ? json_object_get_int(v) : 0;
-    status.qemu_start = json_object_object_get_ex(report, "qemu_start", &v) ? (unsigned long long)json_object_get_int64(v) : 0;
-    status.monitor_pid = json_object_object_get_ex(report, "monitor_pid", &v) ? json_object_get_int(v) : 0;
-    status.monitor_start = json_object_object_get_ex(report, "monitor_start", &v) ? (unsigned long long)json_object_get_int64(v) : 0;
-    status.id = id;
-    status.transient = transient;
-    status.autodestroy = (flags & QV_DOMAIN_START_AUTODESTROY) != 0;
-    if (status.autodestroy) {
-        status.owner_pid = getpid();
-        status.owner_start = qv_process_start_time(getpid());
-    }
-    status.started_us = qv_rt_now_us();
-    if ((r = qv_rt_status_write(status_path, &status, err)) < 0)
-        goto fail;
-
-    if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0 ||
-        (r = record_pty_paths(qmp, def, err)) < 0 ||
-        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, err)) < 0)
-        goto fail;
-    qv_domain_record_graphics_ports(qmp, def);
-    if (!(flags & QV_DOMAIN_START_PAUSED)) {
-        if ((r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err)) < 0)
-            goto fail;
-        st = (qv_rt_state){ QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED, qv_rt_now_us() };
-    } else {
-        st = (qv_rt_state){ QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, qv_rt_now_us() };
-    }
-    live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
-    if ((r = qv_rt_write_runtime(live_path, live, strlen(live), err)) < 0)
-        goto fail;
-    if ((r = qv_rt_state_store(state_path, &st)) < 0) {
-        r = qv_error_set_errno(err, r, "cannot record the state of domain '%s'", def->name);
-        goto fail;
+    if (r >= 0) {
+        g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
+        g_autofree char *live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
+        g_autofree char *state_path = g_build_filename(dir, "state", NULL);
+        st.since_us = qv_rt_now_us();
+        if ((r = qv_rt_write_runtime(live_path, live, strlen(live), err)) >= 0 &&
+            (r = qv_rt_state_store(state_path, &st)) < 0)
+            r = qv_error_set_errno(err, r, "cannot record the state of domain '%s'", def->name);
     }
     qv_domain_qmp_close(qmp, qmp_lock);
-    qmp = NULL;
-    qmp_lock = -1;
+    return r;
+}
 
-    unlink(shutoff);
+static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags,
+                         GPtrArray *dropped)
+{
+    char uuid[37];
+    qv_uuid_format(def->uuid, uuid);
     qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
                  QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
     if (flags & QV_DOMAIN_START_PAUSED)
@@ -380,44 +418,117 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_DISK_CHANGE,
                      QV_DOMAIN_EVENT_DISK_CHANGE_MISSING_ON_START, 0, extra);
     }
-    if (status.autodestroy)
-        g_ptr_array_add(conn->autodestroy, g_strdup(def->name));
-    r = 0;
-    goto out;
+}
 
-fail:
-    /* Undo: no QEMU is left behind and the runtime dir goes. */
-    if (qmp)
-        qv_domain_qmp_close(qmp, qmp_lock);
-    if (launched) {
-        g_autofree char *stopping = g_build_filename(dir, "stopping", NULL);
+/* Step 6: from here the run is the monitor's. The starter file goes
+ * first: that is the commit; the channel's close only wakes the monitor. */
+static int commit(const char *dir, int channel, qv_error **err)
+{
+    g_autofree char *starter = g_build_filename(dir, "starter", NULL);
+    if (unlink(starter) < 0)
+        return qv_error_set_errno(err, -errno, "cannot commit the start (%s)", starter);
+    ssize_t n = write(channel, "c", 1);
+    (void)n; /* the monitor re-checks the file whatever it reads */
+    return 0;
+}
+
+/* Undoes a start that failed after the runtime dir appeared: QEMU is
+ * stopped and waited for, and the domain ends shut off (failed). */
+static void undo_start(qv_conn *conn, const qv_domdef *def, const char *dir)
+{
+    g_autofree char *stopping = g_build_filename(dir, "stopping", NULL);
+    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
+    qv_rt_status status;
+    if (g_file_test(dir, G_FILE_TEST_IS_DIR))
         qv_rt_write_runtime(stopping, "failed", 6, NULL);
-        kill_pid_checked(status.qemu_pid, status.qemu_start);
+    if (qv_rt_status_read(status_path, &status, NULL) == 0) {
+        if (qv_rt_pid_alive(status.qemu_pid, status.qemu_start))
+            kill(status.qemu_pid, SIGKILL);
+        qv_rt_wait_exit(status.qemu_pid, status.qemu_start, QV_START_UNDO_MS);
         /* The monitor records the stop; wait for it so the caller sees a
-         * consistent shut off domain. */
-        qv_rt_wait_exit(status.monitor_pid, status.monitor_start, 5000);
-    } else {
-        /* QEMU never came up: like libvirt, the domain is shut off (failed). */
-        g_autofree char *shutoff_dir = g_path_get_dirname(shutoff);
-        qv_rt_mkdirs(shutoff_dir, NULL);
-        qv_rt_state failed = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED, qv_rt_now_us() };
-        qv_rt_state_write(shutoff, &failed, NULL);
+         * consistent shut off domain, and record it when it cannot. */
+        qv_rt_wait_exit(status.monitor_pid, status.monitor_start, QV_START_UNDO_MS);
+        char uuid[37];
+        qv_uuid_format(def->uuid, uuid);
+        qv_rt_finalize_stop(&conn->paths, def->name, uuid, QV_DOMAIN_SHUTOFF_FAILED,
+                            QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
     }
+    /* QEMU never came up: like libvirt, the domain is shut off (failed). */
+    qv_rt_record_failed_start(&conn->paths, def->name);
     qv_rt_remove_run_dir(dir);
-out:
-    if (listen_fd >= 0)
-        close(listen_fd);
-    if (ctl_fd >= 0)
-        close(ctl_fd);
-    for (int i = 0; i < QV_RT_LANES; i++)
-        if (lanes[i] >= 0)
-            close(lanes[i]);
-    for (int i = 0; i < 2; i++) {
-        if (ev[i] >= 0)
-            close(ev[i]);
-        if (sp[i] >= 0)
-            close(sp[i]);
+}
+
+int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
+                         unsigned int flags, qv_error **err)
+{
+    const unsigned int known = QV_DOMAIN_START_PAUSED | QV_DOMAIN_START_AUTODESTROY |
+                               QV_DOMAIN_START_BYPASS_CACHE | QV_DOMAIN_START_FORCE_BOOT |
+                               QV_DOMAIN_START_VALIDATE | QV_DOMAIN_START_RESET_NVRAM;
+    if (flags & ~known)
+        return qv_error_set(err, -EINVAL, "unsupported start flags 0x%x", flags & ~known);
+    qv_autoclose int lock = qv_domain_lock_lifecycle(conn, def->name, err);
+    if (lock < 0)
+        return qv_steal_fd(&lock);
+
+    qv_active act;
+    int r = qv_domain_load_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    if (act.active)
+        return qv_error_set(err, -EBUSY, "domain '%s' is already running", def->name);
+
+    g_autofree char *dir = qv_rt_domain_dir(&conn->paths, def->name);
+    qv_rt_remove_run_dir(dir); /* a leftover nobody runs in */
+    if ((r = create_run_dir(conn, dir, err)) < 0)
+        return r;
+    g_autoptr(GPtrArray) dropped = drop_missing_optional_sources(def);
+    start_fds f = { -1, -1, -1, { [0 ... QV_RT_LANES - 1] = -1 }, { -1, -1 }, -1 };
+    if ((r = launch(conn, def, transient, flags, dir, &f, err)) < 0 ||
+        (r = bring_up(dom, def, flags, dir, err)) < 0) {
+        start_fds_close(&f);
+        undo_start(conn, def, dir);
+        return r;
     }
-    qv_rt_unlock(lock);
+    emit_started(conn, def, flags, dropped);
+    if ((r = commit(dir, f.channel[0], err)) < 0) {
+        start_fds_close(&f);
+        undo_start(conn, def, dir);
+        return r;
+    }
+    start_fds_close(&f);
+    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", conn->paths.run_dir, def->name);
+    unlink(shutoff);
+    if (flags & QV_DOMAIN_START_AUTODESTROY)
+        g_ptr_array_add(conn->autodestroy, g_strdup(def->name));
+    return 0;
+}
+
+int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err)
+{
+    g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    qv_autoclose int lock = take_monitor_lock(dir, NULL);
+    if (lock == -EBUSY)
+        return 0; /* somebody supervises it, or is starting to */
+    if (lock < 0)
+        return qv_error_set_errno(err, qv_steal_fd(&lock),
+                                  "cannot take the monitor lock of domain '%s'", dom->name);
+    int channel[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) < 0)
+        return qv_error_set_errno(err, -errno, "cannot create the monitor's report channel");
+    qv_autoclose int mine = channel[0];
+    qv_autoclose int theirs = channel[1];
+    g_autoptr(GPtrArray) argv = monitor_argv(dom->conn, dom->name, dom->uuid_str);
+    g_ptr_array_add(argv, g_strdup("--attach"));
+    add_fd_arg(argv, "start-fd", theirs);
+    add_fd_arg(argv, "lock-fd", lock);
+    int pass[2] = { theirs, lock };
+    int r = spawn_monitor(dir, argv, pass, 2, err);
+    qv_closep(&theirs);
+    qv_closep(&lock);
+    g_autoptr(json_object) report = NULL;
+    if (r >= 0)
+        r = read_report(mine, QV_ATTACH_REPORT_MS, &report, err);
+    if (r < 0 && err && *err)
+        qv_error_prefix(*err, "cannot supervise domain '%s' again", dom->name);
     return r;
 }
