@@ -1,10 +1,15 @@
 /* Events: every process that changes a domain (and each domain's monitor)
  * appends one JSON line to <run>/events; listeners in any process tail it.
- * inotify makes the tail pollable, so callers can use their own loop. */
+ * inotify makes the tail pollable, so callers can use their own loop.
+ * The journal rotates into numbered generations (see runtime.h); a listener
+ * reads each generation to its end and then the next, so it loses nothing
+ * unless it falls more than QV_RT_JOURNAL_KEEP rotations behind, and then
+ * its dispatch says so (-ENOBUFS) rather than skip silently. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,12 +32,34 @@ const char *qv_event_id_to_string(int event_id)
     return event_names[event_id];
 }
 
-/* Opens the journal as it is now and watches it: from its end when
- * registering, from its start after a rotation (every line is new). */
-static int journal_open(qv_conn *conn, bool from_start, qv_error **err)
+/* Takes the journal lock shared, so that no generation is renamed or
+ * deleted while a listener looks one up. -1 when the lock file cannot be
+ * opened: no appender can rotate without it either. */
+static int journal_lock_shared(qv_conn *conn)
 {
-    g_autofree char *path = qv_rt_journal_path(&conn->paths);
-    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    g_autofree char *path = qv_rt_journal_lock_path(&conn->paths);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_SH) < 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+/* Journal lock held. Opens generation gen of the journal (live: the one
+ * appended to) from its start, or from its end when registering, and
+ * watches it when it is the live one (a rotated one no longer changes). */
+static int journal_open(qv_conn *conn, unsigned long long gen, unsigned long long live,
+                        bool from_start, qv_error **err)
+{
+    bool is_live = gen == live;
+    g_autofree char *path = is_live ? qv_rt_journal_path(&conn->paths)
+                                    : qv_rt_journal_gen_path(&conn->paths, gen);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (is_live ? O_CREAT : 0), 0600);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
     /* The read position is fixed before the watch exists: a line appended
@@ -42,8 +69,7 @@ static int journal_open(qv_conn *conn, bool from_start, qv_error **err)
      * is read by the next dispatch. */
     off_t off = from_start ? 0 : lseek(fd, 0, SEEK_END);
     /* IN_MOVE_SELF: a rotation wakes listeners, who then follow it. */
-    int wd = inotify_add_watch(conn->inotify_fd, path, IN_MODIFY | IN_MOVE_SELF);
-    if (wd < 0) {
+    if (is_live && inotify_add_watch(conn->inotify_fd, path, IN_MODIFY | IN_MOVE_SELF) < 0) {
         int e = -errno;
         close(fd);
         return qv_error_set_errno(err, e, "cannot watch the event journal %s", path);
@@ -52,7 +78,41 @@ static int journal_open(qv_conn *conn, bool from_start, qv_error **err)
         close(conn->journal_fd);
     conn->journal_fd = fd;
     conn->journal_off = off;
+    conn->journal_gen = gen;
+    conn->journal_draining = false;
+    if (conn->journal_partial)
+        g_string_truncate(conn->journal_partial, 0);
     return 0;
+}
+
+/* Moves on from a rotated generation, read to its end, to the next one.
+ * When the bound on kept generations (QV_RT_JOURNAL_KEEP) has deleted
+ * generations this listener never read, it goes on from the oldest kept
+ * and counts the lost ones, which the dispatch then reports. */
+static int journal_next(qv_conn *conn, qv_error **err)
+{
+    int lock = journal_lock_shared(conn);
+    unsigned long long oldest, newest;
+    int r = qv_rt_journal_generations(&conn->paths, &oldest, &newest);
+    if (r < 0) {
+        if (lock >= 0)
+            close(lock);
+        return qv_error_set_errno(err, r, "cannot list the event journal's generations in %s",
+                                  conn->paths.run_dir);
+    }
+    unsigned long long live = newest + 1, want = conn->journal_gen + 1;
+    if (!oldest)
+        oldest = live;
+    if (want < oldest) {
+        conn->journal_lost += oldest - want;
+        want = oldest;
+    } else if (want > live) {
+        want = live; /* the journal was removed from under us: follow the new one */
+    }
+    r = journal_open(conn, want, live, true, err);
+    if (lock >= 0)
+        close(lock);
+    return r;
 }
 
 /* Starts tailing the journal from its current end. */
@@ -63,7 +123,18 @@ static int events_init(qv_conn *conn, qv_error **err)
     conn->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (conn->inotify_fd < 0)
         return qv_error_set_errno(err, -errno, "cannot watch the event journal");
-    int r = journal_open(conn, false, err);
+    /* Under the lock the live file is the generation after the newest
+     * rotated one, and stays so until the file is open. */
+    int lock = journal_lock_shared(conn);
+    unsigned long long oldest, newest;
+    int r = qv_rt_journal_generations(&conn->paths, &oldest, &newest);
+    if (r < 0)
+        qv_error_set_errno(err, r, "cannot list the event journal's generations in %s",
+                           conn->paths.run_dir);
+    else
+        r = journal_open(conn, newest + 1, newest + 1, false, err);
+    if (lock >= 0)
+        close(lock);
     if (r < 0) {
         close(conn->inotify_fd);
         conn->inotify_fd = -1;
@@ -196,11 +267,18 @@ int qv_conn_event_dispatch(qv_conn *conn, qv_error **err)
         if (n < 0)
             return qv_error_set_errno(err, -errno, "cannot read the event journal");
         if (n == 0) {
-            /* At the end of a rotated file: its last lines are delivered,
-             * follow the new one from its start. */
-            if (!journal_rotated(conn) || journal_open(conn, true, err) < 0)
-                break;
-            g_string_truncate(conn->journal_partial, 0);
+            if (!conn->journal_draining) {
+                if (!journal_rotated(conn))
+                    break; /* at the end of the live file */
+                /* Rotated away. Appenders finish their lines before a
+                 * rotation (the lock), but a line may have landed since
+                 * this read: read to the end once more, then move on. */
+                conn->journal_draining = true;
+                continue;
+            }
+            r = journal_next(conn, err);
+            if (r < 0)
+                return r;
             continue;
         }
         conn->journal_off += n;
@@ -213,6 +291,13 @@ int qv_conn_event_dispatch(qv_conn *conn, qv_error **err)
             start = nl + 1;
         }
         g_string_erase(conn->journal_partial, 0, start - conn->journal_partial->str);
+    }
+    if (conn->journal_lost) {
+        unsigned long long lost = conn->journal_lost;
+        conn->journal_lost = 0;
+        return qv_error_set(err, -ENOBUFS,
+                            "events were lost: %llu generation(s) of the event journal were "
+                            "deleted before this connection read them", lost);
     }
     return count;
 }

@@ -26,10 +26,16 @@ struct qv_conn {
     qv_rt_paths paths;
     /* Autodestroy domains started through this connection (names). */
     GPtrArray *autodestroy;
-    /* Events: the journal is tailed from journal_off. */
+    /* Events: the journal is tailed from journal_off in journal_fd, which is
+     * generation journal_gen (see runtime.h). journal_draining: it was
+     * rotated away, so once read to its end the next generation follows.
+     * journal_lost: generations deleted unread, reported by the dispatch. */
     int inotify_fd;
     int journal_fd;
     off_t journal_off;
+    unsigned long long journal_gen;
+    bool journal_draining;
+    unsigned long long journal_lost;
     GString *journal_partial;
     GPtrArray *callbacks;   /* qv_event_cb_entry* */
     int next_callback_id;

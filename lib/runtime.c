@@ -39,6 +39,42 @@ char *qv_rt_journal_path(const qv_rt_paths *p)
     return g_strdup_printf("%s/events", p->run_dir);
 }
 
+char *qv_rt_journal_gen_path(const qv_rt_paths *p, unsigned long long gen)
+{
+    return g_strdup_printf("%s/events.%llu", p->run_dir, gen);
+}
+
+char *qv_rt_journal_lock_path(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/locks/.events.lock", p->run_dir);
+}
+
+int qv_rt_journal_generations(const qv_rt_paths *p, unsigned long long *oldest,
+                              unsigned long long *newest)
+{
+    *oldest = *newest = 0;
+    DIR *d = opendir(p->run_dir);
+    if (!d)
+        return -errno;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        /* events.<digits> only: not a temp file or anything else. */
+        if (strncmp(de->d_name, "events.", 7) != 0)
+            continue;
+        const char *digits = de->d_name + 7;
+        guint64 gen;
+        if (!g_ascii_isdigit(*digits) ||
+            !g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT64, &gen, NULL))
+            continue;
+        if (!*oldest || gen < *oldest)
+            *oldest = gen;
+        if (gen > *newest)
+            *newest = gen;
+    }
+    closedir(d);
+    return 0;
+}
+
 long long qv_rt_now_us(void)
 {
     struct timespec ts;
@@ -538,16 +574,25 @@ bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time)
     return start_time == 0 || qv_process_start_time(pid) == start_time;
 }
 
-/* The journal is rotated to events.1 once it passes this size, so it stays
- * bounded; listeners finish the old file before they follow the new one. */
-#define QV_JOURNAL_MAX_BYTES (8 << 20)
-
-static off_t journal_max_bytes(void)
+/* Journal lock held exclusively. The live file becomes the next
+ * generation (never a number used before, so a listener that knows which
+ * generation it read knows which comes next) and generations past the
+ * bound go. A failed rename leaves the journal growing until the next try:
+ * better than losing lines. */
+static void journal_rotate(const qv_rt_paths *p, const char *path)
 {
-    /* A test knob: lets the suite exercise rotation without 8 MiB of events. */
-    const char *env = g_getenv("QVIRT_JOURNAL_MAX_BYTES");
-    long long v = env ? g_ascii_strtoll(env, NULL, 10) : 0;
-    return v > 0 ? (off_t)v : QV_JOURNAL_MAX_BYTES;
+    unsigned long long oldest, newest;
+    if (qv_rt_journal_generations(p, &oldest, &newest) < 0)
+        return;
+    g_autofree char *next = qv_rt_journal_gen_path(p, newest + 1);
+    if (rename(path, next) < 0)
+        return;
+    if (!oldest)
+        oldest = newest + 1;
+    for (unsigned long long gen = oldest; gen + QV_RT_JOURNAL_KEEP <= newest + 1; gen++) {
+        g_autofree char *gone = qv_rt_journal_gen_path(p, gen);
+        unlink(gone);
+    }
 }
 
 void qv_rt_journal_writer_close(qv_rt_journal_writer *w)
@@ -574,7 +619,7 @@ int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_obje
     /* Appenders share this lock; a rotation takes it alone, so no line is
      * ever written to a file that was already rotated away. */
     if (w->lock_fd < 0) {
-        g_autofree char *lock_path = g_strdup_printf("%s/locks/.events.lock", p->run_dir);
+        g_autofree char *lock_path = qv_rt_journal_lock_path(p);
         w->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     }
     if (w->lock_fd >= 0)
@@ -606,14 +651,12 @@ int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_obje
     /* One write() of the whole line: O_APPEND makes it land in one piece. */
     ssize_t n = write(w->fd, line, len + 1);
     int e = n < 0 ? -errno : 0;
-    bool full = fstat(w->fd, &st) == 0 && st.st_size > journal_max_bytes();
+    bool full = fstat(w->fd, &st) == 0 && st.st_size > QV_RT_JOURNAL_MAX_BYTES;
     if (full && w->lock_fd >= 0 && flock(w->lock_fd, LOCK_EX | LOCK_NB) == 0) {
         /* Re-check under the exclusive lock: another appender may have
          * rotated already. */
-        if (stat(path, &st) == 0 && st.st_size > journal_max_bytes()) {
-            g_autofree char *old = g_strdup_printf("%s.1", path);
-            rename(path, old);
-        }
+        if (stat(path, &st) == 0 && st.st_size > QV_RT_JOURNAL_MAX_BYTES)
+            journal_rotate(p, path);
     }
     if (w->lock_fd >= 0)
         flock(w->lock_fd, LOCK_UN);

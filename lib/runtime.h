@@ -4,6 +4,8 @@
  *   <config>/domains/<name>.xml      persistent config (atomic writes)
  *   <config>/autostart/<name>        autostart marker
  *   <run>/events                     append-only journal: one JSON object a line
+ *   <run>/events.<gen>               its rotated generations (1, 2, ...; the
+ *                                    newest QV_RT_JOURNAL_KEEP are kept)
  *   <run>/locks/<name>.lock          lifecycle lock (start, stop, define, undefine)
  *   <run>/shutoff/<name>.json        how the domain last stopped (reason)
  *   <run>/logs/<name>.log            QEMU's output, kept across runs
@@ -156,6 +158,26 @@ int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err);
 int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err);
 /* True when pid is alive and still the process that started at start_time. */
 bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time);
+
+/* The journal is rotated once it passes QV_RT_JOURNAL_MAX_BYTES: renamed to
+ * events.<gen>, where gen counts up from 1 and never repeats, and the live
+ * file is always generation (newest rotated + 1). The newest
+ * QV_RT_JOURNAL_KEEP rotated generations are kept, so the journal takes at
+ * most (QV_RT_JOURNAL_KEEP + 1) * QV_RT_JOURNAL_MAX_BYTES (plus a line).
+ * Listeners walk the generations in order, each read to its end; one that
+ * falls more than QV_RT_JOURNAL_KEEP rotations behind finds generations
+ * deleted, and is told it lost events. Rotations and deletions happen under
+ * the journal lock held exclusively; appenders hold it shared, and so do
+ * listeners while they look up a generation. */
+#define QV_RT_JOURNAL_MAX_BYTES (8 << 20)
+#define QV_RT_JOURNAL_KEEP 3
+/* <run>/events.<gen>, and the journal lock. */
+char *qv_rt_journal_gen_path(const qv_rt_paths *p, unsigned long long gen);
+char *qv_rt_journal_lock_path(const qv_rt_paths *p);
+/* The rotated generations on disk: oldest and newest, both 0 when there is
+ * none. Hold the journal lock (shared is enough) for a stable answer. */
+int qv_rt_journal_generations(const qv_rt_paths *p, unsigned long long *oldest,
+                              unsigned long long *newest);
 
 /* Appends one event line to the connection journal. obj gains "ts" (wall
  * clock, us) when missing. O_APPEND writes of one line are atomic. */

@@ -26,17 +26,26 @@ void qv_error_freep(qv_error **err)
     }
 }
 
+/* An error's code is negative by definition: a non-negative one is a
+ * caller's bug, and passing it on would turn the failure into a success
+ * (and asserting on it would abort the caller's process). It becomes -EIO;
+ * the message still says what failed. */
+static int error_code(int code)
+{
+    return code < 0 ? code : -EIO;
+}
+
 static qv_error *error_new(int code, char *message)
 {
     qv_error *e = g_new0(qv_error, 1);
-    g_assert(code < 0);
-    e->code = code;
+    e->code = error_code(code);
     e->message = message;
     return e;
 }
 
 int qv_error_setv(qv_error **err, int code, const char *fmt, va_list ap)
 {
+    code = error_code(code);
     if (err && !*err)
         *err = error_new(code, g_strdup_vprintf(fmt, ap));
     return code;
@@ -46,13 +55,14 @@ int qv_error_set(qv_error **err, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    qv_error_setv(err, code, fmt, ap);
+    code = qv_error_setv(err, code, fmt, ap);
     va_end(ap);
     return code;
 }
 
 int qv_error_set_errno(qv_error **err, int code, const char *fmt, ...)
 {
+    code = error_code(code);
     if (err && !*err) {
         va_list ap;
         va_start(ap, fmt);
@@ -66,6 +76,7 @@ int qv_error_set_errno(qv_error **err, int code, const char *fmt, ...)
 int qv_error_set_qmp(qv_error **err, int code, const char *qmp_class, const char *qmp_desc,
                      const char *fmt, ...)
 {
+    code = error_code(code);
     if (err && !*err) {
         va_list ap;
         va_start(ap, fmt);
@@ -77,9 +88,13 @@ int qv_error_set_qmp(qv_error **err, int code, const char *qmp_class, const char
     return code;
 }
 
+/* A failing path that lost its error (src NULL) still fails: returning 0
+ * there would turn the failure into a success. */
 int qv_error_propagate(qv_error **dst, qv_error *src)
 {
-    int code = src ? src->code : 0;
+    if (!src)
+        return qv_error_set(dst, -EIO, "an internal error lost its description");
+    int code = src->code;
     if (dst && !*dst)
         *dst = src;
     else

@@ -19,14 +19,17 @@ struct qv_error {
 
 /* Sets *err (when err is not NULL and *err is NULL) and returns code, so
  * callers can write `return qv_error_set(err, -EINVAL, "...")`. A second
- * error never overwrites the first: the first cause is the one users need. */
+ * error never overwrites the first: the first cause is the one users need.
+ * A non-negative code (a bug) is taken as -EIO, here and in the setters
+ * below, so an error is never returned as a success. */
 int qv_error_set(qv_error **err, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 int qv_error_setv(qv_error **err, int code, const char *fmt, va_list ap) G_GNUC_PRINTF(3, 0);
 int qv_error_set_qmp(qv_error **err, int code, const char *qmp_class, const char *qmp_desc,
                      const char *fmt, ...) G_GNUC_PRINTF(5, 6);
 /* Sets from errno-style code with strerror appended: "<msg>: <strerror>". */
 int qv_error_set_errno(qv_error **err, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
-/* Moves src into *dst (if dst is NULL, src is freed). Returns src's code. */
+/* Moves src into *dst (if dst is NULL, src is freed). Returns src's code;
+ * src NULL (a lost error) sets -EIO with a message saying so and returns it. */
 int qv_error_propagate(qv_error **dst, qv_error *src);
 /* Prefixes the message of an existing error: "<prefix>: <old message>". */
 void qv_error_prefix(qv_error *err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);

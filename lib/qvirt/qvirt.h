@@ -344,7 +344,10 @@ QV_PUBLIC int qv_conn_domain_event_register_any(qv_conn *conn, qv_domain *dom, i
                                                 qv_event_cb cb, void *opaque, qv_error **err);
 QV_PUBLIC int qv_conn_domain_event_deregister_any(qv_conn *conn, int callback_id, qv_error **err);
 QV_PUBLIC int qv_conn_event_get_fd(qv_conn *conn, qv_error **err);
-/* Delivers every new event to the callbacks; never blocks. Returns the count. */
+/* Delivers every new event to the callbacks; never blocks. Returns the count.
+ * The journal keeps a bounded history (3 rotations of 8 MiB): a connection
+ * that falls further behind gets -ENOBUFS once, after the events it could
+ * still read were delivered, and goes on from there. */
 QV_PUBLIC int qv_conn_event_dispatch(qv_conn *conn, qv_error **err);
 /* Waits up to timeout_ms (-1 forever) for events and dispatches them. */
 QV_PUBLIC int qv_conn_event_run(qv_conn *conn, int timeout_ms, qv_error **err);

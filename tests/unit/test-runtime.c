@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "qvirt/qvirt.h"
+#include "internal.h"
 #include "runtime.h"
 
 static char *dir;
@@ -124,4 +125,131 @@ Test(runtime, other_files_are_not_state)
     cr_assert_null(m);
     qv_rt_state st;
     cr_assert_eq(qv_rt_state_load(path, &st), -EINVAL);
+}
+
+/* ---- the event journal across rotations -------------------------------- */
+
+typedef struct journal_seen {
+    GArray *seqs; /* the "detail" of each event delivered, in order */
+} journal_seen;
+
+static void journal_seen_cb(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    journal_seen *s = opaque;
+    g_array_append_val(s->seqs, ev->detail);
+}
+
+/* Lines a little over 1/8 of the rotation size: a generation then holds 8
+ * of them, and the journal rotates after every 8th line. */
+#define JOURNAL_LINES_PER_GEN 8
+
+static void journal_append_big(const qv_rt_paths *p, qv_rt_journal_writer *w, int seq)
+{
+    static char *pad;
+    if (!pad) {
+        pad = g_malloc(QV_RT_JOURNAL_MAX_BYTES / JOURNAL_LINES_PER_GEN + 1);
+        memset(pad, 'x', QV_RT_JOURNAL_MAX_BYTES / JOURNAL_LINES_PER_GEN);
+        pad[QV_RT_JOURNAL_MAX_BYTES / JOURNAL_LINES_PER_GEN] = '\0';
+    }
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "pad", json_object_new_string(pad));
+    cr_assert_eq(qv_rt_emit_with(p, w, "big", NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                                 QV_DOMAIN_EVENT_DEFINED, seq, obj), 0);
+}
+
+static qv_conn *journal_listener(journal_seen *s)
+{
+    g_autofree char *uri = g_strdup_printf("qvirt:///embed?root=%s", dir);
+    qv_conn *conn = NULL;
+    qv_error *err = NULL;
+    cr_assert_eq(qv_conn_open(uri, &conn, &err), 0, "%s", err ? qv_error_message(err) : "");
+    s->seqs = g_array_new(FALSE, FALSE, sizeof(int));
+    cr_assert_gt(qv_conn_domain_event_register_any(conn, NULL, -1, journal_seen_cb, s, NULL), 0);
+    return conn;
+}
+
+/* A listener that does not dispatch while the journal rotates as many
+ * times as it keeps generations, under two appenders that each keep the
+ * journal open (so each finds its file rotated away by the other), then
+ * dispatches: every event arrives, once, in order. (Before generations
+ * were numbered, every rotated file was events.1: a listener two rotations
+ * behind skipped the middle one.) */
+Test(runtime, slow_listener_loses_nothing_across_rotations, .timeout = 60)
+{
+    journal_seen s = { 0 };
+    qv_conn *conn = journal_listener(&s);
+    const qv_rt_paths *p = &conn->paths;
+    qv_rt_journal_writer w[2] = { QV_RT_JOURNAL_WRITER_INIT, QV_RT_JOURNAL_WRITER_INIT };
+    int total = QV_RT_JOURNAL_KEEP * JOURNAL_LINES_PER_GEN + 2;
+    for (int i = 0; i < total; i++)
+        journal_append_big(p, &w[i % 2], i);
+
+    qv_error *err = NULL;
+    int n = qv_conn_event_dispatch(conn, &err);
+    cr_assert_eq(n, total, "%d of %d events arrived (%s)", n, total,
+                 err ? qv_error_message(err) : "no error");
+    cr_assert_eq((int)s.seqs->len, total);
+    for (int i = 0; i < total; i++)
+        cr_assert_eq(g_array_index(s.seqs, int, i), i, "event %d arrived as the %dth",
+                     g_array_index(s.seqs, int, i), i);
+
+    /* It rotated that often, and no generation was dropped. */
+    unsigned long long oldest, newest;
+    cr_assert_eq(qv_rt_journal_generations(p, &oldest, &newest), 0);
+    cr_assert_eq(newest, QV_RT_JOURNAL_KEEP, "the journal rotated %llu times", newest);
+    cr_assert_eq(oldest, 1);
+
+    /* Following the live file afterwards: the next line, and only it. */
+    journal_append_big(p, &w[0], total);
+    cr_assert_eq(qv_conn_event_dispatch(conn, &err), 1);
+    cr_assert_eq(g_array_index(s.seqs, int, total), total);
+    cr_assert_eq(qv_conn_event_dispatch(conn, &err), 0);
+
+    qv_rt_journal_writer_close(&w[0]);
+    qv_rt_journal_writer_close(&w[1]);
+    g_array_unref(s.seqs);
+    qv_conn_close(conn);
+}
+
+/* The journal is bounded: more rotations than it keeps delete generations
+ * a slow listener has not read. It gets what is left, in order, and is told
+ * that events were lost (once), then carries on. */
+Test(runtime, too_slow_listener_is_told_it_lost_events, .timeout = 60)
+{
+    journal_seen s = { 0 };
+    qv_conn *conn = journal_listener(&s);
+    const qv_rt_paths *p = &conn->paths;
+    qv_rt_journal_writer w = QV_RT_JOURNAL_WRITER_INIT;
+    /* Generation 1 (open in the listener) and 2 are deleted; 2 is lost. */
+    int rotations = QV_RT_JOURNAL_KEEP + 2;
+    int total = rotations * JOURNAL_LINES_PER_GEN + 1;
+    for (int i = 0; i < total; i++)
+        journal_append_big(p, &w, i);
+    unsigned long long oldest, newest;
+    cr_assert_eq(qv_rt_journal_generations(p, &oldest, &newest), 0);
+    cr_assert_eq(newest, (unsigned long long)rotations);
+    cr_assert_eq(oldest, newest - QV_RT_JOURNAL_KEEP + 1, "the journal kept %llu..%llu",
+                 oldest, newest);
+
+    qv_error *err = NULL;
+    cr_assert_eq(qv_conn_event_dispatch(conn, &err), -ENOBUFS);
+    cr_assert(strstr(qv_error_message(err), "lost"), "%s", qv_error_message(err));
+    qv_error_freep(&err);
+    /* What was left arrived in order: all of generation 1 (still open),
+     * none of 2, all of the rest. */
+    int expect = total - JOURNAL_LINES_PER_GEN;
+    cr_assert_eq((int)s.seqs->len, expect, "%u events arrived, not %d", s.seqs->len, expect);
+    for (int i = 0, seq = 0; i < expect; i++, seq++) {
+        if (seq == JOURNAL_LINES_PER_GEN)
+            seq += JOURNAL_LINES_PER_GEN;
+        cr_assert_eq(g_array_index(s.seqs, int, i), seq);
+    }
+    /* Reported once; the listener goes on. */
+    cr_assert_eq(qv_conn_event_dispatch(conn, &err), 0);
+    journal_append_big(p, &w, total);
+    cr_assert_eq(qv_conn_event_dispatch(conn, &err), 1);
+
+    qv_rt_journal_writer_close(&w);
+    g_array_unref(s.seqs);
+    qv_conn_close(conn);
 }
