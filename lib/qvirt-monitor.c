@@ -729,7 +729,7 @@ static void handle_signals(monitor *m)
  * false once QEMU has ended (or the monitor is to leave). */
 static bool run_once(monitor *m, int *exit_status)
 {
-    struct pollfd pfd[6 + 64];
+    struct pollfd pfd[5 + 1 + 64]; /* ours, the proxy's listening socket, its clients */
     int n = 0;
     int qfd = qemu_fd(m);
     int qemu_idx = n;
