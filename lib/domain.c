@@ -527,7 +527,7 @@ static qv_qmp *lane_get(qv_domain *dom)
 
 /* What goes over a connection: one command, or a batch of independent
  * ones sent at once. args stay the caller's, so a path that breaks before
- * it answers leaves them for the next. */
+ * a byte of the request went out leaves them for the next. */
 typedef struct qmp_request {
     const char *cmd;
     json_object *args;
@@ -536,9 +536,16 @@ typedef struct qmp_request {
     size_t n;
 } qmp_request;
 
-static int run_request(qv_domain *dom, qv_qmp *qmp, const qmp_request *req, qv_error **err)
+/* Runs req on qmp, which `path` names for messages. A command is never
+ * sent twice: when the connection breaks before a byte of req went out and
+ * unsent is not NULL, *unsent is set and err left alone, for the caller to
+ * try the next path; when it breaks after, QEMU may have run the command,
+ * and the caller hears so. */
+static int run_request(qv_domain *dom, qv_qmp *qmp, const char *path, const qmp_request *req,
+                       bool *unsent, qv_error **err)
 {
-    qv_error *lerr = NULL;
+    g_autoptr(qv_error) lerr = NULL;
+    uint64_t written = qv_qmp_get_bytes_written(qmp);
     int r;
     if (!req->batch) {
         r = qv_qmp_call(qmp, req->cmd, req->args ? json_object_get(req->args) : NULL, 0, req->ret,
@@ -559,39 +566,50 @@ static int run_request(qv_domain *dom, qv_qmp *qmp, const qmp_request *req, qv_e
         }
         qv_qmp_batch_clear(b, req->n);
     }
-    if (r < 0) {
-        if (qv_qmp_is_broken(qmp)) {
-            /* The caller tries the next path; the commands (stop, cont,
-             * queries, device and balloon changes) are safe to send again. */
-            qv_error_free(lerr);
-            return -ECONNRESET;
+    if (r >= 0)
+        return r;
+    if (qv_qmp_is_broken(qmp)) {
+        if (qv_qmp_get_bytes_written(qmp) == written) {
+            if (unsent) {
+                *unsent = true;
+                return r;
+            }
+        } else {
+            const char *cmd = req->batch ? req->batch[0].command : req->cmd;
+            g_autofree char *more = req->batch && req->n > 1
+                                        ? g_strdup_printf(" (and %zu more)", req->n - 1)
+                                        : g_strdup("");
+            return qv_error_set(err, r,
+                                "domain '%s': the connection to QEMU (%s) broke after '%s'%s "
+                                "was sent; it may or may not have run (%s)",
+                                dom->name, path, cmd, more, qv_error_message(lerr));
         }
-        qv_error_prefix(lerr, "domain '%s'", dom->name);
-        return qv_error_propagate(err, lerr);
     }
-    return r;
+    qv_error_prefix(lerr, "domain '%s'", dom->name);
+    return qv_error_propagate(err, g_steal_pointer(&lerr));
 }
 
 /* Sends req on the handle's lane. Returns false when there is none or it
- * broke before an answer (QEMU went away: the next path says so). */
+ * broke before req went out (QEMU went away: the next path says so). */
 static bool try_lane(qv_domain *dom, const qmp_request *req, int *result, qv_error **err)
 {
     qv_qmp *lane = lane_get(dom);
     if (!lane)
         return false;
-    int r = run_request(dom, lane, req, err);
-    if (r < 0 && qv_qmp_is_broken(lane)) {
+    bool unsent = false;
+    int r = run_request(dom, lane, "the lane", req, &unsent, err);
+    if (r < 0 && qv_qmp_is_broken(lane))
         lane_release(dom);
+    if (unsent)
         return false;
-    }
     *result = r;
     return true;
 }
 
 /* Sends req through the monitor's proxy (ctl.sock) on the handle's cached
  * connection. Returns false when there is no proxy to use (no run loaded
- * yet, an old monitor, or the monitor went away): the caller then uses
- * QEMU's command monitor directly. */
+ * yet, an old monitor, or the monitor went away before req went out): the
+ * caller then uses QEMU's command monitor directly. */
 static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_error **err)
 {
     if (dom->ctl && (qv_qmp_is_broken(dom->ctl) || dom->ctl_monitor != dom->status.monitor_pid ||
@@ -608,19 +626,22 @@ static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_er
         dom->ctl_monitor = dom->monitor_pid;
         dom->ctl_owner = getpid();
     }
-    int r = run_request(dom, dom->ctl, req, err);
+    bool unsent = false;
+    int r = run_request(dom, dom->ctl, "the monitor's proxy", req, &unsent, err);
     if (r < 0 && qv_qmp_is_broken(dom->ctl)) {
         /* The monitor went away; QEMU's own monitor may still answer. */
         qv_qmp_free(dom->ctl);
         dom->ctl = NULL;
-        return false;
     }
+    if (unsent)
+        return false;
     *result = r;
     return true;
 }
 
 /* A lane, else the proxy, else QEMU's command monitor under qmp.lock
- * (taken here unless the caller holds it). */
+ * (taken here unless the caller holds it). A path is left for the next
+ * only before req went out on it. */
 static int send_request(qv_domain *dom, const qmp_request *req, bool have_lock, qv_error **err)
 {
     int r;
@@ -631,10 +652,8 @@ static int send_request(qv_domain *dom, const qmp_request *req, bool have_lock, 
         return lock;
     qv_qmp *qmp;
     if ((r = connect_qmp_sock(dom, &qmp, err)) >= 0) {
-        r = run_request(dom, qmp, req, err);
+        r = run_request(dom, qmp, "qmp.sock", req, NULL, err);
         qv_qmp_free(qmp);
-        if (r == -ECONNRESET)
-            r = qv_error_set(err, r, "domain '%s': QEMU monitor closed", dom->name);
     }
     qv_rt_unlock(lock);
     return r;

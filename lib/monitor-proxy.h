@@ -4,7 +4,11 @@
  * to QEMU (ids rewritten by the qmp/ client, replies routed back). QEMU's
  * command monitor accepts one client at a time; this lets every process
  * keep a connection without locking the others out, so a call costs one
- * round trip instead of connect + greeting + qmp_capabilities + command. */
+ * round trip instead of connect + greeting + qmp_capabilities + command.
+ * Every request gets exactly one reply, in the client's order (commands
+ * carry no id): a bad one (not JSON, no "execute", over-long) a QMP
+ * GenericError, after the replies QEMU still owes for earlier ones. A
+ * client over the limit gets an error line and is closed. */
 #pragma once
 
 #include <poll.h>

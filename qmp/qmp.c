@@ -43,6 +43,7 @@ typedef struct pending {
     int fd;               /* descriptor to pass with the message, or -1 */
     bool internal;        /* part of the handshake: not held back by it */
     bool sent;            /* the message is in the output buffer */
+    size_t out_start;     /* once sent: stream offset of its first byte */
     bool orphan;          /* timed out: only its late reply is awaited */
     int timeout_ms;
     int64_t deadline;     /* g_get_monotonic_time() microseconds */
@@ -163,6 +164,12 @@ static void orphan_entry(qv_qmp *qmp, pending *p, const char *msg)
     qmp->in_dispatch--;
 }
 
+/* Whether any byte of p went out: from then on QEMU may run it. */
+static bool written(const qv_qmp *qmp, const pending *p)
+{
+    return p->sent && qmp->out_base > p->out_start;
+}
+
 /* Marks the connection unusable and fails every pending command at once:
  * nobody should wait for a reply that cannot come. */
 static int set_broken(qv_qmp *qmp, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -179,9 +186,11 @@ static int set_broken(qv_qmp *qmp, int code, const char *fmt, ...)
     pending *p;
     while ((p = g_queue_peek_head(&qmp->pending))) {
         g_autofree char *msg = NULL;
-        if (p->kind == ENTRY_COMMAND)
+        if (p->kind == ENTRY_COMMAND && written(qmp, p))
             msg = g_strdup_printf("%s while waiting for the reply to '%s'", qmp->broken_msg,
                                   p->command);
+        else if (p->kind == ENTRY_COMMAND)
+            msg = g_strdup_printf("%s before '%s' was sent", qmp->broken_msg, p->command);
         else
             msg = g_strdup_printf("%s during the handshake", qmp->broken_msg);
         fail_entry(qmp, p, code, msg);
@@ -277,6 +286,7 @@ static void queue_message(qv_qmp *qmp, pending *p)
         p->fd = -1;
         g_queue_push_tail(&qmp->out_fds, of);
     }
+    p->out_start = qmp->out_base + qmp->out->len;
     g_byte_array_append(qmp->out, (const guint8 *)s, (guint)len);
     /* "\n" alone: QEMU reads a byte per pass (see handle_qmp_message). */
     g_byte_array_append(qmp->out, (const guint8 *)"\n", 1);
@@ -1152,6 +1162,11 @@ uint64_t qv_qmp_events_dropped(const qv_qmp *qmp)
 bool qv_qmp_is_broken(const qv_qmp *qmp)
 {
     return !qmp || qmp->broken;
+}
+
+uint64_t qv_qmp_get_bytes_written(const qv_qmp *qmp)
+{
+    return qmp ? (uint64_t)qmp->out_base : 0;
 }
 
 bool qv_qmp_is_busy(const qv_qmp *qmp)

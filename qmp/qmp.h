@@ -152,6 +152,15 @@ size_t qv_qmp_event_count(const qv_qmp *qmp);
 uint64_t qv_qmp_events_dropped(const qv_qmp *qmp);
 /* True once the connection is unusable (EOF, malformed input, I/O error). */
 bool qv_qmp_is_broken(const qv_qmp *qmp);
+/* Bytes written to the socket so far (the output stream's offset). A
+ * command is never sent twice: a caller whose call failed on a broken
+ * connection compares this with its value before the call; unchanged means
+ * not one byte of the call reached the peer, so it may go again elsewhere,
+ * otherwise the peer may have run it. (Bytes an earlier, timed-out command
+ * left unwritten count too: the answer errs on the safe side.) Such a
+ * command's error says "while waiting for the reply to 'X'"; one that never
+ * went out says "before 'X' was sent". */
+uint64_t qv_qmp_get_bytes_written(const qv_qmp *qmp);
 /* True while a command (or the handshake) is queued or awaiting its reply. */
 bool qv_qmp_is_busy(const qv_qmp *qmp);
 /* The QMP greeting ("QMP" object), borrowed; NULL before the handshake. */

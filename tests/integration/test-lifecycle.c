@@ -604,30 +604,142 @@ Test(lifecycle, define_rejects_conflicts_and_undefine_running)
     qv_conn_close(conn);
 }
 
-/* Commands normally go through the monitor's proxy on a kept-open
- * connection; with the monitor killed they fall back to QEMU's own command
- * monitor, and the domain stays controllable and destroyable. */
+static void wait_ok(pid_t pid);
+
+static char *run_file(const char *name, const char *file)
+{
+    return g_strdup_printf("%s/run/domains/%s/%s", T.root, name, file);
+}
+
+/* Takes a lock file of the domain's run, as another process would: the
+ * library (a separate open file) then cannot have it. */
+static int hold_lock(const char *name, const char *file)
+{
+    g_autofree char *path = run_file(name, file);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0, "%s is held: %s", path, strerror(errno));
+    return fd;
+}
+
+/* Moves a socket of the run away (back with put_back): nobody can connect
+ * to it, and connections already open stay. */
+static void move_away(const char *name, const char *file)
+{
+    g_autofree char *path = run_file(name, file);
+    g_autofree char *away = g_strdup_printf("%s.away", path);
+    cr_assert_eq(rename(path, away), 0, "%s: %s", path, strerror(errno));
+}
+
+static void put_back(const char *name, const char *file)
+{
+    g_autofree char *path = run_file(name, file);
+    g_autofree char *away = g_strdup_printf("%s.away", path);
+    cr_assert_eq(rename(away, path), 0, "%s: %s", away, strerror(errno));
+}
+
+static int raw_connect(const char *name, const char *file)
+{
+    g_autofree char *path = run_file(name, file);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_strlcpy(sa.sun_path, path, sizeof sa.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "%s: %s", path, strerror(errno));
+    return fd;
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        cr_assert_gt(n, 0, "write: %s", strerror(errno));
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* The next line (without its \r\n) a raw client reads, buffering the rest
+ * in buf; NULL at EOF, on a reset, or after 10 s. */
+static char *read_line(int fd, GString *buf)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    for (;;) {
+        char *nl = memchr(buf->str, '\n', buf->len);
+        if (nl) {
+            size_t n = (size_t)(nl - buf->str);
+            char *line = g_strndup(buf->str, n > 0 && buf->str[n - 1] == '\r' ? n - 1 : n);
+            g_string_erase(buf, 0, (gssize)n + 1);
+            return line;
+        }
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (left <= 0 || poll(&pfd, 1, left) <= 0)
+            return NULL;
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0)
+            return NULL;
+        g_string_append_len(buf, chunk, n);
+    }
+}
+
+/* A raw client's next reply: "return", or the error's class and desc. */
+static char *next_reply(int fd, GString *buf)
+{
+    g_autofree char *line = read_line(fd, buf);
+    cr_assert_not_null(line, "no reply from the proxy");
+    g_autoptr(json_object) msg = json_tokener_parse(line);
+    cr_assert_not_null(msg, "not JSON: %s", line);
+    json_object *e, *o;
+    if (json_object_object_get_ex(msg, "return", NULL))
+        return g_strdup("return");
+    cr_assert(json_object_object_get_ex(msg, "error", &e), "%s", line);
+    cr_assert(json_object_object_get_ex(e, "class", &o), "%s", line);
+    const char *cls = json_object_get_string(o);
+    cr_assert(json_object_object_get_ex(e, "desc", &o), "%s", line);
+    return g_strdup_printf("%s: %s", cls, json_object_get_string(o));
+}
+
+/* A handle of its own for domain `name`, which has leased nothing yet. */
+static qv_domain *fresh_handle(qv_conn *conn, const char *name)
+{
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_get_domain_by_name(conn, name, &dom, &err), err);
+    return dom;
+}
+
+/* With the proxy out of reach (another process holds the lane, ctl.sock
+ * cannot be connected), commands fall back to QEMU's own command monitor,
+ * qmp.sock, and the domain stays controllable: they work while qmp.sock is
+ * there and fail, naming it, while it is not, so that is the path they
+ * took. (The monitor is not killed: a killed one is replaced by the next
+ * call, which would bring the proxy back.) */
 Test(lifecycle, monitor_killed_commands_fall_back)
 {
     qv_conn *conn = itest_open(&T);
-    qv_domain *dom = define(conn, "nomon", NULL);
+    qv_domain *def = define(conn, "nomon", NULL);
     qv_error *err = NULL;
-    itest_ok(qv_domain_create(dom, 0, &err), err);
-    itest_ok(qv_domain_suspend(dom, &err), err);   /* opens the proxy connection */
-    itest_ok(qv_domain_resume(dom, &err), err);
-    pid_t monitor = (pid_t)itest_status_field(&T, "nomon", "monitor_pid");
-    cr_assert_gt(monitor, 0);
-    cr_assert_eq(kill(monitor, SIGKILL), 0);
-    cr_assert(wait_pid_gone(monitor, 20000), "monitor still running");
+    itest_ok(qv_domain_create(def, 0, &err), err);
+    qv_domain_free(def); /* it may have leased the lane */
+    int lane = hold_lock("nomon", "lane-0.lock");
+    move_away("nomon", "ctl.sock");
+    qv_domain *dom = fresh_handle(conn, "nomon");
 
-    qv_domain_control_info ci;
-    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
-    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_ERROR);
-    cr_assert_eq(ci.details, QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR);
+    move_away("nomon", "qmp.sock");
+    cr_assert_lt(qv_domain_suspend(dom, &err), 0, "suspended with no path to QEMU");
+    cr_assert(strstr(qv_error_message(err), "qmp.sock"), "%s", qv_error_message(err));
+    qv_error_freep(&err);
+    put_back("nomon", "qmp.sock");
+
     itest_ok(qv_domain_suspend(dom, &err), err);
     assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
     assert_qemu_status(dom, "paused");
     itest_ok(qv_domain_resume(dom, &err), err);
+    assert_qemu_status(dom, "running");
+    put_back("nomon", "ctl.sock");
+    close(lane);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
     qv_domain_free(dom);
@@ -635,39 +747,229 @@ Test(lifecycle, monitor_killed_commands_fall_back)
 }
 
 /* The proxy serves many clients at once; one that sends garbage or hangs
- * up mid-command is dropped without hurting the others. */
+ * up mid-command does not hurt the others. The library's calls take the
+ * proxy (another process holds the lane) and nothing else: qmp.sock is
+ * moved away meanwhile. */
 Test(lifecycle, proxy_survives_bad_clients)
 {
     qv_conn *conn = itest_open(&T);
-    qv_domain *dom = define(conn, "proxy", NULL);
+    qv_domain *def = define(conn, "proxy", NULL);
     qv_error *err = NULL;
-    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
-    g_autofree char *path = g_build_filename(T.root, "run", "domains", "proxy", "ctl.sock", NULL);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    g_strlcpy(sa.sun_path, path, sizeof sa.sun_path);
+    itest_ok(qv_domain_create(def, QV_DOMAIN_START_PAUSED, &err), err);
+    qv_domain_free(def);
+    int lane = hold_lock("proxy", "lane-0.lock");
+    qv_domain *dom = fresh_handle(conn, "proxy");
     int bad[3];
+    GString *in[3];
     for (int i = 0; i < 3; i++) {
-        bad[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        cr_assert_eq(connect(bad[i], (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
-        char greeting[4096];
-        cr_assert_gt(read(bad[i], greeting, sizeof greeting), 0);
-        cr_assert(strstr(greeting, "\"QMP\""), "no greeting from the proxy");
+        bad[i] = raw_connect("proxy", "ctl.sock");
+        in[i] = g_string_new(NULL);
+        g_autofree char *greeting = read_line(bad[i], in[i]);
+        cr_assert(greeting && strstr(greeting, "\"QMP\""), "no greeting from the proxy");
     }
-    cr_assert_gt(write(bad[0], "{not json at all", 16), 0);
-    cr_assert_gt(write(bad[1], "{\"execute\": \"query-status\"}", 27), 0);
+    write_all(bad[0], "{not json at all", 16);
+    write_all(bad[1], "{\"execute\": \"query-status\"}", 27);
     close(bad[1]); /* hangs up before its reply */
-    cr_assert_gt(write(bad[2], "{\"execute\": 42}\n", 16), 0);
-    char reply[4096] = { 0 };
-    cr_assert_gt(read(bad[2], reply, sizeof reply - 1), 0);
-    cr_assert(strstr(reply, "\"error\""), "%s", reply);
-    /* The library's own connection still works. */
+    write_all(bad[2], "{\"execute\": 42}\n", 16);
+    g_autofree char *reply = next_reply(bad[2], in[2]);
+    cr_assert(g_str_has_prefix(reply, "GenericError: "), "%s", reply);
+    g_autofree char *reply0 = next_reply(bad[0], in[0]);
+    cr_assert(strstr(reply0, "not valid JSON"), "%s", reply0);
+
+    move_away("proxy", "qmp.sock");
     for (int i = 0; i < 3; i++) {
         itest_ok(qv_domain_resume(dom, &err), err);
         itest_ok(qv_domain_suspend(dom, &err), err);
     }
     assert_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    assert_qemu_status(dom, "paused");
+    /* the client that sent garbage is still served */
+    write_all(bad[0], "\n{\"execute\": \"query-status\"}\n", 29);
+    g_autofree char *reply1 = next_reply(bad[0], in[0]);
+    cr_assert_str_eq(reply1, "return");
+    put_back("proxy", "qmp.sock");
     close(bad[0]);
     close(bad[2]);
+    for (int i = 0; i < 3; i++)
+        g_string_free(in[i], TRUE);
+    close(lane);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* Commands carry no id, so a proxy client matches replies by order: every
+ * request gets exactly one reply, bad ones an error, and an error the
+ * proxy gives at once waits behind the replies QEMU still owes. */
+Test(lifecycle, proxy_answers_every_request_in_order)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "order", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    int fd = raw_connect("order", "ctl.sock");
+    g_autoptr(GString) in = g_string_new(NULL);
+    g_autofree char *greeting = read_line(fd, in);
+    cr_assert(greeting && strstr(greeting, "\"QMP\""), "no greeting from the proxy");
+
+    /* One write: query-status is on its way to QEMU when the proxy reads
+     * the bad requests behind it. */
+    const char *reqs = "{\"execute\": \"query-status\"}\n"
+                       "garbage\n"
+                       "{\"execute\": \"no-such-command\"}\n"
+                       "[1, 2]\n"
+                       "{\"arguments\": {}}\n"
+                       "{\"execute\": \"query-name\", \"arguments\": [1]}\n"
+                       "{\"execute\": \"qmp_capabilities\"}\n"
+                       "{\"execute\": \"query-name\"}\n";
+    write_all(fd, reqs, strlen(reqs));
+    const char *want[] = { "return",
+                           "GenericError: the request is not valid JSON",
+                           "CommandNotFound: ",
+                           "GenericError: a request must be a JSON object",
+                           "GenericError: a request needs an \"execute\" string",
+                           "GenericError: the \"arguments\" of 'query-name' must be a JSON object",
+                           "return",
+                           "return" };
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_autofree char *reply = next_reply(fd, in);
+        cr_assert(g_str_has_prefix(reply, want[i]), "reply %zu: %s, expected %s...", i, reply,
+                  want[i]);
+    }
+
+    /* An over-long request gets an error and costs only its own line. */
+    g_autoptr(GString) big = g_string_new("{\"execute\": \"query-status\", \"arguments\": {\"x\": \"");
+    while (big->len < 1100 * 1024)
+        g_string_append(big, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    g_string_append(big, "\"}}\n{\"execute\": \"query-status\"}\n");
+    write_all(fd, big->str, big->len);
+    g_autofree char *r1 = next_reply(fd, in);
+    cr_assert(strstr(r1, "longer than"), "%s", r1);
+    g_autofree char *r2 = next_reply(fd, in);
+    cr_assert_str_eq(r2, "return");
+    /* and nothing more: one reply per request */
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    cr_assert_eq(in->len, 0, "extra bytes: %s", in->str);
+    cr_assert_eq(poll(&pfd, 1, 200), 0, "an extra reply came");
+    close(fd);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* The proxy serves 64 clients at once; the 65th hears why it is closed,
+ * and a place that frees up is taken again. */
+Test(lifecycle, proxy_full_says_so)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "full", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    int fds[64];
+    for (int i = 0; i < 64; i++) {
+        fds[i] = raw_connect("full", "ctl.sock");
+        g_autoptr(GString) in = g_string_new(NULL);
+        g_autofree char *greeting = read_line(fds[i], in);
+        cr_assert(greeting && strstr(greeting, "\"QMP\""), "client %d got no greeting", i);
+    }
+    int extra = raw_connect("full", "ctl.sock");
+    g_autoptr(GString) in = g_string_new(NULL);
+    g_autofree char *reply = next_reply(extra, in);
+    cr_assert(g_str_has_prefix(reply, "GenericError: the command proxy is full"), "%s", reply);
+    cr_assert_null(read_line(extra, in), "the 65th client was not closed");
+    close(extra);
+
+    close(fds[0]);
+    bool served = false;
+    for (int tries = 0; tries < 100 && !served; tries++) {
+        int fd = raw_connect("full", "ctl.sock");
+        g_autoptr(GString) b = g_string_new(NULL);
+        g_autofree char *line = read_line(fd, b);
+        served = line && strstr(line, "\"QMP\"");
+        if (served) {
+            write_all(fd, "{\"execute\": \"query-status\"}\n", 28);
+            g_autofree char *r = next_reply(fd, b);
+            cr_assert_str_eq(r, "return");
+        } else {
+            poll(NULL, 0, 50);
+        }
+        close(fd);
+    }
+    cr_assert(served, "the freed place was not taken again");
+    for (int i = 1; i < 64; i++)
+        close(fds[i]);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* A command is never sent twice: when the proxy's connection breaks after
+ * the command went to it, the caller hears that it may or may not have
+ * run, and it is not sent again over qmp.sock. The monitor is stopped, so
+ * QEMU never got it: had the library sent it again, the object would
+ * exist. */
+Test(lifecycle, command_not_sent_twice_when_the_proxy_breaks)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *def = define(conn, "once", NULL);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(def, QV_DOMAIN_START_PAUSED, &err), err);
+    qv_domain_free(def);
+    int lane = hold_lock("once", "lane-0.lock");
+    qv_domain *dom = fresh_handle(conn, "once");
+    pid_t monitor = (pid_t)itest_status_field(&T, "once", "monitor_pid");
+    cr_assert_gt(monitor, 0);
+    int ready[2], go[2], done[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(done), 0);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        /* The caller, in a process of its own so that the test can stop
+         * and kill the monitor while the call waits. It connects to the
+         * proxy first (the lane is the test's), then sends on the word. */
+        char *out = NULL;
+        qv_error *e = NULL;
+        char b;
+        if (qv_domain_qemu_monitor_command(dom, "{\"execute\": \"query-status\"}", &out, 0, &e) < 0 ||
+            write(ready[1], "r", 1) != 1 || read(go[0], &b, 1) != 1)
+            _exit(2);
+        free(out);
+        out = NULL;
+        int r = qv_domain_qemu_monitor_command(
+            dom, "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": \"secret\", "
+                 "\"id\": \"once0\", \"data\": \"x\"}}", &out, 0, &e);
+        g_autofree char *msg = g_strdup_printf("%d %s", r, r < 0 ? qv_error_message(e) : out);
+        if (write(done[1], msg, strlen(msg)) < 0)
+            _exit(3);
+        _exit(0);
+    }
+    close(done[1]);
+    char b;
+    cr_assert_eq(read(ready[0], &b, 1), 1, "the caller failed to start");
+    cr_assert_eq(kill(monitor, SIGSTOP), 0);
+    cr_assert_eq(write(go[1], "g", 1), 1);
+    poll(NULL, 0, 500); /* the command now sits in the stopped monitor's socket */
+    cr_assert_eq(kill(monitor, SIGKILL), 0);
+    g_autofree char *result = read_all(done[0]);
+    wait_ok(child);
+    for (int i = 0; i < 2; i++) {
+        close(ready[i]);
+        close(go[i]);
+    }
+    cr_assert(strstr(result, "broke after 'object-add' was sent; it may or may not have run"),
+              "%s", result);
+    cr_assert(g_str_has_prefix(result, "-"), "%s", result);
+
+    /* QEMU never ran it, and nobody sent it again */
+    char *objs = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\": \"qom-list\", \"arguments\": "
+                                                 "{\"path\": \"/objects\"}}", &objs, 0, &err), err);
+    cr_assert(strstr(objs, "\"return\""), "%s", objs);
+    cr_assert_null(strstr(objs, "once0"), "object-add ran: %s", objs);
+    free(objs);
+    close(lane);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);

@@ -562,6 +562,57 @@ Test(qmp, free_cancels_pending)
     fake_qmp_free(f);
 }
 
+/* A command is never sent twice: when the connection breaks, the caller
+ * learns whether any byte of its command went out (QEMU may have run it)
+ * or none did (another path may send it). */
+Test(qmp, break_after_the_command_was_written)
+{
+    fake_qmp *f;
+    g_autoptr(qv_qmp) q = new_client(&f, QV_QMP_MODE_QMP);
+    script_handshake(f);
+    fake_qmp_expect(f, "device_add", NULL); /* received, then the peer goes */
+    fake_qmp_close(f);
+    fake_qmp_start(f);
+    cr_assert_eq(qv_qmp_handshake(q, 2000, NULL), 0);
+    uint64_t before = qv_qmp_get_bytes_written(q);
+    g_autoptr(qv_error) err = NULL;
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "driver", json_object_new_string("virtio-rng-pci"));
+    cr_assert_eq(qv_qmp_call(q, "device_add", args, 5000, NULL, &err), -ECONNRESET);
+    cr_assert_str_eq(qv_error_message(err),
+                     "QEMU monitor closed while waiting for the reply to 'device_add'");
+    cr_assert_gt(qv_qmp_get_bytes_written(q), before, "the command went out");
+    assert_script_ok(f);
+    cr_assert_eq(fake_qmp_n_received(f), 2);
+    fake_qmp_free(f);
+}
+
+Test(qmp, break_before_the_command_was_written)
+{
+    fake_qmp *f;
+    g_autoptr(qv_qmp) q = new_client(&f, QV_QMP_MODE_QMP);
+    script_handshake(f);
+    fake_qmp_close(f);
+    fake_qmp_start(f);
+    cr_assert_eq(qv_qmp_handshake(q, 2000, NULL), 0);
+    assert_script_ok(f); /* the peer is gone before the command */
+    uint64_t before = qv_qmp_get_bytes_written(q);
+    cr_assert_gt(before, 0, "qmp_capabilities went out");
+    g_autoptr(qv_error) err = NULL;
+    int r = qv_qmp_call(q, "device_add", NULL, 5000, NULL, &err);
+    cr_assert_lt(r, 0);
+    cr_assert(qv_qmp_is_broken(q));
+    cr_assert(g_str_has_suffix(qv_error_message(err), "before 'device_add' was sent"), "%s",
+              qv_error_message(err));
+    cr_assert_eq(qv_qmp_get_bytes_written(q), before, "not one byte of it went out");
+    /* and on the connection known to be broken, likewise nothing goes */
+    g_autoptr(qv_error) err2 = NULL;
+    cr_assert_lt(qv_qmp_call(q, "device_add", NULL, 5000, NULL, &err2), 0);
+    cr_assert(strstr(qv_error_message(err2), "not sent"), "%s", qv_error_message(err2));
+    cr_assert_eq(qv_qmp_get_bytes_written(q), before);
+    fake_qmp_free(f);
+}
+
 /* --- guest agent ----------------------------------------------------------- */
 
 Test(agent, handshake_skips_garbage_and_stale_replies)
