@@ -34,10 +34,17 @@
 #include <qvirt/qvirt.h>
 
 #include "bench-util.h"
+/* The floor builds its argv with the domxml layer, the one piece of qvirt
+ * it shares, so that both sides run the same QEMU command line. */
 #include "domxml.h"
-#include "runtime.h" /* QV_RT_LANES */
 
 #define SCALE 20
+
+/* The command monitors ("lanes") qvirt gives QEMU on top of the supervisor's
+ * and qmp.sock; the floor opens as many, so they cost it what they cost
+ * qvirt. Not public API: check_lanes() counts what a qvirt start made and
+ * stops the run if this falls out of step with the library. */
+#define FLOOR_LANES 1
 
 /* What a failed run must not leave running: the floor's QEMUs, and the
  * domains of the connection under test. */
@@ -63,6 +70,25 @@ static G_NORETURN void die(const char *what, qv_error *err)
     exit(1);
 }
 
+/* The lanes of a running qvirt domain: its <run>/domains/NAME/lane-N.sock. */
+static void check_lanes(const char *root, const char *name)
+{
+    g_autofree char *dir = g_strdup_printf("%s/run/domains/%s", root, name);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        die(dir, NULL);
+    int n = 0;
+    for (const char *e; (e = g_dir_read_name(d));)
+        if (g_str_has_prefix(e, "lane-") && g_str_has_suffix(e, ".sock"))
+            n++;
+    if (n != FLOOR_LANES) {
+        fprintf(stderr, "bench/lifecycle: qvirt gave QEMU %d lanes, the floor %d: "
+                "set FLOOR_LANES to match\n", n, FLOOR_LANES);
+        errno = EINVAL;
+        die("lanes", NULL);
+    }
+}
+
 static void note_floor_pid(pid_t old, pid_t pid)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(floor_pids); i++)
@@ -77,7 +103,7 @@ static void note_floor_pid(pid_t old, pid_t pid)
 typedef struct floor_vm {
     pid_t pid;
     int listen_fd, qmp;
-    int idle_fds[1 + QV_RT_LANES]; /* the event monitor's and the lanes' */
+    int idle_fds[1 + FLOOR_LANES]; /* the event monitor's and the lanes' */
     int event_peer;                /* the other end of the event monitor's */
     char buf[65536];
     size_t have;
@@ -173,7 +199,7 @@ static void floor_init(floor_vm *vm, const char *xml, const char *dir)
         die("socketpair", NULL);
     vm->idle_fds[0] = ev[1];
     vm->event_peer = ev[0];
-    for (int i = 1; i < 1 + QV_RT_LANES; i++) {
+    for (int i = 1; i < 1 + FLOOR_LANES; i++) {
         g_autofree char *name = g_strdup_printf("lane-%d.sock", i - 1);
         g_autofree char *path = g_build_filename(dir, name, NULL);
         vm->idle_fds[i] = make_listener(path, -1);
@@ -182,7 +208,7 @@ static void floor_init(floor_vm *vm, const char *xml, const char *dir)
     qv_error *err = NULL;
     qv_build_ctx ctx = { .monitor_fd = vm->listen_fd, .event_monitor_fd = vm->idle_fds[0],
                          .runtime_dir = dir, .lane_fds = vm->idle_fds + 1,
-                         .n_lanes = QV_RT_LANES };
+                         .n_lanes = FLOOR_LANES };
     if (qv_domxml_parse(xml, 0, &def, &err) < 0 || qv_domxml_build_argv(def, &ctx, &vm->argv, &err) < 0)
         die("floor argv", err);
 }
@@ -196,7 +222,7 @@ static void floor_spawn(floor_vm *vm)
         dup2(devnull, 1);
         dup2(devnull, 2);
         fcntl(vm->listen_fd, F_SETFD, 0);
-        for (int i = 0; i < 1 + QV_RT_LANES; i++)
+        for (int i = 0; i < 1 + FLOOR_LANES; i++)
             fcntl(vm->idle_fds[i], F_SETFD, 0);
         execv(vm->argv[0], vm->argv);
         _exit(127);
@@ -357,6 +383,7 @@ static int run_memory(const char *guest_dir, const char *root, const char *cli)
         if (qv_conn_define_domain(conn, xml, 0, &doms[i], &err) < 0 || qv_domain_create(doms[i], 0, &err) < 0)
             die("define+create", err);
     }
+    check_lanes(root, "bench-m0");
     /* Each handle also talks to its QEMU once, as the floor has done with its
      * QMP connections: that leases the handle its lane. */
     for (int i = 0; i < SCALE; i++) {
@@ -452,6 +479,8 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         if (qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err) < 0)
             die("create paused", err);
         add(&q_paused, (now_us() - t) / 1000);
+        if (i == 0)
+            check_lanes(root, "bench");
         if (qv_domain_destroy(dom, 0, &err) < 0)
             die("destroy", err);
         t = now_us();

@@ -460,3 +460,44 @@ int qv_conn_create_domain(qv_conn *conn, const char *xml, unsigned int flags, qv
         qv_domain_free(dom);
     return 0;
 }
+
+/* domxml-to-native: the argv a start would build, with the fds a start
+ * passes given their places (the command monitor as fd 3) but nothing opened. */
+int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *xml,
+                                 unsigned int flags, char **ret, qv_error **err)
+{
+    if (!conn || !format || !xml || !ret)
+        return qv_error_set(err, -EINVAL,
+                            "qv_conn_domain_xml_to_native: conn, format, xml and ret are required");
+    if (flags)
+        return qv_error_set(err, -EINVAL, "qv_conn_domain_xml_to_native: unsupported flags 0x%x",
+                            flags);
+    bool as_json = !strcmp(format, "qemu-argv-json");
+    if (!as_json && strcmp(format, "qemu-argv"))
+        return qv_error_set(err, -ENOTSUP,
+                            "unsupported native format '%s': use qemu-argv or qemu-argv-json", format);
+    g_autoptr(qv_domdef) def = NULL;
+    int r = qv_domxml_parse(xml, 0, &def, err);
+    if (r < 0)
+        return r;
+    g_autofree char *runtime_dir = qv_rt_domain_dir(&conn->paths, def->name);
+    qv_build_ctx bctx = {
+        .emulator = NULL,
+        .monitor_fd = 3,
+        .event_monitor_fd = -1,
+        .runtime_dir = runtime_dir,
+    };
+    g_auto(GStrv) argv = NULL;
+    if ((r = qv_domxml_build_argv(def, &bctx, &argv, err)) < 0)
+        return r;
+    if (as_json) {
+        g_autoptr(json_object) arr = json_object_new_array();
+        for (char **a = argv; *a; a++)
+            json_object_array_add(arr, json_object_new_string(*a));
+        *ret = g_strdup(json_object_to_json_string_ext(
+            arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    } else {
+        *ret = qv_argv_to_shell((const char *const *)argv);
+    }
+    return 0;
+}

@@ -11,10 +11,7 @@
 
 #include <qvirt/qvirt.h>
 
-/* cmd-argv.c also includes the internal qv-error.h, which defines it. */
-#ifndef CLI_HAVE_QV_ERROR_AUTOPTR
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_error, qv_error_free)
-#endif
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_conn, qv_conn_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)

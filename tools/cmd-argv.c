@@ -1,12 +1,8 @@
-/* qvirt domxml-to-argv: the QEMU command line a domain XML turns into.
- *
- * The one command that goes around the public API: it calls the domxml layer
- * directly, because printing an argv is a developer's tool with no place in
- * the library's contract. Nothing is started and no connection is opened. */
+/* qvirt domxml-to-argv: the QEMU command line a domain XML turns into
+ * (virsh's domxml-to-native qemu-argv). Nothing is defined or started; the
+ * library builds the line for the connection's layout. */
 #include <string.h>
 
-#include "domdef.h"
-#define CLI_HAVE_QV_ERROR_AUTOPTR 1
 #include "cli.h"
 
 static bool cmd_domxml_to_argv(cli_ctx *ctx, const cli_args *args)
@@ -18,36 +14,30 @@ static bool cmd_domxml_to_argv(cli_ctx *ctx, const cli_args *args)
         cli_error("cannot read %s: %s", file, gerr->message);
         return false;
     }
-    g_autoptr(qv_domdef) def = NULL;
-    g_autoptr(qv_error) err = NULL;
-    if (qv_domxml_parse(xml, 0, &def, &err) < 0) {
-        cli_error_qv(err, "invalid domain XML");
+    qv_conn *conn = cli_conn(ctx);
+    if (!conn)
         return false;
-    }
-    /* The same layout the library gives a running domain: the monitor socket
-     * is passed as fd 3 and generated sockets go under the runtime folder. */
-    g_autofree char *runtime_dir = g_strdup_printf("/run/qvirt/domains/%s", def->name);
-    qv_build_ctx bctx = {
-        .emulator = NULL,
-        .monitor_fd = 3,
-        .event_monitor_fd = -1,
-        .runtime_dir = runtime_dir,
-    };
-    g_auto(GStrv) argv = NULL;
-    if (qv_domxml_build_argv(def, &bctx, &argv, &err) < 0) {
+    /* --json wants the words, not a line to split again: the library has a
+     * format for that, so no shell quoting has to be undone here. */
+    char *native = NULL;
+    g_autoptr(qv_error) err = NULL;
+    if (qv_conn_domain_xml_to_native(conn, ctx->json ? "qemu-argv-json" : "qemu-argv", xml, 0,
+                                     &native, &err) < 0) {
         cli_error_qv(err, "cannot build the QEMU command line");
         return false;
     }
     if (ctx->json) {
-        json_object *arr = json_object_new_array();
-        for (char **a = argv; *a; a++)
-            json_object_array_add(arr, json_object_new_string(*a));
+        g_autoptr(json_object) arr = json_tokener_parse(native);
+        free(native);
+        if (!arr) {
+            cli_error("the library returned an unreadable argv");
+            return false;
+        }
         fputs(json_object_to_json_string_ext(arr, CLI_JSON_PLAIN), stdout);
         fputc('\n', stdout);
-        json_object_put(arr);
     } else {
-        g_autofree char *line = qv_argv_to_shell((const char *const *)argv);
-        printf("%s\n", line);
+        printf("%s\n", native);
+        free(native);
     }
     return true;
 }

@@ -247,6 +247,19 @@ QV_PUBLIC int qv_conn_list_all_domains(qv_conn *conn, unsigned int flags, qv_dom
                                        qv_error **err);
 QV_PUBLIC void qv_domain_list_free(qv_domain **list);
 
+/* virConnectDomainXMLToNative: the QEMU command line this connection would
+ * run for a domain XML, without defining or starting anything. format:
+ *   "qemu-argv"       one shell-quoted line, as libvirt gives (for reading
+ *                     and logs, not for a shell to run);
+ *   "qemu-argv-json"  the argv as a JSON array of strings, for programs.
+ * The layout is the one a start gives the domain: the command monitor is a
+ * listening socket passed as fd 3 and generated sockets go under the
+ * connection's runtime folder; the event monitor and the lanes, which only
+ * the supervisor and the library use, are left out. flags must be 0.
+ * *ret receives a string the caller frees with free(). */
+QV_PUBLIC int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *xml,
+                                           unsigned int flags, char **ret, qv_error **err);
+
 /* ---- domain: handles and identity -------------------------------------- */
 QV_PUBLIC void qv_domain_free(qv_domain *dom);
 QV_PUBLIC void qv_domain_freep(qv_domain **dom);

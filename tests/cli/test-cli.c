@@ -567,8 +567,7 @@ Test(cli, domxml_to_argv)
     g_autofree char *xml = cli_small_xml("argv1");
     g_autofree char *path = cli_write_file(&env, "argv1.xml", xml);
     g_auto(cli_result) r = { 0 };
-    const char *plain[] = { "domxml-to-argv", path, NULL };
-    cli_run(&r, plain);
+    cli_run_uri(&r, env.uri, "domxml-to-argv", path, NULL);
     ASSERT_OK(r);
     cr_assert(g_str_has_prefix(r.out, "/usr/bin/qemu-system-x86_64 "), "%s", r.out);
     cr_assert(strstr(r.out, "guest=argv1"), "%s", r.out);
@@ -577,8 +576,7 @@ Test(cli, domxml_to_argv)
     cr_assert(g_str_has_suffix(r.out, "\n\n") && strchr(r.out, '\n') == r.out + strlen(r.out) - 2,
               "%s", r.out);
 
-    const char *json[] = { "domxml-to-argv", "--json", path, NULL };
-    cli_run(&r, json);
+    cli_run_uri(&r, env.uri, "domxml-to-argv", "--json", path, NULL);
     ASSERT_OK(r);
     g_autoptr(json_object) arr = parse_json(r.out);
     cr_assert(json_object_is_type(arr, json_type_array));
@@ -590,15 +588,24 @@ Test(cli, domxml_to_argv)
             has_name = true;
     cr_assert(has_name, "%s", r.out);
 
+    /* Generated sockets go under the connection's runtime folder, as a
+     * start would put them. */
+    const char *vnc_xml =
+        "<domain type='qemu'><name>argv2</name><memory unit='MiB'>128</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os>"
+        "<devices><graphics type='vnc'><listen type='socket'/></graphics></devices></domain>";
+    g_autofree char *vnc_path = cli_write_file(&env, "argv2.xml", vnc_xml);
+    cli_run_uri(&r, env.uri, "domxml-to-argv", vnc_path, NULL);
+    ASSERT_OK(r);
+    g_autofree char *sock = g_strdup_printf("%s/run/domains/argv2/vnc.sock", env.root);
+    cr_assert(strstr(r.out, sock), "%s", r.out);
+
     g_autofree char *bad = cli_write_file(&env, "bad.xml", "<domain type='qemu'><memory>1024</memory></domain>");
-    const char *invalid[] = { "domxml-to-argv", bad, NULL };
-    cli_run(&r, invalid);
+    cli_run_uri(&r, env.uri, "domxml-to-argv", bad, NULL);
     ASSERT_FAILS(r);
     g_autofree char *garbage = cli_write_file(&env, "garbage.xml", "not xml at all");
-    const char *garb[] = { "domxml-to-argv", garbage, NULL };
-    cli_run(&r, garb);
+    cli_run_uri(&r, env.uri, "domxml-to-argv", garbage, NULL);
     ASSERT_FAILS(r);
-    const char *missing[] = { "domxml-to-argv", "/nonexistent.xml", NULL };
-    cli_run(&r, missing);
+    cli_run_uri(&r, env.uri, "domxml-to-argv", "/nonexistent.xml", NULL);
     ASSERT_FAILS(r);
 }
