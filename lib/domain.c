@@ -127,8 +127,8 @@ static void undo_abandoned_start(qv_domain *dom, const char *dir, const qv_rt_st
         kill(st->qemu_pid, SIGKILL);
     qv_rt_wait_exit(st->qemu_pid, st->qemu_start, QV_DESTROY_GRACE_MS);
     qv_rt_wait_exit(st->monitor_pid, st->monitor_start, QV_MONITOR_EXIT_WAIT_MS);
-    qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_FAILED,
-                        QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
+    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, st->run_ino,
+                       QV_DOMAIN_SHUTOFF_FAILED, QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
 }
 
 static void keep_monitor(qv_domain *dom, const qv_rt_status *st)
@@ -187,8 +187,8 @@ int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
         return qv_error_set(err, -ETIMEDOUT,
                             "domain '%s': QEMU has exited but its monitor process is stuck",
                             dom->name);
-    qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_CRASHED,
-                        QV_DOMAIN_EVENT_STOPPED_CRASHED, NULL);
+    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act->status.run_ino,
+                       QV_DOMAIN_SHUTOFF_CRASHED, QV_DOMAIN_EVENT_STOPPED_CRASHED, NULL);
     forget_monitor(dom);
     act->active = false;
     return 0;
@@ -819,8 +819,8 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     }
     /* The monitor records the stop and exits; if it is gone, we record it. */
     qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
-    qv_rt_finalize_stop(&dom->conn->paths, dom->name, dom->uuid_str, QV_DOMAIN_SHUTOFF_DESTROYED,
-                        QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
+    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act.status.run_ino,
+                       QV_DOMAIN_SHUTOFF_DESTROYED, QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
     forget_monitor(dom);
     forget_run(dom);
     if (flags & QV_DOMAIN_DESTROY_REMOVE_LOGS) {

@@ -586,7 +586,7 @@ static void finalize(monitor *m)
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
     }
     mlog("QEMU has ended; recording shut off (reason %d)", reason);
-    qv_rt_finalize_stop(&m->paths, m->name, m->uuid, reason, detail, NULL);
+    qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_ino, reason, detail, NULL);
 }
 
 /* The last few lines QEMU printed, for start failures. */
@@ -633,6 +633,18 @@ static void report_early_exit(monitor *m, int exit_status)
                               WTERMSIG(exit_status), *tail ? ": " : "", tail);
     mlog("%s", msg);
     report_error(m, -EIO, msg);
+}
+
+/* The start failed before QEMU's monitor answered. A starter that is still
+ * there undoes the run itself (it holds the lifecycle lock); one that died
+ * cannot, so the run is recorded shut off (failed) here, if it is still
+ * this run. */
+static void abandon_run(monitor *m)
+{
+    if (qv_rt_starter_check(m->domain_dir) == QV_RT_STARTER_ALIVE)
+        return;
+    qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_ino, QV_DOMAIN_SHUTOFF_FAILED,
+                       -1, NULL);
 }
 
 static void on_handshake(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
@@ -1048,7 +1060,13 @@ int main(int argc, char **argv)
     m.state_path = g_build_filename(m.domain_dir, "state", NULL);
     m.status_path = g_build_filename(m.domain_dir, "status.json", NULL);
     m.lock_path = g_build_filename(m.domain_dir, "qmp.lock", NULL);
+    struct stat dst;
+    if (stat(m.domain_dir, &dst) < 0) {
+        fprintf(stderr, "qvirt-monitor: %s is gone\n", m.domain_dir);
+        return 1;
+    }
 
+    m.status.run_ino = dst.st_ino;
     g_autoptr(qv_error) err = NULL;
     int r = m.attach ? attach_qemu(&m, &err) : launch_qemu(&m, &a, &argv[optind], &err);
     if (r >= 0 && block_signals(&m) < 0)
@@ -1061,7 +1079,7 @@ int main(int argc, char **argv)
             qv_process_wait(m.qemu, -1, NULL, NULL);
         }
         if (!m.attach)
-            qv_rt_remove_run_dir(m.domain_dir);
+            abandon_run(&m);
         return 1;
     }
     watch_owner(&m);
@@ -1077,9 +1095,7 @@ int main(int argc, char **argv)
     }
     if (!m.handshaken && !m.attach) {
         report_early_exit(&m, exit_status);
-        if (qv_rt_starter_check(m.domain_dir) == QV_RT_STARTER_GONE)
-            qv_rt_record_failed_start(&m.paths, m.name);
-        qv_rt_remove_run_dir(m.domain_dir);
+        abandon_run(&m);
         return 1;
     }
     finalize(&m);

@@ -523,6 +523,9 @@ int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err)
     st->owner_pid = (pid_t)json_get_i64(obj, "owner_pid");
     st->owner_start = (unsigned long long)json_get_i64(obj, "owner_start");
     st->started_us = json_get_i64(obj, "started");
+    g_autofree char *dir = g_path_get_dirname(path);
+    struct stat dst;
+    st->run_ino = stat(dir, &dst) == 0 ? dst.st_ino : 0;
     json_object *v;
     st->on_poweroff = qv_rt_action_parse(json_object_object_get_ex(obj, "on_poweroff", &v)
                                          ? json_object_get_string(v) : NULL);
@@ -716,6 +719,12 @@ int qv_rt_remove_tree(const char *path)
 int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid,
                         int shutoff_reason, int stopped_detail, qv_error **err)
 {
+    return qv_rt_finalize_run(p, name, uuid, 0, shutoff_reason, stopped_detail, err);
+}
+
+int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, ino_t run_ino,
+                       int shutoff_reason, int stopped_detail, qv_error **err)
+{
     g_autofree char *dir = qv_rt_domain_dir(p, name);
     /* The monitor and a library process may both get here: the first one,
      * under this lock, records the stop. The reason is written before the
@@ -725,7 +734,8 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
     int lock = qv_rt_lock(lock_path, 10000, err);
     if (lock < 0)
         return lock;
-    if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+    struct stat dst;
+    if (stat(dir, &dst) < 0 || !S_ISDIR(dst.st_mode) || (run_ino && dst.st_ino != run_ino)) {
         qv_rt_unlock(lock);
         return 0;
     }
@@ -742,7 +752,7 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
     else
         qv_rt_remove_tree(grave);
     qv_rt_unlock(lock);
-    if (r > 0)
+    if (r > 0 && stopped_detail >= 0)
         qv_rt_emit(p, name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
                    stopped_detail, NULL);
     return r;

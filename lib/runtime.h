@@ -153,6 +153,8 @@ typedef struct qv_rt_status {
     qv_rt_action on_poweroff;
     qv_rt_action on_reboot;
     qv_rt_action on_crash;
+    ino_t run_ino;                /* the runtime dir's inode: which run this is
+                                   * (filled in by qv_rt_status_read) */
 } qv_rt_status;
 int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err);
 int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err);
@@ -209,6 +211,11 @@ int qv_rt_emit_with(const qv_rt_paths *p, qv_rt_journal_writer *w, const char *n
  * or the library when the monitor is gone) gets there first does it. */
 int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid,
                         int shutoff_reason, int stopped_detail, qv_error **err);
+/* The same for one run: nothing is done when the runtime dir is no longer
+ * the one whose inode is run_ino (a new run replaced it). stopped_detail
+ * < 0: no STOPPED event (a start that never emitted STARTED). */
+int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, ino_t run_ino,
+                       int shutoff_reason, int stopped_detail, qv_error **err);
 /* Removes a directory tree (runtime dirs only hold plain files and sockets). */
 int qv_rt_remove_tree(const char *path);
 

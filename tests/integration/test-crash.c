@@ -1,0 +1,421 @@
+/* Fault injection: the caller, the supervisor or QEMU is killed (SIGKILL)
+ * at many points of an operation, chosen by random delays, and after each
+ * kill the invariants must hold:
+ *   - the state is readable and settles within a few seconds: shut off,
+ *     or active and never stuck "starting up";
+ *   - destroy (when active) and then start work;
+ *   - after a final destroy no QEMU or supervisor of the test runs;
+ *   - the stored config is byte for byte what was defined;
+ *   - the event journal is whole JSON lines.
+ * QVIRT_CRASH_ROUNDS=N multiplies the iterations (a soak; see README). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static itest T;
+static void setup(void) { itest_setup(&T); }
+static void teardown(void) { itest_teardown(&T); }
+
+TestSuite(crash, .init = setup, .fini = teardown, .timeout = 600);
+
+static int rounds(int base)
+{
+    const char *env = g_getenv("QVIRT_CRASH_ROUNDS");
+    int mult = env ? atoi(env) : 1;
+    return base * (mult > 0 ? mult : 1);
+}
+
+/* Processes whose command line mentions the test's root (its QEMUs and
+ * supervisors), optionally only those whose argv[0] ends in prog. */
+static GArray *procs_of_test(const char *prog)
+{
+    GArray *pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0 || pid == getpid())
+            continue;
+        g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+        g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", (int)pid);
+        g_autofree char *cmd = NULL, *stat = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(path, &cmd, &len, NULL) || len == 0)
+            continue;
+        if (g_file_get_contents(stat_path, &stat, NULL, NULL)) {
+            const char *p = strrchr(stat, ')');
+            if (p && (p[2] == 'Z' || p[2] == 'X'))
+                continue;
+        }
+        bool mentions = false;
+        for (gsize off = 0; off < len; off += strlen(cmd + off) + 1)
+            mentions |= strstr(cmd + off, T.root) != NULL;
+        if (mentions && (!prog || g_str_has_suffix(cmd, prog)))
+            g_array_append_val(pids, pid);
+    }
+    if (d)
+        closedir(d);
+    return pids;
+}
+
+static void wait_no_procs(int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        g_autoptr(GArray) left = procs_of_test(NULL);
+        if (left->len == 0)
+            return;
+        cr_assert(g_get_monotonic_time() < deadline, "%u processes of the test still run (pid %d)",
+                  left->len, g_array_index(left, pid_t, 0));
+        poll(NULL, 0, 20);
+    }
+}
+
+static char *config_path(const char *name)
+{
+    return g_strdup_printf("%s/config/domains/%s.xml", T.root, name);
+}
+
+static char *read_text(const char *path)
+{
+    g_autofree char *data = NULL;
+    g_file_get_contents(path, &data, NULL, NULL);
+    return g_steal_pointer(&data);
+}
+
+/* Every line of the journal (and its rotated generations) is whole JSON. */
+static void assert_journal_whole(void)
+{
+    g_autofree char *dir = g_build_filename(T.root, "run", NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+        if (!g_str_has_prefix(n, "events") || (strchr(n, '.') && !g_ascii_isdigit(strchr(n, '.')[1])))
+            continue;
+        g_autofree char *path = g_build_filename(dir, n, NULL);
+        g_autofree char *text = read_text(path);
+        if (!text)
+            continue;
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            if (!**l)
+                continue;
+            json_object *o = json_tokener_parse(*l);
+            cr_assert(o && json_object_is_type(o, json_type_object), "%s: a torn line: %s", n, *l);
+            json_object_put(o);
+        }
+    }
+}
+
+/* The state settles: never "starting up" with nobody starting it. */
+static int settled_state(qv_domain *dom, int *reason)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    for (;;) {
+        qv_error *err = NULL;
+        int state = 0;
+        itest_ok(qv_domain_get_state(dom, &state, reason, &err), err);
+        if (!(state == QV_DOMAIN_PAUSED && *reason == QV_DOMAIN_PAUSED_STARTING_UP))
+            return state;
+        cr_assert(g_get_monotonic_time() < deadline, "the domain stays paused (starting up)");
+        poll(NULL, 0, 20);
+    }
+}
+
+/* After a kill: the domain can be destroyed (if active), started and
+ * destroyed again, with nothing left behind. */
+static void check_invariants(const char *name, const char *config, const char *what, int round)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_get_domain_by_name(conn, name, &dom, &err), err);
+    int reason = 0;
+    int state = settled_state(dom, &reason);
+    if (state != QV_DOMAIN_SHUTOFF)
+        itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    state = settled_state(dom, &reason);
+    cr_assert_eq(state, QV_DOMAIN_SHUTOFF, "%s, round %d: state %d after destroy", what, round,
+                 state);
+    int r = qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err);
+    cr_assert_geq(r, 0, "%s, round %d: start after the kill failed: %s", what, round,
+                  err ? qv_error_message(err) : "?");
+    state = settled_state(dom, &reason);
+    cr_assert_eq(state, QV_DOMAIN_PAUSED, "%s, round %d: state %d after start", what, round, state);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+    wait_no_procs(10000);
+    g_autofree char *path = config_path(name);
+    g_autofree char *now = read_text(path);
+    cr_assert_str_eq(now, config, "%s, round %d: the stored config changed", what, round);
+}
+
+typedef enum op { OP_START, OP_START_PAUSED, OP_DESTROY, OP_SUSPEND_RESUME, OP_REDEFINE } op;
+
+/* The child: one operation through the library, then exit. */
+static void run_op(op o, const char *name, const char *xml)
+{
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    if (qv_conn_open(T.uri, &conn, &err) < 0 || qv_conn_get_domain_by_name(conn, name, &dom, &err) < 0)
+        _exit(3);
+    int r = 0;
+    switch (o) {
+    case OP_START: r = qv_domain_create(dom, 0, &err); break;
+    case OP_START_PAUSED: r = qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err); break;
+    case OP_DESTROY: r = qv_domain_destroy(dom, 0, &err); break;
+    case OP_SUSPEND_RESUME:
+        for (int i = 0; i < 20 && r >= 0; i++)
+            r = i % 2 ? qv_domain_resume(dom, &err) : qv_domain_suspend(dom, &err);
+        break;
+    case OP_REDEFINE: {
+        qv_domain *d2 = NULL;
+        r = qv_conn_define_domain(conn, xml, 0, &d2, &err);
+        qv_domain_free(d2);
+        break;
+    }
+    }
+    _exit(r < 0 ? 1 : 0);
+}
+
+/* Puts the domain where the operation starts from. */
+static void prepare(op o, const char *name)
+{
+    if (o != OP_DESTROY && o != OP_SUSPEND_RESUME)
+        return;
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_get_domain_by_name(conn, name, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+typedef enum victim { KILL_CALLER, KILL_MONITOR, KILL_QEMU } victim;
+
+static void kill_victim(victim v, pid_t child)
+{
+    if (v == KILL_CALLER) {
+        kill(child, SIGKILL);
+        return;
+    }
+    g_autoptr(GArray) pids = procs_of_test(v == KILL_MONITOR ? "qvirt-monitor" : NULL);
+    for (guint i = 0; i < pids->len; i++) {
+        pid_t pid = g_array_index(pids, pid_t, i);
+        g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
+        g_autofree char *cmd = read_text(path);
+        bool is_qemu = cmd && strstr(cmd, "qemu-system") != NULL;
+        if (v == KILL_MONITOR || is_qemu)
+            kill(pid, SIGKILL);
+    }
+}
+
+/* n rounds of: start the operation in a child, kill the victim after a
+ * delay spread over 0..span_ms, then check the invariants. */
+static void harness(op o, victim v, int n, int span_ms, const char *what)
+{
+    const char *name = "victim";
+    g_autofree char *xml = itest_domain_xml(&T, name, NULL);
+    {
+        qv_conn *conn = itest_open(&T);
+        qv_domain *dom = NULL;
+        qv_error *err = NULL;
+        itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+        qv_domain_free(dom);
+        qv_conn_close(conn);
+    }
+    g_autofree char *cpath = config_path(name);
+    g_autofree char *config = read_text(cpath);
+    cr_assert_not_null(config);
+    GRand *rand = g_rand_new_with_seed((guint32)getpid());
+    for (int i = 0; i < n; i++) {
+        prepare(o, name);
+        int delay_us = g_rand_int_range(rand, 0, span_ms * 1000 + 1);
+        pid_t child = fork();
+        cr_assert_geq(child, 0);
+        if (child == 0)
+            run_op(o, name, xml);
+        poll(NULL, 0, delay_us / 1000);
+        usleep((useconds_t)(delay_us % 1000));
+        kill_victim(v, child);
+        if (v != KILL_CALLER)
+            kill(child, SIGKILL); /* or let it finish; either way it is gone */
+        int status;
+        waitpid(child, &status, 0);
+        check_invariants(name, config, what, i);
+    }
+    g_rand_free(rand);
+    assert_journal_whole();
+}
+
+Test(crash, caller_killed_during_start)
+{
+    harness(OP_START, KILL_CALLER, rounds(40), 300, "start");
+}
+
+Test(crash, caller_killed_during_paused_start)
+{
+    harness(OP_START_PAUSED, KILL_CALLER, rounds(30), 250, "start --paused");
+}
+
+Test(crash, supervisor_killed_during_start)
+{
+    harness(OP_START_PAUSED, KILL_MONITOR, rounds(20), 250, "start, supervisor killed");
+}
+
+Test(crash, qemu_killed_during_start)
+{
+    harness(OP_START_PAUSED, KILL_QEMU, rounds(20), 250, "start, QEMU killed");
+}
+
+Test(crash, caller_killed_during_destroy)
+{
+    harness(OP_DESTROY, KILL_CALLER, rounds(20), 30, "destroy");
+}
+
+Test(crash, caller_killed_during_suspend_resume)
+{
+    harness(OP_SUSPEND_RESUME, KILL_CALLER, rounds(20), 30, "suspend/resume");
+}
+
+Test(crash, caller_killed_during_define)
+{
+    harness(OP_REDEFINE, KILL_CALLER, rounds(20), 5, "define");
+}
+
+/* Raw QMP on qmp.sock, bypassing the library. */
+static char *raw_qmp(const char *name, const char *cmd)
+{
+    g_autofree char *sock = g_strdup_printf("%s/run/domains/%s/qmp.sock", T.root, name);
+    g_autofree char *script = g_strdup_printf(
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1]);f=s.makefile('rw')\n"
+        "f.readline();f.write('{\"execute\":\"qmp_capabilities\"}\\n');f.flush()\n"
+        "while 'return' not in f.readline(): pass\n"
+        "f.write('{\"execute\":\"%s\"}\\n');f.flush()\n"
+        "while True:\n"
+        "  l=f.readline()\n"
+        "  if 'return' in l or 'error' in l: print(l.strip()); break\n", cmd);
+    const char *argv[] = { "python3", "-c", script, sock, NULL };
+    g_autofree char *out = NULL;
+    int status = 0;
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, NULL,
+                           &status, NULL));
+    return g_steal_pointer(&out);
+}
+
+static pid_t monitor_pid(const char *name)
+{
+    return (pid_t)itest_status_field(&T, name, "monitor_pid");
+}
+
+static bool pid_gone(pid_t pid, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+        g_autofree char *stat = read_text(path);
+        const char *p = stat ? strrchr(stat, ')') : NULL;
+        if (!stat || (p && (p[2] == 'Z' || p[2] == 'X')))
+            return true;
+        if (g_get_monotonic_time() > deadline)
+            return false;
+        poll(NULL, 0, 10);
+    }
+}
+
+/* kill -9 of the supervisor, then the guest powers off while nobody
+ * watches: the next call starts a new supervisor, which finds QEMU in its
+ * shutdown state, carries out on_poweroff (destroy), and the domain ends
+ * shut off (shutdown) with no QEMU left. */
+Test(crash, supervisor_killed_then_guest_powers_off, .timeout = 180)
+{
+    qv_conn *conn = itest_open(&T);
+    g_autofree char *xml = itest_domain_xml(&T, "poweroff", NULL);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 90000), "guest did not boot");
+    pid_t qemu = (pid_t)itest_status_field(&T, "poweroff", "qemu_pid");
+    pid_t old = monitor_pid("poweroff");
+    cr_assert_eq(kill(old, SIGKILL), 0);
+    cr_assert(pid_gone(old, 10000), "the supervisor did not die");
+
+    g_autofree char *r = raw_qmp("poweroff", "system_powerdown");
+    cr_assert(strstr(r, "return"), "system_powerdown: %s", r);
+    /* QEMU (-no-shutdown) stops in its shutdown state, unsupervised. */
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    for (;;) {
+        g_autofree char *st = raw_qmp("poweroff", "query-status");
+        if (strstr(st, "\"shutdown\""))
+            break;
+        cr_assert(g_get_monotonic_time() < deadline, "the guest did not power off: %s", st);
+        poll(NULL, 0, 200);
+    }
+    cr_assert(!pid_gone(qemu, 0), "QEMU exited by itself");
+
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+    conn = itest_open(&T);
+    itest_ok(qv_conn_get_domain_by_name(conn, "poweroff", &dom, &err), err);
+    int reason = 0;
+    int state = itest_wait_state(dom, QV_DOMAIN_SHUTOFF, 30000, &reason);
+    cr_assert_eq(state, QV_DOMAIN_SHUTOFF, "state %d", state);
+    cr_assert_eq(reason, QV_DOMAIN_SHUTOFF_SHUTDOWN, "reason %d", reason);
+    cr_assert(pid_gone(qemu, 10000), "QEMU still runs");
+    wait_no_procs(10000);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* SIGTERM to the supervisor: it leaves, QEMU runs on, and the next call
+ * starts a new supervisor that serves commands and events. */
+Test(crash, supervisor_sigterm_leaves_qemu_running)
+{
+    qv_conn *conn = itest_open(&T);
+    g_autofree char *xml = itest_domain_xml(&T, "term", NULL);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    pid_t qemu = (pid_t)itest_status_field(&T, "term", "qemu_pid");
+    pid_t old = monitor_pid("term");
+    cr_assert_eq(kill(old, SIGTERM), 0);
+    cr_assert(pid_gone(old, 10000), "the supervisor ignored SIGTERM");
+    cr_assert(!pid_gone(qemu, 0), "QEMU went with its supervisor");
+
+    int state = 0, reason = 0;
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_assert_eq(state, QV_DOMAIN_PAUSED);
+    pid_t now = monitor_pid("term");
+    cr_assert(now > 0 && now != old, "no new supervisor (%d, was %d)", now, old);
+    cr_assert(!pid_gone(now, 0), "the new supervisor is not running");
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_OK);
+
+    /* A raw resume is seen by the new supervisor and recorded. */
+    g_autofree char *r = raw_qmp("term", "cont");
+    cr_assert(strstr(r, "return"), "cont: %s", r);
+    cr_assert_eq(itest_wait_state(dom, QV_DOMAIN_RUNNING, 10000, &reason), QV_DOMAIN_RUNNING);
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_assert_eq(state, QV_DOMAIN_SHUTOFF);
+    cr_assert_eq(reason, QV_DOMAIN_SHUTOFF_DESTROYED);
+    wait_no_procs(10000);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
