@@ -1,19 +1,32 @@
 /* Runtime state shared by the library and qvirt-monitor, kept in files so that
- * any process that opens the same connection sees the same domains.
+ * any process that opens the same connection sees the same domains. The
+ * whole layout:
  *
  *   <config>/domains/<name>.xml      persistent config (atomic writes)
  *   <config>/autostart/<name>        autostart marker
- *   <run>/events                     append-only journal: one JSON object a line
- *   <run>/events.<gen>               its rotated generations (1, 2, ...; the
- *                                    newest QV_RT_JOURNAL_KEEP are kept)
+ *   <run>/events, events.<N>         the journal: one JSON object a line;
+ *                                    rotated generations, a few kept
+ *   <run>/next-id                    the next domain id
  *   <run>/locks/<name>.lock          lifecycle lock (start, stop, define, undefine)
+ *   <run>/locks/<name>.stop.lock     serialises recording a run's end
+ *   <run>/locks/.events.lock         appenders shared, a rotation alone
+ *   <run>/locks/.id.lock             serialises next-id
  *   <run>/shutoff/<name>.json        how the domain last stopped (reason)
  *   <run>/logs/<name>.log            QEMU's output, kept across runs
- *   <run>/domains/<name>/            exists while the domain is active:
- *       status.json                  pids + start times, id, flags (atomic)
+ *   <run>/domains/<name>/            exists while the domain is active; it
+ *                                    appears whole (renamed into place), and
+ *                                    its inode identifies the run:
+ *       starter                      "PID START" of the process starting the
+ *                                    run, until the start commits
+ *       status.json                  pids + start times, id, flags, on_*
+ *                                    actions (written by the monitor)
  *       state                        state + reason: one word in a shared
  *                                    mapping (see qv_rt_statemap)
  *       live.xml                     the live XML (atomic)
+ *       monitor.sock                 QEMU's supervisor monitor (listening:
+ *                                    a new supervisor can re-attach)
+ *       monitor.lock                 held by the supervisor for its life
+ *       monitor.log                  the supervisor's log
  *       ctl.sock                     qvirt-monitor's command proxy (kept-open
  *                                    connections, any number of clients)
  *       qmp.sock, qmp.lock           QEMU's command monitor (fallback, and
@@ -21,7 +34,10 @@
  *       lane-N.sock, lane-N.lock     QV_RT_LANES more command monitors; a
  *                                    process that holds lane-N.lock keeps a
  *                                    direct connection to lane-N.sock
- *       stopping                     intent marker written before destroy
+ *       agent.lock                   serialises the guest agent channel
+ *       stopping                     intent marker written before a stop
+ *       reboot                       a guest reboot is in progress (the
+ *                                    poweroff half is not a shutdown)
  *
  * State writers (library commands, the monitor's event handling) hold
  * qmp.lock while they learn the state from QEMU and write it, so a late event

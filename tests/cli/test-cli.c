@@ -609,3 +609,21 @@ Test(cli, domxml_to_argv)
     cli_run_uri(&r, env.uri, "domxml-to-argv", "/nonexistent.xml", NULL);
     ASSERT_FAILS(r);
 }
+
+/* A build tree runs uninstalled: with no QVIRT_MONITOR, the library finds
+ * qvirt-monitor beside libqvirt.so (the test's own environment sets it). */
+Test(cli, runs_uninstalled)
+{
+    g_unsetenv("QVIRT_MONITOR");
+    define_small("uninst");
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "start", "uninst", "--paused", NULL);
+    ASSERT_OK(r);
+    cli_result_clear(&r);
+    cli_run_uri(&r, env.uri, "domstate", "uninst", "--reason", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "paused (user)\n\n");
+    cli_result_clear(&r);
+    cli_run_uri(&r, env.uri, "destroy", "uninst", NULL);
+    ASSERT_OK(r);
+}
