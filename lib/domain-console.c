@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "qv-socket.h"
 #include "qvirt/qvirt-console.h"
 
 #define QV_CHR_ACCEPT_WAIT_MS 5000
@@ -186,25 +187,6 @@ static int record_pty(qv_domain *dom, const char *alias, const char *path, qv_er
     return qv_domain_save_live(dom, live, err);
 }
 
-static int connect_unix(const char *path, const char *what, int *fd_out, qv_error **err)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof sa.sun_path)
-        return qv_error_set(err, -ENAMETOOLONG, "the socket of %s (%s) is too long a path", what,
-                            path);
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot create a socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        int e = -errno;
-        close(fd);
-        return qv_error_set_errno(err, e, "cannot connect to %s (%s)", what, path);
-    }
-    *fd_out = fd;
-    return 0;
-}
-
 /* QEMU accepts in its main loop; wait until it reports our connection, so
  * the next opener (after the monitor lock is released) sees it. */
 static int wait_accepted(qv_qmp *qmp, const char *label, const char *what, qv_error **err)
@@ -262,9 +244,12 @@ static int open_socket_chr(qv_domain *dom, qv_qmp *qmp, const qv_domdef_chr *c, 
             return qv_error_set_errno(err, -errno, "cannot move the new socket of %s to %s", what,
                                       path);
     }
-    int fd = -1;
-    if ((r = connect_unix(path, what, &fd, err)) < 0)
-        return r;
+    int fd = qv_unix_connect(path, err);
+    if (fd < 0) {
+        if (err && *err)
+            qv_error_prefix(*err, "%s", what);
+        return fd;
+    }
     if ((r = wait_accepted(qmp, label, what, err)) < 0) {
         close(fd);
         return r;

@@ -117,20 +117,6 @@ static void discard_leftover_run(qv_domain *dom, const char *dir)
     qv_rt_unlock(lock);
 }
 
-/* A start died after QEMU ran but before it committed: undo it, as the
- * start itself would have. */
-static void undo_abandoned_start(qv_domain *dom, const char *dir, const qv_rt_status *st)
-{
-    g_autofree char *stopping = g_build_filename(dir, "stopping", NULL);
-    qv_rt_write_runtime(stopping, "failed", 6, NULL);
-    if (qv_rt_pid_alive(st->qemu_pid, st->qemu_start))
-        kill(st->qemu_pid, SIGKILL);
-    qv_rt_wait_exit(st->qemu_pid, st->qemu_start, QV_DESTROY_GRACE_MS);
-    qv_rt_wait_exit(st->monitor_pid, st->monitor_start, QV_MONITOR_EXIT_WAIT_MS);
-    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, st->run_ino,
-                       QV_DOMAIN_SHUTOFF_FAILED, QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
-}
-
 static void keep_monitor(qv_domain *dom, const qv_rt_status *st)
 {
     if (dom->monitor_pid && dom->monitor_pid == st->monitor_pid)
@@ -164,7 +150,9 @@ int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
     if (r < 0)
         return qv_error_propagate(err, lerr);
     if (qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
-        undo_abandoned_start(dom, dir, &act->status);
+        /* A start died after QEMU ran but before it committed: undo
+         * it, as the start itself would have. */
+        qv_rt_undo_run(&dom->conn->paths, dom->name, dom->uuid_str, &act->status);
         forget_monitor(dom);
         return 0;
     }
@@ -800,7 +788,8 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         return r;
     }
     g_autofree char *stopping = dom_file(dom, "stopping");
-    qv_rt_write_runtime(stopping, "destroyed", 9, NULL);
+    g_autofree char *dom_dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    qv_rt_mark_stopping(dom_dir, "destroyed");
     pid_t pid = act.status.qemu_pid;
     if (pid > 0 && qv_rt_pid_alive(pid, act.status.qemu_start)) {
         kill(pid, SIGTERM);

@@ -181,8 +181,7 @@ static int qemu_exited(monitor *m, int *status)
 /* SIGTERM now, SIGKILL after the grace time (from the loop, no waiting). */
 static void kill_qemu(monitor *m, const char *why)
 {
-    g_autofree char *stopping = g_build_filename(m->domain_dir, "stopping", NULL);
-    qv_rt_write_runtime(stopping, why, strlen(why), NULL);
+    qv_rt_mark_stopping(m->domain_dir, why);
     mlog("stopping QEMU (%s)", why);
     qemu_signal(m, SIGTERM);
     if (!m->kill_at_us)

@@ -467,6 +467,30 @@ qv_rt_starter qv_rt_starter_check(const char *domain_dir)
     return qv_rt_pid_alive(pid, start) ? QV_RT_STARTER_ALIVE : QV_RT_STARTER_GONE;
 }
 
+void qv_rt_mark_stopping(const char *domain_dir, const char *why)
+{
+    g_autofree char *path = g_build_filename(domain_dir, "stopping", NULL);
+    qv_rt_write_runtime(path, why, strlen(why), NULL);
+}
+
+/* How long an undone run waits for QEMU, then for its monitor. */
+#define QV_RT_UNDO_WAIT_MS 10000
+
+void qv_rt_undo_run(const qv_rt_paths *p, const char *name, const char *uuid,
+                    const qv_rt_status *st)
+{
+    g_autofree char *dir = qv_rt_domain_dir(p, name);
+    qv_rt_mark_stopping(dir, "failed");
+    if (qv_rt_pid_alive(st->qemu_pid, st->qemu_start))
+        kill(st->qemu_pid, SIGKILL);
+    qv_rt_wait_exit(st->qemu_pid, st->qemu_start, QV_RT_UNDO_WAIT_MS);
+    /* The monitor records the stop; wait for it so the caller sees a
+     * consistent shut off domain, and record it when it cannot. */
+    qv_rt_wait_exit(st->monitor_pid, st->monitor_start, QV_RT_UNDO_WAIT_MS);
+    qv_rt_finalize_run(p, name, uuid, st->run_ino, QV_DOMAIN_SHUTOFF_FAILED,
+                       QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
+}
+
 void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name)
 {
     g_autofree char *shutoff_dir = g_build_filename(p->run_dir, "shutoff", NULL);
@@ -480,7 +504,11 @@ void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name)
 void qv_rt_remove_run_dir(const char *dir)
 {
     retire_run(dir);
-    qv_rt_remove_tree(dir);
+    /* Gone at once: a process killed half-way through the removal leaves
+     * a grave nobody reads, never a run dir without its state file. */
+    g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
+    qv_rt_remove_tree(grave);
+    qv_rt_remove_tree(rename(dir, grave) == 0 ? grave : dir);
 }
 
 static long long json_get_i64(json_object *obj, const char *key)

@@ -137,6 +137,9 @@ typedef enum qv_rt_starter {
 } qv_rt_starter;
 int qv_rt_starter_write(const char *domain_dir, qv_error **err);
 qv_rt_starter qv_rt_starter_check(const char *domain_dir);
+/* Writes the "stopping" marker (why: "destroyed", "failed", "crashed"):
+ * the run's end is recorded with that reason, not as a crash. */
+void qv_rt_mark_stopping(const char *domain_dir, const char *why);
 /* Records that a start failed (shutoff/<name>.json: shut off, failed). */
 void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name);
 /* Removes a domain's runtime dir, retiring its state first. */
@@ -174,6 +177,10 @@ typedef struct qv_rt_status {
 } qv_rt_status;
 int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err);
 int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err);
+/* Undoes a run whose start failed or was abandoned: QEMU is killed and
+ * waited for, then its monitor, and the run ends shut off (failed). */
+void qv_rt_undo_run(const qv_rt_paths *p, const char *name, const char *uuid,
+                    const qv_rt_status *st);
 /* True when pid is alive and still the process that started at start_time. */
 bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time);
 

@@ -42,8 +42,6 @@
 #define QV_ATTACH_REPORT_MS 10000
 /* The first monitor process only forks the real one and exits. */
 #define QV_MONITOR_FORK_MS 10000
-/* How long an undone start waits for QEMU and its monitor to exit. */
-#define QV_START_UNDO_MS 10000
 
 /* qvirt-monitor: $QVIRT_MONITOR, else beside libqvirt.so when there is one
  * there (a build tree runs uninstalled), else libexecdir. */
@@ -226,6 +224,29 @@ static GPtrArray *monitor_argv(qv_conn *conn, const char *name, const char *uuid
     return argv;
 }
 
+/* Removes what processes killed mid-way left of earlier runs of name: a
+ * grave (NAME.gone.PID) or a dir that never appeared (.NAME.PID.new),
+ * once its process is gone. */
+static void sweep_dead_runs(const char *parent, const char *name)
+{
+    g_autoptr(GDir) d = g_dir_open(parent, 0, NULL);
+    g_autofree char *grave = g_strdup_printf("%s.gone.", name);
+    g_autofree char *unborn = g_strdup_printf(".%s.", name);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        const char *pid_str = g_str_has_prefix(e, grave) ? e + strlen(grave)
+                            : g_str_has_prefix(e, unborn) && g_str_has_suffix(e, ".new")
+                                ? e + strlen(unborn) : NULL;
+        if (!pid_str)
+            continue;
+        pid_t pid = (pid_t)g_ascii_strtoll(pid_str, NULL, 10);
+        if (pid > 0 && pid != getpid() && kill(pid, 0) == 0)
+            continue;
+        g_autofree char *path = g_build_filename(parent, e, NULL);
+        qv_rt_remove_tree(path);
+    }
+}
+
 /* Makes the runtime dir appear whole, already naming its starter: a dir
  * without status.json or a live starter is a leftover anyone may remove. */
 static int create_run_dir(qv_conn *conn, const char *dir, qv_error **err)
@@ -235,7 +256,7 @@ static int create_run_dir(qv_conn *conn, const char *dir, qv_error **err)
     g_autofree char *tmp_name = g_strdup_printf(".%s.%d.new", base, (int)getpid());
     g_autofree char *tmp = g_build_filename(parent, tmp_name, NULL);
     int r;
-    qv_rt_remove_tree(tmp);
+    sweep_dead_runs(parent, base);
     if ((r = qv_rt_mkdirs(tmp, err)) < 0)
         return r;
     if ((r = qv_rt_starter_write(tmp, err)) < 0 || rename(tmp, dir) < 0) {
@@ -436,22 +457,12 @@ static int commit(const char *dir, int channel, qv_error **err)
  * stopped and waited for, and the domain ends shut off (failed). */
 static void undo_start(qv_conn *conn, const qv_domdef *def, const char *dir)
 {
-    g_autofree char *stopping = g_build_filename(dir, "stopping", NULL);
     g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
     qv_rt_status status;
-    if (g_file_test(dir, G_FILE_TEST_IS_DIR))
-        qv_rt_write_runtime(stopping, "failed", 6, NULL);
     if (qv_rt_status_read(status_path, &status, NULL) == 0) {
-        if (qv_rt_pid_alive(status.qemu_pid, status.qemu_start))
-            kill(status.qemu_pid, SIGKILL);
-        qv_rt_wait_exit(status.qemu_pid, status.qemu_start, QV_START_UNDO_MS);
-        /* The monitor records the stop; wait for it so the caller sees a
-         * consistent shut off domain, and record it when it cannot. */
-        qv_rt_wait_exit(status.monitor_pid, status.monitor_start, QV_START_UNDO_MS);
         char uuid[37];
         qv_uuid_format(def->uuid, uuid);
-        qv_rt_finalize_stop(&conn->paths, def->name, uuid, QV_DOMAIN_SHUTOFF_FAILED,
-                            QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
+        qv_rt_undo_run(&conn->paths, def->name, uuid, &status);
     }
     /* QEMU never came up: like libvirt, the domain is shut off (failed). */
     qv_rt_record_failed_start(&conn->paths, def->name);

@@ -220,3 +220,20 @@ char *itest_guest_run(qv_qmp *ga, const char *script, int *code)
     g_bytes_unref(out);
     return s;
 }
+
+bool itest_wait_pid_gone(pid_t pid, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+        g_autofree char *stat = NULL;
+        if (!g_file_get_contents(path, &stat, NULL, NULL))
+            return true;
+        const char *p = strrchr(stat, ')');
+        if (p && (p[2] == 'Z' || p[2] == 'X'))
+            return true;
+        if (g_get_monotonic_time() > deadline)
+            return false;
+        poll(NULL, 0, 10);
+    }
+}

@@ -27,6 +27,8 @@ int itest_wait_state(qv_domain *dom, int want_state, int timeout_ms, int *reason
 bool itest_wait_console(const itest *t, const char *text, int timeout_ms);
 bool itest_wait_console_n(const itest *t, const char *text, int count, int timeout_ms);
 int itest_console_count(const itest *t, const char *text);
+/* Waits until pid has exited (a zombie counts); false after timeout_ms. */
+bool itest_wait_pid_gone(pid_t pid, int timeout_ms);
 /* Reads a field of the domain's status.json (white-box, for pids). */
 long long itest_status_field(const itest *t, const char *name, const char *field);
 

@@ -159,7 +159,8 @@ static void check_invariants(const char *name, const char *config, const char *w
     cr_assert_str_eq(now, config, "%s, round %d: the stored config changed", what, round);
 }
 
-typedef enum op { OP_START, OP_START_PAUSED, OP_DESTROY, OP_SUSPEND_RESUME, OP_REDEFINE } op;
+typedef enum op { OP_START, OP_START_PAUSED, OP_DESTROY, OP_SUSPEND_RESUME, OP_REDEFINE,
+                  OP_UNDEFINE, OP_SHUTDOWN, OP_HOTPLUG, OP_SETMEM } op;
 
 /* The child: one operation through the library, then exit. */
 static void run_op(op o, const char *name, const char *xml)
@@ -178,6 +179,15 @@ static void run_op(op o, const char *name, const char *xml)
         for (int i = 0; i < 20 && r >= 0; i++)
             r = i % 2 ? qv_domain_resume(dom, &err) : qv_domain_suspend(dom, &err);
         break;
+    case OP_UNDEFINE: r = qv_domain_undefine(dom, 0, &err); break;
+    case OP_SHUTDOWN: r = qv_domain_shutdown(dom, 0, &err); break;
+    case OP_HOTPLUG:
+        r = qv_domain_attach_device(dom,
+                                    "<interface type='user'><mac address='52:54:00:aa:bb:cc'/>"
+                                    "<model type='virtio'/></interface>",
+                                    QV_DOMAIN_DEVICE_MODIFY_LIVE, &err);
+        break;
+    case OP_SETMEM: r = qv_domain_set_memory(dom, 200 * 1024, QV_DOMAIN_MEM_LIVE, &err); break;
     case OP_REDEFINE: {
         qv_domain *d2 = NULL;
         r = qv_conn_define_domain(conn, xml, 0, &d2, &err);
@@ -191,7 +201,8 @@ static void run_op(op o, const char *name, const char *xml)
 /* Puts the domain where the operation starts from. */
 static void prepare(op o, const char *name)
 {
-    if (o != OP_DESTROY && o != OP_SUSPEND_RESUME)
+    if (o != OP_DESTROY && o != OP_SUSPEND_RESUME && o != OP_SHUTDOWN && o != OP_HOTPLUG &&
+        o != OP_SETMEM)
         return;
     qv_conn *conn = itest_open(&T);
     qv_domain *dom = NULL;
@@ -200,6 +211,25 @@ static void prepare(op o, const char *name)
     itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
+}
+
+/* An undefine that was killed either happened or did not: never half. */
+static void redefine_if_gone(const char *name, const char *xml, const char *config)
+{
+    g_autofree char *path = config_path(name);
+    g_autofree char *now = read_text(path);
+    if (now) {
+        cr_assert_str_eq(now, config, "a killed undefine changed the config");
+        return;
+    }
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+    g_autofree char *again = read_text(path);
+    cr_assert_str_eq(again, config, "redefining gave another config");
 }
 
 typedef enum victim { KILL_CALLER, KILL_MONITOR, KILL_QEMU } victim;
@@ -253,6 +283,8 @@ static void harness(op o, victim v, int n, int span_ms, const char *what)
             kill(child, SIGKILL); /* or let it finish; either way it is gone */
         int status;
         waitpid(child, &status, 0);
+        if (o == OP_UNDEFINE)
+            redefine_if_gone(name, xml, config);
         check_invariants(name, config, what, i);
     }
     g_rand_free(rand);
@@ -289,6 +321,26 @@ Test(crash, caller_killed_during_suspend_resume)
     harness(OP_SUSPEND_RESUME, KILL_CALLER, rounds(20), 30, "suspend/resume");
 }
 
+Test(crash, caller_killed_during_undefine)
+{
+    harness(OP_UNDEFINE, KILL_CALLER, rounds(10), 5, "undefine");
+}
+
+Test(crash, caller_killed_during_shutdown)
+{
+    harness(OP_SHUTDOWN, KILL_CALLER, rounds(10), 20, "shutdown");
+}
+
+Test(crash, caller_killed_during_attach_device)
+{
+    harness(OP_HOTPLUG, KILL_CALLER, rounds(15), 40, "attach-device");
+}
+
+Test(crash, caller_killed_during_setmem)
+{
+    harness(OP_SETMEM, KILL_CALLER, rounds(10), 20, "setmem");
+}
+
 Test(crash, caller_killed_during_define)
 {
     harness(OP_REDEFINE, KILL_CALLER, rounds(20), 5, "define");
@@ -320,20 +372,6 @@ static pid_t monitor_pid(const char *name)
     return (pid_t)itest_status_field(&T, name, "monitor_pid");
 }
 
-static bool pid_gone(pid_t pid, int timeout_ms)
-{
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    for (;;) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-        g_autofree char *stat = read_text(path);
-        const char *p = stat ? strrchr(stat, ')') : NULL;
-        if (!stat || (p && (p[2] == 'Z' || p[2] == 'X')))
-            return true;
-        if (g_get_monotonic_time() > deadline)
-            return false;
-        poll(NULL, 0, 10);
-    }
-}
 
 /* kill -9 of the supervisor, then the guest powers off while nobody
  * watches: the next call starts a new supervisor, which finds QEMU in its
@@ -351,7 +389,7 @@ Test(crash, supervisor_killed_then_guest_powers_off, .timeout = 180)
     pid_t qemu = (pid_t)itest_status_field(&T, "poweroff", "qemu_pid");
     pid_t old = monitor_pid("poweroff");
     cr_assert_eq(kill(old, SIGKILL), 0);
-    cr_assert(pid_gone(old, 10000), "the supervisor did not die");
+    cr_assert(itest_wait_pid_gone(old, 10000), "the supervisor did not die");
 
     g_autofree char *r = raw_qmp("poweroff", "system_powerdown");
     cr_assert(strstr(r, "return"), "system_powerdown: %s", r);
@@ -364,7 +402,7 @@ Test(crash, supervisor_killed_then_guest_powers_off, .timeout = 180)
         cr_assert(g_get_monotonic_time() < deadline, "the guest did not power off: %s", st);
         poll(NULL, 0, 200);
     }
-    cr_assert(!pid_gone(qemu, 0), "QEMU exited by itself");
+    cr_assert(!itest_wait_pid_gone(qemu, 0), "QEMU exited by itself");
 
     qv_domain_free(dom);
     qv_conn_close(conn);
@@ -374,7 +412,7 @@ Test(crash, supervisor_killed_then_guest_powers_off, .timeout = 180)
     int state = itest_wait_state(dom, QV_DOMAIN_SHUTOFF, 30000, &reason);
     cr_assert_eq(state, QV_DOMAIN_SHUTOFF, "state %d", state);
     cr_assert_eq(reason, QV_DOMAIN_SHUTOFF_SHUTDOWN, "reason %d", reason);
-    cr_assert(pid_gone(qemu, 10000), "QEMU still runs");
+    cr_assert(itest_wait_pid_gone(qemu, 10000), "QEMU still runs");
     wait_no_procs(10000);
     qv_domain_free(dom);
     qv_conn_close(conn);
@@ -393,15 +431,15 @@ Test(crash, supervisor_sigterm_leaves_qemu_running)
     pid_t qemu = (pid_t)itest_status_field(&T, "term", "qemu_pid");
     pid_t old = monitor_pid("term");
     cr_assert_eq(kill(old, SIGTERM), 0);
-    cr_assert(pid_gone(old, 10000), "the supervisor ignored SIGTERM");
-    cr_assert(!pid_gone(qemu, 0), "QEMU went with its supervisor");
+    cr_assert(itest_wait_pid_gone(old, 10000), "the supervisor ignored SIGTERM");
+    cr_assert(!itest_wait_pid_gone(qemu, 0), "QEMU went with its supervisor");
 
     int state = 0, reason = 0;
     itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
     cr_assert_eq(state, QV_DOMAIN_PAUSED);
     pid_t now = monitor_pid("term");
     cr_assert(now > 0 && now != old, "no new supervisor (%d, was %d)", now, old);
-    cr_assert(!pid_gone(now, 0), "the new supervisor is not running");
+    cr_assert(!itest_wait_pid_gone(now, 0), "the new supervisor is not running");
     qv_domain_control_info ci;
     itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
     cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_OK);

@@ -306,22 +306,6 @@ Test(lifecycle, transient_domain_disappears)
 
 /* Waits until pid has exited: gone from /proc, or a zombie (the library's
  * own liveness test treats both as dead). */
-static bool wait_pid_gone(pid_t pid, int timeout_ms)
-{
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    for (;;) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-        g_autofree char *stat = NULL;
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
-            return true;
-        const char *p = strrchr(stat, ')');
-        if (p && (p[2] == 'Z' || p[2] == 'X'))
-            return true;
-        if (g_get_monotonic_time() > deadline)
-            return false;
-        poll(NULL, 0, 10);
-    }
-}
 
 /* kill -9 of QEMU while no library process runs: the next open reports
  * shut off (crashed), and the domain starts again. Then the same with the
@@ -341,7 +325,7 @@ Test(lifecycle, kill9_with_nobody_watching, .timeout = 150)
     cr_assert_gt(qemu, 0);
     cr_assert_eq(kill(qemu, SIGKILL), 0);
     /* The monitor records it and exits. */
-    cr_assert(wait_pid_gone(monitor, 20000), "monitor still running");
+    cr_assert(itest_wait_pid_gone(monitor, 20000), "monitor still running");
 
     qv_conn *conn = itest_open(&T);
     qv_domain *dom = NULL;
@@ -360,8 +344,8 @@ Test(lifecycle, kill9_with_nobody_watching, .timeout = 150)
     cr_assert_eq(kill(qemu, SIGKILL), 0);
     /* Nobody is left to record the crash: the library must notice it once
      * both are gone, however long the kernel took to end them. */
-    cr_assert(wait_pid_gone(monitor, 20000), "monitor still running");
-    cr_assert(wait_pid_gone(qemu, 20000), "QEMU still running");
+    cr_assert(itest_wait_pid_gone(monitor, 20000), "monitor still running");
+    cr_assert(itest_wait_pid_gone(qemu, 20000), "QEMU still running");
     conn = itest_open(&T);
     itest_ok(qv_conn_get_domain_by_name(conn, "crash", &dom, &err), err);
     assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_CRASHED);
