@@ -33,6 +33,7 @@
 #include "internal.h"
 #include "qv-config.h"
 #include "qv-fd.h"
+#include "qv-log.h"
 #include "qv-process.h"
 #include "qv-socket.h"
 
@@ -486,12 +487,16 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     if ((r = launch(conn, def, transient, flags, dir, &f, err)) < 0 ||
         (r = bring_up(dom, def, flags, dir, err)) < 0) {
         start_fds_close(&f);
+        qv_log(QV_LOG_INFO, "domain '%s': start failed (%s); undoing it", def->name,
+               g_strerror(-r));
         undo_start(conn, def, dir);
         return r;
     }
     emit_started(conn, def, flags, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
+        qv_log(QV_LOG_INFO, "domain '%s': start failed at commit (%s); undoing it", def->name,
+               g_strerror(-r));
         undo_start(conn, def, dir);
         return r;
     }
@@ -500,6 +505,10 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     unlink(shutoff);
     if (flags & QV_DOMAIN_START_AUTODESTROY)
         g_ptr_array_add(conn->autodestroy, g_strdup(def->name));
+    qv_log(QV_LOG_INFO, "domain '%s': started%s%s%s (QEMU pid %d)", def->name,
+           (flags & QV_DOMAIN_START_PAUSED) ? ", paused" : "", transient ? ", transient" : "",
+           (flags & QV_DOMAIN_START_AUTODESTROY) ? ", autodestroy" : "",
+           (int)dom->status.qemu_pid);
     return 0;
 }
 
