@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "qv-log.h"
 #include "qv-process.h"
 
 #define QV_DESTROY_GRACE_MS 10000
@@ -433,6 +434,8 @@ int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **er
         qv_rt_unlock(lock);
         return r;
     }
+    g_autofree char *who = g_strdup_printf("domain '%s'", dom->name);
+    qv_qmp_set_log_name(*qmp, who, "qmp.sock");
     *lock_fd = lock;
     return 0;
 }
@@ -524,16 +527,59 @@ typedef struct qmp_request {
     size_t n;
 } qmp_request;
 
-/* Runs req on qmp, which `path` names for messages. A command is never
- * sent twice: when the connection breaks before a byte of req went out and
- * unsent is not NULL, *unsent is set and err left alone, for the caller to
- * try the next path; when it breaks after, QEMU may have run the command,
- * and the caller hears so. */
-static int run_request(qv_domain *dom, qv_qmp *qmp, const char *path, const qmp_request *req,
-                       bool *unsent, qv_error **err)
+/* One debug line per request and path: what was sent (names only, see
+ * qv_qmp_append_log_summary), how it went (ok, the QMP error class, or the errno),
+ * and how long it took. */
+static void log_request(qv_domain *dom, const char *tag, const qmp_request *req, int r,
+                        const qv_error *lerr, const char *broke, gint64 t0)
+{
+    g_autoptr(GString) what = g_string_new(NULL);
+    if (!req->batch) {
+        qv_qmp_append_log_summary(what, req->cmd, req->args);
+    } else {
+        g_string_append(what, "batch ");
+        for (size_t i = 0; i < req->n; i++) {
+            if (i)
+                g_string_append(what, ", ");
+            qv_qmp_append_log_summary(what, req->batch[i].command, req->batch[i].args);
+        }
+    }
+    g_autofree char *result = NULL;
+    if (broke) {
+        result = g_strdup(broke);
+    } else if (r >= 0 && req->batch) {
+        size_t failed = 0;
+        const char *cls = NULL;
+        for (size_t i = 0; i < req->n; i++)
+            if (req->batch[i].result < 0 && failed++ == 0)
+                cls = qv_error_qmp_class(req->batch[i].err);
+        result = failed ? g_strdup_printf("ok, %zu of %zu failed (first: %s)", failed, req->n,
+                                          cls ? cls : "no class")
+                        : g_strdup("ok");
+    } else if (r >= 0) {
+        result = g_strdup("ok");
+    } else if (qv_error_qmp_class(lerr)) {
+        result = g_strdup_printf("error %s", qv_error_qmp_class(lerr));
+    } else {
+        result = g_strdup_printf("failed (%s)", g_strerror(-r));
+    }
+    double ms = (double)(g_get_monotonic_time() - t0) / 1000.0;
+    qv_log(QV_LOG_DEBUG, "domain '%s': qmp %s via %s: %s in %.2f ms", dom->name, what->str, tag,
+           result, ms);
+}
+
+/* Runs req on qmp, which `path` names for messages and `tag` for the log.
+ * A command is never sent twice: when the connection breaks before a byte
+ * of req went out and unsent is not NULL, *unsent is set and err left
+ * alone, for the caller to try the next path; when it breaks after, QEMU
+ * may have run the command, and the caller hears so. */
+static int run_request(qv_domain *dom, qv_qmp *qmp, const char *path, const char *tag,
+                       const qmp_request *req, bool *unsent, qv_error **err)
 {
     g_autoptr(qv_error) lerr = NULL;
     uint64_t written = qv_qmp_get_bytes_written(qmp);
+    bool logging = qv_log_enabled(QV_LOG_DEBUG);
+    gint64 t0 = logging ? g_get_monotonic_time() : 0;
     int r;
     if (!req->batch) {
         r = qv_qmp_call(qmp, req->cmd, req->args ? json_object_get(req->args) : NULL, 0, req->ret,
@@ -553,6 +599,15 @@ static int run_request(qv_domain *dom, qv_qmp *qmp, const char *path, const qmp_
                 qv_error_prefix(req->batch[i].err, "domain '%s'", dom->name);
         }
         qv_qmp_batch_clear(b, req->n);
+    }
+    if (logging) {
+        const char *broke = NULL;
+        if (r < 0 && qv_qmp_is_broken(qmp))
+            broke = qv_qmp_get_bytes_written(qmp) == written
+                        ? (unsent ? "connection closed before sending; trying the next path"
+                                  : "connection closed before sending")
+                        : "connection broke after sending; it may or may not have run";
+        log_request(dom, tag, req, r, lerr, broke, t0);
     }
     if (r >= 0)
         return r;
@@ -585,7 +640,7 @@ static bool try_lane(qv_domain *dom, const qmp_request *req, int *result, qv_err
     if (!lane)
         return false;
     bool unsent = false;
-    int r = run_request(dom, lane, "the lane", req, &unsent, err);
+    int r = run_request(dom, lane, "the lane", "lane", req, &unsent, err);
     if (r < 0 && qv_qmp_is_broken(lane))
         lane_release(dom);
     if (unsent)
@@ -615,7 +670,7 @@ static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_er
         dom->ctl_owner = getpid();
     }
     bool unsent = false;
-    int r = run_request(dom, dom->ctl, "the monitor's proxy", req, &unsent, err);
+    int r = run_request(dom, dom->ctl, "the monitor's proxy", "proxy", req, &unsent, err);
     if (r < 0 && qv_qmp_is_broken(dom->ctl)) {
         /* The monitor went away; QEMU's own monitor may still answer. */
         qv_qmp_free(dom->ctl);
@@ -640,7 +695,7 @@ static int send_request(qv_domain *dom, const qmp_request *req, bool have_lock, 
         return lock;
     qv_qmp *qmp;
     if ((r = connect_qmp_sock(dom, &qmp, err)) >= 0) {
-        r = run_request(dom, qmp, "qmp.sock", req, NULL, err);
+        r = run_request(dom, qmp, "qmp.sock", "qmp.sock", req, NULL, err);
         qv_qmp_free(qmp);
     }
     qv_rt_unlock(lock);
@@ -680,8 +735,11 @@ static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
     qv_rt_state cur;
     if (!qv_rt_statemap_load(dom->smap, &cur))
         return -ESTALE;
-    if (cur.state == want)
+    if (cur.state == want) {
+        qv_log(QV_LOG_DEBUG, "domain '%s': already %s; nothing sent", dom->name,
+               pause ? "paused" : "running");
         return 0;
+    }
     qmp_request req = { .cmd = pause ? "stop" : "cont" };
     int r = send_request(dom, &req, true, err);
     if (r < 0)
@@ -692,6 +750,8 @@ static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
         return 0; /* QEMU did it, then the run ended: its STOPPED event says so */
     if (r < 0)
         return qv_error_set_errno(err, r, "cannot record the state of domain '%s'", dom->name);
+    qv_log(QV_LOG_INFO, "domain '%s': state written: %s", dom->name,
+           pause ? "paused (user)" : "running (unpaused)");
     qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
                  pause ? QV_DOMAIN_EVENT_SUSPENDED : QV_DOMAIN_EVENT_RESUMED,
                  pause ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED : QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
@@ -802,6 +862,8 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
                                     "domain '%s' did not stop within %d s of SIGTERM",
                                     dom->name, QV_DESTROY_GRACE_MS / 1000);
             }
+            qv_log(QV_LOG_WARNING, "domain '%s': QEMU pid %d ignored SIGTERM; sending SIGKILL",
+                   dom->name, (int)pid);
             kill(pid, SIGKILL);
             qv_rt_wait_exit(pid, act.status.qemu_start, QV_DESTROY_GRACE_MS);
         }
@@ -810,6 +872,8 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
     qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act.status.run_ino,
                        QV_DOMAIN_SHUTOFF_DESTROYED, QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
+    qv_log(QV_LOG_INFO, "domain '%s': destroyed (QEMU pid %d); state written: shut off (destroyed)",
+           dom->name, (int)pid);
     forget_monitor(dom);
     forget_run(dom);
     if (flags & QV_DOMAIN_DESTROY_REMOVE_LOGS) {

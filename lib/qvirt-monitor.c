@@ -43,6 +43,7 @@
 #include "qvirt/qvirt.h"
 #include "qmp.h"
 #include "monitor-proxy.h"
+#include "qv-log.h"
 #include "qv-process.h"
 #include "qv-socket.h"
 #include "runtime.h"
@@ -118,30 +119,10 @@ typedef struct monitor {
 } monitor;
 
 /* monitor.log (the monitor's stderr): one timestamped line per thing worth
- * knowing afterwards, bounded in size. */
-G_GNUC_PRINTF(1, 2)
-static void mlog(const char *fmt, ...)
-{
-    struct stat st;
-    if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > QV_MONITOR_LOG_MAX &&
-        ftruncate(STDERR_FILENO, 0) < 0) {
-        /* nothing to do: the line still goes out */
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    g_autofree char *line = g_strdup_printf("%04d-%02d-%02d %02d:%02d:%02d.%03ld qvirt-monitor[%d]: %s\n",
-                                            tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                                            tm.tm_hour, tm.tm_min, tm.tm_sec,
-                                            ts.tv_nsec / 1000000, (int)getpid(), msg);
-    ssize_t n = write(STDERR_FILENO, line, strlen(line));
-    (void)n;
-}
+ * knowing afterwards, bounded in size. Always on, in the library's log
+ * format (lib/common/qv-log.h). */
+#define mlog(...) \
+    qv_log_fd(STDERR_FILENO, QV_MONITOR_LOG_MAX, "qvirt-monitor", QV_LOG_INFO, __VA_ARGS__)
 
 static int pidfd_open_compat(pid_t pid)
 {

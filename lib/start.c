@@ -33,6 +33,7 @@
 #include "internal.h"
 #include "qv-config.h"
 #include "qv-fd.h"
+#include "qv-log.h"
 #include "qv-process.h"
 #include "qv-socket.h"
 
@@ -387,13 +388,14 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
 
 /* Step 4 and 5: settings, cont, the live XML and the state. */
 static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const char *dir,
-                    qv_error **err)
+                    pid_t *qemu_pid, qv_error **err)
 {
     g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
     qv_rt_status status;
     int r = qv_rt_status_read(status_path, &status, err);
     if (r < 0)
         return r;
+    *qemu_pid = status.qemu_pid;
     qv_qmp *qmp = NULL;
     int qmp_lock = -1;
     if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
@@ -493,16 +495,21 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     if ((r = create_run_dir(conn, dir, err)) < 0)
         return r;
     g_autoptr(GPtrArray) dropped = drop_missing_optional_sources(def);
+    pid_t qemu_pid = 0;
     start_fds f = { -1, -1, -1, { [0 ... QV_RT_LANES - 1] = -1 }, { -1, -1 }, -1 };
     if ((r = launch(conn, def, transient, flags, dir, &f, err)) < 0 ||
-        (r = bring_up(dom, def, flags, dir, err)) < 0) {
+        (r = bring_up(dom, def, flags, dir, &qemu_pid, err)) < 0) {
         start_fds_close(&f);
+        qv_log(QV_LOG_INFO, "domain '%s': start failed (%s); undoing it", def->name,
+               g_strerror(-r));
         undo_start(conn, def, dir);
         return r;
     }
     emit_started(conn, def, flags, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
+        qv_log(QV_LOG_INFO, "domain '%s': start failed at commit (%s); undoing it", def->name,
+               g_strerror(-r));
         undo_start(conn, def, dir);
         return r;
     }
@@ -511,6 +518,10 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     unlink(shutoff);
     if (flags & QV_DOMAIN_START_AUTODESTROY)
         g_ptr_array_add(conn->autodestroy, g_strdup(def->name));
+    qv_log(QV_LOG_INFO, "domain '%s': started%s%s%s (QEMU pid %d)", def->name,
+           (flags & QV_DOMAIN_START_PAUSED) ? ", paused" : "", transient ? ", transient" : "",
+           (flags & QV_DOMAIN_START_AUTODESTROY) ? ", autodestroy" : "",
+           (int)qemu_pid);
     return 0;
 }
 

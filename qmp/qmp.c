@@ -22,6 +22,7 @@
 
 #include "qmp.h"
 #include "qmp-internal.h"
+#include "qv-log.h"
 
 #define READ_CHUNK 65536
 /* Reads per dispatch before yielding back to the caller's loop, so a peer
@@ -60,6 +61,8 @@ typedef enum { HS_NONE, HS_RUNNING, HS_DONE } hs_state;
 
 struct qv_qmp {
     int fd;
+    char *log_who;             /* set: blocking calls are logged (debug) */
+    char *log_path;
     qv_qmp_mode mode;
     int timeout_ms;
     size_t max_message;
@@ -727,6 +730,8 @@ void qv_qmp_free(qv_qmp *qmp)
     if (qmp->greeting_msg)
         json_object_put(qmp->greeting_msg);
     g_free(qmp->broken_msg);
+    g_free(qmp->log_who);
+    g_free(qmp->log_path);
     if (qmp->fd >= 0)
         close(qmp->fd);
     g_free(qmp);
@@ -1005,7 +1010,55 @@ int qv_qmp_handshake(qv_qmp *qmp, int timeout_ms, qv_error **err)
     return wait_call(qmp, &sc, NULL, err);
 }
 
+void qv_qmp_append_log_summary(GString *s, const char *command, json_object *args)
+{
+    g_string_append_printf(s, "'%s'", command ? command : "?");
+    if (!args || !json_object_is_type(args, json_type_object) ||
+        json_object_object_length(args) == 0)
+        return;
+    g_string_append(s, " (");
+    bool first = true;
+    json_object_object_foreach(args, key, val) {
+        (void)val;
+        g_string_append_printf(s, "%s%s", first ? "" : ", ", key);
+        first = false;
+    }
+    g_string_append(s, ")");
+}
+
+void qv_qmp_set_log_name(qv_qmp *qmp, const char *who, const char *path)
+{
+    g_free(qmp->log_who);
+    g_free(qmp->log_path);
+    qmp->log_who = g_strdup(who);
+    qmp->log_path = g_strdup(path);
+}
+
+static int call_with_fd(qv_qmp *qmp, const char *command, json_object *args, int fd,
+                        int timeout_ms, json_object **ret, qv_error **err);
+
 int qv_qmp_call_with_fd(qv_qmp *qmp, const char *command, json_object *args, int fd,
+                        int timeout_ms, json_object **ret, qv_error **err)
+{
+    if (!qmp || !qmp->log_who || !qv_log_enabled(QV_LOG_DEBUG))
+        return call_with_fd(qmp, command, args, fd, timeout_ms, ret, err);
+    g_autoptr(GString) what = g_string_new(NULL);
+    qv_qmp_append_log_summary(what, command, args); /* before args are consumed */
+    g_autoptr(qv_error) lerr = NULL;
+    gint64 t0 = g_get_monotonic_time();
+    int r = call_with_fd(qmp, command, args, fd, timeout_ms, ret, &lerr);
+    g_autofree char *result = r >= 0 ? g_strdup("ok")
+                              : qv_error_qmp_class(lerr)
+                                  ? g_strdup_printf("error %s", qv_error_qmp_class(lerr))
+                                  : g_strdup_printf("failed (%s)", g_strerror(-r));
+    qv_log(QV_LOG_DEBUG, "%s: qmp %s via %s: %s in %.2f ms", qmp->log_who, what->str,
+           qmp->log_path, result, (double)(g_get_monotonic_time() - t0) / 1000.0);
+    if (r < 0)
+        return qv_error_propagate(err, g_steal_pointer(&lerr));
+    return r;
+}
+
+static int call_with_fd(qv_qmp *qmp, const char *command, json_object *args, int fd,
                         int timeout_ms, json_object **ret, qv_error **err)
 {
     if (ret)

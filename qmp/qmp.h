@@ -161,6 +161,16 @@ bool qv_qmp_is_broken(const qv_qmp *qmp);
  * command's error says "while waiting for the reply to 'X'"; one that never
  * went out says "before 'X' was sent". */
 uint64_t qv_qmp_get_bytes_written(const qv_qmp *qmp);
+
+/* The log (lib/common/qv-log.h). What it says of a command: its name and
+ * the names of its arguments, never their values, which carry secrets in
+ * more commands than an allow-list would keep up with (set_password,
+ * object-add of a secret, blockdev-add's password and key-secret, a
+ * human-monitor-command line); the names are the QMP schema's. */
+void qv_qmp_append_log_summary(GString *s, const char *command, json_object *args);
+/* Logs this connection's blocking calls (qv_qmp_call, _with_fd) at debug
+ * level as "<who>: qmp 'cmd' (arg names) via <path>: <result> in N ms". */
+void qv_qmp_set_log_name(qv_qmp *qmp, const char *who, const char *path);
 /* True while a command (or the handshake) is queued or awaiting its reply. */
 bool qv_qmp_is_busy(const qv_qmp *qmp);
 /* The QMP greeting ("QMP" object), borrowed; NULL before the handshake. */
