@@ -104,7 +104,8 @@ typedef struct floor_vm {
     pid_t pid;
     int listen_fd, qmp;
     int idle_fds[1 + FLOOR_LANES]; /* the event monitor's and the lanes' */
-    int event_peer;                /* the other end of the event monitor's */
+    int event_peer;                /* connected to the event monitor, as the supervisor is */
+    char *event_sock;
     char buf[65536];
     size_t have;
     char **argv;
@@ -192,13 +193,12 @@ static void floor_init(floor_vm *vm, const char *xml, const char *dir)
     g_mkdir_with_parents(dir, 0700);
     vm->sock = g_build_filename(dir, "floor.sock", NULL);
     vm->listen_fd = make_listener(vm->sock, -1);
-    /* The event monitor is connected, as the supervisor's is, but nobody
-     * negotiates on it, so QEMU sends it nothing past the greeting. */
-    int ev[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ev) < 0)
-        die("socketpair", NULL);
-    vm->idle_fds[0] = ev[1];
-    vm->event_peer = ev[0];
+    /* The event monitor listens, as qvirt's monitor.sock does, and is
+     * connected (see floor_spawn), but nobody negotiates on it, so QEMU
+     * sends it nothing past the greeting. */
+    vm->event_sock = g_build_filename(dir, "monitor.sock", NULL);
+    vm->idle_fds[0] = make_listener(vm->event_sock, -1);
+    vm->event_peer = -1;
     for (int i = 1; i < 1 + FLOOR_LANES; i++) {
         g_autofree char *name = g_strdup_printf("lane-%d.sock", i - 1);
         g_autofree char *path = g_build_filename(dir, name, NULL);
@@ -213,8 +213,20 @@ static void floor_init(floor_vm *vm, const char *xml, const char *dir)
         die("floor argv", err);
 }
 
+static void connect_event_peer(floor_vm *vm)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_strlcpy(sa.sun_path, vm->event_sock, sizeof sa.sun_path);
+    if (vm->event_peer >= 0)
+        close(vm->event_peer);
+    vm->event_peer = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(vm->event_peer, (struct sockaddr *)&sa, sizeof sa) < 0)
+        die("connect to the event monitor", NULL);
+}
+
 static void floor_spawn(floor_vm *vm)
 {
+    connect_event_peer(vm);
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDWR);
@@ -260,6 +272,7 @@ static void floor_reap(floor_vm *vm)
     waitpid(vm->pid, NULL, 0);
     close(vm->qmp);
     make_listener(vm->sock, vm->listen_fd);
+    make_listener(vm->event_sock, vm->idle_fds[0]);
 }
 
 static void floor_wait_booted(floor_vm *vm)
@@ -592,6 +605,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         }
         close(fvm->qmp);
         make_listener(fvm->sock, fvm->listen_fd);
+        make_listener(fvm->event_sock, fvm->idle_fds[0]);
     }
     emit("define", "qvirt", "ms", &q_define);
     emit("create", "qvirt", "ms", &q_create);
@@ -651,6 +665,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
             for (int i = 0; i < SCALE; i++) {
                 close(vms[i].qmp);
                 make_listener(vms[i].sock, vms[i].listen_fd);
+                make_listener(vms[i].event_sock, vms[i].idle_fds[0]);
             }
         }
     }

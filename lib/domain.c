@@ -176,7 +176,7 @@ int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
         return qv_error_set(err, -ETIMEDOUT,
                             "domain '%s': QEMU has exited but its monitor process is stuck",
                             dom->name);
-    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act->status.run_ino,
+    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act->status.run_id,
                        QV_DOMAIN_SHUTOFF_CRASHED, QV_DOMAIN_EVENT_STOPPED_CRASHED, NULL);
     forget_monitor(dom);
     act->active = false;
@@ -870,7 +870,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     }
     /* The monitor records the stop and exits; if it is gone, we record it. */
     qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
-    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act.status.run_ino,
+    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act.status.run_id,
                        QV_DOMAIN_SHUTOFF_DESTROYED, QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
     qv_log(QV_LOG_INFO, "domain '%s': destroyed (QEMU pid %d); state written: shut off (destroyed)",
            dom->name, (int)pid);

@@ -566,7 +566,7 @@ static void finalize(monitor *m)
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
     }
     mlog("QEMU has ended; recording shut off (reason %d)", reason);
-    qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_ino, reason, detail, NULL);
+    qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_id, reason, detail, NULL);
 }
 
 /* The last few lines QEMU printed, for start failures. */
@@ -623,7 +623,7 @@ static void abandon_run(monitor *m)
 {
     if (qv_rt_starter_check(m->domain_dir) == QV_RT_STARTER_ALIVE)
         return;
-    qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_ino, QV_DOMAIN_SHUTOFF_FAILED,
+    qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_id, QV_DOMAIN_SHUTOFF_FAILED,
                        -1, NULL);
 }
 
@@ -1036,17 +1036,22 @@ int main(int argc, char **argv)
     setsid();
     signal(SIGPIPE, SIG_IGN);
 
-    m.domain_dir = qv_rt_domain_dir(&m.paths, m.name);
+    /* Every file of the run is reached through a directory fd held for
+     * life: once this run is over and a new one has the same name, a late
+     * write of ours (a stopping marker, status.json) still lands in our own
+     * (by then removed) dir, never in the new run's. */
+    g_autofree char *real_dir = qv_rt_domain_dir(&m.paths, m.name);
+    int dir_fd = open(real_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+        fprintf(stderr, "qvirt-monitor: cannot open %s: %s\n", real_dir, g_strerror(errno));
+        return 1;
+    }
+    m.domain_dir = g_strdup_printf("/proc/self/fd/%d", dir_fd);
     m.state_path = g_build_filename(m.domain_dir, "state", NULL);
     m.status_path = g_build_filename(m.domain_dir, "status.json", NULL);
     m.lock_path = g_build_filename(m.domain_dir, "qmp.lock", NULL);
-    struct stat dst;
-    if (stat(m.domain_dir, &dst) < 0) {
-        fprintf(stderr, "qvirt-monitor: %s is gone\n", m.domain_dir);
-        return 1;
-    }
 
-    m.status.run_ino = dst.st_ino;
+    qv_rt_run_id_read(m.domain_dir, m.status.run_id);
     g_autoptr(qv_error) err = NULL;
     int r = m.attach ? attach_qemu(&m, &err) : launch_qemu(&m, &a, &argv[optind], &err);
     if (r >= 0 && block_signals(&m) < 0)

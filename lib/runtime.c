@@ -454,6 +454,22 @@ int qv_rt_starter_write(const char *domain_dir, qv_error **err)
     return qv_rt_write_runtime(path, data, strlen(data), err);
 }
 
+int qv_rt_run_id_write(const char *domain_dir, qv_error **err)
+{
+    g_autofree char *path = g_build_filename(domain_dir, "run-id", NULL);
+    g_autofree char *id = g_uuid_string_random();
+    return qv_rt_write_runtime(path, id, strlen(id), err);
+}
+
+void qv_rt_run_id_read(const char *domain_dir, char buf[40])
+{
+    g_autofree char *path = g_build_filename(domain_dir, "run-id", NULL);
+    g_autofree char *data = NULL;
+    buf[0] = '\0';
+    if (qv_rt_read_file(path, 39, &data, NULL, NULL) == 0)
+        g_strlcpy(buf, data, 40);
+}
+
 qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 {
     g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
@@ -487,7 +503,7 @@ void qv_rt_undo_run(const qv_rt_paths *p, const char *name, const char *uuid,
     /* The monitor records the stop; wait for it so the caller sees a
      * consistent shut off domain, and record it when it cannot. */
     qv_rt_wait_exit(st->monitor_pid, st->monitor_start, QV_RT_UNDO_WAIT_MS);
-    qv_rt_finalize_run(p, name, uuid, st->run_ino, QV_DOMAIN_SHUTOFF_FAILED,
+    qv_rt_finalize_run(p, name, uuid, st->run_id, QV_DOMAIN_SHUTOFF_FAILED,
                        QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
 }
 
@@ -552,8 +568,7 @@ int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err)
     st->owner_start = (unsigned long long)json_get_i64(obj, "owner_start");
     st->started_us = json_get_i64(obj, "started");
     g_autofree char *dir = g_path_get_dirname(path);
-    struct stat dst;
-    st->run_ino = stat(dir, &dst) == 0 ? dst.st_ino : 0;
+    qv_rt_run_id_read(dir, st->run_id);
     json_object *v;
     st->on_poweroff = qv_rt_action_parse(json_object_object_get_ex(obj, "on_poweroff", &v)
                                          ? json_object_get_string(v) : NULL);
@@ -750,7 +765,7 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
     return qv_rt_finalize_run(p, name, uuid, 0, shutoff_reason, stopped_detail, err);
 }
 
-int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, ino_t run_ino,
+int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, const char *run_id,
                        int shutoff_reason, int stopped_detail, qv_error **err)
 {
     g_autofree char *dir = qv_rt_domain_dir(p, name);
@@ -763,7 +778,10 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
     if (lock < 0)
         return lock;
     struct stat dst;
-    if (stat(dir, &dst) < 0 || !S_ISDIR(dst.st_mode) || (run_ino && dst.st_ino != run_ino)) {
+    char id[40];
+    if (run_id)
+        qv_rt_run_id_read(dir, id);
+    if (stat(dir, &dst) < 0 || !S_ISDIR(dst.st_mode) || (run_id && strcmp(id, run_id))) {
         qv_rt_unlock(lock);
         return 0;
     }

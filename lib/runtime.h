@@ -15,7 +15,8 @@
  *   <run>/logs/<name>.log            QEMU's output, kept across runs
  *   <run>/domains/<name>/            exists while the domain is active; it
  *                                    appears whole (renamed into place), and
- *                                    its inode identifies the run:
+ *                                    run-id (random) identifies the run:
+ *       run-id                       that identity
  *       starter                      "PID START" of the process starting the
  *                                    run, until the start commits
  *       status.json                  pids + start times, id, flags, on_*
@@ -136,6 +137,10 @@ typedef enum qv_rt_starter {
     QV_RT_STARTER_GONE,      /* the starter died before it committed */
 } qv_rt_starter;
 int qv_rt_starter_write(const char *domain_dir, qv_error **err);
+/* Each run dir holds a random run-id, written before the dir appears: an
+ * identity that survives inode reuse. buf gets "" when there is none. */
+int qv_rt_run_id_write(const char *domain_dir, qv_error **err);
+void qv_rt_run_id_read(const char *domain_dir, char buf[40]);
 qv_rt_starter qv_rt_starter_check(const char *domain_dir);
 /* Writes the "stopping" marker (why: "destroyed", "failed", "crashed"):
  * the run's end is recorded with that reason, not as a crash. */
@@ -172,7 +177,7 @@ typedef struct qv_rt_status {
     qv_rt_action on_poweroff;
     qv_rt_action on_reboot;
     qv_rt_action on_crash;
-    ino_t run_ino;                /* the runtime dir's inode: which run this is
+    char run_id[40];              /* which run this is: the run dir's run-id
                                    * (filled in by qv_rt_status_read) */
 } qv_rt_status;
 int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err);
@@ -235,9 +240,9 @@ int qv_rt_emit_with(const qv_rt_paths *p, qv_rt_journal_writer *w, const char *n
 int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid,
                         int shutoff_reason, int stopped_detail, qv_error **err);
 /* The same for one run: nothing is done when the runtime dir is no longer
- * the one whose inode is run_ino (a new run replaced it). stopped_detail
+ * the one whose run-id is run_id (a new run replaced it; NULL: any). stopped_detail
  * < 0: no STOPPED event (a start that never emitted STARTED). */
-int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, ino_t run_ino,
+int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, const char *run_id,
                        int shutoff_reason, int stopped_detail, qv_error **err);
 /* Removes a directory tree (runtime dirs only hold plain files and sockets). */
 int qv_rt_remove_tree(const char *path);

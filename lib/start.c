@@ -194,6 +194,20 @@ static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size
     return 0;
 }
 
+/* A monitor that ended without a word may have said why in monitor.log. */
+static void add_monitor_log_tail(const char *dir, qv_error *err)
+{
+    g_autofree char *path = g_build_filename(dir, "monitor.log", NULL);
+    g_autofree char *text = NULL;
+    if (qv_rt_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
+        return;
+    g_strchomp(text);
+    const char *last = strrchr(text, '\n');
+    last = last ? last + 1 : text;
+    if (*last)
+        qv_error_prefix(err, "%s (monitor.log: %s)", qv_error_message(err), last);
+}
+
 /* Creates monitor.lock and takes it, for the monitor to hold for life. */
 static int take_monitor_lock(const char *dir, qv_error **err)
 {
@@ -260,7 +274,8 @@ static int create_run_dir(qv_conn *conn, const char *dir, qv_error **err)
     sweep_dead_runs(parent, base);
     if ((r = qv_rt_mkdirs(tmp, err)) < 0)
         return r;
-    if ((r = qv_rt_starter_write(tmp, err)) < 0 || rename(tmp, dir) < 0) {
+    if ((r = qv_rt_run_id_write(tmp, err)) < 0 || (r = qv_rt_starter_write(tmp, err)) < 0 ||
+        rename(tmp, dir) < 0) {
         if (r >= 0)
             r = qv_error_set_errno(err, -errno, "cannot create %s", dir);
         qv_rt_remove_tree(tmp);
@@ -379,8 +394,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     start_fds_close(f);
     f->channel[0] = keep;
     g_autoptr(json_object) report = NULL;
-    if (r >= 0)
-        r = read_report(f->channel[0], QV_START_REPORT_MS, &report, err);
+    if (r >= 0 && (r = read_report(f->channel[0], QV_START_REPORT_MS, &report, err)) == -EIO &&
+        err && *err)
+        add_monitor_log_tail(dir, *err);
     if (r < 0 && err && *err)
         qv_error_prefix(*err, "cannot start domain '%s'", def->name);
     return r;

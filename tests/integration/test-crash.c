@@ -149,7 +149,17 @@ static void check_invariants(const char *name, const char *config, const char *w
     cr_assert_geq(r, 0, "%s, round %d: start after the kill failed: %s", what, round,
                   err ? qv_error_message(err) : "?");
     state = settled_state(dom, &reason);
-    cr_assert_eq(state, QV_DOMAIN_PAUSED, "%s, round %d: state %d after start", what, round, state);
+    if (state != QV_DOMAIN_PAUSED) {
+        g_autofree char *jp = g_build_filename(T.root, "run", "events", NULL);
+        g_autofree char *j = read_text(jp);
+        g_autofree char *lp = g_build_filename(T.root, "run", "logs", "victim.log", NULL);
+        g_autofree char *l = read_text(lp);
+        size_t jl = j ? strlen(j) : 0, ll = l ? strlen(l) : 0;
+        cr_log_error("journal tail: %s\nqemu log tail: %s", j ? j + (jl > 3000 ? jl - 3000 : 0) : "",
+                     l ? l + (ll > 1500 ? ll - 1500 : 0) : "");
+    }
+    cr_assert_eq(state, QV_DOMAIN_PAUSED, "%s, round %d: state %d (reason %d) after start", what,
+                 round, state, reason);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
@@ -196,6 +206,12 @@ static void run_op(op o, const char *name, const char *xml)
     }
     }
     _exit(r < 0 ? 1 : 0);
+}
+
+static char *qvt_replace(const char *text, const char *from, const char *to)
+{
+    g_auto(GStrv) parts = g_strsplit(text, from, -1);
+    return g_strjoinv(to, parts);
 }
 
 /* Puts the domain where the operation starts from. */
@@ -256,7 +272,10 @@ static void kill_victim(victim v, pid_t child)
 static void harness(op o, victim v, int n, int span_ms, const char *what)
 {
     const char *name = "victim";
-    g_autofree char *xml = itest_domain_xml(&T, name, NULL);
+    g_autofree char *plain = itest_domain_xml(&T, name, NULL);
+    /* A fixed UUID: a redefined domain gets the same config again. */
+    g_autofree char *xml = qvt_replace(plain, "<name>victim</name>",
+                                       "<name>victim</name><uuid>5d1c3a8e-7c0b-4c47-9d0a-3f6a2b1e9c01</uuid>");
     {
         qv_conn *conn = itest_open(&T);
         qv_domain *dom = NULL;
