@@ -1186,19 +1186,24 @@ int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int n
     g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", balloon);
     json_object_object_add(args, "path", json_object_new_string(path));
     json_object_object_add(args, "property", json_object_new_string("guest-stats"));
-    /* Both queries in one round trip. */
+    /* The balloon's actual size is in the state mapping while the
+     * supervisor watches (it follows BALLOON_CHANGE): then only the guest
+     * stats are asked for. Otherwise both queries, in one round trip. */
+    unsigned long long actual_kib = monitor_alive(dom) ? qv_rt_statemap_balloon(dom->smap) : 0;
     qv_qmp_batch_cmd q[2] = { { .command = "query-balloon" }, { .command = "qom-get", .args = args } };
-    if ((r = qv_domain_qmp_batch(dom, q, 2, err)) < 0)
+    qv_qmp_batch_cmd *ask = actual_kib ? &q[1] : q;
+    size_t n_ask = actual_kib ? 1 : 2;
+    if ((r = qv_domain_qmp_batch(dom, ask, n_ask, err)) < 0)
         return r;
-    if (q[0].result < 0) {
+    if (!actual_kib && q[0].result < 0) {
         r = qv_error_propagate(err, g_steal_pointer(&q[0].err));
-        qv_qmp_batch_clear(q, 2);
+        qv_qmp_batch_clear(ask, n_ask);
         return r;
     }
     g_autoptr(json_object) bal = g_steal_pointer(&q[0].ret);
     /* No guest stats yet (the driver has not reported): actual and rss only. */
     g_autoptr(json_object) gs = g_steal_pointer(&q[1].ret);
-    qv_qmp_batch_clear(q, 2);
+    qv_qmp_batch_clear(ask, n_ask);
     json_object *v, *s = NULL;
     if (gs && json_object_object_get_ex(gs, "stats", &s)) {
         static const struct { const char *key; int tag; bool bytes; } map[] = {
@@ -1222,7 +1227,9 @@ int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int n
             ADD(map[i].tag, map[i].bytes ? (unsigned long long)x / 1024 : (unsigned long long)x);
         }
     }
-    if (bal && json_object_object_get_ex(bal, "actual", &v))
+    if (actual_kib)
+        ADD(QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, actual_kib);
+    else if (bal && json_object_object_get_ex(bal, "actual", &v))
         ADD(QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, (unsigned long long)json_object_get_int64(v) / 1024);
     ADD(QV_DOMAIN_MEMORY_STAT_RSS, proc_rss_kib(act.status.qemu_pid));
     if (gs && json_object_object_get_ex(gs, "last-update", &v) && json_object_get_int64(v) > 0)

@@ -84,6 +84,7 @@ typedef struct monitor {
     qv_rt_journal_writer emit;
     qv_rt_status status;   /* what status.json says */
     bool attach;           /* re-attached to a running QEMU */
+    bool has_balloon;      /* QEMU may have a balloon: learn its size */
     int owner_pidfd;
     /* QEMU: the child we launched, or (attached) a pidfd on it. */
     qv_process *qemu;
@@ -333,6 +334,35 @@ static void refresh_state(monitor *m)
         release_refresh_lock(m);
 }
 
+/* The balloon's actual size goes with the run's state, so memory_stats
+ * reads it instead of asking QEMU (libvirt keeps it the same way). QEMU
+ * throttles BALLOON_CHANGE to one a second, so it may lag as long. */
+static void record_balloon(monitor *m, long long bytes)
+{
+    if (!m->smap && qv_rt_statemap_open(m->state_path, &m->smap) < 0)
+        return;
+    qv_rt_statemap_set_balloon(m->smap, bytes > 0 ? (unsigned long long)bytes / 1024 : 0);
+}
+
+static void on_balloon(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
+{
+    json_object *v;
+    if (err)
+        mlog("query-balloon failed: %s", qv_error_message(err));
+    else if (ret && json_object_object_get_ex(ret, "actual", &v))
+        record_balloon(opaque, json_object_get_int64(v));
+}
+
+/* QEMU emits BALLOON_CHANGE only on a change, so where the balloon starts
+ * (or stands, when re-attached) is asked once, without waiting. Events
+ * and this reply come in QEMU's order on the one connection. */
+static void learn_balloon(monitor *m)
+{
+    if (m->has_balloon && m->qmp && !m->qmp_lost)
+        qv_qmp_send_async(m->qmp, "query-balloon", NULL, -1, QV_MONITOR_COMMAND_MS, on_balloon,
+                          m, NULL);
+}
+
 static const char *jstr(json_object *data, const char *key)
 {
     json_object *v;
@@ -501,6 +531,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         long long bytes = data && json_object_object_get_ex(data, "actual", &actual)
                               ? json_object_get_int64(actual) : 0;
         json_object_object_add(extra, "actual", json_object_new_int64(bytes / 1024));
+        record_balloon(m, bytes);
         emit(m, QV_DOMAIN_EVENT_ID_BALLOON_CHANGE, 0, 0, extra);
     } else if (!strcmp(n, "DEVICE_DELETED")) {
         const char *dev = jstr(data, "device");
@@ -670,6 +701,7 @@ static void handshake_done(monitor *m)
     json_object_object_add(o, "monitor_pid", json_object_new_int64(m->status.monitor_pid));
     json_object_object_add(o, "monitor_start", json_object_new_int64((int64_t)m->status.monitor_start));
     report_to_starter(m, o);
+    learn_balloon(m);
     if (m->attach) {
         /* The attacher only waits for the report. */
         close(m->start_fd);
@@ -937,6 +969,8 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         qv_spawn_opts so;
         qv_spawn_opts_init(&so);
         so.argv = (const char *const *)qemu_argv;
+        for (char **arg = qemu_argv; *arg && !m->has_balloon; arg++)
+            m->has_balloon = strstr(*arg, "virtio-balloon") != NULL;
         int pass[2 + QV_RT_LANES];
         size_t npass = 0;
         if (a->qmp_listen_fd >= 0)
@@ -982,6 +1016,10 @@ static int attach_qemu(monitor *m, qv_error **err)
         return m->ctl_fd;
     if ((r = connect_qemu_monitor(m, err)) < 0)
         return r;
+    /* The balloon may have moved while nobody watched: unknown until
+     * asked again, before this run is announced as watched. */
+    m->has_balloon = true;
+    record_balloon(m, 0);
     if ((r = write_status(m, err)) < 0)
         return r;
     mlog("attached to QEMU pid %d", (int)m->status.qemu_pid);

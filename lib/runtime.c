@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -292,23 +293,31 @@ int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err)
 
 /* ---- the run state word --------------------------------------------------- */
 
-#define STATE_MAGIC "qvstate1"
+/* Two layouts: "qvstate1" (32 bytes, before the balloon word) is still
+ * read, so a run started by an older build stays readable; its balloon
+ * size is unknown. New runs get "qvstate2" (40 bytes). */
+#define STATE_MAGIC_V1 "qvstate1"
+#define STATE_MAGIC "qvstate2"
 #define STATE_RETIRED (1ull << 12)
 #define STATE_DELTA_BITS 51
 
 /* The file: a magic, the run's base time, the word, which packs the
  * state (4 bits), the reason (8 bits), the retired flag and the microseconds
- * since the base time of the last change (51 bits: 71 years), and when a
- * stop or cont last took qmp.lock (for get_control_info). */
+ * since the base time of the last change (51 bits: 71 years), when a
+ * stop or cont last took qmp.lock (for get_control_info), and the
+ * balloon's actual size (KiB, 0 until known; v2 only). */
 typedef struct state_file {
     char magic[8];
     int64_t base_us;
     uint64_t word;
     int64_t lock_since_us; /* when qmp.lock was last taken by a stop/cont */
+    uint64_t balloon_kib;  /* the balloon's actual size, 0: unknown */
 } state_file;
+#define STATE_FILE_V1_SIZE offsetof(state_file, balloon_kib)
 
 struct qv_rt_statemap {
     state_file *f;
+    size_t size;           /* mapped bytes: a v1 file has no balloon word */
     bool writable;
 };
 
@@ -330,6 +339,15 @@ int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **er
     return qv_rt_write_runtime(path, (const char *)&f, sizeof f, err);
 }
 
+/* A state file is one of the known (magic, size) pairs; anything else
+ * (short, a newer layout, not ours) is refused with -EINVAL. */
+static bool state_file_valid(const void *p, size_t size)
+{
+    const char *magic = p;
+    return (size == sizeof(state_file) && memcmp(magic, STATE_MAGIC, 8) == 0) ||
+           (size == STATE_FILE_V1_SIZE && memcmp(magic, STATE_MAGIC_V1, 8) == 0);
+}
+
 int qv_rt_statemap_open(const char *path, qv_rt_statemap **ret)
 {
     bool writable = true;
@@ -341,24 +359,27 @@ int qv_rt_statemap_open(const char *path, qv_rt_statemap **ret)
     if (fd < 0)
         return -errno;
     struct stat sb;
-    int r = fstat(fd, &sb) < 0 ? -errno : sb.st_size != sizeof(state_file) ? -EINVAL : 0;
+    int r = fstat(fd, &sb) < 0 ? -errno : 0;
+    size_t size = r == 0 ? (size_t)sb.st_size : 0;
+    if (r == 0 && size != sizeof(state_file) && size != STATE_FILE_V1_SIZE)
+        r = -EINVAL;
     void *p = MAP_FAILED;
     if (r == 0) {
-        p = mmap(NULL, sizeof(state_file), writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                 MAP_SHARED, fd, 0);
+        p = mmap(NULL, size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED)
             r = -errno;
     }
     close(fd);
-    if (r == 0 && memcmp(((state_file *)p)->magic, STATE_MAGIC, 8) != 0)
+    if (r == 0 && !state_file_valid(p, size))
         r = -EINVAL;
     if (r < 0) {
         if (p != MAP_FAILED)
-            munmap(p, sizeof(state_file));
+            munmap(p, size);
         return r;
     }
     qv_rt_statemap *m = g_new0(qv_rt_statemap, 1);
     m->f = p;
+    m->size = size;
     m->writable = writable;
     *ret = m;
     return 0;
@@ -368,7 +389,7 @@ void qv_rt_statemap_free(qv_rt_statemap *m)
 {
     if (!m)
         return;
-    munmap(m->f, sizeof(state_file));
+    munmap(m->f, m->size);
     g_free(m);
 }
 
@@ -411,6 +432,32 @@ void qv_rt_statemap_set_lock_since(qv_rt_statemap *m, long long us)
 long long qv_rt_statemap_lock_since(const qv_rt_statemap *m)
 {
     return __atomic_load_n(&m->f->lock_since_us, __ATOMIC_RELAXED);
+}
+
+/* The balloon word has no lock: the supervisor is its one writer (from
+ * BALLOON_CHANGE events and its own query-balloon), and it is read
+ * alone, so one atomic store and one atomic load are all it needs. */
+int qv_rt_statemap_set_balloon(qv_rt_statemap *m, unsigned long long kib)
+{
+    if (!m->writable)
+        return -EACCES;
+    if (m->size < sizeof(state_file))
+        return -EOPNOTSUPP;
+    if (__atomic_load_n(&m->f->word, __ATOMIC_ACQUIRE) & STATE_RETIRED)
+        return -ESTALE;
+    __atomic_store_n(&m->f->balloon_kib, (uint64_t)kib, __ATOMIC_RELEASE);
+    return 0;
+}
+
+unsigned long long qv_rt_statemap_balloon(const qv_rt_statemap *m)
+{
+    if (m->size < sizeof(state_file))
+        return 0;
+    uint64_t kib = __atomic_load_n(&m->f->balloon_kib, __ATOMIC_ACQUIRE);
+    /* Loaded before the retired flag: a run retired meanwhile reads 0. */
+    if (__atomic_load_n(&m->f->word, __ATOMIC_ACQUIRE) & STATE_RETIRED)
+        return 0;
+    return kib;
 }
 
 int qv_rt_state_load(const char *path, qv_rt_state *st)

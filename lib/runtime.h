@@ -22,7 +22,8 @@
  *       status.json                  pids + start times, id, flags, on_*
  *                                    actions (written by the monitor)
  *       state                        state + reason: one word in a shared
- *                                    mapping (see qv_rt_statemap)
+ *                                    mapping, and the balloon's actual size
+ *                                    (see qv_rt_statemap)
  *       live.xml                     the live XML (atomic)
  *       monitor.sock                 QEMU's supervisor monitor (listening:
  *                                    a new supervisor can re-attach)
@@ -110,7 +111,9 @@ int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err);
 typedef struct qv_rt_statemap qv_rt_statemap;
 /* Creates the file for a new run (atomically: readers never see it short). */
 int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **err);
-/* Maps the file (-ENOENT, or -EINVAL when it is not a state file). */
+/* Maps the file (-ENOENT, or -EINVAL when it is not a state file). A file
+ * of the older layout (no balloon word) is mapped too: its balloon size
+ * reads unknown. */
 int qv_rt_statemap_open(const char *path, qv_rt_statemap **ret);
 void qv_rt_statemap_free(qv_rt_statemap *m);
 /* The state; false once the run has been retired. */
@@ -124,6 +127,13 @@ void qv_rt_statemap_retire(qv_rt_statemap *m);
  * for get_control_info, which also reads the lock file's stamp). */
 void qv_rt_statemap_set_lock_since(qv_rt_statemap *m, long long us);
 long long qv_rt_statemap_lock_since(const qv_rt_statemap *m);
+/* The balloon's actual size in KiB, which the supervisor keeps from
+ * BALLOON_CHANGE events (and one query-balloon when it connects): 0 while
+ * unknown, once retired, and for a file of the older layout. Storing 0
+ * makes it unknown again. Set: -ESTALE once retired, -EACCES read-only,
+ * -EOPNOTSUPP for an older file. */
+int qv_rt_statemap_set_balloon(qv_rt_statemap *m, unsigned long long kib);
+unsigned long long qv_rt_statemap_balloon(const qv_rt_statemap *m);
 /* One-shot helpers by path: load (-ESTALE when retired) and store. */
 int qv_rt_state_load(const char *path, qv_rt_state *st);
 int qv_rt_state_store(const char *path, const qv_rt_state *st);

@@ -5,12 +5,14 @@
  * sched_getaffinity on QEMU's threads), pins persisted in the config XML,
  * the CLI's virsh layouts, and the errors for bad values. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -181,6 +183,34 @@ static bool wait_actual(qv_domain *dom, unsigned long long kib, int timeout_ms)
         poll(NULL, 0, 100);
     }
     return false;
+}
+
+/* The balloon word of a run's state file (lib/runtime.c: "qvstate2", 40
+ * bytes, the balloon's actual size in KiB at byte 32), mapped shared as
+ * every process maps it: the test reads what the supervisor recorded and
+ * can write it, to prove which path memory_stats took. */
+static uint64_t *map_balloon_word(const char *name)
+{
+    g_autofree char *p = g_build_filename(T.root, "run", "domains", name, "state", NULL);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    cr_assert_geq(fd, 0, "cannot open %s", p);
+    void *m = mmap(NULL, 40, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    cr_assert_neq(m, MAP_FAILED);
+    cr_assert_eq(memcmp(m, "qvstate2", 8), 0, "not a state file with a balloon word");
+    return (uint64_t *)((char *)m + 32);
+}
+
+/* Polls until the supervisor has recorded kib as the balloon's size. */
+static bool wait_recorded(const uint64_t *word, uint64_t kib, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) != kib) {
+        if (g_get_monotonic_time() >= deadline)
+            return false;
+        poll(NULL, 0, 50);
+    }
+    return true;
 }
 
 /* Runs the built qvirt binary on this test's root; returns its stdout. */
@@ -402,10 +432,31 @@ Test(resources, running_guest)
     cr_assert(stat_value(dom, QV_DOMAIN_MEMORY_STAT_AVAILABLE, &v) && v > 100000 && v <= 262144,
               "guest total %llu KiB", v);
 
+    /* ---- the balloon's size kept by the supervisor ---- */
+    /* It asked QEMU once after its handshake (no BALLOON_CHANGE yet). */
+    uint64_t *bw = map_balloon_word("res");
+    cr_assert(wait_recorded(bw, 262144, 5000), "the supervisor recorded %llu KiB, not 262144",
+              (unsigned long long)__atomic_load_n(bw, __ATOMIC_ACQUIRE));
+    /* memory_stats takes the recorded size (and asks QEMU only for the
+     * guest stats): a value planted in the word is what it reports... */
+    __atomic_store_n(bw, 123456, __ATOMIC_RELEASE);
+    cr_assert(stat_value(dom, QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, &v) && v == 123456,
+              "memory_stats did not read the recorded size: %llu", v);
+    cr_assert(stat_value(dom, QV_DOMAIN_MEMORY_STAT_LAST_UPDATE, &v) && v > 0,
+              "the guest stats still come with it");
+    /* ...and unknown (0) falls back to query-balloon. */
+    __atomic_store_n(bw, 0, __ATOMIC_RELEASE);
+    cr_assert(stat_value(dom, QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, &v) && v == 262144,
+              "the query-balloon fallback reported %llu", v);
+
     /* ---- the balloon ---- */
     long before = guest_memtotal_kib("res");
     itest_ok(qv_domain_set_memory(dom, 200 * 1024, QV_DOMAIN_MEM_LIVE, &err), err);
     cr_assert(wait_actual(dom, 200 * 1024, 30000), "the balloon did not reach 200 MiB");
+    /* BALLOON_CHANGE moved the recorded size (QEMU throttles the event to
+     * one a second, so it may trail query-balloon by that much). */
+    cr_assert(wait_recorded(bw, 200 * 1024, 3000), "the recorded size is %llu KiB after setmem",
+              (unsigned long long)__atomic_load_n(bw, __ATOMIC_ACQUIRE));
     long after = guest_memtotal_kib("res");
     cr_assert_lt(after, before - 40000, "guest MemTotal %ld -> %ld KiB", before, after);
     g_autofree char *lx = xml_of(dom, 0);
@@ -415,6 +466,7 @@ Test(resources, running_guest)
     cr_assert_eq(info.memory, 204800);
     itest_ok(qv_domain_set_memory(dom, 256 * 1024, 0, &err), err);
     cr_assert(wait_actual(dom, 256 * 1024, 30000), "the balloon did not deflate");
+    cr_assert(wait_recorded(bw, 256 * 1024, 3000), "the recorded size did not follow");
     cr_assert_geq(guest_memtotal_kib("res"), before - 1024, "MemTotal came back");
     assert_fails(qv_domain_set_memory(dom, 512 * 1024, QV_DOMAIN_MEM_LIVE, ERR), -EINVAL,
                  "its maximum is 262144 KiB");
@@ -517,6 +569,8 @@ Test(resources, running_guest)
     out = CLI(&st, "setmem", "res", "220M", "--live");
     cr_assert_eq(st, 0, "%s", out);
     cr_assert(wait_actual(dom, 220 * 1024, 30000), "qvirt setmem did not move the balloon");
+    cr_assert(wait_recorded(bw, 220 * 1024, 3000), "the recorded size did not follow setmem");
+    munmap((char *)bw - 32, 40);
 
     /* ---- vCPU unplug ---- */
     itest_ok(qv_domain_set_vcpus(dom, 1, QV_DOMAIN_VCPU_GUEST, &err), err);

@@ -118,13 +118,114 @@ Test(runtime, other_files_are_not_state)
     const char *json = "{\"state\":1,\"reason\":1,\"since\":1795400000000000}";
     cr_assert(g_file_set_contents(path, json, -1, NULL));
     cr_assert_eq(qv_rt_statemap_open(path, &m), -EINVAL);
-    char junk[32]; /* the size of a state file */
+    char junk[40]; /* the sizes of the two layouts */
     memset(junk, 'x', sizeof junk);
-    cr_assert(g_file_set_contents(path, junk, sizeof junk, NULL));
+    for (size_t n = 32; n <= 40; n += 8) {
+        cr_assert(g_file_set_contents(path, junk, (gssize)n, NULL));
+        cr_assert_eq(qv_rt_statemap_open(path, &m), -EINVAL, "junk of %zu bytes", n);
+    }
+    /* a magic with the other layout's size (a short or a mislabelled file) */
+    memcpy(junk, "qvstate2", 8);
+    cr_assert(g_file_set_contents(path, junk, 32, NULL));
+    cr_assert_eq(qv_rt_statemap_open(path, &m), -EINVAL);
+    memcpy(junk, "qvstate1", 8);
+    cr_assert(g_file_set_contents(path, junk, 40, NULL));
     cr_assert_eq(qv_rt_statemap_open(path, &m), -EINVAL);
     cr_assert_null(m);
     qv_rt_state st;
     cr_assert_eq(qv_rt_state_load(path, &st), -EINVAL);
+}
+
+/* ---- the balloon word ----------------------------------------------------- */
+
+Test(runtime, balloon_round_trip_between_mappings)
+{
+    g_autofree char *path = state_path();
+    qv_rt_state st = { QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED, g_get_real_time() };
+    cr_assert_eq(qv_rt_statemap_create(path, &st, NULL), 0);
+    qv_rt_statemap *a, *b;
+    cr_assert_eq(qv_rt_statemap_open(path, &a), 0);
+    cr_assert_eq(qv_rt_statemap_open(path, &b), 0);
+    cr_assert_eq(qv_rt_statemap_balloon(b), 0, "unknown until the supervisor learns it");
+    cr_assert_eq(qv_rt_statemap_set_balloon(a, 1048576), 0);
+    cr_assert_eq(qv_rt_statemap_balloon(b), 1048576);
+    /* the full 64 bits, and the state word is left alone */
+    cr_assert_eq(qv_rt_statemap_set_balloon(a, 1ull << 40), 0);
+    cr_assert_eq(qv_rt_statemap_balloon(b), 1ull << 40);
+    qv_rt_state got;
+    cr_assert(qv_rt_statemap_load(b, &got));
+    cr_assert_eq(got.state, QV_DOMAIN_RUNNING);
+    cr_assert_eq(got.reason, QV_DOMAIN_RUNNING_BOOTED);
+    /* a state store leaves the balloon alone */
+    st.state = QV_DOMAIN_PAUSED;
+    cr_assert_eq(qv_rt_statemap_store(b, &st), 0);
+    cr_assert_eq(qv_rt_statemap_balloon(a), 1ull << 40);
+    /* back to unknown */
+    cr_assert_eq(qv_rt_statemap_set_balloon(b, 0), 0);
+    cr_assert_eq(qv_rt_statemap_balloon(a), 0);
+    qv_rt_statemap_free(a);
+    qv_rt_statemap_free(b);
+}
+
+Test(runtime, retired_run_has_no_balloon)
+{
+    g_autofree char *path = state_path();
+    qv_rt_state st = { QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED, g_get_real_time() };
+    cr_assert_eq(qv_rt_statemap_create(path, &st, NULL), 0);
+    qv_rt_statemap *a, *b;
+    cr_assert_eq(qv_rt_statemap_open(path, &a), 0);
+    cr_assert_eq(qv_rt_statemap_open(path, &b), 0);
+    cr_assert_eq(qv_rt_statemap_set_balloon(a, 524288), 0);
+    qv_rt_statemap_retire(b);
+    /* the run is over: its balloon reads unknown, and a late event cannot
+     * write one */
+    cr_assert_eq(qv_rt_statemap_balloon(a), 0);
+    cr_assert_eq(qv_rt_statemap_balloon(b), 0);
+    cr_assert_eq(qv_rt_statemap_set_balloon(a, 262144), -ESTALE);
+    cr_assert_eq(qv_rt_statemap_balloon(b), 0);
+    qv_rt_statemap_free(a);
+    qv_rt_statemap_free(b);
+}
+
+/* A run started by a build from before the balloon word (32 bytes,
+ * "qvstate1") is still read: its state as before, its balloon unknown. */
+Test(runtime, older_layout_is_still_read)
+{
+    g_autofree char *path = state_path();
+    long long t0 = 1795400000000000LL;
+    struct {
+        char magic[8];
+        int64_t base_us;
+        uint64_t word;
+        int64_t lock_since_us;
+    } v1 = { .base_us = t0, .lock_since_us = t0 + 5 };
+    memcpy(v1.magic, "qvstate1", 8);
+    /* running (1), booted (1), 3 us after the base */
+    v1.word = 1u | 1u << 4 | 3ull << 13;
+    cr_assert_eq(sizeof v1, 32);
+    cr_assert(g_file_set_contents(path, (const char *)&v1, sizeof v1, NULL));
+    qv_rt_statemap *m = NULL;
+    cr_assert_eq(qv_rt_statemap_open(path, &m), 0);
+    qv_rt_state got;
+    cr_assert(qv_rt_statemap_load(m, &got));
+    cr_assert_eq(got.state, QV_DOMAIN_RUNNING);
+    cr_assert_eq(got.reason, QV_DOMAIN_RUNNING_BOOTED);
+    cr_assert_eq(got.since_us, t0 + 3);
+    cr_assert_eq(qv_rt_statemap_lock_since(m), t0 + 5);
+    cr_assert_eq(qv_rt_statemap_balloon(m), 0);
+    cr_assert_eq(qv_rt_statemap_set_balloon(m, 1024), -EOPNOTSUPP);
+    cr_assert_eq(qv_rt_statemap_balloon(m), 0);
+    /* its state is still written as before */
+    qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, t0 + 9 };
+    cr_assert_eq(qv_rt_statemap_store(m, &st), 0);
+    cr_assert(qv_rt_statemap_load(m, &got));
+    cr_assert_eq(got.state, QV_DOMAIN_PAUSED);
+    cr_assert_eq(got.since_us, t0 + 9);
+    qv_rt_statemap_free(m);
+    /* and the file kept its size: nothing wrote past its end */
+    GStatBuf sb;
+    cr_assert_eq(g_stat(path, &sb), 0);
+    cr_assert_eq(sb.st_size, 32);
 }
 
 /* ---- the event journal across rotations -------------------------------- */
