@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/syscall.h>
@@ -504,7 +505,14 @@ int qv_rt_starter_write(const char *domain_dir, qv_error **err)
 int qv_rt_run_id_write(const char *domain_dir, qv_error **err)
 {
     g_autofree char *path = g_build_filename(domain_dir, "run-id", NULL);
-    g_autofree char *id = g_uuid_string_random();
+    /* From the kernel, not GLib's generator: a forked child shares that
+     * generator's state with its parent and would draw the same id. */
+    unsigned char raw[16];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        return qv_error_set_errno(err, -errno, "cannot draw a run id");
+    char id[33];
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(id + 2 * i, 3, "%02x", raw[i]);
     return qv_rt_write_runtime(path, id, strlen(id), err);
 }
 
