@@ -101,21 +101,30 @@ static void forget_monitor(qv_domain *dom)
     dom->monitor_pid = 0;
 }
 
-/* A start died before its monitor ran QEMU: the runtime dir is a leftover.
- * Removed under the lifecycle lock (not taken when this process holds it,
- * so a start after us removes it instead). */
-static void discard_leftover_run(qv_domain *dom, const char *dir)
+/* A start died before its monitor ran QEMU. The runtime dir is a leftover
+ * only when no monitor holds monitor.lock: one that is still starting QEMU
+ * undoes the run itself once it sees its starter gone. Removed under the
+ * lifecycle lock (not taken when this process holds it, so a start after
+ * us removes it instead). False while the run is still being undone. */
+static bool discard_leftover_run(qv_domain *dom, const char *dir)
 {
     g_autofree char *path = g_strdup_printf("%s/locks/%s.lock", dom->conn->paths.run_dir,
                                             dom->name);
+    g_autofree char *mlock_path = g_build_filename(dir, "monitor.lock", NULL);
     int lock = qv_rt_lock(path, 0, NULL);
     if (lock < 0)
-        return;
-    if (qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
+        return true;
+    int mlock = open(mlock_path, O_RDWR | O_CLOEXEC);
+    bool monitor_alive = mlock >= 0 && qv_rt_lock_fd(mlock, 0) == -EWOULDBLOCK;
+    if (mlock >= 0)
+        close(mlock);
+    bool gone = !monitor_alive;
+    if (gone && qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
         qv_rt_record_failed_start(&dom->conn->paths, dom->name);
         qv_rt_remove_run_dir(dir);
     }
     qv_rt_unlock(lock);
+    return gone;
 }
 
 static void keep_monitor(qv_domain *dom, const qv_rt_status *st)
@@ -145,7 +154,8 @@ int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
             act->active = true;
             return 0;
         }
-        discard_leftover_run(dom, dir);
+        /* A monitor still undoing it: starting up, for a moment yet. */
+        act->active = !discard_leftover_run(dom, dir);
         return 0;
     }
     if (r < 0)

@@ -310,14 +310,8 @@ static void harness(op o, victim v, int n, int span_ms, const char *what)
     assert_journal_whole();
 }
 
-/* A start that goes on to cont (the guest boots) fails here about once in
- * a hundred rounds: the next start right after the kill succeeds and its
- * QEMU is then gone ("shut off (crashed)"), cause not yet found (issue 11).
- * It runs in soak mode only until then, so the suite stays trustworthy. */
 Test(crash, caller_killed_during_start)
 {
-    if (!g_getenv("QVIRT_CRASH_ROUNDS"))
-        cr_skip_test("a rare failure under investigation; run with QVIRT_CRASH_ROUNDS=N");
     harness(OP_START, KILL_CALLER, rounds(40), 300, "start");
 }
 
