@@ -170,7 +170,7 @@ int qv_domain_load_config(qv_conn *conn, const char *name, qv_domdef **ret, qv_e
     g_autofree char *path = qv_rt_config_file(&conn->paths, name);
     g_autofree char *xml = NULL;
     qv_error *lerr = NULL;
-    int r = qv_rt_read_file(path, QV_MAX_XML_SIZE, &xml, NULL, &lerr);
+    int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
     if (r < 0) {
         if (r == -ENOENT) {
             qv_error_free(lerr);

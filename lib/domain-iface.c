@@ -80,7 +80,7 @@ static int read_counter(const char *dev, const char *name, long long *out, qv_er
 {
     g_autofree char *path = g_strdup_printf("/sys/class/net/%s/statistics/%s", dev, name);
     g_autofree char *text = NULL;
-    int r = qv_rt_read_file(path, 64, &text, NULL, err);
+    int r = qv_read_file(path, 64, &text, NULL, err);
     if (r < 0)
         return r;
     char *end = NULL;

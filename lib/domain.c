@@ -202,7 +202,7 @@ int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err)
         return 0;
     }
     g_autofree char *xml = NULL;
-    int r = qv_rt_read_file(is_live ? live : cfg, QV_MAX_XML_SIZE, &xml, NULL, err);
+    int r = qv_read_file(is_live ? live : cfg, QV_DOMXML_MAX_SIZE, &xml, NULL, err);
     if (r < 0)
         return r;
     qv_domdef *nd = NULL;
@@ -1061,25 +1061,8 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
 
 static unsigned long long proc_cpu_time_ns(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    /* Fields after ")": 3 state ... 14 utime 15 stime. */
-    unsigned long long utime = 0, stime = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-        return 0;
-    long hz = sysconf(_SC_CLK_TCK);
-    return (utime + stime) * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100));
+    qv_proc_stat st;
+    return qv_proc_stat_read(pid, 0, &st) < 0 ? 0 : qv_proc_ticks_to_ns(st.utime + st.stime);
 }
 
 int qv_domain_get_info(qv_domain *dom, qv_domain_info *info, qv_error **err)
@@ -1134,7 +1117,7 @@ int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, uns
      * mapped state, others in the lock file. The later stamp is its. */
     g_autofree char *stamp = NULL;
     long long since = dom->smap ? qv_rt_statemap_lock_since(dom->smap) : 0;
-    if (qv_rt_read_file(lock_path, 64, &stamp, NULL, NULL) == 0 && *stamp)
+    if (qv_read_file(lock_path, 64, &stamp, NULL, NULL) == 0 && *stamp)
         since = MAX(since, g_ascii_strtoll(stamp, NULL, 10));
     long long now = qv_rt_now_us();
     if (since > 0 && now > since)

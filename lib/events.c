@@ -197,18 +197,6 @@ int qv_conn_event_get_fd(qv_conn *conn, qv_error **err)
     return r < 0 ? r : conn->inotify_fd;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
-static int jint(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
-}
-
 static int deliver(qv_conn *conn, const char *line)
 {
     g_autoptr(json_object) obj = json_tokener_parse(line);
@@ -217,10 +205,10 @@ static int deliver(qv_conn *conn, const char *line)
     json_object *v;
     qv_event ev = {
         .event_id = json_object_object_get_ex(obj, "event_id", &v) ? json_object_get_int(v) : -1,
-        .domain_name = jstr(obj, "domain"),
-        .domain_uuid = jstr(obj, "uuid"),
-        .event = jint(obj, "event"),
-        .detail = jint(obj, "detail"),
+        .domain_name = qv_json_get_str(obj, "domain"),
+        .domain_uuid = qv_json_get_str(obj, "uuid"),
+        .event = (int)qv_json_get_int(obj, "event", 0),
+        .detail = (int)qv_json_get_int(obj, "detail", 0),
         .json = line,
         .timestamp_us = json_object_object_get_ex(obj, "ts", &v) ? json_object_get_int64(v) : 0,
     };

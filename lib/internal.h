@@ -11,8 +11,6 @@
 #include "qv-error.h"
 #include "runtime.h"
 
-#define QV_MAX_XML_SIZE (4 * 1024 * 1024)
-
 typedef struct qv_event_cb_entry {
     int id;
     char *domain_name;   /* NULL: any domain */

@@ -333,14 +333,6 @@ static void refresh_state(monitor *m)
         release_refresh_lock(m);
 }
 
-static const char *jstr(json_object *data, const char *key)
-{
-    json_object *v;
-    if (data && json_object_object_get_ex(data, key, &v) && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return NULL;
-}
-
 static json_object *extra_with_qemu(const qv_qmp_event *ev)
 {
     json_object *extra = json_object_new_object();
@@ -428,7 +420,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         m->shutdown_guest = data && json_object_object_get_ex(data, "guest", &g) &&
                             json_object_get_boolean(g);
         g_free(m->shutdown_reason);
-        m->shutdown_reason = g_strdup(jstr(data, "reason"));
+        m->shutdown_reason = g_strdup(qv_json_get_str(data, "reason"));
         g_autofree char *marker = g_build_filename(m->domain_dir, "reboot", NULL);
         if (m->shutdown_guest && g_file_test(marker, G_FILE_TEST_EXISTS))
             json_object_put(extra); /* the poweroff half of a reboot: not a shutdown */
@@ -446,18 +438,18 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
             json_object_object_add(extra, "offset", json_object_get(off));
         emit(m, QV_DOMAIN_EVENT_ID_RTC_CHANGE, 0, 0, extra);
     } else if (!strcmp(n, "WATCHDOG")) {
-        int action = watchdog_action(jstr(data, "action"));
+        int action = watchdog_action(qv_json_get_str(data, "action"));
         json_object_object_add(extra, "action", json_object_new_int(action));
         emit(m, QV_DOMAIN_EVENT_ID_WATCHDOG, action, 0, extra);
         ask_qemu_now(m);
     } else if (!strcmp(n, "BLOCK_IO_ERROR")) {
-        const char *action = jstr(data, "action");
+        const char *action = qv_json_get_str(data, "action");
         int act = action && !strcmp(action, "stop") ? QV_DOMAIN_EVENT_IO_ERROR_PAUSE
                 : action && !strcmp(action, "report") ? QV_DOMAIN_EVENT_IO_ERROR_REPORT
                 : QV_DOMAIN_EVENT_IO_ERROR_NONE;
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         if (!dev || !*dev)
-            dev = jstr(data, "node-name");
+            dev = qv_json_get_str(data, "node-name");
         json_object_object_add(extra, "dev_alias", json_object_new_string(dev ? dev : ""));
         json_object_object_add(extra, "action", json_object_new_int(act));
         json_object *nospace;
@@ -468,13 +460,13 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         emit(m, QV_DOMAIN_EVENT_ID_IO_ERROR_REASON, act, 0, extra);
         ask_qemu_now(m);
     } else if (g_str_has_prefix(n, "BLOCK_JOB_")) {
-        int status = !strcmp(n, "BLOCK_JOB_COMPLETED") ? (jstr(data, "error") ? QV_DOMAIN_BLOCK_JOB_FAILED : QV_DOMAIN_BLOCK_JOB_COMPLETED)
+        int status = !strcmp(n, "BLOCK_JOB_COMPLETED") ? (qv_json_get_str(data, "error") ? QV_DOMAIN_BLOCK_JOB_FAILED : QV_DOMAIN_BLOCK_JOB_COMPLETED)
                    : !strcmp(n, "BLOCK_JOB_CANCELLED") ? QV_DOMAIN_BLOCK_JOB_CANCELED
                    : !strcmp(n, "BLOCK_JOB_READY") ? QV_DOMAIN_BLOCK_JOB_READY
                    : QV_DOMAIN_BLOCK_JOB_FAILED;
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         json_object_object_add(extra, "disk", json_object_new_string(dev ? dev : ""));
-        json_object_object_add(extra, "type", json_object_new_string(jstr(data, "type") ? jstr(data, "type") : ""));
+        json_object_object_add(extra, "type", json_object_new_string(qv_json_get_str(data, "type") ? qv_json_get_str(data, "type") : ""));
         json_object_object_add(extra, "status", json_object_new_int(status));
         emit(m, QV_DOMAIN_EVENT_ID_BLOCK_JOB, status, 0, json_object_get(extra));
         emit(m, QV_DOMAIN_EVENT_ID_BLOCK_JOB_2, status, 0, extra);
@@ -482,9 +474,9 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         json_object *open;
         bool is_open = data && json_object_object_get_ex(data, "tray-open", &open) &&
                        json_object_get_boolean(open);
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         if (!dev || !*dev)
-            dev = jstr(data, "id");
+            dev = qv_json_get_str(data, "id");
         json_object_object_add(extra, "dev_alias", json_object_new_string(dev ? dev : ""));
         int reason = is_open ? QV_DOMAIN_EVENT_TRAY_CHANGE_OPEN : QV_DOMAIN_EVENT_TRAY_CHANGE_CLOSE;
         emit(m, QV_DOMAIN_EVENT_ID_TRAY_CHANGE, reason, 0, extra);
@@ -503,7 +495,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         json_object_object_add(extra, "actual", json_object_new_int64(bytes / 1024));
         emit(m, QV_DOMAIN_EVENT_ID_BALLOON_CHANGE, 0, 0, extra);
     } else if (!strcmp(n, "DEVICE_DELETED")) {
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         if (dev) {
             json_object_object_add(extra, "dev_alias", json_object_new_string(dev));
             emit(m, QV_DOMAIN_EVENT_ID_DEVICE_REMOVED, 0, 0, extra);
@@ -541,7 +533,7 @@ static void finalize(monitor *m)
 {
     g_autofree char *stopping_path = g_build_filename(m->domain_dir, "stopping", NULL);
     g_autofree char *stopping = NULL;
-    qv_rt_read_file(stopping_path, 4096, &stopping, NULL, NULL);
+    qv_read_file(stopping_path, 4096, &stopping, NULL, NULL);
     int reason, detail;
     if (stopping && !strcmp(stopping, "failed")) {
         reason = QV_DOMAIN_SHUTOFF_FAILED;
@@ -574,7 +566,7 @@ static char *log_tail(const char *path, off_t from)
 {
     g_autofree char *all = NULL;
     size_t len = 0;
-    if (qv_rt_read_file(path, 16 << 20, &all, &len, NULL) < 0 || len <= (size_t)from)
+    if (qv_read_file(path, 16 << 20, &all, &len, NULL) < 0 || len <= (size_t)from)
         return g_strdup("");
     char *data = all + from;
     g_strchomp(data);

@@ -14,10 +14,9 @@
 #include <unistd.h>
 
 #include "qvirt/qvirt.h"
+#include "qv-fd.h"
 #include "qv-process.h"
 #include "runtime.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name)
 {
@@ -89,12 +88,48 @@ int qv_rt_mkdirs(const char *path, qv_error **err)
     return 0;
 }
 
+/* GLib reports file errors as GFileError: back to the errno it came from. */
+static int file_error_errno(const GError *e)
+{
+    static const int map[] = {
+        [G_FILE_ERROR_EXIST] = EEXIST,   [G_FILE_ERROR_ISDIR] = EISDIR,
+        [G_FILE_ERROR_ACCES] = EACCES,   [G_FILE_ERROR_NAMETOOLONG] = ENAMETOOLONG,
+        [G_FILE_ERROR_NOENT] = ENOENT,   [G_FILE_ERROR_NOTDIR] = ENOTDIR,
+        [G_FILE_ERROR_NXIO] = ENXIO,     [G_FILE_ERROR_NODEV] = ENODEV,
+        [G_FILE_ERROR_ROFS] = EROFS,     [G_FILE_ERROR_TXTBSY] = ETXTBSY,
+        [G_FILE_ERROR_FAULT] = EFAULT,   [G_FILE_ERROR_LOOP] = ELOOP,
+        [G_FILE_ERROR_NOSPC] = ENOSPC,   [G_FILE_ERROR_NOMEM] = ENOMEM,
+        [G_FILE_ERROR_MFILE] = EMFILE,   [G_FILE_ERROR_NFILE] = ENFILE,
+        [G_FILE_ERROR_BADF] = EBADF,     [G_FILE_ERROR_INVAL] = EINVAL,
+        [G_FILE_ERROR_PIPE] = EPIPE,     [G_FILE_ERROR_AGAIN] = EAGAIN,
+        [G_FILE_ERROR_INTR] = EINTR,     [G_FILE_ERROR_IO] = EIO,
+        [G_FILE_ERROR_PERM] = EPERM,     [G_FILE_ERROR_NOSYS] = ENOSYS,
+    };
+    if (e->domain == G_FILE_ERROR && e->code >= 0 && (size_t)e->code < G_N_ELEMENTS(map) &&
+        map[e->code])
+        return -map[e->code];
+    return -EIO;
+}
+
+/* Config files must survive a crash: GLib writes a temp file, fsyncs it and
+ * renames it over the old one. */
+int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err)
+{
+    g_autoptr(GError) gerr = NULL;
+    if (!g_file_set_contents_full(path, data, (gssize)len,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0600, &gerr))
+        return qv_error_set(err, file_error_errno(gerr), "cannot write %s: %s", path,
+                            gerr->message);
+    return 0;
+}
+
 /* Runtime files live in /run (tmpfs) and mean nothing after a reboot: they
- * only need rename's atomicity. Config files also need fsync. */
-static int write_file(const char *path, const char *data, size_t len, bool durable, qv_error **err)
+ * only need rename's atomicity, not fsync. */
+int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err)
 {
     g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    qv_autoclose int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot write %s", path);
     size_t off = 0;
@@ -104,94 +139,39 @@ static int write_file(const char *path, const char *data, size_t len, bool durab
             continue;
         if (n <= 0) {
             int e = n < 0 ? -errno : -EIO;
-            close(fd);
             unlink(tmp);
             return qv_error_set_errno(err, e, "cannot write %s", path);
         }
         off += (size_t)n;
     }
-    if ((durable && fsync(fd) < 0) || close(fd) < 0) {
+    if (close(qv_steal_fd(&fd)) < 0) {
         int e = -errno;
         unlink(tmp);
         return qv_error_set_errno(err, e, "cannot write %s", path);
     }
-    if (!durable) {
-        /* Runtime files change on every stop and cont. On ext4 a rename
-         * over an existing file flushes the new file's data first
-         * (auto_da_alloc), which made each write cost about 0.5 ms; an
-         * exchange does not, and readers still see the old content or the
-         * new, never neither. The old content is then unlinked. */
-        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
-            unlink(tmp);
-            return 0;
-        }
-        /* ENOENT: nothing to exchange with yet; EINVAL: the file system
-         * cannot exchange. A plain rename does. */
+    /* Runtime files change on every stop and cont. On ext4 a rename over an
+     * existing file flushes the new file's data first (auto_da_alloc), which
+     * made each write cost about 0.5 ms; an exchange does not, and readers
+     * still see the old content or the new, never neither. The old content
+     * is then unlinked. */
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+        unlink(tmp);
+        return 0;
     }
+    /* ENOENT: nothing to exchange with yet; EINVAL: the file system cannot
+     * exchange. A plain rename does. */
     if (rename(tmp, path) < 0) {
         int e = -errno;
         unlink(tmp);
         return qv_error_set_errno(err, e, "cannot replace %s", path);
     }
-    if (!durable)
-        return 0;
-    /* Make the rename itself durable. */
-    g_autofree char *dir = g_path_get_dirname(path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
-int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err)
-{
-    return write_file(path, data, len, true, err);
-}
-
-int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err)
-{
-    return write_file(path, data, len, false, err);
-}
-
-int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot read %s", path);
-    GString *buf = g_string_sized_new(4096);
-    for (;;) {
-        char chunk[8192];
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = -errno;
-            close(fd);
-            g_string_free(buf, TRUE);
-            return qv_error_set_errno(err, e, "cannot read %s", path);
-        }
-        if (n == 0)
-            break;
-        if (buf->len + (size_t)n > max) {
-            close(fd);
-            g_string_free(buf, TRUE);
-            return qv_error_set(err, -EFBIG, "%s is larger than %zu bytes", path, max);
-        }
-        g_string_append_len(buf, chunk, n);
-    }
-    close(fd);
-    if (len)
-        *len = buf->len;
-    *ret = g_string_free(buf, FALSE);
     return 0;
 }
 
 int qv_rt_read_json(const char *path, json_object **ret, qv_error **err)
 {
     g_autofree char *data = NULL;
-    int r = qv_rt_read_file(path, 1 << 20, &data, NULL, err);
+    int r = qv_read_file(path, 1 << 20, &data, NULL, err);
     if (r < 0)
         return r;
     json_object *obj = json_tokener_parse(data);
@@ -458,7 +438,7 @@ qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 {
     g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
     g_autofree char *data = NULL;
-    if (qv_rt_read_file(path, 64, &data, NULL, NULL) < 0)
+    if (qv_read_file(path, 64, &data, NULL, NULL) < 0)
         return QV_RT_STARTER_NONE;
     int pid = 0;
     unsigned long long start = 0;
@@ -511,12 +491,6 @@ void qv_rt_remove_run_dir(const char *dir)
     qv_rt_remove_tree(rename(dir, grave) == 0 ? grave : dir);
 }
 
-static long long json_get_i64(json_object *obj, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(obj, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 qv_rt_action qv_rt_action_parse(const char *s)
 {
     if (!s || !strcmp(s, "destroy"))
@@ -541,16 +515,16 @@ int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err)
     int r = qv_rt_read_json(path, &obj, err);
     if (r < 0)
         return r;
-    st->qemu_pid = (pid_t)json_get_i64(obj, "qemu_pid");
-    st->qemu_start = (unsigned long long)json_get_i64(obj, "qemu_start");
-    st->monitor_pid = (pid_t)json_get_i64(obj, "monitor_pid");
-    st->monitor_start = (unsigned long long)json_get_i64(obj, "monitor_start");
-    st->id = (int)json_get_i64(obj, "id");
-    st->transient = json_get_i64(obj, "transient") != 0;
-    st->autodestroy = json_get_i64(obj, "autodestroy") != 0;
-    st->owner_pid = (pid_t)json_get_i64(obj, "owner_pid");
-    st->owner_start = (unsigned long long)json_get_i64(obj, "owner_start");
-    st->started_us = json_get_i64(obj, "started");
+    st->qemu_pid = (pid_t)qv_json_get_int(obj, "qemu_pid", 0);
+    st->qemu_start = (unsigned long long)qv_json_get_int(obj, "qemu_start", 0);
+    st->monitor_pid = (pid_t)qv_json_get_int(obj, "monitor_pid", 0);
+    st->monitor_start = (unsigned long long)qv_json_get_int(obj, "monitor_start", 0);
+    st->id = (int)qv_json_get_int(obj, "id", 0);
+    st->transient = qv_json_get_int(obj, "transient", 0) != 0;
+    st->autodestroy = qv_json_get_int(obj, "autodestroy", 0) != 0;
+    st->owner_pid = (pid_t)qv_json_get_int(obj, "owner_pid", 0);
+    st->owner_start = (unsigned long long)qv_json_get_int(obj, "owner_start", 0);
+    st->started_us = qv_json_get_int(obj, "started", 0);
     g_autofree char *dir = g_path_get_dirname(path);
     struct stat dst;
     st->run_ino = stat(dir, &dst) == 0 ? dst.st_ino : 0;
@@ -585,24 +559,10 @@ int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err)
 
 bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time)
 {
-    if (pid <= 0)
+    qv_proc_stat st;
+    if (qv_proc_stat_read(pid, 0, &st) < 0 || qv_proc_stat_exited(&st))
         return false;
-    /* A zombie has exited: its parent (say, a killed monitor whose QEMU went
-     * to a PID 1 that does not reap) may never collect it. */
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
-        return false;
-    return start_time == 0 || qv_process_start_time(pid) == start_time;
+    return start_time == 0 || st.start_time == start_time;
 }
 
 /* Journal lock held exclusively. The live file becomes the next

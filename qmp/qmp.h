@@ -37,12 +37,11 @@
 #include <json-c/json.h>
 
 #include "qv-error.h"
+#include "qv-json.h"
 
 #define QV_QMP_MAX_MESSAGE (16 * 1024 * 1024)
 #define QV_QMP_DEFAULT_TIMEOUT_MS 30000
 #define QV_QMP_EVENT_QUEUE_MAX 1024
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 typedef enum {
     QV_QMP_MODE_QMP = 0,   /* QEMU monitor: greeting + qmp_capabilities */

@@ -14,10 +14,10 @@
 
 #include "guest.h"
 #include "qv-config.h"
+#include "qv-json.h"
 #include "qv-process.h"
 
 /* qmp.h defines the same cleanup; this file does not include it. */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 struct qv_test_guest {
     char *dir;

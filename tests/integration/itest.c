@@ -6,6 +6,7 @@
 #include "guest.h"
 #include "itest.h"
 #include "leftovers.h"
+#include "qv-process.h"
 
 void itest_setup(itest *t)
 {
@@ -225,12 +226,8 @@ bool itest_wait_pid_gone(pid_t pid, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     for (;;) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-        g_autofree char *stat = NULL;
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
-            return true;
-        const char *p = strrchr(stat, ')');
-        if (p && (p[2] == 'Z' || p[2] == 'X'))
+        qv_proc_stat st;
+        if (qv_proc_stat_read(pid, 0, &st) < 0 || qv_proc_stat_exited(&st))
             return true;
         if (g_get_monotonic_time() > deadline)
             return false;
