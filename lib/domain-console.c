@@ -434,13 +434,11 @@ int qv_domain_open_graphics_fd(qv_domain *dom, unsigned int idx, unsigned int fl
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return qv_error_set_errno(err, -errno, "cannot create a socket pair");
-    int r = qv_domain_open_graphics(dom, idx, sv[1], flags, err);
-    close(sv[1]);
-    if (r < 0) {
-        close(sv[0]);
+    qv_autoclose int mine = sv[0], theirs = sv[1];
+    int r = qv_domain_open_graphics(dom, idx, theirs, flags, err);
+    if (r < 0)
         return r;
-    }
-    *fd_out = sv[0];
+    *fd_out = qv_steal_fd(&mine);
     return 0;
 }
 

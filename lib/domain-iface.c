@@ -225,7 +225,7 @@ static int run_tc(const char *const *args, bool may_fail, qv_error **err)
         argv[n] = args[n - 1];
     }
     argv[n] = NULL;
-    int out = memfd_create("tc-stderr", MFD_CLOEXEC);
+    qv_autoclose int out = memfd_create("tc-stderr", MFD_CLOEXEC);
     if (out < 0)
         return qv_error_set_errno(err, -errno, "cannot create a buffer for tc's output");
     qv_spawn_opts o;
@@ -239,7 +239,6 @@ static int run_tc(const char *const *args, bool may_fail, qv_error **err)
     g_autofree char *cmdline = g_strjoinv(" ", (char **)argv);
     int r = qv_process_spawn(&o, &p, &lerr);
     if (r < 0) {
-        close(out);
         if (r == -ENOENT) {
             qv_error_free(lerr);
             return qv_error_set(err, -ENOENT, "cannot run tc (from iproute2) to set bandwidth "
@@ -252,21 +251,15 @@ static int run_tc(const char *const *args, bool may_fail, qv_error **err)
         qv_error_free(lerr);
         lerr = NULL;
         qv_process_terminate(p, 1000, &status, NULL);
-        close(out);
         return qv_error_set(err, -ETIMEDOUT, "'%s' did not finish in %d s", cmdline,
                             TC_TIMEOUT_MS / 1000);
     }
-    if (r < 0) {
-        close(out);
+    if (r < 0)
         return qv_error_propagate(err, lerr);
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        close(out);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    }
     char msg[512] = "";
     ssize_t len = pread(out, msg, sizeof msg - 1, 0);
-    close(out);
     if (may_fail)
         return 0;
     msg[len > 0 ? len : 0] = '\0';

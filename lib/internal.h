@@ -9,6 +9,7 @@
 #include "domdef.h"
 #include "qmp.h"
 #include "qv-error.h"
+#include "qv-fd.h"
 #include "runtime.h"
 
 typedef struct qv_event_cb_entry {

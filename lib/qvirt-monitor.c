@@ -43,6 +43,7 @@
 #include "qvirt/qvirt.h"
 #include "qmp.h"
 #include "monitor-proxy.h"
+#include "qv-fd.h"
 #include "qv-log.h"
 #include "qv-process.h"
 #include "qv-socket.h"
@@ -895,14 +896,13 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
 static int connect_qemu_monitor(monitor *m, qv_error **err)
 {
     g_autofree char *path = g_build_filename(m->domain_dir, "monitor.sock", NULL);
-    int fd = qv_unix_connect(path, err);
+    qv_autoclose int fd = qv_unix_connect(path, err);
     if (fd < 0)
         return fd;
     int r = qv_qmp_new(fd, QV_QMP_MODE_QMP, &m->qmp, err);
-    if (r < 0) {
-        close(fd);
+    if (r < 0)
         return r;
-    }
+    qv_steal_fd(&fd); /* the connection owns it now */
     return qv_qmp_handshake_async(m->qmp, QV_MONITOR_HANDSHAKE_MS, on_handshake, m, err);
 }
 
@@ -921,7 +921,7 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
     qv_rt_mkdirs(log_dir, NULL);
     g_autofree char *log_name = g_strdup_printf("%s.log", m->name);
     m->qemu_log_path = g_build_filename(log_dir, log_name, NULL);
-    int log_fd = open(m->qemu_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    qv_autoclose int log_fd = open(m->qemu_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     m->qemu_log_start = log_fd >= 0 ? lseek(log_fd, 0, SEEK_END) : 0;
 
     int r = connect_qemu_monitor(m, err);
@@ -942,14 +942,11 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         so.stderr_fd = log_fd;
         r = qv_process_spawn(&so, &m->qemu, err);
     }
-    if (log_fd >= 0)
-        close(log_fd);
     /* QEMU holds the listening sockets now; the monitor needs none. */
-    if (a->qmp_listen_fd >= 0)
-        close(a->qmp_listen_fd);
-    close(a->monitor_listen_fd);
+    qv_closep(&a->qmp_listen_fd);
+    qv_closep(&a->monitor_listen_fd);
     for (int i = 0; i < a->n_lanes; i++)
-        close(a->lane_fds[i]);
+        qv_closep(&a->lane_fds[i]);
     if (r < 0)
         return r;
     m->status.qemu_pid = qv_process_pid(m->qemu);

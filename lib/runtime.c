@@ -225,13 +225,12 @@ int qv_rt_lock_fd(int fd, int timeout_ms)
 
 int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    qv_autoclose int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot open lock %s", path);
     int r = qv_rt_lock_fd(fd, timeout_ms);
     if (r == 0)
-        return fd;
-    close(fd);
+        return qv_steal_fd(&fd);
     if (r == -EWOULDBLOCK || r == -ETIMEDOUT)
         return r;
     return qv_error_set_errno(err, r, "cannot lock %s", path);
@@ -239,8 +238,7 @@ int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
 
 void qv_rt_unlock(int fd)
 {
-    if (fd >= 0)
-        close(fd);
+    qv_closep(&fd);
 }
 
 static void state_from_json(json_object *obj, qv_rt_state *st)
@@ -588,11 +586,8 @@ static void journal_rotate(const qv_rt_paths *p, const char *path)
 
 void qv_rt_journal_writer_close(qv_rt_journal_writer *w)
 {
-    if (w->fd >= 0)
-        close(w->fd);
-    if (w->lock_fd >= 0)
-        close(w->lock_fd);
-    w->fd = w->lock_fd = -1;
+    qv_closep(&w->fd);
+    qv_closep(&w->lock_fd);
 }
 
 int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_object *obj,
@@ -618,17 +613,13 @@ int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_obje
             ;
     struct stat st;
     /* Under the shared lock the journal cannot move: is ours still it? */
-    if (w->fd >= 0 && (stat(path, &st) < 0 || st.st_ino != w->ino || st.st_dev != w->dev)) {
-        close(w->fd);
-        w->fd = -1;
-    }
+    if (w->fd >= 0 && (stat(path, &st) < 0 || st.st_ino != w->ino || st.st_dev != w->dev))
+        qv_closep(&w->fd);
     if (w->fd < 0) {
         w->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (w->fd < 0 || fstat(w->fd, &st) < 0) {
             int e = -errno;
-            if (w->fd >= 0)
-                close(w->fd);
-            w->fd = -1;
+            qv_closep(&w->fd);
             if (w->lock_fd >= 0)
                 flock(w->lock_fd, LOCK_UN);
             return qv_error_set_errno(err, e, "cannot open the event journal %s", path);
@@ -800,7 +791,7 @@ int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms)
 {
     if (!qv_rt_pid_alive(pid, start_time))
         return 0;
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    qv_autoclose int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0) {
         /* No pidfds (Linux < 5.3): fall back to checking on a short timer.
          * This fallback can go once 5.3 is the oldest supported kernel. */
@@ -813,15 +804,12 @@ int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms)
         return 0;
     }
     /* The pid may have been reused between the check and pidfd_open. */
-    if (!qv_rt_pid_alive(pid, start_time)) {
-        close(fd);
+    if (!qv_rt_pid_alive(pid, start_time))
         return 0;
-    }
     struct pollfd p = { .fd = fd, .events = POLLIN };
     int r;
     do {
         r = poll(&p, 1, timeout_ms);
     } while (r < 0 && errno == EINTR);
-    close(fd);
     return r > 0 ? 0 : -ETIMEDOUT;
 }
