@@ -155,10 +155,14 @@ void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_i
     g_mutex_unlock(&conn->emit_lock);
 }
 
+/* How long a start or stop waits for another process's start or stop of
+ * the same domain (a start may boot QEMU and wait for its report). */
+#define QV_LIFECYCLE_LOCK_MS 60000
+
 int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err)
 {
     g_autofree char *path = g_strdup_printf("%s/locks/%s.lock", conn->paths.run_dir, name);
-    int fd = qv_rt_lock(path, 60000, err);
+    int fd = qv_rt_lock(path, QV_LIFECYCLE_LOCK_MS, err);
     if (fd == -ETIMEDOUT)
         return qv_error_set(err, -EBUSY,
                             "domain '%s' is being started or stopped by another process", name);

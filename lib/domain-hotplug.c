@@ -9,6 +9,8 @@
 #include "internal.h"
 
 #define DETACH_TIMEOUT_MS 10000
+/* One wait for DEVICE_DELETED before the detach looks again. */
+#define DETACH_POLL_MS 250
 
 enum {
     MODIFY_ALL = QV_DOMAIN_DEVICE_MODIFY_LIVE | QV_DOMAIN_DEVICE_MODIFY_CONFIG,
@@ -175,7 +177,7 @@ static int unplug_device(qv_qmp *qmp, const char *id, qv_error **err)
     for (;;) {
         g_autoptr(qv_qmp_event) ev = NULL;
         qv_error *lerr = NULL;
-        r = qv_qmp_wait_event(qmp, "DEVICE_DELETED", 250, &ev, &lerr);
+        r = qv_qmp_wait_event(qmp, "DEVICE_DELETED", DETACH_POLL_MS, &ev, &lerr);
         qv_error_free(lerr);
         if (r >= 0 && ev->data) {
             const char *dev = qv_json_get_str(ev->data, "device");

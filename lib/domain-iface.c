@@ -19,6 +19,8 @@
 #include "qv-process.h"
 
 #define TC_TIMEOUT_MS 10000
+/* SIGTERM to SIGKILL for a tc that overran TC_TIMEOUT_MS. */
+#define TC_KILL_GRACE_MS 1000
 
 static const char *const net_type_names[] = { "user-mode networking", "an ethernet (tap) "
                                               "device", "a bridge", "a libvirt network" };
@@ -250,7 +252,7 @@ static int run_tc(const char *const *args, bool may_fail, qv_error **err)
     if (r == -ETIMEDOUT) {
         qv_error_free(lerr);
         lerr = NULL;
-        qv_process_terminate(p, 1000, &status, NULL);
+        qv_process_terminate(p, TC_KILL_GRACE_MS, &status, NULL);
         return qv_error_set(err, -ETIMEDOUT, "'%s' did not finish in %d s", cmdline,
                             TC_TIMEOUT_MS / 1000);
     }

@@ -18,6 +18,8 @@
 #define AGENT_TIMEOUT_MS 10000
 /* A TCG guest takes a few seconds to eject a CPU. */
 #define UNPLUG_TIMEOUT_MS 20000
+/* One wait for an event before the unplug looks again. */
+#define UNPLUG_POLL_MS 250
 /* Maps parsed from the XML are this wide; the kernel ignores absent CPUs. */
 #define WIDE_CPUS 4096
 #define WIDE_MAPLEN QV_CPU_MAPLEN(WIDE_CPUS)
@@ -535,7 +537,7 @@ static int unplug_vcpu(qv_domain *dom, qv_qmp *qmp, const hp_cpu *c, unsigned in
     for (;;) {
         g_autoptr(qv_qmp_event) ev = NULL;
         qv_error *lerr = NULL;
-        r = qv_qmp_wait_event(qmp, NULL, 250, &ev, &lerr);
+        r = qv_qmp_wait_event(qmp, NULL, UNPLUG_POLL_MS, &ev, &lerr);
         qv_error_free(lerr);
         json_object *v;
         if (r >= 0 && !strcmp(ev->name, "DEVICE_DELETED") && ev->data &&

@@ -62,6 +62,9 @@
 /* Without pidfds (pre-5.3 kernels) QEMU's exit is polled this often.
  * Can go when the oldest supported kernel has pidfd_open. */
 #define QV_MONITOR_EXIT_POLL_MS 100
+/* A state refresh that finds qmp.lock taken retries after 1 ms, backing
+ * off to this. */
+#define QV_MONITOR_LOCK_RETRY_MAX_MS 64
 /* monitor.log is cut back to nothing when it passes this size. */
 #define QV_MONITOR_LOG_MAX (1 << 20)
 
@@ -315,7 +318,7 @@ static void refresh_state(monitor *m)
     }
     int lock = qv_rt_lock(m->lock_path, 0, NULL);
     if (lock == -EWOULDBLOCK) {
-        m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, 64) : 1;
+        m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, QV_MONITOR_LOCK_RETRY_MAX_MS) : 1;
         m->refresh_at_us = g_get_monotonic_time() + m->lock_retry_ms * 1000;
         return;
     }

@@ -190,6 +190,11 @@ int qv_rt_write_json(const char *path, json_object *obj, qv_error **err)
     return qv_rt_write_runtime(path, s, len, err);
 }
 
+/* Holders of a lock keep it for one monitor command (a few hundred us), so
+ * a waiter retries at first after 50 us and backs off to 5 ms. */
+#define QV_RT_LOCK_POLL_MIN_NS 50000
+#define QV_RT_LOCK_POLL_MAX_NS 5000000
+
 int qv_rt_lock_fd(int fd, int timeout_ms)
 {
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -207,9 +212,7 @@ int qv_rt_lock_fd(int fd, int timeout_ms)
     /* flock has no timeout, and a library must not use signals to break
      * a blocking wait: retry with a short backoff until the deadline. */
     long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
-    /* Holders keep it for one monitor command (a few hundred us), so start
-     * retrying at 50 us and back off to 5 ms. */
-    long delay_ns = 50000;
+    long delay_ns = QV_RT_LOCK_POLL_MIN_NS;
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
@@ -217,7 +220,7 @@ int qv_rt_lock_fd(int fd, int timeout_ms)
             return -ETIMEDOUT;
         struct timespec ts = { 0, delay_ns };
         ppoll(NULL, 0, &ts, NULL);
-        if (delay_ns < 5000000)
+        if (delay_ns < QV_RT_LOCK_POLL_MAX_NS)
             delay_ns *= 2;
     }
     return 0;
@@ -701,6 +704,9 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
     return qv_rt_finalize_run(p, name, uuid, 0, shutoff_reason, stopped_detail, err);
 }
 
+/* The stop lock: another process recording the same stop. */
+#define QV_RT_STOP_LOCK_MS 10000
+
 int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, ino_t run_ino,
                        int shutoff_reason, int stopped_detail, qv_error **err)
 {
@@ -710,7 +716,7 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
      * runtime dir goes, so a reader never sees an active domain turn into
      * "shut off (unknown)". */
     g_autofree char *lock_path = g_strdup_printf("%s/locks/%s.stop.lock", p->run_dir, name);
-    int lock = qv_rt_lock(lock_path, 10000, err);
+    int lock = qv_rt_lock(lock_path, QV_RT_STOP_LOCK_MS, err);
     if (lock < 0)
         return lock;
     struct stat dst;
@@ -787,6 +793,9 @@ void qv_rt_state_from_runstate(const char *rs, const qv_rt_state *prev, qv_rt_st
     out->since_us = qv_rt_now_us();
 }
 
+/* Without pidfds, how often qv_rt_wait_exit looks whether the pid is gone. */
+#define QV_RT_EXIT_POLL_MS 5
+
 int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms)
 {
     if (!qv_rt_pid_alive(pid, start_time))
@@ -799,7 +808,7 @@ int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms)
         while (qv_rt_pid_alive(pid, start_time)) {
             if (timeout_ms >= 0 && g_get_monotonic_time() >= deadline)
                 return -ETIMEDOUT;
-            poll(NULL, 0, 5);
+            poll(NULL, 0, QV_RT_EXIT_POLL_MS);
         }
         return 0;
     }
