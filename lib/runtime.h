@@ -31,9 +31,10 @@
  *                                    connections, any number of clients)
  *       qmp.sock, qmp.lock           QEMU's command monitor (fallback, and
  *                                    fd passing) and the lock serialising it
- *       lane-N.sock, lane-N.lock     QV_RT_LANES more command monitors; a
- *                                    process that holds lane-N.lock keeps a
- *                                    direct connection to lane-N.sock
+ *       lane-0.sock, lane-0.lock     one more command monitor (QV_RT_LANES
+ *                                    is 1): the process that holds
+ *                                    lane-0.lock keeps a direct connection
+ *                                    to lane-0.sock
  *       agent.lock                   serialises the guest agent channel
  *       stopping                     intent marker written before a stop
  *       reboot                       a guest reboot is in progress (the
@@ -53,7 +54,8 @@
 #include "qv-json.h"
 
 /* QEMU command monitors that processes lease for direct, kept-open
- * connections (one process each); the rest go through ctl.sock. One: QEMU
+ * connections (one process each); the rest go through ctl.sock. Code and
+ * file names are written for N lanes, but there is one: QEMU
  * reads its monitors a byte per main-loop pass and every monitor's socket,
  * connected or not, is in that loop, so each idle one made every command
  * dearer (about 5% of a stop/cont pair each, measured side by side). */
