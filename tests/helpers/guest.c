@@ -66,6 +66,25 @@ bool qv_test_guest_paths(char **kernel, char **initrd, char **reason)
     return true;
 }
 
+char *qv_test_guest_domain_xml(const char *name, const char *kernel, const char *initrd,
+                               const char *devices)
+{
+    return g_strdup_printf(
+        "<domain type='qemu'>\n"
+        "  <name>%s</name>\n"
+        "  <memory unit='MiB'>256</memory>\n"
+        "  <vcpu>1</vcpu>\n"
+        "  <os><type arch='x86_64' machine='pc'>hvm</type>\n"
+        "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+        "    <cmdline>" QV_TEST_GUEST_CMDLINE "</cmdline></os>\n"
+        "  <features><acpi/></features>\n"
+        "  <devices>\n"
+        "%s"
+        "  </devices>\n"
+        "</domain>\n",
+        name, kernel, initrd, devices);
+}
+
 bool qv_test_guest_available(char **reason)
 {
     if (!qv_test_guest_paths(NULL, NULL, reason))

@@ -62,24 +62,14 @@ void itest_teardown(itest *t)
 
 char *itest_domain_xml(const itest *t, const char *name, const char *extra)
 {
-    return g_strdup_printf(
-        "<domain type='qemu'>\n"
-        "  <name>%s</name>\n"
-        "  <memory unit='MiB'>256</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type arch='x86_64' machine='pc'>hvm</type>\n"
-        "    <kernel>%s</kernel><initrd>%s</initrd>\n"
-        "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
-        "  <features><acpi/></features>\n"
-        "  <devices>\n"
+    g_autofree char *devices = g_strdup_printf(
         "    <serial type='file'><source path='%s'/><target port='0'/></serial>\n"
         "    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n"
         "    <controller type='usb' model='none'/>\n"
         "    <memballoon model='virtio'><stats period='1'/></memballoon>\n"
-        "%s"
-        "  </devices>\n"
-        "</domain>\n",
-        name, t->kernel, t->initrd, t->console, extra ? extra : "");
+        "%s",
+        t->console, extra ? extra : "");
+    return qv_test_guest_domain_xml(name, t->kernel, t->initrd, devices);
 }
 
 qv_conn *itest_open(const itest *t)
