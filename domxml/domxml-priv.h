@@ -9,6 +9,9 @@
 
 #include "domdef.h"
 #include "qv-error.h"
+#include "qv-json.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 /* ---- model lifetime (domdef.c) ---- */
 void qv_domdef_addr_clear(qv_domdef_addr *a);
@@ -164,8 +167,6 @@ typedef struct qv_cmdline {
      * qv_hotplug_item instead of becoming argv (see hotplug.c). */
     GPtrArray *capture;
 } qv_cmdline;
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 /* A -device/-blockdev/-netdev/-object value being built (cmdline.c): JSON
  * text written member by member for the command line, or a json-c object

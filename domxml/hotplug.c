@@ -9,7 +9,6 @@
 
 #include "domxml-priv.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 void qv_hotplug_item_free(void *p)
 {

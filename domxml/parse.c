@@ -5,7 +5,6 @@
 
 #include "domxml-priv.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 static inline bool name_is(const xmlNode *n, const char *name)
 {

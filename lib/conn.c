@@ -155,10 +155,14 @@ void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_i
     g_mutex_unlock(&conn->emit_lock);
 }
 
+/* How long a start or stop waits for another process's start or stop of
+ * the same domain (a start may boot QEMU and wait for its report). */
+#define QV_LIFECYCLE_LOCK_MS 60000
+
 int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err)
 {
     g_autofree char *path = g_strdup_printf("%s/locks/%s.lock", conn->paths.run_dir, name);
-    int fd = qv_rt_lock(path, 60000, err);
+    int fd = qv_rt_lock(path, QV_LIFECYCLE_LOCK_MS, err);
     if (fd == -ETIMEDOUT)
         return qv_error_set(err, -EBUSY,
                             "domain '%s' is being started or stopped by another process", name);
@@ -170,7 +174,7 @@ int qv_domain_load_config(qv_conn *conn, const char *name, qv_domdef **ret, qv_e
     g_autofree char *path = qv_rt_config_file(&conn->paths, name);
     g_autofree char *xml = NULL;
     qv_error *lerr = NULL;
-    int r = qv_rt_read_file(path, QV_MAX_XML_SIZE, &xml, NULL, &lerr);
+    int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
     if (r < 0) {
         if (r == -ENOENT) {
             qv_error_free(lerr);

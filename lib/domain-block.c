@@ -46,28 +46,9 @@ int qv_blk_resolve_affect(qv_domain *dom, unsigned int *flags, bool single, cons
     return 0;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v) : NULL;
-}
-
-static long long jll(json_object *o, const char *key, long long dflt)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : dflt;
-}
-
-static json_object *jobj(json_object *o, const char *key)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
 bool qv_blk_entry_is(json_object *entry, const char *alias)
 {
-    const char *qdev = jstr(entry, "qdev");
+    const char *qdev = qv_json_get_str(entry, "qdev");
     if (!qdev || !alias)
         return false;
     if (!strcmp(qdev, alias))
@@ -133,19 +114,19 @@ static void add_stat(long long *sum, long long v)
 
 static void stats_add(qv_block_stats *s, json_object *st)
 {
-    add_stat(&s->rd_req, jll(st, "rd_operations", -1));
-    add_stat(&s->rd_bytes, jll(st, "rd_bytes", -1));
-    add_stat(&s->wr_req, jll(st, "wr_operations", -1));
-    add_stat(&s->wr_bytes, jll(st, "wr_bytes", -1));
+    add_stat(&s->rd_req, qv_json_get_int(st, "rd_operations", -1));
+    add_stat(&s->rd_bytes, qv_json_get_int(st, "rd_bytes", -1));
+    add_stat(&s->wr_req, qv_json_get_int(st, "wr_operations", -1));
+    add_stat(&s->wr_bytes, qv_json_get_int(st, "wr_bytes", -1));
     long long failed = -1;
-    add_stat(&failed, jll(st, "failed_rd_operations", -1));
-    add_stat(&failed, jll(st, "failed_wr_operations", -1));
-    add_stat(&failed, jll(st, "failed_flush_operations", -1));
+    add_stat(&failed, qv_json_get_int(st, "failed_rd_operations", -1));
+    add_stat(&failed, qv_json_get_int(st, "failed_wr_operations", -1));
+    add_stat(&failed, qv_json_get_int(st, "failed_flush_operations", -1));
     add_stat(&s->errs, failed);
-    add_stat(&s->flush_operations, jll(st, "flush_operations", -1));
-    add_stat(&s->rd_total_times, jll(st, "rd_total_time_ns", -1));
-    add_stat(&s->wr_total_times, jll(st, "wr_total_time_ns", -1));
-    add_stat(&s->flush_total_times, jll(st, "flush_total_time_ns", -1));
+    add_stat(&s->flush_operations, qv_json_get_int(st, "flush_operations", -1));
+    add_stat(&s->rd_total_times, qv_json_get_int(st, "rd_total_time_ns", -1));
+    add_stat(&s->wr_total_times, qv_json_get_int(st, "wr_total_time_ns", -1));
+    add_stat(&s->flush_total_times, qv_json_get_int(st, "flush_total_time_ns", -1));
 }
 
 int qv_domain_block_stats(qv_domain *dom, const char *disk, qv_block_stats *stats,
@@ -176,7 +157,7 @@ int qv_domain_block_stats(qv_domain *dom, const char *disk, qv_block_stats *stat
                 return no_entry(dom, d, "query-blockstats", err);
             continue;
         }
-        stats_add(&s, jobj(e, "stats"));
+        stats_add(&s, qv_json_get(e, "stats"));
     }
     *stats = s;
     return 0;
@@ -229,8 +210,8 @@ int qv_domain_get_block_info(qv_domain *dom, const char *disk, qv_block_info *in
         json_object *e = find_entry(list, d->alias);
         if (!e)
             return no_entry(dom, d, "query-block", err);
-        json_object *image = jobj(jobj(e, "inserted"), "image");
-        long long vs = jll(image, "virtual-size", -1);
+        json_object *image = qv_json_get(qv_json_get(e, "inserted"), "image");
+        long long vs = qv_json_get_int(image, "virtual-size", -1);
         if (vs >= 0) {
             bi.capacity = (unsigned long long)vs;
             have_capacity = true;
@@ -539,13 +520,13 @@ static int live_throttle_find(qv_domain *dom, const qv_domdef_disk *d, live_thro
     json_object *e = find_entry(lt->list, d->alias);
     if (!e)
         return no_entry(dom, d, "query-block", err);
-    lt->inserted = jobj(e, "inserted");
-    lt->qdev = jstr(e, "qdev");
+    lt->inserted = qv_json_get(e, "inserted");
+    lt->qdev = qv_json_get_str(e, "qdev");
     if (!lt->inserted)
         return qv_error_set(err, -EINVAL, "disk %s of domain '%s' has no medium to throttle",
                             d->target_dev, dom->name);
     g_autofree char *filter = g_strdup_printf("%s-throttle", d->alias);
-    const char *top = jstr(lt->inserted, "node-name");
+    const char *top = qv_json_get_str(lt->inserted, "node-name");
     if (top && !strcmp(top, filter)) {
         lt->group = true;
         lt->object = g_strdup_printf("throttle-%s", d->iotune.group_name ? d->iotune.group_name
@@ -584,14 +565,14 @@ static int live_get_iotune(qv_domain *dom, const qv_domdef_disk *d, qv_block_iot
         g_autoptr(json_object) lim = NULL;
         if ((r = qv_domain_qmp_call(dom, "qom-get", args, &lim, err)) >= 0) {
             for (size_t i = 0; i < G_N_ELEMENTS(iotune_fields); i++)
-                *tune_val(t, i) = (unsigned long long)jll(lim, iotune_fields[i].group, 0);
+                *tune_val(t, i) = (unsigned long long)qv_json_get_int(lim, iotune_fields[i].group, 0);
             if (d->iotune.group_name)
                 t->group_name = strdup(d->iotune.group_name);
         }
     } else if (r >= 0) {
         for (size_t i = 0; i < G_N_ELEMENTS(iotune_fields); i++)
-            *tune_val(t, i) = (unsigned long long)jll(lt.inserted, iotune_fields[i].qmp, 0);
-        const char *g = jstr(lt.inserted, "group");
+            *tune_val(t, i) = (unsigned long long)qv_json_get_int(lt.inserted, iotune_fields[i].qmp, 0);
+        const char *g = qv_json_get_str(lt.inserted, "group");
         if (g)
             t->group_name = strdup(g);
     }
@@ -802,11 +783,11 @@ static void journal_errors(qv_domain *dom, const qv_domdef *def, long long since
         if (!strstr(line, "\"dev_alias\""))
             continue;
         g_autoptr(json_object) o = json_tokener_parse(line);
-        if (!o || jll(o, "event_id", -1) != QV_DOMAIN_EVENT_ID_IO_ERROR_REASON ||
-            g_strcmp0(jstr(o, "domain"), dom->name) || jll(o, "ts", 0) < since_us)
+        if (!o || qv_json_get_int(o, "event_id", -1) != QV_DOMAIN_EVENT_ID_IO_ERROR_REASON ||
+            g_strcmp0(qv_json_get_str(o, "domain"), dom->name) || qv_json_get_int(o, "ts", 0) < since_us)
             continue;
-        const char *alias = jstr(o, "dev_alias");
-        const char *reason = jstr(o, "reason");
+        const char *alias = qv_json_get_str(o, "dev_alias");
+        const char *reason = qv_json_get_str(o, "reason");
         int e = reason && !strcmp(reason, "enospc") ? QV_DOMAIN_DISK_ERROR_NO_SPACE
                                                     : QV_DOMAIN_DISK_ERROR_UNSPEC;
         for (guint i = 0; i < def->disks->len; i++) {
@@ -847,7 +828,7 @@ int qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
     for (guint i = 0; i < def->disks->len && n < maxerrors; i++) {
         const qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
         json_object *e = find_entry(list, d->alias);
-        int status = io_status_error(jstr(e, "io-status"));
+        int status = io_status_error(qv_json_get_str(e, "io-status"));
         if (status == QV_DOMAIN_DISK_ERROR_NONE)
             status = errs[i];
         if (status == QV_DOMAIN_DISK_ERROR_NONE)

@@ -10,7 +10,7 @@ int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
     g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
     g_autofree char *xml = NULL;
     qv_error *lerr = NULL;
-    int r = qv_rt_read_file(path, QV_MAX_XML_SIZE, &xml, NULL, &lerr);
+    int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
     if (r == -ENOENT) {
         qv_error_free(lerr);
         return -ENOENT;

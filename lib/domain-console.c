@@ -24,7 +24,11 @@
 #include "qv-socket.h"
 #include "qvirt/qvirt-console.h"
 
+/* How long QEMU may take to accept a chardev connection; it is asked after
+ * 2 ms, then ever less often, up to every 100 ms. */
 #define QV_CHR_ACCEPT_WAIT_MS 5000
+#define QV_CHR_ACCEPT_POLL_MIN_MS 2
+#define QV_CHR_ACCEPT_POLL_MAX_MS 100
 
 static const char *chr_kind_word(int kind)
 {
@@ -192,7 +196,8 @@ static int record_pty(qv_domain *dom, const char *alias, const char *path, qv_er
 static int wait_accepted(qv_qmp *qmp, const char *label, const char *what, qv_error **err)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)QV_CHR_ACCEPT_WAIT_MS * 1000;
-    for (int delay = 2;; delay = MIN(delay * 2, 100)) {
+    for (int delay = QV_CHR_ACCEPT_POLL_MIN_MS;;
+         delay = MIN(delay * 2, QV_CHR_ACCEPT_POLL_MAX_MS)) {
         bool connected = false;
         int r = chardev_query(qmp, label, &connected, NULL, err);
         if (r < 0)
@@ -434,13 +439,11 @@ int qv_domain_open_graphics_fd(qv_domain *dom, unsigned int idx, unsigned int fl
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return qv_error_set_errno(err, -errno, "cannot create a socket pair");
-    int r = qv_domain_open_graphics(dom, idx, sv[1], flags, err);
-    close(sv[1]);
-    if (r < 0) {
-        close(sv[0]);
+    qv_autoclose int mine = sv[0], theirs = sv[1];
+    int r = qv_domain_open_graphics(dom, idx, theirs, flags, err);
+    if (r < 0)
         return r;
-    }
-    *fd_out = sv[0];
+    *fd_out = qv_steal_fd(&mine);
     return 0;
 }
 

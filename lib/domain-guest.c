@@ -23,6 +23,10 @@
 #define QV_AGENT_SUSPEND_REPLY_MS 3000
 #define QV_SUSPEND_WAIT_MS 60000
 #define QV_WAKEUP_WAIT_MS 30000
+/* wait_state looks at the state after 5 ms, then ever less often, up to
+ * every 100 ms. */
+#define QV_STATE_POLL_MIN_MS 5
+#define QV_STATE_POLL_MAX_MS 100
 
 static const char agent_channel_name[] = "org.qemu.guest_agent.0";
 
@@ -156,7 +160,7 @@ int qv_domain_fs_trim(qv_domain *dom, const char *mountpoint, unsigned long long
 static int wait_state(qv_domain *dom, int want, bool equal, int timeout_ms, int *state)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    for (int delay = 5;; delay = MIN(delay * 2, 100)) {
+    for (int delay = QV_STATE_POLL_MIN_MS;; delay = MIN(delay * 2, QV_STATE_POLL_MAX_MS)) {
         int s = -1;
         if (qv_domain_get_state(dom, &s, NULL, NULL) == 0 && (s == want) == equal) {
             *state = s;

@@ -9,6 +9,8 @@
 #include "internal.h"
 
 #define DETACH_TIMEOUT_MS 10000
+/* One wait for DEVICE_DELETED before the detach looks again. */
+#define DETACH_POLL_MS 250
 
 enum {
     MODIFY_ALL = QV_DOMAIN_DEVICE_MODIFY_LIVE | QV_DOMAIN_DEVICE_MODIFY_CONFIG,
@@ -35,21 +37,15 @@ static json_object *id_args(const char *key, const char *value)
     return a;
 }
 
-static const char *str_member(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
 /* Best-effort undo of one applied step (errors are dropped: the step's own
  * failure is what the caller reports). */
 static void undo_item(qv_qmp *qmp, const qv_hotplug_item *it)
 {
-    const char *cmd = NULL, *key = "id", *id = str_member(it->args, "id");
+    const char *cmd = NULL, *key = "id", *id = qv_json_get_str(it->args, "id");
     if (!strcmp(it->opt, "-blockdev")) {
         cmd = "blockdev-del";
         key = "node-name";
-        id = str_member(it->args, "node-name");
+        id = qv_json_get_str(it->args, "node-name");
     } else if (!strcmp(it->opt, "-device")) {
         cmd = "device_del";
     } else if (!strcmp(it->opt, "-netdev")) {
@@ -163,7 +159,7 @@ static int still_present(qv_qmp *qmp, const char *id, qv_error **err)
     if (r < 0)
         return r;
     for (size_t i = 0; json_object_is_type(ret, json_type_array) && i < json_object_array_length(ret); i++) {
-        const char *n = str_member(json_object_array_get_idx(ret, i), "name");
+        const char *n = qv_json_get_str(json_object_array_get_idx(ret, i), "name");
         if (n && !strcmp(n, id))
             return 1;
     }
@@ -181,10 +177,10 @@ static int unplug_device(qv_qmp *qmp, const char *id, qv_error **err)
     for (;;) {
         g_autoptr(qv_qmp_event) ev = NULL;
         qv_error *lerr = NULL;
-        r = qv_qmp_wait_event(qmp, "DEVICE_DELETED", 250, &ev, &lerr);
+        r = qv_qmp_wait_event(qmp, "DEVICE_DELETED", DETACH_POLL_MS, &ev, &lerr);
         qv_error_free(lerr);
         if (r >= 0 && ev->data) {
-            const char *dev = str_member(ev->data, "device");
+            const char *dev = qv_json_get_str(ev->data, "device");
             if (dev && !strcmp(dev, id))
                 return 0;
         }

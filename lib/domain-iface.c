@@ -19,6 +19,8 @@
 #include "qv-process.h"
 
 #define TC_TIMEOUT_MS 10000
+/* SIGTERM to SIGKILL for a tc that overran TC_TIMEOUT_MS. */
+#define TC_KILL_GRACE_MS 1000
 
 static const char *const net_type_names[] = { "user-mode networking", "an ethernet (tap) "
                                               "device", "a bridge", "a libvirt network" };
@@ -80,7 +82,7 @@ static int read_counter(const char *dev, const char *name, long long *out, qv_er
 {
     g_autofree char *path = g_strdup_printf("/sys/class/net/%s/statistics/%s", dev, name);
     g_autofree char *text = NULL;
-    int r = qv_rt_read_file(path, 64, &text, NULL, err);
+    int r = qv_read_file(path, 64, &text, NULL, err);
     if (r < 0)
         return r;
     char *end = NULL;
@@ -225,7 +227,7 @@ static int run_tc(const char *const *args, bool may_fail, qv_error **err)
         argv[n] = args[n - 1];
     }
     argv[n] = NULL;
-    int out = memfd_create("tc-stderr", MFD_CLOEXEC);
+    qv_autoclose int out = memfd_create("tc-stderr", MFD_CLOEXEC);
     if (out < 0)
         return qv_error_set_errno(err, -errno, "cannot create a buffer for tc's output");
     qv_spawn_opts o;
@@ -239,7 +241,6 @@ static int run_tc(const char *const *args, bool may_fail, qv_error **err)
     g_autofree char *cmdline = g_strjoinv(" ", (char **)argv);
     int r = qv_process_spawn(&o, &p, &lerr);
     if (r < 0) {
-        close(out);
         if (r == -ENOENT) {
             qv_error_free(lerr);
             return qv_error_set(err, -ENOENT, "cannot run tc (from iproute2) to set bandwidth "
@@ -251,22 +252,16 @@ static int run_tc(const char *const *args, bool may_fail, qv_error **err)
     if (r == -ETIMEDOUT) {
         qv_error_free(lerr);
         lerr = NULL;
-        qv_process_terminate(p, 1000, &status, NULL);
-        close(out);
+        qv_process_terminate(p, TC_KILL_GRACE_MS, &status, NULL);
         return qv_error_set(err, -ETIMEDOUT, "'%s' did not finish in %d s", cmdline,
                             TC_TIMEOUT_MS / 1000);
     }
-    if (r < 0) {
-        close(out);
+    if (r < 0)
         return qv_error_propagate(err, lerr);
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        close(out);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
-    }
     char msg[512] = "";
     ssize_t len = pread(out, msg, sizeof msg - 1, 0);
-    close(out);
     if (may_fail)
         return 0;
     msg[len > 0 ? len : 0] = '\0';

@@ -13,10 +13,13 @@
 
 
 #include "internal.h"
+#include "qv-process.h"
 
 #define AGENT_TIMEOUT_MS 10000
 /* A TCG guest takes a few seconds to eject a CPU. */
 #define UNPLUG_TIMEOUT_MS 20000
+/* One wait for an event before the unplug looks again. */
+#define UNPLUG_POLL_MS 250
 /* Maps parsed from the XML are this wide; the kernel ignores absent CPUs. */
 #define WIDE_CPUS 4096
 #define WIDE_MAPLEN QV_CPU_MAPLEN(WIDE_CPUS)
@@ -129,7 +132,7 @@ int qv_conn_get_node_cpu_map(qv_conn *conn, unsigned char **cpumap, unsigned int
     int maplen = QV_CPU_MAPLEN(n);
     g_autofree unsigned char *map = g_malloc0((size_t)maplen);
     g_autofree char *text = NULL;
-    if (qv_rt_read_file("/sys/devices/system/cpu/online", 4096, &text, NULL, NULL) < 0 ||
+    if (qv_read_file("/sys/devices/system/cpu/online", 4096, &text, NULL, NULL) < 0 ||
         qv_cpumap_parse(g_strstrip(text), map, maplen, NULL) < 0) {
         /* No sysfs: every CPU sysconf counts is taken as online. */
         for (int c = 0; c < n; c++)
@@ -534,7 +537,7 @@ static int unplug_vcpu(qv_domain *dom, qv_qmp *qmp, const hp_cpu *c, unsigned in
     for (;;) {
         g_autoptr(qv_qmp_event) ev = NULL;
         qv_error *lerr = NULL;
-        r = qv_qmp_wait_event(qmp, NULL, 250, &ev, &lerr);
+        r = qv_qmp_wait_event(qmp, NULL, UNPLUG_POLL_MS, &ev, &lerr);
         qv_error_free(lerr);
         json_object *v;
         if (r >= 0 && !strcmp(ev->name, "DEVICE_DELETED") && ev->data &&
@@ -571,7 +574,7 @@ static bool was_unplugged(qv_domain *dom, unsigned int index)
 {
     g_autofree char *path = unplugged_file(dom);
     g_autofree char *data = NULL;
-    if (qv_rt_read_file(path, 65536, &data, NULL, NULL) < 0)
+    if (qv_read_file(path, 65536, &data, NULL, NULL) < 0)
         return false;
     g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
     for (char **l = lines; *l; l++)
@@ -584,7 +587,7 @@ static void remember_unplugged(qv_domain *dom, unsigned int index)
 {
     g_autofree char *path = unplugged_file(dom);
     g_autofree char *data = NULL;
-    if (qv_rt_read_file(path, 65536, &data, NULL, NULL) < 0)
+    if (qv_read_file(path, 65536, &data, NULL, NULL) < 0)
         data = g_strdup("");
     g_autofree char *next = g_strdup_printf("%s%u\n", data, index);
     qv_rt_write_runtime(path, next, strlen(next), NULL);
@@ -833,24 +836,14 @@ int qv_domain_get_vcpus_flags(qv_domain *dom, unsigned int flags, qv_error **err
 /* cpu_time (ns) and the CPU last run on, from /proc/PID/task/TID/stat. */
 static void read_task_stat(pid_t pid, pid_t tid, unsigned long long *cpu_time, int *cpu)
 {
-    *cpu_time = 0;
-    *cpu = -1;
-    g_autofree char *path = g_strdup_printf("/proc/%d/task/%d/stat", (int)pid, (int)tid);
-    g_autofree char *data = NULL;
-    if (qv_rt_read_file(path, 4096, &data, NULL, NULL) < 0)
+    qv_proc_stat st;
+    if (qv_proc_stat_read(pid, tid, &st) < 0) {
+        *cpu_time = 0;
+        *cpu = -1;
         return;
-    const char *p = strrchr(data, ')');
-    if (!p)
-        return;
-    /* After ")": field 3 (state) onwards; utime and stime are fields 14 and
-     * 15, processor is field 39. */
-    g_auto(GStrv) f = g_strsplit(p + 2, " ", -1);
-    if (g_strv_length(f) < 37)
-        return;
-    long hz = sysconf(_SC_CLK_TCK);
-    unsigned long long ticks = g_ascii_strtoull(f[11], NULL, 10) + g_ascii_strtoull(f[12], NULL, 10);
-    *cpu_time = ticks * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100));
-    *cpu = (int)g_ascii_strtoll(f[36], NULL, 10);
+    }
+    *cpu_time = qv_proc_ticks_to_ns(st.utime + st.stime);
+    *cpu = st.processor;
 }
 
 int qv_domain_get_vcpu_info(qv_domain *dom, qv_vcpu_info *info, int maxinfo,

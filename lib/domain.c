@@ -23,6 +23,20 @@
 #include "qv-process.h"
 
 #define QV_DESTROY_GRACE_MS 10000
+/* How long a call waits for qmp.lock while another process runs a command
+ * or a stop/cont; then it fails with -EBUSY. */
+#define QV_MONITOR_LOCK_MS 30000
+/* QEMU's greeting on qmp.sock (qmp.lock held: nobody else is on it). */
+#define QV_QMP_CONNECT_MS 30000
+/* A free lane's greeting: QEMU greets at once, and anyone else on the
+ * socket (a debugging session) must not stall us long. */
+#define QV_LANE_CONNECT_MS 500
+/* The monitor's greeting on ctl.sock. */
+#define QV_CTL_CONNECT_MS 5000
+/* agent.lock: another process's guest-agent command. */
+#define QV_AGENT_LOCK_MS 30000
+/* guest-shutdown sends no reply when it works: this bounds the wait. */
+#define QV_AGENT_SHUTDOWN_MS 5000
 /* How long a monitor whose QEMU has gone may take to record it and exit. */
 #define QV_MONITOR_EXIT_WAIT_MS 5000
 
@@ -212,7 +226,7 @@ int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err)
         return 0;
     }
     g_autofree char *xml = NULL;
-    int r = qv_rt_read_file(is_live ? live : cfg, QV_MAX_XML_SIZE, &xml, NULL, err);
+    int r = qv_read_file(is_live ? live : cfg, QV_DOMXML_MAX_SIZE, &xml, NULL, err);
     if (r < 0)
         return r;
     qv_domdef *nd = NULL;
@@ -377,11 +391,11 @@ static void stamp_lock(int fd)
 static int lock_monitor(qv_domain *dom, qv_error **err)
 {
     g_autofree char *lock_path = dom_file(dom, "qmp.lock");
-    int lock = qv_rt_lock(lock_path, 30000, err);
+    int lock = qv_rt_lock(lock_path, QV_MONITOR_LOCK_MS, err);
     if (lock == -ETIMEDOUT)
         return qv_error_set(err, -EBUSY,
-                            "domain '%s': another process has been using the monitor for 30 s",
-                            dom->name);
+                            "domain '%s': another process has been using the monitor for %d s",
+                            dom->name, QV_MONITOR_LOCK_MS / 1000);
     if (lock < 0)
         return lock;
     stamp_lock(lock);
@@ -407,11 +421,11 @@ static int lock_run(qv_domain *dom, qv_error **err)
             return qv_error_set_errno(err, -errno, "cannot open %s", path);
         dom->run_lock_owner = self;
     }
-    int r = qv_rt_lock_fd(dom->run_lock, 30000);
+    int r = qv_rt_lock_fd(dom->run_lock, QV_MONITOR_LOCK_MS);
     if (r == -ETIMEDOUT)
         return qv_error_set(err, -EBUSY,
-                            "domain '%s': another process has been using the monitor for 30 s",
-                            dom->name);
+                            "domain '%s': another process has been using the monitor for %d s",
+                            dom->name, QV_MONITOR_LOCK_MS / 1000);
     if (r < 0)
         return qv_error_set_errno(err, r, "domain '%s': cannot lock qmp.lock", dom->name);
     if (dom->smap)
@@ -428,7 +442,7 @@ static void unlock_run(qv_domain *dom)
 static int connect_qmp_sock(qv_domain *dom, qv_qmp **qmp, qv_error **err)
 {
     g_autofree char *sock = dom_file(dom, "qmp.sock");
-    int r = qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, 30000, qmp, err);
+    int r = qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, QV_QMP_CONNECT_MS, qmp, err);
     if (r < 0 && err && *err)
         qv_error_prefix(*err, "domain '%s'", dom->name);
     return r;
@@ -507,9 +521,8 @@ static qv_qmp *lane_get(qv_domain *dom)
             continue;
         snprintf(name, sizeof name, "lane-%d.sock", i);
         g_autofree char *sock = dom_file(dom, name);
-        /* A free lock means an idle lane: QEMU greets at once. Anyone else
-         * on the socket (a debugging session) must not stall us long. */
-        if (qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, 500, &dom->lane, NULL) < 0) {
+        /* A free lock means an idle lane. */
+        if (qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, QV_LANE_CONNECT_MS, &dom->lane, NULL) < 0) {
             qv_rt_unlock(lock);
             continue;
         }
@@ -674,7 +687,7 @@ static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_er
         if (!dom->monitor_pid || dom->status.monitor_pid != dom->monitor_pid)
             return false;
         g_autofree char *path = dom_file(dom, "ctl.sock");
-        if (qv_qmp_connect_path(path, QV_QMP_MODE_QMP, 5000, &dom->ctl, NULL) < 0)
+        if (qv_qmp_connect_path(path, QV_QMP_MODE_QMP, QV_CTL_CONNECT_MS, &dom->ctl, NULL) < 0)
             return false;
         dom->ctl_monitor = dom->monitor_pid;
         dom->ctl_owner = getpid();
@@ -914,7 +927,7 @@ int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int
                             "name='org.qemu.guest_agent.0'/></channel>)", dom->name);
     }
     g_autofree char *lock_path = dom_file(dom, "agent.lock");
-    int lock = qv_rt_lock(lock_path, 30000, err);
+    int lock = qv_rt_lock(lock_path, QV_AGENT_LOCK_MS, err);
     if (lock < 0) {
         json_object_put(args);
         return lock == -ETIMEDOUT
@@ -977,7 +990,7 @@ static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_err
         json_object_object_add(args, "mode", json_object_new_string(reboot ? "reboot" : "powerdown"));
         qv_error *lerr = NULL;
         /* guest-shutdown sends no reply when it succeeds. */
-        r = qv_domain_agent_call(dom, "guest-shutdown", args, 5000, NULL, &lerr);
+        r = qv_domain_agent_call(dom, "guest-shutdown", args, QV_AGENT_SHUTDOWN_MS, NULL, &lerr);
         if (r >= 0 || r == -ETIMEDOUT) {
             qv_error_free(lerr);
             return 0;
@@ -990,7 +1003,7 @@ static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_err
         /* A "fake reboot": the monitor resets the guest instead of ending
          * QEMU when the guest powers off. */
         g_autofree char *marker = dom_file(dom, "reboot");
-        if ((r = qv_rt_write_runtime(marker, "1", 1, err)) < 0)
+        if ((r = qv_rt_write_runtime(marker, "1", strlen("1"), err)) < 0)
             return r;
     }
     return qv_domain_qmp_call(dom, "system_powerdown", NULL, NULL, err);
@@ -1071,25 +1084,8 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
 
 static unsigned long long proc_cpu_time_ns(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p)
-        return 0;
-    /* Fields after ")": 3 state ... 14 utime 15 stime. */
-    unsigned long long utime = 0, stime = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-        return 0;
-    long hz = sysconf(_SC_CLK_TCK);
-    return (utime + stime) * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100));
+    qv_proc_stat st;
+    return qv_proc_stat_read(pid, 0, &st) < 0 ? 0 : qv_proc_ticks_to_ns(st.utime + st.stime);
 }
 
 int qv_domain_get_info(qv_domain *dom, qv_domain_info *info, qv_error **err)
@@ -1144,7 +1140,7 @@ int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, uns
      * mapped state, others in the lock file. The later stamp is its. */
     g_autofree char *stamp = NULL;
     long long since = dom->smap ? qv_rt_statemap_lock_since(dom->smap) : 0;
-    if (qv_rt_read_file(lock_path, 64, &stamp, NULL, NULL) == 0 && *stamp)
+    if (qv_read_file(lock_path, 64, &stamp, NULL, NULL) == 0 && *stamp)
         since = MAX(since, g_ascii_strtoll(stamp, NULL, 10));
     long long now = qv_rt_now_us();
     if (since > 0 && now > since)

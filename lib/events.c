@@ -38,16 +38,14 @@ const char *qv_event_id_to_string(int event_id)
 static int journal_lock_shared(qv_conn *conn)
 {
     g_autofree char *path = qv_rt_journal_lock_path(&conn->paths);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    qv_autoclose int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     while (flock(fd, LOCK_SH) < 0) {
-        if (errno != EINTR) {
-            close(fd);
+        if (errno != EINTR)
             return -1;
-        }
     }
-    return fd;
+    return qv_steal_fd(&fd);
 }
 
 /* Journal lock held. Opens generation gen of the journal (live: the one
@@ -59,7 +57,7 @@ static int journal_open(qv_conn *conn, unsigned long long gen, unsigned long lon
     bool is_live = gen == live;
     g_autofree char *path = is_live ? qv_rt_journal_path(&conn->paths)
                                     : qv_rt_journal_gen_path(&conn->paths, gen);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | (is_live ? O_CREAT : 0), 0600);
+    qv_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | (is_live ? O_CREAT : 0), 0600);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot open the event journal %s", path);
     /* The read position is fixed before the watch exists: a line appended
@@ -71,12 +69,10 @@ static int journal_open(qv_conn *conn, unsigned long long gen, unsigned long lon
     /* IN_MOVE_SELF: a rotation wakes listeners, who then follow it. */
     if (is_live && inotify_add_watch(conn->inotify_fd, path, IN_MODIFY | IN_MOVE_SELF) < 0) {
         int e = -errno;
-        close(fd);
         return qv_error_set_errno(err, e, "cannot watch the event journal %s", path);
     }
-    if (conn->journal_fd >= 0)
-        close(conn->journal_fd);
-    conn->journal_fd = fd;
+    qv_closep(&conn->journal_fd);
+    conn->journal_fd = qv_steal_fd(&fd);
     conn->journal_off = off;
     conn->journal_gen = gen;
     conn->journal_draining = false;
@@ -91,15 +87,12 @@ static int journal_open(qv_conn *conn, unsigned long long gen, unsigned long lon
  * and counts the lost ones, which the dispatch then reports. */
 static int journal_next(qv_conn *conn, qv_error **err)
 {
-    int lock = journal_lock_shared(conn);
+    qv_autoclose int lock = journal_lock_shared(conn);
     unsigned long long oldest, newest;
     int r = qv_rt_journal_generations(&conn->paths, &oldest, &newest);
-    if (r < 0) {
-        if (lock >= 0)
-            close(lock);
+    if (r < 0)
         return qv_error_set_errno(err, r, "cannot list the event journal's generations in %s",
                                   conn->paths.run_dir);
-    }
     unsigned long long live = newest + 1, want = conn->journal_gen + 1;
     if (!oldest)
         oldest = live;
@@ -109,10 +102,7 @@ static int journal_next(qv_conn *conn, qv_error **err)
     } else if (want > live) {
         want = live; /* the journal was removed from under us: follow the new one */
     }
-    r = journal_open(conn, want, live, true, err);
-    if (lock >= 0)
-        close(lock);
-    return r;
+    return journal_open(conn, want, live, true, err);
 }
 
 /* Starts tailing the journal from its current end. */
@@ -125,7 +115,7 @@ static int events_init(qv_conn *conn, qv_error **err)
         return qv_error_set_errno(err, -errno, "cannot watch the event journal");
     /* Under the lock the live file is the generation after the newest
      * rotated one, and stays so until the file is open. */
-    int lock = journal_lock_shared(conn);
+    qv_autoclose int lock = journal_lock_shared(conn);
     unsigned long long oldest, newest;
     int r = qv_rt_journal_generations(&conn->paths, &oldest, &newest);
     if (r < 0)
@@ -133,11 +123,8 @@ static int events_init(qv_conn *conn, qv_error **err)
                            conn->paths.run_dir);
     else
         r = journal_open(conn, newest + 1, newest + 1, false, err);
-    if (lock >= 0)
-        close(lock);
     if (r < 0) {
-        close(conn->inotify_fd);
-        conn->inotify_fd = -1;
+        qv_closep(&conn->inotify_fd);
         return r;
     }
     conn->journal_partial = g_string_new(NULL);
@@ -197,18 +184,6 @@ int qv_conn_event_get_fd(qv_conn *conn, qv_error **err)
     return r < 0 ? r : conn->inotify_fd;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
-static int jint(json_object *o, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : 0;
-}
-
 static int deliver(qv_conn *conn, const char *line)
 {
     g_autoptr(json_object) obj = json_tokener_parse(line);
@@ -217,10 +192,10 @@ static int deliver(qv_conn *conn, const char *line)
     json_object *v;
     qv_event ev = {
         .event_id = json_object_object_get_ex(obj, "event_id", &v) ? json_object_get_int(v) : -1,
-        .domain_name = jstr(obj, "domain"),
-        .domain_uuid = jstr(obj, "uuid"),
-        .event = jint(obj, "event"),
-        .detail = jint(obj, "detail"),
+        .domain_name = qv_json_get_str(obj, "domain"),
+        .domain_uuid = qv_json_get_str(obj, "uuid"),
+        .event = (int)qv_json_get_int(obj, "event", 0),
+        .detail = (int)qv_json_get_int(obj, "detail", 0),
         .json = line,
         .timestamp_us = json_object_object_get_ex(obj, "ts", &v) ? json_object_get_int64(v) : 0,
     };

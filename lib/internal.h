@@ -9,9 +9,8 @@
 #include "domdef.h"
 #include "qmp.h"
 #include "qv-error.h"
+#include "qv-fd.h"
 #include "runtime.h"
-
-#define QV_MAX_XML_SIZE (4 * 1024 * 1024)
 
 typedef struct qv_event_cb_entry {
     int id;
@@ -39,9 +38,10 @@ struct qv_conn {
     GString *journal_partial;
     GPtrArray *callbacks;   /* qv_event_cb_entry* */
     int next_callback_id;
-    /* Appending: the journal kept open. Its own lock, as the library's
-     * threads-at-once use (and its benchmark) start domains of one
-     * connection from several threads. */
+    /* Appending: the journal kept open. The one piece of a connection that
+     * calls on different domain handles share, hence its own lock: those
+     * may run in different threads at once (qvirt.h; bench/lifecycle.c
+     * starts 20 domains of one connection so). */
     GMutex emit_lock;
     qv_rt_journal_writer emit;
 };
@@ -68,14 +68,14 @@ struct qv_domain {
     qv_qmp *ctl;
     pid_t ctl_monitor;
     pid_t ctl_owner;        /* the process that connected it (fork) */
-    /* A leased lane: a direct connection to one of QEMU's lane monitors,
-     * held with its lane-N.lock for as long as the handle lives, and the
-     * run (QEMU pid and start time) it belongs to. */
+    /* A leased lane: a direct connection to QEMU's lane monitor (there is
+     * one, QV_RT_LANES), held with lane-0.lock for as long as the handle
+     * uses it, and the run (QEMU pid and start time) it belongs to. */
     qv_qmp *lane;
     int lane_lock;
     pid_t lane_qemu;
     unsigned long long lane_qemu_start;
-    gint64 lane_retry_us;   /* all lanes were taken: when to look again */
+    gint64 lane_retry_us;   /* the lane was taken: when to look again */
     gint64 lane_used_us;    /* last call on it */
     pid_t lane_owner;       /* the process that leased it (fork) */
     /* Cached definition (live when active, else config), keyed like state. */

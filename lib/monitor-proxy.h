@@ -1,7 +1,8 @@
 /* The command proxy of qvirt-monitor: library clients keep a QMP connection
  * to <run>/domains/NAME/ctl.sock open for as long as they like, any number at
  * once, and the monitor forwards their commands over its own QMP connection
- * to QEMU (ids rewritten by the qmp/ client, replies routed back). QEMU's
+ * to QEMU (each as a command of that connection, its reply routed back to
+ * the client that sent it; no ids on either side). QEMU's
  * command monitor accepts one client at a time; this lets every process
  * keep a connection without locking the others out, so a call costs one
  * round trip instead of connect + greeting + qmp_capabilities + command.

@@ -43,6 +43,7 @@
 #include "qvirt/qvirt.h"
 #include "qmp.h"
 #include "monitor-proxy.h"
+#include "qv-fd.h"
 #include "qv-log.h"
 #include "qv-process.h"
 #include "qv-socket.h"
@@ -61,6 +62,9 @@
 /* Without pidfds (pre-5.3 kernels) QEMU's exit is polled this often.
  * Can go when the oldest supported kernel has pidfd_open. */
 #define QV_MONITOR_EXIT_POLL_MS 100
+/* A state refresh that finds qmp.lock taken retries after 1 ms, backing
+ * off to this. */
+#define QV_MONITOR_LOCK_RETRY_MAX_MS 64
 /* monitor.log is cut back to nothing when it passes this size. */
 #define QV_MONITOR_LOG_MAX (1 << 20)
 
@@ -315,7 +319,7 @@ static void refresh_state(monitor *m)
     }
     int lock = qv_rt_lock(m->lock_path, 0, NULL);
     if (lock == -EWOULDBLOCK) {
-        m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, 64) : 1;
+        m->lock_retry_ms = m->lock_retry_ms ? MIN(m->lock_retry_ms * 2, QV_MONITOR_LOCK_RETRY_MAX_MS) : 1;
         m->refresh_at_us = g_get_monotonic_time() + m->lock_retry_ms * 1000;
         return;
     }
@@ -361,14 +365,6 @@ static void learn_balloon(monitor *m)
     if (m->has_balloon && m->qmp && !m->qmp_lost)
         qv_qmp_send_async(m->qmp, "query-balloon", NULL, -1, QV_MONITOR_COMMAND_MS, on_balloon,
                           m, NULL);
-}
-
-static const char *jstr(json_object *data, const char *key)
-{
-    json_object *v;
-    if (data && json_object_object_get_ex(data, key, &v) && json_object_is_type(v, json_type_string))
-        return json_object_get_string(v);
-    return NULL;
 }
 
 static json_object *extra_with_qemu(const qv_qmp_event *ev)
@@ -458,7 +454,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         m->shutdown_guest = data && json_object_object_get_ex(data, "guest", &g) &&
                             json_object_get_boolean(g);
         g_free(m->shutdown_reason);
-        m->shutdown_reason = g_strdup(jstr(data, "reason"));
+        m->shutdown_reason = g_strdup(qv_json_get_str(data, "reason"));
         g_autofree char *marker = g_build_filename(m->domain_dir, "reboot", NULL);
         if (m->shutdown_guest && g_file_test(marker, G_FILE_TEST_EXISTS))
             json_object_put(extra); /* the poweroff half of a reboot: not a shutdown */
@@ -476,18 +472,18 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
             json_object_object_add(extra, "offset", json_object_get(off));
         emit(m, QV_DOMAIN_EVENT_ID_RTC_CHANGE, 0, 0, extra);
     } else if (!strcmp(n, "WATCHDOG")) {
-        int action = watchdog_action(jstr(data, "action"));
+        int action = watchdog_action(qv_json_get_str(data, "action"));
         json_object_object_add(extra, "action", json_object_new_int(action));
         emit(m, QV_DOMAIN_EVENT_ID_WATCHDOG, action, 0, extra);
         ask_qemu_now(m);
     } else if (!strcmp(n, "BLOCK_IO_ERROR")) {
-        const char *action = jstr(data, "action");
+        const char *action = qv_json_get_str(data, "action");
         int act = action && !strcmp(action, "stop") ? QV_DOMAIN_EVENT_IO_ERROR_PAUSE
                 : action && !strcmp(action, "report") ? QV_DOMAIN_EVENT_IO_ERROR_REPORT
                 : QV_DOMAIN_EVENT_IO_ERROR_NONE;
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         if (!dev || !*dev)
-            dev = jstr(data, "node-name");
+            dev = qv_json_get_str(data, "node-name");
         json_object_object_add(extra, "dev_alias", json_object_new_string(dev ? dev : ""));
         json_object_object_add(extra, "action", json_object_new_int(act));
         json_object *nospace;
@@ -498,13 +494,13 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         emit(m, QV_DOMAIN_EVENT_ID_IO_ERROR_REASON, act, 0, extra);
         ask_qemu_now(m);
     } else if (g_str_has_prefix(n, "BLOCK_JOB_")) {
-        int status = !strcmp(n, "BLOCK_JOB_COMPLETED") ? (jstr(data, "error") ? QV_DOMAIN_BLOCK_JOB_FAILED : QV_DOMAIN_BLOCK_JOB_COMPLETED)
+        int status = !strcmp(n, "BLOCK_JOB_COMPLETED") ? (qv_json_get_str(data, "error") ? QV_DOMAIN_BLOCK_JOB_FAILED : QV_DOMAIN_BLOCK_JOB_COMPLETED)
                    : !strcmp(n, "BLOCK_JOB_CANCELLED") ? QV_DOMAIN_BLOCK_JOB_CANCELED
                    : !strcmp(n, "BLOCK_JOB_READY") ? QV_DOMAIN_BLOCK_JOB_READY
                    : QV_DOMAIN_BLOCK_JOB_FAILED;
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         json_object_object_add(extra, "disk", json_object_new_string(dev ? dev : ""));
-        json_object_object_add(extra, "type", json_object_new_string(jstr(data, "type") ? jstr(data, "type") : ""));
+        json_object_object_add(extra, "type", json_object_new_string(qv_json_get_str(data, "type") ? qv_json_get_str(data, "type") : ""));
         json_object_object_add(extra, "status", json_object_new_int(status));
         emit(m, QV_DOMAIN_EVENT_ID_BLOCK_JOB, status, 0, json_object_get(extra));
         emit(m, QV_DOMAIN_EVENT_ID_BLOCK_JOB_2, status, 0, extra);
@@ -512,9 +508,9 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         json_object *open;
         bool is_open = data && json_object_object_get_ex(data, "tray-open", &open) &&
                        json_object_get_boolean(open);
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         if (!dev || !*dev)
-            dev = jstr(data, "id");
+            dev = qv_json_get_str(data, "id");
         json_object_object_add(extra, "dev_alias", json_object_new_string(dev ? dev : ""));
         int reason = is_open ? QV_DOMAIN_EVENT_TRAY_CHANGE_OPEN : QV_DOMAIN_EVENT_TRAY_CHANGE_CLOSE;
         emit(m, QV_DOMAIN_EVENT_ID_TRAY_CHANGE, reason, 0, extra);
@@ -534,7 +530,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
         record_balloon(m, bytes);
         emit(m, QV_DOMAIN_EVENT_ID_BALLOON_CHANGE, 0, 0, extra);
     } else if (!strcmp(n, "DEVICE_DELETED")) {
-        const char *dev = jstr(data, "device");
+        const char *dev = qv_json_get_str(data, "device");
         if (dev) {
             json_object_object_add(extra, "dev_alias", json_object_new_string(dev));
             emit(m, QV_DOMAIN_EVENT_ID_DEVICE_REMOVED, 0, 0, extra);
@@ -572,7 +568,7 @@ static void finalize(monitor *m)
 {
     g_autofree char *stopping_path = g_build_filename(m->domain_dir, "stopping", NULL);
     g_autofree char *stopping = NULL;
-    qv_rt_read_file(stopping_path, 4096, &stopping, NULL, NULL);
+    qv_read_file(stopping_path, 4096, &stopping, NULL, NULL);
     int reason, detail;
     if (stopping && !strcmp(stopping, "failed")) {
         reason = QV_DOMAIN_SHUTOFF_FAILED;
@@ -605,7 +601,7 @@ static char *log_tail(const char *path, off_t from)
 {
     g_autofree char *all = NULL;
     size_t len = 0;
-    if (qv_rt_read_file(path, 16 << 20, &all, &len, NULL) < 0 || len <= (size_t)from)
+    if (qv_read_file(path, 16 << 20, &all, &len, NULL) < 0 || len <= (size_t)from)
         return g_strdup("");
     char *data = all + from;
     g_strchomp(data);
@@ -935,14 +931,13 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
 static int connect_qemu_monitor(monitor *m, qv_error **err)
 {
     g_autofree char *path = g_build_filename(m->domain_dir, "monitor.sock", NULL);
-    int fd = qv_unix_connect(path, err);
+    qv_autoclose int fd = qv_unix_connect(path, err);
     if (fd < 0)
         return fd;
     int r = qv_qmp_new(fd, QV_QMP_MODE_QMP, &m->qmp, err);
-    if (r < 0) {
-        close(fd);
+    if (r < 0)
         return r;
-    }
+    qv_steal_fd(&fd); /* the connection owns it now */
     return qv_qmp_handshake_async(m->qmp, QV_MONITOR_HANDSHAKE_MS, on_handshake, m, err);
 }
 
@@ -961,7 +956,7 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
     qv_rt_mkdirs(log_dir, NULL);
     g_autofree char *log_name = g_strdup_printf("%s.log", m->name);
     m->qemu_log_path = g_build_filename(log_dir, log_name, NULL);
-    int log_fd = open(m->qemu_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    qv_autoclose int log_fd = open(m->qemu_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     m->qemu_log_start = log_fd >= 0 ? lseek(log_fd, 0, SEEK_END) : 0;
 
     int r = connect_qemu_monitor(m, err);
@@ -984,14 +979,11 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         so.stderr_fd = log_fd;
         r = qv_process_spawn(&so, &m->qemu, err);
     }
-    if (log_fd >= 0)
-        close(log_fd);
     /* QEMU holds the listening sockets now; the monitor needs none. */
-    if (a->qmp_listen_fd >= 0)
-        close(a->qmp_listen_fd);
-    close(a->monitor_listen_fd);
+    qv_closep(&a->qmp_listen_fd);
+    qv_closep(&a->monitor_listen_fd);
     for (int i = 0; i < a->n_lanes; i++)
-        close(a->lane_fds[i]);
+        qv_closep(&a->lane_fds[i]);
     if (r < 0)
         return r;
     m->status.qemu_pid = qv_process_pid(m->qemu);

@@ -16,10 +16,9 @@
 #include <unistd.h>
 
 #include "qvirt/qvirt.h"
+#include "qv-fd.h"
 #include "qv-process.h"
 #include "runtime.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name)
 {
@@ -91,12 +90,48 @@ int qv_rt_mkdirs(const char *path, qv_error **err)
     return 0;
 }
 
+/* GLib reports file errors as GFileError: back to the errno it came from. */
+static int file_error_errno(const GError *e)
+{
+    static const int map[] = {
+        [G_FILE_ERROR_EXIST] = EEXIST,   [G_FILE_ERROR_ISDIR] = EISDIR,
+        [G_FILE_ERROR_ACCES] = EACCES,   [G_FILE_ERROR_NAMETOOLONG] = ENAMETOOLONG,
+        [G_FILE_ERROR_NOENT] = ENOENT,   [G_FILE_ERROR_NOTDIR] = ENOTDIR,
+        [G_FILE_ERROR_NXIO] = ENXIO,     [G_FILE_ERROR_NODEV] = ENODEV,
+        [G_FILE_ERROR_ROFS] = EROFS,     [G_FILE_ERROR_TXTBSY] = ETXTBSY,
+        [G_FILE_ERROR_FAULT] = EFAULT,   [G_FILE_ERROR_LOOP] = ELOOP,
+        [G_FILE_ERROR_NOSPC] = ENOSPC,   [G_FILE_ERROR_NOMEM] = ENOMEM,
+        [G_FILE_ERROR_MFILE] = EMFILE,   [G_FILE_ERROR_NFILE] = ENFILE,
+        [G_FILE_ERROR_BADF] = EBADF,     [G_FILE_ERROR_INVAL] = EINVAL,
+        [G_FILE_ERROR_PIPE] = EPIPE,     [G_FILE_ERROR_AGAIN] = EAGAIN,
+        [G_FILE_ERROR_INTR] = EINTR,     [G_FILE_ERROR_IO] = EIO,
+        [G_FILE_ERROR_PERM] = EPERM,     [G_FILE_ERROR_NOSYS] = ENOSYS,
+    };
+    if (e->domain == G_FILE_ERROR && e->code >= 0 && (size_t)e->code < G_N_ELEMENTS(map) &&
+        map[e->code])
+        return -map[e->code];
+    return -EIO;
+}
+
+/* Config files must survive a crash: GLib writes a temp file, fsyncs it and
+ * renames it over the old one. */
+int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err)
+{
+    g_autoptr(GError) gerr = NULL;
+    if (!g_file_set_contents_full(path, data, (gssize)len,
+                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0600, &gerr))
+        return qv_error_set(err, file_error_errno(gerr), "cannot write %s: %s", path,
+                            gerr->message);
+    return 0;
+}
+
 /* Runtime files live in /run (tmpfs) and mean nothing after a reboot: they
- * only need rename's atomicity. Config files also need fsync. */
-static int write_file(const char *path, const char *data, size_t len, bool durable, qv_error **err)
+ * only need rename's atomicity, not fsync. */
+int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err)
 {
     g_autofree char *tmp = g_strdup_printf("%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    qv_autoclose int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot write %s", path);
     size_t off = 0;
@@ -106,94 +141,39 @@ static int write_file(const char *path, const char *data, size_t len, bool durab
             continue;
         if (n <= 0) {
             int e = n < 0 ? -errno : -EIO;
-            close(fd);
             unlink(tmp);
             return qv_error_set_errno(err, e, "cannot write %s", path);
         }
         off += (size_t)n;
     }
-    if ((durable && fsync(fd) < 0) || close(fd) < 0) {
+    if (close(qv_steal_fd(&fd)) < 0) {
         int e = -errno;
         unlink(tmp);
         return qv_error_set_errno(err, e, "cannot write %s", path);
     }
-    if (!durable) {
-        /* Runtime files change on every stop and cont. On ext4 a rename
-         * over an existing file flushes the new file's data first
-         * (auto_da_alloc), which made each write cost about 0.5 ms; an
-         * exchange does not, and readers still see the old content or the
-         * new, never neither. The old content is then unlinked. */
-        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
-            unlink(tmp);
-            return 0;
-        }
-        /* ENOENT: nothing to exchange with yet; EINVAL: the file system
-         * cannot exchange. A plain rename does. */
+    /* Runtime files change on every stop and cont. On ext4 a rename over an
+     * existing file flushes the new file's data first (auto_da_alloc), which
+     * made each write cost about 0.5 ms; an exchange does not, and readers
+     * still see the old content or the new, never neither. The old content
+     * is then unlinked. */
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+        unlink(tmp);
+        return 0;
     }
+    /* ENOENT: nothing to exchange with yet; EINVAL: the file system cannot
+     * exchange. A plain rename does. */
     if (rename(tmp, path) < 0) {
         int e = -errno;
         unlink(tmp);
         return qv_error_set_errno(err, e, "cannot replace %s", path);
     }
-    if (!durable)
-        return 0;
-    /* Make the rename itself durable. */
-    g_autofree char *dir = g_path_get_dirname(path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
-int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err)
-{
-    return write_file(path, data, len, true, err);
-}
-
-int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err)
-{
-    return write_file(path, data, len, false, err);
-}
-
-int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot read %s", path);
-    GString *buf = g_string_sized_new(4096);
-    for (;;) {
-        char chunk[8192];
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = -errno;
-            close(fd);
-            g_string_free(buf, TRUE);
-            return qv_error_set_errno(err, e, "cannot read %s", path);
-        }
-        if (n == 0)
-            break;
-        if (buf->len + (size_t)n > max) {
-            close(fd);
-            g_string_free(buf, TRUE);
-            return qv_error_set(err, -EFBIG, "%s is larger than %zu bytes", path, max);
-        }
-        g_string_append_len(buf, chunk, n);
-    }
-    close(fd);
-    if (len)
-        *len = buf->len;
-    *ret = g_string_free(buf, FALSE);
     return 0;
 }
 
 int qv_rt_read_json(const char *path, json_object **ret, qv_error **err)
 {
     g_autofree char *data = NULL;
-    int r = qv_rt_read_file(path, 1 << 20, &data, NULL, err);
+    int r = qv_read_file(path, 1 << 20, &data, NULL, err);
     if (r < 0)
         return r;
     json_object *obj = json_tokener_parse(data);
@@ -212,6 +192,11 @@ int qv_rt_write_json(const char *path, json_object *obj, qv_error **err)
     return qv_rt_write_runtime(path, s, len, err);
 }
 
+/* Holders of a lock keep it for one monitor command (a few hundred us), so
+ * a waiter retries at first after 50 us and backs off to 5 ms. */
+#define QV_RT_LOCK_POLL_MIN_NS 50000
+#define QV_RT_LOCK_POLL_MAX_NS 5000000
+
 int qv_rt_lock_fd(int fd, int timeout_ms)
 {
     if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -229,9 +214,7 @@ int qv_rt_lock_fd(int fd, int timeout_ms)
     /* flock has no timeout, and a library must not use signals to break
      * a blocking wait: retry with a short backoff until the deadline. */
     long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
-    /* Holders keep it for one monitor command (a few hundred us), so start
-     * retrying at 50 us and back off to 5 ms. */
-    long delay_ns = 50000;
+    long delay_ns = QV_RT_LOCK_POLL_MIN_NS;
     while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
@@ -239,7 +222,7 @@ int qv_rt_lock_fd(int fd, int timeout_ms)
             return -ETIMEDOUT;
         struct timespec ts = { 0, delay_ns };
         ppoll(NULL, 0, &ts, NULL);
-        if (delay_ns < 5000000)
+        if (delay_ns < QV_RT_LOCK_POLL_MAX_NS)
             delay_ns *= 2;
     }
     return 0;
@@ -247,13 +230,12 @@ int qv_rt_lock_fd(int fd, int timeout_ms)
 
 int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    qv_autoclose int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot open lock %s", path);
     int r = qv_rt_lock_fd(fd, timeout_ms);
     if (r == 0)
-        return fd;
-    close(fd);
+        return qv_steal_fd(&fd);
     if (r == -EWOULDBLOCK || r == -ETIMEDOUT)
         return r;
     return qv_error_set_errno(err, r, "cannot lock %s", path);
@@ -261,8 +243,7 @@ int qv_rt_lock(const char *path, int timeout_ms, qv_error **err)
 
 void qv_rt_unlock(int fd)
 {
-    if (fd >= 0)
-        close(fd);
+    qv_closep(&fd);
 }
 
 static void state_from_json(json_object *obj, qv_rt_state *st)
@@ -529,7 +510,7 @@ qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 {
     g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
     g_autofree char *data = NULL;
-    if (qv_rt_read_file(path, 64, &data, NULL, NULL) < 0)
+    if (qv_read_file(path, 64, &data, NULL, NULL) < 0)
         return QV_RT_STARTER_NONE;
     int pid = 0;
     unsigned long long start = 0;
@@ -582,12 +563,6 @@ void qv_rt_remove_run_dir(const char *dir)
     qv_rt_remove_tree(rename(dir, grave) == 0 ? grave : dir);
 }
 
-static long long json_get_i64(json_object *obj, const char *key)
-{
-    json_object *v;
-    return json_object_object_get_ex(obj, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 qv_rt_action qv_rt_action_parse(const char *s)
 {
     if (!s || !strcmp(s, "destroy"))
@@ -612,16 +587,16 @@ int qv_rt_status_read(const char *path, qv_rt_status *st, qv_error **err)
     int r = qv_rt_read_json(path, &obj, err);
     if (r < 0)
         return r;
-    st->qemu_pid = (pid_t)json_get_i64(obj, "qemu_pid");
-    st->qemu_start = (unsigned long long)json_get_i64(obj, "qemu_start");
-    st->monitor_pid = (pid_t)json_get_i64(obj, "monitor_pid");
-    st->monitor_start = (unsigned long long)json_get_i64(obj, "monitor_start");
-    st->id = (int)json_get_i64(obj, "id");
-    st->transient = json_get_i64(obj, "transient") != 0;
-    st->autodestroy = json_get_i64(obj, "autodestroy") != 0;
-    st->owner_pid = (pid_t)json_get_i64(obj, "owner_pid");
-    st->owner_start = (unsigned long long)json_get_i64(obj, "owner_start");
-    st->started_us = json_get_i64(obj, "started");
+    st->qemu_pid = (pid_t)qv_json_get_int(obj, "qemu_pid", 0);
+    st->qemu_start = (unsigned long long)qv_json_get_int(obj, "qemu_start", 0);
+    st->monitor_pid = (pid_t)qv_json_get_int(obj, "monitor_pid", 0);
+    st->monitor_start = (unsigned long long)qv_json_get_int(obj, "monitor_start", 0);
+    st->id = (int)qv_json_get_int(obj, "id", 0);
+    st->transient = qv_json_get_int(obj, "transient", 0) != 0;
+    st->autodestroy = qv_json_get_int(obj, "autodestroy", 0) != 0;
+    st->owner_pid = (pid_t)qv_json_get_int(obj, "owner_pid", 0);
+    st->owner_start = (unsigned long long)qv_json_get_int(obj, "owner_start", 0);
+    st->started_us = qv_json_get_int(obj, "started", 0);
     g_autofree char *dir = g_path_get_dirname(path);
     qv_rt_run_id_read(dir, st->run_id);
     json_object *v;
@@ -655,24 +630,10 @@ int qv_rt_status_write(const char *path, const qv_rt_status *st, qv_error **err)
 
 bool qv_rt_pid_alive(pid_t pid, unsigned long long start_time)
 {
-    if (pid <= 0)
+    qv_proc_stat st;
+    if (qv_proc_stat_read(pid, 0, &st) < 0 || qv_proc_stat_exited(&st))
         return false;
-    /* A zombie has exited: its parent (say, a killed monitor whose QEMU went
-     * to a PID 1 that does not reap) may never collect it. */
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 'x')
-        return false;
-    return start_time == 0 || qv_process_start_time(pid) == start_time;
+    return start_time == 0 || st.start_time == start_time;
 }
 
 /* Journal lock held exclusively. The live file becomes the next
@@ -698,11 +659,8 @@ static void journal_rotate(const qv_rt_paths *p, const char *path)
 
 void qv_rt_journal_writer_close(qv_rt_journal_writer *w)
 {
-    if (w->fd >= 0)
-        close(w->fd);
-    if (w->lock_fd >= 0)
-        close(w->lock_fd);
-    w->fd = w->lock_fd = -1;
+    qv_closep(&w->fd);
+    qv_closep(&w->lock_fd);
 }
 
 int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_object *obj,
@@ -728,17 +686,13 @@ int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_obje
             ;
     struct stat st;
     /* Under the shared lock the journal cannot move: is ours still it? */
-    if (w->fd >= 0 && (stat(path, &st) < 0 || st.st_ino != w->ino || st.st_dev != w->dev)) {
-        close(w->fd);
-        w->fd = -1;
-    }
+    if (w->fd >= 0 && (stat(path, &st) < 0 || st.st_ino != w->ino || st.st_dev != w->dev))
+        qv_closep(&w->fd);
     if (w->fd < 0) {
         w->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (w->fd < 0 || fstat(w->fd, &st) < 0) {
             int e = -errno;
-            if (w->fd >= 0)
-                close(w->fd);
-            w->fd = -1;
+            qv_closep(&w->fd);
             if (w->lock_fd >= 0)
                 flock(w->lock_fd, LOCK_UN);
             return qv_error_set_errno(err, e, "cannot open the event journal %s", path);
@@ -817,8 +771,11 @@ int qv_rt_remove_tree(const char *path)
 int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid,
                         int shutoff_reason, int stopped_detail, qv_error **err)
 {
-    return qv_rt_finalize_run(p, name, uuid, 0, shutoff_reason, stopped_detail, err);
+    return qv_rt_finalize_run(p, name, uuid, NULL, shutoff_reason, stopped_detail, err);
 }
+
+/* The stop lock: another process recording the same stop. */
+#define QV_RT_STOP_LOCK_MS 10000
 
 int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, const char *run_id,
                        int shutoff_reason, int stopped_detail, qv_error **err)
@@ -829,7 +786,7 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
      * runtime dir goes, so a reader never sees an active domain turn into
      * "shut off (unknown)". */
     g_autofree char *lock_path = g_strdup_printf("%s/locks/%s.stop.lock", p->run_dir, name);
-    int lock = qv_rt_lock(lock_path, 10000, err);
+    int lock = qv_rt_lock(lock_path, QV_RT_STOP_LOCK_MS, err);
     if (lock < 0)
         return lock;
     struct stat dst;
@@ -909,11 +866,14 @@ void qv_rt_state_from_runstate(const char *rs, const qv_rt_state *prev, qv_rt_st
     out->since_us = qv_rt_now_us();
 }
 
+/* Without pidfds, how often qv_rt_wait_exit looks whether the pid is gone. */
+#define QV_RT_EXIT_POLL_MS 5
+
 int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms)
 {
     if (!qv_rt_pid_alive(pid, start_time))
         return 0;
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    qv_autoclose int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0) {
         /* No pidfds (Linux < 5.3): fall back to checking on a short timer.
          * This fallback can go once 5.3 is the oldest supported kernel. */
@@ -921,20 +881,17 @@ int qv_rt_wait_exit(pid_t pid, unsigned long long start_time, int timeout_ms)
         while (qv_rt_pid_alive(pid, start_time)) {
             if (timeout_ms >= 0 && g_get_monotonic_time() >= deadline)
                 return -ETIMEDOUT;
-            poll(NULL, 0, 5);
+            poll(NULL, 0, QV_RT_EXIT_POLL_MS);
         }
         return 0;
     }
     /* The pid may have been reused between the check and pidfd_open. */
-    if (!qv_rt_pid_alive(pid, start_time)) {
-        close(fd);
+    if (!qv_rt_pid_alive(pid, start_time))
         return 0;
-    }
     struct pollfd p = { .fd = fd, .events = POLLIN };
     int r;
     do {
         r = poll(&p, 1, timeout_ms);
     } while (r < 0 && errno == EINTR);
-    close(fd);
     return r > 0 ? 0 : -ETIMEDOUT;
 }

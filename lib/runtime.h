@@ -33,9 +33,10 @@
  *                                    connections, any number of clients)
  *       qmp.sock, qmp.lock           QEMU's command monitor (fallback, and
  *                                    fd passing) and the lock serialising it
- *       lane-N.sock, lane-N.lock     QV_RT_LANES more command monitors; a
- *                                    process that holds lane-N.lock keeps a
- *                                    direct connection to lane-N.sock
+ *       lane-0.sock, lane-0.lock     one more command monitor (QV_RT_LANES
+ *                                    is 1): the process that holds
+ *                                    lane-0.lock keeps a direct connection
+ *                                    to lane-0.sock
  *       agent.lock                   serialises the guest agent channel
  *       stopping                     intent marker written before a stop
  *       reboot                       a guest reboot is in progress (the
@@ -51,9 +52,12 @@
 #include <json-c/json.h>
 
 #include "qv-error.h"
+#include "qv-file.h"
+#include "qv-json.h"
 
 /* QEMU command monitors that processes lease for direct, kept-open
- * connections (one process each); the rest go through ctl.sock. One: QEMU
+ * connections (one process each); the rest go through ctl.sock. Code and
+ * file names are written for N lanes, but there is one: QEMU
  * reads its monitors a byte per main-loop pass and every monitor's socket,
  * connected or not, is in that loop, so each idle one made every command
  * dearer (about 5% of a stop/cont pair each, measured side by side). */
@@ -71,14 +75,17 @@ char *qv_rt_journal_path(const qv_rt_paths *p);
 
 /* mkdir -p with mode 0700 for the last component. */
 int qv_rt_mkdirs(const char *path, qv_error **err);
-/* temp file + fsync + rename + fsync(dir): the old file stays intact on any
- * failure (full disk included). */
+/* g_file_set_contents_full(DURABLE): temp file + fsync + rename, so the old
+ * file stays intact on any failure (full disk included). */
 int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error **err);
 /* The same without fsync, for runtime state (tmpfs, gone at reboot): a
  * rename (an exchange where it can) still makes every reader see the old or
  * the new file. */
 int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err);
-int qv_rt_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error **err);
+/* The bounded read is qv_read_file (lib/common/qv-file.h). This old name is
+ * kept only for proc_rss_kib in domain.c, which the memory-stats rework
+ * replaces with qv_proc_stat_read()'s rss_kib; drop it then. */
+#define qv_rt_read_file qv_read_file
 /* Reads and parses a JSON file. */
 int qv_rt_read_json(const char *path, json_object **ret, qv_error **err);
 int qv_rt_write_json(const char *path, json_object *obj, qv_error **err);

@@ -71,7 +71,7 @@ static int next_domain_id(qv_conn *conn, qv_error **err)
         return lock;
     g_autofree char *data = NULL;
     long id = 1;
-    if (qv_rt_read_file(path, 64, &data, NULL, NULL) == 0)
+    if (qv_read_file(path, 64, &data, NULL, NULL) == 0)
         id = strtol(data, NULL, 10);
     if (id < 1 || id >= G_MAXINT)
         id = 1;

@@ -1,16 +1,18 @@
 /* QMP and guest-agent protocol client. Knows sockets and JSON, nothing of
  * domains (QEMU's tests/qtest/libqmp.c, qemu.qmp).
  *
- * - Greeting, then qmp_capabilities, then commands tagged with an "id";
- *   replies are matched by id, so an event arriving mid-command is never
- *   mistaken for a reply.
+ * - Greeting, then qmp_capabilities, then commands without an "id" (QEMU
+ *   reads a monitor one byte per main-loop pass, so every byte costs).
+ *   QEMU answers a monitor's commands in the order it read them, so each
+ *   reply is matched to the oldest command sent; a message with "event" is
+ *   never taken for a reply.
  * - Every command has a timeout (per connection default, overridable per call).
- *   A command that times out returns -ETIMEDOUT; the connection stays usable
- *   and a late reply to it is dropped when it arrives: in QMP mode its id is
- *   no longer known; in agent mode (replies carry no id) the next command is
- *   preceded by a fresh guest-sync-delimited, which discards it. So a
- *   SIGSTOPped QEMU gives -ETIMEDOUT, never a hang, and after SIGCONT the
- *   same connection works again.
+ *   A command that times out returns -ETIMEDOUT; the connection stays usable.
+ *   In QMP mode the command keeps its place in the queue, without a caller,
+ *   and swallows its late reply, so later replies still line up; in agent
+ *   mode the next command is preceded by a fresh guest-sync-delimited, which
+ *   discards the late reply. So a SIGSTOPped QEMU gives -ETIMEDOUT, never a
+ *   hang, and after SIGCONT the same connection works again.
  * - Events go to a bounded queue that never blocks reading, with a callback
  *   hook and an overflow counter. When the queue is full the oldest queued
  *   event is dropped (and counted), so the newest state is kept.
@@ -37,12 +39,11 @@
 #include <json-c/json.h>
 
 #include "qv-error.h"
+#include "qv-json.h"
 
 #define QV_QMP_MAX_MESSAGE (16 * 1024 * 1024)
 #define QV_QMP_DEFAULT_TIMEOUT_MS 30000
 #define QV_QMP_EVENT_QUEUE_MAX 1024
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 typedef enum {
     QV_QMP_MODE_QMP = 0,   /* QEMU monitor: greeting + qmp_capabilities */

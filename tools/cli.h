@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <glib.h>
 #include <json-c/json.h>
+#include <libxml/tree.h>
 
 #include <qvirt/qvirt.h>
 
@@ -15,6 +16,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_error, qv_error_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_conn, qv_conn_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 typedef struct cli_ctx cli_ctx;
 

@@ -71,7 +71,6 @@ static bool cmd_update_device(cli_ctx *ctx, const cli_args *args)
     return run_device_cmd(ctx, args, qv_domain_update_device, true, "update device", "Device updated successfully");
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathContext, xmlXPathFreeContext)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlXPathObject, xmlXPathFreeObject)
 

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qv-file.h"
 #include "qv-process.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -660,38 +661,61 @@ void qv_process_free(qv_process *p)
     g_free(p);
 }
 
-/* Field 22 of /proc/PID/stat. comm (field 2) may hold spaces and ')', so
- * parsing starts after the last ')'. */
-unsigned long long qv_process_start_time(pid_t pid)
+/* /proc/PID/stat, or /proc/PID/task/TID/stat with tid > 0. comm (field 2)
+ * may hold spaces and ')', so the fields are counted from the last ')'. */
+int qv_proc_stat_read(pid_t pid, pid_t tid, qv_proc_stat *ret)
 {
-    if (pid <= 0)
-        return 0;
+    *ret = (qv_proc_stat){ .processor = -1 };
+    if (pid <= 0 || tid < 0)
+        return -EINVAL;
     char file[64];
-    int len = snprintf(file, sizeof(file), "/proc/%d/stat", (int)pid);
+    int len = tid ? snprintf(file, sizeof(file), "/proc/%d/task/%d/stat", (int)pid, (int)tid)
+                  : snprintf(file, sizeof(file), "/proc/%d/stat", (int)pid);
     if (len < 0 || (size_t)len >= sizeof(file))
-        return 0;
+        return -EINVAL;
     g_autofree char *buf = NULL;
-    if (!g_file_get_contents(file, &buf, NULL, NULL))
-        return 0;
+    int r = qv_read_file(file, QV_PROC_STAT_MAX, &buf, NULL, NULL);
+    if (r < 0)
+        return r;
     const char *s = strrchr(buf, ')');
-    if (!s)
-        return 0;
-    s++;
-    /* After ')' come field 3 (state) ... field 22 (starttime): skip 19. */
-    for (int field = 3; field < 22; field++) {
-        while (*s == ' ')
-            s++;
-        while (*s && *s != ' ')
-            s++;
-        if (!*s)
-            return 0;
-    }
-    while (*s == ' ')
-        s++;
+    if (!s || s[1] != ' ')
+        return -EBADMSG;
+    /* f[0] is field 3 (state), so field n is f[n - 3]. */
+    g_auto(GStrv) f = g_strsplit(s + 2, " ", -1);
+    guint n = g_strv_length(f);
+    if (n < 22 - 2 || !f[0][0])
+        return -EBADMSG;
+    ret->state = f[0][0];
+    ret->utime = g_ascii_strtoull(f[14 - 3], NULL, 10);
+    ret->stime = g_ascii_strtoull(f[15 - 3], NULL, 10);
     char *end = NULL;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return 0;
-    return v;
+    ret->start_time = g_ascii_strtoull(f[22 - 3], &end, 10);
+    if (errno || end == f[22 - 3])
+        return -EBADMSG;
+    if (n > 24 - 3) {
+        long page = sysconf(_SC_PAGESIZE);
+        ret->rss_kib = g_ascii_strtoull(f[24 - 3], NULL, 10) * (unsigned long long)(page > 0 ? page : 4096) / 1024;
+    }
+    if (n > 39 - 3)
+        ret->processor = (int)g_ascii_strtoll(f[39 - 3], NULL, 10);
+    return 0;
+}
+
+bool qv_proc_stat_exited(const qv_proc_stat *st)
+{
+    /* A zombie (Z) has exited; X (x on old kernels) is dead. */
+    return st->state == 'Z' || st->state == 'X' || st->state == 'x';
+}
+
+unsigned long long qv_proc_ticks_to_ns(unsigned long long ticks)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return ticks * (1000000000ULL / (unsigned long long)(hz > 0 ? hz : 100));
+}
+
+unsigned long long qv_process_start_time(pid_t pid)
+{
+    qv_proc_stat st;
+    return qv_proc_stat_read(pid, 0, &st) < 0 ? 0 : st.start_time;
 }

@@ -56,6 +56,27 @@ int qv_process_terminate(qv_process *p, int grace_ms, int *status, qv_error **er
 void qv_process_free(qv_process *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_process, qv_process_free)
 
+/* The fields of /proc/PID/stat that qvirt reads: the one parser of it. */
+typedef struct qv_proc_stat {
+    char state;                    /* field 3: R, S, D, Z, X, ... */
+    unsigned long long utime;      /* field 14, clock ticks */
+    unsigned long long stime;      /* field 15, clock ticks */
+    unsigned long long start_time; /* field 22, clock ticks since boot */
+    unsigned long long rss_kib;    /* field 24 (pages), in KiB */
+    int processor;                 /* field 39: the CPU last run on; -1 unknown */
+} qv_proc_stat;
+/* A stat line is well under this; more means something is wrong. */
+#define QV_PROC_STAT_MAX 4096
+/* Reads /proc/PID/stat, or with tid > 0 /proc/PID/task/TID/stat. 0, or a
+ * negative errno (-ENOENT: no such process). */
+int qv_proc_stat_read(pid_t pid, pid_t tid, qv_proc_stat *ret);
+/* True for a zombie or a dead task: it has exited, reaped or not (its
+ * parent, say a killed monitor whose QEMU went to a PID 1 that does not
+ * reap, may never collect it). */
+bool qv_proc_stat_exited(const qv_proc_stat *st);
+/* Clock ticks (utime, stime) in nanoseconds. */
+unsigned long long qv_proc_ticks_to_ns(unsigned long long ticks);
+
 /* Start time of a pid in clock ticks since boot (field 22 of /proc/PID/stat),
  * used with the pid to detect pid reuse. 0 when the process does not exist. */
 unsigned long long qv_process_start_time(pid_t pid);

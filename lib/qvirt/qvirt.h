@@ -7,7 +7,10 @@
  * `qv_error **err` last (NULL allowed). Handles are opaque; _free accepts NULL.
  *
  * Threads: a qv_conn and the handles made from it belong to one thread at a
- * time. Any number of processes may open the same connection URI at once. */
+ * time, with one exception: calls on different domain handles of one
+ * connection may run in different threads at once (starts with
+ * QV_DOMAIN_START_AUTODESTROY excepted). Any number of processes may open
+ * the same connection URI at once. */
 #pragma once
 
 #include <stddef.h>

@@ -10,8 +10,7 @@
 #include <sys/wait.h>
 
 #include "cli-run.h"
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
+#include "qv-json.h"
 
 static cli_env env;
 /* a background `qvirt event`, killed in teardown when an assertion fails */

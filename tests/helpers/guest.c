@@ -14,10 +14,10 @@
 
 #include "guest.h"
 #include "qv-config.h"
+#include "qv-json.h"
 #include "qv-process.h"
 
 /* qmp.h defines the same cleanup; this file does not include it. */
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_object, json_object_put)
 
 struct qv_test_guest {
     char *dir;
@@ -64,6 +64,25 @@ bool qv_test_guest_paths(char **kernel, char **initrd, char **reason)
     if (initrd)
         *initrd = g_steal_pointer(&i);
     return true;
+}
+
+char *qv_test_guest_domain_xml(const char *name, const char *kernel, const char *initrd,
+                               const char *devices)
+{
+    return g_strdup_printf(
+        "<domain type='qemu'>\n"
+        "  <name>%s</name>\n"
+        "  <memory unit='MiB'>256</memory>\n"
+        "  <vcpu>1</vcpu>\n"
+        "  <os><type arch='x86_64' machine='pc'>hvm</type>\n"
+        "    <kernel>%s</kernel><initrd>%s</initrd>\n"
+        "    <cmdline>" QV_TEST_GUEST_CMDLINE "</cmdline></os>\n"
+        "  <features><acpi/></features>\n"
+        "  <devices>\n"
+        "%s"
+        "  </devices>\n"
+        "</domain>\n",
+        name, kernel, initrd, devices);
 }
 
 bool qv_test_guest_available(char **reason)

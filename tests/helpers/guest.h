@@ -37,6 +37,11 @@
 bool qv_test_guest_paths(char **kernel, char **initrd, char **reason);
 /* The guest exists and qemu-system-x86_64 is runnable; *reason otherwise. */
 bool qv_test_guest_available(char **reason);
+/* The one domain XML of the test guest for the library and the CLI: 256 MiB,
+ * one vCPU, direct kernel boot of kernel and initrd with
+ * QV_TEST_GUEST_CMDLINE; devices is the whole <devices> content. */
+char *qv_test_guest_domain_xml(const char *name, const char *kernel, const char *initrd,
+                               const char *devices);
 
 typedef struct qv_test_guest_opts {
     int boot_timeout_ms;        /* 0: QV_TEST_GUEST_BOOT_TIMEOUT_MS */

@@ -6,6 +6,7 @@
 #include "guest.h"
 #include "itest.h"
 #include "leftovers.h"
+#include "qv-process.h"
 
 void itest_setup(itest *t)
 {
@@ -61,24 +62,14 @@ void itest_teardown(itest *t)
 
 char *itest_domain_xml(const itest *t, const char *name, const char *extra)
 {
-    return g_strdup_printf(
-        "<domain type='qemu'>\n"
-        "  <name>%s</name>\n"
-        "  <memory unit='MiB'>256</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type arch='x86_64' machine='pc'>hvm</type>\n"
-        "    <kernel>%s</kernel><initrd>%s</initrd>\n"
-        "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
-        "  <features><acpi/></features>\n"
-        "  <devices>\n"
+    g_autofree char *devices = g_strdup_printf(
         "    <serial type='file'><source path='%s'/><target port='0'/></serial>\n"
         "    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n"
         "    <controller type='usb' model='none'/>\n"
         "    <memballoon model='virtio'><stats period='1'/></memballoon>\n"
-        "%s"
-        "  </devices>\n"
-        "</domain>\n",
-        name, t->kernel, t->initrd, t->console, extra ? extra : "");
+        "%s",
+        t->console, extra ? extra : "");
+    return qv_test_guest_domain_xml(name, t->kernel, t->initrd, devices);
 }
 
 qv_conn *itest_open(const itest *t)
@@ -225,12 +216,8 @@ bool itest_wait_pid_gone(pid_t pid, int timeout_ms)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     for (;;) {
-        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
-        g_autofree char *stat = NULL;
-        if (!g_file_get_contents(path, &stat, NULL, NULL))
-            return true;
-        const char *p = strrchr(stat, ')');
-        if (p && (p[2] == 'Z' || p[2] == 'X'))
+        qv_proc_stat st;
+        if (qv_proc_stat_read(pid, 0, &st) < 0 || qv_proc_stat_exited(&st))
             return true;
         if (g_get_monotonic_time() > deadline)
             return false;

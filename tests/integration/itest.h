@@ -7,6 +7,21 @@
 #include <json-c/json.h>
 #include <qvirt/qvirt.h>
 
+#include "cli-run.h"
+
+/* The built qvirt binary on the test's connection (cli_run_words):
+ * ITEST_CLI(&T, &status, "dominfo", "x") returns stdout (with stderr after
+ * it on failure); ITEST_CLI_OK asserts success and returns stdout. */
+#define ITEST_CLI(t, status, ...)                                                                  \
+    cli_run_words((t)->uri, (status), (const char *const[]){ __VA_ARGS__, NULL })
+#define ITEST_CLI_OK(t, ...)                                                                       \
+    ({                                                                                             \
+        int st_;                                                                                   \
+        char *o_ = ITEST_CLI((t), &st_, __VA_ARGS__);                                              \
+        cr_assert_eq(st_, 0, "qvirt %s failed: %s", #__VA_ARGS__, o_);                             \
+        o_;                                                                                        \
+    })
+
 typedef struct itest {
     char *root;     /* temp folder, the connection root */
     char *uri;

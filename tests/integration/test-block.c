@@ -75,35 +75,7 @@ static char *guest_ok(qv_qmp *ga, const char *script)
     return g_strchomp(out);
 }
 
-/* Runs the built qvirt binary on the test's connection; returns stdout and
- * *status the exit status (stderr is logged when it fails). */
-static char *cli(int *status, const char *first, ...)
-{
-    const char *root = getenv("QVIRT_BUILD_ROOT");
-    cr_assert_not_null(root, "QVIRT_BUILD_ROOT is not set");
-    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(argv, g_build_filename(root, "tools", "qvirt", NULL));
-    g_ptr_array_add(argv, g_strdup("-c"));
-    g_ptr_array_add(argv, g_strdup(T.uri));
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        g_ptr_array_add(argv, g_strdup(a));
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    char *out = NULL, *errout = NULL;
-    int st = 0;
-    cr_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                           &errout, &st, NULL));
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    if (*status)
-        cr_log_info("qvirt %s: %s", first, errout);
-    g_free(errout);
-    return out;
-}
-
-#define CLI_OK(...) ({ int st_; char *o_ = cli(&st_, __VA_ARGS__, NULL); \
-                       cr_assert_eq(st_, 0, "qvirt failed: %s", #__VA_ARGS__); o_; })
+#define CLI_OK(...) ITEST_CLI_OK(&T, __VA_ARGS__)
 
 /* Runs a host program (test only); returns stdout or NULL on failure. */
 static char *host_run(const char *const *argv)
@@ -306,7 +278,7 @@ Test(block, shutoff)
     cr_expect(json_object_object_get_ex(ifj, "outbound.average", &v) && json_object_get_int64(v) == 500,
               "%s", iftune2);
     int st;
-    g_autofree char *bad = cli(&st, "domblkstat", "blk-off", "vdb", NULL);
+    g_autofree char *bad = ITEST_CLI(&T, &st, "domblkstat", "blk-off", "vdb");
     cr_expect_neq(st, 0, "domblkstat on a shut off domain must fail");
 }
 

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "itest.h"
 
 static itest T;
@@ -37,27 +38,17 @@ static char *guest_xml(const char *name, bool agent, const char *serial_type)
                                   ? g_strdup("<serial type='pty'><target port='0'/></serial>")
                                   : g_strdup_printf("<serial type='file'><source path='%s'/>"
                                                     "<target port='0'/></serial>", T.console);
-    return g_strdup_printf(
-        "<domain type='qemu'>\n"
-        "  <name>%s</name>\n"
-        "  <memory unit='MiB'>256</memory>\n"
-        "  <vcpu>1</vcpu>\n"
-        "  <os><type arch='x86_64' machine='pc'>hvm</type>\n"
-        "    <kernel>%s</kernel><initrd>%s</initrd>\n"
-        "    <cmdline>console=ttyS0 panic=-1 quiet</cmdline></os>\n"
-        "  <features><acpi/></features>\n"
-        "  <devices>\n"
+    g_autofree char *devices = g_strdup_printf(
         "    %s\n"
         "%s"
         "    <controller type='usb' model='none'/>\n"
         "    <graphics type='vnc' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>\n"
         "    <video><model type='vga'/></video>\n"
-        "    <memballoon model='none'/>\n"
-        "  </devices>\n"
-        "</domain>\n",
-        name, T.kernel, T.initrd, serial,
+        "    <memballoon model='none'/>\n",
+        serial,
         agent ? "    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\n"
               : "");
+    return qv_test_guest_domain_xml(name, T.kernel, T.initrd, devices);
 }
 
 static qv_domain *start_guest(qv_conn *conn, const char *xml)

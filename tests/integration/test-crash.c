@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "itest.h"
+#include "qv-process.h"
 
 static itest T;
 static void setup(void) { itest_setup(&T); }
@@ -45,16 +46,13 @@ static GArray *procs_of_test(const char *prog)
         if (pid <= 0 || pid == getpid())
             continue;
         g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)pid);
-        g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", (int)pid);
-        g_autofree char *cmd = NULL, *stat = NULL;
+        g_autofree char *cmd = NULL;
         gsize len = 0;
         if (!g_file_get_contents(path, &cmd, &len, NULL) || len == 0)
             continue;
-        if (g_file_get_contents(stat_path, &stat, NULL, NULL)) {
-            const char *p = strrchr(stat, ')');
-            if (p && (p[2] == 'Z' || p[2] == 'X'))
-                continue;
-        }
+        qv_proc_stat st;
+        if (qv_proc_stat_read(pid, 0, &st) == 0 && qv_proc_stat_exited(&st))
+            continue;
         bool mentions = false;
         for (gsize off = 0; off < len; off += strlen(cmd + off) + 1)
             mentions |= strstr(cmd + off, T.root) != NULL;

@@ -79,34 +79,7 @@ static void make_file(const char *path, off_t size)
     close(fd);
 }
 
-/* Runs the built qvirt binary; returns stdout and the exit status. */
-static char *cli(int *status, const char *first, ...)
-{
-    const char *root = getenv("QVIRT_BUILD_ROOT");
-    cr_assert_not_null(root, "QVIRT_BUILD_ROOT is not set");
-    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(argv, g_build_filename(root, "tools", "qvirt", NULL));
-    g_ptr_array_add(argv, g_strdup("-c"));
-    g_ptr_array_add(argv, g_strdup(T.uri));
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *))
-        g_ptr_array_add(argv, g_strdup(a));
-    va_end(ap);
-    g_ptr_array_add(argv, NULL);
-    char *out = NULL, *errout = NULL;
-    int st = 0;
-    cr_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                           &errout, &st, NULL));
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    if (*status)
-        cr_log_info("qvirt %s: %s", first, errout);
-    g_free(errout);
-    return out;
-}
-
-#define CLI_OK(...) ({ int st_; char *o_ = cli(&st_, __VA_ARGS__, NULL); \
-                       cr_assert_eq(st_, 0, "qvirt failed: %s", #__VA_ARGS__); o_; })
+#define CLI_OK(...) ITEST_CLI_OK(&T, __VA_ARGS__)
 
 static char *write_xml(const char *name, const char *xml)
 {

@@ -213,32 +213,7 @@ static bool wait_recorded(const uint64_t *word, uint64_t kib, int timeout_ms)
     return true;
 }
 
-/* Runs the built qvirt binary on this test's root; returns its stdout. */
-static char *run_cli(int *status, const char *const *words)
-{
-    const char *root = getenv("QVIRT_BUILD_ROOT");
-    cr_assert_not_null(root, "QVIRT_BUILD_ROOT is not set");
-    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(argv, g_build_filename(root, "tools", "qvirt", NULL));
-    g_ptr_array_add(argv, g_strdup("-c"));
-    g_ptr_array_add(argv, g_strdup(T.uri));
-    for (const char *const *w = words; *w; w++)
-        g_ptr_array_add(argv, g_strdup(*w));
-    g_ptr_array_add(argv, NULL);
-    char *out = NULL, *errout = NULL;
-    int st = -1;
-    cr_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                           &errout, &st, NULL), "cannot run qvirt");
-    *status = st;
-    if (st != 0) {
-        char *both = g_strconcat(out, errout, NULL);
-        g_free(out);
-        out = both;
-    }
-    g_free(errout);
-    return out;
-}
-#define CLI(status, ...) run_cli((status), (const char *const[]){ __VA_ARGS__, NULL })
+#define CLI(status, ...) ITEST_CLI(&T, (status), __VA_ARGS__)
 
 /* ---- tests ------------------------------------------------------------------- */
 

@@ -612,6 +612,37 @@ Test(process, start_time)
     g_rmdir(dir);
 }
 
+/* The one /proc/PID/stat parser: the fields callers read, a thread's own
+ * file, and a zombie seen as exited before it is reaped. */
+Test(process, proc_stat_fields_and_zombie)
+{
+    qv_proc_stat st;
+    cr_assert_eq(qv_proc_stat_read(getpid(), 0, &st), 0);
+    cr_assert_eq(st.state, 'R');
+    cr_assert_eq(st.start_time, qv_process_start_time(getpid()));
+    cr_assert_gt(st.rss_kib, 0);
+    cr_assert_geq(st.processor, 0);
+    cr_assert_not(qv_proc_stat_exited(&st));
+    cr_assert_eq(qv_proc_stat_read(getpid(), getpid(), &st), 0);
+    cr_assert_eq(st.state, 'R');
+    cr_assert_eq(qv_proc_stat_read(0, 0, &st), -EINVAL);
+
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    /* Not reaped yet: a zombie until waitpid below. */
+    for (int i = 0; i < 500; i++) {
+        cr_assert_eq(qv_proc_stat_read(pid, 0, &st), 0);
+        if (qv_proc_stat_exited(&st))
+            break;
+        g_usleep(2000);
+    }
+    cr_assert(qv_proc_stat_exited(&st), "state %c", st.state);
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+    cr_assert_eq(qv_proc_stat_read(pid, 0, &st), -ENOENT);
+}
+
 Test(process, cgroup_placement_fallback_writes_cgroup_procs)
 {
     /* A plain folder that looks like a cgroup: clone3(CLONE_INTO_CGROUP)

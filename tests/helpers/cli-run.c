@@ -60,6 +60,22 @@ void cli_run_uri(cli_result *r, const char *uri, ...)
     cli_run(r, (const char *const *)args->pdata);
 }
 
+char *cli_run_words(const char *uri, int *status, const char *const *words)
+{
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
+    g_ptr_array_add(args, (char *)"-c");
+    g_ptr_array_add(args, (char *)uri);
+    for (const char *const *w = words; *w; w++)
+        g_ptr_array_add(args, (char *)*w);
+    g_ptr_array_add(args, NULL);
+    g_auto(cli_result) r = { 0 };
+    cli_run(&r, (const char *const *)args->pdata);
+    *status = r.status;
+    if (r.status != 0)
+        return g_strconcat(r.out, r.err, NULL);
+    return g_steal_pointer(&r.out);
+}
+
 void cli_env_init(cli_env *e)
 {
     g_autoptr(GError) gerr = NULL;

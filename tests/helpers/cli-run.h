@@ -1,5 +1,6 @@
-/* Helpers for the CLI tests: run the built qvirt binary and capture what it
- * printed, each test on its own qvirt:///embed?root= temp folder. */
+/* The one runner of the built qvirt binary for tests (tests/cli and the
+ * integration tests): run it and capture what it printed, each test on its
+ * own qvirt:///embed?root= temp folder. */
 #pragma once
 
 #include <stdbool.h>
@@ -19,6 +20,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(cli_result, cli_result_clear)
 void cli_run(cli_result *r, const char *const *argv);
 /* Runs `qvirt -c URI ARGS...` (varargs end with NULL). */
 void cli_run_uri(cli_result *r, const char *uri, ...) G_GNUC_NULL_TERMINATED;
+
+/* Runs `qvirt -c URI WORDS...` (words NULL-terminated). Returns stdout, or
+ * when it fails stdout followed by stderr, so a test can match the error;
+ * *status gets the exit status (128 + signal when killed). */
+char *cli_run_words(const char *uri, int *status, const char *const *words);
 
 /* A private embed connection: the temp folder and its URI. */
 typedef struct cli_env {
