@@ -168,7 +168,9 @@ static void check_invariants(const char *name, const char *config, const char *w
 }
 
 typedef enum op { OP_START, OP_START_PAUSED, OP_DESTROY, OP_SUSPEND_RESUME, OP_REDEFINE,
-                  OP_UNDEFINE, OP_SHUTDOWN, OP_HOTPLUG, OP_SETMEM } op;
+                  OP_UNDEFINE, OP_SHUTDOWN, OP_HOTPLUG, OP_UNPLUG, OP_SETMEM, OP_SETVCPUS } op;
+
+#define NIC_XML "<interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>"
 
 /* The child: one operation through the library, then exit. */
 static void run_op(op o, const char *name, const char *xml)
@@ -190,11 +192,10 @@ static void run_op(op o, const char *name, const char *xml)
     case OP_UNDEFINE: r = qv_domain_undefine(dom, 0, &err); break;
     case OP_SHUTDOWN: r = qv_domain_shutdown(dom, 0, &err); break;
     case OP_HOTPLUG:
-        r = qv_domain_attach_device(dom,
-                                    "<interface type='user'><mac address='52:54:00:aa:bb:cc'/>"
-                                    "<model type='virtio'/></interface>",
-                                    QV_DOMAIN_DEVICE_MODIFY_LIVE, &err);
+        r = qv_domain_attach_device(dom, NIC_XML, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err);
         break;
+    case OP_UNPLUG: r = qv_domain_detach_device(dom, NIC_XML, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err); break;
+    case OP_SETVCPUS: r = qv_domain_set_vcpus(dom, 2, QV_DOMAIN_VCPU_LIVE, &err); break;
     case OP_SETMEM: r = qv_domain_set_memory(dom, 200 * 1024, QV_DOMAIN_MEM_LIVE, &err); break;
     case OP_REDEFINE: {
         qv_domain *d2 = NULL;
@@ -216,13 +217,15 @@ static char *qvt_replace(const char *text, const char *from, const char *to)
 static void prepare(op o, const char *name)
 {
     if (o != OP_DESTROY && o != OP_SUSPEND_RESUME && o != OP_SHUTDOWN && o != OP_HOTPLUG &&
-        o != OP_SETMEM)
+        o != OP_UNPLUG && o != OP_SETMEM && o != OP_SETVCPUS)
         return;
     qv_conn *conn = itest_open(&T);
     qv_domain *dom = NULL;
     qv_error *err = NULL;
     itest_ok(qv_conn_get_domain_by_name(conn, name, &dom, &err), err);
     itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    if (o == OP_UNPLUG)
+        itest_ok(qv_domain_attach_device(dom, NIC_XML, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
@@ -274,6 +277,10 @@ static void harness(op o, victim v, int n, int span_ms, const char *what)
     /* A fixed UUID: a redefined domain gets the same config again. */
     g_autofree char *xml = qvt_replace(plain, "<name>victim</name>",
                                        "<name>victim</name><uuid>5d1c3a8e-7c0b-4c47-9d0a-3f6a2b1e9c01</uuid>");
+    /* Room for a second vCPU, for the setvcpus rounds. */
+    g_autofree char *with_cpus = qvt_replace(xml, "<vcpu>1</vcpu>", "<vcpu current='1'>2</vcpu>");
+    g_free(g_steal_pointer(&xml));
+    xml = g_steal_pointer(&with_cpus);
     {
         qv_conn *conn = itest_open(&T);
         qv_domain *dom = NULL;
@@ -351,6 +358,16 @@ Test(crash, caller_killed_during_shutdown)
 Test(crash, caller_killed_during_attach_device)
 {
     harness(OP_HOTPLUG, KILL_CALLER, rounds(15), 40, "attach-device");
+}
+
+Test(crash, caller_killed_during_detach_device)
+{
+    harness(OP_UNPLUG, KILL_CALLER, rounds(10), 40, "detach-device");
+}
+
+Test(crash, caller_killed_during_setvcpus)
+{
+    harness(OP_SETVCPUS, KILL_CALLER, rounds(10), 40, "setvcpus");
 }
 
 Test(crash, caller_killed_during_setmem)
