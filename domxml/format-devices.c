@@ -260,6 +260,8 @@ static void fmt_controller(GString *buf, const qv_domdef_controller *c, unsigned
             if (c->busnr >= 0) P(" busNr='%d'", c->busnr);
             S("/>\n");
         }
+        if (c->master_startport >= 0)
+            P("      <master startport='%d'/>\n", c->master_startport);
         qv_fmt_alias(buf, 3, c->alias, flags);
         if (!(c->type == QV_CTRL_PCI && (!strcmp(c->model, "pci-root") || !strcmp(c->model, "pcie-root"))))
             qv_fmt_address(buf, 3, &c->addr);
