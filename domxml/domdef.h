@@ -353,6 +353,7 @@ typedef struct qv_domdef_feature {
     char *name;               /* hyperv child, or kvm child */
     int state;                /* tristate */
     char *value;              /* spinlocks retries, vendor_id value */
+    int direct, extended;     /* tristates: <stimer><direct/>, <tlbflush><direct/><extended/> */
 } qv_domdef_feature;
 
 typedef struct qv_domdef_features {
