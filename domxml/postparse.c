@@ -525,6 +525,7 @@ static int net_conn(const qv_domdef_net *n)
 typedef struct q35_pass {
     pci_alloc *pa;
     qv_domdef *def;
+    bool flat;                /* i440fx: everything in the next free slot of bus 0 */
     bool dry_run;             /* only add the buses the devices will need */
     guint nctrl;              /* controllers present before the dry run */
     unsigned int free_ports, bridge_slots;
@@ -619,6 +620,8 @@ static int q35_place(q35_pass *p, qv_domdef_addr *a, int conn, bool aggregate, c
         return 0;
     if (a->type != QV_ADDR_NONE)
         return qv_error_set(err, -EINVAL, "The %s needs a PCI address, not another address type.", what);
+    if (p->flat)
+        return pci_assign(p->pa, a, what, err);
     if (p->dry_run)
         return conn == CONN_ROOT ? 0 : q35_grow(p, conn, what, err);
     int r = 0;
@@ -680,13 +683,13 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     guint nctrl = p->dry_run ? p->nctrl : def->controllers->len;
     for (guint i = 0; i < nctrl; i++) {
         qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
-        if (c->type == QV_CTRL_PCI && controller_is_pci(def, c, true) &&
+        if (c->type == QV_CTRL_PCI && controller_is_pci(def, c, !p->flat) &&
             q35_place(p, &c->addr, controller_conn(c), is_root_port(c) && !strcmp(c->model, "pcie-root-port"),
                       "PCI controller", err) < 0)
             return -EINVAL;
     }
     /* USB 2 groups after the root ports, which libvirt puts first. */
-    if (!p->dry_run && assign_usb2_groups(def, p->pa, true, err) < 0)
+    if (!p->dry_run && !p->flat && assign_usb2_groups(def, p->pa, true, err) < 0)
         return -EINVAL;
     for (guint i = 0; i < def->filesystems->len; i++)
         PLACE(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->addr, CONN_PCIE, "filesystem")
@@ -699,9 +702,11 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
         if (sound_is_pci(s))
             PLACE(&s->addr, !strcmp(s->model, "ich9") ? CONN_ROOT : CONN_PCI, "sound device")
     }
+    if (p->flat && assign_usb2_groups(def, p->pa, false, err) < 0)
+        return -EINVAL;
     for (guint i = 0; i < nctrl; i++) {
         qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
-        if (c->type != QV_CTRL_PCI && controller_is_pci(def, c, true))
+        if (c->type != QV_CTRL_PCI && controller_is_pci(def, c, !p->flat))
             PLACE(&c->addr, controller_conn(c), "controller")
     }
     for (guint i = 0; i < def->disks->len; i++) {
@@ -772,7 +777,7 @@ static int assign_pci_q35(qv_domdef *def, pci_alloc *pa, qv_error **err)
             pci_set(pa, &c->addr, 0, 0x1e, 0);   /* where ICH9 has its DMI-to-PCI bridge */
     }
 
-    q35_pass dry = { pa, def, true, def->controllers->len, 0, 0 };
+    q35_pass dry = { pa, def, false, true, def->controllers->len, 0, 0 };
     bool only_root = true;
     for (guint i = 0; i < def->controllers->len; i++) {
         qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
@@ -795,7 +800,7 @@ static int assign_pci_q35(qv_domdef *def, pci_alloc *pa, qv_error **err)
             set_alias(&c->alias, qv_strdup_uint("pci.", c->index));
     }
 
-    q35_pass place = { pa, def, false, 0, 0, 0 };
+    q35_pass place = { pa, def, false, false, 0, 0, 0 };
     return q35_pass_run(&place, err);
 }
 
@@ -877,74 +882,13 @@ static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
      * q35), like libvirt, so guests see the VGA device where they expect. */
     for (guint i = 0; i < def->videos->len; i++) {
         qv_domdef_video *v = g_ptr_array_index(def->videos, i);
-        if (video_is_pci(v) && pci_assign(&pa, &v->addr, "video device", err) < 0)
+        if (v->primary && video_is_pci(v) && pci_assign(&pa, &v->addr, "video device", err) < 0)
             return -EINVAL;
     }
-    if (assign_usb2_groups(def, &pa, false, err) < 0)
-        return -EINVAL;
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
-        if (controller_is_pci(def, c, q35) && pci_assign(&pa, &c->addr, "controller", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->nets->len; i++) {
-        qv_domdef_net *n = g_ptr_array_index(def->nets, i);
-        if (pci_assign(&pa, &n->addr, "network interface", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->sounds->len; i++) {
-        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
-        if (sound_is_pci(s) && pci_assign(&pa, &s->addr, "sound device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->disks->len; i++) {
-        qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
-        if (d->bus == QV_DISK_BUS_VIRTIO && pci_assign(&pa, &d->addr, "virtio disk", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->filesystems->len; i++) {
-        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
-        if (pci_assign(&pa, &f->addr, "filesystem", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->chrs->len; i++) {
-        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
-        if (c->kind == QV_CHR_SERIAL && !strcmp(c->target_type, "pci-serial") &&
-            pci_assign(&pa, &c->addr, "PCI serial port", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->inputs->len; i++) {
-        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
-        if (in->bus && !strcmp(in->bus, "virtio") && pci_assign(&pa, &in->addr, "virtio input device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->watchdogs->len; i++) {
-        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
-        if (!strcmp(w->model, "i6300esb") && pci_assign(&pa, &w->addr, "watchdog", err) < 0)
-            return -EINVAL;
-    }
-    if (def->memballoon && strcmp(def->memballoon->model, "none") &&
-        pci_assign(&pa, &def->memballoon->addr, "memory balloon", err) < 0)
-        return -EINVAL;
-    for (guint i = 0; i < def->rngs->len; i++) {
-        qv_domdef_rng *r = g_ptr_array_index(def->rngs, i);
-        if (pci_assign(&pa, &r->addr, "random number generator", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->panics->len; i++) {
-        qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
-        if (!strcmp(p->model, "pvpanic") && pci_assign(&pa, &p->addr, "panic device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->shmems->len; i++) {
-        qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
-        if (pci_assign(&pa, &s->addr, "shared memory device", err) < 0)
-            return -EINVAL;
-    }
-    if (def->vsock && pci_assign(&pa, &def->vsock->addr, "vsock device", err) < 0)
-        return -EINVAL;
-    if (def->iommu && !strcmp(def->iommu->model, "virtio") &&
-        pci_assign(&pa, &def->iommu->addr, "virtio IOMMU", err) < 0)
+    /* Then libvirt's order (qemuDomainAssignDevicePCISlots), each device in
+     * the next free slot of bus 0. */
+    q35_pass flat = { &pa, def, true, false, 0, 0, 0 };
+    if (q35_pass_run(&flat, err) < 0)
         return -EINVAL;
     finish_pci(def, &pa);
     return 0;
