@@ -979,8 +979,9 @@ int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***
         bool spawn = false;
         for (guint i = 0; i < def->nets->len; i++) {
             qv_domdef_net *n = g_ptr_array_index(def->nets, i);
-            spawn = spawn || n->type == QV_NET_BRIDGE || (n->type == QV_NET_ETHERNET && n->script) ||
-                    n->downscript;
+            const qv_network_resolution *res = n->type == QV_NET_NETWORK ? qv_cmdline_find_network(&cl, n->source_network) : NULL;
+            spawn = spawn || n->type == QV_NET_BRIDGE || (res && res->kind == QV_NETWORK_BRIDGE) ||
+                    (n->type == QV_NET_ETHERNET && n->script) || n->downscript;
         }
         qv_cmdline_add2(&cl, "-sandbox", spawn ? "on,obsolete=deny,elevateprivileges=deny,spawn=allow,resourcecontrol=deny"
                                                : "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

@@ -295,8 +295,8 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
     P("    <interface type='%s'>\n", types[n->type]);
     P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
       n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
-    if (n->source_bridge) {
-        S("      <source"); A("bridge", n->source_bridge); S("/>\n");
+    if (n->source_bridge || n->source_network) {
+        S("      <source"); A("network", n->source_network); A("bridge", n->source_bridge); S("/>\n");
     }
     if (n->inbound.set || n->outbound.set) {
         S("      <bandwidth>\n");

@@ -581,11 +581,11 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
     else if (!strcmp(type, "bridge"))
         n->type = QV_NET_BRIDGE;
     else if (!strcmp(type, "network"))
-        return qv_xml_error(err, in, "type 'network' needs libvirt's virtual network service, which qvirt does not have; use type='bridge' with the network's bridge, or type='user'");
+        n->type = QV_NET_NETWORK;   /* resolved to a bridge or user networking when the argv is built */
     else if (!strcmp(type, "hostdev"))
         return qv_xml_error(err, in, "PCI passthrough needs VFIO, not available");
     else
-        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge)", type);
+        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network)", type);
     bool have_mac = false;
     FOR_EACH_CHILD(c, in) {
         if (name_is(c, "mac")) {
@@ -663,6 +663,12 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
     }
     if (n->type == QV_NET_BRIDGE && !n->source_bridge)
         return qv_xml_error(err, in, "a bridge interface needs <source bridge=...>");
+    if (n->type == QV_NET_NETWORK && (!n->source_network || !*n->source_network))
+        return qv_xml_error(err, in, "a network interface needs <source network=...>");
+    if (n->type != QV_NET_NETWORK)
+        g_clear_pointer(&n->source_network, g_free);
+    else
+        g_clear_pointer(&n->source_bridge, g_free);   /* live XML's resolved bridge: resolved again at start */
     if (n->type != QV_NET_ETHERNET && (n->script || n->downscript))
         return qv_xml_error(err, in, "scripts are only supported for type='ethernet'");
     return common_tail(in, flags, &n->addr, &n->alias, err);
