@@ -529,6 +529,7 @@ typedef struct q35_pass {
     bool dry_run;             /* only add the buses the devices will need */
     guint nctrl;              /* controllers present before the dry run */
     unsigned int free_ports, bridge_slots;
+    unsigned int wanted;      /* devices the dry run found without an address */
 } q35_pass;
 
 static unsigned int next_pci_index(const qv_domdef *def)
@@ -622,8 +623,10 @@ static int q35_place(q35_pass *p, qv_domdef_addr *a, int conn, bool aggregate, c
         return qv_error_set(err, -EINVAL, "The %s needs a PCI address, not another address type.", what);
     if (p->flat)
         return pci_assign(p->pa, a, what, err);
-    if (p->dry_run)
+    if (p->dry_run) {
+        p->wanted++;
         return conn == CONN_ROOT ? 0 : q35_grow(p, conn, what, err);
+    }
     int r = 0;
     if (conn == CONN_PCIE)
         r = q35_next_root_port(p, a);
@@ -777,7 +780,7 @@ static int assign_pci_q35(qv_domdef *def, pci_alloc *pa, qv_error **err)
             pci_set(pa, &c->addr, 0, 0x1e, 0);   /* where ICH9 has its DMI-to-PCI bridge */
     }
 
-    q35_pass dry = { pa, def, false, true, def->controllers->len, 0, 0 };
+    q35_pass dry = { pa, def, false, true, def->controllers->len, 0, 0, 0 };
     bool only_root = true;
     for (guint i = 0; i < def->controllers->len; i++) {
         qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
@@ -790,9 +793,11 @@ static int assign_pci_q35(qv_domdef *def, pci_alloc *pa, qv_error **err)
     }
     if (q35_pass_run(&dry, err) < 0)
         return -EINVAL;
-    /* A domain that came with no PCI controllers also gets one spare root
-     * port, so that one device can be hotplugged (libvirt does the same). */
-    if (only_root && q35_grow(&dry, CONN_PCIE, "hotplug", err) < 0)
+    /* A new domain that came with no PCI controllers also gets one spare
+     * root port, so that one device can be hotplugged (libvirt does the
+     * same). Never for one whose devices all have addresses: that is a
+     * defined or running domain, whose hardware must not change. */
+    if (only_root && dry.wanted && q35_grow(&dry, CONN_PCIE, "hotplug", err) < 0)
         return -EINVAL;
     for (guint i = 0; i < def->controllers->len; i++) {
         qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
@@ -800,7 +805,7 @@ static int assign_pci_q35(qv_domdef *def, pci_alloc *pa, qv_error **err)
             set_alias(&c->alias, qv_strdup_uint("pci.", c->index));
     }
 
-    q35_pass place = { pa, def, false, false, 0, 0, 0 };
+    q35_pass place = { pa, def, false, false, 0, 0, 0, 0 };
     return q35_pass_run(&place, err);
 }
 
@@ -887,7 +892,7 @@ static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
     }
     /* Then libvirt's order (qemuDomainAssignDevicePCISlots), each device in
      * the next free slot of bus 0. */
-    q35_pass flat = { &pa, def, true, false, 0, 0, 0 };
+    q35_pass flat = { &pa, def, true, false, 0, 0, 0, 0 };
     if (q35_pass_run(&flat, err) < 0)
         return -EINVAL;
     finish_pci(def, &pa);
