@@ -22,6 +22,7 @@
 static const struct { const char *name; const char *reason; } skip_list[] = {
     { "net-bridge", "needs a host bridge and qemu-bridge-helper" },
     { "net-network-bridge", "needs a host bridge and qemu-bridge-helper" },
+    { "virtinst-net-network-default", "needs libvirt's virbr0 bridge and qemu-bridge-helper" },
     { "net-ethernet", "needs CAP_NET_ADMIN and a tap device" },
     { "net-ethernet-script", "needs CAP_NET_ADMIN and a tap device" },
     { "disk-nbd", "needs an NBD server" },
