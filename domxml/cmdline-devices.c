@@ -52,6 +52,21 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
         for (size_t i = 0; i < G_N_ELEMENTS(usb_map); i++)
             if (!strcmp(usb_map[i].model, c->model))
                 driver = usb_map[i].driver;
+        if (c->master_startport >= 0) {
+            /* A companion has no id of its own: it serves its master's bus. */
+            const qv_domdef_controller *m = NULL;
+            for (guint i = 0; i < cl->def->controllers->len && !m; i++) {
+                const qv_domdef_controller *o = g_ptr_array_index(cl->def->controllers, i);
+                if (o->type == QV_CTRL_USB && o->index == c->index && o->master_startport < 0)
+                    m = o;
+            }
+            g_assert(m);   /* checked by post-parse */
+            g_autofree char *masterbus = qv_strcat2(m->alias, ".0");
+            dev = qv_json_device(cl, driver, NULL);
+            qv_json_set_str(dev, "masterbus", masterbus);
+            qv_json_set_int(dev, "firstport", c->master_startport);
+            return add_dev(cl, dev, &c->addr, "USB controller", err);
+        }
         dev = qv_json_device(cl, driver, c->alias);
         if (c->ports > 0 && (!strcmp(c->model, "qemu-xhci") || !strcmp(c->model, "nec-xhci"))) {
             qv_json_set_int(dev, "p2", c->ports);
@@ -110,7 +125,14 @@ int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err)
             return -EINVAL;
     for (guint i = 0; i < cl->def->controllers->len; i++) {
         qv_domdef_controller *c = g_ptr_array_index(cl->def->controllers, i);
-        if (c->type != QV_CTRL_PCI && c->type != QV_CTRL_CCID && add_controller(cl, c, err) < 0)
+        if (c->type != QV_CTRL_PCI && c->type != QV_CTRL_CCID && c->master_startport < 0 &&
+            add_controller(cl, c, err) < 0)
+            return -EINVAL;
+    }
+    /* USB companions after the EHCI controller whose bus they join. */
+    for (guint i = 0; i < cl->def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(cl->def->controllers, i);
+        if (c->master_startport >= 0 && add_controller(cl, c, err) < 0)
             return -EINVAL;
     }
     /* USB hubs are buses too: before the devices plugged into them. */

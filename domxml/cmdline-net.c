@@ -26,6 +26,17 @@ static unsigned int net_bootindex(const qv_domdef *def, const qv_domdef_net *n)
     return 0;
 }
 
+const qv_network_resolution *qv_cmdline_find_network(const qv_cmdline *cl, const char *name)
+{
+    for (unsigned int i = 0; cl->ctx && name && i < cl->ctx->n_networks; i++) {
+        const qv_network_resolution *r = &cl->ctx->networks[i];
+        if (r->name && !strcmp(r->name, name) &&
+            ((r->kind == QV_NETWORK_BRIDGE && r->bridge && *r->bridge) || r->kind == QV_NETWORK_USER))
+            return r;
+    }
+    return NULL;
+}
+
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
     g_autofree char *hostnet = qv_strcat2("host", n->alias);
@@ -45,11 +56,28 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_str(nd, "type", "bridge");
         qv_json_set_str(nd, "br", n->source_bridge);
         break;
+    case QV_NET_NETWORK: {
+        const qv_network_resolution *r = qv_cmdline_find_network(cl, n->source_network);
+        if (!r) {
+            qv_jobj_free(nd);
+            return qv_error_set(err, -ENOENT, "Interface %s: network '%s' is not known to qvirt on this host; use type='bridge' with its bridge, or type='user'.",
+                                n->alias, n->source_network);
+        }
+        if (r->kind == QV_NETWORK_BRIDGE) {
+            qv_json_set_str(nd, "type", "bridge");
+            qv_json_set_str(nd, "br", r->bridge);
+        } else {
+            qv_json_set_str(nd, "type", "user");
+        }
+        break;
+    }
     default:
         qv_jobj_free(nd);
         return qv_error_set(err, -EINVAL, "Interface %s: unsupported type.", n->alias);
     }
-    if (n->type != QV_NET_USER) {
+    bool user = n->type == QV_NET_USER ||
+                (n->type == QV_NET_NETWORK && qv_cmdline_find_network(cl, n->source_network)->kind == QV_NETWORK_USER);
+    if (!user) {
         if (n->driver_name && !strcmp(n->driver_name, "vhost"))
             qv_json_set_bool(nd, "vhost", true);
         if (n->queues > 1)

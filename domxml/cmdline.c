@@ -549,6 +549,12 @@ static int add_cpu(qv_cmdline *cl, qv_error **err)
         else if (!strcmp(f->name, "hint-dedicated"))
             g_string_append_printf(s, ",kvm-hint-dedicated=%s", on ? "on" : "off");
     }
+    /* hv-time first, where libvirt writes it. */
+    for (guint i = 0; i < def->timers->len; i++) {
+        qv_domdef_timer *t = g_ptr_array_index(def->timers, i);
+        if (!strcmp(t->name, "hypervclock") && t->present == QV_TRI_ON)
+            g_string_append(s, ",hv-time=on");
+    }
     if (ft->hyperv) {
         if (ft->hyperv_mode && !strcmp(ft->hyperv_mode, "passthrough"))
             g_string_append(s, ",hv-passthrough=on");
@@ -556,6 +562,11 @@ static int add_cpu(qv_cmdline *cl, qv_error **err)
             qv_domdef_feature *f = g_ptr_array_index(ft->hyperv_features, i);
             if (f->state == QV_TRI_OFF)
                 continue;
+            if (!strcmp(f->name, "vpindex") && !cl->kvm) {
+                /* QEMU 7.2's TCG refuses hv-vpindex ("kernel doesn't allow setting HyperV VP_INDEX"). */
+                g_string_free(s, TRUE);
+                return qv_error_set(err, -EINVAL, "/domain/features/hyperv/vpindex: Hyper-V VP index needs a KVM domain (type='kvm'); QEMU cannot provide it with TCG.");
+            }
             if (!strcmp(f->name, "spinlocks"))
                 g_string_append_printf(s, ",hv-spinlocks=0x%x", f->value ? (unsigned)g_ascii_strtoull(f->value, NULL, 0) : 0xfff);
             else if (!strcmp(f->name, "vendor_id")) {
@@ -563,18 +574,23 @@ static int add_cpu(qv_cmdline *cl, qv_error **err)
                     g_autofree char *e = qv_qemu_opt_escape(f->value);
                     g_string_append_printf(s, ",hv-vendor-id=%s", e);
                 }
-            } else if (!strcmp(f->name, "tlbflush"))
-                g_string_append(s, ",hv-tlbflush=on");
-            else
-                g_string_append_printf(s, ",hv-%s=on", f->name);
+            } else {
+                /* libvirt's names, with QEMU's dashes: emsr_bitmap -> hv-emsr-bitmap. */
+                g_autofree char *prop = g_strdelimit(g_strdup(f->name), "_", '-');
+                g_string_append_printf(s, ",hv-%s=on", prop);
+            }
+            if (!strcmp(f->name, "stimer") && f->direct == QV_TRI_ON)
+                g_string_append(s, ",hv-stimer-direct=on");
+            if (!strcmp(f->name, "tlbflush") && f->direct == QV_TRI_ON)
+                g_string_append(s, ",hv-tlbflush-direct=on");
+            if (!strcmp(f->name, "tlbflush") && f->extended == QV_TRI_ON)
+                g_string_append(s, ",hv-tlbflush-ext=on");
         }
     }
     for (guint i = 0; i < def->timers->len; i++) {
         qv_domdef_timer *t = g_ptr_array_index(def->timers, i);
         if (!strcmp(t->name, "kvmclock") && t->present)
             g_string_append(s, t->present == QV_TRI_OFF ? ",kvmclock=off" : ",kvmclock=on");
-        if (!strcmp(t->name, "hypervclock") && t->present == QV_TRI_ON)
-            g_string_append(s, ",hv-time=on");
     }
     for (guint i = 0; i < def->panics->len; i++) {
         qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
@@ -963,8 +979,9 @@ int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***
         bool spawn = false;
         for (guint i = 0; i < def->nets->len; i++) {
             qv_domdef_net *n = g_ptr_array_index(def->nets, i);
-            spawn = spawn || n->type == QV_NET_BRIDGE || (n->type == QV_NET_ETHERNET && n->script) ||
-                    n->downscript;
+            const qv_network_resolution *res = n->type == QV_NET_NETWORK ? qv_cmdline_find_network(&cl, n->source_network) : NULL;
+            spawn = spawn || n->type == QV_NET_BRIDGE || (res && res->kind == QV_NETWORK_BRIDGE) ||
+                    (n->type == QV_NET_ETHERNET && n->script) || n->downscript;
         }
         qv_cmdline_add2(&cl, "-sandbox", spawn ? "on,obsolete=deny,elevateprivileges=deny,spawn=allow,resourcecontrol=deny"
                                                : "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");

@@ -92,12 +92,17 @@ typedef struct qv_domdef_disk {
 enum { QV_CTRL_PCI = 0, QV_CTRL_USB, QV_CTRL_SCSI, QV_CTRL_VIRTIO_SERIAL, QV_CTRL_SATA,
        QV_CTRL_IDE, QV_CTRL_CCID, QV_CTRL_FDC };
 
+/* The parser's mark for a controller written without index='...': numbered
+ * once all controllers are read, as libvirt does. */
+#define QV_CTRL_INDEX_UNSET 0xffffffffu
+
 typedef struct qv_domdef_controller {
     int type;
     unsigned int index;
     char *model;              /* pci-root, pcie-root, pci-bridge, pcie-root-port, ..., piix3-uhci, qemu-xhci, virtio-scsi, ... */
     int ports, vectors, queues;   /* -1: unset */
     int chassis, port, chassis_nr, busnr;   /* pci <target>; -1: unset */
+    int master_startport;     /* usb companion (<master startport=.../>); -1: none */
     unsigned int iothread;
     qv_domdef_addr addr;
     char *alias;
@@ -348,6 +353,7 @@ typedef struct qv_domdef_feature {
     char *name;               /* hyperv child, or kvm child */
     int state;                /* tristate */
     char *value;              /* spinlocks retries, vendor_id value */
+    int direct, extended;     /* tristates: <stimer><direct/>, <tlbflush><direct/><extended/> */
 } qv_domdef_feature;
 
 typedef struct qv_domdef_features {

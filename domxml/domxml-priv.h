@@ -225,6 +225,8 @@ int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_erro
 int qv_cmdline_add_disks(qv_cmdline *cl, qv_error **err);
 int qv_cmdline_add_controllers(qv_cmdline *cl, qv_error **err);
 int qv_cmdline_add_nets(qv_cmdline *cl, qv_error **err);
+/* The caller's resolution of an <interface type='network'> name, or NULL. */
+const qv_network_resolution *qv_cmdline_find_network(const qv_cmdline *cl, const char *name);
 int qv_cmdline_add_chrs(qv_cmdline *cl, qv_error **err);
 int qv_cmdline_add_graphics(qv_cmdline *cl, qv_error **err);
 int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err);

@@ -36,6 +36,14 @@ qv_domdef *qv_domdef_copy(const qv_domdef *def);
 void qv_domdef_free(qv_domdef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domdef, qv_domdef_free)
 
+/* An <interface type='network'> name, resolved by the caller. */
+typedef enum { QV_NETWORK_BRIDGE = 1, QV_NETWORK_USER } qv_network_kind;
+typedef struct qv_network_resolution {
+    const char *name;         /* <source network='...'> */
+    qv_network_kind kind;
+    const char *bridge;       /* QV_NETWORK_BRIDGE: the host bridge to join */
+} qv_network_resolution;
+
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
     int monitor_fd;            /* listening unix socket for the command monitor */
@@ -45,6 +53,11 @@ typedef struct qv_build_ctx {
      * client each: a process that leases one talks to QEMU directly. */
     const int *lane_fds;
     unsigned int n_lanes;
+    /* What the caller found for each <interface type='network'> name (this
+     * layer reads no files): libvirt's network definitions on the host, or
+     * qvirt's own name -> bridge/user table. A name missing here is refused. */
+    const qv_network_resolution *networks;
+    unsigned int n_networks;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

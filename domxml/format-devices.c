@@ -260,6 +260,8 @@ static void fmt_controller(GString *buf, const qv_domdef_controller *c, unsigned
             if (c->busnr >= 0) P(" busNr='%d'", c->busnr);
             S("/>\n");
         }
+        if (c->master_startport >= 0)
+            P("      <master startport='%d'/>\n", c->master_startport);
         qv_fmt_alias(buf, 3, c->alias, flags);
         if (!(c->type == QV_CTRL_PCI && (!strcmp(c->model, "pci-root") || !strcmp(c->model, "pcie-root"))))
             qv_fmt_address(buf, 3, &c->addr);
@@ -293,8 +295,8 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
     P("    <interface type='%s'>\n", types[n->type]);
     P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
       n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
-    if (n->source_bridge) {
-        S("      <source"); A("bridge", n->source_bridge); S("/>\n");
+    if (n->source_bridge || n->source_network) {
+        S("      <source"); A("network", n->source_network); A("bridge", n->source_bridge); S("/>\n");
     }
     if (n->inbound.set || n->outbound.set) {
         S("      <bandwidth>\n");

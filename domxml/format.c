@@ -146,7 +146,16 @@ static void fmt_feature_list(GString *buf, const char *name, const char *mode, G
         g_string_append_printf(buf, "      <%s", f->name);
         qv_fmt_attr(buf, "state", qv_tri_onoff(f->state));
         qv_fmt_attr(buf, !strcmp(f->name, "spinlocks") ? "retries" : "value", f->value);
-        g_string_append(buf, "/>\n");
+        if (!f->direct && !f->extended) {
+            g_string_append(buf, "/>\n");
+            continue;
+        }
+        g_string_append(buf, ">\n");
+        if (f->direct)
+            g_string_append_printf(buf, "        <direct state='%s'/>\n", qv_tri_onoff(f->direct));
+        if (f->extended)
+            g_string_append_printf(buf, "        <extended state='%s'/>\n", qv_tri_onoff(f->extended));
+        g_string_append_printf(buf, "      </%s>\n", f->name);
     }
     g_string_append_printf(buf, "    </%s>\n", name);
 }

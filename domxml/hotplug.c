@@ -193,6 +193,9 @@ int qv_domxml_parse_device(const char *xml, const qv_domdef *def, qv_domdef **re
     bool had_addr = device_addr(&d)->type != QV_ADDR_NONE;
     if (qv_domdef_post_parse(copy, err) < 0)
         return -EINVAL;
+    if (copy->controllers->len != nctrl && qv_domdef_is_q35(copy))
+        return qv_error_set(err, -ENOSPC, "There is no free pcie-root-port to hotplug the device into on this "
+                            "q35 domain; add <controller type='pci' model='pcie-root-port'/> to its definition.");
     if (copy->controllers->len != nctrl)
         return qv_error_set(err, -EOPNOTSUPP, "The device needs a controller the domain does not have "
                             "(hotplugging controllers is not supported); add it to the definition first.");

@@ -438,9 +438,12 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
             c->type = i;
     if (c->type < 0)
         return qv_xml_attr_error(err, cn, "type", "unsupported controller type '%s'", type ? type : "(none)");
-    if (qv_xml_prop_uint(cn, "index", &c->index, err) < 0)
+    c->master_startport = -1;
+    if (!xmlHasProp(cn, BAD_CAST "index"))
+        c->index = QV_CTRL_INDEX_UNSET;
+    else if (qv_xml_prop_uint(cn, "index", &c->index, err) < 0)
         return -EINVAL;
-    if (c->index > 255)
+    else if (c->index > 255)
         return qv_xml_attr_error(err, cn, "index", "must be at most 255");
     static const char *const pci_models[] = { "pci-root", "pcie-root", "pci-bridge", "pcie-root-port",
                                               "dmi-to-pci-bridge", "pcie-switch-upstream-port",
@@ -471,20 +474,69 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
                 qv_xml_prop_int(ch, "chassisNr", &c->chassis_nr, err) < 0 ||
                 qv_xml_prop_int(ch, "busNr", &c->busnr, err) < 0)
                 return -EINVAL;
-        } else if (name_is(ch, "model") || name_is(ch, "master")) {
+        } else if (name_is(ch, "model")) {
             /* <model name='...'/> names the QEMU device; we derive it. */
-            if (name_is(ch, "master"))
-                return qv_xml_error(err, ch, "USB companion controllers are not supported");
+        } else if (name_is(ch, "master")) {
+            if (c->type != QV_CTRL_USB || !c->model || !g_str_has_prefix(c->model, "ich9-uhci"))
+                return qv_xml_error(err, ch, "only ich9-uhci1, ich9-uhci2 and ich9-uhci3 controllers can be USB companions");
+            unsigned int sp = 0;
+            if (qv_xml_prop_uint(ch, "startport", &sp, err) < 0)
+                return -EINVAL;
+            if (sp > 4)
+                return qv_xml_attr_error(err, ch, "startport", "must be 0, 2 or 4");
+            c->master_startport = (int)sp;
         } else if (!is_common(ch)) {
             return qv_xml_error(err, ch, "unknown controller element");
         }
     }
-    for (guint i = 0; i + 1 < def->controllers->len; i++) {
-        qv_domdef_controller *o = g_ptr_array_index(def->controllers, i);
-        if (o->type == c->type && o->index == c->index)
-            return qv_xml_error(err, cn, "duplicate %s controller index %u", type, c->index);
-    }
     return common_tail(cn, flags, &c->addr, &c->alias, err);
+}
+
+/* Controllers written without an index get, in document order, the
+ * smallest index no controller of their type has (libvirt's
+ * virDomainControllerFindUnusedIndex); a USB companion without one joins
+ * the controller it follows. Then every index is unique per type, except
+ * that ich9-uhci companions share their master's. */
+static int number_controllers(qv_domdef *def, qv_error **err)
+{
+    static const char *const types[] = { "pci", "usb", "scsi", "virtio-serial", "sata", "ide",
+                                         "ccid", "fdc" };
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->index != QV_CTRL_INDEX_UNSET)
+            continue;
+        if (c->master_startport >= 0) {
+            qv_domdef_controller *master = NULL;
+            for (guint j = i; j-- > 0 && !master;) {
+                qv_domdef_controller *o = g_ptr_array_index(def->controllers, j);
+                if (o->type == QV_CTRL_USB && o->master_startport < 0)
+                    master = o;
+            }
+            if (master) {
+                c->index = master->index;
+                continue;
+            }
+        }
+        unsigned int idx = 0;
+        while (qv_domdef_find_controller(def, c->type, idx))
+            idx++;
+        if (idx > 255)
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: no free %s controller index is left.", i + 1, types[c->type]);
+        c->index = idx;
+    }
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        for (guint j = 0; j < i; j++) {
+            qv_domdef_controller *o = g_ptr_array_index(def->controllers, j);
+            if (o->type != c->type || o->index != c->index)
+                continue;
+            if (c->type == QV_CTRL_USB && (c->master_startport >= 0 || o->master_startport >= 0) &&
+                !(c->master_startport >= 0 && o->master_startport >= 0 && !g_strcmp0(c->model, o->model)))
+                continue;   /* a master and its companions */
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: duplicate %s controller index %u.", i + 1, types[c->type], c->index);
+        }
+    }
+    return 0;
 }
 
 /* ---- network interfaces ---- */
@@ -529,11 +581,11 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
     else if (!strcmp(type, "bridge"))
         n->type = QV_NET_BRIDGE;
     else if (!strcmp(type, "network"))
-        return qv_xml_error(err, in, "type 'network' needs libvirt's virtual network service, which qvirt does not have; use type='bridge' with the network's bridge, or type='user'");
+        n->type = QV_NET_NETWORK;   /* resolved to a bridge or user networking when the argv is built */
     else if (!strcmp(type, "hostdev"))
         return qv_xml_error(err, in, "PCI passthrough needs VFIO, not available");
     else
-        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge)", type);
+        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network)", type);
     bool have_mac = false;
     FOR_EACH_CHILD(c, in) {
         if (name_is(c, "mac")) {
@@ -611,6 +663,12 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
     }
     if (n->type == QV_NET_BRIDGE && !n->source_bridge)
         return qv_xml_error(err, in, "a bridge interface needs <source bridge=...>");
+    if (n->type == QV_NET_NETWORK && (!n->source_network || !*n->source_network))
+        return qv_xml_error(err, in, "a network interface needs <source network=...>");
+    if (n->type != QV_NET_NETWORK)
+        g_clear_pointer(&n->source_network, g_free);
+    else
+        g_clear_pointer(&n->source_bridge, g_free);   /* live XML's resolved bridge: resolved again at start */
     if (n->type != QV_NET_ETHERNET && (n->script || n->downscript))
         return qv_xml_error(err, in, "scripts are only supported for type='ethernet'");
     return common_tail(in, flags, &n->addr, &n->alias, err);
@@ -1251,5 +1309,5 @@ int qv_parse_devices(qv_domdef *def, xmlNode *devices, unsigned int flags, qv_er
         if (r < 0)
             return r;
     }
-    return 0;
+    return number_controllers(def, err);
 }

@@ -155,6 +155,29 @@ static int parse_feature_list(const xmlNode *parent, GPtrArray *list, const char
         if (qv_xml_prop_tristate(c, "state", &f->state, err) < 0)
             return -EINVAL;
         f->value = qv_xml_prop(c, name_is(c, "spinlocks") ? "retries" : "value");
+        for (xmlNode *sub = c->children; sub; sub = sub->next) {
+            if (sub->type != XML_ELEMENT_NODE)
+                continue;
+            /* libvirt's only sub-features: <stimer><direct/>, <tlbflush><direct/><extended/>. */
+            int *slot = name_is(sub, "direct") && (name_is(c, "stimer") || name_is(c, "tlbflush")) ? &f->direct :
+                        name_is(sub, "extended") && name_is(c, "tlbflush") ? &f->extended : NULL;
+            if (!slot)
+                return qv_xml_error(err, sub, "unsupported Hyper-V sub-feature");
+            if (qv_xml_prop_tristate(sub, "state", slot, err) < 0)
+                return -EINVAL;
+            if (*slot == QV_TRI_ABSENT)
+                return qv_xml_attr_error(err, sub, "state", "is required");
+        }
+        if (name_is(c, "spinlocks") && f->state != QV_TRI_OFF) {
+            unsigned long long retries = 0;
+            if (!f->value || qv_parse_uint_str(f->value, 0, 0xffffffffULL, &retries) < 0)
+                return qv_xml_attr_error(err, c, "retries", "must be a number of retries");
+            if (retries < 4095)
+                return qv_xml_attr_error(err, c, "retries", "must be at least 4095");
+        }
+        if (name_is(c, "vendor_id") && f->state != QV_TRI_OFF &&
+            (!f->value || !*f->value || strlen(f->value) > 12))
+            return qv_xml_attr_error(err, c, "value", "must be 1 to 12 characters");
     }
     return 0;
 }
@@ -164,7 +187,8 @@ static int parse_features(qv_domdef *def, const xmlNode *fn, qv_error **err)
     qv_domdef_features *f = &def->features;
     static const char *const hv[] = {
         "relaxed", "vapic", "spinlocks", "vpindex", "runtime", "synic", "stimer", "reset",
-        "vendor_id", "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs", NULL,
+        "vendor_id", "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs", "avic",
+        "emsr_bitmap", "xmm_input", NULL,
     };
     static const char *const kvm[] = { "hidden", "hint-dedicated", "poll-control", "pv-ipi", NULL };
     for (xmlNode *c = fn->children; c; c = c->next) {

@@ -45,6 +45,7 @@ static qv_domdef_controller *add_controller(qv_domdef *def, int type, unsigned i
     c->model = g_strdup(model);
     c->ports = c->vectors = c->queues = -1;
     c->chassis = c->port = c->chassis_nr = c->busnr = -1;
+    c->master_startport = -1;
     g_ptr_array_add(def->controllers, c);
     return c;
 }
@@ -59,18 +60,34 @@ static qv_domdef_controller *ensure_controller(qv_domdef *def, int type, unsigne
 /* ---- PCI slot allocation ---- */
 typedef struct pci_alloc {
     guint32 used[256];        /* bit per slot, per bus; a slot with any function used is taken */
+    guint8 fns[256][32];      /* bit per function of each slot */
+    guint32 aggregate;        /* slots of bus 0 that hold only pcie-root-ports: more may join */
 } pci_alloc;
 
 static int pci_reserve(pci_alloc *pa, const qv_domdef_addr *a, qv_error **err)
 {
     if (a->type != QV_ADDR_PCI)
         return 0;
-    /* Multifunction devices share a slot: only function 0 reserves it. */
-    if (a->function == 0 && (pa->used[a->bus] & (1u << a->slot)))
+    /* Multifunction devices share a slot, one function each; a slot the
+     * chipset holds (no function bits) takes no function 0. */
+    if ((a->function == 0 && (pa->used[a->bus] & (1u << a->slot)) && !pa->fns[a->bus][a->slot]) ||
+        (pa->fns[a->bus][a->slot] & (1u << a->function)))
         return qv_error_set(err, -EINVAL, "PCI address %02x:%02x.%x is used by two devices.",
                             a->bus, a->slot, a->function);
     pa->used[a->bus] |= 1u << a->slot;
+    pa->fns[a->bus][a->slot] |= (guint8)(1u << a->function);
     return 0;
+}
+
+static void pci_set(pci_alloc *pa, qv_domdef_addr *a, unsigned int bus, unsigned int slot,
+                    unsigned int function)
+{
+    pa->used[bus] |= 1u << slot;
+    pa->fns[bus][slot] |= (guint8)(1u << function);
+    a->type = QV_ADDR_PCI;
+    a->bus = bus;
+    a->slot = slot;
+    a->function = function;
 }
 
 static int pci_assign(pci_alloc *pa, qv_domdef_addr *a, const char *what, qv_error **err)
@@ -81,11 +98,7 @@ static int pci_assign(pci_alloc *pa, qv_domdef_addr *a, const char *what, qv_err
         return qv_error_set(err, -EINVAL, "The %s needs a PCI address, not another address type.", what);
     for (unsigned int slot = 1; slot < 32; slot++) {
         if (!(pa->used[0] & (1u << slot))) {
-            pa->used[0] |= 1u << slot;
-            a->type = QV_ADDR_PCI;
-            a->bus = 0;
-            a->slot = slot;
-            a->function = 0;
+            pci_set(pa, a, 0, slot, 0);
             return 0;
         }
     }
@@ -396,6 +409,16 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
             if (!c->model)
                 c->model = g_strdup(q35 ? "qemu-xhci" : "piix3-uhci");
             set_alias(&c->alias, c->index == 0 ? g_strdup("usb") : qv_strdup_uint("usb", c->index));
+            if (c->master_startport >= 0) {
+                const qv_domdef_controller *m = NULL;
+                for (guint j = 0; j < def->controllers->len && !m; j++) {
+                    const qv_domdef_controller *o = g_ptr_array_index(def->controllers, j);
+                    if (o->type == QV_CTRL_USB && o->index == c->index && o->master_startport < 0)
+                        m = o;
+                }
+                if (!m || !m->model || (strcmp(m->model, "ich9-ehci1") && strcmp(m->model, "ehci")))
+                    return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: the USB companion %s needs an ich9-ehci1 controller with index %u as its master.", i + 1, c->model, c->index);
+            }
             if (!strcmp(c->model, "piix3-uhci") && c->index == 0 && !q35 && c->addr.type == QV_ADDR_NONE) {
                 c->addr.type = QV_ADDR_PCI;
                 c->addr.slot = 1;
@@ -445,6 +468,369 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
     return 0;
 }
 
+/* ---- q35: integrated devices, root ports and the PCI bridge ---- */
+
+/* Where libvirt puts a device on q35 (qemuDomainDeviceCalculatePCIConnectFlags,
+ * simplified): integrated into pcie.0, into a pcie-root-port of its own
+ * (hotpluggable PCIe endpoints: virtio, xHCI, e1000e), or into a
+ * conventional PCI slot of a pcie-to-pci-bridge. */
+enum pci_conn { CONN_ROOT, CONN_PCIE, CONN_PCI };
+
+static bool is_root_port(const qv_domdef_controller *c)
+{
+    return c->type == QV_CTRL_PCI && c->model && (!strcmp(c->model, "pcie-root-port") ||
+                                                  !strcmp(c->model, "pcie-switch-downstream-port"));
+}
+
+static bool is_pci_bridge(const qv_domdef_controller *c)
+{
+    return c->type == QV_CTRL_PCI && c->model && (!strcmp(c->model, "pci-bridge") ||
+                                                  !strcmp(c->model, "pcie-to-pci-bridge"));
+}
+
+static bool is_usb2_group(const qv_domdef_controller *c)
+{
+    return c->type == QV_CTRL_USB && c->model &&
+           (!strcmp(c->model, "ich9-ehci1") || c->master_startport >= 0);
+}
+
+static int controller_conn(const qv_domdef_controller *c)
+{
+    switch (c->type) {
+    case QV_CTRL_PCI:
+        return !strcmp(c->model, "pcie-to-pci-bridge") || !strcmp(c->model, "pcie-switch-upstream-port")
+               ? CONN_PCIE : CONN_ROOT;
+    case QV_CTRL_USB:
+        return !strcmp(c->model, "qemu-xhci") || !strcmp(c->model, "nec-xhci") ? CONN_PCIE :
+               g_str_has_prefix(c->model, "ich9-") ? CONN_ROOT : CONN_PCI;
+    case QV_CTRL_SCSI:
+        return !strcmp(c->model, "lsilogic") ? CONN_PCI : CONN_PCIE;
+    case QV_CTRL_VIRTIO_SERIAL:
+        return CONN_PCIE;
+    default:
+        return CONN_ROOT;
+    }
+}
+
+static int net_conn(const qv_domdef_net *n)
+{
+    return !strcmp(n->model, "virtio") || !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
+}
+
+/* One pass over the devices that still need a PCI address, in libvirt's
+ * order (qemuDomainAssignDevicePCISlots): PCI controllers, filesystems,
+ * interfaces, sound, other controllers, virtio disks, balloon, rng,
+ * watchdog, the rest. With count set it only counts, per connection kind,
+ * what would need a place, so the ports can be added first. */
+typedef struct q35_pass {
+    pci_alloc *pa;
+    qv_domdef *def;
+    bool flat;                /* i440fx: everything in the next free slot of bus 0 */
+    bool dry_run;             /* only add the buses the devices will need */
+    guint nctrl;              /* controllers present before the dry run */
+    unsigned int free_ports, bridge_slots;
+    unsigned int wanted;      /* devices the dry run found without an address */
+} q35_pass;
+
+static unsigned int next_pci_index(const qv_domdef *def)
+{
+    unsigned int idx = 0;
+    while (qv_domdef_find_controller(def, QV_CTRL_PCI, idx))
+        idx++;
+    return idx;
+}
+
+/* The dry run grows the topology the way libvirt's address set grows: a
+ * PCIe device without a free root port adds one; a conventional device
+ * without a free bridge slot adds a root port and a pcie-to-pci-bridge in
+ * it. */
+static int q35_grow(q35_pass *p, int conn, const char *what, qv_error **err)
+{
+    if (conn == CONN_PCIE && p->free_ports) {
+        p->free_ports--;
+        return 0;
+    }
+    if (conn == CONN_PCI && p->bridge_slots) {
+        p->bridge_slots--;
+        return 0;
+    }
+    unsigned int idx = next_pci_index(p->def);
+    if (idx + (conn == CONN_PCI) > 255)
+        return qv_error_set(err, -ENOSPC, "No PCI controller index is left for the bus the %s needs.", what);
+    add_controller(p->def, QV_CTRL_PCI, idx, "pcie-root-port");
+    if (conn == CONN_PCI) {
+        add_controller(p->def, QV_CTRL_PCI, idx + 1, "pcie-to-pci-bridge");
+        p->bridge_slots = 30;
+    }
+    return 0;
+}
+
+static int q35_next_root_port(q35_pass *p, qv_domdef_addr *a)
+{
+    for (guint i = 0; i < p->def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(p->def->controllers, i);
+        if (is_root_port(c) && c->index && !p->pa->used[c->index]) {
+            pci_set(p->pa, a, c->index, 0, 0);
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+static int q35_next_bridge_slot(q35_pass *p, qv_domdef_addr *a)
+{
+    for (guint i = 0; i < p->def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(p->def->controllers, i);
+        if (!is_pci_bridge(c) || !c->index)
+            continue;
+        for (unsigned int slot = 1; slot < 32; slot++) {
+            if (!(p->pa->used[c->index] & (1u << slot))) {
+                pci_set(p->pa, a, c->index, slot, 0);
+                return 0;
+            }
+        }
+    }
+    return -ENOSPC;
+}
+
+/* Root ports fill the eight functions of a slot before taking the next
+ * one, as libvirt aggregates them. */
+static int q35_root_port_slot(pci_alloc *pa, qv_domdef_addr *a)
+{
+    for (unsigned int slot = 1; slot < 32; slot++)
+        if ((pa->aggregate & (1u << slot)) && pa->fns[0][slot] != 0xff) {
+            unsigned int fn = 0;
+            while (pa->fns[0][slot] & (1u << fn))
+                fn++;
+            pci_set(pa, a, 0, slot, fn);
+            return 0;
+        }
+    for (unsigned int slot = 1; slot < 32; slot++)
+        if (!(pa->used[0] & (1u << slot))) {
+            pa->aggregate |= 1u << slot;
+            pci_set(pa, a, 0, slot, 0);
+            return 0;
+        }
+    return -ENOSPC;
+}
+
+static int q35_place(q35_pass *p, qv_domdef_addr *a, int conn, bool aggregate, const char *what,
+                     qv_error **err)
+{
+    if (a->type == QV_ADDR_PCI)
+        return 0;
+    if (a->type != QV_ADDR_NONE)
+        return qv_error_set(err, -EINVAL, "The %s needs a PCI address, not another address type.", what);
+    if (p->flat)
+        return pci_assign(p->pa, a, what, err);
+    if (p->dry_run) {
+        p->wanted++;
+        return conn == CONN_ROOT ? 0 : q35_grow(p, conn, what, err);
+    }
+    int r = 0;
+    if (conn == CONN_PCIE)
+        r = q35_next_root_port(p, a);
+    else if (conn == CONN_PCI)
+        r = q35_next_bridge_slot(p, a);
+    else if (aggregate)
+        r = q35_root_port_slot(p->pa, a);
+    else
+        return pci_assign(p->pa, a, what, err);
+    if (r < 0)
+        return qv_error_set(err, -ENOSPC, "No free PCI address for the %s; add pcie-root-port controllers.", what);
+    return 0;
+}
+
+/* ich9-ehci1 and its ich9-uhci companions share one slot, EHCI at function
+ * 7 and UHCI1-3 at 0-2 (on q35, index 0 at 00:1d like real ICH9): the
+ * layout libvirt gives them and guests' USB 2 drivers expect. */
+static int assign_usb2_groups(qv_domdef *def, pci_alloc *pa, bool q35, qv_error **err)
+{
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (!is_usb2_group(c) || c->addr.type != QV_ADDR_NONE)
+            continue;
+        /* The slot of an already placed member of the group, else a new one. */
+        int slot = -1;
+        for (guint j = 0; j < def->controllers->len && slot < 0; j++) {
+            qv_domdef_controller *o = g_ptr_array_index(def->controllers, j);
+            if (o != c && is_usb2_group(o) && o->index == c->index && o->addr.type == QV_ADDR_PCI && o->addr.bus == 0)
+                slot = (int)o->addr.slot;
+        }
+        bool companions = false;
+        for (guint j = 0; j < def->controllers->len; j++) {
+            qv_domdef_controller *o = g_ptr_array_index(def->controllers, j);
+            companions = companions || (o->type == QV_CTRL_USB && o->index == c->index && o->master_startport >= 0);
+        }
+        if (slot < 0 && q35 && c->index == 0 && companions && !(pa->used[0] & (1u << 0x1d)))
+            slot = 0x1d;
+        for (unsigned int s = 1; s < 32 && slot < 0; s++)
+            if (!(pa->used[0] & (1u << s)))
+                slot = (int)s;
+        if (slot < 0)
+            return qv_error_set(err, -ENOSPC, "No free PCI slot on bus 0 for the USB controller.");
+        unsigned int fn = !strcmp(c->model, "ich9-ehci1") ? 7 : (unsigned int)(c->model[strlen(c->model) - 1] - '1');
+        if (pa->fns[0][slot] & (1u << fn))
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: two %s controllers share USB index %u.", i + 1, c->model, c->index);
+        pci_set(pa, &c->addr, 0, (unsigned int)slot, fn);
+    }
+    return 0;
+}
+
+static int q35_pass_run(q35_pass *p, qv_error **err)
+{
+    qv_domdef *def = p->def;
+#define PLACE(addr, conn, what)                                                \
+    if (q35_place(p, (addr), (conn), false, (what), err) < 0)                  \
+        return -EINVAL;
+    guint nctrl = p->dry_run ? p->nctrl : def->controllers->len;
+    for (guint i = 0; i < nctrl; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_PCI && controller_is_pci(def, c, !p->flat) &&
+            q35_place(p, &c->addr, controller_conn(c), is_root_port(c) && !strcmp(c->model, "pcie-root-port"),
+                      "PCI controller", err) < 0)
+            return -EINVAL;
+    }
+    /* USB 2 groups after the root ports, which libvirt puts first. */
+    if (!p->dry_run && !p->flat && assign_usb2_groups(def, p->pa, true, err) < 0)
+        return -EINVAL;
+    for (guint i = 0; i < def->filesystems->len; i++)
+        PLACE(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->addr, CONN_PCIE, "filesystem")
+    for (guint i = 0; i < def->nets->len; i++) {
+        qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        PLACE(&n->addr, net_conn(n), "network interface")
+    }
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        if (sound_is_pci(s))
+            PLACE(&s->addr, !strcmp(s->model, "ich9") ? CONN_ROOT : CONN_PCI, "sound device")
+    }
+    if (p->flat && assign_usb2_groups(def, p->pa, false, err) < 0)
+        return -EINVAL;
+    for (guint i = 0; i < nctrl; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type != QV_CTRL_PCI && controller_is_pci(def, c, !p->flat))
+            PLACE(&c->addr, controller_conn(c), "controller")
+    }
+    for (guint i = 0; i < def->disks->len; i++) {
+        qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
+        if (d->bus == QV_DISK_BUS_VIRTIO)
+            PLACE(&d->addr, CONN_PCIE, "virtio disk")
+    }
+    if (def->memballoon && strcmp(def->memballoon->model, "none"))
+        PLACE(&def->memballoon->addr, CONN_PCIE, "memory balloon")
+    for (guint i = 0; i < def->rngs->len; i++)
+        PLACE(&((qv_domdef_rng *)g_ptr_array_index(def->rngs, i))->addr, CONN_PCIE, "random number generator")
+    for (guint i = 0; i < def->watchdogs->len; i++) {
+        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
+        if (!strcmp(w->model, "i6300esb"))
+            PLACE(&w->addr, CONN_PCI, "watchdog")
+    }
+    for (guint i = 0; i < def->videos->len; i++) {
+        qv_domdef_video *v = g_ptr_array_index(def->videos, i);
+        if (video_is_pci(v))
+            PLACE(&v->addr, !strcmp(v->model, "virtio") ? CONN_PCIE : CONN_PCI, "video device")
+    }
+    for (guint i = 0; i < def->shmems->len; i++)
+        PLACE(&((qv_domdef_shmem *)g_ptr_array_index(def->shmems, i))->addr, CONN_PCI, "shared memory device")
+    for (guint i = 0; i < def->inputs->len; i++) {
+        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
+        if (in->bus && !strcmp(in->bus, "virtio"))
+            PLACE(&in->addr, CONN_PCIE, "virtio input device")
+    }
+    for (guint i = 0; i < def->chrs->len; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        if (c->kind == QV_CHR_SERIAL && !strcmp(c->target_type, "pci-serial"))
+            PLACE(&c->addr, CONN_PCI, "PCI serial port")
+    }
+    for (guint i = 0; i < def->panics->len; i++) {
+        qv_domdef_panic *pn = g_ptr_array_index(def->panics, i);
+        if (!strcmp(pn->model, "pvpanic"))
+            PLACE(&pn->addr, CONN_PCI, "panic device")
+    }
+    if (def->vsock)
+        PLACE(&def->vsock->addr, CONN_PCIE, "vsock device")
+    if (def->iommu && !strcmp(def->iommu->model, "virtio"))
+        PLACE(&def->iommu->addr, CONN_ROOT, "virtio IOMMU")
+#undef PLACE
+    return 0;
+}
+
+/* libvirt's q35 layout: the primary video at 00:01.0, ich9 sound at
+ * 00:1b.0, every hotpluggable PCIe device in a pcie-root-port of its own
+ * (adding root ports when the domain has too few, as
+ * qemuDomainAssignPCIAddresses does), conventional PCI devices behind a
+ * pcie-to-pci-bridge. */
+static int assign_pci_q35(qv_domdef *def, pci_alloc *pa, qv_error **err)
+{
+    for (guint i = 0; i < def->videos->len; i++) {
+        qv_domdef_video *v = g_ptr_array_index(def->videos, i);
+        if (v->primary && video_is_pci(v) && pci_assign(pa, &v->addr, "video device", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        if (!strcmp(s->model, "ich9") && s->addr.type == QV_ADDR_NONE && !(pa->used[0] & (1u << 0x1b)))
+            pci_set(pa, &s->addr, 0, 0x1b, 0);
+    }
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_PCI && !strcmp(c->model, "dmi-to-pci-bridge") &&
+            c->addr.type == QV_ADDR_NONE && !(pa->used[0] & (1u << 0x1e)))
+            pci_set(pa, &c->addr, 0, 0x1e, 0);   /* where ICH9 has its DMI-to-PCI bridge */
+    }
+
+    q35_pass dry = { pa, def, false, true, def->controllers->len, 0, 0, 0 };
+    bool only_root = true;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_PCI && c->index)
+            only_root = false;
+        if (is_root_port(c) && c->index && !pa->used[c->index])
+            dry.free_ports++;
+        if (is_pci_bridge(c) && c->index)
+            dry.bridge_slots += 31 - (unsigned int)__builtin_popcount(pa->used[c->index] & ~1u);
+    }
+    if (q35_pass_run(&dry, err) < 0)
+        return -EINVAL;
+    /* A new domain that came with no PCI controllers also gets one spare
+     * root port, so that one device can be hotplugged (libvirt does the
+     * same). Never for one whose devices all have addresses: that is a
+     * defined or running domain, whose hardware must not change. */
+    if (only_root && dry.wanted && q35_grow(&dry, CONN_PCIE, "hotplug", err) < 0)
+        return -EINVAL;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_PCI && !c->alias)
+            set_alias(&c->alias, qv_strdup_uint("pci.", c->index));
+    }
+
+    q35_pass place = { pa, def, false, false, 0, 0, 0, 0 };
+    return q35_pass_run(&place, err);
+}
+
+/* libvirt's finishing touches on assigned addresses: function 0 of a slot
+ * with several functions says multifunction='on', and root ports get
+ * chassis = index and port = slot * 8 + function, written into the XML so
+ * they stay. */
+static void finish_pci(qv_domdef *def, const pci_alloc *pa)
+{
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        qv_domdef_addr *a = &c->addr;
+        if (a->type != QV_ADDR_PCI)
+            continue;
+        if (a->function == 0 && a->multifunction == QV_TRI_ABSENT && (pa->fns[a->bus][a->slot] & 0xfe))
+            a->multifunction = QV_TRI_ON;
+        if (is_root_port(c)) {
+            if (c->chassis < 0)
+                c->chassis = (int)c->index;
+            if (c->port < 0)
+                c->port = (int)(a->slot << 3 | a->function);
+        }
+    }
+}
+
 static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
 {
     pci_alloc pa = { 0 };
@@ -484,78 +870,32 @@ static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
         return -EINVAL;
     if (def->vsock && pci_reserve(&pa, &def->vsock->addr, err) < 0)
         return -EINVAL;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_PCI && !strcmp(c->model, "pcie-root-port") &&
+            c->addr.type == QV_ADDR_PCI && c->addr.bus == 0)
+            pa.aggregate |= 1u << c->addr.slot;
+    }
+    if (q35) {
+        if (assign_pci_q35(def, &pa, err) < 0)
+            return -EINVAL;
+        finish_pci(def, &pa);
+        return 0;
+    }
 
     /* The primary video card gets the first free slot (2 on i440fx, 1 on
      * q35), like libvirt, so guests see the VGA device where they expect. */
     for (guint i = 0; i < def->videos->len; i++) {
         qv_domdef_video *v = g_ptr_array_index(def->videos, i);
-        if (video_is_pci(v) && pci_assign(&pa, &v->addr, "video device", err) < 0)
+        if (v->primary && video_is_pci(v) && pci_assign(&pa, &v->addr, "video device", err) < 0)
             return -EINVAL;
     }
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
-        if (controller_is_pci(def, c, q35) && pci_assign(&pa, &c->addr, "controller", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->nets->len; i++) {
-        qv_domdef_net *n = g_ptr_array_index(def->nets, i);
-        if (pci_assign(&pa, &n->addr, "network interface", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->sounds->len; i++) {
-        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
-        if (sound_is_pci(s) && pci_assign(&pa, &s->addr, "sound device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->disks->len; i++) {
-        qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
-        if (d->bus == QV_DISK_BUS_VIRTIO && pci_assign(&pa, &d->addr, "virtio disk", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->filesystems->len; i++) {
-        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
-        if (pci_assign(&pa, &f->addr, "filesystem", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->chrs->len; i++) {
-        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
-        if (c->kind == QV_CHR_SERIAL && !strcmp(c->target_type, "pci-serial") &&
-            pci_assign(&pa, &c->addr, "PCI serial port", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->inputs->len; i++) {
-        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
-        if (in->bus && !strcmp(in->bus, "virtio") && pci_assign(&pa, &in->addr, "virtio input device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->watchdogs->len; i++) {
-        qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
-        if (!strcmp(w->model, "i6300esb") && pci_assign(&pa, &w->addr, "watchdog", err) < 0)
-            return -EINVAL;
-    }
-    if (def->memballoon && strcmp(def->memballoon->model, "none") &&
-        pci_assign(&pa, &def->memballoon->addr, "memory balloon", err) < 0)
+    /* Then libvirt's order (qemuDomainAssignDevicePCISlots), each device in
+     * the next free slot of bus 0. */
+    q35_pass flat = { &pa, def, true, false, 0, 0, 0, 0 };
+    if (q35_pass_run(&flat, err) < 0)
         return -EINVAL;
-    for (guint i = 0; i < def->rngs->len; i++) {
-        qv_domdef_rng *r = g_ptr_array_index(def->rngs, i);
-        if (pci_assign(&pa, &r->addr, "random number generator", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->panics->len; i++) {
-        qv_domdef_panic *p = g_ptr_array_index(def->panics, i);
-        if (!strcmp(p->model, "pvpanic") && pci_assign(&pa, &p->addr, "panic device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->shmems->len; i++) {
-        qv_domdef_shmem *s = g_ptr_array_index(def->shmems, i);
-        if (pci_assign(&pa, &s->addr, "shared memory device", err) < 0)
-            return -EINVAL;
-    }
-    if (def->vsock && pci_assign(&pa, &def->vsock->addr, "vsock device", err) < 0)
-        return -EINVAL;
-    if (def->iommu && !strcmp(def->iommu->model, "virtio") &&
-        pci_assign(&pa, &def->iommu->addr, "virtio IOMMU", err) < 0)
-        return -EINVAL;
+    finish_pci(def, &pa);
     return 0;
 }
 

@@ -61,3 +61,9 @@ char *golden_sorted_argv(char **argv)
         g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(pairs, i));
     return g_string_free(s, FALSE);
 }
+
+const qv_network_resolution golden_networks[] = {
+    { "default", QV_NETWORK_BRIDGE, "virbr0" },
+    { "slirp", QV_NETWORK_USER, NULL },
+};
+const unsigned int golden_n_networks = G_N_ELEMENTS(golden_networks);

@@ -10,6 +10,12 @@
 #define GOLDEN_EVENT_FD 4
 #define GOLDEN_RUNTIME_DIR "/run/qvirt/test"
 
+/* The networks the golden cases' host has, as lib/ would resolve them:
+ * libvirt's 'default' network on bridge virbr0, and a qvirt entry 'slirp'
+ * for user-mode networking. */
+extern const qv_network_resolution golden_networks[];
+extern const unsigned int golden_n_networks;
+
 /* Directory of tests/domxml/cases. */
 char *golden_cases_dir(void);
 /* Sorted case names (file names without .xml). */

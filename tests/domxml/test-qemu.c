@@ -21,6 +21,8 @@
 
 static const struct { const char *name; const char *reason; } skip_list[] = {
     { "net-bridge", "needs a host bridge and qemu-bridge-helper" },
+    { "net-network-bridge", "needs a host bridge and qemu-bridge-helper" },
+    { "virtinst-net-network-default", "needs libvirt's virbr0 bridge and qemu-bridge-helper" },
     { "net-ethernet", "needs CAP_NET_ADMIN and a tap device" },
     { "net-ethernet-script", "needs CAP_NET_ADMIN and a tap device" },
     { "disk-nbd", "needs an NBD server" },
@@ -163,7 +165,7 @@ static void run_case(const char *dir, const char *name, GString *failures, int *
     }
     g_autofree char *mon_path = g_build_filename(tmp, "mon.sock", NULL);
     int mon = listen_unix(mon_path);
-    qv_build_ctx ctx = { "qemu-system-x86_64", mon, -1, tmp };
+    qv_build_ctx ctx = { "qemu-system-x86_64", mon, -1, tmp, NULL, 0, golden_networks, golden_n_networks };
     g_auto(GStrv) argv = NULL;
     if (qv_domxml_build_argv(def, &ctx, &argv, &err) < 0) {
         g_string_append_printf(failures, "%s: build failed: %s\n", name, qv_error_message(err));

@@ -502,3 +502,64 @@ Test(domxml_unit, migratable_live_keeps_runtime_facts)
     /* the password needs SECURE, migratable or not */
     cr_assert_null(strstr(mig, "passwd="), "%s", mig);
 }
+
+static unsigned int count_pci_controllers(const qv_domdef *def)
+{
+    unsigned int n = 0;
+    for (guint i = 0; i < def->controllers->len; i++)
+        n += ((qv_domdef_controller *)g_ptr_array_index(def->controllers, i))->type == QV_CTRL_PCI;
+    return n;
+}
+
+/* A q35 domain whose devices all have addresses is one already defined (or
+ * running): loading it again must not add root ports, or the definition
+ * would name buses the running QEMU does not have. */
+Test(domxml_unit, q35_addressed_domain_gains_no_root_port)
+{
+    static const char *const xml =
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory>"
+        "<os><type machine='q35'>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='/x.img'/><target dev='vda'/>"
+        "<address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></disk>"
+        "<controller type='usb' index='0' model='none'/>"
+        "<memballoon model='none'/>"
+        "</devices></domain>";
+    g_autoptr(qv_domdef) def = parse_ok(xml);
+    cr_assert_eq(count_pci_controllers(def), 1, "only pcie-root, got %u PCI controllers",
+                 count_pci_controllers(def));
+    /* The same domain with the disk unaddressed is new: a root port for the
+     * disk plus libvirt's spare one for hotplug. */
+    g_autofree char *fresh = g_strdup(xml);
+    char *a = strstr(fresh, "<address");
+    char *e = strstr(a, "/>") + 2;
+    memmove(a, e, strlen(e) + 1);
+    g_autoptr(qv_domdef) def2 = parse_ok(fresh);
+    cr_assert_eq(count_pci_controllers(def2), 3);
+}
+
+/* Indexes left out are numbered per type in document order, around the
+ * ones given, and companions join their EHCI master. */
+Test(domxml_unit, controller_indexes_fill_gaps_in_document_order)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>64</memory>"
+        "<os><type machine='q35'>hvm</type></os><devices>"
+        "<controller type='pci' model='pcie-root'/>"
+        "<controller type='pci' model='pcie-root-port'/>"
+        "<controller type='pci' index='2' model='pcie-root-port'/>"
+        "<controller type='pci' model='pcie-root-port'/>"
+        "<controller type='scsi' model='virtio-scsi'/>"
+        "<controller type='scsi' model='virtio-scsi'/>"
+        "<controller type='usb' index='1' model='ich9-ehci1'/>"
+        "<controller type='usb' model='ich9-uhci1'><master startport='0'/></controller>"
+        "</devices></domain>");
+    static const struct { int type; unsigned int index; } want[] = {
+        { QV_CTRL_PCI, 0 }, { QV_CTRL_PCI, 1 }, { QV_CTRL_PCI, 2 }, { QV_CTRL_PCI, 3 },
+        { QV_CTRL_SCSI, 0 }, { QV_CTRL_SCSI, 1 }, { QV_CTRL_USB, 1 }, { QV_CTRL_USB, 1 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        cr_assert_eq(c->type, want[i].type, "controller %zu", i);
+        cr_assert_eq(c->index, want[i].index, "controller %zu: index %u, want %u", i, c->index, want[i].index);
+    }
+}
