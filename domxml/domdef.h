@@ -577,4 +577,5 @@ const char *qv_domdef_device_alias(const qv_domdef_devref *dev);
 /* The QMP steps that add dev (from def) to a running QEMU: the same JSON the
  * argv builder emits. *ret: GPtrArray of qv_hotplug_item. */
 int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev, const char *runtime_dir,
+                            const qv_network_resolution *networks, unsigned int n_networks,
                             GPtrArray **ret, qv_error **err);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "network.h"
 
 bool qv_name_valid(const char *name)
 {
@@ -491,6 +492,10 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
         .event_monitor_fd = -1,
         .runtime_dir = runtime_dir,
     };
+    g_autoptr(qv_networks) nets = NULL;
+    if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
+        return r;
+    bctx.networks = qv_networks_get(nets, &bctx.n_networks);
     g_auto(GStrv) argv = NULL;
     if ((r = qv_domxml_build_argv(def, &bctx, &argv, err)) < 0)
         return r;

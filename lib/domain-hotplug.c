@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "network.h"
 
 #define DETACH_TIMEOUT_MS 10000
 /* One wait for DEVICE_DELETED before the detach looks again. */
@@ -131,7 +132,12 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
     if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0 &&
         (r = qv_domxml_parse_device(xml, live, &newlive, &ldev, err)) >= 0) {
         g_autofree char *dir = runtime_dir(dom);
-        r = qv_domxml_build_hotplug(newlive, &ldev, dir, &items, err);
+        g_autoptr(qv_networks) nets = NULL;
+        unsigned int n_nets = 0;
+        if ((r = qv_conn_resolve_networks(dom->conn, newlive, &nets, err)) >= 0) {
+            const qv_network_resolution *res = qv_networks_get(nets, &n_nets);
+            r = qv_domxml_build_hotplug(newlive, &ldev, dir, res, n_nets, &items, err);
+        }
     }
     if (r >= 0 && newlive) {
         qv_qmp *qmp = NULL;
@@ -340,7 +346,7 @@ static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_d
     del_nodes(qmp, nodes);
     if (nd->src.path || nd->src.type == QV_DISK_TYPE_NETWORK) {
         g_autoptr(GPtrArray) items = NULL;
-        if ((r = qv_domxml_build_hotplug(newdef, newdev, rundir, &items, err)) < 0)
+        if ((r = qv_domxml_build_hotplug(newdef, newdev, rundir, NULL, 0, &items, err)) < 0)
             return r;
         /* Only the block nodes: the drive itself stays. */
         g_autoptr(GPtrArray) blk = g_ptr_array_new();

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "network.h"
 #include "qv-config.h"
 #include "qv-fd.h"
 #include "qv-log.h"
@@ -351,6 +352,10 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         .lane_fds = f->lanes,
         .n_lanes = QV_RT_LANES,
     };
+    g_autoptr(qv_networks) nets = NULL;
+    if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
+        return r;
+    ctx.networks = qv_networks_get(nets, &ctx.n_networks);
     g_auto(GStrv) qemu_argv = NULL;
     if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0)
         return r;

@@ -1284,3 +1284,41 @@ Test(lifecycle, control_info_reports_the_holder)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* <interface type='network'> joins what the name stands for: here qvirt's
+ * networks.conf says user-mode networking. An unknown name stops the
+ * start with one sentence naming it, and leaves the domain shut off. */
+Test(lifecycle, network_by_name)
+{
+    g_autofree char *conf = g_build_filename(T.root, "config", "networks.conf", NULL);
+    g_autofree char *cdir = g_path_get_dirname(conf);
+    g_mkdir_with_parents(cdir, 0700);
+    cr_assert(g_file_set_contents(conf, "[testnet]\nmode=user\n", -1, NULL));
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = define(conn, "netname",
+                            "<interface type='network'><source network='testnet'/>"
+                            "<model type='virtio'/></interface>");
+    qv_error *err = NULL;
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    pid_t qemu = (pid_t)itest_status_field(&T, "netname", "qemu_pid");
+    g_autofree char *path = g_strdup_printf("/proc/%d/cmdline", (int)qemu);
+    g_autofree char *cmd = NULL;
+    gsize len = 0;
+    cr_assert(g_file_get_contents(path, &cmd, &len, NULL));
+    bool user_netdev = false;
+    for (gsize off = 0; off < len; off += strlen(cmd + off) + 1)
+        user_netdev |= strstr(cmd + off, "\"type\":\"user\"") != NULL;
+    cr_assert(user_netdev, "QEMU has no user-mode netdev");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+
+    dom = define(conn, "netname2",
+                 "<interface type='network'><source network='nowhere'/></interface>");
+    cr_assert_lt(qv_domain_create(dom, 0, &err), 0);
+    cr_assert(strstr(qv_error_message(err), "network 'nowhere' is not defined"), "%s",
+              qv_error_message(err));
+    qv_error_freep(&err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
