@@ -230,6 +230,16 @@ static void prepare(op o, const char *name)
     qv_conn_close(conn);
 }
 
+static void define_xml(const char *xml)
+{
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
 /* An undefine that was killed either happened or did not: never half. */
 static void redefine_if_gone(const char *name, const char *xml, const char *config)
 {
@@ -239,12 +249,7 @@ static void redefine_if_gone(const char *name, const char *xml, const char *conf
         cr_assert_str_eq(now, config, "a killed undefine changed the config");
         return;
     }
-    qv_conn *conn = itest_open(&T);
-    qv_domain *dom = NULL;
-    qv_error *err = NULL;
-    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
-    qv_domain_free(dom);
-    qv_conn_close(conn);
+    define_xml(xml);
     g_autofree char *again = read_text(path);
     cr_assert_str_eq(again, config, "redefining gave another config");
 }
@@ -281,14 +286,7 @@ static void harness(op o, victim v, int n, int span_ms, const char *what)
     g_autofree char *with_cpus = qvt_replace(xml, "<vcpu>1</vcpu>", "<vcpu current='1'>2</vcpu>");
     g_free(g_steal_pointer(&xml));
     xml = g_steal_pointer(&with_cpus);
-    {
-        qv_conn *conn = itest_open(&T);
-        qv_domain *dom = NULL;
-        qv_error *err = NULL;
-        itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
-        qv_domain_free(dom);
-        qv_conn_close(conn);
-    }
+    define_xml(xml);
     g_autofree char *cpath = config_path(name);
     g_autofree char *config = read_text(cpath);
     cr_assert_not_null(config);
