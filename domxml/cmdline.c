@@ -2,6 +2,7 @@
  * added by cmdline-<class>.c. -device, -blockdev, -netdev and -object values
  * are json-c objects serialised as JSON; every other key=value option goes
  * through qv_opt_append(), the one comma-escaping helper. */
+#include <assert.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -795,8 +796,7 @@ static int add_clock(qv_cmdline *cl, qv_error **err)
 static int add_firmware(qv_cmdline *cl, qv_error **err)
 {
     const qv_domdef_os *os = &cl->def->os;
-    if (os->firmware && !os->loader)
-        return qv_error_set(err, -EOPNOTSUPP, "/domain/os: firmware autoselection is not supported; give <loader> (and <nvram>) paths.");
+    assert(!qv_domdef_firmware_autoselect(cl->def));   /* filled by qv_domxml_build_argv */
     if (!os->loader)
         return 0;
     if (!os->loader_type || !strcmp(os->loader_type, "rom")) {
@@ -888,11 +888,26 @@ static void add_pm(qv_cmdline *cl)
         qv_cmdline_addf(cl, "-global", "%s.disable_s4=%d", dev, def->pm_suspend_to_disk == QV_TRI_OFF);
 }
 
+static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***argv_out,
+                      qv_error **err);
+
+/* A domain that leaves its UEFI image to autoselection is built from a copy
+ * with the choice filled in, as libvirt fills its live definition at start. */
 int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***argv_out,
                          qv_error **err)
 {
     if (!def || !ctx || !argv_out)
         return qv_error_set(err, -EINVAL, "qv_domxml_build_argv needs a definition, a context and an output.");
+    if (!qv_domdef_firmware_autoselect(def))
+        return build_argv(def, ctx, argv_out, err);
+    g_autoptr(qv_domdef) filled = qv_domdef_copy(def);
+    int r = qv_domdef_fill_firmware(filled, ctx->firmware, ctx->n_firmware, ctx->nvram_dir, err);
+    return r < 0 ? r : build_argv(filled, ctx, argv_out, err);
+}
+
+static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***argv_out,
+                      qv_error **err)
+{
     if (!ctx->runtime_dir || !g_path_is_absolute(ctx->runtime_dir))
         return qv_error_set(err, -EINVAL, "The runtime directory must be an absolute path.");
     if (ctx->monitor_fd < 0)

@@ -375,6 +375,7 @@ typedef struct qv_domdef_os {
     char *kernel, *initrd, *cmdline, *dtb;
     char *loader, *loader_type, *loader_readonly, *loader_secure;
     char *nvram, *nvram_template;
+    int fw_secure_boot, fw_enrolled_keys;   /* tristates: <firmware><feature> */
     GPtrArray *boot_devs;     /* char*: hd, cdrom, network, fd */
     int bootmenu;             /* tristate */
     int bootmenu_timeout;     /* -1: unset */

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdbool.h>
 
 #include "qv-error.h"
 
@@ -36,6 +37,37 @@ qv_domdef *qv_domdef_copy(const qv_domdef *def);
 void qv_domdef_free(qv_domdef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domdef, qv_domdef_free)
 
+/* A QEMU firmware descriptor (docs/interop/firmware.json), reduced to what
+ * autoselection matches on: a "uefi" image mapped as "flash". */
+enum {
+    QV_FW_FEATURE_SECURE_BOOT = 1 << 0,
+    QV_FW_FEATURE_ENROLLED_KEYS = 1 << 1,
+    QV_FW_FEATURE_REQUIRES_SMM = 1 << 2,
+    QV_FW_FEATURE_ACPI_S3 = 1 << 3,
+    QV_FW_FEATURE_ACPI_S4 = 1 << 4,
+};
+typedef struct qv_firmware_desc {
+    const char *name;            /* the descriptor's file name, for messages */
+    const char *executable;      /* mapping.executable.filename (raw) */
+    const char *nvram_template;  /* mapping.nvram-template.filename (raw) */
+    const char *const *machines; /* x86_64 target's machine globs, NULL-terminated */
+    unsigned int features;       /* QV_FW_FEATURE_* */
+} qv_firmware_desc;
+
+/* True when def leaves the firmware image to autoselection: <os
+ * firmware='efi'> or a pflash <loader> without a path. */
+bool qv_domdef_firmware_autoselect(const qv_domdef *def);
+/* Picks the first of fw[] that fits def (architecture, machine, <firmware>
+ * features, <loader secure>, <smm>) and fills def as libvirt 9.0's live XML
+ * shows it: <loader readonly='yes' secure type='pflash'>, <nvram template>
+ * with the per-domain path under nvram_dir, and <smm state='on'/> when the
+ * image requires SMM. A no-op when nothing is to be selected. */
+int qv_domdef_fill_firmware(qv_domdef *def, const qv_firmware_desc *fw, unsigned int n_fw,
+                            const char *nvram_dir, qv_error **err);
+/* The NVRAM file def uses (its <nvram>, else the default under nvram_dir
+ * when its UEFI image is autoselected), or NULL. g_free(). */
+char *qv_domdef_nvram_path(const qv_domdef *def, const char *nvram_dir);
+
 /* An <interface type='network'> name, resolved by the caller. */
 typedef enum { QV_NETWORK_BRIDGE = 1, QV_NETWORK_USER } qv_network_kind;
 typedef struct qv_network_resolution {
@@ -58,6 +90,13 @@ typedef struct qv_build_ctx {
      * qvirt's own name -> bridge/user table. A name missing here is refused. */
     const qv_network_resolution *networks;
     unsigned int n_networks;
+    /* QEMU's firmware descriptors, in priority order, as the caller read
+     * them (lib/firmware.c); <os firmware='efi'> picks the first match. */
+    const qv_firmware_desc *firmware;
+    unsigned int n_firmware;
+    /* Where a domain's NVRAM goes when <nvram> names no file:
+     * <nvram_dir>/<name>_VARS.fd (libvirt: /var/lib/libvirt/qemu/nvram). */
+    const char *nvram_dir;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

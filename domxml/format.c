@@ -87,14 +87,28 @@ static void fmt_os(GString *buf, const qv_domdef *def)
     qv_fmt_attr(buf, "arch", os->arch);
     qv_fmt_attr(buf, "machine", os->machine);
     g_string_append_printf(buf, ">%s</type>\n", os->type ? os->type : "hvm");
-    if (os->loader) {
+    if (os->fw_secure_boot || os->fw_enrolled_keys) {
+        g_string_append(buf, "    <firmware>\n");
+        if (os->fw_enrolled_keys)
+            g_string_append_printf(buf, "      <feature enabled='%s' name='enrolled-keys'/>\n",
+                                   qv_tri_yesno(os->fw_enrolled_keys));
+        if (os->fw_secure_boot)
+            g_string_append_printf(buf, "      <feature enabled='%s' name='secure-boot'/>\n",
+                                   qv_tri_yesno(os->fw_secure_boot));
+        g_string_append(buf, "    </firmware>\n");
+    }
+    if (os->loader || os->loader_type || os->loader_readonly || os->loader_secure) {
         g_string_append(buf, "    <loader");
         qv_fmt_attr(buf, "readonly", os->loader_readonly);
         qv_fmt_attr(buf, "secure", os->loader_secure);
         qv_fmt_attr(buf, "type", os->loader_type);
-        g_string_append_c(buf, '>');
-        qv_xml_escape_append(buf, os->loader);
-        g_string_append(buf, "</loader>\n");
+        if (os->loader) {
+            g_string_append_c(buf, '>');
+            qv_xml_escape_append(buf, os->loader);
+            g_string_append(buf, "</loader>\n");
+        } else {
+            g_string_append(buf, "/>\n");
+        }
     }
     if (os->nvram || os->nvram_template) {
         g_string_append(buf, "    <nvram");

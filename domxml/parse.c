@@ -59,6 +59,33 @@ static int parse_memory_backing(qv_domdef *def, const xmlNode *mb, qv_error **er
     return 0;
 }
 
+/* <firmware><feature enabled='yes|no' name='secure-boot|enrolled-keys'/>:
+ * what autoselection must (or must not) find in the image. */
+static int parse_firmware_features(qv_domdef_os *os, const xmlNode *fwn, qv_error **err)
+{
+    for (xmlNode *c = fwn->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (!name_is(c, "feature"))
+            return qv_xml_error(err, c, "unknown firmware element");
+        g_autofree char *name = qv_xml_prop(c, "name");
+        int enabled = QV_TRI_ABSENT;
+        if (qv_xml_prop_tristate(c, "enabled", &enabled, err) < 0)
+            return -EINVAL;
+        if (!name || !enabled)
+            return qv_xml_error(err, c, "a firmware feature needs name and enabled attributes");
+        if (!strcmp(name, "secure-boot"))
+            os->fw_secure_boot = enabled;
+        else if (!strcmp(name, "enrolled-keys"))
+            os->fw_enrolled_keys = enabled;
+        else
+            return qv_xml_attr_error(err, c, "name", "unsupported firmware feature '%s' (secure-boot, enrolled-keys)", name);
+    }
+    if (os->fw_enrolled_keys == QV_TRI_ON && os->fw_secure_boot == QV_TRI_OFF)
+        return qv_xml_error(err, fwn, "firmware feature 'enrolled-keys' cannot be enabled when firmware feature 'secure-boot' is disabled");
+    return 0;
+}
+
 static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
 {
     qv_domdef_os *os = &def->os;
@@ -88,6 +115,8 @@ static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
             os->dtb = qv_xml_text(c);
         } else if (name_is(c, "loader")) {
             os->loader = qv_xml_text(c);
+            if (os->loader && !*os->loader)   /* no path: autoselection */
+                g_clear_pointer(&os->loader, g_free);
             static const char *const lt[] = { "rom", "pflash", NULL };
             static const char *const yn[] = { "yes", "no", NULL };
             if (qv_xml_prop_enum(c, "type", lt, &os->loader_type, err) < 0 ||
@@ -124,7 +153,10 @@ static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
             static const char *const m[] = { "emulate", "host", "sysinfo", NULL };
             if (qv_xml_prop_enum(c, "mode", m, &os->smbios_mode, err) < 0)
                 return -EINVAL;
-        } else if (name_is(c, "firmware") || name_is(c, "acpi")) {
+        } else if (name_is(c, "firmware")) {
+            if (parse_firmware_features(os, c, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "acpi")) {
             return qv_xml_error(err, c, "unsupported OS element");
         } else if (name_is(c, "init") || name_is(c, "initarg") || name_is(c, "bootloader")) {
             return qv_xml_error(err, c, "container and Xen boot options are not supported by QEMU");

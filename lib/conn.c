@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "network.h"
+#include "firmware.h"
 
 bool qv_name_valid(const char *name)
 {
@@ -496,6 +497,12 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;
     bctx.networks = qv_networks_get(nets, &bctx.n_networks);
+    g_autoptr(qv_firmware_list) fw = NULL;
+    g_autofree char *nvram_dir = qv_conn_nvram_dir(conn);
+    if (qv_domdef_firmware_autoselect(def) && (r = qv_firmware_load_host(&fw, err)) < 0)
+        return r;
+    bctx.firmware = qv_firmware_get(fw, &bctx.n_firmware);
+    bctx.nvram_dir = nvram_dir;
     g_auto(GStrv) argv = NULL;
     if ((r = qv_domxml_build_argv(def, &bctx, &argv, err)) < 0)
         return r;

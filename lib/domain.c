@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "firmware.h"
 #include "internal.h"
 #include "qv-log.h"
 #include "qv-process.h"
@@ -1053,8 +1054,12 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
     if (lock < 0)
         return lock;
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
-    int r = 0;
-    if (!g_file_test(cfg, G_FILE_TEST_EXISTS)) {
+    g_autofree char *nvram = NULL;
+    int r = qv_conn_undefine_nvram_check(dom->conn, dom->name, flags & QV_DOMAIN_UNDEFINE_NVRAM,
+                                         flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM, &nvram, err);
+    if (r < 0) {
+        /* refused: the domain stays defined */
+    } else if (!g_file_test(cfg, G_FILE_TEST_EXISTS)) {
         r = qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to undefine",
                          dom->name);
     } else if (unlink(cfg) < 0) {
@@ -1063,6 +1068,9 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
         g_autofree char *autostart = g_strdup_printf("%s/autostart/%s", dom->conn->paths.config_dir,
                                                      dom->name);
         unlink(autostart);
+        if (nvram && unlink(nvram) < 0 && errno != ENOENT)
+            qv_log(QV_LOG_INFO, "domain '%s': cannot remove its NVRAM %s: %s", dom->name, nvram,
+                   g_strerror(errno));
         g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", dom->conn->paths.run_dir,
                                                    dom->name);
         unlink(shutoff);

@@ -32,6 +32,7 @@
 
 #include "internal.h"
 #include "network.h"
+#include "firmware.h"
 #include "qv-config.h"
 #include "qv-fd.h"
 #include "qv-log.h"
@@ -356,6 +357,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;
     ctx.networks = qv_networks_get(nets, &ctx.n_networks);
+    if ((r = qv_conn_prepare_firmware(conn, def, flags & QV_DOMAIN_START_RESET_NVRAM, err)) < 0)
+        return r;
     g_auto(GStrv) qemu_argv = NULL;
     if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0)
         return r;

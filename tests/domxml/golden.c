@@ -67,3 +67,19 @@ const qv_network_resolution golden_networks[] = {
     { "slirp", QV_NETWORK_USER, NULL },
 };
 const unsigned int golden_n_networks = G_N_ELEMENTS(golden_networks);
+
+/* Debian 12's ovmf descriptors, in their file name order. */
+static const char *const golden_fw_q35[] = { "pc-q35-*", NULL };
+static const char *const golden_fw_any[] = { "pc-i440fx-*", "pc-q35-*", NULL };
+const qv_firmware_desc golden_firmware[] = {
+    { "40-edk2-x86_64-secure-enrolled.json", "/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
+      "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", golden_fw_q35,
+      QV_FW_FEATURE_ACPI_S3 | QV_FW_FEATURE_ENROLLED_KEYS | QV_FW_FEATURE_REQUIRES_SMM |
+          QV_FW_FEATURE_SECURE_BOOT },
+    { "50-edk2-x86_64-secure.json", "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+      "/usr/share/OVMF/OVMF_VARS_4M.fd", golden_fw_q35,
+      QV_FW_FEATURE_ACPI_S3 | QV_FW_FEATURE_REQUIRES_SMM | QV_FW_FEATURE_SECURE_BOOT },
+    { "60-edk2-x86_64.json", "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd",
+      golden_fw_any, QV_FW_FEATURE_ACPI_S3 },
+};
+const unsigned int golden_n_firmware = G_N_ELEMENTS(golden_firmware);

@@ -16,6 +16,12 @@
 extern const qv_network_resolution golden_networks[];
 extern const unsigned int golden_n_networks;
 
+/* The firmware descriptors of the golden cases' host (Debian 12's ovmf) and
+ * where their NVRAM goes. */
+extern const qv_firmware_desc golden_firmware[];
+extern const unsigned int golden_n_firmware;
+#define GOLDEN_NVRAM_DIR "/var/lib/qvirt/nvram"
+
 /* Directory of tests/domxml/cases. */
 char *golden_cases_dir(void);
 /* Sorted case names (file names without .xml). */

@@ -48,7 +48,8 @@ static void run_case(const char *dir, const char *name, GString *failures)
     int r = qv_domxml_parse(xml, 0, &def, &err);
     if (r == 0) {
         qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR, NULL, 0,
-                         golden_networks, golden_n_networks };
+                         golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
+                         GOLDEN_NVRAM_DIR };
         g_auto(GStrv) argv = NULL;
         r = qv_domxml_build_argv(def, &ctx, &argv, &err);
         if (r == 0 && !expect_err) {
@@ -118,7 +119,8 @@ Test(domxml_golden, migratable_defines_the_same_guest)
     GString *failures = g_string_new(NULL);
     unsigned int checked = 0, shorter = 0;
     qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR, NULL, 0,
-                         golden_networks, golden_n_networks };
+                         golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
+                         GOLDEN_NVRAM_DIR };
     for (guint i = 0; i < cases->len; i++) {
         const char *name = g_ptr_array_index(cases, i);
         g_autofree char *xml_path = g_strdup_printf("%s/%s.xml", dir, name);

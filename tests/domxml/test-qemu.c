@@ -165,7 +165,23 @@ static void run_case(const char *dir, const char *name, GString *failures, int *
     }
     g_autofree char *mon_path = g_build_filename(tmp, "mon.sock", NULL);
     int mon = listen_unix(mon_path);
-    qv_build_ctx ctx = { "qemu-system-x86_64", mon, -1, tmp, NULL, 0, golden_networks, golden_n_networks };
+    qv_build_ctx ctx = { "qemu-system-x86_64", mon, -1, tmp, NULL, 0, golden_networks, golden_n_networks,
+                         golden_firmware, golden_n_firmware, tmp };
+    if (qv_domdef_firmware_autoselect(def)) {
+        /* What lib/firmware.c does at start: the NVRAM from its template. */
+        g_autoptr(qv_domdef) filled = qv_domdef_copy(def);
+        g_autofree char *vars = NULL;
+        gsize n = 0;
+        if (qv_domdef_fill_firmware(filled, golden_firmware, golden_n_firmware, tmp, NULL) == 0 &&
+            (!g_file_test(filled->os.loader, G_FILE_TEST_EXISTS) ||
+             !g_file_get_contents(filled->os.nvram_template, &vars, &n, NULL))) {
+            cr_log_info("skipping %s: the ovmf package is not installed", name);
+            close(mon);
+            return;
+        }
+        if (vars && g_str_has_prefix(filled->os.nvram, tmp))
+            cr_assert(g_file_set_contents(filled->os.nvram, vars, (gssize)n, NULL));
+    }
     g_auto(GStrv) argv = NULL;
     if (qv_domxml_build_argv(def, &ctx, &argv, &err) < 0) {
         g_string_append_printf(failures, "%s: build failed: %s\n", name, qv_error_message(err));

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1319,6 +1320,69 @@ Test(lifecycle, network_by_name)
               qv_error_message(err));
     qv_error_freep(&err);
     assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* <os firmware='efi'>: the image comes from the host's firmware descriptors,
+ * the NVRAM from its template under the config folder; RESET_NVRAM copies it
+ * again and undefine follows libvirt's NVRAM rule. */
+Test(lifecycle, uefi_nvram)
+{
+    if (!g_file_test("/usr/share/qemu/firmware/60-edk2-x86_64.json", G_FILE_TEST_EXISTS))
+        cr_skip_test("the ovmf package is not installed (no /usr/share/qemu/firmware descriptors)");
+    qv_conn *conn = itest_open(&T);
+    const char *xml =
+        "<domain type='qemu'><name>efi</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+        "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>"
+        "<features><acpi/></features><devices/></domain>";
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    g_autofree char *nvram = g_build_filename(T.root, "config", "nvram", "efi_VARS.fd", NULL);
+    cr_assert(!g_file_test(nvram, G_FILE_TEST_EXISTS));
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    struct stat st;
+    cr_assert_eq(stat(nvram, &st), 0, "no NVRAM at %s", nvram);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    g_autofree char *tmpl = NULL;
+    gsize tlen = 0;
+    /* Debian's default: the secure-boot image with Microsoft's keys enrolled. */
+    cr_assert(g_file_get_contents("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", &tmpl, &tlen, NULL));
+    cr_assert_eq((gsize)st.st_size, tlen);
+    char *live = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &live, &err), err);
+    cr_assert(strstr(live, "<loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.ms.fd</loader>"), "%s", live);
+    cr_assert(strstr(live, "<smm state='on'/>"), "%s", live);
+    free(live);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+
+    /* Scribble on it: a plain start keeps it, RESET_NVRAM copies the template again. */
+    /* (same size: QEMU wants a multiple of 4 KiB) */
+    g_autofree char *scribbled = g_memdup2(tmpl, tlen);
+    memset(scribbled, 0xaa, 4096);
+    cr_assert(g_file_set_contents(nvram, scribbled, (gssize)tlen, NULL));
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *kept = NULL;
+    gsize klen = 0;
+    cr_assert(g_file_get_contents(nvram, &kept, &klen, NULL));
+    cr_assert(klen == tlen && !memcmp(kept, scribbled, tlen), "a plain start rewrote the NVRAM");
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED | QV_DOMAIN_START_RESET_NVRAM, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *now = NULL;
+    gsize nlen = 0;
+    cr_assert(g_file_get_contents(nvram, &now, &nlen, NULL));
+    cr_assert(nlen == tlen && !memcmp(now, tmpl, tlen), "RESET_NVRAM did not re-copy the template");
+
+    /* Undefine: refused without a flag, UNDEFINE_NVRAM removes the file. */
+    cr_assert_lt(qv_domain_undefine(dom, 0, &err), 0);
+    cr_assert(strstr(qv_error_message(err), "cannot undefine domain with nvram"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    err = NULL;
+    cr_assert(g_file_test(nvram, G_FILE_TEST_EXISTS));
+    itest_ok(qv_domain_undefine(dom, QV_DOMAIN_UNDEFINE_NVRAM, &err), err);
+    cr_assert(!g_file_test(nvram, G_FILE_TEST_EXISTS));
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
