@@ -1,4 +1,5 @@
-/* Domain configuration calls: XML, metadata, autostart, limits. */
+/* Domain configuration (qvirt-config.h): the XML, metadata and autostart,
+ * and the stored definitions (config and live XML) the other calls use. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -205,50 +206,28 @@ int qv_domain_set_autostart(qv_domain *dom, int autostart, qv_error **err)
     return qv_rt_write_atomic(path, "", 0, err);
 }
 
-long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err)
+int qv_domain_load_config(qv_conn *conn, const char *name, qv_domdef **ret, qv_error **err)
 {
-    if (!dom)
-        return qv_error_set(err, -EINVAL, "qv_domain_get_max_memory: dom is required");
-    const qv_domdef *def;
-    int r = qv_domain_get_def(dom, &def, err);
-    if (r < 0)
-        return r;
-    return (long long)def->memory_kib;
-}
-
-int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **err)
-{
-    if (!dom)
-        return qv_error_set(err, -EINVAL, "qv_domain_set_max_memory: dom is required");
-    if (kib == 0 || kib > (1ULL << 42))
-        return qv_error_set(err, -EINVAL, "maximum memory %llu KiB is out of range", kib);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
-    if (r == -ENOENT)
-        r = qv_error_set(err, -EINVAL, "domain '%s' is transient: its maximum memory is fixed "
-                         "while it runs", dom->name);
-    if (r >= 0) {
-        /* Only the config changes: a running guest's maximum is fixed by its
-         * command line, as with libvirt's QEMU driver. */
-        cfg->memory_kib = kib;
-        if (cfg->current_memory_kib > kib)
-            cfg->current_memory_kib = kib;
-        r = qv_domain_save_config(dom->conn, cfg, err);
+    g_autofree char *path = qv_rt_config_file(&conn->paths, name);
+    g_autofree char *xml = NULL;
+    qv_error *lerr = NULL;
+    int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
+    if (r < 0) {
+        if (r == -ENOENT) {
+            qv_error_free(lerr);
+            return -ENOENT;
+        }
+        return qv_error_propagate(err, lerr);
     }
-    qv_rt_unlock(lock);
+    r = qv_domxml_parse(xml, 0, ret, err);
+    if (r < 0 && err && *err)
+        qv_error_prefix(*err, "stored config %s", path);
     return r;
 }
 
-int qv_domain_get_max_vcpus(qv_domain *dom, qv_error **err)
+int qv_domain_save_config(qv_conn *conn, const qv_domdef *def, qv_error **err)
 {
-    if (!dom)
-        return qv_error_set(err, -EINVAL, "qv_domain_get_max_vcpus: dom is required");
-    const qv_domdef *def;
-    int r = qv_domain_get_def(dom, &def, err);
-    if (r < 0)
-        return r;
-    return (int)def->vcpus;
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE);
+    g_autofree char *path = qv_rt_config_file(&conn->paths, def->name);
+    return qv_rt_write_atomic(path, xml, strlen(xml), err);
 }
