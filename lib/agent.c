@@ -26,7 +26,7 @@ int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int
                             "(<channel type='unix'><target type='virtio' "
                             "name='org.qemu.guest_agent.0'/></channel>)", dom->name);
     }
-    g_autofree char *lock_path = qv_domain_file(dom, "agent.lock");
+    g_autofree char *lock_path = qv_domain_file(dom, QV_RT_RUN_AGENT_LOCK);
     int lock = qv_rt_lock(lock_path, QV_AGENT_LOCK_MS, err);
     if (lock < 0) {
         json_object_put(args);

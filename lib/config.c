@@ -8,7 +8,7 @@
 
 int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
 {
-    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
+    g_autofree char *path = qv_domain_file(dom, QV_RT_RUN_LIVE_XML);
     g_autofree char *xml = NULL;
     qv_error *lerr = NULL;
     int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
@@ -34,7 +34,7 @@ int qv_domain_load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **er
 
 int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
 {
-    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
+    g_autofree char *path = qv_domain_file(dom, QV_RT_RUN_LIVE_XML);
     g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
     return qv_rt_write_runtime(path, xml, strlen(xml), err);
 }
@@ -181,7 +181,7 @@ int qv_domain_get_autostart(qv_domain *dom, int *autostart, qv_error **err)
 {
     if (!dom || !autostart)
         return qv_error_set(err, -EINVAL, "qv_domain_get_autostart: dom and autostart are required");
-    g_autofree char *path = g_strdup_printf("%s/autostart/%s", dom->conn->paths.config_dir, dom->name);
+    g_autofree char *path = qv_rt_autostart_path(&dom->conn->paths, dom->name);
     *autostart = g_file_test(path, G_FILE_TEST_EXISTS);
     return 0;
 }
@@ -193,8 +193,8 @@ int qv_domain_set_autostart(qv_domain *dom, int autostart, qv_error **err)
     if (qv_domain_is_persistent(dom, err) != 1)
         return qv_error_set(err, -EINVAL, "domain '%s' is transient: only defined domains can "
                             "start at boot", dom->name);
-    g_autofree char *dir = g_strdup_printf("%s/autostart", dom->conn->paths.config_dir);
-    g_autofree char *path = g_strdup_printf("%s/%s", dir, dom->name);
+    g_autofree char *dir = qv_rt_autostart_dir(&dom->conn->paths);
+    g_autofree char *path = qv_rt_autostart_path(&dom->conn->paths, dom->name);
     if (!autostart) {
         if (unlink(path) < 0 && errno != ENOENT)
             return qv_error_set_errno(err, -errno, "cannot remove %s", path);

@@ -82,9 +82,9 @@ int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
     conn->autodestroy = g_ptr_array_new_with_free_func(g_free);
     conn->callbacks = g_ptr_array_new();
     conn->next_callback_id = 1;
-    g_autofree char *domains = g_build_filename(conn->paths.config_dir, "domains", NULL);
-    g_autofree char *rdomains = g_build_filename(conn->paths.run_dir, "domains", NULL);
-    g_autofree char *locks = g_build_filename(conn->paths.run_dir, "locks", NULL);
+    g_autofree char *domains = qv_rt_config_domains_dir(&conn->paths);
+    g_autofree char *rdomains = qv_rt_domains_dir(&conn->paths);
+    g_autofree char *locks = qv_rt_locks_dir(&conn->paths);
     if ((r = qv_rt_mkdirs(domains, err)) < 0 || (r = qv_rt_mkdirs(rdomains, err)) < 0 ||
         (r = qv_rt_mkdirs(locks, err)) < 0) {
         g_free(conn->uri);
@@ -185,8 +185,8 @@ static GPtrArray *all_names(qv_conn *conn)
 {
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autofree char *cdir = g_build_filename(conn->paths.config_dir, "domains", NULL);
-    g_autofree char *rdir = g_build_filename(conn->paths.run_dir, "domains", NULL);
+    g_autofree char *cdir = qv_rt_config_domains_dir(&conn->paths);
+    g_autofree char *rdir = qv_rt_domains_dir(&conn->paths);
     const char *dirs[2] = { cdir, rdir };
     for (int i = 0; i < 2; i++) {
         DIR *d = opendir(dirs[i]);

@@ -105,9 +105,8 @@ void qv_domain_forget_monitor(qv_domain *dom)
  * us removes it instead). False while the run is still being undone. */
 static bool discard_leftover_run(qv_domain *dom, const char *dir)
 {
-    g_autofree char *path = g_strdup_printf("%s/locks/%s.lock", dom->conn->paths.run_dir,
-                                            dom->name);
-    g_autofree char *mlock_path = g_build_filename(dir, "monitor.lock", NULL);
+    g_autofree char *path = qv_rt_lifecycle_lock_path(&dom->conn->paths, dom->name);
+    g_autofree char *mlock_path = g_build_filename(dir, QV_RT_RUN_MONITOR_LOCK, NULL);
     int lock = qv_rt_lock(path, 0, NULL);
     if (lock < 0)
         return true;
@@ -139,7 +138,7 @@ int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
 {
     memset(act, 0, sizeof *act);
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
-    g_autofree char *status_path = qv_domain_file(dom, "status.json");
+    g_autofree char *status_path = qv_domain_file(dom, QV_RT_RUN_STATUS);
     qv_error *lerr = NULL;
     int r = qv_rt_status_read(status_path, &act->status, &lerr);
     if (r == -ENOENT) {
@@ -198,7 +197,7 @@ static bool same_file(const struct stat *st, ino_t ino, const struct timespec *m
 
 int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err)
 {
-    g_autofree char *live = qv_domain_file(dom, "live.xml");
+    g_autofree char *live = qv_domain_file(dom, QV_RT_RUN_LIVE_XML);
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
     struct stat st;
     bool is_live = stat(live, &st) == 0;
@@ -257,7 +256,7 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
      * are the mapped run's (or the mapping says to look again). */
     for (int tries = 0; !known && tries < 3; tries++) {
         qv_domain_forget_run(dom);
-        g_autofree char *path = qv_domain_file(dom, "state");
+        g_autofree char *path = qv_domain_file(dom, QV_RT_RUN_STATE);
         qv_rt_statemap *m = NULL;
         int mr = qv_rt_statemap_open(path, &m);
         qv_active act;
@@ -287,8 +286,7 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
     if (!g_file_test(cfg, G_FILE_TEST_EXISTS))
         return qv_error_set(err, -ENOENT, "domain '%s' no longer exists", dom->name);
-    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", dom->conn->paths.run_dir,
-                                               dom->name);
+    g_autofree char *shutoff = qv_rt_shutoff_path(&dom->conn->paths, dom->name);
     s = (qv_rt_state){ QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_UNKNOWN, 0 };
     qv_rt_state_read(shutoff, &s, NULL);
     *state = QV_DOMAIN_SHUTOFF;
@@ -401,7 +399,7 @@ int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, uns
         info->details = QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR;
         return 0;
     }
-    g_autofree char *lock_path = qv_domain_file(dom, "qmp.lock");
+    g_autofree char *lock_path = qv_domain_file(dom, QV_RT_RUN_QMP_LOCK);
     int lock = qv_rt_lock(lock_path, 0, NULL);
     if (lock >= 0) {
         qv_rt_unlock(lock);

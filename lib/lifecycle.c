@@ -19,7 +19,7 @@
 
 int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err)
 {
-    g_autofree char *path = g_strdup_printf("%s/locks/%s.lock", conn->paths.run_dir, name);
+    g_autofree char *path = qv_rt_lifecycle_lock_path(&conn->paths, name);
     int fd = qv_rt_lock(path, QV_LIFECYCLE_LOCK_MS, err);
     if (fd == -ETIMEDOUT)
         return qv_error_set(err, -EBUSY,
@@ -153,7 +153,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         qv_rt_unlock(lock);
         return r;
     }
-    g_autofree char *stopping = qv_domain_file(dom, "stopping");
+    g_autofree char *stopping = qv_domain_file(dom, QV_RT_RUN_STOPPING);
     g_autofree char *dom_dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     qv_rt_mark_stopping(dom_dir, "destroyed");
     pid_t pid = act.status.qemu_pid;
@@ -183,7 +183,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     qv_domain_forget_monitor(dom);
     qv_domain_forget_run(dom);
     if (flags & QV_DOMAIN_DESTROY_REMOVE_LOGS) {
-        g_autofree char *log = g_strdup_printf("%s/logs/%s.log", dom->conn->paths.run_dir, dom->name);
+        g_autofree char *log = qv_rt_log_path(&dom->conn->paths, dom->name);
         unlink(log);
     }
     qv_rt_unlock(lock);
@@ -232,7 +232,7 @@ static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_err
     if (reboot) {
         /* A "fake reboot": the monitor resets the guest instead of ending
          * QEMU when the guest powers off. */
-        g_autofree char *marker = qv_domain_file(dom, "reboot");
+        g_autofree char *marker = qv_domain_file(dom, QV_RT_RUN_REBOOT);
         if ((r = qv_rt_write_runtime(marker, "1", strlen("1"), err)) < 0)
             return r;
     }
@@ -290,14 +290,12 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
     } else if (unlink(cfg) < 0) {
         r = qv_error_set_errno(err, -errno, "cannot remove %s", cfg);
     } else {
-        g_autofree char *autostart = g_strdup_printf("%s/autostart/%s", dom->conn->paths.config_dir,
-                                                     dom->name);
+        g_autofree char *autostart = qv_rt_autostart_path(&dom->conn->paths, dom->name);
         unlink(autostart);
-        g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", dom->conn->paths.run_dir,
-                                                   dom->name);
+        g_autofree char *shutoff = qv_rt_shutoff_path(&dom->conn->paths, dom->name);
         unlink(shutoff);
         /* A running domain carries on as a transient one. */
-        g_autofree char *status_path = qv_domain_file(dom, "status.json");
+        g_autofree char *status_path = qv_domain_file(dom, QV_RT_RUN_STATUS);
         qv_rt_status st;
         if (qv_rt_status_read(status_path, &st, NULL) == 0) {
             st.transient = true;

@@ -45,7 +45,7 @@ static void stamp_lock(int fd)
  * get_control_info. */
 static int lock_monitor(qv_domain *dom, qv_error **err)
 {
-    g_autofree char *lock_path = qv_domain_file(dom, "qmp.lock");
+    g_autofree char *lock_path = qv_domain_file(dom, QV_RT_RUN_QMP_LOCK);
     int lock = qv_rt_lock(lock_path, QV_MONITOR_LOCK_MS, err);
     if (lock == -ETIMEDOUT)
         return qv_error_set(err, -EBUSY,
@@ -70,7 +70,7 @@ int qv_domain_lock_run(qv_domain *dom, qv_error **err)
         dom->run_lock = -1;
     }
     if (dom->run_lock < 0) {
-        g_autofree char *path = qv_domain_file(dom, "qmp.lock");
+        g_autofree char *path = qv_domain_file(dom, QV_RT_RUN_QMP_LOCK);
         dom->run_lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (dom->run_lock < 0)
             return qv_error_set_errno(err, -errno, "cannot open %s", path);
@@ -96,7 +96,7 @@ void qv_domain_unlock_run(qv_domain *dom)
 /* QEMU's command monitor, qmp.lock already held. */
 static int connect_qmp_sock(qv_domain *dom, qv_qmp **qmp, qv_error **err)
 {
-    g_autofree char *sock = qv_domain_file(dom, "qmp.sock");
+    g_autofree char *sock = qv_domain_file(dom, QV_RT_RUN_QMP_SOCK);
     int r = qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, QV_QMP_CONNECT_MS, qmp, err);
     if (r < 0 && err && *err)
         qv_error_prefix(*err, "domain '%s'", dom->name);
@@ -169,12 +169,12 @@ static qv_qmp *lane_get(qv_domain *dom)
         return NULL;
     for (int i = 0; i < QV_RT_LANES; i++) {
         char name[32];
-        snprintf(name, sizeof name, "lane-%d.lock", i);
+        snprintf(name, sizeof name, QV_RT_RUN_LANE_LOCK_FMT, i);
         g_autofree char *lock_path = qv_domain_file(dom, name);
         int lock = qv_rt_lock(lock_path, 0, NULL);
         if (lock < 0)
             continue;
-        snprintf(name, sizeof name, "lane-%d.sock", i);
+        snprintf(name, sizeof name, QV_RT_RUN_LANE_SOCK_FMT, i);
         g_autofree char *sock = qv_domain_file(dom, name);
         /* A free lock means an idle lane. */
         if (qv_qmp_connect_path(sock, QV_QMP_MODE_QMP, QV_LANE_CONNECT_MS, &dom->lane, NULL) < 0) {
@@ -341,7 +341,7 @@ static bool try_proxy(qv_domain *dom, const qmp_request *req, int *result, qv_er
     if (!dom->ctl) {
         if (!dom->monitor_pid || dom->status.monitor_pid != dom->monitor_pid)
             return false;
-        g_autofree char *path = qv_domain_file(dom, "ctl.sock");
+        g_autofree char *path = qv_domain_file(dom, QV_RT_RUN_CTL_SOCK);
         if (qv_qmp_connect_path(path, QV_QMP_MODE_QMP, QV_CTL_CONNECT_MS, &dom->ctl, NULL) < 0)
             return false;
         dom->ctl_monitor = dom->monitor_pid;

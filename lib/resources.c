@@ -568,7 +568,7 @@ static int unplug_vcpu(qv_domain *dom, qv_qmp *qmp, const hp_cpu *c, unsigned in
  * runtime dir and refused. Can go once the QEMU floor fixes it. */
 static char *unplugged_file(qv_domain *dom)
 {
-    return qv_rt_domain_file(&dom->conn->paths, dom->name, "unplugged-vcpus");
+    return qv_domain_file(dom, QV_RT_RUN_UNPLUGGED_VCPUS);
 }
 
 static bool was_unplugged(qv_domain *dom, unsigned int index)

@@ -20,6 +20,71 @@
 #include "qv-process.h"
 #include "runtime.h"
 
+char *qv_rt_config_domains_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/domains", p->config_dir);
+}
+
+char *qv_rt_autostart_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/autostart", p->config_dir);
+}
+
+char *qv_rt_autostart_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/autostart/%s", p->config_dir, name);
+}
+
+char *qv_rt_next_id_path(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/next-id", p->run_dir);
+}
+
+char *qv_rt_locks_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/locks", p->run_dir);
+}
+
+char *qv_rt_lifecycle_lock_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/locks/%s.lock", p->run_dir, name);
+}
+
+char *qv_rt_stop_lock_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/locks/%s.stop.lock", p->run_dir, name);
+}
+
+char *qv_rt_id_lock_path(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/locks/.id.lock", p->run_dir);
+}
+
+char *qv_rt_shutoff_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/shutoff", p->run_dir);
+}
+
+char *qv_rt_shutoff_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/shutoff/%s.json", p->run_dir, name);
+}
+
+char *qv_rt_log_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/logs", p->run_dir);
+}
+
+char *qv_rt_log_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/logs/%s.log", p->run_dir, name);
+}
+
+char *qv_rt_domains_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/domains", p->run_dir);
+}
+
 char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name)
 {
     return g_strdup_printf("%s/domains/%s", p->run_dir, name);
@@ -467,7 +532,7 @@ int qv_rt_state_store(const char *path, const qv_rt_state *st)
 /* Tells every process that maps this run's state that the run is over. */
 static void retire_run(const char *dir)
 {
-    g_autofree char *path = g_build_filename(dir, "state", NULL);
+    g_autofree char *path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_statemap *m;
     if (qv_rt_statemap_open(path, &m) == 0) {
         qv_rt_statemap_retire(m);
@@ -477,7 +542,7 @@ static void retire_run(const char *dir)
 
 int qv_rt_starter_write(const char *domain_dir, qv_error **err)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STARTER, NULL);
     g_autofree char *data = g_strdup_printf("%d %llu", (int)getpid(),
                                             qv_process_start_time(getpid()));
     return qv_rt_write_runtime(path, data, strlen(data), err);
@@ -485,7 +550,7 @@ int qv_rt_starter_write(const char *domain_dir, qv_error **err)
 
 int qv_rt_run_id_write(const char *domain_dir, qv_error **err)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "run-id", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_ID, NULL);
     /* From the kernel, not GLib's generator: a forked child shares that
      * generator's state with its parent and would draw the same id. */
     unsigned char raw[16];
@@ -499,7 +564,7 @@ int qv_rt_run_id_write(const char *domain_dir, qv_error **err)
 
 void qv_rt_run_id_read(const char *domain_dir, char buf[40])
 {
-    g_autofree char *path = g_build_filename(domain_dir, "run-id", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_ID, NULL);
     g_autofree char *data = NULL;
     buf[0] = '\0';
     if (qv_rt_read_file(path, 39, &data, NULL, NULL) == 0)
@@ -508,7 +573,7 @@ void qv_rt_run_id_read(const char *domain_dir, char buf[40])
 
 qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STARTER, NULL);
     g_autofree char *data = NULL;
     if (qv_read_file(path, 64, &data, NULL, NULL) < 0)
         return QV_RT_STARTER_NONE;
@@ -521,7 +586,7 @@ qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 
 void qv_rt_mark_stopping(const char *domain_dir, const char *why)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "stopping", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STOPPING, NULL);
     qv_rt_write_runtime(path, why, strlen(why), NULL);
 }
 
@@ -545,9 +610,8 @@ void qv_rt_undo_run(const qv_rt_paths *p, const char *name, const char *uuid,
 
 void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name)
 {
-    g_autofree char *shutoff_dir = g_build_filename(p->run_dir, "shutoff", NULL);
-    g_autofree char *file = g_strdup_printf("%s.json", name);
-    g_autofree char *path = g_build_filename(shutoff_dir, file, NULL);
+    g_autofree char *shutoff_dir = qv_rt_shutoff_dir(p);
+    g_autofree char *path = qv_rt_shutoff_path(p, name);
     qv_rt_mkdirs(shutoff_dir, NULL);
     qv_rt_state failed = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED, qv_rt_now_us() };
     qv_rt_state_write(path, &failed, NULL);
@@ -785,7 +849,7 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
      * under this lock, records the stop. The reason is written before the
      * runtime dir goes, so a reader never sees an active domain turn into
      * "shut off (unknown)". */
-    g_autofree char *lock_path = g_strdup_printf("%s/locks/%s.stop.lock", p->run_dir, name);
+    g_autofree char *lock_path = qv_rt_stop_lock_path(p, name);
     int lock = qv_rt_lock(lock_path, QV_RT_STOP_LOCK_MS, err);
     if (lock < 0)
         return lock;
@@ -797,9 +861,9 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
         qv_rt_unlock(lock);
         return 0;
     }
-    g_autofree char *shutoff_dir = g_strdup_printf("%s/shutoff", p->run_dir);
+    g_autofree char *shutoff_dir = qv_rt_shutoff_dir(p);
     qv_rt_mkdirs(shutoff_dir, NULL);
-    g_autofree char *shutoff = g_strdup_printf("%s/%s.json", shutoff_dir, name);
+    g_autofree char *shutoff = qv_rt_shutoff_path(p, name);
     qv_rt_state st = { QV_DOMAIN_SHUTOFF, shutoff_reason, qv_rt_now_us() };
     qv_rt_state_write(shutoff, &st, NULL);
     g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
