@@ -235,10 +235,14 @@ int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error
     return 0;
 }
 
+/* The runtime folder's JSON files (status.json, shutoff/<name>.json) are a
+ * few hundred bytes; a larger one is not ours. */
+#define QV_RT_JSON_MAX_SIZE (1 << 20)
+
 int qv_rt_read_json(const char *path, json_object **ret, qv_error **err)
 {
     g_autofree char *data = NULL;
-    int r = qv_read_file(path, 1 << 20, &data, NULL, err);
+    int r = qv_read_file(path, QV_RT_JSON_MAX_SIZE, &data, NULL, err);
     if (r < 0)
         return r;
     json_object *obj = json_tokener_parse(data);
@@ -345,14 +349,28 @@ int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err)
  * size is unknown. New runs get "qvstate2" (40 bytes). */
 #define STATE_MAGIC_V1 "qvstate1"
 #define STATE_MAGIC "qvstate2"
-#define STATE_RETIRED (1ull << 12)
-#define STATE_DELTA_BITS 51
 
-/* The file: a magic, the run's base time, the word, which packs the
- * state (4 bits), the reason (8 bits), the retired flag and the microseconds
- * since the base time of the last change (51 bits: 71 years), when a
- * stop or cont last took qmp.lock (for get_control_info), and the
- * balloon's actual size (KiB, 0 until known; v2 only). */
+/* The word, from bit 0 up: the state (4 bits), the reason (8 bits), the
+ * retired flag, and the microseconds since the base time of the last
+ * change (51 bits: 71 years). Part of the file format: changing it needs a
+ * new magic. */
+enum {
+    STATE_STATE_SHIFT = 0,
+    STATE_STATE_BITS = 4,
+    STATE_REASON_SHIFT = STATE_STATE_SHIFT + STATE_STATE_BITS,
+    STATE_REASON_BITS = 8,
+    STATE_RETIRED_SHIFT = STATE_REASON_SHIFT + STATE_REASON_BITS,
+    STATE_DELTA_SHIFT = STATE_RETIRED_SHIFT + 1,
+    STATE_DELTA_BITS = 64 - STATE_DELTA_SHIFT,
+};
+_Static_assert(STATE_RETIRED_SHIFT == 12 && STATE_DELTA_SHIFT == 13 && STATE_DELTA_BITS == 51,
+               "the state word's layout is part of the qvstate2 file format");
+#define STATE_FIELD_MASK(bits) ((UINT64_C(1) << (bits)) - 1)
+#define STATE_RETIRED (UINT64_C(1) << STATE_RETIRED_SHIFT)
+
+/* The file: a magic, the run's base time, the word (above), when a stop
+ * or cont last took qmp.lock (for get_control_info), and the balloon's
+ * actual size (KiB, 0 until known; v2 only). */
 typedef struct state_file {
     char magic[8];
     int64_t base_us;
@@ -373,9 +391,11 @@ static uint64_t state_pack(const state_file *f, const qv_rt_state *st)
     long long d = st->since_us - f->base_us;
     if (d < 0)
         d = 0;
-    if (d >= (1ll << STATE_DELTA_BITS))
-        d = (1ll << STATE_DELTA_BITS) - 1;
-    return ((uint64_t)st->state & 0xf) | ((uint64_t)st->reason & 0xff) << 4 | (uint64_t)d << 13;
+    if ((uint64_t)d > STATE_FIELD_MASK(STATE_DELTA_BITS))
+        d = (long long)STATE_FIELD_MASK(STATE_DELTA_BITS);
+    return ((uint64_t)st->state & STATE_FIELD_MASK(STATE_STATE_BITS)) << STATE_STATE_SHIFT |
+           ((uint64_t)st->reason & STATE_FIELD_MASK(STATE_REASON_BITS)) << STATE_REASON_SHIFT |
+           (uint64_t)d << STATE_DELTA_SHIFT;
 }
 
 int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **err)
@@ -391,8 +411,9 @@ int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **er
 static bool state_file_valid(const void *p, size_t size)
 {
     const char *magic = p;
-    return (size == sizeof(state_file) && memcmp(magic, STATE_MAGIC, 8) == 0) ||
-           (size == STATE_FILE_V1_SIZE && memcmp(magic, STATE_MAGIC_V1, 8) == 0);
+    const size_t magic_len = sizeof((state_file *)NULL)->magic;
+    return (size == sizeof(state_file) && memcmp(magic, STATE_MAGIC, magic_len) == 0) ||
+           (size == STATE_FILE_V1_SIZE && memcmp(magic, STATE_MAGIC_V1, magic_len) == 0);
 }
 
 int qv_rt_statemap_open(const char *path, qv_rt_statemap **ret)
@@ -443,9 +464,9 @@ void qv_rt_statemap_free(qv_rt_statemap *m)
 bool qv_rt_statemap_load(const qv_rt_statemap *m, qv_rt_state *st)
 {
     uint64_t w = __atomic_load_n(&m->f->word, __ATOMIC_ACQUIRE);
-    st->state = (int)(w & 0xf);
-    st->reason = (int)(w >> 4 & 0xff);
-    st->since_us = m->f->base_us + (long long)(w >> 13);
+    st->state = (int)(w >> STATE_STATE_SHIFT & STATE_FIELD_MASK(STATE_STATE_BITS));
+    st->reason = (int)(w >> STATE_REASON_SHIFT & STATE_FIELD_MASK(STATE_REASON_BITS));
+    st->since_us = m->f->base_us + (long long)(w >> STATE_DELTA_SHIFT);
     return !(w & STATE_RETIRED);
 }
 
