@@ -1,4 +1,5 @@
-/* Internal structures of libqvirt. */
+/* Internal structures of libqvirt, and the calls its files share, grouped
+ * by the file that defines them (README, "Layout", lists every file). */
 #pragma once
 
 #include <stdbool.h>
