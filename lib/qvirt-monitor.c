@@ -125,7 +125,7 @@ typedef struct monitor {
 
 /* monitor.log (the monitor's stderr): one timestamped line per thing worth
  * knowing afterwards, bounded in size. Always on, in the library's log
- * format (lib/common/qv-log.h). */
+ * format (common/qv-log.h). */
 #define mlog(...) \
     qv_log_fd(STDERR_FILENO, QV_MONITOR_LOG_MAX, "qvirt-monitor", QV_LOG_INFO, __VA_ARGS__)
 

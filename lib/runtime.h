@@ -128,7 +128,7 @@ int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error 
  * rename (an exchange where it can) still makes every reader see the old or
  * the new file. */
 int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err);
-/* The bounded read is qv_read_file (lib/common/qv-file.h). This old name is
+/* The bounded read is qv_read_file (common/qv-file.h). This old name is
  * kept only for proc_rss_kib in resources.c, which the memory-stats rework
  * replaces with qv_proc_stat_read()'s rss_kib; drop it then. */
 #define qv_rt_read_file qv_read_file

@@ -163,7 +163,7 @@ bool qv_qmp_is_broken(const qv_qmp *qmp);
  * went out says "before 'X' was sent". */
 uint64_t qv_qmp_get_bytes_written(const qv_qmp *qmp);
 
-/* The log (lib/common/qv-log.h). What it says of a command: its name and
+/* The log (common/qv-log.h). What it says of a command: its name and
  * the names of its arguments, never their values, which carry secrets in
  * more commands than an allow-list would keep up with (set_password,
  * object-add of a secret, blockdev-add's password and key-secret, a

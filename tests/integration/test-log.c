@@ -1,4 +1,4 @@
-/* The debug log (lib/common/qv-log.h): silent unless asked; with
+/* The debug log (common/qv-log.h): silent unless asked; with
  * QVIRT_DEBUG and QVIRT_LOG_FILE, one line per QMP command naming its path
  * and result, and one per state change; secrets never written. A paused
  * start needs no guest boot. Each test runs in its own process (Criterion

@@ -1,4 +1,4 @@
-/* Unit tests for the error helpers (lib/common/error.c): whatever a caller
+/* Unit tests for the error helpers (common/error.c): whatever a caller
  * gets wrong, an error stays an error (a negative code) and never aborts. */
 #include <criterion/criterion.h>
 

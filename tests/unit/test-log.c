@@ -1,4 +1,4 @@
-/* lib/common/log.c: levels, rotation to PATH.1. Criterion runs each test
+/* common/log.c: levels, rotation to PATH.1. Criterion runs each test
  * in its own process, so each sets the environment before the first log
  * call (the log reads it once). */
 #include <criterion/criterion.h>

@@ -1,4 +1,4 @@
-/* Unit tests for the one process launcher (lib/common/process.c).
+/* Unit tests for the one process launcher (common/process.c).
  * Shells appear here only as test programs; library code never uses one. */
 #include <criterion/criterion.h>
 
