@@ -84,9 +84,9 @@ int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
     conn->autodestroy = g_ptr_array_new_with_free_func(g_free);
     conn->callbacks = g_ptr_array_new();
     conn->next_callback_id = 1;
-    g_autofree char *domains = g_build_filename(conn->paths.config_dir, "domains", NULL);
-    g_autofree char *rdomains = g_build_filename(conn->paths.run_dir, "domains", NULL);
-    g_autofree char *locks = g_build_filename(conn->paths.run_dir, "locks", NULL);
+    g_autofree char *domains = qv_rt_config_domains_dir(&conn->paths);
+    g_autofree char *rdomains = qv_rt_domains_dir(&conn->paths);
+    g_autofree char *locks = qv_rt_locks_dir(&conn->paths);
     if ((r = qv_rt_mkdirs(domains, err)) < 0 || (r = qv_rt_mkdirs(rdomains, err)) < 0 ||
         (r = qv_rt_mkdirs(locks, err)) < 0) {
         g_free(conn->uri);
@@ -149,54 +149,6 @@ void qv_conn_closep(qv_conn **conn)
     }
 }
 
-void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
-                  int detail, json_object *extra)
-{
-    g_mutex_lock(&conn->emit_lock);
-    qv_rt_emit_with(&conn->paths, &conn->emit, name, uuid, event_id, event, detail, extra);
-    g_mutex_unlock(&conn->emit_lock);
-}
-
-/* How long a start or stop waits for another process's start or stop of
- * the same domain (a start may boot QEMU and wait for its report). */
-#define QV_LIFECYCLE_LOCK_MS 60000
-
-int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err)
-{
-    g_autofree char *path = g_strdup_printf("%s/locks/%s.lock", conn->paths.run_dir, name);
-    int fd = qv_rt_lock(path, QV_LIFECYCLE_LOCK_MS, err);
-    if (fd == -ETIMEDOUT)
-        return qv_error_set(err, -EBUSY,
-                            "domain '%s' is being started or stopped by another process", name);
-    return fd;
-}
-
-int qv_domain_load_config(qv_conn *conn, const char *name, qv_domdef **ret, qv_error **err)
-{
-    g_autofree char *path = qv_rt_config_file(&conn->paths, name);
-    g_autofree char *xml = NULL;
-    qv_error *lerr = NULL;
-    int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
-    if (r < 0) {
-        if (r == -ENOENT) {
-            qv_error_free(lerr);
-            return -ENOENT;
-        }
-        return qv_error_propagate(err, lerr);
-    }
-    r = qv_domxml_parse(xml, 0, ret, err);
-    if (r < 0 && err && *err)
-        qv_error_prefix(*err, "stored config %s", path);
-    return r;
-}
-
-int qv_domain_save_config(qv_conn *conn, const qv_domdef *def, qv_error **err)
-{
-    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE);
-    g_autofree char *path = qv_rt_config_file(&conn->paths, def->name);
-    return qv_rt_write_atomic(path, xml, strlen(xml), err);
-}
-
 /* Looks for a domain by name: persistent config or an active runtime dir. */
 static int lookup_name(qv_conn *conn, const char *name, qv_domain **ret, qv_error **err)
 {
@@ -235,8 +187,8 @@ static GPtrArray *all_names(qv_conn *conn)
 {
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-    g_autofree char *cdir = g_build_filename(conn->paths.config_dir, "domains", NULL);
-    g_autofree char *rdir = g_build_filename(conn->paths.run_dir, "domains", NULL);
+    g_autofree char *cdir = qv_rt_config_domains_dir(&conn->paths);
+    g_autofree char *rdir = qv_rt_domains_dir(&conn->paths);
     const char *dirs[2] = { cdir, rdir };
     for (int i = 0; i < 2; i++) {
         DIR *d = opendir(dirs[i]);

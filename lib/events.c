@@ -299,3 +299,11 @@ int qv_conn_event_run(qv_conn *conn, int timeout_ms, qv_error **err)
             return qv_error_set_errno(err, -errno, "cannot wait for events");
     }
 }
+
+void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
+                  int detail, json_object *extra)
+{
+    g_mutex_lock(&conn->emit_lock);
+    qv_rt_emit_with(&conn->paths, &conn->emit, name, uuid, event_id, event, detail, extra);
+    g_mutex_unlock(&conn->emit_lock);
+}

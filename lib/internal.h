@@ -1,4 +1,5 @@
-/* Internal structures of libqvirt. */
+/* Internal structures of libqvirt, and the calls its files share, grouped
+ * by the file that defines them (README, "Layout", lists every file). */
 #pragma once
 
 #include <stdbool.h>
@@ -94,41 +95,33 @@ typedef struct qv_active {
     bool active;
 } qv_active;
 
+/* domain.c: the handle and its view of the run. */
 int qv_domain_new(qv_conn *conn, const char *name, const unsigned char uuid[16], qv_domain **ret);
+/* A file of the domain's runtime folder (<run>/domains/NAME/file). */
+char *qv_domain_file(const qv_domain *dom, const char *file);
 /* Reads status.json and checks that the domain's QEMU still lives; when it
  * died without anyone recording it, records it (crashed) now. */
 int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err);
+/* Fails with "domain 'x' is not running" unless it is; act may be NULL. */
+int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err);
 /* The current definition: live XML when active, else the config. Borrowed. */
 int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err);
+/* Whether the monitor of the run the handle knows still lives (a pidfd
+ * poll, no file read). */
+bool qv_domain_monitor_alive(qv_domain *dom);
+/* Drop what the handle keeps of a run that ended: the monitor's pidfd, and
+ * the state mapping with its qmp.lock fd. */
+void qv_domain_forget_monitor(qv_domain *dom);
+void qv_domain_forget_run(qv_domain *dom);
+/* How long a monitor whose QEMU has gone may take to record it and exit. */
+#define QV_MONITOR_EXIT_WAIT_MS 5000
+
+/* config.c: stored definitions. */
 /* The persistent config, or -ENOENT when the domain is transient. */
 int qv_domain_load_config(qv_conn *conn, const char *name, qv_domdef **ret, qv_error **err);
 int qv_domain_save_config(qv_conn *conn, const qv_domdef *def, qv_error **err);
-
-/* Locks. */
-int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err);
-/* Opens a QMP connection to the command monitor, holding qmp.lock (*lock_fd)
- * for as long as it is open. */
-int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
-void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
-/* Fails with "domain 'x' is not running" unless it is; act may be NULL. */
-int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err);
 /* The live (true) or config definition; a clear error when there is none. */
 int qv_domain_load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **err);
-/* One command on a fresh monitor connection; errors name the domain. */
-int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
-                       qv_error **err);
-/* Sends n independent commands at once (one round trip) on the same path
- * as qv_domain_qmp_call; each reports its own result, ret and err (free
- * them with qv_qmp_batch_clear). args are consumed. A negative return means
- * no command could be sent or the connection broke. */
-int qv_domain_qmp_batch(qv_domain *dom, qv_qmp_batch_cmd *cmds, size_t n, qv_error **err);
-
-/* domain-vcpu.c: applies the config's CPU pins and the balloon statistics
- * period to a QEMU that has just started (before cont). */
-int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv_error **err);
-/* Runs one guest agent command (args consumed) on the domain's agent channel. */
-int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
-                         json_object **ret, qv_error **err);
 /* The live definition (live.xml): -ENOENT (no error set) when not running. */
 int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err);
 int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err);
@@ -136,22 +129,58 @@ int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err);
  * domain and CONFIG a persistent one. */
 int qv_domain_resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err);
 
+/* lifecycle.c: the lifecycle lock (<run>/locks/NAME.lock): starts, stops,
+ * defines and undefines of one domain, one at a time. Returns the fd. */
+int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err);
+
+/* qmp-route.c: QMP commands on the shortest path (lane, proxy, qmp.sock). */
+/* Opens a QMP connection to the command monitor, holding qmp.lock (*lock_fd)
+ * for as long as it is open. */
+int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
+void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
+/* One command (args consumed) on the shortest path; errors name the domain. */
+int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
+                       qv_error **err);
+/* Sends n independent commands at once (one round trip) on the same path
+ * as qv_domain_qmp_call; each reports its own result, ret and err (free
+ * them with qv_qmp_batch_clear). args are consumed. A negative return means
+ * no command could be sent or the connection broke. */
+int qv_domain_qmp_batch(qv_domain *dom, qv_qmp_batch_cmd *cmds, size_t n, qv_error **err);
+/* qmp.lock of the run the handle maps, on the fd the handle keeps (stop
+ * and cont: see lifecycle.c), and one command sent while holding it. */
+int qv_domain_lock_run(qv_domain *dom, qv_error **err);
+void qv_domain_unlock_run(qv_domain *dom);
+int qv_domain_qmp_call_locked(qv_domain *dom, const char *cmd, qv_error **err);
+
+/* agent.c: runs one guest agent command (args consumed) on the domain's
+ * agent channel. */
+int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int timeout_ms,
+                         json_object **ret, qv_error **err);
+
+/* resources.c: applies the config's CPU pins and the balloon statistics
+ * period to a QEMU that has just started (before cont). */
+int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv_error **err);
+
+/* start.c */
 int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
                          unsigned int flags, qv_error **err);
 /* Starts a new qvirt-monitor for a running QEMU whose monitor died; it
  * re-attaches through QEMU's monitor.sock. 0 also when another process
  * supervises the run already (-EBUSY is not returned for that). */
 int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err);
+
+/* events.c: appends an event to the connection's journal. */
 void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
                   int detail, json_object *extra);
 
+/* conn.c */
 bool qv_name_valid(const char *name);
 
-/* defutil.c */
+/* defutil.c: questions about a definition. */
 /* The guest agent channel's socket path, or NULL when there is none. */
 char *qv_domdef_agent_socket(const qv_domdef *def, const char *runtime_dir);
 /* The balloon's device id, or NULL without a virtio balloon. */
 const char *qv_domdef_balloon_alias(const qv_domdef *def);
 
-/* domain-console.c: fills in QEMU's actual ports of autoport VNC/SPICE displays. */
+/* console.c: fills in QEMU's actual ports of autoport VNC/SPICE displays. */
 int qv_domain_record_graphics_ports(qv_qmp *qmp, qv_domdef *def);

@@ -413,7 +413,7 @@ static void reset_and_continue(monitor *m)
  * on_poweroff / on_reboot policy (or a pending "fake reboot") decides. */
 static void guest_powered_off(monitor *m)
 {
-    g_autofree char *marker = g_build_filename(m->domain_dir, "reboot", NULL);
+    g_autofree char *marker = g_build_filename(m->domain_dir, QV_RT_RUN_REBOOT, NULL);
     bool fake_reboot = unlink(marker) == 0;
     bool guest_reset = m->shutdown_reason && !strcmp(m->shutdown_reason, "guest-reset");
     qv_rt_action action = guest_reset ? m->status.on_reboot : m->status.on_poweroff;
@@ -455,7 +455,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
                             json_object_get_boolean(g);
         g_free(m->shutdown_reason);
         m->shutdown_reason = g_strdup(qv_json_get_str(data, "reason"));
-        g_autofree char *marker = g_build_filename(m->domain_dir, "reboot", NULL);
+        g_autofree char *marker = g_build_filename(m->domain_dir, QV_RT_RUN_REBOOT, NULL);
         if (m->shutdown_guest && g_file_test(marker, G_FILE_TEST_EXISTS))
             json_object_put(extra); /* the poweroff half of a reboot: not a shutdown */
         else
@@ -566,7 +566,7 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
 /* Works out how QEMU ended, records it and removes the runtime dir. */
 static void finalize(monitor *m)
 {
-    g_autofree char *stopping_path = g_build_filename(m->domain_dir, "stopping", NULL);
+    g_autofree char *stopping_path = g_build_filename(m->domain_dir, QV_RT_RUN_STOPPING, NULL);
     g_autofree char *stopping = NULL;
     qv_read_file(stopping_path, 4096, &stopping, NULL, NULL);
     int reason, detail;
@@ -930,7 +930,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
  * runs, with no retries. */
 static int connect_qemu_monitor(monitor *m, qv_error **err)
 {
-    g_autofree char *path = g_build_filename(m->domain_dir, "monitor.sock", NULL);
+    g_autofree char *path = g_build_filename(m->domain_dir, QV_RT_RUN_MONITOR_SOCK, NULL);
     qv_autoclose int fd = qv_unix_connect(path, err);
     if (fd < 0)
         return fd;
@@ -952,10 +952,9 @@ static int write_status(monitor *m, qv_error **err)
 static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error **err)
 {
     /* QEMU's output outlives the runtime dir, like libvirt's per-domain log. */
-    g_autofree char *log_dir = g_build_filename(m->paths.run_dir, "logs", NULL);
+    g_autofree char *log_dir = qv_rt_log_dir(&m->paths);
     qv_rt_mkdirs(log_dir, NULL);
-    g_autofree char *log_name = g_strdup_printf("%s.log", m->name);
-    m->qemu_log_path = g_build_filename(log_dir, log_name, NULL);
+    m->qemu_log_path = qv_rt_log_path(&m->paths, m->name);
     qv_autoclose int log_fd = open(m->qemu_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     m->qemu_log_start = log_fd >= 0 ? lseek(log_fd, 0, SEEK_END) : 0;
 
@@ -1003,7 +1002,7 @@ static int attach_qemu(monitor *m, qv_error **err)
         return qv_error_set(err, -ESRCH, "QEMU (pid %d) is no longer running",
                             (int)m->status.qemu_pid);
     m->qemu_pidfd = pidfd_open_compat(m->status.qemu_pid);
-    g_autofree char *ctl = g_build_filename(m->domain_dir, "ctl.sock", NULL);
+    g_autofree char *ctl = g_build_filename(m->domain_dir, QV_RT_RUN_CTL_SOCK, NULL);
     if ((m->ctl_fd = qv_unix_listen(ctl, err)) < 0)
         return m->ctl_fd;
     if ((r = connect_qemu_monitor(m, err)) < 0)
@@ -1077,9 +1076,9 @@ int main(int argc, char **argv)
         return 1;
     }
     m.domain_dir = g_strdup_printf("/proc/self/fd/%d", dir_fd);
-    m.state_path = g_build_filename(m.domain_dir, "state", NULL);
-    m.status_path = g_build_filename(m.domain_dir, "status.json", NULL);
-    m.lock_path = g_build_filename(m.domain_dir, "qmp.lock", NULL);
+    m.state_path = g_build_filename(m.domain_dir, QV_RT_RUN_STATE, NULL);
+    m.status_path = g_build_filename(m.domain_dir, QV_RT_RUN_STATUS, NULL);
+    m.lock_path = g_build_filename(m.domain_dir, QV_RT_RUN_QMP_LOCK, NULL);
 
     qv_rt_run_id_read(m.domain_dir, m.status.run_id);
     g_autoptr(qv_error) err = NULL;

@@ -20,6 +20,71 @@
 #include "qv-process.h"
 #include "runtime.h"
 
+char *qv_rt_config_domains_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/domains", p->config_dir);
+}
+
+char *qv_rt_autostart_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/autostart", p->config_dir);
+}
+
+char *qv_rt_autostart_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/autostart/%s", p->config_dir, name);
+}
+
+char *qv_rt_next_id_path(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/next-id", p->run_dir);
+}
+
+char *qv_rt_locks_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/locks", p->run_dir);
+}
+
+char *qv_rt_lifecycle_lock_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/locks/%s.lock", p->run_dir, name);
+}
+
+char *qv_rt_stop_lock_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/locks/%s.stop.lock", p->run_dir, name);
+}
+
+char *qv_rt_id_lock_path(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/locks/.id.lock", p->run_dir);
+}
+
+char *qv_rt_shutoff_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/shutoff", p->run_dir);
+}
+
+char *qv_rt_shutoff_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/shutoff/%s.json", p->run_dir, name);
+}
+
+char *qv_rt_log_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/logs", p->run_dir);
+}
+
+char *qv_rt_log_path(const qv_rt_paths *p, const char *name)
+{
+    return g_strdup_printf("%s/logs/%s.log", p->run_dir, name);
+}
+
+char *qv_rt_domains_dir(const qv_rt_paths *p)
+{
+    return g_strdup_printf("%s/domains", p->run_dir);
+}
+
 char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name)
 {
     return g_strdup_printf("%s/domains/%s", p->run_dir, name);
@@ -170,10 +235,14 @@ int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error
     return 0;
 }
 
+/* The runtime folder's JSON files (status.json, shutoff/<name>.json) are a
+ * few hundred bytes; a larger one is not ours. */
+#define QV_RT_JSON_MAX_SIZE (1 << 20)
+
 int qv_rt_read_json(const char *path, json_object **ret, qv_error **err)
 {
     g_autofree char *data = NULL;
-    int r = qv_read_file(path, 1 << 20, &data, NULL, err);
+    int r = qv_read_file(path, QV_RT_JSON_MAX_SIZE, &data, NULL, err);
     if (r < 0)
         return r;
     json_object *obj = json_tokener_parse(data);
@@ -280,14 +349,28 @@ int qv_rt_state_write(const char *path, const qv_rt_state *st, qv_error **err)
  * size is unknown. New runs get "qvstate2" (40 bytes). */
 #define STATE_MAGIC_V1 "qvstate1"
 #define STATE_MAGIC "qvstate2"
-#define STATE_RETIRED (1ull << 12)
-#define STATE_DELTA_BITS 51
 
-/* The file: a magic, the run's base time, the word, which packs the
- * state (4 bits), the reason (8 bits), the retired flag and the microseconds
- * since the base time of the last change (51 bits: 71 years), when a
- * stop or cont last took qmp.lock (for get_control_info), and the
- * balloon's actual size (KiB, 0 until known; v2 only). */
+/* The word, from bit 0 up: the state (4 bits), the reason (8 bits), the
+ * retired flag, and the microseconds since the base time of the last
+ * change (51 bits: 71 years). Part of the file format: changing it needs a
+ * new magic. */
+enum {
+    STATE_STATE_SHIFT = 0,
+    STATE_STATE_BITS = 4,
+    STATE_REASON_SHIFT = STATE_STATE_SHIFT + STATE_STATE_BITS,
+    STATE_REASON_BITS = 8,
+    STATE_RETIRED_SHIFT = STATE_REASON_SHIFT + STATE_REASON_BITS,
+    STATE_DELTA_SHIFT = STATE_RETIRED_SHIFT + 1,
+    STATE_DELTA_BITS = 64 - STATE_DELTA_SHIFT,
+};
+_Static_assert(STATE_RETIRED_SHIFT == 12 && STATE_DELTA_SHIFT == 13 && STATE_DELTA_BITS == 51,
+               "the state word's layout is part of the qvstate2 file format");
+#define STATE_FIELD_MASK(bits) ((UINT64_C(1) << (bits)) - 1)
+#define STATE_RETIRED (UINT64_C(1) << STATE_RETIRED_SHIFT)
+
+/* The file: a magic, the run's base time, the word (above), when a stop
+ * or cont last took qmp.lock (for get_control_info), and the balloon's
+ * actual size (KiB, 0 until known; v2 only). */
 typedef struct state_file {
     char magic[8];
     int64_t base_us;
@@ -308,9 +391,11 @@ static uint64_t state_pack(const state_file *f, const qv_rt_state *st)
     long long d = st->since_us - f->base_us;
     if (d < 0)
         d = 0;
-    if (d >= (1ll << STATE_DELTA_BITS))
-        d = (1ll << STATE_DELTA_BITS) - 1;
-    return ((uint64_t)st->state & 0xf) | ((uint64_t)st->reason & 0xff) << 4 | (uint64_t)d << 13;
+    if ((uint64_t)d > STATE_FIELD_MASK(STATE_DELTA_BITS))
+        d = (long long)STATE_FIELD_MASK(STATE_DELTA_BITS);
+    return ((uint64_t)st->state & STATE_FIELD_MASK(STATE_STATE_BITS)) << STATE_STATE_SHIFT |
+           ((uint64_t)st->reason & STATE_FIELD_MASK(STATE_REASON_BITS)) << STATE_REASON_SHIFT |
+           (uint64_t)d << STATE_DELTA_SHIFT;
 }
 
 int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **err)
@@ -326,8 +411,9 @@ int qv_rt_statemap_create(const char *path, const qv_rt_state *st, qv_error **er
 static bool state_file_valid(const void *p, size_t size)
 {
     const char *magic = p;
-    return (size == sizeof(state_file) && memcmp(magic, STATE_MAGIC, 8) == 0) ||
-           (size == STATE_FILE_V1_SIZE && memcmp(magic, STATE_MAGIC_V1, 8) == 0);
+    const size_t magic_len = sizeof((state_file *)NULL)->magic;
+    return (size == sizeof(state_file) && memcmp(magic, STATE_MAGIC, magic_len) == 0) ||
+           (size == STATE_FILE_V1_SIZE && memcmp(magic, STATE_MAGIC_V1, magic_len) == 0);
 }
 
 int qv_rt_statemap_open(const char *path, qv_rt_statemap **ret)
@@ -378,9 +464,9 @@ void qv_rt_statemap_free(qv_rt_statemap *m)
 bool qv_rt_statemap_load(const qv_rt_statemap *m, qv_rt_state *st)
 {
     uint64_t w = __atomic_load_n(&m->f->word, __ATOMIC_ACQUIRE);
-    st->state = (int)(w & 0xf);
-    st->reason = (int)(w >> 4 & 0xff);
-    st->since_us = m->f->base_us + (long long)(w >> 13);
+    st->state = (int)(w >> STATE_STATE_SHIFT & STATE_FIELD_MASK(STATE_STATE_BITS));
+    st->reason = (int)(w >> STATE_REASON_SHIFT & STATE_FIELD_MASK(STATE_REASON_BITS));
+    st->since_us = m->f->base_us + (long long)(w >> STATE_DELTA_SHIFT);
     return !(w & STATE_RETIRED);
 }
 
@@ -467,7 +553,7 @@ int qv_rt_state_store(const char *path, const qv_rt_state *st)
 /* Tells every process that maps this run's state that the run is over. */
 static void retire_run(const char *dir)
 {
-    g_autofree char *path = g_build_filename(dir, "state", NULL);
+    g_autofree char *path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_statemap *m;
     if (qv_rt_statemap_open(path, &m) == 0) {
         qv_rt_statemap_retire(m);
@@ -477,7 +563,7 @@ static void retire_run(const char *dir)
 
 int qv_rt_starter_write(const char *domain_dir, qv_error **err)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STARTER, NULL);
     g_autofree char *data = g_strdup_printf("%d %llu", (int)getpid(),
                                             qv_process_start_time(getpid()));
     return qv_rt_write_runtime(path, data, strlen(data), err);
@@ -485,7 +571,7 @@ int qv_rt_starter_write(const char *domain_dir, qv_error **err)
 
 int qv_rt_run_id_write(const char *domain_dir, qv_error **err)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "run-id", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_ID, NULL);
     /* From the kernel, not GLib's generator: a forked child shares that
      * generator's state with its parent and would draw the same id. */
     unsigned char raw[16];
@@ -499,7 +585,7 @@ int qv_rt_run_id_write(const char *domain_dir, qv_error **err)
 
 void qv_rt_run_id_read(const char *domain_dir, char buf[40])
 {
-    g_autofree char *path = g_build_filename(domain_dir, "run-id", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_ID, NULL);
     g_autofree char *data = NULL;
     buf[0] = '\0';
     if (qv_rt_read_file(path, 39, &data, NULL, NULL) == 0)
@@ -508,7 +594,7 @@ void qv_rt_run_id_read(const char *domain_dir, char buf[40])
 
 qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "starter", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STARTER, NULL);
     g_autofree char *data = NULL;
     if (qv_read_file(path, 64, &data, NULL, NULL) < 0)
         return QV_RT_STARTER_NONE;
@@ -521,7 +607,7 @@ qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 
 void qv_rt_mark_stopping(const char *domain_dir, const char *why)
 {
-    g_autofree char *path = g_build_filename(domain_dir, "stopping", NULL);
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STOPPING, NULL);
     qv_rt_write_runtime(path, why, strlen(why), NULL);
 }
 
@@ -545,9 +631,8 @@ void qv_rt_undo_run(const qv_rt_paths *p, const char *name, const char *uuid,
 
 void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name)
 {
-    g_autofree char *shutoff_dir = g_build_filename(p->run_dir, "shutoff", NULL);
-    g_autofree char *file = g_strdup_printf("%s.json", name);
-    g_autofree char *path = g_build_filename(shutoff_dir, file, NULL);
+    g_autofree char *shutoff_dir = qv_rt_shutoff_dir(p);
+    g_autofree char *path = qv_rt_shutoff_path(p, name);
     qv_rt_mkdirs(shutoff_dir, NULL);
     qv_rt_state failed = { QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_FAILED, qv_rt_now_us() };
     qv_rt_state_write(path, &failed, NULL);
@@ -785,7 +870,7 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
      * under this lock, records the stop. The reason is written before the
      * runtime dir goes, so a reader never sees an active domain turn into
      * "shut off (unknown)". */
-    g_autofree char *lock_path = g_strdup_printf("%s/locks/%s.stop.lock", p->run_dir, name);
+    g_autofree char *lock_path = qv_rt_stop_lock_path(p, name);
     int lock = qv_rt_lock(lock_path, QV_RT_STOP_LOCK_MS, err);
     if (lock < 0)
         return lock;
@@ -797,9 +882,9 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
         qv_rt_unlock(lock);
         return 0;
     }
-    g_autofree char *shutoff_dir = g_strdup_printf("%s/shutoff", p->run_dir);
+    g_autofree char *shutoff_dir = qv_rt_shutoff_dir(p);
     qv_rt_mkdirs(shutoff_dir, NULL);
-    g_autofree char *shutoff = g_strdup_printf("%s/%s.json", shutoff_dir, name);
+    g_autofree char *shutoff = qv_rt_shutoff_path(p, name);
     qv_rt_state st = { QV_DOMAIN_SHUTOFF, shutoff_reason, qv_rt_now_us() };
     qv_rt_state_write(shutoff, &st, NULL);
     g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());

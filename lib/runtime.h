@@ -14,8 +14,12 @@
  *   <run>/shutoff/<name>.json        how the domain last stopped (reason)
  *   <run>/logs/<name>.log            QEMU's output, kept across runs
  *   <run>/domains/<name>/            exists while the domain is active; it
- *                                    appears whole (renamed into place), and
- *                                    run-id (random) identifies the run:
+ *                                    appears whole (built as
+ *                                    .<name>.<pid>.new, renamed into place;
+ *                                    an ended run is renamed
+ *                                    <name>.gone.<pid> before it is
+ *                                    removed), and run-id (random)
+ *                                    identifies the run:
  *       run-id                       that identity
  *       starter                      "PID START" of the process starting the
  *                                    run, until the start commits
@@ -41,6 +45,11 @@
  *       stopping                     intent marker written before a stop
  *       reboot                       a guest reboot is in progress (the
  *                                    poweroff half is not a shutdown)
+ *       unplugged-vcpus              vCPUs unplugged live (resources.c)
+ *       <channel>.sock, vnc.sock,    sockets the argv builder generates for
+ *       spice.sock                   chardevs and displays without a path
+ *       memory-XXXXXX,               short-lived files QEMU writes for
+ *       screenshot-XXXXXX.png        memory_peek and screenshot
  *
  * State writers (library commands, the monitor's event handling) hold
  * qmp.lock while they learn the state from QEMU and write it, so a late event
@@ -68,10 +77,47 @@ typedef struct qv_rt_paths {
     char *run_dir;
 } qv_rt_paths;
 
-char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name);
-char *qv_rt_domain_file(const qv_rt_paths *p, const char *name, const char *file);
+/* The paths of the layout above, each built here and nowhere else (the
+ * journal's are with the journal, below). */
+char *qv_rt_config_domains_dir(const qv_rt_paths *p);            /* <config>/domains */
 char *qv_rt_config_file(const qv_rt_paths *p, const char *name);
+char *qv_rt_autostart_dir(const qv_rt_paths *p);
+char *qv_rt_autostart_path(const qv_rt_paths *p, const char *name);
+char *qv_rt_next_id_path(const qv_rt_paths *p);
+char *qv_rt_locks_dir(const qv_rt_paths *p);
+char *qv_rt_lifecycle_lock_path(const qv_rt_paths *p, const char *name);
+char *qv_rt_stop_lock_path(const qv_rt_paths *p, const char *name);
+char *qv_rt_id_lock_path(const qv_rt_paths *p);
+char *qv_rt_shutoff_dir(const qv_rt_paths *p);
+char *qv_rt_shutoff_path(const qv_rt_paths *p, const char *name);
+char *qv_rt_log_dir(const qv_rt_paths *p);
+char *qv_rt_log_path(const qv_rt_paths *p, const char *name);
+char *qv_rt_domains_dir(const qv_rt_paths *p);                   /* <run>/domains */
+char *qv_rt_domain_dir(const qv_rt_paths *p, const char *name);
+/* A file of a run's folder: file is one of the QV_RT_RUN_* names. Code that
+ * has the folder at hand (the start, which builds it under another name;
+ * the monitor) joins it with the same names. */
+char *qv_rt_domain_file(const qv_rt_paths *p, const char *name, const char *file);
 char *qv_rt_journal_path(const qv_rt_paths *p);
+
+/* The files of a run's folder (<run>/domains/<name>/, described above). */
+#define QV_RT_RUN_ID "run-id"
+#define QV_RT_RUN_STARTER "starter"
+#define QV_RT_RUN_STATUS "status.json"
+#define QV_RT_RUN_STATE "state"
+#define QV_RT_RUN_LIVE_XML "live.xml"
+#define QV_RT_RUN_MONITOR_SOCK "monitor.sock"
+#define QV_RT_RUN_MONITOR_LOCK "monitor.lock"
+#define QV_RT_RUN_MONITOR_LOG "monitor.log"
+#define QV_RT_RUN_CTL_SOCK "ctl.sock"
+#define QV_RT_RUN_QMP_SOCK "qmp.sock"
+#define QV_RT_RUN_QMP_LOCK "qmp.lock"
+#define QV_RT_RUN_LANE_SOCK_FMT "lane-%d.sock" /* of the lane's index */
+#define QV_RT_RUN_LANE_LOCK_FMT "lane-%d.lock"
+#define QV_RT_RUN_AGENT_LOCK "agent.lock"
+#define QV_RT_RUN_STOPPING "stopping"
+#define QV_RT_RUN_REBOOT "reboot"
+#define QV_RT_RUN_UNPLUGGED_VCPUS "unplugged-vcpus"
 
 /* mkdir -p with mode 0700 for the last component. */
 int qv_rt_mkdirs(const char *path, qv_error **err);
@@ -83,7 +129,7 @@ int qv_rt_write_atomic(const char *path, const char *data, size_t len, qv_error 
  * the new file. */
 int qv_rt_write_runtime(const char *path, const char *data, size_t len, qv_error **err);
 /* The bounded read is qv_read_file (common/qv-file.h). This old name is
- * kept only for proc_rss_kib in domain.c, which the memory-stats rework
+ * kept only for proc_rss_kib in resources.c, which the memory-stats rework
  * replaces with qv_proc_stat_read()'s rss_kib; drop it then. */
 #define qv_rt_read_file qv_read_file
 /* Reads and parses a JSON file. */

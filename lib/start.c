@@ -66,8 +66,8 @@ static char *monitor_binary(void)
 
 static int next_domain_id(qv_conn *conn, qv_error **err)
 {
-    g_autofree char *lock_path = g_strdup_printf("%s/locks/.id.lock", conn->paths.run_dir);
-    g_autofree char *path = g_strdup_printf("%s/next-id", conn->paths.run_dir);
+    g_autofree char *lock_path = qv_rt_id_lock_path(&conn->paths);
+    g_autofree char *path = qv_rt_next_id_path(&conn->paths);
     int lock = qv_rt_lock(lock_path, -1, err);
     if (lock < 0)
         return lock;
@@ -178,7 +178,7 @@ static int read_report(int fd, int timeout_ms, json_object **ret, qv_error **err
 static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size_t n_pass,
                          qv_error **err)
 {
-    g_autofree char *mlog = g_build_filename(dir, "monitor.log", NULL);
+    g_autofree char *mlog = g_build_filename(dir, QV_RT_RUN_MONITOR_LOG, NULL);
     qv_autoclose int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     g_ptr_array_add(argv, NULL);
     qv_spawn_opts so;
@@ -199,7 +199,7 @@ static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size
 /* A monitor that ended without a word may have said why in monitor.log. */
 static void add_monitor_log_tail(const char *dir, qv_error *err)
 {
-    g_autofree char *path = g_build_filename(dir, "monitor.log", NULL);
+    g_autofree char *path = g_build_filename(dir, QV_RT_RUN_MONITOR_LOG, NULL);
     g_autofree char *text = NULL;
     if (qv_rt_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
         return;
@@ -213,7 +213,7 @@ static void add_monitor_log_tail(const char *dir, qv_error *err)
 /* Creates monitor.lock and takes it, for the monitor to hold for life. */
 static int take_monitor_lock(const char *dir, qv_error **err)
 {
-    g_autofree char *path = g_build_filename(dir, "monitor.lock", NULL);
+    g_autofree char *path = g_build_filename(dir, QV_RT_RUN_MONITOR_LOCK, NULL);
     int r = qv_rt_lock(path, 0, err);
     if (r == -EWOULDBLOCK)
         return qv_error_set(err, -EBUSY, "another process supervises %s", dir);
@@ -318,12 +318,12 @@ static int listen_in(const char *dir, const char *file, int *fd, qv_error **err)
 static int create_start_fds(const char *dir, start_fds *f, qv_error **err)
 {
     int r;
-    if ((r = listen_in(dir, "qmp.sock", &f->qmp_listen, err)) < 0 ||
-        (r = listen_in(dir, "monitor.sock", &f->monitor_listen, err)) < 0 ||
-        (r = listen_in(dir, "ctl.sock", &f->ctl_listen, err)) < 0)
+    if ((r = listen_in(dir, QV_RT_RUN_QMP_SOCK, &f->qmp_listen, err)) < 0 ||
+        (r = listen_in(dir, QV_RT_RUN_MONITOR_SOCK, &f->monitor_listen, err)) < 0 ||
+        (r = listen_in(dir, QV_RT_RUN_CTL_SOCK, &f->ctl_listen, err)) < 0)
         return r;
     for (int i = 0; i < QV_RT_LANES; i++) {
-        g_autofree char *name = g_strdup_printf("lane-%d.sock", i);
+        g_autofree char *name = g_strdup_printf(QV_RT_RUN_LANE_SOCK_FMT, i);
         if ((r = listen_in(dir, name, &f->lanes[i], err)) < 0)
             return r;
     }
@@ -362,7 +362,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_auto(GStrv) qemu_argv = NULL;
     if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0)
         return r;
-    g_autofree char *state_path = g_build_filename(dir, "state", NULL);
+    g_autofree char *state_path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_STARTING_UP, qv_rt_now_us() };
     if ((r = qv_rt_statemap_create(state_path, &st, err)) < 0)
         return r;
@@ -414,7 +414,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
 static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const char *dir,
                     pid_t *qemu_pid, qv_error **err)
 {
-    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
+    g_autofree char *status_path = g_build_filename(dir, QV_RT_RUN_STATUS, NULL);
     qv_rt_status status;
     int r = qv_rt_status_read(status_path, &status, err);
     if (r < 0)
@@ -434,9 +434,9 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const ch
         }
     }
     if (r >= 0) {
-        g_autofree char *live_path = g_build_filename(dir, "live.xml", NULL);
+        g_autofree char *live_path = g_build_filename(dir, QV_RT_RUN_LIVE_XML, NULL);
         g_autofree char *live = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
-        g_autofree char *state_path = g_build_filename(dir, "state", NULL);
+        g_autofree char *state_path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
         st.since_us = qv_rt_now_us();
         if ((r = qv_rt_write_runtime(live_path, live, strlen(live), err)) >= 0 &&
             (r = qv_rt_state_store(state_path, &st)) < 0)
@@ -471,7 +471,7 @@ static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags
  * first: that is the commit; the channel's close only wakes the monitor. */
 static int commit(const char *dir, int channel, qv_error **err)
 {
-    g_autofree char *starter = g_build_filename(dir, "starter", NULL);
+    g_autofree char *starter = g_build_filename(dir, QV_RT_RUN_STARTER, NULL);
     if (unlink(starter) < 0)
         return qv_error_set_errno(err, -errno, "cannot commit the start (%s)", starter);
     ssize_t n = write(channel, "c", 1);
@@ -483,7 +483,7 @@ static int commit(const char *dir, int channel, qv_error **err)
  * stopped and waited for, and the domain ends shut off (failed). */
 static void undo_start(qv_conn *conn, const qv_domdef *def, const char *dir)
 {
-    g_autofree char *status_path = g_build_filename(dir, "status.json", NULL);
+    g_autofree char *status_path = g_build_filename(dir, QV_RT_RUN_STATUS, NULL);
     qv_rt_status status;
     if (qv_rt_status_read(status_path, &status, NULL) == 0) {
         char uuid[37];
@@ -538,7 +538,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         return r;
     }
     start_fds_close(&f);
-    g_autofree char *shutoff = g_strdup_printf("%s/shutoff/%s.json", conn->paths.run_dir, def->name);
+    g_autofree char *shutoff = qv_rt_shutoff_path(&conn->paths, def->name);
     unlink(shutoff);
     if (flags & QV_DOMAIN_START_AUTODESTROY)
         g_ptr_array_add(conn->autodestroy, g_strdup(def->name));

@@ -50,6 +50,14 @@ QV_PUBLIC int qv_domain_set_memory(qv_domain *dom, unsigned long long kib, unsig
 QV_PUBLIC int qv_domain_set_memory_stats_period(qv_domain *dom, int period, unsigned int flags,
                                                 qv_error **err);
 
+typedef struct qv_memory_stat { int tag; unsigned long long val; } qv_memory_stat;
+/* Returns the number of stats filled (tag: QV_DOMAIN_MEMORY_STAT_*). */
+QV_PUBLIC int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int nr_stats,
+                                     unsigned int flags, qv_error **err);
+/* Returns the maximum memory in KiB (as a non-negative long long). */
+QV_PUBLIC long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err);
+QV_PUBLIC int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **err);
+
 /* ---- vCPU counts ------------------------------------------------------------ */
 /* Sets the number of vCPUs (flags: QV_DOMAIN_VCPU_*). LIVE plugs or unplugs
  * vCPUs in QEMU (only vCPUs plugged after start can be unplugged: the guest
@@ -62,6 +70,8 @@ QV_PUBLIC int qv_domain_set_vcpus(qv_domain *dom, unsigned int nvcpus, unsigned 
  * or with MAXIMUM the maximum, of the live or config definition; with GUEST
  * the vCPUs online in the guest (with MAXIMUM: all the guest knows of). */
 QV_PUBLIC int qv_domain_get_vcpus_flags(qv_domain *dom, unsigned int flags, qv_error **err);
+/* The maximum number of vCPUs (<vcpu>) of the current definition. */
+QV_PUBLIC int qv_domain_get_max_vcpus(qv_domain *dom, qv_error **err);
 
 /* ---- vCPU threads and pinning --------------------------------------------- */
 enum { QV_VCPU_OFFLINE = 0, QV_VCPU_RUNNING = 1, QV_VCPU_BLOCKED = 2 };

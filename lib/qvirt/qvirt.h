@@ -223,156 +223,19 @@ enum {
 };
 enum { QV_DOMAIN_EVENT_TRAY_CHANGE_OPEN = 0, QV_DOMAIN_EVENT_TRAY_CHANGE_CLOSE = 1 };
 
-/* ---- connection ------------------------------------------------------ */
-/* uri: "qvirt:///system", "qvirt:///session" or "qvirt:///embed?root=DIR".
- * NULL: $QVIRT_DEFAULT_URI, else system for root and session for others. */
-QV_PUBLIC int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err);
-/* Closes the connection; domains started with START_AUTODESTROY from it are
- * destroyed. Handles made from it must be freed first. */
-QV_PUBLIC void qv_conn_close(qv_conn *conn);
-QV_PUBLIC void qv_conn_closep(qv_conn **conn);
-QV_PUBLIC const char *qv_conn_get_uri(const qv_conn *conn);
-
-QV_PUBLIC int qv_conn_define_domain(qv_conn *conn, const char *xml, unsigned int flags,
-                                    qv_domain **ret, qv_error **err);
-QV_PUBLIC int qv_conn_create_domain(qv_conn *conn, const char *xml, unsigned int flags,
-                                    qv_domain **ret, qv_error **err);
-QV_PUBLIC int qv_conn_get_domain_by_name(qv_conn *conn, const char *name, qv_domain **ret,
-                                         qv_error **err);
-QV_PUBLIC int qv_conn_get_domain_by_uuid(qv_conn *conn, const unsigned char uuid[16],
-                                         qv_domain **ret, qv_error **err);
-QV_PUBLIC int qv_conn_get_domain_by_uuid_string(qv_conn *conn, const char *uuid,
-                                                qv_domain **ret, qv_error **err);
-QV_PUBLIC int qv_conn_get_domain_by_id(qv_conn *conn, int id, qv_domain **ret, qv_error **err);
-/* *ret receives a NULL-terminated array of handles (free each, then the
- * array with qv_domain_list_free); returns the count. */
-QV_PUBLIC int qv_conn_list_all_domains(qv_conn *conn, unsigned int flags, qv_domain ***ret,
-                                       qv_error **err);
-QV_PUBLIC void qv_domain_list_free(qv_domain **list);
-
-/* virConnectDomainXMLToNative: the QEMU command line this connection would
- * run for a domain XML, without defining or starting anything. format:
- *   "qemu-argv"       one shell-quoted line, as libvirt gives (for reading
- *                     and logs, not for a shell to run);
- *   "qemu-argv-json"  the argv as a JSON array of strings, for programs.
- * The layout is the one a start gives the domain: the command monitor is a
- * listening socket passed as fd 3 and generated sockets go under the
- * connection's runtime folder; the event monitor and the lanes, which only
- * the supervisor and the library use, are left out. flags must be 0.
- * *ret receives a string the caller frees with free(). */
-QV_PUBLIC int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *xml,
-                                           unsigned int flags, char **ret, qv_error **err);
-
-/* ---- domain: handles and identity -------------------------------------- */
-QV_PUBLIC void qv_domain_free(qv_domain *dom);
-QV_PUBLIC void qv_domain_freep(qv_domain **dom);
-QV_PUBLIC const char *qv_domain_get_name(const qv_domain *dom);
-/* The id of a running domain, -1 when inactive. */
-QV_PUBLIC int qv_domain_get_id(qv_domain *dom);
-QV_PUBLIC int qv_domain_get_uuid(qv_domain *dom, unsigned char uuid[16], qv_error **err);
-/* buf must hold 37 bytes. */
-QV_PUBLIC int qv_domain_get_uuid_string(qv_domain *dom, char buf[37], qv_error **err);
-/* *ret receives a string the caller frees with free(). */
-QV_PUBLIC int qv_domain_get_os_type(qv_domain *dom, char **ret, qv_error **err);
-
-/* ---- lifecycle --------------------------------------------------------- */
-QV_PUBLIC int qv_domain_create(qv_domain *dom, unsigned int flags, qv_error **err);
-QV_PUBLIC int qv_domain_create_with_files(qv_domain *dom, const int *fds, unsigned int nfds,
-                                          unsigned int flags, qv_error **err);
-QV_PUBLIC int qv_domain_suspend(qv_domain *dom, qv_error **err);
-QV_PUBLIC int qv_domain_resume(qv_domain *dom, qv_error **err);
-QV_PUBLIC int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err);
-QV_PUBLIC int qv_domain_shutdown(qv_domain *dom, unsigned int flags, qv_error **err);
-QV_PUBLIC int qv_domain_reboot(qv_domain *dom, unsigned int flags, qv_error **err);
-QV_PUBLIC int qv_domain_reset(qv_domain *dom, unsigned int flags, qv_error **err);
-QV_PUBLIC int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err);
-
-/* ---- state and info ----------------------------------------------------- */
-QV_PUBLIC int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err);
-typedef struct qv_domain_info {
-    int state;                    /* QV_DOMAIN_STATE_* */
-    unsigned long long max_mem;   /* KiB */
-    unsigned long long memory;    /* KiB */
-    unsigned int nr_virt_cpu;
-    unsigned long long cpu_time;  /* ns */
-} qv_domain_info;
-QV_PUBLIC int qv_domain_get_info(qv_domain *dom, qv_domain_info *info, qv_error **err);
-/* 1 when true, 0 when false, negative errno on failure. */
-QV_PUBLIC int qv_domain_is_active(qv_domain *dom, qv_error **err);
-QV_PUBLIC int qv_domain_is_persistent(qv_domain *dom, qv_error **err);
-QV_PUBLIC int qv_domain_is_updated(qv_domain *dom, qv_error **err);
-typedef struct qv_domain_control_info {
-    unsigned int state;      /* QV_DOMAIN_CONTROL_* */
-    unsigned int details;    /* QV_DOMAIN_CONTROL_ERROR_REASON_* when state is ERROR */
-    unsigned long long state_time; /* ms spent in the current state (0 for OK) */
-} qv_domain_control_info;
-QV_PUBLIC int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info,
-                                         unsigned int flags, qv_error **err);
-
-typedef struct qv_memory_stat { int tag; unsigned long long val; } qv_memory_stat;
-/* Returns the number of stats filled (tag: QV_DOMAIN_MEMORY_STAT_*). */
-QV_PUBLIC int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int nr_stats,
-                                     unsigned int flags, qv_error **err);
-
-/* ---- XML and metadata -------------------------------------------------- */
-/* *ret receives the XML; the caller frees it with free(). */
-QV_PUBLIC int qv_domain_get_xml_description(qv_domain *dom, unsigned int flags, char **ret,
-                                            qv_error **err);
-/* type: QV_DOMAIN_METADATA_*; for ELEMENT, uri names the namespace. *ret is
- * freed with free(). -ENOENT when there is no such metadata. */
-QV_PUBLIC int qv_domain_get_metadata(qv_domain *dom, int type, const char *uri,
-                                     unsigned int flags, char **ret, qv_error **err);
-/* value NULL removes. For ELEMENT, key is the namespace prefix and uri the
- * namespace; value is one XML element. */
-QV_PUBLIC int qv_domain_set_metadata(qv_domain *dom, int type, const char *value,
-                                     const char *key, const char *uri, unsigned int flags,
-                                     qv_error **err);
-
-/* ---- autostart and limits --------------------------------------------- */
-QV_PUBLIC int qv_domain_get_autostart(qv_domain *dom, int *autostart, qv_error **err);
-QV_PUBLIC int qv_domain_set_autostart(qv_domain *dom, int autostart, qv_error **err);
-/* Returns the maximum memory in KiB (as a non-negative long long). */
-QV_PUBLIC long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err);
-QV_PUBLIC int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **err);
-QV_PUBLIC int qv_domain_get_max_vcpus(qv_domain *dom, qv_error **err);
-
-/* ---- raw monitor access (virsh qemu-monitor-command) ------------------ */
-/* cmd is a QMP command as JSON text; *ret receives the reply as JSON text. */
-QV_PUBLIC int qv_domain_qemu_monitor_command(qv_domain *dom, const char *cmd, char **ret,
-                                             unsigned int flags, qv_error **err);
-
-/* ---- events ---------------------------------------------------------- */
-/* Events are read from the connection's journal, which every process that
- * operates on the connection (and each domain's monitor process) appends to.
- * Poll qv_conn_event_get_fd() for POLLIN, then call qv_conn_event_dispatch(). */
-typedef struct qv_event {
-    int event_id;            /* QV_DOMAIN_EVENT_ID_* */
-    const char *domain_name;
-    const char *domain_uuid; /* string form */
-    int event;               /* lifecycle: QV_DOMAIN_EVENT_*; watchdog/io-error: action */
-    int detail;              /* lifecycle detail, or 0 */
-    const char *json;        /* the full event as JSON text (fields per event id) */
-    long long timestamp_us;  /* wall clock, microseconds */
-} qv_event;
-typedef void (*qv_event_cb)(qv_conn *conn, const qv_event *ev, void *opaque);
-/* dom NULL: every domain. event_id -1: every event id. Returns a callback id. */
-QV_PUBLIC int qv_conn_domain_event_register_any(qv_conn *conn, qv_domain *dom, int event_id,
-                                                qv_event_cb cb, void *opaque, qv_error **err);
-QV_PUBLIC int qv_conn_domain_event_deregister_any(qv_conn *conn, int callback_id, qv_error **err);
-QV_PUBLIC int qv_conn_event_get_fd(qv_conn *conn, qv_error **err);
-/* Delivers every new event to the callbacks; never blocks. Returns the count.
- * The journal keeps a bounded history (3 rotations of 8 MiB): a connection
- * that falls further behind gets -ENOBUFS once, after the events it could
- * still read were delivered, and goes on from there. */
-QV_PUBLIC int qv_conn_event_dispatch(qv_conn *conn, qv_error **err);
-/* Waits up to timeout_ms (-1 forever) for events and dispatches them. */
-QV_PUBLIC int qv_conn_event_run(qv_conn *conn, int timeout_ms, qv_error **err);
-QV_PUBLIC const char *qv_event_id_to_string(int event_id);
-
 #ifdef __cplusplus
 }
 #endif
 
+/* One header per method group; each group's calls live in lib/X.c for
+ * <qvirt/qvirt-X.h> (qvirt-resources.h: resources.c, ...). This header
+ * holds the types and constants they share. */
+#include <qvirt/qvirt-conn.h>
+#include <qvirt/qvirt-events.h>
+#include <qvirt/qvirt-domain.h>
+#include <qvirt/qvirt-lifecycle.h>
+#include <qvirt/qvirt-config.h>
+#include <qvirt/qvirt-qemu.h>
 #include <qvirt/qvirt-input.h>
 #include <qvirt/qvirt-console.h>
 #include <qvirt/qvirt-block.h>

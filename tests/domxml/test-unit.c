@@ -277,7 +277,7 @@ Test(domxml_unit, mac_address_syntax)
 }
 
 /* The typed tunables parse, and an edit of the typed pins is what gets
- * formatted (lib/domain-vcpu.c edits them). */
+ * formatted (lib/resources.c edits them). */
 Test(domxml_unit, tunables_typed)
 {
     g_autoptr(qv_domdef) def = parse_ok(

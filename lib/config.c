@@ -1,4 +1,5 @@
-/* Domain configuration calls: XML, metadata, autostart, limits. */
+/* Domain configuration (qvirt-config.h): the XML, metadata and autostart,
+ * and the stored definitions (config and live XML) the other calls use. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,7 +8,7 @@
 
 int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
 {
-    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
+    g_autofree char *path = qv_domain_file(dom, QV_RT_RUN_LIVE_XML);
     g_autofree char *xml = NULL;
     qv_error *lerr = NULL;
     int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
@@ -33,7 +34,7 @@ int qv_domain_load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **er
 
 int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
 {
-    g_autofree char *path = qv_rt_domain_file(&dom->conn->paths, dom->name, "live.xml");
+    g_autofree char *path = qv_domain_file(dom, QV_RT_RUN_LIVE_XML);
     g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_SECURE);
     return qv_rt_write_runtime(path, xml, strlen(xml), err);
 }
@@ -180,7 +181,7 @@ int qv_domain_get_autostart(qv_domain *dom, int *autostart, qv_error **err)
 {
     if (!dom || !autostart)
         return qv_error_set(err, -EINVAL, "qv_domain_get_autostart: dom and autostart are required");
-    g_autofree char *path = g_strdup_printf("%s/autostart/%s", dom->conn->paths.config_dir, dom->name);
+    g_autofree char *path = qv_rt_autostart_path(&dom->conn->paths, dom->name);
     *autostart = g_file_test(path, G_FILE_TEST_EXISTS);
     return 0;
 }
@@ -192,8 +193,8 @@ int qv_domain_set_autostart(qv_domain *dom, int autostart, qv_error **err)
     if (qv_domain_is_persistent(dom, err) != 1)
         return qv_error_set(err, -EINVAL, "domain '%s' is transient: only defined domains can "
                             "start at boot", dom->name);
-    g_autofree char *dir = g_strdup_printf("%s/autostart", dom->conn->paths.config_dir);
-    g_autofree char *path = g_strdup_printf("%s/%s", dir, dom->name);
+    g_autofree char *dir = qv_rt_autostart_dir(&dom->conn->paths);
+    g_autofree char *path = qv_rt_autostart_path(&dom->conn->paths, dom->name);
     if (!autostart) {
         if (unlink(path) < 0 && errno != ENOENT)
             return qv_error_set_errno(err, -errno, "cannot remove %s", path);
@@ -205,50 +206,28 @@ int qv_domain_set_autostart(qv_domain *dom, int autostart, qv_error **err)
     return qv_rt_write_atomic(path, "", 0, err);
 }
 
-long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err)
+int qv_domain_load_config(qv_conn *conn, const char *name, qv_domdef **ret, qv_error **err)
 {
-    if (!dom)
-        return qv_error_set(err, -EINVAL, "qv_domain_get_max_memory: dom is required");
-    const qv_domdef *def;
-    int r = qv_domain_get_def(dom, &def, err);
-    if (r < 0)
-        return r;
-    return (long long)def->memory_kib;
-}
-
-int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **err)
-{
-    if (!dom)
-        return qv_error_set(err, -EINVAL, "qv_domain_set_max_memory: dom is required");
-    if (kib == 0 || kib > (1ULL << 42))
-        return qv_error_set(err, -EINVAL, "maximum memory %llu KiB is out of range", kib);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
-    if (r == -ENOENT)
-        r = qv_error_set(err, -EINVAL, "domain '%s' is transient: its maximum memory is fixed "
-                         "while it runs", dom->name);
-    if (r >= 0) {
-        /* Only the config changes: a running guest's maximum is fixed by its
-         * command line, as with libvirt's QEMU driver. */
-        cfg->memory_kib = kib;
-        if (cfg->current_memory_kib > kib)
-            cfg->current_memory_kib = kib;
-        r = qv_domain_save_config(dom->conn, cfg, err);
+    g_autofree char *path = qv_rt_config_file(&conn->paths, name);
+    g_autofree char *xml = NULL;
+    qv_error *lerr = NULL;
+    int r = qv_read_file(path, QV_DOMXML_MAX_SIZE, &xml, NULL, &lerr);
+    if (r < 0) {
+        if (r == -ENOENT) {
+            qv_error_free(lerr);
+            return -ENOENT;
+        }
+        return qv_error_propagate(err, lerr);
     }
-    qv_rt_unlock(lock);
+    r = qv_domxml_parse(xml, 0, ret, err);
+    if (r < 0 && err && *err)
+        qv_error_prefix(*err, "stored config %s", path);
     return r;
 }
 
-int qv_domain_get_max_vcpus(qv_domain *dom, qv_error **err)
+int qv_domain_save_config(qv_conn *conn, const qv_domdef *def, qv_error **err)
 {
-    if (!dom)
-        return qv_error_set(err, -EINVAL, "qv_domain_get_max_vcpus: dom is required");
-    const qv_domdef *def;
-    int r = qv_domain_get_def(dom, &def, err);
-    if (r < 0)
-        return r;
-    return (int)def->vcpus;
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE);
+    g_autofree char *path = qv_rt_config_file(&conn->paths, def->name);
+    return qv_rt_write_atomic(path, xml, strlen(xml), err);
 }

@@ -1,4 +1,6 @@
-/* vCPUs of a domain: counts (hotplug through query-hotpluggable-cpus and
+/* Memory and vCPUs of domains (qvirt-resources.h).
+ *
+ * vCPUs: counts (hotplug through query-hotpluggable-cpus and
  * device_add/device_del, guest-side onlining through the agent), the vCPU
  * threads QEMU reports in query-cpus-fast, and CPU pinning of vCPU and
  * emulator threads with sched_setaffinity, stored as libvirt's
@@ -10,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
 
 #include "internal.h"
 #include "qv-process.h"
@@ -567,7 +568,7 @@ static int unplug_vcpu(qv_domain *dom, qv_qmp *qmp, const hp_cpu *c, unsigned in
  * runtime dir and refused. Can go once the QEMU floor fixes it. */
 static char *unplugged_file(qv_domain *dom)
 {
-    return qv_rt_domain_file(&dom->conn->paths, dom->name, "unplugged-vcpus");
+    return qv_domain_file(dom, QV_RT_RUN_UNPLUGGED_VCPUS);
 }
 
 static bool was_unplugged(qv_domain *dom, unsigned int index)
@@ -1009,4 +1010,273 @@ int qv_domain_get_emulator_pin_info(qv_domain *dom, unsigned char *cpumap, int m
     if ((r = qv_domain_load_def(dom, false, &cfg, err)) < 0 || (r = def_pin_map(cfg, -1, cpumap, maplen, err)) < 0)
         return r;
     return 1;
+}
+
+int qv_domain_get_max_vcpus(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_max_vcpus: dom is required");
+    const qv_domdef *def;
+    int r = qv_domain_get_def(dom, &def, err);
+    if (r < 0)
+        return r;
+    return (int)def->vcpus;
+}
+
+/* ==== memory ================================================================ */
+
+/* Memory of a domain: the balloon target (set_memory), the maximum, and the
+ * balloon's statistics period, live (QMP) and in the config, as libvirt's
+ * QEMU driver does; the balloon's and QEMU's statistics (memory_stats). */
+
+static int check_memory(const qv_domain *dom, const qv_domdef *def, unsigned long long kib,
+                        bool maximum, const char *which, qv_error **err)
+{
+    if (maximum) {
+        if (def->cpu.cells && def->cpu.cells->len)
+            return qv_error_set(err, -EINVAL,
+                                "domain '%s' has NUMA cells: change the memory of each "
+                                "<cell> in its XML instead of the maximum", dom->name);
+        return 0;
+    }
+    if (kib > def->memory_kib)
+        return qv_error_set(err, -EINVAL,
+                            "cannot set the %s memory of domain '%s' to %llu KiB: its maximum is "
+                            "%llu KiB", which, dom->name, kib, def->memory_kib);
+    return 0;
+}
+
+int qv_domain_set_memory(qv_domain *dom, unsigned long long kib, unsigned int flags,
+                         qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_set_memory: dom is required");
+    const unsigned int known = QV_DOMAIN_MEM_LIVE | QV_DOMAIN_MEM_CONFIG | QV_DOMAIN_MEM_MAXIMUM;
+    if (flags & ~known)
+        return qv_error_set(err, -EINVAL, "qv_domain_set_memory: unsupported flags 0x%x",
+                            flags & ~known);
+    if (kib == 0 || kib > (1ULL << 42))
+        return qv_error_set(err, -EINVAL, "memory size %llu KiB is out of range", kib);
+    bool maximum = flags & QV_DOMAIN_MEM_MAXIMUM;
+    unsigned int affect = flags & (QV_DOMAIN_MEM_LIVE | QV_DOMAIN_MEM_CONFIG);
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autoptr(qv_domdef) live = NULL;
+    g_autoptr(qv_domdef) cfg = NULL;
+    int r = qv_domain_resolve_affect(dom, &affect, err);
+    if (r >= 0 && maximum && (affect & QV_DOMAIN_AFFECT_LIVE))
+        r = qv_error_set(err, -EINVAL, "cannot change the maximum memory of running domain '%s': "
+                         "change the config and restart it", dom->name);
+    /* Check everything before changing anything. */
+    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &live, err)) >= 0)
+        r = check_memory(dom, live, kib, false, "live", err);
+    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_CONFIG) && (r = qv_domain_load_def(dom, false, &cfg, err)) >= 0)
+        r = check_memory(dom, cfg, kib, maximum, "configured", err);
+    const char *balloon = live ? qv_domdef_balloon_alias(live) : NULL;
+    if (r >= 0 && live && !balloon)
+        r = qv_error_set(err, -ENOTSUP, "domain '%s' has no virtio memory balloon "
+                         "(<memballoon model='virtio'/>) to change its memory while it runs",
+                         dom->name);
+    if (r >= 0 && live) {
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "value", json_object_new_int64((int64_t)(kib * 1024)));
+        r = qv_domain_qmp_call(dom, "balloon", args, NULL, err);
+        if (r >= 0) {
+            live->current_memory_kib = kib;
+            r = qv_domain_save_live(dom, live, err);
+        }
+    }
+    if (r >= 0 && cfg) {
+        if (maximum) {
+            cfg->memory_kib = kib;
+            if (cfg->current_memory_kib > kib)
+                cfg->current_memory_kib = kib;
+        } else {
+            cfg->current_memory_kib = kib;
+        }
+        r = qv_domain_save_config(dom->conn, cfg, err);
+    }
+    qv_rt_unlock(lock);
+    return r < 0 ? r : 0;
+}
+
+int qv_domain_set_memory_stats_period(qv_domain *dom, int period, unsigned int flags,
+                                      qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_set_memory_stats_period: dom is required");
+    const unsigned int known = QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG;
+    if (flags & ~known)
+        return qv_error_set(err, -EINVAL,
+                            "qv_domain_set_memory_stats_period: unsupported flags 0x%x",
+                            flags & ~known);
+    if (period < 0)
+        return qv_error_set(err, -EINVAL, "the memory statistics period must be 0 or more "
+                            "seconds, not %d", period);
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autoptr(qv_domdef) live = NULL;
+    g_autoptr(qv_domdef) cfg = NULL;
+    int r = qv_domain_resolve_affect(dom, &flags, err);
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE))
+        r = qv_domain_load_def(dom, true, &live, err);
+    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG))
+        r = qv_domain_load_def(dom, false, &cfg, err);
+    if (r >= 0 && ((live && !qv_domdef_balloon_alias(live)) || (cfg && !qv_domdef_balloon_alias(cfg))))
+        r = qv_error_set(err, -ENOTSUP, "domain '%s' has no virtio memory balloon "
+                         "(<memballoon model='virtio'/>) to collect memory statistics",
+                         dom->name);
+    if (r >= 0 && live) {
+        g_autofree char *path = g_strdup_printf("/machine/peripheral/%s",
+                                                qv_domdef_balloon_alias(live));
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "path", json_object_new_string(path));
+        json_object_object_add(args, "property",
+                               json_object_new_string("guest-stats-polling-interval"));
+        json_object_object_add(args, "value", json_object_new_int(period));
+        r = qv_domain_qmp_call(dom, "qom-set", args, NULL, err);
+        if (r >= 0) {
+            live->memballoon->stats_period = (unsigned int)period;
+            r = qv_domain_save_live(dom, live, err);
+        }
+    }
+    if (r >= 0 && cfg) {
+        cfg->memballoon->stats_period = (unsigned int)period;
+        r = qv_domain_save_config(dom->conn, cfg, err);
+    }
+    qv_rt_unlock(lock);
+    return r < 0 ? r : 0;
+}
+
+static unsigned long long proc_rss_kib(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *data = NULL;
+    if (qv_rt_read_file(path, 1 << 16, &data, NULL, NULL) < 0)
+        return 0;
+    const char *p = strstr(data, "VmRSS:");
+    return p ? g_ascii_strtoull(p + 6, NULL, 10) : 0;
+}
+
+int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int nr_stats,
+                           unsigned int flags, qv_error **err)
+{
+    if (!dom || (!stats && nr_stats))
+        return qv_error_set(err, -EINVAL, "qv_domain_memory_stats: dom and stats are required");
+    if (flags)
+        return qv_error_set(err, -EINVAL, "qv_domain_memory_stats: flags must be 0");
+    qv_active act;
+    int r = qv_domain_require_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    const qv_domdef *def;
+    if ((r = qv_domain_get_def(dom, &def, err)) < 0)
+        return r;
+    unsigned int n = 0;
+#define ADD(tag_, val_)                                                                            \
+    do {                                                                                           \
+        if (n < nr_stats)                                                                          \
+            stats[n++] = (qv_memory_stat){ (tag_), (val_) };                                       \
+    } while (0)
+
+    const char *balloon = qv_domdef_balloon_alias(def);
+    if (!balloon) {
+        ADD(QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON,
+            def->current_memory_kib ? def->current_memory_kib : def->memory_kib);
+        ADD(QV_DOMAIN_MEMORY_STAT_RSS, proc_rss_kib(act.status.qemu_pid));
+        return (int)n;
+    }
+    json_object *args = json_object_new_object();
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", balloon);
+    json_object_object_add(args, "path", json_object_new_string(path));
+    json_object_object_add(args, "property", json_object_new_string("guest-stats"));
+    /* The balloon's actual size is in the state mapping while the
+     * supervisor watches (it follows BALLOON_CHANGE): then only the guest
+     * stats are asked for. Otherwise both queries, in one round trip. */
+    unsigned long long actual_kib = qv_domain_monitor_alive(dom) ? qv_rt_statemap_balloon(dom->smap) : 0;
+    qv_qmp_batch_cmd q[2] = { { .command = "query-balloon" }, { .command = "qom-get", .args = args } };
+    qv_qmp_batch_cmd *ask = actual_kib ? &q[1] : q;
+    size_t n_ask = actual_kib ? 1 : 2;
+    if ((r = qv_domain_qmp_batch(dom, ask, n_ask, err)) < 0)
+        return r;
+    if (!actual_kib && q[0].result < 0) {
+        r = qv_error_propagate(err, g_steal_pointer(&q[0].err));
+        qv_qmp_batch_clear(ask, n_ask);
+        return r;
+    }
+    g_autoptr(json_object) bal = g_steal_pointer(&q[0].ret);
+    /* No guest stats yet (the driver has not reported): actual and rss only. */
+    g_autoptr(json_object) gs = g_steal_pointer(&q[1].ret);
+    qv_qmp_batch_clear(ask, n_ask);
+    json_object *v, *s = NULL;
+    if (gs && json_object_object_get_ex(gs, "stats", &s)) {
+        static const struct { const char *key; int tag; bool bytes; } map[] = {
+            { "stat-swap-in", QV_DOMAIN_MEMORY_STAT_SWAP_IN, true },
+            { "stat-swap-out", QV_DOMAIN_MEMORY_STAT_SWAP_OUT, true },
+            { "stat-major-faults", QV_DOMAIN_MEMORY_STAT_MAJOR_FAULT, false },
+            { "stat-minor-faults", QV_DOMAIN_MEMORY_STAT_MINOR_FAULT, false },
+            { "stat-free-memory", QV_DOMAIN_MEMORY_STAT_UNUSED, true },
+            { "stat-total-memory", QV_DOMAIN_MEMORY_STAT_AVAILABLE, true },
+            { "stat-available-memory", QV_DOMAIN_MEMORY_STAT_USABLE, true },
+            { "stat-disk-caches", QV_DOMAIN_MEMORY_STAT_DISK_CACHES, true },
+            { "stat-htlb-pgalloc", QV_DOMAIN_MEMORY_STAT_HUGETLB_PGALLOC, false },
+            { "stat-htlb-pgfail", QV_DOMAIN_MEMORY_STAT_HUGETLB_PGFAIL, false },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(map); i++) {
+            if (!json_object_object_get_ex(s, map[i].key, &v))
+                continue;
+            int64_t x = json_object_get_int64(v);
+            if (x < 0)
+                continue; /* -1: the guest does not report it */
+            ADD(map[i].tag, map[i].bytes ? (unsigned long long)x / 1024 : (unsigned long long)x);
+        }
+    }
+    if (actual_kib)
+        ADD(QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, actual_kib);
+    else if (bal && json_object_object_get_ex(bal, "actual", &v))
+        ADD(QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, (unsigned long long)json_object_get_int64(v) / 1024);
+    ADD(QV_DOMAIN_MEMORY_STAT_RSS, proc_rss_kib(act.status.qemu_pid));
+    if (gs && json_object_object_get_ex(gs, "last-update", &v) && json_object_get_int64(v) > 0)
+        ADD(QV_DOMAIN_MEMORY_STAT_LAST_UPDATE, (unsigned long long)json_object_get_int64(v));
+#undef ADD
+    return (int)n;
+}
+
+long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_get_max_memory: dom is required");
+    const qv_domdef *def;
+    int r = qv_domain_get_def(dom, &def, err);
+    if (r < 0)
+        return r;
+    return (long long)def->memory_kib;
+}
+
+int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_set_max_memory: dom is required");
+    if (kib == 0 || kib > (1ULL << 42))
+        return qv_error_set(err, -EINVAL, "maximum memory %llu KiB is out of range", kib);
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autoptr(qv_domdef) cfg = NULL;
+    int r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
+    if (r == -ENOENT)
+        r = qv_error_set(err, -EINVAL, "domain '%s' is transient: its maximum memory is fixed "
+                         "while it runs", dom->name);
+    if (r >= 0) {
+        /* Only the config changes: a running guest's maximum is fixed by its
+         * command line, as with libvirt's QEMU driver. */
+        cfg->memory_kib = kib;
+        if (cfg->current_memory_kib > kib)
+            cfg->current_memory_kib = kib;
+        r = qv_domain_save_config(dom->conn, cfg, err);
+    }
+    qv_rt_unlock(lock);
+    return r;
 }

@@ -1,0 +1,317 @@
+/* The lifecycle of a domain (qvirt-lifecycle.h): start, pause and resume,
+ * shutdown, reboot, reset, destroy, undefine, and the lifecycle lock that
+ * orders a domain's starts and stops across processes. The start itself
+ * is start.c's. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "firmware.h"
+#include "internal.h"
+#include "qv-log.h"
+
+/* How long QEMU gets between SIGTERM and SIGKILL on destroy. */
+#define QV_DESTROY_GRACE_MS 10000
+
+/* How long a start or stop waits for another process's start or stop of
+ * the same domain (a start may boot QEMU and wait for its report). */
+#define QV_LIFECYCLE_LOCK_MS 60000
+
+int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err)
+{
+    g_autofree char *path = qv_rt_lifecycle_lock_path(&conn->paths, name);
+    int fd = qv_rt_lock(path, QV_LIFECYCLE_LOCK_MS, err);
+    if (fd == -ETIMEDOUT)
+        return qv_error_set(err, -EBUSY,
+                            "domain '%s' is being started or stopped by another process", name);
+    return fd;
+}
+
+/* guest-shutdown sends no reply when it works: this bounds the wait. */
+#define QV_AGENT_SHUTDOWN_MS 5000
+
+/* stop and cont change the state. On every path (lane, proxy, QEMU's
+ * command monitor) the caller holds qmp.lock from before the command until
+ * the state and the event are written, so pauses and resumes from any
+ * number of processes are recorded in the order QEMU ran them, and a
+ * process that finds the domain already there sends nothing. The monitor
+ * never waits for this lock, so holding it across a proxied call is safe.
+ * -ESTALE: the run the handle knew has ended. */
+static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
+{
+    int want = pause ? QV_DOMAIN_PAUSED : QV_DOMAIN_RUNNING;
+    /* Under the lock: the state as it stands now. */
+    qv_rt_state cur;
+    if (!qv_rt_statemap_load(dom->smap, &cur))
+        return -ESTALE;
+    if (cur.state == want) {
+        qv_log(QV_LOG_DEBUG, "domain '%s': already %s; nothing sent", dom->name,
+               pause ? "paused" : "running");
+        return 0;
+    }
+    int r = qv_domain_qmp_call_locked(dom, pause ? "stop" : "cont", err);
+    if (r < 0)
+        return r;
+    qv_rt_state st = { want, pause ? QV_DOMAIN_PAUSED_USER : QV_DOMAIN_RUNNING_UNPAUSED,
+                       qv_rt_now_us() };
+    if ((r = qv_rt_statemap_store(dom->smap, &st)) == -ESTALE)
+        return 0; /* QEMU did it, then the run ended: its STOPPED event says so */
+    if (r < 0)
+        return qv_error_set_errno(err, r, "cannot record the state of domain '%s'", dom->name);
+    qv_log(QV_LOG_INFO, "domain '%s': state written: %s", dom->name,
+           pause ? "paused (user)" : "running (unpaused)");
+    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                 pause ? QV_DOMAIN_EVENT_SUSPENDED : QV_DOMAIN_EVENT_RESUMED,
+                 pause ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED : QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
+    return 0;
+}
+
+int qv_domain_create(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_create: dom is required");
+    g_autoptr(qv_domdef) def = NULL;
+    int r = qv_domain_load_config(dom->conn, dom->name, &def, err);
+    if (r == -ENOENT)
+        return qv_error_set(err, -EINVAL, "domain '%s' is transient and already running",
+                            dom->name);
+    if (r < 0)
+        return r;
+    return qv_conn_start_domain(dom->conn, dom, def, false, flags, err);
+}
+
+int qv_domain_create_with_files(qv_domain *dom, const int *fds, unsigned int nfds,
+                                unsigned int flags, qv_error **err)
+{
+    if (nfds == 0)
+        return qv_domain_create(dom, flags, err);
+    return qv_error_set(err, -ENOTSUP,
+                        "passing file descriptors at start needs an init process to receive "
+                        "them; QEMU guests have none (use a container driver)");
+}
+
+/* suspend (pause) and resume share one path: a no-op when the domain is
+ * already there, a clear error when it is off or suspended by its guest. */
+static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
+{
+    int state, reason;
+    int r = qv_domain_get_state(dom, &state, &reason, err);
+    if (r < 0)
+        return r;
+    if (state == QV_DOMAIN_SHUTOFF)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    if (state == (pause ? QV_DOMAIN_PAUSED : QV_DOMAIN_RUNNING))
+        return 0;
+    if (state == QV_DOMAIN_PMSUSPENDED)
+        return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; %s", dom->name,
+                            pause ? "wake it first" : "use pm wakeup");
+    for (int tries = 0;; tries++) {
+        if ((r = qv_domain_lock_run(dom, err)) < 0)
+            return r;
+        r = pause_or_resume_locked(dom, pause, err);
+        qv_domain_unlock_run(dom);
+        if (r != -ESTALE)
+            return r;
+        /* The run ended (or was replaced) since get_state: look again. */
+        qv_domain_forget_run(dom);
+        if (tries)
+            return qv_error_set(err, -EAGAIN, "domain '%s' was restarted during the call",
+                                dom->name);
+        if ((r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
+            return r;
+        if (state == QV_DOMAIN_SHUTOFF)
+            return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    }
+}
+
+int qv_domain_suspend(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_suspend: dom is required");
+    return pause_or_resume(dom, true, err);
+}
+
+int qv_domain_resume(qv_domain *dom, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_resume: dom is required");
+    return pause_or_resume(dom, false, err);
+}
+
+int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_destroy: dom is required");
+    if (flags & ~(unsigned)(QV_DOMAIN_DESTROY_GRACEFUL | QV_DOMAIN_DESTROY_REMOVE_LOGS))
+        return qv_error_set(err, -EINVAL, "qv_domain_destroy: unsupported flags 0x%x", flags);
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    qv_active act;
+    int r = qv_domain_require_active(dom, &act, err);
+    if (r < 0) {
+        qv_rt_unlock(lock);
+        return r;
+    }
+    g_autofree char *stopping = qv_domain_file(dom, QV_RT_RUN_STOPPING);
+    g_autofree char *dom_dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    qv_rt_mark_stopping(dom_dir, "destroyed");
+    pid_t pid = act.status.qemu_pid;
+    if (pid > 0 && qv_rt_pid_alive(pid, act.status.qemu_start)) {
+        kill(pid, SIGTERM);
+        r = qv_rt_wait_exit(pid, act.status.qemu_start, QV_DESTROY_GRACE_MS);
+        if (r == -ETIMEDOUT) {
+            if (flags & QV_DOMAIN_DESTROY_GRACEFUL) {
+                unlink(stopping);
+                qv_rt_unlock(lock);
+                return qv_error_set(err, -EBUSY,
+                                    "domain '%s' did not stop within %d s of SIGTERM",
+                                    dom->name, QV_DESTROY_GRACE_MS / 1000);
+            }
+            qv_log(QV_LOG_WARNING, "domain '%s': QEMU pid %d ignored SIGTERM; sending SIGKILL",
+                   dom->name, (int)pid);
+            kill(pid, SIGKILL);
+            qv_rt_wait_exit(pid, act.status.qemu_start, QV_DESTROY_GRACE_MS);
+        }
+    }
+    /* The monitor records the stop and exits; if it is gone, we record it. */
+    qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
+    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act.status.run_id,
+                       QV_DOMAIN_SHUTOFF_DESTROYED, QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
+    qv_log(QV_LOG_INFO, "domain '%s': destroyed (QEMU pid %d); state written: shut off (destroyed)",
+           dom->name, (int)pid);
+    qv_domain_forget_monitor(dom);
+    qv_domain_forget_run(dom);
+    if (flags & QV_DOMAIN_DESTROY_REMOVE_LOGS) {
+        g_autofree char *log = qv_rt_log_path(&dom->conn->paths, dom->name);
+        unlink(log);
+    }
+    qv_rt_unlock(lock);
+    return 0;
+}
+
+static int unsupported_power_mode(qv_domain *dom, const char *what, unsigned int flags,
+                                  qv_error **err)
+{
+    if (flags & (QV_DOMAIN_SHUTDOWN_INITCTL | QV_DOMAIN_SHUTDOWN_SIGNAL))
+        return qv_error_set(err, -ENOTSUP,
+                            "%s with initctl or a signal is for containers; QEMU guests take "
+                            "the ACPI power button or the guest agent", what);
+    if (flags & QV_DOMAIN_SHUTDOWN_PARAVIRT)
+        return qv_error_set(err, -ENOTSUP, "%s through a paravirtual channel is for Xen guests",
+                            what);
+    if (flags & ~(unsigned)(QV_DOMAIN_SHUTDOWN_ACPI_POWER_BTN | QV_DOMAIN_SHUTDOWN_GUEST_AGENT))
+        return qv_error_set(err, -EINVAL, "%s: unsupported flags 0x%x", what, flags);
+    (void)dom;
+    return 0;
+}
+
+/* Agent first when asked for; ACPI when asked for, or when nothing is. */
+static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_error **err)
+{
+    int r = unsupported_power_mode(dom, reboot ? "reboot" : "shutdown", flags, err);
+    if (r < 0)
+        return r;
+    qv_active act;
+    if ((r = qv_domain_require_active(dom, &act, err)) < 0)
+        return r;
+    if (flags & QV_DOMAIN_SHUTDOWN_GUEST_AGENT) {
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "mode", json_object_new_string(reboot ? "reboot" : "powerdown"));
+        qv_error *lerr = NULL;
+        /* guest-shutdown sends no reply when it succeeds. */
+        r = qv_domain_agent_call(dom, "guest-shutdown", args, QV_AGENT_SHUTDOWN_MS, NULL, &lerr);
+        if (r >= 0 || r == -ETIMEDOUT) {
+            qv_error_free(lerr);
+            return 0;
+        }
+        if (!(flags & QV_DOMAIN_SHUTDOWN_ACPI_POWER_BTN))
+            return qv_error_propagate(err, lerr);
+        qv_error_free(lerr);
+    }
+    if (reboot) {
+        /* A "fake reboot": the monitor resets the guest instead of ending
+         * QEMU when the guest powers off. */
+        g_autofree char *marker = qv_domain_file(dom, QV_RT_RUN_REBOOT);
+        if ((r = qv_rt_write_runtime(marker, "1", strlen("1"), err)) < 0)
+            return r;
+    }
+    return qv_domain_qmp_call(dom, "system_powerdown", NULL, NULL, err);
+}
+
+int qv_domain_shutdown(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_shutdown: dom is required");
+    return power_request(dom, flags, false, err);
+}
+
+int qv_domain_reboot(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_reboot: dom is required");
+    return power_request(dom, flags, true, err);
+}
+
+int qv_domain_reset(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_reset: dom is required");
+    if (flags)
+        return qv_error_set(err, -EINVAL, "qv_domain_reset: flags must be 0");
+    qv_active act;
+    int r = qv_domain_require_active(dom, &act, err);
+    if (r < 0)
+        return r;
+    return qv_domain_qmp_call(dom, "system_reset", NULL, NULL, err);
+}
+
+int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
+{
+    if (!dom)
+        return qv_error_set(err, -EINVAL, "qv_domain_undefine: dom is required");
+    const unsigned int known = QV_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                               QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA | QV_DOMAIN_UNDEFINE_NVRAM |
+                               QV_DOMAIN_UNDEFINE_KEEP_NVRAM |
+                               QV_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | QV_DOMAIN_UNDEFINE_TPM |
+                               QV_DOMAIN_UNDEFINE_KEEP_TPM;
+    if (flags & ~known)
+        return qv_error_set(err, -EINVAL, "qv_domain_undefine: unsupported flags 0x%x", flags);
+    if ((flags & QV_DOMAIN_UNDEFINE_NVRAM) && (flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM))
+        return qv_error_set(err, -EINVAL, "undefine: NVRAM and KEEP_NVRAM exclude each other");
+    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (lock < 0)
+        return lock;
+    g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
+    g_autofree char *nvram = NULL;
+    int r = qv_conn_undefine_nvram_check(dom->conn, dom->name, flags & QV_DOMAIN_UNDEFINE_NVRAM,
+                                         flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM, &nvram, err);
+    if (r < 0) {
+        /* refused: the domain stays defined */
+    } else if (!g_file_test(cfg, G_FILE_TEST_EXISTS)) {
+        r = qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to undefine",
+                         dom->name);
+    } else if (unlink(cfg) < 0) {
+        r = qv_error_set_errno(err, -errno, "cannot remove %s", cfg);
+    } else {
+        g_autofree char *autostart = qv_rt_autostart_path(&dom->conn->paths, dom->name);
+        unlink(autostart);
+        if (nvram && unlink(nvram) < 0 && errno != ENOENT)
+            qv_log(QV_LOG_INFO, "domain '%s': cannot remove its NVRAM %s: %s", dom->name, nvram,
+                   g_strerror(errno));
+        g_autofree char *shutoff = qv_rt_shutoff_path(&dom->conn->paths, dom->name);
+        unlink(shutoff);
+        /* A running domain carries on as a transient one. */
+        g_autofree char *status_path = qv_domain_file(dom, QV_RT_RUN_STATUS);
+        qv_rt_status st;
+        if (qv_rt_status_read(status_path, &st, NULL) == 0) {
+            st.transient = true;
+            qv_rt_status_write(status_path, &st, NULL);
+        }
+        qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                     QV_DOMAIN_EVENT_UNDEFINED, QV_DOMAIN_EVENT_UNDEFINED_REMOVED, NULL);
+    }
+    qv_rt_unlock(lock);
+    return r;
+}
