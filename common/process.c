@@ -85,6 +85,7 @@ enum child_stage {
     STAGE_FDS,
     STAGE_CHDIR,
     STAGE_EXEC,
+    STAGE_HOLD,
 };
 
 struct child_report {
@@ -105,6 +106,8 @@ struct child_ctx {
     int cgroup_fd;
     bool cgroup_by_clone;   /* clone3 already placed us */
     int report_fd;
+    int hold_fd;            /* -1, or where the parent says "go" before exec */
+    int hold_wfd;           /* the parent's end, closed at once in the child */
 };
 
 void qv_spawn_opts_init(qv_spawn_opts *opts)
@@ -200,6 +203,10 @@ static int child_cloexec_from_3_fallback(void)
 
 static _Noreturn void child_run(const struct child_ctx *c)
 {
+    /* Only the parent may keep the hold pipe open: end of file must mean
+     * the parent is gone or gave up. */
+    if (c->hold_wfd >= 0)
+        close(c->hold_wfd);
     /* The parent blocked all signals around fork; reset dispositions while
      * still blocked, then unblock, so no inherited handler ever runs here. */
     struct sigaction sa;
@@ -254,6 +261,17 @@ static _Noreturn void child_run(const struct child_ctx *c)
 
     if (c->cwd && chdir(c->cwd) < 0)
         child_fail(c, STAGE_CHDIR, errno);
+
+    if (c->hold_fd >= 0) {
+        /* One byte: go. End of file: the parent died or gave up. */
+        char go = 0;
+        ssize_t n;
+        do {
+            n = read(c->hold_fd, &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            child_fail(c, STAGE_HOLD, n < 0 ? errno : ECANCELED);
+    }
 
     execve(c->path, c->argv, c->envp);
     child_fail(c, STAGE_EXEC, errno);
@@ -355,6 +373,7 @@ static const char *stage_what(int stage)
     case STAGE_STDIO: return "cannot set up stdin/stdout/stderr";
     case STAGE_FDS: return "cannot set up the inherited file descriptors";
     case STAGE_CHDIR: return "cannot change directory";
+    case STAGE_HOLD: return "the launcher gave up before it could run";
     default: return "cannot start the process";
     }
 }
@@ -460,7 +479,22 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
         .cwd = opts->cwd,
         .cgroup_fd = opts->cgroup_fd,
         .report_fd = pipefd[1],
+        .hold_fd = -1,
+        .hold_wfd = -1,
     };
+    int hold[2] = { -1, -1 };
+    if (opts->before_exec) {
+        if (pipe2(hold, O_CLOEXEC) < 0) {
+            r = -errno;
+            close(pipefd[0]);
+            close(pipefd[1]);
+            if (devnull >= 0)
+                close(devnull);
+            return qv_error_set_errno(err, r, "cannot create a pipe to start %s", path);
+        }
+        c.hold_fd = hold[0];
+        c.hold_wfd = hold[1];
+    }
 
     /* Block every signal across fork so the child cannot run one of the
      * caller's handlers before it has reset the dispositions. */
@@ -481,10 +515,21 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
     close(pipefd[1]);
     if (devnull >= 0)
         close(devnull);
+    if (hold[0] >= 0)
+        close(hold[0]);
 
     if (pid < 0) {
         close(pipefd[0]);
+        if (hold[1] >= 0)
+            close(hold[1]);
         return qv_error_set_errno(err, -fork_errno, "cannot fork to start %s", path);
+    }
+    int hold_r = 0;
+    if (hold[1] >= 0) {
+        hold_r = opts->before_exec(pid, opts->before_exec_data);
+        if (hold_r >= 0 && write(hold[1], "g", 1) != 1)
+            hold_r = -errno;
+        close(hold[1]);
     }
 
     /* EOF means exec succeeded (the close-on-exec write end went away). */
@@ -500,6 +545,8 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
         reap_blocking(pid);
         if (pidfd >= 0)
             close(pidfd);
+        if (hold_r < 0)
+            return qv_error_set_errno(err, hold_r, "cannot start %s: its launcher gave up", path);
         if (n < 0)
             return qv_error_set_errno(err, -read_errno, "cannot learn whether %s started", path);
         if (n != (ssize_t)sizeof(rep) || rep.err <= 0)

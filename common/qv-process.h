@@ -31,6 +31,13 @@ typedef struct qv_spawn_opts {
     bool new_session;           /* setsid() in the child */
     const char *cwd;            /* NULL: unchanged */
     int cgroup_fd;              /* -1: none; else a cgroup v2 directory fd to run in */
+    /* Called in the parent once the child exists and before it may exec,
+     * with its pid; the child execs only when this returns 0, and never
+     * when the parent dies first. For recording a pid before the program
+     * runs (qvirt-monitor writes status.json so no QEMU runs unrecorded).
+     * A negative return fails the spawn with that code. */
+    int (*before_exec)(pid_t pid, void *userdata);
+    void *before_exec_data;
 } qv_spawn_opts;
 
 /* Initialises opts with stdio at /dev/null and no cgroup. */

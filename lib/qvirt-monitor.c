@@ -948,6 +948,21 @@ static int write_status(monitor *m, qv_error **err)
     return qv_rt_status_write(m->status_path, &m->status, err);
 }
 
+/* status.json names QEMU before QEMU runs: a monitor killed at any point
+ * leaves no QEMU that no file names. */
+static int record_qemu(pid_t pid, void *opaque)
+{
+    monitor *m = opaque;
+    m->status.qemu_pid = pid;
+    m->status.qemu_start = qv_process_start_time(pid);
+    m->status.started_us = qv_rt_now_us();
+    g_autoptr(qv_error) err = NULL;
+    int r = write_status(m, &err);
+    if (r < 0)
+        mlog("%s", qv_error_message(err));
+    return r;
+}
+
 /* Launches QEMU with its monitors' listening sockets and records it. */
 static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error **err)
 {
@@ -976,6 +991,8 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         so.n_pass_fds = npass;
         so.stdout_fd = log_fd;
         so.stderr_fd = log_fd;
+        so.before_exec = record_qemu;
+        so.before_exec_data = m;
         r = qv_process_spawn(&so, &m->qemu, err);
     }
     /* QEMU holds the listening sockets now; the monitor needs none. */
@@ -985,11 +1002,8 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         qv_closep(&a->lane_fds[i]);
     if (r < 0)
         return r;
-    m->status.qemu_pid = qv_process_pid(m->qemu);
-    m->status.qemu_start = qv_process_start_time(m->status.qemu_pid);
-    m->status.started_us = qv_rt_now_us();
     mlog("QEMU started as pid %d", (int)m->status.qemu_pid);
-    return write_status(m, err);
+    return 0;
 }
 
 /* Takes over a running QEMU whose supervisor died. */

@@ -212,6 +212,17 @@ Test(process, no_fd_leaks_and_pass_list_kept)
     wait_for_comm(pid, "sleep");
 
     g_autofree char *fddir = g_strdup_printf("/proc/%d/fd", (int)pid);
+    /* comm names the new program before the dynamic loader has opened
+     * and closed its libraries: wait until the table is small twice in a
+     * row, the loader done. */
+    for (int tries = 0, calm = 0; tries < 200 && calm < 2; tries++) {
+        poll(NULL, 0, 20);
+        g_autoptr(GDir) probe = g_dir_open(fddir, 0, NULL);
+        int count = 0;
+        while (probe && g_dir_read_name(probe))
+            count++;
+        calm = count <= 5 ? calm + 1 : 0;
+    }
     g_autoptr(GDir) d = g_dir_open(fddir, 0, NULL);
     cr_assert_not_null(d);
     GArray *seen = g_array_new(FALSE, FALSE, sizeof(int));
@@ -220,7 +231,9 @@ Test(process, no_fd_leaks_and_pass_list_kept)
         int fd = atoi(name);
         g_array_append_val(seen, fd);
         bool expected = fd <= 2 || fd == pass_a || fd == pass_b;
-        cr_expect(expected, "fd %d leaked into the child", fd);
+        g_autofree char *link_path = g_strdup_printf("%s/%s", fddir, name);
+        g_autofree char *target = g_file_read_link(link_path, NULL);
+        cr_expect(expected, "fd %d (%s) leaked into the child", fd, target ? target : "?");
     }
     cr_assert_eq(seen->len, 5, "child has %u fds, expected 0,1,2,%d,%d", seen->len, pass_a, pass_b);
     g_array_free(seen, TRUE);
@@ -824,5 +837,54 @@ Test(process, fallbacks_without_pidfd_clone3_close_range)
     close(dfd);
     close(leak);
     g_unlink(procs);
+    g_rmdir(dir);
+}
+
+/* before_exec: the parent learns the pid while the child still waits, and
+ * a refusal means the program never runs. */
+typedef struct hold_seen {
+    pid_t pid;
+    char exe[4096];
+    int answer;
+} hold_seen;
+
+static int hold_cb(pid_t pid, void *opaque)
+{
+    hold_seen *h = opaque;
+    h->pid = pid;
+    g_autofree char *link = g_strdup_printf("/proc/%d/exe", (int)pid);
+    ssize_t n = readlink(link, h->exe, sizeof h->exe - 1);
+    h->exe[n > 0 ? n : 0] = '\0';
+    return h->answer;
+}
+
+Test(process, before_exec_sees_the_pid_before_the_program_runs)
+{
+    g_autofree char *dir = g_dir_make_tmp("qvhold-XXXXXX", NULL);
+    g_autofree char *mark = g_build_filename(dir, "ran", NULL);
+    const char *argv[] = { "/usr/bin/touch", mark, NULL };
+    qv_spawn_opts so;
+    qv_spawn_opts_init(&so);
+    so.argv = argv;
+    hold_seen h = { .answer = 0 };
+    so.before_exec = hold_cb;
+    so.before_exec_data = &h;
+    g_autoptr(qv_process) p = NULL;
+    cr_assert_eq(qv_process_spawn(&so, &p, NULL), 0);
+    cr_assert_eq(h.pid, qv_process_pid(p));
+    cr_assert(!g_str_has_suffix(h.exe, "/touch"), "the program ran before before_exec returned");
+    int st = -1;
+    cr_assert_eq(qv_process_wait(p, 5000, &st, NULL), 0);
+    cr_assert(g_file_test(mark, G_FILE_TEST_EXISTS));
+
+    g_unlink(mark);
+    h.answer = -EIO;
+    g_autoptr(qv_process) q = NULL;
+    qv_error *err = NULL;
+    cr_assert_eq(qv_process_spawn(&so, &q, &err), -EIO);
+    cr_assert_null(q);
+    cr_assert(strstr(qv_error_message(err), "gave up"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    cr_assert(!g_file_test(mark, G_FILE_TEST_EXISTS), "a refused program ran");
     g_rmdir(dir);
 }
