@@ -24,30 +24,18 @@
 
 /* ---- shared helpers --------------------------------------------------------- */
 
-static int qv_blk_resolve_affect(qv_domain *dom, unsigned int *flags, bool single,
-                                 const char *what, qv_error **err)
+/* Checks a call's AFFECT flags, then loads what it works from: begin for a
+ * change (change true), look for a query. */
+static int blk_call(qv_domain *dom, unsigned int flags, bool change, const char *what, qv_call *c,
+                    qv_error **err)
 {
-    if (*flags & ~(unsigned)(QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG))
-        return qv_error_set(err, -EINVAL, "%s: unsupported flags 0x%x", what,
-                            *flags & ~(unsigned)(QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG));
-    if (single && (*flags & QV_DOMAIN_AFFECT_LIVE) && (*flags & QV_DOMAIN_AFFECT_CONFIG))
+    const unsigned int affect = QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG;
+    if (flags & ~affect)
+        return qv_error_set(err, -EINVAL, "%s: unsupported flags 0x%x", what, flags & ~affect);
+    if (!change && (flags & affect) == affect)
         return qv_error_set(err, -EINVAL, "%s: choose either the live or the config "
                             "definition, not both", what);
-    int active = qv_domain_is_active(dom, err);
-    if (active < 0)
-        return active;
-    int persistent = qv_domain_is_persistent(dom, err);
-    if (persistent < 0)
-        return persistent;
-    if (*flags == QV_DOMAIN_AFFECT_CURRENT)
-        *flags = active ? QV_DOMAIN_AFFECT_LIVE : QV_DOMAIN_AFFECT_CONFIG;
-    if ((*flags & QV_DOMAIN_AFFECT_LIVE) && !active)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running: there is no live "
-                            "definition to use", dom->name);
-    if ((*flags & QV_DOMAIN_AFFECT_CONFIG) && !persistent)
-        return qv_error_set(err, -EINVAL, "domain '%s' is transient: it has no config",
-                            dom->name);
-    return 0;
+    return change ? qv_domain_begin(dom, flags, c, err) : qv_domain_look(dom, flags, c, err);
 }
 
 static bool qv_blk_entry_is(json_object *entry, const char *alias)
@@ -637,24 +625,16 @@ int qv_domain_get_block_iotune(qv_domain *dom, const char *disk, qv_block_iotune
         return r;
     if (!ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_block_iotune: ret is required");
-    if ((r = qv_blk_resolve_affect(dom, &flags, true, "get_block_iotune", err)) < 0)
+    g_auto(qv_call) c = QV_CALL_INIT;
+    if ((r = blk_call(dom, flags, false, "get_block_iotune", &c, err)) < 0)
         return r;
-    if (flags & QV_DOMAIN_AFFECT_CONFIG) {
-        g_autoptr(qv_domdef) cfg = NULL;
-        if ((r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) < 0)
-            return r;
-        const qv_domdef_disk *d = find_disk(dom, cfg, disk, err);
-        if (!d)
-            return -ENOENT;
+    const qv_domdef_disk *d = find_disk(dom, c.cfg ? c.cfg : c.live, disk, err);
+    if (!d)
+        return -ENOENT;
+    if (c.cfg) {
         tune_from_domdef(ret, d);
         return 0;
     }
-    const qv_domdef *def;
-    if ((r = qv_domain_get_def(dom, &def, err)) < 0)
-        return r;
-    const qv_domdef_disk *d = find_disk(dom, def, disk, err);
-    if (!d)
-        return -ENOENT;
     return live_get_iotune(dom, d, ret, err);
 }
 
@@ -709,24 +689,20 @@ int qv_domain_set_block_iotune(qv_domain *dom, const char *disk, const qv_block_
         if ((params->fields & (1u << i)) && tune_get(params, i) > (unsigned long long)INT64_MAX)
             return qv_error_set(err, -EINVAL, "set_block_iotune: %s %llu is too large",
                                 iotune_fields[i].name, tune_get(params, i));
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    r = qv_blk_resolve_affect(dom, &flags, false, "set_block_iotune", err);
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
+    g_auto(qv_call) c = QV_CALL_INIT;
+    r = blk_call(dom, flags, true, "set_block_iotune", &c, err);
+    qv_domdef *live = c.live, *cfg = c.cfg;
     qv_domdef_disk *ld = NULL, *cd = NULL;
     qv_block_iotune lt = { 0 }, ct = { 0 };
     /* Check every requested change before applying any. */
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0) {
+    if (r >= 0 && live) {
         ld = (qv_domdef_disk *)find_disk(dom, live, disk, err);
         if (!ld)
             r = -ENOENT;
         else if ((r = live_get_iotune(dom, ld, &lt, err)) >= 0)
             r = merge_iotune(ld->target_dev, &lt, params, err);
     }
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) &&
-        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0) {
+    if (r >= 0 && cfg) {
         cd = (qv_domdef_disk *)find_disk(dom, cfg, disk, err);
         if (!cd) {
             r = -ENOENT;
@@ -748,7 +724,6 @@ int qv_domain_set_block_iotune(qv_domain *dom, const char *disk, const qv_block_
         tune_to_domdef(cd, &ct);
         r = qv_domain_save_config(dom->conn, cfg, err);
     }
-    qv_rt_unlock(lock);
     qv_block_iotune_clear(&lt);
     qv_block_iotune_clear(&ct);
     return r < 0 ? r : 0;
@@ -813,7 +788,7 @@ int qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
     if (flags)
         return qv_error_set(err, -EINVAL, "qv_domain_get_disk_errors: flags must be 0");
     qv_active act;
-    int r = qv_domain_load_active(dom, &act, err);
+    int r = qv_domain_observe(dom, &act, err);
     if (r < 0)
         return r;
     if (!act.active)
@@ -1181,15 +1156,10 @@ int qv_domain_get_interface_parameters(qv_domain *dom, const char *device,
                                        qv_error **err)
 {
     int r = check_args("qv_domain_get_interface_parameters", dom, device, ret, err);
-    if (r < 0 || (r = qv_blk_resolve_affect(dom, &flags, true, "get_interface_parameters",
-                                            err)) < 0)
+    g_auto(qv_call) c = QV_CALL_INIT;
+    if (r < 0 || (r = blk_call(dom, flags, false, "get_interface_parameters", &c, err)) < 0)
         return r;
-    g_autoptr(qv_domdef) def = NULL;
-    r = flags & QV_DOMAIN_AFFECT_CONFIG ? qv_domain_load_config(dom->conn, dom->name, &def, err)
-                                        : qv_domain_load_live(dom, &def, err);
-    if (r < 0)
-        return r;
-    const qv_domdef_net *n = find_net(dom, def, device, err);
+    const qv_domdef_net *n = find_net(dom, c.cfg ? c.cfg : c.live, device, err);
     if (!n)
         return -ENOENT;
     bw_from_domdef(ret, n);
@@ -1203,16 +1173,13 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
     int r = check_args("qv_domain_set_interface_parameters", dom, device, params, err);
     if (r < 0)
         return r;
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    r = qv_blk_resolve_affect(dom, &flags, false, "set_interface_parameters", err);
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
+    g_auto(qv_call) c = QV_CALL_INIT;
+    r = blk_call(dom, flags, true, "set_interface_parameters", &c, err);
+    qv_domdef *live = c.live, *cfg = c.cfg;
     qv_domdef_net *ln = NULL, *cn = NULL;
     qv_interface_bandwidth lb, lb_old, cb;
     /* Check every requested change before applying any. */
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0) {
+    if (r >= 0 && live) {
         if (!(ln = find_net(dom, live, device, err)))
             r = -ENOENT;
         else if ((r = host_device(dom, ln, "set bandwidth limits on", err)) >= 0) {
@@ -1221,8 +1188,7 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
             r = bw_merge(ln, &lb, params, err);
         }
     }
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) &&
-        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0) {
+    if (r >= 0 && cfg) {
         if (!(cn = find_net(dom, cfg, device, err))) {
             r = -ENOENT;
         } else {
@@ -1238,6 +1204,5 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
         bw_to_domdef(cn, &cb);
         r = qv_domain_save_config(dom->conn, cfg, err);
     }
-    qv_rt_unlock(lock);
     return r < 0 ? r : 0;
 }

@@ -79,41 +79,18 @@ int qv_domain_is_updated(qv_domain *dom, qv_error **err)
 {
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_is_updated: dom is required");
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_load_live(dom, &live, err);
-    if (r == -ENOENT)
-        return 0;
-    if (r < 0)
-        return r;
-    r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
-    if (r == -ENOENT)
-        return 0;
-    if (r < 0)
+    /* Only a running domain with a config can differ from it. */
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_look(dom, QV_CALL_RUN_ONLY, &c, err);
+    if (r < 0 || !c.act.active || !c.persistent)
+        return r < 0 ? r : 0;
+    if ((r = qv_domain_load_def(dom, true, &c.live, err)) < 0 ||
+        (r = qv_domain_load_def(dom, false, &c.cfg, err)) < 0)
         return r;
     const unsigned int fmt = QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE;
-    g_autofree char *a = qv_domxml_format(live, fmt);
-    g_autofree char *b = qv_domxml_format(cfg, fmt);
+    g_autofree char *a = qv_domxml_format(c.live, fmt);
+    g_autofree char *b = qv_domxml_format(c.cfg, fmt);
     return strcmp(a, b) != 0;
-}
-
-/* Resolves AFFECT_CURRENT to LIVE or CONFIG and checks the flags make sense
- * for the domain's state. */
-int qv_domain_resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err)
-{
-    int active = qv_domain_is_active(dom, err);
-    if (active < 0)
-        return active;
-    int persistent = qv_domain_is_persistent(dom, err);
-    if (*flags == QV_DOMAIN_AFFECT_CURRENT)
-        *flags = active ? QV_DOMAIN_AFFECT_LIVE : QV_DOMAIN_AFFECT_CONFIG;
-    if ((*flags & QV_DOMAIN_AFFECT_LIVE) && !active)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running: there is no live "
-                            "definition to change", dom->name);
-    if ((*flags & QV_DOMAIN_AFFECT_CONFIG) && !persistent)
-        return qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to change",
-                            dom->name);
-    return 0;
 }
 
 int qv_domain_get_metadata(qv_domain *dom, int type, const char *uri, unsigned int flags,
@@ -126,14 +103,11 @@ int qv_domain_get_metadata(qv_domain *dom, int type, const char *uri, unsigned i
     if ((flags & QV_DOMAIN_AFFECT_LIVE) && (flags & QV_DOMAIN_AFFECT_CONFIG))
         return qv_error_set(err, -EINVAL, "get_metadata: choose either the live or the config "
                             "definition, not both");
-    int r = qv_domain_resolve_affect(dom, &flags, err);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_look(dom, flags, &c, err);
     if (r < 0)
         return r;
-    g_autoptr(qv_domdef) def = NULL;
-    r = flags & QV_DOMAIN_AFFECT_LIVE ? qv_domain_load_live(dom, &def, err)
-                                      : qv_domain_load_config(dom->conn, dom->name, &def, err);
-    if (r < 0)
-        return r == -ENOENT ? qv_error_set(err, -ENOENT, "domain '%s' not found", dom->name) : r;
+    const qv_domdef *def = c.live ? c.live : c.cfg;
     g_autofree char *val = NULL;
     if ((r = qv_domdef_get_metadata(def, type, uri, &val, err)) < 0)
         return r;
@@ -148,26 +122,19 @@ int qv_domain_set_metadata(qv_domain *dom, int type, const char *value, const ch
         return qv_error_set(err, -EINVAL, "qv_domain_set_metadata: dom is required");
     if (flags & ~(unsigned)(QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG))
         return qv_error_set(err, -EINVAL, "qv_domain_set_metadata: unsupported flags 0x%x", flags);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    int r = qv_domain_resolve_affect(dom, &flags, err);
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
     /* Change both copies in memory first: nothing is written unless every
      * requested change is valid. */
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0)
-        r = qv_domdef_set_metadata(live, type, value, key, uri, err);
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) &&
-        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
-        r = qv_domdef_set_metadata(cfg, type, value, key, uri, err);
-    if (r >= 0 && live)
-        r = qv_domain_save_live(dom, live, err);
-    if (r >= 0 && cfg)
-        r = qv_domain_save_config(dom->conn, cfg, err);
-    qv_rt_unlock(lock);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, flags, &c, err);
+    if (r >= 0 && c.live)
+        r = qv_domdef_set_metadata(c.live, type, value, key, uri, err);
+    if (r >= 0 && c.cfg)
+        r = qv_domdef_set_metadata(c.cfg, type, value, key, uri, err);
+    if (r >= 0)
+        r = qv_call_save(&c, err);
     if (r < 0)
         return r;
+    qv_call_end(&c);
     json_object *extra = json_object_new_object();
     json_object_object_add(extra, "type", json_object_new_int(type));
     if (uri)

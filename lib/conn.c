@@ -114,7 +114,7 @@ void qv_conn_close(qv_conn *conn)
         qv_domain *dom = NULL;
         if (qv_conn_get_domain_by_name(conn, conn->autodestroy->pdata[i], &dom, NULL) == 0) {
             qv_active act;
-            if (qv_domain_load_active(dom, &act, NULL) == 0 && act.active &&
+            if (qv_domain_observe(dom, &act, NULL) == 0 && act.active &&
                 act.status.autodestroy && act.status.owner_pid == getpid())
                 qv_domain_destroy(dom, 0, NULL);
             qv_domain_free(dom);

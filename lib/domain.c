@@ -1,5 +1,6 @@
 /* Domain handles (qvirt-domain.h): identity, state and info, and the
- * handle's view of its run (load_active, require_active, get_def).
+ * handle's view of its run (observe, settle, require_active, get_def) and
+ * what one call works from (qv_call).
  *
  * A handle is a name plus cached views of the domain's files. get_state and
  * get_info answer from the run's state word, mapped shared (the library and
@@ -98,29 +99,13 @@ void qv_domain_forget_monitor(qv_domain *dom)
     dom->monitor_pid = 0;
 }
 
-/* A start died before its monitor ran QEMU. The runtime dir is a leftover
- * only when no monitor holds monitor.lock: one that is still starting QEMU
- * undoes the run itself once it sees its starter gone. Removed under the
- * lifecycle lock (not taken when this process holds it, so a start after
- * us removes it instead). False while the run is still being undone. */
-static bool discard_leftover_run(qv_domain *dom, const char *dir)
+/* True while a monitor holds the run's monitor.lock: it is starting QEMU,
+ * supervising it, or undoing a start whose starter died. */
+static bool monitor_holds_lock(const char *dir)
 {
-    g_autofree char *path = qv_rt_lifecycle_lock_path(&dom->conn->paths, dom->name);
-    g_autofree char *mlock_path = g_build_filename(dir, QV_RT_RUN_MONITOR_LOCK, NULL);
-    int lock = qv_rt_lock(path, 0, NULL);
-    if (lock < 0)
-        return true;
-    int mlock = open(mlock_path, O_RDWR | O_CLOEXEC);
-    bool monitor_alive = mlock >= 0 && qv_rt_lock_fd(mlock, 0) == -EWOULDBLOCK;
-    if (mlock >= 0)
-        close(mlock);
-    bool gone = !monitor_alive;
-    if (gone && qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
-        qv_rt_record_failed_start(&dom->conn->paths, dom->name);
-        qv_rt_remove_run_dir(dir);
-    }
-    qv_rt_unlock(lock);
-    return gone;
+    g_autofree char *path = g_build_filename(dir, QV_RT_RUN_MONITOR_LOCK, NULL);
+    qv_autoclose int fd = open(path, O_RDWR | O_CLOEXEC);
+    return fd >= 0 && qv_rt_lock_fd(fd, 0) == -EWOULDBLOCK;
 }
 
 static void keep_monitor(qv_domain *dom, const qv_rt_status *st)
@@ -134,59 +119,178 @@ static void keep_monitor(qv_domain *dom, const qv_rt_status *st)
     }
 }
 
-int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err)
+static void set_phase(qv_active *act, qv_run_phase phase, int ended_reason)
 {
-    memset(act, 0, sizeof *act);
+    act->phase = phase;
+    act->active = phase == QV_RUN_STARTING || phase == QV_RUN_ON;
+    act->ended_reason = ended_reason;
+}
+
+/* How often observe looks again when another run replaced the one it read. */
+#define QV_OBSERVE_TRIES 3
+
+int qv_domain_observe(qv_domain *dom, qv_active *act, qv_error **err)
+{
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     g_autofree char *status_path = qv_domain_file(dom, QV_RT_RUN_STATUS);
-    qv_error *lerr = NULL;
-    int r = qv_rt_status_read(status_path, &act->status, &lerr);
-    if (r == -ENOENT) {
-        qv_error_free(lerr);
-        /* No QEMU yet: a start in progress, or one that died half-way. */
-        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
-            return 0;
-        if (qv_rt_starter_check(dir) == QV_RT_STARTER_ALIVE) {
-            act->active = true;
+    for (int tries = 0;; tries++) {
+        memset(act, 0, sizeof *act);
+        qv_error *lerr = NULL;
+        int r = qv_rt_status_read(status_path, &act->status, &lerr);
+        if (r == -ENOENT) {
+            qv_error_free(lerr);
+            memset(&act->status, 0, sizeof act->status);
+            /* No QEMU yet: a start in progress, one being undone by its
+             * monitor, or one that died half-way. */
+            if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+                set_phase(act, QV_RUN_NONE, 0);
+            else if (qv_rt_starter_check(dir) == QV_RT_STARTER_ALIVE || monitor_holds_lock(dir))
+                set_phase(act, QV_RUN_STARTING, 0);
+            else
+                set_phase(act, QV_RUN_ENDED, QV_DOMAIN_SHUTOFF_FAILED);
             return 0;
         }
-        /* A monitor still undoing it: starting up, for a moment yet. */
-        act->active = !discard_leftover_run(dom, dir);
-        return 0;
-    }
-    if (r < 0)
-        return qv_error_propagate(err, lerr);
-    if (qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
-        /* A start died after QEMU ran but before it committed: undo
-         * it, as the start itself would have. */
-        qv_rt_undo_run(&dom->conn->paths, dom->name, dom->uuid_str, &act->status);
+        if (r < 0)
+            return qv_error_propagate(err, lerr);
+        if (qv_rt_starter_check(dir) == QV_RT_STARTER_GONE) {
+            /* The start died after QEMU ran but before it committed. */
+            set_phase(act, QV_RUN_ENDED, QV_DOMAIN_SHUTOFF_FAILED);
+            return 0;
+        }
+        if (qv_rt_pid_alive(act->status.qemu_pid, act->status.qemu_start)) {
+            set_phase(act, QV_RUN_ON, 0);
+            keep_monitor(dom, &act->status);
+            dom->status = act->status;
+            return 0;
+        }
+        /* QEMU is gone. Its monitor records how: give it a moment. */
+        if (qv_rt_wait_exit(act->status.monitor_pid, act->status.monitor_start,
+                            QV_MONITOR_EXIT_WAIT_MS) < 0)
+            return qv_error_set(err, -ETIMEDOUT,
+                                "domain '%s': QEMU has exited but its monitor process is stuck",
+                                dom->name);
         qv_domain_forget_monitor(dom);
-        return 0;
-    }
-    if (qv_rt_pid_alive(act->status.qemu_pid, act->status.qemu_start)) {
-        act->active = true;
-        if (!qv_rt_pid_alive(act->status.monitor_pid, act->status.monitor_start)) {
-            /* Nobody supervises this QEMU: start a supervisor again. The
-             * run stays usable without one (commands go to qmp.sock). */
-            if (qv_domain_attach_supervisor(dom, NULL) == 0)
-                qv_rt_status_read(status_path, &act->status, NULL);
+        char id[40] = "";
+        qv_rt_run_id_read(dir, id);
+        if (!*id || !strcmp(id, act->status.run_id) || tries + 1 >= QV_OBSERVE_TRIES) {
+            /* Recorded by the monitor (the run folder went with it), or
+             * nobody was left to record it. */
+            if (g_file_test(dir, G_FILE_TEST_IS_DIR) && !strcmp(id, act->status.run_id))
+                set_phase(act, QV_RUN_ENDED, QV_DOMAIN_SHUTOFF_CRASHED);
+            else
+                set_phase(act, QV_RUN_NONE, 0);
+            return 0;
         }
+        /* Another run began meanwhile: look at that one. */
+    }
+}
+
+/* A QEMU whose supervisor died gets a new one. The run stays usable
+ * without (commands go to qmp.sock), but its state would go stale. */
+static void resupervise(qv_domain *dom, qv_active *act)
+{
+    if (act->phase != QV_RUN_ON ||
+        qv_rt_pid_alive(act->status.monitor_pid, act->status.monitor_start))
+        return;
+    g_autofree char *status_path = qv_domain_file(dom, QV_RT_RUN_STATUS);
+    if (qv_domain_attach_supervisor(dom, NULL) == 0 &&
+        qv_rt_status_read(status_path, &act->status, NULL) == 0) {
         keep_monitor(dom, &act->status);
         dom->status = act->status;
-        return 0;
     }
-    /* QEMU is gone. Its monitor records how; give it a moment, and record a
-     * crash ourselves when nobody is left to do it. */
-    if (qv_rt_wait_exit(act->status.monitor_pid, act->status.monitor_start,
-                        QV_MONITOR_EXIT_WAIT_MS) < 0)
-        return qv_error_set(err, -ETIMEDOUT,
-                            "domain '%s': QEMU has exited but its monitor process is stuck",
-                            dom->name);
-    qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act->status.run_id,
-                       QV_DOMAIN_SHUTOFF_CRASHED, QV_DOMAIN_EVENT_STOPPED_CRASHED, NULL);
+}
+
+int qv_domain_settle(qv_domain *dom, qv_active *act, qv_error **err)
+{
+    int r = qv_domain_observe(dom, act, err);
+    if (r < 0)
+        return r;
+    resupervise(dom, act);
+    if (act->phase != QV_RUN_ENDED)
+        return 0;
+    const qv_rt_paths *p = &dom->conn->paths;
+    if (act->status.qemu_pid <= 0) {
+        /* The start died before its monitor ran QEMU. */
+        g_autofree char *dir = qv_rt_domain_dir(p, dom->name);
+        qv_rt_record_failed_start(p, dom->name);
+        qv_rt_remove_run_dir(dir);
+    } else if (act->ended_reason == QV_DOMAIN_SHUTOFF_FAILED) {
+        /* The start died after QEMU ran: undo it, as the start would have. */
+        qv_rt_undo_run(p, dom->name, dom->uuid_str, &act->status);
+    } else {
+        qv_rt_finalize_run(p, dom->name, dom->uuid_str, act->status.run_id,
+                           QV_DOMAIN_SHUTOFF_CRASHED, QV_DOMAIN_EVENT_STOPPED_CRASHED, NULL);
+    }
+    qv_log(QV_LOG_INFO, "domain '%s': recorded a run that ended unrecorded: shut off (%s)",
+           dom->name, act->ended_reason == QV_DOMAIN_SHUTOFF_FAILED ? "failed" : "crashed");
     qv_domain_forget_monitor(dom);
-    act->active = false;
+    qv_domain_forget_run(dom);
+    set_phase(act, QV_RUN_NONE, 0);
     return 0;
+}
+
+/* ---- what one call works from --------------------------------------------------- */
+
+static int load_call(qv_domain *dom, unsigned int affect, qv_call *c, qv_error **err)
+{
+    c->persistent = qv_domain_is_persistent(dom, NULL) == 1;
+    if (affect == QV_CALL_RUN_ONLY)
+        return 0;
+    if (affect == QV_DOMAIN_AFFECT_CURRENT)
+        affect = c->act.active ? QV_DOMAIN_AFFECT_LIVE : QV_DOMAIN_AFFECT_CONFIG;
+    c->affect = affect;
+    if ((affect & QV_DOMAIN_AFFECT_LIVE) && !c->act.active)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running: there is no live "
+                            "definition to use", dom->name);
+    if ((affect & QV_DOMAIN_AFFECT_CONFIG) && !c->persistent)
+        return qv_error_set(err, -EINVAL, "domain '%s' is transient: it has no config",
+                            dom->name);
+    int r = 0;
+    if ((affect & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &c->live, err)) < 0)
+        return r;
+    if (affect & QV_DOMAIN_AFFECT_CONFIG)
+        r = qv_domain_load_def(dom, false, &c->cfg, err);
+    return r;
+}
+
+int qv_domain_begin(qv_domain *dom, unsigned int affect, qv_call *c, qv_error **err)
+{
+    *c = (qv_call){ .dom = dom, .lock = -1 };
+    int r = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
+    if (r < 0)
+        return r;
+    c->lock = r;
+    if ((r = qv_domain_settle(dom, &c->act, err)) < 0)
+        return r;
+    return load_call(dom, affect, c, err);
+}
+
+int qv_domain_look(qv_domain *dom, unsigned int affect, qv_call *c, qv_error **err)
+{
+    *c = (qv_call){ .dom = dom, .lock = -1 };
+    int r = qv_domain_observe(dom, &c->act, err);
+    if (r < 0)
+        return r;
+    return load_call(dom, affect, c, err);
+}
+
+int qv_call_save(qv_call *c, qv_error **err)
+{
+    int r = 0;
+    if (c->live && (r = qv_domain_save_live(c->dom, c->live, err)) < 0)
+        return r;
+    if (c->cfg)
+        r = qv_domain_save_config(c->dom->conn, c->cfg, err);
+    return r;
+}
+
+void qv_call_end(qv_call *c)
+{
+    qv_domdef_free(c->live);
+    qv_domdef_free(c->cfg);
+    c->live = c->cfg = NULL;
+    qv_rt_unlock(c->lock);
+    c->lock = -1;
 }
 
 static bool same_file(const struct stat *st, ino_t ino, const struct timespec *mt)
@@ -195,12 +299,30 @@ static bool same_file(const struct stat *st, ino_t ino, const struct timespec *m
            st->st_mtim.tv_nsec == mt->tv_nsec;
 }
 
+bool qv_domain_monitor_alive(qv_domain *dom)
+{
+    if (dom->monitor_pidfd < 0)
+        return false;
+    struct pollfd p = { .fd = dom->monitor_pidfd, .events = POLLIN };
+    return poll(&p, 1, 0) == 0;
+}
+
+/* The live XML of a run that ended unrecorded is not the definition. */
+static bool run_is_on(qv_domain *dom)
+{
+    qv_rt_state s;
+    if (dom->smap && qv_rt_statemap_load(dom->smap, &s) && qv_domain_monitor_alive(dom))
+        return true;
+    qv_active act;
+    return qv_domain_observe(dom, &act, NULL) == 0 && act.active;
+}
+
 int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err)
 {
     g_autofree char *live = qv_domain_file(dom, QV_RT_RUN_LIVE_XML);
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
     struct stat st;
-    bool is_live = stat(live, &st) == 0;
+    bool is_live = stat(live, &st) == 0 && run_is_on(dom);
     if (!is_live && stat(cfg, &st) < 0)
         return qv_error_set(err, -ENOENT, "domain '%s' not found", dom->name);
     if (dom->def && dom->def_live == is_live && same_file(&st, dom->def_ino, &dom->def_mtime)) {
@@ -226,13 +348,6 @@ int qv_domain_get_def(qv_domain *dom, const qv_domdef **def, qv_error **err)
     return 0;
 }
 
-bool qv_domain_monitor_alive(qv_domain *dom)
-{
-    if (dom->monitor_pidfd < 0)
-        return false;
-    struct pollfd p = { .fd = dom->monitor_pidfd, .events = POLLIN };
-    return poll(&p, 1, 0) == 0;
-}
 
 void qv_domain_forget_run(qv_domain *dom)
 {
@@ -260,7 +375,22 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
         qv_rt_statemap *m = NULL;
         int mr = qv_rt_statemap_open(path, &m);
         qv_active act;
-        int r = qv_domain_load_active(dom, &act, err);
+        int r = qv_domain_observe(dom, &act, err);
+        if (r >= 0)
+            resupervise(dom, &act);
+        if (r >= 0 && act.phase == QV_RUN_ENDED) {
+            /* Reported as it will be recorded; recording it is for the
+             * next call that changes the domain (qv_domain_settle). */
+            qv_rt_statemap_free(m);
+            qv_domain_forget_run(dom);
+            g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
+            if (!g_file_test(cfg, G_FILE_TEST_EXISTS))
+                return qv_error_set(err, -ENOENT, "domain '%s' no longer exists", dom->name);
+            *state = QV_DOMAIN_SHUTOFF;
+            if (reason)
+                *reason = act.ended_reason;
+            return 0;
+        }
         if (r >= 0 && act.active && mr < 0)
             r = qv_error_set_errno(err, mr == -EINVAL ? -EIO : mr,
                                    "domain '%s' is active but its state file %s is %s",
@@ -315,7 +445,7 @@ int qv_domain_get_id(qv_domain *dom)
     if (!dom)
         return -1;
     qv_active act;
-    if (qv_domain_load_active(dom, &act, NULL) < 0 || !act.active)
+    if (qv_domain_observe(dom, &act, NULL) < 0 || !act.active)
         return -1;
     return act.status.id > 0 ? act.status.id : -1;
 }

@@ -86,17 +86,6 @@ static int check_flags(const char *what, unsigned int flags, unsigned int allowe
     return 0;
 }
 
-/* Resolves CURRENT and checks the domain's state; FORCE is kept aside. */
-static int resolve(qv_domain *dom, unsigned int *flags, qv_error **err)
-{
-    unsigned int affect = *flags & MODIFY_ALL;
-    int r = qv_domain_resolve_affect(dom, &affect, err);
-    if (r < 0)
-        return r;
-    *flags = (*flags & ~(unsigned)MODIFY_ALL) | affect;
-    return 0;
-}
-
 static char *runtime_dir(qv_domain *dom)
 {
     return qv_rt_domain_dir(&dom->conn->paths, dom->name);
@@ -117,20 +106,16 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
     int r = check_flags("qv_domain_attach_device", flags, MODIFY_ALL, err);
     if (r < 0)
         return r;
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) live = NULL, cfg = NULL, newlive = NULL, newcfg = NULL;
+    g_auto(qv_call) c = QV_CALL_INIT;
+    g_autoptr(qv_domdef) newlive = NULL, newcfg = NULL;
     qv_domdef_devref ldev = { 0 }, cdev = { 0 };
     g_autoptr(GPtrArray) items = NULL;
     /* Parse against both definitions first: nothing changes unless both
      * accept the device. */
-    r = resolve(dom, &flags, err);
-    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_CONFIG) &&
-        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
-        r = qv_domxml_parse_device(xml, cfg, &newcfg, &cdev, err);
-    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0 &&
-        (r = qv_domxml_parse_device(xml, live, &newlive, &ldev, err)) >= 0) {
+    r = qv_domain_begin(dom, flags & MODIFY_ALL, &c, err);
+    if (r >= 0 && c.cfg)
+        r = qv_domxml_parse_device(xml, c.cfg, &newcfg, &cdev, err);
+    if (r >= 0 && c.live && (r = qv_domxml_parse_device(xml, c.live, &newlive, &ldev, err)) >= 0) {
         g_autofree char *dir = runtime_dir(dom);
         g_autoptr(qv_networks) nets = NULL;
         unsigned int n_nets = 0;
@@ -153,7 +138,6 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
     }
     if (r >= 0 && newcfg)
         r = qv_domain_save_config(dom->conn, newcfg, err);
-    qv_rt_unlock(lock);
     return r < 0 ? r : 0;
 }
 
@@ -272,18 +256,14 @@ int qv_domain_detach_device(qv_domain *dom, const char *xml, unsigned int flags,
     qv_domdef_devref match = { 0 };
     if ((r = qv_domxml_parse_device_match(xml, &holder, &match, err)) < 0)
         return r;
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) live = NULL, cfg = NULL;
+    g_auto(qv_call) c = QV_CALL_INIT;
     qv_domdef_devref ldev = { 0 }, cdev = { 0 };
-    r = resolve(dom, &flags, err);
-    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_CONFIG) &&
-        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
-        r = qv_domdef_find_device(cfg, &match, &cdev, err);
-    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0)
-        r = qv_domdef_find_device(live, &match, &ldev, err);
-    if (r >= 0 && live) {
+    r = qv_domain_begin(dom, flags & MODIFY_ALL, &c, err);
+    if (r >= 0 && c.cfg)
+        r = qv_domdef_find_device(c.cfg, &match, &cdev, err);
+    if (r >= 0 && c.live)
+        r = qv_domdef_find_device(c.live, &match, &ldev, err);
+    if (r >= 0 && c.live) {
         const char *alias = qv_domdef_device_alias(&ldev);
         qv_qmp *qmp = NULL;
         int qlock = -1;
@@ -298,16 +278,13 @@ int qv_domain_detach_device(qv_domain *dom, const char *xml, unsigned int flags,
                 release_backends(qmp, &ldev);
             qv_domain_qmp_close(qmp, qlock);
         }
-        if (r >= 0) {
-            qv_domdef_remove_device(live, &ldev);
-            r = qv_domain_save_live(dom, live, err);
-        }
+        if (r >= 0)
+            qv_domdef_remove_device(c.live, &ldev);
     }
-    if (r >= 0 && cfg) {
-        qv_domdef_remove_device(cfg, &cdev);
-        r = qv_domain_save_config(dom->conn, cfg, err);
-    }
-    qv_rt_unlock(lock);
+    if (r >= 0 && c.cfg)
+        qv_domdef_remove_device(c.cfg, &cdev);
+    if (r >= 0)
+        r = qv_call_save(&c, err);
     return r < 0 ? r : 0;
 }
 
@@ -393,25 +370,19 @@ int qv_domain_update_device(qv_domain *dom, const char *xml, unsigned int flags,
     if (match.cls != QV_DEVCLASS_DISK)
         return qv_error_set(err, -EOPNOTSUPP, "update_device supports cdrom and floppy disks only "
                             "(changing their medium)");
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
     bool force = flags & QV_DOMAIN_DEVICE_MODIFY_FORCE;
-    g_autoptr(qv_domdef) live = NULL, cfg = NULL;
+    g_auto(qv_call) c = QV_CALL_INIT;
     qv_domdef_devref ldev = { 0 }, cdev = { 0 };
-    r = resolve(dom, &flags, err);
-    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_CONFIG) &&
-        (r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0 &&
-        (r = qv_domdef_find_device(cfg, &match, &cdev, err)) >= 0)
+    r = qv_domain_begin(dom, flags & MODIFY_ALL, &c, err);
+    if (r >= 0 && c.cfg && (r = qv_domdef_find_device(c.cfg, &match, &cdev, err)) >= 0)
         r = check_update(cdev.dev, "config", err);
-    if (r >= 0 && (flags & QV_DOMAIN_DEVICE_MODIFY_LIVE) && (r = qv_domain_load_live(dom, &live, err)) >= 0 &&
-        (r = qv_domdef_find_device(live, &match, &ldev, err)) >= 0)
+    if (r >= 0 && c.live && (r = qv_domdef_find_device(c.live, &match, &ldev, err)) >= 0)
         r = check_update(ldev.dev, "live", err);
-    if (r >= 0 && live) {
+    if (r >= 0 && c.live) {
         qv_domdef_disk *cur = ldev.dev;
         if (!src_same(&cur->src, &((qv_domdef_disk *)match.dev)->src)) {
             /* The new medium as its own disk of a copy, to build its nodes. */
-            g_autoptr(qv_domdef) newlive = qv_domdef_copy(live);
+            g_autoptr(qv_domdef) newlive = qv_domdef_copy(c.live);
             qv_domdef_devref nd = { 0 };
             qv_domdef_find_device(newlive, &match, &nd, NULL);
             g_autoptr(qv_domdef) h2 = NULL;
@@ -432,14 +403,13 @@ int qv_domain_update_device(qv_domain *dom, const char *xml, unsigned int flags,
                 r = qv_domain_save_live(dom, newlive, err);
         }
     }
-    if (r >= 0 && cfg) {
+    if (r >= 0 && c.cfg) {
         g_autoptr(qv_domdef) h3 = NULL;
         qv_domdef_devref m3 = { 0 };
         if ((r = qv_domxml_parse_device_match(xml, &h3, &m3, err)) >= 0) {
             take_source(cdev.dev, m3.dev);
-            r = qv_domain_save_config(dom->conn, cfg, err);
+            r = qv_domain_save_config(dom->conn, c.cfg, err);
         }
     }
-    qv_rt_unlock(lock);
     return r < 0 ? r : 0;
 }

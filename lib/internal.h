@@ -86,22 +86,40 @@ struct qv_domain {
     bool def_live;
 };
 
+/* Where a domain's run stands, as one look at its files finds it. */
+typedef enum qv_run_phase {
+    QV_RUN_NONE,     /* no run: shut off, and recorded so */
+    QV_RUN_STARTING, /* a start, or the undoing of one, before QEMU runs */
+    QV_RUN_ON,       /* QEMU lives */
+    QV_RUN_ENDED,    /* ended, and nobody recorded it yet (qv_domain_settle) */
+} qv_run_phase;
+
 /* Active-domain access. */
 typedef struct qv_active {
-    qv_rt_status status;
+    qv_rt_status status;     /* read from status.json; zero before QEMU runs */
     /* Kept-open connection to that monitor's command proxy (ctl.sock). */
     qv_qmp *ctl;
     pid_t ctl_monitor;
-    bool active;
+    qv_run_phase phase;
+    bool active;             /* STARTING or ON */
+    int ended_reason;        /* QV_RUN_ENDED: SHUTOFF_FAILED or SHUTOFF_CRASHED */
 } qv_active;
 
 /* domain.c: the handle and its view of the run. */
 int qv_domain_new(qv_conn *conn, const char *name, const unsigned char uuid[16], qv_domain **ret);
 /* A file of the domain's runtime folder (<run>/domains/NAME/file). */
 char *qv_domain_file(const qv_domain *dom, const char *file);
-/* Reads status.json and checks that the domain's QEMU still lives; when it
- * died without anyone recording it, records it (crashed) now. */
-int qv_domain_load_active(qv_domain *dom, qv_active *act, qv_error **err);
+/* Reads where the run stands (status.json, the starter, the pids) and
+ * changes nothing: a run that ended unrecorded is QV_RUN_ENDED, with the
+ * reason it will be recorded with. Waits (bounded) for a monitor that is
+ * recording its QEMU's end. */
+int qv_domain_observe(qv_domain *dom, qv_active *act, qv_error **err);
+/* The one place where a run that ended without being recorded is cleaned
+ * up: an abandoned start undone (failed), a QEMU that died with its
+ * monitor recorded (crashed), a half-made run folder removed. A QEMU
+ * nobody supervises gets a supervisor again. The caller holds the
+ * lifecycle lock. act is the run as it stands afterwards. */
+int qv_domain_settle(qv_domain *dom, qv_active *act, qv_error **err);
 /* Fails with "domain 'x' is not running" unless it is; act may be NULL. */
 int qv_domain_require_active(qv_domain *dom, qv_active *act, qv_error **err);
 /* The current definition: live XML when active, else the config. Borrowed. */
@@ -113,6 +131,33 @@ bool qv_domain_monitor_alive(qv_domain *dom);
  * the state mapping with its qmp.lock fd. */
 void qv_domain_forget_monitor(qv_domain *dom);
 void qv_domain_forget_run(qv_domain *dom);
+
+/* What one call works from, loaded once at its start: the run, whether
+ * there is a config, which definitions the call affects and those
+ * definitions. A call then works from this value alone. */
+typedef struct qv_call {
+    qv_domain *dom;
+    int lock;            /* the lifecycle lock (qv_domain_begin), else -1 */
+    qv_active act;
+    bool persistent;
+    unsigned int affect; /* QV_DOMAIN_AFFECT_LIVE and/or _CONFIG */
+    qv_domdef *live;     /* the live definition, when affect has LIVE */
+    qv_domdef *cfg;      /* the config, when affect has CONFIG */
+} qv_call;
+#define QV_CALL_INIT { .lock = -1 }
+/* For a call that changes the domain: takes the lifecycle lock, settles
+ * the run, then resolves affect (AFFECT_CURRENT becomes LIVE on a running
+ * domain, else CONFIG; LIVE needs a run and CONFIG a config) and loads the
+ * definitions it names. QV_CALL_RUN_ONLY loads no definition. */
+#define QV_CALL_RUN_ONLY (~0u)
+int qv_domain_begin(qv_domain *dom, unsigned int affect, qv_call *c, qv_error **err);
+/* The same for a call that only reads: no lock, nothing settled. */
+int qv_domain_look(qv_domain *dom, unsigned int affect, qv_call *c, qv_error **err);
+/* Saves the definitions the call loaded: live first, then the config. */
+int qv_call_save(qv_call *c, qv_error **err);
+/* Frees the definitions and releases the lock. */
+void qv_call_end(qv_call *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_call, qv_call_end)
 /* How long a monitor whose QEMU has gone may take to record it and exit. */
 #define QV_MONITOR_EXIT_WAIT_MS 5000
 
@@ -125,9 +170,6 @@ int qv_domain_load_def(qv_domain *dom, bool live, qv_domdef **ret, qv_error **er
 /* The live definition (live.xml): -ENOENT (no error set) when not running. */
 int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err);
 int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err);
-/* Turns AFFECT_CURRENT into LIVE or CONFIG; checks LIVE needs a running
- * domain and CONFIG a persistent one. */
-int qv_domain_resolve_affect(qv_domain *dom, unsigned int *flags, qv_error **err);
 
 /* lifecycle.c: the lifecycle lock (<run>/locks/NAME.lock): starts, stops,
  * defines and undefines of one domain, one at a time. Returns the fd. */

@@ -145,15 +145,13 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         return qv_error_set(err, -EINVAL, "qv_domain_destroy: dom is required");
     if (flags & ~(unsigned)(QV_DOMAIN_DESTROY_GRACEFUL | QV_DOMAIN_DESTROY_REMOVE_LOGS))
         return qv_error_set(err, -EINVAL, "qv_domain_destroy: unsupported flags 0x%x", flags);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    qv_active act;
-    int r = qv_domain_require_active(dom, &act, err);
-    if (r < 0) {
-        qv_rt_unlock(lock);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err);
+    if (r < 0)
         return r;
-    }
+    const qv_active act = c.act;
+    if (act.phase != QV_RUN_ON)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
     g_autofree char *stopping = qv_domain_file(dom, QV_RT_RUN_STOPPING);
     g_autofree char *dom_dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     qv_rt_mark_stopping(dom_dir, "destroyed");
@@ -164,7 +162,6 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         if (r == -ETIMEDOUT) {
             if (flags & QV_DOMAIN_DESTROY_GRACEFUL) {
                 unlink(stopping);
-                qv_rt_unlock(lock);
                 return qv_error_set(err, -EBUSY,
                                     "domain '%s' did not stop within %d s of SIGTERM",
                                     dom->name, QV_DESTROY_GRACE_MS / 1000);
@@ -187,7 +184,6 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         g_autofree char *log = qv_rt_log_path(&dom->conn->paths, dom->name);
         unlink(log);
     }
-    qv_rt_unlock(lock);
     return 0;
 }
 
@@ -280,16 +276,17 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
         return qv_error_set(err, -EINVAL, "qv_domain_undefine: unsupported flags 0x%x", flags);
     if ((flags & QV_DOMAIN_UNDEFINE_NVRAM) && (flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM))
         return qv_error_set(err, -EINVAL, "undefine: NVRAM and KEEP_NVRAM exclude each other");
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err);
+    if (r < 0)
+        return r;
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
     g_autofree char *nvram = NULL;
-    int r = qv_conn_undefine_nvram_check(dom->conn, dom->name, flags & QV_DOMAIN_UNDEFINE_NVRAM,
+    r = qv_conn_undefine_nvram_check(dom->conn, dom->name, flags & QV_DOMAIN_UNDEFINE_NVRAM,
                                          flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM, &nvram, err);
     if (r < 0) {
         /* refused: the domain stays defined */
-    } else if (!g_file_test(cfg, G_FILE_TEST_EXISTS)) {
+    } else if (!c.persistent) {
         r = qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to undefine",
                          dom->name);
     } else if (unlink(cfg) < 0) {
@@ -303,15 +300,14 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
         g_autofree char *shutoff = qv_rt_shutoff_path(&dom->conn->paths, dom->name);
         unlink(shutoff);
         /* A running domain carries on as a transient one. */
-        g_autofree char *status_path = qv_domain_file(dom, QV_RT_RUN_STATUS);
-        qv_rt_status st;
-        if (qv_rt_status_read(status_path, &st, NULL) == 0) {
+        if (c.act.phase == QV_RUN_ON) {
+            g_autofree char *status_path = qv_domain_file(dom, QV_RT_RUN_STATUS);
+            qv_rt_status st = c.act.status;
             st.transient = true;
             qv_rt_status_write(status_path, &st, NULL);
         }
         qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
                      QV_DOMAIN_EVENT_UNDEFINED, QV_DOMAIN_EVENT_UNDEFINED_REMOVED, NULL);
     }
-    qv_rt_unlock(lock);
     return r;
 }

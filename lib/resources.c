@@ -746,21 +746,16 @@ int qv_domain_set_vcpus(qv_domain *dom, unsigned int nvcpus, unsigned int flags,
         int r = qv_domain_require_active(dom, &act, err);
         return r < 0 ? r : guest_set_vcpus(dom, nvcpus, err);
     }
-    unsigned int affect = flags & (QV_DOMAIN_VCPU_LIVE | QV_DOMAIN_VCPU_CONFIG);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_resolve_affect(dom, &affect, err);
-    if (r >= 0 && maximum && (affect & QV_DOMAIN_AFFECT_LIVE))
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, flags & (QV_DOMAIN_VCPU_LIVE | QV_DOMAIN_VCPU_CONFIG), &c, err);
+    qv_domdef *live = c.live, *cfg = c.cfg;
+    if (r >= 0 && maximum && live)
         r = qv_error_set(err, -EINVAL, "cannot change the maximum vCPU count of running domain "
                          "'%s': change the config and restart it", dom->name);
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &live, err)) >= 0 &&
-        nvcpus > live->vcpus)
+    if (r >= 0 && live && nvcpus > live->vcpus)
         r = qv_error_set(err, -EINVAL, "cannot set %u vCPUs on running domain '%s': its maximum "
                          "is %u", nvcpus, dom->name, live->vcpus);
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_CONFIG) && (r = qv_domain_load_def(dom, false, &cfg, err)) >= 0) {
+    if (r >= 0 && cfg) {
         const qv_domdef_cpu *cpu = &cfg->cpu;
         if (maximum && cpu->sockets &&
             (unsigned long long)cpu->sockets * MAX(cpu->dies, 1u) * cpu->cores * cpu->threads != nvcpus)
@@ -785,7 +780,6 @@ int qv_domain_set_vcpus(qv_domain *dom, unsigned int nvcpus, unsigned int flags,
         }
         r = qv_domain_save_config(dom->conn, cfg, err);
     }
-    qv_rt_unlock(lock);
     return r < 0 ? r : 0;
 }
 
@@ -822,13 +816,11 @@ int qv_domain_get_vcpus_flags(qv_domain *dom, unsigned int flags, qv_error **err
         }
         return count;
     }
-    unsigned int affect = flags & (QV_DOMAIN_VCPU_LIVE | QV_DOMAIN_VCPU_CONFIG);
-    int r = qv_domain_resolve_affect(dom, &affect, err);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_look(dom, flags & (QV_DOMAIN_VCPU_LIVE | QV_DOMAIN_VCPU_CONFIG), &c, err);
     if (r < 0)
         return r;
-    g_autoptr(qv_domdef) def = NULL;
-    if ((r = qv_domain_load_def(dom, affect & QV_DOMAIN_AFFECT_LIVE, &def, err)) < 0)
-        return r;
+    const qv_domdef *def = c.live ? c.live : c.cfg;
     return (int)(maximum ? def->vcpus : current_vcpus(def));
 }
 
@@ -885,14 +877,13 @@ int qv_domain_get_vcpu_pin_info(qv_domain *dom, int ncpumaps, unsigned char *cpu
     if ((flags & QV_DOMAIN_AFFECT_LIVE) && (flags & QV_DOMAIN_AFFECT_CONFIG))
         return qv_error_set(err, -EINVAL, "get_vcpu_pin_info: choose either the live or the "
                             "config definition, not both");
-    int r = qv_domain_resolve_affect(dom, &flags, err);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_look(dom, flags, &c, err);
     if (r < 0)
         return r;
-    bool live = flags & QV_DOMAIN_AFFECT_LIVE;
-    g_autoptr(qv_domdef) def = NULL;
+    const qv_domdef *def = c.live ? c.live : c.cfg;
     g_autoptr(GArray) threads = NULL;
-    if ((r = qv_domain_load_def(dom, live, &def, err)) < 0 ||
-        (live && (r = with_vcpu_threads(dom, &threads, err)) < 0))
+    if (c.live && (r = with_vcpu_threads(dom, &threads, err)) < 0)
         return r;
     int n = MIN(ncpumaps, (int)def->vcpus);
     for (int i = 0; i < n; i++) {
@@ -927,29 +918,23 @@ static int pin_threads(qv_domain *dom, int vcpu, const unsigned char *cpumap, in
     int r = check_pin_map(cpumap, maplen, err);
     if (r < 0)
         return r;
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
+    g_auto(qv_call) c = QV_CALL_INIT;
     g_autoptr(GArray) threads = NULL;
-    qv_active act = { 0 };
-    r = qv_domain_resolve_affect(dom, &flags, err);
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &live, err)) >= 0 &&
-        (r = qv_domain_require_active(dom, &act, err)) >= 0 && (r = with_vcpu_threads(dom, &threads, err)) >= 0 &&
+    r = qv_domain_begin(dom, flags, &c, err);
+    qv_domdef *live = c.live, *cfg = c.cfg;
+    if (r >= 0 && live && (r = with_vcpu_threads(dom, &threads, err)) >= 0 &&
         vcpu >= 0 && !find_thread(threads, (unsigned int)vcpu))
         r = (unsigned int)vcpu < live->vcpus
                 ? qv_error_set(err, -EINVAL, "vCPU %d of domain '%s' is not plugged in: pin it in "
                                "the config, or plug it first", vcpu, dom->name)
                 : qv_error_set(err, -EINVAL, "domain '%s' has no vCPU %d: its maximum is %u",
                                dom->name, vcpu, live->vcpus);
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG) && (r = qv_domain_load_def(dom, false, &cfg, err)) >= 0 &&
-        vcpu >= 0 && (unsigned int)vcpu >= cfg->vcpus)
+    if (r >= 0 && cfg && vcpu >= 0 && (unsigned int)vcpu >= cfg->vcpus)
         r = qv_error_set(err, -EINVAL, "domain '%s' has no vCPU %d: its configured maximum is %u",
                          dom->name, vcpu, cfg->vcpus);
     if (r >= 0 && live) {
         r = vcpu >= 0 ? pin_vcpu_thread(find_thread(threads, (unsigned int)vcpu), cpumap, maplen, err)
-                      : pin_emulator_threads(act.status.qemu_pid, threads, cpumap, maplen, err);
+                      : pin_emulator_threads(c.act.status.qemu_pid, threads, cpumap, maplen, err);
         if (r >= 0) {
             store_pin(live, vcpu, cpumap, maplen);
             r = qv_domain_save_live(dom, live, err);
@@ -959,7 +944,6 @@ static int pin_threads(qv_domain *dom, int vcpu, const unsigned char *cpumap, in
         store_pin(cfg, vcpu, cpumap, maplen);
         r = qv_domain_save_config(dom->conn, cfg, err);
     }
-    qv_rt_unlock(lock);
     return r < 0 ? r : 0;
 }
 
@@ -993,21 +977,21 @@ int qv_domain_get_emulator_pin_info(qv_domain *dom, unsigned char *cpumap, int m
     if ((flags & QV_DOMAIN_AFFECT_LIVE) && (flags & QV_DOMAIN_AFFECT_CONFIG))
         return qv_error_set(err, -EINVAL, "get_emulator_pin_info: choose either the live or the "
                             "config definition, not both");
-    int r = qv_domain_resolve_affect(dom, &flags, err);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_look(dom, flags, &c, err);
     if (r < 0)
         return r;
-    if (flags & QV_DOMAIN_AFFECT_LIVE) {
-        qv_active act;
-        if ((r = qv_domain_require_active(dom, &act, err)) < 0)
-            return r;
+    if (c.live) {
         /* QEMU's main thread stands for the emulator threads. */
-        if ((r = get_affinity(act.status.qemu_pid, cpumap, maplen)) < 0)
+        pid_t qemu = c.act.status.qemu_pid;
+        if (qemu <= 0)
+            return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+        if ((r = get_affinity(qemu, cpumap, maplen)) < 0)
             return qv_error_set_errno(err, r, "cannot read the affinity of QEMU (pid %d)",
-                                      (int)act.status.qemu_pid);
+                                      (int)qemu);
         return 1;
     }
-    g_autoptr(qv_domdef) cfg = NULL;
-    if ((r = qv_domain_load_def(dom, false, &cfg, err)) < 0 || (r = def_pin_map(cfg, -1, cpumap, maplen, err)) < 0)
+    if ((r = def_pin_map(c.cfg, -1, cpumap, maplen, err)) < 0)
         return r;
     return 1;
 }
@@ -1058,20 +1042,16 @@ int qv_domain_set_memory(qv_domain *dom, unsigned long long kib, unsigned int fl
     if (kib == 0 || kib > (1ULL << 42))
         return qv_error_set(err, -EINVAL, "memory size %llu KiB is out of range", kib);
     bool maximum = flags & QV_DOMAIN_MEM_MAXIMUM;
-    unsigned int affect = flags & (QV_DOMAIN_MEM_LIVE | QV_DOMAIN_MEM_CONFIG);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_resolve_affect(dom, &affect, err);
-    if (r >= 0 && maximum && (affect & QV_DOMAIN_AFFECT_LIVE))
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, flags & (QV_DOMAIN_MEM_LIVE | QV_DOMAIN_MEM_CONFIG), &c, err);
+    qv_domdef *live = c.live, *cfg = c.cfg;
+    if (r >= 0 && maximum && live)
         r = qv_error_set(err, -EINVAL, "cannot change the maximum memory of running domain '%s': "
                          "change the config and restart it", dom->name);
     /* Check everything before changing anything. */
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_LIVE) && (r = qv_domain_load_def(dom, true, &live, err)) >= 0)
+    if (r >= 0 && live)
         r = check_memory(dom, live, kib, false, "live", err);
-    if (r >= 0 && (affect & QV_DOMAIN_AFFECT_CONFIG) && (r = qv_domain_load_def(dom, false, &cfg, err)) >= 0)
+    if (r >= 0 && cfg)
         r = check_memory(dom, cfg, kib, maximum, "configured", err);
     const char *balloon = live ? qv_domdef_balloon_alias(live) : NULL;
     if (r >= 0 && live && !balloon)
@@ -1097,7 +1077,6 @@ int qv_domain_set_memory(qv_domain *dom, unsigned long long kib, unsigned int fl
         }
         r = qv_domain_save_config(dom->conn, cfg, err);
     }
-    qv_rt_unlock(lock);
     return r < 0 ? r : 0;
 }
 
@@ -1114,16 +1093,9 @@ int qv_domain_set_memory_stats_period(qv_domain *dom, int period, unsigned int f
     if (period < 0)
         return qv_error_set(err, -EINVAL, "the memory statistics period must be 0 or more "
                             "seconds, not %d", period);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) live = NULL;
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_resolve_affect(dom, &flags, err);
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_LIVE))
-        r = qv_domain_load_def(dom, true, &live, err);
-    if (r >= 0 && (flags & QV_DOMAIN_AFFECT_CONFIG))
-        r = qv_domain_load_def(dom, false, &cfg, err);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, flags, &c, err);
+    qv_domdef *live = c.live, *cfg = c.cfg;
     if (r >= 0 && ((live && !qv_domdef_balloon_alias(live)) || (cfg && !qv_domdef_balloon_alias(cfg))))
         r = qv_error_set(err, -ENOTSUP, "domain '%s' has no virtio memory balloon "
                          "(<memballoon model='virtio'/>) to collect memory statistics",
@@ -1146,7 +1118,6 @@ int qv_domain_set_memory_stats_period(qv_domain *dom, int period, unsigned int f
         cfg->memballoon->stats_period = (unsigned int)period;
         r = qv_domain_save_config(dom->conn, cfg, err);
     }
-    qv_rt_unlock(lock);
     return r < 0 ? r : 0;
 }
 
@@ -1261,15 +1232,13 @@ int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **
         return qv_error_set(err, -EINVAL, "qv_domain_set_max_memory: dom is required");
     if (kib == 0 || kib > (1ULL << 42))
         return qv_error_set(err, -EINVAL, "maximum memory %llu KiB is out of range", kib);
-    int lock = qv_domain_lock_lifecycle(dom->conn, dom->name, err);
-    if (lock < 0)
-        return lock;
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
-    if (r == -ENOENT)
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err);
+    if (r >= 0 && !c.persistent)
         r = qv_error_set(err, -EINVAL, "domain '%s' is transient: its maximum memory is fixed "
                          "while it runs", dom->name);
-    if (r >= 0) {
+    if (r >= 0 && (r = qv_domain_load_def(dom, false, &c.cfg, err)) >= 0) {
+        qv_domdef *cfg = c.cfg;
         /* Only the config changes: a running guest's maximum is fixed by its
          * command line, as with libvirt's QEMU driver. */
         cfg->memory_kib = kib;
@@ -1277,6 +1246,5 @@ int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **
             cfg->current_memory_kib = kib;
         r = qv_domain_save_config(dom->conn, cfg, err);
     }
-    qv_rt_unlock(lock);
     return r;
 }

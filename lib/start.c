@@ -508,7 +508,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         return qv_steal_fd(&lock);
 
     qv_active act;
-    int r = qv_domain_load_active(dom, &act, err);
+    int r = qv_domain_settle(dom, &act, err);
     if (r < 0)
         return r;
     if (act.active)

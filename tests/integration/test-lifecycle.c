@@ -310,7 +310,9 @@ Test(lifecycle, transient_domain_disappears)
 
 /* kill -9 of QEMU while no library process runs: the next open reports
  * shut off (crashed), and the domain starts again. Then the same with the
- * monitor killed too, so the library itself has to notice. */
+ * monitor killed too, so the library itself has to notice: queries report
+ * shut off (crashed) and change nothing, and the next call that changes
+ * the domain records the crash, with its event. */
 Test(lifecycle, kill9_with_nobody_watching, .timeout = 150)
 {
     {
@@ -341,6 +343,8 @@ Test(lifecycle, kill9_with_nobody_watching, .timeout = 150)
 
     qemu = (pid_t)itest_status_field(&T, "crash", "qemu_pid");
     monitor = (pid_t)itest_status_field(&T, "crash", "monitor_pid");
+    int fd;
+    pid_t listener = spawn_listener("crash", &fd);
     cr_assert_eq(kill(monitor, SIGKILL), 0);
     cr_assert_eq(kill(qemu, SIGKILL), 0);
     /* Nobody is left to record the crash: the library must notice it once
@@ -350,7 +354,26 @@ Test(lifecycle, kill9_with_nobody_watching, .timeout = 150)
     conn = itest_open(&T);
     itest_ok(qv_conn_get_domain_by_name(conn, "crash", &dom, &err), err);
     assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_CRASHED);
+    cr_assert_eq(qv_domain_is_active(dom, NULL), 0);
+    cr_assert_eq(qv_domain_get_id(dom), -1);
+    /* The definition is the config's, not the dead run's live XML. */
+    char *xml = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &xml, &err), err);
+    cr_assert_null(strstr(xml, " id='"), "a crashed domain's XML has an id: %.200s", xml);
+    free(xml);
+    /* Queries change nothing: the run folder stays until a call that
+     * changes the domain records the end. */
+    g_autofree char *status = g_build_filename(T.root, "run", "domains", "crash", "status.json",
+                                               NULL);
+    cr_assert(g_file_test(status, G_FILE_TEST_EXISTS), "a query cleaned up the ended run");
     itest_ok(qv_domain_create(dom, 0, &err), err);
+    int wst;
+    cr_assert_eq(waitpid(listener, &wst, 0), listener);
+    g_autofree char *events = read_all(fd);
+    cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "listener failed: %d\n%s", wst, events);
+    line_expected(events, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
+                  QV_DOMAIN_EVENT_STOPPED_CRASHED);
+    cr_assert_neq((pid_t)itest_status_field(&T, "crash", "qemu_pid"), qemu);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
