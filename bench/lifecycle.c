@@ -437,6 +437,62 @@ static int run_memory(const char *guest_dir, const char *root, const char *cli)
     return 0;
 }
 
+/* Where one `qvirt start --paused` spends its time: the CLI runs with
+ * QVIRT_DEBUG=1 and QVIRT_LOG_FILE, the library logs its start profile
+ * (lib/start.c), and what the CLI took beyond the library's start is its
+ * own start-up, URI open and lookup, and exit. */
+typedef struct start_profile {
+    series cli_total, cli_own, prepare, spawn, qemu_up, bring_up, commit;
+} start_profile;
+
+static void profile_cli_start(const char *cli, const char *uri, const char *root, const char *name,
+                              start_profile *p)
+{
+    g_autofree char *log = g_build_filename(root, "start-profile.log", NULL);
+    unlink(log);
+    double t = now_us();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 1);
+        setenv("QVIRT_DEBUG", "1", 1);
+        setenv("QVIRT_LOG_FILE", log, 1);
+        execl(cli, cli, "-c", uri, "start", "--paused", name, (char *)NULL);
+        _exit(127);
+    }
+    reap_ok(pid, "qvirt start --paused (profiled)", NULL);
+    double total = (now_us() - t) / 1000;
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(log, &text, NULL, NULL))
+        die(log, NULL);
+    const char *line = strstr(text, "start profile (us): ");
+    long long v[5];
+    if (!line || sscanf(line, "start profile (us): prepare %lld spawn-monitor %lld qemu-up %lld "
+                        "bring-up %lld commit %lld", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5) {
+        errno = EINVAL;
+        die("the library's start profile line", NULL);
+    }
+    series *steps[5] = { &p->prepare, &p->spawn, &p->qemu_up, &p->bring_up, &p->commit };
+    double lib = 0;
+    for (int i = 0; i < 5; i++) {
+        add(steps[i], (double)v[i] / 1000);
+        lib += (double)v[i] / 1000;
+    }
+    add(&p->cli_total, total);
+    add(&p->cli_own, total - lib);
+}
+
+static void emit_profile(start_profile *p)
+{
+    emit("prof_cli_total", "qvirt", "ms", &p->cli_total);
+    emit("prof_cli_own", "qvirt", "ms", &p->cli_own);
+    emit("prof_prepare", "qvirt", "ms", &p->prepare);
+    emit("prof_spawn", "qvirt", "ms", &p->spawn);
+    emit("prof_qemu_up", "qvirt", "ms", &p->qemu_up);
+    emit("prof_bring_up", "qvirt", "ms", &p->bring_up);
+    emit("prof_commit", "qvirt", "ms", &p->commit);
+}
+
 static int run_lifecycle(const char *guest_dir, const char *root, const char *cli, int rounds)
 {
     int calls = rounds > 1 ? 2000 : 100, scale_rounds = rounds;
@@ -473,6 +529,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
     series q_define = { 0 }, q_create = { 0 }, f_create = { 0 }, q_paused = { 0 }, f_paused = { 0 },
            q_pair = { 0 }, f_pair = { 0 }, q_state = { 0 }, q_info = { 0 }, q_mstats = { 0 },
            f_mstats = { 0 }, q_hot = { 0 }, f_hot = { 0 }, q_destroy = { 0 }, f_destroy = { 0 };
+    start_profile prof = { 0 };
     int mcalls = rounds > 1 ? 200 : 10, pairs = rounds > 1 ? 200 : 2;
     for (int i = 0; i < rounds; i++) {
         fprintf(stderr, "bench/lifecycle: round %d/%d\n", i + 1, rounds);
@@ -502,6 +559,9 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
         add(&f_paused, (now_us() - t) / 1000);
         floor_kill(fvm);
         floor_reap(fvm);
+        profile_cli_start(cli, uri, root, "bench", &prof);
+        if (qv_domain_destroy(dom, 0, &err) < 0)
+            die("destroy", err);
 
         /* Create to running: the first side alone, the second with the
          * first's guest booted and idle; which side goes first alternates
@@ -612,6 +672,7 @@ static int run_lifecycle(const char *guest_dir, const char *root, const char *cl
     emit("create", "floor", "ms", &f_create);
     emit("create_paused", "qvirt", "ms", &q_paused);
     emit("create_paused", "floor", "ms", &f_paused);
+    emit_profile(&prof);
     emit("suspend_resume", "qvirt", "us", &q_pair);
     emit("suspend_resume", "floor", "us", &f_pair);
     emit("get_state", "qvirt", "us", &q_state);

@@ -29,6 +29,15 @@ FIGURES = [
      lambda r: (r["qvirt_floor"] is None or r["qvirt_floor"] <= 1.15)
      and (r["libvirt_qvirt"] is None or r["libvirt_qvirt"] >= 5)),
     ("create_paused", "create START_PAUSED", None, None),
+    # Where one `qvirt start --paused` spends its time (lib/start.c logs the
+    # steps; the CLI's own share is the rest of its run).
+    ("prof_cli_total", "profile: CLI start, in all", None, None),
+    ("prof_cli_own", "  CLI exec, open, exit", None, None),
+    ("prof_prepare", "  lock, folder, parse, argv", None, None),
+    ("prof_spawn", "  supervisor spawn", None, None),
+    ("prof_qemu_up", "  QEMU + supervisor set-up", None, None),
+    ("prof_bring_up", "  settings, state, live XML", None, None),
+    ("prof_commit", "  events and commit", None, None),
     ("suspend_resume", "suspend+resume", "<= 1.2x floor", lambda r: r["qvirt_floor"] <= 1.2),
     ("get_state", "get_state", "<= 20 us", lambda r: r["qvirt"] <= 20),
     ("get_info", "get_info", "<= 20 us", lambda r: r["qvirt"] <= 20),

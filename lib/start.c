@@ -333,10 +333,26 @@ static int create_start_fds(const char *dir, start_fds *f, qv_error **err)
     return f->monitor_lock < 0 ? f->monitor_lock : 0;
 }
 
+/* Where a start's time goes, logged at debug level (bench/ reads it):
+ * microseconds since the start began, at the end of each step. */
+typedef struct start_marks {
+    gint64 t0;
+    gint64 prepared;  /* lock, run folder, sockets, networks, firmware, argv */
+    gint64 spawned;   /* the monitor forked and running */
+    gint64 qemu_up;   /* the monitor reported QEMU answering QMP (-S) */
+    gint64 brought_up; /* settings applied, cont, live XML and state written */
+    gint64 committed;
+} start_marks;
+
+static gint64 since(const start_marks *m)
+{
+    return g_get_monotonic_time() - m->t0;
+}
+
 /* Steps 2 and 3: QEMU runs (stopped, -S) under its monitor, and
  * status.json names both. */
 static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int flags,
-                  const char *dir, start_fds *f, qv_error **err)
+                  const char *dir, start_fds *f, start_marks *marks, qv_error **err)
 {
     int r;
     if ((r = create_start_fds(dir, f, err)) < 0)
@@ -396,7 +412,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     memcpy(&pass[5], f->lanes, sizeof f->lanes);
     size_t n_pass = 5 + QV_RT_LANES;
 
+    marks->prepared = since(marks);
     r = spawn_monitor(dir, margv, pass, n_pass, err);
+    marks->spawned = since(marks);
     /* The monitor and QEMU hold their own copies now (the lock too). */
     int keep = qv_steal_fd(&f->channel[0]);
     start_fds_close(f);
@@ -407,6 +425,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         add_monitor_log_tail(dir, *err);
     if (r < 0 && err && *err)
         qv_error_prefix(*err, "cannot start domain '%s'", def->name);
+    marks->qemu_up = since(marks);
     return r;
 }
 
@@ -503,6 +522,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
                                QV_DOMAIN_START_VALIDATE | QV_DOMAIN_START_RESET_NVRAM;
     if (flags & ~known)
         return qv_error_set(err, -EINVAL, "unsupported start flags 0x%x", flags & ~known);
+    start_marks marks = { .t0 = g_get_monotonic_time() };
     qv_autoclose int lock = qv_domain_lock_lifecycle(conn, def->name, err);
     if (lock < 0)
         return qv_steal_fd(&lock);
@@ -521,7 +541,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_autoptr(GPtrArray) dropped = drop_missing_optional_sources(def);
     pid_t qemu_pid = 0;
     start_fds f = { -1, -1, -1, { [0 ... QV_RT_LANES - 1] = -1 }, { -1, -1 }, -1 };
-    if ((r = launch(conn, def, transient, flags, dir, &f, err)) < 0 ||
+    if ((r = launch(conn, def, transient, flags, dir, &f, &marks, err)) < 0 ||
         (r = bring_up(dom, def, flags, dir, &qemu_pid, err)) < 0) {
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed (%s); undoing it", def->name,
@@ -529,6 +549,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         undo_start(conn, def, dir);
         return r;
     }
+    marks.brought_up = since(&marks);
     emit_started(conn, def, flags, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
@@ -542,6 +563,12 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     unlink(shutoff);
     if (flags & QV_DOMAIN_START_AUTODESTROY)
         g_ptr_array_add(conn->autodestroy, g_strdup(def->name));
+    marks.committed = since(&marks);
+    qv_log(QV_LOG_DEBUG, "domain '%s': start profile (us): prepare %" G_GINT64_FORMAT
+           " spawn-monitor %" G_GINT64_FORMAT " qemu-up %" G_GINT64_FORMAT
+           " bring-up %" G_GINT64_FORMAT " commit %" G_GINT64_FORMAT, def->name,
+           marks.prepared, marks.spawned - marks.prepared, marks.qemu_up - marks.spawned,
+           marks.brought_up - marks.qemu_up, marks.committed - marks.brought_up);
     qv_log(QV_LOG_INFO, "domain '%s': started%s%s%s (QEMU pid %d)", def->name,
            (flags & QV_DOMAIN_START_PAUSED) ? ", paused" : "", transient ? ", transient" : "",
            (flags & QV_DOMAIN_START_AUTODESTROY) ? ", autodestroy" : "",
