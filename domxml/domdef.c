@@ -83,7 +83,7 @@ void qv_domdef_graphics_free(void *p)
     qv_domdef_graphics *g = p;
     if (!g)
         return;
-    g_free(g->listen_type); g_free(g->listen_address); g_free(g->socket); g_free(g->passwd);
+    g_free(g->listen_type); g_free(g->listen_address); g_free(g->socket); g_free(g->passwd); g_free(g->passwd_valid_to); g_free(g->connected);
     g_free(g->keymap); g_free(g->share_policy); g_free(g->rendernode); g_free(g->default_mode);
     g_free(g->alias);
     g_free(g);
@@ -533,4 +533,18 @@ int qv_domdef_set_metadata(qv_domdef *def, int type, const char *value, const ch
     xmlFreeDoc(doc);
     g_ptr_array_add(def->metadata, m);
     return 0;
+}
+
+long long qv_domdef_passwd_expiry(const qv_domdef_graphics *g)
+{
+    if (!g->passwd_valid_to)
+        return 0;
+    /* libvirt's form, a UTC time without a zone (seconds may carry a
+     * fraction, which libvirt ignores too). */
+    int y, mo, d, h, mi, sec, n = 0;
+    if (sscanf(g->passwd_valid_to, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+        (g->passwd_valid_to[n] && g->passwd_valid_to[n] != '.'))
+        return -1;
+    g_autoptr(GDateTime) t = g_date_time_new_utc(y, mo, d, h, mi, sec);
+    return t ? (long long)g_date_time_to_unix(t) : -1;
 }

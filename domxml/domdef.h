@@ -176,7 +176,9 @@ typedef struct qv_domdef_graphics {
     char *listen_type;        /* address, socket, none */
     char *listen_address;
     char *socket;
-    char *passwd;
+    char *passwd;             /* reaches QEMU over QMP (set_password), never argv */
+    char *passwd_valid_to;    /* passwdValidTo: UTC, YYYY-MM-DDTHH:MM:SS */
+    char *connected;          /* keep, disconnect or fail: clients on a change */
     char *keymap;
     char *share_policy;
     char *rendernode;
@@ -575,6 +577,9 @@ int qv_domdef_find_device(const qv_domdef *def, const qv_domdef_devref *match,
 void qv_domdef_remove_device(qv_domdef *def, const qv_domdef_devref *dev);
 /* The device's alias (its QEMU id). */
 const char *qv_domdef_device_alias(const qv_domdef_devref *dev);
+/* When the display's password expires, in seconds since the epoch (UTC),
+ * from passwdValidTo; 0 when it never does, -1 when the time is malformed. */
+long long qv_domdef_passwd_expiry(const qv_domdef_graphics *g);
 /* The QMP steps that add dev (from def) to a running QEMU: the same JSON the
  * argv builder emits. *ret: GPtrArray of qv_hotplug_item. */
 int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev, const char *runtime_dir,

@@ -386,6 +386,8 @@ static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int
         A("defaultMode", g->default_mode);
         if (g->passwd && (flags & QV_DOMXML_FORMAT_SECURE))
             A("passwd", g->passwd);
+        A("passwdValidTo", g->passwd_valid_to);
+        A("connected", g->connected);
         S(">\n");
         if (g->listen_type && !strcmp(g->listen_type, "socket")) {
             S("      <listen type='socket'"); A("socket", g->socket); S("/>\n");

@@ -763,6 +763,14 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     if (g->autoport && !(flags & QV_DOMXML_PARSE_STATUS))
         g->port = -1;
     g->passwd = qv_xml_prop(gn, "passwd");
+    g->passwd_valid_to = qv_xml_prop(gn, "passwdValidTo");
+    static const char *const conn_kinds[] = { "keep", "disconnect", "fail", NULL };
+    if (qv_xml_prop_enum(gn, "connected", conn_kinds, &g->connected, err) < 0)
+        return -EINVAL;
+    if (g->passwd_valid_to && qv_domdef_passwd_expiry(g) < 0)
+        return qv_xml_attr_error(err, gn, "passwdValidTo",
+                                 "'%s' is not a UTC time of the form 2024-01-31T12:00:00",
+                                 g->passwd_valid_to);
     g->keymap = qv_xml_prop(gn, "keymap");
     g->share_policy = qv_xml_prop(gn, "sharePolicy");
     g->socket = qv_xml_prop(gn, "socket");

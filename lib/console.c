@@ -486,6 +486,38 @@ int qv_domain_record_graphics_ports(qv_qmp *qmp, qv_domdef *def)
     return 0;
 }
 
+int qv_domain_set_graphics_passwords(qv_qmp *qmp, const qv_domdef *def, qv_error **err)
+{
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
+        const qv_domdef_graphics *g = def->graphics->pdata[i];
+        if (!g->passwd || (g->type != QV_GFX_VNC && g->type != QV_GFX_SPICE))
+            continue;
+        const char *proto = g->type == QV_GFX_VNC ? "vnc" : "spice";
+        json_object *args = json_object_new_object();
+        json_object_object_add(args, "protocol", json_object_new_string(proto));
+        json_object_object_add(args, "password", json_object_new_string(g->passwd));
+        /* VNC accepts only "keep". */
+        if (g->type == QV_GFX_SPICE && g->connected)
+            json_object_object_add(args, "connected", json_object_new_string(g->connected));
+        int r = qv_qmp_call(qmp, "set_password", args, 0, NULL, err);
+        long long expiry = qv_domdef_passwd_expiry(g);
+        if (r >= 0) {
+            args = json_object_new_object();
+            json_object_object_add(args, "protocol", json_object_new_string(proto));
+            g_autofree char *when = expiry > 0 ? g_strdup_printf("@%lld", expiry) : g_strdup("never");
+            json_object_object_add(args, "time", json_object_new_string(when));
+            r = qv_qmp_call(qmp, "expire_password", args, 0, NULL, err);
+        }
+        if (r < 0) {
+            if (err && *err)
+                qv_error_prefix(*err, "cannot set the %s password of domain '%s'",
+                                g->type == QV_GFX_VNC ? "VNC" : "SPICE", def->name);
+            return r;
+        }
+    }
+    return 0;
+}
+
 static bool wildcard_address(const char *a)
 {
     return !a || !*a || !strcmp(a, "0.0.0.0") || !strcmp(a, "::") || !strcmp(a, "[::]");

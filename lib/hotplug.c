@@ -131,7 +131,7 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
             r = apply_items(qmp, items, err);
             qv_domain_qmp_close(qmp, qlock);
             if (r < 0 && err && *err)
-                qv_error_prefix(*err, "attaching %s to domain '%s' failed: ", what_of(&ldev), dom->name);
+                qv_error_prefix(*err, "attaching %s to domain '%s' failed", what_of(&ldev), dom->name);
         }
         if (r >= 0)
             r = qv_domain_save_live(dom, newlive, err);
@@ -396,7 +396,7 @@ int qv_domain_update_device(qv_domain *dom, const char *xml, unsigned int flags,
                 r = change_medium(qmp, newlive, cur, &nd, dir, force, err);
                 qv_domain_qmp_close(qmp, qlock);
                 if (r < 0 && err && *err)
-                    qv_error_prefix(*err, "changing the medium of %s in domain '%s' failed: ",
+                    qv_error_prefix(*err, "changing the medium of %s in domain '%s' failed",
                                     cur->target_dev, dom->name);
             }
             if (r >= 0)

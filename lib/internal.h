@@ -226,3 +226,6 @@ const char *qv_domdef_balloon_alias(const qv_domdef *def);
 
 /* console.c: fills in QEMU's actual ports of autoport VNC/SPICE displays. */
 int qv_domain_record_graphics_ports(qv_qmp *qmp, qv_domdef *def);
+/* Gives QEMU the VNC and SPICE passwords (and their expiry) over QMP: they
+ * are never on its command line, which every user can read. */
+int qv_domain_set_graphics_passwords(qv_qmp *qmp, const qv_domdef *def, qv_error **err);

@@ -445,6 +445,7 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const ch
         return r;
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, 0 };
     if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
+        (r = qv_domain_set_graphics_passwords(qmp, def, err)) >= 0 &&
         (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, err)) >= 0) {
         qv_domain_record_graphics_ports(qmp, def);
         if (!(flags & QV_DOMAIN_START_PAUSED)) {

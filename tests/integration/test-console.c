@@ -6,7 +6,8 @@
  * QEMU's actual port, the agent reports the guest's hostname, and the
  * agent's "not connected" (qemu-ga killed) and "not responding" (qemu-ga
  * stopped) are told apart. The qvirt CLI runs the same paths from a
- * script. */
+ * script. A VNC password reaches QEMU over QMP, not its command line: a
+ * client logs in with it, not with another, and not once it expired. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 
 #include "guest.h"
 #include "itest.h"
+#include "vnc-des.h"
 
 static itest T;
 static void setup(void)
@@ -627,5 +629,118 @@ Test(console, errors)
     cr_assert_eq(qvirt_run(&out, &errout, "dompmsuspend", "bare", "sleep", NULL), 1);
     cr_assert_str_eq(errout, "error: Invalid target\n");
     destroy(dom);
+    qv_conn_close(conn);
+}
+
+/* Reads exactly n bytes from a VNC client fd within 10 s. */
+static void read_exact(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (got < n) {
+        cr_assert_lt(g_get_monotonic_time(), deadline, "VNC server sent %zu of %zu bytes", got, n);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = read(fd, (char *)buf + got, n - got);
+        cr_assert_gt(r, 0, "the VNC server closed the connection");
+        got += (size_t)r;
+    }
+}
+
+/* RFB 3.8 up to the security result with VNC authentication: 0 when the
+ * server accepts password, 1 when it refuses it. */
+static int vnc_login(qv_domain *dom, const char *password)
+{
+    int sv[2];
+    qv_error *err = NULL;
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    itest_ok(qv_domain_open_graphics(dom, 0, sv[1], 0, &err), err);
+    close(sv[1]);
+    int fd = sv[0];
+    check_rfb(fd);
+    write_str(fd, "RFB 003.008\n");
+    unsigned char n_types;
+    read_exact(fd, &n_types, 1);
+    cr_assert_gt(n_types, 0, "the server offers no security type");
+    unsigned char types[256];
+    read_exact(fd, types, n_types);
+    cr_assert(memchr(types, 2, n_types), "the server does not ask for a VNC password");
+    unsigned char two = 2;
+    cr_assert_eq(write(fd, &two, 1), 1);
+    uint8_t challenge[16], response[16];
+    read_exact(fd, challenge, sizeof challenge);
+    vnc_auth_response(password, challenge, response);
+    cr_assert_eq(write(fd, response, sizeof response), (ssize_t)sizeof response);
+    unsigned char result[4];
+    read_exact(fd, result, sizeof result);
+    close(fd);
+    return result[0] << 24 | result[1] << 16 | result[2] << 8 | result[3];
+}
+
+static void assert_cmdline_lacks(qv_domain *dom, const char *name, const char *secret)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%lld/cmdline",
+                                            itest_status_field(&T, name, "qemu_pid"));
+    g_autofree char *cmdline = NULL;
+    gsize len = 0;
+    cr_assert(g_file_get_contents(path, &cmdline, &len, NULL), "cannot read %s", path);
+    cr_assert_gt(len, 0);
+    cr_assert_null(memmem(cmdline, len, secret, strlen(secret)), "QEMU's argv holds the password");
+    (void)dom;
+}
+
+Test(console, vnc_password)
+{
+    /* FIPS 46's worked example: the client's cipher is DES. */
+    const uint8_t key[8] = { 0x13, 0x34, 0x57, 0x79, 0x9B, 0xBC, 0xDF, 0xF1 };
+    const uint8_t plain[8] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF };
+    const uint8_t want[8] = { 0x85, 0xE8, 0x13, 0x54, 0x0F, 0x0A, 0xB4, 0x05 };
+    uint8_t got[8];
+    des_encrypt_block(key, plain, got);
+    cr_assert_arr_eq(got, want, 8, "the test's DES is wrong");
+
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    g_autofree char *xml = qv_test_guest_domain_xml(
+        "vncpw", T.kernel, T.initrd,
+        "    <graphics type='vnc' autoport='yes' passwd='s3cr3t'>"
+        "<listen type='address' address='127.0.0.1'/></graphics>\n");
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    /* QEMU stopped at -S serves VNC already: no guest boot needed. */
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    assert_cmdline_lacks(dom, "vncpw", "s3cr3t");
+    cr_assert_eq(vnc_login(dom, "s3cr3t"), 0, "the password was refused");
+    cr_assert_eq(vnc_login(dom, "wrong"), 1, "a wrong password was accepted");
+    char *out = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &out, &err), err);
+    cr_assert_null(strstr(out, "s3cr3t"), "dumpxml without --security-info shows the password");
+    free(out);
+    itest_ok(qv_domain_get_xml_description(dom, QV_DOMAIN_XML_SECURE, &out, &err), err);
+    cr_assert_not_null(strstr(out, "passwd='s3cr3t'"), "%s", out);
+    free(out);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+    qv_domain_free(dom);
+
+    /* passwdValidTo in the past: the password no longer logs in. */
+    g_autofree char *expired = qv_test_guest_domain_xml(
+        "vncold", T.kernel, T.initrd,
+        "    <graphics type='vnc' autoport='yes' passwd='s3cr3t' "
+        "passwdValidTo='2001-01-01T00:00:00'><listen type='address' address='127.0.0.1'/>"
+        "</graphics>\n");
+    itest_ok(qv_conn_create_domain(conn, expired, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    cr_assert_eq(vnc_login(dom, "s3cr3t"), 1, "an expired password was accepted");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+
+    /* A malformed expiry is refused at define, naming the attribute. */
+    g_autofree char *bad = qv_test_guest_domain_xml(
+        "vncbad", T.kernel, T.initrd,
+        "    <graphics type='vnc' autoport='yes' passwd='x' passwdValidTo='tomorrow'/>\n");
+    cr_assert_lt(qv_conn_define_domain(conn, bad, 0, &dom, &err), 0);
+    cr_assert_not_null(strstr(qv_error_message(err), "passwdValidTo"), "%s", qv_error_message(err));
+    qv_error_free(err);
     qv_conn_close(conn);
 }
