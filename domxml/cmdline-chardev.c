@@ -135,11 +135,19 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
     g_string_append(s, backend);
     qv_opt_append(s, "id", id);
     switch (src->type) {
-    case QV_CHR_FILE:
-        qv_opt_append(s, "path", src->path);
+    case QV_CHR_FILE: {
+        /* QEMU truncates unless told to append: so does the opener. */
+        int flags = O_WRONLY | O_CREAT | (src->append == QV_TRI_ON ? O_APPEND : O_TRUNC);
+        g_autofree char *file = qv_cmdline_file(cl, src->path, flags, id, err);
+        if (!file) {
+            g_string_free(s, TRUE);
+            return -EINVAL;
+        }
+        qv_opt_append(s, "path", file);
         if (src->append)
             g_string_append_printf(s, ",append=%s", src->append == QV_TRI_ON ? "on" : "off");
         break;
+    }
     case QV_CHR_PIPE: case QV_CHR_DEV:
         qv_opt_append(s, "path", src->path);
         break;
@@ -188,7 +196,14 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
         break;
     }
     if (src->log_file) {
-        qv_opt_append(s, "logfile", src->log_file);
+        int flags = O_WRONLY | O_CREAT | (src->log_append == QV_TRI_ON ? O_APPEND : O_TRUNC);
+        g_autofree char *opaque = g_strdup_printf("%s-log", id);
+        g_autofree char *log = qv_cmdline_file(cl, src->log_file, flags, opaque, err);
+        if (!log) {
+            g_string_free(s, TRUE);
+            return -EINVAL;
+        }
+        qv_opt_append(s, "logfile", log);
         if (src->log_append)
             g_string_append_printf(s, ",logappend=%s", src->log_append == QV_TRI_ON ? "on" : "off");
     }

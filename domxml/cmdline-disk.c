@@ -42,10 +42,17 @@ static void set_cache(qv_jobj *node, const qv_domdef_disk *d)
 static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_disk_src *src,
                         const char *node_name, bool top, qv_error **err)
 {
-    qv_jobj *o = qv_jobj_new(cl);
+    g_autofree char *file = NULL;
+    /* QEMU writes only the top image of a writable disk. */
+    bool writes = top && !d->readonly;
     if (src->type == QV_DISK_TYPE_FILE || src->type == QV_DISK_TYPE_BLOCK) {
+        if (!(file = qv_cmdline_file(cl, src->path, writes ? O_RDWR : O_RDONLY, node_name, err)))
+            return -EINVAL;
+    }
+    qv_jobj *o = qv_jobj_new(cl);
+    if (file) {
         qv_json_set_str(o, "driver", src->type == QV_DISK_TYPE_FILE ? "file" : "host_device");
-        qv_json_set_str(o, "filename", src->path);
+        qv_json_set_str(o, "filename", file);
         if (top && d->io && strcmp(d->io, "threads"))
             qv_json_set_str(o, "aio", d->io);
     } else if (!strcmp(src->protocol, "nbd")) {
@@ -75,7 +82,7 @@ static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef
         qv_json_set_str(o, "url", url);
     }
     qv_json_set_str(o, "node-name", node_name);
-    qv_json_set_bool(o, "auto-read-only", true);
+    qv_cmdline_storage_access(o, file, writes);
     qv_json_set_str(o, "discard", top && d->discard && !strcmp(d->discard, "unmap") ? "unmap" : "ignore");
     if (top)
         set_cache(o, d);

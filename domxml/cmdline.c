@@ -313,7 +313,54 @@ void qv_cmdline_capture(qv_cmdline *cl, const char *opt, json_object *args)
     qv_hotplug_item *it = g_new0(qv_hotplug_item, 1);
     it->opt = g_strdup(opt);
     it->args = args;
+    it->fd = -1;
     g_ptr_array_add(cl->capture, it);
+}
+
+void qv_cmdline_storage_access(qv_jobj *node, const char *file, bool writes)
+{
+    if (!file || !g_str_has_prefix(file, "/dev/fdset/"))
+        qv_json_set_bool(node, "auto-read-only", true);
+    else if (!writes)
+        qv_json_set_bool(node, "read-only", true);
+}
+
+int qv_file_opener_placeholder(void *data, const char *path, int flags, qv_error **err)
+{
+    (void)path;
+    (void)flags;
+    (void)err;
+    return (*(int *)data)++;
+}
+
+char *qv_cmdline_file(qv_cmdline *cl, const char *path, int flags, const char *opaque,
+                      qv_error **err)
+{
+    const qv_file_opener *files = cl->ctx ? cl->ctx->files : NULL;
+    if (!files || !files->open)
+        return g_strdup(path);
+    if (!cl->next_fdset)
+        cl->next_fdset = MAX(files->first_fdset, 1u);
+    unsigned int set = cl->next_fdset++;
+    /* One fd: a second open file description of the same image in the set
+     * would take image locks against the first. */
+    int fd = files->open(files->data, path, flags, err);
+    if (fd < 0)
+        return NULL;
+    if (cl->capture) {
+        json_object *a = json_object_new_object();
+        json_object_object_add(a, "fdset-id", json_object_new_int64(set));
+        json_object_object_add(a, "opaque", json_object_new_string(opaque));
+        qv_cmdline_capture(cl, "-add-fd", a);
+        ((qv_hotplug_item *)g_ptr_array_index(cl->capture, cl->capture->len - 1))->fd = fd;
+    } else {
+        GString *s = g_string_new(NULL);
+        g_string_append_printf(s, "fd=%d,set=%u", fd, set);
+        qv_opt_append(s, "opaque", opaque);
+        qv_cmdline_add(cl, "-add-fd");
+        g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    }
+    return g_strdup_printf("/dev/fdset/%u", set);
 }
 
 /* Doubles and arrays are not built here, but spelt like json-c if they
@@ -803,25 +850,34 @@ static int add_firmware(qv_cmdline *cl, qv_error **err)
         qv_cmdline_add2(cl, "-bios", os->loader);
         return 0;
     }
+    bool loader_ro = !os->loader_readonly || strcmp(os->loader_readonly, "no");
+    g_autofree char *loader = qv_cmdline_file(cl, os->loader, loader_ro ? O_RDONLY : O_RDWR,
+                                              "libvirt-pflash0-storage", err);
+    if (!loader)
+        return -EINVAL;
     qv_jobj *st = qv_jobj_new(cl);
     qv_json_set_str(st, "driver", "file");
-    qv_json_set_str(st, "filename", os->loader);
+    qv_json_set_str(st, "filename", loader);
     qv_json_set_str(st, "node-name", "libvirt-pflash0-storage");
-    qv_json_set_bool(st, "auto-read-only", true);
+    qv_cmdline_storage_access(st, loader, !loader_ro);
     qv_json_set_str(st, "discard", "unmap");
     qv_cmdline_add_json(cl, "-blockdev", st);
     qv_jobj *fm = qv_jobj_new(cl);
     qv_json_set_str(fm, "node-name", "libvirt-pflash0-format");
-    qv_json_set_bool(fm, "read-only", !os->loader_readonly || strcmp(os->loader_readonly, "no"));
+    qv_json_set_bool(fm, "read-only", loader_ro);
     qv_json_set_str(fm, "driver", "raw");
     qv_json_set_str(fm, "file", "libvirt-pflash0-storage");
     qv_cmdline_add_json(cl, "-blockdev", fm);
     if (os->nvram) {
+        g_autofree char *nvram = qv_cmdline_file(cl, os->nvram, O_RDWR, "libvirt-pflash1-storage",
+                                                 err);
+        if (!nvram)
+            return -EINVAL;
         qv_jobj *nst = qv_jobj_new(cl);
         qv_json_set_str(nst, "driver", "file");
-        qv_json_set_str(nst, "filename", os->nvram);
+        qv_json_set_str(nst, "filename", nvram);
         qv_json_set_str(nst, "node-name", "libvirt-pflash1-storage");
-        qv_json_set_bool(nst, "auto-read-only", true);
+        qv_cmdline_storage_access(nst, nvram, true);
         qv_json_set_str(nst, "discard", "unmap");
         qv_cmdline_add_json(cl, "-blockdev", nst);
         qv_jobj *nfm = qv_jobj_new(cl);

@@ -552,6 +552,7 @@ typedef struct qv_domdef_devref {
 typedef struct qv_hotplug_item {
     char *opt;
     json_object *args;
+    int fd;             /* -add-fd: the fd the QMP add-fd passes (owned), else -1 */
 } qv_hotplug_item;
 void qv_hotplug_item_free(void *p);
 /* Frees what a disk source holds (also in domxml-priv.h). */
@@ -581,7 +582,8 @@ const char *qv_domdef_device_alias(const qv_domdef_devref *dev);
  * from passwdValidTo; 0 when it never does, -1 when the time is malformed. */
 long long qv_domdef_passwd_expiry(const qv_domdef_graphics *g);
 /* The QMP steps that add dev (from def) to a running QEMU: the same JSON the
- * argv builder emits. *ret: GPtrArray of qv_hotplug_item. */
+ * argv builder emits. *ret: GPtrArray of qv_hotplug_item. With files (see
+ * qv_file_opener), the files go to QEMU as fds: "-add-fd" items first. */
 int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev, const char *runtime_dir,
                             const qv_network_resolution *networks, unsigned int n_networks,
-                            GPtrArray **ret, qv_error **err);
+                            const qv_file_opener *files, GPtrArray **ret, qv_error **err);

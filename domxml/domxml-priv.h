@@ -2,6 +2,7 @@
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <glib.h>
 #include <json-c/json.h>
@@ -166,7 +167,14 @@ typedef struct qv_cmdline {
     /* Hotplug: when set, the JSON options are collected here as
      * qv_hotplug_item instead of becoming argv (see hotplug.c). */
     GPtrArray *capture;
+    unsigned int next_fdset;  /* the next fdset id (ctx->files) */
 } qv_cmdline;
+
+/* The name QEMU opens path by: "/dev/fdset/N" with the fds the context's
+ * opener gave (added as -add-fd, or captured as "-add-fd" items with the
+ * fd), else path itself. flags are open(2)'s. NULL with *err set when a file cannot be opened. */
+char *qv_cmdline_file(qv_cmdline *cl, const char *path, int flags, const char *opaque,
+                      qv_error **err);
 
 /* A -device/-blockdev/-netdev/-object value being built (cmdline.c): JSON
  * text written member by member for the command line, or a json-c object
@@ -187,6 +195,10 @@ void qv_json_set_null(qv_jobj *o, const char *key);
  * qv_json_close(). */
 void qv_json_open(qv_jobj *o, const char *key);
 void qv_json_close(qv_jobj *o);
+/* How a storage node opens file (a path, or qv_cmdline_file's fdset): a
+ * path with auto-read-only, as libvirt does; an fdset exactly as its one fd
+ * was opened, since QEMU can take no other access mode from it. */
+void qv_cmdline_storage_access(qv_jobj *node, const char *file, bool writes);
 
 void qv_cmdline_add(qv_cmdline *cl, const char *arg);
 void qv_cmdline_add2(qv_cmdline *cl, const char *opt, const char *value);

@@ -76,6 +76,25 @@ typedef struct qv_network_resolution {
     const char *bridge;       /* QV_NETWORK_BRIDGE: the host bridge to join */
 } qv_network_resolution;
 
+/* How QEMU reaches the files it reads and writes by name (disk images,
+ * firmware and NVRAM, character device output): with an opener, the caller
+ * opens each file and QEMU gets the fd in an fdset ("-add-fd", then
+ * "/dev/fdset/N" where the path was), so QEMU needs no rights on the file
+ * or its folders: one fd a set, open for what QEMU does with the file.
+ * Without an opener, QEMU gets the paths. */
+typedef struct qv_file_opener {
+    /* Returns an fd (close-on-exec; the caller passes it on), or a
+     * negative errno with *err naming the file. flags are open(2)'s. */
+    int (*open)(void *data, const char *path, int flags, qv_error **err);
+    void *data;
+    unsigned int first_fdset;   /* fdset ids count up from here (> 0) */
+} qv_file_opener;
+
+/* An opener that opens nothing: each file gets the next number from
+ * *next_fd, for showing the argv a start would run (domxml-to-native,
+ * golden tests). data must point at an int. */
+int qv_file_opener_placeholder(void *data, const char *path, int flags, qv_error **err);
+
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
     int monitor_fd;            /* listening unix socket for the command monitor */
@@ -97,6 +116,7 @@ typedef struct qv_build_ctx {
     /* Where a domain's NVRAM goes when <nvram> names no file:
      * <nvram_dir>/<name>_VARS.fd (libvirt: /var/lib/libvirt/qemu/nvram). */
     const char *nvram_dir;
+    const qv_file_opener *files; /* NULL: QEMU opens paths itself */
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

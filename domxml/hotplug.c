@@ -5,6 +5,7 @@
  * same per-device builders as the command line (qv_cmdline in capture
  * mode), so hotplug and cold boot cannot drift apart. */
 #include <string.h>
+#include <unistd.h>
 #include <libxml/parser.h>
 
 #include "domxml-priv.h"
@@ -17,6 +18,8 @@ void qv_hotplug_item_free(void *p)
         return;
     g_free(it->opt);
     json_object_put(it->args);
+    if (it->fd >= 0)
+        close(it->fd);
     g_free(it);
 }
 
@@ -304,10 +307,10 @@ void qv_domdef_remove_device(qv_domdef *def, const qv_domdef_devref *dev)
 
 int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev, const char *runtime_dir,
                             const qv_network_resolution *networks, unsigned int n_networks,
-                            GPtrArray **ret, qv_error **err)
+                            const qv_file_opener *files, GPtrArray **ret, qv_error **err)
 {
     qv_build_ctx ctx = { .monitor_fd = -1, .event_monitor_fd = -1, .runtime_dir = runtime_dir,
-                         .networks = networks, .n_networks = n_networks };
+                         .networks = networks, .n_networks = n_networks, .files = files };
     g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(qv_hotplug_item_free);
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     qv_cmdline cl = {

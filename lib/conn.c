@@ -439,7 +439,11 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
     if (r < 0)
         return r;
     g_autofree char *runtime_dir = qv_rt_domain_dir(&conn->paths, def->name);
+    /* Files get fd numbers, from 100 up, in place of those a start opens. */
+    int next_fd = 100;
+    qv_file_opener files = { qv_file_opener_placeholder, &next_fd, 1 };
     qv_build_ctx bctx = {
+        .files = &files,
         .emulator = NULL,
         .monitor_fd = 3,
         .event_monitor_fd = -1,

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "network.h"
+#include "qemu-files.h"
 
 #define DETACH_TIMEOUT_MS 10000
 /* One wait for DEVICE_DELETED before the detach looks again. */
@@ -28,6 +29,7 @@ static const char *qmp_command_of(const char *opt)
     if (!strcmp(opt, "-object")) return "object-add";
     if (!strcmp(opt, "-chardev")) return "chardev-add";
     if (!strcmp(opt, "-action")) return "set-action";
+    if (!strcmp(opt, "-add-fd")) return "add-fd";
     return NULL;
 }
 
@@ -55,6 +57,14 @@ static void undo_item(qv_qmp *qmp, const qv_hotplug_item *it)
         cmd = "object-del";
     } else if (!strcmp(it->opt, "-chardev")) {
         cmd = "chardev-remove";
+    } else if (!strcmp(it->opt, "-add-fd")) {
+        json_object *set;
+        if (json_object_object_get_ex(it->args, "fdset-id", &set)) {
+            json_object *a = json_object_new_object();
+            json_object_object_add(a, "fdset-id", json_object_get(set));
+            qv_qmp_call(qmp, "remove-fd", a, 0, NULL, NULL);
+        }
+        return;
     }
     if (!cmd || !id)
         return;
@@ -68,8 +78,10 @@ static int apply_items(qv_qmp *qmp, GPtrArray *items, qv_error **err)
     for (guint i = 0; i < items->len; i++) {
         const qv_hotplug_item *it = g_ptr_array_index(items, i);
         const char *cmd = qmp_command_of(it->opt);
-        int r = cmd ? qv_qmp_call(qmp, cmd, json_object_get(it->args), 0, NULL, err)
-                    : qv_error_set(err, -EOPNOTSUPP, "no QMP command for %s", it->opt);
+        int r = !cmd ? qv_error_set(err, -EOPNOTSUPP, "no QMP command for %s", it->opt)
+                : it->fd >= 0 ? qv_qmp_call_with_fd(qmp, cmd, json_object_get(it->args), it->fd, 0,
+                                                    NULL, err)
+                              : qv_qmp_call(qmp, cmd, json_object_get(it->args), 0, NULL, err);
         if (r < 0) {
             for (guint j = i; j-- > 0;)
                 undo_item(qmp, g_ptr_array_index(items, j));
@@ -77,6 +89,49 @@ static int apply_items(qv_qmp *qmp, GPtrArray *items, qv_error **err)
         }
     }
     return 0;
+}
+
+/* The first fdset id QEMU does not use yet: hotplugged files go there. */
+static unsigned int next_fdset(qv_qmp *qmp)
+{
+    g_autoptr(json_object) sets = NULL;
+    long long max = 0;
+    if (qv_qmp_call(qmp, "query-fdsets", NULL, 0, &sets, NULL) == 0)
+        for (size_t i = 0; json_object_is_type(sets, json_type_array) &&
+                           i < json_object_array_length(sets); i++) {
+            json_object *id;
+            if (json_object_object_get_ex(json_object_array_get_idx(sets, i), "fdset-id", &id))
+                max = MAX(max, json_object_get_int64(id));
+        }
+    return (unsigned int)max + 1;
+}
+
+/* Removes the fdsets whose fds carry one of these opaque names (the node
+ * names of a disk's storage), once the nodes that used them are gone. */
+static void remove_fdsets(qv_qmp *qmp, GPtrArray *opaques)
+{
+    g_autoptr(json_object) sets = NULL;
+    if (qv_qmp_call(qmp, "query-fdsets", NULL, 0, &sets, NULL) < 0)
+        return;
+    for (size_t i = 0; json_object_is_type(sets, json_type_array) &&
+                       i < json_object_array_length(sets); i++) {
+        json_object *set = json_object_array_get_idx(sets, i), *id, *fds;
+        if (!json_object_object_get_ex(set, "fdset-id", &id) ||
+            !json_object_object_get_ex(set, "fds", &fds))
+            continue;
+        bool ours = false;
+        for (size_t k = 0; !ours && json_object_is_type(fds, json_type_array) &&
+                           k < json_object_array_length(fds); k++) {
+            const char *op = qv_json_get_str(json_object_array_get_idx(fds, k), "opaque");
+            for (guint n = 0; !ours && op && n < opaques->len; n++)
+                ours = !strcmp(op, g_ptr_array_index(opaques, n));
+        }
+        if (ours) {
+            json_object *a = json_object_new_object();
+            json_object_object_add(a, "fdset-id", json_object_get(id));
+            qv_qmp_call(qmp, "remove-fd", a, 0, NULL, NULL);
+        }
+    }
 }
 
 static int check_flags(const char *what, unsigned int flags, unsigned int allowed, qv_error **err)
@@ -110,25 +165,28 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
     g_autoptr(qv_domdef) newlive = NULL, newcfg = NULL;
     qv_domdef_devref ldev = { 0 }, cdev = { 0 };
     g_autoptr(GPtrArray) items = NULL;
+    g_autoptr(qv_networks) nets = NULL;
     /* Parse against both definitions first: nothing changes unless both
      * accept the device. */
     r = qv_domain_begin(dom, flags & MODIFY_ALL, &c, err);
     if (r >= 0 && c.cfg)
         r = qv_domxml_parse_device(xml, c.cfg, &newcfg, &cdev, err);
-    if (r >= 0 && c.live && (r = qv_domxml_parse_device(xml, c.live, &newlive, &ldev, err)) >= 0) {
-        g_autofree char *dir = runtime_dir(dom);
-        g_autoptr(qv_networks) nets = NULL;
-        unsigned int n_nets = 0;
-        if ((r = qv_conn_resolve_networks(dom->conn, newlive, &nets, err)) >= 0) {
-            const qv_network_resolution *res = qv_networks_get(nets, &n_nets);
-            r = qv_domxml_build_hotplug(newlive, &ldev, dir, res, n_nets, &items, err);
-        }
-    }
+    if (r >= 0 && c.live && (r = qv_domxml_parse_device(xml, c.live, &newlive, &ldev, err)) >= 0)
+        r = qv_conn_resolve_networks(dom->conn, newlive, &nets, err);
     if (r >= 0 && newlive) {
         qv_qmp *qmp = NULL;
         int qlock = -1;
         if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
-            r = apply_items(qmp, items, err);
+            /* The device's files go to QEMU as fds, in fdsets it has not
+             * used yet. */
+            g_autofree char *dir = runtime_dir(dom);
+            unsigned int n_nets = 0;
+            const qv_network_resolution *res = qv_networks_get(nets, &n_nets);
+            qv_qemu_files files;
+            qv_qemu_files_init(&files, next_fdset(qmp), false);
+            if ((r = qv_domxml_build_hotplug(newlive, &ldev, dir, res, n_nets, &files.opener,
+                                             &items, err)) >= 0)
+                r = apply_items(qmp, items, err);
             qv_domain_qmp_close(qmp, qlock);
             if (r < 0 && err && *err)
                 qv_error_prefix(*err, "attaching %s to domain '%s' failed", what_of(&ldev), dom->name);
@@ -217,6 +275,7 @@ static void release_backends(qv_qmp *qmp, const qv_domdef_devref *d)
         const qv_domdef_disk *disk = d->dev;
         disk_nodes(disk, nodes);
         del_nodes(qmp, nodes);
+        remove_fdsets(qmp, nodes);
         if (disk->has_iotune && !disk->iotune.group_name) {
             id = g_strdup_printf("throttle-%s", alias);
             qv_qmp_call(qmp, "object-del", id_args("id", id), 0, NULL, NULL);
@@ -321,15 +380,20 @@ static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_d
     g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
     disk_nodes(old, nodes);
     del_nodes(qmp, nodes);
+    remove_fdsets(qmp, nodes);
     if (nd->src.path || nd->src.type == QV_DISK_TYPE_NETWORK) {
         g_autoptr(GPtrArray) items = NULL;
-        if ((r = qv_domxml_build_hotplug(newdef, newdev, rundir, NULL, 0, &items, err)) < 0)
+        qv_qemu_files files;
+        qv_qemu_files_init(&files, next_fdset(qmp), false);
+        if ((r = qv_domxml_build_hotplug(newdef, newdev, rundir, NULL, 0, &files.opener, &items,
+                                         err)) < 0)
             return r;
-        /* Only the block nodes: the drive itself stays. */
+        /* Only the medium (its files and block nodes): the drive stays. */
         g_autoptr(GPtrArray) blk = g_ptr_array_new();
         for (guint i = 0; i < items->len; i++) {
             qv_hotplug_item *it = g_ptr_array_index(items, i);
-            if (!strcmp(it->opt, "-blockdev") || !strcmp(it->opt, "-object"))
+            if (!strcmp(it->opt, "-add-fd") || !strcmp(it->opt, "-blockdev") ||
+                !strcmp(it->opt, "-object"))
                 g_ptr_array_add(blk, it);
         }
         if ((r = apply_items(qmp, blk, err)) < 0)

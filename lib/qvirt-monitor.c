@@ -855,6 +855,7 @@ typedef struct monitor_args {
     int monitor_listen_fd;  /* QEMU's monitor.sock, likewise */
     int lane_fds[QV_RT_LANES];
     int n_lanes;
+    GArray *file_fds;       /* the files QEMU gets as fds (-add-fd): passed on, closed here */
     int lock_fd;            /* monitor.lock, held: kept for life */
 } monitor_args;
 
@@ -862,7 +863,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
 {
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_MON_LISTEN, O_START, O_CTL,
            O_LANE, O_LOCK, O_ID, O_TRANSIENT, O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH,
-           O_OWNER_PID, O_OWNER_START, O_ATTACH };
+           O_OWNER_PID, O_OWNER_START, O_ATTACH, O_QEMU_FD };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -882,6 +883,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         { "owner-pid", required_argument, NULL, O_OWNER_PID },
         { "owner-start", required_argument, NULL, O_OWNER_START },
         { "attach", no_argument, NULL, O_ATTACH },
+        { "qemu-fd", required_argument, NULL, O_QEMU_FD },
         { 0 }
     };
     int c;
@@ -911,6 +913,11 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         case O_OWNER_PID: m->status.owner_pid = atoi(optarg); break;
         case O_OWNER_START: m->status.owner_start = strtoull(optarg, NULL, 10); break;
         case O_ATTACH: m->attach = true; break;
+        case O_QEMU_FD: {
+            int fd = atoi(optarg);
+            g_array_append_val(a->file_fds, fd);
+            break;
+        }
         default:
             fprintf(stderr, "qvirt-monitor: invalid arguments\n");
             return -1;
@@ -980,15 +987,14 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         so.argv = (const char *const *)qemu_argv;
         for (char **arg = qemu_argv; *arg && !m->has_balloon; arg++)
             m->has_balloon = strstr(*arg, "virtio-balloon") != NULL;
-        int pass[2 + QV_RT_LANES];
-        size_t npass = 0;
+        g_autoptr(GArray) pass = g_array_new(FALSE, FALSE, sizeof(int));
         if (a->qmp_listen_fd >= 0)
-            pass[npass++] = a->qmp_listen_fd;
-        pass[npass++] = a->monitor_listen_fd;
-        for (int i = 0; i < a->n_lanes; i++)
-            pass[npass++] = a->lane_fds[i];
-        so.pass_fds = pass;
-        so.n_pass_fds = npass;
+            g_array_append_val(pass, a->qmp_listen_fd);
+        g_array_append_val(pass, a->monitor_listen_fd);
+        g_array_append_vals(pass, a->lane_fds, (guint)a->n_lanes);
+        g_array_append_vals(pass, a->file_fds->data, a->file_fds->len);
+        so.pass_fds = (const int *)(void *)pass->data;
+        so.n_pass_fds = pass->len;
         so.stdout_fd = log_fd;
         so.stderr_fd = log_fd;
         so.before_exec = record_qemu;
@@ -1000,6 +1006,9 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
     qv_closep(&a->monitor_listen_fd);
     for (int i = 0; i < a->n_lanes; i++)
         qv_closep(&a->lane_fds[i]);
+    for (guint i = 0; i < a->file_fds->len; i++)
+        close(g_array_index(a->file_fds, int, i));
+    g_array_set_size(a->file_fds, 0);
     if (r < 0)
         return r;
     mlog("QEMU started as pid %d", (int)m->status.qemu_pid);
@@ -1064,7 +1073,9 @@ int main(int argc, char **argv)
     monitor m = { .owner_pidfd = -1, .qemu_pidfd = -1, .refresh_lock = -1, .start_fd = -1,
                   .ctl_fd = -1, .signal_fd = -1, .emit = QV_RT_JOURNAL_WRITER_INIT,
                   .status.on_reboot = QV_RT_ACTION_RESTART };
-    monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1 };
+    g_autoptr(GArray) file_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1,
+                       .file_fds = file_fds };
     if (parse_args(argc, argv, &m, &a) < 0)
         return 2;
     m.status.autodestroy = m.status.owner_pid > 0;

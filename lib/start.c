@@ -33,6 +33,7 @@
 #include "internal.h"
 #include "network.h"
 #include "firmware.h"
+#include "qemu-files.h"
 #include "qv-config.h"
 #include "qv-fd.h"
 #include "qv-log.h"
@@ -361,7 +362,12 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if (id < 0)
         return id;
     def->id = id;
+    /* Disk images, firmware, NVRAM and output files: opened here, and
+     * QEMU's from the fdsets on its command line. */
+    qv_qemu_files files;
+    qv_qemu_files_init(&files, 1, true);
     qv_build_ctx ctx = {
+        .files = &files.opener,
         .emulator = g_getenv("QVIRT_QEMU"),
         .monitor_fd = f->qmp_listen,
         .event_monitor_fd = f->monitor_listen,
@@ -376,12 +382,13 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if ((r = qv_conn_prepare_firmware(conn, def, flags & QV_DOMAIN_START_RESET_NVRAM, err)) < 0)
         return r;
     g_auto(GStrv) qemu_argv = NULL;
-    if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0)
-        return r;
     g_autofree char *state_path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_STARTING_UP, qv_rt_now_us() };
-    if ((r = qv_rt_statemap_create(state_path, &st, err)) < 0)
+    if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0 ||
+        (r = qv_rt_statemap_create(state_path, &st, err)) < 0) {
+        qv_qemu_files_clear(&files);
         return r;
+    }
 
     char uuid[37];
     qv_uuid_format(def->uuid, uuid);
@@ -393,6 +400,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     add_fd_arg(margv, "lock-fd", f->monitor_lock);
     for (int i = 0; i < QV_RT_LANES; i++)
         add_fd_arg(margv, "lane-fd", f->lanes[i]);
+    for (guint i = 0; i < files.fds->len; i++)
+        add_fd_arg(margv, "qemu-fd", g_array_index(files.fds, int, i));
     add_fd_arg(margv, "id", id);
     if (transient)
         g_ptr_array_add(margv, g_strdup("--transient"));
@@ -407,14 +416,18 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_ptr_array_add(margv, g_strdup("--"));
     for (char **a = qemu_argv; *a; a++)
         g_ptr_array_add(margv, g_strdup(*a));
-    int pass[6 + QV_RT_LANES] = { f->qmp_listen, f->monitor_listen, f->channel[1], f->ctl_listen,
-                                  f->monitor_lock };
-    memcpy(&pass[5], f->lanes, sizeof f->lanes);
-    size_t n_pass = 5 + QV_RT_LANES;
+    int own[5] = { f->qmp_listen, f->monitor_listen, f->channel[1], f->ctl_listen,
+                   f->monitor_lock };
+    g_autoptr(GArray) pass = g_array_new(FALSE, FALSE, sizeof(int));
+    g_array_append_vals(pass, own, G_N_ELEMENTS(own));
+    g_array_append_vals(pass, f->lanes, QV_RT_LANES);
+    g_array_append_vals(pass, files.fds->data, files.fds->len);
 
     marks->prepared = since(marks);
-    r = spawn_monitor(dir, margv, pass, n_pass, err);
+    r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, err);
     marks->spawned = since(marks);
+    /* The monitor has its copies of the files now. */
+    qv_qemu_files_clear(&files);
     /* The monitor and QEMU hold their own copies now (the lock too). */
     int keep = qv_steal_fd(&f->channel[0]);
     start_fds_close(f);

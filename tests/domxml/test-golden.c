@@ -47,9 +47,12 @@ static void run_case(const char *dir, const char *name, GString *failures)
     g_autoptr(qv_error) err = NULL;
     int r = qv_domxml_parse(xml, 0, &def, &err);
     if (r == 0) {
+        /* Files get fd numbers as domxml-to-native shows them: from 100. */
+        int next_fd = 100;
+        qv_file_opener files = { qv_file_opener_placeholder, &next_fd, 1 };
         qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR, NULL, 0,
                          golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
-                         GOLDEN_NVRAM_DIR };
+                         GOLDEN_NVRAM_DIR, &files };
         g_auto(GStrv) argv = NULL;
         r = qv_domxml_build_argv(def, &ctx, &argv, &err);
         if (r == 0 && !expect_err) {
@@ -68,6 +71,7 @@ static void run_case(const char *dir, const char *name, GString *failures)
                 g_auto(GStrv) argv2 = NULL;
                 if (strcmp(out, out2))
                     g_string_append_printf(failures, "%s: format is not stable:\n%s\n", name, out2);
+                next_fd = 100;
                 if (qv_domxml_build_argv(def2, &ctx, &argv2, NULL) < 0)
                     g_string_append_printf(failures, "%s: re-parsed XML does not build\n", name);
                 else {
