@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -86,6 +89,8 @@ enum child_stage {
     STAGE_CHDIR,
     STAGE_EXEC,
     STAGE_HOLD,
+    STAGE_CAPS,
+    STAGE_USER,
 };
 
 struct child_report {
@@ -108,6 +113,12 @@ struct child_ctx {
     int report_fd;
     int hold_fd;            /* -1, or where the parent says "go" before exec */
     int hold_wfd;           /* the parent's end, closed at once in the child */
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t n_groups;
+    bool drop_caps;
+    int cap_last;           /* /proc/sys/kernel/cap_last_cap, read by the parent */
 };
 
 void qv_spawn_opts_init(qv_spawn_opts *opts)
@@ -117,6 +128,8 @@ void qv_spawn_opts_init(qv_spawn_opts *opts)
     opts->stdout_fd = -1;
     opts->stderr_fd = -1;
     opts->cgroup_fd = -1;
+    opts->uid = (uid_t)-1;
+    opts->gid = (gid_t)-1;
 }
 
 /* ---- child side: async-signal-safe calls only ---- */
@@ -262,6 +275,28 @@ static _Noreturn void child_run(const struct child_ctx *c)
     if (c->cwd && chdir(c->cwd) < 0)
         child_fail(c, STAGE_CHDIR, errno);
 
+    if (c->drop_caps) {
+        for (int cap = 0; cap <= c->cap_last; cap++)
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+                child_fail(c, STAGE_CAPS, errno);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+            child_fail(c, STAGE_CAPS, errno);
+    }
+    if (c->uid != (uid_t)-1) {
+        if (setgroups(c->n_groups, c->groups) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+            setresuid(c->uid, c->uid, c->uid) < 0)
+            child_fail(c, STAGE_USER, errno);
+    }
+    if (c->drop_caps) {
+        /* A program that stays root still has its permitted and effective
+         * sets: empty them (after setresuid, which needed them). */
+        struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct no_caps[2] = { { 0 } };
+        if (syscall(SYS_capset, &hdr, no_caps) < 0 ||
+            prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            child_fail(c, STAGE_CAPS, errno);
+    }
+
     if (c->hold_fd >= 0) {
         /* One byte: go. End of file: the parent died or gave up. */
         char go = 0;
@@ -364,6 +399,19 @@ static int check_opts(const qv_spawn_opts *o, qv_error **err)
     return 0;
 }
 
+/* The highest capability number this kernel knows (CAP_LAST_CAP of the
+ * headers when /proc does not say). */
+static int cap_last(void)
+{
+    g_autofree char *s = NULL;
+    if (g_file_get_contents("/proc/sys/kernel/cap_last_cap", &s, NULL, NULL)) {
+        int n = atoi(s);
+        if (n > 0 && n < 64)
+            return n;
+    }
+    return CAP_LAST_CAP;
+}
+
 static const char *stage_what(int stage)
 {
     switch (stage) {
@@ -374,6 +422,8 @@ static const char *stage_what(int stage)
     case STAGE_FDS: return "cannot set up the inherited file descriptors";
     case STAGE_CHDIR: return "cannot change directory";
     case STAGE_HOLD: return "the launcher gave up before it could run";
+    case STAGE_CAPS: return "cannot drop its capabilities";
+    case STAGE_USER: return "cannot switch to the user it is to run as";
     default: return "cannot start the process";
     }
 }
@@ -481,6 +531,12 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
         .report_fd = pipefd[1],
         .hold_fd = -1,
         .hold_wfd = -1,
+        .uid = opts->uid,
+        .gid = opts->gid,
+        .groups = opts->groups,
+        .n_groups = opts->n_groups,
+        .drop_caps = opts->drop_caps,
+        .cap_last = opts->drop_caps ? cap_last() : 0,
     };
     int hold[2] = { -1, -1 };
     if (opts->before_exec) {

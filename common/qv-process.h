@@ -31,6 +31,18 @@ typedef struct qv_spawn_opts {
     bool new_session;           /* setsid() in the child */
     const char *cwd;            /* NULL: unchanged */
     int cgroup_fd;              /* -1: none; else a cgroup v2 directory fd to run in */
+    /* Who the program runs as (a root caller's QEMU): the supplementary
+     * groups, then the group, then the user are set before exec; uid
+     * (uid_t)-1 leaves the caller's. */
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t n_groups;
+    /* No capability survives the exec: every one leaves the bounding,
+     * inheritable and ambient sets (and, for a program that stays root,
+     * the permitted and effective ones), and no_new_privs is set, so no
+     * setuid program can give any back. */
+    bool drop_caps;
     /* Called in the parent once the child exists and before it may exec,
      * with its pid; the child execs only when this returns 0, and never
      * when the parent dies first. For recording a pid before the program
@@ -40,7 +52,8 @@ typedef struct qv_spawn_opts {
     void *before_exec_data;
 } qv_spawn_opts;
 
-/* Initialises opts with stdio at /dev/null and no cgroup. */
+/* Initialises opts with stdio at /dev/null, no cgroup, and the caller's
+ * user and capabilities. */
 void qv_spawn_opts_init(qv_spawn_opts *opts);
 
 typedef struct qv_process qv_process;

@@ -888,3 +888,78 @@ Test(process, before_exec_sees_the_pid_before_the_program_runs)
     cr_assert(!g_file_test(mark, G_FILE_TEST_EXISTS), "a refused program ran");
     g_rmdir(dir);
 }
+
+/* The value of "Key:" in a /proc/PID/status text, with its tabs. */
+static char *status_field(const char *status, const char *key)
+{
+    g_autofree char *k = g_strdup_printf("\n%s:\t", key);
+    const char *p = strstr(status, k);
+    cr_assert_not_null(p, "no %s in:\n%s", key, status);
+    p += strlen(k);
+    return g_strndup(p, strcspn(p, "\n"));
+}
+
+static char *status_as(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
+{
+    const char *argv[] = { "cat", "/proc/self/status", NULL };
+    int p[2];
+    make_pipe(p);
+    qv_spawn_opts o;
+    qv_spawn_opts_init(&o);
+    o.argv = argv;
+    o.stdout_fd = p[1];
+    o.uid = uid;
+    o.gid = gid;
+    o.groups = groups;
+    o.n_groups = n_groups;
+    o.drop_caps = true;
+    g_autoptr(qv_process) proc = NULL;
+    g_autoptr(qv_error) err = NULL;
+    int r = qv_process_spawn(&o, &proc, &err);
+    cr_assert_eq(r, 0, "spawn: %s", err ? err->message : "?");
+    close(p[1]);
+    char *out = read_all(p[0]);
+    close(p[0]);
+    int status;
+    cr_assert_eq(qv_process_wait(proc, 10000, &status, &err), 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "cat failed: %d", status);
+    return out;
+}
+
+/* What QEMU gets when qvirt runs as root: another user and group, only the
+ * groups given, no capability in any set, no_new_privs. */
+Test(process, runs_as_another_user_without_capabilities)
+{
+    if (geteuid() != 0)
+        cr_skip_test("switching users needs root");
+    const gid_t groups[] = { 65533 };
+    g_autofree char *st = status_as(65534, 65534, groups, 1);
+    g_autofree char *uid = status_field(st, "Uid"), *gid = status_field(st, "Gid");
+    g_autofree char *grp = status_field(st, "Groups");
+    cr_assert_str_eq(uid, "65534\t65534\t65534\t65534");
+    cr_assert_str_eq(gid, "65534\t65534\t65534\t65534");
+    cr_assert_str_eq(g_strstrip(grp), "65533");
+    const char *sets[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+    for (size_t i = 0; i < G_N_ELEMENTS(sets); i++) {
+        g_autofree char *v = status_field(st, sets[i]);
+        cr_assert_str_eq(v, "0000000000000000", "%s is %s", sets[i], v);
+    }
+    g_autofree char *nnp = status_field(st, "NoNewPrivs");
+    cr_assert_str_eq(nnp, "1");
+}
+
+/* A program that stays root (an explicit opt-out) still loses every
+ * capability. */
+Test(process, stays_root_without_capabilities)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to have capabilities to lose");
+    g_autofree char *st = status_as((uid_t)-1, (gid_t)-1, NULL, 0);
+    g_autofree char *uid = status_field(st, "Uid");
+    cr_assert_str_eq(uid, "0\t0\t0\t0");
+    const char *sets[] = { "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+    for (size_t i = 0; i < G_N_ELEMENTS(sets); i++) {
+        g_autofree char *v = status_field(st, sets[i]);
+        cr_assert_str_eq(v, "0000000000000000", "%s is %s", sets[i], v);
+    }
+}
