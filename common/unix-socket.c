@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,7 +26,10 @@ int qv_unix_listen(const char *path, qv_error **err)
     int r = fill_addr(&sa, path, err);
     if (r < 0)
         return r;
-    unlink(path);
+    /* A stale socket goes; anything else at path stays (and bind fails). */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot create a socket");

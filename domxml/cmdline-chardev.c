@@ -35,20 +35,26 @@ static json_object *inet_addr(const char *host, const char *port)
 
 /* QMP's chardev-add wants the ChardevBackend union, not the -chardev keys:
  * the same settings as qv_cmdline_add_chardev, spelled for QMP. */
-int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, const char *runtime_dir,
+int qv_chardev_backend_json(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
                             const char *default_socket_name, json_object **ret, qv_error **err)
 {
+    const char *runtime_dir = cl->ctx ? cl->ctx->runtime_dir : NULL;
     g_autoptr(json_object) data = json_object_new_object();
     const char *type = NULL;
     switch (src->type) {
     case QV_CHR_PTY: type = "pty"; break;
     case QV_CHR_NULL: type = "null"; break;
-    case QV_CHR_FILE:
+    case QV_CHR_FILE: {
         type = "file";
-        json_set_str(data, "out", src->path);
+        int flags = O_WRONLY | O_CREAT | (src->append == QV_TRI_ON ? O_APPEND : O_TRUNC);
+        g_autofree char *file = qv_cmdline_file(cl, src->path, flags, id, err);
+        if (!file)
+            return -EINVAL;
+        json_set_str(data, "out", file);
         if (src->append)
             json_set_bool(data, "append", src->append == QV_TRI_ON);
         break;
+    }
     case QV_CHR_UNIX: case QV_CHR_TCP: {
         type = "socket";
         bool bind = src->bind;
@@ -61,10 +67,13 @@ int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, con
                 path = g_strdup_printf("%s/%s", runtime_dir, default_socket_name);
                 bind = true;
             }
+            g_autofree char *fdname = NULL;
+            if (bind && qv_cmdline_listener(cl, path, id, &fdname, err) < 0)
+                return -EINVAL;
             json_object *d = json_object_new_object();
-            json_set_str(d, "path", path);
+            json_set_str(d, fdname ? "str" : "path", fdname ? fdname : path);
             addr = json_object_new_object();
-            json_set_str(addr, "type", "unix");
+            json_set_str(addr, "type", fdname ? "fd" : "unix");
             json_object_object_add(addr, "data", d);
         } else {
             addr = inet_addr(src->host, src->service);
@@ -93,7 +102,12 @@ int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, con
         return qv_error_set(err, -EOPNOTSUPP, "The character device %s has a source type that cannot be hotplugged.", id);
     }
     if (src->log_file) {
-        json_set_str(data, "logfile", src->log_file);
+        int flags = O_WRONLY | O_CREAT | (src->log_append == QV_TRI_ON ? O_APPEND : O_TRUNC);
+        g_autofree char *opaque = g_strdup_printf("%s-log", id);
+        g_autofree char *log = qv_cmdline_file(cl, src->log_file, flags, opaque, err);
+        if (!log)
+            return -EINVAL;
+        json_set_str(data, "logfile", log);
         if (src->log_append)
             json_set_bool(data, "logappend", src->log_append == QV_TRI_ON);
     }
@@ -109,8 +123,7 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
 {
     if (cl->capture) {
         json_object *backend = NULL;
-        if (qv_chardev_backend_json(src, id, cl->ctx ? cl->ctx->runtime_dir : NULL, default_socket_name,
-                                    &backend, err) < 0)
+        if (qv_chardev_backend_json(cl, src, id, default_socket_name, &backend, err) < 0)
             return -EINVAL;
         json_object *o = json_object_new_object();
         json_object_object_add_ex(o, "id", json_object_new_string(id), JSON_C_OBJECT_KEY_IS_CONSTANT);
@@ -164,7 +177,15 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
             path = gen;
             bind = true;
         }
-        qv_opt_append(s, "path", path);
+        g_autofree char *fd = NULL;
+        if (bind && qv_cmdline_listener(cl, path, id, &fd, err) < 0) {
+            g_string_free(s, TRUE);
+            return -EINVAL;
+        }
+        if (fd)
+            g_string_append_printf(s, ",fd=%s", fd);
+        else
+            qv_opt_append(s, "path", path);
         if (bind)
             g_string_append(s, ",server=on,wait=off");
         else if (src->reconnect)

@@ -37,11 +37,29 @@ const qv_network_resolution *qv_cmdline_find_network(const qv_cmdline *cl, const
     return NULL;
 }
 
+static const qv_tap_fds *find_tap(const qv_cmdline *cl, const char *alias)
+{
+    for (unsigned int i = 0; cl->ctx && alias && i < cl->ctx->n_taps; i++)
+        if (!strcmp(cl->ctx->taps[i].alias, alias))
+            return &cl->ctx->taps[i];
+    return NULL;
+}
+
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
     g_autofree char *hostnet = qv_strcat2("host", n->alias);
     qv_jobj *nd = qv_jobj_new(cl);
-    switch (n->type) {
+    const qv_tap_fds *tap = find_tap(cl, n->alias);
+    if (tap) {
+        /* The tap is made (and joined to its bridge) by the caller. */
+        bool many = strchr(tap->fds, ':') != NULL;
+        qv_json_set_str(nd, "type", "tap");
+        qv_json_set_str(nd, many ? "fds" : "fd", tap->fds);
+        if (tap->vhostfds) {
+            qv_json_set_bool(nd, "vhost", true);
+            qv_json_set_str(nd, many ? "vhostfds" : "vhostfd", tap->vhostfds);
+        }
+    } else switch (n->type) {
     case QV_NET_USER:
         qv_json_set_str(nd, "type", "user");
         break;
@@ -78,9 +96,9 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     bool user = n->type == QV_NET_USER ||
                 (n->type == QV_NET_NETWORK && qv_cmdline_find_network(cl, n->source_network)->kind == QV_NETWORK_USER);
     if (!user) {
-        if (n->driver_name && !strcmp(n->driver_name, "vhost"))
+        if (!tap && n->driver_name && !strcmp(n->driver_name, "vhost"))
             qv_json_set_bool(nd, "vhost", true);
-        if (n->queues > 1)
+        if (n->queues > 1 && !tap) /* with fds QEMU counts the queues itself */
             qv_json_set_int(nd, "queues", n->queues);
     } else if (n->queues > 1) {
         qv_jobj_free(nd);

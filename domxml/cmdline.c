@@ -325,12 +325,39 @@ void qv_cmdline_storage_access(qv_jobj *node, const char *file, bool writes)
         qv_json_set_bool(node, "read-only", true);
 }
 
+int qv_cmdline_listener(qv_cmdline *cl, const char *path, const char *id, char **ret,
+                        qv_error **err)
+{
+    *ret = NULL;
+    const qv_file_opener *files = cl->ctx ? cl->ctx->files : NULL;
+    if (!files || !files->listen)
+        return 0;
+    int fd = files->listen(files->data, path, err);
+    if (fd < 0)
+        return fd;
+    if (!cl->capture) {
+        *ret = g_strdup_printf("%d", fd);
+        return 0;
+    }
+    *ret = g_strdup_printf("listen-%s", id);
+    json_object *a = json_object_new_object();
+    json_object_object_add(a, "fdname", json_object_new_string(*ret));
+    qv_cmdline_capture(cl, "-getfd", a);
+    ((qv_hotplug_item *)g_ptr_array_index(cl->capture, cl->capture->len - 1))->fd = fd;
+    return 0;
+}
+
 int qv_file_opener_placeholder(void *data, const char *path, int flags, qv_error **err)
 {
     (void)path;
     (void)flags;
     (void)err;
     return (*(int *)data)++;
+}
+
+int qv_file_listen_placeholder(void *data, const char *path, qv_error **err)
+{
+    return qv_file_opener_placeholder(data, path, 0, err);
 }
 
 char *qv_cmdline_file(qv_cmdline *cl, const char *path, int flags, const char *opaque,

@@ -582,8 +582,9 @@ const char *qv_domdef_device_alias(const qv_domdef_devref *dev);
  * from passwdValidTo; 0 when it never does, -1 when the time is malformed. */
 long long qv_domdef_passwd_expiry(const qv_domdef_graphics *g);
 /* The QMP steps that add dev (from def) to a running QEMU: the same JSON the
- * argv builder emits. *ret: GPtrArray of qv_hotplug_item. With files (see
- * qv_file_opener), the files go to QEMU as fds: "-add-fd" items first. */
-int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev, const char *runtime_dir,
-                            const qv_network_resolution *networks, unsigned int n_networks,
-                            const qv_file_opener *files, GPtrArray **ret, qv_error **err);
+ * argv builder emits. *ret: GPtrArray of qv_hotplug_item. From ctx: the
+ * runtime dir, networks, taps and files (see qv_file_opener: files go to
+ * QEMU as fds, in "-add-fd" and "-getfd" items first); its monitors are
+ * not used. */
+int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev,
+                            const qv_build_ctx *ctx, GPtrArray **ret, qv_error **err);

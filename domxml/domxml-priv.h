@@ -175,6 +175,11 @@ typedef struct qv_cmdline {
  * fd), else path itself. flags are open(2)'s. NULL with *err set when a file cannot be opened. */
 char *qv_cmdline_file(qv_cmdline *cl, const char *path, int flags, const char *opaque,
                       qv_error **err);
+/* A unix socket QEMU listens on, when the context's opener makes it: the
+ * fd's number for the command line, or (capture mode) the name a "-getfd"
+ * item gives it. *ret NULL when QEMU is to bind path itself. */
+int qv_cmdline_listener(qv_cmdline *cl, const char *path, const char *id, char **ret,
+                        qv_error **err);
 
 /* A -device/-blockdev/-netdev/-object value being built (cmdline.c): JSON
  * text written member by member for the command line, or a json-c object
@@ -223,7 +228,7 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
                            const char *default_socket_name, qv_error **err);
 
 /* The QMP chardev-add backend ("backend" member) of src. */
-int qv_chardev_backend_json(const qv_domdef_chr_source *src, const char *id, const char *runtime_dir,
+int qv_chardev_backend_json(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
                             const char *default_socket_name, json_object **ret, qv_error **err);
 
 /* One device each: shared by the argv builder and hotplug. */

@@ -76,6 +76,15 @@ typedef struct qv_network_resolution {
     const char *bridge;       /* QV_NETWORK_BRIDGE: the host bridge to join */
 } qv_network_resolution;
 
+/* A tap device the caller made for an interface (an unprivileged QEMU
+ * could not): QEMU gets its fds instead of creating a tap or running the
+ * bridge helper. */
+typedef struct qv_tap_fds {
+    const char *alias;     /* the interface's */
+    const char *fds;       /* "N" or "N:M:...": fd numbers, or (hotplug) getfd names */
+    const char *vhostfds;  /* the same for vhost=on; NULL: none */
+} qv_tap_fds;
+
 /* How QEMU reaches the files it reads and writes by name (disk images,
  * firmware and NVRAM, character device output): with an opener, the caller
  * opens each file and QEMU gets the fd in an fdset ("-add-fd", then
@@ -86,14 +95,22 @@ typedef struct qv_file_opener {
     /* Returns an fd (close-on-exec; the caller passes it on), or a
      * negative errno with *err naming the file. flags are open(2)'s. */
     int (*open)(void *data, const char *path, int flags, qv_error **err);
+    /* A unix socket QEMU is to listen on: bound and listening at path
+     * (replacing a stale one), returned as an fd QEMU gets instead of the
+     * path. NULL: QEMU binds the path itself. */
+    int (*listen)(void *data, const char *path, qv_error **err);
     void *data;
     unsigned int first_fdset;   /* fdset ids count up from here (> 0) */
 } qv_file_opener;
 
-/* An opener that opens nothing: each file gets the next number from
- * *next_fd, for showing the argv a start would run (domxml-to-native,
- * golden tests). data must point at an int. */
+/* An opener that opens nothing: each file and socket gets the next number
+ * from *next_fd, for showing the argv a start would run (domxml-to-native,
+ * golden tests). */
 int qv_file_opener_placeholder(void *data, const char *path, int flags, qv_error **err);
+int qv_file_listen_placeholder(void *data, const char *path, qv_error **err);
+#define QV_FILE_OPENER_PLACEHOLDER(next_fd)                                                       \
+    { .open = qv_file_opener_placeholder, .listen = qv_file_listen_placeholder,                    \
+      .data = (next_fd), .first_fdset = 1 }
 
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
@@ -117,6 +134,8 @@ typedef struct qv_build_ctx {
      * <nvram_dir>/<name>_VARS.fd (libvirt: /var/lib/libvirt/qemu/nvram). */
     const char *nvram_dir;
     const qv_file_opener *files; /* NULL: QEMU opens paths itself */
+    const qv_tap_fds *taps;      /* interfaces whose tap the caller made */
+    unsigned int n_taps;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

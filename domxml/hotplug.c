@@ -305,12 +305,14 @@ void qv_domdef_remove_device(qv_domdef *def, const qv_domdef_devref *dev)
         g_ptr_array_remove(list, dev->dev);
 }
 
-int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev, const char *runtime_dir,
-                            const qv_network_resolution *networks, unsigned int n_networks,
-                            const qv_file_opener *files, GPtrArray **ret, qv_error **err)
+int qv_domxml_build_hotplug(const qv_domdef *def, const qv_domdef_devref *dev,
+                            const qv_build_ctx *base, GPtrArray **ret, qv_error **err)
 {
-    qv_build_ctx ctx = { .monitor_fd = -1, .event_monitor_fd = -1, .runtime_dir = runtime_dir,
-                         .networks = networks, .n_networks = n_networks, .files = files };
+    qv_build_ctx ctx = *base;
+    ctx.monitor_fd = -1;
+    ctx.event_monitor_fd = -1;
+    ctx.lane_fds = NULL;
+    ctx.n_lanes = 0;
     g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(qv_hotplug_item_free);
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     qv_cmdline cl = {

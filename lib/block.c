@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "qemu-files.h"
 #include "qv-process.h"
 
 /* ---- shared helpers --------------------------------------------------------- */
@@ -324,24 +325,25 @@ int qv_domain_memory_peek(qv_domain *dom, unsigned long long start, size_t size,
     int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0 || size == 0)
         return r;
-    /* QEMU writes the bytes to a path: a private file in the domain's
-     * runtime folder, read back and removed. */
+    /* QEMU writes the bytes to a file it names by path: a private file
+     * of the domain's runtime folder, unlinked at once, handed to QEMU as
+     * an fd, and read back here. */
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     g_autofree char *path = g_strdup_printf("%s/memory-XXXXXX", dir);
     int tmp = mkostemp(path, O_CLOEXEC);
     if (tmp < 0)
         return qv_error_set_errno(err, -errno, "domain '%s': cannot create a file for the "
                                   "memory contents in %s", dom->name, dir);
+    unlink(path);
     json_object *args = json_object_new_object();
     /* QMP's val is an int64: addresses above 2^63 (kernel virtual addresses)
      * travel as their two's complement, which QEMU reads back unchanged. */
     json_object_object_add(args, "val", json_object_new_int64((int64_t)start));
     json_object_object_add(args, "size", json_object_new_int64((int64_t)size));
-    json_object_object_add(args, "filename", json_object_new_string(path));
     if (flags == QV_MEMORY_VIRTUAL)
         json_object_object_add(args, "cpu-index", json_object_new_int(0));
-    r = qv_domain_qmp_call(dom, flags == QV_MEMORY_VIRTUAL ? "memsave" : "pmemsave", args, NULL, err);
-    unlink(path);
+    r = qv_domain_qmp_write_file(dom, flags == QV_MEMORY_VIRTUAL ? "memsave" : "pmemsave", args,
+                                 "filename", tmp, true, err);
     for (size_t done = 0; r >= 0 && done < size;) {
         ssize_t n = pread(tmp, (char *)buffer + done, size - done, (off_t)done);
         if (n < 0 && errno == EINTR)

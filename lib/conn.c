@@ -441,7 +441,7 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
     g_autofree char *runtime_dir = qv_rt_domain_dir(&conn->paths, def->name);
     /* Files get fd numbers, from 100 up, in place of those a start opens. */
     int next_fd = 100;
-    qv_file_opener files = { qv_file_opener_placeholder, &next_fd, 1 };
+    qv_file_opener files = QV_FILE_OPENER_PLACEHOLDER(&next_fd);
     qv_build_ctx bctx = {
         .files = &files,
         .emulator = NULL,

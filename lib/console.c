@@ -229,15 +229,24 @@ static int open_socket_chr(qv_domain *dom, qv_qmp *qmp, const qv_domdef_chr *c, 
     if (connected && !force)
         return qv_error_set(err, -EBUSY, "%s is in use by another session", what);
     if (connected) {
-        /* QEMU unlinks a listener's bound path when it closes it, after the
-         * new one is bound: bind the new one under a name of its own and
-         * move it in (a later take-over then unlinks that stale name). */
+        /* A new listener replaces the one in use, which cuts its client
+         * off. It is bound here under a name of its own, handed to QEMU
+         * (which needs no rights on the folder), and moved in. */
         g_autofree char *tmp = g_strdup_printf("%s.%06x", path, g_random_int() & 0xffffff);
-        unlink(tmp);
+        static const char fdname[] = "qvirt-listener";
+        qv_autoclose int lfd = qv_unix_listen(tmp, err);
+        if (lfd < 0)
+            return lfd;
+        json_object *fdargs = json_object_new_object();
+        json_object_object_add(fdargs, "fdname", json_object_new_string(fdname));
+        if ((r = qv_qmp_call_with_fd(qmp, "getfd", fdargs, lfd, 0, NULL, err)) < 0) {
+            unlink(tmp);
+            return r;
+        }
         json_object *addr = json_object_new_object();
         json_object *udata = json_object_new_object();
-        json_object_object_add(udata, "path", json_object_new_string(tmp));
-        json_object_object_add(addr, "type", json_object_new_string("unix"));
+        json_object_object_add(udata, "str", json_object_new_string(fdname));
+        json_object_object_add(addr, "type", json_object_new_string("fd"));
         json_object_object_add(addr, "data", udata);
         json_object *data = json_object_new_object();
         json_object_object_add(data, "addr", addr);
@@ -246,8 +255,13 @@ static int open_socket_chr(qv_domain *dom, qv_qmp *qmp, const qv_domdef_chr *c, 
         json_object *backend = json_object_new_object();
         json_object_object_add(backend, "type", json_object_new_string("socket"));
         json_object_object_add(backend, "data", data);
-        if ((r = chardev_change(qmp, label, backend, NULL, what, err)) < 0)
+        if ((r = chardev_change(qmp, label, backend, NULL, what, err)) < 0) {
+            json_object *close_args = json_object_new_object();
+            json_object_object_add(close_args, "fdname", json_object_new_string(fdname));
+            qv_qmp_call(qmp, "closefd", close_args, 0, NULL, NULL);
+            unlink(tmp);
             return r;
+        }
         if (rename(tmp, path) < 0)
             return qv_error_set_errno(err, -errno, "cannot move the new socket of %s to %s", what,
                                       path);

@@ -9,6 +9,7 @@
 #include "internal.h"
 #include "network.h"
 #include "qemu-files.h"
+#include "tap.h"
 
 #define DETACH_TIMEOUT_MS 10000
 /* One wait for DEVICE_DELETED before the detach looks again. */
@@ -30,6 +31,7 @@ static const char *qmp_command_of(const char *opt)
     if (!strcmp(opt, "-chardev")) return "chardev-add";
     if (!strcmp(opt, "-action")) return "set-action";
     if (!strcmp(opt, "-add-fd")) return "add-fd";
+    if (!strcmp(opt, "-getfd")) return "getfd";
     return NULL;
 }
 
@@ -57,6 +59,10 @@ static void undo_item(qv_qmp *qmp, const qv_hotplug_item *it)
         cmd = "object-del";
     } else if (!strcmp(it->opt, "-chardev")) {
         cmd = "chardev-remove";
+    } else if (!strcmp(it->opt, "-getfd")) {
+        cmd = "closefd";
+        key = "fdname";
+        id = qv_json_get_str(it->args, "fdname");
     } else if (!strcmp(it->opt, "-add-fd")) {
         json_object *set;
         if (json_object_object_get_ex(it->args, "fdset-id", &set)) {
@@ -91,21 +97,6 @@ static int apply_items(qv_qmp *qmp, GPtrArray *items, qv_error **err)
     return 0;
 }
 
-/* The first fdset id QEMU does not use yet: hotplugged files go there. */
-static unsigned int next_fdset(qv_qmp *qmp)
-{
-    g_autoptr(json_object) sets = NULL;
-    long long max = 0;
-    if (qv_qmp_call(qmp, "query-fdsets", NULL, 0, &sets, NULL) == 0)
-        for (size_t i = 0; json_object_is_type(sets, json_type_array) &&
-                           i < json_object_array_length(sets); i++) {
-            json_object *id;
-            if (json_object_object_get_ex(json_object_array_get_idx(sets, i), "fdset-id", &id))
-                max = MAX(max, json_object_get_int64(id));
-        }
-    return (unsigned int)max + 1;
-}
-
 /* Removes the fdsets whose fds carry one of these opaque names (the node
  * names of a disk's storage), once the nodes that used them are gone. */
 static void remove_fdsets(qv_qmp *qmp, GPtrArray *opaques)
@@ -132,6 +123,28 @@ static void remove_fdsets(qv_qmp *qmp, GPtrArray *opaques)
             qv_qmp_call(qmp, "remove-fd", a, 0, NULL, NULL);
         }
     }
+}
+
+/* A hotplugged interface's tap (and vhost) fds, given to QEMU under the
+ * names its netdev_add uses; closed here either way. */
+static int give_fds(qv_qmp *qmp, const qv_taps *taps, GArray *fds, qv_error **err)
+{
+    int r = 0;
+    for (guint i = 0; i < fds->len; i++) {
+        int fd = g_array_index(fds, int, i);
+        if (r >= 0)
+            r = qv_qmp_call_with_fd(qmp, "getfd", id_args("fdname", qv_taps_fd_name(taps, i)), fd,
+                                    0, NULL, err);
+        close(fd);
+    }
+    return r;
+}
+
+/* Undoes give_fds after a failed attach (QEMU keeps getfd'd fds). */
+static void take_fds_back(qv_qmp *qmp, const qv_taps *taps, guint n)
+{
+    for (guint i = 0; i < n; i++)
+        qv_qmp_call(qmp, "closefd", id_args("fdname", qv_taps_fd_name(taps, i)), 0, NULL, NULL);
 }
 
 static int check_flags(const char *what, unsigned int flags, unsigned int allowed, qv_error **err)
@@ -178,15 +191,22 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
         int qlock = -1;
         if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
             /* The device's files go to QEMU as fds, in fdsets it has not
-             * used yet. */
+             * used yet, and an interface's tap is made here. */
             g_autofree char *dir = runtime_dir(dom);
-            unsigned int n_nets = 0;
-            const qv_network_resolution *res = qv_networks_get(nets, &n_nets);
-            qv_qemu_files files;
-            qv_qemu_files_init(&files, next_fdset(qmp), false);
-            if ((r = qv_domxml_build_hotplug(newlive, &ldev, dir, res, n_nets, &files.opener,
-                                             &items, err)) >= 0)
+            g_auto(qv_qemu_files) files = { 0 };
+            qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
+            qv_build_ctx ctx = { .runtime_dir = dir, .files = &files.opener };
+            ctx.networks = qv_networks_get(nets, &ctx.n_networks);
+            g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
+            g_autoptr(qv_taps) taps = NULL;
+            if (ldev.cls == QV_DEVCLASS_NET &&
+                (r = qv_taps_make(newlive, ldev.dev, nets, true, tapfds, &taps, err)) >= 0)
+                r = give_fds(qmp, taps, tapfds, err);
+            ctx.taps = qv_taps_get(taps, &ctx.n_taps);
+            if (r >= 0 && (r = qv_domxml_build_hotplug(newlive, &ldev, &ctx, &items, err)) >= 0)
                 r = apply_items(qmp, items, err);
+            if (r < 0 && taps)
+                take_fds_back(qmp, taps, tapfds->len);
             qv_domain_qmp_close(qmp, qlock);
             if (r < 0 && err && *err)
                 qv_error_prefix(*err, "attaching %s to domain '%s' failed", what_of(&ldev), dom->name);
@@ -383,10 +403,10 @@ static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_d
     remove_fdsets(qmp, nodes);
     if (nd->src.path || nd->src.type == QV_DISK_TYPE_NETWORK) {
         g_autoptr(GPtrArray) items = NULL;
-        qv_qemu_files files;
-        qv_qemu_files_init(&files, next_fdset(qmp), false);
-        if ((r = qv_domxml_build_hotplug(newdef, newdev, rundir, NULL, 0, &files.opener, &items,
-                                         err)) < 0)
+        g_auto(qv_qemu_files) files = { 0 };
+        qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
+        qv_build_ctx ctx = { .runtime_dir = rundir, .files = &files.opener };
+        if ((r = qv_domxml_build_hotplug(newdef, newdev, &ctx, &items, err)) < 0)
             return r;
         /* Only the medium (its files and block nodes): the drive stays. */
         g_autoptr(GPtrArray) blk = g_ptr_array_new();

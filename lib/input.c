@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "qemu-files.h"
 #include "keycodes.h"
 
 G_STATIC_ASSERT(QV_KEYCODE_NSETS == QV_KEYCODE_SET_LAST);
@@ -245,8 +246,9 @@ int qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen, unsigned i
         json_object_object_add(args, "device", json_object_new_string(alias));
         json_object_object_add(args, "head", json_object_new_int((int)head));
     }
-    /* QEMU writes the image to a path: a private file in the domain's runtime
-     * folder, which we read back and remove. */
+    /* QEMU writes the image to a file it names by path: a private file of
+     * the domain's runtime folder, unlinked at once, handed to QEMU as a
+     * write-only fd (in an fdset), and read back here. */
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     g_autofree char *path = g_strdup_printf("%s/screenshot-XXXXXX.png", dir);
     int tmp = mkostemps(path, 4, O_CLOEXEC);
@@ -255,10 +257,15 @@ int qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen, unsigned i
         return qv_error_set_errno(err, -errno, "domain '%s': cannot create a file for the "
                                   "screenshot in %s", dom->name, dir);
     }
-    json_object_object_add(args, "filename", json_object_new_string(path));
-    json_object_object_add(args, "format", json_object_new_string("png"));
-    r = qv_domain_qmp_call(dom, "screendump", args, NULL, err);
+    qv_autoclose int wfd = open(path, O_WRONLY | O_CLOEXEC);
     unlink(path);
+    if (wfd < 0) {
+        close(tmp);
+        json_object_put(args);
+        return qv_error_set_errno(err, -errno, "domain '%s': cannot open %s", dom->name, path);
+    }
+    json_object_object_add(args, "format", json_object_new_string("png"));
+    r = qv_domain_qmp_write_file(dom, "screendump", args, "filename", wfd, false, err);
     unsigned char head8[8];
     if (r >= 0 && (pread(tmp, head8, sizeof head8, 0) != (ssize_t)sizeof head8 ||
                    memcmp(head8, png_signature, sizeof head8)))

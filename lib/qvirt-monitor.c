@@ -856,6 +856,9 @@ typedef struct monitor_args {
     int lane_fds[QV_RT_LANES];
     int n_lanes;
     GArray *file_fds;       /* the files QEMU gets as fds (-add-fd): passed on, closed here */
+    uid_t qemu_uid;         /* who QEMU runs as ((uid_t)-1: as the monitor) */
+    gid_t qemu_gid;
+    GArray *qemu_groups;    /* gid_t */
     int lock_fd;            /* monitor.lock, held: kept for life */
 } monitor_args;
 
@@ -863,7 +866,8 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
 {
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_MON_LISTEN, O_START, O_CTL,
            O_LANE, O_LOCK, O_ID, O_TRANSIENT, O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH,
-           O_OWNER_PID, O_OWNER_START, O_ATTACH, O_QEMU_FD };
+           O_OWNER_PID, O_OWNER_START, O_ATTACH, O_QEMU_FD, O_QEMU_UID, O_QEMU_GID,
+           O_QEMU_GROUP };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -884,6 +888,9 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         { "owner-start", required_argument, NULL, O_OWNER_START },
         { "attach", no_argument, NULL, O_ATTACH },
         { "qemu-fd", required_argument, NULL, O_QEMU_FD },
+        { "qemu-uid", required_argument, NULL, O_QEMU_UID },
+        { "qemu-gid", required_argument, NULL, O_QEMU_GID },
+        { "qemu-group", required_argument, NULL, O_QEMU_GROUP },
         { 0 }
     };
     int c;
@@ -916,6 +923,13 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         case O_QEMU_FD: {
             int fd = atoi(optarg);
             g_array_append_val(a->file_fds, fd);
+            break;
+        }
+        case O_QEMU_UID: a->qemu_uid = (uid_t)atol(optarg); break;
+        case O_QEMU_GID: a->qemu_gid = (gid_t)atol(optarg); break;
+        case O_QEMU_GROUP: {
+            gid_t g = (gid_t)atol(optarg);
+            g_array_append_val(a->qemu_groups, g);
             break;
         }
         default:
@@ -997,6 +1011,11 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         so.n_pass_fds = pass->len;
         so.stdout_fd = log_fd;
         so.stderr_fd = log_fd;
+        so.uid = a->qemu_uid;
+        so.gid = a->qemu_gid;
+        so.groups = (const gid_t *)(void *)a->qemu_groups->data;
+        so.n_groups = a->qemu_groups->len;
+        so.drop_caps = true;
         so.before_exec = record_qemu;
         so.before_exec_data = m;
         r = qv_process_spawn(&so, &m->qemu, err);
@@ -1074,8 +1093,10 @@ int main(int argc, char **argv)
                   .ctl_fd = -1, .signal_fd = -1, .emit = QV_RT_JOURNAL_WRITER_INIT,
                   .status.on_reboot = QV_RT_ACTION_RESTART };
     g_autoptr(GArray) file_fds = g_array_new(FALSE, FALSE, sizeof(int));
+    g_autoptr(GArray) qemu_groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
     monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1,
-                       .file_fds = file_fds };
+                       .file_fds = file_fds, .qemu_uid = (uid_t)-1, .qemu_gid = (gid_t)-1,
+                       .qemu_groups = qemu_groups };
     if (parse_args(argc, argv, &m, &a) < 0)
         return 2;
     m.status.autodestroy = m.status.owner_pid > 0;

@@ -34,6 +34,8 @@
 #include "network.h"
 #include "firmware.h"
 #include "qemu-files.h"
+#include "qemu-user.h"
+#include "tap.h"
 #include "qv-config.h"
 #include "qv-fd.h"
 #include "qv-log.h"
@@ -207,8 +209,12 @@ static void add_monitor_log_tail(const char *dir, qv_error *err)
     g_strchomp(text);
     const char *last = strrchr(text, '\n');
     last = last ? last + 1 : text;
-    if (*last)
-        qv_error_prefix(err, "%s (monitor.log: %s)", qv_error_message(err), last);
+    /* Its last line, unless it only says again what the report said. */
+    if (*last && !strstr(last, qv_error_message(err))) {
+        char *msg = g_strdup_printf("%s (monitor.log: %s)", err->message, last);
+        g_free(err->message);
+        err->message = msg;
+    }
 }
 
 /* Creates monitor.lock and takes it, for the monitor to hold for life. */
@@ -362,9 +368,12 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if (id < 0)
         return id;
     def->id = id;
-    /* Disk images, firmware, NVRAM and output files: opened here, and
-     * QEMU's from the fdsets on its command line. */
-    qv_qemu_files files;
+    /* QEMU's user, and its files, sockets and taps: made here, and QEMU's
+     * as the fds on its command line. */
+    g_auto(qv_qemu_user) user = { 0 };
+    if ((r = qv_conn_qemu_user(conn, &user, err)) < 0)
+        return r;
+    g_auto(qv_qemu_files) files = { 0 };
     qv_qemu_files_init(&files, 1, true);
     qv_build_ctx ctx = {
         .files = &files.opener,
@@ -379,16 +388,18 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;
     ctx.networks = qv_networks_get(nets, &ctx.n_networks);
+    g_autoptr(qv_taps) taps = NULL;
+    if ((r = qv_taps_make(def, NULL, nets, false, files.fds, &taps, err)) < 0)
+        return r;
+    ctx.taps = qv_taps_get(taps, &ctx.n_taps);
     if ((r = qv_conn_prepare_firmware(conn, def, flags & QV_DOMAIN_START_RESET_NVRAM, err)) < 0)
         return r;
     g_auto(GStrv) qemu_argv = NULL;
     g_autofree char *state_path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_STARTING_UP, qv_rt_now_us() };
     if ((r = qv_domxml_build_argv(def, &ctx, &qemu_argv, err)) < 0 ||
-        (r = qv_rt_statemap_create(state_path, &st, err)) < 0) {
-        qv_qemu_files_clear(&files);
+        (r = qv_rt_statemap_create(state_path, &st, err)) < 0)
         return r;
-    }
 
     char uuid[37];
     qv_uuid_format(def->uuid, uuid);
@@ -402,6 +413,12 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         add_fd_arg(margv, "lane-fd", f->lanes[i]);
     for (guint i = 0; i < files.fds->len; i++)
         add_fd_arg(margv, "qemu-fd", g_array_index(files.fds, int, i));
+    if (user.uid != (uid_t)-1) {
+        add_fd_arg(margv, "qemu-uid", (int)user.uid);
+        add_fd_arg(margv, "qemu-gid", (int)user.gid);
+        for (size_t i = 0; i < user.n_groups; i++)
+            add_fd_arg(margv, "qemu-group", (int)user.groups[i]);
+    }
     add_fd_arg(margv, "id", id);
     if (transient)
         g_ptr_array_add(margv, g_strdup("--transient"));

@@ -27,3 +27,19 @@ qvirt_install_deps() {
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
+
+# The unprivileged user a root caller's QEMU runs as (lib/qemu-user.h), in
+# group kvm so KVM guests can open /dev/kvm; like libvirt's libvirt-qemu.
+QVIRT_QEMU_USER=qvirt-qemu
+
+qvirt_create_qemu_user() {
+  getent passwd "$QVIRT_QEMU_USER" >/dev/null && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "qvirt runs a root caller's QEMU as user $QVIRT_QEMU_USER; create it as root:" >&2
+    echo "  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin $QVIRT_QEMU_USER" >&2
+    return 1
+  fi
+  getent group kvm >/dev/null || groupadd --system kvm
+  useradd --system --user-group --groups kvm --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin "$QVIRT_QEMU_USER"
+}

@@ -49,7 +49,7 @@ static void run_case(const char *dir, const char *name, GString *failures)
     if (r == 0) {
         /* Files get fd numbers as domxml-to-native shows them: from 100. */
         int next_fd = 100;
-        qv_file_opener files = { qv_file_opener_placeholder, &next_fd, 1 };
+        qv_file_opener files = QV_FILE_OPENER_PLACEHOLDER(&next_fd);
         qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR, NULL, 0,
                          golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
                          GOLDEN_NVRAM_DIR, &files };

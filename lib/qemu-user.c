@@ -1,0 +1,92 @@
+/* Who QEMU runs as (qemu-user.h). */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qemu-user.h"
+
+/* A user's name in the passwd database, or -ENOENT. */
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    int e = getpwnam_r(name, &pw, buf, sizeof buf, &res);
+    if (e)
+        return -e;
+    if (!res)
+        return -ENOENT;
+    *uid = pw.pw_uid;
+    *gid = pw.pw_gid;
+    return 0;
+}
+
+static int lookup_group(const char *name, gid_t *gid)
+{
+    struct group gr, *res = NULL;
+    char buf[8192];
+    int e = getgrnam_r(name, &gr, buf, sizeof buf, &res);
+    if (e)
+        return -e;
+    if (!res)
+        return -ENOENT;
+    *gid = gr.gr_gid;
+    return 0;
+}
+
+int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err)
+{
+    memset(ret, 0, sizeof *ret);
+    ret->uid = (uid_t)-1;
+    ret->gid = (gid_t)-1;
+    if (geteuid() != 0)
+        return 0;
+    g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autofree char *user = NULL, *group = NULL;
+    g_autoptr(GError) gerr = NULL;
+    if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &gerr)) {
+        user = g_key_file_get_string(kf, "qemu", "user", NULL);
+        group = g_key_file_get_string(kf, "qemu", "group", NULL);
+    } else if (!g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        return qv_error_set(err, -EINVAL, "%s: %s", conf, gerr->message);
+    }
+    if (!user || !*user) {
+        g_free(user);
+        user = g_strdup(QV_QEMU_DEFAULT_USER);
+    }
+    ret->name = g_strdup(user);
+    if (!strcmp(user, "root"))
+        return 0; /* QEMU stays root, as the config says; still without capabilities */
+    int r = lookup_user(user, &ret->uid, &ret->gid);
+    if (r == -ENOENT)
+        return qv_error_set(err, -ENOENT,
+                            "QEMU is to run as user '%s', which does not exist: create it "
+                            "(scripts/deps.sh does) or name another as [qemu] user= in %s",
+                            user, conf);
+    if (r < 0)
+        return qv_error_set_errno(err, r, "cannot look up user '%s'", user);
+    if (group && *group && (r = lookup_group(group, &ret->gid)) < 0)
+        return r == -ENOENT ? qv_error_set(err, -ENOENT, "the group '%s' named in %s does not "
+                                           "exist", group, conf)
+                            : qv_error_set_errno(err, r, "cannot look up group '%s'", group);
+    if (!ret->uid)
+        return qv_error_set(err, -EINVAL, "user '%s' in %s has uid 0: QEMU would run as root; "
+                            "say user=root to mean that", user, conf);
+    int n = 16;
+    ret->groups = g_new(gid_t, n);
+    if (getgrouplist(user, ret->gid, ret->groups, &n) < 0) {
+        ret->groups = g_renew(gid_t, ret->groups, n);
+        getgrouplist(user, ret->gid, ret->groups, &n);
+    }
+    ret->n_groups = (size_t)MAX(n, 0);
+    return 0;
+}
+
+void qv_qemu_user_clear(qv_qemu_user *u)
+{
+    g_free(u->groups);
+    g_free(u->name);
+    memset(u, 0, sizeof *u);
+}

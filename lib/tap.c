@@ -1,0 +1,208 @@
+/* Tap devices made by qvirt for QEMU (tap.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+
+#include "internal.h"
+#include "tap.h"
+#include "qv-fd.h"
+
+struct qv_taps {
+    GArray *table;       /* qv_tap_fds */
+    GPtrArray *strings;  /* what the table points into */
+    GPtrArray *fd_names; /* getfd names, in the order the fds were added */
+};
+
+static void taps_free_contents(qv_taps *t)
+{
+    g_array_unref(t->table);
+    g_ptr_array_unref(t->strings);
+    g_ptr_array_unref(t->fd_names);
+}
+
+void qv_taps_free(qv_taps *t)
+{
+    if (!t)
+        return;
+    taps_free_contents(t);
+    g_free(t);
+}
+
+const qv_tap_fds *qv_taps_get(const qv_taps *t, unsigned int *count)
+{
+    *count = t ? t->table->len : 0;
+    return t ? (const qv_tap_fds *)(void *)t->table->data : NULL;
+}
+
+const char *qv_taps_fd_name(const qv_taps *t, guint i)
+{
+    return i < t->fd_names->len ? g_ptr_array_index(t->fd_names, i) : NULL;
+}
+
+/* The bridge an interface joins: its own, its network's, or none. */
+static int tap_bridge(const qv_domdef_net *n, const qv_networks *nets, bool *wants_tap,
+                      const char **bridge)
+{
+    *bridge = NULL;
+    *wants_tap = n->type == QV_NET_ETHERNET || n->type == QV_NET_BRIDGE;
+    if (n->type == QV_NET_BRIDGE)
+        *bridge = n->source_bridge;
+    if (n->type == QV_NET_NETWORK) {
+        unsigned int count = 0;
+        const qv_network_resolution *res = qv_networks_get(nets, &count);
+        for (unsigned int i = 0; i < count; i++)
+            if (!g_strcmp0(res[i].name, n->source_network) && res[i].kind == QV_NETWORK_BRIDGE) {
+                *wants_tap = true;
+                *bridge = res[i].bridge;
+            }
+    }
+    return 0;
+}
+
+/* Brings ifname up and, with a bridge, joins it. */
+static int link_up(const char *ifname, const char *bridge, qv_error **err)
+{
+    qv_autoclose int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return qv_error_set_errno(err, -errno, "cannot open a socket to set up %s", ifname);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
+    if (bridge) {
+        struct ifreq br;
+        memset(&br, 0, sizeof br);
+        g_strlcpy(br.ifr_name, bridge, IFNAMSIZ);
+        br.ifr_ifindex = (int)if_nametoindex(ifname);
+        if (ioctl(s, SIOCBRADDIF, &br) < 0)
+            return qv_error_set_errno(err, -errno, "cannot add tap device %s to bridge %s",
+                                      ifname, bridge);
+    }
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        return qv_error_set_errno(err, -errno, "cannot read the flags of %s", ifname);
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        return qv_error_set_errno(err, -errno, "cannot bring %s up", ifname);
+    return 0;
+}
+
+/* One queue of a tap device; *name: the name asked for (a %d pattern lets
+ * the kernel choose), then the one it got. */
+static int tap_queue(char name[IFNAMSIZ], bool vnet_hdr, bool multi, qv_error **err)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot open /dev/net/tun to make tap device %s",
+                                  name);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0) | (multi ? IFF_MULTI_QUEUE : 0);
+    g_strlcpy(ifr.ifr_name, name, IFNAMSIZ);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int e = -errno;
+        close(fd);
+        return qv_error_set_errno(err, e, "cannot make tap device %s", name);
+    }
+    g_strlcpy(name, ifr.ifr_name, IFNAMSIZ);
+    return fd;
+}
+
+static void add_fd(qv_taps *t, GArray *fds, GString *list, int fd, const char *kind,
+                   const char *alias, unsigned int q, bool getfd_names)
+{
+    g_array_append_val(fds, fd);
+    char *name = g_strdup_printf("%s-%s-%u", kind, alias, q);
+    g_ptr_array_add(t->fd_names, name);
+    if (list->len)
+        g_string_append_c(list, ':');
+    if (getfd_names)
+        g_string_append(list, name);
+    else
+        g_string_append_printf(list, "%d", fd);
+}
+
+static int make_one(qv_taps *t, qv_domdef_net *n, const char *bridge, bool getfd_names,
+                    GArray *fds, qv_error **err)
+{
+    char name[IFNAMSIZ];
+    g_strlcpy(name, n->target_dev && *n->target_dev ? n->target_dev : "vnet%d", sizeof name);
+    unsigned int queues = MAX(n->queues, 1u);
+    bool vnet_hdr = !g_strcmp0(n->model, "virtio");
+    bool vhost = n->driver_name && !strcmp(n->driver_name, "vhost");
+    g_autoptr(GString) tapfds = g_string_new(NULL), vhostfds = g_string_new(NULL);
+    guint first = fds->len;
+    int r = 0;
+    for (unsigned int q = 0; r >= 0 && q < queues; q++) {
+        int fd = tap_queue(name, vnet_hdr, queues > 1, err);
+        if (fd < 0) {
+            r = fd;
+            break;
+        }
+        add_fd(t, fds, tapfds, fd, "tap", n->alias, q, getfd_names);
+        if (vhost) {
+            int vfd = open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
+            if (vfd < 0) {
+                r = qv_error_set_errno(err, -errno, "interface %s: cannot open /dev/vhost-net "
+                                       "for vhost", n->alias);
+                break;
+            }
+            add_fd(t, fds, vhostfds, vfd, "vhost", n->alias, q, getfd_names);
+        }
+    }
+    if (r >= 0)
+        r = link_up(name, bridge, err);
+    if (r >= 0 && n->script && *n->script && strcmp(n->script, "no")) {
+        /* libvirt runs an ethernet interface's script itself, with the tap's name. */
+        const char *argv[] = { n->script, name, NULL };
+        g_autoptr(GError) gerr = NULL;
+        gint status = 0;
+        if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL,
+                          &status, &gerr) || !g_spawn_check_wait_status(status, NULL))
+            r = qv_error_set(err, -EIO, "interface %s: the script %s %s failed%s%s", n->alias,
+                             n->script, name, gerr ? ": " : "", gerr ? gerr->message : "");
+    }
+    if (r < 0) {
+        for (guint i = first; i < fds->len; i++)
+            close(g_array_index(fds, int, i));
+        g_array_set_size(fds, first);
+        g_ptr_array_set_size(t->fd_names, first);
+        return r;
+    }
+    g_free(n->target_dev);
+    n->target_dev = g_strdup(name);
+    char *fs = g_string_free(g_steal_pointer(&tapfds), FALSE);
+    char *vs = vhost ? g_string_free(g_steal_pointer(&vhostfds), FALSE) : NULL;
+    g_ptr_array_add(t->strings, fs);
+    if (vs)
+        g_ptr_array_add(t->strings, vs);
+    qv_tap_fds e = { .alias = n->alias, .fds = fs, .vhostfds = vs };
+    g_array_append_val(t->table, e);
+    return 0;
+}
+
+int qv_taps_make(qv_domdef *def, const qv_domdef_net *only, const qv_networks *nets,
+                 bool getfd_names, GArray *fds, qv_taps **ret, qv_error **err)
+{
+    g_autoptr(qv_taps) t = g_new0(qv_taps, 1);
+    t->table = g_array_new(FALSE, TRUE, sizeof(qv_tap_fds));
+    t->strings = g_ptr_array_new_with_free_func(g_free);
+    t->fd_names = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < def->nets->len; i++) {
+        qv_domdef_net *n = def->nets->pdata[i];
+        if (only && n != only)
+            continue;
+        bool wants;
+        const char *bridge;
+        tap_bridge(n, nets, &wants, &bridge);
+        int r = wants ? make_one(t, n, bridge, getfd_names, fds, err) : 0;
+        if (r < 0)
+            return r;
+    }
+    *ret = g_steal_pointer(&t);
+    return 0;
+}

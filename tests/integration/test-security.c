@@ -1,0 +1,177 @@
+/* How QEMU is confined, read from the running QEMU: the user and groups it
+ * runs as, no capability in any set, no_new_privs, its seccomp sandbox,
+ * and no path of the domain's files on its command line (they reach it as
+ * fds, so it needs no rights on them or their folders: the connection
+ * root here is a private 0700 folder of root's), while the guest still
+ * reads and writes its disk. Also the explicit opt-out (user=root, still
+ * without capabilities) and a configured user that does not exist. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+static itest T;
+static void setup(void) { itest_setup(&T); }
+static void teardown(void) { itest_teardown(&T); }
+
+TestSuite(security, .init = setup, .fini = teardown, .timeout = 180);
+
+static char *proc_file(pid_t pid, const char *name, gsize *len)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/%s", (int)pid, name);
+    char *text = NULL;
+    cr_assert(g_file_get_contents(path, &text, len, NULL), "cannot read %s", path);
+    return text;
+}
+
+/* The value of "Key:" in /proc/PID/status, tabs included. */
+static char *status_field(const char *status, const char *key)
+{
+    g_autofree char *k = g_strdup_printf("\n%s:\t", key);
+    const char *p = strstr(status, k);
+    cr_assert_not_null(p, "no %s in /proc status", key);
+    p += strlen(k);
+    return g_strndup(p, strcspn(p, "\n"));
+}
+
+static void assert_no_caps(const char *status)
+{
+    const char *sets[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" };
+    for (size_t i = 0; i < G_N_ELEMENTS(sets); i++) {
+        g_autofree char *v = status_field(status, sets[i]);
+        cr_assert_str_eq(v, "0000000000000000", "QEMU's %s is %s", sets[i], v);
+    }
+    g_autofree char *nnp = status_field(status, "NoNewPrivs");
+    cr_assert_str_eq(nnp, "1", "QEMU has no no_new_privs");
+}
+
+static void write_conf(const char *text)
+{
+    g_autofree char *path = g_build_filename(T.root, "config", "qvirt.conf", NULL);
+    cr_assert(g_file_set_contents(path, text, -1, NULL));
+}
+
+Test(security, qemu_runs_unprivileged_with_files_as_fds, .timeout = 240)
+{
+    if (geteuid() != 0)
+        cr_skip_test("QEMU changes user only for a root caller");
+    struct passwd *pw = getpwnam("qvirt-qemu");
+    if (!pw)
+        cr_skip_test("no user qvirt-qemu (scripts/deps.sh creates it)");
+    uid_t quid = pw->pw_uid;
+    gid_t qgid = pw->pw_gid;
+    struct stat rst;
+    cr_assert_eq(stat(T.root, &rst), 0);
+    cr_assert_eq(rst.st_mode & 0077, 0, "the connection root should be private for this test");
+
+    g_autofree char *disk = g_build_filename(T.root, "secret-disk.raw", NULL);
+    int dfd = open(disk, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert_geq(dfd, 0);
+    cr_assert_eq(ftruncate(dfd, 4 << 20), 0);
+    close(dfd);
+    g_autofree char *extra = g_strdup_printf(
+        "    <disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        "<source file='%s'/><target dev='vda' bus='virtio'/><serial>sec1</serial></disk>\n",
+        disk);
+    g_autofree char *xml = itest_domain_xml(&T, "sec", extra);
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, 0, &dom, &err), err);
+    pid_t qemu = (pid_t)itest_status_field(&T, "sec", "qemu_pid");
+
+    g_autofree char *st = proc_file(qemu, "status", NULL);
+    g_autofree char *uid = status_field(st, "Uid"), *gid = status_field(st, "Gid");
+    g_autofree char *want_uid = g_strdup_printf("%u\t%u\t%u\t%u", quid, quid, quid, quid);
+    g_autofree char *want_gid = g_strdup_printf("%u\t%u\t%u\t%u", qgid, qgid, qgid, qgid);
+    cr_assert_str_eq(uid, want_uid, "QEMU runs as uid %s", uid);
+    cr_assert_str_eq(gid, want_gid, "QEMU runs as gid %s", gid);
+    assert_no_caps(st);
+    g_autofree char *seccomp = status_field(st, "Seccomp");
+    cr_assert_str_eq(seccomp, "2", "QEMU has no seccomp filter (mode %s)", seccomp);
+
+    /* No path of ours on QEMU's command line: the disk is an fd. */
+    gsize len = 0;
+    g_autofree char *cmdline = proc_file(qemu, "cmdline", &len);
+    cr_assert_null(memmem(cmdline, len, "secret-disk.raw", strlen("secret-disk.raw")),
+                   "QEMU's argv names the disk image");
+    cr_assert_null(memmem(cmdline, len, T.root, strlen(T.root)),
+                   "QEMU's argv names a path in the private connection root");
+
+    /* The guest writes its disk, and the bytes land in the image. */
+    qv_qmp *ga = itest_agent_open(&T, "sec");
+    int code = -1;
+    g_autofree char *out = itest_guest_run(
+        ga, "for d in /sys/block/vd*; do [ \"$(cat $d/serial)\" = sec1 ] && "
+            "printf QVIRT-SECURITY-MARK | dd of=/dev/${d##*/} bs=512 seek=8 conv=fsync 2>&1; done",
+        &code);
+    cr_assert_eq(code, 0, "the guest could not write its disk: %s", out);
+    qv_qmp_free(ga);
+
+    /* A hotplugged tap interface: qvirt makes the tap and brings it up,
+     * QEMU (which could not) gets its fd, and the tap goes with the NIC. */
+    if (access("/dev/net/tun", R_OK | W_OK) == 0) {
+        g_autofree char *tap = g_strdup_printf("qvs%d", (int)(getpid() % 100000));
+        g_autofree char *nic = g_strdup_printf(
+            "<interface type='ethernet'><mac address='52:54:00:5e:c0:01'/><target dev='%s'/>"
+            "<model type='virtio'/></interface>", tap);
+        itest_ok(qv_domain_attach_device(dom, nic, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err), err);
+        g_autofree char *flags_path = g_strdup_printf("/sys/class/net/%s/flags", tap);
+        g_autofree char *flags = NULL;
+        cr_assert(g_file_get_contents(flags_path, &flags, NULL, NULL), "no tap %s", tap);
+        cr_assert(g_ascii_strtoull(flags, NULL, 16) & 1, "tap %s is not up (%s)", tap, flags);
+        itest_ok(qv_domain_detach_device(dom, nic, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err), err);
+        g_autofree char *dev_dir = g_strdup_printf("/sys/class/net/%s", tap);
+        for (int i = 0; i < 100 && g_file_test(dev_dir, G_FILE_TEST_EXISTS); i++)
+            g_usleep(50000);
+        cr_assert_not(g_file_test(dev_dir, G_FILE_TEST_EXISTS), "tap %s outlived its NIC", tap);
+    }
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *bytes = NULL;
+    gsize blen = 0;
+    cr_assert(g_file_get_contents(disk, &bytes, &blen, NULL));
+    cr_assert_geq(blen, 8 * 512 + 20);
+    cr_assert_eq(memcmp(bytes + 8 * 512, "QVIRT-SECURITY-MARK", 19), 0,
+                 "the guest's write did not reach the image");
+    /* The image kept its owner and mode: nothing was chowned for QEMU. */
+    struct stat dst;
+    cr_assert_eq(stat(disk, &dst), 0);
+    cr_assert_eq(dst.st_uid, 0);
+    cr_assert_eq(dst.st_mode & 0777, 0600);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(security, root_only_when_configured_and_still_without_capabilities)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs a root caller");
+    qv_conn *conn = itest_open(&T);
+    write_conf("[qemu]\nuser=root\n");
+    g_autofree char *xml = itest_domain_xml(&T, "asroot", NULL);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    pid_t qemu = (pid_t)itest_status_field(&T, "asroot", "qemu_pid");
+    g_autofree char *st = proc_file(qemu, "status", NULL);
+    g_autofree char *uid = status_field(st, "Uid");
+    cr_assert_str_eq(uid, "0\t0\t0\t0");
+    assert_no_caps(st);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+
+    /* A user that does not exist: one sentence naming it and the file. */
+    write_conf("[qemu]\nuser=qvirt-no-such-user\n");
+    g_autofree char *xml2 = itest_domain_xml(&T, "nouser", NULL);
+    cr_assert_lt(qv_conn_create_domain(conn, xml2, QV_DOMAIN_START_PAUSED, &dom, &err), 0);
+    cr_assert_not_null(strstr(qv_error_message(err), "'qvirt-no-such-user'"), "%s",
+                       qv_error_message(err));
+    cr_assert_not_null(strstr(qv_error_message(err), "qvirt.conf"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    qv_conn_close(conn);
+}
