@@ -63,8 +63,10 @@ static void attach(const char *xml, const qv_domdef *base)
     if (qv_domxml_parse(live, QV_DOMXML_PARSE_STATUS, &status, NULL) < 0)
         abort();   /* and so must the live (status) XML */
     g_autoptr(GPtrArray) items = NULL;
-    qv_domxml_build_hotplug(def, &dev, "/run/qvirt/fuzz", networks, G_N_ELEMENTS(networks), &items,
-                            NULL);
+    /* No opener: captured items would own (and close) its fds. */
+    qv_build_ctx ctx = { .runtime_dir = "/run/qvirt/fuzz", .networks = networks,
+                         .n_networks = G_N_ELEMENTS(networks) };
+    qv_domxml_build_hotplug(def, &dev, &ctx, &items, NULL);
 }
 
 static void detach(const char *xml, const qv_domdef *base)
