@@ -16,7 +16,9 @@
 #include <string.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/sysmacros.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -91,6 +93,7 @@ enum child_stage {
     STAGE_HOLD,
     STAGE_CAPS,
     STAGE_USER,
+    STAGE_DEV,
 };
 
 struct child_report {
@@ -119,6 +122,11 @@ struct child_ctx {
     size_t n_groups;
     bool drop_caps;
     int cap_last;           /* /proc/sys/kernel/cap_last_cap, read by the parent */
+    const char *dev_staging;
+    char **dev_paths;       /* dev_staging/<name> of each of devs, prepared by the parent */
+    const qv_spawn_dev *devs;
+    size_t n_devs;
+    char **dev_dirs;        /* folders to make below dev_staging, parents first */
 };
 
 void qv_spawn_opts_init(qv_spawn_opts *opts)
@@ -214,6 +222,60 @@ static int child_cloexec_from_3_fallback(void)
     return 0;
 }
 
+/* The child's own /dev (qv_spawn_opts.dev_staging): async-signal-safe
+ * calls on paths the parent built. */
+static int child_private_dev(const struct child_ctx *c)
+{
+    static const struct { const char *name; unsigned int major, minor; } basic[] = {
+        { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 },
+        { "urandom", 1, 9 }, { "ptmx", 5, 2 },
+    };
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+        mount("qvirt-dev", c->dev_staging, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755") < 0)
+        return -errno;
+    int dfd = open(c->dev_staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    int r = 0;
+    for (size_t i = 0; r == 0 && i < G_N_ELEMENTS(basic); i++)
+        if (mknodat(dfd, basic[i].name, S_IFCHR | 0666, makedev(basic[i].major, basic[i].minor)) < 0 ||
+            fchmodat(dfd, basic[i].name, 0666, 0) < 0)
+            r = -errno;
+    if (r == 0 && (mkdirat(dfd, "pts", 0755) < 0 || mkdirat(dfd, "shm", 01777) < 0 ||
+                   symlinkat("/proc/self/fd", dfd, "fd") < 0 ||
+                   symlinkat("/proc/self/fd/0", dfd, "stdin") < 0 ||
+                   symlinkat("/proc/self/fd/1", dfd, "stdout") < 0 ||
+                   symlinkat("/proc/self/fd/2", dfd, "stderr") < 0))
+        r = -errno;
+    for (char **d = c->dev_dirs; r == 0 && d && *d; d++)
+        if (mkdir(*d, 0755) < 0 && errno != EEXIST)
+            r = -errno;
+    for (size_t i = 0; r == 0 && i < c->n_devs; i++) {
+        const qv_spawn_dev *dv = &c->devs[i];
+        if (mknod(c->dev_paths[i], S_IFCHR | (dv->mode & 07777), dv->rdev) < 0 ||
+            chown(c->dev_paths[i], dv->uid, dv->gid) < 0 || chmod(c->dev_paths[i], dv->mode & 07777) < 0)
+            r = -errno;
+    }
+    close(dfd);
+    if (r < 0)
+        return r;
+    /* The host's ptys (a pty QEMU opens is one the caller can open too),
+     * a shm of its own, then the whole tree onto /dev. */
+    char pts[PATH_MAX], shm[PATH_MAX];
+    size_t n = strlen(c->dev_staging);
+    if (n + 5 > sizeof pts)
+        return -ENAMETOOLONG;
+    memcpy(pts, c->dev_staging, n);
+    memcpy(pts + n, "/pts", 5);
+    memcpy(shm, c->dev_staging, n);
+    memcpy(shm + n, "/shm", 5);
+    if (mount("/dev/pts", pts, NULL, MS_BIND, NULL) < 0 ||
+        mount("qvirt-shm", shm, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 ||
+        mount(c->dev_staging, "/dev", NULL, MS_MOVE, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
 static _Noreturn void child_run(const struct child_ctx *c)
 {
     /* Only the parent may keep the hold pipe open: end of file must mean
@@ -275,6 +337,11 @@ static _Noreturn void child_run(const struct child_ctx *c)
     if (c->cwd && chdir(c->cwd) < 0)
         child_fail(c, STAGE_CHDIR, errno);
 
+    if (c->dev_staging) {
+        int r = child_private_dev(c);
+        if (r < 0)
+            child_fail(c, STAGE_DEV, -r);
+    }
     if (c->drop_caps) {
         for (int cap = 0; cap <= c->cap_last; cap++)
             if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
@@ -424,6 +491,7 @@ static const char *stage_what(int stage)
     case STAGE_HOLD: return "the launcher gave up before it could run";
     case STAGE_CAPS: return "cannot drop its capabilities";
     case STAGE_USER: return "cannot switch to the user it is to run as";
+    case STAGE_DEV: return "cannot set up its private /dev (a mount namespace)";
     default: return "cannot start the process";
     }
 }
@@ -537,7 +605,26 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
         .n_groups = opts->n_groups,
         .drop_caps = opts->drop_caps,
         .cap_last = opts->drop_caps ? cap_last() : 0,
+        .dev_staging = opts->dev_staging,
+        .devs = opts->devs,
+        .n_devs = opts->n_devs,
     };
+    /* The paths the child's /dev setup uses, built here (no malloc there). */
+    g_auto(GStrv) dev_paths = NULL, dev_dirs = NULL;
+    if (opts->dev_staging) {
+        dev_paths = g_new0(char *, opts->n_devs + 1);
+        GPtrArray *dirs = g_ptr_array_new();
+        for (size_t i = 0; i < opts->n_devs; i++) {
+            dev_paths[i] = g_build_filename(opts->dev_staging, opts->devs[i].name, NULL);
+            g_autofree char *sub = g_path_get_dirname(opts->devs[i].name);
+            if (strcmp(sub, "."))
+                g_ptr_array_add(dirs, g_build_filename(opts->dev_staging, sub, NULL));
+        }
+        g_ptr_array_add(dirs, NULL);
+        dev_dirs = (char **)g_ptr_array_free(dirs, FALSE);
+        c.dev_paths = dev_paths;
+        c.dev_dirs = dev_dirs;
+    }
     int hold[2] = { -1, -1 };
     if (opts->before_exec) {
         if (pipe2(hold, O_CLOEXEC) < 0) {

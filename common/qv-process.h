@@ -20,6 +20,15 @@
 
 #include "qv-error.h"
 
+/* A device node a program with a private /dev gets (qv_spawn_opts.dev). */
+typedef struct qv_spawn_dev {
+    const char *name;   /* below /dev: "kvm", "dri/renderD128" */
+    dev_t rdev;         /* a character device */
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+} qv_spawn_dev;
+
 typedef struct qv_spawn_opts {
     const char *const *argv;    /* argv[0]: a path, or a name looked up in the caller's PATH */
     const char *const *envp;    /* NULL: a clean environment: LC_ALL=C and PATH only */
@@ -43,6 +52,13 @@ typedef struct qv_spawn_opts {
      * the permitted and effective ones), and no_new_privs is set, so no
      * setuid program can give any back. */
     bool drop_caps;
+    /* A mount namespace of its own whose /dev holds only null, zero, full,
+     * random, urandom, ptmx (with the host's pts), a shm, the fd links and
+     * these nodes: a tmpfs set up at dev_staging (an empty folder; root
+     * only) and moved onto /dev. NULL: the caller's /dev. */
+    const char *dev_staging;
+    const qv_spawn_dev *devs;
+    size_t n_devs;
     /* Called in the parent once the child exists and before it may exec,
      * with its pid; the child execs only when this returns 0, and never
      * when the parent dies first. For recording a pid before the program

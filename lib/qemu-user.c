@@ -52,6 +52,12 @@ int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err)
     } else if (!g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
         return qv_error_set(err, -EINVAL, "%s: %s", conf, gerr->message);
     }
+    g_autofree char *ns = g_key_file_get_string(kf, "qemu", "namespaces", NULL);
+    ret->private_dev = !ns || !strcmp(g_strstrip(ns), "mount");
+    if (ns && *ns && strcmp(ns, "mount")) {
+        return qv_error_set(err, -EINVAL, "%s: namespaces=%s: qvirt knows only 'mount' (or "
+                            "nothing, for none)", conf, ns);
+    }
     if (!user || !*user) {
         g_free(user);
         user = g_strdup(QV_QEMU_DEFAULT_USER);
@@ -89,4 +95,40 @@ void qv_qemu_user_clear(qv_qemu_user *u)
     g_free(u->groups);
     g_free(u->name);
     memset(u, 0, sizeof *u);
+}
+
+static void add_dev(GPtrArray *names, const char *path)
+{
+    if (!path || !g_str_has_prefix(path, "/dev/") || strstr(path, "/../"))
+        return;
+    const char *name = path + 5;
+    static const char *const basic[] = { "null", "zero", "full", "random", "urandom", "ptmx" };
+    for (size_t i = 0; i < G_N_ELEMENTS(basic); i++)
+        if (!strcmp(name, basic[i]))
+            return;
+    for (guint i = 0; i < names->len; i++)
+        if (!strcmp(names->pdata[i], name))
+            return;
+    g_ptr_array_add(names, g_strdup(name));
+}
+
+char **qv_qemu_devices(const qv_domdef *def)
+{
+    GPtrArray *names = g_ptr_array_new();
+    if (def->virt_type == QV_DOMDEF_VIRT_KVM)
+        add_dev(names, "/dev/kvm");
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++)
+        add_dev(names, ((qv_domdef_graphics *)def->graphics->pdata[i])->rendernode);
+    for (guint i = 0; def->chrs && i < def->chrs->len; i++) {
+        const qv_domdef_chr *c = def->chrs->pdata[i];
+        if (c->src.type == QV_CHR_DEV)
+            add_dev(names, c->src.path);
+    }
+    for (guint i = 0; def->rngs && i < def->rngs->len; i++) {
+        const qv_domdef_rng *r = def->rngs->pdata[i];
+        if (!r->egd)
+            add_dev(names, r->backend_path);
+    }
+    g_ptr_array_add(names, NULL);
+    return (char **)g_ptr_array_free(names, FALSE);
 }

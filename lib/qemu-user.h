@@ -17,8 +17,16 @@ typedef struct qv_qemu_user {
     gid_t *groups;   /* g_free */
     size_t n_groups;
     char *name;      /* g_free; for messages */
+    /* A mount namespace with a private /dev: [qemu] namespaces=mount, the
+     * default for a root caller (libvirt's namespaces = ["mount"]);
+     * namespaces= (empty) turns it off for hosts that cannot. */
+    bool private_dev;
 } qv_qemu_user;
 
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err);
 void qv_qemu_user_clear(qv_qemu_user *u);
+/* The host device nodes a domain's QEMU needs in its private /dev beyond
+ * the basic ones (names below /dev, g_strfreev): /dev/kvm for KVM, a
+ * render node, host serial devices, an rng's device. */
+char **qv_qemu_devices(const qv_domdef *def);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_qemu_user, qv_qemu_user_clear)

@@ -859,6 +859,8 @@ typedef struct monitor_args {
     uid_t qemu_uid;         /* who QEMU runs as ((uid_t)-1: as the monitor) */
     gid_t qemu_gid;
     GArray *qemu_groups;    /* gid_t */
+    const char *dev_staging; /* QEMU's private /dev is set up here; NULL: the host's */
+    GPtrArray *qemu_devs;   /* names below /dev of the nodes it gets there */
     int lock_fd;            /* monitor.lock, held: kept for life */
 } monitor_args;
 
@@ -867,7 +869,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_MON_LISTEN, O_START, O_CTL,
            O_LANE, O_LOCK, O_ID, O_TRANSIENT, O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH,
            O_OWNER_PID, O_OWNER_START, O_ATTACH, O_QEMU_FD, O_QEMU_UID, O_QEMU_GID,
-           O_QEMU_GROUP };
+           O_QEMU_GROUP, O_DEV_STAGING, O_QEMU_DEV };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -891,6 +893,8 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         { "qemu-uid", required_argument, NULL, O_QEMU_UID },
         { "qemu-gid", required_argument, NULL, O_QEMU_GID },
         { "qemu-group", required_argument, NULL, O_QEMU_GROUP },
+        { "dev-staging", required_argument, NULL, O_DEV_STAGING },
+        { "qemu-dev", required_argument, NULL, O_QEMU_DEV },
         { 0 }
     };
     int c;
@@ -927,6 +931,8 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         }
         case O_QEMU_UID: a->qemu_uid = (uid_t)atol(optarg); break;
         case O_QEMU_GID: a->qemu_gid = (gid_t)atol(optarg); break;
+        case O_DEV_STAGING: a->dev_staging = optarg; break;
+        case O_QEMU_DEV: g_ptr_array_add(a->qemu_devs, optarg); break;
         case O_QEMU_GROUP: {
             gid_t g = (gid_t)atol(optarg);
             g_array_append_val(a->qemu_groups, g);
@@ -994,6 +1000,22 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
     qv_autoclose int log_fd = open(m->qemu_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     m->qemu_log_start = log_fd >= 0 ? lseek(log_fd, 0, SEEK_END) : 0;
 
+    /* The nodes of QEMU's private /dev: the host's device numbers, owned
+     * there by QEMU's user (the host's nodes keep their owners). */
+    g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(qv_spawn_dev));
+    for (guint i = 0; a->dev_staging && i < a->qemu_devs->len; i++) {
+        const char *name = a->qemu_devs->pdata[i];
+        g_autofree char *host = g_build_filename("/dev", name, NULL);
+        struct stat st;
+        if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode))
+            return qv_error_set_errno(err, stat(host, &st) < 0 ? -errno : -ENODEV,
+                                      "QEMU needs the device %s, which this host does not have "
+                                      "as a character device", host);
+        qv_spawn_dev d = { .name = name, .rdev = st.st_rdev, .mode = 0600,
+                           .uid = a->qemu_uid != (uid_t)-1 ? a->qemu_uid : st.st_uid,
+                           .gid = a->qemu_uid != (uid_t)-1 ? a->qemu_gid : st.st_gid };
+        g_array_append_val(devs, d);
+    }
     int r = connect_qemu_monitor(m, err);
     if (r >= 0) {
         qv_spawn_opts so;
@@ -1016,6 +1038,9 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         so.groups = (const gid_t *)(void *)a->qemu_groups->data;
         so.n_groups = a->qemu_groups->len;
         so.drop_caps = true;
+        so.dev_staging = a->dev_staging;
+        so.devs = (const qv_spawn_dev *)(void *)devs->data;
+        so.n_devs = devs->len;
         so.before_exec = record_qemu;
         so.before_exec_data = m;
         r = qv_process_spawn(&so, &m->qemu, err);
@@ -1094,9 +1119,10 @@ int main(int argc, char **argv)
                   .status.on_reboot = QV_RT_ACTION_RESTART };
     g_autoptr(GArray) file_fds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GArray) qemu_groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
+    g_autoptr(GPtrArray) qemu_devs = g_ptr_array_new();
     monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1,
                        .file_fds = file_fds, .qemu_uid = (uid_t)-1, .qemu_gid = (gid_t)-1,
-                       .qemu_groups = qemu_groups };
+                       .qemu_groups = qemu_groups, .qemu_devs = qemu_devs };
     if (parse_args(argc, argv, &m, &a) < 0)
         return 2;
     m.status.autodestroy = m.status.owner_pid > 0;

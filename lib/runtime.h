@@ -48,8 +48,13 @@
  *       unplugged-vcpus              vCPUs unplugged live (resources.c)
  *       <channel>.sock, vnc.sock,    sockets the argv builder generates for
  *       spice.sock                   chardevs and displays without a path
+ *                                    (qvirt binds chardevs' and hands them
+ *                                    to QEMU listening)
+ *       dev/                         where QEMU's private /dev is set up
+ *                                    before it moves onto /dev (empty here)
  *       memory-XXXXXX,               short-lived files QEMU writes for
- *       screenshot-XXXXXX.png        memory_peek and screenshot
+ *       screenshot-XXXXXX.png        memory_peek and screenshot (unlinked at
+ *                                    once; QEMU gets them as fds)
  *
  * State writers (library commands, the monitor's event handling) hold
  * qmp.lock while they learn the state from QEMU and write it, so a late event
@@ -118,6 +123,7 @@ char *qv_rt_journal_path(const qv_rt_paths *p);
 #define QV_RT_RUN_STOPPING "stopping"
 #define QV_RT_RUN_REBOOT "reboot"
 #define QV_RT_RUN_UNPLUGGED_VCPUS "unplugged-vcpus"
+#define QV_RT_RUN_DEV_STAGING "dev"
 
 /* mkdir -p with mode 0700 for the last component. */
 int qv_rt_mkdirs(const char *path, qv_error **err);

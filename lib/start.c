@@ -413,6 +413,15 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         add_fd_arg(margv, "lane-fd", f->lanes[i]);
     for (guint i = 0; i < files.fds->len; i++)
         add_fd_arg(margv, "qemu-fd", g_array_index(files.fds, int, i));
+    if (user.private_dev) {
+        g_autofree char *staging = g_build_filename(dir, QV_RT_RUN_DEV_STAGING, NULL);
+        if (mkdir(staging, 0700) < 0 && errno != EEXIST)
+            return qv_error_set_errno(err, -errno, "cannot create %s", staging);
+        add_arg(margv, "dev-staging", staging);
+        g_auto(GStrv) devs = qv_qemu_devices(def);
+        for (char **d = devs; *d; d++)
+            add_arg(margv, "qemu-dev", *d);
+    }
     if (user.uid != (uid_t)-1) {
         add_fd_arg(margv, "qemu-uid", (int)user.uid);
         add_fd_arg(margv, "qemu-gid", (int)user.gid);

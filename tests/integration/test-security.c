@@ -3,8 +3,10 @@
  * and no path of the domain's files on its command line (they reach it as
  * fds, so it needs no rights on them or their folders: the connection
  * root here is a private 0700 folder of root's), while the guest still
- * reads and writes its disk. Also the explicit opt-out (user=root, still
- * without capabilities) and a configured user that does not exist. */
+ * reads and writes its disk; its own mount namespace with a /dev of only
+ * what it needs; a hotplugged tap. Also the explicit opt-outs (user=root,
+ * still without capabilities; namespaces= empty) and a configured user
+ * that does not exist. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -95,6 +97,26 @@ Test(security, qemu_runs_unprivileged_with_files_as_fds, .timeout = 240)
     g_autofree char *seccomp = status_field(st, "Seccomp");
     cr_assert_str_eq(seccomp, "2", "QEMU has no seccomp filter (mode %s)", seccomp);
 
+    /* Its own mount namespace, whose /dev holds only what QEMU needs. */
+    g_autofree char *ns_self = g_file_read_link("/proc/self/ns/mnt", NULL);
+    g_autofree char *ns_link = g_strdup_printf("/proc/%d/ns/mnt", (int)qemu);
+    g_autofree char *ns_qemu = g_file_read_link(ns_link, NULL);
+    cr_assert(ns_self && ns_qemu && strcmp(ns_self, ns_qemu), "QEMU shares our mount namespace");
+    g_autofree char *devdir = g_strdup_printf("/proc/%d/root/dev", (int)qemu);
+    g_autoptr(GDir) d = g_dir_open(devdir, 0, NULL);
+    cr_assert_not_null(d, "cannot list QEMU's /dev");
+    static const char *const allowed[] = { "null", "zero", "full", "random", "urandom", "ptmx",
+                                           "pts", "shm", "fd", "stdin", "stdout", "stderr" };
+    unsigned int seen = 0;
+    for (const char *e; (e = g_dir_read_name(d));) {
+        bool ok = false;
+        for (size_t i = 0; i < G_N_ELEMENTS(allowed); i++)
+            ok = ok || !strcmp(e, allowed[i]);
+        cr_assert(ok, "QEMU's /dev has %s", e);
+        seen++;
+    }
+    cr_assert_eq(seen, G_N_ELEMENTS(allowed), "QEMU's /dev lacks some of the basic nodes");
+
     /* No path of ours on QEMU's command line: the disk is an fd. */
     gsize len = 0;
     g_autofree char *cmdline = proc_file(qemu, "cmdline", &len);
@@ -152,7 +174,8 @@ Test(security, root_only_when_configured_and_still_without_capabilities)
     if (geteuid() != 0)
         cr_skip_test("needs a root caller");
     qv_conn *conn = itest_open(&T);
-    write_conf("[qemu]\nuser=root\n");
+    /* Also without the private /dev, for hosts that cannot have one. */
+    write_conf("[qemu]\nuser=root\nnamespaces=\n");
     g_autofree char *xml = itest_domain_xml(&T, "asroot", NULL);
     qv_error *err = NULL;
     qv_domain *dom = NULL;
@@ -162,6 +185,10 @@ Test(security, root_only_when_configured_and_still_without_capabilities)
     g_autofree char *uid = status_field(st, "Uid");
     cr_assert_str_eq(uid, "0\t0\t0\t0");
     assert_no_caps(st);
+    g_autofree char *ns_self = g_file_read_link("/proc/self/ns/mnt", NULL);
+    g_autofree char *ns_link = g_strdup_printf("/proc/%d/ns/mnt", (int)qemu);
+    g_autofree char *ns_qemu = g_file_read_link(ns_link, NULL);
+    cr_assert_str_eq(ns_qemu, ns_self, "namespaces= still gave QEMU a mount namespace");
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
 
