@@ -122,6 +122,7 @@ struct child_ctx {
     size_t n_groups;
     bool drop_caps;
     int cap_last;           /* /proc/sys/kernel/cap_last_cap, read by the parent */
+    bool caller_is_root;
     const char *dev_staging;
     char **dev_paths;       /* dev_staging/<name> of each of devs, prepared by the parent */
     const qv_spawn_dev *devs;
@@ -343,8 +344,12 @@ static _Noreturn void child_run(const struct child_ctx *c)
             child_fail(c, STAGE_DEV, -r);
     }
     if (c->drop_caps) {
+        /* An ordinary user cannot shrink the bounding set (that takes
+         * CAP_SETPCAP), and needs not: with no_new_privs nothing it runs
+         * gains a capability. */
         for (int cap = 0; cap <= c->cap_last; cap++)
-            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL &&
+                !(errno == EPERM && !c->caller_is_root))
                 child_fail(c, STAGE_CAPS, errno);
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
             child_fail(c, STAGE_CAPS, errno);
@@ -605,6 +610,7 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
         .n_groups = opts->n_groups,
         .drop_caps = opts->drop_caps,
         .cap_last = opts->drop_caps ? cap_last() : 0,
+        .caller_is_root = geteuid() == 0,
         .dev_staging = opts->dev_staging,
         .devs = opts->devs,
         .n_devs = opts->n_devs,
