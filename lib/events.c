@@ -184,23 +184,41 @@ int qv_conn_event_get_fd(qv_conn *conn, qv_error **err)
     return r < 0 ? r : conn->inotify_fd;
 }
 
+/* A member of a journal line, if it has the type qvirt writes it with. */
+static json_object *member(json_object *obj, const char *key, json_type type)
+{
+    json_object *v;
+    return json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, type) ? v : NULL;
+}
+
 static int deliver(qv_conn *conn, const char *line)
 {
     g_autoptr(json_object) obj = json_tokener_parse(line);
     if (!obj || !json_object_is_type(obj, json_type_object))
         return 0; /* a torn or foreign line: skip it */
-    json_object *v;
-    qv_event ev = {
-        .event_id = json_object_object_get_ex(obj, "event_id", &v) ? json_object_get_int(v) : -1,
-        .domain_name = qv_json_get_str(obj, "domain"),
-        .domain_uuid = qv_json_get_str(obj, "uuid"),
-        .event = (int)qv_json_get_int(obj, "event", 0),
-        .detail = (int)qv_json_get_int(obj, "detail", 0),
-        .json = line,
-        .timestamp_us = json_object_object_get_ex(obj, "ts", &v) ? json_object_get_int64(v) : 0,
-    };
-    if (!ev.domain_name || ev.event_id < 0)
+    /* Only what qvirt writes is an event: a valid domain name, integer
+     * ids, a timestamp. Anything else is skipped, not half-delivered. */
+    json_object *id = member(obj, "event_id", json_type_int);
+    json_object *name = member(obj, "domain", json_type_string);
+    json_object *ts = member(obj, "ts", json_type_int);
+    json_object *event = member(obj, "event", json_type_int);
+    json_object *detail = member(obj, "detail", json_type_int);
+    json_object *uuid = member(obj, "uuid", json_type_string);
+    if (!id || !name || !ts || json_object_get_int(id) < 0 || json_object_get_int64(ts) <= 0 ||
+        !qv_name_valid(json_object_get_string(name)) ||
+        (json_object_object_get_ex(obj, "event", NULL) && !event) ||
+        (json_object_object_get_ex(obj, "detail", NULL) && !detail) ||
+        (json_object_object_get_ex(obj, "uuid", NULL) && !uuid))
         return 0;
+    qv_event ev = {
+        .event_id = json_object_get_int(id),
+        .domain_name = json_object_get_string(name),
+        .domain_uuid = uuid ? json_object_get_string(uuid) : NULL,
+        .event = event ? json_object_get_int(event) : 0,
+        .detail = detail ? json_object_get_int(detail) : 0,
+        .json = line,
+        .timestamp_us = json_object_get_int64(ts),
+    };
     int delivered = 0;
     /* Callbacks may deregister themselves: iterate over a snapshot of ids. */
     g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(int));

@@ -188,3 +188,58 @@ Test(events, bad_arguments)
 /* Rotation of the journal (no event lost across any number of rotations,
  * a reader that fell too far behind is told) is tested in
  * tests/unit/test-runtime.c, which can reach the rotation size. */
+
+/* The journal is input like any other: lines that are not ours (torn,
+ * foreign, hostile: not JSON, wrong types, far too long, invalid UTF-8)
+ * are skipped, and the events around them still arrive whole. */
+Test(events, hostile_journal_lines_are_skipped)
+{
+    qv_conn *conn = NULL;
+    qv_error *err = NULL;
+    cr_assert_eq(qv_conn_open(uri, &conn, &err), 0);
+    seen all = { 0 };
+    cr_assert_gt(qv_conn_domain_event_register_any(conn, NULL, -1, count_cb, &all, NULL), 0);
+    cr_assert_eq(qv_conn_event_dispatch(conn, NULL), 0);
+
+    g_autofree char *journal = g_build_filename(root, "run", "events", NULL);
+    FILE *f = fopen(journal, "a");
+    cr_assert_not_null(f, "cannot append to %s", journal);
+    fputs("garbage\n", f);
+    fputs("[1,2,3]\n", f);
+    fputs("{\"domain\":5,\"event_id\":0,\"event\":0}\n", f);
+    fputs("{\"domain\":\"x\",\"event_id\":\"zero\"}\n", f);
+    fputs("{\"domain\":\"x\",\"event_id\":0,\"event\":{\"nested\":[]},\"ts\":\"soon\"}\n", f);
+    fputs("{\"domain\":\"\xff\xfe\",\"event_id\":0}\n", f);
+    fputs("{\"domain\":\"x\"", f);   /* torn: the rest never came */
+    fputs("\n", f);
+    for (int i = 0; i < 100000; i++)
+        fputc('x', f);
+    fputs("\n", f);
+    fclose(f);
+
+    /* Then a real event, from another process. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        qv_conn *c = NULL;
+        if (qv_conn_open(uri, &c, NULL) < 0 || qv_conn_define_domain(c, xml_for("gamma"), 0, NULL, NULL) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int delivered = 0;
+    for (int tries = 0; tries < 50 && strcmp(all.name, "gamma"); tries++) {
+        int n = qv_conn_event_dispatch(conn, &err);
+        cr_assert_geq(n, 0, "dispatch failed: %s", err ? qv_error_message(err) : "?");
+        delivered += n;
+        if (strcmp(all.name, "gamma"))
+            g_usleep(20000);
+    }
+    cr_assert_str_eq(all.name, "gamma", "the event after the hostile lines was lost");
+    cr_assert_eq(all.last_event, QV_DOMAIN_EVENT_DEFINED);
+    /* Only gamma's: no hostile line was delivered as an event. */
+    cr_assert_eq(delivered, 1, "hostile lines were delivered as events (%d in all)", delivered);
+    cr_assert_eq(all.n, 1);
+    qv_conn_close(conn);
+}
