@@ -325,6 +325,18 @@ void qv_cmdline_storage_access(qv_jobj *node, const char *file, bool writes)
         qv_json_set_bool(node, "read-only", true);
 }
 
+/* A file QEMU opens with plain open(): with an opener, the fd it gives,
+ * as QEMU reaches its own copy ("/proc/self/fd/N": no folder on the way
+ * is searched), else the path. */
+static char *inherited_file(qv_cmdline *cl, const char *path, qv_error **err)
+{
+    const qv_file_opener *files = cl->ctx ? cl->ctx->files : NULL;
+    if (!files || !files->open)
+        return g_strdup(path);
+    int fd = files->open(files->data, path, O_RDONLY, err);
+    return fd < 0 ? NULL : g_strdup_printf("/proc/self/fd/%d", fd);
+}
+
 int qv_cmdline_listener(qv_cmdline *cl, const char *path, const char *id, char **ret,
                         qv_error **err)
 {
@@ -1041,13 +1053,22 @@ static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***arg
     add_pm(&cl);
     add_boot(&cl);
     if (def->os.kernel) {
-        qv_cmdline_add2(&cl, "-kernel", def->os.kernel);
-        if (def->os.initrd)
-            qv_cmdline_add2(&cl, "-initrd", def->os.initrd);
+        /* QEMU reads these with plain open(), which knows no fdsets: it
+         * opens its own inherited fd through /proc/self/fd instead. */
+        g_autofree char *kernel = inherited_file(&cl, def->os.kernel, err);
+        g_autofree char *initrd = def->os.initrd ? inherited_file(&cl, def->os.initrd, err) : NULL;
+        g_autofree char *dtb = def->os.dtb ? inherited_file(&cl, def->os.dtb, err) : NULL;
+        if (!kernel || (def->os.initrd && !initrd) || (def->os.dtb && !dtb)) {
+            r = -EINVAL;
+            goto out;
+        }
+        qv_cmdline_add2(&cl, "-kernel", kernel);
+        if (initrd)
+            qv_cmdline_add2(&cl, "-initrd", initrd);
         if (def->os.cmdline)
             qv_cmdline_add2(&cl, "-append", def->os.cmdline);
-        if (def->os.dtb)
-            qv_cmdline_add2(&cl, "-dtb", def->os.dtb);
+        if (dtb)
+            qv_cmdline_add2(&cl, "-dtb", dtb);
     } else if (def->os.initrd || def->os.cmdline) {
         r = qv_error_set(err, -EINVAL, "/domain/os: initrd and cmdline need a kernel.");
         goto out;

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qemu-user.h"
@@ -131,4 +132,38 @@ char **qv_qemu_devices(const qv_domdef *def)
     }
     g_ptr_array_add(names, NULL);
     return (char **)g_ptr_array_free(names, FALSE);
+}
+
+static bool readable_by(const qv_qemu_user *u, const struct stat *st)
+{
+    if (st->st_uid == u->uid)
+        return st->st_mode & S_IRUSR;
+    bool in_group = st->st_gid == u->gid;
+    for (size_t i = 0; !in_group && i < u->n_groups; i++)
+        in_group = st->st_gid == u->groups[i];
+    return in_group ? st->st_mode & S_IRGRP : st->st_mode & S_IROTH;
+}
+
+int qv_qemu_user_check_boot_files(const qv_qemu_user *u, const qv_domdef *def, qv_error **err)
+{
+    if (u->uid == (uid_t)-1)
+        return 0; /* QEMU runs as the caller (or stays root) */
+    const struct { const char *what, *path; } files[] = {
+        { "kernel", def->os.kernel }, { "initrd", def->os.initrd }, { "dtb", def->os.dtb },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        struct stat st;
+        if (!files[i].path)
+            continue;
+        if (stat(files[i].path, &st) < 0)
+            return qv_error_set_errno(err, -errno, "cannot read the %s %s", files[i].what,
+                                      files[i].path);
+        if (!readable_by(u, &st))
+            return qv_error_set(err, -EACCES,
+                                "QEMU runs as user '%s', which cannot read the %s %s (owner %ld, "
+                                "mode %04o): make it readable to that user, or name another "
+                                "user in qvirt.conf", u->name, files[i].what, files[i].path,
+                                (long)st.st_uid, (unsigned int)(st.st_mode & 07777));
+    }
+    return 0;
 }

@@ -25,6 +25,10 @@ typedef struct qv_qemu_user {
 
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err);
 void qv_qemu_user_clear(qv_qemu_user *u);
+/* QEMU opens the <kernel>, <initrd> and <dtb> itself (through its own fd,
+ * so no folder on the way matters): each must be readable by QEMU's user;
+ * one sentence naming the file and the user when one is not. */
+int qv_qemu_user_check_boot_files(const qv_qemu_user *u, const qv_domdef *def, qv_error **err);
 /* The host device nodes a domain's QEMU needs in its private /dev beyond
  * the basic ones (names below /dev, g_strfreev): /dev/kvm for KVM, a
  * render node, host serial devices, an rng's device. */

@@ -371,7 +371,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     /* QEMU's user, and its files, sockets and taps: made here, and QEMU's
      * as the fds on its command line. */
     g_auto(qv_qemu_user) user = { 0 };
-    if ((r = qv_conn_qemu_user(conn, &user, err)) < 0)
+    if ((r = qv_conn_qemu_user(conn, &user, err)) < 0 ||
+        (r = qv_qemu_user_check_boot_files(&user, def, err)) < 0)
         return r;
     g_auto(qv_qemu_files) files = { 0 };
     qv_qemu_files_init(&files, 1, true);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "itest.h"
 
 static itest T;
@@ -199,6 +200,40 @@ Test(security, root_only_when_configured_and_still_without_capabilities)
     cr_assert_not_null(strstr(qv_error_message(err), "'qvirt-no-such-user'"), "%s",
                        qv_error_message(err));
     cr_assert_not_null(strstr(qv_error_message(err), "qvirt.conf"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    qv_conn_close(conn);
+}
+
+/* QEMU opens the kernel itself, through its own fd: a kernel in the
+ * private (0700) connection root boots when the file is readable to QEMU's
+ * user, and one that is not is refused with one sentence naming it. */
+Test(security, kernel_in_a_private_folder)
+{
+    if (geteuid() != 0 || !getpwnam("qvirt-qemu"))
+        cr_skip_test("needs a root caller and the user qvirt-qemu");
+    g_autofree char *kernel = g_build_filename(T.root, "vmlinuz-copy", NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    cr_assert(g_file_get_contents(T.kernel, &data, &len, NULL));
+    cr_assert(g_file_set_contents(kernel, data, (gssize)len, NULL));
+    cr_assert_eq(chmod(kernel, 0644), 0);
+    g_autofree char *xml = qv_test_guest_domain_xml("privk", kernel, T.initrd, "");
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    gsize clen = 0;
+    g_autofree char *cmdline = proc_file((pid_t)itest_status_field(&T, "privk", "qemu_pid"),
+                                         "cmdline", &clen);
+    cr_assert_null(memmem(cmdline, clen, "vmlinuz-copy", 12), "QEMU's argv names the kernel");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+
+    cr_assert_eq(chmod(kernel, 0600), 0);
+    cr_assert_lt(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), 0);
+    cr_assert_not_null(strstr(qv_error_message(err), "cannot read the kernel"), "%s",
+                       qv_error_message(err));
+    cr_assert_not_null(strstr(qv_error_message(err), "'qvirt-qemu'"), "%s", qv_error_message(err));
     qv_error_free(err);
     qv_conn_close(conn);
 }
