@@ -67,8 +67,9 @@ int qv_chardev_backend_json(qv_cmdline *cl, const qv_domdef_chr_source *src, con
                 path = g_strdup_printf("%s/%s", runtime_dir, default_socket_name);
                 bind = true;
             }
+            /* QEMU gets the socket made, unless it is to reconnect. */
             g_autofree char *fdname = NULL;
-            if (bind && qv_cmdline_listener(cl, path, id, &fdname, err) < 0)
+            if ((bind || !src->reconnect) && qv_cmdline_socket(cl, path, id, bind, &fdname, err) < 0)
                 return -EINVAL;
             json_object *d = json_object_new_object();
             json_set_str(d, fdname ? "str" : "path", fdname ? fdname : path);
@@ -177,8 +178,9 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
             path = gen;
             bind = true;
         }
+        /* QEMU gets the socket made, unless it is to reconnect. */
         g_autofree char *fd = NULL;
-        if (bind && qv_cmdline_listener(cl, path, id, &fd, err) < 0) {
+        if ((bind || !src->reconnect) && qv_cmdline_socket(cl, path, id, bind, &fd, err) < 0) {
             g_string_free(s, TRUE);
             return -EINVAL;
         }

@@ -3,12 +3,24 @@
 
 #include "domxml-priv.h"
 
+char *qv_domdef_display_socket(const qv_domdef_graphics *g, const char *runtime_dir)
+{
+    if ((g->type != QV_GFX_VNC && g->type != QV_GFX_SPICE) || !g->listen_type ||
+        strcmp(g->listen_type, "socket"))
+        return NULL;
+    return g->socket ? g_strdup(g->socket)
+                     : g_strdup_printf("%s/%s.sock", runtime_dir,
+                                       g->type == QV_GFX_VNC ? "vnc" : "spice");
+}
+
 static int add_vnc(qv_cmdline *cl, const qv_domdef_graphics *g, qv_error **err)
 {
     GString *s = g_string_new(NULL);
-    if (!strcmp(g->listen_type, "socket")) {
-        g_autofree char *gen = g->socket ? NULL : g_strdup_printf("%s/vnc.sock", cl->ctx->runtime_dir);
-        g_autofree char *e = qv_qemu_opt_escape(g->socket ? g->socket : gen);
+    if (!strcmp(g->listen_type, "socket") && cl->ctx->display_sockets_by_caller) {
+        g_string_append(s, "none"); /* clients arrive with add_client */
+    } else if (!strcmp(g->listen_type, "socket")) {
+        g_autofree char *path = qv_domdef_display_socket(g, cl->ctx->runtime_dir);
+        g_autofree char *e = qv_qemu_opt_escape(path);
         g_string_append_printf(s, "unix:%s", e);
     } else if (!strcmp(g->listen_type, "none")) {
         g_string_append(s, "none");
@@ -50,10 +62,12 @@ static int add_vnc(qv_cmdline *cl, const qv_domdef_graphics *g, qv_error **err)
 static void add_spice(qv_cmdline *cl, const qv_domdef_graphics *g)
 {
     GString *s = g_string_new(NULL);
-    if (!strcmp(g->listen_type, "socket")) {
-        g_autofree char *gen = g->socket ? NULL : g_strdup_printf("%s/spice.sock", cl->ctx->runtime_dir);
+    if (!strcmp(g->listen_type, "socket") && cl->ctx->display_sockets_by_caller) {
+        g_string_append(s, "port=0"); /* clients arrive with add_client */
+    } else if (!strcmp(g->listen_type, "socket")) {
+        g_autofree char *path = qv_domdef_display_socket(g, cl->ctx->runtime_dir);
         g_string_append(s, "unix=on");
-        qv_opt_append(s, "addr", g->socket ? g->socket : gen);
+        qv_opt_append(s, "addr", path);
     } else if (!strcmp(g->listen_type, "address")) {
         g_string_append_printf(s, "port=%d", g->autoport || g->port < 0 ? 5900 : g->port);
         if (g->tls_port > 0)

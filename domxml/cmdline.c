@@ -337,21 +337,23 @@ static char *inherited_file(qv_cmdline *cl, const char *path, qv_error **err)
     return fd < 0 ? NULL : g_strdup_printf("/proc/self/fd/%d", fd);
 }
 
-int qv_cmdline_listener(qv_cmdline *cl, const char *path, const char *id, char **ret,
-                        qv_error **err)
+int qv_cmdline_socket(qv_cmdline *cl, const char *path, const char *id, bool listen, char **ret,
+                      qv_error **err)
 {
     *ret = NULL;
     const qv_file_opener *files = cl->ctx ? cl->ctx->files : NULL;
-    if (!files || !files->listen)
+    int (*make)(void *, const char *, qv_error **) = !files ? NULL
+                                                     : listen ? files->listen : files->connect;
+    if (!make)
         return 0;
-    int fd = files->listen(files->data, path, err);
+    int fd = make(files->data, path, err);
     if (fd < 0)
         return fd;
     if (!cl->capture) {
         *ret = g_strdup_printf("%d", fd);
         return 0;
     }
-    *ret = g_strdup_printf("listen-%s", id);
+    *ret = g_strdup_printf("%s-%s", listen ? "listen" : "connect", id);
     json_object *a = json_object_new_object();
     json_object_object_add(a, "fdname", json_object_new_string(*ret));
     qv_cmdline_capture(cl, "-getfd", a);

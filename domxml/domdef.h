@@ -578,6 +578,11 @@ int qv_domdef_find_device(const qv_domdef *def, const qv_domdef_devref *match,
 void qv_domdef_remove_device(qv_domdef *def, const qv_domdef_devref *dev);
 /* The device's alias (its QEMU id). */
 const char *qv_domdef_device_alias(const qv_domdef_devref *dev);
+/* The unix socket a VNC or SPICE display listens on (<listen
+ * type='socket'>): its socket, else vnc.sock or spice.sock in runtime_dir.
+ * NULL for other displays. */
+char *qv_domdef_display_socket(const qv_domdef_graphics *g, const char *runtime_dir);
+
 /* When the display's password expires, in seconds since the epoch (UTC),
  * from passwdValidTo; 0 when it never does, -1 when the time is malformed. */
 long long qv_domdef_passwd_expiry(const qv_domdef_graphics *g);

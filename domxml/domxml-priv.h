@@ -175,11 +175,12 @@ typedef struct qv_cmdline {
  * fd), else path itself. flags are open(2)'s. NULL with *err set when a file cannot be opened. */
 char *qv_cmdline_file(qv_cmdline *cl, const char *path, int flags, const char *opaque,
                       qv_error **err);
-/* A unix socket QEMU listens on, when the context's opener makes it: the
- * fd's number for the command line, or (capture mode) the name a "-getfd"
- * item gives it. *ret NULL when QEMU is to bind path itself. */
-int qv_cmdline_listener(qv_cmdline *cl, const char *path, const char *id, char **ret,
-                        qv_error **err);
+/* A unix socket QEMU listens on (listen) or connects to, when the
+ * context's opener makes it: the fd's number for the command line, or
+ * (capture mode) the name a "-getfd" item gives it. *ret NULL when QEMU
+ * is to bind or connect to path itself. */
+int qv_cmdline_socket(qv_cmdline *cl, const char *path, const char *id, bool listen, char **ret,
+                      qv_error **err);
 
 /* A -device/-blockdev/-netdev/-object value being built (cmdline.c): JSON
  * text written member by member for the command line, or a json-c object

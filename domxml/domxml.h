@@ -99,6 +99,9 @@ typedef struct qv_file_opener {
      * (replacing a stale one), returned as an fd QEMU gets instead of the
      * path. NULL: QEMU binds the path itself. */
     int (*listen)(void *data, const char *path, qv_error **err);
+    /* A unix socket QEMU is to connect to: connected here and passed on.
+     * NULL: QEMU connects to the path itself. */
+    int (*connect)(void *data, const char *path, qv_error **err);
     void *data;
     unsigned int first_fdset;   /* fdset ids count up from here (> 0) */
 } qv_file_opener;
@@ -110,7 +113,7 @@ int qv_file_opener_placeholder(void *data, const char *path, int flags, qv_error
 int qv_file_listen_placeholder(void *data, const char *path, qv_error **err);
 #define QV_FILE_OPENER_PLACEHOLDER(next_fd)                                                       \
     { .open = qv_file_opener_placeholder, .listen = qv_file_listen_placeholder,                    \
-      .data = (next_fd), .first_fdset = 1 }
+      .connect = qv_file_listen_placeholder, .data = (next_fd), .first_fdset = 1 }
 
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
@@ -136,6 +139,11 @@ typedef struct qv_build_ctx {
     const qv_file_opener *files; /* NULL: QEMU opens paths itself */
     const qv_tap_fds *taps;      /* interfaces whose tap the caller made */
     unsigned int n_taps;
+    /* The caller listens on VNC and SPICE unix sockets itself and hands
+     * each client to QEMU (add_client): QEMU then gets a display without a
+     * listener (-vnc none, -spice port=0), and needs no rights on the
+     * socket's folder. */
+    bool display_sockets_by_caller;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

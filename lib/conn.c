@@ -404,6 +404,7 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
     qv_file_opener files = QV_FILE_OPENER_PLACEHOLDER(&next_fd);
     qv_build_ctx bctx = {
         .files = &files,
+        .display_sockets_by_caller = true,
         .emulator = NULL,
         .monitor_fd = 3,
         .event_monitor_fd = -1,

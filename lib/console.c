@@ -577,8 +577,8 @@ int qv_domain_get_display_uri(qv_domain *dom, const char *type, unsigned int fla
     GString *uri = g_string_new(NULL);
     if (g->listen_type && !strcmp(g->listen_type, "socket")) {
         g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
-        g_autofree char *gen = g_strdup_printf("%s/%s.sock", dir, scheme);
-        g_string_append_printf(uri, "%s+unix://%s", scheme, g->socket ? g->socket : gen);
+        g_autofree char *path = qv_domdef_display_socket(g, dir);
+        g_string_append_printf(uri, "%s+unix://%s", scheme, path);
     } else {
         int port = g->port;
         if (port <= 0) {

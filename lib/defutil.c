@@ -25,3 +25,16 @@ const char *qv_domdef_balloon_alias(const qv_domdef *def)
         return NULL;
     return def->memballoon->alias ? def->memballoon->alias : "balloon0";
 }
+
+GPtrArray *qv_domdef_display_socket_args(const qv_domdef *def, const char *runtime_dir)
+{
+    GPtrArray *args = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
+        const qv_domdef_graphics *g = def->graphics->pdata[i];
+        g_autofree char *path = qv_domdef_display_socket(g, runtime_dir);
+        if (path)
+            g_ptr_array_add(args, g_strdup_printf("--display-socket=%s:%s",
+                                                  g->type == QV_GFX_VNC ? "vnc" : "spice", path));
+    }
+    return args;
+}

@@ -202,6 +202,8 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
             if (ldev.cls == QV_DEVCLASS_NET &&
                 (r = qv_taps_make(newlive, ldev.dev, nets, true, tapfds, &taps, err)) >= 0)
                 r = give_fds(qmp, taps, tapfds, err);
+            if (r >= 0 && ldev.cls == QV_DEVCLASS_DISK)
+                r = qv_disk_fill_backing_chain(ldev.dev, err);
             ctx.taps = qv_taps_get(taps, &ctx.n_taps);
             if (r >= 0 && (r = qv_domxml_build_hotplug(newlive, &ldev, &ctx, &items, err)) >= 0)
                 r = apply_items(qmp, items, err);

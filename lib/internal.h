@@ -219,6 +219,9 @@ void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_i
 bool qv_name_valid(const char *name);
 
 /* defutil.c: questions about a definition. */
+/* qvirt-monitor's --display-socket arguments: the VNC and SPICE unix
+ * sockets it listens on and hands clients of to QEMU (g_ptr_array_unref). */
+GPtrArray *qv_domdef_display_socket_args(const qv_domdef *def, const char *runtime_dir);
 /* The guest agent channel's socket path, or NULL when there is none. */
 char *qv_domdef_agent_socket(const qv_domdef *def, const char *runtime_dir);
 /* The balloon's device id, or NULL without a virtio balloon. */

@@ -16,6 +16,15 @@ typedef struct qv_qemu_files {
     GArray *fds;
 } qv_qemu_files;
 
+/* The backing chain of a qcow2 disk whose XML has no <backingStore>, read
+ * from the images' headers as libvirt probes it, into the definition: QEMU
+ * then gets every image of the chain as an fd instead of opening backing
+ * files by name. A backing image whose header names no format is refused,
+ * as libvirt refuses it; a backing that is not a local file is left to
+ * QEMU. */
+int qv_disk_fill_backing_chain(qv_domdef_disk *d, qv_error **err);
+int qv_domdef_fill_backing_chains(qv_domdef *def, qv_error **err);
+
 /* The first fdset id QEMU does not use yet. */
 unsigned int qv_qmp_next_fdset(qv_qmp *qmp);
 

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -67,6 +68,8 @@
 #define QV_MONITOR_LOCK_RETRY_MAX_MS 64
 /* monitor.log is cut back to nothing when it passes this size. */
 #define QV_MONITOR_LOG_MAX (1 << 20)
+/* VNC and SPICE unix sockets one supervisor listens on. */
+#define QV_MONITOR_MAX_DISPLAYS 4
 
 /* What the events since the last state check imply. */
 typedef enum expect {
@@ -105,6 +108,12 @@ typedef struct monitor {
     expect expect;
     qv_proxy *proxy;
     int ctl_fd;            /* the proxy's listening socket until the handshake */
+    /* VNC and SPICE unix sockets listened on here: each client is handed
+     * to QEMU (getfd, add_client), which needs no rights on their folders. */
+    GPtrArray *display_args; /* "vnc:PATH" or "spice:PATH", from the arguments */
+    int display_fds[QV_MONITOR_MAX_DISPLAYS];
+    const char *display_protocols[QV_MONITOR_MAX_DISPLAYS];
+    int n_displays;
     /* refresh_state found qmp.lock busy: try again after this long. */
     int lock_retry_ms;
     /* When refresh_state is to run next (monotonic us). */
@@ -745,11 +754,58 @@ static void handle_signals(monitor *m)
     }
 }
 
+static void on_display_client(qv_qmp *qmp, json_object *ret, const qv_error *err, void *opaque)
+{
+    if (err)
+        mlog("cannot hand a display client to QEMU (%s): %s", (const char *)opaque,
+             qv_error_message(err));
+}
+
+/* A client on one of the display sockets: QEMU takes it over. */
+static void accept_display_client(monitor *m, int lfd, const char *protocol)
+{
+    int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0)
+        return;
+    if (m->qmp && !m->qmp_lost && m->handshaken) {
+        static const char fdname[] = "qvirt-display-client";
+        json_object *a = json_object_new_object();
+        json_object_object_add(a, "fdname", json_object_new_string(fdname));
+        json_object *b = json_object_new_object();
+        json_object_object_add(b, "protocol", json_object_new_string(protocol));
+        json_object_object_add(b, "fdname", json_object_new_string(fdname));
+        json_object_object_add(b, "skipauth", json_object_new_boolean(false));
+        /* In order on one monitor: the second finds the fd the first gave. */
+        qv_qmp_send_async(m->qmp, "getfd", a, cfd, 0, on_display_client, (void *)"getfd", NULL);
+        qv_qmp_send_async(m->qmp, "add_client", b, -1, 0, on_display_client,
+                          (void *)"add_client", NULL);
+    }
+    close(cfd);
+}
+
+static void listen_displays(monitor *m)
+{
+    for (guint i = 0; i < m->display_args->len && m->n_displays < QV_MONITOR_MAX_DISPLAYS; i++) {
+        const char *arg = m->display_args->pdata[i];
+        bool vnc = g_str_has_prefix(arg, "vnc:");
+        g_autoptr(qv_error) err = NULL;
+        int fd = qv_unix_listen(arg + (vnc ? 4 : 6), &err);
+        if (fd < 0) {
+            mlog("display socket: %s", qv_error_message(err));
+            continue;
+        }
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        m->display_protocols[m->n_displays] = vnc ? "vnc" : "spice";
+        m->display_fds[m->n_displays++] = fd;
+    }
+}
+
 /* One pass of the loop: wait for anything, then handle all of it. Returns
  * false once QEMU has ended (or the monitor is to leave). */
 static bool run_once(monitor *m, int *exit_status)
 {
-    struct pollfd pfd[5 + 1 + 64]; /* ours, the proxy's listening socket, its clients */
+    /* ours, the display sockets, the proxy's listening socket, its clients */
+    struct pollfd pfd[5 + QV_MONITOR_MAX_DISPLAYS + 1 + 64];
     int n = 0;
     int qfd = qemu_fd(m);
     int qemu_idx = n;
@@ -778,6 +834,9 @@ static bool run_once(monitor *m, int *exit_status)
         start_idx = n;
         pfd[n++] = (struct pollfd){ .fd = m->start_fd, .events = POLLIN };
     }
+    int display_idx = n;
+    for (int i = 0; i < m->n_displays; i++)
+        pfd[n++] = (struct pollfd){ .fd = m->display_fds[i], .events = POLLIN };
     int proxy_idx = n;
     if (m->proxy)
         n += (int)qv_proxy_fill_pollfds(m->proxy, &pfd[n], G_N_ELEMENTS(pfd) - (size_t)n);
@@ -811,6 +870,9 @@ static bool run_once(monitor *m, int *exit_status)
     }
     if (m->proxy)
         qv_proxy_dispatch(m->proxy, &pfd[proxy_idx], (size_t)(n - proxy_idx));
+    for (int i = 0; i < m->n_displays; i++)
+        if (pfd[display_idx + i].revents & POLLIN)
+            accept_display_client(m, m->display_fds[i], m->display_protocols[i]);
     if (m->qmp && !m->qmp_lost) {
         g_autoptr(qv_error) qerr = NULL;
         if (qv_qmp_dispatch(m->qmp, &qerr) < 0)
@@ -869,7 +931,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_MON_LISTEN, O_START, O_CTL,
            O_LANE, O_LOCK, O_ID, O_TRANSIENT, O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH,
            O_OWNER_PID, O_OWNER_START, O_ATTACH, O_QEMU_FD, O_QEMU_UID, O_QEMU_GID,
-           O_QEMU_GROUP, O_DEV_STAGING, O_QEMU_DEV };
+           O_QEMU_GROUP, O_DEV_STAGING, O_QEMU_DEV, O_DISPLAY_SOCKET };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -895,6 +957,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         { "qemu-group", required_argument, NULL, O_QEMU_GROUP },
         { "dev-staging", required_argument, NULL, O_DEV_STAGING },
         { "qemu-dev", required_argument, NULL, O_QEMU_DEV },
+        { "display-socket", required_argument, NULL, O_DISPLAY_SOCKET },
         { 0 }
     };
     int c;
@@ -933,6 +996,15 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         case O_QEMU_GID: a->qemu_gid = (gid_t)atol(optarg); break;
         case O_DEV_STAGING: a->dev_staging = optarg; break;
         case O_QEMU_DEV: g_ptr_array_add(a->qemu_devs, optarg); break;
+        case O_DISPLAY_SOCKET:
+            if (m->display_args->len == QV_MONITOR_MAX_DISPLAYS ||
+                (!g_str_has_prefix(optarg, "vnc:") && !g_str_has_prefix(optarg, "spice:"))) {
+                fprintf(stderr, "qvirt-monitor: --display-socket=vnc:PATH or spice:PATH, at "
+                        "most %d\n", QV_MONITOR_MAX_DISPLAYS);
+                return -1;
+            }
+            g_ptr_array_add(m->display_args, optarg);
+            break;
         case O_QEMU_GROUP: {
             gid_t g = (gid_t)atol(optarg);
             g_array_append_val(a->qemu_groups, g);
@@ -1120,6 +1192,8 @@ int main(int argc, char **argv)
     g_autoptr(GArray) file_fds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GArray) qemu_groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
     g_autoptr(GPtrArray) qemu_devs = g_ptr_array_new();
+    g_autoptr(GPtrArray) display_args = g_ptr_array_new();
+    m.display_args = display_args;
     monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1,
                        .file_fds = file_fds, .qemu_uid = (uid_t)-1, .qemu_gid = (gid_t)-1,
                        .qemu_groups = qemu_groups, .qemu_devs = qemu_devs };
@@ -1157,6 +1231,8 @@ int main(int argc, char **argv)
     int r = m.attach ? attach_qemu(&m, &err) : launch_qemu(&m, &a, &argv[optind], &err);
     if (r >= 0 && block_signals(&m) < 0)
         r = qv_error_set_errno(&err, -errno, "cannot create a signalfd");
+    if (r >= 0)
+        listen_displays(&m);
     if (r < 0) {
         mlog("%s", qv_error_message(err));
         report_error(&m, qv_error_code(err), qv_error_message(err));

@@ -384,6 +384,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         .runtime_dir = dir,
         .lane_fds = f->lanes,
         .n_lanes = QV_RT_LANES,
+        .display_sockets_by_caller = true,
     };
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
@@ -393,7 +394,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if ((r = qv_taps_make(def, NULL, nets, false, files.fds, &taps, err)) < 0)
         return r;
     ctx.taps = qv_taps_get(taps, &ctx.n_taps);
-    if ((r = qv_conn_prepare_firmware(conn, def, flags & QV_DOMAIN_START_RESET_NVRAM, err)) < 0)
+    if ((r = qv_conn_prepare_firmware(conn, def, flags & QV_DOMAIN_START_RESET_NVRAM, err)) < 0 ||
+        (r = qv_domdef_fill_backing_chains(def, err)) < 0)
         return r;
     g_auto(GStrv) qemu_argv = NULL;
     g_autofree char *state_path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
@@ -430,6 +432,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
             add_fd_arg(margv, "qemu-group", (int)user.groups[i]);
     }
     add_fd_arg(margv, "id", id);
+    g_autoptr(GPtrArray) vnc = qv_domdef_display_socket_args(def, dir);
+    for (guint i = 0; i < vnc->len; i++)
+        g_ptr_array_add(margv, g_strdup(vnc->pdata[i]));
     if (transient)
         g_ptr_array_add(margv, g_strdup("--transient"));
     add_arg(margv, "on-poweroff", qv_rt_action_name((qv_rt_action)def->on_poweroff));
@@ -633,6 +638,13 @@ int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err)
     qv_autoclose int theirs = channel[1];
     g_autoptr(GPtrArray) argv = monitor_argv(dom->conn, dom->name, dom->uuid_str);
     g_ptr_array_add(argv, g_strdup("--attach"));
+    /* The display sockets the old supervisor listened on, listened on again. */
+    const qv_domdef *def = NULL;
+    if (qv_domain_get_def(dom, &def, NULL) == 0) {
+        g_autoptr(GPtrArray) vnc = qv_domdef_display_socket_args(def, dir);
+        for (guint i = 0; i < vnc->len; i++)
+            g_ptr_array_add(argv, g_strdup(vnc->pdata[i]));
+    }
     add_fd_arg(argv, "start-fd", theirs);
     add_fd_arg(argv, "lock-fd", lock);
     int pass[2] = { theirs, lock };

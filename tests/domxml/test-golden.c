@@ -52,7 +52,7 @@ static void run_case(const char *dir, const char *name, GString *failures)
         qv_file_opener files = QV_FILE_OPENER_PLACEHOLDER(&next_fd);
         qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR, NULL, 0,
                          golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
-                         GOLDEN_NVRAM_DIR, &files };
+                         GOLDEN_NVRAM_DIR, &files, .display_sockets_by_caller = true };
         g_auto(GStrv) argv = NULL;
         r = qv_domxml_build_argv(def, &ctx, &argv, &err);
         if (r == 0 && !expect_err) {

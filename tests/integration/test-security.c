@@ -9,14 +9,17 @@
  * that does not exist. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "guest.h"
 #include "itest.h"
+#include "qv-socket.h"
 
 static itest T;
 static void setup(void) { itest_setup(&T); }
@@ -77,10 +80,26 @@ Test(security, qemu_runs_unprivileged_with_files_as_fds, .timeout = 240)
     cr_assert_geq(dfd, 0);
     cr_assert_eq(ftruncate(dfd, 4 << 20), 0);
     close(dfd);
+    /* A qcow2 overlay whose backing image only its header names (the XML
+     * has no <backingStore>): qvirt reads the chain and QEMU gets both. */
+    g_autofree char *base = g_build_filename(T.root, "base.raw", NULL);
+    g_autofree char *overlay = g_build_filename(T.root, "overlay.qcow2", NULL);
+    g_autofree char *mark = g_malloc0(8192);
+    memcpy(mark + 4096, "QVIRT-BACKING-MARK", 18);
+    cr_assert(g_file_set_contents(base, mark, 8192, NULL));
+    cr_assert_eq(chmod(base, 0600), 0);
+    const char *img[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", "base.raw",
+                          overlay, NULL };
+    gint img_status = -1;
+    cr_assert(g_spawn_sync(T.root, (char **)img, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                           &img_status, NULL) && img_status == 0, "qemu-img create failed");
+    cr_assert_eq(chmod(overlay, 0600), 0);
     g_autofree char *extra = g_strdup_printf(
         "    <disk type='file' device='disk'><driver name='qemu' type='raw'/>"
-        "<source file='%s'/><target dev='vda' bus='virtio'/><serial>sec1</serial></disk>\n",
-        disk);
+        "<source file='%s'/><target dev='vda' bus='virtio'/><serial>sec1</serial></disk>\n"
+        "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source file='%s'/><target dev='vdb' bus='virtio'/><serial>sec2</serial></disk>\n",
+        disk, overlay);
     g_autofree char *xml = itest_domain_xml(&T, "sec", extra);
     qv_conn *conn = itest_open(&T);
     qv_error *err = NULL;
@@ -130,10 +149,21 @@ Test(security, qemu_runs_unprivileged_with_files_as_fds, .timeout = 240)
     qv_qmp *ga = itest_agent_open(&T, "sec");
     int code = -1;
     g_autofree char *out = itest_guest_run(
-        ga, "for d in /sys/block/vd*; do [ \"$(cat $d/serial)\" = sec1 ] && "
-            "printf QVIRT-SECURITY-MARK | dd of=/dev/${d##*/} bs=512 seek=8 conv=fsync 2>&1; done",
+        ga, "d=$(for x in /sys/block/vd*; do [ \"$(cat $x/serial)\" = sec1 ] && echo ${x##*/}; "
+            "done); printf QVIRT-SECURITY-MARK | dd of=/dev/$d bs=512 seek=8 conv=fsync 2>&1",
         &code);
     cr_assert_eq(code, 0, "the guest could not write its disk: %s", out);
+    g_autofree char *through = itest_guest_run(
+        ga, "d=$(for x in /sys/block/vd*; do [ \"$(cat $x/serial)\" = sec2 ] && echo ${x##*/}; "
+            "done); dd if=/dev/$d bs=512 skip=8 count=1 2>/dev/null", &code);
+    cr_assert(strstr(through, "QVIRT-BACKING-MARK"), "the guest does not read the backing image "
+              "through the overlay: %s", through);
+    g_autofree char *live = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &live, &err), err);
+    g_autofree char *base_src = g_strdup_printf("<source file='%s'", base);
+    cr_assert(strstr(live, "<backingStore type='file'") && strstr(live, base_src),
+              "the live XML lacks the probed backing chain: %s", live);
+    cr_assert_null(memmem(cmdline, len, "base.raw", 8), "QEMU's argv names the backing image");
     qv_qmp_free(ga);
 
     /* A hotplugged tap interface: qvirt makes the tap and brings it up,
@@ -217,7 +247,15 @@ Test(security, kernel_in_a_private_folder)
     cr_assert(g_file_get_contents(T.kernel, &data, &len, NULL));
     cr_assert(g_file_set_contents(kernel, data, (gssize)len, NULL));
     cr_assert_eq(chmod(kernel, 0644), 0);
-    g_autofree char *xml = qv_test_guest_domain_xml("privk", kernel, T.initrd, "");
+    /* A channel QEMU connects to as a client, in the same private folder:
+     * qvirt connects and QEMU gets the connected socket. */
+    g_autofree char *peer = g_build_filename(T.root, "peer.sock", NULL);
+    int lfd = qv_unix_listen(peer, NULL);
+    cr_assert_geq(lfd, 0);
+    g_autofree char *chan = g_strdup_printf(
+        "    <channel type='unix'><source mode='connect' path='%s'/>"
+        "<target type='virtio' name='org.qvirt.peer'/></channel>\n", peer);
+    g_autofree char *xml = qv_test_guest_domain_xml("privk", kernel, T.initrd, chan);
     qv_conn *conn = itest_open(&T);
     qv_error *err = NULL;
     qv_domain *dom = NULL;
@@ -226,6 +264,13 @@ Test(security, kernel_in_a_private_folder)
     g_autofree char *cmdline = proc_file((pid_t)itest_status_field(&T, "privk", "qemu_pid"),
                                          "cmdline", &clen);
     cr_assert_null(memmem(cmdline, clen, "vmlinuz-copy", 12), "QEMU's argv names the kernel");
+    cr_assert_null(memmem(cmdline, clen, "peer.sock", 9), "QEMU's argv names the peer socket");
+    struct pollfd pl = { .fd = lfd, .events = POLLIN };
+    cr_assert_eq(poll(&pl, 1, 5000), 1, "nobody connected to the channel's peer socket");
+    int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    cr_assert_geq(cfd, 0);
+    close(cfd);
+    close(lfd);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     qv_domain_free(dom);
 
@@ -235,5 +280,88 @@ Test(security, kernel_in_a_private_folder)
                        qv_error_message(err));
     cr_assert_not_null(strstr(qv_error_message(err), "'qvirt-qemu'"), "%s", qv_error_message(err));
     qv_error_free(err);
+    qv_conn_close(conn);
+}
+
+/* A VNC display on a unix socket in the private run folder: the
+ * supervisor listens there and hands each client to QEMU, which could not
+ * reach the folder; the client gets QEMU's RFB greeting. */
+Test(security, vnc_unix_socket_in_a_private_folder)
+{
+    g_autofree char *xml = qv_test_guest_domain_xml(
+        "vncsock", T.kernel, T.initrd,
+        "    <graphics type='vnc'><listen type='socket'/></graphics>\n");
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    char *uri = NULL;
+    itest_ok(qv_domain_get_display_uri(dom, "vnc", 0, &uri, &err), err);
+    cr_assert(g_str_has_prefix(uri, "vnc+unix://"), "%s", uri);
+    const char *path = uri + strlen("vnc+unix://");
+    cr_assert(g_str_has_prefix(path, T.root), "the socket is not in the run folder: %s", path);
+    /* Twice: each client is handed over in turn. */
+    for (int round = 0; round < 2; round++) {
+        int fd = qv_unix_connect(path, &err);
+        cr_assert_geq(fd, 0, "cannot connect to %s: %s", path, err ? qv_error_message(err) : "?");
+        char greet[13] = { 0 };
+        size_t got = 0;
+        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+        while (got < 12 && g_get_monotonic_time() < deadline) {
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            if (poll(&p, 1, 100) <= 0)
+                continue;
+            ssize_t n = read(fd, greet + got, 12 - got);
+            cr_assert_gt(n, 0, "the VNC socket closed");
+            got += (size_t)n;
+        }
+        cr_assert_str_eq(greet, "RFB 003.008\n");
+        close(fd);
+    }
+    free(uri);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* The same for SPICE: QEMU's SPICE server answers a client's link
+ * message (magic "REDQ") on the supervisor's socket. */
+Test(security, spice_unix_socket_in_a_private_folder)
+{
+    g_autofree char *xml = qv_test_guest_domain_xml(
+        "spicesock", T.kernel, T.initrd,
+        "    <graphics type='spice'><listen type='socket'/></graphics>\n");
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    char *uri = NULL;
+    itest_ok(qv_domain_get_display_uri(dom, "spice", 0, &uri, &err), err);
+    cr_assert(g_str_has_prefix(uri, "spice+unix://"), "%s", uri);
+    int fd = qv_unix_connect(uri + strlen("spice+unix://"), &err);
+    cr_assert_geq(fd, 0, "%s", err ? qv_error_message(err) : "?");
+    /* SpiceLinkHeader (magic, version 2.2, size) and SpiceLinkMess for the
+     * main channel, little-endian, no capabilities. */
+    const unsigned char link[16 + 18] = {
+        'R', 'E', 'D', 'Q', 2, 0, 0, 0, 2, 0, 0, 0, 18, 0, 0, 0,
+        0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0,
+    };
+    cr_assert_eq(write(fd, link, sizeof link), (ssize_t)sizeof link);
+    char magic[5] = { 0 };
+    size_t got = 0;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (got < 4 && g_get_monotonic_time() < deadline) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, magic + got, 4 - got);
+        cr_assert_gt(n, 0, "the SPICE socket closed");
+        got += (size_t)n;
+    }
+    cr_assert_str_eq(magic, "REDQ", "no SPICE link reply");
+    close(fd);
+    free(uri);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
     qv_conn_close(conn);
 }
