@@ -134,36 +134,52 @@ char **qv_qemu_devices(const qv_domdef *def)
     return (char **)g_ptr_array_free(names, FALSE);
 }
 
-static bool readable_by(const qv_qemu_user *u, const struct stat *st)
+/* Whether user u may access a file of this stat with the permission bit
+ * of its class (S_IRUSR or S_IWUSR, shifted for group and others). */
+static bool allowed(const qv_qemu_user *u, const struct stat *st, mode_t owner_bit)
 {
     if (st->st_uid == u->uid)
-        return st->st_mode & S_IRUSR;
+        return st->st_mode & owner_bit;
     bool in_group = st->st_gid == u->gid;
     for (size_t i = 0; !in_group && i < u->n_groups; i++)
         in_group = st->st_gid == u->groups[i];
-    return in_group ? st->st_mode & S_IRGRP : st->st_mode & S_IROTH;
+    return st->st_mode & (in_group ? owner_bit >> 3 : owner_bit >> 6);
 }
 
-int qv_qemu_user_check_boot_files(const qv_qemu_user *u, const qv_domdef *def, qv_error **err)
+static int grant(const qv_qemu_user *u, const char *dir, const char *what, const char *path,
+                 mode_t owner_bit, qv_error **err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return qv_error_set_errno(err, -errno, "cannot use the %s %s", what, path);
+    if (allowed(u, &st, owner_bit))
+        return 0;
+    if (!(st.st_mode & owner_bit))
+        return qv_error_set(err, -EACCES, "QEMU runs as user '%s', which cannot %s the %s %s "
+                            "(mode %04o), even as its owner", u->name,
+                            owner_bit == S_IRUSR ? "read" : "write", what, path,
+                            (unsigned int)(st.st_mode & 07777));
+    return qv_rt_chown_for_run(dir, path, u->uid, u->gid, err);
+}
+
+int qv_qemu_user_grant_files(const qv_qemu_user *u, const qv_domdef *def, const char *dir,
+                             qv_error **err)
 {
     if (u->uid == (uid_t)-1)
         return 0; /* QEMU runs as the caller (or stays root) */
     const struct { const char *what, *path; } files[] = {
         { "kernel", def->os.kernel }, { "initrd", def->os.initrd }, { "dtb", def->os.dtb },
     };
-    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
-        struct stat st;
-        if (!files[i].path)
-            continue;
-        if (stat(files[i].path, &st) < 0)
-            return qv_error_set_errno(err, -errno, "cannot read the %s %s", files[i].what,
-                                      files[i].path);
-        if (!readable_by(u, &st))
-            return qv_error_set(err, -EACCES,
-                                "QEMU runs as user '%s', which cannot read the %s %s (owner %ld, "
-                                "mode %04o): make it readable to that user, or name another "
-                                "user in qvirt.conf", u->name, files[i].what, files[i].path,
-                                (long)st.st_uid, (unsigned int)(st.st_mode & 07777));
+    int r = 0;
+    for (size_t i = 0; r >= 0 && i < G_N_ELEMENTS(files); i++)
+        if (files[i].path)
+            r = grant(u, dir, files[i].what, files[i].path, S_IRUSR, err);
+    for (guint i = 0; r >= 0 && def->chrs && i < def->chrs->len; i++) {
+        const qv_domdef_chr *c = def->chrs->pdata[i];
+        /* QEMU connects to it again by itself: it keeps the path. */
+        if (c->src.type == QV_CHR_UNIX && !c->src.bind && c->src.reconnect && c->src.path &&
+            g_file_test(c->src.path, G_FILE_TEST_EXISTS))
+            r = grant(u, dir, "socket", c->src.path, S_IWUSR, err);
     }
-    return 0;
+    return r;
 }

@@ -25,10 +25,13 @@ typedef struct qv_qemu_user {
 
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err);
 void qv_qemu_user_clear(qv_qemu_user *u);
-/* QEMU opens the <kernel>, <initrd> and <dtb> itself (through its own fd,
- * so no folder on the way matters): each must be readable by QEMU's user;
- * one sentence naming the file and the user when one is not. */
-int qv_qemu_user_check_boot_files(const qv_qemu_user *u, const qv_domdef *def, qv_error **err);
+/* What QEMU must open by path itself: the <kernel>, <initrd> and <dtb>
+ * (through its own fd, so no folder on the way matters) and the sockets it
+ * reconnects to. One its user cannot read (or write, for a socket) is
+ * given to that user for the run and back afterwards
+ * (qv_rt_chown_for_run, in the run folder dir). */
+int qv_qemu_user_grant_files(const qv_qemu_user *u, const qv_domdef *def, const char *dir,
+                             qv_error **err);
 /* The host device nodes a domain's QEMU needs in its private /dev beyond
  * the basic ones (names below /dev, g_strfreev): /dev/kvm for KVM, a
  * render node, host serial devices, an rng's device. */

@@ -551,8 +551,54 @@ int qv_rt_state_store(const char *path, const qv_rt_state *st)
 }
 
 /* Tells every process that maps this run's state that the run is over. */
+/* The files given to QEMU's user for the run go back to their owners
+ * (those still as the run left them). */
+static void restore_owners(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, QV_RT_RUN_OWNERS, NULL);
+    g_autofree char *text = NULL;
+    if (qv_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
+        return;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        long ou, og, nu, ng;
+        int off = 0;
+        if (sscanf(*l, "%ld %ld %ld %ld %n", &ou, &og, &nu, &ng, &off) != 4 || !(*l)[off])
+            continue;
+        const char *file = *l + off;
+        struct stat st;
+        if (stat(file, &st) < 0 || st.st_uid != (uid_t)nu || st.st_gid != (gid_t)ng)
+            continue; /* gone, or changed hands since: leave it */
+        if (chown(file, (uid_t)ou, (gid_t)og) < 0) {
+            /* nothing more to try: the record goes with the run */
+        }
+    }
+    unlink(path);
+}
+
+int qv_rt_chown_for_run(const char *domain_dir, const char *file, uid_t uid, gid_t gid,
+                        qv_error **err)
+{
+    struct stat st;
+    if (stat(file, &st) < 0)
+        return qv_error_set_errno(err, -errno, "cannot give %s to QEMU's user", file);
+    if (st.st_uid == uid && st.st_gid == gid)
+        return 0;
+    /* The record first, synced: a crash after the chown still gives it back. */
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_OWNERS, NULL);
+    g_autofree char *line = g_strdup_printf("%ld %ld %ld %ld %s\n", (long)st.st_uid,
+                                            (long)st.st_gid, (long)uid, (long)gid, file);
+    qv_autoclose int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) || fsync(fd) < 0)
+        return qv_error_set_errno(err, -errno, "cannot record the owner of %s in %s", file, path);
+    if (chown(file, uid, gid) < 0)
+        return qv_error_set_errno(err, -errno, "cannot give %s to QEMU's user", file);
+    return 0;
+}
+
 static void retire_run(const char *dir)
 {
+    restore_owners(dir);
     g_autofree char *path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_statemap *m;
     if (qv_rt_statemap_open(path, &m) == 0) {

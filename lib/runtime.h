@@ -50,6 +50,10 @@
  *       spice.sock                   chardevs and displays without a path
  *                                    (qvirt binds chardevs' and hands them
  *                                    to QEMU listening)
+ *       owners                       files QEMU had to open by path, given
+ *                                    to its user for the run: "UID GID
+ *                                    NEWUID NEWGID PATH" lines, given back
+ *                                    when the run ends
  *       dev/                         where QEMU's private /dev is set up
  *                                    before it moves onto /dev (empty here)
  *       memory-XXXXXX,               short-lived files QEMU writes for
@@ -124,6 +128,7 @@ char *qv_rt_journal_path(const qv_rt_paths *p);
 #define QV_RT_RUN_REBOOT "reboot"
 #define QV_RT_RUN_UNPLUGGED_VCPUS "unplugged-vcpus"
 #define QV_RT_RUN_DEV_STAGING "dev"
+#define QV_RT_RUN_OWNERS "owners"
 
 /* mkdir -p with mode 0700 for the last component. */
 int qv_rt_mkdirs(const char *path, qv_error **err);
@@ -218,6 +223,12 @@ void qv_rt_mark_stopping(const char *domain_dir, const char *why);
 void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name);
 /* Removes a domain's runtime dir, retiring its state first. */
 void qv_rt_remove_run_dir(const char *dir);
+/* Gives path to uid:gid for the run in domain_dir (a file QEMU must open
+ * by path and its user could not): the owner it had is recorded first, and
+ * given back when the run ends, however it ends (libvirt's DAC driver with
+ * remember_owner). */
+int qv_rt_chown_for_run(const char *domain_dir, const char *path, uid_t uid, gid_t gid,
+                        qv_error **err);
 
 /* What the supervisor does when the guest powers off, reboots or crashes
  * (<on_poweroff>, <on_reboot>, <on_crash>). */

@@ -372,7 +372,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
      * as the fds on its command line. */
     g_auto(qv_qemu_user) user = { 0 };
     if ((r = qv_conn_qemu_user(conn, &user, err)) < 0 ||
-        (r = qv_qemu_user_check_boot_files(&user, def, err)) < 0)
+        (r = qv_qemu_user_grant_files(&user, def, dir, err)) < 0)
         return r;
     g_auto(qv_qemu_files) files = { 0 };
     qv_qemu_files_init(&files, 1, true);
