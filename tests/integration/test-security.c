@@ -57,6 +57,22 @@ static void assert_no_caps(const char *status)
     cr_assert_str_eq(nnp, "1", "QEMU has no no_new_privs");
 }
 
+/* Reads exactly n bytes of a display socket within 10 s (asserts). */
+static void read_within(int fd, char *buf, size_t n, const char *what)
+{
+    size_t got = 0;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (got < n) {
+        cr_assert_lt(g_get_monotonic_time(), deadline, "%s sent %zu of %zu bytes", what, got, n);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = read(fd, buf + got, n - got);
+        cr_assert_gt(r, 0, "%s closed", what);
+        got += (size_t)r;
+    }
+}
+
 static void write_conf(const char *text)
 {
     g_autofree char *path = g_build_filename(T.root, "config", "qvirt.conf", NULL);
@@ -330,16 +346,7 @@ Test(security, vnc_unix_socket_in_a_private_folder)
         int fd = qv_unix_connect(path, &err);
         cr_assert_geq(fd, 0, "cannot connect to %s: %s", path, err ? qv_error_message(err) : "?");
         char greet[13] = { 0 };
-        size_t got = 0;
-        gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-        while (got < 12 && g_get_monotonic_time() < deadline) {
-            struct pollfd p = { .fd = fd, .events = POLLIN };
-            if (poll(&p, 1, 100) <= 0)
-                continue;
-            ssize_t n = read(fd, greet + got, 12 - got);
-            cr_assert_gt(n, 0, "the VNC socket closed");
-            got += (size_t)n;
-        }
+        read_within(fd, greet, 12, "the VNC socket");
         cr_assert_str_eq(greet, "RFB 003.008\n");
         close(fd);
     }
@@ -373,16 +380,7 @@ Test(security, spice_unix_socket_in_a_private_folder)
     };
     cr_assert_eq(write(fd, link, sizeof link), (ssize_t)sizeof link);
     char magic[5] = { 0 };
-    size_t got = 0;
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-    while (got < 4 && g_get_monotonic_time() < deadline) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(fd, magic + got, 4 - got);
-        cr_assert_gt(n, 0, "the SPICE socket closed");
-        got += (size_t)n;
-    }
+    read_within(fd, magic, 4, "the SPICE socket");
     cr_assert_str_eq(magic, "REDQ", "no SPICE link reply");
     close(fd);
     free(uri);
