@@ -87,6 +87,15 @@ xmlNode *qv_xml_child(const xmlNode *node, const char *name);
 const char *qv_xml_attr(const xmlNode *node, const char *name, char **tmp);
 /* Attribute value copied with g_strdup, or NULL. */
 char *qv_xml_prop(const xmlNode *node, const char *name);
+/* Replaces the string *field with value (owned), freeing the old one. Every
+ * parsed string is stored through this: an element repeated where one is
+ * expected (two <target>s, two <source>s) sets its fields again, and the
+ * later one wins instead of leaking the earlier value. */
+static inline void qv_set_str(char **field, char *value)
+{
+    g_free(*field);
+    *field = value;
+}
 /* Text content copied with g_strdup (stripped), or NULL for no element. */
 char *qv_xml_text(const xmlNode *node);
 /* Text of the first child element named name. */

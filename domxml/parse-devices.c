@@ -67,7 +67,7 @@ int qv_parse_address(const xmlNode *dev, qv_domdef_addr *addr, qv_error **err)
         addr->type = QV_ADDR_USB;
         if (addr_field(a, "bus", 255, &addr->bus, err) < 0)
             return -EINVAL;
-        addr->usb_port = qv_xml_prop(a, "port");
+        qv_set_str(&addr->usb_port, qv_xml_prop(a, "port"));
         if (addr->usb_port && (!*addr->usb_port ||
                                strspn(addr->usb_port, "0123456789.") != strlen(addr->usb_port)))
             return qv_xml_attr_error(err, a, "port", "'%s' is not a USB port path", addr->usb_port);
@@ -129,15 +129,15 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
                 return qv_xml_attr_error(err, c, "mode", "unsupported mode '%s'", mode);
             bool bind = mode && !strcmp(mode, "bind");
             if (t == QV_CHR_UDP && bind) {
-                src->bind_host = qv_xml_prop(c, "host");
-                src->bind_service = qv_xml_prop(c, "service");
+                qv_set_str(&src->bind_host, qv_xml_prop(c, "host"));
+                qv_set_str(&src->bind_service, qv_xml_prop(c, "service"));
                 continue;
             }
             if (t == QV_CHR_UNIX || t == QV_CHR_TCP)
                 src->bind = mode ? bind : (t == QV_CHR_UNIX ? false : false);
-            g_free(src->path); src->path = qv_xml_prop(c, "path");
-            g_free(src->host); src->host = qv_xml_prop(c, "host");
-            g_free(src->service); src->service = qv_xml_prop(c, "service");
+            qv_set_str(&src->path, qv_xml_prop(c, "path"));
+            qv_set_str(&src->host, qv_xml_prop(c, "host"));
+            qv_set_str(&src->service, qv_xml_prop(c, "service"));
             if (qv_xml_prop_tristate(c, "append", &src->append, err) < 0)
                 return -EINVAL;
             xmlNode *rc = qv_xml_child(c, "reconnect");
@@ -155,7 +155,7 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
                 return qv_xml_attr_error(err, c, "type", "unsupported protocol '%s'", p);
             src->telnet = p && !strcmp(p, "telnet");
         } else if (name_is(c, "log")) {
-            src->log_file = qv_xml_prop(c, "file");
+            qv_set_str(&src->log_file, qv_xml_prop(c, "file"));
             if (qv_xml_prop_tristate(c, "append", &src->log_append, err) < 0)
                 return -EINVAL;
             if (!src->log_file)
@@ -190,9 +190,9 @@ static int parse_disk_source(const xmlNode *n, qv_domdef_disk_src *src, const xm
                              qv_error **err)
 {
     if (src->type == QV_DISK_TYPE_FILE) {
-        src->path = qv_xml_prop(n, "file");
+        qv_set_str(&src->path, qv_xml_prop(n, "file"));
     } else if (src->type == QV_DISK_TYPE_BLOCK) {
-        src->path = qv_xml_prop(n, "dev");
+        qv_set_str(&src->path, qv_xml_prop(n, "dev"));
     } else {
         static const char *const protos[] = { "nbd", "http", "https", NULL };
         int r = qv_xml_prop_enum(n, "protocol", protos, &src->protocol, err);
@@ -200,14 +200,14 @@ static int parse_disk_source(const xmlNode *n, qv_domdef_disk_src *src, const xm
             return r;
         if (r == 0)
             return qv_xml_error(err, n, "a network disk needs a protocol (nbd, http, https)");
-        src->name = qv_xml_prop(n, "name");
-        src->query = qv_xml_prop(n, "query");
+        qv_set_str(&src->name, qv_xml_prop(n, "name"));
+        qv_set_str(&src->query, qv_xml_prop(n, "query"));
         xmlNode *h = qv_xml_child(n, "host");
         if (h) {
-            src->host = qv_xml_prop(h, "name");
-            src->port = qv_xml_prop(h, "port");
-            src->transport = qv_xml_prop(h, "transport");
-            src->socket = qv_xml_prop(h, "socket");
+            qv_set_str(&src->host, qv_xml_prop(h, "name"));
+            qv_set_str(&src->port, qv_xml_prop(h, "port"));
+            qv_set_str(&src->transport, qv_xml_prop(h, "transport"));
+            qv_set_str(&src->socket, qv_xml_prop(h, "socket"));
             if (src->transport && strcmp(src->transport, "tcp") && strcmp(src->transport, "unix"))
                 return qv_xml_attr_error(err, h, "transport", "unsupported transport '%s'", src->transport);
             if (src->port && strspn(src->port, "0123456789") != strlen(src->port))
@@ -244,6 +244,10 @@ static int disk_type_from(const xmlNode *n, const char *attr, int *out, qv_error
 static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error **err)
 {
     parent->has_backing = true;
+    if (parent->backing) {   /* a repeated <backingStore>: the later one wins */
+        qv_domdef_disk_src_clear(parent->backing);
+        g_clear_pointer(&parent->backing, g_free);
+    }
     if (!n->children && !n->properties)
         return 0;   /* <backingStore/>: explicitly no backing image */
     qv_domdef_disk_src *b = g_new0(qv_domdef_disk_src, 1);
@@ -280,7 +284,7 @@ static int parse_iotune(const xmlNode *n, qv_domdef_iotune *t, qv_error **err)
     };
     FOR_EACH_CHILD(c, n) {
         if (name_is(c, "group_name")) {
-            t->group_name = qv_xml_text(c);
+            qv_set_str(&t->group_name, qv_xml_text(c));
             continue;
         }
         bool found = false;
@@ -355,7 +359,7 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
             if (parse_backing(c, &d->src, err) < 0)
                 return -EINVAL;
         } else if (name_is(c, "target")) {
-            d->target_dev = qv_xml_prop(c, "dev");
+            qv_set_str(&d->target_dev, qv_xml_prop(c, "dev"));
             g_autofree char *bus = qv_xml_prop(c, "bus");
             static const char *const buses[] = { "", "virtio", "sata", "ide", "scsi", "usb", "fdc", NULL };
             if (bus) {
@@ -376,17 +380,17 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
         } else if (name_is(c, "transient")) {
             d->transient = true;
         } else if (name_is(c, "serial")) {
-            d->serial = qv_xml_text(c);
+            qv_set_str(&d->serial, qv_xml_text(c));
             if (strspn(d->serial, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ .+-") != strlen(d->serial))
                 return qv_xml_error(err, c, "disk serial '%s' has characters other than letters, digits, '_', ' ', '.', '+', '-'", d->serial);
         } else if (name_is(c, "wwn")) {
-            d->wwn = qv_xml_text(c);
+            qv_set_str(&d->wwn, qv_xml_text(c));
             if (strlen(d->wwn) != 16 || strspn(d->wwn, "0123456789abcdefABCDEF") != 16)
                 return qv_xml_error(err, c, "'%s' is not a 16-digit hexadecimal WWN", d->wwn);
         } else if (name_is(c, "vendor")) {
-            d->vendor = qv_xml_text(c);
+            qv_set_str(&d->vendor, qv_xml_text(c));
         } else if (name_is(c, "product")) {
-            d->product = qv_xml_text(c);
+            qv_set_str(&d->product, qv_xml_text(c));
         } else if (name_is(c, "boot")) {
             if (qv_xml_prop_uint(c, "order", &d->boot_order, err) < 0)
                 return -EINVAL;
@@ -601,16 +605,16 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
             if (qv_xml_prop_enum(c, "type", models, &n->model, err) < 0)
                 return -EINVAL;
         } else if (name_is(c, "source")) {
-            n->source_bridge = qv_xml_prop(c, "bridge");
-            n->source_network = qv_xml_prop(c, "network");
+            qv_set_str(&n->source_bridge, qv_xml_prop(c, "bridge"));
+            qv_set_str(&n->source_network, qv_xml_prop(c, "network"));
         } else if (name_is(c, "target")) {
-            n->target_dev = qv_xml_prop(c, "dev");
+            qv_set_str(&n->target_dev, qv_xml_prop(c, "dev"));
             if (n->target_dev && (strlen(n->target_dev) >= 16 || strchr(n->target_dev, '/')))
                 return qv_xml_attr_error(err, c, "dev", "'%s' is not a valid interface name", n->target_dev);
         } else if (name_is(c, "script")) {
-            n->script = qv_xml_prop(c, "path");
+            qv_set_str(&n->script, qv_xml_prop(c, "path"));
         } else if (name_is(c, "downscript")) {
-            n->downscript = qv_xml_prop(c, "path");
+            qv_set_str(&n->downscript, qv_xml_prop(c, "path"));
         } else if (name_is(c, "mtu")) {
             if (qv_xml_prop_uint(c, "size", &n->mtu, err) < 0)
                 return -EINVAL;
@@ -644,9 +648,9 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
             if (qv_xml_prop_tristate(c, "enabled", &en, err) < 0)
                 return -EINVAL;
             if (en == QV_TRI_OFF)
-                n->rom_file = g_strdup("");
+                qv_set_str(&n->rom_file, g_strdup(""));
             else
-                n->rom_file = qv_xml_prop(c, "file");
+                qv_set_str(&n->rom_file, qv_xml_prop(c, "file"));
         } else if (is_common(c)) {
         } else if (name_is(c, "filterref") || name_is(c, "virtualport") || name_is(c, "vlan") ||
                    name_is(c, "ip") || name_is(c, "route") || name_is(c, "portForward") ||
@@ -686,13 +690,13 @@ static int parse_chr(qv_domdef *def, xmlNode *cn, int kind, unsigned int flags, 
         return -EINVAL;
     FOR_EACH_CHILD(ch, cn) {
         if (name_is(ch, "target")) {
-            c->target_type = qv_xml_prop(ch, "type");
-            c->target_name = qv_xml_prop(ch, "name");
+            qv_set_str(&c->target_type, qv_xml_prop(ch, "type"));
+            qv_set_str(&c->target_name, qv_xml_prop(ch, "name"));
             if (qv_xml_prop_int(ch, "port", &c->target_port, err) < 0)
                 return -EINVAL;
             xmlNode *m = qv_xml_child(ch, "model");
             if (m)
-                c->target_model = qv_xml_prop(m, "name");
+                qv_set_str(&c->target_model, qv_xml_prop(m, "name"));
         } else if (name_is(ch, "source") || name_is(ch, "protocol") || name_is(ch, "log") ||
                    is_common(ch)) {
         } else {
@@ -762,8 +766,8 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     g->autoport = autoport == QV_TRI_ON || (autoport == QV_TRI_ABSENT && g->port == -1);
     if (g->autoport && !(flags & QV_DOMXML_PARSE_STATUS))
         g->port = -1;
-    g->passwd = qv_xml_prop(gn, "passwd");
-    g->passwd_valid_to = qv_xml_prop(gn, "passwdValidTo");
+    qv_set_str(&g->passwd, qv_xml_prop(gn, "passwd"));
+    qv_set_str(&g->passwd_valid_to, qv_xml_prop(gn, "passwdValidTo"));
     static const char *const conn_kinds[] = { "keep", "disconnect", "fail", NULL };
     if (qv_xml_prop_enum(gn, "connected", conn_kinds, &g->connected, err) < 0)
         return -EINVAL;
@@ -771,10 +775,10 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
         return qv_xml_attr_error(err, gn, "passwdValidTo",
                                  "'%s' is not a UTC time of the form 2024-01-31T12:00:00",
                                  g->passwd_valid_to);
-    g->keymap = qv_xml_prop(gn, "keymap");
-    g->share_policy = qv_xml_prop(gn, "sharePolicy");
-    g->socket = qv_xml_prop(gn, "socket");
-    g->default_mode = qv_xml_prop(gn, "defaultMode");
+    qv_set_str(&g->keymap, qv_xml_prop(gn, "keymap"));
+    qv_set_str(&g->share_policy, qv_xml_prop(gn, "sharePolicy"));
+    qv_set_str(&g->socket, qv_xml_prop(gn, "socket"));
+    qv_set_str(&g->default_mode, qv_xml_prop(gn, "defaultMode"));
     g_autofree char *listen_attr = qv_xml_prop(gn, "listen");
     if (g->keymap && strspn(g->keymap, "abcdefghijklmnopqrstuvwxyz-_") != strlen(g->keymap))
         return qv_xml_attr_error(err, gn, "keymap", "'%s' is not a keymap name", g->keymap);
@@ -785,15 +789,14 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
                 return -EINVAL;
             if (g->listen_type && !strcmp(g->listen_type, "network"))
                 return qv_xml_error(err, c, "listen type 'network' needs libvirt's network service; use type='address'");
-            g_free(g->listen_address);
-            g->listen_address = qv_xml_prop(c, "address");
+            qv_set_str(&g->listen_address, qv_xml_prop(c, "address"));
             char *s = qv_xml_prop(c, "socket");
             if (s) {
                 g_free(g->socket);
                 g->socket = s;
             }
         } else if (name_is(c, "gl")) {
-            g->rendernode = qv_xml_prop(c, "rendernode");
+            qv_set_str(&g->rendernode, qv_xml_prop(c, "rendernode"));
         } else if (name_is(c, "image") || name_is(c, "streaming") || name_is(c, "clipboard") ||
                    name_is(c, "mouse") || name_is(c, "filetransfer") || name_is(c, "channel") ||
                    name_is(c, "jpeg") || name_is(c, "zlib") || name_is(c, "playback") ||
@@ -806,7 +809,7 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     if (!g->listen_address && listen_attr)
         g->listen_address = g_steal_pointer(&listen_attr);
     if (!g->listen_type)
-        g->listen_type = g_strdup(g->socket ? "socket" : "address");
+        qv_set_str(&g->listen_type, g_strdup(g->socket ? "socket" : "address"));
     if (g->type == QV_GFX_VNC && g->passwd && strlen(g->passwd) > 8)
         return qv_xml_attr_error(err, gn, "passwd", "VNC passwords are at most 8 characters");
     return common_tail(gn, flags, NULL, &g->alias, err);
@@ -836,7 +839,7 @@ static int parse_video(qv_domdef *def, xmlNode *vn, unsigned int flags, qv_error
             return -EINVAL;
     }
     if (!v->model)
-        v->model = g_strdup("vga");
+        qv_set_str(&v->model, g_strdup("vga"));
     FOR_EACH_CHILD(c, vn) {
         if (!name_is(c, "model") && !name_is(c, "driver") && !is_common(c))
             return qv_xml_error(err, c, "unknown video element");
@@ -857,10 +860,10 @@ static int parse_input(qv_domdef *def, xmlNode *in, unsigned int flags, qv_error
         return qv_xml_error(err, in, "missing input type");
     xmlNode *s = qv_xml_child(in, "source");
     if (s) {
-        i->source_evdev = qv_xml_prop(s, !strcmp(i->type, "evdev") ? "dev" : "evdev");
-        i->grab = qv_xml_prop(s, "grab");
-        i->grab_toggle = qv_xml_prop(s, "grabToggle");
-        i->repeat = qv_xml_prop(s, "repeat");
+        qv_set_str(&i->source_evdev, qv_xml_prop(s, !strcmp(i->type, "evdev") ? "dev" : "evdev"));
+        qv_set_str(&i->grab, qv_xml_prop(s, "grab"));
+        qv_set_str(&i->grab_toggle, qv_xml_prop(s, "grabToggle"));
+        qv_set_str(&i->repeat, qv_xml_prop(s, "repeat"));
     }
     if (!i->bus)
         i->bus = g_strdup(!strcmp(i->type, "tablet") ? "usb" :
@@ -975,7 +978,7 @@ static int parse_rng(qv_domdef *def, xmlNode *rn, unsigned int flags, qv_error *
     if (!r->backend_model)
         return qv_xml_error(err, b, "missing backend model");
     if (!strcmp(r->backend_model, "random")) {
-        r->backend_path = qv_xml_text(b);
+        qv_set_str(&r->backend_path, qv_xml_text(b));
         if (!*r->backend_path)
             g_clear_pointer(&r->backend_path, g_free);
     } else if (!strcmp(r->backend_model, "egd")) {
@@ -999,7 +1002,7 @@ static int parse_panic(qv_domdef *def, xmlNode *pn, unsigned int flags, qv_error
     if (qv_xml_prop_enum(pn, "model", models, &p->model, err) < 0)
         return -EINVAL;
     if (!p->model)
-        p->model = g_strdup("isa");
+        qv_set_str(&p->model, g_strdup("isa"));
     return common_tail(pn, flags, &p->addr, &p->alias, err);
 }
 
@@ -1007,7 +1010,7 @@ static int parse_shmem(qv_domdef *def, xmlNode *sn, unsigned int flags, qv_error
 {
     qv_domdef_shmem *s = g_new0(qv_domdef_shmem, 1);
     g_ptr_array_add(def->shmems, s);
-    s->name = qv_xml_prop(sn, "name");
+    qv_set_str(&s->name, qv_xml_prop(sn, "name"));
     if (!s->name || !*s->name || strchr(s->name, '/') || s->name[0] == '.')
         return qv_xml_attr_error(err, sn, "name", "missing or invalid shared memory name");
     xmlNode *m = qv_xml_child(sn, "model");
@@ -1015,7 +1018,7 @@ static int parse_shmem(qv_domdef *def, xmlNode *sn, unsigned int flags, qv_error
     if (m && qv_xml_prop_enum(m, "type", models, &s->model, err) < 0)
         return -EINVAL;
     if (!s->model)
-        s->model = g_strdup("ivshmem-plain");
+        qv_set_str(&s->model, g_strdup("ivshmem-plain"));
     if (strcmp(s->model, "ivshmem-plain"))
         return qv_xml_error(err, sn, "only the ivshmem-plain model is supported");
     xmlNode *sz = qv_xml_child(sn, "size");
@@ -1083,7 +1086,7 @@ static int parse_tpm(qv_domdef *def, xmlNode *tn, unsigned int flags, qv_error *
     if (qv_xml_prop_enum(tn, "model", models, &t->model, err) < 0)
         return -EINVAL;
     if (!t->model)
-        t->model = g_strdup("tpm-tis");
+        qv_set_str(&t->model, g_strdup("tpm-tis"));
     xmlNode *b = qv_xml_child(tn, "backend");
     if (!b)
         return qv_xml_error(err, tn, "missing <backend>");
@@ -1096,9 +1099,9 @@ static int parse_tpm(qv_domdef *def, xmlNode *tn, unsigned int flags, qv_error *
         return qv_xml_error(err, b, "missing backend type");
     xmlNode *dev = qv_xml_child(b, "device");
     if (dev)
-        t->path = qv_xml_prop(dev, "path");
+        qv_set_str(&t->path, qv_xml_prop(dev, "path"));
     if (!strcmp(t->backend, "passthrough") && !t->path)
-        t->path = g_strdup("/dev/tpm0");
+        qv_set_str(&t->path, g_strdup("/dev/tpm0"));
     return common_tail(tn, flags, NULL, &t->alias, err);
 }
 
@@ -1127,7 +1130,7 @@ static int parse_redirdev(qv_domdef *def, xmlNode *rn, unsigned int flags, qv_er
     if (qv_xml_prop_enum(rn, "bus", buses, &r->bus, err) < 0)
         return -EINVAL;
     if (!r->bus)
-        r->bus = g_strdup("usb");
+        qv_set_str(&r->bus, g_strdup("usb"));
     g_autofree char *t = qv_xml_prop(rn, "type");
     if (!t || (strcmp(t, "spicevmc") && strcmp(t, "tcp")))
         return qv_xml_attr_error(err, rn, "type", "unsupported redirection type (spicevmc, tcp)");
@@ -1162,7 +1165,7 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
         return qv_xml_error(err, hn, "unsupported host device type '%s' (only usb)", type ? type : "");
     qv_domdef_hostdev *h = g_new0(qv_domdef_hostdev, 1);
     g_ptr_array_add(def->hostdevs, h);
-    h->type = g_strdup(type);
+    qv_set_str(&h->type, g_strdup(type));
     h->host_bus = h->host_device = -1;
     xmlNode *src = qv_xml_child(hn, "source");
     if (!src)
@@ -1196,10 +1199,10 @@ static int parse_filesystem(qv_domdef *def, xmlNode *fn, unsigned int flags, qv_
         qv_xml_prop_enum(fn, "accessmode", am, &f->accessmode, err) < 0)
         return -EINVAL;
     if (!f->type)
-        f->type = g_strdup("mount");
+        qv_set_str(&f->type, g_strdup("mount"));
     xmlNode *d = qv_xml_child(fn, "driver");
     if (d) {
-        f->driver = qv_xml_prop(d, "type");
+        qv_set_str(&f->driver, qv_xml_prop(d, "type"));
         if (f->driver && !strcmp(f->driver, "virtiofs"))
             return qv_xml_error(err, d, "virtiofs needs virtiofsd and shared memory, not supported; use the 9p 'path' driver");
         if (f->driver && strcmp(f->driver, "path"))
@@ -1207,9 +1210,9 @@ static int parse_filesystem(qv_domdef *def, xmlNode *fn, unsigned int flags, qv_
     }
     xmlNode *s = qv_xml_child(fn, "source"), *t = qv_xml_child(fn, "target");
     if (s)
-        f->source = qv_xml_prop(s, "dir");
+        qv_set_str(&f->source, qv_xml_prop(s, "dir"));
     if (t)
-        f->target = qv_xml_prop(t, "dir");
+        qv_set_str(&f->target, qv_xml_prop(t, "dir"));
     if (!f->source || !f->target)
         return qv_xml_error(err, fn, "a filesystem needs <source dir=...> and <target dir=...>");
     if (strlen(f->target) > 31)
@@ -1252,8 +1255,7 @@ int qv_parse_devices(qv_domdef *def, xmlNode *devices, unsigned int flags, qv_er
     FOR_EACH_CHILD(c, devices) {
         int r;
         if (name_is(c, "emulator")) {
-            g_free(def->emulator);
-            def->emulator = qv_xml_text(c);
+            qv_set_str(&def->emulator, qv_xml_text(c));
             if (!g_path_is_absolute(def->emulator))
                 return qv_xml_error(err, c, "the emulator must be an absolute path");
             r = 0;

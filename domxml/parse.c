@@ -96,9 +96,9 @@ static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
         if (c->type != XML_ELEMENT_NODE)
             continue;
         if (name_is(c, "type")) {
-            os->type = qv_xml_text(c);
-            os->arch = qv_xml_prop(c, "arch");
-            os->machine = qv_xml_prop(c, "machine");
+            qv_set_str(&os->type, qv_xml_text(c));
+            qv_set_str(&os->arch, qv_xml_prop(c, "arch"));
+            qv_set_str(&os->machine, qv_xml_prop(c, "machine"));
             if (strcmp(os->type, "hvm") != 0)
                 return qv_xml_error(err, c, "unsupported OS type '%s' (only hvm)", os->type);
             if (os->arch && strcmp(os->arch, "x86_64") != 0 && strcmp(os->arch, "i686") != 0)
@@ -106,15 +106,15 @@ static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
             if (os->machine && !g_str_has_prefix(os->machine, "pc") && strcmp(os->machine, "q35"))
                 return qv_xml_attr_error(err, c, "machine", "unsupported machine type '%s'", os->machine);
         } else if (name_is(c, "kernel")) {
-            os->kernel = qv_xml_text(c);
+            qv_set_str(&os->kernel, qv_xml_text(c));
         } else if (name_is(c, "initrd")) {
-            os->initrd = qv_xml_text(c);
+            qv_set_str(&os->initrd, qv_xml_text(c));
         } else if (name_is(c, "cmdline")) {
-            os->cmdline = qv_xml_text(c);
+            qv_set_str(&os->cmdline, qv_xml_text(c));
         } else if (name_is(c, "dtb")) {
-            os->dtb = qv_xml_text(c);
+            qv_set_str(&os->dtb, qv_xml_text(c));
         } else if (name_is(c, "loader")) {
-            os->loader = qv_xml_text(c);
+            qv_set_str(&os->loader, qv_xml_text(c));
             if (os->loader && !*os->loader)   /* no path: autoselection */
                 g_clear_pointer(&os->loader, g_free);
             static const char *const lt[] = { "rom", "pflash", NULL };
@@ -124,8 +124,8 @@ static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
                 qv_xml_prop_enum(c, "secure", yn, &os->loader_secure, err) < 0)
                 return -EINVAL;
         } else if (name_is(c, "nvram")) {
-            os->nvram = qv_xml_text(c);
-            os->nvram_template = qv_xml_prop(c, "template");
+            qv_set_str(&os->nvram, qv_xml_text(c));
+            qv_set_str(&os->nvram_template, qv_xml_prop(c, "template"));
             if (os->nvram && !*os->nvram)
                 g_clear_pointer(&os->nvram, g_free);
         } else if (name_is(c, "boot")) {
@@ -182,11 +182,11 @@ static int parse_feature_list(const xmlNode *parent, GPtrArray *list, const char
         if (!ok)
             return qv_xml_error(err, c, "unsupported feature");
         qv_domdef_feature *f = g_new0(qv_domdef_feature, 1);
-        f->name = g_strdup((const char *)c->name);
+        qv_set_str(&f->name, g_strdup((const char *)c->name));
         g_ptr_array_add(list, f);
         if (qv_xml_prop_tristate(c, "state", &f->state, err) < 0)
             return -EINVAL;
-        f->value = qv_xml_prop(c, name_is(c, "spinlocks") ? "retries" : "value");
+        qv_set_str(&f->value, qv_xml_prop(c, name_is(c, "spinlocks") ? "retries" : "value"));
         for (xmlNode *sub = c->children; sub; sub = sub->next) {
             if (sub->type != XML_ELEMENT_NODE)
                 continue;
@@ -287,19 +287,19 @@ static int parse_cpu(qv_domdef *def, const xmlNode *cn, qv_error **err)
         qv_xml_prop_enum(cn, "migratable", onoff, &cpu->migratable, err) < 0)
         return -EINVAL;
     if (!cpu->mode)
-        cpu->mode = g_strdup("custom");
+        qv_set_str(&cpu->mode, g_strdup("custom"));
     for (xmlNode *c = cn->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
         if (name_is(c, "model")) {
-            cpu->model = qv_xml_text(c);
+            qv_set_str(&cpu->model, qv_xml_text(c));
             static const char *const fb[] = { "allow", "forbid", NULL };
             if (qv_xml_prop_enum(c, "fallback", fb, &cpu->model_fallback, err) < 0)
                 return -EINVAL;
             if (!*cpu->model)
                 g_clear_pointer(&cpu->model, g_free);
         } else if (name_is(c, "vendor")) {
-            cpu->vendor = qv_xml_text(c);
+            qv_set_str(&cpu->vendor, qv_xml_text(c));
         } else if (name_is(c, "topology")) {
             cpu->dies = 1;
             if (qv_xml_prop_uint(c, "sockets", &cpu->sockets, err) < 0 ||
@@ -315,11 +315,11 @@ static int parse_cpu(qv_domdef *def, const xmlNode *cn, qv_error **err)
             static const char *const pol[] = { "force", "require", "optional", "disable", "forbid", NULL };
             if (qv_xml_prop_enum(c, "policy", pol, &f->policy, err) < 0)
                 return -EINVAL;
-            f->name = qv_xml_prop(c, "name");
+            qv_set_str(&f->name, qv_xml_prop(c, "name"));
             if (!f->name || !*f->name || strpbrk(f->name, ",= "))
                 return qv_xml_error(err, c, "missing or invalid feature name");
             if (!f->policy)
-                f->policy = g_strdup("require");
+                qv_set_str(&f->policy, g_strdup("require"));
         } else if (name_is(c, "numa")) {
             for (xmlNode *cell = c->children; cell; cell = cell->next) {
                 if (cell->type != XML_ELEMENT_NODE)
@@ -367,8 +367,8 @@ static int parse_clock(qv_domdef *def, const xmlNode *cn, qv_error **err)
     static const char *const offs[] = { "utc", "localtime", "timezone", "variable", NULL };
     if (qv_xml_prop_enum(cn, "offset", offs, &def->clock_offset, err) < 0)
         return -EINVAL;
-    def->clock_timezone = qv_xml_prop(cn, "timezone");
-    def->clock_basis = qv_xml_prop(cn, "basis");
+    qv_set_str(&def->clock_timezone, qv_xml_prop(cn, "timezone"));
+    qv_set_str(&def->clock_basis, qv_xml_prop(cn, "basis"));
     g_autofree char *adj = qv_xml_prop(cn, "adjustment");
     if (adj && strcmp(adj, "reset") != 0) {
         char *end;
@@ -465,16 +465,16 @@ static int parse_metadata(qv_domdef *def, xmlNode *mn, qv_error **err)
             }
         }
         qv_domdef_metadata_elem *m = g_new0(qv_domdef_metadata_elem, 1);
-        m->uri = g_strdup((const char *)c->ns->href);
-        m->prefix = g_strdup(c->ns->prefix ? (const char *)c->ns->prefix : NULL);
+        qv_set_str(&m->uri, g_strdup((const char *)c->ns->href));
+        qv_set_str(&m->prefix, g_strdup(c->ns->prefix ? (const char *)c->ns->prefix : NULL));
         if (ns_declared_on_top(c, c)) {
-            m->xml = qv_xml_dump(c);   /* the copy below would be the same */
+            qv_set_str(&m->xml, qv_xml_dump(c));   /* the copy below would be the same */
         } else {
             g_autoptr(xmlDoc) doc = xmlNewDoc((const xmlChar *)"1.0");
             xmlNode *copy = xmlDocCopyNode(c, doc, 1);
             xmlDocSetRootElement(doc, copy);
             xmlReconciliateNs(doc, copy);
-            m->xml = qv_xml_dump(copy);
+            qv_set_str(&m->xml, qv_xml_dump(copy));
         }
         g_ptr_array_add(def->metadata, m);
     }
@@ -529,7 +529,7 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
         if (c->ns)
             return qv_xml_error(err, c, "unsupported namespaced element (QEMU command-line passthrough is not supported)");
         if (name_is(c, "name")) {
-            def->name = qv_xml_text(c);
+            qv_set_str(&def->name, qv_xml_text(c));
             if (!valid_name(def->name))
                 return qv_xml_error(err, c, "invalid domain name '%s' (must be non-empty, without '/', not starting with '.')", def->name);
         } else if (name_is(c, "uuid")) {
@@ -545,12 +545,12 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
             else if (qv_uuid_parse(u, def->genid) < 0)
                 return qv_xml_error(err, c, "malformed genid '%s'", u);
         } else if (name_is(c, "title")) {
-            def->title = qv_xml_text(c);
+            qv_set_str(&def->title, qv_xml_text(c));
             if (strchr(def->title, '\n'))
                 return qv_xml_error(err, c, "a title must be one line");
         } else if (name_is(c, "description")) {
             xmlChar *v = xmlNodeGetContent(c);
-            def->description = g_strdup((const char *)v);
+            qv_set_str(&def->description, g_strdup((const char *)v));
             xmlFree(v);
         } else if (name_is(c, "metadata")) {
             r = parse_metadata(def, c, err);
@@ -576,9 +576,9 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
                 return qv_xml_error(err, c, "'%s' is not an iothread count", t);
             def->iothreads = (unsigned int)n;
         } else if (name_is(c, "vcpus")) {
-            g_free(def->raw_vcpus); def->raw_vcpus = qv_xml_dump(c);
+            qv_set_str(&def->raw_vcpus, qv_xml_dump(c));
         } else if (name_is(c, "iothreadids")) {
-            g_free(def->raw_iothreadids); def->raw_iothreadids = qv_xml_dump(c);
+            qv_set_str(&def->raw_iothreadids, qv_xml_dump(c));
         } else if (name_is(c, "cputune")) {
             r = qv_parse_cputune(def, c, err);
         } else if (name_is(c, "memtune")) {
@@ -588,13 +588,13 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
         } else if (name_is(c, "numatune")) {
             r = qv_parse_numatune(def, c, err);
         } else if (name_is(c, "resource")) {
-            g_free(def->raw_resource); def->raw_resource = qv_xml_dump(c);
+            qv_set_str(&def->raw_resource, qv_xml_dump(c));
         } else if (name_is(c, "sysinfo")) {
-            g_free(def->raw_sysinfo); def->raw_sysinfo = qv_xml_dump(c);
+            qv_set_str(&def->raw_sysinfo, qv_xml_dump(c));
         } else if (name_is(c, "perf")) {
-            g_free(def->raw_perf); def->raw_perf = qv_xml_dump(c);
+            qv_set_str(&def->raw_perf, qv_xml_dump(c));
         } else if (name_is(c, "keywrap")) {
-            g_free(def->raw_keywrap); def->raw_keywrap = qv_xml_dump(c);
+            qv_set_str(&def->raw_keywrap, qv_xml_dump(c));
         } else if (name_is(c, "seclabel")) {
             g_ptr_array_add(def->seclabels, qv_xml_dump(c));
         } else if (name_is(c, "os")) {
@@ -620,7 +620,7 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
                 ok = ok || strcmp(lf[i], v) == 0;
             if (!ok)
                 return qv_xml_error(err, c, "unsupported lock failure action '%s'", v);
-            def->on_lockfailure = g_steal_pointer(&v);
+            qv_set_str(&def->on_lockfailure, g_steal_pointer(&v));
         } else if (name_is(c, "pm")) {
             r = parse_pm(def, c, err);
         } else if (name_is(c, "devices")) {

@@ -435,8 +435,7 @@ static int parse_blkio_device(qv_domdef_blkiotune *b, const xmlNode *dn, qv_erro
         unsigned long long v = 0;
         int r = 0;
         if (name_is(c, "path")) {
-            g_free(d->path);
-            d->path = qv_xml_text(c);
+            qv_set_str(&d->path, qv_xml_text(c));
             if (!d->path || !*d->path || d->path[0] != '/')
                 return qv_xml_error(err, c, "'%s' is not an absolute path",
                                     d->path ? d->path : "");
@@ -552,7 +551,7 @@ static int parse_memnode(qv_domdef_numatune *t, const xmlNode *n, qv_error **err
         prop_list(n, "nodeset", "NUMA node", &m->nodeset, err) < 0)
         return -EINVAL;
     if (!m->mode)
-        m->mode = g_strdup("strict");
+        qv_set_str(&m->mode, g_strdup("strict"));
     return 0;
 }
 
@@ -566,12 +565,12 @@ static int parse_numa_memory(qv_domdef_numatune *t, const xmlNode *n, qv_error *
         qv_xml_prop_enum(n, "placement", placements, &t->placement, err) < 0)
         return -EINVAL;
     if (!t->mode)
-        t->mode = g_strdup("strict");
+        qv_set_str(&t->mode, g_strdup("strict"));
     g_autofree char *ns = qv_xml_prop(n, "nodeset");
     if (ns && prop_list(n, "nodeset", "NUMA node", &t->nodeset, err) < 0)
         return -EINVAL;
     if (!t->placement)
-        t->placement = g_strdup(t->nodeset ? "static" : "auto");
+        qv_set_str(&t->placement, g_strdup(t->nodeset ? "static" : "auto"));
     if (!strcmp(t->placement, "static") && !t->nodeset)
         return qv_xml_error(err, n, "a nodeset is required with placement 'static'");
     if (!strcmp(t->placement, "auto"))
