@@ -265,6 +265,11 @@ static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error 
         return qv_xml_error(err, n, "a backing store needs a <source>");
     if (parse_disk_source(s, b, n, err) < 0)
         return -EINVAL;
+    /* qvirt opens every image of the chain itself, so each needs its name
+     * (the formatter writes no <source> without one). */
+    if (b->type != QV_DISK_TYPE_NETWORK && !b->path)
+        return qv_xml_error(err, s, "a backing store's <source> needs a %s attribute",
+                            b->type == QV_DISK_TYPE_BLOCK ? "dev" : "file");
     xmlNode *next = qv_xml_child(n, "backingStore");
     if (next)
         return parse_backing(next, b, err);
