@@ -532,9 +532,10 @@ typedef struct q35_pass {
     unsigned int wanted;      /* devices the dry run found without an address */
 } q35_pass;
 
-static unsigned int next_pci_index(const qv_domdef *def)
+/* The smallest PCI controller index from start on that no controller has. */
+static unsigned int next_pci_index(const qv_domdef *def, unsigned int start)
 {
-    unsigned int idx = 0;
+    unsigned int idx = start;
     while (qv_domdef_find_controller(def, QV_CTRL_PCI, idx))
         idx++;
     return idx;
@@ -554,12 +555,15 @@ static int q35_grow(q35_pass *p, int conn, const char *what, qv_error **err)
         p->bridge_slots--;
         return 0;
     }
-    unsigned int idx = next_pci_index(p->def);
-    if (idx + (conn == CONN_PCI) > 255)
+    /* The bridge takes the next free index after the port's, which is not
+     * always idx + 1: the XML may have used that one already. */
+    unsigned int idx = next_pci_index(p->def, 0);
+    unsigned int bridge_idx = conn == CONN_PCI ? next_pci_index(p->def, idx + 1) : idx;
+    if (bridge_idx > 255)
         return qv_error_set(err, -ENOSPC, "No PCI controller index is left for the bus the %s needs.", what);
     add_controller(p->def, QV_CTRL_PCI, idx, "pcie-root-port");
     if (conn == CONN_PCI) {
-        add_controller(p->def, QV_CTRL_PCI, idx + 1, "pcie-to-pci-bridge");
+        add_controller(p->def, QV_CTRL_PCI, bridge_idx, "pcie-to-pci-bridge");
         p->bridge_slots = 30;
     }
     return 0;
