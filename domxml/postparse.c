@@ -264,6 +264,10 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
         }
         (void)bus_alias;
         if (d->addr.type == QV_ADDR_DRIVE) {
+            /* The limit <address controller=...> has (parse-devices.c), for
+             * a controller derived from a long target name ("sdzzz"). */
+            if (d->addr.controller > 255)
+                return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: target '%s' needs drive controller %u, out of range (max 255).", i + 1, d->target_dev, d->addr.controller);
             if (d->bus == QV_DISK_BUS_IDE && (q35 || d->addr.controller > 0 || d->addr.bus > 1 || d->addr.unit > 1))
                 return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: IDE address out of range (one controller, buses 0-1, units 0-1).", i + 1);
             if (d->bus == QV_DISK_BUS_SATA && (d->addr.bus != 0 || d->addr.unit > 5))
