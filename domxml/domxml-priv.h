@@ -100,7 +100,8 @@ static inline void qv_set_str(char **field, char *value)
 char *qv_xml_text(const xmlNode *node);
 /* Text of the first child element named name. */
 char *qv_xml_child_text(const xmlNode *node, const char *name);
-/* The node serialised verbatim (for kept elements). */
+/* The node serialised verbatim (for kept elements); newlines inside its
+ * content are first made immune to re-indentation (see parse-util.c). */
 char *qv_xml_dump(xmlNode *node);
 /* 1-based index of node among its element siblings of the same name. */
 unsigned int qv_xml_index(const xmlNode *node);

@@ -243,8 +243,56 @@ char *qv_xml_child_text(const xmlNode *node, const char *name)
 #define QV_XML_DUMP_KEEP (64 * 1024)
 static GPrivate dump_buffer = G_PRIVATE_INIT((GDestroyNotify)xmlBufferFree);
 
+/* The formatter writes a kept element one line at a time, each indented
+ * to its depth (format.c, fmt_raw), so a newline inside the element's own
+ * content (mixed text, a comment) would gain that indentation on every
+ * save, and the XML would never format the same twice. Before the dump,
+ * such content is made to have no newline the indentation can change: a
+ * text node's newlines become character references (&#10;, the same
+ * text when read back), and a comment's or processing instruction's lines
+ * lose their leading blanks (the indentation a save adds is taken off
+ * again). Only newlines from libxml2's own formatting remain. */
+static void dump_canonical(xmlNode *node)
+{
+    for (xmlNode *c = node->children, *next; c; c = next) {
+        next = c->next;
+        if (c->type == XML_ELEMENT_NODE) {
+            dump_canonical(c);
+        } else if (c->type == XML_TEXT_NODE && c->content && strchr((const char *)c->content, '\n')) {
+            /* c's neighbours are not text (the parser joins adjacent text),
+             * so libxml2 merges none of the new nodes into them. */
+            g_auto(GStrv) parts = g_strsplit((const char *)c->content, "\n", -1);
+            xmlDoc *doc = c->doc;
+            xmlUnlinkNode(c);
+            xmlFreeNode(c);
+            for (size_t i = 0; parts[i]; i++) {
+                xmlNode *pieces[2] = { i ? xmlNewCharRef(doc, BAD_CAST "&#10;") : NULL,
+                                       *parts[i] ? xmlNewDocText(doc, BAD_CAST parts[i]) : NULL };
+                for (int k = 0; k < 2; k++) {
+                    if (pieces[k] && next)
+                        xmlAddPrevSibling(next, pieces[k]);
+                    else if (pieces[k])
+                        xmlAddChild(node, pieces[k]);
+                }
+            }
+        } else if ((c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE) && c->content &&
+                   strchr((const char *)c->content, '\n')) {
+            GString *t = g_string_new(NULL);
+            for (const char *p = (const char *)c->content; *p; p++) {
+                g_string_append_c(t, *p);
+                if (*p == '\n')
+                    while (p[1] == ' ' || p[1] == '\t')
+                        p++;
+            }
+            xmlNodeSetContent(c, BAD_CAST t->str);
+            g_string_free(t, TRUE);
+        }
+    }
+}
+
 char *qv_xml_dump(xmlNode *node)
 {
+    dump_canonical(node);
     xmlBuffer *buf = g_private_get(&dump_buffer);
     if (!buf) {
         buf = xmlBufferCreateSize(QV_XML_DUMP_SIZE);
