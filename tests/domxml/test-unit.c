@@ -142,6 +142,27 @@ Test(domxml_unit, metadata_elements)
     cr_assert_lt(qv_domdef_set_metadata(def2, 2, "<a/>", "bad key", uri, NULL), 0);
 }
 
+/* An element whose text spans lines keeps that text exactly, and the XML
+ * formats the same however often it is saved (the formatter indents each
+ * line of a kept element, which must not reach the text). */
+Test(domxml_unit, metadata_multiline_text_is_stable)
+{
+    g_autoptr(qv_domdef) def = parse_ok(basic_xml);
+    const char *uri = "http://example.org/app/";
+    cr_assert_eq(qv_domdef_set_metadata(def, 2, "<note>line one\n  line two<b/>\n</note>", "app", uri, NULL), 0);
+    g_autofree char *xml = qv_domxml_format(def, QV_DOMXML_FORMAT_INACTIVE);
+    g_autoptr(qv_domdef) def2 = parse_ok(xml);
+    g_autofree char *xml2 = qv_domxml_format(def2, QV_DOMXML_FORMAT_INACTIVE);
+    g_autoptr(qv_domdef) def3 = parse_ok(xml2);
+    g_autofree char *xml3 = qv_domxml_format(def3, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert_str_eq(xml2, xml);
+    cr_assert_str_eq(xml3, xml);
+    g_autofree char *v = NULL;
+    cr_assert_eq(qv_domdef_get_metadata(def3, 2, uri, &v, NULL), 0);
+    /* The newlines are character references, which read back as newlines. */
+    cr_assert(strstr(v, ">line one&#10;  line two<app:b/>&#10;</app:note>"), "%s", v);
+}
+
 Test(domxml_unit, opt_escape_and_shell_quoting)
 {
     g_autofree char *e = qv_qemu_opt_escape("a,b,,c");
