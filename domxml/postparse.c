@@ -366,6 +366,10 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             if (c->addr.type == QV_ADDR_NONE) {
                 c->addr.type = QV_ADDR_VIRTIO_SERIAL;
                 c->addr.port = vs_port++;
+                /* The limit <address type='virtio-serial' port=...> has
+                 * (parse-devices.c), for a port counted past the last. */
+                if (c->addr.port > 31)
+                    return qv_error_set(err, -EINVAL, "/domain/devices/channel[%d]: the virtio-serial ports run out at 31; give the channel an <address> with a free port.", nchannel + 1);
             } else if (c->addr.type != QV_ADDR_VIRTIO_SERIAL) {
                 return qv_error_set(err, -EINVAL, "/domain/devices/channel[%d]: a virtio channel needs a virtio-serial address.", nchannel + 1);
             }
