@@ -170,6 +170,14 @@ Test(cli_guest, lifecycle_and_events)
     cli_run_uri(&r, env.uri, "dumpxml", "demo", NULL);
     ASSERT_OK(r);
     cr_assert(strstr(r.out, "<domain") && strstr(r.out, "id="), "%s", r.out);
+    /* User networking: also when the suite runs as an ordinary user. */
+    cli_run_uri(&r, env.uri, "domiflist", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "user") && strstr(r.out, "52:54:00:de:00:01"), "%s", r.out);
+    cli_run_uri(&r, env.uri, "qemu-monitor-command", "demo", "--return-value",
+                "{\"execute\":", "\"query-rx-filter\"}", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "52:54:00:de:00:01"), "QEMU has no such NIC: %s", r.out);
 
     cli_run_uri(&r, env.uri, "reset", "demo", NULL);
     ASSERT_OUT(r, "Domain 'demo' was reset\n\n");
