@@ -306,10 +306,19 @@ static int add_tpm(qv_cmdline *cl, const qv_domdef_tpm *t, qv_error **err)
 {
     g_autofree char *tpmdev = qv_strcat2("tpm-", t->alias);
     if (!strcmp(t->backend, "emulator")) {
-        /* lib/ starts swtpm with its control socket at this path. */
-        g_autofree char *sock = g_strdup_printf("%s/%s-swtpm.sock", cl->ctx->runtime_dir, t->alias);
         GString *c = g_string_new("socket,id=chrtpm");
-        qv_opt_append(c, "path", sock);
+        if (cl->ctx->tpm_channel) {
+            int fd = cl->ctx->tpm_channel(cl->ctx->tpm_data, t, err);
+            if (fd < 0) {
+                g_string_free(c, TRUE);
+                return fd;
+            }
+            g_string_append_printf(c, ",fd=%d", fd);
+        } else {
+            g_autofree char *sock = g_strdup_printf("%s/%s-swtpm.sock", cl->ctx->runtime_dir,
+                                                    t->alias);
+            qv_opt_append(c, "path", sock);
+        }
         qv_cmdline_add(cl, "-chardev");
         g_ptr_array_add(cl->argv, g_string_free(c, FALSE));
         qv_cmdline_addf(cl, "-tpmdev", "emulator,id=%s,chardev=chrtpm", tpmdev);
@@ -323,7 +332,6 @@ static int add_tpm(qv_cmdline *cl, const qv_domdef_tpm *t, qv_error **err)
     qv_jobj *dev = qv_json_device(cl, t->model, t->alias);
     qv_json_set_str(dev, "tpmdev", tpmdev);
     qv_cmdline_add_json(cl, "-device", dev);
-    (void)err;
     return 0;
 }
 

@@ -115,6 +115,8 @@ int qv_file_listen_placeholder(void *data, const char *path, qv_error **err);
     { .open = qv_file_opener_placeholder, .listen = qv_file_listen_placeholder,                    \
       .connect = qv_file_listen_placeholder, .data = (next_fd), .first_fdset = 1 }
 
+struct qv_domdef_tpm;
+
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
     int monitor_fd;            /* listening unix socket for the command monitor */
@@ -144,6 +146,11 @@ typedef struct qv_build_ctx {
      * listener (-vnc none, -spice port=0), and needs no rights on the
      * socket's folder. */
     bool display_sockets_by_caller;
+    /* A TPM emulator's control channel: the caller starts swtpm on one end
+     * of a socket pair and returns the other, which QEMU gets. NULL: QEMU
+     * connects to <runtime_dir>/<alias>-swtpm.sock. */
+    int (*tpm_channel)(void *data, const struct qv_domdef_tpm *tpm, qv_error **err);
+    void *tpm_data;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

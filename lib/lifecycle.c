@@ -9,6 +9,7 @@
 
 #include "firmware.h"
 #include "internal.h"
+#include "tpm.h"
 #include "qv-log.h"
 
 /* How long QEMU gets between SIGTERM and SIGKILL on destroy. */
@@ -276,6 +277,8 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
         return qv_error_set(err, -EINVAL, "qv_domain_undefine: unsupported flags 0x%x", flags);
     if ((flags & QV_DOMAIN_UNDEFINE_NVRAM) && (flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM))
         return qv_error_set(err, -EINVAL, "undefine: NVRAM and KEEP_NVRAM exclude each other");
+    if ((flags & QV_DOMAIN_UNDEFINE_TPM) && (flags & QV_DOMAIN_UNDEFINE_KEEP_TPM))
+        return qv_error_set(err, -EINVAL, "undefine: TPM and KEEP_TPM exclude each other");
     g_auto(qv_call) c = QV_CALL_INIT;
     int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err);
     if (r < 0)
@@ -297,6 +300,12 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
         if (nvram && unlink(nvram) < 0 && errno != ENOENT)
             qv_log(QV_LOG_INFO, "domain '%s': cannot remove its NVRAM %s: %s", dom->name, nvram,
                    g_strerror(errno));
+        /* The TPM's state goes with the domain unless asked to stay, as
+         * libvirt does (a running domain's swtpm keeps its open files). */
+        if (!(flags & QV_DOMAIN_UNDEFINE_KEEP_TPM)) {
+            g_autofree char *tpm = qv_conn_tpm_dir(dom->conn, dom->uuid);
+            qv_rt_remove_tree(tpm);
+        }
         g_autofree char *shutoff = qv_rt_shutoff_path(&dom->conn->paths, dom->name);
         unlink(shutoff);
         /* A running domain carries on as a transient one. */

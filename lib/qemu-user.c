@@ -125,6 +125,11 @@ char **qv_qemu_devices(const qv_domdef *def)
         if (c->src.type == QV_CHR_DEV)
             add_dev(names, c->src.path);
     }
+    for (guint i = 0; def->tpms && i < def->tpms->len; i++) {
+        const qv_domdef_tpm *t = def->tpms->pdata[i];
+        if (!strcmp(t->backend, "passthrough"))
+            add_dev(names, t->path ? t->path : "/dev/tpm0");
+    }
     for (guint i = 0; def->rngs && i < def->rngs->len; i++) {
         const qv_domdef_rng *r = def->rngs->pdata[i];
         if (!r->egd)

@@ -34,6 +34,7 @@ int qv_qemu_user_grant_files(const qv_qemu_user *u, const qv_domdef *def, const 
                              qv_error **err);
 /* The host device nodes a domain's QEMU needs in its private /dev beyond
  * the basic ones (names below /dev, g_strfreev): /dev/kvm for KVM, a
- * render node, host serial devices, an rng's device. */
+ * render node, host serial devices, an rng's device, a passed-through
+ * TPM. */
 char **qv_qemu_devices(const qv_domdef *def);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_qemu_user, qv_qemu_user_clear)

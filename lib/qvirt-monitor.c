@@ -922,6 +922,7 @@ typedef struct monitor_args {
     gid_t qemu_gid;
     GArray *qemu_groups;    /* gid_t */
     const char *dev_staging; /* QEMU's private /dev is set up here; NULL: the host's */
+    GPtrArray *swtpms;      /* "VERSION:STATEFD:CHANNELFD": TPM emulators to start first */
     GPtrArray *qemu_devs;   /* names below /dev of the nodes it gets there */
     int lock_fd;            /* monitor.lock, held: kept for life */
 } monitor_args;
@@ -931,7 +932,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_MON_LISTEN, O_START, O_CTL,
            O_LANE, O_LOCK, O_ID, O_TRANSIENT, O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH,
            O_OWNER_PID, O_OWNER_START, O_ATTACH, O_QEMU_FD, O_QEMU_UID, O_QEMU_GID,
-           O_QEMU_GROUP, O_DEV_STAGING, O_QEMU_DEV, O_DISPLAY_SOCKET };
+           O_QEMU_GROUP, O_DEV_STAGING, O_QEMU_DEV, O_DISPLAY_SOCKET, O_SWTPM };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -958,6 +959,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         { "dev-staging", required_argument, NULL, O_DEV_STAGING },
         { "qemu-dev", required_argument, NULL, O_QEMU_DEV },
         { "display-socket", required_argument, NULL, O_DISPLAY_SOCKET },
+        { "swtpm", required_argument, NULL, O_SWTPM },
         { 0 }
     };
     int c;
@@ -996,6 +998,7 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         case O_QEMU_GID: a->qemu_gid = (gid_t)atol(optarg); break;
         case O_DEV_STAGING: a->dev_staging = optarg; break;
         case O_QEMU_DEV: g_ptr_array_add(a->qemu_devs, optarg); break;
+        case O_SWTPM: g_ptr_array_add(a->swtpms, optarg); break;
         case O_DISPLAY_SOCKET:
             if (m->display_args->len == QV_MONITOR_MAX_DISPLAYS ||
                 (!g_str_has_prefix(optarg, "vnc:") && !g_str_has_prefix(optarg, "spice:"))) {
@@ -1089,6 +1092,40 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         g_array_append_val(devs, d);
     }
     int r = connect_qemu_monitor(m, err);
+    /* TPM emulators first: QEMU asks them at once. Each runs as QEMU does,
+     * reaches its state through its own fd and ends when QEMU has gone. */
+    for (guint i = 0; r >= 0 && i < a->swtpms->len; i++) {
+        g_auto(GStrv) f = g_strsplit(a->swtpms->pdata[i], ":", 3);
+        if (g_strv_length(f) != 3) {
+            r = qv_error_set(err, -EINVAL, "bad --swtpm %s", (const char *)a->swtpms->pdata[i]);
+            break;
+        }
+        int fds[2] = { atoi(f[1]), atoi(f[2]) };
+        g_autofree char *state = g_strdup_printf("dir=/proc/self/fd/%d,mode=0600", fds[0]);
+        g_autofree char *ctrl = g_strdup_printf("type=unixio,clientfd=%d", fds[1]);
+        const char *argv[] = { "swtpm", "socket", "--tpmstate", state, "--ctrl", ctrl,
+                               "--terminate", strcmp(f[0], "1.2") ? "--tpm2" : NULL, NULL };
+        qv_spawn_opts so;
+        qv_spawn_opts_init(&so);
+        so.argv = argv;
+        so.pass_fds = fds;
+        so.n_pass_fds = 2;
+        so.stdout_fd = log_fd;
+        so.stderr_fd = log_fd;
+        so.uid = a->qemu_uid;
+        so.gid = a->qemu_gid;
+        so.groups = (const gid_t *)(void *)a->qemu_groups->data;
+        so.n_groups = a->qemu_groups->len;
+        so.drop_caps = true;
+        so.dev_staging = a->dev_staging;
+        qv_process *p = NULL;
+        if ((r = qv_process_spawn(&so, &p, err)) >= 0) {
+            mlog("swtpm started as pid %d", (int)qv_process_pid(p));
+            qv_process_free(p); /* it ends with QEMU (--terminate); init reaps it */
+        }
+        close(fds[0]);
+        close(fds[1]);
+    }
     if (r >= 0) {
         qv_spawn_opts so;
         qv_spawn_opts_init(&so);
@@ -1192,11 +1229,12 @@ int main(int argc, char **argv)
     g_autoptr(GArray) file_fds = g_array_new(FALSE, FALSE, sizeof(int));
     g_autoptr(GArray) qemu_groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
     g_autoptr(GPtrArray) qemu_devs = g_ptr_array_new();
+    g_autoptr(GPtrArray) swtpms = g_ptr_array_new();
     g_autoptr(GPtrArray) display_args = g_ptr_array_new();
     m.display_args = display_args;
     monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1,
                        .file_fds = file_fds, .qemu_uid = (uid_t)-1, .qemu_gid = (gid_t)-1,
-                       .qemu_groups = qemu_groups, .qemu_devs = qemu_devs };
+                       .qemu_groups = qemu_groups, .qemu_devs = qemu_devs, .swtpms = swtpms };
     if (parse_args(argc, argv, &m, &a) < 0)
         return 2;
     m.status.autodestroy = m.status.owner_pid > 0;

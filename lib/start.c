@@ -36,6 +36,7 @@
 #include "qemu-files.h"
 #include "qemu-user.h"
 #include "tap.h"
+#include "tpm.h"
 #include "qv-config.h"
 #include "qv-fd.h"
 #include "qv-log.h"
@@ -394,6 +395,11 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if ((r = qv_taps_make(def, NULL, nets, false, files.fds, &taps, err)) < 0)
         return r;
     ctx.taps = qv_taps_get(taps, &ctx.n_taps);
+    g_autoptr(qv_tpms) tpms = NULL;
+    if ((r = qv_tpms_prepare(conn, def, &user, files.fds, &tpms, err)) < 0)
+        return r;
+    ctx.tpm_channel = qv_tpm_channel;
+    ctx.tpm_data = tpms;
     if ((r = qv_conn_prepare_firmware(conn, def, flags & QV_DOMAIN_START_RESET_NVRAM, err)) < 0 ||
         (r = qv_domdef_fill_backing_chains(def, err)) < 0)
         return r;
@@ -416,6 +422,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         add_fd_arg(margv, "lane-fd", f->lanes[i]);
     for (guint i = 0; i < files.fds->len; i++)
         add_fd_arg(margv, "qemu-fd", g_array_index(files.fds, int, i));
+    g_autoptr(GArray) swtpm_pass = g_array_new(FALSE, FALSE, sizeof(int));
+    qv_tpms_monitor_args(tpms, margv, swtpm_pass);
     if (user.private_dev) {
         g_autofree char *staging = g_build_filename(dir, QV_RT_RUN_DEV_STAGING, NULL);
         if (mkdir(staging, 0700) < 0 && errno != EEXIST)
@@ -454,6 +462,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_array_append_vals(pass, own, G_N_ELEMENTS(own));
     g_array_append_vals(pass, f->lanes, QV_RT_LANES);
     g_array_append_vals(pass, files.fds->data, files.fds->len);
+    g_array_append_vals(pass, swtpm_pass->data, swtpm_pass->len);
 
     marks->prepared = since(marks);
     r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, err);

@@ -52,12 +52,18 @@ static bool cmd_undefine(cli_ctx *ctx, const cli_args *args)
         cli_error("Options --nvram and --keep-nvram are mutually exclusive");
         return false;
     }
+    if (cli_has(args, "tpm") && cli_has(args, "keep-tpm")) {
+        cli_error("Options --tpm and --keep-tpm are mutually exclusive");
+        return false;
+    }
     static const cli_flag map[] = {
         { "managed-save", QV_DOMAIN_UNDEFINE_MANAGED_SAVE },
         { "snapshots-metadata", QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA },
         { "checkpoints-metadata", QV_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA },
         { "nvram", QV_DOMAIN_UNDEFINE_NVRAM },
         { "keep-nvram", QV_DOMAIN_UNDEFINE_KEEP_NVRAM },
+        { "tpm", QV_DOMAIN_UNDEFINE_TPM },
+        { "keep-tpm", QV_DOMAIN_UNDEFINE_KEEP_TPM },
         { NULL, 0 },
     };
     unsigned int flags = cli_flags(args, map);
@@ -919,6 +925,8 @@ static const cli_opt opts_undefine[] = {
     { "checkpoints-metadata", CLI_OPT_BOOL, false, false, "remove all domain checkpoint metadata" },
     { "nvram", CLI_OPT_BOOL, false, false, "remove nvram file" },
     { "keep-nvram", CLI_OPT_BOOL, false, false, "keep nvram file" },
+    { "tpm", CLI_OPT_BOOL, false, false, "remove TPM state" },
+    { "keep-tpm", CLI_OPT_BOOL, false, false, "keep TPM state" },
     { NULL },
 };
 static const cli_opt opts_create[] = {

@@ -13,6 +13,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -385,6 +386,90 @@ Test(security, spice_unix_socket_in_a_private_folder)
     close(fd);
     free(uri);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* An emulated TPM: swtpm runs under the supervisor as QEMU's user with no
+ * capabilities, QEMU has the TPM, the state is made once and kept across
+ * starts, swtpm ends with QEMU, and undefine keeps the state only when
+ * asked (KEEP_TPM). */
+Test(security, tpm_emulator_is_confined_and_its_state_kept, .timeout = 120)
+{
+    if (!g_find_program_in_path("swtpm") || !g_find_program_in_path("swtpm_setup"))
+        cr_skip_test("swtpm and swtpm_setup are missing (scripts/deps.sh installs them)");
+    g_autofree char *xml = qv_test_guest_domain_xml(
+        "tpm", T.kernel, T.initrd,
+        "    <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>\n");
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-tpm\"}", &reply, 0, &err),
+             err);
+    cr_assert(strstr(reply, "\"tpm-crb\"") && strstr(reply, "\"emulator\""), "%s", reply);
+    free(reply);
+
+    /* swtpm: a child of the supervisor, confined as QEMU is. */
+    pid_t monitor = (pid_t)itest_status_field(&T, "tpm", "monitor_pid");
+    pid_t swtpm = 0;
+    g_autoptr(GDir) procs = g_dir_open("/proc", 0, NULL);
+    for (const char *e; !swtpm && (e = g_dir_read_name(procs));) {
+        pid_t pid = (pid_t)g_ascii_strtoll(e, NULL, 10);
+        if (pid <= 0)
+            continue;
+        g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+        g_autofree char *st = NULL;
+        if (!g_file_get_contents(path, &st, NULL, NULL) || !strstr(st, "Name:\tswtpm\n"))
+            continue;
+        g_autofree char *ppid = status_field(st, "PPid");
+        if (atoi(ppid) == monitor)
+            swtpm = pid;
+    }
+    cr_assert_gt(swtpm, 0, "no swtpm under the supervisor %d", (int)monitor);
+    g_autofree char *sst = proc_file(swtpm, "status", NULL);
+    assert_no_caps(sst);
+    struct passwd *pw = geteuid() == 0 ? getpwnam("qvirt-qemu") : NULL;
+    if (pw) {
+        g_autofree char *uid = status_field(sst, "Uid");
+        g_autofree char *want = g_strdup_printf("%u\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid,
+                                                pw->pw_uid, pw->pw_uid);
+        cr_assert_str_eq(uid, want, "swtpm runs as uid %s", uid);
+    }
+    char uuid[37];
+    itest_ok(qv_domain_get_uuid_string(dom, uuid, &err), err);
+    g_autofree char *state = g_build_filename(T.root, "config", "swtpm", uuid, "tpm2",
+                                              "tpm2-00.permall", NULL);
+    cr_assert(g_file_test(state, G_FILE_TEST_EXISTS), "no TPM state at %s", state);
+    struct stat before;
+    cr_assert_eq(stat(state, &before), 0);
+
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    cr_assert(itest_wait_pid_gone(swtpm, 10000), "swtpm outlived QEMU");
+    /* The second start uses the same state. */
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    struct stat after;
+    cr_assert_eq(stat(state, &after), 0);
+    cr_assert_eq(after.st_ino, before.st_ino, "the TPM was made again");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+
+    g_autofree char *top = g_build_filename(T.root, "config", "swtpm", uuid, NULL);
+    cr_assert_lt(qv_domain_undefine(dom, QV_DOMAIN_UNDEFINE_TPM | QV_DOMAIN_UNDEFINE_KEEP_TPM,
+                                    &err), 0);
+    qv_error_freep(&err);
+    itest_ok(qv_domain_undefine(dom, QV_DOMAIN_UNDEFINE_KEEP_TPM, &err), err);
+    cr_assert(g_file_test(state, G_FILE_TEST_EXISTS), "KEEP_TPM removed the state");
+    qv_domain_free(dom);
+    /* Defined again (the same UUID finds the same state), then undefined
+     * without KEEP_TPM: the state goes. */
+    g_autofree char *with_uuid = g_strdup_printf("<name>tpm</name><uuid>%s</uuid>", uuid);
+    g_auto(GStrv) parts = g_strsplit(xml, "<name>tpm</name>", 2);
+    g_autofree char *xml2 = g_strjoinv(with_uuid, parts);
+    itest_ok(qv_conn_define_domain(conn, xml2, 0, &dom, &err), err);
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+    cr_assert_not(g_file_test(top, G_FILE_TEST_EXISTS), "undefine kept the TPM state");
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
