@@ -2,15 +2,54 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "qemu-user.h"
 
-/* A user's name in the passwd database, or -ENOENT. */
+/* Users and groups are read from /etc/passwd and /etc/group first, as
+ * NSS's "files" would, and only then through NSS: loading the NSS modules
+ * for getpwnam and getgrouplist costs the calling process over 1 MiB it
+ * keeps for good, and QEMU's user is a local system user (useradd). */
+#define QV_PASSWD "/etc/passwd"
+#define QV_GROUP "/etc/group"
+
+/* The fields of the line of a colon-separated database whose first field
+ * is name (g_strfreev), or NULL. */
+static char **db_entry(const char *file, const char *name)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(file, &text, NULL, NULL))
+        return NULL;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        char **f = g_strsplit(*l, ":", -1);
+        if (g_strv_length(f) >= 4 && !strcmp(f[0], name))
+            return f;
+        g_strfreev(f);
+    }
+    return NULL;
+}
+
+static bool parse_id(const char *s, unsigned long *v)
+{
+    char *end;
+    *v = strtoul(s, &end, 10);
+    return *s && !*end;
+}
+
+/* A user's ids, or -ENOENT. */
 static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
+    g_auto(GStrv) f = db_entry(QV_PASSWD, name);
+    unsigned long u, g;
+    if (f && parse_id(f[2], &u) && parse_id(f[3], &g)) {
+        *uid = (uid_t)u;
+        *gid = (gid_t)g;
+        return 0;
+    }
     struct passwd pw, *res = NULL;
     char buf[4096];
     int e = getpwnam_r(name, &pw, buf, sizeof buf, &res);
@@ -25,6 +64,12 @@ static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 
 static int lookup_group(const char *name, gid_t *gid)
 {
+    g_auto(GStrv) f = db_entry(QV_GROUP, name);
+    unsigned long g;
+    if (f && parse_id(f[2], &g)) {
+        *gid = (gid_t)g;
+        return 0;
+    }
     struct group gr, *res = NULL;
     char buf[8192];
     int e = getgrnam_r(name, &gr, buf, sizeof buf, &res);
@@ -34,6 +79,39 @@ static int lookup_group(const char *name, gid_t *gid)
         return -ENOENT;
     *gid = gr.gr_gid;
     return 0;
+}
+
+/* The user's groups: gid, and every group of /etc/group listing the user
+ * (NSS's getgrouplist when the user is not in /etc/passwd). */
+static void user_groups(const char *user, gid_t gid, bool local, qv_qemu_user *ret)
+{
+    g_autoptr(GArray) groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
+    g_array_append_val(groups, gid);
+    g_autofree char *text = NULL;
+    if (local && g_file_get_contents(QV_GROUP, &text, NULL, NULL)) {
+        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l; l++) {
+            g_auto(GStrv) f = g_strsplit(*l, ":", -1);
+            unsigned long g;
+            if (g_strv_length(f) < 4 || !parse_id(f[2], &g) || (gid_t)g == gid)
+                continue;
+            g_auto(GStrv) members = g_strsplit(f[3], ",", -1);
+            if (g_strv_contains((const char *const *)members, user)) {
+                gid_t v = (gid_t)g;
+                g_array_append_val(groups, v);
+            }
+        }
+    } else if (!local) {
+        int n = 16;
+        g_array_set_size(groups, (guint)n);
+        if (getgrouplist(user, gid, (gid_t *)(void *)groups->data, &n) < 0) {
+            g_array_set_size(groups, (guint)n);
+            getgrouplist(user, gid, (gid_t *)(void *)groups->data, &n);
+        }
+        g_array_set_size(groups, (guint)MAX(n, 0));
+    }
+    ret->n_groups = groups->len;
+    ret->groups = (gid_t *)(void *)g_array_free(g_steal_pointer(&groups), FALSE);
 }
 
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err)
@@ -81,13 +159,8 @@ int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err)
     if (!ret->uid)
         return qv_error_set(err, -EINVAL, "user '%s' in %s has uid 0: QEMU would run as root; "
                             "say user=root to mean that", user, conf);
-    int n = 16;
-    ret->groups = g_new(gid_t, n);
-    if (getgrouplist(user, ret->gid, ret->groups, &n) < 0) {
-        ret->groups = g_renew(gid_t, ret->groups, n);
-        getgrouplist(user, ret->gid, ret->groups, &n);
-    }
-    ret->n_groups = (size_t)MAX(n, 0);
+    g_auto(GStrv) local = db_entry(QV_PASSWD, user);
+    user_groups(user, ret->gid, local != NULL, ret);
     return 0;
 }
 

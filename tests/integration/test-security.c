@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -131,6 +132,15 @@ Test(security, qemu_runs_unprivileged_with_files_as_fds, .timeout = 240)
     g_autofree char *want_gid = g_strdup_printf("%u\t%u\t%u\t%u", qgid, qgid, qgid, qgid);
     cr_assert_str_eq(uid, want_uid, "QEMU runs as uid %s", uid);
     cr_assert_str_eq(gid, want_gid, "QEMU runs as gid %s", gid);
+    /* With its user's groups: kvm, for /dev/kvm (scripts/deps.sh). */
+    struct group *kvm = getgrnam("kvm");
+    if (kvm) {
+        g_autofree char *groups = status_field(st, "Groups");
+        g_autofree char *kvm_gid = g_strdup_printf("%u", (unsigned)kvm->gr_gid);
+        g_auto(GStrv) list = g_strsplit(g_strstrip(groups), " ", -1);
+        cr_assert(g_strv_contains((const char *const *)list, kvm_gid),
+                  "QEMU is not in group kvm: Groups: %s", groups);
+    }
     assert_no_caps(st);
     g_autofree char *seccomp = status_field(st, "Seccomp");
     cr_assert_str_eq(seccomp, "2", "QEMU has no seccomp filter (mode %s)", seccomp);
