@@ -1065,6 +1065,21 @@ static int record_qemu(pid_t pid, void *opaque)
     return r;
 }
 
+/* How QEMU and its helpers (swtpm) are launched: as QEMU's user, with no
+ * capabilities, in the private /dev, their output in QEMU's log. */
+static void confined_opts(qv_spawn_opts *so, const monitor_args *a, int log_fd)
+{
+    qv_spawn_opts_init(so);
+    so->stdout_fd = log_fd;
+    so->stderr_fd = log_fd;
+    so->uid = a->qemu_uid;
+    so->gid = a->qemu_gid;
+    so->groups = (const gid_t *)(void *)a->qemu_groups->data;
+    so->n_groups = a->qemu_groups->len;
+    so->drop_caps = true;
+    so->dev_staging = a->dev_staging;
+}
+
 /* Launches QEMU with its monitors' listening sockets and records it. */
 static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error **err)
 {
@@ -1106,18 +1121,10 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         const char *argv[] = { "swtpm", "socket", "--tpmstate", state, "--ctrl", ctrl,
                                "--terminate", strcmp(f[0], "1.2") ? "--tpm2" : NULL, NULL };
         qv_spawn_opts so;
-        qv_spawn_opts_init(&so);
+        confined_opts(&so, a, log_fd);
         so.argv = argv;
         so.pass_fds = fds;
         so.n_pass_fds = 2;
-        so.stdout_fd = log_fd;
-        so.stderr_fd = log_fd;
-        so.uid = a->qemu_uid;
-        so.gid = a->qemu_gid;
-        so.groups = (const gid_t *)(void *)a->qemu_groups->data;
-        so.n_groups = a->qemu_groups->len;
-        so.drop_caps = true;
-        so.dev_staging = a->dev_staging;
         qv_process *p = NULL;
         if ((r = qv_process_spawn(&so, &p, err)) >= 0) {
             mlog("swtpm started as pid %d", (int)qv_process_pid(p));
@@ -1128,7 +1135,7 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
     }
     if (r >= 0) {
         qv_spawn_opts so;
-        qv_spawn_opts_init(&so);
+        confined_opts(&so, a, log_fd);
         so.argv = (const char *const *)qemu_argv;
         for (char **arg = qemu_argv; *arg && !m->has_balloon; arg++)
             m->has_balloon = strstr(*arg, "virtio-balloon") != NULL;
@@ -1140,14 +1147,6 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         g_array_append_vals(pass, a->file_fds->data, a->file_fds->len);
         so.pass_fds = (const int *)(void *)pass->data;
         so.n_pass_fds = pass->len;
-        so.stdout_fd = log_fd;
-        so.stderr_fd = log_fd;
-        so.uid = a->qemu_uid;
-        so.gid = a->qemu_gid;
-        so.groups = (const gid_t *)(void *)a->qemu_groups->data;
-        so.n_groups = a->qemu_groups->len;
-        so.drop_caps = true;
-        so.dev_staging = a->dev_staging;
         so.devs = (const qv_spawn_dev *)(void *)devs->data;
         so.n_devs = devs->len;
         so.before_exec = record_qemu;
