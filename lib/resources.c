@@ -382,7 +382,8 @@ static int apply_vcpu_pins(const qv_domdef *def, GArray *threads, bool only_pinn
     return 0;
 }
 
-int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv_error **err)
+int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, const qv_vmcg *cg,
+                           qv_error **err)
 {
     const char *balloon = qv_domdef_balloon_alias(def);
     if (balloon && def->memballoon->stats_period) {
@@ -396,11 +397,18 @@ int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv
         if (r < 0)
             return r;
     }
-    if (!def->vcpu_cpuset && !def->cputune.emulatorpin &&
+    if (!cg->mount && !def->vcpu_cpuset && !def->cputune.emulatorpin &&
         (!def->cputune.vcpupins || !def->cputune.vcpupins->len))
         return 0;
     g_autoptr(GArray) threads = NULL;
     int r = query_vcpu_threads(qmp, &threads, err);
+    /* Into their cgroups first, then the limits and pins (libvirt's order). */
+    for (guint i = 0; r >= 0 && cg->mount && i < threads->len; i++) {
+        const vcpu_thread *t = &g_array_index(threads, vcpu_thread, i);
+        r = qv_tune_place_vcpu(cg, def, t->index, t->tid, err);
+    }
+    if (r >= 0 && cg->mount)
+        r = qv_tune_place_iothreads(cg, def, qmp, err);
     if (r < 0 || (r = apply_vcpu_pins(def, threads, true, err)) < 0)
         return r;
     g_autofree char *list = def_pin(def, -1);

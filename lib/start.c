@@ -180,7 +180,7 @@ static int read_report(int fd, int timeout_ms, json_object **ret, qv_error **err
  * monitor.log. The caller then closes its copies of those fds (so a
  * monitor that dies is seen at once) and reads the report. */
 static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size_t n_pass,
-                         qv_error **err)
+                         const qv_vmcg *cg, qv_error **err)
 {
     g_autofree char *mlog = g_build_filename(dir, QV_RT_RUN_MONITOR_LOG, NULL);
     qv_autoclose int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -192,6 +192,14 @@ static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size
     so.n_pass_fds = n_pass;
     so.stderr_fd = mlog_fd;
     so.new_session = true;
+    /* In its leaf of the domain's cgroup, out of the caller's. */
+    qv_autoclose int cgfd = -1;
+    if (cg && cg->mount) {
+        int r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, false, &cgfd, err);
+        if (r < 0)
+            return r;
+        so.cgroup_fd = cgfd;
+    }
     g_autoptr(qv_process) mon = NULL;
     int r = qv_process_spawn(&so, &mon, err);
     if (r < 0)
@@ -360,7 +368,7 @@ static gint64 since(const start_marks *m)
 /* Steps 2 and 3: QEMU runs (stopped, -S) under its monitor, and
  * status.json names both. */
 static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int flags,
-                  const char *dir, start_fds *f, start_marks *marks, qv_error **err)
+                  const char *dir, start_fds *f, qv_vmcg *cg, start_marks *marks, qv_error **err)
 {
     int r;
     if ((r = create_start_fds(dir, f, err)) < 0)
@@ -369,6 +377,10 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if (id < 0)
         return id;
     def->id = id;
+    /* The domain's cgroup, recorded in the run folder: the monitor starts
+     * QEMU in its emulator leaf, so QEMU never runs outside it. */
+    if ((r = qv_tune_create_cgroup(conn, def, dir, cg, err)) < 0)
+        return r;
     /* QEMU's user, and its files, sockets and taps: made here, and QEMU's
      * as the fds on its command line. */
     g_auto(qv_qemu_user) user = { 0 };
@@ -465,7 +477,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_array_append_vals(pass, swtpm_pass->data, swtpm_pass->len);
 
     marks->prepared = since(marks);
-    r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, err);
+    r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, cg, err);
     marks->spawned = since(marks);
     /* The monitor has its copies of the files now. */
     qv_qemu_files_clear(&files);
@@ -485,7 +497,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
 
 /* Step 4 and 5: settings, cont, the live XML and the state. */
 static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const char *dir,
-                    pid_t *qemu_pid, qv_error **err)
+                    const qv_vmcg *cg, pid_t *qemu_pid, qv_error **err)
 {
     g_autofree char *status_path = g_build_filename(dir, QV_RT_RUN_STATUS, NULL);
     qv_rt_status status;
@@ -500,7 +512,7 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const ch
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, 0 };
     if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
         (r = qv_domain_set_graphics_passwords(qmp, def, err)) >= 0 &&
-        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, err)) >= 0) {
+        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, cg, err)) >= 0) {
         qv_domain_record_graphics_ports(qmp, def);
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
@@ -596,8 +608,9 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     g_autoptr(GPtrArray) dropped = drop_missing_optional_sources(def);
     pid_t qemu_pid = 0;
     start_fds f = { -1, -1, -1, { [0 ... QV_RT_LANES - 1] = -1 }, { -1, -1 }, -1 };
-    if ((r = launch(conn, def, transient, flags, dir, &f, &marks, err)) < 0 ||
-        (r = bring_up(dom, def, flags, dir, &qemu_pid, err)) < 0) {
+    g_auto(qv_vmcg) cg = { 0 };
+    if ((r = launch(conn, def, transient, flags, dir, &f, &cg, &marks, err)) < 0 ||
+        (r = bring_up(dom, def, flags, dir, &cg, &qemu_pid, err)) < 0) {
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed (%s); undoing it", def->name,
                g_strerror(-r));
@@ -657,7 +670,9 @@ int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err)
     add_fd_arg(argv, "start-fd", theirs);
     add_fd_arg(argv, "lock-fd", lock);
     int pass[2] = { theirs, lock };
-    int r = spawn_monitor(dir, argv, pass, 2, err);
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_vmcg_read(dir, &cg);
+    int r = spawn_monitor(dir, argv, pass, 2, &cg, err);
     qv_closep(&theirs);
     qv_closep(&lock);
     g_autoptr(json_object) report = NULL;
