@@ -219,6 +219,10 @@ int qv_tune_apply_vm(int vm, const qv_domdef *def, qv_error **err);
 /* Moves vCPU index's thread into its vcpuN group, with its pin and cpu.max. */
 int qv_tune_place_vcpu(const qv_vmcg *cg, const qv_domdef *def, unsigned int index, pid_t tid,
                        qv_error **err);
+/* A live pin of vCPU vcpu (or with vcpu < 0 the emulator) also becomes
+ * cpuset.cpus of its cgroup, where the run has one with cpuset. */
+int qv_tune_pin_group(qv_domain *dom, int vcpu, const unsigned char *cpumap, int maplen,
+                      qv_error **err);
 /* Moves QEMU's iothreads into their iothreadN groups. */
 int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, qv_qmp *qmp, qv_error **err);
 

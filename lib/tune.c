@@ -1165,3 +1165,19 @@ int qv_domain_get_cpu_stats(qv_domain *dom, qv_cpu_stats *stats, int start_cpu,
     }
     return n;
 }
+
+int qv_tune_pin_group(qv_domain *dom, int vcpu, const unsigned char *cpumap, int maplen,
+                      qv_error **err)
+{
+    g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    g_auto(qv_vmcg) cg = { 0 };
+    if (qv_vmcg_read(dir, &cg) < 0 || !cg.mount)
+        return 0;
+    g_autofree char *child = vcpu >= 0 ? g_strdup_printf("vcpu%d", vcpu) : g_strdup(QV_VMCG_EMULATOR);
+    qv_autoclose int fd = -1;
+    int r = qv_vmcg_open(&cg, child, false, &fd, err);
+    if (r < 0 || !qv_cgroup_has_controller(fd, "cpuset"))
+        return r;
+    g_autofree char *list = qv_cpumap_format(cpumap, maplen);
+    return qv_cgroup_write(fd, "cpuset.cpus", list, err);
+}
