@@ -91,14 +91,45 @@ static char *controller_of(const char *file)
     return c;
 }
 
+/* The controllers of the hierarchy's root above dirfd (the root cgroup is
+ * the one without a cgroup.type), and its path; NULL when not found. */
+static char *root_controllers(int dirfd, char **root_path)
+{
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+    for (int depth = 0; fd >= 0 && depth < 64; depth++) {
+        if (faccessat(fd, "cgroup.type", F_OK, 0) < 0) {
+            char *c = read_quiet(fd, "cgroup.controllers");
+            *root_path = fd_display_path(fd);
+            close(fd);
+            return c;
+        }
+        int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        fd = up;
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
 /* Builds the error for a failed access to `file`: when the file belongs to a
- * controller that cgroup.controllers does not list, that is the real cause. */
+ * controller that cgroup.controllers does not list, that is the real cause;
+ * when the hierarchy itself lacks it (a host that binds it to cgroup v1),
+ * enabling it cannot help, and the message says so. */
 static int file_error(qv_error **err, int code, int dirfd, const char *verb, const char *file)
 {
     g_autofree char *dir = fd_display_path(dirfd);
     if (code == -ENOENT || code == -EACCES) {
         g_autofree char *ctrl = controller_of(file);
         g_autofree char *controllers = ctrl ? read_quiet(dirfd, "cgroup.controllers") : NULL;
+        g_autofree char *root = NULL;
+        g_autofree char *at_root = controllers && !word_in_list(controllers, ctrl)
+                                       ? root_controllers(dirfd, &root) : NULL;
+        if (at_root && !word_in_list(at_root, ctrl))
+            return qv_error_set(err, code,
+                                "cannot %s %s in %s: the %s controller is not available in the "
+                                "cgroup v2 hierarchy at %s (the host binds it to cgroup v1, or "
+                                "the kernel lacks it)", verb, file, dir, ctrl, root);
         if (controllers && !word_in_list(controllers, ctrl))
             return qv_error_set(err, code,
                                 "cannot %s %s in %s: the %s controller is not enabled for this "

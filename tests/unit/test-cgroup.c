@@ -135,6 +135,8 @@ Test(cgroup, write_names_the_missing_controller)
     cr_assert_eq(qv_cgroup_open(root, "vm", true, &fd, NULL), 0);
     g_autofree char *vm = g_build_filename(root, "vm", NULL);
     put(vm, "cgroup.controllers", "memory pids\n");
+    put(vm, "cgroup.type", "domain\n");
+    put(root, "cgroup.controllers", "cpu memory pids\n");
 
     g_autoptr(qv_error) err = NULL;
     cr_assert_eq(qv_cgroup_write(fd, "cpu.weight", "50", &err), -ENOENT);
@@ -147,7 +149,9 @@ Test(cgroup, write_names_the_missing_controller)
     g_clear_pointer(&err, qv_error_free);
     g_autofree char *v = NULL;
     cr_assert_eq(qv_cgroup_read(fd, "io.max", &v, &err), -ENOENT);
-    cr_assert(strstr(err->message, "the io controller is not enabled"), "%s", err->message);
+    /* ...and where the hierarchy itself lacks the controller, say so. */
+    cr_assert(strstr(err->message, "the io controller is not available in the cgroup v2 "
+                     "hierarchy at"), "%s", err->message);
 
     /* The controller is there but the file is not: a plain errno message. */
     g_clear_pointer(&err, qv_error_free);
@@ -326,12 +330,22 @@ Test(cgroup, real_hierarchy_diagnosis_membership_and_busy_remove)
     cr_assert_eq(qv_cgroup_read(fd, "cgroup.controllers", &controllers, &err), 0);
     g_autofree char *shown = g_build_filename(mnt, rel, NULL);
 
+    g_autofree char *root_ctrl = NULL;
+    g_autofree char *root_file = g_build_filename(mnt, "cgroup.controllers", NULL);
+    g_file_get_contents(root_file, &root_ctrl, NULL, NULL);
     if (!has_word(controllers, "cpu")) {
-        /* The kernel's own answer must be turned into the controller sentence. */
+        /* The kernel's own answer must be turned into the controller
+         * sentence: not enabled here, or (a hybrid host) not in the
+         * hierarchy at all. */
         cr_assert_eq(qv_cgroup_write(fd, "cpu.weight", "50", &err), -ENOENT);
-        g_autofree char *expected = g_strdup_printf(
-            "cannot write cpu.weight in %s: the cpu controller is not enabled for this cgroup "
-            "(write +cpu to cgroup.subtree_control of its parent)", shown);
+        g_autofree char *expected =
+            root_ctrl && !has_word(root_ctrl, "cpu")
+                ? g_strdup_printf("cannot write cpu.weight in %s: the cpu controller is not "
+                                  "available in the cgroup v2 hierarchy at %s (the host binds it "
+                                  "to cgroup v1, or the kernel lacks it)", shown, mnt)
+                : g_strdup_printf("cannot write cpu.weight in %s: the cpu controller is not "
+                                  "enabled for this cgroup (write +cpu to cgroup.subtree_control "
+                                  "of its parent)", shown);
         cr_assert_str_eq(err->message, expected);
         g_clear_pointer(&err, qv_error_free);
     } else {
