@@ -214,6 +214,25 @@ int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, co
  * the definition has tunables only cgroups apply. */
 int qv_tune_create_cgroup(qv_conn *conn, const qv_domdef *def, const char *run_dir, qv_vmcg *cg,
                           qv_error **err);
+/* start.c: a helper program's path ("qvirt-monitor"; $env_name overrides). */
+char *qv_helper_binary(const char *name, const char *env_name);
+
+/* Under systemd, qv_tune_create_cgroup leaves cg->path NULL and cg->unit
+ * set: the scope is made for the supervisor's process before it runs
+ * (qv_spawn_opts.before_exec with a qv_tune_scope), which then moves into
+ * the VM group's supervisor leaf. */
+typedef struct qv_tune_scope {
+    qv_conn *conn;
+    const qv_domdef *def;
+    const char *run_dir;
+    qv_vmcg *cg;
+    qv_error *err;   /* why it failed */
+} qv_tune_scope;
+int qv_tune_scope_place(pid_t pid, void *opaque);
+/* Registers a domain that runs in a scope with systemd-machined (best
+ * effort; a debug line when machined is not there). */
+void qv_tune_register_machine(qv_conn *conn, const qv_domdef *def, const qv_vmcg *cg,
+                              pid_t qemu_pid);
 /* The VM-wide and emulator tunables of def, into the VM group vm. */
 int qv_tune_apply_vm(int vm, const qv_domdef *def, qv_error **err);
 /* Moves vCPU index's thread into its vcpuN group, with its pin and cpu.max. */

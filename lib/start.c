@@ -50,22 +50,23 @@
 /* The first monitor process only forks the real one and exits. */
 #define QV_MONITOR_FORK_MS 10000
 
-/* qvirt-monitor: $QVIRT_MONITOR, else beside libqvirt.so when there is one
- * there (a build tree runs uninstalled), else libexecdir. */
-static char *monitor_binary(void)
+/* A helper program of the library (qvirt-monitor, qvirt-systemd): $ENV,
+ * else beside libqvirt.so when there is one there (a build tree runs
+ * uninstalled), else libexecdir. */
+char *qv_helper_binary(const char *name, const char *env_name)
 {
-    const char *env = g_getenv("QVIRT_MONITOR");
+    const char *env = g_getenv(env_name);
     if (env && *env)
         return g_strdup(env);
     Dl_info info;
-    if (dladdr((void *)monitor_binary, &info) && info.dli_fname) {
+    if (dladdr((void *)qv_helper_binary, &info) && info.dli_fname) {
         g_autofree char *dir = g_path_get_dirname(info.dli_fname);
-        g_autofree char *beside = g_build_filename(dir, "qvirt-monitor", NULL);
+        g_autofree char *beside = g_build_filename(dir, name, NULL);
         if (g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE) &&
             !g_file_test(beside, G_FILE_TEST_IS_DIR))
             return g_steal_pointer(&beside);
     }
-    return g_strdup(QV_LIBEXECDIR "/qvirt-monitor");
+    return g_build_filename(QV_LIBEXECDIR, name, NULL);
 }
 
 static int next_domain_id(qv_conn *conn, qv_error **err)
@@ -180,7 +181,7 @@ static int read_report(int fd, int timeout_ms, json_object **ret, qv_error **err
  * monitor.log. The caller then closes its copies of those fds (so a
  * monitor that dies is seen at once) and reads the report. */
 static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size_t n_pass,
-                         const qv_vmcg *cg, qv_error **err)
+                         qv_vmcg *cg, qv_tune_scope *scope, qv_error **err)
 {
     g_autofree char *mlog = g_build_filename(dir, QV_RT_RUN_MONITOR_LOG, NULL);
     qv_autoclose int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -194,16 +195,27 @@ static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size
     so.new_session = true;
     /* In its leaf of the domain's cgroup, out of the caller's. */
     qv_autoclose int cgfd = -1;
-    if (cg && cg->mount) {
+    if (cg && cg->mount && !cg->path && scope) {
+        /* Under systemd: its scope is made for this very process, which
+         * waits to exec until it is in place. */
+        scope->cg = cg;
+        so.before_exec = qv_tune_scope_place;
+        so.before_exec_data = scope;
+    } else if (cg && cg->mount && cg->path) {
         int r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, false, &cgfd, err);
         if (r < 0)
             return r;
         so.cgroup_fd = cgfd;
     }
     g_autoptr(qv_process) mon = NULL;
-    int r = qv_process_spawn(&so, &mon, err);
-    if (r < 0)
+    g_autoptr(qv_error) spawn_err = NULL;
+    int r = qv_process_spawn(&so, &mon, &spawn_err);
+    if (r < 0) {
+        /* A scope that could not be made says why itself. */
+        qv_error_propagate(err, scope && scope->err ? g_steal_pointer(&scope->err)
+                                                     : g_steal_pointer(&spawn_err));
         return r;
+    }
     qv_process_wait(mon, QV_MONITOR_FORK_MS, NULL, NULL);
     return 0;
 }
@@ -249,7 +261,7 @@ static void add_fd_arg(GPtrArray *argv, const char *name, int fd)
 static GPtrArray *monitor_argv(qv_conn *conn, const char *name, const char *uuid)
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(argv, monitor_binary());
+    g_ptr_array_add(argv, qv_helper_binary("qvirt-monitor", "QVIRT_MONITOR"));
     add_arg(argv, "config-dir", conn->paths.config_dir);
     add_arg(argv, "run-dir", conn->paths.run_dir);
     add_arg(argv, "name", name);
@@ -477,7 +489,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_array_append_vals(pass, swtpm_pass->data, swtpm_pass->len);
 
     marks->prepared = since(marks);
-    r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, cg, err);
+    qv_tune_scope scope = { .conn = conn, .def = def, .run_dir = dir };
+    r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, cg, &scope, err);
+    qv_error_free(scope.err);
     marks->spawned = since(marks);
     /* The monitor has its copies of the files now. */
     qv_qemu_files_clear(&files);
@@ -618,6 +632,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
         return r;
     }
     marks.brought_up = since(&marks);
+    qv_tune_register_machine(conn, def, &cg, qemu_pid);
     emit_started(conn, def, flags, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
@@ -672,7 +687,7 @@ int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err)
     int pass[2] = { theirs, lock };
     g_auto(qv_vmcg) cg = { 0 };
     qv_vmcg_read(dir, &cg);
-    int r = spawn_monitor(dir, argv, pass, 2, &cg, err);
+    int r = spawn_monitor(dir, argv, pass, 2, &cg, NULL, err);
     qv_closep(&theirs);
     qv_closep(&lock);
     g_autoptr(json_object) report = NULL;

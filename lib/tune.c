@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -48,13 +49,12 @@ static char *conn_cgroup_base(qv_conn *conn)
 /* <name>.qvirt for the system connection, as libvirt's <name>.libvirt-qemu;
  * other connections (session, embedded roots) add their config folder's
  * hash, so that two roots' domains of one name never share a group. */
+static char *conn_suffix(qv_conn *conn);
+
 static char *vm_group_name(qv_conn *conn, const char *name)
 {
-    if (conn->uri && g_str_has_prefix(conn->uri, "qvirt:///system"))
-        return g_strdup_printf("%s.qvirt", name);
-    g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
-                                                         conn->paths.config_dir, -1);
-    return g_strdup_printf("%s.qvirt-%.8s", name, sum);
+    g_autofree char *suffix = conn_suffix(conn);
+    return g_strdup_printf("%s.qvirt%s", name, suffix);
 }
 
 /* Enables what the parent has of `want` for its children. */
@@ -274,15 +274,156 @@ static int apply_blkio_device(int vmfd, const qv_domdef_blkio_device *d, qv_erro
     return qv_cgroup_write(vmfd, "io.max", line, err);
 }
 
+/* ---- systemd (the qvirt-systemd helper talks to its bus) ---------------------- */
+
+/* How long the helper may take: systemd's own job, and a bus round trip. */
+#define QV_SYSTEMD_HELPER_MS 20000
+
+/* systemd runs the host and its system bus is there to ask. */
+static bool systemd_usable(void)
+{
+    return g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR) &&
+           g_file_test("/run/dbus/system_bus_socket", G_FILE_TEST_EXISTS);
+}
+
+/* systemd's unit name escaping (systemd-escape): [A-Za-z0-9:_.] stay, a
+ * leading '.' and everything else become \xNN. */
+static char *unit_escape(const char *s)
+{
+    GString *out = g_string_new(NULL);
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (g_ascii_isalnum(c) || c == ':' || c == '_' || (c == '.' && p != s))
+            g_string_append_c(out, (char)c);
+        else
+            g_string_append_printf(out, "\\x%02x", c);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Runs qvirt-systemd with args; its stdout (trimmed) in *out. Its error
+ * sentence (stderr) becomes the error. */
+static int run_systemd_helper(const char *const *args, char **out, qv_error **err)
+{
+    g_autofree char *prog = qv_helper_binary("qvirt-systemd", "QVIRT_SYSTEMD_HELPER");
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, prog);
+    for (const char *const *a = args; *a; a++)
+        g_ptr_array_add(argv, (char *)*a);
+    g_ptr_array_add(argv, NULL);
+    int o[2] = { -1, -1 }, e[2] = { -1, -1 };
+    if (pipe2(o, O_CLOEXEC) < 0 || pipe2(e, O_CLOEXEC) < 0) {
+        int errsv = errno;
+        qv_closep(&o[0]);
+        qv_closep(&o[1]);
+        return qv_error_set_errno(err, -errsv, "cannot make pipes for qvirt-systemd");
+    }
+    qv_autoclose int out_r = o[0], err_r = e[0];
+    qv_spawn_opts so;
+    qv_spawn_opts_init(&so);
+    so.argv = (const char *const *)argv->pdata;
+    so.stdout_fd = o[1];
+    so.stderr_fd = e[1];
+    g_autoptr(qv_process) p = NULL;
+    int r = qv_process_spawn(&so, &p, err);
+    close(o[1]);
+    close(e[1]);
+    if (r < 0)
+        return r;
+    /* The helper writes a line or two: read to its end (it exits then). */
+    g_autoptr(GString) so_text = g_string_new(NULL), se_text = g_string_new(NULL);
+    char buf[512];
+    ssize_t n;
+    while ((n = read(out_r, buf, sizeof(buf))) > 0 && so_text->len < 65536)
+        g_string_append_len(so_text, buf, n);
+    while ((n = read(err_r, buf, sizeof(buf))) > 0 && se_text->len < 65536)
+        g_string_append_len(se_text, buf, n);
+    int status = 0;
+    if ((r = qv_process_wait(p, QV_SYSTEMD_HELPER_MS, &status, err)) < 0)
+        return r;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return qv_error_set(err, -EIO, "%s", se_text->len ? g_strchomp(se_text->str)
+                                                           : "qvirt-systemd failed");
+    if (out)
+        *out = g_strdup(g_strstrip(so_text->str));
+    return 0;
+}
+
 /* ---- the cgroup of a start ------------------------------------------------------ */
+
+/* Makes the VM group cg->path (its parent exists), records it in the run
+ * folder and gives it its supervisor and emulator leaves. */
+static int make_vm_group(const qv_vmcg *cg, const char *run_dir, int *vm, qv_error **err)
+{
+    g_autofree char *dir = qv_vmcg_dir(cg);
+    if (mkdir(dir, 0755) < 0)
+        return qv_error_set_errno(err, -errno, "cannot create cgroup %s", dir);
+    /* Recorded at once: from here every end of the run removes it. */
+    qv_autoclose int sup = -1, emu = -1;
+    int r;
+    if ((r = qv_vmcg_record(run_dir, cg, err)) < 0 ||
+        (r = qv_vmcg_open(cg, NULL, false, vm, err)) < 0 ||
+        (r = enable_available(*vm, thread_controllers, err)) < 0 ||
+        (r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, true, &sup, err)) < 0 ||
+        (r = qv_vmcg_open(cg, QV_VMCG_EMULATOR, true, &emu, err)) < 0)
+        return r;
+    return 0;
+}
+
+/* Under systemd, unless the connection names its own root: root callers
+ * only (the scope is asked of the system manager). */
+static bool use_systemd(qv_conn *conn)
+{
+    g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL)) {
+        if (g_key_file_has_key(kf, "cgroup", "root", NULL))
+            return false;
+        if (g_key_file_has_key(kf, "cgroup", "systemd", NULL) &&
+            !g_key_file_get_boolean(kf, "cgroup", "systemd", NULL))
+            return false;
+    }
+    return geteuid() == 0 && systemd_usable();
+}
+
+static char *conf_slice(qv_conn *conn)
+{
+    g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    char *slice = NULL;
+    if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL))
+        slice = g_key_file_get_string(kf, "cgroup", "slice", NULL);
+    return slice ? slice : g_strdup("machine.slice");
+}
+
+/* The connection's suffix for names shared by all connections (cgroups,
+ * scopes, machines): "" for the system connection. */
+static char *conn_suffix(qv_conn *conn)
+{
+    if (conn->uri && g_str_has_prefix(conn->uri, "qvirt:///system"))
+        return g_strdup("");
+    g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256,
+                                                         conn->paths.config_dir, -1);
+    return g_strdup_printf("-%.8s", sum);
+}
 
 int qv_tune_create_cgroup(qv_conn *conn, const qv_domdef *def, const char *run_dir, qv_vmcg *cg,
                           qv_error **err)
 {
     memset(cg, 0, sizeof(*cg));
-    g_autofree char *base = conn_cgroup_base(conn);
     g_autofree char *mount = NULL;
     g_autoptr(qv_error) why = NULL;
+    if (use_systemd(conn) && qv_cgroup_find_v2_mount(NULL, &mount, NULL) >= 0) {
+        /* The scope needs a process: it is made for the supervisor, which
+         * waits before it runs (qv_tune_scope_place). */
+        g_autofree char *suffix = conn_suffix(conn);
+        cg->mount = g_steal_pointer(&mount);
+        g_autofree char *full = g_strconcat(def->name, suffix, NULL);
+        g_autofree char *esc = unit_escape(full);
+        cg->unit = g_strdup_printf("qvirt-%s.scope", esc);
+        return 0;
+    }
+    g_autofree char *base = conn_cgroup_base(conn);
     int r = base ? qv_cgroup_find_v2_mount(NULL, &mount, &why) : -ENOENT;
     qv_autoclose int basefd = -1;
     if (r >= 0)
@@ -304,24 +445,55 @@ int qv_tune_create_cgroup(qv_conn *conn, const qv_domdef *def, const char *run_d
     cg->path = g_build_filename(base, group, NULL);
     /* A group an earlier run left behind (its supervisor was killed) goes
      * first; one that still holds processes is a run that is not over. */
-    if ((r = qv_vmcg_remove(cg, err)) < 0) {
+    qv_autoclose int vm = -1;
+    if ((r = qv_vmcg_remove(cg, err)) < 0 || (r = make_vm_group(cg, run_dir, &vm, err)) < 0) {
         qv_vmcg_clear(cg);
         return r;
     }
-    if (mkdirat(basefd, group, 0755) < 0) {
-        r = qv_error_set_errno(err, -errno, "cannot create cgroup %s/%s", cg->mount, cg->path);
-        qv_vmcg_clear(cg);
-        return r;
-    }
-    /* Recorded at once: from here every end of the run removes it. */
-    qv_autoclose int vm = -1, sup = -1, emu = -1;
-    if ((r = qv_vmcg_record(run_dir, cg, err)) < 0 ||
-        (r = qv_vmcg_open(cg, NULL, false, &vm, err)) < 0 ||
-        (r = enable_available(vm, thread_controllers, err)) < 0 ||
-        (r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, true, &sup, err)) < 0 ||
-        (r = qv_vmcg_open(cg, QV_VMCG_EMULATOR, true, &emu, err)) < 0)
-        return r;
     return qv_tune_apply_vm(vm, def, err);
+}
+
+int qv_tune_scope_place(pid_t pid, void *opaque)
+{
+    qv_tune_scope *s = opaque;
+    qv_vmcg *cg = s->cg;
+    g_autofree char *desc = g_strdup_printf("qvirt domain %s", s->def->name);
+    g_autofree char *slice = conf_slice(s->conn);
+    g_autofree char *scope = NULL;
+    g_autofree char *pid_s = g_strdup_printf("%d", (int)pid);
+    const char *args[] = { "scope", cg->unit, slice, desc, pid_s, NULL };
+    int r = run_systemd_helper(args, &scope, &s->err);
+    if (r < 0)
+        return r;
+    if (scope[0] != '/' || strstr(scope, ".."))
+        return qv_error_set(&s->err, -EIO, "qvirt-systemd gave a bad cgroup '%s'", scope);
+    /* qvirt's own group below the scope, which systemd leaves alone. */
+    cg->path = g_strdup_printf("%s/qvirt", scope + 1);
+    qv_autoclose int vm = -1, sup = -1, scopefd = -1;
+    if ((r = make_vm_group(cg, s->run_dir, &vm, &s->err)) < 0 ||
+        (r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, false, &sup, &s->err)) < 0 ||
+        (r = qv_cgroup_add_pid(sup, pid, &s->err)) < 0 ||
+        (r = qv_cgroup_open(cg->mount, scope, false, &scopefd, &s->err)) < 0 ||
+        /* The scope holds no process now: it may enable controllers. */
+        (r = enable_available(scopefd, vm_controllers, &s->err)) < 0)
+        return r;
+    return qv_tune_apply_vm(vm, s->def, &s->err);
+}
+
+void qv_tune_register_machine(qv_conn *conn, const qv_domdef *def, const qv_vmcg *cg,
+                              pid_t qemu_pid)
+{
+    if (!cg->unit)
+        return;
+    g_autofree char *suffix = conn_suffix(conn);
+    g_autofree char *machine = g_strdup_printf("qvirt-%s%s", def->name, suffix);
+    char uuid[37];
+    qv_uuid_format(def->uuid, uuid);
+    g_autofree char *pid_s = g_strdup_printf("%d", (int)qemu_pid);
+    const char *args[] = { "register", machine, uuid, pid_s, NULL };
+    g_autoptr(qv_error) e = NULL;
+    if (run_systemd_helper(args, NULL, &e) < 0)
+        qv_log(QV_LOG_DEBUG, "domain '%s': %s", def->name, qv_error_message(e));
 }
 
 int qv_tune_apply_vm(int vm, const qv_domdef *def, qv_error **err)

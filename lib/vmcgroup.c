@@ -17,6 +17,7 @@ void qv_vmcg_clear(qv_vmcg *cg)
 {
     g_clear_pointer(&cg->mount, g_free);
     g_clear_pointer(&cg->path, g_free);
+    g_clear_pointer(&cg->unit, g_free);
 }
 
 char *qv_vmcg_dir(const qv_vmcg *cg)
@@ -35,7 +36,7 @@ int qv_vmcg_read(const char *domain_dir, qv_vmcg *cg)
 {
     g_autofree char *file = g_build_filename(domain_dir, QV_RT_RUN_CGROUP, NULL);
     g_autofree char *text = NULL;
-    cg->mount = cg->path = NULL;
+    cg->mount = cg->path = cg->unit = NULL;
     if (qv_read_file(file, 8192, &text, NULL, NULL) < 0)
         return 0;
     g_auto(GStrv) lines = g_strsplit(text, "\n", 3);

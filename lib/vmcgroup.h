@@ -2,6 +2,7 @@
  *
  *   <mount>/<base>/<name>.qvirt[-<conn>]/   the VM group: memory.*, io.*,
  *                                           cpu.weight, the global cpu.max
+ *   (under systemd: <mount>/machine.slice/qvirt-<name>[-<conn>].scope/qvirt/)
  *       supervisor/    threaded: qvirt-monitor
  *       emulator/      threaded: QEMU's main thread and every thread and
  *                      process it starts (swtpm too)
@@ -31,6 +32,10 @@
 typedef struct qv_vmcg {
     char *mount;   /* the cgroup2 mount: /sys/fs/cgroup */
     char *path;    /* the VM group below it: machine/vm1.qvirt */
+    /* Under systemd, the transient scope the VM group lives in (the group
+     * is <scope>/qvirt); until the scope exists path is NULL. Not part of
+     * the run's record. */
+    char *unit;
 } qv_vmcg;
 
 void qv_vmcg_clear(qv_vmcg *cg);

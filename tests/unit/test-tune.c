@@ -32,6 +32,7 @@ static void setup(void)
 {
     vm = g_dir_make_tmp("qvtune-XXXXXX", NULL);
     put(vm, "cgroup.controllers", "cpuset cpu io memory pids\n");
+    put(vm, "cgroup.type", "domain threaded\n");
     put(vm, "cpu.max", "max 100000\n");
     /* The interface files cgroupfs has (writes never create files). */
     static const char *const files[] = { "cpu.weight", "memory.max", "memory.high", "memory.min",
