@@ -335,3 +335,47 @@ Test(cgroup2, no_group_is_left_however_the_domain_ends)
     cr_assert_eq(qv_domain_destroy(b, 0, &err), 0);
     cr_assert(wait_gone(vb2, 10000));
 }
+
+Test(cgroup2, pins_numa_and_cpu_time_live)
+{
+    skip_without_v2();
+    g_autoptr(qv_domain) dom = start("pins", NULL);
+    g_autofree char *vm = vm_group("pins");
+    g_autoptr(qv_error) err = NULL;
+    /* A live pin is also the vCPU group's cpuset.cpus, the emulator's too. */
+    unsigned char map[1] = { 1 };
+    cr_assert_eq(qv_domain_pin_vcpu(dom, 0, map, 1, QV_DOMAIN_AFFECT_LIVE, &err), 0, "%s",
+                 err ? qv_error_message(err) : "");
+    g_autofree char *vdir = g_build_filename(vm, "vcpu0", NULL);
+    g_autofree char *cpus = read_text(vdir, "cpuset.cpus");
+    cr_assert_str_eq(cpus, "0");
+    cr_assert_eq(qv_domain_pin_emulator(dom, map, 1, QV_DOMAIN_AFFECT_LIVE, &err), 0);
+    g_autofree char *edir = g_build_filename(vm, "emulator", NULL);
+    g_autofree char *ecpus = read_text(edir, "cpuset.cpus");
+    cr_assert_str_eq(ecpus, "0");
+
+    /* NUMA nodes live: cpuset.mems; a node the host lacks is refused. */
+    qv_numa_params np = { .fields = QV_NUMA_NODESET, .nodeset = "0" };
+    cr_assert_eq(qv_domain_set_numa_parameters(dom, &np, QV_DOMAIN_AFFECT_LIVE, &err), 0, "%s",
+                 err ? qv_error_message(err) : "");
+    g_autofree char *mems = read_text(vm, "cpuset.mems");
+    cr_assert_str_eq(mems, "0");
+    np.nodeset = "7";
+    cr_assert_lt(qv_domain_set_numa_parameters(dom, &np, QV_DOMAIN_AFFECT_LIVE, &err), 0);
+    cr_assert(strstr(qv_error_message(err), "the kernel refused NUMA nodes '7' for domain 'pins'"),
+              "%s", qv_error_message(err));
+    np = (qv_numa_params){ .fields = QV_NUMA_MODE, .mode = QV_DOMAIN_NUMATUNE_MEM_INTERLEAVE };
+    cr_assert_eq(qv_domain_set_numa_parameters(dom, &np, QV_DOMAIN_AFFECT_LIVE, &err), -EOPNOTSUPP);
+
+    /* CPU time from the group's cpu.stat: the spinning vCPU is most of it. */
+    qv_cpu_stats t;
+    cr_assert_eq(qv_domain_get_cpu_stats(dom, &t, -1, 1, 0, &err), 1, "%s",
+                 err ? qv_error_message(err) : "");
+    g_autofree char *stat = read_text(vm, "cpu.stat");
+    unsigned long long usage = 0;
+    cr_assert_eq(sscanf(strstr(stat, "usage_usec"), "usage_usec %llu", &usage), 1);
+    cr_assert_gt(t.cpu_time, 0);
+    cr_assert_leq(t.cpu_time, usage * 1000, "cpu_time is the group's usage_usec, read first");
+    cr_assert_gt(t.vcpu_time, 0);
+    qv_domain_destroy(dom, 0, NULL);
+}
