@@ -443,9 +443,16 @@ int qv_tune_create_cgroup(qv_conn *conn, const qv_domdef *def, const char *run_d
     g_autofree char *group = vm_group_name(conn, def->name);
     cg->mount = g_steal_pointer(&mount);
     cg->path = g_build_filename(base, group, NULL);
-    /* A group an earlier run left behind (its supervisor was killed) goes
-     * first; one that still holds processes is a run that is not over. */
+    /* A group an earlier run left behind goes first. That run is over (the
+     * start settled it under the lifecycle lock), so whatever is still in
+     * its group is a leftover of it, and is killed. */
     qv_autoclose int vm = -1;
+    r = qv_vmcg_remove(cg, NULL);
+    if (r == -EBUSY) {
+        qv_log(QV_LOG_INFO, "domain '%s': killing what an ended run left in cgroup %s/%s",
+               def->name, cg->mount, cg->path);
+        qv_vmcg_kill(cg);
+    }
     if ((r = qv_vmcg_remove(cg, err)) < 0 || (r = make_vm_group(cg, run_dir, &vm, err)) < 0) {
         qv_vmcg_clear(cg);
         return r;

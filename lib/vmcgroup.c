@@ -1,6 +1,7 @@
 /* A domain's cgroup: see vmcgroup.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,7 +83,46 @@ void qv_vmcg_leave(const qv_vmcg *cg)
         qv_cgroup_add_pid(root, 0, NULL);
 }
 
+/* Waits until the group and its children hold no task: cgroup.events says
+ * "populated 0" (kernfs wakes poll() with POLLPRI when it changes). A
+ * killed QEMU's threads leave a moment after its leader is a zombie. */
+static bool wait_empty(const qv_vmcg *cg, int timeout_ms)
+{
+    g_autofree char *file = g_build_filename(cg->mount, cg->path, "cgroup.events", NULL);
+    qv_autoclose int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT;
+    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        char buf[256];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0)
+            return false;
+        buf[n] = '\0';
+        if (strstr(buf, "populated 0"))
+            return true;
+        gint64 left = (end - g_get_monotonic_time()) / 1000;
+        if (left <= 0)
+            return false;
+        struct pollfd p = { fd, POLLPRI, 0 };
+        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+            return false;
+    }
+}
+
 int qv_vmcg_remove(const qv_vmcg *cg, qv_error **err)
 {
-    return qv_cgroup_remove(cg->mount, cg->path, err);
+    int r = qv_cgroup_remove(cg->mount, cg->path, NULL);
+    if (r == -EBUSY && wait_empty(cg, QV_VMCG_EMPTY_MS))
+        r = qv_cgroup_remove(cg->mount, cg->path, NULL);
+    return r < 0 ? qv_cgroup_remove(cg->mount, cg->path, err) : 0;
+}
+
+int qv_vmcg_kill(const qv_vmcg *cg)
+{
+    g_autofree char *file = g_build_filename(cg->mount, cg->path, "cgroup.kill", NULL);
+    qv_autoclose int fd = open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    return write(fd, "1", 1) == 1 ? 0 : -errno;
 }

@@ -59,5 +59,13 @@ int qv_vmcg_open(const qv_vmcg *cg, const char *child, bool create, int *fd, qv_
  * stays until the library retires the run. */
 void qv_vmcg_leave(const qv_vmcg *cg);
 
-/* Removes the VM group and its children. -EBUSY while processes are in it. */
+/* How long a removal waits for the tasks of an ended run to leave (a
+ * killed QEMU's threads take a moment after its leader is a zombie). */
+#define QV_VMCG_EMPTY_MS 3000
+
+/* Removes the VM group and its children, waiting up to QV_VMCG_EMPTY_MS for
+ * them to empty. -EBUSY while processes are still in it. */
 int qv_vmcg_remove(const qv_vmcg *cg, qv_error **err);
+
+/* Kills every process in the VM group (cgroup.kill, Linux 5.14+). */
+int qv_vmcg_kill(const qv_vmcg *cg);
