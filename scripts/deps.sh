@@ -9,6 +9,7 @@ QVIRT_DEBS=(
   libvirt-clients            # virt-xml-validate and libvirt's schemas (round-trip tests)
   cpio xz-utils zstd kmod busybox-static   # the test guest's and scripts/cgroup2-vm's initramfs
   util-linux                 # setpriv and flock (scripts/cgroup2-vm)
+  systemd dbus systemd-container   # scripts/cgroup2-vm --systemd: PID 1, the system bus, machined
 )
 
 qvirt_install_deps() {
