@@ -12,9 +12,9 @@
 #include "systemd.h"
 
 /* How long systemd may take to make a scope (its job to finish). */
-#define QV_SYSTEMD_JOB_MS 10000
+#define QV_SYSTEMD_JOB_MS 30000
 /* A bus call systemd answers at once unless it is busy. */
-#define QV_SYSTEMD_CALL_MS 10000
+#define QV_SYSTEMD_CALL_MS 30000
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"

@@ -277,7 +277,7 @@ static int apply_blkio_device(int vmfd, const qv_domdef_blkio_device *d, qv_erro
 /* ---- systemd (the qvirt-systemd helper talks to its bus) ---------------------- */
 
 /* How long the helper may take: systemd's own job, and a bus round trip. */
-#define QV_SYSTEMD_HELPER_MS 20000
+#define QV_SYSTEMD_HELPER_MS 70000
 
 /* systemd runs the host and its system bus is there to ask. */
 static bool systemd_usable(void)
@@ -286,14 +286,14 @@ static bool systemd_usable(void)
            g_file_test("/run/dbus/system_bus_socket", G_FILE_TEST_EXISTS);
 }
 
-/* systemd's unit name escaping (systemd-escape): [A-Za-z0-9:_.] stay, a
- * leading '.' and everything else become \xNN. */
+/* A domain name as part of a unit name: [A-Za-z0-9:_.-] stay (a leading
+ * '.' does not), everything else becomes \xNN as systemd escapes it. */
 static char *unit_escape(const char *s)
 {
     GString *out = g_string_new(NULL);
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (g_ascii_isalnum(c) || c == ':' || c == '_' || (c == '.' && p != s))
+        if (g_ascii_isalnum(c) || c == ':' || c == '_' || c == '-' || (c == '.' && p != s))
             g_string_append_c(out, (char)c);
         else
             g_string_append_printf(out, "\\x%02x", c);
@@ -418,9 +418,8 @@ int qv_tune_create_cgroup(qv_conn *conn, const qv_domdef *def, const char *run_d
          * waits before it runs (qv_tune_scope_place). */
         g_autofree char *suffix = conn_suffix(conn);
         cg->mount = g_steal_pointer(&mount);
-        g_autofree char *full = g_strconcat(def->name, suffix, NULL);
-        g_autofree char *esc = unit_escape(full);
-        cg->unit = g_strdup_printf("qvirt-%s.scope", esc);
+        g_autofree char *esc = unit_escape(def->name);
+        cg->unit = g_strdup_printf("qvirt-%s%s.scope", esc, suffix);
         return 0;
     }
     g_autofree char *base = conn_cgroup_base(conn);
@@ -474,16 +473,24 @@ int qv_tune_scope_place(pid_t pid, void *opaque)
         return r;
     if (scope[0] != '/' || strstr(scope, ".."))
         return qv_error_set(&s->err, -EIO, "qvirt-systemd gave a bad cgroup '%s'", scope);
-    /* qvirt's own group below the scope, which systemd leaves alone. */
+    /* qvirt's own group below the scope, which systemd leaves alone. The
+     * process waits in a leaf beside it meanwhile: the scope may enable
+     * controllers only once it holds no process itself, and the VM group
+     * may make threaded children only while it holds none. */
     cg->path = g_strdup_printf("%s/qvirt", scope + 1);
-    qv_autoclose int vm = -1, sup = -1, scopefd = -1;
-    if ((r = make_vm_group(cg, s->run_dir, &vm, &s->err)) < 0 ||
+    g_autofree char *waiting = g_strdup_printf("%s/starting", scope);
+    qv_autoclose int vm = -1, sup = -1, scopefd = -1, wait_fd = -1;
+    if ((r = qv_cgroup_open(cg->mount, scope, false, &scopefd, &s->err)) < 0 ||
+        (r = qv_cgroup_open(cg->mount, waiting, true, &wait_fd, &s->err)) < 0 ||
+        (r = qv_cgroup_add_pid(wait_fd, pid, &s->err)) < 0 ||
+        (r = enable_available(scopefd, vm_controllers, &s->err)) < 0 ||
+        (r = make_vm_group(cg, s->run_dir, &vm, &s->err)) < 0 ||
         (r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, false, &sup, &s->err)) < 0 ||
-        (r = qv_cgroup_add_pid(sup, pid, &s->err)) < 0 ||
-        (r = qv_cgroup_open(cg->mount, scope, false, &scopefd, &s->err)) < 0 ||
-        /* The scope holds no process now: it may enable controllers. */
-        (r = enable_available(scopefd, vm_controllers, &s->err)) < 0)
+        (r = qv_cgroup_add_pid(sup, pid, &s->err)) < 0)
         return r;
+    if (unlinkat(scopefd, "starting", AT_REMOVEDIR) < 0)
+        return qv_error_set_errno(&s->err, -errno, "cannot remove cgroup %s%s", cg->mount,
+                                  waiting);
     return qv_tune_apply_vm(vm, s->def, &s->err);
 }
 

@@ -84,15 +84,26 @@ static qv_domain *start(const char *name, const char *tune)
     return dom;
 }
 
-/* The VM group of domain name: machine/<name>.qvirt-<hash> (embed root). */
+static bool under_systemd(void)
+{
+    g_autofree char *comm = NULL;
+    return g_file_get_contents("/proc/1/comm", &comm, NULL, NULL) &&
+           !strcmp(g_strchomp(comm), "systemd");
+}
+
+/* The VM group of domain name: machine/<name>.qvirt-<hash> (embed root),
+ * or under systemd machine.slice/qvirt-<name>-<hash>.scope/qvirt. */
 static char *vm_group(const char *name)
 {
-    g_autoptr(GDir) d = g_dir_open(MACHINE, 0, NULL);
-    g_autofree char *prefix = g_strdup_printf("%s.qvirt-", name);
+    bool sd = under_systemd();
+    const char *dir = sd ? CGROOT "/machine.slice" : MACHINE;
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autofree char *prefix = sd ? g_strdup_printf("qvirt-%s-", name)
+                                 : g_strdup_printf("%s.qvirt-", name);
     const char *n;
     while (d && (n = g_dir_read_name(d)))
-        if (g_str_has_prefix(n, prefix))
-            return g_build_filename(MACHINE, n, NULL);
+        if (g_str_has_prefix(n, prefix) && (!sd || g_str_has_suffix(n, ".scope")))
+            return sd ? g_build_filename(dir, n, "qvirt", NULL) : g_build_filename(dir, n, NULL);
     return NULL;
 }
 
@@ -155,6 +166,29 @@ static bool wait_gone(const char *path, int ms)
     return true;
 }
 
+/* What is still in a cgroup tree: "path: pids" lines, for failure messages. */
+static void describe_tree(GString *out, const char *dir)
+{
+    g_autofree char *procs = NULL;
+    g_autofree char *pf = g_build_filename(dir, "cgroup.threads", NULL);
+    if (g_file_get_contents(pf, &procs, NULL, NULL))
+        g_string_append_printf(out, "%s: [%s] ", dir, g_strchomp(procs));
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+        g_autofree char *sub = g_build_filename(dir, n, NULL);
+        if (g_file_test(sub, G_FILE_TEST_IS_DIR))
+            describe_tree(out, sub);
+    }
+}
+
+static char *left_in(const char *dir)
+{
+    GString *s = g_string_new(NULL);
+    describe_tree(s, dir);
+    return g_string_free(s, FALSE);
+}
+
 static unsigned long long thread_ticks(pid_t pid, pid_t tid)
 {
     g_autofree char *p = g_strdup_printf("/proc/%d/task/%d/stat", (int)pid, (int)tid);
@@ -199,6 +233,46 @@ Test(cgroup2, qemu_runs_in_its_groups_from_the_start)
     g_autoptr(qv_error) err = NULL;
     cr_assert_eq(qv_domain_destroy(dom, 0, &err), 0);
     cr_assert(wait_gone(vm, 5000), "%s is left after destroy", vm);
+    if (under_systemd()) {
+        /* systemd collects the scope once it is empty. */
+        g_autofree char *scope = g_path_get_dirname(vm);
+        cr_assert(wait_gone(scope, 10000), "%s is left after destroy", scope);
+    }
+}
+
+Test(cgroup2, under_systemd_a_scope_and_a_machine)
+{
+    skip_without_v2();
+    if (!under_systemd())
+        cr_skip_test("PID 1 is not systemd (run through scripts/cgroup2-vm --systemd)");
+    g_autoptr(qv_domain) dom = start("sdm", "<memtune><hard_limit unit='MiB'>200</hard_limit></memtune>");
+    g_autofree char *vm = vm_group("sdm");
+    cr_assert_not_null(vm, "no machine.slice/qvirt-sdm-*.scope/qvirt");
+    g_autofree char *scope = g_path_get_dirname(vm);
+    g_autofree char *unit = g_path_get_basename(scope);
+    pid_t qemu = status_pid("sdm", "qemu_pid"), mon = status_pid("sdm", "monitor_pid");
+    g_autofree char *qcg = thread_cgroup(qemu, qemu), *mcg = thread_cgroup(mon, mon);
+    g_autofree char *want_q = g_strdup_printf("/machine.slice/%s/qvirt/emulator", unit);
+    g_autofree char *want_m = g_strdup_printf("/machine.slice/%s/qvirt/supervisor", unit);
+    cr_assert_str_eq(qcg, want_q);
+    cr_assert_str_eq(mcg, want_m);
+    g_autofree char *max = read_text(vm, "memory.max");
+    cr_assert_str_eq(max, "209715200");
+    /* systemd's view: the scope is delegated, and machined knows the VM. */
+    g_autofree char *show = NULL, *list = NULL;
+    const char *sc[] = { "systemctl", "show", "-p", "Delegate", "-p", "ActiveState", unit, NULL };
+    cr_assert(g_spawn_sync(NULL, (char **)sc, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &show, NULL,
+                           NULL, NULL));
+    cr_assert(strstr(show, "Delegate=yes") && strstr(show, "ActiveState=active"), "%s", show);
+    const char *mc[] = { "machinectl", "list", "--no-legend", NULL };
+    cr_assert(g_spawn_sync(NULL, (char **)mc, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &list, NULL,
+                           NULL, NULL));
+    cr_assert(strstr(list, "qvirt-sdm-") && strstr(list, "vm"), "machinectl list: %s", list);
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_domain_destroy(dom, 0, &err), 0);
+    bool gone = wait_gone(scope, 30000); /* systemd collects it: slow under load */
+    g_autofree char *left = gone ? NULL : left_in(scope);
+    cr_assert(gone, "%s is left after destroy: %s", scope, left);
 }
 
 Test(cgroup2, a_vcpu_quota_limits_the_spinning_vcpu)
