@@ -279,11 +279,20 @@ static int apply_blkio_device(int vmfd, const qv_domdef_blkio_device *d, qv_erro
 /* How long the helper may take: systemd's own job, and a bus round trip. */
 #define QV_SYSTEMD_HELPER_MS 70000
 
-/* systemd runs the host and its system bus is there to ask. */
+/* systemd runs the host, and the manager to ask is there: the system's
+ * for root, else the caller's own (systemd --user, whose subtree of the
+ * hierarchy systemd delegates to the user) on its session bus. */
 static bool systemd_usable(void)
 {
-    return g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR) &&
-           g_file_test("/run/dbus/system_bus_socket", G_FILE_TEST_EXISTS);
+    if (!g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR))
+        return false;
+    if (geteuid() == 0)
+        return g_file_test("/run/dbus/system_bus_socket", G_FILE_TEST_EXISTS);
+    const char *rt = g_getenv("XDG_RUNTIME_DIR");
+    g_autofree char *manager = rt ? g_build_filename(rt, "systemd", "private", NULL) : NULL;
+    g_autofree char *bus = rt ? g_build_filename(rt, "bus", NULL) : NULL;
+    return manager && g_file_test(manager, G_FILE_TEST_EXISTS) &&
+           (g_getenv("DBUS_SESSION_BUS_ADDRESS") || g_file_test(bus, G_FILE_TEST_EXISTS));
 }
 
 /* A domain name as part of a unit name: [A-Za-z0-9:_.-] stay (a leading
@@ -319,9 +328,19 @@ static int run_systemd_helper(const char *const *args, char **out, qv_error **er
         return qv_error_set_errno(err, -errsv, "cannot make pipes for qvirt-systemd");
     }
     qv_autoclose int out_r = o[0], err_r = e[0];
+    /* The clean environment, plus where a user's session bus is. */
+    g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(env, g_strdup("LC_ALL=C"));
+    g_ptr_array_add(env, g_strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"));
+    static const char *const pass[] = { "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS" };
+    for (size_t i = 0; i < G_N_ELEMENTS(pass); i++)
+        if (g_getenv(pass[i]))
+            g_ptr_array_add(env, g_strdup_printf("%s=%s", pass[i], g_getenv(pass[i])));
+    g_ptr_array_add(env, NULL);
     qv_spawn_opts so;
     qv_spawn_opts_init(&so);
     so.argv = (const char *const *)argv->pdata;
+    so.envp = (const char *const *)env->pdata;
     so.stdout_fd = o[1];
     so.stderr_fd = e[1];
     g_autoptr(qv_process) p = NULL;
@@ -370,8 +389,8 @@ static int make_vm_group(const qv_vmcg *cg, const char *run_dir, int *vm, qv_err
     return 0;
 }
 
-/* Under systemd, unless the connection names its own root: root callers
- * only (the scope is asked of the system manager). */
+/* Under systemd, unless the connection names its own root ([cgroup] root=)
+ * or turns it off ([cgroup] systemd=no). */
 static bool use_systemd(qv_conn *conn)
 {
     g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
@@ -383,7 +402,7 @@ static bool use_systemd(qv_conn *conn)
             !g_key_file_get_boolean(kf, "cgroup", "systemd", NULL))
             return false;
     }
-    return geteuid() == 0 && systemd_usable();
+    return systemd_usable();
 }
 
 static char *conf_slice(qv_conn *conn)
@@ -393,7 +412,8 @@ static char *conf_slice(qv_conn *conn)
     char *slice = NULL;
     if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL))
         slice = g_key_file_get_string(kf, "cgroup", "slice", NULL);
-    return slice ? slice : g_strdup("machine.slice");
+    /* A user's manager has no machine.slice: its apps go in app.slice. */
+    return slice ? slice : g_strdup(geteuid() == 0 ? "machine.slice" : "app.slice");
 }
 
 /* The connection's suffix for names shared by all connections (cgroups,
@@ -467,7 +487,8 @@ int qv_tune_scope_place(pid_t pid, void *opaque)
     g_autofree char *slice = conf_slice(s->conn);
     g_autofree char *scope = NULL;
     g_autofree char *pid_s = g_strdup_printf("%d", (int)pid);
-    const char *args[] = { "scope", cg->unit, slice, desc, pid_s, NULL };
+    const char *args[] = { geteuid() == 0 ? "scope" : "user-scope", cg->unit, slice, desc, pid_s,
+                           NULL };
     int r = run_systemd_helper(args, &scope, &s->err);
     if (r < 0)
         return r;
@@ -497,7 +518,7 @@ int qv_tune_scope_place(pid_t pid, void *opaque)
 void qv_tune_register_machine(qv_conn *conn, const qv_domdef *def, const qv_vmcg *cg,
                               pid_t qemu_pid)
 {
-    if (!cg->unit)
+    if (!cg->unit || geteuid() != 0) /* machined registers the system's machines */
         return;
     g_autofree char *suffix = conn_suffix(conn);
     g_autofree char *machine = g_strdup_printf("qvirt-%s%s", def->name, suffix);

@@ -32,6 +32,8 @@ static qv_conn *conn;
 
 static void skip_without_v2(void)
 {
+    if (geteuid() != 0)
+        cr_skip_test("the cgroup tests of a root caller (this run is an ordinary user's)");
     g_autofree char *ctrl = NULL;
     if (!g_file_get_contents(CGROOT "/cgroup.controllers", &ctrl, NULL, NULL) ||
         !strstr(ctrl, "cpu") || !strstr(ctrl, "memory"))
@@ -452,4 +454,48 @@ Test(cgroup2, pins_numa_and_cpu_time_live)
     cr_assert_leq(t.cpu_time, usage * 1000, "cpu_time is the group's usage_usec, read first");
     cr_assert_gt(t.vcpu_time, 0);
     qv_domain_destroy(dom, 0, NULL);
+}
+
+/* An ordinary user under systemd: its domains go in scopes of its own
+ * service manager (systemd --user), the subtree systemd delegates to it. */
+Test(cgroup2, an_ordinary_user_gets_scopes_of_its_own_manager)
+{
+    if (geteuid() == 0)
+        cr_skip_test("runs as an ordinary user (tests/cgroup2/as-user.sh)");
+    if (!under_systemd())
+        cr_skip_test("PID 1 is not systemd (run through scripts/cgroup2-vm --systemd)");
+    g_autoptr(qv_domain) dom = start("mine", NULL);
+    pid_t qemu = status_pid("mine", "qemu_pid");
+    g_autofree char *qcg = thread_cgroup(qemu, qemu);
+    g_autofree char *want = g_strdup_printf("/user.slice/user-%u.slice/user@%u.service/app.slice/"
+                                            "qvirt-mine-", (unsigned)getuid(), (unsigned)getuid());
+    cr_assert(g_str_has_prefix(qcg, want) && g_str_has_suffix(qcg, ".scope/qvirt/emulator"),
+              "QEMU is in %s", qcg);
+    /* What the user's delegation holds is the user's to set. */
+    g_autofree char *vm_rel = g_path_get_dirname(qcg);
+    g_autofree char *vm = g_build_filename(CGROOT, vm_rel, NULL);
+    g_autofree char *ctl = read_text(vm, "cgroup.controllers");
+    g_autoptr(qv_error) err = NULL;
+    if (strstr(ctl, "memory")) {
+        qv_memory_params mp = { .fields = QV_MEMORY_HARD_LIMIT, .hard_limit = 300 * 1024 };
+        cr_assert_eq(qv_domain_set_memory_parameters(dom, &mp, QV_DOMAIN_AFFECT_LIVE, &err), 0,
+                     "%s", err ? qv_error_message(err) : "");
+        g_autofree char *max = read_text(vm, "memory.max");
+        cr_assert_str_eq(max, "314572800");
+    }
+    if (strstr(ctl, "cpu")) {
+        qv_sched_params sp = { .fields = QV_SCHED_VCPU_QUOTA | QV_SCHED_VCPU_PERIOD,
+                               .vcpu_quota = 20000, .vcpu_period = 100000 };
+        cr_assert_eq(qv_domain_set_scheduler_parameters(dom, &sp, QV_DOMAIN_AFFECT_LIVE, &err), 0,
+                     "%s", err ? qv_error_message(err) : "");
+        g_autofree char *vdir = g_build_filename(vm, "vcpu0", NULL);
+        g_autofree char *cmax = read_text(vdir, "cpu.max");
+        cr_assert_str_eq(cmax, "20000 100000");
+    }
+    cr_assert(strstr(ctl, "memory") || strstr(ctl, "cpu"), "nothing delegated: %s", ctl);
+    g_autofree char *scope = g_path_get_dirname(vm);
+    cr_assert_eq(qv_domain_destroy(dom, 0, &err), 0);
+    bool gone = wait_gone(scope, 30000); /* the user's manager collects it */
+    g_autofree char *left = gone ? NULL : left_in(scope);
+    cr_assert(gone, "%s is left after destroy: %s", scope, left);
 }
