@@ -148,6 +148,7 @@ static GPtrArray *children_named(int vmfd, const char *prefix)
             close(dup_fd);
         return out;
     }
+    rewinddir(d);   /* the dup shares the offset of an fd listed before */
     struct dirent *de;
     size_t n = strlen(prefix);
     while ((de = readdir(d)))

@@ -499,3 +499,59 @@ Test(cgroup2, an_ordinary_user_gets_scopes_of_its_own_manager)
     g_autofree char *left = gone ? NULL : left_in(scope);
     cr_assert(gone, "%s is left after destroy: %s", scope, left);
 }
+
+/* The qvirt binary of this build on the test's connection; its stdout. */
+static char *cli(int *status, const char *const *words)
+{
+    g_autofree char *prog = g_build_filename(g_getenv("QVIRT_BUILD_ROOT"), "tools", "qvirt", NULL);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, prog);
+    g_ptr_array_add(argv, "-c");
+    g_ptr_array_add(argv, uri);
+    for (const char *const *w = words; *w; w++)
+        g_ptr_array_add(argv, (char *)*w);
+    g_ptr_array_add(argv, NULL);
+    char *out = NULL;
+    cr_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, 0, NULL, NULL, &out, NULL, status,
+                           NULL));
+    return out;
+}
+
+Test(cgroup2, iothreads_and_the_cli)
+{
+    skip_without_v2();
+    if (!g_getenv("QVIRT_BUILD_ROOT"))
+        cr_skip_test("QVIRT_BUILD_ROOT is not set (run through meson test)");
+    g_autoptr(qv_domain) dom = start("io", "<iothreads>1</iothreads>"
+                                           "<cputune><iothread_period>50000</iothread_period>"
+                                           "<iothread_quota>20000</iothread_quota></cputune>");
+    g_autofree char *vm = vm_group("io");
+    pid_t qemu = status_pid("io", "qemu_pid");
+    pid_t io = thread_in(qemu, "/iothread1");
+    cr_assert_gt(io, 0, "no QEMU thread in iothread1: %s", vm);
+    g_autofree char *idir = g_build_filename(vm, "iothread1", NULL);
+    g_autofree char *max = read_text(idir, "cpu.max");
+    cr_assert_str_eq(max, "20000 50000");
+
+    int st = -1;
+    g_autofree char *info = cli(&st, (const char *const[]){ "schedinfo", "io", NULL });
+    cr_assert_eq(st, 0, "%s", info);
+    cr_assert(strstr(info, "Scheduler      : posix\n"), "%s", info);
+    cr_assert(strstr(info, "iothread_period: 50000\n"), "%s", info);
+    cr_assert(strstr(info, "iothread_quota : 20000\n"), "%s", info);
+    cr_assert(strstr(info, "vcpu_quota     : 17592186044415\n"), "no limit, as libvirt shows "
+              "it on cgroup v2: %s", info);
+    g_autofree char *set = cli(&st, (const char *const[]){ "memtune", "io", "--hard-limit",
+                                                            "256M", NULL });
+    cr_assert_eq(st, 0, "%s", set);
+    g_autofree char *mem = read_text(vm, "memory.max");
+    cr_assert_str_eq(mem, "268435456");
+    g_autofree char *stats = cli(&st, (const char *const[]){ "cpu-stats", "io", "--total", NULL });
+    cr_assert_eq(st, 0, "%s", stats);
+    cr_assert(g_str_has_prefix(stats, "Total:\n\tcpu_time "), "%s", stats);
+    cr_assert(strstr(stats, "\tvcpu_time ") && strstr(stats, " seconds\n"), "%s", stats);
+    g_autofree char *json = cli(&st, (const char *const[]){ "blkiotune", "io", "--json", NULL });
+    cr_assert_eq(st, 0, "%s", json);
+    cr_assert(strstr(json, "\"weight\""), "%s", json);
+    qv_domain_destroy(dom, 0, NULL);
+}
