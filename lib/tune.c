@@ -179,8 +179,9 @@ static int cpu_max_children(int vmfd, const char *prefix, bool hp, unsigned long
     return 0;
 }
 
-static int apply_sched(int vmfd, const qv_sched_params *s, qv_error **err)
+static int apply_sched(int vmfd, const void *params, qv_error **err)
 {
+    const qv_sched_params *s = params;
     int r = 0;
     unsigned int f = s->fields;
     if (f & QV_SCHED_CPU_SHARES) {
@@ -209,8 +210,9 @@ static unsigned long long kib_to_bytes(unsigned long long kib)
     return kib >= QV_DOMAIN_MEMORY_PARAM_UNLIMITED ? UINT64_MAX : kib * 1024;
 }
 
-static int apply_memory(int vmfd, const qv_memory_params *m, qv_error **err)
+static int apply_memory(int vmfd, const void *params, qv_error **err)
 {
+    const qv_memory_params *m = params;
     static const struct { unsigned int bit; const char *file; size_t off; } map[] = {
         { QV_MEMORY_HARD_LIMIT, "memory.max", offsetof(qv_memory_params, hard_limit) },
         { QV_MEMORY_SOFT_LIMIT, "memory.high", offsetof(qv_memory_params, soft_limit) },
@@ -658,6 +660,30 @@ static int open_live_group(qv_domain *dom, const char *what, qv_vmcg *cg, int *f
     return qv_vmcg_open(cg, NULL, false, fd, err);
 }
 
+/* The skeleton of a set_*_parameters call: the cgroup then the live XML
+ * (AFFECT_LIVE), the config (AFFECT_CONFIG), both saved. */
+typedef int (*apply_fn)(int vm, const void *params, qv_error **err);
+typedef void (*to_def_fn)(qv_domdef *def, const void *params);
+
+static int set_params(qv_domain *dom, unsigned int flags, const char *what, const void *params,
+                      apply_fn apply, to_def_fn to_def, qv_error **err)
+{
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, flags, &c, err);
+    if (r < 0)
+        return r;
+    if (c.live) {
+        g_auto(qv_vmcg) cg = { 0 };
+        qv_autoclose int vm = -1;
+        if ((r = open_live_group(dom, what, &cg, &vm, err)) < 0 || (r = apply(vm, params, err)) < 0)
+            return r;
+        to_def(c.live, params);
+    }
+    if (c.cfg)
+        to_def(c.cfg, params);
+    return qv_call_save(&c, err);
+}
+
 static const struct { unsigned int bit; const char *name; } sched_names[] = {
     { QV_SCHED_CPU_SHARES, "cpu_shares" },
     { QV_SCHED_VCPU_PERIOD, "vcpu_period" },
@@ -699,8 +725,9 @@ static void sched_from_def(const qv_domdef *def, qv_sched_params *s)
     };
 }
 
-static void sched_to_def(qv_domdef *def, const qv_sched_params *s)
+static void sched_to_def(qv_domdef *def, const void *params)
 {
+    const qv_sched_params *s = params;
     qv_domdef_cputune *t = &def->cputune;
     unsigned int f = s->fields;
     if (f & QV_SCHED_CPU_SHARES) {
@@ -837,20 +864,8 @@ int qv_domain_set_scheduler_parameters(qv_domain *dom, const qv_sched_params *pa
     int r = check_affect("qv_domain_set_scheduler_parameters", dom, params, flags, err);
     if (r < 0 || (r = check_sched(params, err)) < 0)
         return r;
-    g_auto(qv_call) c = QV_CALL_INIT;
-    if ((r = qv_domain_begin(dom, flags, &c, err)) < 0)
-        return r;
-    if (c.live) {
-        g_auto(qv_vmcg) cg = { 0 };
-        qv_autoclose int vm = -1;
-        if ((r = open_live_group(dom, "set the scheduler parameters", &cg, &vm, err)) < 0 ||
-            (r = apply_sched(vm, params, err)) < 0)
-            return r;
-        sched_to_def(c.live, params);
-    }
-    if (c.cfg)
-        sched_to_def(c.cfg, params);
-    return qv_call_save(&c, err);
+    return set_params(dom, flags, "set the scheduler parameters", params,
+                      apply_sched, sched_to_def, err);
 }
 
 /* ---- memory ----------------------------------------------------------------------- */
@@ -895,8 +910,9 @@ int qv_domain_get_memory_parameters(qv_domain *dom, qv_memory_params *ret, unsig
     return 0;
 }
 
-static void memory_to_def(qv_domdef *def, const qv_memory_params *m)
+static void memory_to_def(qv_domdef *def, const void *params)
 {
+    const qv_memory_params *m = params;
     qv_domdef_memtune *t = &def->memtune;
     /* The XML leaves an unlimited value out. */
 #define SET(bit, dst, v) if (m->fields & (bit)) dst = (v) >= QV_DOMAIN_MEMORY_PARAM_UNLIMITED ? 0 : (v)
@@ -925,20 +941,8 @@ int qv_domain_set_memory_parameters(qv_domain *dom, const qv_memory_params *para
     for (size_t i = 0; i < G_N_ELEMENTS(vals); i++)
         if ((params->fields & vals[i].bit) && vals[i].v > QV_DOMAIN_MEMORY_PARAM_UNLIMITED)
             return range_error(err, vals[i].name, "at most 9007199254740991 KiB (unlimited)");
-    g_auto(qv_call) c = QV_CALL_INIT;
-    if ((r = qv_domain_begin(dom, flags, &c, err)) < 0)
-        return r;
-    if (c.live) {
-        g_auto(qv_vmcg) cg = { 0 };
-        qv_autoclose int vm = -1;
-        if ((r = open_live_group(dom, "set the memory parameters", &cg, &vm, err)) < 0 ||
-            (r = apply_memory(vm, params, err)) < 0)
-            return r;
-        memory_to_def(c.live, params);
-    }
-    if (c.cfg)
-        memory_to_def(c.cfg, params);
-    return qv_call_save(&c, err);
+    return set_params(dom, flags, "set the memory parameters", params,
+                      apply_memory, memory_to_def, err);
 }
 
 /* ---- blkio -------------------------------------------------------------------------- */
