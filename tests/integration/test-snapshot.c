@@ -399,3 +399,82 @@ Test(snapshot, shutoff_internal_external)
     g_autofree char *sdir = g_build_filename(T.root, "config", "snapshot", "snap-off", NULL);
     cr_expect_not(g_file_test(sdir, G_FILE_TEST_EXISTS), "%s is left", sdir);
 }
+
+/* The virsh-style commands on a shut-off domain: their output and errors. */
+Test(snapshot, cli)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("cli.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-cli", img);
+    int st = 0;
+    g_autofree char *o1 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "c1", "first");
+    cr_expect_str_eq(o1, "Domain snapshot c1 created\n\n");
+    g_autofree char *o2 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "--name", "c2");
+    g_autofree char *ovl = g_build_filename(T.root, "cli.c3", NULL);
+    g_autofree char *spec = g_strdup_printf("vdb,snapshot=external,file=%s", ovl);
+    g_autofree char *o3 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "c3", "--disk-only",
+                                       "--diskspec", spec);
+    cr_expect(g_file_test(ovl, G_FILE_TEST_EXISTS));
+
+    g_autofree char *tree = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--tree");
+    cr_expect_str_eq(tree, "c1\n  |\n  +- c2\n      |\n      +- c3\n        \n\n");
+    g_autofree char *names = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name", "--leaves");
+    cr_expect_str_eq(names, "c3\n\n");
+    g_autofree char *ext = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name", "--internal");
+    cr_expect_str_eq(ext, "c1\nc2\n\n");
+    g_autofree char *table = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--parent");
+    cr_expect(g_str_has_prefix(table, " Name   Creation Time               State           Parent\n"),
+              "%s", table);
+    cr_expect(strstr(table, "disk-snapshot   c2\n"), "%s", table);
+    g_autofree char *js = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--json");
+    g_autoptr(json_object) arr = json_tokener_parse(js);
+    cr_assert(json_object_is_type(arr, json_type_array), "%s", js);
+    cr_expect_eq(json_object_array_length(arr), 3);
+
+    g_autofree char *info = ITEST_CLI_OK(&T, "snapshot-info", "snap-cli", "--current");
+    cr_expect_str_eq(info, "Name:           c3\nDomain:         snap-cli\nCurrent:        yes\n"
+                           "State:          disk-snapshot\nLocation:       external\n"
+                           "Parent:         c2\nChildren:       0\nDescendants:    0\n"
+                           "Metadata:       yes\n\n");
+    g_autofree char *cur = ITEST_CLI_OK(&T, "snapshot-current", "snap-cli", "--name");
+    cr_expect_str_eq(cur, "c3\n\n");
+    g_autofree char *par = ITEST_CLI_OK(&T, "snapshot-parent", "snap-cli", "c2");
+    cr_expect_str_eq(par, "c1\n\n");
+    g_autofree char *dx = ITEST_CLI_OK(&T, "snapshot-dumpxml", "snap-cli", "c1");
+    cr_expect(strstr(dx, "<description>first</description>"), "%s", dx);
+    g_autofree char *px = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "p", "--print-xml",
+                                       "--diskspec", "vdb,snapshot=external,file=/a,,b");
+    cr_expect(strstr(px, "<source file='/a,b'/>"), "%s", px);
+
+    /* snapshot-edit through $EDITOR: a description changed by sed. */
+    g_setenv("EDITOR", "sed -i s/first/edited/", TRUE);
+    g_unsetenv("VISUAL");
+    g_autofree char *ed = ITEST_CLI_OK(&T, "snapshot-edit", "snap-cli", "c1");
+    cr_expect_str_eq(ed, "Snapshot c1 edited.\n\n");
+    g_autofree char *dx2 = ITEST_CLI_OK(&T, "snapshot-dumpxml", "snap-cli", "c1");
+    cr_expect(strstr(dx2, "<description>edited</description>"), "%s", dx2);
+
+    /* Errors: one line, "error: ...", exit 1. */
+    g_autofree char *bad = ITEST_CLI(&T, &st, "snapshot-info", "snap-cli", "nope");
+    cr_expect_eq(st, 1);
+    cr_expect(strstr(bad, "error: domain 'snap-cli' has no snapshot named 'nope'\n"), "%s", bad);
+    g_autofree char *xf = g_build_filename(T.root, "bad-snap.xml", NULL);
+    cr_assert(g_file_set_contents(xf, "<domainsnapshot><memory snapshot='sideways'/>"
+                                      "</domainsnapshot>", -1, NULL));
+    g_autofree char *bad2 = ITEST_CLI(&T, &st, "snapshot-create", "snap-cli", xf);
+    cr_expect_eq(st, 1);
+    cr_expect(strstr(bad2, "error: /domainsnapshot/memory/@snapshot: unsupported value 'sideways'"),
+              "%s", bad2);
+    g_autofree char *und = ITEST_CLI(&T, &st, "undefine", "snap-cli");
+    cr_expect_eq(st, 1);
+    cr_expect(strstr(und, "error: cannot undefine domain 'snap-cli' with 3 snapshots"), "%s", und);
+
+    g_autofree char *del = ITEST_CLI_OK(&T, "snapshot-delete", "snap-cli", "c3");
+    cr_expect_str_eq(del, "Domain snapshot c3 deleted\n\n");
+    g_autofree char *rv = ITEST_CLI_OK(&T, "snapshot-revert", "snap-cli", "c1");
+    g_autofree char *delc = ITEST_CLI_OK(&T, "snapshot-delete", "snap-cli", "c1", "--children");
+    cr_expect_str_eq(delc, "Domain snapshot c1 deleted\n\n");
+    g_autofree char *empty = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name");
+    cr_expect_str_eq(empty, "\n");
+    g_autofree char *u = ITEST_CLI_OK(&T, "undefine", "snap-cli");
+}
