@@ -812,6 +812,23 @@ static int top_node(qv_domain *dom, qv_qmp *qmp, const qv_domdef_disk *d, char *
 static int run_job(qv_domain *dom, qv_qmp *qmp, const char *cmd, const char *job_id,
                    json_object *args, qv_error **err)
 {
+    /* A caller that died during a job left it concluded and undismissed:
+     * its id is ours to reuse. A job still running is another caller's. */
+    g_autoptr(json_object) old = NULL;
+    if (qv_qmp_call(qmp, "query-jobs", NULL, 0, &old, NULL) >= 0) {
+        for (size_t i = 0; json_object_is_type(old, json_type_array) &&
+                           i < json_object_array_length(old); i++) {
+            json_object *j = json_object_array_get_idx(old, i);
+            if (g_strcmp0(qv_json_get_str(j, "id"), job_id))
+                continue;
+            if (g_strcmp0(qv_json_get_str(j, "status"), "concluded")) {
+                json_object_put(args);
+                return qv_error_set(err, -EBUSY, "domain '%s': a %s job is running already",
+                                    dom->name, cmd);
+            }
+            qv_qmp_call(qmp, "job-dismiss", str_obj("id", job_id), 0, NULL, NULL);
+        }
+    }
     json_object_object_add(args, "job-id", json_object_new_string(job_id));
     int r = qv_qmp_call(qmp, cmd, args, 0, NULL, err);
     if (r < 0)
@@ -1383,7 +1400,18 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
         qv_qmp *qmp = NULL;
         int qlock = -1;
         if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
+            /* QEMU stops the guest for the job: readers see it paused
+             * (creating snapshot) meanwhile, as libvirt shows it. */
+            bool was_running = state == QV_DOMAIN_RUNNING;
+            if (was_running) {
+                record_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_SNAPSHOT);
+                emit(dom, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED);
+            }
             r = snapshot_job(dom, qmp, "snapshot-save", c.live, s, err);
+            if (was_running) {
+                record_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+                emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED);
+            }
             qv_domain_qmp_close(qmp, qlock);
         }
     } else {

@@ -138,6 +138,20 @@ static char *image_snapshots(const char *img)
     return o;
 }
 
+/* Lifecycle events as "event/detail" words, in order. */
+static void on_event(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    g_string_append_printf(opaque, "%d/%d ", ev->event, ev->detail);
+}
+
+static bool saw(qv_conn *conn, GString *evs, int event, int detail)
+{
+    qv_error *err = NULL;
+    itest_ok(qv_conn_event_dispatch(conn, &err), err);
+    g_autofree char *w = g_strdup_printf("%d/%d ", event, detail);
+    return strstr(evs->str, w) != NULL;
+}
+
 static char *domain_xml(qv_domain *dom, unsigned int flags)
 {
     char *xml = NULL;
@@ -155,6 +169,10 @@ Test(snapshot, running_internal_and_external)
     qv_qmp *ga = itest_agent_open(&T, "snap-run");
     g_autofree char *dev = guest_disk(ga);
     qv_error *err = NULL;
+    g_autoptr(GString) evs = g_string_new(NULL);
+    itest_ok(qv_conn_domain_event_register_any(conn, dom, QV_DOMAIN_EVENT_ID_LIFECYCLE, on_event,
+                                               evs, &err), err);
+    itest_ok(qv_conn_event_dispatch(conn, &err), err);
 
     /* The console loop prints the RAM counter. */
     g_free(guest_ok(ga, "echo 1 > /tmp/c; (while :; do echo \"CNT=$(cat /tmp/c)\" > /dev/ttyS0; "
@@ -184,6 +202,8 @@ Test(snapshot, running_internal_and_external)
     int state = 0;
     itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
     cr_expect_eq(state, QV_DOMAIN_RUNNING, "the guest runs on after the snapshot");
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED),
+              "events: %s", evs->str);
     g_autofree char *lst = image_snapshots(img);
     cr_expect(strstr(lst, "s1"), "the image holds s1: %s", lst);
     g_autofree char *x1 = snapshot_xml(s1);
@@ -219,6 +239,10 @@ Test(snapshot, running_internal_and_external)
     itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
     cr_expect_eq(state, QV_DOMAIN_RUNNING);
     cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
     cr_assert(itest_wait_console_n(&T, "CNT=1", ones + 3, CONSOLE_MS),
               "the guest's RAM did not go back to counter 1");
     ga = itest_agent_open(&T, "snap-run");
@@ -314,6 +338,10 @@ Test(snapshot, running_internal_and_external)
     pid_t old_qemu = (pid_t)itest_status_field(&T, "snap-run", "qemu_pid");
     itest_ok(qv_snapshot_revert_to(e1, QV_DOMAIN_SNAPSHOT_REVERT_RUNNING, &err), err);
     cr_expect_neq((pid_t)itest_status_field(&T, "snap-run", "qemu_pid"), old_qemu);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
     cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", BOOT_MS),
               "the guest did not boot after the revert");
     ga = itest_agent_open(&T, "snap-run");
