@@ -444,6 +444,14 @@ Test(snapshot, cli)
                                        "--diskspec", spec);
     cr_expect(g_file_test(ovl, G_FILE_TEST_EXISTS));
 
+    /* list's snapshot filters, through the connection's list_all_domains. */
+    g_autofree char *bare = g_build_filename(T.root, "bare.qcow2", NULL);
+    g_autoptr(qv_domain) plain = define(conn, "snap-none", bare);
+    g_autofree char *with = ITEST_CLI_OK(&T, "list", "--all", "--name", "--with-snapshot");
+    cr_expect_str_eq(with, "snap-cli\n\n");
+    g_autofree char *without = ITEST_CLI_OK(&T, "list", "--all", "--name", "--without-snapshot");
+    cr_expect_str_eq(without, "snap-none\n\n");
+
     g_autofree char *tree = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--tree");
     cr_expect_str_eq(tree, "c1\n  |\n  +- c2\n      |\n      +- c3\n        \n\n");
     g_autofree char *names = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name", "--leaves");
