@@ -1139,17 +1139,29 @@ static int create_external_live(qv_domain *dom, qv_call *c, qv_snapdef *s, unsig
         if (r >= 0)
             r = add_overlay_nodes(qmp, o, err);
     }
-    bool frozen = false;
-    if (r >= 0 && (flags & QV_DOMAIN_SNAPSHOT_CREATE_QUIESCE)) {
-        qv_domain_qmp_close(qmp, qlock);   /* the agent call does not need it */
-        qmp = NULL;
-        r = agent_fs(dom, true, err);
-        frozen = r >= 0;
-        int r2 = qv_domain_qmp_open(dom, &qmp, &qlock, r >= 0 ? err : NULL);
-        if (r >= 0)
-            r = r2;
+    /* The definitions name the overlays before QEMU switches to them: a
+     * caller killed in between leaves a domain whose next start puts the
+     * (empty) overlays over the images QEMU kept writing, which shows the
+     * same data; the other order would lose what QEMU wrote into them. */
+    g_autoptr(qv_domdef) oldlive = NULL, oldcfg = NULL;
+    if (r >= 0) {
+        oldlive = qv_domdef_copy(c->live);
+        oldcfg = c->cfg ? qv_domdef_copy(c->cfg) : NULL;
+        for (guint i = 0; i < ovs->len; i++) {
+            live_overlay *o = g_ptr_array_index(ovs, i);
+            qv_domdef_disk *d = find_disk(c->live, o->disk);
+            g_autofree char *base = g_strdup(d->src.path);
+            push_overlay(d, o->path);
+            qv_domdef_disk *cd = c->cfg ? find_disk(c->cfg, o->disk) : NULL;
+            if (cd && !g_strcmp0(cd->src.path, base))
+                push_overlay(cd, o->path);
+        }
+        r = qv_call_save(c, err);
     }
-    if (r >= 0 && qmp) {
+    bool frozen = false;
+    if (r >= 0 && (flags & QV_DOMAIN_SNAPSHOT_CREATE_QUIESCE))
+        frozen = (r = agent_fs(dom, true, err)) >= 0;
+    if (r >= 0) {
         json_object *actions = json_object_new_array();
         for (guint i = 0; i < ovs->len; i++) {
             live_overlay *o = g_ptr_array_index(ovs, i);
@@ -1163,7 +1175,21 @@ static int create_external_live(qv_domain *dom, qv_call *c, qv_snapdef *s, unsig
         }
         json_object *args = json_object_new_object();
         json_object_object_add(args, "actions", actions);
-        r = qv_qmp_call(qmp, "transaction", args, 0, NULL, err);
+        qv_error *terr = NULL;
+        r = qv_qmp_call(qmp, "transaction", args, 0, NULL, &terr);
+        /* Only QEMU's error reply says the disks were not switched. */
+        if (r < 0 && !qv_error_qmp_class(terr)) {
+            qv_error_prefix(terr, "domain '%s': the snapshot's transaction may or may not have "
+                            "run; the definitions name the overlays %s", dom->name,
+                            "(check with domblklist)");
+            qv_error_propagate(err, terr);
+            if (frozen)
+                agent_fs(dom, false, NULL);
+            qv_domain_qmp_close(qmp, qlock);
+            return r;
+        }
+        if (r < 0)
+            qv_error_propagate(err, terr);
     }
     if (frozen) {
         qv_error *terr = NULL;
@@ -1173,26 +1199,25 @@ static int create_external_live(qv_domain *dom, qv_call *c, qv_snapdef *s, unsig
             qv_error_free(terr);
     }
     if (r < 0) {
-        for (guint i = 0; qmp && i < ovs->len; i++)
+        for (guint i = 0; i < ovs->len; i++)
             drop_overlay(qmp, g_ptr_array_index(ovs, i));
-        if (qmp)
-            qv_domain_qmp_close(qmp, qlock);
+        qv_domain_qmp_close(qmp, qlock);
+        if (oldlive) {
+            /* Back to the images QEMU still writes. */
+            qv_domain_save_live(dom, oldlive, NULL);
+            if (oldcfg)
+                qv_domain_save_config(dom->conn, oldcfg, NULL);
+        }
         return r;
     }
     qv_domain_qmp_close(qmp, qlock);
-    /* QEMU writes the overlays now: the definitions follow. */
     for (guint i = 0; i < ovs->len; i++) {
         live_overlay *o = g_ptr_array_index(ovs, i);
         qv_domdef_disk *d = find_disk(c->live, o->disk);
-        g_autofree char *base = g_strdup(d->src.path);
-        push_overlay(d, o->path);
-        qv_domdef_disk *cd = c->cfg ? find_disk(c->cfg, o->disk) : NULL;
-        if (cd && !g_strcmp0(cd->src.path, base))
-            push_overlay(cd, o->path);
         g_autofree char *rec = top_record_path(dom, d->alias);
         qv_rt_write_runtime(rec, o->fmt, strlen(o->fmt), NULL);
     }
-    return qv_call_save(c, err);
+    return 0;
 }
 
 /* Shut-off domain: overlays made by qemu-img, then the config. */

@@ -350,14 +350,47 @@ Test(snapshot, running_internal_and_external)
     cr_expect_str_eq(c3, "DISK-3");
     qv_qmp_free(ga);
 
-    /* Delete s1 with its children: s2 (and ext1 below it) go too; s1 and s2
-     * leave the base image. */
+    /* QUIESCE: the guest agent freezes the file systems around it. */
+    g_autoptr(qv_snapshot) e2 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>ext2</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                                       QV_DOMAIN_SNAPSHOT_CREATE_QUIESCE, &e2, &err), err);
+    g_autofree char *ovl2 = g_build_filename(T.root, "data.ext2", NULL);
+    cr_expect(g_file_test(ovl2, G_FILE_TEST_EXISTS), "no overlay %s", ovl2);
+
+    /* Revert a shut-off domain to s1, taken running: a new QEMU loads its
+     * memory and runs on, counter 1 in RAM and on disk. */
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_snapshot_revert_to(s1, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
+    cr_assert(itest_wait_console_n(&T, "CNT=1", 3, CONSOLE_MS),
+              "the new QEMU did not get s1's memory");
+    cr_expect_eq(itest_console_count(&T, "QVIRT-GUEST-READY"), 0, "the guest booted afresh");
+    ga = itest_agent_open(&T, "snap-run");
+    g_autofree char *c1b = disk_counter(ga, dev);
+    cr_expect_str_eq(c1b, "DISK-1");
+    qv_qmp_free(ga);
+
+    /* HALT: the domain is shut off (from snapshot) once the snapshot is made. */
+    g_autoptr(qv_snapshot) h = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>h</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_HALT, &h, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_SHUTOFF);
+    cr_expect_eq(reason, QV_DOMAIN_SHUTOFF_FROM_SNAPSHOT);
+
+    /* Delete s1 with its children: every snapshot goes, s1, s2 and h leave
+     * the image, the overlays no disk uses any more are removed. */
     itest_ok(qv_snapshot_delete(s1, QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN, &err), err);
+    cr_expect_not(g_file_test(ovl2, G_FILE_TEST_EXISTS), "%s is left", ovl2);
     cr_expect_eq(snapshot_count(dom, 0), 0);
     g_autofree char *lst2 = image_snapshots(img);
     cr_expect_null(strstr(lst2, "s1"), "%s", lst2);
     cr_expect_null(strstr(lst2, "s2"), "%s", lst2);
+    cr_expect_null(strstr(lst2, " h "), "%s", lst2);
     cr_expect_eq(qv_domain_has_current_snapshot(dom, 0, &err), 0);
     itest_ok(qv_domain_undefine(dom, 0, &err), err);
 }
