@@ -807,10 +807,19 @@ static int top_node(qv_domain *dom, qv_qmp *qmp, const qv_domdef_disk *d, char *
                         d->target_dev);
 }
 
+static void emit(qv_domain *dom, int event, int detail);
+static void record_state(qv_domain *dom, int state, int reason);
+
 /* Runs one snapshot-* job to its end: starts it, waits for it to conclude
- * (JOB_STATUS_CHANGE), reads its error from query-jobs and dismisses it. */
+ * (JOB_STATUS_CHANGE), reads its error from query-jobs and dismisses it.
+ * With track_pause (a running guest's snapshot-save), QEMU's STOP and
+ * RESUME are recorded (paused, creating snapshot; then running) with their
+ * events, each only once QEMU reported it: a state written ahead of the
+ * job would stay wrong if the caller died before sending it, while one
+ * written after an event is the truth, or corrected by the supervisor's
+ * check after that event (it waits for qmp.lock, which dies with us). */
 static int run_job(qv_domain *dom, qv_qmp *qmp, const char *cmd, const char *job_id,
-                   json_object *args, qv_error **err)
+                   json_object *args, bool track_pause, qv_error **err)
 {
     /* A caller that died during a job left it concluded and undismissed:
      * its id is ours to reuse. A job still running is another caller's. */
@@ -834,14 +843,26 @@ static int run_job(qv_domain *dom, qv_qmp *qmp, const char *cmd, const char *job
     if (r < 0)
         return r;
     gint64 deadline = g_get_monotonic_time() + QV_SNAPSHOT_JOB_TIMEOUT_MS * 1000LL;
+    bool paused = false;
     for (;;) {
         g_autoptr(qv_qmp_event) ev = NULL;
         int left = (int)((deadline - g_get_monotonic_time()) / 1000);
         if (left <= 0)
             return qv_error_set(err, -ETIMEDOUT, "domain '%s': %s did not finish in %d s",
                                 dom->name, cmd, QV_SNAPSHOT_JOB_TIMEOUT_MS / 1000);
-        if ((r = qv_qmp_wait_event(qmp, "JOB_STATUS_CHANGE", left, &ev, err)) < 0)
+        if ((r = qv_qmp_wait_event(qmp, NULL, left, &ev, err)) < 0)
             return r;
+        if (track_pause && !strcmp(ev->name, "STOP") && !paused) {
+            record_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_SNAPSHOT);
+            emit(dom, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED);
+            paused = true;
+        } else if (paused && !strcmp(ev->name, "RESUME")) {
+            record_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+            emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED);
+            paused = false;
+        }
+        if (strcmp(ev->name, "JOB_STATUS_CHANGE"))
+            continue;
         const char *id = qv_json_get_str(ev->data, "id");
         const char *st = qv_json_get_str(ev->data, "status");
         if (id && st && !strcmp(id, job_id) && !strcmp(st, "concluded"))
@@ -858,6 +879,15 @@ static int run_job(qv_domain *dom, qv_qmp *qmp, const char *cmd, const char *job
         }
     }
     qv_qmp_call(qmp, "job-dismiss", str_obj("id", job_id), 0, NULL, NULL);
+    if (paused) {
+        /* No RESUME came: QEMU's word on the state. */
+        g_autoptr(json_object) st = NULL;
+        if (qv_qmp_call(qmp, "query-status", NULL, 0, &st, NULL) >= 0 &&
+            json_object_get_boolean(qv_json_get(st, "running"))) {
+            record_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+            emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED);
+        }
+    }
     if (jerr)
         return qv_error_set(err, -EIO, "domain '%s': %s failed: %s", dom->name, cmd, jerr);
     return 0;
@@ -893,7 +923,7 @@ static int internal_nodes(qv_domain *dom, qv_qmp *qmp, const qv_domdef *def,
 }
 
 static int snapshot_job(qv_domain *dom, qv_qmp *qmp, const char *cmd, const qv_domdef *def,
-                        const qv_snapdef *s, qv_error **err)
+                        const qv_snapdef *s, bool track_pause, qv_error **err)
 {
     json_object *devices = NULL;
     g_autofree char *vmstate = NULL;
@@ -907,7 +937,7 @@ static int snapshot_job(qv_domain *dom, qv_qmp *qmp, const char *cmd, const qv_d
         json_object_object_add(args, "vmstate", json_object_new_string(vmstate ? vmstate : ""));
     json_object_object_add(args, "devices", devices);
     g_autofree char *job = g_strconcat("qvirt-", cmd, NULL);
-    return run_job(dom, qmp, cmd, job, args, err);
+    return run_job(dom, qmp, cmd, job, args, track_pause, err);
 }
 
 /* ---- state and events --------------------------------------------------- */
@@ -1425,18 +1455,10 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
         qv_qmp *qmp = NULL;
         int qlock = -1;
         if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
-            /* QEMU stops the guest for the job: readers see it paused
-             * (creating snapshot) meanwhile, as libvirt shows it. */
-            bool was_running = state == QV_DOMAIN_RUNNING;
-            if (was_running) {
-                record_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_SNAPSHOT);
-                emit(dom, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED);
-            }
-            r = snapshot_job(dom, qmp, "snapshot-save", c.live, s, err);
-            if (was_running) {
-                record_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
-                emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED);
-            }
+            /* QEMU stops the guest for the job; its main loop (and so
+             * QMP) is busy throughout, so STOP and RESUME arrive together
+             * at the end and are reported as such. */
+            r = snapshot_job(dom, qmp, "snapshot-save", c.live, s, state == QV_DOMAIN_RUNNING, err);
             qv_domain_qmp_close(qmp, qlock);
         }
     } else {
@@ -1600,7 +1622,7 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
                 emit(dom, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT);
             }
             if (r >= 0)
-                r = snapshot_job(dom, qmp, "snapshot-load", c.live, s, err);
+                r = snapshot_job(dom, qmp, "snapshot-load", c.live, s, false, err);
             if (r >= 0 && want_run && (r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err)) >= 0) {
                 record_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
                 emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT);
@@ -1637,7 +1659,7 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
     g_autoptr(qv_domdef) live = NULL;
     if (has_memory(s) && !snap_is_external(s) &&
         (r = qv_domain_load_def(dom, true, &live, err)) >= 0)
-        r = snapshot_job(dom, qmp, "snapshot-load", live, s, err);
+        r = snapshot_job(dom, qmp, "snapshot-load", live, s, false, err);
     if (r >= 0 && !start_paused && (r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err)) >= 0) {
         record_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
         emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT);
@@ -1718,7 +1740,7 @@ static int delete_one(qv_domain *dom, qv_call *c, snap_tree *t, qv_snapdef *s, b
         int qlock = -1;
         if ((r = qv_domain_load_def(dom, true, &live, err)) >= 0 &&
             (r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
-            r = snapshot_job(dom, qmp, "snapshot-delete", live, s, err);
+            r = snapshot_job(dom, qmp, "snapshot-delete", live, s, false, err);
             qv_domain_qmp_close(qmp, qlock);
         }
     } else if (!metadata_only) {

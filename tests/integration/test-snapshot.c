@@ -8,9 +8,14 @@
  * brings back the disk as it was. Shut-off domains use qemu-img; their
  * images are read from the host with qemu-io. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -546,4 +551,72 @@ Test(snapshot, cli)
     g_autofree char *empty = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name");
     cr_expect_str_eq(empty, "\n");
     g_autofree char *u = ITEST_CLI_OK(&T, "undefine", "snap-cli");
+}
+
+/* True while some process holds the run's qmp.lock (a snapshot call holds
+ * it from its first QMP command to its last). */
+static bool qmp_lock_held(const char *name)
+{
+    g_autofree char *p = g_build_filename(T.root, "run", "domains", name, "qmp.lock", NULL);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+/* Callers killed at random points of a snapshot (before, during and after
+ * QEMU's job): the domain must end running, the next snapshot must not trip
+ * over a job a dead caller left, and revert and destroy must work. */
+Test(snapshot, caller_killed_during_create)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("kill.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-kill", img);
+    boot(dom);
+    qv_error *err = NULL;
+    g_autoptr(GRand) rand = g_rand_new();
+    int killed = 0;
+    for (int round = 0; round < 8; round++) {
+        g_autofree char *xml = g_strdup_printf("<domainsnapshot><name>k%d</name></domainsnapshot>",
+                                               round);
+        pid_t child = fork();
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+            qv_conn *c2 = NULL;
+            qv_domain *d2 = NULL;
+            if (qv_conn_open(T.uri, &c2, NULL) < 0 ||
+                qv_conn_get_domain_by_name(c2, "snap-kill", &d2, NULL) < 0)
+                _exit(2);
+            _exit(qv_domain_create_snapshot(d2, xml, 0, NULL, NULL) < 0 ? 1 : 0);
+        }
+        /* Once the child holds qmp.lock, a random delay, then SIGKILL. */
+        gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+        bool exited = false;
+        while (!qmp_lock_held("snap-kill") && g_get_monotonic_time() < deadline)
+            if ((exited = waitpid(child, NULL, WNOHANG) == child))
+                break;
+        if (!exited) {
+            int delay_us = g_rand_int_range(rand, 0, 60 * 1000);
+            poll(NULL, 0, delay_us / 1000);
+            killed += kill(child, SIGKILL) == 0;
+            waitpid(child, NULL, 0);
+        }
+        int reason = 0;
+        cr_assert_eq(itest_wait_state(dom, QV_DOMAIN_RUNNING, 30000, &reason), QV_DOMAIN_RUNNING,
+                     "round %d: the domain did not end running after its caller died", round);
+    }
+    cr_expect_gt(killed, 0, "no caller was killed inside the call");
+    g_autoptr(qv_snapshot) s = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>after</name></domainsnapshot>",
+                                       0, &s, &err), err);
+    g_autofree char *x = snapshot_xml(s);
+    cr_expect(strstr(x, "<state>running</state>"), "%s", x);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_ok(qv_snapshot_revert_to(s, 0, &err), err);
+    int state = 0;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
