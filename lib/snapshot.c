@@ -1718,6 +1718,24 @@ static int merge_external_offline(qv_domain *dom, const qv_snapdef *s, qv_error 
     return 0;
 }
 
+/* An internal snapshot lives in the images that were the disks' tops when
+ * it was taken; QEMU writes (and deletes snapshots in) only today's tops. */
+static int check_internal_on_top(const qv_snapdef *s, const qv_domdef *live, qv_error **err)
+{
+    for (guint i = 0; s->dom && i < s->disks->len; i++) {
+        const qv_snapdef_disk *sd = g_ptr_array_index(s->disks, i);
+        if (sd->snapshot != QV_SNAP_LOC_INTERNAL)
+            continue;
+        const qv_domdef_disk *then = find_disk(s->dom, sd->name), *now = find_disk(live, sd->name);
+        if (then && now && g_strcmp0(then->src.path, now->src.path))
+            return qv_error_set(err, -ENOTSUP, "snapshot '%s' lives in %s, which the running "
+                                "domain only reads now (it is under an overlay): delete it "
+                                "while the domain is shut off, or use --metadata", s->name,
+                                then->src.path);
+    }
+    return 0;
+}
+
 /* Removes one snapshot's data (unless metadata_only) and its metadata;
  * its children move up to its parent. */
 static int delete_one(qv_domain *dom, qv_call *c, snap_tree *t, qv_snapdef *s, bool metadata_only,
@@ -1738,14 +1756,18 @@ static int delete_one(qv_domain *dom, qv_call *c, snap_tree *t, qv_snapdef *s, b
         g_autoptr(qv_domdef) live = NULL;
         qv_qmp *qmp = NULL;
         int qlock = -1;
-        if ((r = qv_domain_load_def(dom, true, &live, err)) >= 0 &&
-            (r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
+        if ((r = qv_domain_load_def(dom, true, &live, err)) >= 0)
+            r = check_internal_on_top(s, live, err);
+        if (r >= 0 && (r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
             r = snapshot_job(dom, qmp, "snapshot-delete", live, s, false, err);
             qv_domain_qmp_close(qmp, qlock);
         }
     } else if (!metadata_only) {
+        /* The images that were the disks' tops when it was taken hold it. */
         g_autoptr(qv_domdef) cfg = NULL;
-        if ((r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
+        if (s->dom)
+            r = qemu_img_snapshots(s->dom, s, "-d", false, err);
+        else if ((r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) >= 0)
             r = qemu_img_snapshots(cfg, s, "-d", false, err);
     }
     if (r < 0)

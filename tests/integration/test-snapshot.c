@@ -306,6 +306,19 @@ Test(snapshot, running_internal_and_external)
               err ? qv_error_message(err) : "");
     g_clear_pointer(&err, qv_error_free);
 
+    /* An internal snapshot deleted while running: QEMU's snapshot-delete. */
+    g_autoptr(qv_snapshot) tmp = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>tmp</name></domainsnapshot>",
+                                       0, &tmp, &err), err);
+    g_autofree char *lt = image_snapshots(img);
+    cr_expect(strstr(lt, "tmp"), "%s", lt);
+    itest_ok(qv_snapshot_delete(tmp, 0, &err), err);
+    g_autofree char *lt2 = image_snapshots(img);
+    cr_expect_null(strstr(lt2, "tmp"), "%s", lt2);
+    g_autoptr(qv_snapshot) cur2 = NULL;
+    itest_ok(qv_domain_current_snapshot(dom, 0, &cur2, &err), err);
+    cr_expect_str_eq(qv_snapshot_get_name(cur2), "s2", "the parent became current");
+
     /* External, disk-only: an overlay goes on vdb while the guest runs. */
     set_counter(ga, dev, 3);
     g_autofree char *ovl = g_build_filename(T.root, "data.ext1", NULL);
@@ -457,6 +470,48 @@ Test(snapshot, shutoff_internal_external)
     cr_expect(strstr(cfg2, want2), "%s", cfg2);
     g_autofree char *rd3 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x44 0 64k", img);
     cr_expect_not_null(rd3, "the overlay's data did not reach the base image");
+
+    /* REDEFINE: metadata alone, with CURRENT; NO_METADATA: none kept. */
+    g_autoptr(qv_snapshot) rdef = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>rd</name><state>shutoff</state>"
+                                       "<creationTime>1000</creationTime><parent><name>o1</name>"
+                                       "</parent></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_REDEFINE |
+                                       QV_DOMAIN_SNAPSHOT_CREATE_CURRENT, &rdef, &err), err);
+    cr_expect_eq(qv_snapshot_is_current(rdef, 0, &err), 1);
+    g_autofree char *xrd = snapshot_xml(rdef);
+    cr_expect(strstr(xrd, "<creationTime>1000</creationTime>"), "%s", xrd);
+    qv_snapshot *bad = NULL;
+    cr_expect_eq(qv_domain_create_snapshot(dom, "<domainsnapshot><name>r2</name><state>shutoff"
+                                           "</state><parent><name>ghost</name></parent>"
+                                           "</domainsnapshot>", QV_DOMAIN_SNAPSHOT_CREATE_REDEFINE,
+                                           &bad, &err), -EINVAL);
+    cr_expect(err && strstr(qv_error_message(err), "'ghost'"), "%s", err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    int before = snapshot_count(dom, 0);
+    g_autoptr(qv_snapshot) nm = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>nm</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_NO_METADATA, &nm, &err), err);
+    cr_expect_eq(snapshot_count(dom, 0), before, "NO_METADATA kept metadata");
+    g_autofree char *lnm = image_snapshots(img);
+    cr_expect(strstr(lnm, "nm"), "the image holds nm: %s", lnm);
+    /* Filters: o1 has the child rd; rd is a leaf; topological puts o1 first. */
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_NO_LEAVES), 1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_LEAVES), 1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_INACTIVE), 2);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_ACTIVE), 0);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_NO_METADATA), 0);
+    char **names = NULL;
+    itest_ok(qv_domain_list_snapshot_names(dom, 10, QV_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL, &names,
+                                           &err), err);
+    cr_expect_str_eq(names[0], "o1", "rd (created at 1000) still follows its parent");
+    qv_snapshot_names_free(names);
+    cr_expect_eq(qv_snapshot_num_of_child_snapshots(o1, QV_DOMAIN_SNAPSHOT_LIST_DESCENDANTS, &err), 1);
+    cr_expect_eq(qv_domain_num_of_snapshots(dom, 1u << 20, &err), -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(qv_domain_create_snapshot(dom, NULL, QV_DOMAIN_SNAPSHOT_CREATE_CURRENT, &bad, &err),
+                 -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
 
     /* Metadata only, then the domain goes with UNDEFINE_SNAPSHOTS_METADATA. */
     cr_expect_eq(qv_domain_undefine(dom, 0, &err), -EBUSY);
