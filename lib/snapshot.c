@@ -1427,7 +1427,11 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
     if ((flags & QV_DOMAIN_SNAPSHOT_CREATE_LIVE) && !(running && s->memory == QV_SNAP_LOC_EXTERNAL))
         return qv_error_set(err, -EINVAL, "LIVE is for external snapshots with memory of a "
                             "running domain, which need the save-image writer qvirt lacks yet");
-    if ((r = align_disks(s, def, disk_only ? QV_SNAP_LOC_EXTERNAL : QV_SNAP_LOC_INTERNAL, err)) < 0)
+    /* Disks not named follow the snapshot's kind: external with DISK_ONLY
+     * or when a named disk is external (and the memory is not internal). */
+    qv_snap_location dflt = disk_only || (!with_memory && count_loc(s, QV_SNAP_LOC_EXTERNAL))
+                                ? QV_SNAP_LOC_EXTERNAL : QV_SNAP_LOC_INTERNAL;
+    if ((r = align_disks(s, def, dflt, err)) < 0)
         return r;
     guint n_int = count_loc(s, QV_SNAP_LOC_INTERNAL), n_ext = count_loc(s, QV_SNAP_LOC_EXTERNAL);
     if (n_int && n_ext)
