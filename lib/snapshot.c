@@ -1298,6 +1298,18 @@ static int qemu_img_snapshots(const qv_domdef *def, const qv_snapdef *s, const c
     return ret;
 }
 
+/* Snapshots work on a run that is on or none: qemu-img must never touch
+ * the images of a QEMU that is still coming up (the lifecycle lock makes
+ * this the rare case of a start another process is undoing). */
+static int begin_settled(qv_domain *dom, qv_call *c, qv_error **err)
+{
+    int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, c, err);
+    if (r >= 0 && c->act.phase != QV_RUN_ON && c->act.phase != QV_RUN_NONE)
+        r = qv_error_set(err, -EBUSY, "domain '%s' is being started or stopped; try again",
+                         dom->name);
+    return r;
+}
+
 /* ---- create ------------------------------------------------------------- */
 
 enum {
@@ -1383,7 +1395,7 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
     if (persistent < 0)
         return persistent;
     g_auto(qv_call) c = QV_CALL_INIT;
-    if ((r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err)) < 0)
+    if ((r = begin_settled(dom, &c, err)) < 0)
         return r;
     int state = QV_DOMAIN_SHUTOFF;
     if (c.act.phase == QV_RUN_ON && (r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
@@ -1560,8 +1572,7 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
         g_auto(qv_call) c = QV_CALL_INIT;
         g_auto(snap_tree) t = { 0 };
         qv_snapdef *s;
-        if ((r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err)) < 0 ||
-            (r = load_snap(snap, &t, &s, err)) < 0)
+        if ((r = begin_settled(dom, &c, err)) < 0 || (r = load_snap(snap, &t, &s, err)) < 0)
             return r;
         if (!s->dom)
             return qv_error_set(err, -EINVAL, "snapshot '%s' has no domain definition to revert "
@@ -1816,8 +1827,8 @@ int qv_snapshot_delete(qv_snapshot *snap, unsigned int flags, qv_error **err)
     g_auto(snap_tree) t = { 0 };
     qv_snapdef *s;
     int r;
-    if ((r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err)) < 0 ||
-        (r = load_snap(snap, &t, &s, err)) < 0)
+    r = md ? qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err) : begin_settled(dom, &c, err);
+    if (r < 0 || (r = load_snap(snap, &t, &s, err)) < 0)
         return r;
     if (flags & (QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN | QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY)) {
         /* Leaves first, so every deletion is of a snapshot without children. */
