@@ -349,6 +349,26 @@ Test(snapshot, running_internal_and_external)
               err ? qv_error_message(err) : "");
     g_clear_pointer(&err, qv_error_free);
 
+    /* s1 was taken before the overlay: reverting the running QEMU to it
+     * needs a new QEMU, which only FORCE allows. */
+    r = qv_snapshot_revert_to(s1, 0, &err);
+    cr_expect_eq(r, -EINVAL);
+    cr_expect(err && strstr(qv_error_message(err), "use FORCE"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    /* External memory needs the save image, which qvirt does not write yet. */
+    g_autofree char *memx = g_strdup_printf("<domainsnapshot><name>m</name><memory "
+                                            "snapshot='external' file='%s/m.mem'/>"
+                                            "</domainsnapshot>", T.root);
+    r = qv_domain_create_snapshot(dom, memx, 0, &bad, &err);
+    cr_expect_eq(r, -ENOTSUP);
+    cr_expect(err && strstr(qv_error_message(err), "save-image"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    r = qv_domain_create_snapshot(dom, NULL, QV_DOMAIN_SNAPSHOT_CREATE_LIVE, &bad, &err);
+    cr_expect_eq(r, -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+
     /* Revert to ext1, running: a new QEMU on a new overlay, counter 3. */
     qv_qmp_free(ga);
     /* A new QEMU starts the console file anew: the old guest's lines go. */
