@@ -53,6 +53,10 @@ FIGURES = [
     ("cli_list_rss", "CLI peak RSS, list", None, None),
     ("parse_build", "parse+argv build (20 dev)", ">= 20000/s", lambda r: r["qvirt"] >= 20000),
     ("format", "format (20 dev)", None, None),
+    # Internal snapshot of a running guest, and revert to it: QEMU's job
+    # dominates both sides; the floor sends the same QMP raw.
+    ("snapshot_create", "internal snapshot create", None, None),
+    ("snapshot_revert", "internal snapshot revert", None, None),
 ]
 
 

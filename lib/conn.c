@@ -260,9 +260,15 @@ static bool list_filter(qv_domain *dom, unsigned int flags)
     if (as && as != (QV_CONNECT_LIST_DOMAINS_AUTOSTART | QV_CONNECT_LIST_DOMAINS_NO_AUTOSTART) &&
         !((flags & QV_CONNECT_LIST_DOMAINS_AUTOSTART) ? autostart : !autostart))
         return false;
-    /* Managed save and snapshots do not exist yet: no domain has them. */
-    if (flags & (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE | QV_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT |
-                 QV_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT))
+    /* Snapshots: their metadata files (a directory read, no QEMU). */
+    unsigned int sn = flags & (QV_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT |
+                               QV_CONNECT_LIST_DOMAINS_NO_SNAPSHOT);
+    if (sn && sn != (QV_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT | QV_CONNECT_LIST_DOMAINS_NO_SNAPSHOT) &&
+        (qv_domain_snapshot_count(dom->conn, dom->name) > 0) !=
+            !!(flags & QV_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT))
+        return false;
+    /* Managed save and checkpoints do not exist yet: no domain has them. */
+    if (flags & (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE | QV_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT))
         return false;
     return true;
 }

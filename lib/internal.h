@@ -260,6 +260,11 @@ void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_i
 /* conn.c */
 bool qv_name_valid(const char *name);
 
+/* snapshot.c: the domain's stored snapshots (<config>/snapshot/NAME/):
+ * how many, and removing them all (undefine). */
+int qv_domain_snapshot_count(qv_conn *conn, const char *name);
+void qv_domain_snapshot_remove_all(qv_conn *conn, const char *name);
+
 /* defutil.c: questions about a definition. */
 /* qvirt-monitor's --display-socket arguments: the VNC and SPICE unix
  * sockets it listens on and hands clients of to QEMU (g_ptr_array_unref). */

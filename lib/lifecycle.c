@@ -287,8 +287,14 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
     g_autofree char *nvram = NULL;
     r = qv_conn_undefine_nvram_check(dom->conn, dom->name, flags & QV_DOMAIN_UNDEFINE_NVRAM,
                                          flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM, &nvram, err);
+    int n_snaps = qv_domain_snapshot_count(dom->conn, dom->name);
     if (r < 0) {
         /* refused: the domain stays defined */
+    } else if (n_snaps > 0 && !(flags & QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)) {
+        /* As libvirt: the snapshots' metadata would be orphaned. */
+        r = qv_error_set(err, -EBUSY, "cannot undefine domain '%s' with %d snapshot%s: remove "
+                         "them or use --snapshots-metadata", dom->name, n_snaps,
+                         n_snaps == 1 ? "" : "s");
     } else if (!c.persistent) {
         r = qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to undefine",
                          dom->name);
@@ -297,6 +303,7 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
     } else {
         g_autofree char *autostart = qv_rt_autostart_path(&dom->conn->paths, dom->name);
         unlink(autostart);
+        qv_domain_snapshot_remove_all(dom->conn, dom->name);
         if (nvram && unlink(nvram) < 0 && errno != ENOENT)
             qv_log(QV_LOG_INFO, "domain '%s': cannot remove its NVRAM %s: %s", dom->name, nvram,
                    g_strerror(errno));

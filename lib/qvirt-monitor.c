@@ -595,6 +595,10 @@ static void finalize(monitor *m)
     } else if (stopping && !strcmp(stopping, "crashed")) {
         reason = QV_DOMAIN_SHUTOFF_CRASHED;
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
+    } else if (stopping && !strcmp(stopping, "from-snapshot")) {
+        /* A snapshot's HALT, or a revert that needs a new QEMU. */
+        reason = QV_DOMAIN_SHUTOFF_FROM_SNAPSHOT;
+        detail = QV_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT;
     } else if (stopping) {
         reason = QV_DOMAIN_SHUTOFF_DESTROYED;
         detail = QV_DOMAIN_EVENT_STOPPED_DESTROYED;

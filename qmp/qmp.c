@@ -38,7 +38,7 @@ typedef enum {
 
 typedef struct pending {
     entry_kind kind;
-    int64_t id;           /* the agent's guest-sync id (QMP commands carry none) */
+    int64_t id;           /* the agent's guest-sync id; QMP: qmp_capabilities' (no other command has one) */
     char *command;
     json_object *msg;     /* built message, until it moves to the output buffer */
     int fd;               /* descriptor to pass with the message, or -1 */
@@ -493,6 +493,10 @@ static void handle_qmp_message(qv_qmp *qmp, json_object *msg)
     for (GList *l = qmp->pending.head; l; l = l->next) {
         pending *p = l->data;
         if (p->kind == ENTRY_COMMAND && p->sent) {
+            json_object *rid = NULL;
+            if (p->internal && p->id && (!json_object_object_get_ex(msg, "id", &rid) ||
+                                         json_object_get_int64(rid) != p->id))
+                return; /* a dead predecessor's reply, ahead of qmp_capabilities' */
             complete_with_reply(qmp, p, msg);
             return;
         }
@@ -849,6 +853,13 @@ static void queue_capabilities(qv_qmp *qmp)
     p->internal = true;
     p->msg = json_object_new_object();
     json_object_object_add(p->msg, "execute", json_object_new_string("qmp_capabilities"));
+    /* The one command with an "id": QEMU may hand a new client the reply
+     * to a command its previous client sent just before it died (QMP's
+     * dispatcher yields while a command runs, and the socket changes hands
+     * meanwhile), which would put every later reply one step out. Replies
+     * until this one's are such leftovers (handle_qmp_message). */
+    p->id = g_random_int_range(1, G_MAXINT32);
+    json_object_object_add(p->msg, "id", json_object_new_int64(p->id));
     p->cb = hs_caps_done;
     g_queue_push_tail(&qmp->pending, p);
     pump(qmp);

@@ -63,11 +63,36 @@ Test(qmp, handshake_and_query_status)
     cr_assert_eq(qv_qmp_call(q, "query-status", NULL, 2000, &ret, &err), 0);
     cr_assert_str_eq(status_of(ret), "prelaunch");
     assert_script_ok(f);
-    /* the handshake first; no "id" (QEMU answers in order, and reads a
-     * byte per main-loop pass, so every byte sent costs) */
-    cr_assert_str_eq(fake_qmp_received(f, 0), "{\"execute\":\"qmp_capabilities\"}");
+    /* the handshake first, with the one "id" (it tells a dead previous
+     * client's leftover replies from its own); commands then go without
+     * (QEMU answers in order, and reads a byte per main-loop pass, so
+     * every byte sent costs) */
+    cr_assert(g_str_has_prefix(fake_qmp_received(f, 0), "{\"execute\":\"qmp_capabilities\",\"id\":"),
+              "%s", fake_qmp_received(f, 0));
     cr_assert_str_eq(fake_qmp_received(f, 1), "{\"execute\":\"query-status\"}");
     cr_assert_eq(qv_qmp_handshake(q, 1000, NULL), -EALREADY);
+    fake_qmp_free(f);
+}
+
+/* QEMU can hand a new client the reply to a command its previous client
+ * sent just before it died: that leftover must not be taken for the reply
+ * to qmp_capabilities, or every later reply would be one step out. */
+Test(qmp, leftover_reply_of_a_dead_client_is_dropped)
+{
+    fake_qmp *f;
+    g_autoptr(qv_qmp) q = new_client(&f, QV_QMP_MODE_QMP);
+    fake_qmp_send(f, QEMU72_GREETING);
+    fake_qmp_send(f, "{\"return\": {}}");
+    fake_qmp_expect(f, "qmp_capabilities", QEMU72_RETURN_EMPTY);
+    fake_qmp_expect(f, "query-status", QEMU72_QUERY_STATUS_PRELAUNCH);
+    fake_qmp_start(f);
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_qmp_handshake(q, 2000, &err), 0, "%s", qv_error_message(err));
+    g_autoptr(json_object) ret = NULL;
+    cr_assert_eq(qv_qmp_call(q, "query-status", NULL, 2000, &ret, &err), 0, "%s",
+                 qv_error_message(err));
+    cr_assert_str_eq(status_of(ret), "prelaunch");
+    assert_script_ok(f);
     fake_qmp_free(f);
 }
 
@@ -139,19 +164,32 @@ static void box_clear(reply_box *b)
     g_free(b->message);
 }
 
-/* Exact splits, independent of socket timing: every byte boundary of a
- * stream holding the greeting, an event and a reply. */
+/* Exact splits, independent of socket timing: every byte boundary of the
+ * greeting, then of an event and the reply to qmp_capabilities (which
+ * echoes the id the client chose). */
 Test(qmp, feed_every_split_point)
 {
-    const char *stream = QEMU72_GREETING QEMU72_EVENT_STOP "{\"return\": {}, \"id\": 1}\r\n";
-    size_t len = strlen(stream);
-    for (size_t step = 1; step <= len; step = step < 8 ? step + 1 : step * 2) {
+    const char *greeting = QEMU72_GREETING;
+    size_t glen = strlen(greeting);
+    for (size_t step = 1; step <= glen; step = step < 8 ? step + 1 : step * 2) {
         int sv[2];
         cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
         g_autoptr(qv_qmp) q = NULL;
         cr_assert_eq(qv_qmp_new(sv[0], QV_QMP_MODE_QMP, &q, NULL), 0);
         reply_box hs = { 0 };
         cr_assert_eq(qv_qmp_handshake_async(q, 5000, box_cb, &hs, NULL), 0);
+        for (size_t off = 0; off < glen; off += step)
+            cr_assert_eq(qv_qmp_feed(q, greeting + off, MIN(step, glen - off), NULL), 0);
+        cr_assert_eq(qv_qmp_dispatch(q, NULL), 0);
+        char sent[256] = "";
+        ssize_t n = read(sv[1], sent, sizeof sent - 1);
+        cr_assert_gt(n, 0, "qmp_capabilities went out");
+        g_autoptr(json_object) cmd = json_tokener_parse(sent);
+        json_object *id = NULL;
+        cr_assert(cmd && json_object_object_get_ex(cmd, "id", &id), "%s", sent);
+        g_autofree char *stream = g_strdup_printf(QEMU72_EVENT_STOP "{\"return\": {}, \"id\": %s}\r\n",
+                                                  json_object_to_json_string(id));
+        size_t len = strlen(stream);
         for (size_t off = 0; off < len; off += step)
             cr_assert_eq(qv_qmp_feed(q, stream + off, MIN(step, len - off), NULL), 0);
         cr_assert_eq(hs.calls, 1, "handshake done with %zu-byte pieces", step);

@@ -1,0 +1,133 @@
+/* Snapshots (Sys::Virt::Domain's snapshot methods and
+ * Sys::Virt::DomainSnapshot): create, list, look up, revert to and delete
+ * snapshots of a domain. Defined in lib/snapshot.c.
+ *
+ * Internal snapshots live in the domain's qcow2 images (QEMU's
+ * snapshot-save/-load/-delete jobs on a running domain, qemu-img when it is
+ * shut off); external disk-only snapshots put a new qcow2 overlay on each
+ * disk. Each snapshot's metadata is one file next to the domain's config
+ * (<config>/snapshot/NAME/SNAP.xml, libvirt's layout), so every process of
+ * the connection sees the same snapshots. */
+#pragma once
+
+#include <qvirt/qvirt.h>
+
+typedef struct qv_snapshot qv_snapshot;
+
+/* virDomainSnapshotCreateFlags */
+enum {
+    QV_DOMAIN_SNAPSHOT_CREATE_REDEFINE = 1 << 0,
+    QV_DOMAIN_SNAPSHOT_CREATE_CURRENT = 1 << 1,
+    QV_DOMAIN_SNAPSHOT_CREATE_NO_METADATA = 1 << 2,
+    QV_DOMAIN_SNAPSHOT_CREATE_HALT = 1 << 3,
+    QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY = 1 << 4,
+    QV_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT = 1 << 5,
+    QV_DOMAIN_SNAPSHOT_CREATE_QUIESCE = 1 << 6,
+    QV_DOMAIN_SNAPSHOT_CREATE_ATOMIC = 1 << 7,
+    QV_DOMAIN_SNAPSHOT_CREATE_LIVE = 1 << 8,
+    QV_DOMAIN_SNAPSHOT_CREATE_VALIDATE = 1 << 9,
+};
+
+/* virDomainSnapshotListFlags (ROOTS and DESCENDANTS share a value: ROOTS
+ * for a domain's list, DESCENDANTS for a snapshot's children). */
+enum {
+    QV_DOMAIN_SNAPSHOT_LIST_ROOTS = 1 << 0,
+    QV_DOMAIN_SNAPSHOT_LIST_DESCENDANTS = 1 << 0,
+    QV_DOMAIN_SNAPSHOT_LIST_METADATA = 1 << 1,
+    QV_DOMAIN_SNAPSHOT_LIST_LEAVES = 1 << 2,
+    QV_DOMAIN_SNAPSHOT_LIST_NO_LEAVES = 1 << 3,
+    QV_DOMAIN_SNAPSHOT_LIST_NO_METADATA = 1 << 4,
+    QV_DOMAIN_SNAPSHOT_LIST_INACTIVE = 1 << 5,
+    QV_DOMAIN_SNAPSHOT_LIST_ACTIVE = 1 << 6,
+    QV_DOMAIN_SNAPSHOT_LIST_DISK_ONLY = 1 << 7,
+    QV_DOMAIN_SNAPSHOT_LIST_INTERNAL = 1 << 8,
+    QV_DOMAIN_SNAPSHOT_LIST_EXTERNAL = 1 << 9,
+    QV_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL = 1 << 10,
+};
+
+/* virDomainSnapshotRevertFlags */
+enum {
+    QV_DOMAIN_SNAPSHOT_REVERT_RUNNING = 1 << 0,
+    QV_DOMAIN_SNAPSHOT_REVERT_PAUSED = 1 << 1,
+    QV_DOMAIN_SNAPSHOT_REVERT_FORCE = 1 << 2,
+    QV_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM = 1 << 3,
+};
+
+/* virDomainSnapshotDeleteFlags */
+enum {
+    QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN = 1 << 0,
+    QV_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY = 1 << 1,
+    QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY = 1 << 2,
+};
+
+/* virDomainSnapshotXMLFlags */
+enum { QV_DOMAIN_SNAPSHOT_XML_SECURE = 1 << 0 };
+
+/* ---- the domain's side (Sys::Virt::Domain) -------------------------------- */
+
+/* create_snapshot($xml, $flags). xml may be NULL or "<domainsnapshot/>":
+ * a snapshot named after the current time. Internal (memory and disks) by
+ * default; DISK_ONLY makes external qcow2 overlays. *ret (may be NULL)
+ * receives the snapshot's handle. External snapshots with memory need the
+ * save-image writer and are refused for now (-ENOTSUP, saying so). */
+QV_PUBLIC int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flags,
+                                        qv_snapshot **ret, qv_error **err);
+/* num_of_snapshots($flags): the count of snapshots passing the LIST filters. */
+QV_PUBLIC int qv_domain_num_of_snapshots(qv_domain *dom, unsigned int flags, qv_error **err);
+/* list_snapshot_names($maxnames, $flags): *names receives a NULL-terminated
+ * array of at most maxnames names (free with qv_snapshot_names_free);
+ * returns the count. */
+QV_PUBLIC int qv_domain_list_snapshot_names(qv_domain *dom, int maxnames, unsigned int flags,
+                                            char ***names, qv_error **err);
+/* list_snapshots($flags) and list_all_snapshots($flags): *ret receives a
+ * NULL-terminated array of handles (free with qv_snapshot_list_free);
+ * returns the count. */
+QV_PUBLIC int qv_domain_list_snapshots(qv_domain *dom, unsigned int flags, qv_snapshot ***ret,
+                                       qv_error **err);
+QV_PUBLIC int qv_domain_list_all_snapshots(qv_domain *dom, unsigned int flags, qv_snapshot ***ret,
+                                           qv_error **err);
+/* get_snapshot_by_name($name): -ENOENT when there is none. */
+QV_PUBLIC int qv_domain_get_snapshot_by_name(qv_domain *dom, const char *name, unsigned int flags,
+                                             qv_snapshot **ret, qv_error **err);
+/* has_current_snapshot($flags): 1 or 0. */
+QV_PUBLIC int qv_domain_has_current_snapshot(qv_domain *dom, unsigned int flags, qv_error **err);
+/* current_snapshot($flags): -ENOENT when there is no current snapshot. */
+QV_PUBLIC int qv_domain_current_snapshot(qv_domain *dom, unsigned int flags, qv_snapshot **ret,
+                                         qv_error **err);
+
+/* ---- the snapshot's side (Sys::Virt::DomainSnapshot) ---------------------- */
+
+QV_PUBLIC const char *qv_snapshot_get_name(const qv_snapshot *snap);
+/* The domain handle the snapshot belongs to (borrowed). */
+QV_PUBLIC qv_domain *qv_snapshot_get_domain(const qv_snapshot *snap);
+/* get_xml_description($flags); *ret is freed with free(). */
+QV_PUBLIC int qv_snapshot_get_xml_description(qv_snapshot *snap, unsigned int flags, char **ret,
+                                              qv_error **err);
+/* get_parent(): -ENOENT for a root snapshot. */
+QV_PUBLIC int qv_snapshot_get_parent(qv_snapshot *snap, unsigned int flags, qv_snapshot **ret,
+                                     qv_error **err);
+/* revert_to($flags): REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE. */
+QV_PUBLIC int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err);
+/* delete($flags): DELETE_CHILDREN, DELETE_CHILDREN_ONLY, DELETE_METADATA_ONLY. */
+QV_PUBLIC int qv_snapshot_delete(qv_snapshot *snap, unsigned int flags, qv_error **err);
+/* is_current(), has_metadata(): 1 or 0. */
+QV_PUBLIC int qv_snapshot_is_current(qv_snapshot *snap, unsigned int flags, qv_error **err);
+QV_PUBLIC int qv_snapshot_has_metadata(qv_snapshot *snap, unsigned int flags, qv_error **err);
+/* num_of_child_snapshots($flags), list_child_snapshot_names($maxnames,
+ * $flags), list_child_snapshots($flags), list_all_children($flags):
+ * LIST_DESCENDANTS takes every descendant, not only children. */
+QV_PUBLIC int qv_snapshot_num_of_child_snapshots(qv_snapshot *snap, unsigned int flags,
+                                                 qv_error **err);
+QV_PUBLIC int qv_snapshot_list_child_snapshot_names(qv_snapshot *snap, int maxnames,
+                                                    unsigned int flags, char ***names,
+                                                    qv_error **err);
+QV_PUBLIC int qv_snapshot_list_child_snapshots(qv_snapshot *snap, unsigned int flags,
+                                               qv_snapshot ***ret, qv_error **err);
+QV_PUBLIC int qv_snapshot_list_all_children(qv_snapshot *snap, unsigned int flags,
+                                            qv_snapshot ***ret, qv_error **err);
+
+/* A snapshot handle keeps its domain handle's pointer: free it first. */
+QV_PUBLIC void qv_snapshot_free(qv_snapshot *snap);
+QV_PUBLIC void qv_snapshot_freep(qv_snapshot **snap);
+QV_PUBLIC void qv_snapshot_list_free(qv_snapshot **list);
+QV_PUBLIC void qv_snapshot_names_free(char **names);

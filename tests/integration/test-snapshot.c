@@ -1,0 +1,697 @@
+/* Snapshots against real QEMU and the test guest, with a real qcow2 disk.
+ *
+ * The guest keeps a counter in RAM (/tmp/c, on its initramfs) that a shell
+ * loop prints on the serial console, and writes the same counter to its
+ * qcow2 disk. Reverting to an internal snapshot must bring back both the
+ * RAM value (the console prints the old counter again) and the disk's.
+ * External disk-only snapshots put an overlay on the disk; reverting to one
+ * brings back the disk as it was. Shut-off domains use qemu-img; their
+ * images are read from the host with qemu-io. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "qmp.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_conn, qv_conn_close)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_snapshot, qv_snapshot_free)
+
+static itest T;
+static void setup(void) { itest_setup(&T); }
+static void teardown(void) { itest_teardown(&T); }
+
+TestSuite(snapshot, .init = setup, .fini = teardown, .timeout = 400);
+
+#define MIB (1024ULL * 1024)
+#define BOOT_MS 120000
+#define CONSOLE_MS 60000
+
+/* Runs a host program (test only); returns stdout or NULL on failure. */
+static char *host_run(const char *const *argv)
+{
+    char *out = NULL;
+    int st = 0;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                      NULL, NULL, &out, NULL, &st, NULL))
+        return NULL;
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+#define HOST(...) host_run((const char *const[]){ __VA_ARGS__, NULL })
+
+static char *make_qcow2(const char *name)
+{
+    char *path = g_build_filename(T.root, name, NULL);
+    g_autofree char *o = HOST("qemu-img", "create", "-q", "-f", "qcow2", path, "16M");
+    cr_assert_not_null(o, "qemu-img create %s failed", path);
+    return path;
+}
+
+static char *disk_xml(const char *path)
+{
+    return g_strdup_printf("    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                           "<source file='%s'/><target dev='vdb' bus='virtio'/>"
+                           "<serial>qvsnap</serial></disk>\n", path);
+}
+
+static qv_domain *define(qv_conn *conn, const char *name, const char *disk)
+{
+    g_autofree char *d = disk_xml(disk);
+    g_autofree char *xml = itest_domain_xml(&T, name, d);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    return dom;
+}
+
+static void boot(qv_domain *dom)
+{
+    qv_error *err = NULL;
+    int before = itest_console_count(&T, "QVIRT-GUEST-READY");
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    cr_assert(itest_wait_console_n(&T, "QVIRT-GUEST-READY", before + 1, BOOT_MS),
+              "the guest did not boot");
+}
+
+static char *guest_ok(qv_qmp *ga, const char *script)
+{
+    int code;
+    char *out = itest_guest_run(ga, script, &code);
+    cr_assert_eq(code, 0, "guest command failed (%d): %s\n%s", code, script, out);
+    return g_strchomp(out);
+}
+
+/* The guest's disk with serial qvsnap. */
+static char *guest_disk(qv_qmp *ga)
+{
+    char *name = guest_ok(ga, "for d in /sys/block/vd*; do [ \"$(cat $d/serial 2>/dev/null)\" = "
+                              "qvsnap ] && echo ${d##*/}; done; true");
+    cr_assert(*name, "the guest has no disk with serial qvsnap");
+    return name;
+}
+
+/* Sets the counter: in RAM (printed by the console loop) and on the disk. */
+static void set_counter(qv_qmp *ga, const char *dev, int n)
+{
+    g_autofree char *s = g_strdup_printf(
+        "echo %d > /tmp/c && printf 'DISK-%d;' | dd of=/dev/%s bs=512 conv=notrunc,fsync "
+        "2>/dev/null && sync", n, n, dev);
+    g_free(guest_ok(ga, s));
+}
+
+static char *disk_counter(qv_qmp *ga, const char *dev)
+{
+    g_autofree char *s = g_strdup_printf("echo 3 > /proc/sys/vm/drop_caches; "
+                                         "dd if=/dev/%s bs=512 count=1 2>/dev/null | "
+                                         "cut -d';' -f1", dev);
+    return guest_ok(ga, s);
+}
+
+static char *snapshot_xml(qv_snapshot *s)
+{
+    char *xml = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_snapshot_get_xml_description(s, 0, &xml, &err), err);
+    return xml;
+}
+
+static int snapshot_count(qv_domain *dom, unsigned int flags)
+{
+    qv_error *err = NULL;
+    int n = qv_domain_num_of_snapshots(dom, flags, &err);
+    itest_ok(n, err);
+    return n;
+}
+
+/* The snapshot names of the image, as qemu-img sees them (-U: QEMU may hold it). */
+static char *image_snapshots(const char *img)
+{
+    char *o = HOST("qemu-img", "snapshot", "-U", "-l", img);
+    cr_assert_not_null(o, "qemu-img snapshot -l %s failed", img);
+    return o;
+}
+
+/* Lifecycle events as "event/detail" words, in order. */
+static void on_event(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    g_string_append_printf(opaque, "%d/%d ", ev->event, ev->detail);
+}
+
+static bool saw(qv_conn *conn, GString *evs, int event, int detail)
+{
+    qv_error *err = NULL;
+    itest_ok(qv_conn_event_dispatch(conn, &err), err);
+    g_autofree char *w = g_strdup_printf("%d/%d ", event, detail);
+    return strstr(evs->str, w) != NULL;
+}
+
+static char *domain_xml(qv_domain *dom, unsigned int flags)
+{
+    char *xml = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, flags, &xml, &err), err);
+    return xml;
+}
+
+Test(snapshot, running_internal_and_external)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("data.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-run", img);
+    boot(dom);
+    qv_qmp *ga = itest_agent_open(&T, "snap-run");
+    g_autofree char *dev = guest_disk(ga);
+    qv_error *err = NULL;
+    g_autoptr(GString) evs = g_string_new(NULL);
+    itest_ok(qv_conn_domain_event_register_any(conn, dom, QV_DOMAIN_EVENT_ID_LIFECYCLE, on_event,
+                                               evs, &err), err);
+    itest_ok(qv_conn_event_dispatch(conn, &err), err);
+
+    /* The console loop prints the RAM counter. */
+    g_free(guest_ok(ga, "echo 1 > /tmp/c; (while :; do echo \"CNT=$(cat /tmp/c)\" > /dev/ttyS0; "
+                        "sleep 0.2; done) >/dev/null 2>&1 </dev/null & echo started"));
+    set_counter(ga, dev, 1);
+    cr_assert(itest_wait_console(&T, "CNT=1", CONSOLE_MS));
+
+    /* A bad snapshot XML: one sentence naming the element. */
+    qv_snapshot *bad = NULL;
+    int r = qv_domain_create_snapshot(dom, "<domainsnapshot><disks><disk name='vdb' "
+                                      "snapshot='sideways'/></disks></domainsnapshot>", 0, &bad, &err);
+    cr_assert_eq(r, -EINVAL);
+    cr_expect_str_eq(qv_error_message(err), "/domainsnapshot/disks/disk/@snapshot: unsupported "
+                     "value 'sideways' (expected one of no, internal, external, manual)");
+    g_clear_pointer(&err, qv_error_free);
+    r = qv_domain_create_snapshot(dom, "<domainsnapshot><disks><disk name='vdq'/></disks>"
+                                  "</domainsnapshot>", 0, &bad, &err);
+    cr_assert_lt(r, 0);
+    cr_expect(strstr(qv_error_message(err), "'vdq'"), "%s", qv_error_message(err));
+    g_clear_pointer(&err, qv_error_free);
+
+    /* s1: an internal snapshot of the running guest, memory included. */
+    g_autoptr(qv_snapshot) s1 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>s1</name>"
+                                       "<description>counter 1</description></domainsnapshot>",
+                                       0, &s1, &err), err);
+    int state = 0;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING, "the guest runs on after the snapshot");
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED),
+              "events: %s", evs->str);
+    g_autofree char *lst = image_snapshots(img);
+    cr_expect(strstr(lst, "s1"), "the image holds s1: %s", lst);
+    g_autofree char *x1 = snapshot_xml(s1);
+    cr_expect(strstr(x1, "<state>running</state>"), "%s", x1);
+    cr_expect(strstr(x1, "<memory snapshot='internal'/>"), "%s", x1);
+    cr_expect(strstr(x1, "<disk name='vdb' snapshot='internal'/>"), "%s", x1);
+    cr_expect(strstr(x1, "<domain type='qemu'>"), "%s", x1);
+    cr_expect_eq(qv_snapshot_is_current(s1, 0, &err), 1);
+
+    /* The counter moves on, in RAM and on disk. */
+    set_counter(ga, dev, 2);
+    cr_assert(itest_wait_console(&T, "CNT=2", CONSOLE_MS));
+    g_autofree char *c2 = disk_counter(ga, dev);
+    cr_expect_str_eq(c2, "DISK-2");
+
+    /* s2, a child of s1, taken while paused. */
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    g_autoptr(qv_snapshot) s2 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>s2</name></domainsnapshot>", 0,
+                                       &s2, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED, "a paused domain stays paused");
+    g_autofree char *x2 = snapshot_xml(s2);
+    cr_expect(strstr(x2, "<state>paused</state>"), "%s", x2);
+    cr_expect(strstr(x2, "<parent>\n    <name>s1</name>\n  </parent>"), "%s", x2);
+    itest_ok(qv_domain_resume(dom, &err), err);
+
+    /* Revert to s1: RAM and disk as they were. */
+    qv_qmp_free(ga);
+    int ones = itest_console_count(&T, "CNT=1");
+    itest_ok(qv_snapshot_revert_to(s1, 0, &err), err);
+    int reason = 0;
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_assert(itest_wait_console_n(&T, "CNT=1", ones + 3, CONSOLE_MS),
+              "the guest's RAM did not go back to counter 1");
+    ga = itest_agent_open(&T, "snap-run");
+    g_autofree char *c1 = disk_counter(ga, dev);
+    cr_expect_str_eq(c1, "DISK-1");
+    g_autofree char *ram = guest_ok(ga, "cat /tmp/c");
+    cr_expect_str_eq(ram, "1");
+    cr_expect_eq(qv_snapshot_is_current(s1, 0, &err), 1);
+
+    /* Revert to s2 (paused when taken): paused, with counter 2. */
+    qv_qmp_free(ga);
+    itest_ok(qv_snapshot_revert_to(s2, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED);
+    cr_expect_eq(reason, QV_DOMAIN_PAUSED_FROM_SNAPSHOT);
+    itest_ok(qv_snapshot_revert_to(s2, QV_DOMAIN_SNAPSHOT_REVERT_RUNNING, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    ga = itest_agent_open(&T, "snap-run");
+    g_autofree char *c2b = disk_counter(ga, dev);
+    cr_expect_str_eq(c2b, "DISK-2");
+
+    /* Listing and the tree; the metadata seen by a second connection. */
+    cr_expect_eq(snapshot_count(dom, 0), 2);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_ROOTS), 1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_LEAVES), 1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_INTERNAL), 2);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_EXTERNAL), 0);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_ACTIVE), 2);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_INACTIVE), 0);
+    {
+        g_autoptr(qv_conn) c2conn = itest_open(&T);
+        g_autoptr(qv_domain) d2 = NULL;
+        itest_ok(qv_conn_get_domain_by_name(c2conn, "snap-run", &d2, &err), err);
+        char **names = NULL;
+        int n = qv_domain_list_snapshot_names(d2, 10, QV_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL, &names,
+                                              &err);
+        itest_ok(n, err);
+        cr_expect_eq(n, 2);
+        cr_expect_str_eq(names[0], "s1");
+        cr_expect_str_eq(names[1], "s2");
+        qv_snapshot_names_free(names);
+        g_autoptr(qv_snapshot) cur = NULL;
+        itest_ok(qv_domain_current_snapshot(d2, 0, &cur, &err), err);
+        cr_expect_str_eq(qv_snapshot_get_name(cur), "s2");
+        g_autoptr(qv_snapshot) par = NULL;
+        itest_ok(qv_snapshot_get_parent(cur, 0, &par, &err), err);
+        cr_expect_str_eq(qv_snapshot_get_name(par), "s1");
+        cr_expect_eq(qv_snapshot_num_of_child_snapshots(par, 0, &err), 1);
+    }
+
+    /* Undefining a domain with snapshots is refused, as libvirt does. */
+    r = qv_domain_undefine(dom, 0, &err);
+    cr_expect_eq(r, -EBUSY);
+    cr_expect(err && strstr(qv_error_message(err), "2 snapshots"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+
+    /* An internal snapshot deleted while running: QEMU's snapshot-delete. */
+    g_autoptr(qv_snapshot) tmp = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>tmp</name></domainsnapshot>",
+                                       0, &tmp, &err), err);
+    g_autofree char *lt = image_snapshots(img);
+    cr_expect(strstr(lt, "tmp"), "%s", lt);
+    itest_ok(qv_snapshot_delete(tmp, 0, &err), err);
+    g_autofree char *lt2 = image_snapshots(img);
+    cr_expect_null(strstr(lt2, "tmp"), "%s", lt2);
+    g_autoptr(qv_snapshot) cur2 = NULL;
+    itest_ok(qv_domain_current_snapshot(dom, 0, &cur2, &err), err);
+    cr_expect_str_eq(qv_snapshot_get_name(cur2), "s2", "the parent became current");
+
+    /* External, disk-only: an overlay goes on vdb while the guest runs. */
+    set_counter(ga, dev, 3);
+    g_autofree char *ovl = g_build_filename(T.root, "data.ext1", NULL);
+    g_autoptr(qv_snapshot) e1 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>ext1</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                                       QV_DOMAIN_SNAPSHOT_CREATE_ATOMIC, &e1, &err), err);
+    cr_expect(g_file_test(ovl, G_FILE_TEST_EXISTS), "no overlay %s", ovl);
+    g_autofree char *live = domain_xml(dom, 0);
+    g_autofree char *want_src = g_strdup_printf("<source file='%s'/>", ovl);
+    cr_expect(strstr(live, want_src), "the live XML does not show the overlay: %s", live);
+    cr_expect(strstr(live, "<backingStore type='file'>"), "%s", live);
+    g_autofree char *cfg = domain_xml(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect(strstr(cfg, want_src), "the config does not show the overlay: %s", cfg);
+    g_autofree char *xe = snapshot_xml(e1);
+    cr_expect(strstr(xe, "<state>disk-snapshot</state>"), "%s", xe);
+    cr_expect(strstr(xe, "snapshot='external'"), "%s", xe);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_EXTERNAL), 1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_DISK_ONLY), 1);
+    /* The guest writes on, into the overlay. */
+    set_counter(ga, dev, 4);
+    g_autofree char *c4 = disk_counter(ga, dev);
+    cr_expect_str_eq(c4, "DISK-4");
+    /* Deleting it while running needs a block commit: refused, saying so. */
+    r = qv_snapshot_delete(e1, 0, &err);
+    cr_expect_eq(r, -ENOTSUP);
+    cr_expect(err && strstr(qv_error_message(err), "block commit"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+
+    /* s1 was taken before the overlay: reverting the running QEMU to it
+     * needs a new QEMU, which only FORCE allows. */
+    r = qv_snapshot_revert_to(s1, 0, &err);
+    cr_expect_eq(r, -EINVAL);
+    cr_expect(err && strstr(qv_error_message(err), "use FORCE"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    /* External memory needs the save image, which qvirt does not write yet. */
+    g_autofree char *memx = g_strdup_printf("<domainsnapshot><name>m</name><memory "
+                                            "snapshot='external' file='%s/m.mem'/>"
+                                            "</domainsnapshot>", T.root);
+    r = qv_domain_create_snapshot(dom, memx, 0, &bad, &err);
+    cr_expect_eq(r, -ENOTSUP);
+    cr_expect(err && strstr(qv_error_message(err), "save-image"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    r = qv_domain_create_snapshot(dom, NULL, QV_DOMAIN_SNAPSHOT_CREATE_LIVE, &bad, &err);
+    cr_expect_eq(r, -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+
+    /* Revert to ext1, running: a new QEMU on a new overlay, counter 3. */
+    qv_qmp_free(ga);
+    /* A new QEMU starts the console file anew: the old guest's lines go. */
+    cr_assert_eq(truncate(T.console, 0), 0);
+    pid_t old_qemu = (pid_t)itest_status_field(&T, "snap-run", "qemu_pid");
+    itest_ok(qv_snapshot_revert_to(e1, QV_DOMAIN_SNAPSHOT_REVERT_RUNNING, &err), err);
+    cr_expect_neq((pid_t)itest_status_field(&T, "snap-run", "qemu_pid"), old_qemu);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", BOOT_MS),
+              "the guest did not boot after the revert");
+    ga = itest_agent_open(&T, "snap-run");
+    g_autofree char *dev2 = guest_disk(ga);
+    g_autofree char *c3 = disk_counter(ga, dev2);
+    cr_expect_str_eq(c3, "DISK-3");
+    qv_qmp_free(ga);
+
+    /* QUIESCE: the guest agent freezes the file systems around it. */
+    g_autoptr(qv_snapshot) e2 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>ext2</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                                       QV_DOMAIN_SNAPSHOT_CREATE_QUIESCE, &e2, &err), err);
+    g_autofree char *ovl2 = g_build_filename(T.root, "data.ext2", NULL);
+    cr_expect(g_file_test(ovl2, G_FILE_TEST_EXISTS), "no overlay %s", ovl2);
+
+    /* Revert a shut-off domain to s1, taken running: a new QEMU loads its
+     * memory and runs on, counter 1 in RAM and on disk. */
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_snapshot_revert_to(s1, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
+    cr_assert(itest_wait_console_n(&T, "CNT=1", 3, CONSOLE_MS),
+              "the new QEMU did not get s1's memory");
+    cr_expect_eq(itest_console_count(&T, "QVIRT-GUEST-READY"), 0, "the guest booted afresh");
+    ga = itest_agent_open(&T, "snap-run");
+    g_autofree char *c1b = disk_counter(ga, dev);
+    cr_expect_str_eq(c1b, "DISK-1");
+    qv_qmp_free(ga);
+
+    /* HALT: the domain is shut off (from snapshot) once the snapshot is made. */
+    g_autoptr(qv_snapshot) h = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>h</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_HALT, &h, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_SHUTOFF);
+    cr_expect_eq(reason, QV_DOMAIN_SHUTOFF_FROM_SNAPSHOT);
+
+    /* Delete s1 with its children: every snapshot goes, s1, s2 and h leave
+     * the image, the overlays no disk uses any more are removed. */
+    itest_ok(qv_snapshot_delete(s1, QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN, &err), err);
+    cr_expect_not(g_file_test(ovl2, G_FILE_TEST_EXISTS), "%s is left", ovl2);
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    g_autofree char *lst2 = image_snapshots(img);
+    cr_expect_null(strstr(lst2, "s1"), "%s", lst2);
+    cr_expect_null(strstr(lst2, "s2"), "%s", lst2);
+    cr_expect_null(strstr(lst2, " h "), "%s", lst2);
+    cr_expect_eq(qv_domain_has_current_snapshot(dom, 0, &err), 0);
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+}
+
+Test(snapshot, shutoff_internal_external)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("off.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-off", img);
+    qv_error *err = NULL;
+    g_autofree char *w1 = HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 64k", img);
+    cr_assert_not_null(w1);
+
+    /* Internal, shut off: qemu-img snapshot -c. */
+    g_autoptr(qv_snapshot) o1 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>o1</name></domainsnapshot>", 0,
+                                       &o1, &err), err);
+    g_autofree char *x = snapshot_xml(o1);
+    cr_expect(strstr(x, "<state>shutoff</state>"), "%s", x);
+    cr_expect(strstr(x, "<memory snapshot='no'/>"), "%s", x);
+    g_autofree char *lst = image_snapshots(img);
+    cr_expect(strstr(lst, "o1"), "%s", lst);
+    g_autofree char *w2 = HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x22 0 64k", img);
+    cr_assert_not_null(w2);
+    itest_ok(qv_snapshot_revert_to(o1, 0, &err), err);
+    g_autofree char *rd = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x11 0 64k", img);
+    cr_expect_not_null(rd, "the image did not go back to o1's data");
+    int state = 0;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_SHUTOFF);
+
+    /* A redefinition and a name clash. */
+    qv_snapshot *dup = NULL;
+    cr_expect_eq(qv_domain_create_snapshot(dom, "<domainsnapshot><name>o1</name></domainsnapshot>",
+                                           0, &dup, &err), -EEXIST);
+    g_clear_pointer(&err, qv_error_free);
+
+    /* External, shut off: an overlay by qemu-img, the config follows. */
+    g_autofree char *ovl = g_build_filename(T.root, "off.x1", NULL);
+    g_autoptr(qv_snapshot) x1 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>x1</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &x1, &err), err);
+    g_autofree char *cfg = domain_xml(dom, QV_DOMAIN_XML_INACTIVE);
+    g_autofree char *want = g_strdup_printf("<source file='%s'/>", ovl);
+    cr_expect(strstr(cfg, want), "%s", cfg);
+    g_autofree char *w3 = HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x33 0 64k", ovl);
+    cr_assert_not_null(w3);
+    /* Revert: a fresh overlay on the image as it was. */
+    itest_ok(qv_snapshot_revert_to(x1, 0, &err), err);
+    g_autofree char *rd2 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x11 0 64k", ovl);
+    cr_expect_not_null(rd2, "the reverted overlay does not show x1's data");
+    /* Delete x1: the overlay is merged down and the config uses the base. */
+    g_autofree char *w4 = HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x44 0 64k", ovl);
+    cr_assert_not_null(w4);
+    itest_ok(qv_snapshot_delete(x1, 0, &err), err);
+    cr_expect_not(g_file_test(ovl, G_FILE_TEST_EXISTS), "the overlay is still there");
+    g_autofree char *cfg2 = domain_xml(dom, QV_DOMAIN_XML_INACTIVE);
+    g_autofree char *want2 = g_strdup_printf("<source file='%s'/>", img);
+    cr_expect(strstr(cfg2, want2), "%s", cfg2);
+    g_autofree char *rd3 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x44 0 64k", img);
+    cr_expect_not_null(rd3, "the overlay's data did not reach the base image");
+
+    /* REDEFINE: metadata alone, with CURRENT; NO_METADATA: none kept. */
+    g_autoptr(qv_snapshot) rdef = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>rd</name><state>shutoff</state>"
+                                       "<creationTime>1000</creationTime><parent><name>o1</name>"
+                                       "</parent></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_REDEFINE |
+                                       QV_DOMAIN_SNAPSHOT_CREATE_CURRENT, &rdef, &err), err);
+    cr_expect_eq(qv_snapshot_is_current(rdef, 0, &err), 1);
+    g_autofree char *xrd = snapshot_xml(rdef);
+    cr_expect(strstr(xrd, "<creationTime>1000</creationTime>"), "%s", xrd);
+    qv_snapshot *bad = NULL;
+    cr_expect_eq(qv_domain_create_snapshot(dom, "<domainsnapshot><name>r2</name><state>shutoff"
+                                           "</state><parent><name>ghost</name></parent>"
+                                           "</domainsnapshot>", QV_DOMAIN_SNAPSHOT_CREATE_REDEFINE,
+                                           &bad, &err), -EINVAL);
+    cr_expect(err && strstr(qv_error_message(err), "'ghost'"), "%s", err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    int before = snapshot_count(dom, 0);
+    g_autoptr(qv_snapshot) nm = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>nm</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_NO_METADATA, &nm, &err), err);
+    cr_expect_eq(snapshot_count(dom, 0), before, "NO_METADATA kept metadata");
+    g_autofree char *lnm = image_snapshots(img);
+    cr_expect(strstr(lnm, "nm"), "the image holds nm: %s", lnm);
+    /* Filters: o1 has the child rd; rd is a leaf; topological puts o1 first. */
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_NO_LEAVES), 1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_LEAVES), 1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_INACTIVE), 2);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_ACTIVE), 0);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_NO_METADATA), 0);
+    char **names = NULL;
+    itest_ok(qv_domain_list_snapshot_names(dom, 10, QV_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL, &names,
+                                           &err), err);
+    cr_expect_str_eq(names[0], "o1", "rd (created at 1000) still follows its parent");
+    qv_snapshot_names_free(names);
+    cr_expect_eq(qv_snapshot_num_of_child_snapshots(o1, QV_DOMAIN_SNAPSHOT_LIST_DESCENDANTS, &err), 1);
+    cr_expect_eq(qv_domain_num_of_snapshots(dom, 1u << 20, &err), -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(qv_domain_create_snapshot(dom, NULL, QV_DOMAIN_SNAPSHOT_CREATE_CURRENT, &bad, &err),
+                 -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+
+    /* Metadata only, then the domain goes with UNDEFINE_SNAPSHOTS_METADATA. */
+    cr_expect_eq(qv_domain_undefine(dom, 0, &err), -EBUSY);
+    g_clear_pointer(&err, qv_error_free);
+    itest_ok(qv_domain_undefine(dom, QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, &err), err);
+    g_autofree char *sdir = g_build_filename(T.root, "config", "snapshot", "snap-off", NULL);
+    cr_expect_not(g_file_test(sdir, G_FILE_TEST_EXISTS), "%s is left", sdir);
+}
+
+/* The virsh-style commands on a shut-off domain: their output and errors. */
+Test(snapshot, cli)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("cli.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-cli", img);
+    int st = 0;
+    g_autofree char *o1 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "c1", "first");
+    cr_expect_str_eq(o1, "Domain snapshot c1 created\n\n");
+    g_autofree char *o2 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "--name", "c2");
+    g_autofree char *ovl = g_build_filename(T.root, "cli.c3", NULL);
+    g_autofree char *spec = g_strdup_printf("vdb,snapshot=external,file=%s", ovl);
+    g_autofree char *o3 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "c3", "--disk-only",
+                                       "--diskspec", spec);
+    cr_expect(g_file_test(ovl, G_FILE_TEST_EXISTS));
+
+    /* list's snapshot filters, through the connection's list_all_domains. */
+    g_autofree char *bare = g_build_filename(T.root, "bare.qcow2", NULL);
+    g_autoptr(qv_domain) plain = define(conn, "snap-none", bare);
+    g_autofree char *with = ITEST_CLI_OK(&T, "list", "--all", "--name", "--with-snapshot");
+    cr_expect_str_eq(with, "snap-cli\n\n");
+    g_autofree char *without = ITEST_CLI_OK(&T, "list", "--all", "--name", "--without-snapshot");
+    cr_expect_str_eq(without, "snap-none\n\n");
+
+    g_autofree char *tree = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--tree");
+    cr_expect_str_eq(tree, "c1\n  |\n  +- c2\n      |\n      +- c3\n        \n\n");
+    g_autofree char *names = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name", "--leaves");
+    cr_expect_str_eq(names, "c3\n\n");
+    g_autofree char *ext = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name", "--internal");
+    cr_expect_str_eq(ext, "c1\nc2\n\n");
+    g_autofree char *table = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--parent");
+    cr_expect(g_str_has_prefix(table, " Name   Creation Time               State           Parent\n"),
+              "%s", table);
+    cr_expect(strstr(table, "disk-snapshot   c2\n"), "%s", table);
+    g_autofree char *js = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--json");
+    g_autoptr(json_object) arr = json_tokener_parse(js);
+    cr_assert(json_object_is_type(arr, json_type_array), "%s", js);
+    cr_expect_eq(json_object_array_length(arr), 3);
+
+    g_autofree char *info = ITEST_CLI_OK(&T, "snapshot-info", "snap-cli", "--current");
+    cr_expect_str_eq(info, "Name:           c3\nDomain:         snap-cli\nCurrent:        yes\n"
+                           "State:          disk-snapshot\nLocation:       external\n"
+                           "Parent:         c2\nChildren:       0\nDescendants:    0\n"
+                           "Metadata:       yes\n\n");
+    g_autofree char *cur = ITEST_CLI_OK(&T, "snapshot-current", "snap-cli", "--name");
+    cr_expect_str_eq(cur, "c3\n\n");
+    g_autofree char *par = ITEST_CLI_OK(&T, "snapshot-parent", "snap-cli", "c2");
+    cr_expect_str_eq(par, "c1\n\n");
+    g_autofree char *dx = ITEST_CLI_OK(&T, "snapshot-dumpxml", "snap-cli", "c1");
+    cr_expect(strstr(dx, "<description>first</description>"), "%s", dx);
+    g_autofree char *px = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-cli", "p", "--print-xml",
+                                       "--diskspec", "vdb,snapshot=external,file=/a,,b");
+    cr_expect(strstr(px, "<source file='/a,b'/>"), "%s", px);
+
+    /* snapshot-edit through $EDITOR: a description changed by sed. */
+    g_setenv("EDITOR", "sed -i s/first/edited/", TRUE);
+    g_unsetenv("VISUAL");
+    g_autofree char *ed = ITEST_CLI_OK(&T, "snapshot-edit", "snap-cli", "c1");
+    cr_expect_str_eq(ed, "Snapshot c1 edited.\n\n");
+    g_autofree char *dx2 = ITEST_CLI_OK(&T, "snapshot-dumpxml", "snap-cli", "c1");
+    cr_expect(strstr(dx2, "<description>edited</description>"), "%s", dx2);
+
+    /* Errors: one line, "error: ...", exit 1. */
+    g_autofree char *bad = ITEST_CLI(&T, &st, "snapshot-info", "snap-cli", "nope");
+    cr_expect_eq(st, 1);
+    cr_expect(strstr(bad, "error: domain 'snap-cli' has no snapshot named 'nope'\n"), "%s", bad);
+    g_autofree char *xf = g_build_filename(T.root, "bad-snap.xml", NULL);
+    cr_assert(g_file_set_contents(xf, "<domainsnapshot><memory snapshot='sideways'/>"
+                                      "</domainsnapshot>", -1, NULL));
+    g_autofree char *bad2 = ITEST_CLI(&T, &st, "snapshot-create", "snap-cli", xf);
+    cr_expect_eq(st, 1);
+    cr_expect(strstr(bad2, "error: /domainsnapshot/memory/@snapshot: unsupported value 'sideways'"),
+              "%s", bad2);
+    g_autofree char *und = ITEST_CLI(&T, &st, "undefine", "snap-cli");
+    cr_expect_eq(st, 1);
+    cr_expect(strstr(und, "error: cannot undefine domain 'snap-cli' with 3 snapshots"), "%s", und);
+
+    g_autofree char *del = ITEST_CLI_OK(&T, "snapshot-delete", "snap-cli", "c3");
+    cr_expect_str_eq(del, "Domain snapshot c3 deleted\n\n");
+    g_autofree char *rv = ITEST_CLI_OK(&T, "snapshot-revert", "snap-cli", "c1");
+    g_autofree char *delc = ITEST_CLI_OK(&T, "snapshot-delete", "snap-cli", "c1", "--children");
+    cr_expect_str_eq(delc, "Domain snapshot c1 deleted\n\n");
+    g_autofree char *empty = ITEST_CLI_OK(&T, "snapshot-list", "snap-cli", "--name");
+    cr_expect_str_eq(empty, "\n");
+    g_autofree char *u = ITEST_CLI_OK(&T, "undefine", "snap-cli");
+}
+
+/* True while some process holds the run's qmp.lock (a snapshot call holds
+ * it from its first QMP command to its last). */
+static bool qmp_lock_held(const char *name)
+{
+    g_autofree char *p = g_build_filename(T.root, "run", "domains", name, "qmp.lock", NULL);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+/* Callers killed at random points of a snapshot (before, during and after
+ * QEMU's job): the domain must end running, the next snapshot must not trip
+ * over a job a dead caller left, and revert and destroy must work. */
+Test(snapshot, caller_killed_during_create)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("kill.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-kill", img);
+    boot(dom);
+    qv_error *err = NULL;
+    g_autoptr(GRand) rand = g_rand_new();
+    int killed = 0;
+    for (int round = 0; round < 8; round++) {
+        g_autofree char *xml = g_strdup_printf("<domainsnapshot><name>k%d</name></domainsnapshot>",
+                                               round);
+        pid_t child = fork();
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+            qv_conn *c2 = NULL;
+            qv_domain *d2 = NULL;
+            if (qv_conn_open(T.uri, &c2, NULL) < 0 ||
+                qv_conn_get_domain_by_name(c2, "snap-kill", &d2, NULL) < 0)
+                _exit(2);
+            _exit(qv_domain_create_snapshot(d2, xml, 0, NULL, NULL) < 0 ? 1 : 0);
+        }
+        /* Once the child holds qmp.lock, a random delay, then SIGKILL. */
+        gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+        bool exited = false;
+        while (!qmp_lock_held("snap-kill") && g_get_monotonic_time() < deadline)
+            if ((exited = waitpid(child, NULL, WNOHANG) == child))
+                break;
+        if (!exited) {
+            int delay_us = g_rand_int_range(rand, 0, 60 * 1000);
+            poll(NULL, 0, delay_us / 1000);
+            killed += kill(child, SIGKILL) == 0;
+            waitpid(child, NULL, 0);
+        }
+        int reason = 0;
+        cr_assert_eq(itest_wait_state(dom, QV_DOMAIN_RUNNING, 30000, &reason), QV_DOMAIN_RUNNING,
+                     "round %d: the domain did not end running after its caller died", round);
+    }
+    cr_expect_gt(killed, 0, "no caller was killed inside the call");
+    g_autoptr(qv_snapshot) s = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>after</name></domainsnapshot>",
+                                       0, &s, &err), err);
+    g_autofree char *x = snapshot_xml(s);
+    cr_expect(strstr(x, "<state>running</state>"), "%s", x);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_ok(qv_snapshot_revert_to(s, 0, &err), err);
+    int state = 0;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
