@@ -260,9 +260,16 @@ static bool list_filter(qv_domain *dom, unsigned int flags)
     if (as && as != (QV_CONNECT_LIST_DOMAINS_AUTOSTART | QV_CONNECT_LIST_DOMAINS_NO_AUTOSTART) &&
         !((flags & QV_CONNECT_LIST_DOMAINS_AUTOSTART) ? autostart : !autostart))
         return false;
-    /* Managed save and snapshots do not exist yet: no domain has them. */
-    if (flags & (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE | QV_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT |
-                 QV_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT))
+    unsigned int ms = flags & (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE |
+                               QV_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE);
+    if (ms && ms != (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE | QV_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE)) {
+        g_autofree char *image = qv_domain_managed_save_path(dom->conn, dom->name);
+        bool has = g_file_test(image, G_FILE_TEST_EXISTS);
+        if ((flags & QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE) ? !has : has)
+            return false;
+    }
+    /* Snapshots do not exist yet: no domain has them. */
+    if (flags & (QV_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT | QV_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT))
         return false;
     return true;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "job.h"
 #include "qv-log.h"
 #include "qv-process.h"
 
@@ -524,6 +525,15 @@ int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, uns
     if (r < 0)
         return r;
     memset(info, 0, sizeof *info);
+    /* A save or dump in progress, in this process or another (job.c). */
+    qv_job job;
+    if (qv_job_current(dom, &job) == 1) {
+        info->state = QV_DOMAIN_CONTROL_JOB;
+        long long now = qv_rt_now_us();
+        info->state_time = now > job.started_us ? (unsigned long long)(now - job.started_us) / 1000
+                                                : 0;
+        return 0;
+    }
     if (!qv_rt_pid_alive(act.status.monitor_pid, act.status.monitor_start)) {
         info->state = QV_DOMAIN_CONTROL_ERROR;
         info->details = QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR;

@@ -585,6 +585,10 @@ static void finalize(monitor *m)
     } else if (stopping && !strcmp(stopping, "crashed")) {
         reason = QV_DOMAIN_SHUTOFF_CRASHED;
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
+    } else if (stopping && !strcmp(stopping, "saved")) {
+        /* A save (lib/save.c) wrote the image and ends the run. */
+        reason = QV_DOMAIN_SHUTOFF_SAVED;
+        detail = QV_DOMAIN_EVENT_STOPPED_SAVED;
     } else if (stopping) {
         reason = QV_DOMAIN_SHUTOFF_DESTROYED;
         detail = QV_DOMAIN_EVENT_STOPPED_DESTROYED;

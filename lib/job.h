@@ -1,0 +1,45 @@
+/* A domain's job record: what save.c (and later migration) runs in the
+ * background in QEMU, so every process sees it and may abort it.
+ *
+ * <run>/domains/NAME/job (JSON) names the operation, which QEMU job
+ * carries it (a migration stream or a memory dump), the process that runs
+ * it (pid and start time) and the run. It lives in the run's folder, so
+ * it goes with the run; a record whose owner died, or of another run, is
+ * no job (a caller killed mid-save leaves nothing stuck). The last ended
+ * job's statistics go to <run>/jobs/NAME.json for
+ * get_job_stats(COMPLETED), and end with a JOB_COMPLETED event. */
+#pragma once
+
+#include "internal.h"
+#include "qvirt/qvirt-job.h"
+
+#define QV_JOB_FILE "job"
+
+typedef enum qv_job_kind {
+    QV_JOB_MIGRATION = 1,   /* QEMU's migration: query-migrate, migrate_cancel */
+    QV_JOB_DUMP = 2,        /* dump-guest-memory: query-dump, no cancel in 7.2 */
+} qv_job_kind;
+
+typedef struct qv_job {
+    int operation;          /* QV_DOMAIN_JOB_OPERATION_* */
+    qv_job_kind kind;
+    pid_t owner_pid;
+    unsigned long long owner_start;
+    long long started_us;   /* wall clock */
+    char run_id[40];
+} qv_job;
+
+/* Records a job on the running domain (the caller holds the lifecycle
+ * lock, so no other job of this library begins meanwhile). */
+int qv_job_begin(qv_domain *dom, const qv_active *act, int operation, qv_job_kind kind,
+                 qv_job *job, qv_error **err);
+/* 1 and *job when a live job runs on the domain's current run, else 0. */
+int qv_job_current(qv_domain *dom, qv_job *job);
+/* Asks QEMU where the job stands: *stats filled (type BOUNDED while it
+ * runs, else COMPLETED, FAILED or CANCELLED) and *status QEMU's word.
+ * qmp: a connection the caller holds, or NULL for the usual path. */
+int qv_job_query(qv_domain *dom, qv_qmp *qmp, const qv_job *job, qv_domain_job_stats *stats,
+                 const char **status, qv_error **err);
+/* Ends the job: final (type COMPLETED, FAILED or CANCELLED) is kept as the
+ * last completed job, JOB_COMPLETED is emitted and the record removed. */
+void qv_job_end(qv_domain *dom, const qv_job *job, const qv_domain_job_stats *final);
