@@ -263,6 +263,9 @@ int qv_domain_begin(qv_domain *dom, unsigned int affect, qv_call *c, qv_error **
     c->lock = r;
     if ((r = qv_domain_settle(dom, &c->act, err)) < 0)
         return r;
+    /* A job whose process died is undone before anything else (job.c). */
+    if (c->act.phase == QV_RUN_ON)
+        qv_job_recover(dom);
     return load_call(dom, affect, c, err);
 }
 

@@ -101,19 +101,29 @@ int qv_job_begin(qv_domain *dom, const qv_active *act, int operation, qv_job_kin
                      .owner_start = qv_process_start_time(getpid()),
                      .started_us = qv_rt_now_us() };
     g_strlcpy(job->run_id, act->status.run_id, sizeof job->run_id);
+    return qv_job_update(dom, job, err);
+}
+
+int qv_job_update(qv_domain *dom, const qv_job *job, qv_error **err)
+{
     g_autoptr(json_object) o = json_object_new_object();
-    json_object_object_add(o, "operation", json_object_new_int(operation));
-    json_object_object_add(o, "kind", json_object_new_int(kind));
+    json_object_object_add(o, "operation", json_object_new_int(job->operation));
+    json_object_object_add(o, "kind", json_object_new_int(job->kind));
     json_object_object_add(o, "owner_pid", json_object_new_int(job->owner_pid));
     json_object_object_add(o, "owner_start", json_object_new_int64((int64_t)job->owner_start));
     json_object_object_add(o, "started_us", json_object_new_int64(job->started_us));
     json_object_object_add(o, "run_id", json_object_new_string(job->run_id));
+    json_object_object_add(o, "stopped_cpus", json_object_new_boolean(job->stopped_cpus));
+    json_object_object_add(o, "tmp_file", json_object_new_string(job->tmp_file));
     g_autofree char *path = qv_domain_file(dom, QV_JOB_FILE);
     return qv_rt_write_json(path, o, err);
 }
 
-int qv_job_current(qv_domain *dom, qv_job *job)
+/* The record as it stands: 1 when there is one for the current run
+ * (*alive: its owner lives), else 0. */
+static int read_record(qv_domain *dom, qv_job *job, bool *alive)
 {
+    *alive = false;
     g_autofree char *path = qv_domain_file(dom, QV_JOB_FILE);
     g_autoptr(json_object) o = NULL;
     if (qv_rt_read_json(path, &o, NULL) < 0)
@@ -126,12 +136,86 @@ int qv_job_current(qv_domain *dom, qv_job *job)
     job->started_us = qv_json_get_int(o, "started_us", 0);
     g_strlcpy(job->run_id, qv_json_get_str(o, "run_id") ? qv_json_get_str(o, "run_id") : "",
               sizeof job->run_id);
+    json_object *v;
+    job->stopped_cpus = json_object_object_get_ex(o, "stopped_cpus", &v) &&
+                        json_object_get_boolean(v);
+    g_strlcpy(job->tmp_file, qv_json_get_str(o, "tmp_file") ? qv_json_get_str(o, "tmp_file") : "",
+              sizeof job->tmp_file);
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     char run_id[40];
     qv_rt_run_id_read(dir, run_id);
+    if (job->owner_pid <= 0 || strcmp(run_id, job->run_id))
+        return 0;
+    *alive = qv_rt_pid_alive(job->owner_pid, job->owner_start);
+    return 1;
+}
+
+int qv_job_current(qv_domain *dom, qv_job *job)
+{
+    bool alive;
     /* A record whose owner died (or of an earlier run) is no job. */
-    return job->owner_pid > 0 && !strcmp(run_id, job->run_id) &&
-           qv_rt_pid_alive(job->owner_pid, job->owner_start);
+    return read_record(dom, job, &alive) == 1 && alive;
+}
+
+/* How long recovery waits for QEMU to stop a cancelled migration. */
+#define QV_JOB_CANCEL_MS 10000
+
+void qv_job_recover(qv_domain *dom)
+{
+    qv_job job;
+    bool alive;
+    if (read_record(dom, &job, &alive) != 1 || alive)
+        return;
+    qv_domain_job_stats st = { .size = sizeof st };
+    const char *status = "none";
+    g_autoptr(qv_error) lerr = NULL;
+    if (qv_job_query(dom, NULL, &job, &st, &status, &lerr) < 0) {
+        qv_log(QV_LOG_INFO, "domain '%s': cannot look at the job a dead process left: %s",
+               dom->name, qv_error_message(lerr));
+        return;
+    }
+    if (job.kind == QV_JOB_DUMP && st.type == QV_DOMAIN_JOB_BOUNDED)
+        return; /* QEMU cannot cancel a dump: recovered once it ends */
+    qv_qmp *qmp = NULL;
+    int lock = -1;
+    if (job.kind == QV_JOB_MIGRATION && st.type == QV_DOMAIN_JOB_BOUNDED &&
+        qv_domain_qmp_open(dom, &qmp, &lock, NULL) == 0) {
+        /* QEMU ends a cancelled stream at its next write, and says so
+         * with a MIGRATION event (the dead save turned them on). */
+        qv_qmp_call(qmp, "migrate_cancel", NULL, 0, NULL, NULL);
+        gint64 deadline = g_get_monotonic_time() + QV_JOB_CANCEL_MS * 1000;
+        while (qv_job_query(dom, qmp, &job, &st, &status, NULL) == 0 &&
+               st.type == QV_DOMAIN_JOB_BOUNDED) {
+            gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+            qv_qmp_event *ev = NULL;
+            if (left <= 0 || (qv_qmp_wait_event(qmp, "MIGRATION", (int)left, &ev, NULL) < 0 &&
+                              qv_qmp_is_broken(qmp)))
+                break;
+            qv_qmp_event_free(ev);
+        }
+        qv_domain_qmp_close(qmp, lock);
+    }
+    if (*job.tmp_file)
+        unlink(job.tmp_file);
+    if (job.stopped_cpus && qv_domain_lock_run(dom, NULL) == 0) {
+        qv_rt_state cur;
+        if (dom->smap && qv_rt_statemap_load(dom->smap, &cur) && cur.state == QV_DOMAIN_PAUSED &&
+            qv_domain_qmp_call_locked(dom, "cont", NULL) == 0) {
+            qv_rt_state run = { QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_SAVE_CANCELED,
+                                qv_rt_now_us() };
+            qv_rt_statemap_store(dom->smap, &run);
+            qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                         QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
+        }
+        qv_domain_unlock_run(dom);
+    }
+    st.type = QV_DOMAIN_JOB_FAILED;
+    g_snprintf(st.errmsg, sizeof st.errmsg, "the process running the job (pid %d) ended before it",
+               (int)job.owner_pid);
+    st.fields |= QV_DOMAIN_JOB_FIELD_ERRMSG;
+    qv_log(QV_LOG_INFO, "domain '%s': recovered from a job whose process (pid %d) died",
+           dom->name, (int)job.owner_pid);
+    qv_job_end(dom, &job, &st);
 }
 
 static int job_call(qv_domain *dom, qv_qmp *qmp, const char *cmd, json_object **ret,

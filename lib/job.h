@@ -27,12 +27,24 @@ typedef struct qv_job {
     unsigned long long owner_start;
     long long started_us;   /* wall clock */
     char run_id[40];
+    /* What recovering from a dead owner undoes: the CPUs the job stopped,
+     * and the temporary file it wrote (qv_job_recover). */
+    bool stopped_cpus;
+    char tmp_file[4096];
 } qv_job;
 
 /* Records a job on the running domain (the caller holds the lifecycle
  * lock, so no other job of this library begins meanwhile). */
 int qv_job_begin(qv_domain *dom, const qv_active *act, int operation, qv_job_kind kind,
                  qv_job *job, qv_error **err);
+/* Writes the record again (after stopped_cpus or tmp_file changed). */
+int qv_job_update(qv_domain *dom, const qv_job *job, qv_error **err);
+/* A job whose owner died mid-way (a caller killed during a save): QEMU's
+ * migration is cancelled, CPUs the job stopped run again (running, save
+ * canceled), its temporary file goes and the job ends failed. A dump
+ * QEMU is still writing is left until it ends (QEMU cannot cancel it).
+ * Called by qv_domain_begin, under the lifecycle lock. */
+void qv_job_recover(qv_domain *dom);
 /* 1 and *job when a live job runs on the domain's current run, else 0. */
 int qv_job_current(qv_domain *dom, qv_job *job);
 /* Asks QEMU where the job stands: *stats filled (type BOUNDED while it

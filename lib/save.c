@@ -321,7 +321,14 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
     qv_log(QV_LOG_INFO, "domain '%s': saving to %s", dom->name, path);
     bool was_running = false;
     qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
-    r = stop_for_job(dom, QV_DOMAIN_PAUSED_SAVE, &was_running, err);
+    g_strlcpy(job.tmp_file, tmp, sizeof job.tmp_file);
+    r = qv_job_update(dom, &job, err);
+    if (r >= 0)
+        r = stop_for_job(dom, QV_DOMAIN_PAUSED_SAVE, &was_running, err);
+    if (r >= 0 && was_running) {
+        job.stopped_cpus = true;
+        r = qv_job_update(dom, &job, err);
+    }
     if (r >= 0)
         r = stream_out(dom, &job, fd, &st, err);
     if (r >= 0 && st.type != QV_DOMAIN_JOB_COMPLETED)
@@ -745,6 +752,10 @@ int qv_domain_core_dump_format(qv_domain *dom, const char *file, unsigned int fo
     qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
     if (!(flags & QV_DUMP_LIVE))
         r = stop_for_job(dom, QV_DOMAIN_PAUSED_DUMP, &was_running, err);
+    if (r >= 0 && was_running) {
+        job.stopped_cpus = true;
+        r = qv_job_update(dom, &job, err);
+    }
     if (r >= 0)
         r = dump_into(dom, &job, fd, fmt, &st, err);
     if (r >= 0 && st.type != QV_DOMAIN_JOB_COMPLETED)

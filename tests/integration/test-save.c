@@ -111,6 +111,16 @@ static void assert_only_file(const char *dir, const char *want)
         cr_assert(want && !strcmp(e, want), "unexpected file %s in %s", e, dir);
 }
 
+/* No temporary image (".NAME.qvirt-part.PID") left in dir. */
+static void assert_no_partial(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    cr_assert_not_null(d);
+    const char *e;
+    while ((e = g_dir_read_name(d)))
+        cr_assert_null(strstr(e, ".qvirt-part."), "a temporary image %s stayed in %s", e, dir);
+}
+
 static char *read_all(const char *path, gsize *len)
 {
     char *data = NULL;
@@ -414,7 +424,7 @@ Test(save, abort_from_another_process)
               "the save did not end aborted (status %d)", status);
     assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_SAVE_CANCELED);
     cr_assert(!g_file_test(img, G_FILE_TEST_EXISTS));
-    assert_only_file(T.root, NULL);
+    assert_no_partial(T.root);
     itest_ok(qv_domain_get_job_info(dom, &info, &err), err);
     cr_assert_eq(info.type, QV_DOMAIN_JOB_NONE);
     assert_same_guest_counting("ab", before);
@@ -422,6 +432,19 @@ Test(save, abort_from_another_process)
     itest_ok(qv_domain_get_job_stats(dom, &st, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
     cr_assert_eq(st.type, QV_DOMAIN_JOB_CANCELLED);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
+
+/* The dead save left its migration running and the CPUs stopped: any
+ * call that changes the domain (qv_domain_begin) undoes that first. A save
+ * to a folder that does not exist is one that changes nothing else. */
+static long read_counter_after_recovery(qv_domain *dom, const char *name)
+{
+    qv_error *err = NULL;
+    g_autofree char *bad = g_build_filename(T.root, "no-such-dir", "x.img", NULL);
+    cr_assert_lt(qv_domain_save(dom, bad, NULL, 0, &err), 0);
+    qv_error_free(err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_SAVE_CANCELED);
+    return read_counter(name);
 }
 
 /* A caller killed mid-save leaves no job behind: the domain can be
@@ -443,6 +466,15 @@ Test(save, killed_saver_leaves_domain_usable)
     itest_ok(qv_domain_get_job_info(dom, &info, &err), err);
     cr_assert_eq(info.type, QV_DOMAIN_JOB_NONE, "a dead caller's job is still shown");
     cr_assert(!g_file_test(img, G_FILE_TEST_EXISTS), "a partial image took the name");
+
+    /* The next call that changes the domain undoes what the dead save
+     * began: QEMU's migration, the paused CPUs, the temporary file. A new
+     * save then works, and the guest comes back from it. */
+    long before = read_counter_after_recovery(dom, "ks");
+    assert_no_partial(T.root);
+    itest_ok(qv_domain_save(dom, img, NULL, 0, &err), err);
+    itest_ok(qv_conn_restore_domain(conn, img, NULL, 0, &err), err);
+    assert_same_guest_counting("ks", before);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     itest_ok(qv_domain_create(dom, 0, &err), err);
     assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
