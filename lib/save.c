@@ -297,34 +297,40 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
     g_autofree char *base = g_path_get_basename(path);
     g_autofree char *tmp_name = g_strdup_printf(".%s.qvirt-part.%d", base, (int)getpid());
     g_autofree char *tmp = g_build_filename(dir, tmp_name, NULL);
-    qv_autoclose int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return qv_error_set_errno(err, -errno, "cannot save domain '%s' to %s: cannot create "
-                                  "a file in %s", dom->name, path, dir);
     int state;
-    if ((r = qv_domain_get_state(dom, &state, NULL, err)) < 0) {
-        unlink(tmp);
+    if ((r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
         return r;
-    }
     bool running_now = state == QV_DOMAIN_RUNNING;
     bool restore_running = (flags & QV_DOMAIN_SAVE_RUNNING) ? true
                          : (flags & QV_DOMAIN_SAVE_PAUSED) ? false : running_now;
     g_autoptr(GByteArray) head = qv_save_image_build(xml, restore_running, false);
+    /* The record names the temporary file before it exists: a caller
+     * killed at any point leaves nothing the recovery does not know of. */
     qv_job job;
-    if ((r = write_all_at(fd, head->data, head->len, 0, tmp, err)) < 0 ||
-        lseek(fd, head->len, SEEK_SET) < 0 ||
-        (r = qv_job_begin(dom, &c.act, QV_DOMAIN_JOB_OPERATION_SAVE, QV_JOB_MIGRATION, &job,
-                          err)) < 0) {
-        unlink(tmp);
-        return r < 0 ? r : qv_error_set_errno(err, -errno, "cannot write %s", tmp);
+    if ((r = qv_job_begin(dom, &c.act, QV_DOMAIN_JOB_OPERATION_SAVE, QV_JOB_MIGRATION, &job,
+                          err)) < 0)
+        return r;
+    g_strlcpy(job.tmp_file, tmp, sizeof job.tmp_file);
+    qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
+    qv_autoclose int fd = -1;
+    if ((r = qv_job_update(dom, &job, err)) >= 0 &&
+        (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+        r = qv_error_set_errno(err, -errno, "cannot save domain '%s' to %s: cannot create a "
+                               "file in %s", dom->name, path, dir);
+    if (r >= 0 && (r = write_all_at(fd, head->data, head->len, 0, tmp, err)) >= 0 &&
+        lseek(fd, head->len, SEEK_SET) < 0)
+        r = qv_error_set_errno(err, -errno, "cannot write %s", tmp);
+    if (r < 0) {
+        if (fd >= 0)
+            unlink(tmp);
+        g_strlcpy(st.errmsg, err && *err ? qv_error_message(*err) : "", sizeof st.errmsg);
+        st.fields |= QV_DOMAIN_JOB_FIELD_ERRMSG;
+        qv_job_end(dom, &job, &st);
+        return r;
     }
     qv_log(QV_LOG_INFO, "domain '%s': saving to %s", dom->name, path);
     bool was_running = false;
-    qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
-    g_strlcpy(job.tmp_file, tmp, sizeof job.tmp_file);
-    r = qv_job_update(dom, &job, err);
-    if (r >= 0)
-        r = stop_for_job(dom, QV_DOMAIN_PAUSED_SAVE, &was_running, err);
+    r = stop_for_job(dom, QV_DOMAIN_PAUSED_SAVE, &was_running, err);
     if (r >= 0 && was_running) {
         job.stopped_cpus = true;
         r = qv_job_update(dom, &job, err);
