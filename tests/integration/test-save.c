@@ -121,6 +121,30 @@ static void assert_no_partial(const char *dir)
         cr_assert_null(strstr(e, ".qvirt-part."), "a temporary image %s stayed in %s", e, dir);
 }
 
+/* The connection's journal holds an event of name's with these numbers
+ * (detail < 0: any). */
+static bool journal_has(const char *name, int event_id, int event, int detail)
+{
+    g_autofree char *path = g_build_filename(T.root, "run", "events", NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return false;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        json_object *o = json_tokener_parse(*l), *v;
+        bool hit = o && json_object_object_get_ex(o, "domain", &v) &&
+                   !strcmp(json_object_get_string(v), name) &&
+                   json_object_object_get_ex(o, "event_id", &v) && json_object_get_int(v) == event_id &&
+                   json_object_object_get_ex(o, "event", &v) && json_object_get_int(v) == event &&
+                   (detail < 0 || (json_object_object_get_ex(o, "detail", &v) &&
+                                   json_object_get_int(v) == detail));
+        json_object_put(o);
+        if (hit)
+            return true;
+    }
+    return false;
+}
+
 static char *read_all(const char *path, gsize *len)
 {
     char *data = NULL;
@@ -165,6 +189,11 @@ Test(save, save_then_restore_continues)
     itest_ok(qv_conn_restore_domain(conn, img, NULL, 0, &err), err);
     assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_RESTORED);
     assert_same_guest_counting("sv", before);
+    cr_assert(journal_has("sv", QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
+                          QV_DOMAIN_EVENT_STOPPED_SAVED), "no STOPPED SAVED event");
+    cr_assert(journal_has("sv", QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
+                          QV_DOMAIN_EVENT_STARTED_RESTORED), "no STARTED RESTORED event");
+    cr_assert(journal_has("sv", QV_DOMAIN_EVENT_ID_JOB_COMPLETED, 0, -1), "no JOB_COMPLETED event");
 
     qv_domain_job_stats st = { .size = sizeof st };
     itest_ok(qv_domain_get_job_stats(dom, &st, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
