@@ -174,18 +174,18 @@ void qv_job_recover(qv_domain *dom)
                dom->name, qv_error_message(lerr));
         return;
     }
-    if (job.kind == QV_JOB_DUMP && st.type == QV_DOMAIN_JOB_BOUNDED)
+    if (job.kind == QV_JOB_DUMP && st.type == QV_DOMAIN_JOB_UNBOUNDED)
         return; /* QEMU cannot cancel a dump: recovered once it ends */
     qv_qmp *qmp = NULL;
     int lock = -1;
-    if (job.kind == QV_JOB_MIGRATION && st.type == QV_DOMAIN_JOB_BOUNDED &&
+    if (job.kind == QV_JOB_MIGRATION && st.type == QV_DOMAIN_JOB_UNBOUNDED &&
         qv_domain_qmp_open(dom, &qmp, &lock, NULL) == 0) {
         /* QEMU ends a cancelled stream at its next write, and says so
          * with a MIGRATION event (the dead save turned them on). */
         qv_qmp_call(qmp, "migrate_cancel", NULL, 0, NULL, NULL);
         gint64 deadline = g_get_monotonic_time() + QV_JOB_CANCEL_MS * 1000;
         while (qv_job_query(dom, qmp, &job, &st, &status, NULL) == 0 &&
-               st.type == QV_DOMAIN_JOB_BOUNDED) {
+               st.type == QV_DOMAIN_JOB_UNBOUNDED) {
             gint64 left = (deadline - g_get_monotonic_time()) / 1000;
             qv_qmp_event *ev = NULL;
             if (left <= 0 || (qv_qmp_wait_event(qmp, "MIGRATION", (int)left, &ev, NULL) < 0 &&
@@ -257,7 +257,7 @@ int qv_job_query(qv_domain *dom, qv_qmp *qmp, const qv_job *job, qv_domain_job_s
     st->type = !strcmp(*status, "completed") ? QV_DOMAIN_JOB_COMPLETED
              : !strcmp(*status, "failed") ? QV_DOMAIN_JOB_FAILED
              : !strcmp(*status, "cancelled") ? QV_DOMAIN_JOB_CANCELLED
-             : QV_DOMAIN_JOB_BOUNDED;
+             : QV_DOMAIN_JOB_UNBOUNDED;
     if (job->kind == QV_JOB_DUMP) {
         unsigned long long total = uget(q, "total"), done = uget(q, "completed");
         set_field(st, QV_DOMAIN_JOB_FIELD_MEMORY_TOTAL, total);
@@ -350,9 +350,9 @@ int qv_domain_get_job_stats(qv_domain *dom, qv_domain_job_stats *stats, unsigned
     int r = qv_job_query(dom, NULL, &job, stats, &status, err);
     if (r < 0)
         return r;
-    /* Until its owner records the end, the job is still running. */
-    if (stats->type != QV_DOMAIN_JOB_BOUNDED)
-        stats->type = QV_DOMAIN_JOB_BOUNDED;
+    /* Until its owner records the end, the job is still running (libvirt
+     * reports its saves and dumps unbounded). */
+    stats->type = QV_DOMAIN_JOB_UNBOUNDED;
     return 0;
 }
 

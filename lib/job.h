@@ -47,7 +47,7 @@ int qv_job_update(qv_domain *dom, const qv_job *job, qv_error **err);
 void qv_job_recover(qv_domain *dom);
 /* 1 and *job when a live job runs on the domain's current run, else 0. */
 int qv_job_current(qv_domain *dom, qv_job *job);
-/* Asks QEMU where the job stands: *stats filled (type BOUNDED while it
+/* Asks QEMU where the job stands: *stats filled (type UNBOUNDED while it
  * runs, else COMPLETED, FAILED or CANCELLED) and *status QEMU's word.
  * qmp: a connection the caller holds, or NULL for the usual path. */
 int qv_job_query(qv_domain *dom, qv_qmp *qmp, const qv_job *job, qv_domain_job_stats *stats,

@@ -97,9 +97,12 @@ static void drop_fd(qv_qmp *qmp, const char *name)
 
 /* Waits for a QEMU job (a migration either way, or a dump) to end,
  * waking on its events and asking QEMU each QV_JOB_POLL_MS. Returns the
- * final stats (type COMPLETED, FAILED or CANCELLED). */
+ * final stats (type COMPLETED, FAILED or CANCELLED). Progress, for the
+ * stall check: the offset of file_fd, whose open file QEMU shares (it
+ * reads or writes the image through it), else what QEMU reports done (an
+ * incoming migration reports nothing). */
 static int wait_job(qv_domain *dom, qv_qmp *qmp, const qv_job *job, const char *event,
-                    qv_domain_job_stats *st, qv_error **err)
+                    int file_fd, qv_domain_job_stats *st, qv_error **err)
 {
     unsigned long long last_done = 0;
     gint64 last_move = g_get_monotonic_time();
@@ -114,11 +117,13 @@ static int wait_job(qv_domain *dom, qv_qmp *qmp, const qv_job *job, const char *
         st->size = sizeof *st;
         if ((r = qv_job_query(dom, qmp, job, st, &status, err)) < 0)
             return r;
-        if (st->type != QV_DOMAIN_JOB_BOUNDED)
+        if (st->type != QV_DOMAIN_JOB_UNBOUNDED)
             return 0;
         gint64 now = g_get_monotonic_time();
-        if (st->data_processed != last_done || !strcmp(status, "none")) {
-            last_done = st->data_processed;
+        off_t pos = file_fd >= 0 ? lseek(file_fd, 0, SEEK_CUR) : -1;
+        unsigned long long done = pos >= 0 ? (unsigned long long)pos : st->data_processed;
+        if (done != last_done || !strcmp(status, "none")) {
+            last_done = done;
             last_move = now;
         } else if (now - last_move > (gint64)QV_JOB_STALL_MS * 1000) {
             return qv_error_set(err, -ETIMEDOUT, "domain '%s': the job made no progress for %d s",
@@ -263,7 +268,7 @@ static int stream_out(qv_domain *dom, const qv_job *job, int fd, qv_domain_job_s
         if ((r = qmp_simple(qmp, "migrate", args, NULL, err)) < 0)
             drop_fd(qmp, QV_SAVE_FDNAME);
         else
-            r = wait_job(dom, qmp, job, "MIGRATION", st, err);
+            r = wait_job(dom, qmp, job, "MIGRATION", fd, st, err);
     }
     if (old_bw >= 0)
         set_max_bandwidth(qmp, old_bw, NULL);
@@ -356,7 +361,7 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
     }
     if (r < 0) {
         unlink(tmp);
-        if (st.type == QV_DOMAIN_JOB_BOUNDED || st.type == QV_DOMAIN_JOB_COMPLETED)
+        if (st.type == QV_DOMAIN_JOB_UNBOUNDED || st.type == QV_DOMAIN_JOB_COMPLETED)
             st.type = QV_DOMAIN_JOB_FAILED;
         if (err && *err && !*st.errmsg) {
             g_strlcpy(st.errmsg, qv_error_message(*err), sizeof st.errmsg);
@@ -568,7 +573,7 @@ int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
             drop_fd(qmp, QV_RESTORE_FDNAME);
     }
     qv_domain_job_stats st = { .size = sizeof st };
-    if (r >= 0 && (r = wait_job(dom, qmp, &job, "MIGRATION", &st, err)) >= 0 &&
+    if (r >= 0 && (r = wait_job(dom, qmp, &job, "MIGRATION", fd, &st, err)) >= 0 &&
         st.type != QV_DOMAIN_JOB_COMPLETED)
         r = qv_error_set(err, -EIO, "QEMU could not load the saved state: %s",
                          *st.errmsg ? st.errmsg : "its incoming migration failed (see the "
@@ -649,6 +654,10 @@ int qv_domain_start_managed(qv_domain *dom, unsigned int flags, qv_error **err)
     g_autofree char *path = qv_domain_managed_save_path(dom->conn, dom->name);
     if (!g_file_test(path, G_FILE_TEST_EXISTS))
         return 0;
+    /* A running domain: the start says so (an image can be there when a
+     * managed save was killed between its rename and the domain's end). */
+    if (qv_domain_is_active(dom, NULL) == 1)
+        return 0;
     if (flags & QV_DOMAIN_START_FORCE_BOOT) {
         if (unlink(path) < 0 && errno != ENOENT)
             return qv_error_set_errno(err, -errno, "cannot remove the managed save image %s",
@@ -715,7 +724,7 @@ static int dump_into(qv_domain *dom, const qv_job *job, int fd, const char *fmt,
         if ((r = qmp_simple(qmp, "dump-guest-memory", args, NULL, err)) < 0)
             drop_fd(qmp, QV_DUMP_FDNAME);
         else
-            r = wait_job(dom, qmp, job, "DUMP_COMPLETED", st, err);
+            r = wait_job(dom, qmp, job, "DUMP_COMPLETED", fd, st, err);
     }
     qv_domain_qmp_close(qmp, lock);
     return r;
@@ -771,7 +780,7 @@ int qv_domain_core_dump_format(qv_domain *dom, const char *file, unsigned int fo
         r = flush_file(fd, flags & QV_DUMP_BYPASS_CACHE, file, err);
     if (r < 0) {
         unlink(file);
-        if (st.type == QV_DOMAIN_JOB_COMPLETED || st.type == QV_DOMAIN_JOB_BOUNDED)
+        if (st.type == QV_DOMAIN_JOB_COMPLETED || st.type == QV_DOMAIN_JOB_UNBOUNDED)
             st.type = QV_DOMAIN_JOB_FAILED;
     }
     qv_job_end(dom, &job, &st);

@@ -65,7 +65,7 @@ static gpointer watch_job(gpointer data)
         while (!w->done) {
             g_mutex_unlock(&w->lock);
             qv_domain_job_info info;
-            if (qv_domain_get_job_info(dom, &info, NULL) >= 0 && info.type == QV_DOMAIN_JOB_BOUNDED)
+            if (qv_domain_get_job_info(dom, &info, NULL) >= 0 && info.type == QV_DOMAIN_JOB_UNBOUNDED)
                 print_progress(w->label, info.data_remaining ? info.data_remaining : 1,
                                info.data_total ? info.data_total : 1);
             g_mutex_lock(&w->lock);
