@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,18 +91,50 @@ static char *controller_of(const char *file)
     return c;
 }
 
+/* The controllers of the hierarchy's root above dirfd (the root cgroup is
+ * the one without a cgroup.type), and its path; NULL when not found. */
+static char *root_controllers(int dirfd, char **root_path)
+{
+    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+    for (int depth = 0; fd >= 0 && depth < 64; depth++) {
+        if (faccessat(fd, "cgroup.type", F_OK, 0) < 0) {
+            char *c = read_quiet(fd, "cgroup.controllers");
+            *root_path = fd_display_path(fd);
+            close(fd);
+            return c;
+        }
+        int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        fd = up;
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
 /* Builds the error for a failed access to `file`: when the file belongs to a
- * controller that cgroup.controllers does not list, that is the real cause. */
+ * controller that cgroup.controllers does not list, that is the real cause;
+ * when the hierarchy itself lacks it (a host that binds it to cgroup v1),
+ * enabling it cannot help, and the message says so. */
 static int file_error(qv_error **err, int code, int dirfd, const char *verb, const char *file)
 {
     g_autofree char *dir = fd_display_path(dirfd);
     if (code == -ENOENT || code == -EACCES) {
         g_autofree char *ctrl = controller_of(file);
         g_autofree char *controllers = ctrl ? read_quiet(dirfd, "cgroup.controllers") : NULL;
+        g_autofree char *root = NULL;
+        g_autofree char *at_root = controllers && !word_in_list(controllers, ctrl)
+                                       ? root_controllers(dirfd, &root) : NULL;
+        if (at_root && !word_in_list(at_root, ctrl))
+            return qv_error_set(err, code,
+                                "cannot %s %s in %s: the %s controller is not available in the "
+                                "cgroup v2 hierarchy at %s (the host binds it to cgroup v1, or "
+                                "the kernel lacks it)", verb, file, dir, ctrl, root);
         if (controllers && !word_in_list(controllers, ctrl))
             return qv_error_set(err, code,
-                                "cannot %s %s in %s: the %s controller is not enabled for this cgroup",
-                                verb, file, dir, ctrl);
+                                "cannot %s %s in %s: the %s controller is not enabled for this "
+                                "cgroup (write +%s to cgroup.subtree_control of its parent)",
+                                verb, file, dir, ctrl, ctrl);
     }
     return qv_error_set_errno(err, code, "cannot %s %s in %s", verb, file, dir);
 }
@@ -435,4 +469,108 @@ int qv_cgroup_get_path(pid_t pid, char **ret, qv_error **err)
         }
     }
     return qv_error_set(err, -ENOENT, "%s has no cgroup v2 entry", file);
+}
+
+int qv_cgroup_make_threaded(int dirfd, qv_error **err)
+{
+    return qv_cgroup_write(dirfd, "cgroup.type", "threaded", err);
+}
+
+int qv_cgroup_add_thread(int dirfd, pid_t tid, qv_error **err)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%d", (int)tid);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return qv_error_set(err, -EINVAL, "cannot format thread id %d", (int)tid);
+    return qv_cgroup_write(dirfd, "cgroup.threads", buf, err);
+}
+
+bool qv_cgroup_has_controller(int dirfd, const char *controller)
+{
+    g_autofree char *list = read_quiet(dirfd, "cgroup.controllers");
+    return list && word_in_list(list, controller);
+}
+
+char *qv_cgroup_cpu_max_format(long long quota, unsigned long long period)
+{
+    if (quota < 0)
+        return g_strdup_printf("max %llu", period);
+    return g_strdup_printf("%lld %llu", quota, period);
+}
+
+/* One unsigned decimal number, the whole of s. */
+static bool parse_ull(const char *s, unsigned long long *out)
+{
+    if (!s || !g_ascii_isdigit(s[0]))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = g_ascii_strtoull(s, &end, 10);
+    if (errno || !end || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+int qv_cgroup_cpu_max_parse(const char *text, long long *quota, unsigned long long *period,
+                            qv_error **err)
+{
+    g_auto(GStrv) w = g_strsplit_set(text ? text : "", " \n", -1);
+    unsigned long long q = 0, p = 0;
+    if (!w[0] || !w[1] || (w[2] && w[2][0]) || !parse_ull(w[1], &p) ||
+        (strcmp(w[0], "max") && (!parse_ull(w[0], &q) || q > (unsigned long long)LLONG_MAX)))
+        return qv_error_set(err, -EINVAL, "cannot parse cpu.max '%s': expected 'QUOTA PERIOD'",
+                            text ? text : "");
+    *quota = strcmp(w[0], "max") ? (long long)q : -1;
+    *period = p;
+    return 0;
+}
+
+char *qv_cgroup_bytes_format(unsigned long long bytes)
+{
+    return bytes == UINT64_MAX ? g_strdup("max") : g_strdup_printf("%llu", bytes);
+}
+
+int qv_cgroup_bytes_parse(const char *text, unsigned long long *bytes, qv_error **err)
+{
+    if (text && !strcmp(text, "max")) {
+        *bytes = UINT64_MAX;
+        return 0;
+    }
+    if (!parse_ull(text, bytes))
+        return qv_error_set(err, -EINVAL, "cannot parse '%s' as a byte count or 'max'",
+                            text ? text : "");
+    return 0;
+}
+
+int qv_cgroup_keyed_value(const char *text, const char *key, unsigned long long *ret)
+{
+    g_auto(GStrv) words = g_strsplit_set(text ? text : "", " \n", -1);
+    size_t klen = strlen(key);
+    for (char **w = words; *w; w++) {
+        const char *v = NULL;
+        if (!strncmp(*w, key, klen) && (*w)[klen] == '=')
+            v = *w + klen + 1;                  /* nested: key=value */
+        else if (!strcmp(*w, key) && w[1])
+            v = w[1];                           /* flat: key value */
+        if (!v)
+            continue;
+        if (!strcmp(v, "max")) {
+            *ret = UINT64_MAX;
+            return 0;
+        }
+        return parse_ull(v, ret) ? 0 : -EINVAL;
+    }
+    return -ENOENT;
+}
+
+char *qv_cgroup_keyed_line(const char *text, const char *first)
+{
+    g_auto(GStrv) lines = g_strsplit(text ? text : "", "\n", -1);
+    size_t n = strlen(first);
+    for (char **l = lines; *l; l++) {
+        if (!strncmp(*l, first, n) && ((*l)[n] == ' ' || (*l)[n] == '\0'))
+            return g_strdup(g_strstrip(*l + n));
+    }
+    return NULL;
 }

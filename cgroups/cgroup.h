@@ -47,3 +47,38 @@ int qv_cgroup_find_v2_mount(const char *mountinfo, char **ret, qv_error **err);
 /* The cgroup v2 path of pid (0: the caller) relative to the mount, from the
  * "0::" line of /proc/PID/cgroup, e.g. "/user.slice/session-1.scope". */
 int qv_cgroup_get_path(pid_t pid, char **ret, qv_error **err);
+
+/* ---- threaded cgroups (per-thread groups: vCPUs, iothreads) ------------- */
+
+/* Makes the cgroup threaded (writes "threaded" to its cgroup.type): its
+ * parent becomes a threaded domain, and only the threaded controllers
+ * (cpu, cpuset, pids) work inside it. */
+int qv_cgroup_make_threaded(int dirfd, qv_error **err);
+
+/* Moves one thread (a TID) into the cgroup: writes it to cgroup.threads. */
+int qv_cgroup_add_thread(int dirfd, pid_t tid, qv_error **err);
+
+/* Whether the cgroup has the controller (cgroup.controllers lists it). */
+bool qv_cgroup_has_controller(int dirfd, const char *controller);
+
+/* ---- values of interface files -------------------------------------------- */
+
+/* cpu.max: "QUOTA PERIOD" in microseconds; a negative quota is "max". */
+char *qv_cgroup_cpu_max_format(long long quota, unsigned long long period);
+/* Parses cpu.max; "max" gives *quota = -1. */
+int qv_cgroup_cpu_max_parse(const char *text, long long *quota, unsigned long long *period,
+                            qv_error **err);
+
+/* A byte count or "max" (memory.max, memory.high, memory.swap.max,
+ * memory.min): UINT64_MAX stands for "max". */
+char *qv_cgroup_bytes_format(unsigned long long bytes);
+int qv_cgroup_bytes_parse(const char *text, unsigned long long *bytes, qv_error **err);
+
+/* The value of `key` in a flat keyed file's text ("usage_usec 123\n..."),
+ * or in one line of a nested keyed file ("8:0 rbps=1 wbps=max": key "rbps";
+ * "max" gives UINT64_MAX). -ENOENT when the key is absent. */
+int qv_cgroup_keyed_value(const char *text, const char *key, unsigned long long *ret);
+
+/* The line of a nested keyed file (io.max, io.weight) whose first word is
+ * `first` ("8:0", "default"), without that word; NULL when there is none. */
+char *qv_cgroup_keyed_line(const char *text, const char *first);

@@ -265,6 +265,22 @@ void qv_json_set_null(qv_jobj *o, const char *key)
         jobj_literal(o, key, "null");
 }
 
+void qv_json_set_uint_list(qv_jobj *o, const char *key, const unsigned int *v, size_t n)
+{
+    if (o->json) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(a, json_object_new_int64(v[i]));
+        json_add(o, key, a);
+        return;
+    }
+    g_autoptr(GString) lit = g_string_new("[");
+    for (size_t i = 0; i < n; i++)
+        g_string_append_printf(lit, "%s%u", i ? "," : "", v[i]);
+    g_string_append_c(lit, ']');
+    jobj_literal(o, key, lit->str);
+}
+
 void qv_json_open(qv_jobj *o, const char *key)
 {
     g_assert(o->depth < QV_JOBJ_MAX_DEPTH);
@@ -727,6 +743,41 @@ static void add_machine(qv_cmdline *cl)
     g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
 }
 
+/* <numatune>'s host nodes and policy for a guest RAM backend: of cell's
+ * <memnode>, else of <memory> (cell -1: the one backend of a guest without
+ * NUMA cells). restrictive leaves QEMU's policy alone: cgroups' cpuset.mems
+ * alone enforces it, as in libvirt. */
+static void add_numa_policy(qv_jobj *o, const qv_domdef *def, int cell)
+{
+    const qv_domdef_numatune *t = &def->numatune;
+    const char *mode = t->mode ? t->mode : "strict";
+    const char *nodeset = t->nodeset;
+    for (guint i = 0; cell >= 0 && t->memnodes && i < t->memnodes->len; i++) {
+        const qv_domdef_memnode *m = g_ptr_array_index(t->memnodes, i);
+        if ((int)m->cellid == cell) {
+            mode = m->mode ? m->mode : "strict";
+            nodeset = m->nodeset;
+        }
+    }
+    if (!nodeset || !strcmp(mode, "restrictive"))
+        return;
+    /* The nodeset is canonical here ("0-1,3"). */
+    g_autoptr(GArray) nodes = g_array_new(FALSE, FALSE, sizeof(unsigned int));
+    g_auto(GStrv) parts = g_strsplit(nodeset, ",", -1);
+    for (char **p = parts; *p; p++) {
+        unsigned int a = 0, b = 0;
+        int k = sscanf(*p, "%u-%u", &a, &b);
+        if (k < 1)
+            continue;
+        if (k == 1)
+            b = a;
+        for (unsigned int n = a; n <= b && nodes->len < 4096; n++)
+            g_array_append_val(nodes, n);
+    }
+    qv_json_set_uint_list(o, "host-nodes", (const unsigned int *)(void *)nodes->data, nodes->len);
+    qv_json_set_str(o, "policy", !strcmp(mode, "strict") ? "bind" : mode);
+}
+
 static int add_memory(qv_cmdline *cl, qv_error **err)
 {
     const qv_domdef *def = cl->def;
@@ -757,6 +808,7 @@ static int add_memory(qv_cmdline *cl, qv_error **err)
             qv_json_set_bool(o, "share", true);
         if (def->mb_allocation && !strcmp(def->mb_allocation, "immediate"))
             qv_json_set_bool(o, "prealloc", true);
+        add_numa_policy(o, def, -1);
         qv_cmdline_add_json(cl, "-object", o);
     }
     return 0;
@@ -806,6 +858,7 @@ static void add_smp_numa(qv_cmdline *cl)
         if ((c->mem_access && !strcmp(c->mem_access, "shared")) ||
             (!c->mem_access && def->mb_access && !strcmp(def->mb_access, "shared")))
             qv_json_set_bool(o, "share", true);
+        add_numa_policy(o, def, (int)c->id);
         qv_cmdline_add_json(cl, "-object", o);
         GString *n = g_string_new(NULL);
         g_string_append_printf(n, "node,nodeid=%u", c->id);

@@ -207,6 +207,7 @@ void qv_json_set_str(qv_jobj *o, const char *key, const char *value);
 void qv_json_set_int(qv_jobj *o, const char *key, long long value);
 void qv_json_set_bool(qv_jobj *o, const char *key, bool value);
 void qv_json_set_null(qv_jobj *o, const char *key);
+void qv_json_set_uint_list(qv_jobj *o, const char *key, const unsigned int *v, size_t n);
 /* Opens a nested object as member key; the setters fill it until
  * qv_json_close(). */
 void qv_json_open(qv_jobj *o, const char *key);

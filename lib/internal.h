@@ -12,6 +12,7 @@
 #include "qv-error.h"
 #include "qv-fd.h"
 #include "runtime.h"
+#include "vmcgroup.h"
 
 typedef struct qv_event_cb_entry {
     int id;
@@ -201,7 +202,48 @@ int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int
 
 /* resources.c: applies the config's CPU pins and the balloon statistics
  * period to a QEMU that has just started (before cont). */
-int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv_error **err);
+/* The run's cgroup (cg->mount NULL: none) is where vCPU and iothread
+ * threads go, with their pins and limits. */
+int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, const qv_vmcg *cg,
+                           qv_error **err);
+
+/* tune.c: the domain's cgroup (vmcgroup.h). Makes the VM group of a start
+ * under the connection's cgroup root with its supervisor and emulator
+ * leaves, records it in run_dir and applies the definition's VM-wide
+ * tunables; with no usable cgroup v2 leaves cg empty and returns 0, unless
+ * the definition has tunables only cgroups apply. */
+int qv_tune_create_cgroup(qv_conn *conn, const qv_domdef *def, const char *run_dir, qv_vmcg *cg,
+                          qv_error **err);
+/* start.c: a helper program's path ("qvirt-monitor"; $env_name overrides). */
+char *qv_helper_binary(const char *name, const char *env_name);
+
+/* Under systemd, qv_tune_create_cgroup leaves cg->path NULL and cg->unit
+ * set: the scope is made for the supervisor's process before it runs
+ * (qv_spawn_opts.before_exec with a qv_tune_scope), which then moves into
+ * the VM group's supervisor leaf. */
+typedef struct qv_tune_scope {
+    qv_conn *conn;
+    const qv_domdef *def;
+    const char *run_dir;
+    qv_vmcg *cg;
+    qv_error *err;   /* why it failed */
+} qv_tune_scope;
+int qv_tune_scope_place(pid_t pid, void *opaque);
+/* Registers a domain that runs in a scope with systemd-machined (best
+ * effort; a debug line when machined is not there). */
+void qv_tune_register_machine(qv_conn *conn, const qv_domdef *def, const qv_vmcg *cg,
+                              pid_t qemu_pid);
+/* The VM-wide and emulator tunables of def, into the VM group vm. */
+int qv_tune_apply_vm(int vm, const qv_domdef *def, qv_error **err);
+/* Moves vCPU index's thread into its vcpuN group, with its pin and cpu.max. */
+int qv_tune_place_vcpu(const qv_vmcg *cg, const qv_domdef *def, unsigned int index, pid_t tid,
+                       qv_error **err);
+/* A live pin of vCPU vcpu (or with vcpu < 0 the emulator) also becomes
+ * cpuset.cpus of its cgroup, where the run has one with cpuset. */
+int qv_tune_pin_group(qv_domain *dom, int vcpu, const unsigned char *cpumap, int maplen,
+                      qv_error **err);
+/* Moves QEMU's iothreads into their iothreadN groups. */
+int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, qv_qmp *qmp, qv_error **err);
 
 /* start.c */
 int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,

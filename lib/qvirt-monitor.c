@@ -49,6 +49,7 @@
 #include "qv-process.h"
 #include "qv-socket.h"
 #include "runtime.h"
+#include "vmcgroup.h"
 
 /* How long after a STOP or RESUME event the monitor checks the state. */
 #define QV_MONITOR_SETTLE_US (20 * 1000)
@@ -573,6 +574,15 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
 
 
 /* Works out how QEMU ended, records it and removes the runtime dir. */
+/* Out of the domain's cgroup before the run ends, so that the end of the
+ * run can remove it (nobody can remove a cgroup they are in). */
+static void leave_cgroup(monitor *m)
+{
+    g_auto(qv_vmcg) cg = { 0 };
+    if (qv_vmcg_read(m->domain_dir, &cg) == 0 && cg.mount)
+        qv_vmcg_leave(&cg);
+}
+
 static void finalize(monitor *m)
 {
     g_autofree char *stopping_path = g_build_filename(m->domain_dir, QV_RT_RUN_STOPPING, NULL);
@@ -606,6 +616,7 @@ static void finalize(monitor *m)
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
     }
     mlog("QEMU has ended; recording shut off (reason %d)", reason);
+    leave_cgroup(m);
     qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_id, reason, detail, NULL);
 }
 
@@ -663,6 +674,7 @@ static void abandon_run(monitor *m)
 {
     if (qv_rt_starter_check(m->domain_dir) == QV_RT_STARTER_ALIVE)
         return;
+    leave_cgroup(m);
     qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_id, QV_DOMAIN_SHUTOFF_FAILED,
                        -1, NULL);
 }
@@ -1110,6 +1122,17 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
                            .gid = a->qemu_uid != (uid_t)-1 ? a->qemu_gid : st.st_gid };
         g_array_append_val(devs, d);
     }
+    /* QEMU and its helpers run in the domain's emulator group from their
+     * first instruction (clone3 CLONE_INTO_CGROUP where the kernel has it). */
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_autoclose int emulator_cg = -1;
+    if (qv_vmcg_read(m->domain_dir, &cg) < 0)
+        return qv_error_set(err, -EINVAL, "the run's cgroup record is damaged");
+    if (cg.mount) {
+        int rr = qv_vmcg_open(&cg, QV_VMCG_EMULATOR, false, &emulator_cg, err);
+        if (rr < 0)
+            return rr;
+    }
     int r = connect_qemu_monitor(m, err);
     /* TPM emulators first: QEMU asks them at once. Each runs as QEMU does,
      * reaches its state through its own fd and ends when QEMU has gone. */
@@ -1126,6 +1149,7 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
                                "--terminate", strcmp(f[0], "1.2") ? "--tpm2" : NULL, NULL };
         qv_spawn_opts so;
         confined_opts(&so, a, log_fd);
+        so.cgroup_fd = emulator_cg;
         so.argv = argv;
         so.pass_fds = fds;
         so.n_pass_fds = 2;
@@ -1140,6 +1164,7 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
     if (r >= 0) {
         qv_spawn_opts so;
         confined_opts(&so, a, log_fd);
+        so.cgroup_fd = emulator_cg;
         so.argv = (const char *const *)qemu_argv;
         for (char **arg = qemu_argv; *arg && !m->has_balloon; arg++)
             m->has_balloon = strstr(*arg, "virtio-balloon") != NULL;

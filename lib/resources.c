@@ -382,7 +382,8 @@ static int apply_vcpu_pins(const qv_domdef *def, GArray *threads, bool only_pinn
     return 0;
 }
 
-int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv_error **err)
+int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, const qv_vmcg *cg,
+                           qv_error **err)
 {
     const char *balloon = qv_domdef_balloon_alias(def);
     if (balloon && def->memballoon->stats_period) {
@@ -396,11 +397,18 @@ int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, qv
         if (r < 0)
             return r;
     }
-    if (!def->vcpu_cpuset && !def->cputune.emulatorpin &&
+    if (!cg->mount && !def->vcpu_cpuset && !def->cputune.emulatorpin &&
         (!def->cputune.vcpupins || !def->cputune.vcpupins->len))
         return 0;
     g_autoptr(GArray) threads = NULL;
     int r = query_vcpu_threads(qmp, &threads, err);
+    /* Into their cgroups first, then the limits and pins (libvirt's order). */
+    for (guint i = 0; r >= 0 && cg->mount && i < threads->len; i++) {
+        const vcpu_thread *t = &g_array_index(threads, vcpu_thread, i);
+        r = qv_tune_place_vcpu(cg, def, t->index, t->tid, err);
+    }
+    if (r >= 0 && cg->mount)
+        r = qv_tune_place_iothreads(cg, def, qmp, err);
     if (r < 0 || (r = apply_vcpu_pins(def, threads, true, err)) < 0)
         return r;
     g_autofree char *list = def_pin(def, -1);
@@ -638,6 +646,14 @@ static int live_set_vcpus(qv_domain *dom, qv_domdef *live, unsigned int n, qv_er
         /* New vCPU threads start with the emulator's affinity. */
         g_autoptr(GArray) threads = NULL;
         int pr = query_vcpu_threads(qmp, &threads, r < 0 ? NULL : err);
+        /* ...and in the emulator's cgroup: into their own, as at start. */
+        g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+        g_auto(qv_vmcg) cg = { 0 };
+        if (pr >= 0 && qv_vmcg_read(dir, &cg) == 0 && cg.mount)
+            for (guint i = 0; pr >= 0 && i < threads->len; i++) {
+                const vcpu_thread *t = &g_array_index(threads, vcpu_thread, i);
+                pr = qv_tune_place_vcpu(&cg, live, t->index, t->tid, r < 0 ? NULL : err);
+            }
         if (pr >= 0)
             pr = apply_vcpu_pins(live, threads, false, r < 0 ? NULL : err);
         if (r >= 0)
@@ -935,6 +951,8 @@ static int pin_threads(qv_domain *dom, int vcpu, const unsigned char *cpumap, in
     if (r >= 0 && live) {
         r = vcpu >= 0 ? pin_vcpu_thread(find_thread(threads, (unsigned int)vcpu), cpumap, maplen, err)
                       : pin_emulator_threads(c.act.status.qemu_pid, threads, cpumap, maplen, err);
+        if (r >= 0)
+            r = qv_tune_pin_group(dom, vcpu, cpumap, maplen, err);
         if (r >= 0) {
             store_pin(live, vcpu, cpumap, maplen);
             r = qv_domain_save_live(dom, live, err);

@@ -19,6 +19,7 @@
 #include "qv-fd.h"
 #include "qv-process.h"
 #include "runtime.h"
+#include "vmcgroup.h"
 
 char *qv_rt_config_domains_dir(const qv_rt_paths *p)
 {
@@ -596,9 +597,20 @@ int qv_rt_chown_for_run(const char *domain_dir, const char *file, uid_t uid, gid
     return 0;
 }
 
+/* The run's cgroup goes with it. Processes still inside (a supervisor
+ * that is ending the run itself and could not leave it) keep it until the
+ * last retire, or the domain's next start, removes it. */
+static void remove_cgroup(const char *dir)
+{
+    g_auto(qv_vmcg) cg = { 0 };
+    if (qv_vmcg_read(dir, &cg) == 0 && cg.mount)
+        qv_vmcg_remove(&cg, NULL);
+}
+
 static void retire_run(const char *dir)
 {
     restore_owners(dir);
+    remove_cgroup(dir);
     g_autofree char *path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_statemap *m;
     if (qv_rt_statemap_open(path, &m) == 0) {

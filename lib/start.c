@@ -50,22 +50,23 @@
 /* The first monitor process only forks the real one and exits. */
 #define QV_MONITOR_FORK_MS 10000
 
-/* qvirt-monitor: $QVIRT_MONITOR, else beside libqvirt.so when there is one
- * there (a build tree runs uninstalled), else libexecdir. */
-static char *monitor_binary(void)
+/* A helper program of the library (qvirt-monitor, qvirt-systemd): $ENV,
+ * else beside libqvirt.so when there is one there (a build tree runs
+ * uninstalled), else libexecdir. */
+char *qv_helper_binary(const char *name, const char *env_name)
 {
-    const char *env = g_getenv("QVIRT_MONITOR");
+    const char *env = g_getenv(env_name);
     if (env && *env)
         return g_strdup(env);
     Dl_info info;
-    if (dladdr((void *)monitor_binary, &info) && info.dli_fname) {
+    if (dladdr((void *)qv_helper_binary, &info) && info.dli_fname) {
         g_autofree char *dir = g_path_get_dirname(info.dli_fname);
-        g_autofree char *beside = g_build_filename(dir, "qvirt-monitor", NULL);
+        g_autofree char *beside = g_build_filename(dir, name, NULL);
         if (g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE) &&
             !g_file_test(beside, G_FILE_TEST_IS_DIR))
             return g_steal_pointer(&beside);
     }
-    return g_strdup(QV_LIBEXECDIR "/qvirt-monitor");
+    return g_build_filename(QV_LIBEXECDIR, name, NULL);
 }
 
 static int next_domain_id(qv_conn *conn, qv_error **err)
@@ -180,7 +181,7 @@ static int read_report(int fd, int timeout_ms, json_object **ret, qv_error **err
  * monitor.log. The caller then closes its copies of those fds (so a
  * monitor that dies is seen at once) and reads the report. */
 static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size_t n_pass,
-                         qv_error **err)
+                         qv_vmcg *cg, qv_tune_scope *scope, qv_error **err)
 {
     g_autofree char *mlog = g_build_filename(dir, QV_RT_RUN_MONITOR_LOG, NULL);
     qv_autoclose int mlog_fd = open(mlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -192,10 +193,29 @@ static int spawn_monitor(const char *dir, GPtrArray *argv, const int *pass, size
     so.n_pass_fds = n_pass;
     so.stderr_fd = mlog_fd;
     so.new_session = true;
+    /* In its leaf of the domain's cgroup, out of the caller's. */
+    qv_autoclose int cgfd = -1;
+    if (cg && cg->mount && !cg->path && scope) {
+        /* Under systemd: its scope is made for this very process, which
+         * waits to exec until it is in place. */
+        scope->cg = cg;
+        so.before_exec = qv_tune_scope_place;
+        so.before_exec_data = scope;
+    } else if (cg && cg->mount && cg->path) {
+        int r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, false, &cgfd, err);
+        if (r < 0)
+            return r;
+        so.cgroup_fd = cgfd;
+    }
     g_autoptr(qv_process) mon = NULL;
-    int r = qv_process_spawn(&so, &mon, err);
-    if (r < 0)
+    g_autoptr(qv_error) spawn_err = NULL;
+    int r = qv_process_spawn(&so, &mon, &spawn_err);
+    if (r < 0) {
+        /* A scope that could not be made says why itself. */
+        qv_error_propagate(err, scope && scope->err ? g_steal_pointer(&scope->err)
+                                                     : g_steal_pointer(&spawn_err));
         return r;
+    }
     qv_process_wait(mon, QV_MONITOR_FORK_MS, NULL, NULL);
     return 0;
 }
@@ -241,7 +261,7 @@ static void add_fd_arg(GPtrArray *argv, const char *name, int fd)
 static GPtrArray *monitor_argv(qv_conn *conn, const char *name, const char *uuid)
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(argv, monitor_binary());
+    g_ptr_array_add(argv, qv_helper_binary("qvirt-monitor", "QVIRT_MONITOR"));
     add_arg(argv, "config-dir", conn->paths.config_dir);
     add_arg(argv, "run-dir", conn->paths.run_dir);
     add_arg(argv, "name", name);
@@ -361,7 +381,7 @@ static gint64 since(const start_marks *m)
  * status.json names both. */
 static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int flags,
                   const qv_start_restore *restore, const char *dir, start_fds *f,
-                  start_marks *marks, qv_error **err)
+                  qv_vmcg *cg, start_marks *marks, qv_error **err)
 {
     int r;
     if ((r = create_start_fds(dir, f, err)) < 0)
@@ -370,6 +390,10 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     if (id < 0)
         return id;
     def->id = id;
+    /* The domain's cgroup, recorded in the run folder: the monitor starts
+     * QEMU in its emulator leaf, so QEMU never runs outside it. */
+    if ((r = qv_tune_create_cgroup(conn, def, dir, cg, err)) < 0)
+        return r;
     /* QEMU's user, and its files, sockets and taps: made here, and QEMU's
      * as the fds on its command line. */
     g_auto(qv_qemu_user) user = { 0 };
@@ -471,7 +495,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_array_append_vals(pass, swtpm_pass->data, swtpm_pass->len);
 
     marks->prepared = since(marks);
-    r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, err);
+    qv_tune_scope scope = { .conn = conn, .def = def, .run_dir = dir };
+    r = spawn_monitor(dir, margv, (const int *)(void *)pass->data, pass->len, cg, &scope, err);
+    qv_error_free(scope.err);
     marks->spawned = since(marks);
     /* The monitor has its copies of the files now. */
     qv_qemu_files_clear(&files);
@@ -491,8 +517,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
 
 /* Step 4 and 5: settings, cont, the live XML and the state. */
 static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
-                    const qv_start_restore *restore, const char *dir, pid_t *qemu_pid,
-                    qv_error **err)
+                    const qv_start_restore *restore, const char *dir,
+                    const qv_vmcg *cg, pid_t *qemu_pid, qv_error **err)
 {
     g_autofree char *status_path = g_build_filename(dir, QV_RT_RUN_STATUS, NULL);
     qv_rt_status status;
@@ -511,7 +537,7 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     }
     if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
         (r = qv_domain_set_graphics_passwords(qmp, def, err)) >= 0 &&
-        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, err)) >= 0) {
+        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, cg, err)) >= 0) {
         qv_domain_record_graphics_ports(qmp, def);
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
@@ -616,8 +642,9 @@ int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, 
     g_autoptr(GPtrArray) dropped = drop_missing_optional_sources(def);
     pid_t qemu_pid = 0;
     start_fds f = { -1, -1, -1, { [0 ... QV_RT_LANES - 1] = -1 }, { -1, -1 }, -1 };
-    if ((r = launch(conn, def, transient, flags, restore, dir, &f, &marks, err)) < 0 ||
-        (r = bring_up(dom, def, flags, restore, dir, &qemu_pid, err)) < 0) {
+    g_auto(qv_vmcg) cg = { 0 };
+    if ((r = launch(conn, def, transient, flags, restore, dir, &f, &cg, &marks, err)) < 0 ||
+        (r = bring_up(dom, def, flags, restore, dir, &cg, &qemu_pid, err)) < 0) {
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed (%s); undoing it", def->name,
                g_strerror(-r));
@@ -625,6 +652,7 @@ int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, 
         return r;
     }
     marks.brought_up = since(&marks);
+    qv_tune_register_machine(conn, def, &cg, qemu_pid);
     emit_started(conn, def, flags, restore != NULL, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
@@ -677,7 +705,9 @@ int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err)
     add_fd_arg(argv, "start-fd", theirs);
     add_fd_arg(argv, "lock-fd", lock);
     int pass[2] = { theirs, lock };
-    int r = spawn_monitor(dir, argv, pass, 2, err);
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_vmcg_read(dir, &cg);
+    int r = spawn_monitor(dir, argv, pass, 2, &cg, NULL, err);
     qv_closep(&theirs);
     qv_closep(&lock);
     g_autoptr(json_object) report = NULL;

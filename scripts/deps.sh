@@ -7,7 +7,9 @@ QVIRT_DEBS=(
   ovmf                       # UEFI images and QEMU's firmware descriptors (<os firmware='efi'>)
   swtpm swtpm-tools          # <tpm><backend type='emulator'/>
   libvirt-clients            # virt-xml-validate and libvirt's schemas (round-trip tests)
-  cpio xz-utils zstd kmod busybox-static
+  cpio xz-utils zstd kmod busybox-static   # the test guest's and scripts/cgroup2-vm's initramfs
+  util-linux                 # setpriv and flock (scripts/cgroup2-vm)
+  systemd dbus systemd-container   # scripts/cgroup2-vm --systemd: PID 1, the system bus, machined
 )
 
 qvirt_install_deps() {

@@ -90,6 +90,9 @@ void cli_print_json(json_object *obj);
 /* virsh's vshTable: rows are NULL-terminated string arrays of ncols cells,
  * row 0 the header (printed with its dashed rule when header is true). */
 void cli_print_table(GPtrArray *rows, size_t ncols, bool header);
+/* virsh's scaled integers: a number with an optional suffix (b, k/KiB, KB,
+ * m, g, t, p, e); scale is the unit without a suffix. */
+bool cli_parse_scaled(const char *s, unsigned long long scale, unsigned long long *out);
 /* --live/--config/--current into QV_DOMAIN_AFFECT_* (false after the error). */
 bool cli_affect_flags(const cli_args *args, unsigned int *flags);
 
@@ -121,3 +124,4 @@ extern const cli_cmd cli_console_cmds[];
 extern const cli_cmd cli_hotplug_cmds[];
 extern const cli_cmd cli_input_cmds[];
 extern const cli_cmd cli_save_cmds[];
+extern const cli_cmd cli_tune_cmds[];

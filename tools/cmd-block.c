@@ -76,42 +76,6 @@ static char *pretty_capacity(unsigned long long v)
     return g_strdup_printf("%.3f %s", d, units[u]);
 }
 
-/* virsh's scaled integers: a number with an optional suffix (b, k/KiB, KB,
- * m, g, t, p, e); scale is the unit without a suffix. */
-static bool parse_scaled(const char *s, unsigned long long scale, unsigned long long *out)
-{
-    if (!s || !*s || *s == '-')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return false;
-    if (*end) {
-        static const char *const pre = "bkmgtpe";
-        const char *p = strchr(pre, g_ascii_tolower(*end));
-        if (!p)
-            return false;
-        unsigned long long base = 1024;
-        const char *rest = end + 1;
-        if (*p != 'b') {
-            if (!g_ascii_strcasecmp(rest, "b"))
-                base = 1000;
-            else if (*rest && g_ascii_strcasecmp(rest, "ib"))
-                return false;
-        } else if (*rest) {
-            return false;
-        }
-        scale = 1;
-        for (const char *k = pre + 1; k <= p; k++)
-            scale *= base;
-    }
-    if (scale && v > G_MAXUINT64 / scale)
-        return false;
-    *out = v * scale;
-    return true;
-}
-
 /* ---- domblklist ---------------------------------------------------------------- */
 
 static bool cmd_domblklist(cli_ctx *ctx, const cli_args *args)
@@ -371,7 +335,7 @@ static bool cmd_blockresize(cli_ctx *ctx, const cli_args *args)
         return false;
     const char *path = cli_str(args, "path");
     unsigned long long size;
-    if (!parse_scaled(cli_str(args, "size"), 1024, &size)) {
+    if (!cli_parse_scaled(cli_str(args, "size"), 1024, &size)) {
         cli_error("Numeric value '%s' for <size> option is malformed or out of range",
                   cli_str(args, "size"));
         return false;
@@ -432,7 +396,7 @@ static bool cmd_blkdeviotune(cli_ctx *ctx, const cli_args *args)
         if (!v)
             continue;
         unsigned long long *dst = (unsigned long long *)((char *)&t + iotune_opts[i].off);
-        if (!parse_scaled(v, 1, dst) || (!iotune_opts[i].bytes && strspn(v, "0123456789") != strlen(v))) {
+        if (!cli_parse_scaled(v, 1, dst) || (!iotune_opts[i].bytes && strspn(v, "0123456789") != strlen(v))) {
             cli_error("Numeric value '%s' for <%s> option is malformed or out of range", v,
                       iotune_opts[i].opt);
             return false;

@@ -671,6 +671,42 @@ static bool cmd_dumpxml(cli_ctx *ctx, const cli_args *args)
 }
 
 /* --live/--config/--current as virsh combines them for desc and metadata. */
+/* virsh's scaled integers: a number with an optional suffix (b, k/KiB, KB,
+ * m, g, t, p, e); scale is the unit without a suffix. */
+bool cli_parse_scaled(const char *s, unsigned long long scale, unsigned long long *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return false;
+    if (*end) {
+        static const char *const pre = "bkmgtpe";
+        const char *p = strchr(pre, g_ascii_tolower(*end));
+        if (!p)
+            return false;
+        unsigned long long base = 1024;
+        const char *rest = end + 1;
+        if (*p != 'b') {
+            if (!g_ascii_strcasecmp(rest, "b"))
+                base = 1000;
+            else if (*rest && g_ascii_strcasecmp(rest, "ib"))
+                return false;
+        } else if (*rest) {
+            return false;
+        }
+        scale = 1;
+        for (const char *k = pre + 1; k <= p; k++)
+            scale *= base;
+    }
+    if (scale && v > G_MAXUINT64 / scale)
+        return false;
+    *out = v * scale;
+    return true;
+}
+
 bool cli_affect_flags(const cli_args *args, unsigned int *flags)
 {
     bool live = cli_has(args, "live"), config = cli_has(args, "config");

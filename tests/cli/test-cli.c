@@ -626,3 +626,82 @@ Test(cli, runs_uninstalled)
     cli_run_uri(&r, env.uri, "destroy", "uninst", NULL);
     ASSERT_OK(r);
 }
+
+/* ---- the tunables in the config (no cgroup needed) --------------------------- */
+
+Test(cli, tunables_in_the_config)
+{
+    define_small("tuned");
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "schedinfo", "tuned", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out,
+                     "Scheduler      : posix\n"
+                     "cpu_shares     : 0\n"
+                     "vcpu_period    : 0\n"
+                     "vcpu_quota     : 0\n"
+                     "emulator_period: 0\n"
+                     "emulator_quota : 0\n"
+                     "global_period  : 0\n"
+                     "global_quota   : 0\n"
+                     "iothread_period: 0\n"
+                     "iothread_quota : 0\n\n");
+    cli_run_uri(&r, env.uri, "schedinfo", "tuned", "--config", "--set", "cpu_shares=512",
+                "vcpu_quota=-1", "--set", "vcpu_period=20000", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "cpu_shares     : 512\n"), "%s", r.out);
+    cr_assert(strstr(r.out, "vcpu_period    : 20000\n"), "%s", r.out);
+    cr_assert(strstr(r.out, "vcpu_quota     : -1\n"), "%s", r.out);
+    cli_run_uri(&r, env.uri, "schedinfo", "tuned", "--set", "bogus=1", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: invalid scheduler option: bogus\n");
+    cli_run_uri(&r, env.uri, "schedinfo", "tuned", "--set", "cpu_shares=0", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: cpu_shares is out of range: it must be between 1 and 10000 "
+                            "(cgroup v2's cpu.weight)\n");
+    cli_run_uri(&r, env.uri, "schedinfo", "tuned", "--set", "vcpu_period=10", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "vcpu_period is out of range: it must be between 1000 and 1000000"),
+              "%s", r.err);
+
+    cli_run_uri(&r, env.uri, "memtune", "tuned", "--hard-limit", "1G", "--soft-limit", "-1", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "memtune", "tuned", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out,
+                     "hard_limit     : 1048576\n"
+                     "soft_limit     : unlimited\n"
+                     "swap_hard_limit: unlimited\n"
+                     "min_guarantee  : 0\n\n");
+
+    cli_run_uri(&r, env.uri, "blkiotune", "tuned", "--weight", "300", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "blkiotune", "tuned", "--weight", "5000", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "blkiotune", "tuned", "--json", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) b = parse_json(r.out);
+    cr_assert_eq(qv_json_get_int(b, "weight", -1), 300);
+
+    cli_run_uri(&r, env.uri, "numatune", "tuned", "--mode", "interleave", "--nodeset", "0", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "numatune", "tuned", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "numa_mode      : interleave\nnuma_nodeset   : 0\n\n");
+    cli_run_uri(&r, env.uri, "numatune", "tuned", "--nodeset", "x-y", NULL);
+    ASSERT_FAILS(r);
+
+    /* All of it lands in the persistent XML. */
+    cli_run_uri(&r, env.uri, "dumpxml", "tuned", "--inactive", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "<shares>512</shares>"), "%s", r.out);
+    cr_assert(strstr(r.out, "<period>20000</period>"), "%s", r.out);
+    cr_assert(strstr(r.out, "<hard_limit unit='KiB'>1048576</hard_limit>"), "%s", r.out);
+    cr_assert(strstr(r.out, "<weight>300</weight>"), "%s", r.out);
+    cr_assert(strstr(r.out, "<memory mode='interleave' nodeset='0'/>"), "%s", r.out);
+
+    cli_run_uri(&r, env.uri, "schedinfo", "tuned", "--live", NULL);
+    ASSERT_FAILS(r);
+    cli_run_uri(&r, env.uri, "cpu-stats", "tuned", NULL);
+    ASSERT_FAILS(r);
+}

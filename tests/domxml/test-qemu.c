@@ -54,9 +54,21 @@ static const char *skip_reason(const char *name, char **argv)
     for (size_t i = 0; i < G_N_ELEMENTS(skip_list); i++)
         if (!strcmp(skip_list[i].name, name))
             return skip_list[i].reason;
-    for (size_t i = 0; argv[i]; i++)
+    for (size_t i = 0; argv[i]; i++) {
         if (strstr(argv[i], "accel=kvm"))
             return "needs KVM (guests hang here: only TCG is used)";
+        /* <numatune> binds guest RAM to host nodes this host may lack. */
+        const char *hn = strstr(argv[i], "\"host-nodes\":[");
+        for (const char *p = hn ? hn + 14 : NULL; p && *p && *p != ']'; p++) {
+            if (!g_ascii_isdigit(*p))
+                continue;
+            g_autofree char *node = g_strdup_printf("/sys/devices/system/node/node%ld",
+                                                    strtol(p, (char **)&p, 10));
+            p--;
+            if (!g_file_test(node, G_FILE_TEST_IS_DIR))
+                return "binds guest memory to a host NUMA node this host does not have";
+        }
+    }
     return NULL;
 }
 

@@ -385,6 +385,43 @@ Test(resources, running_guest)
     }
     cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 60000), "the guest did not boot");
 
+    /* ---- CPU accounting: the totals, and per host CPU summing to the threads' ---- */
+    qv_cpu_stats total;
+    cr_assert_eq(qv_domain_get_cpu_stats(dom, &total, -1, 1, 0, &err), 1, "%s",
+                 err ? qv_error_message(err) : "");
+    cr_assert_gt(total.vcpu_time, 0, "a guest that booted has vCPU time");
+    cr_assert_geq(total.cpu_time, total.vcpu_time);
+    cr_assert_gt(total.user_time + total.system_time, 0);
+    int ncpus = qv_domain_get_cpu_stats(dom, NULL, 0, 0, 0, &err);
+    cr_assert_eq(ncpus, host_cpus());
+    g_autofree qv_cpu_stats *rows = g_new0(qv_cpu_stats, (gsize)ncpus);
+    cr_assert_eq(qv_domain_get_cpu_stats(dom, rows, 0, (unsigned int)ncpus, 0, &err), ncpus);
+    unsigned long long per_cpu_vcpu = 0;
+    for (int i = 0; i < ncpus; i++)
+        per_cpu_vcpu += rows[i].vcpu_time;
+    cr_assert_geq(per_cpu_vcpu, total.vcpu_time, "per-CPU vCPU time %llu < total %llu (read first)",
+                  per_cpu_vcpu, total.vcpu_time);
+    assert_fails(qv_domain_get_cpu_stats(dom, rows, ncpus, 1, 0, ERR), -EINVAL, "out of range");
+
+    /* ---- tunables live: a clear sentence when the host has no cgroup v2
+     * at all, or one without the controllers (bound to cgroup v1) ---- */
+    g_autofree char *mountinfo = NULL;
+    g_file_get_contents("/proc/self/mountinfo", &mountinfo, NULL, NULL);
+    const char *v2 = mountinfo ? strstr(mountinfo, " - cgroup2 ") : NULL;
+    qv_sched_params sp;
+    qv_memory_params mp = { .fields = QV_MEMORY_HARD_LIMIT, .hard_limit = 1 << 20 };
+    if (!v2) {
+        assert_fails(qv_domain_get_scheduler_parameters(dom, &sp, QV_DOMAIN_AFFECT_LIVE, ERR),
+                     -ENOTSUP, "it runs without a cgroup: no cgroup v2 hierarchy is mounted");
+        assert_fails(qv_domain_set_memory_parameters(dom, &mp, QV_DOMAIN_AFFECT_LIVE, ERR),
+                     -ENOTSUP, "cannot set the memory parameters of domain 'res' live");
+    } else if (qv_domain_get_scheduler_parameters(dom, &sp, QV_DOMAIN_AFFECT_LIVE, NULL) < 0) {
+        /* A hybrid host (systemd's /sys/fs/cgroup/unified): the domain has
+         * its group, the hierarchy has no cpu controller. */
+        assert_fails(qv_domain_get_scheduler_parameters(dom, &sp, QV_DOMAIN_AFFECT_LIVE, ERR),
+                     -ENOENT, "the cpu controller is not available in the cgroup v2 hierarchy");
+    }
+
     /* ---- memory statistics ---- */
     unsigned long long v = 0;
     gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;

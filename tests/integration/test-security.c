@@ -173,7 +173,9 @@ Test(security, qemu_runs_unprivileged_with_files_as_fds, .timeout = 240)
     cr_assert_null(memmem(cmdline, len, T.root, strlen(T.root)),
                    "QEMU's argv names a path in the private connection root");
 
-    /* The guest writes its disk, and the bytes land in the image. */
+    /* The guest writes its disk, and the bytes land in the image. (Booted
+     * first: under load TCG takes longer than the agent's own wait.) */
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", 60000), "the guest did not boot");
     qv_qmp *ga = itest_agent_open(&T, "sec");
     int code = -1;
     g_autofree char *out = itest_guest_run(

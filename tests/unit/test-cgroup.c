@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -134,18 +135,23 @@ Test(cgroup, write_names_the_missing_controller)
     cr_assert_eq(qv_cgroup_open(root, "vm", true, &fd, NULL), 0);
     g_autofree char *vm = g_build_filename(root, "vm", NULL);
     put(vm, "cgroup.controllers", "memory pids\n");
+    put(vm, "cgroup.type", "domain\n");
+    put(root, "cgroup.controllers", "cpu memory pids\n");
 
     g_autoptr(qv_error) err = NULL;
     cr_assert_eq(qv_cgroup_write(fd, "cpu.weight", "50", &err), -ENOENT);
     g_autofree char *expected = g_strdup_printf(
-        "cannot write cpu.weight in %s: the cpu controller is not enabled for this cgroup", vm);
+        "cannot write cpu.weight in %s: the cpu controller is not enabled for this cgroup "
+        "(write +cpu to cgroup.subtree_control of its parent)", vm);
     cr_assert_str_eq(err->message, expected);
 
     /* Reads get the same diagnosis. */
     g_clear_pointer(&err, qv_error_free);
     g_autofree char *v = NULL;
     cr_assert_eq(qv_cgroup_read(fd, "io.max", &v, &err), -ENOENT);
-    cr_assert(strstr(err->message, "the io controller is not enabled"), "%s", err->message);
+    /* ...and where the hierarchy itself lacks the controller, say so. */
+    cr_assert(strstr(err->message, "the io controller is not available in the cgroup v2 "
+                     "hierarchy at"), "%s", err->message);
 
     /* The controller is there but the file is not: a plain errno message. */
     g_clear_pointer(&err, qv_error_free);
@@ -324,11 +330,22 @@ Test(cgroup, real_hierarchy_diagnosis_membership_and_busy_remove)
     cr_assert_eq(qv_cgroup_read(fd, "cgroup.controllers", &controllers, &err), 0);
     g_autofree char *shown = g_build_filename(mnt, rel, NULL);
 
+    g_autofree char *root_ctrl = NULL;
+    g_autofree char *root_file = g_build_filename(mnt, "cgroup.controllers", NULL);
+    g_file_get_contents(root_file, &root_ctrl, NULL, NULL);
     if (!has_word(controllers, "cpu")) {
-        /* The kernel's own answer must be turned into the controller sentence. */
+        /* The kernel's own answer must be turned into the controller
+         * sentence: not enabled here, or (a hybrid host) not in the
+         * hierarchy at all. */
         cr_assert_eq(qv_cgroup_write(fd, "cpu.weight", "50", &err), -ENOENT);
-        g_autofree char *expected = g_strdup_printf(
-            "cannot write cpu.weight in %s: the cpu controller is not enabled for this cgroup", shown);
+        g_autofree char *expected =
+            root_ctrl && !has_word(root_ctrl, "cpu")
+                ? g_strdup_printf("cannot write cpu.weight in %s: the cpu controller is not "
+                                  "available in the cgroup v2 hierarchy at %s (the host binds it "
+                                  "to cgroup v1, or the kernel lacks it)", shown, mnt)
+                : g_strdup_printf("cannot write cpu.weight in %s: the cpu controller is not "
+                                  "enabled for this cgroup (write +cpu to cgroup.subtree_control "
+                                  "of its parent)", shown);
         cr_assert_str_eq(err->message, expected);
         g_clear_pointer(&err, qv_error_free);
     } else {
@@ -393,4 +410,80 @@ Test(cgroup, real_hierarchy_enable_controllers)
     close(sub);
     close(fd);
     cr_assert_eq(qv_cgroup_remove(mnt, rel, &err), 0, "%s", err ? err->message : "");
+}
+
+/* ---- values of interface files ---------------------------------------------------- */
+
+Test(cgroup, cpu_max_round_trips)
+{
+    g_autofree char *a = qv_cgroup_cpu_max_format(-1, 100000);
+    g_autofree char *b = qv_cgroup_cpu_max_format(25000, 50000);
+    cr_assert_str_eq(a, "max 100000");
+    cr_assert_str_eq(b, "25000 50000");
+    long long q;
+    unsigned long long p;
+    cr_assert_eq(qv_cgroup_cpu_max_parse("max 100000", &q, &p, NULL), 0);
+    cr_assert_eq(q, -1);
+    cr_assert_eq(p, 100000);
+    cr_assert_eq(qv_cgroup_cpu_max_parse("25000 50000\n", &q, &p, NULL), 0);
+    cr_assert_eq(q, 25000);
+    cr_assert_eq(p, 50000);
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_cgroup_cpu_max_parse("lots", &q, &p, &err), -EINVAL);
+    cr_assert_str_eq(err->message, "cannot parse cpu.max 'lots': expected 'QUOTA PERIOD'");
+}
+
+Test(cgroup, bytes_and_max)
+{
+    unsigned long long v;
+    cr_assert_eq(qv_cgroup_bytes_parse("max", &v, NULL), 0);
+    cr_assert_eq(v, UINT64_MAX);
+    cr_assert_eq(qv_cgroup_bytes_parse("4096", &v, NULL), 0);
+    cr_assert_eq(v, 4096);
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_cgroup_bytes_parse("-1", &v, &err), -EINVAL);
+    cr_assert_str_eq(err->message, "cannot parse '-1' as a byte count or 'max'");
+    g_autofree char *m = qv_cgroup_bytes_format(UINT64_MAX), *n = qv_cgroup_bytes_format(1024);
+    cr_assert_str_eq(m, "max");
+    cr_assert_str_eq(n, "1024");
+}
+
+Test(cgroup, keyed_files)
+{
+    const char *stat = "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n";
+    unsigned long long v;
+    cr_assert_eq(qv_cgroup_keyed_value(stat, "user_usec", &v), 0);
+    cr_assert_eq(v, 1000);
+    cr_assert_eq(qv_cgroup_keyed_value(stat, "nr_periods", &v), -ENOENT);
+    const char *iomax = "8:0 rbps=1048576 wbps=max riops=max wiops=100\n8:16 rbps=2 wbps=max riops=max wiops=max\n";
+    g_autofree char *line = qv_cgroup_keyed_line(iomax, "8:16");
+    cr_assert_str_eq(line, "rbps=2 wbps=max riops=max wiops=max");
+    g_autofree char *first = qv_cgroup_keyed_line(iomax, "8:0");
+    cr_assert_eq(qv_cgroup_keyed_value(first, "wbps", &v), 0);
+    cr_assert_eq(v, UINT64_MAX);
+    cr_assert_eq(qv_cgroup_keyed_value(first, "wiops", &v), 0);
+    cr_assert_eq(v, 100);
+    cr_assert_null(qv_cgroup_keyed_line(iomax, "8:1"));
+    g_autofree char *w = qv_cgroup_keyed_line("default 100\n8:0 300\n", "default");
+    cr_assert_str_eq(w, "100");
+}
+
+Test(cgroup, threaded_children_and_threads)
+{
+    g_autofree char *root = make_root();
+    int fd = -1;
+    cr_assert_eq(qv_cgroup_open(root, "vm/vcpu0", true, &fd, NULL), 0);
+    g_autofree char *dir = g_build_filename(root, "vm", "vcpu0", NULL);
+    put(dir, "cgroup.type", "domain\n");
+    put(dir, "cgroup.threads", "");
+    cr_assert_eq(qv_cgroup_make_threaded(fd, NULL), 0);
+    cr_assert_eq(qv_cgroup_add_thread(fd, 4242, NULL), 0);
+    g_autofree char *type = get(dir, "cgroup.type"), *threads = get(dir, "cgroup.threads");
+    cr_assert_str_eq(type, "threaded");
+    cr_assert_str_eq(threads, "4242");
+    put(dir, "cgroup.controllers", "cpu cpuset pids\n");
+    cr_assert(qv_cgroup_has_controller(fd, "cpuset"));
+    cr_assert(!qv_cgroup_has_controller(fd, "memory"));
+    close(fd);
+    rm_root(root);
 }
