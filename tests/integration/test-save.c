@@ -384,7 +384,18 @@ Test(save, core_dump_is_elf_with_notes)
         g_autofree char *kdata = read_all(kd, &len);
         cr_assert(len > 16 && !memcmp(kdata, "makedumpfile", 12), "not a flattened kdump");
     }
-    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+
+    /* LIVE: the CPUs are not stopped for it (no pause is recorded). */
+    itest_ok(qv_domain_core_dump(dom, core, QV_DUMP_MEMORY_ONLY | QV_DUMP_LIVE, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+    /* CRASH: the domain ends shut off (crashed) once the dump is written. */
+    cr_assert_eq(qv_domain_core_dump(dom, core, QV_DUMP_CRASH | QV_DUMP_LIVE, &err), -EINVAL);
+    qv_error_free(err);
+    err = NULL;
+    itest_ok(qv_domain_core_dump(dom, core, QV_DUMP_MEMORY_ONLY | QV_DUMP_CRASH, &err), err);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_CRASHED);
+    cr_assert(journal_has("dmp", QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
+                          QV_DOMAIN_EVENT_STOPPED_CRASHED), "no STOPPED CRASHED event");
 }
 
 /* Sets QEMU's migration bandwidth low once the save's migration runs
