@@ -1,9 +1,10 @@
 /* qvirt-systemd: the library's one contact with systemd's bus (GIO), run
  * only on hosts systemd runs (see systemd.h):
  *
- *   qvirt-systemd scope UNIT SLICE DESCRIPTION PID
- *       makes transient scope UNIT in SLICE (Delegate=yes) holding PID and
- *       prints its cgroup path ("/machine.slice/UNIT");
+ *   qvirt-systemd scope|user-scope UNIT SLICE DESCRIPTION PID
+ *       makes transient scope UNIT in SLICE (Delegate=yes) holding PID, of
+ *       the system's manager or (user-scope) the caller's own, and prints
+ *       its cgroup path ("/machine.slice/UNIT");
  *   qvirt-systemd register MACHINE UUID LEADER
  *       registers the machine with systemd-machined (the leader's scope).
  *
@@ -47,9 +48,11 @@ int main(int argc, char **argv)
 {
     pid_t pid;
     g_autoptr(qv_error) err = NULL;
-    if (argc == 6 && !strcmp(argv[1], "scope") && parse_pid(argv[5], &pid)) {
+    if (argc == 6 && (!strcmp(argv[1], "scope") || !strcmp(argv[1], "user-scope")) &&
+        parse_pid(argv[5], &pid)) {
         g_autofree char *cgroup = NULL;
-        if (qv_systemd_start_scope(argv[2], argv[3], argv[4], pid, &cgroup, &err) < 0) {
+        if (qv_systemd_start_scope(!strcmp(argv[1], "user-scope"), argv[2], argv[3], argv[4], pid,
+                                   &cgroup, &err) < 0) {
             fprintf(stderr, "%s\n", qv_error_message(err));
             return 1;
         }
@@ -65,7 +68,7 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: qvirt-systemd scope UNIT SLICE DESCRIPTION PID | "
+    fprintf(stderr, "usage: qvirt-systemd scope|user-scope UNIT SLICE DESCRIPTION PID | "
                     "register MACHINE UUID LEADER\n");
     return 2;
 }

@@ -12,28 +12,29 @@
 #include "systemd.h"
 
 /* How long systemd may take to make a scope (its job to finish). */
-#define QV_SYSTEMD_JOB_MS 10000
+#define QV_SYSTEMD_JOB_MS 30000
 /* A bus call systemd answers at once unless it is busy. */
-#define QV_SYSTEMD_CALL_MS 10000
+#define QV_SYSTEMD_CALL_MS 30000
 
 #define SD_DEST "org.freedesktop.systemd1"
 #define SD_PATH "/org/freedesktop/systemd1"
 #define SD_MANAGER "org.freedesktop.systemd1.Manager"
 
-static GDBusConnection *system_bus(qv_error **err)
+static GDBusConnection *system_bus(bool user, qv_error **err)
 {
     g_autoptr(GError) ge = NULL;
     /* A private connection, closed after use: nothing of it outlives the
      * call but GDBus's worker thread. */
-    g_autofree char *addr = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, &ge);
+    g_autofree char *addr = g_dbus_address_get_for_bus_sync(user ? G_BUS_TYPE_SESSION
+                                                                 : G_BUS_TYPE_SYSTEM, NULL, &ge);
     GDBusConnection *bus = addr ? g_dbus_connection_new_for_address_sync(
                                       addr, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                 G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                                       NULL, NULL, &ge)
                                 : NULL;
     if (!bus)
-        qv_error_set(err, -ECONNREFUSED, "cannot connect to systemd's system bus: %s",
-                     ge ? ge->message : "no address");
+        qv_error_set(err, -ECONNREFUSED, "cannot connect to systemd's %s bus: %s",
+                     user ? "user" : "system", ge ? ge->message : "no address");
     return bus;
 }
 
@@ -94,10 +95,10 @@ static int scope_cgroup(GDBusConnection *bus, const char *unit, char **ret, qv_e
     return 0;
 }
 
-int qv_systemd_start_scope(const char *unit, const char *slice, const char *description,
-                           pid_t pid, char **cgroup, qv_error **err)
+int qv_systemd_start_scope(bool user, const char *unit, const char *slice,
+                           const char *description, pid_t pid, char **cgroup, qv_error **err)
 {
-    g_autoptr(GDBusConnection) bus = system_bus(err);
+    g_autoptr(GDBusConnection) bus = system_bus(user, err);
     if (!bus)
         return -ECONNREFUSED;
     g_autoptr(GMainContext) ctx = g_main_context_new();
@@ -162,7 +163,7 @@ int qv_systemd_start_scope(const char *unit, const char *slice, const char *desc
 int qv_systemd_register_machine(const char *machine, const unsigned char uuid[16], pid_t leader,
                                 qv_error **err)
 {
-    g_autoptr(GDBusConnection) bus = system_bus(err);
+    g_autoptr(GDBusConnection) bus = system_bus(false, err);
     if (!bus)
         return -ECONNREFUSED;
     g_autoptr(GError) ge = NULL;

@@ -16,9 +16,11 @@
 
 /* Starts transient scope `unit` in `slice` with Delegate=yes holding pid,
  * waits for systemd to have made it, and returns its cgroup path below the
- * hierarchy's root ("/machine.slice/qvirt-vm1.scope"). */
-int qv_systemd_start_scope(const char *unit, const char *slice, const char *description,
-                           pid_t pid, char **cgroup, qv_error **err);
+ * hierarchy's root ("/machine.slice/qvirt-vm1.scope"). user: the caller's
+ * own service manager (systemd --user, on the session bus), whose subtree
+ * systemd delegates to the user, instead of the system's. */
+int qv_systemd_start_scope(bool user, const char *unit, const char *slice,
+                           const char *description, pid_t pid, char **cgroup, qv_error **err);
 
 /* Registers the machine (RegisterMachine: the leader's own unit, the scope,
  * becomes the machine's). Best effort: machined may be absent. */

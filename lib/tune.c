@@ -148,6 +148,7 @@ static GPtrArray *children_named(int vmfd, const char *prefix)
             close(dup_fd);
         return out;
     }
+    rewinddir(d);   /* the dup shares the offset of an fd listed before */
     struct dirent *de;
     size_t n = strlen(prefix);
     while ((de = readdir(d)))
@@ -178,8 +179,9 @@ static int cpu_max_children(int vmfd, const char *prefix, bool hp, unsigned long
     return 0;
 }
 
-static int apply_sched(int vmfd, const qv_sched_params *s, qv_error **err)
+static int apply_sched(int vmfd, const void *params, qv_error **err)
 {
+    const qv_sched_params *s = params;
     int r = 0;
     unsigned int f = s->fields;
     if (f & QV_SCHED_CPU_SHARES) {
@@ -208,8 +210,9 @@ static unsigned long long kib_to_bytes(unsigned long long kib)
     return kib >= QV_DOMAIN_MEMORY_PARAM_UNLIMITED ? UINT64_MAX : kib * 1024;
 }
 
-static int apply_memory(int vmfd, const qv_memory_params *m, qv_error **err)
+static int apply_memory(int vmfd, const void *params, qv_error **err)
 {
+    const qv_memory_params *m = params;
     static const struct { unsigned int bit; const char *file; size_t off; } map[] = {
         { QV_MEMORY_HARD_LIMIT, "memory.max", offsetof(qv_memory_params, hard_limit) },
         { QV_MEMORY_SOFT_LIMIT, "memory.high", offsetof(qv_memory_params, soft_limit) },
@@ -277,23 +280,32 @@ static int apply_blkio_device(int vmfd, const qv_domdef_blkio_device *d, qv_erro
 /* ---- systemd (the qvirt-systemd helper talks to its bus) ---------------------- */
 
 /* How long the helper may take: systemd's own job, and a bus round trip. */
-#define QV_SYSTEMD_HELPER_MS 20000
+#define QV_SYSTEMD_HELPER_MS 70000
 
-/* systemd runs the host and its system bus is there to ask. */
+/* systemd runs the host, and the manager to ask is there: the system's
+ * for root, else the caller's own (systemd --user, whose subtree of the
+ * hierarchy systemd delegates to the user) on its session bus. */
 static bool systemd_usable(void)
 {
-    return g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR) &&
-           g_file_test("/run/dbus/system_bus_socket", G_FILE_TEST_EXISTS);
+    if (!g_file_test("/run/systemd/system", G_FILE_TEST_IS_DIR))
+        return false;
+    if (geteuid() == 0)
+        return g_file_test("/run/dbus/system_bus_socket", G_FILE_TEST_EXISTS);
+    const char *rt = g_getenv("XDG_RUNTIME_DIR");
+    g_autofree char *manager = rt ? g_build_filename(rt, "systemd", "private", NULL) : NULL;
+    g_autofree char *bus = rt ? g_build_filename(rt, "bus", NULL) : NULL;
+    return manager && g_file_test(manager, G_FILE_TEST_EXISTS) &&
+           (g_getenv("DBUS_SESSION_BUS_ADDRESS") || g_file_test(bus, G_FILE_TEST_EXISTS));
 }
 
-/* systemd's unit name escaping (systemd-escape): [A-Za-z0-9:_.] stay, a
- * leading '.' and everything else become \xNN. */
+/* A domain name as part of a unit name: [A-Za-z0-9:_.-] stay (a leading
+ * '.' does not), everything else becomes \xNN as systemd escapes it. */
 static char *unit_escape(const char *s)
 {
     GString *out = g_string_new(NULL);
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (g_ascii_isalnum(c) || c == ':' || c == '_' || (c == '.' && p != s))
+        if (g_ascii_isalnum(c) || c == ':' || c == '_' || c == '-' || (c == '.' && p != s))
             g_string_append_c(out, (char)c);
         else
             g_string_append_printf(out, "\\x%02x", c);
@@ -319,9 +331,19 @@ static int run_systemd_helper(const char *const *args, char **out, qv_error **er
         return qv_error_set_errno(err, -errsv, "cannot make pipes for qvirt-systemd");
     }
     qv_autoclose int out_r = o[0], err_r = e[0];
+    /* The clean environment, plus where a user's session bus is. */
+    g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(env, g_strdup("LC_ALL=C"));
+    g_ptr_array_add(env, g_strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"));
+    static const char *const pass[] = { "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS" };
+    for (size_t i = 0; i < G_N_ELEMENTS(pass); i++)
+        if (g_getenv(pass[i]))
+            g_ptr_array_add(env, g_strdup_printf("%s=%s", pass[i], g_getenv(pass[i])));
+    g_ptr_array_add(env, NULL);
     qv_spawn_opts so;
     qv_spawn_opts_init(&so);
     so.argv = (const char *const *)argv->pdata;
+    so.envp = (const char *const *)env->pdata;
     so.stdout_fd = o[1];
     so.stderr_fd = e[1];
     g_autoptr(qv_process) p = NULL;
@@ -370,8 +392,8 @@ static int make_vm_group(const qv_vmcg *cg, const char *run_dir, int *vm, qv_err
     return 0;
 }
 
-/* Under systemd, unless the connection names its own root: root callers
- * only (the scope is asked of the system manager). */
+/* Under systemd, unless the connection names its own root ([cgroup] root=)
+ * or turns it off ([cgroup] systemd=no). */
 static bool use_systemd(qv_conn *conn)
 {
     g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
@@ -383,7 +405,7 @@ static bool use_systemd(qv_conn *conn)
             !g_key_file_get_boolean(kf, "cgroup", "systemd", NULL))
             return false;
     }
-    return geteuid() == 0 && systemd_usable();
+    return systemd_usable();
 }
 
 static char *conf_slice(qv_conn *conn)
@@ -393,7 +415,8 @@ static char *conf_slice(qv_conn *conn)
     char *slice = NULL;
     if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL))
         slice = g_key_file_get_string(kf, "cgroup", "slice", NULL);
-    return slice ? slice : g_strdup("machine.slice");
+    /* A user's manager has no machine.slice: its apps go in app.slice. */
+    return slice ? slice : g_strdup(geteuid() == 0 ? "machine.slice" : "app.slice");
 }
 
 /* The connection's suffix for names shared by all connections (cgroups,
@@ -418,9 +441,8 @@ int qv_tune_create_cgroup(qv_conn *conn, const qv_domdef *def, const char *run_d
          * waits before it runs (qv_tune_scope_place). */
         g_autofree char *suffix = conn_suffix(conn);
         cg->mount = g_steal_pointer(&mount);
-        g_autofree char *full = g_strconcat(def->name, suffix, NULL);
-        g_autofree char *esc = unit_escape(full);
-        cg->unit = g_strdup_printf("qvirt-%s.scope", esc);
+        g_autofree char *esc = unit_escape(def->name);
+        cg->unit = g_strdup_printf("qvirt-%s%s.scope", esc, suffix);
         return 0;
     }
     g_autofree char *base = conn_cgroup_base(conn);
@@ -468,29 +490,38 @@ int qv_tune_scope_place(pid_t pid, void *opaque)
     g_autofree char *slice = conf_slice(s->conn);
     g_autofree char *scope = NULL;
     g_autofree char *pid_s = g_strdup_printf("%d", (int)pid);
-    const char *args[] = { "scope", cg->unit, slice, desc, pid_s, NULL };
+    const char *args[] = { geteuid() == 0 ? "scope" : "user-scope", cg->unit, slice, desc, pid_s,
+                           NULL };
     int r = run_systemd_helper(args, &scope, &s->err);
     if (r < 0)
         return r;
     if (scope[0] != '/' || strstr(scope, ".."))
         return qv_error_set(&s->err, -EIO, "qvirt-systemd gave a bad cgroup '%s'", scope);
-    /* qvirt's own group below the scope, which systemd leaves alone. */
+    /* qvirt's own group below the scope, which systemd leaves alone. The
+     * process waits in a leaf beside it meanwhile: the scope may enable
+     * controllers only once it holds no process itself, and the VM group
+     * may make threaded children only while it holds none. */
     cg->path = g_strdup_printf("%s/qvirt", scope + 1);
-    qv_autoclose int vm = -1, sup = -1, scopefd = -1;
-    if ((r = make_vm_group(cg, s->run_dir, &vm, &s->err)) < 0 ||
+    g_autofree char *waiting = g_strdup_printf("%s/starting", scope);
+    qv_autoclose int vm = -1, sup = -1, scopefd = -1, wait_fd = -1;
+    if ((r = qv_cgroup_open(cg->mount, scope, false, &scopefd, &s->err)) < 0 ||
+        (r = qv_cgroup_open(cg->mount, waiting, true, &wait_fd, &s->err)) < 0 ||
+        (r = qv_cgroup_add_pid(wait_fd, pid, &s->err)) < 0 ||
+        (r = enable_available(scopefd, vm_controllers, &s->err)) < 0 ||
+        (r = make_vm_group(cg, s->run_dir, &vm, &s->err)) < 0 ||
         (r = qv_vmcg_open(cg, QV_VMCG_SUPERVISOR, false, &sup, &s->err)) < 0 ||
-        (r = qv_cgroup_add_pid(sup, pid, &s->err)) < 0 ||
-        (r = qv_cgroup_open(cg->mount, scope, false, &scopefd, &s->err)) < 0 ||
-        /* The scope holds no process now: it may enable controllers. */
-        (r = enable_available(scopefd, vm_controllers, &s->err)) < 0)
+        (r = qv_cgroup_add_pid(sup, pid, &s->err)) < 0)
         return r;
+    if (unlinkat(scopefd, "starting", AT_REMOVEDIR) < 0)
+        return qv_error_set_errno(&s->err, -errno, "cannot remove cgroup %s%s", cg->mount,
+                                  waiting);
     return qv_tune_apply_vm(vm, s->def, &s->err);
 }
 
 void qv_tune_register_machine(qv_conn *conn, const qv_domdef *def, const qv_vmcg *cg,
                               pid_t qemu_pid)
 {
-    if (!cg->unit)
+    if (!cg->unit || geteuid() != 0) /* machined registers the system's machines */
         return;
     g_autofree char *suffix = conn_suffix(conn);
     g_autofree char *machine = g_strdup_printf("qvirt-%s%s", def->name, suffix);
@@ -629,6 +660,30 @@ static int open_live_group(qv_domain *dom, const char *what, qv_vmcg *cg, int *f
     return qv_vmcg_open(cg, NULL, false, fd, err);
 }
 
+/* The skeleton of a set_*_parameters call: the cgroup then the live XML
+ * (AFFECT_LIVE), the config (AFFECT_CONFIG), both saved. */
+typedef int (*apply_fn)(int vm, const void *params, qv_error **err);
+typedef void (*to_def_fn)(qv_domdef *def, const void *params);
+
+static int set_params(qv_domain *dom, unsigned int flags, const char *what, const void *params,
+                      apply_fn apply, to_def_fn to_def, qv_error **err)
+{
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, flags, &c, err);
+    if (r < 0)
+        return r;
+    if (c.live) {
+        g_auto(qv_vmcg) cg = { 0 };
+        qv_autoclose int vm = -1;
+        if ((r = open_live_group(dom, what, &cg, &vm, err)) < 0 || (r = apply(vm, params, err)) < 0)
+            return r;
+        to_def(c.live, params);
+    }
+    if (c.cfg)
+        to_def(c.cfg, params);
+    return qv_call_save(&c, err);
+}
+
 static const struct { unsigned int bit; const char *name; } sched_names[] = {
     { QV_SCHED_CPU_SHARES, "cpu_shares" },
     { QV_SCHED_VCPU_PERIOD, "vcpu_period" },
@@ -670,8 +725,9 @@ static void sched_from_def(const qv_domdef *def, qv_sched_params *s)
     };
 }
 
-static void sched_to_def(qv_domdef *def, const qv_sched_params *s)
+static void sched_to_def(qv_domdef *def, const void *params)
 {
+    const qv_sched_params *s = params;
     qv_domdef_cputune *t = &def->cputune;
     unsigned int f = s->fields;
     if (f & QV_SCHED_CPU_SHARES) {
@@ -808,20 +864,8 @@ int qv_domain_set_scheduler_parameters(qv_domain *dom, const qv_sched_params *pa
     int r = check_affect("qv_domain_set_scheduler_parameters", dom, params, flags, err);
     if (r < 0 || (r = check_sched(params, err)) < 0)
         return r;
-    g_auto(qv_call) c = QV_CALL_INIT;
-    if ((r = qv_domain_begin(dom, flags, &c, err)) < 0)
-        return r;
-    if (c.live) {
-        g_auto(qv_vmcg) cg = { 0 };
-        qv_autoclose int vm = -1;
-        if ((r = open_live_group(dom, "set the scheduler parameters", &cg, &vm, err)) < 0 ||
-            (r = apply_sched(vm, params, err)) < 0)
-            return r;
-        sched_to_def(c.live, params);
-    }
-    if (c.cfg)
-        sched_to_def(c.cfg, params);
-    return qv_call_save(&c, err);
+    return set_params(dom, flags, "set the scheduler parameters", params,
+                      apply_sched, sched_to_def, err);
 }
 
 /* ---- memory ----------------------------------------------------------------------- */
@@ -866,8 +910,9 @@ int qv_domain_get_memory_parameters(qv_domain *dom, qv_memory_params *ret, unsig
     return 0;
 }
 
-static void memory_to_def(qv_domdef *def, const qv_memory_params *m)
+static void memory_to_def(qv_domdef *def, const void *params)
 {
+    const qv_memory_params *m = params;
     qv_domdef_memtune *t = &def->memtune;
     /* The XML leaves an unlimited value out. */
 #define SET(bit, dst, v) if (m->fields & (bit)) dst = (v) >= QV_DOMAIN_MEMORY_PARAM_UNLIMITED ? 0 : (v)
@@ -896,20 +941,8 @@ int qv_domain_set_memory_parameters(qv_domain *dom, const qv_memory_params *para
     for (size_t i = 0; i < G_N_ELEMENTS(vals); i++)
         if ((params->fields & vals[i].bit) && vals[i].v > QV_DOMAIN_MEMORY_PARAM_UNLIMITED)
             return range_error(err, vals[i].name, "at most 9007199254740991 KiB (unlimited)");
-    g_auto(qv_call) c = QV_CALL_INIT;
-    if ((r = qv_domain_begin(dom, flags, &c, err)) < 0)
-        return r;
-    if (c.live) {
-        g_auto(qv_vmcg) cg = { 0 };
-        qv_autoclose int vm = -1;
-        if ((r = open_live_group(dom, "set the memory parameters", &cg, &vm, err)) < 0 ||
-            (r = apply_memory(vm, params, err)) < 0)
-            return r;
-        memory_to_def(c.live, params);
-    }
-    if (c.cfg)
-        memory_to_def(c.cfg, params);
-    return qv_call_save(&c, err);
+    return set_params(dom, flags, "set the memory parameters", params,
+                      apply_memory, memory_to_def, err);
 }
 
 /* ---- blkio -------------------------------------------------------------------------- */

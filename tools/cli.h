@@ -68,6 +68,14 @@ struct cli_cmd {
     (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define CLI_JSON_PLAIN (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
+/* Options most commands share: the domain, and --config/--live/--current
+ * with virsh's help wording of the tunables' and resources' commands. */
+#define CLI_OPT_DOMAIN { "domain", CLI_OPT_STRING, true, true, "domain name, id or uuid" }
+#define CLI_OPT_AFFECT \
+    { "config", CLI_OPT_BOOL, false, false, "affect next boot" }, \
+    { "live", CLI_OPT_BOOL, false, false, "affect running domain" }, \
+    { "current", CLI_OPT_BOOL, false, false, "affect current domain" }
+
 /* ---- argument access --------------------------------------------------- */
 bool cli_has(const cli_args *args, const char *name);
 const char *cli_str(const cli_args *args, const char *name);

@@ -480,41 +480,36 @@ static bool cmd_emulatorpin(cli_ctx *ctx, const cli_args *args)
 
 /* ---- the table ---------------------------------------------------------------------- */
 
-#define OPT_DOMAIN { "domain", CLI_OPT_STRING, true, true, "domain name, id or uuid" }
-#define OPT_AFFECT \
-    { "config", CLI_OPT_BOOL, false, false, "affect next boot" }, \
-    { "live", CLI_OPT_BOOL, false, false, "affect running domain" }, \
-    { "current", CLI_OPT_BOOL, false, false, "affect current domain" }
 
 static const cli_opt opts_setmem[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "size", CLI_OPT_STRING, true, true, "new memory size, as scaled integer (default KiB)" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 static const cli_opt opts_setmaxmem[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "size", CLI_OPT_STRING, true, true, "new maximum memory size, as scaled integer (default KiB)" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 static const cli_opt opts_dommemstat[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "period", CLI_OPT_INT, false, false, "period in seconds to set collection" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 static const cli_opt opts_setvcpus[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "count", CLI_OPT_STRING, true, true, "number of virtual CPUs" },
     { "maximum", CLI_OPT_BOOL, false, false, "set maximum limit on next boot" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { "guest", CLI_OPT_BOOL, false, false, "modify cpu state in the guest" },
     { "hotpluggable", CLI_OPT_BOOL, false, false, "make added vcpus hot(un)pluggable" },
     { NULL },
 };
 static const cli_opt opts_vcpucount[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "maximum", CLI_OPT_BOOL, false, false, "get maximum count of vcpus" },
     { "active", CLI_OPT_BOOL, false, false, "get number of currently active vcpus" },
     { "live", CLI_OPT_BOOL, false, false, "get value from running domain" },
@@ -524,21 +519,21 @@ static const cli_opt opts_vcpucount[] = {
     { NULL },
 };
 static const cli_opt opts_vcpuinfo[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "pretty", CLI_OPT_BOOL, false, false, "return human readable output" },
     { NULL },
 };
 static const cli_opt opts_vcpupin[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "vcpu", CLI_OPT_STRING, true, false, "vcpu number" },
     { "cpulist", CLI_OPT_STRING, true, false, "host cpu number(s) to set, or omit option to query" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 static const cli_opt opts_emulatorpin[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "cpulist", CLI_OPT_STRING, true, false, "host cpu number(s) to set, or omit option to query" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 

@@ -389,47 +389,42 @@ static bool cmd_cpu_stats(cli_ctx *ctx, const cli_args *args)
 
 /* ---- the table ------------------------------------------------------------------------ */
 
-#define OPT_DOMAIN { "domain", CLI_OPT_STRING, true, true, "domain name, id or uuid" }
-#define OPT_AFFECT \
-    { "config", CLI_OPT_BOOL, false, false, "affect next boot" }, \
-    { "live", CLI_OPT_BOOL, false, false, "affect running domain" }, \
-    { "current", CLI_OPT_BOOL, false, false, "affect current domain" }
 
 static const cli_opt opts_schedinfo[] = {
-    OPT_DOMAIN,
-    OPT_AFFECT,
+    CLI_OPT_DOMAIN,
+    CLI_OPT_AFFECT,
     { "set", CLI_OPT_ARGV, true, false, "parameter=value" },
     { NULL },
 };
 static const cli_opt opts_memtune[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "hard-limit", CLI_OPT_STRING, false, false, "Max memory, as scaled integer (default KiB)" },
     { "soft-limit", CLI_OPT_STRING, false, false, "Memory during contention, as scaled integer (default KiB)" },
     { "swap-hard-limit", CLI_OPT_STRING, false, false, "Max memory plus swap, as scaled integer (default KiB)" },
     { "min-guarantee", CLI_OPT_STRING, false, false, "Min guaranteed memory, as scaled integer (default KiB)" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 static const cli_opt opts_blkiotune[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "weight", CLI_OPT_STRING, false, false, "IO Weight" },
     { "device-weights", CLI_OPT_STRING, false, false, "per-device IO Weights, in the form of /path/to/device,weight,..." },
     { "device-read-iops-sec", CLI_OPT_STRING, false, false, "per-device read I/O limit per second, in the form of /path/to/device,read_iops_sec,..." },
     { "device-write-iops-sec", CLI_OPT_STRING, false, false, "per-device write I/O limit per second, in the form of /path/to/device,write_iops_sec,..." },
     { "device-read-bytes-sec", CLI_OPT_STRING, false, false, "per-device bytes read per second, in the form of /path/to/device,read_bytes_sec,..." },
     { "device-write-bytes-sec", CLI_OPT_STRING, false, false, "per-device bytes wrote per second, in the form of /path/to/device,write_bytes_sec,..." },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 static const cli_opt opts_numatune[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "mode", CLI_OPT_STRING, false, false, "NUMA mode, one of strict, preferred, interleave or restrictive" },
     { "nodeset", CLI_OPT_STRING, false, false, "NUMA node selections to set" },
-    OPT_AFFECT,
+    CLI_OPT_AFFECT,
     { NULL },
 };
 static const cli_opt opts_cpu_stats[] = {
-    OPT_DOMAIN,
+    CLI_OPT_DOMAIN,
     { "total", CLI_OPT_BOOL, false, false, "Show total statistics only" },
     { "start", CLI_OPT_INT, false, false, "Show statistics from this CPU" },
     { "count", CLI_OPT_INT, false, false, "Number of shown CPUs at most" },

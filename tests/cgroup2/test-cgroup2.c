@@ -32,6 +32,8 @@ static qv_conn *conn;
 
 static void skip_without_v2(void)
 {
+    if (geteuid() != 0)
+        cr_skip_test("the cgroup tests of a root caller (this run is an ordinary user's)");
     g_autofree char *ctrl = NULL;
     if (!g_file_get_contents(CGROOT "/cgroup.controllers", &ctrl, NULL, NULL) ||
         !strstr(ctrl, "cpu") || !strstr(ctrl, "memory"))
@@ -84,15 +86,26 @@ static qv_domain *start(const char *name, const char *tune)
     return dom;
 }
 
-/* The VM group of domain name: machine/<name>.qvirt-<hash> (embed root). */
+static bool under_systemd(void)
+{
+    g_autofree char *comm = NULL;
+    return g_file_get_contents("/proc/1/comm", &comm, NULL, NULL) &&
+           !strcmp(g_strchomp(comm), "systemd");
+}
+
+/* The VM group of domain name: machine/<name>.qvirt-<hash> (embed root),
+ * or under systemd machine.slice/qvirt-<name>-<hash>.scope/qvirt. */
 static char *vm_group(const char *name)
 {
-    g_autoptr(GDir) d = g_dir_open(MACHINE, 0, NULL);
-    g_autofree char *prefix = g_strdup_printf("%s.qvirt-", name);
+    bool sd = under_systemd();
+    const char *dir = sd ? CGROOT "/machine.slice" : MACHINE;
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autofree char *prefix = sd ? g_strdup_printf("qvirt-%s-", name)
+                                 : g_strdup_printf("%s.qvirt-", name);
     const char *n;
     while (d && (n = g_dir_read_name(d)))
-        if (g_str_has_prefix(n, prefix))
-            return g_build_filename(MACHINE, n, NULL);
+        if (g_str_has_prefix(n, prefix) && (!sd || g_str_has_suffix(n, ".scope")))
+            return sd ? g_build_filename(dir, n, "qvirt", NULL) : g_build_filename(dir, n, NULL);
     return NULL;
 }
 
@@ -155,6 +168,29 @@ static bool wait_gone(const char *path, int ms)
     return true;
 }
 
+/* What is still in a cgroup tree: "path: pids" lines, for failure messages. */
+static void describe_tree(GString *out, const char *dir)
+{
+    g_autofree char *procs = NULL;
+    g_autofree char *pf = g_build_filename(dir, "cgroup.threads", NULL);
+    if (g_file_get_contents(pf, &procs, NULL, NULL))
+        g_string_append_printf(out, "%s: [%s] ", dir, g_strchomp(procs));
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+        g_autofree char *sub = g_build_filename(dir, n, NULL);
+        if (g_file_test(sub, G_FILE_TEST_IS_DIR))
+            describe_tree(out, sub);
+    }
+}
+
+static char *left_in(const char *dir)
+{
+    GString *s = g_string_new(NULL);
+    describe_tree(s, dir);
+    return g_string_free(s, FALSE);
+}
+
 static unsigned long long thread_ticks(pid_t pid, pid_t tid)
 {
     g_autofree char *p = g_strdup_printf("/proc/%d/task/%d/stat", (int)pid, (int)tid);
@@ -199,6 +235,46 @@ Test(cgroup2, qemu_runs_in_its_groups_from_the_start)
     g_autoptr(qv_error) err = NULL;
     cr_assert_eq(qv_domain_destroy(dom, 0, &err), 0);
     cr_assert(wait_gone(vm, 5000), "%s is left after destroy", vm);
+    if (under_systemd()) {
+        /* systemd collects the scope once it is empty. */
+        g_autofree char *scope = g_path_get_dirname(vm);
+        cr_assert(wait_gone(scope, 10000), "%s is left after destroy", scope);
+    }
+}
+
+Test(cgroup2, under_systemd_a_scope_and_a_machine)
+{
+    skip_without_v2();
+    if (!under_systemd())
+        cr_skip_test("PID 1 is not systemd (run through scripts/cgroup2-vm --systemd)");
+    g_autoptr(qv_domain) dom = start("sdm", "<memtune><hard_limit unit='MiB'>200</hard_limit></memtune>");
+    g_autofree char *vm = vm_group("sdm");
+    cr_assert_not_null(vm, "no machine.slice/qvirt-sdm-*.scope/qvirt");
+    g_autofree char *scope = g_path_get_dirname(vm);
+    g_autofree char *unit = g_path_get_basename(scope);
+    pid_t qemu = status_pid("sdm", "qemu_pid"), mon = status_pid("sdm", "monitor_pid");
+    g_autofree char *qcg = thread_cgroup(qemu, qemu), *mcg = thread_cgroup(mon, mon);
+    g_autofree char *want_q = g_strdup_printf("/machine.slice/%s/qvirt/emulator", unit);
+    g_autofree char *want_m = g_strdup_printf("/machine.slice/%s/qvirt/supervisor", unit);
+    cr_assert_str_eq(qcg, want_q);
+    cr_assert_str_eq(mcg, want_m);
+    g_autofree char *max = read_text(vm, "memory.max");
+    cr_assert_str_eq(max, "209715200");
+    /* systemd's view: the scope is delegated, and machined knows the VM. */
+    g_autofree char *show = NULL, *list = NULL;
+    const char *sc[] = { "systemctl", "show", "-p", "Delegate", "-p", "ActiveState", unit, NULL };
+    cr_assert(g_spawn_sync(NULL, (char **)sc, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &show, NULL,
+                           NULL, NULL));
+    cr_assert(strstr(show, "Delegate=yes") && strstr(show, "ActiveState=active"), "%s", show);
+    const char *mc[] = { "machinectl", "list", "--no-legend", NULL };
+    cr_assert(g_spawn_sync(NULL, (char **)mc, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &list, NULL,
+                           NULL, NULL));
+    cr_assert(strstr(list, "qvirt-sdm-") && strstr(list, "vm"), "machinectl list: %s", list);
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_domain_destroy(dom, 0, &err), 0);
+    bool gone = wait_gone(scope, 30000); /* systemd collects it: slow under load */
+    g_autofree char *left = gone ? NULL : left_in(scope);
+    cr_assert(gone, "%s is left after destroy: %s", scope, left);
 }
 
 Test(cgroup2, a_vcpu_quota_limits_the_spinning_vcpu)
@@ -377,5 +453,105 @@ Test(cgroup2, pins_numa_and_cpu_time_live)
     cr_assert_gt(t.cpu_time, 0);
     cr_assert_leq(t.cpu_time, usage * 1000, "cpu_time is the group's usage_usec, read first");
     cr_assert_gt(t.vcpu_time, 0);
+    qv_domain_destroy(dom, 0, NULL);
+}
+
+/* An ordinary user under systemd: its domains go in scopes of its own
+ * service manager (systemd --user), the subtree systemd delegates to it. */
+Test(cgroup2, an_ordinary_user_gets_scopes_of_its_own_manager)
+{
+    if (geteuid() == 0)
+        cr_skip_test("runs as an ordinary user (tests/cgroup2/as-user.sh)");
+    if (!under_systemd())
+        cr_skip_test("PID 1 is not systemd (run through scripts/cgroup2-vm --systemd)");
+    g_autoptr(qv_domain) dom = start("mine", NULL);
+    pid_t qemu = status_pid("mine", "qemu_pid");
+    g_autofree char *qcg = thread_cgroup(qemu, qemu);
+    g_autofree char *want = g_strdup_printf("/user.slice/user-%u.slice/user@%u.service/app.slice/"
+                                            "qvirt-mine-", (unsigned)getuid(), (unsigned)getuid());
+    cr_assert(g_str_has_prefix(qcg, want) && g_str_has_suffix(qcg, ".scope/qvirt/emulator"),
+              "QEMU is in %s", qcg);
+    /* What the user's delegation holds is the user's to set. */
+    g_autofree char *vm_rel = g_path_get_dirname(qcg);
+    g_autofree char *vm = g_build_filename(CGROOT, vm_rel, NULL);
+    g_autofree char *ctl = read_text(vm, "cgroup.controllers");
+    g_autoptr(qv_error) err = NULL;
+    if (strstr(ctl, "memory")) {
+        qv_memory_params mp = { .fields = QV_MEMORY_HARD_LIMIT, .hard_limit = 300 * 1024 };
+        cr_assert_eq(qv_domain_set_memory_parameters(dom, &mp, QV_DOMAIN_AFFECT_LIVE, &err), 0,
+                     "%s", err ? qv_error_message(err) : "");
+        g_autofree char *max = read_text(vm, "memory.max");
+        cr_assert_str_eq(max, "314572800");
+    }
+    if (strstr(ctl, "cpu")) {
+        qv_sched_params sp = { .fields = QV_SCHED_VCPU_QUOTA | QV_SCHED_VCPU_PERIOD,
+                               .vcpu_quota = 20000, .vcpu_period = 100000 };
+        cr_assert_eq(qv_domain_set_scheduler_parameters(dom, &sp, QV_DOMAIN_AFFECT_LIVE, &err), 0,
+                     "%s", err ? qv_error_message(err) : "");
+        g_autofree char *vdir = g_build_filename(vm, "vcpu0", NULL);
+        g_autofree char *cmax = read_text(vdir, "cpu.max");
+        cr_assert_str_eq(cmax, "20000 100000");
+    }
+    cr_assert(strstr(ctl, "memory") || strstr(ctl, "cpu"), "nothing delegated: %s", ctl);
+    g_autofree char *scope = g_path_get_dirname(vm);
+    cr_assert_eq(qv_domain_destroy(dom, 0, &err), 0);
+    bool gone = wait_gone(scope, 30000); /* the user's manager collects it */
+    g_autofree char *left = gone ? NULL : left_in(scope);
+    cr_assert(gone, "%s is left after destroy: %s", scope, left);
+}
+
+/* The qvirt binary of this build on the test's connection; its stdout. */
+static char *cli(int *status, const char *const *words)
+{
+    g_autofree char *prog = g_build_filename(g_getenv("QVIRT_BUILD_ROOT"), "tools", "qvirt", NULL);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, prog);
+    g_ptr_array_add(argv, "-c");
+    g_ptr_array_add(argv, uri);
+    for (const char *const *w = words; *w; w++)
+        g_ptr_array_add(argv, (char *)*w);
+    g_ptr_array_add(argv, NULL);
+    char *out = NULL;
+    cr_assert(g_spawn_sync(NULL, (char **)argv->pdata, NULL, 0, NULL, NULL, &out, NULL, status,
+                           NULL));
+    return out;
+}
+
+Test(cgroup2, iothreads_and_the_cli)
+{
+    skip_without_v2();
+    if (!g_getenv("QVIRT_BUILD_ROOT"))
+        cr_skip_test("QVIRT_BUILD_ROOT is not set (run through meson test)");
+    g_autoptr(qv_domain) dom = start("io", "<iothreads>1</iothreads>"
+                                           "<cputune><iothread_period>50000</iothread_period>"
+                                           "<iothread_quota>20000</iothread_quota></cputune>");
+    g_autofree char *vm = vm_group("io");
+    pid_t qemu = status_pid("io", "qemu_pid");
+    pid_t io = thread_in(qemu, "/iothread1");
+    cr_assert_gt(io, 0, "no QEMU thread in iothread1: %s", vm);
+    g_autofree char *idir = g_build_filename(vm, "iothread1", NULL);
+    g_autofree char *max = read_text(idir, "cpu.max");
+    cr_assert_str_eq(max, "20000 50000");
+
+    int st = -1;
+    g_autofree char *info = cli(&st, (const char *const[]){ "schedinfo", "io", NULL });
+    cr_assert_eq(st, 0, "%s", info);
+    cr_assert(strstr(info, "Scheduler      : posix\n"), "%s", info);
+    cr_assert(strstr(info, "iothread_period: 50000\n"), "%s", info);
+    cr_assert(strstr(info, "iothread_quota : 20000\n"), "%s", info);
+    cr_assert(strstr(info, "vcpu_quota     : 17592186044415\n"), "no limit, as libvirt shows "
+              "it on cgroup v2: %s", info);
+    g_autofree char *set = cli(&st, (const char *const[]){ "memtune", "io", "--hard-limit",
+                                                            "256M", NULL });
+    cr_assert_eq(st, 0, "%s", set);
+    g_autofree char *mem = read_text(vm, "memory.max");
+    cr_assert_str_eq(mem, "268435456");
+    g_autofree char *stats = cli(&st, (const char *const[]){ "cpu-stats", "io", "--total", NULL });
+    cr_assert_eq(st, 0, "%s", stats);
+    cr_assert(g_str_has_prefix(stats, "Total:\n\tcpu_time "), "%s", stats);
+    cr_assert(strstr(stats, "\tvcpu_time ") && strstr(stats, " seconds\n"), "%s", stats);
+    g_autofree char *json = cli(&st, (const char *const[]){ "blkiotune", "io", "--json", NULL });
+    cr_assert_eq(st, 0, "%s", json);
+    cr_assert(strstr(json, "\"weight\""), "%s", json);
     qv_domain_destroy(dom, 0, NULL);
 }
