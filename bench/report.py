@@ -51,6 +51,12 @@ FIGURES = [
     ("mem20", "RSS, 20 running domains", "<= 1 MiB + 50 KiB/domain",
      lambda r: r["qvirt"] <= KIB_GOAL),
     ("cli_list_rss", "CLI peak RSS, list", None, None),
+    # Save and restore (bench/save): the floor runs QEMU's same migrate fd:
+    # sequence into the same file layout.
+    ("save", "save to file", "<= 1.1x floor", lambda r: r["qvirt_floor"] <= 1.1),
+    ("restore", "restore to running", "<= 1.1x floor", lambda r: r["qvirt_floor"] <= 1.1),
+    ("boot", "cold boot to guest up", None, None),
+    ("restore_speedup", "boot / restore", ">= 5x", lambda r: r["qvirt"] >= 5),
     ("parse_build", "parse+argv build (20 dev)", ">= 20000/s", lambda r: r["qvirt"] >= 20000),
     ("format", "format (20 dev)", None, None),
     # Internal snapshot of a running guest, and revert to it: QEMU's job

@@ -267,8 +267,16 @@ static bool list_filter(qv_domain *dom, unsigned int flags)
         (qv_domain_snapshot_count(dom->conn, dom->name) > 0) !=
             !!(flags & QV_CONNECT_LIST_DOMAINS_HAS_SNAPSHOT))
         return false;
-    /* Managed save and checkpoints do not exist yet: no domain has them. */
-    if (flags & (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE | QV_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT))
+    unsigned int ms = flags & (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE |
+                               QV_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE);
+    if (ms && ms != (QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE | QV_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE)) {
+        g_autofree char *image = qv_domain_managed_save_path(dom->conn, dom->name);
+        bool has = g_file_test(image, G_FILE_TEST_EXISTS);
+        if ((flags & QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE) ? !has : has)
+            return false;
+    }
+    /* Checkpoints do not exist yet: no domain has them. */
+    if (flags & QV_CONNECT_LIST_DOMAINS_HAS_CHECKPOINT)
         return false;
     return true;
 }

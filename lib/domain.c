@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "job.h"
 #include "qv-log.h"
 #include "qv-process.h"
 
@@ -262,6 +263,9 @@ int qv_domain_begin(qv_domain *dom, unsigned int affect, qv_call *c, qv_error **
     c->lock = r;
     if ((r = qv_domain_settle(dom, &c->act, err)) < 0)
         return r;
+    /* A job whose process died is undone before anything else (job.c). */
+    if (c->act.phase == QV_RUN_ON)
+        qv_job_recover(dom);
     return load_call(dom, affect, c, err);
 }
 
@@ -524,6 +528,15 @@ int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, uns
     if (r < 0)
         return r;
     memset(info, 0, sizeof *info);
+    /* A save or dump in progress, in this process or another (job.c). */
+    qv_job job;
+    if (qv_job_current(dom, &job) == 1) {
+        info->state = QV_DOMAIN_CONTROL_JOB;
+        long long now = qv_rt_now_us();
+        info->state_time = now > job.started_us ? (unsigned long long)(now - job.started_us) / 1000
+                                                : 0;
+        return 0;
+    }
     if (!qv_rt_pid_alive(act.status.monitor_pid, act.status.monitor_start)) {
         info->state = QV_DOMAIN_CONTROL_ERROR;
         info->details = QV_DOMAIN_CONTROL_ERROR_REASON_MONITOR;

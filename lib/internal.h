@@ -252,6 +252,25 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
  * re-attaches through QEMU's monitor.sock. 0 also when another process
  * supervises the run already (-EBUSY is not returned for that). */
 int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err);
+/* A start that restores a save image instead of booting (save.c): QEMU
+ * starts with -incoming defer, loads the stream from fd (positioned at
+ * it) and then runs when run is set, else stays paused; the domain is
+ * running (restored) and STARTED is emitted as RESTORED. */
+typedef struct qv_start_restore {
+    int fd;
+    bool run;
+} qv_start_restore;
+int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
+                                 unsigned int flags, const qv_start_restore *restore,
+                                 qv_error **err);
+
+/* save.c: managed save images, and the restore's incoming migration on a
+ * starting QEMU's command monitor. */
+char *qv_domain_managed_save_path(qv_conn *conn, const char *name);
+int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err);
+/* Starts dom from its managed save image when it has one: 1 when it did,
+ * 0 when there is none (or START_FORCE_BOOT discarded it). */
+int qv_domain_start_managed(qv_domain *dom, unsigned int flags, qv_error **err);
 
 /* events.c: appends an event to the connection's journal. */
 void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,

@@ -72,8 +72,12 @@ int qv_domain_create(qv_domain *dom, unsigned int flags, qv_error **err)
 {
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_create: dom is required");
+    /* A managed save image is where the domain resumes (save.c). */
+    int r = qv_domain_start_managed(dom, flags, err);
+    if (r != 0)
+        return r < 0 ? r : 0;
     g_autoptr(qv_domdef) def = NULL;
-    int r = qv_domain_load_config(dom->conn, dom->name, &def, err);
+    r = qv_domain_load_config(dom->conn, dom->name, &def, err);
     if (r == -ENOENT)
         return qv_error_set(err, -EINVAL, "domain '%s' is transient and already running",
                             dom->name);
@@ -288,6 +292,8 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
     r = qv_conn_undefine_nvram_check(dom->conn, dom->name, flags & QV_DOMAIN_UNDEFINE_NVRAM,
                                          flags & QV_DOMAIN_UNDEFINE_KEEP_NVRAM, &nvram, err);
     int n_snaps = qv_domain_snapshot_count(dom->conn, dom->name);
+    g_autofree char *managed = qv_domain_managed_save_path(dom->conn, dom->name);
+    bool has_managed = g_file_test(managed, G_FILE_TEST_EXISTS);
     if (r < 0) {
         /* refused: the domain stays defined */
     } else if (n_snaps > 0 && !(flags & QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)) {
@@ -295,6 +301,10 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
         r = qv_error_set(err, -EBUSY, "cannot undefine domain '%s' with %d snapshot%s: remove "
                          "them or use --snapshots-metadata", dom->name, n_snaps,
                          n_snaps == 1 ? "" : "s");
+    } else if (has_managed && !(flags & QV_DOMAIN_UNDEFINE_MANAGED_SAVE)) {
+        r = qv_error_set(err, -EINVAL, "refusing to undefine domain '%s' while its managed "
+                         "save image exists (remove it, or undefine with managed save)",
+                         dom->name);
     } else if (!c.persistent) {
         r = qv_error_set(err, -EINVAL, "domain '%s' is transient: there is no config to undefine",
                          dom->name);
@@ -304,6 +314,8 @@ int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
         g_autofree char *autostart = qv_rt_autostart_path(&dom->conn->paths, dom->name);
         unlink(autostart);
         qv_domain_snapshot_remove_all(dom->conn, dom->name);
+        if (has_managed)
+            unlink(managed);
         if (nvram && unlink(nvram) < 0 && errno != ENOENT)
             qv_log(QV_LOG_INFO, "domain '%s': cannot remove its NVRAM %s: %s", dom->name, nvram,
                    g_strerror(errno));

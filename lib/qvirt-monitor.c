@@ -599,6 +599,10 @@ static void finalize(monitor *m)
         /* A snapshot's HALT, or a revert that needs a new QEMU. */
         reason = QV_DOMAIN_SHUTOFF_FROM_SNAPSHOT;
         detail = QV_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT;
+    } else if (stopping && !strcmp(stopping, "saved")) {
+        /* A save (lib/save.c) wrote the image and ends the run. */
+        reason = QV_DOMAIN_SHUTOFF_SAVED;
+        detail = QV_DOMAIN_EVENT_STOPPED_SAVED;
     } else if (stopping) {
         reason = QV_DOMAIN_SHUTOFF_DESTROYED;
         detail = QV_DOMAIN_EVENT_STOPPED_DESTROYED;

@@ -13,6 +13,8 @@
  *   <run>/locks/.id.lock             serialises next-id
  *   <run>/shutoff/<name>.json        how the domain last stopped (reason)
  *   <run>/logs/<name>.log            QEMU's output, kept across runs
+ *   <run>/jobs/<name>.json           the last completed job's statistics (job.c)
+ *   <config>/save/<name>.save        a managed save image (save.c)
  *   <run>/domains/<name>/            exists while the domain is active; it
  *                                    appears whole (built as
  *                                    .<name>.<pid>.new, renamed into place;
@@ -46,6 +48,8 @@
  *       reboot                       a guest reboot is in progress (the
  *                                    poweroff half is not a shutdown)
  *       unplugged-vcpus              vCPUs unplugged live (resources.c)
+ *       job                          the running job: operation, its process,
+ *                                    what to undo if that dies (job.h)
  *       <channel>.sock, vnc.sock,    sockets the argv builder generates for
  *       spice.sock                   chardevs and displays without a path
  *                                    (qvirt binds chardevs' and hands them

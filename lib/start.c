@@ -380,7 +380,8 @@ static gint64 since(const start_marks *m)
 /* Steps 2 and 3: QEMU runs (stopped, -S) under its monitor, and
  * status.json names both. */
 static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int flags,
-                  const char *dir, start_fds *f, qv_vmcg *cg, start_marks *marks, qv_error **err)
+                  const qv_start_restore *restore, const char *dir, start_fds *f,
+                  qv_vmcg *cg, start_marks *marks, qv_error **err)
 {
     int r;
     if ((r = create_start_fds(dir, f, err)) < 0)
@@ -480,6 +481,11 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_ptr_array_add(margv, g_strdup("--"));
     for (char **a = qemu_argv; *a; a++)
         g_ptr_array_add(margv, g_strdup(*a));
+    if (restore) {
+        /* The saved state comes in over QMP once QEMU is up (save.c). */
+        g_ptr_array_add(margv, g_strdup("-incoming"));
+        g_ptr_array_add(margv, g_strdup("defer"));
+    }
     int own[5] = { f->qmp_listen, f->monitor_listen, f->channel[1], f->ctl_listen,
                    f->monitor_lock };
     g_autoptr(GArray) pass = g_array_new(FALSE, FALSE, sizeof(int));
@@ -510,7 +516,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
 }
 
 /* Step 4 and 5: settings, cont, the live XML and the state. */
-static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const char *dir,
+static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
+                    const qv_start_restore *restore, const char *dir,
                     const qv_vmcg *cg, pid_t *qemu_pid, qv_error **err)
 {
     g_autofree char *status_path = g_build_filename(dir, QV_RT_RUN_STATUS, NULL);
@@ -524,13 +531,18 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const ch
     if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
         return r;
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, 0 };
+    if (restore && (r = qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
+        qv_domain_qmp_close(qmp, qmp_lock);
+        return r;
+    }
     if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
         (r = qv_domain_set_graphics_passwords(qmp, def, err)) >= 0 &&
         (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, cg, err)) >= 0) {
         qv_domain_record_graphics_ports(qmp, def);
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
-            st = (qv_rt_state){ QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED, 0 };
+            st = (qv_rt_state){ QV_DOMAIN_RUNNING,
+                                restore ? QV_DOMAIN_RUNNING_RESTORED : QV_DOMAIN_RUNNING_BOOTED, 0 };
         }
     }
     if (r >= 0) {
@@ -546,16 +558,17 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags, const ch
     return r;
 }
 
-static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags,
+static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags, bool restored,
                          GPtrArray *dropped)
 {
     char uuid[37];
     qv_uuid_format(def->uuid, uuid);
     qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
-                 QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
+                 restored ? QV_DOMAIN_EVENT_STARTED_RESTORED : QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
     if (flags & QV_DOMAIN_START_PAUSED)
         qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
-                     QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
+                     restored ? QV_DOMAIN_EVENT_SUSPENDED_RESTORED
+                              : QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
     for (guint i = 0; i + 1 < dropped->len; i += 2) {
         json_object *extra = json_object_new_object();
         json_object_object_add(extra, "dev_alias", json_object_new_string(dropped->pdata[i]));
@@ -598,6 +611,13 @@ static void undo_start(qv_conn *conn, const qv_domdef *def, const char *dir)
 int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
                          unsigned int flags, qv_error **err)
 {
+    return qv_conn_start_domain_restore(conn, dom, def, transient, flags, NULL, err);
+}
+
+int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
+                                 unsigned int flags, const qv_start_restore *restore,
+                                 qv_error **err)
+{
     const unsigned int known = QV_DOMAIN_START_PAUSED | QV_DOMAIN_START_AUTODESTROY |
                                QV_DOMAIN_START_BYPASS_CACHE | QV_DOMAIN_START_FORCE_BOOT |
                                QV_DOMAIN_START_VALIDATE | QV_DOMAIN_START_RESET_NVRAM;
@@ -623,8 +643,8 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     pid_t qemu_pid = 0;
     start_fds f = { -1, -1, -1, { [0 ... QV_RT_LANES - 1] = -1 }, { -1, -1 }, -1 };
     g_auto(qv_vmcg) cg = { 0 };
-    if ((r = launch(conn, def, transient, flags, dir, &f, &cg, &marks, err)) < 0 ||
-        (r = bring_up(dom, def, flags, dir, &cg, &qemu_pid, err)) < 0) {
+    if ((r = launch(conn, def, transient, flags, restore, dir, &f, &cg, &marks, err)) < 0 ||
+        (r = bring_up(dom, def, flags, restore, dir, &cg, &qemu_pid, err)) < 0) {
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed (%s); undoing it", def->name,
                g_strerror(-r));
@@ -633,7 +653,7 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
     }
     marks.brought_up = since(&marks);
     qv_tune_register_machine(conn, def, &cg, qemu_pid);
-    emit_started(conn, def, flags, dropped);
+    emit_started(conn, def, flags, restore != NULL, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed at commit (%s); undoing it", def->name,

@@ -131,5 +131,6 @@ extern const cli_cmd cli_block_cmds[];
 extern const cli_cmd cli_console_cmds[];
 extern const cli_cmd cli_hotplug_cmds[];
 extern const cli_cmd cli_input_cmds[];
+extern const cli_cmd cli_save_cmds[];
 extern const cli_cmd cli_tune_cmds[];
 extern const cli_cmd cli_snapshot_cmds[];

@@ -316,6 +316,12 @@ void cli_print_table(GPtrArray *rows, size_t ncols, bool header)
     }
 }
 
+/* virsh list --managed-save: "saved" for a shut off domain with an image. */
+static const char *list_state_str(int state)
+{
+    return state < 0 ? "saved" : cli_state_str(state);
+}
+
 static bool cmd_list(cli_ctx *ctx, const cli_args *args)
 {
     unsigned int flags = QV_CONNECT_LIST_DOMAINS_ACTIVE;
@@ -334,6 +340,8 @@ static bool cmd_list(cli_ctx *ctx, const cli_args *args)
         { "state-paused", QV_CONNECT_LIST_DOMAINS_PAUSED },
         { "state-shutoff", QV_CONNECT_LIST_DOMAINS_SHUTOFF },
         { "state-other", QV_CONNECT_LIST_DOMAINS_OTHER },
+        { "with-managed-save", QV_CONNECT_LIST_DOMAINS_MANAGEDSAVE },
+        { "without-managed-save", QV_CONNECT_LIST_DOMAINS_NO_MANAGEDSAVE },
     };
     for (size_t i = 0; i < G_N_ELEMENTS(filters); i++)
         if (cli_has(args, filters[i].opt))
@@ -367,6 +375,10 @@ static bool cmd_list(cli_ctx *ctx, const cli_args *args)
         /* a domain undefined meanwhile is left out, as virsh does */
         if (qv_domain_get_state(d, &state, &reason, NULL) < 0)
             continue;
+        /* --managed-save shows a shut off domain with an image as saved. */
+        if (cli_has(args, "managed-save") && state == QV_DOMAIN_SHUTOFF &&
+            qv_domain_has_managed_save_image(d, 0, NULL) == 1)
+            state = -1;
         rows[nrows++] = (list_row){ d, qv_domain_get_id(d), state };
     }
     qsort(rows, nrows, sizeof *rows, list_row_cmp);
@@ -381,8 +393,8 @@ static bool cmd_list(cli_ctx *ctx, const cli_args *args)
             json_object_object_add(o, "id", rows[i].id >= 0 ? json_object_new_int(rows[i].id) : NULL);
             json_object_object_add(o, "name", json_object_new_string(qv_domain_get_name(rows[i].dom)));
             json_object_object_add(o, "uuid", json_object_new_string(uuid));
-            json_object_object_add(o, "state", json_object_new_string(cli_state_str(rows[i].state)));
-            json_object_object_add(o, "state_code", json_object_new_int(rows[i].state));
+            json_object_object_add(o, "state", json_object_new_string(list_state_str(rows[i].state)));
+            json_object_object_add(o, "state_code", json_object_new_int(rows[i].state < 0 ? QV_DOMAIN_SHUTOFF : rows[i].state));
             json_object_object_add(o, "persistent",
                                    json_object_new_boolean(qv_domain_is_persistent(rows[i].dom, NULL) == 1));
             if (qv_domain_get_autostart(rows[i].dom, &autostart, NULL) < 0)
@@ -405,7 +417,7 @@ static bool cmd_list(cli_ctx *ctx, const cli_args *args)
             char **row = g_new0(char *, 5);
             row[0] = rows[i].id >= 0 ? g_strdup_printf("%d", rows[i].id) : g_strdup("-");
             row[1] = g_strdup(qv_domain_get_name(rows[i].dom));
-            row[2] = g_strdup(cli_state_str(rows[i].state));
+            row[2] = g_strdup(list_state_str(rows[i].state));
             if (opt_uuid) {
                 char uuid[37] = "";
                 qv_domain_get_uuid_string(rows[i].dom, uuid, NULL);
@@ -462,6 +474,7 @@ static bool cmd_dominfo(cli_ctx *ctx, const cli_args *args)
     int persistent = qv_domain_is_persistent(dom, NULL);
     int autostart = 0;
     bool have_autostart = qv_domain_get_autostart(dom, &autostart, NULL) >= 0;
+    int managed = qv_domain_has_managed_save_image(dom, 0, NULL);
 
     if (ctx->json) {
         json_object *o = json_object_new_object();
@@ -481,7 +494,7 @@ static bool cmd_dominfo(cli_ctx *ctx, const cli_args *args)
                                persistent < 0 ? NULL : json_object_new_boolean(persistent));
         json_object_object_add(o, "autostart",
                                have_autostart ? json_object_new_boolean(autostart) : NULL);
-        json_object_object_add(o, "managed_save", json_object_new_boolean(false));
+        json_object_object_add(o, "managed_save", json_object_new_boolean(managed == 1));
         json_object_object_add(o, "security_model", json_object_new_string("none"));
         json_object_object_add(o, "security_doi", json_object_new_string("0"));
         cli_print_json(o);
@@ -506,7 +519,7 @@ static bool cmd_dominfo(cli_ctx *ctx, const cli_args *args)
         printf("%-15s %s\n", "Persistent:", persistent < 0 ? "unknown" : persistent ? "yes" : "no");
         if (have_autostart)
             printf("%-15s %s\n", "Autostart:", autostart ? "enable" : "disable");
-        printf("%-15s %s\n", "Managed save:", "no");
+        printf("%-15s %s\n", "Managed save:", managed < 0 ? "unknown" : managed ? "yes" : "no");
         printf("%-15s %s\n", "Security model:", "none");
         printf("%-15s %s\n", "Security DOI:", "0");
     }
@@ -1013,6 +1026,9 @@ static const cli_opt opts_list[] = {
     { "no-autostart", CLI_OPT_BOOL, false, false, "list domains with autostart disabled" },
     { "with-snapshot", CLI_OPT_BOOL, false, false, "list domains with existing snapshot" },
     { "without-snapshot", CLI_OPT_BOOL, false, false, "list domains without a snapshot" },
+    { "managed-save", CLI_OPT_BOOL, false, false, "mark inactive domains with managed save state" },
+    { "with-managed-save", CLI_OPT_BOOL, false, false, "list domains with managed save state" },
+    { "without-managed-save", CLI_OPT_BOOL, false, false, "list domains without managed save" },
     { "uuid", CLI_OPT_BOOL, false, false, "list uuid's only" },
     { "name", CLI_OPT_BOOL, false, false, "list domain names only" },
     { "id", CLI_OPT_BOOL, false, false, "list domain IDs only" },

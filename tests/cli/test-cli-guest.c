@@ -274,3 +274,73 @@ Test(cli_guest, autostart_all_and_transient)
     cli_run_uri(&r, env.uri, "list", "--all", "--name", NULL);
     ASSERT_OUT(r, "demo\n\n");
 }
+
+/* save, restore, managed save, dump and the job commands, with virsh's
+ * messages and states. */
+Test(cli_guest, save_restore_and_managed_save)
+{
+    g_autofree char *xml = guest_xml_file("demo");
+    g_autofree char *img = g_build_filename(env.root, "demo.img", NULL);
+    g_autofree char *core = g_build_filename(env.root, "demo.core", NULL);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", xml, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    ASSERT_OK(r);
+
+    cli_run_uri(&r, env.uri, "save", "demo", img, "--verbose", NULL);
+    g_autofree char *want = g_strdup_printf("\nDomain 'demo' saved to %s\n\n", img);
+    ASSERT_OUT(r, want);
+    cr_assert(strstr(r.err, "Save: [100 %]"), "no progress: %s", r.err);
+    g_autofree char *s1 = state_reason();
+    cr_assert_str_eq(s1, "shut off (saved)\n\n");
+    cli_run_uri(&r, env.uri, "save-image-dumpxml", img, NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "<name>demo</name>"), "%s", r.out);
+    cli_run_uri(&r, env.uri, "domjobinfo", "demo", "--completed", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_str_has_prefix(r.out, "Job type:         Completed   \nOperation:        Save"),
+              "%s", r.out);
+
+    cli_run_uri(&r, env.uri, "restore", img, NULL);
+    g_autofree char *want_r = g_strdup_printf("Domain restored from %s\n\n", img);
+    ASSERT_OUT(r, want_r);
+    g_autofree char *s2 = state_reason();
+    cr_assert_str_eq(s2, "running (restored)\n\n");
+    cli_run_uri(&r, env.uri, "domjobinfo", "demo", NULL);
+    ASSERT_OUT(r, "Job type:         None        \n\n");
+
+    cli_run_uri(&r, env.uri, "dump", "demo", core, "--memory-only", NULL);
+    g_autofree char *want_d = g_strdup_printf("\nDomain 'demo' dumped to %s\n\n", core);
+    ASSERT_OUT(r, want_d);
+
+    cli_run_uri(&r, env.uri, "managedsave", "demo", NULL);
+    ASSERT_OUT(r, "\nDomain 'demo' state saved by qvirt\n\n");
+    cli_run_uri(&r, env.uri, "dominfo", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "Managed save:   yes\n"), "%s", r.out);
+    cli_run_uri(&r, env.uri, "list", "--all", "--managed-save", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, " demo   saved\n"), "%s", r.out);
+    cli_run_uri(&r, env.uri, "list", "--all", "--with-managed-save", "--name", NULL);
+    ASSERT_OUT(r, "demo\n\n");
+    cli_run_uri(&r, env.uri, "undefine", "demo", NULL);
+    cr_assert_eq(r.status, 1);
+    cr_assert(g_str_has_prefix(r.err, "error: refusing to undefine domain 'demo' while its "
+                               "managed save image exists"), "%s", r.err);
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    ASSERT_OUT(r, "Domain 'demo' started\n\n");
+    g_autofree char *s3 = state_reason();
+    cr_assert_str_eq(s3, "running (restored)\n\n");
+    cli_run_uri(&r, env.uri, "managedsave-remove", "demo", NULL);
+    ASSERT_OUT(r, "Domain 'demo' has no manage save image; removal skipped\n\n");
+    cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
+    ASSERT_OK(r);
+
+    /* A file that is no image: one sentence, exit 1. */
+    cli_run_uri(&r, env.uri, "restore", xml, NULL);
+    cr_assert_eq(r.status, 1);
+    g_autofree char *want_e = g_strdup_printf("error: %s: the file is not a save image (no "
+                                              "libvirt save-image magic at its start)\n", xml);
+    cr_assert_str_eq(r.err, want_e);
+}

@@ -171,10 +171,21 @@ static void check_invariants(const char *name, const char *config, const char *w
     g_autofree char *path = config_path(name);
     g_autofree char *now = read_text(path);
     cr_assert_str_eq(now, config, "%s, round %d: the stored config changed", what, round);
+    /* A killed save's temporary image went with the recovery (job.c). */
+    g_autoptr(GDir) d = g_dir_open(T.root, 0, NULL);
+    for (const char *e; d && (e = g_dir_read_name(d));)
+        cr_assert_null(strstr(e, ".qvirt-part."), "%s, round %d: %s stayed", what, round, e);
 }
 
 typedef enum op { OP_START, OP_START_PAUSED, OP_DESTROY, OP_SUSPEND_RESUME, OP_REDEFINE,
-                  OP_UNDEFINE, OP_SHUTDOWN, OP_HOTPLUG, OP_UNPLUG, OP_SETMEM, OP_SETVCPUS } op;
+                  OP_UNDEFINE, OP_SHUTDOWN, OP_HOTPLUG, OP_UNPLUG, OP_SETMEM, OP_SETVCPUS,
+                  OP_SAVE, OP_RESTORE, OP_MANAGED_SAVE } op;
+
+/* The image the save and restore rounds use. */
+static char *image_path(void)
+{
+    return g_build_filename(T.root, "victim.img", NULL);
+}
 
 #define NIC_XML "<interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>"
 
@@ -203,6 +214,17 @@ static void run_op(op o, const char *name, const char *xml)
     case OP_UNPLUG: r = qv_domain_detach_device(dom, NIC_XML, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err); break;
     case OP_SETVCPUS: r = qv_domain_set_vcpus(dom, 2, QV_DOMAIN_VCPU_LIVE, &err); break;
     case OP_SETMEM: r = qv_domain_set_memory(dom, 200 * 1024, QV_DOMAIN_MEM_LIVE, &err); break;
+    case OP_SAVE: {
+        g_autofree char *img = image_path();
+        r = qv_domain_save(dom, img, NULL, 0, &err);
+        break;
+    }
+    case OP_RESTORE: {
+        g_autofree char *img = image_path();
+        r = qv_conn_restore_domain(conn, img, NULL, 0, &err);
+        break;
+    }
+    case OP_MANAGED_SAVE: r = qv_domain_managed_save(dom, 0, &err); break;
     case OP_REDEFINE: {
         qv_domain *d2 = NULL;
         r = qv_conn_define_domain(conn, xml, 0, &d2, &err);
@@ -223,7 +245,8 @@ static char *qvt_replace(const char *text, const char *from, const char *to)
 static void prepare(op o, const char *name)
 {
     if (o != OP_DESTROY && o != OP_SUSPEND_RESUME && o != OP_SHUTDOWN && o != OP_HOTPLUG &&
-        o != OP_UNPLUG && o != OP_SETMEM && o != OP_SETVCPUS)
+        o != OP_UNPLUG && o != OP_SETMEM && o != OP_SETVCPUS && o != OP_SAVE && o != OP_RESTORE &&
+        o != OP_MANAGED_SAVE)
         return;
     qv_conn *conn = itest_open(&T);
     qv_domain *dom = NULL;
@@ -232,6 +255,10 @@ static void prepare(op o, const char *name)
     itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
     if (o == OP_UNPLUG)
         itest_ok(qv_domain_attach_device(dom, NIC_XML, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err), err);
+    g_autofree char *img = image_path();
+    unlink(img);
+    if (o == OP_RESTORE)
+        itest_ok(qv_domain_save(dom, img, NULL, 0, &err), err);
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
@@ -377,6 +404,23 @@ Test(crash, caller_killed_during_setvcpus)
 Test(crash, caller_killed_during_setmem)
 {
     harness(OP_SETMEM, KILL_CALLER, rounds(10), 20, "setmem");
+}
+
+Test(crash, caller_killed_during_save)
+{
+    harness(OP_SAVE, KILL_CALLER, rounds(10), 400, "save");
+}
+
+Test(crash, caller_killed_during_restore)
+{
+    harness(OP_RESTORE, KILL_CALLER, rounds(10), 400, "restore");
+}
+
+/* A managed save killed after its image was renamed into place leaves a
+ * domain whose next start restores it: that start must work too. */
+Test(crash, caller_killed_during_managed_save)
+{
+    harness(OP_MANAGED_SAVE, KILL_CALLER, rounds(8), 400, "managedsave");
 }
 
 Test(crash, caller_killed_during_define)
