@@ -499,14 +499,14 @@ static int open_image(const char *path, bool writable, bool need_complete, save_
     return 0;
 }
 
-int qv_conn_save_image_get_xml_description(qv_conn *conn, const char *file, unsigned int flags,
+int qv_conn_get_save_image_xml_description(qv_conn *conn, const char *file, unsigned int flags,
                                            char **ret, qv_error **err)
 {
     if (!conn || !file || !ret)
-        return qv_error_set(err, -EINVAL, "qv_conn_save_image_get_xml_description: conn, file "
+        return qv_error_set(err, -EINVAL, "qv_conn_get_save_image_xml_description: conn, file "
                             "and ret are required");
     if (flags & ~(unsigned)QV_DOMAIN_SAVE_IMAGE_XML_SECURE)
-        return qv_error_set(err, -EINVAL, "save_image_get_xml_description: unsupported flags "
+        return qv_error_set(err, -EINVAL, "get_save_image_xml_description: unsupported flags "
                             "0x%x", flags);
     g_auto(save_image) im = { .fd = -1 };
     int r = open_image(file, false, false, &im, err);
@@ -525,16 +525,16 @@ int qv_conn_save_image_get_xml_description(qv_conn *conn, const char *file, unsi
     return 0;
 }
 
-int qv_conn_save_image_define_xml(qv_conn *conn, const char *file, const char *dxml,
+int qv_conn_define_save_image_xml(qv_conn *conn, const char *file, const char *dxml,
                                   unsigned int flags, qv_error **err)
 {
     if (!conn || !file || !dxml)
-        return qv_error_set(err, -EINVAL, "qv_conn_save_image_define_xml: conn, file and dxml "
+        return qv_error_set(err, -EINVAL, "qv_conn_define_save_image_xml: conn, file and dxml "
                             "are required");
     if (flags & ~(unsigned)(QV_DOMAIN_SAVE_RUNNING | QV_DOMAIN_SAVE_PAUSED))
-        return qv_error_set(err, -EINVAL, "save_image_define_xml: unsupported flags 0x%x", flags);
+        return qv_error_set(err, -EINVAL, "define_save_image_xml: unsupported flags 0x%x", flags);
     if ((flags & QV_DOMAIN_SAVE_RUNNING) && (flags & QV_DOMAIN_SAVE_PAUSED))
-        return qv_error_set(err, -EINVAL, "save_image_define_xml: RUNNING and PAUSED exclude "
+        return qv_error_set(err, -EINVAL, "define_save_image_xml: RUNNING and PAUSED exclude "
                             "each other");
     g_auto(save_image) im = { .fd = -1 };
     int r = open_image(file, true, true, &im, err);

@@ -182,7 +182,7 @@ static bool cmd_save_image_dumpxml(cli_ctx *ctx, const cli_args *args)
     char *xml = NULL;
     g_autoptr(qv_error) err = NULL;
     unsigned int flags = cli_has(args, "security-info") ? QV_DOMAIN_SAVE_IMAGE_XML_SECURE : 0;
-    if (qv_conn_save_image_get_xml_description(conn, cli_str(args, "file"), flags, &xml,
+    if (qv_conn_get_save_image_xml_description(conn, cli_str(args, "file"), flags, &xml,
                                                &err) < 0) {
         cli_error_qv(err, "failed to read the save image");
         return false;
@@ -209,7 +209,7 @@ static bool cmd_save_image_define(cli_ctx *ctx, const cli_args *args)
     };
     const char *file = cli_str(args, "file");
     g_autoptr(qv_error) err = NULL;
-    if (qv_conn_save_image_define_xml(conn, file, xml, cli_flags(args, map), &err) < 0) {
+    if (qv_conn_define_save_image_xml(conn, file, xml, cli_flags(args, map), &err) < 0) {
         cli_error_qv(err, "failed to update the save image");
         return false;
     }

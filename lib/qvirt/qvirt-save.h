@@ -1,8 +1,8 @@
 /* qvirt: saving a domain's memory to a file and restoring it, managed
  * save, and core dumps (Sys::Virt::Domain save, managed_save,
  * has_managed_save_image, managed_save_remove, core_dump,
- * core_dump_format; Sys::Virt restore_domain, save_image_get_xml_description,
- * save_image_define_xml). Images use libvirt's save-image format, so they
+ * core_dump_format; Sys::Virt restore_domain, get_save_image_xml_description,
+ * define_save_image_xml). Images use libvirt's save-image format, so they
  * move between qvirt and libvirt both ways. Each runs as a job
  * (qvirt-job.h). Its calls live in lib/save.c. Included by
  * <qvirt/qvirt.h>; conventions as there. */
@@ -50,12 +50,12 @@ QV_PUBLIC int qv_conn_restore_domain(qv_conn *conn, const char *file, const char
                                      unsigned int flags, qv_error **err);
 /* The domain XML an image holds (*ret: free()); SAVE_IMAGE_XML_SECURE
  * keeps passwords in it. */
-QV_PUBLIC int qv_conn_save_image_get_xml_description(qv_conn *conn, const char *file,
+QV_PUBLIC int qv_conn_get_save_image_xml_description(qv_conn *conn, const char *file,
                                                      unsigned int flags, char **ret,
                                                      qv_error **err);
 /* Replaces that XML in place (same name and UUID), and with SAVE_RUNNING
  * or SAVE_PAUSED the state a restore gives. */
-QV_PUBLIC int qv_conn_save_image_define_xml(qv_conn *conn, const char *file, const char *dxml,
+QV_PUBLIC int qv_conn_define_save_image_xml(qv_conn *conn, const char *file, const char *dxml,
                                             unsigned int flags, qv_error **err);
 
 /* Managed save: the image lives in the connection's config folder

@@ -182,7 +182,7 @@ Test(save, save_then_restore_continues)
     cr_assert_eq(memcmp(data + 92 + f[1], "QEVM", 4), 0, "no QEMU stream after the header");
 
     char *xml = NULL;
-    itest_ok(qv_conn_save_image_get_xml_description(conn, img, 0, &xml, &err), err);
+    itest_ok(qv_conn_get_save_image_xml_description(conn, img, 0, &xml, &err), err);
     cr_assert(strstr(xml, "<name>sv</name>"));
     free(xml);
 
@@ -206,13 +206,13 @@ Test(save, save_then_restore_continues)
     /* The image's XML and its state to restore are changed in place: the
      * domain comes back paused with the new XML. */
     xml = NULL;
-    itest_ok(qv_conn_save_image_get_xml_description(conn, img, QV_DOMAIN_SAVE_IMAGE_XML_SECURE,
+    itest_ok(qv_conn_get_save_image_xml_description(conn, img, QV_DOMAIN_SAVE_IMAGE_XML_SECURE,
                                                     &xml, &err), err);
     g_auto(GStrv) parts = g_strsplit(xml, "</name>", 2);
     free(xml);
     g_autofree char *edited = g_strjoin("</name><description>edited in the image</description>",
                                         parts[0], parts[1], NULL);
-    itest_ok(qv_conn_save_image_define_xml(conn, img, edited, QV_DOMAIN_SAVE_PAUSED, &err), err);
+    itest_ok(qv_conn_define_save_image_xml(conn, img, edited, QV_DOMAIN_SAVE_PAUSED, &err), err);
     itest_ok(qv_conn_restore_domain(conn, img, NULL, 0, &err), err);
     int state;
     itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
