@@ -1318,9 +1318,16 @@ int qv_domain_block_copy(qv_domain *dom, const char *disk, const char *destxml,
         return qv_error_set(err, -EINVAL, "qv_domain_block_copy: destxml is required");
     if (params && params->size < sizeof(size_t))
         return qv_error_set(err, -EINVAL, "qv_domain_block_copy: params->size is not set");
+    /* The destination needs no <target> (libvirt ignores one); the disk
+     * parser does, so one it never uses stands in. */
+    g_autofree char *xml = NULL;
+    const char *close_tag = g_strrstr(destxml, "</disk>");
+    if (!strstr(destxml, "<target") && close_tag)
+        xml = g_strdup_printf("%.*s<target dev='vdzz' bus='virtio'/>%s",
+                              (int)(close_tag - destxml), destxml, close_tag);
     g_autoptr(qv_domdef) holder = NULL;
     qv_domdef_devref match = { 0 };
-    int r = qv_domxml_parse_device_match(destxml, &holder, &match, err);
+    int r = qv_domxml_parse_device_match(xml ? xml : destxml, &holder, &match, err);
     if (r < 0)
         return r;
     const qv_domdef_disk *dd = match.dev;

@@ -488,3 +488,86 @@ Test(blockjob, copy_abort_pivot_and_enospc)
     qv_qmp_free(ga);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
+
+/* The virsh commands, each a process of its own: blockcommit (non-active,
+ * then active with --pivot and a progress bar), blockjob --info/--raw/
+ * --bandwidth/--abort, blockpull --wait, blockcopy --finish. */
+Test(blockjob, cli)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *base = image("lbase.qcow2", NULL);
+    g_autofree char *mid = image("lmid.qcow2", base);
+    g_autofree char *top = image("ltop.qcow2", mid);
+    g_autofree char *d = disk_xml(top, "vdb", "qvjob");
+    g_autoptr(qv_domain) dom = start(conn, "bj-cli", d);
+    qv_error *err = NULL;
+
+    g_autofree char *none = ITEST_CLI_OK(&T, "blockjob", "bj-cli", "vdb", "--info");
+    cr_expect_str_eq(none, "No current block job for vdb\n\n");
+
+    g_auto(cli_result) r1 = { 0 };
+    cli_run_uri(&r1, T.uri, "blockcommit", "bj-cli", "vdb", "--top", mid, "--base", base,
+                "--wait", "--verbose", NULL);
+    cr_assert_eq(r1.status, 0, "%s%s", r1.out, r1.err);
+    cr_expect_str_eq(r1.out, "\nCommit complete\n\n");
+    cr_expect(strstr(r1.err, "Block Commit: [100 %]"), "progress: %s", r1.err);
+    g_autofree char *c1 = xml_chain(dom, "vdb", 0);
+    g_autofree char *want = g_strdup_printf("%s>%s", top, base);
+    cr_expect_str_eq(c1, want);
+
+    /* A slow active commit (top has data to copy): info, raw, a new
+     * speed, abort. */
+    qv_qmp *ga = itest_agent_open(&T, "bj-cli");
+    g_autofree char *gdev = guest_disk(ga, "qvjob");
+    guest_write(ga, gdev, "CLIDATA", 1);
+    qv_qmp_free(ga);
+    g_autofree char *st = ITEST_CLI_OK(&T, "blockcommit", "bj-cli", "vdb", "--active",
+                                       "--bandwidth", "1", "--bytes");
+    cr_expect_str_eq(st, "Active Block Commit started\n\n");
+    g_autofree char *raw = ITEST_CLI_OK(&T, "blockjob", "bj-cli", "vdb", "--raw");
+    cr_expect(g_str_has_prefix(raw, " type=4\n bandwidth=1\n cur="), "%s", raw);
+    int status;
+    g_autofree char *np = ITEST_CLI(&T, &status, "blockjob", "bj-cli", "vdb", "--pivot");
+    cr_expect_eq(status, 1);
+    cr_expect(strstr(np, "error: ") && strstr(np, "not ready for pivot"), "%s", np);
+    g_free(ITEST_CLI_OK(&T, "blockjob", "bj-cli", "vdb", "--bandwidth", "2"));
+    g_autofree char *js = ITEST_CLI_OK(&T, "blockjob", "bj-cli", "vdb", "--info", "--json");
+    g_autoptr(json_object) jo = json_tokener_parse(js);
+    cr_expect_str_eq(qv_json_get_str(jo, "type"), "Active Block Commit");
+    cr_expect_eq(qv_json_get_int(jo, "bandwidth", -1), 2);
+    g_free(ITEST_CLI_OK(&T, "blockjob", "bj-cli", "vdb", "--abort"));
+    g_autofree char *c2 = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c2, want, "an aborted active commit leaves the chain");
+
+    /* Active commit with --pivot: the disk ends on base. */
+    g_auto(cli_result) r2 = { 0 };
+    cli_run_uri(&r2, T.uri, "blockcommit", "bj-cli", "vdb", "--active", "--pivot", "--verbose", NULL);
+    cr_assert_eq(r2.status, 0, "%s%s", r2.out, r2.err);
+    cr_expect_str_eq(r2.out, "\nSuccessfully pivoted\n\n");
+    cr_expect(strstr(r2.err, "Active Block Commit: [100 %]"), "progress: %s", r2.err);
+    g_autofree char *c3 = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c3, base);
+
+    /* A resize after the pivot reaches the renamed node. */
+    itest_ok(qv_domain_block_resize(dom, "vdb", 64 * MIB, QV_DOMAIN_BLOCK_RESIZE_BYTES, &err), err);
+    g_autoptr(json_object) bi = img_info(base);
+    cr_expect_eq(qv_json_get_int(bi, "virtual-size", 0), (long long)(64 * MIB));
+
+    /* blockcopy --finish: a point-in-time copy, the disk stays on base. */
+    g_autofree char *copy = g_build_filename(T.root, "lcopy.qcow2", NULL);
+    g_autofree char *cp = ITEST_CLI_OK(&T, "blockcopy", "bj-cli", "vdb", "--dest", copy, "--finish");
+    cr_expect_str_eq(cp, "\nSuccessfully copied\n\n");
+    g_autofree char *c4 = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c4, base);
+    {
+        int cst;
+        g_autofree char *cmp = host_run((const char *const[]){ "qemu-img", "compare", "-U", base,
+                                                               copy, NULL }, &cst);
+        cr_expect_eq(cst, 0, "qemu-img compare: %s", cmp);
+    }
+    g_autofree char *pull = NULL;
+    int pst;
+    pull = ITEST_CLI(&T, &pst, "blockpull", "bj-cli", "vdb", "--wait");
+    cr_expect_eq(pst, 1, "a pull with nothing to pull fails: %s", pull);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
