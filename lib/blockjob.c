@@ -669,7 +669,8 @@ static int conclude_locked(qv_domain *dom, const char *alias, qv_error **err)
             /* Dismissed by someone else (a raw QMP job-dismiss): how it
              * ended is unknown, so the chain is left as it was. */
             in->outcome = QV_DOMAIN_BLOCK_JOB_FAILED;
-            in->error = g_strdup("the job was dismissed outside qvirt");
+            in->error = g_strdup("the job is gone from QEMU (it never started, or was "
+                                 "dismissed outside qvirt)");
             in->pivot = false;
         } else if (in->aborting) {
             in->outcome = QV_DOMAIN_BLOCK_JOB_CANCELED;
@@ -1427,10 +1428,6 @@ int qv_domain_get_block_job_info(qv_domain *dom, const char *disk, qv_block_job_
     int r = qv_domain_require_active(dom, NULL, err);
     if (r < 0)
         return r;
-    /* A job QEMU ended is concluded first, so the answer and the XML agree. */
-    g_autoptr(GPtrArray) pend = pending_aliases(dom);
-    if (pend->len && (r = qv_blockjob_conclude_all(dom, err)) < 0)
-        return r;
     g_autoptr(qv_domdef) live = NULL;
     if ((r = qv_domain_load_def(dom, true, &live, err)) < 0)
         return r;
@@ -1440,12 +1437,16 @@ int qv_domain_get_block_job_info(qv_domain *dom, const char *disk, qv_block_job_
     if (!d->alias)
         return 0;
     g_autoptr(intent) in = intent_read(dom, d->alias);
+    if (!in)
+        return 0;
     g_autofree char *id = job_id(d->alias);
     g_autoptr(json_object) bj = NULL;
     if ((r = query_block_job(dom, id, &bj, err)) < 0)
         return r;
-    if (r == 0 || !in)
-        return 0;
+    if (r == 0 || !g_strcmp0(qv_json_get_str(bj, "status"), "concluded")) {
+        /* Ended: concluded here, so that "no job" and the XML agree. */
+        return (r = qv_blockjob_conclude_all(dom, err)) < 0 ? r : 0;
+    }
     info->type = in ? in->type : type_of_qemu(qv_json_get_str(bj, "type"));
     unsigned long long speed = (unsigned long long)qv_json_get_int(bj, "speed", 0);
     info->bandwidth = (flags & QV_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES) ? speed : speed >> 20;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -270,6 +271,8 @@ Test(blockjob, commit_then_pull_by_supervisor)
 {
     g_autoptr(qv_conn) conn = itest_open(&T);
     g_autofree char *base = image("base.qcow2", NULL);
+    /* Data in base, for the pull to copy. */
+    g_free(HOST_OK("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 4M 8M", base));
     g_autofree char *mid = image("mid.qcow2", base);
     g_autofree char *top = image("top.qcow2", mid);
     g_autofree char *d = disk_xml(top, "vdb", "qvjob");
@@ -287,7 +290,8 @@ Test(blockjob, commit_then_pull_by_supervisor)
     qv_qmp_free(ga);
     ga = NULL;
 
-    child_job cj = { .name = "bj-pull", .disk = "vdb", .base = base, .top = mid, .kind = 1 };
+    child_job cj = { .name = "bj-pull", .disk = "vdb", .base = base, .top = mid, .kind = 1,
+                     .flags = QV_DOMAIN_BLOCK_COMMIT_DELETE };
     in_child(child_start, &cj);
     json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_COMPLETED));
     g_autofree char *c1 = xml_chain(dom, "vdb", 0);
@@ -295,25 +299,43 @@ Test(blockjob, commit_then_pull_by_supervisor)
     cr_expect_str_eq(c1, want2, "live chain after the commit");
     g_autoptr(json_object) i1 = img_info(top);
     cr_expect_str_eq(backing_of(i1), base, "top's backing after the commit");
+    cr_expect_neq(access(mid, F_OK), 0, "DELETE removes the committed image");
     qv_block_job_info info;
     qv_error *err = NULL;
     cr_expect_eq(qv_domain_get_block_job_info(dom, "vdb", &info, 0, &err), 0);
 
-    /* The pull: the supervisor again. */
-    child_job pj = { .name = "bj-pull", .disk = "vdb", .kind = 0 };
+    /* The pull, crawling at 1 byte/s, outlives its starter and its
+     * supervisor (killed): the next call (a new speed) brings a new
+     * supervisor, which concludes the job when it ends. */
+    child_job pj = { .name = "bj-pull", .disk = "vdb", .kind = 0, .bandwidth = 1,
+                     .flags = QV_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES };
     in_child(child_start, &pj);
+    pid_t mon = (pid_t)itest_status_field(&T, "bj-pull", "monitor_pid");
+    cr_assert_gt(mon, 0);
+    cr_assert_eq(kill(mon, SIGKILL), 0);
+    cr_assert(itest_wait_pid_gone(mon, 10000), "the supervisor did not die");
+    cr_assert_eq(qv_domain_get_block_job_info(dom, "vdb", &info, 0, &err), 1, "%s",
+                 err ? qv_error_message(err) : "no job");
+    cr_expect_eq(info.type, QV_DOMAIN_BLOCK_JOB_TYPE_PULL);
+    itest_ok(qv_domain_set_block_job_speed(dom, "vdb", 0, 0, &err), err);
+    pid_t mon2 = (pid_t)itest_status_field(&T, "bj-pull", "monitor_pid");
+    cr_expect_neq(mon2, mon, "no new supervisor");
     json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_COMPLETED));
     g_autofree char *c2 = xml_chain(dom, "vdb", 0);
     cr_expect_str_eq(c2, top, "live chain after the pull");
     g_autoptr(json_object) i2 = img_info(top);
     cr_expect_null(backing_of(i2), "top still has a backing image: %s", backing_of(i2));
-    g_autofree char *rd = img_read(top, 1 * MIB, 8);
-    cr_expect(strstr(rd, "TOPDATA1"), "the guest's data: %s", rd);
     cr_expect_geq(s.block_job, 2, "BLOCK_JOB events beside BLOCK_JOB_2");
 
-    /* The guest still reads and writes its disk. */
+    /* The guest still reads and writes its disk; its flush also puts
+     * QEMU's cached qcow2 metadata on disk for qemu-io to read. */
     ga = itest_agent_open(&T, "bj-pull");
     guest_write(ga, gdev, "AFTERPULL", 2);
+    g_autofree char *pat = HOST_OK("qemu-io", "-U", "-r", "-f", "qcow2", "-c",
+                                   "read -P 0x5a 4M 8M", top);
+    cr_expect_null(strstr(pat, "Pattern verification failed"), "%s", pat);
+    g_autofree char *rd = img_read(top, 1 * MIB, 8);
+    cr_expect(strstr(rd, "TOPDATA1"), "the guest's data: %s", rd);
     g_autofree char *rb = g_strdup_printf("dd if=/dev/%s bs=8 skip=131072 count=1 2>/dev/null", gdev);
     g_autofree char *back = guest_ok(ga, rb);
     cr_expect_str_eq(back, "TOPDATA1");
