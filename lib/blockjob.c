@@ -44,8 +44,8 @@
 
 /* How long a call that waits for a job's end polls QEMU (growing to the
  * maximum), and how long an abort waits for QEMU to end the job. */
-#define BLOCKJOB_POLL_MIN_MS 5
-#define BLOCKJOB_POLL_MAX_MS 100
+#define BLOCKJOB_POLL_MIN_MS 2
+#define BLOCKJOB_POLL_MAX_MS 20
 #define BLOCKJOB_ABORT_WAIT_MS 60000
 /* qemu-img create, for a copy's new image. */
 #define BLOCKJOB_QEMU_IMG_MS 30000
