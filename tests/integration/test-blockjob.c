@@ -593,3 +593,41 @@ Test(blockjob, cli)
     cr_expect_eq(pst, 1, "a pull with nothing to pull fails: %s", pull);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
+
+/* qv_blockjob_commit_sync, the commit other library code uses (deleting
+ * external snapshots), through qvirt-blockjob --commit: a non-active
+ * commit and an active one, each waited for (and pivoted). */
+Test(blockjob, commit_sync)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *base = image("sbase.qcow2", NULL);
+    g_autofree char *mid = image("smid.qcow2", base);
+    g_autofree char *top = image("stop.qcow2", mid);
+    g_autofree char *d = disk_xml(top, "vdb", "qvjob");
+    g_autoptr(qv_domain) dom = start(conn, "bj-sync", d);
+    qv_qmp *ga = itest_agent_open(&T, "bj-sync");
+    g_autofree char *gdev = guest_disk(ga, "qvjob");
+    guest_write(ga, gdev, "SYNCDATA", 1);
+    const char *build = g_getenv("QVIRT_BUILD_ROOT");
+    cr_assert(build, "QVIRT_BUILD_ROOT is not set");
+    g_autofree char *helper = g_build_filename(build, "lib", "qvirt-blockjob", NULL);
+    g_autofree char *cfg = g_build_filename(T.root, "config", NULL);
+    g_autofree char *run = g_build_filename(T.root, "run", NULL);
+    g_free(HOST_OK(helper, "--config-dir", cfg, "--run-dir", run, "--name", "bj-sync",
+                   "--commit", "vdb", "--top", mid, "--base", base));
+    g_autofree char *c1 = xml_chain(dom, "vdb", 0);
+    g_autofree char *want = g_strdup_printf("%s>%s", top, base);
+    cr_expect_str_eq(c1, want);
+    g_free(HOST_OK(helper, "--config-dir", cfg, "--run-dir", run, "--name", "bj-sync",
+                   "--commit", "vdb"));
+    g_autofree char *c2 = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c2, base);
+    g_autofree char *c3 = xml_chain(dom, "vdb", QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(c3, base);
+    guest_write(ga, gdev, "SYNCFLUSH", 2);
+    qv_qmp_free(ga);
+    g_autofree char *rd = img_read(base, 1 * MIB, 8);
+    cr_expect(strstr(rd, "SYNCDATA"), "%s", rd);
+    qv_error *err = NULL;
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
