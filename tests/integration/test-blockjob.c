@@ -291,14 +291,14 @@ Test(blockjob, commit_then_pull_by_supervisor)
     ga = NULL;
 
     child_job cj = { .name = "bj-pull", .disk = "vdb", .base = base, .top = mid, .kind = 1,
-                     .flags = QV_DOMAIN_BLOCK_COMMIT_DELETE };
+                     .flags = QV_DOMAIN_BLOCK_COMMIT_DELETE | QV_DOMAIN_BLOCK_COMMIT_RELATIVE };
     in_child(child_start, &cj);
     json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_COMPLETED));
     g_autofree char *c1 = xml_chain(dom, "vdb", 0);
     g_autofree char *want2 = g_strdup_printf("%s>%s", top, base);
     cr_expect_str_eq(c1, want2, "live chain after the commit");
     g_autoptr(json_object) i1 = img_info(top);
-    cr_expect_str_eq(backing_of(i1), base, "top's backing after the commit");
+    cr_expect_str_eq(backing_of(i1), "base.qcow2", "top's backing after a RELATIVE commit");
     cr_expect_neq(access(mid, F_OK), 0, "DELETE removes the committed image");
     qv_block_job_info info;
     qv_error *err = NULL;
@@ -463,6 +463,18 @@ Test(blockjob, copy_abort_pivot_and_enospc)
                   "a copy node remains: %s", out);
     }
 
+    /* A shallow copy takes the top image only and keeps the backing. */
+    g_autofree char *shallow = g_build_filename(T.root, "shallow.qcow2", NULL);
+    itest_ok(qv_domain_block_rebase(dom, "vdb", shallow, 0, QV_DOMAIN_BLOCK_REBASE_COPY |
+                                    QV_DOMAIN_BLOCK_REBASE_SHALLOW, &err), err);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_READY));
+    itest_ok(qv_domain_abort_block_job(dom, "vdb", QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT, &err), err);
+    g_autofree char *chains = xml_chain(dom, "vdb", 0);
+    g_autofree char *wants = g_strdup_printf("%s>%s", shallow, base);
+    cr_expect_str_eq(chains, wants);
+    g_autoptr(json_object) si = img_info(shallow);
+    cr_expect_str_eq(backing_of(si), base);
+
     /* Copy and pivot (async pivot, then the event). */
     g_autofree char *copy2 = g_build_filename(T.root, "copy2.qcow2", NULL);
     itest_ok(qv_domain_block_rebase(dom, "vdb", copy2, 0, QV_DOMAIN_BLOCK_REBASE_COPY, &err), err);
@@ -477,7 +489,7 @@ Test(blockjob, copy_abort_pivot_and_enospc)
     g_autofree char *cmp = NULL;
     {
         int st;
-        cmp = host_run((const char *const[]){ "qemu-img", "compare", "-U", top, copy2, NULL }, &st);
+        cmp = host_run((const char *const[]){ "qemu-img", "compare", "-U", shallow, copy2, NULL }, &st);
         cr_expect_eq(st, 0, "qemu-img compare: %s", cmp);
     }
 
@@ -602,7 +614,9 @@ Test(blockjob, commit_sync)
     g_autoptr(qv_conn) conn = itest_open(&T);
     g_autofree char *base = image("sbase.qcow2", NULL);
     g_autofree char *mid = image("smid.qcow2", base);
-    g_autofree char *top = image("stop.qcow2", mid);
+    g_autofree char *mid2 = image("smid2.qcow2", mid);
+    g_free(HOST_OK("qemu-io", "-f", "qcow2", "-c", "write -P 0x33 8M 1M", mid2));
+    g_autofree char *top = image("stop.qcow2", mid2);
     g_autofree char *d = disk_xml(top, "vdb", "qvjob");
     g_autoptr(qv_domain) dom = start(conn, "bj-sync", d);
     qv_qmp *ga = itest_agent_open(&T, "bj-sync");
@@ -611,6 +625,17 @@ Test(blockjob, commit_sync)
     const char *build = g_getenv("QVIRT_BUILD_ROOT");
     cr_assert(build, "QVIRT_BUILD_ROOT is not set");
     g_autofree char *helper = g_build_filename(build, "lib", "qvirt-blockjob", NULL);
+    /* A partial pull (block_rebase to mid): mid2 streamed into top. */
+    qv_error *perr = NULL;
+    seen s = { 0 };
+    listen_jobs(conn, &s);
+    itest_ok(qv_domain_block_rebase(dom, "vdb", mid, 0, 0, &perr), perr);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_COMPLETED));
+    g_autofree char *c0 = xml_chain(dom, "vdb", 0);
+    g_autofree char *want0 = g_strdup_printf("%s>%s>%s", top, mid, base);
+    cr_expect_str_eq(c0, want0);
+    g_autoptr(json_object) ti = img_info(top);
+    cr_expect_str_eq(backing_of(ti), mid);
     g_autofree char *cfg = g_build_filename(T.root, "config", NULL);
     g_autofree char *run = g_build_filename(T.root, "run", NULL);
     g_free(HOST_OK(helper, "--config-dir", cfg, "--run-dir", run, "--name", "bj-sync",
@@ -628,6 +653,8 @@ Test(blockjob, commit_sync)
     qv_qmp_free(ga);
     g_autofree char *rd = img_read(base, 1 * MIB, 8);
     cr_expect(strstr(rd, "SYNCDATA"), "%s", rd);
+    g_autofree char *p33 = HOST_OK("qemu-io", "-U", "-r", "-f", "qcow2", "-c", "read -P 0x33 8M 1M", base);
+    cr_expect_null(strstr(p33, "Pattern verification failed"), "mid2's data, pulled then committed: %s", p33);
     qv_error *err = NULL;
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
