@@ -882,8 +882,14 @@ static int start_job(qv_domain *dom, intent *in, const char *cmd, json_object *a
     json_object_object_add(args, "job-id", json_object_new_string(in->id));
     json_object_object_add(args, "auto-finalize", json_object_new_boolean(true));
     json_object_object_add(args, "auto-dismiss", json_object_new_boolean(false));
-    if ((r = qv_domain_qmp_call(dom, cmd, args, NULL, err)) < 0) {
-        intent_remove(dom, in->alias);
+    qv_error *lerr = NULL;
+    if ((r = qv_domain_qmp_call(dom, cmd, args, NULL, &lerr)) < 0) {
+        /* QEMU refused: no job. A path that broke may have delivered the
+         * command: the intent stays, and whoever concludes next finds the
+         * job in QEMU, or finds it gone and says so. */
+        if (qv_error_qmp_class(lerr))
+            intent_remove(dom, in->alias);
+        qv_error_propagate(err, lerr);
         if (err && *err)
             qv_error_prefix(*err, "cannot start the block job on disk %s of domain '%s'",
                             in->target, dom->name);

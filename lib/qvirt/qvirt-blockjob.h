@@ -65,8 +65,9 @@ QV_PUBLIC int qv_domain_block_pull(qv_domain *dom, const char *disk, unsigned lo
 
 /* Without COPY: streams the images above base (a path of the disk's chain;
  * NULL: all of them) into the active image, which then has base as its
- * backing (or none). RELATIVE is accepted: images reach QEMU as fds, so
- * the backing name QEMU writes is always the path of the XML.
+ * backing (or none). The backing name written into the image's header is
+ * base's path in the XML (never QEMU's /dev/fdset/N); with RELATIVE, its
+ * file name alone when both images sit in one folder.
  * With COPY: mirrors the disk to base, a new image (qcow2, or raw with
  * COPY_RAW; a block device with COPY_DEV), made here unless REUSE_EXT
  * (then it must exist, with the disk's size); SHALLOW copies only the top
@@ -97,7 +98,7 @@ QV_PUBLIC int qv_domain_block_copy(qv_domain *dom, const char *disk, const char 
  * into base. With top the active image (ACTIVE is required) the job stays
  * READY until a pivot makes base the disk's image, or an abort leaves the
  * chain as it was. DELETE removes the committed images' files once the job
- * completed; RELATIVE is accepted as with block_rebase. */
+ * completed; RELATIVE names base in top's overlay as block_rebase does. */
 QV_PUBLIC int qv_domain_block_commit(qv_domain *dom, const char *disk, const char *base,
                                      const char *top, unsigned long bandwidth,
                                      unsigned int flags, qv_error **err);

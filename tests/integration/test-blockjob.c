@@ -336,6 +336,12 @@ Test(blockjob, commit_then_pull_by_supervisor)
     cr_expect_null(strstr(pat, "Pattern verification failed"), "%s", pat);
     g_autofree char *rd = img_read(top, 1 * MIB, 8);
     cr_expect(strstr(rd, "TOPDATA1"), "the guest's data: %s", rd);
+    /* The backing images' nodes are gone from QEMU. */
+    g_autofree char *nodes = ITEST_CLI_OK(&T, "qemu-monitor-command", "bj-pull",
+                                          "{\"execute\":\"query-named-block-nodes\"}");
+    cr_expect(strstr(nodes, "-format"), "no nodes listed: %s", nodes);
+    cr_expect(!g_regex_match_simple("-b[0-9]+-(format|storage)", nodes, 0, 0),
+              "a backing node remains: %s", nodes);
     g_autofree char *rb = g_strdup_printf("dd if=/dev/%s bs=8 skip=131072 count=1 2>/dev/null", gdev);
     g_autofree char *back = guest_ok(ga, rb);
     cr_expect_str_eq(back, "TOPDATA1");
@@ -458,6 +464,7 @@ Test(blockjob, copy_abort_pivot_and_enospc)
     {
         g_autofree char *out = ITEST_CLI_OK(&T, "qemu-monitor-command", "bj-copy",
                                             "{\"execute\":\"query-named-block-nodes\"}");
+        cr_expect(strstr(out, "-format"), "no nodes listed: %s", out);
         cr_expect_null(strstr(out, "copy1.qcow2"), "the aborted copy's nodes remain");
         cr_expect(!g_regex_match_simple("-c[0-9]+-(format|storage)", out, 0, 0),
                   "a copy node remains: %s", out);
@@ -599,6 +606,14 @@ Test(blockjob, cli)
                                                                copy, NULL }, &cst);
         cr_expect_eq(cst, 0, "qemu-img compare: %s", cmp);
     }
+    /* --reuse-external: an image made beforehand, of the disk's size. */
+    g_autofree char *pre = g_build_filename(T.root, "lpre.qcow2", NULL);
+    g_free(HOST_OK("qemu-img", "create", "-q", "-f", "qcow2", pre, "64M"));
+    g_autofree char *cp2 = ITEST_CLI_OK(&T, "blockcopy", "bj-cli", "vdb", "--dest", pre,
+                                        "--reuse-external", "--pivot");
+    cr_expect_str_eq(cp2, "\nSuccessfully pivoted\n\n");
+    g_autofree char *c5 = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c5, pre);
     g_autofree char *pull = NULL;
     int pst;
     pull = ITEST_CLI(&T, &pst, "blockpull", "bj-cli", "vdb", "--wait");
