@@ -673,3 +673,71 @@ Test(blockjob, commit_sync)
     qv_error *err = NULL;
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
+
+/* A concluder killed half-way (after it recorded the outcome and
+ * dismissed the job) is followed by the next one, which finishes the
+ * graph, the XML and the events from the intent. The supervisor is
+ * stopped meanwhile (SIGSTOP) so that it concludes nothing itself. The
+ * guest stays paused: block jobs need no running guest. */
+Test(blockjob, concluder_killed_half_way)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *base = image("kbase.qcow2", NULL);
+    g_free(HOST_OK("qemu-io", "-f", "qcow2", "-c", "write -P 0x44 0 2M", base));
+    g_autofree char *top = image("ktop.qcow2", base);
+    g_autofree char *d = disk_xml(top, "vdb", "qvjob");
+    g_autofree char *xml = itest_domain_xml(&T, "bj-kill", d);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    seen s = { 0 };
+    listen_jobs(conn, &s);
+    pid_t mon = (pid_t)itest_status_field(&T, "bj-kill", "monitor_pid");
+    cr_assert_gt(mon, 0);
+    /* One call first, so this process holds the lane and needs no proxy. */
+    qv_block_job_info info;
+    cr_assert_eq(qv_domain_get_block_job_info(dom, "vdb", &info, 0, &err), 0);
+    cr_assert_eq(kill(mon, SIGSTOP), 0);
+
+    itest_ok(qv_domain_block_pull(dom, "vdb", 0, 0, &err), err);
+    gint64 deadline = g_get_monotonic_time() + JOB_WAIT_MS * 1000LL;
+    for (;;) {
+        char *jobs = NULL;
+        itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-jobs\"}", &jobs, 0, &err), err);
+        bool done = strstr(jobs, "concluded") != NULL;
+        free(jobs);
+        if (done)
+            break;
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the pull did not end");
+        struct pollfd none = { .fd = -1 };
+        poll(&none, 0, 10);
+    }
+    /* What a concluder does before it dies: the outcome into the intent,
+     * then job-dismiss. */
+    g_autofree char *ipath = g_build_filename(T.root, "run", "domains", "bj-kill",
+                                              "blockjob-virtio-disk1.json", NULL);
+    g_autoptr(json_object) in = json_object_from_file(ipath);
+    cr_assert(in, "no intent at %s", ipath);
+    json_object_object_add(in, "outcome", json_object_new_int(QV_DOMAIN_BLOCK_JOB_COMPLETED));
+    cr_assert_eq(json_object_to_file(ipath, in), 0);
+    char *r = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"job-dismiss\",\"arguments\":"
+                                            "{\"id\":\"qvblk-virtio-disk1\"}}", &r, 0, &err), err);
+    free(r);
+
+    /* The next call concludes what is left. */
+    cr_expect_eq(qv_domain_get_block_job_info(dom, "vdb", &info, 0, &err), 0);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_COMPLETED));
+    g_autofree char *chain = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(chain, top);
+    cr_expect_neq(access(ipath, F_OK), 0, "the intent is still there");
+    cr_assert_eq(kill(mon, SIGCONT), 0);
+    /* The supervisor, woken, finds nothing left to do; the domain works. */
+    itest_ok(qv_domain_resume(dom, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autoptr(json_object) ti = img_info(top);
+    cr_expect_null(backing_of(ti));
+    g_autofree char *pat = HOST_OK("qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0x44 0 2M", top);
+    cr_expect_null(strstr(pat, "Pattern verification failed"), "%s", pat);
+}
