@@ -1236,15 +1236,27 @@ static int do_copy(qv_domain *dom, const char *disk, const copy_dest *dst, qv_er
             (r = create_image(dst->path, format, size, shallow ? j.chain->pdata[1] : NULL, err)) < 0)
             return r;
     }
-    /* New node names, kept until the next start (blocknodes-<alias>.json). */
-    unsigned int seq = (unsigned int)(g_get_real_time() % 100000);
-    g_autofree char *fmtn = g_strdup_printf("%s-c%u-format", j.disk->alias, seq);
-    g_autofree char *ston = g_strdup_printf("%s-c%u-storage", j.disk->alias, seq);
-    if (strlen(ston) > 31) {
+    /* New node names, kept until the next start (blocknodes-<alias>.json):
+     * a number no image of the chain has (node names are at most 31
+     * characters, so a long alias gives way to a short prefix). */
+    g_autofree char *fmtn = NULL, *ston = NULL;
+    for (unsigned int seq = (unsigned int)(g_get_real_time() % 100000);; seq++) {
         g_free(fmtn);
         g_free(ston);
-        fmtn = g_strdup_printf("qvc%u-format", seq);
-        ston = g_strdup_printf("qvc%u-storage", seq);
+        fmtn = g_strdup_printf("%s-c%u-format", j.disk->alias, seq);
+        ston = g_strdup_printf("%s-c%u-storage", j.disk->alias, seq);
+        if (strlen(ston) > 31) {
+            g_free(fmtn);
+            g_free(ston);
+            fmtn = g_strdup_printf("qvc%u-format", seq);
+            ston = g_strdup_printf("qvc%u-storage", seq);
+        }
+        bool used = false;
+        for (guint i = 0; i < j.chain->len; i++)
+            used = used || !strcmp(((chain_img *)j.chain->pdata[i])->fmt, fmtn) ||
+                   !strcmp(((chain_img *)j.chain->pdata[i])->sto, ston);
+        if (!used)
+            break;
     }
     chain_img *t = img_new(dst->type, dst->path, format, fmtn, ston);
     g_autoptr(intent) in = intent_for(&j, QV_DOMAIN_BLOCK_JOB_TYPE_COPY);
