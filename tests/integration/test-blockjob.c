@@ -587,6 +587,17 @@ Test(blockjob, cli)
     g_autofree char *c2 = xml_chain(dom, "vdb", 0);
     cr_expect_str_eq(c2, want, "an aborted active commit leaves the chain");
 
+    /* --timeout: a commit that cannot finish in a second is aborted. */
+    int tst;
+    g_autofree char *to = ITEST_CLI(&T, &tst, "blockcommit", "bj-cli", "vdb", "--active", "--wait",
+                                    "--bandwidth", "1", "--bytes", "--timeout", "1");
+    cr_expect_eq(tst, 1, "%s", to);
+    cr_expect(strstr(to, "error: \nCommit aborted"), "%s", to);
+    qv_block_job_info none_info;
+    cr_expect_eq(qv_domain_get_block_job_info(dom, "vdb", &none_info, 0, &err), 0);
+    g_autofree char *c2b = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c2b, want);
+
     /* Active commit with --pivot: the disk ends on base. */
     g_auto(cli_result) r2 = { 0 };
     cli_run_uri(&r2, T.uri, "blockcommit", "bj-cli", "vdb", "--active", "--pivot", "--verbose", NULL);
