@@ -32,6 +32,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,8 +46,10 @@
 
 /* How long a call that waits for a job's end polls QEMU (growing to the
  * maximum), and how long an abort waits for QEMU to end the job. */
-#define BLOCKJOB_POLL_MIN_MS 2
-#define BLOCKJOB_POLL_MAX_MS 20
+/* A waiter wakes when the supervisor writes blockstatus-ALIAS (QEMU's
+ * JOB_STATUS_CHANGE) or a concluder removes the intent; without a
+ * supervisor to write it, it looks at QEMU this often. */
+#define BLOCKJOB_UNWATCHED_POLL_MS 200
 #define BLOCKJOB_ABORT_WAIT_MS 60000
 /* qemu-img create, for a copy's new image. */
 #define BLOCKJOB_QEMU_IMG_MS 30000
@@ -759,14 +763,49 @@ static int read_result(qv_domain *dom, const char *alias, int *status, char **er
     return 0;
 }
 
-/* Waits (polling QEMU, no lock held) until the disk's job has ended and
+/* Changes in the run folder (the supervisor's blockstatus-ALIAS, a
+ * concluder's removal of the intent): what a waiter waits on. */
+typedef struct job_watch {
+    int fd;   /* inotify, or -1 (then the waiter polls) */
+} job_watch;
+
+static void job_watch_open(qv_domain *dom, job_watch *w)
+{
+    w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    if (w->fd >= 0 && inotify_add_watch(w->fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE) < 0)
+        qv_closep(&w->fd);
+}
+
+static void job_watch_close(job_watch *w)
+{
+    qv_closep(&w->fd);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(job_watch, job_watch_close)
+
+/* Waits for a change, at most until deadline (monotonic us) and never
+ * longer than BLOCKJOB_UNWATCHED_POLL_MS: the supervisor may be gone. */
+static void job_watch_wait(job_watch *w, gint64 deadline)
+{
+    gint64 left = deadline == G_MAXINT64 ? BLOCKJOB_UNWATCHED_POLL_MS
+                                          : (deadline - g_get_monotonic_time()) / 1000;
+    int ms = (int)CLAMP(left, 0, BLOCKJOB_UNWATCHED_POLL_MS);
+    struct pollfd p = { .fd = w->fd, .events = POLLIN };
+    poll(&p, w->fd >= 0 ? 1 : 0, ms);
+    char drain[4096];
+    while (w->fd >= 0 && read(w->fd, drain, sizeof drain) > 0)
+        ;
+}
+
+/* Waits (watching the run folder, no lock held) until the disk's job has ended and
  * was concluded, by this process or another. timeout_ms < 0: forever.
  * *status is how it ended; a failure's text goes to err. */
 static int wait_job(qv_domain *dom, const char *alias, int timeout_ms, int *status, qv_error **err)
 {
     g_autofree char *id = job_id(alias);
     gint64 deadline = timeout_ms < 0 ? G_MAXINT64 : g_get_monotonic_time() + timeout_ms * 1000LL;
-    int delay = BLOCKJOB_POLL_MIN_MS;
+    g_auto(job_watch) w = { -1 };
+    job_watch_open(dom, &w);
     for (;;) {
         g_autoptr(intent) in = intent_read(dom, alias);
         if (!in)
@@ -783,8 +822,7 @@ static int wait_job(qv_domain *dom, const char *alias, int timeout_ms, int *stat
         if (g_get_monotonic_time() > deadline)
             return qv_error_set(err, -ETIMEDOUT, "the block job of disk %s of domain '%s' did not "
                                 "end in time", in->target, dom->name);
-        g_usleep((gulong)delay * 1000);
-        delay = MIN(delay * 2, BLOCKJOB_POLL_MAX_MS);
+        job_watch_wait(&w, deadline);
     }
     g_autofree char *error = NULL;
     if (read_result(dom, alias, status, &error) < 0)
@@ -1067,7 +1105,8 @@ int qv_blockjob_commit_sync(qv_domain *dom, const char *disk, const char *top, c
     int status = 0;
     if (in && in->type == QV_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT) {
         /* Ready, then pivot. */
-        int delay = BLOCKJOB_POLL_MIN_MS;
+        g_auto(job_watch) w = { -1 };
+        job_watch_open(dom, &w);
         for (;;) {
             g_autoptr(json_object) bj = NULL;
             if ((r = query_block_job(dom, id, &bj, err)) < 0)
@@ -1076,8 +1115,7 @@ int qv_blockjob_commit_sync(qv_domain *dom, const char *disk, const char *top, c
                 return wait_job(dom, alias, -1, &status, err); /* it failed: say how */
             if (json_object_get_boolean(qv_json_get(bj, "ready")))
                 break;
-            g_usleep((gulong)delay * 1000);
-            delay = MIN(delay * 2, BLOCKJOB_POLL_MAX_MS);
+            job_watch_wait(&w, G_MAXINT64);
         }
         if ((r = qv_domain_abort_block_job(dom, disk, QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT, err)) < 0)
             return r;

@@ -507,7 +507,12 @@ static bool blockjob_event(monitor *m, const qv_qmp_event *ev)
     if (!in)
         return true;
     if (!strcmp(n, "JOB_STATUS_CHANGE")) {
-        if (!g_strcmp0(qv_json_get_str(ev->data, "status"), "concluded"))
+        /* Waiters watch this file instead of asking QEMU over and over. */
+        const char *st = qv_json_get_str(ev->data, "status");
+        g_autofree char *file = g_strdup_printf("blockstatus-%s", job + 6);
+        g_autofree char *path = g_build_filename(m->domain_dir, file, NULL);
+        qv_rt_write_runtime(path, st ? st : "", st ? strlen(st) : 0, NULL);
+        if (!g_strcmp0(st, "concluded"))
             conclude_blockjobs(m);
     } else if (!strcmp(n, "BLOCK_JOB_READY")) {
         for (int k = 0; k < 2; k++) {
