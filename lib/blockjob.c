@@ -195,6 +195,26 @@ static GPtrArray *disk_chain(qv_domain *dom, const qv_domdef_disk *d)
     return chain;
 }
 
+int qv_disk_set_node_names(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *names,
+                           qv_error **err)
+{
+    g_autoptr(GPtrArray) chain = chain_new();
+    guint n = 0;
+    for (const qv_domdef_disk_src *s = &d->src; s && s->path; s = s->backing, n++) {
+        if (2 * n + 1 >= names->len)
+            return qv_error_set(err, -EINVAL, "disk %s: %u node names for a chain of more "
+                                "images", d->target_dev, names->len);
+        g_ptr_array_add(chain, img_new(s->type, s->path, s->format, names->pdata[2 * n],
+                                       names->pdata[2 * n + 1]));
+    }
+    if (2 * n != names->len)
+        return qv_error_set(err, -EINVAL, "disk %s: %u node names for %u images",
+                            d->target_dev, names->len, n);
+    g_autofree char *path = domain_file_fmt(dom, NODES_FMT, d->alias);
+    g_autoptr(json_object) o = chain_to_json(chain);
+    return write_json_file(path, o, err);
+}
+
 void qv_disk_node_names(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *out)
 {
     g_autoptr(GPtrArray) chain = disk_chain(dom, d);
@@ -610,9 +630,12 @@ static int fix_definitions(qv_domain *dom, const intent *in, GPtrArray *after, q
         if ((r = qv_domain_save_live(dom, live, err)) < 0)
             return r;
     }
-    g_autofree char *npath = domain_file_fmt(dom, NODES_FMT, in->alias);
-    g_autoptr(json_object) nodes = chain_to_json(after);
-    if ((r = write_json_file(npath, nodes, err)) < 0)
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < after->len; i++) {
+        g_ptr_array_add(names, g_strdup(((chain_img *)after->pdata[i])->fmt));
+        g_ptr_array_add(names, g_strdup(((chain_img *)after->pdata[i])->sto));
+    }
+    if (d && (r = qv_disk_set_node_names(dom, d, names, err)) < 0)
         return r;
     g_autoptr(qv_domdef) cfg = NULL;
     if (qv_domain_load_config(dom->conn, dom->name, &cfg, NULL) < 0)

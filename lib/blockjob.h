@@ -9,6 +9,13 @@
  * names nodes by position (cmdline-disk.c); after a block job changed the
  * chain, by what the job recorded (blocknodes-<alias>.json). */
 void qv_disk_node_names(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *out);
+/* Records the node names of a running disk whose chain (as d, from the
+ * live definition, has it) a change other than the start gave it, e.g. an
+ * external snapshot's new overlay: names holds each image's format, then
+ * storage node name, top first, as qv_disk_node_names returns them. Call
+ * it after saving the live XML, under the lifecycle lock. */
+int qv_disk_set_node_names(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *names,
+                           qv_error **err);
 
 /* Concludes every block job of the domain that QEMU has ended: job-dismiss,
  * the unused nodes dropped, the live XML and config following the new
