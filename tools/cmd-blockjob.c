@@ -10,7 +10,6 @@
 
 #include "cli.h"
 
-#define OPT_DOMAIN { "domain", CLI_OPT_STRING, true, true, "domain name, id or uuid" }
 /* virsh looks at the job twice a second. */
 #define WAIT_TICK_MS 500
 
@@ -457,14 +456,14 @@ static bool cmd_blockjob(cli_ctx *ctx, const cli_args *args)
     { "bytes", CLI_OPT_BOOL, false, false, "the bandwidth limit is in bytes/s rather than MiB/s" }
 
 static const cli_opt opts_blockpull[] = {
-    OPT_DOMAIN, OPT_PATH, OPT_BW,
+    CLI_OPT_DOMAIN, OPT_PATH, OPT_BW,
     { "base", CLI_OPT_STRING, false, false, "path of backing file in chain for a partial pull" },
     OPT_WAITS,
     { "keep-relative", CLI_OPT_BOOL, false, false, "keep the backing chain relatively referenced" },
     { NULL },
 };
 static const cli_opt opts_blockcommit[] = {
-    OPT_DOMAIN, OPT_PATH, OPT_BW,
+    CLI_OPT_DOMAIN, OPT_PATH, OPT_BW,
     { "base", CLI_OPT_STRING, false, false, "path of base file to commit into (default bottom of chain)" },
     { "shallow", CLI_OPT_BOOL, false, false, "use backing file of top as base" },
     { "top", CLI_OPT_STRING, false, false, "path of top file to commit from (default top of chain)" },
@@ -477,7 +476,7 @@ static const cli_opt opts_blockcommit[] = {
     { NULL },
 };
 static const cli_opt opts_blockcopy[] = {
-    OPT_DOMAIN, OPT_PATH,
+    CLI_OPT_DOMAIN, OPT_PATH,
     { "dest", CLI_OPT_STRING, false, false, "path of the copy to create" },
     OPT_BW,
     { "shallow", CLI_OPT_BOOL, false, false, "make the copy share a backing chain" },
@@ -495,7 +494,7 @@ static const cli_opt opts_blockcopy[] = {
     { NULL },
 };
 static const cli_opt opts_blockjob[] = {
-    OPT_DOMAIN, OPT_PATH,
+    CLI_OPT_DOMAIN, OPT_PATH,
     { "abort", CLI_OPT_BOOL, false, false, "abort the active job on the specified disk" },
     { "async", CLI_OPT_BOOL, false, false, "implies --abort; request but don't wait for job end" },
     { "pivot", CLI_OPT_BOOL, false, false, "implies --abort; conclude and pivot a copy or commit job" },
