@@ -38,11 +38,17 @@
 
 static const char *root;
 static int data_mib = 128;
+static qv_domain *running;  /* destroyed by die() */
+static int floor_lock = -1; /* qmp.lock while the floor talks: dropped by die() first */
 
 static void die(const char *what, qv_error *err)
 {
     fprintf(stderr, "bench/blockjob: %s%s%s\n", what, err ? ": " : "",
             err ? qv_error_message(err) : "");
+    if (floor_lock >= 0)
+        close(floor_lock);
+    if (running)
+        qv_domain_destroy(running, 0, NULL);
     exit(1);
 }
 
@@ -53,7 +59,7 @@ static void run_ok(const char *const *argv)
     if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
                       NULL, NULL, NULL, &errs, &st, NULL) || st != 0) {
         fprintf(stderr, "bench/blockjob: %s failed: %s\n", argv[0], errs ? errs : "");
-        exit(1);
+        die("a helper program failed", NULL);
     }
 }
 
@@ -128,7 +134,7 @@ static char *raw_cmd_fd(raw *c, const char *text, int fd)
         if (strstr(line, "\"return\"") || strstr(line, "\"error\"")) {
             if (strstr(line, "\"error\"")) {
                 fprintf(stderr, "bench/blockjob: floor: %s -> %s\n", text, line);
-                exit(1);
+                die("the floor's command failed", NULL);
             }
             return line;
         }
@@ -160,6 +166,7 @@ static void raw_open(raw *c, const char *name, int *lock)
     *lock = open(lk, O_RDWR | O_CLOEXEC);
     if (*lock < 0 || flock(*lock, LOCK_EX) < 0)
         die("qmp.lock", NULL);
+    floor_lock = *lock;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     g_snprintf(sa.sun_path, sizeof sa.sun_path, "%s/qmp.sock", dir);
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -175,6 +182,7 @@ static void raw_close(raw *c, int lock)
     close(c->fd);
     g_string_free(c->in, TRUE);
     close(lock);
+    floor_lock = -1;
 }
 
 /* The fdset whose fd carries this opaque (a storage node's name). */
@@ -324,6 +332,7 @@ static void one_round(qv_conn *conn, const char *guest_dir, int round, bool comm
     if (qv_conn_define_domain(conn, full, 0, &dom, &err) < 0 ||
         qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err) < 0)
         die("start", err);
+    running = dom;
     g_autofree char *falias = alias_of(dom, "vdc");
     g_autofree char *fbase = g_strdup_printf("%s/f-base.qcow2", dir);
     waiter w = { -1 };
@@ -360,6 +369,7 @@ static void one_round(qv_conn *conn, const char *guest_dir, int round, bool comm
         }
     }
     qv_conn_domain_event_deregister_any(conn, cb, NULL);
+    running = NULL;
     if (qv_domain_destroy(dom, 0, &err) < 0 || qv_domain_undefine(dom, 0, &err) < 0)
         die("destroy", err);
     qv_domain_free(dom);

@@ -968,6 +968,10 @@ static bool run_once(monitor *m, int *exit_status)
         if (timeout < 0 || timeout > wait_ms)
             timeout = (int)wait_ms;
     }
+    /* A qvirt-blockjob run ends within moments: look for it soon, so no
+     * zombie waits for the next event. */
+    if (m->helpers->len && (timeout < 0 || timeout > QV_MONITOR_EXIT_POLL_MS))
+        timeout = QV_MONITOR_EXIT_POLL_MS;
     if (m->kill_at_us) {
         gint64 wait_ms = MAX((m->kill_at_us - now + 999) / 1000, 0);
         if (timeout < 0 || timeout > wait_ms)
