@@ -432,6 +432,17 @@ static int make_writable(qv_domain *dom, qv_qmp *qmp, GPtrArray *chain, guint id
         return qv_error_set(err, -ENOENT, "domain '%s': QEMU has no file of image %s (fdset "
                             "of node %s)", dom->name, c->path, c->sto);
     long long set = g_array_index(ids, long long, 0);
+    g_autofree char *file = g_strdup_printf("/dev/fdset/%lld", set);
+    /* An image that was once the top (under an external snapshot's
+     * overlay) has its read-write fd in the set already: a second open
+     * file of it would only clash with the first's image locks. */
+    {
+        g_autoptr(json_object) opts = reopen_opts(c, backing, true);
+        json_object *st = json_object_array_get_idx(qv_json_get(opts, "options"), 0);
+        json_object_object_add(st, "filename", json_object_new_string(file));
+        if (qv_qmp_call(qmp, "blockdev-reopen", json_object_get(opts), 0, NULL, NULL) == 0)
+            return 0;
+    }
     qv_autoclose int fd = open(c->path, O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return qv_error_set_errno(err, -errno, "cannot open %s for reading and writing", c->path);
@@ -441,7 +452,6 @@ static int make_writable(qv_domain *dom, qv_qmp *qmp, GPtrArray *chain, guint id
     if ((r = qv_qmp_call_with_fd(qmp, "add-fd", add, fd, 0, NULL, err)) < 0)
         return r;
     g_autoptr(json_object) opts = reopen_opts(c, backing, true);
-    g_autofree char *file = g_strdup_printf("/dev/fdset/%lld", set);
     json_object *st = json_object_array_get_idx(qv_json_get(opts, "options"), 0);
     json_object_object_add(st, "filename", json_object_new_string(file));
     return qv_qmp_call(qmp, "blockdev-reopen", json_object_get(opts), 0, NULL, err);

@@ -762,3 +762,52 @@ Test(blockjob, concluder_killed_half_way)
     g_autofree char *pat = HOST_OK("qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0x44 0 2M", top);
     cr_expect_null(strstr(pat, "Pattern verification failed"), "%s", pat);
 }
+
+/* An external disk-only snapshot (snapshot.c) puts an overlay over the
+ * disk with node names of its own; a block job then finds them: an
+ * active commit of the overlay back into the image and its pivot (what
+ * deleting an external snapshot needs). The guest stays paused. */
+Test(blockjob, after_external_snapshot)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *base = image("xbase.qcow2", NULL);
+    g_free(HOST_OK("qemu-io", "-f", "qcow2", "-c", "write -P 0x21 0 1M", base));
+    g_autofree char *d = disk_xml(base, "vdb", "qvjob");
+    g_autofree char *xml = itest_domain_xml(&T, "bj-snap", d);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    seen s = { 0 };
+    listen_jobs(conn, &s);
+    g_autofree char *ov = g_build_filename(T.root, "xov.qcow2", NULL);
+    g_autofree char *sx = g_strdup_printf(
+        "<domainsnapshot><name>s1</name><disks><disk name='vdb' snapshot='external'>"
+        "<source file='%s'/></disk></disks></domainsnapshot>", ov);
+    qv_snapshot *snap = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, sx, QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &snap, &err), err);
+    qv_snapshot_free(snap);
+    g_autofree char *c1 = xml_chain(dom, "vdb", 0);
+    g_autofree char *want = g_strdup_printf("%s>%s", ov, base);
+    cr_assert_str_eq(c1, want);
+
+    itest_ok(qv_domain_block_commit(dom, "vdb", NULL, NULL, 0, QV_DOMAIN_BLOCK_COMMIT_ACTIVE, &err), err);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_READY));
+    itest_ok(qv_domain_abort_block_job(dom, "vdb", QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT, &err), err);
+    g_autofree char *c2 = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c2, base);
+    /* And a second overlay on the pivoted disk, committed again. */
+    g_autofree char *ov2 = g_build_filename(T.root, "xov2.qcow2", NULL);
+    g_autofree char *sx2 = g_strdup_printf(
+        "<domainsnapshot><name>s2</name><disks><disk name='vdb' snapshot='external'>"
+        "<source file='%s'/></disk></disks></domainsnapshot>", ov2);
+    itest_ok(qv_domain_create_snapshot(dom, sx2, QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, NULL, &err), err);
+    itest_ok(qv_domain_block_commit(dom, "vdb", NULL, NULL, 0, QV_DOMAIN_BLOCK_COMMIT_ACTIVE, &err), err);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_READY));
+    itest_ok(qv_domain_abort_block_job(dom, "vdb", QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT, &err), err);
+    g_autofree char *c3 = xml_chain(dom, "vdb", 0);
+    cr_expect_str_eq(c3, base);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *pat = HOST_OK("qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0x21 0 1M", base);
+    cr_expect_null(strstr(pat, "Pattern verification failed"), "%s", pat);
+}
