@@ -498,8 +498,13 @@ static int parse_pm(qv_domdef *def, const xmlNode *pn, qv_error **err)
     return 0;
 }
 
+/* As the library's qv_name_valid, and as libvirt refuses a newline: a name
+ * is a file name in the config and run folders, and a line in logs. */
 static bool valid_name(const char *name)
 {
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
     return *name && name[0] != '.' && !strchr(name, '/') && g_utf8_validate(name, -1, NULL) &&
            strlen(name) <= 1024;
 }
@@ -531,7 +536,7 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
         if (name_is(c, "name")) {
             qv_set_str(&def->name, qv_xml_text(c));
             if (!valid_name(def->name))
-                return qv_xml_error(err, c, "invalid domain name '%s' (must be non-empty, without '/', not starting with '.')", def->name);
+                return qv_xml_error(err, c, "invalid domain name '%s' (must be non-empty, without '/' or control characters, not starting with '.')", def->name);
         } else if (name_is(c, "uuid")) {
             g_autofree char *u = qv_xml_text(c);
             if (qv_uuid_parse(u, def->uuid) < 0)
