@@ -535,8 +535,10 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
             return qv_xml_error(err, c, "unsupported namespaced element (QEMU command-line passthrough is not supported)");
         if (name_is(c, "name")) {
             qv_set_str(&def->name, qv_xml_text(c));
-            if (!valid_name(def->name))
-                return qv_xml_error(err, c, "invalid domain name '%s' (must be non-empty, without '/' or control characters, not starting with '.')", def->name);
+            if (!valid_name(def->name)) {
+                g_autofree char *shown = g_strescape(def->name, NULL);  /* one line */
+                return qv_xml_error(err, c, "invalid domain name '%s' (must be non-empty, without '/' or control characters, not starting with '.')", shown);
+            }
         } else if (name_is(c, "uuid")) {
             g_autofree char *u = qv_xml_text(c);
             if (qv_uuid_parse(u, def->uuid) < 0)
