@@ -604,9 +604,57 @@ Test(snapshot, external_memory)
     cr_expect_eq(state, QV_DOMAIN_RUNNING);
     assert_back_to("snap-mem", 5);
 
-    /* Delete, shut off: m3's memory file and overlay go with it; with
-     * METADATA_ONLY m1's memory file stays. */
+    /* A paused domain: the snapshot records paused and the domain stays
+     * paused; once resumed, the guest writes its disk (QEMU's migration
+     * left the images inactive until cont). */
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    g_autofree char *mem4 = g_build_filename(T.root, "m4.mem", NULL);
+    g_autofree char *ovl4 = g_build_filename(T.root, "mem.m4", NULL);
+    g_autofree char *x4 = g_strdup_printf("<domainsnapshot><name>m4</name><memory "
+                                          "snapshot='external' file='%s'/></domainsnapshot>",
+                                          mem4);
+    g_autoptr(qv_snapshot) m4 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, x4, 0, &m4, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED);
+    g_autofree char *sx4 = snapshot_xml(m4);
+    cr_expect(strstr(sx4, "<state>paused</state>"), "%s", sx4);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    ga = itest_agent_open(&T, "snap-mem");
+    g_free(dev);
+    dev = guest_disk(ga);
+    set_counter(ga, dev, 7);
+    g_autofree char *c7 = disk_counter(ga, dev);
+    cr_expect_str_eq(c7, "DISK-7");
+    qv_qmp_free(ga);
+    cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_snapshot_revert_to(m4, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED, "m4 was taken paused");
+    itest_ok(qv_domain_resume(dom, &err), err);
+    assert_back_to("snap-mem", 5);
+
+    /* The CLI: snapshot-create-as --memspec ... --live, as virsh. */
+    g_autofree char *mem5 = g_build_filename(T.root, "c5.mem", NULL);
+    g_autofree char *spec = g_strdup_printf("file=%s,snapshot=external", mem5);
+    g_autofree char *o5 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-mem", "c5", "--memspec",
+                                       spec, "--live");
+    cr_expect_str_eq(o5, "Domain snapshot c5 created\n\n");
+    g_autofree char *magic5 = file_magic(mem5);
+    cr_expect_str_eq(magic5, "LibvirtQemudSave");
+    g_autofree char *info5 = ITEST_CLI_OK(&T, "snapshot-info", "snap-mem", "c5");
+    cr_expect(strstr(info5, "State:          running\nLocation:       external\n"), "%s", info5);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+
+    /* Delete, shut off: the memory files and overlays go with the
+     * snapshots (leaf first); with METADATA_ONLY m1's memory file stays. */
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *d5 = ITEST_CLI_OK(&T, "snapshot-delete", "snap-mem", "c5");
+    cr_expect_not(g_file_test(mem5, G_FILE_TEST_EXISTS), "%s is left", mem5);
+    itest_ok(qv_snapshot_delete(m4, 0, &err), err);
+    cr_expect_not(g_file_test(mem4, G_FILE_TEST_EXISTS), "%s is left", mem4);
+    cr_expect_not(g_file_test(ovl4, G_FILE_TEST_EXISTS), "%s is left", ovl4);
     itest_ok(qv_snapshot_delete(m3, 0, &err), err);
     cr_expect_not(g_file_test(mem3, G_FILE_TEST_EXISTS), "%s is left", mem3);
     cr_expect_not(g_file_test(ovl3, G_FILE_TEST_EXISTS), "%s is left", ovl3);
