@@ -507,6 +507,37 @@ Test(snapshot, external_memory)
     cr_expect_eq(snapshot_count(dom, 0), 0);
     cr_assert(itest_wait_console_n(&T, "CNT=1", itest_console_count(&T, "CNT=1") + 2,
                                    CONSOLE_MS), "the guest does not run on");
+    /* A failure after the memory was written (the overlay's name is taken):
+     * the memory file goes again, the CPUs run, the XML is untouched. */
+    g_autofree char *taken = g_build_filename(T.root, "mem.late", NULL);
+    cr_assert(g_file_set_contents(taken, "mine", -1, NULL));
+    g_autofree char *meml = g_build_filename(T.root, "late.mem", NULL);
+    g_autofree char *latex = g_strdup_printf("<domainsnapshot><name>late</name><memory "
+                                             "snapshot='external' file='%s'/></domainsnapshot>",
+                                             meml);
+    r = qv_domain_create_snapshot(dom, latex, 0, &bad, &err);
+    cr_expect_eq(r, -EEXIST);
+    cr_expect(err && strstr(qv_error_message(err), "exists already"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_not(g_file_test(meml, G_FILE_TEST_EXISTS), "the memory file %s is left", meml);
+    cr_expect_eq(files_with(T.root, "qvirt-part"), 0, "a temporary image is left");
+    g_autofree char *mine = NULL;
+    cr_expect(g_file_get_contents(taken, &mine, NULL, NULL) && !strcmp(mine, "mine"),
+              "the file in the overlay's way was touched");
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    g_autofree char *live1b = domain_xml(dom, 0);
+    g_autofree char *cfg1b = domain_xml(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(live1b, live0);
+    cr_expect_str_eq(cfg1b, cfg0);
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    qv_domain_job_stats jf = { .size = sizeof jf };
+    itest_ok(qv_domain_get_job_stats(dom, &jf, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
+    cr_expect_eq(jf.type, QV_DOMAIN_JOB_FAILED);
+    cr_expect_eq(jf.operation, QV_DOMAIN_JOB_OPERATION_SNAPSHOT);
+    cr_assert(itest_wait_console_n(&T, "CNT=1", itest_console_count(&T, "CNT=1") + 2,
+                                   CONSOLE_MS), "the guest does not run on");
 
     /* m1: memory to a save image, an overlay on vdb; the guest runs on. */
     g_autofree char *mem1 = g_build_filename(T.root, "m1.mem", NULL);
