@@ -427,6 +427,31 @@ Test(snapshot, running_internal_and_external)
     itest_ok(qv_domain_undefine(dom, 0, &err), err);
 }
 
+/* Waits for QEMU's migration (a memory snapshot's stream) to begin, then
+ * lets it crawl at 256 KiB/s so another process can act on the job. */
+static void slow_down_stream(qv_domain *dom)
+{
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    for (;;) {
+        char *reply = NULL;
+        qv_error *err = NULL;
+        int r = qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-migrate\"}", &reply, 0,
+                                               &err);
+        qv_error_free(err);
+        bool active = r == 0 && (strstr(reply, "\"active\"") || strstr(reply, "\"setup\""));
+        free(reply);
+        if (active)
+            break;
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the snapshot's migration never began");
+    }
+    char *reply = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"migrate-set-parameters\","
+                                            "\"arguments\":{\"max-bandwidth\":262144}}",
+                                            &reply, 0, &err), err);
+    free(reply);
+}
+
 /* The first 16 bytes of a file. */
 static char *file_magic(const char *path)
 {
@@ -536,6 +561,47 @@ Test(snapshot, external_memory)
     itest_ok(qv_domain_get_job_stats(dom, &jf, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
     cr_expect_eq(jf.type, QV_DOMAIN_JOB_FAILED);
     cr_expect_eq(jf.operation, QV_DOMAIN_JOB_OPERATION_SNAPSHOT);
+    cr_assert(itest_wait_console_n(&T, "CNT=1", itest_console_count(&T, "CNT=1") + 2,
+                                   CONSOLE_MS), "the guest does not run on");
+
+    /* Another process sees the snapshot's job and aborts it: the domain
+     * runs on as before, nothing of the snapshot is left. The guest's RAM
+     * gets megabytes that do not compress to zero pages first. */
+    g_free(guest_ok(ga, "head -c 16777216 /dev/urandom > /tmp/fill"));
+    g_autofree char *mema = g_build_filename(T.root, "ab.mem", NULL);
+    g_autofree char *abx = g_strdup_printf("<domainsnapshot><name>ab</name><memory "
+                                           "snapshot='external' file='%s'/></domainsnapshot>",
+                                           mema);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        qv_conn *c2 = NULL;
+        qv_domain *d2 = NULL;
+        if (qv_conn_open(T.uri, &c2, NULL) < 0 ||
+            qv_conn_get_domain_by_name(c2, "snap-mem", &d2, NULL) < 0)
+            _exit(3);
+        r = qv_domain_create_snapshot(d2, abx, 0, NULL, NULL);
+        _exit(r == -ECANCELED ? 0 : r == 0 ? 1 : 2);
+    }
+    slow_down_stream(dom);
+    qv_domain_job_stats cur = { .size = sizeof cur };
+    itest_ok(qv_domain_get_job_stats(dom, &cur, 0, &err), err);
+    cr_expect_eq(cur.type, QV_DOMAIN_JOB_UNBOUNDED);
+    cr_expect_eq(cur.operation, QV_DOMAIN_JOB_OPERATION_SNAPSHOT);
+    itest_ok(qv_domain_abort_job(dom, 0, &err), err);
+    int wst;
+    cr_assert_eq(waitpid(child, &wst, 0), child);
+    cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+              "the snapshot did not end aborted (status %d)", wst);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_not(g_file_test(mema, G_FILE_TEST_EXISTS), "the memory file %s is left", mema);
+    cr_expect_eq(files_with(T.root, "qvirt-part"), 0, "a temporary image is left");
+    cr_expect_eq(files_with(T.root, "mem.ab"), 0, "an overlay of the aborted snapshot is left");
+    g_autofree char *live1c = domain_xml(dom, 0);
+    cr_expect_str_eq(live1c, live0);
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    g_free(guest_ok(ga, "rm -f /tmp/fill"));
     cr_assert(itest_wait_console_n(&T, "CNT=1", itest_console_count(&T, "CNT=1") + 2,
                                    CONSOLE_MS), "the guest does not run on");
 
