@@ -1520,8 +1520,10 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
     if ((flags & QV_DOMAIN_SNAPSHOT_CREATE_LIVE) && !mem_ext)
         return qv_error_set(err, -EINVAL, "LIVE is for external snapshots with memory of a "
                             "running domain (<memory snapshot='external' file='...'/>)");
-    if (mem_ext && g_file_test(s->memory_file, G_FILE_TEST_EXISTS))
-        return qv_error_set(err, -EEXIST, "the memory file %s exists already", s->memory_file);
+    if (mem_ext && !(flags & QV_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT) &&
+        g_file_test(s->memory_file, G_FILE_TEST_EXISTS))
+        return qv_error_set(err, -EEXIST, "the memory file %s exists already (use REUSE_EXT "
+                            "to replace it)", s->memory_file);
     /* Disks not named follow the snapshot's kind: external with DISK_ONLY,
      * with external memory, or when a named disk is external (and the
      * memory is not internal). */
