@@ -57,6 +57,10 @@ FIGURES = [
     ("restore", "restore to running", "<= 1.1x floor", lambda r: r["qvirt_floor"] <= 1.1),
     ("boot", "cold boot to guest up", None, None),
     ("restore_speedup", "boot / restore", ">= 5x", lambda r: r["qvirt"] >= 5),
+    # Block jobs on 128 MiB (bench/blockjob): to the end the XML follows.
+    ("blockpull", "block pull (128 MiB)", "<= 1.3x floor", lambda r: r["qvirt_floor"] <= 1.3),
+    ("blockcommit", "active commit+pivot", "<= 1.3x floor",
+     lambda r: r["qvirt_floor"] <= 1.3),
     ("parse_build", "parse+argv build (20 dev)", ">= 20000/s", lambda r: r["qvirt"] >= 20000),
     ("format", "format (20 dev)", None, None),
     # Internal snapshot of a running guest, and revert to it: QEMU's job

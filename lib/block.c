@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "blockjob.h"
 #include "qemu-files.h"
 #include "qv-process.h"
 
@@ -395,7 +396,14 @@ int qv_domain_block_resize(qv_domain *dom, const char *disk, unsigned long long 
     /* qcow2 images grow in whole sectors (libvirt rounds up the same way). */
     if (d->src.format && !strcmp(d->src.format, "qcow2"))
         size = (size + 511) / 512 * 512;
-    g_autofree char *node = g_strdup_printf("%s-format", d->alias);
+    /* The top node: the throttle filter of a disk with <iotune> (QEMU 7.2
+     * does not update a filter's size when the node below it grows), else
+     * the top image's format node (a block job may have renamed it). */
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+    qv_disk_node_names(dom, d, nodes);
+    g_autofree char *node = d->has_iotune ? g_strdup_printf("%s-throttle", d->alias)
+                            : nodes->len ? g_strdup(nodes->pdata[0])
+                                         : g_strdup_printf("%s-format", d->alias);
     json_object *args = json_object_new_object();
     json_object_object_add(args, "node-name", json_object_new_string(node));
     json_object_object_add(args, "size", json_object_new_int64((int64_t)size));

@@ -23,6 +23,8 @@ bool qv_name_valid(const char *name)
     return true;
 }
 
+static int conn_new(const char *uri, qv_rt_paths *paths, qv_conn **ret, qv_error **err);
+
 int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
 {
     if (!ret)
@@ -32,10 +34,26 @@ int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
         if (!uri || !*uri)
             uri = getuid() == 0 ? "qvirt:///system" : "qvirt:///session";
     }
-    g_autofree qv_conn *conn = g_new0(qv_conn, 1);
-    int r = qv_conn_paths_for_uri(uri, &conn->paths, err);
+    qv_rt_paths paths = { 0 };
+    int r = qv_conn_paths_for_uri(uri, &paths, err);
     if (r < 0)
         return r;
+    return conn_new(uri, &paths, ret, err);
+}
+
+int qv_conn_open_paths(const char *config_dir, const char *run_dir, qv_conn **ret, qv_error **err)
+{
+    qv_rt_paths paths = { .config_dir = g_strdup(config_dir), .run_dir = g_strdup(run_dir) };
+    g_autofree char *uri = g_strdup_printf("qvirt:///paths?config=%s&run=%s", config_dir, run_dir);
+    return conn_new(uri, &paths, ret, err);
+}
+
+/* A connection on these folders (paths is taken over). */
+static int conn_new(const char *uri, qv_rt_paths *paths, qv_conn **ret, qv_error **err)
+{
+    int r;
+    g_autofree qv_conn *conn = g_new0(qv_conn, 1);
+    conn->paths = *paths;
     conn->uri = g_strdup(uri);
     conn->inotify_fd = -1;
     conn->journal_fd = -1;

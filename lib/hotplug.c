@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "blockjob.h"
 #include "network.h"
 #include "qemu-files.h"
 #include "tap.h"
@@ -264,13 +265,18 @@ static int unplug_device(qv_qmp *qmp, const char *id, qv_error **err)
     }
 }
 
-/* The block nodes a disk's medium uses, top first (see cmdline-disk.c). */
-static void disk_nodes(const qv_domdef_disk *d, GPtrArray *out)
+/* The block nodes a disk's medium uses, top first (see cmdline-disk.c);
+ * with dom, the names a block job gave a changed chain (blockjob.h). */
+static void disk_nodes(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *out)
 {
     if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK)
         return;
     if (d->has_iotune)
         g_ptr_array_add(out, g_strdup_printf("%s-throttle", d->alias));
+    if (dom && d->src.path) {
+        qv_disk_node_names(dom, d, out);
+        return;
+    }
     g_ptr_array_add(out, g_strdup_printf("%s-format", d->alias));
     g_ptr_array_add(out, g_strdup_printf("%s-storage", d->alias));
     unsigned int depth = 1;
@@ -287,7 +293,7 @@ static void del_nodes(qv_qmp *qmp, GPtrArray *nodes)
 }
 
 /* What the device brought along besides itself, removed once it is gone. */
-static void release_backends(qv_qmp *qmp, const qv_domdef_devref *d)
+static void release_backends(qv_domain *dom, qv_qmp *qmp, const qv_domdef_devref *d)
 {
     const char *alias = qv_domdef_device_alias(d);
     g_autofree char *id = NULL;
@@ -295,7 +301,7 @@ static void release_backends(qv_qmp *qmp, const qv_domdef_devref *d)
     case QV_DEVCLASS_DISK: {
         g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
         const qv_domdef_disk *disk = d->dev;
-        disk_nodes(disk, nodes);
+        disk_nodes(dom, disk, nodes);
         del_nodes(qmp, nodes);
         remove_fdsets(qmp, nodes);
         if (disk->has_iotune && !disk->iotune.group_name) {
@@ -356,7 +362,7 @@ int qv_domain_detach_device(qv_domain *dom, const char *xml, unsigned int flags,
         else if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
             r = unplug_device(qmp, alias, err);
             if (r >= 0)
-                release_backends(qmp, &ldev);
+                release_backends(dom, qmp, &ldev);
             qv_domain_qmp_close(qmp, qlock);
         }
         if (r >= 0)
@@ -400,7 +406,7 @@ static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_d
     if ((r = qv_qmp_call(qmp, "blockdev-remove-medium", id_args("id", old->alias), 0, NULL, err)) < 0)
         return r;
     g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
-    disk_nodes(old, nodes);
+    disk_nodes(NULL, old, nodes);
     del_nodes(qmp, nodes);
     remove_fdsets(qmp, nodes);
     if (nd->src.path || nd->src.type == QV_DISK_TYPE_NETWORK) {

@@ -309,6 +309,9 @@ void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_i
 
 /* conn.c */
 bool qv_name_valid(const char *name);
+/* A connection on these folders, without a URI (the supervisor's helpers
+ * know the folders, not the URI). */
+int qv_conn_open_paths(const char *config_dir, const char *run_dir, qv_conn **ret, qv_error **err);
 
 /* snapshot.c: the domain's stored snapshots (<config>/snapshot/NAME/):
  * how many, and removing them all (undefine). */

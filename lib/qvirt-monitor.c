@@ -131,6 +131,7 @@ typedef struct monitor {
     bool leave;            /* SIGTERM/SIGINT: stop supervising, QEMU runs on */
     char *qemu_log_path;
     off_t qemu_log_start;
+    GPtrArray *helpers;    /* qvirt-blockjob runs not reaped yet (qv_process) */
 } monitor;
 
 /* monitor.log (the monitor's stderr): one timestamped line per thing worth
@@ -442,10 +443,99 @@ static void guest_powered_off(monitor *m)
     }
 }
 
+/* ---- block jobs (lib/blockjob.c) ------------------------------------------ */
+
+/* The intent file of a qvirt block job (its QEMU job id is qvblk-ALIAS),
+ * parsed; NULL for a job qvirt did not start. */
+static json_object *blockjob_intent(monitor *m, const char *job)
+{
+    if (!job || !g_str_has_prefix(job, "qvblk-") || strchr(job, '/'))
+        return NULL;
+    g_autofree char *file = g_strdup_printf("blockjob-%s.json", job + 6);
+    g_autofree char *path = g_build_filename(m->domain_dir, file, NULL);
+    g_autofree char *text = NULL;
+    if (qv_read_file(path, 1 << 20, &text, NULL, NULL) < 0)
+        return NULL;
+    return json_tokener_parse(text);
+}
+
+/* A job ended: the XML must follow even when nobody waits for it, and
+ * this process parses no XML, so qvirt-blockjob (beside it) concludes. */
+static void conclude_blockjobs(monitor *m)
+{
+    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *dir = exe ? g_path_get_dirname(exe) : NULL;
+    g_autofree char *helper = dir ? g_build_filename(dir, "qvirt-blockjob", NULL) : NULL;
+    if (!helper)
+        return;
+    const char *argv[] = { helper, "--config-dir", m->paths.config_dir, "--run-dir",
+                           m->paths.run_dir, "--name", m->name, NULL };
+    qv_spawn_opts so;
+    qv_spawn_opts_init(&so);
+    so.argv = argv;
+    so.stderr_fd = STDERR_FILENO;
+    qv_process *p = NULL;
+    g_autoptr(qv_error) err = NULL;
+    if (qv_process_spawn(&so, &p, &err) < 0) {
+        mlog("cannot run %s: %s", helper, qv_error_message(err));
+        return;
+    }
+    mlog("a block job ended: qvirt-blockjob (pid %d) concludes it", (int)qv_process_pid(p));
+    g_ptr_array_add(m->helpers, p);
+}
+
+static void reap_helpers(monitor *m)
+{
+    for (guint i = m->helpers->len; i-- > 0;) {
+        int st;
+        if (qv_process_try_wait(m->helpers->pdata[i], &st, NULL) != 0)
+            g_ptr_array_remove_index_fast(m->helpers, i);
+    }
+}
+
+/* qvirt's own jobs: READY is reported here with the disk the intent
+ * names; their end is reported by whoever concludes them, once the XML
+ * follows. true when the event was one of theirs. */
+static bool blockjob_event(monitor *m, const qv_qmp_event *ev)
+{
+    const char *n = ev->name;
+    const char *job = qv_json_get_str(ev->data, !strcmp(n, "JOB_STATUS_CHANGE") ? "id" : "device");
+    if (!job || !g_str_has_prefix(job, "qvblk-"))
+        return false;
+    /* The intent is gone once a quick concluder finished: still ours. */
+    g_autoptr(json_object) in = blockjob_intent(m, job);
+    if (!in)
+        return true;
+    if (!strcmp(n, "JOB_STATUS_CHANGE")) {
+        /* Waiters watch this file instead of asking QEMU over and over. */
+        const char *st = qv_json_get_str(ev->data, "status");
+        g_autofree char *file = g_strdup_printf("blockstatus-%s", job + 6);
+        g_autofree char *path = g_build_filename(m->domain_dir, file, NULL);
+        qv_rt_write_runtime(path, st ? st : "", st ? strlen(st) : 0, NULL);
+        if (!g_strcmp0(st, "concluded"))
+            conclude_blockjobs(m);
+    } else if (!strcmp(n, "BLOCK_JOB_READY")) {
+        for (int k = 0; k < 2; k++) {
+            json_object *x = json_object_new_object();
+            const char *disk = qv_json_get_str(in, k ? "target" : "disk_path");
+            json_object_object_add(x, "disk", json_object_new_string(disk ? disk : ""));
+            json_object_object_add(x, "type", json_object_new_string(qv_json_get_str(in, "qemu_type") ?: ""));
+            json_object_object_add(x, "job_type", json_object_new_int((int)qv_json_get_int(in, "type", 0)));
+            json_object_object_add(x, "status", json_object_new_int(QV_DOMAIN_BLOCK_JOB_READY));
+            emit(m, k ? QV_DOMAIN_EVENT_ID_BLOCK_JOB_2 : QV_DOMAIN_EVENT_ID_BLOCK_JOB,
+                 QV_DOMAIN_BLOCK_JOB_READY, 0, x);
+        }
+    }
+    return true;
+}
+
 static void handle_event(monitor *m, const qv_qmp_event *ev)
 {
     const char *n = ev->name;
     json_object *data = ev->data;
+    if ((g_str_has_prefix(n, "BLOCK_JOB_") || !strcmp(n, "JOB_STATUS_CHANGE")) &&
+        blockjob_event(m, ev))
+        return;
     json_object *extra = extra_with_qemu(ev);
 
     if (!strcmp(n, "STOP") || !strcmp(n, "RESUME")) {
@@ -734,6 +824,14 @@ static void handshake_done(monitor *m)
         if (qv_qmp_send_async(m->qmp, "query-status", NULL, -1, QV_MONITOR_COMMAND_MS,
                               on_attach_status, m, NULL) < 0)
             ask_qemu_now(m);
+        /* A block job may have ended while nobody watched. */
+        g_autoptr(GDir) d = g_dir_open(m->domain_dir, 0, NULL);
+        const char *f;
+        while (d && (f = g_dir_read_name(d)))
+            if (g_str_has_prefix(f, "blockjob-") && g_str_has_suffix(f, ".json")) {
+                conclude_blockjobs(m);
+                break;
+            }
     }
 }
 
@@ -870,6 +968,10 @@ static bool run_once(monitor *m, int *exit_status)
         if (timeout < 0 || timeout > wait_ms)
             timeout = (int)wait_ms;
     }
+    /* A qvirt-blockjob run ends within moments: look for it soon, so no
+     * zombie waits for the next event. */
+    if (m->helpers->len && (timeout < 0 || timeout > QV_MONITOR_EXIT_POLL_MS))
+        timeout = QV_MONITOR_EXIT_POLL_MS;
     if (m->kill_at_us) {
         gint64 wait_ms = MAX((m->kill_at_us - now + 999) / 1000, 0);
         if (timeout < 0 || timeout > wait_ms)
@@ -916,6 +1018,8 @@ static bool run_once(monitor *m, int *exit_status)
         mlog("the autodestroy owner %d has exited", (int)m->status.owner_pid);
         kill_qemu(m, "destroyed");
     }
+    if (m->helpers->len)
+        reap_helpers(m);
     if (m->kill_at_us && g_get_monotonic_time() >= m->kill_at_us) {
         mlog("QEMU did not exit on SIGTERM; sending SIGKILL");
         qemu_signal(m, SIGKILL);
@@ -1264,6 +1368,8 @@ int main(int argc, char **argv)
     g_autoptr(GPtrArray) swtpms = g_ptr_array_new();
     g_autoptr(GPtrArray) display_args = g_ptr_array_new();
     m.display_args = display_args;
+    g_autoptr(GPtrArray) helpers = g_ptr_array_new_with_free_func((GDestroyNotify)qv_process_free);
+    m.helpers = helpers;
     monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1,
                        .file_fds = file_fds, .qemu_uid = (uid_t)-1, .qemu_gid = (gid_t)-1,
                        .qemu_groups = qemu_groups, .qemu_devs = qemu_devs, .swtpms = swtpms };

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "blockjob.h"
 #include "job.h"
 #include "qemu-files.h"
 #include "qv-log.h"
@@ -795,10 +796,12 @@ static int top_node(qv_domain *dom, qv_qmp *qmp, const qv_domdef_disk *d, char *
         if (drv && !strcmp(drv, "throttle")) {
             g_autofree char *path = top_record_path(dom, d->alias);
             g_autofree char *rec = NULL;
+            g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+            qv_disk_node_names(dom, d, names); /* after a block job's pivot too */
             if (qv_read_file(path, 256, &rec, NULL, NULL) >= 0 && *g_strstrip(rec))
                 *ret = g_steal_pointer(&rec);
             else
-                *ret = g_strdup_printf("%s-format", d->alias);
+                *ret = names->len ? g_strdup(names->pdata[0]) : g_strdup_printf("%s-format", d->alias);
         } else {
             *ret = g_strdup(node);
         }
@@ -1247,6 +1250,13 @@ static int create_external_live(qv_domain *dom, qv_call *c, qv_snapdef *s, unsig
         qv_domdef_disk *d = find_disk(c->live, o->disk);
         g_autofree char *rec = top_record_path(dom, d->alias);
         qv_rt_write_runtime(rec, o->fmt, strlen(o->fmt), NULL);
+        /* The chain's node names, for block jobs, resize and detach
+         * (blockjob.h): the overlay's over those the disk had. */
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(names, g_strdup(o->fmt));
+        g_ptr_array_add(names, g_strdup(o->st));
+        qv_disk_node_names(dom, find_disk(oldlive, o->disk), names);
+        qv_disk_set_node_names(dom, d, names, NULL);
     }
     return 0;
 }

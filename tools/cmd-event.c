@@ -74,6 +74,8 @@ static const char *block_job_str(const char *qemu_type)
         return "Block Copy";
     if (!strcmp(qemu_type, "commit"))
         return "Block Commit";
+    if (!strcmp(qemu_type, "active-commit"))
+        return "Active Block Commit";
     if (!strcmp(qemu_type, "backup"))
         return "Backup";
     return "Unknown job";

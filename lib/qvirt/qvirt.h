@@ -245,3 +245,4 @@ enum { QV_DOMAIN_EVENT_TRAY_CHANGE_OPEN = 0, QV_DOMAIN_EVENT_TRAY_CHANGE_CLOSE =
 #include <qvirt/qvirt-job.h>
 #include <qvirt/qvirt-tune.h>
 #include <qvirt/qvirt-snapshot.h>
+#include <qvirt/qvirt-blockjob.h>
