@@ -268,6 +268,37 @@ int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, 
  * starting QEMU's command monitor. */
 char *qv_domain_managed_save_path(qv_conn *conn, const char *name);
 int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err);
+/* The XML a save image keeps: dxml (same domain, checked) or the live
+ * definition, inactive and with its secrets. */
+int qv_save_image_xml(qv_domain *dom, const char *dxml, char **ret, qv_error **err);
+struct qv_job;
+/* A save image being written (by a save, or an external snapshot's
+ * memory): under a temporary name in its folder, renamed once whole. */
+typedef struct qv_image_out {
+    char *path, *tmp;
+    int fd;
+    GByteArray *head;
+    const char *noun, *verb;   /* for errors: "the NOUN was aborted", "cannot VERB domain" */
+} qv_image_out;
+void qv_image_out_clear(qv_image_out *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_image_out, qv_image_out_clear)
+/* Creates the temporary file (named in the job record first) with the
+ * image's header and XML; a failure leaves no file. */
+int qv_image_out_open(qv_domain *dom, struct qv_job *job, const char *path, const char *xml,
+                      bool restore_running, const char *noun, const char *verb, qv_image_out *o,
+                      qv_error **err);
+/* QEMU migrates into it (the CPUs stopped, or running: QEMU then stops
+ * them when the stream ends), then the header says complete and the file
+ * gets its name. *st: the job's final stats. A failure removes the file. */
+int qv_image_out_write(qv_domain *dom, const struct qv_job *job, qv_image_out *o, bool bypass,
+                       qv_domain_job_stats *st, qv_error **err);
+/* Stops the CPUs for a job, recording reason (*was_running: they ran),
+ * and lets them run again after it, recording reason. */
+int qv_job_stop_cpus(qv_domain *dom, int reason, bool *was_running, qv_error **err);
+void qv_job_resume_cpus(qv_domain *dom, int reason);
+/* Starts dom (shut off, persistent) from the save image file with its
+ * stored config: running when run, else paused. */
+int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, qv_error **err);
 /* Starts dom from its managed save image when it has one: 1 when it did,
  * 0 when there is none (or START_FORCE_BOOT discarded it). */
 int qv_domain_start_managed(qv_domain *dom, unsigned int flags, qv_error **err);

@@ -143,7 +143,7 @@ static int wait_job(qv_domain *dom, qv_qmp *qmp, const qv_job *job, const char *
 
 /* Stops the CPUs for a job and records why (qmp.lock held across, as for
  * suspend). *was_running: they ran before. */
-static int stop_for_job(qv_domain *dom, int reason, bool *was_running, qv_error **err)
+int qv_job_stop_cpus(qv_domain *dom, int reason, bool *was_running, qv_error **err)
 {
     int state;
     *was_running = false;
@@ -166,7 +166,7 @@ static int stop_for_job(qv_domain *dom, int reason, bool *was_running, qv_error 
 }
 
 /* Lets the CPUs run again after a job that did not end the domain. */
-static void resume_after_job(qv_domain *dom, int reason)
+void qv_job_resume_cpus(qv_domain *dom, int reason)
 {
     g_autoptr(qv_error) lerr = NULL;
     if (qv_domain_lock_run(dom, &lerr) < 0) {
@@ -221,7 +221,7 @@ static int flush_file(int fd, bool bypass, const char *path, qv_error **err)
 
 /* The XML a save image keeps: dxml (same domain, checked) or the live
  * definition, inactive and with its secrets (a restore needs them). */
-static int image_xml(qv_domain *dom, const char *dxml, char **ret, qv_error **err)
+int qv_save_image_xml(qv_domain *dom, const char *dxml, char **ret, qv_error **err)
 {
     g_autoptr(qv_domdef) def = NULL;
     int r = dxml ? qv_domxml_parse(dxml, 0, &def, err) : qv_domain_load_def(dom, true, &def, err);
@@ -287,6 +287,71 @@ static int stream_out(qv_domain *dom, const qv_job *job, int fd, qv_domain_job_s
     return r;
 }
 
+void qv_image_out_clear(qv_image_out *o)
+{
+    qv_closep(&o->fd);
+    g_clear_pointer(&o->path, g_free);
+    g_clear_pointer(&o->tmp, g_free);
+    if (o->head)
+        g_byte_array_unref(g_steal_pointer(&o->head));
+}
+
+int qv_image_out_open(qv_domain *dom, qv_job *job, const char *path, const char *xml,
+                      bool restore_running, const char *noun, const char *verb, qv_image_out *o,
+                      qv_error **err)
+{
+    o->fd = -1;
+    o->noun = noun;
+    o->verb = verb;
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *tmp_name = g_strdup_printf(".%s.qvirt-part.%d", base, (int)getpid());
+    o->path = g_strdup(path);
+    o->tmp = g_build_filename(dir, tmp_name, NULL);
+    o->head = qv_save_image_build(xml, restore_running, false);
+    /* The record names the temporary file before it exists: a caller
+     * killed at any point leaves nothing the recovery does not know of. */
+    g_strlcpy(job->tmp_file, o->tmp, sizeof job->tmp_file);
+    int r = qv_job_update(dom, job, err);
+    if (r >= 0 && (o->fd = open(o->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+        return qv_error_set_errno(err, -errno, "cannot %s domain '%s' to %s: cannot create a "
+                                  "file in %s", verb, dom->name, path, dir);
+    if (r >= 0 && (r = write_all_at(o->fd, o->head->data, o->head->len, 0, o->tmp, err)) >= 0 &&
+        lseek(o->fd, o->head->len, SEEK_SET) < 0)
+        r = qv_error_set_errno(err, -errno, "cannot write %s", o->tmp);
+    if (r < 0 && o->fd >= 0)
+        unlink(o->tmp);
+    return r;
+}
+
+int qv_image_out_write(qv_domain *dom, const qv_job *job, qv_image_out *o, bool bypass,
+                       qv_domain_job_stats *st, qv_error **err)
+{
+    int r = stream_out(dom, job, o->fd, st, err);
+    if (r >= 0 && st->type != QV_DOMAIN_JOB_COMPLETED)
+        r = st->type == QV_DOMAIN_JOB_CANCELLED
+                ? qv_error_set(err, -ECANCELED, "the %s of domain '%s' was aborted", o->noun,
+                               dom->name)
+                : qv_error_set(err, -EIO, "cannot %s domain '%s' to %s: %s", o->verb,
+                               dom->name, o->path,
+                               *st->errmsg ? st->errmsg : "QEMU's migration failed");
+    if (r >= 0) {
+        /* Complete: the magic says so, then the name. */
+        qv_save_header h;
+        qv_save_header_parse(o->head->data, o->head->len, &h, NULL);
+        h.complete = true;
+        unsigned char fixed[QV_SAVE_HEADER_LEN];
+        qv_save_header_pack(&h, fixed);
+        if ((r = flush_file(o->fd, bypass, o->tmp, err)) >= 0 &&
+            (r = write_all_at(o->fd, fixed, sizeof fixed, 0, o->tmp, err)) >= 0 &&
+            (r = flush_file(o->fd, false, o->tmp, err)) >= 0 && rename(o->tmp, o->path) < 0)
+            r = qv_error_set_errno(err, -errno, "cannot rename %s to %s", o->tmp, o->path);
+    }
+    if (r < 0)
+        unlink(o->tmp);
+    return r;
+}
+
 static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned int flags,
                    qv_error **err)
 {
@@ -303,40 +368,22 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
     if (c.act.phase != QV_RUN_ON)
         return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
     g_autofree char *xml = NULL;
-    if ((r = image_xml(dom, dxml, &xml, err)) < 0)
+    if ((r = qv_save_image_xml(dom, dxml, &xml, err)) < 0)
         return r;
-
-    /* The image appears under its name only once complete. */
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
-    g_autofree char *tmp_name = g_strdup_printf(".%s.qvirt-part.%d", base, (int)getpid());
-    g_autofree char *tmp = g_build_filename(dir, tmp_name, NULL);
     int state;
     if ((r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
         return r;
     bool running_now = state == QV_DOMAIN_RUNNING;
     bool restore_running = (flags & QV_DOMAIN_SAVE_RUNNING) ? true
                          : (flags & QV_DOMAIN_SAVE_PAUSED) ? false : running_now;
-    g_autoptr(GByteArray) head = qv_save_image_build(xml, restore_running, false);
-    /* The record names the temporary file before it exists: a caller
-     * killed at any point leaves nothing the recovery does not know of. */
     qv_job job;
     if ((r = qv_job_begin(dom, &c.act, QV_DOMAIN_JOB_OPERATION_SAVE, QV_JOB_MIGRATION, &job,
                           err)) < 0)
         return r;
-    g_strlcpy(job.tmp_file, tmp, sizeof job.tmp_file);
     qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
-    qv_autoclose int fd = -1;
-    if ((r = qv_job_update(dom, &job, err)) >= 0 &&
-        (fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-        r = qv_error_set_errno(err, -errno, "cannot save domain '%s' to %s: cannot create a "
-                               "file in %s", dom->name, path, dir);
-    if (r >= 0 && (r = write_all_at(fd, head->data, head->len, 0, tmp, err)) >= 0 &&
-        lseek(fd, head->len, SEEK_SET) < 0)
-        r = qv_error_set_errno(err, -errno, "cannot write %s", tmp);
-    if (r < 0) {
-        if (fd >= 0)
-            unlink(tmp);
+    g_auto(qv_image_out) out = { .fd = -1 };
+    if ((r = qv_image_out_open(dom, &job, path, xml, restore_running, "save", "save", &out,
+                               err)) < 0) {
         g_strlcpy(st.errmsg, err && *err ? qv_error_message(*err) : "", sizeof st.errmsg);
         st.fields |= QV_DOMAIN_JOB_FIELD_ERRMSG;
         qv_job_end(dom, &job, &st);
@@ -344,32 +391,16 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
     }
     qv_log(QV_LOG_INFO, "domain '%s': saving to %s", dom->name, path);
     bool was_running = false;
-    r = stop_for_job(dom, QV_DOMAIN_PAUSED_SAVE, &was_running, err);
+    r = qv_job_stop_cpus(dom, QV_DOMAIN_PAUSED_SAVE, &was_running, err);
     if (r >= 0 && was_running) {
         job.stopped_cpus = true;
         r = qv_job_update(dom, &job, err);
     }
     if (r >= 0)
-        r = stream_out(dom, &job, fd, &st, err);
-    if (r >= 0 && st.type != QV_DOMAIN_JOB_COMPLETED)
-        r = st.type == QV_DOMAIN_JOB_CANCELLED
-                ? qv_error_set(err, -ECANCELED, "the save of domain '%s' was aborted", dom->name)
-                : qv_error_set(err, -EIO, "cannot save domain '%s' to %s: %s", dom->name, path,
-                               *st.errmsg ? st.errmsg : "QEMU's migration failed");
-    if (r >= 0) {
-        /* Complete: the magic says so, then the name. */
-        qv_save_header h;
-        qv_save_header_parse(head->data, head->len, &h, NULL);
-        h.complete = true;
-        unsigned char fixed[QV_SAVE_HEADER_LEN];
-        qv_save_header_pack(&h, fixed);
-        if ((r = flush_file(fd, flags & QV_DOMAIN_SAVE_BYPASS_CACHE, tmp, err)) >= 0 &&
-            (r = write_all_at(fd, fixed, sizeof fixed, 0, tmp, err)) >= 0 &&
-            (r = flush_file(fd, false, tmp, err)) >= 0 && rename(tmp, path) < 0)
-            r = qv_error_set_errno(err, -errno, "cannot rename %s to %s", tmp, path);
-    }
+        r = qv_image_out_write(dom, &job, &out, flags & QV_DOMAIN_SAVE_BYPASS_CACHE, &st, err);
+    else
+        unlink(out.tmp);
     if (r < 0) {
-        unlink(tmp);
         if (st.type == QV_DOMAIN_JOB_UNBOUNDED || st.type == QV_DOMAIN_JOB_COMPLETED)
             st.type = QV_DOMAIN_JOB_FAILED;
         if (err && *err && !*st.errmsg) {
@@ -377,7 +408,7 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
             st.fields |= QV_DOMAIN_JOB_FIELD_ERRMSG;
         }
         if (was_running)
-            resume_after_job(dom, QV_DOMAIN_RUNNING_SAVE_CANCELED);
+            qv_job_resume_cpus(dom, QV_DOMAIN_RUNNING_SAVE_CANCELED);
         qv_job_end(dom, &job, &st);
         qv_log(QV_LOG_INFO, "domain '%s': save failed; it carries on", dom->name);
         return r;
@@ -650,6 +681,20 @@ static int restore_from(qv_conn *conn, qv_domain *dom, const char *file, const c
     return r;
 }
 
+int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, qv_error **err)
+{
+    g_auto(save_image) im = { .fd = -1 };
+    int r = open_image(file, false, true, &im, err);
+    if (r < 0)
+        return r;
+    g_autoptr(qv_domdef) def = NULL;
+    if ((r = qv_domain_load_config(dom->conn, dom->name, &def, err)) < 0)
+        return r;
+    qv_start_restore rs = { .fd = im.fd, .run = run };
+    return qv_conn_start_domain_restore(dom->conn, dom, def, false,
+                                        run ? 0 : QV_DOMAIN_START_PAUSED, &rs, err);
+}
+
 int qv_conn_restore_domain(qv_conn *conn, const char *file, const char *dxml, unsigned int flags,
                            qv_error **err)
 {
@@ -775,7 +820,7 @@ int qv_domain_core_dump_format(qv_domain *dom, const char *file, unsigned int fo
     bool was_running = false;
     qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
     if (!(flags & QV_DUMP_LIVE))
-        r = stop_for_job(dom, QV_DOMAIN_PAUSED_DUMP, &was_running, err);
+        r = qv_job_stop_cpus(dom, QV_DOMAIN_PAUSED_DUMP, &was_running, err);
     if (r >= 0 && was_running) {
         job.stopped_cpus = true;
         r = qv_job_update(dom, &job, err);
@@ -801,7 +846,7 @@ int qv_domain_core_dump_format(qv_domain *dom, const char *file, unsigned int fo
     if (r >= 0 && (flags & QV_DUMP_RESET))
         qv_domain_qmp_call(dom, "system_reset", NULL, NULL, NULL);
     if (was_running)
-        resume_after_job(dom, QV_DOMAIN_RUNNING_UNPAUSED);
+        qv_job_resume_cpus(dom, QV_DOMAIN_RUNNING_UNPAUSED);
     return r;
 }
 

@@ -26,6 +26,7 @@
 
 #include "internal.h"
 #include "blockjob.h"
+#include "job.h"
 #include "qemu-files.h"
 #include "qv-log.h"
 #include "qv-process.h"
@@ -1260,6 +1261,80 @@ static int create_external_live(qv_domain *dom, qv_call *c, qv_snapdef *s, unsig
     return 0;
 }
 
+/* An external snapshot with memory, in libvirt's order: the CPUs stop
+ * (with LIVE they run while QEMU writes, and QEMU stops them as the
+ * stream ends), the memory goes to the snapshot's file as a save image
+ * written the way save writes it (save.c), the disks get their overlays
+ * while the CPUs stand still, and the CPUs run again unless HALT follows.
+ * It is a job (job.h): another process sees it and may abort it. Any
+ * failure leaves the domain running as before, with no overlay added and
+ * no memory file. *stopped: the CPUs are stopped by this call still. */
+static int create_external_memory(qv_domain *dom, qv_call *c, qv_snapdef *s, int state,
+                                  unsigned int flags, bool *stopped, qv_error **err)
+{
+    bool live = (flags & QV_DOMAIN_SNAPSHOT_CREATE_LIVE) && state == QV_DOMAIN_RUNNING;
+    *stopped = false;
+    g_autofree char *xml = NULL;
+    int r = qv_save_image_xml(dom, NULL, &xml, err);
+    if (r < 0)
+        return r;
+    qv_job job;
+    if ((r = qv_job_begin(dom, &c->act, QV_DOMAIN_JOB_OPERATION_SNAPSHOT, QV_JOB_MIGRATION, &job,
+                          err)) < 0)
+        return r;
+    qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
+    g_auto(qv_image_out) out = { .fd = -1 };
+    bool written = false;
+    r = qv_image_out_open(dom, &job, s->memory_file, xml, state == QV_DOMAIN_RUNNING, "snapshot",
+                          "write the memory of", &out, err);
+    if (r >= 0 && !live) {
+        if ((r = qv_job_stop_cpus(dom, QV_DOMAIN_PAUSED_SNAPSHOT, stopped, err)) >= 0 && *stopped) {
+            job.stopped_cpus = true;
+            r = qv_job_update(dom, &job, err);
+        }
+        if (r < 0)
+            unlink(out.tmp);
+    }
+    if (r >= 0)
+        written = (r = qv_image_out_write(dom, &job, &out, false, &st, err)) >= 0;
+    if (written) {
+        /* A caller killed from here on leaves no memory file behind: the
+         * recovery of its job removes it. */
+        g_strlcpy(job.tmp_file, s->memory_file, sizeof job.tmp_file);
+        if (live) {
+            /* QEMU stopped the CPUs as the stream ended (postmigrate). */
+            *stopped = job.stopped_cpus = true;
+            if (qv_domain_lock_run(dom, NULL) >= 0) {
+                record_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_SNAPSHOT);
+                qv_domain_unlock_run(dom);
+            }
+            emit(dom, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED);
+        }
+        r = qv_job_update(dom, &job, err);
+    }
+    if (r >= 0 && count_loc(s, QV_SNAP_LOC_EXTERNAL))
+        r = create_external_live(dom, c, s, flags, err);
+    if (r < 0) {
+        if (written)
+            unlink(s->memory_file);
+        if (st.type == QV_DOMAIN_JOB_UNBOUNDED || st.type == QV_DOMAIN_JOB_COMPLETED)
+            st.type = QV_DOMAIN_JOB_FAILED;
+        if (err && *err && !*st.errmsg) {
+            g_strlcpy(st.errmsg, qv_error_message(*err), sizeof st.errmsg);
+            st.fields |= QV_DOMAIN_JOB_FIELD_ERRMSG;
+        }
+        if (*stopped)
+            qv_job_resume_cpus(dom, QV_DOMAIN_RUNNING_UNPAUSED);
+        *stopped = false;
+        qv_job_end(dom, &job, &st);
+        qv_log(QV_LOG_INFO, "domain '%s': snapshot '%s' failed; the domain carries on",
+               dom->name, s->name);
+        return r;
+    }
+    qv_job_end(dom, &job, &st);
+    return 0;
+}
+
 /* Shut-off domain: overlays made by qemu-img, then the config. */
 static int create_external_offline(qv_call *c, qv_snapdef *s, unsigned int flags, qv_error **err)
 {
@@ -1431,11 +1506,17 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
     s->parent = g_strdup(t.current);
     s->dom = qv_domdef_copy(def);
 
-    /* Memory: internal with a running domain unless disk-only. */
-    if (s->memory == QV_SNAP_LOC_EXTERNAL)
-        return qv_error_set(err, -ENOTSUP, "external memory snapshots need the save-image writer "
-                            "(issue #15, save/restore), which qvirt does not have yet; use an "
-                            "internal snapshot or --disk-only");
+    /* Memory: internal with a running domain unless disk-only; external
+     * when the XML gives it a file. */
+    bool mem_ext = s->memory == QV_SNAP_LOC_EXTERNAL;
+    if (mem_ext && disk_only)
+        return qv_error_set(err, -EINVAL, "a disk-only snapshot cannot hold the memory");
+    if (mem_ext && !running)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running: it has no memory for an "
+                            "external memory snapshot", dom->name);
+    if (mem_ext && (!s->memory_file || !g_path_is_absolute(s->memory_file)))
+        return qv_error_set(err, -EINVAL, "snapshot XML: <memory snapshot='external'> needs an "
+                            "absolute file= for the memory");
     if (disk_only && s->memory == QV_SNAP_LOC_INTERNAL)
         return qv_error_set(err, -EINVAL, "a disk-only snapshot cannot hold the memory");
     if (!running || disk_only)
@@ -1446,31 +1527,47 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
     if (running && !disk_only && s->memory == QV_SNAP_LOC_NO)
         return qv_error_set(err, -EINVAL, "a snapshot of a running domain without its memory "
                             "must be disk-only (DISK_ONLY)");
-    if ((flags & QV_DOMAIN_SNAPSHOT_CREATE_LIVE) && !(running && s->memory == QV_SNAP_LOC_EXTERNAL))
+    if ((flags & QV_DOMAIN_SNAPSHOT_CREATE_LIVE) && !mem_ext)
         return qv_error_set(err, -EINVAL, "LIVE is for external snapshots with memory of a "
-                            "running domain, which need the save-image writer qvirt lacks yet");
-    /* Disks not named follow the snapshot's kind: external with DISK_ONLY
-     * or when a named disk is external (and the memory is not internal). */
-    qv_snap_location dflt = disk_only || (!with_memory && count_loc(s, QV_SNAP_LOC_EXTERNAL))
+                            "running domain (<memory snapshot='external' file='...'/>)");
+    if (mem_ext && !(flags & QV_DOMAIN_SNAPSHOT_CREATE_REUSE_EXT) &&
+        g_file_test(s->memory_file, G_FILE_TEST_EXISTS))
+        return qv_error_set(err, -EEXIST, "the memory file %s exists already (use REUSE_EXT "
+                            "to replace it)", s->memory_file);
+    /* Disks not named follow the snapshot's kind: external with DISK_ONLY,
+     * with external memory, or when a named disk is external (and the
+     * memory is not internal). */
+    qv_snap_location dflt = disk_only || mem_ext ||
+                                    (!with_memory && count_loc(s, QV_SNAP_LOC_EXTERNAL))
                                 ? QV_SNAP_LOC_EXTERNAL : QV_SNAP_LOC_INTERNAL;
     if ((r = align_disks(s, def, dflt, err)) < 0)
         return r;
     guint n_int = count_loc(s, QV_SNAP_LOC_INTERNAL), n_ext = count_loc(s, QV_SNAP_LOC_EXTERNAL);
-    if (n_int && n_ext)
+    if (n_int && (n_ext || mem_ext))
         return qv_error_set(err, -ENOTSUP, "a snapshot is either internal or external: mixing "
-                            "the two on its disks is not supported (libvirt refuses it too)");
+                            "the two on its disks or memory is not supported (libvirt refuses "
+                            "it too)");
     if (disk_only && n_int)
         return qv_error_set(err, -EINVAL, "a disk-only snapshot makes external overlays; "
                             "snapshot='internal' disks need a full snapshot");
     if (with_memory && !n_int)
         return qv_error_set(err, -EINVAL, "an internal snapshot with memory needs a qcow2 disk "
                             "to hold it");
-    if (!n_int && !n_ext)
+    if (!n_int && !n_ext && !mem_ext)
         return qv_error_set(err, -EINVAL, "the snapshot would hold nothing: no disk is "
                             "snapshotted");
     s->state = g_strdup(disk_only ? "disk-snapshot" : state_name(running ? state : QV_DOMAIN_SHUTOFF));
 
-    if (n_ext && running) {
+    bool cpus_stopped = false;
+    if (mem_ext) {
+        if (!(c.affect = QV_DOMAIN_AFFECT_LIVE | (c.cfg ? QV_DOMAIN_AFFECT_CONFIG : 0)))
+            return -EINVAL;
+        r = create_external_memory(dom, &c, s, state, flags, &cpus_stopped, err);
+        /* The CPUs run again before the metadata is written, unless HALT
+         * ends the domain. */
+        if (r >= 0 && cpus_stopped && !(flags & QV_DOMAIN_SNAPSHOT_CREATE_HALT))
+            qv_job_resume_cpus(dom, QV_DOMAIN_RUNNING_UNPAUSED);
+    } else if (n_ext && running) {
         if (!(c.affect = QV_DOMAIN_AFFECT_LIVE | (c.cfg ? QV_DOMAIN_AFFECT_CONFIG : 0)))
             return -EINVAL;
         r = create_external_live(dom, &c, s, flags, err);
@@ -1578,6 +1675,7 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
     qv_domain *dom = snap->dom;
     int r;
     bool need_start = false, start_paused = false;
+    g_autofree char *mem_image = NULL;   /* an external snapshot's memory */
     {
         g_auto(qv_call) c = QV_CALL_INIT;
         g_auto(snap_tree) t = { 0 };
@@ -1612,6 +1710,14 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
             return qv_error_set(err, -ENOTSUP, "domain '%s' is transient: reverting it to "
                                 "snapshot '%s' needs a new QEMU, which only a defined domain "
                                 "can get", dom->name, s->name);
+        if (mem && s->memory == QV_SNAP_LOC_EXTERNAL) {
+            /* Checked before the running QEMU goes. */
+            if (!s->memory_file || access(s->memory_file, R_OK) < 0)
+                return qv_error_set_errno(err, s->memory_file ? -errno : -EINVAL,
+                                          "snapshot '%s' has no readable memory file (%s)",
+                                          s->name, s->memory_file ? s->memory_file : "none");
+            mem_image = g_strdup(s->memory_file);
+        }
         if (running && !reuse && (r = halt_domain(dom, &c.act, err)) < 0)
             return r;
         /* The config follows the snapshot's definition. */
@@ -1667,8 +1773,10 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
     if (!need_start)
         return 0;
     /* A new QEMU: started paused, the snapshot's memory loaded when it has
-     * one, then run as asked. */
-    if ((r = qv_domain_create(dom, QV_DOMAIN_START_PAUSED, err)) < 0)
+     * one (an external snapshot's through the restore path: -incoming
+     * defer, migrate-incoming from its save image), then run as asked. */
+    if ((r = mem_image ? qv_domain_start_from_image(dom, mem_image, false, err)
+                       : qv_domain_create(dom, QV_DOMAIN_START_PAUSED, err)) < 0)
         return r;
     g_auto(snap_tree) t = { 0 };
     qv_snapdef *s;
@@ -1771,12 +1879,18 @@ static int delete_one(qv_domain *dom, qv_call *c, snap_tree *t, qv_snapdef *s, b
         if (n_children(t, s->name))
             return qv_error_set(err, -ENOTSUP, "snapshot '%s' is external and has children: "
                                 "delete them first (or use --metadata)", s->name);
-        if (c->act.phase == QV_RUN_ON)
+        if (c->act.phase == QV_RUN_ON && count_loc(s, QV_SNAP_LOC_EXTERNAL))
             return qv_error_set(err, -ENOTSUP, "deleting external snapshot '%s' of a running "
                                 "domain needs a block commit of its overlays, which qvirt cannot "
                                 "do yet (block jobs): shut the domain off or use --metadata",
                                 s->name);
-        r = merge_external_offline(dom, s, err);
+        /* A snapshot of the memory alone has no overlay to merge. */
+        if (count_loc(s, QV_SNAP_LOC_EXTERNAL))
+            r = merge_external_offline(dom, s, err);
+        if (r >= 0 && s->memory == QV_SNAP_LOC_EXTERNAL && s->memory_file &&
+            unlink(s->memory_file) < 0 && errno != ENOENT)
+            r = qv_error_set_errno(err, -errno, "cannot remove the memory file %s of snapshot "
+                                   "'%s'", s->memory_file, s->name);
     } else if (!metadata_only && c->act.phase == QV_RUN_ON) {
         g_autoptr(qv_domdef) live = NULL;
         qv_qmp *qmp = NULL;

@@ -4,8 +4,9 @@
  *
  * Internal snapshots live in the domain's qcow2 images (QEMU's
  * snapshot-save/-load/-delete jobs on a running domain, qemu-img when it is
- * shut off); external disk-only snapshots put a new qcow2 overlay on each
- * disk. Each snapshot's metadata is one file next to the domain's config
+ * shut off); external snapshots put a new qcow2 overlay on each disk, and
+ * with <memory snapshot='external' file='...'/> write the memory to that
+ * file as a save image (qvirt-save.h's format). Each snapshot's metadata is one file next to the domain's config
  * (<config>/snapshot/NAME/SNAP.xml, libvirt's layout), so every process of
  * the connection sees the same snapshots. */
 #pragma once
@@ -68,8 +69,13 @@ enum { QV_DOMAIN_SNAPSHOT_XML_SECURE = 1 << 0 };
 /* create_snapshot($xml, $flags). xml may be NULL or "<domainsnapshot/>":
  * a snapshot named after the current time. Internal (memory and disks) by
  * default; DISK_ONLY makes external qcow2 overlays. *ret (may be NULL)
- * receives the snapshot's handle. External snapshots with memory need the
- * save-image writer and are refused for now (-ENOTSUP, saying so). */
+ * receives the snapshot's handle. An external memory file (running or
+ * paused domain) is written as libvirt does: the CPUs stop (LIVE: they run
+ * while QEMU writes and stop at its end), the memory goes to the file as a
+ * save image, the disks get overlays, and the CPUs run again unless HALT.
+ * It runs as a job (qvirt-job.h: another process sees and may abort it);
+ * a failure leaves the domain running as before, without overlays or the
+ * memory file. */
 QV_PUBLIC int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flags,
                                         qv_snapshot **ret, qv_error **err);
 /* num_of_snapshots($flags): the count of snapshots passing the LIST filters. */
@@ -106,9 +112,12 @@ QV_PUBLIC int qv_snapshot_get_xml_description(qv_snapshot *snap, unsigned int fl
 /* get_parent(): -ENOENT for a root snapshot. */
 QV_PUBLIC int qv_snapshot_get_parent(qv_snapshot *snap, unsigned int flags, qv_snapshot **ret,
                                      qv_error **err);
-/* revert_to($flags): REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE. */
+/* revert_to($flags): REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE. An
+ * external snapshot gets new overlays on its images; with memory a new
+ * QEMU restores it from the snapshot's memory file (libvirt 9.9's revert). */
 QV_PUBLIC int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err);
-/* delete($flags): DELETE_CHILDREN, DELETE_CHILDREN_ONLY, DELETE_METADATA_ONLY. */
+/* delete($flags): DELETE_CHILDREN, DELETE_CHILDREN_ONLY, DELETE_METADATA_ONLY.
+ * An external snapshot's memory file goes with it (not with METADATA_ONLY). */
 QV_PUBLIC int qv_snapshot_delete(qv_snapshot *snap, unsigned int flags, qv_error **err);
 /* is_current(), has_metadata(): 1 or 0. */
 QV_PUBLIC int qv_snapshot_is_current(qv_snapshot *snap, unsigned int flags, qv_error **err);

@@ -356,17 +356,11 @@ Test(snapshot, running_internal_and_external)
     cr_expect(err && strstr(qv_error_message(err), "use FORCE"), "%s",
               err ? qv_error_message(err) : "");
     g_clear_pointer(&err, qv_error_free);
-    /* External memory needs the save image, which qvirt does not write yet. */
-    g_autofree char *memx = g_strdup_printf("<domainsnapshot><name>m</name><memory "
-                                            "snapshot='external' file='%s/m.mem'/>"
-                                            "</domainsnapshot>", T.root);
-    r = qv_domain_create_snapshot(dom, memx, 0, &bad, &err);
-    cr_expect_eq(r, -ENOTSUP);
-    cr_expect(err && strstr(qv_error_message(err), "save-image"), "%s",
-              err ? qv_error_message(err) : "");
-    g_clear_pointer(&err, qv_error_free);
+    /* LIVE is for external snapshots with memory (test external_memory). */
     r = qv_domain_create_snapshot(dom, NULL, QV_DOMAIN_SNAPSHOT_CREATE_LIVE, &bad, &err);
     cr_expect_eq(r, -EINVAL);
+    cr_expect(err && strstr(qv_error_message(err), "external snapshots with memory"), "%s",
+              err ? qv_error_message(err) : "");
     g_clear_pointer(&err, qv_error_free);
 
     /* Revert to ext1, running: a new QEMU on a new overlay, counter 3. */
@@ -431,6 +425,341 @@ Test(snapshot, running_internal_and_external)
     cr_expect_null(strstr(lst2, " h "), "%s", lst2);
     cr_expect_eq(qv_domain_has_current_snapshot(dom, 0, &err), 0);
     itest_ok(qv_domain_undefine(dom, 0, &err), err);
+}
+
+/* Waits for QEMU's migration (a memory snapshot's stream) to begin, then
+ * lets it crawl at 256 KiB/s so another process can act on the job. */
+static void slow_down_stream(qv_domain *dom)
+{
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    for (;;) {
+        char *reply = NULL;
+        qv_error *err = NULL;
+        int r = qv_domain_qemu_monitor_command(dom, "{\"execute\":\"query-migrate\"}", &reply, 0,
+                                               &err);
+        qv_error_free(err);
+        bool active = r == 0 && (strstr(reply, "\"active\"") || strstr(reply, "\"setup\""));
+        free(reply);
+        if (active)
+            break;
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the snapshot's migration never began");
+    }
+    char *reply = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"migrate-set-parameters\","
+                                            "\"arguments\":{\"max-bandwidth\":262144}}",
+                                            &reply, 0, &err), err);
+    free(reply);
+}
+
+/* The first 16 bytes of a file. */
+static char *file_magic(const char *path)
+{
+    char buf[17] = { 0 };
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0, "cannot open %s", path);
+    cr_assert_eq(read(fd, buf, 16), 16, "%s is shorter than a save-image magic", path);
+    close(fd);
+    return g_strdup(buf);
+}
+
+/* Files of dir whose names contain part. */
+static int files_with(const char *dir, const char *part)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    cr_assert_not_null(d);
+    int n = 0;
+    for (const char *f; (f = g_dir_read_name(d));)
+        n += strstr(f, part) != NULL;
+    return n;
+}
+
+/* Reverting to an external snapshot with memory brings back RAM and disk:
+ * asserts the console prints counter n again (from a restore, not a boot)
+ * and the disk holds DISK-n. */
+static void assert_back_to(const char *name, int n)
+{
+    g_autofree char *cnt = g_strdup_printf("CNT=%d", n);
+    cr_assert(itest_wait_console_n(&T, cnt, 3, CONSOLE_MS),
+              "the new QEMU did not get the snapshot's memory (%s)", cnt);
+    cr_expect_eq(itest_console_count(&T, "QVIRT-GUEST-READY"), 0, "the guest booted afresh");
+    qv_qmp *ga = itest_agent_open(&T, name);
+    g_autofree char *dev = guest_disk(ga);
+    g_autofree char *disk = disk_counter(ga, dev);
+    g_autofree char *want = g_strdup_printf("DISK-%d", n);
+    cr_expect_str_eq(disk, want);
+    g_autofree char *ram = guest_ok(ga, "cat /tmp/c");
+    g_autofree char *want_ram = g_strdup_printf("%d", n);
+    cr_expect_str_eq(ram, want_ram);
+    qv_qmp_free(ga);
+}
+
+Test(snapshot, external_memory)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("mem.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-mem", img);
+    boot(dom);
+    qv_qmp *ga = itest_agent_open(&T, "snap-mem");
+    g_autofree char *dev = guest_disk(ga);
+    qv_error *err = NULL;
+    g_free(guest_ok(ga, "echo 1 > /tmp/c; (while :; do echo \"CNT=$(cat /tmp/c)\" > /dev/ttyS0; "
+                        "sleep 0.2; done) >/dev/null 2>&1 </dev/null & echo started"));
+    set_counter(ga, dev, 1);
+    cr_assert(itest_wait_console(&T, "CNT=1", CONSOLE_MS));
+    int state = 0, reason = 0;
+
+    /* A memory file in a folder that does not exist: refused, the domain
+     * runs on, its XML untouched, no overlay and no file left. */
+    g_autofree char *live0 = domain_xml(dom, 0);
+    g_autofree char *cfg0 = domain_xml(dom, QV_DOMAIN_XML_INACTIVE);
+    g_autofree char *badx = g_strdup_printf("<domainsnapshot><name>bad</name><memory "
+                                            "snapshot='external' file='%s/no/such/m.mem'/>"
+                                            "</domainsnapshot>", T.root);
+    qv_snapshot *bad = NULL;
+    int r = qv_domain_create_snapshot(dom, badx, 0, &bad, &err);
+    cr_expect_lt(r, 0);
+    cr_expect(err && strstr(qv_error_message(err), "cannot create a file"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    g_autofree char *live1 = domain_xml(dom, 0);
+    g_autofree char *cfg1 = domain_xml(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(live1, live0);
+    cr_expect_str_eq(cfg1, cfg0);
+    cr_expect_eq(files_with(T.root, "mem.bad"), 0, "an overlay of the failed snapshot is left");
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    cr_assert(itest_wait_console_n(&T, "CNT=1", itest_console_count(&T, "CNT=1") + 2,
+                                   CONSOLE_MS), "the guest does not run on");
+    /* A failure after the memory was written (the overlay's name is taken):
+     * the memory file goes again, the CPUs run, the XML is untouched. */
+    g_autofree char *taken = g_build_filename(T.root, "mem.late", NULL);
+    cr_assert(g_file_set_contents(taken, "mine", -1, NULL));
+    g_autofree char *meml = g_build_filename(T.root, "late.mem", NULL);
+    g_autofree char *latex = g_strdup_printf("<domainsnapshot><name>late</name><memory "
+                                             "snapshot='external' file='%s'/></domainsnapshot>",
+                                             meml);
+    r = qv_domain_create_snapshot(dom, latex, 0, &bad, &err);
+    cr_expect_eq(r, -EEXIST);
+    cr_expect(err && strstr(qv_error_message(err), "exists already"), "%s",
+              err ? qv_error_message(err) : "");
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_not(g_file_test(meml, G_FILE_TEST_EXISTS), "the memory file %s is left", meml);
+    cr_expect_eq(files_with(T.root, "qvirt-part"), 0, "a temporary image is left");
+    g_autofree char *mine = NULL;
+    cr_expect(g_file_get_contents(taken, &mine, NULL, NULL) && !strcmp(mine, "mine"),
+              "the file in the overlay's way was touched");
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    g_autofree char *live1b = domain_xml(dom, 0);
+    g_autofree char *cfg1b = domain_xml(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(live1b, live0);
+    cr_expect_str_eq(cfg1b, cfg0);
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    qv_domain_job_stats jf = { .size = sizeof jf };
+    itest_ok(qv_domain_get_job_stats(dom, &jf, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
+    cr_expect_eq(jf.type, QV_DOMAIN_JOB_FAILED);
+    cr_expect_eq(jf.operation, QV_DOMAIN_JOB_OPERATION_SNAPSHOT);
+    cr_assert(itest_wait_console_n(&T, "CNT=1", itest_console_count(&T, "CNT=1") + 2,
+                                   CONSOLE_MS), "the guest does not run on");
+
+    /* Another process sees the snapshot's job and aborts it: the domain
+     * runs on as before, nothing of the snapshot is left. The guest's RAM
+     * gets megabytes that do not compress to zero pages first. */
+    g_free(guest_ok(ga, "head -c 16777216 /dev/urandom > /tmp/fill"));
+    g_autofree char *mema = g_build_filename(T.root, "ab.mem", NULL);
+    g_autofree char *abx = g_strdup_printf("<domainsnapshot><name>ab</name><memory "
+                                           "snapshot='external' file='%s'/></domainsnapshot>",
+                                           mema);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        qv_conn *c2 = NULL;
+        qv_domain *d2 = NULL;
+        if (qv_conn_open(T.uri, &c2, NULL) < 0 ||
+            qv_conn_get_domain_by_name(c2, "snap-mem", &d2, NULL) < 0)
+            _exit(3);
+        r = qv_domain_create_snapshot(d2, abx, 0, NULL, NULL);
+        _exit(r == -ECANCELED ? 0 : r == 0 ? 1 : 2);
+    }
+    slow_down_stream(dom);
+    qv_domain_job_stats cur = { .size = sizeof cur };
+    itest_ok(qv_domain_get_job_stats(dom, &cur, 0, &err), err);
+    cr_expect_eq(cur.type, QV_DOMAIN_JOB_UNBOUNDED);
+    cr_expect_eq(cur.operation, QV_DOMAIN_JOB_OPERATION_SNAPSHOT);
+    itest_ok(qv_domain_abort_job(dom, 0, &err), err);
+    int wst;
+    cr_assert_eq(waitpid(child, &wst, 0), child);
+    cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+              "the snapshot did not end aborted (status %d)", wst);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_not(g_file_test(mema, G_FILE_TEST_EXISTS), "the memory file %s is left", mema);
+    cr_expect_eq(files_with(T.root, "qvirt-part"), 0, "a temporary image is left");
+    cr_expect_eq(files_with(T.root, "mem.ab"), 0, "an overlay of the aborted snapshot is left");
+    g_autofree char *live1c = domain_xml(dom, 0);
+    cr_expect_str_eq(live1c, live0);
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    g_free(guest_ok(ga, "rm -f /tmp/fill"));
+    cr_assert(itest_wait_console_n(&T, "CNT=1", itest_console_count(&T, "CNT=1") + 2,
+                                   CONSOLE_MS), "the guest does not run on");
+
+    /* m1: memory to a save image, an overlay on vdb; the guest runs on. */
+    g_autofree char *mem1 = g_build_filename(T.root, "m1.mem", NULL);
+    g_autofree char *ovl1 = g_build_filename(T.root, "mem.m1", NULL);
+    g_autofree char *x1 = g_strdup_printf("<domainsnapshot><name>m1</name><memory "
+                                          "snapshot='external' file='%s'/></domainsnapshot>",
+                                          mem1);
+    g_autoptr(qv_snapshot) m1 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, x1, 0, &m1, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING, "the guest runs on after the snapshot");
+    g_autofree char *magic = file_magic(mem1);
+    cr_expect_str_eq(magic, "LibvirtQemudSave");
+    g_autofree char *imgxml = NULL;
+    itest_ok(qv_conn_get_save_image_xml_description(conn, mem1, 0, &imgxml, &err), err);
+    cr_expect(strstr(imgxml, "<name>snap-mem</name>"), "%s", imgxml);
+    cr_expect_eq(files_with(T.root, "qvirt-part"), 0, "a temporary image is left");
+    cr_expect(g_file_test(ovl1, G_FILE_TEST_EXISTS), "no overlay %s", ovl1);
+    g_autofree char *sx1 = snapshot_xml(m1);
+    cr_expect(strstr(sx1, "<state>running</state>"), "%s", sx1);
+    g_autofree char *want_mem = g_strdup_printf("<memory snapshot='external' file='%s'/>", mem1);
+    cr_expect(strstr(sx1, want_mem), "%s", sx1);
+    cr_expect(strstr(sx1, "<disk name='vdb' snapshot='external'"), "%s", sx1);
+    cr_expect_eq(snapshot_count(dom, QV_DOMAIN_SNAPSHOT_LIST_EXTERNAL), 1);
+    g_autofree char *live2 = domain_xml(dom, 0);
+    g_autofree char *want_src = g_strdup_printf("<source file='%s'/>", ovl1);
+    cr_expect(strstr(live2, want_src), "the live XML does not show the overlay: %s", live2);
+    /* The snapshot was a job: its statistics say so. */
+    qv_domain_job_stats js = { .size = sizeof js };
+    itest_ok(qv_domain_get_job_stats(dom, &js, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
+    cr_expect_eq(js.type, QV_DOMAIN_JOB_COMPLETED);
+    cr_expect_eq(js.operation, QV_DOMAIN_JOB_OPERATION_SNAPSHOT);
+
+    /* The counter moves on, in RAM and on the disk (into the overlay). */
+    set_counter(ga, dev, 2);
+    cr_assert(itest_wait_console(&T, "CNT=2", CONSOLE_MS));
+    g_autofree char *c2 = disk_counter(ga, dev);
+    cr_expect_str_eq(c2, "DISK-2");
+    qv_qmp_free(ga);
+
+    /* Revert: a new QEMU restores m1's memory on a new overlay over m1's
+     * disk image. */
+    cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_snapshot_revert_to(m1, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
+    assert_back_to("snap-mem", 1);
+
+    /* LIVE: the CPUs run while QEMU writes the memory. */
+    ga = itest_agent_open(&T, "snap-mem");
+    g_free(dev);
+    dev = guest_disk(ga);
+    set_counter(ga, dev, 5);
+    cr_assert(itest_wait_console(&T, "CNT=5", CONSOLE_MS));
+    g_autofree char *mem2 = g_build_filename(T.root, "m2.mem", NULL);
+    g_autofree char *x2 = g_strdup_printf("<domainsnapshot><name>m2</name><memory "
+                                          "snapshot='external' file='%s'/></domainsnapshot>",
+                                          mem2);
+    g_autoptr(qv_snapshot) m2 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, x2, QV_DOMAIN_SNAPSHOT_CREATE_LIVE, &m2, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    g_autofree char *magic2 = file_magic(mem2);
+    cr_expect_str_eq(magic2, "LibvirtQemudSave");
+    set_counter(ga, dev, 6);
+    cr_assert(itest_wait_console(&T, "CNT=6", CONSOLE_MS));
+    qv_qmp_free(ga);
+    /* REVERT_PAUSED overrides the recorded running state. */
+    cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_snapshot_revert_to(m2, QV_DOMAIN_SNAPSHOT_REVERT_PAUSED, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED);
+    cr_expect_eq(reason, QV_DOMAIN_PAUSED_FROM_SNAPSHOT);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    assert_back_to("snap-mem", 5);
+
+    /* HALT: the domain ends shut off (from snapshot); reverting to it
+     * brings back the memory. */
+    g_autofree char *mem3 = g_build_filename(T.root, "m3.mem", NULL);
+    g_autofree char *ovl3 = g_build_filename(T.root, "mem.m3", NULL);
+    g_autofree char *x3 = g_strdup_printf("<domainsnapshot><name>m3</name><memory "
+                                          "snapshot='external' file='%s'/></domainsnapshot>",
+                                          mem3);
+    g_autoptr(qv_snapshot) m3 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, x3, QV_DOMAIN_SNAPSHOT_CREATE_HALT, &m3, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_SHUTOFF);
+    cr_expect_eq(reason, QV_DOMAIN_SHUTOFF_FROM_SNAPSHOT);
+    g_autofree char *sx3 = snapshot_xml(m3);
+    cr_expect(strstr(sx3, "<state>running</state>"), "%s", sx3);
+    cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_snapshot_revert_to(m3, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    assert_back_to("snap-mem", 5);
+
+    /* A paused domain: the snapshot records paused and the domain stays
+     * paused; once resumed, the guest writes its disk (QEMU's migration
+     * left the images inactive until cont). */
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    g_autofree char *mem4 = g_build_filename(T.root, "m4.mem", NULL);
+    g_autofree char *ovl4 = g_build_filename(T.root, "mem.m4", NULL);
+    g_autofree char *x4 = g_strdup_printf("<domainsnapshot><name>m4</name><memory "
+                                          "snapshot='external' file='%s'/></domainsnapshot>",
+                                          mem4);
+    g_autoptr(qv_snapshot) m4 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, x4, 0, &m4, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED);
+    g_autofree char *sx4 = snapshot_xml(m4);
+    cr_expect(strstr(sx4, "<state>paused</state>"), "%s", sx4);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    ga = itest_agent_open(&T, "snap-mem");
+    g_free(dev);
+    dev = guest_disk(ga);
+    set_counter(ga, dev, 7);
+    g_autofree char *c7 = disk_counter(ga, dev);
+    cr_expect_str_eq(c7, "DISK-7");
+    qv_qmp_free(ga);
+    cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_snapshot_revert_to(m4, 0, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED, "m4 was taken paused");
+    itest_ok(qv_domain_resume(dom, &err), err);
+    assert_back_to("snap-mem", 5);
+
+    /* The CLI: snapshot-create-as --memspec ... --live, as virsh. */
+    g_autofree char *mem5 = g_build_filename(T.root, "c5.mem", NULL);
+    g_autofree char *spec = g_strdup_printf("file=%s,snapshot=external", mem5);
+    g_autofree char *o5 = ITEST_CLI_OK(&T, "snapshot-create-as", "snap-mem", "c5", "--memspec",
+                                       spec, "--live");
+    cr_expect_str_eq(o5, "Domain snapshot c5 created\n\n");
+    g_autofree char *magic5 = file_magic(mem5);
+    cr_expect_str_eq(magic5, "LibvirtQemudSave");
+    g_autofree char *info5 = ITEST_CLI_OK(&T, "snapshot-info", "snap-mem", "c5");
+    cr_expect(strstr(info5, "State:          running\nLocation:       external\n"), "%s", info5);
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+
+    /* Delete, shut off: the memory files and overlays go with the
+     * snapshots (leaf first); with METADATA_ONLY m1's memory file stays. */
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *d5 = ITEST_CLI_OK(&T, "snapshot-delete", "snap-mem", "c5");
+    cr_expect_not(g_file_test(mem5, G_FILE_TEST_EXISTS), "%s is left", mem5);
+    itest_ok(qv_snapshot_delete(m4, 0, &err), err);
+    cr_expect_not(g_file_test(mem4, G_FILE_TEST_EXISTS), "%s is left", mem4);
+    cr_expect_not(g_file_test(ovl4, G_FILE_TEST_EXISTS), "%s is left", ovl4);
+    itest_ok(qv_snapshot_delete(m3, 0, &err), err);
+    cr_expect_not(g_file_test(mem3, G_FILE_TEST_EXISTS), "%s is left", mem3);
+    cr_expect_not(g_file_test(ovl3, G_FILE_TEST_EXISTS), "%s is left", ovl3);
+    itest_ok(qv_snapshot_delete(m1, QV_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY, &err), err);
+    cr_expect(g_file_test(mem1, G_FILE_TEST_EXISTS), "METADATA_ONLY removed %s", mem1);
+    cr_expect_eq(snapshot_count(dom, 0), 1);
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
 
 Test(snapshot, shutoff_internal_external)
