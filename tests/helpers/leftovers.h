@@ -2,5 +2,6 @@
 #pragma once
 
 /* SIGKILLs the QEMU of every domain still running under the connection
- * root `root` (qvirt:///embed?root=ROOT); their monitors then exit. */
+ * root `root` (qvirt:///embed?root=ROOT), and waits for their monitors to
+ * record the ends and exit (they remove the runs' cgroups). */
 void qvt_kill_leftovers(const char *root);
