@@ -12,7 +12,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -157,15 +159,32 @@ static pid_t thread_in(pid_t pid, const char *suffix)
     return 0;
 }
 
+/* Waits for a cgroup directory to go: its parent's inotify watch sees the
+ * rmdir (the supervisor's, or systemd's when it collects a scope). */
 static bool wait_gone(const char *path, int ms)
 {
-    gint64 end = g_get_monotonic_time() + ms * 1000LL;
-    while (g_file_test(path, G_FILE_TEST_EXISTS)) {
-        if (g_get_monotonic_time() > end)
-            return false;
-        g_usleep(10000); /* polling a file's absence: nothing to wait on */
+    g_autofree char *parent = g_path_get_dirname(path);
+    int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    cr_assert_geq(in, 0);
+    if (inotify_add_watch(in, parent, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
+        close(in);   /* the parent went too (systemd collected the scope) */
+        return !g_file_test(path, G_FILE_TEST_EXISTS);
     }
-    return true;
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+    bool gone;
+    while (!(gone = !g_file_test(path, G_FILE_TEST_EXISTS))) {
+        gint64 left = (end - g_get_monotonic_time()) / 1000;
+        if (left <= 0)
+            break;
+        struct pollfd p = { in, POLLIN, 0 };
+        if (poll(&p, 1, (int)left) > 0) {
+            char buf[4096];
+            while (read(in, buf, sizeof(buf)) > 0) {
+            }
+        }
+    }
+    close(in);
+    return gone;
 }
 
 /* What is still in a cgroup tree: "path: pids" lines, for failure messages. */
@@ -210,7 +229,8 @@ static double cpu_share(pid_t pid, pid_t tid)
     long hz = sysconf(_SC_CLK_TCK);
     unsigned long long t0 = thread_ticks(pid, tid);
     gint64 w0 = g_get_monotonic_time();
-    g_usleep(2 * G_USEC_PER_SEC); /* the measurement window itself */
+    /* The measurement window itself: the time the share is taken over. */
+    poll(NULL, 0, 2000);
     unsigned long long t1 = thread_ticks(pid, tid);
     double wall = (double)(g_get_monotonic_time() - w0) / G_USEC_PER_SEC;
     return (double)(t1 - t0) / (double)hz / wall;
