@@ -34,6 +34,9 @@ int qv_domxml_parse(const char *xml, unsigned int flags, qv_domdef **ret, qv_err
 /* g_free() the result. */
 char *qv_domxml_format(const qv_domdef *def, unsigned int flags);
 qv_domdef *qv_domdef_copy(const qv_domdef *def);
+/* 0 when dst describes the same guest-visible machine as src (abi.c):
+ * what a migration's destination XML may differ in, and what not. */
+int qv_domdef_check_abi(const qv_domdef *src, const qv_domdef *dst, qv_error **err);
 void qv_domdef_free(qv_domdef *def);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domdef, qv_domdef_free)
 

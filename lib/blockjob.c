@@ -51,8 +51,6 @@
  * supervisor to write it, it looks at QEMU this often. */
 #define BLOCKJOB_UNWATCHED_POLL_MS 200
 #define BLOCKJOB_ABORT_WAIT_MS 60000
-/* qemu-img create, for a copy's new image. */
-#define BLOCKJOB_QEMU_IMG_MS 30000
 
 #define INTENT_FMT "blockjob-"
 #define RESULT_FMT "blockresult-"
@@ -1164,48 +1162,11 @@ static int create_image(const char *path, const char *format, unsigned long long
                         const chain_img *backing, qv_error **err)
 {
     g_autofree char *sz = g_strdup_printf("%llu", size);
-    const char *argv[12];
-    int n = 0;
-    argv[n++] = "qemu-img";
-    argv[n++] = "create";
-    argv[n++] = "-q";
-    argv[n++] = "-f";
-    argv[n++] = format;
-    if (backing) {
-        argv[n++] = "-b";
-        argv[n++] = backing->path;
-        argv[n++] = "-F";
-        argv[n++] = backing->format;
-    }
-    argv[n++] = path;
-    argv[n++] = sz;
-    argv[n] = NULL;
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
-        return qv_error_set_errno(err, -errno, "cannot make a pipe for qemu-img");
-    qv_autoclose int rd = pfd[0];
-    qv_spawn_opts so;
-    qv_spawn_opts_init(&so);
-    so.argv = argv;
-    so.stderr_fd = pfd[1];
-    so.stdout_fd = pfd[1];
-    qv_process *p = NULL;
-    int r = qv_process_spawn(&so, &p, err);
-    close(pfd[1]);
-    if (r < 0)
-        return r;
-    int status = 0;
-    r = qv_process_wait(p, BLOCKJOB_QEMU_IMG_MS, &status, err);
-    qv_process_free(p);
-    char buf[1024];
-    ssize_t got = read(rd, buf, sizeof buf - 1);
-    buf[got > 0 ? got : 0] = '\0';
-    g_strstrip(buf);
-    if (r < 0)
-        return r;
-    if (!WIFEXITED(status) || WEXITSTATUS(status))
-        return qv_error_set(err, -EIO, "qemu-img could not create %s: %s", path, buf);
-    return 0;
+    if (backing)
+        return qv_qemu_img((const char *const[]){ "create", "-q", "-f", format, "-b",
+                                                   backing->path, "-F", backing->format, path,
+                                                   sz, NULL }, err);
+    return qv_qemu_img((const char *const[]){ "create", "-q", "-f", format, path, sz, NULL }, err);
 }
 
 static int disk_size(qv_domain *dom, const char *node, unsigned long long *size, qv_error **err)

@@ -252,18 +252,37 @@ int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool tra
  * re-attaches through QEMU's monitor.sock. 0 also when another process
  * supervises the run already (-EBUSY is not returned for that). */
 int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err);
-/* A start that restores a save image instead of booting (save.c): QEMU
- * starts with -incoming defer, loads the stream from fd (positioned at
- * it) and then runs when run is set, else stays paused; the domain is
- * running (restored) and STARTED is emitted as RESTORED. */
+/* A start that loads a saved or migrated state instead of booting: QEMU
+ * starts with -incoming defer; then either the save image at fd
+ * (positioned at the stream; save.c) is loaded, or load() runs on the
+ * starting QEMU's command monitor and returns once the state is in (an
+ * incoming migration; migrate.c). The domain then runs when run is set,
+ * else stays paused. Without details it is running (restored) and
+ * STARTED is emitted as RESTORED; a migration sets its own. A start that
+ * fails or whose caller dies before it ends is undone, QEMU with it. */
 typedef struct qv_start_restore {
     int fd;
     bool run;
+    int (*load)(qv_domain *dom, qv_qmp *qmp, void *opaque, qv_error **err);
+    void *opaque;
+    bool own_details;        /* the three below apply; else all RESTORED */
+    int started_detail;      /* QV_DOMAIN_EVENT_STARTED_* */
+    int running_reason;      /* QV_DOMAIN_RUNNING_* */
+    int suspended_detail;    /* QV_DOMAIN_EVENT_SUSPENDED_*, when not run */
 } qv_start_restore;
 int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
                                  unsigned int flags, const qv_start_restore *restore,
                                  qv_error **err);
 
+/* qemu-img.c: runs qemu-img as the caller with args (without the program
+ * name, NULL-terminated); its stderr becomes the error message. */
+int qv_qemu_img(const char *const *args, qv_error **err);
+
+/* save.c: ends the run after a save, a crash dump or a migration: QEMU
+ * goes, and the run is recorded shut off with reason (and STOPPED with
+ * detail), as destroy records it destroyed. */
+void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, int reason,
+                       int detail);
 /* save.c: managed save images, and the restore's incoming migration on a
  * starting QEMU's command monitor. */
 char *qv_domain_managed_save_path(qv_conn *conn, const char *name);

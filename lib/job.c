@@ -101,6 +101,8 @@ int qv_job_begin(qv_domain *dom, const qv_active *act, int operation, qv_job_kin
                      .owner_start = qv_process_start_time(getpid()),
                      .started_us = qv_rt_now_us() };
     g_strlcpy(job->run_id, act->status.run_id, sizeof job->run_id);
+    g_autofree char *abort_marker = qv_domain_file(dom, QV_JOB_ABORT_FILE);
+    unlink(abort_marker);
     return qv_job_update(dom, job, err);
 }
 
@@ -115,6 +117,7 @@ int qv_job_update(qv_domain *dom, const qv_job *job, qv_error **err)
     json_object_object_add(o, "run_id", json_object_new_string(job->run_id));
     json_object_object_add(o, "stopped_cpus", json_object_new_boolean(job->stopped_cpus));
     json_object_object_add(o, "tmp_file", json_object_new_string(job->tmp_file));
+    json_object_object_add(o, "handed_over", json_object_new_boolean(job->handed_over));
     g_autofree char *path = qv_domain_file(dom, QV_JOB_FILE);
     return qv_rt_write_json(path, o, err);
 }
@@ -139,6 +142,8 @@ static int read_record(qv_domain *dom, qv_job *job, bool *alive)
     json_object *v;
     job->stopped_cpus = json_object_object_get_ex(o, "stopped_cpus", &v) &&
                         json_object_get_boolean(v);
+    job->handed_over = json_object_object_get_ex(o, "handed_over", &v) &&
+                       json_object_get_boolean(v);
     g_strlcpy(job->tmp_file, qv_json_get_str(o, "tmp_file") ? qv_json_get_str(o, "tmp_file") : "",
               sizeof job->tmp_file);
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
@@ -176,6 +181,19 @@ void qv_job_recover(qv_domain *dom)
     }
     if (job.kind == QV_JOB_DUMP && st.type == QV_DOMAIN_JOB_UNBOUNDED)
         return; /* QEMU cannot cancel a dump: recovered once it ends */
+    if (job.handed_over) {
+        /* The destination may run the guest: never resume the source. */
+        qv_active act;
+        st.type = QV_DOMAIN_JOB_COMPLETED;
+        qv_job_end(dom, &job, &st);
+        if (qv_domain_observe(dom, &act, NULL) == 0 && act.phase == QV_RUN_ON)
+            qv_domain_end_run(dom, &act, "migrated", QV_DOMAIN_SHUTOFF_MIGRATED,
+                              QV_DOMAIN_EVENT_STOPPED_MIGRATED);
+        qv_log(QV_LOG_INFO, "domain '%s': ended the source of a migration whose process (pid %d) "
+               "died after handing the guest over", dom->name, (int)job.owner_pid);
+        return;
+    }
+    bool migration_out = job.operation == QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
     qv_qmp *qmp = NULL;
     int lock = -1;
     if (job.kind == QV_JOB_MIGRATION && st.type == QV_DOMAIN_JOB_UNBOUNDED &&
@@ -201,11 +219,15 @@ void qv_job_recover(qv_domain *dom)
         qv_rt_state cur;
         if (dom->smap && qv_rt_statemap_load(dom->smap, &cur) && cur.state == QV_DOMAIN_PAUSED &&
             qv_domain_qmp_call_locked(dom, "cont", NULL) == 0) {
-            qv_rt_state run = { QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_SAVE_CANCELED,
+            qv_rt_state run = { QV_DOMAIN_RUNNING,
+                                migration_out ? QV_DOMAIN_RUNNING_MIGRATION_CANCELED
+                                              : QV_DOMAIN_RUNNING_SAVE_CANCELED,
                                 qv_rt_now_us() };
             qv_rt_statemap_store(dom->smap, &run);
             qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
-                         QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
+                         QV_DOMAIN_EVENT_RESUMED,
+                         migration_out ? QV_DOMAIN_EVENT_RESUMED_MIGRATED
+                                       : QV_DOMAIN_EVENT_RESUMED_UNPAUSED, NULL);
         }
         qv_domain_unlock_run(dom);
     }
@@ -223,6 +245,11 @@ static int job_call(qv_domain *dom, qv_qmp *qmp, const char *cmd, json_object **
 {
     if (qmp)
         return qv_qmp_call(qmp, cmd, NULL, 0, ret, err);
+    /* The job's owner holds qmp.lock: the handle must know the run to take
+     * its lane or the proxy instead. */
+    int r = qv_domain_require_active(dom, NULL, err);
+    if (r < 0)
+        return r;
     return qv_domain_qmp_call(dom, cmd, NULL, ret, err);
 }
 
@@ -315,6 +342,8 @@ void qv_job_end(qv_domain *dom, const qv_job *job, const qv_domain_job_stats *fi
     qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_JOB_COMPLETED, 0, 0,
                  json_object_get(o));
     g_autofree char *rec = qv_domain_file(dom, QV_JOB_FILE);
+    g_autofree char *abort_marker = qv_domain_file(dom, QV_JOB_ABORT_FILE);
+    unlink(abort_marker);
     unlink(rec);
 }
 
@@ -387,7 +416,17 @@ int qv_domain_abort_job(qv_domain *dom, unsigned int flags, qv_error **err)
     if (job.kind == QV_JOB_DUMP)
         return qv_error_set(err, -ENOTSUP, "domain '%s': QEMU cannot abort a memory dump",
                             dom->name);
+    /* A migration may be copying disks before QEMU's own migration runs:
+     * the marker tells its owner to stop there too (migrate.c). */
+    if (job.operation == QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT) {
+        g_autofree char *marker = qv_domain_file(dom, QV_JOB_ABORT_FILE);
+        if (qv_rt_write_runtime(marker, "", 0, err) < 0)
+            return -EIO;
+    }
     /* The job's owner sees the migration end cancelled and puts the
-     * domain back as it was. */
+     * domain back as it was (the handle knows the run: lane or proxy). */
+    int r = qv_domain_require_active(dom, NULL, err);
+    if (r < 0)
+        return r;
     return qv_domain_qmp_call(dom, "migrate_cancel", NULL, NULL, err);
 }

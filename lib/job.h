@@ -7,13 +7,16 @@
  * it goes with the run; a record whose owner died, or of another run, is
  * no job (a caller killed mid-save leaves nothing stuck). The last ended
  * job's statistics go to <run>/jobs/NAME.json for
- * get_job_stats(COMPLETED), and end with a JOB_COMPLETED event. */
+ * get_job_stats(COMPLETED), and end with a JOB_COMPLETED event.
+ * migrate.c runs outgoing migrations as jobs of this kind too. */
 #pragma once
 
 #include "internal.h"
 #include "qvirt/qvirt-job.h"
 
 #define QV_JOB_FILE "job"
+/* Asks the owner of a migration to abort it (abort_job). */
+#define QV_JOB_ABORT_FILE "job.abort"
 
 typedef enum qv_job_kind {
     QV_JOB_MIGRATION = 1,   /* QEMU's migration: query-migrate, migrate_cancel */
@@ -31,6 +34,10 @@ typedef struct qv_job {
      * and the temporary file it wrote (qv_job_recover). */
     bool stopped_cpus;
     char tmp_file[4096];
+    /* An outgoing migration that reached its end: the destination may run
+     * the guest from here, so recovery ends the source (shut off,
+     * migrated) instead of resuming it. */
+    bool handed_over;
 } qv_job;
 
 /* Records a job on the running domain (the caller holds the lifecycle
@@ -41,7 +48,8 @@ int qv_job_begin(qv_domain *dom, const qv_active *act, int operation, qv_job_kin
 int qv_job_update(qv_domain *dom, const qv_job *job, qv_error **err);
 /* A job whose owner died mid-way (a caller killed during a save): QEMU's
  * migration is cancelled, CPUs the job stopped run again (running, save
- * canceled), its temporary file goes and the job ends failed. A dump
+ * or migration canceled), its temporary file goes and the job ends
+ * failed; a migration handed over ends the source's run instead. A dump
  * QEMU is still writing is left until it ends (QEMU cannot cancel it).
  * Called by qv_domain_begin, under the lifecycle lock. */
 void qv_job_recover(qv_domain *dom);

@@ -693,6 +693,10 @@ static void finalize(monitor *m)
         /* A save (lib/save.c) wrote the image and ends the run. */
         reason = QV_DOMAIN_SHUTOFF_SAVED;
         detail = QV_DOMAIN_EVENT_STOPPED_SAVED;
+    } else if (stopping && !strcmp(stopping, "migrated")) {
+        /* A migration (lib/migrate.c) handed the guest over. */
+        reason = QV_DOMAIN_SHUTOFF_MIGRATED;
+        detail = QV_DOMAIN_EVENT_STOPPED_MIGRATED;
     } else if (stopping) {
         reason = QV_DOMAIN_SHUTOFF_DESTROYED;
         detail = QV_DOMAIN_EVENT_STOPPED_DESTROYED;

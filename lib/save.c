@@ -186,9 +186,7 @@ void qv_job_resume_cpus(qv_domain *dom, int reason)
     qv_domain_unlock_run(dom);
 }
 
-/* Ends the run after a save (or a crash dump): QEMU goes, and the run is
- * recorded shut off with reason, as destroy records it destroyed. */
-static void end_run(qv_domain *dom, const qv_active *act, const char *why, int reason, int detail)
+void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, int reason, int detail)
 {
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
     qv_rt_mark_stopping(dir, why);
@@ -414,7 +412,7 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
         return r;
     }
     qv_job_end(dom, &job, &st);
-    end_run(dom, &c.act, "saved", QV_DOMAIN_SHUTOFF_SAVED, QV_DOMAIN_EVENT_STOPPED_SAVED);
+    qv_domain_end_run(dom, &c.act, "saved", QV_DOMAIN_SHUTOFF_SAVED, QV_DOMAIN_EVENT_STOPPED_SAVED);
     qv_log(QV_LOG_INFO, "domain '%s': saved to %s; state written: shut off (saved)", dom->name,
            path);
     return 0;
@@ -839,7 +837,7 @@ int qv_domain_core_dump_format(qv_domain *dom, const char *file, unsigned int fo
     }
     qv_job_end(dom, &job, &st);
     if (r >= 0 && (flags & QV_DUMP_CRASH)) {
-        end_run(dom, &c.act, "crashed", QV_DOMAIN_SHUTOFF_CRASHED,
+        qv_domain_end_run(dom, &c.act, "crashed", QV_DOMAIN_SHUTOFF_CRASHED,
                 QV_DOMAIN_EVENT_STOPPED_CRASHED);
         return 0;
     }

@@ -35,9 +35,6 @@
 /* How long a snapshot job (snapshot-save/-load/-delete) may run: it writes
  * or reads the guest's whole RAM and the disks' tables. */
 #define QV_SNAPSHOT_JOB_TIMEOUT_MS (10 * 60 * 1000)
-/* qemu-img create/snapshot/commit on one image. */
-#define QV_QEMU_IMG_TIMEOUT_MS (10 * 60 * 1000)
-#define QV_QEMU_IMG_KILL_GRACE_MS 2000
 /* How long QEMU gets between SIGTERM and SIGKILL when a snapshot halts it. */
 #define QV_SNAPSHOT_HALT_GRACE_MS 10000
 /* The guest agent's fsfreeze calls (QUIESCE). */
@@ -608,57 +605,7 @@ int qv_snapshot_list_child_snapshots(qv_snapshot *snap, unsigned int flags, qv_s
 
 /* ---- qemu-img ----------------------------------------------------------- */
 
-/* Runs qemu-img as the caller with argv (without the program name); its
- * stderr becomes the error message. */
-static int qemu_img(const char *const *args, qv_error **err)
-{
-    const char *argv[24] = { "qemu-img" };
-    size_t n = 1;
-    for (; args[n - 1]; n++) {
-        g_assert(n + 1 < G_N_ELEMENTS(argv));
-        argv[n] = args[n - 1];
-    }
-    argv[n] = NULL;
-    qv_autoclose int out = memfd_create("qemu-img-stderr", MFD_CLOEXEC);
-    if (out < 0)
-        return qv_error_set_errno(err, -errno, "cannot create a buffer for qemu-img's output");
-    qv_spawn_opts o;
-    qv_spawn_opts_init(&o);
-    o.argv = argv;
-    o.stderr_fd = out;
-    g_autoptr(qv_process) p = NULL;
-    qv_error *lerr = NULL;
-    int status = 0;
-    g_autofree char *cmdline = g_strjoinv(" ", (char **)argv);
-    int r = qv_process_spawn(&o, &p, &lerr);
-    if (r == -ENOENT) {
-        qv_error_free(lerr);
-        return qv_error_set(err, -ENOENT, "cannot run qemu-img (from qemu-utils): it is not "
-                            "installed");
-    }
-    if (r < 0)
-        return qv_error_propagate(err, lerr);
-    r = qv_process_wait(p, QV_QEMU_IMG_TIMEOUT_MS, &status, &lerr);
-    if (r == -ETIMEDOUT) {
-        qv_error_free(lerr);
-        qv_process_terminate(p, QV_QEMU_IMG_KILL_GRACE_MS, &status, NULL);
-        return qv_error_set(err, -ETIMEDOUT, "'%s' did not finish in %d s", cmdline,
-                            QV_QEMU_IMG_TIMEOUT_MS / 1000);
-    }
-    if (r < 0)
-        return qv_error_propagate(err, lerr);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    char msg[512] = "";
-    ssize_t len = pread(out, msg, sizeof msg - 1, 0);
-    msg[len > 0 ? len : 0] = '\0';
-    g_strstrip(msg);
-    char *nl = strchr(msg, '\n');
-    if (nl)
-        *nl = '\0';
-    return qv_error_set(err, -EIO, "'%s' failed%s%s", cmdline, *msg ? ": " : "", msg);
-}
-#define QEMU_IMG(...) qemu_img((const char *const[]){ __VA_ARGS__, NULL }, err)
+#define QEMU_IMG(...) qv_qemu_img((const char *const[]){ __VA_ARGS__, NULL }, err)
 
 /* ---- the domain's disks ------------------------------------------------- */
 

@@ -531,7 +531,8 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
         return r;
     qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, 0 };
-    if (restore && (r = qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
+    if (restore && (r = restore->load ? restore->load(dom, qmp, restore->opaque, err)
+                                      : qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
         qv_domain_qmp_close(qmp, qmp_lock);
         return r;
     }
@@ -542,7 +543,9 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
             st = (qv_rt_state){ QV_DOMAIN_RUNNING,
-                                restore ? QV_DOMAIN_RUNNING_RESTORED : QV_DOMAIN_RUNNING_BOOTED, 0 };
+                                !restore ? QV_DOMAIN_RUNNING_BOOTED
+                                : restore->own_details ? restore->running_reason
+                                : QV_DOMAIN_RUNNING_RESTORED, 0 };
         }
     }
     if (r >= 0) {
@@ -558,17 +561,22 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     return r;
 }
 
-static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags, bool restored,
-                         GPtrArray *dropped)
+static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags,
+                         const qv_start_restore *restore, GPtrArray *dropped)
 {
     char uuid[37];
     qv_uuid_format(def->uuid, uuid);
+    int started = !restore ? QV_DOMAIN_EVENT_STARTED_BOOTED
+                : restore->own_details ? restore->started_detail
+                : QV_DOMAIN_EVENT_STARTED_RESTORED;
+    int suspended = !restore ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED
+                  : restore->own_details ? restore->suspended_detail
+                  : QV_DOMAIN_EVENT_SUSPENDED_RESTORED;
     qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
-                 restored ? QV_DOMAIN_EVENT_STARTED_RESTORED : QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
+                 started, NULL);
     if (flags & QV_DOMAIN_START_PAUSED)
         qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
-                     restored ? QV_DOMAIN_EVENT_SUSPENDED_RESTORED
-                              : QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
+                     suspended, NULL);
     for (guint i = 0; i + 1 < dropped->len; i += 2) {
         json_object *extra = json_object_new_object();
         json_object_object_add(extra, "dev_alias", json_object_new_string(dropped->pdata[i]));
@@ -653,7 +661,7 @@ int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, 
     }
     marks.brought_up = since(&marks);
     qv_tune_register_machine(conn, def, &cg, qemu_pid);
-    emit_started(conn, def, flags, restore != NULL, dropped);
+    emit_started(conn, def, flags, restore, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed at commit (%s); undoing it", def->name,

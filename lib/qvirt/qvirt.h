@@ -243,6 +243,7 @@ enum { QV_DOMAIN_EVENT_TRAY_CHANGE_OPEN = 0, QV_DOMAIN_EVENT_TRAY_CHANGE_CLOSE =
 #include <qvirt/qvirt-hotplug.h>
 #include <qvirt/qvirt-save.h>
 #include <qvirt/qvirt-job.h>
+#include <qvirt/qvirt-migrate.h>
 #include <qvirt/qvirt-tune.h>
 #include <qvirt/qvirt-snapshot.h>
 #include <qvirt/qvirt-blockjob.h>
