@@ -62,7 +62,7 @@
 /* Node (and export) names, and mirror job names, of the disks a
  * NON_SHARED_* migration copies. */
 #define QV_MIGRATE_NBD_NODE_FMT "qvirt-migrate-%s"
-#define QV_MIGRATE_JOB_PREFIX "qvirt-migrate-job-"
+#define QV_MIGRATE_JOB_PREFIX QV_JOB_MIGRATE_MIRROR_PREFIX
 #define QV_MIGRATE_JOB_FMT QV_MIGRATE_JOB_PREFIX "%s"
 
 typedef struct mig_disk {
@@ -328,13 +328,28 @@ static int dest_wait(qv_qmp *dq, qv_error **err)
 
 /* The destination's load step (qv_start_restore.load): QEMU waits with
  * -incoming defer; the source's whole migration runs from here. */
+/* QEMU 7.2 refuses post-copy when its user cannot open a userfaultfd
+ * (an unprivileged QEMU needs vm.unprivileged_userfaultfd=1; QEMU 8.1
+ * can use /dev/userfaultfd instead, which can go when 7.2 does). */
+static int explain_postcopy(int r, qv_error **err)
+{
+    if (r < 0 && err && *err && strstr(qv_error_message(*err), "Postcopy is not supported")) {
+        qv_error_free(*err);
+        *err = NULL;
+        return qv_error_set(err, -ENOTSUP, "post-copy migration needs userfaultfd, which this "
+                            "host denies QEMU's unprivileged user: set the sysctl "
+                            "vm.unprivileged_userfaultfd=1 on both hosts");
+    }
+    return r;
+}
+
 static int dest_load(qv_domain *ddom, qv_qmp *dq, void *opaque, qv_error **err)
 {
     mig *m = opaque;
     const char *names[] = { "events", "postcopy-ram", "multifd" };
     const bool on[] = { true, (m->flags & QV_MIGRATE_POSTCOPY) != 0,
                         (m->flags & QV_MIGRATE_PARALLEL) != 0 };
-    int r = set_caps(dq, names, on, G_N_ELEMENTS(names), err);
+    int r = explain_postcopy(set_caps(dq, names, on, G_N_ELEMENTS(names), err), err);
     if (r >= 0 && (m->flags & QV_MIGRATE_PARALLEL) &&
         param(m->p, QV_MIGRATE_FIELD_PARALLEL_CONNECTIONS)) {
         json_object *a = json_object_new_object();
@@ -429,7 +444,7 @@ static int src_setup(mig *m, qv_error **err)
     const bool on[] = { true, (m->flags & QV_MIGRATE_AUTO_CONVERGE) != 0, xbzrle, mt,
                         (m->flags & QV_MIGRATE_POSTCOPY) != 0,
                         (m->flags & QV_MIGRATE_PARALLEL) != 0, m->disks->len > 0 };
-    int r = set_caps(sq, names, on, G_N_ELEMENTS(names), err);
+    int r = explain_postcopy(set_caps(sq, names, on, G_N_ELEMENTS(names), err), err);
     if (r < 0)
         return r;
     unsigned long long bw, pbw;
@@ -673,6 +688,13 @@ static void src_finish(mig *m, const qv_active *act)
                       QV_DOMAIN_EVENT_STOPPED_MIGRATED);
 }
 
+/* QEMU's migration status says a migration runs (no status: none ever ran). */
+static bool migration_running(const char *status)
+{
+    return status && strcmp(status, "none") && strcmp(status, "completed") &&
+           strcmp(status, "failed") && strcmp(status, "cancelled");
+}
+
 /* The source after a failure: the migration cancelled, the copies
  * dropped, the guest running as it was. */
 static void src_undo(mig *m, int r, const char *why)
@@ -681,18 +703,13 @@ static void src_undo(mig *m, int r, const char *why)
         if (!m->completed) {
             g_autoptr(json_object) q = NULL;
             if (qv_qmp_call(m->sq, "query-migrate", NULL, 0, &q, NULL) == 0 &&
-                g_strcmp0(qv_json_get_str(q, "status"), "completed") &&
-                g_strcmp0(qv_json_get_str(q, "status"), "failed") &&
-                g_strcmp0(qv_json_get_str(q, "status"), "cancelled") &&
-                g_strcmp0(qv_json_get_str(q, "status"), "none")) {
+                migration_running(qv_json_get_str(q, "status"))) {
                 qv_qmp_call(m->sq, "migrate_cancel", NULL, 0, NULL, NULL);
                 for (int i = 0; i < QV_MIGRATE_DEST_FINISH_MS / QV_MIGRATE_POLL_MS; i++) {
                     g_autoptr(json_object) q2 = NULL;
                     if (qv_qmp_call(m->sq, "query-migrate", NULL, 0, &q2, NULL) < 0)
                         break;
-                    const char *s = qv_json_get_str(q2, "status");
-                    if (!g_strcmp0(s, "cancelled") || !g_strcmp0(s, "failed") ||
-                        !g_strcmp0(s, "completed"))
+                    if (!migration_running(qv_json_get_str(q2, "status")))
                         break;
                     qv_qmp_event *ev = NULL;
                     qv_qmp_wait_event(m->sq, "MIGRATION", QV_MIGRATE_POLL_MS, &ev, NULL);
