@@ -388,6 +388,46 @@ Test(migrate, compressed_auto_converge_switched_to_post_copy)
     itest_ok(qv_domain_destroy(ddom, 0, &err), err);
 }
 
+/* A caller killed in the middle of a migration: the next call on the
+ * source recovers it (the migration cancelled, the source running as it
+ * was, the job recorded failed), the destination's unfinished start is
+ * undone by its supervisor, and the domain migrates again. */
+Test(migrate, caller_killed_mid_migration)
+{
+    g_autoptr(qv_conn) src = itest_open(&T);
+    g_autoptr(qv_conn) dst = itest_open(&D);
+    g_autoptr(qv_domain) dom = boot_counting(src, "mck", NULL);
+    long before = read_counter(&T, "mck");
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        qv_conn *c1 = NULL, *c2 = NULL;
+        qv_domain *d = NULL;
+        qv_migrate_params p = { .size = sizeof p, .fields = QV_MIGRATE_FIELD_BANDWIDTH,
+                                .bandwidth = 1 };
+        if (qv_conn_open(T.uri, &c1, NULL) < 0 || qv_conn_open(D.uri, &c2, NULL) < 0 ||
+            qv_conn_get_domain_by_name(c1, "mck", &d, NULL) < 0)
+            _exit(3);
+        _exit(qv_domain_migrate(d, c2, &p, QV_MIGRATE_LIVE, NULL, NULL) < 0 ? 1 : 0);
+    }
+    bg_migration none = { .result = 1 };
+    wait_for_job(dom, &none);
+    cr_assert_eq(kill(child, SIGKILL), 0);
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFSIGNALED(status), "the migrating child ended by itself (status %d)", status);
+
+    qv_error *err = NULL;
+    qv_domain *ddom_raw = NULL;
+    itest_ok(qv_domain_migrate(dom, dst, NULL, QV_MIGRATE_LIVE, &ddom_raw, &err), err);
+    g_autoptr(qv_domain) ddom = ddom_raw;
+    assert_state(ddom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_MIGRATED);
+    assert_same_guest_counting(&D, "mck", before);
+    /* The dead caller's job ended failed before the second one ran. */
+    cr_assert(journal_has(&T, "mck", QV_DOMAIN_EVENT_ID_JOB_COMPLETED, -1, -1));
+    itest_ok(qv_domain_destroy(ddom, 0, &err), err);
+}
+
 static void run_ok(const char *const *argv)
 {
     g_autofree char *out = NULL, *errs = NULL;
