@@ -179,6 +179,8 @@ Test(migrate, live_to_other_root_and_back_over_tcp)
                           QV_DOMAIN_EVENT_STARTED_MIGRATED), "no STARTED MIGRATED at the destination");
     cr_assert(journal_has(&T, "mg", QV_DOMAIN_EVENT_ID_JOB_COMPLETED, -1, -1),
               "no JOB_COMPLETED at the source");
+    cr_assert(journal_has(&T, "mg", QV_DOMAIN_EVENT_ID_MIGRATION_ITERATION, -1, -1),
+              "no MIGRATION_ITERATION at the source");
     qv_domain_job_stats st = { .size = sizeof st };
     itest_ok(qv_domain_get_job_stats(dom, &st, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
     cr_assert_eq(st.type, QV_DOMAIN_JOB_COMPLETED);
@@ -273,6 +275,9 @@ Test(migrate, aborted_slow_migration_leaves_source_running)
     cr_assert_eq(status, 0, "%s", info);
     cr_assert(strstr(info, "Unbounded"), "%s", info);
     cr_assert(strstr(info, "Outgoing migration"), "%s", info);
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_JOB, "control state %d during a migration", ci.state);
     itest_ok(qv_domain_abort_job(dom, 0, &err), err);
     g_thread_join(th);
     cr_assert_eq(b.result, -ECANCELED, "migrate returned %d: %s", b.result, b.error);
