@@ -255,10 +255,18 @@ int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err);
 /* A start that restores a save image instead of booting (save.c): QEMU
  * starts with -incoming defer, loads the stream from fd (positioned at
  * it) and then runs when run is set, else stays paused; the domain is
- * running (restored) and STARTED is emitted as RESTORED. */
+ * running (restored) and STARTED is emitted as RESTORED.
+ * fd -1: no image (a boot), for a start on behalf of another operation:
+ * started_detail (QV_DOMAIN_EVENT_STARTED_*, 0 = default) is the STARTED
+ * event's detail, with no SUSPENDED event after it (the operation reports
+ * what follows, as libvirt's snapshot revert does), and reason (0 =
+ * default) the run state's reason once up, paused or running as the
+ * start flags say. */
 typedef struct qv_start_restore {
     int fd;
     bool run;
+    int started_detail;
+    int reason;
 } qv_start_restore;
 int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
                                  unsigned int flags, const qv_start_restore *restore,
@@ -297,8 +305,10 @@ int qv_image_out_write(qv_domain *dom, const struct qv_job *job, qv_image_out *o
 int qv_job_stop_cpus(qv_domain *dom, int reason, bool *was_running, qv_error **err);
 void qv_job_resume_cpus(qv_domain *dom, int reason);
 /* Starts dom (shut off, persistent) from the save image file with its
- * stored config: running when run, else paused. */
-int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, qv_error **err);
+ * stored config: running when run, else paused. started_detail and reason
+ * as in qv_start_restore (0: a restore's). */
+int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, int started_detail,
+                               int reason, qv_error **err);
 /* Starts dom from its managed save image when it has one: 1 when it did,
  * 0 when there is none (or START_FORCE_BOOT discarded it). */
 int qv_domain_start_managed(qv_domain *dom, unsigned int flags, qv_error **err);

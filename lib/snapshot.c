@@ -1661,6 +1661,26 @@ static int revert_external(qv_domain *dom, qv_call *c, const snap_tree *t, const
     return 0;
 }
 
+/* The new QEMU of a revert, paused, from the stored config (never from a
+ * managed save image): STARTED is sent as FROM_SNAPSHOT and the domain is
+ * paused (from snapshot) until the revert runs it, as libvirt does. With
+ * mem_image, its memory comes from that save image. */
+static int start_for_revert(qv_domain *dom, const char *mem_image, qv_error **err)
+{
+    if (mem_image)
+        return qv_domain_start_from_image(dom, mem_image, false,
+                                          QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
+                                          QV_DOMAIN_PAUSED_FROM_SNAPSHOT, err);
+    g_autoptr(qv_domdef) def = NULL;
+    int r = qv_domain_load_config(dom->conn, dom->name, &def, err);
+    if (r < 0)
+        return r;
+    qv_start_restore how = { .fd = -1, .started_detail = QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
+                             .reason = QV_DOMAIN_PAUSED_FROM_SNAPSHOT };
+    return qv_conn_start_domain_restore(dom->conn, dom, def, false, QV_DOMAIN_START_PAUSED, &how,
+                                        err);
+}
+
 int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
 {
     if (!snap)
@@ -1775,8 +1795,7 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
     /* A new QEMU: started paused, the snapshot's memory loaded when it has
      * one (an external snapshot's through the restore path: -incoming
      * defer, migrate-incoming from its save image), then run as asked. */
-    if ((r = mem_image ? qv_domain_start_from_image(dom, mem_image, false, err)
-                       : qv_domain_create(dom, QV_DOMAIN_START_PAUSED, err)) < 0)
+    if ((r = start_for_revert(dom, mem_image, err)) < 0)
         return r;
     g_auto(snap_tree) t = { 0 };
     qv_snapdef *s;
@@ -1798,6 +1817,7 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
         emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT);
     } else if (r >= 0) {
         record_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_FROM_SNAPSHOT);
+        emit(dom, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT);
     }
     qv_domain_qmp_close(qmp, qlock);
     return r;

@@ -481,7 +481,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_ptr_array_add(margv, g_strdup("--"));
     for (char **a = qemu_argv; *a; a++)
         g_ptr_array_add(margv, g_strdup(*a));
-    if (restore) {
+    if (restore && restore->fd >= 0) {
         /* The saved state comes in over QMP once QEMU is up (save.c). */
         g_ptr_array_add(margv, g_strdup("-incoming"));
         g_ptr_array_add(margv, g_strdup("defer"));
@@ -530,8 +530,10 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     int qmp_lock = -1;
     if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
         return r;
-    qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, 0 };
-    if (restore && (r = qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
+    bool restored = restore && restore->fd >= 0;
+    int reason = restore ? restore->reason : 0;
+    qv_rt_state st = { QV_DOMAIN_PAUSED, reason ? reason : QV_DOMAIN_PAUSED_USER, 0 };
+    if (restored && (r = qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
         qv_domain_qmp_close(qmp, qmp_lock);
         return r;
     }
@@ -542,7 +544,8 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
             st = (qv_rt_state){ QV_DOMAIN_RUNNING,
-                                restore ? QV_DOMAIN_RUNNING_RESTORED : QV_DOMAIN_RUNNING_BOOTED, 0 };
+                                reason ? reason : restored ? QV_DOMAIN_RUNNING_RESTORED
+                                                           : QV_DOMAIN_RUNNING_BOOTED, 0 };
         }
     }
     if (r >= 0) {
@@ -558,14 +561,17 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     return r;
 }
 
-static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags, bool restored,
-                         GPtrArray *dropped)
+static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags,
+                         const qv_start_restore *restore, GPtrArray *dropped)
 {
     char uuid[37];
     qv_uuid_format(def->uuid, uuid);
+    bool restored = restore && restore->fd >= 0;
+    int detail = restore ? restore->started_detail : 0;
     qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
-                 restored ? QV_DOMAIN_EVENT_STARTED_RESTORED : QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
-    if (flags & QV_DOMAIN_START_PAUSED)
+                 detail ? detail : restored ? QV_DOMAIN_EVENT_STARTED_RESTORED
+                                            : QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
+    if ((flags & QV_DOMAIN_START_PAUSED) && !detail)
         qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
                      restored ? QV_DOMAIN_EVENT_SUSPENDED_RESTORED
                               : QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
@@ -653,7 +659,7 @@ int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, 
     }
     marks.brought_up = since(&marks);
     qv_tune_register_machine(conn, def, &cg, qemu_pid);
-    emit_started(conn, def, flags, restore != NULL, dropped);
+    emit_started(conn, def, flags, restore, dropped);
     if ((r = commit(dir, f.channel[0], err)) < 0) {
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed at commit (%s); undoing it", def->name,

@@ -368,12 +368,27 @@ Test(snapshot, running_internal_and_external)
     /* A new QEMU starts the console file anew: the old guest's lines go. */
     cr_assert_eq(truncate(T.console, 0), 0);
     pid_t old_qemu = (pid_t)itest_status_field(&T, "snap-run", "qemu_pid");
+    /* The reverts so far changed the config: DEFINED FROM_SNAPSHOT. */
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    g_string_truncate(evs, 0);
     itest_ok(qv_snapshot_revert_to(e1, QV_DOMAIN_SNAPSHOT_REVERT_RUNNING, &err), err);
     cr_expect_neq((pid_t)itest_status_field(&T, "snap-run", "qemu_pid"), old_qemu);
     cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT),
               "events: %s", evs->str);
-    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT),
+    /* The new QEMU is STARTED FROM_SNAPSHOT (libvirt's detail), then
+     * RESUMED FROM_SNAPSHOT; never BOOTED, and no SUSPENDED in between. */
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT),
               "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED),
+                  "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED),
+                  "events: %s", evs->str);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
     cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", BOOT_MS),
               "the guest did not boot after the revert");
     ga = itest_agent_open(&T, "snap-run");
@@ -394,10 +409,16 @@ Test(snapshot, running_internal_and_external)
      * memory and runs on, counter 1 in RAM and on disk. */
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_conn_event_dispatch(conn, &err), err);
+    g_string_truncate(evs, 0);
     itest_ok(qv_snapshot_revert_to(s1, 0, &err), err);
     itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
     cr_expect_eq(state, QV_DOMAIN_RUNNING);
     cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED),
+                  "events: %s", evs->str);
     cr_assert(itest_wait_console_n(&T, "CNT=1", 3, CONSOLE_MS),
               "the new QEMU did not get s1's memory");
     cr_expect_eq(itest_console_count(&T, "QVIRT-GUEST-READY"), 0, "the guest booted afresh");
