@@ -116,8 +116,17 @@ QV_PUBLIC int qv_snapshot_get_parent(qv_snapshot *snap, unsigned int flags, qv_s
  * external snapshot gets new overlays on its images; with memory a new
  * QEMU restores it from the snapshot's memory file (libvirt 9.9's revert). */
 QV_PUBLIC int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err);
-/* delete($flags): DELETE_CHILDREN, DELETE_CHILDREN_ONLY, DELETE_METADATA_ONLY.
- * An external snapshot's memory file goes with it (not with METADATA_ONLY). */
+/* delete($flags): DELETE_CHILDREN, DELETE_CHILDREN_ONLY, DELETE_METADATA_ONLY
+ * (CHILDREN deletes the descendants leaf first, each as a delete of its
+ * own). An external snapshot's overlays are merged into the images it
+ * froze (libvirt 9.0's delete): on a running domain by a block commit per
+ * disk (active, then pivoted, when the overlay is the disk's top), shut
+ * off by qemu-img; the overlay files go, and so does its memory file (none
+ * of this with METADATA_ONLY). As libvirt, an external snapshot with
+ * children is refused unless it has one and lies in the domain's current
+ * chain, and not when it is the current one. A commit that fails leaves
+ * every chain valid and the snapshot's metadata in place; the error says
+ * which disks were merged already, and deleting again finishes. */
 QV_PUBLIC int qv_snapshot_delete(qv_snapshot *snap, unsigned int flags, qv_error **err);
 /* is_current(), has_metadata(): 1 or 0. */
 QV_PUBLIC int qv_snapshot_is_current(qv_snapshot *snap, unsigned int flags, qv_error **err);
