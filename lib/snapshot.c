@@ -2036,12 +2036,16 @@ static int delete_external(qv_domain *dom, qv_call *c, const snap_tree *t, const
 {
     bool running = c->act.phase == QV_RUN_ON;
     g_autoptr(qv_domdef) now = NULL;
-    int r = running ? qv_domain_load_def(dom, true, &now, err)
+    int r = 0;
+    if (count_loc(s, QV_SNAP_LOC_EXTERNAL)) {
+        /* (A snapshot of the memory alone has no overlay to merge.) */
+        r = running ? qv_domain_load_def(dom, true, &now, err)
                     : qv_domain_load_config(dom->conn, dom->name, &now, err);
-    if (r == -ENOENT && !running)
-        return qv_error_set(err, -EINVAL, "domain '%s' is transient and shut off", dom->name);
-    if (r < 0 || (!running && (r = qv_domdef_fill_backing_chains(now, err)) < 0))
-        return r;
+        if (r == -ENOENT && !running)
+            return qv_error_set(err, -EINVAL, "domain '%s' is transient and shut off", dom->name);
+        if (r < 0 || (!running && (r = qv_domdef_fill_backing_chains(now, err)) < 0))
+            return r;
+    }
     g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func(ext_disk_free);
     if ((r = plan_external_delete(dom, t, s, now, running, plan, err)) < 0)
         return r;
