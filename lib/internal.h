@@ -305,10 +305,11 @@ int qv_image_out_write(qv_domain *dom, const struct qv_job *job, qv_image_out *o
 int qv_job_stop_cpus(qv_domain *dom, int reason, bool *was_running, qv_error **err);
 void qv_job_resume_cpus(qv_domain *dom, int reason);
 /* Starts dom (shut off, persistent) from the save image file with its
- * stored config: running when run, else paused. started_detail and reason
- * as in qv_start_restore (0: a restore's). */
-int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, int started_detail,
-                               int reason, qv_error **err);
+ * stored config: paused with QV_DOMAIN_START_PAUSED in start_flags, else
+ * running. started_detail and reason as in qv_start_restore (0: a
+ * restore's). */
+int qv_domain_start_from_image(qv_domain *dom, const char *file, unsigned int start_flags,
+                               int started_detail, int reason, qv_error **err);
 /* Starts dom from its managed save image when it has one: 1 when it did,
  * 0 when there is none (or START_FORCE_BOOT discarded it). */
 int qv_domain_start_managed(qv_domain *dom, unsigned int flags, qv_error **err);

@@ -1653,11 +1653,14 @@ static int revert_external(qv_domain *dom, qv_call *c, const snap_tree *t, const
 /* The new QEMU of a revert, paused, from the stored config (never from a
  * managed save image): STARTED is sent as FROM_SNAPSHOT and the domain is
  * paused (from snapshot) until the revert runs it, as libvirt does. With
- * mem_image, its memory comes from that save image. */
-static int start_for_revert(qv_domain *dom, const char *mem_image, qv_error **err)
+ * mem_image, its memory comes from that save image. reset_nvram: the
+ * firmware's variables start from their template again. */
+static int start_for_revert(qv_domain *dom, const char *mem_image, bool reset_nvram,
+                            qv_error **err)
 {
+    unsigned int sflags = QV_DOMAIN_START_PAUSED | (reset_nvram ? QV_DOMAIN_START_RESET_NVRAM : 0);
     if (mem_image)
-        return qv_domain_start_from_image(dom, mem_image, false,
+        return qv_domain_start_from_image(dom, mem_image, sflags,
                                           QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
                                           QV_DOMAIN_PAUSED_FROM_SNAPSHOT, err);
     g_autoptr(qv_domdef) def = NULL;
@@ -1666,8 +1669,7 @@ static int start_for_revert(qv_domain *dom, const char *mem_image, qv_error **er
         return r;
     qv_start_restore how = { .fd = -1, .started_detail = QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
                              .reason = QV_DOMAIN_PAUSED_FROM_SNAPSHOT };
-    return qv_conn_start_domain_restore(dom->conn, dom, def, false, QV_DOMAIN_START_PAUSED, &how,
-                                        err);
+    return qv_conn_start_domain_restore(dom->conn, dom, def, false, sflags, &how, err);
 }
 
 int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
@@ -1675,7 +1677,8 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
     if (!snap)
         return qv_error_set(err, -EINVAL, "qv_snapshot_revert_to: snap is required");
     const unsigned int known = QV_DOMAIN_SNAPSHOT_REVERT_RUNNING |
-                               QV_DOMAIN_SNAPSHOT_REVERT_PAUSED | QV_DOMAIN_SNAPSHOT_REVERT_FORCE;
+                               QV_DOMAIN_SNAPSHOT_REVERT_PAUSED | QV_DOMAIN_SNAPSHOT_REVERT_FORCE |
+                               QV_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM;
     if (flags & ~known)
         return qv_error_set(err, -EINVAL, "qv_snapshot_revert_to: unsupported flags 0x%x",
                             flags & ~known);
@@ -1784,7 +1787,8 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
     /* A new QEMU: started paused, the snapshot's memory loaded when it has
      * one (an external snapshot's through the restore path: -incoming
      * defer, migrate-incoming from its save image), then run as asked. */
-    if ((r = start_for_revert(dom, mem_image, err)) < 0)
+    if ((r = start_for_revert(dom, mem_image, flags & QV_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM,
+                              err)) < 0)
         return r;
     g_auto(snap_tree) t = { 0 };
     qv_snapdef *s;

@@ -112,7 +112,10 @@ QV_PUBLIC int qv_snapshot_get_xml_description(qv_snapshot *snap, unsigned int fl
 /* get_parent(): -ENOENT for a root snapshot. */
 QV_PUBLIC int qv_snapshot_get_parent(qv_snapshot *snap, unsigned int flags, qv_snapshot **ret,
                                      qv_error **err);
-/* revert_to($flags): REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE. An
+/* revert_to($flags): REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE,
+ * REVERT_RESET_NVRAM (a new QEMU's UEFI variables start from their
+ * template). A new QEMU is STARTED FROM_SNAPSHOT, then RESUMED or
+ * SUSPENDED FROM_SNAPSHOT, as libvirt sends them. An
  * external snapshot gets new overlays on its images; with memory a new
  * QEMU restores it from the snapshot's memory file (libvirt 9.9's revert). */
 QV_PUBLIC int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err);

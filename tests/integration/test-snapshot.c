@@ -708,6 +708,52 @@ Test(snapshot, external_delete_fails_halfway)
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
 
+/* REVERT_RESET_NVRAM: the new QEMU of a revert gets its UEFI variables
+ * from their template again (libvirt's flag); without it they are kept. */
+Test(snapshot, revert_reset_nvram)
+{
+    if (!g_file_test("/usr/share/qemu/firmware/60-edk2-x86_64.json", G_FILE_TEST_EXISTS))
+        cr_skip_test("the ovmf package is not installed (no /usr/share/qemu/firmware descriptors)");
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("efi.qcow2");
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>snap-efi</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+        "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>"
+        "<features><acpi/></features><devices><disk type='file' device='disk'><driver "
+        "name='qemu' type='qcow2'/><source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+        "</devices></domain>", img);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *nvram = g_build_filename(T.root, "config", "nvram", "snap-efi_VARS.fd", NULL);
+    g_autofree char *tmpl = NULL;
+    gsize tlen = 0;
+    cr_assert(g_file_get_contents(nvram, &tmpl, &tlen, NULL), "no NVRAM at %s", nvram);
+    g_autoptr(qv_snapshot) x = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>x</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &x, &err), err);
+    g_autofree char *scribbled = g_memdup2(tmpl, tlen);
+    memset(scribbled, 0xaa, 4096);
+    cr_assert(g_file_set_contents(nvram, scribbled, (gssize)tlen, NULL));
+    itest_ok(qv_snapshot_revert_to(x, QV_DOMAIN_SNAPSHOT_REVERT_PAUSED, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *kept = NULL;
+    gsize klen = 0;
+    cr_assert(g_file_get_contents(nvram, &kept, &klen, NULL));
+    cr_expect(klen == tlen && !memcmp(kept, scribbled, tlen), "a plain revert rewrote the NVRAM");
+    g_autofree char *o = ITEST_CLI_OK(&T, "snapshot-revert", "snap-efi", "x", "--paused",
+                                      "--reset-nvram");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *now = NULL;
+    gsize nlen = 0;
+    cr_assert(g_file_get_contents(nvram, &now, &nlen, NULL));
+    cr_expect(nlen == tlen && !memcmp(now, tmpl, tlen), "--reset-nvram kept the scribbled NVRAM");
+    itest_ok(qv_snapshot_delete(x, 0, &err), err);
+    itest_ok(qv_domain_undefine(dom, QV_DOMAIN_UNDEFINE_NVRAM, &err), err);
+}
+
 /* Waits for QEMU's migration (a memory snapshot's stream) to begin, then
  * lets it crawl at 256 KiB/s so another process can act on the job. */
 static void slow_down_stream(qv_domain *dom)
