@@ -1351,3 +1351,110 @@ Test(snapshot, caller_killed_during_create)
     cr_expect_eq(state, QV_DOMAIN_RUNNING);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
+
+static bool lifecycle_lock_held(const char *name)
+{
+    g_autofree char *f = g_strconcat(name, ".lock", NULL);
+    g_autofree char *p = g_build_filename(T.root, "run", "locks", f, NULL);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+/* Callers killed at random points of an external snapshot's delete on a
+ * running domain (before, during and after its active commit): the domain
+ * runs on with a valid chain and everything the guest wrote; the snapshot
+ * stays until a delete ends, a commit left READY can be pivoted like any
+ * block job, and deleting again finishes. */
+Test(snapshot, caller_killed_during_external_delete)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("kdel.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-kdel", img);
+    boot(dom);
+    qv_qmp *ga = itest_agent_open(&T, "snap-kdel");
+    g_autofree char *dev = guest_disk(ga);
+    qv_error *err = NULL;
+    g_autoptr(GRand) rand = g_rand_new();
+    int killed = 0, left_job = 0, left_meta = 0;
+    for (int round = 0; round < 6; round++) {
+        g_autofree char *name = g_strdup_printf("k%d", round);
+        g_autofree char *xml = g_strdup_printf("<domainsnapshot><name>%s</name></domainsnapshot>",
+                                               name);
+        g_autofree char *ovl = g_strdup_printf("%s/kdel.%s", T.root, name);
+        qv_snapshot *s = NULL;
+        itest_ok(qv_domain_create_snapshot(dom, xml, QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &s,
+                                           &err), err);
+        /* Some MiB in the overlay, so the commit takes a while. */
+        g_autofree char *fill = g_strdup_printf("dd if=/dev/urandom of=/dev/%s bs=1048576 seek=1 "
+                                                "count=6 conv=fsync 2>/dev/null", dev);
+        g_free(guest_ok(ga, fill));
+        set_counter(ga, dev, 10 + round);
+        pid_t child = fork();
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+            qv_conn *c2 = NULL;
+            qv_domain *d2 = NULL;
+            qv_snapshot *s2 = NULL;
+            if (qv_conn_open(T.uri, &c2, NULL) < 0 ||
+                qv_conn_get_domain_by_name(c2, "snap-kdel", &d2, NULL) < 0 ||
+                qv_domain_get_snapshot_by_name(d2, name, 0, &s2, NULL) < 0)
+                _exit(2);
+            _exit(qv_snapshot_delete(s2, 0, NULL) < 0 ? 1 : 0);
+        }
+        gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+        bool exited = false;
+        while (!lifecycle_lock_held("snap-kdel") && g_get_monotonic_time() < deadline)
+            if ((exited = waitpid(child, NULL, WNOHANG) == child))
+                break;
+        if (!exited) {
+            poll(NULL, 0, g_rand_int_range(rand, 0, 250));
+            killed += kill(child, SIGKILL) == 0 && waitpid(child, NULL, WNOHANG) == 0;
+            waitpid(child, NULL, 0);
+        }
+        int state = 0;
+        itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+        cr_assert_eq(state, QV_DOMAIN_RUNNING, "round %d", round);
+        g_autofree char *c = disk_counter(ga, dev);
+        g_autofree char *want = g_strdup_printf("DISK-%d", 10 + round);
+        cr_assert_str_eq(c, want, "round %d: the guest's data", round);
+        /* A commit its dead caller left: pivoted once READY, as any job. */
+        for (gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
+            qv_block_job_info info;
+            int j = qv_domain_get_block_job_info(dom, "vdb", &info, 0, &err);
+            itest_ok(j, err);
+            if (j == 0)
+                break;
+            left_job += info.ready;
+            cr_assert_lt(g_get_monotonic_time(), end, "round %d: the job did not end", round);
+            if (info.ready)
+                itest_ok(qv_domain_abort_block_job(dom, "vdb", QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT,
+                                                   &err), err);
+            else
+                poll(NULL, 0, 100);
+        }
+        if (qv_snapshot_has_metadata(s, 0, NULL) == 1) {
+            left_meta++;
+            itest_ok(qv_snapshot_delete(s, 0, &err), err);
+        }
+        qv_snapshot_free(s);
+        cr_expect_eq(snapshot_count(dom, 0), 0, "round %d", round);
+        cr_expect_not(g_file_test(ovl, G_FILE_TEST_EXISTS), "round %d: %s is left", round, ovl);
+        g_autofree char *ch = vdb_chain(dom, 0);
+        cr_expect_str_eq(ch, img, "round %d: the live chain", round);
+        g_autofree char *cf = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+        cr_expect_str_eq(cf, img, "round %d: the config's chain", round);
+        g_autofree char *c2 = disk_counter(ga, dev);
+        cr_expect_str_eq(c2, want, "round %d: the guest's data after the delete", round);
+    }
+    cr_expect_gt(killed, 0, "no caller was killed inside the call");
+    fprintf(stderr, "test-snapshot: note: %d callers killed; %d left a READY commit, %d the "
+            "snapshot\n", killed, left_job, left_meta);
+    qv_qmp_free(ga);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
