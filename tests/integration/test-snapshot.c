@@ -1147,6 +1147,38 @@ Test(snapshot, shutoff_internal_external)
     g_autofree char *rd3 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x44 0 64k", img);
     cr_expect_not_null(rd3, "the overlay's data did not reach the base image");
 
+    /* Two external snapshots, y2 a child of y1: deleting y1 merges its
+     * overlay, deep in the chain now, into the base (qemu-img commit) and
+     * rebases y2's overlay onto the base; deleting y2 merges the top. */
+    g_autofree char *oy1 = g_build_filename(T.root, "off.y1", NULL);
+    g_autofree char *oy2 = g_build_filename(T.root, "off.y2", NULL);
+    g_autoptr(qv_snapshot) y1 = NULL, y2 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>y1</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &y1, &err), err);
+    g_free(HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x55 0 64k", oy1));
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>y2</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &y2, &err), err);
+    g_free(HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x66 64k 64k", oy2));
+    itest_ok(qv_snapshot_delete(y1, 0, &err), err);
+    cr_expect_not(g_file_test(oy1, G_FILE_TEST_EXISTS), "%s is left", oy1);
+    g_autofree char *cy = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+    g_autofree char *wy = g_strdup_printf("%s>%s", oy2, img);
+    cr_expect_str_eq(cy, wy);
+    g_autofree char *by2 = image_backing(oy2);
+    cr_expect_str_eq(by2, img);
+    g_autofree char *xy2 = snapshot_xml(y2);
+    cr_expect_null(strstr(xy2, oy1), "y2 still names the merged overlay: %s", xy2);
+    g_autofree char *r55 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x55 0 64k", oy2);
+    cr_expect_not_null(r55, "y1's data is not under y2's overlay any more");
+    itest_ok(qv_snapshot_delete(y2, 0, &err), err);
+    cr_expect_not(g_file_test(oy2, G_FILE_TEST_EXISTS), "%s is left", oy2);
+    g_autofree char *cy2 = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(cy2, img);
+    g_autofree char *r66 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x66 64k 64k", img);
+    cr_expect_not_null(r66, "y2's data did not reach the base image");
+    g_autofree char *r55b = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x55 0 64k", img);
+    cr_expect_not_null(r55b, "y1's data did not reach the base image");
+
     /* REDEFINE: metadata alone, with CURRENT; NO_METADATA: none kept. */
     g_autoptr(qv_snapshot) rdef = NULL;
     itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>rd</name><state>shutoff</state>"
