@@ -6,8 +6,10 @@
  * target, whether a pivot or abort was asked) is written to the run folder
  * (blockjob-<alias>.json) before QEMU gets the job, so whoever finds it
  * concluded knows how to fix the graph: a caller that waits, any later
- * block job call of any process, or the helper the supervisor runs on
- * JOB_STATUS_CHANGE "concluded" (qvirt-blockjob, qv_blockjob_helper_main).
+ * block job call of any process, the helper the supervisor runs on
+ * JOB_STATUS_CHANGE "concluded" (qvirt-blockjob, qv_blockjob_helper_main),
+ * or library code that ran the job holding the lifecycle lock throughout
+ * (qv_blockjob_commit_locked: an external snapshot's delete).
  * Jobs run with auto-dismiss off; concluding is, under the lifecycle lock:
  * record the outcome (query-jobs has the error text) in the intent, then
  * job-dismiss, then blockdev-del the nodes nobody uses and their fdsets,
