@@ -763,10 +763,21 @@ static GPtrArray *pending_aliases(qv_domain *dom)
     return out;
 }
 
-bool qv_blockjob_pending(qv_domain *dom, const char *alias)
+int qv_blockjob_busy_locked(qv_domain *dom, char **target, qv_error **err)
 {
-    g_autofree char *path = domain_file_fmt(dom, INTENT_FMT, alias);
-    return access(path, F_OK) == 0;
+    *target = NULL;
+    g_autoptr(GPtrArray) aliases = pending_aliases(dom);
+    for (guint i = 0; i < aliases->len; i++) {
+        int r = conclude_locked(dom, aliases->pdata[i], err);
+        if (r < 0)
+            return r;
+        g_autoptr(intent) in = r == 0 ? intent_read(dom, aliases->pdata[i]) : NULL;
+        if (in) {
+            *target = g_strdup(in->target);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int qv_blockjob_conclude_all(qv_domain *dom, qv_error **err)

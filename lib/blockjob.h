@@ -38,8 +38,10 @@ int qv_blockjob_commit_locked(qv_domain *dom, const char *disk, const char *top,
 /* The same, taking the lifecycle lock itself (qvirt-blockjob --commit). */
 int qv_blockjob_commit_sync(qv_domain *dom, const char *disk, const char *top, const char *base,
                             qv_error **err);
-/* Whether disk alias has a block job (its intent file). */
-bool qv_blockjob_pending(qv_domain *dom, const char *alias);
+/* Whether a disk of the running domain has a block job: the jobs QEMU
+ * ended are concluded first. 1 and *target (g_free) the disk's target, or
+ * 0. The caller holds the lifecycle lock. */
+int qv_blockjob_busy_locked(qv_domain *dom, char **target, qv_error **err);
 
 /* main() of qvirt-blockjob, which the supervisor runs when a job QEMU
  * ended may have nobody to conclude it: --config-dir --run-dir --name. */

@@ -1547,6 +1547,11 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
                             "snapshotted");
     s->state = g_strdup(disk_only ? "disk-snapshot" : state_name(running ? state : QV_DOMAIN_SHUTOFF));
 
+    g_autofree char *busy = NULL;
+    if (running && (r = qv_blockjob_busy_locked(dom, &busy, err)) != 0)
+        return r < 0 ? r : qv_error_set(err, -EBUSY, "disk '%s' of domain '%s' has a block job: "
+                                        "a snapshot waits until it ends (as libvirt)", busy,
+                                        dom->name);
     bool cpus_stopped = false;
     if (mem_ext) {
         if (!(c.affect = QV_DOMAIN_AFFECT_LIVE | (c.cfg ? QV_DOMAIN_AFFECT_CONFIG : 0)))
@@ -1701,6 +1706,11 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
         if (c.act.phase == QV_RUN_ON && (r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
             return r;
         bool running = c.act.phase == QV_RUN_ON && state != QV_DOMAIN_SHUTOFF;
+        g_autofree char *busy = NULL;
+        if (running && (r = qv_blockjob_busy_locked(dom, &busy, err)) != 0)
+            return r < 0 ? r : qv_error_set(err, -EBUSY, "disk '%s' of domain '%s' has a block "
+                                            "job: a revert waits until it ends (libvirt: domain "
+                                            "has active block job)", busy, dom->name);
         bool mem = has_memory(s);
         bool want_run = (flags & QV_DOMAIN_SNAPSHOT_REVERT_RUNNING) ||
                         (!(flags & QV_DOMAIN_SNAPSHOT_REVERT_PAUSED) && state_is(s, "running"));
@@ -1914,8 +1924,7 @@ static void ext_disk_free(gpointer p)
  * then where each overlay sits in today's chains (now: the live definition,
  * or the config with its chains read from the images). */
 static int plan_external_delete(qv_domain *dom, const snap_tree *t, const qv_snapdef *s,
-                                const qv_domdef *now, bool running, GPtrArray *plan,
-                                qv_error **err)
+                                const qv_domdef *now, GPtrArray *plan, qv_error **err)
 {
     guint kids = n_children(t, s->name);
     const qv_snapdef *cur = tree_find(t, t->current);
@@ -1962,10 +1971,6 @@ static int plan_external_delete(qv_domain *dom, const snap_tree *t, const qv_sna
                                     e->below ? e->below : "unknown");
             break;
         }
-        if (e->depth >= 0 && running && d->alias && qv_blockjob_pending(dom, d->alias))
-            return qv_error_set(err, -EBUSY, "disk '%s' of domain '%s' has a block job: deleting "
-                                "external snapshot '%s' needs a block commit of its own (wait for "
-                                "the job or abort it)", sd->name, dom->name, s->name);
         if (e->depth >= 0 || !g_file_test(e->overlay, G_FILE_TEST_EXISTS))
             continue;
         /* Unused by the disk: no other snapshot may build on it either. */
@@ -2051,7 +2056,13 @@ static int delete_external(qv_domain *dom, qv_call *c, const snap_tree *t, const
             return r;
     }
     g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func(ext_disk_free);
-    if ((r = plan_external_delete(dom, t, s, now, running, plan, err)) < 0)
+    g_autofree char *busy = NULL;
+    if (running && now && (r = qv_blockjob_busy_locked(dom, &busy, err)) != 0)
+        return r < 0 ? r : qv_error_set(err, -EBUSY, "disk '%s' of domain '%s' has a block job: "
+                                        "deleting external snapshot '%s' needs block commits of "
+                                        "its own (wait for the job or abort it)", busy,
+                                        dom->name, s->name);
+    if ((r = plan_external_delete(dom, t, s, now, plan, err)) < 0)
         return r;
     g_autoptr(GString) merged = g_string_new(NULL);
     for (guint i = 0; i < plan->len; i++) {

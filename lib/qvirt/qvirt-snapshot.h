@@ -75,7 +75,9 @@ enum { QV_DOMAIN_SNAPSHOT_XML_SECURE = 1 << 0 };
  * save image, the disks get overlays, and the CPUs run again unless HALT.
  * It runs as a job (qvirt-job.h: another process sees and may abort it);
  * a failure leaves the domain running as before, without overlays or the
- * memory file. */
+ * memory file. Create, revert and delete of a running domain are refused
+ * (-EBUSY) while one of its disks has a block job (qvirt-blockjob.h), as
+ * libvirt refuses them. */
 QV_PUBLIC int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flags,
                                         qv_snapshot **ret, qv_error **err);
 /* num_of_snapshots($flags): the count of snapshots passing the LIST filters. */

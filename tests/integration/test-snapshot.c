@@ -607,6 +607,23 @@ Test(snapshot, external_delete_running)
     g_autoptr(qv_snapshot) e5 = NULL;
     itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>e5</name></domainsnapshot>",
                                        disk_only, &e5, &err), err);
+    /* While a disk has a block job (a copy), snapshots wait, as libvirt's. */
+    {
+        g_autofree char *cp = g_build_filename(T.root, "del.copy", NULL);
+        itest_ok(qv_domain_block_rebase(dom, "vdb", cp, 0, QV_DOMAIN_BLOCK_REBASE_COPY, &err), err);
+        qv_snapshot *no = NULL;
+        cr_expect_eq(qv_domain_create_snapshot(dom, NULL, disk_only, &no, &err), -EBUSY);
+        cr_expect(err && strstr(qv_error_message(err), "has a block job"), "%s",
+                  err ? qv_error_message(err) : "");
+        g_clear_pointer(&err, qv_error_free);
+        cr_expect_eq(qv_snapshot_revert_to(e5, 0, &err), -EBUSY);
+        g_clear_pointer(&err, qv_error_free);
+        cr_expect_eq(qv_snapshot_delete(e5, 0, &err), -EBUSY);
+        g_clear_pointer(&err, qv_error_free);
+        itest_ok(qv_domain_abort_block_job(dom, "vdb", 0, &err), err);
+        unlink(cp);
+        cr_expect_eq(snapshot_count(dom, 0), 1);
+    }
     qv_qmp_free(ga);
     itest_ok(qv_snapshot_revert_to(e5, QV_DOMAIN_SNAPSHOT_REVERT_PAUSED, &err), err);
     itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
