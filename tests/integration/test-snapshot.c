@@ -650,6 +650,48 @@ Test(snapshot, external_delete_running)
     cr_expect(rd && strstr(rd, "44 49 53 4b 2d 36 3b"), "what the guest wrote is in the base: %s", rd);
 }
 
+/* A disk behind a throttle filter (<iotune>): the overlays go below the
+ * filter, and after a delete's pivot the next snapshot finds the disk's
+ * top node again from the recorded node names (paused: no guest needed). */
+Test(snapshot, external_delete_throttled)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("thr.qcow2");
+    g_autofree char *d = g_strdup_printf("    <disk type='file' device='disk'><driver name='qemu' "
+                                         "type='qcow2'/><source file='%s'/><target dev='vdb' "
+                                         "bus='virtio'/><iotune><total_bytes_sec>209715200"
+                                         "</total_bytes_sec></iotune></disk>\n", img);
+    g_autofree char *xml = itest_domain_xml(&T, "snap-thr", d);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    const unsigned int disk_only = QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY;
+    g_autoptr(qv_snapshot) t1 = NULL, t2 = NULL, t3 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>t1</name></domainsnapshot>",
+                                       disk_only, &t1, &err), err);
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>t2</name></domainsnapshot>",
+                                       disk_only, &t2, &err), err);
+    itest_ok(qv_snapshot_delete(t2, 0, &err), err);
+    g_autofree char *o1 = g_build_filename(T.root, "thr.t1", NULL);
+    g_autofree char *w1 = g_strdup_printf("%s>%s", o1, img);
+    g_autofree char *c1 = vdb_chain(dom, 0);
+    cr_expect_str_eq(c1, w1);
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>t3</name></domainsnapshot>",
+                                       disk_only, &t3, &err), err);
+    g_autofree char *o3 = g_build_filename(T.root, "thr.t3", NULL);
+    g_autofree char *w3 = g_strdup_printf("%s>%s>%s", o3, o1, img);
+    g_autofree char *c3 = vdb_chain(dom, 0);
+    cr_expect_str_eq(c3, w3);
+    itest_ok(qv_snapshot_delete(t1, 0, &err), err);
+    itest_ok(qv_snapshot_delete(t3, 0, &err), err);
+    g_autofree char *c4 = vdb_chain(dom, 0);
+    cr_expect_str_eq(c4, img);
+    g_autofree char *live = domain_xml(dom, 0);
+    cr_expect(strstr(live, "<total_bytes_sec>209715200</total_bytes_sec>"), "%s", live);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
+
 /* A delete whose second commit fails (its base on a full tmpfs) keeps the
  * snapshot, says which disk was merged and why the other failed (QEMU's
  * text); the chains stay valid and the guest runs on. Deleting again once
