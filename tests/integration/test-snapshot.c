@@ -158,6 +158,15 @@ static void on_event(qv_conn *conn, const qv_event *ev, void *opaque)
     g_string_append_printf(opaque, "%d/%d ", ev->event, ev->detail);
 }
 
+/* BLOCK_JOB_2 events as "job_type/status" words, in order. */
+static void on_job_event(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    g_autoptr(json_object) j = json_tokener_parse(ev->json);
+    json_object *t = NULL, *st = NULL;
+    if (j && json_object_object_get_ex(j, "job_type", &t) && json_object_object_get_ex(j, "status", &st))
+        g_string_append_printf(opaque, "%d/%d ", json_object_get_int(t), json_object_get_int(st));
+}
+
 static bool saw(qv_conn *conn, GString *evs, int event, int detail)
 {
     qv_error *err = NULL;
@@ -506,6 +515,10 @@ Test(snapshot, external_delete_running)
     g_autofree char *ovl2 = g_build_filename(T.root, "del.e2", NULL);
     const unsigned int disk_only = QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY;
 
+    /* The merges are block jobs: their events prove which kind ran. */
+    g_autoptr(GString) jobs = g_string_new(NULL);
+    itest_ok(qv_conn_domain_event_register_any(conn, dom, QV_DOMAIN_EVENT_ID_BLOCK_JOB_2,
+                                               on_job_event, jobs, &err), err);
     set_counter(ga, dev, 1);
     g_autoptr(qv_snapshot) e1 = NULL, e2 = NULL;
     itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>e1</name></domainsnapshot>",
@@ -522,6 +535,9 @@ Test(snapshot, external_delete_running)
      * in the chain, a non-active commit merges it into del.qcow2 and e2's
      * overlay gets del.qcow2 as its backing. */
     itest_ok(qv_snapshot_delete(e1, 0, &err), err);
+    cr_expect(saw(conn, jobs, QV_DOMAIN_BLOCK_JOB_TYPE_COMMIT, QV_DOMAIN_BLOCK_JOB_COMPLETED),
+              "a non-active commit: %s", jobs->str);
+    g_string_truncate(jobs, 0);
     cr_expect_not(g_file_test(ovl1, G_FILE_TEST_EXISTS), "%s is left", ovl1);
     g_autofree char *ch1 = vdb_chain(dom, 0);
     g_autofree char *want1 = g_strdup_printf("%s>%s", ovl2, img);
@@ -542,6 +558,10 @@ Test(snapshot, external_delete_running)
 
     /* e2, current and a leaf: an active commit, pivoted to del.qcow2. */
     itest_ok(qv_snapshot_delete(e2, 0, &err), err);
+    cr_expect(saw(conn, jobs, QV_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT, QV_DOMAIN_BLOCK_JOB_READY),
+              "an active commit: %s", jobs->str);
+    cr_expect(saw(conn, jobs, QV_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT,
+                  QV_DOMAIN_BLOCK_JOB_COMPLETED), "pivoted: %s", jobs->str);
     cr_expect_not(g_file_test(ovl2, G_FILE_TEST_EXISTS), "%s is left", ovl2);
     g_autofree char *ch2 = vdb_chain(dom, 0);
     cr_expect_str_eq(ch2, img, "the live chain");
