@@ -1946,6 +1946,11 @@ static int plan_external_delete(qv_domain *dom, const snap_tree *t, const qv_sna
             continue;
         const qv_domdef_disk *then = s->dom ? find_disk(s->dom, sd->name) : NULL;
         const qv_domdef_disk *d = find_disk(now, sd->name);
+        if (!d)
+            return qv_error_set(err, -EINVAL, "snapshot '%s' has an overlay on disk '%s', which "
+                                "domain '%s' no longer has: its overlay %s cannot be merged back "
+                                "(attach the disk again, or use --metadata)", s->name, sd->name,
+                                dom->name, sd->source_file);
         ext_disk *e = g_new0(ext_disk, 1);
         g_ptr_array_add(plan, e);
         e->target = g_strdup(sd->name);
@@ -1955,7 +1960,7 @@ static int plan_external_delete(qv_domain *dom, const snap_tree *t, const qv_sna
         e->depth = -1;
         const qv_domdef_disk_src *prev = NULL;
         int k = 0;
-        for (const qv_domdef_disk_src *x = d ? &d->src : NULL; x && x->path; prev = x, x = x->backing, k++) {
+        for (const qv_domdef_disk_src *x = &d->src; x && x->path; prev = x, x = x->backing, k++) {
             if (!same_image(x->path, e->overlay))
                 continue;
             e->depth = k;
