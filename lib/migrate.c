@@ -992,14 +992,21 @@ static int dest_start(mig *m, qv_domain *ddom, qv_domdef *ddef, bool dest_persis
         .run = !(m->flags & QV_MIGRATE_PAUSED),
         .load = dest_load,
         .opaque = m,
-        .own_details = true,
         .started_detail = QV_DOMAIN_EVENT_STARTED_MIGRATED,
-        .running_reason = QV_DOMAIN_RUNNING_MIGRATED,
-        .suspended_detail = QV_DOMAIN_EVENT_SUSPENDED_PAUSED,
+        .reason = (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_PAUSED_USER
+                                                 : QV_DOMAIN_RUNNING_MIGRATED,
     };
     bool transient = !dest_persistent && !(m->flags & QV_MIGRATE_PERSIST_DEST);
     unsigned int sflags = (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_START_PAUSED : 0;
     int r = qv_conn_start_domain_restore(m->dconn, ddom, ddef, transient, sflags, &rs, err);
+    if (r >= 0)
+        /* libvirt's events at the destination: STARTED MIGRATED, then
+         * RESUMED MIGRATED or, with PAUSED, SUSPENDED PAUSED. */
+        qv_conn_emit(m->dconn, ddef->name, ddom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                     (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_EVENT_SUSPENDED
+                                                    : QV_DOMAIN_EVENT_RESUMED,
+                     (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED
+                                                    : QV_DOMAIN_EVENT_RESUMED_MIGRATED, NULL);
     if (r < 0 || !(m->flags & QV_MIGRATE_PERSIST_DEST))
         return r;
     g_autofree char *out = persist_xml ? NULL
