@@ -379,20 +379,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The median as emit() reports it, leaving s in its round order. */
-static double median(const series *s)
-{
-    series c = *s;
-    qsort(c.v, (size_t)c.n, sizeof(double), cmp_double);
-    return c.n ? c.v[c.n / 2] : 0;
-}
-
 int main(int argc, char **argv)
 {
     int rounds = 10;
@@ -478,7 +464,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "bench/migrate: paired by round, median qvirt/floor: migrate %.2fx, "
             "downtime %.2fx; the floor's median to its destination's cont %.1f ms\n",
-            median(&ratio_mig), median(&ratio_down), median(&cont_f));
+            median_of(&ratio_mig), median_of(&ratio_down), median_of(&cont_f));
     if (zero_q)
         fprintf(stderr, "bench/migrate: qvirt reported a downtime of 0 ms in %d of %d rounds "
                 "(QEMU's completed-before-computed race): left out of its downtime\n", zero_q,
