@@ -435,7 +435,7 @@ int main(int argc, char **argv)
     series ratio_mig = { 0 }, ratio_down = { 0 };
     int zero_q = 0;
     /* Round 0 warms up, not counted (--smoke skips it): whichever side
-     * migrated first right after the boot took up to twice its later time. */
+     * migrated first right after the boot took 2-4x its later time. */
     for (int r = smoke ? 1 : 0; r <= rounds; r++) {
         double mq = 0, mf = 0, dq = 0, df = 0, cf = 0;
         /* Which side goes first alternates between rounds. */
@@ -460,7 +460,8 @@ int main(int argc, char **argv)
          * yet (see floor_migrate): a 0 is that race, not a measurement. */
         if (dq > 0) {
             add(&down_q, dq);
-            add(&ratio_down, dq / df);
+            if (df > 0)
+                add(&ratio_down, dq / df);
         } else {
             zero_q++;
         }
