@@ -188,6 +188,7 @@ Test(migrate, live_to_other_root_and_back_over_tcp)
     cr_assert(st.fields & QV_DOMAIN_JOB_FIELD_MEMORY_TOTAL);
     cr_assert_gt(st.memory_total, 0);
     cr_assert(st.fields & QV_DOMAIN_JOB_FIELD_DOWNTIME, "no downtime in the completed stats");
+    cr_assert_gt(st.downtime, 0, "a downtime of 0 ms: read before QEMU set it");
 
     /* Back over an explicit tcp:// URI, to the source's connection URI, and
      * this time persistently, undefining it at the (now) source. */
