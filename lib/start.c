@@ -534,15 +534,15 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     bool restored = restore && (restore->fd >= 0 || restore->load);
     int reason = restore ? restore->reason : 0;
     qv_rt_state st = { QV_DOMAIN_PAUSED, reason ? reason : QV_DOMAIN_PAUSED_USER, 0 };
-    if (restored && (r = restore->load ? restore->load(dom, qmp, restore->opaque, err)
-                                       : qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
-        qv_domain_qmp_close(qmp, qmp_lock);
-        return r;
-    }
+    /* The settings first, then a saved or migrated state: QEMU takes them
+     * while it waits for the state, so the guest's pause between the
+     * state's end and cont is one command (a migration's downtime). */
     if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
         (r = qv_domain_set_graphics_passwords(qmp, def, err)) >= 0 &&
-        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, cg, err)) >= 0) {
-        qv_domain_record_graphics_ports(qmp, def);
+        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, cg, err)) >= 0 &&
+        (r = qv_domain_record_graphics_ports(qmp, def)) >= 0 &&
+        (!restored || (r = restore->load ? restore->load(dom, qmp, restore->opaque, err)
+                                         : qv_restore_incoming(dom, qmp, restore->fd, err)) >= 0)) {
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
             st = (qv_rt_state){ QV_DOMAIN_RUNNING,
