@@ -617,6 +617,27 @@ Test(migrate, tunables)
     cr_assert_eq(qv_domain_migrate_set_max_downtime(dom, 0, 0, &err), -EINVAL);
     qv_error_free(err);
     err = NULL;
+    /* A destination XML that changes what the guest sees is refused
+     * before anything starts there. */
+    g_autoptr(qv_conn) dst = itest_open(&D);
+    char *live = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, QV_DOMAIN_XML_MIGRATABLE, &live, &err), err);
+    g_autoptr(GString) changed = g_string_new(live);
+    free(live);
+    cr_assert(g_string_replace(changed, "<vcpu placement='static'>1</vcpu>",
+                               "<vcpu placement='static'>2</vcpu>", 1) == 1 ||
+              g_string_replace(changed, "<vcpu>1</vcpu>", "<vcpu>2</vcpu>", 1) == 1,
+              "no <vcpu> to change in %s", changed->str);
+    qv_migrate_params p = { .size = sizeof p, .fields = QV_MIGRATE_FIELD_DEST_XML,
+                            .dest_xml = changed->str };
+    cr_assert_eq(qv_domain_migrate(dom, dst, &p, QV_MIGRATE_LIVE, NULL, &err), -EINVAL);
+    cr_assert(strstr(qv_error_message(err), "vCPU count"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    err = NULL;
+    assert_nothing_at(&D, dst, "mtu");
+    int state;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_assert_eq(state, QV_DOMAIN_PAUSED);
     cr_assert_lt(qv_domain_migrate_start_post_copy(dom, 0, &err), 0, "post-copy with no migration");
     cr_assert(strstr(qv_error_message(err), "not being migrated"), "%s", qv_error_message(err));
     qv_error_free(err);
