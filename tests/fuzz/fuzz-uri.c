@@ -1,5 +1,5 @@
 /* libFuzzer target for connection URIs (lib/uri.c): qvirt:///system,
- * qvirt:///session, qvirt:///embed?root=DIR. The input is the URI (up to
+ * qvirt:///session, qvirt:///embed?root=DIR, and qvirt+ssh:// URIs. The input is the URI (up to
  * its first NUL byte). A URI is either accepted with two folders (absolute
  * for embed: system's are fixed, session's come from the environment), or
  * refused with -EINVAL, one sentence and no folders. */
@@ -30,6 +30,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     g_free(paths.config_dir);
     g_free(paths.run_dir);
+    qv_error_free(err);
+    /* qvirt+ssh://: parsed into parts ssh cannot misread (no host or user
+     * starting with '-'), a remote URI a connection opens, or refused. */
+    qv_ssh_uri u = { 0 };
+    err = NULL;
+    r = qv_ssh_uri_parse(uri, &u, &err);
+    if (r == 1) {
+        if (err || !u.host || u.host[0] == '-' || (u.user && u.user[0] == '-') ||
+            !g_str_has_prefix(u.remote_uri, "qvirt:///") || !u.command)
+            abort();
+    } else if (r == 0) {
+        if (err || u.host || g_str_has_prefix(uri, "qvirt+ssh://"))
+            abort();
+    } else if (r != -EINVAL || !err || u.host) {
+        abort();
+    }
+    qv_ssh_uri_clear(&u);
     qv_error_free(err);
     return 0;
 }
