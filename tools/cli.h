@@ -141,3 +141,4 @@ extern const cli_cmd cli_save_cmds[];
 extern const cli_cmd cli_tune_cmds[];
 extern const cli_cmd cli_snapshot_cmds[];
 extern const cli_cmd cli_blockjob_cmds[];
+extern const cli_cmd cli_migrate_cmds[];
