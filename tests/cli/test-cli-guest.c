@@ -372,7 +372,8 @@ static void wait_booted(const char *uri, const char *name)
 
 /* migrate --live --verbose to another root on this host: virsh's progress
  * line, the completed job's statistics, the domain running (migrated) at
- * the destination and shut off (migrated) here; then back, persistently. */
+ * the destination and shut off (migrated) here; then back, not live and
+ * persistently. */
 Test(cli_guest, migrate_live_verbose)
 {
     g_autofree char *xml = guest_xml_file("demo");
@@ -428,9 +429,10 @@ Test(cli_guest, migrate_live_verbose)
     cr_assert(strstr(r.out, "\"Outgoing migration\"") && strstr(r.out, "\"downtime\""),
               "%s", r.out);
 
-    /* back, persistently, the source's config undefined */
-    cli_run_uri(&r, dst, "migrate", "--live", "--persistent", "--undefinesource", "demo",
-                env.uri, "tcp://127.0.0.1", NULL);
+    /* back, not live (the CPUs stop for the transfer), persistently, the
+     * source's config undefined */
+    cli_run_uri(&r, dst, "migrate", "--persistent", "--undefinesource", "demo", env.uri,
+                "tcp://127.0.0.1", NULL);
     ASSERT_OUT(r, "\n");
     cr_assert_str_eq(r.err, "");
     g_autofree char *back = state_reason();
@@ -438,5 +440,56 @@ Test(cli_guest, migrate_live_verbose)
     cli_run_uri(&r, dst, "list", "--all", "--name", NULL);
     ASSERT_OUT(r, "\n");
     cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
+    ASSERT_OK(r);
+}
+
+/* --timeout: once the migration has run a second, the domain is suspended
+ * (paused (migrating)) while the job goes on, as virsh's watcher does it;
+ * migrate-setspeed from another process then speeds the job up, and the
+ * guest runs at the destination. */
+Test(cli_guest, migrate_timeout_suspends)
+{
+    g_autofree char *xml = guest_xml_file("demo");
+    g_autofree char *dst_root = g_build_filename(env.root, "dst", NULL);
+    cr_assert_eq(mkdir(dst_root, 0700), 0);
+    g_autofree char *dst = g_strdup_printf("qvirt:///embed?root=%s", dst_root);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", xml, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    ASSERT_OK(r);
+    wait_booted(env.uri, "demo");
+
+    /* 5 MiB/s: the migration needs far longer than the timeout */
+    const char *argv[] = { "-c", env.uri, "migrate", "--live", "--timeout", "1",
+                           "--timeout-suspend", "--bandwidth", "5", "demo", dst, NULL };
+    cr_assert(cli_bg_start(&bg, argv));
+    gint64 deadline = g_get_monotonic_time() + 15 * G_TIME_SPAN_SECOND;
+    g_autofree char *state = NULL;
+    for (;;) {
+        g_free(state);
+        state = state_reason();
+        if (!strcmp(state, "paused (migrating)\n\n"))
+            break;
+        cr_assert_str_eq(state, "running (booted)\n\n");
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the timeout did not suspend the domain");
+        g_usleep(200000);
+    }
+    /* suspended while the job still runs, not by its end */
+    cli_run_uri(&r, env.uri, "domjobinfo", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_str_has_prefix(r.out, "Job type:         Unbounded   \n"
+                                      "Operation:        Outgoing migration\n"), "%s", r.out);
+    cli_run_uri(&r, env.uri, "migrate-setspeed", "demo", "1000", NULL);
+    ASSERT_OK(r);
+    int status = cli_bg_finish(&bg, 0, 120000);
+    bg.pid = 0;
+    cr_assert_eq(status, 0, "migrate failed: %s", bg.out->str);
+    g_string_free(bg.out, TRUE);
+    cli_run_uri(&r, dst, "domstate", "--reason", "demo", NULL);
+    ASSERT_OUT(r, "running (migrated)\n\n");
+    g_autofree char *src_state = state_reason();
+    cr_assert_str_eq(src_state, "shut off (migrated)\n\n");
+    cli_run_uri(&r, dst, "destroy", "demo", NULL);
     ASSERT_OK(r);
 }
