@@ -67,6 +67,10 @@ FIGURES = [
     # dominates both sides; the floor sends the same QMP raw.
     ("snapshot_create", "internal snapshot create", None, None),
     ("snapshot_revert", "internal snapshot revert", None, None),
+    # External disk-only snapshot of the same guest, and its delete (an
+    # active commit of the overlay back into the disk's image, pivoted).
+    ("snapshot_ext_create", "external snapshot create", None, None),
+    ("snapshot_ext_delete", "external snapshot delete (commit)", None, None),
 ]
 
 

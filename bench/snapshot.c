@@ -5,10 +5,18 @@
  * a qcow2 disk. Both sides pay for QEMU writing or reading the guest's RAM;
  * what qvirt adds is its locks, state, metadata files and definitions.
  *
+ * Then external disk-only snapshots on the same guest: create (qemu-img
+ * create of the overlay, add-fd, blockdev-add of its two nodes, a
+ * blockdev-snapshot transaction) and delete (an active commit: the base
+ * made writable with a read-write fd and blockdev-reopen, block-commit,
+ * BLOCK_JOB_READY, job-complete, concluded, query-jobs, job-dismiss,
+ * blockdev-del of the overlay's nodes, remove-fd, the file removed).
+ *
  *   @ FIGURE SIDE UNIT MEDIAN MIN MAX N
  *
  *   --smoke    one round; --rounds N sets the rounds (default 20). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +87,153 @@ static void floor_job(qv_qmp *qmp, const char *cmd, const char *tag, bool vmstat
     json_object_put(jobs);
     if (qv_qmp_call(qmp, "job-dismiss", obj_str("id", "floor-job"), 0, NULL, &err) < 0)
         die("job-dismiss", err);
+}
+
+static void floor_call(qv_qmp *qmp, const char *cmd, json_object *args)
+{
+    qv_error *err = NULL;
+    if (qv_qmp_call(qmp, cmd, args, JOB_TIMEOUT_MS, NULL, &err) < 0)
+        die(cmd, err);
+}
+
+static void floor_wait(qv_qmp *qmp, const char *event, const char *key, const char *value)
+{
+    for (;;) {
+        qv_qmp_event *ev = NULL;
+        qv_error *err = NULL;
+        if (qv_qmp_wait_event(qmp, event, JOB_TIMEOUT_MS, &ev, &err) < 0)
+            die(event, err);
+        json_object *v;
+        bool done = json_object_object_get_ex(ev->data, key, &v) &&
+                    !strcmp(json_object_get_string(v), value);
+        qv_qmp_event_free(ev);
+        if (done)
+            return;
+    }
+}
+
+static void floor_add_fd(qv_qmp *qmp, long set, const char *opaque, const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        die(path, NULL);
+    json_object *a = json_object_new_object();
+    json_object_object_add(a, "fdset-id", json_object_new_int64(set));
+    json_object_object_add(a, "opaque", json_object_new_string(opaque));
+    qv_error *err = NULL;
+    if (qv_qmp_call_with_fd(qmp, "add-fd", a, fd, JOB_TIMEOUT_MS, NULL, &err) < 0)
+        die("add-fd", err);
+    close(fd);
+}
+
+static json_object *node(const char *driver, const char *name, const char *key, const char *value)
+{
+    json_object *o = obj_str("driver", driver);
+    json_object_object_add(o, "node-name", json_object_new_string(name));
+    json_object_object_add(o, key, json_object_new_string(value));
+    return o;
+}
+
+/* The floor's external snapshot: the overlay on the disk's start-named
+ * node, in fdset 9000 + i. */
+static void floor_ext_create(qv_qmp *qmp, const char *qemu_img, const char *img, const char *ovl,
+                             int i)
+{
+    char *mk[] = { (char *)qemu_img, "create", "-q", "-f", "qcow2", "-u", "-F", "qcow2", "-b",
+                   (char *)img, (char *)ovl, "64M", NULL };
+    reap_ok(spawn(mk), "qemu-img create", NULL);
+    long set = 9000 + i;
+    floor_add_fd(qmp, set, "floor-ov-storage", ovl);
+    g_autofree char *file = g_strdup_printf("/dev/fdset/%ld", set);
+    floor_call(qmp, "blockdev-add", node("file", "floor-ov-storage", "filename", file));
+    json_object *q = node("qcow2", "floor-ov-format", "file", "floor-ov-storage");
+    json_object_object_add(q, "backing", NULL);
+    floor_call(qmp, "blockdev-add", q);
+    json_object *data = obj_str("node", "virtio-disk0-format");
+    json_object_object_add(data, "overlay", json_object_new_string("floor-ov-format"));
+    json_object *act = obj_str("type", "blockdev-snapshot");
+    json_object_object_add(act, "data", data);
+    json_object *acts = json_object_new_array();
+    json_object_array_add(acts, act);
+    json_object *a = json_object_new_object();
+    json_object_object_add(a, "actions", acts);
+    floor_call(qmp, "transaction", a);
+}
+
+/* The fdset whose fd carries this opaque (a storage node's name). */
+static long floor_fdset_of(qv_qmp *qmp, const char *opaque)
+{
+    json_object *sets = NULL;
+    qv_error *err = NULL;
+    if (qv_qmp_call(qmp, "query-fdsets", NULL, JOB_TIMEOUT_MS, &sets, &err) < 0)
+        die("query-fdsets", err);
+    long found = -1;
+    for (size_t i = 0; found < 0 && i < json_object_array_length(sets); i++) {
+        json_object *set = json_object_array_get_idx(sets, i), *id, *fds, *op;
+        if (!json_object_object_get_ex(set, "fdset-id", &id) ||
+            !json_object_object_get_ex(set, "fds", &fds))
+            continue;
+        for (size_t k = 0; k < json_object_array_length(fds); k++)
+            if (json_object_object_get_ex(json_object_array_get_idx(fds, k), "opaque", &op) &&
+                !strcmp(json_object_get_string(op), opaque))
+                found = (long)json_object_get_int64(id);
+    }
+    json_object_put(sets);
+    if (found < 0)
+        die("the floor finds no fdset", NULL);
+    return found;
+}
+
+static json_object *base_reopen(long set)
+{
+    g_autofree char *file = g_strdup_printf("/dev/fdset/%ld", set);
+    json_object *st = node("file", "virtio-disk0-storage", "filename", file);
+    json_object_object_add(st, "read-only", json_object_new_boolean(false));
+    json_object_object_add(st, "discard", json_object_new_string("ignore"));
+    json_object *fm = node("qcow2", "virtio-disk0-format", "file", "virtio-disk0-storage");
+    json_object_object_add(fm, "read-only", json_object_new_boolean(false));
+    json_object_object_add(fm, "backing", NULL);
+    json_object *opts = json_object_new_array();
+    json_object_array_add(opts, st);
+    json_object_array_add(opts, fm);
+    json_object *ro = json_object_new_object();
+    json_object_object_add(ro, "options", opts);
+    return ro;
+}
+
+/* Its delete: the overlay committed into the disk's image and pivoted.
+ * The image is made writable as qvirt does it: a reopen, which finds the
+ * read-write fd the start gave its fdset, and only if that fails a
+ * read-write fd added first. */
+static void floor_ext_delete(qv_qmp *qmp, const char *img, const char *ovl, int i)
+{
+    long set = floor_fdset_of(qmp, "virtio-disk0-storage");
+    if (qv_qmp_call(qmp, "blockdev-reopen", base_reopen(set), JOB_TIMEOUT_MS, NULL, NULL) < 0) {
+        floor_add_fd(qmp, set, "virtio-disk0-storage", img);
+        floor_call(qmp, "blockdev-reopen", base_reopen(set));
+    }
+    json_object *a = obj_str("job-id", "floor-commit");
+    json_object_object_add(a, "device", json_object_new_string("floor-ov-format"));
+    json_object_object_add(a, "top-node", json_object_new_string("floor-ov-format"));
+    json_object_object_add(a, "base-node", json_object_new_string("virtio-disk0-format"));
+    json_object_object_add(a, "auto-finalize", json_object_new_boolean(true));
+    json_object_object_add(a, "auto-dismiss", json_object_new_boolean(false));
+    floor_call(qmp, "block-commit", a);
+    floor_wait(qmp, "BLOCK_JOB_READY", "device", "floor-commit");
+    floor_call(qmp, "job-complete", obj_str("id", "floor-commit"));
+    floor_wait(qmp, "JOB_STATUS_CHANGE", "status", "concluded");
+    json_object *jobs = NULL;
+    qv_error *err = NULL;
+    if (qv_qmp_call(qmp, "query-jobs", NULL, JOB_TIMEOUT_MS, &jobs, &err) < 0)
+        die("query-jobs", err);
+    json_object_put(jobs);
+    floor_call(qmp, "job-dismiss", obj_str("id", "floor-commit"));
+    floor_call(qmp, "blockdev-del", obj_str("node-name", "floor-ov-format"));
+    floor_call(qmp, "blockdev-del", obj_str("node-name", "floor-ov-storage"));
+    json_object *rm = json_object_new_object();
+    json_object_object_add(rm, "fdset-id", json_object_new_int64(9000 + i));
+    floor_call(qmp, "remove-fd", rm);
+    unlink(ovl);
 }
 
 static qv_qmp *floor_connect(const char *sock)
@@ -190,6 +345,42 @@ int main(int argc, char **argv)
     emit("snapshot_create", "floor", "ms", &f_create);
     emit("snapshot_revert", "qvirt", "ms", &q_revert);
     emit("snapshot_revert", "floor", "ms", &f_revert);
+
+    /* External disk-only snapshots: create, then delete (merged back). */
+    series q_ecreate = { 0 }, q_edelete = { 0 }, f_ecreate = { 0 }, f_edelete = { 0 };
+    for (int i = 0; i < rounds; i++) {
+        fprintf(stderr, "bench/snapshot: external round %d/%d\n", i + 1, rounds);
+        g_autofree char *name = g_strdup_printf("x%d", i);
+        g_autofree char *sx = g_strdup_printf("<domainsnapshot><name>%s</name></domainsnapshot>", name);
+        qv_snapshot *s = NULL;
+        double t0 = now_us();
+        if (qv_domain_create_snapshot(dom, sx, QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &s, &err) < 0)
+            die("create_snapshot (external)", err);
+        double t1 = now_us();
+        if (qv_snapshot_delete(s, 0, &err) < 0)
+            die("delete (external)", err);
+        double t2 = now_us();
+        qv_snapshot_free(s);
+        add(&q_ecreate, (t1 - t0) / 1000.0);
+        add(&q_edelete, (t2 - t1) / 1000.0);
+
+        g_autofree char *ovl = g_strdup_printf("%s/disk.f%d", root, i);
+        t0 = now_us();
+        qv_qmp *qmp = floor_connect(sock);
+        floor_ext_create(qmp, qemu_img, img, ovl, i);
+        qv_qmp_free(qmp);
+        t1 = now_us();
+        qmp = floor_connect(sock);
+        floor_ext_delete(qmp, img, ovl, i);
+        qv_qmp_free(qmp);
+        t2 = now_us();
+        add(&f_ecreate, (t1 - t0) / 1000.0);
+        add(&f_edelete, (t2 - t1) / 1000.0);
+    }
+    emit("snapshot_ext_create", "qvirt", "ms", &q_ecreate);
+    emit("snapshot_ext_create", "floor", "ms", &f_ecreate);
+    emit("snapshot_ext_delete", "qvirt", "ms", &q_edelete);
+    emit("snapshot_ext_delete", "floor", "ms", &f_edelete);
 
     if (qv_domain_destroy(dom, 0, &err) < 0 ||
         qv_domain_undefine(dom, QV_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA, &err) < 0)

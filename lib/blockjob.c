@@ -6,8 +6,10 @@
  * target, whether a pivot or abort was asked) is written to the run folder
  * (blockjob-<alias>.json) before QEMU gets the job, so whoever finds it
  * concluded knows how to fix the graph: a caller that waits, any later
- * block job call of any process, or the helper the supervisor runs on
- * JOB_STATUS_CHANGE "concluded" (qvirt-blockjob, qv_blockjob_helper_main).
+ * block job call of any process, the helper the supervisor runs on
+ * JOB_STATUS_CHANGE "concluded" (qvirt-blockjob, qv_blockjob_helper_main),
+ * or library code that ran the job holding the lifecycle lock throughout
+ * (qv_blockjob_commit_locked: an external snapshot's delete).
  * Jobs run with auto-dismiss off; concluding is, under the lifecycle lock:
  * record the outcome (query-jobs has the error text) in the intent, then
  * job-dismiss, then blockdev-del the nodes nobody uses and their fdsets,
@@ -759,6 +761,23 @@ static GPtrArray *pending_aliases(qv_domain *dom)
     return out;
 }
 
+int qv_blockjob_busy_locked(qv_domain *dom, char **target, qv_error **err)
+{
+    *target = NULL;
+    g_autoptr(GPtrArray) aliases = pending_aliases(dom);
+    for (guint i = 0; i < aliases->len; i++) {
+        int r = conclude_locked(dom, aliases->pdata[i], err);
+        if (r < 0)
+            return r;
+        g_autoptr(intent) in = r == 0 ? intent_read(dom, aliases->pdata[i]) : NULL;
+        if (in) {
+            *target = g_strdup(in->target);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int qv_blockjob_conclude_all(qv_domain *dom, qv_error **err)
 {
     g_autoptr(GPtrArray) aliases = pending_aliases(dom);
@@ -882,18 +901,24 @@ static void job_ctx_clear(job_ctx *j)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(job_ctx, job_ctx_clear)
 
-/* Takes the lifecycle lock, concludes what QEMU ended, and finds the disk,
- * which must have local images and no job. */
+/* Takes the lifecycle lock (unless the caller holds it: locked),
+ * concludes what QEMU ended, and finds the disk, which must have local
+ * images and no job. */
 static int job_begin(qv_domain *dom, const char *disk, const char *what, job_ctx *j,
-                     bool want_job, qv_error **err)
+                     bool want_job, bool locked, qv_error **err)
 {
     memset(j, 0, sizeof *j);
     j->c = (qv_call)QV_CALL_INIT;
     if (!dom || !disk || !*disk)
         return qv_error_set(err, -EINVAL, "%s: dom and a disk name are required", what);
-    int r = qv_domain_begin(dom, QV_DOMAIN_AFFECT_LIVE, &j->c, err);
-    if (r < 0)
+    int r;
+    if (locked) {
+        j->c.dom = dom;
+        if ((r = qv_domain_load_def(dom, true, &j->c.live, err)) < 0)
+            return r;
+    } else if ((r = qv_domain_begin(dom, QV_DOMAIN_AFFECT_LIVE, &j->c, err)) < 0) {
         return r;
+    }
     g_autoptr(GPtrArray) aliases = pending_aliases(dom);
     for (guint i = 0; i < aliases->len; i++)
         if ((r = conclude_locked(dom, aliases->pdata[i], err)) < 0)
@@ -1007,7 +1032,7 @@ static int do_pull(qv_domain *dom, const char *disk, const char *base, unsigned 
                    bool relative, qv_error **err)
 {
     g_auto(job_ctx) j;
-    int r = job_begin(dom, disk, "block_pull", &j, false, err);
+    int r = job_begin(dom, disk, "block_pull", &j, false, false, err);
     int bi = -1;
     if (r < 0 || (r = resolve_base(dom, &j, base, &bi, err)) < 0)
         return r;
@@ -1040,10 +1065,11 @@ int qv_domain_block_pull(qv_domain *dom, const char *disk, unsigned long bandwid
 /* ---- commit ------------------------------------------------------------------ */
 
 static int do_commit(qv_domain *dom, const char *disk, const char *base, const char *top,
-                     unsigned long long speed, unsigned int flags, char **alias_out, qv_error **err)
+                     unsigned long long speed, unsigned int flags, bool locked, char **alias_out,
+                     qv_error **err)
 {
     g_auto(job_ctx) j;
-    int r = job_begin(dom, disk, "block_commit", &j, false, err);
+    int r = job_begin(dom, disk, "block_commit", &j, false, locked, err);
     if (r < 0)
         return r;
     GPtrArray *c = j.chain;
@@ -1120,39 +1146,89 @@ int qv_domain_block_commit(qv_domain *dom, const char *disk, const char *base, c
         return qv_error_set(err, -EINVAL, "qv_domain_block_commit: unsupported flags 0x%x", flags & ~known);
     int r = 0;
     unsigned long long speed = speed_of(bandwidth, flags & QV_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES, err, &r);
-    return r < 0 ? r : do_commit(dom, disk, base, top, speed, flags, NULL, err);
+    return r < 0 ? r : do_commit(dom, disk, base, top, speed, flags, false, NULL, err);
+}
+
+/* Asks QEMU to pivot a READY copy or active commit (job-complete), the
+ * wish recorded in the intent first so that whoever concludes the job
+ * knows it completed. The caller holds the lifecycle lock. */
+static int pivot_locked(qv_domain *dom, intent *in, qv_error **err)
+{
+    g_autoptr(json_object) bj = NULL;
+    int r = query_block_job(dom, in->id, &bj, err);
+    if (r < 0)
+        return r;
+    if (r == 0 || !json_object_get_boolean(qv_json_get(bj, "ready")))
+        return qv_error_set(err, -EBUSY, "the block job of disk %s of domain '%s' is not "
+                            "ready for pivot yet", in->target, dom->name);
+    in->pivot = true;
+    if ((r = intent_write(dom, in, err)) < 0)
+        return r;
+    if ((r = qv_domain_qmp_call(dom, "job-complete", obj_str("id", in->id), NULL, err)) < 0) {
+        in->pivot = false;
+        intent_write(dom, in, NULL);
+    }
+    return r;
+}
+
+int qv_blockjob_commit_locked(qv_domain *dom, const char *disk, const char *top,
+                              const char *base, unsigned int flags, qv_error **err)
+{
+    g_autofree char *alias = NULL;
+    flags = (flags & QV_DOMAIN_BLOCK_COMMIT_DELETE) | QV_DOMAIN_BLOCK_COMMIT_ACTIVE;
+    int r = do_commit(dom, disk, base, top, 0, flags, true, &alias, err);
+    if (r < 0)
+        return r;
+    /* The lock is ours, so nobody else concludes the job: wait for QEMU
+     * (the supervisor's blockstatus file wakes us), pivot an active commit
+     * once READY, and conclude it here. */
+    g_autofree char *id = job_id(alias);
+    g_auto(job_watch) w = { -1 };
+    job_watch_open(dom, &w);
+    for (;;) {
+        g_autoptr(intent) in = intent_read(dom, alias);
+        if (!in)
+            break;
+        g_autoptr(json_object) bj = NULL;
+        if ((r = query_block_job(dom, id, &bj, err)) < 0)
+            return r;
+        bool ended = r == 0 || !g_strcmp0(qv_json_get_str(bj, "status"), "concluded");
+        if (!ended && !in->pivot && in->type == QV_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT &&
+            json_object_get_boolean(qv_json_get(bj, "ready"))) {
+            if ((r = pivot_locked(dom, in, err)) < 0)
+                return r;
+            continue;
+        }
+        if (ended || in->concluded) {
+            if ((r = conclude_locked(dom, alias, err)) < 0)
+                return r;
+            if (r == 1)
+                break;
+        }
+        job_watch_wait(&w, G_MAXINT64);
+    }
+    int status = QV_DOMAIN_BLOCK_JOB_FAILED;
+    g_autofree char *error = NULL;
+    if (read_result(dom, alias, &status, &error) < 0)
+        return qv_error_set(err, -EIO, "the block commit of disk %s of domain '%s' ended, but its "
+                            "outcome was not recorded", disk, dom->name);
+    if (status != QV_DOMAIN_BLOCK_JOB_COMPLETED)
+        return qv_error_set(err, -EIO, "the block commit of disk %s of domain '%s' %s: %s", disk,
+                            dom->name, status == QV_DOMAIN_BLOCK_JOB_FAILED ? "failed" : "was "
+                            "cancelled", error ? error : "no reason given");
+    return 0;
 }
 
 int qv_blockjob_commit_sync(qv_domain *dom, const char *disk, const char *top, const char *base,
                             qv_error **err)
 {
-    g_autofree char *alias = NULL;
-    unsigned int flags = QV_DOMAIN_BLOCK_COMMIT_ACTIVE;
-    int r = do_commit(dom, disk, base, top, 0, flags, &alias, err);
+    g_auto(qv_call) c = QV_CALL_INIT;
+    int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err);
     if (r < 0)
         return r;
-    g_autofree char *id = job_id(alias);
-    g_autoptr(intent) in = intent_read(dom, alias);
-    int status = 0;
-    if (in && in->type == QV_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT) {
-        /* Ready, then pivot. */
-        g_auto(job_watch) w = { -1 };
-        job_watch_open(dom, &w);
-        for (;;) {
-            g_autoptr(json_object) bj = NULL;
-            if ((r = query_block_job(dom, id, &bj, err)) < 0)
-                return r;
-            if (r == 0 || !g_strcmp0(qv_json_get_str(bj, "status"), "concluded"))
-                return wait_job(dom, alias, -1, &status, err); /* it failed: say how */
-            if (json_object_get_boolean(qv_json_get(bj, "ready")))
-                break;
-            job_watch_wait(&w, G_MAXINT64);
-        }
-        if ((r = qv_domain_abort_block_job(dom, disk, QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT, err)) < 0)
-            return r;
-        return 0;
-    }
-    return wait_job(dom, alias, -1, &status, err);
+    if (c.act.phase != QV_RUN_ON)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
+    return qv_blockjob_commit_locked(dom, disk, top, base, 0, err);
 }
 
 /* ---- copy -------------------------------------------------------------------- */
@@ -1245,7 +1321,7 @@ static int add_target(qv_domain *dom, job_ctx *j, const chain_img *t, bool shall
 static int do_copy(qv_domain *dom, const char *disk, const copy_dest *dst, qv_error **err)
 {
     g_auto(job_ctx) j;
-    int r = job_begin(dom, disk, "block_copy", &j, false, err);
+    int r = job_begin(dom, disk, "block_copy", &j, false, false, err);
     if (r < 0)
         return r;
     const chain_img *top = j.chain->pdata[0];
@@ -1413,7 +1489,7 @@ int qv_domain_abort_block_job(qv_domain *dom, const char *disk, unsigned int fla
     bool pivot = flags & QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT;
     {
         g_auto(job_ctx) j;
-        int r = job_begin(dom, disk, "abort_block_job", &j, true, err);
+        int r = job_begin(dom, disk, "abort_block_job", &j, true, false, err);
         if (r < 0)
             return r;
         alias = g_strdup(j.disk->alias);
@@ -1427,20 +1503,8 @@ int qv_domain_abort_block_job(qv_domain *dom, const char *disk, unsigned int fla
                 return qv_error_set(err, -EINVAL, "the block job of disk %s of domain '%s' is a "
                                     "%s: only a copy or an active commit can pivot",
                                     in->target, dom->name, qemu_type_name(in->type));
-            g_autoptr(json_object) bj = NULL;
-            if ((r = query_block_job(dom, in->id, &bj, err)) < 0)
+            if ((r = pivot_locked(dom, in, err)) < 0)
                 return r;
-            if (r == 0 || !json_object_get_boolean(qv_json_get(bj, "ready")))
-                return qv_error_set(err, -EBUSY, "the block job of disk %s of domain '%s' is not "
-                                    "ready for pivot yet", in->target, dom->name);
-            in->pivot = true;
-            if ((r = intent_write(dom, in, err)) < 0)
-                return r;
-            if ((r = qv_domain_qmp_call(dom, "job-complete", obj_str("id", in->id), NULL, err)) < 0) {
-                in->pivot = false;
-                intent_write(dom, in, NULL);
-                return r;
-            }
         } else {
             bool was = in->aborting;
             in->aborting = true;
@@ -1518,7 +1582,7 @@ int qv_domain_set_block_job_speed(qv_domain *dom, const char *disk, unsigned lon
     if (r < 0)
         return r;
     g_auto(job_ctx) j;
-    if ((r = job_begin(dom, disk, "set_block_job_speed", &j, true, err)) < 0)
+    if ((r = job_begin(dom, disk, "set_block_job_speed", &j, true, false, err)) < 0)
         return r;
     g_autofree char *id = job_id(j.disk->alias);
     json_object *a = obj_str("device", id);

@@ -26,10 +26,22 @@ int qv_blockjob_conclude_all(qv_domain *dom, qv_error **err);
 /* Commits top..base of disk (paths of its chain; top NULL: the active
  * image, base NULL: the deepest image) and waits until it is done: an
  * active commit is pivoted as soon as it is ready, so the disk ends on
- * base. For other library code (deleting external snapshots). The caller
- * must not hold the lifecycle lock. */
+ * base; the job is concluded here (live XML, config, events). For other
+ * library code: deleting an external snapshot runs it for each disk. The
+ * caller holds the lifecycle lock of the running domain (so no other
+ * process concludes or aborts the job meanwhile) and must not hold
+ * qmp.lock. flags: QV_DOMAIN_BLOCK_COMMIT_DELETE removes the committed
+ * images' files. A failure (QEMU's error text in err) leaves the chain as
+ * it was. */
+int qv_blockjob_commit_locked(qv_domain *dom, const char *disk, const char *top,
+                              const char *base, unsigned int flags, qv_error **err);
+/* The same, taking the lifecycle lock itself (qvirt-blockjob --commit). */
 int qv_blockjob_commit_sync(qv_domain *dom, const char *disk, const char *top, const char *base,
                             qv_error **err);
+/* Whether a disk of the running domain has a block job: the jobs QEMU
+ * ended are concluded first. 1 and *target (g_free) the disk's target, or
+ * 0. The caller holds the lifecycle lock. */
+int qv_blockjob_busy_locked(qv_domain *dom, char **target, qv_error **err);
 
 /* main() of qvirt-blockjob, which the supervisor runs when a job QEMU
  * ended may have nobody to conclude it: --config-dir --run-dir --name. */

@@ -34,6 +34,11 @@ int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
         if (!uri || !*uri)
             uri = getuid() == 0 ? "qvirt:///system" : "qvirt:///session";
     }
+    /* Remote connections carry migrations only, so far. */
+    if (g_str_has_prefix(uri, "qvirt+ssh://"))
+        return qv_error_set(err, -ENOTSUP, "URI '%s': qvirt+ssh:// names a migration's "
+                            "destination (qvirt migrate DOMAIN %s); for other calls run qvirt on "
+                            "that host", uri, uri);
     qv_rt_paths paths = { 0 };
     int r = qv_conn_paths_for_uri(uri, &paths, err);
     if (r < 0)

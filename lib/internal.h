@@ -257,18 +257,21 @@ int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err);
  * (positioned at the stream; save.c) is loaded, or load() runs on the
  * starting QEMU's command monitor and returns once the state is in (an
  * incoming migration; migrate.c). The domain then runs when run is set,
- * else stays paused. Without details it is running (restored) and
- * STARTED is emitted as RESTORED; a migration sets its own. A start that
- * fails or whose caller dies before it ends is undone, QEMU with it. */
+ * else stays paused: running (restored), STARTED emitted as RESTORED.
+ * With fd -1 and no load it boots, for a start on behalf of another
+ * operation (a snapshot's revert). started_detail (QV_DOMAIN_EVENT_STARTED_*,
+ * 0 = default) is the STARTED event's detail, with no SUSPENDED event after
+ * it (the operation reports what follows, as libvirt's revert and
+ * migration do), and reason (0 = default) the run state's reason once up,
+ * paused or running as the start flags say. A start that fails, or whose
+ * caller dies before it ends, is undone, QEMU with it. */
 typedef struct qv_start_restore {
     int fd;
     bool run;
     int (*load)(qv_domain *dom, qv_qmp *qmp, void *opaque, qv_error **err);
     void *opaque;
-    bool own_details;        /* the three below apply; else all RESTORED */
-    int started_detail;      /* QV_DOMAIN_EVENT_STARTED_* */
-    int running_reason;      /* QV_DOMAIN_RUNNING_* */
-    int suspended_detail;    /* QV_DOMAIN_EVENT_SUSPENDED_*, when not run */
+    int started_detail;
+    int reason;
 } qv_start_restore;
 int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
                                  unsigned int flags, const qv_start_restore *restore,
@@ -316,8 +319,11 @@ int qv_image_out_write(qv_domain *dom, const struct qv_job *job, qv_image_out *o
 int qv_job_stop_cpus(qv_domain *dom, int reason, bool *was_running, qv_error **err);
 void qv_job_resume_cpus(qv_domain *dom, int reason);
 /* Starts dom (shut off, persistent) from the save image file with its
- * stored config: running when run, else paused. */
-int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, qv_error **err);
+ * stored config: paused with QV_DOMAIN_START_PAUSED in start_flags, else
+ * running. started_detail and reason as in qv_start_restore (0: a
+ * restore's). */
+int qv_domain_start_from_image(qv_domain *dom, const char *file, unsigned int start_flags,
+                               int started_detail, int reason, qv_error **err);
 /* Starts dom from its managed save image when it has one: 1 when it did,
  * 0 when there is none (or START_FORCE_BOOT discarded it). */
 int qv_domain_start_managed(qv_domain *dom, unsigned int flags, qv_error **err);

@@ -33,6 +33,17 @@ static const struct {
     F("memory_dirty_rate", MEMORY_DIRTY_RATE, memory_dirty_rate),
     F("memory_page_size", MEMORY_PAGE_SIZE, memory_page_size),
     F("memory_iteration", MEMORY_ITERATION, memory_iteration),
+    F("disk_total", DISK_TOTAL, disk_total),
+    F("disk_processed", DISK_PROCESSED, disk_processed),
+    F("disk_remaining", DISK_REMAINING, disk_remaining),
+    F("disk_bps", DISK_BPS, disk_bps),
+    F("compression_cache", COMPRESSION_CACHE, compression_cache),
+    F("compression_bytes", COMPRESSION_BYTES, compression_bytes),
+    F("compression_pages", COMPRESSION_PAGES, compression_pages),
+    F("compression_cache_misses", COMPRESSION_CACHE_MISSES, compression_cache_misses),
+    F("compression_overflow", COMPRESSION_OVERFLOW, compression_overflow),
+    F("auto_converge_throttle", AUTO_CONVERGE_THROTTLE, auto_converge_throttle),
+    F("memory_postcopy_requests", MEMORY_POSTCOPY_REQS, memory_postcopy_reqs),
 #undef F
 };
 
@@ -261,6 +272,37 @@ static unsigned long long uget(json_object *o, const char *key)
     return v > 0 ? (unsigned long long)v : 0;
 }
 
+/* A migration's disk copy: its mirror jobs' progress (migrate.c names
+ * them), added to the data figures as libvirt does. Gone once the mirrors
+ * completed at the switch-over. */
+static void add_disk_copy(qv_domain *dom, qv_qmp *qmp, qv_domain_job_stats *st)
+{
+    g_autoptr(json_object) jobs = NULL;
+    if (job_call(dom, qmp, "query-block-jobs", &jobs, NULL) < 0 || !jobs)
+        return;
+    unsigned long long total = 0, done = 0, bps = 0;
+    bool any = false;
+    for (size_t i = 0; i < json_object_array_length(jobs); i++) {
+        json_object *j = json_object_array_get_idx(jobs, i);
+        if (!g_str_has_prefix(qv_json_get_str(j, "device") ?: "", QV_JOB_MIGRATE_MIRROR_PREFIX))
+            continue;
+        any = true;
+        total += uget(j, "len");
+        done += uget(j, "offset");
+        bps += uget(j, "speed");
+    }
+    if (!any)
+        return;
+    set_field(st, QV_DOMAIN_JOB_FIELD_DISK_TOTAL, total);
+    set_field(st, QV_DOMAIN_JOB_FIELD_DISK_PROCESSED, done);
+    set_field(st, QV_DOMAIN_JOB_FIELD_DISK_REMAINING, total > done ? total - done : 0);
+    set_field(st, QV_DOMAIN_JOB_FIELD_DISK_BPS, bps);
+    set_field(st, QV_DOMAIN_JOB_FIELD_DATA_TOTAL, st->data_total + total);
+    set_field(st, QV_DOMAIN_JOB_FIELD_DATA_PROCESSED, st->data_processed + done);
+    set_field(st, QV_DOMAIN_JOB_FIELD_DATA_REMAINING,
+              st->data_remaining + (total > done ? total - done : 0));
+}
+
 int qv_job_query(qv_domain *dom, qv_qmp *qmp, const qv_job *job, qv_domain_job_stats *st,
                  const char **status, qv_error **err)
 {
@@ -317,6 +359,21 @@ int qv_job_query(qv_domain *dom, qv_qmp *qmp, const qv_job *job, qv_domain_job_s
         set_field(st, QV_DOMAIN_JOB_FIELD_DATA_PROCESSED, transferred);
         set_field(st, QV_DOMAIN_JOB_FIELD_DATA_REMAINING, remaining);
     }
+    json_object *xb = qv_json_get(q, "xbzrle-cache");
+    if (xb) {
+        set_field(st, QV_DOMAIN_JOB_FIELD_COMPRESSION_CACHE, uget(xb, "cache-size"));
+        set_field(st, QV_DOMAIN_JOB_FIELD_COMPRESSION_BYTES, uget(xb, "bytes"));
+        set_field(st, QV_DOMAIN_JOB_FIELD_COMPRESSION_PAGES, uget(xb, "pages"));
+        set_field(st, QV_DOMAIN_JOB_FIELD_COMPRESSION_CACHE_MISSES, uget(xb, "cache-miss"));
+        set_field(st, QV_DOMAIN_JOB_FIELD_COMPRESSION_OVERFLOW, uget(xb, "overflow"));
+    }
+    if (qv_json_get(q, "cpu-throttle-percentage"))
+        set_field(st, QV_DOMAIN_JOB_FIELD_AUTO_CONVERGE_THROTTLE,
+                  uget(q, "cpu-throttle-percentage"));
+    if (ram && qv_json_get(ram, "postcopy-requests"))
+        set_field(st, QV_DOMAIN_JOB_FIELD_MEMORY_POSTCOPY_REQS, uget(ram, "postcopy-requests"));
+    if (job->operation == QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
+        add_disk_copy(dom, qmp, st);
     if (qv_json_get(q, "setup-time"))
         set_field(st, QV_DOMAIN_JOB_FIELD_SETUP_TIME, uget(q, "setup-time"));
     if (qv_json_get(q, "downtime"))
@@ -351,12 +408,29 @@ void qv_job_end(qv_domain *dom, const qv_job *job, const qv_domain_job_stats *fi
 
 /* ---- the public calls --------------------------------------------------- */
 
+static int job_stats(qv_domain *dom, qv_domain_job_stats *stats, unsigned int flags,
+                     qv_error **err);
+
 int qv_domain_get_job_stats(qv_domain *dom, qv_domain_job_stats *stats, unsigned int flags,
                             qv_error **err)
 {
-    if (!dom || !stats || stats->size < sizeof(qv_domain_job_stats))
+    if (!dom || !stats || stats->size < QV_DOMAIN_JOB_STATS_SIZE_V1)
         return qv_error_set(err, -EINVAL, "qv_domain_get_job_stats: dom and stats (with its "
                             "size set) are required");
+    /* Filled whole here, then copied up to the caller's size. */
+    size_t caller_size = stats->size;
+    qv_domain_job_stats full = { .size = sizeof full };
+    int r = job_stats(dom, &full, flags, err);
+    if (r < 0)
+        return r;
+    memcpy(stats, &full, MIN(caller_size, sizeof full));
+    stats->size = caller_size;
+    return 0;
+}
+
+static int job_stats(qv_domain *dom, qv_domain_job_stats *stats, unsigned int flags,
+                     qv_error **err)
+{
     if (flags & ~(unsigned)(QV_DOMAIN_JOB_STATS_COMPLETED | QV_DOMAIN_JOB_STATS_KEEP_COMPLETED))
         return qv_error_set(err, -EINVAL, "qv_domain_get_job_stats: unsupported flags 0x%x",
                             flags);

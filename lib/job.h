@@ -15,6 +15,9 @@
 #include "qvirt/qvirt-job.h"
 
 #define QV_JOB_FILE "job"
+/* The job names of a migration's disk copies (migrate.c), whose progress
+ * the job's statistics add. */
+#define QV_JOB_MIGRATE_MIRROR_PREFIX "qvirt-migrate-job-"
 /* Asks the owner of a migration to abort it (abort_job). */
 #define QV_JOB_ABORT_FILE "job.abort"
 /* Asks the owner of an outgoing migration, who holds qmp.lock for the

@@ -29,10 +29,13 @@
  * twice. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,7 +43,9 @@
 #include "internal.h"
 #include "job.h"
 #include "qv-log.h"
+#include "qv-process.h"
 #include "qvirt/qvirt-migrate.h"
+#include "uri.h"
 
 /* How long a migration waits for QEMU's next event before it asks QEMU
  * where things stand (progress, iterations, the abort marker). */
@@ -57,7 +62,7 @@
 /* Node (and export) names, and mirror job names, of the disks a
  * NON_SHARED_* migration copies. */
 #define QV_MIGRATE_NBD_NODE_FMT "qvirt-migrate-%s"
-#define QV_MIGRATE_JOB_PREFIX "qvirt-migrate-job-"
+#define QV_MIGRATE_JOB_PREFIX QV_JOB_MIGRATE_MIRROR_PREFIX
 #define QV_MIGRATE_JOB_FMT QV_MIGRATE_JOB_PREFIX "%s"
 
 typedef struct mig_disk {
@@ -99,6 +104,11 @@ typedef struct mig {
     const qv_domdef *ddef;   /* the destination's definition */
     char *nbd_host;
     int nbd_port;
+    /* What the destination's load step runs once its QEMU listens: the
+     * source's migration itself (local), or on a remote host the wait for
+     * the source's word (migrate_incoming's await_source). */
+    int (*source)(struct mig *m, const char *uri, int port, qv_error **err);
+    int in_fd, out_fd;       /* the remote destination's line protocol */
     qv_domain_job_stats final;
     bool completed;          /* the source's QEMU completed its migration */
     bool resume_source;      /* the source's CPUs were stopped for the migration */
@@ -283,6 +293,12 @@ static int dest_nbd(mig *m, qv_domain *ddom, qv_qmp *dq, qv_error **err)
 
 static int src_run(mig *m, const char *uri, qv_error **err);
 
+/* The local destination's source step: the migration, in this process. */
+static int local_source(mig *m, const char *uri, int port, qv_error **err)
+{
+    return src_run(m, uri, err);
+}
+
 /* Waits for the destination's incoming migration to end. */
 static int dest_wait(qv_qmp *dq, qv_error **err)
 {
@@ -312,13 +328,28 @@ static int dest_wait(qv_qmp *dq, qv_error **err)
 
 /* The destination's load step (qv_start_restore.load): QEMU waits with
  * -incoming defer; the source's whole migration runs from here. */
+/* QEMU 7.2 refuses post-copy when its user cannot open a userfaultfd
+ * (an unprivileged QEMU needs vm.unprivileged_userfaultfd=1; QEMU 8.1
+ * can use /dev/userfaultfd instead, which can go when 7.2 does). */
+static int explain_postcopy(int r, qv_error **err)
+{
+    if (r < 0 && err && *err && strstr(qv_error_message(*err), "Postcopy is not supported")) {
+        qv_error_free(*err);
+        *err = NULL;
+        return qv_error_set(err, -ENOTSUP, "post-copy migration needs userfaultfd, which this "
+                            "host denies QEMU's unprivileged user: set the sysctl "
+                            "vm.unprivileged_userfaultfd=1 on both hosts");
+    }
+    return r;
+}
+
 static int dest_load(qv_domain *ddom, qv_qmp *dq, void *opaque, qv_error **err)
 {
     mig *m = opaque;
     const char *names[] = { "events", "postcopy-ram", "multifd" };
     const bool on[] = { true, (m->flags & QV_MIGRATE_POSTCOPY) != 0,
                         (m->flags & QV_MIGRATE_PARALLEL) != 0 };
-    int r = set_caps(dq, names, on, G_N_ELEMENTS(names), err);
+    int r = explain_postcopy(set_caps(dq, names, on, G_N_ELEMENTS(names), err), err);
     if (r >= 0 && (m->flags & QV_MIGRATE_PARALLEL) &&
         param(m->p, QV_MIGRATE_FIELD_PARALLEL_CONNECTIONS)) {
         json_object *a = json_object_new_object();
@@ -350,12 +381,14 @@ static int dest_load(qv_domain *ddom, qv_qmp *dq, void *opaque, qv_error **err)
             return qv_error_set(err, -EIO, "the destination's QEMU did not say which port it "
                                 "listens on");
     }
-    bool cv6 = strchr(m->connect_host, ':') != NULL;
-    g_autofree char *uri = g_strdup_printf(cv6 ? "tcp:[%s]:%d" : "tcp:%s:%d", m->connect_host,
-                                           port);
-    if (!m->nbd_host)
-        m->nbd_host = g_strdup(m->connect_host);
-    if ((r = src_run(m, uri, err)) < 0)
+    g_autofree char *uri = NULL;
+    if (m->connect_host) {
+        bool cv6 = strchr(m->connect_host, ':') != NULL;
+        uri = g_strdup_printf(cv6 ? "tcp:[%s]:%d" : "tcp:%s:%d", m->connect_host, port);
+        if (!m->nbd_host)
+            m->nbd_host = g_strdup(m->connect_host);
+    }
+    if ((r = m->source(m, uri, port, err)) < 0)
         return r;
     if ((r = dest_wait(dq, err)) < 0)
         return r;
@@ -411,7 +444,7 @@ static int src_setup(mig *m, qv_error **err)
     const bool on[] = { true, (m->flags & QV_MIGRATE_AUTO_CONVERGE) != 0, xbzrle, mt,
                         (m->flags & QV_MIGRATE_POSTCOPY) != 0,
                         (m->flags & QV_MIGRATE_PARALLEL) != 0, m->disks->len > 0 };
-    int r = set_caps(sq, names, on, G_N_ELEMENTS(names), err);
+    int r = explain_postcopy(set_caps(sq, names, on, G_N_ELEMENTS(names), err), err);
     if (r < 0)
         return r;
     unsigned long long bw, pbw;
@@ -682,6 +715,13 @@ static void src_finish(mig *m, const qv_active *act)
                       QV_DOMAIN_EVENT_STOPPED_MIGRATED);
 }
 
+/* QEMU's migration status says a migration runs (no status: none ever ran). */
+static bool migration_running(const char *status)
+{
+    return status && strcmp(status, "none") && strcmp(status, "completed") &&
+           strcmp(status, "failed") && strcmp(status, "cancelled");
+}
+
 /* The source after a failure: the migration cancelled, the copies
  * dropped, the guest running as it was. */
 static void src_undo(mig *m, int r, const char *why)
@@ -690,18 +730,13 @@ static void src_undo(mig *m, int r, const char *why)
         if (!m->completed) {
             g_autoptr(json_object) q = NULL;
             if (qv_qmp_call(m->sq, "query-migrate", NULL, 0, &q, NULL) == 0 &&
-                g_strcmp0(qv_json_get_str(q, "status"), "completed") &&
-                g_strcmp0(qv_json_get_str(q, "status"), "failed") &&
-                g_strcmp0(qv_json_get_str(q, "status"), "cancelled") &&
-                g_strcmp0(qv_json_get_str(q, "status"), "none")) {
+                migration_running(qv_json_get_str(q, "status"))) {
                 qv_qmp_call(m->sq, "migrate_cancel", NULL, 0, NULL, NULL);
                 for (int i = 0; i < QV_MIGRATE_DEST_FINISH_MS / QV_MIGRATE_POLL_MS; i++) {
                     g_autoptr(json_object) q2 = NULL;
                     if (qv_qmp_call(m->sq, "query-migrate", NULL, 0, &q2, NULL) < 0)
                         break;
-                    const char *s = qv_json_get_str(q2, "status");
-                    if (!g_strcmp0(s, "cancelled") || !g_strcmp0(s, "failed") ||
-                        !g_strcmp0(s, "completed"))
+                    if (!migration_running(qv_json_get_str(q2, "status")))
                         break;
                     qv_qmp_event *ev = NULL;
                     qv_qmp_wait_event(m->sq, "MIGRATION", QV_MIGRATE_POLL_MS, &ev, NULL);
@@ -882,11 +917,25 @@ static int dest_definition(qv_domain *dom, const qv_migrate_params *p, qv_domdef
     return 0;
 }
 
-/* The disks a NON_SHARED_* migration copies, and their images made on the
- * destination side where missing (same size and format; with
- * NON_SHARED_INC over the same backing image). */
+/* A copied disk's image at the destination, made where missing: the same
+ * size and format, with NON_SHARED_INC over the same backing image. */
+static int create_image(const mig_disk *md, qv_error **err)
+{
+    if (g_file_test(md->dst_path, G_FILE_TEST_EXISTS))
+        return 0;
+    g_autofree char *sz = g_strdup_printf("%llu", md->size);
+    if (md->backing)
+        return qv_qemu_img((const char *const[]){ "create", "-q", "-f", md->dst_format, "-b",
+                                                   md->backing, "-F", md->backing_format,
+                                                   md->dst_path, sz, NULL }, err);
+    return qv_qemu_img((const char *const[]){ "create", "-q", "-f", md->dst_format,
+                                               md->dst_path, sz, NULL }, err);
+}
+
+/* The disks a NON_SHARED_* migration copies (their images made here with
+ * create: a destination on this host). */
 static int plan_disks(mig *m, const qv_domdef *live, const qv_domdef *ddef, bool same_host,
-                      qv_error **err)
+                      bool create, qv_error **err)
 {
     if (!(m->flags & (QV_MIGRATE_NON_SHARED_DISK | QV_MIGRATE_NON_SHARED_INC)))
         return 0;
@@ -914,19 +963,185 @@ static int plan_disks(mig *m, const qv_domdef *live, const qv_domdef *ddef, bool
                                                                   : "raw");
         }
         int r = virtual_size(m->sq, md->src_node, &md->size, err);
-        if (r < 0)
+        if (r < 0 || (create && (r = create_image(md, err)) < 0))
             return r;
-        if (g_file_test(md->dst_path, G_FILE_TEST_EXISTS))
-            continue;
-        g_autofree char *sz = g_strdup_printf("%llu", md->size);
-        if (md->backing)
-            r = qv_qemu_img((const char *const[]){ "create", "-q", "-f", md->dst_format, "-b",
-                                                    md->backing, "-F", md->backing_format,
-                                                    md->dst_path, sz, NULL }, err);
-        else
-            r = qv_qemu_img((const char *const[]){ "create", "-q", "-f", md->dst_format,
-                                                    md->dst_path, sz, NULL }, err);
-        if (r < 0)
+    }
+    return 0;
+}
+
+static void mig_clear(mig *m)
+{
+    g_clear_pointer(&m->listen, g_free);
+    g_clear_pointer(&m->connect_host, g_free);
+    g_clear_pointer(&m->nbd_host, g_free);
+    g_clear_pointer(&m->disks, g_ptr_array_unref);
+    if (m->sq) {
+        qv_domain_qmp_close(m->sq, m->sq_lock);
+        m->sq = NULL;
+    }
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(mig, mig_clear)
+
+/* The domain's handle at the destination: an existing domain there must
+ * be the same one (name and UUID), and not running (the start says so). */
+static int dest_handle(qv_conn *dconn, const qv_domdef *ddef, qv_domain **ret, bool *persistent,
+                       qv_error **err)
+{
+    *persistent = false;
+    qv_domain *d = NULL;
+    if (qv_conn_get_domain_by_name(dconn, ddef->name, &d, NULL) == 0) {
+        if (memcmp(d->uuid, ddef->uuid, 16)) {
+            qv_domain_free(d);
+            return qv_error_set(err, -EEXIST, "the destination has another domain named '%s'",
+                                ddef->name);
+        }
+        *persistent = qv_domain_is_persistent(d, NULL) == 1;
+        *ret = d;
+        return 0;
+    }
+    if (qv_conn_get_domain_by_uuid(dconn, ddef->uuid, &d, NULL) == 0) {
+        int r = qv_error_set(err, -EEXIST, "the destination has domain '%s' with this UUID",
+                             d->name);
+        qv_domain_free(d);
+        return r;
+    }
+    return qv_domain_new(dconn, ddef->name, ddef->uuid, ret);
+}
+
+/* The destination's start: QEMU under -incoming defer, dest_load as its
+ * load step; then the config PERSIST_DEST stores (persist_xml, else the
+ * definition). */
+static int dest_start(mig *m, qv_domain *ddom, qv_domdef *ddef, bool dest_persistent,
+                      const char *persist_xml, qv_error **err)
+{
+    qv_start_restore rs = {
+        .fd = -1,
+        .run = !(m->flags & QV_MIGRATE_PAUSED),
+        .load = dest_load,
+        .opaque = m,
+        .started_detail = QV_DOMAIN_EVENT_STARTED_MIGRATED,
+        .reason = (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_PAUSED_USER
+                                                 : QV_DOMAIN_RUNNING_MIGRATED,
+    };
+    bool transient = !dest_persistent && !(m->flags & QV_MIGRATE_PERSIST_DEST);
+    unsigned int sflags = (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_START_PAUSED : 0;
+    int r = qv_conn_start_domain_restore(m->dconn, ddom, ddef, transient, sflags, &rs, err);
+    if (r >= 0)
+        /* libvirt's events at the destination: STARTED MIGRATED, then
+         * RESUMED MIGRATED or, with PAUSED, SUSPENDED PAUSED. */
+        qv_conn_emit(m->dconn, ddef->name, ddom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                     (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_EVENT_SUSPENDED
+                                                    : QV_DOMAIN_EVENT_RESUMED,
+                     (m->flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED
+                                                    : QV_DOMAIN_EVENT_RESUMED_MIGRATED, NULL);
+    if (r < 0 || !(m->flags & QV_MIGRATE_PERSIST_DEST))
+        return r;
+    g_autofree char *out = persist_xml ? NULL
+                                       : qv_domxml_format(ddef, QV_DOMXML_FORMAT_SECURE |
+                                                                QV_DOMXML_FORMAT_INACTIVE);
+    qv_domain *defined = NULL;
+    if ((r = qv_conn_define_domain(m->dconn, persist_xml ? persist_xml : out, 0, &defined,
+                                   err)) < 0) {
+        if (err && *err)
+            qv_error_prefix(*err, "the domain runs on the destination, but its config could "
+                            "not be stored there");
+        return r;
+    }
+    qv_domain_free(defined);
+    return 0;
+}
+
+/* The source's side up to the transfer: the lifecycle lock (in c), the
+ * destination's definition, the job, QEMU's command monitor, the disks to
+ * copy (their images made here when create) and, without LIVE, the CPUs
+ * stopped. Undone on failure. */
+static int src_begin(mig *m, qv_call *c, qv_domdef **ddef_ret, bool create_images,
+                     qv_error **err)
+{
+    qv_domain *dom = m->src;
+    int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, c, err);
+    if (r < 0)
+        return r;
+    if (c->act.phase != QV_RUN_ON)
+        return qv_error_set(err, -EINVAL, "domain '%s' is not running (migrate a shut-off "
+                            "domain's config with --offline --persistent)", dom->name);
+    g_autoptr(qv_domdef) ddef = NULL;
+    g_autoptr(qv_domdef) live = NULL;
+    if ((r = dest_definition(dom, m->p, &ddef, err)) < 0 ||
+        (r = qv_domain_load_def(dom, true, &live, err)) < 0)
+        return r;
+    if ((r = qv_job_begin(dom, &c->act, QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT, QV_JOB_MIGRATION,
+                          &m->job, err)) < 0)
+        return r;
+    if (!(m->flags & QV_MIGRATE_LIVE)) {
+        /* libvirt's non-live migration: the guest stops for the transfer.
+         * Before the job takes the monitor: the stop takes qmp.lock too. */
+        bool was_running = false;
+        if ((r = qv_job_stop_cpus(dom, QV_DOMAIN_PAUSED_MIGRATION, &was_running, err)) < 0) {
+            src_undo(m, r, err && *err ? qv_error_message(*err) : NULL);
+            return r;
+        }
+        if (was_running) {
+            m->resume_source = true;
+            m->job.stopped_cpus = true;
+            qv_job_update(dom, &m->job, NULL);
+        }
+    }
+    if ((r = qv_domain_qmp_open(dom, &m->sq, &m->sq_lock, err)) < 0 ||
+        (r = plan_disks(m, live, ddef, create_images, create_images, err)) < 0) {
+        src_undo(m, r, err && *err ? qv_error_message(*err) : NULL);
+        return r;
+    }
+    *ddef_ret = g_steal_pointer(&ddef);
+    return 0;
+}
+
+/* The source's QEMU completed: the destination may run the guest from
+ * here, so the record says so (a recovery then ends the source, never
+ * resumes it) and the source is paused (migration). */
+static void src_hand_over(mig *m)
+{
+    m->job.handed_over = true;
+    qv_job_update(m->src, &m->job, NULL);
+    qv_rt_state paused = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_MIGRATION, qv_rt_now_us() };
+    if (m->src->smap)
+        qv_rt_statemap_store(m->src->smap, &paused);
+    qv_conn_emit(m->src->conn, m->src->name, m->src->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                 QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_MIGRATED, NULL);
+}
+
+/* After the source ended: UNDEFINE_SOURCE (the lock released first). */
+static int src_undefine(mig *m, qv_call *c, qv_error **err)
+{
+    qv_call_end(c);
+    int r = 0;
+    if ((m->flags & QV_MIGRATE_UNDEFINE_SOURCE) && qv_domain_is_persistent(m->src, NULL) == 1 &&
+        (r = qv_domain_undefine(m->src, 0, err)) < 0 && err && *err)
+        qv_error_prefix(*err, "the domain runs on the destination, but the source's config "
+                        "could not be removed");
+    return r;
+}
+
+/* Where the destination listens and the source connects, from the URI
+ * parameter (default: this host's loopback, or for a remote destination
+ * its host name). */
+static int plan_addresses(mig *m, const char *remote_host, qv_error **err)
+{
+    const qv_migrate_params *p = m->p;
+    g_autofree char *uri_host = NULL;
+    int r;
+    if (param(p, QV_MIGRATE_FIELD_URI) && p->uri && *p->uri &&
+        (r = parse_uri(p->uri, &uri_host, &m->port, err)) < 0)
+        return r;
+    const char *connect = uri_host ? uri_host : remote_host ? remote_host : "127.0.0.1";
+    m->connect_host = g_strdup(connect);
+    bool any = uri_host || remote_host;
+    m->listen = g_strdup(param(p, QV_MIGRATE_FIELD_LISTEN_ADDRESS) && p->listen_address
+                             ? p->listen_address
+                         : !any ? "127.0.0.1" : strchr(connect, ':') ? "::" : "0.0.0.0");
+    if (param(p, QV_MIGRATE_FIELD_DISKS_URI) && p->disks_uri) {
+        int port = 0;
+        if ((r = parse_uri(p->disks_uri, &m->nbd_host, &port, err)) < 0)
             return r;
     }
     return 0;
@@ -947,140 +1162,455 @@ static int migrate_local(qv_domain *dom, qv_conn *dconn, const qv_migrate_params
                                 "copies the config of a shut-off domain", dom->name);
         return migrate_offline(dom, dconn, p, flags, ret, err);
     }
-    g_auto(qv_call) c = QV_CALL_INIT;
-    int r = qv_domain_begin(dom, QV_CALL_RUN_ONLY, &c, err);
+    g_auto(mig) m = { .src = dom, .dconn = dconn, .flags = flags, .p = p, .sq_lock = -1,
+                      .source = local_source, .in_fd = -1, .out_fd = -1,
+                      .disks = g_ptr_array_new_with_free_func(mig_disk_free) };
+    int r = plan_addresses(&m, NULL, err);
     if (r < 0)
         return r;
-    if (c.act.phase != QV_RUN_ON)
-        return qv_error_set(err, -EINVAL, "domain '%s' is not running (migrate a shut-off "
-                            "domain's config with --offline --persistent)", dom->name);
+    g_auto(qv_call) c = QV_CALL_INIT;
     g_autoptr(qv_domdef) ddef = NULL;
-    g_autoptr(qv_domdef) live = NULL;
-    if ((r = dest_definition(dom, p, &ddef, err)) < 0 ||
-        (r = qv_domain_load_def(dom, true, &live, err)) < 0)
+    if ((r = src_begin(&m, &c, &ddef, true, err)) < 0)
         return r;
-    /* The destination's domain handle: an existing domain there must be the
-     * same one (name and UUID), and not running. */
+    m.ddef = ddef;
     qv_domain *ddom __attribute__((cleanup(qv_domain_freep))) = NULL;
     bool dest_persistent = false;
-    if (qv_conn_get_domain_by_name(dconn, ddef->name, &ddom, NULL) == 0) {
-        if (memcmp(ddom->uuid, ddef->uuid, 16))
-            return qv_error_set(err, -EEXIST, "the destination has another domain named '%s'",
-                                ddef->name);
-        dest_persistent = qv_domain_is_persistent(ddom, NULL) == 1;
-    } else {
-        qv_domain *other = NULL;
-        if (qv_conn_get_domain_by_uuid(dconn, ddef->uuid, &other, NULL) == 0) {
-            r = qv_error_set(err, -EEXIST, "the destination has domain '%s' with this UUID",
-                             other->name);
-            qv_domain_free(other);
-            return r;
-        }
-        if ((r = qv_domain_new(dconn, ddef->name, ddef->uuid, &ddom)) < 0)
-            return r;
-    }
-
-    mig m = { .src = dom, .dconn = dconn, .flags = flags, .p = p, .sq_lock = -1, .ddef = ddef,
-              .disks = g_ptr_array_new_with_free_func(mig_disk_free) };
-    g_autoptr(GPtrArray) disks_owner = m.disks;
-    g_autofree char *uri_host = NULL;
-    if (param(p, QV_MIGRATE_FIELD_URI) && p->uri && *p->uri &&
-        (r = parse_uri(p->uri, &uri_host, &m.port, err)) < 0)
-        return r;
-    m.connect_host = uri_host ? g_strdup(uri_host) : g_strdup("127.0.0.1");
-    m.listen = g_strdup(param(p, QV_MIGRATE_FIELD_LISTEN_ADDRESS) && p->listen_address
-                            ? p->listen_address
-                        : uri_host ? (strchr(uri_host, ':') ? "::" : "0.0.0.0") : "127.0.0.1");
-    g_autofree char *connect_owner = m.connect_host, *listen_owner = m.listen;
-    if (param(p, QV_MIGRATE_FIELD_DISKS_URI) && p->disks_uri) {
-        g_autofree char *h = NULL;
-        int port = 0;
-        if ((r = parse_uri(p->disks_uri, &h, &port, err)) < 0)
-            return r;
-        m.nbd_host = g_steal_pointer(&h);
-    }
-    g_autofree char *nbd_owner = NULL;
-
-    if ((r = qv_job_begin(dom, &c.act, QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT, QV_JOB_MIGRATION,
-                          &m.job, err)) < 0)
-        return r;
-    if (!(flags & QV_MIGRATE_LIVE)) {
-        /* libvirt's non-live migration: the guest stops for the transfer.
-         * Before the job takes the monitor: the stop takes qmp.lock too. */
-        bool was_running = false;
-        if ((r = qv_job_stop_cpus(dom, QV_DOMAIN_PAUSED_MIGRATION, &was_running, err)) < 0) {
-            src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
-            return r;
-        }
-        if (was_running) {
-            m.resume_source = true;
-            m.job.stopped_cpus = true;
-            qv_job_update(dom, &m.job, NULL);
-        }
-    }
-    if ((r = qv_domain_qmp_open(dom, &m.sq, &m.sq_lock, err)) < 0 ||
-        (r = plan_disks(&m, live, ddef, true, err)) < 0) {
+    if ((r = dest_handle(dconn, ddef, &ddom, &dest_persistent, err)) < 0) {
         src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
         return r;
     }
-
     qv_log(QV_LOG_INFO, "domain '%s': migration to %s begins", dom->name,
            qv_conn_get_uri(dconn));
-    qv_start_restore rs = {
-        .fd = -1,
-        .run = !(flags & QV_MIGRATE_PAUSED),
-        .load = dest_load,
-        .opaque = &m,
-        .own_details = true,
-        .started_detail = QV_DOMAIN_EVENT_STARTED_MIGRATED,
-        .running_reason = QV_DOMAIN_RUNNING_MIGRATED,
-        .suspended_detail = QV_DOMAIN_EVENT_SUSPENDED_PAUSED,
-    };
-    bool transient = !dest_persistent && !(flags & QV_MIGRATE_PERSIST_DEST);
-    unsigned int sflags = (flags & QV_MIGRATE_PAUSED) ? QV_DOMAIN_START_PAUSED : 0;
-    r = qv_conn_start_domain_restore(dconn, ddom, ddef, transient, sflags, &rs, err);
-    nbd_owner = m.nbd_host;
-    if (r < 0) {
+    const char *pxml = param(p, QV_MIGRATE_FIELD_PERSIST_XML) ? p->persist_xml : NULL;
+    r = dest_start(&m, ddom, ddef, dest_persistent, pxml, err);
+    if (r < 0 && !m.completed) {
         qv_log(QV_LOG_INFO, "domain '%s': migration failed; the source carries on", dom->name);
         src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
         return r;
     }
-    /* The destination runs the guest: from here the source only ends. */
-    m.job.handed_over = true;
-    qv_job_update(dom, &m.job, NULL);
-    qv_rt_state paused = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_MIGRATION, qv_rt_now_us() };
-    if (dom->smap)
-        qv_rt_statemap_store(dom->smap, &paused);
-    qv_conn_emit(dom->conn, dom->name, dom->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
-                 QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_MIGRATED, NULL);
-    src_finish(&m, &c.act);
-    qv_log(QV_LOG_INFO, "domain '%s': migrated to %s", dom->name, qv_conn_get_uri(dconn));
-    qv_call_end(&c);
-
-    if (flags & QV_MIGRATE_PERSIST_DEST) {
-        const char *pxml = param(p, QV_MIGRATE_FIELD_PERSIST_XML) ? p->persist_xml : NULL;
-        g_autofree char *out = pxml ? NULL
-                                    : qv_domxml_format(ddef, QV_DOMXML_FORMAT_SECURE |
-                                                             QV_DOMXML_FORMAT_INACTIVE);
-        qv_domain *defined = NULL;
-        if ((r = qv_conn_define_domain(dconn, pxml ? pxml : out, 0, &defined, err)) < 0) {
-            if (err && *err)
-                qv_error_prefix(*err, "the domain runs on the destination, but its config "
-                                "could not be stored there");
-            return r;
-        }
-        qv_domain_free(defined);
-    }
-    if ((flags & QV_MIGRATE_UNDEFINE_SOURCE) && qv_domain_is_persistent(dom, NULL) == 1 &&
-        (r = qv_domain_undefine(dom, 0, err)) < 0) {
-        if (err && *err)
-            qv_error_prefix(*err, "the domain runs on the destination, but the source's "
-                            "config could not be removed");
+    if (r < 0 && qv_domain_is_active(ddom, NULL) != 1) {
+        /* The destination never ran the guest (its start was undone). */
+        src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
         return r;
     }
+    /* The destination runs the guest (its config may have failed to
+     * store: said in the error): from here the source only ends. */
+    src_hand_over(&m);
+    src_finish(&m, &c.act);
+    qv_log(QV_LOG_INFO, "domain '%s': migrated to %s", dom->name, qv_conn_get_uri(dconn));
+    if (r < 0)
+        return r;
+    if ((r = src_undefine(&m, &c, err)) < 0)
+        return r;
     if (ret)
         *ret = g_steal_pointer(&ddom);
     return 0;
+}
+
+/* ---- between two hosts: qvirt+ssh:// ------------------------------------ */
+/* The source runs `qvirt --connect REMOTE migrate-incoming` on the remote
+ * host over ssh and speaks to it in JSON lines on its stdin and stdout:
+ *   source -> destination  {"version", "xml", "flags", "listen", "port",
+ *                           "disks": [...], "persist_xml", ...}
+ *   destination -> source  {"ok": true, "port": P, "nbd_port": N}  (QEMU listens)
+ *                          or {"ok": false, "error": "..."}
+ *   source -> destination  {"op": "finish"} once its QEMU completed (after
+ *                          the hand-over is recorded), or {"op": "abort"}
+ *   destination -> source  {"ok": true} once the guest runs there, or
+ *                          {"ok": false, "error": "..."} (its start undone).
+ * ssh's end (EOF) before "finish" is an abort: the destination's start is
+ * undone. Both ends are qvirt of the same protocol version. */
+#define QV_MIGRATE_PROTOCOL 1
+/* The longest line either side accepts (the domain XML travels in one). */
+#define QV_MIGRATE_LINE_MAX (16 << 20)
+/* How long the source waits for the destination's answers (its QEMU's
+ * start and images; then its start's end). */
+#define QV_MIGRATE_REMOTE_MS 120000
+/* How long the source waits for ssh to exit once done. */
+#define QV_MIGRATE_SSH_EXIT_MS 10000
+
+static int write_line(int fd, json_object *o, qv_error **err)
+{
+    const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    g_autofree char *line = g_strconcat(text, "\n", NULL);
+    size_t len = strlen(line), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, line + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return qv_error_set_errno(err, n < 0 ? -errno : -EPIPE, "cannot write to the other "
+                                      "side of the migration");
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* One line (a JSON object): timeout_ms < 0 waits for ever. -EPIPE when the
+ * other side closed first. */
+static int read_line(int fd, int timeout_ms, json_object **ret, qv_error **err)
+{
+    g_autoptr(GString) line = g_string_new(NULL);
+    gint64 deadline = timeout_ms < 0 ? 0 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int wait = timeout_ms < 0 ? -1 : (int)MAX(0, (deadline - g_get_monotonic_time()) / 1000);
+        int pr = poll(&pfd, 1, wait);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0)
+            return qv_error_set(err, -ETIMEDOUT, "the other side of the migration did not "
+                                "answer in %d s", timeout_ms / 1000);
+        char ch;
+        ssize_t n = read(fd, &ch, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return qv_error_set_errno(err, -errno, "cannot read from the other side of the "
+                                      "migration");
+        if (n == 0)
+            return qv_error_set(err, -EPIPE, "the other side of the migration went away");
+        if (ch == '\n')
+            break;
+        if (line->len >= QV_MIGRATE_LINE_MAX)
+            return qv_error_set(err, -E2BIG, "the other side of the migration sent a line "
+                                "longer than %d bytes", QV_MIGRATE_LINE_MAX);
+        g_string_append_c(line, ch);
+    }
+    json_object *o = json_tokener_parse(line->str);
+    if (!o || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return qv_error_set(err, -EPROTO, "the other side of the migration sent something that "
+                            "is not a JSON object");
+    }
+    *ret = o;
+    return 0;
+}
+
+static bool line_ok(json_object *o)
+{
+    json_object *v = qv_json_get(o, "ok");
+    return v && json_object_get_boolean(v);
+}
+
+static int reply(int fd, int r, const qv_error *why)
+{
+    g_autoptr(json_object) o = json_object_new_object();
+    json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
+    if (r < 0)
+        json_object_object_add(o, "error", json_object_new_string(why ? qv_error_message(why)
+                                                                       : g_strerror(-r)));
+    return write_line(fd, o, NULL);
+}
+
+/* The remote destination's source step: tell the source where QEMU
+ * listens, then wait for its word. */
+static int await_source(mig *m, const char *uri, int port, qv_error **err)
+{
+    g_autoptr(json_object) o = json_object_new_object();
+    json_object_object_add(o, "ok", json_object_new_boolean(true));
+    json_object_object_add(o, "port", json_object_new_int(port));
+    json_object_object_add(o, "nbd_port", json_object_new_int(m->nbd_port));
+    int r = write_line(m->out_fd, o, err);
+    if (r < 0)
+        return r;
+    g_autoptr(json_object) word = NULL;
+    if ((r = read_line(m->in_fd, -1, &word, err)) < 0)
+        return r == -EPIPE ? qv_error_set(err, -ECANCELED, "the source went away during the "
+                                          "migration") : r;
+    if (!g_strcmp0(qv_json_get_str(word, "op"), "finish"))
+        return 0;
+    return qv_error_set(err, -ECANCELED, "the source aborted the migration: %s",
+                        qv_json_get_str(word, "error") ?: "no reason given");
+}
+
+int qv_conn_migrate_incoming(qv_conn *conn, int in_fd, int out_fd, unsigned int flags,
+                             qv_error **err)
+{
+    if (!conn || in_fd < 0 || out_fd < 0)
+        return qv_error_set(err, -EINVAL, "qv_conn_migrate_incoming: conn, in_fd and out_fd "
+                            "are required");
+    if (flags)
+        return qv_error_set(err, -EINVAL, "qv_conn_migrate_incoming: unsupported flags 0x%x",
+                            flags);
+    g_autoptr(json_object) req = NULL;
+    qv_error *lerr = NULL;
+    int r = read_line(in_fd, QV_MIGRATE_REMOTE_MS, &req, &lerr);
+    if (r >= 0 && qv_json_get_int(req, "version", 0) != QV_MIGRATE_PROTOCOL)
+        r = qv_error_set(&lerr, -EPROTO, "the source speaks migration protocol %lld, this "
+                         "qvirt %d: use the same qvirt version on both hosts",
+                         qv_json_get_int(req, "version", 0), QV_MIGRATE_PROTOCOL);
+    g_autoptr(qv_domdef) ddef = NULL;
+    const char *xml = req ? qv_json_get_str(req, "xml") : NULL;
+    if (r >= 0 && !xml)
+        r = qv_error_set(&lerr, -EPROTO, "the source sent no domain XML");
+    if (r >= 0 && (r = qv_domxml_parse(xml, 0, &ddef, &lerr)) < 0 && lerr)
+        qv_error_prefix(lerr, "the migrated domain's XML");
+    qv_migrate_params p = { .size = sizeof p };
+    g_auto(mig) m = { .dconn = conn, .sq_lock = -1, .source = await_source, .in_fd = in_fd,
+                      .out_fd = out_fd, .p = &p,
+                      .disks = g_ptr_array_new_with_free_func(mig_disk_free) };
+    qv_domain *ddom __attribute__((cleanup(qv_domain_freep))) = NULL;
+    bool dest_persistent = false;
+    if (r >= 0) {
+        m.ddef = ddef;
+        m.flags = (unsigned int)qv_json_get_int(req, "flags", 0);
+        m.listen = g_strdup(qv_json_get_str(req, "listen") ?: "0.0.0.0");
+        m.port = (int)qv_json_get_int(req, "port", 0);
+        if (qv_json_get(req, "parallel_connections")) {
+            p.fields |= QV_MIGRATE_FIELD_PARALLEL_CONNECTIONS;
+            p.parallel_connections = (int)qv_json_get_int(req, "parallel_connections", 0);
+        }
+        if (qv_json_get(req, "disks_port")) {
+            p.fields |= QV_MIGRATE_FIELD_DISKS_PORT;
+            p.disks_port = (int)qv_json_get_int(req, "disks_port", 0);
+        }
+        json_object *disks = qv_json_get(req, "disks");
+        for (size_t i = 0; r >= 0 && disks && i < json_object_array_length(disks); i++) {
+            json_object *d = json_object_array_get_idx(disks, i);
+            const char *target = qv_json_get_str(d, "target");
+            const qv_domdef_disk *dd = target ? disk_by_target(ddef, target) : NULL;
+            if (!dd || !dd->src.path) {
+                r = qv_error_set(&lerr, -EINVAL, "the migrated domain has no image for disk %s",
+                                 target ? target : "(none)");
+                break;
+            }
+            mig_disk *md = g_new0(mig_disk, 1);
+            g_ptr_array_add(m.disks, md);
+            md->target = g_strdup(target);
+            md->dst_path = g_strdup(dd->src.path);
+            md->dst_format = g_strdup(dd->src.format ? dd->src.format : "raw");
+            md->size = (unsigned long long)qv_json_get_int(d, "size", 0);
+            md->backing = g_strdup(qv_json_get_str(d, "backing"));
+            md->backing_format = g_strdup(qv_json_get_str(d, "backing_format"));
+            r = create_image(md, &lerr);
+        }
+    }
+    if (r >= 0)
+        r = dest_handle(conn, ddef, &ddom, &dest_persistent, &lerr);
+    if (r >= 0) {
+        qv_log(QV_LOG_INFO, "domain '%s': incoming migration begins", ddef->name);
+        r = dest_start(&m, ddom, ddef, dest_persistent, qv_json_get_str(req, "persist_xml"),
+                       &lerr);
+    }
+    reply(out_fd, r, lerr);
+    if (r < 0)
+        return qv_error_propagate(err, lerr);
+    qv_log(QV_LOG_INFO, "domain '%s': incoming migration done", ddef->name);
+    return 0;
+}
+
+/* ssh, running the destination's half on the remote host. */
+static int spawn_ssh(const qv_ssh_uri *u, qv_process **proc, int *to, int *from, int *errs,
+                     qv_error **err)
+{
+    g_autofree char *q_cmd = g_shell_quote(u->command);
+    g_autofree char *q_uri = g_shell_quote(u->remote_uri);
+    g_autofree char *remote = g_strdup_printf("%s --connect %s migrate-incoming", q_cmd, q_uri);
+    g_autofree char *port = u->port ? g_strdup_printf("%d", u->port) : NULL;
+    const char *argv[24];
+    size_t n = 0;
+    argv[n++] = "ssh";
+    argv[n++] = "-T";
+    argv[n++] = "-e";
+    argv[n++] = "none";
+    argv[n++] = "-o";
+    argv[n++] = "BatchMode=yes";
+    if (port) {
+        argv[n++] = "-p";
+        argv[n++] = port;
+    }
+    if (u->user) {
+        argv[n++] = "-l";
+        argv[n++] = u->user;
+    }
+    if (u->keyfile) {
+        argv[n++] = "-i";
+        argv[n++] = u->keyfile;
+    }
+    if (u->no_verify) {
+        argv[n++] = "-o";
+        argv[n++] = "StrictHostKeyChecking=no";
+        argv[n++] = "-o";
+        argv[n++] = "UserKnownHostsFile=/dev/null";
+    }
+    argv[n++] = "--";
+    argv[n++] = u->host;
+    argv[n++] = remote;
+    argv[n] = NULL;
+    /* ssh finds the caller's keys and agent through these. */
+    g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
+    const char *keep[] = { "HOME", "USER", "LOGNAME", "PATH", "SSH_AUTH_SOCK" };
+    for (size_t i = 0; i < G_N_ELEMENTS(keep); i++)
+        if (g_getenv(keep[i]))
+            g_ptr_array_add(env, g_strdup_printf("%s=%s", keep[i], g_getenv(keep[i])));
+    g_ptr_array_add(env, g_strdup("LC_ALL=C"));
+    g_ptr_array_add(env, NULL);
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return qv_error_set_errno(err, -errno, "cannot make a pipe for ssh");
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        int e = -errno;
+        close(in[0]);
+        close(in[1]);
+        return qv_error_set_errno(err, e, "cannot make a pipe for ssh");
+    }
+    *errs = memfd_create("ssh-stderr", MFD_CLOEXEC);
+    qv_spawn_opts so;
+    qv_spawn_opts_init(&so);
+    so.argv = argv;
+    so.envp = (const char *const *)env->pdata;
+    so.stdin_fd = in[0];
+    so.stdout_fd = out[1];
+    so.stderr_fd = *errs;
+    so.new_session = true;
+    int r = qv_process_spawn(&so, proc, err);
+    close(in[0]);
+    close(out[1]);
+    if (r < 0) {
+        close(in[1]);
+        close(out[0]);
+        return r;
+    }
+    *to = in[1];
+    *from = out[0];
+    return 0;
+}
+
+/* What ssh said on stderr, for an error. */
+static void add_ssh_stderr(int fd, qv_error **err)
+{
+    char buf[512] = "";
+    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+    buf[n > 0 ? n : 0] = '\0';
+    g_strstrip(buf);
+    char *nl = strrchr(buf, '\n');
+    if (err && *err && *buf) {
+        char *msg = g_strdup_printf("%s (ssh: %s)", (*err)->message, nl ? nl + 1 : buf);
+        g_free((*err)->message);
+        (*err)->message = msg;
+    }
+}
+
+static json_object *request_json(const mig *m, const qv_domdef *ddef)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "version", json_object_new_int(QV_MIGRATE_PROTOCOL));
+    g_autofree char *xml = qv_domxml_format(ddef, QV_DOMXML_FORMAT_SECURE |
+                                                  QV_DOMXML_FORMAT_INACTIVE);
+    json_object_object_add(o, "xml", json_object_new_string(xml));
+    json_object_object_add(o, "flags", json_object_new_int64(m->flags));
+    json_object_object_add(o, "listen", json_object_new_string(m->listen));
+    json_object_object_add(o, "port", json_object_new_int(m->port));
+    if (param(m->p, QV_MIGRATE_FIELD_PERSIST_XML) && m->p->persist_xml)
+        json_object_object_add(o, "persist_xml", json_object_new_string(m->p->persist_xml));
+    if (param(m->p, QV_MIGRATE_FIELD_PARALLEL_CONNECTIONS))
+        json_object_object_add(o, "parallel_connections",
+                               json_object_new_int(m->p->parallel_connections));
+    if (param(m->p, QV_MIGRATE_FIELD_DISKS_PORT))
+        json_object_object_add(o, "disks_port", json_object_new_int(m->p->disks_port));
+    json_object *disks = json_object_new_array();
+    for (guint i = 0; i < m->disks->len; i++) {
+        const mig_disk *d = m->disks->pdata[i];
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "target", json_object_new_string(d->target));
+        json_object_object_add(j, "size", json_object_new_int64((int64_t)d->size));
+        if (d->backing) {
+            json_object_object_add(j, "backing", json_object_new_string(d->backing));
+            json_object_object_add(j, "backing_format",
+                                   json_object_new_string(d->backing_format));
+        }
+        json_object_array_add(disks, j);
+    }
+    json_object_object_add(o, "disks", disks);
+    return o;
+}
+
+static int migrate_remote(qv_domain *dom, const qv_ssh_uri *u, const qv_migrate_params *p,
+                          unsigned int flags, qv_error **err)
+{
+    if (flags & QV_MIGRATE_OFFLINE)
+        return qv_error_set(err, -ENOTSUP, "offline migration to another host is not supported "
+                            "yet: copy the XML and define it there");
+    g_auto(mig) m = { .src = dom, .flags = flags, .p = p, .sq_lock = -1, .in_fd = -1,
+                      .out_fd = -1, .disks = g_ptr_array_new_with_free_func(mig_disk_free) };
+    int r = plan_addresses(&m, u->host, err);
+    if (r < 0)
+        return r;
+    g_auto(qv_call) c = QV_CALL_INIT;
+    g_autoptr(qv_domdef) ddef = NULL;
+    if ((r = src_begin(&m, &c, &ddef, false, err)) < 0)
+        return r;
+    g_autoptr(qv_process) ssh = NULL;
+    qv_autoclose int to = -1;
+    qv_autoclose int from = -1;
+    qv_autoclose int errs = -1;
+    g_autoptr(json_object) req = request_json(&m, ddef);
+    g_autoptr(json_object) answer = NULL;
+    qv_log(QV_LOG_INFO, "domain '%s': migration to %s over ssh begins", dom->name, u->host);
+    if ((r = spawn_ssh(u, &ssh, &to, &from, &errs, err)) < 0 ||
+        (r = write_line(to, req, err)) < 0 ||
+        (r = read_line(from, QV_MIGRATE_REMOTE_MS, &answer, err)) < 0 ||
+        (!line_ok(answer) &&
+         (r = qv_error_set(err, -EIO, "the destination could not prepare the migration: %s",
+                           qv_json_get_str(answer, "error") ?: "no reason given")) < 0)) {
+        if (r == -EPIPE || r == -ETIMEDOUT)
+            add_ssh_stderr(errs, err);
+        src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
+        if (ssh)
+            qv_process_terminate(ssh, QV_MIGRATE_SSH_EXIT_MS, NULL, NULL);
+        return r;
+    }
+    m.nbd_port = (int)qv_json_get_int(answer, "nbd_port", 0);
+    if (!m.nbd_host)
+        m.nbd_host = g_strdup(m.connect_host);
+    bool v6 = strchr(m.connect_host, ':') != NULL;
+    g_autofree char *uri = g_strdup_printf(v6 ? "tcp:[%s]:%lld" : "tcp:%s:%lld", m.connect_host,
+                                           qv_json_get_int(answer, "port", 0));
+    if ((r = src_run(&m, uri, err)) < 0) {
+        g_autoptr(json_object) ab = json_object_new_object();
+        json_object_object_add(ab, "op", json_object_new_string("abort"));
+        json_object_object_add(ab, "error", json_object_new_string(
+                                   err && *err ? qv_error_message(*err) : g_strerror(-r)));
+        write_line(to, ab, NULL);
+        g_autoptr(json_object) last = NULL;
+        read_line(from, QV_MIGRATE_REMOTE_MS, &last, NULL);
+        src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
+        qv_process_terminate(ssh, QV_MIGRATE_SSH_EXIT_MS, NULL, NULL);
+        return r;
+    }
+    src_hand_over(&m);
+    g_autoptr(json_object) fin = json_object_new_object();
+    json_object_object_add(fin, "op", json_object_new_string("finish"));
+    g_autoptr(json_object) done = NULL;
+    if ((r = write_line(to, fin, err)) < 0 ||
+        (r = read_line(from, QV_MIGRATE_REMOTE_MS, &done, err)) < 0) {
+        /* Whether the destination runs the guest is unknown: never resume
+         * the source (the guest must not run twice). */
+        add_ssh_stderr(errs, err);
+        if (err && *err)
+            qv_error_prefix(*err, "domain '%s' may run on %s now, or nowhere: the source is "
+                            "left paused; check the destination, then destroy or resume it "
+                            "here", dom->name, u->host);
+        m.final.type = QV_DOMAIN_JOB_FAILED;
+        qv_job_end(dom, &m.job, &m.final);
+        qv_process_terminate(ssh, QV_MIGRATE_SSH_EXIT_MS, NULL, NULL);
+        return r;
+    }
+    if (!line_ok(done)) {
+        /* The destination undid its start: the source runs on. */
+        r = qv_error_set(err, -EIO, "the destination could not run the domain: %s",
+                         qv_json_get_str(done, "error") ?: "no reason given");
+        m.job.handed_over = false;
+        qv_job_update(dom, &m.job, NULL);
+        src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
+        qv_process_terminate(ssh, QV_MIGRATE_SSH_EXIT_MS, NULL, NULL);
+        return r;
+    }
+    src_finish(&m, &c.act);
+    qv_process_wait(ssh, QV_MIGRATE_SSH_EXIT_MS, NULL, NULL);
+    qv_log(QV_LOG_INFO, "domain '%s': migrated to %s", dom->name, u->host);
+    return src_undefine(&m, &c, err);
 }
 
 /* ---- public calls --------------------------------------------------------- */
@@ -1115,6 +1645,11 @@ int qv_domain_migrate_to_uri(qv_domain *dom, const char *dconnuri,
     int r = check_flags(flags, err);
     if (r < 0 || (r = check_params(params, err)) < 0)
         return r;
+    g_auto(qv_ssh_uri) ssh = { 0 };
+    if ((r = qv_ssh_uri_parse(dconnuri, &ssh, err)) < 0)
+        return r;
+    if (r == 1)
+        return migrate_remote(dom, &ssh, params, flags, err);
     qv_conn *dconn __attribute__((cleanup(qv_conn_closep))) = NULL;
     if ((r = qv_conn_open(dconnuri, &dconn, err)) < 0)
         return r;

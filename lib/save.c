@@ -679,7 +679,8 @@ static int restore_from(qv_conn *conn, qv_domain *dom, const char *file, const c
     return r;
 }
 
-int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, qv_error **err)
+int qv_domain_start_from_image(qv_domain *dom, const char *file, unsigned int start_flags,
+                               int started_detail, int reason, qv_error **err)
 {
     g_auto(save_image) im = { .fd = -1 };
     int r = open_image(file, false, true, &im, err);
@@ -688,9 +689,9 @@ int qv_domain_start_from_image(qv_domain *dom, const char *file, bool run, qv_er
     g_autoptr(qv_domdef) def = NULL;
     if ((r = qv_domain_load_config(dom->conn, dom->name, &def, err)) < 0)
         return r;
-    qv_start_restore rs = { .fd = im.fd, .run = run };
-    return qv_conn_start_domain_restore(dom->conn, dom, def, false,
-                                        run ? 0 : QV_DOMAIN_START_PAUSED, &rs, err);
+    qv_start_restore rs = { .fd = im.fd, .run = !(start_flags & QV_DOMAIN_START_PAUSED),
+                            .started_detail = started_detail, .reason = reason };
+    return qv_conn_start_domain_restore(dom->conn, dom, def, false, start_flags, &rs, err);
 }
 
 int qv_conn_restore_domain(qv_conn *conn, const char *file, const char *dxml, unsigned int flags,

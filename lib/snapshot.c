@@ -14,7 +14,8 @@
  * Shut-off domains use qemu-img as the caller. External disk-only
  * snapshots make qcow2 overlays (qemu-img create as the caller), hand them
  * to QEMU as fds and put them on every disk in one transaction of
- * blockdev-snapshot actions. */
+ * blockdev-snapshot actions; deleting one merges them back by block
+ * commits (blockjob.h), run under the delete's lifecycle lock. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -707,16 +708,9 @@ static json_object *str_obj(const char *k, const char *v)
     return a;
 }
 
-static char *top_record_path(qv_domain *dom, const char *alias)
-{
-    g_autofree char *f = g_strconcat("snapshot-top-", alias, NULL);
-    return qv_domain_file(dom, f);
-}
-
 /* The format node on top of a disk's chain in the running QEMU: the
  * device's root node, or, for a disk behind a throttle filter, the node
- * the filter sits on (recorded when a snapshot put an overlay there; the
- * start's "<alias>-format" otherwise). */
+ * the filter sits on (the chain's recorded node names, blockjob.h). */
 static int top_node(qv_domain *dom, qv_qmp *qmp, const qv_domdef_disk *d, char **ret,
                     qv_error **err)
 {
@@ -741,14 +735,11 @@ static int top_node(qv_domain *dom, qv_qmp *qmp, const qv_domdef_disk *d, char *
         if (!node)
             break;
         if (drv && !strcmp(drv, "throttle")) {
-            g_autofree char *path = top_record_path(dom, d->alias);
-            g_autofree char *rec = NULL;
+            /* The chain's node names as the start, a snapshot or a block
+             * job (a pivot, a commit) left them (blockjob.h). */
             g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-            qv_disk_node_names(dom, d, names); /* after a block job's pivot too */
-            if (qv_read_file(path, 256, &rec, NULL, NULL) >= 0 && *g_strstrip(rec))
-                *ret = g_steal_pointer(&rec);
-            else
-                *ret = names->len ? g_strdup(names->pdata[0]) : g_strdup_printf("%s-format", d->alias);
+            qv_disk_node_names(dom, d, names);
+            *ret = names->len ? g_strdup(names->pdata[0]) : g_strdup_printf("%s-format", d->alias);
         } else {
             *ret = g_strdup(node);
         }
@@ -1195,8 +1186,6 @@ static int create_external_live(qv_domain *dom, qv_call *c, qv_snapdef *s, unsig
     for (guint i = 0; i < ovs->len; i++) {
         live_overlay *o = g_ptr_array_index(ovs, i);
         qv_domdef_disk *d = find_disk(c->live, o->disk);
-        g_autofree char *rec = top_record_path(dom, d->alias);
-        qv_rt_write_runtime(rec, o->fmt, strlen(o->fmt), NULL);
         /* The chain's node names, for block jobs, resize and detach
          * (blockjob.h): the overlay's over those the disk had. */
         g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -1505,6 +1494,11 @@ int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flag
                             "snapshotted");
     s->state = g_strdup(disk_only ? "disk-snapshot" : state_name(running ? state : QV_DOMAIN_SHUTOFF));
 
+    g_autofree char *busy = NULL;
+    if (running && (r = qv_blockjob_busy_locked(dom, &busy, err)) != 0)
+        return r < 0 ? r : qv_error_set(err, -EBUSY, "disk '%s' of domain '%s' has a block job: "
+                                        "a snapshot waits until it ends (as libvirt)", busy,
+                                        dom->name);
     bool cpus_stopped = false;
     if (mem_ext) {
         if (!(c.affect = QV_DOMAIN_AFFECT_LIVE | (c.cfg ? QV_DOMAIN_AFFECT_CONFIG : 0)))
@@ -1608,12 +1602,35 @@ static int revert_external(qv_domain *dom, qv_call *c, const snap_tree *t, const
     return 0;
 }
 
+/* The new QEMU of a revert, paused, from the stored config (never from a
+ * managed save image): STARTED is sent as FROM_SNAPSHOT and the domain is
+ * paused (from snapshot) until the revert runs it, as libvirt does. With
+ * mem_image, its memory comes from that save image. reset_nvram: the
+ * firmware's variables start from their template again. */
+static int start_for_revert(qv_domain *dom, const char *mem_image, bool reset_nvram,
+                            qv_error **err)
+{
+    unsigned int sflags = QV_DOMAIN_START_PAUSED | (reset_nvram ? QV_DOMAIN_START_RESET_NVRAM : 0);
+    if (mem_image)
+        return qv_domain_start_from_image(dom, mem_image, sflags,
+                                          QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
+                                          QV_DOMAIN_PAUSED_FROM_SNAPSHOT, err);
+    g_autoptr(qv_domdef) def = NULL;
+    int r = qv_domain_load_config(dom->conn, dom->name, &def, err);
+    if (r < 0)
+        return r;
+    qv_start_restore how = { .fd = -1, .started_detail = QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT,
+                             .reason = QV_DOMAIN_PAUSED_FROM_SNAPSHOT };
+    return qv_conn_start_domain_restore(dom->conn, dom, def, false, sflags, &how, err);
+}
+
 int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
 {
     if (!snap)
         return qv_error_set(err, -EINVAL, "qv_snapshot_revert_to: snap is required");
     const unsigned int known = QV_DOMAIN_SNAPSHOT_REVERT_RUNNING |
-                               QV_DOMAIN_SNAPSHOT_REVERT_PAUSED | QV_DOMAIN_SNAPSHOT_REVERT_FORCE;
+                               QV_DOMAIN_SNAPSHOT_REVERT_PAUSED | QV_DOMAIN_SNAPSHOT_REVERT_FORCE |
+                               QV_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM;
     if (flags & ~known)
         return qv_error_set(err, -EINVAL, "qv_snapshot_revert_to: unsupported flags 0x%x",
                             flags & ~known);
@@ -1636,6 +1653,11 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
         if (c.act.phase == QV_RUN_ON && (r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
             return r;
         bool running = c.act.phase == QV_RUN_ON && state != QV_DOMAIN_SHUTOFF;
+        g_autofree char *busy = NULL;
+        if (running && (r = qv_blockjob_busy_locked(dom, &busy, err)) != 0)
+            return r < 0 ? r : qv_error_set(err, -EBUSY, "disk '%s' of domain '%s' has a block "
+                                            "job: a revert waits until it ends (libvirt: domain "
+                                            "has active block job)", busy, dom->name);
         bool mem = has_memory(s);
         bool want_run = (flags & QV_DOMAIN_SNAPSHOT_REVERT_RUNNING) ||
                         (!(flags & QV_DOMAIN_SNAPSHOT_REVERT_PAUSED) && state_is(s, "running"));
@@ -1722,8 +1744,8 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
     /* A new QEMU: started paused, the snapshot's memory loaded when it has
      * one (an external snapshot's through the restore path: -incoming
      * defer, migrate-incoming from its save image), then run as asked. */
-    if ((r = mem_image ? qv_domain_start_from_image(dom, mem_image, false, err)
-                       : qv_domain_create(dom, QV_DOMAIN_START_PAUSED, err)) < 0)
+    if ((r = start_for_revert(dom, mem_image, flags & QV_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM,
+                              err)) < 0)
         return r;
     g_auto(snap_tree) t = { 0 };
     qv_snapdef *s;
@@ -1745,6 +1767,7 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
         emit(dom, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT);
     } else if (r >= 0) {
         record_state(dom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_FROM_SNAPSHOT);
+        emit(dom, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT);
     }
     qv_domain_qmp_close(qmp, qlock);
     return r;
@@ -1752,49 +1775,278 @@ int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
 
 /* ---- delete ------------------------------------------------------------- */
 
-/* The external snapshot's overlays merged into the images below them
- * (qemu-img commit) and the config pointed back at those images. */
-static int merge_external_offline(qv_domain *dom, const qv_snapdef *s, qv_error **err)
+/* Deleting an external snapshot merges each of its overlays into the
+ * image below it, the one the snapshot froze, as libvirt 9.0 does: while
+ * the domain runs by a block commit (blockjob.h: an active commit pivoted
+ * once READY when the overlay is the disk's top, else a commit that
+ * rewrites the backing name in the image above it), shut off by qemu-img
+ * (commit, then rebase -u of the image above). The overlay's file goes,
+ * and the stored snapshots that named it name the image below instead.
+ * An overlay the disk no longer uses (the domain was reverted elsewhere)
+ * is only removed. */
+
+static bool same_image(const char *a, const char *b)
 {
-    g_autoptr(qv_domdef) cfg = NULL;
-    int r = qv_domain_load_config(dom->conn, dom->name, &cfg, err);
-    if (r == -ENOENT)
-        return qv_error_set(err, -EINVAL, "domain '%s' is transient and shut off", dom->name);
-    if (r < 0)
-        return r;
-    bool changed = false;
+    struct stat x, y;
+    if (!a || !b)
+        return false;
+    return !strcmp(a, b) ||
+           (stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino);
+}
+
+static qv_domdef_disk_src *src_dup(const qv_domdef_disk_src *s)
+{
+    qv_domdef_disk_src *n = g_new0(qv_domdef_disk_src, 1);
+    n->type = s->type;
+    n->format = g_strdup(s->format);
+    n->path = g_strdup(s->path);
+    n->protocol = g_strdup(s->protocol);
+    n->name = g_strdup(s->name);
+    n->host = g_strdup(s->host);
+    n->port = g_strdup(s->port);
+    n->transport = g_strdup(s->transport);
+    n->socket = g_strdup(s->socket);
+    n->query = g_strdup(s->query);
+    n->has_backing = s->has_backing;
+    n->backing = s->backing ? src_dup(s->backing) : NULL;
+    return n;
+}
+
+/* Takes the image at path out of a disk's source chain: the top becomes
+ * what was below it (below: that chain, from the snapshot), a backing
+ * image is spliced out. true when the chain changed. */
+static bool chain_drop(qv_domdef_disk *d, const char *path, const qv_domdef_disk_src *below)
+{
+    if (same_image(d->src.path, path)) {
+        qv_domdef_disk_src *next = below ? src_dup(below) : d->src.backing;
+        if (!next)
+            return false;
+        if (below && d->src.backing) {
+            qv_domdef_disk_src_clear(d->src.backing);
+            g_free(d->src.backing);
+        }
+        d->src.backing = NULL;
+        qv_domdef_disk_src_clear(&d->src);
+        d->src = *next;
+        g_free(next);
+        return true;
+    }
+    for (qv_domdef_disk_src *x = &d->src; x->backing; x = x->backing) {
+        if (!same_image(x->backing->path, path))
+            continue;
+        qv_domdef_disk_src *gone = x->backing;
+        x->backing = gone->backing;
+        gone->backing = NULL;
+        qv_domdef_disk_src_clear(gone);
+        g_free(gone);
+        return true;
+    }
+    return false;
+}
+
+/* One disk of the snapshot being deleted. */
+typedef struct ext_disk {
+    char *target;
+    char *overlay;          /* the snapshot's overlay */
+    char *below;            /* the image it froze */
+    char *below_format;
+    char *above;            /* the image over the overlay today (depth > 0) */
+    char *above_format;
+    int depth;              /* the overlay's index in the disk's chain; -1: not in it */
+} ext_disk;
+
+static void ext_disk_free(gpointer p)
+{
+    ext_disk *e = p;
+    g_free(e->target);
+    g_free(e->overlay);
+    g_free(e->below);
+    g_free(e->below_format);
+    g_free(e->above);
+    g_free(e->above_format);
+    g_free(e);
+}
+
+/* libvirt's rules for deleting an external snapshot (qemuSnapshotDeleteValidate),
+ * then where each overlay sits in today's chains (now: the live definition,
+ * or the config with its chains read from the images). */
+static int plan_external_delete(qv_domain *dom, const snap_tree *t, const qv_snapdef *s,
+                                const qv_domdef *now, GPtrArray *plan, qv_error **err)
+{
+    guint kids = n_children(t, s->name);
+    const qv_snapdef *cur = tree_find(t, t->current);
+    if (kids > 1)
+        return qv_error_set(err, -ENOTSUP, "external snapshot '%s' has %u children: deleting an "
+                            "external snapshot with more than one child is not supported",
+                            s->name, kids);
+    if (kids && cur == s)
+        return qv_error_set(err, -ENOTSUP, "external snapshot '%s' is the current one and has a "
+                            "child: deleting it is not supported (libvirt refuses it too)",
+                            s->name);
+    if (kids && (!cur || !is_descendant(t, cur, s->name)))
+        return qv_error_set(err, -ENOTSUP, "external snapshot '%s' has a child but is not in "
+                            "the domain's current chain (revert to it or a descendant first, or "
+                            "use --metadata)", s->name);
     for (guint i = 0; i < s->disks->len; i++) {
         const qv_snapdef_disk *sd = g_ptr_array_index(s->disks, i);
         if (sd->snapshot != QV_SNAP_LOC_EXTERNAL)
             continue;
-        qv_domdef_disk *d = find_disk(cfg, sd->name);
-        if (d && !g_strcmp0(d->src.path, sd->source_file) && d->src.backing) {
-            /* The overlay is the disk's top: its writes go down, and the
-             * disk uses the image below again. */
-            if ((r = QEMU_IMG("commit", "-q", "-f", "qcow2", sd->source_file)) < 0)
-                return r;
-            qv_domdef_disk_src *below = d->src.backing;
-            d->src.backing = NULL;
-            qv_domdef_disk_src_clear(&d->src);
-            d->src = *below;
-            g_free(below);
-            changed = true;
-        } else {
-            for (const qv_domdef_disk_src *x = d ? d->src.backing : NULL; x; x = x->backing)
-                if (!g_strcmp0(x->path, sd->source_file))
-                    return qv_error_set(err, -ENOTSUP, "the overlay %s of snapshot '%s' is "
-                                        "deep in disk '%s''s chain: deleting it needs a block "
-                                        "commit of the images above it", sd->source_file,
-                                        s->name, sd->name);
+        const qv_domdef_disk *then = s->dom ? find_disk(s->dom, sd->name) : NULL;
+        const qv_domdef_disk *d = find_disk(now, sd->name);
+        if (!d)
+            return qv_error_set(err, -EINVAL, "snapshot '%s' has an overlay on disk '%s', which "
+                                "domain '%s' no longer has: its overlay %s cannot be merged back "
+                                "(attach the disk again, or use --metadata)", s->name, sd->name,
+                                dom->name, sd->source_file);
+        ext_disk *e = g_new0(ext_disk, 1);
+        g_ptr_array_add(plan, e);
+        e->target = g_strdup(sd->name);
+        e->overlay = g_strdup(sd->source_file);
+        e->below = then ? g_strdup(then->src.path) : NULL;
+        e->below_format = g_strdup(then && then->src.format ? then->src.format : "raw");
+        e->depth = -1;
+        const qv_domdef_disk_src *prev = NULL;
+        int k = 0;
+        for (const qv_domdef_disk_src *x = &d->src; x && x->path; prev = x, x = x->backing, k++) {
+            if (!same_image(x->path, e->overlay))
+                continue;
+            e->depth = k;
+            if (prev) {
+                e->above = g_strdup(prev->path);
+                e->above_format = g_strdup(prev->format ? prev->format : "raw");
+            }
+            if (!x->backing || !same_image(x->backing->path, e->below))
+                return qv_error_set(err, -EINVAL, "disk '%s': the image below the overlay %s of "
+                                    "snapshot '%s' is %s, not %s as when it was taken: it cannot "
+                                    "be merged back", sd->name, e->overlay, s->name,
+                                    x->backing && x->backing->path ? x->backing->path : "none",
+                                    e->below ? e->below : "unknown");
+            break;
         }
+        if (e->depth >= 0 || !g_file_test(e->overlay, G_FILE_TEST_EXISTS))
+            continue;
+        /* Unused by the disk: no other snapshot may build on it either. */
+        for (guint o = 0; o < t->all->len; o++) {
+            const qv_snapdef *os = g_ptr_array_index(t->all, o);
+            const qv_domdef_disk *od = os != s && os->dom ? find_disk(os->dom, sd->name) : NULL;
+            for (const qv_domdef_disk_src *x = od ? &od->src : NULL; x && x->path; x = x->backing)
+                if (same_image(x->path, e->overlay))
+                    return qv_error_set(err, -EBUSY, "the overlay %s of snapshot '%s' is an "
+                                        "image of snapshot '%s' too: delete that one first (or "
+                                        "use --metadata)", e->overlay, s->name, os->name);
+        }
+    }
+    return 0;
+}
+
+/* Shut off: qemu-img commits the overlay into the image below, the image
+ * above (if any) is rebased onto that one without copying (-u: the data is
+ * the same), then the config drops the overlay. A failure after the commit
+ * leaves a valid chain: the overlay is empty then, not gone. */
+static int merge_offline(qv_domain *dom, const ext_disk *e, qv_error **err)
+{
+    int r;
+    if ((r = QEMU_IMG("commit", "-q", "-f", "qcow2", e->overlay)) < 0)
+        return r;
+    if (e->above && (r = QEMU_IMG("rebase", "-q", "-u", "-f", e->above_format, "-F",
+                                  e->below_format, "-b", e->below, e->above)) < 0)
+        return r;
+    g_autoptr(qv_domdef) cfg = NULL;
+    if ((r = qv_domain_load_config(dom->conn, dom->name, &cfg, err)) < 0)
+        return r;
+    qv_domdef_disk *d = find_disk(cfg, e->target);
+    bool changed = d && chain_drop(d, e->overlay, NULL);
+    if (d && !changed && same_image(d->src.path, e->overlay)) {
+        /* A config without <backingStore>: the chain was read from the images. */
+        g_free(d->src.path);
+        g_free(d->src.format);
+        d->src.path = g_strdup(e->below);
+        d->src.format = g_strdup(e->below_format);
+        changed = true;
     }
     if (changed && (r = qv_domain_save_config(dom->conn, cfg, err)) < 0)
         return r;
-    for (guint i = 0; i < s->disks->len; i++) {
-        const qv_snapdef_disk *sd = g_ptr_array_index(s->disks, i);
-        if (sd->snapshot == QV_SNAP_LOC_EXTERNAL)
-            unlink(sd->source_file);
+    return 0;
+}
+
+/* The stored snapshots that named an overlay of s (its children: their
+ * domain's disk was the overlay, or had it in its chain) name the image
+ * below it instead. */
+static int reparent_images(qv_domain *dom, const snap_tree *t, const qv_snapdef *s,
+                           qv_error **err)
+{
+    for (guint o = 0; o < t->all->len; o++) {
+        qv_snapdef *os = g_ptr_array_index(t->all, o);
+        bool changed = false;
+        for (guint i = 0; os != s && os->dom && i < s->disks->len; i++) {
+            const qv_snapdef_disk *sd = g_ptr_array_index(s->disks, i);
+            const qv_domdef_disk *then = s->dom ? find_disk(s->dom, sd->name) : NULL;
+            qv_domdef_disk *od = find_disk(os->dom, sd->name);
+            if (sd->snapshot == QV_SNAP_LOC_EXTERNAL && od && then)
+                changed |= chain_drop(od, sd->source_file, &then->src);
+        }
+        int r;
+        if (changed && (r = save_snap(dom, os, err)) < 0)
+            return r;
     }
+    return 0;
+}
+
+static int delete_external(qv_domain *dom, qv_call *c, const snap_tree *t, const qv_snapdef *s,
+                           qv_error **err)
+{
+    bool running = c->act.phase == QV_RUN_ON;
+    g_autoptr(qv_domdef) now = NULL;
+    int r = 0;
+    if (count_loc(s, QV_SNAP_LOC_EXTERNAL)) {
+        /* (A snapshot of the memory alone has no overlay to merge.) */
+        r = running ? qv_domain_load_def(dom, true, &now, err)
+                    : qv_domain_load_config(dom->conn, dom->name, &now, err);
+        if (r == -ENOENT && !running)
+            return qv_error_set(err, -EINVAL, "domain '%s' is transient and shut off", dom->name);
+        if (r < 0 || (!running && (r = qv_domdef_fill_backing_chains(now, err)) < 0))
+            return r;
+    }
+    g_autoptr(GPtrArray) plan = g_ptr_array_new_with_free_func(ext_disk_free);
+    g_autofree char *busy = NULL;
+    if (running && now && (r = qv_blockjob_busy_locked(dom, &busy, err)) != 0)
+        return r < 0 ? r : qv_error_set(err, -EBUSY, "disk '%s' of domain '%s' has a block job: "
+                                        "deleting external snapshot '%s' needs block commits of "
+                                        "its own (wait for the job or abort it)", busy,
+                                        dom->name, s->name);
+    if ((r = plan_external_delete(dom, t, s, now, plan, err)) < 0)
+        return r;
+    g_autoptr(GString) merged = g_string_new(NULL);
+    for (guint i = 0; i < plan->len; i++) {
+        const ext_disk *e = g_ptr_array_index(plan, i);
+        if (e->depth < 0) {
+            unlink(e->overlay);
+            continue;
+        }
+        qv_log(QV_LOG_INFO, "domain '%s': snapshot '%s': merging %s into %s", dom->name, s->name,
+               e->overlay, e->below);
+        r = running ? qv_blockjob_commit_locked(dom, e->target, e->overlay, e->below,
+                                                QV_DOMAIN_BLOCK_COMMIT_DELETE, err)
+                    : merge_offline(dom, e, err);
+        if (r < 0) {
+            if (err && *err)
+                qv_error_prefix(*err, "cannot delete snapshot '%s' of domain '%s' (it is kept; "
+                                "%s%s%s): disk '%s'", s->name, dom->name,
+                                merged->len ? "the overlays of disks " : "no image changed",
+                                merged->str, merged->len ? " were merged already, delete it "
+                                "again to finish" : "", e->target);
+            return r;
+        }
+        if (!running)
+            unlink(e->overlay);
+        g_string_append_printf(merged, "%s%s", merged->len ? ", " : "", e->target);
+    }
+    if ((r = reparent_images(dom, t, s, err)) < 0)
+        return r;
+    if (s->memory == QV_SNAP_LOC_EXTERNAL && s->memory_file && unlink(s->memory_file) < 0 &&
+        errno != ENOENT)
+        return qv_error_set_errno(err, -errno, "cannot remove the memory file %s of snapshot "
+                                  "'%s'", s->memory_file, s->name);
     return 0;
 }
 
@@ -1823,21 +2075,7 @@ static int delete_one(qv_domain *dom, qv_call *c, snap_tree *t, qv_snapdef *s, b
 {
     int r = 0;
     if (!metadata_only && snap_is_external(s)) {
-        if (n_children(t, s->name))
-            return qv_error_set(err, -ENOTSUP, "snapshot '%s' is external and has children: "
-                                "delete them first (or use --metadata)", s->name);
-        if (c->act.phase == QV_RUN_ON && count_loc(s, QV_SNAP_LOC_EXTERNAL))
-            return qv_error_set(err, -ENOTSUP, "deleting external snapshot '%s' of a running "
-                                "domain needs a block commit of its overlays, which qvirt cannot "
-                                "do yet (block jobs): shut the domain off or use --metadata",
-                                s->name);
-        /* A snapshot of the memory alone has no overlay to merge. */
-        if (count_loc(s, QV_SNAP_LOC_EXTERNAL))
-            r = merge_external_offline(dom, s, err);
-        if (r >= 0 && s->memory == QV_SNAP_LOC_EXTERNAL && s->memory_file &&
-            unlink(s->memory_file) < 0 && errno != ENOENT)
-            r = qv_error_set_errno(err, -errno, "cannot remove the memory file %s of snapshot "
-                                   "'%s'", s->memory_file, s->name);
+        r = delete_external(dom, c, t, s, err);
     } else if (!metadata_only && c->act.phase == QV_RUN_ON) {
         g_autoptr(qv_domdef) live = NULL;
         qv_qmp *qmp = NULL;

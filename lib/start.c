@@ -481,8 +481,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     g_ptr_array_add(margv, g_strdup("--"));
     for (char **a = qemu_argv; *a; a++)
         g_ptr_array_add(margv, g_strdup(*a));
-    if (restore) {
-        /* The saved state comes in over QMP once QEMU is up (save.c). */
+    if (restore && (restore->fd >= 0 || restore->load)) {
+        /* The saved or migrated state comes in over QMP once QEMU is up
+         * (save.c, migrate.c). */
         g_ptr_array_add(margv, g_strdup("-incoming"));
         g_ptr_array_add(margv, g_strdup("defer"));
     }
@@ -530,9 +531,11 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     int qmp_lock = -1;
     if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
         return r;
-    qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER, 0 };
-    if (restore && (r = restore->load ? restore->load(dom, qmp, restore->opaque, err)
-                                      : qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
+    bool restored = restore && (restore->fd >= 0 || restore->load);
+    int reason = restore ? restore->reason : 0;
+    qv_rt_state st = { QV_DOMAIN_PAUSED, reason ? reason : QV_DOMAIN_PAUSED_USER, 0 };
+    if (restored && (r = restore->load ? restore->load(dom, qmp, restore->opaque, err)
+                                       : qv_restore_incoming(dom, qmp, restore->fd, err)) < 0) {
         qv_domain_qmp_close(qmp, qmp_lock);
         return r;
     }
@@ -543,9 +546,8 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
             st = (qv_rt_state){ QV_DOMAIN_RUNNING,
-                                !restore ? QV_DOMAIN_RUNNING_BOOTED
-                                : restore->own_details ? restore->running_reason
-                                : QV_DOMAIN_RUNNING_RESTORED, 0 };
+                                reason ? reason : restored ? QV_DOMAIN_RUNNING_RESTORED
+                                                           : QV_DOMAIN_RUNNING_BOOTED, 0 };
         }
     }
     if (r >= 0) {
@@ -566,17 +568,15 @@ static void emit_started(qv_conn *conn, const qv_domdef *def, unsigned int flags
 {
     char uuid[37];
     qv_uuid_format(def->uuid, uuid);
-    int started = !restore ? QV_DOMAIN_EVENT_STARTED_BOOTED
-                : restore->own_details ? restore->started_detail
-                : QV_DOMAIN_EVENT_STARTED_RESTORED;
-    int suspended = !restore ? QV_DOMAIN_EVENT_SUSPENDED_PAUSED
-                  : restore->own_details ? restore->suspended_detail
-                  : QV_DOMAIN_EVENT_SUSPENDED_RESTORED;
+    bool restored = restore && (restore->fd >= 0 || restore->load);
+    int detail = restore ? restore->started_detail : 0;
     qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STARTED,
-                 started, NULL);
-    if (flags & QV_DOMAIN_START_PAUSED)
+                 detail ? detail : restored ? QV_DOMAIN_EVENT_STARTED_RESTORED
+                                            : QV_DOMAIN_EVENT_STARTED_BOOTED, NULL);
+    if ((flags & QV_DOMAIN_START_PAUSED) && !detail)
         qv_conn_emit(conn, def->name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_SUSPENDED,
-                     suspended, NULL);
+                     restored ? QV_DOMAIN_EVENT_SUSPENDED_RESTORED
+                              : QV_DOMAIN_EVENT_SUSPENDED_PAUSED, NULL);
     for (guint i = 0; i + 1 < dropped->len; i += 2) {
         json_object *extra = json_object_new_object();
         json_object_object_add(extra, "dev_alias", json_object_new_string(dropped->pdata[i]));

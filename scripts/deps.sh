@@ -10,6 +10,8 @@ QVIRT_DEBS=(
   cpio xz-utils zstd kmod busybox-static   # the test guest's and scripts/cgroup2-vm's initramfs
   util-linux                 # setpriv and flock (scripts/cgroup2-vm)
   systemd dbus systemd-container   # scripts/cgroup2-vm --systemd: PID 1, the system bus, machined
+  openssh-client             # qvirt+ssh:// migration: runs qvirt on the remote host
+  openssh-server iproute2    # its test: an sshd in a network namespace
 )
 
 qvirt_install_deps() {

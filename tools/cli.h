@@ -142,3 +142,4 @@ extern const cli_cmd cli_tune_cmds[];
 extern const cli_cmd cli_snapshot_cmds[];
 extern const cli_cmd cli_blockjob_cmds[];
 extern const cli_cmd cli_migrate_cmds[];
+extern const cli_cmd cli_migrate_incoming_cmds[];

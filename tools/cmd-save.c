@@ -358,6 +358,17 @@ static bool cmd_domjobinfo(cli_ctx *ctx, const cli_args *args)
         R(MEMORY_NORMAL_BYTES, "memory_normal_bytes", memory_normal_bytes),
         R(SETUP_TIME, "setup_time", setup_time),
         R(DOWNTIME, "downtime", downtime),
+        R(MEMORY_POSTCOPY_REQS, "memory_postcopy_requests", memory_postcopy_reqs),
+        R(DISK_TOTAL, "disk_total", disk_total),
+        R(DISK_PROCESSED, "disk_processed", disk_processed),
+        R(DISK_REMAINING, "disk_remaining", disk_remaining),
+        R(DISK_BPS, "disk_bps", disk_bps),
+        R(COMPRESSION_CACHE, "compression_cache", compression_cache),
+        R(COMPRESSION_BYTES, "compression_bytes", compression_bytes),
+        R(COMPRESSION_PAGES, "compression_pages", compression_pages),
+        R(COMPRESSION_CACHE_MISSES, "compression_cache_misses", compression_cache_misses),
+        R(COMPRESSION_OVERFLOW, "compression_overflow", compression_overflow),
+        R(AUTO_CONVERGE_THROTTLE, "auto_converge_throttle", auto_converge_throttle),
 #undef R
     };
     if (ctx->json) {
@@ -404,6 +415,19 @@ static bool cmd_domjobinfo(cli_ctx *ctx, const cli_args *args)
             printf("%-17s %-12llu bytes\n", "Page size:", st.memory_page_size);
         if (HAS(MEMORY_ITERATION))
             printf("%-17s %-12llu\n", "Iteration:", st.memory_iteration);
+        if (HAS(MEMORY_POSTCOPY_REQS))
+            printf("%-17s %-12llu\n", "Postcopy requests:", st.memory_postcopy_reqs);
+    }
+    /* virsh's "File" rows: a migration's disk copy */
+    if (st.disk_total || st.disk_remaining || st.disk_processed) {
+        print_size("File processed:", st.disk_processed);
+        print_size("File remaining:", st.disk_remaining);
+        print_size("File total:", st.disk_total);
+        if (HAS(DISK_BPS) && st.disk_bps) {
+            const char *unit;
+            double d = cli_pretty_capacity(st.disk_bps, &unit);
+            printf("%-17s %-.3lf %s/s\n", "File bandwidth:", d, unit);
+        }
     }
     if (HAS(MEMORY_CONSTANT))
         printf("%-17s %-12llu\n", "Constant pages:", st.memory_constant);
@@ -418,6 +442,18 @@ static bool cmd_domjobinfo(cli_ctx *ctx, const cli_args *args)
                st.downtime);
     if (HAS(SETUP_TIME))
         printf("%-17s %-12llu ms\n", "Setup time:", st.setup_time);
+    if (HAS(COMPRESSION_CACHE))
+        print_size("Compression cache:", st.compression_cache);
+    if (HAS(COMPRESSION_BYTES))
+        print_size("Compressed data:", st.compression_bytes);
+    if (HAS(COMPRESSION_PAGES))
+        printf("%-17s %-13llu\n", "Compressed pages:", st.compression_pages);
+    if (HAS(COMPRESSION_CACHE_MISSES))
+        printf("%-17s %-13llu\n", "Compression cache misses:", st.compression_cache_misses);
+    if (HAS(COMPRESSION_OVERFLOW))
+        printf("%-17s %-13llu\n", "Compression overflows:", st.compression_overflow);
+    if (HAS(AUTO_CONVERGE_THROTTLE))
+        printf("%-17s %-13llu\n", "Auto converge throttle:", st.auto_converge_throttle);
     if (HAS(ERRMSG))
         printf("%-17s %s\n", "Error message:", st.errmsg);
 #undef HAS

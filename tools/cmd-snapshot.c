@@ -612,6 +612,7 @@ static bool cmd_snapshot_revert(cli_ctx *ctx, const cli_args *args)
         { "running", QV_DOMAIN_SNAPSHOT_REVERT_RUNNING },
         { "paused", QV_DOMAIN_SNAPSHOT_REVERT_PAUSED },
         { "force", QV_DOMAIN_SNAPSHOT_REVERT_FORCE },
+        { "reset-nvram", QV_DOMAIN_SNAPSHOT_REVERT_RESET_NVRAM },
         { NULL, 0 },
     };
     g_autoptr(qv_error) err = NULL;
@@ -795,6 +796,7 @@ static const cli_opt opts_revert[] = {
     { "running", CLI_OPT_BOOL, false, false, "after reverting, change state to running" },
     { "paused", CLI_OPT_BOOL, false, false, "after reverting, change state to paused" },
     { "force", CLI_OPT_BOOL, false, false, "try harder on risky reverts" },
+    { "reset-nvram", CLI_OPT_BOOL, false, false, "re-initialize NVRAM from its pristine template" },
     { NULL },
 };
 static const cli_opt opts_delete[] = {

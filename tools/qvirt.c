@@ -252,7 +252,8 @@ const char *cli_control_error_str(int reason)
 static const cli_cmd *const cmd_tables[] = { cli_domain_cmds, cli_event_cmds, cli_argv_cmds, cli_resource_cmds,
                                              cli_console_cmds, cli_block_cmds, cli_hotplug_cmds, cli_input_cmds,
                                              cli_tune_cmds, cli_snapshot_cmds, cli_save_cmds,
-                                             cli_blockjob_cmds, cli_migrate_cmds };
+                                             cli_blockjob_cmds, cli_migrate_cmds,
+                                             cli_migrate_incoming_cmds };
 
 static const cli_cmd *find_cmd(const char *name)
 {

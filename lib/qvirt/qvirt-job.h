@@ -62,6 +62,18 @@ enum {
     QV_DOMAIN_JOB_FIELD_MEMORY_ITERATION = 1ull << 17,
     QV_DOMAIN_JOB_FIELD_ERRMSG = 1ull << 18,
     QV_DOMAIN_JOB_FIELD_SUCCESS = 1ull << 19,
+    /* Members after errmsg (a caller's older, smaller struct gets none). */
+    QV_DOMAIN_JOB_FIELD_DISK_TOTAL = 1ull << 20,
+    QV_DOMAIN_JOB_FIELD_DISK_PROCESSED = 1ull << 21,
+    QV_DOMAIN_JOB_FIELD_DISK_REMAINING = 1ull << 22,
+    QV_DOMAIN_JOB_FIELD_DISK_BPS = 1ull << 23,
+    QV_DOMAIN_JOB_FIELD_COMPRESSION_CACHE = 1ull << 24,
+    QV_DOMAIN_JOB_FIELD_COMPRESSION_BYTES = 1ull << 25,
+    QV_DOMAIN_JOB_FIELD_COMPRESSION_PAGES = 1ull << 26,
+    QV_DOMAIN_JOB_FIELD_COMPRESSION_CACHE_MISSES = 1ull << 27,
+    QV_DOMAIN_JOB_FIELD_COMPRESSION_OVERFLOW = 1ull << 28,
+    QV_DOMAIN_JOB_FIELD_AUTO_CONVERGE_THROTTLE = 1ull << 29,
+    QV_DOMAIN_JOB_FIELD_MEMORY_POSTCOPY_REQS = 1ull << 30,
 };
 typedef struct qv_domain_job_stats {
     size_t size;                  /* sizeof(qv_domain_job_stats): set by the caller */
@@ -75,10 +87,21 @@ typedef struct qv_domain_job_stats {
     unsigned long long memory_constant, memory_normal, memory_normal_bytes;
     unsigned long long memory_bps, memory_dirty_rate, memory_page_size, memory_iteration;
     char errmsg[512];             /* a failed job: why */
+    /* A migration's disk copy (NON_SHARED_*), bytes and bytes a second. */
+    unsigned long long disk_total, disk_processed, disk_remaining, disk_bps;
+    /* XBZRLE compression: cache size and bytes, pages, misses, overflows. */
+    unsigned long long compression_cache, compression_bytes, compression_pages;
+    unsigned long long compression_cache_misses, compression_overflow;
+    unsigned long long auto_converge_throttle;   /* percent of CPU time taken */
+    unsigned long long memory_postcopy_reqs;     /* pages the destination asked for */
 } qv_domain_job_stats;
-/* The running job's statistics, or with QV_DOMAIN_JOB_STATS_COMPLETED
- * those of the last one that ended (kept until the next one ends or,
- * without KEEP_COMPLETED, until they are read). */
+/* The size of the struct before the members after errmsg: the smallest a
+ * caller may pass. */
+#define QV_DOMAIN_JOB_STATS_SIZE_V1 (offsetof(qv_domain_job_stats, errmsg) + 512)
+/* The running job's statistics (filled up to stats->size), or with
+ * QV_DOMAIN_JOB_STATS_COMPLETED those of the last one that ended (kept
+ * until the next one ends or, without KEEP_COMPLETED, until they are
+ * read). */
 QV_PUBLIC int qv_domain_get_job_stats(qv_domain *dom, qv_domain_job_stats *stats,
                                       unsigned int flags, qv_error **err);
 /* Aborts the running job, from any process: a save ends, leaving the

@@ -122,6 +122,14 @@ QV_PUBLIC int qv_domain_migrate2(qv_domain *dom, qv_conn *dconn, const char *dxm
 QV_PUBLIC int qv_domain_migrate_to_uri2(qv_domain *dom, const char *dconnuri, const char *miguri,
                                         const char *dxml, unsigned int flags, const char *dname,
                                         unsigned long bandwidth, qv_error **err);
+/* The destination's half of a migration from another host: what `qvirt
+ * migrate-incoming` runs on the remote host of a qvirt+ssh:// URI, with
+ * the source's ssh on in_fd and out_fd. A line protocol between two qvirt
+ * of the same version (lib/migrate.c), not an interface of its own.
+ * Returns once the domain runs here, or the migration failed and was
+ * undone here. */
+QV_PUBLIC int qv_conn_migrate_incoming(qv_conn *conn, int in_fd, int out_fd, unsigned int flags,
+                                       qv_error **err);
 /* Switches a running POSTCOPY migration to post-copy (from any process). */
 QV_PUBLIC int qv_domain_migrate_start_post_copy(qv_domain *dom, unsigned int flags,
                                                 qv_error **err);

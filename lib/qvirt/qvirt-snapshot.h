@@ -75,7 +75,9 @@ enum { QV_DOMAIN_SNAPSHOT_XML_SECURE = 1 << 0 };
  * save image, the disks get overlays, and the CPUs run again unless HALT.
  * It runs as a job (qvirt-job.h: another process sees and may abort it);
  * a failure leaves the domain running as before, without overlays or the
- * memory file. */
+ * memory file. Create, revert and delete of a running domain are refused
+ * (-EBUSY) while one of its disks has a block job (qvirt-blockjob.h), as
+ * libvirt refuses them. */
 QV_PUBLIC int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flags,
                                         qv_snapshot **ret, qv_error **err);
 /* num_of_snapshots($flags): the count of snapshots passing the LIST filters. */
@@ -112,12 +114,24 @@ QV_PUBLIC int qv_snapshot_get_xml_description(qv_snapshot *snap, unsigned int fl
 /* get_parent(): -ENOENT for a root snapshot. */
 QV_PUBLIC int qv_snapshot_get_parent(qv_snapshot *snap, unsigned int flags, qv_snapshot **ret,
                                      qv_error **err);
-/* revert_to($flags): REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE. An
+/* revert_to($flags): REVERT_RUNNING, REVERT_PAUSED, REVERT_FORCE,
+ * REVERT_RESET_NVRAM (a new QEMU's UEFI variables start from their
+ * template). A new QEMU is STARTED FROM_SNAPSHOT, then RESUMED or
+ * SUSPENDED FROM_SNAPSHOT, as libvirt sends them. An
  * external snapshot gets new overlays on its images; with memory a new
  * QEMU restores it from the snapshot's memory file (libvirt 9.9's revert). */
 QV_PUBLIC int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err);
-/* delete($flags): DELETE_CHILDREN, DELETE_CHILDREN_ONLY, DELETE_METADATA_ONLY.
- * An external snapshot's memory file goes with it (not with METADATA_ONLY). */
+/* delete($flags): DELETE_CHILDREN, DELETE_CHILDREN_ONLY, DELETE_METADATA_ONLY
+ * (CHILDREN deletes the descendants leaf first, each as a delete of its
+ * own). An external snapshot's overlays are merged into the images it
+ * froze (libvirt 9.0's delete): on a running domain by a block commit per
+ * disk (active, then pivoted, when the overlay is the disk's top), shut
+ * off by qemu-img; the overlay files go, and so does its memory file (none
+ * of this with METADATA_ONLY). As libvirt, an external snapshot with
+ * children is refused unless it has one and lies in the domain's current
+ * chain, and not when it is the current one. A commit that fails leaves
+ * every chain valid and the snapshot's metadata in place; the error says
+ * which disks were merged already, and deleting again finishes. */
 QV_PUBLIC int qv_snapshot_delete(qv_snapshot *snap, unsigned int flags, qv_error **err);
 /* is_current(), has_metadata(): 1 or 0. */
 QV_PUBLIC int qv_snapshot_is_current(qv_snapshot *snap, unsigned int flags, qv_error **err);

@@ -434,6 +434,73 @@ Test(blockjob, active_commit_pivot_by_another_process)
     itest_ok(qv_domain_destroy(dom2, 0, &err), err);
 }
 
+/* A SHALLOW commit (top's data into the image right below it, DELETE
+ * removing top's file), then qv_domain_block_copy with a destination XML,
+ * its typed parameters, SHALLOW and SYNCHRONOUS_WRITES: the copy gets the
+ * disk's backing chain, the guest's writes while READY reach it, and the
+ * pivot makes it the disk's image. */
+Test(blockjob, shallow_commit_and_copy_xml)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *base = image("hbase.qcow2", NULL);
+    g_autofree char *m1 = image("hm1.qcow2", base);
+    g_autofree char *m2 = image("hm2.qcow2", m1);
+    g_free(HOST_OK("qemu-io", "-f", "qcow2", "-c", "write -P 0x44 8M 1M", m2));
+    g_autofree char *top = image("htop.qcow2", m2);
+    g_autofree char *d = disk_xml(top, "vdb", "qvjob");
+    g_autoptr(qv_domain) dom = start(conn, "bj-shallow", d);
+    qv_qmp *ga = itest_agent_open(&T, "bj-shallow");
+    g_autofree char *gdev = guest_disk(ga, "qvjob");
+    guest_write(ga, gdev, "INTOTOP", 1);
+    seen s = { 0 };
+    listen_jobs(conn, &s);
+    qv_error *err = NULL;
+
+    /* SHALLOW with top m2: merged into m1 (its backing), not into base. */
+    itest_ok(qv_domain_block_commit(dom, "vdb", NULL, m2, 0, QV_DOMAIN_BLOCK_COMMIT_SHALLOW |
+                                    QV_DOMAIN_BLOCK_COMMIT_DELETE, &err), err);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_COMPLETED));
+    g_autofree char *c1 = xml_chain(dom, "vdb", 0);
+    g_autofree char *w1 = g_strdup_printf("%s>%s>%s", top, m1, base);
+    cr_expect_str_eq(c1, w1);
+    cr_expect_not(g_file_test(m2, G_FILE_TEST_EXISTS), "DELETE left %s", m2);
+    /* SHALLOW commits into the image right below top, nothing else. */
+    cr_expect_eq(qv_domain_block_commit(dom, "vdb", base, top, 0, QV_DOMAIN_BLOCK_COMMIT_SHALLOW |
+                                        QV_DOMAIN_BLOCK_COMMIT_ACTIVE, &err), -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+
+    /* A destination without a source is refused in one sentence. */
+    cr_expect_eq(qv_domain_block_copy(dom, "vdb", "<disk type='file'/>", NULL, 0, &err), -EINVAL);
+    g_clear_pointer(&err, qv_error_free);
+    g_autofree char *copy = g_build_filename(T.root, "hcopy.qcow2", NULL);
+    g_autofree char *dx = g_strdup_printf("<disk type='file'><source file='%s'/><driver "
+                                          "type='qcow2'/></disk>", copy);
+    qv_block_copy_params params = { .size = sizeof params, .granularity = 65536,
+                                    .buf_size = 1 << 20 };
+    itest_ok(qv_domain_block_copy(dom, "vdb", dx, &params, QV_DOMAIN_BLOCK_COPY_SHALLOW |
+                                  QV_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES, &err), err);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_READY));
+    guest_write(ga, gdev, "WHILEREADY", 3);
+    itest_ok(qv_domain_abort_block_job(dom, "vdb", QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT, &err), err);
+    json_object_put(wait_job_event(conn, &s, "vdb", QV_DOMAIN_BLOCK_JOB_COMPLETED));
+    g_autofree char *c2 = xml_chain(dom, "vdb", 0);
+    g_autofree char *w2 = g_strdup_printf("%s>%s>%s", copy, m1, base);
+    cr_expect_str_eq(c2, w2);
+    g_autoptr(json_object) ci = img_info(copy);
+    cr_expect_str_eq(backing_of(ci), m1, "a shallow copy is backed by the disk's chain");
+    qv_qmp_free(ga);
+    g_autofree char *r1 = img_read(copy, 1 * MIB, 7);
+    g_autofree char *r3 = img_read(copy, 3 * MIB, 10);
+    cr_expect(strstr(r1, "INTOTOP"), "%s", r1);
+    cr_expect(strstr(r3, "WHILEREADY"), "%s", r3);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    /* (Read once QEMU has gone: it keeps m1's tables cached until then.) */
+    g_autofree char *p44 = HOST_OK("qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0x44 8M 1M", m1);
+    cr_expect_null(strstr(p44, "Pattern verification failed"), "m2's data is not in m1: %s", p44);
+    g_autofree char *pb = HOST_OK("qemu-io", "-r", "-f", "qcow2", "-c", "read -P 0 8M 1M", base);
+    cr_expect_null(strstr(pb, "Pattern verification failed"), "SHALLOW wrote into base: %s", pb);
+}
+
 /* A copy (block_rebase COPY) of a two-image chain: an abort drops the copy's
  * nodes, a second copy pivots and matches the original; a copy to a full
  * tmpfs fails with QEMU's text and leaves the chain as it was. */

@@ -4,6 +4,7 @@
  * that comes up on the destination with the marker and a counter that
  * carries on is the same guest, moved, not a new boot. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 
 static itest T;
 static itest D;   /* the destination: root T.root/dst */
+static void netns_teardown(void);
+static void uffd_restore(void);
 
 static void setup(void)
 {
@@ -36,6 +39,8 @@ static void teardown(void)
 {
     /* What a failed test left running at the destination, then T's. */
     qvt_kill_leftovers(D.root);
+    netns_teardown();
+    uffd_restore();
     g_free(D.root);
     g_free(D.uri);
     g_free(D.console);
@@ -174,6 +179,8 @@ Test(migrate, live_to_other_root_and_back_over_tcp)
                           QV_DOMAIN_EVENT_STARTED_MIGRATED), "no STARTED MIGRATED at the destination");
     cr_assert(journal_has(&T, "mg", QV_DOMAIN_EVENT_ID_JOB_COMPLETED, -1, -1),
               "no JOB_COMPLETED at the source");
+    cr_assert(journal_has(&T, "mg", QV_DOMAIN_EVENT_ID_MIGRATION_ITERATION, -1, -1),
+              "no MIGRATION_ITERATION at the source");
     qv_domain_job_stats st = { .size = sizeof st };
     itest_ok(qv_domain_get_job_stats(dom, &st, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
     cr_assert_eq(st.type, QV_DOMAIN_JOB_COMPLETED);
@@ -201,6 +208,7 @@ Test(migrate, live_to_other_root_and_back_over_tcp)
 typedef struct bg_migration {
     const char *src_uri, *dst_uri, *name;
     unsigned long long bandwidth;
+    unsigned int flags;   /* besides LIVE */
     int result;
     char *error;
 } bg_migration;
@@ -219,7 +227,7 @@ static gpointer bg_migrate(gpointer data)
     if (b->result == 0) {
         qv_migrate_params p = { .size = sizeof p, .fields = QV_MIGRATE_FIELD_BANDWIDTH,
                                 .bandwidth = b->bandwidth };
-        b->result = qv_domain_migrate(dom, dst, &p, QV_MIGRATE_LIVE, NULL, &err);
+        b->result = qv_domain_migrate(dom, dst, &p, QV_MIGRATE_LIVE | b->flags, NULL, &err);
     }
     b->error = g_strdup(err ? qv_error_message(err) : "");
     qv_error_free(err);
@@ -267,6 +275,9 @@ Test(migrate, aborted_slow_migration_leaves_source_running)
     cr_assert_eq(status, 0, "%s", info);
     cr_assert(strstr(info, "Unbounded"), "%s", info);
     cr_assert(strstr(info, "Outgoing migration"), "%s", info);
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_JOB, "control state %d during a migration", ci.state);
     itest_ok(qv_domain_abort_job(dom, 0, &err), err);
     g_thread_join(th);
     cr_assert_eq(b.result, -ECANCELED, "migrate returned %d: %s", b.result, b.error);
@@ -303,6 +314,123 @@ Test(migrate, killed_destination_qemu_leaves_source_running)
     assert_nothing_at(&D, dst, "mkd");
     qv_error *err = NULL;
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
+
+/* Post-copy needs userfaultfd for QEMU's unprivileged user: the sysctl's
+ * value before the test turned it on, to put back. */
+#define UFFD_SYSCTL "/proc/sys/vm/unprivileged_userfaultfd"
+static char *uffd_saved;
+
+/* A /proc file is written in place (g_file_set_contents renames). */
+static bool write_proc(const char *path, const char *value)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    bool ok = fputs(value, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static void uffd_restore(void)
+{
+    if (uffd_saved)
+        write_proc(UFFD_SYSCTL, uffd_saved);
+    g_clear_pointer(&uffd_saved, g_free);
+}
+
+Test(migrate, compressed_auto_converge_switched_to_post_copy)
+{
+    g_autoptr(qv_conn) src = itest_open(&T);
+    g_autoptr(qv_conn) dst = itest_open(&D);
+    g_autoptr(qv_domain) dom = boot_counting(src, "mpc", NULL);
+    qv_error *err = NULL;
+    g_autofree char *uffd = NULL;
+    if (g_file_get_contents(UFFD_SYSCTL, &uffd, NULL, NULL) && uffd[0] == '0') {
+        /* Refused in one sentence that says what to change; the source
+         * runs on. */
+        cr_assert_eq(qv_domain_migrate(dom, dst, NULL, QV_MIGRATE_LIVE | QV_MIGRATE_POSTCOPY, NULL,
+                                       &err), -ENOTSUP);
+        cr_assert(strstr(qv_error_message(err), "vm.unprivileged_userfaultfd"), "%s",
+                  qv_error_message(err));
+        qv_error_free(err);
+        err = NULL;
+        assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+        assert_nothing_at(&D, dst, "mpc");
+        if (geteuid() != 0)
+            cr_skip_test("post-copy needs %s set to 1 (root can)", UFFD_SYSCTL);
+        uffd_saved = g_steal_pointer(&uffd);
+        cr_assert(write_proc(UFFD_SYSCTL, "1"), "cannot write %s", UFFD_SYSCTL);
+    }
+    long before = read_counter(&T, "mpc");
+    bg_migration b = { .src_uri = T.uri, .dst_uri = D.uri, .name = "mpc", .bandwidth = 2,
+                       .result = 1, .flags = QV_MIGRATE_COMPRESSED | QV_MIGRATE_AUTO_CONVERGE |
+                                             QV_MIGRATE_POSTCOPY };
+    GThread *th = g_thread_new("migrate", bg_migrate, &b);
+    wait_for_job(dom, &b);
+    /* At 2 MiB/s the guest's memory takes minutes: post-copy moves the
+     * guest now and pulls the rest on demand. */
+    itest_ok(qv_domain_migrate_start_post_copy(dom, 0, &err), err);
+    g_thread_join(th);
+    cr_assert_eq(b.result, 0, "migrate returned %d: %s", b.result, b.error);
+    g_free(b.error);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_MIGRATED);
+    assert_same_guest_counting(&D, "mpc", before);
+    qv_domain_job_stats st = { .size = sizeof st };
+    itest_ok(qv_domain_get_job_stats(dom, &st, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
+    cr_assert_eq(st.type, QV_DOMAIN_JOB_COMPLETED);
+    cr_assert(st.fields & QV_DOMAIN_JOB_FIELD_COMPRESSION_CACHE, "no XBZRLE figures");
+    cr_assert_gt(st.compression_cache, 0);
+    cr_assert(st.fields & QV_DOMAIN_JOB_FIELD_MEMORY_POSTCOPY_REQS, "no post-copy figures");
+    /* An older caller's smaller struct gets what fits, nothing past it. */
+    qv_domain_job_stats small;
+    memset(&small, 0xab, sizeof small);
+    small.size = QV_DOMAIN_JOB_STATS_SIZE_V1;
+    itest_ok(qv_domain_get_job_stats(dom, &small, 0, &err), err);
+    cr_assert_eq(small.size, QV_DOMAIN_JOB_STATS_SIZE_V1);
+    cr_assert_eq(small.disk_total, 0xababababababababULL, "a V1 caller's struct was overrun");
+    g_autoptr(qv_domain) ddom = NULL;
+    itest_ok(qv_conn_get_domain_by_name(dst, "mpc", &ddom, &err), err);
+    itest_ok(qv_domain_destroy(ddom, 0, &err), err);
+}
+
+/* A caller killed in the middle of a migration: the next call on the
+ * source recovers it (the migration cancelled, the source running as it
+ * was, the job recorded failed), the destination's unfinished start is
+ * undone by its supervisor, and the domain migrates again. */
+Test(migrate, caller_killed_mid_migration)
+{
+    g_autoptr(qv_conn) src = itest_open(&T);
+    g_autoptr(qv_conn) dst = itest_open(&D);
+    g_autoptr(qv_domain) dom = boot_counting(src, "mck", NULL);
+    long before = read_counter(&T, "mck");
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        qv_conn *c1 = NULL, *c2 = NULL;
+        qv_domain *d = NULL;
+        qv_migrate_params p = { .size = sizeof p, .fields = QV_MIGRATE_FIELD_BANDWIDTH,
+                                .bandwidth = 1 };
+        if (qv_conn_open(T.uri, &c1, NULL) < 0 || qv_conn_open(D.uri, &c2, NULL) < 0 ||
+            qv_conn_get_domain_by_name(c1, "mck", &d, NULL) < 0)
+            _exit(3);
+        _exit(qv_domain_migrate(d, c2, &p, QV_MIGRATE_LIVE, NULL, NULL) < 0 ? 1 : 0);
+    }
+    bg_migration none = { .result = 1 };
+    wait_for_job(dom, &none);
+    cr_assert_eq(kill(child, SIGKILL), 0);
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFSIGNALED(status), "the migrating child ended by itself (status %d)", status);
+
+    qv_error *err = NULL;
+    qv_domain *ddom_raw = NULL;
+    itest_ok(qv_domain_migrate(dom, dst, NULL, QV_MIGRATE_LIVE, &ddom_raw, &err), err);
+    g_autoptr(qv_domain) ddom = ddom_raw;
+    assert_state(ddom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_MIGRATED);
+    assert_same_guest_counting(&D, "mck", before);
+    /* The dead caller's job ended failed before the second one ran. */
+    cr_assert(journal_has(&T, "mck", QV_DOMAIN_EVENT_ID_JOB_COMPLETED, -1, -1));
+    itest_ok(qv_domain_destroy(ddom, 0, &err), err);
 }
 
 static void run_ok(const char *const *argv)
@@ -436,4 +564,213 @@ Test(migrate, tunables)
     qv_error_free(err);
     err = NULL;
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
+
+/* ---- qvirt+ssh:// between two network namespaces ------------------------- */
+/* The test makes two network namespaces joined by a veth pair (nothing
+ * else: no route out), starts an sshd in the destination's, and runs
+ * itself in the source's: the domain boots there, and its migration goes
+ * through ssh (qvirt migrate-incoming on the "remote host") and QEMU's
+ * stream over the veth link. */
+#include <fcntl.h>
+#include <sched.h>
+
+typedef struct netns_env {
+    char *src, *dst;          /* namespace names */
+    char *dir;                /* keys, sshd's config, the remote wrapper */
+    char *dst_ip;
+    GPid sshd;
+    int port;
+} netns_env;
+
+static bool sh_ok(const char *const *argv, char **errs)
+{
+    int status = -1;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                      NULL, NULL, NULL, errs, &status, NULL))
+        return false;
+    return g_spawn_check_wait_status(status, NULL);
+}
+#define SH(...) cr_assert(sh_ok((const char *const[]){ __VA_ARGS__, NULL }, NULL), \
+                          "failed: %s", #__VA_ARGS__)
+
+static netns_env N;   /* what over_ssh_between_network_namespaces set up */
+
+static void netns_down(netns_env *n)
+{
+    if (n->sshd > 0) {
+        kill(n->sshd, SIGTERM);
+        waitpid(n->sshd, NULL, 0);
+    }
+    if (n->src)
+        sh_ok((const char *const[]){ "ip", "netns", "del", n->src, NULL }, NULL);
+    if (n->dst)
+        sh_ok((const char *const[]){ "ip", "netns", "del", n->dst, NULL }, NULL);
+    g_free(n->src);
+    g_free(n->dst);
+    g_free(n->dir);
+    g_free(n->dst_ip);
+    memset(n, 0, sizeof *n);
+}
+
+static void netns_teardown(void)
+{
+    netns_down(&N);
+}
+
+/* Reads sshd's stderr until it says it listens (or the deadline). */
+static bool wait_sshd(int fd, int timeout_ms)
+{
+    g_autoptr(GString) got = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (!strstr(got->str, "Server listening")) {
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (left <= 0 || poll(&pfd, 1, left) <= 0)
+            return false;
+        char buf[256];
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0)
+            return false;
+        g_string_append_len(got, buf, r);
+    }
+    return true;
+}
+
+static void netns_up(netns_env *n)
+{
+    const char *missing = NULL;
+    if (geteuid() != 0)
+        missing = "root (network namespaces)";
+    else if (!g_file_test("/usr/sbin/sshd", G_FILE_TEST_IS_EXECUTABLE))
+        missing = "sshd (openssh-server)";
+    else if (!g_find_program_in_path("ssh") || !g_find_program_in_path("ip"))
+        missing = "ssh and ip (openssh-client, iproute2)";
+    if (missing)
+        cr_skip_test("the qvirt+ssh:// test needs %s", missing);
+    int id = (int)getpid();
+    n->src = g_strdup_printf("qvt-src-%d", id);
+    n->dst = g_strdup_printf("qvt-dst-%d", id);
+    g_autofree char *va = g_strdup_printf("qvs%d", id % 100000);
+    g_autofree char *vb = g_strdup_printf("qvd%d", id % 100000);
+    g_autofree char *src_cidr = g_strdup_printf("10.250.%d.1/30", id % 250);
+    g_autofree char *dst_cidr = g_strdup_printf("10.250.%d.2/30", id % 250);
+    n->dst_ip = g_strdup_printf("10.250.%d.2", id % 250);
+    SH("ip", "netns", "add", n->src);
+    SH("ip", "netns", "add", n->dst);
+    SH("ip", "link", "add", va, "netns", n->src, "type", "veth", "peer", "name", vb, "netns",
+       n->dst);
+    SH("ip", "-n", n->src, "addr", "add", src_cidr, "dev", va);
+    SH("ip", "-n", n->dst, "addr", "add", dst_cidr, "dev", vb);
+    SH("ip", "-n", n->src, "link", "set", va, "up");
+    SH("ip", "-n", n->dst, "link", "set", vb, "up");
+    SH("ip", "-n", n->src, "link", "set", "lo", "up");
+    SH("ip", "-n", n->dst, "link", "set", "lo", "up");
+
+    n->dir = g_build_filename(T.root, "ssh", NULL);
+    cr_assert_eq(mkdir(n->dir, 0700), 0);
+    g_autofree char *hostkey = g_build_filename(n->dir, "host_key", NULL);
+    g_autofree char *key = g_build_filename(n->dir, "id", NULL);
+    SH("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey);
+    SH("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key);
+    g_autofree char *pub_path = g_strconcat(key, ".pub", NULL);
+    g_autofree char *pub = NULL;
+    cr_assert(g_file_get_contents(pub_path, &pub, NULL, NULL));
+    g_autofree char *auth = g_build_filename(n->dir, "authorized_keys", NULL);
+    cr_assert(g_file_set_contents(auth, pub, -1, NULL));
+    n->port = 2222;
+    g_autofree char *pidfile = g_build_filename(n->dir, "sshd.pid", NULL);
+    g_autofree char *conf = g_strdup_printf(
+        "Port %d\nListenAddress %s\nHostKey %s\nAuthorizedKeysFile %s\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "StrictModes no\nUsePAM no\nPidFile %s\n", n->port, n->dst_ip, hostkey, auth, pidfile);
+    g_autofree char *conf_path = g_build_filename(n->dir, "sshd_config", NULL);
+    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    mkdir("/run/sshd", 0755);   /* sshd's privilege separation folder */
+    /* The "remote host's" qvirt: this build's, with the test's settings. */
+    g_autoptr(GString) wrap = g_string_new("#!/bin/sh\n");
+    const char *vars[] = { "QVIRT_MONITOR", "QVIRT_BUILD_ROOT", "QVIRT_SOURCE_ROOT",
+                           "LD_LIBRARY_PATH", "QVIRT_QEMU", "QVIRT_DEBUG", "QVIRT_TEST_GUEST" };
+    for (size_t i = 0; i < G_N_ELEMENTS(vars); i++)
+        if (g_getenv(vars[i])) {
+            g_autofree char *q = g_shell_quote(g_getenv(vars[i]));
+            g_string_append_printf(wrap, "export %s=%s\n", vars[i], q);
+        }
+    g_autofree char *bin = g_build_filename(g_getenv("QVIRT_BUILD_ROOT"), "tools", "qvirt", NULL);
+    g_string_append_printf(wrap, "exec %s \"$@\"\n", bin);
+    g_autofree char *wrapper = g_build_filename(n->dir, "qvirt-remote", NULL);
+    cr_assert(g_file_set_contents(wrapper, wrap->str, -1, NULL));
+    chmod(wrapper, 0755);
+
+    const char *argv[] = { "ip", "netns", "exec", n->dst, "/usr/sbin/sshd", "-D", "-e", "-f",
+                           conf_path, NULL };
+    int errfd = -1;
+    g_autoptr(GError) gerr = NULL;
+    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                       &n->sshd, NULL, NULL, &errfd, &gerr),
+              "cannot run sshd: %s", gerr ? gerr->message : "?");
+    cr_assert(wait_sshd(errfd, 10000), "sshd did not start");
+    close(errfd);
+
+    /* This process (and what it starts: the domain's supervisor and QEMU,
+     * ssh) lives in the source's namespace from here. */
+    g_autofree char *ns = g_strdup_printf("/run/netns/%s", n->src);
+    int fd = open(ns, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(setns(fd, CLONE_NEWNET), 0, "setns: %s", g_strerror(errno));
+    close(fd);
+}
+
+Test(migrate, over_ssh_between_network_namespaces)
+{
+    netns_env *ns = &N;
+    netns_up(ns);
+    g_autoptr(qv_conn) src = itest_open(&T);
+    g_autoptr(qv_domain) dom = boot_counting(src, "msh", NULL);
+    long before = read_counter(&T, "msh");
+    g_autofree char *key = g_build_filename(ns->dir, "id", NULL);
+    g_autofree char *wrapper = g_build_filename(ns->dir, "qvirt-remote", NULL);
+    g_autofree char *ekey = g_uri_escape_string(key, "/", FALSE);
+    g_autofree char *ewrap = g_uri_escape_string(wrapper, "/", FALSE);
+    g_autofree char *eroot = g_uri_escape_string(D.root, "/", FALSE);
+    g_autofree char *uri = g_strdup_printf("qvirt+ssh://root@%s:%d/embed?root=%s&keyfile=%s"
+                                           "&no_verify=1&command=%s", ns->dst_ip, ns->port, eroot,
+                                           ekey, ewrap);
+    qv_error *err = NULL;
+    /* A remote side that is not qvirt fails in one sentence, and the
+     * source runs on as it was. */
+    g_autofree char *bad = g_strdup_printf("qvirt+ssh://root@%s:%d/embed?root=%s&keyfile=%s"
+                                           "&no_verify=1&command=/bin/false", ns->dst_ip, ns->port,
+                                           eroot, ekey);
+    int r = qv_domain_migrate_to_uri(dom, bad, NULL, QV_MIGRATE_LIVE, &err);
+    g_autofree char *bad_why = g_strdup(err ? qv_error_message(err) : "");
+    qv_error_free(err);
+    err = NULL;
+    cr_assert_lt(r, 0, "a migration to /bin/false succeeded");
+    cr_assert(strstr(bad_why, "went away"), "%s", bad_why);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    r = qv_domain_migrate_to_uri(dom, uri, NULL, QV_MIGRATE_LIVE | QV_MIGRATE_PERSIST_DEST,
+                                 &err);
+    g_autofree char *why = g_strdup(err ? qv_error_message(err) : "");
+    qv_error_free(err);
+    err = NULL;
+    cr_assert_geq(r, 0, "migration over ssh failed: %s", why);
+    assert_state(dom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_MIGRATED);
+    /* The destination's connection is on this filesystem: look at it. */
+    g_autoptr(qv_conn) dst = itest_open(&D);
+    qv_domain *ddom_raw = NULL;
+    itest_ok(qv_conn_get_domain_by_name(dst, "msh", &ddom_raw, &err), err);
+    g_autoptr(qv_domain) ddom = ddom_raw;
+    assert_state(ddom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_MIGRATED);
+    cr_assert_eq(qv_domain_is_persistent(ddom, &err), 1, "PERSIST_DEST stored no config there");
+    assert_same_guest_counting(&D, "msh", before);
+    /* Its QEMU runs in the destination's namespace: the stream crossed
+     * the veth link. */
+    long long qemu = itest_status_field(&D, "msh", "qemu_pid");
+    g_autofree char *mine = g_file_read_link("/proc/self/ns/net", NULL);
+    g_autofree char *ns_path = g_strdup_printf("/proc/%lld/ns/net", qemu);
+    g_autofree char *theirs = g_file_read_link(ns_path, NULL);
+    cr_assert_str_neq(mine, theirs, "the destination's QEMU shares the source's namespace");
+    itest_ok(qv_domain_destroy(ddom, 0, &err), err);
 }

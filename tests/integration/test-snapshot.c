@@ -26,8 +26,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_snapshot, qv_snapshot_free)
 
 static itest T;
+static char *small_mount;   /* a tmpfs of the test, unmounted at teardown */
 static void setup(void) { itest_setup(&T); }
-static void teardown(void) { itest_teardown(&T); }
+static void teardown(void)
+{
+    if (small_mount) {
+        const char *argv[] = { "umount", "-l", small_mount, NULL };
+        g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                     G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    }
+    itest_teardown(&T);
+}
 
 TestSuite(snapshot, .init = setup, .fini = teardown, .timeout = 400);
 
@@ -147,6 +156,15 @@ static char *image_snapshots(const char *img)
 static void on_event(qv_conn *conn, const qv_event *ev, void *opaque)
 {
     g_string_append_printf(opaque, "%d/%d ", ev->event, ev->detail);
+}
+
+/* BLOCK_JOB_2 events as "job_type/status" words, in order. */
+static void on_job_event(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    g_autoptr(json_object) j = json_tokener_parse(ev->json);
+    json_object *t = NULL, *st = NULL;
+    if (j && json_object_object_get_ex(j, "job_type", &t) && json_object_object_get_ex(j, "status", &st))
+        g_string_append_printf(opaque, "%d/%d ", json_object_get_int(t), json_object_get_int(st));
 }
 
 static bool saw(qv_conn *conn, GString *evs, int event, int detail)
@@ -342,12 +360,8 @@ Test(snapshot, running_internal_and_external)
     set_counter(ga, dev, 4);
     g_autofree char *c4 = disk_counter(ga, dev);
     cr_expect_str_eq(c4, "DISK-4");
-    /* Deleting it while running needs a block commit: refused, saying so. */
-    r = qv_snapshot_delete(e1, 0, &err);
-    cr_expect_eq(r, -ENOTSUP);
-    cr_expect(err && strstr(qv_error_message(err), "block commit"), "%s",
-              err ? qv_error_message(err) : "");
-    g_clear_pointer(&err, qv_error_free);
+    /* (Deleting external snapshots of a running domain: test
+     * external_delete_running.) */
 
     /* s1 was taken before the overlay: reverting the running QEMU to it
      * needs a new QEMU, which only FORCE allows. */
@@ -368,12 +382,27 @@ Test(snapshot, running_internal_and_external)
     /* A new QEMU starts the console file anew: the old guest's lines go. */
     cr_assert_eq(truncate(T.console, 0), 0);
     pid_t old_qemu = (pid_t)itest_status_field(&T, "snap-run", "qemu_pid");
+    /* The reverts so far changed the config: DEFINED FROM_SNAPSHOT. */
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    g_string_truncate(evs, 0);
     itest_ok(qv_snapshot_revert_to(e1, QV_DOMAIN_SNAPSHOT_REVERT_RUNNING, &err), err);
     cr_expect_neq((pid_t)itest_status_field(&T, "snap-run", "qemu_pid"), old_qemu);
     cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT),
               "events: %s", evs->str);
-    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_FROM_SNAPSHOT),
+    /* The new QEMU is STARTED FROM_SNAPSHOT (libvirt's detail), then
+     * RESUMED FROM_SNAPSHOT; never BOOTED, and no SUSPENDED in between. */
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT),
               "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED),
+                  "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED),
+                  "events: %s", evs->str);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
     cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", BOOT_MS),
               "the guest did not boot after the revert");
     ga = itest_agent_open(&T, "snap-run");
@@ -394,10 +423,16 @@ Test(snapshot, running_internal_and_external)
      * memory and runs on, counter 1 in RAM and on disk. */
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     cr_assert_eq(truncate(T.console, 0), 0);
+    itest_ok(qv_conn_event_dispatch(conn, &err), err);
+    g_string_truncate(evs, 0);
     itest_ok(qv_snapshot_revert_to(s1, 0, &err), err);
     itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
     cr_expect_eq(state, QV_DOMAIN_RUNNING);
     cr_expect_eq(reason, QV_DOMAIN_RUNNING_FROM_SNAPSHOT);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED),
+                  "events: %s", evs->str);
     cr_assert(itest_wait_console_n(&T, "CNT=1", 3, CONSOLE_MS),
               "the new QEMU did not get s1's memory");
     cr_expect_eq(itest_console_count(&T, "QVIRT-GUEST-READY"), 0, "the guest booted afresh");
@@ -425,6 +460,377 @@ Test(snapshot, running_internal_and_external)
     cr_expect_null(strstr(lst2, " h "), "%s", lst2);
     cr_expect_eq(qv_domain_has_current_snapshot(dom, 0, &err), 0);
     itest_ok(qv_domain_undefine(dom, 0, &err), err);
+}
+
+/* The disk chain of vdb in the domain's XML (flags: 0 live, INACTIVE the
+ * config) as "top>backing>...". */
+static char *vdb_chain(qv_domain *dom, unsigned int flags)
+{
+    g_autofree char *xml = domain_xml(dom, flags);
+    const char *d = strstr(xml, "<target dev='vdb'");
+    cr_assert(d, "no vdb: %s", xml);
+    const char *start = d;
+    while (start > xml && strncmp(start, "<disk ", 6))
+        start--;
+    GString *out = g_string_new(NULL);
+    const char *end = strstr(d, "</disk>");
+    for (const char *p = start; (p = strstr(p, "<source file='")) && p < end; p++) {
+        p += strlen("<source file='");
+        const char *q = strchr(p, '\'');
+        g_string_append_printf(out, "%s%.*s", out->len ? ">" : "", (int)(q - p), p);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static char *image_backing(const char *img)
+{
+    g_autofree char *o = HOST("qemu-img", "info", "-U", "--output=json", img);
+    cr_assert_not_null(o, "qemu-img info %s failed", img);
+    g_autoptr(json_object) j = json_tokener_parse(o);
+    json_object *b = NULL;
+    return json_object_object_get_ex(j, "backing-filename", &b) ? g_strdup(json_object_get_string(b))
+                                                                : g_strdup("");
+}
+
+/* Deleting external snapshots of a running domain: each overlay is merged
+ * into the image the snapshot froze by a block commit (non-active when it
+ * is deep in the chain, active and pivoted when it is the top), the
+ * overlay files go, the live XML and the config follow, the stored
+ * snapshots that named the overlay name the base instead, and the guest
+ * runs on with everything it wrote. A commit that fails half-way (the
+ * second disk's base on a full tmpfs) keeps the metadata and says what
+ * was merged; deleting again finishes. A revert that starts a new QEMU
+ * paused is STARTED FROM_SNAPSHOT then SUSPENDED FROM_SNAPSHOT. */
+Test(snapshot, external_delete_running)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("del.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-del", img);
+    boot(dom);
+    qv_qmp *ga = itest_agent_open(&T, "snap-del");
+    g_autofree char *dev = guest_disk(ga);
+    qv_error *err = NULL;
+    pid_t qemu = (pid_t)itest_status_field(&T, "snap-del", "qemu_pid");
+    g_autofree char *ovl1 = g_build_filename(T.root, "del.e1", NULL);
+    g_autofree char *ovl2 = g_build_filename(T.root, "del.e2", NULL);
+    const unsigned int disk_only = QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY;
+
+    /* The merges are block jobs: their events prove which kind ran. */
+    g_autoptr(GString) jobs = g_string_new(NULL);
+    itest_ok(qv_conn_domain_event_register_any(conn, dom, QV_DOMAIN_EVENT_ID_BLOCK_JOB_2,
+                                               on_job_event, jobs, &err), err);
+    set_counter(ga, dev, 1);
+    g_autoptr(qv_snapshot) e1 = NULL, e2 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>e1</name></domainsnapshot>",
+                                       disk_only, &e1, &err), err);
+    set_counter(ga, dev, 2);
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>e2</name></domainsnapshot>",
+                                       disk_only, &e2, &err), err);
+    set_counter(ga, dev, 3);
+    g_autofree char *ch0 = vdb_chain(dom, 0);
+    g_autofree char *want0 = g_strdup_printf("%s>%s>%s", ovl2, ovl1, img);
+    cr_assert_str_eq(ch0, want0);
+
+    /* e2's parent e1 is not current and has one child: its overlay is deep
+     * in the chain, a non-active commit merges it into del.qcow2 and e2's
+     * overlay gets del.qcow2 as its backing. */
+    itest_ok(qv_snapshot_delete(e1, 0, &err), err);
+    cr_expect(saw(conn, jobs, QV_DOMAIN_BLOCK_JOB_TYPE_COMMIT, QV_DOMAIN_BLOCK_JOB_COMPLETED),
+              "a non-active commit: %s", jobs->str);
+    g_string_truncate(jobs, 0);
+    cr_expect_not(g_file_test(ovl1, G_FILE_TEST_EXISTS), "%s is left", ovl1);
+    g_autofree char *ch1 = vdb_chain(dom, 0);
+    g_autofree char *want1 = g_strdup_printf("%s>%s", ovl2, img);
+    cr_expect_str_eq(ch1, want1, "the live chain");
+    g_autofree char *cf1 = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(cf1, want1, "the config's chain");
+    g_autofree char *b2 = image_backing(ovl2);
+    cr_expect_str_eq(b2, img);
+    g_autofree char *x2 = snapshot_xml(e2);
+    cr_expect_null(strstr(x2, "<parent>"), "e2 became a root: %s", x2);
+    cr_expect_null(strstr(x2, ovl1), "e2's domain still names the merged overlay: %s", x2);
+    g_autofree char *c3 = disk_counter(ga, dev);
+    cr_expect_str_eq(c3, "DISK-3");
+    int state = 0, reason = 0;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq((pid_t)itest_status_field(&T, "snap-del", "qemu_pid"), qemu, "a new QEMU");
+
+    /* e2, current and a leaf: an active commit, pivoted to del.qcow2. */
+    itest_ok(qv_snapshot_delete(e2, 0, &err), err);
+    cr_expect(saw(conn, jobs, QV_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT, QV_DOMAIN_BLOCK_JOB_READY),
+              "an active commit: %s", jobs->str);
+    cr_expect(saw(conn, jobs, QV_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT,
+                  QV_DOMAIN_BLOCK_JOB_COMPLETED), "pivoted: %s", jobs->str);
+    cr_expect_not(g_file_test(ovl2, G_FILE_TEST_EXISTS), "%s is left", ovl2);
+    g_autofree char *ch2 = vdb_chain(dom, 0);
+    cr_expect_str_eq(ch2, img, "the live chain");
+    g_autofree char *cf2 = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(cf2, img, "the config's chain");
+    g_autofree char *c3b = disk_counter(ga, dev);
+    cr_expect_str_eq(c3b, "DISK-3");
+    set_counter(ga, dev, 4);   /* into del.qcow2 now */
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    cr_expect_eq((pid_t)itest_status_field(&T, "snap-del", "qemu_pid"), qemu, "a new QEMU");
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    cr_expect_eq(qv_domain_has_current_snapshot(dom, 0, &err), 0);
+
+    /* The children variants, leaf first: CHILDREN_ONLY merges e4 into e3's
+     * overlay; then CHILDREN (no child left) merges e3. */
+    g_autofree char *ovl3 = g_build_filename(T.root, "del.e3", NULL);
+    g_autofree char *ovl4 = g_build_filename(T.root, "del.e4", NULL);
+    g_autoptr(qv_snapshot) e3 = NULL, e4 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>e3</name></domainsnapshot>",
+                                       disk_only, &e3, &err), err);
+    set_counter(ga, dev, 5);
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>e4</name></domainsnapshot>",
+                                       disk_only, &e4, &err), err);
+    set_counter(ga, dev, 6);
+    /* libvirt's rule: the current snapshot with a child cannot go. */
+    {
+        g_autofree char *x3 = snapshot_xml(e3);
+        qv_snapshot *again = NULL;
+        itest_ok(qv_domain_create_snapshot(dom, x3, QV_DOMAIN_SNAPSHOT_CREATE_REDEFINE |
+                                           QV_DOMAIN_SNAPSHOT_CREATE_CURRENT, &again, &err), err);
+        qv_snapshot_free(again);
+        cr_expect_eq(qv_snapshot_delete(e3, 0, &err), -ENOTSUP);
+        cr_expect(err && strstr(qv_error_message(err), "current one and has a child"), "%s",
+                  err ? qv_error_message(err) : "");
+        g_clear_pointer(&err, qv_error_free);
+        g_autofree char *x4 = snapshot_xml(e4);
+        itest_ok(qv_domain_create_snapshot(dom, x4, QV_DOMAIN_SNAPSHOT_CREATE_REDEFINE |
+                                           QV_DOMAIN_SNAPSHOT_CREATE_CURRENT, &again, &err), err);
+        qv_snapshot_free(again);
+    }
+    itest_ok(qv_snapshot_delete(e3, QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY, &err), err);
+    cr_expect_not(g_file_test(ovl4, G_FILE_TEST_EXISTS), "%s is left", ovl4);
+    g_autofree char *ch3 = vdb_chain(dom, 0);
+    g_autofree char *want3 = g_strdup_printf("%s>%s", ovl3, img);
+    cr_expect_str_eq(ch3, want3);
+    cr_expect_eq(snapshot_count(dom, 0), 1);
+    cr_expect_eq(qv_snapshot_is_current(e3, 0, &err), 1, "e4's parent became current");
+    itest_ok(qv_snapshot_delete(e3, QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN, &err), err);
+    cr_expect_not(g_file_test(ovl3, G_FILE_TEST_EXISTS), "%s is left", ovl3);
+    g_autofree char *ch4 = vdb_chain(dom, 0);
+    cr_expect_str_eq(ch4, img);
+    g_autofree char *c6 = disk_counter(ga, dev);
+    cr_expect_str_eq(c6, "DISK-6");
+
+    /* A revert that needs a new QEMU, paused: STARTED FROM_SNAPSHOT, then
+     * SUSPENDED FROM_SNAPSHOT; deleting the snapshot of the paused domain
+     * then merges the revert's overlay, and the domain stays paused. */
+    g_autoptr(GString) evs = g_string_new(NULL);
+    itest_ok(qv_conn_domain_event_register_any(conn, dom, QV_DOMAIN_EVENT_ID_LIFECYCLE, on_event,
+                                               evs, &err), err);
+    itest_ok(qv_conn_event_dispatch(conn, &err), err);
+    g_autoptr(qv_snapshot) e5 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>e5</name></domainsnapshot>",
+                                       disk_only, &e5, &err), err);
+    /* While a disk has a block job (a copy), snapshots wait, as libvirt's. */
+    {
+        g_autofree char *cp = g_build_filename(T.root, "del.copy", NULL);
+        itest_ok(qv_domain_block_rebase(dom, "vdb", cp, 0, QV_DOMAIN_BLOCK_REBASE_COPY, &err), err);
+        qv_snapshot *no = NULL;
+        cr_expect_eq(qv_domain_create_snapshot(dom, NULL, disk_only, &no, &err), -EBUSY);
+        cr_expect(err && strstr(qv_error_message(err), "has a block job"), "%s",
+                  err ? qv_error_message(err) : "");
+        g_clear_pointer(&err, qv_error_free);
+        cr_expect_eq(qv_snapshot_revert_to(e5, 0, &err), -EBUSY);
+        g_clear_pointer(&err, qv_error_free);
+        cr_expect_eq(qv_snapshot_delete(e5, 0, &err), -EBUSY);
+        g_clear_pointer(&err, qv_error_free);
+        itest_ok(qv_domain_abort_block_job(dom, "vdb", 0, &err), err);
+        unlink(cp);
+        cr_expect_eq(snapshot_count(dom, 0), 1);
+    }
+    qv_qmp_free(ga);
+    itest_ok(qv_snapshot_revert_to(e5, QV_DOMAIN_SNAPSHOT_REVERT_PAUSED, &err), err);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED);
+    cr_expect_eq(reason, QV_DOMAIN_PAUSED_FROM_SNAPSHOT);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_FROM_SNAPSHOT),
+              "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED),
+                  "events: %s", evs->str);
+    cr_expect_not(saw(conn, evs, QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED),
+                  "events: %s", evs->str);
+    itest_ok(qv_snapshot_delete(e5, 0, &err), err);
+    g_autofree char *ch5 = vdb_chain(dom, 0);
+    cr_expect_str_eq(ch5, img);
+    itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_PAUSED, "the delete ran the paused domain");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *bi = image_backing(img);
+    cr_expect_str_eq(bi, "");
+    g_autofree char *rd = HOST("qemu-io", "-f", "qcow2", "-r", "-c", "read -v 0 16", img);
+    /* qemu-io -v: "DISK-6" in hex. */
+    cr_expect(rd && strstr(rd, "44 49 53 4b 2d 36 3b"), "what the guest wrote is in the base: %s", rd);
+}
+
+/* A disk behind a throttle filter (<iotune>): the overlays go below the
+ * filter, and after a delete's pivot the next snapshot finds the disk's
+ * top node again from the recorded node names (paused: no guest needed). */
+Test(snapshot, external_delete_throttled)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("thr.qcow2");
+    g_autofree char *d = g_strdup_printf("    <disk type='file' device='disk'><driver name='qemu' "
+                                         "type='qcow2'/><source file='%s'/><target dev='vdb' "
+                                         "bus='virtio'/><iotune><total_bytes_sec>209715200"
+                                         "</total_bytes_sec></iotune></disk>\n", img);
+    g_autofree char *xml = itest_domain_xml(&T, "snap-thr", d);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    const unsigned int disk_only = QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY;
+    g_autoptr(qv_snapshot) t1 = NULL, t2 = NULL, t3 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>t1</name></domainsnapshot>",
+                                       disk_only, &t1, &err), err);
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>t2</name></domainsnapshot>",
+                                       disk_only, &t2, &err), err);
+    itest_ok(qv_snapshot_delete(t2, 0, &err), err);
+    g_autofree char *o1 = g_build_filename(T.root, "thr.t1", NULL);
+    g_autofree char *w1 = g_strdup_printf("%s>%s", o1, img);
+    g_autofree char *c1 = vdb_chain(dom, 0);
+    cr_expect_str_eq(c1, w1);
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>t3</name></domainsnapshot>",
+                                       disk_only, &t3, &err), err);
+    g_autofree char *o3 = g_build_filename(T.root, "thr.t3", NULL);
+    g_autofree char *w3 = g_strdup_printf("%s>%s>%s", o3, o1, img);
+    g_autofree char *c3 = vdb_chain(dom, 0);
+    cr_expect_str_eq(c3, w3);
+    itest_ok(qv_snapshot_delete(t1, 0, &err), err);
+    itest_ok(qv_snapshot_delete(t3, 0, &err), err);
+    g_autofree char *c4 = vdb_chain(dom, 0);
+    cr_expect_str_eq(c4, img);
+    g_autofree char *live = domain_xml(dom, 0);
+    cr_expect(strstr(live, "<total_bytes_sec>209715200</total_bytes_sec>"), "%s", live);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
+
+/* A delete whose second commit fails (its base on a full tmpfs) keeps the
+ * snapshot, says which disk was merged and why the other failed (QEMU's
+ * text); the chains stay valid and the guest runs on. Deleting again once
+ * there is room finishes. */
+Test(snapshot, external_delete_fails_halfway)
+{
+    if (geteuid() != 0)
+        cr_skip_test("not root: no tmpfs to fill");
+    small_mount = g_build_filename(T.root, "small", NULL);
+    mkdir(small_mount, 0700);
+    g_autofree char *m = HOST("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", small_mount);
+    if (!m) {
+        g_clear_pointer(&small_mount, g_free);
+        cr_skip_test("cannot mount a tmpfs");
+    }
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("half.qcow2");
+    g_autofree char *img2 = g_build_filename(small_mount, "c.qcow2", NULL);
+    g_free(HOST("qemu-img", "create", "-q", "-f", "qcow2", img2, "16M"));
+    cr_assert(g_file_test(img2, G_FILE_TEST_EXISTS));
+    g_autofree char *d1 = disk_xml(img);
+    g_autofree char *d2 = g_strdup_printf("    <disk type='file' device='disk'><driver name='qemu' "
+                                          "type='qcow2'/><source file='%s'/><target dev='vdc' "
+                                          "bus='virtio'/><serial>qvfull</serial></disk>\n", img2);
+    g_autofree char *devs = g_strconcat(d1, d2, NULL);
+    g_autofree char *xml = itest_domain_xml(&T, "snap-half", devs);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    boot(dom);
+    qv_qmp *ga = itest_agent_open(&T, "snap-half");
+    g_autofree char *dev = guest_disk(ga);
+    g_autofree char *ovlb = g_build_filename(T.root, "half.h1", NULL);
+    g_autofree char *ovlc = g_build_filename(T.root, "c.h1", NULL);
+    g_autofree char *sx = g_strdup_printf("<domainsnapshot><name>h1</name><disks><disk name='vdc' "
+                                          "snapshot='external'><source file='%s'/></disk></disks>"
+                                          "</domainsnapshot>", ovlc);
+    g_autoptr(qv_snapshot) h1 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, sx, QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &h1, &err), err);
+    set_counter(ga, dev, 1);
+    /* 4 MiB for vdc's overlay: more than its base's tmpfs holds. */
+    g_free(guest_ok(ga, "for d in /sys/block/vd*; do [ \"$(cat $d/serial)\" = qvfull ] && "
+                        "dd if=/dev/urandom of=/dev/${d##*/} bs=1048576 count=4 conv=fsync "
+                        "2>/dev/null; done; true"));
+    int r = qv_snapshot_delete(h1, 0, &err);
+    cr_expect_lt(r, 0);
+    const char *msg = err ? qv_error_message(err) : "";
+    cr_expect(strstr(msg, "it is kept; the overlays of disks vdb were merged already"), "%s", msg);
+    cr_expect(strstr(msg, "No space left on device"), "QEMU's text: %s", msg);
+    g_clear_pointer(&err, qv_error_free);
+    cr_expect_eq(snapshot_count(dom, 0), 1, "the snapshot's metadata is kept");
+    cr_expect_not(g_file_test(ovlb, G_FILE_TEST_EXISTS), "vdb's overlay was merged: %s", ovlb);
+    cr_expect(g_file_test(ovlc, G_FILE_TEST_EXISTS), "vdc's overlay is kept");
+    g_autofree char *chb = vdb_chain(dom, 0);
+    cr_expect_str_eq(chb, img);
+    g_autofree char *live = domain_xml(dom, 0);
+    g_autofree char *srcc = g_strdup_printf("<source file='%s'/>", ovlc);
+    cr_expect(strstr(live, srcc), "vdc is still on its overlay: %s", live);
+    int state = 0;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    g_autofree char *c1 = disk_counter(ga, dev);
+    cr_expect_str_eq(c1, "DISK-1");
+    /* Room again: the second delete merges vdc's overlay and ends it. */
+    g_free(HOST("mount", "-o", "remount,size=64m", small_mount));
+    itest_ok(qv_snapshot_delete(h1, 0, &err), err);
+    cr_expect_not(g_file_test(ovlc, G_FILE_TEST_EXISTS), "%s is left", ovlc);
+    cr_expect_eq(snapshot_count(dom, 0), 0);
+    g_autofree char *live2 = domain_xml(dom, 0);
+    g_autofree char *src2 = g_strdup_printf("<source file='%s'/>", img2);
+    cr_expect(strstr(live2, src2), "vdc is on its base again: %s", live2);
+    qv_qmp_free(ga);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
+
+/* REVERT_RESET_NVRAM: the new QEMU of a revert gets its UEFI variables
+ * from their template again (libvirt's flag); without it they are kept. */
+Test(snapshot, revert_reset_nvram)
+{
+    if (!g_file_test("/usr/share/qemu/firmware/60-edk2-x86_64.json", G_FILE_TEST_EXISTS))
+        cr_skip_test("the ovmf package is not installed (no /usr/share/qemu/firmware descriptors)");
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("efi.qcow2");
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>snap-efi</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+        "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>"
+        "<features><acpi/></features><devices><disk type='file' device='disk'><driver "
+        "name='qemu' type='qcow2'/><source file='%s'/><target dev='vda' bus='virtio'/></disk>"
+        "</devices></domain>", img);
+    g_autoptr(qv_domain) dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *nvram = g_build_filename(T.root, "config", "nvram", "snap-efi_VARS.fd", NULL);
+    g_autofree char *tmpl = NULL;
+    gsize tlen = 0;
+    cr_assert(g_file_get_contents(nvram, &tmpl, &tlen, NULL), "no NVRAM at %s", nvram);
+    g_autoptr(qv_snapshot) x = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>x</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &x, &err), err);
+    g_autofree char *scribbled = g_memdup2(tmpl, tlen);
+    memset(scribbled, 0xaa, 4096);
+    cr_assert(g_file_set_contents(nvram, scribbled, (gssize)tlen, NULL));
+    itest_ok(qv_snapshot_revert_to(x, QV_DOMAIN_SNAPSHOT_REVERT_PAUSED, &err), err);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *kept = NULL;
+    gsize klen = 0;
+    cr_assert(g_file_get_contents(nvram, &kept, &klen, NULL));
+    cr_expect(klen == tlen && !memcmp(kept, scribbled, tlen), "a plain revert rewrote the NVRAM");
+    g_autofree char *o = ITEST_CLI_OK(&T, "snapshot-revert", "snap-efi", "x", "--paused",
+                                      "--reset-nvram");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    g_autofree char *now = NULL;
+    gsize nlen = 0;
+    cr_assert(g_file_get_contents(nvram, &now, &nlen, NULL));
+    cr_expect(nlen == tlen && !memcmp(now, tmpl, tlen), "--reset-nvram kept the scribbled NVRAM");
+    itest_ok(qv_snapshot_delete(x, 0, &err), err);
+    itest_ok(qv_domain_undefine(dom, QV_DOMAIN_UNDEFINE_NVRAM, &err), err);
 }
 
 /* Waits for QEMU's migration (a memory snapshot's stream) to begin, then
@@ -820,6 +1226,38 @@ Test(snapshot, shutoff_internal_external)
     g_autofree char *rd3 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x44 0 64k", img);
     cr_expect_not_null(rd3, "the overlay's data did not reach the base image");
 
+    /* Two external snapshots, y2 a child of y1: deleting y1 merges its
+     * overlay, deep in the chain now, into the base (qemu-img commit) and
+     * rebases y2's overlay onto the base; deleting y2 merges the top. */
+    g_autofree char *oy1 = g_build_filename(T.root, "off.y1", NULL);
+    g_autofree char *oy2 = g_build_filename(T.root, "off.y2", NULL);
+    g_autoptr(qv_snapshot) y1 = NULL, y2 = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>y1</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &y1, &err), err);
+    g_free(HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x55 0 64k", oy1));
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>y2</name></domainsnapshot>",
+                                       QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &y2, &err), err);
+    g_free(HOST("qemu-io", "-f", "qcow2", "-c", "write -P 0x66 64k 64k", oy2));
+    itest_ok(qv_snapshot_delete(y1, 0, &err), err);
+    cr_expect_not(g_file_test(oy1, G_FILE_TEST_EXISTS), "%s is left", oy1);
+    g_autofree char *cy = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+    g_autofree char *wy = g_strdup_printf("%s>%s", oy2, img);
+    cr_expect_str_eq(cy, wy);
+    g_autofree char *by2 = image_backing(oy2);
+    cr_expect_str_eq(by2, img);
+    g_autofree char *xy2 = snapshot_xml(y2);
+    cr_expect_null(strstr(xy2, oy1), "y2 still names the merged overlay: %s", xy2);
+    g_autofree char *r55 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x55 0 64k", oy2);
+    cr_expect_not_null(r55, "y1's data is not under y2's overlay any more");
+    itest_ok(qv_snapshot_delete(y2, 0, &err), err);
+    cr_expect_not(g_file_test(oy2, G_FILE_TEST_EXISTS), "%s is left", oy2);
+    g_autofree char *cy2 = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+    cr_expect_str_eq(cy2, img);
+    g_autofree char *r66 = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x66 64k 64k", img);
+    cr_expect_not_null(r66, "y2's data did not reach the base image");
+    g_autofree char *r55b = HOST("qemu-io", "-f", "qcow2", "-c", "read -P 0x55 0 64k", img);
+    cr_expect_not_null(r55b, "y1's data did not reach the base image");
+
     /* REDEFINE: metadata alone, with CURRENT; NO_METADATA: none kept. */
     g_autoptr(qv_snapshot) rdef = NULL;
     itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>rd</name><state>shutoff</state>"
@@ -1022,5 +1460,112 @@ Test(snapshot, caller_killed_during_create)
     int state = 0;
     itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
     cr_expect_eq(state, QV_DOMAIN_RUNNING);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+}
+
+static bool lifecycle_lock_held(const char *name)
+{
+    g_autofree char *f = g_strconcat(name, ".lock", NULL);
+    g_autofree char *p = g_build_filename(T.root, "run", "locks", f, NULL);
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool held = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+/* Callers killed at random points of an external snapshot's delete on a
+ * running domain (before, during and after its active commit): the domain
+ * runs on with a valid chain and everything the guest wrote; the snapshot
+ * stays until a delete ends, a commit left READY can be pivoted like any
+ * block job, and deleting again finishes. */
+Test(snapshot, caller_killed_during_external_delete)
+{
+    g_autoptr(qv_conn) conn = itest_open(&T);
+    g_autofree char *img = make_qcow2("kdel.qcow2");
+    g_autoptr(qv_domain) dom = define(conn, "snap-kdel", img);
+    boot(dom);
+    qv_qmp *ga = itest_agent_open(&T, "snap-kdel");
+    g_autofree char *dev = guest_disk(ga);
+    qv_error *err = NULL;
+    g_autoptr(GRand) rand = g_rand_new();
+    int killed = 0, left_job = 0, left_meta = 0;
+    for (int round = 0; round < 6; round++) {
+        g_autofree char *name = g_strdup_printf("k%d", round);
+        g_autofree char *xml = g_strdup_printf("<domainsnapshot><name>%s</name></domainsnapshot>",
+                                               name);
+        g_autofree char *ovl = g_strdup_printf("%s/kdel.%s", T.root, name);
+        qv_snapshot *s = NULL;
+        itest_ok(qv_domain_create_snapshot(dom, xml, QV_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY, &s,
+                                           &err), err);
+        /* Some MiB in the overlay, so the commit takes a while. */
+        g_autofree char *fill = g_strdup_printf("dd if=/dev/urandom of=/dev/%s bs=1048576 seek=1 "
+                                                "count=6 conv=fsync 2>/dev/null", dev);
+        g_free(guest_ok(ga, fill));
+        set_counter(ga, dev, 10 + round);
+        pid_t child = fork();
+        cr_assert_geq(child, 0);
+        if (child == 0) {
+            qv_conn *c2 = NULL;
+            qv_domain *d2 = NULL;
+            qv_snapshot *s2 = NULL;
+            if (qv_conn_open(T.uri, &c2, NULL) < 0 ||
+                qv_conn_get_domain_by_name(c2, "snap-kdel", &d2, NULL) < 0 ||
+                qv_domain_get_snapshot_by_name(d2, name, 0, &s2, NULL) < 0)
+                _exit(2);
+            _exit(qv_snapshot_delete(s2, 0, NULL) < 0 ? 1 : 0);
+        }
+        gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+        bool exited = false;
+        while (!lifecycle_lock_held("snap-kdel") && g_get_monotonic_time() < deadline)
+            if ((exited = waitpid(child, NULL, WNOHANG) == child))
+                break;
+        if (!exited) {
+            poll(NULL, 0, g_rand_int_range(rand, 0, 250));
+            killed += kill(child, SIGKILL) == 0 && waitpid(child, NULL, WNOHANG) == 0;
+            waitpid(child, NULL, 0);
+        }
+        int state = 0;
+        itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+        cr_assert_eq(state, QV_DOMAIN_RUNNING, "round %d", round);
+        g_autofree char *c = disk_counter(ga, dev);
+        g_autofree char *want = g_strdup_printf("DISK-%d", 10 + round);
+        cr_assert_str_eq(c, want, "round %d: the guest's data", round);
+        /* A commit its dead caller left: pivoted once READY, as any job. */
+        for (gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;;) {
+            qv_block_job_info info;
+            int j = qv_domain_get_block_job_info(dom, "vdb", &info, 0, &err);
+            itest_ok(j, err);
+            if (j == 0)
+                break;
+            left_job += info.ready;
+            cr_assert_lt(g_get_monotonic_time(), end, "round %d: the job did not end", round);
+            if (info.ready)
+                itest_ok(qv_domain_abort_block_job(dom, "vdb", QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT,
+                                                   &err), err);
+            else
+                poll(NULL, 0, 100);
+        }
+        if (qv_snapshot_has_metadata(s, 0, NULL) == 1) {
+            left_meta++;
+            itest_ok(qv_snapshot_delete(s, 0, &err), err);
+        }
+        qv_snapshot_free(s);
+        cr_expect_eq(snapshot_count(dom, 0), 0, "round %d", round);
+        cr_expect_not(g_file_test(ovl, G_FILE_TEST_EXISTS), "round %d: %s is left", round, ovl);
+        g_autofree char *ch = vdb_chain(dom, 0);
+        cr_expect_str_eq(ch, img, "round %d: the live chain", round);
+        g_autofree char *cf = vdb_chain(dom, QV_DOMAIN_XML_INACTIVE);
+        cr_expect_str_eq(cf, img, "round %d: the config's chain", round);
+        g_autofree char *c2 = disk_counter(ga, dev);
+        cr_expect_str_eq(c2, want, "round %d: the guest's data after the delete", round);
+    }
+    cr_expect_gt(killed, 0, "no caller was killed inside the call");
+    fprintf(stderr, "test-snapshot: note: %d callers killed; %d left a READY commit, %d the "
+            "snapshot\n", killed, left_job, left_meta);
+    qv_qmp_free(ga);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_ok(qv_domain_create(dom, 0, &err), err);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
 }
