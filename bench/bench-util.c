@@ -41,6 +41,15 @@ void emit(const char *figure, const char *side, const char *unit, series *s)
     fflush(stdout);
 }
 
+double median_of(const series *s)
+{
+    if (!s->n)
+        return 0;
+    series c = *s;
+    qsort(c.v, (size_t)c.n, sizeof(double), cmp_double);
+    return c.v[c.n / 2];
+}
+
 void emit1(const char *figure, const char *side, const char *unit, double v)
 {
     series s = { 0 };

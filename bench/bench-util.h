@@ -13,6 +13,9 @@ typedef struct series { double v[256]; int n; } series;
 void add(series *s, double v);
 void emit(const char *figure, const char *side, const char *unit, series *s);
 void emit1(const char *figure, const char *side, const char *unit, double v);
+/* The median emit() would print, leaving s in its order (rounds paired
+ * across series stay paired). */
+double median_of(const series *s);
 
 /* Runs fn on n threads at once, each on its own element of args (size bytes
  * apart): they are all started and waiting before the clock starts, and

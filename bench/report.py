@@ -57,6 +57,12 @@ FIGURES = [
     ("restore", "restore to running", "<= 1.1x floor", lambda r: r["qvirt_floor"] <= 1.1),
     ("boot", "cold boot to guest up", None, None),
     ("restore_speedup", "boot / restore", ">= 5x", lambda r: r["qvirt"] >= 5),
+    # Live migration between two embed roots (bench/migrate): the floor is
+    # two raw QEMUs running lib/migrate.c's QMP sequence; the downtime is
+    # QEMU's own, as query-migrate reports it on the source.
+    ("migrate", "live migration", "<= 1.1x floor", lambda r: r["qvirt_floor"] <= 1.1),
+    ("migrate_downtime", "migration downtime", "<= 1.1x floor",
+     lambda r: r["qvirt_floor"] <= 1.1),
     # Block jobs on 128 MiB (bench/blockjob): to the end the XML follows.
     ("blockpull", "block pull (128 MiB)", "<= 1.3x floor", lambda r: r["qvirt_floor"] <= 1.3),
     ("blockcommit", "active commit+pivot", "<= 1.3x floor",

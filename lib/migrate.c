@@ -53,6 +53,10 @@
 /* After the source completed, how long the destination may take to load
  * the last of the state. */
 #define QV_MIGRATE_DEST_FINISH_MS 60000
+/* How often, and how far apart, a completed migration's downtime is asked
+ * again while QEMU still reports 0. */
+#define QV_MIGRATE_DOWNTIME_TRIES 20
+#define QV_MIGRATE_DOWNTIME_WAIT_MS 5
 /* libvirt's "unlimited" migration speed, in MiB/s (INT64_MAX bytes/s). */
 #define QV_MIGRATE_SPEED_UNLIMITED 8796093022207ULL
 /* The run-folder file keeping migrate_set_max_speed's values. */
@@ -673,6 +677,17 @@ static int src_run(mig *m, const char *uri, qv_error **err)
             continue;
         }
         if (st.type == QV_DOMAIN_JOB_COMPLETED) {
+            /* QEMU 7.2 says completed a moment before it has set the
+             * downtime (query-migrate reads 0): ask again, briefly. */
+            for (int i = 0; i < QV_MIGRATE_DOWNTIME_TRIES && !st.downtime; i++) {
+                qv_qmp_event *late = NULL;
+                qv_qmp_wait_event(m->sq, "QVIRT-NONE", QV_MIGRATE_DOWNTIME_WAIT_MS, &late, NULL);
+                qv_qmp_event_free(late);
+                qv_domain_job_stats again = { .size = sizeof again };
+                if (qv_job_query(m->src, m->sq, &m->job, &again, &status, NULL) == 0 &&
+                    again.type == QV_DOMAIN_JOB_COMPLETED)
+                    st = again;
+            }
             m->final = st;
             m->completed = true;
             return 0;

@@ -188,6 +188,7 @@ Test(migrate, live_to_other_root_and_back_over_tcp)
     cr_assert(st.fields & QV_DOMAIN_JOB_FIELD_MEMORY_TOTAL);
     cr_assert_gt(st.memory_total, 0);
     cr_assert(st.fields & QV_DOMAIN_JOB_FIELD_DOWNTIME, "no downtime in the completed stats");
+    cr_assert_gt(st.downtime, 0, "a downtime of 0 ms: read before QEMU set it");
 
     /* Back over an explicit tcp:// URI, to the source's connection URI, and
      * this time persistently, undefining it at the (now) source. */
@@ -490,6 +491,63 @@ Test(migrate, copy_storage_all_leaves_identical_disk)
         cr_assert_str_eq(g_strstrip(o), "block-1-of-the-source");
     }
     run_ok((const char *const[]){ "qemu-img", "compare", "-q", "-U", img, dimg, NULL });
+    itest_ok(qv_domain_destroy(ddom, 0, &err), err);
+}
+
+/* --copy-storage-inc: the backing image is on both sides (here: the same
+ * file), only the top overlay is copied, onto a new overlay over it. */
+Test(migrate, copy_storage_inc_copies_the_top_only)
+{
+    g_autofree char *base = g_build_filename(T.root, "base.qcow2", NULL);
+    g_autofree char *top = g_build_filename(T.root, "top.qcow2", NULL);
+    g_autofree char *dtop = g_build_filename(D.root, "top.qcow2", NULL);
+    run_ok((const char *const[]){ "qemu-img", "create", "-q", "-f", "qcow2", base, "64M", NULL });
+    run_ok((const char *const[]){ "qemu-io", "-c", "write -P 0x5a 0 1M", base, NULL });
+    run_ok((const char *const[]){ "qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F",
+                                  "qcow2", top, NULL });
+    g_autofree char *extra = g_strdup_printf(
+        "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source file='%s'/><target dev='vda' bus='virtio'/></disk>\n", top);
+    g_autoptr(qv_conn) src = itest_open(&T);
+    g_autoptr(qv_conn) dst = itest_open(&D);
+    g_autoptr(qv_domain) dom = boot_counting(src, "msi", extra);
+    qv_error *err = NULL;
+    {
+        g_autoptr(qv_qmp) ga = itest_agent_open(&T, "msi");
+        int code;
+        g_autofree char *o = itest_guest_run(ga,
+            "echo written-in-the-top > /tmp/p; "
+            "dd if=/tmp/p of=/dev/vda bs=4096 seek=1024 conv=fsync 2>&1", &code);
+        cr_assert_eq(code, 0, "%s", o);
+    }
+    char *xml = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, QV_DOMAIN_XML_MIGRATABLE, &xml, &err), err);
+    g_autoptr(GString) dxml = g_string_new(xml);
+    free(xml);
+    g_string_replace(dxml, top, dtop, 0);
+    qv_migrate_params p = { .size = sizeof p, .fields = QV_MIGRATE_FIELD_DEST_XML,
+                            .dest_xml = dxml->str };
+    itest_ok(qv_domain_migrate(dom, dst, &p, QV_MIGRATE_LIVE | QV_MIGRATE_NON_SHARED_INC, NULL,
+                               &err), err);
+    /* The new overlay sits on the same base and holds the guest's write;
+     * the base's data still reads through it. */
+    g_autofree char *info = NULL;
+    int status;
+    const char *argv[] = { "qemu-img", "info", "-U", "--output=json", dtop, NULL };
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &info,
+                           NULL, &status, NULL));
+    cr_assert(strstr(info, base), "the copy has no backing %s: %s", base, info);
+    g_autoptr(qv_qmp) ga = itest_agent_open(&D, "msi");
+    int code;
+    g_autofree char *o = itest_guest_run(ga,
+        "echo 3 > /proc/sys/vm/drop_caches; "
+        "dd if=/dev/vda bs=4096 skip=1024 count=1 2>/dev/null | head -n 1; "
+        "dd if=/dev/vda bs=1 count=4 2>/dev/null | od -An -tx1", &code);
+    cr_assert_eq(code, 0);
+    cr_assert(strstr(o, "written-in-the-top"), "%s", o);
+    cr_assert(strstr(o, "5a 5a 5a 5a"), "the base's data does not read through: %s", o);
+    g_autoptr(qv_domain) ddom = NULL;
+    itest_ok(qv_conn_get_domain_by_name(dst, "msi", &ddom, &err), err);
     itest_ok(qv_domain_destroy(ddom, 0, &err), err);
 }
 
