@@ -113,7 +113,9 @@ int qv_job_begin(qv_domain *dom, const qv_active *act, int operation, qv_job_kin
                      .started_us = qv_rt_now_us() };
     g_strlcpy(job->run_id, act->status.run_id, sizeof job->run_id);
     g_autofree char *abort_marker = qv_domain_file(dom, QV_JOB_ABORT_FILE);
+    g_autofree char *suspend_marker = qv_domain_file(dom, QV_JOB_SUSPEND_FILE);
     unlink(abort_marker);
+    unlink(suspend_marker);
     return qv_job_update(dom, job, err);
 }
 

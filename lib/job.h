@@ -20,6 +20,10 @@
 #define QV_JOB_MIGRATE_MIRROR_PREFIX "qvirt-migrate-job-"
 /* Asks the owner of a migration to abort it (abort_job). */
 #define QV_JOB_ABORT_FILE "job.abort"
+/* Asks the owner of an outgoing migration, who holds qmp.lock for the
+ * whole job, to pause the CPUs (suspend during a migration: virsh migrate
+ * --timeout). */
+#define QV_JOB_SUSPEND_FILE "job.suspend"
 
 typedef enum qv_job_kind {
     QV_JOB_MIGRATION = 1,   /* QEMU's migration: query-migrate, migrate_cancel */

@@ -9,6 +9,7 @@
 
 #include "firmware.h"
 #include "internal.h"
+#include "job.h"
 #include "tpm.h"
 #include "qv-log.h"
 
@@ -96,6 +97,52 @@ int qv_domain_create_with_files(qv_domain *dom, const int *fds, unsigned int nfd
                         "them; QEMU guests have none (use a container driver)");
 }
 
+/* How long a suspend during an outgoing migration waits for the
+ * migration's owner to pause the CPUs (it looks every 200 ms). */
+#define QV_SUSPEND_IN_JOB_MS 10000
+#define QV_SUSPEND_IN_JOB_POLL_US 20000
+
+/* An outgoing migration holds qmp.lock for its whole run, so a suspend
+ * meanwhile would wait for the lock until the migration ended: it asks the
+ * migration's owner instead (migrate.c stops the CPUs on its monitor,
+ * paused (migrating), as libvirt's suspend during a migration does) and
+ * waits until the domain is no longer running. -ENOENT: no migration runs
+ * (or it ended without pausing), the ordinary path applies. */
+static int suspend_during_migration(qv_domain *dom, qv_error **err)
+{
+    qv_job job;
+    if (qv_job_current(dom, &job) != 1 || job.operation != QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT)
+        return -ENOENT;
+    g_autofree char *marker = qv_domain_file(dom, QV_JOB_SUSPEND_FILE);
+    g_autoptr(GError) gerr = NULL;
+    if (!g_file_set_contents(marker, "", 0, &gerr))
+        return qv_error_set(err, -EIO, "domain '%s': cannot ask its migration to pause it: %s",
+                            dom->name, gerr->message);
+    gint64 deadline = g_get_monotonic_time() + QV_SUSPEND_IN_JOB_MS * G_TIME_SPAN_MILLISECOND;
+    int r;
+    for (;;) {
+        int state;
+        if ((r = qv_domain_get_state(dom, &state, NULL, err)) < 0)
+            break;
+        if (state != QV_DOMAIN_RUNNING) {
+            r = 0;
+            break;
+        }
+        if (qv_job_current(dom, &job) != 1) {
+            r = -ENOENT;
+            break;
+        }
+        if (g_get_monotonic_time() >= deadline) {
+            r = qv_error_set(err, -EBUSY, "domain '%s': its migration did not pause it within "
+                             "%d s", dom->name, QV_SUSPEND_IN_JOB_MS / 1000);
+            break;
+        }
+        g_usleep(QV_SUSPEND_IN_JOB_POLL_US);
+    }
+    unlink(marker);
+    return r;
+}
+
 /* suspend (pause) and resume share one path: a no-op when the domain is
  * already there, a clear error when it is off or suspended by its guest. */
 static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
@@ -111,6 +158,8 @@ static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
     if (state == QV_DOMAIN_PMSUSPENDED)
         return qv_error_set(err, -EINVAL, "domain '%s' is suspended by its guest; %s", dom->name,
                             pause ? "wake it first" : "use pm wakeup");
+    if (pause && (r = suspend_during_migration(dom, err)) != -ENOENT)
+        return r;
     for (int tries = 0;; tries++) {
         if ((r = qv_domain_lock_run(dom, err)) < 0)
             return r;

@@ -611,6 +611,31 @@ static void emit_iteration(mig *m, const qv_domain_job_stats *st)
                  QV_DOMAIN_EVENT_ID_MIGRATION_ITERATION, (int)m->last_iteration, 0, extra);
 }
 
+/* A suspend asked during the migration (lifecycle.c): the CPUs stop on
+ * the monitor this job holds, paused (migrating); a migration that fails
+ * then resumes them, as libvirt does. */
+static void pause_if_asked(mig *m)
+{
+    g_autofree char *marker = qv_domain_file(m->src, QV_JOB_SUSPEND_FILE);
+    if (!g_file_test(marker, G_FILE_TEST_EXISTS))
+        return;
+    unlink(marker);
+    if (m->resume_source || qv_qmp_call(m->sq, "stop", NULL, 0, NULL, NULL) < 0)
+        return;
+    m->resume_source = true;
+    m->job.stopped_cpus = true;
+    qv_job_update(m->src, &m->job, NULL);
+    /* get_state maps the run's state, which this handle may not have yet */
+    int cur;
+    qv_domain_get_state(m->src, &cur, NULL, NULL);
+    qv_rt_state st = { QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_MIGRATION, qv_rt_now_us() };
+    if (m->src->smap)
+        qv_rt_statemap_store(m->src->smap, &st);
+    qv_conn_emit(m->src->conn, m->src->name, m->src->uuid_str, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                 QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_MIGRATED, NULL);
+    qv_log(QV_LOG_INFO, "domain '%s': paused during its migration", m->src->name);
+}
+
 /* The source's migration, from `migrate` to completed (then QEMU has
  * stopped the guest: postmigrate). */
 static int src_run(mig *m, const char *uri, qv_error **err)
@@ -679,6 +704,8 @@ static int src_run(mig *m, const char *uri, qv_error **err)
             qv_qmp_call(m->sq, "migrate_cancel", NULL, 0, NULL, NULL);
             cancel_sent = true;
         }
+        if (!cancel_sent)
+            pause_if_asked(m);
         if (!cancel_sent && (m->flags & QV_MIGRATE_ABORT_ON_ERROR)) {
             g_autoptr(json_object) s = NULL;
             if (qv_qmp_call(m->sq, "query-status", NULL, 0, &s, NULL) == 0 &&
@@ -1061,13 +1088,9 @@ static int src_begin(mig *m, qv_call *c, qv_domdef **ddef_ret, bool create_image
     if ((r = qv_job_begin(dom, &c->act, QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT, QV_JOB_MIGRATION,
                           &m->job, err)) < 0)
         return r;
-    if ((r = qv_domain_qmp_open(dom, &m->sq, &m->sq_lock, err)) < 0 ||
-        (r = plan_disks(m, live, ddef, create_images, create_images, err)) < 0) {
-        src_undo(m, r, err && *err ? qv_error_message(*err) : NULL);
-        return r;
-    }
     if (!(m->flags & QV_MIGRATE_LIVE)) {
-        /* libvirt's non-live migration: the guest stops for the transfer. */
+        /* libvirt's non-live migration: the guest stops for the transfer.
+         * Before the job takes the monitor: the stop takes qmp.lock too. */
         bool was_running = false;
         if ((r = qv_job_stop_cpus(dom, QV_DOMAIN_PAUSED_MIGRATION, &was_running, err)) < 0) {
             src_undo(m, r, err && *err ? qv_error_message(*err) : NULL);
@@ -1078,6 +1101,11 @@ static int src_begin(mig *m, qv_call *c, qv_domdef **ddef_ret, bool create_image
             m->job.stopped_cpus = true;
             qv_job_update(dom, &m->job, NULL);
         }
+    }
+    if ((r = qv_domain_qmp_open(dom, &m->sq, &m->sq_lock, err)) < 0 ||
+        (r = plan_disks(m, live, ddef, create_images, create_images, err)) < 0) {
+        src_undo(m, r, err && *err ? qv_error_message(*err) : NULL);
+        return r;
     }
     *ddef_ret = g_steal_pointer(&ddef);
     return 0;

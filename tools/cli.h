@@ -98,6 +98,12 @@ void cli_print_json(json_object *obj);
 /* virsh's vshTable: rows are NULL-terminated string arrays of ncols cells,
  * row 0 the header (printed with its dashed rule when header is true). */
 void cli_print_table(GPtrArray *rows, size_t ncols, bool header);
+/* virsh's vshPrintJobProgress: "\rLABEL: [ 42 %]" on stderr (100 only when
+ * remaining is 0). */
+void cli_print_job_progress(const char *label, unsigned long long remaining,
+                            unsigned long long total);
+/* virsh's vshPrettyCapacity: v bytes as a number of *unit (B, KiB, MiB, ...). */
+double cli_pretty_capacity(unsigned long long v, const char **unit);
 /* virsh's scaled integers: a number with an optional suffix (b, k/KiB, KB,
  * m, g, t, p, e); scale is the unit without a suffix. */
 bool cli_parse_scaled(const char *s, unsigned long long scale, unsigned long long *out);
@@ -135,4 +141,5 @@ extern const cli_cmd cli_save_cmds[];
 extern const cli_cmd cli_tune_cmds[];
 extern const cli_cmd cli_snapshot_cmds[];
 extern const cli_cmd cli_blockjob_cmds[];
+extern const cli_cmd cli_migrate_cmds[];
 extern const cli_cmd cli_migrate_incoming_cmds[];

@@ -23,25 +23,6 @@ static char *read_file_arg(const char *path)
     return g_steal_pointer(&buf);
 }
 
-/* virsh's vshPrintJobProgress. */
-static void print_progress(const char *label, unsigned long long remaining,
-                           unsigned long long total)
-{
-    int progress;
-    if (remaining == 0 || total == 0)
-        progress = 100;
-    else {
-        progress = (int)(100.0 - remaining * 100.0 / total);
-        if (progress >= 100)
-            progress = 99;
-        if (progress < 0)
-            progress = 0;
-    }
-    fflush(stdout);
-    fprintf(stderr, "\r%s: [%3d %%]", label, progress);
-    fflush(stderr);
-}
-
 /* --verbose: a thread with its own connection watches the job the main
  * thread runs, as virsh's watch loop does. */
 typedef struct progress_watch {
@@ -66,7 +47,7 @@ static gpointer watch_job(gpointer data)
             g_mutex_unlock(&w->lock);
             qv_domain_job_info info;
             if (qv_domain_get_job_info(dom, &info, NULL) >= 0 && info.type == QV_DOMAIN_JOB_UNBOUNDED)
-                print_progress(w->label, info.data_remaining ? info.data_remaining : 1,
+                cli_print_job_progress(w->label, info.data_remaining ? info.data_remaining : 1,
                                info.data_total ? info.data_total : 1);
             g_mutex_lock(&w->lock);
             gint64 until = g_get_monotonic_time() + CLI_PROGRESS_MS * G_TIME_SPAN_MILLISECOND;
@@ -104,7 +85,7 @@ static void watch_stop(progress_watch *w, bool ok)
     g_mutex_unlock(&w->lock);
     g_thread_join(w->thread);
     if (ok)
-        print_progress(w->label, 0, 1);
+        cli_print_job_progress(w->label, 0, 1);
     fputc('\n', stderr);
     g_free(w->name);
     g_mutex_clear(&w->lock);
@@ -330,17 +311,11 @@ static const char *job_op_str(int op)
     return op >= 0 && op < (int)G_N_ELEMENTS(names) ? names[op] : "Unknown";
 }
 
-/* virsh's vshPrettyCapacity. */
 static void print_size(const char *label, unsigned long long v)
 {
-    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-    double d = (double)v;
-    size_t u = 0;
-    while (d >= 1024 && u + 1 < G_N_ELEMENTS(units)) {
-        d /= 1024;
-        u++;
-    }
-    printf("%-17s %-.3lf %s\n", label, d, units[u]);
+    const char *unit;
+    double d = cli_pretty_capacity(v, &unit);
+    printf("%-17s %-.3lf %s\n", label, d, unit);
 }
 
 static bool cmd_domjobinfo(cli_ctx *ctx, const cli_args *args)
@@ -359,30 +334,41 @@ static bool cmd_domjobinfo(cli_ctx *ctx, const cli_args *args)
         cli_error_qv(err, "failed to get the domain's job information");
         return false;
     }
+    /* --json: the fields the job has, named as libvirt's typed parameters. */
     static const struct {
         unsigned long long bit;
-        const char *label, *json;
+        const char *json;
         size_t off;
-        bool size;
     } rows[] = {
-#define R(b, l, j, m, s) { QV_DOMAIN_JOB_FIELD_##b, l, j, offsetof(qv_domain_job_stats, m), s }
-        R(TIME_ELAPSED, "Time elapsed:", "time_elapsed", time_elapsed, false),
-        R(TIME_REMAINING, "Time remaining:", "time_remaining", time_remaining, false),
-        R(DATA_PROCESSED, "Data processed:", "data_processed", data_processed, true),
-        R(DATA_REMAINING, "Data remaining:", "data_remaining", data_remaining, true),
-        R(DATA_TOTAL, "Data total:", "data_total", data_total, true),
-        R(MEMORY_PROCESSED, "Memory processed:", "memory_processed", memory_processed, true),
-        R(MEMORY_REMAINING, "Memory remaining:", "memory_remaining", memory_remaining, true),
-        R(MEMORY_TOTAL, "Memory total:", "memory_total", memory_total, true),
-        R(MEMORY_BPS, "Memory bandwidth:", "memory_bps", memory_bps, true),
-        R(MEMORY_DIRTY_RATE, "Dirty rate:", "memory_dirty_rate", memory_dirty_rate, false),
-        R(MEMORY_PAGE_SIZE, "Page size:", "memory_page_size", memory_page_size, false),
-        R(MEMORY_ITERATION, "Iteration:", "memory_iteration", memory_iteration, false),
-        R(MEMORY_CONSTANT, "Constant pages:", "memory_constant", memory_constant, false),
-        R(MEMORY_NORMAL, "Normal pages:", "memory_normal", memory_normal, false),
-        R(MEMORY_NORMAL_BYTES, "Normal data:", "memory_normal_bytes", memory_normal_bytes, true),
-        R(SETUP_TIME, "Setup time:", "setup_time", setup_time, false),
-        R(DOWNTIME, "Total downtime:", "downtime", downtime, false),
+#define R(b, j, m) { QV_DOMAIN_JOB_FIELD_##b, j, offsetof(qv_domain_job_stats, m) }
+        R(TIME_ELAPSED, "time_elapsed", time_elapsed),
+        R(TIME_REMAINING, "time_remaining", time_remaining),
+        R(DATA_PROCESSED, "data_processed", data_processed),
+        R(DATA_REMAINING, "data_remaining", data_remaining),
+        R(DATA_TOTAL, "data_total", data_total),
+        R(MEMORY_PROCESSED, "memory_processed", memory_processed),
+        R(MEMORY_REMAINING, "memory_remaining", memory_remaining),
+        R(MEMORY_TOTAL, "memory_total", memory_total),
+        R(MEMORY_BPS, "memory_bps", memory_bps),
+        R(MEMORY_DIRTY_RATE, "memory_dirty_rate", memory_dirty_rate),
+        R(MEMORY_PAGE_SIZE, "memory_page_size", memory_page_size),
+        R(MEMORY_ITERATION, "memory_iteration", memory_iteration),
+        R(MEMORY_CONSTANT, "memory_constant", memory_constant),
+        R(MEMORY_NORMAL, "memory_normal", memory_normal),
+        R(MEMORY_NORMAL_BYTES, "memory_normal_bytes", memory_normal_bytes),
+        R(SETUP_TIME, "setup_time", setup_time),
+        R(DOWNTIME, "downtime", downtime),
+        R(MEMORY_POSTCOPY_REQS, "memory_postcopy_requests", memory_postcopy_reqs),
+        R(DISK_TOTAL, "disk_total", disk_total),
+        R(DISK_PROCESSED, "disk_processed", disk_processed),
+        R(DISK_REMAINING, "disk_remaining", disk_remaining),
+        R(DISK_BPS, "disk_bps", disk_bps),
+        R(COMPRESSION_CACHE, "compression_cache", compression_cache),
+        R(COMPRESSION_BYTES, "compression_bytes", compression_bytes),
+        R(COMPRESSION_PAGES, "compression_pages", compression_pages),
+        R(COMPRESSION_CACHE_MISSES, "compression_cache_misses", compression_cache_misses),
+        R(COMPRESSION_OVERFLOW, "compression_overflow", compression_overflow),
+        R(AUTO_CONVERGE_THROTTLE, "auto_converge_throttle", auto_converge_throttle),
 #undef R
     };
     if (ctx->json) {
@@ -399,33 +385,78 @@ static bool cmd_domjobinfo(cli_ctx *ctx, const cli_args *args)
         cli_print_json(o);
         return true;
     }
+    /* virsh's layout: its groups, order, units and labels (cmdDomjobinfo). */
     printf("%-17s %-12s\n", "Job type:", job_type_str(st.type));
     if (st.type == QV_DOMAIN_JOB_NONE)
         return true;
     printf("%-17s %-12s\n", "Operation:", job_op_str(st.operation));
-    for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
-        if (!(st.fields & rows[i].bit))
-            continue;
-        unsigned long long v = *(const unsigned long long *)(const void *)((const char *)&st +
-                                                                          rows[i].off);
-        if (rows[i].bit == QV_DOMAIN_JOB_FIELD_MEMORY_BPS) {
-            double d = (double)v;
-            const char *u = "B/s";
-            if (d >= 1048576) { d /= 1048576; u = "MiB/s"; } else if (d >= 1024) { d /= 1024; u = "KiB/s"; }
-            printf("%-17s %-.3lf %s\n", rows[i].label, d, u);
-        } else if (rows[i].size) {
-            print_size(rows[i].label, v);
-        } else if (rows[i].bit == QV_DOMAIN_JOB_FIELD_TIME_ELAPSED ||
-                   rows[i].bit == QV_DOMAIN_JOB_FIELD_TIME_REMAINING ||
-                   rows[i].bit == QV_DOMAIN_JOB_FIELD_SETUP_TIME ||
-                   rows[i].bit == QV_DOMAIN_JOB_FIELD_DOWNTIME) {
-            printf("%-17s %-12llu ms\n", rows[i].label, v);
-        } else {
-            printf("%-17s %-12llu\n", rows[i].label, v);
+#define HAS(b) (st.fields & QV_DOMAIN_JOB_FIELD_##b)
+    if (HAS(TIME_ELAPSED))
+        printf("%-17s %-12llu ms\n", "Time elapsed:", st.time_elapsed);
+    if (HAS(TIME_REMAINING) && st.type == QV_DOMAIN_JOB_BOUNDED)
+        printf("%-17s %-12llu ms\n", "Time remaining:", st.time_remaining);
+    if (st.data_total || st.data_remaining || st.data_processed) {
+        print_size("Data processed:", st.data_processed);
+        print_size("Data remaining:", st.data_remaining);
+        print_size("Data total:", st.data_total);
+    }
+    if (st.memory_total || st.memory_remaining || st.memory_processed) {
+        print_size("Memory processed:", st.memory_processed);
+        print_size("Memory remaining:", st.memory_remaining);
+        print_size("Memory total:", st.memory_total);
+        if (HAS(MEMORY_BPS) && st.memory_bps) {
+            const char *unit;
+            double d = cli_pretty_capacity(st.memory_bps, &unit);
+            printf("%-17s %-.3lf %s/s\n", "Memory bandwidth:", d, unit);
+        }
+        if (HAS(MEMORY_DIRTY_RATE))
+            printf("%-17s %-12llu pages/s\n", "Dirty rate:", st.memory_dirty_rate);
+        if (HAS(MEMORY_PAGE_SIZE))
+            printf("%-17s %-12llu bytes\n", "Page size:", st.memory_page_size);
+        if (HAS(MEMORY_ITERATION))
+            printf("%-17s %-12llu\n", "Iteration:", st.memory_iteration);
+        if (HAS(MEMORY_POSTCOPY_REQS))
+            printf("%-17s %-12llu\n", "Postcopy requests:", st.memory_postcopy_reqs);
+    }
+    /* virsh's "File" rows: a migration's disk copy */
+    if (st.disk_total || st.disk_remaining || st.disk_processed) {
+        print_size("File processed:", st.disk_processed);
+        print_size("File remaining:", st.disk_remaining);
+        print_size("File total:", st.disk_total);
+        if (HAS(DISK_BPS) && st.disk_bps) {
+            const char *unit;
+            double d = cli_pretty_capacity(st.disk_bps, &unit);
+            printf("%-17s %-.3lf %s/s\n", "File bandwidth:", d, unit);
         }
     }
-    if (st.fields & QV_DOMAIN_JOB_FIELD_ERRMSG)
+    if (HAS(MEMORY_CONSTANT))
+        printf("%-17s %-12llu\n", "Constant pages:", st.memory_constant);
+    if (HAS(MEMORY_NORMAL))
+        printf("%-17s %-12llu\n", "Normal pages:", st.memory_normal);
+    if (HAS(MEMORY_NORMAL_BYTES))
+        print_size("Normal data:", st.memory_normal_bytes);
+    /* a running migration's downtime is QEMU's estimate */
+    if (HAS(DOWNTIME))
+        printf("%-17s %-12llu ms\n", st.type == QV_DOMAIN_JOB_COMPLETED ? "Total downtime:"
+                                                                         : "Expected downtime:",
+               st.downtime);
+    if (HAS(SETUP_TIME))
+        printf("%-17s %-12llu ms\n", "Setup time:", st.setup_time);
+    if (HAS(COMPRESSION_CACHE))
+        print_size("Compression cache:", st.compression_cache);
+    if (HAS(COMPRESSION_BYTES))
+        print_size("Compressed data:", st.compression_bytes);
+    if (HAS(COMPRESSION_PAGES))
+        printf("%-17s %-13llu\n", "Compressed pages:", st.compression_pages);
+    if (HAS(COMPRESSION_CACHE_MISSES))
+        printf("%-17s %-13llu\n", "Compression cache misses:", st.compression_cache_misses);
+    if (HAS(COMPRESSION_OVERFLOW))
+        printf("%-17s %-13llu\n", "Compression overflows:", st.compression_overflow);
+    if (HAS(AUTO_CONVERGE_THROTTLE))
+        printf("%-17s %-13llu\n", "Auto converge throttle:", st.auto_converge_throttle);
+    if (HAS(ERRMSG))
         printf("%-17s %s\n", "Error message:", st.errmsg);
+#undef HAS
     return true;
 }
 

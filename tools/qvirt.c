@@ -48,6 +48,39 @@ void cli_print_json(json_object *obj)
     json_object_put(obj);
 }
 
+/* virsh's vshPrintJobProgress. */
+void cli_print_job_progress(const char *label, unsigned long long remaining,
+                            unsigned long long total)
+{
+    int progress;
+    if (remaining == 0 || total == 0)
+        progress = 100;
+    else {
+        progress = (int)(100.0 - remaining * 100.0 / total);
+        if (progress >= 100)
+            progress = 99;
+        if (progress < 0)
+            progress = 0;
+    }
+    fflush(stdout);
+    fprintf(stderr, "\r%s: [%3d %%]", label, progress);
+    fflush(stderr);
+}
+
+/* virsh's vshPrettyCapacity: bytes in the largest binary unit below 1024. */
+double cli_pretty_capacity(unsigned long long v, const char **unit)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    double d = (double)v;
+    size_t u = 0;
+    while (d >= 1024 && u + 1 < G_N_ELEMENTS(units)) {
+        d /= 1024;
+        u++;
+    }
+    *unit = units[u];
+    return d;
+}
+
 /* ---- argument access ---------------------------------------------------- */
 
 static int opt_index(const cli_cmd *cmd, const char *name)
@@ -219,7 +252,8 @@ const char *cli_control_error_str(int reason)
 static const cli_cmd *const cmd_tables[] = { cli_domain_cmds, cli_event_cmds, cli_argv_cmds, cli_resource_cmds,
                                              cli_console_cmds, cli_block_cmds, cli_hotplug_cmds, cli_input_cmds,
                                              cli_tune_cmds, cli_snapshot_cmds, cli_save_cmds,
-                                             cli_blockjob_cmds, cli_migrate_incoming_cmds };
+                                             cli_blockjob_cmds, cli_migrate_cmds,
+                                             cli_migrate_incoming_cmds };
 
 static const cli_cmd *find_cmd(const char *name)
 {

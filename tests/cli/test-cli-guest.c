@@ -4,10 +4,12 @@
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "cli-run.h"
 #include "guest.h"
+#include "leftovers.h"
 
 static cli_env env;
 /* the background listener, killed in teardown when an assertion fails */
@@ -30,6 +32,10 @@ static void teardown(void)
     if (env.uri) {
         cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
         cli_run_uri(&r, env.uri, "destroy", "tdemo", NULL);
+        /* a migration's destination root, inside the test's */
+        g_autofree char *dst = g_build_filename(env.root, "dst", NULL);
+        if (g_file_test(dst, G_FILE_TEST_IS_DIR))
+            qvt_kill_leftovers(dst);
     }
     cli_env_clear(&env);
 }
@@ -343,4 +349,150 @@ Test(cli_guest, save_restore_and_managed_save)
     g_autofree char *want_e = g_strdup_printf("error: %s: the file is not a save image (no "
                                               "libvirt save-image magic at its start)\n", xml);
     cr_assert_str_eq(r.err, want_e);
+}
+
+/* How long the test guest may take to boot under TCG. */
+#define GUEST_BOOT_MS 90000
+
+/* The guest is up once its balloon driver reports (dommemstat's
+ * last_update), which is late in its boot. */
+static void wait_booted(const char *uri, const char *name)
+{
+    g_auto(cli_result) r = { 0 };
+    gint64 deadline = g_get_monotonic_time() + GUEST_BOOT_MS * G_TIME_SPAN_MILLISECOND;
+    for (;;) {
+        cli_run_uri(&r, uri, "dommemstat", name, NULL);
+        ASSERT_OK(r);
+        if (strstr(r.out, "last_update "))
+            return;
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the guest did not boot: %s", r.out);
+        g_usleep(500000);
+    }
+}
+
+/* migrate --live --verbose to another root on this host: virsh's progress
+ * line, the completed job's statistics, the domain running (migrated) at
+ * the destination and shut off (migrated) here; then back, not live and
+ * persistently. */
+Test(cli_guest, migrate_live_verbose)
+{
+    g_autofree char *xml = guest_xml_file("demo");
+    g_autofree char *dst_root = g_build_filename(env.root, "dst", NULL);
+    cr_assert_eq(mkdir(dst_root, 0700), 0);
+    g_autofree char *dst = g_strdup_printf("qvirt:///embed?root=%s", dst_root);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", xml, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    ASSERT_OK(r);
+    wait_booted(env.uri, "demo");
+
+    /* 50 MiB/s: the ~90 MiB the guest uses take long enough for the
+     * watcher to report progress on the way */
+    cli_run_uri(&r, env.uri, "migrate", "--live", "--verbose", "--bandwidth", "50", "demo", dst,
+                NULL);
+    ASSERT_OUT(r, "\n");
+    /* virsh's lines; a poll that finds nothing left says 100 too */
+    cr_assert(g_regex_match_simple("^(\rMigration: \\[ {0,2}[0-9]{1,3} %\\])*"
+                                   "\rMigration: \\[100 %\\]\n$", r.err, 0, 0),
+              "not virsh's progress lines: %s", r.err);
+    cr_assert(g_regex_match_simple("\rMigration: \\[ {1,2}[0-9]{1,2} %\\]", r.err, 0, 0),
+              "no progress on the way: %s", r.err);
+
+    cli_run_uri(&r, dst, "domstate", "demo", NULL);
+    ASSERT_OUT(r, "running\n\n");
+    cli_run_uri(&r, dst, "domstate", "--reason", "demo", NULL);
+    ASSERT_OUT(r, "running (migrated)\n\n");
+    g_autofree char *src_state = state_reason();
+    cr_assert_str_eq(src_state, "shut off (migrated)\n\n");
+    /* without --persistent the destination's domain is transient */
+    cli_run_uri(&r, dst, "list", "--transient", "--name", NULL);
+    ASSERT_OUT(r, "demo\n\n");
+
+    cli_run_uri(&r, env.uri, "domjobinfo", "demo", "--completed", "--keep-completed", NULL);
+    ASSERT_OK(r);
+    const char *labels[] = {
+        "Job type:         Completed   \nOperation:        Outgoing migration\n",
+        "\nTime elapsed:     ", "\nData processed:   ", "\nData remaining:   0.000 B\n",
+        "\nData total:       ", "\nMemory processed: ", "\nMemory remaining: 0.000 B\n",
+        "\nMemory total:     ", "\nPage size:        4096         bytes\n",
+        "\nIteration:        ", "\nConstant pages:   ", "\nNormal pages:     ",
+        "\nNormal data:      ", "\nTotal downtime:   ", "\nSetup time:       ",
+    };
+    const char *at = r.out;
+    for (size_t i = 0; i < G_N_ELEMENTS(labels); i++) {
+        const char *p = strstr(at, labels[i]);
+        cr_assert(p, "missing or out of order: '%s' in:\n%s", labels[i], r.out);
+        at = p + 1;
+    }
+    cr_assert(g_regex_match_simple("\nTotal downtime:   [0-9]+ +ms\n", r.out, 0, 0), "%s", r.out);
+    /* --keep-completed kept them for this read */
+    cli_run_uri(&r, env.uri, "domjobinfo", "demo", "--completed", "--json", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "\"Outgoing migration\"") && strstr(r.out, "\"downtime\""),
+              "%s", r.out);
+
+    /* back, not live (the CPUs stop for the transfer), persistently, the
+     * source's config undefined */
+    cli_run_uri(&r, dst, "migrate", "--persistent", "--undefinesource", "demo", env.uri,
+                "tcp://127.0.0.1", NULL);
+    ASSERT_OUT(r, "\n");
+    cr_assert_str_eq(r.err, "");
+    g_autofree char *back = state_reason();
+    cr_assert_str_eq(back, "running (migrated)\n\n");
+    cli_run_uri(&r, dst, "list", "--all", "--name", NULL);
+    ASSERT_OUT(r, "\n");
+    cli_run_uri(&r, env.uri, "destroy", "demo", NULL);
+    ASSERT_OK(r);
+}
+
+/* --timeout: once the migration has run a second, the domain is suspended
+ * (paused (migrating)) while the job goes on, as virsh's watcher does it;
+ * migrate-setspeed from another process then speeds the job up, and the
+ * guest runs at the destination. */
+Test(cli_guest, migrate_timeout_suspends)
+{
+    g_autofree char *xml = guest_xml_file("demo");
+    g_autofree char *dst_root = g_build_filename(env.root, "dst", NULL);
+    cr_assert_eq(mkdir(dst_root, 0700), 0);
+    g_autofree char *dst = g_strdup_printf("qvirt:///embed?root=%s", dst_root);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", xml, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "demo", NULL);
+    ASSERT_OK(r);
+    wait_booted(env.uri, "demo");
+
+    /* 5 MiB/s: the migration needs far longer than the timeout */
+    const char *argv[] = { "-c", env.uri, "migrate", "--live", "--timeout", "1",
+                           "--timeout-suspend", "--bandwidth", "5", "demo", dst, NULL };
+    cr_assert(cli_bg_start(&bg, argv));
+    gint64 deadline = g_get_monotonic_time() + 15 * G_TIME_SPAN_SECOND;
+    g_autofree char *state = NULL;
+    for (;;) {
+        g_free(state);
+        state = state_reason();
+        if (!strcmp(state, "paused (migrating)\n\n"))
+            break;
+        cr_assert_str_eq(state, "running (booted)\n\n");
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the timeout did not suspend the domain");
+        g_usleep(200000);
+    }
+    /* suspended while the job still runs, not by its end */
+    cli_run_uri(&r, env.uri, "domjobinfo", "demo", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_str_has_prefix(r.out, "Job type:         Unbounded   \n"
+                                      "Operation:        Outgoing migration\n"), "%s", r.out);
+    cli_run_uri(&r, env.uri, "migrate-setspeed", "demo", "1000", NULL);
+    ASSERT_OK(r);
+    int status = cli_bg_finish(&bg, 0, 120000);
+    bg.pid = 0;
+    cr_assert_eq(status, 0, "migrate failed: %s", bg.out->str);
+    g_string_free(bg.out, TRUE);
+    cli_run_uri(&r, dst, "domstate", "--reason", "demo", NULL);
+    ASSERT_OUT(r, "running (migrated)\n\n");
+    g_autofree char *src_state = state_reason();
+    cr_assert_str_eq(src_state, "shut off (migrated)\n\n");
+    cli_run_uri(&r, dst, "destroy", "demo", NULL);
+    ASSERT_OK(r);
 }

@@ -705,3 +705,163 @@ Test(cli, tunables_in_the_config)
     cli_run_uri(&r, env.uri, "cpu-stats", "tuned", NULL);
     ASSERT_FAILS(r);
 }
+
+/* ---- migration without a guest ------------------------------------------------ */
+
+/* A second connection root inside the test's folder, as the destination. */
+static char *dst_uri(void)
+{
+    g_autofree char *root = g_build_filename(env.root, "dst", NULL);
+    cr_assert_eq(mkdir(root, 0700), 0);
+    return g_strdup_printf("qvirt:///embed?root=%s", root);
+}
+
+Test(cli, migrate_option_errors_and_offline)
+{
+    define_small("mo");
+    g_autofree char *dst = dst_uri();
+    g_auto(cli_result) r = { 0 };
+    static const struct { const char *args[6]; const char *err; } cases[] = {
+        { { "mo", NULL }, "error: command 'migrate' requires <desturi> option\n" },
+        { { "--live", "--offline", "mo", "DST", NULL },
+          "error: Options --live and --offline are mutually exclusive\n" },
+        { { "--postcopy-after-precopy", "mo", "DST", NULL },
+          "error: Option --postcopy is required by option --postcopy-after-precopy\n" },
+        { { "--live", "--timeout", "5", "--timeout-postcopy", "mo", "DST" },
+          "error: Option --postcopy is required by option --timeout-postcopy\n" },
+        { { "--persistent-xml", "x.xml", "mo", "DST", NULL },
+          "error: Option --persistent is required by option --persistent-xml\n" },
+        { { "--timeout", "5", "mo", "DST", NULL },
+          "error: migrate: Unexpected timeout for offline migration\n" },
+        { { "--live", "--timeout-suspend", "mo", "DST", NULL },
+          "error: migrate: Unexpected --timeout-* option without --timeout\n" },
+        { { "--live", "--timeout", "-1", "mo", "DST", NULL },
+          "error: numeric value '-1' for <timeout> option is malformed or out of range\n" },
+        { { "--bandwidth", "lots", "mo", "DST", NULL },
+          "error: numeric value 'lots' for <bandwidth> option is malformed or out of range\n" },
+        { { "nosuch", "DST", NULL }, NULL },
+        /* the library's sentences */
+        { { "--live", "mo", "DST", NULL },
+          "error: domain 'mo' is not running (migrate a shut-off domain's config with "
+          "--offline --persistent)\n" },
+        { { "--offline", "mo", "DST", NULL },
+          "error: offline migration copies only the config, so it needs --persistent "
+          "(PERSIST_DEST)\n" },
+        { { "--tunnelled", "--p2p", "mo", "DST", NULL },
+          "error: tunnelled migration is not supported: qvirt has no daemon to carry the "
+          "stream; QEMU sends it straight to the destination (leave out --tunnelled)\n" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *words[10] = { "migrate" };
+        size_t n = 1;
+        for (size_t k = 0; k < G_N_ELEMENTS(cases[i].args) && cases[i].args[k]; k++)
+            words[n++] = !strcmp(cases[i].args[k], "DST") ? dst : cases[i].args[k];
+        const char *argv[14] = { "-c", env.uri };
+        memcpy(argv + 2, words, n * sizeof *words);
+        argv[n + 2] = NULL;
+        cli_run(&r, argv);
+        ASSERT_FAILS(r);
+        if (cases[i].err)
+            cr_assert_str_eq(r.err, cases[i].err, "case %zu", i);
+    }
+
+    /* --offline --persistent moves the config; the destination defines it. */
+    cli_run_uri(&r, env.uri, "migrate", "--offline", "--persistent", "--undefinesource",
+                "--direct", "mo", dst, NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "\n");
+    cr_assert_str_eq(r.err, "");
+    cli_run_uri(&r, dst, "list", "--all", "--name", "--persistent", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "mo\n\n");
+    cli_run_uri(&r, env.uri, "list", "--all", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "\n");
+    /* and back, with the --desturi and --dname spellings */
+    cli_run_uri(&r, dst, "migrate", "--offline", "--persistent", "--domain", "mo", "--desturi",
+                env.uri, "--dname", "mo2", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "list", "--all", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "mo2\n\n");
+    cli_run_uri(&r, dst, "list", "--all", "--name", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "mo\n\n");
+}
+
+/* The tunables on a paused domain (QEMU runs, no guest needed), with
+ * virsh's output. */
+Test(cli, migrate_tunables_on_paused_domain)
+{
+    define_small("tun");
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "migrate-getmaxdowntime", "tun", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "is not running"), "%s", r.err);
+    cli_run_uri(&r, env.uri, "start", "--paused", "tun", NULL);
+    ASSERT_OK(r);
+
+    cli_run_uri(&r, env.uri, "migrate-getmaxdowntime", "tun", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "300\n\n");   /* QEMU's default downtime-limit */
+    cli_run_uri(&r, env.uri, "migrate-setmaxdowntime", "tun", "0", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: migrate: Invalid downtime\n");
+    cli_run_uri(&r, env.uri, "migrate-setmaxdowntime", "tun", "450", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "\n");
+    cli_run_uri(&r, env.uri, "migrate-getmaxdowntime", "tun", "--json", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) d = parse_json(r.out);
+    cr_assert_eq(qv_json_get_int(d, "downtime", -1), 450);
+
+    cli_run_uri(&r, env.uri, "migrate-getspeed", "tun", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "8796093022207\n\n");   /* libvirt's unlimited */
+    cli_run_uri(&r, env.uri, "migrate-setspeed", "tun", "100", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "migrate-setspeed", "tun", "--bandwidth", "20", "--postcopy", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "migrate-getspeed", "tun", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "100\n\n");
+    cli_run_uri(&r, env.uri, "migrate-getspeed", "tun", "--postcopy", "--json", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) s = parse_json(r.out);
+    cr_assert_eq(qv_json_get_int(s, "bandwidth", -1), 20);
+    cli_run_uri(&r, env.uri, "migrate-setspeed", "tun", "fast", NULL);
+    ASSERT_FAILS(r);
+
+    cli_run_uri(&r, env.uri, "migrate-compcache", "tun", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Compression cache: 64.000 MiB\n");
+    cli_run_uri(&r, env.uri, "migrate-compcache", "tun", "--size", "134217728", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Compression cache: 128.000 MiB\n");
+    cli_run_uri(&r, env.uri, "-q", "migrate-compcache", "tun", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Compression cache: 128.000 MiB\n");
+    cli_run_uri(&r, env.uri, "migrate-compcache", "tun", "--json", NULL);
+    ASSERT_OK(r);
+    g_autoptr(json_object) c = parse_json(r.out);
+    cr_assert_eq(qv_json_get_int(c, "size", -1), 134217728);
+
+    /* no migration runs */
+    cli_run_uri(&r, env.uri, "migrate-postcopy", "tun", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: domain 'tun' is not being migrated\n");
+    cli_run_uri(&r, env.uri, "domjobinfo", "tun", NULL);
+    ASSERT_OK(r);
+    cr_assert_str_eq(r.out, "Job type:         None        \n\n");
+    /* a running domain does not migrate offline, nor to its own connection */
+    g_autofree char *dst = dst_uri();
+    cli_run_uri(&r, env.uri, "migrate", "--offline", "--persistent", "tun", dst, NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "is running: an offline migration"), "%s", r.err);
+    cli_run_uri(&r, env.uri, "migrate", "--live", "tun", env.uri, NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: cannot migrate domain 'tun' to its own connection\n");
+
+    cli_run_uri(&r, env.uri, "destroy", "tun", NULL);
+    ASSERT_OK(r);
+}
