@@ -222,6 +222,74 @@ int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **e
     return add_dev(cl, dev, &in->addr, "input device", err);
 }
 
+/* One direction ("in"/"out") of an -audiodev, as libvirt 9.0 builds it:
+ * frequency, channels and format only with fixed settings. Nothing when
+ * the direction sets nothing. */
+static void add_audio_io(qv_jobj *o, const char *key, const qv_domdef_audio_io *io)
+{
+    bool fixed = io->fixed_settings == QV_TRI_ON;
+    bool any = io->mixing_engine || io->fixed_settings || io->voices || io->buffer_length ||
+               (fixed && (io->frequency || io->channels || io->format)) || io->dev ||
+               io->buffer_count || io->try_poll || io->name || io->stream_name || io->latency ||
+               io->server_name || io->client_name || io->connect_ports || io->exact_name;
+    if (!any)
+        return;
+    qv_json_open(o, key);
+    if (io->mixing_engine)
+        qv_json_set_bool(o, "mixing-engine", io->mixing_engine == QV_TRI_ON);
+    if (io->fixed_settings)
+        qv_json_set_bool(o, "fixed-settings", fixed);
+    if (io->voices)
+        qv_json_set_int(o, "voices", io->voices);
+    if (io->buffer_length)
+        qv_json_set_int(o, "buffer-length", io->buffer_length);
+    if (fixed && io->frequency)
+        qv_json_set_int(o, "frequency", io->frequency);
+    if (fixed && io->channels)
+        qv_json_set_int(o, "channels", io->channels);
+    if (fixed)
+        qv_json_set_str(o, "format", io->format);
+    qv_json_set_str(o, "dev", io->dev);
+    if (io->buffer_count)
+        qv_json_set_int(o, "buffer-count", io->buffer_count);
+    if (io->try_poll)
+        qv_json_set_bool(o, "try-poll", io->try_poll == QV_TRI_ON);
+    qv_json_set_str(o, "name", io->name);
+    qv_json_set_str(o, "stream-name", io->stream_name);
+    if (io->latency)
+        qv_json_set_int(o, "latency", io->latency);
+    qv_json_set_str(o, "server-name", io->server_name);
+    qv_json_set_str(o, "client-name", io->client_name);
+    qv_json_set_str(o, "connect-ports", io->connect_ports);
+    if (io->exact_name)
+        qv_json_set_bool(o, "exact-name", io->exact_name == QV_TRI_ON);
+    qv_json_close(o);
+}
+
+/* -audiodev as JSON, as libvirt 9.0 passes it: libvirt's type names are
+ * QEMU's driver names but for pulseaudio ("pa") and file ("wav"). */
+static void add_audiodev(qv_cmdline *cl, const qv_domdef_audio *a)
+{
+    g_autofree char *id = qv_strdup_uint("audio", a->id);
+    const char *driver = !strcmp(a->type, "pulseaudio") ? "pa" : !strcmp(a->type, "file") ? "wav" : a->type;
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "id", id);
+    qv_json_set_str(o, "driver", driver);
+    if (a->timer_period)
+        qv_json_set_int(o, "timer-period", a->timer_period);
+    add_audio_io(o, "in", &a->in);
+    add_audio_io(o, "out", &a->out);
+    if (a->try_mmap)
+        qv_json_set_bool(o, "try-mmap", a->try_mmap == QV_TRI_ON);
+    if (a->exclusive)
+        qv_json_set_bool(o, "exclusive", a->exclusive == QV_TRI_ON);
+    if (a->dsp_policy >= 0)
+        qv_json_set_int(o, "dsp-policy", a->dsp_policy);
+    qv_json_set_str(o, "server", a->server_name);
+    qv_json_set_str(o, "path", a->path);
+    qv_cmdline_add_json(cl, "-audiodev", o);
+}
+
 static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
 {
     g_autofree char *audiodev = g_strdup_printf("audio%u", s->audio_id);
@@ -257,10 +325,8 @@ int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
     for (guint i = 0; i < def->inputs->len; i++)
         if (qv_cmdline_add_input(cl, g_ptr_array_index(def->inputs, i), err) < 0)
             return -EINVAL;
-    for (guint i = 0; i < def->audios->len; i++) {
-        qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
-        qv_cmdline_addf(cl, "-audiodev", "driver=%s,id=audio%u", a->type, a->id);
-    }
+    for (guint i = 0; i < def->audios->len; i++)
+        add_audiodev(cl, g_ptr_array_index(def->audios, i));
     for (guint i = 0; i < def->sounds->len; i++)
         if (add_sound(cl, g_ptr_array_index(def->sounds, i), err) < 0)
             return -EINVAL;
@@ -491,15 +557,27 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
         g_autofree char *obj = qv_strcat2("mem", m->alias);
-        qv_jobj *o = qv_jobj_new(cl);
-        qv_json_set_str(o, "qom-type", "memory-backend-ram");
-        qv_json_set_str(o, "id", obj);
-        qv_json_set_int(o, "size", (long long)(m->size_kib * 1024));
-        qv_cmdline_add_json(cl, "-object", o);
-        qv_jobj *dev = qv_json_device(cl, "pc-dimm", m->alias);
+        qv_cmdline_add_mem_backend(cl, m, obj);
+        bool dimm = !strcmp(m->model, "dimm"), nvdimm = !strcmp(m->model, "nvdimm");
+        qv_jobj *dev = qv_json_device(cl, dimm ? "pc-dimm" : nvdimm ? "nvdimm" :
+                                          !strcmp(m->model, "virtio-pmem") ? "virtio-pmem-pci" : "virtio-mem-pci",
+                                      m->alias);
         if (m->node >= 0)
             qv_json_set_int(dev, "node", m->node);
+        if (m->label_kib)
+            qv_json_set_int(dev, "label-size", (long long)(m->label_kib * 1024));
+        if (m->readonly)
+            qv_json_set_bool(dev, "unarmed", true);
+        if (m->block_kib) {
+            qv_json_set_int(dev, "block-size", (long long)(m->block_kib * 1024));
+            qv_json_set_int(dev, "requested-size", (long long)(m->requested_kib * 1024));
+        }
         qv_json_set_str(dev, "memdev", obj);
+        if (!dimm && !nvdimm) {
+            if (add_dev(cl, dev, &m->addr, "memory device", err) < 0)
+                return -EINVAL;
+            continue;
+        }
         qv_json_set_int(dev, "slot", m->addr.slot);
         if (m->addr.base)
             qv_json_set_int(dev, "addr", (long long)m->addr.base);

@@ -125,13 +125,56 @@ void qv_domdef_sound_free(void *p)
     g_free(s);
 }
 
+static void audio_io_clear(qv_domdef_audio_io *io)
+{
+    g_free(io->format); g_free(io->dev); g_free(io->name); g_free(io->stream_name);
+    g_free(io->server_name); g_free(io->client_name); g_free(io->connect_ports);
+}
+
 void qv_domdef_audio_free(void *p)
 {
     qv_domdef_audio *a = p;
     if (!a)
         return;
     g_free(a->type);
+    audio_io_clear(&a->in);
+    audio_io_clear(&a->out);
+    g_free(a->server_name); g_free(a->sdl_driver); g_free(a->path);
     g_free(a);
+}
+
+void qv_domdef_hugepage_free(void *p)
+{
+    qv_domdef_hugepage *h = p;
+    g_free(h->nodeset);
+    g_free(h);
+}
+
+static void qemu_env_free(void *p)
+{
+    qv_domdef_qemu_env *e = p;
+    g_free(e->name); g_free(e->value); g_free(e);
+}
+
+qv_domdef_qemu_ns *qv_domdef_qemu_ns_get(qv_domdef *def)
+{
+    if (!def->qemu_ns) {
+        def->qemu_ns = g_new0(qv_domdef_qemu_ns, 1);
+        def->qemu_ns->args = g_ptr_array_new_with_free_func(g_free);
+        def->qemu_ns->env = g_ptr_array_new_with_free_func(qemu_env_free);
+        def->qemu_ns->caps_add = g_ptr_array_new_with_free_func(g_free);
+        def->qemu_ns->caps_del = g_ptr_array_new_with_free_func(g_free);
+    }
+    return def->qemu_ns;
+}
+
+static void qemu_ns_free(qv_domdef_qemu_ns *ns)
+{
+    if (!ns)
+        return;
+    g_ptr_array_unref(ns->args); g_ptr_array_unref(ns->env);
+    g_ptr_array_unref(ns->caps_add); g_ptr_array_unref(ns->caps_del);
+    g_free(ns);
 }
 
 #define SIMPLE_FREE(fn, type, ...)                                  \
@@ -157,7 +200,8 @@ SIMPLE_FREE(qv_domdef_hub_free, qv_domdef_hub, &x->type)
 SIMPLE_FREE(qv_domdef_hostdev_free, qv_domdef_hostdev, &x->type)
 SIMPLE_FREE(qv_domdef_fs_free, qv_domdef_fs, &x->type, &x->driver, &x->accessmode, &x->source,
             &x->target)
-SIMPLE_FREE(qv_domdef_memdev_free, qv_domdef_memdev, &x->model)
+SIMPLE_FREE(qv_domdef_memdev_free, qv_domdef_memdev, &x->model, &x->access, &x->discard,
+            &x->source_path, &x->source_nodemask)
 
 void qv_domdef_vsock_free(void *p)
 {
@@ -235,7 +279,7 @@ static void cpu_feature_free(void *p)
 static void numa_cell_free(void *p)
 {
     qv_domdef_numa_cell *c = p;
-    g_free(c->cpus); g_free(c->mem_access); g_free(c);
+    g_free(c->cpus); g_free(c->mem_access); g_free(c->discard); g_free(c);
 }
 
 static void timer_free(void *p)
@@ -266,6 +310,8 @@ qv_domdef *qv_domdef_new(void)
     def->os.boot_devs = g_ptr_array_new_with_free_func(g_free);
     def->os.bootmenu_timeout = -1;
     def->os.bios_reboot_timeout = -1;
+    def->cpu.cache_level = -1;
+    def->cpu.maxphysaddr_bits = -1;
     def->features.hyperv_features = g_ptr_array_new_with_free_func(feature_free);
     def->features.kvm_features = g_ptr_array_new_with_free_func(feature_free);
     def->cpu.features = g_ptr_array_new_with_free_func(cpu_feature_free);
@@ -301,6 +347,9 @@ void qv_domdef_free(qv_domdef *def)
     g_free(def->name); g_free(def->title); g_free(def->description);
     g_ptr_array_unref(def->metadata);
     g_free(def->mb_source); g_free(def->mb_access); g_free(def->mb_allocation);
+    if (def->mb_pages)
+        g_ptr_array_unref(def->mb_pages);
+    qemu_ns_free(def->qemu_ns);
     g_free(def->vcpu_placement); g_free(def->vcpu_cpuset);
     g_free(def->raw_vcpus); g_free(def->raw_iothreadids);
     qv_domdef_tune_clear(def);
@@ -323,6 +372,7 @@ void qv_domdef_free(qv_domdef *def)
     qv_domdef_cpu *cpu = &def->cpu;
     g_free(cpu->mode); g_free(cpu->match); g_free(cpu->check); g_free(cpu->migratable);
     g_free(cpu->model); g_free(cpu->model_fallback); g_free(cpu->vendor);
+    g_free(cpu->cache_mode); g_free(cpu->maxphysaddr_mode);
     g_ptr_array_unref(cpu->features);
     g_ptr_array_unref(cpu->cells);
 

@@ -212,9 +212,31 @@ typedef struct qv_domdef_sound {
     char *alias;
 } qv_domdef_sound;
 
+/* One direction (<input>, <output>) of an audio backend. */
+typedef struct qv_domdef_audio_io {
+    int mixing_engine, fixed_settings;        /* tristates */
+    unsigned int voices, buffer_length;       /* 0: unset */
+    unsigned int frequency, channels;         /* <settings>; 0: unset */
+    char *format;                             /* <settings format>: u8, s8, u16, s16, u32, s32, f32 */
+    char *dev;                                /* alsa, oss */
+    unsigned int buffer_count;                /* oss, sdl */
+    int try_poll;                             /* oss; tristate */
+    char *name, *stream_name;                 /* pulseaudio */
+    unsigned int latency;                     /* pulseaudio, us */
+    char *server_name, *client_name, *connect_ports;   /* jack */
+    int exact_name;                           /* jack; tristate */
+} qv_domdef_audio_io;
+
 typedef struct qv_domdef_audio {
     unsigned int id;
-    char *type;               /* none, spice, ... */
+    char *type;               /* none, alsa, dbus, file, jack, oss, pulseaudio, sdl, spice */
+    unsigned int timer_period;   /* us; 0: unset */
+    qv_domdef_audio_io in, out;
+    int try_mmap, exclusive;  /* oss; tristates */
+    int dsp_policy;           /* oss; -1: unset */
+    char *server_name;        /* pulseaudio */
+    char *sdl_driver;         /* sdl: <driver name>, SDL_AUDIODRIVER in QEMU's environment */
+    char *path;               /* file: the WAV file */
 } qv_domdef_audio;
 
 /* ---- misc devices -------------------------------------------------------- */
@@ -321,9 +343,19 @@ typedef struct qv_domdef_fs {
 } qv_domdef_fs;
 
 typedef struct qv_domdef_memdev {
-    char *model;              /* dimm */
+    char *model;              /* dimm, nvdimm, virtio-pmem, virtio-mem */
+    char *access;             /* shared, private */
+    char *discard;            /* yes, no */
     unsigned long long size_kib;
     int node;                 /* -1: unset */
+    char *source_path;        /* nvdimm, virtio-pmem: the backing file */
+    bool source_pmem;         /* nvdimm: <source><pmem/> */
+    unsigned long long alignsize_kib;   /* nvdimm */
+    unsigned long long pagesize_kib;    /* dimm, virtio-mem: <source><pagesize> */
+    char *source_nodemask;    /* dimm, virtio-mem: host nodes */
+    unsigned long long label_kib;       /* nvdimm <target><label><size> */
+    bool readonly;            /* nvdimm <target><readonly/> */
+    unsigned long long block_kib, requested_kib;   /* virtio-mem */
     qv_domdef_addr addr;
     char *alias;
 } qv_domdef_memdev;
@@ -335,6 +367,7 @@ typedef struct qv_domdef_numa_cell {
     char *cpus;
     unsigned long long memory_kib;
     char *mem_access;
+    char *discard;            /* yes, no */
 } qv_domdef_numa_cell;
 
 typedef struct qv_domdef_cpu {
@@ -342,6 +375,10 @@ typedef struct qv_domdef_cpu {
     char *match, *check, *migratable;
     char *model, *model_fallback, *vendor;
     unsigned int sockets, dies, cores, threads;   /* 0: no topology */
+    char *cache_mode;         /* <cache>: emulate, passthrough, disable */
+    int cache_level;          /* <cache level>: 3 or -1 */
+    char *maxphysaddr_mode;   /* <maxphysaddr>: passthrough, emulate */
+    int maxphysaddr_bits;     /* -1: unset */
     GPtrArray *features;      /* qv_domdef_cpu_feature */
     GPtrArray *cells;         /* qv_domdef_numa_cell */
 } qv_domdef_cpu;
@@ -367,7 +404,7 @@ typedef struct qv_domdef_features {
     char *hyperv_mode;
     GPtrArray *hyperv_features;   /* qv_domdef_feature */
     bool kvm;
-    GPtrArray *kvm_features;      /* qv_domdef_feature: hidden, hint-dedicated, poll-control */
+    GPtrArray *kvm_features;      /* qv_domdef_feature: hidden, hint-dedicated, poll-control, dirty-ring (value: size) */
 } qv_domdef_features;
 
 typedef struct qv_domdef_os {
@@ -429,6 +466,24 @@ typedef struct qv_domdef_blkiotune {
     GPtrArray *devices;       /* qv_domdef_blkio_device, NULL when none */
 } qv_domdef_blkiotune;
 
+typedef struct qv_domdef_hugepage {
+    unsigned long long size_kib;   /* 0: the host's default hugepage size */
+    char *nodeset;            /* guest NUMA nodes; NULL: all the others */
+} qv_domdef_hugepage;
+
+typedef struct qv_domdef_qemu_env {
+    char *name, *value;       /* value NULL: set empty */
+} qv_domdef_qemu_env;
+
+/* <qemu:commandline> and <qemu:capabilities> (namespace
+ * http://libvirt.org/schemas/domain/qemu/1.0): they taint the domain. Kept
+ * out of line: few domains have them, and qv_domdef stays near 1 KiB. */
+typedef struct qv_domdef_qemu_ns {
+    GPtrArray *args;          /* char*: appended to QEMU's argv */
+    GPtrArray *env;           /* qv_domdef_qemu_env: added to QEMU's environment */
+    GPtrArray *caps_add, *caps_del;   /* char*: kept only; qvirt has no capability overrides */
+} qv_domdef_qemu_ns;
+
 typedef struct qv_domdef_memnode {
     unsigned int cellid;
     char *mode;               /* strict, interleave, preferred, restrictive */
@@ -458,7 +513,9 @@ struct qv_domdef {
     unsigned int max_memory_slots;
     /* memoryBacking */
     bool mb_hugepages, mb_nosharepages, mb_locked, mb_discard;
+    GPtrArray *mb_pages;      /* qv_domdef_hugepage: <hugepages><page>s */
     char *mb_source, *mb_access, *mb_allocation;
+    unsigned int mb_alloc_threads;   /* <allocation threads>; 0: unset */
 
     unsigned int vcpus, vcpus_current;
     char *vcpu_placement, *vcpu_cpuset;
@@ -477,7 +534,8 @@ struct qv_domdef {
     qv_domdef_features features;
     qv_domdef_cpu cpu;
 
-    char *clock_offset;       /* utc, localtime, timezone, variable */
+    char *clock_offset;       /* utc, localtime, timezone, variable, absolute */
+    unsigned long long clock_start;   /* absolute: seconds since the epoch */
     char *clock_timezone, *clock_basis;
     long long clock_adjustment;
     GPtrArray *timers;        /* qv_domdef_timer */
@@ -511,6 +569,8 @@ struct qv_domdef {
     GPtrArray *hostdevs;
     GPtrArray *filesystems;
     GPtrArray *memdevs;
+
+    qv_domdef_qemu_ns *qemu_ns;   /* NULL: no <qemu:...> elements */
 };
 
 /* Allocates an empty definition with every list created. */

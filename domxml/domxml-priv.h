@@ -27,6 +27,9 @@ void qv_domdef_video_free(void *p);
 void qv_domdef_input_free(void *p);
 void qv_domdef_sound_free(void *p);
 void qv_domdef_audio_free(void *p);
+void qv_domdef_hugepage_free(void *p);
+/* def's <qemu:...> holder, made on first use. */
+qv_domdef_qemu_ns *qv_domdef_qemu_ns_get(qv_domdef *def);
 void qv_domdef_memballoon_free(void *p);
 void qv_domdef_watchdog_free(void *p);
 void qv_domdef_rng_free(void *p);
@@ -248,6 +251,8 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err);
 int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err);
 int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **err);
+/* The memory backend object (id) of memory device m. */
+void qv_cmdline_add_mem_backend(qv_cmdline *cl, const qv_domdef_memdev *m, const char *id);
 int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err);
 int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_error **err);
 

@@ -540,6 +540,72 @@ static migratable_skip migratable_omitted(const qv_domdef *def, unsigned int fla
     return m;
 }
 
+/* One direction of an audio backend, in libvirt's attribute order; nothing
+ * when no attribute is set. */
+static void fmt_audio_io(GString *buf, const char *name, const qv_domdef_audio_io *io)
+{
+    GString *b = g_string_new(NULL);
+    qv_fmt_attr(b, "mixingEngine", qv_tri_yesno(io->mixing_engine));
+    qv_fmt_attr(b, "fixedSettings", qv_tri_yesno(io->fixed_settings));
+    if (io->voices)
+        qv_fmt_attr_uint(b, "voices", io->voices);
+    if (io->buffer_length)
+        qv_fmt_attr_uint(b, "bufferLength", io->buffer_length);
+    qv_fmt_attr(b, "dev", io->dev);
+    if (io->buffer_count)
+        qv_fmt_attr_uint(b, "bufferCount", io->buffer_count);
+    qv_fmt_attr(b, "tryPoll", qv_tri_yesno(io->try_poll));
+    qv_fmt_attr(b, "name", io->name);
+    qv_fmt_attr(b, "streamName", io->stream_name);
+    if (io->latency)
+        qv_fmt_attr_uint(b, "latency", io->latency);
+    qv_fmt_attr(b, "serverName", io->server_name);
+    qv_fmt_attr(b, "clientName", io->client_name);
+    qv_fmt_attr(b, "connectPorts", io->connect_ports);
+    qv_fmt_attr(b, "exactName", qv_tri_yesno(io->exact_name));
+    bool settings = io->frequency || io->channels || io->format;
+    if (b->len || settings) {
+        P("      <%s%s", name, b->str);
+        if (settings) {
+            S(">\n        <settings");
+            if (io->frequency)
+                qv_fmt_attr_uint(buf, "frequency", io->frequency);
+            if (io->channels)
+                qv_fmt_attr_uint(buf, "channels", io->channels);
+            A("format", io->format);
+            P("/>\n      </%s>\n", name);
+        } else {
+            S("/>\n");
+        }
+    }
+    g_string_free(b, TRUE);
+}
+
+static void fmt_audio(GString *buf, const qv_domdef_audio *a)
+{
+    P("    <audio id='%u'", a->id);
+    A("type", a->type);
+    if (a->timer_period)
+        qv_fmt_attr_uint(buf, "timerPeriod", a->timer_period);
+    A("tryMMap", qv_tri_yesno(a->try_mmap));
+    A("exclusive", qv_tri_yesno(a->exclusive));
+    if (a->dsp_policy >= 0)
+        qv_fmt_attr_uint(buf, "dspPolicy", (unsigned)a->dsp_policy);
+    A("serverName", a->server_name);
+    A("path", a->path);
+    size_t head = buf->len;
+    if (a->sdl_driver)
+        P("      <driver name='%s'/>\n", a->sdl_driver);
+    fmt_audio_io(buf, "input", &a->in);
+    fmt_audio_io(buf, "output", &a->out);
+    if (buf->len == head) {
+        S("/>\n");
+        return;
+    }
+    g_string_insert(buf, (gssize)head, ">\n");
+    S("    </audio>\n");
+}
+
 void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
 {
     const migratable_skip skip = migratable_omitted(def, flags);
@@ -615,10 +681,8 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
         qv_fmt_address(buf, 3, &s->addr);
         S("    </sound>\n");
     }
-    for (guint i = 0; i < def->audios->len; i++) {
-        qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
-        P("    <audio id='%u'", a->id); A("type", a->type); S("/>\n");
-    }
+    for (guint i = 0; i < def->audios->len; i++)
+        fmt_audio(buf, g_ptr_array_index(def->audios, i));
     for (guint i = 0; i < def->videos->len; i++)
         fmt_video(buf, g_ptr_array_index(def->videos, i), flags);
     for (guint i = 0; i < def->hostdevs->len; i++) {
@@ -702,10 +766,32 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
     }
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
-        S("    <memory"); A("model", m->model); S(">\n      <target>\n");
+        S("    <memory"); A("model", m->model); A("access", m->access); A("discard", m->discard); S(">\n");
+        if (m->source_nodemask || m->pagesize_kib || m->source_path) {
+            S("      <source>\n");
+            if (m->source_nodemask)
+                P("        <nodemask>%s</nodemask>\n", m->source_nodemask);
+            if (m->pagesize_kib)
+                P("        <pagesize unit='KiB'>%llu</pagesize>\n", m->pagesize_kib);
+            qv_fmt_text_elem(buf, 4, "path", m->source_path);
+            if (m->alignsize_kib)
+                P("        <alignsize unit='KiB'>%llu</alignsize>\n", m->alignsize_kib);
+            if (m->source_pmem)
+                S("        <pmem/>\n");
+            S("      </source>\n");
+        }
+        S("      <target>\n");
         P("        <size unit='KiB'>%llu</size>\n", m->size_kib);
         if (m->node >= 0)
             P("        <node>%d</node>\n", m->node);
+        if (m->label_kib)
+            P("        <label>\n          <size unit='KiB'>%llu</size>\n        </label>\n", m->label_kib);
+        if (m->readonly)
+            S("        <readonly/>\n");
+        if (m->block_kib) {
+            P("        <block unit='KiB'>%llu</block>\n", m->block_kib);
+            P("        <requested unit='KiB'>%llu</requested>\n", m->requested_kib);
+        }
         S("      </target>\n");
         qv_fmt_alias(buf, 3, m->alias, flags);
         qv_fmt_address(buf, 3, &m->addr);
