@@ -235,7 +235,7 @@ typedef struct qv_domdef_audio {
     int try_mmap, exclusive;  /* oss; tristates */
     int dsp_policy;           /* oss; -1: unset */
     char *server_name;        /* pulseaudio */
-    char *sdl_driver;         /* sdl: <driver name>, SDL_AUDIODRIVER in QEMU's environment */
+    char *sdl_driver;         /* sdl: driver attribute, SDL_AUDIODRIVER in QEMU's environment */
     char *path;               /* file: the WAV file */
 } qv_domdef_audio;
 

@@ -592,10 +592,9 @@ static void fmt_audio(GString *buf, const qv_domdef_audio *a)
     if (a->dsp_policy >= 0)
         qv_fmt_attr_uint(buf, "dspPolicy", (unsigned)a->dsp_policy);
     A("serverName", a->server_name);
+    A("driver", a->sdl_driver);
     A("path", a->path);
     size_t head = buf->len;
-    if (a->sdl_driver)
-        P("      <driver name='%s'/>\n", a->sdl_driver);
     fmt_audio_io(buf, "input", &a->in);
     fmt_audio_io(buf, "output", &a->out);
     if (buf->len == head) {

@@ -1004,6 +1004,13 @@ static int parse_audio(qv_domdef *def, xmlNode *an, qv_error **err)
         qv_set_str(&a->server_name, qv_xml_prop(an, "serverName"));
     else if (xmlHasProp(an, (const xmlChar *)"serverName"))
         return qv_xml_attr_error(err, an, "serverName", "not an attribute of audio type '%s'", t);
+    if (!strcmp(t, "sdl")) {
+        static const char *const d[] = { "esd", "alsa", "arts", "pulseaudio", NULL };
+        if (qv_xml_prop_enum(an, "driver", d, &a->sdl_driver, err) < 0)
+            return -EINVAL;
+    } else if (xmlHasProp(an, (const xmlChar *)"driver")) {
+        return qv_xml_attr_error(err, an, "driver", "not an attribute of audio type '%s'", t);
+    }
     if (!strcmp(t, "file"))
         qv_set_str(&a->path, qv_xml_prop(an, "path"));
     else if (xmlHasProp(an, (const xmlChar *)"path"))
@@ -1011,10 +1018,6 @@ static int parse_audio(qv_domdef *def, xmlNode *an, qv_error **err)
     FOR_EACH_CHILD(c, an) {
         if (name_is(c, "input") || name_is(c, "output")) {
             if (parse_audio_io(a, c, name_is(c, "input") ? &a->in : &a->out, err) < 0)
-                return -EINVAL;
-        } else if (name_is(c, "driver") && !strcmp(t, "sdl")) {
-            static const char *const d[] = { "esd", "alsa", "arts", "pulseaudio", NULL };
-            if (qv_xml_prop_enum(c, "name", d, &a->sdl_driver, err) < 0)
                 return -EINVAL;
         } else {
             return qv_xml_error(err, c, "unknown audio element");
