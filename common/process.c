@@ -571,6 +571,18 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
     g_autofree char *env_path = g_strconcat("PATH=", parent_path, NULL);
     char *clean_env[] = { (char *)"LC_ALL=C", env_path, NULL };
     char *const *envp = opts->envp ? (char *const *)opts->envp : clean_env;
+    g_auto(GStrv) added_env = NULL;
+    if (!opts->envp && opts->env_add && opts->env_add[0]) {
+        added_env = g_strdupv(clean_env);
+        for (const char *const *e = opts->env_add; *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (!eq || eq == *e)
+                return qv_error_set(err, -EINVAL, "'%s' is not an environment NAME=VALUE", *e);
+            g_autofree char *name = g_strndup(*e, (gsize)(eq - *e));
+            added_env = g_environ_setenv(added_env, name, eq + 1, TRUE);
+        }
+        envp = added_env;
+    }
 
     int devnull = -1;
     if (opts->stdin_fd < 0 || opts->stdout_fd < 0 || opts->stderr_fd < 0) {

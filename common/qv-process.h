@@ -32,6 +32,7 @@ typedef struct qv_spawn_dev {
 typedef struct qv_spawn_opts {
     const char *const *argv;    /* argv[0]: a path, or a name looked up in the caller's PATH */
     const char *const *envp;    /* NULL: a clean environment: LC_ALL=C and PATH only */
+    const char *const *env_add; /* with envp NULL: "NAME=VALUE"s set in the clean environment, in order */
     const int *pass_fds;        /* fds the child keeps, at the same numbers */
     size_t n_pass_fds;
     int stdin_fd;               /* -1: /dev/null */

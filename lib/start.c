@@ -478,6 +478,12 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         g_ptr_array_add(margv, g_strdup_printf("--owner-start=%llu",
                                                qv_process_start_time(getpid())));
     }
+    g_auto(GStrv) qemu_env = qv_domxml_build_env(def);
+    for (char **e = qemu_env; *e; e++)
+        add_arg(margv, "qemu-env", *e);
+    if (qv_domdef_tainted_custom_argv(def))
+        qv_log(QV_LOG_WARNING, "domain '%s' is tainted: custom-argv (<qemu:commandline> or "
+               "<qemu:capabilities>)", def->name);
     g_ptr_array_add(margv, g_strdup("--"));
     for (char **a = qemu_argv; *a; a++)
         g_ptr_array_add(margv, g_strdup(*a));
