@@ -584,3 +584,38 @@ Test(domxml_unit, controller_indexes_fill_gaps_in_document_order)
         cr_assert_eq(c->index, want[i].index, "controller %zu: index %u, want %u", i, c->index, want[i].index);
     }
 }
+
+Test(domxml_unit, qemu_environment)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+        "<name>t</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+        "<clock offset='timezone' timezone='Europe/Paris'/>"
+        "<devices><audio id='1' type='sdl' driver='alsa'/></devices>"
+        "<qemu:commandline><qemu:arg value='-no-hpet'/><qemu:env name='A_1' value='x=y'/>"
+        "<qemu:env name='B'/></qemu:commandline></domain>");
+    g_auto(GStrv) env = qv_domxml_build_env(def);
+    cr_assert_eq(g_strv_length(env), 4);
+    cr_assert_str_eq(env[0], "TZ=Europe/Paris");
+    cr_assert_str_eq(env[1], "SDL_AUDIODRIVER=alsa");
+    cr_assert_str_eq(env[2], "A_1=x=y");
+    cr_assert_str_eq(env[3], "B=");
+    cr_assert(qv_domdef_tainted_custom_argv(def));
+
+    g_autoptr(qv_domdef) plain = parse_ok(basic_xml);
+    g_auto(GStrv) none = qv_domxml_build_env(plain);
+    cr_assert_eq(g_strv_length(none), 0);
+    cr_assert(!qv_domdef_tainted_custom_argv(plain));
+}
+
+Test(domxml_unit, qemu_namespace_survives_copy)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu' xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'>"
+        "<name>t</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+        "<q:capabilities><q:del capability='foo'/></q:capabilities></domain>");
+    g_autoptr(qv_domdef) copy = qv_domdef_copy(def);
+    g_autofree char *xml = qv_domxml_format(copy, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert(strstr(xml, "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"), "%s", xml);
+    cr_assert(strstr(xml, "<qemu:del capability='foo'/>"), "%s", xml);
+}
