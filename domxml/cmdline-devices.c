@@ -74,7 +74,10 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
         }
         return add_dev(cl, dev, &c->addr, "USB controller", err);
     case QV_CTRL_SCSI:
-        dev = qv_json_device(cl, !strcmp(c->model, "lsilogic") ? "lsi" : "virtio-scsi-pci", c->alias);
+        {
+            g_autofree char *vscsi = qv_virtio_device_name("virtio-scsi-pci", c->model);
+            dev = qv_json_device(cl, !strcmp(c->model, "lsilogic") ? "lsi" : vscsi, c->alias);
+        }
         if (c->queues > 0)
             qv_json_set_int(dev, "num_queues", c->queues);
         if (c->iothread) {
@@ -83,7 +86,10 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
         }
         return add_dev(cl, dev, &c->addr, "SCSI controller", err);
     case QV_CTRL_VIRTIO_SERIAL:
-        dev = qv_json_device(cl, "virtio-serial-pci", c->alias);
+        {
+            g_autofree char *vser = qv_virtio_device_name("virtio-serial-pci", c->model);
+            dev = qv_json_device(cl, vser, c->alias);
+        }
         if (c->ports > 0)
             qv_json_set_int(dev, "max_ports", c->ports);
         if (c->vectors > 0)
@@ -359,7 +365,8 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
         qv_json_set_str(o, "chardev", chr);
     }
     qv_cmdline_add_json(cl, "-object", o);
-    qv_jobj *dev = qv_json_device(cl, "virtio-rng-pci", r->alias);
+    g_autofree char *driver = qv_virtio_device_name("virtio-rng-pci", r->model);
+    qv_jobj *dev = qv_json_device(cl, driver, r->alias);
     qv_json_set_str(dev, "rng", obj);
     if (r->rate_bytes) {
         qv_json_set_int(dev, "max-bytes", r->rate_bytes);
@@ -500,7 +507,8 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             g_string_append(s, ",readonly=on");
         qv_cmdline_add(cl, "-fsdev");
         g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
-        qv_jobj *dev = qv_json_device(cl, "virtio-9p-pci", f->alias);
+        g_autofree char *driver = qv_virtio_device_name("virtio-9p-pci", f->model);
+        qv_jobj *dev = qv_json_device(cl, driver, f->alias);
         qv_json_set_str(dev, "fsdev", fsdev);
         qv_json_set_str(dev, "mount_tag", f->target);
         if (add_dev(cl, dev, &f->addr, "filesystem", err) < 0)
@@ -511,7 +519,8 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             return -EINVAL;
     if (def->memballoon && strcmp(def->memballoon->model, "none")) {
         const qv_domdef_memballoon *b = def->memballoon;
-        qv_jobj *dev = qv_json_device(cl, "virtio-balloon-pci", b->alias);
+        g_autofree char *driver = qv_virtio_device_name("virtio-balloon-pci", b->model);
+        qv_jobj *dev = qv_json_device(cl, driver, b->alias);
         if (b->autodeflate)
             qv_json_set_bool(dev, "deflate-on-oom", b->autodeflate == QV_TRI_ON);
         if (b->free_page_reporting)
@@ -604,7 +613,8 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     if (def->vsock) {
         const qv_domdef_vsock *v = def->vsock;
-        qv_jobj *dev = qv_json_device(cl, "vhost-vsock-pci", v->alias);
+        g_autofree char *driver = qv_virtio_device_name("vhost-vsock-pci", v->model);
+        qv_jobj *dev = qv_json_device(cl, driver, v->alias);
         /* An automatic CID is chosen by lib/ (needs /dev/vhost-vsock); 3 is a placeholder. */
         qv_json_set_int(dev, "guest-cid", v->cid ? v->cid : 3);
         if (add_dev(cl, dev, &v->addr, "vsock device", err) < 0)

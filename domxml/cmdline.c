@@ -1336,6 +1336,15 @@ out:
     return 0;
 }
 
+char *qv_virtio_device_name(const char *base, const char *model)
+{
+    if (model && !strcmp(model, "virtio-transitional"))
+        return qv_strcat2(base, "-transitional");
+    if (model && !strcmp(model, "virtio-non-transitional"))
+        return qv_strcat2(base, "-non-transitional");
+    return g_strdup(base);
+}
+
 char **qv_domxml_build_env(const qv_domdef *def)
 {
     GPtrArray *env = g_ptr_array_new();

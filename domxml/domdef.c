@@ -35,7 +35,7 @@ void qv_domdef_disk_free(void *p)
     qv_domdef_disk_src_clear(&d->src);
     g_free(d->startup_policy); g_free(d->driver_name); g_free(d->cache); g_free(d->io);
     g_free(d->discard); g_free(d->detect_zeroes); g_free(d->error_policy); g_free(d->target_dev);
-    g_free(d->tray); g_free(d->serial); g_free(d->wwn); g_free(d->vendor); g_free(d->product);
+    g_free(d->tray); g_free(d->model); g_free(d->serial); g_free(d->wwn); g_free(d->vendor); g_free(d->product);
     g_free(d->iotune.group_name);
     qv_domdef_addr_clear(&d->addr);
     g_free(d->alias);
@@ -106,7 +106,7 @@ void qv_domdef_input_free(void *p)
     if (!i)
         return;
     g_free(i->type); g_free(i->bus); g_free(i->source_evdev); g_free(i->grab);
-    g_free(i->grab_toggle); g_free(i->repeat);
+    g_free(i->grab_toggle); g_free(i->repeat); g_free(i->model);
     qv_domdef_addr_clear(&i->addr);
     g_free(i->alias);
     g_free(i);
@@ -199,7 +199,7 @@ SIMPLE_FREE(qv_domdef_iommu_free, qv_domdef_iommu, &x->model)
 SIMPLE_FREE(qv_domdef_hub_free, qv_domdef_hub, &x->type)
 SIMPLE_FREE(qv_domdef_hostdev_free, qv_domdef_hostdev, &x->type)
 SIMPLE_FREE(qv_domdef_fs_free, qv_domdef_fs, &x->type, &x->driver, &x->accessmode, &x->source,
-            &x->target)
+            &x->target, &x->model)
 SIMPLE_FREE(qv_domdef_memdev_free, qv_domdef_memdev, &x->model, &x->access, &x->discard,
             &x->source_path, &x->source_nodemask)
 
@@ -208,6 +208,7 @@ void qv_domdef_vsock_free(void *p)
     qv_domdef_vsock *v = p;
     if (!v)
         return;
+    g_free(v->model);
     qv_domdef_addr_clear(&v->addr);
     g_free(v->alias);
     g_free(v);

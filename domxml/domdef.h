@@ -77,6 +77,7 @@ typedef struct qv_domdef_disk {
     unsigned int iothread, queues;
     char *target_dev;
     int bus;
+    char *model;              /* virtio, virtio-transitional, virtio-non-transitional */
     char *tray;
     bool readonly, shareable, transient;
     char *serial, *wwn, *vendor, *product;
@@ -198,6 +199,7 @@ typedef struct qv_domdef_video {
 typedef struct qv_domdef_input {
     char *type;               /* tablet, mouse, keyboard, passthrough, evdev */
     char *bus;                /* ps2, usb, virtio */
+    char *model;              /* virtio, virtio-non-transitional (virtio bus) */
     char *source_evdev;
     char *grab, *grab_toggle, *repeat;
     qv_domdef_addr addr;
@@ -280,6 +282,7 @@ typedef struct qv_domdef_shmem {
 } qv_domdef_shmem;
 
 typedef struct qv_domdef_vsock {
+    char *model;              /* virtio, virtio-non-transitional (NULL: virtio) */
     bool auto_cid;
     unsigned int cid;
     qv_domdef_addr addr;
@@ -335,6 +338,7 @@ typedef struct qv_domdef_fs {
     char *type;               /* mount */
     char *driver;             /* path */
     char *accessmode;         /* passthrough, mapped, squash */
+    char *model;              /* virtio, virtio-transitional, virtio-non-transitional */
     char *source;
     char *target;
     bool readonly;

@@ -220,6 +220,17 @@ void qv_json_close(qv_jobj *o);
  * was opened, since QEMU can take no other access mode from it. */
 void qv_cmdline_storage_access(qv_jobj *node, const char *file, bool writes);
 
+/* QEMU 7.2's name for a virtio device of libvirt model (virtio, NULL,
+ * virtio-transitional, virtio-non-transitional): base itself or with its
+ * -transitional/-non-transitional suffix. g_free(). */
+char *qv_virtio_device_name(const char *base, const char *model);
+/* A virtio-transitional device keeps its legacy (I/O port) interface: on
+ * q35 it goes on conventional PCI, as libvirt places it. */
+static inline bool qv_virtio_transitional(const char *model)
+{
+    return model && qv_streq(model, "virtio-transitional");
+}
+
 void qv_cmdline_add(qv_cmdline *cl, const char *arg);
 void qv_cmdline_add2(qv_cmdline *cl, const char *opt, const char *value);
 void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...) G_GNUC_PRINTF(3, 4);

@@ -179,7 +179,9 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
 {
     static const char *const devices[] = { "disk", "cdrom", "floppy", "lun" };
     static const char *const buses[] = { NULL, "virtio", "sata", "ide", "scsi", "usb", "fdc" };
-    P("    <disk type='%s' device='%s'>\n", disk_type_name(d->src.type), devices[d->device]);
+    P("    <disk type='%s' device='%s'", disk_type_name(d->src.type), devices[d->device]);
+    A("model", d->model);
+    S(">\n");
     S("      <driver"); A("name", d->driver_name); A("type", d->src.format); A("cache", d->cache);
     A("error_policy", d->error_policy);
     A("io", d->io);
@@ -426,7 +428,7 @@ static void fmt_video(GString *buf, const qv_domdef_video *v, unsigned int flags
 
 static void fmt_input(GString *buf, const qv_domdef_input *in, unsigned int flags)
 {
-    S("    <input"); A("type", in->type); A("bus", in->bus);
+    S("    <input"); A("type", in->type); A("bus", in->bus); A("model", in->model);
     GString *inner = g_string_new(NULL);
     if (in->source_evdev) {
         g_string_append(inner, "      <source");
@@ -619,7 +621,7 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
     }
     for (guint i = 0; i < def->filesystems->len; i++) {
         qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
-        S("    <filesystem"); A("type", f->type); A("accessmode", f->accessmode); S(">\n");
+        S("    <filesystem"); A("type", f->type); A("accessmode", f->accessmode); A("model", f->model); S(">\n");
         if (f->driver) {
             S("      <driver"); A("type", f->driver); S("/>\n");
         }
@@ -815,7 +817,7 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
     }
     if (def->vsock) {
         const qv_domdef_vsock *v = def->vsock;
-        S("    <vsock model='virtio'");
+        P("    <vsock model='%s'", v->model ? v->model : "virtio");
         g_autofree char *extra = v->auto_cid && !(v->cid && !(flags & QV_DOMXML_FORMAT_INACTIVE)) ?
             g_strdup("      <cid auto='yes'/>\n") :
             g_strdup_printf("      <cid auto='%s' address='%u'/>\n", v->auto_cid ? "yes" : "no", v->cid);

@@ -330,6 +330,10 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     else
         return qv_xml_attr_error(err, dn, "device", "unsupported disk device '%s'", device);
 
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    if (qv_xml_prop_enum(dn, "model", vmodels, &d->model, err) < 0)
+        return -EINVAL;
+
     xmlNode *src_node = NULL;
     FOR_EACH_CHILD(c, dn) {
         if (name_is(c, "driver")) {
@@ -463,9 +467,10 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
     static const char *const scsi_models[] = { "virtio-scsi", "lsilogic", "virtio-transitional",
                                                "virtio-non-transitional", NULL };
     static const char *const none[] = { NULL };
+    static const char *const vserial_models[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
     static const char *const sata_models[] = { "ahci", NULL };
     static const char *const ide_models[] = { "piix3", "piix4", "ich6", NULL };
-    const char *const *models[] = { pci_models, usb_models, scsi_models, none, sata_models,
+    const char *const *models[] = { pci_models, usb_models, scsi_models, vserial_models, sata_models,
                                     ide_models, none, none };
     if (qv_xml_prop_enum(cn, "model", models[c->type], &c->model, err) < 0)
         return -EINVAL;
@@ -605,7 +610,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 return qv_xml_attr_error(err, c, "address", "'%s' is a multicast address", a);
             have_mac = true;
         } else if (name_is(c, "model")) {
-            static const char *const models[] = { "virtio", "e1000", "e1000e", "rtl8139", "vmxnet3",
+            static const char *const models[] = { "virtio", "virtio-transitional", "virtio-non-transitional",
+                                                  "e1000", "e1000e", "rtl8139", "vmxnet3",
                                                   "ne2k_pci", "pcnet", "i82559er", NULL };
             if (qv_xml_prop_enum(c, "type", models, &n->model, err) < 0)
                 return -EINVAL;
@@ -878,6 +884,15 @@ static int parse_input(qv_domdef *def, xmlNode *in, unsigned int flags, qv_error
         g_clear_pointer(&i->bus, g_free);
     if (!strcmp(i->type, "tablet") && i->bus && !strcmp(i->bus, "ps2"))
         return qv_xml_error(err, in, "a tablet cannot be on the ps2 bus");
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    if (qv_xml_prop_enum(in, "model", vmodels, &i->model, err) < 0)
+        return -EINVAL;
+    if (i->model && (!i->bus || strcmp(i->bus, "virtio")))
+        return qv_xml_attr_error(err, in, "model", "an input model needs bus='virtio'");
+    /* virtio-input devices are virtio 1.0 only: non-transitional is what
+     * QEMU always gives, a legacy interface does not exist. */
+    if (qv_virtio_transitional(i->model))
+        return qv_xml_attr_error(err, in, "model", "input model 'virtio-transitional' does not exist in QEMU (virtio input devices are modern-only)");
     if ((!strcmp(i->type, "passthrough") || !strcmp(i->type, "evdev")) && !i->source_evdev)
         return qv_xml_error(err, in, "a %s input needs a source device", i->type);
     return common_tail(in, flags, &i->addr, &i->alias, err);
@@ -1145,9 +1160,12 @@ static int parse_vsock(qv_domdef *def, xmlNode *vn, unsigned int flags, qv_error
         return qv_xml_error(err, vn, "only one vsock device is supported");
     qv_domdef_vsock *v = g_new0(qv_domdef_vsock, 1);
     def->vsock = v;
-    g_autofree char *model = qv_xml_prop(vn, "model");
-    if (model && strcmp(model, "virtio"))
-        return qv_xml_attr_error(err, vn, "model", "unsupported vsock model '%s'", model);
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    if (qv_xml_prop_enum(vn, "model", vmodels, &v->model, err) < 0)
+        return -EINVAL;
+    /* vhost-vsock is a virtio 1.0 device: QEMU has no legacy interface for it. */
+    if (qv_virtio_transitional(v->model))
+        return qv_xml_attr_error(err, vn, "model", "vsock model 'virtio-transitional' does not exist in QEMU (vhost-vsock is modern-only)");
     xmlNode *cid = qv_xml_child(vn, "cid");
     if (cid) {
         int a = QV_TRI_ABSENT;
@@ -1301,8 +1319,10 @@ static int parse_filesystem(qv_domdef *def, xmlNode *fn, unsigned int flags, qv_
     g_ptr_array_add(def->filesystems, f);
     static const char *const types[] = { "mount", NULL };
     static const char *const am[] = { "passthrough", "mapped", "squash", NULL };
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
     if (qv_xml_prop_enum(fn, "type", types, &f->type, err) < 0 ||
-        qv_xml_prop_enum(fn, "accessmode", am, &f->accessmode, err) < 0)
+        qv_xml_prop_enum(fn, "accessmode", am, &f->accessmode, err) < 0 ||
+        qv_xml_prop_enum(fn, "model", vmodels, &f->model, err) < 0)
         return -EINVAL;
     if (!f->type)
         qv_set_str(&f->type, g_strdup("mount"));

@@ -200,6 +200,8 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a floppy must be on the fdc bus.", i + 1);
         if (d->bus == QV_DISK_BUS_FDC && d->device != QV_DISK_DEVICE_FLOPPY)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: only floppies go on the fdc bus.", i + 1);
+        if (d->model && d->bus != QV_DISK_BUS_VIRTIO)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: disk model '%s' needs bus='virtio'.", i + 1, d->model);
         if (d->device == QV_DISK_DEVICE_CDROM && d->bus == QV_DISK_BUS_VIRTIO)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a cdrom cannot be on the virtio bus; use sata, ide or scsi.", i + 1);
         if (d->device == QV_DISK_DEVICE_LUN && d->bus != QV_DISK_BUS_SCSI)
@@ -456,7 +458,8 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
         case QV_CTRL_SCSI:
             if (!c->model)
                 c->model = g_strdup("virtio-scsi");
-            if (strcmp(c->model, "virtio-scsi") && strcmp(c->model, "lsilogic"))
+            if (strcmp(c->model, "virtio-scsi") && strcmp(c->model, "lsilogic") &&
+                !g_str_has_prefix(c->model, "virtio-") /* -transitional, -non-transitional */)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: unsupported SCSI model '%s'.", i + 1, c->model);
             set_alias(&c->alias, qv_strdup_uint("scsi", c->index));
             break;
@@ -512,9 +515,9 @@ static int controller_conn(const qv_domdef_controller *c)
         return !strcmp(c->model, "qemu-xhci") || !strcmp(c->model, "nec-xhci") ? CONN_PCIE :
                g_str_has_prefix(c->model, "ich9-") ? CONN_ROOT : CONN_PCI;
     case QV_CTRL_SCSI:
-        return !strcmp(c->model, "lsilogic") ? CONN_PCI : CONN_PCIE;
+        return !strcmp(c->model, "lsilogic") || qv_virtio_transitional(c->model) ? CONN_PCI : CONN_PCIE;
     case QV_CTRL_VIRTIO_SERIAL:
-        return CONN_PCIE;
+        return qv_virtio_transitional(c->model) ? CONN_PCI : CONN_PCIE;
     default:
         return CONN_ROOT;
     }
@@ -522,7 +525,8 @@ static int controller_conn(const qv_domdef_controller *c)
 
 static int net_conn(const qv_domdef_net *n)
 {
-    return !strcmp(n->model, "virtio") || !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
+    return (g_str_has_prefix(n->model, "virtio") && !qv_virtio_transitional(n->model)) ||
+           !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
 }
 
 /* One pass over the devices that still need a PCI address, in libvirt's
@@ -707,7 +711,10 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     if (!p->dry_run && !p->flat && assign_usb2_groups(def, p->pa, true, err) < 0)
         return -EINVAL;
     for (guint i = 0; i < def->filesystems->len; i++)
-        PLACE(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->addr, CONN_PCIE, "filesystem")
+        {
+        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
+        PLACE(&f->addr, qv_virtio_transitional(f->model) ? CONN_PCI : CONN_PCIE, "filesystem")
+    }
     for (guint i = 0; i < def->nets->len; i++) {
         qv_domdef_net *n = g_ptr_array_index(def->nets, i);
         PLACE(&n->addr, net_conn(n), "network interface")
@@ -727,12 +734,16 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     for (guint i = 0; i < def->disks->len; i++) {
         qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
         if (d->bus == QV_DISK_BUS_VIRTIO)
-            PLACE(&d->addr, CONN_PCIE, "virtio disk")
+            PLACE(&d->addr, qv_virtio_transitional(d->model) ? CONN_PCI : CONN_PCIE, "virtio disk")
     }
     if (def->memballoon && strcmp(def->memballoon->model, "none"))
-        PLACE(&def->memballoon->addr, CONN_PCIE, "memory balloon")
+        PLACE(&def->memballoon->addr, qv_virtio_transitional(def->memballoon->model) ? CONN_PCI : CONN_PCIE,
+              "memory balloon")
     for (guint i = 0; i < def->rngs->len; i++)
-        PLACE(&((qv_domdef_rng *)g_ptr_array_index(def->rngs, i))->addr, CONN_PCIE, "random number generator")
+{
+        qv_domdef_rng *r = g_ptr_array_index(def->rngs, i);
+        PLACE(&r->addr, qv_virtio_transitional(r->model) ? CONN_PCI : CONN_PCIE, "random number generator")
+    }
     for (guint i = 0; i < def->watchdogs->len; i++) {
         qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
         if (!strcmp(w->model, "i6300esb"))
@@ -1192,9 +1203,9 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
         qv_domdef_net *n = g_ptr_array_index(def->nets, i);
         if (!n->model)
             n->model = g_strdup("rtl8139");
-        if (n->queues > 1 && strcmp(n->model, "virtio"))
+        if (n->queues > 1 && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
-        if (n->mtu && strcmp(n->model, "virtio"))
+        if (n->mtu && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: setting the MTU needs model virtio.", i + 1);
         for (guint j = 0; j < i; j++) {
             qv_domdef_net *o = g_ptr_array_index(def->nets, j);

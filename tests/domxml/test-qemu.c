@@ -31,6 +31,7 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "disk-block", "needs a host block device" },
     { "disk-lun", "needs a host SCSI block device" },
     { "vsock", "needs /dev/vhost-vsock" },
+    { "vsock-non-transitional", "needs /dev/vhost-vsock" },
     { "tpm-emulator", "needs a running swtpm" },
     { "tpm-passthrough", "needs a host TPM" },
     { "egl-headless", "needs a GPU render node" },
