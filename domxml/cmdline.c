@@ -704,9 +704,10 @@ static int add_cpu(qv_cmdline *cl, qv_error **err)
     }
     /* <cache> as libvirt 9.0 maps it: emulate gives the guest an L3 cache,
      * passthrough the host's cache info; each mode turns the other off. */
-    if (cpu->cache_mode) {
+    const qv_domdef_rare *r = def->rare;
+    if (r && r->cpu_cache_mode) {
         bool host_cpu = !strcmp(cpu->mode, "host-passthrough") || !strcmp(cpu->mode, "maximum");
-        bool emulate = !strcmp(cpu->cache_mode, "emulate"), pass = !strcmp(cpu->cache_mode, "passthrough");
+        bool emulate = !strcmp(r->cpu_cache_mode, "emulate"), pass = !strcmp(r->cpu_cache_mode, "passthrough");
         if (emulate)
             g_string_append(s, ",l3-cache=on");
         if (pass)
@@ -716,12 +717,12 @@ static int add_cpu(qv_cmdline *cl, qv_error **err)
         if (!emulate)
             g_string_append(s, ",l3-cache=off");
     }
-    if (cpu->maxphysaddr_mode && !strcmp(cpu->maxphysaddr_mode, "passthrough")) {
+    if (r && r->maxphysaddr_mode && !strcmp(r->maxphysaddr_mode, "passthrough")) {
         /* libvirt 9.0 keeps bits here but does not use them (9.2's limit
          * attribute became host-phys-bits-limit). */
         g_string_append(s, ",host-phys-bits=on");
-    } else if (cpu->maxphysaddr_mode) {
-        g_string_append_printf(s, ",phys-bits=%d", cpu->maxphysaddr_bits);
+    } else if (r && r->maxphysaddr_mode) {
+        g_string_append_printf(s, ",phys-bits=%d", r->maxphysaddr_bits);
     }
     qv_cmdline_add(cl, "-cpu");
     g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
@@ -849,11 +850,12 @@ static unsigned long long hugepage_kib(const qv_domdef *def, int cell)
 {
     if (!def->mb_hugepages)
         return 0;
-    if (!def->mb_pages || !def->mb_pages->len)
+    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
+    if (!pages || !pages->len)
         return QV_HUGEPAGE_DEFAULT_KIB;
     unsigned long long size = 0;
-    for (guint i = 0; i < def->mb_pages->len; i++) {
-        const qv_domdef_hugepage *h = g_ptr_array_index(def->mb_pages, i);
+    for (guint i = 0; i < pages->len; i++) {
+        const qv_domdef_hugepage *h = g_ptr_array_index(pages, i);
         if (h->nodeset && cell >= 0 && nodeset_has(h->nodeset, (unsigned int)cell)) {
             size = h->size_kib;
             break;
@@ -933,8 +935,8 @@ static void add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long s
         qv_json_set_bool(o, "share", !strcmp(access, "shared"));
     if (prealloc) {
         qv_json_set_bool(o, "prealloc", true);
-        if (def->mb_alloc_threads)
-            qv_json_set_int(o, "prealloc-threads", def->mb_alloc_threads);
+        if (def->rare && def->rare->mb_alloc_threads)
+            qv_json_set_int(o, "prealloc-threads", def->rare->mb_alloc_threads);
     }
     qv_json_set_int(o, "size", (long long)(size_kib * 1024));
     if (m && m->alignsize_kib)
@@ -1054,7 +1056,7 @@ static int add_clock(qv_cmdline *cl, qv_error **err)
         /* The timezone goes through TZ in QEMU's environment (lib/). */
         g_string_append(s, "base=localtime");
     } else if (!strcmp(off, "absolute")) {
-        g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc((gint64)def->clock_start);
+        g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc((gint64)(def->rare ? def->rare->clock_start : 0));
         g_autofree char *iso = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
         g_string_append_printf(s, "base=%s", iso);
     } else {
@@ -1323,8 +1325,8 @@ static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***arg
     qv_cmdline_add2(&cl, "-msg", "timestamp=on");
     /* <qemu:arg>s go last, as libvirt appends them: they may override
      * anything above. */
-    for (guint i = 0; def->qemu_ns && i < def->qemu_ns->args->len; i++)
-        qv_cmdline_add(&cl, g_ptr_array_index(def->qemu_ns->args, i));
+    for (guint i = 0; def->rare && i < def->rare->qemu_args->len; i++)
+        qv_cmdline_add(&cl, g_ptr_array_index(def->rare->qemu_args, i));
 
 out:
     if (r < 0) {
@@ -1355,8 +1357,8 @@ char **qv_domxml_build_env(const qv_domdef *def)
         if (a->sdl_driver)   /* QEMU's sdl audiodev has no driver option: SDL reads it here */
             g_ptr_array_add(env, qv_strcat2("SDL_AUDIODRIVER=", a->sdl_driver));
     }
-    for (guint i = 0; def->qemu_ns && i < def->qemu_ns->env->len; i++) {
-        const qv_domdef_qemu_env *e = g_ptr_array_index(def->qemu_ns->env, i);
+    for (guint i = 0; def->rare && i < def->rare->qemu_env->len; i++) {
+        const qv_domdef_qemu_env *e = g_ptr_array_index(def->rare->qemu_env, i);
         g_ptr_array_add(env, g_strdup_printf("%s=%s", e->name, e->value ? e->value : ""));
     }
     g_ptr_array_add(env, NULL);
@@ -1365,8 +1367,8 @@ char **qv_domxml_build_env(const qv_domdef *def)
 
 bool qv_domdef_tainted_custom_argv(const qv_domdef *def)
 {
-    const qv_domdef_qemu_ns *ns = def->qemu_ns;
-    return ns && (ns->args->len || ns->env->len || ns->caps_add->len || ns->caps_del->len);
+    const qv_domdef_rare *ns = def->rare;
+    return ns && (ns->qemu_args->len || ns->qemu_env->len || ns->qemu_caps_add->len || ns->qemu_caps_del->len);
 }
 
 /* Quotes for a POSIX shell: safe characters pass, everything else goes in

@@ -156,25 +156,31 @@ static void qemu_env_free(void *p)
     g_free(e->name); g_free(e->value); g_free(e);
 }
 
-qv_domdef_qemu_ns *qv_domdef_qemu_ns_get(qv_domdef *def)
+qv_domdef_rare *qv_domdef_rare_get(qv_domdef *def)
 {
-    if (!def->qemu_ns) {
-        def->qemu_ns = g_new0(qv_domdef_qemu_ns, 1);
-        def->qemu_ns->args = g_ptr_array_new_with_free_func(g_free);
-        def->qemu_ns->env = g_ptr_array_new_with_free_func(qemu_env_free);
-        def->qemu_ns->caps_add = g_ptr_array_new_with_free_func(g_free);
-        def->qemu_ns->caps_del = g_ptr_array_new_with_free_func(g_free);
+    if (!def->rare) {
+        qv_domdef_rare *r = g_new0(qv_domdef_rare, 1);
+        r->qemu_args = g_ptr_array_new_with_free_func(g_free);
+        r->qemu_env = g_ptr_array_new_with_free_func(qemu_env_free);
+        r->qemu_caps_add = g_ptr_array_new_with_free_func(g_free);
+        r->qemu_caps_del = g_ptr_array_new_with_free_func(g_free);
+        r->mb_pages = g_ptr_array_new_with_free_func(qv_domdef_hugepage_free);
+        r->cpu_cache_level = -1;
+        r->maxphysaddr_bits = -1;
+        def->rare = r;
     }
-    return def->qemu_ns;
+    return def->rare;
 }
 
-static void qemu_ns_free(qv_domdef_qemu_ns *ns)
+static void rare_free(qv_domdef_rare *r)
 {
-    if (!ns)
+    if (!r)
         return;
-    g_ptr_array_unref(ns->args); g_ptr_array_unref(ns->env);
-    g_ptr_array_unref(ns->caps_add); g_ptr_array_unref(ns->caps_del);
-    g_free(ns);
+    g_ptr_array_unref(r->qemu_args); g_ptr_array_unref(r->qemu_env);
+    g_ptr_array_unref(r->qemu_caps_add); g_ptr_array_unref(r->qemu_caps_del);
+    g_ptr_array_unref(r->mb_pages);
+    g_free(r->cpu_cache_mode); g_free(r->maxphysaddr_mode);
+    g_free(r);
 }
 
 #define SIMPLE_FREE(fn, type, ...)                                  \
@@ -298,7 +304,7 @@ static void feature_free(void *p)
 qv_domdef *qv_domdef_new(void)
 {
     /* Not g_new0: glibc's calloc bypasses its per-thread cache, and at about
-     * 1 KiB (sizeof(qv_domdef) is 1008; the cache takes up to 1032) the struct
+     * 1 KiB (sizeof(qv_domdef) is 1024; the cache takes up to 1032) the struct
      * is then a large-bin request that makes malloc consolidate the fast bins
      * on every parse. Together with qv_xml_dump's kept buffer this took
      * bench/domxml from ~26,500 to ~30,000 domains/s. */
@@ -311,8 +317,6 @@ qv_domdef *qv_domdef_new(void)
     def->os.boot_devs = g_ptr_array_new_with_free_func(g_free);
     def->os.bootmenu_timeout = -1;
     def->os.bios_reboot_timeout = -1;
-    def->cpu.cache_level = -1;
-    def->cpu.maxphysaddr_bits = -1;
     def->features.hyperv_features = g_ptr_array_new_with_free_func(feature_free);
     def->features.kvm_features = g_ptr_array_new_with_free_func(feature_free);
     def->cpu.features = g_ptr_array_new_with_free_func(cpu_feature_free);
@@ -348,9 +352,7 @@ void qv_domdef_free(qv_domdef *def)
     g_free(def->name); g_free(def->title); g_free(def->description);
     g_ptr_array_unref(def->metadata);
     g_free(def->mb_source); g_free(def->mb_access); g_free(def->mb_allocation);
-    if (def->mb_pages)
-        g_ptr_array_unref(def->mb_pages);
-    qemu_ns_free(def->qemu_ns);
+    rare_free(def->rare);
     g_free(def->vcpu_placement); g_free(def->vcpu_cpuset);
     g_free(def->raw_vcpus); g_free(def->raw_iothreadids);
     qv_domdef_tune_clear(def);
@@ -373,7 +375,6 @@ void qv_domdef_free(qv_domdef *def)
     qv_domdef_cpu *cpu = &def->cpu;
     g_free(cpu->mode); g_free(cpu->match); g_free(cpu->check); g_free(cpu->migratable);
     g_free(cpu->model); g_free(cpu->model_fallback); g_free(cpu->vendor);
-    g_free(cpu->cache_mode); g_free(cpu->maxphysaddr_mode);
     g_ptr_array_unref(cpu->features);
     g_ptr_array_unref(cpu->cells);
 

@@ -379,10 +379,6 @@ typedef struct qv_domdef_cpu {
     char *match, *check, *migratable;
     char *model, *model_fallback, *vendor;
     unsigned int sockets, dies, cores, threads;   /* 0: no topology */
-    char *cache_mode;         /* <cache>: emulate, passthrough, disable */
-    int cache_level;          /* <cache level>: 3 or -1 */
-    char *maxphysaddr_mode;   /* <maxphysaddr>: passthrough, emulate */
-    int maxphysaddr_bits;     /* -1: unset */
     GPtrArray *features;      /* qv_domdef_cpu_feature */
     GPtrArray *cells;         /* qv_domdef_numa_cell */
 } qv_domdef_cpu;
@@ -479,14 +475,23 @@ typedef struct qv_domdef_qemu_env {
     char *name, *value;       /* value NULL: set empty */
 } qv_domdef_qemu_env;
 
-/* <qemu:commandline> and <qemu:capabilities> (namespace
- * http://libvirt.org/schemas/domain/qemu/1.0): they taint the domain. Kept
- * out of line: few domains have them, and qv_domdef stays near 1 KiB. */
-typedef struct qv_domdef_qemu_ns {
-    GPtrArray *args;          /* char*: appended to QEMU's argv */
-    GPtrArray *env;           /* qv_domdef_qemu_env: added to QEMU's environment */
-    GPtrArray *caps_add, *caps_del;   /* char*: kept only; qvirt has no capability overrides */
-} qv_domdef_qemu_ns;
+/* Settings few domains have, kept out of line so qv_domdef stays within
+ * glibc's per-thread cache (see qv_domdef_new). Made by
+ * qv_domdef_rare_get with its arrays; readers check def->rare. */
+typedef struct qv_domdef_rare {
+    /* <qemu:commandline> and <qemu:capabilities> (namespace
+     * http://libvirt.org/schemas/domain/qemu/1.0): they taint the domain. */
+    GPtrArray *qemu_args;     /* char*: appended to QEMU's argv */
+    GPtrArray *qemu_env;      /* qv_domdef_qemu_env: added to QEMU's environment */
+    GPtrArray *qemu_caps_add, *qemu_caps_del;   /* char*: kept only; qvirt has no capability overrides */
+    GPtrArray *mb_pages;      /* qv_domdef_hugepage: <memoryBacking><hugepages><page>s */
+    unsigned int mb_alloc_threads;    /* <memoryBacking><allocation threads>; 0: unset */
+    unsigned long long clock_start;   /* <clock offset='absolute' start>: seconds since the epoch */
+    char *cpu_cache_mode;     /* <cpu><cache mode>: emulate, passthrough, disable */
+    int cpu_cache_level;      /* <cache level>: 3 or -1 */
+    char *maxphysaddr_mode;   /* <cpu><maxphysaddr mode>: passthrough, emulate */
+    int maxphysaddr_bits;     /* -1: unset */
+} qv_domdef_rare;
 
 typedef struct qv_domdef_memnode {
     unsigned int cellid;
@@ -517,9 +522,7 @@ struct qv_domdef {
     unsigned int max_memory_slots;
     /* memoryBacking */
     bool mb_hugepages, mb_nosharepages, mb_locked, mb_discard;
-    GPtrArray *mb_pages;      /* qv_domdef_hugepage: <hugepages><page>s */
     char *mb_source, *mb_access, *mb_allocation;
-    unsigned int mb_alloc_threads;   /* <allocation threads>; 0: unset */
 
     unsigned int vcpus, vcpus_current;
     char *vcpu_placement, *vcpu_cpuset;
@@ -539,7 +542,6 @@ struct qv_domdef {
     qv_domdef_cpu cpu;
 
     char *clock_offset;       /* utc, localtime, timezone, variable, absolute */
-    unsigned long long clock_start;   /* absolute: seconds since the epoch */
     char *clock_timezone, *clock_basis;
     long long clock_adjustment;
     GPtrArray *timers;        /* qv_domdef_timer */
@@ -574,7 +576,7 @@ struct qv_domdef {
     GPtrArray *filesystems;
     GPtrArray *memdevs;
 
-    qv_domdef_qemu_ns *qemu_ns;   /* NULL: no <qemu:...> elements */
+    qv_domdef_rare *rare;     /* NULL: none of its settings */
 };
 
 /* Allocates an empty definition with every list created. */

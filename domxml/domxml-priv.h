@@ -28,8 +28,8 @@ void qv_domdef_input_free(void *p);
 void qv_domdef_sound_free(void *p);
 void qv_domdef_audio_free(void *p);
 void qv_domdef_hugepage_free(void *p);
-/* def's <qemu:...> holder, made on first use. */
-qv_domdef_qemu_ns *qv_domdef_qemu_ns_get(qv_domdef *def);
+/* def's rarely used settings, made on first use. */
+qv_domdef_rare *qv_domdef_rare_get(qv_domdef *def);
 void qv_domdef_memballoon_free(void *p);
 void qv_domdef_watchdog_free(void *p);
 void qv_domdef_rng_free(void *p);

@@ -225,7 +225,7 @@ static void fmt_cpu(GString *buf, const qv_domdef *def)
     qv_fmt_attr(buf, "check", cpu->check);
     qv_fmt_attr(buf, "migratable", cpu->migratable);
     if (!cpu->model && !cpu->vendor && !cpu->sockets && !cpu->features->len && !cpu->cells->len &&
-        !cpu->cache_mode && !cpu->maxphysaddr_mode) {
+        !(def->rare && (def->rare->cpu_cache_mode || def->rare->maxphysaddr_mode))) {
         g_string_append(buf, "/>\n");
         return;
     }
@@ -241,16 +241,17 @@ static void fmt_cpu(GString *buf, const qv_domdef *def)
     if (cpu->sockets)
         g_string_append_printf(buf, "    <topology sockets='%u' dies='%u' cores='%u' threads='%u'/>\n",
                                cpu->sockets, cpu->dies, cpu->cores, cpu->threads);
-    if (cpu->cache_mode) {
+    const qv_domdef_rare *r = def->rare;
+    if (r && r->cpu_cache_mode) {
         g_string_append(buf, "    <cache");
-        if (cpu->cache_level != -1)
-            g_string_append_printf(buf, " level='%d'", cpu->cache_level);
-        g_string_append_printf(buf, " mode='%s'/>\n", cpu->cache_mode);
+        if (r->cpu_cache_level != -1)
+            g_string_append_printf(buf, " level='%d'", r->cpu_cache_level);
+        g_string_append_printf(buf, " mode='%s'/>\n", r->cpu_cache_mode);
     }
-    if (cpu->maxphysaddr_mode) {
-        g_string_append_printf(buf, "    <maxphysaddr mode='%s'", cpu->maxphysaddr_mode);
-        if (cpu->maxphysaddr_bits != -1)
-            g_string_append_printf(buf, " bits='%d'", cpu->maxphysaddr_bits);
+    if (r && r->maxphysaddr_mode) {
+        g_string_append_printf(buf, "    <maxphysaddr mode='%s'", r->maxphysaddr_mode);
+        if (r->maxphysaddr_bits != -1)
+            g_string_append_printf(buf, " bits='%d'", r->maxphysaddr_bits);
         g_string_append(buf, "/>\n");
     }
     for (guint i = 0; i < cpu->features->len; i++) {
@@ -282,7 +283,7 @@ static void fmt_clock(GString *buf, const qv_domdef *def)
     qv_fmt_attr(buf, "offset", def->clock_offset);
     qv_fmt_attr(buf, "timezone", def->clock_timezone);
     if (def->clock_offset && !strcmp(def->clock_offset, "absolute"))
-        g_string_append_printf(buf, " start='%llu'", def->clock_start);
+        g_string_append_printf(buf, " start='%llu'", def->rare ? def->rare->clock_start : 0);
     if (def->clock_offset && !strcmp(def->clock_offset, "variable")) {
         g_string_append_printf(buf, " adjustment='%lld'", def->clock_adjustment);
         qv_fmt_attr(buf, "basis", def->clock_basis ? def->clock_basis : "utc");
@@ -307,15 +308,16 @@ static void fmt_clock(GString *buf, const qv_domdef *def)
 static void fmt_memory_backing(GString *buf, const qv_domdef *def)
 {
     if (!def->mb_hugepages && !def->mb_nosharepages && !def->mb_locked && !def->mb_source &&
-        !def->mb_access && !def->mb_allocation && !def->mb_discard && !def->mb_alloc_threads)
+        !def->mb_access && !def->mb_allocation && !def->mb_discard && !(def->rare && def->rare->mb_alloc_threads))
         return;
     g_string_append(buf, "  <memoryBacking>\n");
-    if (def->mb_hugepages && (!def->mb_pages || !def->mb_pages->len))
+    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
+    if (def->mb_hugepages && (!pages || !pages->len))
         g_string_append(buf, "    <hugepages/>\n");
     else if (def->mb_hugepages) {
         g_string_append(buf, "    <hugepages>\n");
-        for (guint i = 0; i < def->mb_pages->len; i++) {
-            const qv_domdef_hugepage *h = g_ptr_array_index(def->mb_pages, i);
+        for (guint i = 0; i < pages->len; i++) {
+            const qv_domdef_hugepage *h = g_ptr_array_index(pages, i);
             g_string_append_printf(buf, "      <page size='%llu' unit='KiB'", h->size_kib);
             qv_fmt_attr(buf, "nodeset", h->nodeset);
             g_string_append(buf, "/>\n");
@@ -330,11 +332,12 @@ static void fmt_memory_backing(GString *buf, const qv_domdef *def)
         g_string_append_printf(buf, "    <source type='%s'/>\n", def->mb_source);
     if (def->mb_access)
         g_string_append_printf(buf, "    <access mode='%s'/>\n", def->mb_access);
-    if (def->mb_allocation || def->mb_alloc_threads) {
+    unsigned int threads = def->rare ? def->rare->mb_alloc_threads : 0;
+    if (def->mb_allocation || threads) {
         g_string_append(buf, "    <allocation");
         qv_fmt_attr(buf, "mode", def->mb_allocation);
-        if (def->mb_alloc_threads)
-            g_string_append_printf(buf, " threads='%u'", def->mb_alloc_threads);
+        if (threads)
+            g_string_append_printf(buf, " threads='%u'", threads);
         g_string_append(buf, "/>\n");
     }
     if (def->mb_discard)
@@ -343,17 +346,17 @@ static void fmt_memory_backing(GString *buf, const qv_domdef *def)
 }
 
 /* libvirt's QEMU namespace elements, last in <domain> as libvirt writes them. */
-static void fmt_qemu_ns(GString *buf, const qv_domdef_qemu_ns *ns)
+static void fmt_qemu_ns(GString *buf, const qv_domdef_rare *ns)
 {
-    if (ns && (ns->args->len || ns->env->len)) {
+    if (ns && (ns->qemu_args->len || ns->qemu_env->len)) {
         g_string_append(buf, "  <qemu:commandline>\n");
-        for (guint i = 0; i < ns->args->len; i++) {
+        for (guint i = 0; i < ns->qemu_args->len; i++) {
             g_string_append(buf, "    <qemu:arg");
-            qv_fmt_attr(buf, "value", g_ptr_array_index(ns->args, i));
+            qv_fmt_attr(buf, "value", g_ptr_array_index(ns->qemu_args, i));
             g_string_append(buf, "/>\n");
         }
-        for (guint i = 0; i < ns->env->len; i++) {
-            const qv_domdef_qemu_env *e = g_ptr_array_index(ns->env, i);
+        for (guint i = 0; i < ns->qemu_env->len; i++) {
+            const qv_domdef_qemu_env *e = g_ptr_array_index(ns->qemu_env, i);
             g_string_append(buf, "    <qemu:env");
             qv_fmt_attr(buf, "name", e->name);
             qv_fmt_attr(buf, "value", e->value);
@@ -361,16 +364,16 @@ static void fmt_qemu_ns(GString *buf, const qv_domdef_qemu_ns *ns)
         }
         g_string_append(buf, "  </qemu:commandline>\n");
     }
-    if (ns && (ns->caps_add->len || ns->caps_del->len)) {
+    if (ns && (ns->qemu_caps_add->len || ns->qemu_caps_del->len)) {
         g_string_append(buf, "  <qemu:capabilities>\n");
-        for (guint i = 0; i < ns->caps_add->len; i++) {
+        for (guint i = 0; i < ns->qemu_caps_add->len; i++) {
             g_string_append(buf, "    <qemu:add");
-            qv_fmt_attr(buf, "capability", g_ptr_array_index(ns->caps_add, i));
+            qv_fmt_attr(buf, "capability", g_ptr_array_index(ns->qemu_caps_add, i));
             g_string_append(buf, "/>\n");
         }
-        for (guint i = 0; i < ns->caps_del->len; i++) {
+        for (guint i = 0; i < ns->qemu_caps_del->len; i++) {
             g_string_append(buf, "    <qemu:del");
-            qv_fmt_attr(buf, "capability", g_ptr_array_index(ns->caps_del, i));
+            qv_fmt_attr(buf, "capability", g_ptr_array_index(ns->qemu_caps_del, i));
             g_string_append(buf, "/>\n");
         }
         g_string_append(buf, "  </qemu:capabilities>\n");
@@ -384,8 +387,8 @@ char *qv_domxml_format(const qv_domdef *def, unsigned int flags)
     g_string_append_printf(buf, "<domain type='%s'", def->virt_type == QV_DOMDEF_VIRT_KVM ? "kvm" : "qemu");
     if (!(flags & QV_DOMXML_FORMAT_INACTIVE) && def->id >= 0)
         g_string_append_printf(buf, " id='%d'", def->id);
-    const qv_domdef_qemu_ns *ns = def->qemu_ns;
-    if (ns && (ns->args->len || ns->env->len || ns->caps_add->len || ns->caps_del->len))
+    const qv_domdef_rare *ns = def->rare;
+    if (ns && (ns->qemu_args->len || ns->qemu_env->len || ns->qemu_caps_add->len || ns->qemu_caps_del->len))
         g_string_append(buf, " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'");
     g_string_append(buf, ">\n");
     qv_fmt_text_elem(buf, 1, "name", def->name);
@@ -453,7 +456,7 @@ char *qv_domxml_format(const qv_domdef *def, unsigned int flags)
     for (guint i = 0; i < def->seclabels->len; i++)
         fmt_raw(buf, 1, g_ptr_array_index(def->seclabels, i));
     fmt_raw(buf, 1, def->raw_keywrap);
-    fmt_qemu_ns(buf, def->qemu_ns);
+    fmt_qemu_ns(buf, def->rare);
     g_string_append(buf, "</domain>\n");
     return g_string_free(buf, FALSE);
 }

@@ -37,10 +37,8 @@ static int parse_hugepages(qv_domdef *def, const xmlNode *hp, qv_error **err)
             continue;
         if (!name_is(c, "page"))
             return qv_xml_error(err, c, "unknown hugepages element");
-        if (!def->mb_pages)
-            def->mb_pages = g_ptr_array_new_with_free_func(qv_domdef_hugepage_free);
         qv_domdef_hugepage *h = g_new0(qv_domdef_hugepage, 1);
-        g_ptr_array_add(def->mb_pages, h);
+        g_ptr_array_add(qv_domdef_rare_get(def)->mb_pages, h);
         g_autofree char *size = qv_xml_prop(c, "size");
         g_autofree char *unit = qv_xml_prop(c, "unit");
         unsigned long long v = 0, mult = 1;
@@ -87,7 +85,7 @@ static int parse_memory_backing(qv_domdef *def, const xmlNode *mb, qv_error **er
         } else if (name_is(c, "allocation")) {
             static const char *const t[] = { "immediate", "ondemand", NULL };
             if (qv_xml_prop_enum(c, "mode", t, &def->mb_allocation, err) < 0 ||
-                qv_xml_prop_uint(c, "threads", &def->mb_alloc_threads, err) < 0)
+                qv_xml_prop_uint(c, "threads", &qv_domdef_rare_get(def)->mb_alloc_threads, err) < 0)
                 return -EINVAL;
         } else
             return qv_xml_error(err, c, "unsupported memory backing element");
@@ -402,27 +400,29 @@ static int parse_cpu(qv_domdef *def, const xmlNode *cn, qv_error **err)
                     return -EINVAL;
             }
         } else if (name_is(c, "cache")) {
+            qv_domdef_rare *r = qv_domdef_rare_get(def);
             static const char *const cm[] = { "emulate", "passthrough", "disable", NULL };
-            if (qv_xml_prop_enum(c, "mode", cm, &cpu->cache_mode, err) < 0 ||
-                qv_xml_prop_int(c, "level", &cpu->cache_level, err) < 0)
+            if (qv_xml_prop_enum(c, "mode", cm, &r->cpu_cache_mode, err) < 0 ||
+                qv_xml_prop_int(c, "level", &r->cpu_cache_level, err) < 0)
                 return -EINVAL;
-            if (!cpu->cache_mode)
+            if (!r->cpu_cache_mode)
                 return qv_xml_attr_error(err, c, "mode", "a CPU cache needs a mode (emulate, passthrough or disable)");
-            if (!strcmp(cpu->cache_mode, "emulate") && cpu->cache_level != 3)
+            if (!strcmp(r->cpu_cache_mode, "emulate") && r->cpu_cache_level != 3)
                 return qv_xml_attr_error(err, c, "level", "CPU cache mode 'emulate' needs level='3'");
-            if (strcmp(cpu->cache_mode, "emulate") && cpu->cache_level != -1)
-                return qv_xml_attr_error(err, c, "level", "CPU cache mode '%s' takes no level", cpu->cache_mode);
+            if (strcmp(r->cpu_cache_mode, "emulate") && r->cpu_cache_level != -1)
+                return qv_xml_attr_error(err, c, "level", "CPU cache mode '%s' takes no level", r->cpu_cache_mode);
         } else if (name_is(c, "maxphysaddr")) {
+            qv_domdef_rare *r = qv_domdef_rare_get(def);
             static const char *const pm[] = { "passthrough", "emulate", NULL };
-            if (qv_xml_prop_enum(c, "mode", pm, &cpu->maxphysaddr_mode, err) < 0 ||
-                qv_xml_prop_int(c, "bits", &cpu->maxphysaddr_bits, err) < 0)
+            if (qv_xml_prop_enum(c, "mode", pm, &r->maxphysaddr_mode, err) < 0 ||
+                qv_xml_prop_int(c, "bits", &r->maxphysaddr_bits, err) < 0)
                 return -EINVAL;
-            if (!cpu->maxphysaddr_mode)
+            if (!r->maxphysaddr_mode)
                 return qv_xml_attr_error(err, c, "mode", "maxphysaddr needs a mode (passthrough or emulate)");
-            if (!strcmp(cpu->maxphysaddr_mode, "emulate") && cpu->maxphysaddr_bits == -1)
+            if (!strcmp(r->maxphysaddr_mode, "emulate") && r->maxphysaddr_bits == -1)
                 return qv_xml_attr_error(err, c, "bits", "maxphysaddr mode 'emulate' needs bits");
             /* QEMU 7.2's x86 range, so a bad value fails here rather than at start. */
-            if (cpu->maxphysaddr_bits != -1 && (cpu->maxphysaddr_bits < 32 || cpu->maxphysaddr_bits > 52))
+            if (r->maxphysaddr_bits != -1 && (r->maxphysaddr_bits < 32 || r->maxphysaddr_bits > 52))
                 return qv_xml_attr_error(err, c, "bits", "maxphysaddr bits must be between 32 and 52");
         } else {
             return qv_xml_error(err, c, "unknown CPU element");
@@ -431,9 +431,10 @@ static int parse_cpu(qv_domdef *def, const xmlNode *cn, qv_error **err)
     if (strcmp(cpu->mode, "custom") == 0 && !cpu->model && cpu->features->len)
         return qv_xml_error(err, cn, "CPU features need a <model>");
     bool host_cpu = !strcmp(cpu->mode, "host-passthrough") || !strcmp(cpu->mode, "maximum");
-    if (cpu->cache_mode && !strcmp(cpu->cache_mode, "passthrough") && !host_cpu)
+    const qv_domdef_rare *r = def->rare;
+    if (r && r->cpu_cache_mode && !strcmp(r->cpu_cache_mode, "passthrough") && !host_cpu)
         return qv_xml_error(err, qv_xml_child(cn, "cache"), "CPU cache mode 'passthrough' needs a host-passthrough or maximum CPU");
-    if (cpu->maxphysaddr_mode && !strcmp(cpu->maxphysaddr_mode, "passthrough") &&
+    if (r && r->maxphysaddr_mode && !strcmp(r->maxphysaddr_mode, "passthrough") &&
         strcmp(cpu->mode, "host-passthrough"))
         return qv_xml_error(err, qv_xml_child(cn, "maxphysaddr"), "maxphysaddr mode 'passthrough' needs a host-passthrough CPU");
     return 0;
@@ -447,7 +448,7 @@ static int parse_clock(qv_domdef *def, const xmlNode *cn, qv_error **err)
     if (def->clock_offset && !strcmp(def->clock_offset, "absolute")) {
         /* A fixed guest start time; QEMU's -rtc base=ISO time covers years 1970 to 9999. */
         g_autofree char *start = qv_xml_prop(cn, "start");
-        if (!start || qv_parse_uint_str(start, 10, 253402300799ULL, &def->clock_start) < 0)
+        if (!start || qv_parse_uint_str(start, 10, 253402300799ULL, &qv_domdef_rare_get(def)->clock_start) < 0)
             return qv_xml_attr_error(err, cn, "start", "offset 'absolute' needs start, in seconds since the epoch");
     }
     qv_set_str(&def->clock_timezone, qv_xml_prop(cn, "timezone"));
@@ -526,7 +527,7 @@ static int parse_qemu_ns(qv_domdef *def, const xmlNode *n, qv_error **err)
     bool cmdline = name_is(n, "commandline");
     if (!cmdline && !name_is(n, "capabilities"))
         return qv_xml_error(err, n, "QEMU namespace element not supported by qvirt (only commandline and capabilities)");
-    qv_domdef_qemu_ns *ns = qv_domdef_qemu_ns_get(def);
+    qv_domdef_rare *ns = qv_domdef_rare_get(def);
     for (xmlNode *c = n->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
@@ -536,7 +537,7 @@ static int parse_qemu_ns(qv_domdef *def, const xmlNode *n, qv_error **err)
             char *v = qv_xml_prop(c, "value");
             if (!v)
                 return qv_xml_attr_error(err, c, "value", "a QEMU command-line argument needs a value");
-            g_ptr_array_add(ns->args, v);
+            g_ptr_array_add(ns->qemu_args, v);
         } else if (cmdline && name_is(c, "env")) {
             g_autofree char *name = qv_xml_prop(c, "name");
             if (!env_name_valid(name))
@@ -544,14 +545,14 @@ static int parse_qemu_ns(qv_domdef *def, const xmlNode *n, qv_error **err)
             qv_domdef_qemu_env *e = g_new0(qv_domdef_qemu_env, 1);
             e->name = g_steal_pointer(&name);
             e->value = qv_xml_prop(c, "value");
-            g_ptr_array_add(ns->env, e);
+            g_ptr_array_add(ns->qemu_env, e);
         } else if (!cmdline && (name_is(c, "add") || name_is(c, "del"))) {
             char *cap = qv_xml_prop(c, "capability");
             if (!cap || !*cap) {
                 g_free(cap);
                 return qv_xml_attr_error(err, c, "capability", "a QEMU capability needs a name");
             }
-            g_ptr_array_add(name_is(c, "add") ? ns->caps_add : ns->caps_del, cap);
+            g_ptr_array_add(name_is(c, "add") ? ns->qemu_caps_add : ns->qemu_caps_del, cap);
         } else {
             return qv_xml_error(err, c, "unknown element in the QEMU namespace");
         }

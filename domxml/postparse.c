@@ -1014,8 +1014,9 @@ static int check_hugepages(const qv_domdef *def, qv_error **err)
         return qv_error_set(err, -EINVAL, "/domain/memoryBacking/hugepages: hugepages cannot back anonymous memory (<source type='anonymous'>).");
     guint defaults = 0;
     g_autofree unsigned char *seen = g_malloc0(QV_CPUSET_MAX);
-    for (guint i = 0; def->mb_pages && i < def->mb_pages->len; i++) {
-        const qv_domdef_hugepage *h = g_ptr_array_index(def->mb_pages, i);
+    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
+    for (guint i = 0; pages && i < pages->len; i++) {
+        const qv_domdef_hugepage *h = g_ptr_array_index(pages, i);
         if (!h->nodeset && ++defaults > 1)
             return qv_error_set(err, -EINVAL, "/domain/memoryBacking/hugepages/page[%u]: only one page may leave out nodeset.", i + 1);
         g_auto(GStrv) parts = h->nodeset ? g_strsplit(h->nodeset, ",", -1) : NULL;
