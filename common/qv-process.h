@@ -60,6 +60,10 @@ typedef struct qv_spawn_opts {
     const char *dev_staging;
     const qv_spawn_dev *devs;
     size_t n_devs;
+    /* With dev_staging: folders below /dev (names such as "hugepages")
+     * bind-mounted from the host's /dev into the private one, for the
+     * hugetlbfs mounts QEMU puts guest RAM on. NULL-terminated or NULL. */
+    const char *const *dev_mounts;
     /* Called in the parent once the child exists and before it may exec,
      * with its pid; the child execs only when this returns 0, and never
      * when the parent dies first. For recording a pid before the program

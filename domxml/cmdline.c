@@ -882,6 +882,43 @@ static char *hugepage_dir(unsigned long long kib)
     return g_strdup_printf("/dev/hugepages%lluK", kib);
 }
 
+/* The hugepage size (KiB, 0: none) of the backend for cell's RAM (m NULL)
+ * or for memory device m. */
+static unsigned long long backend_page_kib(const qv_domdef *def, int cell, const qv_domdef_memdev *m)
+{
+    if (m && m->pagesize_kib)
+        return m->pagesize_kib == 4 ? 0 : m->pagesize_kib;
+    if (m && m->source_path)
+        return 0;
+    return hugepage_kib(def, m ? m->node : cell);
+}
+
+static void add_hugetlbfs_dir(GPtrArray *dirs, const qv_domdef *def, int cell, const qv_domdef_memdev *m)
+{
+    unsigned long long page = backend_page_kib(def, cell, m);
+    bool memfd = def->mb_source && !strcmp(def->mb_source, "memfd") && !(m && m->source_path);
+    if (!page || memfd)   /* memfd hugetlb needs no mount */
+        return;
+    g_autofree char *dir = hugepage_dir(page);
+    for (guint i = 0; i < dirs->len; i++)
+        if (!strcmp(dirs->pdata[i], dir))
+            return;
+    g_ptr_array_add(dirs, g_steal_pointer(&dir));
+}
+
+char **qv_domdef_hugetlbfs_dirs(const qv_domdef *def)
+{
+    GPtrArray *dirs = g_ptr_array_new();
+    if (!def->cpu.cells->len)
+        add_hugetlbfs_dir(dirs, def, -1, NULL);
+    for (guint i = 0; i < def->cpu.cells->len; i++)
+        add_hugetlbfs_dir(dirs, def, (int)((qv_domdef_numa_cell *)g_ptr_array_index(def->cpu.cells, i))->id, NULL);
+    for (guint i = 0; i < def->memdevs->len; i++)
+        add_hugetlbfs_dir(dirs, def, -1, g_ptr_array_index(def->memdevs, i));
+    g_ptr_array_add(dirs, NULL);
+    return (char **)g_ptr_array_free(dirs, FALSE);
+}
+
 /* One guest memory backend object, as libvirt 9.0's
  * qemuBuildMemoryBackendProps makes it: for the RAM of NUMA node cell (-1:
  * the guest's one RAM backend) when m is NULL, else for memory device m.
@@ -900,8 +937,7 @@ static void add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long s
             nc = c;
     }
     bool virtio_mem = m && !strcmp(m->model, "virtio-mem");
-    unsigned long long page = m && m->pagesize_kib ? (m->pagesize_kib == 4 ? 0 : m->pagesize_kib)
-                                                   : m && m->source_path ? 0 : hugepage_kib(def, m ? m->node : cell);
+    unsigned long long page = backend_page_kib(def, cell, m);
     bool memfd = def->mb_source && !strcmp(def->mb_source, "memfd") && !(m && m->source_path);
     bool file = (m && m->source_path) || (page && !memfd) ||
                 (def->mb_source && !strcmp(def->mb_source, "file"));

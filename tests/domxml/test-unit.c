@@ -619,3 +619,27 @@ Test(domxml_unit, qemu_namespace_survives_copy)
     cr_assert(strstr(xml, "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"), "%s", xml);
     cr_assert(strstr(xml, "<qemu:del capability='foo'/>"), "%s", xml);
 }
+
+Test(domxml_unit, hugetlbfs_dirs_are_the_argv_mem_paths)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>256</memory><os><type>hvm</type></os>"
+        "<memoryBacking><hugepages><page size='2048' unit='KiB' nodeset='0'/>"
+        "<page size='1' unit='GiB' nodeset='1'/></hugepages></memoryBacking>"
+        "<cpu><numa><cell id='0' cpus='0' memory='128' unit='MiB'/>"
+        "<cell id='1' cpus='0' memory='128' unit='MiB'/></numa></cpu></domain>");
+    g_auto(GStrv) dirs = qv_domdef_hugetlbfs_dirs(def);
+    cr_assert_eq(g_strv_length(dirs), 2);
+    cr_assert_str_eq(dirs[0], "/dev/hugepages");
+    cr_assert_str_eq(dirs[1], "/dev/hugepages1G");
+
+    /* memfd with hugetlb needs no mount; no hugepages, none either. */
+    g_autoptr(qv_domdef) memfd = parse_ok(
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>256</memory><os><type>hvm</type></os>"
+        "<memoryBacking><hugepages/><source type='memfd'/></memoryBacking></domain>");
+    g_auto(GStrv) none = qv_domdef_hugetlbfs_dirs(memfd);
+    cr_assert_eq(g_strv_length(none), 0);
+    g_autoptr(qv_domdef) plain = parse_ok(basic_xml);
+    g_auto(GStrv) none2 = qv_domdef_hugetlbfs_dirs(plain);
+    cr_assert_eq(g_strv_length(none2), 0);
+}
