@@ -566,7 +566,8 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
         g_autofree char *obj = qv_strcat2("mem", m->alias);
-        qv_cmdline_add_mem_backend(cl, m, obj);
+        if (qv_cmdline_add_mem_backend(cl, m, obj, err) < 0)
+            return -EINVAL;
         bool dimm = !strcmp(m->model, "dimm"), nvdimm = !strcmp(m->model, "nvdimm");
         qv_jobj *dev = qv_json_device(cl, dimm ? "pc-dimm" : nvdimm ? "nvdimm" :
                                           !strcmp(m->model, "virtio-pmem") ? "virtio-pmem-pci" : "virtio-mem-pci",

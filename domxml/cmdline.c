@@ -926,8 +926,8 @@ char **qv_domdef_hugetlbfs_dirs(const qv_domdef *def)
  * memory-backend-file, or a memfd with hugetlb), a file in the runtime
  * folder for <source type='file'>, a memfd, or anonymous RAM; an nvdimm or
  * virtio-pmem maps its own file. */
-static void add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long size_kib, int cell,
-                            const qv_domdef_memdev *m)
+static int add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long size_kib, int cell,
+                           const qv_domdef_memdev *m, qv_error **err)
 {
     const qv_domdef *def = cl->def;
     const qv_domdef_numa_cell *nc = NULL;
@@ -951,6 +951,21 @@ static void add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long s
     if (virtio_mem)
         prealloc = false;   /* QEMU 7.2's virtio-mem cannot preallocate */
 
+    /* An nvdimm's or virtio-pmem's file: QEMU maps it through its own
+     * inherited fd, as the kernel (no folder on the way is searched); the
+     * caller makes it when it is missing, as QEMU would. */
+    g_autofree char *dev_file = NULL;
+    if (m && m->source_path) {
+        const qv_file_opener *files = cl->ctx ? cl->ctx->files : NULL;
+        if (files && files->open) {
+            int fd = files->open(files->data, m->source_path, O_RDWR | O_CREAT, err);
+            if (fd < 0)
+                return fd;
+            dev_file = g_strdup_printf("/proc/self/fd/%d", fd);
+        } else {
+            dev_file = g_strdup(m->source_path);
+        }
+    }
     qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "qom-type", file ? "memory-backend-file" : memfd ? "memory-backend-memfd" : "memory-backend-ram");
     qv_json_set_str(o, "id", id);
@@ -961,7 +976,7 @@ static void add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long s
     if (file) {
         /* <source type='file'>: an unlinked file QEMU makes in the domain's
          * runtime folder (libvirt uses its memory_backing_dir). */
-        g_autofree char *dir = m && m->source_path ? g_strdup(m->source_path) :
+        g_autofree char *dir = dev_file ? g_strdup(dev_file) :
                                page ? hugepage_dir(page) : g_strdup(cl->ctx->runtime_dir);
         qv_json_set_str(o, "mem-path", dir);
         if (discard_on && !(m && m->source_path))
@@ -992,11 +1007,12 @@ static void add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long s
     if (virtio_mem)
         qv_json_set_bool(o, "reserve", false);
     qv_cmdline_add_json(cl, "-object", o);
+    return 0;
 }
 
-void qv_cmdline_add_mem_backend(qv_cmdline *cl, const qv_domdef_memdev *m, const char *id)
+int qv_cmdline_add_mem_backend(qv_cmdline *cl, const qv_domdef_memdev *m, const char *id, qv_error **err)
 {
-    add_mem_backend(cl, id, m->size_kib, -1, m);
+    return add_mem_backend(cl, id, m->size_kib, -1, m, err);
 }
 
 static int add_memory(qv_cmdline *cl, qv_error **err)
@@ -1013,7 +1029,7 @@ static int add_memory(qv_cmdline *cl, qv_error **err)
     if (def->mb_locked)
         qv_cmdline_add2(cl, "-overcommit", "mem-lock=on");
     if (!def->cpu.cells->len)
-        add_mem_backend(cl, "pc.ram", def->memory_kib, -1, NULL);
+        return add_mem_backend(cl, "pc.ram", def->memory_kib, -1, NULL, err);
     return 0;
 }
 
@@ -1053,7 +1069,7 @@ static void add_smp_numa(qv_cmdline *cl)
     for (guint i = 0; i < cpu->cells->len; i++) {
         qv_domdef_numa_cell *c = g_ptr_array_index(cpu->cells, i);
         g_autofree char *id = g_strdup_printf("ram-node%u", c->id);
-        add_mem_backend(cl, id, c->memory_kib, (int)c->id, NULL);
+        add_mem_backend(cl, id, c->memory_kib, (int)c->id, NULL, NULL);   /* no file: cannot fail */
         GString *n = g_string_new(NULL);
         g_string_append_printf(n, "node,nodeid=%u", c->id);
         append_cpus(n, c->cpus);

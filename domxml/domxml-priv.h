@@ -262,8 +262,9 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err);
 int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err);
 int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **err);
-/* The memory backend object (id) of memory device m. */
-void qv_cmdline_add_mem_backend(qv_cmdline *cl, const qv_domdef_memdev *m, const char *id);
+/* The memory backend object (id) of memory device m; its file (nvdimm,
+ * virtio-pmem) through the context's opener. */
+int qv_cmdline_add_mem_backend(qv_cmdline *cl, const qv_domdef_memdev *m, const char *id, qv_error **err);
 int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err);
 int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_error **err);
 
