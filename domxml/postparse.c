@@ -1012,9 +1012,11 @@ static int check_hugepages(const qv_domdef *def, qv_error **err)
 {
     if (def->mb_hugepages && def->mb_source && !strcmp(def->mb_source, "anonymous"))
         return qv_error_set(err, -EINVAL, "/domain/memoryBacking/hugepages: hugepages cannot back anonymous memory (<source type='anonymous'>).");
+    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
+    if (!pages || !pages->len)
+        return 0;
     guint defaults = 0;
     g_autofree unsigned char *seen = g_malloc0(QV_CPUSET_MAX);
-    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
     for (guint i = 0; pages && i < pages->len; i++) {
         const qv_domdef_hugepage *h = g_ptr_array_index(pages, i);
         if (!h->nodeset && ++defaults > 1)
