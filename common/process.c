@@ -128,6 +128,8 @@ struct child_ctx {
     const qv_spawn_dev *devs;
     size_t n_devs;
     char **dev_dirs;        /* folders to make below dev_staging, parents first */
+    char **dev_mount_src;   /* /dev/<name> of each of dev_mounts */
+    char **dev_mount_dst;   /* dev_staging/<name> of each */
 };
 
 void qv_spawn_opts_init(qv_spawn_opts *opts)
@@ -257,6 +259,10 @@ static int child_private_dev(const struct child_ctx *c)
             chown(c->dev_paths[i], dv->uid, dv->gid) < 0 || chmod(c->dev_paths[i], dv->mode & 07777) < 0)
             r = -errno;
     }
+    for (size_t i = 0; r == 0 && c->dev_mount_src && c->dev_mount_src[i]; i++)
+        if ((mkdir(c->dev_mount_dst[i], 0755) < 0 && errno != EEXIST) ||
+            mount(c->dev_mount_src[i], c->dev_mount_dst[i], NULL, MS_BIND | MS_REC, NULL) < 0)
+            r = -errno;
     close(dfd);
     if (r < 0)
         return r;
@@ -468,6 +474,12 @@ static int check_opts(const qv_spawn_opts *o, qv_error **err)
     if (o->cgroup_fd < -1)
         return qv_error_set(err, -EINVAL, "cannot spawn %s: cgroup fd %d is invalid",
                             prog, o->cgroup_fd);
+    for (size_t i = 0; o->dev_mounts && o->dev_mounts[i]; i++) {
+        const char *m = o->dev_mounts[i];
+        if (!o->dev_staging || !*m || strchr(m, '/') || !strcmp(m, ".") || !strcmp(m, ".."))
+            return qv_error_set(err, -EINVAL, "cannot spawn %s: '%s' is not a folder name below a private /dev",
+                                prog, m);
+    }
     return 0;
 }
 
@@ -571,6 +583,18 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
     g_autofree char *env_path = g_strconcat("PATH=", parent_path, NULL);
     char *clean_env[] = { (char *)"LC_ALL=C", env_path, NULL };
     char *const *envp = opts->envp ? (char *const *)opts->envp : clean_env;
+    g_auto(GStrv) added_env = NULL;
+    if (!opts->envp && opts->env_add && opts->env_add[0]) {
+        added_env = g_strdupv(clean_env);
+        for (const char *const *e = opts->env_add; *e; e++) {
+            const char *eq = strchr(*e, '=');
+            if (!eq || eq == *e)
+                return qv_error_set(err, -EINVAL, "'%s' is not an environment NAME=VALUE", *e);
+            g_autofree char *name = g_strndup(*e, (gsize)(eq - *e));
+            added_env = g_environ_setenv(added_env, name, eq + 1, TRUE);
+        }
+        envp = added_env;
+    }
 
     int devnull = -1;
     if (opts->stdin_fd < 0 || opts->stdout_fd < 0 || opts->stderr_fd < 0) {
@@ -630,6 +654,18 @@ int qv_process_spawn(const qv_spawn_opts *opts, qv_process **ret, qv_error **err
         dev_dirs = (char **)g_ptr_array_free(dirs, FALSE);
         c.dev_paths = dev_paths;
         c.dev_dirs = dev_dirs;
+    }
+    g_auto(GStrv) mount_src = NULL, mount_dst = NULL;
+    if (opts->dev_staging && opts->dev_mounts && opts->dev_mounts[0]) {
+        guint n = g_strv_length((char **)opts->dev_mounts);
+        mount_src = g_new0(char *, n + 1);
+        mount_dst = g_new0(char *, n + 1);
+        for (guint i = 0; i < n; i++) {
+            mount_src[i] = g_build_filename("/dev", opts->dev_mounts[i], NULL);
+            mount_dst[i] = g_build_filename(opts->dev_staging, opts->dev_mounts[i], NULL);
+        }
+        c.dev_mount_src = mount_src;
+        c.dev_mount_dst = mount_dst;
     }
     int hold[2] = { -1, -1 };
     if (opts->before_exec) {

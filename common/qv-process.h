@@ -32,6 +32,7 @@ typedef struct qv_spawn_dev {
 typedef struct qv_spawn_opts {
     const char *const *argv;    /* argv[0]: a path, or a name looked up in the caller's PATH */
     const char *const *envp;    /* NULL: a clean environment: LC_ALL=C and PATH only */
+    const char *const *env_add; /* with envp NULL: "NAME=VALUE"s set in the clean environment, in order */
     const int *pass_fds;        /* fds the child keeps, at the same numbers */
     size_t n_pass_fds;
     int stdin_fd;               /* -1: /dev/null */
@@ -59,6 +60,10 @@ typedef struct qv_spawn_opts {
     const char *dev_staging;
     const qv_spawn_dev *devs;
     size_t n_devs;
+    /* With dev_staging: folders below /dev (names such as "hugepages")
+     * bind-mounted from the host's /dev into the private one, for the
+     * hugetlbfs mounts QEMU puts guest RAM on. NULL-terminated or NULL. */
+    const char *const *dev_mounts;
     /* Called in the parent once the child exists and before it may exec,
      * with its pid; the child execs only when this returns 0, and never
      * when the parent dies first. For recording a pid before the program

@@ -74,7 +74,10 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
         }
         return add_dev(cl, dev, &c->addr, "USB controller", err);
     case QV_CTRL_SCSI:
-        dev = qv_json_device(cl, !strcmp(c->model, "lsilogic") ? "lsi" : "virtio-scsi-pci", c->alias);
+        {
+            g_autofree char *vscsi = qv_virtio_device_name("virtio-scsi-pci", c->model);
+            dev = qv_json_device(cl, !strcmp(c->model, "lsilogic") ? "lsi" : vscsi, c->alias);
+        }
         if (c->queues > 0)
             qv_json_set_int(dev, "num_queues", c->queues);
         if (c->iothread) {
@@ -83,7 +86,10 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
         }
         return add_dev(cl, dev, &c->addr, "SCSI controller", err);
     case QV_CTRL_VIRTIO_SERIAL:
-        dev = qv_json_device(cl, "virtio-serial-pci", c->alias);
+        {
+            g_autofree char *vser = qv_virtio_device_name("virtio-serial-pci", c->model);
+            dev = qv_json_device(cl, vser, c->alias);
+        }
         if (c->ports > 0)
             qv_json_set_int(dev, "max_ports", c->ports);
         if (c->vectors > 0)
@@ -222,6 +228,74 @@ int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **e
     return add_dev(cl, dev, &in->addr, "input device", err);
 }
 
+/* One direction ("in"/"out") of an -audiodev, as libvirt 9.0 builds it:
+ * frequency, channels and format only with fixed settings. Nothing when
+ * the direction sets nothing. */
+static void add_audio_io(qv_jobj *o, const char *key, const qv_domdef_audio_io *io)
+{
+    bool fixed = io->fixed_settings == QV_TRI_ON;
+    bool any = io->mixing_engine || io->fixed_settings || io->voices || io->buffer_length ||
+               (fixed && (io->frequency || io->channels || io->format)) || io->dev ||
+               io->buffer_count || io->try_poll || io->name || io->stream_name || io->latency ||
+               io->server_name || io->client_name || io->connect_ports || io->exact_name;
+    if (!any)
+        return;
+    qv_json_open(o, key);
+    if (io->mixing_engine)
+        qv_json_set_bool(o, "mixing-engine", io->mixing_engine == QV_TRI_ON);
+    if (io->fixed_settings)
+        qv_json_set_bool(o, "fixed-settings", fixed);
+    if (io->voices)
+        qv_json_set_int(o, "voices", io->voices);
+    if (io->buffer_length)
+        qv_json_set_int(o, "buffer-length", io->buffer_length);
+    if (fixed && io->frequency)
+        qv_json_set_int(o, "frequency", io->frequency);
+    if (fixed && io->channels)
+        qv_json_set_int(o, "channels", io->channels);
+    if (fixed)
+        qv_json_set_str(o, "format", io->format);
+    qv_json_set_str(o, "dev", io->dev);
+    if (io->buffer_count)
+        qv_json_set_int(o, "buffer-count", io->buffer_count);
+    if (io->try_poll)
+        qv_json_set_bool(o, "try-poll", io->try_poll == QV_TRI_ON);
+    qv_json_set_str(o, "name", io->name);
+    qv_json_set_str(o, "stream-name", io->stream_name);
+    if (io->latency)
+        qv_json_set_int(o, "latency", io->latency);
+    qv_json_set_str(o, "server-name", io->server_name);
+    qv_json_set_str(o, "client-name", io->client_name);
+    qv_json_set_str(o, "connect-ports", io->connect_ports);
+    if (io->exact_name)
+        qv_json_set_bool(o, "exact-name", io->exact_name == QV_TRI_ON);
+    qv_json_close(o);
+}
+
+/* -audiodev as JSON, as libvirt 9.0 passes it: libvirt's type names are
+ * QEMU's driver names but for pulseaudio ("pa") and file ("wav"). */
+static void add_audiodev(qv_cmdline *cl, const qv_domdef_audio *a)
+{
+    g_autofree char *id = qv_strdup_uint("audio", a->id);
+    const char *driver = !strcmp(a->type, "pulseaudio") ? "pa" : !strcmp(a->type, "file") ? "wav" : a->type;
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "id", id);
+    qv_json_set_str(o, "driver", driver);
+    if (a->timer_period)
+        qv_json_set_int(o, "timer-period", a->timer_period);
+    add_audio_io(o, "in", &a->in);
+    add_audio_io(o, "out", &a->out);
+    if (a->try_mmap)
+        qv_json_set_bool(o, "try-mmap", a->try_mmap == QV_TRI_ON);
+    if (a->exclusive)
+        qv_json_set_bool(o, "exclusive", a->exclusive == QV_TRI_ON);
+    if (a->dsp_policy >= 0)
+        qv_json_set_int(o, "dsp-policy", a->dsp_policy);
+    qv_json_set_str(o, "server", a->server_name);
+    qv_json_set_str(o, "path", a->path);
+    qv_cmdline_add_json(cl, "-audiodev", o);
+}
+
 static int add_sound(qv_cmdline *cl, const qv_domdef_sound *s, qv_error **err)
 {
     g_autofree char *audiodev = g_strdup_printf("audio%u", s->audio_id);
@@ -257,10 +331,8 @@ int qv_cmdline_add_video_input_sound(qv_cmdline *cl, qv_error **err)
     for (guint i = 0; i < def->inputs->len; i++)
         if (qv_cmdline_add_input(cl, g_ptr_array_index(def->inputs, i), err) < 0)
             return -EINVAL;
-    for (guint i = 0; i < def->audios->len; i++) {
-        qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
-        qv_cmdline_addf(cl, "-audiodev", "driver=%s,id=audio%u", a->type, a->id);
-    }
+    for (guint i = 0; i < def->audios->len; i++)
+        add_audiodev(cl, g_ptr_array_index(def->audios, i));
     for (guint i = 0; i < def->sounds->len; i++)
         if (add_sound(cl, g_ptr_array_index(def->sounds, i), err) < 0)
             return -EINVAL;
@@ -293,7 +365,8 @@ int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err)
         qv_json_set_str(o, "chardev", chr);
     }
     qv_cmdline_add_json(cl, "-object", o);
-    qv_jobj *dev = qv_json_device(cl, "virtio-rng-pci", r->alias);
+    g_autofree char *driver = qv_virtio_device_name("virtio-rng-pci", r->model);
+    qv_jobj *dev = qv_json_device(cl, driver, r->alias);
     qv_json_set_str(dev, "rng", obj);
     if (r->rate_bytes) {
         qv_json_set_int(dev, "max-bytes", r->rate_bytes);
@@ -434,7 +507,8 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             g_string_append(s, ",readonly=on");
         qv_cmdline_add(cl, "-fsdev");
         g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
-        qv_jobj *dev = qv_json_device(cl, "virtio-9p-pci", f->alias);
+        g_autofree char *driver = qv_virtio_device_name("virtio-9p-pci", f->model);
+        qv_jobj *dev = qv_json_device(cl, driver, f->alias);
         qv_json_set_str(dev, "fsdev", fsdev);
         qv_json_set_str(dev, "mount_tag", f->target);
         if (add_dev(cl, dev, &f->addr, "filesystem", err) < 0)
@@ -445,7 +519,8 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             return -EINVAL;
     if (def->memballoon && strcmp(def->memballoon->model, "none")) {
         const qv_domdef_memballoon *b = def->memballoon;
-        qv_jobj *dev = qv_json_device(cl, "virtio-balloon-pci", b->alias);
+        g_autofree char *driver = qv_virtio_device_name("virtio-balloon-pci", b->model);
+        qv_jobj *dev = qv_json_device(cl, driver, b->alias);
         if (b->autodeflate)
             qv_json_set_bool(dev, "deflate-on-oom", b->autodeflate == QV_TRI_ON);
         if (b->free_page_reporting)
@@ -491,15 +566,28 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
         g_autofree char *obj = qv_strcat2("mem", m->alias);
-        qv_jobj *o = qv_jobj_new(cl);
-        qv_json_set_str(o, "qom-type", "memory-backend-ram");
-        qv_json_set_str(o, "id", obj);
-        qv_json_set_int(o, "size", (long long)(m->size_kib * 1024));
-        qv_cmdline_add_json(cl, "-object", o);
-        qv_jobj *dev = qv_json_device(cl, "pc-dimm", m->alias);
+        if (qv_cmdline_add_mem_backend(cl, m, obj, err) < 0)
+            return -EINVAL;
+        bool dimm = !strcmp(m->model, "dimm"), nvdimm = !strcmp(m->model, "nvdimm");
+        qv_jobj *dev = qv_json_device(cl, dimm ? "pc-dimm" : nvdimm ? "nvdimm" :
+                                          !strcmp(m->model, "virtio-pmem") ? "virtio-pmem-pci" : "virtio-mem-pci",
+                                      m->alias);
         if (m->node >= 0)
             qv_json_set_int(dev, "node", m->node);
+        if (m->label_kib)
+            qv_json_set_int(dev, "label-size", (long long)(m->label_kib * 1024));
+        if (m->readonly)
+            qv_json_set_bool(dev, "unarmed", true);
+        if (m->block_kib) {
+            qv_json_set_int(dev, "block-size", (long long)(m->block_kib * 1024));
+            qv_json_set_int(dev, "requested-size", (long long)(m->requested_kib * 1024));
+        }
         qv_json_set_str(dev, "memdev", obj);
+        if (!dimm && !nvdimm) {
+            if (add_dev(cl, dev, &m->addr, "memory device", err) < 0)
+                return -EINVAL;
+            continue;
+        }
         qv_json_set_int(dev, "slot", m->addr.slot);
         if (m->addr.base)
             qv_json_set_int(dev, "addr", (long long)m->addr.base);
@@ -526,7 +614,8 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
     }
     if (def->vsock) {
         const qv_domdef_vsock *v = def->vsock;
-        qv_jobj *dev = qv_json_device(cl, "vhost-vsock-pci", v->alias);
+        g_autofree char *driver = qv_virtio_device_name("vhost-vsock-pci", v->model);
+        qv_jobj *dev = qv_json_device(cl, driver, v->alias);
         /* An automatic CID is chosen by lib/ (needs /dev/vhost-vsock); 3 is a placeholder. */
         qv_json_set_int(dev, "guest-cid", v->cid ? v->cid : 3);
         if (add_dev(cl, dev, &v->addr, "vsock device", err) < 0)

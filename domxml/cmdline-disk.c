@@ -178,9 +178,10 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
     }
     const char *driver = NULL;
     bool cd = d->device == QV_DISK_DEVICE_CDROM;
+    g_autofree char *virtio_driver = qv_virtio_device_name("virtio-blk-pci", d->model);
     switch (d->bus) {
     case QV_DISK_BUS_VIRTIO:
-        driver = "virtio-blk-pci";
+        driver = virtio_driver;
         break;
     case QV_DISK_BUS_IDE:
     case QV_DISK_BUS_SATA:

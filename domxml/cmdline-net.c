@@ -5,6 +5,10 @@
 
 static const char *nic_driver(const char *model)
 {
+    if (!strcmp(model, "virtio-transitional"))
+        return "virtio-net-pci-transitional";
+    if (!strcmp(model, "virtio-non-transitional"))
+        return "virtio-net-pci-non-transitional";
     static const struct { const char *model, *driver; } map[] = {
         { "virtio", "virtio-net-pci" }, { "e1000", "e1000" }, { "e1000e", "e1000e" },
         { "rtl8139", "rtl8139" }, { "vmxnet3", "vmxnet3" }, { "ne2k_pci", "ne2k_pci" },

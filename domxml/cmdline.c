@@ -702,8 +702,43 @@ static int add_cpu(qv_cmdline *cl, qv_error **err)
         if (!strcmp(p->model, "hyperv"))
             g_string_append(s, ",hv-crash=on");
     }
+    /* <cache> as libvirt 9.0 maps it: emulate gives the guest an L3 cache,
+     * passthrough the host's cache info; each mode turns the other off. */
+    const qv_domdef_rare *r = def->rare;
+    if (r && r->cpu_cache_mode) {
+        bool host_cpu = !strcmp(cpu->mode, "host-passthrough") || !strcmp(cpu->mode, "maximum");
+        bool emulate = !strcmp(r->cpu_cache_mode, "emulate"), pass = !strcmp(r->cpu_cache_mode, "passthrough");
+        if (emulate)
+            g_string_append(s, ",l3-cache=on");
+        if (pass)
+            g_string_append(s, ",host-cache-info=on");
+        if (!pass && host_cpu)
+            g_string_append(s, ",host-cache-info=off");
+        if (!emulate)
+            g_string_append(s, ",l3-cache=off");
+    }
+    if (r && r->maxphysaddr_mode && !strcmp(r->maxphysaddr_mode, "passthrough")) {
+        /* libvirt 9.0 keeps bits here but does not use them (9.2's limit
+         * attribute became host-phys-bits-limit). */
+        g_string_append(s, ",host-phys-bits=on");
+    } else if (r && r->maxphysaddr_mode) {
+        g_string_append_printf(s, ",phys-bits=%d", r->maxphysaddr_bits);
+    }
     qv_cmdline_add(cl, "-cpu");
     g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    return 0;
+}
+
+/* <features><kvm><dirty-ring state='on' size='N'/>: N for a KVM domain;
+ * 0 otherwise (TCG has no dirty ring and libvirt ignores it there). */
+static unsigned int dirty_ring_size(const qv_cmdline *cl)
+{
+    const qv_domdef_features *f = &cl->def->features;
+    for (guint i = 0; cl->kvm && i < f->kvm_features->len; i++) {
+        const qv_domdef_feature *k = g_ptr_array_index(f->kvm_features, i);
+        if (!strcmp(k->name, "dirty-ring") && k->state == QV_TRI_ON && k->value)
+            return (unsigned int)g_ascii_strtoull(k->value, NULL, 10);
+    }
     return 0;
 }
 
@@ -714,12 +749,23 @@ static void add_machine(qv_cmdline *cl)
     GString *s = g_string_new(NULL);
     g_autofree char *m = qv_qemu_opt_escape(def->os.machine);
     g_string_append(s, m);
-    g_string_append(s, cl->kvm ? ",accel=kvm,usb=off" : ",accel=tcg,usb=off");
+    /* A KVM dirty ring is an -accel property (see add_accel): then
+     * -machine names no accelerator, as QEMU refuses both. */
+    if (!dirty_ring_size(cl))
+        g_string_append(s, cl->kvm ? ",accel=kvm" : ",accel=tcg");
+    g_string_append(s, ",usb=off");
     if (f->vmport_set)
         g_string_append_printf(s, ",vmport=%s", f->vmport == QV_TRI_OFF ? "off" : "on");
     if (f->smm_set)
         g_string_append_printf(s, ",smm=%s", f->smm == QV_TRI_OFF ? "off" : "on");
     g_string_append(s, ",dump-guest-core=off");
+    if (def->mb_nosharepages)
+        g_string_append(s, ",mem-merge=off");
+    for (guint i = 0; i < def->memdevs->len; i++)
+        if (!strcmp(((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->model, "nvdimm")) {
+            g_string_append(s, ",nvdimm=on");
+            break;
+        }
     if (!f->acpi)
         g_string_append(s, ",acpi=off");
     if (f->ioapic_driver && cl->kvm)
@@ -741,6 +787,8 @@ static void add_machine(qv_cmdline *cl)
         g_string_append(s, ",memory-backend=pc.ram");
     qv_cmdline_add(cl, "-machine");
     g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    if (dirty_ring_size(cl))
+        qv_cmdline_addf(cl, "-accel", "kvm,dirty-ring-size=%u", dirty_ring_size(cl));
 }
 
 /* <numatune>'s host nodes and policy for a guest RAM backend: of cell's
@@ -778,11 +826,198 @@ static void add_numa_policy(qv_jobj *o, const qv_domdef *def, int cell)
     qv_json_set_str(o, "policy", !strcmp(mode, "strict") ? "bind" : mode);
 }
 
+/* Whether node is in a canonical nodeset ("0-1,3"). */
+static bool nodeset_has(const char *nodeset, unsigned int node)
+{
+    g_auto(GStrv) parts = g_strsplit(nodeset, ",", -1);
+    for (char **p = parts; *p; p++) {
+        unsigned int a = 0, b = 0;
+        int k = sscanf(*p, "%u-%u", &a, &b);
+        if (k >= 1 && node >= a && node <= (k == 2 ? b : a))
+            return true;
+    }
+    return false;
+}
+
+/* x86_64's default hugepage size, what a bare <hugepages/> means. */
+#define QV_HUGEPAGE_DEFAULT_KIB 2048ULL
+
+/* The hugepage size (KiB) of guest NUMA node cell's RAM (cell -1: a guest
+ * without NUMA cells), 0 for ordinary pages: the <page> whose nodeset has
+ * the node, else the one without a nodeset. 4 KiB pages are ordinary ones,
+ * as in libvirt. */
+static unsigned long long hugepage_kib(const qv_domdef *def, int cell)
+{
+    if (!def->mb_hugepages)
+        return 0;
+    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
+    if (!pages || !pages->len)
+        return QV_HUGEPAGE_DEFAULT_KIB;
+    unsigned long long size = 0;
+    for (guint i = 0; i < pages->len; i++) {
+        const qv_domdef_hugepage *h = g_ptr_array_index(pages, i);
+        if (h->nodeset && cell >= 0 && nodeset_has(h->nodeset, (unsigned int)cell)) {
+            size = h->size_kib;
+            break;
+        }
+        if (!h->nodeset)
+            size = h->size_kib;
+    }
+    return size == 4 ? 0 : size;
+}
+
+/* Where QEMU finds hugetlbfs for a page size: /dev/hugepages (systemd's
+ * mount) for the default 2 MiB pages, /dev/hugepages1G and the like for
+ * others. That mount must exist, with that page size and QEMU allowed to
+ * write to it, when the domain starts: qvirt mounts nothing. QEMU makes its
+ * file there and unlinks it at once. */
+static char *hugepage_dir(unsigned long long kib)
+{
+    if (kib == QV_HUGEPAGE_DEFAULT_KIB)
+        return g_strdup("/dev/hugepages");
+    if (kib % (1024 * 1024) == 0)
+        return g_strdup_printf("/dev/hugepages%lluG", kib >> 20);
+    if (kib % 1024 == 0)
+        return g_strdup_printf("/dev/hugepages%lluM", kib >> 10);
+    return g_strdup_printf("/dev/hugepages%lluK", kib);
+}
+
+/* The hugepage size (KiB, 0: none) of the backend for cell's RAM (m NULL)
+ * or for memory device m. */
+static unsigned long long backend_page_kib(const qv_domdef *def, int cell, const qv_domdef_memdev *m)
+{
+    if (m && m->pagesize_kib)
+        return m->pagesize_kib == 4 ? 0 : m->pagesize_kib;
+    if (m && m->source_path)
+        return 0;
+    return hugepage_kib(def, m ? m->node : cell);
+}
+
+static void add_hugetlbfs_dir(GPtrArray *dirs, const qv_domdef *def, int cell, const qv_domdef_memdev *m)
+{
+    unsigned long long page = backend_page_kib(def, cell, m);
+    bool memfd = def->mb_source && !strcmp(def->mb_source, "memfd") && !(m && m->source_path);
+    if (!page || memfd)   /* memfd hugetlb needs no mount */
+        return;
+    g_autofree char *dir = hugepage_dir(page);
+    for (guint i = 0; i < dirs->len; i++)
+        if (!strcmp(dirs->pdata[i], dir))
+            return;
+    g_ptr_array_add(dirs, g_steal_pointer(&dir));
+}
+
+char **qv_domdef_hugetlbfs_dirs(const qv_domdef *def)
+{
+    GPtrArray *dirs = g_ptr_array_new();
+    if (!def->cpu.cells->len)
+        add_hugetlbfs_dir(dirs, def, -1, NULL);
+    for (guint i = 0; i < def->cpu.cells->len; i++)
+        add_hugetlbfs_dir(dirs, def, (int)((qv_domdef_numa_cell *)g_ptr_array_index(def->cpu.cells, i))->id, NULL);
+    for (guint i = 0; i < def->memdevs->len; i++)
+        add_hugetlbfs_dir(dirs, def, -1, g_ptr_array_index(def->memdevs, i));
+    g_ptr_array_add(dirs, NULL);
+    return (char **)g_ptr_array_free(dirs, FALSE);
+}
+
+/* One guest memory backend object, as libvirt 9.0's
+ * qemuBuildMemoryBackendProps makes it: for the RAM of NUMA node cell (-1:
+ * the guest's one RAM backend) when m is NULL, else for memory device m.
+ * The type follows from <memoryBacking>: hugepages on hugetlbfs (a
+ * memory-backend-file, or a memfd with hugetlb), a file in the runtime
+ * folder for <source type='file'>, a memfd, or anonymous RAM; an nvdimm or
+ * virtio-pmem maps its own file. */
+static int add_mem_backend(qv_cmdline *cl, const char *id, unsigned long long size_kib, int cell,
+                           const qv_domdef_memdev *m, qv_error **err)
+{
+    const qv_domdef *def = cl->def;
+    const qv_domdef_numa_cell *nc = NULL;
+    for (guint i = 0; !m && cell >= 0 && i < def->cpu.cells->len; i++) {
+        const qv_domdef_numa_cell *c = g_ptr_array_index(def->cpu.cells, i);
+        if ((int)c->id == cell)
+            nc = c;
+    }
+    bool virtio_mem = m && !strcmp(m->model, "virtio-mem");
+    unsigned long long page = backend_page_kib(def, cell, m);
+    bool memfd = def->mb_source && !strcmp(def->mb_source, "memfd") && !(m && m->source_path);
+    bool file = (m && m->source_path) || (page && !memfd) ||
+                (def->mb_source && !strcmp(def->mb_source, "file"));
+    const char *access = m ? m->access : nc ? nc->mem_access : NULL;
+    if (!access)
+        access = def->mb_access;
+    const char *discard = m ? m->discard : nc ? nc->discard : NULL;
+    bool discard_on = discard ? !strcmp(discard, "yes") : def->mb_discard;
+    bool prealloc = (def->mb_allocation && !strcmp(def->mb_allocation, "immediate")) || page ||
+                    (m && !strcmp(m->model, "nvdimm") && !m->source_pmem);
+    if (virtio_mem)
+        prealloc = false;   /* QEMU 7.2's virtio-mem cannot preallocate */
+
+    /* An nvdimm's or virtio-pmem's file: QEMU maps it through its own
+     * inherited fd, as the kernel (no folder on the way is searched); the
+     * caller makes it when it is missing, as QEMU would. */
+    g_autofree char *dev_file = NULL;
+    if (m && m->source_path) {
+        const qv_file_opener *files = cl->ctx ? cl->ctx->files : NULL;
+        if (files && files->open) {
+            int fd = files->open(files->data, m->source_path, O_RDWR | O_CREAT, err);
+            if (fd < 0)
+                return fd;
+            dev_file = g_strdup_printf("/proc/self/fd/%d", fd);
+        } else {
+            dev_file = g_strdup(m->source_path);
+        }
+    }
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "qom-type", file ? "memory-backend-file" : memfd ? "memory-backend-memfd" : "memory-backend-ram");
+    qv_json_set_str(o, "id", id);
+    if (memfd && page) {
+        qv_json_set_bool(o, "hugetlb", true);
+        qv_json_set_int(o, "hugetlbsize", (long long)(page * 1024));
+    }
+    if (file) {
+        /* <source type='file'>: an unlinked file QEMU makes in the domain's
+         * runtime folder (libvirt uses its memory_backing_dir). */
+        g_autofree char *dir = dev_file ? g_strdup(dev_file) :
+                               page ? hugepage_dir(page) : g_strdup(cl->ctx->runtime_dir);
+        qv_json_set_str(o, "mem-path", dir);
+        if (discard_on && !(m && m->source_path))
+            qv_json_set_bool(o, "discard-data", true);
+    }
+    if (access)
+        qv_json_set_bool(o, "share", !strcmp(access, "shared"));
+    if (prealloc) {
+        qv_json_set_bool(o, "prealloc", true);
+        if (def->rare && def->rare->mb_alloc_threads)
+            qv_json_set_int(o, "prealloc-threads", def->rare->mb_alloc_threads);
+    }
+    qv_json_set_int(o, "size", (long long)(size_kib * 1024));
+    if (m && m->alignsize_kib)
+        qv_json_set_int(o, "align", (long long)(m->alignsize_kib * 1024));
+    if (m && m->source_pmem)
+        qv_json_set_bool(o, "pmem", true);
+    if (m && m->source_nodemask) {
+        g_autoptr(GArray) nodes = g_array_new(FALSE, FALSE, sizeof(unsigned int));
+        for (unsigned int n = 0; n < 1024; n++)
+            if (nodeset_has(m->source_nodemask, n))
+                g_array_append_val(nodes, n);
+        qv_json_set_uint_list(o, "host-nodes", (const unsigned int *)(void *)nodes->data, nodes->len);
+        qv_json_set_str(o, "policy", "bind");
+    } else if (!(m && m->source_path)) {
+        add_numa_policy(o, def, m ? m->node : cell);
+    }
+    if (virtio_mem)
+        qv_json_set_bool(o, "reserve", false);
+    qv_cmdline_add_json(cl, "-object", o);
+    return 0;
+}
+
+int qv_cmdline_add_mem_backend(qv_cmdline *cl, const qv_domdef_memdev *m, const char *id, qv_error **err)
+{
+    return add_mem_backend(cl, id, m->size_kib, -1, m, err);
+}
+
 static int add_memory(qv_cmdline *cl, qv_error **err)
 {
     const qv_domdef *def = cl->def;
-    if (def->mb_hugepages)
-        return qv_error_set(err, -EOPNOTSUPP, "/domain/memoryBacking/hugepages: hugepage backing is not supported by qvirt.");
     GString *m = g_string_new(NULL);
     g_string_append(m, "size=");
     append_ull(m, def->memory_kib);
@@ -793,24 +1028,8 @@ static int add_memory(qv_cmdline *cl, qv_error **err)
     g_ptr_array_add(cl->argv, g_string_free(m, FALSE));
     if (def->mb_locked)
         qv_cmdline_add2(cl, "-overcommit", "mem-lock=on");
-
-    const char *backend = def->mb_source && !strcmp(def->mb_source, "memfd") ? "memory-backend-memfd" :
-                          "memory-backend-ram";
-    bool share = def->mb_access && !strcmp(def->mb_access, "shared");
-    if (def->mb_source && !strcmp(def->mb_source, "file"))
-        return qv_error_set(err, -EOPNOTSUPP, "/domain/memoryBacking/source: file-backed guest memory is not supported by qvirt; use memfd.");
-    if (!def->cpu.cells->len) {
-        qv_jobj *o = qv_jobj_new(cl);
-        qv_json_set_str(o, "qom-type", backend);
-        qv_json_set_str(o, "id", "pc.ram");
-        qv_json_set_int(o, "size", (long long)(def->memory_kib * 1024));
-        if (share)
-            qv_json_set_bool(o, "share", true);
-        if (def->mb_allocation && !strcmp(def->mb_allocation, "immediate"))
-            qv_json_set_bool(o, "prealloc", true);
-        add_numa_policy(o, def, -1);
-        qv_cmdline_add_json(cl, "-object", o);
-    }
+    if (!def->cpu.cells->len)
+        return add_mem_backend(cl, "pc.ram", def->memory_kib, -1, NULL, err);
     return 0;
 }
 
@@ -847,19 +1066,10 @@ static void add_smp_numa(qv_cmdline *cl)
     qv_cmdline_add(cl, "-smp");
     g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
 
-    bool memfd = def->mb_source && !strcmp(def->mb_source, "memfd");
     for (guint i = 0; i < cpu->cells->len; i++) {
         qv_domdef_numa_cell *c = g_ptr_array_index(cpu->cells, i);
-        qv_jobj *o = qv_jobj_new(cl);
         g_autofree char *id = g_strdup_printf("ram-node%u", c->id);
-        qv_json_set_str(o, "qom-type", memfd ? "memory-backend-memfd" : "memory-backend-ram");
-        qv_json_set_str(o, "id", id);
-        qv_json_set_int(o, "size", (long long)(c->memory_kib * 1024));
-        if ((c->mem_access && !strcmp(c->mem_access, "shared")) ||
-            (!c->mem_access && def->mb_access && !strcmp(def->mb_access, "shared")))
-            qv_json_set_bool(o, "share", true);
-        add_numa_policy(o, def, (int)c->id);
-        qv_cmdline_add_json(cl, "-object", o);
+        add_mem_backend(cl, id, c->memory_kib, (int)c->id, NULL, NULL);   /* no file: cannot fail */
         GString *n = g_string_new(NULL);
         g_string_append_printf(n, "node,nodeid=%u", c->id);
         append_cpus(n, c->cpus);
@@ -897,6 +1107,10 @@ static int add_clock(qv_cmdline *cl, qv_error **err)
     else if (!strcmp(off, "timezone")) {
         /* The timezone goes through TZ in QEMU's environment (lib/). */
         g_string_append(s, "base=localtime");
+    } else if (!strcmp(off, "absolute")) {
+        g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc((gint64)(def->rare ? def->rare->clock_start : 0));
+        g_autofree char *iso = g_date_time_format(t, "%Y-%m-%dT%H:%M:%S");
+        g_string_append_printf(s, "base=%s", iso);
     } else {
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         g_autoptr(GDateTime) t = g_date_time_add_seconds(now, (gdouble)def->clock_adjustment);
@@ -1161,6 +1375,10 @@ static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***arg
                                                : "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
     }
     qv_cmdline_add2(&cl, "-msg", "timestamp=on");
+    /* <qemu:arg>s go last, as libvirt appends them: they may override
+     * anything above. */
+    for (guint i = 0; def->rare && i < def->rare->qemu_args->len; i++)
+        qv_cmdline_add(&cl, g_ptr_array_index(def->rare->qemu_args, i));
 
 out:
     if (r < 0) {
@@ -1170,6 +1388,39 @@ out:
     g_ptr_array_add(cl.argv, NULL);
     *argv_out = (char **)g_ptr_array_free(cl.argv, FALSE);
     return 0;
+}
+
+char *qv_virtio_device_name(const char *base, const char *model)
+{
+    if (model && !strcmp(model, "virtio-transitional"))
+        return qv_strcat2(base, "-transitional");
+    if (model && !strcmp(model, "virtio-non-transitional"))
+        return qv_strcat2(base, "-non-transitional");
+    return g_strdup(base);
+}
+
+char **qv_domxml_build_env(const qv_domdef *def)
+{
+    GPtrArray *env = g_ptr_array_new();
+    if (def->clock_offset && !strcmp(def->clock_offset, "timezone") && def->clock_timezone)
+        g_ptr_array_add(env, qv_strcat2("TZ=", def->clock_timezone));
+    for (guint i = 0; i < def->audios->len; i++) {
+        const qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
+        if (a->sdl_driver)   /* QEMU's sdl audiodev has no driver option: SDL reads it here */
+            g_ptr_array_add(env, qv_strcat2("SDL_AUDIODRIVER=", a->sdl_driver));
+    }
+    for (guint i = 0; def->rare && i < def->rare->qemu_env->len; i++) {
+        const qv_domdef_qemu_env *e = g_ptr_array_index(def->rare->qemu_env, i);
+        g_ptr_array_add(env, g_strdup_printf("%s=%s", e->name, e->value ? e->value : ""));
+    }
+    g_ptr_array_add(env, NULL);
+    return (char **)g_ptr_array_free(env, FALSE);
+}
+
+bool qv_domdef_tainted_custom_argv(const qv_domdef *def)
+{
+    const qv_domdef_rare *ns = def->rare;
+    return ns && (ns->qemu_args->len || ns->qemu_env->len || ns->qemu_caps_add->len || ns->qemu_caps_del->len);
 }
 
 /* Quotes for a POSIX shell: safe characters pass, everything else goes in

@@ -35,7 +35,7 @@ void qv_domdef_disk_free(void *p)
     qv_domdef_disk_src_clear(&d->src);
     g_free(d->startup_policy); g_free(d->driver_name); g_free(d->cache); g_free(d->io);
     g_free(d->discard); g_free(d->detect_zeroes); g_free(d->error_policy); g_free(d->target_dev);
-    g_free(d->tray); g_free(d->serial); g_free(d->wwn); g_free(d->vendor); g_free(d->product);
+    g_free(d->tray); g_free(d->model); g_free(d->serial); g_free(d->wwn); g_free(d->vendor); g_free(d->product);
     g_free(d->iotune.group_name);
     qv_domdef_addr_clear(&d->addr);
     g_free(d->alias);
@@ -106,7 +106,7 @@ void qv_domdef_input_free(void *p)
     if (!i)
         return;
     g_free(i->type); g_free(i->bus); g_free(i->source_evdev); g_free(i->grab);
-    g_free(i->grab_toggle); g_free(i->repeat);
+    g_free(i->grab_toggle); g_free(i->repeat); g_free(i->model);
     qv_domdef_addr_clear(&i->addr);
     g_free(i->alias);
     g_free(i);
@@ -125,13 +125,62 @@ void qv_domdef_sound_free(void *p)
     g_free(s);
 }
 
+static void audio_io_clear(qv_domdef_audio_io *io)
+{
+    g_free(io->format); g_free(io->dev); g_free(io->name); g_free(io->stream_name);
+    g_free(io->server_name); g_free(io->client_name); g_free(io->connect_ports);
+}
+
 void qv_domdef_audio_free(void *p)
 {
     qv_domdef_audio *a = p;
     if (!a)
         return;
     g_free(a->type);
+    audio_io_clear(&a->in);
+    audio_io_clear(&a->out);
+    g_free(a->server_name); g_free(a->sdl_driver); g_free(a->path);
     g_free(a);
+}
+
+void qv_domdef_hugepage_free(void *p)
+{
+    qv_domdef_hugepage *h = p;
+    g_free(h->nodeset);
+    g_free(h);
+}
+
+static void qemu_env_free(void *p)
+{
+    qv_domdef_qemu_env *e = p;
+    g_free(e->name); g_free(e->value); g_free(e);
+}
+
+qv_domdef_rare *qv_domdef_rare_get(qv_domdef *def)
+{
+    if (!def->rare) {
+        qv_domdef_rare *r = g_new0(qv_domdef_rare, 1);
+        r->qemu_args = g_ptr_array_new_with_free_func(g_free);
+        r->qemu_env = g_ptr_array_new_with_free_func(qemu_env_free);
+        r->qemu_caps_add = g_ptr_array_new_with_free_func(g_free);
+        r->qemu_caps_del = g_ptr_array_new_with_free_func(g_free);
+        r->mb_pages = g_ptr_array_new_with_free_func(qv_domdef_hugepage_free);
+        r->cpu_cache_level = -1;
+        r->maxphysaddr_bits = -1;
+        def->rare = r;
+    }
+    return def->rare;
+}
+
+static void rare_free(qv_domdef_rare *r)
+{
+    if (!r)
+        return;
+    g_ptr_array_unref(r->qemu_args); g_ptr_array_unref(r->qemu_env);
+    g_ptr_array_unref(r->qemu_caps_add); g_ptr_array_unref(r->qemu_caps_del);
+    g_ptr_array_unref(r->mb_pages);
+    g_free(r->cpu_cache_mode); g_free(r->maxphysaddr_mode);
+    g_free(r);
 }
 
 #define SIMPLE_FREE(fn, type, ...)                                  \
@@ -156,14 +205,16 @@ SIMPLE_FREE(qv_domdef_iommu_free, qv_domdef_iommu, &x->model)
 SIMPLE_FREE(qv_domdef_hub_free, qv_domdef_hub, &x->type)
 SIMPLE_FREE(qv_domdef_hostdev_free, qv_domdef_hostdev, &x->type)
 SIMPLE_FREE(qv_domdef_fs_free, qv_domdef_fs, &x->type, &x->driver, &x->accessmode, &x->source,
-            &x->target)
-SIMPLE_FREE(qv_domdef_memdev_free, qv_domdef_memdev, &x->model)
+            &x->target, &x->model)
+SIMPLE_FREE(qv_domdef_memdev_free, qv_domdef_memdev, &x->model, &x->access, &x->discard,
+            &x->source_path, &x->source_nodemask)
 
 void qv_domdef_vsock_free(void *p)
 {
     qv_domdef_vsock *v = p;
     if (!v)
         return;
+    g_free(v->model);
     qv_domdef_addr_clear(&v->addr);
     g_free(v->alias);
     g_free(v);
@@ -235,7 +286,7 @@ static void cpu_feature_free(void *p)
 static void numa_cell_free(void *p)
 {
     qv_domdef_numa_cell *c = p;
-    g_free(c->cpus); g_free(c->mem_access); g_free(c);
+    g_free(c->cpus); g_free(c->mem_access); g_free(c->discard); g_free(c);
 }
 
 static void timer_free(void *p)
@@ -253,7 +304,7 @@ static void feature_free(void *p)
 qv_domdef *qv_domdef_new(void)
 {
     /* Not g_new0: glibc's calloc bypasses its per-thread cache, and at about
-     * 1 KiB (sizeof(qv_domdef) is 1008; the cache takes up to 1032) the struct
+     * 1 KiB (sizeof(qv_domdef) is 1024; the cache takes up to 1032) the struct
      * is then a large-bin request that makes malloc consolidate the fast bins
      * on every parse. Together with qv_xml_dump's kept buffer this took
      * bench/domxml from ~26,500 to ~30,000 domains/s. */
@@ -301,6 +352,7 @@ void qv_domdef_free(qv_domdef *def)
     g_free(def->name); g_free(def->title); g_free(def->description);
     g_ptr_array_unref(def->metadata);
     g_free(def->mb_source); g_free(def->mb_access); g_free(def->mb_allocation);
+    rare_free(def->rare);
     g_free(def->vcpu_placement); g_free(def->vcpu_cpuset);
     g_free(def->raw_vcpus); g_free(def->raw_iothreadids);
     qv_domdef_tune_clear(def);

@@ -77,6 +77,7 @@ typedef struct qv_domdef_disk {
     unsigned int iothread, queues;
     char *target_dev;
     int bus;
+    char *model;              /* virtio, virtio-transitional, virtio-non-transitional */
     char *tray;
     bool readonly, shareable, transient;
     char *serial, *wwn, *vendor, *product;
@@ -198,6 +199,7 @@ typedef struct qv_domdef_video {
 typedef struct qv_domdef_input {
     char *type;               /* tablet, mouse, keyboard, passthrough, evdev */
     char *bus;                /* ps2, usb, virtio */
+    char *model;              /* virtio, virtio-non-transitional (virtio bus) */
     char *source_evdev;
     char *grab, *grab_toggle, *repeat;
     qv_domdef_addr addr;
@@ -212,9 +214,31 @@ typedef struct qv_domdef_sound {
     char *alias;
 } qv_domdef_sound;
 
+/* One direction (<input>, <output>) of an audio backend. */
+typedef struct qv_domdef_audio_io {
+    int mixing_engine, fixed_settings;        /* tristates */
+    unsigned int voices, buffer_length;       /* 0: unset */
+    unsigned int frequency, channels;         /* <settings>; 0: unset */
+    char *format;                             /* <settings format>: u8, s8, u16, s16, u32, s32, f32 */
+    char *dev;                                /* alsa, oss */
+    unsigned int buffer_count;                /* oss, sdl */
+    int try_poll;                             /* oss; tristate */
+    char *name, *stream_name;                 /* pulseaudio */
+    unsigned int latency;                     /* pulseaudio, us */
+    char *server_name, *client_name, *connect_ports;   /* jack */
+    int exact_name;                           /* jack; tristate */
+} qv_domdef_audio_io;
+
 typedef struct qv_domdef_audio {
     unsigned int id;
-    char *type;               /* none, spice, ... */
+    char *type;               /* none, alsa, dbus, file, jack, oss, pulseaudio, sdl, spice */
+    unsigned int timer_period;   /* us; 0: unset */
+    qv_domdef_audio_io in, out;
+    int try_mmap, exclusive;  /* oss; tristates */
+    int dsp_policy;           /* oss; -1: unset */
+    char *server_name;        /* pulseaudio */
+    char *sdl_driver;         /* sdl: driver attribute, SDL_AUDIODRIVER in QEMU's environment */
+    char *path;               /* file: the WAV file */
 } qv_domdef_audio;
 
 /* ---- misc devices -------------------------------------------------------- */
@@ -258,6 +282,7 @@ typedef struct qv_domdef_shmem {
 } qv_domdef_shmem;
 
 typedef struct qv_domdef_vsock {
+    char *model;              /* virtio, virtio-non-transitional (NULL: virtio) */
     bool auto_cid;
     unsigned int cid;
     qv_domdef_addr addr;
@@ -313,6 +338,7 @@ typedef struct qv_domdef_fs {
     char *type;               /* mount */
     char *driver;             /* path */
     char *accessmode;         /* passthrough, mapped, squash */
+    char *model;              /* virtio, virtio-transitional, virtio-non-transitional */
     char *source;
     char *target;
     bool readonly;
@@ -321,9 +347,19 @@ typedef struct qv_domdef_fs {
 } qv_domdef_fs;
 
 typedef struct qv_domdef_memdev {
-    char *model;              /* dimm */
+    char *model;              /* dimm, nvdimm, virtio-pmem, virtio-mem */
+    char *access;             /* shared, private */
+    char *discard;            /* yes, no */
     unsigned long long size_kib;
     int node;                 /* -1: unset */
+    char *source_path;        /* nvdimm, virtio-pmem: the backing file */
+    bool source_pmem;         /* nvdimm: <source><pmem/> */
+    unsigned long long alignsize_kib;   /* nvdimm */
+    unsigned long long pagesize_kib;    /* dimm, virtio-mem: <source><pagesize> */
+    char *source_nodemask;    /* dimm, virtio-mem: host nodes */
+    unsigned long long label_kib;       /* nvdimm <target><label><size> */
+    bool readonly;            /* nvdimm <target><readonly/> */
+    unsigned long long block_kib, requested_kib;   /* virtio-mem */
     qv_domdef_addr addr;
     char *alias;
 } qv_domdef_memdev;
@@ -335,6 +371,7 @@ typedef struct qv_domdef_numa_cell {
     char *cpus;
     unsigned long long memory_kib;
     char *mem_access;
+    char *discard;            /* yes, no */
 } qv_domdef_numa_cell;
 
 typedef struct qv_domdef_cpu {
@@ -367,7 +404,7 @@ typedef struct qv_domdef_features {
     char *hyperv_mode;
     GPtrArray *hyperv_features;   /* qv_domdef_feature */
     bool kvm;
-    GPtrArray *kvm_features;      /* qv_domdef_feature: hidden, hint-dedicated, poll-control */
+    GPtrArray *kvm_features;      /* qv_domdef_feature: hidden, hint-dedicated, poll-control, dirty-ring (value: size) */
 } qv_domdef_features;
 
 typedef struct qv_domdef_os {
@@ -429,6 +466,33 @@ typedef struct qv_domdef_blkiotune {
     GPtrArray *devices;       /* qv_domdef_blkio_device, NULL when none */
 } qv_domdef_blkiotune;
 
+typedef struct qv_domdef_hugepage {
+    unsigned long long size_kib;   /* 0: the host's default hugepage size */
+    char *nodeset;            /* guest NUMA nodes; NULL: all the others */
+} qv_domdef_hugepage;
+
+typedef struct qv_domdef_qemu_env {
+    char *name, *value;       /* value NULL: set empty */
+} qv_domdef_qemu_env;
+
+/* Settings few domains have, kept out of line so qv_domdef stays within
+ * glibc's per-thread cache (see qv_domdef_new). Made by
+ * qv_domdef_rare_get with its arrays; readers check def->rare. */
+typedef struct qv_domdef_rare {
+    /* <qemu:commandline> and <qemu:capabilities> (namespace
+     * http://libvirt.org/schemas/domain/qemu/1.0): they taint the domain. */
+    GPtrArray *qemu_args;     /* char*: appended to QEMU's argv */
+    GPtrArray *qemu_env;      /* qv_domdef_qemu_env: added to QEMU's environment */
+    GPtrArray *qemu_caps_add, *qemu_caps_del;   /* char*: kept only; qvirt has no capability overrides */
+    GPtrArray *mb_pages;      /* qv_domdef_hugepage: <memoryBacking><hugepages><page>s */
+    unsigned int mb_alloc_threads;    /* <memoryBacking><allocation threads>; 0: unset */
+    unsigned long long clock_start;   /* <clock offset='absolute' start>: seconds since the epoch */
+    char *cpu_cache_mode;     /* <cpu><cache mode>: emulate, passthrough, disable */
+    int cpu_cache_level;      /* <cache level>: 3 or -1 */
+    char *maxphysaddr_mode;   /* <cpu><maxphysaddr mode>: passthrough, emulate */
+    int maxphysaddr_bits;     /* -1: unset */
+} qv_domdef_rare;
+
 typedef struct qv_domdef_memnode {
     unsigned int cellid;
     char *mode;               /* strict, interleave, preferred, restrictive */
@@ -477,7 +541,7 @@ struct qv_domdef {
     qv_domdef_features features;
     qv_domdef_cpu cpu;
 
-    char *clock_offset;       /* utc, localtime, timezone, variable */
+    char *clock_offset;       /* utc, localtime, timezone, variable, absolute */
     char *clock_timezone, *clock_basis;
     long long clock_adjustment;
     GPtrArray *timers;        /* qv_domdef_timer */
@@ -511,6 +575,8 @@ struct qv_domdef {
     GPtrArray *hostdevs;
     GPtrArray *filesystems;
     GPtrArray *memdevs;
+
+    qv_domdef_rare *rare;     /* NULL: none of its settings */
 };
 
 /* Allocates an empty definition with every list created. */

@@ -27,6 +27,9 @@ void qv_domdef_video_free(void *p);
 void qv_domdef_input_free(void *p);
 void qv_domdef_sound_free(void *p);
 void qv_domdef_audio_free(void *p);
+void qv_domdef_hugepage_free(void *p);
+/* def's rarely used settings, made on first use. */
+qv_domdef_rare *qv_domdef_rare_get(qv_domdef *def);
 void qv_domdef_memballoon_free(void *p);
 void qv_domdef_watchdog_free(void *p);
 void qv_domdef_rng_free(void *p);
@@ -217,6 +220,17 @@ void qv_json_close(qv_jobj *o);
  * was opened, since QEMU can take no other access mode from it. */
 void qv_cmdline_storage_access(qv_jobj *node, const char *file, bool writes);
 
+/* QEMU 7.2's name for a virtio device of libvirt model (virtio, NULL,
+ * virtio-transitional, virtio-non-transitional): base itself or with its
+ * -transitional/-non-transitional suffix. g_free(). */
+char *qv_virtio_device_name(const char *base, const char *model);
+/* A virtio-transitional device keeps its legacy (I/O port) interface: on
+ * q35 it goes on conventional PCI, as libvirt places it. */
+static inline bool qv_virtio_transitional(const char *model)
+{
+    return model && qv_streq(model, "virtio-transitional");
+}
+
 void qv_cmdline_add(qv_cmdline *cl, const char *arg);
 void qv_cmdline_add2(qv_cmdline *cl, const char *opt, const char *value);
 void qv_cmdline_addf(qv_cmdline *cl, const char *opt, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
@@ -248,6 +262,9 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err);
 int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err);
 int qv_cmdline_add_input(qv_cmdline *cl, const qv_domdef_input *in, qv_error **err);
+/* The memory backend object (id) of memory device m; its file (nvdimm,
+ * virtio-pmem) through the context's opener. */
+int qv_cmdline_add_mem_backend(qv_cmdline *cl, const qv_domdef_memdev *m, const char *id, qv_error **err);
 int qv_cmdline_add_rng(qv_cmdline *cl, const qv_domdef_rng *r, qv_error **err);
 int qv_cmdline_add_watchdog(qv_cmdline *cl, const qv_domdef_watchdog *w, qv_error **err);
 

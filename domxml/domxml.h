@@ -159,6 +159,19 @@ typedef struct qv_build_ctx {
 /* *argv_out: NULL-terminated, g_strfreev(). */
 int qv_domxml_build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***argv_out,
                          qv_error **err);
+/* What QEMU's environment gets on top of the clean one (LC_ALL=C, PATH), as
+ * "NAME=VALUE" strings in order: TZ for <clock offset='timezone'>,
+ * SDL_AUDIODRIVER for an sdl <audio> with a <driver>, then each
+ * <qemu:env> (a later one wins). NULL-terminated, g_strfreev(). */
+char **qv_domxml_build_env(const qv_domdef *def);
+/* The hugetlbfs folders QEMU puts def's guest RAM in (/dev/hugepages,
+ * /dev/hugepages1G, ...): they must be mounted when it starts, and reach a
+ * private /dev. NULL-terminated, g_strfreev(). */
+char **qv_domdef_hugetlbfs_dirs(const qv_domdef *def);
+/* Whether def uses libvirt's QEMU namespace (<qemu:commandline>,
+ * <qemu:capabilities>): libvirt marks such a domain tainted
+ * ("custom-argv"), and qvirt's debug log says so at start. */
+bool qv_domdef_tainted_custom_argv(const qv_domdef *def);
 /* Shell-quoted, one line, for logs and domxml-to-argv. g_free() the result. */
 char *qv_argv_to_shell(const char *const *argv);
 

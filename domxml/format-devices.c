@@ -179,7 +179,9 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
 {
     static const char *const devices[] = { "disk", "cdrom", "floppy", "lun" };
     static const char *const buses[] = { NULL, "virtio", "sata", "ide", "scsi", "usb", "fdc" };
-    P("    <disk type='%s' device='%s'>\n", disk_type_name(d->src.type), devices[d->device]);
+    P("    <disk type='%s' device='%s'", disk_type_name(d->src.type), devices[d->device]);
+    A("model", d->model);
+    S(">\n");
     S("      <driver"); A("name", d->driver_name); A("type", d->src.format); A("cache", d->cache);
     A("error_policy", d->error_policy);
     A("io", d->io);
@@ -426,7 +428,7 @@ static void fmt_video(GString *buf, const qv_domdef_video *v, unsigned int flags
 
 static void fmt_input(GString *buf, const qv_domdef_input *in, unsigned int flags)
 {
-    S("    <input"); A("type", in->type); A("bus", in->bus);
+    S("    <input"); A("type", in->type); A("bus", in->bus); A("model", in->model);
     GString *inner = g_string_new(NULL);
     if (in->source_evdev) {
         g_string_append(inner, "      <source");
@@ -540,6 +542,71 @@ static migratable_skip migratable_omitted(const qv_domdef *def, unsigned int fla
     return m;
 }
 
+/* One direction of an audio backend, in libvirt's attribute order; nothing
+ * when no attribute is set. */
+static void fmt_audio_io(GString *buf, const char *name, const qv_domdef_audio_io *io)
+{
+    GString *b = g_string_new(NULL);
+    qv_fmt_attr(b, "mixingEngine", qv_tri_yesno(io->mixing_engine));
+    qv_fmt_attr(b, "fixedSettings", qv_tri_yesno(io->fixed_settings));
+    if (io->voices)
+        qv_fmt_attr_uint(b, "voices", io->voices);
+    if (io->buffer_length)
+        qv_fmt_attr_uint(b, "bufferLength", io->buffer_length);
+    qv_fmt_attr(b, "dev", io->dev);
+    if (io->buffer_count)
+        qv_fmt_attr_uint(b, "bufferCount", io->buffer_count);
+    qv_fmt_attr(b, "tryPoll", qv_tri_yesno(io->try_poll));
+    qv_fmt_attr(b, "name", io->name);
+    qv_fmt_attr(b, "streamName", io->stream_name);
+    if (io->latency)
+        qv_fmt_attr_uint(b, "latency", io->latency);
+    qv_fmt_attr(b, "serverName", io->server_name);
+    qv_fmt_attr(b, "clientName", io->client_name);
+    qv_fmt_attr(b, "connectPorts", io->connect_ports);
+    qv_fmt_attr(b, "exactName", qv_tri_yesno(io->exact_name));
+    bool settings = io->frequency || io->channels || io->format;
+    if (b->len || settings) {
+        P("      <%s%s", name, b->str);
+        if (settings) {
+            S(">\n        <settings");
+            if (io->frequency)
+                qv_fmt_attr_uint(buf, "frequency", io->frequency);
+            if (io->channels)
+                qv_fmt_attr_uint(buf, "channels", io->channels);
+            A("format", io->format);
+            P("/>\n      </%s>\n", name);
+        } else {
+            S("/>\n");
+        }
+    }
+    g_string_free(b, TRUE);
+}
+
+static void fmt_audio(GString *buf, const qv_domdef_audio *a)
+{
+    P("    <audio id='%u'", a->id);
+    A("type", a->type);
+    if (a->timer_period)
+        qv_fmt_attr_uint(buf, "timerPeriod", a->timer_period);
+    A("tryMMap", qv_tri_yesno(a->try_mmap));
+    A("exclusive", qv_tri_yesno(a->exclusive));
+    if (a->dsp_policy >= 0)
+        qv_fmt_attr_uint(buf, "dspPolicy", (unsigned)a->dsp_policy);
+    A("serverName", a->server_name);
+    A("driver", a->sdl_driver);
+    A("path", a->path);
+    size_t head = buf->len;
+    fmt_audio_io(buf, "input", &a->in);
+    fmt_audio_io(buf, "output", &a->out);
+    if (buf->len == head) {
+        S("/>\n");
+        return;
+    }
+    g_string_insert(buf, (gssize)head, ">\n");
+    S("    </audio>\n");
+}
+
 void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
 {
     const migratable_skip skip = migratable_omitted(def, flags);
@@ -554,7 +621,7 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
     }
     for (guint i = 0; i < def->filesystems->len; i++) {
         qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
-        S("    <filesystem"); A("type", f->type); A("accessmode", f->accessmode); S(">\n");
+        S("    <filesystem"); A("type", f->type); A("accessmode", f->accessmode); A("model", f->model); S(">\n");
         if (f->driver) {
             S("      <driver"); A("type", f->driver); S("/>\n");
         }
@@ -615,10 +682,8 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
         qv_fmt_address(buf, 3, &s->addr);
         S("    </sound>\n");
     }
-    for (guint i = 0; i < def->audios->len; i++) {
-        qv_domdef_audio *a = g_ptr_array_index(def->audios, i);
-        P("    <audio id='%u'", a->id); A("type", a->type); S("/>\n");
-    }
+    for (guint i = 0; i < def->audios->len; i++)
+        fmt_audio(buf, g_ptr_array_index(def->audios, i));
     for (guint i = 0; i < def->videos->len; i++)
         fmt_video(buf, g_ptr_array_index(def->videos, i), flags);
     for (guint i = 0; i < def->hostdevs->len; i++) {
@@ -702,10 +767,32 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
     }
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
-        S("    <memory"); A("model", m->model); S(">\n      <target>\n");
+        S("    <memory"); A("model", m->model); A("access", m->access); A("discard", m->discard); S(">\n");
+        if (m->source_nodemask || m->pagesize_kib || m->source_path) {
+            S("      <source>\n");
+            if (m->source_nodemask)
+                P("        <nodemask>%s</nodemask>\n", m->source_nodemask);
+            if (m->pagesize_kib)
+                P("        <pagesize unit='KiB'>%llu</pagesize>\n", m->pagesize_kib);
+            qv_fmt_text_elem(buf, 4, "path", m->source_path);
+            if (m->alignsize_kib)
+                P("        <alignsize unit='KiB'>%llu</alignsize>\n", m->alignsize_kib);
+            if (m->source_pmem)
+                S("        <pmem/>\n");
+            S("      </source>\n");
+        }
+        S("      <target>\n");
         P("        <size unit='KiB'>%llu</size>\n", m->size_kib);
         if (m->node >= 0)
             P("        <node>%d</node>\n", m->node);
+        if (m->label_kib)
+            P("        <label>\n          <size unit='KiB'>%llu</size>\n        </label>\n", m->label_kib);
+        if (m->readonly)
+            S("        <readonly/>\n");
+        if (m->block_kib) {
+            P("        <block unit='KiB'>%llu</block>\n", m->block_kib);
+            P("        <requested unit='KiB'>%llu</requested>\n", m->requested_kib);
+        }
         S("      </target>\n");
         qv_fmt_alias(buf, 3, m->alias, flags);
         qv_fmt_address(buf, 3, &m->addr);
@@ -730,7 +817,7 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
     }
     if (def->vsock) {
         const qv_domdef_vsock *v = def->vsock;
-        S("    <vsock model='virtio'");
+        P("    <vsock model='%s'", v->model ? v->model : "virtio");
         g_autofree char *extra = v->auto_cid && !(v->cid && !(flags & QV_DOMXML_FORMAT_INACTIVE)) ?
             g_strdup("      <cid auto='yes'/>\n") :
             g_strdup_printf("      <cid auto='%s' address='%u'/>\n", v->auto_cid ? "yes" : "no", v->cid);

@@ -159,7 +159,8 @@ static void fmt_feature_list(GString *buf, const char *name, const char *mode, G
         qv_domdef_feature *f = g_ptr_array_index(list, i);
         g_string_append_printf(buf, "      <%s", f->name);
         qv_fmt_attr(buf, "state", qv_tri_onoff(f->state));
-        qv_fmt_attr(buf, !strcmp(f->name, "spinlocks") ? "retries" : "value", f->value);
+        qv_fmt_attr(buf, !strcmp(f->name, "spinlocks") ? "retries" :
+                         !strcmp(f->name, "dirty-ring") ? "size" : "value", f->value);
         if (!f->direct && !f->extended) {
             g_string_append(buf, "/>\n");
             continue;
@@ -223,7 +224,8 @@ static void fmt_cpu(GString *buf, const qv_domdef *def)
     qv_fmt_attr(buf, "match", cpu->match);
     qv_fmt_attr(buf, "check", cpu->check);
     qv_fmt_attr(buf, "migratable", cpu->migratable);
-    if (!cpu->model && !cpu->vendor && !cpu->sockets && !cpu->features->len && !cpu->cells->len) {
+    if (!cpu->model && !cpu->vendor && !cpu->sockets && !cpu->features->len && !cpu->cells->len &&
+        !(def->rare && (def->rare->cpu_cache_mode || def->rare->maxphysaddr_mode))) {
         g_string_append(buf, "/>\n");
         return;
     }
@@ -239,6 +241,19 @@ static void fmt_cpu(GString *buf, const qv_domdef *def)
     if (cpu->sockets)
         g_string_append_printf(buf, "    <topology sockets='%u' dies='%u' cores='%u' threads='%u'/>\n",
                                cpu->sockets, cpu->dies, cpu->cores, cpu->threads);
+    const qv_domdef_rare *r = def->rare;
+    if (r && r->cpu_cache_mode) {
+        g_string_append(buf, "    <cache");
+        if (r->cpu_cache_level != -1)
+            g_string_append_printf(buf, " level='%d'", r->cpu_cache_level);
+        g_string_append_printf(buf, " mode='%s'/>\n", r->cpu_cache_mode);
+    }
+    if (r && r->maxphysaddr_mode) {
+        g_string_append_printf(buf, "    <maxphysaddr mode='%s'", r->maxphysaddr_mode);
+        if (r->maxphysaddr_bits != -1)
+            g_string_append_printf(buf, " bits='%d'", r->maxphysaddr_bits);
+        g_string_append(buf, "/>\n");
+    }
     for (guint i = 0; i < cpu->features->len; i++) {
         qv_domdef_cpu_feature *f = g_ptr_array_index(cpu->features, i);
         g_string_append(buf, "    <feature");
@@ -254,6 +269,7 @@ static void fmt_cpu(GString *buf, const qv_domdef *def)
             qv_fmt_attr(buf, "cpus", c->cpus);
             g_string_append_printf(buf, " memory='%llu' unit='KiB'", c->memory_kib);
             qv_fmt_attr(buf, "memAccess", c->mem_access);
+            qv_fmt_attr(buf, "discard", c->discard);
             g_string_append(buf, "/>\n");
         }
         g_string_append(buf, "    </numa>\n");
@@ -266,6 +282,8 @@ static void fmt_clock(GString *buf, const qv_domdef *def)
     g_string_append(buf, "  <clock");
     qv_fmt_attr(buf, "offset", def->clock_offset);
     qv_fmt_attr(buf, "timezone", def->clock_timezone);
+    if (def->clock_offset && !strcmp(def->clock_offset, "absolute"))
+        g_string_append_printf(buf, " start='%llu'", def->rare ? def->rare->clock_start : 0);
     if (def->clock_offset && !strcmp(def->clock_offset, "variable")) {
         g_string_append_printf(buf, " adjustment='%lld'", def->clock_adjustment);
         qv_fmt_attr(buf, "basis", def->clock_basis ? def->clock_basis : "utc");
@@ -290,11 +308,22 @@ static void fmt_clock(GString *buf, const qv_domdef *def)
 static void fmt_memory_backing(GString *buf, const qv_domdef *def)
 {
     if (!def->mb_hugepages && !def->mb_nosharepages && !def->mb_locked && !def->mb_source &&
-        !def->mb_access && !def->mb_allocation && !def->mb_discard)
+        !def->mb_access && !def->mb_allocation && !def->mb_discard && !(def->rare && def->rare->mb_alloc_threads))
         return;
     g_string_append(buf, "  <memoryBacking>\n");
-    if (def->mb_hugepages)
+    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
+    if (def->mb_hugepages && (!pages || !pages->len))
         g_string_append(buf, "    <hugepages/>\n");
+    else if (def->mb_hugepages) {
+        g_string_append(buf, "    <hugepages>\n");
+        for (guint i = 0; i < pages->len; i++) {
+            const qv_domdef_hugepage *h = g_ptr_array_index(pages, i);
+            g_string_append_printf(buf, "      <page size='%llu' unit='KiB'", h->size_kib);
+            qv_fmt_attr(buf, "nodeset", h->nodeset);
+            g_string_append(buf, "/>\n");
+        }
+        g_string_append(buf, "    </hugepages>\n");
+    }
     if (def->mb_nosharepages)
         g_string_append(buf, "    <nosharepages/>\n");
     if (def->mb_locked)
@@ -303,11 +332,52 @@ static void fmt_memory_backing(GString *buf, const qv_domdef *def)
         g_string_append_printf(buf, "    <source type='%s'/>\n", def->mb_source);
     if (def->mb_access)
         g_string_append_printf(buf, "    <access mode='%s'/>\n", def->mb_access);
-    if (def->mb_allocation)
-        g_string_append_printf(buf, "    <allocation mode='%s'/>\n", def->mb_allocation);
+    unsigned int threads = def->rare ? def->rare->mb_alloc_threads : 0;
+    if (def->mb_allocation || threads) {
+        g_string_append(buf, "    <allocation");
+        qv_fmt_attr(buf, "mode", def->mb_allocation);
+        if (threads)
+            g_string_append_printf(buf, " threads='%u'", threads);
+        g_string_append(buf, "/>\n");
+    }
     if (def->mb_discard)
         g_string_append(buf, "    <discard/>\n");
     g_string_append(buf, "  </memoryBacking>\n");
+}
+
+/* libvirt's QEMU namespace elements, last in <domain> as libvirt writes them. */
+static void fmt_qemu_ns(GString *buf, const qv_domdef_rare *ns)
+{
+    if (ns && (ns->qemu_args->len || ns->qemu_env->len)) {
+        g_string_append(buf, "  <qemu:commandline>\n");
+        for (guint i = 0; i < ns->qemu_args->len; i++) {
+            g_string_append(buf, "    <qemu:arg");
+            qv_fmt_attr(buf, "value", g_ptr_array_index(ns->qemu_args, i));
+            g_string_append(buf, "/>\n");
+        }
+        for (guint i = 0; i < ns->qemu_env->len; i++) {
+            const qv_domdef_qemu_env *e = g_ptr_array_index(ns->qemu_env, i);
+            g_string_append(buf, "    <qemu:env");
+            qv_fmt_attr(buf, "name", e->name);
+            qv_fmt_attr(buf, "value", e->value);
+            g_string_append(buf, "/>\n");
+        }
+        g_string_append(buf, "  </qemu:commandline>\n");
+    }
+    if (ns && (ns->qemu_caps_add->len || ns->qemu_caps_del->len)) {
+        g_string_append(buf, "  <qemu:capabilities>\n");
+        for (guint i = 0; i < ns->qemu_caps_add->len; i++) {
+            g_string_append(buf, "    <qemu:add");
+            qv_fmt_attr(buf, "capability", g_ptr_array_index(ns->qemu_caps_add, i));
+            g_string_append(buf, "/>\n");
+        }
+        for (guint i = 0; i < ns->qemu_caps_del->len; i++) {
+            g_string_append(buf, "    <qemu:del");
+            qv_fmt_attr(buf, "capability", g_ptr_array_index(ns->qemu_caps_del, i));
+            g_string_append(buf, "/>\n");
+        }
+        g_string_append(buf, "  </qemu:capabilities>\n");
+    }
 }
 
 char *qv_domxml_format(const qv_domdef *def, unsigned int flags)
@@ -317,6 +387,9 @@ char *qv_domxml_format(const qv_domdef *def, unsigned int flags)
     g_string_append_printf(buf, "<domain type='%s'", def->virt_type == QV_DOMDEF_VIRT_KVM ? "kvm" : "qemu");
     if (!(flags & QV_DOMXML_FORMAT_INACTIVE) && def->id >= 0)
         g_string_append_printf(buf, " id='%d'", def->id);
+    const qv_domdef_rare *ns = def->rare;
+    if (ns && (ns->qemu_args->len || ns->qemu_env->len || ns->qemu_caps_add->len || ns->qemu_caps_del->len))
+        g_string_append(buf, " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'");
     g_string_append(buf, ">\n");
     qv_fmt_text_elem(buf, 1, "name", def->name);
     qv_uuid_format(def->uuid, uuid);
@@ -383,6 +456,7 @@ char *qv_domxml_format(const qv_domdef *def, unsigned int flags)
     for (guint i = 0; i < def->seclabels->len; i++)
         fmt_raw(buf, 1, g_ptr_array_index(def->seclabels, i));
     fmt_raw(buf, 1, def->raw_keywrap);
+    fmt_qemu_ns(buf, def->rare);
     g_string_append(buf, "</domain>\n");
     return g_string_free(buf, FALSE);
 }

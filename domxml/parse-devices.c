@@ -330,6 +330,10 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     else
         return qv_xml_attr_error(err, dn, "device", "unsupported disk device '%s'", device);
 
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    if (qv_xml_prop_enum(dn, "model", vmodels, &d->model, err) < 0)
+        return -EINVAL;
+
     xmlNode *src_node = NULL;
     FOR_EACH_CHILD(c, dn) {
         if (name_is(c, "driver")) {
@@ -463,9 +467,10 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
     static const char *const scsi_models[] = { "virtio-scsi", "lsilogic", "virtio-transitional",
                                                "virtio-non-transitional", NULL };
     static const char *const none[] = { NULL };
+    static const char *const vserial_models[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
     static const char *const sata_models[] = { "ahci", NULL };
     static const char *const ide_models[] = { "piix3", "piix4", "ich6", NULL };
-    const char *const *models[] = { pci_models, usb_models, scsi_models, none, sata_models,
+    const char *const *models[] = { pci_models, usb_models, scsi_models, vserial_models, sata_models,
                                     ide_models, none, none };
     if (qv_xml_prop_enum(cn, "model", models[c->type], &c->model, err) < 0)
         return -EINVAL;
@@ -605,7 +610,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 return qv_xml_attr_error(err, c, "address", "'%s' is a multicast address", a);
             have_mac = true;
         } else if (name_is(c, "model")) {
-            static const char *const models[] = { "virtio", "e1000", "e1000e", "rtl8139", "vmxnet3",
+            static const char *const models[] = { "virtio", "virtio-transitional", "virtio-non-transitional",
+                                                  "e1000", "e1000e", "rtl8139", "vmxnet3",
                                                   "ne2k_pci", "pcnet", "i82559er", NULL };
             if (qv_xml_prop_enum(c, "type", models, &n->model, err) < 0)
                 return -EINVAL;
@@ -878,6 +884,15 @@ static int parse_input(qv_domdef *def, xmlNode *in, unsigned int flags, qv_error
         g_clear_pointer(&i->bus, g_free);
     if (!strcmp(i->type, "tablet") && i->bus && !strcmp(i->bus, "ps2"))
         return qv_xml_error(err, in, "a tablet cannot be on the ps2 bus");
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    if (qv_xml_prop_enum(in, "model", vmodels, &i->model, err) < 0)
+        return -EINVAL;
+    if (i->model && (!i->bus || strcmp(i->bus, "virtio")))
+        return qv_xml_attr_error(err, in, "model", "an input model needs bus='virtio'");
+    /* virtio-input devices are virtio 1.0 only: non-transitional is what
+     * QEMU always gives, a legacy interface does not exist. */
+    if (qv_virtio_transitional(i->model))
+        return qv_xml_attr_error(err, in, "model", "input model 'virtio-transitional' does not exist in QEMU (virtio input devices are modern-only)");
     if ((!strcmp(i->type, "passthrough") || !strcmp(i->type, "evdev")) && !i->source_evdev)
         return qv_xml_error(err, in, "a %s input needs a source device", i->type);
     return common_tail(in, flags, &i->addr, &i->alias, err);
@@ -910,18 +925,119 @@ static int parse_sound(qv_domdef *def, xmlNode *sn, unsigned int flags, qv_error
     return common_tail(sn, flags, &s->addr, &s->alias, err);
 }
 
+/* One direction of an audio backend (libvirt's <input>/<output>): the
+ * common attributes, <settings>, and the attributes of its type. */
+static int parse_audio_io(const qv_domdef_audio *a, xmlNode *n, qv_domdef_audio_io *io, qv_error **err)
+{
+    const char *t = a->type;
+    bool alsa = !strcmp(t, "alsa"), oss = !strcmp(t, "oss"), pa = !strcmp(t, "pulseaudio");
+    bool sdl = !strcmp(t, "sdl"), jack = !strcmp(t, "jack");
+    if (qv_xml_prop_tristate(n, "mixingEngine", &io->mixing_engine, err) < 0 ||
+        qv_xml_prop_tristate(n, "fixedSettings", &io->fixed_settings, err) < 0 ||
+        qv_xml_prop_uint(n, "voices", &io->voices, err) < 0 ||
+        qv_xml_prop_uint(n, "bufferLength", &io->buffer_length, err) < 0)
+        return -EINVAL;
+    /* Attributes of other backend types are refused, not silently dropped. */
+    static const struct { const char *attr; const char *types; } typed[] = {
+        { "dev", "alsa oss" }, { "bufferCount", "oss sdl" }, { "tryPoll", "oss" },
+        { "name", "pulseaudio" }, { "streamName", "pulseaudio" }, { "latency", "pulseaudio" },
+        { "serverName", "jack" }, { "clientName", "jack" }, { "connectPorts", "jack" },
+        { "exactName", "jack" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(typed); i++) {
+        if (!xmlHasProp(n, (const xmlChar *)typed[i].attr))
+            continue;
+        g_auto(GStrv) ok = g_strsplit(typed[i].types, " ", -1);
+        if (!g_strv_contains((const char *const *)ok, t))
+            return qv_xml_attr_error(err, n, typed[i].attr, "not an attribute of audio type '%s'", t);
+    }
+    if (alsa || oss)
+        qv_set_str(&io->dev, qv_xml_prop(n, "dev"));
+    if ((oss || sdl) && qv_xml_prop_uint(n, "bufferCount", &io->buffer_count, err) < 0)
+        return -EINVAL;
+    if (oss && qv_xml_prop_tristate(n, "tryPoll", &io->try_poll, err) < 0)
+        return -EINVAL;
+    if (pa) {
+        qv_set_str(&io->name, qv_xml_prop(n, "name"));
+        qv_set_str(&io->stream_name, qv_xml_prop(n, "streamName"));
+        if (qv_xml_prop_uint(n, "latency", &io->latency, err) < 0)
+            return -EINVAL;
+    }
+    if (jack) {
+        qv_set_str(&io->server_name, qv_xml_prop(n, "serverName"));
+        qv_set_str(&io->client_name, qv_xml_prop(n, "clientName"));
+        qv_set_str(&io->connect_ports, qv_xml_prop(n, "connectPorts"));
+        if (qv_xml_prop_tristate(n, "exactName", &io->exact_name, err) < 0)
+            return -EINVAL;
+    }
+    FOR_EACH_CHILD(c, n) {
+        if (!name_is(c, "settings"))
+            return qv_xml_error(err, c, "unknown audio element");
+        static const char *const fmts[] = { "s8", "u8", "s16", "u16", "s32", "u32", "f32", NULL };
+        if (qv_xml_prop_uint(c, "frequency", &io->frequency, err) < 0 ||
+            qv_xml_prop_uint(c, "channels", &io->channels, err) < 0 ||
+            qv_xml_prop_enum(c, "format", fmts, &io->format, err) < 0)
+            return -EINVAL;
+        if (io->fixed_settings != QV_TRI_ON)
+            return qv_xml_error(err, c, "audio settings need fixedSettings='yes'");
+    }
+    return 0;
+}
+
 static int parse_audio(qv_domdef *def, xmlNode *an, qv_error **err)
 {
     qv_domdef_audio *a = g_new0(qv_domdef_audio, 1);
     g_ptr_array_add(def->audios, a);
-    static const char *const types[] = { "none", "spice", NULL };
+    a->dsp_policy = -1;
+    /* libvirt 9.0's backends; coreaudio is macOS's, pipewire came with
+     * libvirt 9.10 and QEMU 8.1. */
+    static const char *const types[] = { "none", "alsa", "dbus", "file", "jack", "oss", "pulseaudio",
+                                         "sdl", "spice", "coreaudio", "pipewire", NULL };
     if (qv_xml_prop_enum(an, "type", types, &a->type, err) < 0 ||
-        qv_xml_prop_uint(an, "id", &a->id, err) < 0)
+        qv_xml_prop_uint(an, "id", &a->id, err) < 0 ||
+        qv_xml_prop_uint(an, "timerPeriod", &a->timer_period, err) < 0)
         return -EINVAL;
     if (!a->type)
         return qv_xml_error(err, an, "missing audio backend type");
+    if (!strcmp(a->type, "coreaudio") || !strcmp(a->type, "pipewire"))
+        return qv_xml_attr_error(err, an, "type", "audio type '%s' is not supported by QEMU 7.2 on Linux", a->type);
     if (!a->id)
         a->id = def->audios->len;
+    const char *t = a->type;
+    if (!strcmp(t, "oss")) {
+        if (qv_xml_prop_tristate(an, "tryMMap", &a->try_mmap, err) < 0 ||
+            qv_xml_prop_tristate(an, "exclusive", &a->exclusive, err) < 0 ||
+            qv_xml_prop_int(an, "dspPolicy", &a->dsp_policy, err) < 0)
+            return -EINVAL;
+        if (xmlHasProp(an, (const xmlChar *)"dspPolicy") && a->dsp_policy < 0)
+            return qv_xml_attr_error(err, an, "dspPolicy", "must be 0 or more");
+    } else if (xmlHasProp(an, (const xmlChar *)"tryMMap") || xmlHasProp(an, (const xmlChar *)"exclusive") ||
+               xmlHasProp(an, (const xmlChar *)"dspPolicy")) {
+        return qv_xml_error(err, an, "tryMMap, exclusive and dspPolicy are attributes of audio type 'oss' only");
+    }
+    if (!strcmp(t, "pulseaudio"))
+        qv_set_str(&a->server_name, qv_xml_prop(an, "serverName"));
+    else if (xmlHasProp(an, (const xmlChar *)"serverName"))
+        return qv_xml_attr_error(err, an, "serverName", "not an attribute of audio type '%s'", t);
+    if (!strcmp(t, "sdl")) {
+        static const char *const d[] = { "esd", "alsa", "arts", "pulseaudio", NULL };
+        if (qv_xml_prop_enum(an, "driver", d, &a->sdl_driver, err) < 0)
+            return -EINVAL;
+    } else if (xmlHasProp(an, (const xmlChar *)"driver")) {
+        return qv_xml_attr_error(err, an, "driver", "not an attribute of audio type '%s'", t);
+    }
+    if (!strcmp(t, "file"))
+        qv_set_str(&a->path, qv_xml_prop(an, "path"));
+    else if (xmlHasProp(an, (const xmlChar *)"path"))
+        return qv_xml_attr_error(err, an, "path", "not an attribute of audio type '%s'", t);
+    FOR_EACH_CHILD(c, an) {
+        if (name_is(c, "input") || name_is(c, "output")) {
+            if (parse_audio_io(a, c, name_is(c, "input") ? &a->in : &a->out, err) < 0)
+                return -EINVAL;
+        } else {
+            return qv_xml_error(err, c, "unknown audio element");
+        }
+    }
     return 0;
 }
 
@@ -1044,9 +1160,12 @@ static int parse_vsock(qv_domdef *def, xmlNode *vn, unsigned int flags, qv_error
         return qv_xml_error(err, vn, "only one vsock device is supported");
     qv_domdef_vsock *v = g_new0(qv_domdef_vsock, 1);
     def->vsock = v;
-    g_autofree char *model = qv_xml_prop(vn, "model");
-    if (model && strcmp(model, "virtio"))
-        return qv_xml_attr_error(err, vn, "model", "unsupported vsock model '%s'", model);
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    if (qv_xml_prop_enum(vn, "model", vmodels, &v->model, err) < 0)
+        return -EINVAL;
+    /* vhost-vsock is a virtio 1.0 device: QEMU has no legacy interface for it. */
+    if (qv_virtio_transitional(v->model))
+        return qv_xml_attr_error(err, vn, "model", "vsock model 'virtio-transitional' does not exist in QEMU (vhost-vsock is modern-only)");
     xmlNode *cid = qv_xml_child(vn, "cid");
     if (cid) {
         int a = QV_TRI_ABSENT;
@@ -1200,8 +1319,10 @@ static int parse_filesystem(qv_domdef *def, xmlNode *fn, unsigned int flags, qv_
     g_ptr_array_add(def->filesystems, f);
     static const char *const types[] = { "mount", NULL };
     static const char *const am[] = { "passthrough", "mapped", "squash", NULL };
+    static const char *const vmodels[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
     if (qv_xml_prop_enum(fn, "type", types, &f->type, err) < 0 ||
-        qv_xml_prop_enum(fn, "accessmode", am, &f->accessmode, err) < 0)
+        qv_xml_prop_enum(fn, "accessmode", am, &f->accessmode, err) < 0 ||
+        qv_xml_prop_enum(fn, "model", vmodels, &f->model, err) < 0)
         return -EINVAL;
     if (!f->type)
         qv_set_str(&f->type, g_strdup("mount"));
@@ -1226,32 +1347,108 @@ static int parse_filesystem(qv_domdef *def, xmlNode *fn, unsigned int flags, qv_
     return common_tail(fn, flags, &f->addr, &f->alias, err);
 }
 
+static int memdev_size(xmlNode *parent, const char *name, unsigned long long *kib, qv_error **err)
+{
+    xmlNode *n = parent ? qv_xml_child(parent, name) : NULL;
+    return n ? qv_xml_scaled_kib(n, "KiB", kib, err) : 0;
+}
+
+/* <memory model='dimm|nvdimm|virtio-pmem|virtio-mem' access discard>:
+ * <source> (path, pmem, alignsize for file-backed models; pagesize,
+ * nodemask for RAM-backed ones) and <target> (size, node, label, readonly,
+ * block, requested). */
 static int parse_memdev(qv_domdef *def, xmlNode *mn, unsigned int flags, qv_error **err)
 {
     qv_domdef_memdev *m = g_new0(qv_domdef_memdev, 1);
     g_ptr_array_add(def->memdevs, m);
     m->node = -1;
-    static const char *const models[] = { "dimm", NULL };
-    if (qv_xml_prop_enum(mn, "model", models, &m->model, err) < 0)
+    static const char *const models[] = { "dimm", "nvdimm", "virtio-pmem", "virtio-mem", "sgx-epc", NULL };
+    static const char *const acc[] = { "shared", "private", NULL };
+    static const char *const yn[] = { "yes", "no", NULL };
+    if (qv_xml_prop_enum(mn, "model", models, &m->model, err) < 0 ||
+        qv_xml_prop_enum(mn, "access", acc, &m->access, err) < 0 ||
+        qv_xml_prop_enum(mn, "discard", yn, &m->discard, err) < 0)
         return -EINVAL;
     if (!m->model)
-        return qv_xml_error(err, mn, "unsupported memory model (dimm)");
+        return qv_xml_error(err, mn, "missing memory model (dimm, nvdimm, virtio-pmem or virtio-mem)");
+    if (!strcmp(m->model, "sgx-epc"))
+        return qv_xml_attr_error(err, mn, "model", "SGX EPC memory is not supported by qvirt");
+    bool file_backed = !strcmp(m->model, "nvdimm") || !strcmp(m->model, "virtio-pmem");
+    xmlNode *src = qv_xml_child(mn, "source");
+    if (src) {
+        FOR_EACH_CHILD(c, src) {
+            if (file_backed && name_is(c, "path")) {
+                qv_set_str(&m->source_path, qv_xml_text(c));
+            } else if (!strcmp(m->model, "nvdimm") && name_is(c, "pmem")) {
+                m->source_pmem = true;
+            } else if (!strcmp(m->model, "nvdimm") && name_is(c, "alignsize")) {
+                if (qv_xml_scaled_kib(c, "KiB", &m->alignsize_kib, err) < 0)
+                    return -EINVAL;
+            } else if (!file_backed && name_is(c, "pagesize")) {
+                if (qv_xml_scaled_kib(c, "KiB", &m->pagesize_kib, err) < 0)
+                    return -EINVAL;
+            } else if (!file_backed && name_is(c, "nodemask")) {
+                g_autofree char *nm = qv_xml_text(c);
+                int r = qv_cpuset_canonicalise(nm, &m->source_nodemask);
+                if (r < 0)
+                    return qv_xml_error(err, c, "'%s' is not a host NUMA node set", nm);
+            } else {
+                return qv_xml_error(err, c, "not a source element of memory model '%s'", m->model);
+            }
+        }
+    }
+    if (file_backed && (!m->source_path || !*m->source_path))
+        return qv_xml_error(err, mn, "memory model '%s' needs <source><path>", m->model);
     xmlNode *t = qv_xml_child(mn, "target");
-    xmlNode *sz = t ? qv_xml_child(t, "size") : NULL;
-    if (!sz)
+    if (!t || !qv_xml_child(t, "size"))
         return qv_xml_error(err, mn, "missing <target><size>");
-    if (qv_xml_scaled_kib(sz, "KiB", &m->size_kib, err) < 0)
-        return -EINVAL;
-    xmlNode *node = qv_xml_child(t, "node");
-    if (node) {
-        g_autofree char *nv = qv_xml_text(node);
-        unsigned long long x;
-        if (qv_parse_uint_str(nv, 10, 255, &x) < 0)
-            return qv_xml_error(err, node, "'%s' is not a NUMA node", nv);
-        m->node = (int)x;
+    FOR_EACH_CHILD(c, t) {
+        bool nv = !strcmp(m->model, "nvdimm"), vm = !strcmp(m->model, "virtio-mem");
+        if (name_is(c, "size")) {
+            if (qv_xml_scaled_kib(c, "KiB", &m->size_kib, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "node")) {
+            g_autofree char *nv_text = qv_xml_text(c);
+            unsigned long long x;
+            if (qv_parse_uint_str(nv_text, 10, 255, &x) < 0)
+                return qv_xml_error(err, c, "'%s' is not a NUMA node", nv_text);
+            m->node = (int)x;
+        } else if (nv && name_is(c, "label")) {
+            if (memdev_size(c, "size", &m->label_kib, err) < 0)
+                return -EINVAL;
+        } else if (nv && name_is(c, "readonly")) {
+            m->readonly = true;
+        } else if (vm && name_is(c, "block")) {
+            if (qv_xml_scaled_kib(c, "KiB", &m->block_kib, err) < 0)
+                return -EINVAL;
+        } else if (vm && name_is(c, "requested")) {
+            if (qv_xml_scaled_kib(c, "KiB", &m->requested_kib, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "current") || name_is(c, "address")) {
+            /* virtio-mem's live plugged size and address: QEMU's to report. */
+        } else {
+            return qv_xml_error(err, c, "not a target element of memory model '%s'", m->model);
+        }
     }
     if (m->size_kib == 0 || m->size_kib % 1024)
-        return qv_xml_error(err, mn, "a memory module size must be a non-zero multiple of 1 MiB");
+        return qv_xml_error(err, mn, "a memory device size must be a non-zero multiple of 1 MiB");
+    if (!strcmp(m->model, "virtio-pmem") && m->node >= 0)
+        return qv_xml_error(err, mn, "virtio-pmem does not take a NUMA node");
+    if (!strcmp(m->model, "nvdimm") && m->label_kib && m->label_kib < 128)
+        return qv_xml_error(err, mn, "an nvdimm label must be at least 128 KiB");
+    if (!strcmp(m->model, "nvdimm") && m->label_kib >= m->size_kib)
+        return qv_xml_error(err, mn, "an nvdimm label must be smaller than the nvdimm");
+    if (!strcmp(m->model, "virtio-mem")) {
+        unsigned long long page = m->pagesize_kib ? m->pagesize_kib : 2048;
+        if (!m->block_kib)
+            return qv_xml_error(err, mn, "virtio-mem needs a <target><block> size");
+        if ((m->block_kib & (m->block_kib - 1)) || m->block_kib < page)
+            return qv_xml_error(err, mn, "the virtio-mem block size must be a power of 2 of at least the %llu KiB page size", page);
+        if (m->size_kib % m->block_kib || m->requested_kib % m->block_kib)
+            return qv_xml_error(err, mn, "the virtio-mem size and requested size must be multiples of its block size");
+        if (m->requested_kib > m->size_kib)
+            return qv_xml_error(err, mn, "the virtio-mem requested size must not exceed its size");
+    }
     return common_tail(mn, flags, &m->addr, &m->alias, err);
 }
 

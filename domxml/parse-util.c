@@ -338,10 +338,13 @@ char *qv_xml_path(const xmlNode *node)
     for (const xmlNode *n = node; n && n->type == XML_ELEMENT_NODE; n = n->parent) {
         bool in_devices = n->parent && n->parent->type == XML_ELEMENT_NODE &&
                           strcmp((const char *)n->parent->name, "devices") == 0;
+        /* A namespaced element shows its prefix (qemu:commandline), as written. */
+        g_autofree char *name = n->ns && n->ns->prefix
+            ? g_strdup_printf("%s:%s", n->ns->prefix, n->name) : g_strdup((const char *)n->name);
         if (in_devices || has_same_name_sibling(n))
-            g_ptr_array_insert(parts, 0, g_strdup_printf("%s[%u]", n->name, qv_xml_index(n)));
+            g_ptr_array_insert(parts, 0, g_strdup_printf("%s[%u]", name, qv_xml_index(n)));
         else
-            g_ptr_array_insert(parts, 0, g_strdup((const char *)n->name));
+            g_ptr_array_insert(parts, 0, g_steal_pointer(&name));
     }
     GString *s = g_string_new(NULL);
     for (guint i = 0; i < parts->len; i++) {

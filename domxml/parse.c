@@ -28,14 +28,47 @@ static int parse_lifecycle(const xmlNode *node, int *out, bool crash, qv_error *
     return qv_xml_error(err, node, "unsupported lifecycle action '%s'", v);
 }
 
+/* <hugepages><page size unit nodeset/>...: a page size per set of guest
+ * NUMA nodes (checked against the cells in post-parse). */
+static int parse_hugepages(qv_domdef *def, const xmlNode *hp, qv_error **err)
+{
+    for (xmlNode *c = hp->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (!name_is(c, "page"))
+            return qv_xml_error(err, c, "unknown hugepages element");
+        qv_domdef_hugepage *h = g_new0(qv_domdef_hugepage, 1);
+        g_ptr_array_add(qv_domdef_rare_get(def)->mb_pages, h);
+        g_autofree char *size = qv_xml_prop(c, "size");
+        g_autofree char *unit = qv_xml_prop(c, "unit");
+        unsigned long long v = 0, mult = 1;
+        if (!unit || !strcmp(unit, "KiB") || !strcmp(unit, "k") || !strcmp(unit, "K"))
+            mult = 1;
+        else if (!strcmp(unit, "MiB") || !strcmp(unit, "M"))
+            mult = 1024;
+        else if (!strcmp(unit, "GiB") || !strcmp(unit, "G"))
+            mult = 1024 * 1024;
+        else
+            return qv_xml_attr_error(err, c, "unit", "unsupported hugepage size unit '%s'", unit);
+        if (!size || qv_parse_uint_str(size, 10, (16ULL << 20) / mult, &v) < 0 || v == 0)
+            return qv_xml_attr_error(err, c, "size", "a hugepage needs a size");
+        h->size_kib = v * mult;
+        if (qv_xml_prop_cpuset(c, "nodeset", "NUMA node", false, &h->nodeset, err) < 0)
+            return -EINVAL;
+    }
+    return 0;
+}
+
 static int parse_memory_backing(qv_domdef *def, const xmlNode *mb, qv_error **err)
 {
     for (xmlNode *c = mb->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
-        if (name_is(c, "hugepages"))
+        if (name_is(c, "hugepages")) {
             def->mb_hugepages = true;
-        else if (name_is(c, "nosharepages"))
+            if (parse_hugepages(def, c, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "nosharepages"))
             def->mb_nosharepages = true;
         else if (name_is(c, "locked"))
             def->mb_locked = true;
@@ -51,7 +84,8 @@ static int parse_memory_backing(qv_domdef *def, const xmlNode *mb, qv_error **er
                 return -EINVAL;
         } else if (name_is(c, "allocation")) {
             static const char *const t[] = { "immediate", "ondemand", NULL };
-            if (qv_xml_prop_enum(c, "mode", t, &def->mb_allocation, err) < 0)
+            if (qv_xml_prop_enum(c, "mode", t, &def->mb_allocation, err) < 0 ||
+                qv_xml_prop_uint(c, "threads", &qv_domdef_rare_get(def)->mb_alloc_threads, err) < 0)
                 return -EINVAL;
         } else
             return qv_xml_error(err, c, "unsupported memory backing element");
@@ -186,7 +220,8 @@ static int parse_feature_list(const xmlNode *parent, GPtrArray *list, const char
         g_ptr_array_add(list, f);
         if (qv_xml_prop_tristate(c, "state", &f->state, err) < 0)
             return -EINVAL;
-        qv_set_str(&f->value, qv_xml_prop(c, name_is(c, "spinlocks") ? "retries" : "value"));
+        qv_set_str(&f->value, qv_xml_prop(c, name_is(c, "spinlocks") ? "retries" :
+                                             name_is(c, "dirty-ring") ? "size" : "value"));
         for (xmlNode *sub = c->children; sub; sub = sub->next) {
             if (sub->type != XML_ELEMENT_NODE)
                 continue;
@@ -207,6 +242,16 @@ static int parse_feature_list(const xmlNode *parent, GPtrArray *list, const char
             if (retries < 4095)
                 return qv_xml_attr_error(err, c, "retries", "must be at least 4095");
         }
+        if (name_is(c, "dirty-ring") && f->state == QV_TRI_ON) {
+            /* libvirt's default ring, in entries per vCPU. */
+            if (!f->value)
+                f->value = g_strdup("4096");
+            unsigned long long size = 0;
+            if (qv_parse_uint_str(f->value, 10, 65536, &size) < 0 || size < 1024 || (size & (size - 1)))
+                return qv_xml_attr_error(err, c, "size", "the dirty ring size must be a power of 2 from 1024 to 65536");
+        } else if (name_is(c, "dirty-ring") && f->value) {
+            return qv_xml_attr_error(err, c, "size", "a dirty ring size needs state='on'");
+        }
         if (name_is(c, "vendor_id") && f->state != QV_TRI_OFF &&
             (!f->value || !*f->value || strlen(f->value) > 12))
             return qv_xml_attr_error(err, c, "value", "must be 1 to 12 characters");
@@ -222,7 +267,8 @@ static int parse_features(qv_domdef *def, const xmlNode *fn, qv_error **err)
         "vendor_id", "frequencies", "reenlightenment", "tlbflush", "ipi", "evmcs", "avic",
         "emsr_bitmap", "xmm_input", NULL,
     };
-    static const char *const kvm[] = { "hidden", "hint-dedicated", "poll-control", "pv-ipi", NULL };
+    static const char *const kvm[] = { "hidden", "hint-dedicated", "poll-control", "pv-ipi",
+                                       "dirty-ring", NULL };
     for (xmlNode *c = fn->children; c; c = c->next) {
         if (c->type != XML_ELEMENT_NODE)
             continue;
@@ -348,25 +394,63 @@ static int parse_cpu(qv_domdef *def, const xmlNode *cn, qv_error **err)
                 }
                 nc->memory_kib = m;
                 static const char *const ma[] = { "shared", "private", NULL };
-                if (qv_xml_prop_enum(cell, "memAccess", ma, &nc->mem_access, err) < 0)
+                static const char *const yn[] = { "yes", "no", NULL };
+                if (qv_xml_prop_enum(cell, "memAccess", ma, &nc->mem_access, err) < 0 ||
+                    qv_xml_prop_enum(cell, "discard", yn, &nc->discard, err) < 0)
                     return -EINVAL;
             }
-        } else if (name_is(c, "cache") || name_is(c, "maxphysaddr")) {
-            return qv_xml_error(err, c, "unsupported CPU element");
+        } else if (name_is(c, "cache")) {
+            qv_domdef_rare *r = qv_domdef_rare_get(def);
+            static const char *const cm[] = { "emulate", "passthrough", "disable", NULL };
+            if (qv_xml_prop_enum(c, "mode", cm, &r->cpu_cache_mode, err) < 0 ||
+                qv_xml_prop_int(c, "level", &r->cpu_cache_level, err) < 0)
+                return -EINVAL;
+            if (!r->cpu_cache_mode)
+                return qv_xml_attr_error(err, c, "mode", "a CPU cache needs a mode (emulate, passthrough or disable)");
+            if (!strcmp(r->cpu_cache_mode, "emulate") && r->cpu_cache_level != 3)
+                return qv_xml_attr_error(err, c, "level", "CPU cache mode 'emulate' needs level='3'");
+            if (strcmp(r->cpu_cache_mode, "emulate") && r->cpu_cache_level != -1)
+                return qv_xml_attr_error(err, c, "level", "CPU cache mode '%s' takes no level", r->cpu_cache_mode);
+        } else if (name_is(c, "maxphysaddr")) {
+            qv_domdef_rare *r = qv_domdef_rare_get(def);
+            static const char *const pm[] = { "passthrough", "emulate", NULL };
+            if (qv_xml_prop_enum(c, "mode", pm, &r->maxphysaddr_mode, err) < 0 ||
+                qv_xml_prop_int(c, "bits", &r->maxphysaddr_bits, err) < 0)
+                return -EINVAL;
+            if (!r->maxphysaddr_mode)
+                return qv_xml_attr_error(err, c, "mode", "maxphysaddr needs a mode (passthrough or emulate)");
+            if (!strcmp(r->maxphysaddr_mode, "emulate") && r->maxphysaddr_bits == -1)
+                return qv_xml_attr_error(err, c, "bits", "maxphysaddr mode 'emulate' needs bits");
+            /* QEMU 7.2's x86 range, so a bad value fails here rather than at start. */
+            if (r->maxphysaddr_bits != -1 && (r->maxphysaddr_bits < 32 || r->maxphysaddr_bits > 52))
+                return qv_xml_attr_error(err, c, "bits", "maxphysaddr bits must be between 32 and 52");
         } else {
             return qv_xml_error(err, c, "unknown CPU element");
         }
     }
     if (strcmp(cpu->mode, "custom") == 0 && !cpu->model && cpu->features->len)
         return qv_xml_error(err, cn, "CPU features need a <model>");
+    bool host_cpu = !strcmp(cpu->mode, "host-passthrough") || !strcmp(cpu->mode, "maximum");
+    const qv_domdef_rare *r = def->rare;
+    if (r && r->cpu_cache_mode && !strcmp(r->cpu_cache_mode, "passthrough") && !host_cpu)
+        return qv_xml_error(err, qv_xml_child(cn, "cache"), "CPU cache mode 'passthrough' needs a host-passthrough or maximum CPU");
+    if (r && r->maxphysaddr_mode && !strcmp(r->maxphysaddr_mode, "passthrough") &&
+        strcmp(cpu->mode, "host-passthrough"))
+        return qv_xml_error(err, qv_xml_child(cn, "maxphysaddr"), "maxphysaddr mode 'passthrough' needs a host-passthrough CPU");
     return 0;
 }
 
 static int parse_clock(qv_domdef *def, const xmlNode *cn, qv_error **err)
 {
-    static const char *const offs[] = { "utc", "localtime", "timezone", "variable", NULL };
+    static const char *const offs[] = { "utc", "localtime", "timezone", "variable", "absolute", NULL };
     if (qv_xml_prop_enum(cn, "offset", offs, &def->clock_offset, err) < 0)
         return -EINVAL;
+    if (def->clock_offset && !strcmp(def->clock_offset, "absolute")) {
+        /* A fixed guest start time; QEMU's -rtc base=ISO time covers years 1970 to 9999. */
+        g_autofree char *start = qv_xml_prop(cn, "start");
+        if (!start || qv_parse_uint_str(start, 10, 253402300799ULL, &qv_domdef_rare_get(def)->clock_start) < 0)
+            return qv_xml_attr_error(err, cn, "start", "offset 'absolute' needs start, in seconds since the epoch");
+    }
     qv_set_str(&def->clock_timezone, qv_xml_prop(cn, "timezone"));
     qv_set_str(&def->clock_basis, qv_xml_prop(cn, "basis"));
     g_autofree char *adj = qv_xml_prop(cn, "adjustment");
@@ -420,6 +504,59 @@ static int parse_vcpu(qv_domdef *def, const xmlNode *vn, qv_error **err)
     if (def->vcpus_current > def->vcpus)
         return qv_xml_attr_error(err, vn, "current", "%u exceeds the maximum of %u vCPUs",
                                  def->vcpus_current, def->vcpus);
+    return 0;
+}
+
+#define QV_QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+
+static bool env_name_valid(const char *n)
+{
+    if (!n || !(g_ascii_isalpha(*n) || *n == '_'))
+        return false;
+    for (; *n; n++)
+        if (!g_ascii_isalnum(*n) && *n != '_')
+            return false;
+    return true;
+}
+
+/* libvirt's QEMU namespace: <qemu:commandline> (<qemu:arg value>,
+ * <qemu:env name value>) and <qemu:capabilities> (<qemu:add capability>,
+ * <qemu:del capability>). Repeated elements add up, as in libvirt. */
+static int parse_qemu_ns(qv_domdef *def, const xmlNode *n, qv_error **err)
+{
+    bool cmdline = name_is(n, "commandline");
+    if (!cmdline && !name_is(n, "capabilities"))
+        return qv_xml_error(err, n, "QEMU namespace element not supported by qvirt (only commandline and capabilities)");
+    qv_domdef_rare *ns = qv_domdef_rare_get(def);
+    for (xmlNode *c = n->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE)
+            continue;
+        if (!c->ns || strcmp((const char *)c->ns->href, QV_QEMU_NS))
+            return qv_xml_error(err, c, "unknown element in the QEMU namespace");
+        if (cmdline && name_is(c, "arg")) {
+            char *v = qv_xml_prop(c, "value");
+            if (!v)
+                return qv_xml_attr_error(err, c, "value", "a QEMU command-line argument needs a value");
+            g_ptr_array_add(ns->qemu_args, v);
+        } else if (cmdline && name_is(c, "env")) {
+            g_autofree char *name = qv_xml_prop(c, "name");
+            if (!env_name_valid(name))
+                return qv_xml_attr_error(err, c, "name", "an environment name must start with a letter or underscore and hold only letters, digits and underscores");
+            qv_domdef_qemu_env *e = g_new0(qv_domdef_qemu_env, 1);
+            e->name = g_steal_pointer(&name);
+            e->value = qv_xml_prop(c, "value");
+            g_ptr_array_add(ns->qemu_env, e);
+        } else if (!cmdline && (name_is(c, "add") || name_is(c, "del"))) {
+            char *cap = qv_xml_prop(c, "capability");
+            if (!cap || !*cap) {
+                g_free(cap);
+                return qv_xml_attr_error(err, c, "capability", "a QEMU capability needs a name");
+            }
+            g_ptr_array_add(name_is(c, "add") ? ns->qemu_caps_add : ns->qemu_caps_del, cap);
+        } else {
+            return qv_xml_error(err, c, "unknown element in the QEMU namespace");
+        }
+    }
     return 0;
 }
 
@@ -531,8 +668,13 @@ static int parse_domain(qv_domdef *def, xmlNode *root, unsigned int flags, qv_er
         if (c->type != XML_ELEMENT_NODE)
             continue;
         int r = 0;
+        if (c->ns && c->ns->href && !strcmp((const char *)c->ns->href, QV_QEMU_NS)) {
+            if (parse_qemu_ns(def, c, err) < 0)
+                return -EINVAL;
+            continue;
+        }
         if (c->ns)
-            return qv_xml_error(err, c, "unsupported namespaced element (QEMU command-line passthrough is not supported)");
+            return qv_xml_error(err, c, "unsupported namespaced element (only libvirt's QEMU namespace is known)");
         if (name_is(c, "name")) {
             qv_set_str(&def->name, qv_xml_text(c));
             if (!valid_name(def->name)) {

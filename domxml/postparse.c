@@ -200,6 +200,8 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a floppy must be on the fdc bus.", i + 1);
         if (d->bus == QV_DISK_BUS_FDC && d->device != QV_DISK_DEVICE_FLOPPY)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: only floppies go on the fdc bus.", i + 1);
+        if (d->model && d->bus != QV_DISK_BUS_VIRTIO)
+            return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: disk model '%s' needs bus='virtio'.", i + 1, d->model);
         if (d->device == QV_DISK_DEVICE_CDROM && d->bus == QV_DISK_BUS_VIRTIO)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a cdrom cannot be on the virtio bus; use sata, ide or scsi.", i + 1);
         if (d->device == QV_DISK_DEVICE_LUN && d->bus != QV_DISK_BUS_SCSI)
@@ -456,7 +458,8 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
         case QV_CTRL_SCSI:
             if (!c->model)
                 c->model = g_strdup("virtio-scsi");
-            if (strcmp(c->model, "virtio-scsi") && strcmp(c->model, "lsilogic"))
+            if (strcmp(c->model, "virtio-scsi") && strcmp(c->model, "lsilogic") &&
+                !g_str_has_prefix(c->model, "virtio-") /* -transitional, -non-transitional */)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: unsupported SCSI model '%s'.", i + 1, c->model);
             set_alias(&c->alias, qv_strdup_uint("scsi", c->index));
             break;
@@ -512,9 +515,9 @@ static int controller_conn(const qv_domdef_controller *c)
         return !strcmp(c->model, "qemu-xhci") || !strcmp(c->model, "nec-xhci") ? CONN_PCIE :
                g_str_has_prefix(c->model, "ich9-") ? CONN_ROOT : CONN_PCI;
     case QV_CTRL_SCSI:
-        return !strcmp(c->model, "lsilogic") ? CONN_PCI : CONN_PCIE;
+        return !strcmp(c->model, "lsilogic") || qv_virtio_transitional(c->model) ? CONN_PCI : CONN_PCIE;
     case QV_CTRL_VIRTIO_SERIAL:
-        return CONN_PCIE;
+        return qv_virtio_transitional(c->model) ? CONN_PCI : CONN_PCIE;
     default:
         return CONN_ROOT;
     }
@@ -522,7 +525,8 @@ static int controller_conn(const qv_domdef_controller *c)
 
 static int net_conn(const qv_domdef_net *n)
 {
-    return !strcmp(n->model, "virtio") || !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
+    return (g_str_has_prefix(n->model, "virtio") && !qv_virtio_transitional(n->model)) ||
+           !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
 }
 
 /* One pass over the devices that still need a PCI address, in libvirt's
@@ -707,7 +711,10 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     if (!p->dry_run && !p->flat && assign_usb2_groups(def, p->pa, true, err) < 0)
         return -EINVAL;
     for (guint i = 0; i < def->filesystems->len; i++)
-        PLACE(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->addr, CONN_PCIE, "filesystem")
+        {
+        qv_domdef_fs *f = g_ptr_array_index(def->filesystems, i);
+        PLACE(&f->addr, qv_virtio_transitional(f->model) ? CONN_PCI : CONN_PCIE, "filesystem")
+    }
     for (guint i = 0; i < def->nets->len; i++) {
         qv_domdef_net *n = g_ptr_array_index(def->nets, i);
         PLACE(&n->addr, net_conn(n), "network interface")
@@ -727,12 +734,16 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     for (guint i = 0; i < def->disks->len; i++) {
         qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
         if (d->bus == QV_DISK_BUS_VIRTIO)
-            PLACE(&d->addr, CONN_PCIE, "virtio disk")
+            PLACE(&d->addr, qv_virtio_transitional(d->model) ? CONN_PCI : CONN_PCIE, "virtio disk")
     }
     if (def->memballoon && strcmp(def->memballoon->model, "none"))
-        PLACE(&def->memballoon->addr, CONN_PCIE, "memory balloon")
+        PLACE(&def->memballoon->addr, qv_virtio_transitional(def->memballoon->model) ? CONN_PCI : CONN_PCIE,
+              "memory balloon")
     for (guint i = 0; i < def->rngs->len; i++)
-        PLACE(&((qv_domdef_rng *)g_ptr_array_index(def->rngs, i))->addr, CONN_PCIE, "random number generator")
+{
+        qv_domdef_rng *r = g_ptr_array_index(def->rngs, i);
+        PLACE(&r->addr, qv_virtio_transitional(r->model) ? CONN_PCI : CONN_PCIE, "random number generator")
+    }
     for (guint i = 0; i < def->watchdogs->len; i++) {
         qv_domdef_watchdog *w = g_ptr_array_index(def->watchdogs, i);
         if (!strcmp(w->model, "i6300esb"))
@@ -762,6 +773,11 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     }
     if (def->vsock)
         PLACE(&def->vsock->addr, CONN_PCIE, "vsock device")
+    for (guint i = 0; i < def->memdevs->len; i++) {
+        qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
+        if (g_str_has_prefix(m->model, "virtio-"))
+            PLACE(&m->addr, CONN_PCIE, "virtio memory device")
+    }
     if (def->iommu && !strcmp(def->iommu->model, "virtio"))
         PLACE(&def->iommu->addr, CONN_ROOT, "virtio IOMMU")
 #undef PLACE
@@ -875,6 +891,7 @@ static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
     RESERVE(panics, qv_domdef_panic)
     RESERVE(shmems, qv_domdef_shmem)
     RESERVE(filesystems, qv_domdef_fs)
+    RESERVE(memdevs, qv_domdef_memdev)
     RESERVE(inputs, qv_domdef_input)
     RESERVE(chrs, qv_domdef_chr)
 #undef RESERVE
@@ -976,6 +993,52 @@ static int assign_usb(qv_domdef *def, qv_error **err)
     return 0;
 }
 
+/* libvirt's memory device aliases: a prefix per model, numbered per prefix
+ * (dimm0, nvdimm0, virtiopmem0, virtiomem0). */
+static char *memdev_alias(const qv_domdef *def, guint idx)
+{
+    const qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, idx);
+    const char *prefix = !strcmp(m->model, "virtio-pmem") ? "virtiopmem" :
+                         !strcmp(m->model, "virtio-mem") ? "virtiomem" : m->model;
+    unsigned int n = 0;
+    for (guint i = 0; i < idx; i++)
+        n += !strcmp(((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->model, m->model);
+    return qv_strdup_uint(prefix, n);
+}
+
+/* <hugepages><page nodeset>: each node a guest NUMA cell, no node twice,
+ * at most one page without a nodeset; not with anonymous memory. */
+static int check_hugepages(const qv_domdef *def, qv_error **err)
+{
+    if (def->mb_hugepages && def->mb_source && !strcmp(def->mb_source, "anonymous"))
+        return qv_error_set(err, -EINVAL, "/domain/memoryBacking/hugepages: hugepages cannot back anonymous memory (<source type='anonymous'>).");
+    const GPtrArray *pages = def->rare ? def->rare->mb_pages : NULL;
+    if (!pages || !pages->len)
+        return 0;
+    guint defaults = 0;
+    g_autofree unsigned char *seen = g_malloc0(QV_CPUSET_MAX);
+    for (guint i = 0; pages && i < pages->len; i++) {
+        const qv_domdef_hugepage *h = g_ptr_array_index(pages, i);
+        if (!h->nodeset && ++defaults > 1)
+            return qv_error_set(err, -EINVAL, "/domain/memoryBacking/hugepages/page[%u]: only one page may leave out nodeset.", i + 1);
+        g_auto(GStrv) parts = h->nodeset ? g_strsplit(h->nodeset, ",", -1) : NULL;
+        for (char **p = parts; p && *p; p++) {
+            unsigned int a = 0, b = 0;
+            int k = sscanf(*p, "%u-%u", &a, &b);
+            for (unsigned int n = a; k >= 1 && n <= (k == 2 ? b : a) && n < QV_CPUSET_MAX; n++) {
+                bool exists = false;
+                for (guint c = 0; c < def->cpu.cells->len; c++)
+                    exists = exists || ((qv_domdef_numa_cell *)g_ptr_array_index(def->cpu.cells, c))->id == n;
+                if (!exists)
+                    return qv_error_set(err, -EINVAL, "/domain/memoryBacking/hugepages/page[%u]: guest NUMA node %u does not exist.", i + 1, n);
+                if (seen[n]++)
+                    return qv_error_set(err, -EINVAL, "/domain/memoryBacking/hugepages/page[%u]: guest NUMA node %u already has a page size.", i + 1, n);
+            }
+        }
+    }
+    return 0;
+}
+
 static void assign_aliases(qv_domdef *def)
 {
     for (guint i = 0; i < def->nets->len; i++)
@@ -1009,7 +1072,8 @@ static void assign_aliases(qv_domdef *def)
     for (guint i = 0; i < def->filesystems->len; i++)
         set_alias(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->alias, qv_strdup_uint("fs", i));
     for (guint i = 0; i < def->memdevs->len; i++)
-        set_alias(&((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->alias, qv_strdup_uint("dimm", i));
+        set_alias(&((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->alias,
+                  memdev_alias(def, i));
     if (def->memballoon)
         set_alias(&def->memballoon->alias, g_strdup("balloon0"));
     if (def->vsock)
@@ -1076,14 +1140,20 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/maxMemory: maximum memory is smaller than <memory>.");
         if (def->max_memory_kib > (1ULL << 42))
             return qv_error_set(err, -EINVAL, "/domain/maxMemory: %llu KiB is more than the 4 PiB QEMU supports.", def->max_memory_kib);
-        if (def->memdevs->len > def->max_memory_slots)
-            return qv_error_set(err, -EINVAL, "/domain/devices/memory: %u memory modules but only %u slots.", def->memdevs->len, def->max_memory_slots);
+        /* Only DIMMs take slots; virtio memory devices sit on PCI. */
+        guint dimms = 0;
+        for (guint i = 0; i < def->memdevs->len; i++)
+            dimms += g_str_has_suffix(((qv_domdef_memdev *)g_ptr_array_index(def->memdevs, i))->model, "dimm");
+        if (dimms > def->max_memory_slots)
+            return qv_error_set(err, -EINVAL, "/domain/devices/memory: %u memory modules but only %u slots.", dimms, def->max_memory_slots);
         if (def->memdevs->len && !def->features.acpi)
             return qv_error_set(err, -EINVAL, "/domain/devices/memory[1]: memory modules need ACPI (<features><acpi/></features>).");
     } else if (def->memdevs->len) {
         return qv_error_set(err, -EINVAL, "/domain/devices/memory[1]: memory modules need <maxMemory slots=...>.");
     }
     (void)dimm_total;
+    if (check_hugepages(def, err) < 0)
+        return -EINVAL;
 
     /* vCPUs. */
     if (!def->vcpus_current)
@@ -1136,9 +1206,9 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
         qv_domdef_net *n = g_ptr_array_index(def->nets, i);
         if (!n->model)
             n->model = g_strdup("rtl8139");
-        if (n->queues > 1 && strcmp(n->model, "virtio"))
+        if (n->queues > 1 && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
-        if (n->mtu && strcmp(n->model, "virtio"))
+        if (n->mtu && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: setting the MTU needs model virtio.", i + 1);
         for (guint j = 0; j < i; j++) {
             qv_domdef_net *o = g_ptr_array_index(def->nets, j);
@@ -1211,9 +1281,16 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     if (def->sounds->len && !def->audios->len) {
         qv_domdef_audio *a = g_new0(qv_domdef_audio, 1);
         a->id = 1;
+        a->dsp_policy = -1;
         a->type = g_strdup(spice ? "spice" : "none");
         g_ptr_array_add(def->audios, a);
     }
+    for (guint i = 0; i < def->audios->len; i++)
+        for (guint j = 0; j < i; j++)
+            if (((qv_domdef_audio *)g_ptr_array_index(def->audios, i))->id ==
+                ((qv_domdef_audio *)g_ptr_array_index(def->audios, j))->id)
+                return qv_error_set(err, -EINVAL, "/domain/devices/audio[%u]: audio id %u is already used.", i + 1,
+                                    ((qv_domdef_audio *)g_ptr_array_index(def->audios, i))->id);
     for (guint i = 0; i < def->sounds->len; i++) {
         qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
         if (!s->audio_id)
@@ -1231,14 +1308,29 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     }
     for (guint i = 0; i < def->memdevs->len; i++) {
         qv_domdef_memdev *m = g_ptr_array_index(def->memdevs, i);
-        if (m->node < 0 && def->cpu.cells->len)
+        if (m->node < 0 && def->cpu.cells->len && strcmp(m->model, "virtio-pmem"))
             m->node = 0;
         if (m->node >= 0 && (guint)m->node >= MAX(def->cpu.cells->len, 1))
             return qv_error_set(err, -EINVAL, "/domain/devices/memory[%u]: NUMA node %d does not exist.", i + 1, m->node);
-        if (m->addr.type == QV_ADDR_NONE) {
+        bool dimm = g_str_has_suffix(m->model, "dimm");
+        if (dimm && m->addr.type == QV_ADDR_NONE) {
+            /* The lowest slot no other module has (libvirt's order). */
+            unsigned int slot = 0;
+            for (bool used = true; used; slot += used) {
+                used = false;
+                for (guint j = 0; j < def->memdevs->len; j++) {
+                    qv_domdef_memdev *o = g_ptr_array_index(def->memdevs, j);
+                    used = used || (o != m && o->addr.type == QV_ADDR_DIMM && o->addr.slot == slot);
+                }
+            }
             m->addr.type = QV_ADDR_DIMM;
-            m->addr.slot = i;
+            m->addr.slot = slot;
         }
+        if (dimm && m->addr.type != QV_ADDR_DIMM)
+            return qv_error_set(err, -EINVAL, "/domain/devices/memory[%u]: a %s takes a dimm address.", i + 1, m->model);
+        if (!dimm && m->addr.type != QV_ADDR_NONE && m->addr.type != QV_ADDR_PCI)
+            return qv_error_set(err, -EINVAL, "/domain/devices/memory[%u]: a %s takes a PCI address.", i + 1, m->model);
+
     }
     if (def->iommu && !strcmp(def->iommu->model, "intel") && !q35)
         return qv_error_set(err, -EINVAL, "/domain/devices/iommu: the intel IOMMU needs a q35 machine.");

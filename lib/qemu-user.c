@@ -1,5 +1,6 @@
 /* Who QEMU runs as (qemu-user.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -258,6 +259,19 @@ int qv_qemu_user_grant_files(const qv_qemu_user *u, const qv_domdef *def, const 
         if (c->src.type == QV_CHR_UNIX && !c->src.bind && c->src.reconnect && c->src.path &&
             g_file_test(c->src.path, G_FILE_TEST_EXISTS))
             r = grant(u, dir, "socket", c->src.path, S_IWUSR, err);
+    }
+    /* An nvdimm's or virtio-pmem's file, which QEMU maps read-write through
+     * /proc/self/fd: made here when missing (as QEMU would make it), so
+     * that it too is given to QEMU's user. */
+    for (guint i = 0; r >= 0 && def->memdevs && i < def->memdevs->len; i++) {
+        const qv_domdef_memdev *m = def->memdevs->pdata[i];
+        if (!m->source_path)
+            continue;
+        int fd = open(m->source_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0)
+            return qv_error_set_errno(err, -errno, "cannot make the memory device file %s", m->source_path);
+        close(fd);
+        r = grant(u, dir, "memory device file", m->source_path, S_IWUSR, err);
     }
     return r;
 }

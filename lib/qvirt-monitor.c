@@ -1052,6 +1052,8 @@ typedef struct monitor_args {
     const char *dev_staging; /* QEMU's private /dev is set up here; NULL: the host's */
     GPtrArray *swtpms;      /* "VERSION:STATEFD:CHANNELFD": TPM emulators to start first */
     GPtrArray *qemu_devs;   /* names below /dev of the nodes it gets there */
+    GPtrArray *qemu_env;    /* "NAME=VALUE" added to QEMU's clean environment */
+    GPtrArray *qemu_dev_mounts; /* folders of the host's /dev bind-mounted into QEMU's */
     int lock_fd;            /* monitor.lock, held: kept for life */
 } monitor_args;
 
@@ -1060,7 +1062,8 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
     enum { O_CONFIG = 1, O_RUN, O_NAME, O_UUID, O_QMP_LISTEN, O_MON_LISTEN, O_START, O_CTL,
            O_LANE, O_LOCK, O_ID, O_TRANSIENT, O_ON_POWEROFF, O_ON_REBOOT, O_ON_CRASH,
            O_OWNER_PID, O_OWNER_START, O_ATTACH, O_QEMU_FD, O_QEMU_UID, O_QEMU_GID,
-           O_QEMU_GROUP, O_DEV_STAGING, O_QEMU_DEV, O_DISPLAY_SOCKET, O_SWTPM };
+           O_QEMU_GROUP, O_DEV_STAGING, O_QEMU_DEV, O_DISPLAY_SOCKET, O_SWTPM, O_QEMU_ENV,
+           O_QEMU_DEV_MOUNT };
     static const struct option opts[] = {
         { "config-dir", required_argument, NULL, O_CONFIG },
         { "run-dir", required_argument, NULL, O_RUN },
@@ -1088,6 +1091,8 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         { "qemu-dev", required_argument, NULL, O_QEMU_DEV },
         { "display-socket", required_argument, NULL, O_DISPLAY_SOCKET },
         { "swtpm", required_argument, NULL, O_SWTPM },
+        { "qemu-env", required_argument, NULL, O_QEMU_ENV },
+        { "qemu-dev-mount", required_argument, NULL, O_QEMU_DEV_MOUNT },
         { 0 }
     };
     int c;
@@ -1126,7 +1131,15 @@ static int parse_args(int argc, char **argv, monitor *m, monitor_args *a)
         case O_QEMU_GID: a->qemu_gid = (gid_t)atol(optarg); break;
         case O_DEV_STAGING: a->dev_staging = optarg; break;
         case O_QEMU_DEV: g_ptr_array_add(a->qemu_devs, optarg); break;
+        case O_QEMU_DEV_MOUNT: g_ptr_array_add(a->qemu_dev_mounts, optarg); break;
         case O_SWTPM: g_ptr_array_add(a->swtpms, optarg); break;
+        case O_QEMU_ENV:
+            if (!strchr(optarg, '=')) {
+                fprintf(stderr, "qvirt-monitor: --qemu-env=NAME=VALUE\n");
+                return -1;
+            }
+            g_ptr_array_add(a->qemu_env, optarg);
+            break;
         case O_DISPLAY_SOCKET:
             if (m->display_args->len == QV_MONITOR_MAX_DISPLAYS ||
                 (!g_str_has_prefix(optarg, "vnc:") && !g_str_has_prefix(optarg, "spice:"))) {
@@ -1234,6 +1247,12 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
                            .gid = a->qemu_uid != (uid_t)-1 ? a->qemu_gid : st.st_gid };
         g_array_append_val(devs, d);
     }
+    for (guint i = 0; a->dev_staging && i < a->qemu_dev_mounts->len; i++) {
+        g_autofree char *host = g_build_filename("/dev", (const char *)a->qemu_dev_mounts->pdata[i], NULL);
+        if (!g_file_test(host, G_FILE_TEST_IS_DIR))
+            return qv_error_set(err, -ENOENT, "QEMU puts guest memory on %s, which is not mounted on "
+                                "this host (a hugetlbfs of that page size)", host);
+    }
     /* QEMU and its helpers run in the domain's emulator group from their
      * first instruction (clone3 CLONE_INTO_CGROUP where the kernel has it). */
     g_auto(qv_vmcg) cg = { 0 };
@@ -1278,6 +1297,10 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         confined_opts(&so, a, log_fd);
         so.cgroup_fd = emulator_cg;
         so.argv = (const char *const *)qemu_argv;
+        /* The clean environment, plus the domain's (TZ, SDL_AUDIODRIVER,
+         * <qemu:env>); a later NAME wins. */
+        g_ptr_array_add(a->qemu_env, NULL);
+        so.env_add = (const char *const *)a->qemu_env->pdata;
         for (char **arg = qemu_argv; *arg && !m->has_balloon; arg++)
             m->has_balloon = strstr(*arg, "virtio-balloon") != NULL;
         g_autoptr(GArray) pass = g_array_new(FALSE, FALSE, sizeof(int));
@@ -1290,6 +1313,8 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
         so.n_pass_fds = pass->len;
         so.devs = (const qv_spawn_dev *)(void *)devs->data;
         so.n_devs = devs->len;
+        g_ptr_array_add(a->qemu_dev_mounts, NULL);
+        so.dev_mounts = (const char *const *)a->qemu_dev_mounts->pdata;
         so.before_exec = record_qemu;
         so.before_exec_data = m;
         r = qv_process_spawn(&so, &m->qemu, err);
@@ -1370,13 +1395,16 @@ int main(int argc, char **argv)
     g_autoptr(GArray) qemu_groups = g_array_new(FALSE, FALSE, sizeof(gid_t));
     g_autoptr(GPtrArray) qemu_devs = g_ptr_array_new();
     g_autoptr(GPtrArray) swtpms = g_ptr_array_new();
+    g_autoptr(GPtrArray) qemu_env = g_ptr_array_new();
+    g_autoptr(GPtrArray) qemu_dev_mounts = g_ptr_array_new();
     g_autoptr(GPtrArray) display_args = g_ptr_array_new();
     m.display_args = display_args;
     g_autoptr(GPtrArray) helpers = g_ptr_array_new_with_free_func((GDestroyNotify)qv_process_free);
     m.helpers = helpers;
     monitor_args a = { .qmp_listen_fd = -1, .monitor_listen_fd = -1, .lock_fd = -1,
                        .file_fds = file_fds, .qemu_uid = (uid_t)-1, .qemu_gid = (gid_t)-1,
-                       .qemu_groups = qemu_groups, .qemu_devs = qemu_devs, .swtpms = swtpms };
+                       .qemu_groups = qemu_groups, .qemu_devs = qemu_devs, .swtpms = swtpms,
+                       .qemu_env = qemu_env, .qemu_dev_mounts = qemu_dev_mounts };
     if (parse_args(argc, argv, &m, &a) < 0)
         return 2;
     m.status.autodestroy = m.status.owner_pid > 0;

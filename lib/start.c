@@ -457,6 +457,11 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         g_auto(GStrv) devs = qv_qemu_devices(def);
         for (char **d = devs; *d; d++)
             add_arg(margv, "qemu-dev", *d);
+        /* hugetlbfs mounts under /dev, bind-mounted into QEMU's. */
+        g_auto(GStrv) huge = qv_domdef_hugetlbfs_dirs(def);
+        for (char **h = huge; *h; h++)
+            if (g_str_has_prefix(*h, "/dev/") && !strchr(*h + 5, '/'))
+                add_arg(margv, "qemu-dev-mount", *h + 5);
     }
     if (user.uid != (uid_t)-1) {
         add_fd_arg(margv, "qemu-uid", (int)user.uid);
@@ -478,6 +483,12 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         g_ptr_array_add(margv, g_strdup_printf("--owner-start=%llu",
                                                qv_process_start_time(getpid())));
     }
+    g_auto(GStrv) qemu_env = qv_domxml_build_env(def);
+    for (char **e = qemu_env; *e; e++)
+        add_arg(margv, "qemu-env", *e);
+    if (qv_domdef_tainted_custom_argv(def))
+        qv_log(QV_LOG_WARNING, "domain '%s' is tainted: custom-argv (<qemu:commandline> or "
+               "<qemu:capabilities>)", def->name);
     g_ptr_array_add(margv, g_strdup("--"));
     for (char **a = qemu_argv; *a; a++)
         g_ptr_array_add(margv, g_strdup(*a));

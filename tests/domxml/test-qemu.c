@@ -31,6 +31,7 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "disk-block", "needs a host block device" },
     { "disk-lun", "needs a host SCSI block device" },
     { "vsock", "needs /dev/vhost-vsock" },
+    { "vsock-non-transitional", "needs /dev/vhost-vsock" },
     { "tpm-emulator", "needs a running swtpm" },
     { "tpm-passthrough", "needs a host TPM" },
     { "egl-headless", "needs a GPU render node" },
@@ -47,7 +48,23 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "chr-unix-connect", "needs a listening socket" },
     { "rng-egd", "needs an EGD server" },
     { "iommu-intel", "interrupt remapping needs KVM's split irqchip" },
+    { "audio-oss", "needs an OSS device (/dev/dsp0)" },
+    { "audio-pulseaudio", "needs a PulseAudio server and qemu-system-gui's audio-pa module" },
+    { "audio-jack", "needs a JACK server and qemu-system-gui's audio-jack module" },
+    { "audio-sdl", "needs qemu-system-gui's audio-sdl module and a sound device" },
+    { "audio-dbus", "a D-Bus audio backend needs a D-Bus display (-display dbus)" },
+    { "memory-hugepages-numa", "needs 1 GiB hugepages mounted on /dev/hugepages1G" },
 };
+
+/* Free hugepages of the default size, from /proc/meminfo. */
+static long free_hugepages(void)
+{
+    g_autofree char *mi = NULL;
+    if (!g_file_get_contents("/proc/meminfo", &mi, NULL, NULL))
+        return 0;
+    const char *p = strstr(mi, "HugePages_Free:");
+    return p ? strtol(p + strlen("HugePages_Free:"), NULL, 10) : 0;
+}
 
 static const char *skip_reason(const char *name, char **argv)
 {
@@ -55,8 +72,13 @@ static const char *skip_reason(const char *name, char **argv)
         if (!strcmp(skip_list[i].name, name))
             return skip_list[i].reason;
     for (size_t i = 0; argv[i]; i++) {
-        if (strstr(argv[i], "accel=kvm"))
+        if (strstr(argv[i], "accel=kvm") || (!strcmp(argv[i], "-accel") && argv[i + 1] &&
+                                             g_str_has_prefix(argv[i + 1], "kvm")))
             return "needs KVM (guests hang here: only TCG is used)";
+        /* Guest RAM on hugetlbfs needs pages reserved on the host. */
+        if ((strstr(argv[i], "\"mem-path\":\"/dev/hugepages") || strstr(argv[i], "\"hugetlb\":true")) &&
+            (free_hugepages() < 128 || !g_file_test("/dev/hugepages", G_FILE_TEST_IS_DIR)))
+            return "needs 128 free 2 MiB hugepages and hugetlbfs on /dev/hugepages";
         /* <numatune> binds guest RAM to host nodes this host may lack. */
         const char *hn = strstr(argv[i], "\"host-nodes\":[");
         for (const char *p = hn ? hn + 14 : NULL; p && *p && *p != ']'; p++) {

@@ -637,3 +637,62 @@ Test(domxml_unit, migration_abi_check)
     cr_assert_eq(abi(addr->str, addr2->str, &m), -EINVAL);
     g_free(g_steal_pointer(&m));
 }
+
+Test(domxml_unit, qemu_environment)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+        "<name>t</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+        "<clock offset='timezone' timezone='Europe/Paris'/>"
+        "<devices><audio id='1' type='sdl' driver='alsa'/></devices>"
+        "<qemu:commandline><qemu:arg value='-no-hpet'/><qemu:env name='A_1' value='x=y'/>"
+        "<qemu:env name='B'/></qemu:commandline></domain>");
+    g_auto(GStrv) env = qv_domxml_build_env(def);
+    cr_assert_eq(g_strv_length(env), 4);
+    cr_assert_str_eq(env[0], "TZ=Europe/Paris");
+    cr_assert_str_eq(env[1], "SDL_AUDIODRIVER=alsa");
+    cr_assert_str_eq(env[2], "A_1=x=y");
+    cr_assert_str_eq(env[3], "B=");
+    cr_assert(qv_domdef_tainted_custom_argv(def));
+
+    g_autoptr(qv_domdef) plain = parse_ok(basic_xml);
+    g_auto(GStrv) none = qv_domxml_build_env(plain);
+    cr_assert_eq(g_strv_length(none), 0);
+    cr_assert(!qv_domdef_tainted_custom_argv(plain));
+}
+
+Test(domxml_unit, qemu_namespace_survives_copy)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu' xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'>"
+        "<name>t</name><memory unit='MiB'>64</memory><os><type>hvm</type></os>"
+        "<q:capabilities><q:del capability='foo'/></q:capabilities></domain>");
+    g_autoptr(qv_domdef) copy = qv_domdef_copy(def);
+    g_autofree char *xml = qv_domxml_format(copy, QV_DOMXML_FORMAT_INACTIVE);
+    cr_assert(strstr(xml, "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"), "%s", xml);
+    cr_assert(strstr(xml, "<qemu:del capability='foo'/>"), "%s", xml);
+}
+
+Test(domxml_unit, hugetlbfs_dirs_are_the_argv_mem_paths)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>256</memory><os><type>hvm</type></os>"
+        "<memoryBacking><hugepages><page size='2048' unit='KiB' nodeset='0'/>"
+        "<page size='1' unit='GiB' nodeset='1'/></hugepages></memoryBacking>"
+        "<cpu><numa><cell id='0' cpus='0' memory='128' unit='MiB'/>"
+        "<cell id='1' cpus='0' memory='128' unit='MiB'/></numa></cpu></domain>");
+    g_auto(GStrv) dirs = qv_domdef_hugetlbfs_dirs(def);
+    cr_assert_eq(g_strv_length(dirs), 2);
+    cr_assert_str_eq(dirs[0], "/dev/hugepages");
+    cr_assert_str_eq(dirs[1], "/dev/hugepages1G");
+
+    /* memfd with hugetlb needs no mount; no hugepages, none either. */
+    g_autoptr(qv_domdef) memfd = parse_ok(
+        "<domain type='qemu'><name>t</name><memory unit='MiB'>256</memory><os><type>hvm</type></os>"
+        "<memoryBacking><hugepages/><source type='memfd'/></memoryBacking></domain>");
+    g_auto(GStrv) none = qv_domdef_hugetlbfs_dirs(memfd);
+    cr_assert_eq(g_strv_length(none), 0);
+    g_autoptr(qv_domdef) plain = parse_ok(basic_xml);
+    g_auto(GStrv) none2 = qv_domdef_hugetlbfs_dirs(plain);
+    cr_assert_eq(g_strv_length(none2), 0);
+}

@@ -238,6 +238,57 @@ Test(lifecycle, start_paused)
     qv_conn_close(conn);
 }
 
+static char *replace1(const char *s, const char *from, const char *to)
+{
+    g_auto(GStrv) parts = g_strsplit(s, from, 2);
+    return g_strjoinv(to, parts);
+}
+
+/* <qemu:commandline>: the args reach QEMU's argv last, the env its
+ * environment (and only that beyond the clean one), the timezone too; the
+ * namespace is kept in the config and the live XML. */
+Test(lifecycle, qemu_commandline_passthrough)
+{
+    qv_conn *conn = itest_open(&T);
+    g_autofree char *base = itest_domain_xml(&T, "qemuns", NULL);
+    g_autofree char *with_clock = replace1(base, "  <devices>",
+        "  <clock offset='timezone' timezone='Europe/Paris'/>\n  <devices>");
+    g_autofree char *with_ns = replace1(with_clock, "<domain type='qemu'>",
+        "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>");
+    g_autofree char *xml = replace1(with_ns, "</domain>",
+        "  <qemu:commandline>\n"
+        "    <qemu:arg value='-device'/>\n"
+        "    <qemu:arg value='{\"driver\":\"pvpanic\",\"id\":\"from-qemu-arg\"}'/>\n"
+        "    <qemu:env name='QVIRT_TEST_ENV' value='a b=c'/>\n"
+        "  </qemu:commandline>\n</domain>");
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    g_setenv("QVIRT_TEST_LEAK", "1", TRUE);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    long long pid = itest_status_field(&T, "qemuns", "qemu_pid");
+    g_autofree char *envp = g_strdup_printf("/proc/%lld/environ", pid);
+    g_autofree char *env = NULL;
+    gsize len = 0;
+    cr_assert(g_file_get_contents(envp, &env, &len, NULL), "cannot read %s", envp);
+    cr_assert_not_null(memmem(env, len, "QVIRT_TEST_ENV=a b=c", 21), "the <qemu:env> is missing");
+    cr_assert_not_null(memmem(env, len, "TZ=Europe/Paris", 16), "the clock's TZ is missing");
+    cr_assert_null(memmem(env, len, "QVIRT_TEST_LEAK", 15), "the caller's environment leaked into QEMU");
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(dom, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/peripheral\"}}",
+                                            &reply, 0, &err), err);
+    cr_assert_not_null(strstr(reply, "from-qemu-arg"), "%s", reply);
+    free(reply);
+    char *live = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &live, &err), err);
+    cr_assert_not_null(strstr(live, "<qemu:env name='QVIRT_TEST_ENV' value='a b=c'/>"), "%s", live);
+    free(live);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
 /* A child opens its own connection and starts the domain with AUTODESTROY;
  * how it ends is up to `how`: 0 closes the connection, 1 dies by SIGKILL. */
 static void autodestroy_case(int how)

@@ -337,6 +337,44 @@ Test(security, kernel_in_a_private_folder, .timeout = 120)
     qv_conn_close(conn);
 }
 
+/* An nvdimm's file in a folder QEMU's user cannot search, made by qvirt
+ * when missing: QEMU maps it through its inherited fd, the file is QEMU's
+ * user's for the run only, and QEMU's argv does not name it. */
+Test(security, nvdimm_file_in_a_private_folder, .timeout = 120)
+{
+    if (geteuid() != 0 || !getpwnam("qvirt-qemu"))
+        cr_skip_test("needs a root caller and the user qvirt-qemu");
+    uid_t quid = getpwnam("qvirt-qemu")->pw_uid;
+    g_autofree char *nv = g_build_filename(T.root, "nvdimm.img", NULL);
+    cr_assert_eq(chmod(T.root, 0700), 0);
+    g_autofree char *dev = g_strdup_printf(
+        "    <memory model='nvdimm'><source><path>%s</path></source>"
+        "<target><size unit='MiB'>16</size></target></memory>\n", nv);
+    g_autofree char *base = qv_test_guest_domain_xml("privnv", T.kernel, T.initrd, dev);
+    g_auto(GStrv) parts = g_strsplit(base, "  <memory unit='MiB'>256</memory>", 2);
+    g_autofree char *xml = g_strjoinv("  <maxMemory slots='2' unit='MiB'>1024</maxMemory>\n"
+                                      "  <memory unit='MiB'>256</memory>", parts);
+    qv_conn *conn = itest_open(&T);
+    qv_error *err = NULL;
+    qv_domain *dom = NULL;
+    itest_ok(qv_conn_define_domain(conn, xml, 0, &dom, &err), err);
+    itest_ok(qv_domain_create(dom, QV_DOMAIN_START_PAUSED, &err), err);
+    struct stat st;
+    cr_assert_eq(stat(nv, &st), 0, "the nvdimm file was not made");
+    cr_assert_eq(st.st_uid, quid, "the nvdimm file was not given to QEMU's user for the run");
+    cr_assert_eq(st.st_size, 16 << 20, "QEMU did not size the nvdimm file");
+    gsize clen = 0;
+    g_autofree char *cmdline = proc_file((pid_t)itest_status_field(&T, "privnv", "qemu_pid"),
+                                         "cmdline", &clen);
+    cr_assert_null(memmem(cmdline, clen, "nvdimm.img", 10), "QEMU's argv names the nvdimm file");
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    cr_assert_eq(stat(nv, &st), 0);
+    cr_assert_eq(st.st_uid, 0, "the nvdimm file's owner was not given back");
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
 /* Starts (paused) a domain whose one display of kind type ("vnc" or
  * "spice") listens on a generated unix socket; *path: that socket, which
  * domdisplay names and which lies in the private run folder. */

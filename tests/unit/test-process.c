@@ -410,6 +410,83 @@ Test(process, clean_environment)
     cr_assert_str_eq(out, expected);
 }
 
+Test(process, added_environment_goes_into_the_clean_one)
+{
+    g_setenv("QV_SHOULD_NOT_LEAK", "1", TRUE);
+    const char *argv[] = { "env", NULL };
+    const char *add[] = { "TZ=Europe/Paris", "LC_ALL=C.UTF-8", "EMPTY=", "TZ=UTC", NULL };
+    int p[2];
+    make_pipe(p);
+    qv_spawn_opts o;
+    qv_spawn_opts_init(&o);
+    o.argv = argv;
+    o.env_add = add;
+    o.stdout_fd = p[1];
+    g_autoptr(qv_process) proc = NULL;
+    cr_assert_eq(qv_process_spawn(&o, &proc, NULL), 0);
+    close(p[1]);
+    g_autofree char *out = read_all(p[0]);
+    close(p[0]);
+    int status;
+    cr_assert_eq(qv_process_wait(proc, 10000, &status, NULL), 0);
+    /* A later NAME wins over the clean value and an earlier one. */
+    cr_assert(strstr(out, "LC_ALL=C.UTF-8\n") && strstr(out, "TZ=UTC\n") && strstr(out, "EMPTY=\n"), "%s", out);
+    cr_assert(!strstr(out, "Europe") && !strstr(out, "QV_SHOULD_NOT_LEAK") && strstr(out, "PATH="), "%s", out);
+}
+
+Test(process, added_environment_needs_a_name)
+{
+    const char *argv[] = { "env", NULL };
+    const char *add[] = { "=x", NULL };
+    qv_spawn_opts o;
+    qv_spawn_opts_init(&o);
+    o.argv = argv;
+    o.env_add = add;
+    g_autoptr(qv_process) proc = NULL;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_process_spawn(&o, &proc, &err), -EINVAL);
+}
+
+/* A folder of the host's /dev (hugetlbfs in QEMU's case) reaches the
+ * private /dev as a bind mount, and only what is asked for. */
+Test(process, private_dev_gets_the_folders_asked_for)
+{
+    if (geteuid() != 0)
+        cr_skip_test("a private /dev needs root");
+    if (!g_file_test("/dev/net/tun", G_FILE_TEST_EXISTS))
+        cr_skip_test("the host has no /dev/net/tun to see through the bind mount");
+    g_autofree char *staging = g_dir_make_tmp("qvirt-devstage-XXXXXX", NULL);
+    cr_assert(staging);
+    const char *argv[] = { "ls", "/dev/net", "/dev/cpu", NULL };
+    const char *mounts[] = { "net", NULL };
+    int p[2];
+    make_pipe(p);
+    qv_spawn_opts o;
+    qv_spawn_opts_init(&o);
+    o.argv = argv;
+    o.dev_staging = staging;
+    o.dev_mounts = mounts;
+    o.stdout_fd = p[1];
+    o.stderr_fd = p[1];
+    g_autoptr(qv_process) proc = NULL;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_process_spawn(&o, &proc, &err), 0, "%s", err ? err->message : "");
+    close(p[1]);
+    g_autofree char *out = read_all(p[0]);
+    close(p[0]);
+    int status;
+    cr_assert_eq(qv_process_wait(proc, 10000, &status, NULL), 0);
+    cr_assert(strstr(out, "tun"), "%s", out);
+    cr_assert(strstr(out, "/dev/cpu") && strstr(out, "No such file"), "%s", out);
+    g_rmdir(staging);
+
+    const char *bad[] = { "../etc", NULL };
+    o.dev_mounts = bad;
+    o.stdout_fd = o.stderr_fd = -1;
+    g_autoptr(qv_process) proc2 = NULL;
+    cr_assert_eq(qv_process_spawn(&o, &proc2, NULL), -EINVAL);
+}
+
 Test(process, explicit_environment_is_used_verbatim)
 {
     const char *argv[] = { "/usr/bin/env", NULL };
