@@ -297,6 +297,51 @@ void qv_json_open(qv_jobj *o, const char *key)
     o->first = true;
 }
 
+void qv_json_open_list(qv_jobj *o, const char *key)
+{
+    g_assert(o->depth < QV_JOBJ_MAX_DEPTH);
+    if (o->json) {
+        json_object *child = json_object_new_array();
+        json_add(o, key, child);
+        o->stack[++o->depth] = child;
+        return;
+    }
+    o->depth++;
+    char *p = jobj_key(o, key, 1);
+    *p++ = '[';
+    o->len = (size_t)(p - o->buf);
+    o->first = true;
+}
+
+void qv_json_open_item(qv_jobj *o)
+{
+    g_assert(o->depth < QV_JOBJ_MAX_DEPTH);
+    if (o->json) {
+        json_object *child = json_object_new_object();
+        json_object_array_add(o->stack[o->depth], child);
+        o->stack[++o->depth] = child;
+        return;
+    }
+    o->depth++;
+    char *p = jobj_reserve(o, 2);
+    if (!o->first)
+        *p++ = ',';
+    *p++ = '{';
+    o->len = (size_t)(p - o->buf);
+    o->first = true;
+}
+
+void qv_json_close_list(qv_jobj *o)
+{
+    g_assert(o->depth > 0);
+    o->depth--;
+    o->first = false;
+    if (o->json)
+        return;
+    *jobj_reserve(o, 1) = ']';
+    o->len++;
+}
+
 void qv_json_close(qv_jobj *o)
 {
     g_assert(o->depth > 0);

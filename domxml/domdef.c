@@ -13,11 +13,25 @@ void qv_domdef_disk_src_clear(qv_domdef_disk_src *s)
 {
     g_free(s->format); g_free(s->path); g_free(s->protocol); g_free(s->name);
     g_free(s->host); g_free(s->port); g_free(s->transport); g_free(s->socket); g_free(s->query);
+    if (s->more_hosts)
+        g_ptr_array_free(s->more_hosts, TRUE);
+    g_free(s->snapshot); g_free(s->config_file); g_free(s->initiator_iqn);
+    g_free(s->pool); g_free(s->volume); g_free(s->volume_mode); g_free(s->nvme_type);
+    qv_domdef_addr_clear(&s->nvme_addr);
     if (s->backing) {
         qv_domdef_disk_src_clear(s->backing);
         g_free(s->backing);
     }
     memset(s, 0, sizeof(*s));
+}
+
+void qv_domdef_disk_host_free(void *p)
+{
+    qv_domdef_disk_host *h = p;
+    if (!h)
+        return;
+    g_free(h->name); g_free(h->port); g_free(h->transport); g_free(h->socket);
+    g_free(h);
 }
 
 void qv_domdef_chr_source_clear(qv_domdef_chr_source *s)
@@ -35,6 +49,7 @@ void qv_domdef_disk_free(void *p)
     qv_domdef_disk_src_clear(&d->src);
     g_free(d->startup_policy); g_free(d->driver_name); g_free(d->cache); g_free(d->io);
     g_free(d->discard); g_free(d->detect_zeroes); g_free(d->error_policy); g_free(d->target_dev);
+    g_free(d->geo_trans);
     g_free(d->tray); g_free(d->serial); g_free(d->wwn); g_free(d->vendor); g_free(d->product);
     g_free(d->iotune.group_name);
     qv_domdef_addr_clear(&d->addr);

@@ -42,20 +42,36 @@ typedef struct qv_domdef_addr {
 } qv_domdef_addr;
 
 /* ---- disks --------------------------------------------------------------- */
-enum { QV_DISK_TYPE_FILE = 0, QV_DISK_TYPE_BLOCK, QV_DISK_TYPE_NETWORK };
+enum { QV_DISK_TYPE_FILE = 0, QV_DISK_TYPE_BLOCK, QV_DISK_TYPE_NETWORK, QV_DISK_TYPE_DIR,
+       QV_DISK_TYPE_VOLUME, QV_DISK_TYPE_NVME };
 enum { QV_DISK_DEVICE_DISK = 0, QV_DISK_DEVICE_CDROM, QV_DISK_DEVICE_FLOPPY, QV_DISK_DEVICE_LUN };
 enum { QV_DISK_BUS_NONE = 0, QV_DISK_BUS_VIRTIO, QV_DISK_BUS_SATA, QV_DISK_BUS_IDE,
        QV_DISK_BUS_SCSI, QV_DISK_BUS_USB, QV_DISK_BUS_FDC };
+
+/* A network disk's second and later <host> (gluster, rbd). */
+typedef struct qv_domdef_disk_host {
+    char *name, *port, *transport, *socket;
+} qv_domdef_disk_host;
 
 typedef struct qv_domdef_disk_src qv_domdef_disk_src;
 struct qv_domdef_disk_src {
     int type;                 /* QV_DISK_TYPE_* */
     char *format;             /* raw, qcow2 (from driver type / backingStore format) */
-    char *path;               /* file, block */
-    char *protocol;           /* network: nbd, http, https */
-    char *name;               /* network: export name / url path */
-    char *host, *port, *transport, *socket;
+    char *path;               /* file, block, dir; volume: resolved at start (lib/) */
+    char *protocol;           /* network: nbd, iscsi, rbd, gluster, nfs, ssh, http, https, ftp, ftps */
+    char *name;               /* network: export name / url path / target[/lun] / pool/image */
+    char *host, *port, *transport, *socket;   /* the first <host> */
+    GPtrArray *more_hosts;    /* qv_domdef_disk_host, NULL when at most one */
     char *query;
+    char *snapshot, *config_file;   /* rbd: <snapshot name>, <config file> */
+    char *initiator_iqn;      /* iscsi: <initiator><iqn name> */
+    int ssl_verify;           /* tristate: https, ftps <ssl verify> */
+    unsigned long long readahead, timeout;   /* curl: <readahead size>, <timeout seconds>; 0 unset */
+    char *pool, *volume, *volume_mode;       /* volume: <source pool volume mode> */
+    char *nvme_type;          /* nvme: <source type='pci'> */
+    int nvme_managed;         /* tristate */
+    unsigned int nvme_namespace;
+    qv_domdef_addr nvme_addr; /* the controller's host PCI address */
     bool has_backing;         /* a <backingStore> element was given */
     qv_domdef_disk_src *backing;  /* NULL with has_backing: explicitly no backing */
 };
@@ -81,7 +97,9 @@ typedef struct qv_domdef_disk {
     bool readonly, shareable, transient;
     char *serial, *wwn, *vendor, *product;
     unsigned int boot_order;
-    unsigned int logical_block_size, physical_block_size;
+    unsigned int logical_block_size, physical_block_size, discard_granularity;
+    unsigned int geo_cyls, geo_heads, geo_secs;   /* <geometry>; 0: unset */
+    char *geo_trans;          /* none, lba, auto */
     bool has_iotune;
     qv_domdef_iotune iotune;
     qv_domdef_addr addr;

@@ -135,7 +135,15 @@ void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, u
 
 static const char *disk_type_name(int t)
 {
-    return t == QV_DISK_TYPE_BLOCK ? "block" : t == QV_DISK_TYPE_NETWORK ? "network" : "file";
+    static const char *const names[] = { "file", "block", "network", "dir", "volume", "nvme" };
+    return names[t];
+}
+
+static void fmt_disk_host(GString *buf, int depth, const char *name, const char *port,
+                          const char *transport, const char *socket)
+{
+    IND(depth); S("<host"); A("name", name); A("port", port);
+    A("transport", transport); A("socket", socket); S("/>\n");
 }
 
 static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s,
@@ -144,15 +152,54 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
     if (s->type == QV_DISK_TYPE_NETWORK) {
         IND(depth); S("<source"); A("protocol", s->protocol); A("name", s->name); A("query", s->query);
         S(">\n");
-        IND(depth + 1); S("<host"); A("name", s->host); A("port", s->port);
-        A("transport", s->transport); A("socket", s->socket); S("/>\n");
+        if (s->host || s->socket)
+            fmt_disk_host(buf, depth + 1, s->host, s->port, s->transport, s->socket);
+        for (guint i = 0; s->more_hosts && i < s->more_hosts->len; i++) {
+            const qv_domdef_disk_host *h = g_ptr_array_index(s->more_hosts, i);
+            fmt_disk_host(buf, depth + 1, h->name, h->port, h->transport, h->socket);
+        }
+        if (s->ssl_verify) {
+            IND(depth + 1); S("<ssl"); A("verify", qv_tri_yesno(s->ssl_verify)); S("/>\n");
+        }
+        if (s->readahead) {
+            IND(depth + 1); P("<readahead size='%llu'/>\n", s->readahead);
+        }
+        if (s->timeout) {
+            IND(depth + 1); P("<timeout seconds='%llu'/>\n", s->timeout);
+        }
+        if (s->snapshot) {
+            IND(depth + 1); S("<snapshot"); A("name", s->snapshot); S("/>\n");
+        }
+        if (s->config_file) {
+            IND(depth + 1); S("<config"); A("file", s->config_file); S("/>\n");
+        }
+        if (s->initiator_iqn) {
+            IND(depth + 1); S("<initiator>\n");
+            IND(depth + 2); S("<iqn"); A("name", s->initiator_iqn); S("/>\n");
+            IND(depth + 1); S("</initiator>\n");
+        }
+        IND(depth); S("</source>\n");
+        return;
+    }
+    if (s->type == QV_DISK_TYPE_VOLUME) {
+        IND(depth); S("<source"); A("pool", s->pool); A("volume", s->volume);
+        A("mode", s->volume_mode); A("startupPolicy", startup_policy); S("/>\n");
+        return;
+    }
+    if (s->type == QV_DISK_TYPE_NVME) {
+        const qv_domdef_addr *a = &s->nvme_addr;
+        IND(depth); S("<source"); A("type", s->nvme_type); A("managed", qv_tri_yesno(s->nvme_managed));
+        P(" namespace='%u'>\n", s->nvme_namespace);
+        IND(depth + 1);
+        P("<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n", a->domain, a->bus,
+          a->slot, a->function);
         IND(depth); S("</source>\n");
         return;
     }
     if (!s->path && !startup_policy)
         return;
     IND(depth); S("<source");
-    A(s->type == QV_DISK_TYPE_BLOCK ? "dev" : "file", s->path);
+    A(s->type == QV_DISK_TYPE_BLOCK ? "dev" : s->type == QV_DISK_TYPE_DIR ? "dir" : "file", s->path);
     A("startupPolicy", startup_policy);
     S("/>\n");
 }
@@ -191,6 +238,20 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     S("/>\n");
     fmt_disk_source(buf, 3, &d->src, d->startup_policy);
     fmt_backing(buf, 3, &d->src);
+    if (d->geo_cyls) {
+        P("      <geometry cyls='%u' heads='%u' secs='%u'", d->geo_cyls, d->geo_heads, d->geo_secs);
+        A("trans", d->geo_trans); S("/>\n");
+    }
+    if (d->logical_block_size || d->physical_block_size || d->discard_granularity) {
+        S("      <blockio");
+        if (d->logical_block_size)
+            qv_fmt_attr_uint(buf, "logical_block_size", d->logical_block_size);
+        if (d->physical_block_size)
+            qv_fmt_attr_uint(buf, "physical_block_size", d->physical_block_size);
+        if (d->discard_granularity)
+            qv_fmt_attr_uint(buf, "discard_granularity", d->discard_granularity);
+        S("/>\n");
+    }
     S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray); S("/>\n");
     if (d->has_iotune) {
         const qv_domdef_iotune *t = &d->iotune;
@@ -217,14 +278,6 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     qv_fmt_text_elem(buf, 3, "wwn", d->wwn);
     qv_fmt_text_elem(buf, 3, "vendor", d->vendor);
     qv_fmt_text_elem(buf, 3, "product", d->product);
-    if (d->logical_block_size || d->physical_block_size) {
-        S("      <blockio");
-        if (d->logical_block_size)
-            qv_fmt_attr_uint(buf, "logical_block_size", d->logical_block_size);
-        if (d->physical_block_size)
-            qv_fmt_attr_uint(buf, "physical_block_size", d->physical_block_size);
-        S("/>\n");
-    }
     qv_fmt_alias(buf, 3, d->alias, flags);
     qv_fmt_address(buf, 3, &d->addr);
     S("    </disk>\n");

@@ -186,44 +186,195 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
 }
 
 /* ---- disks ---- */
+static int parse_disk_host(const xmlNode *h, char **name, char **port, char **transport,
+                           char **socket, qv_error **err)
+{
+    qv_set_str(name, qv_xml_prop(h, "name"));
+    qv_set_str(port, qv_xml_prop(h, "port"));
+    qv_set_str(transport, qv_xml_prop(h, "transport"));
+    qv_set_str(socket, qv_xml_prop(h, "socket"));
+    if (*transport && strcmp(*transport, "tcp") && strcmp(*transport, "unix"))
+        return qv_xml_attr_error(err, h, "transport", "unsupported transport '%s'", *transport);
+    if (*port && (!**port || strspn(*port, "0123456789") != strlen(*port)))
+        return qv_xml_attr_error(err, h, "port", "'%s' is not a port number", *port);
+    return 0;
+}
+
+/* The elements of a network <source> besides <host>, checked against the
+ * protocols that have them, as libvirt's validation does. */
+static int parse_network_source_extras(const xmlNode *n, qv_domdef_disk_src *src, qv_error **err)
+{
+    const char *p = src->protocol;
+    bool curl = !strcmp(p, "http") || !strcmp(p, "https") || !strcmp(p, "ftp") || !strcmp(p, "ftps");
+    FOR_EACH_CHILD(c, n) {
+        if (name_is(c, "host")) {
+            continue;
+        } else if (name_is(c, "auth")) {
+            return qv_xml_error(err, c, "disk authentication needs a secret passed to QEMU, and qvirt has no secret store, so <auth> is not supported");
+        } else if (name_is(c, "encryption")) {
+            return qv_xml_error(err, c, "disk encryption needs a secret passed to QEMU, and qvirt has no secret store, so <encryption> is not supported");
+        } else if (name_is(c, "cookies")) {
+            return qv_xml_error(err, c, "HTTP cookies are passed to QEMU as secrets, and qvirt has no secret store, so <cookies> is not supported");
+        } else if (name_is(c, "ssl")) {
+            if (strcmp(p, "https") && strcmp(p, "ftps"))
+                return qv_xml_error(err, c, "<ssl> is only for https and ftps disks");
+            if (qv_xml_prop_tristate(c, "verify", &src->ssl_verify, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "readahead") || name_is(c, "timeout")) {
+            bool ra = name_is(c, "readahead");
+            unsigned long long v = 0;
+            if (!curl)
+                return qv_xml_error(err, c, "<%s> is only for http, https, ftp and ftps disks", ra ? "readahead" : "timeout");
+            int r = qv_xml_prop_ull(c, ra ? "size" : "seconds", &v, err);
+            if (r < 0)
+                return r;
+            if (r == 0 || v == 0)
+                return qv_xml_error(err, c, "<%s> needs a %s greater than 0", ra ? "readahead" : "timeout", ra ? "size" : "seconds");
+            *(ra ? &src->readahead : &src->timeout) = v;
+        } else if (name_is(c, "snapshot") || name_is(c, "config")) {
+            bool snap = name_is(c, "snapshot");
+            if (strcmp(p, "rbd"))
+                return qv_xml_error(err, c, "<%s> is only for rbd disks", snap ? "snapshot" : "config");
+            char *v = qv_xml_prop(c, snap ? "name" : "file");
+            if (!v)
+                return qv_xml_error(err, c, "<%s> needs a %s", snap ? "snapshot" : "config", snap ? "name" : "file");
+            qv_set_str(snap ? &src->snapshot : &src->config_file, v);
+        } else if (name_is(c, "initiator")) {
+            if (strcmp(p, "iscsi"))
+                return qv_xml_error(err, c, "<initiator> is only for iscsi disks");
+            xmlNode *iqn = qv_xml_child(c, "iqn");
+            if (iqn)
+                qv_set_str(&src->initiator_iqn, qv_xml_prop(iqn, "name"));
+            if (!src->initiator_iqn)
+                return qv_xml_error(err, c, "<initiator> needs <iqn name=...>");
+        } else {
+            return qv_xml_error(err, c, "unsupported network disk source option");
+        }
+    }
+    return 0;
+}
+
+static int parse_network_source(const xmlNode *n, qv_domdef_disk_src *src, qv_error **err)
+{
+    static const char *const protos[] = { "nbd", "iscsi", "rbd", "gluster", "nfs", "ssh", "http",
+                                          "https", "ftp", "ftps", NULL };
+    int r = qv_xml_prop_enum(n, "protocol", protos, &src->protocol, err);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return qv_xml_error(err, n, "a network disk needs a protocol (nbd, iscsi, rbd, gluster, nfs, ssh, http, https, ftp, ftps)");
+    const char *p = src->protocol;
+    qv_set_str(&src->name, qv_xml_prop(n, "name"));
+    qv_set_str(&src->query, qv_xml_prop(n, "query"));
+    if (src->more_hosts)
+        g_ptr_array_set_size(src->more_hosts, 0);
+    unsigned int nhosts = 0;
+    FOR_EACH_CHILD(h, n) {
+        if (!name_is(h, "host"))
+            continue;
+        if (nhosts++ == 0) {
+            if (parse_disk_host(h, &src->host, &src->port, &src->transport, &src->socket, err) < 0)
+                return -EINVAL;
+            continue;
+        }
+        if (strcmp(p, "gluster") && strcmp(p, "rbd"))
+            return qv_xml_error(err, h, "an %s disk takes one <host>", p);
+        if (!src->more_hosts)
+            src->more_hosts = g_ptr_array_new_with_free_func(qv_domdef_disk_host_free);
+        qv_domdef_disk_host *more = g_new0(qv_domdef_disk_host, 1);
+        g_ptr_array_add(src->more_hosts, more);
+        if (parse_disk_host(h, &more->name, &more->port, &more->transport, &more->socket, err) < 0)
+            return -EINVAL;
+        if (!more->name && !more->socket)
+            return qv_xml_error(err, h, "a <host> needs a name or a socket");
+    }
+    if (strcmp(p, "rbd") && !src->host && !src->socket)
+        return qv_xml_error(err, n, "a network disk needs <host name=...>%s", !strcmp(p, "nbd") || !strcmp(p, "gluster") ? " or a unix socket" : "");
+    if (nhosts && !src->host && !src->socket)
+        return qv_xml_error(err, n, "a <host> needs a name%s", !strcmp(p, "nbd") || !strcmp(p, "gluster") ? " or a socket" : "");
+    bool unix_ok = !strcmp(p, "nbd") || !strcmp(p, "gluster");
+    if (!unix_ok && (src->socket || (src->transport && !strcmp(src->transport, "unix"))))
+        return qv_xml_error(err, n, "an %s disk cannot use a unix socket", p);
+    for (guint i = 0; src->more_hosts && i < src->more_hosts->len; i++) {
+        qv_domdef_disk_host *h = g_ptr_array_index(src->more_hosts, i);
+        if (!unix_ok && (h->socket || (h->transport && !strcmp(h->transport, "unix"))))
+            return qv_xml_error(err, n, "an %s disk cannot use a unix socket", p);
+    }
+    if (strcmp(p, "nbd") && (!src->name || !*src->name))
+        return qv_xml_error(err, n, "an %s disk needs a name (%s)", p,
+                            !strcmp(p, "iscsi") ? "target/lun" : !strcmp(p, "rbd") ? "pool/image" :
+                            !strcmp(p, "gluster") ? "volume/path" : "the path");
+    if ((!strcmp(p, "rbd") || !strcmp(p, "gluster")) &&
+        (!strchr(src->name, '/') || src->name[0] == '/' || strchr(src->name, '/')[1] == '\0'))
+        return qv_xml_attr_error(err, n, "name", "'%s' is not %s", src->name,
+                                 !strcmp(p, "rbd") ? "pool/image" : "volume/path");
+    if (!strcmp(p, "iscsi") && strchr(src->name, '/')) {
+        const char *lun = strchr(src->name, '/') + 1;
+        if (!*lun || strspn(lun, "0123456789") != strlen(lun))
+            return qv_xml_attr_error(err, n, "name", "'%s' is not an iSCSI target/lun", src->name);
+    }
+    return parse_network_source_extras(n, src, err);
+}
+
+/* <source type='pci' managed namespace><address domain bus slot function/>:
+ * the host NVMe controller QEMU's userspace driver takes over (VFIO). */
+static int parse_nvme_source(const xmlNode *n, qv_domdef_disk_src *src, qv_error **err)
+{
+    static const char *const types[] = { "pci", NULL };
+    if (qv_xml_prop_enum(n, "type", types, &src->nvme_type, err) < 0 ||
+        qv_xml_prop_tristate(n, "managed", &src->nvme_managed, err) < 0 ||
+        qv_xml_prop_uint(n, "namespace", &src->nvme_namespace, err) < 0)
+        return -EINVAL;
+    if (!src->nvme_type)
+        return qv_xml_error(err, n, "an nvme disk needs <source type='pci'>");
+    if (!src->nvme_namespace)
+        return qv_xml_error(err, n, "an nvme disk needs a namespace of 1 or more");
+    xmlNode *a = qv_xml_child(n, "address");
+    if (!a)
+        return qv_xml_error(err, n, "an nvme disk needs the controller's <address domain bus slot function>");
+    src->nvme_addr.type = QV_ADDR_PCI;
+    if (addr_field(a, "domain", 0xffff, &src->nvme_addr.domain, err) < 0 ||
+        addr_field(a, "bus", 255, &src->nvme_addr.bus, err) < 0 ||
+        addr_field(a, "slot", 31, &src->nvme_addr.slot, err) < 0 ||
+        addr_field(a, "function", 7, &src->nvme_addr.function, err) < 0)
+        return -EINVAL;
+    return 0;
+}
+
 static int parse_disk_source(const xmlNode *n, qv_domdef_disk_src *src, const xmlNode *owner,
                              qv_error **err)
 {
-    if (src->type == QV_DISK_TYPE_FILE) {
-        qv_set_str(&src->path, qv_xml_prop(n, "file"));
-    } else if (src->type == QV_DISK_TYPE_BLOCK) {
-        qv_set_str(&src->path, qv_xml_prop(n, "dev"));
-    } else {
-        static const char *const protos[] = { "nbd", "http", "https", NULL };
-        int r = qv_xml_prop_enum(n, "protocol", protos, &src->protocol, err);
-        if (r < 0)
-            return r;
-        if (r == 0)
-            return qv_xml_error(err, n, "a network disk needs a protocol (nbd, http, https)");
-        qv_set_str(&src->name, qv_xml_prop(n, "name"));
-        qv_set_str(&src->query, qv_xml_prop(n, "query"));
-        xmlNode *h = qv_xml_child(n, "host");
-        if (h) {
-            qv_set_str(&src->host, qv_xml_prop(h, "name"));
-            qv_set_str(&src->port, qv_xml_prop(h, "port"));
-            qv_set_str(&src->transport, qv_xml_prop(h, "transport"));
-            qv_set_str(&src->socket, qv_xml_prop(h, "socket"));
-            if (src->transport && strcmp(src->transport, "tcp") && strcmp(src->transport, "unix"))
-                return qv_xml_attr_error(err, h, "transport", "unsupported transport '%s'", src->transport);
-            if (src->port && strspn(src->port, "0123456789") != strlen(src->port))
-                return qv_xml_attr_error(err, h, "port", "'%s' is not a port number", src->port);
-        }
-        if (!src->host && !src->socket)
-            return qv_xml_error(err, n, "a network disk needs <host name=...> or a unix socket");
-        if (strcmp(src->protocol, "nbd") && !src->name)
-            return qv_xml_error(err, n, "an %s disk needs a name (the URL path)", src->protocol);
-        FOR_EACH_CHILD(c, n) {
-            if (name_is(c, "auth") || name_is(c, "encryption") || name_is(c, "ssl") ||
-                name_is(c, "cookies"))
-                return qv_xml_error(err, c, "unsupported network disk source option");
-        }
-    }
     (void)owner;
+    switch (src->type) {
+    case QV_DISK_TYPE_FILE:
+        qv_set_str(&src->path, qv_xml_prop(n, "file"));
+        break;
+    case QV_DISK_TYPE_BLOCK:
+        qv_set_str(&src->path, qv_xml_prop(n, "dev"));
+        break;
+    case QV_DISK_TYPE_DIR:
+        qv_set_str(&src->path, qv_xml_prop(n, "dir"));
+        break;
+    case QV_DISK_TYPE_VOLUME: {
+        static const char *const modes[] = { "host", "direct", NULL };
+        qv_set_str(&src->pool, qv_xml_prop(n, "pool"));
+        qv_set_str(&src->volume, qv_xml_prop(n, "volume"));
+        if (qv_xml_prop_enum(n, "mode", modes, &src->volume_mode, err) < 0)
+            return -EINVAL;
+        if (!src->pool || !src->volume)
+            return qv_xml_error(err, n, "a volume disk needs <source pool=... volume=...>");
+        break;
+    }
+    case QV_DISK_TYPE_NVME:
+        return parse_nvme_source(n, src, err);
+    default:
+        return parse_network_source(n, src, err);
+    }
+    FOR_EACH_CHILD(c, n) {
+        if (name_is(c, "auth") || name_is(c, "encryption"))
+            return qv_xml_error(err, c, "%s needs a secret passed to QEMU, and qvirt has no secret store, so <%s> is not supported",
+                                name_is(c, "auth") ? "disk authentication" : "disk encryption", (const char *)c->name);
+    }
     return 0;
 }
 
@@ -236,8 +387,14 @@ static int disk_type_from(const xmlNode *n, const char *attr, int *out, qv_error
         *out = QV_DISK_TYPE_BLOCK;
     else if (!strcmp(type, "network"))
         *out = QV_DISK_TYPE_NETWORK;
+    else if (!strcmp(type, "dir"))
+        *out = QV_DISK_TYPE_DIR;
+    else if (!strcmp(type, "volume"))
+        *out = QV_DISK_TYPE_VOLUME;
+    else if (!strcmp(type, "nvme"))
+        *out = QV_DISK_TYPE_NVME;
     else
-        return qv_xml_attr_error(err, n, attr, "unsupported disk type '%s' (file, block, network)", type);
+        return qv_xml_attr_error(err, n, attr, "unsupported disk type '%s' (file, block, network, dir, volume, nvme)", type);
     return 0;
 }
 
@@ -254,6 +411,8 @@ static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error 
     parent->backing = b;
     if (disk_type_from(n, "type", &b->type, err) < 0)
         return -EINVAL;
+    if (b->type > QV_DISK_TYPE_NETWORK)
+        return qv_xml_attr_error(err, n, "type", "a backing store is a file, block or network image");
     xmlNode *f = qv_xml_child(n, "format");
     if (f) {
         static const char *const fmts[] = { "raw", "qcow2", NULL };
@@ -334,7 +493,7 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     FOR_EACH_CHILD(c, dn) {
         if (name_is(c, "driver")) {
             static const char *const names[] = { "qemu", NULL };
-            static const char *const types[] = { "raw", "qcow2", NULL };
+            static const char *const types[] = { "raw", "qcow2", "fat", NULL };
             static const char *const caches[] = { "default", "none", "writethrough", "writeback",
                                                   "directsync", "unsafe", NULL };
             static const char *const ios[] = { "threads", "native", "io_uring", NULL };
@@ -407,11 +566,24 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
                 return -EINVAL;
         } else if (name_is(c, "blockio")) {
             if (qv_xml_prop_uint(c, "logical_block_size", &d->logical_block_size, err) < 0 ||
-                qv_xml_prop_uint(c, "physical_block_size", &d->physical_block_size, err) < 0)
+                qv_xml_prop_uint(c, "physical_block_size", &d->physical_block_size, err) < 0 ||
+                qv_xml_prop_uint(c, "discard_granularity", &d->discard_granularity, err) < 0)
                 return -EINVAL;
+        } else if (name_is(c, "geometry")) {
+            static const char *const trans[] = { "none", "lba", "auto", NULL };
+            d->geo_cyls = d->geo_heads = d->geo_secs = 0;
+            if (qv_xml_prop_uint(c, "cyls", &d->geo_cyls, err) < 0 ||
+                qv_xml_prop_uint(c, "heads", &d->geo_heads, err) < 0 ||
+                qv_xml_prop_uint(c, "secs", &d->geo_secs, err) < 0 ||
+                qv_xml_prop_enum(c, "trans", trans, &d->geo_trans, err) < 0)
+                return -EINVAL;
+            if (!d->geo_cyls || !d->geo_heads || !d->geo_secs)
+                return qv_xml_error(err, c, "<geometry> needs cyls, heads and secs greater than 0");
         } else if (is_common(c)) {
-        } else if (name_is(c, "geometry") || name_is(c, "encryption") || name_is(c, "auth") ||
-                   name_is(c, "mirror") || name_is(c, "throttlefilters")) {
+        } else if (name_is(c, "encryption") || name_is(c, "auth")) {
+            return qv_xml_error(err, c, "%s needs a secret passed to QEMU, and qvirt has no secret store, so <%s> is not supported",
+                                name_is(c, "auth") ? "disk authentication" : "disk encryption", (const char *)c->name);
+        } else if (name_is(c, "mirror") || name_is(c, "throttlefilters")) {
             return qv_xml_error(err, c, "unsupported disk element");
         } else {
             return qv_xml_error(err, c, "unknown disk element");
@@ -419,9 +591,20 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     }
     if (!d->target_dev || !*d->target_dev)
         return qv_xml_error(err, dn, "missing <target dev=...>");
-    if (d->src.type == QV_DISK_TYPE_NETWORK && !src_node)
-        return qv_xml_error(err, dn, "a network disk needs a <source>");
-    if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK &&
+    static const char *const type_names[] = { "file", "block", "network", "dir", "volume", "nvme" };
+    if (d->src.type >= QV_DISK_TYPE_NETWORK && d->src.type != QV_DISK_TYPE_DIR && !src_node)
+        return qv_xml_error(err, dn, "a %s disk needs a <source>", type_names[d->src.type]);
+    if ((d->src.type == QV_DISK_TYPE_DIR) != (d->src.format && !strcmp(d->src.format, "fat")) &&
+        (d->src.type != QV_DISK_TYPE_DIR || d->src.format))
+        return qv_xml_error(err, dn, d->src.type == QV_DISK_TYPE_DIR ? "a dir disk's driver type is fat"
+                                                                    : "driver type fat is only for dir disks");
+    if (d->src.type == QV_DISK_TYPE_DIR && d->device != QV_DISK_DEVICE_DISK &&
+        d->device != QV_DISK_DEVICE_FLOPPY)
+        return qv_xml_error(err, dn, "a dir disk is a disk or a floppy (QEMU's vvfat)");
+    if (d->src.type >= QV_DISK_TYPE_DIR && d->src.type != QV_DISK_TYPE_VOLUME && d->src.has_backing &&
+        d->src.backing)
+        return qv_xml_error(err, dn, "a %s disk has no backing store", type_names[d->src.type]);
+    if (!d->src.path && (d->src.type < QV_DISK_TYPE_NETWORK || d->src.type == QV_DISK_TYPE_DIR) &&
         d->device != QV_DISK_DEVICE_CDROM && d->device != QV_DISK_DEVICE_FLOPPY)
         return qv_xml_error(err, dn, "only cdrom and floppy disks may be empty; give <source>");
     if (d->device == QV_DISK_DEVICE_LUN && d->src.type != QV_DISK_TYPE_BLOCK)

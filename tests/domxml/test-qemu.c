@@ -28,6 +28,8 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "disk-nbd", "needs an NBD server" },
     { "disk-nbd-unix", "needs an NBD server" },
     { "disk-http", "network source; QEMU's curl block driver may be missing" },
+    { "disk-network-protocols", "needs iSCSI, Ceph, Gluster, NFS, SSH, HTTPS and FTP servers" },
+    { "disk-nvme", "needs a host NVMe controller bound to vfio-pci" },
     { "disk-block", "needs a host block device" },
     { "disk-lun", "needs a host SCSI block device" },
     { "vsock", "needs /dev/vhost-vsock" },
