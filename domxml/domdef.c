@@ -169,7 +169,18 @@ SIMPLE_FREE(qv_domdef_panic_free, qv_domdef_panic, &x->model)
 SIMPLE_FREE(qv_domdef_shmem_free, qv_domdef_shmem, &x->name, &x->model)
 SIMPLE_FREE(qv_domdef_iommu_free, qv_domdef_iommu, &x->model)
 SIMPLE_FREE(qv_domdef_hub_free, qv_domdef_hub, &x->type)
-SIMPLE_FREE(qv_domdef_hostdev_free, qv_domdef_hostdev, &x->type)
+void qv_domdef_hostdev_free(void *p)
+{
+    qv_domdef_hostdev *x = p;
+    if (!x)
+        return;
+    g_free(x->type); g_free(x->driver_name); g_free(x->rom_file); g_free(x->scsi_adapter);
+    g_free(x->sgio); g_free(x->rawio); g_free(x->mdev_uuid); g_free(x->mdev_model);
+    qv_domdef_addr_clear(&x->host_addr);
+    qv_domdef_addr_clear(&x->addr);
+    g_free(x->alias);
+    g_free(x);
+}
 SIMPLE_FREE(qv_domdef_fs_free, qv_domdef_fs, &x->type, &x->driver, &x->accessmode, &x->source,
             &x->target)
 SIMPLE_FREE(qv_domdef_memdev_free, qv_domdef_memdev, &x->model)

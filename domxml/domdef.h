@@ -319,9 +319,21 @@ typedef struct qv_domdef_hub {
 } qv_domdef_hub;
 
 typedef struct qv_domdef_hostdev {
-    char *type;               /* usb (pci is rejected) */
-    unsigned int vendor, product;       /* 0: unset */
-    int host_bus, host_device;          /* -1: unset */
+    char *type;               /* usb, pci, scsi, mdev */
+    int managed;              /* tristate (pci: libvirt's default is no) */
+    unsigned int vendor, product;       /* usb; 0: unset */
+    int host_bus, host_device;          /* usb; -1: unset */
+    qv_domdef_addr host_addr; /* pci: the host device (type QV_ADDR_PCI) */
+    char *driver_name;        /* pci: vfio */
+    int rom_bar;              /* pci, mdev: tristate <rom bar> */
+    char *rom_file;
+    char *scsi_adapter;       /* scsi: <adapter name='scsi_hostN'> */
+    unsigned int scsi_bus, scsi_target, scsi_unit;
+    char *sgio, *rawio;       /* scsi: filtered/unfiltered, yes/no */
+    bool readonly, shareable; /* scsi */
+    char *mdev_uuid;          /* mdev: <source><address uuid> */
+    char *mdev_model;         /* mdev: vfio-pci */
+    int mdev_display, mdev_ramfb;   /* mdev: tristates */
     unsigned int boot_order;
     qv_domdef_addr addr;
     char *alias;

@@ -116,6 +116,7 @@ int qv_file_listen_placeholder(void *data, const char *path, qv_error **err);
       .connect = qv_file_listen_placeholder, .data = (next_fd), .first_fdset = 1 }
 
 struct qv_domdef_tpm;
+struct qv_domdef_hostdev;
 
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
@@ -151,6 +152,11 @@ typedef struct qv_build_ctx {
      * connects to <runtime_dir>/<alias>-swtpm.sock. */
     int (*tpm_channel)(void *data, const struct qv_domdef_tpm *tpm, qv_error **err);
     void *tpm_data;
+    /* The /dev/sgN node of a SCSI host device (<hostdev type='scsi'>), as
+     * the host's sysfs names it (g_free()), or NULL with *err naming the
+     * device. NULL callback: SCSI host devices are refused. */
+    char *(*scsi_generic)(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err);
+    void *scsi_data;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

@@ -499,6 +499,52 @@ static void fmt_input(GString *buf, const qv_domdef_input *in, unsigned int flag
     g_string_free(inner, TRUE);
 }
 
+/* libvirt's virDomainHostdevDefFormat: managed on every subsystem device,
+ * then the source, then boot, alias, rom and address. */
+static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int flags)
+{
+    S("    <hostdev mode='subsystem'"); A("type", h->type);
+    A("managed", h->managed == QV_TRI_ON ? "yes" : "no");
+    A("sgio", h->sgio); A("rawio", h->rawio);
+    A("model", h->mdev_model); A("display", qv_tri_onoff(h->mdev_display));
+    A("ramfb", qv_tri_onoff(h->mdev_ramfb));
+    S(">\n");
+    if (h->driver_name) {
+        S("      <driver"); A("name", h->driver_name); S("/>\n");
+    }
+    S("      <source>\n");
+    if (!strcmp(h->type, "usb")) {
+        if (h->vendor)
+            P("        <vendor id='0x%04x'/>\n", h->vendor);
+        if (h->product)
+            P("        <product id='0x%04x'/>\n", h->product);
+        if (h->host_bus >= 0)
+            P("        <address bus='%d' device='%d'/>\n", h->host_bus, h->host_device);
+    } else if (!strcmp(h->type, "pci")) {
+        const qv_domdef_addr *a = &h->host_addr;
+        P("        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n",
+          a->domain, a->bus, a->slot, a->function);
+    } else if (!strcmp(h->type, "scsi")) {
+        S("        <adapter"); A("name", h->scsi_adapter); S("/>\n");
+        P("        <address bus='%u' target='%u' unit='%u'/>\n", h->scsi_bus, h->scsi_target, h->scsi_unit);
+    } else {
+        S("        <address"); A("uuid", h->mdev_uuid); S("/>\n");
+    }
+    S("      </source>\n");
+    if (h->readonly)
+        S("      <readonly/>\n");
+    if (h->shareable)
+        S("      <shareable/>\n");
+    if (h->boot_order)
+        P("      <boot order='%u'/>\n", h->boot_order);
+    qv_fmt_alias(buf, 3, h->alias, flags);
+    if (h->rom_bar || h->rom_file) {
+        S("      <rom"); A("bar", qv_tri_onoff(h->rom_bar)); A("file", h->rom_file); S("/>\n");
+    }
+    qv_fmt_address(buf, 3, &h->addr);
+    S("    </hostdev>\n");
+}
+
 static void fmt_simple_tail(GString *buf, const char *elem, const qv_domdef_addr *addr,
                             const char *alias, unsigned int flags, const char *inner_extra)
 {
@@ -674,22 +720,8 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
     }
     for (guint i = 0; i < def->videos->len; i++)
         fmt_video(buf, g_ptr_array_index(def->videos, i), flags);
-    for (guint i = 0; i < def->hostdevs->len; i++) {
-        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        S("    <hostdev mode='subsystem'"); A("type", h->type); S(" managed='no'>\n      <source>\n");
-        if (h->vendor)
-            P("        <vendor id='0x%04x'/>\n", h->vendor);
-        if (h->product)
-            P("        <product id='0x%04x'/>\n", h->product);
-        if (h->host_bus >= 0)
-            P("        <address bus='%d' device='%d'/>\n", h->host_bus, h->host_device);
-        S("      </source>\n");
-        if (h->boot_order)
-            P("      <boot order='%u'/>\n", h->boot_order);
-        qv_fmt_alias(buf, 3, h->alias, flags);
-        qv_fmt_address(buf, 3, &h->addr);
-        S("    </hostdev>\n");
-    }
+    for (guint i = 0; i < def->hostdevs->len; i++)
+        fmt_hostdev(buf, g_ptr_array_index(def->hostdevs, i), flags);
     for (guint i = 0; i < def->redirdevs->len; i++) {
         qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
         S("    <redirdev"); A("bus", r->bus); A("type", chr_type_names[r->src.type]);

@@ -1339,25 +1339,9 @@ static int parse_hub(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_error *
     return common_tail(hn, flags, &h->addr, &h->alias, err);
 }
 
-static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_error **err)
+static int parse_hostdev_usb(qv_domdef_hostdev *h, xmlNode *src, qv_error **err)
 {
-    g_autofree char *mode = qv_xml_prop(hn, "mode");
-    g_autofree char *type = qv_xml_prop(hn, "type");
-    if (mode && strcmp(mode, "subsystem"))
-        return qv_xml_error(err, hn, "capabilities-mode host devices are only for containers");
-    if (type && !strcmp(type, "pci"))
-        return qv_xml_error(err, hn, "PCI passthrough needs VFIO, not available");
-    if (type && (!strcmp(type, "mdev")))
-        return qv_xml_error(err, hn, "mediated devices need VFIO, not available");
-    if (!type || strcmp(type, "usb"))
-        return qv_xml_error(err, hn, "unsupported host device type '%s' (only usb)", type ? type : "");
-    qv_domdef_hostdev *h = g_new0(qv_domdef_hostdev, 1);
-    g_ptr_array_add(def->hostdevs, h);
-    qv_set_str(&h->type, g_strdup(type));
     h->host_bus = h->host_device = -1;
-    xmlNode *src = qv_xml_child(hn, "source");
-    if (!src)
-        return qv_xml_error(err, hn, "missing <source>");
     xmlNode *v = qv_xml_child(src, "vendor"), *p = qv_xml_child(src, "product");
     xmlNode *a = qv_xml_child(src, "address");
     if (v && qv_xml_prop_uint(v, "id", &h->vendor, err) < 0)
@@ -1371,9 +1355,122 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
         return qv_xml_error(err, src, "a USB host device needs a vendor/product or a bus/device address");
     if (h->vendor > 0xffff || h->product > 0xffff)
         return qv_xml_error(err, src, "USB vendor and product ids are 16-bit");
+    return 0;
+}
+
+static int parse_hostdev_pci(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    xmlNode *a = qv_xml_child(src, "address");
+    if (!a)
+        return qv_xml_error(err, src, "a PCI host device needs <address domain bus slot function>");
+    h->host_addr.type = QV_ADDR_PCI;
+    if (addr_field(a, "domain", 0xffff, &h->host_addr.domain, err) < 0 ||
+        addr_field(a, "bus", 255, &h->host_addr.bus, err) < 0 ||
+        addr_field(a, "slot", 31, &h->host_addr.slot, err) < 0 ||
+        addr_field(a, "function", 7, &h->host_addr.function, err) < 0)
+        return -EINVAL;
+    xmlNode *drv = qv_xml_child(hn, "driver");
+    static const char *const drivers[] = { "vfio", NULL };
+    if (drv && qv_xml_prop_enum(drv, "name", drivers, &h->driver_name, err) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+static int parse_hostdev_scsi(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    static const char *const sgios[] = { "filtered", "unfiltered", NULL };
+    static const char *const yesno[] = { "yes", "no", NULL };
+    g_autofree char *protocol = qv_xml_prop(src, "protocol");
+    if (protocol)
+        return qv_xml_attr_error(err, src, "protocol", "an iSCSI host device is not supported; use a network disk with device='lun'");
+    if (qv_xml_prop_enum(hn, "sgio", sgios, &h->sgio, err) < 0 ||
+        qv_xml_prop_enum(hn, "rawio", yesno, &h->rawio, err) < 0)
+        return -EINVAL;
+    xmlNode *ad = qv_xml_child(src, "adapter"), *a = qv_xml_child(src, "address");
+    if (ad)
+        qv_set_str(&h->scsi_adapter, qv_xml_prop(ad, "name"));
+    if (!h->scsi_adapter || !g_str_has_prefix(h->scsi_adapter, "scsi_host") ||
+        !h->scsi_adapter[9] || strspn(h->scsi_adapter + 9, "0123456789") != strlen(h->scsi_adapter + 9))
+        return qv_xml_error(err, src, "a SCSI host device needs <adapter name='scsi_hostN'>");
+    if (!a)
+        return qv_xml_error(err, src, "a SCSI host device needs <address bus target unit>");
+    if (addr_field(a, "bus", 65535, &h->scsi_bus, err) < 0 ||
+        addr_field(a, "target", 65535, &h->scsi_target, err) < 0 ||
+        addr_field(a, "unit", 0xffffffffu, &h->scsi_unit, err) < 0)
+        return -EINVAL;
+    h->readonly = qv_xml_child(hn, "readonly") != NULL;
+    h->shareable = qv_xml_child(hn, "shareable") != NULL;
+    return 0;
+}
+
+static int parse_hostdev_mdev(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    static const char *const models[] = { "vfio-pci", "vfio-ccw", "vfio-ap", NULL };
+    if (qv_xml_prop_enum(hn, "model", models, &h->mdev_model, err) < 0 ||
+        qv_xml_prop_tristate(hn, "display", &h->mdev_display, err) < 0 ||
+        qv_xml_prop_tristate(hn, "ramfb", &h->mdev_ramfb, err) < 0)
+        return -EINVAL;
+    if (!h->mdev_model)
+        return qv_xml_error(err, hn, "a mediated device needs a model (vfio-pci)");
+    if (strcmp(h->mdev_model, "vfio-pci"))
+        return qv_xml_attr_error(err, hn, "model", "a %s mediated device is for s390 hosts; x86_64 guests take vfio-pci", h->mdev_model);
+    xmlNode *a = qv_xml_child(src, "address");
+    if (a)
+        qv_set_str(&h->mdev_uuid, qv_xml_prop(a, "uuid"));
+    unsigned char uuid[16];
+    if (!h->mdev_uuid || qv_uuid_parse(h->mdev_uuid, uuid) < 0)
+        return qv_xml_error(err, src, "a mediated device needs <address uuid=...> with a UUID");
+    char canon[37];
+    qv_uuid_format(uuid, canon);
+    qv_set_str(&h->mdev_uuid, g_strdup(canon));
+    if (h->mdev_ramfb == QV_TRI_ON && h->mdev_display != QV_TRI_ON)
+        return qv_xml_attr_error(err, hn, "ramfb", "ramfb needs display='on'");
+    return 0;
+}
+
+/* USB, PCI (VFIO), SCSI (scsi-generic) and mediated (VFIO) host devices:
+ * the argv is always built; whether the host has the device is checked
+ * when the domain starts (lib/), as libvirt does. */
+static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_error **err)
+{
+    g_autofree char *mode = qv_xml_prop(hn, "mode");
+    g_autofree char *type = qv_xml_prop(hn, "type");
+    if (mode && strcmp(mode, "subsystem"))
+        return qv_xml_error(err, hn, "capabilities-mode host devices are only for containers");
+    static const char *const types[] = { "usb", "pci", "scsi", "mdev", NULL };
+    bool known = false;
+    for (int i = 0; type && types[i]; i++)
+        known |= !strcmp(type, types[i]);
+    if (!known)
+        return qv_xml_error(err, hn, "unsupported host device type '%s' (usb, pci, scsi, mdev)", type ? type : "");
+    qv_domdef_hostdev *h = g_new0(qv_domdef_hostdev, 1);
+    g_ptr_array_add(def->hostdevs, h);
+    qv_set_str(&h->type, g_strdup(type));
+    h->host_bus = h->host_device = -1;
+    if (qv_xml_prop_tristate(hn, "managed", &h->managed, err) < 0)
+        return -EINVAL;
+    xmlNode *src = qv_xml_child(hn, "source");
+    if (!src)
+        return qv_xml_error(err, hn, "missing <source>");
+    int r = !strcmp(type, "usb") ? parse_hostdev_usb(h, src, err)
+          : !strcmp(type, "pci") ? parse_hostdev_pci(h, hn, src, err)
+          : !strcmp(type, "scsi") ? parse_hostdev_scsi(h, hn, src, err)
+          : parse_hostdev_mdev(h, hn, src, err);
+    if (r < 0)
+        return r;
+    xmlNode *rom = qv_xml_child(hn, "rom");
+    if (rom) {
+        if (strcmp(type, "pci") && strcmp(type, "mdev"))
+            return qv_xml_error(err, rom, "only PCI and mediated host devices have a ROM");
+        if (qv_xml_prop_tristate(rom, "bar", &h->rom_bar, err) < 0)
+            return -EINVAL;
+        qv_set_str(&h->rom_file, qv_xml_prop(rom, "file"));
+    }
     xmlNode *boot = qv_xml_child(hn, "boot");
     if (boot && qv_xml_prop_uint(boot, "order", &h->boot_order, err) < 0)
         return -EINVAL;
+    if (boot && !strcmp(type, "mdev"))
+        return qv_xml_error(err, boot, "a mediated device cannot boot the guest");
     return common_tail(hn, flags, &h->addr, &h->alias, err);
 }
 

@@ -290,6 +290,56 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
     return 0;
 }
 
+static bool scsi_unit_used(const qv_domdef *def, const qv_domdef_hostdev *self, unsigned int ctrl,
+                           unsigned int unit)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
+        if (d->bus == QV_DISK_BUS_SCSI && d->addr.type == QV_ADDR_DRIVE && d->addr.controller == ctrl &&
+            d->addr.bus == 0 && d->addr.target == 0 && d->addr.unit == unit)
+            return true;
+    }
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        const qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (h != self && h->addr.type == QV_ADDR_DRIVE && h->addr.controller == ctrl &&
+            h->addr.bus == 0 && h->addr.target == 0 && h->addr.unit == unit)
+            return true;
+    }
+    return false;
+}
+
+/* SCSI host devices sit on the guest's SCSI bus like disks: one without an
+ * address takes the first free unit of target 0, seven to a controller
+ * (libvirt's virDomainHostdevAssignAddress). */
+static int post_parse_scsi_hostdevs(qv_domdef *def, qv_error **err)
+{
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (!strcmp(h->type, "scsi")) {
+            if (h->addr.type == QV_ADDR_NONE) {
+                unsigned int n = 0;
+                while (scsi_unit_used(def, h, n / 7, n % 7))
+                    n++;
+                h->addr.type = QV_ADDR_DRIVE;
+                h->addr.controller = n / 7;
+                h->addr.unit = n % 7;
+            }
+            if (h->addr.type != QV_ADDR_DRIVE)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: a SCSI host device needs a drive address.", i + 1);
+            if (h->addr.controller > 255)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: no SCSI controller index is left.", i + 1);
+            if (scsi_unit_used(def, h, h->addr.controller, h->addr.unit) && h->addr.bus == 0 && h->addr.target == 0)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: its drive address is already used.", i + 1);
+            ensure_controller(def, QV_CTRL_SCSI, h->addr.controller, "virtio-scsi");
+        } else if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev")) {
+            if (h->addr.type != QV_ADDR_NONE && h->addr.type != QV_ADDR_PCI)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: a %s needs a PCI address.", i + 1,
+                                    !strcmp(h->type, "pci") ? "PCI host device" : "mediated device");
+        }
+    }
+    return 0;
+}
+
 static int post_parse_chrs(qv_domdef *def, qv_error **err)
 {
     int nserial = 0, nparallel = 0, nchannel = 0, nconsole = 0;
@@ -729,6 +779,11 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
         if (d->bus == QV_DISK_BUS_VIRTIO)
             PLACE(&d->addr, CONN_PCIE, "virtio disk")
     }
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev"))
+            PLACE(&h->addr, CONN_PCIE, "host device")
+    }
     if (def->memballoon && strcmp(def->memballoon->model, "none"))
         PLACE(&def->memballoon->addr, CONN_PCIE, "memory balloon")
     for (guint i = 0; i < def->rngs->len; i++)
@@ -877,6 +932,7 @@ static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
     RESERVE(filesystems, qv_domdef_fs)
     RESERVE(inputs, qv_domdef_input)
     RESERVE(chrs, qv_domdef_chr)
+    RESERVE(hostdevs, qv_domdef_hostdev)
 #undef RESERVE
     if (def->memballoon && pci_reserve(&pa, &def->memballoon->addr, err) < 0)
         return -EINVAL;
@@ -970,7 +1026,7 @@ static int assign_usb(qv_domdef *def, qv_error **err)
     }
     for (guint i = 0; i < def->hostdevs->len; i++) {
         qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        if (usb_assign(&ua, &h->addr, "USB host device", err) < 0)
+        if (!strcmp(h->type, "usb") && usb_assign(&ua, &h->addr, "USB host device", err) < 0)
             return -EINVAL;
     }
     return 0;
@@ -1126,7 +1182,7 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     if (def->smartcards->len)
         ensure_controller(def, QV_CTRL_CCID, 0, NULL);
 
-    if (post_parse_disks(def, q35, err) < 0 || post_parse_chrs(def, err) < 0)
+    if (post_parse_disks(def, q35, err) < 0 || post_parse_scsi_hostdevs(def, err) < 0 || post_parse_chrs(def, err) < 0)
         return -EINVAL;
     if (check_controllers(def, q35, err) < 0)
         return -EINVAL;

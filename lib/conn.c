@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "network.h"
 #include "firmware.h"
+#include "hostdev.h"
 #include "uri.h"
 
 bool qv_name_valid(const char *name)
@@ -441,6 +442,7 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
         .monitor_fd = 3,
         .event_monitor_fd = -1,
         .runtime_dir = runtime_dir,
+        .scsi_generic = qv_hostdev_scsi_generic,
     };
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)

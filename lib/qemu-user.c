@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "qemu-user.h"
+#include "hostdev.h"
 
 /* Users and groups are read from /etc/passwd and /etc/group first, as
  * NSS's "files" would, and only then through NSS: loading the NSS modules
@@ -208,6 +209,10 @@ char **qv_qemu_devices(const qv_domdef *def)
         if (!r->egd)
             add_dev(names, r->backend_path);
     }
+    g_autoptr(GPtrArray) vfio = g_ptr_array_new_with_free_func(g_free);
+    qv_hostdevs_vfio_nodes(def, "", vfio);
+    for (guint i = 0; i < vfio->len; i++)
+        add_dev(names, vfio->pdata[i]);
     g_ptr_array_add(names, NULL);
     return (char **)g_ptr_array_free(names, FALSE);
 }

@@ -33,6 +33,7 @@
 #include "internal.h"
 #include "network.h"
 #include "firmware.h"
+#include "hostdev.h"
 #include "qemu-files.h"
 #include "qemu-user.h"
 #include "tap.h"
@@ -411,7 +412,11 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         .lane_fds = f->lanes,
         .n_lanes = QV_RT_LANES,
         .display_sockets_by_caller = true,
+        .scsi_generic = qv_hostdev_scsi_generic,
     };
+    /* A host device the host lacks is refused here, by name. */
+    if ((r = qv_hostdevs_check(def, "", err)) < 0)
+        return r;
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;

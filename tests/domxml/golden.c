@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "domdef.h"
 #include "golden.h"
 
 char *golden_cases_dir(void)
@@ -83,3 +84,10 @@ const qv_firmware_desc golden_firmware[] = {
       golden_fw_any, QV_FW_FEATURE_ACPI_S3 },
 };
 const unsigned int golden_n_firmware = G_N_ELEMENTS(golden_firmware);
+
+char *golden_scsi_generic(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err)
+{
+    (void)data;
+    (void)err;
+    return g_strdup_printf("/dev/sg%u", hostdev->scsi_unit);
+}

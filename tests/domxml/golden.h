@@ -22,6 +22,10 @@ extern const qv_firmware_desc golden_firmware[];
 extern const unsigned int golden_n_firmware;
 #define GOLDEN_NVRAM_DIR "/var/lib/qvirt/nvram"
 
+/* The golden host's SCSI generic nodes: /dev/sgN for a <hostdev
+ * type='scsi'> of unit N (qv_build_ctx.scsi_generic). */
+char *golden_scsi_generic(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err);
+
 /* Directory of tests/domxml/cases. */
 char *golden_cases_dir(void);
 /* Sorted case names (file names without .xml). */

@@ -30,6 +30,9 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "disk-http", "network source; QEMU's curl block driver may be missing" },
     { "disk-network-protocols", "needs iSCSI, Ceph, Gluster, NFS, SSH, HTTPS and FTP servers" },
     { "disk-nvme", "needs a host NVMe controller bound to vfio-pci" },
+    { "hostdev-pci", "needs host PCI devices bound to vfio-pci" },
+    { "hostdev-pci-q35", "needs a host PCI device bound to vfio-pci and a mediated device" },
+    { "hostdev-scsi", "needs host SCSI devices with /dev/sg nodes" },
     { "disk-block", "needs a host block device" },
     { "disk-lun", "needs a host SCSI block device" },
     { "vsock", "needs /dev/vhost-vsock" },
@@ -180,7 +183,7 @@ static void run_case(const char *dir, const char *name, GString *failures, int *
     g_autofree char *mon_path = g_build_filename(tmp, "mon.sock", NULL);
     int mon = listen_unix(mon_path);
     qv_build_ctx ctx = { "qemu-system-x86_64", mon, -1, tmp, NULL, 0, golden_networks, golden_n_networks,
-                         golden_firmware, golden_n_firmware, tmp };
+                         golden_firmware, golden_n_firmware, tmp, .scsi_generic = golden_scsi_generic };
     if (qv_domdef_firmware_autoselect(def)) {
         /* What lib/firmware.c does at start: the NVRAM from its template. */
         g_autoptr(qv_domdef) filled = qv_domdef_copy(def);
