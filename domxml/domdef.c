@@ -37,7 +37,7 @@ void qv_domdef_disk_host_free(void *p)
 void qv_domdef_chr_source_clear(qv_domdef_chr_source *s)
 {
     g_free(s->path); g_free(s->host); g_free(s->service); g_free(s->bind_host);
-    g_free(s->bind_service); g_free(s->log_file);
+    g_free(s->bind_service); g_free(s->log_file); g_free(s->channel); g_free(s->mouse_mode);
     memset(s, 0, sizeof(*s));
 }
 
@@ -87,7 +87,7 @@ void qv_domdef_chr_free(void *p)
     if (!c)
         return;
     qv_domdef_chr_source_clear(&c->src);
-    g_free(c->target_type); g_free(c->target_model); g_free(c->target_name);
+    g_free(c->target_type); g_free(c->target_model); g_free(c->target_name); g_free(c->target_address);
     qv_domdef_addr_clear(&c->addr);
     g_free(c->alias);
     g_free(c);
@@ -100,6 +100,7 @@ void qv_domdef_graphics_free(void *p)
         return;
     g_free(g->listen_type); g_free(g->listen_address); g_free(g->socket); g_free(g->passwd); g_free(g->passwd_valid_to); g_free(g->connected);
     g_free(g->keymap); g_free(g->share_policy); g_free(g->rendernode); g_free(g->default_mode);
+    g_free(g->dbus_address);
     g_free(g->alias);
     g_free(g);
 }

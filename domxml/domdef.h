@@ -156,7 +156,8 @@ typedef struct qv_domdef_net {
 /* ---- character devices --------------------------------------------------- */
 enum { QV_CHR_SERIAL = 0, QV_CHR_CONSOLE, QV_CHR_PARALLEL, QV_CHR_CHANNEL };
 enum { QV_CHR_PTY = 0, QV_CHR_FILE, QV_CHR_UNIX, QV_CHR_TCP, QV_CHR_UDP, QV_CHR_NULL,
-       QV_CHR_VC, QV_CHR_STDIO, QV_CHR_PIPE, QV_CHR_DEV, QV_CHR_SPICEVMC };
+       QV_CHR_VC, QV_CHR_STDIO, QV_CHR_PIPE, QV_CHR_DEV, QV_CHR_SPICEVMC, QV_CHR_SPICEPORT,
+       QV_CHR_QEMU_VDAGENT };
 
 typedef struct qv_domdef_chr_source {
     int type;
@@ -169,6 +170,9 @@ typedef struct qv_domdef_chr_source {
     char *log_file;
     int log_append;
     unsigned int reconnect;   /* seconds; 0 off */
+    char *channel;            /* spiceport: <source channel> */
+    int clipboard;            /* qemu-vdagent: tristate <clipboard copypaste> */
+    char *mouse_mode;         /* qemu-vdagent: <mouse mode>: client, server */
 } qv_domdef_chr_source;
 
 typedef struct qv_domdef_chr {
@@ -177,13 +181,14 @@ typedef struct qv_domdef_chr {
     char *target_type;        /* serial: isa-serial, pci-serial, usb-serial; console: serial, virtio; channel: virtio, guestfwd */
     char *target_model;
     char *target_name;        /* channel name */
-    int target_port;          /* -1: unset */
+    char *target_address;     /* guestfwd: the guest-side IPv4 address */
+    int target_port;          /* -1: unset; guestfwd: the guest-side port */
     qv_domdef_addr addr;
     char *alias;
 } qv_domdef_chr;
 
 /* ---- graphics, video, input, sound, audio -------------------------------- */
-enum { QV_GFX_VNC = 0, QV_GFX_SPICE, QV_GFX_EGL_HEADLESS, QV_GFX_SDL };
+enum { QV_GFX_VNC = 0, QV_GFX_SPICE, QV_GFX_EGL_HEADLESS, QV_GFX_SDL, QV_GFX_DBUS };
 
 typedef struct qv_domdef_graphics {
     int type;
@@ -200,6 +205,9 @@ typedef struct qv_domdef_graphics {
     char *keymap;
     char *share_policy;
     char *rendernode;
+    int gl;                   /* tristate <gl enable> (dbus) */
+    char *dbus_address;       /* dbus: the bus to join (D-Bus address) */
+    int dbus_p2p;             /* dbus: tristate, peer-to-peer clients over QMP add_client */
     char *default_mode;
     char *alias;
 } qv_domdef_graphics;

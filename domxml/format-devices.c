@@ -70,7 +70,8 @@ void qv_fmt_alias(GString *buf, int depth, const char *alias, unsigned int flags
 }
 
 static const char *const chr_type_names[] = { "pty", "file", "unix", "tcp", "udp", "null", "vc",
-                                              "stdio", "pipe", "dev", "spicevmc" };
+                                              "stdio", "pipe", "dev", "spicevmc", "spiceport",
+                                              "qemu-vdagent" };
 
 void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, unsigned int flags)
 {
@@ -115,6 +116,21 @@ void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, u
         }
         IND(depth);
         P("<protocol type='%s'/>\n", s->telnet ? "telnet" : "raw");
+        break;
+    case QV_CHR_SPICEPORT:
+        IND(depth); S("<source"); A("channel", s->channel); S("/>\n");
+        break;
+    case QV_CHR_QEMU_VDAGENT:
+        if (s->clipboard || s->mouse_mode) {
+            IND(depth); S("<source>\n");
+            if (s->clipboard) {
+                IND(depth + 1); S("<clipboard"); A("copypaste", qv_tri_yesno(s->clipboard)); S("/>\n");
+            }
+            if (s->mouse_mode) {
+                IND(depth + 1); S("<mouse"); A("mode", s->mouse_mode); S("/>\n");
+            }
+            IND(depth); S("</source>\n");
+        }
         break;
     case QV_CHR_UDP:
         if (s->bind_host || s->bind_service) {
@@ -402,7 +418,8 @@ static void fmt_chr(GString *buf, const qv_domdef_chr *c, unsigned int flags)
     S("      <target");
     A("type", c->target_type);
     A("name", c->target_name);
-    if (c->kind != QV_CHR_CHANNEL && c->target_port >= 0)
+    A("address", c->target_address);
+    if ((c->kind != QV_CHR_CHANNEL || c->target_address) && c->target_port >= 0)
         P(" port='%d'", c->target_port);
     if (c->kind == QV_CHR_SERIAL && c->target_model) {
         S(">\n        <model"); A("name", c->target_model); S("/>\n      </target>\n");
@@ -416,8 +433,18 @@ static void fmt_chr(GString *buf, const qv_domdef_chr *c, unsigned int flags)
 
 static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int flags)
 {
-    static const char *const types[] = { "vnc", "spice", "egl-headless", "sdl" };
+    static const char *const types[] = { "vnc", "spice", "egl-headless", "sdl", "dbus" };
     P("    <graphics type='%s'", types[g->type]);
+    if (g->type == QV_GFX_DBUS) {
+        A("address", g->dbus_address); A("p2p", qv_tri_yesno(g->dbus_p2p));
+        if (!g->gl) {
+            S("/>\n");
+            return;
+        }
+        S(">\n      <gl"); A("enable", qv_tri_yesno(g->gl)); A("rendernode", g->rendernode);
+        S("/>\n    </graphics>\n");
+        return;
+    }
     bool live = !(flags & QV_DOMXML_FORMAT_INACTIVE);
     if (g->type == QV_GFX_VNC || g->type == QV_GFX_SPICE) {
         if (g->listen_type && !strcmp(g->listen_type, "socket")) {

@@ -114,7 +114,8 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
                         qv_error **err)
 {
     static const char *const types[] = { "pty", "file", "unix", "tcp", "udp", "null", "vc",
-                                         "stdio", "pipe", "dev", "spicevmc", NULL };
+                                         "stdio", "pipe", "dev", "spicevmc", "spiceport",
+                                         "qemu-vdagent", NULL };
     int t = -1;
     for (int i = 0; types[i]; i++)
         if (!strcmp(types[i], type))
@@ -128,6 +129,18 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
             if (mode && strcmp(mode, "bind") && strcmp(mode, "connect"))
                 return qv_xml_attr_error(err, c, "mode", "unsupported mode '%s'", mode);
             bool bind = mode && !strcmp(mode, "bind");
+            if (t == QV_CHR_SPICEPORT) {
+                qv_set_str(&src->channel, qv_xml_prop(c, "channel"));
+                continue;
+            }
+            if (t == QV_CHR_QEMU_VDAGENT) {
+                static const char *const modes[] = { "client", "server", NULL };
+                xmlNode *cb = qv_xml_child(c, "clipboard"), *mouse = qv_xml_child(c, "mouse");
+                if ((cb && qv_xml_prop_tristate(cb, "copypaste", &src->clipboard, err) < 0) ||
+                    (mouse && qv_xml_prop_enum(mouse, "mode", modes, &src->mouse_mode, err) < 0))
+                    return -EINVAL;
+                continue;
+            }
             if (t == QV_CHR_UDP && bind) {
                 qv_set_str(&src->bind_host, qv_xml_prop(c, "host"));
                 qv_set_str(&src->bind_service, qv_xml_prop(c, "service"));
@@ -176,6 +189,12 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
     case QV_CHR_UDP:
         if (!src->service)
             return qv_xml_error(err, dev, "a udp character device needs <source mode='connect' service=...>");
+        break;
+    case QV_CHR_SPICEPORT:
+        if (!src->channel)
+            return qv_xml_error(err, dev, "a spiceport character device needs <source channel=...>");
+        if (strspn(src->channel, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(src->channel))
+            return qv_xml_error(err, dev, "spiceport channel '%s' has characters other than letters, digits, '.', '_', '-'", src->channel);
         break;
     case QV_CHR_PTY:
         break;
@@ -880,6 +899,7 @@ static int parse_chr(qv_domdef *def, xmlNode *cn, int kind, unsigned int flags, 
         if (name_is(ch, "target")) {
             qv_set_str(&c->target_type, qv_xml_prop(ch, "type"));
             qv_set_str(&c->target_name, qv_xml_prop(ch, "name"));
+            qv_set_str(&c->target_address, qv_xml_prop(ch, "address"));
             if (qv_xml_prop_int(ch, "port", &c->target_port, err) < 0)
                 return -EINVAL;
             xmlNode *m = qv_xml_child(ch, "model");
@@ -908,18 +928,30 @@ static int parse_chr(qv_domdef *def, xmlNode *cn, int kind, unsigned int flags, 
     case QV_CHR_CHANNEL:
         if (!tt)
             return qv_xml_error(err, cn, "a channel needs <target type='virtio' name=...>");
-        if (!strcmp(tt, "guestfwd"))
-            return qv_xml_error(err, cn, "guestfwd channels are not supported");
+        if (!strcmp(tt, "guestfwd")) {
+            /* libvirt: a TCP forward from the guest's user-mode network. */
+            if (!c->target_address || c->target_port < 1 || c->target_port > 65535)
+                return qv_xml_error(err, cn, "a guestfwd channel needs <target address=... port=...> with a port from 1 to 65535");
+            unsigned int o[4];
+            char tail;
+            if (sscanf(c->target_address, "%u.%u.%u.%u%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4 ||
+                o[0] > 255 || o[1] > 255 || o[2] > 255 || o[3] > 255)
+                return qv_xml_error(err, cn, "guestfwd address '%s' is not an IPv4 address", c->target_address);
+            if (c->src.type == QV_CHR_SPICEVMC || c->src.type == QV_CHR_SPICEPORT ||
+                c->src.type == QV_CHR_QEMU_VDAGENT)
+                return qv_xml_error(err, cn, "a guestfwd channel cannot be of type '%s'", type);
+            break;
+        }
         if (strcmp(tt, "virtio"))
             return qv_xml_error(err, cn, "unsupported channel target type '%s'", tt);
-        if (!c->target_name && c->src.type != QV_CHR_SPICEVMC)
+        if (!c->target_name && c->src.type != QV_CHR_SPICEVMC && c->src.type != QV_CHR_QEMU_VDAGENT)
             return qv_xml_error(err, cn, "a virtio channel needs a target name");
         if (c->target_name && (strchr(c->target_name, '/') || !*c->target_name))
             return qv_xml_error(err, cn, "invalid channel name '%s'", c->target_name);
         break;
     }
-    if (c->src.type == QV_CHR_SPICEVMC && kind != QV_CHR_CHANNEL)
-        return qv_xml_error(err, cn, "spicevmc is only supported for channels");
+    if ((c->src.type == QV_CHR_SPICEVMC || c->src.type == QV_CHR_QEMU_VDAGENT) && kind != QV_CHR_CHANNEL)
+        return qv_xml_error(err, cn, "%s is only supported for channels", type);
     return common_tail(cn, flags, &c->addr, &c->alias, err);
 }
 
@@ -941,8 +973,10 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
         g->type = QV_GFX_EGL_HEADLESS;
     else if (!strcmp(type, "sdl"))
         g->type = QV_GFX_SDL;
+    else if (!strcmp(type, "dbus"))
+        g->type = QV_GFX_DBUS;
     else
-        return qv_xml_attr_error(err, gn, "type", "unsupported graphics type '%s' (vnc, spice, egl-headless, sdl)", type);
+        return qv_xml_attr_error(err, gn, "type", "unsupported graphics type '%s' (vnc, spice, egl-headless, sdl, dbus)", type);
     int autoport = QV_TRI_ABSENT;
     if (qv_xml_prop_int(gn, "port", &g->port, err) < 0 ||
         qv_xml_prop_int(gn, "tlsPort", &g->tls_port, err) < 0 ||
@@ -985,6 +1019,8 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
             }
         } else if (name_is(c, "gl")) {
             qv_set_str(&g->rendernode, qv_xml_prop(c, "rendernode"));
+            if (g->type == QV_GFX_DBUS && qv_xml_prop_tristate(c, "enable", &g->gl, err) < 0)
+                return -EINVAL;
         } else if (name_is(c, "image") || name_is(c, "streaming") || name_is(c, "clipboard") ||
                    name_is(c, "mouse") || name_is(c, "filetransfer") || name_is(c, "channel") ||
                    name_is(c, "jpeg") || name_is(c, "zlib") || name_is(c, "playback") ||
@@ -998,6 +1034,17 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
         g->listen_address = g_steal_pointer(&listen_attr);
     if (!g->listen_type)
         qv_set_str(&g->listen_type, g_strdup(g->socket ? "socket" : "address"));
+    if (g->type == QV_GFX_DBUS) {
+        qv_set_str(&g->dbus_address, qv_xml_prop(gn, "address"));
+        if (qv_xml_prop_tristate(gn, "p2p", &g->dbus_p2p, err) < 0)
+            return -EINVAL;
+        if (g->dbus_address && g->dbus_p2p == QV_TRI_ON)
+            return qv_xml_error(err, gn, "a dbus display has either address= or p2p='yes', not both");
+        if (!g->dbus_address && g->dbus_p2p != QV_TRI_ON)
+            return qv_xml_error(err, gn, "qvirt starts no D-Bus daemon for a dbus display; give address= (a bus to join) or p2p='yes'");
+        if (g->rendernode && g->gl != QV_TRI_ON)
+            return qv_xml_error(err, gn, "a rendernode needs <gl enable='yes'>");
+    }
     if (g->type == QV_GFX_VNC && g->passwd && strlen(g->passwd) > 8)
         return qv_xml_attr_error(err, gn, "passwd", "VNC passwords are at most 8 characters");
     return common_tail(gn, flags, NULL, &g->alias, err);

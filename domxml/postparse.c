@@ -371,6 +371,8 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             s->src.bind_host = g_strdup(c->src.bind_host);
             s->src.bind_service = g_strdup(c->src.bind_service);
             s->src.log_file = g_strdup(c->src.log_file);
+            s->src.channel = g_strdup(c->src.channel);
+            s->src.mouse_mode = g_strdup(c->src.mouse_mode);
             s->target_port = 0;
             g_ptr_array_insert(def->chrs, i, s);
             serial0 = s;
@@ -412,6 +414,14 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             nconsole++;
             break;
         case QV_CHR_CHANNEL:
+            if (!strcmp(c->target_type, "guestfwd")) {
+                /* On a user-mode netdev of its own, not virtio-serial. */
+                if (c->addr.type != QV_ADDR_NONE)
+                    return qv_error_set(err, -EINVAL, "/domain/devices/channel[%d]: a guestfwd channel takes no address.", nchannel + 1);
+                set_alias(&c->alias, qv_strdup_uint("channel", (unsigned int)nchannel));
+                nchannel++;
+                break;
+            }
             need_vserial = true;
             if (c->addr.type == QV_ADDR_NONE) {
                 c->addr.type = QV_ADDR_VIRTIO_SERIAL;
@@ -437,12 +447,21 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             if (o->kind == c->kind && o->target_port == c->target_port && c->kind != QV_CHR_CHANNEL)
                 return qv_error_set(err, -EINVAL, "Two character devices use the same target port %d.", c->target_port);
             if (c->kind == QV_CHR_CHANNEL && o->kind == QV_CHR_CHANNEL &&
+                c->addr.type == QV_ADDR_VIRTIO_SERIAL && o->addr.type == QV_ADDR_VIRTIO_SERIAL &&
                 o->addr.controller == c->addr.controller && o->addr.port == c->addr.port)
                 return qv_error_set(err, -EINVAL, "Two channels use virtio-serial port %u.", c->addr.port);
         }
     }
     if (need_vserial)
         ensure_controller(def, QV_CTRL_VIRTIO_SERIAL, 0, NULL);
+    bool spice = false;
+    for (guint i = 0; i < def->graphics->len; i++)
+        spice |= ((qv_domdef_graphics *)g_ptr_array_index(def->graphics, i))->type == QV_GFX_SPICE;
+    for (guint i = 0; i < def->chrs->len && !spice; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        if (c->src.type == QV_CHR_SPICEPORT)
+            return qv_error_set(err, -EINVAL, "The spiceport character device %s needs <graphics type='spice'>.", c->alias);
+    }
     return 0;
 }
 
