@@ -76,6 +76,8 @@ void qv_domdef_net_free(void *p)
     g_free(n->model); g_free(n->source_bridge); g_free(n->source_network); g_free(n->target_dev);
     g_free(n->script); g_free(n->downscript); g_free(n->link_state); g_free(n->driver_name);
     g_free(n->rom_file);
+    g_free(n->source_address); g_free(n->local_address); g_free(n->source_path);
+    g_free(n->source_mode); g_free(n->source_dev); g_free(n->ip4_address); g_free(n->ip6_address);
     qv_domdef_addr_clear(&n->addr);
     g_free(n->alias);
     g_free(n);

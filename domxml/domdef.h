@@ -127,7 +127,8 @@ typedef struct qv_domdef_controller {
 } qv_domdef_controller;
 
 /* ---- network interfaces -------------------------------------------------- */
-enum { QV_NET_USER = 0, QV_NET_ETHERNET, QV_NET_BRIDGE, QV_NET_NETWORK };
+enum { QV_NET_USER = 0, QV_NET_ETHERNET, QV_NET_BRIDGE, QV_NET_NETWORK, QV_NET_CLIENT,
+       QV_NET_SERVER, QV_NET_MCAST, QV_NET_UDP, QV_NET_VHOSTUSER, QV_NET_VDPA };
 
 typedef struct qv_domdef_bandwidth_dir {
     bool set;
@@ -139,6 +140,15 @@ typedef struct qv_domdef_net {
     unsigned char mac[6];
     char *model;
     char *source_bridge, *source_network;
+    char *source_address;     /* client, server, mcast, udp: <source address port> */
+    unsigned int source_port;
+    char *local_address;      /* udp: <source><local address port> */
+    unsigned int local_port;
+    char *source_path, *source_mode;   /* vhostuser: <source type='unix' path mode> */
+    unsigned int reconnect;   /* vhostuser client: seconds; 0 off */
+    char *source_dev;         /* vdpa: /dev/vhost-vdpa-N */
+    char *ip4_address, *ip6_address;   /* user: <ip family address prefix> */
+    unsigned int ip4_prefix, ip6_prefix;
     char *target_dev;
     char *script, *downscript;
     unsigned int mtu;

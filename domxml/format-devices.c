@@ -360,12 +360,41 @@ static void fmt_bandwidth_dir(GString *buf, const char *name, const qv_domdef_ba
 
 static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
 {
-    static const char *const types[] = { "user", "ethernet", "bridge", "network" };
+    static const char *const types[] = { "user", "ethernet", "bridge", "network", "client", "server",
+                                         "mcast", "udp", "vhostuser", "vdpa" };
     P("    <interface type='%s'>\n", types[n->type]);
     P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
       n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
     if (n->source_bridge || n->source_network) {
         S("      <source"); A("network", n->source_network); A("bridge", n->source_bridge); S("/>\n");
+    } else if (n->source_port) {
+        S("      <source"); A("address", n->source_address); P(" port='%u'", n->source_port);
+        if (n->local_address) {
+            S(">\n        <local"); A("address", n->local_address); P(" port='%u'/>\n", n->local_port);
+            S("      </source>\n");
+        } else {
+            S("/>\n");
+        }
+    } else if (n->source_path) {
+        S("      <source type='unix'"); A("path", n->source_path); A("mode", n->source_mode);
+        if (n->reconnect)
+            P(">\n        <reconnect enabled='yes' timeout='%u'/>\n      </source>\n", n->reconnect);
+        else
+            S("/>\n");
+    } else if (n->source_dev) {
+        S("      <source"); A("dev", n->source_dev); S("/>\n");
+    }
+    if (n->ip4_address) {
+        S("      <ip address='"); qv_xml_escape_append(buf, n->ip4_address); S("' family='ipv4'");
+        if (n->ip4_prefix)
+            P(" prefix='%u'", n->ip4_prefix);
+        S("/>\n");
+    }
+    if (n->ip6_address) {
+        S("      <ip address='"); qv_xml_escape_append(buf, n->ip6_address); S("' family='ipv6'");
+        if (n->ip6_prefix)
+            P(" prefix='%u'", n->ip6_prefix);
+        S("/>\n");
     }
     if (n->inbound.set || n->outbound.set) {
         S("      <bandwidth>\n");

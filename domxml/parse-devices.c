@@ -778,6 +778,124 @@ static int parse_bandwidth_dir(const xmlNode *n, qv_domdef_bandwidth_dir *d, qv_
     return 0;
 }
 
+/* The <source> of socket, vhost-user and vDPA interfaces. */
+static int parse_net_source(const xmlNode *c, qv_domdef_net *n, qv_error **err)
+{
+    switch (n->type) {
+    case QV_NET_CLIENT: case QV_NET_SERVER: case QV_NET_MCAST: case QV_NET_UDP: {
+        qv_set_str(&n->source_address, qv_xml_prop(c, "address"));
+        if (qv_xml_prop_uint(c, "port", &n->source_port, err) < 0)
+            return -EINVAL;
+        xmlNode *l = qv_xml_child(c, "local");
+        if (l && n->type != QV_NET_UDP)
+            return qv_xml_error(err, l, "only udp interfaces have a <local> address");
+        if (l) {
+            qv_set_str(&n->local_address, qv_xml_prop(l, "address"));
+            if (qv_xml_prop_uint(l, "port", &n->local_port, err) < 0)
+                return -EINVAL;
+        }
+        break;
+    }
+    case QV_NET_VHOSTUSER: {
+        static const char *const types[] = { "unix", NULL };
+        static const char *const modes[] = { "server", "client", NULL };
+        g_autofree char *t = NULL;
+        if (qv_xml_prop_enum(c, "type", types, &t, err) < 0 ||
+            qv_xml_prop_enum(c, "mode", modes, &n->source_mode, err) < 0)
+            return -EINVAL;
+        qv_set_str(&n->source_path, qv_xml_prop(c, "path"));
+        xmlNode *rc = qv_xml_child(c, "reconnect");
+        if (rc) {
+            int en = QV_TRI_ABSENT;
+            unsigned int timeout = 0;
+            if (qv_xml_prop_tristate(rc, "enabled", &en, err) < 0 ||
+                qv_xml_prop_uint(rc, "timeout", &timeout, err) < 0)
+                return -EINVAL;
+            n->reconnect = en == QV_TRI_ON ? timeout : 0;
+            if (en == QV_TRI_ON && !timeout)
+                return qv_xml_error(err, rc, "<reconnect enabled='yes'> needs a timeout of 1 second or more");
+        }
+        break;
+    }
+    case QV_NET_VDPA:
+        qv_set_str(&n->source_dev, qv_xml_prop(c, "dev"));
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
+{
+    static const char *const names[] = { "user", "ethernet", "bridge", "network", "client", "server",
+                                         "mcast", "udp", "vhostuser", "vdpa" };
+    const char *t = names[n->type];
+    switch (n->type) {
+    case QV_NET_CLIENT: case QV_NET_MCAST: case QV_NET_UDP:
+        if (!n->source_address)
+            return qv_xml_error(err, in, "a %s interface needs <source address=... port=...>", t);
+        /* fall through */
+    case QV_NET_SERVER:
+        if (!n->source_port || n->source_port > 65535)
+            return qv_xml_error(err, in, "a %s interface needs <source port=...> from 1 to 65535", t);
+        if (n->type == QV_NET_UDP && (!n->local_address || !n->local_port || n->local_port > 65535))
+            return qv_xml_error(err, in, "a udp interface needs <source><local address=... port=...>");
+        break;
+    case QV_NET_VHOSTUSER:
+        if (!n->source_path || !n->source_mode)
+            return qv_xml_error(err, in, "a vhostuser interface needs <source type='unix' path=... mode=...>");
+        if (n->reconnect && !strcmp(n->source_mode, "server"))
+            return qv_xml_error(err, in, "<reconnect> is only for mode='client' (QEMU connecting)");
+        break;
+    case QV_NET_VDPA:
+        if (!n->source_dev)
+            return qv_xml_error(err, in, "a vdpa interface needs <source dev=...>");
+        break;
+    default:
+        break;
+    }
+    if ((n->type == QV_NET_VHOSTUSER || n->type == QV_NET_VDPA) && n->model && strcmp(n->model, "virtio"))
+        return qv_xml_error(err, in, "a %s interface needs <model type='virtio'/>", t);
+    if ((n->ip4_address || n->ip6_address) && n->type != QV_NET_USER)
+        return qv_xml_error(err, in, "<ip> is only for type='user' interfaces (the guest network user mode serves)");
+    if (n->type >= QV_NET_CLIENT && n->driver_name && !strcmp(n->driver_name, "vhost"))
+        return qv_xml_error(err, in, "<driver name='vhost'> is only for tap interfaces");
+    return 0;
+}
+
+/* <ip family address prefix> of a user interface: the network QEMU's
+ * user mode serves the guest (libvirt 9.0: net=, ipv6-prefix=). */
+static int parse_net_ip(const xmlNode *c, qv_domdef_net *n, qv_error **err)
+{
+    static const char *const families[] = { "ipv4", "ipv6", NULL };
+    g_autofree char *family = NULL, *address = NULL;
+    unsigned int prefix = 0;
+    if (qv_xml_prop_enum(c, "family", families, &family, err) < 0 ||
+        qv_xml_prop_uint(c, "prefix", &prefix, err) < 0)
+        return -EINVAL;
+    address = qv_xml_prop(c, "address");
+    if (!address)
+        return qv_xml_error(err, c, "<ip> needs an address");
+    bool v6 = strchr(address, ':') != NULL;
+    if (family && !strcmp(family, "ipv6") != v6)
+        return qv_xml_attr_error(err, c, "address", "'%s' is not an %s address", address, family);
+    if (strspn(address, v6 ? "0123456789abcdefABCDEF:" : "0123456789.") != strlen(address))
+        return qv_xml_attr_error(err, c, "address", "'%s' is not an IP address", address);
+    if (prefix > (v6 ? 128u : 32u))
+        return qv_xml_attr_error(err, c, "prefix", "%u is too long for an %s address", prefix, v6 ? "IPv6" : "IPv4");
+    if ((v6 ? n->ip6_address : n->ip4_address))
+        return qv_xml_error(err, c, "user-mode networking serves one %s network", v6 ? "IPv6" : "IPv4");
+    if (v6) {
+        n->ip6_address = g_steal_pointer(&address);
+        n->ip6_prefix = prefix;
+    } else {
+        n->ip4_address = g_steal_pointer(&address);
+        n->ip4_prefix = prefix;
+    }
+    return 0;
+}
+
 static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_error **err)
 {
     qv_domdef_net *n = g_new0(qv_domdef_net, 1);
@@ -793,10 +911,22 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         n->type = QV_NET_BRIDGE;
     else if (!strcmp(type, "network"))
         n->type = QV_NET_NETWORK;   /* resolved to a bridge or user networking when the argv is built */
+    else if (!strcmp(type, "client"))
+        n->type = QV_NET_CLIENT;
+    else if (!strcmp(type, "server"))
+        n->type = QV_NET_SERVER;
+    else if (!strcmp(type, "mcast"))
+        n->type = QV_NET_MCAST;
+    else if (!strcmp(type, "udp"))
+        n->type = QV_NET_UDP;
+    else if (!strcmp(type, "vhostuser"))
+        n->type = QV_NET_VHOSTUSER;
+    else if (!strcmp(type, "vdpa"))
+        n->type = QV_NET_VDPA;
     else if (!strcmp(type, "hostdev"))
-        return qv_xml_error(err, in, "PCI passthrough needs VFIO, not available");
+        return qv_xml_error(err, in, "an interface of type 'hostdev' (SR-IOV with a MAC set on the host) is not supported; pass the PCI device with <hostdev type='pci'>");
     else
-        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network)", type);
+        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network, client, server, mcast, udp, vhostuser, vdpa)", type);
     bool have_mac = false;
     FOR_EACH_CHILD(c, in) {
         if (name_is(c, "mac")) {
@@ -814,6 +944,13 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         } else if (name_is(c, "source")) {
             qv_set_str(&n->source_bridge, qv_xml_prop(c, "bridge"));
             qv_set_str(&n->source_network, qv_xml_prop(c, "network"));
+            if (parse_net_source(c, n, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "ip")) {
+            if (parse_net_ip(c, n, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "portForward")) {
+            return qv_xml_error(err, c, "<portForward> needs libvirt's passt backend, which qvirt does not run; user-mode networking has no port forwards");
         } else if (name_is(c, "target")) {
             qv_set_str(&n->target_dev, qv_xml_prop(c, "dev"));
             if (n->target_dev && (strlen(n->target_dev) >= 16 || strchr(n->target_dev, '/')))
@@ -860,7 +997,7 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 qv_set_str(&n->rom_file, qv_xml_prop(c, "file"));
         } else if (is_common(c)) {
         } else if (name_is(c, "filterref") || name_is(c, "virtualport") || name_is(c, "vlan") ||
-                   name_is(c, "ip") || name_is(c, "route") || name_is(c, "portForward") ||
+                   name_is(c, "route") ||
                    name_is(c, "backend") || name_is(c, "coalesce") || name_is(c, "teaming")) {
             return qv_xml_error(err, c, "unsupported interface element");
         } else {
@@ -882,6 +1019,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         g_clear_pointer(&n->source_bridge, g_free);   /* live XML's resolved bridge: resolved again at start */
     if (n->type != QV_NET_ETHERNET && (n->script || n->downscript))
         return qv_xml_error(err, in, "scripts are only supported for type='ethernet'");
+    if (check_net_source(in, n, err) < 0)
+        return -EINVAL;
     return common_tail(in, flags, &n->addr, &n->alias, err);
 }
 

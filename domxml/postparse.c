@@ -589,6 +589,21 @@ static int controller_conn(const qv_domdef_controller *c)
     }
 }
 
+/* Whether another process may map all guest RAM (vhost-user backends):
+ * libvirt's qemuValidateDomainDefVhostUserRequireSharedMemory. */
+static bool memory_shared(const qv_domdef *def)
+{
+    bool dflt = def->mb_access && !strcmp(def->mb_access, "shared");
+    if (!def->cpu.cells || !def->cpu.cells->len)
+        return dflt;
+    for (guint i = 0; i < def->cpu.cells->len; i++) {
+        const qv_domdef_numa_cell *c = g_ptr_array_index(def->cpu.cells, i);
+        if (c->mem_access ? strcmp(c->mem_access, "shared") != 0 : !dflt)
+            return false;
+    }
+    return true;
+}
+
 static int net_conn(const qv_domdef_net *n)
 {
     return !strcmp(n->model, "virtio") || !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
@@ -1215,6 +1230,11 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
         if (n->mtu && strcmp(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: setting the MTU needs model virtio.", i + 1);
+        if ((n->type == QV_NET_VHOSTUSER || n->type == QV_NET_VDPA) && strcmp(n->model, "virtio"))
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a %s interface needs <model type='virtio'/>.", i + 1,
+                                n->type == QV_NET_VHOSTUSER ? "vhostuser" : "vdpa");
+        if (n->type == QV_NET_VHOSTUSER && !memory_shared(def))
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a vhostuser interface needs the guest's memory shared (<memoryBacking><access mode='shared'/>, or memAccess='shared' on every NUMA cell), as the backend maps it.", i + 1);
         for (guint j = 0; j < i; j++) {
             qv_domdef_net *o = g_ptr_array_index(def->nets, j);
             if (!memcmp(o->mac, n->mac, 6))

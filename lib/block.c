@@ -844,7 +844,10 @@ int qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
 #define TC_KILL_GRACE_MS 1000
 
 static const char *const net_type_names[] = { "user-mode networking", "an ethernet (tap) "
-                                              "device", "a bridge", "a libvirt network" };
+                                              "device", "a bridge", "a libvirt network",
+                                              "a socket client", "a socket server",
+                                              "a multicast socket", "a UDP socket",
+                                              "a vhost-user socket", "a vDPA device" };
 
 static void format_mac(const unsigned char m[6], char out[18])
 {

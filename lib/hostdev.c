@@ -110,6 +110,11 @@ int qv_hostdevs_check(const qv_domdef *def, const char *root, qv_error **err)
         if ((r = check_pci(root, &d->src.nvme_addr, what, err)) < 0)
             return r;
     }
+    for (guint i = 0; i < def->nets->len; i++) {
+        const qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        if (n->type == QV_NET_VDPA && !exists(root, n->source_dev))
+            return qv_error_set(err, -ENODEV, "The host has no vDPA device %s for interface %s.", n->source_dev, n->alias);
+    }
     return 0;
 }
 

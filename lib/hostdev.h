@@ -11,8 +11,9 @@
 #include "domdef.h"
 #include "qv-error.h"
 
-/* 0 when the host has every device def takes over (and VFIO where one
- * needs it), else -ENODEV (or -EBUSY for a PCI device bound to another
+/* 0 when the host has every device def takes over (PCI, mediated and SCSI
+ * host devices, NVMe disks, vDPA interfaces; and VFIO where one needs it),
+ * else -ENODEV (or -EBUSY for a PCI device bound to another
  * driver) with *err naming the device. */
 int qv_hostdevs_check(const qv_domdef *def, const char *root, qv_error **err);
 

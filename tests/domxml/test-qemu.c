@@ -34,6 +34,8 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "hostdev-pci-q35", "needs a host PCI device bound to vfio-pci and a mediated device" },
     { "hostdev-scsi", "needs host SCSI devices with /dev/sg nodes" },
     { "graphics-dbus-address-gl", "needs a D-Bus bus and a GPU render node" },
+    { "net-vhostuser", "needs a vhost-user backend (QEMU waits for it to connect)" },
+    { "net-vdpa", "needs a host vDPA device" },
     { "disk-block", "needs a host block device" },
     { "disk-lun", "needs a host SCSI block device" },
     { "vsock", "needs /dev/vhost-vsock" },

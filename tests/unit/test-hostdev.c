@@ -128,6 +128,16 @@ Test(hostdev, mdev_and_nvme)
     cr_assert_str_eq(qv_error_message(err2), "The host has no PCI device 0000:01:00.0 for NVMe disk vda.");
 }
 
+Test(hostdev, vdpa_device)
+{
+    const char *vdpa = DOM("<interface type='vdpa'><source dev='/dev/vhost-vdpa-0'/><model type='virtio'/></interface>");
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(check(vdpa, &err), -ENODEV);
+    cr_assert_str_eq(qv_error_message(err), "The host has no vDPA device /dev/vhost-vdpa-0 for interface net0.");
+    touch("/dev/vhost-vdpa-0");
+    cr_assert_eq(check(vdpa, NULL), 0);
+}
+
 Test(hostdev, scsi_generic_node_from_sysfs)
 {
     const char *scsi = DOM("<hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host2'/>"
