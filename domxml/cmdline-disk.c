@@ -163,22 +163,28 @@ static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_dis
 static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_disk_src *src,
                         const char *node_name, bool top, qv_error **err)
 {
-    g_autofree char *file = NULL;
+    g_autofree char *file = NULL, *volume = NULL;
     /* QEMU writes only the top image of a writable disk. */
     bool writes = top && !d->readonly;
-    bool local = src->type == QV_DISK_TYPE_FILE || src->type == QV_DISK_TYPE_BLOCK ||
-                 src->type == QV_DISK_TYPE_VOLUME;
-    if (src->type == QV_DISK_TYPE_VOLUME && !src->path)
-        return qv_error_set(err, -EINVAL, "Disk %s: volume '%s' of storage pool '%s' was not resolved to a file; qvirt resolves volumes of libvirt's directory pools when the domain starts.",
-                            d->target_dev, src->volume, src->pool);
-    if (local) {
-        if (!(file = qv_cmdline_file(cl, src->path, writes ? O_RDWR : O_RDONLY, node_name, err)))
+    bool block = src->type == QV_DISK_TYPE_BLOCK;
+    const char *path = src->path;
+    if (src->type == QV_DISK_TYPE_VOLUME) {
+        const qv_build_ctx *ctx = cl->ctx;
+        if (!ctx || !ctx->volume_path)
+            return qv_error_set(err, -EINVAL, "Disk %s: volume '%s' of storage pool '%s' needs the host's storage pool definitions to find it.",
+                                d->target_dev, src->volume, src->pool);
+        if (!(volume = ctx->volume_path(ctx->volume_data, src->pool, src->volume, &block, err)))
+            return -ENOENT;
+        path = volume;
+    }
+    if (src->type == QV_DISK_TYPE_FILE || src->type == QV_DISK_TYPE_BLOCK || volume) {
+        if (!(file = qv_cmdline_file(cl, path, writes ? O_RDWR : O_RDONLY, node_name, err)))
             return -EINVAL;
     }
     qv_jobj *o = qv_jobj_new(cl);
     g_autoptr(qv_jobj) guard = o;
     if (file) {
-        qv_json_set_str(o, "driver", src->type == QV_DISK_TYPE_BLOCK ? "host_device" : "file");
+        qv_json_set_str(o, "driver", block ? "host_device" : "file");
         qv_json_set_str(o, "filename", file);
         if (top && d->io && strcmp(d->io, "threads"))
             qv_json_set_str(o, "aio", d->io);

@@ -57,7 +57,7 @@ typedef struct qv_domdef_disk_src qv_domdef_disk_src;
 struct qv_domdef_disk_src {
     int type;                 /* QV_DISK_TYPE_* */
     char *format;             /* raw, qcow2 (from driver type / backingStore format) */
-    char *path;               /* file, block, dir; volume: resolved at start (lib/) */
+    char *path;               /* file, block, dir (volume: see qv_build_ctx.volume_path) */
     char *protocol;           /* network: nbd, iscsi, rbd, gluster, nfs, ssh, http, https, ftp, ftps */
     char *name;               /* network: export name / url path / target[/lun] / pool/image */
     char *host, *port, *transport, *socket;   /* the first <host> */

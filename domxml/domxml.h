@@ -157,6 +157,12 @@ typedef struct qv_build_ctx {
      * device. NULL callback: SCSI host devices are refused. */
     char *(*scsi_generic)(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err);
     void *scsi_data;
+    /* The file (or, *block set, the block device) a <disk type='volume'>
+     * names: volume of storage pool, as the host's libvirt pool
+     * definitions place it (g_free()), or NULL with *err naming the pool.
+     * NULL callback: volume disks are refused. */
+    char *(*volume_path)(void *data, const char *pool, const char *volume, bool *block, qv_error **err);
+    void *volume_data;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

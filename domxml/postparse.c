@@ -206,7 +206,7 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a lun disk must be on the scsi bus.", i + 1);
         if (!d->driver_name)
             d->driver_name = g_strdup("qemu");
-        if (!d->src.format && (d->src.path || d->src.type == QV_DISK_TYPE_NETWORK))
+        if (!d->src.format && (d->src.path || d->src.type == QV_DISK_TYPE_NETWORK || d->src.type == QV_DISK_TYPE_NVME))
             d->src.format = g_strdup("raw");
         if (d->device == QV_DISK_DEVICE_CDROM)
             d->readonly = true;

@@ -12,6 +12,7 @@
 #include "network.h"
 #include "firmware.h"
 #include "hostdev.h"
+#include "pool.h"
 #include "uri.h"
 
 bool qv_name_valid(const char *name)
@@ -443,6 +444,7 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
         .event_monitor_fd = -1,
         .runtime_dir = runtime_dir,
         .scsi_generic = qv_hostdev_scsi_generic,
+        .volume_path = qv_pool_volume_path,
     };
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)

@@ -34,6 +34,7 @@
 #include "network.h"
 #include "firmware.h"
 #include "hostdev.h"
+#include "pool.h"
 #include "qemu-files.h"
 #include "qemu-user.h"
 #include "tap.h"
@@ -413,6 +414,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         .n_lanes = QV_RT_LANES,
         .display_sockets_by_caller = true,
         .scsi_generic = qv_hostdev_scsi_generic,
+        .volume_path = qv_pool_volume_path,
     };
     /* A host device the host lacks is refused here, by name. */
     if ((r = qv_hostdevs_check(def, "", err)) < 0)

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <string.h>
 
 #include "domdef.h"
@@ -90,4 +91,15 @@ char *golden_scsi_generic(void *data, const struct qv_domdef_hostdev *hostdev, q
     (void)data;
     (void)err;
     return g_strdup_printf("/dev/sg%u", hostdev->scsi_unit);
+}
+
+char *golden_volume_path(void *data, const char *pool, const char *volume, bool *block,
+                         qv_error **err)
+{
+    *block = false;
+    if (strcmp(pool, "default")) {
+        qv_error_set(err, -ENOENT, "Storage pool '%s' has no libvirt definition on the golden host.", pool);
+        return NULL;
+    }
+    return g_build_filename(data ? (const char *)data : "/var/lib/libvirt/images", volume, NULL);
 }

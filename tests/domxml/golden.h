@@ -26,6 +26,12 @@ extern const unsigned int golden_n_firmware;
  * type='scsi'> of unit N (qv_build_ctx.scsi_generic). */
 char *golden_scsi_generic(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err);
 
+/* The golden host's libvirt storage pools: 'default', a dir pool at
+ * /var/lib/libvirt/images (or at data, a folder), and no other
+ * (qv_build_ctx.volume_path). */
+char *golden_volume_path(void *data, const char *pool, const char *volume, bool *block,
+                         qv_error **err);
+
 /* Directory of tests/domxml/cases. */
 char *golden_cases_dir(void);
 /* Sorted case names (file names without .xml). */

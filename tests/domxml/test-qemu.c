@@ -186,7 +186,8 @@ static void run_case(const char *dir, const char *name, GString *failures, int *
     g_autofree char *mon_path = g_build_filename(tmp, "mon.sock", NULL);
     int mon = listen_unix(mon_path);
     qv_build_ctx ctx = { "qemu-system-x86_64", mon, -1, tmp, NULL, 0, golden_networks, golden_n_networks,
-                         golden_firmware, golden_n_firmware, tmp, .scsi_generic = golden_scsi_generic };
+                         golden_firmware, golden_n_firmware, tmp, .scsi_generic = golden_scsi_generic,
+                         .volume_path = golden_volume_path, .volume_data = tmp };
     if (qv_domdef_firmware_autoselect(def)) {
         /* What lib/firmware.c does at start: the NVRAM from its template. */
         g_autoptr(qv_domdef) filled = qv_domdef_copy(def);

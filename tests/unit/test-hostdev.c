@@ -1,5 +1,6 @@
 /* lib/hostdev.c: the start-time checks of host devices, on a temp folder
- * standing in for the host's /sys and /dev. */
+ * standing in for the host's /sys and /dev; lib/pool.c: volumes of
+ * libvirt storage pools, from pool definitions in a temp folder. */
 #include <string.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
@@ -8,6 +9,7 @@
 
 #include "domdef.h"
 #include "hostdev.h"
+#include "pool.h"
 
 #define DOM(devices)                                                                              \
     "<domain type='qemu'><name>h</name><memory>131072</memory><os><type>hvm</type></os>"         \
@@ -152,4 +154,32 @@ Test(hostdev, scsi_generic_node_from_sysfs)
     g_autofree char *sg = qv_hostdev_scsi_generic(root, g_ptr_array_index(def->hostdevs, 0), NULL);
     g_autofree char *want = g_strconcat(root, "/dev/sg4", NULL);
     cr_assert_str_eq(sg, want);
+}
+
+static void write_pool(const char *name, const char *xml)
+{
+    g_autofree char *file = g_strdup_printf("%s/storage/%s.xml", root, name);
+    mkpath("/storage");
+    cr_assert(g_file_set_contents(file, xml, -1, NULL));
+}
+
+Test(hostdev, volumes_of_libvirt_pools)
+{
+    write_pool("default", "<pool type='dir'><name>default</name><target>\n  <path> /var/lib/libvirt/images </path>\n</target></pool>");
+    write_pool("vg0", "<pool type='logical'><name>vg0</name><target><path>/dev/vg0</path></target></pool>");
+    write_pool("ceph", "<pool type='rbd'><name>ceph</name><source><name>rbd</name></source></pool>");
+    g_autofree char *dir = g_strconcat(root, "/storage", NULL);
+    bool block = true;
+    g_autofree char *a = qv_pool_volume_path(dir, "default", "guest.qcow2", &block, NULL);
+    cr_assert_str_eq(a, "/var/lib/libvirt/images/guest.qcow2");
+    cr_assert_not(block);
+    g_autofree char *b = qv_pool_volume_path(dir, "vg0", "lv1", &block, NULL);
+    cr_assert_str_eq(b, "/dev/vg0/lv1");
+    cr_assert(block);
+    g_autoptr(qv_error) e1 = NULL, e2 = NULL, e3 = NULL;
+    cr_assert_null(qv_pool_volume_path(dir, "ceph", "img", &block, &e1));
+    cr_assert_str_eq(qv_error_message(e1), "Storage pool 'ceph' is of type 'rbd'; qvirt finds volumes of dir, fs, netfs and logical pools only.");
+    cr_assert_null(qv_pool_volume_path(dir, "nope", "img", &block, &e2));
+    cr_assert(strstr(qv_error_message(e2), "Storage pool 'nope' has no libvirt definition in "), "%s", qv_error_message(e2));
+    cr_assert_null(qv_pool_volume_path(dir, "default", "../etc/shadow", &block, &e3));
 }
