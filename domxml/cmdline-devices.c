@@ -127,8 +127,15 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
                  !strcmp(c->model, "dmi-to-pci-bridge") ? "i82801b11-bridge" :
                  !strcmp(c->model, "pcie-switch-upstream-port") ? "x3130-upstream" :
                  !strcmp(c->model, "pcie-switch-downstream-port") ? "xio3130-downstream" :
+                 !strcmp(c->model, "pci-expander-bus") ? "pxb" :
+                 !strcmp(c->model, "pcie-expander-bus") ? "pxb-pcie" :
                  "pcie-pci-bridge";
         dev = qv_json_device(cl, driver, c->alias);
+        if (g_str_has_suffix(c->model, "-expander-bus")) {
+            qv_json_set_int(dev, "bus_nr", c->busnr);
+            if (c->numa_node >= 0)
+                qv_json_set_int(dev, "numa_node", c->numa_node);
+        }
         if (!strcmp(c->model, "pci-bridge"))
             qv_json_set_int(dev, "chassis_nr", c->chassis_nr >= 0 ? c->chassis_nr : (int)c->index);
         if (!strcmp(c->model, "pcie-root-port") || !strcmp(c->model, "pcie-switch-downstream-port")) {

@@ -1175,6 +1175,12 @@ static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***arg
     }
     if (def->os.bios_useserial == QV_TRI_ON)
         qv_cmdline_add2(&cl, "-fw_cfg", "name=etc/sercon-port,string=1016");   /* 0x3f8, SeaBIOS sgabios-less serial console */
+    /* libvirt's qemuBuildGlobalControllerCommandLine: the root bus's 64-bit
+     * PCI hole, in KiB. */
+    const qv_domdef_controller *root = qv_domdef_find_controller(def, QV_CTRL_PCI, 0);
+    if (root && root->has_pcihole64)
+        qv_cmdline_addf(&cl, "-global", "%s.pci-hole64-size=%lluK",
+                        cl.q35 ? "q35-pcihost" : "i440FX-pcihost", root->pcihole64_kib);
     if ((r = qv_cmdline_add_controllers(&cl, err)) < 0 ||
         (r = qv_cmdline_add_disks(&cl, err)) < 0 ||
         (r = qv_cmdline_add_nets(&cl, err)) < 0 ||

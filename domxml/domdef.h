@@ -120,6 +120,9 @@ typedef struct qv_domdef_controller {
     char *model;              /* pci-root, pcie-root, pci-bridge, pcie-root-port, ..., piix3-uhci, qemu-xhci, virtio-scsi, ... */
     int ports, vectors, queues;   /* -1: unset */
     int chassis, port, chassis_nr, busnr;   /* pci <target>; -1: unset */
+    int numa_node;            /* pci/pcie-expander-bus <target><node>; -1: unset */
+    unsigned long long pcihole64_kib;   /* root: <pcihole64>; 0 unset */
+    bool has_pcihole64;
     int master_startport;     /* usb companion (<master startport=.../>); -1: none */
     unsigned int iothread;
     qv_domdef_addr addr;

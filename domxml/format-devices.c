@@ -321,14 +321,19 @@ static void fmt_controller(GString *buf, const qv_domdef_controller *c, unsigned
                 P(" iothread='%u'", c->iothread);
             S("/>\n");
         }
-        if (c->chassis >= 0 || c->port >= 0 || c->chassis_nr >= 0 || c->busnr >= 0) {
+        if (c->chassis >= 0 || c->port >= 0 || c->chassis_nr >= 0 || c->busnr >= 0 || c->numa_node >= 0) {
             S("      <target");
             if (c->chassis_nr >= 0) P(" chassisNr='%d'", c->chassis_nr);
             if (c->chassis >= 0) P(" chassis='%d'", c->chassis);
             if (c->port >= 0) P(" port='0x%x'", c->port);
             if (c->busnr >= 0) P(" busNr='%d'", c->busnr);
-            S("/>\n");
+            if (c->numa_node >= 0)
+                P(">\n        <node>%d</node>\n      </target>\n", c->numa_node);
+            else
+                S("/>\n");
         }
+        if (c->has_pcihole64)
+            P("      <pcihole64 unit='KiB'>%llu</pcihole64>\n", c->pcihole64_kib);
         if (c->master_startport >= 0)
             P("      <master startport='%d'/>\n", c->master_startport);
         qv_fmt_alias(buf, 3, c->alias, flags);
@@ -684,7 +689,8 @@ static migratable_skip migratable_omitted(const qv_domdef *def, unsigned int fla
           usb->addr.slot == 1 && usb->addr.function == 2 && !usb->addr.multifunction)))
         m.usb = usb;
     const qv_domdef_controller *pci = only_controller(def, QV_CTRL_PCI);
-    if (pci && pci->index == 0 && pci->model && !strcmp(pci->model, "pci-root") && !user_alias(pci->alias))
+    if (pci && pci->index == 0 && pci->model && !strcmp(pci->model, "pci-root") && !user_alias(pci->alias) &&
+        !pci->has_pcihole64)
         m.pci = pci;
     if (def->graphics->len && def->inputs->len) {
         const qv_domdef_input *in = g_ptr_array_index(def->inputs, def->inputs->len - 1);

@@ -641,7 +641,7 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
     qv_domdef_controller *c = g_new0(qv_domdef_controller, 1);
     g_ptr_array_add(def->controllers, c);
     c->ports = c->vectors = c->queues = -1;
-    c->chassis = c->port = c->chassis_nr = c->busnr = -1;
+    c->chassis = c->port = c->chassis_nr = c->busnr = c->numa_node = -1;
     g_autofree char *type = qv_xml_prop(cn, "type");
     c->type = -1;
     for (int i = 0; type && types[i]; i++)
@@ -658,7 +658,8 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
         return qv_xml_attr_error(err, cn, "index", "must be at most 255");
     static const char *const pci_models[] = { "pci-root", "pcie-root", "pci-bridge", "pcie-root-port",
                                               "dmi-to-pci-bridge", "pcie-switch-upstream-port",
-                                              "pcie-switch-downstream-port", "pcie-to-pci-bridge", NULL };
+                                              "pcie-switch-downstream-port", "pcie-to-pci-bridge",
+                                              "pci-expander-bus", "pcie-expander-bus", NULL };
     static const char *const usb_models[] = { "piix3-uhci", "piix4-uhci", "ehci", "ich9-ehci1",
                                               "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", "nec-xhci",
                                               "qemu-xhci", "none", NULL };
@@ -685,6 +686,18 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
                 qv_xml_prop_int(ch, "chassisNr", &c->chassis_nr, err) < 0 ||
                 qv_xml_prop_int(ch, "busNr", &c->busnr, err) < 0)
                 return -EINVAL;
+            xmlNode *node = qv_xml_child(ch, "node");
+            if (node) {
+                g_autofree char *v = qv_xml_text(node);
+                unsigned long long n;
+                if (qv_parse_uint_str(v, 10, 0xffff, &n) < 0)
+                    return qv_xml_error(err, node, "'%s' is not a NUMA node number", v);
+                c->numa_node = (int)n;
+            }
+        } else if (name_is(ch, "pcihole64")) {
+            if (qv_xml_scaled_kib(ch, "KiB", &c->pcihole64_kib, err) < 0)
+                return -EINVAL;
+            c->has_pcihole64 = true;
         } else if (name_is(ch, "model")) {
             /* <model name='...'/> names the QEMU device; we derive it. */
         } else if (name_is(ch, "master")) {

@@ -44,7 +44,7 @@ static qv_domdef_controller *add_controller(qv_domdef *def, int type, unsigned i
     c->index = index;
     c->model = g_strdup(model);
     c->ports = c->vectors = c->queues = -1;
-    c->chassis = c->port = c->chassis_nr = c->busnr = -1;
+    c->chassis = c->port = c->chassis_nr = c->busnr = c->numa_node = -1;
     c->master_startport = -1;
     g_ptr_array_add(def->controllers, c);
     return c;
@@ -465,6 +465,44 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
     return 0;
 }
 
+/* libvirt's qemuDomainAddressFindNewBusNr: an expander bus without busNr
+ * gets two below the lowest one given (the buses behind it count up
+ * from there), the first 254. */
+static int new_bus_nr(const qv_domdef *def)
+{
+    int lowest = 256;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qv_domdef_controller *o = g_ptr_array_index(def->controllers, i);
+        if (o->type == QV_CTRL_PCI && o->model && g_str_has_suffix(o->model, "-expander-bus") &&
+            o->busnr >= 0 && o->busnr < lowest)
+            lowest = o->busnr;
+    }
+    return lowest <= 2 ? -1 : lowest - 2;
+}
+
+/* Expander buses (pxb, pxb-pcie) and the root bus's 64-bit hole. */
+static int check_pci_extras(qv_domdef *def, qv_domdef_controller *c, guint i, bool q35, qv_error **err)
+{
+    bool pxb = !strcmp(c->model, "pci-expander-bus"), pxbe = !strcmp(c->model, "pcie-expander-bus");
+    if (pxb && q35)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a pci-expander-bus needs a pc machine; q35 takes pcie-expander-bus.", i + 1);
+    if (pxbe && !q35)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a pcie-expander-bus needs a q35 machine.", i + 1);
+    if (c->numa_node >= 0 && !pxb && !pxbe)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: only expander buses take a NUMA <node>.", i + 1);
+    if (c->numa_node >= 0 && (!def->cpu.cells || (guint)c->numa_node >= def->cpu.cells->len))
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: NUMA node %d is not one of the guest's <cpu><numa> cells.", i + 1, c->numa_node);
+    if (pxb || pxbe) {
+        if (c->busnr < 0 && (c->busnr = new_bus_nr(def)) < 0)
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: no bus number is left for another expander bus; give <target busNr=...>.", i + 1);
+        if (c->busnr < 1 || c->busnr > 254)
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: busNr must be from 1 to 254.", i + 1);
+    }
+    if (c->has_pcihole64 && c->index != 0)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: only the root bus (index 0) has a pcihole64.", i + 1);
+    return 0;
+}
+
 static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
 {
     for (guint i = 0; i < def->controllers->len; i++) {
@@ -480,6 +518,8 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a root bus must have index 0.", i + 1);
             if (!strcmp(c->model, "pcie-root-port") && !q35)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: pcie-root-port needs a q35 machine.", i + 1);
+            if (check_pci_extras(def, c, i, q35, err) < 0)
+                return -EINVAL;
             set_alias(&c->alias, c->index == 0 && q35 ? g_strdup("pcie.0") : qv_strdup_uint("pci.", c->index));
             break;
         case QV_CTRL_USB:
