@@ -136,6 +136,10 @@ static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_dis
         qv_json_set_str(o, "type", "inet");
         qv_json_close(o);
         qv_json_set_str(o, "path", src->name);
+        if (src->nfs_user)
+            qv_json_set_int(o, "user", g_ascii_strtoll(src->nfs_user + (src->nfs_user[0] == '+'), NULL, 10));
+        if (src->nfs_group)
+            qv_json_set_int(o, "group", g_ascii_strtoll(src->nfs_group + (src->nfs_group[0] == '+'), NULL, 10));
     } else if (!strcmp(p, "ssh")) {
         qv_json_set_str(o, "path", src->name);
         qv_json_open(o, "server");

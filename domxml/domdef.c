@@ -16,6 +16,7 @@ void qv_domdef_disk_src_clear(qv_domdef_disk_src *s)
     if (s->more_hosts)
         g_ptr_array_free(s->more_hosts, TRUE);
     g_free(s->snapshot); g_free(s->config_file); g_free(s->initiator_iqn);
+    g_free(s->nfs_user); g_free(s->nfs_group);
     g_free(s->pool); g_free(s->volume); g_free(s->volume_mode); g_free(s->nvme_type);
     qv_domdef_addr_clear(&s->nvme_addr);
     if (s->backing) {

@@ -65,6 +65,7 @@ struct qv_domdef_disk_src {
     char *query;
     char *snapshot, *config_file;   /* rbd: <snapshot name>, <config file> */
     char *initiator_iqn;      /* iscsi: <initiator><iqn name> */
+    char *nfs_user, *nfs_group;   /* nfs: <identity user group> */
     int ssl_verify;           /* tristate: https, ftps <ssl verify> */
     unsigned long long readahead, timeout;   /* curl: <readahead size>, <timeout seconds>; 0 unset */
     char *pool, *volume, *volume_mode;       /* volume: <source pool volume mode> */

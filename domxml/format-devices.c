@@ -189,6 +189,9 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
         if (s->config_file) {
             IND(depth + 1); S("<config"); A("file", s->config_file); S("/>\n");
         }
+        if (s->nfs_user || s->nfs_group) {
+            IND(depth + 1); S("<identity"); A("user", s->nfs_user); A("group", s->nfs_group); S("/>\n");
+        }
         if (s->initiator_iqn) {
             IND(depth + 1); S("<initiator>\n");
             IND(depth + 2); S("<iqn"); A("name", s->initiator_iqn); S("/>\n");

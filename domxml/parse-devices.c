@@ -258,6 +258,18 @@ static int parse_network_source_extras(const xmlNode *n, qv_domdef_disk_src *src
             if (!v)
                 return qv_xml_error(err, c, "<%s> needs a %s", snap ? "snapshot" : "config", snap ? "name" : "file");
             qv_set_str(snap ? &src->snapshot : &src->config_file, v);
+        } else if (name_is(c, "identity")) {
+            if (strcmp(p, "nfs"))
+                return qv_xml_error(err, c, "<identity> is only for nfs disks");
+            qv_set_str(&src->nfs_user, qv_xml_prop(c, "user"));
+            qv_set_str(&src->nfs_group, qv_xml_prop(c, "group"));
+            /* QEMU takes numbers; names would need the host's user database. */
+            const char *ids[] = { src->nfs_user, src->nfs_group };
+            for (int i = 0; i < 2; i++) {
+                const char *v = ids[i] && ids[i][0] == '+' ? ids[i] + 1 : ids[i];
+                if (v && (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 9))
+                    return qv_xml_attr_error(err, c, i ? "group" : "user", "'%s' is not a numeric id (+N); qvirt does not look names up", ids[i]);
+            }
         } else if (name_is(c, "initiator")) {
             if (strcmp(p, "iscsi"))
                 return qv_xml_error(err, c, "<initiator> is only for iscsi disks");
