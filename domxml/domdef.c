@@ -26,6 +26,12 @@ void qv_domdef_disk_src_clear(qv_domdef_disk_src *s)
     memset(s, 0, sizeof(*s));
 }
 
+bool qv_domdef_disk_src_present(const qv_domdef_disk_src *s)
+{
+    return s->path || s->type == QV_DISK_TYPE_NETWORK || s->type == QV_DISK_TYPE_VOLUME ||
+           s->type == QV_DISK_TYPE_NVME;
+}
+
 void qv_domdef_disk_host_free(void *p)
 {
     qv_domdef_disk_host *h = p;

@@ -607,6 +607,9 @@ typedef struct qv_hotplug_item {
     int fd;             /* -add-fd: the fd the QMP add-fd passes (owned), else -1 */
 } qv_hotplug_item;
 void qv_hotplug_item_free(void *p);
+/* Whether a disk source names a medium: a path, or a network, volume or
+ * NVMe source (which have none). */
+bool qv_domdef_disk_src_present(const qv_domdef_disk_src *s);
 /* Frees what a disk source holds (also in domxml-priv.h). */
 void qv_domdef_disk_src_clear(qv_domdef_disk_src *s);
 

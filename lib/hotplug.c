@@ -9,6 +9,8 @@
 #include "internal.h"
 #include "blockjob.h"
 #include "network.h"
+#include "hostdev.h"
+#include "pool.h"
 #include "qemu-files.h"
 #include "tap.h"
 
@@ -196,7 +198,9 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
             g_autofree char *dir = runtime_dir(dom);
             g_auto(qv_qemu_files) files = { 0 };
             qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
-            qv_build_ctx ctx = { .runtime_dir = dir, .files = &files.opener };
+            qv_build_ctx ctx = { .runtime_dir = dir, .files = &files.opener,
+                                 .scsi_generic = qv_hostdev_scsi_generic,
+                                 .volume_path = qv_pool_volume_path };
             ctx.networks = qv_networks_get(nets, &ctx.n_networks);
             g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
             g_autoptr(qv_taps) taps = NULL;
@@ -269,7 +273,7 @@ static int unplug_device(qv_qmp *qmp, const char *id, qv_error **err)
  * with dom, the names a block job gave a changed chain (blockjob.h). */
 static void disk_nodes(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *out)
 {
-    if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK)
+    if (!qv_domdef_disk_src_present(&d->src))
         return;
     if (d->has_iotune)
         g_ptr_array_add(out, g_strdup_printf("%s-throttle", d->alias));
@@ -409,11 +413,12 @@ static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_d
     disk_nodes(NULL, old, nodes);
     del_nodes(qmp, nodes);
     remove_fdsets(qmp, nodes);
-    if (nd->src.path || nd->src.type == QV_DISK_TYPE_NETWORK) {
+    if (qv_domdef_disk_src_present(&nd->src)) {
         g_autoptr(GPtrArray) items = NULL;
         g_auto(qv_qemu_files) files = { 0 };
         qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
-        qv_build_ctx ctx = { .runtime_dir = rundir, .files = &files.opener };
+        qv_build_ctx ctx = { .runtime_dir = rundir, .files = &files.opener,
+                             .volume_path = qv_pool_volume_path };
         if ((r = qv_domxml_build_hotplug(newdef, newdev, &ctx, &items, err)) < 0)
             return r;
         /* Only the medium (its files and block nodes): the drive stays. */
