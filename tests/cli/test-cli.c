@@ -609,6 +609,31 @@ Test(cli, domxml_to_argv)
     ASSERT_FAILS(r);
 }
 
+/* A host device the host lacks is defined and shown as argv, and refused
+ * only by start, in one sentence naming it (lib/hostdev.c). */
+Test(cli, host_device_refused_at_start)
+{
+    const char *xml =
+        "<domain type='qemu'><name>hd1</name><memory unit='MiB'>64</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+        "<address domain='0xfffe' bus='0xff' slot='0x1f' function='0x7'/></source></hostdev>"
+        "</devices></domain>";
+    g_autofree char *path = cli_write_file(&env, "hd1.xml", xml);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "domxml-to-argv", path, NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "\"driver\":\"vfio-pci\",\"id\":\"hostdev0\",\"host\":\"fffe:ff:1f.7\""), "%s", r.out);
+    cli_run_uri(&r, env.uri, "define", path, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "hd1", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: The host has no PCI device fffe:ff:1f.7 for host device hostdev0.\n");
+    cli_run_uri(&r, env.uri, "domstate", "hd1", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_str_has_prefix(r.out, "shut off"), "%s", r.out);
+}
+
 /* A build tree runs uninstalled: with no QVIRT_MONITOR, the library finds
  * qvirt-monitor beside libqvirt.so (the test's own environment sets it). */
 Test(cli, runs_uninstalled)
