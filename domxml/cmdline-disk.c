@@ -39,6 +39,29 @@ static void set_cache(qv_jobj *node, const qv_domdef_disk *d)
     qv_json_close(node);
 }
 
+/* A secret object QEMU reads from the file the caller made (never the
+ * value on the command line); *id is its QOM id. */
+static int add_secret(qv_cmdline *cl, const qv_domdef_disk *d, const char *what,
+                      const char *usage_type, const char *usage, const char *uuid, char **id,
+                      qv_error **err)
+{
+    const qv_build_ctx *ctx = cl->ctx;
+    if (!ctx || !ctx->secret_file)
+        return qv_error_set(err, -EOPNOTSUPP, "Disk %s needs its %s secret, which qvirt passes to QEMU only when the domain starts.",
+                            d->target_dev, what);
+    g_autofree char *file = ctx->secret_file(ctx->secret_data, usage_type, usage, uuid, err);
+    if (!file)
+        return -ENOENT;
+    *id = g_strdup_printf("%s-%s-secret", d->alias, what);
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "qom-type", "secret");
+    qv_json_set_str(o, "id", *id);
+    qv_json_set_str(o, "format", "base64");
+    qv_json_set_str(o, "file", file);
+    qv_cmdline_add_json(cl, "-object", o);
+    return 0;
+}
+
 /* The port a network disk's host uses when <host> names none: libvirt's
  * virStorageSourceNetworkDefaultPort (none for rbd: Ceph picks its own). */
 static const char *default_port(const char *protocol)
@@ -89,7 +112,7 @@ static void add_server_list(qv_jobj *o, const qv_domdef_disk_src *src, bool type
 /* The protocol members of a network disk's storage node, as libvirt 9.0's
  * qemuBlockStorageSourceGet*Props write them. */
 static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_disk_src *src,
-                        qv_error **err)
+                        const char *auth_secret, qv_error **err)
 {
     const char *p = src->protocol;
     qv_json_set_str(o, "driver", p);
@@ -113,6 +136,10 @@ static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_dis
         qv_json_set_str(o, "target", target);
         qv_json_set_int(o, "lun", lun ? g_ascii_strtoll(lun, NULL, 10) : 0);
         qv_json_set_str(o, "transport", "tcp");
+        if (auth_secret) {
+            qv_json_set_str(o, "user", src->auth_username);
+            qv_json_set_str(o, "password-secret", auth_secret);
+        }
         qv_json_set_str(o, "initiator-name", src->initiator_iqn);
     } else if (!strcmp(p, "rbd") || !strcmp(p, "gluster")) {
         g_autofree char *first = g_strdup(src->name);
@@ -125,6 +152,13 @@ static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_dis
             qv_json_set_str(o, "conf", src->config_file);
             if (src->host)
                 add_server_list(o, src, false);
+            if (auth_secret) {
+                /* libvirt 9.0's auth modes: cephx, falling back to none. */
+                static const char *const modes[] = { "cephx", "none" };
+                qv_json_set_str(o, "user", src->auth_username);
+                qv_json_set_str_list(o, "auth-client-required", modes, 2);
+                qv_json_set_str(o, "key-secret", auth_secret);
+            }
         } else {
             qv_json_set_str(o, "volume", first);
             qv_json_set_str(o, "path", rest);
@@ -154,6 +188,10 @@ static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_dis
                                                src->name, src->query ? "?" : "",
                                                src->query ? src->query : "");
         qv_json_set_str(o, "url", url);
+        if (auth_secret) {
+            qv_json_set_str(o, "username", src->auth_username);
+            qv_json_set_str(o, "password-secret", auth_secret);
+        }
         if (src->ssl_verify)
             qv_json_set_bool(o, "sslverify", src->ssl_verify == QV_TRI_ON);
         if (src->timeout)
@@ -185,6 +223,10 @@ static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef
         if (!(file = qv_cmdline_file(cl, path, writes ? O_RDWR : O_RDONLY, node_name, err)))
             return -EINVAL;
     }
+    g_autofree char *auth_secret = NULL;
+    if (src->auth_username &&
+        add_secret(cl, d, "auth", src->auth_type, src->auth_usage, src->auth_uuid, &auth_secret, err) < 0)
+        return -EINVAL;
     qv_jobj *o = qv_jobj_new(cl);
     g_autoptr(qv_jobj) guard = o;
     if (file) {
@@ -204,7 +246,7 @@ static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef
         qv_json_set_str(o, "driver", "nvme");
         qv_json_set_str(o, "device", dev);
         qv_json_set_int(o, "namespace", src->nvme_namespace);
-    } else if (network_node(o, d, src, err) < 0) {
+    } else if (network_node(o, d, src, auth_secret, err) < 0) {
         return -EINVAL;
     }
     qv_json_set_str(o, "node-name", node_name);
@@ -236,6 +278,12 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
         return qv_error_set(err, -EINVAL, "The alias of disk %s is too long for a QEMU node name.", d->target_dev);
     if (storage_node(cl, d, src, st, depth == 0, err) < 0)
         return -EINVAL;
+    /* LUKS: qcow2's own encryption, or the luks format in place of raw,
+     * as libvirt 9.0 builds them. */
+    g_autofree char *luks = NULL;
+    if (src->enc_format &&
+        add_secret(cl, d, "luks", "volume", src->enc_usage, src->enc_uuid, &luks, err) < 0)
+        return -EINVAL;
     qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "node-name", fm);
     qv_json_set_bool(o, "read-only", depth > 0 || d->readonly);
@@ -247,7 +295,16 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
     }
     /* A dir disk's fat layer is vvfat itself: raw goes on top. */
     const char *format = src->format && strcmp(src->format, "fat") ? src->format : "raw";
-    qv_json_set_str(o, "driver", format);
+    bool raw_luks = luks && !strcmp(format, "raw");
+    qv_json_set_str(o, "driver", raw_luks ? "luks" : format);
+    if (raw_luks)
+        qv_json_set_str(o, "key-secret", luks);
+    if (luks && !raw_luks) {
+        qv_json_open(o, "encrypt");
+        qv_json_set_str(o, "format", "luks");
+        qv_json_set_str(o, "key-secret", luks);
+        qv_json_close(o);
+    }
     qv_json_set_str(o, "file", st);
     if (backing_fmt)
         qv_json_set_str(o, "backing", backing_fmt);

@@ -297,6 +297,29 @@ void qv_json_open(qv_jobj *o, const char *key)
     o->first = true;
 }
 
+void qv_json_set_str_list(qv_jobj *o, const char *key, const char *const *v, size_t n)
+{
+    if (o->json) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(a, json_object_new_string(v[i]));
+        json_add(o, key, a);
+        return;
+    }
+    size_t len = 2;
+    for (size_t i = 0; i < n; i++)
+        len += json_string_len(v[i]) + 1;
+    char *p = jobj_key(o, key, len);
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        p = json_write_string(p, v[i]);
+    }
+    *p++ = ']';
+    o->len = (size_t)(p - o->buf);
+}
+
 void qv_json_open_list(qv_jobj *o, const char *key)
 {
     g_assert(o->depth < QV_JOBJ_MAX_DEPTH);

@@ -17,6 +17,8 @@ void qv_domdef_disk_src_clear(qv_domdef_disk_src *s)
         g_ptr_array_free(s->more_hosts, TRUE);
     g_free(s->snapshot); g_free(s->config_file); g_free(s->initiator_iqn);
     g_free(s->nfs_user); g_free(s->nfs_group);
+    g_free(s->auth_username); g_free(s->auth_type); g_free(s->auth_usage); g_free(s->auth_uuid);
+    g_free(s->enc_format); g_free(s->enc_engine); g_free(s->enc_usage); g_free(s->enc_uuid);
     g_free(s->pool); g_free(s->volume); g_free(s->volume_mode); g_free(s->nvme_type);
     qv_domdef_addr_clear(&s->nvme_addr);
     if (s->backing) {

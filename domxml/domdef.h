@@ -66,6 +66,13 @@ struct qv_domdef_disk_src {
     char *snapshot, *config_file;   /* rbd: <snapshot name>, <config file> */
     char *initiator_iqn;      /* iscsi: <initiator><iqn name> */
     char *nfs_user, *nfs_group;   /* nfs: <identity user group> */
+    /* <auth username><secret type usage|uuid/></auth> (rbd, iscsi, curl),
+     * in <source> or (older XML) in <disk>, formatted back where it was. */
+    char *auth_username, *auth_type, *auth_usage, *auth_uuid;
+    bool auth_in_disk;
+    /* <encryption format='luks'><secret type='passphrase' usage|uuid/> */
+    char *enc_format, *enc_engine, *enc_usage, *enc_uuid;
+    bool enc_in_disk;
     int ssl_verify;           /* tristate: https, ftps <ssl verify> */
     unsigned long long readahead, timeout;   /* curl: <readahead size>, <timeout seconds>; 0 unset */
     char *pool, *volume, *volume_mode;       /* volume: <source pool volume mode> */

@@ -216,6 +216,7 @@ void qv_json_close(qv_jobj *o);
 /* A list of objects under key: qv_json_open_item() ... qv_json_close() per
  * object, then qv_json_close_list(). */
 void qv_json_open_list(qv_jobj *o, const char *key);
+void qv_json_set_str_list(qv_jobj *o, const char *key, const char *const *v, size_t n);
 void qv_json_open_item(qv_jobj *o);
 void qv_json_close_list(qv_jobj *o);
 /* How a storage node opens file (a path, or qv_cmdline_file's fdset): a

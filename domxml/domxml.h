@@ -163,6 +163,15 @@ typedef struct qv_build_ctx {
      * NULL callback: volume disks are refused. */
     char *(*volume_path)(void *data, const char *pool, const char *volume, bool *block, qv_error **err);
     void *volume_data;
+    /* A secret of the host's secret store (disk <auth>, LUKS <encryption>)
+     * as a file QEMU reads, holding the value base64-encoded (g_free()):
+     * the secret has usage type usage_type (ceph, iscsi, volume) and the
+     * usage name usage, or the UUID uuid. NULL with *err naming the secret
+     * when there is none. NULL callback: disks with secrets are refused
+     * (the value never goes on the command line). */
+    char *(*secret_file)(void *data, const char *usage_type, const char *usage, const char *uuid,
+                         qv_error **err);
+    void *secret_data;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

@@ -162,6 +162,32 @@ static void fmt_disk_host(GString *buf, int depth, const char *name, const char 
     A("transport", transport); A("socket", socket); S("/>\n");
 }
 
+static void fmt_disk_auth(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    IND(depth); S("<auth"); A("username", s->auth_username); S(">\n");
+    IND(depth + 1); S("<secret"); A("type", s->auth_type); A("usage", s->auth_usage);
+    A("uuid", s->auth_uuid); S("/>\n");
+    IND(depth); S("</auth>\n");
+}
+
+static void fmt_disk_encryption(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    IND(depth); S("<encryption"); A("format", s->enc_format); A("engine", s->enc_engine); S(">\n");
+    IND(depth + 1); S("<secret type='passphrase'"); A("usage", s->enc_usage); A("uuid", s->enc_uuid);
+    S("/>\n");
+    IND(depth); S("</encryption>\n");
+}
+
+/* What a <source> holds after its own children: <auth> and <encryption>
+ * when they were given there. */
+static void fmt_source_secrets(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    if (s->auth_username && !s->auth_in_disk)
+        fmt_disk_auth(buf, depth, s);
+    if (s->enc_format && !s->enc_in_disk)
+        fmt_disk_encryption(buf, depth, s);
+}
+
 static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s,
                             const char *startup_policy)
 {
@@ -197,6 +223,7 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
             IND(depth + 2); S("<iqn"); A("name", s->initiator_iqn); S("/>\n");
             IND(depth + 1); S("</initiator>\n");
         }
+        fmt_source_secrets(buf, depth + 1, s);
         IND(depth); S("</source>\n");
         return;
     }
@@ -220,7 +247,13 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
     IND(depth); S("<source");
     A(s->type == QV_DISK_TYPE_BLOCK ? "dev" : s->type == QV_DISK_TYPE_DIR ? "dir" : "file", s->path);
     A("startupPolicy", startup_policy);
-    S("/>\n");
+    if (s->enc_format && !s->enc_in_disk) {
+        S(">\n");
+        fmt_source_secrets(buf, depth + 1, s);
+        IND(depth); S("</source>\n");
+    } else {
+        S("/>\n");
+    }
 }
 
 static void fmt_backing(GString *buf, int depth, const qv_domdef_disk_src *s)
@@ -255,6 +288,8 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     if (d->queues)
         qv_fmt_attr_uint(buf, "queues", d->queues);
     S("/>\n");
+    if (d->src.auth_username && d->src.auth_in_disk)
+        fmt_disk_auth(buf, 3, &d->src);
     fmt_disk_source(buf, 3, &d->src, d->startup_policy);
     fmt_backing(buf, 3, &d->src);
     if (d->geo_cyls) {
@@ -297,6 +332,8 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     qv_fmt_text_elem(buf, 3, "wwn", d->wwn);
     qv_fmt_text_elem(buf, 3, "vendor", d->vendor);
     qv_fmt_text_elem(buf, 3, "product", d->product);
+    if (d->src.enc_format && d->src.enc_in_disk)
+        fmt_disk_encryption(buf, 3, &d->src);
     qv_fmt_alias(buf, 3, d->alias, flags);
     qv_fmt_address(buf, 3, &d->addr);
     S("    </disk>\n");

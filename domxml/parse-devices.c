@@ -219,6 +219,63 @@ static int parse_disk_host(const xmlNode *h, char **name, char **port, char **tr
     return 0;
 }
 
+/* <secret type usage|uuid/> of <auth> or <encryption>. */
+static int parse_secret_ref(const xmlNode *owner, const char *const *types, char **type,
+                            char **usage, char **uuid, qv_error **err)
+{
+    xmlNode *s = qv_xml_child(owner, "secret");
+    if (!s)
+        return qv_xml_error(err, owner, "<%s> needs a <secret>", (const char *)owner->name);
+    if (qv_xml_prop_enum(s, "type", types, type, err) < 0)
+        return -EINVAL;
+    qv_set_str(usage, qv_xml_prop(s, "usage"));
+    qv_set_str(uuid, qv_xml_prop(s, "uuid"));
+    if (!*usage == !*uuid)
+        return qv_xml_error(err, s, "a <secret> names the secret by usage or by uuid, one of them");
+    unsigned char u[16];
+    if (*uuid) {
+        if (qv_uuid_parse(*uuid, u) < 0)
+            return qv_xml_attr_error(err, s, "uuid", "'%s' is not a UUID", *uuid);
+        char canon[37];
+        qv_uuid_format(u, canon);
+        qv_set_str(uuid, g_strdup(canon));
+    }
+    return 0;
+}
+
+static int parse_disk_auth(const xmlNode *a, qv_domdef_disk_src *src, bool in_disk, qv_error **err)
+{
+    static const char *const types[] = { "ceph", "iscsi", "vtpm", NULL };
+    if (src->type != QV_DISK_TYPE_NETWORK)
+        return qv_xml_error(err, a, "<auth> is only for network disks");
+    qv_set_str(&src->auth_username, qv_xml_prop(a, "username"));
+    if (!src->auth_username)
+        return qv_xml_error(err, a, "<auth> needs a username");
+    if (parse_secret_ref(a, types, &src->auth_type, &src->auth_usage, &src->auth_uuid, err) < 0)
+        return -EINVAL;
+    src->auth_in_disk = in_disk;
+    return 0;
+}
+
+static int parse_disk_encryption(const xmlNode *e, qv_domdef_disk_src *src, bool in_disk, qv_error **err)
+{
+    static const char *const formats[] = { "luks", "luks2", "qcow", "default", NULL };
+    static const char *const engines[] = { "qemu", "librbd", NULL };
+    static const char *const types[] = { "passphrase", NULL };
+    if (qv_xml_prop_enum(e, "format", formats, &src->enc_format, err) < 0 ||
+        qv_xml_prop_enum(e, "engine", engines, &src->enc_engine, err) < 0)
+        return -EINVAL;
+    if (!src->enc_format || strcmp(src->enc_format, "luks"))
+        return qv_xml_attr_error(err, e, "format", "only LUKS encryption (format='luks') is supported by QEMU's own engine");
+    if (src->enc_engine && strcmp(src->enc_engine, "qemu"))
+        return qv_xml_attr_error(err, e, "engine", "only QEMU's own LUKS engine (engine='qemu') is supported");
+    g_autofree char *type = NULL;
+    if (parse_secret_ref(e, types, &type, &src->enc_usage, &src->enc_uuid, err) < 0)
+        return -EINVAL;
+    src->enc_in_disk = in_disk;
+    return 0;
+}
+
 /* The elements of a network <source> besides <host>, checked against the
  * protocols that have them, as libvirt's validation does. */
 static int parse_network_source_extras(const xmlNode *n, qv_domdef_disk_src *src, qv_error **err)
@@ -229,9 +286,13 @@ static int parse_network_source_extras(const xmlNode *n, qv_domdef_disk_src *src
         if (name_is(c, "host")) {
             continue;
         } else if (name_is(c, "auth")) {
-            return qv_xml_error(err, c, "disk authentication needs a secret passed to QEMU, and qvirt has no secret store, so <auth> is not supported");
+            if (strcmp(p, "rbd") && strcmp(p, "iscsi") && !curl)
+                return qv_xml_error(err, c, "<auth> is only for rbd, iscsi, http, https, ftp and ftps disks");
+            if (parse_disk_auth(c, src, false, err) < 0)
+                return -EINVAL;
         } else if (name_is(c, "encryption")) {
-            return qv_xml_error(err, c, "disk encryption needs a secret passed to QEMU, and qvirt has no secret store, so <encryption> is not supported");
+            if (parse_disk_encryption(c, src, false, err) < 0)
+                return -EINVAL;
         } else if (name_is(c, "cookies")) {
             return qv_xml_error(err, c, "HTTP cookies are passed to QEMU as secrets, and qvirt has no secret store, so <cookies> is not supported");
         } else if (name_is(c, "ssl")) {
@@ -402,9 +463,10 @@ static int parse_disk_source(const xmlNode *n, qv_domdef_disk_src *src, const xm
         return parse_network_source(n, src, err);
     }
     FOR_EACH_CHILD(c, n) {
-        if (name_is(c, "auth") || name_is(c, "encryption"))
-            return qv_xml_error(err, c, "%s needs a secret passed to QEMU, and qvirt has no secret store, so <%s> is not supported",
-                                name_is(c, "auth") ? "disk authentication" : "disk encryption", (const char *)c->name);
+        if (name_is(c, "auth") && parse_disk_auth(c, src, false, err) < 0)
+            return -EINVAL;
+        if (name_is(c, "encryption") && parse_disk_encryption(c, src, false, err) < 0)
+            return -EINVAL;
     }
     return 0;
 }
@@ -455,6 +517,8 @@ static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error 
         return qv_xml_error(err, n, "a backing store needs a <source>");
     if (parse_disk_source(s, b, n, err) < 0)
         return -EINVAL;
+    if (b->auth_username || b->enc_format)
+        return qv_xml_error(err, s, "a backing image with <auth> or <encryption> is not supported");
     /* qvirt opens every image of the chain itself, so each needs its name
      * (the formatter writes no <source> without one). */
     if (b->type != QV_DISK_TYPE_NETWORK && !b->path)
@@ -520,7 +584,7 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     else
         return qv_xml_attr_error(err, dn, "device", "unsupported disk device '%s'", device);
 
-    xmlNode *src_node = NULL;
+    xmlNode *src_node = NULL, *auth_node = NULL, *enc_node = NULL;
     FOR_EACH_CHILD(c, dn) {
         if (name_is(c, "driver")) {
             static const char *const names[] = { "qemu", NULL };
@@ -611,9 +675,10 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
             if (!d->geo_cyls || !d->geo_heads || !d->geo_secs)
                 return qv_xml_error(err, c, "<geometry> needs cyls, heads and secs greater than 0");
         } else if (is_common(c)) {
-        } else if (name_is(c, "encryption") || name_is(c, "auth")) {
-            return qv_xml_error(err, c, "%s needs a secret passed to QEMU, and qvirt has no secret store, so <%s> is not supported",
-                                name_is(c, "auth") ? "disk authentication" : "disk encryption", (const char *)c->name);
+        } else if (name_is(c, "auth")) {
+            auth_node = c;
+        } else if (name_is(c, "encryption")) {
+            enc_node = c;
         } else if (name_is(c, "mirror") || name_is(c, "throttlefilters")) {
             return qv_xml_error(err, c, "unsupported disk element");
         } else {
@@ -622,6 +687,14 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     }
     if (!d->target_dev || !*d->target_dev)
         return qv_xml_error(err, dn, "missing <target dev=...>");
+    /* The older places of <auth> and <encryption>: in <disk> itself. */
+    if (auth_node && parse_disk_auth(auth_node, &d->src, true, err) < 0)
+        return -EINVAL;
+    if (enc_node && parse_disk_encryption(enc_node, &d->src, true, err) < 0)
+        return -EINVAL;
+    if (d->src.enc_format && d->src.type != QV_DISK_TYPE_FILE && d->src.type != QV_DISK_TYPE_BLOCK &&
+        d->src.type != QV_DISK_TYPE_NETWORK)
+        return qv_xml_error(err, dn, "LUKS encryption is for file, block and network disks");
     static const char *const type_names[] = { "file", "block", "network", "dir", "volume", "nvme" };
     if (d->src.type >= QV_DISK_TYPE_NETWORK && d->src.type != QV_DISK_TYPE_DIR && !src_node)
         return qv_xml_error(err, dn, "a %s disk needs a <source>", type_names[d->src.type]);

@@ -35,6 +35,7 @@
 #include "firmware.h"
 #include "hostdev.h"
 #include "pool.h"
+#include "secret.h"
 #include "qemu-files.h"
 #include "qemu-user.h"
 #include "tap.h"
@@ -416,6 +417,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         .scsi_generic = qv_hostdev_scsi_generic,
         .volume_path = qv_pool_volume_path,
     };
+    qv_secret_source secrets = { .files = &files };
+    ctx.secret_file = qv_secret_file;
+    ctx.secret_data = &secrets;
     /* A host device the host lacks is refused here, by name. */
     if ((r = qv_hostdevs_check(def, "", err)) < 0)
         return r;

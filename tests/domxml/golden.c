@@ -103,3 +103,20 @@ char *golden_volume_path(void *data, const char *pool, const char *volume, bool 
     }
     return g_build_filename(data ? (const char *)data : "/var/lib/libvirt/images", volume, NULL);
 }
+
+char *golden_secret_file(void *data, const char *usage_type, const char *usage, const char *uuid,
+                         qv_error **err)
+{
+    static const char *const known[] = { "client.admin secret", "libvirtiscsi",
+                                         "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", NULL };
+    const char *key = uuid ? uuid : usage;
+    bool found = false;
+    for (int i = 0; known[i]; i++)
+        found |= !strcmp(known[i], key);
+    if (!found) {
+        qv_error_set(err, -ENOENT, "The golden host has no %s secret '%s'.", usage_type, key);
+        return NULL;
+    }
+    int *next_fd = data;
+    return g_strdup_printf("/proc/self/fd/%d", next_fd ? (*next_fd)++ : 100);
+}

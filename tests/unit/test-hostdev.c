@@ -1,6 +1,7 @@
 /* lib/hostdev.c: the start-time checks of host devices, on a temp folder
  * standing in for the host's /sys and /dev; lib/pool.c: volumes of
- * libvirt storage pools, from pool definitions in a temp folder. */
+ * libvirt storage pools, from pool definitions in a temp folder;
+ * lib/secret.c: libvirt's secret store in a temp folder. */
 #include <string.h>
 #include <unistd.h>
 #include <criterion/criterion.h>
@@ -10,6 +11,7 @@
 #include "domdef.h"
 #include "hostdev.h"
 #include "pool.h"
+#include "secret.h"
 
 #define DOM(devices)                                                                              \
     "<domain type='qemu'><name>h</name><memory>131072</memory><os><type>hvm</type></os>"         \
@@ -182,4 +184,53 @@ Test(hostdev, volumes_of_libvirt_pools)
     cr_assert_null(qv_pool_volume_path(dir, "nope", "img", &block, &e2));
     cr_assert(strstr(qv_error_message(e2), "Storage pool 'nope' has no libvirt definition in "), "%s", qv_error_message(e2));
     cr_assert_null(qv_pool_volume_path(dir, "default", "../etc/shadow", &block, &e3));
+}
+
+static void write_secret(const char *uuid, const char *usage_xml, const char *value)
+{
+    mkpath("/secrets");
+    g_autofree char *xml = g_strdup_printf("%s/secrets/%s.xml", root, uuid);
+    g_autofree char *def = g_strdup_printf("<secret ephemeral='no' private='yes'><uuid>%s</uuid>%s</secret>",
+                                           uuid, usage_xml);
+    cr_assert(g_file_set_contents(xml, def, -1, NULL));
+    if (value) {
+        g_autofree char *b64 = g_strdup_printf("%s/secrets/%s.base64", root, uuid);
+        cr_assert(g_file_set_contents(b64, value, -1, NULL));
+    }
+}
+
+Test(hostdev, secrets_of_libvirts_store)
+{
+    write_secret("8ba2b2f0-2bc4-4b1a-8b22-4f3e2ae6e3a1", "<usage type='ceph'><name>client.admin secret</name></usage>",
+                 "QVFCdnFiNWZBQUFBQUJBQUxrbzV3ZkRWNDdrc2ZpL0hHYWE0TEE9PQ==\n");
+    write_secret("2f9b7f6e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", "<usage type='iscsi'><target>libvirtiscsi</target></usage>",
+                 "cXZpcnQtdGVzdA==");
+    write_secret("0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", "<usage type='volume'><volume>/var/lib/libvirt/images/luks.img</volume></usage>",
+                 "not base64!");
+    write_secret("11111111-2222-4333-8444-555555555555", "<usage type='ceph'><name>no value</name></usage>", NULL);
+    g_autofree char *dir = g_strconcat(root, "/secrets", NULL);
+    g_autofree char *a = qv_secret_lookup(dir, "ceph", "client.admin secret", NULL, NULL);
+    cr_assert_str_eq(a, "QVFCdnFiNWZBQUFBQUJBQUxrbzV3ZkRWNDdrc2ZpL0hHYWE0TEE9PQ==");
+    g_autofree char *b = qv_secret_lookup(dir, "iscsi", NULL, "2f9b7f6e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", NULL);
+    cr_assert_str_eq(b, "cXZpcnQtdGVzdA==");
+    g_autoptr(qv_error) e1 = NULL, e2 = NULL, e3 = NULL;
+    cr_assert_null(qv_secret_lookup(dir, "iscsi", "client.admin secret", NULL, &e1));
+    cr_assert(strstr(qv_error_message(e1), "No iscsi secret 'client.admin secret' is in libvirt's secret store"), "%s", qv_error_message(e1));
+    cr_assert_null(qv_secret_lookup(dir, "volume", "/var/lib/libvirt/images/luks.img", NULL, &e2));
+    cr_assert(strstr(qv_error_message(e2), "is not base64"), "%s", qv_error_message(e2));
+    cr_assert_null(qv_secret_lookup(dir, "ceph", "no value", NULL, &e3));
+    cr_assert(strstr(qv_error_message(e3), "has no value"), "%s", qv_error_message(e3));
+
+    /* The value reaches QEMU as a sealed memfd it reads by /proc/self/fd. */
+    g_auto(qv_qemu_files) files = { 0 };
+    qv_qemu_files_init(&files, 1, true);
+    qv_secret_source src = { .dir = dir, .files = &files };
+    g_autofree char *path = qv_secret_file(&src, "iscsi", "libvirtiscsi", NULL, NULL);
+    cr_assert(g_str_has_prefix(path, "/proc/self/fd/"), "%s", path);
+    cr_assert_eq(files.fds->len, 1);
+    g_autofree char *got = NULL;
+    cr_assert(g_file_get_contents(path, &got, NULL, NULL));
+    cr_assert_str_eq(got, "cXZpcnQtdGVzdA==");
+    int fd = g_array_index(files.fds, int, 0);
+    cr_assert_lt(write(fd, "x", 1), 0, "the memfd is sealed against writes");
 }
