@@ -294,7 +294,7 @@ static int parse_network_source_extras(const xmlNode *n, qv_domdef_disk_src *src
             if (parse_disk_encryption(c, src, false, err) < 0)
                 return -EINVAL;
         } else if (name_is(c, "cookies")) {
-            return qv_xml_error(err, c, "HTTP cookies are passed to QEMU as secrets, and qvirt has no secret store, so <cookies> is not supported");
+            return qv_xml_error(err, c, "<cookies> is not supported: libvirt passes cookies to QEMU as secrets, which qvirt does only for <auth> and <encryption>");
         } else if (name_is(c, "ssl")) {
             if (strcmp(p, "https") && strcmp(p, "ftps"))
                 return qv_xml_error(err, c, "<ssl> is only for https and ftps disks");
