@@ -229,7 +229,14 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
     }
     if (s->type == QV_DISK_TYPE_VOLUME) {
         IND(depth); S("<source"); A("pool", s->pool); A("volume", s->volume);
-        A("mode", s->volume_mode); A("startupPolicy", startup_policy); S("/>\n");
+        A("mode", s->volume_mode); A("startupPolicy", startup_policy);
+        if (s->enc_format && !s->enc_in_disk) {
+            S(">\n");
+            fmt_source_secrets(buf, depth + 1, s);
+            IND(depth); S("</source>\n");
+        } else {
+            S("/>\n");
+        }
         return;
     }
     if (s->type == QV_DISK_TYPE_NVME) {

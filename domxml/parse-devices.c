@@ -692,9 +692,8 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
         return -EINVAL;
     if (enc_node && parse_disk_encryption(enc_node, &d->src, true, err) < 0)
         return -EINVAL;
-    if (d->src.enc_format && d->src.type != QV_DISK_TYPE_FILE && d->src.type != QV_DISK_TYPE_BLOCK &&
-        d->src.type != QV_DISK_TYPE_NETWORK)
-        return qv_xml_error(err, dn, "LUKS encryption is for file, block and network disks");
+    if (d->src.enc_format && (d->src.type == QV_DISK_TYPE_DIR || d->src.type == QV_DISK_TYPE_NVME))
+        return qv_xml_error(err, dn, "LUKS encryption is for file, block, volume and network disks");
     static const char *const type_names[] = { "file", "block", "network", "dir", "volume", "nvme" };
     if (d->src.type >= QV_DISK_TYPE_NETWORK && d->src.type != QV_DISK_TYPE_DIR && !src_node)
         return qv_xml_error(err, dn, "a %s disk needs a <source>", type_names[d->src.type]);

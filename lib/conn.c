@@ -449,6 +449,8 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
         .secret_file = qv_secret_file_placeholder,
         .secret_data = &next_fd,
     };
+    g_autofree char *pool_dir = qv_conn_libvirt_dir(conn, "storage");
+    bctx.volume_data = pool_dir;
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;

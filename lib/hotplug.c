@@ -198,9 +198,10 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
             g_autofree char *dir = runtime_dir(dom);
             g_auto(qv_qemu_files) files = { 0 };
             qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
+            g_autofree char *pool_dir = qv_conn_libvirt_dir(dom->conn, "storage");
             qv_build_ctx ctx = { .runtime_dir = dir, .files = &files.opener,
                                  .scsi_generic = qv_hostdev_scsi_generic,
-                                 .volume_path = qv_pool_volume_path };
+                                 .volume_path = qv_pool_volume_path, .volume_data = pool_dir };
             ctx.networks = qv_networks_get(nets, &ctx.n_networks);
             g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
             g_autoptr(qv_taps) taps = NULL;

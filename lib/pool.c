@@ -20,6 +20,18 @@ static xmlNode *child(xmlNode *node, const char *name)
     return NULL;
 }
 
+char *qv_conn_libvirt_dir(qv_conn *conn, const char *key)
+{
+    g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    char *dir = g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, NULL)
+                    ? g_key_file_get_string(kf, "libvirt", key, NULL) : NULL;
+    if (dir && *g_strstrip(dir))
+        return dir;
+    g_free(dir);
+    return g_strdup(!strcmp(key, "secrets") ? "/etc/libvirt/secrets" : QV_LIBVIRT_POOL_DIR);
+}
+
 char *qv_pool_volume_path(void *data, const char *pool, const char *volume, bool *block,
                           qv_error **err)
 {

@@ -4,7 +4,14 @@
 
 #include <stdbool.h>
 
+#include "internal.h"
 #include "qv-error.h"
+
+/* Where libvirt keeps what qvirt reads of it: [libvirt] storage= (pool
+ * definitions, /etc/libvirt/storage) and secrets= (the secret store,
+ * /etc/libvirt/secrets) of the connection's qvirt.conf, else the default.
+ * g_free(). */
+char *qv_conn_libvirt_dir(qv_conn *conn, const char *key);
 
 /* qv_build_ctx.volume_path. data: the folder of libvirt's pool
  * definitions (a const char *; NULL: /etc/libvirt/storage), holding

@@ -417,9 +417,12 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         .scsi_generic = qv_hostdev_scsi_generic,
         .volume_path = qv_pool_volume_path,
     };
-    qv_secret_source secrets = { .files = &files };
+    g_autofree char *secret_dir = qv_conn_libvirt_dir(conn, "secrets");
+    g_autofree char *pool_dir = qv_conn_libvirt_dir(conn, "storage");
+    qv_secret_source secrets = { .dir = secret_dir, .files = &files };
     ctx.secret_file = qv_secret_file;
     ctx.secret_data = &secrets;
+    ctx.volume_data = pool_dir;
     /* A host device the host lacks is refused here, by name. */
     if ((r = qv_hostdevs_check(def, "", err)) < 0)
         return r;
