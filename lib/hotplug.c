@@ -383,7 +383,8 @@ int qv_domain_detach_device(qv_domain *dom, const char *xml, unsigned int flags,
 static bool src_same(const qv_domdef_disk_src *a, const qv_domdef_disk_src *b)
 {
     return a->type == b->type && g_strcmp0(a->path, b->path) == 0 && g_strcmp0(a->name, b->name) == 0 &&
-           g_strcmp0(a->host, b->host) == 0;
+           g_strcmp0(a->host, b->host) == 0 && g_strcmp0(a->pool, b->pool) == 0 &&
+           g_strcmp0(a->volume, b->volume) == 0;
 }
 
 /* Moves the new medium's source into disk d (the rest of d stays). */
@@ -400,7 +401,8 @@ static void take_source(qv_domdef_disk *d, qv_domdef_disk *from)
  * medium out and drop its nodes, then add the new nodes (built like at
  * start), insert them and close the tray. */
 static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_disk *old,
-                         const qv_domdef_devref *newdev, const char *rundir, bool force, qv_error **err)
+                         const qv_domdef_devref *newdev, const char *rundir, const char *pool_dir,
+                         bool force, qv_error **err)
 {
     const qv_domdef_disk *nd = newdev->dev;
     json_object *a = id_args("id", old->alias);
@@ -419,7 +421,7 @@ static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_d
         g_auto(qv_qemu_files) files = { 0 };
         qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
         qv_build_ctx ctx = { .runtime_dir = rundir, .files = &files.opener,
-                             .volume_path = qv_pool_volume_path };
+                             .volume_path = qv_pool_volume_path, .volume_data = (void *)pool_dir };
         if ((r = qv_domxml_build_hotplug(newdef, newdev, &ctx, &items, err)) < 0)
             return r;
         /* Only the medium (its files and block nodes): the drive stays. */
@@ -490,8 +492,9 @@ int qv_domain_update_device(qv_domain *dom, const char *xml, unsigned int flags,
             qv_qmp *qmp = NULL;
             int qlock = -1;
             g_autofree char *dir = runtime_dir(dom);
+            g_autofree char *pool_dir = qv_conn_libvirt_dir(dom->conn, "storage");
             if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
-                r = change_medium(qmp, newlive, cur, &nd, dir, force, err);
+                r = change_medium(qmp, newlive, cur, &nd, dir, pool_dir, force, err);
                 qv_domain_qmp_close(qmp, qlock);
                 if (r < 0 && err && *err)
                     qv_error_prefix(*err, "changing the medium of %s in domain '%s' failed",
