@@ -52,8 +52,8 @@ static int check_pci(const char *root, const qv_domdef_addr *addr, const char *w
     g_autofree char *drv_link = g_strconcat(dev, "/driver", NULL);
     g_autofree char *driver = link_name(root, drv_link);
     if (!driver || strcmp(driver, "vfio-pci"))
-        return qv_error_set(err, -EBUSY, "Host PCI device %s for %s is %s%s, not to vfio-pci; qvirt does not rebind host devices, so bind it to vfio-pci first.",
-                            name, what, driver ? "bound to " : "not bound", driver ? driver : "");
+        return qv_error_set(err, -EBUSY, "Host PCI device %s for %s is bound to %s, not to vfio-pci; qvirt does not rebind host devices, so bind it to vfio-pci first.",
+                            name, what, driver ? driver : "no driver");
     return 0;
 }
 
