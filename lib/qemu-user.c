@@ -264,5 +264,12 @@ int qv_qemu_user_grant_files(const qv_qemu_user *u, const qv_domdef *def, const 
             g_file_test(c->src.path, G_FILE_TEST_EXISTS))
             r = grant(u, dir, "socket", c->src.path, S_IWUSR, err);
     }
+    for (guint i = 0; r >= 0 && def->nets && i < def->nets->len; i++) {
+        const qv_domdef_net *n = def->nets->pdata[i];
+        /* A vhost-user client with <reconnect>: the same as a chardev's. */
+        if (n->type == QV_NET_VHOSTUSER && n->reconnect && !strcmp(n->source_mode, "client") &&
+            g_file_test(n->source_path, G_FILE_TEST_EXISTS))
+            r = grant(u, dir, "socket", n->source_path, S_IWUSR, err);
+    }
     return r;
 }
