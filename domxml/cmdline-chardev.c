@@ -145,6 +145,8 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
     case QV_CHR_PIPE: backend = "pipe"; break;
     case QV_CHR_DEV: backend = "tty"; break;
     case QV_CHR_SPICEVMC: backend = "spicevmc"; break;
+    case QV_CHR_SPICEPORT: backend = "spiceport"; break;
+    case QV_CHR_QEMU_VDAGENT: backend = "qemu-vdagent"; break;
     }
     g_string_append(s, backend);
     qv_opt_append(s, "id", id);
@@ -215,6 +217,17 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
     case QV_CHR_SPICEVMC:
         g_string_append(s, ",name=vdagent");
         break;
+    case QV_CHR_SPICEPORT:
+        qv_opt_append(s, "name", src->channel);
+        break;
+    case QV_CHR_QEMU_VDAGENT:
+        /* As libvirt 9.0: the clipboard as given, the mouse on in client mode. */
+        g_string_append(s, ",name=vdagent");
+        if (src->clipboard)
+            g_string_append_printf(s, ",clipboard=%s", src->clipboard == QV_TRI_ON ? "on" : "off");
+        if (src->mouse_mode)
+            g_string_append_printf(s, ",mouse=%s", !strcmp(src->mouse_mode, "client") ? "on" : "off");
+        break;
     default:
         break;
     }
@@ -280,6 +293,22 @@ int qv_cmdline_add_chr(qv_cmdline *cl, const qv_domdef_chr *c, qv_error **err)
     case QV_CHR_CHANNEL: {
         if (qv_cmdline_add_chardev(cl, &c->src, chr_id, sock, err) < 0)
             return -EINVAL;
+        if (!strcmp(c->target_type, "guestfwd")) {
+            /* libvirt 9.0: a user-mode netdev of the channel's own, whose
+             * guestfwd rule sends the guest's connections to the chardev. */
+            qv_jobj *nd = qv_jobj_new(cl);
+            g_autofree char *rule = g_strdup_printf("tcp:%s:%d-chardev:%s", c->target_address,
+                                                    c->target_port, chr_id);
+            qv_json_set_str(nd, "type", "user");
+            qv_json_open_list(nd, "guestfwd");
+            qv_json_open_item(nd);
+            qv_json_set_str(nd, "str", rule);
+            qv_json_close(nd);
+            qv_json_close_list(nd);
+            qv_json_set_str(nd, "id", c->alias);
+            qv_cmdline_add_json(cl, "-netdev", nd);
+            return 0;
+        }
         dev = qv_json_device(cl, "virtserialport", c->alias);
         g_autofree char *bus = qv_strdup_uints("virtio-serial", '.', 2,
                                                (const unsigned int[]){ c->addr.controller, c->addr.bus });

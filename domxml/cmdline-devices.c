@@ -16,6 +16,103 @@ static int add_dev(qv_cmdline *cl, qv_jobj *dev, const qv_domdef_addr *addr, con
     return 0;
 }
 
+/* ---- host devices ---- */
+static int add_usb_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error **err)
+{
+    qv_jobj *dev = qv_json_device(cl, "usb-host", h->alias);
+    if (h->vendor) {
+        qv_json_set_int(dev, "vendorid", h->vendor);
+        qv_json_set_int(dev, "productid", h->product);
+    }
+    if (h->host_bus >= 0) {
+        qv_json_set_int(dev, "hostbus", h->host_bus);
+        qv_json_set_int(dev, "hostaddr", h->host_device);
+    }
+    if (h->boot_order)
+        qv_json_set_int(dev, "bootindex", h->boot_order);
+    return add_dev(cl, dev, &h->addr, "USB host device", err);
+}
+
+/* A PCI host device or a mediated device: vfio-pci, by host address or by
+ * the mdev's sysfs node, as libvirt's qemuBuildPCIHostdevDevProps and
+ * qemuBuildHostdevMediatedDevProps. */
+static int add_vfio_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error **err)
+{
+    /* ramfb is a property of the variant that cannot be hot-unplugged. */
+    qv_jobj *dev = qv_json_device(cl, h->mdev_ramfb == QV_TRI_ON ? "vfio-pci-nohotplug" : "vfio-pci", h->alias);
+    if (!strcmp(h->type, "pci")) {
+        const qv_domdef_addr *a = &h->host_addr;
+        g_autofree char *host = g_strdup_printf("%04x:%02x:%02x.%x", a->domain, a->bus, a->slot, a->function);
+        qv_json_set_str(dev, "host", host);
+    } else {
+        g_autofree char *sysfs = qv_strcat2("/sys/bus/mdev/devices/", h->mdev_uuid);
+        qv_json_set_str(dev, "sysfsdev", sysfs);
+        if (h->mdev_display)
+            qv_json_set_str(dev, "display", qv_tri_onoff(h->mdev_display));
+        if (h->mdev_ramfb)
+            qv_json_set_bool(dev, "ramfb", h->mdev_ramfb == QV_TRI_ON);
+    }
+    if (h->boot_order)
+        qv_json_set_int(dev, "bootindex", h->boot_order);
+    if (h->rom_bar)
+        qv_json_set_int(dev, "rombar", h->rom_bar == QV_TRI_ON);
+    if (h->rom_file)
+        qv_json_set_str(dev, "romfile", h->rom_file);
+    return add_dev(cl, dev, &h->addr, "host device", err);
+}
+
+/* A SCSI host device: its /dev/sgN (found on the host by the caller) as a
+ * host_device node under scsi-generic, as libvirt 9.0 does. */
+static int add_scsi_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error **err)
+{
+    const qv_build_ctx *ctx = cl->ctx;
+    if (!ctx || !ctx->scsi_generic)
+        return qv_error_set(err, -EINVAL, "SCSI host device %s (%s %u:%u:%u) needs its /dev/sg node, which only a host lookup finds.",
+                            h->alias, h->scsi_adapter, h->scsi_bus, h->scsi_target, h->scsi_unit);
+    g_autofree char *sg = ctx->scsi_generic(ctx->scsi_data, h, err);
+    if (!sg)
+        return -ENODEV;
+    g_autofree char *node = g_strdup_printf("libvirt-%s-backend", h->alias);
+    g_autofree char *file = qv_cmdline_file(cl, sg, h->readonly ? O_RDONLY : O_RDWR, node, err);
+    if (!file)
+        return -EINVAL;
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "driver", "host_device");
+    qv_json_set_str(o, "filename", file);
+    qv_json_set_str(o, "node-name", node);
+    if (h->readonly && !g_str_has_prefix(file, "/dev/fdset/"))
+        qv_json_set_bool(o, "read-only", true);
+    qv_cmdline_storage_access(o, file, !h->readonly);
+    qv_cmdline_add_json(cl, "-blockdev", o);
+    qv_domdef_controller *c = qv_domdef_find_controller(cl->def, QV_CTRL_SCSI, h->addr.controller);
+    if (!c)
+        return qv_error_set(err, -EINVAL, "SCSI host device %s is on SCSI controller %u, which does not exist.", h->alias, h->addr.controller);
+    qv_jobj *dev = qv_json_device(cl, "scsi-generic", h->alias);
+    g_autofree char *bus = qv_strcat2(c->alias, ".0");
+    qv_json_set_str(dev, "bus", bus);
+    if (!strcmp(c->model, "lsilogic")) {
+        qv_json_set_int(dev, "scsi-id", h->addr.unit);
+    } else {
+        qv_json_set_int(dev, "channel", h->addr.bus);
+        qv_json_set_int(dev, "scsi-id", h->addr.target);
+        qv_json_set_int(dev, "lun", h->addr.unit);
+    }
+    qv_json_set_str(dev, "drive", node);
+    if (h->boot_order)
+        qv_json_set_int(dev, "bootindex", h->boot_order);
+    qv_cmdline_add_json(cl, "-device", dev);
+    return 0;
+}
+
+static int add_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error **err)
+{
+    if (!strcmp(h->type, "usb"))
+        return add_usb_hostdev(cl, h, err);
+    if (!strcmp(h->type, "scsi"))
+        return add_scsi_hostdev(cl, h, err);
+    return add_vfio_hostdev(cl, h, err);
+}
+
 /* ---- controllers ---- */
 static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_error **err)
 {
@@ -30,8 +127,15 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
                  !strcmp(c->model, "dmi-to-pci-bridge") ? "i82801b11-bridge" :
                  !strcmp(c->model, "pcie-switch-upstream-port") ? "x3130-upstream" :
                  !strcmp(c->model, "pcie-switch-downstream-port") ? "xio3130-downstream" :
+                 !strcmp(c->model, "pci-expander-bus") ? "pxb" :
+                 !strcmp(c->model, "pcie-expander-bus") ? "pxb-pcie" :
                  "pcie-pci-bridge";
         dev = qv_json_device(cl, driver, c->alias);
+        if (g_str_has_suffix(c->model, "-expander-bus")) {
+            qv_json_set_int(dev, "bus_nr", c->busnr);
+            if (c->numa_node >= 0)
+                qv_json_set_int(dev, "numa_node", c->numa_node);
+        }
         if (!strcmp(c->model, "pci-bridge"))
             qv_json_set_int(dev, "chassis_nr", c->chassis_nr >= 0 ? c->chassis_nr : (int)c->index);
         if (!strcmp(c->model, "pcie-root-port") || !strcmp(c->model, "pcie-switch-downstream-port")) {
@@ -480,19 +584,7 @@ int qv_cmdline_add_misc(qv_cmdline *cl, qv_error **err)
             return -EINVAL;
     }
     for (guint i = 0; i < def->hostdevs->len; i++) {
-        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        qv_jobj *dev = qv_json_device(cl, "usb-host", h->alias);
-        if (h->vendor) {
-            qv_json_set_int(dev, "vendorid", h->vendor);
-            qv_json_set_int(dev, "productid", h->product);
-        }
-        if (h->host_bus >= 0) {
-            qv_json_set_int(dev, "hostbus", h->host_bus);
-            qv_json_set_int(dev, "hostaddr", h->host_device);
-        }
-        if (h->boot_order)
-            qv_json_set_int(dev, "bootindex", h->boot_order);
-        if (add_dev(cl, dev, &h->addr, "USB host device", err) < 0)
+        if (add_hostdev(cl, g_ptr_array_index(def->hostdevs, i), err) < 0)
             return -EINVAL;
     }
     for (guint i = 0; i < def->filesystems->len; i++) {

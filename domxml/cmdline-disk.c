@@ -39,54 +39,222 @@ static void set_cache(qv_jobj *node, const qv_domdef_disk *d)
     qv_json_close(node);
 }
 
+/* A secret object QEMU reads from the file the caller made (never the
+ * value on the command line); *id is its QOM id. */
+static int add_secret(qv_cmdline *cl, const qv_domdef_disk *d, const char *what,
+                      const char *usage_type, const char *usage, const char *uuid, char **id,
+                      qv_error **err)
+{
+    const qv_build_ctx *ctx = cl->ctx;
+    if (!ctx || !ctx->secret_file)
+        return qv_error_set(err, -EOPNOTSUPP, "Disk %s needs its %s secret, which qvirt passes to QEMU only when the domain starts.",
+                            d->target_dev, what);
+    g_autofree char *file = ctx->secret_file(ctx->secret_data, usage_type, usage, uuid, err);
+    if (!file)
+        return -ENOENT;
+    *id = g_strdup_printf("%s-%s-secret", d->alias, what);
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "qom-type", "secret");
+    qv_json_set_str(o, "id", *id);
+    qv_json_set_str(o, "format", "base64");
+    qv_json_set_str(o, "file", file);
+    qv_cmdline_add_json(cl, "-object", o);
+    return 0;
+}
+
+/* The port a network disk's host uses when <host> names none: libvirt's
+ * virStorageSourceNetworkDefaultPort (none for rbd: Ceph picks its own). */
+static const char *default_port(const char *protocol)
+{
+    static const char *const ports[][2] = {
+        { "nbd", "10809" }, { "iscsi", "3260" }, { "gluster", "24007" }, { "ssh", "22" },
+        { "http", "80" }, { "https", "443" }, { "ftp", "21" }, { "ftps", "990" }, { "rbd", "0" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(ports); i++)
+        if (!strcmp(ports[i][0], protocol))
+            return ports[i][1];
+    return NULL;
+}
+
+/* A SocketAddress (with "type": nbd, gluster) or an InetSocketAddressBase
+ * (rbd, ssh) member of the open object or list item. */
+static void add_server(qv_jobj *o, const char *protocol, const char *host, const char *port,
+                       const char *transport, const char *socket, bool typed)
+{
+    if (socket || (transport && !strcmp(transport, "unix"))) {
+        qv_json_set_str(o, "type", "unix");
+        qv_json_set_str(o, "path", socket);
+        return;
+    }
+    if (typed)
+        qv_json_set_str(o, "type", "inet");
+    qv_json_set_str(o, "host", host);
+    qv_json_set_str(o, "port", port ? port : default_port(protocol));
+}
+
+static void add_server_list(qv_jobj *o, const qv_domdef_disk_src *src, bool typed)
+{
+    qv_json_open_list(o, "server");
+    if (src->host || src->socket) {
+        qv_json_open_item(o);
+        add_server(o, src->protocol, src->host, src->port, src->transport, src->socket, typed);
+        qv_json_close(o);
+    }
+    for (guint i = 0; src->more_hosts && i < src->more_hosts->len; i++) {
+        const qv_domdef_disk_host *h = g_ptr_array_index(src->more_hosts, i);
+        qv_json_open_item(o);
+        add_server(o, src->protocol, h->name, h->port, h->transport, h->socket, typed);
+        qv_json_close(o);
+    }
+    qv_json_close_list(o);
+}
+
+/* The protocol members of a network disk's storage node, as libvirt 9.0's
+ * qemuBlockStorageSourceGet*Props write them. */
+static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_disk_src *src,
+                        const char *auth_secret, qv_error **err)
+{
+    const char *p = src->protocol;
+    qv_json_set_str(o, "driver", p);
+    if (!strcmp(p, "nbd")) {
+        bool unix_socket = src->socket || (src->transport && !strcmp(src->transport, "unix"));
+        if (unix_socket && !src->socket)
+            return qv_error_set(err, -EINVAL, "The NBD disk %s uses unix transport without a socket.", d->target_dev);
+        qv_json_open(o, "server");
+        add_server(o, p, src->host, src->port, src->transport, src->socket, true);
+        qv_json_close(o);
+        qv_json_set_str(o, "export", src->name);
+    } else if (!strcmp(p, "iscsi")) {
+        g_autofree char *target = g_strdup(src->name);
+        char *lun = strchr(target, '/');
+        if (lun)
+            *lun++ = '\0';
+        const char *port = src->port ? src->port : default_port(p);
+        g_autofree char *portal = strchr(src->host, ':') ? g_strdup_printf("[%s]:%s", src->host, port)
+                                                         : g_strdup_printf("%s:%s", src->host, port);
+        qv_json_set_str(o, "portal", portal);
+        qv_json_set_str(o, "target", target);
+        qv_json_set_int(o, "lun", lun ? g_ascii_strtoll(lun, NULL, 10) : 0);
+        qv_json_set_str(o, "transport", "tcp");
+        if (auth_secret) {
+            qv_json_set_str(o, "user", src->auth_username);
+            qv_json_set_str(o, "password-secret", auth_secret);
+        }
+        qv_json_set_str(o, "initiator-name", src->initiator_iqn);
+    } else if (!strcmp(p, "rbd") || !strcmp(p, "gluster")) {
+        g_autofree char *first = g_strdup(src->name);
+        char *rest = strchr(first, '/');
+        *rest++ = '\0';
+        if (!strcmp(p, "rbd")) {
+            qv_json_set_str(o, "pool", first);
+            qv_json_set_str(o, "image", rest);
+            qv_json_set_str(o, "snapshot", src->snapshot);
+            qv_json_set_str(o, "conf", src->config_file);
+            if (src->host)
+                add_server_list(o, src, false);
+            if (auth_secret) {
+                /* libvirt 9.0's auth modes: cephx, falling back to none. */
+                static const char *const modes[] = { "cephx", "none" };
+                qv_json_set_str(o, "user", src->auth_username);
+                qv_json_set_str_list(o, "auth-client-required", modes, 2);
+                qv_json_set_str(o, "key-secret", auth_secret);
+            }
+        } else {
+            qv_json_set_str(o, "volume", first);
+            qv_json_set_str(o, "path", rest);
+            add_server_list(o, src, true);
+        }
+    } else if (!strcmp(p, "nfs")) {
+        qv_json_open(o, "server");
+        qv_json_set_str(o, "host", src->host);
+        qv_json_set_str(o, "type", "inet");
+        qv_json_close(o);
+        qv_json_set_str(o, "path", src->name);
+        if (src->nfs_user)
+            qv_json_set_int(o, "user", g_ascii_strtoll(src->nfs_user + (src->nfs_user[0] == '+'), NULL, 10));
+        if (src->nfs_group)
+            qv_json_set_int(o, "group", g_ascii_strtoll(src->nfs_group + (src->nfs_group[0] == '+'), NULL, 10));
+    } else if (!strcmp(p, "ssh")) {
+        qv_json_set_str(o, "path", src->name);
+        qv_json_open(o, "server");
+        add_server(o, p, src->host, src->port, NULL, NULL, false);
+        qv_json_close(o);
+    } else {
+        /* curl: http, https, ftp, ftps */
+        const char *port = src->port ? src->port : default_port(p);
+        bool v6 = strchr(src->host, ':') != NULL;
+        g_autofree char *url = g_strdup_printf("%s://%s%s%s:%s%s%s%s%s", p, v6 ? "[" : "", src->host,
+                                               v6 ? "]" : "", port, src->name[0] == '/' ? "" : "/",
+                                               src->name, src->query ? "?" : "",
+                                               src->query ? src->query : "");
+        qv_json_set_str(o, "url", url);
+        if (auth_secret) {
+            qv_json_set_str(o, "username", src->auth_username);
+            qv_json_set_str(o, "password-secret", auth_secret);
+        }
+        if (src->ssl_verify)
+            qv_json_set_bool(o, "sslverify", src->ssl_verify == QV_TRI_ON);
+        if (src->timeout)
+            qv_json_set_int(o, "timeout", (long long)src->timeout);
+        if (src->readahead)
+            qv_json_set_int(o, "readahead", (long long)src->readahead);
+    }
+    return 0;
+}
+
 static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_disk_src *src,
                         const char *node_name, bool top, qv_error **err)
 {
-    g_autofree char *file = NULL;
+    g_autofree char *file = NULL, *volume = NULL;
     /* QEMU writes only the top image of a writable disk. */
     bool writes = top && !d->readonly;
-    if (src->type == QV_DISK_TYPE_FILE || src->type == QV_DISK_TYPE_BLOCK) {
-        if (!(file = qv_cmdline_file(cl, src->path, writes ? O_RDWR : O_RDONLY, node_name, err)))
+    bool block = src->type == QV_DISK_TYPE_BLOCK;
+    const char *path = src->path;
+    if (src->type == QV_DISK_TYPE_VOLUME) {
+        const qv_build_ctx *ctx = cl->ctx;
+        if (!ctx || !ctx->volume_path)
+            return qv_error_set(err, -EINVAL, "Disk %s: volume '%s' of storage pool '%s' needs the host's storage pool definitions to find it.",
+                                d->target_dev, src->volume, src->pool);
+        if (!(volume = ctx->volume_path(ctx->volume_data, src->pool, src->volume, &block, err)))
+            return -ENOENT;
+        path = volume;
+    }
+    if (src->type == QV_DISK_TYPE_FILE || src->type == QV_DISK_TYPE_BLOCK || volume) {
+        if (!(file = qv_cmdline_file(cl, path, writes ? O_RDWR : O_RDONLY, node_name, err)))
             return -EINVAL;
     }
+    g_autofree char *auth_secret = NULL;
+    if (src->auth_username &&
+        add_secret(cl, d, "auth", src->auth_type, src->auth_usage, src->auth_uuid, &auth_secret, err) < 0)
+        return -EINVAL;
     qv_jobj *o = qv_jobj_new(cl);
+    g_autoptr(qv_jobj) guard = o;
     if (file) {
-        qv_json_set_str(o, "driver", src->type == QV_DISK_TYPE_FILE ? "file" : "host_device");
+        qv_json_set_str(o, "driver", block ? "host_device" : "file");
         qv_json_set_str(o, "filename", file);
         if (top && d->io && strcmp(d->io, "threads"))
             qv_json_set_str(o, "aio", d->io);
-    } else if (!strcmp(src->protocol, "nbd")) {
-        bool unix_socket = src->socket || (src->transport && !strcmp(src->transport, "unix"));
-        if (unix_socket && !src->socket) {
-            qv_jobj_free(o);
-            return qv_error_set(err, -EINVAL, "The NBD disk %s uses unix transport without a socket.", d->target_dev);
-        }
-        qv_json_set_str(o, "driver", "nbd");
-        qv_json_open(o, "server");
-        if (unix_socket) {
-            qv_json_set_str(o, "type", "unix");
-            qv_json_set_str(o, "path", src->socket);
-        } else {
-            qv_json_set_str(o, "type", "inet");
-            qv_json_set_str(o, "host", src->host);
-            qv_json_set_str(o, "port", src->port ? src->port : "10809");
-        }
-        qv_json_close(o);
-        qv_json_set_str(o, "export", src->name);
-    } else {
-        qv_json_set_str(o, "driver", src->protocol);
-        g_autofree char *url = g_strdup_printf("%s://%s%s%s%s%s%s%s", src->protocol, src->host,
-                                               src->port ? ":" : "", src->port ? src->port : "",
-                                               src->name[0] == '/' ? "" : "/", src->name,
-                                               src->query ? "?" : "", src->query ? src->query : "");
-        qv_json_set_str(o, "url", url);
+    } else if (src->type == QV_DISK_TYPE_DIR) {
+        /* vvfat reads the folder by name: QEMU needs rights on it. */
+        qv_json_set_str(o, "driver", "vvfat");
+        qv_json_set_str(o, "dir", src->path);
+        qv_json_set_bool(o, "floppy", d->device == QV_DISK_DEVICE_FLOPPY);
+        qv_json_set_bool(o, "rw", !d->readonly);
+    } else if (src->type == QV_DISK_TYPE_NVME) {
+        const qv_domdef_addr *a = &src->nvme_addr;
+        g_autofree char *dev = g_strdup_printf("%04x:%02x:%02x.%x", a->domain, a->bus, a->slot, a->function);
+        qv_json_set_str(o, "driver", "nvme");
+        qv_json_set_str(o, "device", dev);
+        qv_json_set_int(o, "namespace", src->nvme_namespace);
+    } else if (network_node(o, d, src, auth_secret, err) < 0) {
+        return -EINVAL;
     }
     qv_json_set_str(o, "node-name", node_name);
     qv_cmdline_storage_access(o, file, writes);
     qv_json_set_str(o, "discard", top && d->discard && !strcmp(d->discard, "unmap") ? "unmap" : "ignore");
     if (top)
         set_cache(o, d);
-    qv_cmdline_add_json(cl, "-blockdev", o);
+    qv_cmdline_add_json(cl, "-blockdev", g_steal_pointer(&guard));
     return 0;
 }
 
@@ -110,6 +278,12 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
         return qv_error_set(err, -EINVAL, "The alias of disk %s is too long for a QEMU node name.", d->target_dev);
     if (storage_node(cl, d, src, st, depth == 0, err) < 0)
         return -EINVAL;
+    /* LUKS: qcow2's own encryption, or the luks format in place of raw,
+     * as libvirt 9.0 builds them. */
+    g_autofree char *luks = NULL;
+    if (src->enc_format &&
+        add_secret(cl, d, "luks", "volume", src->enc_usage, src->enc_uuid, &luks, err) < 0)
+        return -EINVAL;
     qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "node-name", fm);
     qv_json_set_bool(o, "read-only", depth > 0 || d->readonly);
@@ -119,8 +293,18 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
             qv_json_set_str(o, "detect-zeroes", d->detect_zeroes);
         set_cache(o, d);
     }
-    const char *format = src->format ? src->format : "raw";
-    qv_json_set_str(o, "driver", format);
+    /* A dir disk's fat layer is vvfat itself: raw goes on top. */
+    const char *format = src->format && strcmp(src->format, "fat") ? src->format : "raw";
+    bool raw_luks = luks && !strcmp(format, "raw");
+    qv_json_set_str(o, "driver", raw_luks ? "luks" : format);
+    if (raw_luks)
+        qv_json_set_str(o, "key-secret", luks);
+    if (luks && !raw_luks) {
+        qv_json_open(o, "encrypt");
+        qv_json_set_str(o, "format", "luks");
+        qv_json_set_str(o, "key-secret", luks);
+        qv_json_close(o);
+    }
     qv_json_set_str(o, "file", st);
     if (backing_fmt)
         qv_json_set_str(o, "backing", backing_fmt);
@@ -164,7 +348,7 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
 {
     const qv_domdef *def = cl->def;
     g_autofree char *top = NULL;
-    bool empty = !d->src.path && d->src.type != QV_DISK_TYPE_NETWORK;
+    bool empty = !d->src.path && (d->src.type < QV_DISK_TYPE_NETWORK || d->src.type == QV_DISK_TYPE_DIR);
     if (d->transient)
         return qv_error_set(err, -EOPNOTSUPP, "Disk %s: transient disks are not supported by qvirt.", d->target_dev);
     if (!empty) {
@@ -260,6 +444,15 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
         qv_json_set_int(dev, "logical_block_size", d->logical_block_size);
     if (d->physical_block_size)
         qv_json_set_int(dev, "physical_block_size", d->physical_block_size);
+    if (d->discard_granularity)
+        qv_json_set_int(dev, "discard_granularity", d->discard_granularity);
+    if (d->geo_cyls) {
+        qv_json_set_int(dev, "cyls", d->geo_cyls);
+        qv_json_set_int(dev, "heads", d->geo_heads);
+        qv_json_set_int(dev, "secs", d->geo_secs);
+    }
+    if (d->geo_trans)
+        qv_json_set_str(dev, "bios-chs-trans", d->geo_trans);
     if (d->cache && !cd && d->bus != QV_DISK_BUS_FDC && d->device != QV_DISK_DEVICE_LUN) {
         bool wc = strcmp(d->cache, "writethrough") && strcmp(d->cache, "directsync");
         qv_json_set_str(dev, "write-cache", wc ? "on" : "off");

@@ -110,6 +110,23 @@ int qv_cmdline_add_graphics(qv_cmdline *cl, qv_error **err)
             qv_cmdline_add2(cl, "-display", "sdl");
             have_display = true;
             break;
+        case QV_GFX_DBUS: {
+            /* libvirt 9.0's qemuBuildGraphicsDBusCommandLine. */
+            GString *s = g_string_new("dbus");
+            if (g->dbus_p2p == QV_TRI_ON)
+                g_string_append(s, ",p2p=on");
+            else
+                qv_opt_append(s, "addr", g->dbus_address);
+            if (g->gl == QV_TRI_ON) {
+                g_string_append(s, ",gl=on");
+                if (g->rendernode)
+                    qv_opt_append(s, "rendernode", g->rendernode);
+            }
+            qv_cmdline_add(cl, "-display");
+            g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+            have_display = true;
+            break;
+        }
         }
     }
     if (!have_display)

@@ -66,7 +66,56 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     } else switch (n->type) {
     case QV_NET_USER:
         qv_json_set_str(nd, "type", "user");
+        /* libvirt 9.0: <ip> is the network user mode serves the guest. */
+        if (n->ip4_address) {
+            g_autofree char *net = n->ip4_prefix ? g_strdup_printf("%s/%u", n->ip4_address, n->ip4_prefix)
+                                                 : g_strdup(n->ip4_address);
+            qv_json_set_str(nd, "net", net);
+        }
+        if (n->ip6_address) {
+            qv_json_set_str(nd, "ipv6-prefix", n->ip6_address);
+            if (n->ip6_prefix)
+                qv_json_set_int(nd, "ipv6-prefixlen", n->ip6_prefix);
+        }
         break;
+    case QV_NET_CLIENT: case QV_NET_SERVER: case QV_NET_MCAST: case QV_NET_UDP: {
+        static const char *const keys[] = { "connect", "listen", "mcast", "udp" };
+        g_autofree char *addr = g_strdup_printf("%s:%u", n->source_address ? n->source_address : "",
+                                                n->source_port);
+        qv_json_set_str(nd, "type", "socket");
+        qv_json_set_str(nd, keys[n->type - QV_NET_CLIENT], addr);
+        if (n->type == QV_NET_UDP) {
+            g_autofree char *local = g_strdup_printf("%s:%u", n->local_address, n->local_port);
+            qv_json_set_str(nd, "localaddr", local);
+        }
+        break;
+    }
+    case QV_NET_VHOSTUSER: {
+        /* The socket is made here (server) or connected here (client
+         * without <reconnect>), like any unix chardev. */
+        g_autofree char *chr = qv_strcat2("char", n->alias);
+        qv_domdef_chr_source src = { .type = QV_CHR_UNIX, .path = n->source_path,
+                                     .bind = !strcmp(n->source_mode, "server"),
+                                     .reconnect = n->reconnect };
+        if (qv_cmdline_add_chardev(cl, &src, chr, NULL, err) < 0) {
+            qv_jobj_free(nd);
+            return -EINVAL;
+        }
+        qv_json_set_str(nd, "type", "vhost-user");
+        qv_json_set_str(nd, "chardev", chr);
+        break;
+    }
+    case QV_NET_VDPA: {
+        /* libvirt opens the vDPA device and passes it in an fdset; so do we. */
+        g_autofree char *dev = qv_cmdline_file(cl, n->source_dev, O_RDWR, hostnet, err);
+        if (!dev) {
+            qv_jobj_free(nd);
+            return -EINVAL;
+        }
+        qv_json_set_str(nd, "type", "vhost-vdpa");
+        qv_json_set_str(nd, "vhostdev", dev);
+        break;
+    }
     case QV_NET_ETHERNET:
         qv_json_set_str(nd, "type", "tap");
         if (n->target_dev)
@@ -99,7 +148,15 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     }
     bool user = n->type == QV_NET_USER ||
                 (n->type == QV_NET_NETWORK && qv_cmdline_find_network(cl, n->source_network)->kind == QV_NETWORK_USER);
-    if (!user) {
+    if (n->type >= QV_NET_CLIENT) {
+        bool sock = n->type <= QV_NET_UDP;
+        if (sock && n->queues > 1) {
+            qv_jobj_free(nd);
+            return qv_error_set(err, -EINVAL, "Interface %s: a socket interface has no multiqueue.", n->alias);
+        }
+        if (!sock && n->queues > 1)
+            qv_json_set_int(nd, "queues", n->queues);
+    } else if (!user) {
         if (!tap && n->driver_name && !strcmp(n->driver_name, "vhost"))
             qv_json_set_bool(nd, "vhost", true);
         if (n->queues > 1 && !tap) /* with fds QEMU counts the queues itself */

@@ -297,6 +297,74 @@ void qv_json_open(qv_jobj *o, const char *key)
     o->first = true;
 }
 
+void qv_json_set_str_list(qv_jobj *o, const char *key, const char *const *v, size_t n)
+{
+    if (o->json) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(a, json_object_new_string(v[i]));
+        json_add(o, key, a);
+        return;
+    }
+    size_t len = 2;
+    for (size_t i = 0; i < n; i++)
+        len += json_string_len(v[i]) + 1;
+    char *p = jobj_key(o, key, len);
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        p = json_write_string(p, v[i]);
+    }
+    *p++ = ']';
+    o->len = (size_t)(p - o->buf);
+}
+
+void qv_json_open_list(qv_jobj *o, const char *key)
+{
+    g_assert(o->depth < QV_JOBJ_MAX_DEPTH);
+    if (o->json) {
+        json_object *child = json_object_new_array();
+        json_add(o, key, child);
+        o->stack[++o->depth] = child;
+        return;
+    }
+    o->depth++;
+    char *p = jobj_key(o, key, 1);
+    *p++ = '[';
+    o->len = (size_t)(p - o->buf);
+    o->first = true;
+}
+
+void qv_json_open_item(qv_jobj *o)
+{
+    g_assert(o->depth < QV_JOBJ_MAX_DEPTH);
+    if (o->json) {
+        json_object *child = json_object_new_object();
+        json_object_array_add(o->stack[o->depth], child);
+        o->stack[++o->depth] = child;
+        return;
+    }
+    o->depth++;
+    char *p = jobj_reserve(o, 2);
+    if (!o->first)
+        *p++ = ',';
+    *p++ = '{';
+    o->len = (size_t)(p - o->buf);
+    o->first = true;
+}
+
+void qv_json_close_list(qv_jobj *o)
+{
+    g_assert(o->depth > 0);
+    o->depth--;
+    o->first = false;
+    if (o->json)
+        return;
+    *jobj_reserve(o, 1) = ']';
+    o->len++;
+}
+
 void qv_json_close(qv_jobj *o)
 {
     g_assert(o->depth > 0);
@@ -1344,6 +1412,12 @@ static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***arg
     }
     if (def->os.bios_useserial == QV_TRI_ON)
         qv_cmdline_add2(&cl, "-fw_cfg", "name=etc/sercon-port,string=1016");   /* 0x3f8, SeaBIOS sgabios-less serial console */
+    /* libvirt's qemuBuildGlobalControllerCommandLine: the root bus's 64-bit
+     * PCI hole, in KiB. */
+    const qv_domdef_controller *root = qv_domdef_find_controller(def, QV_CTRL_PCI, 0);
+    if (root && root->has_pcihole64)
+        qv_cmdline_addf(&cl, "-global", "%s.pci-hole64-size=%lluK",
+                        cl.q35 ? "q35-pcihost" : "i440FX-pcihost", root->pcihole64_kib);
     if ((r = qv_cmdline_add_controllers(&cl, err)) < 0 ||
         (r = qv_cmdline_add_disks(&cl, err)) < 0 ||
         (r = qv_cmdline_add_nets(&cl, err)) < 0 ||

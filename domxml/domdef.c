@@ -13,6 +13,14 @@ void qv_domdef_disk_src_clear(qv_domdef_disk_src *s)
 {
     g_free(s->format); g_free(s->path); g_free(s->protocol); g_free(s->name);
     g_free(s->host); g_free(s->port); g_free(s->transport); g_free(s->socket); g_free(s->query);
+    if (s->more_hosts)
+        g_ptr_array_free(s->more_hosts, TRUE);
+    g_free(s->snapshot); g_free(s->config_file); g_free(s->initiator_iqn);
+    g_free(s->nfs_user); g_free(s->nfs_group);
+    g_free(s->auth_username); g_free(s->auth_type); g_free(s->auth_usage); g_free(s->auth_uuid);
+    g_free(s->enc_format); g_free(s->enc_engine); g_free(s->enc_usage); g_free(s->enc_uuid);
+    g_free(s->pool); g_free(s->volume); g_free(s->volume_mode); g_free(s->nvme_type);
+    qv_domdef_addr_clear(&s->nvme_addr);
     if (s->backing) {
         qv_domdef_disk_src_clear(s->backing);
         g_free(s->backing);
@@ -20,10 +28,25 @@ void qv_domdef_disk_src_clear(qv_domdef_disk_src *s)
     memset(s, 0, sizeof(*s));
 }
 
+bool qv_domdef_disk_src_present(const qv_domdef_disk_src *s)
+{
+    return s->path || s->type == QV_DISK_TYPE_NETWORK || s->type == QV_DISK_TYPE_VOLUME ||
+           s->type == QV_DISK_TYPE_NVME;
+}
+
+void qv_domdef_disk_host_free(void *p)
+{
+    qv_domdef_disk_host *h = p;
+    if (!h)
+        return;
+    g_free(h->name); g_free(h->port); g_free(h->transport); g_free(h->socket);
+    g_free(h);
+}
+
 void qv_domdef_chr_source_clear(qv_domdef_chr_source *s)
 {
     g_free(s->path); g_free(s->host); g_free(s->service); g_free(s->bind_host);
-    g_free(s->bind_service); g_free(s->log_file);
+    g_free(s->bind_service); g_free(s->log_file); g_free(s->channel); g_free(s->mouse_mode);
     memset(s, 0, sizeof(*s));
 }
 
@@ -35,6 +58,7 @@ void qv_domdef_disk_free(void *p)
     qv_domdef_disk_src_clear(&d->src);
     g_free(d->startup_policy); g_free(d->driver_name); g_free(d->cache); g_free(d->io);
     g_free(d->discard); g_free(d->detect_zeroes); g_free(d->error_policy); g_free(d->target_dev);
+    g_free(d->geo_trans);
     g_free(d->tray); g_free(d->model); g_free(d->serial); g_free(d->wwn); g_free(d->vendor); g_free(d->product);
     g_free(d->iotune.group_name);
     qv_domdef_addr_clear(&d->addr);
@@ -61,6 +85,8 @@ void qv_domdef_net_free(void *p)
     g_free(n->model); g_free(n->source_bridge); g_free(n->source_network); g_free(n->target_dev);
     g_free(n->script); g_free(n->downscript); g_free(n->link_state); g_free(n->driver_name);
     g_free(n->rom_file);
+    g_free(n->source_address); g_free(n->local_address); g_free(n->source_path);
+    g_free(n->source_mode); g_free(n->source_dev); g_free(n->ip4_address); g_free(n->ip6_address);
     qv_domdef_addr_clear(&n->addr);
     g_free(n->alias);
     g_free(n);
@@ -72,7 +98,7 @@ void qv_domdef_chr_free(void *p)
     if (!c)
         return;
     qv_domdef_chr_source_clear(&c->src);
-    g_free(c->target_type); g_free(c->target_model); g_free(c->target_name);
+    g_free(c->target_type); g_free(c->target_model); g_free(c->target_name); g_free(c->target_address);
     qv_domdef_addr_clear(&c->addr);
     g_free(c->alias);
     g_free(c);
@@ -85,6 +111,7 @@ void qv_domdef_graphics_free(void *p)
         return;
     g_free(g->listen_type); g_free(g->listen_address); g_free(g->socket); g_free(g->passwd); g_free(g->passwd_valid_to); g_free(g->connected);
     g_free(g->keymap); g_free(g->share_policy); g_free(g->rendernode); g_free(g->default_mode);
+    g_free(g->dbus_address);
     g_free(g->alias);
     g_free(g);
 }
@@ -203,7 +230,18 @@ SIMPLE_FREE(qv_domdef_panic_free, qv_domdef_panic, &x->model)
 SIMPLE_FREE(qv_domdef_shmem_free, qv_domdef_shmem, &x->name, &x->model)
 SIMPLE_FREE(qv_domdef_iommu_free, qv_domdef_iommu, &x->model)
 SIMPLE_FREE(qv_domdef_hub_free, qv_domdef_hub, &x->type)
-SIMPLE_FREE(qv_domdef_hostdev_free, qv_domdef_hostdev, &x->type)
+void qv_domdef_hostdev_free(void *p)
+{
+    qv_domdef_hostdev *x = p;
+    if (!x)
+        return;
+    g_free(x->type); g_free(x->driver_name); g_free(x->rom_file); g_free(x->scsi_adapter);
+    g_free(x->sgio); g_free(x->rawio); g_free(x->mdev_uuid); g_free(x->mdev_model);
+    qv_domdef_addr_clear(&x->host_addr);
+    qv_domdef_addr_clear(&x->addr);
+    g_free(x->alias);
+    g_free(x);
+}
 SIMPLE_FREE(qv_domdef_fs_free, qv_domdef_fs, &x->type, &x->driver, &x->accessmode, &x->source,
             &x->target, &x->model)
 SIMPLE_FREE(qv_domdef_memdev_free, qv_domdef_memdev, &x->model, &x->access, &x->discard,

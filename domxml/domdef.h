@@ -42,20 +42,44 @@ typedef struct qv_domdef_addr {
 } qv_domdef_addr;
 
 /* ---- disks --------------------------------------------------------------- */
-enum { QV_DISK_TYPE_FILE = 0, QV_DISK_TYPE_BLOCK, QV_DISK_TYPE_NETWORK };
+enum { QV_DISK_TYPE_FILE = 0, QV_DISK_TYPE_BLOCK, QV_DISK_TYPE_NETWORK, QV_DISK_TYPE_DIR,
+       QV_DISK_TYPE_VOLUME, QV_DISK_TYPE_NVME };
 enum { QV_DISK_DEVICE_DISK = 0, QV_DISK_DEVICE_CDROM, QV_DISK_DEVICE_FLOPPY, QV_DISK_DEVICE_LUN };
 enum { QV_DISK_BUS_NONE = 0, QV_DISK_BUS_VIRTIO, QV_DISK_BUS_SATA, QV_DISK_BUS_IDE,
        QV_DISK_BUS_SCSI, QV_DISK_BUS_USB, QV_DISK_BUS_FDC };
+
+/* A network disk's second and later <host> (gluster, rbd). */
+typedef struct qv_domdef_disk_host {
+    char *name, *port, *transport, *socket;
+} qv_domdef_disk_host;
 
 typedef struct qv_domdef_disk_src qv_domdef_disk_src;
 struct qv_domdef_disk_src {
     int type;                 /* QV_DISK_TYPE_* */
     char *format;             /* raw, qcow2 (from driver type / backingStore format) */
-    char *path;               /* file, block */
-    char *protocol;           /* network: nbd, http, https */
-    char *name;               /* network: export name / url path */
-    char *host, *port, *transport, *socket;
+    char *path;               /* file, block, dir (volume: see qv_build_ctx.volume_path) */
+    char *protocol;           /* network: nbd, iscsi, rbd, gluster, nfs, ssh, http, https, ftp, ftps */
+    char *name;               /* network: export name / url path / target[/lun] / pool/image */
+    char *host, *port, *transport, *socket;   /* the first <host> */
+    GPtrArray *more_hosts;    /* qv_domdef_disk_host, NULL when at most one */
     char *query;
+    char *snapshot, *config_file;   /* rbd: <snapshot name>, <config file> */
+    char *initiator_iqn;      /* iscsi: <initiator><iqn name> */
+    char *nfs_user, *nfs_group;   /* nfs: <identity user group> */
+    /* <auth username><secret type usage|uuid/></auth> (rbd, iscsi, curl),
+     * in <source> or (older XML) in <disk>, formatted back where it was. */
+    char *auth_username, *auth_type, *auth_usage, *auth_uuid;
+    bool auth_in_disk;
+    /* <encryption format='luks'><secret type='passphrase' usage|uuid/> */
+    char *enc_format, *enc_engine, *enc_usage, *enc_uuid;
+    bool enc_in_disk;
+    int ssl_verify;           /* tristate: https, ftps <ssl verify> */
+    unsigned long long readahead, timeout;   /* curl: <readahead size>, <timeout seconds>; 0 unset */
+    char *pool, *volume, *volume_mode;       /* volume: <source pool volume mode> */
+    char *nvme_type;          /* nvme: <source type='pci'> */
+    int nvme_managed;         /* tristate */
+    unsigned int nvme_namespace;
+    qv_domdef_addr nvme_addr; /* the controller's host PCI address */
     bool has_backing;         /* a <backingStore> element was given */
     qv_domdef_disk_src *backing;  /* NULL with has_backing: explicitly no backing */
 };
@@ -82,7 +106,9 @@ typedef struct qv_domdef_disk {
     bool readonly, shareable, transient;
     char *serial, *wwn, *vendor, *product;
     unsigned int boot_order;
-    unsigned int logical_block_size, physical_block_size;
+    unsigned int logical_block_size, physical_block_size, discard_granularity;
+    unsigned int geo_cyls, geo_heads, geo_secs;   /* <geometry>; 0: unset */
+    char *geo_trans;          /* none, lba, auto */
     bool has_iotune;
     qv_domdef_iotune iotune;
     qv_domdef_addr addr;
@@ -103,6 +129,9 @@ typedef struct qv_domdef_controller {
     char *model;              /* pci-root, pcie-root, pci-bridge, pcie-root-port, ..., piix3-uhci, qemu-xhci, virtio-scsi, ... */
     int ports, vectors, queues;   /* -1: unset */
     int chassis, port, chassis_nr, busnr;   /* pci <target>; -1: unset */
+    int numa_node;            /* pci/pcie-expander-bus <target><node>; -1: unset */
+    unsigned long long pcihole64_kib;   /* root: <pcihole64>; 0 unset */
+    bool has_pcihole64;
     int master_startport;     /* usb companion (<master startport=.../>); -1: none */
     unsigned int iothread;
     qv_domdef_addr addr;
@@ -110,7 +139,8 @@ typedef struct qv_domdef_controller {
 } qv_domdef_controller;
 
 /* ---- network interfaces -------------------------------------------------- */
-enum { QV_NET_USER = 0, QV_NET_ETHERNET, QV_NET_BRIDGE, QV_NET_NETWORK };
+enum { QV_NET_USER = 0, QV_NET_ETHERNET, QV_NET_BRIDGE, QV_NET_NETWORK, QV_NET_CLIENT,
+       QV_NET_SERVER, QV_NET_MCAST, QV_NET_UDP, QV_NET_VHOSTUSER, QV_NET_VDPA };
 
 typedef struct qv_domdef_bandwidth_dir {
     bool set;
@@ -122,6 +152,15 @@ typedef struct qv_domdef_net {
     unsigned char mac[6];
     char *model;
     char *source_bridge, *source_network;
+    char *source_address;     /* client, server, mcast, udp: <source address port> */
+    unsigned int source_port;
+    char *local_address;      /* udp: <source><local address port> */
+    unsigned int local_port;
+    char *source_path, *source_mode;   /* vhostuser: <source type='unix' path mode> */
+    unsigned int reconnect;   /* vhostuser client: seconds; 0 off */
+    char *source_dev;         /* vdpa: /dev/vhost-vdpa-N */
+    char *ip4_address, *ip6_address;   /* user: <ip family address prefix> */
+    unsigned int ip4_prefix, ip6_prefix;
     char *target_dev;
     char *script, *downscript;
     unsigned int mtu;
@@ -139,7 +178,8 @@ typedef struct qv_domdef_net {
 /* ---- character devices --------------------------------------------------- */
 enum { QV_CHR_SERIAL = 0, QV_CHR_CONSOLE, QV_CHR_PARALLEL, QV_CHR_CHANNEL };
 enum { QV_CHR_PTY = 0, QV_CHR_FILE, QV_CHR_UNIX, QV_CHR_TCP, QV_CHR_UDP, QV_CHR_NULL,
-       QV_CHR_VC, QV_CHR_STDIO, QV_CHR_PIPE, QV_CHR_DEV, QV_CHR_SPICEVMC };
+       QV_CHR_VC, QV_CHR_STDIO, QV_CHR_PIPE, QV_CHR_DEV, QV_CHR_SPICEVMC, QV_CHR_SPICEPORT,
+       QV_CHR_QEMU_VDAGENT };
 
 typedef struct qv_domdef_chr_source {
     int type;
@@ -152,6 +192,9 @@ typedef struct qv_domdef_chr_source {
     char *log_file;
     int log_append;
     unsigned int reconnect;   /* seconds; 0 off */
+    char *channel;            /* spiceport: <source channel> */
+    int clipboard;            /* qemu-vdagent: tristate <clipboard copypaste> */
+    char *mouse_mode;         /* qemu-vdagent: <mouse mode>: client, server */
 } qv_domdef_chr_source;
 
 typedef struct qv_domdef_chr {
@@ -160,13 +203,14 @@ typedef struct qv_domdef_chr {
     char *target_type;        /* serial: isa-serial, pci-serial, usb-serial; console: serial, virtio; channel: virtio, guestfwd */
     char *target_model;
     char *target_name;        /* channel name */
-    int target_port;          /* -1: unset */
+    char *target_address;     /* guestfwd: the guest-side IPv4 address */
+    int target_port;          /* -1: unset; guestfwd: the guest-side port */
     qv_domdef_addr addr;
     char *alias;
 } qv_domdef_chr;
 
 /* ---- graphics, video, input, sound, audio -------------------------------- */
-enum { QV_GFX_VNC = 0, QV_GFX_SPICE, QV_GFX_EGL_HEADLESS, QV_GFX_SDL };
+enum { QV_GFX_VNC = 0, QV_GFX_SPICE, QV_GFX_EGL_HEADLESS, QV_GFX_SDL, QV_GFX_DBUS };
 
 typedef struct qv_domdef_graphics {
     int type;
@@ -183,6 +227,9 @@ typedef struct qv_domdef_graphics {
     char *keymap;
     char *share_policy;
     char *rendernode;
+    int gl;                   /* tristate <gl enable> (dbus) */
+    char *dbus_address;       /* dbus: the bus to join (D-Bus address) */
+    int dbus_p2p;             /* dbus: tristate, peer-to-peer clients over QMP add_client */
     char *default_mode;
     char *alias;
 } qv_domdef_graphics;
@@ -326,9 +373,21 @@ typedef struct qv_domdef_hub {
 } qv_domdef_hub;
 
 typedef struct qv_domdef_hostdev {
-    char *type;               /* usb (pci is rejected) */
-    unsigned int vendor, product;       /* 0: unset */
-    int host_bus, host_device;          /* -1: unset */
+    char *type;               /* usb, pci, scsi, mdev */
+    int managed;              /* tristate (pci: libvirt's default is no) */
+    unsigned int vendor, product;       /* usb; 0: unset */
+    int host_bus, host_device;          /* usb; -1: unset */
+    qv_domdef_addr host_addr; /* pci: the host device (type QV_ADDR_PCI) */
+    char *driver_name;        /* pci: vfio */
+    int rom_bar;              /* pci, mdev: tristate <rom bar> */
+    char *rom_file;
+    char *scsi_adapter;       /* scsi: <adapter name='scsi_hostN'> */
+    unsigned int scsi_bus, scsi_target, scsi_unit;
+    char *sgio, *rawio;       /* scsi: filtered/unfiltered, yes/no */
+    bool readonly, shareable; /* scsi */
+    char *mdev_uuid;          /* mdev: <source><address uuid> */
+    char *mdev_model;         /* mdev: vfio-pci */
+    int mdev_display, mdev_ramfb;   /* mdev: tristates */
     unsigned int boot_order;
     qv_domdef_addr addr;
     char *alias;
@@ -621,6 +680,9 @@ typedef struct qv_hotplug_item {
     int fd;             /* -add-fd: the fd the QMP add-fd passes (owned), else -1 */
 } qv_hotplug_item;
 void qv_hotplug_item_free(void *p);
+/* Whether a disk source names a medium: a path, or a network, volume or
+ * NVMe source (which have none). */
+bool qv_domdef_disk_src_present(const qv_domdef_disk_src *s);
 /* Frees what a disk source holds (also in domxml-priv.h). */
 void qv_domdef_disk_src_clear(qv_domdef_disk_src *s);
 

@@ -17,6 +17,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 /* ---- model lifetime (domdef.c) ---- */
 void qv_domdef_addr_clear(qv_domdef_addr *a);
 void qv_domdef_disk_src_clear(qv_domdef_disk_src *s);
+void qv_domdef_disk_host_free(void *p);
 void qv_domdef_chr_source_clear(qv_domdef_chr_source *s);
 void qv_domdef_disk_free(void *p);
 void qv_domdef_controller_free(void *p);
@@ -215,6 +216,12 @@ void qv_json_set_uint_list(qv_jobj *o, const char *key, const unsigned int *v, s
  * qv_json_close(). */
 void qv_json_open(qv_jobj *o, const char *key);
 void qv_json_close(qv_jobj *o);
+/* A list of objects under key: qv_json_open_item() ... qv_json_close() per
+ * object, then qv_json_close_list(). */
+void qv_json_open_list(qv_jobj *o, const char *key);
+void qv_json_set_str_list(qv_jobj *o, const char *key, const char *const *v, size_t n);
+void qv_json_open_item(qv_jobj *o);
+void qv_json_close_list(qv_jobj *o);
 /* How a storage node opens file (a path, or qv_cmdline_file's fdset): a
  * path with auto-read-only, as libvirt does; an fdset exactly as its one fd
  * was opened, since QEMU can take no other access mode from it. */

@@ -119,6 +119,7 @@ int qv_file_listen_placeholder(void *data, const char *path, qv_error **err);
       .connect = qv_file_listen_placeholder, .data = (next_fd), .first_fdset = 1 }
 
 struct qv_domdef_tpm;
+struct qv_domdef_hostdev;
 
 typedef struct qv_build_ctx {
     const char *emulator;      /* NULL: def->emulator, else "/usr/bin/qemu-system-x86_64" */
@@ -154,6 +155,26 @@ typedef struct qv_build_ctx {
      * connects to <runtime_dir>/<alias>-swtpm.sock. */
     int (*tpm_channel)(void *data, const struct qv_domdef_tpm *tpm, qv_error **err);
     void *tpm_data;
+    /* The /dev/sgN node of a SCSI host device (<hostdev type='scsi'>), as
+     * the host's sysfs names it (g_free()), or NULL with *err naming the
+     * device. NULL callback: SCSI host devices are refused. */
+    char *(*scsi_generic)(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err);
+    void *scsi_data;
+    /* The file (or, *block set, the block device) a <disk type='volume'>
+     * names: volume of storage pool, as the host's libvirt pool
+     * definitions place it (g_free()), or NULL with *err naming the pool.
+     * NULL callback: volume disks are refused. */
+    char *(*volume_path)(void *data, const char *pool, const char *volume, bool *block, qv_error **err);
+    void *volume_data;
+    /* A secret of the host's secret store (disk <auth>, LUKS <encryption>)
+     * as a file QEMU reads, holding the value base64-encoded (g_free()):
+     * the secret has usage type usage_type (ceph, iscsi, volume) and the
+     * usage name usage, or the UUID uuid. NULL with *err naming the secret
+     * when there is none. NULL callback: disks with secrets are refused
+     * (the value never goes on the command line). */
+    char *(*secret_file)(void *data, const char *usage_type, const char *usage, const char *uuid,
+                         qv_error **err);
+    void *secret_data;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

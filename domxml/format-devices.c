@@ -70,7 +70,8 @@ void qv_fmt_alias(GString *buf, int depth, const char *alias, unsigned int flags
 }
 
 static const char *const chr_type_names[] = { "pty", "file", "unix", "tcp", "udp", "null", "vc",
-                                              "stdio", "pipe", "dev", "spicevmc" };
+                                              "stdio", "pipe", "dev", "spicevmc", "spiceport",
+                                              "qemu-vdagent" };
 
 void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, unsigned int flags)
 {
@@ -116,6 +117,21 @@ void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, u
         IND(depth);
         P("<protocol type='%s'/>\n", s->telnet ? "telnet" : "raw");
         break;
+    case QV_CHR_SPICEPORT:
+        IND(depth); S("<source"); A("channel", s->channel); S("/>\n");
+        break;
+    case QV_CHR_QEMU_VDAGENT:
+        if (s->clipboard || s->mouse_mode) {
+            IND(depth); S("<source>\n");
+            if (s->clipboard) {
+                IND(depth + 1); S("<clipboard"); A("copypaste", qv_tri_yesno(s->clipboard)); S("/>\n");
+            }
+            if (s->mouse_mode) {
+                IND(depth + 1); S("<mouse"); A("mode", s->mouse_mode); S("/>\n");
+            }
+            IND(depth); S("</source>\n");
+        }
+        break;
     case QV_CHR_UDP:
         if (s->bind_host || s->bind_service) {
             IND(depth); S("<source mode='bind'"); A("host", s->bind_host); A("service", s->bind_service);
@@ -135,7 +151,41 @@ void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, u
 
 static const char *disk_type_name(int t)
 {
-    return t == QV_DISK_TYPE_BLOCK ? "block" : t == QV_DISK_TYPE_NETWORK ? "network" : "file";
+    static const char *const names[] = { "file", "block", "network", "dir", "volume", "nvme" };
+    return names[t];
+}
+
+static void fmt_disk_host(GString *buf, int depth, const char *name, const char *port,
+                          const char *transport, const char *socket)
+{
+    IND(depth); S("<host"); A("name", name); A("port", port);
+    A("transport", transport); A("socket", socket); S("/>\n");
+}
+
+static void fmt_disk_auth(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    IND(depth); S("<auth"); A("username", s->auth_username); S(">\n");
+    IND(depth + 1); S("<secret"); A("type", s->auth_type); A("usage", s->auth_usage);
+    A("uuid", s->auth_uuid); S("/>\n");
+    IND(depth); S("</auth>\n");
+}
+
+static void fmt_disk_encryption(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    IND(depth); S("<encryption"); A("format", s->enc_format); A("engine", s->enc_engine); S(">\n");
+    IND(depth + 1); S("<secret type='passphrase'"); A("usage", s->enc_usage); A("uuid", s->enc_uuid);
+    S("/>\n");
+    IND(depth); S("</encryption>\n");
+}
+
+/* What a <source> holds after its own children: <auth> and <encryption>
+ * when they were given there. */
+static void fmt_source_secrets(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    if (s->auth_username && !s->auth_in_disk)
+        fmt_disk_auth(buf, depth, s);
+    if (s->enc_format && !s->enc_in_disk)
+        fmt_disk_encryption(buf, depth, s);
 }
 
 static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s,
@@ -144,17 +194,73 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
     if (s->type == QV_DISK_TYPE_NETWORK) {
         IND(depth); S("<source"); A("protocol", s->protocol); A("name", s->name); A("query", s->query);
         S(">\n");
-        IND(depth + 1); S("<host"); A("name", s->host); A("port", s->port);
-        A("transport", s->transport); A("socket", s->socket); S("/>\n");
+        if (s->host || s->socket)
+            fmt_disk_host(buf, depth + 1, s->host, s->port, s->transport, s->socket);
+        for (guint i = 0; s->more_hosts && i < s->more_hosts->len; i++) {
+            const qv_domdef_disk_host *h = g_ptr_array_index(s->more_hosts, i);
+            fmt_disk_host(buf, depth + 1, h->name, h->port, h->transport, h->socket);
+        }
+        if (s->ssl_verify) {
+            IND(depth + 1); S("<ssl"); A("verify", qv_tri_yesno(s->ssl_verify)); S("/>\n");
+        }
+        if (s->readahead) {
+            IND(depth + 1); P("<readahead size='%llu'/>\n", s->readahead);
+        }
+        if (s->timeout) {
+            IND(depth + 1); P("<timeout seconds='%llu'/>\n", s->timeout);
+        }
+        if (s->snapshot) {
+            IND(depth + 1); S("<snapshot"); A("name", s->snapshot); S("/>\n");
+        }
+        if (s->config_file) {
+            IND(depth + 1); S("<config"); A("file", s->config_file); S("/>\n");
+        }
+        if (s->nfs_user || s->nfs_group) {
+            IND(depth + 1); S("<identity"); A("user", s->nfs_user); A("group", s->nfs_group); S("/>\n");
+        }
+        if (s->initiator_iqn) {
+            IND(depth + 1); S("<initiator>\n");
+            IND(depth + 2); S("<iqn"); A("name", s->initiator_iqn); S("/>\n");
+            IND(depth + 1); S("</initiator>\n");
+        }
+        fmt_source_secrets(buf, depth + 1, s);
+        IND(depth); S("</source>\n");
+        return;
+    }
+    if (s->type == QV_DISK_TYPE_VOLUME) {
+        IND(depth); S("<source"); A("pool", s->pool); A("volume", s->volume);
+        A("mode", s->volume_mode); A("startupPolicy", startup_policy);
+        if (s->enc_format && !s->enc_in_disk) {
+            S(">\n");
+            fmt_source_secrets(buf, depth + 1, s);
+            IND(depth); S("</source>\n");
+        } else {
+            S("/>\n");
+        }
+        return;
+    }
+    if (s->type == QV_DISK_TYPE_NVME) {
+        const qv_domdef_addr *a = &s->nvme_addr;
+        IND(depth); S("<source"); A("type", s->nvme_type); A("managed", qv_tri_yesno(s->nvme_managed));
+        P(" namespace='%u'>\n", s->nvme_namespace);
+        IND(depth + 1);
+        P("<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n", a->domain, a->bus,
+          a->slot, a->function);
         IND(depth); S("</source>\n");
         return;
     }
     if (!s->path && !startup_policy)
         return;
     IND(depth); S("<source");
-    A(s->type == QV_DISK_TYPE_BLOCK ? "dev" : "file", s->path);
+    A(s->type == QV_DISK_TYPE_BLOCK ? "dev" : s->type == QV_DISK_TYPE_DIR ? "dir" : "file", s->path);
     A("startupPolicy", startup_policy);
-    S("/>\n");
+    if (s->enc_format && !s->enc_in_disk) {
+        S(">\n");
+        fmt_source_secrets(buf, depth + 1, s);
+        IND(depth); S("</source>\n");
+    } else {
+        S("/>\n");
+    }
 }
 
 static void fmt_backing(GString *buf, int depth, const qv_domdef_disk_src *s)
@@ -191,8 +297,24 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     if (d->queues)
         qv_fmt_attr_uint(buf, "queues", d->queues);
     S("/>\n");
+    if (d->src.auth_username && d->src.auth_in_disk)
+        fmt_disk_auth(buf, 3, &d->src);
     fmt_disk_source(buf, 3, &d->src, d->startup_policy);
     fmt_backing(buf, 3, &d->src);
+    if (d->geo_cyls) {
+        P("      <geometry cyls='%u' heads='%u' secs='%u'", d->geo_cyls, d->geo_heads, d->geo_secs);
+        A("trans", d->geo_trans); S("/>\n");
+    }
+    if (d->logical_block_size || d->physical_block_size || d->discard_granularity) {
+        S("      <blockio");
+        if (d->logical_block_size)
+            qv_fmt_attr_uint(buf, "logical_block_size", d->logical_block_size);
+        if (d->physical_block_size)
+            qv_fmt_attr_uint(buf, "physical_block_size", d->physical_block_size);
+        if (d->discard_granularity)
+            qv_fmt_attr_uint(buf, "discard_granularity", d->discard_granularity);
+        S("/>\n");
+    }
     S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray); S("/>\n");
     if (d->has_iotune) {
         const qv_domdef_iotune *t = &d->iotune;
@@ -219,14 +341,8 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     qv_fmt_text_elem(buf, 3, "wwn", d->wwn);
     qv_fmt_text_elem(buf, 3, "vendor", d->vendor);
     qv_fmt_text_elem(buf, 3, "product", d->product);
-    if (d->logical_block_size || d->physical_block_size) {
-        S("      <blockio");
-        if (d->logical_block_size)
-            qv_fmt_attr_uint(buf, "logical_block_size", d->logical_block_size);
-        if (d->physical_block_size)
-            qv_fmt_attr_uint(buf, "physical_block_size", d->physical_block_size);
-        S("/>\n");
-    }
+    if (d->src.enc_format && d->src.enc_in_disk)
+        fmt_disk_encryption(buf, 3, &d->src);
     qv_fmt_alias(buf, 3, d->alias, flags);
     qv_fmt_address(buf, 3, &d->addr);
     S("    </disk>\n");
@@ -254,14 +370,19 @@ static void fmt_controller(GString *buf, const qv_domdef_controller *c, unsigned
                 P(" iothread='%u'", c->iothread);
             S("/>\n");
         }
-        if (c->chassis >= 0 || c->port >= 0 || c->chassis_nr >= 0 || c->busnr >= 0) {
+        if (c->chassis >= 0 || c->port >= 0 || c->chassis_nr >= 0 || c->busnr >= 0 || c->numa_node >= 0) {
             S("      <target");
             if (c->chassis_nr >= 0) P(" chassisNr='%d'", c->chassis_nr);
             if (c->chassis >= 0) P(" chassis='%d'", c->chassis);
             if (c->port >= 0) P(" port='0x%x'", c->port);
             if (c->busnr >= 0) P(" busNr='%d'", c->busnr);
-            S("/>\n");
+            if (c->numa_node >= 0)
+                P(">\n        <node>%d</node>\n      </target>\n", c->numa_node);
+            else
+                S("/>\n");
         }
+        if (c->has_pcihole64)
+            P("      <pcihole64 unit='KiB'>%llu</pcihole64>\n", c->pcihole64_kib);
         if (c->master_startport >= 0)
             P("      <master startport='%d'/>\n", c->master_startport);
         qv_fmt_alias(buf, 3, c->alias, flags);
@@ -293,12 +414,41 @@ static void fmt_bandwidth_dir(GString *buf, const char *name, const qv_domdef_ba
 
 static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
 {
-    static const char *const types[] = { "user", "ethernet", "bridge", "network" };
+    static const char *const types[] = { "user", "ethernet", "bridge", "network", "client", "server",
+                                         "mcast", "udp", "vhostuser", "vdpa" };
     P("    <interface type='%s'>\n", types[n->type]);
     P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
       n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
     if (n->source_bridge || n->source_network) {
         S("      <source"); A("network", n->source_network); A("bridge", n->source_bridge); S("/>\n");
+    } else if (n->source_port) {
+        S("      <source"); A("address", n->source_address); P(" port='%u'", n->source_port);
+        if (n->local_address) {
+            S(">\n        <local"); A("address", n->local_address); P(" port='%u'/>\n", n->local_port);
+            S("      </source>\n");
+        } else {
+            S("/>\n");
+        }
+    } else if (n->source_path) {
+        S("      <source type='unix'"); A("path", n->source_path); A("mode", n->source_mode);
+        if (n->reconnect)
+            P(">\n        <reconnect enabled='yes' timeout='%u'/>\n      </source>\n", n->reconnect);
+        else
+            S("/>\n");
+    } else if (n->source_dev) {
+        S("      <source"); A("dev", n->source_dev); S("/>\n");
+    }
+    if (n->ip4_address) {
+        S("      <ip address='"); qv_xml_escape_append(buf, n->ip4_address); S("' family='ipv4'");
+        if (n->ip4_prefix)
+            P(" prefix='%u'", n->ip4_prefix);
+        S("/>\n");
+    }
+    if (n->ip6_address) {
+        S("      <ip address='"); qv_xml_escape_append(buf, n->ip6_address); S("' family='ipv6'");
+        if (n->ip6_prefix)
+            P(" prefix='%u'", n->ip6_prefix);
+        S("/>\n");
     }
     if (n->inbound.set || n->outbound.set) {
         S("      <bandwidth>\n");
@@ -351,7 +501,8 @@ static void fmt_chr(GString *buf, const qv_domdef_chr *c, unsigned int flags)
     S("      <target");
     A("type", c->target_type);
     A("name", c->target_name);
-    if (c->kind != QV_CHR_CHANNEL && c->target_port >= 0)
+    A("address", c->target_address);
+    if ((c->kind != QV_CHR_CHANNEL || c->target_address) && c->target_port >= 0)
         P(" port='%d'", c->target_port);
     if (c->kind == QV_CHR_SERIAL && c->target_model) {
         S(">\n        <model"); A("name", c->target_model); S("/>\n      </target>\n");
@@ -365,8 +516,18 @@ static void fmt_chr(GString *buf, const qv_domdef_chr *c, unsigned int flags)
 
 static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int flags)
 {
-    static const char *const types[] = { "vnc", "spice", "egl-headless", "sdl" };
+    static const char *const types[] = { "vnc", "spice", "egl-headless", "sdl", "dbus" };
     P("    <graphics type='%s'", types[g->type]);
+    if (g->type == QV_GFX_DBUS) {
+        A("address", g->dbus_address); A("p2p", qv_tri_yesno(g->dbus_p2p));
+        if (!g->gl) {
+            S("/>\n");
+            return;
+        }
+        S(">\n      <gl"); A("enable", qv_tri_yesno(g->gl)); A("rendernode", g->rendernode);
+        S("/>\n    </graphics>\n");
+        return;
+    }
     bool live = !(flags & QV_DOMXML_FORMAT_INACTIVE);
     if (g->type == QV_GFX_VNC || g->type == QV_GFX_SPICE) {
         if (g->listen_type && !strcmp(g->listen_type, "socket")) {
@@ -446,6 +607,52 @@ static void fmt_input(GString *buf, const qv_domdef_input *in, unsigned int flag
         S("/>\n");
     }
     g_string_free(inner, TRUE);
+}
+
+/* libvirt's virDomainHostdevDefFormat: managed on every subsystem device,
+ * then the source, then boot, alias, rom and address. */
+static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int flags)
+{
+    S("    <hostdev mode='subsystem'"); A("type", h->type);
+    A("managed", h->managed == QV_TRI_ON ? "yes" : "no");
+    A("sgio", h->sgio); A("rawio", h->rawio);
+    A("model", h->mdev_model); A("display", qv_tri_onoff(h->mdev_display));
+    A("ramfb", qv_tri_onoff(h->mdev_ramfb));
+    S(">\n");
+    if (h->driver_name) {
+        S("      <driver"); A("name", h->driver_name); S("/>\n");
+    }
+    S("      <source>\n");
+    if (!strcmp(h->type, "usb")) {
+        if (h->vendor)
+            P("        <vendor id='0x%04x'/>\n", h->vendor);
+        if (h->product)
+            P("        <product id='0x%04x'/>\n", h->product);
+        if (h->host_bus >= 0)
+            P("        <address bus='%d' device='%d'/>\n", h->host_bus, h->host_device);
+    } else if (!strcmp(h->type, "pci")) {
+        const qv_domdef_addr *a = &h->host_addr;
+        P("        <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n",
+          a->domain, a->bus, a->slot, a->function);
+    } else if (!strcmp(h->type, "scsi")) {
+        S("        <adapter"); A("name", h->scsi_adapter); S("/>\n");
+        P("        <address bus='%u' target='%u' unit='%u'/>\n", h->scsi_bus, h->scsi_target, h->scsi_unit);
+    } else {
+        S("        <address"); A("uuid", h->mdev_uuid); S("/>\n");
+    }
+    S("      </source>\n");
+    if (h->readonly)
+        S("      <readonly/>\n");
+    if (h->shareable)
+        S("      <shareable/>\n");
+    if (h->boot_order)
+        P("      <boot order='%u'/>\n", h->boot_order);
+    qv_fmt_alias(buf, 3, h->alias, flags);
+    if (h->rom_bar || h->rom_file) {
+        S("      <rom"); A("bar", qv_tri_onoff(h->rom_bar)); A("file", h->rom_file); S("/>\n");
+    }
+    qv_fmt_address(buf, 3, &h->addr);
+    S("    </hostdev>\n");
 }
 
 static void fmt_simple_tail(GString *buf, const char *elem, const qv_domdef_addr *addr,
@@ -531,7 +738,8 @@ static migratable_skip migratable_omitted(const qv_domdef *def, unsigned int fla
           usb->addr.slot == 1 && usb->addr.function == 2 && !usb->addr.multifunction)))
         m.usb = usb;
     const qv_domdef_controller *pci = only_controller(def, QV_CTRL_PCI);
-    if (pci && pci->index == 0 && pci->model && !strcmp(pci->model, "pci-root") && !user_alias(pci->alias))
+    if (pci && pci->index == 0 && pci->model && !strcmp(pci->model, "pci-root") && !user_alias(pci->alias) &&
+        !pci->has_pcihole64)
         m.pci = pci;
     if (def->graphics->len && def->inputs->len) {
         const qv_domdef_input *in = g_ptr_array_index(def->inputs, def->inputs->len - 1);
@@ -686,22 +894,8 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
         fmt_audio(buf, g_ptr_array_index(def->audios, i));
     for (guint i = 0; i < def->videos->len; i++)
         fmt_video(buf, g_ptr_array_index(def->videos, i), flags);
-    for (guint i = 0; i < def->hostdevs->len; i++) {
-        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        S("    <hostdev mode='subsystem'"); A("type", h->type); S(" managed='no'>\n      <source>\n");
-        if (h->vendor)
-            P("        <vendor id='0x%04x'/>\n", h->vendor);
-        if (h->product)
-            P("        <product id='0x%04x'/>\n", h->product);
-        if (h->host_bus >= 0)
-            P("        <address bus='%d' device='%d'/>\n", h->host_bus, h->host_device);
-        S("      </source>\n");
-        if (h->boot_order)
-            P("      <boot order='%u'/>\n", h->boot_order);
-        qv_fmt_alias(buf, 3, h->alias, flags);
-        qv_fmt_address(buf, 3, &h->addr);
-        S("    </hostdev>\n");
-    }
+    for (guint i = 0; i < def->hostdevs->len; i++)
+        fmt_hostdev(buf, g_ptr_array_index(def->hostdevs, i), flags);
     for (guint i = 0; i < def->redirdevs->len; i++) {
         qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
         S("    <redirdev"); A("bus", r->bus); A("type", chr_type_names[r->src.type]);

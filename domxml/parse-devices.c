@@ -114,7 +114,8 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
                         qv_error **err)
 {
     static const char *const types[] = { "pty", "file", "unix", "tcp", "udp", "null", "vc",
-                                         "stdio", "pipe", "dev", "spicevmc", NULL };
+                                         "stdio", "pipe", "dev", "spicevmc", "spiceport",
+                                         "qemu-vdagent", NULL };
     int t = -1;
     for (int i = 0; types[i]; i++)
         if (!strcmp(types[i], type))
@@ -128,6 +129,18 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
             if (mode && strcmp(mode, "bind") && strcmp(mode, "connect"))
                 return qv_xml_attr_error(err, c, "mode", "unsupported mode '%s'", mode);
             bool bind = mode && !strcmp(mode, "bind");
+            if (t == QV_CHR_SPICEPORT) {
+                qv_set_str(&src->channel, qv_xml_prop(c, "channel"));
+                continue;
+            }
+            if (t == QV_CHR_QEMU_VDAGENT) {
+                static const char *const modes[] = { "client", "server", NULL };
+                xmlNode *cb = qv_xml_child(c, "clipboard"), *mouse = qv_xml_child(c, "mouse");
+                if ((cb && qv_xml_prop_tristate(cb, "copypaste", &src->clipboard, err) < 0) ||
+                    (mouse && qv_xml_prop_enum(mouse, "mode", modes, &src->mouse_mode, err) < 0))
+                    return -EINVAL;
+                continue;
+            }
             if (t == QV_CHR_UDP && bind) {
                 qv_set_str(&src->bind_host, qv_xml_prop(c, "host"));
                 qv_set_str(&src->bind_service, qv_xml_prop(c, "service"));
@@ -177,6 +190,12 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
         if (!src->service)
             return qv_xml_error(err, dev, "a udp character device needs <source mode='connect' service=...>");
         break;
+    case QV_CHR_SPICEPORT:
+        if (!src->channel)
+            return qv_xml_error(err, dev, "a spiceport character device needs <source channel=...>");
+        if (strspn(src->channel, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(src->channel))
+            return qv_xml_error(err, dev, "spiceport channel '%s' has characters other than letters, digits, '.', '_', '-'", src->channel);
+        break;
     case QV_CHR_PTY:
         break;
     default:
@@ -186,44 +205,269 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
 }
 
 /* ---- disks ---- */
+static int parse_disk_host(const xmlNode *h, char **name, char **port, char **transport,
+                           char **socket, qv_error **err)
+{
+    qv_set_str(name, qv_xml_prop(h, "name"));
+    qv_set_str(port, qv_xml_prop(h, "port"));
+    qv_set_str(transport, qv_xml_prop(h, "transport"));
+    qv_set_str(socket, qv_xml_prop(h, "socket"));
+    if (*transport && strcmp(*transport, "tcp") && strcmp(*transport, "unix"))
+        return qv_xml_attr_error(err, h, "transport", "unsupported transport '%s'", *transport);
+    if (*port && (!**port || strspn(*port, "0123456789") != strlen(*port)))
+        return qv_xml_attr_error(err, h, "port", "'%s' is not a port number", *port);
+    return 0;
+}
+
+/* <secret type usage|uuid/> of <auth> or <encryption>. */
+static int parse_secret_ref(const xmlNode *owner, const char *const *types, char **type,
+                            char **usage, char **uuid, qv_error **err)
+{
+    xmlNode *s = qv_xml_child(owner, "secret");
+    if (!s)
+        return qv_xml_error(err, owner, "<%s> needs a <secret>", (const char *)owner->name);
+    if (qv_xml_prop_enum(s, "type", types, type, err) < 0)
+        return -EINVAL;
+    qv_set_str(usage, qv_xml_prop(s, "usage"));
+    qv_set_str(uuid, qv_xml_prop(s, "uuid"));
+    if (!*usage == !*uuid)
+        return qv_xml_error(err, s, "a <secret> names the secret by usage or by uuid, one of them");
+    unsigned char u[16];
+    if (*uuid) {
+        if (qv_uuid_parse(*uuid, u) < 0)
+            return qv_xml_attr_error(err, s, "uuid", "'%s' is not a UUID", *uuid);
+        char canon[37];
+        qv_uuid_format(u, canon);
+        qv_set_str(uuid, g_strdup(canon));
+    }
+    return 0;
+}
+
+static int parse_disk_auth(const xmlNode *a, qv_domdef_disk_src *src, bool in_disk, qv_error **err)
+{
+    static const char *const types[] = { "ceph", "iscsi", "vtpm", NULL };
+    if (src->type != QV_DISK_TYPE_NETWORK)
+        return qv_xml_error(err, a, "<auth> is only for network disks");
+    qv_set_str(&src->auth_username, qv_xml_prop(a, "username"));
+    if (!src->auth_username)
+        return qv_xml_error(err, a, "<auth> needs a username");
+    if (parse_secret_ref(a, types, &src->auth_type, &src->auth_usage, &src->auth_uuid, err) < 0)
+        return -EINVAL;
+    src->auth_in_disk = in_disk;
+    return 0;
+}
+
+static int parse_disk_encryption(const xmlNode *e, qv_domdef_disk_src *src, bool in_disk, qv_error **err)
+{
+    static const char *const formats[] = { "luks", "luks2", "qcow", "default", NULL };
+    static const char *const engines[] = { "qemu", "librbd", NULL };
+    static const char *const types[] = { "passphrase", NULL };
+    if (qv_xml_prop_enum(e, "format", formats, &src->enc_format, err) < 0 ||
+        qv_xml_prop_enum(e, "engine", engines, &src->enc_engine, err) < 0)
+        return -EINVAL;
+    if (!src->enc_format || strcmp(src->enc_format, "luks"))
+        return qv_xml_attr_error(err, e, "format", "only LUKS encryption (format='luks') is supported by QEMU's own engine");
+    if (src->enc_engine && strcmp(src->enc_engine, "qemu"))
+        return qv_xml_attr_error(err, e, "engine", "only QEMU's own LUKS engine (engine='qemu') is supported");
+    g_autofree char *type = NULL;
+    if (parse_secret_ref(e, types, &type, &src->enc_usage, &src->enc_uuid, err) < 0)
+        return -EINVAL;
+    src->enc_in_disk = in_disk;
+    return 0;
+}
+
+/* The elements of a network <source> besides <host>, checked against the
+ * protocols that have them, as libvirt's validation does. */
+static int parse_network_source_extras(const xmlNode *n, qv_domdef_disk_src *src, qv_error **err)
+{
+    const char *p = src->protocol;
+    bool curl = !strcmp(p, "http") || !strcmp(p, "https") || !strcmp(p, "ftp") || !strcmp(p, "ftps");
+    FOR_EACH_CHILD(c, n) {
+        if (name_is(c, "host")) {
+            continue;
+        } else if (name_is(c, "auth")) {
+            if (strcmp(p, "rbd") && strcmp(p, "iscsi") && !curl)
+                return qv_xml_error(err, c, "<auth> is only for rbd, iscsi, http, https, ftp and ftps disks");
+            if (parse_disk_auth(c, src, false, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "encryption")) {
+            if (parse_disk_encryption(c, src, false, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "cookies")) {
+            return qv_xml_error(err, c, "<cookies> is not supported: libvirt passes cookies to QEMU as secrets, which qvirt does only for <auth> and <encryption>");
+        } else if (name_is(c, "ssl")) {
+            if (strcmp(p, "https") && strcmp(p, "ftps"))
+                return qv_xml_error(err, c, "<ssl> is only for https and ftps disks");
+            if (qv_xml_prop_tristate(c, "verify", &src->ssl_verify, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "readahead") || name_is(c, "timeout")) {
+            bool ra = name_is(c, "readahead");
+            unsigned long long v = 0;
+            if (!curl)
+                return qv_xml_error(err, c, "<%s> is only for http, https, ftp and ftps disks", ra ? "readahead" : "timeout");
+            int r = qv_xml_prop_ull(c, ra ? "size" : "seconds", &v, err);
+            if (r < 0)
+                return r;
+            if (r == 0 || v == 0)
+                return qv_xml_error(err, c, "<%s> needs a %s greater than 0", ra ? "readahead" : "timeout", ra ? "size" : "seconds");
+            *(ra ? &src->readahead : &src->timeout) = v;
+        } else if (name_is(c, "snapshot") || name_is(c, "config")) {
+            bool snap = name_is(c, "snapshot");
+            if (strcmp(p, "rbd"))
+                return qv_xml_error(err, c, "<%s> is only for rbd disks", snap ? "snapshot" : "config");
+            char *v = qv_xml_prop(c, snap ? "name" : "file");
+            if (!v)
+                return qv_xml_error(err, c, "<%s> needs a %s", snap ? "snapshot" : "config", snap ? "name" : "file");
+            qv_set_str(snap ? &src->snapshot : &src->config_file, v);
+        } else if (name_is(c, "identity")) {
+            if (strcmp(p, "nfs"))
+                return qv_xml_error(err, c, "<identity> is only for nfs disks");
+            qv_set_str(&src->nfs_user, qv_xml_prop(c, "user"));
+            qv_set_str(&src->nfs_group, qv_xml_prop(c, "group"));
+            /* QEMU takes numbers; names would need the host's user database. */
+            const char *ids[] = { src->nfs_user, src->nfs_group };
+            for (int i = 0; i < 2; i++) {
+                const char *v = ids[i] && ids[i][0] == '+' ? ids[i] + 1 : ids[i];
+                if (v && (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 9))
+                    return qv_xml_attr_error(err, c, i ? "group" : "user", "'%s' is not a numeric id (+N); qvirt does not look names up", ids[i]);
+            }
+        } else if (name_is(c, "initiator")) {
+            if (strcmp(p, "iscsi"))
+                return qv_xml_error(err, c, "<initiator> is only for iscsi disks");
+            xmlNode *iqn = qv_xml_child(c, "iqn");
+            if (iqn)
+                qv_set_str(&src->initiator_iqn, qv_xml_prop(iqn, "name"));
+            if (!src->initiator_iqn)
+                return qv_xml_error(err, c, "<initiator> needs <iqn name=...>");
+        } else {
+            return qv_xml_error(err, c, "unsupported network disk source option");
+        }
+    }
+    return 0;
+}
+
+static int parse_network_source(const xmlNode *n, qv_domdef_disk_src *src, qv_error **err)
+{
+    static const char *const protos[] = { "nbd", "iscsi", "rbd", "gluster", "nfs", "ssh", "http",
+                                          "https", "ftp", "ftps", NULL };
+    int r = qv_xml_prop_enum(n, "protocol", protos, &src->protocol, err);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return qv_xml_error(err, n, "a network disk needs a protocol (nbd, iscsi, rbd, gluster, nfs, ssh, http, https, ftp, ftps)");
+    const char *p = src->protocol;
+    qv_set_str(&src->name, qv_xml_prop(n, "name"));
+    qv_set_str(&src->query, qv_xml_prop(n, "query"));
+    if (src->more_hosts)
+        g_ptr_array_set_size(src->more_hosts, 0);
+    unsigned int nhosts = 0;
+    FOR_EACH_CHILD(h, n) {
+        if (!name_is(h, "host"))
+            continue;
+        if (nhosts++ == 0) {
+            if (parse_disk_host(h, &src->host, &src->port, &src->transport, &src->socket, err) < 0)
+                return -EINVAL;
+            continue;
+        }
+        if (strcmp(p, "gluster") && strcmp(p, "rbd"))
+            return qv_xml_error(err, h, "an %s disk takes one <host>", p);
+        if (!src->more_hosts)
+            src->more_hosts = g_ptr_array_new_with_free_func(qv_domdef_disk_host_free);
+        qv_domdef_disk_host *more = g_new0(qv_domdef_disk_host, 1);
+        g_ptr_array_add(src->more_hosts, more);
+        if (parse_disk_host(h, &more->name, &more->port, &more->transport, &more->socket, err) < 0)
+            return -EINVAL;
+        if (!more->name && !more->socket)
+            return qv_xml_error(err, h, "a <host> needs a name or a socket");
+    }
+    if (strcmp(p, "rbd") && !src->host && !src->socket)
+        return qv_xml_error(err, n, "a network disk needs <host name=...>%s", !strcmp(p, "nbd") || !strcmp(p, "gluster") ? " or a unix socket" : "");
+    if (nhosts && !src->host && !src->socket)
+        return qv_xml_error(err, n, "a <host> needs a name%s", !strcmp(p, "nbd") || !strcmp(p, "gluster") ? " or a socket" : "");
+    bool unix_ok = !strcmp(p, "nbd") || !strcmp(p, "gluster");
+    if (!unix_ok && (src->socket || (src->transport && !strcmp(src->transport, "unix"))))
+        return qv_xml_error(err, n, "an %s disk cannot use a unix socket", p);
+    for (guint i = 0; src->more_hosts && i < src->more_hosts->len; i++) {
+        qv_domdef_disk_host *h = g_ptr_array_index(src->more_hosts, i);
+        if (!unix_ok && (h->socket || (h->transport && !strcmp(h->transport, "unix"))))
+            return qv_xml_error(err, n, "an %s disk cannot use a unix socket", p);
+    }
+    if (strcmp(p, "nbd") && (!src->name || !*src->name))
+        return qv_xml_error(err, n, "an %s disk needs a name (%s)", p,
+                            !strcmp(p, "iscsi") ? "target/lun" : !strcmp(p, "rbd") ? "pool/image" :
+                            !strcmp(p, "gluster") ? "volume/path" : "the path");
+    if ((!strcmp(p, "rbd") || !strcmp(p, "gluster")) &&
+        (!strchr(src->name, '/') || src->name[0] == '/' || strchr(src->name, '/')[1] == '\0'))
+        return qv_xml_attr_error(err, n, "name", "'%s' is not %s", src->name,
+                                 !strcmp(p, "rbd") ? "pool/image" : "volume/path");
+    if (!strcmp(p, "iscsi") && strchr(src->name, '/')) {
+        const char *lun = strchr(src->name, '/') + 1;
+        if (!*lun || strspn(lun, "0123456789") != strlen(lun))
+            return qv_xml_attr_error(err, n, "name", "'%s' is not an iSCSI target/lun", src->name);
+    }
+    return parse_network_source_extras(n, src, err);
+}
+
+/* <source type='pci' managed namespace><address domain bus slot function/>:
+ * the host NVMe controller QEMU's userspace driver takes over (VFIO). */
+static int parse_nvme_source(const xmlNode *n, qv_domdef_disk_src *src, qv_error **err)
+{
+    static const char *const types[] = { "pci", NULL };
+    if (qv_xml_prop_enum(n, "type", types, &src->nvme_type, err) < 0 ||
+        qv_xml_prop_tristate(n, "managed", &src->nvme_managed, err) < 0 ||
+        qv_xml_prop_uint(n, "namespace", &src->nvme_namespace, err) < 0)
+        return -EINVAL;
+    if (!src->nvme_type)
+        return qv_xml_error(err, n, "an nvme disk needs <source type='pci'>");
+    if (!src->nvme_namespace)
+        return qv_xml_error(err, n, "an nvme disk needs a namespace of 1 or more");
+    xmlNode *a = qv_xml_child(n, "address");
+    if (!a)
+        return qv_xml_error(err, n, "an nvme disk needs the controller's <address domain bus slot function>");
+    src->nvme_addr.type = QV_ADDR_PCI;
+    if (addr_field(a, "domain", 0xffff, &src->nvme_addr.domain, err) < 0 ||
+        addr_field(a, "bus", 255, &src->nvme_addr.bus, err) < 0 ||
+        addr_field(a, "slot", 31, &src->nvme_addr.slot, err) < 0 ||
+        addr_field(a, "function", 7, &src->nvme_addr.function, err) < 0)
+        return -EINVAL;
+    return 0;
+}
+
 static int parse_disk_source(const xmlNode *n, qv_domdef_disk_src *src, const xmlNode *owner,
                              qv_error **err)
 {
-    if (src->type == QV_DISK_TYPE_FILE) {
-        qv_set_str(&src->path, qv_xml_prop(n, "file"));
-    } else if (src->type == QV_DISK_TYPE_BLOCK) {
-        qv_set_str(&src->path, qv_xml_prop(n, "dev"));
-    } else {
-        static const char *const protos[] = { "nbd", "http", "https", NULL };
-        int r = qv_xml_prop_enum(n, "protocol", protos, &src->protocol, err);
-        if (r < 0)
-            return r;
-        if (r == 0)
-            return qv_xml_error(err, n, "a network disk needs a protocol (nbd, http, https)");
-        qv_set_str(&src->name, qv_xml_prop(n, "name"));
-        qv_set_str(&src->query, qv_xml_prop(n, "query"));
-        xmlNode *h = qv_xml_child(n, "host");
-        if (h) {
-            qv_set_str(&src->host, qv_xml_prop(h, "name"));
-            qv_set_str(&src->port, qv_xml_prop(h, "port"));
-            qv_set_str(&src->transport, qv_xml_prop(h, "transport"));
-            qv_set_str(&src->socket, qv_xml_prop(h, "socket"));
-            if (src->transport && strcmp(src->transport, "tcp") && strcmp(src->transport, "unix"))
-                return qv_xml_attr_error(err, h, "transport", "unsupported transport '%s'", src->transport);
-            if (src->port && strspn(src->port, "0123456789") != strlen(src->port))
-                return qv_xml_attr_error(err, h, "port", "'%s' is not a port number", src->port);
-        }
-        if (!src->host && !src->socket)
-            return qv_xml_error(err, n, "a network disk needs <host name=...> or a unix socket");
-        if (strcmp(src->protocol, "nbd") && !src->name)
-            return qv_xml_error(err, n, "an %s disk needs a name (the URL path)", src->protocol);
-        FOR_EACH_CHILD(c, n) {
-            if (name_is(c, "auth") || name_is(c, "encryption") || name_is(c, "ssl") ||
-                name_is(c, "cookies"))
-                return qv_xml_error(err, c, "unsupported network disk source option");
-        }
-    }
     (void)owner;
+    switch (src->type) {
+    case QV_DISK_TYPE_FILE:
+        qv_set_str(&src->path, qv_xml_prop(n, "file"));
+        break;
+    case QV_DISK_TYPE_BLOCK:
+        qv_set_str(&src->path, qv_xml_prop(n, "dev"));
+        break;
+    case QV_DISK_TYPE_DIR:
+        qv_set_str(&src->path, qv_xml_prop(n, "dir"));
+        break;
+    case QV_DISK_TYPE_VOLUME: {
+        static const char *const modes[] = { "host", "direct", NULL };
+        qv_set_str(&src->pool, qv_xml_prop(n, "pool"));
+        qv_set_str(&src->volume, qv_xml_prop(n, "volume"));
+        if (qv_xml_prop_enum(n, "mode", modes, &src->volume_mode, err) < 0)
+            return -EINVAL;
+        if (!src->pool || !src->volume)
+            return qv_xml_error(err, n, "a volume disk needs <source pool=... volume=...>");
+        break;
+    }
+    case QV_DISK_TYPE_NVME:
+        return parse_nvme_source(n, src, err);
+    default:
+        return parse_network_source(n, src, err);
+    }
+    FOR_EACH_CHILD(c, n) {
+        if (name_is(c, "auth") && parse_disk_auth(c, src, false, err) < 0)
+            return -EINVAL;
+        if (name_is(c, "encryption") && parse_disk_encryption(c, src, false, err) < 0)
+            return -EINVAL;
+    }
     return 0;
 }
 
@@ -236,8 +480,14 @@ static int disk_type_from(const xmlNode *n, const char *attr, int *out, qv_error
         *out = QV_DISK_TYPE_BLOCK;
     else if (!strcmp(type, "network"))
         *out = QV_DISK_TYPE_NETWORK;
+    else if (!strcmp(type, "dir"))
+        *out = QV_DISK_TYPE_DIR;
+    else if (!strcmp(type, "volume"))
+        *out = QV_DISK_TYPE_VOLUME;
+    else if (!strcmp(type, "nvme"))
+        *out = QV_DISK_TYPE_NVME;
     else
-        return qv_xml_attr_error(err, n, attr, "unsupported disk type '%s' (file, block, network)", type);
+        return qv_xml_attr_error(err, n, attr, "unsupported disk type '%s' (file, block, network, dir, volume, nvme)", type);
     return 0;
 }
 
@@ -254,6 +504,8 @@ static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error 
     parent->backing = b;
     if (disk_type_from(n, "type", &b->type, err) < 0)
         return -EINVAL;
+    if (b->type > QV_DISK_TYPE_NETWORK)
+        return qv_xml_attr_error(err, n, "type", "a backing store is a file, block or network image");
     xmlNode *f = qv_xml_child(n, "format");
     if (f) {
         static const char *const fmts[] = { "raw", "qcow2", NULL };
@@ -265,6 +517,8 @@ static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error 
         return qv_xml_error(err, n, "a backing store needs a <source>");
     if (parse_disk_source(s, b, n, err) < 0)
         return -EINVAL;
+    if (b->auth_username || b->enc_format)
+        return qv_xml_error(err, s, "a backing image with <auth> or <encryption> is not supported");
     /* qvirt opens every image of the chain itself, so each needs its name
      * (the formatter writes no <source> without one). */
     if (b->type != QV_DISK_TYPE_NETWORK && !b->path)
@@ -334,11 +588,11 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     if (qv_xml_prop_enum(dn, "model", vmodels, &d->model, err) < 0)
         return -EINVAL;
 
-    xmlNode *src_node = NULL;
+    xmlNode *src_node = NULL, *auth_node = NULL, *enc_node = NULL;
     FOR_EACH_CHILD(c, dn) {
         if (name_is(c, "driver")) {
             static const char *const names[] = { "qemu", NULL };
-            static const char *const types[] = { "raw", "qcow2", NULL };
+            static const char *const types[] = { "raw", "qcow2", "fat", NULL };
             static const char *const caches[] = { "default", "none", "writethrough", "writeback",
                                                   "directsync", "unsafe", NULL };
             static const char *const ios[] = { "threads", "native", "io_uring", NULL };
@@ -411,11 +665,25 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
                 return -EINVAL;
         } else if (name_is(c, "blockio")) {
             if (qv_xml_prop_uint(c, "logical_block_size", &d->logical_block_size, err) < 0 ||
-                qv_xml_prop_uint(c, "physical_block_size", &d->physical_block_size, err) < 0)
+                qv_xml_prop_uint(c, "physical_block_size", &d->physical_block_size, err) < 0 ||
+                qv_xml_prop_uint(c, "discard_granularity", &d->discard_granularity, err) < 0)
                 return -EINVAL;
+        } else if (name_is(c, "geometry")) {
+            static const char *const trans[] = { "none", "lba", "auto", NULL };
+            d->geo_cyls = d->geo_heads = d->geo_secs = 0;
+            if (qv_xml_prop_uint(c, "cyls", &d->geo_cyls, err) < 0 ||
+                qv_xml_prop_uint(c, "heads", &d->geo_heads, err) < 0 ||
+                qv_xml_prop_uint(c, "secs", &d->geo_secs, err) < 0 ||
+                qv_xml_prop_enum(c, "trans", trans, &d->geo_trans, err) < 0)
+                return -EINVAL;
+            if (!d->geo_cyls || !d->geo_heads || !d->geo_secs)
+                return qv_xml_error(err, c, "<geometry> needs cyls, heads and secs greater than 0");
         } else if (is_common(c)) {
-        } else if (name_is(c, "geometry") || name_is(c, "encryption") || name_is(c, "auth") ||
-                   name_is(c, "mirror") || name_is(c, "throttlefilters")) {
+        } else if (name_is(c, "auth")) {
+            auth_node = c;
+        } else if (name_is(c, "encryption")) {
+            enc_node = c;
+        } else if (name_is(c, "mirror") || name_is(c, "throttlefilters")) {
             return qv_xml_error(err, c, "unsupported disk element");
         } else {
             return qv_xml_error(err, c, "unknown disk element");
@@ -423,9 +691,27 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
     }
     if (!d->target_dev || !*d->target_dev)
         return qv_xml_error(err, dn, "missing <target dev=...>");
-    if (d->src.type == QV_DISK_TYPE_NETWORK && !src_node)
-        return qv_xml_error(err, dn, "a network disk needs a <source>");
-    if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK &&
+    /* The older places of <auth> and <encryption>: in <disk> itself. */
+    if (auth_node && parse_disk_auth(auth_node, &d->src, true, err) < 0)
+        return -EINVAL;
+    if (enc_node && parse_disk_encryption(enc_node, &d->src, true, err) < 0)
+        return -EINVAL;
+    if (d->src.enc_format && (d->src.type == QV_DISK_TYPE_DIR || d->src.type == QV_DISK_TYPE_NVME))
+        return qv_xml_error(err, dn, "LUKS encryption is for file, block, volume and network disks");
+    static const char *const type_names[] = { "file", "block", "network", "dir", "volume", "nvme" };
+    if (d->src.type >= QV_DISK_TYPE_NETWORK && d->src.type != QV_DISK_TYPE_DIR && !src_node)
+        return qv_xml_error(err, dn, "a %s disk needs a <source>", type_names[d->src.type]);
+    if ((d->src.type == QV_DISK_TYPE_DIR) != (d->src.format && !strcmp(d->src.format, "fat")) &&
+        (d->src.type != QV_DISK_TYPE_DIR || d->src.format))
+        return qv_xml_error(err, dn, d->src.type == QV_DISK_TYPE_DIR ? "a dir disk's driver type is fat"
+                                                                    : "driver type fat is only for dir disks");
+    if (d->src.type == QV_DISK_TYPE_DIR && d->device != QV_DISK_DEVICE_DISK &&
+        d->device != QV_DISK_DEVICE_FLOPPY)
+        return qv_xml_error(err, dn, "a dir disk is a disk or a floppy (QEMU's vvfat)");
+    if (d->src.type >= QV_DISK_TYPE_DIR && d->src.type != QV_DISK_TYPE_VOLUME && d->src.has_backing &&
+        d->src.backing)
+        return qv_xml_error(err, dn, "a %s disk has no backing store", type_names[d->src.type]);
+    if (!d->src.path && (d->src.type < QV_DISK_TYPE_NETWORK || d->src.type == QV_DISK_TYPE_DIR) &&
         d->device != QV_DISK_DEVICE_CDROM && d->device != QV_DISK_DEVICE_FLOPPY)
         return qv_xml_error(err, dn, "only cdrom and floppy disks may be empty; give <source>");
     if (d->device == QV_DISK_DEVICE_LUN && d->src.type != QV_DISK_TYPE_BLOCK)
@@ -443,7 +729,7 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
     qv_domdef_controller *c = g_new0(qv_domdef_controller, 1);
     g_ptr_array_add(def->controllers, c);
     c->ports = c->vectors = c->queues = -1;
-    c->chassis = c->port = c->chassis_nr = c->busnr = -1;
+    c->chassis = c->port = c->chassis_nr = c->busnr = c->numa_node = -1;
     g_autofree char *type = qv_xml_prop(cn, "type");
     c->type = -1;
     for (int i = 0; type && types[i]; i++)
@@ -460,7 +746,8 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
         return qv_xml_attr_error(err, cn, "index", "must be at most 255");
     static const char *const pci_models[] = { "pci-root", "pcie-root", "pci-bridge", "pcie-root-port",
                                               "dmi-to-pci-bridge", "pcie-switch-upstream-port",
-                                              "pcie-switch-downstream-port", "pcie-to-pci-bridge", NULL };
+                                              "pcie-switch-downstream-port", "pcie-to-pci-bridge",
+                                              "pci-expander-bus", "pcie-expander-bus", NULL };
     static const char *const usb_models[] = { "piix3-uhci", "piix4-uhci", "ehci", "ich9-ehci1",
                                               "ich9-uhci1", "ich9-uhci2", "ich9-uhci3", "nec-xhci",
                                               "qemu-xhci", "none", NULL };
@@ -488,6 +775,18 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
                 qv_xml_prop_int(ch, "chassisNr", &c->chassis_nr, err) < 0 ||
                 qv_xml_prop_int(ch, "busNr", &c->busnr, err) < 0)
                 return -EINVAL;
+            xmlNode *node = qv_xml_child(ch, "node");
+            if (node) {
+                g_autofree char *v = qv_xml_text(node);
+                unsigned long long n;
+                if (qv_parse_uint_str(v, 10, 0xffff, &n) < 0)
+                    return qv_xml_error(err, node, "'%s' is not a NUMA node number", v);
+                c->numa_node = (int)n;
+            }
+        } else if (name_is(ch, "pcihole64")) {
+            if (qv_xml_scaled_kib(ch, "KiB", &c->pcihole64_kib, err) < 0)
+                return -EINVAL;
+            c->has_pcihole64 = true;
         } else if (name_is(ch, "model")) {
             /* <model name='...'/> names the QEMU device; we derive it. */
         } else if (name_is(ch, "master")) {
@@ -581,6 +880,124 @@ static int parse_bandwidth_dir(const xmlNode *n, qv_domdef_bandwidth_dir *d, qv_
     return 0;
 }
 
+/* The <source> of socket, vhost-user and vDPA interfaces. */
+static int parse_net_source(const xmlNode *c, qv_domdef_net *n, qv_error **err)
+{
+    switch (n->type) {
+    case QV_NET_CLIENT: case QV_NET_SERVER: case QV_NET_MCAST: case QV_NET_UDP: {
+        qv_set_str(&n->source_address, qv_xml_prop(c, "address"));
+        if (qv_xml_prop_uint(c, "port", &n->source_port, err) < 0)
+            return -EINVAL;
+        xmlNode *l = qv_xml_child(c, "local");
+        if (l && n->type != QV_NET_UDP)
+            return qv_xml_error(err, l, "only udp interfaces have a <local> address");
+        if (l) {
+            qv_set_str(&n->local_address, qv_xml_prop(l, "address"));
+            if (qv_xml_prop_uint(l, "port", &n->local_port, err) < 0)
+                return -EINVAL;
+        }
+        break;
+    }
+    case QV_NET_VHOSTUSER: {
+        static const char *const types[] = { "unix", NULL };
+        static const char *const modes[] = { "server", "client", NULL };
+        g_autofree char *t = NULL;
+        if (qv_xml_prop_enum(c, "type", types, &t, err) < 0 ||
+            qv_xml_prop_enum(c, "mode", modes, &n->source_mode, err) < 0)
+            return -EINVAL;
+        qv_set_str(&n->source_path, qv_xml_prop(c, "path"));
+        xmlNode *rc = qv_xml_child(c, "reconnect");
+        if (rc) {
+            int en = QV_TRI_ABSENT;
+            unsigned int timeout = 0;
+            if (qv_xml_prop_tristate(rc, "enabled", &en, err) < 0 ||
+                qv_xml_prop_uint(rc, "timeout", &timeout, err) < 0)
+                return -EINVAL;
+            n->reconnect = en == QV_TRI_ON ? timeout : 0;
+            if (en == QV_TRI_ON && !timeout)
+                return qv_xml_error(err, rc, "<reconnect enabled='yes'> needs a timeout of 1 second or more");
+        }
+        break;
+    }
+    case QV_NET_VDPA:
+        qv_set_str(&n->source_dev, qv_xml_prop(c, "dev"));
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
+{
+    static const char *const names[] = { "user", "ethernet", "bridge", "network", "client", "server",
+                                         "mcast", "udp", "vhostuser", "vdpa" };
+    const char *t = names[n->type];
+    switch (n->type) {
+    case QV_NET_CLIENT: case QV_NET_MCAST: case QV_NET_UDP:
+        if (!n->source_address)
+            return qv_xml_error(err, in, "a %s interface needs <source address=... port=...>", t);
+        /* fall through */
+    case QV_NET_SERVER:
+        if (!n->source_port || n->source_port > 65535)
+            return qv_xml_error(err, in, "a %s interface needs <source port=...> from 1 to 65535", t);
+        if (n->type == QV_NET_UDP && (!n->local_address || !n->local_port || n->local_port > 65535))
+            return qv_xml_error(err, in, "a udp interface needs <source><local address=... port=...>");
+        break;
+    case QV_NET_VHOSTUSER:
+        if (!n->source_path || !n->source_mode)
+            return qv_xml_error(err, in, "a vhostuser interface needs <source type='unix' path=... mode=...>");
+        if (n->reconnect && !strcmp(n->source_mode, "server"))
+            return qv_xml_error(err, in, "<reconnect> is only for mode='client' (QEMU connecting)");
+        break;
+    case QV_NET_VDPA:
+        if (!n->source_dev)
+            return qv_xml_error(err, in, "a vdpa interface needs <source dev=...>");
+        break;
+    default:
+        break;
+    }
+    if ((n->type == QV_NET_VHOSTUSER || n->type == QV_NET_VDPA) && n->model && strcmp(n->model, "virtio"))
+        return qv_xml_error(err, in, "a %s interface needs <model type='virtio'/>", t);
+    if ((n->ip4_address || n->ip6_address) && n->type != QV_NET_USER)
+        return qv_xml_error(err, in, "<ip> is only for type='user' interfaces (the guest network user mode serves)");
+    if (n->type >= QV_NET_CLIENT && n->driver_name && !strcmp(n->driver_name, "vhost"))
+        return qv_xml_error(err, in, "<driver name='vhost'> is only for tap interfaces");
+    return 0;
+}
+
+/* <ip family address prefix> of a user interface: the network QEMU's
+ * user mode serves the guest (libvirt 9.0: net=, ipv6-prefix=). */
+static int parse_net_ip(const xmlNode *c, qv_domdef_net *n, qv_error **err)
+{
+    static const char *const families[] = { "ipv4", "ipv6", NULL };
+    g_autofree char *family = NULL, *address = NULL;
+    unsigned int prefix = 0;
+    if (qv_xml_prop_enum(c, "family", families, &family, err) < 0 ||
+        qv_xml_prop_uint(c, "prefix", &prefix, err) < 0)
+        return -EINVAL;
+    address = qv_xml_prop(c, "address");
+    if (!address)
+        return qv_xml_error(err, c, "<ip> needs an address");
+    bool v6 = strchr(address, ':') != NULL;
+    if (family && !strcmp(family, "ipv6") != v6)
+        return qv_xml_attr_error(err, c, "address", "'%s' is not an %s address", address, family);
+    if (strspn(address, v6 ? "0123456789abcdefABCDEF:" : "0123456789.") != strlen(address))
+        return qv_xml_attr_error(err, c, "address", "'%s' is not an IP address", address);
+    if (prefix > (v6 ? 128u : 32u))
+        return qv_xml_attr_error(err, c, "prefix", "%u is too long for an %s address", prefix, v6 ? "IPv6" : "IPv4");
+    if ((v6 ? n->ip6_address : n->ip4_address))
+        return qv_xml_error(err, c, "user-mode networking serves one %s network", v6 ? "IPv6" : "IPv4");
+    if (v6) {
+        n->ip6_address = g_steal_pointer(&address);
+        n->ip6_prefix = prefix;
+    } else {
+        n->ip4_address = g_steal_pointer(&address);
+        n->ip4_prefix = prefix;
+    }
+    return 0;
+}
+
 static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_error **err)
 {
     qv_domdef_net *n = g_new0(qv_domdef_net, 1);
@@ -596,10 +1013,22 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         n->type = QV_NET_BRIDGE;
     else if (!strcmp(type, "network"))
         n->type = QV_NET_NETWORK;   /* resolved to a bridge or user networking when the argv is built */
+    else if (!strcmp(type, "client"))
+        n->type = QV_NET_CLIENT;
+    else if (!strcmp(type, "server"))
+        n->type = QV_NET_SERVER;
+    else if (!strcmp(type, "mcast"))
+        n->type = QV_NET_MCAST;
+    else if (!strcmp(type, "udp"))
+        n->type = QV_NET_UDP;
+    else if (!strcmp(type, "vhostuser"))
+        n->type = QV_NET_VHOSTUSER;
+    else if (!strcmp(type, "vdpa"))
+        n->type = QV_NET_VDPA;
     else if (!strcmp(type, "hostdev"))
-        return qv_xml_error(err, in, "PCI passthrough needs VFIO, not available");
+        return qv_xml_error(err, in, "an interface of type 'hostdev' (SR-IOV with a MAC set on the host) is not supported; pass the PCI device with <hostdev type='pci'>");
     else
-        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network)", type);
+        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network, client, server, mcast, udp, vhostuser, vdpa)", type);
     bool have_mac = false;
     FOR_EACH_CHILD(c, in) {
         if (name_is(c, "mac")) {
@@ -618,6 +1047,13 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         } else if (name_is(c, "source")) {
             qv_set_str(&n->source_bridge, qv_xml_prop(c, "bridge"));
             qv_set_str(&n->source_network, qv_xml_prop(c, "network"));
+            if (parse_net_source(c, n, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "ip")) {
+            if (parse_net_ip(c, n, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "portForward")) {
+            return qv_xml_error(err, c, "<portForward> needs libvirt's passt backend, which qvirt does not run; user-mode networking has no port forwards");
         } else if (name_is(c, "target")) {
             qv_set_str(&n->target_dev, qv_xml_prop(c, "dev"));
             if (n->target_dev && (strlen(n->target_dev) >= 16 || strchr(n->target_dev, '/')))
@@ -664,7 +1100,7 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 qv_set_str(&n->rom_file, qv_xml_prop(c, "file"));
         } else if (is_common(c)) {
         } else if (name_is(c, "filterref") || name_is(c, "virtualport") || name_is(c, "vlan") ||
-                   name_is(c, "ip") || name_is(c, "route") || name_is(c, "portForward") ||
+                   name_is(c, "route") ||
                    name_is(c, "backend") || name_is(c, "coalesce") || name_is(c, "teaming")) {
             return qv_xml_error(err, c, "unsupported interface element");
         } else {
@@ -686,6 +1122,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         g_clear_pointer(&n->source_bridge, g_free);   /* live XML's resolved bridge: resolved again at start */
     if (n->type != QV_NET_ETHERNET && (n->script || n->downscript))
         return qv_xml_error(err, in, "scripts are only supported for type='ethernet'");
+    if (check_net_source(in, n, err) < 0)
+        return -EINVAL;
     return common_tail(in, flags, &n->addr, &n->alias, err);
 }
 
@@ -703,6 +1141,7 @@ static int parse_chr(qv_domdef *def, xmlNode *cn, int kind, unsigned int flags, 
         if (name_is(ch, "target")) {
             qv_set_str(&c->target_type, qv_xml_prop(ch, "type"));
             qv_set_str(&c->target_name, qv_xml_prop(ch, "name"));
+            qv_set_str(&c->target_address, qv_xml_prop(ch, "address"));
             if (qv_xml_prop_int(ch, "port", &c->target_port, err) < 0)
                 return -EINVAL;
             xmlNode *m = qv_xml_child(ch, "model");
@@ -731,18 +1170,30 @@ static int parse_chr(qv_domdef *def, xmlNode *cn, int kind, unsigned int flags, 
     case QV_CHR_CHANNEL:
         if (!tt)
             return qv_xml_error(err, cn, "a channel needs <target type='virtio' name=...>");
-        if (!strcmp(tt, "guestfwd"))
-            return qv_xml_error(err, cn, "guestfwd channels are not supported");
+        if (!strcmp(tt, "guestfwd")) {
+            /* libvirt: a TCP forward from the guest's user-mode network. */
+            if (!c->target_address || c->target_port < 1 || c->target_port > 65535)
+                return qv_xml_error(err, cn, "a guestfwd channel needs <target address=... port=...> with a port from 1 to 65535");
+            unsigned int o[4];
+            char tail;
+            if (sscanf(c->target_address, "%u.%u.%u.%u%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4 ||
+                o[0] > 255 || o[1] > 255 || o[2] > 255 || o[3] > 255)
+                return qv_xml_error(err, cn, "guestfwd address '%s' is not an IPv4 address", c->target_address);
+            if (c->src.type == QV_CHR_SPICEVMC || c->src.type == QV_CHR_SPICEPORT ||
+                c->src.type == QV_CHR_QEMU_VDAGENT)
+                return qv_xml_error(err, cn, "a guestfwd channel cannot be of type '%s'", type);
+            break;
+        }
         if (strcmp(tt, "virtio"))
             return qv_xml_error(err, cn, "unsupported channel target type '%s'", tt);
-        if (!c->target_name && c->src.type != QV_CHR_SPICEVMC)
+        if (!c->target_name && c->src.type != QV_CHR_SPICEVMC && c->src.type != QV_CHR_QEMU_VDAGENT)
             return qv_xml_error(err, cn, "a virtio channel needs a target name");
         if (c->target_name && (strchr(c->target_name, '/') || !*c->target_name))
             return qv_xml_error(err, cn, "invalid channel name '%s'", c->target_name);
         break;
     }
-    if (c->src.type == QV_CHR_SPICEVMC && kind != QV_CHR_CHANNEL)
-        return qv_xml_error(err, cn, "spicevmc is only supported for channels");
+    if ((c->src.type == QV_CHR_SPICEVMC || c->src.type == QV_CHR_QEMU_VDAGENT) && kind != QV_CHR_CHANNEL)
+        return qv_xml_error(err, cn, "%s is only supported for channels", type);
     return common_tail(cn, flags, &c->addr, &c->alias, err);
 }
 
@@ -764,8 +1215,10 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
         g->type = QV_GFX_EGL_HEADLESS;
     else if (!strcmp(type, "sdl"))
         g->type = QV_GFX_SDL;
+    else if (!strcmp(type, "dbus"))
+        g->type = QV_GFX_DBUS;
     else
-        return qv_xml_attr_error(err, gn, "type", "unsupported graphics type '%s' (vnc, spice, egl-headless, sdl)", type);
+        return qv_xml_attr_error(err, gn, "type", "unsupported graphics type '%s' (vnc, spice, egl-headless, sdl, dbus)", type);
     int autoport = QV_TRI_ABSENT;
     if (qv_xml_prop_int(gn, "port", &g->port, err) < 0 ||
         qv_xml_prop_int(gn, "tlsPort", &g->tls_port, err) < 0 ||
@@ -808,6 +1261,8 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
             }
         } else if (name_is(c, "gl")) {
             qv_set_str(&g->rendernode, qv_xml_prop(c, "rendernode"));
+            if (g->type == QV_GFX_DBUS && qv_xml_prop_tristate(c, "enable", &g->gl, err) < 0)
+                return -EINVAL;
         } else if (name_is(c, "image") || name_is(c, "streaming") || name_is(c, "clipboard") ||
                    name_is(c, "mouse") || name_is(c, "filetransfer") || name_is(c, "channel") ||
                    name_is(c, "jpeg") || name_is(c, "zlib") || name_is(c, "playback") ||
@@ -821,6 +1276,17 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
         g->listen_address = g_steal_pointer(&listen_attr);
     if (!g->listen_type)
         qv_set_str(&g->listen_type, g_strdup(g->socket ? "socket" : "address"));
+    if (g->type == QV_GFX_DBUS) {
+        qv_set_str(&g->dbus_address, qv_xml_prop(gn, "address"));
+        if (qv_xml_prop_tristate(gn, "p2p", &g->dbus_p2p, err) < 0)
+            return -EINVAL;
+        if (g->dbus_address && g->dbus_p2p == QV_TRI_ON)
+            return qv_xml_error(err, gn, "a dbus display has either address= or p2p='yes', not both");
+        if (!g->dbus_address && g->dbus_p2p != QV_TRI_ON)
+            return qv_xml_error(err, gn, "qvirt starts no D-Bus daemon for a dbus display; give address= (a bus to join) or p2p='yes'");
+        if (g->rendernode && g->gl != QV_TRI_ON)
+            return qv_xml_error(err, gn, "a rendernode needs <gl enable='yes'>");
+    }
     if (g->type == QV_GFX_VNC && g->passwd && strlen(g->passwd) > 8)
         return qv_xml_attr_error(err, gn, "passwd", "VNC passwords are at most 8 characters");
     return common_tail(gn, flags, NULL, &g->alias, err);
@@ -1275,25 +1741,9 @@ static int parse_hub(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_error *
     return common_tail(hn, flags, &h->addr, &h->alias, err);
 }
 
-static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_error **err)
+static int parse_hostdev_usb(qv_domdef_hostdev *h, xmlNode *src, qv_error **err)
 {
-    g_autofree char *mode = qv_xml_prop(hn, "mode");
-    g_autofree char *type = qv_xml_prop(hn, "type");
-    if (mode && strcmp(mode, "subsystem"))
-        return qv_xml_error(err, hn, "capabilities-mode host devices are only for containers");
-    if (type && !strcmp(type, "pci"))
-        return qv_xml_error(err, hn, "PCI passthrough needs VFIO, not available");
-    if (type && (!strcmp(type, "mdev")))
-        return qv_xml_error(err, hn, "mediated devices need VFIO, not available");
-    if (!type || strcmp(type, "usb"))
-        return qv_xml_error(err, hn, "unsupported host device type '%s' (only usb)", type ? type : "");
-    qv_domdef_hostdev *h = g_new0(qv_domdef_hostdev, 1);
-    g_ptr_array_add(def->hostdevs, h);
-    qv_set_str(&h->type, g_strdup(type));
     h->host_bus = h->host_device = -1;
-    xmlNode *src = qv_xml_child(hn, "source");
-    if (!src)
-        return qv_xml_error(err, hn, "missing <source>");
     xmlNode *v = qv_xml_child(src, "vendor"), *p = qv_xml_child(src, "product");
     xmlNode *a = qv_xml_child(src, "address");
     if (v && qv_xml_prop_uint(v, "id", &h->vendor, err) < 0)
@@ -1307,9 +1757,122 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
         return qv_xml_error(err, src, "a USB host device needs a vendor/product or a bus/device address");
     if (h->vendor > 0xffff || h->product > 0xffff)
         return qv_xml_error(err, src, "USB vendor and product ids are 16-bit");
+    return 0;
+}
+
+static int parse_hostdev_pci(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    xmlNode *a = qv_xml_child(src, "address");
+    if (!a)
+        return qv_xml_error(err, src, "a PCI host device needs <address domain bus slot function>");
+    h->host_addr.type = QV_ADDR_PCI;
+    if (addr_field(a, "domain", 0xffff, &h->host_addr.domain, err) < 0 ||
+        addr_field(a, "bus", 255, &h->host_addr.bus, err) < 0 ||
+        addr_field(a, "slot", 31, &h->host_addr.slot, err) < 0 ||
+        addr_field(a, "function", 7, &h->host_addr.function, err) < 0)
+        return -EINVAL;
+    xmlNode *drv = qv_xml_child(hn, "driver");
+    static const char *const drivers[] = { "vfio", NULL };
+    if (drv && qv_xml_prop_enum(drv, "name", drivers, &h->driver_name, err) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+static int parse_hostdev_scsi(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    static const char *const sgios[] = { "filtered", "unfiltered", NULL };
+    static const char *const yesno[] = { "yes", "no", NULL };
+    g_autofree char *protocol = qv_xml_prop(src, "protocol");
+    if (protocol)
+        return qv_xml_attr_error(err, src, "protocol", "an iSCSI host device is not supported; use a network disk with device='lun'");
+    if (qv_xml_prop_enum(hn, "sgio", sgios, &h->sgio, err) < 0 ||
+        qv_xml_prop_enum(hn, "rawio", yesno, &h->rawio, err) < 0)
+        return -EINVAL;
+    xmlNode *ad = qv_xml_child(src, "adapter"), *a = qv_xml_child(src, "address");
+    if (ad)
+        qv_set_str(&h->scsi_adapter, qv_xml_prop(ad, "name"));
+    if (!h->scsi_adapter || !g_str_has_prefix(h->scsi_adapter, "scsi_host") ||
+        !h->scsi_adapter[9] || strspn(h->scsi_adapter + 9, "0123456789") != strlen(h->scsi_adapter + 9))
+        return qv_xml_error(err, src, "a SCSI host device needs <adapter name='scsi_hostN'>");
+    if (!a)
+        return qv_xml_error(err, src, "a SCSI host device needs <address bus target unit>");
+    if (addr_field(a, "bus", 65535, &h->scsi_bus, err) < 0 ||
+        addr_field(a, "target", 65535, &h->scsi_target, err) < 0 ||
+        addr_field(a, "unit", 0xffffffffu, &h->scsi_unit, err) < 0)
+        return -EINVAL;
+    h->readonly = qv_xml_child(hn, "readonly") != NULL;
+    h->shareable = qv_xml_child(hn, "shareable") != NULL;
+    return 0;
+}
+
+static int parse_hostdev_mdev(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    static const char *const models[] = { "vfio-pci", "vfio-ccw", "vfio-ap", NULL };
+    if (qv_xml_prop_enum(hn, "model", models, &h->mdev_model, err) < 0 ||
+        qv_xml_prop_tristate(hn, "display", &h->mdev_display, err) < 0 ||
+        qv_xml_prop_tristate(hn, "ramfb", &h->mdev_ramfb, err) < 0)
+        return -EINVAL;
+    if (!h->mdev_model)
+        return qv_xml_error(err, hn, "a mediated device needs a model (vfio-pci)");
+    if (strcmp(h->mdev_model, "vfio-pci"))
+        return qv_xml_attr_error(err, hn, "model", "a %s mediated device is for s390 hosts; x86_64 guests take vfio-pci", h->mdev_model);
+    xmlNode *a = qv_xml_child(src, "address");
+    if (a)
+        qv_set_str(&h->mdev_uuid, qv_xml_prop(a, "uuid"));
+    unsigned char uuid[16];
+    if (!h->mdev_uuid || qv_uuid_parse(h->mdev_uuid, uuid) < 0)
+        return qv_xml_error(err, src, "a mediated device needs <address uuid=...> with a UUID");
+    char canon[37];
+    qv_uuid_format(uuid, canon);
+    qv_set_str(&h->mdev_uuid, g_strdup(canon));
+    if (h->mdev_ramfb == QV_TRI_ON && h->mdev_display != QV_TRI_ON)
+        return qv_xml_attr_error(err, hn, "ramfb", "ramfb needs display='on'");
+    return 0;
+}
+
+/* USB, PCI (VFIO), SCSI (scsi-generic) and mediated (VFIO) host devices:
+ * the argv is always built; whether the host has the device is checked
+ * when the domain starts (lib/), as libvirt does. */
+static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_error **err)
+{
+    g_autofree char *mode = qv_xml_prop(hn, "mode");
+    g_autofree char *type = qv_xml_prop(hn, "type");
+    if (mode && strcmp(mode, "subsystem"))
+        return qv_xml_error(err, hn, "capabilities-mode host devices are only for containers");
+    static const char *const types[] = { "usb", "pci", "scsi", "mdev", NULL };
+    bool known = false;
+    for (int i = 0; type && types[i]; i++)
+        known |= !strcmp(type, types[i]);
+    if (!known)
+        return qv_xml_error(err, hn, "unsupported host device type '%s' (usb, pci, scsi, mdev)", type ? type : "");
+    qv_domdef_hostdev *h = g_new0(qv_domdef_hostdev, 1);
+    g_ptr_array_add(def->hostdevs, h);
+    qv_set_str(&h->type, g_strdup(type));
+    h->host_bus = h->host_device = -1;
+    if (qv_xml_prop_tristate(hn, "managed", &h->managed, err) < 0)
+        return -EINVAL;
+    xmlNode *src = qv_xml_child(hn, "source");
+    if (!src)
+        return qv_xml_error(err, hn, "missing <source>");
+    int r = !strcmp(type, "usb") ? parse_hostdev_usb(h, src, err)
+          : !strcmp(type, "pci") ? parse_hostdev_pci(h, hn, src, err)
+          : !strcmp(type, "scsi") ? parse_hostdev_scsi(h, hn, src, err)
+          : parse_hostdev_mdev(h, hn, src, err);
+    if (r < 0)
+        return r;
+    xmlNode *rom = qv_xml_child(hn, "rom");
+    if (rom) {
+        if (strcmp(type, "pci") && strcmp(type, "mdev"))
+            return qv_xml_error(err, rom, "only PCI and mediated host devices have a ROM");
+        if (qv_xml_prop_tristate(rom, "bar", &h->rom_bar, err) < 0)
+            return -EINVAL;
+        qv_set_str(&h->rom_file, qv_xml_prop(rom, "file"));
+    }
     xmlNode *boot = qv_xml_child(hn, "boot");
     if (boot && qv_xml_prop_uint(boot, "order", &h->boot_order, err) < 0)
         return -EINVAL;
+    if (boot && !strcmp(type, "mdev"))
+        return qv_xml_error(err, boot, "a mediated device cannot boot the guest");
     return common_tail(hn, flags, &h->addr, &h->alias, err);
 }
 

@@ -44,7 +44,7 @@ static qv_domdef_controller *add_controller(qv_domdef *def, int type, unsigned i
     c->index = index;
     c->model = g_strdup(model);
     c->ports = c->vectors = c->queues = -1;
-    c->chassis = c->port = c->chassis_nr = c->busnr = -1;
+    c->chassis = c->port = c->chassis_nr = c->busnr = c->numa_node = -1;
     c->master_startport = -1;
     g_ptr_array_add(def->controllers, c);
     return c;
@@ -208,7 +208,7 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/disk[%u]: a lun disk must be on the scsi bus.", i + 1);
         if (!d->driver_name)
             d->driver_name = g_strdup("qemu");
-        if (!d->src.format && (d->src.path || d->src.type == QV_DISK_TYPE_NETWORK))
+        if (!d->src.format && (d->src.path || d->src.type == QV_DISK_TYPE_NETWORK || d->src.type == QV_DISK_TYPE_NVME))
             d->src.format = g_strdup("raw");
         if (d->device == QV_DISK_DEVICE_CDROM)
             d->readonly = true;
@@ -292,6 +292,56 @@ static int post_parse_disks(qv_domdef *def, bool q35, qv_error **err)
     return 0;
 }
 
+static bool scsi_unit_used(const qv_domdef *def, const qv_domdef_hostdev *self, unsigned int ctrl,
+                           unsigned int unit)
+{
+    for (guint i = 0; i < def->disks->len; i++) {
+        const qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
+        if (d->bus == QV_DISK_BUS_SCSI && d->addr.type == QV_ADDR_DRIVE && d->addr.controller == ctrl &&
+            d->addr.bus == 0 && d->addr.target == 0 && d->addr.unit == unit)
+            return true;
+    }
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        const qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (h != self && h->addr.type == QV_ADDR_DRIVE && h->addr.controller == ctrl &&
+            h->addr.bus == 0 && h->addr.target == 0 && h->addr.unit == unit)
+            return true;
+    }
+    return false;
+}
+
+/* SCSI host devices sit on the guest's SCSI bus like disks: one without an
+ * address takes the first free unit of target 0, seven to a controller
+ * (libvirt's virDomainHostdevAssignAddress). */
+static int post_parse_scsi_hostdevs(qv_domdef *def, qv_error **err)
+{
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (!strcmp(h->type, "scsi")) {
+            if (h->addr.type == QV_ADDR_NONE) {
+                unsigned int n = 0;
+                while (scsi_unit_used(def, h, n / 7, n % 7))
+                    n++;
+                h->addr.type = QV_ADDR_DRIVE;
+                h->addr.controller = n / 7;
+                h->addr.unit = n % 7;
+            }
+            if (h->addr.type != QV_ADDR_DRIVE)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: a SCSI host device needs a drive address.", i + 1);
+            if (h->addr.controller > 255)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: no SCSI controller index is left.", i + 1);
+            if (scsi_unit_used(def, h, h->addr.controller, h->addr.unit) && h->addr.bus == 0 && h->addr.target == 0)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: its drive address is already used.", i + 1);
+            ensure_controller(def, QV_CTRL_SCSI, h->addr.controller, "virtio-scsi");
+        } else if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev")) {
+            if (h->addr.type != QV_ADDR_NONE && h->addr.type != QV_ADDR_PCI)
+                return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: a %s needs a PCI address.", i + 1,
+                                    !strcmp(h->type, "pci") ? "PCI host device" : "mediated device");
+        }
+    }
+    return 0;
+}
+
 static int post_parse_chrs(qv_domdef *def, qv_error **err)
 {
     int nserial = 0, nparallel = 0, nchannel = 0, nconsole = 0;
@@ -323,6 +373,8 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             s->src.bind_host = g_strdup(c->src.bind_host);
             s->src.bind_service = g_strdup(c->src.bind_service);
             s->src.log_file = g_strdup(c->src.log_file);
+            s->src.channel = g_strdup(c->src.channel);
+            s->src.mouse_mode = g_strdup(c->src.mouse_mode);
             s->target_port = 0;
             g_ptr_array_insert(def->chrs, i, s);
             serial0 = s;
@@ -364,6 +416,14 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             nconsole++;
             break;
         case QV_CHR_CHANNEL:
+            if (!strcmp(c->target_type, "guestfwd")) {
+                /* On a user-mode netdev of its own, not virtio-serial. */
+                if (c->addr.type != QV_ADDR_NONE)
+                    return qv_error_set(err, -EINVAL, "/domain/devices/channel[%d]: a guestfwd channel takes no address.", nchannel + 1);
+                set_alias(&c->alias, qv_strdup_uint("channel", (unsigned int)nchannel));
+                nchannel++;
+                break;
+            }
             need_vserial = true;
             if (c->addr.type == QV_ADDR_NONE) {
                 c->addr.type = QV_ADDR_VIRTIO_SERIAL;
@@ -389,12 +449,59 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             if (o->kind == c->kind && o->target_port == c->target_port && c->kind != QV_CHR_CHANNEL)
                 return qv_error_set(err, -EINVAL, "Two character devices use the same target port %d.", c->target_port);
             if (c->kind == QV_CHR_CHANNEL && o->kind == QV_CHR_CHANNEL &&
+                c->addr.type == QV_ADDR_VIRTIO_SERIAL && o->addr.type == QV_ADDR_VIRTIO_SERIAL &&
                 o->addr.controller == c->addr.controller && o->addr.port == c->addr.port)
                 return qv_error_set(err, -EINVAL, "Two channels use virtio-serial port %u.", c->addr.port);
         }
     }
     if (need_vserial)
         ensure_controller(def, QV_CTRL_VIRTIO_SERIAL, 0, NULL);
+    bool spice = false;
+    for (guint i = 0; i < def->graphics->len; i++)
+        spice |= ((qv_domdef_graphics *)g_ptr_array_index(def->graphics, i))->type == QV_GFX_SPICE;
+    for (guint i = 0; i < def->chrs->len && !spice; i++) {
+        qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        if (c->src.type == QV_CHR_SPICEPORT)
+            return qv_error_set(err, -EINVAL, "The spiceport character device %s needs <graphics type='spice'>.", c->alias);
+    }
+    return 0;
+}
+
+/* libvirt's qemuDomainAddressFindNewBusNr: an expander bus without busNr
+ * gets two below the lowest one given (the buses behind it count up
+ * from there), the first 254. */
+static int new_bus_nr(const qv_domdef *def)
+{
+    int lowest = 256;
+    for (guint i = 0; i < def->controllers->len; i++) {
+        const qv_domdef_controller *o = g_ptr_array_index(def->controllers, i);
+        if (o->type == QV_CTRL_PCI && o->model && g_str_has_suffix(o->model, "-expander-bus") &&
+            o->busnr >= 0 && o->busnr < lowest)
+            lowest = o->busnr;
+    }
+    return lowest <= 2 ? -1 : lowest - 2;
+}
+
+/* Expander buses (pxb, pxb-pcie) and the root bus's 64-bit hole. */
+static int check_pci_extras(qv_domdef *def, qv_domdef_controller *c, guint i, bool q35, qv_error **err)
+{
+    bool pxb = !strcmp(c->model, "pci-expander-bus"), pxbe = !strcmp(c->model, "pcie-expander-bus");
+    if (pxb && q35)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a pci-expander-bus needs a pc machine; q35 takes pcie-expander-bus.", i + 1);
+    if (pxbe && !q35)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a pcie-expander-bus needs a q35 machine.", i + 1);
+    if (c->numa_node >= 0 && !pxb && !pxbe)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: only expander buses take a NUMA <node>.", i + 1);
+    if (c->numa_node >= 0 && (!def->cpu.cells || (guint)c->numa_node >= def->cpu.cells->len))
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: NUMA node %d is not one of the guest's <cpu><numa> cells.", i + 1, c->numa_node);
+    if (pxb || pxbe) {
+        if (c->busnr < 0 && (c->busnr = new_bus_nr(def)) < 0)
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: no bus number is left for another expander bus; give <target busNr=...>.", i + 1);
+        if (c->busnr < 1 || c->busnr > 254)
+            return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: busNr must be from 1 to 254.", i + 1);
+    }
+    if (c->has_pcihole64 && c->index != 0)
+        return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: only the root bus (index 0) has a pcihole64.", i + 1);
     return 0;
 }
 
@@ -413,6 +520,8 @@ static int check_controllers(qv_domdef *def, bool q35, qv_error **err)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: a root bus must have index 0.", i + 1);
             if (!strcmp(c->model, "pcie-root-port") && !q35)
                 return qv_error_set(err, -EINVAL, "/domain/devices/controller[%u]: pcie-root-port needs a q35 machine.", i + 1);
+            if (check_pci_extras(def, c, i, q35, err) < 0)
+                return -EINVAL;
             set_alias(&c->alias, c->index == 0 && q35 ? g_strdup("pcie.0") : qv_strdup_uint("pci.", c->index));
             break;
         case QV_CTRL_USB:
@@ -521,6 +630,21 @@ static int controller_conn(const qv_domdef_controller *c)
     default:
         return CONN_ROOT;
     }
+}
+
+/* Whether another process may map all guest RAM (vhost-user backends):
+ * libvirt's qemuValidateDomainDefVhostUserRequireSharedMemory. */
+static bool memory_shared(const qv_domdef *def)
+{
+    bool dflt = def->mb_access && !strcmp(def->mb_access, "shared");
+    if (!def->cpu.cells || !def->cpu.cells->len)
+        return dflt;
+    for (guint i = 0; i < def->cpu.cells->len; i++) {
+        const qv_domdef_numa_cell *c = g_ptr_array_index(def->cpu.cells, i);
+        if (c->mem_access ? strcmp(c->mem_access, "shared") != 0 : !dflt)
+            return false;
+    }
+    return true;
 }
 
 static int net_conn(const qv_domdef_net *n)
@@ -736,6 +860,11 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
         if (d->bus == QV_DISK_BUS_VIRTIO)
             PLACE(&d->addr, qv_virtio_transitional(d->model) ? CONN_PCI : CONN_PCIE, "virtio disk")
     }
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev"))
+            PLACE(&h->addr, CONN_PCIE, "host device")
+    }
     if (def->memballoon && strcmp(def->memballoon->model, "none"))
         PLACE(&def->memballoon->addr, qv_virtio_transitional(def->memballoon->model) ? CONN_PCI : CONN_PCIE,
               "memory balloon")
@@ -894,6 +1023,7 @@ static int assign_pci(qv_domdef *def, bool q35, qv_error **err)
     RESERVE(memdevs, qv_domdef_memdev)
     RESERVE(inputs, qv_domdef_input)
     RESERVE(chrs, qv_domdef_chr)
+    RESERVE(hostdevs, qv_domdef_hostdev)
 #undef RESERVE
     if (def->memballoon && pci_reserve(&pa, &def->memballoon->addr, err) < 0)
         return -EINVAL;
@@ -987,7 +1117,7 @@ static int assign_usb(qv_domdef *def, qv_error **err)
     }
     for (guint i = 0; i < def->hostdevs->len; i++) {
         qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        if (usb_assign(&ua, &h->addr, "USB host device", err) < 0)
+        if (!strcmp(h->type, "usb") && usb_assign(&ua, &h->addr, "USB host device", err) < 0)
             return -EINVAL;
     }
     return 0;
@@ -1196,7 +1326,7 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     if (def->smartcards->len)
         ensure_controller(def, QV_CTRL_CCID, 0, NULL);
 
-    if (post_parse_disks(def, q35, err) < 0 || post_parse_chrs(def, err) < 0)
+    if (post_parse_disks(def, q35, err) < 0 || post_parse_scsi_hostdevs(def, err) < 0 || post_parse_chrs(def, err) < 0)
         return -EINVAL;
     if (check_controllers(def, q35, err) < 0)
         return -EINVAL;
@@ -1210,6 +1340,11 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
         if (n->mtu && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: setting the MTU needs model virtio.", i + 1);
+        if ((n->type == QV_NET_VHOSTUSER || n->type == QV_NET_VDPA) && strcmp(n->model, "virtio"))
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a %s interface needs <model type='virtio'/>.", i + 1,
+                                n->type == QV_NET_VHOSTUSER ? "vhostuser" : "vdpa");
+        if (n->type == QV_NET_VHOSTUSER && !memory_shared(def))
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a vhostuser interface needs the guest's memory shared (<memoryBacking><access mode='shared'/>, or memAccess='shared' on every NUMA cell), as the backend maps it.", i + 1);
         for (guint j = 0; j < i; j++) {
             qv_domdef_net *o = g_ptr_array_index(def->nets, j);
             if (!memcmp(o->mac, n->mac, 6))

@@ -188,7 +188,7 @@ int qv_domain_get_block_info(qv_domain *dom, const char *disk, qv_block_info *in
     const qv_domdef_disk *d = find_disk(dom, def, disk, err);
     if (!d)
         return -ENOENT;
-    if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK)
+    if (!qv_domdef_disk_src_present(&d->src))
         return qv_error_set(err, -EINVAL, "disk %s of domain '%s' has no medium", d->target_dev,
                             dom->name);
     int active = qv_domain_is_active(dom, err);
@@ -211,10 +211,10 @@ int qv_domain_get_block_info(qv_domain *dom, const char *disk, qv_block_info *in
             have_capacity = true;
         }
     }
-    if (d->src.type == QV_DISK_TYPE_NETWORK) {
+    if (d->src.type == QV_DISK_TYPE_NETWORK || !d->src.path || d->src.type == QV_DISK_TYPE_DIR) {
         if (!have_capacity)
-            return qv_error_set(err, -EOPNOTSUPP, "disk %s of domain '%s' is a network disk: "
-                                "its size is known only while the domain runs", d->target_dev,
+            return qv_error_set(err, -EOPNOTSUPP, "disk %s of domain '%s' is not a local image "
+                                "file: its size is known only while the domain runs", d->target_dev,
                                 dom->name);
         *info = bi;
         return 0;
@@ -274,7 +274,7 @@ int qv_domain_block_peek(qv_domain *dom, const char *disk, unsigned long long of
     const qv_domdef_disk *d = find_disk(dom, def, disk, err);
     if (!d)
         return -ENOENT;
-    if (d->src.type == QV_DISK_TYPE_NETWORK || !d->src.path)
+    if (d->src.type == QV_DISK_TYPE_NETWORK || d->src.type == QV_DISK_TYPE_DIR || !d->src.path)
         return qv_error_set(err, -EOPNOTSUPP, "disk %s of domain '%s' has no local source "
                             "file to read", d->target_dev, dom->name);
     if (d->src.format && strcmp(d->src.format, "raw"))
@@ -387,7 +387,7 @@ int qv_domain_block_resize(qv_domain *dom, const char *disk, unsigned long long 
     const qv_domdef_disk *d = find_disk(dom, def, disk, err);
     if (!d)
         return -ENOENT;
-    if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK)
+    if (!qv_domdef_disk_src_present(&d->src))
         return qv_error_set(err, -EINVAL, "disk %s of domain '%s' has no medium to resize",
                             d->target_dev, dom->name);
     if (d->readonly || d->device == QV_DISK_DEVICE_CDROM)
@@ -844,7 +844,10 @@ int qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
 #define TC_KILL_GRACE_MS 1000
 
 static const char *const net_type_names[] = { "user-mode networking", "an ethernet (tap) "
-                                              "device", "a bridge", "a libvirt network" };
+                                              "device", "a bridge", "a libvirt network",
+                                              "a socket client", "a socket server",
+                                              "a multicast socket", "a UDP socket",
+                                              "a vhost-user socket", "a vDPA device" };
 
 static void format_mac(const unsigned char m[6], char out[18])
 {

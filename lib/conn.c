@@ -11,6 +11,9 @@
 #include "internal.h"
 #include "network.h"
 #include "firmware.h"
+#include "hostdev.h"
+#include "pool.h"
+#include "secret.h"
 #include "uri.h"
 
 bool qv_name_valid(const char *name)
@@ -446,7 +449,13 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
         .monitor_fd = 3,
         .event_monitor_fd = -1,
         .runtime_dir = runtime_dir,
+        .scsi_generic = qv_hostdev_scsi_generic,
+        .volume_path = qv_pool_volume_path,
+        .secret_file = qv_secret_file_placeholder,
+        .secret_data = &next_fd,
     };
+    g_autofree char *pool_dir = qv_conn_libvirt_dir(conn, "storage");
+    bctx.volume_data = pool_dir;
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;

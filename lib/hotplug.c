@@ -9,6 +9,8 @@
 #include "internal.h"
 #include "blockjob.h"
 #include "network.h"
+#include "hostdev.h"
+#include "pool.h"
 #include "qemu-files.h"
 #include "tap.h"
 
@@ -196,7 +198,10 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
             g_autofree char *dir = runtime_dir(dom);
             g_auto(qv_qemu_files) files = { 0 };
             qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
-            qv_build_ctx ctx = { .runtime_dir = dir, .files = &files.opener };
+            g_autofree char *pool_dir = qv_conn_libvirt_dir(dom->conn, "storage");
+            qv_build_ctx ctx = { .runtime_dir = dir, .files = &files.opener,
+                                 .scsi_generic = qv_hostdev_scsi_generic,
+                                 .volume_path = qv_pool_volume_path, .volume_data = pool_dir };
             ctx.networks = qv_networks_get(nets, &ctx.n_networks);
             g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
             g_autoptr(qv_taps) taps = NULL;
@@ -269,7 +274,7 @@ static int unplug_device(qv_qmp *qmp, const char *id, qv_error **err)
  * with dom, the names a block job gave a changed chain (blockjob.h). */
 static void disk_nodes(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *out)
 {
-    if (!d->src.path && d->src.type != QV_DISK_TYPE_NETWORK)
+    if (!qv_domdef_disk_src_present(&d->src))
         return;
     if (d->has_iotune)
         g_ptr_array_add(out, g_strdup_printf("%s-throttle", d->alias));
@@ -378,7 +383,8 @@ int qv_domain_detach_device(qv_domain *dom, const char *xml, unsigned int flags,
 static bool src_same(const qv_domdef_disk_src *a, const qv_domdef_disk_src *b)
 {
     return a->type == b->type && g_strcmp0(a->path, b->path) == 0 && g_strcmp0(a->name, b->name) == 0 &&
-           g_strcmp0(a->host, b->host) == 0;
+           g_strcmp0(a->host, b->host) == 0 && g_strcmp0(a->pool, b->pool) == 0 &&
+           g_strcmp0(a->volume, b->volume) == 0;
 }
 
 /* Moves the new medium's source into disk d (the rest of d stays). */
@@ -395,7 +401,8 @@ static void take_source(qv_domdef_disk *d, qv_domdef_disk *from)
  * medium out and drop its nodes, then add the new nodes (built like at
  * start), insert them and close the tray. */
 static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_disk *old,
-                         const qv_domdef_devref *newdev, const char *rundir, bool force, qv_error **err)
+                         const qv_domdef_devref *newdev, const char *rundir, const char *pool_dir,
+                         bool force, qv_error **err)
 {
     const qv_domdef_disk *nd = newdev->dev;
     json_object *a = id_args("id", old->alias);
@@ -409,11 +416,12 @@ static int change_medium(qv_qmp *qmp, const qv_domdef *newdef, const qv_domdef_d
     disk_nodes(NULL, old, nodes);
     del_nodes(qmp, nodes);
     remove_fdsets(qmp, nodes);
-    if (nd->src.path || nd->src.type == QV_DISK_TYPE_NETWORK) {
+    if (qv_domdef_disk_src_present(&nd->src)) {
         g_autoptr(GPtrArray) items = NULL;
         g_auto(qv_qemu_files) files = { 0 };
         qv_qemu_files_init(&files, qv_qmp_next_fdset(qmp), false);
-        qv_build_ctx ctx = { .runtime_dir = rundir, .files = &files.opener };
+        qv_build_ctx ctx = { .runtime_dir = rundir, .files = &files.opener,
+                             .volume_path = qv_pool_volume_path, .volume_data = (void *)pool_dir };
         if ((r = qv_domxml_build_hotplug(newdef, newdev, &ctx, &items, err)) < 0)
             return r;
         /* Only the medium (its files and block nodes): the drive stays. */
@@ -484,8 +492,9 @@ int qv_domain_update_device(qv_domain *dom, const char *xml, unsigned int flags,
             qv_qmp *qmp = NULL;
             int qlock = -1;
             g_autofree char *dir = runtime_dir(dom);
+            g_autofree char *pool_dir = qv_conn_libvirt_dir(dom->conn, "storage");
             if ((r = qv_domain_qmp_open(dom, &qmp, &qlock, err)) >= 0) {
-                r = change_medium(qmp, newlive, cur, &nd, dir, force, err);
+                r = change_medium(qmp, newlive, cur, &nd, dir, pool_dir, force, err);
                 qv_domain_qmp_close(qmp, qlock);
                 if (r < 0 && err && *err)
                     qv_error_prefix(*err, "changing the medium of %s in domain '%s' failed",

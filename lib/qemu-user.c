@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "qemu-user.h"
+#include "hostdev.h"
 
 /* Users and groups are read from /etc/passwd and /etc/group first, as
  * NSS's "files" would, and only then through NSS: loading the NSS modules
@@ -209,6 +210,10 @@ char **qv_qemu_devices(const qv_domdef *def)
         if (!r->egd)
             add_dev(names, r->backend_path);
     }
+    g_autoptr(GPtrArray) vfio = g_ptr_array_new_with_free_func(g_free);
+    qv_hostdevs_vfio_nodes(def, "", vfio);
+    for (guint i = 0; i < vfio->len; i++)
+        add_dev(names, vfio->pdata[i]);
     g_ptr_array_add(names, NULL);
     return (char **)g_ptr_array_free(names, FALSE);
 }
@@ -272,6 +277,13 @@ int qv_qemu_user_grant_files(const qv_qemu_user *u, const qv_domdef *def, const 
             return qv_error_set_errno(err, -errno, "cannot make the memory device file %s", m->source_path);
         close(fd);
         r = grant(u, dir, "memory device file", m->source_path, S_IWUSR, err);
+    }
+    for (guint i = 0; r >= 0 && def->nets && i < def->nets->len; i++) {
+        const qv_domdef_net *n = def->nets->pdata[i];
+        /* A vhost-user client with <reconnect>: the same as a chardev's. */
+        if (n->type == QV_NET_VHOSTUSER && n->reconnect && !strcmp(n->source_mode, "client") &&
+            g_file_test(n->source_path, G_FILE_TEST_EXISTS))
+            r = grant(u, dir, "socket", n->source_path, S_IWUSR, err);
     }
     return r;
 }

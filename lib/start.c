@@ -33,6 +33,9 @@
 #include "internal.h"
 #include "network.h"
 #include "firmware.h"
+#include "hostdev.h"
+#include "pool.h"
+#include "secret.h"
 #include "qemu-files.h"
 #include "qemu-user.h"
 #include "tap.h"
@@ -411,7 +414,18 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         .lane_fds = f->lanes,
         .n_lanes = QV_RT_LANES,
         .display_sockets_by_caller = true,
+        .scsi_generic = qv_hostdev_scsi_generic,
+        .volume_path = qv_pool_volume_path,
     };
+    g_autofree char *secret_dir = qv_conn_libvirt_dir(conn, "secrets");
+    g_autofree char *pool_dir = qv_conn_libvirt_dir(conn, "storage");
+    qv_secret_source secrets = { .dir = secret_dir, .files = &files };
+    ctx.secret_file = qv_secret_file;
+    ctx.secret_data = &secrets;
+    ctx.volume_data = pool_dir;
+    /* A host device the host lacks is refused here, by name. */
+    if ((r = qv_hostdevs_check(def, "", err)) < 0)
+        return r;
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;

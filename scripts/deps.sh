@@ -4,6 +4,7 @@ QVIRT_DEBS=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libjson-c-dev libxml2-dev libglib2.0-dev libcriterion-dev
   qemu-system-x86 qemu-utils
+  qemu-block-extra           # network disks: iscsi, rbd, gluster, nfs, ssh and curl block drivers
   ovmf                       # UEFI images and QEMU's firmware descriptors (<os firmware='efi'>)
   swtpm swtpm-tools          # <tpm><backend type='emulator'/>
   libvirt-clients            # virt-xml-validate and libvirt's schemas (round-trip tests)

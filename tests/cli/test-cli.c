@@ -609,6 +609,93 @@ Test(cli, domxml_to_argv)
     ASSERT_FAILS(r);
 }
 
+/* A host device the host lacks is defined and shown as argv, and refused
+ * only by start, in one sentence naming it (lib/hostdev.c). */
+Test(cli, host_device_refused_at_start)
+{
+    const char *xml =
+        "<domain type='qemu'><name>hd1</name><memory unit='MiB'>64</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+        "<address domain='0xfffe' bus='0xff' slot='0x1f' function='0x7'/></source></hostdev>"
+        "</devices></domain>";
+    g_autofree char *path = cli_write_file(&env, "hd1.xml", xml);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "domxml-to-argv", path, NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "\"driver\":\"vfio-pci\",\"id\":\"hostdev0\",\"host\":\"fffe:ff:1f.7\""), "%s", r.out);
+    cli_run_uri(&r, env.uri, "define", path, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "hd1", NULL);
+    ASSERT_FAILS(r);
+    cr_assert_str_eq(r.err, "error: The host has no PCI device fffe:ff:1f.7 for host device hostdev0.\n");
+    cli_run_uri(&r, env.uri, "domstate", "hd1", NULL);
+    ASSERT_OK(r);
+    cr_assert(g_str_has_prefix(r.out, "shut off"), "%s", r.out);
+}
+
+/* A LUKS image that is a volume of a libvirt dir pool starts: the pool
+ * and the secret come from the folders [libvirt] storage= and secrets= of
+ * qvirt.conf name (libvirt's own layout), and the passphrase reaches QEMU
+ * in a memfd, not on its command line (lib/pool.c, lib/secret.c). */
+Test(cli, luks_volume_with_libvirt_secret)
+{
+    g_autofree char *images = g_build_filename(env.root, "images", NULL);
+    g_autofree char *storage = g_build_filename(env.root, "storage", NULL);
+    g_autofree char *secrets = g_build_filename(env.root, "secrets", NULL);
+    cr_assert(g_mkdir_with_parents(images, 0755) == 0 && g_mkdir_with_parents(storage, 0700) == 0 &&
+              g_mkdir_with_parents(secrets, 0700) == 0);
+    g_autofree char *img = g_build_filename(images, "luks.img", NULL);
+    g_autofree char *mk = g_strdup_printf("qemu-img create -q --object secret,id=s0,data=qvirt-luks "
+                                          "-f luks -o key-secret=s0,iter-time=10 %s 8M", img);
+    g_autofree char *out = NULL, *errs = NULL;
+    int status = -1;
+    g_auto(GStrv) mkargv = NULL;
+    cr_assert(g_shell_parse_argv(mk, NULL, &mkargv, NULL));
+    cr_assert(g_spawn_sync(NULL, mkargv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &errs, &status, NULL) &&
+              status == 0, "qemu-img: %s", errs);
+    g_autofree char *pool = g_strdup_printf("<pool type='dir'><name>imgs</name><target><path>%s</path></target></pool>", images);
+    g_autofree char *pool_file = g_build_filename(storage, "imgs.xml", NULL);
+    cr_assert(g_file_set_contents(pool_file, pool, -1, NULL));
+    const char *uuid = "6b3d6f4e-0d0a-4a57-9f6e-9d1c2b3a4f5e";
+    g_autofree char *sdef = g_strdup_printf("<secret ephemeral='no' private='yes'><uuid>%s</uuid>"
+                                            "<usage type='volume'><volume>%s</volume></usage></secret>", uuid, img);
+    g_autofree char *sxml = g_strdup_printf("%s/%s.xml", secrets, uuid);
+    g_autofree char *sval = g_strdup_printf("%s/%s.base64", secrets, uuid);
+    g_autofree char *b64 = g_base64_encode((const guchar *)"qvirt-luks", 10);
+    cr_assert(g_file_set_contents(sxml, sdef, -1, NULL) && g_file_set_contents(sval, b64, -1, NULL));
+    g_autofree char *conf = g_strdup_printf("[libvirt]\nstorage=%s\nsecrets=%s\n", storage, secrets);
+    g_autofree char *conf_path = g_build_filename(env.root, "config", "qvirt.conf", NULL);
+    g_autofree char *conf_dir = g_path_get_dirname(conf_path);
+    g_mkdir_with_parents(conf_dir, 0700);
+    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+
+    g_autofree char *xml = g_strdup_printf(
+        "<domain type='qemu'><name>luks1</name><memory unit='MiB'>64</memory>"
+        "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+        "<disk type='volume' device='disk'><driver name='qemu' type='raw'/>"
+        "<source pool='imgs' volume='luks.img'/><target dev='vda' bus='virtio'/>"
+        "<encryption format='luks'><secret type='passphrase' usage='%s'/></encryption></disk>"
+        "</devices></domain>", img);
+    g_autofree char *path = cli_write_file(&env, "luks1.xml", xml);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, env.uri, "define", path, NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "start", "luks1", "--paused", NULL);
+    ASSERT_OK(r);
+    cli_run_uri(&r, env.uri, "qemu-monitor-command", "luks1", "{\"execute\":\"query-named-block-nodes\"}", NULL);
+    ASSERT_OK(r);
+    cr_assert(strstr(r.out, "\"drv\":\"luks\"") || strstr(r.out, "\"drv\": \"luks\""), "%s", r.out);
+    cli_run_uri(&r, env.uri, "destroy", "luks1", NULL);
+    ASSERT_OK(r);
+
+    /* The wrong passphrase: QEMU refuses to open the image. */
+    cr_assert(g_file_set_contents(sval, "d3Jvbmc=", -1, NULL));
+    cli_run_uri(&r, env.uri, "start", "luks1", "--paused", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "Invalid password") || strstr(r.err, "password"), "%s", r.err);
+}
+
 /* A build tree runs uninstalled: with no QVIRT_MONITOR, the library finds
  * qvirt-monitor beside libqvirt.so (the test's own environment sets it). */
 Test(cli, runs_uninstalled)

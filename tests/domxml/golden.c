@@ -1,5 +1,7 @@
+#include <errno.h>
 #include <string.h>
 
+#include "domdef.h"
 #include "golden.h"
 
 char *golden_cases_dir(void)
@@ -83,3 +85,38 @@ const qv_firmware_desc golden_firmware[] = {
       golden_fw_any, QV_FW_FEATURE_ACPI_S3 },
 };
 const unsigned int golden_n_firmware = G_N_ELEMENTS(golden_firmware);
+
+char *golden_scsi_generic(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err)
+{
+    (void)data;
+    (void)err;
+    return g_strdup_printf("/dev/sg%u", hostdev->scsi_unit);
+}
+
+char *golden_volume_path(void *data, const char *pool, const char *volume, bool *block,
+                         qv_error **err)
+{
+    *block = false;
+    if (strcmp(pool, "default")) {
+        qv_error_set(err, -ENOENT, "Storage pool '%s' has no libvirt definition on the golden host.", pool);
+        return NULL;
+    }
+    return g_build_filename(data ? (const char *)data : "/var/lib/libvirt/images", volume, NULL);
+}
+
+char *golden_secret_file(void *data, const char *usage_type, const char *usage, const char *uuid,
+                         qv_error **err)
+{
+    static const char *const known[] = { "client.admin secret", "libvirtiscsi",
+                                         "0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f", NULL };
+    const char *key = uuid ? uuid : usage;
+    bool found = false;
+    for (int i = 0; known[i]; i++)
+        found |= !strcmp(known[i], key);
+    if (!found) {
+        qv_error_set(err, -ENOENT, "The golden host has no %s secret '%s'.", usage_type, key);
+        return NULL;
+    }
+    int *next_fd = data;
+    return g_strdup_printf("/proc/self/fd/%d", next_fd ? (*next_fd)++ : 100);
+}

@@ -22,6 +22,24 @@ extern const qv_firmware_desc golden_firmware[];
 extern const unsigned int golden_n_firmware;
 #define GOLDEN_NVRAM_DIR "/var/lib/qvirt/nvram"
 
+/* The golden host's SCSI generic nodes: /dev/sgN for a <hostdev
+ * type='scsi'> of unit N (qv_build_ctx.scsi_generic). */
+char *golden_scsi_generic(void *data, const struct qv_domdef_hostdev *hostdev, qv_error **err);
+
+/* The golden host's libvirt storage pools: 'default', a dir pool at
+ * /var/lib/libvirt/images (or at data, a folder), and no other
+ * (qv_build_ctx.volume_path). */
+char *golden_volume_path(void *data, const char *pool, const char *volume, bool *block,
+                         qv_error **err);
+
+/* The golden host's secret store: the ceph secret 'client.admin secret',
+ * the iscsi secret 'libvirtiscsi' and the secret
+ * 0a81f5b2-8403-7b23-c8d6-21ccc2f80d6f, each as /proc/self/fd/N, N from
+ * *data (an int counter, the placeholder opener's) or 100
+ * (qv_build_ctx.secret_file). */
+char *golden_secret_file(void *data, const char *usage_type, const char *usage, const char *uuid,
+                         qv_error **err);
+
 /* Directory of tests/domxml/cases. */
 char *golden_cases_dir(void);
 /* Sorted case names (file names without .xml). */

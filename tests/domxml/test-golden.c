@@ -52,7 +52,9 @@ static void run_case(const char *dir, const char *name, GString *failures)
         qv_file_opener files = QV_FILE_OPENER_PLACEHOLDER(&next_fd);
         qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR, NULL, 0,
                          golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
-                         GOLDEN_NVRAM_DIR, &files, .display_sockets_by_caller = true };
+                         GOLDEN_NVRAM_DIR, &files, .display_sockets_by_caller = true,
+                         .scsi_generic = golden_scsi_generic, .volume_path = golden_volume_path,
+                         .secret_file = golden_secret_file, .secret_data = &next_fd };
         g_auto(GStrv) argv = NULL;
         r = qv_domxml_build_argv(def, &ctx, &argv, &err);
         if (r == 0 && !expect_err) {
@@ -124,7 +126,8 @@ Test(domxml_golden, migratable_defines_the_same_guest)
     unsigned int checked = 0, shorter = 0;
     qv_build_ctx ctx = { NULL, GOLDEN_MONITOR_FD, GOLDEN_EVENT_FD, GOLDEN_RUNTIME_DIR, NULL, 0,
                          golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
-                         GOLDEN_NVRAM_DIR };
+                         GOLDEN_NVRAM_DIR, .scsi_generic = golden_scsi_generic, .volume_path = golden_volume_path,
+                         .secret_file = golden_secret_file };
     for (guint i = 0; i < cases->len; i++) {
         const char *name = g_ptr_array_index(cases, i);
         g_autofree char *xml_path = g_strdup_printf("%s/%s.xml", dir, name);

@@ -28,6 +28,16 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "disk-nbd", "needs an NBD server" },
     { "disk-nbd-unix", "needs an NBD server" },
     { "disk-http", "network source; QEMU's curl block driver may be missing" },
+    { "disk-network-protocols", "needs iSCSI, Ceph, Gluster, NFS, HTTPS and FTP servers" },
+    { "disk-network-ssh", "needs an SSH server" },
+    { "disk-network-auth", "needs Ceph, iSCSI and HTTPS servers" },
+    { "disk-nvme", "needs a host NVMe controller bound to vfio-pci" },
+    { "hostdev-pci", "needs host PCI devices bound to vfio-pci" },
+    { "hostdev-pci-q35", "needs a host PCI device bound to vfio-pci and a mediated device" },
+    { "hostdev-scsi", "needs host SCSI devices with /dev/sg nodes" },
+    { "graphics-dbus-address-gl", "needs a D-Bus bus and a GPU render node" },
+    { "net-vhostuser", "needs a vhost-user backend (QEMU waits for it to connect)" },
+    { "net-vdpa", "needs a host vDPA device" },
     { "disk-block", "needs a host block device" },
     { "disk-lun", "needs a host SCSI block device" },
     { "vsock", "needs /dev/vhost-vsock" },
@@ -106,7 +116,7 @@ static int run_tool(const char *const *argv)
     return status;
 }
 
-static char *make_fixture(void)
+static char *make_fixture(bool luks)
 {
     g_autofree char *dir = g_dir_make_tmp("qvirt-domxml-XXXXXX", NULL);
     cr_assert(dir);
@@ -127,6 +137,18 @@ static char *make_fixture(void)
     g_autofree char *odd = g_build_filename(dir, "odd, name 'quoted'.raw", NULL);
     const char *oddargv[] = { "qemu-img", "create", "-q", "-f", "raw", odd, "1M", NULL };
     cr_assert(run_tool(oddargv) == 0);
+    /* LUKS images (qcow2's own encryption and the luks format) whose
+     * passphrase is the golden host's secret (qemu_secret_file); slow to
+     * make (key derivation), so only for the cases that use them. */
+    g_autofree char *lq = g_build_filename(dir, "luks.qcow2", NULL);
+    g_autofree char *lr = g_build_filename(dir, "luks.img", NULL);
+    const char *lqargv[] = { "qemu-img", "create", "-q", "--object", "secret,id=sec0,data=qvirt-test",
+                             "-f", "qcow2", "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10",
+                             lq, "16M", NULL };
+    const char *lrargv[] = { "qemu-img", "create", "-q", "--object", "secret,id=sec0,data=qvirt-test",
+                             "-f", "luks", "-o", "key-secret=sec0,iter-time=10", lr, "16M", NULL };
+    if (luks)
+        cr_assert(run_tool(lqargv) == 0 && run_tool(lrargv) == 0);
     g_autofree char *shared = g_build_filename(dir, "shared", NULL);
     g_mkdir(shared, 0700);
     /* A kernel for direct-boot cases: the host's, if readable. */
@@ -145,6 +167,20 @@ static char *make_fixture(void)
     if (boot)
         g_dir_close(boot);
     return g_steal_pointer(&dir);
+}
+
+/* The golden host's secrets as a start passes them: a file QEMU reads,
+ * base64 of the value ("qvirt-test", the LUKS images' passphrase). */
+static char *qemu_secret_file(void *data, const char *usage_type, const char *usage,
+                              const char *uuid, qv_error **err)
+{
+    g_autofree char *check = golden_secret_file(NULL, usage_type, usage, uuid, err);
+    if (!check)
+        return NULL;
+    g_autofree char *b64 = g_base64_encode((const guchar *)"qvirt-test", 10);
+    char *path = g_build_filename(data, "secret.b64", NULL);
+    cr_assert(g_file_set_contents(path, b64, -1, NULL));
+    return path;
 }
 
 static int listen_unix(const char *path)
@@ -187,7 +223,7 @@ static void run_case(const char *dir, const char *name, GString *failures, int *
         return;
     g_autofree char *xml = NULL;
     cr_assert(g_file_get_contents(xml_path, &xml, NULL, NULL));
-    g_autofree char *tmp = make_fixture();
+    g_autofree char *tmp = make_fixture(strstr(xml, "/luks.") != NULL);
     g_auto(GStrv) parts = g_strsplit(xml, FAKE_ROOT, -1);
     g_autofree char *mapped = g_strjoinv(tmp, parts);
 
@@ -200,7 +236,9 @@ static void run_case(const char *dir, const char *name, GString *failures, int *
     g_autofree char *mon_path = g_build_filename(tmp, "mon.sock", NULL);
     int mon = listen_unix(mon_path);
     qv_build_ctx ctx = { "qemu-system-x86_64", mon, -1, tmp, NULL, 0, golden_networks, golden_n_networks,
-                         golden_firmware, golden_n_firmware, tmp };
+                         golden_firmware, golden_n_firmware, tmp, .scsi_generic = golden_scsi_generic,
+                         .volume_path = golden_volume_path, .volume_data = tmp,
+                         .secret_file = qemu_secret_file, .secret_data = tmp };
     if (qv_domdef_firmware_autoselect(def)) {
         /* What lib/firmware.c does at start: the NVRAM from its template. */
         g_autoptr(qv_domdef) filled = qv_domdef_copy(def);
