@@ -127,7 +127,7 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     if (boot)
         qv_json_set_int(dev, "bootindex", boot);
     if (n->rom_bar)
-        qv_json_set_bool(dev, "rombar", n->rom_bar == QV_TRI_ON);
+        qv_json_set_int(dev, "rombar", n->rom_bar == QV_TRI_ON); /* a uint32 property, not a bool */
     if (n->rom_file)
         qv_json_set_str(dev, "romfile", n->rom_file);
     if (qv_cmdline_set_address(cl, dev, &n->addr, "network interface", err) < 0)
