@@ -380,15 +380,22 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             break;
         }
     }
+    /* A clash names the second device by its XPath, as parse errors do. */
+    static const char *const kind_names[] = { "serial", "console", "parallel", "channel" };
     for (guint i = 0; i < def->chrs->len; i++) {
         qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        unsigned int nth = 1;
+        for (guint j = 0; j < i; j++)
+            nth += ((qv_domdef_chr *)g_ptr_array_index(def->chrs, j))->kind == c->kind;
         for (guint j = 0; j < i; j++) {
             qv_domdef_chr *o = g_ptr_array_index(def->chrs, j);
             if (o->kind == c->kind && o->target_port == c->target_port && c->kind != QV_CHR_CHANNEL)
-                return qv_error_set(err, -EINVAL, "Two character devices use the same target port %d.", c->target_port);
+                return qv_error_set(err, -EINVAL, "/domain/devices/%s[%u]/target: another %s already uses target port %d.",
+                                    kind_names[c->kind], nth, kind_names[c->kind], c->target_port);
             if (c->kind == QV_CHR_CHANNEL && o->kind == QV_CHR_CHANNEL &&
                 o->addr.controller == c->addr.controller && o->addr.port == c->addr.port)
-                return qv_error_set(err, -EINVAL, "Two channels use virtio-serial port %u.", c->addr.port);
+                return qv_error_set(err, -EINVAL, "/domain/devices/channel[%u]/address: another channel already uses virtio-serial port %u.",
+                                    nth, c->addr.port);
         }
     }
     if (need_vserial)
