@@ -85,6 +85,10 @@ void qv_domdef_graphics_free(void *p)
         return;
     g_free(g->listen_type); g_free(g->listen_address); g_free(g->socket); g_free(g->passwd); g_free(g->passwd_valid_to); g_free(g->connected);
     g_free(g->keymap); g_free(g->share_policy); g_free(g->rendernode); g_free(g->default_mode);
+    if (g->spice_channels)
+        g_ptr_array_unref(g->spice_channels);
+    g_free(g->spice_image); g_free(g->spice_jpeg); g_free(g->spice_zlib); g_free(g->spice_streaming);
+    g_free(g->spice_mouse);
     g_free(g->alias);
     g_free(g);
 }

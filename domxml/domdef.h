@@ -183,6 +183,18 @@ typedef struct qv_domdef_graphics {
     char *share_policy;
     char *rendernode;
     char *default_mode;
+    /* SPICE: <channel name mode>, kept as "name=mode" in document order,
+     * and its compression and client options (NULL or 0: unset). */
+    GPtrArray *spice_channels;
+    char *spice_image;        /* <image compression> */
+    char *spice_jpeg;         /* <jpeg compression> */
+    char *spice_zlib;         /* <zlib compression> */
+    int spice_playback;       /* <playback compression>, tristate */
+    char *spice_streaming;    /* <streaming mode> */
+    int spice_copypaste;      /* <clipboard copypaste>, tristate */
+    char *spice_mouse;        /* <mouse mode> */
+    int spice_filetransfer;   /* <filetransfer enable>, tristate */
+    int gl;                   /* <gl enable>, tristate (SPICE) */
     char *alias;
 } qv_domdef_graphics;
 

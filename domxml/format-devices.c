@@ -361,6 +361,36 @@ static void fmt_chr(GString *buf, const qv_domdef_chr *c, unsigned int flags)
     P("    </%s>\n", kind);
 }
 
+/* libvirt's order: channels, image, jpeg, zlib, playback, streaming,
+ * clipboard, mouse, filetransfer, gl. */
+static void fmt_spice_children(GString *buf, const qv_domdef_graphics *g)
+{
+    for (guint i = 0; g->spice_channels && i < g->spice_channels->len; i++) {
+        const char *nm = g_ptr_array_index(g->spice_channels, i);
+        const char *eq = strchr(nm, '=');
+        g_autofree char *name = g_strndup(nm, (gsize)(eq - nm));
+        S("      <channel"); A("name", name); A("mode", eq + 1); S("/>\n");
+    }
+    if (g->spice_image) { S("      <image"); A("compression", g->spice_image); S("/>\n"); }
+    if (g->spice_jpeg) { S("      <jpeg"); A("compression", g->spice_jpeg); S("/>\n"); }
+    if (g->spice_zlib) { S("      <zlib"); A("compression", g->spice_zlib); S("/>\n"); }
+    if (g->spice_playback)
+        P("      <playback compression='%s'/>\n", g->spice_playback == QV_TRI_ON ? "on" : "off");
+    if (g->spice_streaming) { S("      <streaming"); A("mode", g->spice_streaming); S("/>\n"); }
+    if (g->spice_copypaste)
+        P("      <clipboard copypaste='%s'/>\n", g->spice_copypaste == QV_TRI_ON ? "yes" : "no");
+    if (g->spice_mouse) { S("      <mouse"); A("mode", g->spice_mouse); S("/>\n"); }
+    if (g->spice_filetransfer)
+        P("      <filetransfer enable='%s'/>\n", g->spice_filetransfer == QV_TRI_ON ? "yes" : "no");
+    if (g->gl || g->rendernode) {
+        S("      <gl");
+        if (g->gl)
+            P(" enable='%s'", g->gl == QV_TRI_ON ? "yes" : "no");
+        A("rendernode", g->rendernode);
+        S("/>\n");
+    }
+}
+
 static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int flags)
 {
     static const char *const types[] = { "vnc", "spice", "egl-headless", "sdl" };
@@ -396,6 +426,8 @@ static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int
         } else {
             S("      <listen type='address'"); A("address", g->listen_address); S("/>\n");
         }
+        if (g->type == QV_GFX_SPICE)
+            fmt_spice_children(buf, g);
         qv_fmt_alias(buf, 3, NULL, flags);
         S("    </graphics>\n");
     } else if (g->type == QV_GFX_EGL_HEADLESS && g->rendernode) {

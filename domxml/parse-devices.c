@@ -741,6 +741,52 @@ static int parse_chr(qv_domdef *def, xmlNode *cn, int kind, unsigned int flags, 
 }
 
 /* ---- graphics ---- */
+/* A SPICE child element: its channel modes, compression and client options,
+ * which become -spice options (cmdline-graphics.c). Returns 1 when c is one
+ * of them, 0 when it is not, negative on a bad value (*err set). */
+static int parse_spice_child(qv_domdef_graphics *g, xmlNode *c, qv_error **err)
+{
+    static const char *const image[] = { "auto_glz", "auto_lz", "quic", "glz", "lz", "off", NULL };
+    static const char *const wan[] = { "auto", "never", "always", NULL };
+    static const char *const streaming[] = { "filter", "all", "off", NULL };
+    static const char *const mouse[] = { "server", "client", NULL };
+    if (name_is(c, "channel")) {
+        static const char *const names[] = { "main", "display", "inputs", "cursor", "playback",
+                                             "record", "smartcard", "usbredir", NULL };
+        static const char *const modes[] = { "any", "secure", "insecure", NULL };
+        g_autofree char *name = NULL, *mode = NULL;
+        if (qv_xml_prop_enum(c, "name", names, &name, err) < 0 ||
+            qv_xml_prop_enum(c, "mode", modes, &mode, err) < 0)
+            return -EINVAL;
+        if (!name || !mode)
+            return qv_xml_error(err, c, "a SPICE channel needs a name and a mode");
+        /* As libvirt: TLS needs a port of its own (and QEMU's x509 folder). */
+        if (!strcmp(mode, "secure") && g->tls_port <= 0)
+            return qv_xml_error(err, c, "a secure SPICE channel needs a tlsPort on <graphics>");
+        if (!g->spice_channels)
+            g->spice_channels = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(g->spice_channels, g_strdup_printf("%s=%s", name, mode));
+        return 1;
+    }
+    if (name_is(c, "image"))
+        return qv_xml_prop_enum(c, "compression", image, &g->spice_image, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "jpeg"))
+        return qv_xml_prop_enum(c, "compression", wan, &g->spice_jpeg, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "zlib"))
+        return qv_xml_prop_enum(c, "compression", wan, &g->spice_zlib, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "playback"))
+        return qv_xml_prop_tristate(c, "compression", &g->spice_playback, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "streaming"))
+        return qv_xml_prop_enum(c, "mode", streaming, &g->spice_streaming, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "clipboard"))
+        return qv_xml_prop_tristate(c, "copypaste", &g->spice_copypaste, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "mouse"))
+        return qv_xml_prop_enum(c, "mode", mouse, &g->spice_mouse, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "filetransfer"))
+        return qv_xml_prop_tristate(c, "enable", &g->spice_filetransfer, err) < 0 ? -EINVAL : 1;
+    return 0;
+}
+
 static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_error **err)
 {
     qv_domdef_graphics *g = g_new0(qv_domdef_graphics, 1);
@@ -787,6 +833,7 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     g_autofree char *listen_attr = qv_xml_prop(gn, "listen");
     if (g->keymap && strspn(g->keymap, "abcdefghijklmnopqrstuvwxyz-_") != strlen(g->keymap))
         return qv_xml_attr_error(err, gn, "keymap", "'%s' is not a keymap name", g->keymap);
+    int spice;
     FOR_EACH_CHILD(c, gn) {
         if (name_is(c, "listen")) {
             static const char *const lt[] = { "address", "socket", "none", "network", NULL };
@@ -802,11 +849,13 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
             }
         } else if (name_is(c, "gl")) {
             qv_set_str(&g->rendernode, qv_xml_prop(c, "rendernode"));
-        } else if (name_is(c, "image") || name_is(c, "streaming") || name_is(c, "clipboard") ||
-                   name_is(c, "mouse") || name_is(c, "filetransfer") || name_is(c, "channel") ||
-                   name_is(c, "jpeg") || name_is(c, "zlib") || name_is(c, "playback") ||
-                   name_is(c, "audio")) {
-            /* Performance hints without effect on guest hardware. */
+            if (g->type == QV_GFX_SPICE && qv_xml_prop_tristate(c, "enable", &g->gl, err) < 0)
+                return -EINVAL;
+        } else if (g->type == QV_GFX_SPICE && (spice = parse_spice_child(g, c, err)) != 0) {
+            if (spice < 0)
+                return -EINVAL;
+        } else if (name_is(c, "audio")) {
+            /* <audio id> names an <audio> backend; the SPICE one is implied. */
         } else if (!is_common(c)) {
             return qv_xml_error(err, c, "unknown graphics element");
         }
