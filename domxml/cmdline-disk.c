@@ -230,6 +230,13 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
             qv_json_set_int(dev, "scsi-id", d->addr.target);
             qv_json_set_int(dev, "lun", d->addr.unit);
         }
+        /* As libvirt: the VPD page 0x83 identifier the guest saw when disks
+         * were -drive drive-<alias>, so a guest moved from libvirt (or
+         * Windows, which keys disks on it) sees the same disk. */
+        if (d->device != QV_DISK_DEVICE_LUN) {
+            g_autofree char *id = qv_strcat2("drive-", d->alias);
+            qv_json_set_str(dev, "device_id", id);
+        }
         if (d->vendor)
             qv_json_set_str(dev, "vendor", d->vendor);
         if (d->product)
