@@ -31,6 +31,8 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
                  !strcmp(c->model, "pcie-switch-upstream-port") ? "x3130-upstream" :
                  !strcmp(c->model, "pcie-switch-downstream-port") ? "xio3130-downstream" :
                  "pcie-pci-bridge";
+        if (c->model_name)
+            driver = c->model_name; /* ioh3420 for a pcie-root-port, else the same */
         dev = qv_json_device(cl, driver, c->alias);
         if (!strcmp(c->model, "pci-bridge"))
             qv_json_set_int(dev, "chassis_nr", c->chassis_nr >= 0 ? c->chassis_nr : (int)c->index);

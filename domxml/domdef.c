@@ -48,6 +48,7 @@ void qv_domdef_controller_free(void *p)
     if (!c)
         return;
     g_free(c->model);
+    g_free(c->model_name);
     qv_domdef_addr_clear(&c->addr);
     g_free(c->alias);
     g_free(c);

@@ -104,6 +104,7 @@ typedef struct qv_domdef_controller {
     int chassis, port, chassis_nr, busnr;   /* pci <target>; -1: unset */
     int master_startport;     /* usb companion (<master startport=.../>); -1: none */
     unsigned int iothread;
+    char *model_name;         /* pci <model name>: the QEMU device; NULL: derived from model */
     qv_domdef_addr addr;
     char *alias;
 } qv_domdef_controller;

@@ -244,6 +244,9 @@ static void fmt_controller(GString *buf, const qv_domdef_controller *c, unsigned
     {
         GString *b2 = buf;
         buf = inner;
+        if (c->model_name) {
+            S("      <model"); A("name", c->model_name); S("/>\n");
+        }
         if (c->queues >= 0 || c->iothread) {
             S("      <driver");
             if (c->queues >= 0)

@@ -432,6 +432,35 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
 }
 
 /* ---- controllers ---- */
+/* A PCI controller's <model name>: the QEMU device behind its model. Old
+ * libvirt q35 domains keep ioh3420 root ports (Intel's, guest-visibly
+ * different from QEMU's pcie-root-port), so the name is kept and used. */
+static int parse_pci_model_name(qv_domdef_controller *c, xmlNode *m, qv_error **err)
+{
+    static const char *const names[][2] = {
+        { "pci-bridge", "pci-bridge" },           { "pcie-root-port", "pcie-root-port" },
+        { "pcie-root-port", "ioh3420" },          { "dmi-to-pci-bridge", "i82801b11-bridge" },
+        { "pcie-switch-upstream-port", "x3130-upstream" },
+        { "pcie-switch-downstream-port", "xio3130-downstream" },
+        { "pcie-to-pci-bridge", "pcie-pci-bridge" },
+    };
+    g_autofree char *name = qv_xml_prop(m, "name");
+    if (!name)
+        return 0;
+    if (c->type != QV_CTRL_PCI)
+        return qv_xml_attr_error(err, m, "name", "only PCI controllers name a model device");
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(names[i][1], name) || (c->model && strcmp(c->model, names[i][0])))
+            continue;
+        if (!c->model)
+            c->model = g_strdup(names[i][0]);
+        qv_set_str(&c->model_name, g_steal_pointer(&name));
+        return 0;
+    }
+    return qv_xml_attr_error(err, m, "name", "'%s' is not a device for a %s controller", name,
+                             c->model ? c->model : "pci");
+}
+
 static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_error **err)
 {
     static const char *const types[] = { "pci", "usb", "scsi", "virtio-serial", "sata", "ide",
@@ -484,7 +513,8 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
                 qv_xml_prop_int(ch, "busNr", &c->busnr, err) < 0)
                 return -EINVAL;
         } else if (name_is(ch, "model")) {
-            /* <model name='...'/> names the QEMU device; we derive it. */
+            if (parse_pci_model_name(c, ch, err) < 0)
+                return -EINVAL;
         } else if (name_is(ch, "master")) {
             if (c->type != QV_CTRL_USB || !c->model || !g_str_has_prefix(c->model, "ich9-uhci"))
                 return qv_xml_error(err, ch, "only ich9-uhci1, ich9-uhci2 and ich9-uhci3 controllers can be USB companions");
