@@ -123,6 +123,20 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     }
     if (n->mtu)
         qv_json_set_int(dev, "host_mtu", n->mtu);
+    /* <driver> tuning, as libvirt's qemuBuildNicDevProps sets it. */
+    if (n->txmode)
+        qv_json_set_str(dev, "tx", !strcmp(n->txmode, "iothread") ? "bh" : "timer");
+    if (n->ioeventfd)
+        qv_json_set_bool(dev, "ioeventfd", n->ioeventfd == QV_TRI_ON);
+    if (n->event_idx)
+        qv_json_set_bool(dev, "event_idx", n->event_idx == QV_TRI_ON);
+    for (int i = 0; i < QV_NET_N_OFFLOADS; i++)
+        if (n->offloads[i])
+            qv_json_set_bool(dev, qv_net_offloads[i].prop, n->offloads[i] == QV_TRI_ON);
+    if (n->rx_queue_size)
+        qv_json_set_int(dev, "rx_queue_size", n->rx_queue_size);
+    if (n->tx_queue_size)
+        qv_json_set_int(dev, "tx_queue_size", n->tx_queue_size);
     unsigned int boot = net_bootindex(cl->def, n);
     if (boot)
         qv_json_set_int(dev, "bootindex", boot);

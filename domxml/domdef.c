@@ -54,6 +54,21 @@ void qv_domdef_controller_free(void *p)
     g_free(c);
 }
 
+const qv_net_offload_name qv_net_offloads[QV_NET_N_OFFLOADS] = {
+    [QV_NET_HOST_CSUM] = { "host", "csum", "csum" },
+    [QV_NET_HOST_GSO] = { "host", "gso", "gso" },
+    [QV_NET_HOST_TSO4] = { "host", "tso4", "host_tso4" },
+    [QV_NET_HOST_TSO6] = { "host", "tso6", "host_tso6" },
+    [QV_NET_HOST_ECN] = { "host", "ecn", "host_ecn" },
+    [QV_NET_HOST_UFO] = { "host", "ufo", "host_ufo" },
+    [QV_NET_HOST_MRG_RXBUF] = { "host", "mrg_rxbuf", "mrg_rxbuf" },
+    [QV_NET_GUEST_CSUM] = { "guest", "csum", "guest_csum" },
+    [QV_NET_GUEST_TSO4] = { "guest", "tso4", "guest_tso4" },
+    [QV_NET_GUEST_TSO6] = { "guest", "tso6", "guest_tso6" },
+    [QV_NET_GUEST_ECN] = { "guest", "ecn", "guest_ecn" },
+    [QV_NET_GUEST_UFO] = { "guest", "ufo", "guest_ufo" },
+};
+
 void qv_domdef_net_free(void *p)
 {
     qv_domdef_net *n = p;
@@ -61,7 +76,7 @@ void qv_domdef_net_free(void *p)
         return;
     g_free(n->model); g_free(n->source_bridge); g_free(n->source_network); g_free(n->target_dev);
     g_free(n->script); g_free(n->downscript); g_free(n->link_state); g_free(n->driver_name);
-    g_free(n->rom_file);
+    g_free(n->rom_file); g_free(n->txmode);
     qv_domdef_addr_clear(&n->addr);
     g_free(n->alias);
     g_free(n);

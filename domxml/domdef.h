@@ -117,6 +117,12 @@ typedef struct qv_domdef_bandwidth_dir {
     unsigned long long average, peak, burst, floor;
 } qv_domdef_bandwidth_dir;
 
+/* A virtio NIC's offloads, <driver><host .../><guest .../></driver>: one
+ * tristate each, named in qv_net_offloads (domxml-priv.h). */
+enum { QV_NET_HOST_CSUM = 0, QV_NET_HOST_GSO, QV_NET_HOST_TSO4, QV_NET_HOST_TSO6, QV_NET_HOST_ECN,
+       QV_NET_HOST_UFO, QV_NET_HOST_MRG_RXBUF, QV_NET_GUEST_CSUM, QV_NET_GUEST_TSO4,
+       QV_NET_GUEST_TSO6, QV_NET_GUEST_ECN, QV_NET_GUEST_UFO, QV_NET_N_OFFLOADS };
+
 typedef struct qv_domdef_net {
     int type;
     unsigned char mac[6];
@@ -129,6 +135,12 @@ typedef struct qv_domdef_net {
     char *link_state;         /* "up", "down" */
     char *driver_name;
     unsigned int queues;
+    /* virtio-net tuning on <driver>: txmode (iothread, timer), tristates,
+     * ring sizes (0: QEMU's), offloads */
+    char *txmode;
+    int ioeventfd, event_idx;
+    unsigned int rx_queue_size, tx_queue_size;
+    int offloads[QV_NET_N_OFFLOADS];
     unsigned int boot_order;
     int rom_bar;              /* tristate */
     char *rom_file;

@@ -292,6 +292,26 @@ static void fmt_bandwidth_dir(GString *buf, const char *name, const qv_domdef_ba
     S("/>\n");
 }
 
+/* <host .../> or <guest .../> of a NIC's <driver>; with buf NULL, only
+ * whether it has anything to write. */
+static bool fmt_net_offloads(GString *buf, const qv_domdef_net *n, const char *elem)
+{
+    bool any = false;
+    for (int i = 0; i < QV_NET_N_OFFLOADS; i++) {
+        if (strcmp(qv_net_offloads[i].elem, elem) || !n->offloads[i])
+            continue;
+        if (!buf)
+            return true;
+        if (!any)
+            P("        <%s", elem);
+        any = true;
+        A(qv_net_offloads[i].attr, qv_tri_onoff(n->offloads[i]));
+    }
+    if (any)
+        S("/>\n");
+    return any;
+}
+
 static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
 {
     static const char *const types[] = { "user", "ethernet", "bridge", "network" };
@@ -317,11 +337,25 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         S("      <target"); A("dev", n->target_dev); S("/>\n");
     }
     S("      <model"); A("type", n->model); S("/>\n");
-    if (n->driver_name || n->queues) {
-        S("      <driver"); A("name", n->driver_name);
+    if (n->driver_name || n->queues || n->txmode || n->ioeventfd || n->event_idx ||
+        n->rx_queue_size || n->tx_queue_size || fmt_net_offloads(NULL, n, "host") ||
+        fmt_net_offloads(NULL, n, "guest")) {
+        S("      <driver"); A("name", n->driver_name); A("txmode", n->txmode);
+        A("ioeventfd", qv_tri_onoff(n->ioeventfd)); A("event_idx", qv_tri_onoff(n->event_idx));
         if (n->queues)
             P(" queues='%u'", n->queues);
-        S("/>\n");
+        if (n->rx_queue_size)
+            P(" rx_queue_size='%u'", n->rx_queue_size);
+        if (n->tx_queue_size)
+            P(" tx_queue_size='%u'", n->tx_queue_size);
+        if (fmt_net_offloads(NULL, n, "host") || fmt_net_offloads(NULL, n, "guest")) {
+            S(">\n");
+            fmt_net_offloads(buf, n, "host");
+            fmt_net_offloads(buf, n, "guest");
+            S("      </driver>\n");
+        } else {
+            S("/>\n");
+        }
     }
     if (n->boot_order)
         P("      <boot order='%u'/>\n", n->boot_order);

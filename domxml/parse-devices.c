@@ -606,6 +606,60 @@ static int parse_bandwidth_dir(const xmlNode *n, qv_domdef_bandwidth_dir *d, qv_
     return 0;
 }
 
+/* A virtio ring size: QEMU takes powers of two from 256 to 1024. */
+static int parse_ring_size(xmlNode *d, const char *attr, unsigned int *out, qv_error **err)
+{
+    if (qv_xml_prop_uint(d, attr, out, err) < 0)
+        return -EINVAL;
+    if (*out && (*out < 256 || *out > 1024 || (*out & (*out - 1))))
+        return qv_xml_attr_error(err, d, attr, "must be a power of two from 256 to 1024");
+    return 0;
+}
+
+/* <driver txmode ioeventfd event_idx rx_queue_size tx_queue_size> and its
+ * <host>/<guest> offloads: virtio-net-pci properties (cmdline-net.c). */
+static int parse_net_driver_tuning(qv_domdef_net *n, xmlNode *d, qv_error **err)
+{
+    static const char *const txmodes[] = { "iothread", "timer", NULL };
+    if (qv_xml_prop_enum(d, "txmode", txmodes, &n->txmode, err) < 0 ||
+        qv_xml_prop_tristate(d, "ioeventfd", &n->ioeventfd, err) < 0 ||
+        qv_xml_prop_tristate(d, "event_idx", &n->event_idx, err) < 0 ||
+        parse_ring_size(d, "rx_queue_size", &n->rx_queue_size, err) < 0 ||
+        parse_ring_size(d, "tx_queue_size", &n->tx_queue_size, err) < 0)
+        return -EINVAL;
+    FOR_EACH_CHILD(c, d) {
+        bool known = false;
+        for (int i = 0; i < QV_NET_N_OFFLOADS; i++) {
+            if (!name_is(c, qv_net_offloads[i].elem))
+                continue;
+            known = true;
+            if (qv_xml_prop_tristate(c, qv_net_offloads[i].attr, &n->offloads[i], err) < 0)
+                return -EINVAL;
+        }
+        if (!known)
+            return qv_xml_error(err, c, "unknown interface driver element");
+    }
+    /* Unknown attributes of <host>/<guest> would be dropped in silence. */
+    FOR_EACH_CHILD(c, d) {
+        for (xmlAttr *a = c->properties; a; a = a->next) {
+            bool known = false;
+            for (int i = 0; i < QV_NET_N_OFFLOADS; i++)
+                known |= name_is(c, qv_net_offloads[i].elem) && !strcmp((const char *)a->name, qv_net_offloads[i].attr);
+            if (!known)
+                return qv_xml_attr_error(err, c, (const char *)a->name, "unsupported offload");
+        }
+    }
+    return 0;
+}
+
+static bool net_driver_tuned(const qv_domdef_net *n)
+{
+    bool any = n->txmode || n->ioeventfd || n->event_idx || n->rx_queue_size || n->tx_queue_size;
+    for (int i = 0; i < QV_NET_N_OFFLOADS; i++)
+        any |= n->offloads[i] != QV_TRI_ABSENT;
+    return any;
+}
+
 static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_error **err)
 {
     qv_domdef_net *n = g_new0(qv_domdef_net, 1);
@@ -671,6 +725,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 return -EINVAL;
             if (n->queues > 256)
                 return qv_xml_attr_error(err, c, "queues", "at most 256 queues are supported");
+            if (parse_net_driver_tuning(n, c, err) < 0)
+                return -EINVAL;
         } else if (name_is(c, "boot")) {
             if (qv_xml_prop_uint(c, "order", &n->boot_order, err) < 0)
                 return -EINVAL;
@@ -710,6 +766,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         g_clear_pointer(&n->source_bridge, g_free);   /* live XML's resolved bridge: resolved again at start */
     if (n->type != QV_NET_ETHERNET && (n->script || n->downscript))
         return qv_xml_error(err, in, "scripts are only supported for type='ethernet'");
+    if (net_driver_tuned(n) && g_strcmp0(n->model, "virtio"))
+        return qv_xml_error(err, qv_xml_child(in, "driver"), "txmode, ioeventfd, event_idx, ring sizes and offloads need model virtio");
     return common_tail(in, flags, &n->addr, &n->alias, err);
 }
 
