@@ -302,6 +302,7 @@ typedef struct qv_domdef_tpm {
     char *backend;            /* emulator, passthrough */
     char *version;            /* 2.0, 1.2 */
     char *path;               /* passthrough device */
+    char *pcr_banks;          /* <active_pcr_banks>: "sha256,sha384"; NULL: swtpm's */
     char *alias;
 } qv_domdef_tpm;
 

@@ -663,8 +663,19 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
         qv_domdef_tpm *t = g_ptr_array_index(def->tpms, i);
         S("    <tpm"); A("model", t->model); S(">\n      <backend"); A("type", t->backend);
         A("version", t->version);
-        if (t->path) {
-            S(">\n        <device"); A("path", t->path); S("/>\n      </backend>\n");
+        if (t->path || t->pcr_banks) {
+            S(">\n");
+            if (t->path) {
+                S("        <device"); A("path", t->path); S("/>\n");
+            }
+            if (t->pcr_banks) {
+                g_auto(GStrv) banks = g_strsplit(t->pcr_banks, ",", -1);
+                S("        <active_pcr_banks>\n");
+                for (char **b = banks; *b; b++)
+                    P("          <%s/>\n", *b);
+                S("        </active_pcr_banks>\n");
+            }
+            S("      </backend>\n");
         } else {
             S("/>\n");
         }

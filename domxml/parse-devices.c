@@ -1246,9 +1246,31 @@ static int parse_tpm(qv_domdef *def, xmlNode *tn, unsigned int flags, qv_error *
         return -EINVAL;
     if (!t->backend)
         return qv_xml_error(err, b, "missing backend type");
-    xmlNode *dev = qv_xml_child(b, "device");
-    if (dev)
-        qv_set_str(&t->path, qv_xml_prop(dev, "path"));
+    FOR_EACH_CHILD(c, b) {
+        if (name_is(c, "device")) {
+            qv_set_str(&t->path, qv_xml_prop(c, "path"));
+        } else if (name_is(c, "active_pcr_banks")) {
+            /* swtpm_setup --pcr-banks (lib/tpm.c), in libvirt's order. */
+            static const char *const banks[] = { "sha1", "sha256", "sha384", "sha512", NULL };
+            g_autoptr(GString) list = g_string_new(NULL);
+            for (size_t i = 0; banks[i]; i++) {
+                if (qv_xml_child(c, banks[i]))
+                    g_string_append_printf(list, "%s%s", list->len ? "," : "", banks[i]);
+            }
+            FOR_EACH_CHILD(bank, c) {
+                if (!g_strv_contains(banks, (const char *)bank->name))
+                    return qv_xml_error(err, bank, "unknown PCR bank (sha1, sha256, sha384, sha512)");
+            }
+            if (!strcmp(t->backend, "emulator") && t->version && !strcmp(t->version, "1.2"))
+                return qv_xml_error(err, c, "PCR banks need a TPM 2.0");
+            if (list->len)
+                qv_set_str(&t->pcr_banks, g_string_free(g_steal_pointer(&list), FALSE));
+        } else if (name_is(c, "encryption")) {
+            return qv_xml_error(err, c, "an encrypted TPM state needs a secret store qvirt does not have");
+        } else {
+            return qv_xml_error(err, c, "unsupported TPM backend element");
+        }
+    }
     if (!strcmp(t->backend, "passthrough") && !t->path)
         qv_set_str(&t->path, g_strdup("/dev/tpm0"));
     return common_tail(tn, flags, NULL, &t->alias, err);
