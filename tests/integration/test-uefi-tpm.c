@@ -1,6 +1,7 @@
 /* Issue #13's guest-visible check: a q35 guest defined from virt-install-
  * style XML (no controller indexes, no addresses, USB2 with its UHCI
- * companions, firmware='efi' autoselect, an emulated TPM 2.0 on CRB) boots
+ * companions, firmware='efi' autoselect, an emulated TPM 2.0 on CRB with
+ * the SHA-256 and SHA-384 PCR banks) boots
  * under TCG through OVMF and, from inside, sees UEFI, its TPM and the
  * companion controllers. The test guest's kernel (Debian's) has tpm_crb,
  * tpm_tis and EFI built in; OVMF boots it directly from <kernel>/<initrd>. */
@@ -54,7 +55,9 @@ Test(uefi_tpm, virtinst_style_q35_boots_uefi_and_sees_tpm)
         "    <controller type='usb' model='ich9-uhci2'><master startport='2'/></controller>\n"
         "    <controller type='usb' model='ich9-uhci3'><master startport='4'/></controller>\n"
         "    <input type='tablet' bus='usb'/>\n"
-        "    <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>\n"
+        "    <tpm model='tpm-crb'><backend type='emulator' version='2.0'>\n"
+        "      <active_pcr_banks><sha256/><sha384/></active_pcr_banks>\n"
+        "    </backend></tpm>\n"
         "    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\n"
         "    <memballoon model='virtio'/>\n"
         "  </devices>\n"
@@ -93,6 +96,9 @@ Test(uefi_tpm, virtinst_style_q35_boots_uefi_and_sees_tpm)
     g_autofree char *pcr0 = guest_sh("uefi-tpm", "cat /sys/class/tpm/tpm0/pcr-sha256/0", &code);
     cr_assert_eq(code, 0, "no PCR bank: %s", pcr0);
     cr_assert(strspn(pcr0, "0") != strlen(pcr0), "PCR 0 is all zeros: the firmware measured nothing");
+    /* <active_pcr_banks> reached swtpm_setup: SHA-384 is active, SHA-1 not. */
+    g_autofree char *banks = guest_sh("uefi-tpm", "cd /sys/class/tpm/tpm0 && ls -d pcr-*", &code);
+    cr_assert_str_eq(banks, "pcr-sha256\npcr-sha384", "active PCR banks: %s", banks);
 
     /* USB2: the EHCI controller (class 0c0320) and its three UHCI
      * companions (0c0300), as libvirt lays them out. */
