@@ -332,6 +332,7 @@ void qv_domdef_free(qv_domdef *def)
     qv_domdef_os *os = &def->os;
     g_free(os->type); g_free(os->arch); g_free(os->machine); g_free(os->firmware);
     g_free(os->kernel); g_free(os->initrd); g_free(os->cmdline); g_free(os->dtb);
+    g_free(os->acpi_table_type); g_free(os->acpi_table);
     g_free(os->loader); g_free(os->loader_type); g_free(os->loader_readonly);
     g_free(os->loader_secure); g_free(os->nvram); g_free(os->nvram_template);
     g_ptr_array_unref(os->boot_devs);

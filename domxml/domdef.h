@@ -401,6 +401,8 @@ typedef struct qv_domdef_os {
     char *arch, *machine;
     char *firmware;
     char *kernel, *initrd, *cmdline, *dtb;
+    /* <acpi><table type='slic'>: an extra ACPI table from a file */
+    char *acpi_table_type, *acpi_table;
     char *loader, *loader_type, *loader_readonly, *loader_secure;
     char *nvram, *nvram_template;
     int fw_secure_boot, fw_enrolled_keys;   /* tristates: <firmware><feature> */

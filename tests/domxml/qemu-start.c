@@ -145,6 +145,16 @@ char *qemu_start_fixture(void)
     g_autofree char *odd = g_build_filename(dir, "odd, name 'quoted'.raw", NULL);
     const char *oddargv[] = { "qemu-img", "create", "-q", "-f", "raw", odd, "1M", NULL };
     cr_assert(run_tool(oddargv) == 0);
+    /* A header-only SLIC table for <os><acpi><table type='slic'>: QEMU
+     * checks its length and checksum. */
+    guint8 slic[36] = { 'S', 'L', 'I', 'C', 36, 0, 0, 0, 1, 0, 'Q', 'V', 'I', 'R', 'T', ' ',
+                        'Q', 'V', 'I', 'R', 'T', 'S', 'L', 'C', 1, 0, 0, 0, 'Q', 'V', 'R', 'T', 1 };
+    guint8 sum = 0;
+    for (size_t i = 0; i < sizeof slic; i++)
+        sum = (guint8)(sum + slic[i]);
+    slic[9] = (guint8)(0x100 - sum);
+    g_autofree char *slic_path = g_build_filename(dir, "slic.dat", NULL);
+    cr_assert(g_file_set_contents(slic_path, (const char *)slic, sizeof slic, NULL));
     g_autofree char *shared = g_build_filename(dir, "shared", NULL);
     g_mkdir(shared, 0700);
     /* A kernel for direct-boot cases: the host's, if readable. */
