@@ -122,6 +122,8 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
     const char *format = src->format ? src->format : "raw";
     qv_json_set_str(o, "driver", format);
     qv_json_set_str(o, "file", st);
+    if (src->metadata_cache) /* the L2 and refcount caches together, as libvirt */
+        qv_json_set_int(o, "cache-size", (long long)src->metadata_cache);
     if (backing_fmt)
         qv_json_set_str(o, "backing", backing_fmt);
     else if (src->has_backing && !strcmp(format, "qcow2"))

@@ -56,6 +56,7 @@ struct qv_domdef_disk_src {
     char *name;               /* network: export name / url path */
     char *host, *port, *transport, *socket;
     char *query;
+    unsigned long long metadata_cache;  /* qcow2 <metadata_cache><max_size>, bytes; 0: QEMU's */
     bool has_backing;         /* a <backingStore> element was given */
     qv_domdef_disk_src *backing;  /* NULL with has_backing: explicitly no backing */
 };

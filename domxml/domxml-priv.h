@@ -122,6 +122,9 @@ int qv_xml_prop_tristate(const xmlNode *node, const char *name, int *out, qv_err
 /* Attribute that must be one of the NULL-terminated list; copied to *out. */
 int qv_xml_prop_enum(const xmlNode *node, const char *name, const char *const *allowed,
                      char **out, qv_error **err);
+/* Parses a number + unit (libvirt scaled integer) into bytes. */
+int qv_xml_scaled_bytes(const xmlNode *node, const char *default_unit, unsigned long long *bytes,
+                        qv_error **err);
 /* Parses a number + unit (libvirt scaled integer) into KiB, rounding up. */
 int qv_xml_scaled_kib(const xmlNode *node, const char *default_unit, unsigned long long *kib,
                       qv_error **err);

@@ -157,6 +157,13 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
     S("/>\n");
 }
 
+static void fmt_metadata_cache(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    IND(depth); S("<metadata_cache>\n");
+    IND(depth + 1); P("<max_size unit='bytes'>%llu</max_size>\n", s->metadata_cache);
+    IND(depth); S("</metadata_cache>\n");
+}
+
 static void fmt_backing(GString *buf, int depth, const qv_domdef_disk_src *s)
 {
     if (!s->has_backing)
@@ -167,7 +174,11 @@ static void fmt_backing(GString *buf, int depth, const qv_domdef_disk_src *s)
     }
     const qv_domdef_disk_src *b = s->backing;
     IND(depth); P("<backingStore type='%s'>\n", disk_type_name(b->type));
-    if (b->format) {
+    if (b->format && b->metadata_cache) {
+        IND(depth + 1); P("<format type='%s'>\n", b->format);
+        fmt_metadata_cache(buf, depth + 2, b);
+        IND(depth + 1); S("</format>\n");
+    } else if (b->format) {
         IND(depth + 1); P("<format type='%s'/>\n", b->format);
     }
     fmt_disk_source(buf, depth + 1, b, NULL);
@@ -188,7 +199,13 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     A("discard", d->discard); A("detect_zeroes", d->detect_zeroes);
     if (d->queues)
         qv_fmt_attr_uint(buf, "queues", d->queues);
-    S("/>\n");
+    if (d->src.metadata_cache) {
+        S(">\n");
+        fmt_metadata_cache(buf, 4, &d->src);
+        S("      </driver>\n");
+    } else {
+        S("/>\n");
+    }
     fmt_disk_source(buf, 3, &d->src, d->startup_policy);
     fmt_backing(buf, 3, &d->src);
     S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray); S("/>\n");

@@ -248,6 +248,24 @@ static int disk_type_from(const xmlNode *n, const char *attr, int *out, qv_error
     return 0;
 }
 
+/* <metadata_cache><max_size unit>N</max_size></metadata_cache> under a
+ * disk's <driver> or a backing store's <format>: qcow2's cache-size. */
+static int parse_metadata_cache(const xmlNode *parent, qv_domdef_disk_src *s, qv_error **err)
+{
+    const xmlNode *mc = qv_xml_child(parent, "metadata_cache");
+    if (!mc)
+        return 0;
+    FOR_EACH_CHILD(c, mc) {
+        if (!name_is(c, "max_size"))
+            return qv_xml_error(err, c, "unknown metadata cache element");
+        if (qv_xml_scaled_bytes(c, "bytes", &s->metadata_cache, err) < 0)
+            return -EINVAL;
+    }
+    if (s->metadata_cache && g_strcmp0(s->format, "qcow2"))
+        return qv_xml_error(err, mc, "a metadata cache size needs the qcow2 format");
+    return 0;
+}
+
 static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error **err)
 {
     parent->has_backing = true;
@@ -264,7 +282,8 @@ static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error 
     xmlNode *f = qv_xml_child(n, "format");
     if (f) {
         static const char *const fmts[] = { "raw", "qcow2", NULL };
-        if (qv_xml_prop_enum(f, "type", fmts, &b->format, err) < 0)
+        if (qv_xml_prop_enum(f, "type", fmts, &b->format, err) < 0 ||
+            parse_metadata_cache(f, b, err) < 0)
             return -EINVAL;
     }
     xmlNode *s = qv_xml_child(n, "source");
@@ -356,7 +375,8 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
                 qv_xml_prop_enum(c, "detect_zeroes", dz, &d->detect_zeroes, err) < 0 ||
                 qv_xml_prop_enum(c, "error_policy", ep, &d->error_policy, err) < 0 ||
                 qv_xml_prop_uint(c, "iothread", &d->iothread, err) < 0 ||
-                qv_xml_prop_uint(c, "queues", &d->queues, err) < 0)
+                qv_xml_prop_uint(c, "queues", &d->queues, err) < 0 ||
+                parse_metadata_cache(c, &d->src, err) < 0)
                 return -EINVAL;
             if (d->cache && !strcmp(d->cache, "default"))
                 g_clear_pointer(&d->cache, g_free);
