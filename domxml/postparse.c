@@ -939,19 +939,18 @@ static int assign_usb(qv_domdef *def, qv_error **err)
     USB_RESERVE(sounds, qv_domdef_sound)
     USB_RESERVE(chrs, qv_domdef_chr)
 #undef USB_RESERVE
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
-        if (c->type == QV_CTRL_CCID && usb_assign(&ua, &c->addr, "smartcard reader", err) < 0)
-            return -EINVAL;
-    }
+    /* libvirt's order (qemuDomainAssignUSBAddresses: hubs, then
+     * virDomainUSBDeviceDefForeach), so a domain defined from the same XML
+     * gets the same ports under either: hubs, host devices, disks, smartcard
+     * readers, inputs, serial ports, sound, redirection. */
     for (guint i = 0; i < def->hubs->len; i++) {
         qv_domdef_hub *h = g_ptr_array_index(def->hubs, i);
         if (usb_assign(&ua, &h->addr, "USB hub", err) < 0)
             return -EINVAL;
     }
-    for (guint i = 0; i < def->inputs->len; i++) {
-        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
-        if (in->bus && !strcmp(in->bus, "usb") && usb_assign(&ua, &in->addr, "USB input device", err) < 0)
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (usb_assign(&ua, &h->addr, "USB host device", err) < 0)
             return -EINVAL;
     }
     for (guint i = 0; i < def->disks->len; i++) {
@@ -959,9 +958,14 @@ static int assign_usb(qv_domdef *def, qv_error **err)
         if (d->bus == QV_DISK_BUS_USB && usb_assign(&ua, &d->addr, "USB disk", err) < 0)
             return -EINVAL;
     }
-    for (guint i = 0; i < def->sounds->len; i++) {
-        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
-        if (!strcmp(s->model, "usb") && usb_assign(&ua, &s->addr, "USB audio device", err) < 0)
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_CCID && usb_assign(&ua, &c->addr, "smartcard reader", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->inputs->len; i++) {
+        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
+        if (in->bus && !strcmp(in->bus, "usb") && usb_assign(&ua, &in->addr, "USB input device", err) < 0)
             return -EINVAL;
     }
     for (guint i = 0; i < def->chrs->len; i++) {
@@ -970,14 +974,14 @@ static int assign_usb(qv_domdef *def, qv_error **err)
             usb_assign(&ua, &c->addr, "USB serial port", err) < 0)
             return -EINVAL;
     }
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        if (!strcmp(s->model, "usb") && usb_assign(&ua, &s->addr, "USB audio device", err) < 0)
+            return -EINVAL;
+    }
     for (guint i = 0; i < def->redirdevs->len; i++) {
         qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
         if (usb_assign(&ua, &r->addr, "USB redirection device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->hostdevs->len; i++) {
-        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        if (usb_assign(&ua, &h->addr, "USB host device", err) < 0)
             return -EINVAL;
     }
     return 0;
