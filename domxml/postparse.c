@@ -1120,7 +1120,9 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     bool per_device = any_boot_order(def);
     if (per_device && os->boot_devs->len)
         return qv_error_set(err, -EINVAL, "/domain/os/boot: per-device boot elements cannot be used together with os/boot.");
-    if (!per_device && !os->boot_devs->len && !os->kernel)
+    /* libvirt adds it with a <kernel> too (the kernel still boots first:
+     * QEMU gives its loader bootindex 0). */
+    if (!per_device && !os->boot_devs->len)
         g_ptr_array_add(os->boot_devs, g_strdup("hd"));
 
     /* Implicit controllers. */
