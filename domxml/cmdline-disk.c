@@ -253,6 +253,18 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
     }
     if (top)
         qv_json_set_str(dev, "drive", top);
+    /* The bus may come from the target's name: checked here as well. */
+    bool usb_or_scsi = d->bus == QV_DISK_BUS_USB || d->bus == QV_DISK_BUS_SCSI;
+    if (d->removable && !usb_or_scsi)
+        return qv_error_set(err, -EINVAL, "Disk %s: only USB and SCSI disks can be removable.", d->target_dev);
+    if (d->rotation_rate && !usb_or_scsi && d->bus != QV_DISK_BUS_IDE && d->bus != QV_DISK_BUS_SATA)
+        return qv_error_set(err, -EINVAL, "Disk %s: only SCSI, IDE and SATA disks have a rotation rate.", d->target_dev);
+    if (d->rotation_rate && d->bus == QV_DISK_BUS_USB)
+        return qv_error_set(err, -EINVAL, "Disk %s: only SCSI, IDE and SATA disks have a rotation rate.", d->target_dev);
+    if (d->removable && d->device == QV_DISK_DEVICE_DISK)
+        qv_json_set_bool(dev, "removable", d->removable == QV_TRI_ON);
+    if (d->rotation_rate && d->device == QV_DISK_DEVICE_DISK)
+        qv_json_set_int(dev, "rotation_rate", d->rotation_rate);
     if (d->shareable)
         qv_json_set_bool(dev, "share-rw", true);
     if (d->serial && d->device != QV_DISK_DEVICE_LUN)

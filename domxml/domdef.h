@@ -79,6 +79,8 @@ typedef struct qv_domdef_disk {
     char *target_dev;
     int bus;
     char *tray;
+    int removable;            /* <target removable>, tristate: USB and SCSI disks */
+    unsigned int rotation_rate;   /* <target rotation_rate>: 1 (SSD) or RPM; 0 unset */
     bool readonly, shareable, transient;
     char *serial, *wwn, *vendor, *product;
     unsigned int boot_order;

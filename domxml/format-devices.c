@@ -208,7 +208,11 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     }
     fmt_disk_source(buf, 3, &d->src, d->startup_policy);
     fmt_backing(buf, 3, &d->src);
-    S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray); S("/>\n");
+    S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray);
+    A("removable", qv_tri_onoff(d->removable));
+    if (d->rotation_rate)
+        qv_fmt_attr_uint(buf, "rotation_rate", d->rotation_rate);
+    S("/>\n");
     if (d->has_iotune) {
         const qv_domdef_iotune *t = &d->iotune;
         S("      <iotune>\n");

@@ -403,8 +403,18 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
                     return qv_xml_attr_error(err, c, "bus", "unsupported disk bus '%s'", bus);
             }
             static const char *const trays[] = { "open", "closed", NULL };
-            if (qv_xml_prop_enum(c, "tray", trays, &d->tray, err) < 0)
+            if (qv_xml_prop_enum(c, "tray", trays, &d->tray, err) < 0 ||
+                qv_xml_prop_tristate(c, "removable", &d->removable, err) < 0 ||
+                qv_xml_prop_uint(c, "rotation_rate", &d->rotation_rate, err) < 0)
                 return -EINVAL;
+            /* As libvirt validates them: QEMU has the properties only there. */
+            if (d->removable && d->bus && d->bus != QV_DISK_BUS_USB && d->bus != QV_DISK_BUS_SCSI)
+                return qv_xml_attr_error(err, c, "removable", "only USB and SCSI disks can be removable");
+            if (d->rotation_rate && d->bus && d->bus != QV_DISK_BUS_SCSI && d->bus != QV_DISK_BUS_IDE &&
+                d->bus != QV_DISK_BUS_SATA)
+                return qv_xml_attr_error(err, c, "rotation_rate", "only SCSI, IDE and SATA disks have a rotation rate");
+            if (d->rotation_rate > 65534)
+                return qv_xml_attr_error(err, c, "rotation_rate", "must be 1 (no rotation) or an RPM below 65535");
         } else if (name_is(c, "readonly")) {
             d->readonly = true;
         } else if (name_is(c, "shareable")) {
