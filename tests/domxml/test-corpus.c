@@ -208,7 +208,7 @@ Test(corpus, start_in_qemu, .timeout = 900)
  * differs on purpose is left out of the comparison:
  *   - "drive": node names (libvirt-1-format there, virtio-disk0-format here);
  *   - default values libvirt spells out: "max_outputs":1 (<model heads='1'>),
- *     "vram64_size_mb":0;
+ *     "vram64_size_mb":0, a USB disk's "removable":false;
  *   - "index" of isa-parallel, which qvirt spells out.
  * Outside -device, on purpose and not compared: qvirt hands QEMU fds
  * (-add-fd, /dev/fdset/N, chardev fd=N) where libvirt passes paths; it
@@ -229,6 +229,9 @@ static json_object *devices_by_id(char **argv)
         cr_assert(d, "-device %s is not JSON", argv[i + 1]);
         for (size_t k = 0; ignored_keys[k]; k++)
             json_object_object_del(d, ignored_keys[k]);
+        json_object *rm = NULL;   /* libvirt spells out QEMU's default */
+        if (json_object_object_get_ex(d, "removable", &rm) && !json_object_get_boolean(rm))
+            json_object_object_del(d, "removable");
         /* USB companions have no id (libvirt gives none either): their
          * place names them. */
         g_autofree char *key = NULL;
