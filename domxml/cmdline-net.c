@@ -95,6 +95,10 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     }
     bool user = n->type == QV_NET_USER ||
                 (n->type == QV_NET_NETWORK && qv_cmdline_find_network(cl, n->source_network)->kind == QV_NETWORK_USER);
+    if (user && n->mtu && strcmp(n->model, "virtio")) {
+        qv_jobj_free(nd);
+        return qv_error_set(err, -EINVAL, "Interface %s: the MTU of user networking needs model virtio.", n->alias);
+    }
     if (!user) {
         if (!tap && n->driver_name && !strcmp(n->driver_name, "vhost"))
             qv_json_set_bool(nd, "vhost", true);
@@ -121,7 +125,7 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_bool(dev, "mq", true);
         qv_json_set_int(dev, "vectors", 2 * n->queues + 2);
     }
-    if (n->mtu)
+    if (n->mtu && !strcmp(n->model, "virtio"))
         qv_json_set_int(dev, "host_mtu", n->mtu);
     /* <driver> tuning, as libvirt's qemuBuildNicDevProps sets it. */
     if (n->txmode)

@@ -1151,8 +1151,11 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             n->model = g_strdup("rtl8139");
         if (n->queues > 1 && strcmp(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
-        if (n->mtu && strcmp(n->model, "virtio"))
-            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: setting the MTU needs model virtio.", i + 1);
+        /* With a tap the MTU is the tap's (lib/tap.c), whatever the model;
+         * only virtio also tells the guest (host_mtu). User networking has
+         * nothing but host_mtu. */
+        if (n->mtu && strcmp(n->model, "virtio") && n->type == QV_NET_USER)
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: the MTU of user networking needs model virtio.", i + 1);
         for (guint j = 0; j < i; j++) {
             qv_domdef_net *o = g_ptr_array_index(def->nets, j);
             if (!memcmp(o->mac, n->mac, 6))
