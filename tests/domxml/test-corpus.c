@@ -26,14 +26,14 @@
 
 /* Acceptance floors, in per cent of each part's files. docs fell from 67
  * to 65 when silently dropped TLS chardevs and encrypted TPM state became
- * refusals. */
+ * refusals, and is 66 with a non-virtio NIC's MTU on its tap. */
 static const struct {
     const char *dir;
     double floor;
 } parts[] = {
     { "virtinst", 93.0 },
     { "dumpxml", 93.0 },
-    { "docs", 59.0 },
+    { "docs", 60.0 },
 };
 
 static char *corpus_dir(const char *part)
