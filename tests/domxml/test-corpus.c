@@ -14,8 +14,9 @@
  * dropped in silence); a refused one must say why in one sentence that
  * names the element (its XPath). The test prints each part's acceptance and fails
  * when one falls below its floor: the floors are what qvirt reaches now, so
- * they only move up. libvirt-argv/ holds libvirt's own argv for a few
- * domains (virsh domxml-to-native), compared with ours device by device. */
+ * they only move up. libvirt-argv/ holds libvirt's own argv of the
+ * dumpxml domains (virsh domxml-to-native), compared with ours device by
+ * device. */
 #include <criterion/criterion.h>
 #include <libxml/parser.h>
 #include <string.h>
@@ -219,6 +220,33 @@ Test(corpus, start_in_qemu, .timeout = 900)
  * a TPM) qvirt names the bridge or the swtpm socket. */
 static const char *const ignored_keys[] = { "drive", "max_outputs", "vram64_size_mb", "index", NULL };
 
+/* Equal devices spelled differently:
+ *   - "ahci" is QEMU's alias of "ich9-ahci";
+ *   - a virtconsole on virtio-serial0.0 port 0 is where QEMU puts it when
+ *     libvirt names neither (qvirt names both);
+ *   - vhost-vsock-pci's guest-cid and vhostfd: domxml-to-native writes the
+ *     placeholders 0 and -1 for <cid auto='yes'>, chosen at start;
+ *   - pvpanic: libvirt gives the ISA device no id, qvirt "panic0". */
+static void normalize_device(json_object *d)
+{
+    const char *drv = json_object_get_string(json_object_object_get(d, "driver"));
+    json_object *v = NULL;
+    if (!g_strcmp0(drv, "ahci"))
+        json_object_object_add(d, "driver", json_object_new_string("ich9-ahci"));
+    if (!g_strcmp0(drv, "virtconsole")) {
+        if (json_object_object_get_ex(d, "bus", &v) && !g_strcmp0(json_object_get_string(v), "virtio-serial0.0"))
+            json_object_object_del(d, "bus");
+        if (json_object_object_get_ex(d, "nr", &v) && json_object_get_int(v) == 0)
+            json_object_object_del(d, "nr");
+    }
+    if (!g_strcmp0(drv, "vhost-vsock-pci")) {
+        json_object_object_del(d, "guest-cid");
+        json_object_object_del(d, "vhostfd");
+    }
+    if (!g_strcmp0(drv, "pvpanic"))
+        json_object_object_del(d, "id");
+}
+
 static json_object *devices_by_id(char **argv)
 {
     json_object *map = json_object_new_object();
@@ -232,14 +260,18 @@ static json_object *devices_by_id(char **argv)
         json_object *rm = NULL;   /* libvirt spells out QEMU's default */
         if (json_object_object_get_ex(d, "removable", &rm) && !json_object_get_boolean(rm))
             json_object_object_del(d, "removable");
+        normalize_device(d);
         /* USB companions have no id (libvirt gives none either): their
-         * place names them. */
+         * place names them; an ISA device without id, its driver. */
         g_autofree char *key = NULL;
         if (json_object_object_get_ex(d, "id", &id))
             key = g_strdup(json_object_get_string(id));
         else if (json_object_object_get_ex(d, "bus", &bus) && json_object_object_get_ex(d, "addr", &addr))
             key = g_strdup_printf("%s/%s", json_object_get_string(bus), json_object_get_string(addr));
-        cr_assert(key, "-device %s has neither an id nor an address", argv[i + 1]);
+        else   /* an ISA device libvirt gives no id (pvpanic) */
+            key = g_strdup(json_object_get_string(json_object_object_get(d, "driver")));
+        cr_assert(key && !json_object_object_get_ex(map, key, NULL), "-device %s: no key to match it by",
+                  argv[i + 1]);
         json_object_object_add(map, key, d);
     }
     return map;
@@ -264,7 +296,8 @@ Test(corpus, devices_as_libvirt_gives_them)
         g_autofree char *xml = read_case("dumpxml", name);
         g_autofree char *message = NULL;
         g_auto(GStrv) ours = build(xml, &message);
-        cr_assert(ours, "dumpxml/%s: %s", name, message);
+        if (!ours)
+            continue;   /* refused: counted by parse_and_build */
         g_autoptr(json_object) want = devices_by_id(theirs), got = devices_by_id(ours);
         json_object_object_foreach(want, id, wdev) {
             json_object *gdev = NULL;
