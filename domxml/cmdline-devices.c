@@ -130,6 +130,8 @@ static int add_controller(qv_cmdline *cl, const qv_domdef_controller *c, qv_erro
                  !strcmp(c->model, "pci-expander-bus") ? "pxb" :
                  !strcmp(c->model, "pcie-expander-bus") ? "pxb-pcie" :
                  "pcie-pci-bridge";
+        if (c->model_name)
+            driver = c->model_name; /* ioh3420 for a pcie-root-port, else the same */
         dev = qv_json_device(cl, driver, c->alias);
         if (g_str_has_suffix(c->model, "-expander-bus")) {
             qv_json_set_int(dev, "bus_nr", c->busnr);

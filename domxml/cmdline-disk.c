@@ -306,6 +306,8 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
         qv_json_close(o);
     }
     qv_json_set_str(o, "file", st);
+    if (src->metadata_cache) /* the L2 and refcount caches together, as libvirt */
+        qv_json_set_int(o, "cache-size", (long long)src->metadata_cache);
     if (backing_fmt)
         qv_json_set_str(o, "backing", backing_fmt);
     else if (src->has_backing && !strcmp(format, "qcow2"))
@@ -415,6 +417,13 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
             qv_json_set_int(dev, "scsi-id", d->addr.target);
             qv_json_set_int(dev, "lun", d->addr.unit);
         }
+        /* As libvirt: the VPD page 0x83 identifier the guest saw when disks
+         * were -drive drive-<alias>, so a guest moved from libvirt (or
+         * Windows, which keys disks on it) sees the same disk. */
+        if (d->device != QV_DISK_DEVICE_LUN) {
+            g_autofree char *id = qv_strcat2("drive-", d->alias);
+            qv_json_set_str(dev, "device_id", id);
+        }
         if (d->vendor)
             qv_json_set_str(dev, "vendor", d->vendor);
         if (d->product)
@@ -429,6 +438,18 @@ int qv_cmdline_add_disk(qv_cmdline *cl, const qv_domdef_disk *d, qv_error **err)
     }
     if (top)
         qv_json_set_str(dev, "drive", top);
+    /* The bus may come from the target's name: checked here as well. */
+    bool usb_or_scsi = d->bus == QV_DISK_BUS_USB || d->bus == QV_DISK_BUS_SCSI;
+    if (d->removable && !usb_or_scsi)
+        return qv_error_set(err, -EINVAL, "Disk %s: only USB and SCSI disks can be removable.", d->target_dev);
+    if (d->rotation_rate && !usb_or_scsi && d->bus != QV_DISK_BUS_IDE && d->bus != QV_DISK_BUS_SATA)
+        return qv_error_set(err, -EINVAL, "Disk %s: only SCSI, IDE and SATA disks have a rotation rate.", d->target_dev);
+    if (d->rotation_rate && d->bus == QV_DISK_BUS_USB)
+        return qv_error_set(err, -EINVAL, "Disk %s: only SCSI, IDE and SATA disks have a rotation rate.", d->target_dev);
+    if (d->removable && d->device == QV_DISK_DEVICE_DISK)
+        qv_json_set_bool(dev, "removable", d->removable == QV_TRI_ON);
+    if (d->rotation_rate && d->device == QV_DISK_DEVICE_DISK)
+        qv_json_set_int(dev, "rotation_rate", d->rotation_rate);
     if (d->shareable)
         qv_json_set_bool(dev, "share-rw", true);
     if (d->serial && d->device != QV_DISK_DEVICE_LUN)

@@ -78,6 +78,36 @@ static void add_spice(qv_cmdline *cl, const qv_domdef_graphics *g)
     }
     if (!g->passwd)
         g_string_append(s, ",disable-ticketing=on");
+    /* As libvirt's qemuBuildGraphicsSPICECommandLine writes them. */
+    for (guint i = 0; g->spice_channels && i < g->spice_channels->len; i++) {
+        const char *nm = g_ptr_array_index(g->spice_channels, i);
+        const char *eq = strchr(nm, '=');
+        if (!strcmp(eq + 1, "any"))
+            continue;
+        g_string_append_printf(s, ",%s-channel=%.*s", !strcmp(eq + 1, "secure") ? "tls" : "plaintext",
+                               (int)(eq - nm), nm);
+    }
+    if (g->spice_image)
+        g_string_append_printf(s, ",image-compression=%s", g->spice_image);
+    if (g->spice_jpeg)
+        g_string_append_printf(s, ",jpeg-wan-compression=%s", g->spice_jpeg);
+    if (g->spice_zlib)
+        g_string_append_printf(s, ",zlib-glz-wan-compression=%s", g->spice_zlib);
+    if (g->spice_playback)
+        g_string_append_printf(s, ",playback-compression=%s", g->spice_playback == QV_TRI_ON ? "on" : "off");
+    if (g->spice_streaming)
+        g_string_append_printf(s, ",streaming-video=%s", g->spice_streaming);
+    if (g->spice_mouse)
+        g_string_append_printf(s, ",agent-mouse=%s", !strcmp(g->spice_mouse, "client") ? "on" : "off");
+    if (g->spice_copypaste == QV_TRI_OFF)
+        g_string_append(s, ",disable-copy-paste=on");
+    if (g->spice_filetransfer == QV_TRI_OFF)
+        g_string_append(s, ",disable-agent-file-xfer=on");
+    if (g->gl == QV_TRI_ON) {
+        g_string_append(s, ",gl=on");
+        if (g->rendernode)
+            qv_opt_append(s, "rendernode", g->rendernode);
+    }
     g_string_append(s, ",seamless-migration=on");
     qv_cmdline_add(cl, "-spice");
     g_ptr_array_add(cl->argv, g_string_free(s, FALSE));

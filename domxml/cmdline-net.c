@@ -148,6 +148,10 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     }
     bool user = n->type == QV_NET_USER ||
                 (n->type == QV_NET_NETWORK && qv_cmdline_find_network(cl, n->source_network)->kind == QV_NETWORK_USER);
+    if (user && n->mtu && strcmp(n->model, "virtio")) {
+        qv_jobj_free(nd);
+        return qv_error_set(err, -EINVAL, "Interface %s: the MTU of user networking needs model virtio.", n->alias);
+    }
     if (n->type >= QV_NET_CLIENT) {
         bool sock = n->type <= QV_NET_UDP;
         if (sock && n->queues > 1) {
@@ -182,13 +186,27 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_bool(dev, "mq", true);
         qv_json_set_int(dev, "vectors", 2 * n->queues + 2);
     }
-    if (n->mtu)
+    if (n->mtu && !strcmp(n->model, "virtio"))
         qv_json_set_int(dev, "host_mtu", n->mtu);
+    /* <driver> tuning, as libvirt's qemuBuildNicDevProps sets it. */
+    if (n->txmode)
+        qv_json_set_str(dev, "tx", !strcmp(n->txmode, "iothread") ? "bh" : "timer");
+    if (n->ioeventfd)
+        qv_json_set_bool(dev, "ioeventfd", n->ioeventfd == QV_TRI_ON);
+    if (n->event_idx)
+        qv_json_set_bool(dev, "event_idx", n->event_idx == QV_TRI_ON);
+    for (int i = 0; i < QV_NET_N_OFFLOADS; i++)
+        if (n->offloads[i])
+            qv_json_set_bool(dev, qv_net_offloads[i].prop, n->offloads[i] == QV_TRI_ON);
+    if (n->rx_queue_size)
+        qv_json_set_int(dev, "rx_queue_size", n->rx_queue_size);
+    if (n->tx_queue_size)
+        qv_json_set_int(dev, "tx_queue_size", n->tx_queue_size);
     unsigned int boot = net_bootindex(cl->def, n);
     if (boot)
         qv_json_set_int(dev, "bootindex", boot);
     if (n->rom_bar)
-        qv_json_set_bool(dev, "rombar", n->rom_bar == QV_TRI_ON);
+        qv_json_set_int(dev, "rombar", n->rom_bar == QV_TRI_ON); /* a uint32 property, not a bool */
     if (n->rom_file)
         qv_json_set_str(dev, "romfile", n->rom_file);
     if (qv_cmdline_set_address(cl, dev, &n->addr, "network interface", err) < 0)

@@ -1410,6 +1410,18 @@ static int build_argv(const qv_domdef *def, const qv_build_ctx *ctx, char ***arg
         r = qv_error_set(err, -EINVAL, "/domain/os: initrd and cmdline need a kernel.");
         goto out;
     }
+    if (def->os.acpi_table) {
+        /* Read with open() as well: an inherited fd through /proc/self/fd. */
+        g_autofree char *file = inherited_file(&cl, def->os.acpi_table, err);
+        if (!file) {
+            r = -EINVAL;
+            goto out;
+        }
+        GString *s = g_string_new("sig=SLIC");
+        qv_opt_append(s, "file", file);
+        qv_cmdline_add(&cl, "-acpitable");
+        g_ptr_array_add(cl.argv, g_string_free(s, FALSE));
+    }
     if (def->os.bios_useserial == QV_TRI_ON)
         qv_cmdline_add2(&cl, "-fw_cfg", "name=etc/sercon-port,string=1016");   /* 0x3f8, SeaBIOS sgabios-less serial console */
     /* libvirt's qemuBuildGlobalControllerCommandLine: the root bus's 64-bit

@@ -72,10 +72,26 @@ void qv_domdef_controller_free(void *p)
     if (!c)
         return;
     g_free(c->model);
+    g_free(c->model_name);
     qv_domdef_addr_clear(&c->addr);
     g_free(c->alias);
     g_free(c);
 }
+
+const qv_net_offload_name qv_net_offloads[QV_NET_N_OFFLOADS] = {
+    [QV_NET_HOST_CSUM] = { "host", "csum", "csum" },
+    [QV_NET_HOST_GSO] = { "host", "gso", "gso" },
+    [QV_NET_HOST_TSO4] = { "host", "tso4", "host_tso4" },
+    [QV_NET_HOST_TSO6] = { "host", "tso6", "host_tso6" },
+    [QV_NET_HOST_ECN] = { "host", "ecn", "host_ecn" },
+    [QV_NET_HOST_UFO] = { "host", "ufo", "host_ufo" },
+    [QV_NET_HOST_MRG_RXBUF] = { "host", "mrg_rxbuf", "mrg_rxbuf" },
+    [QV_NET_GUEST_CSUM] = { "guest", "csum", "guest_csum" },
+    [QV_NET_GUEST_TSO4] = { "guest", "tso4", "guest_tso4" },
+    [QV_NET_GUEST_TSO6] = { "guest", "tso6", "guest_tso6" },
+    [QV_NET_GUEST_ECN] = { "guest", "ecn", "guest_ecn" },
+    [QV_NET_GUEST_UFO] = { "guest", "ufo", "guest_ufo" },
+};
 
 void qv_domdef_net_free(void *p)
 {
@@ -84,7 +100,7 @@ void qv_domdef_net_free(void *p)
         return;
     g_free(n->model); g_free(n->source_bridge); g_free(n->source_network); g_free(n->target_dev);
     g_free(n->script); g_free(n->downscript); g_free(n->link_state); g_free(n->driver_name);
-    g_free(n->rom_file);
+    g_free(n->rom_file); g_free(n->txmode);
     g_free(n->source_address); g_free(n->local_address); g_free(n->source_path);
     g_free(n->source_mode); g_free(n->source_dev); g_free(n->ip4_address); g_free(n->ip6_address);
     qv_domdef_addr_clear(&n->addr);
@@ -112,6 +128,10 @@ void qv_domdef_graphics_free(void *p)
     g_free(g->listen_type); g_free(g->listen_address); g_free(g->socket); g_free(g->passwd); g_free(g->passwd_valid_to); g_free(g->connected);
     g_free(g->keymap); g_free(g->share_policy); g_free(g->rendernode); g_free(g->default_mode);
     g_free(g->dbus_address);
+    if (g->spice_channels)
+        g_ptr_array_unref(g->spice_channels);
+    g_free(g->spice_image); g_free(g->spice_jpeg); g_free(g->spice_zlib); g_free(g->spice_streaming);
+    g_free(g->spice_mouse);
     g_free(g->alias);
     g_free(g);
 }
@@ -278,7 +298,8 @@ void qv_domdef_tpm_free(void *p)
     qv_domdef_tpm *t = p;
     if (!t)
         return;
-    g_free(t->model); g_free(t->backend); g_free(t->version); g_free(t->path); g_free(t->alias);
+    g_free(t->model); g_free(t->backend); g_free(t->version); g_free(t->path); g_free(t->pcr_banks);
+    g_free(t->alias);
     g_free(t);
 }
 
@@ -401,6 +422,7 @@ void qv_domdef_free(qv_domdef *def)
     qv_domdef_os *os = &def->os;
     g_free(os->type); g_free(os->arch); g_free(os->machine); g_free(os->firmware);
     g_free(os->kernel); g_free(os->initrd); g_free(os->cmdline); g_free(os->dtb);
+    g_free(os->acpi_table_type); g_free(os->acpi_table);
     g_free(os->loader); g_free(os->loader_type); g_free(os->loader_readonly);
     g_free(os->loader_secure); g_free(os->nvram); g_free(os->nvram_template);
     g_ptr_array_unref(os->boot_devs);

@@ -80,6 +80,7 @@ struct qv_domdef_disk_src {
     int nvme_managed;         /* tristate */
     unsigned int nvme_namespace;
     qv_domdef_addr nvme_addr; /* the controller's host PCI address */
+    unsigned long long metadata_cache;  /* qcow2 <metadata_cache><max_size>, bytes; 0: QEMU's */
     bool has_backing;         /* a <backingStore> element was given */
     qv_domdef_disk_src *backing;  /* NULL with has_backing: explicitly no backing */
 };
@@ -103,6 +104,8 @@ typedef struct qv_domdef_disk {
     int bus;
     char *model;              /* virtio, virtio-transitional, virtio-non-transitional */
     char *tray;
+    int removable;            /* <target removable>, tristate: USB and SCSI disks */
+    unsigned int rotation_rate;   /* <target rotation_rate>: 1 (SSD) or RPM; 0 unset */
     bool readonly, shareable, transient;
     char *serial, *wwn, *vendor, *product;
     unsigned int boot_order;
@@ -134,6 +137,7 @@ typedef struct qv_domdef_controller {
     bool has_pcihole64;
     int master_startport;     /* usb companion (<master startport=.../>); -1: none */
     unsigned int iothread;
+    char *model_name;         /* pci <model name>: the QEMU device; NULL: derived from model */
     qv_domdef_addr addr;
     char *alias;
 } qv_domdef_controller;
@@ -146,6 +150,12 @@ typedef struct qv_domdef_bandwidth_dir {
     bool set;
     unsigned long long average, peak, burst, floor;
 } qv_domdef_bandwidth_dir;
+
+/* A virtio NIC's offloads, <driver><host .../><guest .../></driver>: one
+ * tristate each, named in qv_net_offloads (domxml-priv.h). */
+enum { QV_NET_HOST_CSUM = 0, QV_NET_HOST_GSO, QV_NET_HOST_TSO4, QV_NET_HOST_TSO6, QV_NET_HOST_ECN,
+       QV_NET_HOST_UFO, QV_NET_HOST_MRG_RXBUF, QV_NET_GUEST_CSUM, QV_NET_GUEST_TSO4,
+       QV_NET_GUEST_TSO6, QV_NET_GUEST_ECN, QV_NET_GUEST_UFO, QV_NET_N_OFFLOADS };
 
 typedef struct qv_domdef_net {
     int type;
@@ -168,6 +178,12 @@ typedef struct qv_domdef_net {
     char *link_state;         /* "up", "down" */
     char *driver_name;
     unsigned int queues;
+    /* virtio-net tuning on <driver>: txmode (iothread, timer), tristates,
+     * ring sizes (0: QEMU's), offloads */
+    char *txmode;
+    int ioeventfd, event_idx;
+    unsigned int rx_queue_size, tx_queue_size;
+    int offloads[QV_NET_N_OFFLOADS];
     unsigned int boot_order;
     int rom_bar;              /* tristate */
     char *rom_file;
@@ -227,10 +243,21 @@ typedef struct qv_domdef_graphics {
     char *keymap;
     char *share_policy;
     char *rendernode;
-    int gl;                   /* tristate <gl enable> (dbus) */
+    int gl;                   /* tristate <gl enable> (dbus, SPICE) */
     char *dbus_address;       /* dbus: the bus to join (D-Bus address) */
     int dbus_p2p;             /* dbus: tristate, peer-to-peer clients over QMP add_client */
     char *default_mode;
+    /* SPICE: <channel name mode>, kept as "name=mode" in document order,
+     * and its compression and client options (NULL or 0: unset). */
+    GPtrArray *spice_channels;
+    char *spice_image;        /* <image compression> */
+    char *spice_jpeg;         /* <jpeg compression> */
+    char *spice_zlib;         /* <zlib compression> */
+    int spice_playback;       /* <playback compression>, tristate */
+    char *spice_streaming;    /* <streaming mode> */
+    int spice_copypaste;      /* <clipboard copypaste>, tristate */
+    char *spice_mouse;        /* <mouse mode> */
+    int spice_filetransfer;   /* <filetransfer enable>, tristate */
     char *alias;
 } qv_domdef_graphics;
 
@@ -349,6 +376,7 @@ typedef struct qv_domdef_tpm {
     char *backend;            /* emulator, passthrough */
     char *version;            /* 2.0, 1.2 */
     char *path;               /* passthrough device */
+    char *pcr_banks;          /* <active_pcr_banks>: "sha256,sha384"; NULL: swtpm's */
     char *alias;
 } qv_domdef_tpm;
 
@@ -471,6 +499,8 @@ typedef struct qv_domdef_os {
     char *arch, *machine;
     char *firmware;
     char *kernel, *initrd, *cmdline, *dtb;
+    /* <acpi><table type='slic'>: an extra ACPI table from a file */
+    char *acpi_table_type, *acpi_table;
     char *loader, *loader_type, *loader_readonly, *loader_secure;
     char *nvram, *nvram_template;
     int fw_secure_boot, fw_enrolled_keys;   /* tristates: <firmware><feature> */

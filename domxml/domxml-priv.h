@@ -126,6 +126,9 @@ int qv_xml_prop_tristate(const xmlNode *node, const char *name, int *out, qv_err
 /* Attribute that must be one of the NULL-terminated list; copied to *out. */
 int qv_xml_prop_enum(const xmlNode *node, const char *name, const char *const *allowed,
                      char **out, qv_error **err);
+/* Parses a number + unit (libvirt scaled integer) into bytes. */
+int qv_xml_scaled_bytes(const xmlNode *node, const char *default_unit, unsigned long long *bytes,
+                        qv_error **err);
 /* Parses a number + unit (libvirt scaled integer) into KiB, rounding up. */
 int qv_xml_scaled_kib(const xmlNode *node, const char *default_unit, unsigned long long *kib,
                       qv_error **err);
@@ -163,6 +166,12 @@ void qv_fmt_attr(GString *buf, const char *name, const char *value);
 void qv_fmt_attr_uint(GString *buf, const char *name, unsigned long long value);
 void qv_fmt_indent(GString *buf, int depth);
 void qv_fmt_text_elem(GString *buf, int depth, const char *name, const char *text);
+/* The offloads of qv_domdef_net: element (host or guest), attribute, and
+ * the virtio-net-pci property libvirt sets from it. */
+typedef struct qv_net_offload_name {
+    const char *elem, *attr, *prop;
+} qv_net_offload_name;
+extern const qv_net_offload_name qv_net_offloads[QV_NET_N_OFFLOADS];
 const char *qv_tri_yesno(int tri);
 const char *qv_tri_onoff(int tri);
 void qv_fmt_address(GString *buf, int depth, const qv_domdef_addr *addr);

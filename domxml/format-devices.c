@@ -263,6 +263,13 @@ static void fmt_disk_source(GString *buf, int depth, const qv_domdef_disk_src *s
     }
 }
 
+static void fmt_metadata_cache(GString *buf, int depth, const qv_domdef_disk_src *s)
+{
+    IND(depth); S("<metadata_cache>\n");
+    IND(depth + 1); P("<max_size unit='bytes'>%llu</max_size>\n", s->metadata_cache);
+    IND(depth); S("</metadata_cache>\n");
+}
+
 static void fmt_backing(GString *buf, int depth, const qv_domdef_disk_src *s)
 {
     if (!s->has_backing)
@@ -273,7 +280,11 @@ static void fmt_backing(GString *buf, int depth, const qv_domdef_disk_src *s)
     }
     const qv_domdef_disk_src *b = s->backing;
     IND(depth); P("<backingStore type='%s'>\n", disk_type_name(b->type));
-    if (b->format) {
+    if (b->format && b->metadata_cache) {
+        IND(depth + 1); P("<format type='%s'>\n", b->format);
+        fmt_metadata_cache(buf, depth + 2, b);
+        IND(depth + 1); S("</format>\n");
+    } else if (b->format) {
         IND(depth + 1); P("<format type='%s'/>\n", b->format);
     }
     fmt_disk_source(buf, depth + 1, b, NULL);
@@ -296,7 +307,13 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
     A("discard", d->discard); A("detect_zeroes", d->detect_zeroes);
     if (d->queues)
         qv_fmt_attr_uint(buf, "queues", d->queues);
-    S("/>\n");
+    if (d->src.metadata_cache) {
+        S(">\n");
+        fmt_metadata_cache(buf, 4, &d->src);
+        S("      </driver>\n");
+    } else {
+        S("/>\n");
+    }
     if (d->src.auth_username && d->src.auth_in_disk)
         fmt_disk_auth(buf, 3, &d->src);
     fmt_disk_source(buf, 3, &d->src, d->startup_policy);
@@ -315,7 +332,11 @@ static void fmt_disk(GString *buf, const qv_domdef_disk *d, unsigned int flags)
             qv_fmt_attr_uint(buf, "discard_granularity", d->discard_granularity);
         S("/>\n");
     }
-    S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray); S("/>\n");
+    S("      <target"); A("dev", d->target_dev); A("bus", buses[d->bus]); A("tray", d->tray);
+    A("removable", qv_tri_onoff(d->removable));
+    if (d->rotation_rate)
+        qv_fmt_attr_uint(buf, "rotation_rate", d->rotation_rate);
+    S("/>\n");
     if (d->has_iotune) {
         const qv_domdef_iotune *t = &d->iotune;
         S("      <iotune>\n");
@@ -362,6 +383,9 @@ static void fmt_controller(GString *buf, const qv_domdef_controller *c, unsigned
     {
         GString *b2 = buf;
         buf = inner;
+        if (c->model_name) {
+            S("      <model"); A("name", c->model_name); S("/>\n");
+        }
         if (c->queues >= 0 || c->iothread) {
             S("      <driver");
             if (c->queues >= 0)
@@ -410,6 +434,26 @@ static void fmt_bandwidth_dir(GString *buf, const char *name, const qv_domdef_ba
     if (d->floor) P(" floor='%llu'", d->floor);
     if (d->burst) P(" burst='%llu'", d->burst);
     S("/>\n");
+}
+
+/* <host .../> or <guest .../> of a NIC's <driver>; with buf NULL, only
+ * whether it has anything to write. */
+static bool fmt_net_offloads(GString *buf, const qv_domdef_net *n, const char *elem)
+{
+    bool any = false;
+    for (int i = 0; i < QV_NET_N_OFFLOADS; i++) {
+        if (strcmp(qv_net_offloads[i].elem, elem) || !n->offloads[i])
+            continue;
+        if (!buf)
+            return true;
+        if (!any)
+            P("        <%s", elem);
+        any = true;
+        A(qv_net_offloads[i].attr, qv_tri_onoff(n->offloads[i]));
+    }
+    if (any)
+        S("/>\n");
+    return any;
 }
 
 static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
@@ -466,11 +510,25 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         S("      <target"); A("dev", n->target_dev); S("/>\n");
     }
     S("      <model"); A("type", n->model); S("/>\n");
-    if (n->driver_name || n->queues) {
-        S("      <driver"); A("name", n->driver_name);
+    if (n->driver_name || n->queues || n->txmode || n->ioeventfd || n->event_idx ||
+        n->rx_queue_size || n->tx_queue_size || fmt_net_offloads(NULL, n, "host") ||
+        fmt_net_offloads(NULL, n, "guest")) {
+        S("      <driver"); A("name", n->driver_name); A("txmode", n->txmode);
+        A("ioeventfd", qv_tri_onoff(n->ioeventfd)); A("event_idx", qv_tri_onoff(n->event_idx));
         if (n->queues)
             P(" queues='%u'", n->queues);
-        S("/>\n");
+        if (n->rx_queue_size)
+            P(" rx_queue_size='%u'", n->rx_queue_size);
+        if (n->tx_queue_size)
+            P(" tx_queue_size='%u'", n->tx_queue_size);
+        if (fmt_net_offloads(NULL, n, "host") || fmt_net_offloads(NULL, n, "guest")) {
+            S(">\n");
+            fmt_net_offloads(buf, n, "host");
+            fmt_net_offloads(buf, n, "guest");
+            S("      </driver>\n");
+        } else {
+            S("/>\n");
+        }
     }
     if (n->boot_order)
         P("      <boot order='%u'/>\n", n->boot_order);
@@ -512,6 +570,36 @@ static void fmt_chr(GString *buf, const qv_domdef_chr *c, unsigned int flags)
     qv_fmt_alias(buf, 3, c->alias, flags);
     qv_fmt_address(buf, 3, &c->addr);
     P("    </%s>\n", kind);
+}
+
+/* libvirt's order: channels, image, jpeg, zlib, playback, streaming,
+ * clipboard, mouse, filetransfer, gl. */
+static void fmt_spice_children(GString *buf, const qv_domdef_graphics *g)
+{
+    for (guint i = 0; g->spice_channels && i < g->spice_channels->len; i++) {
+        const char *nm = g_ptr_array_index(g->spice_channels, i);
+        const char *eq = strchr(nm, '=');
+        g_autofree char *name = g_strndup(nm, (gsize)(eq - nm));
+        S("      <channel"); A("name", name); A("mode", eq + 1); S("/>\n");
+    }
+    if (g->spice_image) { S("      <image"); A("compression", g->spice_image); S("/>\n"); }
+    if (g->spice_jpeg) { S("      <jpeg"); A("compression", g->spice_jpeg); S("/>\n"); }
+    if (g->spice_zlib) { S("      <zlib"); A("compression", g->spice_zlib); S("/>\n"); }
+    if (g->spice_playback)
+        P("      <playback compression='%s'/>\n", g->spice_playback == QV_TRI_ON ? "on" : "off");
+    if (g->spice_streaming) { S("      <streaming"); A("mode", g->spice_streaming); S("/>\n"); }
+    if (g->spice_copypaste)
+        P("      <clipboard copypaste='%s'/>\n", g->spice_copypaste == QV_TRI_ON ? "yes" : "no");
+    if (g->spice_mouse) { S("      <mouse"); A("mode", g->spice_mouse); S("/>\n"); }
+    if (g->spice_filetransfer)
+        P("      <filetransfer enable='%s'/>\n", g->spice_filetransfer == QV_TRI_ON ? "yes" : "no");
+    if (g->gl || g->rendernode) {
+        S("      <gl");
+        if (g->gl)
+            P(" enable='%s'", g->gl == QV_TRI_ON ? "yes" : "no");
+        A("rendernode", g->rendernode);
+        S("/>\n");
+    }
 }
 
 static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int flags)
@@ -559,6 +647,8 @@ static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int
         } else {
             S("      <listen type='address'"); A("address", g->listen_address); S("/>\n");
         }
+        if (g->type == QV_GFX_SPICE)
+            fmt_spice_children(buf, g);
         qv_fmt_alias(buf, 3, NULL, flags);
         S("    </graphics>\n");
     } else if (g->type == QV_GFX_EGL_HEADLESS && g->rendernode) {
@@ -869,8 +959,19 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
         qv_domdef_tpm *t = g_ptr_array_index(def->tpms, i);
         S("    <tpm"); A("model", t->model); S(">\n      <backend"); A("type", t->backend);
         A("version", t->version);
-        if (t->path) {
-            S(">\n        <device"); A("path", t->path); S("/>\n      </backend>\n");
+        if (t->path || t->pcr_banks) {
+            S(">\n");
+            if (t->path) {
+                S("        <device"); A("path", t->path); S("/>\n");
+            }
+            if (t->pcr_banks) {
+                g_auto(GStrv) banks = g_strsplit(t->pcr_banks, ",", -1);
+                S("        <active_pcr_banks>\n");
+                for (char **b = banks; *b; b++)
+                    P("          <%s/>\n", *b);
+                S("        </active_pcr_banks>\n");
+            }
+            S("      </backend>\n");
         } else {
             S("/>\n");
         }

@@ -125,6 +125,13 @@ static void fmt_os(GString *buf, const qv_domdef *def)
     qv_fmt_text_elem(buf, 2, "initrd", os->initrd);
     qv_fmt_text_elem(buf, 2, "cmdline", os->cmdline);
     qv_fmt_text_elem(buf, 2, "dtb", os->dtb);
+    if (os->acpi_table) {
+        g_string_append(buf, "    <acpi>\n      <table");
+        qv_fmt_attr(buf, "type", os->acpi_table_type);
+        g_string_append_c(buf, '>');
+        qv_xml_escape_append(buf, os->acpi_table);
+        g_string_append(buf, "</table>\n    </acpi>\n");
+    }
     for (guint i = 0; i < os->boot_devs->len; i++)
         g_string_append_printf(buf, "    <boot dev='%s'/>\n", (char *)g_ptr_array_index(os->boot_devs, i));
     if (os->bootmenu) {

@@ -153,6 +153,13 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
             qv_set_str(&src->service, qv_xml_prop(c, "service"));
             if (qv_xml_prop_tristate(c, "append", &src->append, err) < 0)
                 return -EINVAL;
+            /* TLS on a TCP chardev needs x509 credentials qvirt does not
+             * manage; refused rather than sent in the clear. */
+            int tls = QV_TRI_ABSENT;
+            if (qv_xml_prop_tristate(c, "tls", &tls, err) < 0)
+                return -EINVAL;
+            if (tls == QV_TRI_ON)
+                return qv_xml_attr_error(err, c, "tls", "TLS for character devices is not supported (no x509 credentials)");
             xmlNode *rc = qv_xml_child(c, "reconnect");
             if (rc) {
                 int en = QV_TRI_ABSENT;
@@ -491,6 +498,24 @@ static int disk_type_from(const xmlNode *n, const char *attr, int *out, qv_error
     return 0;
 }
 
+/* <metadata_cache><max_size unit>N</max_size></metadata_cache> under a
+ * disk's <driver> or a backing store's <format>: qcow2's cache-size. */
+static int parse_metadata_cache(const xmlNode *parent, qv_domdef_disk_src *s, qv_error **err)
+{
+    const xmlNode *mc = qv_xml_child(parent, "metadata_cache");
+    if (!mc)
+        return 0;
+    FOR_EACH_CHILD(c, mc) {
+        if (!name_is(c, "max_size"))
+            return qv_xml_error(err, c, "unknown metadata cache element");
+        if (qv_xml_scaled_bytes(c, "bytes", &s->metadata_cache, err) < 0)
+            return -EINVAL;
+    }
+    if (s->metadata_cache && g_strcmp0(s->format, "qcow2"))
+        return qv_xml_error(err, mc, "a metadata cache size needs the qcow2 format");
+    return 0;
+}
+
 static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error **err)
 {
     parent->has_backing = true;
@@ -509,7 +534,8 @@ static int parse_backing(const xmlNode *n, qv_domdef_disk_src *parent, qv_error 
     xmlNode *f = qv_xml_child(n, "format");
     if (f) {
         static const char *const fmts[] = { "raw", "qcow2", NULL };
-        if (qv_xml_prop_enum(f, "type", fmts, &b->format, err) < 0)
+        if (qv_xml_prop_enum(f, "type", fmts, &b->format, err) < 0 ||
+            parse_metadata_cache(f, b, err) < 0)
             return -EINVAL;
     }
     xmlNode *s = qv_xml_child(n, "source");
@@ -607,7 +633,8 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
                 qv_xml_prop_enum(c, "detect_zeroes", dz, &d->detect_zeroes, err) < 0 ||
                 qv_xml_prop_enum(c, "error_policy", ep, &d->error_policy, err) < 0 ||
                 qv_xml_prop_uint(c, "iothread", &d->iothread, err) < 0 ||
-                qv_xml_prop_uint(c, "queues", &d->queues, err) < 0)
+                qv_xml_prop_uint(c, "queues", &d->queues, err) < 0 ||
+                parse_metadata_cache(c, &d->src, err) < 0)
                 return -EINVAL;
             if (d->cache && !strcmp(d->cache, "default"))
                 g_clear_pointer(&d->cache, g_free);
@@ -634,8 +661,18 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
                     return qv_xml_attr_error(err, c, "bus", "unsupported disk bus '%s'", bus);
             }
             static const char *const trays[] = { "open", "closed", NULL };
-            if (qv_xml_prop_enum(c, "tray", trays, &d->tray, err) < 0)
+            if (qv_xml_prop_enum(c, "tray", trays, &d->tray, err) < 0 ||
+                qv_xml_prop_tristate(c, "removable", &d->removable, err) < 0 ||
+                qv_xml_prop_uint(c, "rotation_rate", &d->rotation_rate, err) < 0)
                 return -EINVAL;
+            /* As libvirt validates them: QEMU has the properties only there. */
+            if (d->removable && d->bus && d->bus != QV_DISK_BUS_USB && d->bus != QV_DISK_BUS_SCSI)
+                return qv_xml_attr_error(err, c, "removable", "only USB and SCSI disks can be removable");
+            if (d->rotation_rate && d->bus && d->bus != QV_DISK_BUS_SCSI && d->bus != QV_DISK_BUS_IDE &&
+                d->bus != QV_DISK_BUS_SATA)
+                return qv_xml_attr_error(err, c, "rotation_rate", "only SCSI, IDE and SATA disks have a rotation rate");
+            if (d->rotation_rate > 65534)
+                return qv_xml_attr_error(err, c, "rotation_rate", "must be 1 (no rotation) or an RPM below 65535");
         } else if (name_is(c, "readonly")) {
             d->readonly = true;
         } else if (name_is(c, "shareable")) {
@@ -722,6 +759,36 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
 }
 
 /* ---- controllers ---- */
+/* A PCI controller's <model name>: the QEMU device behind its model. Old
+ * libvirt q35 domains keep ioh3420 root ports (Intel's, guest-visibly
+ * different from QEMU's pcie-root-port), so the name is kept and used. */
+static int parse_pci_model_name(qv_domdef_controller *c, xmlNode *m, qv_error **err)
+{
+    static const char *const names[][2] = {
+        { "pci-bridge", "pci-bridge" },           { "pcie-root-port", "pcie-root-port" },
+        { "pcie-root-port", "ioh3420" },          { "dmi-to-pci-bridge", "i82801b11-bridge" },
+        { "pcie-switch-upstream-port", "x3130-upstream" },
+        { "pcie-switch-downstream-port", "xio3130-downstream" },
+        { "pcie-to-pci-bridge", "pcie-pci-bridge" },
+        { "pci-expander-bus", "pxb" },            { "pcie-expander-bus", "pxb-pcie" },
+    };
+    g_autofree char *name = qv_xml_prop(m, "name");
+    if (!name)
+        return 0;
+    if (c->type != QV_CTRL_PCI)
+        return qv_xml_attr_error(err, m, "name", "only PCI controllers name a model device");
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (strcmp(names[i][1], name) || (c->model && strcmp(c->model, names[i][0])))
+            continue;
+        if (!c->model)
+            c->model = g_strdup(names[i][0]);
+        qv_set_str(&c->model_name, g_steal_pointer(&name));
+        return 0;
+    }
+    return qv_xml_attr_error(err, m, "name", "'%s' is not a device for a %s controller", name,
+                             c->model ? c->model : "pci");
+}
+
 static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_error **err)
 {
     static const char *const types[] = { "pci", "usb", "scsi", "virtio-serial", "sata", "ide",
@@ -788,7 +855,8 @@ static int parse_controller(qv_domdef *def, xmlNode *cn, unsigned int flags, qv_
                 return -EINVAL;
             c->has_pcihole64 = true;
         } else if (name_is(ch, "model")) {
-            /* <model name='...'/> names the QEMU device; we derive it. */
+            if (parse_pci_model_name(c, ch, err) < 0)
+                return -EINVAL;
         } else if (name_is(ch, "master")) {
             if (c->type != QV_CTRL_USB || !c->model || !g_str_has_prefix(c->model, "ich9-uhci"))
                 return qv_xml_error(err, ch, "only ich9-uhci1, ich9-uhci2 and ich9-uhci3 controllers can be USB companions");
@@ -998,6 +1066,60 @@ static int parse_net_ip(const xmlNode *c, qv_domdef_net *n, qv_error **err)
     return 0;
 }
 
+/* A virtio ring size: QEMU takes powers of two from 256 to 1024. */
+static int parse_ring_size(xmlNode *d, const char *attr, unsigned int *out, qv_error **err)
+{
+    if (qv_xml_prop_uint(d, attr, out, err) < 0)
+        return -EINVAL;
+    if (*out && (*out < 256 || *out > 1024 || (*out & (*out - 1))))
+        return qv_xml_attr_error(err, d, attr, "must be a power of two from 256 to 1024");
+    return 0;
+}
+
+/* <driver txmode ioeventfd event_idx rx_queue_size tx_queue_size> and its
+ * <host>/<guest> offloads: virtio-net-pci properties (cmdline-net.c). */
+static int parse_net_driver_tuning(qv_domdef_net *n, xmlNode *d, qv_error **err)
+{
+    static const char *const txmodes[] = { "iothread", "timer", NULL };
+    if (qv_xml_prop_enum(d, "txmode", txmodes, &n->txmode, err) < 0 ||
+        qv_xml_prop_tristate(d, "ioeventfd", &n->ioeventfd, err) < 0 ||
+        qv_xml_prop_tristate(d, "event_idx", &n->event_idx, err) < 0 ||
+        parse_ring_size(d, "rx_queue_size", &n->rx_queue_size, err) < 0 ||
+        parse_ring_size(d, "tx_queue_size", &n->tx_queue_size, err) < 0)
+        return -EINVAL;
+    FOR_EACH_CHILD(c, d) {
+        bool known = false;
+        for (int i = 0; i < QV_NET_N_OFFLOADS; i++) {
+            if (!name_is(c, qv_net_offloads[i].elem))
+                continue;
+            known = true;
+            if (qv_xml_prop_tristate(c, qv_net_offloads[i].attr, &n->offloads[i], err) < 0)
+                return -EINVAL;
+        }
+        if (!known)
+            return qv_xml_error(err, c, "unknown interface driver element");
+    }
+    /* Unknown attributes of <host>/<guest> would be dropped in silence. */
+    FOR_EACH_CHILD(c, d) {
+        for (xmlAttr *a = c->properties; a; a = a->next) {
+            bool known = false;
+            for (int i = 0; i < QV_NET_N_OFFLOADS; i++)
+                known |= name_is(c, qv_net_offloads[i].elem) && !strcmp((const char *)a->name, qv_net_offloads[i].attr);
+            if (!known)
+                return qv_xml_attr_error(err, c, (const char *)a->name, "unsupported offload");
+        }
+    }
+    return 0;
+}
+
+static bool net_driver_tuned(const qv_domdef_net *n)
+{
+    bool any = n->txmode || n->ioeventfd || n->event_idx || n->rx_queue_size || n->tx_queue_size;
+    for (int i = 0; i < QV_NET_N_OFFLOADS; i++)
+        any |= n->offloads[i] != QV_TRI_ABSENT;
+    return any;
+}
+
 static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_error **err)
 {
     qv_domdef_net *n = g_new0(qv_domdef_net, 1);
@@ -1083,6 +1205,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 return -EINVAL;
             if (n->queues > 256)
                 return qv_xml_attr_error(err, c, "queues", "at most 256 queues are supported");
+            if (parse_net_driver_tuning(n, c, err) < 0)
+                return -EINVAL;
         } else if (name_is(c, "boot")) {
             if (qv_xml_prop_uint(c, "order", &n->boot_order, err) < 0)
                 return -EINVAL;
@@ -1124,6 +1248,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         return qv_xml_error(err, in, "scripts are only supported for type='ethernet'");
     if (check_net_source(in, n, err) < 0)
         return -EINVAL;
+    if (net_driver_tuned(n) && g_strcmp0(n->model, "virtio"))
+        return qv_xml_error(err, qv_xml_child(in, "driver"), "txmode, ioeventfd, event_idx, ring sizes and offloads need model virtio");
     return common_tail(in, flags, &n->addr, &n->alias, err);
 }
 
@@ -1198,6 +1324,52 @@ static int parse_chr(qv_domdef *def, xmlNode *cn, int kind, unsigned int flags, 
 }
 
 /* ---- graphics ---- */
+/* A SPICE child element: its channel modes, compression and client options,
+ * which become -spice options (cmdline-graphics.c). Returns 1 when c is one
+ * of them, 0 when it is not, negative on a bad value (*err set). */
+static int parse_spice_child(qv_domdef_graphics *g, xmlNode *c, qv_error **err)
+{
+    static const char *const image[] = { "auto_glz", "auto_lz", "quic", "glz", "lz", "off", NULL };
+    static const char *const wan[] = { "auto", "never", "always", NULL };
+    static const char *const streaming[] = { "filter", "all", "off", NULL };
+    static const char *const mouse[] = { "server", "client", NULL };
+    if (name_is(c, "channel")) {
+        static const char *const names[] = { "main", "display", "inputs", "cursor", "playback",
+                                             "record", "smartcard", "usbredir", NULL };
+        static const char *const modes[] = { "any", "secure", "insecure", NULL };
+        g_autofree char *name = NULL, *mode = NULL;
+        if (qv_xml_prop_enum(c, "name", names, &name, err) < 0 ||
+            qv_xml_prop_enum(c, "mode", modes, &mode, err) < 0)
+            return -EINVAL;
+        if (!name || !mode)
+            return qv_xml_error(err, c, "a SPICE channel needs a name and a mode");
+        /* As libvirt: TLS needs a port of its own (and QEMU's x509 folder). */
+        if (!strcmp(mode, "secure") && g->tls_port <= 0)
+            return qv_xml_error(err, c, "a secure SPICE channel needs a tlsPort on <graphics>");
+        if (!g->spice_channels)
+            g->spice_channels = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(g->spice_channels, g_strdup_printf("%s=%s", name, mode));
+        return 1;
+    }
+    if (name_is(c, "image"))
+        return qv_xml_prop_enum(c, "compression", image, &g->spice_image, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "jpeg"))
+        return qv_xml_prop_enum(c, "compression", wan, &g->spice_jpeg, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "zlib"))
+        return qv_xml_prop_enum(c, "compression", wan, &g->spice_zlib, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "playback"))
+        return qv_xml_prop_tristate(c, "compression", &g->spice_playback, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "streaming"))
+        return qv_xml_prop_enum(c, "mode", streaming, &g->spice_streaming, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "clipboard"))
+        return qv_xml_prop_tristate(c, "copypaste", &g->spice_copypaste, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "mouse"))
+        return qv_xml_prop_enum(c, "mode", mouse, &g->spice_mouse, err) < 0 ? -EINVAL : 1;
+    if (name_is(c, "filetransfer"))
+        return qv_xml_prop_tristate(c, "enable", &g->spice_filetransfer, err) < 0 ? -EINVAL : 1;
+    return 0;
+}
+
 static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_error **err)
 {
     qv_domdef_graphics *g = g_new0(qv_domdef_graphics, 1);
@@ -1246,6 +1418,7 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     g_autofree char *listen_attr = qv_xml_prop(gn, "listen");
     if (g->keymap && strspn(g->keymap, "abcdefghijklmnopqrstuvwxyz-_") != strlen(g->keymap))
         return qv_xml_attr_error(err, gn, "keymap", "'%s' is not a keymap name", g->keymap);
+    int spice;
     FOR_EACH_CHILD(c, gn) {
         if (name_is(c, "listen")) {
             static const char *const lt[] = { "address", "socket", "none", "network", NULL };
@@ -1261,13 +1434,14 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
             }
         } else if (name_is(c, "gl")) {
             qv_set_str(&g->rendernode, qv_xml_prop(c, "rendernode"));
-            if (g->type == QV_GFX_DBUS && qv_xml_prop_tristate(c, "enable", &g->gl, err) < 0)
+            if ((g->type == QV_GFX_DBUS || g->type == QV_GFX_SPICE) &&
+                qv_xml_prop_tristate(c, "enable", &g->gl, err) < 0)
                 return -EINVAL;
-        } else if (name_is(c, "image") || name_is(c, "streaming") || name_is(c, "clipboard") ||
-                   name_is(c, "mouse") || name_is(c, "filetransfer") || name_is(c, "channel") ||
-                   name_is(c, "jpeg") || name_is(c, "zlib") || name_is(c, "playback") ||
-                   name_is(c, "audio")) {
-            /* Performance hints without effect on guest hardware. */
+        } else if (g->type == QV_GFX_SPICE && (spice = parse_spice_child(g, c, err)) != 0) {
+            if (spice < 0)
+                return -EINVAL;
+        } else if (name_is(c, "audio")) {
+            /* <audio id> names an <audio> backend; the SPICE one is implied. */
         } else if (!is_common(c)) {
             return qv_xml_error(err, c, "unknown graphics element");
         }
@@ -1687,9 +1861,31 @@ static int parse_tpm(qv_domdef *def, xmlNode *tn, unsigned int flags, qv_error *
         return -EINVAL;
     if (!t->backend)
         return qv_xml_error(err, b, "missing backend type");
-    xmlNode *dev = qv_xml_child(b, "device");
-    if (dev)
-        qv_set_str(&t->path, qv_xml_prop(dev, "path"));
+    FOR_EACH_CHILD(c, b) {
+        if (name_is(c, "device")) {
+            qv_set_str(&t->path, qv_xml_prop(c, "path"));
+        } else if (name_is(c, "active_pcr_banks")) {
+            /* swtpm_setup --pcr-banks (lib/tpm.c), in libvirt's order. */
+            static const char *const banks[] = { "sha1", "sha256", "sha384", "sha512", NULL };
+            g_autoptr(GString) list = g_string_new(NULL);
+            for (size_t i = 0; banks[i]; i++) {
+                if (qv_xml_child(c, banks[i]))
+                    g_string_append_printf(list, "%s%s", list->len ? "," : "", banks[i]);
+            }
+            FOR_EACH_CHILD(bank, c) {
+                if (!g_strv_contains(banks, (const char *)bank->name))
+                    return qv_xml_error(err, bank, "unknown PCR bank (sha1, sha256, sha384, sha512)");
+            }
+            if (!strcmp(t->backend, "emulator") && t->version && !strcmp(t->version, "1.2"))
+                return qv_xml_error(err, c, "PCR banks need a TPM 2.0");
+            if (list->len)
+                qv_set_str(&t->pcr_banks, g_string_free(g_steal_pointer(&list), FALSE));
+        } else if (name_is(c, "encryption")) {
+            return qv_xml_error(err, c, "an encrypted TPM state needs a secret store qvirt does not have");
+        } else {
+            return qv_xml_error(err, c, "unsupported TPM backend element");
+        }
+    }
     if (!strcmp(t->backend, "passthrough") && !t->path)
         qv_set_str(&t->path, g_strdup("/dev/tpm0"));
     return common_tail(tn, flags, NULL, &t->alias, err);
@@ -1860,6 +2056,10 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
           : parse_hostdev_mdev(h, hn, src, err);
     if (r < 0)
         return r;
+    xmlNode *teaming = qv_xml_child(hn, "teaming");
+    if (teaming)
+        return qv_xml_error(err, teaming, "failover teaming of a host device with a virtio "
+                            "interface is not supported");
     xmlNode *rom = qv_xml_child(hn, "rom");
     if (rom) {
         if (strcmp(type, "pci") && strcmp(type, "mdev"))

@@ -475,6 +475,16 @@ int qv_xml_prop_enum(const xmlNode *node, const char *name, const char *const *a
 int qv_xml_scaled_kib(const xmlNode *node, const char *default_unit, unsigned long long *kib,
                       qv_error **err)
 {
+    unsigned long long bytes = 0;
+    if (qv_xml_scaled_bytes(node, default_unit, &bytes, err) < 0)
+        return -EINVAL;
+    *kib = bytes / 1024 + (bytes % 1024 ? 1 : 0);
+    return 0;
+}
+
+int qv_xml_scaled_bytes(const xmlNode *node, const char *default_unit, unsigned long long *out,
+                        qv_error **err)
+{
     g_autofree char *text = qv_xml_text(node);
     g_autofree char *unit = qv_xml_prop(node, "unit");
     unsigned long long v;
@@ -506,7 +516,6 @@ int qv_xml_scaled_kib(const xmlNode *node, const char *default_unit, unsigned lo
      * must fit what QEMU accepts; we cap bytes at 2^63-1. */
     if (v > (unsigned long long)LLONG_MAX / scale)
         return qv_xml_error(err, node, "value %llu %s is too large", v, u);
-    unsigned long long bytes = v * scale;
-    *kib = bytes / 1024 + (bytes % 1024 ? 1 : 0);
+    *out = v * scale;
     return 0;
 }

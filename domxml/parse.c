@@ -191,7 +191,23 @@ static int parse_os(qv_domdef *def, const xmlNode *osn, qv_error **err)
             if (parse_firmware_features(os, c, err) < 0)
                 return -EINVAL;
         } else if (name_is(c, "acpi")) {
-            return qv_xml_error(err, c, "unsupported OS element");
+            /* libvirt 9.0 knows one table, the SLIC (Windows OEM activation). */
+            for (xmlNode *t = c->children; t; t = t->next) {
+                if (t->type != XML_ELEMENT_NODE)
+                    continue;
+                static const char *const types[] = { "slic", NULL };
+                if (!name_is(t, "table"))
+                    return qv_xml_error(err, t, "unknown ACPI element");
+                if (os->acpi_table)
+                    return qv_xml_error(err, t, "only one ACPI table is supported");
+                if (qv_xml_prop_enum(t, "type", types, &os->acpi_table_type, err) < 0)
+                    return -EINVAL;
+                if (!os->acpi_table_type)
+                    return qv_xml_error(err, t, "missing table type (slic)");
+                qv_set_str(&os->acpi_table, qv_xml_text(t));
+                if (!os->acpi_table || !*os->acpi_table)
+                    return qv_xml_error(err, t, "an ACPI table needs a file");
+            }
         } else if (name_is(c, "init") || name_is(c, "initarg") || name_is(c, "bootloader")) {
             return qv_xml_error(err, c, "container and Xen boot options are not supported by QEMU");
         } else {

@@ -442,16 +442,23 @@ static int post_parse_chrs(qv_domdef *def, qv_error **err)
             break;
         }
     }
+    /* A clash names the second device by its XPath, as parse errors do. */
+    static const char *const kind_names[] = { "serial", "console", "parallel", "channel" };
     for (guint i = 0; i < def->chrs->len; i++) {
         qv_domdef_chr *c = g_ptr_array_index(def->chrs, i);
+        unsigned int nth = 1;
+        for (guint j = 0; j < i; j++)
+            nth += ((qv_domdef_chr *)g_ptr_array_index(def->chrs, j))->kind == c->kind;
         for (guint j = 0; j < i; j++) {
             qv_domdef_chr *o = g_ptr_array_index(def->chrs, j);
             if (o->kind == c->kind && o->target_port == c->target_port && c->kind != QV_CHR_CHANNEL)
-                return qv_error_set(err, -EINVAL, "Two character devices use the same target port %d.", c->target_port);
+                return qv_error_set(err, -EINVAL, "/domain/devices/%s[%u]/target: another %s already uses target port %d.",
+                                    kind_names[c->kind], nth, kind_names[c->kind], c->target_port);
             if (c->kind == QV_CHR_CHANNEL && o->kind == QV_CHR_CHANNEL &&
                 c->addr.type == QV_ADDR_VIRTIO_SERIAL && o->addr.type == QV_ADDR_VIRTIO_SERIAL &&
                 o->addr.controller == c->addr.controller && o->addr.port == c->addr.port)
-                return qv_error_set(err, -EINVAL, "Two channels use virtio-serial port %u.", c->addr.port);
+                return qv_error_set(err, -EINVAL, "/domain/devices/channel[%u]/address: another channel already uses virtio-serial port %u.",
+                                    nth, c->addr.port);
         }
     }
     if (need_vserial)
@@ -1079,19 +1086,18 @@ static int assign_usb(qv_domdef *def, qv_error **err)
     USB_RESERVE(sounds, qv_domdef_sound)
     USB_RESERVE(chrs, qv_domdef_chr)
 #undef USB_RESERVE
-    for (guint i = 0; i < def->controllers->len; i++) {
-        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
-        if (c->type == QV_CTRL_CCID && usb_assign(&ua, &c->addr, "smartcard reader", err) < 0)
-            return -EINVAL;
-    }
+    /* libvirt's order (qemuDomainAssignUSBAddresses: hubs, then
+     * virDomainUSBDeviceDefForeach), so a domain defined from the same XML
+     * gets the same ports under either: hubs, host devices, disks, smartcard
+     * readers, inputs, serial ports, sound, redirection. */
     for (guint i = 0; i < def->hubs->len; i++) {
         qv_domdef_hub *h = g_ptr_array_index(def->hubs, i);
         if (usb_assign(&ua, &h->addr, "USB hub", err) < 0)
             return -EINVAL;
     }
-    for (guint i = 0; i < def->inputs->len; i++) {
-        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
-        if (in->bus && !strcmp(in->bus, "usb") && usb_assign(&ua, &in->addr, "USB input device", err) < 0)
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (!strcmp(h->type, "usb") && usb_assign(&ua, &h->addr, "USB host device", err) < 0)
             return -EINVAL;
     }
     for (guint i = 0; i < def->disks->len; i++) {
@@ -1099,9 +1105,14 @@ static int assign_usb(qv_domdef *def, qv_error **err)
         if (d->bus == QV_DISK_BUS_USB && usb_assign(&ua, &d->addr, "USB disk", err) < 0)
             return -EINVAL;
     }
-    for (guint i = 0; i < def->sounds->len; i++) {
-        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
-        if (!strcmp(s->model, "usb") && usb_assign(&ua, &s->addr, "USB audio device", err) < 0)
+    for (guint i = 0; i < def->controllers->len; i++) {
+        qv_domdef_controller *c = g_ptr_array_index(def->controllers, i);
+        if (c->type == QV_CTRL_CCID && usb_assign(&ua, &c->addr, "smartcard reader", err) < 0)
+            return -EINVAL;
+    }
+    for (guint i = 0; i < def->inputs->len; i++) {
+        qv_domdef_input *in = g_ptr_array_index(def->inputs, i);
+        if (in->bus && !strcmp(in->bus, "usb") && usb_assign(&ua, &in->addr, "USB input device", err) < 0)
             return -EINVAL;
     }
     for (guint i = 0; i < def->chrs->len; i++) {
@@ -1110,14 +1121,14 @@ static int assign_usb(qv_domdef *def, qv_error **err)
             usb_assign(&ua, &c->addr, "USB serial port", err) < 0)
             return -EINVAL;
     }
+    for (guint i = 0; i < def->sounds->len; i++) {
+        qv_domdef_sound *s = g_ptr_array_index(def->sounds, i);
+        if (!strcmp(s->model, "usb") && usb_assign(&ua, &s->addr, "USB audio device", err) < 0)
+            return -EINVAL;
+    }
     for (guint i = 0; i < def->redirdevs->len; i++) {
         qv_domdef_redirdev *r = g_ptr_array_index(def->redirdevs, i);
         if (usb_assign(&ua, &r->addr, "USB redirection device", err) < 0)
-            return -EINVAL;
-    }
-    for (guint i = 0; i < def->hostdevs->len; i++) {
-        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        if (!strcmp(h->type, "usb") && usb_assign(&ua, &h->addr, "USB host device", err) < 0)
             return -EINVAL;
     }
     return 0;
@@ -1309,7 +1320,9 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     bool per_device = any_boot_order(def);
     if (per_device && os->boot_devs->len)
         return qv_error_set(err, -EINVAL, "/domain/os/boot: per-device boot elements cannot be used together with os/boot.");
-    if (!per_device && !os->boot_devs->len && !os->kernel)
+    /* libvirt adds it with a <kernel> too (the kernel still boots first:
+     * QEMU gives its loader bootindex 0). */
+    if (!per_device && !os->boot_devs->len)
         g_ptr_array_add(os->boot_devs, g_strdup("hd"));
 
     /* Implicit controllers. */
@@ -1338,8 +1351,11 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             n->model = g_strdup("rtl8139");
         if (n->queues > 1 && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
-        if (n->mtu && !g_str_has_prefix(n->model, "virtio"))
-            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: setting the MTU needs model virtio.", i + 1);
+        /* With a tap the MTU is the tap's (lib/tap.c), whatever the model;
+         * only virtio also tells the guest (host_mtu). User networking has
+         * nothing but host_mtu. */
+        if (n->mtu && strcmp(n->model, "virtio") && n->type == QV_NET_USER)
+            return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: the MTU of user networking needs model virtio.", i + 1);
         if ((n->type == QV_NET_VHOSTUSER || n->type == QV_NET_VDPA) && strcmp(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a %s interface needs <model type='virtio'/>.", i + 1,
                                 n->type == QV_NET_VHOSTUSER ? "vhostuser" : "vdpa");

@@ -65,8 +65,10 @@ static int tap_bridge(const qv_domdef_net *n, const qv_networks *nets, bool *wan
     return 0;
 }
 
-/* Brings ifname up and, with a bridge, joins it. */
-static int link_up(const char *ifname, const char *bridge, qv_error **err)
+/* Brings ifname up and, with a bridge, joins it. Its MTU is the
+ * interface's <mtu>, else the bridge's, as libvirt sets it: a tap joining a
+ * bridge at the default 1500 would pull a jumbo-frame bridge down to 1500. */
+static int link_up(const char *ifname, const char *bridge, unsigned int mtu, qv_error **err)
 {
     qv_autoclose int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0)
@@ -74,6 +76,18 @@ static int link_up(const char *ifname, const char *bridge, qv_error **err)
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
+    if (!mtu && bridge) {
+        struct ifreq br;
+        memset(&br, 0, sizeof br);
+        g_strlcpy(br.ifr_name, bridge, IFNAMSIZ);
+        if (ioctl(s, SIOCGIFMTU, &br) == 0)
+            mtu = (unsigned int)br.ifr_mtu;
+    }
+    if (mtu) {
+        ifr.ifr_mtu = (int)mtu;
+        if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
+            return qv_error_set_errno(err, -errno, "cannot set the MTU of %s to %u", ifname, mtu);
+    }
     if (bridge) {
         struct ifreq br;
         memset(&br, 0, sizeof br);
@@ -155,7 +169,7 @@ static int make_one(qv_taps *t, qv_domdef_net *n, const char *bridge, bool getfd
         }
     }
     if (r >= 0)
-        r = link_up(name, bridge, err);
+        r = link_up(name, bridge, n->mtu, err);
     if (r >= 0 && n->script && *n->script && strcmp(n->script, "no")) {
         /* libvirt runs an ethernet interface's script itself, with the tap's name. */
         const char *argv[] = { n->script, name, NULL };

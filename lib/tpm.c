@@ -60,12 +60,23 @@ static int give_state(const char *dir, const qv_qemu_user *user, qv_error **err)
 }
 
 /* The first start manufactures the TPM, as libvirt does (swtpm_setup with
- * an EK and platform certificate, NVRAM locked). */
-static int manufacture(const char *state, bool tpm2, qv_error **err)
+ * an EK and platform certificate, NVRAM locked); with <active_pcr_banks>
+ * it activates those banks, and a later start whose banks are set
+ * reconfigures the existing state to them (libvirt runs --reconfigure on
+ * every start too). */
+static int manufacture(const char *state, bool tpm2, const char *pcr_banks, bool reconfigure,
+                       qv_error **err)
 {
-    const char *argv[] = { "swtpm_setup", "--tpmstate", state, "--create-ek-cert",
-                           "--create-platform-cert", "--lock-nvram", "--not-overwrite",
-                           tpm2 ? "--tpm2" : NULL, NULL };
+    const char *create[] = { "swtpm_setup", "--tpmstate", state, "--create-ek-cert",
+                             "--create-platform-cert", "--lock-nvram", "--not-overwrite",
+                             tpm2 ? "--tpm2" : NULL, NULL, NULL, NULL };
+    const char *reconf[] = { "swtpm_setup", "--tpmstate", state, "--tpm2", "--reconfigure",
+                             "--pcr-banks", pcr_banks, NULL };
+    if (tpm2 && pcr_banks) {
+        create[8] = "--pcr-banks";
+        create[9] = pcr_banks;
+    }
+    const char *const *argv = reconfigure ? reconf : create;
     g_autofree char *out = NULL;
     g_autoptr(GError) gerr = NULL;
     gint status = 0;
@@ -101,7 +112,9 @@ int qv_tpms_prepare(qv_conn *conn, const qv_domdef *def, const qv_qemu_user *use
         g_autofree char *marker = g_build_filename(state, tpm2 ? "tpm2-00.permall" : "tpm-00.permall",
                                                    NULL);
         if (r >= 0 && !g_file_test(marker, G_FILE_TEST_EXISTS))
-            r = manufacture(state, tpm2, err);
+            r = manufacture(state, tpm2, tpm->pcr_banks, false, err);
+        else if (r >= 0 && tpm2 && tpm->pcr_banks)
+            r = manufacture(state, tpm2, tpm->pcr_banks, true, err);
         if (r >= 0)
             r = give_state(state, user, err);
         if (r < 0)
