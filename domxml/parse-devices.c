@@ -639,12 +639,10 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
             if (d->cache && !strcmp(d->cache, "default"))
                 g_clear_pointer(&d->cache, g_free);
         } else if (name_is(c, "source")) {
+            /* Parsed after the loop: a repeated <source> is the last one,
+             * whole, not mixed into the first (an iscsi <initiator> kept
+             * for an ftps source). */
             src_node = c;
-            if (parse_disk_source(c, &d->src, dn, err) < 0)
-                return -EINVAL;
-            static const char *const sp[] = { "mandatory", "requisite", "optional", NULL };
-            if (qv_xml_prop_enum(c, "startupPolicy", sp, &d->startup_policy, err) < 0)
-                return -EINVAL;
         } else if (name_is(c, "backingStore")) {
             if (parse_backing(c, &d->src, err) < 0)
                 return -EINVAL;
@@ -725,6 +723,12 @@ static int parse_disk(qv_domdef *def, xmlNode *dn, unsigned int flags, qv_error 
         } else {
             return qv_xml_error(err, c, "unknown disk element");
         }
+    }
+    if (src_node) {
+        static const char *const sp[] = { "mandatory", "requisite", "optional", NULL };
+        if (parse_disk_source(src_node, &d->src, dn, err) < 0 ||
+            qv_xml_prop_enum(src_node, "startupPolicy", sp, &d->startup_policy, err) < 0)
+            return -EINVAL;
     }
     if (!d->target_dev || !*d->target_dev)
         return qv_xml_error(err, dn, "missing <target dev=...>");

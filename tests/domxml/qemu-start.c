@@ -27,6 +27,7 @@ static const struct { const char *name; const char *reason; } skip_list[] = {
     { "disk-network-protocols", "needs iSCSI, Ceph, Gluster, NFS, HTTPS and FTP servers" },
     { "disk-network-ssh", "needs an SSH server" },
     { "disk-network-auth", "needs Ceph, iSCSI and HTTPS servers" },
+    { "disk-repeated-network-source", "needs an HTTPS server" },
     { "disk-nvme", "needs a host NVMe controller bound to vfio-pci" },
     { "hostdev-pci", "needs host PCI devices bound to vfio-pci" },
     { "hostdev-pci-q35", "needs a host PCI device bound to vfio-pci and a mediated device" },
