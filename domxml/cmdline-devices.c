@@ -54,6 +54,8 @@ static int add_vfio_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error
     }
     if (h->boot_order)
         qv_json_set_int(dev, "bootindex", h->boot_order);
+    if (h->teaming_persistent)
+        qv_json_set_str(dev, "failover_pair_id", h->teaming_persistent);
     if (h->rom_bar)
         qv_json_set_int(dev, "rombar", h->rom_bar == QV_TRI_ON);
     if (h->rom_file)

@@ -116,6 +116,20 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_str(nd, "vhostdev", dev);
         break;
     }
+    case QV_NET_DIRECT:
+        /* The macvtap's /dev/tapN is opened by lib/ at start (and found
+         * above); without it, the fd names a hotplug would getfd. */
+        qv_json_set_str(nd, "type", "tap");
+        {
+            g_autofree char *fdname = g_strdup_printf("tap-%s-0", n->alias);
+            qv_json_set_str(nd, "fd", fdname);
+            if (n->driver_name && !strcmp(n->driver_name, "vhost")) {
+                g_autofree char *vfd = g_strdup_printf("vhost-%s-0", n->alias);
+                qv_json_set_bool(nd, "vhost", true);
+                qv_json_set_str(nd, "vhostfd", vfd);
+            }
+        }
+        break;
     case QV_NET_ETHERNET:
         qv_json_set_str(nd, "type", "tap");
         if (n->target_dev)
@@ -152,7 +166,12 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_jobj_free(nd);
         return qv_error_set(err, -EINVAL, "Interface %s: the MTU of user networking needs model virtio.", n->alias);
     }
-    if (n->type >= QV_NET_CLIENT) {
+    if (n->type == QV_NET_DIRECT) {
+        if (n->queues > 1 && !tap) {
+            qv_jobj_free(nd);
+            return qv_error_set(err, -EINVAL, "Interface %s: a direct interface's queues need the macvtap qvirt makes at start.", n->alias);
+        }
+    } else if (n->type >= QV_NET_CLIENT) {
         bool sock = n->type <= QV_NET_UDP;
         if (sock && n->queues > 1) {
             qv_jobj_free(nd);
@@ -169,6 +188,8 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_jobj_free(nd);
         return qv_error_set(err, -EINVAL, "Interface %s: user networking has no multiqueue.", n->alias);
     }
+    if (n->sndbuf_set && !user)
+        qv_json_set_int(nd, "sndbuf", (long long)n->sndbuf);
     qv_json_set_str(nd, "id", hostnet);
     qv_cmdline_add_json(cl, "-netdev", nd);
 
@@ -188,6 +209,10 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     }
     if (n->mtu && !strcmp(n->model, "virtio"))
         qv_json_set_int(dev, "host_mtu", n->mtu);
+    /* libvirt 9.0: the persistent member of a failover pair; the transient
+     * vfio-pci names this NIC's id in failover_pair_id. */
+    if (n->teaming_type && !strcmp(n->teaming_type, "persistent"))
+        qv_json_set_bool(dev, "failover", true);
     /* <driver> tuning, as libvirt's qemuBuildNicDevProps sets it. */
     if (n->txmode)
         qv_json_set_str(dev, "tx", !strcmp(n->txmode, "iothread") ? "bh" : "timer");
@@ -209,6 +234,8 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_int(dev, "rombar", n->rom_bar == QV_TRI_ON); /* a uint32 property, not a bool */
     if (n->rom_file)
         qv_json_set_str(dev, "romfile", n->rom_file);
+    if (n->acpi_index)
+        qv_json_set_int(dev, "acpi-index", n->acpi_index);
     if (qv_cmdline_set_address(cl, dev, &n->addr, "network interface", err) < 0)
         return -EINVAL;
     qv_cmdline_add_json(cl, "-device", g_steal_pointer(&guard));

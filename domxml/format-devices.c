@@ -459,12 +459,15 @@ static bool fmt_net_offloads(GString *buf, const qv_domdef_net *n, const char *e
 static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
 {
     static const char *const types[] = { "user", "ethernet", "bridge", "network", "client", "server",
-                                         "mcast", "udp", "vhostuser", "vdpa" };
-    P("    <interface type='%s'>\n", types[n->type]);
+                                         "mcast", "udp", "vhostuser", "vdpa", "direct" };
+    P("    <interface type='%s'", types[n->type]);
+    A("trustGuestRxFilters", qv_tri_yesno(n->trust_guest_rx));
+    S(">\n");
     P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
       n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
     if (n->source_bridge || n->source_network) {
-        S("      <source"); A("network", n->source_network); A("bridge", n->source_bridge); S("/>\n");
+        S("      <source"); A("network", n->source_network); A("portgroup", n->source_portgroup);
+        A("bridge", n->source_bridge); S("/>\n");
     } else if (n->source_port) {
         S("      <source"); A("address", n->source_address); P(" port='%u'", n->source_port);
         if (n->local_address) {
@@ -480,7 +483,17 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         else
             S("/>\n");
     } else if (n->source_dev) {
-        S("      <source"); A("dev", n->source_dev); S("/>\n");
+        S("      <source"); A("dev", n->source_dev); A("mode", n->direct_mode); S("/>\n");
+    }
+    if (n->vport) {
+        S("      <virtualport"); A("type", n->vport_type);
+        if (n->vport_interfaceid || n->vport_profileid || n->vport_instanceid) {
+            S(">\n        <parameters"); A("instanceid", n->vport_instanceid);
+            A("interfaceid", n->vport_interfaceid); A("profileid", n->vport_profileid);
+            S("/>\n      </virtualport>\n");
+        } else {
+            S("/>\n");
+        }
     }
     if (n->ip4_address) {
         S("      <ip address='"); qv_xml_escape_append(buf, n->ip4_address); S("' family='ipv4'");
@@ -500,6 +513,8 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         fmt_bandwidth_dir(buf, "outbound", &n->outbound);
         S("      </bandwidth>\n");
     }
+    if (n->port_isolated)
+        P("      <port isolated='%s'/>\n", qv_tri_yesno(n->port_isolated));
     if (n->script) {
         S("      <script"); A("path", n->script); S("/>\n");
     }
@@ -530,6 +545,15 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
             S("/>\n");
         }
     }
+    if (n->backend_tap || n->backend_vhost) {
+        S("      <backend"); A("tap", n->backend_tap); A("vhost", n->backend_vhost); S("/>\n");
+    }
+    if (n->sndbuf_set)
+        P("      <tune>\n        <sndbuf>%llu</sndbuf>\n      </tune>\n", n->sndbuf);
+    if (n->teaming_type) {
+        S("      <teaming"); A("type", n->teaming_type); A("persistent", n->teaming_persistent);
+        S("/>\n");
+    }
     if (n->boot_order)
         P("      <boot order='%u'/>\n", n->boot_order);
     if (n->rom_bar || n->rom_file) {
@@ -545,7 +569,12 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         P("      <link state='%s'/>\n", n->link_state);
     if (n->mtu)
         P("      <mtu size='%u'/>\n", n->mtu);
+    if (n->coalesce_set)
+        P("      <coalesce>\n        <rx>\n          <frames max='%u'/>\n        </rx>\n      </coalesce>\n",
+          n->coalesce_rx_frames);
     qv_fmt_alias(buf, 3, n->alias, flags);
+    if (n->acpi_index)
+        P("      <acpi index='%u'/>\n", n->acpi_index);
     qv_fmt_address(buf, 3, &n->addr);
     S("    </interface>\n");
 }
@@ -735,6 +764,9 @@ static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int f
         S("      <readonly/>\n");
     if (h->shareable)
         S("      <shareable/>\n");
+    if (h->teaming_persistent) {
+        S("      <teaming type='transient'"); A("persistent", h->teaming_persistent); S("/>\n");
+    }
     if (h->boot_order)
         P("      <boot order='%u'/>\n", h->boot_order);
     qv_fmt_alias(buf, 3, h->alias, flags);
