@@ -206,7 +206,7 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
             g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
             g_autoptr(qv_taps) taps = NULL;
             if (ldev.cls == QV_DEVCLASS_NET &&
-                (r = qv_taps_make(newlive, ldev.dev, nets, true, tapfds, &taps, err)) >= 0)
+                (r = qv_taps_make(newlive, ldev.dev, nets, dir, true, tapfds, &taps, err)) >= 0)
                 r = give_fds(qmp, taps, tapfds, err);
             if (r >= 0 && ldev.cls == QV_DEVCLASS_DISK)
                 r = qv_disk_fill_backing_chain(ldev.dev, err);

@@ -431,7 +431,7 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
         return r;
     ctx.networks = qv_networks_get(nets, &ctx.n_networks);
     g_autoptr(qv_taps) taps = NULL;
-    if ((r = qv_taps_make(def, NULL, nets, false, files.fds, &taps, err)) < 0)
+    if ((r = qv_taps_make(def, NULL, nets, dir, false, files.fds, &taps, err)) < 0)
         return r;
     ctx.taps = qv_taps_get(taps, &ctx.n_taps);
     g_autoptr(qv_tpms) tpms = NULL;

@@ -1,0 +1,118 @@
+/* Host-side network features made at start, as libvirt 9.0 makes them: a
+ * direct interface's macvtap (on a dummy or veth link here) exists while the
+ * domain runs, with the guest's MAC, and is gone after destroy; a start
+ * on a missing link fails naming the interface; a bridge port gets
+ * <port isolated='yes'>. Needs CAP_NET_ADMIN and iproute2 (skips without). */
+#include <stdio.h>
+#include <string.h>
+#include <net/if.h>
+#include <sys/wait.h>
+
+#include "itest.h"
+
+static itest T;
+static void setup(void) { itest_setup(&T); }
+static void teardown(void) { itest_teardown(&T); }
+
+TestSuite(net_direct, .init = setup, .fini = teardown, .timeout = 120);
+
+#define LOWER "qvt-dummy0"
+#define BRIDGE "qvt-isobr0"
+
+static bool ip(const char *const *args)
+{
+    int st = 0;
+    return g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                        G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &st, NULL) &&
+           WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static char *sysfs(const char *ifname, const char *file)
+{
+    g_autofree char *path = g_strdup_printf("/sys/class/net/%s/%s", ifname, file);
+    char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return NULL;
+    return g_strstrip(text);
+}
+
+static int start(const char *name, const char *devices, qv_conn **conn, qv_domain **dom,
+                 qv_error **err)
+{
+    g_autofree char *xml = itest_domain_xml(&T, name, devices);
+    *conn = itest_open(&T);
+    int r = qv_conn_define_domain(*conn, xml, 0, dom, err);
+    return r < 0 ? r : qv_domain_create(*dom, 0, err);
+}
+
+Test(net_direct, macvtap_lives_as_long_as_the_run)
+{
+    ip((const char *const[]){ "ip", "link", "del", LOWER, NULL });
+    /* A dummy link, or a veth pair where the kernel has no dummy driver. */
+    if (!ip((const char *const[]){ "ip", "link", "add", LOWER, "type", "dummy", NULL }) &&
+        !ip((const char *const[]){ "ip", "link", "add", LOWER, "type", "veth", "peer", "name", "qvt-dummy1", NULL }))
+        cr_skip_test("cannot make a dummy or veth link (needs CAP_NET_ADMIN and iproute2)");
+    ip((const char *const[]){ "ip", "link", "set", LOWER, "up", NULL });
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = start("direct",
+                  "    <interface type='direct'><mac address='52:54:00:aa:bb:01'/>\n"
+                  "      <source dev='" LOWER "' mode='bridge'/><target dev='qvtmvt0'/>\n"
+                  "      <model type='virtio'/></interface>\n", &conn, &dom, &err);
+    g_autofree char *mac = r >= 0 ? sysfs("qvtmvt0", "address") : NULL;
+    bool macvtap = r >= 0 && g_file_test("/sys/class/net/qvtmvt0/macvtap", G_FILE_TEST_IS_DIR);
+    if (r >= 0)
+        qv_domain_destroy(dom, 0, NULL);
+    bool gone = !if_nametoindex("qvtmvt0");
+    ip((const char *const[]){ "ip", "link", "del", "qvtmvt0", NULL });
+    ip((const char *const[]){ "ip", "link", "del", LOWER, NULL });
+    cr_assert_geq(r, 0, "define or start failed: %s", err ? qv_error_message(err) : "?");
+    cr_expect(macvtap, "qvtmvt0 is not a macvtap while the domain runs");
+    cr_expect_str_eq(mac ? mac : "", "52:54:00:aa:bb:01", "the macvtap's MAC is not the guest's");
+    cr_expect(gone, "the macvtap is still there after destroy");
+    qv_error_free(err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(net_direct, a_missing_link_fails_naming_the_interface)
+{
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = start("direct-missing",
+                  "    <interface type='direct'><source dev='qvt-nolink9'/></interface>\n",
+                  &conn, &dom, &err);
+    cr_assert_lt(r, 0, "a direct interface on a missing link started");
+    const char *msg = qv_error_message(err);
+    cr_expect(strstr(msg, "net0") && strstr(msg, "qvt-nolink9"), "error names neither the interface nor the link: %s", msg);
+    cr_expect(!strchr(msg, '\n'), "the error is more than one line: %s", msg);
+    cr_log_info("refusal: %s", msg);
+    qv_error_free(err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+Test(net_direct, bridge_port_is_isolated)
+{
+    ip((const char *const[]){ "ip", "link", "del", BRIDGE, NULL });
+    if (!ip((const char *const[]){ "ip", "link", "add", BRIDGE, "type", "bridge", NULL }))
+        cr_skip_test("cannot make a bridge (needs CAP_NET_ADMIN and iproute2)");
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = start("isolated",
+                  "    <interface type='bridge'><source bridge='" BRIDGE "'/><port isolated='yes'/>\n"
+                  "      <target dev='qvtiso0'/><model type='virtio'/></interface>\n",
+                  &conn, &dom, &err);
+    g_autofree char *iso = r >= 0 ? sysfs("qvtiso0", "brport/isolated") : NULL;
+    if (r >= 0)
+        qv_domain_destroy(dom, 0, NULL);
+    ip((const char *const[]){ "ip", "link", "del", BRIDGE, NULL });
+    cr_assert_geq(r, 0, "define or start failed: %s", err ? qv_error_message(err) : "?");
+    cr_expect_str_eq(iso ? iso : "", "1", "the tap's bridge port is not isolated");
+    qv_error_free(err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
