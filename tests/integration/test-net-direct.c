@@ -2,11 +2,17 @@
  * direct interface's macvtap (on a dummy or veth link here) exists while the
  * domain runs, with the guest's MAC, and is gone after destroy; a start
  * on a missing link fails naming the interface; a bridge port gets
- * <port isolated='yes'>. Needs CAP_NET_ADMIN and iproute2 (skips without). */
+ * <port isolated='yes'> and its tap <coalesce>'s rx-frames; <backend tap>
+ * is the device opened. Needs CAP_NET_ADMIN and iproute2 (skips without). */
 #include <stdio.h>
 #include <string.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 
 #include "itest.h"
 
@@ -34,6 +40,21 @@ static char *sysfs(const char *ifname, const char *file)
     if (!g_file_get_contents(path, &text, NULL, NULL))
         return NULL;
     return g_strstrip(text);
+}
+
+/* The rx-frames coalescing of ifname, or -1. */
+static long rx_frames(const char *ifname)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ethtool_coalesce c = { .cmd = ETHTOOL_GCOALESCE };
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
+    ifr.ifr_data = (void *)&c;
+    long v = s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0 ? (long)c.rx_max_coalesced_frames : -1;
+    if (s >= 0)
+        close(s);
+    return v;
 }
 
 static int start(const char *name, const char *devices, qv_conn **conn, qv_domain **dom,
@@ -94,7 +115,7 @@ Test(net_direct, a_missing_link_fails_naming_the_interface)
     qv_conn_close(conn);
 }
 
-Test(net_direct, bridge_port_is_isolated)
+Test(net_direct, bridge_port_is_isolated_and_coalesced)
 {
     ip((const char *const[]){ "ip", "link", "del", BRIDGE, NULL });
     if (!ip((const char *const[]){ "ip", "link", "add", BRIDGE, "type", "bridge", NULL }))
@@ -104,14 +125,37 @@ Test(net_direct, bridge_port_is_isolated)
     qv_error *err = NULL;
     int r = start("isolated",
                   "    <interface type='bridge'><source bridge='" BRIDGE "'/><port isolated='yes'/>\n"
+                  "      <coalesce><rx><frames max='7'/></rx></coalesce>\n"
                   "      <target dev='qvtiso0'/><model type='virtio'/></interface>\n",
                   &conn, &dom, &err);
     g_autofree char *iso = r >= 0 ? sysfs("qvtiso0", "brport/isolated") : NULL;
+    long frames = r >= 0 ? rx_frames("qvtiso0") : -1;
     if (r >= 0)
         qv_domain_destroy(dom, 0, NULL);
     ip((const char *const[]){ "ip", "link", "del", BRIDGE, NULL });
     cr_assert_geq(r, 0, "define or start failed: %s", err ? qv_error_message(err) : "?");
     cr_expect_str_eq(iso ? iso : "", "1", "the tap's bridge port is not isolated");
+    cr_expect_eq(frames, 7, "the tap's rx-frames coalescing is %ld, not <coalesce>'s 7", frames);
+    qv_error_free(err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* <backend tap>: the tun device opened is the one named (a missing one
+ * makes the start fail naming it, so the path is the one used). */
+Test(net_direct, backend_tap_is_the_device_opened)
+{
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = start("backend",
+                  "    <interface type='ethernet'><backend tap='/dev/qvt-no-tun'/>\n"
+                  "      <model type='virtio'/></interface>\n", &conn, &dom, &err);
+    if (r >= 0)
+        qv_domain_destroy(dom, 0, NULL);
+    cr_assert_lt(r, 0, "a start with <backend tap='/dev/qvt-no-tun'> succeeded");
+    cr_expect(strstr(qv_error_message(err), "/dev/qvt-no-tun"), "the error does not name the backend: %s",
+              qv_error_message(err));
     qv_error_free(err);
     qv_domain_free(dom);
     qv_conn_close(conn);
