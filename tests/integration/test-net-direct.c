@@ -160,3 +160,60 @@ Test(net_direct, backend_tap_is_the_device_opened)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* The output of ovs-vsctl ARGS..., stripped, or NULL when it fails. */
+static char *ovs(const char *const *args)
+{
+    int st = 0;
+    char *out = NULL;
+    if (!g_spawn_sync(NULL, (char **)args, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                      NULL, NULL, &out, NULL, &st, NULL) || !WIFEXITED(st) || WEXITSTATUS(st)) {
+        g_free(out);
+        return NULL;
+    }
+    return g_strstrip(out);
+}
+
+#define OVSBR "qvtovs0"
+
+/* <virtualport type='openvswitch'>: the tap is a port of the OVS bridge
+ * with libvirt's external ids while the domain runs, and not after. The
+ * bridge uses OVS's userspace datapath, so no kernel module is needed;
+ * without ovs-vsctl and a running ovsdb-server/ovs-vswitchd the test skips. */
+Test(net_direct, openvswitch_port_for_the_run)
+{
+    g_autofree char *show = ovs((const char *const[]){ "ovs-vsctl", "--timeout=5", "show", NULL });
+    if (!show)
+        cr_skip_test("no Open vSwitch here (ovs-vsctl with a running ovsdb-server and ovs-vswitchd)");
+    g_free(ovs((const char *const[]){ "ovs-vsctl", "--timeout=5", "--if-exists", "del-br", OVSBR, NULL }));
+    g_autofree char *made = ovs((const char *const[]){ "ovs-vsctl", "--timeout=5", "add-br", OVSBR, "--", "set",
+                                                       "bridge", OVSBR, "datapath_type=netdev", NULL });
+    cr_assert(made, "cannot make OVS bridge " OVSBR);
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = start("ovs",
+                  "    <interface type='bridge'><mac address='52:54:00:aa:bb:02'/>\n"
+                  "      <source bridge='" OVSBR "'/>\n"
+                  "      <virtualport type='openvswitch'>\n"
+                  "        <parameters interfaceid='78533349-8b77-4467-bfd3-d1ac4af0275a'/>\n"
+                  "      </virtualport>\n"
+                  "      <target dev='qvtovsp0'/><model type='virtio'/></interface>\n", &conn, &dom, &err);
+    g_autofree char *ports = r >= 0 ? ovs((const char *const[]){ "ovs-vsctl", "--timeout=5", "list-ports", OVSBR, NULL }) : NULL;
+    g_autofree char *ids = r >= 0 ? ovs((const char *const[]){ "ovs-vsctl", "--timeout=5", "get", "Interface", "qvtovsp0",
+                                                               "external-ids", NULL }) : NULL;
+    if (r >= 0)
+        qv_domain_destroy(dom, 0, NULL);
+    g_autofree char *after = ovs((const char *const[]){ "ovs-vsctl", "--timeout=5", "list-ports", OVSBR, NULL });
+    g_free(ovs((const char *const[]){ "ovs-vsctl", "--timeout=5", "--if-exists", "del-br", OVSBR, NULL }));
+    cr_assert_geq(r, 0, "define or start failed: %s", err ? qv_error_message(err) : "?");
+    cr_expect(ports && strstr(ports, "qvtovsp0"), "the tap is not a port of " OVSBR ": %s", ports ? ports : "");
+    cr_expect(ids && strstr(ids, "attached-mac=\"52:54:00:aa:bb:02\"") &&
+              strstr(ids, "iface-id=\"78533349-8b77-4467-bfd3-d1ac4af0275a\"") &&
+              strstr(ids, "iface-status=active") && strstr(ids, "vm-id="),
+              "the port lacks libvirt's external ids: %s", ids ? ids : "");
+    cr_expect(after && !strstr(after, "qvtovsp0"), "the port is still on " OVSBR " after destroy");
+    qv_error_free(err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
