@@ -185,6 +185,8 @@ typedef struct qv_domdef_net {
     unsigned long long sndbuf;/* <tune><sndbuf>; set: sndbuf_set */
     bool sndbuf_set;
     unsigned int acpi_index;  /* <acpi index>: QEMU's acpi-index; 0 unset */
+    char *guest_dev;          /* <guest dev>: a container's name for it; kept, unused by QEMU */
+    char *backend_domain;     /* <backenddomain name>: Xen's; kept, unused by QEMU (as libvirt) */
     char *ip4_address, *ip6_address;   /* user: <ip family address prefix> */
     unsigned int ip4_prefix, ip6_prefix;
     char *target_dev;
@@ -417,7 +419,7 @@ typedef struct qv_domdef_hub {
 } qv_domdef_hub;
 
 typedef struct qv_domdef_hostdev {
-    char *type;               /* usb, pci, scsi, mdev */
+    char *type;               /* usb, pci, scsi, mdev, scsi_host (vhost-scsi) */
     int managed;              /* tristate (pci: libvirt's default is no) */
     unsigned int vendor, product;       /* usb; 0: unset */
     int host_bus, host_device;          /* usb; -1: unset */
@@ -433,6 +435,8 @@ typedef struct qv_domdef_hostdev {
     char *mdev_model;         /* mdev: vfio-pci */
     int mdev_display, mdev_ramfb;   /* mdev: tristates */
     char *teaming_persistent; /* pci: <teaming type='transient' persistent=ALIAS> */
+    char *vhost_wwpn;         /* scsi_host: <source protocol='vhost' wwpn> */
+    char *vhost_model;        /* scsi_host: model (virtio, virtio-transitional, ...) */
     unsigned int boot_order;
     qv_domdef_addr addr;
     char *alias;

@@ -521,8 +521,14 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
     if (n->downscript) {
         S("      <downscript"); A("path", n->downscript); S("/>\n");
     }
+    if (n->backend_domain) {
+        S("      <backenddomain"); A("name", n->backend_domain); S("/>\n");
+    }
     if (n->target_dev) {
         S("      <target"); A("dev", n->target_dev); S("/>\n");
+    }
+    if (n->guest_dev) {
+        S("      <guest"); A("dev", n->guest_dev); S("/>\n");
     }
     S("      <model"); A("type", n->model); S("/>\n");
     if (n->driver_name || n->queues || n->txmode || n->ioeventfd || n->event_idx ||
@@ -735,12 +741,15 @@ static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int f
     S("    <hostdev mode='subsystem'"); A("type", h->type);
     A("managed", h->managed == QV_TRI_ON ? "yes" : "no");
     A("sgio", h->sgio); A("rawio", h->rawio);
-    A("model", h->mdev_model); A("display", qv_tri_onoff(h->mdev_display));
+    A("model", h->mdev_model ? h->mdev_model : h->vhost_model); A("display", qv_tri_onoff(h->mdev_display));
     A("ramfb", qv_tri_onoff(h->mdev_ramfb));
     S(">\n");
     if (h->driver_name) {
         S("      <driver"); A("name", h->driver_name); S("/>\n");
     }
+    if (h->vhost_wwpn) {
+        S("      <source protocol='vhost'"); A("wwpn", h->vhost_wwpn); S("/>\n");
+    } else {
     S("      <source>\n");
     if (!strcmp(h->type, "usb")) {
         if (h->vendor)
@@ -760,6 +769,7 @@ static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int f
         S("        <address"); A("uuid", h->mdev_uuid); S("/>\n");
     }
     S("      </source>\n");
+    }
     if (h->readonly)
         S("      <readonly/>\n");
     if (h->shareable)

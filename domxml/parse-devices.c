@@ -1301,6 +1301,10 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
             qv_set_str(&n->backend_vhost, qv_xml_prop(c, "vhost"));
             if ((n->backend_tap && n->backend_tap[0] != '/') || (n->backend_vhost && n->backend_vhost[0] != '/'))
                 return qv_xml_error(err, c, "<backend> tap and vhost must be absolute device paths");
+        } else if (name_is(c, "guest")) {
+            qv_set_str(&n->guest_dev, qv_xml_prop(c, "dev"));
+        } else if (name_is(c, "backenddomain")) {
+            qv_set_str(&n->backend_domain, qv_xml_prop(c, "name"));
         } else if (name_is(c, "tune")) {
             xmlNode *sb = qv_xml_child(c, "sndbuf");
             if (sb) {
@@ -2130,6 +2134,23 @@ static int parse_hostdev_mdev(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, q
     return 0;
 }
 
+/* A vhost-scsi target (<hostdev type='scsi_host'>): the host's LIO
+ * target by its WWPN, which libvirt checks is "naa." and 16 hex digits. */
+static int parse_hostdev_scsi_host(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    static const char *const models[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    g_autofree char *protocol = qv_xml_prop(src, "protocol");
+    if (g_strcmp0(protocol, "vhost"))
+        return qv_xml_error(err, src, "a scsi_host host device needs <source protocol='vhost' wwpn=...>");
+    if (qv_xml_prop_enum(hn, "model", models, &h->vhost_model, err) < 0)
+        return -EINVAL;
+    qv_set_str(&h->vhost_wwpn, qv_xml_prop(src, "wwpn"));
+    const char *w = h->vhost_wwpn;
+    if (!w || !g_str_has_prefix(w, "naa.") || strlen(w) != 20 || strspn(w + 4, "0123456789abcdefABCDEF") != 16)
+        return qv_xml_error(err, src, "a vhost-scsi host device needs wwpn='naa.' followed by 16 hex digits");
+    return 0;
+}
+
 /* USB, PCI (VFIO), SCSI (scsi-generic) and mediated (VFIO) host devices:
  * the argv is always built; whether the host has the device is checked
  * when the domain starts (lib/), as libvirt does. */
@@ -2139,12 +2160,12 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
     g_autofree char *type = qv_xml_prop(hn, "type");
     if (mode && strcmp(mode, "subsystem"))
         return qv_xml_error(err, hn, "capabilities-mode host devices are only for containers");
-    static const char *const types[] = { "usb", "pci", "scsi", "mdev", NULL };
+    static const char *const types[] = { "usb", "pci", "scsi", "mdev", "scsi_host", NULL };
     bool known = false;
     for (int i = 0; type && types[i]; i++)
         known |= !strcmp(type, types[i]);
     if (!known)
-        return qv_xml_error(err, hn, "unsupported host device type '%s' (usb, pci, scsi, mdev)", type ? type : "");
+        return qv_xml_error(err, hn, "unsupported host device type '%s' (usb, pci, scsi, mdev, scsi_host)", type ? type : "");
     qv_domdef_hostdev *h = g_new0(qv_domdef_hostdev, 1);
     g_ptr_array_add(def->hostdevs, h);
     qv_set_str(&h->type, g_strdup(type));
@@ -2157,6 +2178,7 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
     int r = !strcmp(type, "usb") ? parse_hostdev_usb(h, src, err)
           : !strcmp(type, "pci") ? parse_hostdev_pci(h, hn, src, err)
           : !strcmp(type, "scsi") ? parse_hostdev_scsi(h, hn, src, err)
+          : !strcmp(type, "scsi_host") ? parse_hostdev_scsi_host(h, hn, src, err)
           : parse_hostdev_mdev(h, hn, src, err);
     if (r < 0)
         return r;

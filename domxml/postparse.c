@@ -333,7 +333,7 @@ static int post_parse_scsi_hostdevs(qv_domdef *def, qv_error **err)
             if (scsi_unit_used(def, h, h->addr.controller, h->addr.unit) && h->addr.bus == 0 && h->addr.target == 0)
                 return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: its drive address is already used.", i + 1);
             ensure_controller(def, QV_CTRL_SCSI, h->addr.controller, "virtio-scsi");
-        } else if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev")) {
+        } else if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev") || !strcmp(h->type, "scsi_host")) {
             if (h->addr.type != QV_ADDR_NONE && h->addr.type != QV_ADDR_PCI)
                 return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: a %s needs a PCI address.", i + 1,
                                     !strcmp(h->type, "pci") ? "PCI host device" : "mediated device");
@@ -869,8 +869,11 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     }
     for (guint i = 0; i < def->hostdevs->len; i++) {
         qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev"))
+        if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev")) {
             PLACE(&h->addr, CONN_PCIE, "host device")
+        } else if (!strcmp(h->type, "scsi_host")) {
+            PLACE(&h->addr, qv_virtio_transitional(h->vhost_model) ? CONN_PCI : CONN_PCIE, "vhost-scsi host device")
+        }
     }
     if (def->memballoon && strcmp(def->memballoon->model, "none"))
         PLACE(&def->memballoon->addr, qv_virtio_transitional(def->memballoon->model) ? CONN_PCI : CONN_PCIE,

@@ -96,6 +96,10 @@ int qv_hostdevs_check(const qv_domdef *def, const char *root, qv_error **err)
             g_autofree char *what = g_strdup_printf("Mediated device %s (%s)", h->mdev_uuid, h->alias);
             if ((r = need_vfio(root, what, err)) < 0)
                 return r;
+        } else if (!strcmp(h->type, "scsi_host")) {
+            if (!exists(root, "/dev/vhost-scsi"))
+                return qv_error_set(err, -ENODEV, "The host has no /dev/vhost-scsi (the vhost_scsi module) for vhost-scsi host device %s (%s).",
+                                    h->alias, h->vhost_wwpn);
         } else if (!strcmp(h->type, "scsi")) {
             g_autofree char *sg = qv_hostdev_scsi_generic((void *)root, h, err);
             if (!sg)

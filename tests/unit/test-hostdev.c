@@ -142,6 +142,17 @@ Test(hostdev, vdpa_device)
     cr_assert_eq(check(vdpa, NULL), 0);
 }
 
+Test(hostdev, vhost_scsi_needs_its_device)
+{
+    qv_error *err = NULL;
+    const char *xml = DOM("<hostdev mode='subsystem' type='scsi_host'><source protocol='vhost' wwpn='naa.50014057667280d8'/></hostdev>");
+    cr_assert_eq(check(xml, &err), -ENODEV);
+    cr_assert_str_eq(qv_error_message(err), "The host has no /dev/vhost-scsi (the vhost_scsi module) for vhost-scsi host device hostdev0 (naa.50014057667280d8).");
+    qv_error_free(err);
+    touch("/dev/vhost-scsi");
+    cr_assert_eq(check(xml, NULL), 0);
+}
+
 Test(hostdev, scsi_generic_node_from_sysfs)
 {
     const char *scsi = DOM("<hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host2'/>"
