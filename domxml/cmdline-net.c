@@ -49,8 +49,36 @@ static const qv_tap_fds *find_tap(const qv_cmdline *cl, const char *alias)
     return NULL;
 }
 
+/* An interface of type hostdev: the SR-IOV VF as vfio-pci, as libvirt 9.0
+ * builds it (its MAC is set on the PF by lib/ at start, not here). */
+static int add_hostdev_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
+{
+    qv_jobj *dev = qv_json_device(cl, "vfio-pci", n->alias);
+    g_autoptr(qv_jobj) guard = dev;
+    const qv_domdef_addr *a = &n->host_addr;
+    g_autofree char *host = g_strdup_printf("%04x:%02x:%02x.%x", a->domain, a->bus, a->slot, a->function);
+    qv_json_set_str(dev, "host", host);
+    unsigned int boot = net_bootindex(cl->def, n);
+    if (boot)
+        qv_json_set_int(dev, "bootindex", boot);
+    if (n->teaming_type && !strcmp(n->teaming_type, "transient"))
+        qv_json_set_str(dev, "failover_pair_id", n->teaming_persistent);
+    if (n->rom_bar)
+        qv_json_set_int(dev, "rombar", n->rom_bar == QV_TRI_ON);
+    if (n->rom_file)
+        qv_json_set_str(dev, "romfile", n->rom_file);
+    if (n->acpi_index)
+        qv_json_set_int(dev, "acpi-index", n->acpi_index);
+    if (qv_cmdline_set_address(cl, dev, &n->addr, "network interface", err) < 0)
+        return -EINVAL;
+    qv_cmdline_add_json(cl, "-device", g_steal_pointer(&guard));
+    return 0;
+}
+
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
+    if (n->type == QV_NET_HOSTDEV)
+        return add_hostdev_net(cl, n, err);
     g_autofree char *hostnet = qv_strcat2("host", n->alias);
     qv_jobj *nd = qv_jobj_new(cl);
     const qv_tap_fds *tap = find_tap(cl, n->alias);

@@ -144,7 +144,8 @@ typedef struct qv_domdef_controller {
 
 /* ---- network interfaces -------------------------------------------------- */
 enum { QV_NET_USER = 0, QV_NET_ETHERNET, QV_NET_BRIDGE, QV_NET_NETWORK, QV_NET_CLIENT,
-       QV_NET_SERVER, QV_NET_MCAST, QV_NET_UDP, QV_NET_VHOSTUSER, QV_NET_VDPA, QV_NET_DIRECT };
+       QV_NET_SERVER, QV_NET_MCAST, QV_NET_UDP, QV_NET_VHOSTUSER, QV_NET_VDPA, QV_NET_DIRECT,
+       QV_NET_HOSTDEV };
 
 typedef struct qv_domdef_bandwidth_dir {
     bool set;
@@ -185,6 +186,8 @@ typedef struct qv_domdef_net {
     unsigned long long sndbuf;/* <tune><sndbuf>; set: sndbuf_set */
     bool sndbuf_set;
     unsigned int acpi_index;  /* <acpi index>: QEMU's acpi-index; 0 unset */
+    qv_domdef_addr host_addr; /* hostdev: the SR-IOV VF (<source><address type='pci'>) */
+    int managed;              /* hostdev: tristate managed= (qvirt never rebinds drivers) */
     char *guest_dev;          /* <guest dev>: a container's name for it; kept, unused by QEMU */
     char *backend_domain;     /* <backenddomain name>: Xen's; kept, unused by QEMU (as libvirt) */
     char *ip4_address, *ip6_address;   /* user: <ip family address prefix> */

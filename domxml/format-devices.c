@@ -459,8 +459,10 @@ static bool fmt_net_offloads(GString *buf, const qv_domdef_net *n, const char *e
 static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
 {
     static const char *const types[] = { "user", "ethernet", "bridge", "network", "client", "server",
-                                         "mcast", "udp", "vhostuser", "vdpa", "direct" };
+                                         "mcast", "udp", "vhostuser", "vdpa", "direct", "hostdev" };
     P("    <interface type='%s'", types[n->type]);
+    if (n->type == QV_NET_HOSTDEV)
+        A("managed", n->managed == QV_TRI_ON ? "yes" : "no");
     A("trustGuestRxFilters", qv_tri_yesno(n->trust_guest_rx));
     S(">\n");
     P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
@@ -484,6 +486,10 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
             S("/>\n");
     } else if (n->source_dev) {
         S("      <source"); A("dev", n->source_dev); A("mode", n->direct_mode); S("/>\n");
+    } else if (n->type == QV_NET_HOSTDEV) {
+        const qv_domdef_addr *a = &n->host_addr;
+        P("      <source>\n        <address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n      </source>\n",
+          a->domain, a->bus, a->slot, a->function);
     }
     if (n->vport) {
         S("      <virtualport"); A("type", n->vport_type);
@@ -530,7 +536,9 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
     if (n->guest_dev) {
         S("      <guest"); A("dev", n->guest_dev); S("/>\n");
     }
-    S("      <model"); A("type", n->model); S("/>\n");
+    if (n->model) {
+        S("      <model"); A("type", n->model); S("/>\n");
+    }
     if (n->driver_name || n->queues || n->txmode || n->ioeventfd || n->event_idx ||
         n->rx_queue_size || n->tx_queue_size || fmt_net_offloads(NULL, n, "host") ||
         fmt_net_offloads(NULL, n, "guest")) {

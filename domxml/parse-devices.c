@@ -990,6 +990,19 @@ static int parse_net_source(const xmlNode *c, qv_domdef_net *n, qv_error **err)
     case QV_NET_VDPA:
         qv_set_str(&n->source_dev, qv_xml_prop(c, "dev"));
         break;
+    case QV_NET_HOSTDEV: {
+        xmlNode *a = qv_xml_child(c, "address");
+        g_autofree char *at = a ? qv_xml_prop(a, "type") : NULL;
+        if (!a || g_strcmp0(at, "pci"))
+            return qv_xml_error(err, c, "a hostdev interface needs <source><address type='pci' domain bus slot function>");
+        n->host_addr.type = QV_ADDR_PCI;
+        if (addr_field(a, "domain", 0xffff, &n->host_addr.domain, err) < 0 ||
+            addr_field(a, "bus", 255, &n->host_addr.bus, err) < 0 ||
+            addr_field(a, "slot", 31, &n->host_addr.slot, err) < 0 ||
+            addr_field(a, "function", 7, &n->host_addr.function, err) < 0)
+            return -EINVAL;
+        break;
+    }
     case QV_NET_DIRECT: {
         static const char *const modes[] = { "vepa", "bridge", "private", "passthrough", NULL };
         qv_set_str(&n->source_dev, qv_xml_prop(c, "dev"));
@@ -1008,7 +1021,7 @@ static int parse_net_source(const xmlNode *c, qv_domdef_net *n, qv_error **err)
 static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
 {
     static const char *const names[] = { "user", "ethernet", "bridge", "network", "client", "server",
-                                         "mcast", "udp", "vhostuser", "vdpa", "direct" };
+                                         "mcast", "udp", "vhostuser", "vdpa", "direct", "hostdev" };
     const char *t = names[n->type];
     switch (n->type) {
     case QV_NET_CLIENT: case QV_NET_MCAST: case QV_NET_UDP:
@@ -1031,6 +1044,10 @@ static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
         if (!n->source_dev)
             return qv_xml_error(err, in, "a vdpa interface needs <source dev=...>");
         break;
+    case QV_NET_HOSTDEV:
+        if (n->host_addr.type != QV_ADDR_PCI)
+            return qv_xml_error(err, in, "a hostdev interface needs <source><address type='pci' domain bus slot function>");
+        break;
     case QV_NET_DIRECT:
         if (!n->source_dev || !*n->source_dev || strlen(n->source_dev) >= 16 || strchr(n->source_dev, '/'))
             return qv_xml_error(err, in, "a direct interface needs <source dev=...> naming a host network link");
@@ -1042,7 +1059,7 @@ static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
         return qv_xml_error(err, in, "a %s interface needs <model type='virtio'/>", t);
     if ((n->ip4_address || n->ip6_address) && n->type != QV_NET_USER)
         return qv_xml_error(err, in, "<ip> is only for type='user' interfaces (the guest network user mode serves)");
-    if (n->type >= QV_NET_CLIENT && n->type != QV_NET_DIRECT && n->driver_name && !strcmp(n->driver_name, "vhost"))
+    if (n->type >= QV_NET_CLIENT && n->type != QV_NET_DIRECT && n->type != QV_NET_HOSTDEV && n->driver_name && !strcmp(n->driver_name, "vhost"))
         return qv_xml_error(err, in, "<driver name='vhost'> is only for tap interfaces");
     return 0;
 }
@@ -1077,12 +1094,14 @@ static int check_net_extras(const xmlNode *in, const qv_domdef_net *n, qv_error 
         return qv_xml_error(err, qv_xml_child(in, "virtualport"), "an openvswitch virtualport is only for bridge and network interfaces");
     if (n->teaming_type) {
         xmlNode *t = qv_xml_child(in, "teaming");
-        if (!strcmp(n->teaming_type, "persistent") && g_strcmp0(n->model, "virtio"))
+        if (!strcmp(n->teaming_type, "persistent") && n->model && g_strcmp0(n->model, "virtio"))
             return qv_xml_error(err, t, "a persistent teaming interface needs <model type='virtio'/> (QEMU's virtio-net failover)");
         if (!strcmp(n->teaming_type, "persistent") && n->teaming_persistent)
             return qv_xml_error(err, t, "a persistent teaming interface takes no persistent= attribute");
-        if (!strcmp(n->teaming_type, "transient"))
-            return qv_xml_error(err, t, "a transient teaming member must be a PCI <hostdev> (an interface of type 'hostdev' is not supported)");
+        if (!strcmp(n->teaming_type, "transient") && n->type != QV_NET_HOSTDEV)
+            return qv_xml_error(err, t, "a transient teaming member must be a PCI <hostdev> or an interface of type 'hostdev'");
+        if (!strcmp(n->teaming_type, "transient") && (!n->teaming_persistent || !*n->teaming_persistent))
+            return qv_xml_error(err, t, "a transient <teaming> needs persistent= naming the alias of its virtio interface");
     }
     if (n->port_isolated && !tap)
         return qv_xml_error(err, qv_xml_child(in, "port"), "<port isolated> is only for interfaces with a tap on a bridge");
@@ -1211,9 +1230,11 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
     else if (!strcmp(type, "direct"))
         n->type = QV_NET_DIRECT;   /* a macvtap on <source dev>, made at start */
     else if (!strcmp(type, "hostdev"))
-        return qv_xml_error(err, in, "an interface of type 'hostdev' (SR-IOV with a MAC set on the host) is not supported; pass the PCI device with <hostdev type='pci'>");
+        n->type = QV_NET_HOSTDEV;  /* an SR-IOV VF: vfio-pci, its MAC set on the PF at start */
     else
-        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network, client, server, mcast, udp, vhostuser, vdpa, direct)", type);
+        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network, client, server, mcast, udp, vhostuser, vdpa, direct, hostdev)", type);
+    if (n->type == QV_NET_HOSTDEV && qv_xml_prop_tristate(in, "managed", &n->managed, err) < 0)
+        return -EINVAL;
     if (qv_xml_prop_tristate(in, "trustGuestRxFilters", &n->trust_guest_rx, err) < 0)
         return -EINVAL;
     bool have_mac = false;
@@ -1266,7 +1287,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 return -EINVAL;
         } else if (name_is(c, "driver")) {
             static const char *const dn[] = { "qemu", "vhost", NULL };
-            if (qv_xml_prop_enum(c, "name", dn, &n->driver_name, err) < 0 ||
+            static const char *const hdn[] = { "vfio", NULL };
+            if (qv_xml_prop_enum(c, "name", n->type == QV_NET_HOSTDEV ? hdn : dn, &n->driver_name, err) < 0 ||
                 qv_xml_prop_uint(c, "queues", &n->queues, err) < 0)
                 return -EINVAL;
             if (n->queues > 256)

@@ -656,6 +656,8 @@ static bool memory_shared(const qv_domdef *def)
 
 static int net_conn(const qv_domdef_net *n)
 {
+    if (n->type == QV_NET_HOSTDEV)
+        return CONN_PCIE;   /* a VF, like a PCI <hostdev> */
     return (g_str_has_prefix(n->model, "virtio") && !qv_virtio_transitional(n->model)) ||
            !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
 }
@@ -1350,9 +1352,15 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     /* Interfaces. */
     for (guint i = 0; i < def->nets->len; i++) {
         qv_domdef_net *n = g_ptr_array_index(def->nets, i);
-        if (!n->model)
+        if (n->type == QV_NET_HOSTDEV) {
+            /* A VF is the guest's NIC itself: no model, no QEMU backend. */
+            if (n->model || n->queues || n->mtu || n->link_state || n->inbound.set || n->outbound.set)
+                return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a hostdev interface (an SR-IOV VF) takes no model, queues, MTU, link state or bandwidth.", i + 1);
+        } else if (!n->model) {
             n->model = g_strdup("rtl8139");
-        if (n->queues > 1 && !g_str_has_prefix(n->model, "virtio"))
+        }
+        if (n->type == QV_NET_HOSTDEV) {
+        } else if (n->queues > 1 && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
         /* With a tap the MTU is the tap's (lib/tap.c), whatever the model;
          * only virtio also tells the guest (host_mtu). User networking has
@@ -1366,7 +1374,8 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a vhostuser interface needs the guest's memory shared (<memoryBacking><access mode='shared'/>, or memAccess='shared' on every NUMA cell), as the backend maps it.", i + 1);
         for (guint j = 0; j < i; j++) {
             qv_domdef_net *o = g_ptr_array_index(def->nets, j);
-            if (!memcmp(o->mac, n->mac, 6))
+            /* The two members of a failover pair share their MAC. */
+            if (!memcmp(o->mac, n->mac, 6) && !(o->teaming_type && n->teaming_type))
                 return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: MAC address is used twice.", i + 1);
         }
     }

@@ -131,6 +131,29 @@ int qv_nl_link_del(const char *name)
     return e == -ENODEV ? 0 : e;
 }
 
+int qv_nl_vf_set_mac(const char *pf, int vf, const unsigned char mac[6], qv_error **err)
+{
+    unsigned int idx = if_nametoindex(pf);
+    if (!idx)
+        return qv_error_set(err, -ENODEV, "SR-IOV physical function %s is not a network link here", pf);
+    nl_req r;
+    nl_init(&r, RTM_SETLINK, 0, AF_UNSPEC);
+    r.i.ifi_index = (int)idx;
+    struct rtattr *list = nl_put(&r, IFLA_VFINFO_LIST, NULL, 0);
+    struct rtattr *info = nl_put(&r, IFLA_VF_INFO, NULL, 0);
+    struct ifla_vf_mac m;
+    memset(&m, 0, sizeof m);
+    m.vf = (unsigned int)vf;
+    memcpy(m.mac, mac, 6);
+    nl_put(&r, IFLA_VF_MAC, &m, sizeof m);
+    nl_nest_end(&r, info);
+    nl_nest_end(&r, list);
+    int e = nl_talk(&r);
+    if (e < 0)
+        return qv_error_set_errno(err, e, "cannot set the MAC of virtual function %d of %s", vf, pf);
+    return 0;
+}
+
 int qv_nl_brport_isolated(const char *name, bool on, qv_error **err)
 {
     unsigned int idx = if_nametoindex(name);

@@ -14,6 +14,9 @@ int qv_nl_macvtap_add(char name[16], const char *lower, const char *mode,
                       const unsigned char mac[6], qv_error **err);
 /* Removes link name; a link already gone is no error. */
 int qv_nl_link_del(const char *name);
+/* Sets the MAC of virtual function vf of SR-IOV physical function pf
+ * (IFLA_VF_MAC), which the VF's guest driver then uses. */
+int qv_nl_vf_set_mac(const char *pf, int vf, const unsigned char mac[6], qv_error **err);
 /* Sets bridge port name's isolated flag (IFLA_BRPORT_ISOLATED). */
 int qv_nl_brport_isolated(const char *name, bool on, qv_error **err);
 

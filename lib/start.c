@@ -424,7 +424,8 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     ctx.secret_data = &secrets;
     ctx.volume_data = pool_dir;
     /* A host device the host lacks is refused here, by name. */
-    if ((r = qv_hostdevs_check(def, "", err)) < 0)
+    if ((r = qv_hostdevs_check(def, "", err)) < 0 ||
+        (r = qv_hostdev_nets_set_mac(def, "", err)) < 0)
         return r;
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
