@@ -13,6 +13,7 @@
 #include "pool.h"
 #include "qemu-files.h"
 #include "tap.h"
+#include "netlink.h"
 
 #define DETACH_TIMEOUT_MS 10000
 /* One wait for DEVICE_DELETED before the detach looks again. */
@@ -315,10 +316,16 @@ static void release_backends(qv_domain *dom, qv_qmp *qmp, const qv_domdef_devref
         }
         break;
     }
-    case QV_DEVCLASS_NET:
+    case QV_DEVCLASS_NET: {
         id = g_strdup_printf("host%s", alias);
         qv_qmp_call(qmp, "netdev_del", id_args("id", id), 0, NULL, NULL);
+        /* A macvtap or an OVS port outlives QEMU's fds: removed here. */
+        const qv_domdef_net *n = d->dev;
+        g_autofree char *dir = runtime_dir(dom);
+        qv_rt_host_link_release(dir, "macvtap", n->type == QV_NET_DIRECT ? n->target_dev : NULL);
+        qv_rt_host_link_release(dir, "ovs", n->vport_type ? n->target_dev : NULL);
         break;
+    }
     case QV_DEVCLASS_CHR:
         id = g_strdup_printf("char%s", alias);
         qv_qmp_call(qmp, "chardev-remove", id_args("id", id), 0, NULL, NULL);

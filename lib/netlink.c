@@ -182,6 +182,40 @@ int qv_rt_host_link_record(const char *dir, const char *line, qv_error **err)
     return 0;
 }
 
+static void release_line(char **f)
+{
+    if (g_strv_length(f) == 2 && !strcmp(f[0], "macvtap")) {
+        qv_nl_link_del(f[1]);
+    } else if (g_strv_length(f) == 3 && !strcmp(f[0], "ovs")) {
+        /* As libvirt's virNetDevOpenvswitchRemovePort. */
+        const char *argv[] = { "ovs-vsctl", "--timeout=5", "--", "--if-exists", "del-port",
+                               f[1], f[2], NULL };
+        g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                     G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    }
+}
+
+void qv_rt_host_link_release(const char *dir, const char *kind, const char *name)
+{
+    g_autofree char *path = g_build_filename(dir, QV_RT_HOST_LINKS, NULL);
+    g_autofree char *data = NULL;
+    if (!name || !g_file_get_contents(path, &data, NULL, NULL))
+        return;
+    g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
+    g_autoptr(GString) keep = g_string_new(NULL);
+    for (char **l = lines; *l; l++) {
+        g_auto(GStrv) f = g_strsplit(*l, " ", 3);
+        guint n = g_strv_length(f);
+        if (n >= 2 && !strcmp(f[0], kind) && !strcmp(f[n - 1], name))
+            release_line(f);
+        else if (**l)
+            g_string_append_printf(keep, "%s\n", *l);
+    }
+    /* Another run may reuse the name later: it must not be removed at
+     * this run's end. */
+    g_file_set_contents(path, keep->str, (gssize)keep->len, NULL);
+}
+
 void qv_rt_host_links_release(const char *dir)
 {
     g_autofree char *path = g_build_filename(dir, QV_RT_HOST_LINKS, NULL);
@@ -191,15 +225,7 @@ void qv_rt_host_links_release(const char *dir)
     g_auto(GStrv) lines = g_strsplit(data, "\n", -1);
     for (char **l = lines; *l; l++) {
         g_auto(GStrv) f = g_strsplit(*l, " ", 3);
-        if (g_strv_length(f) == 2 && !strcmp(f[0], "macvtap")) {
-            qv_nl_link_del(f[1]);
-        } else if (g_strv_length(f) == 3 && !strcmp(f[0], "ovs")) {
-            /* As libvirt's virNetDevOpenvswitchRemovePort. */
-            const char *argv[] = { "ovs-vsctl", "--timeout=5", "--", "--if-exists", "del-port",
-                                   f[1], f[2], NULL };
-            g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                         G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-        }
+        release_line(f);
     }
     unlink(path);
 }

@@ -25,5 +25,8 @@ int qv_nl_brport_isolated(const char *name, bool on, qv_error **err);
 #define QV_RT_HOST_LINKS "host-links"
 /* Appends one line to dir's host-links file. */
 int qv_rt_host_link_record(const char *dir, const char *line, qv_error **err);
+/* Removes the link of kind ("macvtap", "ovs") named name (its last field)
+ * from the host and from dir's record (a detached interface). */
+void qv_rt_host_link_release(const char *dir, const char *kind, const char *name);
 /* Removes every link dir's host-links file names (the run ended). */
 void qv_rt_host_links_release(const char *dir);

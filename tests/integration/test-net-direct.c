@@ -24,6 +24,8 @@ TestSuite(net_direct, .init = setup, .fini = teardown, .timeout = 120);
 
 #define LOWER "qvt-dummy0"
 #define BRIDGE "qvt-isobr0"
+/* Criterion runs the tests in parallel: each test has links of its own. */
+#define LOWER_HP "qvt-dummy2"
 
 static bool ip(const char *const *args)
 {
@@ -213,6 +215,43 @@ Test(net_direct, openvswitch_port_for_the_run)
               strstr(ids, "iface-status=active") && strstr(ids, "vm-id="),
               "the port lacks libvirt's external ids: %s", ids ? ids : "");
     cr_expect(after && !strstr(after, "qvtovsp0"), "the port is still on " OVSBR " after destroy");
+    qv_error_free(err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
+
+/* A direct interface attached to a running domain gets its macvtap, and
+ * loses it when detached (not only when the run ends: another domain may
+ * take the name meanwhile). */
+Test(net_direct, hotplugged_macvtap_goes_with_its_interface)
+{
+    ip((const char *const[]){ "ip", "link", "del", LOWER_HP, NULL });
+    if (!ip((const char *const[]){ "ip", "link", "add", LOWER_HP, "type", "dummy", NULL }) &&
+        !ip((const char *const[]){ "ip", "link", "add", LOWER_HP, "type", "veth", "peer", "name", "qvt-dummy3", NULL }))
+        cr_skip_test("cannot make a dummy or veth link (needs CAP_NET_ADMIN and iproute2)");
+    ip((const char *const[]){ "ip", "link", "set", LOWER_HP, "up", NULL });
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = start("direct-hp", "", &conn, &dom, &err);
+    bool booted = r >= 0 && itest_wait_console(&T, "QVIRT-GUEST-READY", 60000);
+    const char *nic = "<interface type='direct'><mac address='52:54:00:aa:bb:03'/>"
+                      "<source dev='" LOWER_HP "' mode='bridge'/><target dev='qvtmvt1'/>"
+                      "<model type='virtio'/></interface>";
+    int ra = booted ? qv_domain_attach_device(dom, nic, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err) : -1;
+    bool made = ra >= 0 && if_nametoindex("qvtmvt1");
+    int rd = ra >= 0 ? qv_domain_detach_device(dom, nic, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err) : -1;
+    bool gone = !if_nametoindex("qvtmvt1");
+    if (r >= 0)
+        qv_domain_destroy(dom, 0, NULL);
+    ip((const char *const[]){ "ip", "link", "del", "qvtmvt1", NULL });
+    ip((const char *const[]){ "ip", "link", "del", LOWER_HP, NULL });
+    cr_assert_geq(r, 0, "define or start failed: %s", err ? qv_error_message(err) : "?");
+    cr_assert(booted, "the guest did not boot");
+    cr_assert_geq(ra, 0, "attach failed: %s", err ? qv_error_message(err) : "?");
+    cr_expect(made, "no macvtap qvtmvt1 after the attach");
+    cr_assert_geq(rd, 0, "detach failed: %s", err ? qv_error_message(err) : "?");
+    cr_expect(gone, "the macvtap is still there after the detach");
     qv_error_free(err);
     qv_domain_free(dom);
     qv_conn_close(conn);
