@@ -279,7 +279,8 @@ static int make_one(qv_taps *t, const qv_domdef *def, qv_domdef_net *n, const ch
     if (r >= 0 && bridge && !ovs && n->port_isolated == QV_TRI_ON &&
         (r = qv_nl_brport_isolated(name, true, err)) < 0 && err && *err)
         qv_error_prefix(*err, "interface %s", n->alias);
-    if (r >= 0 && n->coalesce_set)
+    /* As libvirt 9.0, on taps only (a macvtap's <coalesce> is kept, unused). */
+    if (r >= 0 && n->coalesce_set && !direct)
         r = set_coalesce(n, name, err);
     if (r >= 0 && n->script && *n->script && strcmp(n->script, "no")) {
         /* libvirt runs an ethernet interface's script itself, with the tap's name. */

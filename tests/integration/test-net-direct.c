@@ -82,7 +82,7 @@ Test(net_direct, macvtap_lives_as_long_as_the_run)
     int r = start("direct",
                   "    <interface type='direct'><mac address='52:54:00:aa:bb:01'/>\n"
                   "      <source dev='" LOWER "' mode='bridge'/><target dev='qvtmvt0'/>\n"
-                  "      <model type='virtio'/></interface>\n", &conn, &dom, &err);
+                  "      <model type='virtio'/><tune><sndbuf>1600</sndbuf></tune></interface>\n", &conn, &dom, &err);
     g_autofree char *mac = r >= 0 ? sysfs("qvtmvt0", "address") : NULL;
     bool macvtap = r >= 0 && g_file_test("/sys/class/net/qvtmvt0/macvtap", G_FILE_TEST_IS_DIR);
     if (r >= 0)
