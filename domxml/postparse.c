@@ -1185,10 +1185,34 @@ static int check_hugepages(const qv_domdef *def, qv_error **err)
     return 0;
 }
 
+/* The next free "hostdevN": libvirt's qemuAssignDeviceHostdevAlias with
+ * index -1, shared by host devices and interfaces of type hostdev. */
+static char *next_hostdev_alias(const qv_domdef *def)
+{
+    unsigned int next = 0;
+    for (guint i = 0; i < def->hostdevs->len + def->nets->len; i++) {
+        const char *a = i < def->hostdevs->len ? ((qv_domdef_hostdev *)def->hostdevs->pdata[i])->alias
+                                               : ((qv_domdef_net *)def->nets->pdata[i - def->hostdevs->len])->alias;
+        char *end = NULL;
+        if (!a || !g_str_has_prefix(a, "hostdev"))
+            continue;
+        unsigned long n = strtoul(a + 7, &end, 10);
+        if (end != a + 7 && !*end && n + 1 > next)
+            next = (unsigned int)n + 1;
+    }
+    return qv_strdup_uint("hostdev", next);
+}
+
 static void assign_aliases(qv_domdef *def)
 {
-    for (guint i = 0; i < def->nets->len; i++)
-        set_alias(&((qv_domdef_net *)g_ptr_array_index(def->nets, i))->alias, qv_strdup_uint("net", i));
+    for (guint i = 0; i < def->nets->len; i++) {
+        qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        /* libvirt: an interface of type hostdev is named as a host device. */
+        if (n->type == QV_NET_HOSTDEV)
+            set_alias(&n->alias, next_hostdev_alias(def));
+        else
+            set_alias(&n->alias, qv_strdup_uint("net", i));
+    }
     for (guint i = 0; i < def->videos->len; i++)
         set_alias(&((qv_domdef_video *)g_ptr_array_index(def->videos, i))->alias, qv_strdup_uint("video", i));
     for (guint i = 0; i < def->inputs->len; i++)
@@ -1213,8 +1237,11 @@ static void assign_aliases(qv_domdef *def)
         set_alias(&((qv_domdef_redirdev *)g_ptr_array_index(def->redirdevs, i))->alias, qv_strdup_uint("redir", i));
     for (guint i = 0; i < def->hubs->len; i++)
         set_alias(&((qv_domdef_hub *)g_ptr_array_index(def->hubs, i))->alias, qv_strdup_uint("hub", i));
-    for (guint i = 0; i < def->hostdevs->len; i++)
-        set_alias(&((qv_domdef_hostdev *)g_ptr_array_index(def->hostdevs, i))->alias, qv_strdup_uint("hostdev", i));
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (!h->alias)
+            h->alias = next_hostdev_alias(def);
+    }
     for (guint i = 0; i < def->filesystems->len; i++)
         set_alias(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->alias, qv_strdup_uint("fs", i));
     for (guint i = 0; i < def->memdevs->len; i++)

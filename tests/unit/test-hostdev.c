@@ -155,7 +155,7 @@ Test(hostdev, sriov_vf_interface)
     link_to("/sys/bus/pci/devices/0000:06:10.2/iommu_group", "../../../kernel/iommu_groups/21");
     g_autoptr(qv_error) err = NULL;
     cr_assert_eq(check(DOM(VF_IFACE), &err), -EINVAL);
-    cr_assert_str_eq(qv_error_message(err), "Host PCI device 0000:06:10.2 of interface net0 is not an SR-IOV virtual function; pass it with <hostdev type='pci'>.");
+    cr_assert_str_eq(qv_error_message(err), "Host PCI device 0000:06:10.2 of interface hostdev0 is not an SR-IOV virtual function; pass it with <hostdev type='pci'>.");
     mkpath("/sys/bus/pci/devices/0000:06:00.0/net/enp6s0f0");
     link_to("/sys/bus/pci/devices/0000:06:10.2/physfn", "../0000:06:00.0");
     link_to("/sys/bus/pci/devices/0000:06:00.0/virtfn0", "../0000:06:10.0");
@@ -171,7 +171,7 @@ Test(hostdev, sriov_vf_interface)
      * no such link here, naming the interface and the PF. */
     g_autoptr(qv_error) err2 = NULL;
     cr_assert_lt(qv_hostdev_nets_set_mac(def, root, &err2), 0);
-    cr_assert(strstr(qv_error_message(err2), "net0") && strstr(qv_error_message(err2), "enp6s0f0"), "%s",
+    cr_assert(strstr(qv_error_message(err2), "hostdev0") && strstr(qv_error_message(err2), "enp6s0f0"), "%s",
               qv_error_message(err2));
 }
 
