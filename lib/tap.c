@@ -293,7 +293,9 @@ static int make_one(qv_taps *t, const qv_domdef *def, qv_domdef_net *n, const ch
                              n->script, name, gerr ? ": " : "", gerr ? gerr->message : "");
     }
     if (r < 0) {
-        if (direct)
+        if (direct && dir)
+            qv_rt_host_link_release(dir, "macvtap", name);   /* the link and its record */
+        else if (direct)
             qv_nl_link_del(name);
         for (guint i = first; i < fds->len; i++)
             close(g_array_index(fds, int, i));

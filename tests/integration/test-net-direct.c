@@ -256,3 +256,31 @@ Test(net_direct, hotplugged_macvtap_goes_with_its_interface)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* A start that fails after the macvtap is made (here its vhost device is
+ * missing) leaves no macvtap behind. */
+Test(net_direct, failed_start_leaves_no_macvtap)
+{
+    ip((const char *const[]){ "ip", "link", "del", "qvt-dummy4", NULL });
+    if (!ip((const char *const[]){ "ip", "link", "add", "qvt-dummy4", "type", "dummy", NULL }) &&
+        !ip((const char *const[]){ "ip", "link", "add", "qvt-dummy4", "type", "veth", "peer", "name", "qvt-dummy5", NULL }))
+        cr_skip_test("cannot make a dummy or veth link (needs CAP_NET_ADMIN and iproute2)");
+    qv_conn *conn = NULL;
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    int r = start("direct-fail",
+                  "    <interface type='direct'><source dev='qvt-dummy4'/><target dev='qvtmvt2'/>\n"
+                  "      <model type='virtio'/><driver name='vhost'/><backend vhost='/dev/qvt-no-vhost'/>\n"
+                  "    </interface>\n", &conn, &dom, &err);
+    bool left = if_nametoindex("qvtmvt2") != 0;
+    if (r >= 0)
+        qv_domain_destroy(dom, 0, NULL);
+    ip((const char *const[]){ "ip", "link", "del", "qvtmvt2", NULL });
+    ip((const char *const[]){ "ip", "link", "del", "qvt-dummy4", NULL });
+    cr_assert_lt(r, 0, "a start with a missing vhost device succeeded");
+    cr_expect(strstr(qv_error_message(err), "/dev/qvt-no-vhost"), "%s", qv_error_message(err));
+    cr_expect(!left, "the failed start left macvtap qvtmvt2 behind");
+    qv_error_free(err);
+    qv_domain_free(dom);
+    qv_conn_close(conn);
+}
