@@ -54,6 +54,8 @@ static int add_vfio_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error
     }
     if (h->boot_order)
         qv_json_set_int(dev, "bootindex", h->boot_order);
+    if (h->teaming_persistent)
+        qv_json_set_str(dev, "failover_pair_id", h->teaming_persistent);
     if (h->rom_bar)
         qv_json_set_int(dev, "rombar", h->rom_bar == QV_TRI_ON);
     if (h->rom_file)
@@ -104,8 +106,28 @@ static int add_scsi_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error
     return 0;
 }
 
+/* A vhost-scsi target: vhost-scsi-pci with its WWPN and, as libvirt 9.0
+ * passes it, /dev/vhost-scsi opened here as vhostfd (without an opener,
+ * QEMU opens it itself). */
+static int add_vhost_scsi_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error **err)
+{
+    g_autofree char *driver = qv_virtio_device_name("vhost-scsi-pci", h->vhost_model);
+    g_autofree char *fd = NULL;
+    if (qv_cmdline_fd(cl, "/dev/vhost-scsi", O_RDWR, h->alias, &fd, err) < 0)
+        return -ENODEV;
+    qv_jobj *dev = qv_json_device(cl, driver, h->alias);
+    qv_json_set_str(dev, "wwpn", h->vhost_wwpn);
+    if (fd)
+        qv_json_set_str(dev, "vhostfd", fd);
+    if (h->boot_order)
+        qv_json_set_int(dev, "bootindex", h->boot_order);
+    return add_dev(cl, dev, &h->addr, "host device", err);
+}
+
 static int add_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error **err)
 {
+    if (!strcmp(h->type, "scsi_host"))
+        return add_vhost_scsi_hostdev(cl, h, err);
     if (!strcmp(h->type, "usb"))
         return add_usb_hostdev(cl, h, err);
     if (!strcmp(h->type, "scsi"))

@@ -49,8 +49,36 @@ static const qv_tap_fds *find_tap(const qv_cmdline *cl, const char *alias)
     return NULL;
 }
 
+/* An interface of type hostdev: the SR-IOV VF as vfio-pci, as libvirt 9.0
+ * builds it (its MAC is set on the PF by lib/ at start, not here). */
+static int add_hostdev_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
+{
+    qv_jobj *dev = qv_json_device(cl, "vfio-pci", n->alias);
+    g_autoptr(qv_jobj) guard = dev;
+    const qv_domdef_addr *a = &n->host_addr;
+    g_autofree char *host = g_strdup_printf("%04x:%02x:%02x.%x", a->domain, a->bus, a->slot, a->function);
+    qv_json_set_str(dev, "host", host);
+    unsigned int boot = net_bootindex(cl->def, n);
+    if (boot)
+        qv_json_set_int(dev, "bootindex", boot);
+    if (n->teaming_type && !strcmp(n->teaming_type, "transient"))
+        qv_json_set_str(dev, "failover_pair_id", n->teaming_persistent);
+    if (n->rom_bar)
+        qv_json_set_int(dev, "rombar", n->rom_bar == QV_TRI_ON);
+    if (n->rom_file)
+        qv_json_set_str(dev, "romfile", n->rom_file);
+    if (n->acpi_index)
+        qv_json_set_int(dev, "acpi-index", n->acpi_index);
+    if (qv_cmdline_set_address(cl, dev, &n->addr, "network interface", err) < 0)
+        return -EINVAL;
+    qv_cmdline_add_json(cl, "-device", g_steal_pointer(&guard));
+    return 0;
+}
+
 int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
 {
+    if (n->type == QV_NET_HOSTDEV)
+        return add_hostdev_net(cl, n, err);
     g_autofree char *hostnet = qv_strcat2("host", n->alias);
     qv_jobj *nd = qv_jobj_new(cl);
     const qv_tap_fds *tap = find_tap(cl, n->alias);
@@ -116,6 +144,20 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_str(nd, "vhostdev", dev);
         break;
     }
+    case QV_NET_DIRECT:
+        /* The macvtap's /dev/tapN is opened by lib/ at start (and found
+         * above); without it, the fd names a hotplug would getfd. */
+        qv_json_set_str(nd, "type", "tap");
+        {
+            g_autofree char *fdname = g_strdup_printf("tap-%s-0", n->alias);
+            qv_json_set_str(nd, "fd", fdname);
+            if (n->driver_name && !strcmp(n->driver_name, "vhost")) {
+                g_autofree char *vfd = g_strdup_printf("vhost-%s-0", n->alias);
+                qv_json_set_bool(nd, "vhost", true);
+                qv_json_set_str(nd, "vhostfd", vfd);
+            }
+        }
+        break;
     case QV_NET_ETHERNET:
         qv_json_set_str(nd, "type", "tap");
         if (n->target_dev)
@@ -152,7 +194,12 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_jobj_free(nd);
         return qv_error_set(err, -EINVAL, "Interface %s: the MTU of user networking needs model virtio.", n->alias);
     }
-    if (n->type >= QV_NET_CLIENT) {
+    if (n->type == QV_NET_DIRECT) {
+        if (n->queues > 1 && !tap) {
+            qv_jobj_free(nd);
+            return qv_error_set(err, -EINVAL, "Interface %s: a direct interface's queues need the macvtap qvirt makes at start.", n->alias);
+        }
+    } else if (n->type >= QV_NET_CLIENT) {
         bool sock = n->type <= QV_NET_UDP;
         if (sock && n->queues > 1) {
             qv_jobj_free(nd);
@@ -169,6 +216,8 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_jobj_free(nd);
         return qv_error_set(err, -EINVAL, "Interface %s: user networking has no multiqueue.", n->alias);
     }
+    if (n->sndbuf_set && !user)
+        qv_json_set_int(nd, "sndbuf", (long long)n->sndbuf);
     qv_json_set_str(nd, "id", hostnet);
     qv_cmdline_add_json(cl, "-netdev", nd);
 
@@ -188,6 +237,10 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
     }
     if (n->mtu && !strcmp(n->model, "virtio"))
         qv_json_set_int(dev, "host_mtu", n->mtu);
+    /* libvirt 9.0: the persistent member of a failover pair; the transient
+     * vfio-pci names this NIC's id in failover_pair_id. */
+    if (n->teaming_type && !strcmp(n->teaming_type, "persistent"))
+        qv_json_set_bool(dev, "failover", true);
     /* <driver> tuning, as libvirt's qemuBuildNicDevProps sets it. */
     if (n->txmode)
         qv_json_set_str(dev, "tx", !strcmp(n->txmode, "iothread") ? "bh" : "timer");
@@ -209,6 +262,8 @@ int qv_cmdline_add_net(qv_cmdline *cl, const qv_domdef_net *n, qv_error **err)
         qv_json_set_int(dev, "rombar", n->rom_bar == QV_TRI_ON); /* a uint32 property, not a bool */
     if (n->rom_file)
         qv_json_set_str(dev, "romfile", n->rom_file);
+    if (n->acpi_index)
+        qv_json_set_int(dev, "acpi-index", n->acpi_index);
     if (qv_cmdline_set_address(cl, dev, &n->addr, "network interface", err) < 0)
         return -EINVAL;
     qv_cmdline_add_json(cl, "-device", g_steal_pointer(&guard));

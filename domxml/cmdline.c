@@ -421,6 +421,28 @@ static char *inherited_file(qv_cmdline *cl, const char *path, qv_error **err)
     return fd < 0 ? NULL : g_strdup_printf("/proc/self/fd/%d", fd);
 }
 
+int qv_cmdline_fd(qv_cmdline *cl, const char *path, int flags, const char *id, char **ret,
+                  qv_error **err)
+{
+    *ret = NULL;
+    const qv_file_opener *files = cl->ctx ? cl->ctx->files : NULL;
+    if (!files || !files->open)
+        return 0;
+    int fd = files->open(files->data, path, flags, err);
+    if (fd < 0)
+        return fd;
+    if (!cl->capture) {
+        *ret = g_strdup_printf("%d", fd);
+        return 0;
+    }
+    *ret = g_strdup_printf("fd-%s", id);
+    json_object *a = json_object_new_object();
+    json_object_object_add(a, "fdname", json_object_new_string(*ret));
+    qv_cmdline_capture(cl, "-getfd", a);
+    ((qv_hotplug_item *)g_ptr_array_index(cl->capture, cl->capture->len - 1))->fd = fd;
+    return 0;
+}
+
 int qv_cmdline_socket(qv_cmdline *cl, const char *path, const char *id, bool listen, char **ret,
                       qv_error **err)
 {

@@ -144,7 +144,8 @@ typedef struct qv_domdef_controller {
 
 /* ---- network interfaces -------------------------------------------------- */
 enum { QV_NET_USER = 0, QV_NET_ETHERNET, QV_NET_BRIDGE, QV_NET_NETWORK, QV_NET_CLIENT,
-       QV_NET_SERVER, QV_NET_MCAST, QV_NET_UDP, QV_NET_VHOSTUSER, QV_NET_VDPA };
+       QV_NET_SERVER, QV_NET_MCAST, QV_NET_UDP, QV_NET_VHOSTUSER, QV_NET_VDPA, QV_NET_DIRECT,
+       QV_NET_HOSTDEV };
 
 typedef struct qv_domdef_bandwidth_dir {
     bool set;
@@ -168,7 +169,27 @@ typedef struct qv_domdef_net {
     unsigned int local_port;
     char *source_path, *source_mode;   /* vhostuser: <source type='unix' path mode> */
     unsigned int reconnect;   /* vhostuser client: seconds; 0 off */
-    char *source_dev;         /* vdpa: /dev/vhost-vdpa-N */
+    char *source_dev;         /* vdpa: /dev/vhost-vdpa-N; direct: the host link */
+    char *direct_mode;        /* direct: macvtap mode (vepa, bridge, private, passthrough) */
+    int trust_guest_rx;       /* tristate trustGuestRxFilters */
+    /* <virtualport>: type NULL (untyped, merged with a network's) or
+     * "openvswitch"; its parameters as given */
+    bool vport;
+    char *vport_type, *vport_interfaceid, *vport_profileid, *vport_instanceid;
+    char *teaming_type;       /* persistent, transient */
+    char *teaming_persistent; /* transient: the alias of the persistent virtio NIC */
+    char *backend_tap, *backend_vhost;   /* <backend>: the tun and vhost-net devices to open */
+    int port_isolated;        /* tristate <port isolated> */
+    unsigned int coalesce_rx_frames;     /* <coalesce><rx><frames max>; set: coalesce_set */
+    bool coalesce_set;
+    char *source_portgroup;   /* network: <source portgroup>, kept (no portgroups here) */
+    unsigned long long sndbuf;/* <tune><sndbuf>; set: sndbuf_set */
+    bool sndbuf_set;
+    unsigned int acpi_index;  /* <acpi index>: QEMU's acpi-index; 0 unset */
+    qv_domdef_addr host_addr; /* hostdev: the SR-IOV VF (<source><address type='pci'>) */
+    int managed;              /* hostdev: tristate managed= (qvirt never rebinds drivers) */
+    char *guest_dev;          /* <guest dev>: a container's name for it; kept, unused by QEMU */
+    char *backend_domain;     /* <backenddomain name>: Xen's; kept, unused by QEMU (as libvirt) */
     char *ip4_address, *ip6_address;   /* user: <ip family address prefix> */
     unsigned int ip4_prefix, ip6_prefix;
     char *target_dev;
@@ -401,7 +422,7 @@ typedef struct qv_domdef_hub {
 } qv_domdef_hub;
 
 typedef struct qv_domdef_hostdev {
-    char *type;               /* usb, pci, scsi, mdev */
+    char *type;               /* usb, pci, scsi, mdev, scsi_host (vhost-scsi) */
     int managed;              /* tristate (pci: libvirt's default is no) */
     unsigned int vendor, product;       /* usb; 0: unset */
     int host_bus, host_device;          /* usb; -1: unset */
@@ -416,6 +437,9 @@ typedef struct qv_domdef_hostdev {
     char *mdev_uuid;          /* mdev: <source><address uuid> */
     char *mdev_model;         /* mdev: vfio-pci */
     int mdev_display, mdev_ramfb;   /* mdev: tristates */
+    char *teaming_persistent; /* pci: <teaming type='transient' persistent=ALIAS> */
+    char *vhost_wwpn;         /* scsi_host: <source protocol='vhost' wwpn> */
+    char *vhost_model;        /* scsi_host: model (virtio, virtio-transitional, ...) */
     unsigned int boot_order;
     qv_domdef_addr addr;
     char *alias;

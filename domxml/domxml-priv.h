@@ -198,6 +198,12 @@ typedef struct qv_cmdline {
  * fd), else path itself. flags are open(2)'s. NULL with *err set when a file cannot be opened. */
 char *qv_cmdline_file(qv_cmdline *cl, const char *path, int flags, const char *opaque,
                       qv_error **err);
+/* A device QEMU is to get as an fd property (vhost-scsi's vhostfd): with
+ * the context's opener, path opened and the fd's number, or (capture mode)
+ * the name a "-getfd" item ("fd-ID") gives it; *ret NULL without an opener
+ * (QEMU opens the device itself). */
+int qv_cmdline_fd(qv_cmdline *cl, const char *path, int flags, const char *id, char **ret,
+                  qv_error **err);
 /* A unix socket QEMU listens on (listen) or connects to, when the
  * context's opener makes it: the fd's number for the command line, or
  * (capture mode) the name a "-getfd" item gives it. *ret NULL when QEMU

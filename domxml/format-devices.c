@@ -459,12 +459,17 @@ static bool fmt_net_offloads(GString *buf, const qv_domdef_net *n, const char *e
 static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
 {
     static const char *const types[] = { "user", "ethernet", "bridge", "network", "client", "server",
-                                         "mcast", "udp", "vhostuser", "vdpa" };
-    P("    <interface type='%s'>\n", types[n->type]);
+                                         "mcast", "udp", "vhostuser", "vdpa", "direct", "hostdev" };
+    P("    <interface type='%s'", types[n->type]);
+    if (n->type == QV_NET_HOSTDEV)
+        A("managed", n->managed == QV_TRI_ON ? "yes" : "no");
+    A("trustGuestRxFilters", qv_tri_yesno(n->trust_guest_rx));
+    S(">\n");
     P("      <mac address='%02x:%02x:%02x:%02x:%02x:%02x'/>\n",
       n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
     if (n->source_bridge || n->source_network) {
-        S("      <source"); A("network", n->source_network); A("bridge", n->source_bridge); S("/>\n");
+        S("      <source"); A("network", n->source_network); A("portgroup", n->source_portgroup);
+        A("bridge", n->source_bridge); S("/>\n");
     } else if (n->source_port) {
         S("      <source"); A("address", n->source_address); P(" port='%u'", n->source_port);
         if (n->local_address) {
@@ -480,7 +485,21 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         else
             S("/>\n");
     } else if (n->source_dev) {
-        S("      <source"); A("dev", n->source_dev); S("/>\n");
+        S("      <source"); A("dev", n->source_dev); A("mode", n->direct_mode); S("/>\n");
+    } else if (n->type == QV_NET_HOSTDEV) {
+        const qv_domdef_addr *a = &n->host_addr;
+        P("      <source>\n        <address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n      </source>\n",
+          a->domain, a->bus, a->slot, a->function);
+    }
+    if (n->vport) {
+        S("      <virtualport"); A("type", n->vport_type);
+        if (n->vport_interfaceid || n->vport_profileid || n->vport_instanceid) {
+            S(">\n        <parameters"); A("instanceid", n->vport_instanceid);
+            A("interfaceid", n->vport_interfaceid); A("profileid", n->vport_profileid);
+            S("/>\n      </virtualport>\n");
+        } else {
+            S("/>\n");
+        }
     }
     if (n->ip4_address) {
         S("      <ip address='"); qv_xml_escape_append(buf, n->ip4_address); S("' family='ipv4'");
@@ -500,16 +519,26 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         fmt_bandwidth_dir(buf, "outbound", &n->outbound);
         S("      </bandwidth>\n");
     }
+    if (n->port_isolated)
+        P("      <port isolated='%s'/>\n", qv_tri_yesno(n->port_isolated));
     if (n->script) {
         S("      <script"); A("path", n->script); S("/>\n");
     }
     if (n->downscript) {
         S("      <downscript"); A("path", n->downscript); S("/>\n");
     }
+    if (n->backend_domain) {
+        S("      <backenddomain"); A("name", n->backend_domain); S("/>\n");
+    }
     if (n->target_dev) {
         S("      <target"); A("dev", n->target_dev); S("/>\n");
     }
-    S("      <model"); A("type", n->model); S("/>\n");
+    if (n->guest_dev) {
+        S("      <guest"); A("dev", n->guest_dev); S("/>\n");
+    }
+    if (n->model) {
+        S("      <model"); A("type", n->model); S("/>\n");
+    }
     if (n->driver_name || n->queues || n->txmode || n->ioeventfd || n->event_idx ||
         n->rx_queue_size || n->tx_queue_size || fmt_net_offloads(NULL, n, "host") ||
         fmt_net_offloads(NULL, n, "guest")) {
@@ -530,6 +559,15 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
             S("/>\n");
         }
     }
+    if (n->backend_tap || n->backend_vhost) {
+        S("      <backend"); A("tap", n->backend_tap); A("vhost", n->backend_vhost); S("/>\n");
+    }
+    if (n->sndbuf_set)
+        P("      <tune>\n        <sndbuf>%llu</sndbuf>\n      </tune>\n", n->sndbuf);
+    if (n->teaming_type) {
+        S("      <teaming"); A("type", n->teaming_type); A("persistent", n->teaming_persistent);
+        S("/>\n");
+    }
     if (n->boot_order)
         P("      <boot order='%u'/>\n", n->boot_order);
     if (n->rom_bar || n->rom_file) {
@@ -545,7 +583,12 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
         P("      <link state='%s'/>\n", n->link_state);
     if (n->mtu)
         P("      <mtu size='%u'/>\n", n->mtu);
+    if (n->coalesce_set)
+        P("      <coalesce>\n        <rx>\n          <frames max='%u'/>\n        </rx>\n      </coalesce>\n",
+          n->coalesce_rx_frames);
     qv_fmt_alias(buf, 3, n->alias, flags);
+    if (n->acpi_index)
+        P("      <acpi index='%u'/>\n", n->acpi_index);
     qv_fmt_address(buf, 3, &n->addr);
     S("    </interface>\n");
 }
@@ -706,12 +749,15 @@ static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int f
     S("    <hostdev mode='subsystem'"); A("type", h->type);
     A("managed", h->managed == QV_TRI_ON ? "yes" : "no");
     A("sgio", h->sgio); A("rawio", h->rawio);
-    A("model", h->mdev_model); A("display", qv_tri_onoff(h->mdev_display));
+    A("model", h->mdev_model ? h->mdev_model : h->vhost_model); A("display", qv_tri_onoff(h->mdev_display));
     A("ramfb", qv_tri_onoff(h->mdev_ramfb));
     S(">\n");
     if (h->driver_name) {
         S("      <driver"); A("name", h->driver_name); S("/>\n");
     }
+    if (h->vhost_wwpn) {
+        S("      <source protocol='vhost'"); A("wwpn", h->vhost_wwpn); S("/>\n");
+    } else {
     S("      <source>\n");
     if (!strcmp(h->type, "usb")) {
         if (h->vendor)
@@ -731,10 +777,14 @@ static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int f
         S("        <address"); A("uuid", h->mdev_uuid); S("/>\n");
     }
     S("      </source>\n");
+    }
     if (h->readonly)
         S("      <readonly/>\n");
     if (h->shareable)
         S("      <shareable/>\n");
+    if (h->teaming_persistent) {
+        S("      <teaming type='transient'"); A("persistent", h->teaming_persistent); S("/>\n");
+    }
     if (h->boot_order)
         P("      <boot order='%u'/>\n", h->boot_order);
     qv_fmt_alias(buf, 3, h->alias, flags);

@@ -994,6 +994,28 @@ static int parse_net_source(const xmlNode *c, qv_domdef_net *n, qv_error **err)
     case QV_NET_VDPA:
         qv_set_str(&n->source_dev, qv_xml_prop(c, "dev"));
         break;
+    case QV_NET_HOSTDEV: {
+        xmlNode *a = qv_xml_child(c, "address");
+        g_autofree char *at = a ? qv_xml_prop(a, "type") : NULL;
+        if (!a || g_strcmp0(at, "pci"))
+            return qv_xml_error(err, c, "a hostdev interface needs <source><address type='pci' domain bus slot function>");
+        n->host_addr.type = QV_ADDR_PCI;
+        if (addr_field(a, "domain", 0xffff, &n->host_addr.domain, err) < 0 ||
+            addr_field(a, "bus", 255, &n->host_addr.bus, err) < 0 ||
+            addr_field(a, "slot", 31, &n->host_addr.slot, err) < 0 ||
+            addr_field(a, "function", 7, &n->host_addr.function, err) < 0)
+            return -EINVAL;
+        break;
+    }
+    case QV_NET_DIRECT: {
+        static const char *const modes[] = { "vepa", "bridge", "private", "passthrough", NULL };
+        qv_set_str(&n->source_dev, qv_xml_prop(c, "dev"));
+        if (qv_xml_prop_enum(c, "mode", modes, &n->direct_mode, err) < 0)
+            return -EINVAL;
+        if (!n->direct_mode)
+            n->direct_mode = g_strdup("vepa");   /* libvirt's default */
+        break;
+    }
     default:
         break;
     }
@@ -1003,7 +1025,7 @@ static int parse_net_source(const xmlNode *c, qv_domdef_net *n, qv_error **err)
 static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
 {
     static const char *const names[] = { "user", "ethernet", "bridge", "network", "client", "server",
-                                         "mcast", "udp", "vhostuser", "vdpa" };
+                                         "mcast", "udp", "vhostuser", "vdpa", "direct", "hostdev" };
     const char *t = names[n->type];
     switch (n->type) {
     case QV_NET_CLIENT: case QV_NET_MCAST: case QV_NET_UDP:
@@ -1026,6 +1048,14 @@ static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
         if (!n->source_dev)
             return qv_xml_error(err, in, "a vdpa interface needs <source dev=...>");
         break;
+    case QV_NET_HOSTDEV:
+        if (n->host_addr.type != QV_ADDR_PCI)
+            return qv_xml_error(err, in, "a hostdev interface needs <source><address type='pci' domain bus slot function>");
+        break;
+    case QV_NET_DIRECT:
+        if (!n->source_dev || !*n->source_dev || strlen(n->source_dev) >= 16 || strchr(n->source_dev, '/'))
+            return qv_xml_error(err, in, "a direct interface needs <source dev=...> naming a host network link");
+        break;
     default:
         break;
     }
@@ -1033,8 +1063,58 @@ static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
         return qv_xml_error(err, in, "a %s interface needs <model type='virtio'/>", t);
     if ((n->ip4_address || n->ip6_address) && n->type != QV_NET_USER)
         return qv_xml_error(err, in, "<ip> is only for type='user' interfaces (the guest network user mode serves)");
-    if (n->type >= QV_NET_CLIENT && n->driver_name && !strcmp(n->driver_name, "vhost"))
+    if (n->type >= QV_NET_CLIENT && n->type != QV_NET_DIRECT && n->type != QV_NET_HOSTDEV && n->driver_name && !strcmp(n->driver_name, "vhost"))
         return qv_xml_error(err, in, "<driver name='vhost'> is only for tap interfaces");
+    return 0;
+}
+
+/* <virtualport>: Open vSwitch (the tap joins the OVS bridge with
+ * ovs-vsctl at start) or untyped (its parameters kept, as libvirt keeps them
+ * for a network to merge). 802.1Qbg/Qbh need lldpad, midonet its agent. */
+static int parse_net_virtualport(const xmlNode *c, qv_domdef_net *n, qv_error **err)
+{
+    g_autofree char *type = qv_xml_prop(c, "type");
+    if (type && strcmp(type, "openvswitch"))
+        return qv_xml_attr_error(err, c, "type", "a virtualport of type '%s' is not supported (it needs %s); only 'openvswitch' is", type,
+                                 !strcmp(type, "midonet") ? "the MidoNet agent" : "lldpad");
+    n->vport = true;
+    qv_set_str(&n->vport_type, g_steal_pointer(&type));
+    xmlNode *p = qv_xml_child(c, "parameters");
+    if (p) {
+        qv_set_str(&n->vport_interfaceid, qv_xml_prop(p, "interfaceid"));
+        qv_set_str(&n->vport_profileid, qv_xml_prop(p, "profileid"));
+        qv_set_str(&n->vport_instanceid, qv_xml_prop(p, "instanceid"));
+    }
+    return 0;
+}
+
+/* The checks of virtualport, teaming, port, coalesce and backend that
+ * depend on the interface's type and model, as libvirt 9.0 makes them. */
+static int check_net_extras(const xmlNode *in, const qv_domdef_net *n, qv_error **err)
+{
+    bool tap = n->type == QV_NET_ETHERNET || n->type == QV_NET_BRIDGE || n->type == QV_NET_NETWORK ||
+               n->type == QV_NET_DIRECT;
+    if (n->vport_type && n->type != QV_NET_BRIDGE && n->type != QV_NET_NETWORK)
+        return qv_xml_error(err, qv_xml_child(in, "virtualport"), "an openvswitch virtualport is only for bridge and network interfaces");
+    if (n->teaming_type) {
+        xmlNode *t = qv_xml_child(in, "teaming");
+        if (!strcmp(n->teaming_type, "persistent") && n->model && g_strcmp0(n->model, "virtio"))
+            return qv_xml_error(err, t, "a persistent teaming interface needs <model type='virtio'/> (QEMU's virtio-net failover)");
+        if (!strcmp(n->teaming_type, "persistent") && n->teaming_persistent)
+            return qv_xml_error(err, t, "a persistent teaming interface takes no persistent= attribute");
+        if (!strcmp(n->teaming_type, "transient") && n->type != QV_NET_HOSTDEV)
+            return qv_xml_error(err, t, "a transient teaming member must be a PCI <hostdev> or an interface of type 'hostdev'");
+        if (!strcmp(n->teaming_type, "transient") && (!n->teaming_persistent || !*n->teaming_persistent))
+            return qv_xml_error(err, t, "a transient <teaming> needs persistent= naming the alias of its virtio interface");
+    }
+    if (n->port_isolated && !tap)
+        return qv_xml_error(err, qv_xml_child(in, "port"), "<port isolated> is only for interfaces with a tap on a bridge");
+    if ((n->backend_tap || n->backend_vhost) && !tap)
+        return qv_xml_error(err, qv_xml_child(in, "backend"), "<backend> tap and vhost paths are only for tap interfaces");
+    if (n->sndbuf_set && !tap)
+        return qv_xml_error(err, qv_xml_child(in, "tune"), "<tune><sndbuf> is only for tap interfaces");
+    if (n->coalesce_set && !tap)
+        return qv_xml_error(err, qv_xml_child(in, "coalesce"), "<coalesce> is only for tap interfaces");
     return 0;
 }
 
@@ -1151,10 +1231,16 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         n->type = QV_NET_VHOSTUSER;
     else if (!strcmp(type, "vdpa"))
         n->type = QV_NET_VDPA;
+    else if (!strcmp(type, "direct"))
+        n->type = QV_NET_DIRECT;   /* a macvtap on <source dev>, made at start */
     else if (!strcmp(type, "hostdev"))
-        return qv_xml_error(err, in, "an interface of type 'hostdev' (SR-IOV with a MAC set on the host) is not supported; pass the PCI device with <hostdev type='pci'>");
+        n->type = QV_NET_HOSTDEV;  /* an SR-IOV VF: vfio-pci, its MAC set on the PF at start */
     else
-        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network, client, server, mcast, udp, vhostuser, vdpa)", type);
+        return qv_xml_attr_error(err, in, "type", "unsupported interface type '%s' (user, ethernet, bridge, network, client, server, mcast, udp, vhostuser, vdpa, direct, hostdev)", type);
+    if (n->type == QV_NET_HOSTDEV && qv_xml_prop_tristate(in, "managed", &n->managed, err) < 0)
+        return -EINVAL;
+    if (qv_xml_prop_tristate(in, "trustGuestRxFilters", &n->trust_guest_rx, err) < 0)
+        return -EINVAL;
     bool have_mac = false;
     FOR_EACH_CHILD(c, in) {
         if (name_is(c, "mac")) {
@@ -1173,6 +1259,7 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         } else if (name_is(c, "source")) {
             qv_set_str(&n->source_bridge, qv_xml_prop(c, "bridge"));
             qv_set_str(&n->source_network, qv_xml_prop(c, "network"));
+            qv_set_str(&n->source_portgroup, qv_xml_prop(c, "portgroup"));
             if (parse_net_source(c, n, err) < 0)
                 return -EINVAL;
         } else if (name_is(c, "ip")) {
@@ -1204,7 +1291,8 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 return -EINVAL;
         } else if (name_is(c, "driver")) {
             static const char *const dn[] = { "qemu", "vhost", NULL };
-            if (qv_xml_prop_enum(c, "name", dn, &n->driver_name, err) < 0 ||
+            static const char *const hdn[] = { "vfio", NULL };
+            if (qv_xml_prop_enum(c, "name", n->type == QV_NET_HOSTDEV ? hdn : dn, &n->driver_name, err) < 0 ||
                 qv_xml_prop_uint(c, "queues", &n->queues, err) < 0)
                 return -EINVAL;
             if (n->queues > 256)
@@ -1226,10 +1314,48 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
                 qv_set_str(&n->rom_file, g_strdup(""));
             else
                 qv_set_str(&n->rom_file, qv_xml_prop(c, "file"));
+        } else if (name_is(c, "virtualport")) {
+            if (parse_net_virtualport(c, n, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "teaming")) {
+            static const char *const tt[] = { "persistent", "transient", NULL };
+            if (qv_xml_prop_enum(c, "type", tt, &n->teaming_type, err) < 0)
+                return -EINVAL;
+            qv_set_str(&n->teaming_persistent, qv_xml_prop(c, "persistent"));
+        } else if (name_is(c, "backend")) {
+            qv_set_str(&n->backend_tap, qv_xml_prop(c, "tap"));
+            qv_set_str(&n->backend_vhost, qv_xml_prop(c, "vhost"));
+            if ((n->backend_tap && n->backend_tap[0] != '/') || (n->backend_vhost && n->backend_vhost[0] != '/'))
+                return qv_xml_error(err, c, "<backend> tap and vhost must be absolute device paths");
+        } else if (name_is(c, "guest")) {
+            qv_set_str(&n->guest_dev, qv_xml_prop(c, "dev"));
+        } else if (name_is(c, "backenddomain")) {
+            qv_set_str(&n->backend_domain, qv_xml_prop(c, "name"));
+        } else if (name_is(c, "tune")) {
+            xmlNode *sb = qv_xml_child(c, "sndbuf");
+            if (sb) {
+                g_autofree char *v = (char *)xmlNodeGetContent(sb);
+                char *end = NULL;
+                n->sndbuf = g_ascii_strtoull(v ? g_strstrip(v) : "", &end, 10);
+                if (!v || !*v || *end)
+                    return qv_xml_error(err, sb, "<sndbuf> must be a number of bytes");
+                n->sndbuf_set = true;
+            }
+        } else if (name_is(c, "acpi")) {
+            if (qv_xml_prop_uint(c, "index", &n->acpi_index, err) < 0)
+                return -EINVAL;
+            if (!n->acpi_index || n->acpi_index > 16383)
+                return qv_xml_attr_error(err, c, "index", "an ACPI index must be between 1 and 16383");
+        } else if (name_is(c, "port")) {
+            if (qv_xml_prop_tristate(c, "isolated", &n->port_isolated, err) < 0)
+                return -EINVAL;
+        } else if (name_is(c, "coalesce")) {
+            xmlNode *rx = qv_xml_child(c, "rx"), *fr = rx ? qv_xml_child(rx, "frames") : NULL;
+            if (fr && qv_xml_prop_uint(fr, "max", &n->coalesce_rx_frames, err) < 0)
+                return -EINVAL;
+            n->coalesce_set = fr && xmlHasProp(fr, BAD_CAST "max");
         } else if (is_common(c)) {
-        } else if (name_is(c, "filterref") || name_is(c, "virtualport") || name_is(c, "vlan") ||
-                   name_is(c, "route") ||
-                   name_is(c, "backend") || name_is(c, "coalesce") || name_is(c, "teaming")) {
+        } else if (name_is(c, "filterref") || name_is(c, "vlan") || name_is(c, "route")) {
             return qv_xml_error(err, c, "unsupported interface element");
         } else {
             return qv_xml_error(err, c, "unknown interface element");
@@ -1244,13 +1370,17 @@ static int parse_interface(qv_domdef *def, xmlNode *in, unsigned int flags, qv_e
         return qv_xml_error(err, in, "a bridge interface needs <source bridge=...>");
     if (n->type == QV_NET_NETWORK && (!n->source_network || !*n->source_network))
         return qv_xml_error(err, in, "a network interface needs <source network=...>");
-    if (n->type != QV_NET_NETWORK)
+    if (n->type != QV_NET_NETWORK) {
         g_clear_pointer(&n->source_network, g_free);
+        g_clear_pointer(&n->source_portgroup, g_free);
+    }
     else
         g_clear_pointer(&n->source_bridge, g_free);   /* live XML's resolved bridge: resolved again at start */
     if (n->type != QV_NET_ETHERNET && (n->script || n->downscript))
         return qv_xml_error(err, in, "scripts are only supported for type='ethernet'");
     if (check_net_source(in, n, err) < 0)
+        return -EINVAL;
+    if (check_net_extras(in, n, err) < 0)
         return -EINVAL;
     if (net_driver_tuned(n) && g_strcmp0(n->model, "virtio"))
         return qv_xml_error(err, qv_xml_child(in, "driver"), "txmode, ioeventfd, event_idx, ring sizes and offloads need model virtio");
@@ -2030,6 +2160,23 @@ static int parse_hostdev_mdev(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, q
     return 0;
 }
 
+/* A vhost-scsi target (<hostdev type='scsi_host'>): the host's LIO
+ * target by its WWPN, which libvirt checks is "naa." and 16 hex digits. */
+static int parse_hostdev_scsi_host(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, qv_error **err)
+{
+    static const char *const models[] = { "virtio", "virtio-transitional", "virtio-non-transitional", NULL };
+    g_autofree char *protocol = qv_xml_prop(src, "protocol");
+    if (g_strcmp0(protocol, "vhost"))
+        return qv_xml_error(err, src, "a scsi_host host device needs <source protocol='vhost' wwpn=...>");
+    if (qv_xml_prop_enum(hn, "model", models, &h->vhost_model, err) < 0)
+        return -EINVAL;
+    qv_set_str(&h->vhost_wwpn, qv_xml_prop(src, "wwpn"));
+    const char *w = h->vhost_wwpn;
+    if (!w || !g_str_has_prefix(w, "naa.") || strlen(w) != 20 || strspn(w + 4, "0123456789abcdefABCDEF") != 16)
+        return qv_xml_error(err, src, "a vhost-scsi host device needs wwpn='naa.' followed by 16 hex digits");
+    return 0;
+}
+
 /* USB, PCI (VFIO), SCSI (scsi-generic) and mediated (VFIO) host devices:
  * the argv is always built; whether the host has the device is checked
  * when the domain starts (lib/), as libvirt does. */
@@ -2039,12 +2186,12 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
     g_autofree char *type = qv_xml_prop(hn, "type");
     if (mode && strcmp(mode, "subsystem"))
         return qv_xml_error(err, hn, "capabilities-mode host devices are only for containers");
-    static const char *const types[] = { "usb", "pci", "scsi", "mdev", NULL };
+    static const char *const types[] = { "usb", "pci", "scsi", "mdev", "scsi_host", NULL };
     bool known = false;
     for (int i = 0; type && types[i]; i++)
         known |= !strcmp(type, types[i]);
     if (!known)
-        return qv_xml_error(err, hn, "unsupported host device type '%s' (usb, pci, scsi, mdev)", type ? type : "");
+        return qv_xml_error(err, hn, "unsupported host device type '%s' (usb, pci, scsi, mdev, scsi_host)", type ? type : "");
     qv_domdef_hostdev *h = g_new0(qv_domdef_hostdev, 1);
     g_ptr_array_add(def->hostdevs, h);
     qv_set_str(&h->type, g_strdup(type));
@@ -2057,13 +2204,22 @@ static int parse_hostdev(qv_domdef *def, xmlNode *hn, unsigned int flags, qv_err
     int r = !strcmp(type, "usb") ? parse_hostdev_usb(h, src, err)
           : !strcmp(type, "pci") ? parse_hostdev_pci(h, hn, src, err)
           : !strcmp(type, "scsi") ? parse_hostdev_scsi(h, hn, src, err)
+          : !strcmp(type, "scsi_host") ? parse_hostdev_scsi_host(h, hn, src, err)
           : parse_hostdev_mdev(h, hn, src, err);
     if (r < 0)
         return r;
     xmlNode *teaming = qv_xml_child(hn, "teaming");
-    if (teaming)
-        return qv_xml_error(err, teaming, "failover teaming of a host device with a virtio "
-                            "interface is not supported");
+    if (teaming) {
+        /* libvirt: the hostdev is the transient member of a failover pair
+         * whose persistent member is a virtio interface (QEMU's vfio-pci
+         * failover_pair_id names that NIC's id). */
+        g_autofree char *tt = qv_xml_prop(teaming, "type");
+        if (strcmp(type, "pci") || g_strcmp0(tt, "transient"))
+            return qv_xml_error(err, teaming, "a host device's <teaming> must be type='transient' on a PCI host device");
+        qv_set_str(&h->teaming_persistent, qv_xml_prop(teaming, "persistent"));
+        if (!h->teaming_persistent || !*h->teaming_persistent)
+            return qv_xml_error(err, teaming, "a transient <teaming> needs persistent= naming the alias of its virtio interface");
+    }
     xmlNode *rom = qv_xml_child(hn, "rom");
     if (rom) {
         if (strcmp(type, "pci") && strcmp(type, "mdev"))

@@ -333,7 +333,7 @@ static int post_parse_scsi_hostdevs(qv_domdef *def, qv_error **err)
             if (scsi_unit_used(def, h, h->addr.controller, h->addr.unit) && h->addr.bus == 0 && h->addr.target == 0)
                 return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: its drive address is already used.", i + 1);
             ensure_controller(def, QV_CTRL_SCSI, h->addr.controller, "virtio-scsi");
-        } else if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev")) {
+        } else if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev") || !strcmp(h->type, "scsi_host")) {
             if (h->addr.type != QV_ADDR_NONE && h->addr.type != QV_ADDR_PCI)
                 return qv_error_set(err, -EINVAL, "/domain/devices/hostdev[%u]: a %s needs a PCI address.", i + 1,
                                     !strcmp(h->type, "pci") ? "PCI host device" : "mediated device");
@@ -656,6 +656,8 @@ static bool memory_shared(const qv_domdef *def)
 
 static int net_conn(const qv_domdef_net *n)
 {
+    if (n->type == QV_NET_HOSTDEV)
+        return CONN_PCIE;   /* a VF, like a PCI <hostdev> */
     return (g_str_has_prefix(n->model, "virtio") && !qv_virtio_transitional(n->model)) ||
            !strcmp(n->model, "e1000e") ? CONN_PCIE : CONN_PCI;
 }
@@ -869,8 +871,11 @@ static int q35_pass_run(q35_pass *p, qv_error **err)
     }
     for (guint i = 0; i < def->hostdevs->len; i++) {
         qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
-        if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev"))
+        if (!strcmp(h->type, "pci") || !strcmp(h->type, "mdev")) {
             PLACE(&h->addr, CONN_PCIE, "host device")
+        } else if (!strcmp(h->type, "scsi_host")) {
+            PLACE(&h->addr, qv_virtio_transitional(h->vhost_model) ? CONN_PCI : CONN_PCIE, "vhost-scsi host device")
+        }
     }
     if (def->memballoon && strcmp(def->memballoon->model, "none"))
         PLACE(&def->memballoon->addr, qv_virtio_transitional(def->memballoon->model) ? CONN_PCI : CONN_PCIE,
@@ -1180,10 +1185,34 @@ static int check_hugepages(const qv_domdef *def, qv_error **err)
     return 0;
 }
 
+/* The next free "hostdevN": libvirt's qemuAssignDeviceHostdevAlias with
+ * index -1, shared by host devices and interfaces of type hostdev. */
+static char *next_hostdev_alias(const qv_domdef *def)
+{
+    unsigned int next = 0;
+    for (guint i = 0; i < def->hostdevs->len + def->nets->len; i++) {
+        const char *a = i < def->hostdevs->len ? ((qv_domdef_hostdev *)def->hostdevs->pdata[i])->alias
+                                               : ((qv_domdef_net *)def->nets->pdata[i - def->hostdevs->len])->alias;
+        char *end = NULL;
+        if (!a || !g_str_has_prefix(a, "hostdev"))
+            continue;
+        unsigned long n = strtoul(a + 7, &end, 10);
+        if (end != a + 7 && !*end && n + 1 > next)
+            next = (unsigned int)n + 1;
+    }
+    return qv_strdup_uint("hostdev", next);
+}
+
 static void assign_aliases(qv_domdef *def)
 {
-    for (guint i = 0; i < def->nets->len; i++)
-        set_alias(&((qv_domdef_net *)g_ptr_array_index(def->nets, i))->alias, qv_strdup_uint("net", i));
+    for (guint i = 0; i < def->nets->len; i++) {
+        qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        /* libvirt: an interface of type hostdev is named as a host device. */
+        if (n->type == QV_NET_HOSTDEV)
+            set_alias(&n->alias, next_hostdev_alias(def));
+        else
+            set_alias(&n->alias, qv_strdup_uint("net", i));
+    }
     for (guint i = 0; i < def->videos->len; i++)
         set_alias(&((qv_domdef_video *)g_ptr_array_index(def->videos, i))->alias, qv_strdup_uint("video", i));
     for (guint i = 0; i < def->inputs->len; i++)
@@ -1208,8 +1237,11 @@ static void assign_aliases(qv_domdef *def)
         set_alias(&((qv_domdef_redirdev *)g_ptr_array_index(def->redirdevs, i))->alias, qv_strdup_uint("redir", i));
     for (guint i = 0; i < def->hubs->len; i++)
         set_alias(&((qv_domdef_hub *)g_ptr_array_index(def->hubs, i))->alias, qv_strdup_uint("hub", i));
-    for (guint i = 0; i < def->hostdevs->len; i++)
-        set_alias(&((qv_domdef_hostdev *)g_ptr_array_index(def->hostdevs, i))->alias, qv_strdup_uint("hostdev", i));
+    for (guint i = 0; i < def->hostdevs->len; i++) {
+        qv_domdef_hostdev *h = g_ptr_array_index(def->hostdevs, i);
+        if (!h->alias)
+            h->alias = next_hostdev_alias(def);
+    }
     for (guint i = 0; i < def->filesystems->len; i++)
         set_alias(&((qv_domdef_fs *)g_ptr_array_index(def->filesystems, i))->alias, qv_strdup_uint("fs", i));
     for (guint i = 0; i < def->memdevs->len; i++)
@@ -1347,9 +1379,15 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
     /* Interfaces. */
     for (guint i = 0; i < def->nets->len; i++) {
         qv_domdef_net *n = g_ptr_array_index(def->nets, i);
-        if (!n->model)
+        if (n->type == QV_NET_HOSTDEV) {
+            /* A VF is the guest's NIC itself: no model, no QEMU backend. */
+            if (n->model || n->queues || n->mtu || n->link_state || n->inbound.set || n->outbound.set)
+                return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a hostdev interface (an SR-IOV VF) takes no model, queues, MTU, link state or bandwidth.", i + 1);
+        } else if (!n->model) {
             n->model = g_strdup("rtl8139");
-        if (n->queues > 1 && !g_str_has_prefix(n->model, "virtio"))
+        }
+        if (n->type == QV_NET_HOSTDEV) {
+        } else if (n->queues > 1 && !g_str_has_prefix(n->model, "virtio"))
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: multiqueue needs model virtio.", i + 1);
         /* With a tap the MTU is the tap's (lib/tap.c), whatever the model;
          * only virtio also tells the guest (host_mtu). User networking has
@@ -1363,7 +1401,8 @@ int qv_domdef_post_parse(qv_domdef *def, qv_error **err)
             return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: a vhostuser interface needs the guest's memory shared (<memoryBacking><access mode='shared'/>, or memAccess='shared' on every NUMA cell), as the backend maps it.", i + 1);
         for (guint j = 0; j < i; j++) {
             qv_domdef_net *o = g_ptr_array_index(def->nets, j);
-            if (!memcmp(o->mac, n->mac, 6))
+            /* The two members of a failover pair share their MAC. */
+            if (!memcmp(o->mac, n->mac, 6) && !(o->teaming_type && n->teaming_type))
                 return qv_error_set(err, -EINVAL, "/domain/devices/interface[%u]: MAC address is used twice.", i + 1);
         }
     }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "hostdev.h"
+#include "netlink.h"
 
 static char *at_root(const char *root, const char *path)
 {
@@ -96,6 +97,10 @@ int qv_hostdevs_check(const qv_domdef *def, const char *root, qv_error **err)
             g_autofree char *what = g_strdup_printf("Mediated device %s (%s)", h->mdev_uuid, h->alias);
             if ((r = need_vfio(root, what, err)) < 0)
                 return r;
+        } else if (!strcmp(h->type, "scsi_host")) {
+            if (!exists(root, "/dev/vhost-scsi"))
+                return qv_error_set(err, -ENODEV, "The host has no /dev/vhost-scsi (the vhost_scsi module) for vhost-scsi host device %s (%s).",
+                                    h->alias, h->vhost_wwpn);
         } else if (!strcmp(h->type, "scsi")) {
             g_autofree char *sg = qv_hostdev_scsi_generic((void *)root, h, err);
             if (!sg)
@@ -114,6 +119,15 @@ int qv_hostdevs_check(const qv_domdef *def, const char *root, qv_error **err)
         const qv_domdef_net *n = g_ptr_array_index(def->nets, i);
         if (n->type == QV_NET_VDPA && !exists(root, n->source_dev))
             return qv_error_set(err, -ENODEV, "The host has no vDPA device %s for interface %s.", n->source_dev, n->alias);
+        if (n->type == QV_NET_HOSTDEV) {
+            g_autofree char *what = g_strdup_printf("interface %s", n->alias);
+            g_autofree char *name = pci_name(&n->host_addr);
+            g_autofree char *physfn = g_strdup_printf("/sys/bus/pci/devices/%s/physfn", name);
+            if ((r = check_pci(root, &n->host_addr, what, err)) < 0)
+                return r;
+            if (!exists(root, physfn))
+                return qv_error_set(err, -EINVAL, "Host PCI device %s of interface %s is not an SR-IOV virtual function; pass it with <hostdev type='pci'>.", name, n->alias);
+        }
     }
     return 0;
 }
@@ -152,6 +166,14 @@ void qv_hostdevs_vfio_nodes(const qv_domdef *def, const char *root, GPtrArray *n
         if (dev)
             add_group(root, dev, names);
     }
+    for (guint i = 0; def->nets && i < def->nets->len; i++) {
+        const qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        if (n->type != QV_NET_HOSTDEV)
+            continue;
+        g_autofree char *name = pci_name(&n->host_addr);
+        g_autofree char *dev = g_strconcat("/sys/bus/pci/devices/", name, NULL);
+        add_group(root, dev, names);
+    }
     for (guint i = 0; def->disks && i < def->disks->len; i++) {
         const qv_domdef_disk *d = g_ptr_array_index(def->disks, i);
         if (d->src.type != QV_DISK_TYPE_NVME)
@@ -160,4 +182,50 @@ void qv_hostdevs_vfio_nodes(const qv_domdef *def, const char *root, GPtrArray *n
         g_autofree char *dev = g_strconcat("/sys/bus/pci/devices/", name, NULL);
         add_group(root, dev, names);
     }
+}
+
+/* The PF's network link and the VF's index of SR-IOV VF dev (a sysfs PCI
+ * device folder below root): from physfn/net/ and physfn/virtfnN. */
+static int vf_of(const char *root, const char *dev, char **pf, int *vf)
+{
+    g_autofree char *netdir = g_strdup_printf("%s%s/physfn/net", root, dev);
+    g_autoptr(GDir) d = g_dir_open(netdir, 0, NULL);
+    const char *first = d ? g_dir_read_name(d) : NULL;
+    if (!first)
+        return -ENODEV;
+    g_autofree char *self = g_path_get_basename(dev);
+    for (int i = 0; i < 4096; i++) {
+        g_autofree char *link = g_strdup_printf("%s/physfn/virtfn%d", dev, i);
+        g_autofree char *target = link_name(root, link);
+        if (!target)
+            break;
+        if (!strcmp(target, self)) {
+            *pf = g_strdup(first);
+            *vf = i;
+            return 0;
+        }
+    }
+    return -ENODEV;
+}
+
+int qv_hostdev_nets_set_mac(const qv_domdef *def, const char *root, qv_error **err)
+{
+    for (guint i = 0; i < def->nets->len; i++) {
+        const qv_domdef_net *n = g_ptr_array_index(def->nets, i);
+        if (n->type != QV_NET_HOSTDEV)
+            continue;
+        g_autofree char *name = pci_name(&n->host_addr);
+        g_autofree char *dev = g_strconcat("/sys/bus/pci/devices/", name, NULL);
+        g_autofree char *pf = NULL;
+        int vf = -1;
+        if (vf_of(root, dev, &pf, &vf) < 0)
+            return qv_error_set(err, -ENODEV, "Interface %s: cannot find the SR-IOV physical function and index of virtual function %s.", n->alias, name);
+        int r = qv_nl_vf_set_mac(pf, vf, n->mac, err);
+        if (r < 0) {
+            if (err && *err)
+                qv_error_prefix(*err, "interface %s", n->alias);
+            return r;
+        }
+    }
+    return 0;
 }

@@ -24,3 +24,6 @@ char *qv_hostdev_scsi_generic(void *data, const struct qv_domdef_hostdev *h, qv_
 /* Adds the VFIO nodes (/dev/vfio/vfio, /dev/vfio/<group>) def's PCI and
  * mediated host devices and NVMe disks need to names (char *, each once). */
 void qv_hostdevs_vfio_nodes(const qv_domdef *def, const char *root, GPtrArray *names);
+/* Sets each hostdev interface's MAC on its SR-IOV VF, through the PF
+ * (IFLA_VF_MAC), as libvirt does before QEMU starts; root: the sysfs root. */
+int qv_hostdev_nets_set_mac(const qv_domdef *def, const char *root, qv_error **err);

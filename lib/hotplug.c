@@ -13,6 +13,7 @@
 #include "pool.h"
 #include "qemu-files.h"
 #include "tap.h"
+#include "netlink.h"
 
 #define DETACH_TIMEOUT_MS 10000
 /* One wait for DEVICE_DELETED before the detach looks again. */
@@ -206,7 +207,7 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
             g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
             g_autoptr(qv_taps) taps = NULL;
             if (ldev.cls == QV_DEVCLASS_NET &&
-                (r = qv_taps_make(newlive, ldev.dev, nets, true, tapfds, &taps, err)) >= 0)
+                (r = qv_taps_make(newlive, ldev.dev, nets, dir, true, tapfds, &taps, err)) >= 0)
                 r = give_fds(qmp, taps, tapfds, err);
             if (r >= 0 && ldev.cls == QV_DEVCLASS_DISK)
                 r = qv_disk_fill_backing_chain(ldev.dev, err);
@@ -315,10 +316,16 @@ static void release_backends(qv_domain *dom, qv_qmp *qmp, const qv_domdef_devref
         }
         break;
     }
-    case QV_DEVCLASS_NET:
+    case QV_DEVCLASS_NET: {
         id = g_strdup_printf("host%s", alias);
         qv_qmp_call(qmp, "netdev_del", id_args("id", id), 0, NULL, NULL);
+        /* A macvtap or an OVS port outlives QEMU's fds: removed here. */
+        const qv_domdef_net *n = d->dev;
+        g_autofree char *dir = runtime_dir(dom);
+        qv_rt_host_link_release(dir, "macvtap", n->type == QV_NET_DIRECT ? n->target_dev : NULL);
+        qv_rt_host_link_release(dir, "ovs", n->vport_type ? n->target_dev : NULL);
         break;
+    }
     case QV_DEVCLASS_CHR:
         id = g_strdup_printf("char%s", alias);
         qv_qmp_call(qmp, "chardev-remove", id_args("id", id), 0, NULL, NULL);

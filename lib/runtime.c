@@ -19,6 +19,7 @@
 #include "qv-fd.h"
 #include "qv-process.h"
 #include "runtime.h"
+#include "netlink.h"
 #include "vmcgroup.h"
 
 char *qv_rt_config_domains_dir(const qv_rt_paths *p)
@@ -609,6 +610,7 @@ static void remove_cgroup(const char *dir)
 
 static void retire_run(const char *dir)
 {
+    qv_rt_host_links_release(dir);   /* macvtaps and OVS ports of the run */
     restore_owners(dir);
     remove_cgroup(dir);
     g_autofree char *path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);

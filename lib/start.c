@@ -424,14 +424,15 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     ctx.secret_data = &secrets;
     ctx.volume_data = pool_dir;
     /* A host device the host lacks is refused here, by name. */
-    if ((r = qv_hostdevs_check(def, "", err)) < 0)
+    if ((r = qv_hostdevs_check(def, "", err)) < 0 ||
+        (r = qv_hostdev_nets_set_mac(def, "", err)) < 0)
         return r;
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)
         return r;
     ctx.networks = qv_networks_get(nets, &ctx.n_networks);
     g_autoptr(qv_taps) taps = NULL;
-    if ((r = qv_taps_make(def, NULL, nets, false, files.fds, &taps, err)) < 0)
+    if ((r = qv_taps_make(def, NULL, nets, dir, false, files.fds, &taps, err)) < 0)
         return r;
     ctx.taps = qv_taps_get(taps, &ctx.n_taps);
     g_autoptr(qv_tpms) tpms = NULL;

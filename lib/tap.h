@@ -11,14 +11,17 @@
 
 typedef struct qv_taps qv_taps;
 
-/* Makes the taps of def's interfaces that need one (ethernet, bridge, and
- * networks that are bridges), or of the one interface only when given,
+/* Makes the taps of def's interfaces that need one (ethernet, bridge,
+ * networks that are bridges, and direct interfaces' macvtaps, joining Open
+ * vSwitch bridges with ovs-vsctl), or of the one interface only when given,
  * and records their names as the interfaces' target devices. fds: where
  * the fds go (a start passes them to QEMU); each fd reaches QEMU by
  * number, or with getfd_names (a hotplug) by the name it is to be given
- * with getfd ("tap-ALIAS-N", "vhost-ALIAS-N"). */
+ * with getfd ("tap-ALIAS-N", "vhost-ALIAS-N"). dir: the run's folder,
+ * where the macvtaps and OVS ports made are recorded for the run's end
+ * to remove (netlink.h). */
 int qv_taps_make(qv_domdef *def, const qv_domdef_net *only, const qv_networks *nets,
-                 bool getfd_names, GArray *fds, qv_taps **ret, qv_error **err);
+                 const char *dir, bool getfd_names, GArray *fds, qv_taps **ret, qv_error **err);
 /* The table for qv_build_ctx.taps (valid while t lives). */
 const qv_tap_fds *qv_taps_get(const qv_taps *t, unsigned int *count);
 /* getfd_names: the name each fd of fds is to be given, in the same order. */

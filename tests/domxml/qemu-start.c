@@ -116,6 +116,8 @@ static const char *skip_reason(const char *name, char **argv)
             return "needs a GPU render node or a host evdev device";
         if (strstr(argv[i], "\"driver\":\"vfio-pci") || strstr(argv[i], "\"driver\":\"scsi-generic\""))
             return "needs a host device passed through (VFIO or /dev/sg)";
+        if (strstr(argv[i], "\"driver\":\"vhost-scsi-pci"))
+            return "needs /dev/vhost-scsi and a LIO vhost target of that WWPN";
         if (strstr(argv[i], "\"type\":\"vhost-vdpa\"") || strstr(argv[i], "\"type\":\"vhost-user\""))
             return "needs a vDPA device or a vhost-user backend";
         if (!strcmp(argv[i], "-audiodev") && argv[i + 1] &&

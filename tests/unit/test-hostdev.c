@@ -142,6 +142,50 @@ Test(hostdev, vdpa_device)
     cr_assert_eq(check(vdpa, NULL), 0);
 }
 
+#define VF_IFACE "<interface type='hostdev' managed='yes'><mac address='52:54:00:00:00:aa'/>" \
+    "<source><address type='pci' domain='0x0000' bus='0x06' slot='0x10' function='0x2'/></source></interface>"
+
+/* An interface of type hostdev: a VF bound to vfio-pci, whose PF and
+ * index are found in sysfs; a PCI device that is no VF is refused. */
+Test(hostdev, sriov_vf_interface)
+{
+    touch("/dev/vfio/vfio");
+    mkpath("/sys/bus/pci/devices/0000:06:10.2");
+    link_to("/sys/bus/pci/devices/0000:06:10.2/driver", "../../../bus/pci/drivers/vfio-pci");
+    link_to("/sys/bus/pci/devices/0000:06:10.2/iommu_group", "../../../kernel/iommu_groups/21");
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(check(DOM(VF_IFACE), &err), -EINVAL);
+    cr_assert_str_eq(qv_error_message(err), "Host PCI device 0000:06:10.2 of interface hostdev0 is not an SR-IOV virtual function; pass it with <hostdev type='pci'>.");
+    mkpath("/sys/bus/pci/devices/0000:06:00.0/net/enp6s0f0");
+    link_to("/sys/bus/pci/devices/0000:06:10.2/physfn", "../0000:06:00.0");
+    link_to("/sys/bus/pci/devices/0000:06:00.0/virtfn0", "../0000:06:10.0");
+    link_to("/sys/bus/pci/devices/0000:06:00.0/virtfn1", "../0000:06:10.2");
+    cr_assert_eq(check(DOM(VF_IFACE), NULL), 0);
+    g_autoptr(qv_domdef) def = NULL;
+    cr_assert_eq(qv_domxml_parse(DOM(VF_IFACE), 0, &def, NULL), 0);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    qv_hostdevs_vfio_nodes(def, root, names);
+    cr_assert_eq(names->len, 2);
+    cr_assert_str_eq(names->pdata[1], "/dev/vfio/21");
+    /* The PF is found (enp6s0f0, VF 1); the MAC set then fails as there is
+     * no such link here, naming the interface and the PF. */
+    g_autoptr(qv_error) err2 = NULL;
+    cr_assert_lt(qv_hostdev_nets_set_mac(def, root, &err2), 0);
+    cr_assert(strstr(qv_error_message(err2), "hostdev0") && strstr(qv_error_message(err2), "enp6s0f0"), "%s",
+              qv_error_message(err2));
+}
+
+Test(hostdev, vhost_scsi_needs_its_device)
+{
+    qv_error *err = NULL;
+    const char *xml = DOM("<hostdev mode='subsystem' type='scsi_host'><source protocol='vhost' wwpn='naa.50014057667280d8'/></hostdev>");
+    cr_assert_eq(check(xml, &err), -ENODEV);
+    cr_assert_str_eq(qv_error_message(err), "The host has no /dev/vhost-scsi (the vhost_scsi module) for vhost-scsi host device hostdev0 (naa.50014057667280d8).");
+    qv_error_free(err);
+    touch("/dev/vhost-scsi");
+    cr_assert_eq(check(xml, NULL), 0);
+}
+
 Test(hostdev, scsi_generic_node_from_sysfs)
 {
     const char *scsi = DOM("<hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host2'/>"
