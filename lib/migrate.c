@@ -1671,27 +1671,22 @@ int qv_domain_migrate_to_uri(qv_domain *dom, const char *dconnuri,
     return migrate_local(dom, dconn, params, flags, NULL, err);
 }
 
+/* The parameters of the deprecated positional forms (each may be unset). */
+static qv_migrate_params positional_params(const char *dxml, const char *dname, const char *uri,
+                                           unsigned long bandwidth)
+{
+    qv_migrate_params p = { .size = sizeof p, .dest_xml = dxml, .dest_name = dname, .uri = uri,
+                            .bandwidth = bandwidth };
+    p.fields = (dxml ? QV_MIGRATE_FIELD_DEST_XML : 0) | (dname ? QV_MIGRATE_FIELD_DEST_NAME : 0) |
+               (uri ? QV_MIGRATE_FIELD_URI : 0) | (bandwidth ? QV_MIGRATE_FIELD_BANDWIDTH : 0);
+    return p;
+}
+
 int qv_domain_migrate2(qv_domain *dom, qv_conn *dconn, const char *dxml, unsigned int flags,
                        const char *dname, const char *uri, unsigned long bandwidth,
                        qv_domain **ret, qv_error **err)
 {
-    qv_migrate_params p = { .size = sizeof p };
-    if (dxml) {
-        p.fields |= QV_MIGRATE_FIELD_DEST_XML;
-        p.dest_xml = dxml;
-    }
-    if (dname) {
-        p.fields |= QV_MIGRATE_FIELD_DEST_NAME;
-        p.dest_name = dname;
-    }
-    if (uri) {
-        p.fields |= QV_MIGRATE_FIELD_URI;
-        p.uri = uri;
-    }
-    if (bandwidth) {
-        p.fields |= QV_MIGRATE_FIELD_BANDWIDTH;
-        p.bandwidth = bandwidth;
-    }
+    qv_migrate_params p = positional_params(dxml, dname, uri, bandwidth);
     return qv_domain_migrate(dom, dconn, &p, flags, ret, err);
 }
 
@@ -1699,23 +1694,7 @@ int qv_domain_migrate_to_uri2(qv_domain *dom, const char *dconnuri, const char *
                               const char *dxml, unsigned int flags, const char *dname,
                               unsigned long bandwidth, qv_error **err)
 {
-    qv_migrate_params p = { .size = sizeof p };
-    if (dxml) {
-        p.fields |= QV_MIGRATE_FIELD_DEST_XML;
-        p.dest_xml = dxml;
-    }
-    if (dname) {
-        p.fields |= QV_MIGRATE_FIELD_DEST_NAME;
-        p.dest_name = dname;
-    }
-    if (miguri) {
-        p.fields |= QV_MIGRATE_FIELD_URI;
-        p.uri = miguri;
-    }
-    if (bandwidth) {
-        p.fields |= QV_MIGRATE_FIELD_BANDWIDTH;
-        p.bandwidth = bandwidth;
-    }
+    qv_migrate_params p = positional_params(dxml, dname, miguri, bandwidth);
     return qv_domain_migrate_to_uri(dom, dconnuri, &p, flags, err);
 }
 

@@ -573,9 +573,12 @@ Test(migrate, offline_moves_the_config)
     cr_assert_eq(qv_domain_migrate(dom, dst, NULL, QV_MIGRATE_LIVE, NULL, &err), -EINVAL);
     qv_error_free(err);
     err = NULL;
+    /* Through the positional form, renamed on the way (dname). */
     qv_domain *ddom = NULL;
-    itest_ok(qv_domain_migrate(dom, dst, NULL, QV_MIGRATE_OFFLINE | QV_MIGRATE_PERSIST_DEST |
-                               QV_MIGRATE_UNDEFINE_SOURCE, &ddom, &err), err);
+    itest_ok(qv_domain_migrate2(dom, dst, NULL, QV_MIGRATE_OFFLINE | QV_MIGRATE_PERSIST_DEST |
+                                QV_MIGRATE_UNDEFINE_SOURCE, "moff-there", NULL, 0, &ddom, &err),
+             err);
+    cr_assert_str_eq(qv_domain_get_name(ddom), "moff-there");
     cr_assert_eq(qv_domain_is_persistent(ddom, &err), 1);
     cr_assert_eq(qv_domain_is_active(ddom, &err), 0);
     qv_domain_free(ddom);
