@@ -209,14 +209,16 @@ void qv_job_recover(qv_domain *dom)
     bool migration_out = job.operation == QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
     qv_qmp *qmp = NULL;
     int lock = -1;
+    /* A job whose QEMU migration never began (status none: a migration's
+     * caller killed while its destination started) has nothing to cancel. */
     if (job.kind == QV_JOB_MIGRATION && st.type == QV_DOMAIN_JOB_UNBOUNDED &&
-        qv_domain_qmp_open(dom, &qmp, &lock, NULL) == 0) {
+        strcmp(status, "none") && qv_domain_qmp_open(dom, &qmp, &lock, NULL) == 0) {
         /* QEMU ends a cancelled stream at its next write, and says so
          * with a MIGRATION event (the dead save turned them on). */
         qv_qmp_call(qmp, "migrate_cancel", NULL, 0, NULL, NULL);
         gint64 deadline = g_get_monotonic_time() + QV_JOB_CANCEL_MS * 1000;
         while (qv_job_query(dom, qmp, &job, &st, &status, NULL) == 0 &&
-               st.type == QV_DOMAIN_JOB_UNBOUNDED) {
+               st.type == QV_DOMAIN_JOB_UNBOUNDED && strcmp(status, "none")) {
             gint64 left = (deadline - g_get_monotonic_time()) / 1000;
             qv_qmp_event *ev = NULL;
             if (left <= 0 || (qv_qmp_wait_event(qmp, "MIGRATION", (int)left, &ev, NULL) < 0 &&

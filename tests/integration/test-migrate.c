@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,7 +239,35 @@ static gpointer bg_migrate(gpointer data)
     return NULL;
 }
 
-/* Waits until the domain's migration job shows in another handle. */
+/* Waits (inotify, with a deadline) until path exists, watching the
+ * deepest folder of it that exists as the rest appears. */
+static bool wait_path(const char *path, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    for (;;) {
+        if (g_file_test(path, G_FILE_TEST_EXISTS))
+            return true;
+        g_autofree char *dir = g_path_get_dirname(path);
+        while (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+            char *up = g_path_get_dirname(dir);
+            g_free(dir);
+            dir = up;
+        }
+        int fd = inotify_init1(IN_CLOEXEC);
+        cr_assert_geq(fd, 0);
+        cr_assert_geq(inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO), 0);
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        bool woke = !g_file_test(path, G_FILE_TEST_EXISTS) && left > 0 && poll(&pfd, 1, left) > 0;
+        close(fd);
+        if (!woke && !g_file_test(path, G_FILE_TEST_EXISTS))
+            return false;
+    }
+}
+
+/* Waits until the domain's migration moves guest memory, as another
+ * handle sees it. QEMU's progress reaches a second process only through
+ * its answers, so this asks again every 50 ms up to a deadline. */
 static void wait_for_job(qv_domain *dom, const bg_migration *b)
 {
     gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
@@ -255,7 +284,7 @@ static void wait_for_job(qv_domain *dom, const bg_migration *b)
         cr_assert_lt(g_get_monotonic_time(), deadline, "the migration job never showed (%d, "
                      "type %d, %llu bytes, %s; migrate: %d %s)", r, st.type, st.memory_processed,
                      why, b->result, b->error ? b->error : "running");
-        g_usleep(50000);
+        poll(NULL, 0, 50);
     }
 }
 
@@ -268,7 +297,10 @@ Test(migrate, aborted_slow_migration_leaves_source_running)
     bg_migration b = { .src_uri = T.uri, .dst_uri = D.uri, .name = "mab", .bandwidth = 1,
                        .result = 1 };
     GThread *th = g_thread_new("migrate", bg_migrate, &b);
-    wait_for_job(dom, &b);
+    /* From the moment the job is recorded: an abort then may come before
+     * QEMU's migration has begun (the marker stops it there). */
+    g_autofree char *record = g_build_filename(T.root, "run", "domains", "mab", "job", NULL);
+    cr_assert(wait_path(record, 60000), "the migration job was never recorded");
     qv_error *err = NULL;
     /* domjobinfo from "another shell": the running job is visible. */
     int status;
