@@ -768,24 +768,24 @@ static void src_undo(mig *m, int r, const char *why)
     /* QEMU stops the guest at the end of its migration, and the
      * non-live migration stopped it at the start. */
     if (m->completed || m->resume_source) {
+        /* get_state maps the run into the handle: lock_run needs it. */
         int state = 0;
-        if (qv_domain_get_state(m->src, &state, NULL, NULL) == 0 || m->completed) {
-            g_autoptr(qv_error) lerr = NULL;
-            if (qv_domain_lock_run(m->src, &lerr) == 0) {
-                if (qv_domain_qmp_call_locked(m->src, "cont", &lerr) >= 0) {
-                    qv_rt_state st = { QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_MIGRATION_CANCELED,
-                                       qv_rt_now_us() };
-                    qv_rt_statemap_store(m->src->smap, &st);
-                    qv_conn_emit(m->src->conn, m->src->name, m->src->uuid_str,
-                                 QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_RESUMED,
-                                 QV_DOMAIN_EVENT_RESUMED_MIGRATED, NULL);
-                }
-                qv_domain_unlock_run(m->src);
+        qv_domain_get_state(m->src, &state, NULL, NULL);
+        g_autoptr(qv_error) lerr = NULL;
+        if (qv_domain_lock_run(m->src, &lerr) == 0) {
+            if (qv_domain_qmp_call_locked(m->src, "cont", &lerr) >= 0) {
+                qv_rt_state st = { QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_MIGRATION_CANCELED,
+                                   qv_rt_now_us() };
+                qv_rt_statemap_store(m->src->smap, &st);
+                qv_conn_emit(m->src->conn, m->src->name, m->src->uuid_str,
+                             QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_RESUMED,
+                             QV_DOMAIN_EVENT_RESUMED_MIGRATED, NULL);
             }
-            if (lerr)
-                qv_log(QV_LOG_WARNING, "domain '%s': cannot resume it after the failed "
-                       "migration: %s", m->src->name, qv_error_message(lerr));
+            qv_domain_unlock_run(m->src);
         }
+        if (lerr)
+            qv_log(QV_LOG_WARNING, "domain '%s': cannot resume it after the failed "
+                   "migration: %s", m->src->name, qv_error_message(lerr));
     }
     qv_domain_job_stats st = m->final;
     st.size = sizeof st;
