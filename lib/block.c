@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "blockjob.h"
 #include "qemu-files.h"
 #include "qv-process.h"
@@ -126,6 +127,7 @@ static void stats_add(qv_block_stats *s, json_object *st)
 int qv_domain_block_stats(qv_domain *dom, const char *disk, qv_block_stats *stats,
                           unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_block_stats(dom, disk, stats, flags, err));
     if (!dom || !stats)
         return qv_error_set(err, -EINVAL, "qv_domain_block_stats: dom and stats are required");
     if (flags & ~(unsigned)QV_TYPED_PARAM_STRING_OKAY)
@@ -175,6 +177,7 @@ static int qcow2_virtual_size(int fd, const char *path, unsigned long long *size
 int qv_domain_get_block_info(qv_domain *dom, const char *disk, qv_block_info *info,
                              unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_block_info(dom, disk, info, flags, err));
     int r = check_disk_arg("qv_domain_get_block_info", dom, disk, err);
     if (r < 0)
         return r;
@@ -258,6 +261,8 @@ int qv_domain_get_block_info(qv_domain *dom, const char *disk, qv_block_info *in
 int qv_domain_block_peek(qv_domain *dom, const char *disk, unsigned long long offset, size_t size,
                          void *buffer, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_block_peek(dom, disk, offset, size, buffer, flags, err));
     int r = check_disk_arg("qv_domain_block_peek", dom, disk, err);
     if (r < 0)
         return r;
@@ -312,6 +317,7 @@ int qv_domain_block_peek(qv_domain *dom, const char *disk, unsigned long long of
 int qv_domain_memory_peek(qv_domain *dom, unsigned long long start, size_t size, void *buffer,
                           unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_memory_peek(dom, start, size, buffer, flags, err));
     if (!dom || (!buffer && size))
         return qv_error_set(err, -EINVAL, "qv_domain_memory_peek: dom and buffer are required");
     if (flags != QV_MEMORY_VIRTUAL && flags != QV_MEMORY_PHYSICAL)
@@ -366,6 +372,7 @@ int qv_domain_memory_peek(qv_domain *dom, unsigned long long start, size_t size,
 int qv_domain_block_resize(qv_domain *dom, const char *disk, unsigned long long size,
                            unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_block_resize(dom, disk, size, flags, err));
     int r = check_disk_arg("qv_domain_block_resize", dom, disk, err);
     if (r < 0)
         return r;
@@ -630,6 +637,7 @@ static int live_set_iotune(qv_domain *dom, const qv_domdef_disk *d, const qv_blo
 int qv_domain_get_block_iotune(qv_domain *dom, const char *disk, qv_block_iotune *ret,
                                unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_block_iotune(dom, disk, ret, flags, err));
     int r = check_disk_arg("qv_domain_get_block_iotune", dom, disk, err);
     if (r < 0)
         return r;
@@ -687,6 +695,7 @@ static int merge_iotune(const char *target, qv_block_iotune *cur, const qv_block
 int qv_domain_set_block_iotune(qv_domain *dom, const char *disk, const qv_block_iotune *params,
                                unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_block_iotune(dom, disk, params, flags, err));
     int r = check_disk_arg("qv_domain_set_block_iotune", dom, disk, err);
     if (r < 0)
         return r;
@@ -792,6 +801,8 @@ static void journal_errors(qv_domain *dom, const qv_domdef *def, long long since
 int qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
                               unsigned int maxerrors, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_get_disk_errors(dom, errors, maxerrors, flags, err));
     if (!dom || (!errors && maxerrors))
         return qv_error_set(err, -EINVAL, "qv_domain_get_disk_errors: dom and errors are "
                             "required");
@@ -921,6 +932,7 @@ static int read_counter(const char *dev, const char *name, long long *out, qv_er
 int qv_domain_interface_stats(qv_domain *dom, const char *device, qv_interface_stats *stats,
                               qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_interface_stats(dom, device, stats, err));
     int r = check_args("qv_domain_interface_stats", dom, device, stats, err);
     const qv_domdef *def;
     if (r < 0 || (r = qv_domain_require_active(dom, NULL, err)) < 0 ||
@@ -1168,6 +1180,8 @@ int qv_domain_get_interface_parameters(qv_domain *dom, const char *device,
                                        qv_interface_bandwidth *ret, unsigned int flags,
                                        qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_get_interface_parameters(dom, device, ret, flags, err));
     int r = check_args("qv_domain_get_interface_parameters", dom, device, ret, err);
     g_auto(qv_call) c = QV_CALL_INIT;
     if (r < 0 || (r = blk_call(dom, flags, false, "get_interface_parameters", &c, err)) < 0)
@@ -1183,6 +1197,8 @@ int qv_domain_set_interface_parameters(qv_domain *dom, const char *device,
                                        const qv_interface_bandwidth *params, unsigned int flags,
                                        qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_set_interface_parameters(dom, device, params, flags, err));
     int r = check_args("qv_domain_set_interface_parameters", dom, device, params, err);
     if (r < 0)
         return r;

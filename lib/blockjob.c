@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "blockjob.h"
 #include "qemu-files.h"
 #include "qv-process.h"
@@ -1055,6 +1056,7 @@ static int do_pull(qv_domain *dom, const char *disk, const char *base, unsigned 
 int qv_domain_block_pull(qv_domain *dom, const char *disk, unsigned long bandwidth,
                          unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_block_pull(dom, disk, bandwidth, flags, err));
     if (flags & ~(unsigned)QV_DOMAIN_BLOCK_PULL_BANDWIDTH_BYTES)
         return qv_error_set(err, -EINVAL, "qv_domain_block_pull: unsupported flags 0x%x", flags);
     int r = 0;
@@ -1139,6 +1141,8 @@ static int do_commit(qv_domain *dom, const char *disk, const char *base, const c
 int qv_domain_block_commit(qv_domain *dom, const char *disk, const char *base, const char *top,
                            unsigned long bandwidth, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_block_commit(dom, disk, base, top, bandwidth, flags, err));
     const unsigned int known = QV_DOMAIN_BLOCK_COMMIT_SHALLOW | QV_DOMAIN_BLOCK_COMMIT_DELETE |
                                QV_DOMAIN_BLOCK_COMMIT_ACTIVE | QV_DOMAIN_BLOCK_COMMIT_RELATIVE |
                                QV_DOMAIN_BLOCK_COMMIT_BANDWIDTH_BYTES;
@@ -1426,6 +1430,8 @@ static int do_rebase(qv_domain *dom, const char *disk, const char *base, unsigne
 int qv_domain_block_rebase(qv_domain *dom, const char *disk, const char *base,
                            unsigned long bandwidth, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_block_rebase(dom, disk, base, bandwidth, flags, err));
     const unsigned int known = QV_DOMAIN_BLOCK_REBASE_SHALLOW | QV_DOMAIN_BLOCK_REBASE_REUSE_EXT |
                                QV_DOMAIN_BLOCK_REBASE_COPY_RAW | QV_DOMAIN_BLOCK_REBASE_COPY |
                                QV_DOMAIN_BLOCK_REBASE_RELATIVE | QV_DOMAIN_BLOCK_REBASE_COPY_DEV |
@@ -1438,6 +1444,7 @@ int qv_domain_block_rebase(qv_domain *dom, const char *disk, const char *base,
 int qv_domain_block_copy(qv_domain *dom, const char *disk, const char *destxml,
                          const qv_block_copy_params *params, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_block_copy(dom, disk, destxml, params, flags, err));
     const unsigned int known = QV_DOMAIN_BLOCK_COPY_SHALLOW | QV_DOMAIN_BLOCK_COPY_REUSE_EXT |
                                QV_DOMAIN_BLOCK_COPY_TRANSIENT_JOB |
                                QV_DOMAIN_BLOCK_COPY_SYNCHRONOUS_WRITES;
@@ -1482,6 +1489,7 @@ int qv_domain_block_copy(qv_domain *dom, const char *disk, const char *destxml,
 
 int qv_domain_abort_block_job(qv_domain *dom, const char *disk, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_abort_block_job(dom, disk, flags, err));
     const unsigned int known = QV_DOMAIN_BLOCK_JOB_ABORT_ASYNC | QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT;
     if (flags & ~known)
         return qv_error_set(err, -EINVAL, "qv_domain_abort_block_job: unsupported flags 0x%x", flags & ~known);
@@ -1534,6 +1542,7 @@ int qv_domain_abort_block_job(qv_domain *dom, const char *disk, unsigned int fla
 int qv_domain_get_block_job_info(qv_domain *dom, const char *disk, qv_block_job_info *info,
                                  unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_block_job_info(dom, disk, info, flags, err));
     if (!info)
         return qv_error_set(err, -EINVAL, "qv_domain_get_block_job_info: info is required");
     if (flags & ~(unsigned)QV_DOMAIN_BLOCK_JOB_INFO_BANDWIDTH_BYTES)
@@ -1575,6 +1584,8 @@ int qv_domain_get_block_job_info(qv_domain *dom, const char *disk, qv_block_job_
 int qv_domain_set_block_job_speed(qv_domain *dom, const char *disk, unsigned long bandwidth,
                                   unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_set_block_job_speed(dom, disk, bandwidth, flags, err));
     if (flags & ~(unsigned)QV_DOMAIN_BLOCK_JOB_SPEED_BANDWIDTH_BYTES)
         return qv_error_set(err, -EINVAL, "qv_domain_set_block_job_speed: unsupported flags 0x%x", flags);
     int r = 0;

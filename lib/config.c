@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 
 int qv_domain_load_live(qv_domain *dom, qv_domdef **ret, qv_error **err)
 {
@@ -41,6 +42,7 @@ int qv_domain_save_live(qv_domain *dom, const qv_domdef *def, qv_error **err)
 
 int qv_domain_get_xml_description(qv_domain *dom, unsigned int flags, char **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_xml_description(dom, flags, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_xml_description: dom and ret are required");
     const unsigned int known = QV_DOMAIN_XML_SECURE | QV_DOMAIN_XML_INACTIVE |
@@ -77,6 +79,7 @@ int qv_domain_get_xml_description(qv_domain *dom, unsigned int flags, char **ret
 
 int qv_domain_is_updated(qv_domain *dom, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_is_updated(dom, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_is_updated: dom is required");
     /* Only a running domain with a config can differ from it. */
@@ -96,6 +99,7 @@ int qv_domain_is_updated(qv_domain *dom, qv_error **err)
 int qv_domain_get_metadata(qv_domain *dom, int type, const char *uri, unsigned int flags,
                            char **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_metadata(dom, type, uri, flags, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_metadata: dom and ret are required");
     if (flags & ~(unsigned)(QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG))
@@ -118,6 +122,8 @@ int qv_domain_get_metadata(qv_domain *dom, int type, const char *uri, unsigned i
 int qv_domain_set_metadata(qv_domain *dom, int type, const char *value, const char *key,
                            const char *uri, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_set_metadata(dom, type, value, key, uri, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_set_metadata: dom is required");
     if (flags & ~(unsigned)(QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG))
@@ -146,6 +152,7 @@ int qv_domain_set_metadata(qv_domain *dom, int type, const char *value, const ch
 
 int qv_domain_get_autostart(qv_domain *dom, int *autostart, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_autostart(dom, autostart, err));
     if (!dom || !autostart)
         return qv_error_set(err, -EINVAL, "qv_domain_get_autostart: dom and autostart are required");
     g_autofree char *path = qv_rt_autostart_path(&dom->conn->paths, dom->name);
@@ -155,6 +162,7 @@ int qv_domain_get_autostart(qv_domain *dom, int *autostart, qv_error **err)
 
 int qv_domain_set_autostart(qv_domain *dom, int autostart, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_autostart(dom, autostart, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_set_autostart: dom is required");
     if (qv_domain_is_persistent(dom, err) != 1)

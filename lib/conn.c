@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "network.h"
 #include "firmware.h"
 #include "hostdev.h"
@@ -27,6 +28,8 @@ bool qv_name_valid(const char *name)
 }
 
 static int conn_new(const char *uri, qv_rt_paths *paths, qv_conn **ret, qv_error **err);
+static int conn_new_remote(const char *uri, const qv_ssh_uri *ssh, qv_conn **ret,
+                           qv_error **err);
 
 int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
 {
@@ -37,11 +40,12 @@ int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err)
         if (!uri || !*uri)
             uri = getuid() == 0 ? "qvirt:///system" : "qvirt:///session";
     }
-    /* Remote connections carry migrations only, so far. */
-    if (g_str_has_prefix(uri, "qvirt+ssh://"))
-        return qv_error_set(err, -ENOTSUP, "URI '%s': qvirt+ssh:// names a migration's "
-                            "destination (qvirt migrate DOMAIN %s); for other calls run qvirt on "
-                            "that host", uri, uri);
+    g_auto(qv_ssh_uri) ssh = { 0 };
+    int remote = qv_ssh_uri_parse(uri, &ssh, err);
+    if (remote < 0)
+        return remote;
+    if (remote)
+        return conn_new_remote(uri, &ssh, ret, err);
     qv_rt_paths paths = { 0 };
     int r = qv_conn_paths_for_uri(uri, &paths, err);
     if (r < 0)
@@ -56,12 +60,8 @@ int qv_conn_open_paths(const char *config_dir, const char *run_dir, qv_conn **re
     return conn_new(uri, &paths, ret, err);
 }
 
-/* A connection on these folders (paths is taken over). */
-static int conn_new(const char *uri, qv_rt_paths *paths, qv_conn **ret, qv_error **err)
+static void conn_init(qv_conn *conn, const char *uri)
 {
-    int r;
-    g_autofree qv_conn *conn = g_new0(qv_conn, 1);
-    conn->paths = *paths;
     conn->uri = g_strdup(uri);
     conn->inotify_fd = -1;
     conn->journal_fd = -1;
@@ -70,6 +70,30 @@ static int conn_new(const char *uri, qv_rt_paths *paths, qv_conn **ret, qv_error
     conn->autodestroy = g_ptr_array_new_with_free_func(g_free);
     conn->callbacks = g_ptr_array_new();
     conn->next_callback_id = 1;
+}
+
+/* A connection of another host (remote.h): ssh runs qvirt there. */
+static int conn_new_remote(const char *uri, const qv_ssh_uri *ssh, qv_conn **ret,
+                           qv_error **err)
+{
+    qv_conn *conn = g_new0(qv_conn, 1);
+    conn_init(conn, uri);
+    int r = qv_remote_open(conn, ssh, err);
+    if (r < 0) {
+        qv_conn_close(conn);
+        return r;
+    }
+    *ret = conn;
+    return 0;
+}
+
+/* A connection on these folders (paths is taken over). */
+static int conn_new(const char *uri, qv_rt_paths *paths, qv_conn **ret, qv_error **err)
+{
+    int r;
+    g_autofree qv_conn *conn = g_new0(qv_conn, 1);
+    conn->paths = *paths;
+    conn_init(conn, uri);
     g_autofree char *domains = qv_rt_config_domains_dir(&conn->paths);
     g_autofree char *rdomains = qv_rt_domains_dir(&conn->paths);
     g_autofree char *locks = qv_rt_locks_dir(&conn->paths);
@@ -95,7 +119,9 @@ void qv_conn_close(qv_conn *conn)
 {
     if (!conn)
         return;
-    /* START_AUTODESTROY: domains this connection started go with it. */
+    /* START_AUTODESTROY: domains this connection started go with it (a
+     * remote connection's go with the remote side, which ends with ssh). */
+    qv_remote_close(conn->remote);
     for (guint i = 0; i < conn->autodestroy->len; i++) {
         qv_domain *dom = NULL;
         if (qv_conn_get_domain_by_name(conn, conn->autodestroy->pdata[i], &dom, NULL) == 0) {
@@ -163,6 +189,7 @@ static int lookup_name(qv_conn *conn, const char *name, qv_domain **ret, qv_erro
 
 int qv_conn_get_domain_by_name(qv_conn *conn, const char *name, qv_domain **ret, qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_get_domain_by_name(conn, name, ret, err));
     if (!conn || !ret)
         return qv_error_set(err, -EINVAL, "qv_conn_get_domain_by_name: conn and ret are required");
     return lookup_name(conn, name, ret, err);
@@ -209,6 +236,7 @@ static GPtrArray *all_names(qv_conn *conn)
 int qv_conn_get_domain_by_uuid(qv_conn *conn, const unsigned char uuid[16], qv_domain **ret,
                                qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_get_domain_by_uuid(conn, uuid, ret, err));
     if (!conn || !uuid || !ret)
         return qv_error_set(err, -EINVAL, "qv_conn_get_domain_by_uuid: conn, uuid and ret are required");
     g_autoptr(GPtrArray) names = all_names(conn);
@@ -230,6 +258,7 @@ int qv_conn_get_domain_by_uuid(qv_conn *conn, const unsigned char uuid[16], qv_d
 int qv_conn_get_domain_by_uuid_string(qv_conn *conn, const char *uuid, qv_domain **ret,
                                       qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_get_domain_by_uuid_string(conn, uuid, ret, err));
     unsigned char raw[16];
     if (!uuid || qv_uuid_parse(uuid, raw) < 0)
         return qv_error_set(err, -EINVAL, "'%s' is not a valid UUID", uuid ? uuid : "");
@@ -238,6 +267,7 @@ int qv_conn_get_domain_by_uuid_string(qv_conn *conn, const char *uuid, qv_domain
 
 int qv_conn_get_domain_by_id(qv_conn *conn, int id, qv_domain **ret, qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_get_domain_by_id(conn, id, ret, err));
     if (!conn || !ret)
         return qv_error_set(err, -EINVAL, "qv_conn_get_domain_by_id: conn and ret are required");
     g_autoptr(GPtrArray) names = all_names(conn);
@@ -309,6 +339,7 @@ static bool list_filter(qv_domain *dom, unsigned int flags)
 
 int qv_conn_list_all_domains(qv_conn *conn, unsigned int flags, qv_domain ***ret, qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_list_all_domains(conn, flags, ret, err));
     if (!conn || !ret)
         return qv_error_set(err, -EINVAL, "qv_conn_list_all_domains: conn and ret are required");
     g_autoptr(GPtrArray) names = all_names(conn);
@@ -341,6 +372,7 @@ void qv_domain_list_free(qv_domain **list)
 int qv_conn_define_domain(qv_conn *conn, const char *xml, unsigned int flags, qv_domain **ret,
                           qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_define_domain(conn, xml, flags, ret, err));
     if (!conn || !xml)
         return qv_error_set(err, -EINVAL, "qv_conn_define_domain: conn and xml are required");
     if (flags & ~(unsigned)QV_DOMAIN_DEFINE_VALIDATE)
@@ -392,6 +424,7 @@ int qv_conn_define_domain(qv_conn *conn, const char *xml, unsigned int flags, qv
 int qv_conn_create_domain(qv_conn *conn, const char *xml, unsigned int flags, qv_domain **ret,
                           qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_create_domain(conn, xml, flags, ret, err));
     if (!conn || !xml)
         return qv_error_set(err, -EINVAL, "qv_conn_create_domain: conn and xml are required");
     g_autoptr(qv_domdef) def = NULL;
@@ -424,6 +457,8 @@ int qv_conn_create_domain(qv_conn *conn, const char *xml, unsigned int flags, qv
 int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *xml,
                                  unsigned int flags, char **ret, qv_error **err)
 {
+    QV_REMOTE_CONN(conn,
+                     qv_remote__qv_conn_domain_xml_to_native(conn, format, xml, flags, ret, err));
     if (!conn || !format || !xml || !ret)
         return qv_error_set(err, -EINVAL,
                             "qv_conn_domain_xml_to_native: conn, format, xml and ret are required");

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "qv-socket.h"
 #include "qvirt/qvirt-console.h"
 
@@ -361,6 +362,7 @@ static int open_chr(qv_domain *dom, bool channel, const char *name, bool force, 
 int qv_domain_open_console(qv_domain *dom, const char *dev_name, int *fd_out, unsigned int flags,
                            qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_open_console(dom, dev_name, fd_out, flags, err));
     if (!dom || !fd_out)
         return qv_error_set(err, -EINVAL, "qv_domain_open_console: dom and fd_out are required");
     if (flags & ~(unsigned)(QV_DOMAIN_CONSOLE_FORCE | QV_DOMAIN_CONSOLE_SAFE))
@@ -372,6 +374,7 @@ int qv_domain_open_console(qv_domain *dom, const char *dev_name, int *fd_out, un
 int qv_domain_open_channel(qv_domain *dom, const char *name, int *fd_out, unsigned int flags,
                            qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_open_channel(dom, name, fd_out, flags, err));
     if (!dom || !name || !fd_out)
         return qv_error_set(err, -EINVAL,
                             "qv_domain_open_channel: dom, name and fd_out are required");
@@ -404,6 +407,7 @@ static int graphics_at(qv_domain *dom, unsigned int idx, const qv_domdef_graphic
 int qv_domain_open_graphics(qv_domain *dom, unsigned int idx, int fd, unsigned int flags,
                             qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_open_graphics(dom, idx, fd, flags, err));
     if (!dom || fd < 0)
         return qv_error_set(err, -EINVAL, "qv_domain_open_graphics: dom and an fd are required");
     if (flags & ~(unsigned)QV_DOMAIN_OPEN_GRAPHICS_SKIPAUTH)
@@ -450,6 +454,7 @@ int qv_domain_open_graphics(qv_domain *dom, unsigned int idx, int fd, unsigned i
 int qv_domain_open_graphics_fd(qv_domain *dom, unsigned int idx, unsigned int flags, int *fd_out,
                                qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_open_graphics_fd(dom, idx, flags, fd_out, err));
     if (!dom || !fd_out)
         return qv_error_set(err, -EINVAL, "qv_domain_open_graphics_fd: dom and fd_out are required");
     *fd_out = -1;
@@ -540,6 +545,7 @@ static bool wildcard_address(const char *a)
 int qv_domain_get_display_uri(qv_domain *dom, const char *type, unsigned int flags, char **ret,
                               qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_display_uri(dom, type, flags, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_display_uri: dom and ret are required");
     if (flags & ~(unsigned)QV_DOMAIN_DISPLAY_INCLUDE_PASSWORD)
@@ -700,6 +706,7 @@ static int guest_agent(qv_domain *dom, const char *cmd, json_object *args, int t
 
 int qv_domain_get_hostname(qv_domain *dom, unsigned int flags, char **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_hostname(dom, flags, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_hostname: dom and ret are required");
     if (flags & ~(unsigned)(QV_DOMAIN_GET_HOSTNAME_LEASE | QV_DOMAIN_GET_HOSTNAME_AGENT))
@@ -726,6 +733,7 @@ int qv_domain_get_hostname(qv_domain *dom, unsigned int flags, char **ret, qv_er
 int qv_domain_fs_trim(qv_domain *dom, const char *mountpoint, unsigned long long minimum,
                       unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_fs_trim(dom, mountpoint, minimum, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_fs_trim: dom is required");
     if (flags)
@@ -786,6 +794,8 @@ int qv_domain_pm_suspend_for_duration(qv_domain *dom, unsigned int target,
                                       unsigned long long duration, unsigned int flags,
                                       qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_pm_suspend_for_duration(dom, target, duration, flags, err));
     static const char *const cmds[] = { "guest-suspend-ram", "guest-suspend-disk",
                                         "guest-suspend-hybrid" };
     static const char *const words[] = { "memory", "disk", "memory and disk (hybrid)" };
@@ -848,6 +858,7 @@ int qv_domain_pm_suspend_for_duration(qv_domain *dom, unsigned int target,
 
 int qv_domain_pm_wakeup(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_pm_wakeup(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_pm_wakeup: dom is required");
     if (flags)
@@ -869,6 +880,7 @@ int qv_domain_pm_wakeup(qv_domain *dom, unsigned int flags, qv_error **err)
 
 int qv_domain_get_security_label(qv_domain *dom, qv_security_label *label, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_security_label(dom, label, err));
     if (!dom || !label)
         return qv_error_set(err, -EINVAL, "qv_domain_get_security_label: dom and label are required");
     const qv_domdef *def;
@@ -882,6 +894,7 @@ int qv_domain_get_security_label(qv_domain *dom, qv_security_label *label, qv_er
 
 int qv_domain_get_security_label_list(qv_domain *dom, qv_security_label **labels, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_security_label_list(dom, labels, err));
     if (!dom || !labels)
         return qv_error_set(err, -EINVAL,
                             "qv_domain_get_security_label_list: dom and labels are required");
@@ -899,6 +912,7 @@ int qv_domain_get_security_label_list(qv_domain *dom, qv_security_label **labels
 
 int qv_domain_get_scheduler_type(qv_domain *dom, int *nparams, char **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_scheduler_type(dom, nparams, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_scheduler_type: dom and ret are required");
     const qv_domdef *def;
@@ -916,6 +930,8 @@ int qv_domain_get_scheduler_type(qv_domain *dom, int *nparams, char **ret, qv_er
 int qv_domain_send_process_signal(qv_domain *dom, long long pid_value, unsigned int signum,
                                   unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_send_process_signal(dom, pid_value, signum, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_send_process_signal: dom is required");
     return qv_error_set(err, -ENOTSUP,

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "job.h"
 #include "qv-log.h"
 #include "qv-process.h"
@@ -364,6 +365,7 @@ void qv_domain_forget_run(qv_domain *dom)
 
 int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_state(dom, state, reason, err));
     if (!dom || !state)
         return qv_error_set(err, -EINVAL, "qv_domain_get_state: dom and state are required");
     /* The run we know is still on and watched: one load from memory. */
@@ -431,6 +433,7 @@ int qv_domain_get_state(qv_domain *dom, int *state, int *reason, qv_error **err)
 
 int qv_domain_is_active(qv_domain *dom, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_is_active(dom, err));
     int state;
     int r = qv_domain_get_state(dom, &state, NULL, err);
     return r < 0 ? r : state != QV_DOMAIN_SHUTOFF;
@@ -438,6 +441,7 @@ int qv_domain_is_active(qv_domain *dom, qv_error **err)
 
 int qv_domain_is_persistent(qv_domain *dom, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_is_persistent(dom, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_is_persistent: dom is required");
     g_autofree char *cfg = qv_rt_config_file(&dom->conn->paths, dom->name);
@@ -446,6 +450,7 @@ int qv_domain_is_persistent(qv_domain *dom, qv_error **err)
 
 int qv_domain_get_id(qv_domain *dom)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_id(dom));
     if (!dom)
         return -1;
     qv_active act;
@@ -456,6 +461,7 @@ int qv_domain_get_id(qv_domain *dom)
 
 int qv_domain_get_os_type(qv_domain *dom, char **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_os_type(dom, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_os_type: dom and ret are required");
     const qv_domdef *def;
@@ -495,6 +501,7 @@ static unsigned long long proc_cpu_time_ns(pid_t pid)
 
 int qv_domain_get_info(qv_domain *dom, qv_domain_info *info, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_info(dom, info, err));
     if (!dom || !info)
         return qv_error_set(err, -EINVAL, "qv_domain_get_info: dom and info are required");
     int state, reason;
@@ -519,6 +526,7 @@ int qv_domain_get_info(qv_domain *dom, qv_domain_info *info, qv_error **err)
 int qv_domain_get_control_info(qv_domain *dom, qv_domain_control_info *info, unsigned int flags,
                                qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_control_info(dom, info, flags, err));
     if (!dom || !info)
         return qv_error_set(err, -EINVAL, "qv_domain_get_control_info: dom and info are required");
     if (flags)

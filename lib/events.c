@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 
 static const char *const event_names[QV_DOMAIN_EVENT_ID_LAST] = {
     "lifecycle", "reboot", "rtc-change", "watchdog", "io-error", "graphics", "io-error-reason",
@@ -147,7 +148,9 @@ int qv_conn_domain_event_register_any(qv_conn *conn, qv_domain *dom, int event_i
         return qv_error_set(err, -EINVAL, "event registration needs a connection and a callback");
     if (event_id < -1 || event_id >= QV_DOMAIN_EVENT_ID_LAST)
         return qv_error_set(err, -EINVAL, "unknown event id %d", event_id);
-    int r = events_init(conn, err);
+    /* A remote connection's callbacks live here too; its events come on
+     * the stream the remote side sends its journal's lines on. */
+    int r = conn->remote ? qv_remote_events_fd(conn, err) : events_init(conn, err);
     if (r < 0)
         return r;
     qv_event_cb_entry *e = g_new0(qv_event_cb_entry, 1);
@@ -180,6 +183,8 @@ int qv_conn_event_get_fd(qv_conn *conn, qv_error **err)
 {
     if (!conn)
         return qv_error_set(err, -EINVAL, "qv_conn_event_get_fd: conn is required");
+    if (conn->remote)
+        return qv_remote_events_fd(conn, err);
     int r = events_init(conn, err);
     return r < 0 ? r : conn->inotify_fd;
 }
@@ -191,7 +196,7 @@ static json_object *member(json_object *obj, const char *key, json_type type)
     return json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, type) ? v : NULL;
 }
 
-static int deliver(qv_conn *conn, const char *line)
+int qv_events_deliver(qv_conn *conn, const char *line)
 {
     g_autoptr(json_object) obj = json_tokener_parse(line);
     if (!obj || !json_object_is_type(obj, json_type_object))
@@ -245,6 +250,8 @@ int qv_conn_event_dispatch(qv_conn *conn, qv_error **err)
 {
     if (!conn)
         return qv_error_set(err, -EINVAL, "qv_conn_event_dispatch: conn is required");
+    if (conn->remote)
+        return qv_remote_events_dispatch(conn, err);
     int r = events_init(conn, err);
     if (r < 0)
         return r;
@@ -280,7 +287,7 @@ int qv_conn_event_dispatch(qv_conn *conn, qv_error **err)
         while ((nl = memchr(start, '\n', conn->journal_partial->len -
                                              (size_t)(start - conn->journal_partial->str)))) {
             *nl = '\0';
-            count += deliver(conn, start);
+            count += qv_events_deliver(conn, start);
             start = nl + 1;
         }
         g_string_erase(conn->journal_partial, 0, start - conn->journal_partial->str);
@@ -297,9 +304,9 @@ int qv_conn_event_dispatch(qv_conn *conn, qv_error **err)
 
 int qv_conn_event_run(qv_conn *conn, int timeout_ms, qv_error **err)
 {
-    int r = events_init(conn, err);
-    if (r < 0)
-        return r;
+    int fd = qv_conn_event_get_fd(conn, err);
+    if (fd < 0)
+        return fd;
     long long deadline = g_get_monotonic_time() + (long long)timeout_ms * 1000;
     for (;;) {
         int n = qv_conn_event_dispatch(conn, err);
@@ -312,7 +319,7 @@ int qv_conn_event_run(qv_conn *conn, int timeout_ms, qv_error **err)
                 return 0;
             left = (int)l;
         }
-        struct pollfd p = { .fd = conn->inotify_fd, .events = POLLIN };
+        struct pollfd p = { .fd = fd, .events = POLLIN };
         if (poll(&p, 1, left) < 0 && errno != EINTR)
             return qv_error_set_errno(err, -errno, "cannot wait for events");
     }

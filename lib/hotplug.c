@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "blockjob.h"
 #include "network.h"
 #include "hostdev.h"
@@ -173,6 +174,7 @@ static const char *what_of(const qv_domdef_devref *d)
 
 int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_attach_device(dom, xml, flags, err));
     if (!dom || !xml)
         return qv_error_set(err, -EINVAL, "qv_domain_attach_device: dom and xml are required");
     int r = check_flags("qv_domain_attach_device", flags, MODIFY_ALL, err);
@@ -346,6 +348,7 @@ static void release_backends(qv_domain *dom, qv_qmp *qmp, const qv_domdef_devref
 
 int qv_domain_detach_device(qv_domain *dom, const char *xml, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_detach_device(dom, xml, flags, err));
     if (!dom || !xml)
         return qv_error_set(err, -EINVAL, "qv_domain_detach_device: dom and xml are required");
     int r = check_flags("qv_domain_detach_device", flags, MODIFY_ALL, err);
@@ -465,6 +468,7 @@ static int check_update(const qv_domdef_disk *cur, const char *what, qv_error **
 
 int qv_domain_update_device(qv_domain *dom, const char *xml, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_update_device(dom, xml, flags, err));
     if (!dom || !xml)
         return qv_error_set(err, -EINVAL, "qv_domain_update_device: dom and xml are required");
     int r = check_flags("qv_domain_update_device", flags, MODIFY_ALL | QV_DOMAIN_DEVICE_MODIFY_FORCE, err);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "qemu-files.h"
 #include "keycodes.h"
 
@@ -113,6 +114,8 @@ int qv_domain_send_key(qv_domain *dom, unsigned int codeset, unsigned int holdti
                        const unsigned int *keycodes, int nkeycodes, unsigned int flags,
                        qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_send_key(dom, codeset, holdtime, keycodes, nkeycodes, flags, err));
     if (!dom || !keycodes)
         return qv_error_set(err, -EINVAL, "qv_domain_send_key: dom and keycodes are required");
     if (flags)
@@ -226,6 +229,7 @@ static const unsigned char png_signature[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
 int qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen, unsigned int flags,
                          char **mimetype, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_screenshot(dom, fd, screen, flags, mimetype, err));
     if (!dom || fd < 0 || !mimetype)
         return qv_error_set(err, -EINVAL,
                             "qv_domain_screenshot: dom, a file descriptor and mimetype are "
@@ -284,6 +288,7 @@ int qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen, unsigned i
 
 int qv_domain_inject_nmi(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_inject_nmi(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_inject_nmi: dom is required");
     if (flags)

@@ -24,6 +24,9 @@ typedef struct qv_event_cb_entry {
 
 struct qv_conn {
     char *uri;
+    /* A qvirt+ssh:// connection: its calls go to the remote host
+     * (remote.h), and the fields below are unused. NULL: local. */
+    struct qv_remote *remote;
     qv_rt_paths paths;
     /* Autodestroy domains started through this connection (names). */
     GPtrArray *autodestroy;
@@ -331,6 +334,10 @@ int qv_domain_start_managed(qv_domain *dom, unsigned int flags, qv_error **err);
 /* events.c: appends an event to the connection's journal. */
 void qv_conn_emit(qv_conn *conn, const char *name, const char *uuid, int event_id, int event,
                   int detail, json_object *extra);
+/* events.c: hands one journal line (an event as qv_conn_emit wrote it) to
+ * the connection's callbacks; 1 when one took it. A remote connection's
+ * event stream carries these lines too (lib/remote.c). */
+int qv_events_deliver(qv_conn *conn, const char *line);
 
 /* conn.c */
 bool qv_name_valid(const char *name);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "job.h"
+#include "remote.h"
 #include "qv-log.h"
 #include "qv-process.h"
 
@@ -416,6 +417,7 @@ static int job_stats(qv_domain *dom, qv_domain_job_stats *stats, unsigned int fl
 int qv_domain_get_job_stats(qv_domain *dom, qv_domain_job_stats *stats, unsigned int flags,
                             qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_job_stats(dom, stats, flags, err));
     if (!dom || !stats || stats->size < QV_DOMAIN_JOB_STATS_SIZE_V1)
         return qv_error_set(err, -EINVAL, "qv_domain_get_job_stats: dom and stats (with its "
                             "size set) are required");
@@ -465,6 +467,7 @@ static int job_stats(qv_domain *dom, qv_domain_job_stats *stats, unsigned int fl
 
 int qv_domain_get_job_info(qv_domain *dom, qv_domain_job_info *info, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_job_info(dom, info, err));
     if (!dom || !info)
         return qv_error_set(err, -EINVAL, "qv_domain_get_job_info: dom and info are required");
     qv_domain_job_stats st = { .size = sizeof st };
@@ -484,6 +487,7 @@ int qv_domain_get_job_info(qv_domain *dom, qv_domain_job_info *info, qv_error **
 
 int qv_domain_abort_job(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_abort_job(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_abort_job: dom is required");
     if (flags)

@@ -9,6 +9,7 @@
 
 #include "firmware.h"
 #include "internal.h"
+#include "remote.h"
 #include "job.h"
 #include "tpm.h"
 #include "qv-log.h"
@@ -71,6 +72,7 @@ static int pause_or_resume_locked(qv_domain *dom, bool pause, qv_error **err)
 
 int qv_domain_create(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_create(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_create: dom is required");
     /* A managed save image is where the domain resumes (save.c). */
@@ -90,6 +92,7 @@ int qv_domain_create(qv_domain *dom, unsigned int flags, qv_error **err)
 int qv_domain_create_with_files(qv_domain *dom, const int *fds, unsigned int nfds,
                                 unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_create_with_files(dom, fds, nfds, flags, err));
     if (nfds == 0)
         return qv_domain_create(dom, flags, err);
     return qv_error_set(err, -ENOTSUP,
@@ -181,6 +184,7 @@ static int pause_or_resume(qv_domain *dom, bool pause, qv_error **err)
 
 int qv_domain_suspend(qv_domain *dom, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_suspend(dom, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_suspend: dom is required");
     return pause_or_resume(dom, true, err);
@@ -188,6 +192,7 @@ int qv_domain_suspend(qv_domain *dom, qv_error **err)
 
 int qv_domain_resume(qv_domain *dom, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_resume(dom, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_resume: dom is required");
     return pause_or_resume(dom, false, err);
@@ -195,6 +200,7 @@ int qv_domain_resume(qv_domain *dom, qv_error **err)
 
 int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_destroy(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_destroy: dom is required");
     if (flags & ~(unsigned)(QV_DOMAIN_DESTROY_GRACEFUL | QV_DOMAIN_DESTROY_REMOVE_LOGS))
@@ -292,6 +298,7 @@ static int power_request(qv_domain *dom, unsigned int flags, bool reboot, qv_err
 
 int qv_domain_shutdown(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_shutdown(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_shutdown: dom is required");
     return power_request(dom, flags, false, err);
@@ -299,6 +306,7 @@ int qv_domain_shutdown(qv_domain *dom, unsigned int flags, qv_error **err)
 
 int qv_domain_reboot(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_reboot(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_reboot: dom is required");
     return power_request(dom, flags, true, err);
@@ -306,6 +314,7 @@ int qv_domain_reboot(qv_domain *dom, unsigned int flags, qv_error **err)
 
 int qv_domain_reset(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_reset(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_reset: dom is required");
     if (flags)
@@ -319,6 +328,7 @@ int qv_domain_reset(qv_domain *dom, unsigned int flags, qv_error **err)
 
 int qv_domain_undefine(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_undefine(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_undefine: dom is required");
     const unsigned int known = QV_DOMAIN_UNDEFINE_MANAGED_SAVE |

@@ -41,10 +41,12 @@
 
 #include "blockjob.h"
 #include "internal.h"
+#include "remote.h"
 #include "job.h"
 #include "qv-log.h"
 #include "qv-process.h"
 #include "qvirt/qvirt-migrate.h"
+#include "ssh.h"
 #include "uri.h"
 
 /* How long a migration waits for QEMU's next event before it asks QEMU
@@ -1342,6 +1344,7 @@ static int await_source(mig *m, const char *uri, int port, qv_error **err)
 int qv_conn_migrate_incoming(qv_conn *conn, int in_fd, int out_fd, unsigned int flags,
                              qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_migrate_incoming(conn, in_fd, out_fd, flags, err));
     if (!conn || in_fd < 0 || out_fd < 0)
         return qv_error_set(err, -EINVAL, "qv_conn_migrate_incoming: conn, in_fd and out_fd "
                             "are required");
@@ -1415,98 +1418,6 @@ int qv_conn_migrate_incoming(qv_conn *conn, int in_fd, int out_fd, unsigned int 
     return 0;
 }
 
-/* ssh, running the destination's half on the remote host. */
-static int spawn_ssh(const qv_ssh_uri *u, qv_process **proc, int *to, int *from, int *errs,
-                     qv_error **err)
-{
-    g_autofree char *q_cmd = g_shell_quote(u->command);
-    g_autofree char *q_uri = g_shell_quote(u->remote_uri);
-    g_autofree char *remote = g_strdup_printf("%s --connect %s migrate-incoming", q_cmd, q_uri);
-    g_autofree char *port = u->port ? g_strdup_printf("%d", u->port) : NULL;
-    const char *argv[24];
-    size_t n = 0;
-    argv[n++] = "ssh";
-    argv[n++] = "-T";
-    argv[n++] = "-e";
-    argv[n++] = "none";
-    argv[n++] = "-o";
-    argv[n++] = "BatchMode=yes";
-    if (port) {
-        argv[n++] = "-p";
-        argv[n++] = port;
-    }
-    if (u->user) {
-        argv[n++] = "-l";
-        argv[n++] = u->user;
-    }
-    if (u->keyfile) {
-        argv[n++] = "-i";
-        argv[n++] = u->keyfile;
-    }
-    if (u->no_verify) {
-        argv[n++] = "-o";
-        argv[n++] = "StrictHostKeyChecking=no";
-        argv[n++] = "-o";
-        argv[n++] = "UserKnownHostsFile=/dev/null";
-    }
-    argv[n++] = "--";
-    argv[n++] = u->host;
-    argv[n++] = remote;
-    argv[n] = NULL;
-    /* ssh finds the caller's keys and agent through these. */
-    g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
-    const char *keep[] = { "HOME", "USER", "LOGNAME", "PATH", "SSH_AUTH_SOCK" };
-    for (size_t i = 0; i < G_N_ELEMENTS(keep); i++)
-        if (g_getenv(keep[i]))
-            g_ptr_array_add(env, g_strdup_printf("%s=%s", keep[i], g_getenv(keep[i])));
-    g_ptr_array_add(env, g_strdup("LC_ALL=C"));
-    g_ptr_array_add(env, NULL);
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) < 0)
-        return qv_error_set_errno(err, -errno, "cannot make a pipe for ssh");
-    if (pipe2(out, O_CLOEXEC) < 0) {
-        int e = -errno;
-        close(in[0]);
-        close(in[1]);
-        return qv_error_set_errno(err, e, "cannot make a pipe for ssh");
-    }
-    *errs = memfd_create("ssh-stderr", MFD_CLOEXEC);
-    qv_spawn_opts so;
-    qv_spawn_opts_init(&so);
-    so.argv = argv;
-    so.envp = (const char *const *)env->pdata;
-    so.stdin_fd = in[0];
-    so.stdout_fd = out[1];
-    so.stderr_fd = *errs;
-    so.new_session = true;
-    int r = qv_process_spawn(&so, proc, err);
-    close(in[0]);
-    close(out[1]);
-    if (r < 0) {
-        close(in[1]);
-        close(out[0]);
-        return r;
-    }
-    *to = in[1];
-    *from = out[0];
-    return 0;
-}
-
-/* What ssh said on stderr, for an error. */
-static void add_ssh_stderr(int fd, qv_error **err)
-{
-    char buf[512] = "";
-    ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
-    buf[n > 0 ? n : 0] = '\0';
-    g_strstrip(buf);
-    char *nl = strrchr(buf, '\n');
-    if (err && *err && *buf) {
-        char *msg = g_strdup_printf("%s (ssh: %s)", (*err)->message, nl ? nl + 1 : buf);
-        g_free((*err)->message);
-        (*err)->message = msg;
-    }
-}
-
 static json_object *request_json(const mig *m, const qv_domdef *ddef)
 {
     json_object *o = json_object_new_object();
@@ -1563,14 +1474,14 @@ static int migrate_remote(qv_domain *dom, const qv_ssh_uri *u, const qv_migrate_
     g_autoptr(json_object) req = request_json(&m, ddef);
     g_autoptr(json_object) answer = NULL;
     qv_log(QV_LOG_INFO, "domain '%s': migration to %s over ssh begins", dom->name, u->host);
-    if ((r = spawn_ssh(u, &ssh, &to, &from, &errs, err)) < 0 ||
+    if ((r = qv_ssh_spawn(u, "migrate-incoming", -1, &ssh, &to, &from, &errs, err)) < 0 ||
         (r = write_line(to, req, err)) < 0 ||
         (r = read_line(from, QV_MIGRATE_REMOTE_MS, &answer, err)) < 0 ||
         (!line_ok(answer) &&
          (r = qv_error_set(err, -EIO, "the destination could not prepare the migration: %s",
                            qv_json_get_str(answer, "error") ?: "no reason given")) < 0)) {
         if (r == -EPIPE || r == -ETIMEDOUT)
-            add_ssh_stderr(errs, err);
+            qv_ssh_add_stderr(errs, err);
         src_undo(&m, r, err && *err ? qv_error_message(*err) : NULL);
         if (ssh)
             qv_process_terminate(ssh, QV_MIGRATE_SSH_EXIT_MS, NULL, NULL);
@@ -1602,7 +1513,7 @@ static int migrate_remote(qv_domain *dom, const qv_ssh_uri *u, const qv_migrate_
         (r = read_line(from, QV_MIGRATE_REMOTE_MS, &done, err)) < 0) {
         /* Whether the destination runs the guest is unknown: never resume
          * the source (the guest must not run twice). */
-        add_ssh_stderr(errs, err);
+        qv_ssh_add_stderr(errs, err);
         if (err && *err)
             qv_error_prefix(*err, "domain '%s' may run on %s now, or nowhere: the source is "
                             "left paused; check the destination, then destroy or resume it "
@@ -1641,6 +1552,7 @@ static int check_params(const qv_migrate_params *p, qv_error **err)
 int qv_domain_migrate(qv_domain *dom, qv_conn *dconn, const qv_migrate_params *params,
                       unsigned int flags, qv_domain **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_migrate(dom, dconn, params, flags, ret, err));
     if (ret)
         *ret = NULL;
     if (!dom || !dconn)
@@ -1648,12 +1560,25 @@ int qv_domain_migrate(qv_domain *dom, qv_conn *dconn, const qv_migrate_params *p
     int r = check_flags(flags, err);
     if (r < 0 || (r = check_params(params, err)) < 0)
         return r;
-    return migrate_local(dom, dconn, params, flags, ret, err);
+    if (!dconn->remote)
+        return migrate_local(dom, dconn, params, flags, ret, err);
+    /* A connection of another host: over ssh, as its URI would be. */
+    if ((r = qv_domain_migrate_to_uri(dom, dconn->uri, params, flags, err)) < 0 || !ret)
+        return r;
+    return qv_conn_get_domain_by_name(dconn, qv_migrate_dest_name(dom, params), ret, err);
+}
+
+const char *qv_migrate_dest_name(const qv_domain *dom, const qv_migrate_params *p)
+{
+    bool has = p && p->size >= offsetof(qv_migrate_params, dest_name) + sizeof p->dest_name &&
+               (p->fields & QV_MIGRATE_FIELD_DEST_NAME) && p->dest_name;
+    return has ? p->dest_name : dom->name;
 }
 
 int qv_domain_migrate_to_uri(qv_domain *dom, const char *dconnuri,
                              const qv_migrate_params *params, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_migrate_to_uri(dom, dconnuri, params, flags, err));
     if (!dom || !dconnuri || !*dconnuri)
         return qv_error_set(err, -EINVAL, "qv_domain_migrate_to_uri: dom and dconnuri are "
                             "required");
@@ -1700,6 +1625,7 @@ int qv_domain_migrate_to_uri2(qv_domain *dom, const char *dconnuri, const char *
 
 int qv_domain_migrate_start_post_copy(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_migrate_start_post_copy(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_migrate_start_post_copy: dom is required");
     if (flags)
@@ -1756,6 +1682,8 @@ static int set_param(qv_domain *dom, const char *name, long long v, qv_error **e
 int qv_domain_migrate_set_max_downtime(qv_domain *dom, unsigned long long downtime,
                                        unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_migrate_set_max_downtime(dom, downtime, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "migrate_set_max_downtime: dom is required");
     if (flags)
@@ -1772,6 +1700,8 @@ int qv_domain_migrate_set_max_downtime(qv_domain *dom, unsigned long long downti
 int qv_domain_migrate_get_max_downtime(qv_domain *dom, unsigned long long *downtime,
                                        unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_migrate_get_max_downtime(dom, downtime, flags, err));
     if (!dom || !downtime)
         return qv_error_set(err, -EINVAL, "migrate_get_max_downtime: dom and downtime are "
                             "required");
@@ -1789,6 +1719,7 @@ int qv_domain_migrate_get_max_downtime(qv_domain *dom, unsigned long long *downt
 int qv_domain_migrate_set_max_speed(qv_domain *dom, unsigned long bandwidth, unsigned int flags,
                                     qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_migrate_set_max_speed(dom, bandwidth, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "migrate_set_max_speed: dom is required");
     if (flags & ~QV_DOMAIN_MIGRATE_MAX_SPEED_POSTCOPY)
@@ -1824,6 +1755,7 @@ int qv_domain_migrate_set_max_speed(qv_domain *dom, unsigned long bandwidth, uns
 int qv_domain_migrate_get_max_speed(qv_domain *dom, unsigned long *bandwidth, unsigned int flags,
                                     qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_migrate_get_max_speed(dom, bandwidth, flags, err));
     if (!dom || !bandwidth)
         return qv_error_set(err, -EINVAL, "migrate_get_max_speed: dom and bandwidth are "
                             "required");
@@ -1843,6 +1775,8 @@ int qv_domain_migrate_get_max_speed(qv_domain *dom, unsigned long *bandwidth, un
 int qv_domain_migrate_set_compression_cache(qv_domain *dom, unsigned long long cachesize,
                                             unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_migrate_set_compression_cache(dom, cachesize, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "migrate_set_compression_cache: dom is required");
     if (flags)
@@ -1855,6 +1789,8 @@ int qv_domain_migrate_set_compression_cache(qv_domain *dom, unsigned long long c
 int qv_domain_migrate_get_compression_cache(qv_domain *dom, unsigned long long *cachesize,
                                             unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_migrate_get_compression_cache(dom, cachesize, flags, err));
     if (!dom || !cachesize)
         return qv_error_set(err, -EINVAL, "migrate_get_compression_cache: dom and cachesize "
                             "are required");

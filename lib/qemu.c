@@ -4,10 +4,12 @@
 #include <string.h>
 
 #include "internal.h"
+#include "remote.h"
 
 int qv_domain_qemu_monitor_command(qv_domain *dom, const char *cmd, char **ret,
                                    unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_qemu_monitor_command(dom, cmd, ret, flags, err));
     if (!dom || !cmd || !ret)
         return qv_error_set(err, -EINVAL,
                             "qv_domain_qemu_monitor_command: dom, cmd and ret are required");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "qv-process.h"
 
 #define AGENT_TIMEOUT_MS 10000
@@ -125,6 +126,7 @@ char *qv_cpumap_format(const unsigned char *cpumap, int maplen)
 int qv_conn_get_node_cpu_map(qv_conn *conn, unsigned char **cpumap, unsigned int *online,
                              unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_get_node_cpu_map(conn, cpumap, online, flags, err));
     if (!conn)
         return qv_error_set(err, -EINVAL, "qv_conn_get_node_cpu_map: conn is required");
     if (flags)
@@ -743,6 +745,7 @@ static int guest_set_vcpus(qv_domain *dom, unsigned int n, qv_error **err)
 
 int qv_domain_set_vcpus(qv_domain *dom, unsigned int nvcpus, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_vcpus(dom, nvcpus, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_set_vcpus: dom is required");
     const unsigned int known = QV_DOMAIN_VCPU_LIVE | QV_DOMAIN_VCPU_CONFIG |
@@ -801,6 +804,7 @@ int qv_domain_set_vcpus(qv_domain *dom, unsigned int nvcpus, unsigned int flags,
 
 int qv_domain_get_vcpus_flags(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_vcpus_flags(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_get_vcpus_flags: dom is required");
     const unsigned int known = QV_DOMAIN_VCPU_LIVE | QV_DOMAIN_VCPU_CONFIG |
@@ -858,6 +862,8 @@ static void read_task_stat(pid_t pid, pid_t tid, unsigned long long *cpu_time, i
 int qv_domain_get_vcpu_info(qv_domain *dom, qv_vcpu_info *info, int maxinfo,
                             unsigned char *cpumaps, int maplen, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_get_vcpu_info(dom, info, maxinfo, cpumaps, maplen, flags, err));
     if (!dom || (!info && maxinfo > 0) || maxinfo < 0)
         return qv_error_set(err, -EINVAL, "qv_domain_get_vcpu_info: dom and info are required");
     if (cpumaps && maplen <= 0)
@@ -885,6 +891,8 @@ int qv_domain_get_vcpu_info(qv_domain *dom, qv_vcpu_info *info, int maxinfo,
 int qv_domain_get_vcpu_pin_info(qv_domain *dom, int ncpumaps, unsigned char *cpumaps, int maplen,
                                 unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_get_vcpu_pin_info(dom, ncpumaps, cpumaps, maplen, flags, err));
     if (!dom || !cpumaps || ncpumaps <= 0 || maplen <= 0)
         return qv_error_set(err, -EINVAL, "qv_domain_get_vcpu_pin_info: dom, cpumaps, ncpumaps "
                             "and maplen are required");
@@ -968,6 +976,7 @@ static int pin_threads(qv_domain *dom, int vcpu, const unsigned char *cpumap, in
 int qv_domain_pin_vcpu(qv_domain *dom, unsigned int vcpu, const unsigned char *cpumap, int maplen,
                        unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_pin_vcpu(dom, vcpu, cpumap, maplen, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_pin_vcpu: dom is required");
     if (vcpu > G_MAXINT)
@@ -978,6 +987,7 @@ int qv_domain_pin_vcpu(qv_domain *dom, unsigned int vcpu, const unsigned char *c
 int qv_domain_pin_emulator(qv_domain *dom, const unsigned char *cpumap, int maplen,
                            unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_pin_emulator(dom, cpumap, maplen, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_pin_emulator: dom is required");
     return pin_threads(dom, -1, cpumap, maplen, flags, err);
@@ -986,6 +996,8 @@ int qv_domain_pin_emulator(qv_domain *dom, const unsigned char *cpumap, int mapl
 int qv_domain_get_emulator_pin_info(qv_domain *dom, unsigned char *cpumap, int maplen,
                                     unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_get_emulator_pin_info(dom, cpumap, maplen, flags, err));
     if (!dom || !cpumap || maplen <= 0)
         return qv_error_set(err, -EINVAL, "qv_domain_get_emulator_pin_info: dom, cpumap and "
                             "maplen are required");
@@ -1016,6 +1028,7 @@ int qv_domain_get_emulator_pin_info(qv_domain *dom, unsigned char *cpumap, int m
 
 int qv_domain_get_max_vcpus(qv_domain *dom, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_max_vcpus(dom, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_get_max_vcpus: dom is required");
     const qv_domdef *def;
@@ -1051,6 +1064,7 @@ static int check_memory(const qv_domain *dom, const qv_domdef *def, unsigned lon
 int qv_domain_set_memory(qv_domain *dom, unsigned long long kib, unsigned int flags,
                          qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_memory(dom, kib, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_set_memory: dom is required");
     const unsigned int known = QV_DOMAIN_MEM_LIVE | QV_DOMAIN_MEM_CONFIG | QV_DOMAIN_MEM_MAXIMUM;
@@ -1101,6 +1115,7 @@ int qv_domain_set_memory(qv_domain *dom, unsigned long long kib, unsigned int fl
 int qv_domain_set_memory_stats_period(qv_domain *dom, int period, unsigned int flags,
                                       qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_memory_stats_period(dom, period, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_set_memory_stats_period: dom is required");
     const unsigned int known = QV_DOMAIN_AFFECT_LIVE | QV_DOMAIN_AFFECT_CONFIG;
@@ -1152,6 +1167,7 @@ static unsigned long long proc_rss_kib(pid_t pid)
 int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int nr_stats,
                            unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_memory_stats(dom, stats, nr_stats, flags, err));
     if (!dom || (!stats && nr_stats))
         return qv_error_set(err, -EINVAL, "qv_domain_memory_stats: dom and stats are required");
     if (flags)
@@ -1235,6 +1251,7 @@ int qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats, unsigned int n
 
 long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_max_memory(dom, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_get_max_memory: dom is required");
     const qv_domdef *def;
@@ -1246,6 +1263,7 @@ long long qv_domain_get_max_memory(qv_domain *dom, qv_error **err)
 
 int qv_domain_set_max_memory(qv_domain *dom, unsigned long long kib, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_max_memory(dom, kib, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_set_max_memory: dom is required");
     if (kib == 0 || kib > (1ULL << 42))

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "job.h"
 #include "save-image.h"
 #include "qv-log.h"
@@ -421,6 +422,7 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
 int qv_domain_save(qv_domain *dom, const char *file, const char *dxml, unsigned int flags,
                    qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_save(dom, file, dxml, flags, err));
     if (!dom || !file || !*file)
         return qv_error_set(err, -EINVAL, "qv_domain_save: dom and file are required");
     return save_to(dom, file, dxml, flags, err);
@@ -428,6 +430,7 @@ int qv_domain_save(qv_domain *dom, const char *file, const char *dxml, unsigned 
 
 int qv_domain_managed_save(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_managed_save(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_managed_save: dom is required");
     if (qv_domain_is_persistent(dom, NULL) != 1)
@@ -441,6 +444,7 @@ int qv_domain_managed_save(qv_domain *dom, unsigned int flags, qv_error **err)
 
 int qv_domain_has_managed_save_image(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_has_managed_save_image(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_has_managed_save_image: dom is required");
     if (flags)
@@ -451,6 +455,7 @@ int qv_domain_has_managed_save_image(qv_domain *dom, unsigned int flags, qv_erro
 
 int qv_domain_managed_save_remove(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_managed_save_remove(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_managed_save_remove: dom is required");
     if (flags)
@@ -531,6 +536,8 @@ static int open_image(const char *path, bool writable, bool need_complete, save_
 int qv_conn_get_save_image_xml_description(qv_conn *conn, const char *file, unsigned int flags,
                                            char **ret, qv_error **err)
 {
+    QV_REMOTE_CONN(conn,
+                     qv_remote__qv_conn_get_save_image_xml_description(conn, file, flags, ret, err));
     if (!conn || !file || !ret)
         return qv_error_set(err, -EINVAL, "qv_conn_get_save_image_xml_description: conn, file "
                             "and ret are required");
@@ -557,6 +564,7 @@ int qv_conn_get_save_image_xml_description(qv_conn *conn, const char *file, unsi
 int qv_conn_define_save_image_xml(qv_conn *conn, const char *file, const char *dxml,
                                   unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_define_save_image_xml(conn, file, dxml, flags, err));
     if (!conn || !file || !dxml)
         return qv_error_set(err, -EINVAL, "qv_conn_define_save_image_xml: conn, file and dxml "
                             "are required");
@@ -697,6 +705,7 @@ int qv_domain_start_from_image(qv_domain *dom, const char *file, unsigned int st
 int qv_conn_restore_domain(qv_conn *conn, const char *file, const char *dxml, unsigned int flags,
                            qv_error **err)
 {
+    QV_REMOTE_CONN(conn, qv_remote__qv_conn_restore_domain(conn, file, dxml, flags, err));
     if (!conn || !file || !*file)
         return qv_error_set(err, -EINVAL, "qv_conn_restore_domain: conn and file are required");
     return restore_from(conn, NULL, file, dxml, flags, err);
@@ -786,6 +795,7 @@ static int dump_into(qv_domain *dom, const qv_job *job, int fd, const char *fmt,
 int qv_domain_core_dump_format(qv_domain *dom, const char *file, unsigned int format,
                                unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_core_dump_format(dom, file, format, flags, err));
     if (!dom || !file || !*file)
         return qv_error_set(err, -EINVAL, "qv_domain_core_dump: dom and file are required");
     const unsigned int known = QV_DUMP_CRASH | QV_DUMP_LIVE | QV_DUMP_BYPASS_CACHE |
@@ -851,5 +861,6 @@ int qv_domain_core_dump_format(qv_domain *dom, const char *file, unsigned int fo
 
 int qv_domain_core_dump(qv_domain *dom, const char *file, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_core_dump(dom, file, flags, err));
     return qv_domain_core_dump_format(dom, file, QV_DOMAIN_CORE_DUMP_FORMAT_RAW, flags, err);
 }

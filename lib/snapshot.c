@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "remote.h"
 #include "blockjob.h"
 #include "job.h"
 #include "qemu-files.h"
@@ -320,6 +321,11 @@ static qv_snapshot *snap_new(qv_domain *dom, const char *name)
     return s;
 }
 
+qv_snapshot *qv_snapshot_new_handle(qv_domain *dom, const char *name)
+{
+    return snap_new(dom, name);
+}
+
 void qv_snapshot_free(qv_snapshot *snap)
 {
     if (!snap)
@@ -404,6 +410,7 @@ static int handles_out(qv_domain *dom, GPtrArray *sel, qv_snapshot ***ret)
 
 int qv_domain_num_of_snapshots(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_num_of_snapshots(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_num_of_snapshots: dom is required");
     int r = check_list_flags("qv_domain_num_of_snapshots", flags, err);
@@ -417,6 +424,8 @@ int qv_domain_num_of_snapshots(qv_domain *dom, unsigned int flags, qv_error **er
 int qv_domain_list_snapshot_names(qv_domain *dom, int maxnames, unsigned int flags, char ***names,
                                   qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_list_snapshot_names(dom, maxnames, flags, names, err));
     if (!dom || !names)
         return qv_error_set(err, -EINVAL, "qv_domain_list_snapshot_names: dom and names are "
                             "required");
@@ -431,6 +440,7 @@ int qv_domain_list_snapshot_names(qv_domain *dom, int maxnames, unsigned int fla
 int qv_domain_list_all_snapshots(qv_domain *dom, unsigned int flags, qv_snapshot ***ret,
                                  qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_list_all_snapshots(dom, flags, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_list_all_snapshots: dom and ret are required");
     int r = check_list_flags("qv_domain_list_all_snapshots", flags, err);
@@ -444,12 +454,14 @@ int qv_domain_list_all_snapshots(qv_domain *dom, unsigned int flags, qv_snapshot
 int qv_domain_list_snapshots(qv_domain *dom, unsigned int flags, qv_snapshot ***ret,
                              qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_list_snapshots(dom, flags, ret, err));
     return qv_domain_list_all_snapshots(dom, flags, ret, err);
 }
 
 int qv_domain_get_snapshot_by_name(qv_domain *dom, const char *name, unsigned int flags,
                                    qv_snapshot **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_snapshot_by_name(dom, name, flags, ret, err));
     if (!dom || !name || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_get_snapshot_by_name: dom, name and ret are "
                             "required");
@@ -467,6 +479,7 @@ int qv_domain_get_snapshot_by_name(qv_domain *dom, const char *name, unsigned in
 
 int qv_domain_has_current_snapshot(qv_domain *dom, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_has_current_snapshot(dom, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_has_current_snapshot: dom is required");
     if (flags)
@@ -479,6 +492,7 @@ int qv_domain_has_current_snapshot(qv_domain *dom, unsigned int flags, qv_error 
 int qv_domain_current_snapshot(qv_domain *dom, unsigned int flags, qv_snapshot **ret,
                                qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_current_snapshot(dom, flags, ret, err));
     if (!dom || !ret)
         return qv_error_set(err, -EINVAL, "qv_domain_current_snapshot: dom and ret are required");
     if (flags)
@@ -496,6 +510,7 @@ int qv_domain_current_snapshot(qv_domain *dom, unsigned int flags, qv_snapshot *
 int qv_snapshot_get_xml_description(qv_snapshot *snap, unsigned int flags, char **ret,
                                     qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_get_xml_description(snap, flags, ret, err));
     if (!snap || !ret)
         return qv_error_set(err, -EINVAL, "qv_snapshot_get_xml_description: snap and ret are "
                             "required");
@@ -516,6 +531,7 @@ int qv_snapshot_get_xml_description(qv_snapshot *snap, unsigned int flags, char 
 int qv_snapshot_get_parent(qv_snapshot *snap, unsigned int flags, qv_snapshot **ret,
                            qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_get_parent(snap, flags, ret, err));
     if (!snap || !ret)
         return qv_error_set(err, -EINVAL, "qv_snapshot_get_parent: snap and ret are required");
     if (flags)
@@ -533,6 +549,7 @@ int qv_snapshot_get_parent(qv_snapshot *snap, unsigned int flags, qv_snapshot **
 
 int qv_snapshot_is_current(qv_snapshot *snap, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_is_current(snap, flags, err));
     if (!snap)
         return qv_error_set(err, -EINVAL, "qv_snapshot_is_current: snap is required");
     if (flags)
@@ -545,6 +562,7 @@ int qv_snapshot_is_current(qv_snapshot *snap, unsigned int flags, qv_error **err
 
 int qv_snapshot_has_metadata(qv_snapshot *snap, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_has_metadata(snap, flags, err));
     if (!snap)
         return qv_error_set(err, -EINVAL, "qv_snapshot_has_metadata: snap is required");
     if (flags)
@@ -557,6 +575,7 @@ int qv_snapshot_has_metadata(qv_snapshot *snap, unsigned int flags, qv_error **e
 
 int qv_snapshot_num_of_child_snapshots(qv_snapshot *snap, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_num_of_child_snapshots(snap, flags, err));
     if (!snap)
         return qv_error_set(err, -EINVAL, "qv_snapshot_num_of_child_snapshots: snap is required");
     int r = check_list_flags("qv_snapshot_num_of_child_snapshots", flags, err);
@@ -571,6 +590,8 @@ int qv_snapshot_num_of_child_snapshots(qv_snapshot *snap, unsigned int flags, qv
 int qv_snapshot_list_child_snapshot_names(qv_snapshot *snap, int maxnames, unsigned int flags,
                                           char ***names, qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap,
+                     qv_remote__qv_snapshot_list_child_snapshot_names(snap, maxnames, flags, names, err));
     if (!snap || !names)
         return qv_error_set(err, -EINVAL, "qv_snapshot_list_child_snapshot_names: snap and names "
                             "are required");
@@ -586,6 +607,7 @@ int qv_snapshot_list_child_snapshot_names(qv_snapshot *snap, int maxnames, unsig
 int qv_snapshot_list_all_children(qv_snapshot *snap, unsigned int flags, qv_snapshot ***ret,
                                   qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_list_all_children(snap, flags, ret, err));
     if (!snap || !ret)
         return qv_error_set(err, -EINVAL, "qv_snapshot_list_all_children: snap and ret are "
                             "required");
@@ -601,6 +623,7 @@ int qv_snapshot_list_all_children(qv_snapshot *snap, unsigned int flags, qv_snap
 int qv_snapshot_list_child_snapshots(qv_snapshot *snap, unsigned int flags, qv_snapshot ***ret,
                                      qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_list_child_snapshots(snap, flags, ret, err));
     return qv_snapshot_list_all_children(snap, flags, ret, err);
 }
 
@@ -1399,6 +1422,7 @@ static int redefine(qv_domain *dom, const char *xml, unsigned int flags, qv_snap
 int qv_domain_create_snapshot(qv_domain *dom, const char *xml, unsigned int flags,
                               qv_snapshot **ret, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_create_snapshot(dom, xml, flags, ret, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_create_snapshot: dom is required");
     int r = check_create_flags(flags, err);
@@ -1626,6 +1650,7 @@ static int start_for_revert(qv_domain *dom, const char *mem_image, bool reset_nv
 
 int qv_snapshot_revert_to(qv_snapshot *snap, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_revert_to(snap, flags, err));
     if (!snap)
         return qv_error_set(err, -EINVAL, "qv_snapshot_revert_to: snap is required");
     const unsigned int known = QV_DOMAIN_SNAPSHOT_REVERT_RUNNING |
@@ -2119,6 +2144,7 @@ static int delete_one(qv_domain *dom, qv_call *c, snap_tree *t, qv_snapdef *s, b
 
 int qv_snapshot_delete(qv_snapshot *snap, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_SNAPSHOT(snap, qv_remote__qv_snapshot_delete(snap, flags, err));
     if (!snap)
         return qv_error_set(err, -EINVAL, "qv_snapshot_delete: snap is required");
     const unsigned int known = QV_DOMAIN_SNAPSHOT_DELETE_CHILDREN |

@@ -13,6 +13,7 @@
 
 #include "cgroup.h"
 #include "internal.h"
+#include "remote.h"
 #include "qv-fd.h"
 #include "qv-log.h"
 #include "qv-process.h"
@@ -803,6 +804,7 @@ static int check_affect(const char *fn, qv_domain *dom, const void *p, unsigned 
 int qv_domain_get_scheduler_parameters(qv_domain *dom, qv_sched_params *ret, unsigned int flags,
                                        qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_scheduler_parameters(dom, ret, flags, err));
     int r = check_affect("qv_domain_get_scheduler_parameters", dom, ret, flags, err);
     if (r < 0)
         return r;
@@ -861,6 +863,7 @@ static int check_sched(const qv_sched_params *s, qv_error **err)
 int qv_domain_set_scheduler_parameters(qv_domain *dom, const qv_sched_params *params,
                                        unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_scheduler_parameters(dom, params, flags, err));
     int r = check_affect("qv_domain_set_scheduler_parameters", dom, params, flags, err);
     if (r < 0 || (r = check_sched(params, err)) < 0)
         return r;
@@ -878,6 +881,7 @@ static unsigned long long def_kib(unsigned long long v)
 int qv_domain_get_memory_parameters(qv_domain *dom, qv_memory_params *ret, unsigned int flags,
                                     qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_memory_parameters(dom, ret, flags, err));
     int r = check_affect("qv_domain_get_memory_parameters", dom, ret, flags, err);
     if (r < 0)
         return r;
@@ -926,6 +930,7 @@ static void memory_to_def(qv_domdef *def, const void *params)
 int qv_domain_set_memory_parameters(qv_domain *dom, const qv_memory_params *params,
                                     unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_memory_parameters(dom, params, flags, err));
     int r = check_affect("qv_domain_set_memory_parameters", dom, params, flags, err);
     if (r < 0)
         return r;
@@ -1107,6 +1112,7 @@ static int blkio_apply(qv_domdef *def, int vm, const qv_blkio_params *p, qv_erro
 int qv_domain_get_blkio_parameters(qv_domain *dom, qv_blkio_params *ret, unsigned int flags,
                                    qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_blkio_parameters(dom, ret, flags, err));
     int r = check_affect("qv_domain_get_blkio_parameters", dom, ret, flags, err);
     if (r < 0)
         return r;
@@ -1133,6 +1139,7 @@ int qv_domain_get_blkio_parameters(qv_domain *dom, qv_blkio_params *ret, unsigne
 int qv_domain_set_blkio_parameters(qv_domain *dom, const qv_blkio_params *params,
                                    unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_blkio_parameters(dom, params, flags, err));
     int r = check_affect("qv_domain_set_blkio_parameters", dom, params, flags, err);
     if (r < 0)
         return r;
@@ -1179,6 +1186,7 @@ static int numa_mode_of(const qv_domdef *def)
 int qv_domain_get_numa_parameters(qv_domain *dom, qv_numa_params *ret, unsigned int flags,
                                   qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_get_numa_parameters(dom, ret, flags, err));
     int r = check_affect("qv_domain_get_numa_parameters", dom, ret, flags, err);
     if (r < 0)
         return r;
@@ -1207,6 +1215,7 @@ int qv_domain_get_numa_parameters(qv_domain *dom, qv_numa_params *ret, unsigned 
 int qv_domain_set_numa_parameters(qv_domain *dom, const qv_numa_params *params,
                                   unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_set_numa_parameters(dom, params, flags, err));
     int r = check_affect("qv_domain_set_numa_parameters", dom, params, flags, err);
     if (r < 0)
         return r;
@@ -1312,6 +1321,8 @@ static GArray *qemu_thread_times(pid_t pid, GArray *vcpus)
 int qv_domain_get_cpu_stats(qv_domain *dom, qv_cpu_stats *stats, int start_cpu,
                             unsigned int ncpus, unsigned int flags, qv_error **err)
 {
+    QV_REMOTE_DOMAIN(dom,
+                     qv_remote__qv_domain_get_cpu_stats(dom, stats, start_cpu, ncpus, flags, err));
     if (!dom)
         return qv_error_set(err, -EINVAL, "qv_domain_get_cpu_stats: dom is required");
     if (flags)

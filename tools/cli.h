@@ -143,3 +143,4 @@ extern const cli_cmd cli_snapshot_cmds[];
 extern const cli_cmd cli_blockjob_cmds[];
 extern const cli_cmd cli_migrate_cmds[];
 extern const cli_cmd cli_migrate_incoming_cmds[];
+extern const cli_cmd cli_remote_serve_cmds[];

@@ -253,7 +253,7 @@ static const cli_cmd *const cmd_tables[] = { cli_domain_cmds, cli_event_cmds, cl
                                              cli_console_cmds, cli_block_cmds, cli_hotplug_cmds, cli_input_cmds,
                                              cli_tune_cmds, cli_snapshot_cmds, cli_save_cmds,
                                              cli_blockjob_cmds, cli_migrate_cmds,
-                                             cli_migrate_incoming_cmds };
+                                             cli_migrate_incoming_cmds, cli_remote_serve_cmds };
 
 static const cli_cmd *find_cmd(const char *name)
 {

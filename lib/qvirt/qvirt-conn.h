@@ -11,7 +11,13 @@ extern "C" {
 #endif
 
 /* ---- connection ------------------------------------------------------ */
-/* uri: "qvirt:///system", "qvirt:///session" or "qvirt:///embed?root=DIR".
+/* uri: "qvirt:///system", "qvirt:///session" or "qvirt:///embed?root=DIR",
+ * or one of these on another host: "qvirt+ssh://[USER@]HOST[:PORT]/system"
+ * (/session, /embed?root=DIR; query: keyfile=PATH, no_verify=1,
+ * command=PATH of qvirt there). A remote connection runs `qvirt
+ * remote-serve` on HOST over ssh while it is open, and every call of it,
+ * its domains and snapshots is made there; paths in calls (save files,
+ * disk images) are the remote host's. No daemon runs on either side.
  * NULL: $QVIRT_DEFAULT_URI, else system for root and session for others. */
 QV_PUBLIC int qv_conn_open(const char *uri, qv_conn **ret, qv_error **err);
 /* Closes the connection; domains started with START_AUTODESTROY from it are
@@ -49,6 +55,13 @@ QV_PUBLIC void qv_domain_list_free(qv_domain **list);
  * *ret receives a string the caller frees with free(). */
 QV_PUBLIC int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *xml,
                                            unsigned int flags, char **ret, qv_error **err);
+
+/* The remote side of a qvirt+ssh:// connection: makes the calls a client
+ * sends on in_fd (JSON lines; lib/remote.h) on conn, a local connection,
+ * and answers on out_fd, until in_fd ends. `qvirt remote-serve` runs it;
+ * it is for qvirt itself, not for people. flags must be 0. */
+QV_PUBLIC int qv_conn_remote_serve(qv_conn *conn, int in_fd, int out_fd, unsigned int flags,
+                                   qv_error **err);
 
 #ifdef __cplusplus
 }
