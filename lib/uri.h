@@ -13,9 +13,10 @@ int qv_conn_paths_for_uri(const char *uri, qv_rt_paths *paths, qv_error **err);
 
 /* qvirt+ssh://[USER@]HOST[:PORT]/system|session|embed?root=DIR: the
  * connection of a remote host, reached by running `qvirt` there over ssh
- * (remote connections, lib/remote.c, and migration destinations). Transport settings travel in the query, as
- * libvirt's do: keyfile=PATH (ssh -i), no_verify=1 (accept an unknown host
- * key), command=PATH (the remote qvirt program; default "qvirt"). */
+ * (remote connections, lib/remote.c, and migration destinations).
+ * Transport settings travel in the query, as libvirt's do: keyfile=PATH
+ * (ssh -i), no_verify=1 (accept an unknown host key), command=PATH (the
+ * remote qvirt program; default "qvirt"). */
 typedef struct qv_ssh_uri {
     char *user;         /* NULL: ssh's default */
     char *host;
