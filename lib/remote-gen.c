@@ -66,8 +66,6 @@ static void get_qv_block_copy_params(json_object *o, qv_block_copy_params *s, si
     (void)limit;
     (void)keep;
     json_object *v;
-    if (QV_FITS(qv_block_copy_params, size, limit) && json_object_object_get_ex(o, "size", &v))
-        s->size = json_object_get_uint64(v);
     if (QV_FITS(qv_block_copy_params, bandwidth, limit) && json_object_object_get_ex(o, "bandwidth", &v))
         s->bandwidth = json_object_get_uint64(v);
     if (QV_FITS(qv_block_copy_params, granularity, limit) && json_object_object_get_ex(o, "granularity", &v))
@@ -518,8 +516,6 @@ static void get_qv_domain_job_stats(json_object *o, qv_domain_job_stats *s, size
     (void)limit;
     (void)keep;
     json_object *v;
-    if (QV_FITS(qv_domain_job_stats, size, limit) && json_object_object_get_ex(o, "size", &v))
-        s->size = json_object_get_uint64(v);
     if (QV_FITS(qv_domain_job_stats, type, limit) && json_object_object_get_ex(o, "type", &v))
         s->type = json_object_get_int64(v);
     if (QV_FITS(qv_domain_job_stats, fields, limit) && json_object_object_get_ex(o, "fields", &v))
@@ -788,8 +784,6 @@ static void get_qv_migrate_params(json_object *o, qv_migrate_params *s, size_t l
     (void)limit;
     (void)keep;
     json_object *v;
-    if (QV_FITS(qv_migrate_params, size, limit) && json_object_object_get_ex(o, "size", &v))
-        s->size = json_object_get_uint64(v);
     if (QV_FITS(qv_migrate_params, fields, limit) && json_object_object_get_ex(o, "fields", &v))
         s->fields = json_object_get_uint64(v);
     if (QV_FITS(qv_migrate_params, uri, limit) && json_object_object_get_ex(o, "uri", &v))

@@ -5,16 +5,15 @@
  * Each call runs in a thread of its own, so that a call such as abort_job
  * reaches the domain while a long one (a migration, a save) still runs.
  * qvirt.h lets calls on different domain handles run at once, and every
- * call here gets handles of its own; calls of the connection itself (define,
- * lookups, restore...) and starts with AUTODESTROY (the connection's list)
- * run alone. The first call on a channel may turn it into a stream (a
+ * call here gets handles of its own; the connection's own calls keep no
+ * state in it but the AUTODESTROY list, so only starts that add to it run
+ * alone. The first call on a channel may turn it into a stream (a
  * console, a channel, graphics) or an event feed; then it carries that until
  * either end closes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "qv-fd.h"
@@ -73,15 +72,17 @@ static int write_line(server *s, json_object *o)
     return r;
 }
 
-/* A domain's or snapshot's call runs beside others; a connection's alone. */
+/* Calls run side by side, each on handles of its own, as qvirt.h allows;
+ * only a start with AUTODESTROY runs alone, as it adds to the connection's
+ * list (qv_domain_create(dom, flags), qv_conn_create_domain(conn, xml,
+ * flags, ...)). */
 static bool runs_alone(const char *fn, json_object *a)
 {
-    if (g_str_has_prefix(fn, "qv_conn_"))
-        return true;
-    /* qv_domain_create(dom, flags): AUTODESTROY adds to the connection's list. */
-    return strcmp(fn, "qv_domain_create") == 0 &&
-           (json_object_get_uint64(json_object_array_get_idx(a, 1)) &
-            QV_DOMAIN_START_AUTODESTROY);
+    size_t flags_at = strcmp(fn, "qv_domain_create") == 0        ? 1
+                      : strcmp(fn, "qv_conn_create_domain") == 0 ? 1
+                                                                 : 0;
+    return flags_at && (json_object_get_uint64(json_object_array_get_idx(a, flags_at)) &
+                        QV_DOMAIN_START_AUTODESTROY);
 }
 
 /* Runs one request and writes its reply; q->stream_fd and q->events tell
@@ -214,9 +215,8 @@ static int feed_events(qv_conn *conn, int in_fd, int out_fd, qv_error **err)
 static int pump(int in_fd, int out_fd, int fd)
 {
     char buf[65536];
-    bool in_open = true;
     for (;;) {
-        struct pollfd p[2] = { { .fd = in_open ? in_fd : -1, .events = POLLIN },
+        struct pollfd p[2] = { { .fd = in_fd, .events = POLLIN },
                                { .fd = fd, .events = POLLIN } };
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
@@ -230,14 +230,8 @@ static int pump(int in_fd, int out_fd, int fd)
             ssize_t n = read(from, buf, sizeof buf);
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
-            if (n <= 0) {
-                if (k == 1)
-                    return 0; /* the stream ended */
-                /* The client is done writing: the stream may still talk. */
-                in_open = false;
-                shutdown(fd, SHUT_WR);
-                continue;
-            }
+            if (n <= 0)
+                return 0; /* either side ended: so does the stream */
             for (ssize_t off = 0; off < n;) {
                 ssize_t w = write(to, buf + off, (size_t)(n - off));
                 if (w < 0 && errno == EINTR)

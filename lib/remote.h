@@ -63,12 +63,12 @@ typedef struct qv_remote qv_remote;
 int qv_remote_open(qv_conn *conn, const qv_ssh_uri *u, qv_error **err);
 void qv_remote_close(qv_remote *r);
 
-/* Sends fn with args a (taken), waits for its reply: its return value, and
+/* Sends fn with args a (borrowed), waits for its reply: its return value, and
  * *o its outputs (an array, never NULL on success). */
 long long qv_remote_call(qv_conn *conn, const char *fn, json_object *a, json_object **o,
                          qv_error **err);
 
-/* A second ssh to the same remote, made for one call that then carries a
+/* A second ssh to the same remote, made for one call (a borrowed, as above) that then carries a
  * stream: *fd is this end of it (a socket; ssh holds the other end as its
  * stdin and stdout). The call's reply has been read: what follows on *fd is
  * the stream. */
