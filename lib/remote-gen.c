@@ -559,7 +559,7 @@ static void get_qv_domain_job_stats(json_object *o, qv_domain_job_stats *s, size
     if (QV_FITS(qv_domain_job_stats, memory_iteration, limit) && json_object_object_get_ex(o, "memory_iteration", &v))
         s->memory_iteration = json_object_get_uint64(v);
     if (QV_FITS(qv_domain_job_stats, errmsg, limit) && json_object_object_get_ex(o, "errmsg", &v))
-        g_strlcpy(s->errmsg, json_object_get_string(v), sizeof s->errmsg);
+        g_strlcpy(s->errmsg, v ? json_object_get_string(v) : "", sizeof s->errmsg);
     if (QV_FITS(qv_domain_job_stats, disk_total, limit) && json_object_object_get_ex(o, "disk_total", &v))
         s->disk_total = json_object_get_uint64(v);
     if (QV_FITS(qv_domain_job_stats, disk_processed, limit) && json_object_object_get_ex(o, "disk_processed", &v))
@@ -804,7 +804,7 @@ static void get_qv_migrate_params(json_object *o, qv_migrate_params *s, size_t l
         s->listen_address = json_object_get_string(v);
     if (QV_FITS(qv_migrate_params, migrate_disks, limit) && json_object_object_get_ex(o, "migrate_disks", &v))
     {
-        size_t n = json_object_array_length(v);
+        size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
         const char **a = g_new0(const char *, n + 1);
         for (size_t i = 0; i < n; i++)
             a[i] = json_object_get_string(json_object_array_get_idx(v, i));
@@ -819,7 +819,7 @@ static void get_qv_migrate_params(json_object *o, qv_migrate_params *s, size_t l
         s->disks_uri = json_object_get_string(v);
     if (QV_FITS(qv_migrate_params, compression, limit) && json_object_object_get_ex(o, "compression", &v))
     {
-        size_t n = json_object_array_length(v);
+        size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
         const char **a = g_new0(const char *, n + 1);
         for (size_t i = 0; i < n; i++)
             a[i] = json_object_get_string(json_object_array_get_idx(v, i));
@@ -937,9 +937,9 @@ static void get_qv_security_label(json_object *o, qv_security_label *s, size_t l
     (void)keep;
     json_object *v;
     if (QV_FITS(qv_security_label, label, limit) && json_object_object_get_ex(o, "label", &v))
-        g_strlcpy(s->label, json_object_get_string(v), sizeof s->label);
+        g_strlcpy(s->label, v ? json_object_get_string(v) : "", sizeof s->label);
     if (QV_FITS(qv_security_label, model, limit) && json_object_object_get_ex(o, "model", &v))
-        g_strlcpy(s->model, json_object_get_string(v), sizeof s->model);
+        g_strlcpy(s->model, v ? json_object_get_string(v) : "", sizeof s->model);
     if (QV_FITS(qv_security_label, enforcing, limit) && json_object_object_get_ex(o, "enforcing", &v))
         s->enforcing = json_object_get_int64(v);
 }

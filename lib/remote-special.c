@@ -47,6 +47,12 @@ static json_object *out(json_object *o, size_t i)
     return json_object_array_get_idx(o, i);
 }
 
+/* The length of v when it is an array (what the other side sent), else 0. */
+static size_t len_of(json_object *v)
+{
+    return json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+}
+
 #define SERVE_DOM(q, err)                                                      \
     g_autoptr(qv_domain) self = NULL;                                          \
     if (qv_remote_arg_dom(q, 0, &self, err) < 0)                               \
@@ -146,7 +152,7 @@ int qv_remote__qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
     if (r < 0 || !errors)
         return (int)r;
     json_object *list = out(o, 0);
-    size_t n = MIN(json_object_array_length(list), maxerrors);
+    size_t n = MIN(len_of(list), maxerrors);
     for (size_t i = 0; i < n; i++) {
         qv_disk_error e = { 0 };
         qv_remote_get_qv_disk_error(out(list, i), &e, sizeof e, NULL);
@@ -187,7 +193,7 @@ int qv_remote__qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats,
     if (r < 0 || !stats)
         return (int)r;
     json_object *list = out(o, 0);
-    size_t n = MIN(json_object_array_length(list), nr_stats);
+    size_t n = MIN(len_of(list), nr_stats);
     for (size_t i = 0; i < n; i++)
         qv_remote_get_qv_memory_stat(out(list, i), &stats[i], sizeof stats[i], NULL);
     return (int)n;
@@ -227,7 +233,7 @@ int qv_remote__qv_domain_get_vcpu_info(qv_domain *dom, qv_vcpu_info *info, int m
     if (r < 0)
         return (int)r;
     json_object *list = out(o, 0);
-    size_t n = MIN(json_object_array_length(list), (size_t)maxinfo);
+    size_t n = MIN(len_of(list), (size_t)maxinfo);
     for (size_t i = 0; info && i < n; i++)
         qv_remote_get_qv_vcpu_info(out(list, i), &info[i], sizeof info[i], NULL);
     if (cpumaps && unb64(out(o, 1), cpumaps, (size_t)maxinfo * (size_t)maplen, err) < 0)
@@ -388,8 +394,7 @@ static long long serve__qv_domain_send_key(qv_remote_req *q, json_object *o, qv_
     (void)o;
     SERVE_DOM(q, err);
     json_object *keys = qv_remote_arg(q, 3);
-    size_t n = json_object_is_type(keys, json_type_array) ? json_object_array_length(keys) : 0;
-    n = MIN(n, QV_REMOTE_MAX_ENTRIES);
+    size_t n = MIN(len_of(keys), QV_REMOTE_MAX_ENTRIES);
     g_autofree unsigned int *codes = g_new0(unsigned int, n ? n : 1);
     for (size_t i = 0; i < n; i++)
         codes[i] = (unsigned int)json_object_get_uint64(json_object_array_get_idx(keys, i));
@@ -411,7 +416,7 @@ int qv_remote__qv_domain_get_cpu_stats(qv_domain *dom, qv_cpu_stats *stats, int 
     if (r < 0 || !stats)
         return (int)r;
     json_object *list = out(o, 0);
-    size_t n = MIN(json_object_array_length(list), ncpus);
+    size_t n = MIN(len_of(list), ncpus);
     for (size_t i = 0; i < n; i++)
         qv_remote_get_qv_cpu_stats(out(list, i), &stats[i], sizeof stats[i], NULL);
     return (int)n;
@@ -449,7 +454,7 @@ int qv_remote__qv_domain_get_security_label_list(qv_domain *dom, qv_security_lab
     if (r < 0)
         return (int)r;
     json_object *list = out(o, 0);
-    size_t n = json_object_array_length(list);
+    size_t n = len_of(list);
     *labels = calloc(n ? n : 1, sizeof **labels);
     for (size_t i = 0; i < n; i++)
         qv_remote_get_qv_security_label(out(list, i), &(*labels)[i], sizeof **labels, NULL);

@@ -255,7 +255,7 @@ def emit_codecs(w, structs, used):
             fits = field_fits(sname, fname)
             w("    if (%s && json_object_object_get_ex(o, \"%s\", &v))" % (fits, fname))
             if arr:
-                w("        g_strlcpy(s->%s, json_object_get_string(v), sizeof s->%s);"
+                w("        g_strlcpy(s->%s, v ? json_object_get_string(v) : \"\", sizeof s->%s);"
                   % (fname, fname))
             elif ctype == "char*":
                 w("        s->%s = g_strdup(json_object_get_string(v));" % fname)
@@ -264,7 +264,8 @@ def emit_codecs(w, structs, used):
             elif ctype == "const char*const *":
                 n = "n_" + fname
                 w("    {")
-                w("        size_t n = json_object_array_length(v);")
+                w("        size_t n = json_object_is_type(v, json_type_array) ? "
+                  "json_object_array_length(v) : 0;")
                 w("        const char **a = g_new0(const char *, n + 1);")
                 w("        for (size_t i = 0; i < n; i++)")
                 w("            a[i] = json_object_get_string(json_object_array_get_idx(v, i));")
