@@ -1,6 +1,7 @@
-/* The bounded whole-file read: see qv-file.h. */
+/* The bounded whole-file read and the full write: see qv-file.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "qv-fd.h"
@@ -28,5 +29,25 @@ int qv_read_file(const char *path, size_t max, char **ret, size_t *len, qv_error
     if (len)
         *len = buf->len;
     *ret = g_string_free(g_steal_pointer(&buf), FALSE);
+    return 0;
+}
+
+int qv_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd w = { .fd = fd, .events = POLLOUT };
+            poll(&w, 1, -1);
+            continue;
+        }
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
     return 0;
 }

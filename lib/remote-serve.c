@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "qv-fd.h"
+#include "qv-file.h"
 #include "qv-log.h"
 #include "remote.h"
 
@@ -54,20 +55,7 @@ static int write_line(server *s, json_object *o)
     g_autofree char *line =
         g_strdup_printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     g_mutex_lock(&s->out_lock);
-    const char *p = line;
-    size_t left = strlen(line);
-    int r = 0;
-    while (left) {
-        ssize_t n = write(s->out_fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = -errno;
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
+    int r = qv_write_all(s->out_fd, line, strlen(line));
     g_mutex_unlock(&s->out_lock);
     return r;
 }
@@ -151,23 +139,6 @@ static void run_job(gpointer data, gpointer user)
 
 /* ---- what a channel carries after its first call ---- */
 
-static int on_event_line(int out_fd, const char *json)
-{
-    g_autofree char *line = g_strdup_printf("%s\n", json);
-    size_t left = strlen(line);
-    const char *p = line;
-    while (left) {
-        ssize_t n = write(out_fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -errno;
-        p += n;
-        left -= (size_t)n;
-    }
-    return 0;
-}
-
 typedef struct event_feed {
     int out_fd;
     bool gone;
@@ -177,7 +148,8 @@ static void forward_event(qv_conn *conn, const qv_event *ev, void *opaque)
 {
     (void)conn;
     event_feed *f = opaque;
-    if (!f->gone && on_event_line(f->out_fd, ev->json) < 0)
+    g_autofree char *line = g_strdup_printf("%s\n", ev->json);
+    if (!f->gone && qv_write_all(f->out_fd, line, strlen(line)) < 0)
         f->gone = true;
 }
 
@@ -232,14 +204,8 @@ static int pump(int in_fd, int out_fd, int fd)
                 continue;
             if (n <= 0)
                 return 0; /* either side ended: so does the stream */
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(to, buf + off, (size_t)(n - off));
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0)
-                    return k == 0 ? 0 : -errno;
-                off += w;
-            }
+            if (qv_write_all(to, buf, (size_t)n) < 0)
+                return 0; /* the other side is gone: so is the stream */
         }
     }
 }
@@ -304,8 +270,8 @@ int qv_conn_remote_serve(qv_conn *conn, int in_fd, int out_fd, unsigned int flag
             json_object_put(req);
             if (q.events)
                 r = feed_events(conn, in_fd, out_fd, err);
-            else if (q.stream_fd >= 0)
-                r = pump(in_fd, out_fd, q.stream_fd);
+            else if (q.stream_fd >= 0 && (r = pump(in_fd, out_fd, q.stream_fd)) < 0)
+                qv_error_set_errno(err, r, "cannot wait on the stream");
             qv_closep(&q.stream_fd);
             goto done;
         }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "qv-fd.h"
+#include "qv-file.h"
 #include "remote.h"
 
 /* The most entries a server fills for a caller's array (its own sizes). */
@@ -530,14 +531,9 @@ int qv_remote__qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen,
     gsize len = 0;
     const char *s = json_object_get_string(out(o, 0));
     g_autofree guchar *data = g_base64_decode(s ? s : "", &len);
-    for (gsize off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return qv_error_set_errno(err, -errno, "cannot write the screenshot");
-        off += (gsize)n;
-    }
+    int w = qv_write_all(fd, data, len);
+    if (w < 0)
+        return qv_error_set_errno(err, w, "cannot write the screenshot");
     if (mimetype)
         *mimetype = qv_remote_take_str(out(o, 1));
     return (int)r;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "qv-fd.h"
+#include "qv-file.h"
 #include "qv-log.h"
 #include "remote.h"
 #include "ssh.h"
@@ -99,25 +100,6 @@ static int read_line_exact(int fd, int timeout_ms, char **line, qv_error **err)
         struct pollfd p = { .fd = fd, .events = POLLIN };
         poll(&p, 1, (int)left);
     }
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN) {
-            struct pollfd p = { .fd = fd, .events = POLLOUT };
-            poll(&p, 1, -1);
-            continue;
-        }
-        if (n <= 0)
-            return -errno;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* The hello line: {"hello": "qvirt", "protocol": N}. */
@@ -291,7 +273,7 @@ long long qv_remote_call(qv_conn *conn, const char *fn, json_object *a, json_obj
     }
     gint64 id = (gint64)r->next_id++;
     g_autofree char *line = request_line((unsigned long long)id, fn, a);
-    int wr = write_all(r->to, line, strlen(line));
+    int wr = qv_write_all(r->to, line, strlen(line));
     if (wr < 0) {
         int code = lost(r, wr, "cannot write to ssh: %s", g_strerror(-wr));
         g_mutex_unlock(&r->lock);
@@ -348,7 +330,7 @@ int qv_remote_call_stream(qv_conn *conn, const char *fn, json_object *a, json_ob
     g_autofree char *reply_line = NULL;
     fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK);
     if ((rc = check_hello(ours, r, err)) >= 0) {
-        rc = write_all(ours, line, strlen(line));
+        rc = qv_write_all(ours, line, strlen(line));
         if (rc < 0)
             qv_error_set_errno(err, rc, "cannot write to ssh");
         else
