@@ -103,7 +103,8 @@ void qv_domdef_net_free(void *p)
     g_free(n->rom_file); g_free(n->txmode);
     g_free(n->source_address); g_free(n->local_address); g_free(n->source_path);
     g_free(n->direct_mode); g_free(n->source_portgroup); g_free(n->guest_dev); g_free(n->backend_domain); g_free(n->vport_type); g_free(n->vport_interfaceid);
-    g_free(n->vport_profileid); g_free(n->vport_instanceid); g_free(n->teaming_type);
+    g_free(n->vport_profileid); g_free(n->vport_instanceid);
+    g_free(n->vport_managerid); g_free(n->vport_typeid); g_free(n->vport_typeidversion); g_free(n->teaming_type);
     g_free(n->teaming_persistent); g_free(n->backend_tap); g_free(n->backend_vhost);
     g_free(n->source_mode); g_free(n->source_dev); g_free(n->ip4_address); g_free(n->ip6_address);
     qv_domdef_addr_clear(&n->addr);

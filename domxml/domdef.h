@@ -172,10 +172,12 @@ typedef struct qv_domdef_net {
     char *source_dev;         /* vdpa: /dev/vhost-vdpa-N; direct: the host link */
     char *direct_mode;        /* direct: macvtap mode (vepa, bridge, private, passthrough) */
     int trust_guest_rx;       /* tristate trustGuestRxFilters */
-    /* <virtualport>: type NULL (untyped, merged with a network's) or
-     * "openvswitch"; its parameters as given */
+    /* <virtualport>: type NULL (untyped, merged with a network's),
+     * "openvswitch", "midonet", "802.1Qbg" or "802.1Qbh"; its parameters as
+     * given (the 802.1Qbg numbers in decimal, as libvirt writes them) */
     bool vport;
     char *vport_type, *vport_interfaceid, *vport_profileid, *vport_instanceid;
+    char *vport_managerid, *vport_typeid, *vport_typeidversion;
     char *teaming_type;       /* persistent, transient */
     char *teaming_persistent; /* transient: the alias of the persistent virtio NIC */
     char *backend_tap, *backend_vhost;   /* <backend>: the tun and vhost-net devices to open */

@@ -493,8 +493,11 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
     }
     if (n->vport) {
         S("      <virtualport"); A("type", n->vport_type);
-        if (n->vport_interfaceid || n->vport_profileid || n->vport_instanceid) {
-            S(">\n        <parameters"); A("instanceid", n->vport_instanceid);
+        if (n->vport_interfaceid || n->vport_profileid || n->vport_instanceid || n->vport_managerid ||
+            n->vport_typeid || n->vport_typeidversion) {
+            /* libvirt's order: virNetDevVPortProfileFormat */
+            S(">\n        <parameters"); A("managerid", n->vport_managerid); A("typeid", n->vport_typeid);
+            A("typeidversion", n->vport_typeidversion); A("instanceid", n->vport_instanceid);
             A("interfaceid", n->vport_interfaceid); A("profileid", n->vport_profileid);
             S("/>\n      </virtualport>\n");
         } else {

@@ -1068,23 +1068,79 @@ static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
     return 0;
 }
 
-/* <virtualport>: Open vSwitch (the tap joins the OVS bridge with
- * ovs-vsctl at start) or untyped (its parameters kept, as libvirt keeps them
- * for a network to merge). 802.1Qbg/Qbh need lldpad, midonet its agent. */
+/* A numeric <virtualport><parameters> attribute of 802.1Qbg, kept in
+ * decimal as libvirt writes it back (it reads hex too). */
+static int parse_vport_number(const xmlNode *p, const char *name, unsigned long long max, char **out,
+                              qv_error **err)
+{
+    g_autofree char *v = qv_xml_prop(p, name);
+    unsigned long long x;
+    if (!v)
+        return 0;
+    if (qv_parse_uint_str(v, 0, max, &x) < 0)
+        return qv_xml_attr_error(err, p, name, "'%s' is not a number from 0 to %llu", v, max);
+    qv_set_str(out, g_strdup_printf("%llu", x));
+    return 0;
+}
+
+/* <virtualport>, as libvirt's virNetDevVPortProfileParse reads it: Open
+ * vSwitch (the tap joins the OVS bridge with ovs-vsctl at start), untyped
+ * (its parameters kept for a network to merge), and the kinds whose port
+ * a host agent associates: 802.1Qbg (lldpad's VDP), 802.1Qbh (the NIC's
+ * port profile) and midonet (the MidoNet agent). Those three are kept and
+ * built like a plain interface; starting one is refused by lib/ (tap.c),
+ * as qvirt talks to none of those agents. Each type takes only its own
+ * parameters, and on a bridge, direct or hostdev interface (not a network,
+ * whose own virtualport may complete it) the ones it needs. libvirt makes
+ * up a missing instanceid or interfaceid; qvirt keeps it missing. */
 static int parse_net_virtualport(const xmlNode *c, qv_domdef_net *n, qv_error **err)
 {
-    g_autofree char *type = qv_xml_prop(c, "type");
-    if (type && strcmp(type, "openvswitch"))
-        return qv_xml_attr_error(err, c, "type", "a virtualport of type '%s' is not supported (it needs %s); only 'openvswitch' is", type,
-                                 !strcmp(type, "midonet") ? "the MidoNet agent" : "lldpad");
+    static const char *const types[] = { "openvswitch", "midonet", "802.1Qbg", "802.1Qbh", NULL };
+    g_autofree char *type = NULL;
+    if (qv_xml_prop_enum(c, "type", types, &type, err) < 0)
+        return -EINVAL;
     n->vport = true;
     qv_set_str(&n->vport_type, g_steal_pointer(&type));
     xmlNode *p = qv_xml_child(c, "parameters");
     if (p) {
+        if (parse_vport_number(p, "managerid", 0xff, &n->vport_managerid, err) < 0 ||
+            parse_vport_number(p, "typeid", 0xffffff, &n->vport_typeid, err) < 0 ||
+            parse_vport_number(p, "typeidversion", 0xff, &n->vport_typeidversion, err) < 0)
+            return -EINVAL;
         qv_set_str(&n->vport_interfaceid, qv_xml_prop(p, "interfaceid"));
         qv_set_str(&n->vport_profileid, qv_xml_prop(p, "profileid"));
         qv_set_str(&n->vport_instanceid, qv_xml_prop(p, "instanceid"));
+        unsigned char u[16];
+        if (n->vport_instanceid && qv_uuid_parse(n->vport_instanceid, u) < 0)
+            return qv_xml_attr_error(err, p, "instanceid", "'%s' is not a UUID", n->vport_instanceid);
+        if (n->vport_interfaceid && qv_uuid_parse(n->vport_interfaceid, u) < 0)
+            return qv_xml_attr_error(err, p, "interfaceid", "'%s' is not a UUID", n->vport_interfaceid);
+        if (n->vport_profileid && strlen(n->vport_profileid) >= 40)
+            return qv_xml_attr_error(err, p, "profileid", "a port profile name is at most 39 characters");
     }
+    const char *t = n->vport_type;
+    if (!t)
+        return 0;
+    /* virNetDevVPortProfileCheckNoExtras: what each type takes. */
+    bool qbg = !strcmp(t, "802.1Qbg"), qbh = !strcmp(t, "802.1Qbh"), ovs = !strcmp(t, "openvswitch");
+    const struct { const char *name; const char *value; bool allowed; } params[] = {
+        { "managerid", n->vport_managerid, qbg },
+        { "typeid", n->vport_typeid, qbg },
+        { "typeidversion", n->vport_typeidversion, qbg },
+        { "instanceid", n->vport_instanceid, qbg },
+        { "interfaceid", n->vport_interfaceid, ovs || !strcmp(t, "midonet") },
+        { "profileid", n->vport_profileid, ovs || qbh },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(params); i++)
+        if (params[i].value && !params[i].allowed)
+            return qv_xml_attr_error(err, p, params[i].name, "a virtualport of type '%s' takes no %s", t,
+                                     params[i].name);
+    if (n->type == QV_NET_NETWORK)
+        return 0;
+    if (qbg && (!n->vport_managerid || !n->vport_typeid || !n->vport_typeidversion))
+        return qv_xml_error(err, c, "a virtualport of type '802.1Qbg' needs <parameters> managerid, typeid and typeidversion");
+    if (qbh && !n->vport_profileid)
+        return qv_xml_error(err, c, "a virtualport of type '802.1Qbh' needs <parameters profileid>");
     return 0;
 }
 
@@ -1094,8 +1150,18 @@ static int check_net_extras(const xmlNode *in, const qv_domdef_net *n, qv_error 
 {
     bool tap = n->type == QV_NET_ETHERNET || n->type == QV_NET_BRIDGE || n->type == QV_NET_NETWORK ||
                n->type == QV_NET_DIRECT;
-    if (n->vport_type && n->type != QV_NET_BRIDGE && n->type != QV_NET_NETWORK)
-        return qv_xml_error(err, qv_xml_child(in, "virtualport"), "an openvswitch virtualport is only for bridge and network interfaces");
+    /* As virDomainNetDefValidatePortOptions: a network's interface takes
+     * any type (its network decides). */
+    if (n->vport_type && n->type != QV_NET_NETWORK) {
+        const char *t = n->vport_type;
+        bool fits = !strcmp(t, "openvswitch") || !strcmp(t, "midonet") ? n->type == QV_NET_BRIDGE
+                  : !strcmp(t, "802.1Qbg") ? n->type == QV_NET_DIRECT
+                  : n->type == QV_NET_DIRECT || n->type == QV_NET_HOSTDEV;
+        if (!fits)
+            return qv_xml_error(err, qv_xml_child(in, "virtualport"), "a virtualport of type '%s' is only for %s interfaces", t,
+                                !strcmp(t, "openvswitch") || !strcmp(t, "midonet") ? "bridge and network"
+                                : !strcmp(t, "802.1Qbg") ? "direct and network" : "direct, hostdev and network");
+    }
     if (n->teaming_type) {
         xmlNode *t = qv_xml_child(in, "teaming");
         if (!strcmp(n->teaming_type, "persistent") && n->model && g_strcmp0(n->model, "virtio"))

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "hostdev.h"
+#include "tap.h"
 #include "netlink.h"
 
 static char *at_root(const char *root, const char *path)
@@ -214,6 +215,8 @@ int qv_hostdev_nets_set_mac(const qv_domdef *def, const char *root, qv_error **e
         const qv_domdef_net *n = g_ptr_array_index(def->nets, i);
         if (n->type != QV_NET_HOSTDEV)
             continue;
+        if (qv_net_check_virtualport(n, err) < 0)
+            return -EOPNOTSUPP;
         g_autofree char *name = pci_name(&n->host_addr);
         g_autofree char *dev = g_strconcat("/sys/bus/pci/devices/", name, NULL);
         g_autofree char *pf = NULL;
