@@ -303,7 +303,7 @@ void qv_domdef_tpm_free(void *p)
     qv_domdef_tpm *t = p;
     if (!t)
         return;
-    g_free(t->model); g_free(t->backend); g_free(t->version); g_free(t->path); g_free(t->pcr_banks);
+    g_free(t->model); g_free(t->backend); g_free(t->version); g_free(t->path); g_free(t->pcr_banks); g_free(t->secret_uuid);
     g_free(t->alias);
     g_free(t);
 }

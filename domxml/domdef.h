@@ -400,6 +400,8 @@ typedef struct qv_domdef_tpm {
     char *version;            /* 2.0, 1.2 */
     char *path;               /* passthrough device */
     char *pcr_banks;          /* <active_pcr_banks>: "sha256,sha384"; NULL: swtpm's */
+    char *secret_uuid;        /* <encryption secret>: the vtpm secret whose value is the
+                               * passphrase of the state (lib/tpm.c); NULL: unencrypted */
     char *alias;
 } qv_domdef_tpm;
 

@@ -1012,10 +1012,13 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
         qv_domdef_tpm *t = g_ptr_array_index(def->tpms, i);
         S("    <tpm"); A("model", t->model); S(">\n      <backend"); A("type", t->backend);
         A("version", t->version);
-        if (t->path || t->pcr_banks) {
+        if (t->path || t->pcr_banks || t->secret_uuid) {
             S(">\n");
             if (t->path) {
                 S("        <device"); A("path", t->path); S("/>\n");
+            }
+            if (t->secret_uuid) {
+                S("        <encryption"); A("secret", t->secret_uuid); S("/>\n");
             }
             if (t->pcr_banks) {
                 g_auto(GStrv) banks = g_strsplit(t->pcr_banks, ",", -1);

@@ -2081,7 +2081,19 @@ static int parse_tpm(qv_domdef *def, xmlNode *tn, unsigned int flags, qv_error *
             if (list->len)
                 qv_set_str(&t->pcr_banks, g_string_free(g_steal_pointer(&list), FALSE));
         } else if (name_is(c, "encryption")) {
-            return qv_xml_error(err, c, "an encrypted TPM state needs a secret store qvirt does not have");
+            /* swtpm encrypts the state with a key derived from the secret's
+             * value (lib/tpm.c); libvirt reads this for emulators only. */
+            unsigned char u[16];
+            g_autofree char *secret = qv_xml_prop(c, "secret");
+            if (strcmp(t->backend, "emulator"))
+                return qv_xml_error(err, c, "<encryption> is only for an emulated TPM's state");
+            if (!secret)
+                return qv_xml_error(err, c, "missing secret= (the UUID of a vtpm secret)");
+            if (qv_uuid_parse(secret, u) < 0)
+                return qv_xml_attr_error(err, c, "secret", "'%s' is not a UUID", secret);
+            char norm[37];
+            qv_uuid_format(u, norm);
+            qv_set_str(&t->secret_uuid, g_strdup(norm));
         } else {
             return qv_xml_error(err, c, "unsupported TPM backend element");
         }
