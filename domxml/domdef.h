@@ -231,6 +231,8 @@ typedef struct qv_domdef_chr_source {
     char *log_file;
     int log_append;
     unsigned int reconnect;   /* seconds; 0 off */
+    int tls;                  /* tcp: tristate <source tls>; absent: the host's default
+                               * (qv_build_ctx.chardev_tls) */
     char *channel;            /* spiceport: <source channel> */
     int clipboard;            /* qemu-vdagent: tristate <clipboard copypaste> */
     char *mouse_mode;         /* qemu-vdagent: <mouse mode>: client, server */

@@ -105,6 +105,8 @@ void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, u
         A("mode", s->bind ? "bind" : "connect");
         A("host", s->host);
         A("service", s->service);
+        if (s->tls)
+            A("tls", qv_tri_yesno(s->tls));
         if (s->reconnect) {
             P(">\n");
             IND(depth + 1);

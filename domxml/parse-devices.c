@@ -153,13 +153,12 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
             qv_set_str(&src->service, qv_xml_prop(c, "service"));
             if (qv_xml_prop_tristate(c, "append", &src->append, err) < 0)
                 return -EINVAL;
-            /* TLS on a TCP chardev needs x509 credentials qvirt does not
-             * manage; refused rather than sent in the clear. */
-            int tls = QV_TRI_ABSENT;
-            if (qv_xml_prop_tristate(c, "tls", &tls, err) < 0)
+            /* TLS on a TCP chardev: QEMU's tls-creds-x509 with the host's
+             * credentials (qv_build_ctx.chardev_tls_x509_dir), as libvirt. */
+            if (qv_xml_prop_tristate(c, "tls", &src->tls, err) < 0)
                 return -EINVAL;
-            if (tls == QV_TRI_ON)
-                return qv_xml_attr_error(err, c, "tls", "TLS for character devices is not supported (no x509 credentials)");
+            if (src->tls && t != QV_CHR_TCP)
+                return qv_xml_attr_error(err, c, "tls", "TLS is only for character devices of type 'tcp'");
             xmlNode *rc = qv_xml_child(c, "reconnect");
             if (rc) {
                 int en = QV_TRI_ABSENT;
