@@ -262,6 +262,10 @@ void qv_domdef_hostdev_free(void *p)
     g_free(x->type); g_free(x->driver_name); g_free(x->rom_file); g_free(x->scsi_adapter);
     g_free(x->sgio); g_free(x->rawio); g_free(x->mdev_uuid); g_free(x->mdev_model); g_free(x->teaming_persistent);
     g_free(x->vhost_wwpn); g_free(x->vhost_model);
+    if (x->iscsi) {
+        qv_domdef_disk_src_clear(x->iscsi);
+        g_free(x->iscsi);
+    }
     qv_domdef_addr_clear(&x->host_addr);
     qv_domdef_addr_clear(&x->addr);
     g_free(x->alias);

@@ -437,6 +437,8 @@ typedef struct qv_domdef_hostdev {
     int rom_bar;              /* pci, mdev: tristate <rom bar> */
     char *rom_file;
     char *scsi_adapter;       /* scsi: <adapter name='scsi_hostN'> */
+    qv_domdef_disk_src *iscsi;/* scsi: <source protocol='iscsi'> (a network disk's source:
+                               * name target/lun, one <host>, <auth>, <initiator>); else NULL */
     unsigned int scsi_bus, scsi_target, scsi_unit;
     char *sgio, *rawio;       /* scsi: filtered/unfiltered, yes/no */
     bool readonly, shareable; /* scsi */

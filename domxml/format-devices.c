@@ -762,6 +762,17 @@ static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int f
     }
     if (h->vhost_wwpn) {
         S("      <source protocol='vhost'"); A("wwpn", h->vhost_wwpn); S("/>\n");
+    } else if (h->iscsi) {
+        /* virDomainHostdevDefFormatSubsysSCSI: host, auth, initiator. */
+        const qv_domdef_disk_src *i = h->iscsi;
+        S("      <source protocol='iscsi'"); A("name", i->name); S(">\n");
+        fmt_disk_host(buf, 4, i->host, i->port, i->transport, i->socket);
+        if (i->auth_username)
+            fmt_disk_auth(buf, 4, i);
+        if (i->initiator_iqn) {
+            S("        <initiator>\n          <iqn"); A("name", i->initiator_iqn); S("/>\n        </initiator>\n");
+        }
+        S("      </source>\n");
     } else {
     S("      <source>\n");
     if (!strcmp(h->type, "usb")) {

@@ -2190,11 +2190,27 @@ static int parse_hostdev_scsi(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, q
     static const char *const sgios[] = { "filtered", "unfiltered", NULL };
     static const char *const yesno[] = { "yes", "no", NULL };
     g_autofree char *protocol = qv_xml_prop(src, "protocol");
-    if (protocol)
-        return qv_xml_attr_error(err, src, "protocol", "an iSCSI host device is not supported; use a network disk with device='lun'");
     if (qv_xml_prop_enum(hn, "sgio", sgios, &h->sgio, err) < 0 ||
         qv_xml_prop_enum(hn, "rawio", yesno, &h->rawio, err) < 0)
         return -EINVAL;
+    if (protocol) {
+        /* An iSCSI LUN QEMU's own initiator reaches (libvirt's
+         * virDomainHostdevSubsysSCSIiSCSIDefParseXML): the source of a
+         * network disk, which the argv builder shares. */
+        if (strcmp(protocol, "iscsi"))
+            return qv_xml_attr_error(err, src, "protocol", "a SCSI host device's protocol is 'iscsi'");
+        if (h->sgio || h->rawio)
+            return qv_xml_error(err, hn, "sgio and rawio are for host SCSI devices, not iSCSI ones");
+        h->iscsi = g_new0(qv_domdef_disk_src, 1);
+        h->iscsi->type = QV_DISK_TYPE_NETWORK;
+        if (parse_network_source(src, h->iscsi, err) < 0)
+            return -EINVAL;
+        if (h->iscsi->enc_format)
+            return qv_xml_error(err, qv_xml_child(src, "encryption"), "an iSCSI host device takes no <encryption>");
+        h->readonly = qv_xml_child(hn, "readonly") != NULL;
+        h->shareable = qv_xml_child(hn, "shareable") != NULL;
+        return 0;
+    }
     xmlNode *ad = qv_xml_child(src, "adapter"), *a = qv_xml_child(src, "address");
     if (ad)
         qv_set_str(&h->scsi_adapter, qv_xml_prop(ad, "name"));

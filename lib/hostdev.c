@@ -102,7 +102,7 @@ int qv_hostdevs_check(const qv_domdef *def, const char *root, qv_error **err)
             if (!exists(root, "/dev/vhost-scsi"))
                 return qv_error_set(err, -ENODEV, "The host has no /dev/vhost-scsi (the vhost_scsi module) for vhost-scsi host device %s (%s).",
                                     h->alias, h->vhost_wwpn);
-        } else if (!strcmp(h->type, "scsi")) {
+        } else if (!strcmp(h->type, "scsi") && !h->iscsi) {   /* an iSCSI LUN is QEMU's to reach */
             g_autofree char *sg = qv_hostdev_scsi_generic((void *)root, h, err);
             if (!sg)
                 return -ENODEV;

@@ -114,6 +114,8 @@ static const char *skip_reason(const char *name, char **argv)
             return "needs CAP_NET_ADMIN, tap devices or /dev/vhost-*";
         if (strstr(argv[i], "egl-headless") || strstr(argv[i], "input-linux"))
             return "needs a GPU render node or a host evdev device";
+        if (strstr(argv[i], "\"driver\":\"iscsi\""))
+            return "needs an iSCSI target";
         if (strstr(argv[i], "\"driver\":\"vfio-pci") || strstr(argv[i], "\"driver\":\"scsi-generic\""))
             return "needs a host device passed through (VFIO or /dev/sg)";
         if (strstr(argv[i], "\"driver\":\"vhost-scsi-pci"))
