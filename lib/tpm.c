@@ -114,9 +114,16 @@ static int manufacture(const char *state, bool tpm2, const char *pcr_banks, bool
     qv_autoclose int out = memfd_create("swtpm_setup-output", MFD_CLOEXEC);
     if (out < 0)
         return qv_error_set_errno(err, -errno, "cannot make a memfd for swtpm_setup's output");
+    /* swtpm_setup finds its configuration (and an unprivileged user's
+     * certificate authority) through HOME and XDG_CONFIG_HOME. */
+    g_autofree char *home = g_getenv("HOME") ? g_strconcat("HOME=", g_getenv("HOME"), NULL) : NULL;
+    g_autofree char *xdg = g_getenv("XDG_CONFIG_HOME")
+                               ? g_strconcat("XDG_CONFIG_HOME=", g_getenv("XDG_CONFIG_HOME"), NULL) : NULL;
+    const char *env[3] = { home ? home : xdg, home ? xdg : NULL, NULL };
     qv_spawn_opts so;
     qv_spawn_opts_init(&so);
     so.argv = (const char *const *)argv->pdata;
+    so.env_add = env;
     so.stdout_fd = out;
     so.pass_fds = &key_fd;
     so.n_pass_fds = key_fd >= 0 ? 1 : 0;
