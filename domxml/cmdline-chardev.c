@@ -33,6 +33,27 @@ static json_object *inet_addr(const char *host, const char *port)
     return a;
 }
 
+/* TLS on a TCP chardev, as libvirt 9.0's qemuBuildTLSx509CommandLine:
+ * a tls-creds-x509 object "obj<id>_tls0" on the host's credentials (a
+ * client always checks the server's certificate; a server checks its
+ * clients' unless the host says not to), added before the chardev that
+ * names it. NULL: no TLS. */
+static char *add_tls_creds(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id)
+{
+    const qv_build_ctx *ctx = cl->ctx;
+    if (src->type != QV_CHR_TCP || !(src->tls == QV_TRI_ON || (!src->tls && ctx && ctx->chardev_tls)))
+        return NULL;
+    char *obj = g_strdup_printf("obj%s_tls0", id);
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "qom-type", "tls-creds-x509");
+    qv_json_set_str(o, "id", obj);
+    qv_json_set_str(o, "dir", ctx && ctx->chardev_tls_x509_dir ? ctx->chardev_tls_x509_dir : "/etc/pki/qemu");
+    qv_json_set_str(o, "endpoint", src->bind ? "server" : "client");
+    qv_json_set_bool(o, "verify-peer", !src->bind || !ctx || !ctx->chardev_tls_no_verify);
+    qv_cmdline_add_json(cl, "-object", o);
+    return obj;
+}
+
 /* QMP's chardev-add wants the ChardevBackend union, not the -chardev keys:
  * the same settings as qv_cmdline_add_chardev, spelled for QMP. */
 int qv_chardev_backend_json(qv_cmdline *cl, const qv_domdef_chr_source *src, const char *id,
@@ -80,6 +101,9 @@ int qv_chardev_backend_json(qv_cmdline *cl, const qv_domdef_chr_source *src, con
             addr = inet_addr(src->host, src->service);
             if (src->telnet)
                 json_set_bool(data, "telnet", true);
+            g_autofree char *tls = add_tls_creds(cl, src, id);
+            if (tls)
+                json_set_str(data, "tls-creds", tls);
         }
         json_object_object_add(data, "addr", addr);
         json_set_bool(data, "server", bind);
@@ -196,7 +220,7 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
             g_string_append_printf(s, ",reconnect=%u", src->reconnect);
         break;
     }
-    case QV_CHR_TCP:
+    case QV_CHR_TCP: {
         qv_opt_append(s, "host", src->host ? src->host : "127.0.0.1");
         qv_opt_append(s, "port", src->service);
         if (src->telnet)
@@ -205,7 +229,11 @@ int qv_cmdline_add_chardev(qv_cmdline *cl, const qv_domdef_chr_source *src, cons
             g_string_append(s, ",server=on,wait=off");
         else if (src->reconnect)
             g_string_append_printf(s, ",reconnect=%u", src->reconnect);
+        g_autofree char *tls = add_tls_creds(cl, src, id);
+        if (tls)
+            qv_opt_append(s, "tls-creds", tls);
         break;
+    }
     case QV_CHR_UDP:
         qv_opt_append(s, "host", src->host ? src->host : "127.0.0.1");
         qv_opt_append(s, "port", src->service);

@@ -64,28 +64,36 @@ static int add_vfio_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error
 }
 
 /* A SCSI host device: its /dev/sgN (found on the host by the caller) as a
- * host_device node under scsi-generic, as libvirt 9.0 does. */
+ * host_device node under scsi-generic, or an iSCSI LUN's iscsi node, as
+ * libvirt 9.0 does. */
 static int add_scsi_hostdev(qv_cmdline *cl, const qv_domdef_hostdev *h, qv_error **err)
 {
     const qv_build_ctx *ctx = cl->ctx;
-    if (!ctx || !ctx->scsi_generic)
+    g_autofree char *node = g_strdup_printf("libvirt-%s-backend", h->alias);
+    if (h->iscsi) {
+        /* An iSCSI LUN: QEMU's initiator, scsi-generic on top as for a
+         * host one (libvirt 9.0). */
+        if (qv_cmdline_add_iscsi_backend(cl, h, node, err) < 0)
+            return -EINVAL;
+    } else if (!ctx || !ctx->scsi_generic) {
         return qv_error_set(err, -EINVAL, "SCSI host device %s (%s %u:%u:%u) needs its /dev/sg node, which only a host lookup finds.",
                             h->alias, h->scsi_adapter, h->scsi_bus, h->scsi_target, h->scsi_unit);
-    g_autofree char *sg = ctx->scsi_generic(ctx->scsi_data, h, err);
-    if (!sg)
-        return -ENODEV;
-    g_autofree char *node = g_strdup_printf("libvirt-%s-backend", h->alias);
-    g_autofree char *file = qv_cmdline_file(cl, sg, h->readonly ? O_RDONLY : O_RDWR, node, err);
-    if (!file)
-        return -EINVAL;
-    qv_jobj *o = qv_jobj_new(cl);
-    qv_json_set_str(o, "driver", "host_device");
-    qv_json_set_str(o, "filename", file);
-    qv_json_set_str(o, "node-name", node);
-    if (h->readonly && !g_str_has_prefix(file, "/dev/fdset/"))
-        qv_json_set_bool(o, "read-only", true);
-    qv_cmdline_storage_access(o, file, !h->readonly);
-    qv_cmdline_add_json(cl, "-blockdev", o);
+    } else {
+        g_autofree char *sg = ctx->scsi_generic(ctx->scsi_data, h, err);
+        if (!sg)
+            return -ENODEV;
+        g_autofree char *file = qv_cmdline_file(cl, sg, h->readonly ? O_RDONLY : O_RDWR, node, err);
+        if (!file)
+            return -EINVAL;
+        qv_jobj *o = qv_jobj_new(cl);
+        qv_json_set_str(o, "driver", "host_device");
+        qv_json_set_str(o, "filename", file);
+        qv_json_set_str(o, "node-name", node);
+        if (h->readonly && !g_str_has_prefix(file, "/dev/fdset/"))
+            qv_json_set_bool(o, "read-only", true);
+        qv_cmdline_storage_access(o, file, !h->readonly);
+        qv_cmdline_add_json(cl, "-blockdev", o);
+    }
     qv_domdef_controller *c = qv_domdef_find_controller(cl->def, QV_CTRL_SCSI, h->addr.controller);
     if (!c)
         return qv_error_set(err, -EINVAL, "SCSI host device %s is on SCSI controller %u, which does not exist.", h->alias, h->addr.controller);

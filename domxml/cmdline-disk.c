@@ -40,19 +40,20 @@ static void set_cache(qv_jobj *node, const qv_domdef_disk *d)
 }
 
 /* A secret object QEMU reads from the file the caller made (never the
- * value on the command line); *id is its QOM id. */
-static int add_secret(qv_cmdline *cl, const qv_domdef_disk *d, const char *what,
+ * value on the command line); *id is its QOM id, "<alias>-<what>-secret".
+ * owner names the device in messages ("Disk vda"). */
+static int add_secret(qv_cmdline *cl, const char *alias, const char *owner, const char *what,
                       const char *usage_type, const char *usage, const char *uuid, char **id,
                       qv_error **err)
 {
     const qv_build_ctx *ctx = cl->ctx;
     if (!ctx || !ctx->secret_file)
-        return qv_error_set(err, -EOPNOTSUPP, "Disk %s needs its %s secret, which qvirt passes to QEMU only when the domain starts.",
-                            d->target_dev, what);
+        return qv_error_set(err, -EOPNOTSUPP, "%s needs its %s secret, which qvirt passes to QEMU only when the domain starts.",
+                            owner, what);
     g_autofree char *file = ctx->secret_file(ctx->secret_data, usage_type, usage, uuid, err);
     if (!file)
         return -ENOENT;
-    *id = g_strdup_printf("%s-%s-secret", d->alias, what);
+    *id = g_strdup_printf("%s-%s-secret", alias, what);
     qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "qom-type", "secret");
     qv_json_set_str(o, "id", *id);
@@ -109,6 +110,47 @@ static void add_server_list(qv_jobj *o, const qv_domdef_disk_src *src, bool type
     qv_json_close_list(o);
 }
 
+/* The members of an iSCSI node (a network disk's or an iSCSI host
+ * device's), as libvirt 9.0's qemuBlockStorageSourceGetISCSIProps. */
+static void iscsi_members(qv_jobj *o, const qv_domdef_disk_src *src, const char *auth_secret)
+{
+    g_autofree char *target = g_strdup(src->name);
+    char *lun = strchr(target, '/');
+    if (lun)
+        *lun++ = '\0';
+    const char *port = src->port ? src->port : default_port("iscsi");
+    g_autofree char *portal = strchr(src->host, ':') ? g_strdup_printf("[%s]:%s", src->host, port)
+                                                     : g_strdup_printf("%s:%s", src->host, port);
+    qv_json_set_str(o, "portal", portal);
+    qv_json_set_str(o, "target", target);
+    qv_json_set_int(o, "lun", lun ? g_ascii_strtoll(lun, NULL, 10) : 0);
+    qv_json_set_str(o, "transport", "tcp");
+    if (auth_secret) {
+        qv_json_set_str(o, "user", src->auth_username);
+        qv_json_set_str(o, "password-secret", auth_secret);
+    }
+    qv_json_set_str(o, "initiator-name", src->initiator_iqn);
+}
+
+int qv_cmdline_add_iscsi_backend(qv_cmdline *cl, const qv_domdef_hostdev *h, const char *node,
+                                 qv_error **err)
+{
+    const qv_domdef_disk_src *src = h->iscsi;
+    g_autofree char *auth_secret = NULL;
+    g_autofree char *owner = g_strdup_printf("Host device %s", h->alias);
+    if (src->auth_username &&
+        add_secret(cl, h->alias, owner, "auth", src->auth_type, src->auth_usage, src->auth_uuid,
+                   &auth_secret, err) < 0)
+        return -EINVAL;
+    qv_jobj *o = qv_jobj_new(cl);
+    qv_json_set_str(o, "driver", "iscsi");
+    iscsi_members(o, src, auth_secret);
+    qv_json_set_str(o, "node-name", node);
+    qv_json_set_bool(o, "read-only", h->readonly);
+    qv_cmdline_add_json(cl, "-blockdev", o);
+    return 0;
+}
+
 /* The protocol members of a network disk's storage node, as libvirt 9.0's
  * qemuBlockStorageSourceGet*Props write them. */
 static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_disk_src *src,
@@ -125,22 +167,7 @@ static int network_node(qv_jobj *o, const qv_domdef_disk *d, const qv_domdef_dis
         qv_json_close(o);
         qv_json_set_str(o, "export", src->name);
     } else if (!strcmp(p, "iscsi")) {
-        g_autofree char *target = g_strdup(src->name);
-        char *lun = strchr(target, '/');
-        if (lun)
-            *lun++ = '\0';
-        const char *port = src->port ? src->port : default_port(p);
-        g_autofree char *portal = strchr(src->host, ':') ? g_strdup_printf("[%s]:%s", src->host, port)
-                                                         : g_strdup_printf("%s:%s", src->host, port);
-        qv_json_set_str(o, "portal", portal);
-        qv_json_set_str(o, "target", target);
-        qv_json_set_int(o, "lun", lun ? g_ascii_strtoll(lun, NULL, 10) : 0);
-        qv_json_set_str(o, "transport", "tcp");
-        if (auth_secret) {
-            qv_json_set_str(o, "user", src->auth_username);
-            qv_json_set_str(o, "password-secret", auth_secret);
-        }
-        qv_json_set_str(o, "initiator-name", src->initiator_iqn);
+        iscsi_members(o, src, auth_secret);
     } else if (!strcmp(p, "rbd") || !strcmp(p, "gluster")) {
         g_autofree char *first = g_strdup(src->name);
         char *rest = strchr(first, '/');
@@ -224,8 +251,10 @@ static int storage_node(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef
             return -EINVAL;
     }
     g_autofree char *auth_secret = NULL;
+    g_autofree char *owner = g_strdup_printf("Disk %s", d->target_dev);
     if (src->auth_username &&
-        add_secret(cl, d, "auth", src->auth_type, src->auth_usage, src->auth_uuid, &auth_secret, err) < 0)
+        add_secret(cl, d->alias, owner, "auth", src->auth_type, src->auth_usage, src->auth_uuid,
+                   &auth_secret, err) < 0)
         return -EINVAL;
     qv_jobj *o = qv_jobj_new(cl);
     g_autoptr(qv_jobj) guard = o;
@@ -281,8 +310,9 @@ static int add_chain(qv_cmdline *cl, const qv_domdef_disk *d, const qv_domdef_di
     /* LUKS: qcow2's own encryption, or the luks format in place of raw,
      * as libvirt 9.0 builds them. */
     g_autofree char *luks = NULL;
+    g_autofree char *owner = g_strdup_printf("Disk %s", d->target_dev);
     if (src->enc_format &&
-        add_secret(cl, d, "luks", "volume", src->enc_usage, src->enc_uuid, &luks, err) < 0)
+        add_secret(cl, d->alias, owner, "luks", "volume", src->enc_usage, src->enc_uuid, &luks, err) < 0)
         return -EINVAL;
     qv_jobj *o = qv_jobj_new(cl);
     qv_json_set_str(o, "node-name", fm);

@@ -103,7 +103,8 @@ void qv_domdef_net_free(void *p)
     g_free(n->rom_file); g_free(n->txmode);
     g_free(n->source_address); g_free(n->local_address); g_free(n->source_path);
     g_free(n->direct_mode); g_free(n->source_portgroup); g_free(n->guest_dev); g_free(n->backend_domain); g_free(n->vport_type); g_free(n->vport_interfaceid);
-    g_free(n->vport_profileid); g_free(n->vport_instanceid); g_free(n->teaming_type);
+    g_free(n->vport_profileid); g_free(n->vport_instanceid);
+    g_free(n->vport_managerid); g_free(n->vport_typeid); g_free(n->vport_typeidversion); g_free(n->teaming_type);
     g_free(n->teaming_persistent); g_free(n->backend_tap); g_free(n->backend_vhost);
     g_free(n->source_mode); g_free(n->source_dev); g_free(n->ip4_address); g_free(n->ip6_address);
     qv_domdef_addr_clear(&n->addr);
@@ -261,6 +262,10 @@ void qv_domdef_hostdev_free(void *p)
     g_free(x->type); g_free(x->driver_name); g_free(x->rom_file); g_free(x->scsi_adapter);
     g_free(x->sgio); g_free(x->rawio); g_free(x->mdev_uuid); g_free(x->mdev_model); g_free(x->teaming_persistent);
     g_free(x->vhost_wwpn); g_free(x->vhost_model);
+    if (x->iscsi) {
+        qv_domdef_disk_src_clear(x->iscsi);
+        g_free(x->iscsi);
+    }
     qv_domdef_addr_clear(&x->host_addr);
     qv_domdef_addr_clear(&x->addr);
     g_free(x->alias);
@@ -302,7 +307,7 @@ void qv_domdef_tpm_free(void *p)
     qv_domdef_tpm *t = p;
     if (!t)
         return;
-    g_free(t->model); g_free(t->backend); g_free(t->version); g_free(t->path); g_free(t->pcr_banks);
+    g_free(t->model); g_free(t->backend); g_free(t->version); g_free(t->path); g_free(t->pcr_banks); g_free(t->secret_uuid);
     g_free(t->alias);
     g_free(t);
 }

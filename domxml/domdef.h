@@ -172,10 +172,12 @@ typedef struct qv_domdef_net {
     char *source_dev;         /* vdpa: /dev/vhost-vdpa-N; direct: the host link */
     char *direct_mode;        /* direct: macvtap mode (vepa, bridge, private, passthrough) */
     int trust_guest_rx;       /* tristate trustGuestRxFilters */
-    /* <virtualport>: type NULL (untyped, merged with a network's) or
-     * "openvswitch"; its parameters as given */
+    /* <virtualport>: type NULL (untyped, merged with a network's),
+     * "openvswitch", "midonet", "802.1Qbg" or "802.1Qbh"; its parameters as
+     * given (the 802.1Qbg numbers in decimal, as libvirt writes them) */
     bool vport;
     char *vport_type, *vport_interfaceid, *vport_profileid, *vport_instanceid;
+    char *vport_managerid, *vport_typeid, *vport_typeidversion;
     char *teaming_type;       /* persistent, transient */
     char *teaming_persistent; /* transient: the alias of the persistent virtio NIC */
     char *backend_tap, *backend_vhost;   /* <backend>: the tun and vhost-net devices to open */
@@ -229,6 +231,8 @@ typedef struct qv_domdef_chr_source {
     char *log_file;
     int log_append;
     unsigned int reconnect;   /* seconds; 0 off */
+    int tls;                  /* tcp: tristate <source tls>; absent: the host's default
+                               * (qv_build_ctx.chardev_tls) */
     char *channel;            /* spiceport: <source channel> */
     int clipboard;            /* qemu-vdagent: tristate <clipboard copypaste> */
     char *mouse_mode;         /* qemu-vdagent: <mouse mode>: client, server */
@@ -398,6 +402,8 @@ typedef struct qv_domdef_tpm {
     char *version;            /* 2.0, 1.2 */
     char *path;               /* passthrough device */
     char *pcr_banks;          /* <active_pcr_banks>: "sha256,sha384"; NULL: swtpm's */
+    char *secret_uuid;        /* <encryption secret>: the vtpm secret whose value is the
+                               * passphrase of the state (lib/tpm.c); NULL: unencrypted */
     char *alias;
 } qv_domdef_tpm;
 
@@ -431,6 +437,8 @@ typedef struct qv_domdef_hostdev {
     int rom_bar;              /* pci, mdev: tristate <rom bar> */
     char *rom_file;
     char *scsi_adapter;       /* scsi: <adapter name='scsi_hostN'> */
+    qv_domdef_disk_src *iscsi;/* scsi: <source protocol='iscsi'> (a network disk's source:
+                               * name target/lun, one <host>, <auth>, <initiator>); else NULL */
     unsigned int scsi_bus, scsi_target, scsi_unit;
     char *sgio, *rawio;       /* scsi: filtered/unfiltered, yes/no */
     bool readonly, shareable; /* scsi */

@@ -241,6 +241,10 @@ void qv_json_close_list(qv_jobj *o);
  * path with auto-read-only, as libvirt does; an fdset exactly as its one fd
  * was opened, since QEMU can take no other access mode from it. */
 void qv_cmdline_storage_access(qv_jobj *node, const char *file, bool writes);
+/* An iSCSI host device's backend: its auth secret object and a -blockdev
+ * of QEMU's iscsi driver named node (cmdline-disk.c). */
+int qv_cmdline_add_iscsi_backend(qv_cmdline *cl, const qv_domdef_hostdev *h, const char *node,
+                                 qv_error **err);
 
 /* QEMU 7.2's name for a virtio device of libvirt model (virtio, NULL,
  * virtio-transitional, virtio-non-transitional): base itself or with its

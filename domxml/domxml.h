@@ -175,6 +175,13 @@ typedef struct qv_build_ctx {
     char *(*secret_file)(void *data, const char *usage_type, const char *usage, const char *uuid,
                          qv_error **err);
     void *secret_data;
+    /* TLS on TCP character devices (libvirt's qemu.conf chardev_tls*): the
+     * folder of QEMU's x509 credentials (NULL: /etc/pki/qemu), whether a
+     * listening one lets clients in without a certificate, and whether a
+     * TCP chardev without tls= uses TLS. */
+    const char *chardev_tls_x509_dir;
+    bool chardev_tls_no_verify;
+    bool chardev_tls;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

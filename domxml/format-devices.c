@@ -105,6 +105,8 @@ void qv_fmt_chr_source(GString *buf, int depth, const qv_domdef_chr_source *s, u
         A("mode", s->bind ? "bind" : "connect");
         A("host", s->host);
         A("service", s->service);
+        if (s->tls)
+            A("tls", qv_tri_yesno(s->tls));
         if (s->reconnect) {
             P(">\n");
             IND(depth + 1);
@@ -493,8 +495,11 @@ static void fmt_net(GString *buf, const qv_domdef_net *n, unsigned int flags)
     }
     if (n->vport) {
         S("      <virtualport"); A("type", n->vport_type);
-        if (n->vport_interfaceid || n->vport_profileid || n->vport_instanceid) {
-            S(">\n        <parameters"); A("instanceid", n->vport_instanceid);
+        if (n->vport_interfaceid || n->vport_profileid || n->vport_instanceid || n->vport_managerid ||
+            n->vport_typeid || n->vport_typeidversion) {
+            /* libvirt's order: virNetDevVPortProfileFormat */
+            S(">\n        <parameters"); A("managerid", n->vport_managerid); A("typeid", n->vport_typeid);
+            A("typeidversion", n->vport_typeidversion); A("instanceid", n->vport_instanceid);
             A("interfaceid", n->vport_interfaceid); A("profileid", n->vport_profileid);
             S("/>\n      </virtualport>\n");
         } else {
@@ -757,6 +762,17 @@ static void fmt_hostdev(GString *buf, const qv_domdef_hostdev *h, unsigned int f
     }
     if (h->vhost_wwpn) {
         S("      <source protocol='vhost'"); A("wwpn", h->vhost_wwpn); S("/>\n");
+    } else if (h->iscsi) {
+        /* virDomainHostdevDefFormatSubsysSCSI: host, auth, initiator. */
+        const qv_domdef_disk_src *i = h->iscsi;
+        S("      <source protocol='iscsi'"); A("name", i->name); S(">\n");
+        fmt_disk_host(buf, 4, i->host, i->port, i->transport, i->socket);
+        if (i->auth_username)
+            fmt_disk_auth(buf, 4, i);
+        if (i->initiator_iqn) {
+            S("        <initiator>\n          <iqn"); A("name", i->initiator_iqn); S("/>\n        </initiator>\n");
+        }
+        S("      </source>\n");
     } else {
     S("      <source>\n");
     if (!strcmp(h->type, "usb")) {
@@ -1009,10 +1025,13 @@ void qv_format_devices(GString *buf, const qv_domdef *def, unsigned int flags)
         qv_domdef_tpm *t = g_ptr_array_index(def->tpms, i);
         S("    <tpm"); A("model", t->model); S(">\n      <backend"); A("type", t->backend);
         A("version", t->version);
-        if (t->path || t->pcr_banks) {
+        if (t->path || t->pcr_banks || t->secret_uuid) {
             S(">\n");
             if (t->path) {
                 S("        <device"); A("path", t->path); S("/>\n");
+            }
+            if (t->secret_uuid) {
+                S("        <encryption"); A("secret", t->secret_uuid); S("/>\n");
             }
             if (t->pcr_banks) {
                 g_auto(GStrv) banks = g_strsplit(t->pcr_banks, ",", -1);

@@ -153,13 +153,12 @@ int qv_parse_chr_source(const xmlNode *dev, qv_domdef_chr_source *src, const cha
             qv_set_str(&src->service, qv_xml_prop(c, "service"));
             if (qv_xml_prop_tristate(c, "append", &src->append, err) < 0)
                 return -EINVAL;
-            /* TLS on a TCP chardev needs x509 credentials qvirt does not
-             * manage; refused rather than sent in the clear. */
-            int tls = QV_TRI_ABSENT;
-            if (qv_xml_prop_tristate(c, "tls", &tls, err) < 0)
+            /* TLS on a TCP chardev: QEMU's tls-creds-x509 with the host's
+             * credentials (qv_build_ctx.chardev_tls_x509_dir), as libvirt. */
+            if (qv_xml_prop_tristate(c, "tls", &src->tls, err) < 0)
                 return -EINVAL;
-            if (tls == QV_TRI_ON)
-                return qv_xml_attr_error(err, c, "tls", "TLS for character devices is not supported (no x509 credentials)");
+            if (src->tls && t != QV_CHR_TCP)
+                return qv_xml_attr_error(err, c, "tls", "TLS is only for character devices of type 'tcp'");
             xmlNode *rc = qv_xml_child(c, "reconnect");
             if (rc) {
                 int en = QV_TRI_ABSENT;
@@ -1068,23 +1067,79 @@ static int check_net_source(const xmlNode *in, qv_domdef_net *n, qv_error **err)
     return 0;
 }
 
-/* <virtualport>: Open vSwitch (the tap joins the OVS bridge with
- * ovs-vsctl at start) or untyped (its parameters kept, as libvirt keeps them
- * for a network to merge). 802.1Qbg/Qbh need lldpad, midonet its agent. */
+/* A numeric <virtualport><parameters> attribute of 802.1Qbg, kept in
+ * decimal as libvirt writes it back (it reads hex too). */
+static int parse_vport_number(const xmlNode *p, const char *name, unsigned long long max, char **out,
+                              qv_error **err)
+{
+    g_autofree char *v = qv_xml_prop(p, name);
+    unsigned long long x;
+    if (!v)
+        return 0;
+    if (qv_parse_uint_str(v, 0, max, &x) < 0)
+        return qv_xml_attr_error(err, p, name, "'%s' is not a number from 0 to %llu", v, max);
+    qv_set_str(out, g_strdup_printf("%llu", x));
+    return 0;
+}
+
+/* <virtualport>, as libvirt's virNetDevVPortProfileParse reads it: Open
+ * vSwitch (the tap joins the OVS bridge with ovs-vsctl at start), untyped
+ * (its parameters kept for a network to merge), and the kinds whose port
+ * a host agent associates: 802.1Qbg (lldpad's VDP), 802.1Qbh (the NIC's
+ * port profile) and midonet (the MidoNet agent). Those three are kept and
+ * built like a plain interface; starting one is refused by lib/ (tap.c),
+ * as qvirt talks to none of those agents. Each type takes only its own
+ * parameters, and on a bridge, direct or hostdev interface (not a network,
+ * whose own virtualport may complete it) the ones it needs. libvirt makes
+ * up a missing instanceid or interfaceid; qvirt keeps it missing. */
 static int parse_net_virtualport(const xmlNode *c, qv_domdef_net *n, qv_error **err)
 {
-    g_autofree char *type = qv_xml_prop(c, "type");
-    if (type && strcmp(type, "openvswitch"))
-        return qv_xml_attr_error(err, c, "type", "a virtualport of type '%s' is not supported (it needs %s); only 'openvswitch' is", type,
-                                 !strcmp(type, "midonet") ? "the MidoNet agent" : "lldpad");
+    static const char *const types[] = { "openvswitch", "midonet", "802.1Qbg", "802.1Qbh", NULL };
+    g_autofree char *type = NULL;
+    if (qv_xml_prop_enum(c, "type", types, &type, err) < 0)
+        return -EINVAL;
     n->vport = true;
     qv_set_str(&n->vport_type, g_steal_pointer(&type));
     xmlNode *p = qv_xml_child(c, "parameters");
     if (p) {
+        if (parse_vport_number(p, "managerid", 0xff, &n->vport_managerid, err) < 0 ||
+            parse_vport_number(p, "typeid", 0xffffff, &n->vport_typeid, err) < 0 ||
+            parse_vport_number(p, "typeidversion", 0xff, &n->vport_typeidversion, err) < 0)
+            return -EINVAL;
         qv_set_str(&n->vport_interfaceid, qv_xml_prop(p, "interfaceid"));
         qv_set_str(&n->vport_profileid, qv_xml_prop(p, "profileid"));
         qv_set_str(&n->vport_instanceid, qv_xml_prop(p, "instanceid"));
+        unsigned char u[16];
+        if (n->vport_instanceid && qv_uuid_parse(n->vport_instanceid, u) < 0)
+            return qv_xml_attr_error(err, p, "instanceid", "'%s' is not a UUID", n->vport_instanceid);
+        if (n->vport_interfaceid && qv_uuid_parse(n->vport_interfaceid, u) < 0)
+            return qv_xml_attr_error(err, p, "interfaceid", "'%s' is not a UUID", n->vport_interfaceid);
+        if (n->vport_profileid && strlen(n->vport_profileid) >= 40)
+            return qv_xml_attr_error(err, p, "profileid", "a port profile name is at most 39 characters");
     }
+    const char *t = n->vport_type;
+    if (!t)
+        return 0;
+    /* virNetDevVPortProfileCheckNoExtras: what each type takes. */
+    bool qbg = !strcmp(t, "802.1Qbg"), qbh = !strcmp(t, "802.1Qbh"), ovs = !strcmp(t, "openvswitch");
+    const struct { const char *name; const char *value; bool allowed; } params[] = {
+        { "managerid", n->vport_managerid, qbg },
+        { "typeid", n->vport_typeid, qbg },
+        { "typeidversion", n->vport_typeidversion, qbg },
+        { "instanceid", n->vport_instanceid, qbg },
+        { "interfaceid", n->vport_interfaceid, ovs || !strcmp(t, "midonet") },
+        { "profileid", n->vport_profileid, ovs || qbh },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(params); i++)
+        if (params[i].value && !params[i].allowed)
+            return qv_xml_attr_error(err, p, params[i].name, "a virtualport of type '%s' takes no %s", t,
+                                     params[i].name);
+    if (n->type == QV_NET_NETWORK)
+        return 0;
+    if (qbg && (!n->vport_managerid || !n->vport_typeid || !n->vport_typeidversion))
+        return qv_xml_error(err, c, "a virtualport of type '802.1Qbg' needs <parameters> managerid, typeid and typeidversion");
+    if (qbh && !n->vport_profileid)
+        return qv_xml_error(err, c, "a virtualport of type '802.1Qbh' needs <parameters profileid>");
     return 0;
 }
 
@@ -1094,8 +1149,18 @@ static int check_net_extras(const xmlNode *in, const qv_domdef_net *n, qv_error 
 {
     bool tap = n->type == QV_NET_ETHERNET || n->type == QV_NET_BRIDGE || n->type == QV_NET_NETWORK ||
                n->type == QV_NET_DIRECT;
-    if (n->vport_type && n->type != QV_NET_BRIDGE && n->type != QV_NET_NETWORK)
-        return qv_xml_error(err, qv_xml_child(in, "virtualport"), "an openvswitch virtualport is only for bridge and network interfaces");
+    /* As virDomainNetDefValidatePortOptions: a network's interface takes
+     * any type (its network decides). */
+    if (n->vport_type && n->type != QV_NET_NETWORK) {
+        const char *t = n->vport_type;
+        bool fits = !strcmp(t, "openvswitch") || !strcmp(t, "midonet") ? n->type == QV_NET_BRIDGE
+                  : !strcmp(t, "802.1Qbg") ? n->type == QV_NET_DIRECT
+                  : n->type == QV_NET_DIRECT || n->type == QV_NET_HOSTDEV;
+        if (!fits)
+            return qv_xml_error(err, qv_xml_child(in, "virtualport"), "a virtualport of type '%s' is only for %s interfaces", t,
+                                !strcmp(t, "openvswitch") || !strcmp(t, "midonet") ? "bridge and network"
+                                : !strcmp(t, "802.1Qbg") ? "direct and network" : "direct, hostdev and network");
+    }
     if (n->teaming_type) {
         xmlNode *t = qv_xml_child(in, "teaming");
         if (!strcmp(n->teaming_type, "persistent") && n->model && g_strcmp0(n->model, "virtio"))
@@ -2015,7 +2080,19 @@ static int parse_tpm(qv_domdef *def, xmlNode *tn, unsigned int flags, qv_error *
             if (list->len)
                 qv_set_str(&t->pcr_banks, g_string_free(g_steal_pointer(&list), FALSE));
         } else if (name_is(c, "encryption")) {
-            return qv_xml_error(err, c, "an encrypted TPM state needs a secret store qvirt does not have");
+            /* swtpm encrypts the state with a key derived from the secret's
+             * value (lib/tpm.c); libvirt reads this for emulators only. */
+            unsigned char u[16];
+            g_autofree char *secret = qv_xml_prop(c, "secret");
+            if (strcmp(t->backend, "emulator"))
+                return qv_xml_error(err, c, "<encryption> is only for an emulated TPM's state");
+            if (!secret)
+                return qv_xml_error(err, c, "missing secret= (the UUID of a vtpm secret)");
+            if (qv_uuid_parse(secret, u) < 0)
+                return qv_xml_attr_error(err, c, "secret", "'%s' is not a UUID", secret);
+            char norm[37];
+            qv_uuid_format(u, norm);
+            qv_set_str(&t->secret_uuid, g_strdup(norm));
         } else {
             return qv_xml_error(err, c, "unsupported TPM backend element");
         }
@@ -2113,11 +2190,27 @@ static int parse_hostdev_scsi(qv_domdef_hostdev *h, xmlNode *hn, xmlNode *src, q
     static const char *const sgios[] = { "filtered", "unfiltered", NULL };
     static const char *const yesno[] = { "yes", "no", NULL };
     g_autofree char *protocol = qv_xml_prop(src, "protocol");
-    if (protocol)
-        return qv_xml_attr_error(err, src, "protocol", "an iSCSI host device is not supported; use a network disk with device='lun'");
     if (qv_xml_prop_enum(hn, "sgio", sgios, &h->sgio, err) < 0 ||
         qv_xml_prop_enum(hn, "rawio", yesno, &h->rawio, err) < 0)
         return -EINVAL;
+    if (protocol) {
+        /* An iSCSI LUN QEMU's own initiator reaches (libvirt's
+         * virDomainHostdevSubsysSCSIiSCSIDefParseXML): the source of a
+         * network disk, which the argv builder shares. */
+        if (strcmp(protocol, "iscsi"))
+            return qv_xml_attr_error(err, src, "protocol", "a SCSI host device's protocol is 'iscsi'");
+        if (h->sgio || h->rawio)
+            return qv_xml_error(err, hn, "sgio and rawio are for host SCSI devices, not iSCSI ones");
+        h->iscsi = g_new0(qv_domdef_disk_src, 1);
+        h->iscsi->type = QV_DISK_TYPE_NETWORK;
+        if (parse_network_source(src, h->iscsi, err) < 0)
+            return -EINVAL;
+        if (h->iscsi->enc_format)
+            return qv_xml_error(err, qv_xml_child(src, "encryption"), "an iSCSI host device takes no <encryption>");
+        h->readonly = qv_xml_child(hn, "readonly") != NULL;
+        h->shareable = qv_xml_child(hn, "shareable") != NULL;
+        return 0;
+    }
     xmlNode *ad = qv_xml_child(src, "adapter"), *a = qv_xml_child(src, "address");
     if (ad)
         qv_set_str(&h->scsi_adapter, qv_xml_prop(ad, "name"));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "hostdev.h"
+#include "tap.h"
 #include "netlink.h"
 
 static char *at_root(const char *root, const char *path)
@@ -101,7 +102,7 @@ int qv_hostdevs_check(const qv_domdef *def, const char *root, qv_error **err)
             if (!exists(root, "/dev/vhost-scsi"))
                 return qv_error_set(err, -ENODEV, "The host has no /dev/vhost-scsi (the vhost_scsi module) for vhost-scsi host device %s (%s).",
                                     h->alias, h->vhost_wwpn);
-        } else if (!strcmp(h->type, "scsi")) {
+        } else if (!strcmp(h->type, "scsi") && !h->iscsi) {   /* an iSCSI LUN is QEMU's to reach */
             g_autofree char *sg = qv_hostdev_scsi_generic((void *)root, h, err);
             if (!sg)
                 return -ENODEV;
@@ -214,6 +215,8 @@ int qv_hostdev_nets_set_mac(const qv_domdef *def, const char *root, qv_error **e
         const qv_domdef_net *n = g_ptr_array_index(def->nets, i);
         if (n->type != QV_NET_HOSTDEV)
             continue;
+        if (qv_net_check_virtualport(n, err) < 0)
+            return -EOPNOTSUPP;
         g_autofree char *name = pci_name(&n->host_addr);
         g_autofree char *dev = g_strconcat("/sys/bus/pci/devices/", name, NULL);
         g_autofree char *pf = NULL;

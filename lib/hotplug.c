@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "qemu-user.h"
 #include "remote.h"
 #include "blockjob.h"
 #include "network.h"
@@ -206,9 +207,12 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
                                  .scsi_generic = qv_hostdev_scsi_generic,
                                  .volume_path = qv_pool_volume_path, .volume_data = pool_dir };
             ctx.networks = qv_networks_get(nets, &ctx.n_networks);
+            g_autofree char *tls_dir = NULL;
+            if (r >= 0)
+                r = qv_conn_chardev_tls(dom->conn, &ctx, &tls_dir, err);
             g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
             g_autoptr(qv_taps) taps = NULL;
-            if (ldev.cls == QV_DEVCLASS_NET &&
+            if (r >= 0 && ldev.cls == QV_DEVCLASS_NET &&
                 (r = qv_taps_make(newlive, ldev.dev, nets, dir, true, tapfds, &taps, err)) >= 0)
                 r = give_fds(qmp, taps, tapfds, err);
             if (r >= 0 && ldev.cls == QV_DEVCLASS_DISK)

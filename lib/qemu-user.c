@@ -116,6 +116,39 @@ static void user_groups(const char *user, gid_t gid, bool local, qv_qemu_user *r
     ret->groups = (gid_t *)(void *)g_array_free(g_steal_pointer(&groups), FALSE);
 }
 
+int qv_conn_chardev_tls(qv_conn *conn, qv_build_ctx *ctx, char **dir, qv_error **err)
+{
+    g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) gerr = NULL;
+    *dir = NULL;
+    if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &gerr)) {
+        static const char *const flags[] = { "chardev_tls", "chardev_tls_x509_verify" };
+        bool value[2] = { false, true };
+        for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
+            g_autoptr(GError) e = NULL;
+            bool v = g_key_file_get_boolean(kf, "qemu", flags[i], &e);
+            if (!e)
+                value[i] = v;
+            else if (!g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) &&
+                     !g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+                return qv_error_set(err, -EINVAL, "%s: [qemu] %s= must be 1 or 0.", conf, flags[i]);
+        }
+        ctx->chardev_tls = value[0];
+        ctx->chardev_tls_no_verify = !value[1];
+        *dir = g_key_file_get_string(kf, "qemu", "chardev_tls_x509_cert_dir", NULL);
+        if (*dir && !*g_strstrip(*dir))
+            g_clear_pointer(dir, g_free);
+    } else if (!g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+        return qv_error_set(err, -EINVAL, "%s: %s", conf, gerr->message);
+    }
+    if (!*dir)
+        *dir = g_strdup(g_file_test("/etc/pki/libvirt-chardev", G_FILE_TEST_IS_DIR)
+                        ? "/etc/pki/libvirt-chardev" : "/etc/pki/qemu");
+    ctx->chardev_tls_x509_dir = *dir;
+    return 0;
+}
+
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err)
 {
     memset(ret, 0, sizeof *ret);

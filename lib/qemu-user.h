@@ -25,6 +25,14 @@ typedef struct qv_qemu_user {
 
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err);
 void qv_qemu_user_clear(qv_qemu_user *u);
+/* TLS on TCP character devices, from [qemu] of qvirt.conf with the names
+ * and defaults of libvirt's qemu.conf: chardev_tls= (TLS for those without
+ * tls=; default no), chardev_tls_x509_cert_dir= (default
+ * /etc/pki/libvirt-chardev where it exists, else /etc/pki/qemu) and
+ * chardev_tls_x509_verify= (a listening one checks its clients'
+ * certificates; default yes). Sets ctx's fields; ctx->chardev_tls_x509_dir
+ * points at *dir, which the caller frees. */
+int qv_conn_chardev_tls(qv_conn *conn, qv_build_ctx *ctx, char **dir, qv_error **err);
 /* What QEMU must open by path itself: the <kernel>, <initrd> and <dtb>
  * (through its own fd, so no folder on the way matters) and the sockets it
  * reconnects to. One its user cannot read (or write, for a socket) is

@@ -1268,29 +1268,45 @@ static int launch_qemu(monitor *m, monitor_args *a, char **qemu_argv, qv_error *
     /* TPM emulators first: QEMU asks them at once. Each runs as QEMU does,
      * reaches its state through its own fd and ends when QEMU has gone. */
     for (guint i = 0; r >= 0 && i < a->swtpms->len; i++) {
-        g_auto(GStrv) f = g_strsplit(a->swtpms->pdata[i], ":", 3);
-        if (g_strv_length(f) != 3) {
+        /* VERSION:STATEFD:CHANNELFD, and for an encrypted state
+         * :KEYFD:MIGRATIONKEYFD (the passphrase, one fd per option). */
+        g_auto(GStrv) f = g_strsplit(a->swtpms->pdata[i], ":", 5);
+        guint nf = g_strv_length(f);
+        if (nf != 3 && nf != 5) {
             r = qv_error_set(err, -EINVAL, "bad --swtpm %s", (const char *)a->swtpms->pdata[i]);
             break;
         }
-        int fds[2] = { atoi(f[1]), atoi(f[2]) };
+        int fds[4] = { atoi(f[1]), atoi(f[2]), nf == 5 ? atoi(f[3]) : -1, nf == 5 ? atoi(f[4]) : -1 };
         g_autofree char *state = g_strdup_printf("dir=/proc/self/fd/%d,mode=0600", fds[0]);
         g_autofree char *ctrl = g_strdup_printf("type=unixio,clientfd=%d", fds[1]);
-        const char *argv[] = { "swtpm", "socket", "--tpmstate", state, "--ctrl", ctrl,
-                               "--terminate", strcmp(f[0], "1.2") ? "--tpm2" : NULL, NULL };
+        /* libvirt 9.0's options: a key derived from the passphrase, for
+         * the state and for the state migrated. */
+        g_autofree char *key = g_strdup_printf("pwdfd=%d,mode=aes-256-cbc", fds[2]);
+        g_autofree char *migkey = g_strdup_printf("pwdfd=%d,mode=aes-256-cbc", fds[3]);
+        const char *argv[13] = { "swtpm", "socket", "--tpmstate", state, "--ctrl", ctrl, "--terminate" };
+        size_t n = 7;
+        if (strcmp(f[0], "1.2"))
+            argv[n++] = "--tpm2";
+        if (nf == 5) {
+            argv[n++] = "--key";
+            argv[n++] = key;
+            argv[n++] = "--migration-key";
+            argv[n++] = migkey;
+        }
+        argv[n] = NULL;
         qv_spawn_opts so;
         confined_opts(&so, a, log_fd);
         so.cgroup_fd = emulator_cg;
         so.argv = argv;
         so.pass_fds = fds;
-        so.n_pass_fds = 2;
+        so.n_pass_fds = nf == 5 ? 4 : 2;
         qv_process *p = NULL;
         if ((r = qv_process_spawn(&so, &p, err)) >= 0) {
-            mlog("swtpm started as pid %d", (int)qv_process_pid(p));
+            mlog("swtpm started as pid %d%s", (int)qv_process_pid(p), nf == 5 ? ", its state encrypted" : "");
             qv_process_free(p); /* it ends with QEMU (--terminate); init reaps it */
         }
-        close(fds[0]);
-        close(fds[1]);
+        for (guint k = 0; k < so.n_pass_fds; k++)
+            close(fds[k]);
     }
     if (r >= 0) {
         qv_spawn_opts so;

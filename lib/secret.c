@@ -82,6 +82,24 @@ char *qv_secret_lookup(const char *dir, const char *usage_type, const char *usag
     return value;
 }
 
+/* A memfd holding len bytes of data, sealed: the reader can change
+ * nothing. -errno on failure. */
+static int sealed_memfd(const void *data, size_t len, qv_error **err)
+{
+    int fd = memfd_create("qvirt-secret", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return qv_error_set_errno(err, -errno, "cannot make a memfd for a secret");
+    errno = 0;
+    if (write(fd, data, len) != (ssize_t)len ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+        lseek(fd, 0, SEEK_SET) != 0) {   /* a reader of the fd itself starts at the value */
+        int e = errno ? errno : EIO;
+        close(fd);
+        return qv_error_set_errno(err, -e, "cannot write a secret into its memfd");
+    }
+    return fd;
+}
+
 char *qv_secret_file(void *data, const char *usage_type, const char *usage, const char *uuid,
                      qv_error **err)
 {
@@ -89,24 +107,29 @@ char *qv_secret_file(void *data, const char *usage_type, const char *usage, cons
     g_autofree char *value = qv_secret_lookup(src->dir, usage_type, usage, uuid, err);
     if (!value)
         return NULL;
-    int fd = memfd_create("qvirt-secret", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) {
-        qv_error_set_errno(err, -errno, "cannot make a memfd for a secret");
-        return NULL;
-    }
     size_t len = strlen(value);
-    /* Sealed: QEMU reads the value and can change nothing. */
-    if (write(fd, value, len) != (ssize_t)len ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
-        int e = errno ? errno : EIO;
-        close(fd);
-        qv_error_set_errno(err, -e, "cannot write a secret into its memfd");
-        return NULL;
-    }
+    int fd = sealed_memfd(value, len, err);
     memset(value, 0, len);
+    if (fd < 0)
+        return NULL;
     if (src->files && src->files->fds)
         g_array_append_val(src->files->fds, fd);
     return g_strdup_printf("/proc/self/fd/%d", fd);
+}
+
+int qv_secret_value_fd(const char *dir, const char *usage_type, const char *uuid, qv_error **err)
+{
+    g_autofree char *value = qv_secret_lookup(dir, usage_type, NULL, uuid, err);
+    if (!value)
+        return err && *err ? (*err)->code : -ENOENT;
+    gsize len = 0;
+    guchar *raw = g_base64_decode(value, &len);
+    memset(value, 0, strlen(value));
+    int fd = len ? sealed_memfd(raw, len, err)
+                 : qv_error_set(err, -EINVAL, "Secret %s's value is empty.", uuid);
+    memset(raw, 0, len);
+    g_free(raw);
+    return fd;
 }
 
 char *qv_secret_file_placeholder(void *data, const char *usage_type, const char *usage,

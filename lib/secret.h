@@ -22,6 +22,13 @@ char *qv_secret_file(void *data, const char *usage_type, const char *usage, cons
 char *qv_secret_lookup(const char *dir, const char *usage_type, const char *usage,
                        const char *uuid, qv_error **err);
 
+/* A sealed memfd (close-on-exec) holding the value of the secret with uuid
+ * itself, decoded from the store's base64, for a program that reads a
+ * passphrase from an fd (swtpm's pwdfd=, swtpm_setup's --pwdfile-fd); one
+ * per reader, as each read moves the offset. -errno with *err naming the
+ * secret. */
+int qv_secret_value_fd(const char *dir, const char *usage_type, const char *uuid, qv_error **err);
+
 /* qv_build_ctx.secret_file for domxml-to-argv: reads nothing; the file is
  * /proc/self/fd/N, N from *data (an int counter, the placeholder opener's). */
 char *qv_secret_file_placeholder(void *data, const char *usage_type, const char *usage,

@@ -315,6 +315,18 @@ static int make_one(qv_taps *t, const qv_domdef *def, qv_domdef_net *n, const ch
     return 0;
 }
 
+int qv_net_check_virtualport(const qv_domdef_net *n, qv_error **err)
+{
+    const char *t = n->vport_type;
+    if (!t || !strcmp(t, "openvswitch"))
+        return 0;
+    return qv_error_set(err, -EOPNOTSUPP, "Interface %s has a virtualport of type '%s', which %s; qvirt does not do "
+                        "that, so it cannot start this interface.", n->alias, t,
+                        !strcmp(t, "802.1Qbg") ? "lldpad must associate with the switch (VDP)"
+                        : !strcmp(t, "802.1Qbh") ? "the host NIC must associate with its port profile"
+                        : "the MidoNet agent must bind (mm-ctl --bind-port)");
+}
+
 int qv_taps_make(qv_domdef *def, const qv_domdef_net *only, const qv_networks *nets,
                  const char *dir, bool getfd_names, GArray *fds, qv_taps **ret, qv_error **err)
 {
@@ -326,6 +338,8 @@ int qv_taps_make(qv_domdef *def, const qv_domdef_net *only, const qv_networks *n
         qv_domdef_net *n = def->nets->pdata[i];
         if (only && n != only)
             continue;
+        if (qv_net_check_virtualport(n, err) < 0)
+            return -EOPNOTSUPP;
         bool wants;
         const char *bridge;
         tap_bridge(n, nets, &wants, &bridge);

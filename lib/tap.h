@@ -22,6 +22,11 @@ typedef struct qv_taps qv_taps;
  * to remove (netlink.h). */
 int qv_taps_make(qv_domdef *def, const qv_domdef_net *only, const qv_networks *nets,
                  const char *dir, bool getfd_names, GArray *fds, qv_taps **ret, qv_error **err);
+/* Refuses, in one sentence naming the interface, a virtualport that a host
+ * agent must associate (802.1Qbg through lldpad, 802.1Qbh through the
+ * NIC's port profile, midonet through the MidoNet agent): qvirt talks to
+ * none of them, and a port left unassociated passes no traffic. */
+int qv_net_check_virtualport(const qv_domdef_net *n, qv_error **err);
 /* The table for qv_build_ctx.taps (valid while t lives). */
 const qv_tap_fds *qv_taps_get(const qv_taps *t, unsigned int *count);
 /* getfd_names: the name each fd of fds is to be given, in the same order. */

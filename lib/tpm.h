@@ -3,7 +3,9 @@
  * /var/lib/libvirt/swtpm/<uuid>/tpm2), made with swtpm_setup on the first
  * start and owned by QEMU's user. swtpm runs under the domain's
  * supervisor, started before QEMU, as QEMU's user with the same
- * confinement; it talks to QEMU over a socket pair and ends with it. */
+ * confinement; it talks to QEMU over a socket pair and ends with it. With
+ * <encryption secret>, the vtpm secret's value (libvirt's secret store) is
+ * the passphrase of the state, given to swtpm_setup and swtpm as fds. */
 #pragma once
 
 #include <glib.h>

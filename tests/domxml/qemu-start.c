@@ -114,6 +114,8 @@ static const char *skip_reason(const char *name, char **argv)
             return "needs CAP_NET_ADMIN, tap devices or /dev/vhost-*";
         if (strstr(argv[i], "egl-headless") || strstr(argv[i], "input-linux"))
             return "needs a GPU render node or a host evdev device";
+        if (strstr(argv[i], "\"driver\":\"iscsi\""))
+            return "needs an iSCSI target";
         if (strstr(argv[i], "\"driver\":\"vfio-pci") || strstr(argv[i], "\"driver\":\"scsi-generic\""))
             return "needs a host device passed through (VFIO or /dev/sg)";
         if (strstr(argv[i], "\"driver\":\"vhost-scsi-pci"))
@@ -282,6 +284,44 @@ static char *qemu_secret_file(void *data, const char *usage_type, const char *us
     return path;
 }
 
+/* x509 credentials for TLS chardevs (<source tls='yes'>), in the folder
+ * layout QEMU's tls-creds-x509 reads: a CA, and a server and a client
+ * certificate for 127.0.0.1 signed by it (certtool, from gnutls-bin).
+ * False when certtool is missing. */
+static bool make_x509(const char *dir)
+{
+    g_autofree char *pki = g_build_filename(dir, "pki", NULL);
+    g_autofree char *done = g_build_filename(pki, "client-key.pem", NULL);
+    if (g_file_test(done, G_FILE_TEST_EXISTS))
+        return true;
+    g_autofree char *certtool = g_find_program_in_path("certtool");
+    if (!certtool)
+        return false;
+    g_mkdir_with_parents(pki, 0700);
+    static const char *const templates[][2] = {
+        { "ca", "cn = qvirt test CA\nca\ncert_signing_key\nexpiration_days = 30\n" },
+        { "server", "cn = 127.0.0.1\nip_address = 127.0.0.1\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
+        { "client", "cn = qvirt test client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(templates); i++) {
+        g_autofree char *info = g_strdup_printf("%s/%s.info", pki, templates[i][0]);
+        g_autofree char *key = g_strdup_printf("%s/%s-key.pem", pki, templates[i][0]);
+        g_autofree char *cert = g_strdup_printf("%s/%s-cert.pem", pki, templates[i][0]);
+        g_autofree char *ca_key = g_strdup_printf("%s/ca-key.pem", pki);
+        g_autofree char *ca_cert = g_strdup_printf("%s/ca-cert.pem", pki);
+        cr_assert(g_file_set_contents(info, templates[i][1], -1, NULL));
+        const char *genkey[] = { "certtool", "--generate-privkey", "--outfile", key, NULL };
+        const char *self[] = { "certtool", "--generate-self-signed", "--load-privkey", key,
+                               "--template", info, "--outfile", cert, NULL };
+        const char *sign[] = { "certtool", "--generate-certificate", "--load-privkey", key,
+                               "--load-ca-certificate", ca_cert, "--load-ca-privkey", ca_key,
+                               "--template", info, "--outfile", cert, NULL };
+        cr_assert(run_tool(genkey) == 0, "certtool could not make %s", key);
+        cr_assert(run_tool(i == 0 ? self : sign) == 0, "certtool could not make %s", cert);
+    }
+    return true;
+}
+
 static char *json_str(const char *text, const char *key)
 {
     g_autoptr(json_object) o = json_tokener_parse(text);
@@ -317,6 +357,8 @@ qemu_start_result qemu_start_check(const char *name, const char *xml, const char
                          golden_firmware, golden_n_firmware, tmp, .scsi_generic = golden_scsi_generic,
                          .volume_path = golden_volume_path, .volume_data = (void *)tmp,
                          .secret_file = qemu_secret_file, .secret_data = (void *)tmp };
+    g_autofree char *pki = g_build_filename(tmp, "pki", NULL);
+    ctx.chardev_tls_x509_dir = pki;
     if (qv_domdef_firmware_autoselect(def)) {
         /* What lib/firmware.c does at start: the NVRAM from its template. */
         g_autoptr(qv_domdef) filled = qv_domdef_copy(def);
@@ -343,6 +385,13 @@ qemu_start_result qemu_start_check(const char *name, const char *xml, const char
         *message = g_strdup(reason);
         close(mon);
         return QEMU_START_SKIPPED;
+    }
+    for (size_t i = 0; argv[i]; i++) {
+        if (strstr(argv[i], "\"tls-creds-x509\"") && !make_x509(tmp)) {
+            *message = g_strdup("needs certtool (gnutls-bin) to make x509 credentials for TLS");
+            close(mon);
+            return QEMU_START_SKIPPED;
+        }
     }
     if (strstr(mapped, "/vmlinuz") && !g_file_test(g_build_filename(tmp, "vmlinuz", NULL), G_FILE_TEST_EXISTS)) {
         *message = g_strdup("no readable host kernel in /boot");
@@ -372,10 +421,13 @@ qemu_start_result qemu_start_check(const char *name, const char *xml, const char
         g_string_append_printf(failures, "%s: QEMU refused the command line: %s\n", name, log ? log : "");
         return QEMU_START_OK;
     }
-    g_autoptr(json_object) periph = NULL, blocks = NULL, chardevs = NULL;
+    g_autoptr(json_object) periph = NULL, blocks = NULL, chardevs = NULL, objects = NULL;
     json_object *args = json_object_new_object();
     json_object_object_add(args, "path", json_object_new_string("/machine/peripheral"));
     cr_assert(qv_qmp_call(qmp, "qom-list", args, 0, &periph, NULL) == 0);
+    args = json_object_new_object();
+    json_object_object_add(args, "path", json_object_new_string("/objects"));
+    cr_assert(qv_qmp_call(qmp, "qom-list", args, 0, &objects, NULL) == 0);
     cr_assert(qv_qmp_call(qmp, "query-block", NULL, 0, &blocks, NULL) == 0);
     cr_assert(qv_qmp_call(qmp, "query-chardev", NULL, 0, &chardevs, NULL) == 0);
     for (size_t i = 0; argv[i] && argv[i + 1]; i++) {
@@ -386,6 +438,11 @@ qemu_start_result qemu_start_check(const char *name, const char *xml, const char
             g_autofree char *drive = json_str(argv[i + 1], "drive");
             if (id && drive && !list_has_name(blocks, "qdev", id, true))
                 g_string_append_printf(failures, "%s: disk %s missing from query-block\n", name, id);
+        } else if (!strcmp(argv[i], "-object") && strstr(argv[i + 1], "\"tls-creds-x509\"")) {
+            /* The credentials loaded (QEMU checks them as it makes the object). */
+            g_autofree char *id = json_str(argv[i + 1], "id");
+            if (id && !list_has_name(objects, "name", id, false))
+                g_string_append_printf(failures, "%s: object %s missing from /objects\n", name, id);
         } else if (!strcmp(argv[i], "-chardev")) {
             const char *p = strstr(argv[i + 1], "id=");
             g_autofree char *id = p ? g_strndup(p + 3, strcspn(p + 3, ",")) : NULL;

@@ -696,3 +696,52 @@ Test(domxml_unit, hugetlbfs_dirs_are_the_argv_mem_paths)
     g_auto(GStrv) none2 = qv_domdef_hugetlbfs_dirs(plain);
     cr_assert_eq(g_strv_length(none2), 0);
 }
+
+/* TLS on TCP chardevs follows the host's chardev_tls settings where the
+ * XML has no tls=: on for all with chardev_tls, a listening one trusting
+ * clients without certificates with chardev_tls_no_verify, tls='no' off
+ * whatever the host says; and a hotplugged TLS channel makes its
+ * credentials object before the chardev that names it. */
+Test(domxml_unit, chardev_tls_host_defaults_and_hotplug)
+{
+    g_autoptr(qv_domdef) def = parse_ok(
+        "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<controller type='virtio-serial' index='0'/>"
+        "<serial type='tcp'><source mode='bind' host='127.0.0.1' service='4000'/><target port='0'/></serial>"
+        "<serial type='tcp'><source mode='connect' host='127.0.0.1' service='4001' tls='no'/><target port='1'/></serial>"
+        "</devices></domain>");
+    qv_build_ctx ctx = { NULL, 3, -1, "/run/x" };
+    ctx.chardev_tls = true;
+    ctx.chardev_tls_no_verify = true;
+    ctx.chardev_tls_x509_dir = "/etc/pki/x";
+    g_auto(GStrv) argv = NULL;
+    cr_assert_eq(qv_domxml_build_argv(def, &ctx, &argv, NULL), 0);
+    g_autofree char *all = g_strjoinv("\n", argv);
+    cr_assert(strstr(all, "\n{\"qom-type\":\"tls-creds-x509\",\"id\":\"objcharserial0_tls0\",\"dir\":\"/etc/pki/x\","
+                          "\"endpoint\":\"server\",\"verify-peer\":false}\n-chardev\n"
+                          "socket,id=charserial0,host=127.0.0.1,port=4000,server=on,wait=off,tls-creds=objcharserial0_tls0\n"),
+              "%s", all);
+    cr_assert(strstr(all, "\nsocket,id=charserial1,host=127.0.0.1,port=4001\n"), "%s", all);
+    cr_assert_null(strstr(all, "objcharserial1_tls0"));
+
+    g_autoptr(qv_domdef) newdef = NULL;
+    qv_domdef_devref dev = { 0 };
+    qv_error *err = NULL;
+    cr_assert_eq(qv_domxml_parse_device("<channel type='tcp'><source mode='connect' host='127.0.0.1' "
+                                        "service='4002' tls='yes'/><target type='virtio' name='org.example.t'/></channel>",
+                                        def, &newdef, &dev, &err), 0, "%s", err ? qv_error_message(err) : "");
+    qv_build_ctx hctx = { .runtime_dir = "/run/x", .chardev_tls_x509_dir = "/etc/pki/x" };
+    g_autoptr(GPtrArray) items = NULL;
+    cr_assert_eq(qv_domxml_build_hotplug(newdef, &dev, &hctx, &items, &err), 0, "%s", err ? qv_error_message(err) : "");
+    int obj = -1, chr = -1;
+    for (guint i = 0; i < items->len; i++) {
+        const qv_hotplug_item *it = g_ptr_array_index(items, i);
+        const char *j = json_object_to_json_string_ext(it->args, JSON_C_TO_STRING_PLAIN);
+        if (!strcmp(it->opt, "-object") && strstr(j, "tls-creds-x509") && strstr(j, "\"endpoint\":\"client\"") &&
+            strstr(j, "\"verify-peer\":true"))
+            obj = (int)i;
+        if (!strcmp(it->opt, "-chardev") && strstr(j, "\"tls-creds\":\"objcharchannel0_tls0\""))
+            chr = (int)i;
+    }
+    cr_assert(obj >= 0 && chr > obj, "the credentials object must come before the chardev (%d, %d)", obj, chr);
+}

@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -743,4 +746,114 @@ Test(console, vnc_password)
     cr_assert_not_null(strstr(qv_error_message(err), "passwdValidTo"), "%s", qv_error_message(err));
     qv_error_free(err);
     qv_conn_close(conn);
+}
+
+/* ---- TLS on a TCP serial --------------------------------------------------- */
+
+static bool run_ok(const char *const *argv, char **out)
+{
+    gint status = 0;
+    g_autofree char *errout = NULL;
+    bool ok = g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+                           NULL, NULL, out, &errout, &status, NULL) &&
+              g_spawn_check_wait_status(status, NULL);
+    if (out && *out && errout) {   /* gnutls-cli says how the handshake went on either */
+        char *both = g_strconcat(*out, errout, NULL);
+        g_free(*out);
+        *out = both;
+    }
+    return ok;
+}
+
+/* A CA and server and client certificates for 127.0.0.1 (certtool), in a
+ * folder QEMU's unprivileged user can read, as a host's /etc/pki/qemu. */
+static char *make_pki(void)
+{
+    char *pki = g_dir_make_tmp("qvt-pki-XXXXXX", NULL);
+    cr_assert(pki && chmod(pki, 0755) == 0);
+    static const char *const templates[][2] = {
+        { "ca", "cn = qvirt test CA\nca\ncert_signing_key\nexpiration_days = 30\n" },
+        { "server", "cn = 127.0.0.1\nip_address = 127.0.0.1\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
+        { "client", "cn = qvirt test client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
+    };
+    g_autofree char *ca_key = g_build_filename(pki, "ca-key.pem", NULL);
+    g_autofree char *ca_cert = g_build_filename(pki, "ca-cert.pem", NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(templates); i++) {
+        g_autofree char *info = g_strdup_printf("%s/%s.info", pki, templates[i][0]);
+        g_autofree char *key = g_strdup_printf("%s/%s-key.pem", pki, templates[i][0]);
+        g_autofree char *cert = g_strdup_printf("%s/%s-cert.pem", pki, templates[i][0]);
+        cr_assert(g_file_set_contents(info, templates[i][1], -1, NULL));
+        const char *genkey[] = { "certtool", "--generate-privkey", "--outfile", key, NULL };
+        const char *self[] = { "certtool", "--generate-self-signed", "--load-privkey", key,
+                               "--template", info, "--outfile", cert, NULL };
+        const char *sign[] = { "certtool", "--generate-certificate", "--load-privkey", key,
+                               "--load-ca-certificate", ca_cert, "--load-ca-privkey", ca_key,
+                               "--template", info, "--outfile", cert, NULL };
+        cr_assert(run_ok(genkey, NULL) && run_ok(i == 0 ? self : sign, NULL), "certtool failed for %s", cert);
+        cr_assert(chmod(key, 0644) == 0);   /* a throwaway key QEMU's user must read */
+    }
+    return pki;
+}
+
+static int free_tcp_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(s, (struct sockaddr *)&a, &len) == 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* <source tls='yes'> on a listening TCP serial (libvirt's formatdomain
+ * example, bind side): QEMU serves it with the credentials of [qemu]
+ * chardev_tls_x509_cert_dir in qvirt.conf; a client with a certificate of
+ * that CA completes the TLS handshake, one without a certificate does not
+ * (chardev_tls_x509_verify defaults to on), and nothing is served in the
+ * clear. */
+Test(console, tls_serial_needs_a_client_certificate)
+{
+    g_autofree char *certtool = g_find_program_in_path("certtool");
+    g_autofree char *cli = g_find_program_in_path("gnutls-cli");
+    if (!certtool || !cli)
+        cr_skip_test("needs certtool and gnutls-cli (gnutls-bin)");
+    g_autofree char *pki = make_pki();
+    g_autofree char *config = g_build_filename(T.root, "config", NULL);
+    cr_assert_eq(g_mkdir_with_parents(config, 0700), 0);
+    g_autofree char *conf_path = g_build_filename(config, "qvirt.conf", NULL);
+    g_autofree char *conf = g_strdup_printf("[qemu]\nchardev_tls_x509_cert_dir=%s\n", pki);
+    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    int port = free_tcp_port();
+    g_autofree char *devices = g_strdup_printf(
+        "    <serial type='tcp'><source mode='bind' host='127.0.0.1' service='%d' tls='yes'/>"
+        "<protocol type='raw'/><target port='1'/></serial>\n", port);
+    g_autofree char *xml = itest_domain_xml(&T, "tls-serial", devices);
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    g_autofree char *sport = g_strdup_printf("%d", port);
+    g_autofree char *ca = g_build_filename(pki, "ca-cert.pem", NULL);
+    g_autofree char *ccert = g_build_filename(pki, "client-cert.pem", NULL);
+    g_autofree char *ckey = g_build_filename(pki, "client-key.pem", NULL);
+    /* QEMU checks the client's certificate once the handshake is done
+     * and drops a client without one; TLS 1.2 keeps the two runs alike. */
+    const char *with[] = { "gnutls-cli", "--priority", "NORMAL:-VERS-TLS1.3", "--x509cafile", ca,
+                           "--x509certfile", ccert, "--x509keyfile", ckey, "-p", sport, "127.0.0.1", NULL };
+    const char *without[] = { "gnutls-cli", "--priority", "NORMAL:-VERS-TLS1.3", "--x509cafile", ca,
+                              "-p", sport, "127.0.0.1", NULL };
+    g_autofree char *out1 = NULL, *out2 = NULL;
+    bool ok1 = run_ok(with, &out1);
+    run_ok(without, &out2);
+    cr_log_info("with a client certificate: %s", out1 ? out1 : "");
+    cr_log_info("without: %s", out2 ? out2 : "");
+    destroy(dom);
+    qv_conn_close(conn);
+    const char *rmargv[] = { "rm", "-rf", pki, NULL };
+    run_ok(rmargv, NULL);
+    cr_assert(ok1 && out1 && strstr(out1, "Handshake was completed") && !strstr(out1, "abnormally"),
+              "the TLS session with a client certificate failed: %s", out1 ? out1 : "");
+    cr_assert(out2 && (strstr(out2, "abnormally") || strstr(out2, "Handshake has failed")),
+              "a client without a certificate was let in: %s", out2 ? out2 : "");
 }

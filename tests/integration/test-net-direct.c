@@ -284,3 +284,43 @@ Test(net_direct, failed_start_leaves_no_macvtap)
     qv_domain_free(dom);
     qv_conn_close(conn);
 }
+
+/* Virtualports a host agent must associate (802.1Qbg, 802.1Qbh, midonet)
+ * are defined and kept, but a start refuses them in one sentence naming
+ * the interface and the type, before any macvtap or tap is made (the
+ * links named do not exist, so a later check would fail on them first). */
+Test(net_direct, agent_virtualports_refuse_to_start)
+{
+    static const struct { const char *name, *type, *iface; } cases[] = {
+        { "vport-qbg", "802.1Qbg",
+          "    <interface type='direct'><source dev='qvt-nolink8' mode='vepa'/><target dev='qvtmvt8'/>\n"
+          "      <virtualport type='802.1Qbg'><parameters managerid='11' typeid='1193047' typeidversion='2'/></virtualport>\n"
+          "    </interface>\n" },
+        { "vport-qbh", "802.1Qbh",
+          "    <interface type='direct'><source dev='qvt-nolink8'/><target dev='qvtmvt8'/>\n"
+          "      <virtualport type='802.1Qbh'><parameters profileid='finance'/></virtualport>\n"
+          "    </interface>\n" },
+        { "vport-midonet", "midonet",
+          "    <interface type='bridge'><source bridge='qvt-nobridge8'/><target dev='qvttap8'/>\n"
+          "      <virtualport type='midonet'><parameters interfaceid='78533349-8b77-4467-bfd3-d1ac4af0275a'/></virtualport>\n"
+          "    </interface>\n" },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        qv_conn *conn = NULL;
+        qv_domain *dom = NULL;
+        qv_error *err = NULL;
+        int r = start(cases[i].name, cases[i].iface, &conn, &dom, &err);
+        if (r >= 0)
+            qv_domain_destroy(dom, 0, NULL);
+        cr_assert_lt(r, 0, "%s: a start with a %s virtualport succeeded", cases[i].name, cases[i].type);
+        const char *msg = qv_error_message(err);
+        cr_log_info("refusal: %s", msg);
+        cr_expect(strstr(msg, "net0") && strstr(msg, cases[i].type) && strstr(msg, "virtualport"),
+                  "%s: the error names not the interface and its virtualport: %s", cases[i].name, msg);
+        cr_expect(!strchr(msg, '\n'), "the error is more than one line: %s", msg);
+        cr_expect(!if_nametoindex("qvtmvt8") && !if_nametoindex("qvttap8"), "%s: a link was left behind", cases[i].name);
+        qv_error_free(err);
+        qv_domain_free(dom);
+        qv_conn_close(conn);
+    }
+}

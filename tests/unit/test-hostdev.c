@@ -277,4 +277,27 @@ Test(hostdev, secrets_of_libvirts_store)
     cr_assert_str_eq(got, "cXZpcnQtdGVzdA==");
     int fd = g_array_index(files.fds, int, 0);
     cr_assert_lt(write(fd, "x", 1), 0, "the memfd is sealed against writes");
+
+    /* For a reader of the fd itself (swtpm's pwdfd=): the value decoded,
+     * read from the start. */
+    int vfd = qv_secret_value_fd(dir, "iscsi", "2f9b7f6e-1c3d-4e5f-8a9b-0c1d2e3f4a5b", NULL);
+    cr_assert_geq(vfd, 0);
+    char value[64] = { 0 };
+    cr_assert_eq(read(vfd, value, sizeof value - 1), 10);
+    cr_assert_str_eq(value, "qvirt-test");
+    cr_assert_lt(write(vfd, "x", 1), 0, "the memfd is sealed against writes");
+    close(vfd);
+    g_autoptr(qv_error) e4 = NULL;
+    cr_assert_lt(qv_secret_value_fd(dir, "vtpm", "33333333-2222-4333-8444-555555555555", &e4), 0);
+    cr_assert(strstr(qv_error_message(e4), "has no value"), "%s", qv_error_message(e4));
+}
+
+/* An iSCSI LUN is QEMU's initiator's to reach: nothing of the host's is
+ * looked for at start. */
+Test(hostdev, iscsi_needs_nothing_of_the_host)
+{
+    const char *xml = DOM("<controller type='scsi' model='virtio-scsi'/>"
+                          "<hostdev mode='subsystem' type='scsi'><source protocol='iscsi' name='iqn.2014-08.com.example:t/1'>"
+                          "<host name='example.com'/></source></hostdev>");
+    cr_assert_eq(check(xml, NULL), 0);
 }
