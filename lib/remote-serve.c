@@ -210,7 +210,8 @@ static int feed_events(qv_conn *conn, int in_fd, int out_fd, qv_error **err)
 }
 
 /* Copies between the channel (in_fd, out_fd) and a stream fd until either
- * side ends. */
+ * side ends (for a stream that is no socket, the client's end of input is
+ * the end). */
 static int pump(int in_fd, int out_fd, int fd)
 {
     char buf[65536];
@@ -233,9 +234,13 @@ static int pump(int in_fd, int out_fd, int fd)
             if (n <= 0) {
                 if (k == 1)
                     return 0; /* the stream ended */
-                /* The client is done writing: the stream may still talk. */
+                /* The client is done writing: a socket's stream may still
+                 * talk (its peer sees the half-close), but a pty's cannot
+                 * be half-closed, and holding it would keep the console
+                 * "in use by another session" until the guest next wrote. */
                 in_open = false;
-                shutdown(fd, SHUT_WR);
+                if (shutdown(fd, SHUT_WR) < 0)
+                    return 0;
                 continue;
             }
             for (ssize_t off = 0; off < n;) {
