@@ -1,0 +1,726 @@
+/* qvirt+ssh:// connections against real QEMU and the test guest.
+ *
+ * Most cases go through a fake ssh (cli_fake_ssh: the remote command runs
+ * on this host with sh -c), on the test's embed root, and check what the
+ * remote connection says against a local connection of the same root: the
+ * call went over the line protocol to `qvirt remote-serve` (the fake's log
+ * proves ssh ran) and did the same thing a local call does. One guest,
+ * booted once, serves the guest cases (about 6 s a boot under TCG). The
+ * last case runs a real ssh to an sshd in another network namespace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "leftovers.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_conn, qv_conn_close)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
+
+static itest T;
+static char *RURI;         /* the fake ssh's URI of T.root */
+static itest_netns N;
+static char *PATH0;        /* PATH without the fake ssh */
+
+static void setup(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    itest_setup(&T);
+    PATH0 = g_strdup(g_getenv("PATH"));
+    RURI = cli_fake_ssh(T.root, T.root);
+}
+
+static void teardown(void)
+{
+    itest_netns_down(&N);
+    g_clear_pointer(&RURI, g_free);
+    g_clear_pointer(&PATH0, g_free);
+    itest_teardown(&T);
+}
+
+TestSuite(remote, .init = setup, .fini = teardown, .timeout = 400);
+
+#define BOOT_MS 90000
+#define WAIT_MS 30000
+
+static qv_conn *open_remote(const char *uri)
+{
+    int runs = cli_fake_ssh_runs(T.root);
+    qv_conn *conn = NULL;
+    qv_error *err = NULL;
+    int r = qv_conn_open(uri, &conn, &err);
+    cr_assert_eq(r, 0, "qv_conn_open(%s): %s", uri, err ? qv_error_message(err) : "?");
+    cr_assert_str_eq(qv_conn_get_uri(conn), uri);
+    if (strstr(uri, "fakehost"))
+        cr_assert_gt(cli_fake_ssh_runs(T.root), runs, "the connection did not run ssh");
+    return conn;
+}
+
+static void assert_state(qv_domain *dom, int want, int want_reason)
+{
+    int reason = -1;
+    int state = itest_wait_state(dom, want, WAIT_MS, &reason);
+    cr_assert_eq(state, want, "state %d, want %d", state, want);
+    if (want_reason >= 0)
+        cr_assert_eq(reason, want_reason, "reason %d, want %d", reason, want_reason);
+}
+
+/* Polls until no remote-serve of T.root runs. */
+static bool wait_no_remote_serve(int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (cli_remote_serves(T.root) > 0) {
+        if (g_get_monotonic_time() > deadline)
+            return false;
+        poll(NULL, 0, 20);
+    }
+    return true;
+}
+
+/* ---- events of the remote connection ------------------------------------ */
+
+typedef struct seen_event {
+    char *name;
+    int event, detail;
+} seen_event;
+
+static GArray *seen; /* of seen_event */
+
+static void on_lifecycle(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    (void)conn;
+    (void)opaque;
+    seen_event s = { g_strdup(ev->domain_name), ev->event, ev->detail };
+    g_array_append_val(seen, s);
+}
+
+/* Runs the remote connection's event loop until (name, event, detail) came. */
+static void wait_event(qv_conn *conn, const char *name, int event, int detail)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)WAIT_MS * 1000;
+    for (;;) {
+        for (guint i = 0; i < seen->len; i++) {
+            seen_event *s = &g_array_index(seen, seen_event, i);
+            if (!strcmp(s->name, name) && s->event == event && s->detail == detail) {
+                g_array_remove_index(seen, i); /* each event counts once */
+                return;
+            }
+        }
+        g_autoptr(GString) got = g_string_new(NULL);
+        for (guint i = 0; i < seen->len; i++) {
+            seen_event *s = &g_array_index(seen, seen_event, i);
+            g_string_append_printf(got, " %s:%d/%d", s->name, s->event, s->detail);
+        }
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        cr_assert_gt(left, 0, "no lifecycle event %d/%d of %s on the remote connection; it had:%s",
+                     event, detail, name, got->str);
+        qv_error *err = NULL;
+        int r = qv_conn_event_run(conn, left < 500 ? left : 500, &err);
+        cr_assert_geq(r, 0, "qv_conn_event_run: %s", err ? qv_error_message(err) : "?");
+    }
+}
+
+/* ---- no guest: definitions, lookups, errors -------------------------------- */
+
+Test(remote, definitions_lookups_and_errors)
+{
+    g_autoptr(qv_conn) rc = open_remote(RURI);
+    g_autoptr(qv_conn) lc = itest_open(&T);
+    qv_error *err = NULL, *lerr = NULL;
+
+    /* An error comes back with its code and message, as a local call's. */
+    qv_domain *missing = NULL;
+    int r = qv_conn_get_domain_by_name(rc, "nosuch", &missing, &err);
+    int lr = qv_conn_get_domain_by_name(lc, "nosuch", &missing, &lerr);
+    cr_assert_eq(r, -ENOENT, "remote lookup of a missing domain: %d", r);
+    cr_assert_eq(lr, r);
+    cr_assert(strstr(qv_error_message(err), "not found"), "%s", qv_error_message(err));
+    cr_assert_str_eq(qv_error_message(err), qv_error_message(lerr));
+    cr_assert_null(missing);
+    qv_error_free(err);
+    qv_error_free(lerr);
+    err = lerr = NULL;
+
+    g_autofree char *xml = itest_domain_xml(&T, "rdef", NULL);
+    qv_domain *d = NULL;
+    itest_ok(qv_conn_define_domain(rc, xml, 0, &d, &err), err);
+    g_autoptr(qv_domain) dom = d;
+    cr_assert_str_eq(qv_domain_get_name(dom), "rdef");
+    d = NULL;
+    itest_ok(qv_conn_get_domain_by_name(lc, "rdef", &d, &err), err);
+    g_autoptr(qv_domain) ldom = d;
+    char ru[37], lu[37];
+    itest_ok(qv_domain_get_uuid_string(dom, ru, &err), err);
+    itest_ok(qv_domain_get_uuid_string(ldom, lu, &err), err);
+    cr_assert_str_eq(ru, lu, "the remote handle names another domain");
+    unsigned char uuid[16];
+    itest_ok(qv_domain_get_uuid(ldom, uuid, &err), err);
+    d = NULL;
+    itest_ok(qv_conn_get_domain_by_uuid(rc, uuid, &d, &err), err);
+    cr_assert_str_eq(qv_domain_get_name(d), "rdef");
+    qv_domain_free(d);
+    d = NULL;
+    itest_ok(qv_conn_get_domain_by_uuid_string(rc, lu, &d, &err), err);
+    cr_assert_str_eq(qv_domain_get_name(d), "rdef");
+    qv_domain_free(d);
+    cr_assert_eq(qv_domain_get_id(dom), -1, "a shut-off domain has no id");
+    cr_assert_eq(qv_domain_is_active(dom, &err), 0);
+    cr_assert_eq(qv_domain_is_persistent(dom, &err), 1);
+
+    /* Lists with flags, as the local connection has them. */
+    qv_domain **list = NULL;
+    int n = qv_conn_list_all_domains(rc, QV_CONNECT_LIST_DOMAINS_INACTIVE, &list, &err);
+    cr_assert_eq(n, 1, "inactive: %d (%s)", n, err ? qv_error_message(err) : "");
+    cr_assert_str_eq(qv_domain_get_name(list[0]), "rdef");
+    qv_domain_list_free(list);
+    list = NULL;
+    n = qv_conn_list_all_domains(rc, QV_CONNECT_LIST_DOMAINS_ACTIVE, &list, &err);
+    cr_assert_eq(n, 0, "active: %d", n);
+    qv_domain_list_free(list);
+
+    /* XML, metadata and autostart: set remotely, seen locally. */
+    char *rx = NULL, *lx = NULL;
+    itest_ok(qv_domain_get_xml_description(dom, 0, &rx, &err), err);
+    itest_ok(qv_domain_get_xml_description(ldom, 0, &lx, &err), err);
+    cr_assert_str_eq(rx, lx);
+    free(rx);
+    free(lx);
+    itest_ok(qv_domain_set_metadata(dom, QV_DOMAIN_METADATA_DESCRIPTION, "over ssh", NULL, NULL,
+                                    0, &err), err);
+    itest_ok(qv_domain_set_metadata(dom, QV_DOMAIN_METADATA_ELEMENT, "<k v='1'/>", "qt",
+                                    "http://qvirt.test/remote", 0, &err), err);
+    char *meta = NULL;
+    itest_ok(qv_domain_get_metadata(ldom, QV_DOMAIN_METADATA_DESCRIPTION, NULL, 0, &meta, &err),
+             err);
+    cr_assert_str_eq(meta, "over ssh");
+    free(meta);
+    meta = NULL;
+    itest_ok(qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_ELEMENT, "http://qvirt.test/remote", 0,
+                                    &meta, &err), err);
+    cr_assert(strstr(meta, "v=\"1\"") || strstr(meta, "v='1'"), "%s", meta);
+    free(meta);
+    meta = NULL;
+    r = qv_domain_get_metadata(dom, QV_DOMAIN_METADATA_TITLE, NULL, 0, &meta, &err);
+    cr_assert_eq(r, -ENOENT, "no title: %d", r);
+    qv_error_free(err);
+    err = NULL;
+    itest_ok(qv_domain_set_autostart(dom, 1, &err), err);
+    int as = -1;
+    itest_ok(qv_domain_get_autostart(ldom, &as, &err), err);
+    cr_assert_eq(as, 1);
+    n = qv_conn_list_all_domains(rc, QV_CONNECT_LIST_DOMAINS_NO_AUTOSTART, &list, &err);
+    cr_assert_eq(n, 0);
+    qv_domain_list_free(list);
+    itest_ok(qv_domain_set_autostart(dom, 0, &err), err);
+    itest_ok(qv_domain_get_autostart(dom, &as, &err), err);
+    cr_assert_eq(as, 0);
+
+    /* Refused with one sentence: fds cannot cross hosts. */
+    r = qv_domain_open_graphics(dom, 0, 0, 0, &err);
+    cr_assert_lt(r, 0);
+    cr_assert_null(strchr(qv_error_message(err), '\n'), "%s", qv_error_message(err));
+    qv_error_free(err);
+    err = NULL;
+
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+    r = qv_conn_get_domain_by_name(lc, "rdef", &d, &err);
+    cr_assert_eq(r, -ENOENT, "still defined after a remote undefine");
+    qv_error_free(err);
+    err = NULL;
+
+    /* A remote command that is not qvirt: one sentence, no connection. */
+    g_autofree char *bad = g_strdup_printf("qvirt+ssh://fakehost/embed?root=%s&command=/bin/false",
+                                           T.root);
+    qv_conn *bc = NULL;
+    r = qv_conn_open(bad, &bc, &err);
+    cr_assert_lt(r, 0, "a connection to /bin/false opened");
+    cr_assert_null(bc);
+    cr_assert(strstr(qv_error_message(err), "cannot open"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    err = NULL;
+
+    /* Closing the connection ends its remote-serve. */
+    cr_assert_eq(cli_remote_serves(T.root), 1, "one remote-serve for the open connection");
+    qv_conn_close(g_steal_pointer(&rc));
+    cr_assert(wait_no_remote_serve(WAIT_MS), "remote-serve outlived its connection");
+}
+
+/* An event raised as soon as registration returns is delivered: the
+ * remote side follows its journal from before its reply, not after. Each
+ * round defines a domain locally (faster than any remote call) right
+ * after registering on a fresh remote connection. (A race: before the fix
+ * it failed only when remote-serve lost the CPU between its reply and
+ * opening the journal.) */
+Test(remote, events_from_the_moment_of_registration)
+{
+    g_autoptr(qv_conn) lc = itest_open(&T);
+    g_autofree char *xml = itest_domain_xml(&T, "ev", NULL);
+    for (int round = 0; round < 20; round++) {
+        seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+        g_autoptr(qv_conn) rc = open_remote(RURI);
+        qv_error *err = NULL;
+        itest_ok(qv_conn_domain_event_register_any(rc, NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                   on_lifecycle, NULL, &err), err);
+        qv_domain *d = NULL;
+        itest_ok(qv_conn_define_domain(lc, xml, 0, &d, &err), err);
+        itest_ok(qv_domain_undefine(d, 0, &err), err);
+        qv_domain_free(d);
+        wait_event(rc, "ev", QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_ADDED);
+        wait_event(rc, "ev", QV_DOMAIN_EVENT_UNDEFINED, QV_DOMAIN_EVENT_UNDEFINED_REMOVED);
+        g_array_unref(seen);
+    }
+    cr_assert(wait_no_remote_serve(WAIT_MS), "remote-serves outlived their connections");
+}
+
+/* The pids of T.root's remote-serve processes. */
+static GArray *remote_serve_pids(void)
+{
+    GArray *pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+    GDir *d = g_dir_open("/proc", 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        if (!g_ascii_isdigit(e[0]))
+            continue;
+        g_autofree char *p = g_strdup_printf("/proc/%s/cmdline", e);
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(p, &cmd, &len, NULL) || len == 0)
+            continue;
+        bool serve = false, mine = false;
+        for (const char *a = cmd; a < cmd + len; a += strlen(a) + 1) {
+            serve |= strcmp(a, "remote-serve") == 0;
+            mine |= strstr(a, T.root) != NULL;
+        }
+        pid_t pid = (pid_t)atoi(e);
+        if (serve && mine)
+            g_array_append_val(pids, pid);
+    }
+    if (d)
+        g_dir_close(d);
+    return pids;
+}
+
+/* The remote side dies: calls fail saying the connection was lost (they
+ * do not hang), and so does the event loop. */
+Test(remote, a_lost_connection_fails_calls)
+{
+    g_autoptr(qv_conn) rc = open_remote(RURI);
+    qv_error *err = NULL;
+    seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+    itest_ok(qv_conn_domain_event_register_any(rc, NULL, -1, on_lifecycle, NULL, &err), err);
+    g_autoptr(GArray) pids = remote_serve_pids();
+    cr_assert_eq(pids->len, 2u, "a call channel and an event channel: %u", pids->len);
+    for (guint i = 0; i < pids->len; i++)
+        kill(g_array_index(pids, pid_t, i), SIGKILL);
+    qv_domain **list = NULL;
+    int r = qv_conn_list_all_domains(rc, 0, &list, &err);
+    cr_assert_lt(r, 0, "a call succeeded on a dead connection");
+    cr_assert(strstr(qv_error_message(err), "was lost"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    err = NULL;
+    r = qv_conn_list_all_domains(rc, 0, &list, &err);
+    cr_assert_lt(r, 0);
+    cr_assert(strstr(qv_error_message(err), "was lost"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    err = NULL;
+    r = qv_conn_event_run(rc, 5000, &err);
+    cr_assert_lt(r, 0, "the event loop of a dead connection ran");
+    cr_assert(strstr(qv_error_message(err), "lost"), "%s", qv_error_message(err));
+    qv_error_free(err);
+}
+
+/* ---- one guest, booted once ------------------------------------------------ */
+
+typedef struct save_call {
+    qv_domain *dom;
+    const char *img;
+    int r;
+    char *msg;
+} save_call;
+
+static gpointer save_thread(gpointer data)
+{
+    save_call *s = data;
+    qv_error *err = NULL;
+    s->r = qv_domain_save(s->dom, s->img, NULL, 0, &err);
+    s->msg = g_strdup(err ? qv_error_message(err) : "");
+    qv_error_free(err);
+    return NULL;
+}
+
+static char *guest_ok(const char *name, const char *script)
+{
+    g_autoptr(qv_qmp) ga = itest_agent_open(&T, name);
+    int code;
+    char *out = itest_guest_run(ga, script, &code);
+    cr_assert_eq(code, 0, "guest command failed (%d): %s\n%s", code, script, out);
+    return g_strchomp(out);
+}
+
+/* Reads fd until it shows text (or the deadline). */
+static void read_until(int fd, GString *buf, const char *text, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (!strstr(buf->str, text)) {
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        cr_assert_gt(left, 0, "'%s' did not come through the console; it showed: %s", text,
+                     buf->str);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, left) <= 0)
+            continue;
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        cr_assert_gt(n, 0, "the console stream ended; it showed: %s", buf->str);
+        g_string_append_len(buf, chunk, n);
+    }
+}
+
+static void console_round_trip(qv_domain *dom)
+{
+    qv_error *err = NULL;
+    int fd = -1;
+    itest_ok(qv_domain_open_console(dom, "serial1", &fd, 0, &err), err);
+    cr_assert_geq(fd, 0);
+    cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC, "the console fd must be close-on-exec");
+    /* Guest to caller: the guest writes on its second serial port. */
+    g_autofree char *o = guest_ok("rg", "stty -F /dev/ttyS1 raw -echo && "
+                                        "echo from-the-guest-over-ssh > /dev/ttyS1");
+    g_autoptr(GString) buf = g_string_new(NULL);
+    read_until(fd, buf, "from-the-guest-over-ssh", WAIT_MS);
+    /* Caller to guest: a reader in the guest gets the line we write. */
+    g_autoptr(qv_qmp) ga = itest_agent_open(&T, "rg");
+    int64_t pid = itest_guest_spawn(ga, "head -c 15 /dev/ttyS1");
+    GBytes *out = NULL;
+    int code = -1;
+    gint64 deadline = g_get_monotonic_time() + (gint64)WAIT_MS * 1000;
+    /* The reader may not have opened the port yet: send again until it
+     * has its bytes. */
+    while (code == -1) {
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the guest never read the console line");
+        cr_assert_eq(write(fd, "to-the-guest-x\n", 15), 15);
+        code = itest_guest_wait(ga, pid, 500, &out);
+    }
+    gsize len = 0;
+    const char *data = g_bytes_get_data(out, &len);
+    g_autofree char *got = g_strndup(data ? data : "", len);
+    g_bytes_unref(out);
+    cr_assert(strstr(got, "to-the-guest-x"), "the guest read: %s", got);
+    /* Closing the fd ends the session over there: the console opens again
+     * (no FORCE) once the remote side has let go of it. */
+    close(fd);
+    gint64 until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    for (;;) {
+        int r = qv_domain_open_console(dom, "serial1", &fd, 0, &err);
+        if (r == 0)
+            break;
+        cr_assert_eq(r, -EBUSY, "open_console again: %s", qv_error_message(err));
+        qv_error_free(err);
+        err = NULL;
+        cr_assert_lt(g_get_monotonic_time(), until, "the console stays in use after its fd "
+                     "was closed");
+        poll(NULL, 0, 50);
+    }
+    close(fd);
+}
+
+/* The agent's channel as a stream: a guest-ping answered through it;
+ * once closed, the channel is free for the next client. */
+static void channel_round_trip(qv_domain *dom)
+{
+    qv_error *err = NULL;
+    int fd = -1;
+    itest_ok(qv_domain_open_channel(dom, "org.qemu.guest_agent.0", &fd, 0, &err), err);
+    const char ping[] = "{\"execute\":\"guest-ping\"}\n";
+    cr_assert_eq(write(fd, ping, sizeof ping - 1), (ssize_t)(sizeof ping - 1));
+    g_autoptr(GString) buf = g_string_new(NULL);
+    read_until(fd, buf, "\"return\"", WAIT_MS);
+    close(fd);
+    g_autofree char *o = guest_ok("rg", "echo agent-free-again");
+    cr_assert_str_eq(o, "agent-free-again");
+}
+
+/* QMP's error class and description come back as a local call gives
+ * them: QEMU refuses to grow a qcow2 image to 4 EiB. */
+static void qmp_error(qv_domain *dom, qv_domain *ldom)
+{
+    qv_error *err = NULL, *lerr = NULL;
+    unsigned long long huge = 1ull << 62;
+    int r = qv_domain_block_resize(dom, "vdb", huge, QV_DOMAIN_BLOCK_RESIZE_BYTES, &err);
+    int lr = qv_domain_block_resize(ldom, "vdb", huge, QV_DOMAIN_BLOCK_RESIZE_BYTES, &lerr);
+    cr_assert_lt(r, 0, "a qcow2 image grew to 4 EiB");
+    cr_assert_eq(r, lr);
+    cr_assert_not_null(qv_error_qmp_class(lerr), "%s", qv_error_message(lerr));
+    cr_assert_not_null(qv_error_qmp_class(err), "%s", qv_error_message(err));
+    cr_assert_str_eq(qv_error_qmp_class(err), qv_error_qmp_class(lerr));
+    cr_assert_str_eq(qv_error_qmp_desc(err), qv_error_qmp_desc(lerr));
+    cr_assert_str_eq(qv_error_message(err), qv_error_message(lerr));
+    qv_error_free(err);
+    qv_error_free(lerr);
+}
+
+static void snapshots(qv_domain *dom, qv_domain *ldom)
+{
+    qv_error *err = NULL;
+    g_autofree char *o = guest_ok("rg", "echo before > /tmp/snapmark");
+    qv_snapshot *snap = NULL;
+    itest_ok(qv_domain_create_snapshot(dom, "<domainsnapshot><name>s1</name></domainsnapshot>", 0,
+                                       &snap, &err), err);
+    cr_assert_str_eq(qv_snapshot_get_name(snap), "s1");
+    cr_assert_eq(qv_domain_num_of_snapshots(ldom, 0, &err), 1, "not seen locally");
+    cr_assert_eq(qv_domain_num_of_snapshots(dom, 0, &err), 1);
+    qv_snapshot **list = NULL;
+    int n = qv_domain_list_all_snapshots(dom, 0, &list, &err);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(qv_snapshot_get_name(list[0]), "s1");
+    qv_snapshot_list_free(list);
+    cr_assert_eq(qv_snapshot_is_current(snap, 0, &err), 1);
+    char *sx = NULL;
+    itest_ok(qv_snapshot_get_xml_description(snap, 0, &sx, &err), err);
+    cr_assert(strstr(sx, "<name>s1</name>"), "%s", sx);
+    cr_assert(strstr(sx, "snapshot='internal'"), "not an internal snapshot: %s", sx);
+    free(sx);
+    g_free(guest_ok("rg", "echo after > /tmp/snapmark"));
+    itest_ok(qv_snapshot_revert_to(snap, 0, &err), err);
+    assert_state(dom, QV_DOMAIN_RUNNING, -1);
+    g_autofree char *mark = guest_ok("rg", "cat /tmp/snapmark");
+    cr_assert_str_eq(mark, "before", "the revert did not bring back the guest's RAM");
+    itest_ok(qv_snapshot_delete(snap, 0, &err), err);
+    qv_snapshot_free(snap);
+    cr_assert_eq(qv_domain_num_of_snapshots(ldom, 0, &err), 0, "the snapshot is still there");
+}
+
+/* A save in one thread, slowed down; its job seen and aborted from
+ * another thread on the same remote connection (through another handle
+ * of the domain, as qvirt.h's threads rule asks). */
+static void save_aborted_from_another_thread(qv_conn *rc, qv_domain *dom)
+{
+    qv_error *err = NULL;
+    g_autoptr(qv_domain) other = NULL;
+    itest_ok(qv_conn_get_domain_by_name(rc, "rg", &other, &err), err);
+    g_free(guest_ok("rg", "head -c 16777216 /dev/urandom > /tmp/fill"));
+    g_autofree char *img = g_build_filename(T.root, "abort.img", NULL);
+    save_call sc = { .dom = dom, .img = img };
+    GThread *th = g_thread_new("save", save_thread, &sc);
+    /* The save raises the bandwidth before `migrate`; lower it once the
+     * migration runs (through the remote connection too). */
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    for (;;) {
+        char *reply = NULL;
+        int r = qv_domain_qemu_monitor_command(other, "{\"execute\":\"query-migrate\"}", &reply,
+                                               0, &err);
+        qv_error_free(err);
+        err = NULL;
+        bool active = r == 0 && (strstr(reply, "\"active\"") || strstr(reply, "\"setup\""));
+        free(reply);
+        if (active)
+            break;
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the save's migration never began");
+    }
+    char *reply = NULL;
+    itest_ok(qv_domain_qemu_monitor_command(other, "{\"execute\":\"migrate-set-parameters\","
+                                            "\"arguments\":{\"max-bandwidth\":262144}}",
+                                            &reply, 0, &err), err);
+    free(reply);
+    qv_domain_job_info info;
+    itest_ok(qv_domain_get_job_info(other, &info, &err), err);
+    cr_assert_eq(info.type, QV_DOMAIN_JOB_UNBOUNDED, "no job while the save runs");
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(other, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_JOB);
+    itest_ok(qv_domain_abort_job(other, 0, &err), err);
+    g_thread_join(th);
+    cr_assert_eq(sc.r, -ECANCELED, "the save ended %d: %s", sc.r, sc.msg);
+    g_free(sc.msg);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_SAVE_CANCELED);
+    cr_assert(!g_file_test(img, G_FILE_TEST_EXISTS));
+    g_free(guest_ok("rg", "rm -f /tmp/fill"));
+}
+
+Test(remote, one_guest_through_the_remote_connection)
+{
+    seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+    g_autoptr(qv_conn) rc = open_remote(RURI);
+    g_autoptr(qv_conn) lc = itest_open(&T);
+    qv_error *err = NULL;
+    int cb = qv_conn_domain_event_register_any(rc, NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                                               on_lifecycle, NULL, &err);
+    itest_ok(cb, err);
+    cr_assert_geq(qv_conn_event_get_fd(rc, &err), 0);
+
+    g_autofree char *img = g_build_filename(T.root, "disk.qcow2", NULL);
+    const char *mk[] = { "qemu-img", "create", "-q", "-f", "qcow2", img, "16M", NULL };
+    int st = -1;
+    cr_assert(g_spawn_sync(NULL, (char **)mk, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                           &st, NULL) && g_spawn_check_wait_status(st, NULL), "qemu-img create");
+    g_autofree char *extra = g_strdup_printf(
+        "    <serial type='pty'><target port='1'/></serial>\n"
+        "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+        "<source file='%s'/><target dev='vdb' bus='virtio'/></disk>\n", img);
+    g_autofree char *xml = itest_domain_xml(&T, "rg", extra);
+    qv_domain *d = NULL;
+    itest_ok(qv_conn_define_domain(rc, xml, 0, &d, &err), err);
+    g_autoptr(qv_domain) dom = d;
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_ADDED);
+    d = NULL;
+    itest_ok(qv_conn_get_domain_by_name(lc, "rg", &d, &err), err);
+    g_autoptr(qv_domain) ldom = d;
+
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED);
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", BOOT_MS), "the guest did not boot");
+
+    /* State, info, ids: the remote connection says what the local one does. */
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    int id = qv_domain_get_id(dom);
+    cr_assert_gt(id, 0);
+    cr_assert_eq(id, qv_domain_get_id(ldom));
+    d = NULL;
+    itest_ok(qv_conn_get_domain_by_id(rc, id, &d, &err), err);
+    cr_assert_str_eq(qv_domain_get_name(d), "rg");
+    qv_domain_free(d);
+    qv_domain_info ri, li;
+    itest_ok(qv_domain_get_info(dom, &ri, &err), err);
+    itest_ok(qv_domain_get_info(ldom, &li, &err), err);
+    cr_assert_eq(ri.state, li.state);
+    cr_assert_eq(ri.max_mem, li.max_mem);
+    cr_assert_eq(ri.nr_virt_cpu, 1);
+    qv_domain_control_info ci;
+    itest_ok(qv_domain_get_control_info(dom, &ci, 0, &err), err);
+    cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_OK);
+    qv_domain **list = NULL;
+    int n = qv_conn_list_all_domains(rc, QV_CONNECT_LIST_DOMAINS_ACTIVE |
+                                             QV_CONNECT_LIST_DOMAINS_RUNNING, &list, &err);
+    cr_assert_eq(n, 1, "active and running: %d", n);
+    qv_domain_list_free(list);
+
+    /* Suspend and resume: the local connection sees them, events come. */
+    itest_ok(qv_domain_suspend(dom, &err), err);
+    assert_state(ldom, QV_DOMAIN_PAUSED, QV_DOMAIN_PAUSED_USER);
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_SUSPENDED, QV_DOMAIN_EVENT_SUSPENDED_PAUSED);
+    itest_ok(qv_domain_resume(dom, &err), err);
+    assert_state(ldom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_UNPAUSED);
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_RESUMED, QV_DOMAIN_EVENT_RESUMED_UNPAUSED);
+
+    /* The hand-written calls: caller-sized arrays. */
+    qv_memory_stat ms[QV_DOMAIN_MEMORY_STAT_NR];
+    n = qv_domain_memory_stats(dom, ms, QV_DOMAIN_MEMORY_STAT_NR, 0, &err);
+    itest_ok(n, err);
+    bool actual = false;
+    for (int i = 0; i < n; i++)
+        if (ms[i].tag == QV_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON)
+            actual = ms[i].val == 256 * 1024;
+    cr_assert(actual, "no balloon size of 256 MiB among %d memory stats", n);
+    qv_vcpu_info vi[4];
+    n = qv_domain_get_vcpu_info(dom, vi, 4, NULL, 0, 0, &err);
+    cr_assert_eq(n, 1, "vcpu info: %d (%s)", n, err ? qv_error_message(err) : "");
+    cr_assert_eq(vi[0].number, 0u);
+    cr_assert_gt(vi[0].cpu_time, 0ull);
+    qv_block_info bi;
+    itest_ok(qv_domain_get_block_info(dom, "vdb", &bi, 0, &err), err);
+    cr_assert_eq(bi.capacity, 16ull << 20);
+    qv_block_stats bs;
+    itest_ok(qv_domain_block_stats(dom, "vdb", &bs, 0, &err), err);
+    cr_assert_gt(bs.rd_req, 0, "the guest's probe of vdb read nothing");
+
+    console_round_trip(dom);
+    channel_round_trip(dom);
+    qmp_error(dom, ldom);
+    snapshots(dom, ldom);
+    save_aborted_from_another_thread(rc, dom);
+
+    /* Save and restore through the remote connection: the same guest. */
+    g_free(guest_ok("rg", "echo saved-in-ram > /tmp/savemark"));
+    g_autofree char *saved = g_build_filename(T.root, "rg.save", NULL);
+    itest_ok(qv_domain_save(dom, saved, NULL, 0, &err), err);
+    assert_state(ldom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_SAVED);
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_SAVED);
+    itest_ok(qv_conn_restore_domain(rc, saved, NULL, 0, &err), err);
+    assert_state(ldom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_RESTORED);
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_RESTORED);
+    g_autofree char *mark = guest_ok("rg", "cat /tmp/savemark");
+    cr_assert_str_eq(mark, "saved-in-ram");
+
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    assert_state(ldom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_DESTROYED);
+
+    /* START_AUTODESTROY through a second remote connection: closing it
+     * destroys the domain, and ends its remote-serve. */
+    int before = cli_remote_serves(T.root);
+    g_autoptr(qv_conn) rc2 = open_remote(RURI);
+    cr_assert_eq(cli_remote_serves(T.root), before + 1);
+    d = NULL;
+    itest_ok(qv_conn_get_domain_by_name(rc2, "rg", &d, &err), err);
+    itest_ok(qv_domain_create(d, QV_DOMAIN_START_AUTODESTROY, &err), err);
+    qv_domain_free(d);
+    assert_state(ldom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    qv_conn_close(g_steal_pointer(&rc2));
+    assert_state(ldom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
+
+    itest_ok(qv_conn_domain_event_deregister_any(rc, cb, &err), err);
+    qv_domain_free(g_steal_pointer(&dom));
+    qv_conn_close(g_steal_pointer(&rc));
+    cr_assert(wait_no_remote_serve(WAIT_MS), "remote-serve outlived its connections");
+}
+
+/* ---- a real ssh, to an sshd in another network namespace ------------------- */
+
+Test(remote, real_ssh_between_network_namespaces)
+{
+    itest_netns_up(&T, &N);
+    g_setenv("PATH", PATH0, TRUE); /* the real ssh */
+    int fake_runs = cli_fake_ssh_runs(T.root);
+    g_autofree char *rroot = g_build_filename(T.root, "far", NULL);
+    cr_assert_eq(mkdir(rroot, 0700), 0);
+    itest far = T;
+    far.root = rroot;
+    g_autofree char *uri = itest_netns_uri(&N, rroot, NULL);
+    seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+    g_autoptr(qv_conn) rc = open_remote(uri);
+    qv_error *err = NULL;
+    itest_ok(qv_conn_domain_event_register_any(rc, NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                                               on_lifecycle, NULL, &err), err);
+    cr_assert_geq(qv_conn_event_get_fd(rc, &err), 0);
+    g_autofree char *xml = itest_domain_xml(&T, "far", "    <serial type='pty'><target port='1'/>"
+                                                       "</serial>\n");
+    qv_domain *d = NULL;
+    itest_ok(qv_conn_define_domain(rc, xml, 0, &d, &err), err);
+    g_autoptr(qv_domain) dom = d;
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    wait_event(rc, "far", QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED);
+    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_BOOTED);
+    cr_assert(itest_wait_console(&T, "QVIRT-GUEST-READY", BOOT_MS), "the guest did not boot");
+    /* Its QEMU runs in the other namespace: this was no local call. */
+    long long qemu = itest_status_field(&far, "far", "qemu_pid");
+    g_autofree char *mine = g_file_read_link("/proc/self/ns/net", NULL);
+    g_autofree char *ns_path = g_strdup_printf("/proc/%lld/ns/net", qemu);
+    g_autofree char *theirs = g_file_read_link(ns_path, NULL);
+    cr_assert_gt(qemu, 0, "no QEMU pid in the remote domain's status.json");
+    cr_assert_not_null(theirs, "cannot read %s", ns_path);
+    cr_assert_str_neq(mine, theirs, "the remote QEMU (%lld) shares this namespace", qemu);
+    /* The console over ssh: the guest writes, we read. */
+    int fd = -1;
+    itest_ok(qv_domain_open_console(dom, "serial1", &fd, 0, &err), err);
+    g_autoptr(qv_qmp) ga = itest_agent_open(&far, "far");
+    int code;
+    g_autofree char *o = itest_guest_run(ga, "stty -F /dev/ttyS1 raw -echo && "
+                                             "echo across-namespaces > /dev/ttyS1", &code);
+    cr_assert_eq(code, 0, "%s", o);
+    g_autoptr(GString) buf = g_string_new(NULL);
+    read_until(fd, buf, "across-namespaces", WAIT_MS);
+    close(fd);
+    itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    wait_event(rc, "far", QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_DESTROYED);
+    itest_ok(qv_domain_undefine(dom, 0, &err), err);
+    wait_event(rc, "far", QV_DOMAIN_EVENT_UNDEFINED, QV_DOMAIN_EVENT_UNDEFINED_REMOVED);
+    qv_domain_free(g_steal_pointer(&dom));
+    qv_conn_close(g_steal_pointer(&rc));
+    cr_assert(wait_no_remote_serve(WAIT_MS), "remote-serve outlived its connection");
+    cr_assert_eq(cli_fake_ssh_runs(T.root), fake_runs, "the fake ssh ran, not the real one");
+    qvt_kill_leftovers(rroot);
+}
