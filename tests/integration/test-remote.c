@@ -463,6 +463,65 @@ static void qmp_error(qv_domain *dom, qv_domain *ldom)
     qv_error_free(lerr);
 }
 
+/* The calls written by hand (buffers and arrays the caller sizes), each
+ * against its local twin. */
+static void hand_written_calls(qv_conn *rc, qv_conn *lc, qv_domain *dom, qv_domain *ldom)
+{
+    qv_error *err = NULL;
+    /* The BIOS's ROM does not change under us. */
+    unsigned char rb[512], lb[512];
+    itest_ok(qv_domain_memory_peek(dom, 0xf0000, sizeof rb, rb, QV_MEMORY_PHYSICAL, &err), err);
+    itest_ok(qv_domain_memory_peek(ldom, 0xf0000, sizeof lb, lb, QV_MEMORY_PHYSICAL, &err), err);
+    cr_assert_eq(memcmp(rb, lb, sizeof rb), 0, "memory_peek read other bytes over ssh");
+    int ncpus = qv_domain_get_cpu_stats(dom, NULL, 0, 0, 0, &err);
+    cr_assert_eq(ncpus, qv_domain_get_cpu_stats(ldom, NULL, 0, 0, 0, &err));
+    cr_assert_gt(ncpus, 0);
+    qv_cpu_stats total;
+    cr_assert_eq(qv_domain_get_cpu_stats(dom, &total, -1, 1, 0, &err), 1);
+    cr_assert_gt(total.cpu_time, 0ull);
+    unsigned char *rmap = NULL, *lmap = NULL;
+    unsigned int ron = 0, lon = 0;
+    int rn = qv_conn_get_node_cpu_map(rc, &rmap, &ron, 0, &err);
+    int ln = qv_conn_get_node_cpu_map(lc, &lmap, &lon, 0, &err);
+    cr_assert_eq(rn, ln);
+    cr_assert_eq(ron, lon);
+    cr_assert_eq(memcmp(rmap, lmap, (size_t)(rn + 7) / 8), 0);
+    free(rmap);
+    free(lmap);
+    int maplen = (rn + 7) / 8;
+    g_autofree unsigned char *rp = g_malloc0((size_t)maplen), *lp = g_malloc0((size_t)maplen);
+    cr_assert_eq(qv_domain_get_vcpu_pin_info(dom, 1, rp, maplen, 0, &err), 1);
+    cr_assert_eq(qv_domain_get_vcpu_pin_info(ldom, 1, lp, maplen, 0, &err), 1);
+    cr_assert_eq(memcmp(rp, lp, (size_t)maplen), 0);
+    memset(rp, 0, (size_t)maplen);
+    memset(lp, 0, (size_t)maplen);
+    itest_ok(qv_domain_get_emulator_pin_info(dom, rp, maplen, 0, &err), err);
+    itest_ok(qv_domain_get_emulator_pin_info(ldom, lp, maplen, 0, &err), err);
+    cr_assert_eq(memcmp(rp, lp, (size_t)maplen), 0);
+    qv_vcpu_info vi, lvi;
+    g_autofree unsigned char *vmap = g_malloc0((size_t)maplen);
+    g_autofree unsigned char *lvmap = g_malloc0((size_t)maplen);
+    cr_assert_eq(qv_domain_get_vcpu_info(dom, &vi, 1, vmap, maplen, 0, &err), 1);
+    cr_assert_eq(qv_domain_get_vcpu_info(ldom, &lvi, 1, lvmap, maplen, 0, &err), 1);
+    cr_assert_eq(memcmp(vmap, lvmap, (size_t)maplen), 0, "vCPU affinity differs over ssh");
+    cr_assert_eq(vi.number, lvi.number);
+    int ndisks = qv_domain_get_disk_errors(dom, NULL, 0, 0, &err);
+    cr_assert_eq(ndisks, qv_domain_get_disk_errors(ldom, NULL, 0, 0, &err));
+    qv_disk_error de[4];
+    cr_assert_eq(qv_domain_get_disk_errors(dom, de, 4, 0, &err), 0, "disk errors on a fine disk");
+    qv_security_label *labels = NULL;
+    int nl = qv_domain_get_security_label_list(dom, &labels, &err);
+    itest_ok(nl, err);
+    cr_assert_geq(nl, 1);
+    cr_assert_str_eq(labels[0].model, "none");
+    free(labels);
+    unsigned int shift[] = { 42 }; /* KEY_LEFTSHIFT: harmless */
+    itest_ok(qv_domain_send_key(dom, 0, 10, shift, 1, 0, &err), err);
+    int r = qv_domain_send_key(dom, 0, 10, shift, 0, 0, &err);
+    cr_assert_lt(r, 0, "send_key with no keys");
+    qv_error_free(err);
+}
+
 static void snapshots(qv_domain *dom, qv_domain *ldom)
 {
     qv_error *err = NULL;
@@ -630,6 +689,7 @@ Test(remote, one_guest_through_the_remote_connection)
     console_round_trip(dom);
     channel_round_trip(dom);
     qmp_error(dom, ldom);
+    hand_written_calls(rc, lc, dom, ldom);
     snapshots(dom, ldom);
     save_aborted_from_another_thread(rc, dom);
 
@@ -644,6 +704,32 @@ Test(remote, one_guest_through_the_remote_connection)
     wait_event(rc, "rg", QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_RESTORED);
     g_autofree char *mark = guest_ok("rg", "cat /tmp/savemark");
     cr_assert_str_eq(mark, "saved-in-ram");
+
+    /* A live migration between two remote connections of one host (its
+     * remote-serve runs it, with the destination's local URI), and back. */
+    g_autofree char *droot = g_build_filename(T.root, "dst", NULL);
+    cr_assert_eq(mkdir(droot, 0700), 0);
+    g_autofree char *druri = cli_fake_ssh(T.root, droot);
+    g_autoptr(qv_conn) drc = open_remote(druri);
+    qv_domain *moved = NULL;
+    itest_ok(qv_domain_migrate(dom, drc, NULL, QV_MIGRATE_LIVE, &moved, &err), err);
+    cr_assert_not_null(moved, "no handle of the migrated domain");
+    assert_state(moved, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_MIGRATED);
+    assert_state(ldom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_MIGRATED);
+    wait_event(rc, "rg", QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_MIGRATED);
+    itest far = T;
+    far.root = droot;
+    g_autoptr(qv_qmp) fga = itest_agent_open(&far, "rg");
+    int fcode;
+    g_autofree char *fmark = itest_guest_run(fga, "cat /tmp/savemark", &fcode);
+    cr_assert_str_eq(g_strchomp(fmark), "saved-in-ram", "not the same guest at the destination");
+    qv_qmp_free(g_steal_pointer(&fga));
+    qv_domain *back = NULL;
+    itest_ok(qv_domain_migrate(moved, rc, NULL, QV_MIGRATE_LIVE, &back, &err), err);
+    qv_domain_free(back);
+    qv_domain_free(moved);
+    assert_state(ldom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_MIGRATED);
+    qv_conn_close(g_steal_pointer(&drc));
 
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     assert_state(ldom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_DESTROYED);
