@@ -20,7 +20,8 @@
 
 /* How long ssh may take to reach the host, log in and start qvirt there. */
 #define QV_REMOTE_HELLO_TIMEOUT_MS 60000
-/* How long ssh may take to exit once its stdin is closed. */
+/* How long ssh may take to exit once its stdin is closed (the remote side
+ * closing its connection first), and again once told to end. */
 #define QV_REMOTE_SSH_EXIT_MS 5000
 /* A reply line above this is refused (a screenshot or a peek is the
  * largest thing a reply carries). */
@@ -147,14 +148,20 @@ static void remote_free(qv_remote *r)
 {
     if (!r)
         return;
+    /* The end of its input ends remote-serve, which closes its connection
+     * there (destroying the domains started with START_AUTODESTROY) and
+     * exits, and then ssh does: wait for that, so that the close is as
+     * complete on return as a local one; only a remote side that does not
+     * end in time is cut off. */
+    qv_closep(&r->events_fd);
     qv_closep(&r->to);
     if (r->ssh) {
-        qv_process_terminate(r->ssh, QV_REMOTE_SSH_EXIT_MS, NULL, NULL);
+        if (qv_process_wait(r->ssh, QV_REMOTE_SSH_EXIT_MS, NULL, NULL) < 0)
+            qv_process_terminate(r->ssh, QV_REMOTE_SSH_EXIT_MS, NULL, NULL);
         qv_process_free(r->ssh);
     }
     qv_closep(&r->from);
     qv_closep(&r->errs);
-    qv_closep(&r->events_fd);
     for (guint i = 0; r->streams && i < r->streams->len; i++) {
         qv_process_terminate(r->streams->pdata[i], QV_REMOTE_SSH_EXIT_MS, NULL, NULL);
         qv_process_free(r->streams->pdata[i]);
