@@ -102,10 +102,12 @@ static int read_line_exact(int fd, int timeout_ms, char **line, qv_error **err)
     }
 }
 
+/* fd is a socket: MSG_NOSIGNAL, as a remote side that is gone must give
+ * the caller an error, not a SIGPIPE that ends its process. */
 static int write_all(int fd, const char *buf, size_t len)
 {
     while (len) {
-        ssize_t n = write(fd, buf, len);
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
@@ -154,6 +156,8 @@ static void remote_free(qv_remote *r)
      * complete on return as a local one; only a remote side that does not
      * end in time is cut off. */
     qv_closep(&r->events_fd);
+    if (r->to >= 0)
+        shutdown(r->to, SHUT_WR); /* r->from is the same socket */
     qv_closep(&r->to);
     if (r->ssh) {
         if (qv_process_wait(r->ssh, QV_REMOTE_SSH_EXIT_MS, NULL, NULL) < 0)
@@ -204,7 +208,19 @@ int qv_remote_open(qv_conn *conn, const qv_ssh_uri *u, qv_error **err)
     r->rbuf = g_string_new(NULL);
     r->streams = g_ptr_array_new();
     r->next_id = 1;
-    int rc = qv_ssh_spawn(&r->u, "remote-serve", -1, &r->ssh, &r->to, &r->from, &r->errs, err);
+    /* A socket, not pipes, so that writes can say MSG_NOSIGNAL. */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        int e = qv_error_set_errno(err, -errno, "cannot make a socket pair for ssh");
+        remote_free(r);
+        return e;
+    }
+    qv_autoclose int theirs = sv[1];
+    r->from = sv[0];
+    int rc = qv_ssh_spawn(&r->u, "remote-serve", theirs, &r->ssh, NULL, NULL, &r->errs, err);
+    qv_closep(&theirs);
+    if (rc >= 0 && (r->to = fcntl(r->from, F_DUPFD_CLOEXEC, 3)) < 0)
+        rc = qv_error_set_errno(err, -errno, "cannot duplicate the socket of ssh");
     if (rc >= 0) {
         fcntl(r->from, F_SETFL, fcntl(r->from, F_GETFL) | O_NONBLOCK);
         rc = check_hello(r->from, r, err);

@@ -306,9 +306,13 @@ static GArray *remote_serve_pids(void)
 }
 
 /* The remote side dies: calls fail saying the connection was lost (they
- * do not hang), and so does the event loop. */
+ * do not hang, nor kill the caller with SIGPIPE), and so does the event
+ * loop; a console stream's end reads as its end. */
 Test(remote, a_lost_connection_fails_calls)
 {
+    /* The library must not raise SIGPIPE in its caller when it writes to
+     * a remote side that is gone (the default action ends the process). */
+    signal(SIGPIPE, SIG_DFL);
     g_autoptr(qv_conn) rc = open_remote(RURI);
     qv_error *err = NULL;
     seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
@@ -317,6 +321,13 @@ Test(remote, a_lost_connection_fails_calls)
     cr_assert_eq(pids->len, 2u, "a call channel and an event channel: %u", pids->len);
     for (guint i = 0; i < pids->len; i++)
         kill(g_array_index(pids, pid_t, i), SIGKILL);
+    /* ... and the (fake) ssh processes, the pipes' other ends, end too. */
+    g_autofree char *log_path = g_build_filename(T.root, "ssh.log", NULL);
+    g_autofree char *log = NULL;
+    cr_assert(g_file_get_contents(log_path, &log, NULL, NULL));
+    g_auto(GStrv) lines = g_strsplit(g_strchomp(log), "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+        cr_assert(itest_wait_pid_gone((pid_t)atoi(lines[i]), WAIT_MS), "ssh %s lives on", lines[i]);
     qv_domain **list = NULL;
     int r = qv_conn_list_all_domains(rc, 0, &list, &err);
     cr_assert_lt(r, 0, "a call succeeded on a dead connection");
