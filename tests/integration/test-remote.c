@@ -875,6 +875,19 @@ Test(remote, real_ssh_between_network_namespaces)
     close(fd);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
     wait_event(rc, "far", QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_DESTROYED);
+    /* START_AUTODESTROY through a second connection: gone once its close
+     * returns, over a real ssh too. */
+    g_autoptr(qv_conn) rc2 = open_remote(uri);
+    d = NULL;
+    itest_ok(qv_conn_get_domain_by_name(rc2, "far", &d, &err), err);
+    itest_ok(qv_domain_create(d, QV_DOMAIN_START_AUTODESTROY, &err), err);
+    qv_domain_free(d);
+    wait_event(rc, "far", QV_DOMAIN_EVENT_STARTED, QV_DOMAIN_EVENT_STARTED_BOOTED);
+    qv_conn_close(g_steal_pointer(&rc2));
+    int state = -1;
+    itest_ok(qv_domain_get_state(dom, &state, NULL, &err), err);
+    cr_assert_eq(state, QV_DOMAIN_SHUTOFF, "still running after its connection closed");
+    wait_event(rc, "far", QV_DOMAIN_EVENT_STOPPED, QV_DOMAIN_EVENT_STOPPED_DESTROYED);
     itest_ok(qv_domain_undefine(dom, 0, &err), err);
     wait_event(rc, "far", QV_DOMAIN_EVENT_UNDEFINED, QV_DOMAIN_EVENT_UNDEFINED_REMOVED);
     qv_domain_free(g_steal_pointer(&dom));
