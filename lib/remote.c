@@ -461,9 +461,15 @@ int qv_remote_events_dispatch(qv_conn *conn, qv_error **err)
 
 /* ---- handles ---- */
 
+/* A domain goes as its name and UUID: the remote side finds it by name
+ * (one file) and checks the UUID, rather than reading every domain's
+ * definition for the UUID on every call. */
 json_object *qv_remote_dom_ref(const qv_domain *dom)
 {
-    return json_object_new_string(dom->uuid_str);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(dom->name));
+    json_object_object_add(o, "uuid", json_object_new_string(dom->uuid_str));
+    return o;
 }
 
 json_object *qv_remote_snap_ref(const qv_snapshot *snap)

@@ -232,6 +232,16 @@ Test(remote, definitions_lookups_and_errors)
     cr_assert_eq(r, -ENOENT, "still defined after a remote undefine");
     qv_error_free(err);
     err = NULL;
+    /* A handle names its domain by UUID: another domain defined under the
+     * same name since is not it. */
+    itest_ok(qv_conn_define_domain(lc, xml, 0, &d, &err), err);
+    qv_domain_free(d);
+    char *x = NULL;
+    r = qv_domain_get_xml_description(dom, 0, &x, &err);
+    cr_assert_eq(r, -ENOENT, "the old handle reached the new domain of its name (%d)", r);
+    cr_assert(strstr(qv_error_message(err), ru), "%s", qv_error_message(err));
+    qv_error_free(err);
+    err = NULL;
 
     /* A remote command that is not qvirt: one sentence, no connection. */
     g_autofree char *bad = g_strdup_printf("qvirt+ssh://fakehost/embed?root=%s&command=/bin/false",
