@@ -536,6 +536,36 @@ static void hand_written_calls(qv_conn *rc, qv_conn *lc, qv_domain *dom, qv_doma
     cr_assert_geq(nl, 1);
     cr_assert_str_eq(labels[0].model, "none");
     free(labels);
+    /* A large reply: a whole peek of guest memory, the same bytes. */
+    g_autofree unsigned char *rbig = g_malloc(QV_DOMAIN_PEEK_MAX);
+    g_autofree unsigned char *lbig = g_malloc(QV_DOMAIN_PEEK_MAX);
+    itest_ok(qv_domain_memory_peek(dom, 0xc0000, QV_DOMAIN_PEEK_MAX / 4, rbig, QV_MEMORY_PHYSICAL,
+                                   &err), err);
+    itest_ok(qv_domain_memory_peek(ldom, 0xc0000, QV_DOMAIN_PEEK_MAX / 4, lbig,
+                                   QV_MEMORY_PHYSICAL, &err), err);
+    cr_assert_eq(memcmp(rbig, lbig, QV_DOMAIN_PEEK_MAX / 4), 0);
+    itest_ok(qv_domain_block_peek(dom, "vdc", 0, QV_DOMAIN_PEEK_MAX, rbig, 0, &err), err);
+    cr_assert_eq(memcmp(rbig + 65536, "qvirt-peek-pattern", 18), 0, "block_peek read other bytes");
+    cr_assert_eq(rbig[0], 0);
+    /* The screen as a PNG, written to our fd. */
+    g_autofree char *shot = g_build_filename(T.root, "shot.png", NULL);
+    int sfd = open(shot, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    cr_assert_geq(sfd, 0);
+    char *mime = NULL;
+    itest_ok(qv_domain_screenshot(dom, sfd, 0, 0, &mime, &err), err);
+    close(sfd);
+    cr_assert_str_eq(mime, "image/png");
+    free(mime);
+    g_autofree char *png = NULL;
+    gsize png_len = 0;
+    cr_assert(g_file_get_contents(shot, &png, &png_len, NULL));
+    cr_assert(png_len > 8 && !memcmp(png, "\x89PNG", 4), "not a PNG (%zu bytes)", (size_t)png_len);
+    /* The VNC server through a stream: its greeting. */
+    int gfd = -1;
+    itest_ok(qv_domain_open_graphics_fd(dom, 0, 0, &gfd, &err), err);
+    g_autoptr(GString) rfb = g_string_new(NULL);
+    read_until(gfd, rfb, "RFB 003.008\n", WAIT_MS);
+    close(gfd);
     unsigned int shift[] = { 42 }; /* KEY_LEFTSHIFT: harmless */
     itest_ok(qv_domain_send_key(dom, 0, 10, shift, 1, 0, &err), err);
     int r = qv_domain_send_key(dom, 0, 10, shift, 0, 0, &err);
@@ -694,10 +724,20 @@ Test(remote, one_guest_through_the_remote_connection)
     int st = -1;
     cr_assert(g_spawn_sync(NULL, (char **)mk, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
                            &st, NULL) && g_spawn_check_wait_status(st, NULL), "qemu-img create");
+    /* A raw disk with a known pattern at 64 KiB, for block_peek. */
+    g_autofree char *raw = g_build_filename(T.root, "raw.img", NULL);
+    g_autofree char *rawdata = g_malloc0(1 << 20);
+    memcpy(rawdata + 65536, "qvirt-peek-pattern", 18);
+    cr_assert(g_file_set_contents(raw, rawdata, 1 << 20, NULL));
     g_autofree char *extra = g_strdup_printf(
         "    <serial type='pty'><target port='1'/></serial>\n"
         "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
-        "<source file='%s'/><target dev='vdb' bus='virtio'/></disk>\n", img);
+        "<source file='%s'/><target dev='vdb' bus='virtio'/></disk>\n"
+        "    <disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        "<source file='%s'/><target dev='vdc' bus='virtio'/><readonly/></disk>\n"
+        "    <graphics type='vnc' autoport='yes'><listen type='address' address='127.0.0.1'/>"
+        "</graphics>\n"
+        "    <video><model type='vga'/></video>\n", img, raw);
     g_autofree char *xml = itest_domain_xml(&T, "rg", extra);
     qv_domain *d = NULL;
     itest_ok(qv_conn_define_domain(rc, xml, 0, &d, &err), err);
