@@ -322,7 +322,9 @@ long long qv_remote_call(qv_conn *conn, const char *fn, json_object *a, json_obj
     }
     json_object *reply = NULL;
     for (;;) {
-        g_hash_table_steal_extended(r->replies, &id, NULL, (gpointer *)&reply);
+        gpointer key = NULL;
+        if (g_hash_table_steal_extended(r->replies, &id, &key, (gpointer *)&reply))
+            g_free(key); /* stolen with its reply: ours to free */
         if (reply || r->broken < 0)
             break;
         if (!r->reading) {
