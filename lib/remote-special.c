@@ -59,8 +59,9 @@ static json_object *out(json_object *o, size_t i)
 
 int qv_remote__qv_domain_get_id(qv_domain *dom)
 {
+    g_autoptr(json_object) a = new_args(dom);
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, "qv_domain_get_id", new_args(dom), &o, NULL);
+    long long r = qv_remote_call(dom->conn, "qv_domain_get_id", a, &o, NULL);
     return r < 0 ? -1 : (int)r;
 }
 
@@ -87,7 +88,7 @@ static int peek(qv_domain *dom, const char *fn, const char *disk, unsigned long 
     json_object_array_add(a, json_object_new_uint64(size));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, fn, json_object_get(a), &o, err);
+    long long r = qv_remote_call(dom->conn, fn, a, &o, err);
     if (r < 0)
         return (int)r;
     return unb64(out(o, 0), buffer, size, err) < 0 ? -EPROTO : (int)r;
@@ -140,7 +141,7 @@ int qv_remote__qv_domain_get_disk_errors(qv_domain *dom, qv_disk_error *errors,
     json_object_array_add(a, json_object_new_uint64(maxerrors));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, "qv_domain_get_disk_errors", json_object_get(a), &o,
+    long long r = qv_remote_call(dom->conn, "qv_domain_get_disk_errors", a, &o,
                                  err);
     if (r < 0 || !errors)
         return (int)r;
@@ -181,7 +182,7 @@ int qv_remote__qv_domain_memory_stats(qv_domain *dom, qv_memory_stat *stats,
     json_object_array_add(a, json_object_new_uint64(nr_stats));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, "qv_domain_memory_stats", json_object_get(a), &o,
+    long long r = qv_remote_call(dom->conn, "qv_domain_memory_stats", a, &o,
                                  err);
     if (r < 0 || !stats)
         return (int)r;
@@ -221,7 +222,7 @@ int qv_remote__qv_domain_get_vcpu_info(qv_domain *dom, qv_vcpu_info *info, int m
     json_object_array_add(a, json_object_new_int64(maplen));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, "qv_domain_get_vcpu_info", json_object_get(a), &o,
+    long long r = qv_remote_call(dom->conn, "qv_domain_get_vcpu_info", a, &o,
                                  err);
     if (r < 0)
         return (int)r;
@@ -268,7 +269,7 @@ static int get_maps(qv_domain *dom, const char *fn, int nmaps, unsigned char *ma
     json_object_array_add(a, json_object_new_int64(maplen));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, fn, json_object_get(a), &o, err);
+    long long r = qv_remote_call(dom->conn, fn, a, &o, err);
     if (r < 0)
         return (int)r;
     return unb64(out(o, 0), maps, (size_t)nmaps * (size_t)maplen, err) < 0 ? -EPROTO : (int)r;
@@ -323,7 +324,7 @@ int qv_remote__qv_domain_pin_vcpu(qv_domain *dom, unsigned int vcpu, const unsig
     json_object_array_add(a, b64(cpumap, (size_t)maplen));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    return (int)qv_remote_call(dom->conn, "qv_domain_pin_vcpu", json_object_get(a), &o, err);
+    return (int)qv_remote_call(dom->conn, "qv_domain_pin_vcpu", a, &o, err);
 }
 
 int qv_remote__qv_domain_pin_emulator(qv_domain *dom, const unsigned char *cpumap, int maplen,
@@ -335,7 +336,7 @@ int qv_remote__qv_domain_pin_emulator(qv_domain *dom, const unsigned char *cpuma
     json_object_array_add(a, b64(cpumap, (size_t)maplen));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    return (int)qv_remote_call(dom->conn, "qv_domain_pin_emulator", json_object_get(a), &o,
+    return (int)qv_remote_call(dom->conn, "qv_domain_pin_emulator", a, &o,
                                err);
 }
 
@@ -379,7 +380,7 @@ int qv_remote__qv_domain_send_key(qv_domain *dom, unsigned int codeset, unsigned
     json_object_array_add(a, keys);
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    return (int)qv_remote_call(dom->conn, "qv_domain_send_key", json_object_get(a), &o, err);
+    return (int)qv_remote_call(dom->conn, "qv_domain_send_key", a, &o, err);
 }
 
 static long long serve__qv_domain_send_key(qv_remote_req *q, json_object *o, qv_error **err)
@@ -405,7 +406,7 @@ int qv_remote__qv_domain_get_cpu_stats(qv_domain *dom, qv_cpu_stats *stats, int 
     json_object_array_add(a, json_object_new_uint64(ncpus));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, "qv_domain_get_cpu_stats", json_object_get(a), &o,
+    long long r = qv_remote_call(dom->conn, "qv_domain_get_cpu_stats", a, &o,
                                  err);
     if (r < 0 || !stats)
         return (int)r;
@@ -442,9 +443,9 @@ int qv_remote__qv_domain_get_security_label_list(qv_domain *dom, qv_security_lab
     if (!labels)
         return qv_error_set(err, -EINVAL, "qv_domain_get_security_label_list: labels is "
                             "required");
+    g_autoptr(json_object) a = new_args(dom);
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, "qv_domain_get_security_label_list", new_args(dom),
-                                 &o, err);
+    long long r = qv_remote_call(dom->conn, "qv_domain_get_security_label_list", a, &o, err);
     if (r < 0)
         return (int)r;
     json_object *list = out(o, 0);
@@ -478,7 +479,7 @@ int qv_remote__qv_conn_get_node_cpu_map(qv_conn *conn, unsigned char **cpumap,
     g_autoptr(json_object) a = json_object_new_array();
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(conn, "qv_conn_get_node_cpu_map", json_object_get(a), &o, err);
+    long long r = qv_remote_call(conn, "qv_conn_get_node_cpu_map", a, &o, err);
     if (r < 0)
         return (int)r;
     if (online)
@@ -518,7 +519,7 @@ int qv_remote__qv_domain_screenshot(qv_domain *dom, int fd, unsigned int screen,
     json_object_array_add(a, json_object_new_uint64(screen));
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long r = qv_remote_call(dom->conn, "qv_domain_screenshot", json_object_get(a), &o, err);
+    long long r = qv_remote_call(dom->conn, "qv_domain_screenshot", a, &o, err);
     if (r < 0)
         return (int)r;
     gsize len = 0;
@@ -710,7 +711,7 @@ int qv_remote__qv_domain_migrate(qv_domain *dom, qv_conn *dconn, const qv_migrat
     }
     json_object_array_add(a, json_object_new_uint64(flags));
     g_autoptr(json_object) o = NULL;
-    long long rc = qv_remote_call(dom->conn, "qv_domain_migrate", json_object_get(a), &o, err);
+    long long rc = qv_remote_call(dom->conn, "qv_domain_migrate", a, &o, err);
     if (rc < 0)
         return (int)rc;
     if (ret && (r = qv_conn_get_domain_by_name(dconn, qv_migrate_dest_name(dom, params), ret,

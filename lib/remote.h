@@ -64,8 +64,9 @@ typedef struct qv_remote qv_remote;
 int qv_remote_open(qv_conn *conn, const qv_ssh_uri *u, qv_error **err);
 void qv_remote_close(qv_remote *r);
 
-/* Sends fn with args a (taken), waits for its reply: its return value, and
- * *o its outputs (an array, never NULL on success). */
+/* Sends fn with args a (borrowed: the caller keeps its reference), waits
+ * for its reply: its return value, and *o its outputs (an array, never NULL
+ * on success). */
 long long qv_remote_call(qv_conn *conn, const char *fn, json_object *a, json_object **o,
                          qv_error **err);
 
