@@ -284,15 +284,18 @@ static bool wait_sshd(int fd, int timeout_ms)
 void itest_netns_up(const itest *t, itest_netns *n)
 {
     const char *missing = NULL;
+    g_autofree char *ssh = g_find_program_in_path("ssh");
+    g_autofree char *ip = g_find_program_in_path("ip");
+    g_autofree char *keygen = g_find_program_in_path("ssh-keygen");
     if (geteuid() != 0)
         missing = "root (network namespaces)";
     else if (!g_file_test("/usr/sbin/sshd", G_FILE_TEST_IS_EXECUTABLE))
         missing = "sshd (openssh-server)";
-    else if (!g_find_program_in_path("ssh") || !g_find_program_in_path("ip"))
+    else if (!ssh || !ip)
         missing = "ssh and ip (openssh-client, iproute2)";
     if (missing)
         cr_skip_test("the qvirt+ssh:// test needs %s", missing);
-    if (!g_find_program_in_path("ssh-keygen"))
+    if (!keygen)
         cr_skip_test("the qvirt+ssh:// test needs ssh-keygen (openssh-client)");
     int id = (int)getpid();
     n->src = g_strdup_printf("qvt-src-%d", id);

@@ -25,6 +25,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 static itest T;
 static char *RURI;         /* the fake ssh's URI of T.root */
 static itest_netns N;
+static GArray *seen;       /* lifecycle events seen (seen_event) */
 static char *PATH0;        /* PATH without the fake ssh */
 
 static void setup(void)
@@ -38,6 +39,7 @@ static void setup(void)
 static void teardown(void)
 {
     itest_netns_down(&N);
+    g_clear_pointer(&seen, g_array_unref);
     g_clear_pointer(&RURI, g_free);
     g_clear_pointer(&PATH0, g_free);
     itest_teardown(&T);
@@ -89,7 +91,17 @@ typedef struct seen_event {
     int event, detail;
 } seen_event;
 
-static GArray *seen; /* of seen_event */
+static void seen_clear(gpointer p)
+{
+    g_free(((seen_event *)p)->name);
+}
+
+static GArray *seen_new(void)
+{
+    GArray *a = g_array_new(FALSE, TRUE, sizeof(seen_event));
+    g_array_set_clear_func(a, seen_clear);
+    return a;
+}
 
 static void on_lifecycle(qv_conn *conn, const qv_event *ev, void *opaque)
 {
@@ -271,7 +283,8 @@ Test(remote, events_from_the_moment_of_registration)
     g_autoptr(qv_conn) lc = itest_open(&T);
     g_autofree char *xml = itest_domain_xml(&T, "ev", NULL);
     for (int round = 0; round < 20; round++) {
-        seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+        g_clear_pointer(&seen, g_array_unref);
+    seen = seen_new();
         g_autoptr(qv_conn) rc = open_remote(RURI);
         qv_error *err = NULL;
         itest_ok(qv_conn_domain_event_register_any(rc, NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
@@ -282,7 +295,7 @@ Test(remote, events_from_the_moment_of_registration)
         qv_domain_free(d);
         wait_event(rc, "ev", QV_DOMAIN_EVENT_DEFINED, QV_DOMAIN_EVENT_DEFINED_ADDED);
         wait_event(rc, "ev", QV_DOMAIN_EVENT_UNDEFINED, QV_DOMAIN_EVENT_UNDEFINED_REMOVED);
-        g_array_unref(seen);
+        g_clear_pointer(&seen, g_array_unref);
     }
     cr_assert(wait_no_remote_serve(WAIT_MS), "remote-serves outlived their connections");
 }
@@ -325,7 +338,8 @@ Test(remote, a_lost_connection_fails_calls)
     signal(SIGPIPE, SIG_DFL);
     g_autoptr(qv_conn) rc = open_remote(RURI);
     qv_error *err = NULL;
-    seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+    g_clear_pointer(&seen, g_array_unref);
+    seen = seen_new();
     itest_ok(qv_conn_domain_event_register_any(rc, NULL, -1, on_lifecycle, NULL, &err), err);
     g_autoptr(GArray) pids = remote_serve_pids();
     cr_assert_eq(pids->len, 2u, "a call channel and an event channel: %u", pids->len);
@@ -357,19 +371,22 @@ Test(remote, a_lost_connection_fails_calls)
 
 /* ---- one guest, booted once ------------------------------------------------ */
 
-typedef struct save_call {
+typedef struct migrate_call {
     qv_domain *dom;
-    const char *img;
+    qv_conn *dconn;
     int r;
     char *msg;
-} save_call;
+} migrate_call;
 
-static gpointer save_thread(gpointer data)
+/* A migration at 1 MiB/s: minutes for the guest's memory. */
+static gpointer migrate_thread(gpointer data)
 {
-    save_call *s = data;
+    migrate_call *m = data;
     qv_error *err = NULL;
-    s->r = qv_domain_save(s->dom, s->img, NULL, 0, &err);
-    s->msg = g_strdup(err ? qv_error_message(err) : "");
+    qv_migrate_params p = { .size = sizeof p, .fields = QV_MIGRATE_FIELD_BANDWIDTH,
+                            .bandwidth = 1 };
+    m->r = qv_domain_migrate(m->dom, m->dconn, &p, QV_MIGRATE_LIVE, NULL, &err);
+    m->msg = g_strdup(err ? qv_error_message(err) : "");
     qv_error_free(err);
     return NULL;
 }
@@ -415,7 +432,11 @@ static void console_round_trip(qv_domain *dom)
     read_until(fd, buf, "from-the-guest-over-ssh", WAIT_MS);
     /* Caller to guest: a reader in the guest gets the line we write. */
     g_autoptr(qv_qmp) ga = itest_agent_open(&T, "rg");
-    int64_t pid = itest_guest_spawn(ga, "head -c 15 /dev/ttyS1");
+    /* (Line by line: the port is raw, and a reader that opens it
+     * mid-line gets that line's tail first.) */
+    int64_t pid = itest_guest_spawn(ga, "while read -r l; do case \"$l\" in "
+                                        "*to-the-guest-x*) echo got-the-line; break;; esac; "
+                                        "done < /dev/ttyS1");
     GBytes *out = NULL;
     int code = -1;
     gint64 deadline = g_get_monotonic_time() + (gint64)WAIT_MS * 1000;
@@ -430,7 +451,7 @@ static void console_round_trip(qv_domain *dom)
     const char *data = g_bytes_get_data(out, &len);
     g_autofree char *got = g_strndup(data ? data : "", len);
     g_bytes_unref(out);
-    cr_assert(strstr(got, "to-the-guest-x"), "the guest read: %s", got);
+    cr_assert(strstr(got, "got-the-line"), "the guest read: %s", got);
     /* Closing the fd ends the session over there: the console opens again
      * (no FORCE) once the remote side has let go of it. */
     close(fd);
@@ -583,7 +604,8 @@ static void generated_calls(qv_domain *dom, qv_domain *ldom)
     itest_ok(qv_domain_get_job_stats(dom, &rs, QV_DOMAIN_JOB_STATS_COMPLETED |
                                      QV_DOMAIN_JOB_STATS_KEEP_COMPLETED, &err), err);
     itest_ok(qv_domain_get_job_stats(ldom, &ls, QV_DOMAIN_JOB_STATS_COMPLETED, &err), err);
-    cr_assert_eq(rs.type, QV_DOMAIN_JOB_CANCELLED, "the aborted save's statistics: %d", rs.type);
+    cr_assert_eq(rs.type, QV_DOMAIN_JOB_CANCELLED, "the aborted migration's statistics: %d",
+                 rs.type);
     cr_assert_eq(rs.type, ls.type);
     cr_assert_eq(rs.size, sizeof rs);
     cr_assert_eq(rs.operation, ls.operation);
@@ -661,56 +683,49 @@ static void snapshots(qv_domain *dom, qv_domain *ldom)
     cr_assert_eq(qv_domain_num_of_snapshots(ldom, 0, &err), 0, "the snapshot is still there");
 }
 
-/* A save in one thread, slowed down; its job seen and aborted from
- * another thread on the same remote connection (through another handle
- * of the domain, as qvirt.h's threads rule asks). */
-static void save_aborted_from_another_thread(qv_conn *rc, qv_domain *dom)
+/* A slow migration in one thread (remote-serve runs it in one of its
+ * own); its job seen and aborted from another thread on the same remote
+ * connection, through another handle of the domain (qvirt.h's threads
+ * rule). */
+static void migration_aborted_from_another_thread(qv_conn *rc, qv_domain *dom, qv_conn *drc)
 {
     qv_error *err = NULL;
     g_autoptr(qv_domain) other = NULL;
     itest_ok(qv_conn_get_domain_by_name(rc, "rg", &other, &err), err);
-    g_free(guest_ok("rg", "head -c 16777216 /dev/urandom > /tmp/fill"));
-    g_autofree char *img = g_build_filename(T.root, "abort.img", NULL);
-    save_call sc = { .dom = dom, .img = img };
-    GThread *th = g_thread_new("save", save_thread, &sc);
-    /* The save raises the bandwidth before `migrate`; lower it once the
-     * migration runs (through the remote connection too). */
+    migrate_call mc = { .dom = dom, .dconn = drc, .r = 1 };
+    GThread *th = g_thread_new("migrate", migrate_thread, &mc);
     gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
     for (;;) {
-        char *reply = NULL;
-        int r = qv_domain_qemu_monitor_command(other, "{\"execute\":\"query-migrate\"}", &reply,
-                                               0, &err);
-        qv_error_free(err);
-        err = NULL;
-        bool active = r == 0 && (strstr(reply, "\"active\"") || strstr(reply, "\"setup\""));
-        free(reply);
-        if (active)
+        qv_domain_job_stats st = { .size = sizeof st };
+        int r = qv_domain_get_job_stats(other, &st, 0, &err);
+        itest_ok(r, err);
+        if (st.type == QV_DOMAIN_JOB_UNBOUNDED && st.memory_processed > 0) {
+            cr_assert_eq(st.operation, QV_DOMAIN_JOB_OPERATION_MIGRATION_OUT);
             break;
-        cr_assert_lt(g_get_monotonic_time(), deadline, "the save's migration never began");
+        }
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the migration job never showed "
+                     "(type %d; migrate: %d)", st.type, mc.r);
+        poll(NULL, 0, 50);
     }
-    char *reply = NULL;
-    itest_ok(qv_domain_qemu_monitor_command(other, "{\"execute\":\"migrate-set-parameters\","
-                                            "\"arguments\":{\"max-bandwidth\":262144}}",
-                                            &reply, 0, &err), err);
-    free(reply);
     qv_domain_job_info info;
     itest_ok(qv_domain_get_job_info(other, &info, &err), err);
-    cr_assert_eq(info.type, QV_DOMAIN_JOB_UNBOUNDED, "no job while the save runs");
+    cr_assert_eq(info.type, QV_DOMAIN_JOB_UNBOUNDED);
     qv_domain_control_info ci;
     itest_ok(qv_domain_get_control_info(other, &ci, 0, &err), err);
     cr_assert_eq(ci.state, QV_DOMAIN_CONTROL_JOB);
     itest_ok(qv_domain_abort_job(other, 0, &err), err);
     g_thread_join(th);
-    cr_assert_eq(sc.r, -ECANCELED, "the save ended %d: %s", sc.r, sc.msg);
-    g_free(sc.msg);
-    assert_state(dom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_SAVE_CANCELED);
-    cr_assert(!g_file_test(img, G_FILE_TEST_EXISTS));
-    g_free(guest_ok("rg", "rm -f /tmp/fill"));
+    cr_assert_eq(mc.r, -ECANCELED, "the migration ended %d: %s", mc.r, mc.msg);
+    cr_assert(strstr(mc.msg, "aborted"), "%s", mc.msg);
+    g_free(mc.msg);
+    assert_state(other, QV_DOMAIN_RUNNING, -1);
+    g_free(guest_ok("rg", "true"));
 }
 
 Test(remote, one_guest_through_the_remote_connection)
 {
-    seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+    g_clear_pointer(&seen, g_array_unref);
+    seen = seen_new();
     g_autoptr(qv_conn) rc = open_remote(RURI);
     g_autoptr(qv_conn) lc = itest_open(&T);
     qv_error *err = NULL;
@@ -809,7 +824,11 @@ Test(remote, one_guest_through_the_remote_connection)
     qmp_error(dom, ldom);
     hand_written_calls(rc, lc, dom, ldom);
     snapshots(dom, ldom);
-    save_aborted_from_another_thread(rc, dom);
+    g_autofree char *droot = g_build_filename(T.root, "dst", NULL);
+    cr_assert_eq(mkdir(droot, 0700), 0);
+    g_autofree char *druri = cli_fake_ssh(T.root, droot);
+    g_autoptr(qv_conn) drc = open_remote(druri);
+    migration_aborted_from_another_thread(rc, dom, drc);
     generated_calls(dom, ldom);
 
     /* Save and restore through the remote connection: the same guest. */
@@ -826,10 +845,6 @@ Test(remote, one_guest_through_the_remote_connection)
 
     /* A live migration between two remote connections of one host (its
      * remote-serve runs it, with the destination's local URI), and back. */
-    g_autofree char *droot = g_build_filename(T.root, "dst", NULL);
-    cr_assert_eq(mkdir(droot, 0700), 0);
-    g_autofree char *druri = cli_fake_ssh(T.root, droot);
-    g_autoptr(qv_conn) drc = open_remote(druri);
     qv_domain *moved = NULL;
     itest_ok(qv_domain_migrate(dom, drc, NULL, QV_MIGRATE_LIVE, &moved, &err), err);
     cr_assert_not_null(moved, "no handle of the migrated domain");
@@ -889,7 +904,8 @@ Test(remote, real_ssh_between_network_namespaces)
     itest far = T;
     far.root = rroot;
     g_autofree char *uri = itest_netns_uri(&N, rroot, NULL);
-    seen = g_array_new(FALSE, TRUE, sizeof(seen_event));
+    g_clear_pointer(&seen, g_array_unref);
+    seen = seen_new();
     g_autoptr(qv_conn) rc = open_remote(uri);
     qv_error *err = NULL;
     itest_ok(qv_conn_domain_event_register_any(rc, NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
