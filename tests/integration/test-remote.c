@@ -18,6 +18,7 @@
 
 #include "itest.h"
 #include "leftovers.h"
+#include <qvirt/qvirt-glib.h>
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_conn, qv_conn_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
@@ -367,6 +368,22 @@ Test(remote, a_lost_connection_fails_calls)
     cr_assert_lt(r, 0, "the event loop of a dead connection ran");
     cr_assert(strstr(qv_error_message(err), "lost"), "%s", qv_error_message(err));
     qv_error_free(err);
+    err = NULL;
+    /* A GLib source on the dead stream removes itself, rather than spin
+     * on an fd that stays readable (its end) for ever. */
+    g_autoptr(GMainContext) ctx = g_main_context_new();
+    GSource *src = qv_conn_event_source_new(rc, &err);
+    cr_assert_not_null(src, "%s", err ? qv_error_message(err) : "?");
+    g_source_attach(src, ctx);
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    int rounds = 0;
+    while (!g_source_is_destroyed(src)) {
+        cr_assert_lt(g_get_monotonic_time(), deadline, "the source on a dead event stream stays "
+                     "(%d dispatches)", rounds);
+        g_main_context_iteration(ctx, FALSE);
+        rounds++;
+    }
+    g_source_unref(src);
 }
 
 /* ---- one guest, booted once ------------------------------------------------ */
