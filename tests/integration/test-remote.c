@@ -39,6 +39,13 @@ static void setup(void)
 
 static void teardown(void)
 {
+    /* What a failed test left running on the other roots ("far": the
+     * real ssh's, "dst": the migrations'); T's goes in itest_teardown. */
+    const char *subs[] = { "far", "dst" };
+    for (size_t i = 0; T.root && i < G_N_ELEMENTS(subs); i++) {
+        g_autofree char *sub = g_build_filename(T.root, subs[i], NULL);
+        qvt_kill_leftovers(sub);
+    }
     itest_netns_down(&N);
     g_clear_pointer(&seen, g_array_unref);
     g_clear_pointer(&RURI, g_free);
@@ -977,5 +984,4 @@ Test(remote, real_ssh_between_network_namespaces)
     qv_conn_close(g_steal_pointer(&rc));
     cr_assert(wait_no_remote_serve(WAIT_MS), "remote-serve outlived its connection");
     cr_assert_eq(cli_fake_ssh_runs(T.root), fake_runs, "the fake ssh ran, not the real one");
-    qvt_kill_leftovers(rroot);
 }
