@@ -1,13 +1,17 @@
 /* GMainContext integration: the journal's pollable fd as a GSource. */
+#include <errno.h>
 #include <glib-unix.h>
 
 #include "internal.h"
 #include "qvirt/qvirt-glib.h"
 
-static gboolean on_events(gint fd, GIOCondition cond, gpointer conn)
+/* A remote connection's event stream that failed has ended (its fd stays
+ * readable, at its end, for ever): the source goes rather than spin. */
+static gboolean on_events(gint fd, GIOCondition cond, gpointer data)
 {
-    qv_conn_event_dispatch(conn, NULL);
-    return G_SOURCE_CONTINUE;
+    qv_conn *conn = data;
+    int r = qv_conn_event_dispatch(conn, NULL);
+    return r < 0 && r != -ENOBUFS && conn->remote ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
 GSource *qv_conn_event_source_new(qv_conn *conn, qv_error **err)

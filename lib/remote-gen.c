@@ -37,15 +37,35 @@ static void get_qv_blkio_params(json_object *o, qv_blkio_params *s, size_t limit
     if (QV_FITS(qv_blkio_params, weight, limit) && json_object_object_get_ex(o, "weight", &v))
         s->weight = json_object_get_uint64(v);
     if (QV_FITS(qv_blkio_params, device_weight, limit) && json_object_object_get_ex(o, "device_weight", &v))
+    {
         s->device_weight = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->device_weight);
+    }
     if (QV_FITS(qv_blkio_params, device_read_iops_sec, limit) && json_object_object_get_ex(o, "device_read_iops_sec", &v))
+    {
         s->device_read_iops_sec = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->device_read_iops_sec);
+    }
     if (QV_FITS(qv_blkio_params, device_write_iops_sec, limit) && json_object_object_get_ex(o, "device_write_iops_sec", &v))
+    {
         s->device_write_iops_sec = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->device_write_iops_sec);
+    }
     if (QV_FITS(qv_blkio_params, device_read_bytes_sec, limit) && json_object_object_get_ex(o, "device_read_bytes_sec", &v))
+    {
         s->device_read_bytes_sec = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->device_read_bytes_sec);
+    }
     if (QV_FITS(qv_blkio_params, device_write_bytes_sec, limit) && json_object_object_get_ex(o, "device_write_bytes_sec", &v))
+    {
         s->device_write_bytes_sec = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->device_write_bytes_sec);
+    }
 }
 
 static void put_qv_block_copy_params(json_object *o, const qv_block_copy_params *s, size_t limit)
@@ -191,7 +211,11 @@ static void get_qv_block_iotune(json_object *o, qv_block_iotune *s, size_t limit
     if (QV_FITS(qv_block_iotune, size_iops_sec, limit) && json_object_object_get_ex(o, "size_iops_sec", &v))
         s->size_iops_sec = json_object_get_uint64(v);
     if (QV_FITS(qv_block_iotune, group_name, limit) && json_object_object_get_ex(o, "group_name", &v))
+    {
         s->group_name = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->group_name);
+    }
 }
 
 static void put_qv_block_job_info(json_object *o, const qv_block_job_info *s, size_t limit)
@@ -317,7 +341,11 @@ static void get_qv_disk_error(json_object *o, qv_disk_error *s, size_t limit, GP
     (void)keep;
     json_object *v;
     if (QV_FITS(qv_disk_error, disk, limit) && json_object_object_get_ex(o, "disk", &v))
+    {
         s->disk = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->disk);
+    }
     if (QV_FITS(qv_disk_error, error, limit) && json_object_object_get_ex(o, "error", &v))
         s->error = json_object_get_int64(v);
 }
@@ -865,7 +893,11 @@ static void get_qv_numa_params(json_object *o, qv_numa_params *s, size_t limit, 
     if (QV_FITS(qv_numa_params, mode, limit) && json_object_object_get_ex(o, "mode", &v))
         s->mode = json_object_get_int64(v);
     if (QV_FITS(qv_numa_params, nodeset, limit) && json_object_object_get_ex(o, "nodeset", &v))
+    {
         s->nodeset = g_strdup(json_object_get_string(v));
+        if (keep)
+            g_ptr_array_add(keep, s->nodeset);
+    }
 }
 
 static void put_qv_sched_params(json_object *o, const qv_sched_params *s, size_t limit)

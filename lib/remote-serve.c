@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "qv-fd.h"
@@ -183,12 +184,14 @@ static int feed_events(qv_conn *conn, int in_fd, int out_fd, qv_error **err)
 }
 
 /* Copies between the channel (in_fd, out_fd) and a stream fd until either
- * side ends. */
+ * side ends (for a stream that is no socket, the client's end of input is
+ * the end). */
 static int pump(int in_fd, int out_fd, int fd)
 {
     char buf[65536];
+    bool in_open = true;
     for (;;) {
-        struct pollfd p[2] = { { .fd = in_fd, .events = POLLIN },
+        struct pollfd p[2] = { { .fd = in_open ? in_fd : -1, .events = POLLIN },
                                { .fd = fd, .events = POLLIN } };
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
@@ -202,8 +205,18 @@ static int pump(int in_fd, int out_fd, int fd)
             ssize_t n = read(from, buf, sizeof buf);
             if (n < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
-            if (n <= 0)
-                return 0; /* either side ended: so does the stream */
+            if (n <= 0) {
+                if (k == 1)
+                    return 0; /* the stream ended */
+                /* The client is done writing: a socket's stream may still
+                 * talk (its peer sees the half-close), but a pty's cannot
+                 * be half-closed, and holding it would keep the console
+                 * "in use by another session" until the guest next wrote. */
+                in_open = false;
+                if (shutdown(fd, SHUT_WR) < 0)
+                    return 0;
+                continue;
+            }
             if (qv_write_all(to, buf, (size_t)n) < 0)
                 return 0; /* the other side is gone: so is the stream */
         }
@@ -303,25 +316,42 @@ const char *qv_remote_arg_str(qv_remote_req *q, size_t i)
     return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-int qv_remote_arg_dom(qv_remote_req *q, size_t i, qv_domain **dom, qv_error **err)
+/* A domain reference (qv_remote_dom_ref): {"name", "uuid"}. The name finds
+ * it at once; the UUID decides (a domain renamed, or another one defined
+ * under the name since, is looked up by UUID). */
+static int dom_from_ref(qv_conn *conn, json_object *v, qv_domain **dom, qv_error **err)
 {
-    const char *uuid = qv_remote_arg_str(q, i);
+    const char *name = qv_json_get_str(v, "name");
+    const char *uuid = qv_json_get_str(v, "uuid");
     if (!uuid)
         return qv_error_set(err, -EPROTO, "a remote request without its domain");
-    return qv_conn_get_domain_by_uuid_string(q->conn, uuid, dom, err);
+    qv_domain *byname = NULL;
+    if (name && qv_conn_get_domain_by_name(conn, name, &byname, NULL) >= 0) {
+        if (!strcmp(byname->uuid_str, uuid)) {
+            *dom = byname;
+            return 0;
+        }
+        qv_domain_free(byname);
+    }
+    return qv_conn_get_domain_by_uuid_string(conn, uuid, dom, err);
+}
+
+int qv_remote_arg_dom(qv_remote_req *q, size_t i, qv_domain **dom, qv_error **err)
+{
+    return dom_from_ref(q->conn, qv_remote_arg(q, i), dom, err);
 }
 
 int qv_remote_arg_snap(qv_remote_req *q, size_t i, qv_domain **dom, qv_snapshot **snap,
                        qv_error **err)
 {
     json_object *v = qv_remote_arg(q, i);
-    json_object *u = json_object_is_type(v, json_type_array) ? json_object_array_get_idx(v, 0)
+    json_object *d = json_object_is_type(v, json_type_array) ? json_object_array_get_idx(v, 0)
                                                              : NULL;
     json_object *n = json_object_is_type(v, json_type_array) ? json_object_array_get_idx(v, 1)
                                                              : NULL;
-    if (!json_object_is_type(u, json_type_string) || !json_object_is_type(n, json_type_string))
+    if (!json_object_is_type(n, json_type_string))
         return qv_error_set(err, -EPROTO, "a remote request without its snapshot");
-    int r = qv_conn_get_domain_by_uuid_string(q->conn, json_object_get_string(u), dom, err);
+    int r = dom_from_ref(q->conn, d, dom, err);
     if (r < 0)
         return r;
     return qv_domain_get_snapshot_by_name(*dom, json_object_get_string(n), 0, snap, err);

@@ -620,10 +620,14 @@ static long long serve__qv_domain_open_graphics_fd(qv_remote_req *q, json_object
                                       &q->stream_fd, err);
 }
 
+/* The journal is followed from here, before the reply: an event raised
+ * once the client's registration returns is one the feed sends. */
 static long long serve_events(qv_remote_req *q, json_object *o, qv_error **err)
 {
     (void)o;
-    (void)err;
+    int r = qv_conn_event_get_fd(q->conn, err);
+    if (r < 0)
+        return r;
     q->events = true;
     return 0;
 }

@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #include "qv-fd.h"
-#include "qv-file.h"
 #include "qv-log.h"
 #include "remote.h"
 #include "ssh.h"
 
 /* How long ssh may take to reach the host, log in and start qvirt there. */
 #define QV_REMOTE_HELLO_TIMEOUT_MS 60000
-/* How long ssh may take to exit once its stdin is closed. */
+/* How long ssh may take to exit once its stdin is closed (the remote side
+ * closing its connection first), and again once told to end. */
 #define QV_REMOTE_SSH_EXIT_MS 5000
 /* A reply line above this is refused (a screenshot or a peek is the
  * largest thing a reply carries). */
@@ -102,6 +102,27 @@ static int read_line_exact(int fd, int timeout_ms, char **line, qv_error **err)
     }
 }
 
+/* fd is a socket: MSG_NOSIGNAL, as a remote side that is gone must give
+ * the caller an error, not a SIGPIPE that ends its process. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = { .fd = fd, .events = POLLOUT };
+            poll(&p, 1, -1);
+            continue;
+        }
+        if (n <= 0)
+            return -errno;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 /* The hello line: {"hello": "qvirt", "protocol": N}. */
 static int check_hello(int fd, const qv_remote *r, qv_error **err)
 {
@@ -129,14 +150,22 @@ static void remote_free(qv_remote *r)
 {
     if (!r)
         return;
+    /* The end of its input ends remote-serve, which closes its connection
+     * there (destroying the domains started with START_AUTODESTROY) and
+     * exits, and then ssh does: wait for that, so that the close is as
+     * complete on return as a local one; only a remote side that does not
+     * end in time is cut off. */
+    qv_closep(&r->events_fd);
+    if (r->to >= 0)
+        shutdown(r->to, SHUT_WR); /* r->from is the same socket */
     qv_closep(&r->to);
     if (r->ssh) {
-        qv_process_terminate(r->ssh, QV_REMOTE_SSH_EXIT_MS, NULL, NULL);
+        if (qv_process_wait(r->ssh, QV_REMOTE_SSH_EXIT_MS, NULL, NULL) < 0)
+            qv_process_terminate(r->ssh, QV_REMOTE_SSH_EXIT_MS, NULL, NULL);
         qv_process_free(r->ssh);
     }
     qv_closep(&r->from);
     qv_closep(&r->errs);
-    qv_closep(&r->events_fd);
     for (guint i = 0; r->streams && i < r->streams->len; i++) {
         qv_process_terminate(r->streams->pdata[i], QV_REMOTE_SSH_EXIT_MS, NULL, NULL);
         qv_process_free(r->streams->pdata[i]);
@@ -179,7 +208,19 @@ int qv_remote_open(qv_conn *conn, const qv_ssh_uri *u, qv_error **err)
     r->rbuf = g_string_new(NULL);
     r->streams = g_ptr_array_new();
     r->next_id = 1;
-    int rc = qv_ssh_spawn(&r->u, "remote-serve", -1, &r->ssh, &r->to, &r->from, &r->errs, err);
+    /* A socket, not pipes, so that writes can say MSG_NOSIGNAL. */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        int e = qv_error_set_errno(err, -errno, "cannot make a socket pair for ssh");
+        remote_free(r);
+        return e;
+    }
+    qv_autoclose int theirs = sv[1];
+    r->from = sv[0];
+    int rc = qv_ssh_spawn(&r->u, "remote-serve", theirs, &r->ssh, NULL, NULL, &r->errs, err);
+    qv_closep(&theirs);
+    if (rc >= 0 && (r->to = fcntl(r->from, F_DUPFD_CLOEXEC, 3)) < 0)
+        rc = qv_error_set_errno(err, -errno, "cannot duplicate the socket of ssh");
     if (rc >= 0) {
         fcntl(r->from, F_SETFL, fcntl(r->from, F_GETFL) | O_NONBLOCK);
         rc = check_hello(r->from, r, err);
@@ -273,7 +314,7 @@ long long qv_remote_call(qv_conn *conn, const char *fn, json_object *a, json_obj
     }
     gint64 id = (gint64)r->next_id++;
     g_autofree char *line = request_line((unsigned long long)id, fn, a);
-    int wr = qv_write_all(r->to, line, strlen(line));
+    int wr = send_all(r->to, line, strlen(line));
     if (wr < 0) {
         int code = lost(r, wr, "cannot write to ssh: %s", g_strerror(-wr));
         g_mutex_unlock(&r->lock);
@@ -281,7 +322,9 @@ long long qv_remote_call(qv_conn *conn, const char *fn, json_object *a, json_obj
     }
     json_object *reply = NULL;
     for (;;) {
-        g_hash_table_steal_extended(r->replies, &id, NULL, (gpointer *)&reply);
+        gpointer key = NULL;
+        if (g_hash_table_steal_extended(r->replies, &id, &key, (gpointer *)&reply))
+            g_free(key); /* stolen with its reply: ours to free */
         if (reply || r->broken < 0)
             break;
         if (!r->reading) {
@@ -330,7 +373,7 @@ int qv_remote_call_stream(qv_conn *conn, const char *fn, json_object *a, json_ob
     g_autofree char *reply_line = NULL;
     fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK);
     if ((rc = check_hello(ours, r, err)) >= 0) {
-        rc = qv_write_all(ours, line, strlen(line));
+        rc = send_all(ours, line, strlen(line));
         if (rc < 0)
             qv_error_set_errno(err, rc, "cannot write to ssh");
         else
@@ -420,9 +463,15 @@ int qv_remote_events_dispatch(qv_conn *conn, qv_error **err)
 
 /* ---- handles ---- */
 
+/* A domain goes as its name and UUID: the remote side finds it by name
+ * (one file) and checks the UUID, rather than reading every domain's
+ * definition for the UUID on every call. */
 json_object *qv_remote_dom_ref(const qv_domain *dom)
 {
-    return json_object_new_string(dom->uuid_str);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(dom->name));
+    json_object_object_add(o, "uuid", json_object_new_string(dom->uuid_str));
+    return o;
 }
 
 json_object *qv_remote_snap_ref(const qv_snapshot *snap)

@@ -10,8 +10,8 @@
  *   <- {"id": 7, "r": 0, "o": [OUT, ...]}
  *   <- {"id": 7, "r": -22, "e": {"m": "...", "c": QMP class, "d": QMP desc}}
  *
- * ARGs are the call's inputs in order (a domain as its UUID string, a
- * snapshot as [UUID, name], a struct as an object of its fields), and for
+ * ARGs are the call's inputs in order (a domain as {"name", "uuid"}, a
+ * snapshot as [domain, name], a struct as an object of its fields), and for
  * each output pointer whether the caller gave one; OUTs are the outputs in
  * order. The remote side runs each call in a thread of its own, so a call
  * such as abort_job reaches it while a migration call still runs; the
@@ -33,7 +33,8 @@
 #include "uri.h"
 
 /* The protocol's version, in the hello line the remote side sends first. */
-#define QV_REMOTE_PROTOCOL 1
+/* 2: a domain travels as {"name", "uuid"}, not its UUID alone. */
+#define QV_REMOTE_PROTOCOL 2
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_domain, qv_domain_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(qv_snapshot, qv_snapshot_free)
@@ -63,8 +64,9 @@ typedef struct qv_remote qv_remote;
 int qv_remote_open(qv_conn *conn, const qv_ssh_uri *u, qv_error **err);
 void qv_remote_close(qv_remote *r);
 
-/* Sends fn with args a (borrowed), waits for its reply: its return value, and
- * *o its outputs (an array, never NULL on success). */
+/* Sends fn with args a (borrowed: the caller keeps its reference), waits
+ * for its reply: its return value, and *o its outputs (an array, never NULL
+ * on success). */
 long long qv_remote_call(qv_conn *conn, const char *fn, json_object *a, json_object **o,
                          qv_error **err);
 

@@ -239,8 +239,9 @@ def emit_codecs(w, structs, used):
                 die("struct %s: no remote form for field '%s %s'" % (sname, ctype, fname))
         w("}")
         w()
-        # get: strings owned by the struct are copied; borrowed ones (const)
-        # point into o, which outlives the call (the server's request).
+        # get: strings owned by the struct are copied (on the server, keep
+        # frees them after the call); borrowed ones (const) point into o,
+        # which outlives the call (the server's request).
         w("static void get_%s(json_object *o, %s *s, size_t limit, GPtrArray *keep)"
           % (sname, sname))
         w("{")
@@ -258,7 +259,13 @@ def emit_codecs(w, structs, used):
                 w("        g_strlcpy(s->%s, v ? json_object_get_string(v) : \"\", sizeof s->%s);"
                   % (fname, fname))
             elif ctype == "char*":
+                # The caller's to free, or with keep (the server's input:
+                # nobody frees it) freed after the call.
+                w("    {")
                 w("        s->%s = g_strdup(json_object_get_string(v));" % fname)
+                w("        if (keep)")
+                w("            g_ptr_array_add(keep, s->%s);" % fname)
+                w("    }")
             elif ctype == "const char*":
                 w("        s->%s = json_object_get_string(v);" % fname)
             elif ctype == "const char*const *":

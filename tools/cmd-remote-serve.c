@@ -2,6 +2,7 @@
  * this host over ssh by the client's qv_conn_open for as long as that
  * connection is open; it speaks the library's line protocol on stdin and
  * stdout (qv_conn_remote_serve), so it is for qvirt itself, not for people. */
+#include <signal.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -9,6 +10,10 @@
 static bool cmd_remote_serve(cli_ctx *ctx, const cli_args *args)
 {
     (void)args;
+    /* A client gone mid-call must not kill the calls still running here
+     * (a save, a migration) nor skip the connection's close: its writes
+     * fail instead, and the end of its input ends the serving. */
+    signal(SIGPIPE, SIG_IGN);
     qv_conn *conn = cli_conn(ctx);
     if (!conn)
         return false;

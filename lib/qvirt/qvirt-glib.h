@@ -11,7 +11,8 @@ extern "C" {
 
 /* A GSource that calls qv_conn_event_dispatch() whenever the connection has
  * new events. Attach it with g_source_attach(); the connection must outlive
- * it. NULL (and *err) on failure. */
+ * it. On a qvirt+ssh:// connection whose event stream is lost it removes
+ * itself. NULL (and *err) on failure. */
 QV_PUBLIC GSource *qv_conn_event_source_new(qv_conn *conn, qv_error **err);
 
 #ifdef __cplusplus

@@ -959,3 +959,74 @@ Test(cli, migrate_tunables_on_paused_domain)
     cli_run_uri(&r, env.uri, "destroy", "tun", NULL);
     ASSERT_OK(r);
 }
+
+/* ---- qvirt+ssh:// ----------------------------------------------------------- */
+/* `qvirt -c qvirt+ssh://...` through the fake ssh (cli_fake_ssh: the remote
+ * command runs here), on the test's root: what it prints is what the local
+ * URI prints. */
+
+Test(cli, remote_over_fake_ssh)
+{
+    g_autofree char *ruri = cli_fake_ssh(env.root, env.root);
+    g_autofree char *xml = cli_small_xml("far");
+    g_autofree char *path = cli_write_file(&env, "far.xml", xml);
+    g_auto(cli_result) r = { 0 };
+    cli_run_uri(&r, ruri, "define", path, NULL);
+    ASSERT_OK(r);
+    g_autofree char *want = g_strdup_printf("Domain 'far' defined from %s\n\n", path);
+    cr_assert_str_eq(r.out, want);
+    cr_assert_eq(cli_fake_ssh_runs(env.root), 1, "define did not go through ssh");
+    const char *cmds[][4] = { { "list", "--all", NULL }, { "dumpxml", "far", NULL },
+                              { "domstate", "far", "--reason", NULL },
+                              { "dominfo", "far", NULL } };
+    for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++) {
+        g_auto(cli_result) rr = { 0 }, lr = { 0 };
+        const char *ra[8] = { "-c", ruri }, *la[8] = { "-c", env.uri };
+        for (size_t k = 0; cmds[i][k]; k++)
+            ra[2 + k] = la[2 + k] = cmds[i][k];
+        cli_run(&rr, ra);
+        cli_run(&lr, la);
+        ASSERT_OK(rr);
+        ASSERT_OK(lr);
+        cr_assert_str_eq(rr.out, lr.out, "qvirt %s differs over ssh", cmds[i][0]);
+    }
+    cr_assert_eq(cli_fake_ssh_runs(env.root), 1 + (int)G_N_ELEMENTS(cmds));
+    cli_run_uri(&r, ruri, "list", "--all", NULL);
+    cr_assert(strstr(r.out, " far ") && strstr(r.out, "shut off"), "%s", r.out);
+    cli_run_uri(&r, ruri, "domstate", "nosuch", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "nosuch"), "%s", r.err);
+    cli_run_uri(&r, ruri, "undefine", "far", NULL);
+    ASSERT_OK(r);
+    /* Each qvirt's remote-serve ends with it (it reads the end of its
+     * input once qvirt is gone). */
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (cli_remote_serves(env.root) > 0) {
+        cr_assert_lt(g_get_monotonic_time(), deadline, "a remote-serve outlived its qvirt");
+        poll(NULL, 0, 20);
+    }
+}
+
+Test(cli, remote_errors)
+{
+    g_autofree char *ruri = cli_fake_ssh(env.root, env.root);
+    g_auto(cli_result) r = { 0 };
+    /* A remote command that is not qvirt. */
+    g_autofree char *bad = g_strdup_printf("qvirt+ssh://fakehost/embed?root=%s&command=/bin/false",
+                                           env.root);
+    cli_run_uri(&r, bad, "list", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "fakehost"), "%s", r.err);
+    /* A host nobody answers at (the real ssh: port 1 of this host). */
+    const char *path = g_getenv("PATH");
+    const char *real = strchr(path, ':') + 1; /* without the fake */
+    g_autofree char *ssh = g_find_program_in_path("ssh");
+    g_setenv("PATH", real, TRUE);
+    g_autofree char *real_ssh = g_find_program_in_path("ssh");
+    if (!real_ssh)
+        cr_skip_test("no ssh (openssh-client) for the unreachable host case");
+    cli_run_uri(&r, "qvirt+ssh://127.0.0.1:1/system", "list", NULL);
+    ASSERT_FAILS(r);
+    cr_assert(strstr(r.err, "127.0.0.1"), "%s", r.err);
+    cr_assert(strstr(r.err, "refused") || strstr(r.err, "ssh"), "%s", r.err);
+}

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,4 +179,70 @@ int cli_bg_finish(cli_bg *bg, int sig, int timeout_ms)
     }
     close(bg->out_fd);
     return wait_status_to_code(ws);
+}
+
+char *cli_fake_ssh(const char *dir, const char *root)
+{
+    g_autofree char *bindir = g_build_filename(dir, "bin", NULL);
+    g_mkdir_with_parents(bindir, 0700);
+    g_autofree char *log = g_build_filename(dir, "ssh.log", NULL);
+    g_autofree char *qlog = g_shell_quote(log);
+    g_autoptr(GString) s = g_string_new("#!/bin/sh\n# The tests' ssh: runs the remote command on this host.\n");
+    g_string_append_printf(s, "echo \"$$ $*\" >> %s\n", qlog);
+    /* ssh passes the remote side nothing of the caller's environment. */
+    const char *vars[] = { "QVIRT_MONITOR", "QVIRT_BUILD_ROOT", "QVIRT_SOURCE_ROOT",
+                           "LD_LIBRARY_PATH", "QVIRT_QEMU", "QVIRT_DEBUG", "QVIRT_LOG_FILE",
+                           "QVIRT_TEST_GUEST", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+    for (size_t i = 0; i < G_N_ELEMENTS(vars); i++)
+        if (g_getenv(vars[i])) {
+            g_autofree char *q = g_shell_quote(g_getenv(vars[i]));
+            g_string_append_printf(s, "export %s=%s\n", vars[i], q);
+        }
+    g_string_append(s, "for last; do :; done\nexec /bin/sh -c \"$last\"\n");
+    g_autofree char *ssh = g_build_filename(bindir, "ssh", NULL);
+    g_assert(g_file_set_contents(ssh, s->str, -1, NULL));
+    g_assert(chmod(ssh, 0755) == 0);
+    g_autofree char *path = g_strdup_printf("%s:%s", bindir, g_getenv("PATH") ? g_getenv("PATH")
+                                                                              : "/usr/bin:/bin");
+    g_setenv("PATH", path, TRUE);
+    g_autofree char *eroot = g_uri_escape_string(root, "/", FALSE);
+    g_autofree char *ebin = g_uri_escape_string(QVIRT_BIN, "/", FALSE);
+    return g_strdup_printf("qvirt+ssh://fakehost/embed?root=%s&command=%s", eroot, ebin);
+}
+
+int cli_fake_ssh_runs(const char *dir)
+{
+    g_autofree char *log = g_build_filename(dir, "ssh.log", NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(log, &text, NULL, NULL))
+        return 0;
+    int n = 0;
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        n++;
+    return n;
+}
+
+int cli_remote_serves(const char *root)
+{
+    int n = 0;
+    GDir *d = g_dir_open("/proc", 0, NULL);
+    const char *e;
+    while (d && (e = g_dir_read_name(d))) {
+        if (!g_ascii_isdigit(e[0]))
+            continue;
+        g_autofree char *p = g_strdup_printf("/proc/%s/cmdline", e);
+        g_autofree char *cmd = NULL;
+        gsize len = 0;
+        if (!g_file_get_contents(p, &cmd, &len, NULL) || len == 0)
+            continue; /* gone, or a zombie (empty cmdline) */
+        bool serve = false, names_root = false;
+        for (const char *a = cmd; a < cmd + len; a += strlen(a) + 1) {
+            serve |= strcmp(a, "remote-serve") == 0;
+            names_root |= strstr(a, root) != NULL;
+        }
+        n += serve && names_root;
+    }
+    if (d)
+        g_dir_close(d);
+    return n;
 }

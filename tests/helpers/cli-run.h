@@ -50,3 +50,15 @@ bool cli_bg_start(cli_bg *bg, const char *const *argv);
 bool cli_bg_wait_for(cli_bg *bg, const char *text, int timeout_ms);
 /* Sends sig, reads the rest of stdout and returns the exit status. */
 int cli_bg_finish(cli_bg *bg, int sig, int timeout_ms);
+
+/* A fake `ssh` for qvirt+ssh:// tests: writes DIR/bin/ssh, which runs its
+ * last argument (the remote command) here with `sh -c` and the test's
+ * QVIRT_* settings, appending a line to DIR/ssh.log each time it runs (so
+ * a test can tell the connection went through it), and puts DIR/bin first
+ * in PATH. Returns qvirt+ssh://fakehost/embed?root=ROOT&command=<qvirt>. */
+char *cli_fake_ssh(const char *dir, const char *root);
+/* How many times the fake ssh of DIR ran. */
+int cli_fake_ssh_runs(const char *dir);
+/* How many `qvirt ... remote-serve` processes run whose command line names
+ * root (zombies excluded). */
+int cli_remote_serves(const char *root);

@@ -1,4 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,4 +229,155 @@ bool itest_wait_pid_gone(pid_t pid, int timeout_ms)
             return false;
         poll(NULL, 0, 10);
     }
+}
+
+/* ---- an sshd in a network namespace ---------------------------------------- */
+
+
+static bool sh_ok(const char *const *argv, char **errs)
+{
+    int status = -1;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                      NULL, NULL, NULL, errs, &status, NULL))
+        return false;
+    return g_spawn_check_wait_status(status, NULL);
+}
+#define SH(...) cr_assert(sh_ok((const char *const[]){ __VA_ARGS__, NULL }, NULL), \
+                          "failed: %s", #__VA_ARGS__)
+
+void itest_netns_down(itest_netns *n)
+{
+    if (n->sshd > 0) {
+        kill(n->sshd, SIGTERM);
+        waitpid(n->sshd, NULL, 0);
+    }
+    if (n->src)
+        sh_ok((const char *const[]){ "ip", "netns", "del", n->src, NULL }, NULL);
+    if (n->dst)
+        sh_ok((const char *const[]){ "ip", "netns", "del", n->dst, NULL }, NULL);
+    g_free(n->src);
+    g_free(n->dst);
+    g_free(n->dir);
+    g_free(n->dst_ip);
+    memset(n, 0, sizeof *n);
+}
+
+/* Reads sshd's stderr until it says it listens (or the deadline). */
+static bool wait_sshd(int fd, int timeout_ms)
+{
+    g_autoptr(GString) got = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    while (!strstr(got->str, "Server listening")) {
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (left <= 0 || poll(&pfd, 1, left) <= 0)
+            return false;
+        char buf[256];
+        ssize_t r = read(fd, buf, sizeof buf);
+        if (r <= 0)
+            return false;
+        g_string_append_len(got, buf, r);
+    }
+    return true;
+}
+
+void itest_netns_up(const itest *t, itest_netns *n)
+{
+    const char *missing = NULL;
+    g_autofree char *ssh = g_find_program_in_path("ssh");
+    g_autofree char *ip = g_find_program_in_path("ip");
+    g_autofree char *keygen = g_find_program_in_path("ssh-keygen");
+    if (geteuid() != 0)
+        missing = "root (network namespaces)";
+    else if (!g_file_test("/usr/sbin/sshd", G_FILE_TEST_IS_EXECUTABLE))
+        missing = "sshd (openssh-server)";
+    else if (!ssh || !ip)
+        missing = "ssh and ip (openssh-client, iproute2)";
+    if (missing)
+        cr_skip_test("the qvirt+ssh:// test needs %s", missing);
+    if (!keygen)
+        cr_skip_test("the qvirt+ssh:// test needs ssh-keygen (openssh-client)");
+    int id = (int)getpid();
+    n->src = g_strdup_printf("qvt-src-%d", id);
+    n->dst = g_strdup_printf("qvt-dst-%d", id);
+    g_autofree char *va = g_strdup_printf("qvs%d", id % 100000);
+    g_autofree char *vb = g_strdup_printf("qvd%d", id % 100000);
+    g_autofree char *src_cidr = g_strdup_printf("10.250.%d.1/30", id % 250);
+    g_autofree char *dst_cidr = g_strdup_printf("10.250.%d.2/30", id % 250);
+    n->dst_ip = g_strdup_printf("10.250.%d.2", id % 250);
+    SH("ip", "netns", "add", n->src);
+    SH("ip", "netns", "add", n->dst);
+    SH("ip", "link", "add", va, "netns", n->src, "type", "veth", "peer", "name", vb, "netns",
+       n->dst);
+    SH("ip", "-n", n->src, "addr", "add", src_cidr, "dev", va);
+    SH("ip", "-n", n->dst, "addr", "add", dst_cidr, "dev", vb);
+    SH("ip", "-n", n->src, "link", "set", va, "up");
+    SH("ip", "-n", n->dst, "link", "set", vb, "up");
+    SH("ip", "-n", n->src, "link", "set", "lo", "up");
+    SH("ip", "-n", n->dst, "link", "set", "lo", "up");
+
+    n->dir = g_build_filename(t->root, "ssh", NULL);
+    cr_assert_eq(mkdir(n->dir, 0700), 0);
+    g_autofree char *hostkey = g_build_filename(n->dir, "host_key", NULL);
+    g_autofree char *key = g_build_filename(n->dir, "id", NULL);
+    SH("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostkey);
+    SH("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key);
+    g_autofree char *pub_path = g_strconcat(key, ".pub", NULL);
+    g_autofree char *pub = NULL;
+    cr_assert(g_file_get_contents(pub_path, &pub, NULL, NULL));
+    g_autofree char *auth = g_build_filename(n->dir, "authorized_keys", NULL);
+    cr_assert(g_file_set_contents(auth, pub, -1, NULL));
+    n->port = 2222;
+    g_autofree char *pidfile = g_build_filename(n->dir, "sshd.pid", NULL);
+    g_autofree char *conf = g_strdup_printf(
+        "Port %d\nListenAddress %s\nHostKey %s\nAuthorizedKeysFile %s\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "StrictModes no\nUsePAM no\nPidFile %s\n", n->port, n->dst_ip, hostkey, auth, pidfile);
+    g_autofree char *conf_path = g_build_filename(n->dir, "sshd_config", NULL);
+    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    mkdir("/run/sshd", 0755);   /* sshd's privilege separation folder */
+    /* The "remote host's" qvirt: this build's, with the test's settings. */
+    g_autoptr(GString) wrap = g_string_new("#!/bin/sh\n");
+    const char *vars[] = { "QVIRT_MONITOR", "QVIRT_BUILD_ROOT", "QVIRT_SOURCE_ROOT",
+                           "LD_LIBRARY_PATH", "QVIRT_QEMU", "QVIRT_DEBUG", "QVIRT_TEST_GUEST" };
+    for (size_t i = 0; i < G_N_ELEMENTS(vars); i++)
+        if (g_getenv(vars[i])) {
+            g_autofree char *q = g_shell_quote(g_getenv(vars[i]));
+            g_string_append_printf(wrap, "export %s=%s\n", vars[i], q);
+        }
+    g_autofree char *bin = g_build_filename(g_getenv("QVIRT_BUILD_ROOT"), "tools", "qvirt", NULL);
+    g_string_append_printf(wrap, "exec %s \"$@\"\n", bin);
+    g_autofree char *wrapper = g_build_filename(n->dir, "qvirt-remote", NULL);
+    cr_assert(g_file_set_contents(wrapper, wrap->str, -1, NULL));
+    chmod(wrapper, 0755);
+
+    const char *argv[] = { "ip", "netns", "exec", n->dst, "/usr/sbin/sshd", "-D", "-e", "-f",
+                           conf_path, NULL };
+    int errfd = -1;
+    g_autoptr(GError) gerr = NULL;
+    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                       &n->sshd, NULL, NULL, &errfd, &gerr),
+              "cannot run sshd: %s", gerr ? gerr->message : "?");
+    cr_assert(wait_sshd(errfd, 10000), "sshd did not start");
+    close(errfd);
+
+    /* This process (and what it starts: the domain's supervisor and QEMU,
+     * ssh) lives in the source's namespace from here. */
+    g_autofree char *ns = g_strdup_printf("/run/netns/%s", n->src);
+    int fd = open(ns, O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(setns(fd, CLONE_NEWNET), 0, "setns: %s", g_strerror(errno));
+    close(fd);
+}
+
+char *itest_netns_uri(const itest_netns *n, const char *root, const char *command)
+{
+    g_autofree char *key = g_build_filename(n->dir, "id", NULL);
+    g_autofree char *wrapper = g_build_filename(n->dir, "qvirt-remote", NULL);
+    g_autofree char *ekey = g_uri_escape_string(key, "/", FALSE);
+    g_autofree char *ecmd = g_uri_escape_string(command ? command : wrapper, "/", FALSE);
+    g_autofree char *eroot = g_uri_escape_string(root, "/", FALSE);
+    return g_strdup_printf("qvirt+ssh://root@%s:%d/embed?root=%s&keyfile=%s&no_verify=1"
+                           "&command=%s", n->dst_ip, n->port, eroot, ekey, ecmd);
 }

@@ -63,3 +63,22 @@ int itest_guest_wait(qv_qmp *ga, int64_t pid, int timeout_ms, GBytes **out);
 /* Runs `sh -c script` and returns its stdout (g_free), *code its exit code;
  * asserts that it finished. */
 char *itest_guest_run(qv_qmp *ga, const char *script, int *code);
+
+/* ---- qvirt+ssh:// to another network namespace --------------------------- */
+/* Two network namespaces joined by a veth pair (no route out); an sshd
+ * listens in the destination's ("the remote host", on dst_ip:port), with a
+ * key of its own in dir and dir/qvirt-remote, this build's qvirt with the
+ * test's settings; this process moves into the source's namespace. Skips
+ * (with the reason) when not root or sshd, ssh or ip is missing. */
+typedef struct itest_netns {
+    char *src, *dst;          /* namespace names */
+    char *dir;                /* keys, sshd's config, the remote wrapper */
+    char *dst_ip;
+    GPid sshd;
+    int port;
+} itest_netns;
+void itest_netns_up(const itest *t, itest_netns *n);
+void itest_netns_down(itest_netns *n);
+/* qvirt+ssh://root@DST/embed?root=ROOT with the key, no host key check and
+ * command (NULL: the wrapper). */
+char *itest_netns_uri(const itest_netns *n, const char *root, const char *command);
