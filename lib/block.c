@@ -98,6 +98,23 @@ static int no_entry(qv_domain *dom, const qv_domdef_disk *d, const char *query, 
                         dom->name, query, d->target_dev, d->alias ? d->alias : "?");
 }
 
+int qv_disk_root_node(qv_domain *dom, const qv_domdef_disk *d, char **node, qv_error **err)
+{
+    g_autoptr(json_object) list = NULL;
+    int r = qv_domain_qmp_call(dom, "query-block", NULL, &list, err);
+    if (r < 0)
+        return r;
+    json_object *e = find_entry(list, d->alias);
+    if (!e)
+        return no_entry(dom, d, "query-block", err);
+    const char *name = qv_json_get_str(qv_json_get(e, "inserted"), "node-name");
+    if (!name)
+        return qv_error_set(err, -EINVAL, "disk %s of domain '%s' has no medium",
+                            d->target_dev, dom->name);
+    *node = g_strdup(name);
+    return 0;
+}
+
 /* ---- block_stats ---------------------------------------------------------- */
 
 static void add_stat(long long *sum, long long v)
@@ -403,14 +420,12 @@ int qv_domain_block_resize(qv_domain *dom, const char *disk, unsigned long long 
     /* qcow2 images grow in whole sectors (libvirt rounds up the same way). */
     if (d->src.format && !strcmp(d->src.format, "qcow2"))
         size = (size + 511) / 512 * 512;
-    /* The top node: the throttle filter of a disk with <iotune> (QEMU 7.2
-     * does not update a filter's size when the node below it grows), else
-     * the top image's format node (a block job may have renamed it). */
-    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
-    qv_disk_node_names(dom, d, nodes);
-    g_autofree char *node = d->has_iotune ? g_strdup_printf("%s-throttle", d->alias)
-                            : nodes->len ? g_strdup(nodes->pdata[0])
-                                         : g_strdup_printf("%s-format", d->alias);
+    /* The root node: the throttle filter of a disk started with <iotune>
+     * (QEMU 7.2 does not update a filter's size when the node below it
+     * grows), else the top image's format node. */
+    g_autofree char *node = NULL;
+    if ((r = qv_disk_root_node(dom, d, &node, err)) < 0)
+        return r;
     json_object *args = json_object_new_object();
     json_object_object_add(args, "node-name", json_object_new_string(node));
     json_object_object_add(args, "size", json_object_new_int64((int64_t)size));

@@ -1119,9 +1119,11 @@ static int do_commit(qv_domain *dom, const char *disk, const char *base, const c
             qv_error_prefix(*err, "cannot make the images of disk %s writable for the commit", t);
         return r;
     }
-    /* The root node: a throttle filter when the disk has <iotune>. */
-    g_autofree char *root = j.disk->has_iotune ? g_strdup_printf("%s-throttle", j.disk->alias)
-                                               : g_strdup(((chain_img *)c->pdata[0])->fmt);
+    /* The root node: a throttle filter when the disk was started with
+     * <iotune>. */
+    g_autofree char *root = NULL;
+    if ((r = qv_disk_root_node(dom, j.disk, &root, err)) < 0)
+        return r;
     json_object *a = obj_str("device", root);
     json_object_object_add(a, "top-node", json_object_new_string(((chain_img *)c->pdata[ti])->fmt));
     json_object_object_add(a, "base-node", json_object_new_string(((chain_img *)c->pdata[bi])->fmt));
@@ -1376,8 +1378,9 @@ static int do_copy(qv_domain *dom, const char *disk, const copy_dest *dst, qv_er
     in->shallow = shallow;
     if ((r = add_target(dom, &j, t, shallow, err)) < 0)
         return r;
-    g_autofree char *root = j.disk->has_iotune ? g_strdup_printf("%s-throttle", j.disk->alias)
-                                               : g_strdup(top->fmt);
+    g_autofree char *root = NULL;
+    if ((r = qv_disk_root_node(dom, j.disk, &root, err)) < 0)
+        return r;
     json_object *a = obj_str("device", root);
     json_object_object_add(a, "target", json_object_new_string(t->fmt));
     json_object_object_add(a, "replaces", json_object_new_string(top->fmt));

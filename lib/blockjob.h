@@ -9,6 +9,12 @@
  * names nodes by position (cmdline-disk.c); after a block job changed the
  * chain, by what the job recorded (blocknodes-<alias>.json). */
 void qv_disk_node_names(qv_domain *dom, const qv_domdef_disk *d, GPtrArray *out);
+/* The root of a running disk's block graph, the node its device sits on,
+ * as QEMU's query-block says (g_free *node): "<alias>-throttle" when the
+ * disk was started or plugged with <iotune>, else its top image's format
+ * node. Not the live XML's <iotune>: set_block_iotune on a disk without
+ * the filter throttles its device and adds no node (lib/block.c). */
+int qv_disk_root_node(qv_domain *dom, const qv_domdef_disk *d, char **node, qv_error **err);
 /* Records the node names of a running disk whose chain (as d, from the
  * live definition, has it) a change other than the start gave it, e.g. an
  * external snapshot's new overlay: names holds each image's format, then
