@@ -746,6 +746,85 @@ static void migration_aborted_from_another_thread(qv_conn *rc, qv_domain *dom, q
     g_free(guest_ok("rg", "true"));
 }
 
+/* Sets *opaque when a BLOCK_JOB_2 event (disks by target) says vdb's job
+ * is ready. */
+static void on_block_job(qv_conn *conn, const qv_event *ev, void *opaque)
+{
+    (void)conn;
+    g_autoptr(json_object) o = json_tokener_parse(ev->json);
+    if (!g_strcmp0(qv_json_get_str(o, "disk"), "vdb") &&
+        qv_json_get_int(o, "status", -1) == QV_DOMAIN_BLOCK_JOB_READY)
+        *(bool *)opaque = true;
+}
+
+/* Hotplug, a disk's size, a block job (its READY event through the remote
+ * connection's stream) and managed save: more generated calls, each
+ * checked through the local connection. */
+static void devices_jobs_and_managed_save(qv_conn *rc, qv_domain *dom, qv_domain *ldom,
+                                          const char *root)
+{
+    qv_error *err = NULL;
+    /* Hotplug: a disk attached and detached through the remote connection. */
+    g_autofree char *hot = g_build_filename(root, "hot.img", NULL);
+    g_autofree char *zero = g_malloc0(1 << 20);
+    cr_assert(g_file_set_contents(hot, zero, 1 << 20, NULL));
+    g_autofree char *hx = g_strdup_printf(
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/>"
+        "<source file='%s'/><target dev='vdd' bus='virtio'/></disk>", hot);
+    itest_ok(qv_domain_attach_device(dom, hx, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err), err);
+    char *live = NULL;
+    itest_ok(qv_domain_get_xml_description(ldom, 0, &live, &err), err);
+    cr_assert(strstr(live, "dev='vdd'"), "the attached disk is not in the live XML");
+    free(live);
+    qv_block_info bi;
+    itest_ok(qv_domain_get_block_info(ldom, "vdd", &bi, 0, &err), err);
+    cr_assert_eq(bi.capacity, 1ull << 20);
+    /* Its size, grown remotely (KiB), as the local connection sees it. */
+    itest_ok(qv_domain_block_resize(dom, "vdd", 2048, 0, &err), err);
+    itest_ok(qv_domain_get_block_info(ldom, "vdd", &bi, 0, &err), err);
+    cr_assert_eq(bi.capacity, 2ull << 20, "block_resize: %llu", bi.capacity);
+    itest_ok(qv_domain_detach_device(dom, hx, QV_DOMAIN_DEVICE_MODIFY_LIVE, &err), err);
+    itest_ok(qv_domain_get_xml_description(ldom, 0, &live, &err), err);
+    cr_assert_null(strstr(live, "dev='vdd'"), "the detached disk is still in the live XML");
+    free(live);
+
+    /* A block copy of vdb, run to ready and pivoted, all remotely. */
+    g_autofree char *copy = g_build_filename(root, "copy.qcow2", NULL);
+    g_autofree char *dx = g_strdup_printf("<disk type='file'><source file='%s'/>"
+                                          "<driver type='qcow2'/></disk>", copy);
+    bool ready = false;
+    int cb = qv_conn_domain_event_register_any(rc, dom, QV_DOMAIN_EVENT_ID_BLOCK_JOB_2,
+                                               on_block_job, &ready, &err);
+    itest_ok(cb, err);
+    qv_block_copy_params bp = { .size = sizeof bp };
+    itest_ok(qv_domain_block_copy(dom, "vdb", dx, &bp, 0, &err), err);
+    gint64 deadline = g_get_monotonic_time() + (gint64)WAIT_MS * 1000;
+    while (!ready && g_get_monotonic_time() < deadline)
+        cr_assert_geq(qv_conn_event_run(rc, 1000, &err), 0);
+    cr_assert(ready, "no READY event of the copy through the remote connection");
+    itest_ok(qv_conn_domain_event_deregister_any(rc, cb, &err), err);
+    qv_block_job_info ji = { 0 };
+    cr_assert_eq(qv_domain_get_block_job_info(dom, "vdb", &ji, 0, &err), 1);
+    cr_assert(ji.ready);
+    cr_assert_eq(ji.type, QV_DOMAIN_BLOCK_JOB_TYPE_COPY);
+    itest_ok(qv_domain_abort_block_job(dom, "vdb", QV_DOMAIN_BLOCK_JOB_ABORT_PIVOT, &err), err);
+    itest_ok(qv_domain_get_xml_description(ldom, 0, &live, &err), err);
+    cr_assert(strstr(live, copy), "vdb is not on its copy after the pivot");
+    free(live);
+
+    /* Managed save, then a start that restores it. */
+    g_free(guest_ok("rg", "echo managed > /tmp/managedmark"));
+    itest_ok(qv_domain_managed_save(dom, 0, &err), err);
+    cr_assert_eq(qv_domain_has_managed_save_image(ldom, 0, &err), 1);
+    cr_assert_eq(qv_domain_has_managed_save_image(dom, 0, &err), 1);
+    assert_state(ldom, QV_DOMAIN_SHUTOFF, QV_DOMAIN_SHUTOFF_SAVED);
+    itest_ok(qv_domain_create(dom, 0, &err), err);
+    assert_state(ldom, QV_DOMAIN_RUNNING, QV_DOMAIN_RUNNING_RESTORED);
+    cr_assert_eq(qv_domain_has_managed_save_image(dom, 0, &err), 0);
+    g_autofree char *mark = guest_ok("rg", "cat /tmp/managedmark");
+    cr_assert_str_eq(mark, "managed", "the managed save did not keep the guest's RAM");
+}
+
 Test(remote, one_guest_through_the_remote_connection)
 {
     g_clear_pointer(&seen, g_array_unref);
@@ -854,6 +933,7 @@ Test(remote, one_guest_through_the_remote_connection)
     g_autoptr(qv_conn) drc = open_remote(druri);
     migration_aborted_from_another_thread(rc, dom, drc);
     generated_calls(dom, ldom);
+    devices_jobs_and_managed_save(rc, dom, ldom, T.root);
 
     /* Save and restore through the remote connection: the same guest. */
     g_free(guest_ok("rg", "echo saved-in-ram > /tmp/savemark"));
