@@ -201,11 +201,21 @@ int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int
                          json_object **ret, qv_error **err);
 
 /* resources.c: applies the config's CPU pins and the balloon statistics
- * period to a QEMU that has just started (before cont). */
-/* The run's cgroup (cg->mount NULL: none) is where vCPU and iothread
- * threads go, with their pins and limits. */
-int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, const qv_vmcg *cg,
+ * period to a QEMU that has just started (before cont), in two steps:
+ * the QMP (the balloon's period, QEMU's vCPU and iothread threads, one
+ * round trip), then the placement, which asks QEMU nothing and so may run
+ * while QEMU loads a saved state. The run's cgroup (cg->mount NULL: none)
+ * is where vCPU and iothread threads go, with their pins and limits. */
+typedef struct qv_tuning {
+    GArray *vcpus;          /* NULL: nothing to place or pin */
+    json_object *iothreads; /* query-iothreads, when there is a cgroup */
+} qv_tuning;
+void qv_tuning_clear(qv_tuning *t);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_tuning, qv_tuning_clear)
+int qv_domain_tuning_query(qv_qmp *qmp, const qv_domdef *def, const qv_vmcg *cg, qv_tuning *t,
                            qv_error **err);
+int qv_domain_tuning_apply(const qv_tuning *t, const qv_domdef *def, pid_t qemu_pid,
+                           const qv_vmcg *cg, qv_error **err);
 
 /* tune.c: the domain's cgroup (vmcgroup.h). Makes the VM group of a start
  * under the connection's cgroup root with its supervisor and emulator
@@ -242,8 +252,10 @@ int qv_tune_place_vcpu(const qv_vmcg *cg, const qv_domdef *def, unsigned int ind
  * cpuset.cpus of its cgroup, where the run has one with cpuset. */
 int qv_tune_pin_group(qv_domain *dom, int vcpu, const unsigned char *cpumap, int maplen,
                       qv_error **err);
-/* Moves QEMU's iothreads into their iothreadN groups. */
-int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, qv_qmp *qmp, qv_error **err);
+/* Moves QEMU's iothreads (list: query-iothreads) into their iothreadN
+ * groups. */
+int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, json_object *list,
+                            qv_error **err);
 
 /* start.c */
 int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
@@ -287,9 +299,11 @@ int qv_qemu_img(const char *const *args, qv_error **err);
 void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, int reason,
                        int detail);
 /* save.c: managed save images, and the restore's incoming migration on a
- * starting QEMU's command monitor. */
+ * starting QEMU's command monitor: begun (QEMU then loads the image from
+ * fd in its main loop while the caller carries on), then waited for. */
 char *qv_domain_managed_save_path(qv_conn *conn, const char *name);
-int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err);
+int qv_restore_begin(qv_qmp *qmp, int fd, qv_error **err);
+int qv_restore_finish(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err);
 /* The XML a save image keeps: dxml (same domain, checked) or the live
  * definition, inactive and with its secrets. */
 int qv_save_image_xml(qv_domain *dom, const char *dxml, char **ret, qv_error **err);

@@ -599,10 +599,8 @@ int qv_conn_define_save_image_xml(qv_conn *conn, const char *file, const char *d
 
 /* ---- restore ------------------------------------------------------------ */
 
-int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
+int qv_restore_begin(qv_qmp *qmp, int fd, qv_error **err)
 {
-    qv_job job = { .operation = QV_DOMAIN_JOB_OPERATION_RESTORE, .kind = QV_JOB_MIGRATION,
-                   .started_us = qv_rt_now_us() };
     int r = migrate_events_on(qmp, err);
     if (r >= 0 && (r = give_fd(qmp, QV_RESTORE_FDNAME, fd, err)) >= 0) {
         json_object *args = json_object_new_object();
@@ -610,8 +608,16 @@ int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
         if ((r = qmp_simple(qmp, "migrate-incoming", args, NULL, err)) < 0)
             drop_fd(qmp, QV_RESTORE_FDNAME);
     }
+    return r;
+}
+
+int qv_restore_finish(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
+{
+    qv_job job = { .operation = QV_DOMAIN_JOB_OPERATION_RESTORE, .kind = QV_JOB_MIGRATION,
+                   .started_us = qv_rt_now_us() };
     qv_domain_job_stats st = { .size = sizeof st };
-    if (r >= 0 && (r = wait_job(dom, qmp, &job, "MIGRATION", fd, &st, err)) >= 0 &&
+    int r;
+    if ((r = wait_job(dom, qmp, &job, "MIGRATION", fd, &st, err)) >= 0 &&
         st.type != QV_DOMAIN_JOB_COMPLETED)
         r = qv_error_set(err, -EIO, "QEMU could not load the saved state: %s",
                          *st.errmsg ? st.errmsg : "its incoming migration failed (see the "

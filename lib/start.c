@@ -558,17 +558,26 @@ static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
     if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
         return r;
     bool restored = restore && (restore->fd >= 0 || restore->load);
+    bool from_fd = restored && !restore->load;
     int reason = restore ? restore->reason : 0;
     qv_rt_state st = { QV_DOMAIN_PAUSED, reason ? reason : QV_DOMAIN_PAUSED_USER, 0 };
+    g_auto(qv_tuning) tun = { 0 };
     /* The settings first, then a saved or migrated state: QEMU takes them
      * while it waits for the state, so the guest's pause between the
-     * state's end and cont is one command (a migration's downtime). */
+     * state's end and cont is one command (a migration's downtime). A
+     * saved state loads from its file in QEMU's main loop while the vCPU
+     * threads go into their cgroups here (a cgroup move waits for an RCU
+     * grace period, 10-15 ms on a busy host): the vCPUs do not run before
+     * cont, so they are in place before the guest runs, as libvirt has
+     * them. */
     if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
         (r = qv_domain_set_graphics_passwords(qmp, def, err)) >= 0 &&
-        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, cg, err)) >= 0 &&
+        (r = qv_domain_tuning_query(qmp, def, cg, &tun, err)) >= 0 &&
         (r = qv_domain_record_graphics_ports(qmp, def)) >= 0 &&
+        (!from_fd || (r = qv_restore_begin(qmp, restore->fd, err)) >= 0) &&
+        (r = qv_domain_tuning_apply(&tun, def, status.qemu_pid, cg, err)) >= 0 &&
         (!restored || (r = restore->load ? restore->load(dom, qmp, restore->opaque, err)
-                                         : qv_restore_incoming(dom, qmp, restore->fd, err)) >= 0)) {
+                                         : qv_restore_finish(dom, qmp, restore->fd, err)) >= 0)) {
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
             st = (qv_rt_state){ QV_DOMAIN_RUNNING,
