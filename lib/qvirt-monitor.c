@@ -104,6 +104,7 @@ typedef struct monitor {
     bool saw_shutdown;
     bool shutdown_guest;
     char *shutdown_reason;
+    bool left_cgroup;      /* out of the domain's cgroup: QEMU is exiting */
     bool panicked;
     bool state_dirty;
     expect expect;
@@ -529,6 +530,18 @@ static bool blockjob_event(monitor *m, const qv_qmp_event *ev)
     return true;
 }
 
+/* Out of the domain's cgroup before the run ends, so that the end of the
+ * run can remove it (nobody can remove a cgroup they are in). Once. */
+static void leave_cgroup(monitor *m)
+{
+    if (m->left_cgroup)
+        return;
+    m->left_cgroup = true;
+    g_auto(qv_vmcg) cg = { 0 };
+    if (qv_vmcg_read(m->domain_dir, &cg) == 0 && cg.mount)
+        qv_vmcg_leave(&cg);
+}
+
 static void handle_event(monitor *m, const qv_qmp_event *ev)
 {
     const char *n = ev->name;
@@ -564,6 +577,14 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
                  extra);
         if (m->shutdown_guest)
             guest_powered_off(m);
+        /* A signal (a save, a destroy) or quit: QEMU exits whatever
+         * -no-shutdown says, so the run ends. Leaving the domain's cgroup
+         * (which the run's end removes, and nobody can remove a cgroup they
+         * are in) waits for an RCU grace period, 10-15 ms on a busy host:
+         * done now, it overlaps QEMU's own teardown instead of following it. */
+        if (m->shutdown_reason && (!strcmp(m->shutdown_reason, "host-signal") ||
+                                   !strcmp(m->shutdown_reason, "host-qmp-quit")))
+            leave_cgroup(m);
     } else if (!strcmp(n, "RESET")) {
         emit(m, QV_DOMAIN_EVENT_ID_REBOOT, 0, 0, extra);
     } else if (!strcmp(n, "RTC_CHANGE")) {
@@ -664,15 +685,6 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
 
 
 /* Works out how QEMU ended, records it and removes the runtime dir. */
-/* Out of the domain's cgroup before the run ends, so that the end of the
- * run can remove it (nobody can remove a cgroup they are in). */
-static void leave_cgroup(monitor *m)
-{
-    g_auto(qv_vmcg) cg = { 0 };
-    if (qv_vmcg_read(m->domain_dir, &cg) == 0 && cg.mount)
-        qv_vmcg_leave(&cg);
-}
-
 static void finalize(monitor *m)
 {
     g_autofree char *stopping_path = g_build_filename(m->domain_dir, QV_RT_RUN_STOPPING, NULL);
