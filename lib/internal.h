@@ -315,6 +315,9 @@ typedef struct qv_image_out {
     int fd;
     GByteArray *head;
     const char *noun, *verb;   /* for errors: "the NOUN was aborted", "cannot VERB domain" */
+    bool ends_run;             /* a complete image ends the run (a save): QEMU's migration
+                                  bandwidth is then left as the image needed it */
+    long long old_bw;          /* that bandwidth before, while it is to be put back */
 } qv_image_out;
 void qv_image_out_clear(qv_image_out *o);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_image_out, qv_image_out_clear)

@@ -61,7 +61,7 @@ static int qmp_simple(qv_qmp *qmp, const char *cmd, json_object *args, json_obje
     return qv_qmp_call(qmp, cmd, args, 0, ret, err);
 }
 
-static int migrate_events_on(qv_qmp *qmp, qv_error **err)
+static json_object *migrate_events_args(void)
 {
     json_object *cap = json_object_new_object();
     json_object_object_add(cap, "capability", json_object_new_string("events"));
@@ -70,14 +70,24 @@ static int migrate_events_on(qv_qmp *qmp, qv_error **err)
     json_object_array_add(caps, cap);
     json_object *args = json_object_new_object();
     json_object_object_add(args, "capabilities", caps);
-    return qmp_simple(qmp, "migrate-set-capabilities", args, NULL, err);
+    return args;
+}
+
+static int migrate_events_on(qv_qmp *qmp, qv_error **err)
+{
+    return qmp_simple(qmp, "migrate-set-capabilities", migrate_events_args(), NULL, err);
+}
+
+static json_object *max_bandwidth_args(long long bps)
+{
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "max-bandwidth", json_object_new_int64(bps));
+    return args;
 }
 
 static int set_max_bandwidth(qv_qmp *qmp, long long bps, qv_error **err)
 {
-    json_object *args = json_object_new_object();
-    json_object_object_add(args, "max-bandwidth", json_object_new_int64(bps));
-    return qmp_simple(qmp, "migrate-set-parameters", args, NULL, err);
+    return qmp_simple(qmp, "migrate-set-parameters", max_bandwidth_args(bps), NULL, err);
 }
 
 /* Gives QEMU fd under name on this connection. */
@@ -251,34 +261,45 @@ static int write_all_at(int fd, const void *buf, size_t len, off_t off, const ch
 
 /* ---- save --------------------------------------------------------------- */
 
-/* Migrates the stopped domain into fd (at its current offset): the job's
- * final stats in *st. */
-static int stream_out(qv_domain *dom, const qv_job *job, int fd, qv_domain_job_stats *st,
-                      qv_error **err)
+/* Migrates the stopped domain into o's file (at its current offset): the
+ * job's final stats in *st. The bandwidth QEMU had is put back after, or
+ * only on a failure when the image ends the run (o->old_bw keeps it for a
+ * failure after the stream). */
+static int stream_out(qv_domain *dom, const qv_job *job, qv_image_out *o,
+                      qv_domain_job_stats *st, qv_error **err)
 {
     qv_qmp *qmp = NULL;
     int lock = -1;
     int r = qv_domain_qmp_open(dom, &qmp, &lock, err);
     if (r < 0)
         return r;
-    g_autoptr(json_object) params = NULL;
-    long long old_bw = -1;
-    if ((r = qmp_simple(qmp, "query-migrate-parameters", NULL, &params, err)) >= 0) {
-        old_bw = qv_json_get_int(params, "max-bandwidth", -1);
-        r = migrate_events_on(qmp, err);
-    }
-    /* libvirt's unlimited: the CPUs are stopped, nothing to converge. */
-    if (r >= 0 && (r = set_max_bandwidth(qmp, INT64_MAX, err)) >= 0 &&
-        (r = give_fd(qmp, QV_SAVE_FDNAME, fd, err)) >= 0) {
+    /* One round trip: the old bandwidth, migration events, and libvirt's
+     * unlimited (the CPUs are stopped, nothing to converge). */
+    qv_qmp_batch_cmd cmds[3] = {
+        { .command = "query-migrate-parameters" },
+        { .command = "migrate-set-capabilities", .args = migrate_events_args() },
+        { .command = "migrate-set-parameters", .args = max_bandwidth_args(INT64_MAX) },
+    };
+    r = qv_qmp_call_batch(qmp, cmds, G_N_ELEMENTS(cmds), 0, err);
+    long long old_bw = r >= 0 && cmds[0].result >= 0
+                           ? qv_json_get_int(cmds[0].ret, "max-bandwidth", -1) : -1;
+    for (size_t i = 0; r >= 0 && i < G_N_ELEMENTS(cmds); i++)
+        if (cmds[i].result < 0)
+            r = qv_error_propagate(err, g_steal_pointer(&cmds[i].err));
+    qv_qmp_batch_clear(cmds, G_N_ELEMENTS(cmds));
+    if (r >= 0 && (r = give_fd(qmp, QV_SAVE_FDNAME, o->fd, err)) >= 0) {
         json_object *args = json_object_new_object();
         json_object_object_add(args, "uri", json_object_new_string("fd:" QV_SAVE_FDNAME));
         if ((r = qmp_simple(qmp, "migrate", args, NULL, err)) < 0)
             drop_fd(qmp, QV_SAVE_FDNAME);
         else
-            r = wait_job(dom, qmp, job, "MIGRATION", fd, st, err);
+            r = wait_job(dom, qmp, job, "MIGRATION", o->fd, st, err);
     }
-    if (old_bw >= 0)
+    bool worked = r >= 0 && st->type == QV_DOMAIN_JOB_COMPLETED;
+    if (old_bw >= 0 && (!worked || !o->ends_run))
         set_max_bandwidth(qmp, old_bw, NULL);
+    else
+        o->old_bw = old_bw;
     if (r < 0 && !qv_qmp_is_broken(qmp))
         qmp_simple(qmp, "migrate_cancel", NULL, NULL, NULL);
     qv_domain_qmp_close(qmp, lock);
@@ -325,7 +346,8 @@ int qv_image_out_open(qv_domain *dom, qv_job *job, const char *path, const char 
 int qv_image_out_write(qv_domain *dom, const qv_job *job, qv_image_out *o, bool bypass,
                        qv_domain_job_stats *st, qv_error **err)
 {
-    int r = stream_out(dom, job, o->fd, st, err);
+    o->old_bw = -1;
+    int r = stream_out(dom, job, o, st, err);
     if (r >= 0 && st->type != QV_DOMAIN_JOB_COMPLETED)
         r = st->type == QV_DOMAIN_JOB_CANCELLED
                 ? qv_error_set(err, -ECANCELED, "the %s of domain '%s' was aborted", o->noun,
@@ -345,8 +367,13 @@ int qv_image_out_write(qv_domain *dom, const qv_job *job, qv_image_out *o, bool 
             (r = flush_file(o->fd, false, o->tmp, err)) >= 0 && rename(o->tmp, o->path) < 0)
             r = qv_error_set_errno(err, -errno, "cannot rename %s to %s", o->tmp, o->path);
     }
-    if (r < 0)
+    if (r < 0) {
         unlink(o->tmp);
+        /* The run goes on after all: QEMU's bandwidth as it was. */
+        if (o->old_bw >= 0)
+            qv_domain_qmp_call(dom, "migrate-set-parameters", max_bandwidth_args(o->old_bw),
+                               NULL, NULL);
+    }
     return r;
 }
 
@@ -380,6 +407,7 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
         return r;
     qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
     g_auto(qv_image_out) out = { .fd = -1 };
+    out.ends_run = true;
     if ((r = qv_image_out_open(dom, &job, path, xml, restore_running, "save", "save", &out,
                                err)) < 0) {
         g_strlcpy(st.errmsg, err && *err ? qv_error_message(*err) : "", sizeof st.errmsg);
