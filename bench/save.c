@@ -1,7 +1,7 @@
 /* bench/save: save and restore through qvirt against the floor (the same
  * QEMU argv driven by a fork/exec and raw QMP doing the same sequence:
  * stop, max-bandwidth, getfd + migrate fd: into a file after the same
- * header, fdatasync, rename; and -incoming defer, getfd +
+ * header, fdatasync, rename, QEMU ended; and -incoming defer, getfd +
  * migrate-incoming fd:, cont), and a restore to running against a cold
  * boot of the same guest to its ready line (QVIRT-GUEST-READY on the
  * serial console, a file each side has its own of).
@@ -184,12 +184,20 @@ static void floor_start(floor_vm *vm, bool incoming)
             "\"property\":\"guest-stats-polling-interval\",\"value\":1}}\n", -1, NULL);
 }
 
-/* QEMU unlinks its monitor sockets as it exits: listen again. */
-static void floor_stop(floor_vm *vm, const char *dir)
+/* QEMU ends (SIGTERM, as qvirt and libvirt end it) and is waited for. */
+static void floor_end_qemu(void)
 {
+    if (floor_pid <= 0)
+        return;
     kill(floor_pid, SIGTERM);
     waitpid(floor_pid, NULL, 0);
     floor_pid = 0;
+}
+
+/* QEMU unlinks its monitor sockets as it exits: listen again. */
+static void floor_stop(floor_vm *vm, const char *dir)
+{
+    floor_end_qemu();
     close(vm->qmp);
     close(vm->listen_fd);
     close(vm->event_fd);
@@ -200,7 +208,9 @@ static void floor_stop(floor_vm *vm, const char *dir)
     (void)dir;
 }
 
-/* The floor's save: what qvirt does, minus the library. */
+/* The floor's save: what qvirt does, minus the library. A save ends the
+ * domain (qvirt's returns with it shut off (saved), as libvirt's does), so
+ * the clock runs until QEMU is gone here too. */
 static double floor_save(floor_vm *vm, const char *xml, const char *path)
 {
     g_autofree char *tmp = g_strdup_printf("%s.part", path);
@@ -224,6 +234,7 @@ static double floor_save(floor_vm *vm, const char *xml, const char *path)
         rename(tmp, path) < 0)
         die("floor image", NULL);
     close(fd);
+    floor_end_qemu();
     return (now_us() - t0) / 1000;
 }
 
