@@ -199,6 +199,8 @@ void qv_job_resume_cpus(qv_domain *dom, int reason)
 void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, int reason, int detail)
 {
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_vmcg_read(dir, &cg);
     qv_rt_mark_stopping(dir, why);
     pid_t pid = act->status.qemu_pid;
     if (pid > 0 && qv_rt_pid_alive(pid, act->status.qemu_start)) {
@@ -211,6 +213,8 @@ void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, in
     qv_rt_wait_exit(act->status.monitor_pid, act->status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
     qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act->status.run_id, reason,
                        detail, NULL);
+    if (cg.mount)
+        qv_vmcg_remove(&cg, NULL); /* the monitor left it to us (qv_rt_mark_stopping) */
     qv_domain_forget_monitor(dom);
     qv_domain_forget_run(dom);
 }
