@@ -110,9 +110,12 @@ static void drop_fd(qv_qmp *qmp, const char *name)
  * final stats (type COMPLETED, FAILED or CANCELLED). Progress, for the
  * stall check: the offset of file_fd, whose open file QEMU shares (it
  * reads or writes the image through it), else what QEMU reports done (an
- * incoming migration reports nothing). */
+ * incoming migration reports nothing). With !stats, a completed event is
+ * taken at its word (st says COMPLETED, nothing more): the caller needs no
+ * figures, and a question then is one more turn of QEMU's main loop before
+ * cont. */
 static int wait_job(qv_domain *dom, qv_qmp *qmp, const qv_job *job, const char *event,
-                    int file_fd, qv_domain_job_stats *st, qv_error **err)
+                    int file_fd, bool stats, qv_domain_job_stats *st, qv_error **err)
 {
     unsigned long long last_done = 0;
     gint64 last_move = g_get_monotonic_time();
@@ -126,7 +129,13 @@ static int wait_job(qv_domain *dom, qv_qmp *qmp, const qv_job *job, const char *
         const char *evs = ev ? qv_json_get_str(ev->data, "status") : NULL;
         bool step = evs && strcmp(evs, "completed") && strcmp(evs, "failed") &&
                     strcmp(evs, "cancelled");
+        bool completed = !stats && evs && !strcmp(evs, "completed");
         qv_qmp_event_free(ev);
+        if (completed) {
+            st->size = sizeof *st;
+            st->type = QV_DOMAIN_JOB_COMPLETED;
+            return 0;
+        }
         if (r < 0 && r != -ETIMEDOUT && qv_qmp_is_broken(qmp))
             return qv_error_set(err, -EIO, "domain '%s': QEMU's monitor closed during the job",
                                 dom->name);
@@ -297,7 +306,7 @@ static int stream_out(qv_domain *dom, const qv_job *job, qv_image_out *o,
         if ((r = qmp_simple(qmp, "migrate", args, NULL, err)) < 0)
             drop_fd(qmp, QV_SAVE_FDNAME);
         else
-            r = wait_job(dom, qmp, job, "MIGRATION", o->fd, st, err);
+            r = wait_job(dom, qmp, job, "MIGRATION", o->fd, true, st, err);
     }
     bool worked = r >= 0 && st->type == QV_DOMAIN_JOB_COMPLETED;
     if (old_bw >= 0 && (!worked || !o->ends_run))
@@ -649,7 +658,7 @@ int qv_restore_finish(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
                    .started_us = qv_rt_now_us() };
     qv_domain_job_stats st = { .size = sizeof st };
     int r;
-    if ((r = wait_job(dom, qmp, &job, "MIGRATION", fd, &st, err)) >= 0 &&
+    if ((r = wait_job(dom, qmp, &job, "MIGRATION", fd, false, &st, err)) >= 0 &&
         st.type != QV_DOMAIN_JOB_COMPLETED)
         r = qv_error_set(err, -EIO, "QEMU could not load the saved state: %s",
                          *st.errmsg ? st.errmsg : "its incoming migration failed (see the "
@@ -815,7 +824,7 @@ static int dump_into(qv_domain *dom, const qv_job *job, int fd, const char *fmt,
         if ((r = qmp_simple(qmp, "dump-guest-memory", args, NULL, err)) < 0)
             drop_fd(qmp, QV_DUMP_FDNAME);
         else
-            r = wait_job(dom, qmp, job, "DUMP_COMPLETED", fd, st, err);
+            r = wait_job(dom, qmp, job, "DUMP_COMPLETED", fd, true, st, err);
     }
     qv_domain_qmp_close(qmp, lock);
     return r;
