@@ -180,6 +180,10 @@ int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err);
 /* Opens a QMP connection to the command monitor, holding qmp.lock (*lock_fd)
  * for as long as it is open. */
 int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
+/* The same without waiting: connected (a listening socket's backlog takes
+ * the connection before QEMU accepts) and the handshake under way, which
+ * qv_qmp_dispatch moves on and the first command waits for. */
+int qv_domain_qmp_open_async(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
 void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
 /* One command (args consumed) on the shortest path; errors name the domain. */
 int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
