@@ -1,7 +1,7 @@
 /* bench/save: save and restore through qvirt against the floor (the same
  * QEMU argv driven by a fork/exec and raw QMP doing the same sequence:
  * stop, max-bandwidth, getfd + migrate fd: into a file after the same
- * header, fdatasync, rename; and -incoming defer, getfd +
+ * header, fdatasync, rename, QEMU ended; and -incoming defer, getfd +
  * migrate-incoming fd:, cont), and a restore to running against a cold
  * boot of the same guest to its ready line (QVIRT-GUEST-READY on the
  * serial console, a file each side has its own of).
@@ -13,7 +13,10 @@
  *   restore_speedup      qvirt, x (boot / restore of the same round; not in
  *                        --smoke)
  * --smoke: one round, no boot wait (CI keeps it working; not a measurement);
- * --rounds N. */
+ * --rounds N; --cycles K: K saves and restores a side per round, each
+ * restore's guest saved again by the next cycle (one boot a round gives
+ * K pairs of each; the speedup pairs the round's boot with its first
+ * restore). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -184,12 +187,20 @@ static void floor_start(floor_vm *vm, bool incoming)
             "\"property\":\"guest-stats-polling-interval\",\"value\":1}}\n", -1, NULL);
 }
 
-/* QEMU unlinks its monitor sockets as it exits: listen again. */
-static void floor_stop(floor_vm *vm, const char *dir)
+/* QEMU ends (SIGTERM, as qvirt and libvirt end it) and is waited for. */
+static void floor_end_qemu(void)
 {
+    if (floor_pid <= 0)
+        return;
     kill(floor_pid, SIGTERM);
     waitpid(floor_pid, NULL, 0);
     floor_pid = 0;
+}
+
+/* QEMU unlinks its monitor sockets as it exits: listen again. */
+static void floor_stop(floor_vm *vm, const char *dir)
+{
+    floor_end_qemu();
     close(vm->qmp);
     close(vm->listen_fd);
     close(vm->event_fd);
@@ -200,7 +211,9 @@ static void floor_stop(floor_vm *vm, const char *dir)
     (void)dir;
 }
 
-/* The floor's save: what qvirt does, minus the library. */
+/* The floor's save: what qvirt does, minus the library. A save ends the
+ * domain (qvirt's returns with it shut off (saved), as libvirt's does), so
+ * the clock runs until QEMU is gone here too. */
 static double floor_save(floor_vm *vm, const char *xml, const char *path)
 {
     g_autofree char *tmp = g_strdup_printf("%s.part", path);
@@ -224,6 +237,7 @@ static double floor_save(floor_vm *vm, const char *xml, const char *path)
         rename(tmp, path) < 0)
         die("floor image", NULL);
     close(fd);
+    floor_end_qemu();
     return (now_us() - t0) / 1000;
 }
 
@@ -281,19 +295,22 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int main(int argc, char **argv)
 {
-    int rounds = 5;
+    int rounds = 5, cycles = 1;
     bool smoke = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--smoke"))
             smoke = true, rounds = 1;
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
             rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cycles") && i + 1 < argc)
+            cycles = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: save [--smoke] [--rounds N]\n");
+            fprintf(stderr, "usage: save [--smoke] [--rounds N] [--cycles K]\n");
             return 2;
         }
     }
     rounds = MAX(rounds, 1);
+    cycles = MAX(cycles, 1);
     const char *guest_dir = g_getenv("QVIRT_TEST_GUEST");
     g_autofree char *dflt = g_build_filename(QV_BUILD_ROOT, "test-guest", NULL);
     if (!guest_dir)
@@ -337,28 +354,33 @@ int main(int argc, char **argv)
             wait_ready(fconsole);
             sleep(1); /* both guests settle past boot before the clock runs */
         }
-        /* Which side goes first alternates between rounds. */
-        for (int k = 0; k < 2; k++) {
-            if ((k == 0) == (r % 2 == 0)) {
-                double t = now_us();
-                if (qv_domain_save(dom, img, NULL, 0, &err) < 0)
-                    die("save", err);
-                add(&save_q, (now_us() - t) / 1000);
-            } else {
-                add(&save_f, floor_save(&vm, fxml, fimg));
-                floor_stop(&vm, fdir);
+        /* Which side goes first alternates between cycles and rounds. */
+        for (int c = 0; c < cycles; c++) {
+            bool qvirt_first = (r * cycles + c) % 2 == 0;
+            for (int k = 0; k < 2; k++) {
+                if ((k == 0) == qvirt_first) {
+                    double t = now_us();
+                    if (qv_domain_save(dom, img, NULL, 0, &err) < 0)
+                        die("save", err);
+                    add(&save_q, (now_us() - t) / 1000);
+                } else {
+                    add(&save_f, floor_save(&vm, fxml, fimg));
+                    floor_stop(&vm, fdir);
+                }
             }
-        }
-        for (int k = 0; k < 2; k++) {
-            if ((k == 0) == (r % 2 == 0)) {
-                double t = now_us();
-                if (qv_conn_restore_domain(conn, img, NULL, 0, &err) < 0)
-                    die("restore", err);
-                add(&rest_q, (now_us() - t) / 1000);
-            } else {
-                floor_init(&vm, fxml, fdir);
-                add(&rest_f, floor_restore(&vm, fimg));
+            for (int k = 0; k < 2; k++) {
+                if ((k == 0) == qvirt_first) {
+                    double t = now_us();
+                    if (qv_conn_restore_domain(conn, img, NULL, 0, &err) < 0)
+                        die("restore", err);
+                    add(&rest_q, (now_us() - t) / 1000);
+                } else {
+                    floor_init(&vm, fxml, fdir);
+                    add(&rest_f, floor_restore(&vm, fimg));
+                }
             }
+            unlink(img);
+            unlink(fimg);
         }
         if (qv_domain_destroy(dom, 0, &err) < 0)
             die("destroy", err);
@@ -368,12 +390,13 @@ int main(int argc, char **argv)
     }
     /* Paired by round, before emit() sorts the series. */
     series speed = { 0 }, ratio_save = { 0 }, ratio_rest = { 0 };
-    for (int i = 0; i < boot_q.n && i < rest_q.n; i++)
-        add(&speed, boot_q.v[i] / rest_q.v[i]);
+    for (int i = 0; i < boot_q.n && i * cycles < rest_q.n; i++)
+        add(&speed, boot_q.v[i] / rest_q.v[i * cycles]);
     for (int i = 0; i < rest_q.n; i++) {
-        fprintf(stderr, "bench/save: round %d: save %.1f ms (floor %.1f), restore %.1f ms "
-                "(floor %.1f), boot %.0f ms\n", i + 1, save_q.v[i], save_f.v[i], rest_q.v[i],
-                rest_f.v[i], i < boot_q.n ? boot_q.v[i] : 0);
+        int round = i / cycles;
+        fprintf(stderr, "bench/save: round %d.%d: save %.1f ms (floor %.1f), restore %.1f ms "
+                "(floor %.1f), boot %.0f ms\n", round + 1, i % cycles + 1, save_q.v[i],
+                save_f.v[i], rest_q.v[i], rest_f.v[i], round < boot_q.n ? boot_q.v[round] : 0);
         add(&ratio_save, save_q.v[i] / save_f.v[i]);
         add(&ratio_rest, rest_q.v[i] / rest_f.v[i]);
     }

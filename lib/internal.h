@@ -183,6 +183,10 @@ int qv_domain_lock_lifecycle(qv_conn *conn, const char *name, qv_error **err);
 /* Opens a QMP connection to the command monitor, holding qmp.lock (*lock_fd)
  * for as long as it is open. */
 int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
+/* The same without waiting: connected (a listening socket's backlog takes
+ * the connection before QEMU accepts) and the handshake under way, which
+ * qv_qmp_dispatch moves on and the first command waits for. */
+int qv_domain_qmp_open_async(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err);
 void qv_domain_qmp_close(qv_qmp *qmp, int lock_fd);
 /* One command (args consumed) on the shortest path; errors name the domain. */
 int qv_domain_qmp_call(qv_domain *dom, const char *cmd, json_object *args, json_object **ret,
@@ -204,11 +208,21 @@ int qv_domain_agent_call(qv_domain *dom, const char *cmd, json_object *args, int
                          json_object **ret, qv_error **err);
 
 /* resources.c: applies the config's CPU pins and the balloon statistics
- * period to a QEMU that has just started (before cont). */
-/* The run's cgroup (cg->mount NULL: none) is where vCPU and iothread
- * threads go, with their pins and limits. */
-int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, const qv_vmcg *cg,
+ * period to a QEMU that has just started (before cont), in two steps:
+ * the QMP (the balloon's period, QEMU's vCPU and iothread threads, one
+ * round trip), then the placement, which asks QEMU nothing and so may run
+ * while QEMU loads a saved state. The run's cgroup (cg->mount NULL: none)
+ * is where vCPU and iothread threads go, with their pins and limits. */
+typedef struct qv_tuning {
+    GArray *vcpus;          /* NULL: nothing to place or pin */
+    json_object *iothreads; /* query-iothreads, when there is a cgroup */
+} qv_tuning;
+void qv_tuning_clear(qv_tuning *t);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_tuning, qv_tuning_clear)
+int qv_domain_tuning_query(qv_qmp *qmp, const qv_domdef *def, const qv_vmcg *cg, qv_tuning *t,
                            qv_error **err);
+int qv_domain_tuning_apply(const qv_tuning *t, const qv_domdef *def, pid_t qemu_pid,
+                           const qv_vmcg *cg, qv_error **err);
 
 /* tune.c: the domain's cgroup (vmcgroup.h). Makes the VM group of a start
  * under the connection's cgroup root with its supervisor and emulator
@@ -245,8 +259,10 @@ int qv_tune_place_vcpu(const qv_vmcg *cg, const qv_domdef *def, unsigned int ind
  * cpuset.cpus of its cgroup, where the run has one with cpuset. */
 int qv_tune_pin_group(qv_domain *dom, int vcpu, const unsigned char *cpumap, int maplen,
                       qv_error **err);
-/* Moves QEMU's iothreads into their iothreadN groups. */
-int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, qv_qmp *qmp, qv_error **err);
+/* Moves QEMU's iothreads (list: query-iothreads) into their iothreadN
+ * groups. */
+int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, json_object *list,
+                            qv_error **err);
 
 /* start.c */
 int qv_conn_start_domain(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
@@ -290,9 +306,11 @@ int qv_qemu_img(const char *const *args, qv_error **err);
 void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, int reason,
                        int detail);
 /* save.c: managed save images, and the restore's incoming migration on a
- * starting QEMU's command monitor. */
+ * starting QEMU's command monitor: begun (QEMU then loads the image from
+ * fd in its main loop while the caller carries on), then waited for. */
 char *qv_domain_managed_save_path(qv_conn *conn, const char *name);
-int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err);
+int qv_restore_begin(qv_qmp *qmp, int fd, qv_error **err);
+int qv_restore_finish(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err);
 /* The XML a save image keeps: dxml (same domain, checked) or the live
  * definition, inactive and with its secrets. */
 int qv_save_image_xml(qv_domain *dom, const char *dxml, char **ret, qv_error **err);
@@ -304,6 +322,9 @@ typedef struct qv_image_out {
     int fd;
     GByteArray *head;
     const char *noun, *verb;   /* for errors: "the NOUN was aborted", "cannot VERB domain" */
+    bool ends_run;             /* a complete image ends the run (a save): QEMU's migration
+                                  bandwidth is then left as the image needed it */
+    long long old_bw;          /* that bandwidth before, while it is to be put back */
 } qv_image_out;
 void qv_image_out_clear(qv_image_out *o);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_image_out, qv_image_out_clear)

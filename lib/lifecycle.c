@@ -214,6 +214,8 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         return qv_error_set(err, -EINVAL, "domain '%s' is not running", dom->name);
     g_autofree char *stopping = qv_domain_file(dom, QV_RT_RUN_STOPPING);
     g_autofree char *dom_dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_vmcg_read(dom_dir, &cg);
     qv_rt_mark_stopping(dom_dir, "destroyed");
     pid_t pid = act.status.qemu_pid;
     if (pid > 0 && qv_rt_pid_alive(pid, act.status.qemu_start)) {
@@ -222,6 +224,7 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
         if (r == -ETIMEDOUT) {
             if (flags & QV_DOMAIN_DESTROY_GRACEFUL) {
                 unlink(stopping);
+                qv_vmcg_clear(&cg);
                 return qv_error_set(err, -EBUSY,
                                     "domain '%s' did not stop within %d s of SIGTERM",
                                     dom->name, QV_DESTROY_GRACE_MS / 1000);
@@ -236,6 +239,8 @@ int qv_domain_destroy(qv_domain *dom, unsigned int flags, qv_error **err)
     qv_rt_wait_exit(act.status.monitor_pid, act.status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
     qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act.status.run_id,
                        QV_DOMAIN_SHUTOFF_DESTROYED, QV_DOMAIN_EVENT_STOPPED_DESTROYED, NULL);
+    if (cg.mount)
+        qv_vmcg_remove(&cg, NULL); /* the monitor left it to us (qv_rt_mark_stopping) */
     qv_log(QV_LOG_INFO, "domain '%s': destroyed (QEMU pid %d); state written: shut off (destroyed)",
            dom->name, (int)pid);
     qv_domain_forget_monitor(dom);

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "qv-log.h"
+#include "qv-socket.h"
 
 /* How long a call waits for qmp.lock while another process runs a command
  * or a stop/cont; then it fails with -EBUSY. */
@@ -109,6 +110,34 @@ int qv_domain_qmp_open(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **er
     if (lock < 0)
         return lock;
     int r = connect_qmp_sock(dom, qmp, err);
+    if (r < 0) {
+        qv_rt_unlock(lock);
+        return r;
+    }
+    g_autofree char *who = g_strdup_printf("domain '%s'", dom->name);
+    qv_qmp_set_log_name(*qmp, who, "qmp.sock");
+    *lock_fd = lock;
+    return 0;
+}
+
+static void handshake_done(qv_qmp *qmp, json_object *ret, const qv_error *err, void *userdata)
+{
+    /* A failure is the next command's error (commands wait for it). */
+}
+
+int qv_domain_qmp_open_async(qv_domain *dom, qv_qmp **qmp, int *lock_fd, qv_error **err)
+{
+    int lock = lock_monitor(dom, err);
+    if (lock < 0)
+        return lock;
+    g_autofree char *sock = qv_domain_file(dom, QV_RT_RUN_QMP_SOCK);
+    qv_autoclose int fd = qv_unix_connect(sock, err);
+    int r = fd < 0 ? fd : qv_qmp_new(fd, QV_QMP_MODE_QMP, qmp, err);
+    if (r >= 0) {
+        qv_steal_fd(&fd); /* the connection owns it now */
+        if ((r = qv_qmp_handshake_async(*qmp, QV_QMP_CONNECT_MS, handshake_done, NULL, err)) < 0)
+            g_clear_pointer(qmp, qv_qmp_free);
+    }
     if (r < 0) {
         qv_rt_unlock(lock);
         return r;

@@ -104,6 +104,7 @@ typedef struct monitor {
     bool saw_shutdown;
     bool shutdown_guest;
     char *shutdown_reason;
+    bool left_cgroup;      /* out of the domain's cgroup: QEMU is exiting */
     bool panicked;
     bool state_dirty;
     expect expect;
@@ -529,6 +530,18 @@ static bool blockjob_event(monitor *m, const qv_qmp_event *ev)
     return true;
 }
 
+/* Out of the domain's cgroup before the run ends, so that the end of the
+ * run can remove it (nobody can remove a cgroup they are in). Once. */
+static void leave_cgroup(monitor *m)
+{
+    if (m->left_cgroup)
+        return;
+    m->left_cgroup = true;
+    g_auto(qv_vmcg) cg = { 0 };
+    if (qv_vmcg_read(m->domain_dir, &cg) == 0 && cg.mount)
+        qv_vmcg_leave(&cg);
+}
+
 static void handle_event(monitor *m, const qv_qmp_event *ev)
 {
     const char *n = ev->name;
@@ -564,6 +577,19 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
                  extra);
         if (m->shutdown_guest)
             guest_powered_off(m);
+        /* A signal or quit: QEMU exits whatever -no-shutdown says, so the
+         * run ends. Leaving the domain's cgroup (which the run's end
+         * removes, and nobody can remove a cgroup they are in) waits for an
+         * RCU grace period, 10-15 ms on a busy host: done now, it overlaps
+         * QEMU's own teardown instead of following it. Not when a library
+         * call ended the run and waits: it removes the cgroup once this
+         * process is gone (finalize). */
+        bool writer_waits = false;
+        g_autofree char *stopping = qv_rt_stopping_read(m->domain_dir, &writer_waits);
+        if (m->shutdown_reason && (!strcmp(m->shutdown_reason, "host-signal") ||
+                                   !strcmp(m->shutdown_reason, "host-qmp-quit")) &&
+            !writer_waits)
+            leave_cgroup(m);
     } else if (!strcmp(n, "RESET")) {
         emit(m, QV_DOMAIN_EVENT_ID_REBOOT, 0, 0, extra);
     } else if (!strcmp(n, "RTC_CHANGE")) {
@@ -664,20 +690,10 @@ static void handle_event(monitor *m, const qv_qmp_event *ev)
 
 
 /* Works out how QEMU ended, records it and removes the runtime dir. */
-/* Out of the domain's cgroup before the run ends, so that the end of the
- * run can remove it (nobody can remove a cgroup they are in). */
-static void leave_cgroup(monitor *m)
-{
-    g_auto(qv_vmcg) cg = { 0 };
-    if (qv_vmcg_read(m->domain_dir, &cg) == 0 && cg.mount)
-        qv_vmcg_leave(&cg);
-}
-
 static void finalize(monitor *m)
 {
-    g_autofree char *stopping_path = g_build_filename(m->domain_dir, QV_RT_RUN_STOPPING, NULL);
-    g_autofree char *stopping = NULL;
-    qv_read_file(stopping_path, 4096, &stopping, NULL, NULL);
+    bool writer_waits;
+    g_autofree char *stopping = qv_rt_stopping_read(m->domain_dir, &writer_waits);
     int reason, detail;
     if (stopping && !strcmp(stopping, "failed")) {
         reason = QV_DOMAIN_SHUTOFF_FAILED;
@@ -714,6 +730,15 @@ static void finalize(monitor *m)
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
     }
     mlog("QEMU has ended; recording shut off (reason %d)", reason);
+    /* A library call that ended the run waits for this process to exit
+     * and then removes the cgroup: no move out of it (a cgroup move waits
+     * for an RCU grace period, 10-15 ms on a busy host, which that caller
+     * would wait too). Otherwise out, and the cgroup goes with the run. */
+    if (writer_waits && !m->left_cgroup) {
+        qv_rt_finalize_run_keep_cgroup(&m->paths, m->name, m->uuid, m->status.run_id, reason,
+                                       detail, NULL);
+        return;
+    }
     leave_cgroup(m);
     qv_rt_finalize_run(&m->paths, m->name, m->uuid, m->status.run_id, reason, detail, NULL);
 }

@@ -284,13 +284,9 @@ static gint cmp_thread(gconstpointer a, gconstpointer b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* The online vCPUs and their threads, by index. */
-static int query_vcpu_threads(qv_qmp *qmp, GArray **ret, qv_error **err)
+/* The online vCPUs and their threads, by index, from query-cpus-fast. */
+static GArray *vcpu_threads_from(json_object *cpus)
 {
-    g_autoptr(json_object) cpus = NULL;
-    int r = qv_qmp_call(qmp, "query-cpus-fast", NULL, 0, &cpus, err);
-    if (r < 0)
-        return r;
     GArray *a = g_array_new(FALSE, TRUE, sizeof(vcpu_thread));
     for (size_t i = 0; json_object_is_type(cpus, json_type_array) &&
                        i < json_object_array_length(cpus); i++) {
@@ -302,7 +298,16 @@ static int query_vcpu_threads(qv_qmp *qmp, GArray **ret, qv_error **err)
         g_array_append_val(a, t);
     }
     g_array_sort(a, cmp_thread);
-    *ret = a;
+    return a;
+}
+
+static int query_vcpu_threads(qv_qmp *qmp, GArray **ret, qv_error **err)
+{
+    g_autoptr(json_object) cpus = NULL;
+    int r = qv_qmp_call(qmp, "query-cpus-fast", NULL, 0, &cpus, err);
+    if (r < 0)
+        return r;
+    *ret = vcpu_threads_from(cpus);
     return 0;
 }
 
@@ -384,9 +389,19 @@ static int apply_vcpu_pins(const qv_domdef *def, GArray *threads, bool only_pinn
     return 0;
 }
 
-int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, const qv_vmcg *cg,
+void qv_tuning_clear(qv_tuning *t)
+{
+    g_clear_pointer(&t->vcpus, g_array_unref);
+    g_clear_pointer(&t->iothreads, json_object_put);
+}
+
+/* One round trip: the balloon's period, and what the placement needs to
+ * know of QEMU's threads. */
+int qv_domain_tuning_query(qv_qmp *qmp, const qv_domdef *def, const qv_vmcg *cg, qv_tuning *t,
                            qv_error **err)
 {
+    qv_qmp_batch_cmd cmds[3] = { { 0 } };
+    size_t n = 0, cpus_at = 0, io_at = 0;
     const char *balloon = qv_domdef_balloon_alias(def);
     if (balloon && def->memballoon->stats_period) {
         g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", balloon);
@@ -395,22 +410,47 @@ int qv_domain_apply_tuning(qv_qmp *qmp, const qv_domdef *def, pid_t qemu_pid, co
         json_object_object_add(args, "property",
                                json_object_new_string("guest-stats-polling-interval"));
         json_object_object_add(args, "value", json_object_new_int64(def->memballoon->stats_period));
-        int r = qv_qmp_call(qmp, "qom-set", args, 0, NULL, err);
-        if (r < 0)
-            return r;
+        cmds[n++] = (qv_qmp_batch_cmd){ .command = "qom-set", .args = args };
     }
-    if (!cg->mount && !def->vcpu_cpuset && !def->cputune.emulatorpin &&
-        (!def->cputune.vcpupins || !def->cputune.vcpupins->len))
+    bool threads = cg->mount || def->vcpu_cpuset || def->cputune.emulatorpin ||
+                   (def->cputune.vcpupins && def->cputune.vcpupins->len);
+    if (threads) {
+        cpus_at = ++n;
+        cmds[n - 1] = (qv_qmp_batch_cmd){ .command = "query-cpus-fast" };
+    }
+    if (cg->mount) {
+        io_at = ++n;
+        cmds[n - 1] = (qv_qmp_batch_cmd){ .command = "query-iothreads" };
+    }
+    if (!n)
         return 0;
-    g_autoptr(GArray) threads = NULL;
-    int r = query_vcpu_threads(qmp, &threads, err);
+    int r = qv_qmp_call_batch(qmp, cmds, n, 0, err);
+    /* The first failure, in the order the commands went. */
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        if (cmds[i].result < 0)
+            r = qv_error_propagate(err, g_steal_pointer(&cmds[i].err));
+    if (r >= 0 && cpus_at)
+        t->vcpus = vcpu_threads_from(cmds[cpus_at - 1].ret);
+    if (r >= 0 && io_at)
+        t->iothreads = g_steal_pointer(&cmds[io_at - 1].ret);
+    qv_qmp_batch_clear(cmds, n);
+    return r;
+}
+
+int qv_domain_tuning_apply(const qv_tuning *t, const qv_domdef *def, pid_t qemu_pid,
+                           const qv_vmcg *cg, qv_error **err)
+{
+    if (!t->vcpus)
+        return 0;
+    GArray *threads = t->vcpus;
+    int r = 0;
     /* Into their cgroups first, then the limits and pins (libvirt's order). */
     for (guint i = 0; r >= 0 && cg->mount && i < threads->len; i++) {
-        const vcpu_thread *t = &g_array_index(threads, vcpu_thread, i);
-        r = qv_tune_place_vcpu(cg, def, t->index, t->tid, err);
+        const vcpu_thread *th = &g_array_index(threads, vcpu_thread, i);
+        r = qv_tune_place_vcpu(cg, def, th->index, th->tid, err);
     }
     if (r >= 0 && cg->mount)
-        r = qv_tune_place_iothreads(cg, def, qmp, err);
+        r = qv_tune_place_iothreads(cg, def, t->iothreads, err);
     if (r < 0 || (r = apply_vcpu_pins(def, threads, true, err)) < 0)
         return r;
     g_autofree char *list = def_pin(def, -1);

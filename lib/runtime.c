@@ -608,11 +608,12 @@ static void remove_cgroup(const char *dir)
         qv_vmcg_remove(&cg, NULL);
 }
 
-static void retire_run(const char *dir)
+static void retire_run(const char *dir, bool keep_cgroup)
 {
     qv_rt_host_links_release(dir);   /* macvtaps and OVS ports of the run */
     restore_owners(dir);
-    remove_cgroup(dir);
+    if (!keep_cgroup)
+        remove_cgroup(dir);
     g_autofree char *path = g_build_filename(dir, QV_RT_RUN_STATE, NULL);
     qv_rt_statemap *m;
     if (qv_rt_statemap_open(path, &m) == 0) {
@@ -668,7 +669,26 @@ qv_rt_starter qv_rt_starter_check(const char *domain_dir)
 void qv_rt_mark_stopping(const char *domain_dir, const char *why)
 {
     g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STOPPING, NULL);
-    qv_rt_write_runtime(path, why, strlen(why), NULL);
+    g_autofree char *data = g_strdup_printf("%s\n%d %llu\n", why, (int)getpid(),
+                                            qv_process_start_time(getpid()));
+    qv_rt_write_runtime(path, data, strlen(data), NULL);
+}
+
+char *qv_rt_stopping_read(const char *domain_dir, bool *writer_waits)
+{
+    g_autofree char *path = g_build_filename(domain_dir, QV_RT_RUN_STOPPING, NULL);
+    g_autofree char *data = NULL;
+    *writer_waits = false;
+    if (qv_read_file(path, 4096, &data, NULL, NULL) < 0)
+        return NULL;
+    char *nl = strchr(data, '\n');
+    int pid = 0;
+    unsigned long long start = 0;
+    /* A marker without its writer (written by an older qvirt) is the
+     * monitor's to finish, cgroup included. */
+    if (nl && sscanf(nl + 1, "%d %llu", &pid, &start) == 2 && pid > 0 && pid != getpid())
+        *writer_waits = qv_rt_pid_alive(pid, start);
+    return nl ? g_strndup(data, (gsize)(nl - data)) : g_steal_pointer(&data);
 }
 
 /* How long an undone run waits for QEMU, then for its monitor. */
@@ -678,6 +698,8 @@ void qv_rt_undo_run(const qv_rt_paths *p, const char *name, const char *uuid,
                     const qv_rt_status *st)
 {
     g_autofree char *dir = qv_rt_domain_dir(p, name);
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_vmcg_read(dir, &cg);
     qv_rt_mark_stopping(dir, "failed");
     if (qv_rt_pid_alive(st->qemu_pid, st->qemu_start))
         kill(st->qemu_pid, SIGKILL);
@@ -687,6 +709,8 @@ void qv_rt_undo_run(const qv_rt_paths *p, const char *name, const char *uuid,
     qv_rt_wait_exit(st->monitor_pid, st->monitor_start, QV_RT_UNDO_WAIT_MS);
     qv_rt_finalize_run(p, name, uuid, st->run_id, QV_DOMAIN_SHUTOFF_FAILED,
                        QV_DOMAIN_EVENT_STOPPED_FAILED, NULL);
+    if (cg.mount)
+        qv_vmcg_remove(&cg, NULL); /* the monitor left it to us */
 }
 
 void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name)
@@ -700,7 +724,7 @@ void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name)
 
 void qv_rt_remove_run_dir(const char *dir)
 {
-    retire_run(dir);
+    retire_run(dir, false);
     /* Gone at once: a process killed half-way through the removal leaves
      * a grave nobody reads, never a run dir without its state file. */
     g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
@@ -922,8 +946,9 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
 /* The stop lock: another process recording the same stop. */
 #define QV_RT_STOP_LOCK_MS 10000
 
-int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, const char *run_id,
-                       int shutoff_reason, int stopped_detail, qv_error **err)
+static int finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
+                        const char *run_id, int shutoff_reason, int stopped_detail,
+                        bool keep_cgroup, qv_error **err)
 {
     g_autofree char *dir = qv_rt_domain_dir(p, name);
     /* The monitor and a library process may both get here: the first one,
@@ -949,7 +974,7 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
     qv_rt_state_write(shutoff, &st, NULL);
     g_autofree char *grave = g_strdup_printf("%s.gone.%d", dir, (int)getpid());
     int r = 1;
-    retire_run(dir);
+    retire_run(dir, keep_cgroup);
     if (rename(dir, grave) < 0)
         r = qv_error_set_errno(err, -errno, "cannot remove %s", dir);
     else
@@ -959,6 +984,19 @@ int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid,
         qv_rt_emit(p, name, uuid, QV_DOMAIN_EVENT_ID_LIFECYCLE, QV_DOMAIN_EVENT_STOPPED,
                    stopped_detail, NULL);
     return r;
+}
+
+int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, const char *run_id,
+                       int shutoff_reason, int stopped_detail, qv_error **err)
+{
+    return finalize_run(p, name, uuid, run_id, shutoff_reason, stopped_detail, false, err);
+}
+
+int qv_rt_finalize_run_keep_cgroup(const qv_rt_paths *p, const char *name, const char *uuid,
+                                   const char *run_id, int shutoff_reason, int stopped_detail,
+                                   qv_error **err)
+{
+    return finalize_run(p, name, uuid, run_id, shutoff_reason, stopped_detail, true, err);
 }
 
 void qv_rt_state_from_runstate(const char *rs, const qv_rt_state *prev, qv_rt_state *out)

@@ -221,8 +221,16 @@ int qv_rt_run_id_write(const char *domain_dir, qv_error **err);
 void qv_rt_run_id_read(const char *domain_dir, char buf[40]);
 qv_rt_starter qv_rt_starter_check(const char *domain_dir);
 /* Writes the "stopping" marker (why: "destroyed", "failed", "crashed"):
- * the run's end is recorded with that reason, not as a crash. */
+ * the run's end is recorded with that reason, not as a crash. The marker
+ * names its writer (a second line, "PID START"): a library call that
+ * marks a run stopping waits for QEMU and the monitor to exit and then
+ * removes the run's cgroup itself (qv_vmcg_remove of the group it read
+ * before), so the monitor, which lives in that cgroup, does not have to
+ * move out of it first (a cgroup move waits for an RCU grace period). */
 void qv_rt_mark_stopping(const char *domain_dir, const char *why);
+/* The marker's reason (NULL: no marker); *writer_waits: its writer is
+ * another process, still alive, so it removes the run's cgroup. */
+char *qv_rt_stopping_read(const char *domain_dir, bool *writer_waits);
 /* Records that a start failed (shutoff/<name>.json: shut off, failed). */
 void qv_rt_record_failed_start(const qv_rt_paths *p, const char *name);
 /* Removes a domain's runtime dir, retiring its state first. */
@@ -328,6 +336,11 @@ int qv_rt_finalize_stop(const qv_rt_paths *p, const char *name, const char *uuid
  * < 0: no STOPPED event (a start that never emitted STARTED). */
 int qv_rt_finalize_run(const qv_rt_paths *p, const char *name, const char *uuid, const char *run_id,
                        int shutoff_reason, int stopped_detail, qv_error **err);
+/* The same, leaving the run's cgroup to the process that marked the run
+ * stopping and waits for the caller (the monitor, still in it) to exit. */
+int qv_rt_finalize_run_keep_cgroup(const qv_rt_paths *p, const char *name, const char *uuid,
+                                   const char *run_id, int shutoff_reason, int stopped_detail,
+                                   qv_error **err);
 /* Removes a directory tree (runtime dirs only hold plain files and sockets). */
 int qv_rt_remove_tree(const char *path);
 

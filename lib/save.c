@@ -62,7 +62,7 @@ static int qmp_simple(qv_qmp *qmp, const char *cmd, json_object *args, json_obje
     return qv_qmp_call(qmp, cmd, args, 0, ret, err);
 }
 
-static int migrate_events_on(qv_qmp *qmp, qv_error **err)
+static json_object *migrate_events_args(void)
 {
     json_object *cap = json_object_new_object();
     json_object_object_add(cap, "capability", json_object_new_string("events"));
@@ -71,14 +71,24 @@ static int migrate_events_on(qv_qmp *qmp, qv_error **err)
     json_object_array_add(caps, cap);
     json_object *args = json_object_new_object();
     json_object_object_add(args, "capabilities", caps);
-    return qmp_simple(qmp, "migrate-set-capabilities", args, NULL, err);
+    return args;
+}
+
+static int migrate_events_on(qv_qmp *qmp, qv_error **err)
+{
+    return qmp_simple(qmp, "migrate-set-capabilities", migrate_events_args(), NULL, err);
+}
+
+static json_object *max_bandwidth_args(long long bps)
+{
+    json_object *args = json_object_new_object();
+    json_object_object_add(args, "max-bandwidth", json_object_new_int64(bps));
+    return args;
 }
 
 static int set_max_bandwidth(qv_qmp *qmp, long long bps, qv_error **err)
 {
-    json_object *args = json_object_new_object();
-    json_object_object_add(args, "max-bandwidth", json_object_new_int64(bps));
-    return qmp_simple(qmp, "migrate-set-parameters", args, NULL, err);
+    return qmp_simple(qmp, "migrate-set-parameters", max_bandwidth_args(bps), NULL, err);
 }
 
 /* Gives QEMU fd under name on this connection. */
@@ -101,9 +111,12 @@ static void drop_fd(qv_qmp *qmp, const char *name)
  * final stats (type COMPLETED, FAILED or CANCELLED). Progress, for the
  * stall check: the offset of file_fd, whose open file QEMU shares (it
  * reads or writes the image through it), else what QEMU reports done (an
- * incoming migration reports nothing). */
+ * incoming migration reports nothing). With !stats, a completed event is
+ * taken at its word (st says COMPLETED, nothing more): the caller needs no
+ * figures, and a question then is one more turn of QEMU's main loop before
+ * cont. */
 static int wait_job(qv_domain *dom, qv_qmp *qmp, const qv_job *job, const char *event,
-                    int file_fd, qv_domain_job_stats *st, qv_error **err)
+                    int file_fd, bool stats, qv_domain_job_stats *st, qv_error **err)
 {
     unsigned long long last_done = 0;
     gint64 last_move = g_get_monotonic_time();
@@ -117,12 +130,32 @@ static int wait_job(qv_domain *dom, qv_qmp *qmp, const qv_job *job, const char *
         const char *evs = ev ? qv_json_get_str(ev->data, "status") : NULL;
         bool step = evs && strcmp(evs, "completed") && strcmp(evs, "failed") &&
                     strcmp(evs, "cancelled");
+        bool completed = !stats && evs && !strcmp(evs, "completed");
+        bool quiet = !ev;
         qv_qmp_event_free(ev);
+        if (completed) {
+            st->size = sizeof *st;
+            st->type = QV_DOMAIN_JOB_COMPLETED;
+            return 0;
+        }
         if (r < 0 && r != -ETIMEDOUT && qv_qmp_is_broken(qmp))
             return qv_error_set(err, -EIO, "domain '%s': QEMU's monitor closed during the job",
                                 dom->name);
         if (step)
             continue;
+        /* A restore's progress shows in the image's offset, which QEMU
+         * moves as it reads: while it moves, a quiet period needs no
+         * question either (on a busy host a load outlasts QV_JOB_POLL_MS,
+         * and the question then held it up 25-50 ms); the end comes as an
+         * event, and an offset that stops moving is asked about. */
+        if (!stats && quiet && file_fd >= 0) {
+            off_t pos = lseek(file_fd, 0, SEEK_CUR);
+            if (pos >= 0 && (unsigned long long)pos != last_done) {
+                last_done = (unsigned long long)pos;
+                last_move = g_get_monotonic_time();
+                continue;
+            }
+        }
         const char *status;
         st->size = sizeof *st;
         if ((r = qv_job_query(dom, qmp, job, st, &status, err)) < 0)
@@ -190,6 +223,8 @@ void qv_job_resume_cpus(qv_domain *dom, int reason)
 void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, int reason, int detail)
 {
     g_autofree char *dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_vmcg_read(dir, &cg);
     qv_rt_mark_stopping(dir, why);
     pid_t pid = act->status.qemu_pid;
     if (pid > 0 && qv_rt_pid_alive(pid, act->status.qemu_start)) {
@@ -202,6 +237,8 @@ void qv_domain_end_run(qv_domain *dom, const qv_active *act, const char *why, in
     qv_rt_wait_exit(act->status.monitor_pid, act->status.monitor_start, QV_MONITOR_EXIT_WAIT_MS);
     qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act->status.run_id, reason,
                        detail, NULL);
+    if (cg.mount)
+        qv_vmcg_remove(&cg, NULL); /* the monitor left it to us (qv_rt_mark_stopping) */
     qv_domain_forget_monitor(dom);
     qv_domain_forget_run(dom);
 }
@@ -252,34 +289,45 @@ static int write_all_at(int fd, const void *buf, size_t len, off_t off, const ch
 
 /* ---- save --------------------------------------------------------------- */
 
-/* Migrates the stopped domain into fd (at its current offset): the job's
- * final stats in *st. */
-static int stream_out(qv_domain *dom, const qv_job *job, int fd, qv_domain_job_stats *st,
-                      qv_error **err)
+/* Migrates the stopped domain into o's file (at its current offset): the
+ * job's final stats in *st. The bandwidth QEMU had is put back after, or
+ * only on a failure when the image ends the run (o->old_bw keeps it for a
+ * failure after the stream). */
+static int stream_out(qv_domain *dom, const qv_job *job, qv_image_out *o,
+                      qv_domain_job_stats *st, qv_error **err)
 {
     qv_qmp *qmp = NULL;
     int lock = -1;
     int r = qv_domain_qmp_open(dom, &qmp, &lock, err);
     if (r < 0)
         return r;
-    g_autoptr(json_object) params = NULL;
-    long long old_bw = -1;
-    if ((r = qmp_simple(qmp, "query-migrate-parameters", NULL, &params, err)) >= 0) {
-        old_bw = qv_json_get_int(params, "max-bandwidth", -1);
-        r = migrate_events_on(qmp, err);
-    }
-    /* libvirt's unlimited: the CPUs are stopped, nothing to converge. */
-    if (r >= 0 && (r = set_max_bandwidth(qmp, INT64_MAX, err)) >= 0 &&
-        (r = give_fd(qmp, QV_SAVE_FDNAME, fd, err)) >= 0) {
+    /* One round trip: the old bandwidth, migration events, and libvirt's
+     * unlimited (the CPUs are stopped, nothing to converge). */
+    qv_qmp_batch_cmd cmds[3] = {
+        { .command = "query-migrate-parameters" },
+        { .command = "migrate-set-capabilities", .args = migrate_events_args() },
+        { .command = "migrate-set-parameters", .args = max_bandwidth_args(INT64_MAX) },
+    };
+    r = qv_qmp_call_batch(qmp, cmds, G_N_ELEMENTS(cmds), 0, err);
+    long long old_bw = r >= 0 && cmds[0].result >= 0
+                           ? qv_json_get_int(cmds[0].ret, "max-bandwidth", -1) : -1;
+    for (size_t i = 0; r >= 0 && i < G_N_ELEMENTS(cmds); i++)
+        if (cmds[i].result < 0)
+            r = qv_error_propagate(err, g_steal_pointer(&cmds[i].err));
+    qv_qmp_batch_clear(cmds, G_N_ELEMENTS(cmds));
+    if (r >= 0 && (r = give_fd(qmp, QV_SAVE_FDNAME, o->fd, err)) >= 0) {
         json_object *args = json_object_new_object();
         json_object_object_add(args, "uri", json_object_new_string("fd:" QV_SAVE_FDNAME));
         if ((r = qmp_simple(qmp, "migrate", args, NULL, err)) < 0)
             drop_fd(qmp, QV_SAVE_FDNAME);
         else
-            r = wait_job(dom, qmp, job, "MIGRATION", fd, st, err);
+            r = wait_job(dom, qmp, job, "MIGRATION", o->fd, true, st, err);
     }
-    if (old_bw >= 0)
+    bool worked = r >= 0 && st->type == QV_DOMAIN_JOB_COMPLETED;
+    if (old_bw >= 0 && (!worked || !o->ends_run))
         set_max_bandwidth(qmp, old_bw, NULL);
+    else
+        o->old_bw = old_bw;
     if (r < 0 && !qv_qmp_is_broken(qmp))
         qmp_simple(qmp, "migrate_cancel", NULL, NULL, NULL);
     qv_domain_qmp_close(qmp, lock);
@@ -326,7 +374,8 @@ int qv_image_out_open(qv_domain *dom, qv_job *job, const char *path, const char 
 int qv_image_out_write(qv_domain *dom, const qv_job *job, qv_image_out *o, bool bypass,
                        qv_domain_job_stats *st, qv_error **err)
 {
-    int r = stream_out(dom, job, o->fd, st, err);
+    o->old_bw = -1;
+    int r = stream_out(dom, job, o, st, err);
     if (r >= 0 && st->type != QV_DOMAIN_JOB_COMPLETED)
         r = st->type == QV_DOMAIN_JOB_CANCELLED
                 ? qv_error_set(err, -ECANCELED, "the %s of domain '%s' was aborted", o->noun,
@@ -346,8 +395,13 @@ int qv_image_out_write(qv_domain *dom, const qv_job *job, qv_image_out *o, bool 
             (r = flush_file(o->fd, false, o->tmp, err)) >= 0 && rename(o->tmp, o->path) < 0)
             r = qv_error_set_errno(err, -errno, "cannot rename %s to %s", o->tmp, o->path);
     }
-    if (r < 0)
+    if (r < 0) {
         unlink(o->tmp);
+        /* The run goes on after all: QEMU's bandwidth as it was. */
+        if (o->old_bw >= 0)
+            qv_domain_qmp_call(dom, "migrate-set-parameters", max_bandwidth_args(o->old_bw),
+                               NULL, NULL);
+    }
     return r;
 }
 
@@ -381,6 +435,7 @@ static int save_to(qv_domain *dom, const char *path, const char *dxml, unsigned 
         return r;
     qv_domain_job_stats st = { .size = sizeof st, .type = QV_DOMAIN_JOB_FAILED };
     g_auto(qv_image_out) out = { .fd = -1 };
+    out.ends_run = true;
     if ((r = qv_image_out_open(dom, &job, path, xml, restore_running, "save", "save", &out,
                                err)) < 0) {
         g_strlcpy(st.errmsg, err && *err ? qv_error_message(*err) : "", sizeof st.errmsg);
@@ -607,10 +662,8 @@ int qv_conn_define_save_image_xml(qv_conn *conn, const char *file, const char *d
 
 /* ---- restore ------------------------------------------------------------ */
 
-int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
+int qv_restore_begin(qv_qmp *qmp, int fd, qv_error **err)
 {
-    qv_job job = { .operation = QV_DOMAIN_JOB_OPERATION_RESTORE, .kind = QV_JOB_MIGRATION,
-                   .started_us = qv_rt_now_us() };
     int r = migrate_events_on(qmp, err);
     if (r >= 0 && (r = give_fd(qmp, QV_RESTORE_FDNAME, fd, err)) >= 0) {
         json_object *args = json_object_new_object();
@@ -618,8 +671,16 @@ int qv_restore_incoming(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
         if ((r = qmp_simple(qmp, "migrate-incoming", args, NULL, err)) < 0)
             drop_fd(qmp, QV_RESTORE_FDNAME);
     }
+    return r;
+}
+
+int qv_restore_finish(qv_domain *dom, qv_qmp *qmp, int fd, qv_error **err)
+{
+    qv_job job = { .operation = QV_DOMAIN_JOB_OPERATION_RESTORE, .kind = QV_JOB_MIGRATION,
+                   .started_us = qv_rt_now_us() };
     qv_domain_job_stats st = { .size = sizeof st };
-    if (r >= 0 && (r = wait_job(dom, qmp, &job, "MIGRATION", fd, &st, err)) >= 0 &&
+    int r;
+    if ((r = wait_job(dom, qmp, &job, "MIGRATION", fd, false, &st, err)) >= 0 &&
         st.type != QV_DOMAIN_JOB_COMPLETED)
         r = qv_error_set(err, -EIO, "QEMU could not load the saved state: %s",
                          *st.errmsg ? st.errmsg : "its incoming migration failed (see the "
@@ -786,7 +847,7 @@ static int dump_into(qv_domain *dom, const qv_job *job, int fd, const char *fmt,
         if ((r = qmp_simple(qmp, "dump-guest-memory", args, NULL, err)) < 0)
             drop_fd(qmp, QV_DUMP_FDNAME);
         else
-            r = wait_job(dom, qmp, job, "DUMP_COMPLETED", fd, st, err);
+            r = wait_job(dom, qmp, job, "DUMP_COMPLETED", fd, true, st, err);
     }
     qv_domain_qmp_close(qmp, lock);
     return r;

@@ -926,6 +926,8 @@ static void record_state(qv_domain *dom, int state, int reason)
 static int halt_domain(qv_domain *dom, const qv_active *act, qv_error **err)
 {
     g_autofree char *dom_dir = qv_rt_domain_dir(&dom->conn->paths, dom->name);
+    g_auto(qv_vmcg) cg = { 0 };
+    qv_vmcg_read(dom_dir, &cg);
     qv_rt_mark_stopping(dom_dir, "from-snapshot");
     pid_t pid = act->status.qemu_pid;
     if (pid > 0 && qv_rt_pid_alive(pid, act->status.qemu_start)) {
@@ -939,6 +941,8 @@ static int halt_domain(qv_domain *dom, const qv_active *act, qv_error **err)
     int r = qv_rt_finalize_run(&dom->conn->paths, dom->name, dom->uuid_str, act->status.run_id,
                                QV_DOMAIN_SHUTOFF_FROM_SNAPSHOT,
                                QV_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT, err);
+    if (cg.mount)
+        qv_vmcg_remove(&cg, NULL); /* the monitor left it to us (qv_rt_mark_stopping) */
     qv_domain_forget_monitor(dom);
     qv_domain_forget_run(dom);
     return r < 0 ? r : 0;

@@ -140,8 +140,10 @@ static GPtrArray *drop_missing_optional_sources(qv_domdef *def)
 }
 
 /* Reads the monitor's one-line report from the start channel (which stays
- * open until the start commits). */
-static int read_report(int fd, int timeout_ms, json_object **ret, qv_error **err)
+ * open until the start commits). qmp (may be NULL): the caller's own
+ * connection to QEMU, whose handshake moves on meanwhile; once it breaks
+ * (QEMU did not come up) only the report says why. */
+static int read_report(int fd, qv_qmp *qmp, int timeout_ms, json_object **ret, qv_error **err)
 {
     g_autoptr(GString) buf = g_string_new(NULL);
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
@@ -150,8 +152,17 @@ static int read_report(int fd, int timeout_ms, json_object **ret, qv_error **err
         if (left <= 0)
             return qv_error_set(err, -ETIMEDOUT, "QEMU's monitor did not come up within %d s",
                                 timeout_ms / 1000);
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, (int)left) <= 0)
+        struct pollfd p[2] = { { .fd = fd, .events = POLLIN } };
+        nfds_t nfds = 1;
+        if (qmp && !qv_qmp_is_broken(qmp)) {
+            p[1] = (struct pollfd){ .fd = qv_qmp_get_fd(qmp), .events = qv_qmp_get_poll_events(qmp) };
+            nfds = 2;
+        }
+        if (poll(p, nfds, (int)left) <= 0)
+            continue;
+        if (nfds == 2 && p[1].revents)
+            qv_qmp_dispatch(qmp, NULL);
+        if (!p[0].revents)
             continue;
         char chunk[4096];
         ssize_t n = read(fd, chunk, sizeof chunk);
@@ -381,10 +392,15 @@ static gint64 since(const start_marks *m)
 }
 
 /* Steps 2 and 3: QEMU runs (stopped, -S) under its monitor, and
- * status.json names both. */
-static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int flags,
-                  const qv_start_restore *restore, const char *dir, start_fds *f,
-                  qv_vmcg *cg, start_marks *marks, qv_error **err)
+ * status.json names both. *qmp: the start's own connection to QEMU's
+ * command monitor (qmp.lock held in *qmp_lock), made as soon as the
+ * monitor runs, so its handshake goes on while QEMU starts and the
+ * monitor handshakes, instead of after the report; NULL when it could not
+ * be made (bring_up then connects as any call does). */
+static int launch(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
+                  unsigned int flags, const qv_start_restore *restore, const char *dir,
+                  start_fds *f, qv_vmcg *cg, start_marks *marks, qv_qmp **qmp, int *qmp_lock,
+                  qv_error **err)
 {
     int r;
     if ((r = create_start_fds(dir, f, err)) < 0)
@@ -536,7 +552,9 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
     start_fds_close(f);
     f->channel[0] = keep;
     g_autoptr(json_object) report = NULL;
-    if (r >= 0 && (r = read_report(f->channel[0], QV_START_REPORT_MS, &report, err)) == -EIO &&
+    if (r >= 0 && qv_domain_qmp_open_async(dom, qmp, qmp_lock, NULL) < 0)
+        *qmp = NULL;
+    if (r >= 0 && (r = read_report(f->channel[0], *qmp, QV_START_REPORT_MS, &report, err)) == -EIO &&
         err && *err)
         add_monitor_log_tail(dir, *err);
     if (r < 0 && err && *err)
@@ -548,30 +566,40 @@ static int launch(qv_conn *conn, qv_domdef *def, bool transient, unsigned int fl
 /* Step 4 and 5: settings, cont, the live XML and the state. */
 static int bring_up(qv_domain *dom, qv_domdef *def, unsigned int flags,
                     const qv_start_restore *restore, const char *dir,
-                    const qv_vmcg *cg, pid_t *qemu_pid, qv_error **err)
+                    const qv_vmcg *cg, qv_qmp *qmp, int qmp_lock, pid_t *qemu_pid,
+                    qv_error **err)
 {
     g_autofree char *status_path = g_build_filename(dir, QV_RT_RUN_STATUS, NULL);
     qv_rt_status status;
     int r = qv_rt_status_read(status_path, &status, err);
-    if (r < 0)
+    if (r < 0) {
+        qv_domain_qmp_close(qmp, qmp_lock);
         return r;
+    }
     *qemu_pid = status.qemu_pid;
-    qv_qmp *qmp = NULL;
-    int qmp_lock = -1;
-    if ((r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
+    if (!qmp && (r = qv_domain_qmp_open(dom, &qmp, &qmp_lock, err)) < 0)
         return r;
     bool restored = restore && (restore->fd >= 0 || restore->load);
+    bool from_fd = restored && !restore->load;
     int reason = restore ? restore->reason : 0;
     qv_rt_state st = { QV_DOMAIN_PAUSED, reason ? reason : QV_DOMAIN_PAUSED_USER, 0 };
+    g_auto(qv_tuning) tun = { 0 };
     /* The settings first, then a saved or migrated state: QEMU takes them
      * while it waits for the state, so the guest's pause between the
-     * state's end and cont is one command (a migration's downtime). */
+     * state's end and cont is one command (a migration's downtime). A
+     * saved state loads from its file in QEMU's main loop while the vCPU
+     * threads go into their cgroups here (a cgroup move waits for an RCU
+     * grace period, 10-15 ms on a busy host): the vCPUs do not run before
+     * cont, so they are in place before the guest runs, as libvirt has
+     * them. */
     if ((r = record_pty_paths(qmp, def, err)) >= 0 &&
         (r = qv_domain_set_graphics_passwords(qmp, def, err)) >= 0 &&
-        (r = qv_domain_apply_tuning(qmp, def, status.qemu_pid, cg, err)) >= 0 &&
+        (r = qv_domain_tuning_query(qmp, def, cg, &tun, err)) >= 0 &&
         (r = qv_domain_record_graphics_ports(qmp, def)) >= 0 &&
+        (!from_fd || (r = qv_restore_begin(qmp, restore->fd, err)) >= 0) &&
+        (r = qv_domain_tuning_apply(&tun, def, status.qemu_pid, cg, err)) >= 0 &&
         (!restored || (r = restore->load ? restore->load(dom, qmp, restore->opaque, err)
-                                         : qv_restore_incoming(dom, qmp, restore->fd, err)) >= 0)) {
+                                         : qv_restore_finish(dom, qmp, restore->fd, err)) >= 0)) {
         if (!(flags & QV_DOMAIN_START_PAUSED)) {
             r = qv_qmp_call(qmp, "cont", NULL, 0, NULL, err);
             st = (qv_rt_state){ QV_DOMAIN_RUNNING,
@@ -680,8 +708,13 @@ int qv_conn_start_domain_restore(qv_conn *conn, qv_domain *dom, qv_domdef *def, 
     pid_t qemu_pid = 0;
     start_fds f = { -1, -1, -1, { [0 ... QV_RT_LANES - 1] = -1 }, { -1, -1 }, -1 };
     g_auto(qv_vmcg) cg = { 0 };
-    if ((r = launch(conn, def, transient, flags, restore, dir, &f, &cg, &marks, err)) < 0 ||
-        (r = bring_up(dom, def, flags, restore, dir, &cg, &qemu_pid, err)) < 0) {
+    qv_qmp *qmp = NULL;
+    int qmp_lock = -1;
+    if ((r = launch(conn, dom, def, transient, flags, restore, dir, &f, &cg, &marks, &qmp,
+                    &qmp_lock, err)) < 0 ||
+        (r = bring_up(dom, def, flags, restore, dir, &cg, g_steal_pointer(&qmp),
+                      qv_steal_fd(&qmp_lock), &qemu_pid, err)) < 0) {
+        qv_domain_qmp_close(qmp, qmp_lock);
         start_fds_close(&f);
         qv_log(QV_LOG_INFO, "domain '%s': start failed (%s); undoing it", def->name,
                g_strerror(-r));
@@ -749,7 +782,7 @@ int qv_domain_attach_supervisor(qv_domain *dom, qv_error **err)
     qv_closep(&lock);
     g_autoptr(json_object) report = NULL;
     if (r >= 0)
-        r = read_report(mine, QV_ATTACH_REPORT_MS, &report, err);
+        r = read_report(mine, NULL, QV_ATTACH_REPORT_MS, &report, err);
     if (r < 0 && err && *err)
         qv_error_prefix(*err, "cannot supervise domain '%s' again", dom->name);
     return r;

@@ -600,12 +600,10 @@ int qv_tune_place_vcpu(const qv_vmcg *cg, const qv_domdef *def, unsigned int ind
                          def->cputune.quota, err);
 }
 
-int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, qv_qmp *qmp, qv_error **err)
+int qv_tune_place_iothreads(const qv_vmcg *cg, const qv_domdef *def, json_object *list,
+                            qv_error **err)
 {
-    g_autoptr(json_object) list = NULL;
-    int r = qv_qmp_call(qmp, "query-iothreads", NULL, 0, &list, err);
-    if (r < 0)
-        return r;
+    int r = 0;
     for (size_t i = 0; json_object_is_type(list, json_type_array) &&
                        i < json_object_array_length(list); i++) {
         json_object *it = json_object_array_get_idx(list, i);

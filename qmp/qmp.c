@@ -1108,7 +1108,17 @@ int qv_qmp_call_batch(qv_qmp *qmp, qv_qmp_batch_cmd *cmds, size_t n, int timeout
     g_autoptr(qv_error) first = NULL;   /* why the batch stopped being sent */
     int r = refuse_nested(qmp, "a blocking QMP call", &first);
     g_autofree sync_call *sc = g_new0(sync_call, n);
+    /* Each command is logged as a single call is, with the time from the
+     * batch's start to its reply. */
+    bool log = qmp->log_who && qv_log_enabled(QV_LOG_DEBUG);
+    g_autoptr(GPtrArray) what = log ? g_ptr_array_new_with_free_func(g_free) : NULL;
+    gint64 t0 = g_get_monotonic_time();
     for (size_t i = 0; i < n; i++) {
+        if (log) {
+            GString *w = g_string_new(NULL);
+            qv_qmp_append_log_summary(w, cmds[i].command, cmds[i].args);
+            g_ptr_array_add(what, g_string_free(w, FALSE));
+        }
         if (r >= 0) {
             qv_error *e = NULL;
             r = qv_qmp_send_async(qmp, cmds[i].command, g_steal_pointer(&cmds[i].args), -1,
@@ -1135,6 +1145,17 @@ int qv_qmp_call_batch(qv_qmp *qmp, qv_qmp_batch_cmd *cmds, size_t n, int timeout
         cmds[i].ret = sc[i].ret;
         cmds[i].err = sc[i].err;
         cmds[i].result = sc[i].err ? qv_error_code(sc[i].err) : 0;
+        if (log) {
+            const qv_error *e = sc[i].err;
+            g_autofree char *result = !e ? g_strdup("ok")
+                                      : qv_error_qmp_class(e)
+                                          ? g_strdup_printf("error %s", qv_error_qmp_class(e))
+                                          : g_strdup_printf("failed (%s)",
+                                                            g_strerror(-qv_error_code(e)));
+            qv_log(QV_LOG_DEBUG, "%s: qmp %s via %s (batch of %zu): %s in %.2f ms",
+                   qmp->log_who, (const char *)what->pdata[i], qmp->log_path, n, result,
+                   (double)(g_get_monotonic_time() - t0) / 1000.0);
+        }
     }
     if (qmp->broken)
         return broken_error(qmp, err);
