@@ -858,7 +858,7 @@ int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_obje
     if (w->fd >= 0 && (stat(path, &st) < 0 || st.st_ino != w->ino || st.st_dev != w->dev))
         qv_closep(&w->fd);
     if (w->fd < 0) {
-        w->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        w->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (w->fd < 0 || fstat(w->fd, &st) < 0) {
             int e = -errno;
             qv_closep(&w->fd);
@@ -871,8 +871,16 @@ int qv_rt_journal_write(const qv_rt_paths *p, qv_rt_journal_writer *w, json_obje
     }
     size_t len;
     const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
-    g_autofree char *line = g_strdup_printf("%s\n", s);
-    /* One write() of the whole line: O_APPEND makes it land in one piece. */
+    /* One write() of the whole line: O_APPEND makes it land in one piece,
+     * unless its writer is killed while the kernel copies it (a line that
+     * crosses a page may stop at the page's end). Such a torn line must not
+     * swallow the next one: a journal that does not end with a newline
+     * gets one first, and readers skip the fragment. */
+    char last = '\n';
+    if (fstat(w->fd, &st) == 0 && st.st_size > 0 && pread(w->fd, &last, 1, st.st_size - 1) != 1)
+        last = '\n';
+    g_autofree char *line = g_strdup_printf("%s%s\n", last == '\n' ? "" : "\n", s);
+    len += last == '\n' ? 0 : 1;
     ssize_t n = write(w->fd, line, len + 1);
     int e = n < 0 ? -errno : 0;
     bool full = fstat(w->fd, &st) == 0 && st.st_size > QV_RT_JOURNAL_MAX_BYTES;

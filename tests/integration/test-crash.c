@@ -89,7 +89,10 @@ static char *read_text(const char *path)
     return g_steal_pointer(&data);
 }
 
-/* Every line of the journal (and its rotated generations) is whole JSON. */
+/* Every line of the journal (and its rotated generations) is whole JSON,
+ * but for the fragment a killed appender may leave (the kernel can stop a
+ * write at a page's end): that stands alone, and never ends with a '}', as
+ * it would if it had run into the next event's line. */
 static void assert_journal_whole(void)
 {
     g_autofree char *dir = g_build_filename(T.root, "run", NULL);
@@ -107,8 +110,10 @@ static void assert_journal_whole(void)
             if (!**l)
                 continue;
             json_object *o = json_tokener_parse(*l);
-            cr_assert(o && json_object_is_type(o, json_type_object), "%s: a torn line: %s", n, *l);
+            bool whole = o && json_object_is_type(o, json_type_object);
             json_object_put(o);
+            cr_assert(whole || !g_str_has_suffix(*l, "}"),
+                      "%s: a torn line ran into the next event: %s", n, *l);
         }
     }
 }

@@ -354,3 +354,35 @@ Test(runtime, too_slow_listener_is_told_it_lost_events, .timeout = 60)
     g_array_unref(s.seqs);
     qv_conn_close(conn);
 }
+
+/* An appender killed in its write() can leave part of a line with no
+ * newline (the kernel may stop a write at a page's end). The next event
+ * starts on a line of its own, so it arrives; the fragment is skipped. */
+Test(runtime, a_torn_line_does_not_swallow_the_next_event)
+{
+    journal_seen s = { 0 };
+    qv_conn *conn = journal_listener(&s);
+    const qv_rt_paths *p = &conn->paths;
+    qv_rt_journal_writer w = QV_RT_JOURNAL_WRITER_INIT;
+    cr_assert_eq(qv_rt_emit_with(p, &w, "torn", NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                                 QV_DOMAIN_EVENT_DEFINED, 1, NULL), 0);
+    g_autofree char *path = qv_rt_journal_path(p);
+    FILE *f = fopen(path, "a");
+    cr_assert_not_null(f);
+    fputs("{\"domain\":\"torn\",\"event_id\":0,\"det", f);
+    fclose(f);
+    qv_rt_journal_writer other = QV_RT_JOURNAL_WRITER_INIT;
+    cr_assert_eq(qv_rt_emit_with(p, &other, "torn", NULL, QV_DOMAIN_EVENT_ID_LIFECYCLE,
+                                 QV_DOMAIN_EVENT_DEFINED, 2, NULL), 0);
+    qv_error *err = NULL;
+    cr_assert_eq(qv_conn_event_dispatch(conn, &err), 2, "%s", err ? qv_error_message(err) : "");
+    cr_assert_eq(g_array_index(s.seqs, int, 0), 1);
+    cr_assert_eq(g_array_index(s.seqs, int, 1), 2, "the event after the torn line was lost");
+    g_autofree char *text = NULL;
+    cr_assert(g_file_get_contents(path, &text, NULL, NULL));
+    cr_assert(strstr(text, "\"det\n{"), "the fragment does not stand alone: %s", text);
+    qv_rt_journal_writer_close(&w);
+    qv_rt_journal_writer_close(&other);
+    g_array_unref(s.seqs);
+    qv_conn_close(conn);
+}
