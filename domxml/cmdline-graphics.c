@@ -59,9 +59,77 @@ static int add_vnc(qv_cmdline *cl, const qv_domdef_graphics *g, qv_error **err)
     return 0;
 }
 
-static void add_spice(qv_cmdline *cl, const qv_domdef_graphics *g)
+/* The SPICE channel names in libvirt's order, which is the order of its
+ * -spice tls-channel= and plaintext-channel= options. */
+static const char *const spice_channel_names[] = { "main", "display", "inputs", "cursor", "playback",
+                                                   "record", "smartcard", "usbredir" };
+
+/* The mode of SPICE channel name: the last <channel> naming it, or "any". */
+static const char *spice_channel_mode(const qv_domdef_graphics *g, const char *name)
 {
-    GString *s = g_string_new(NULL);
+    const char *mode = "any";
+    size_t n = strlen(name);
+    for (guint i = 0; g->spice_channels && i < g->spice_channels->len; i++) {
+        const char *nm = g_ptr_array_index(g->spice_channels, i);
+        if (!strncmp(nm, name, n) && nm[n] == '=')
+            mode = nm + n + 1;
+    }
+    return mode;
+}
+
+void qv_domdef_spice_autoports(const qv_domdef_graphics *g, bool spice_tls, bool *port, bool *tls)
+{
+    *port = *tls = false;
+    for (size_t i = 0; i < G_N_ELEMENTS(spice_channel_names); i++) {
+        const char *mode = spice_channel_mode(g, spice_channel_names[i]);
+        *tls |= !strcmp(mode, "secure");
+        *port |= !strcmp(mode, "insecure");
+    }
+    const char *dm = g->default_mode ? g->default_mode : "any";
+    *tls |= !strcmp(dm, "secure") || (!strcmp(dm, "any") && spice_tls);
+    *port |= strcmp(dm, "secure") != 0;
+}
+
+/* The ports of a SPICE display on an address, as libvirt's
+ * qemuProcessSPICEAllocatePorts settles them: with autoport those
+ * qv_domdef_spice_autoports names, the ones lib/ picked at start (free
+ * ones, as libvirt's) or else 5900 and, for TLS, the port after the plain
+ * one (what domxml-to-argv shows); tlsPort='-1' asks for a TLS port too,
+ * and a TLS port needs spice_tls. */
+static int spice_ports(const qv_cmdline *cl, const qv_domdef_graphics *g, int *port, int *tls_port,
+                       qv_error **err)
+{
+    bool spice_tls = cl->ctx->spice_tls;
+    *port = g->port;
+    *tls_port = g->tls_port;
+    if (g->autoport) {
+        bool need_port, need_tls;
+        qv_domdef_spice_autoports(g, spice_tls, &need_port, &need_tls);
+        *port = need_port ? (g->port > 0 ? g->port : 5900) : 0;
+        *tls_port = need_tls ? (g->tls_port > 0 ? g->tls_port : -1) : 0;
+    } else if (*port < 0) {
+        *port = 5900;
+    }
+    if (*tls_port == -1) {
+        if (!spice_tls)
+            return qv_error_set(err, -EINVAL, "/domain/devices/graphics: Auto allocation of "
+                                "spice TLS port requested but spice TLS is disabled in qemu.conf ([qemu] spice_tls= of qvirt.conf).");
+        *tls_port = *port > 0 ? *port + 1 : 5900;
+    } else if (*tls_port > 0 && !spice_tls) {
+        return qv_error_set(err, -EINVAL, "/domain/devices/graphics: spice TLS port set in XML "
+                            "configuration, but TLS is disabled in qemu.conf ([qemu] spice_tls= of qvirt.conf).");
+    }
+    return 0;
+}
+
+/* As libvirt 9.0's qemuBuildGraphicsSPICECommandLine: TLS where there is a
+ * TLS port, with QEMU's x509 credentials from spice_tls_x509_cert_dir, and
+ * a secure (or insecure) channel or defaultMode only where its kind of
+ * connection is available. */
+static int add_spice(qv_cmdline *cl, const qv_domdef_graphics *g, qv_error **err)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    bool secure = false, insecure = true;
     if (!strcmp(g->listen_type, "socket") && cl->ctx->display_sockets_by_caller) {
         g_string_append(s, "port=0"); /* clients arrive with add_client */
     } else if (!strcmp(g->listen_type, "socket")) {
@@ -69,23 +137,44 @@ static void add_spice(qv_cmdline *cl, const qv_domdef_graphics *g)
         g_string_append(s, "unix=on");
         qv_opt_append(s, "addr", path);
     } else if (!strcmp(g->listen_type, "address")) {
-        g_string_append_printf(s, "port=%d", g->autoport || g->port < 0 ? 5900 : g->port);
-        if (g->tls_port > 0)
-            g_string_append_printf(s, ",tls-port=%d", g->tls_port);
+        int port, tls_port;
+        if (spice_ports(cl, g, &port, &tls_port, err) < 0)
+            return -EINVAL;
+        insecure = port > 0;
+        secure = tls_port > 0;
+        if (insecure)
+            g_string_append_printf(s, "port=%d", port);
+        if (secure)
+            g_string_append_printf(s, "%stls-port=%d", insecure ? "," : "", tls_port);
         qv_opt_append(s, "addr", g->listen_address ? g->listen_address : "127.0.0.1");
     } else {
         g_string_append(s, "port=0");
     }
     if (!g->passwd)
         g_string_append(s, ",disable-ticketing=on");
-    /* As libvirt's qemuBuildGraphicsSPICECommandLine writes them. */
-    for (guint i = 0; g->spice_channels && i < g->spice_channels->len; i++) {
-        const char *nm = g_ptr_array_index(g->spice_channels, i);
-        const char *eq = strchr(nm, '=');
-        if (!strcmp(eq + 1, "any"))
-            continue;
-        g_string_append_printf(s, ",%s-channel=%.*s", !strcmp(eq + 1, "secure") ? "tls" : "plaintext",
-                               (int)(eq - nm), nm);
+    if (secure)
+        qv_opt_append(s, "x509-dir", cl->ctx->spice_tls_x509_dir ? cl->ctx->spice_tls_x509_dir
+                                                                  : "/etc/pki/qemu");
+    const char *dm = g->default_mode ? g->default_mode : "any";
+    if (!strcmp(dm, "secure") && !secure)
+        return qv_error_set(err, -EINVAL, "/domain/devices/graphics: spice defaultMode secure "
+                            "requested in XML configuration, but TLS connection is not available.");
+    if (!strcmp(dm, "insecure") && !insecure)
+        return qv_error_set(err, -EINVAL, "/domain/devices/graphics: spice defaultMode insecure "
+                            "requested in XML configuration, but plaintext connection is not available.");
+    if (strcmp(dm, "any"))
+        g_string_append_printf(s, ",%s-channel=default", !strcmp(dm, "secure") ? "tls" : "plaintext");
+    for (size_t i = 0; i < G_N_ELEMENTS(spice_channel_names); i++) {
+        const char *mode = spice_channel_mode(g, spice_channel_names[i]);
+        if (!strcmp(mode, "secure") && !secure)
+            return qv_error_set(err, -EINVAL, "/domain/devices/graphics: spice secure channels set "
+                                "in XML configuration, but TLS connection is not available.");
+        if (!strcmp(mode, "insecure") && !insecure)
+            return qv_error_set(err, -EINVAL, "/domain/devices/graphics: spice insecure channels "
+                                "set in XML configuration, but plaintext connection is not available.");
+        if (strcmp(mode, "any"))
+            g_string_append_printf(s, ",%s-channel=%s", !strcmp(mode, "secure") ? "tls" : "plaintext",
+                                   spice_channel_names[i]);
     }
     if (g->spice_image)
         g_string_append_printf(s, ",image-compression=%s", g->spice_image);
@@ -110,7 +199,8 @@ static void add_spice(qv_cmdline *cl, const qv_domdef_graphics *g)
     }
     g_string_append(s, ",seamless-migration=on");
     qv_cmdline_add(cl, "-spice");
-    g_ptr_array_add(cl->argv, g_string_free(s, FALSE));
+    g_ptr_array_add(cl->argv, g_string_free(g_steal_pointer(&s), FALSE));
+    return 0;
 }
 
 int qv_cmdline_add_graphics(qv_cmdline *cl, qv_error **err)
@@ -125,7 +215,8 @@ int qv_cmdline_add_graphics(qv_cmdline *cl, qv_error **err)
                 return -EINVAL;
             break;
         case QV_GFX_SPICE:
-            add_spice(cl, g);
+            if (add_spice(cl, g, err) < 0)
+                return -EINVAL;
             break;
         case QV_GFX_EGL_HEADLESS: {
             GString *s = g_string_new("egl-headless");

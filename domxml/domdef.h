@@ -258,7 +258,7 @@ typedef struct qv_domdef_graphics {
     int port;                 /* -1: unset */
     bool autoport;
     int websocket;            /* 0 unset, -1 auto */
-    int tls_port;
+    int tls_port;             /* SPICE tlsPort: 0 none, -1 automatic */
     char *listen_type;        /* address, socket, none */
     char *listen_address;
     char *socket;
@@ -772,6 +772,11 @@ const char *qv_domdef_device_alias(const qv_domdef_devref *dev);
  * type='socket'>): its socket, else vnc.sock or spice.sock in runtime_dir.
  * NULL for other displays. */
 char *qv_domdef_display_socket(const qv_domdef_graphics *g, const char *runtime_dir);
+/* Which ports an autoport SPICE display on an address needs, as libvirt's
+ * qemuProcessSPICEAllocatePorts decides: a plain one unless only TLS is
+ * wanted (defaultMode='secure'), a TLS one when a channel or defaultMode
+ * asks for it or spice_tls (qemu.conf) is on. */
+void qv_domdef_spice_autoports(const qv_domdef_graphics *g, bool spice_tls, bool *port, bool *tls);
 
 /* When the display's password expires, in seconds since the epoch (UTC),
  * from passwdValidTo; 0 when it never does, -1 when the time is malformed. */

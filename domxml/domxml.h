@@ -182,6 +182,12 @@ typedef struct qv_build_ctx {
     const char *chardev_tls_x509_dir;
     bool chardev_tls_no_verify;
     bool chardev_tls;
+    /* SPICE TLS (libvirt's qemu.conf spice_tls*): whether a SPICE display
+     * may have a TLS port (off: a tlsPort, a secure channel or defaultMode
+     * is refused, as libvirt refuses them), and the folder of QEMU's x509
+     * credentials for it, -spice x509-dir= (NULL: /etc/pki/qemu). */
+    const char *spice_tls_x509_dir;
+    bool spice_tls;
 } qv_build_ctx;
 
 /* *argv_out: NULL-terminated, g_strfreev(). */

@@ -673,7 +673,8 @@ static void fmt_graphics(GString *buf, const qv_domdef_graphics *g, unsigned int
                 P(" port='%d'", g->port);
             else
                 S(" port='-1'");
-            if (g->type == QV_GFX_SPICE && g->tls_port > 0)
+            if (g->type == QV_GFX_SPICE && ((g->tls_port > 0 && (!g->autoport || live)) ||
+                                            g->tls_port == -1))
                 P(" tlsPort='%d'", g->tls_port);
             A("autoport", g->autoport ? "yes" : "no");
             if (g->websocket)

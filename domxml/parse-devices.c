@@ -1542,9 +1542,6 @@ static int parse_spice_child(qv_domdef_graphics *g, xmlNode *c, qv_error **err)
             return -EINVAL;
         if (!name || !mode)
             return qv_xml_error(err, c, "a SPICE channel needs a name and a mode");
-        /* As libvirt: TLS needs a port of its own (and QEMU's x509 folder). */
-        if (!strcmp(mode, "secure") && g->tls_port <= 0)
-            return qv_xml_error(err, c, "a secure SPICE channel needs a tlsPort on <graphics>");
         if (!g->spice_channels)
             g->spice_channels = g_ptr_array_new_with_free_func(g_free);
         g_ptr_array_add(g->spice_channels, g_strdup_printf("%s=%s", name, mode));
@@ -1574,7 +1571,6 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     qv_domdef_graphics *g = g_new0(qv_domdef_graphics, 1);
     g_ptr_array_add(def->graphics, g);
     g->port = -1;
-    g->tls_port = -1;
     g_autofree char *type = qv_xml_prop(gn, "type");
     if (!type)
         return qv_xml_error(err, gn, "missing graphics type");
@@ -1599,8 +1595,10 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     if (g->port != -1 && (g->port < 5900 || g->port > 65535) && !(flags & QV_DOMXML_PARSE_STATUS))
         return qv_xml_attr_error(err, gn, "port", "%d is not a port between 5900 and 65535 (or -1 for automatic)", g->port);
     g->autoport = autoport == QV_TRI_ON || (autoport == QV_TRI_ABSENT && g->port == -1);
-    if (g->autoport && !(flags & QV_DOMXML_PARSE_STATUS))
+    if (g->autoport && !(flags & QV_DOMXML_PARSE_STATUS)) {
         g->port = -1;
+        g->tls_port = 0; /* libvirt picks one itself where the display needs it */
+    }
     qv_set_str(&g->passwd, qv_xml_prop(gn, "passwd"));
     qv_set_str(&g->passwd_valid_to, qv_xml_prop(gn, "passwdValidTo"));
     static const char *const conn_kinds[] = { "keep", "disconnect", "fail", NULL };
@@ -1613,7 +1611,9 @@ static int parse_graphics(qv_domdef *def, xmlNode *gn, unsigned int flags, qv_er
     qv_set_str(&g->keymap, qv_xml_prop(gn, "keymap"));
     qv_set_str(&g->share_policy, qv_xml_prop(gn, "sharePolicy"));
     qv_set_str(&g->socket, qv_xml_prop(gn, "socket"));
-    qv_set_str(&g->default_mode, qv_xml_prop(gn, "defaultMode"));
+    static const char *const modes[] = { "any", "secure", "insecure", NULL };
+    if (qv_xml_prop_enum(gn, "defaultMode", modes, &g->default_mode, err) < 0)
+        return -EINVAL;
     g_autofree char *listen_attr = qv_xml_prop(gn, "listen");
     if (g->keymap && strspn(g->keymap, "abcdefghijklmnopqrstuvwxyz-_") != strlen(g->keymap))
         return qv_xml_attr_error(err, gn, "keymap", "'%s' is not a keymap name", g->keymap);

@@ -492,8 +492,8 @@ int qv_conn_domain_xml_to_native(qv_conn *conn, const char *format, const char *
     };
     g_autofree char *pool_dir = qv_conn_libvirt_dir(conn, "storage");
     bctx.volume_data = pool_dir;
-    g_autofree char *tls_dir = NULL;
-    if ((r = qv_conn_chardev_tls(conn, &bctx, &tls_dir, err)) < 0)
+    g_auto(qv_qemu_tls) tls = { 0 };
+    if ((r = qv_conn_qemu_tls(conn, &bctx, &tls, err)) < 0)
         return r;
     g_autoptr(qv_networks) nets = NULL;
     if ((r = qv_conn_resolve_networks(conn, def, &nets, err)) < 0)

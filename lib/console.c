@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -471,8 +472,9 @@ int qv_domain_open_graphics_fd(qv_domain *dom, unsigned int idx, unsigned int fl
 
 /* ---- display URI --------------------------------------------------------- */
 
-/* QEMU's actual port of a VNC or SPICE display (query-vnc / query-spice). */
-static int query_port(qv_qmp *qmp, int type, int *port, qv_error **err)
+/* QEMU's actual port of a VNC or SPICE display (query-vnc / query-spice),
+ * and a SPICE display's TLS port (0: none). */
+static int query_port(qv_qmp *qmp, int type, int *port, int *tls_port, qv_error **err)
 {
     g_autoptr(json_object) ret = NULL;
     bool vnc = type == QV_GFX_VNC;
@@ -481,6 +483,9 @@ static int query_port(qv_qmp *qmp, int type, int *port, qv_error **err)
         return r;
     json_object *v;
     *port = 0;
+    *tls_port = 0;
+    if (!vnc && json_object_object_get_ex(ret, "tls-port", &v))
+        *tls_port = json_object_get_int(v);
     if (vnc && json_object_object_get_ex(ret, "service", &v))
         *port = (int)g_ascii_strtoll(json_object_get_string(v), NULL, 10);
     else if (!vnc && json_object_object_get_ex(ret, "port", &v))
@@ -493,14 +498,72 @@ int qv_domain_record_graphics_ports(qv_qmp *qmp, qv_domdef *def)
     bool seen[2] = { false, false };
     for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
         qv_domdef_graphics *g = def->graphics->pdata[i];
-        if ((g->type != QV_GFX_VNC && g->type != QV_GFX_SPICE) || !g->autoport ||
+        if ((g->type != QV_GFX_VNC && g->type != QV_GFX_SPICE) || (!g->autoport && g->tls_port != -1) ||
             (g->listen_type && strcmp(g->listen_type, "address")) || seen[g->type])
             continue;
         /* query-vnc and query-spice describe the first display of a kind. */
         seen[g->type] = true;
-        int port;
-        if (query_port(qmp, g->type, &port, NULL) == 0 && port > 0)
+        int port, tls_port;
+        if (query_port(qmp, g->type, &port, &tls_port, NULL) < 0)
+            continue;
+        if (port > 0)
             g->port = port;
+        if (tls_port > 0)
+            g->tls_port = tls_port;
+    }
+    return 0;
+}
+
+/* Whether TCP port is free on the host: libvirt's
+ * virPortAllocatorBindToPort, a bind on the IPv4 and IPv6 wildcard
+ * addresses (SO_REUSEADDR, so a closing connection does not count). */
+static bool tcp_port_free(int port)
+{
+    struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_ANY) };
+    struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                               .sin6_addr = IN6ADDR_ANY_INIT };
+    const struct { int family; const struct sockaddr *sa; socklen_t len; } addrs[] = {
+        { AF_INET, (const struct sockaddr *)&a4, sizeof a4 },
+        { AF_INET6, (const struct sockaddr *)&a6, sizeof a6 },
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(addrs); i++) {
+        qv_autoclose int s = socket(addrs[i].family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+            continue; /* no IPv6 here */
+        int one = 1;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (addrs[i].family == AF_INET6)
+            setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        if (bind(s, addrs[i].sa, addrs[i].len) < 0 && errno == EADDRINUSE)
+            return false;
+    }
+    return true;
+}
+
+int qv_domain_pick_spice_ports(qv_domdef *def, bool spice_tls, qv_error **err)
+{
+    int next = 5900;
+    for (guint i = 0; def->graphics && i < def->graphics->len; i++) {
+        qv_domdef_graphics *g = def->graphics->pdata[i];
+        if (g->type != QV_GFX_SPICE || !g->autoport || !g->listen_type ||
+            strcmp(g->listen_type, "address"))
+            continue;
+        bool need[2];
+        qv_domdef_spice_autoports(g, spice_tls, &need[0], &need[1]);
+        if (need[1] && !spice_tls)
+            continue; /* the argv builder refuses it, in libvirt's words */
+        int *ports[2] = { &g->port, &g->tls_port };
+        for (int k = 0; k < 2; k++) {
+            if (!need[k])
+                continue;
+            while (next <= 65535 && !tcp_port_free(next))
+                next++;
+            if (next > 65535)
+                return qv_error_set(err, -EADDRINUSE, "no free TCP port from 5900 up for the "
+                                    "SPICE display of domain '%s'", def->name);
+            *ports[k] = next++;
+        }
     }
     return 0;
 }
@@ -586,7 +649,7 @@ int qv_domain_get_display_uri(qv_domain *dom, const char *type, unsigned int fla
         g_autofree char *path = qv_domdef_display_socket(g, dir);
         g_string_append_printf(uri, "%s+unix://%s", scheme, path);
     } else {
-        int port = g->port;
+        int port = g->port, tls_port = g->tls_port;
         if (port <= 0) {
             /* Started before the port was recorded: ask QEMU. */
             qv_qmp *qmp;
@@ -595,7 +658,7 @@ int qv_domain_get_display_uri(qv_domain *dom, const char *type, unsigned int fla
                 g_string_free(uri, TRUE);
                 return r;
             }
-            r = query_port(qmp, g->type, &port, err);
+            r = query_port(qmp, g->type, &port, &tls_port, err);
             qv_domain_qmp_close(qmp, lock);
             if (r < 0) {
                 g_string_free(uri, TRUE);
@@ -611,8 +674,8 @@ int qv_domain_get_display_uri(qv_domain *dom, const char *type, unsigned int fla
         g_string_append_printf(uri, strchr(host, ':') ? "[%s]" : "%s", host);
         if (port > 0)
             g_string_append_printf(uri, ":%d", g->type == QV_GFX_VNC ? port - 5900 : port);
-        if (g->type == QV_GFX_SPICE && g->tls_port > 0)
-            g_string_append_printf(uri, "?tls-port=%d", g->tls_port);
+        if (g->type == QV_GFX_SPICE && tls_port > 0)
+            g_string_append_printf(uri, "?tls-port=%d", tls_port);
     }
     *ret = strdup(uri->str);
     g_string_free(uri, TRUE);

@@ -207,9 +207,9 @@ int qv_domain_attach_device(qv_domain *dom, const char *xml, unsigned int flags,
                                  .scsi_generic = qv_hostdev_scsi_generic,
                                  .volume_path = qv_pool_volume_path, .volume_data = pool_dir };
             ctx.networks = qv_networks_get(nets, &ctx.n_networks);
-            g_autofree char *tls_dir = NULL;
+            g_auto(qv_qemu_tls) tls = { 0 };
             if (r >= 0)
-                r = qv_conn_chardev_tls(dom->conn, &ctx, &tls_dir, err);
+                r = qv_conn_qemu_tls(dom->conn, &ctx, &tls, err);
             g_autoptr(GArray) tapfds = g_array_new(FALSE, FALSE, sizeof(int));
             g_autoptr(qv_taps) taps = NULL;
             if (r >= 0 && ldev.cls == QV_DEVCLASS_NET &&

@@ -382,6 +382,11 @@ const char *qv_domdef_balloon_alias(const qv_domdef *def);
 
 /* console.c: fills in QEMU's actual ports of autoport VNC/SPICE displays. */
 int qv_domain_record_graphics_ports(qv_qmp *qmp, qv_domdef *def);
+/* console.c: free TCP ports, from 5900 up, for the autoport SPICE displays
+ * of def that listen on an address (a plain port, and a TLS port as
+ * qv_domdef_spice_autoports says), set in def before the argv is built, as
+ * libvirt's port allocator does; QEMU picks VNC's itself. */
+int qv_domain_pick_spice_ports(qv_domdef *def, bool spice_tls, qv_error **err);
 /* Gives QEMU the VNC and SPICE passwords (and their expiry) over QMP: they
  * are never on its command line, which every user can read. */
 int qv_domain_set_graphics_passwords(qv_qmp *qmp, const qv_domdef *def, qv_error **err);

@@ -116,37 +116,69 @@ static void user_groups(const char *user, gid_t gid, bool local, qv_qemu_user *r
     ret->groups = (gid_t *)(void *)g_array_free(g_steal_pointer(&groups), FALSE);
 }
 
-int qv_conn_chardev_tls(qv_conn *conn, qv_build_ctx *ctx, char **dir, qv_error **err)
+void qv_qemu_tls_clear(qv_qemu_tls *t)
 {
-    g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
+    g_clear_pointer(&t->chardev_dir, g_free);
+    g_clear_pointer(&t->spice_dir, g_free);
+}
+
+/* A [qemu] folder key, NULL when absent or blank. */
+static char *conf_dir(GKeyFile *kf, const char *key)
+{
+    char *v = g_key_file_get_string(kf, "qemu", key, NULL);
+    if (v && !*g_strstrip(v))
+        g_clear_pointer(&v, g_free);
+    return v;
+}
+
+/* libvirt's SET_TLS_X509_CERT_DEFAULT: <pki_root>/libvirt-<service> where it
+ * exists, else default_tls_x509_cert_dir. */
+static char *service_dir(GKeyFile *kf, const char *key, const char *pki_root,
+                         const char *service, const char *fallback)
+{
+    char *v = conf_dir(kf, key);
+    if (v)
+        return v;
+    g_autofree char *own = g_strdup_printf("%s/libvirt-%s", pki_root, service);
+    return g_file_test(own, G_FILE_TEST_IS_DIR) ? g_steal_pointer(&own) : g_strdup(fallback);
+}
+
+int qv_qemu_tls_read(const char *conf, const char *pki_root, qv_build_ctx *ctx, qv_qemu_tls *out,
+                     qv_error **err)
+{
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) gerr = NULL;
-    *dir = NULL;
-    if (g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &gerr)) {
-        static const char *const flags[] = { "chardev_tls", "chardev_tls_x509_verify" };
-        bool value[2] = { false, true };
-        for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
-            g_autoptr(GError) e = NULL;
-            bool v = g_key_file_get_boolean(kf, "qemu", flags[i], &e);
-            if (!e)
-                value[i] = v;
-            else if (!g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) &&
-                     !g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
-                return qv_error_set(err, -EINVAL, "%s: [qemu] %s= must be 1 or 0.", conf, flags[i]);
-        }
-        ctx->chardev_tls = value[0];
-        ctx->chardev_tls_no_verify = !value[1];
-        *dir = g_key_file_get_string(kf, "qemu", "chardev_tls_x509_cert_dir", NULL);
-        if (*dir && !*g_strstrip(*dir))
-            g_clear_pointer(dir, g_free);
-    } else if (!g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    memset(out, 0, sizeof *out);
+    if (!g_key_file_load_from_file(kf, conf, G_KEY_FILE_NONE, &gerr) &&
+        !g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return qv_error_set(err, -EINVAL, "%s: %s", conf, gerr->message);
+    static const char *const flags[] = { "chardev_tls", "chardev_tls_x509_verify", "spice_tls" };
+    bool value[G_N_ELEMENTS(flags)] = { false, true, false };
+    for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
+        g_autoptr(GError) e = NULL;
+        bool v = g_key_file_get_boolean(kf, "qemu", flags[i], &e);
+        if (!e)
+            value[i] = v;
+        else if (!g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) &&
+                 !g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+            return qv_error_set(err, -EINVAL, "%s: [qemu] %s= must be 1 or 0.", conf, flags[i]);
     }
-    if (!*dir)
-        *dir = g_strdup(g_file_test("/etc/pki/libvirt-chardev", G_FILE_TEST_IS_DIR)
-                        ? "/etc/pki/libvirt-chardev" : "/etc/pki/qemu");
-    ctx->chardev_tls_x509_dir = *dir;
+    ctx->chardev_tls = value[0];
+    ctx->chardev_tls_no_verify = !value[1];
+    ctx->spice_tls = value[2];
+    g_autofree char *def = conf_dir(kf, "default_tls_x509_cert_dir");
+    const char *fallback = def ? def : "/etc/pki/qemu";
+    out->chardev_dir = service_dir(kf, "chardev_tls_x509_cert_dir", pki_root, "chardev", fallback);
+    out->spice_dir = service_dir(kf, "spice_tls_x509_cert_dir", pki_root, "spice", fallback);
+    ctx->chardev_tls_x509_dir = out->chardev_dir;
+    ctx->spice_tls_x509_dir = out->spice_dir;
     return 0;
+}
+
+int qv_conn_qemu_tls(qv_conn *conn, qv_build_ctx *ctx, qv_qemu_tls *out, qv_error **err)
+{
+    g_autofree char *conf = g_build_filename(conn->paths.config_dir, "qvirt.conf", NULL);
+    return qv_qemu_tls_read(conf, "/etc/pki", ctx, out, err);
 }
 
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err)

@@ -25,14 +25,27 @@ typedef struct qv_qemu_user {
 
 int qv_conn_qemu_user(qv_conn *conn, qv_qemu_user *ret, qv_error **err);
 void qv_qemu_user_clear(qv_qemu_user *u);
-/* TLS on TCP character devices, from [qemu] of qvirt.conf with the names
- * and defaults of libvirt's qemu.conf: chardev_tls= (TLS for those without
- * tls=; default no), chardev_tls_x509_cert_dir= (default
- * /etc/pki/libvirt-chardev where it exists, else /etc/pki/qemu) and
+/* QEMU's TLS settings, from [qemu] of qvirt.conf with the names and
+ * defaults of libvirt's qemu.conf, the one reader of them: chardev_tls=
+ * (TLS for TCP character devices without tls=; default no),
  * chardev_tls_x509_verify= (a listening one checks its clients'
- * certificates; default yes). Sets ctx's fields; ctx->chardev_tls_x509_dir
- * points at *dir, which the caller frees. */
-int qv_conn_chardev_tls(qv_conn *conn, qv_build_ctx *ctx, char **dir, qv_error **err);
+ * certificates; default yes), spice_tls= (SPICE displays may have a TLS
+ * port; default no), and the folders of x509 credentials
+ * chardev_tls_x509_cert_dir= and spice_tls_x509_cert_dir=, each by default
+ * /etc/pki/libvirt-chardev or /etc/pki/libvirt-spice where it exists, else
+ * default_tls_x509_cert_dir= (default /etc/pki/qemu). Sets ctx's fields,
+ * whose folders point into *out (qv_qemu_tls_clear). */
+typedef struct qv_qemu_tls {
+    char *chardev_dir;
+    char *spice_dir;
+} qv_qemu_tls;
+void qv_qemu_tls_clear(qv_qemu_tls *t);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(qv_qemu_tls, qv_qemu_tls_clear)
+int qv_conn_qemu_tls(qv_conn *conn, qv_build_ctx *ctx, qv_qemu_tls *out, qv_error **err);
+/* The same from the file conf (missing: the defaults), with pki_root in
+ * place of /etc/pki for the libvirt-<service> folders (for tests). */
+int qv_qemu_tls_read(const char *conf, const char *pki_root, qv_build_ctx *ctx, qv_qemu_tls *out,
+                     qv_error **err);
 /* What QEMU must open by path itself: the <kernel>, <initrd> and <dtb>
  * (through its own fd, so no folder on the way matters) and the sockets it
  * reconnects to. One its user cannot read (or write, for a socket) is

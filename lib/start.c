@@ -439,8 +439,9 @@ static int launch(qv_conn *conn, qv_domain *dom, qv_domdef *def, bool transient,
     ctx.secret_file = qv_secret_file;
     ctx.secret_data = &secrets;
     ctx.volume_data = pool_dir;
-    g_autofree char *tls_dir = NULL;
-    if ((r = qv_conn_chardev_tls(conn, &ctx, &tls_dir, err)) < 0)
+    g_auto(qv_qemu_tls) tls = { 0 };
+    if ((r = qv_conn_qemu_tls(conn, &ctx, &tls, err)) < 0 ||
+        (r = qv_domain_pick_spice_ports(def, ctx.spice_tls, err)) < 0)
         return r;
     /* A host device the host lacks is refused here, by name. */
     if ((r = qv_hostdevs_check(def, "", err)) < 0 ||

@@ -4,6 +4,11 @@
 #include "domdef.h"
 #include "golden.h"
 
+bool golden_spice_tls(const char *name)
+{
+    return g_str_has_prefix(name, "graphics-spice-tls");
+}
+
 char *golden_cases_dir(void)
 {
     const char *root = g_getenv("QVIRT_SOURCE_ROOT");

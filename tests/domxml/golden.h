@@ -40,6 +40,11 @@ char *golden_volume_path(void *data, const char *pool, const char *volume, bool 
 char *golden_secret_file(void *data, const char *usage_type, const char *usage, const char *uuid,
                          qv_error **err);
 
+/* The golden host's qemu.conf has spice_tls = 1 for the cases named
+ * graphics-spice-tls*, and 0 (libvirt's default) for the others
+ * (qv_build_ctx.spice_tls). */
+bool golden_spice_tls(const char *name);
+
 /* Directory of tests/domxml/cases. */
 char *golden_cases_dir(void);
 /* Sorted case names (file names without .xml). */

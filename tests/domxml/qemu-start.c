@@ -284,7 +284,8 @@ static char *qemu_secret_file(void *data, const char *usage_type, const char *us
     return path;
 }
 
-/* x509 credentials for TLS chardevs (<source tls='yes'>), in the folder
+/* x509 credentials for TLS chardevs (<source tls='yes'>) and SPICE's
+ * TLS port (-spice x509-dir=), in the folder
  * layout QEMU's tls-creds-x509 reads: a CA, and a server and a client
  * certificate for 127.0.0.1 signed by it (certtool, from gnutls-bin).
  * False when certtool is missing. */
@@ -359,6 +360,8 @@ qemu_start_result qemu_start_check(const char *name, const char *xml, const char
                          .secret_file = qemu_secret_file, .secret_data = (void *)tmp };
     g_autofree char *pki = g_build_filename(tmp, "pki", NULL);
     ctx.chardev_tls_x509_dir = pki;
+    ctx.spice_tls_x509_dir = pki;
+    ctx.spice_tls = golden_spice_tls(name);
     if (qv_domdef_firmware_autoselect(def)) {
         /* What lib/firmware.c does at start: the NVRAM from its template. */
         g_autoptr(qv_domdef) filled = qv_domdef_copy(def);
@@ -387,7 +390,8 @@ qemu_start_result qemu_start_check(const char *name, const char *xml, const char
         return QEMU_START_SKIPPED;
     }
     for (size_t i = 0; argv[i]; i++) {
-        if (strstr(argv[i], "\"tls-creds-x509\"") && !make_x509(tmp)) {
+        bool spice_tls = i > 0 && !strcmp(argv[i - 1], "-spice") && strstr(argv[i], ",x509-dir=");
+        if ((strstr(argv[i], "\"tls-creds-x509\"") || spice_tls) && !make_x509(tmp)) {
             *message = g_strdup("needs certtool (gnutls-bin) to make x509 credentials for TLS");
             close(mon);
             return QEMU_START_SKIPPED;
@@ -443,6 +447,18 @@ qemu_start_result qemu_start_check(const char *name, const char *xml, const char
             g_autofree char *id = json_str(argv[i + 1], "id");
             if (id && !list_has_name(objects, "name", id, false))
                 g_string_append_printf(failures, "%s: object %s missing from /objects\n", name, id);
+        } else if (!strcmp(argv[i], "-spice") && strstr(argv[i + 1], "tls-port=")) {
+            /* QEMU loaded the credentials of x509-dir (it exits where it
+             * cannot) and listens on the TLS port. */
+            const char *p = strstr(argv[i + 1], "tls-port=") + strlen("tls-port=");
+            g_autoptr(json_object) spice = NULL;
+            json_object *v = NULL;
+            cr_assert(qv_qmp_call(qmp, "query-spice", NULL, 0, &spice, NULL) == 0);
+            if (!json_object_object_get_ex(spice, "tls-port", &v) ||
+                json_object_get_int(v) != (int)g_ascii_strtoll(p, NULL, 10))
+                g_string_append_printf(failures, "%s: query-spice has no tls-port %d: %s\n", name,
+                                       (int)g_ascii_strtoll(p, NULL, 10),
+                                       json_object_to_json_string(spice));
         } else if (!strcmp(argv[i], "-chardev")) {
             const char *p = strstr(argv[i + 1], "id=");
             g_autofree char *id = p ? g_strndup(p + 3, strcspn(p + 3, ",")) : NULL;

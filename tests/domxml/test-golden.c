@@ -54,7 +54,8 @@ static void run_case(const char *dir, const char *name, GString *failures)
                          golden_networks, golden_n_networks, golden_firmware, golden_n_firmware,
                          GOLDEN_NVRAM_DIR, &files, .display_sockets_by_caller = true,
                          .scsi_generic = golden_scsi_generic, .volume_path = golden_volume_path,
-                         .secret_file = golden_secret_file, .secret_data = &next_fd };
+                         .secret_file = golden_secret_file, .secret_data = &next_fd,
+                         .spice_tls = golden_spice_tls(name) };
         g_auto(GStrv) argv = NULL;
         r = qv_domxml_build_argv(def, &ctx, &argv, &err);
         if (r == 0 && !expect_err) {
@@ -135,6 +136,7 @@ Test(domxml_golden, migratable_defines_the_same_guest)
         cr_assert(g_file_get_contents(xml_path, &xml, NULL, NULL), "cannot read %s", xml_path);
         g_autoptr(qv_domdef) def = NULL;
         g_auto(GStrv) argv = NULL;
+        ctx.spice_tls = golden_spice_tls(name);
         if (qv_domxml_parse(xml, 0, &def, NULL) < 0 || qv_domxml_build_argv(def, &ctx, &argv, NULL) < 0)
             continue;   /* an error case */
         const unsigned int f = QV_DOMXML_FORMAT_INACTIVE | QV_DOMXML_FORMAT_SECURE;

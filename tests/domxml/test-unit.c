@@ -745,3 +745,45 @@ Test(domxml_unit, chardev_tls_host_defaults_and_hotplug)
     }
     cr_assert(obj >= 0 && chr > obj, "the credentials object must come before the chardev (%d, %d)", obj, chr);
 }
+
+/* SPICE TLS where golden cases cannot show it: a socket display has no TLS
+ * port whatever the XML says (libvirt ignores tlsPort there), a display
+ * that listens nowhere has no secure connection for defaultMode='secure',
+ * the x509 folder comes from the context, and a channel named twice takes
+ * its last mode, in libvirt's channel order. */
+Test(domxml_unit, spice_tls_listen_kinds_and_folder)
+{
+    qv_build_ctx ctx = { NULL, 3, -1, "/run/x", .spice_tls = true,
+                         .spice_tls_x509_dir = "/etc/pki/a,b" };
+    g_autoptr(qv_domdef) sock = parse_ok(
+        "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<graphics type='spice' tlsPort='5901' autoport='no'><listen type='socket' socket='/run/x/s.sock'/></graphics>"
+        "</devices></domain>");
+    g_auto(GStrv) argv = NULL;
+    cr_assert_eq(qv_domxml_build_argv(sock, &ctx, &argv, NULL), 0);
+    g_autofree char *all = g_strjoinv("\n", argv);
+    cr_assert(strstr(all, "\nunix=on,addr=/run/x/s.sock,disable-ticketing=on,seamless-migration=on\n"), "%s", all);
+
+    g_autoptr(qv_domdef) none = parse_ok(
+        "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<graphics type='spice' defaultMode='secure'><listen type='none'/></graphics>"
+        "</devices></domain>");
+    g_auto(GStrv) argv2 = NULL;
+    g_autoptr(qv_error) err = NULL;
+    cr_assert_eq(qv_domxml_build_argv(none, &ctx, &argv2, &err), -EINVAL);
+    cr_assert_str_eq(qv_error_message(err), "/domain/devices/graphics: spice defaultMode secure "
+                     "requested in XML configuration, but TLS connection is not available.");
+
+    g_autoptr(qv_domdef) twice = parse_ok(
+        "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<graphics type='spice' port='5900' tlsPort='5901' autoport='no'>"
+        "<channel name='usbredir' mode='secure'/><channel name='main' mode='insecure'/>"
+        "<channel name='usbredir' mode='any'/><channel name='inputs' mode='secure'/></graphics>"
+        "</devices></domain>");
+    g_auto(GStrv) argv3 = NULL;
+    cr_assert_eq(qv_domxml_build_argv(twice, &ctx, &argv3, NULL), 0);
+    g_autofree char *all3 = g_strjoinv("\n", argv3);
+    cr_assert(strstr(all3, "\nport=5900,tls-port=5901,addr=127.0.0.1,disable-ticketing=on,"
+                           "x509-dir=/etc/pki/a,,b,plaintext-channel=main,tls-channel=inputs,"
+                           "seamless-migration=on\n"), "%s", all3);
+}

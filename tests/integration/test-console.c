@@ -857,3 +857,124 @@ Test(console, tls_serial_needs_a_client_certificate)
     cr_assert(out2 && (strstr(out2, "abnormally") || strstr(out2, "Handshake has failed")),
               "a client without a certificate was let in: %s", out2 ? out2 : "");
 }
+
+/* A SPICE display with a TLS port: with [qemu] spice_tls=1 QEMU serves
+ * it with the credentials of spice_tls_x509_cert_dir (a client trusting
+ * that CA completes the handshake) and domdisplay names both ports; with
+ * spice_tls off (libvirt's default) the same XML is refused as libvirt
+ * refuses it. */
+Test(console, spice_tls_port_serves_the_configured_certificate)
+{
+    g_autofree char *certtool = g_find_program_in_path("certtool");
+    g_autofree char *cli = g_find_program_in_path("gnutls-cli");
+    if (!certtool || !cli)
+        cr_skip_test("needs certtool and gnutls-cli (gnutls-bin)");
+    g_autofree char *pki = make_pki();
+    g_autofree char *config = g_build_filename(T.root, "config", NULL);
+    cr_assert_eq(g_mkdir_with_parents(config, 0700), 0);
+    g_autofree char *conf_path = g_build_filename(config, "qvirt.conf", NULL);
+    g_autofree char *conf = g_strdup_printf("[qemu]\nspice_tls=1\nspice_tls_x509_cert_dir=%s\n", pki);
+    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    int port = free_tcp_port(), tls_port = free_tcp_port();
+    g_autofree char *devices = g_strdup_printf(
+        "    <graphics type='spice' port='%d' tlsPort='%d' autoport='no'>"
+        "<listen type='address' address='127.0.0.1'/><channel name='main' mode='secure'/>"
+        "</graphics>\n", port, tls_port);
+    g_autofree char *xml = itest_domain_xml(&T, "spice-tls", devices);
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    char *uri = NULL;
+    itest_ok(qv_domain_get_display_uri(dom, "spice", 0, &uri, &err), err);
+    g_autofree char *expect_uri = g_strdup_printf("spice://127.0.0.1:%d?tls-port=%d", port, tls_port);
+    cr_assert_str_eq(uri, expect_uri);
+    free(uri);
+    g_autofree char *sport = g_strdup_printf("%d", tls_port);
+    g_autofree char *ca = g_build_filename(pki, "ca-cert.pem", NULL);
+    const char *hello[] = { "gnutls-cli", "--x509cafile", ca, "-p", sport, "127.0.0.1", NULL };
+    g_autofree char *out = NULL;
+    run_ok(hello, &out);
+    cr_log_info("gnutls-cli: %s", out ? out : "");
+    destroy(dom);
+
+    cr_assert(g_file_set_contents(conf_path, "[qemu]\nspice_tls=0\n", -1, NULL));
+    dom = NULL;
+    int r = qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err);
+    cr_assert_eq(r, -EINVAL);
+    cr_assert(strstr(qv_error_message(err), "spice TLS port set in XML configuration, but TLS "
+                     "is disabled in qemu.conf"), "%s", qv_error_message(err));
+    qv_error_free(err);
+    qv_conn_close(conn);
+    const char *rmargv[] = { "rm", "-rf", pki, NULL };
+    run_ok(rmargv, NULL);
+    cr_assert(out && strstr(out, "Handshake was completed"),
+              "no TLS session on SPICE's TLS port: %s", out ? out : "");
+}
+
+/* A listening socket on 127.0.0.1, on the first free port from 5900 up;
+ * *port: that port. */
+static int hold_display_port(int *port)
+{
+    for (*port = 5900; *port < 6000; (*port)++) {
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)*port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 && listen(s, 1) == 0)
+            return s;
+        close(s);
+    }
+    cr_assert_fail("no free port from 5900 to 5999");
+    return -1;
+}
+
+/* autoport with spice_tls=1 gives the display a TLS port as well: start
+ * takes free ports from 5900 up (passing over one this test holds), as
+ * libvirt's allocator does, QEMU serves TLS on the second, and the live XML
+ * and domdisplay name both. */
+Test(console, spice_tls_autoport_gets_a_tls_port)
+{
+    g_autofree char *certtool = g_find_program_in_path("certtool");
+    g_autofree char *cli = g_find_program_in_path("gnutls-cli");
+    if (!certtool || !cli)
+        cr_skip_test("needs certtool and gnutls-cli (gnutls-bin)");
+    g_autofree char *pki = make_pki();
+    g_autofree char *config = g_build_filename(T.root, "config", NULL);
+    cr_assert_eq(g_mkdir_with_parents(config, 0700), 0);
+    g_autofree char *conf_path = g_build_filename(config, "qvirt.conf", NULL);
+    g_autofree char *conf = g_strdup_printf("[qemu]\nspice_tls=1\nspice_tls_x509_cert_dir=%s\n", pki);
+    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    g_autofree char *xml = itest_domain_xml(&T, "spice-auto",
+        "    <graphics type='spice' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>\n");
+    int held_port;
+    int held = hold_display_port(&held_port);
+    qv_conn *conn = itest_open(&T);
+    qv_domain *dom = NULL;
+    qv_error *err = NULL;
+    itest_ok(qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err), err);
+    close(held);
+    char *uri = NULL, *live = NULL;
+    itest_ok(qv_domain_get_display_uri(dom, "spice", 0, &uri, &err), err);
+    itest_ok(qv_domain_get_xml_description(dom, 0, &live, &err), err);
+    int port = 0, tls_port = 0;
+    const char *p = strstr(live, "<graphics type='spice' port='");
+    cr_assert(p && sscanf(p, "<graphics type='spice' port='%d' tlsPort='%d' autoport='yes'", &port,
+                          &tls_port) == 2, "the live XML lacks the ports: %s", live);
+    g_autofree char *expect_uri = g_strdup_printf("spice://127.0.0.1:%d?tls-port=%d", port, tls_port);
+    cr_assert_str_eq(uri, expect_uri);
+    free(uri);
+    free(live);
+    cr_assert(port >= 5900 && tls_port >= 5900 && port != tls_port && port != held_port &&
+              tls_port != held_port, "ports %d and %d (%d held)", port, tls_port, held_port);
+    g_autofree char *sport = g_strdup_printf("%d", tls_port);
+    g_autofree char *ca = g_build_filename(pki, "ca-cert.pem", NULL);
+    const char *hello[] = { "gnutls-cli", "--x509cafile", ca, "-p", sport, "127.0.0.1", NULL };
+    g_autofree char *out = NULL;
+    run_ok(hello, &out);
+    destroy(dom);
+    qv_conn_close(conn);
+    const char *rmargv[] = { "rm", "-rf", pki, NULL };
+    run_ok(rmargv, NULL);
+    cr_assert(out && strstr(out, "Handshake was completed"),
+              "no TLS session on SPICE's TLS port: %s", out ? out : "");
+}
