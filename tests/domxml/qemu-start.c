@@ -3,6 +3,9 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -332,10 +335,34 @@ static char *json_str(const char *text, const char *key)
     return g_strdup(json_object_get_string(v));
 }
 
+/* The checks' QEMUs listen on the ports their XML names (SPICE's 5900,
+ * ...): in a network namespace of the test process's own, with its
+ * loopback up, they cannot meet another test's QEMU on the same port.
+ * Where that is not allowed (not root), they share the host's. */
+static void private_network(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    if (unshare(CLONE_NEWNET) < 0)
+        return;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = { 0 };
+    g_strlcpy(ifr.ifr_name, "lo", sizeof ifr.ifr_name);
+    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        cr_assert(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0, "cannot bring up the loopback");
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
 qemu_start_result qemu_start_check(const char *name, const char *xml, const char *tmp,
                                    const qv_network_resolution *networks, unsigned int n_networks,
                                    GString *failures, char **message)
 {
+    private_network();
     if (!networks) {
         networks = golden_networks;
         n_networks = golden_n_networks;
