@@ -64,6 +64,10 @@
 /* Without pidfds (pre-5.3 kernels) QEMU's exit is polled this often.
  * Can go when the oldest supported kernel has pidfd_open. */
 #define QV_MONITOR_EXIT_POLL_MS 100
+
+/* How long the qvirt-blockjob runs of a run that ended on its own get to
+ * finish before the supervisor kills them (end_helpers). */
+#define QV_MONITOR_HELPERS_END_MS 2000
 /* A state refresh that finds qmp.lock taken retries after 1 ms, backing
  * off to this. */
 #define QV_MONITOR_LOCK_RETRY_MAX_MS 64
@@ -494,6 +498,29 @@ static void reap_helpers(monitor *m)
     }
 }
 
+/* The run is over and its cgroup goes with it, so no qvirt-blockjob run
+ * may outlive this process: they sit in its cgroup leaf. When a library
+ * call ended the run, it holds the lifecycle lock they wait for, and
+ * waits for this process to exit: they are killed at once (a concluder
+ * waiting for the lock has done nothing yet; after the run there is
+ * nothing to conclude). Otherwise each gets until wait_ms to finish what
+ * it may be writing (the new chain into the config), then is killed. */
+static void end_helpers(monitor *m, int wait_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)wait_ms * 1000;
+    for (guint i = 0; i < m->helpers->len; i++) {
+        qv_process *p = m->helpers->pdata[i];
+        gint64 left = MAX((deadline - g_get_monotonic_time()) / 1000, 0);
+        if (qv_process_wait(p, (int)left, NULL, NULL) == 0)
+            continue;
+        mlog("qvirt-blockjob (pid %d) is still running as the run ends: killing it",
+             (int)qv_process_pid(p));
+        qv_process_signal(p, SIGKILL, NULL);
+        qv_process_wait(p, -1, NULL, NULL);
+    }
+    g_ptr_array_set_size(m->helpers, 0);
+}
+
 /* qvirt's own jobs: READY is reported here with the disk the intent
  * names; their end is reported by whoever concludes them, once the XML
  * follows. true when the event was one of theirs. */
@@ -730,6 +757,7 @@ static void finalize(monitor *m)
         detail = QV_DOMAIN_EVENT_STOPPED_CRASHED;
     }
     mlog("QEMU has ended; recording shut off (reason %d)", reason);
+    end_helpers(m, writer_waits ? 0 : QV_MONITOR_HELPERS_END_MS);
     /* A library call that ended the run waits for this process to exit
      * and then removes the cgroup: no move out of it (a cgroup move waits
      * for an RCU grace period, 10-15 ms on a busy host, which that caller

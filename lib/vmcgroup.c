@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,9 +113,38 @@ static bool wait_empty(const qv_vmcg *cg, int timeout_ms)
     }
 }
 
+/* Kills what is left in the supervisor leaf of an ended run: the
+ * supervisor's qvirt-blockjob runs (and a supervisor that outlived its
+ * run). Nothing waits for them, and one that waits for the lifecycle lock
+ * the remover holds would never leave. The leaf is threaded, so no
+ * cgroup.kill there (EOPNOTSUPP): each thread's process gets SIGKILL,
+ * except the caller's own. */
+static void kill_supervisor_leftovers(const qv_vmcg *cg)
+{
+    g_autofree char *file = g_build_filename(cg->mount, cg->path, QV_VMCG_SUPERVISOR,
+                                             "cgroup.threads", NULL);
+    g_autofree char *text = NULL;
+    if (qv_read_file(file, 1 << 16, &text, NULL, NULL) < 0)
+        return;
+    g_auto(GStrv) tids = g_strsplit(text, "\n", -1);
+    for (char **t = tids; *t; t++) {
+        char *end;
+        long tid = strtol(*t, &end, 10);
+        if (end == *t || tid <= 0)
+            continue;
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/task/%ld", tid);
+        if (access(self, F_OK) == 0)
+            continue;
+        kill((pid_t)tid, SIGKILL); /* a thread's id names its whole process */
+    }
+}
+
 int qv_vmcg_remove(const qv_vmcg *cg, qv_error **err)
 {
     int r = qv_cgroup_remove(cg->mount, cg->path, NULL);
+    if (r == -EBUSY)
+        kill_supervisor_leftovers(cg);
     if (r == -EBUSY && wait_empty(cg, QV_VMCG_EMPTY_MS))
         r = qv_cgroup_remove(cg->mount, cg->path, NULL);
     return r < 0 ? qv_cgroup_remove(cg->mount, cg->path, err) : 0;

@@ -63,8 +63,11 @@ void qv_vmcg_leave(const qv_vmcg *cg);
  * killed QEMU's threads take a moment after its leader is a zombie). */
 #define QV_VMCG_EMPTY_MS 3000
 
-/* Removes the VM group and its children, waiting up to QV_VMCG_EMPTY_MS for
- * them to empty. -EBUSY while processes are still in it. */
+/* Removes the VM group of an ended run and its children. What is still in
+ * the supervisor leaf (the ended supervisor's qvirt-blockjob runs, which
+ * may wait for the lifecycle lock the caller holds) is killed; QEMU's
+ * processes get up to QV_VMCG_EMPTY_MS to go. -EBUSY while processes are
+ * still in it. */
 int qv_vmcg_remove(const qv_vmcg *cg, qv_error **err);
 
 /* Kills every process in the VM group (cgroup.kill, Linux 5.14+). */

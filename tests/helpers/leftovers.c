@@ -1,4 +1,6 @@
 #include <poll.h>
+#include <stdio.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,4 +48,62 @@ void qvt_kill_leftovers(const char *root)
         poll(&p, 1, QVT_MONITOR_GONE_MS);
         close(fd);
     }
+}
+
+/* The first cgroup2 mount of /proc/self/mountinfo ("... - cgroup2 ..."). */
+static char *cgroup2_mount(void)
+{
+    g_autofree char *info = NULL;
+    if (!g_file_get_contents("/proc/self/mountinfo", &info, NULL, NULL))
+        return NULL;
+    g_auto(GStrv) lines = g_strsplit(info, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *sep = strstr(*l, " - ");
+        if (!sep || !g_str_has_prefix(sep + 3, "cgroup2 "))
+            continue;
+        g_auto(GStrv) f = g_strsplit(*l, " ", 6);
+        if (g_strv_length(f) < 5)
+            continue;
+        /* Mount points escape spaces as \040; none of ours have them. */
+        return g_strdup(f[4]);
+    }
+    return NULL;
+}
+
+/* How deep below the mount a domain's group may be: machine/<group> or
+ * machine.slice/<scope>/qvirt, or a delegated root a level or two down. */
+#define QVT_CGROUP_SCAN_DEPTH 4
+
+static void scan_groups(const char *dir, const char *group_suffix, const char *scope_suffix,
+                        int depth, GString *found)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    if (!d)
+        return;
+    const char *n;
+    while ((n = g_dir_read_name(d))) {
+        g_autofree char *c = g_build_filename(dir, n, NULL);
+        if (!g_file_test(c, G_FILE_TEST_IS_DIR))
+            continue;
+        if (g_str_has_suffix(n, group_suffix) ||
+            (g_str_has_prefix(n, "qvirt-") && g_str_has_suffix(n, scope_suffix)))
+            g_string_append_printf(found, "%s%s", found->len ? "\n" : "", c);
+        else if (depth > 1)
+            scan_groups(c, group_suffix, scope_suffix, depth - 1, found);
+    }
+    g_dir_close(d);
+}
+
+char *qvt_cgroup_leftovers(const char *root)
+{
+    g_autofree char *mount = cgroup2_mount();
+    if (!mount)
+        return NULL;
+    g_autofree char *config = g_build_filename(root, "config", NULL);
+    g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, config, -1);
+    g_autofree char *group_suffix = g_strdup_printf(".qvirt-%.8s", sum);
+    g_autofree char *scope_suffix = g_strdup_printf("-%.8s.scope", sum);
+    g_autoptr(GString) found = g_string_new(NULL);
+    scan_groups(mount, group_suffix, scope_suffix, QVT_CGROUP_SCAN_DEPTH, found);
+    return found->len ? g_string_free(g_steal_pointer(&found), FALSE) : NULL;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "guest.h"
@@ -27,10 +28,28 @@ void itest_setup(itest *t)
     t->console = g_build_filename(t->root, "console.log", NULL);
 }
 
+void itest_expect_no_cgroups(const char *root)
+{
+    g_autofree char *left = qvt_cgroup_leftovers(root);
+    cr_expect_null(left, "cgroups outlived their domains' runs:\n%s", left);
+}
+
+/* Criterion reports an assertion of a .fini but passes the test anyway:
+ * a leak found there fails it the only way a .fini can, by crashing. */
+void itest_fini_fail_on_cgroups(const char *left)
+{
+    if (!left)
+        return;
+    cr_log_error("cgroups outlived their domains' runs:\n%s", left);
+    abort();
+}
+
 void itest_teardown(itest *t)
 {
+    g_autofree char *cgroups_left = NULL;
     if (t->root) {
         qvt_kill_leftovers(t->root); /* what a failed test left running */
+        cgroups_left = qvt_cgroup_leftovers(t->root);
         g_autofree char *cmd = NULL;
         /* Sockets and files only; remove recursively. */
         GPtrArray *stack = g_ptr_array_new_with_free_func(g_free);
@@ -64,6 +83,7 @@ void itest_teardown(itest *t)
     g_free(t->console);
     g_free(t->kernel);
     g_free(t->initrd);
+    itest_fini_fail_on_cgroups(cgroups_left);
 }
 
 char *itest_domain_xml(const itest *t, const char *name, const char *extra)

@@ -32,6 +32,14 @@ typedef struct itest {
 /* Skips the test (with the reason) when the test guest is not built. */
 void itest_setup(itest *t);
 void itest_teardown(itest *t);
+/* Expects that no cgroup of the domains of connection root `root` is left
+ * (qvt_cgroup_leftovers): call once they are shut off. Nothing to check
+ * on hosts without a cgroup2 mount. */
+void itest_expect_no_cgroups(const char *root);
+/* The same for a suite's .fini, whose assertions Criterion does not count:
+ * with left (qvt_cgroup_leftovers) non-NULL, logs it and aborts, which
+ * fails the test. itest_teardown checks t->root's once its runs ended. */
+void itest_fini_fail_on_cgroups(const char *left);
 /* Domain XML for the test guest; extra is inserted into <devices>. */
 char *itest_domain_xml(const itest *t, const char *name, const char *extra_devices);
 qv_conn *itest_open(const itest *t);

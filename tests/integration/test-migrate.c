@@ -40,6 +40,7 @@ static void teardown(void)
 {
     /* What a failed test left running at the destination, then T's. */
     qvt_kill_leftovers(D.root);
+    g_autofree char *cgroups_left = D.root ? qvt_cgroup_leftovers(D.root) : NULL;
     netns_teardown();
     uffd_restore();
     g_free(D.root);
@@ -48,6 +49,7 @@ static void teardown(void)
     g_free(D.kernel);
     g_free(D.initrd);
     itest_teardown(&T);
+    itest_fini_fail_on_cgroups(cgroups_left);
 }
 
 TestSuite(migrate, .init = setup, .fini = teardown, .timeout = 400);

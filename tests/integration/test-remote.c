@@ -42,15 +42,20 @@ static void teardown(void)
     /* What a failed test left running on the other roots ("far": the
      * real ssh's, "dst": the migrations'); T's goes in itest_teardown. */
     const char *subs[] = { "far", "dst" };
+    g_autoptr(GString) cgroups_left = g_string_new(NULL);
     for (size_t i = 0; T.root && i < G_N_ELEMENTS(subs); i++) {
         g_autofree char *sub = g_build_filename(T.root, subs[i], NULL);
         qvt_kill_leftovers(sub);
+        g_autofree char *left = qvt_cgroup_leftovers(sub);
+        if (left)
+            g_string_append_printf(cgroups_left, "%s\n", left);
     }
     itest_netns_down(&N);
     g_clear_pointer(&seen, g_array_unref);
     g_clear_pointer(&RURI, g_free);
     g_clear_pointer(&PATH0, g_free);
     itest_teardown(&T);
+    itest_fini_fail_on_cgroups(cgroups_left->len ? cgroups_left->str : NULL);
 }
 
 TestSuite(remote, .init = setup, .fini = teardown, .timeout = 400);

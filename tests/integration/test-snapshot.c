@@ -663,6 +663,7 @@ Test(snapshot, external_delete_running)
     itest_ok(qv_domain_get_state(dom, &state, &reason, &err), err);
     cr_expect_eq(state, QV_DOMAIN_PAUSED, "the delete ran the paused domain");
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_expect_no_cgroups(T.root);
     g_autofree char *bi = image_backing(img);
     cr_expect_str_eq(bi, "");
     g_autofree char *rd = HOST("qemu-io", "-f", "qcow2", "-r", "-c", "read -v 0 16", img);
@@ -710,6 +711,9 @@ Test(snapshot, external_delete_throttled)
     g_autofree char *live = domain_xml(dom, 0);
     cr_expect(strstr(live, "<total_bytes_sec>209715200</total_bytes_sec>"), "%s", live);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    /* The deletes' commits left qvirt-blockjob runs waiting for the
+     * destroy's lifecycle lock in the domain's cgroup: gone with the run. */
+    itest_expect_no_cgroups(T.root);
 }
 
 /* A delete whose second commit fails (its base on a full tmpfs) keeps the
@@ -785,6 +789,7 @@ Test(snapshot, external_delete_fails_halfway)
     cr_expect(strstr(live2, src2), "vdc is on its base again: %s", live2);
     qv_qmp_free(ga);
     itest_ok(qv_domain_destroy(dom, 0, &err), err);
+    itest_expect_no_cgroups(T.root);
 }
 
 /* REVERT_RESET_NVRAM: the new QEMU of a revert gets its UEFI variables
