@@ -114,8 +114,6 @@ int qv_domain_send_key(qv_domain *dom, unsigned int codeset, unsigned int holdti
                        const unsigned int *keycodes, int nkeycodes, unsigned int flags,
                        qv_error **err)
 {
-    QV_REMOTE_DOMAIN(dom,
-                     qv_remote__qv_domain_send_key(dom, codeset, holdtime, keycodes, nkeycodes, flags, err));
     if (!dom || !keycodes)
         return qv_error_set(err, -EINVAL, "qv_domain_send_key: dom and keycodes are required");
     if (flags)
@@ -152,6 +150,10 @@ int qv_domain_send_key(qv_domain *dom, unsigned int codeset, unsigned int holdti
         }
         json_object_array_add(keys, key);
     }
+    /* The arguments are checked here, before anything looks at the domain
+     * (a remote one's host then checks them again). */
+    QV_REMOTE_DOMAIN(dom, qv_remote__qv_domain_send_key(dom, codeset, holdtime, keycodes,
+                                                        nkeycodes, flags, err));
     if ((r = qv_domain_require_active(dom, NULL, err)) < 0)
         return r;
     json_object *args = json_object_new_object();

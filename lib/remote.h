@@ -20,7 +20,8 @@
  * lines to events or raw bytes.
  *
  * Every public call of a connection, domain or snapshot starts with
- * QV_REMOTE_CONN/DOMAIN/SNAPSHOT(..., qv_remote__NAME(args)): on a remote
+ * QV_REMOTE_CONN/DOMAIN/SNAPSHOT(..., qv_remote__NAME(args)) (send_key
+ * after its argument checks, which look at no handle): on a remote
  * connection the stub does the call (scripts/gen-remote.py --check makes
  * sure none is missing). */
 #pragma once
