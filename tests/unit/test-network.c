@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "network.h"
+#include "runtime.h"
 
 static char *dir;
 static char *conf;
@@ -30,7 +31,16 @@ static void put(const char *in, const char *file, const char *text)
     cr_assert(g_file_set_contents(path, text, -1, NULL));
 }
 
-TestSuite(network, .init = setup);
+static void teardown(void)
+{
+    qv_rt_remove_tree(dir);
+    g_free(dir);
+    g_free(conf);
+    g_free(run_dir);
+    g_free(etc_dir);
+}
+
+TestSuite(network, .init = setup, .fini = teardown);
 
 Test(network, libvirt_definition_gives_its_bridge)
 {
