@@ -222,9 +222,9 @@ int cli_fake_ssh_runs(const char *dir)
     return n;
 }
 
-int cli_remote_serves(const char *root)
+GArray *cli_remote_serve_pids(const char *root)
 {
-    int n = 0;
+    GArray *pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
     GDir *d = g_dir_open("/proc", 0, NULL);
     const char *e;
     while (d && (e = g_dir_read_name(d))) {
@@ -240,9 +240,17 @@ int cli_remote_serves(const char *root)
             serve |= strcmp(a, "remote-serve") == 0;
             names_root |= strstr(a, root) != NULL;
         }
-        n += serve && names_root;
+        pid_t pid = (pid_t)atoi(e);
+        if (serve && names_root)
+            g_array_append_val(pids, pid);
     }
     if (d)
         g_dir_close(d);
-    return n;
+    return pids;
+}
+
+int cli_remote_serves(const char *root)
+{
+    g_autoptr(GArray) pids = cli_remote_serve_pids(root);
+    return (int)pids->len;
 }

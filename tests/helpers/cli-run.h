@@ -62,3 +62,5 @@ int cli_fake_ssh_runs(const char *dir);
 /* How many `qvirt ... remote-serve` processes run whose command line names
  * root (zombies excluded). */
 int cli_remote_serves(const char *root);
+/* Their pids (a GArray of pid_t the caller unrefs). */
+GArray *cli_remote_serve_pids(const char *root);

@@ -316,29 +316,7 @@ Test(remote, events_from_the_moment_of_registration)
 /* The pids of T.root's remote-serve processes. */
 static GArray *remote_serve_pids(void)
 {
-    GArray *pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
-    GDir *d = g_dir_open("/proc", 0, NULL);
-    const char *e;
-    while (d && (e = g_dir_read_name(d))) {
-        if (!g_ascii_isdigit(e[0]))
-            continue;
-        g_autofree char *p = g_strdup_printf("/proc/%s/cmdline", e);
-        g_autofree char *cmd = NULL;
-        gsize len = 0;
-        if (!g_file_get_contents(p, &cmd, &len, NULL) || len == 0)
-            continue;
-        bool serve = false, mine = false;
-        for (const char *a = cmd; a < cmd + len; a += strlen(a) + 1) {
-            serve |= strcmp(a, "remote-serve") == 0;
-            mine |= strstr(a, T.root) != NULL;
-        }
-        pid_t pid = (pid_t)atoi(e);
-        if (serve && mine)
-            g_array_append_val(pids, pid);
-    }
-    if (d)
-        g_dir_close(d);
-    return pids;
+    return cli_remote_serve_pids(T.root);
 }
 
 /* The remote side dies: calls fail saying the connection was lost (they
