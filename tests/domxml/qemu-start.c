@@ -16,6 +16,7 @@
 #include "qemu-start.h"
 #include "qmp.h"
 #include "qv-process.h"
+#include "x509.h"
 
 
 static const struct { const char *name; const char *reason; } skip_list[] = {
@@ -302,27 +303,8 @@ static bool make_x509(const char *dir)
     if (!certtool)
         return false;
     g_mkdir_with_parents(pki, 0700);
-    static const char *const templates[][2] = {
-        { "ca", "cn = qvirt test CA\nca\ncert_signing_key\nexpiration_days = 30\n" },
-        { "server", "cn = 127.0.0.1\nip_address = 127.0.0.1\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
-        { "client", "cn = qvirt test client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(templates); i++) {
-        g_autofree char *info = g_strdup_printf("%s/%s.info", pki, templates[i][0]);
-        g_autofree char *key = g_strdup_printf("%s/%s-key.pem", pki, templates[i][0]);
-        g_autofree char *cert = g_strdup_printf("%s/%s-cert.pem", pki, templates[i][0]);
-        g_autofree char *ca_key = g_strdup_printf("%s/ca-key.pem", pki);
-        g_autofree char *ca_cert = g_strdup_printf("%s/ca-cert.pem", pki);
-        cr_assert(g_file_set_contents(info, templates[i][1], -1, NULL));
-        const char *genkey[] = { "certtool", "--generate-privkey", "--outfile", key, NULL };
-        const char *self[] = { "certtool", "--generate-self-signed", "--load-privkey", key,
-                               "--template", info, "--outfile", cert, NULL };
-        const char *sign[] = { "certtool", "--generate-certificate", "--load-privkey", key,
-                               "--load-ca-certificate", ca_cert, "--load-ca-privkey", ca_key,
-                               "--template", info, "--outfile", cert, NULL };
-        cr_assert(run_tool(genkey) == 0, "certtool could not make %s", key);
-        cr_assert(run_tool(i == 0 ? self : sign) == 0, "certtool could not make %s", cert);
-    }
+    g_autofree char *why = NULL;
+    cr_assert(qvt_make_x509(pki, &why), "%s", why);
     return true;
 }
 

@@ -23,6 +23,7 @@
 
 #include "guest.h"
 #include "itest.h"
+#include "x509.h"
 #include "vnc-des.h"
 
 static itest T;
@@ -771,27 +772,8 @@ static char *make_pki(void)
 {
     char *pki = g_dir_make_tmp("qvt-pki-XXXXXX", NULL);
     cr_assert(pki && chmod(pki, 0755) == 0);
-    static const char *const templates[][2] = {
-        { "ca", "cn = qvirt test CA\nca\ncert_signing_key\nexpiration_days = 30\n" },
-        { "server", "cn = 127.0.0.1\nip_address = 127.0.0.1\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
-        { "client", "cn = qvirt test client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 30\n" },
-    };
-    g_autofree char *ca_key = g_build_filename(pki, "ca-key.pem", NULL);
-    g_autofree char *ca_cert = g_build_filename(pki, "ca-cert.pem", NULL);
-    for (size_t i = 0; i < G_N_ELEMENTS(templates); i++) {
-        g_autofree char *info = g_strdup_printf("%s/%s.info", pki, templates[i][0]);
-        g_autofree char *key = g_strdup_printf("%s/%s-key.pem", pki, templates[i][0]);
-        g_autofree char *cert = g_strdup_printf("%s/%s-cert.pem", pki, templates[i][0]);
-        cr_assert(g_file_set_contents(info, templates[i][1], -1, NULL));
-        const char *genkey[] = { "certtool", "--generate-privkey", "--outfile", key, NULL };
-        const char *self[] = { "certtool", "--generate-self-signed", "--load-privkey", key,
-                               "--template", info, "--outfile", cert, NULL };
-        const char *sign[] = { "certtool", "--generate-certificate", "--load-privkey", key,
-                               "--load-ca-certificate", ca_cert, "--load-ca-privkey", ca_key,
-                               "--template", info, "--outfile", cert, NULL };
-        cr_assert(run_ok(genkey, NULL) && run_ok(i == 0 ? self : sign, NULL), "certtool failed for %s", cert);
-        cr_assert(chmod(key, 0644) == 0);   /* a throwaway key QEMU's user must read */
-    }
+    g_autofree char *why = NULL;
+    cr_assert(qvt_make_x509(pki, &why), "%s", why);
     return pki;
 }
 
