@@ -777,6 +777,25 @@ static char *make_pki(void)
     return pki;
 }
 
+/* Skips without certtool or gnutls-cli; else makes the credentials
+ * (make_pki) and writes the test connection's qvirt.conf: [qemu], the
+ * lines of settings, and dir_key naming the credentials' folder, which it
+ * returns. */
+static char *tls_setup(const char *settings, const char *dir_key)
+{
+    g_autofree char *certtool = g_find_program_in_path("certtool");
+    g_autofree char *cli = g_find_program_in_path("gnutls-cli");
+    if (!certtool || !cli)
+        cr_skip_test("needs certtool and gnutls-cli (gnutls-bin)");
+    char *pki = make_pki();
+    g_autofree char *config = g_build_filename(T.root, "config", NULL);
+    cr_assert_eq(g_mkdir_with_parents(config, 0700), 0);
+    g_autofree char *conf_path = g_build_filename(config, "qvirt.conf", NULL);
+    g_autofree char *conf = g_strdup_printf("[qemu]\n%s%s=%s\n", settings, dir_key, pki);
+    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    return pki;
+}
+
 static int free_tcp_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -796,16 +815,7 @@ static int free_tcp_port(void)
  * clear. */
 Test(console, tls_serial_needs_a_client_certificate)
 {
-    g_autofree char *certtool = g_find_program_in_path("certtool");
-    g_autofree char *cli = g_find_program_in_path("gnutls-cli");
-    if (!certtool || !cli)
-        cr_skip_test("needs certtool and gnutls-cli (gnutls-bin)");
-    g_autofree char *pki = make_pki();
-    g_autofree char *config = g_build_filename(T.root, "config", NULL);
-    cr_assert_eq(g_mkdir_with_parents(config, 0700), 0);
-    g_autofree char *conf_path = g_build_filename(config, "qvirt.conf", NULL);
-    g_autofree char *conf = g_strdup_printf("[qemu]\nchardev_tls_x509_cert_dir=%s\n", pki);
-    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    g_autofree char *pki = tls_setup("", "chardev_tls_x509_cert_dir");
     int port = free_tcp_port();
     g_autofree char *devices = g_strdup_printf(
         "    <serial type='tcp'><source mode='bind' host='127.0.0.1' service='%d' tls='yes'/>"
@@ -847,16 +857,7 @@ Test(console, tls_serial_needs_a_client_certificate)
  * refuses it. */
 Test(console, spice_tls_port_serves_the_configured_certificate)
 {
-    g_autofree char *certtool = g_find_program_in_path("certtool");
-    g_autofree char *cli = g_find_program_in_path("gnutls-cli");
-    if (!certtool || !cli)
-        cr_skip_test("needs certtool and gnutls-cli (gnutls-bin)");
-    g_autofree char *pki = make_pki();
-    g_autofree char *config = g_build_filename(T.root, "config", NULL);
-    cr_assert_eq(g_mkdir_with_parents(config, 0700), 0);
-    g_autofree char *conf_path = g_build_filename(config, "qvirt.conf", NULL);
-    g_autofree char *conf = g_strdup_printf("[qemu]\nspice_tls=1\nspice_tls_x509_cert_dir=%s\n", pki);
-    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    g_autofree char *pki = tls_setup("spice_tls=1\n", "spice_tls_x509_cert_dir");
     int port = free_tcp_port(), tls_port = free_tcp_port();
     g_autofree char *devices = g_strdup_printf(
         "    <graphics type='spice' port='%d' tlsPort='%d' autoport='no'>"
@@ -880,6 +881,7 @@ Test(console, spice_tls_port_serves_the_configured_certificate)
     cr_log_info("gnutls-cli: %s", out ? out : "");
     destroy(dom);
 
+    g_autofree char *conf_path = g_build_filename(T.root, "config", "qvirt.conf", NULL);
     cr_assert(g_file_set_contents(conf_path, "[qemu]\nspice_tls=0\n", -1, NULL));
     dom = NULL;
     int r = qv_conn_create_domain(conn, xml, QV_DOMAIN_START_PAUSED, &dom, &err);
@@ -916,16 +918,7 @@ static int hold_display_port(int *port)
  * and domdisplay name both. */
 Test(console, spice_tls_autoport_gets_a_tls_port)
 {
-    g_autofree char *certtool = g_find_program_in_path("certtool");
-    g_autofree char *cli = g_find_program_in_path("gnutls-cli");
-    if (!certtool || !cli)
-        cr_skip_test("needs certtool and gnutls-cli (gnutls-bin)");
-    g_autofree char *pki = make_pki();
-    g_autofree char *config = g_build_filename(T.root, "config", NULL);
-    cr_assert_eq(g_mkdir_with_parents(config, 0700), 0);
-    g_autofree char *conf_path = g_build_filename(config, "qvirt.conf", NULL);
-    g_autofree char *conf = g_strdup_printf("[qemu]\nspice_tls=1\nspice_tls_x509_cert_dir=%s\n", pki);
-    cr_assert(g_file_set_contents(conf_path, conf, -1, NULL));
+    g_autofree char *pki = tls_setup("spice_tls=1\n", "spice_tls_x509_cert_dir");
     g_autofree char *xml = itest_domain_xml(&T, "spice-auto",
         "    <graphics type='spice' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>\n");
     int held_port;
