@@ -230,13 +230,13 @@ Test(cli_guest, shutdown_by_acpi)
         cli_run_uri(&r, env.uri, "shutdown", "demo", "--mode", "acpi", NULL);
         if (r.status == 0)
             cr_assert_str_eq(r.out, "Domain 'demo' is being shutdown\n\n");
-        for (int k = 0; k < 6; k++) {
-            g_free(state);
-            state = state_reason();
-            if (g_str_has_prefix(state, "shut off"))
-                break;
-            g_usleep(500000);
-        }
+        /* Its lifecycle event, or 3 s: a guest still booting ignores the
+         * button (and an event that came before the listener is missed). */
+        g_auto(cli_result) ev = { 0 };
+        cli_run_uri(&ev, env.uri, "event", "--domain", "demo", "--event", "lifecycle",
+                    "--timeout", "3", NULL);
+        g_free(state);
+        state = state_reason();
         if (g_str_has_prefix(state, "shut off"))
             break;
     }
@@ -476,7 +476,10 @@ Test(cli_guest, migrate_timeout_suspends)
             break;
         cr_assert_str_eq(state, "running (booted)\n\n");
         cr_assert_lt(g_get_monotonic_time(), deadline, "the timeout did not suspend the domain");
-        g_usleep(200000);
+        /* the suspend's lifecycle event (1 s: it may have come already) */
+        g_auto(cli_result) ev = { 0 };
+        cli_run_uri(&ev, env.uri, "event", "--domain", "demo", "--event", "lifecycle",
+                    "--timeout", "1", NULL);
     }
     /* suspended while the job still runs, not by its end */
     cli_run_uri(&r, env.uri, "domjobinfo", "demo", NULL);
